@@ -1,0 +1,16 @@
+//! The MLS protocol (RFC 9420): wire structures, tree math, key schedule, secret tree,
+//! transcript hashes and message protection.
+//!
+//! Sans-IO: nothing here performs I/O or reads a clock or OS randomness. Randomness comes from
+//! a [`conclave_crypto::CryptoRandom`] the caller supplies; cryptography from a
+//! [`conclave_crypto::CipherSuiteProvider`].
+
+#![forbid(unsafe_code)]
+
+pub mod framing;
+pub mod key_schedule;
+pub mod messages;
+pub mod psk;
+pub mod secret_tree;
+pub mod transcript;
+pub mod tree_math;

@@ -1,0 +1,60 @@
+//! Conclave's default cryptography backend, on `aws-lc-rs` (DESIGN.md §3).
+//!
+//! [`AwsLcProvider`] implements [`CryptoProvider`] for the MLS cipher suites 1, 2, 3, 5 and 7
+//! (RFC 9420 §17.1): X25519/P-256/P-384/P-521 Diffie-Hellman for DHKEM (RFC 9180 §4.1),
+//! SHA-2 hashing, HMAC and HKDF (RFC 5869), AES-GCM and ChaCha20-Poly1305, and Ed25519
+//! (RFC 8032) or ECDSA (RFC 9420 §5.1.2, DER signatures) signatures. The X448/Ed448 suites
+//! (4 and 6) are not offered: aws-lc does not implement those curves.
+//!
+//! The provider is stateless; every key arrives as bytes in the encodings documented on
+//! [`CipherSuiteProvider`]. Key generation draws only from the caller's [`CryptoRandom`], so
+//! generated keys are reproducible under a seeded source (aws-lc's internal ECDSA nonce
+//! randomness is the one exception, and does not affect keys).
+#![forbid(unsafe_code)]
+
+mod ec;
+mod suite;
+
+use conclave_crypto::{CipherSuite, CipherSuiteProvider, CryptoProvider};
+
+#[cfg(doc)]
+use conclave_crypto::CryptoRandom;
+
+pub use suite::AwsLcCipherSuite;
+
+/// The aws-lc-rs backend: hands out an [`AwsLcCipherSuite`] for suites 1, 2, 3, 5 and 7.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct AwsLcProvider;
+
+impl AwsLcProvider {
+    /// The suites this backend implements (RFC 9420 §17.1 codepoints 1, 2, 3, 5, 7).
+    pub const SUPPORTED: [CipherSuite; 5] = [
+        CipherSuite::MLS_128_DHKEMX25519_AES128GCM_SHA256_ED25519,
+        CipherSuite::MLS_128_DHKEMP256_AES128GCM_SHA256_P256,
+        CipherSuite::MLS_128_DHKEMX25519_CHACHA20POLY1305_SHA256_ED25519,
+        CipherSuite::MLS_256_DHKEMP521_AES256GCM_SHA512_P521,
+        CipherSuite::MLS_256_DHKEMP384_AES256GCM_SHA384_P384,
+    ];
+
+    /// A new provider (the same as `AwsLcProvider::default()`).
+    pub const fn new() -> Self {
+        Self
+    }
+}
+
+impl CryptoProvider for AwsLcProvider {
+    fn name(&self) -> &'static str {
+        "aws-lc-rs"
+    }
+
+    fn supported_cipher_suites(&self) -> Vec<CipherSuite> {
+        Self::SUPPORTED.to_vec()
+    }
+
+    fn cipher_suite_provider(&self, suite: CipherSuite) -> Option<Box<dyn CipherSuiteProvider>> {
+        AwsLcCipherSuite::new(suite).map(|s| Box::new(s) as Box<dyn CipherSuiteProvider>)
+    }
+}
+
+#[cfg(test)]
+mod tests;

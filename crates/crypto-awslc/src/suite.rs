@@ -1,0 +1,459 @@
+//! The primitives of one MLS cipher suite (RFC 9420 §5.1, §17.1) on aws-lc-rs: hash, HMAC,
+//! HKDF (RFC 5869), AEAD, Diffie-Hellman for DHKEM (RFC 9180 §4.1, §7.1) and signatures
+//! (RFC 9420 §5.1.2, RFC 8032).
+
+use aws_lc_rs::{aead, agreement, digest, hkdf, hmac, rand, signature};
+use conclave_crypto::{
+    AeadAlgorithm, CipherSuite, CipherSuiteProvider, CryptoError, CryptoRandom, KdfAlgorithm,
+    KemAlgorithm, Secret, SignatureAlgorithm,
+};
+use signature::KeyPair as _;
+use zeroize::Zeroizing;
+
+use crate::ec::Curve;
+
+/// Length of an X25519 secret or public key (RFC 7748 §5).
+const X25519_KEY_LEN: usize = 32;
+/// Length of an Ed25519 seed (RFC 8032 §5.1.5).
+const ED25519_SEED_LEN: usize = 32;
+/// Length of an Ed25519 public key (RFC 8032 §5.1.5).
+const ED25519_PUBLIC_KEY_LEN: usize = 32;
+/// Length of an Ed25519 signature (RFC 8032 §5.1.6).
+const ED25519_SIGNATURE_LEN: usize = 64;
+/// Length of the AEAD tag for all MLS AEADs (RFC 9180 §7.3 `Nt`).
+const AEAD_TAG_LEN: usize = 16;
+/// How many out-of-range candidates ECDSA key generation tolerates before it concludes the
+/// random source is broken (each try fails with probability below 2^-32 for these curves).
+const MAX_SCALAR_ATTEMPTS: usize = 256;
+
+/// The Diffie-Hellman group of the suite's KEM.
+#[derive(Debug, Clone, Copy)]
+enum DhGroup {
+    X25519,
+    Nist(Curve),
+}
+
+/// The suite's signature scheme.
+#[derive(Debug, Clone, Copy)]
+enum SigScheme {
+    Ed25519,
+    Ecdsa(Curve),
+}
+
+/// Output length for aws-lc-rs HKDF-Expand.
+struct OkmLen(usize);
+
+impl hkdf::KeyType for OkmLen {
+    fn len(&self) -> usize {
+        self.0
+    }
+}
+
+/// The aws-lc-rs implementation of one cipher suite ([`CipherSuiteProvider`]).
+///
+/// Obtained from [`crate::AwsLcProvider`] or [`AwsLcCipherSuite::new`]; cheap to copy.
+#[derive(Debug, Clone, Copy)]
+pub struct AwsLcCipherSuite {
+    suite: CipherSuite,
+    kem: KemAlgorithm,
+    kdf: KdfAlgorithm,
+    aead: AeadAlgorithm,
+    signature: SignatureAlgorithm,
+    digest: &'static digest::Algorithm,
+    hmac: hmac::Algorithm,
+    hkdf: hkdf::Algorithm,
+    aead_alg: &'static aead::Algorithm,
+    dh: DhGroup,
+    sig: SigScheme,
+}
+
+impl AwsLcCipherSuite {
+    /// The provider for `suite`, or `None` unless it is one of suites 1, 2, 3, 5, 7
+    /// (RFC 9420 §17.1).
+    pub fn new(suite: CipherSuite) -> Option<Self> {
+        let (kem, kdf, aead, signature) = suite.algorithms()?;
+        let dh = match kem {
+            KemAlgorithm::DhKemX25519 => DhGroup::X25519,
+            KemAlgorithm::DhKemP256 => DhGroup::Nist(Curve::P256),
+            KemAlgorithm::DhKemP384 => DhGroup::Nist(Curve::P384),
+            KemAlgorithm::DhKemP521 => DhGroup::Nist(Curve::P521),
+            KemAlgorithm::DhKemX448 => return None,
+        };
+        let sig = match signature {
+            SignatureAlgorithm::Ed25519 => SigScheme::Ed25519,
+            SignatureAlgorithm::EcdsaP256Sha256 => SigScheme::Ecdsa(Curve::P256),
+            SignatureAlgorithm::EcdsaP384Sha384 => SigScheme::Ecdsa(Curve::P384),
+            SignatureAlgorithm::EcdsaP521Sha512 => SigScheme::Ecdsa(Curve::P521),
+            SignatureAlgorithm::Ed448 => return None,
+        };
+        let (digest, hmac, hkdf) = match kdf {
+            KdfAlgorithm::HkdfSha256 => (&digest::SHA256, hmac::HMAC_SHA256, hkdf::HKDF_SHA256),
+            KdfAlgorithm::HkdfSha384 => (&digest::SHA384, hmac::HMAC_SHA384, hkdf::HKDF_SHA384),
+            KdfAlgorithm::HkdfSha512 => (&digest::SHA512, hmac::HMAC_SHA512, hkdf::HKDF_SHA512),
+        };
+        let aead_alg = match aead {
+            AeadAlgorithm::Aes128Gcm => &aead::AES_128_GCM,
+            AeadAlgorithm::Aes256Gcm => &aead::AES_256_GCM,
+            AeadAlgorithm::ChaCha20Poly1305 => &aead::CHACHA20_POLY1305,
+        };
+        Some(Self { suite, kem, kdf, aead, signature, digest, hmac, hkdf, aead_alg, dh, sig })
+    }
+
+    /// A `LessSafeKey` (arbitrary caller nonces, as HPKE and the MLS secret tree need) for
+    /// `key`, and the parsed nonce.
+    fn aead_key_and_nonce(
+        &self,
+        key: &[u8],
+        nonce: &[u8],
+    ) -> Result<(aead::LessSafeKey, aead::Nonce), CryptoError> {
+        if key.len() != self.aead.key_len() {
+            return Err(CryptoError::InvalidKey { kind: "AEAD", reason: "wrong length" });
+        }
+        let nonce = aead::Nonce::try_assume_unique_for_key(nonce)
+            .map_err(|_| CryptoError::InvalidLength { what: "AEAD nonce", len: nonce.len() })?;
+        let key = aead::UnboundKey::new(self.aead_alg, key)
+            .map_err(|_| CryptoError::InvalidKey { kind: "AEAD", reason: "rejected" })?;
+        Ok((aead::LessSafeKey::new(key), nonce))
+    }
+
+    /// An ECDSA key pair from a scalar in `[1, n-1]` (RFC 9420 §5.1.2 key encoding).
+    fn ecdsa_key_pair(
+        curve: Curve,
+        secret_key: &[u8],
+    ) -> Result<signature::EcdsaKeyPair, CryptoError> {
+        if !curve.scalar_is_valid(secret_key) {
+            return Err(CryptoError::InvalidKey {
+                kind: "signature secret",
+                reason: "not a scalar in [1, n-1] of the curve's length",
+            });
+        }
+        let der = curve
+            .ec_private_key_der(secret_key)
+            .ok_or(CryptoError::Backend("ECDSA private key encoding"))?;
+        signature::EcdsaKeyPair::from_private_key_der(curve.ecdsa_signing(), &der).map_err(|_| {
+            CryptoError::InvalidKey { kind: "signature secret", reason: "rejected by aws-lc" }
+        })
+    }
+
+    /// An Ed25519 key pair from its RFC 8032 seed.
+    fn ed25519_key_pair(seed: &[u8]) -> Result<signature::Ed25519KeyPair, CryptoError> {
+        if seed.len() != ED25519_SEED_LEN {
+            return Err(CryptoError::InvalidKey {
+                kind: "signature secret",
+                reason: "Ed25519 seed must be 32 bytes",
+            });
+        }
+        signature::Ed25519KeyPair::from_seed_unchecked(seed).map_err(|_| {
+            CryptoError::InvalidKey { kind: "signature secret", reason: "rejected by aws-lc" }
+        })
+    }
+
+    /// An ECDH/X25519 private key from its serialized form, checked as
+    /// [`CipherSuiteProvider::dh_secret_key_is_valid`] requires.
+    fn dh_private_key(&self, secret_key: &[u8]) -> Result<agreement::PrivateKey, CryptoError> {
+        if !self.dh_secret_key_is_valid(secret_key) {
+            return Err(CryptoError::InvalidKey {
+                kind: "DH secret",
+                reason: "wrong length or scalar out of range",
+            });
+        }
+        let alg = match self.dh {
+            DhGroup::X25519 => &agreement::X25519,
+            DhGroup::Nist(curve) => curve.agreement(),
+        };
+        agreement::PrivateKey::from_private_key(alg, secret_key)
+            .map_err(|_| CryptoError::InvalidKey { kind: "DH secret", reason: "rejected by aws-lc" })
+    }
+
+    /// HKDF-Expand computed directly from HMAC (RFC 5869 §2.3), for PRKs longer than the
+    /// aws-lc-rs `Prk` type accepts. `len` has already been checked against `255 * Nh`.
+    fn hkdf_expand_with_hmac(
+        &self,
+        prk: &[u8],
+        info: &[u8],
+        len: usize,
+    ) -> Result<Secret, CryptoError> {
+        let key = hmac::Key::new(self.hmac, prk);
+        let nh = self.hash_len();
+        let mut okm = Zeroizing::new(vec![0u8; len]);
+        // The HMAC input of block i is T(i-1) || info || i, with T(0) empty.
+        let mut input = Zeroizing::new(Vec::with_capacity(nh + info.len() + 1));
+        let mut block = Zeroizing::new([0u8; digest::MAX_OUTPUT_LEN]);
+        let mut counter: u8 = 1;
+        for chunk in okm.chunks_mut(nh) {
+            input.extend_from_slice(info);
+            input.push(counter);
+            let t = hmac::sign_to_buffer(&key, &input, block.as_mut_slice())
+                .map_err(|_| CryptoError::Backend("HKDF-Expand"))?;
+            for (dst, src) in chunk.iter_mut().zip(t.iter()) {
+                *dst = *src;
+            }
+            input.clear();
+            input.extend_from_slice(t);
+            counter = counter.wrapping_add(1);
+        }
+        Ok(Secret::new(core::mem::take(&mut *okm)))
+    }
+}
+
+/// Maps any aws-lc-rs signature failure to [`CryptoError::InvalidSignature`].
+fn bad_signature<E>(_: E) -> CryptoError {
+    CryptoError::InvalidSignature
+}
+
+impl CipherSuiteProvider for AwsLcCipherSuite {
+    fn cipher_suite(&self) -> CipherSuite {
+        self.suite
+    }
+
+    fn kem(&self) -> KemAlgorithm {
+        self.kem
+    }
+
+    fn kdf(&self) -> KdfAlgorithm {
+        self.kdf
+    }
+
+    fn aead(&self) -> AeadAlgorithm {
+        self.aead
+    }
+
+    fn signature(&self) -> SignatureAlgorithm {
+        self.signature
+    }
+
+    fn hash(&self, data: &[u8]) -> Vec<u8> {
+        digest::digest(self.digest, data).as_ref().to_vec()
+    }
+
+    fn mac(&self, key: &[u8], data: &[u8]) -> Vec<u8> {
+        hmac::sign(&hmac::Key::new(self.hmac, key), data).as_ref().to_vec()
+    }
+
+    /// HKDF-Extract is `HMAC-Hash(salt, IKM)` (RFC 5869 §2.2); an empty salt is the same as
+    /// `Nh` zero bytes because HMAC zero-pads its key.
+    fn kdf_extract(&self, salt: &[u8], ikm: &[u8]) -> Secret {
+        let key = hmac::Key::new(self.hmac, salt);
+        let mut prk = Zeroizing::new(vec![0u8; self.hash_len()]);
+        match hmac::sign_to_buffer(&key, ikm, &mut prk) {
+            Ok(_) => Secret::new(core::mem::take(&mut *prk)),
+            // The buffer is exactly Nh bytes, so this cannot happen; fall back to the
+            // allocating form rather than panicking.
+            Err(_) => {
+                let mut ctx = hmac::Context::with_key(&key);
+                ctx.update(ikm);
+                Secret::from_slice(ctx.sign().as_ref())
+            }
+        }
+    }
+
+    fn kdf_expand(&self, prk: &[u8], info: &[u8], len: usize) -> Result<Secret, CryptoError> {
+        let nh = self.hash_len();
+        if len > 255 * nh {
+            return Err(CryptoError::InvalidLength { what: "HKDF-Expand output", len });
+        }
+        if prk.len() < nh {
+            return Err(CryptoError::InvalidLength { what: "HKDF-Expand PRK", len: prk.len() });
+        }
+        if prk.len() > digest::MAX_OUTPUT_LEN {
+            return self.hkdf_expand_with_hmac(prk, info, len);
+        }
+        let prk = hkdf::Prk::new_less_safe(self.hkdf, prk);
+        let info = [info];
+        let okm = prk
+            .expand(&info, OkmLen(len))
+            .map_err(|_| CryptoError::InvalidLength { what: "HKDF-Expand output", len })?;
+        let mut out = Zeroizing::new(vec![0u8; len]);
+        okm.fill(&mut out).map_err(|_| CryptoError::Backend("HKDF-Expand"))?;
+        Ok(Secret::new(core::mem::take(&mut *out)))
+    }
+
+    fn aead_seal(
+        &self,
+        key: &[u8],
+        nonce: &[u8],
+        aad: &[u8],
+        plaintext: &[u8],
+    ) -> Result<Vec<u8>, CryptoError> {
+        let (key, nonce) = self.aead_key_and_nonce(key, nonce)?;
+        let mut out = Vec::with_capacity(plaintext.len() + AEAD_TAG_LEN);
+        out.extend_from_slice(plaintext);
+        key.seal_in_place_append_tag(nonce, aead::Aad::from(aad), &mut out).map_err(|_| {
+            CryptoError::InvalidLength { what: "AEAD plaintext", len: plaintext.len() }
+        })?;
+        Ok(out)
+    }
+
+    fn aead_open(
+        &self,
+        key: &[u8],
+        nonce: &[u8],
+        aad: &[u8],
+        ciphertext: &[u8],
+    ) -> Result<Secret, CryptoError> {
+        let (key, nonce) = self.aead_key_and_nonce(key, nonce)?;
+        let body_len = ciphertext
+            .len()
+            .checked_sub(AEAD_TAG_LEN)
+            .ok_or(CryptoError::AeadOpenFailed)?;
+        let (body, tag) = ciphertext.split_at_checked(body_len).ok_or(CryptoError::AeadOpenFailed)?;
+        // Decrypt straight into the (zeroized) output buffer: no copy of the ciphertext.
+        let mut plaintext = Zeroizing::new(vec![0u8; body_len]);
+        key.open_separate_gather(nonce, aead::Aad::from(aad), body, tag, &mut plaintext)
+            .map_err(|_| CryptoError::AeadOpenFailed)?;
+        Ok(Secret::new(core::mem::take(&mut *plaintext)))
+    }
+
+    fn dh_secret_key_is_valid(&self, secret_key: &[u8]) -> bool {
+        match self.dh {
+            DhGroup::X25519 => secret_key.len() == X25519_KEY_LEN,
+            DhGroup::Nist(curve) => curve.scalar_is_valid(secret_key),
+        }
+    }
+
+    fn dh_public_key(&self, secret_key: &[u8]) -> Result<Vec<u8>, CryptoError> {
+        let private_key = self.dh_private_key(secret_key)?;
+        let public_key = private_key
+            .compute_public_key()
+            .map_err(|_| CryptoError::Backend("computing a DH public key"))?;
+        Ok(public_key.as_ref().to_vec())
+    }
+
+    fn dh(&self, secret_key: &[u8], public_key: &[u8]) -> Result<Secret, CryptoError> {
+        let (alg, shape_ok) = match self.dh {
+            DhGroup::X25519 => (&agreement::X25519, public_key.len() == X25519_KEY_LEN),
+            DhGroup::Nist(curve) => {
+                (curve.agreement(), curve.public_key_has_uncompressed_form(public_key))
+            }
+        };
+        // Only the raw RFC 9180 SerializePublicKey form is accepted (not X.509 or
+        // compressed points, which aws-lc would otherwise parse too).
+        if !shape_ok {
+            return Err(CryptoError::InvalidKey { kind: "DH public", reason: "wrong encoding" });
+        }
+        let private_key = self.dh_private_key(secret_key)?;
+        let peer = agreement::UnparsedPublicKey::new(alg, public_key);
+        // aws-lc checks that a NIST point is on the curve and rejects the all-zero X25519
+        // output (RFC 7748 §6.1); the zero check below repeats the latter for defence.
+        let shared = agreement::agree(
+            &private_key,
+            peer,
+            CryptoError::DhFailed("invalid peer public key or zero shared secret"),
+            |raw| Ok(Secret::from_slice(raw)),
+        )?;
+        let all_zero = shared.as_bytes().iter().fold(0u8, |acc, b| acc | b) == 0;
+        if all_zero {
+            return Err(CryptoError::DhFailed("all-zero shared secret"));
+        }
+        Ok(shared)
+    }
+
+    fn signature_generate(
+        &self,
+        rng: &mut dyn CryptoRandom,
+    ) -> Result<(Secret, Vec<u8>), CryptoError> {
+        match self.sig {
+            SigScheme::Ed25519 => {
+                let mut seed = Zeroizing::new(vec![0u8; ED25519_SEED_LEN]);
+                rng.fill(&mut seed)?;
+                let public_key = self.signature_public_key(&seed)?;
+                Ok((Secret::new(core::mem::take(&mut *seed)), public_key))
+            }
+            SigScheme::Ecdsa(curve) => {
+                // Rejection sampling: draw Nsk bytes, mask the excess top bits (P-521),
+                // keep the first candidate in [1, n-1].
+                let mut scalar = Zeroizing::new(vec![0u8; curve.scalar_len()]);
+                for _ in 0..MAX_SCALAR_ATTEMPTS {
+                    rng.fill(&mut scalar)?;
+                    if let Some(first) = scalar.first_mut() {
+                        *first &= curve.first_byte_mask();
+                    }
+                    if curve.scalar_is_valid(&scalar) {
+                        let public_key = self.signature_public_key(&scalar)?;
+                        return Ok((Secret::new(core::mem::take(&mut *scalar)), public_key));
+                    }
+                }
+                Err(CryptoError::RandomFailed)
+            }
+        }
+    }
+
+    fn signature_public_key(&self, secret_key: &[u8]) -> Result<Vec<u8>, CryptoError> {
+        match self.sig {
+            SigScheme::Ed25519 => {
+                Ok(Self::ed25519_key_pair(secret_key)?.public_key().as_ref().to_vec())
+            }
+            SigScheme::Ecdsa(curve) => {
+                if !curve.scalar_is_valid(secret_key) {
+                    return Err(CryptoError::InvalidKey {
+                        kind: "signature secret",
+                        reason: "not a scalar in [1, n-1] of the curve's length",
+                    });
+                }
+                // The ECDH key type computes the same point and serializes it uncompressed.
+                let private_key = agreement::PrivateKey::from_private_key(curve.agreement(), secret_key)
+                    .map_err(|_| CryptoError::InvalidKey {
+                        kind: "signature secret",
+                        reason: "rejected by aws-lc",
+                    })?;
+                let public_key = private_key
+                    .compute_public_key()
+                    .map_err(|_| CryptoError::Backend("computing an ECDSA public key"))?;
+                Ok(public_key.as_ref().to_vec())
+            }
+        }
+    }
+
+    fn sign(&self, secret_key: &[u8], message: &[u8]) -> Result<Vec<u8>, CryptoError> {
+        match self.sig {
+            SigScheme::Ed25519 => {
+                let key_pair = Self::ed25519_key_pair(secret_key)?;
+                let sig = key_pair.try_sign(message).map_err(|_| CryptoError::Backend("Ed25519"))?;
+                Ok(sig.as_ref().to_vec())
+            }
+            SigScheme::Ecdsa(curve) => {
+                let key_pair = Self::ecdsa_key_pair(curve, secret_key)?;
+                // aws-lc-rs ignores this argument and draws the ECDSA nonce internally.
+                let sig = key_pair
+                    .sign(&rand::SystemRandom::new(), message)
+                    .map_err(|_| CryptoError::Backend("ECDSA signing"))?;
+                Ok(sig.as_ref().to_vec())
+            }
+        }
+    }
+
+    fn verify(
+        &self,
+        public_key: &[u8],
+        message: &[u8],
+        signature: &[u8],
+    ) -> Result<(), CryptoError> {
+        match self.sig {
+            SigScheme::Ed25519 => {
+                if public_key.len() != ED25519_PUBLIC_KEY_LEN {
+                    return Err(CryptoError::InvalidKey {
+                        kind: "signature public",
+                        reason: "Ed25519 public key must be 32 bytes",
+                    });
+                }
+                if signature.len() != ED25519_SIGNATURE_LEN {
+                    return Err(CryptoError::InvalidSignature);
+                }
+                signature::UnparsedPublicKey::new(&signature::ED25519, public_key)
+                    .verify(message, signature)
+                    .map_err(bad_signature)
+            }
+            SigScheme::Ecdsa(curve) => {
+                if !curve.public_key_has_uncompressed_form(public_key) {
+                    return Err(CryptoError::InvalidKey {
+                        kind: "signature public",
+                        reason: "not an uncompressed SEC 1 point of the curve",
+                    });
+                }
+                signature::UnparsedPublicKey::new(curve.ecdsa_verification(), public_key)
+                    .verify(message, signature)
+                    .map_err(bad_signature)
+            }
+        }
+    }
+}

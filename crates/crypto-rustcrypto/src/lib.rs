@@ -1,0 +1,47 @@
+//! A pure-Rust cryptographic backend for Conclave on the RustCrypto crates.
+//!
+//! [`RustCryptoProvider`] implements [`CryptoProvider`] for the seven cipher suites of
+//! RFC 9420 §17.1: suites 1, 2, 3, 5 and 7 always, and suites 4 and 6 (X448 / Ed448, on the
+//! pre-release `x448` and `ed448-goldilocks` crates) when the crate feature `x448` is on.
+//! Key, signature and DH-output encodings are those documented on
+//! [`conclave_crypto::CipherSuiteProvider`] (RFC 9180 §7.1.1, RFC 9420 §5.1).
+//!
+//! The backend reads no OS randomness: key generation draws from the caller's
+//! [`conclave_crypto::CryptoRandom`], and ECDSA signing is deterministic (RFC 6979).
+#![forbid(unsafe_code)]
+
+mod aead;
+mod eddsa;
+mod hash;
+mod montgomery;
+mod nist;
+mod suite;
+
+use conclave_crypto::{CipherSuite, CipherSuiteProvider, CryptoProvider};
+use suite::RustCryptoSuite;
+
+/// The RustCrypto backend: hands out one [`CipherSuiteProvider`] per supported suite.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RustCryptoProvider;
+
+impl RustCryptoProvider {
+    /// A new provider (the type carries no state).
+    pub const fn new() -> Self {
+        Self
+    }
+}
+
+impl CryptoProvider for RustCryptoProvider {
+    fn name(&self) -> &'static str {
+        "rustcrypto"
+    }
+
+    /// Suites 1, 2, 3, 5, 7, plus 4 and 6 with the `x448` feature, in codepoint order.
+    fn supported_cipher_suites(&self) -> Vec<CipherSuite> {
+        CipherSuite::ALL.into_iter().filter(|suite| RustCryptoSuite::new(*suite).is_some()).collect()
+    }
+
+    fn cipher_suite_provider(&self, suite: CipherSuite) -> Option<Box<dyn CipherSuiteProvider>> {
+        RustCryptoSuite::new(suite).map(|p| Box::new(p) as Box<dyn CipherSuiteProvider>)
+    }
+}

@@ -1,0 +1,133 @@
+//! The traits a cryptographic backend implements (DESIGN.md §3).
+//!
+//! One [`CipherSuiteProvider`] object per cipher suite, object-safe, exposing the primitive
+//! operations MLS needs: hash, HMAC, HKDF, AEAD, Diffie-Hellman for DHKEM, and signatures.
+//! HPKE itself is built on top of these in [`crate::hpke`]; backends never implement it.
+//!
+//! Key encodings follow the test-vector conventions (test-vectors/FORMATS.md):
+//! DH and ECDSA secret keys are big-endian scalars (X25519/X448: the raw 32/56 bytes),
+//! EdDSA secret keys are the RFC 8032 seed; public keys are the raw RFC 9180
+//! `SerializePublicKey` (uncompressed SEC1 for NIST curves) or RFC 8032 encodings;
+//! ECDSA signatures are DER-encoded (RFC 9420 §5.1.2).
+
+use crate::{AeadAlgorithm, KdfAlgorithm, KemAlgorithm, SignatureAlgorithm};
+use crate::{CipherSuite, CryptoError, Secret};
+
+/// A source of randomness, injected by the caller (the protocol crates read no OS randomness).
+pub trait CryptoRandom {
+    /// Fills `dest` with random bytes.
+    fn fill(&mut self, dest: &mut [u8]) -> Result<(), CryptoError>;
+}
+
+/// A backend: hands out one provider per supported cipher suite.
+pub trait CryptoProvider: Send + Sync {
+    /// A short name for logs and conformance output ("aws-lc-rs", "rustcrypto").
+    fn name(&self) -> &'static str;
+
+    /// The suites this backend implements.
+    fn supported_cipher_suites(&self) -> Vec<CipherSuite>;
+
+    /// The provider for one suite, or `None` if it is not supported.
+    fn cipher_suite_provider(&self, suite: CipherSuite) -> Option<Box<dyn CipherSuiteProvider>>;
+}
+
+/// The primitives of one cipher suite.
+///
+/// All methods are pure functions of their inputs except the `*_generate` ones, which draw
+/// from the supplied random source. Implementations must never panic on any input.
+pub trait CipherSuiteProvider: Send + Sync {
+    /// The suite implemented.
+    fn cipher_suite(&self) -> CipherSuite;
+
+    /// KEM of the suite.
+    fn kem(&self) -> KemAlgorithm;
+    /// KDF and hash of the suite.
+    fn kdf(&self) -> KdfAlgorithm;
+    /// AEAD of the suite.
+    fn aead(&self) -> AeadAlgorithm;
+    /// Signature scheme of the suite.
+    fn signature(&self) -> SignatureAlgorithm;
+
+    /// `Nh`: hash output length.
+    fn hash_len(&self) -> usize {
+        self.kdf().hash_len()
+    }
+    /// `Nk`: AEAD key length.
+    fn aead_key_len(&self) -> usize {
+        self.aead().key_len()
+    }
+    /// `Nn`: AEAD nonce length.
+    fn aead_nonce_len(&self) -> usize {
+        self.aead().nonce_len()
+    }
+
+    // ---- hash / MAC / KDF -------------------------------------------------------------
+
+    /// The suite's hash function.
+    fn hash(&self, data: &[u8]) -> Vec<u8>;
+
+    /// HMAC with the suite's hash (RFC 9420 §5.1 `MAC`).
+    fn mac(&self, key: &[u8], data: &[u8]) -> Vec<u8>;
+
+    /// HKDF-Extract(salt, ikm).
+    fn kdf_extract(&self, salt: &[u8], ikm: &[u8]) -> Secret;
+
+    /// HKDF-Expand(prk, info, len). Fails if `len > 255 * Nh` or `prk` is shorter than `Nh`.
+    fn kdf_expand(&self, prk: &[u8], info: &[u8], len: usize) -> Result<Secret, CryptoError>;
+
+    // ---- AEAD -------------------------------------------------------------------------
+
+    /// AEAD encryption; returns ciphertext with the tag appended.
+    fn aead_seal(
+        &self,
+        key: &[u8],
+        nonce: &[u8],
+        aad: &[u8],
+        plaintext: &[u8],
+    ) -> Result<Vec<u8>, CryptoError>;
+
+    /// AEAD decryption of ciphertext-with-tag; [`CryptoError::AeadOpenFailed`] on a bad tag.
+    fn aead_open(
+        &self,
+        key: &[u8],
+        nonce: &[u8],
+        aad: &[u8],
+        ciphertext: &[u8],
+    ) -> Result<Secret, CryptoError>;
+
+    // ---- Diffie-Hellman for DHKEM (RFC 9180 §4.1) ---------------------------------------
+
+    /// Checks that `secret_key` is a valid DH secret key for the KEM: for NIST curves a
+    /// big-endian scalar in `[1, n-1]` of exactly `Nsk` bytes; for X25519/X448 any `Nsk` bytes.
+    /// HPKE DeriveKeyPair uses this for rejection sampling (RFC 9180 §7.1.3).
+    fn dh_secret_key_is_valid(&self, secret_key: &[u8]) -> bool;
+
+    /// The serialized public key (`SerializePublicKey(pk(sk))`) of a DH secret key.
+    fn dh_public_key(&self, secret_key: &[u8]) -> Result<Vec<u8>, CryptoError>;
+
+    /// `DH(sk, pk)`: the raw shared secret (x-coordinate for NIST curves). Rejects invalid
+    /// public keys and an all-zero X25519/X448 output.
+    fn dh(&self, secret_key: &[u8], public_key: &[u8]) -> Result<Secret, CryptoError>;
+
+    // ---- signatures -----------------------------------------------------------------------
+
+    /// Generates a signature key pair `(secret, public)` from the random source.
+    fn signature_generate(
+        &self,
+        rng: &mut dyn CryptoRandom,
+    ) -> Result<(Secret, Vec<u8>), CryptoError>;
+
+    /// The public key of a signature secret key.
+    fn signature_public_key(&self, secret_key: &[u8]) -> Result<Vec<u8>, CryptoError>;
+
+    /// Signs `message` (the scheme hashes it itself; ECDSA output is DER).
+    fn sign(&self, secret_key: &[u8], message: &[u8]) -> Result<Vec<u8>, CryptoError>;
+
+    /// Verifies `signature` over `message`; [`CryptoError::InvalidSignature`] if it fails.
+    fn verify(
+        &self,
+        public_key: &[u8],
+        message: &[u8],
+        signature: &[u8],
+    ) -> Result<(), CryptoError>;
+}

@@ -1,0 +1,30 @@
+//! One checker per official vector file (formats in `test-vectors/FORMATS.md`).
+
+use crate::Checker;
+
+mod crypto_basics;
+mod deserialization;
+mod key_schedule;
+mod message_protection;
+mod messages;
+mod psk_secret;
+mod secret_tree;
+mod transcript_hashes;
+mod tree_math;
+
+/// The checker for a vector file name, if we have one.
+pub fn checker_for(file_name: &str) -> Option<Checker> {
+    let checker: Checker = match file_name {
+        "crypto-basics.json" => crypto_basics::check,
+        "deserialization.json" => deserialization::check,
+        "key-schedule.json" => key_schedule::check,
+        "message-protection.json" => message_protection::check,
+        "messages.json" => messages::check,
+        "psk_secret.json" => psk_secret::check,
+        "secret-tree.json" => secret_tree::check,
+        "transcript-hashes.json" => transcript_hashes::check,
+        "tree-math.json" => tree_math::check,
+        _ => return None,
+    };
+    Some(checker)
+}

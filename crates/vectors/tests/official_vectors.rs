@@ -1,0 +1,47 @@
+//! Runs the official vector files through the same checkers as `conclave-vectors`.
+//! A missing vector directory or file fails the test; nothing is skipped.
+
+use conclave_vectors::{FileOutcome, all_providers, checks, default_vector_dir};
+
+fn assert_file_passes(name: &str) {
+    let dir = default_vector_dir();
+    let path = dir.join(name);
+    assert!(
+        path.is_file(),
+        "vector file {} not found (set MLS_TEST_VECTORS to the test-vectors directory)",
+        path.display()
+    );
+    assert!(checks::checker_for(name).is_some(), "no checker for {name}");
+    let providers = all_providers();
+    match conclave_vectors::run_file(&path, name, &providers) {
+        FileOutcome::Checked(report) => {
+            assert!(report.total() > 0, "{name}: no checks ran");
+            assert!(
+                report.failures.is_empty(),
+                "{name}: {}/{} passed; failures:\n{}",
+                report.passed,
+                report.total(),
+                report.failures.join("\n")
+            );
+        }
+        other => panic!("{name}: {other:?}"),
+    }
+}
+
+macro_rules! vector_tests {
+    ($($test:ident => $file:literal),* $(,)?) => {
+        $( #[test] fn $test() { assert_file_passes($file); } )*
+    };
+}
+
+vector_tests! {
+    crypto_basics => "crypto-basics.json",
+    deserialization => "deserialization.json",
+    key_schedule => "key-schedule.json",
+    message_protection => "message-protection.json",
+    messages => "messages.json",
+    psk_secret => "psk_secret.json",
+    secret_tree => "secret-tree.json",
+    transcript_hashes => "transcript-hashes.json",
+    tree_math => "tree-math.json",
+}
