@@ -19,14 +19,15 @@ pub const fn varint_len(value: usize) -> usize {
 
 /// Appends the minimal varint encoding of `value` (RFC 9420 §2.1.2).
 pub fn write_varint(out: &mut Vec<u8>, value: usize) -> Result<(), CodecError> {
-    if value < (1 << 6) {
-        out.push(value as u8);
-    } else if value < (1 << 14) {
-        out.extend_from_slice(&((value as u16) | 0x4000).to_be_bytes());
-    } else if value <= MAX_VARINT {
-        out.extend_from_slice(&((value as u32) | 0x8000_0000).to_be_bytes());
-    } else {
-        return Err(CodecError::VectorTooLong(value));
+    let value32 = match u32::try_from(value) {
+        Ok(v) if value <= MAX_VARINT => v,
+        _ => return Err(CodecError::VectorTooLong(value)),
+    };
+    let [b0, b1, b2, b3] = value32.to_be_bytes();
+    match varint_len(value) {
+        1 => out.push(b3),
+        2 => out.extend_from_slice(&[b2 | 0x40, b3]),
+        _ => out.extend_from_slice(&[b0 | 0x80, b1, b2, b3]),
     }
     Ok(())
 }

@@ -3,7 +3,6 @@
 //! SEC 1 §2.3.3) and the aws-lc-rs algorithm handles for ECDH and ECDSA (RFC 9420 §5.1.2).
 
 use aws_lc_rs::{agreement, signature};
-use zeroize::Zeroizing;
 
 /// Group order `n` of P-256 (SEC 2 §2.4.2), big-endian.
 const P256_ORDER: [u8; 32] = [
@@ -120,20 +119,6 @@ impl Curve {
     pub(crate) fn public_key_has_uncompressed_form(self, public_key: &[u8]) -> bool {
         public_key.len() == self.public_key_len() && public_key.first() == Some(&0x04)
     }
-
-    /// Wraps a valid scalar as a DER `ECPrivateKey` (RFC 5915 §3) with the optional
-    /// parameters and public key omitted: `SEQUENCE { INTEGER 1, OCTET STRING scalar }`.
-    /// aws-lc takes the curve from the algorithm and derives the public key itself, so a
-    /// signing key pair costs one scalar multiplication. Every length fits a short-form DER
-    /// length (at most 66 + 5 bytes of content).
-    pub(crate) fn ec_private_key_der(self, scalar: &[u8]) -> Option<Zeroizing<Vec<u8>>> {
-        let scalar_len = u8::try_from(scalar.len()).ok()?;
-        let content_len = scalar_len.checked_add(5).filter(|len| *len < 0x80)?;
-        let mut der = Zeroizing::new(Vec::with_capacity(usize::from(content_len) + 2));
-        der.extend_from_slice(&[0x30, content_len, 0x02, 0x01, 0x01, 0x04, scalar_len]);
-        der.extend_from_slice(scalar);
-        Some(der)
-    }
 }
 
 #[cfg(test)]
@@ -165,7 +150,10 @@ mod tests {
             *one.last_mut().unwrap() = 1;
             assert!(!curve.scalar_is_valid(&vec![0u8; len]), "{curve:?} zero");
             assert!(curve.scalar_is_valid(&one), "{curve:?} one");
-            assert!(curve.scalar_is_valid(&order_minus(curve, 1)), "{curve:?} n-1");
+            assert!(
+                curve.scalar_is_valid(&order_minus(curve, 1)),
+                "{curve:?} n-1"
+            );
             assert!(!curve.scalar_is_valid(curve.order()), "{curve:?} n");
             let mut n_plus_1 = curve.order().to_vec();
             *n_plus_1.last_mut().unwrap() += 1;
@@ -186,18 +174,9 @@ mod tests {
             let alg = curve.agreement();
             assert!(agreement::PrivateKey::from_private_key(alg, &order_minus(curve, 1)).is_ok());
             assert!(agreement::PrivateKey::from_private_key(alg, curve.order()).is_err());
-            assert!(agreement::PrivateKey::from_private_key(alg, &vec![0; curve.scalar_len()])
-                .is_err());
-        }
-    }
-
-    #[test]
-    fn der_wrapping_is_accepted_by_aws_lc() {
-        for curve in CURVES {
-            let der = curve.ec_private_key_der(&order_minus(curve, 7)).unwrap();
-            assert_eq!(der.len(), curve.scalar_len() + 7);
-            assert!(signature::EcdsaKeyPair::from_private_key_der(curve.ecdsa_signing(), &der)
-                .is_ok());
+            assert!(
+                agreement::PrivateKey::from_private_key(alg, &vec![0; curve.scalar_len()]).is_err()
+            );
         }
     }
 }

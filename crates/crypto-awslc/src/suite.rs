@@ -96,7 +96,19 @@ impl AwsLcCipherSuite {
             AeadAlgorithm::Aes256Gcm => &aead::AES_256_GCM,
             AeadAlgorithm::ChaCha20Poly1305 => &aead::CHACHA20_POLY1305,
         };
-        Some(Self { suite, kem, kdf, aead, signature, digest, hmac, hkdf, aead_alg, dh, sig })
+        Some(Self {
+            suite,
+            kem,
+            kdf,
+            aead,
+            signature,
+            digest,
+            hmac,
+            hkdf,
+            aead_alg,
+            dh,
+            sig,
+        })
     }
 
     /// A `LessSafeKey` (arbitrary caller nonces, as HPKE and the MLS secret tree need) for
@@ -107,12 +119,22 @@ impl AwsLcCipherSuite {
         nonce: &[u8],
     ) -> Result<(aead::LessSafeKey, aead::Nonce), CryptoError> {
         if key.len() != self.aead.key_len() {
-            return Err(CryptoError::InvalidKey { kind: "AEAD", reason: "wrong length" });
+            return Err(CryptoError::InvalidKey {
+                kind: "AEAD",
+                reason: "wrong length",
+            });
         }
-        let nonce = aead::Nonce::try_assume_unique_for_key(nonce)
-            .map_err(|_| CryptoError::InvalidLength { what: "AEAD nonce", len: nonce.len() })?;
-        let key = aead::UnboundKey::new(self.aead_alg, key)
-            .map_err(|_| CryptoError::InvalidKey { kind: "AEAD", reason: "rejected" })?;
+        let nonce = aead::Nonce::try_assume_unique_for_key(nonce).map_err(|_| {
+            CryptoError::InvalidLength {
+                what: "AEAD nonce",
+                len: nonce.len(),
+            }
+        })?;
+        let key =
+            aead::UnboundKey::new(self.aead_alg, key).map_err(|_| CryptoError::InvalidKey {
+                kind: "AEAD",
+                reason: "rejected",
+            })?;
         Ok((aead::LessSafeKey::new(key), nonce))
     }
 
@@ -121,18 +143,39 @@ impl AwsLcCipherSuite {
         curve: Curve,
         secret_key: &[u8],
     ) -> Result<signature::EcdsaKeyPair, CryptoError> {
+        // `from_private_key_and_public_key` wants the public point too; computing it through
+        // the ECDH key type is cheap. (A key parsed from RFC 5915 DER instead was measured
+        // an order of magnitude slower to sign with: ~220 µs against ~16 µs on P-256.)
+        let public_key = Self::ecdsa_public_key(curve, secret_key)?;
+        signature::EcdsaKeyPair::from_private_key_and_public_key(
+            curve.ecdsa_signing(),
+            secret_key,
+            &public_key,
+        )
+        .map_err(|_| CryptoError::InvalidKey {
+            kind: "signature secret",
+            reason: "rejected by aws-lc",
+        })
+    }
+
+    /// The uncompressed public point of an ECDSA scalar in `[1, n-1]`.
+    fn ecdsa_public_key(curve: Curve, secret_key: &[u8]) -> Result<Vec<u8>, CryptoError> {
         if !curve.scalar_is_valid(secret_key) {
             return Err(CryptoError::InvalidKey {
                 kind: "signature secret",
                 reason: "not a scalar in [1, n-1] of the curve's length",
             });
         }
-        let der = curve
-            .ec_private_key_der(secret_key)
-            .ok_or(CryptoError::Backend("ECDSA private key encoding"))?;
-        signature::EcdsaKeyPair::from_private_key_der(curve.ecdsa_signing(), &der).map_err(|_| {
-            CryptoError::InvalidKey { kind: "signature secret", reason: "rejected by aws-lc" }
-        })
+        // The ECDH key type computes the same point and serializes it uncompressed.
+        let private_key = agreement::PrivateKey::from_private_key(curve.agreement(), secret_key)
+            .map_err(|_| CryptoError::InvalidKey {
+                kind: "signature secret",
+                reason: "rejected by aws-lc",
+            })?;
+        let public_key = private_key
+            .compute_public_key()
+            .map_err(|_| CryptoError::Backend("computing an ECDSA public key"))?;
+        Ok(public_key.as_ref().to_vec())
     }
 
     /// An Ed25519 key pair from its RFC 8032 seed.
@@ -143,8 +186,9 @@ impl AwsLcCipherSuite {
                 reason: "Ed25519 seed must be 32 bytes",
             });
         }
-        signature::Ed25519KeyPair::from_seed_unchecked(seed).map_err(|_| {
-            CryptoError::InvalidKey { kind: "signature secret", reason: "rejected by aws-lc" }
+        signature::Ed25519KeyPair::from_seed_unchecked(seed).map_err(|_| CryptoError::InvalidKey {
+            kind: "signature secret",
+            reason: "rejected by aws-lc",
         })
     }
 
@@ -161,8 +205,12 @@ impl AwsLcCipherSuite {
             DhGroup::X25519 => &agreement::X25519,
             DhGroup::Nist(curve) => curve.agreement(),
         };
-        agreement::PrivateKey::from_private_key(alg, secret_key)
-            .map_err(|_| CryptoError::InvalidKey { kind: "DH secret", reason: "rejected by aws-lc" })
+        agreement::PrivateKey::from_private_key(alg, secret_key).map_err(|_| {
+            CryptoError::InvalidKey {
+                kind: "DH secret",
+                reason: "rejected by aws-lc",
+            }
+        })
     }
 
     /// HKDF-Expand computed directly from HMAC (RFC 5869 §2.3), for PRKs longer than the
@@ -227,7 +275,9 @@ impl CipherSuiteProvider for AwsLcCipherSuite {
     }
 
     fn mac(&self, key: &[u8], data: &[u8]) -> Vec<u8> {
-        hmac::sign(&hmac::Key::new(self.hmac, key), data).as_ref().to_vec()
+        hmac::sign(&hmac::Key::new(self.hmac, key), data)
+            .as_ref()
+            .to_vec()
     }
 
     /// HKDF-Extract is `HMAC-Hash(salt, IKM)` (RFC 5869 §2.2); an empty salt is the same as
@@ -250,10 +300,16 @@ impl CipherSuiteProvider for AwsLcCipherSuite {
     fn kdf_expand(&self, prk: &[u8], info: &[u8], len: usize) -> Result<Secret, CryptoError> {
         let nh = self.hash_len();
         if len > 255 * nh {
-            return Err(CryptoError::InvalidLength { what: "HKDF-Expand output", len });
+            return Err(CryptoError::InvalidLength {
+                what: "HKDF-Expand output",
+                len,
+            });
         }
         if prk.len() < nh {
-            return Err(CryptoError::InvalidLength { what: "HKDF-Expand PRK", len: prk.len() });
+            return Err(CryptoError::InvalidLength {
+                what: "HKDF-Expand PRK",
+                len: prk.len(),
+            });
         }
         if prk.len() > digest::MAX_OUTPUT_LEN {
             return self.hkdf_expand_with_hmac(prk, info, len);
@@ -262,9 +318,13 @@ impl CipherSuiteProvider for AwsLcCipherSuite {
         let info = [info];
         let okm = prk
             .expand(&info, OkmLen(len))
-            .map_err(|_| CryptoError::InvalidLength { what: "HKDF-Expand output", len })?;
+            .map_err(|_| CryptoError::InvalidLength {
+                what: "HKDF-Expand output",
+                len,
+            })?;
         let mut out = Zeroizing::new(vec![0u8; len]);
-        okm.fill(&mut out).map_err(|_| CryptoError::Backend("HKDF-Expand"))?;
+        okm.fill(&mut out)
+            .map_err(|_| CryptoError::Backend("HKDF-Expand"))?;
         Ok(Secret::new(core::mem::take(&mut *out)))
     }
 
@@ -278,9 +338,11 @@ impl CipherSuiteProvider for AwsLcCipherSuite {
         let (key, nonce) = self.aead_key_and_nonce(key, nonce)?;
         let mut out = Vec::with_capacity(plaintext.len() + AEAD_TAG_LEN);
         out.extend_from_slice(plaintext);
-        key.seal_in_place_append_tag(nonce, aead::Aad::from(aad), &mut out).map_err(|_| {
-            CryptoError::InvalidLength { what: "AEAD plaintext", len: plaintext.len() }
-        })?;
+        key.seal_in_place_append_tag(nonce, aead::Aad::from(aad), &mut out)
+            .map_err(|_| CryptoError::InvalidLength {
+                what: "AEAD plaintext",
+                len: plaintext.len(),
+            })?;
         Ok(out)
     }
 
@@ -296,7 +358,9 @@ impl CipherSuiteProvider for AwsLcCipherSuite {
             .len()
             .checked_sub(AEAD_TAG_LEN)
             .ok_or(CryptoError::AeadOpenFailed)?;
-        let (body, tag) = ciphertext.split_at_checked(body_len).ok_or(CryptoError::AeadOpenFailed)?;
+        let (body, tag) = ciphertext
+            .split_at_checked(body_len)
+            .ok_or(CryptoError::AeadOpenFailed)?;
         // Decrypt straight into the (zeroized) output buffer: no copy of the ciphertext.
         let mut plaintext = Zeroizing::new(vec![0u8; body_len]);
         key.open_separate_gather(nonce, aead::Aad::from(aad), body, tag, &mut plaintext)
@@ -322,14 +386,18 @@ impl CipherSuiteProvider for AwsLcCipherSuite {
     fn dh(&self, secret_key: &[u8], public_key: &[u8]) -> Result<Secret, CryptoError> {
         let (alg, shape_ok) = match self.dh {
             DhGroup::X25519 => (&agreement::X25519, public_key.len() == X25519_KEY_LEN),
-            DhGroup::Nist(curve) => {
-                (curve.agreement(), curve.public_key_has_uncompressed_form(public_key))
-            }
+            DhGroup::Nist(curve) => (
+                curve.agreement(),
+                curve.public_key_has_uncompressed_form(public_key),
+            ),
         };
         // Only the raw RFC 9180 SerializePublicKey form is accepted (not X.509 or
         // compressed points, which aws-lc would otherwise parse too).
         if !shape_ok {
-            return Err(CryptoError::InvalidKey { kind: "DH public", reason: "wrong encoding" });
+            return Err(CryptoError::InvalidKey {
+                kind: "DH public",
+                reason: "wrong encoding",
+            });
         }
         let private_key = self.dh_private_key(secret_key)?;
         let peer = agreement::UnparsedPublicKey::new(alg, public_key);
@@ -380,27 +448,11 @@ impl CipherSuiteProvider for AwsLcCipherSuite {
 
     fn signature_public_key(&self, secret_key: &[u8]) -> Result<Vec<u8>, CryptoError> {
         match self.sig {
-            SigScheme::Ed25519 => {
-                Ok(Self::ed25519_key_pair(secret_key)?.public_key().as_ref().to_vec())
-            }
-            SigScheme::Ecdsa(curve) => {
-                if !curve.scalar_is_valid(secret_key) {
-                    return Err(CryptoError::InvalidKey {
-                        kind: "signature secret",
-                        reason: "not a scalar in [1, n-1] of the curve's length",
-                    });
-                }
-                // The ECDH key type computes the same point and serializes it uncompressed.
-                let private_key = agreement::PrivateKey::from_private_key(curve.agreement(), secret_key)
-                    .map_err(|_| CryptoError::InvalidKey {
-                        kind: "signature secret",
-                        reason: "rejected by aws-lc",
-                    })?;
-                let public_key = private_key
-                    .compute_public_key()
-                    .map_err(|_| CryptoError::Backend("computing an ECDSA public key"))?;
-                Ok(public_key.as_ref().to_vec())
-            }
+            SigScheme::Ed25519 => Ok(Self::ed25519_key_pair(secret_key)?
+                .public_key()
+                .as_ref()
+                .to_vec()),
+            SigScheme::Ecdsa(curve) => Self::ecdsa_public_key(curve, secret_key),
         }
     }
 
@@ -408,7 +460,9 @@ impl CipherSuiteProvider for AwsLcCipherSuite {
         match self.sig {
             SigScheme::Ed25519 => {
                 let key_pair = Self::ed25519_key_pair(secret_key)?;
-                let sig = key_pair.try_sign(message).map_err(|_| CryptoError::Backend("Ed25519"))?;
+                let sig = key_pair
+                    .try_sign(message)
+                    .map_err(|_| CryptoError::Backend("Ed25519"))?;
                 Ok(sig.as_ref().to_vec())
             }
             SigScheme::Ecdsa(curve) => {

@@ -8,10 +8,16 @@ use conclave_crypto::{AeadAlgorithm, CryptoError, Secret};
 /// Checks the key and nonce lengths against `Nk` and `Nn` of the AEAD.
 fn check_lengths(aead: AeadAlgorithm, key: &[u8], nonce: &[u8]) -> Result<(), CryptoError> {
     if key.len() != aead.key_len() {
-        return Err(CryptoError::InvalidKey { kind: "AEAD", reason: "wrong length" });
+        return Err(CryptoError::InvalidKey {
+            kind: "AEAD",
+            reason: "wrong length",
+        });
     }
     if nonce.len() != aead.nonce_len() {
-        return Err(CryptoError::InvalidLength { what: "AEAD nonce", len: nonce.len() });
+        return Err(CryptoError::InvalidLength {
+            what: "AEAD nonce",
+            len: nonce.len(),
+        });
     }
     Ok(())
 }
@@ -23,13 +29,26 @@ fn seal_with<A: Aead + KeyInit>(
     aad: &[u8],
     plaintext: &[u8],
 ) -> Result<Vec<u8>, CryptoError> {
-    let cipher =
-        A::new_from_slice(key).map_err(|_| CryptoError::InvalidKey { kind: "AEAD", reason: "wrong length" })?;
-    let nonce = Nonce::<A>::try_from(nonce)
-        .map_err(|_| CryptoError::InvalidLength { what: "AEAD nonce", len: nonce.len() })?;
+    let cipher = A::new_from_slice(key).map_err(|_| CryptoError::InvalidKey {
+        kind: "AEAD",
+        reason: "wrong length",
+    })?;
+    let nonce = Nonce::<A>::try_from(nonce).map_err(|_| CryptoError::InvalidLength {
+        what: "AEAD nonce",
+        len: nonce.len(),
+    })?;
     cipher
-        .encrypt(&nonce, Payload { msg: plaintext, aad })
-        .map_err(|_| CryptoError::InvalidLength { what: "AEAD plaintext", len: plaintext.len() })
+        .encrypt(
+            &nonce,
+            Payload {
+                msg: plaintext,
+                aad,
+            },
+        )
+        .map_err(|_| CryptoError::InvalidLength {
+            what: "AEAD plaintext",
+            len: plaintext.len(),
+        })
 }
 
 /// Decrypts with one concrete AEAD type.
@@ -39,12 +58,22 @@ fn open_with<A: Aead + KeyInit>(
     aad: &[u8],
     ciphertext: &[u8],
 ) -> Result<Secret, CryptoError> {
-    let cipher =
-        A::new_from_slice(key).map_err(|_| CryptoError::InvalidKey { kind: "AEAD", reason: "wrong length" })?;
-    let nonce = Nonce::<A>::try_from(nonce)
-        .map_err(|_| CryptoError::InvalidLength { what: "AEAD nonce", len: nonce.len() })?;
+    let cipher = A::new_from_slice(key).map_err(|_| CryptoError::InvalidKey {
+        kind: "AEAD",
+        reason: "wrong length",
+    })?;
+    let nonce = Nonce::<A>::try_from(nonce).map_err(|_| CryptoError::InvalidLength {
+        what: "AEAD nonce",
+        len: nonce.len(),
+    })?;
     cipher
-        .decrypt(&nonce, Payload { msg: ciphertext, aad })
+        .decrypt(
+            &nonce,
+            Payload {
+                msg: ciphertext,
+                aad,
+            },
+        )
         .map(Secret::new)
         .map_err(|_| CryptoError::AeadOpenFailed)
 }

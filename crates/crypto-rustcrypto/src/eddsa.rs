@@ -12,7 +12,10 @@ use zeroize::Zeroizing;
 fn seed<const N: usize>(bytes: &[u8]) -> Result<Zeroizing<[u8; N]>, CryptoError> {
     <[u8; N]>::try_from(bytes)
         .map(Zeroizing::new)
-        .map_err(|_| CryptoError::InvalidKey { kind: "signature secret", reason: "wrong length" })
+        .map_err(|_| CryptoError::InvalidKey {
+            kind: "signature secret",
+            reason: "wrong length",
+        })
 }
 
 /// Draws a fresh seed of `N` bytes from `rng`.
@@ -25,8 +28,10 @@ fn random_seed<const N: usize>(
 }
 
 /// The error for a public key that does not decode.
-const BAD_PUBLIC: CryptoError =
-    CryptoError::InvalidKey { kind: "signature public", reason: "not a valid point encoding" };
+const BAD_PUBLIC: CryptoError = CryptoError::InvalidKey {
+    kind: "signature public",
+    reason: "not a valid point encoding",
+};
 
 /// Ed25519 (suites 1 and 3).
 pub(crate) mod ed25519 {
@@ -38,7 +43,7 @@ pub(crate) mod ed25519 {
 
     /// Parses a seed.
     fn signing_key(sk: &[u8]) -> Result<SigningKey, CryptoError> {
-        Ok(SigningKey::from_bytes(&seed::<N>(sk)?))
+        Ok(SigningKey::from_bytes(&*seed::<N>(sk)?))
     }
 
     /// The public key of a seed.
@@ -51,7 +56,10 @@ pub(crate) mod ed25519 {
         rng: &mut dyn CryptoRandom,
     ) -> Result<(Secret, Vec<u8>), CryptoError> {
         let seed = random_seed::<N>(rng)?;
-        let pk = SigningKey::from_bytes(&seed).verifying_key().to_bytes().to_vec();
+        let pk = SigningKey::from_bytes(&seed)
+            .verifying_key()
+            .to_bytes()
+            .to_vec();
         Ok((Secret::from_slice(seed.as_slice()), pk))
     }
 
@@ -68,7 +76,8 @@ pub(crate) mod ed25519 {
         let pk = <[u8; N]>::try_from(pk).map_err(|_| BAD_PUBLIC)?;
         let key = VerifyingKey::from_bytes(&pk).map_err(|_| BAD_PUBLIC)?;
         let sig = Signature::from_slice(sig).map_err(|_| CryptoError::InvalidSignature)?;
-        key.verify_strict(msg, &sig).map_err(|_| CryptoError::InvalidSignature)
+        key.verify_strict(msg, &sig)
+            .map_err(|_| CryptoError::InvalidSignature)
     }
 }
 
@@ -85,8 +94,10 @@ pub(crate) mod ed448 {
     /// Parses a seed.
     fn signing_key(sk: &[u8]) -> Result<SigningKey, CryptoError> {
         let seed = seed::<N>(sk)?;
-        SigningKey::try_from(seed.as_slice())
-            .map_err(|_| CryptoError::InvalidKey { kind: "signature secret", reason: "wrong length" })
+        SigningKey::try_from(seed.as_slice()).map_err(|_| CryptoError::InvalidKey {
+            kind: "signature secret",
+            reason: "wrong length",
+        })
     }
 
     /// The public key of a seed.
@@ -116,6 +127,7 @@ pub(crate) mod ed448 {
         let pk = <[u8; N]>::try_from(pk).map_err(|_| BAD_PUBLIC)?;
         let key = VerifyingKey::from_bytes(&pk).map_err(|_| BAD_PUBLIC)?;
         let sig = Signature::from_slice(sig).map_err(|_| CryptoError::InvalidSignature)?;
-        key.verify_raw(&sig, msg).map_err(|_| CryptoError::InvalidSignature)
+        key.verify_raw(&sig, msg)
+            .map_err(|_| CryptoError::InvalidSignature)
     }
 }

@@ -63,7 +63,10 @@ pub(crate) fn expand(
 ) -> Result<Secret, CryptoError> {
     let max = kdf.hash_len().saturating_mul(255);
     if len > max {
-        return Err(CryptoError::InvalidLength { what: "HKDF-Expand output", len });
+        return Err(CryptoError::InvalidLength {
+            what: "HKDF-Expand output",
+            len,
+        });
     }
     let mut okm = Zeroizing::new(vec![0u8; len]);
     with_hash!(kdf, H => {

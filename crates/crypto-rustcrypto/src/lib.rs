@@ -38,7 +38,10 @@ impl CryptoProvider for RustCryptoProvider {
 
     /// Suites 1, 2, 3, 5, 7, plus 4 and 6 with the `x448` feature, in codepoint order.
     fn supported_cipher_suites(&self) -> Vec<CipherSuite> {
-        CipherSuite::ALL.into_iter().filter(|suite| RustCryptoSuite::new(*suite).is_some()).collect()
+        CipherSuite::ALL
+            .into_iter()
+            .filter(|suite| RustCryptoSuite::new(*suite).is_some())
+            .collect()
     }
 
     fn cipher_suite_provider(&self, suite: CipherSuite) -> Option<Box<dyn CipherSuiteProvider>> {

@@ -15,7 +15,10 @@ fn key_array<const N: usize>(
 ) -> Result<Zeroizing<[u8; N]>, CryptoError> {
     <[u8; N]>::try_from(bytes)
         .map(Zeroizing::new)
-        .map_err(|_| CryptoError::InvalidKey { kind, reason: "wrong length" })
+        .map_err(|_| CryptoError::InvalidKey {
+            kind,
+            reason: "wrong length",
+        })
 }
 
 /// Rejects the all-zero shared secret (constant time).
@@ -76,7 +79,9 @@ pub(crate) mod x448 {
         let sk = key_array::<N>(sk, "DH secret")?;
         x448(*sk, X448_BASEPOINT_BYTES)
             .map(|pk| pk.to_vec())
-            .ok_or(CryptoError::Backend("X448 base-point multiplication failed"))
+            .ok_or(CryptoError::Backend(
+                "X448 base-point multiplication failed",
+            ))
     }
 
     /// `X448(sk, pk)`, rejecting low-order peer keys and the all-zero output.

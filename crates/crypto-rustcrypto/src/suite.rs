@@ -4,12 +4,12 @@
 use crate::montgomery::x25519;
 use crate::nist::{p256_ops, p384_ops, p521_ops};
 use crate::{aead, eddsa::ed25519, hash};
+#[cfg(feature = "x448")]
+use crate::{eddsa::ed448, montgomery::x448};
 use conclave_crypto::{
     AeadAlgorithm, CipherSuite, CipherSuiteProvider, CryptoError, CryptoRandom, KdfAlgorithm,
     KemAlgorithm, Secret, SignatureAlgorithm,
 };
-#[cfg(feature = "x448")]
-use crate::{eddsa::ed448, montgomery::x448};
 
 /// The error for an X448/Ed448 operation when the `x448` feature is off. Unreachable in
 /// practice: the provider hands out no suite that needs them.
@@ -33,7 +33,13 @@ impl RustCryptoSuite {
         if kem == KemAlgorithm::DhKemX448 && !cfg!(feature = "x448") {
             return None;
         }
-        Some(Self { suite, kem, kdf, aead, signature })
+        Some(Self {
+            suite,
+            kem,
+            kdf,
+            aead,
+            signature,
+        })
     }
 }
 

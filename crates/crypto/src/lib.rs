@@ -12,9 +12,11 @@ pub mod hpke;
 pub mod labels;
 mod provider;
 mod secret;
+mod seeded;
 mod suite;
 
 pub use error::CryptoError;
 pub use provider::{CipherSuiteProvider, CryptoProvider, CryptoRandom};
 pub use secret::{Secret, ct_eq};
+pub use seeded::SeededRng;
 pub use suite::{AeadAlgorithm, CipherSuite, KdfAlgorithm, KemAlgorithm, SignatureAlgorithm};

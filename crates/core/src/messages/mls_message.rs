@@ -1,0 +1,64 @@
+//! `MLSMessage` (RFC 9420 §6): the outer envelope of everything MLS sends.
+
+use conclave_codec::{Decode, Encode};
+
+use super::{
+    GroupInfo, KeyPackage, PrivateMessage, ProtocolVersion, PublicMessage, Welcome, WireFormat,
+};
+
+/// `WireFormat wire_format` and the select of `MLSMessage` (RFC 9420 §6). Decoding an
+/// unknown wire format fails.
+#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
+#[repr(u16)]
+pub enum MlsMessageBody {
+    /// `mls_public_message(1)`.
+    PublicMessage(PublicMessage) = 0x0001,
+    /// `mls_private_message(2)`.
+    PrivateMessage(PrivateMessage) = 0x0002,
+    /// `mls_welcome(3)`.
+    Welcome(Welcome) = 0x0003,
+    /// `mls_group_info(4)`.
+    GroupInfo(GroupInfo) = 0x0004,
+    /// `mls_key_package(5)`.
+    KeyPackage(KeyPackage) = 0x0005,
+}
+
+impl MlsMessageBody {
+    /// The body's wire format.
+    pub fn wire_format(&self) -> WireFormat {
+        match self {
+            Self::PublicMessage(_) => WireFormat::PUBLIC_MESSAGE,
+            Self::PrivateMessage(_) => WireFormat::PRIVATE_MESSAGE,
+            Self::Welcome(_) => WireFormat::WELCOME,
+            Self::GroupInfo(_) => WireFormat::GROUP_INFO,
+            Self::KeyPackage(_) => WireFormat::KEY_PACKAGE,
+        }
+    }
+}
+
+/// `MLSMessage` (RFC 9420 §6).
+///
+/// The codec keeps whatever `version` it reads; checking that it is `mls10` is part of
+/// message processing, not of the syntax.
+#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
+pub struct MlsMessage {
+    /// `ProtocolVersion version` (`mls10` for everything RFC 9420 defines).
+    pub version: ProtocolVersion,
+    /// The wire format and the message.
+    pub body: MlsMessageBody,
+}
+
+impl MlsMessage {
+    /// An `mls10` message with `body`.
+    pub fn new(body: MlsMessageBody) -> Self {
+        Self {
+            version: ProtocolVersion::MLS10,
+            body,
+        }
+    }
+
+    /// The message's wire format.
+    pub fn wire_format(&self) -> WireFormat {
+        self.body.wire_format()
+    }
+}
