@@ -16,14 +16,18 @@ use syn::{Data, DeriveInput, Fields, Ident, parse_macro_input};
 #[proc_macro_derive(Encode)]
 pub fn derive_encode(input: TokenStream) -> TokenStream {
     let input = parse_macro_input!(input as DeriveInput);
-    expand_encode(&input).unwrap_or_else(|e| e.to_compile_error()).into()
+    expand_encode(&input)
+        .unwrap_or_else(|e| e.to_compile_error())
+        .into()
 }
 
 /// Derives `conclave_codec::Decode`.
 #[proc_macro_derive(Decode)]
 pub fn derive_decode(input: TokenStream) -> TokenStream {
     let input = parse_macro_input!(input as DeriveInput);
-    expand_decode(&input).unwrap_or_else(|e| e.to_compile_error()).into()
+    expand_decode(&input)
+        .unwrap_or_else(|e| e.to_compile_error())
+        .into()
 }
 
 /// The `#[repr(..)]` integer type of an enum.
@@ -58,8 +62,9 @@ fn bindings(fields: &Fields) -> (Vec<Ident>, TokenStream2) {
             (names.clone(), quote! { { #(#names),* } })
         }
         Fields::Unnamed(unnamed) => {
-            let names: Vec<Ident> =
-                (0..unnamed.unnamed.len()).map(|i| format_ident!("field_{}", i)).collect();
+            let names: Vec<Ident> = (0..unnamed.unnamed.len())
+                .map(|i| format_ident!("field_{}", i))
+                .collect();
             (names.clone(), quote! { ( #(#names),* ) })
         }
         Fields::Unit => (Vec::new(), quote! {}),
@@ -148,8 +153,10 @@ fn construct(path: TokenStream2, fields: &Fields) -> TokenStream2 {
             quote! { #path { #( #names: ::conclave_codec::Decode::decode(reader)? ),* } }
         }
         Fields::Unnamed(unnamed) => {
-            let values =
-                unnamed.unnamed.iter().map(|_| quote! { ::conclave_codec::Decode::decode(reader)? });
+            let values = unnamed
+                .unnamed
+                .iter()
+                .map(|_| quote! { ::conclave_codec::Decode::decode(reader)? });
             quote! { #path ( #(#values),* ) }
         }
         Fields::Unit => path,

@@ -111,7 +111,10 @@ impl<T: Decode> Decode for Option<T> {
         match reader.read_u8()? {
             0 => Ok(None),
             1 => T::decode(reader).map(Some),
-            other => Err(CodecError::InvalidValue { what: "optional presence", value: other.into() }),
+            other => Err(CodecError::InvalidValue {
+                what: "optional presence",
+                value: other.into(),
+            }),
         }
     }
 }

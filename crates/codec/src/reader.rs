@@ -32,7 +32,11 @@ impl<'a> Reader<'a> {
 
     /// Fails with [`CodecError::TrailingBytes`] unless everything has been read.
     pub fn finish(&self) -> Result<(), CodecError> {
-        if self.input.is_empty() { Ok(()) } else { Err(CodecError::TrailingBytes(self.input.len())) }
+        if self.input.is_empty() {
+            Ok(())
+        } else {
+            Err(CodecError::TrailingBytes(self.input.len()))
+        }
     }
 
     /// Reads exactly `n` bytes.
@@ -41,7 +45,10 @@ impl<'a> Reader<'a> {
         let (head, tail) = self
             .input
             .split_at_checked(n)
-            .ok_or(CodecError::UnexpectedEnd { needed: n, remaining })?;
+            .ok_or(CodecError::UnexpectedEnd {
+                needed: n,
+                remaining,
+            })?;
         self.input = tail;
         Ok(head)
     }

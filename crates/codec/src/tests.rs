@@ -22,7 +22,14 @@ enum Choice {
 
 #[test]
 fn varint_boundaries() {
-    for (value, len) in [(0, 1), (63, 1), (64, 2), (16383, 2), (16384, 4), (crate::MAX_VARINT, 4)] {
+    for (value, len) in [
+        (0, 1),
+        (63, 1),
+        (64, 2),
+        (16383, 2),
+        (16384, 4),
+        (crate::MAX_VARINT, 4),
+    ] {
         let mut out = Vec::new();
         write_varint(&mut out, value).unwrap();
         assert_eq!(out.len(), len, "value {value}");
@@ -38,7 +45,10 @@ fn varint_boundaries() {
 #[test]
 fn varint_rejects_non_minimal_and_bad_prefix() {
     // 5 encoded in two bytes, 64 in four bytes.
-    assert_eq!(Reader::new(&[0x40, 0x05]).read_varint(), Err(CodecError::NonMinimalVarint));
+    assert_eq!(
+        Reader::new(&[0x40, 0x05]).read_varint(),
+        Err(CodecError::NonMinimalVarint)
+    );
     assert_eq!(
         Reader::new(&[0x80, 0x00, 0x00, 0x40]).read_varint(),
         Err(CodecError::NonMinimalVarint)
@@ -47,7 +57,10 @@ fn varint_rejects_non_minimal_and_bad_prefix() {
         Reader::new(&[0xc0, 0, 0, 0, 0, 0, 0, 1]).read_varint(),
         Err(CodecError::InvalidVarintPrefix)
     );
-    assert!(matches!(Reader::new(&[0x80, 0x01]).read_varint(), Err(CodecError::UnexpectedEnd { .. })));
+    assert!(matches!(
+        Reader::new(&[0x80, 0x01]).read_varint(),
+        Err(CodecError::UnexpectedEnd { .. })
+    ));
 }
 
 #[test]
@@ -55,13 +68,25 @@ fn vector_length_beyond_input_is_rejected_without_allocation() {
     // Claims 2^30 - 1 bytes with only three present.
     let input = [0xbf, 0xff, 0xff, 0xff, 1, 2, 3];
     let err = Vec::<u8>::from_bytes(&input).unwrap_err();
-    assert_eq!(err, CodecError::UnexpectedEnd { needed: crate::MAX_VARINT, remaining: 3 });
+    assert_eq!(
+        err,
+        CodecError::UnexpectedEnd {
+            needed: crate::MAX_VARINT,
+            remaining: 3
+        }
+    );
 }
 
 #[test]
 fn trailing_bytes_are_rejected() {
-    assert_eq!(u16::from_bytes(&[0, 1, 2]), Err(CodecError::TrailingBytes(1)));
-    assert_eq!(Vec::<u8>::from_bytes(&[1, 9, 9]), Err(CodecError::TrailingBytes(1)));
+    assert_eq!(
+        u16::from_bytes(&[0, 1, 2]),
+        Err(CodecError::TrailingBytes(1))
+    );
+    assert_eq!(
+        Vec::<u8>::from_bytes(&[1, 9, 9]),
+        Err(CodecError::TrailingBytes(1))
+    );
 }
 
 #[test]
@@ -79,7 +104,10 @@ fn optional_presence_must_be_zero_or_one() {
     assert_eq!(Option::<u8>::from_bytes(&[1, 7]), Ok(Some(7)));
     assert_eq!(
         Option::<u8>::from_bytes(&[2, 7]),
-        Err(CodecError::InvalidValue { what: "optional presence", value: 2 })
+        Err(CodecError::InvalidValue {
+            what: "optional presence",
+            value: 2
+        })
     );
 }
 
@@ -93,7 +121,10 @@ fn derived_struct_layout() {
         fixed: [1, 2, 3, 4],
     };
     let bytes = s.to_bytes().unwrap();
-    assert_eq!(hex::encode(&bytes), "0102020908030101000100000005" .to_owned() + "01020304");
+    assert_eq!(
+        hex::encode(&bytes),
+        "0102020908030101000100000005".to_owned() + "01020304"
+    );
     assert_eq!(bytes.len(), s.encoded_len());
     assert_eq!(Sample::from_bytes(&bytes).unwrap(), s);
 }
@@ -108,7 +139,10 @@ fn derived_enum_layout_and_unknown_tag() {
     assert_eq!(Choice::from_bytes(&bytes).unwrap(), named);
     assert_eq!(
         Choice::from_bytes(&[0, 9]),
-        Err(CodecError::InvalidValue { what: "Choice", value: 9 })
+        Err(CodecError::InvalidValue {
+            what: "Choice",
+            value: 9
+        })
     );
 }
 
@@ -120,7 +154,13 @@ fn sample_strategy() -> impl Strategy<Value = Sample> {
         proptest::option::of(any::<u32>()),
         any::<[u8; 4]>(),
     )
-        .prop_map(|(a, bytes, nested, maybe, fixed)| Sample { a, bytes, nested, maybe, fixed })
+        .prop_map(|(a, bytes, nested, maybe, fixed)| Sample {
+            a,
+            bytes,
+            nested,
+            maybe,
+            fixed,
+        })
 }
 
 proptest! {

@@ -1,1 +1,102 @@
-//! (in progress)
+//! Transcript hashes (RFC 9420 §8.2) and the confirmation tag (§6.1, §8.1).
+//!
+//! ```text
+//! confirmed_transcript_hash_[n] = Hash(interim_transcript_hash_[n-1] ||
+//!                                      ConfirmedTranscriptHashInput_[n])
+//! interim_transcript_hash_[n]   = Hash(confirmed_transcript_hash_[n] ||
+//!                                      InterimTranscriptHashInput_[n])
+//! ```
+
+use conclave_codec::{CodecError, Encode};
+use conclave_crypto::{CipherSuiteProvider, ct_eq};
+
+use crate::messages::{AuthenticatedContent, ContentType};
+
+/// Why a transcript computation failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum TranscriptError {
+    /// Only commits enter the transcript (RFC 9420 §8.2).
+    #[error("transcript hashes are computed over commits only, not {0:?} content")]
+    NotACommit(ContentType),
+    /// The commit carries no confirmation tag (RFC 9420 §6.1).
+    #[error("commit has no confirmation_tag")]
+    MissingConfirmationTag,
+    /// Encoding failed.
+    #[error("encoding failed: {0}")]
+    Codec(#[from] CodecError),
+}
+
+/// `Hash(interim_before || ConfirmedTranscriptHashInput)` where the input is
+/// `{wire_format, content, signature}` of the commit (RFC 9420 §8.2).
+pub fn confirmed_transcript_hash(
+    cs: &dyn CipherSuiteProvider,
+    interim_before: &[u8],
+    commit: &AuthenticatedContent,
+) -> Result<Vec<u8>, TranscriptError> {
+    let content_type = commit.content.content_type();
+    if content_type != ContentType::Commit {
+        return Err(TranscriptError::NotACommit(content_type));
+    }
+    let input_len = commit.wire_format.encoded_len()
+        + commit.content.encoded_len()
+        + commit.auth.signature.encoded_len();
+    let mut input = Vec::with_capacity(interim_before.len() + input_len);
+    input.extend_from_slice(interim_before);
+    commit.wire_format.encode(&mut input)?;
+    commit.content.encode(&mut input)?;
+    commit.auth.signature.encode(&mut input)?;
+    Ok(cs.hash(&input))
+}
+
+/// `Hash(confirmed || InterimTranscriptHashInput)` where the input is `{confirmation_tag}`
+/// (RFC 9420 §8.2).
+pub fn interim_transcript_hash(
+    cs: &dyn CipherSuiteProvider,
+    confirmed: &[u8],
+    confirmation_tag: &[u8],
+) -> Result<Vec<u8>, TranscriptError> {
+    let mut input = Vec::with_capacity(confirmed.len() + confirmation_tag.len() + 4);
+    input.extend_from_slice(confirmed);
+    conclave_codec::write_opaque(&mut input, confirmation_tag)?;
+    Ok(cs.hash(&input))
+}
+
+/// Both hashes after `commit`: `(confirmed, interim)`.
+pub fn next_transcript_hashes(
+    cs: &dyn CipherSuiteProvider,
+    interim_before: &[u8],
+    commit: &AuthenticatedContent,
+) -> Result<(Vec<u8>, Vec<u8>), TranscriptError> {
+    let confirmed = confirmed_transcript_hash(cs, interim_before, commit)?;
+    let tag = commit
+        .auth
+        .confirmation_tag
+        .as_deref()
+        .ok_or(TranscriptError::MissingConfirmationTag)?;
+    let interim = interim_transcript_hash(cs, &confirmed, tag)?;
+    Ok((confirmed, interim))
+}
+
+/// `confirmation_tag = MAC(confirmation_key, GroupContext.confirmed_transcript_hash)`
+/// (RFC 9420 §6.1).
+pub fn confirmation_tag(
+    cs: &dyn CipherSuiteProvider,
+    confirmation_key: &[u8],
+    confirmed_transcript_hash: &[u8],
+) -> Vec<u8> {
+    cs.mac(confirmation_key, confirmed_transcript_hash)
+}
+
+/// Verifies a confirmation tag in constant time (RFC 9420 §6.1).
+pub fn verify_confirmation_tag(
+    cs: &dyn CipherSuiteProvider,
+    confirmation_key: &[u8],
+    confirmed_transcript_hash: &[u8],
+    tag: &[u8],
+) -> bool {
+    ct_eq(
+        &confirmation_tag(cs, confirmation_key, confirmed_transcript_hash),
+        tag,
+    )
+}

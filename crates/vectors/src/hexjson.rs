@@ -13,10 +13,14 @@ pub fn field_hex(case: &Value, name: &str) -> Result<Vec<u8>, HexError> {
 
 /// A string field.
 pub fn field_str<'a>(case: &'a Value, name: &str) -> Result<&'a str, HexError> {
-    case.get(name).and_then(Value::as_str).ok_or_else(|| format!("missing string field {name}"))
+    case.get(name)
+        .and_then(Value::as_str)
+        .ok_or_else(|| format!("missing string field {name}"))
 }
 
 /// An unsigned integer field.
 pub fn field_u64(case: &Value, name: &str) -> Result<u64, HexError> {
-    case.get(name).and_then(Value::as_u64).ok_or_else(|| format!("missing integer field {name}"))
+    case.get(name)
+        .and_then(Value::as_u64)
+        .ok_or_else(|| format!("missing integer field {name}"))
 }

@@ -68,7 +68,10 @@ impl Report {
         mut check: impl FnMut(&dyn CipherSuiteProvider) -> Result<(), String>,
     ) {
         let Ok(suite) = u16::try_from(suite) else {
-            self.record(|| format!("case {case}"), Err(format!("suite {suite} out of range")));
+            self.record(
+                || format!("case {case}"),
+                Err(format!("suite {suite} out of range")),
+            );
             return;
         };
         let mut ran = false;
@@ -76,7 +79,10 @@ impl Report {
             if let Some(cs) = provider.cipher_suite_provider(CipherSuite(suite)) {
                 ran = true;
                 let outcome = check(cs.as_ref());
-                self.record(|| format!("case {case} suite {suite} [{}]", provider.name()), outcome);
+                self.record(
+                    || format!("case {case} suite {suite} [{}]", provider.name()),
+                    outcome,
+                );
             }
         }
         if !ran {
@@ -122,7 +128,10 @@ pub fn run_dir(
     Ok(files
         .iter()
         .map(|path| {
-            let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            let name = path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
             let outcome = run_file(path, &name, providers);
             (name, outcome)
         })

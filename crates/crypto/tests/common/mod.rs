@@ -4,8 +4,6 @@
 
 pub mod rfc9180_vectors;
 
-use std::path::PathBuf;
-
 use conclave_crypto::{
     CipherSuite, CipherSuiteProvider, CryptoError, CryptoProvider, CryptoRandom,
 };

@@ -12,7 +12,10 @@ use conclave_vectors::{FileOutcome, all_providers, default_vector_dir, run_dir};
 const MAX_DETAILS: usize = 20;
 
 fn main() -> ExitCode {
-    let dir = std::env::args_os().nth(1).map(PathBuf::from).unwrap_or_else(default_vector_dir);
+    let dir = std::env::args_os()
+        .nth(1)
+        .map(PathBuf::from)
+        .unwrap_or_else(default_vector_dir);
     let providers = all_providers();
     let results = match run_dir(&dir, &providers) {
         Ok(results) => results,
@@ -31,7 +34,10 @@ fn main() -> ExitCode {
                     println!("  FAIL {failure}");
                 }
                 if report.failures.len() > MAX_DETAILS {
-                    println!("  … and {} more failures", report.failures.len() - MAX_DETAILS);
+                    println!(
+                        "  … and {} more failures",
+                        report.failures.len() - MAX_DETAILS
+                    );
                 }
                 passed += report.passed;
                 failed += report.failures.len();
@@ -45,5 +51,9 @@ fn main() -> ExitCode {
         }
     }
     println!("{passed} passed, {failed} failed");
-    if failed == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE }
+    if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
 }

@@ -255,7 +255,11 @@ pub(crate) fn check(
         };
         report.for_each_provider(providers, case.cipher_suite.into(), i, |cs| {
             let failures: Vec<String> = check_case(cs, &case, &mut rng);
-            if failures.is_empty() { Ok(()) } else { Err(failures.join("; ")) }
+            if failures.is_empty() {
+                Ok(())
+            } else {
+                Err(failures.join("; "))
+            }
         });
     }
 }
@@ -309,7 +313,12 @@ mod tests {
             bad.sign_with_label.signature = flip(&bad.sign_with_label.signature);
             bad.encrypt_with_label.ciphertext = flip(&bad.encrypt_with_label.ciphertext);
             let failures = check_case(cs.as_ref(), &bad, &mut rng);
-            assert_eq!(failures.len(), 6, "suite {}: {failures:?}", case.cipher_suite);
+            assert_eq!(
+                failures.len(),
+                6,
+                "suite {}: {failures:?}",
+                case.cipher_suite
+            );
             n += 1;
         }
         assert_eq!(n, 7);

@@ -25,7 +25,11 @@ fn check_case(case: &serde_json::Value) -> Result<(), String> {
     let mut encoded = Vec::new();
     conclave_codec::write_varint(&mut encoded, length).map_err(|e| e.to_string())?;
     if encoded != header {
-        return Err(format!("re-encoded {} != {}", hex::encode(&encoded), hex::encode(&header)));
+        return Err(format!(
+            "re-encoded {} != {}",
+            hex::encode(&encoded),
+            hex::encode(&header)
+        ));
     }
     Ok(())
 }

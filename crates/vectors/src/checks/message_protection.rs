@@ -5,6 +5,10 @@ use conclave_crypto::CryptoProvider;
 use crate::Report;
 
 /// Checks every case of the file.
-pub(crate) fn check(_json: &serde_json::Value, _providers: &[Box<dyn CryptoProvider>], report: &mut Report) {
+pub(crate) fn check(
+    _json: &serde_json::Value,
+    _providers: &[Box<dyn CryptoProvider>],
+    report: &mut Report,
+) {
     report.record(|| "checker".into(), Err("not implemented yet".into()));
 }
