@@ -7,10 +7,14 @@
 
 #![forbid(unsafe_code)]
 
+pub mod credential;
 pub mod framing;
 pub mod key_schedule;
 pub mod messages;
 pub mod psk;
 pub mod secret_tree;
 pub mod transcript;
+pub mod tree;
 pub mod tree_math;
+pub mod validation;
+pub mod welcome;

@@ -11,6 +11,9 @@ mod psk_secret;
 mod secret_tree;
 mod transcript_hashes;
 mod tree_math;
+mod welcome;
+mod tree_operations;
+mod tree_validation;
 
 /// The checker for a vector file name, if we have one.
 pub fn checker_for(file_name: &str) -> Option<Checker> {
@@ -24,6 +27,9 @@ pub fn checker_for(file_name: &str) -> Option<Checker> {
         "secret-tree.json" => secret_tree::check,
         "transcript-hashes.json" => transcript_hashes::check,
         "tree-math.json" => tree_math::check,
+        "welcome.json" => welcome::check,
+        "tree-operations.json" => tree_operations::check,
+        "tree-validation.json" => tree_validation::check,
         _ => return None,
     };
     Some(checker)

@@ -1,0 +1,402 @@
+//! Message framing and protection (RFC 9420 §6): signing and verifying `FramedContent`
+//! (§6.1), `PublicMessage` with its membership tag (§6.2), and `PrivateMessage` content and
+//! sender-data encryption (§6.3, §6.3.1, §6.3.2).
+//!
+//! The receiving side follows "parse, don't validate": unprotecting a message yields an
+//! [`UnverifiedContent`] — the membership tag (PublicMessage) or AEAD (PrivateMessage) has
+//! been checked, but not the signature, because the signer's key depends on the sender and
+//! the content. Only [`UnverifiedContent::verify`] with the sender's signature key produces
+//! a [`VerifiedContent`].
+//!
+//! What is *not* checked here, because it needs the group state: that the sender's leaf is
+//! not blank and which key it holds (§6.1, §6.3.2: the caller picks the key), the proposal
+//! types allowed for external senders (§12.1.8.1), and the confirmation tag of a commit
+//! (§6.1, §8.1), which is only known after the commit is processed.
+//!
+//! Sending uses [`sign_content`] to build the [`AuthenticatedContent`], then
+//! [`protect_public`] or [`protect_private`].
+
+mod private;
+mod public;
+
+#[cfg(test)]
+mod tests;
+
+use std::num::NonZeroU32;
+
+use conclave_codec::{CodecError, Encode};
+use conclave_crypto::labels::{sign_with_label, verify_with_label};
+use conclave_crypto::{CipherSuiteProvider, CryptoError};
+
+use crate::messages::{
+    AuthenticatedContent, Content, ContentType, FramedContent, FramedContentAuthData,
+    FramedContentTbs, GroupContext, Proposal, Sender, SenderType, WireFormat,
+};
+use crate::secret_tree::SecretTreeError;
+
+pub use private::{protect_private, unprotect_private};
+pub use public::{membership_tag, protect_public, unprotect_public};
+
+/// The `SignWithLabel` label of content signatures (RFC 9420 §6.1).
+pub const FRAMED_CONTENT_TBS_LABEL: &str = "FramedContentTBS";
+
+/// Why a message could not be protected, unprotected or verified. Each variant names the
+/// rule of RFC 9420 it enforces.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum FramingError {
+    /// The content signature does not verify (RFC 9420 §6.1).
+    #[error("FramedContentTBS signature does not verify (RFC 9420 §6.1)")]
+    InvalidSignature,
+    /// The membership tag does not match (RFC 9420 §6.2).
+    #[error(
+        "membership_tag does not match MAC(membership_key, AuthenticatedContentTBM) (RFC 9420 §6.2)"
+    )]
+    InvalidMembershipTag,
+    /// A member sender's PublicMessage lacks its membership tag, or a non-member's has one
+    /// (RFC 9420 §6.2).
+    #[error("membership_tag must be present exactly for member senders (RFC 9420 §6.2)")]
+    MembershipTagPresence,
+    /// A member sender's PublicMessage needs the membership key to be protected
+    /// (RFC 9420 §6.2).
+    #[error("a member's PublicMessage needs the membership key (RFC 9420 §6.2)")]
+    MissingMembershipKey,
+    /// The sender signs the group context but none was given (RFC 9420 §6.1).
+    #[error("member and new_member_commit senders sign the group context (RFC 9420 §6.1)")]
+    MissingGroupContext,
+    /// Application data must be sent as PrivateMessage (RFC 9420 §6: "Applications MUST use
+    /// PrivateMessage to encrypt application messages").
+    #[error("application data must not be sent as a PublicMessage (RFC 9420 §6, §6.2)")]
+    ApplicationAsPublicMessage,
+    /// The content was signed for another wire format than the one it is sent or received
+    /// with (the signature covers the wire format, RFC 9420 §6.1).
+    #[error("content signed for wire format {signed:?} used as {used:?} (RFC 9420 §6.1)")]
+    WrongWireFormat {
+        /// The wire format in the `AuthenticatedContent`.
+        signed: WireFormat,
+        /// The wire format being used.
+        used: WireFormat,
+    },
+    /// Only members send PrivateMessages: the sender data holds a leaf index
+    /// (RFC 9420 §6.3.2).
+    #[error("a PrivateMessage sender must be a member (RFC 9420 §6.3.2)")]
+    SenderNotMember,
+    /// The content type is not allowed for the sender type (RFC 9420 §6.1: external and
+    /// new_member_proposal senders send proposals, new_member_commit senders commits).
+    #[error(
+        "{content_type:?} content is not allowed from a {sender_type:?} sender (RFC 9420 §6.1)"
+    )]
+    ContentNotAllowedForSender {
+        /// The sender type.
+        sender_type: SenderType,
+        /// The content type.
+        content_type: ContentType,
+    },
+    /// A new_member_proposal sender may only propose `add` (RFC 9420 §6.1).
+    #[error("a new_member_proposal sender may only send an Add proposal (RFC 9420 §6.1)")]
+    NewMemberProposalNotAdd,
+    /// The confirmation tag is present exactly for commits (RFC 9420 §6.1).
+    #[error("confirmation_tag must be present exactly for commits (RFC 9420 §6.1)")]
+    ConfirmationTagPresence,
+    /// The message is for another group than the keys used (RFC 9420 §6: `group_id`).
+    #[error("message is for another group (RFC 9420 §6)")]
+    WrongGroupId,
+    /// The message is for another epoch than the keys used (RFC 9420 §6: `epoch`).
+    #[error("message is for epoch {message}, keys are for epoch {expected} (RFC 9420 §6)")]
+    WrongEpoch {
+        /// The message's epoch.
+        message: u64,
+        /// The epoch of the group context / keys.
+        expected: u64,
+    },
+    /// The group context is for another cipher suite than the provider.
+    #[error(
+        "group context cipher suite {context:#06x} differs from the provider's {provider:#06x}"
+    )]
+    CipherSuiteMismatch {
+        /// Suite of the group context.
+        context: u16,
+        /// Suite of the provider.
+        provider: u16,
+    },
+    /// `encrypted_sender_data` did not decrypt (RFC 9420 §6.3.2).
+    #[error("encrypted_sender_data does not decrypt (RFC 9420 §6.3.2)")]
+    SenderDataDecryption,
+    /// The decrypted sender data is not a valid `SenderData` (RFC 9420 §6.3.2).
+    #[error("malformed SenderData (RFC 9420 §6.3.2): {0}")]
+    MalformedSenderData(CodecError),
+    /// The sender data names a leaf outside the tree (RFC 9420 §6.3.2).
+    #[error("sender leaf {leaf} is outside the tree of {leaves} leaves (RFC 9420 §6.3.2)")]
+    SenderLeafOutOfRange {
+        /// The leaf index in the sender data.
+        leaf: u32,
+        /// The tree's leaf count.
+        leaves: u32,
+    },
+    /// The content ciphertext did not decrypt with the sender's ratchet key
+    /// (RFC 9420 §6.3.1).
+    #[error("PrivateMessage ciphertext does not decrypt (RFC 9420 §6.3.1)")]
+    ContentDecryption,
+    /// The decrypted plaintext is not a valid `PrivateMessageContent` (RFC 9420 §6.3.1).
+    #[error("malformed PrivateMessageContent (RFC 9420 §6.3.1): {0}")]
+    MalformedContent(CodecError),
+    /// The padding of a `PrivateMessageContent` has a non-zero byte (RFC 9420 §6.3.1).
+    #[error("PrivateMessageContent padding has non-zero bytes (RFC 9420 §6.3.1)")]
+    NonZeroPadding,
+    /// The padded plaintext would be too long to encode.
+    #[error("padded plaintext is too long")]
+    MessageTooLong,
+    /// The sender ratchet refused the generation: already used (a replay), outside the
+    /// out-of-order window, too far ahead, or the leaf is unknown (RFC 9420 §9.1, §9.2).
+    #[error("sender ratchet (RFC 9420 §9.2): {0}")]
+    SecretTree(#[from] SecretTreeError),
+    /// Encoding a structure failed.
+    #[error("encoding failed: {0}")]
+    Codec(#[from] CodecError),
+    /// Another cryptographic failure (signing, random source, key format…).
+    #[error("crypto error: {0}")]
+    Crypto(#[from] CryptoError),
+}
+
+/// How much zero padding [`protect_private`] appends to a `PrivateMessageContent`
+/// (RFC 9420 §6.3.1 leaves the amount to the application).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum PaddingPolicy {
+    /// No padding.
+    #[default]
+    None,
+    /// Pad the plaintext (content, auth data and padding) to a multiple of this many bytes,
+    /// hiding the exact length of the content.
+    PadToMultipleOf(NonZeroU32),
+}
+
+impl PaddingPolicy {
+    /// The number of zero bytes to append to a plaintext of `len` bytes.
+    pub fn padding_for(&self, len: usize) -> Result<usize, FramingError> {
+        match self {
+            Self::None => Ok(0),
+            Self::PadToMultipleOf(block) => {
+                let block =
+                    usize::try_from(block.get()).map_err(|_| FramingError::MessageTooLong)?;
+                let rem = len.checked_rem(block).ok_or(FramingError::MessageTooLong)?;
+                Ok(if rem == 0 { 0 } else { block - rem })
+            }
+        }
+    }
+}
+
+/// Content whose protection was removed (membership tag or AEAD checked) but whose
+/// signature is not verified yet (RFC 9420 §6.1).
+///
+/// Read it (e.g. [`UnverifiedContent::sender`]) to find the sender's signature key, then
+/// call [`UnverifiedContent::verify`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnverifiedContent {
+    content: AuthenticatedContent,
+}
+
+impl UnverifiedContent {
+    /// The unverified content: nothing in it is authenticated by its sender yet.
+    pub fn unverified_content(&self) -> &AuthenticatedContent {
+        &self.content
+    }
+
+    /// The claimed sender.
+    pub fn sender(&self) -> Sender {
+        self.content.content.sender
+    }
+
+    /// The wire format the content arrived with.
+    pub fn wire_format(&self) -> WireFormat {
+        self.content.wire_format
+    }
+
+    /// Verifies the signature over `FramedContentTBS` with `sender_signature_key`
+    /// (RFC 9420 §6.1: `VerifyWithLabel(., "FramedContentTBS", .)`).
+    ///
+    /// `context` is the group context of the message's epoch; it is part of what is signed
+    /// for `member` and `new_member_commit` senders, and the message's group id and epoch
+    /// must match it. The caller chooses `sender_signature_key` by sender type (§6.1): the
+    /// sender leaf's key for members (the leaf must not be blank, §6.3.2), the
+    /// `external_senders` entry for external senders, the key in the commit's path or the
+    /// proposal's KeyPackage for new members. The confirmation tag of a commit is checked by
+    /// the group state machine once the new epoch is known.
+    pub fn verify(
+        self,
+        cs: &dyn CipherSuiteProvider,
+        sender_signature_key: &[u8],
+        context: &GroupContext,
+    ) -> Result<VerifiedContent, FramingError> {
+        check_context(cs, &self.content.content, context)?;
+        let tbs = FramedContentTbs::new(
+            self.content.wire_format,
+            &self.content.content,
+            Some(context),
+        )?
+        .to_bytes()?;
+        verify_with_label(
+            cs,
+            sender_signature_key,
+            FRAMED_CONTENT_TBS_LABEL,
+            &tbs,
+            &self.content.auth.signature,
+        )
+        .map_err(|e| match e {
+            CryptoError::InvalidSignature => FramingError::InvalidSignature,
+            other => FramingError::Crypto(other),
+        })?;
+        Ok(VerifiedContent {
+            content: self.content,
+        })
+    }
+}
+
+/// Content whose sender signature has been verified (and, for a member's PublicMessage,
+/// its membership tag; for a PrivateMessage, its AEAD protection).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifiedContent {
+    content: AuthenticatedContent,
+}
+
+impl VerifiedContent {
+    /// The verified content.
+    pub fn authenticated_content(&self) -> &AuthenticatedContent {
+        &self.content
+    }
+
+    /// The verified content, by value.
+    pub fn into_authenticated_content(self) -> AuthenticatedContent {
+        self.content
+    }
+
+    /// The sender.
+    pub fn sender(&self) -> Sender {
+        self.content.content.sender
+    }
+
+    /// The payload.
+    pub fn content(&self) -> &Content {
+        &self.content.content.content
+    }
+
+    /// The wire format the content arrived with.
+    pub fn wire_format(&self) -> WireFormat {
+        self.content.wire_format
+    }
+}
+
+/// Signs `content` to be sent as `wire_format` (RFC 9420 §6.1):
+/// `signature = SignWithLabel(signature_key, "FramedContentTBS", FramedContentTBS)`.
+///
+/// `context` is the current group context; it is required for `member` and
+/// `new_member_commit` senders and ignored for the others. The result has no confirmation
+/// tag: for a commit, the caller sets `auth.confirmation_tag` once the new epoch's
+/// confirmation key is known (§6.1, §8.1) and before protecting it.
+pub fn sign_content(
+    cs: &dyn CipherSuiteProvider,
+    signature_key: &[u8],
+    wire_format: WireFormat,
+    content: FramedContent,
+    context: Option<&GroupContext>,
+) -> Result<AuthenticatedContent, FramingError> {
+    check_sender_content(&content)?;
+    if wire_format == WireFormat::PUBLIC_MESSAGE
+        && content.content_type() == ContentType::Application
+    {
+        return Err(FramingError::ApplicationAsPublicMessage);
+    }
+    if wire_format == WireFormat::PRIVATE_MESSAGE && !matches!(content.sender, Sender::Member(_)) {
+        return Err(FramingError::SenderNotMember);
+    }
+    if let Some(context) = context {
+        check_context(cs, &content, context)?;
+    }
+    if content.sender.signs_group_context() && context.is_none() {
+        return Err(FramingError::MissingGroupContext);
+    }
+    let tbs = FramedContentTbs::new(wire_format, &content, context)?.to_bytes()?;
+    let signature = sign_with_label(cs, signature_key, FRAMED_CONTENT_TBS_LABEL, &tbs)?;
+    Ok(AuthenticatedContent {
+        wire_format,
+        content,
+        auth: FramedContentAuthData {
+            signature,
+            confirmation_tag: None,
+        },
+    })
+}
+
+/// The content types each sender type may send (RFC 9420 §6.1).
+fn check_sender_content(content: &FramedContent) -> Result<(), FramingError> {
+    let content_type = content.content_type();
+    let sender_type = content.sender.sender_type();
+    let allowed = match content.sender {
+        Sender::Member(_) => true,
+        Sender::External(_) => content_type == ContentType::Proposal,
+        Sender::NewMemberCommit => content_type == ContentType::Commit,
+        Sender::NewMemberProposal => {
+            return match &content.content {
+                Content::Proposal(Proposal::Add(_)) => Ok(()),
+                Content::Proposal(_) => Err(FramingError::NewMemberProposalNotAdd),
+                Content::Application(_) | Content::Commit(_) => {
+                    Err(FramingError::ContentNotAllowedForSender {
+                        sender_type,
+                        content_type,
+                    })
+                }
+            };
+        }
+    };
+    if allowed {
+        Ok(())
+    } else {
+        Err(FramingError::ContentNotAllowedForSender {
+            sender_type,
+            content_type,
+        })
+    }
+}
+
+/// The confirmation tag is present exactly for commits (RFC 9420 §6.1).
+fn check_confirmation_tag(
+    auth: &FramedContentAuthData,
+    content_type: ContentType,
+) -> Result<(), FramingError> {
+    auth.check_for(content_type)
+        .map_err(|_| FramingError::ConfirmationTagPresence)
+}
+
+/// The message belongs to the group and epoch of `context`, and the provider implements the
+/// group's suite (RFC 9420 §6).
+fn check_context(
+    cs: &dyn CipherSuiteProvider,
+    content: &FramedContent,
+    context: &GroupContext,
+) -> Result<(), FramingError> {
+    check_group_epoch(&content.group_id, content.epoch, context)?;
+    if context.cipher_suite != cs.cipher_suite() {
+        return Err(FramingError::CipherSuiteMismatch {
+            context: context.cipher_suite.0,
+            provider: cs.cipher_suite().0,
+        });
+    }
+    Ok(())
+}
+
+/// `group_id` and `epoch` of a message match the group context (RFC 9420 §6).
+fn check_group_epoch(
+    group_id: &[u8],
+    epoch: u64,
+    context: &GroupContext,
+) -> Result<(), FramingError> {
+    if group_id != context.group_id.as_slice() {
+        return Err(FramingError::WrongGroupId);
+    }
+    if epoch != context.epoch {
+        return Err(FramingError::WrongEpoch {
+            message: epoch,
+            expected: context.epoch,
+        });
+    }
+    Ok(())
+}

@@ -1,0 +1,234 @@
+//! `PrivateMessage` protection (RFC 9420 §6.3): content encryption with the sender's ratchet
+//! key and a reuse guard (§6.3.1), and sender-data encryption (§6.3.2).
+
+use conclave_codec::{Decode, Encode, Reader};
+use conclave_crypto::{CipherSuiteProvider, CryptoError, CryptoRandom, Secret};
+
+use super::{
+    FramingError, PaddingPolicy, UnverifiedContent, check_confirmation_tag, check_group_epoch,
+    check_sender_content,
+};
+use crate::messages::{
+    AuthenticatedContent, Content, ContentType, FramedContent, FramedContentAuthData, GroupContext,
+    PrivateContentAad, PrivateMessage, Sender, SenderData, SenderDataAad, WireFormat,
+};
+use crate::secret_tree::{RatchetType, SecretTree, sender_data_key_nonce};
+
+/// Encrypts signed content as a `PrivateMessage` (RFC 9420 §6.3).
+///
+/// The content must come from a member (§6.3.2), have been signed for
+/// `mls_private_message`, and carry a confirmation tag exactly if it is a commit (§6.1).
+/// The plaintext `PrivateMessageContent` is padded per `padding` (§6.3.1) and encrypted with
+/// the next key and nonce of the sender's handshake or application ratchet, which is
+/// consumed (§9.1, §9.2), the nonce XORed with a fresh 4-byte reuse guard drawn from `rng`
+/// (§6.3.1). The sender data is encrypted with the key and nonce derived from
+/// `sender_data_secret` and the ciphertext sample (§6.3.2).
+pub fn protect_private(
+    cs: &dyn CipherSuiteProvider,
+    content: &AuthenticatedContent,
+    secret_tree: &mut SecretTree,
+    sender_data_secret: &[u8],
+    padding: PaddingPolicy,
+    rng: &mut dyn CryptoRandom,
+) -> Result<PrivateMessage, FramingError> {
+    if content.wire_format != WireFormat::PRIVATE_MESSAGE {
+        return Err(FramingError::WrongWireFormat {
+            signed: content.wire_format,
+            used: WireFormat::PRIVATE_MESSAGE,
+        });
+    }
+    let framed = &content.content;
+    let Sender::Member(leaf) = framed.sender else {
+        return Err(FramingError::SenderNotMember);
+    };
+    check_sender_content(framed)?;
+    let content_type = framed.content_type();
+    check_confirmation_tag(&content.auth, content_type)?;
+
+    // PrivateMessageContent: content body, auth data, zero padding (§6.3.1). Kept in a
+    // zeroizing buffer: it is the plaintext.
+    let unpadded = framed
+        .content
+        .body_encoded_len()
+        .checked_add(content.auth.encoded_len())
+        .ok_or(FramingError::MessageTooLong)?;
+    let padded = unpadded
+        .checked_add(padding.padding_for(unpadded)?)
+        .ok_or(FramingError::MessageTooLong)?;
+    let mut plaintext = zeroize::Zeroizing::new(Vec::with_capacity(padded));
+    framed.content.encode_body(&mut plaintext)?;
+    content.auth.encode(&mut plaintext)?;
+    plaintext.resize(padded, 0);
+
+    let aad = PrivateContentAad {
+        group_id: framed.group_id.clone(),
+        epoch: framed.epoch,
+        content_type,
+        authenticated_data: framed.authenticated_data.clone(),
+    }
+    .to_bytes()?;
+
+    let mut reuse_guard = [0u8; 4];
+    rng.fill(&mut reuse_guard)?;
+
+    let key = secret_tree.next_key(cs, leaf, RatchetType::for_content_type(content_type))?;
+    let nonce = key.nonce_with_reuse_guard(reuse_guard);
+    let ciphertext = cs.aead_seal(key.key.as_bytes(), nonce.as_bytes(), &aad, &plaintext)?;
+
+    let sender_data = Secret::new(
+        SenderData {
+            leaf_index: leaf,
+            generation: key.generation,
+            reuse_guard,
+        }
+        .to_bytes()?,
+    );
+    let sender_data_aad = SenderDataAad {
+        group_id: framed.group_id.clone(),
+        epoch: framed.epoch,
+        content_type,
+    }
+    .to_bytes()?;
+    let (sd_key, sd_nonce) = sender_data_key_nonce(cs, sender_data_secret, &ciphertext)?;
+    let encrypted_sender_data = cs.aead_seal(
+        sd_key.as_bytes(),
+        sd_nonce.as_bytes(),
+        &sender_data_aad,
+        sender_data.as_bytes(),
+    )?;
+
+    Ok(PrivateMessage {
+        group_id: framed.group_id.clone(),
+        epoch: framed.epoch,
+        content_type,
+        authenticated_data: framed.authenticated_data.clone(),
+        encrypted_sender_data,
+        ciphertext,
+    })
+}
+
+/// Decrypts a received `PrivateMessage` into content whose signature remains to be verified
+/// (RFC 9420 §6.3).
+///
+/// Checks, in order: the group id and epoch match `context` (§6); the sender data decrypts
+/// under `SenderDataAAD` and parses (§6.3.2); its leaf index is inside the secret tree
+/// (§6.3.2; that the leaf is not blank is checked by the caller when it looks up the
+/// sender's signature key); the sender's ratchet yields the key of the generation (unused,
+/// within the out-of-order window, §9.2); the ciphertext decrypts under `PrivateContentAAD`
+/// with the reuse-guarded nonce (§6.3.1); the plaintext parses with all-zero padding and a
+/// confirmation tag exactly for commits (§6.1, §6.3.1).
+///
+/// Ratchet state: a successfully decrypted generation is consumed (forward secrecy, §9.2),
+/// so a replay fails with [`crate::secret_tree::SecretTreeError::KeyAlreadyUsed`]. If the
+/// ciphertext does not decrypt, the sender's ratchet is restored exactly as it was, so a
+/// forged message can neither burn the key of a genuine one nor move the ratchet forward.
+/// (Deriving a leaf's ratchets the first time it is used is kept: that only replaces tree
+/// node secrets by the leaf's, losing nothing.)
+pub fn unprotect_private(
+    cs: &dyn CipherSuiteProvider,
+    message: &PrivateMessage,
+    context: &GroupContext,
+    secret_tree: &mut SecretTree,
+    sender_data_secret: &[u8],
+) -> Result<UnverifiedContent, FramingError> {
+    check_group_epoch(&message.group_id, message.epoch, context)?;
+    let content_type = message.content_type;
+
+    // Sender data (§6.3.2).
+    let sender_data_aad = SenderDataAad {
+        group_id: message.group_id.clone(),
+        epoch: message.epoch,
+        content_type,
+    }
+    .to_bytes()?;
+    let (sd_key, sd_nonce) = sender_data_key_nonce(cs, sender_data_secret, &message.ciphertext)?;
+    let sender_data = cs
+        .aead_open(
+            sd_key.as_bytes(),
+            sd_nonce.as_bytes(),
+            &sender_data_aad,
+            &message.encrypted_sender_data,
+        )
+        .map_err(|e| match e {
+            CryptoError::AeadOpenFailed => FramingError::SenderDataDecryption,
+            other => FramingError::Crypto(other),
+        })?;
+    let sender_data = SenderData::from_bytes(sender_data.as_bytes())
+        .map_err(FramingError::MalformedSenderData)?;
+    let leaf = sender_data.leaf_index;
+    let size = secret_tree.size();
+    if !size.contains_leaf(leaf) {
+        return Err(FramingError::SenderLeafOutOfRange {
+            leaf: leaf.0,
+            leaves: size.leaf_count(),
+        });
+    }
+
+    // Content (§6.3.1), with the ratchet restored if the ciphertext is not genuine.
+    let aad = PrivateContentAad {
+        group_id: message.group_id.clone(),
+        epoch: message.epoch,
+        content_type,
+        authenticated_data: message.authenticated_data.clone(),
+    }
+    .to_bytes()?;
+    let ratchet = secret_tree.ratchet(cs, leaf, RatchetType::for_content_type(content_type))?;
+    let saved = ratchet.clone();
+    let key = match ratchet.key_for_generation(cs, sender_data.generation) {
+        Ok(key) => key,
+        Err(e) => {
+            *ratchet = saved;
+            return Err(e.into());
+        }
+    };
+    let nonce = key.nonce_with_reuse_guard(sender_data.reuse_guard);
+    let plaintext = match cs.aead_open(
+        key.key.as_bytes(),
+        nonce.as_bytes(),
+        &aad,
+        &message.ciphertext,
+    ) {
+        Ok(plaintext) => plaintext,
+        Err(e) => {
+            *ratchet = saved;
+            return Err(match e {
+                CryptoError::AeadOpenFailed => FramingError::ContentDecryption,
+                other => FramingError::Crypto(other),
+            });
+        }
+    };
+    drop(saved);
+
+    let (content, auth) = decode_private_content(plaintext.as_bytes(), content_type)?;
+    Ok(UnverifiedContent {
+        content: AuthenticatedContent {
+            wire_format: WireFormat::PRIVATE_MESSAGE,
+            content: FramedContent {
+                group_id: message.group_id.clone(),
+                epoch: message.epoch,
+                sender: Sender::Member(leaf),
+                authenticated_data: message.authenticated_data.clone(),
+                content,
+            },
+            auth,
+        },
+    })
+}
+
+/// Parses a `PrivateMessageContent` plaintext (RFC 9420 §6.3.1): the content body of
+/// `content_type`, the auth data, then padding that must be all zero bytes.
+fn decode_private_content(
+    plaintext: &[u8],
+    content_type: ContentType,
+) -> Result<(Content, FramedContentAuthData), FramingError> {
+    let mut reader = Reader::new(plaintext);
+    let content =
+        Content::decode_body(&mut reader, content_type).map_err(FramingError::MalformedContent)?;
+    let auth = FramedContentAuthData::decode_for(&mut reader, content_type)
+        .map_err(FramingError::MalformedContent)?;
+    // Not secret, but there is no reason to stop at the first non-zero byte either.
+    if reader.peek_rest().iter().fold(0u8, |acc, b| acc | b) != 0 {
+        return Err(FramingError::NonZeroPadding);
+    }
+    Ok((content, auth))
+}

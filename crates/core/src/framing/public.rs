@@ -1,0 +1,113 @@
+//! `PublicMessage` protection (RFC 9420 §6.2): the membership tag
+//! `MAC(membership_key, AuthenticatedContentTBM)` for member senders.
+
+use conclave_crypto::{CipherSuiteProvider, ct_eq};
+
+use super::{
+    FramingError, UnverifiedContent, check_confirmation_tag, check_context, check_sender_content,
+};
+use crate::messages::{
+    AuthenticatedContent, ContentType, FramedContent, FramedContentAuthData, GroupContext,
+    PublicMessage, Sender, WireFormat, authenticated_content_tbm,
+};
+
+/// `membership_tag = MAC(membership_key, AuthenticatedContentTBM)` (RFC 9420 §6.2).
+///
+/// `context` is the current group context (signed by member senders, the only ones with a
+/// membership tag).
+pub fn membership_tag(
+    cs: &dyn CipherSuiteProvider,
+    membership_key: &[u8],
+    content: &FramedContent,
+    auth: &FramedContentAuthData,
+    context: &GroupContext,
+) -> Result<Vec<u8>, FramingError> {
+    let tbm = authenticated_content_tbm(content, auth, Some(context))?;
+    Ok(cs.mac(membership_key, &tbm))
+}
+
+/// Encodes signed content as a `PublicMessage` (RFC 9420 §6.2).
+///
+/// The content must have been signed for `mls_public_message`, must not be application data
+/// (§6), and must carry a confirmation tag exactly if it is a commit (§6.1). For a member
+/// sender, `context` and `membership_key` are required to compute the membership tag; other
+/// senders get none and may pass `None`.
+pub fn protect_public(
+    cs: &dyn CipherSuiteProvider,
+    content: &AuthenticatedContent,
+    context: Option<&GroupContext>,
+    membership_key: Option<&[u8]>,
+) -> Result<PublicMessage, FramingError> {
+    check_public_content(content)?;
+    let membership_tag = match content.content.sender {
+        Sender::Member(_) => {
+            let context = context.ok_or(FramingError::MissingGroupContext)?;
+            check_context(cs, &content.content, context)?;
+            let key = membership_key.ok_or(FramingError::MissingMembershipKey)?;
+            Some(membership_tag(
+                cs,
+                key,
+                &content.content,
+                &content.auth,
+                context,
+            )?)
+        }
+        Sender::External(_) | Sender::NewMemberProposal | Sender::NewMemberCommit => None,
+    };
+    Ok(PublicMessage {
+        content: content.content.clone(),
+        auth: content.auth.clone(),
+        membership_tag,
+    })
+}
+
+/// Decodes a received `PublicMessage` into content whose signature remains to be verified
+/// (RFC 9420 §6.2).
+///
+/// Checks, in order: the group id and epoch match `context` (§6); the content is not
+/// application data (§6) and is allowed for the sender type (§6.1); the confirmation tag is
+/// present exactly for commits (§6.1); the membership tag is present exactly for member
+/// senders and, for them, equals `MAC(membership_key, AuthenticatedContentTBM)`, compared
+/// in constant time (§6.2).
+pub fn unprotect_public(
+    cs: &dyn CipherSuiteProvider,
+    message: &PublicMessage,
+    context: &GroupContext,
+    membership_key: &[u8],
+) -> Result<UnverifiedContent, FramingError> {
+    check_context(cs, &message.content, context)?;
+    let content = AuthenticatedContent {
+        wire_format: WireFormat::PUBLIC_MESSAGE,
+        content: message.content.clone(),
+        auth: message.auth.clone(),
+    };
+    check_public_content(&content)?;
+    match (&message.content.sender, &message.membership_tag) {
+        (Sender::Member(_), Some(tag)) => {
+            let expected =
+                membership_tag(cs, membership_key, &message.content, &message.auth, context)?;
+            if !ct_eq(&expected, tag) {
+                return Err(FramingError::InvalidMembershipTag);
+            }
+        }
+        (Sender::External(_) | Sender::NewMemberProposal | Sender::NewMemberCommit, None) => {}
+        (_, _) => return Err(FramingError::MembershipTagPresence),
+    }
+    Ok(UnverifiedContent { content })
+}
+
+/// The rules on what a PublicMessage may carry (RFC 9420 §6, §6.1, §6.2).
+fn check_public_content(content: &AuthenticatedContent) -> Result<(), FramingError> {
+    if content.wire_format != WireFormat::PUBLIC_MESSAGE {
+        return Err(FramingError::WrongWireFormat {
+            signed: content.wire_format,
+            used: WireFormat::PUBLIC_MESSAGE,
+        });
+    }
+    let content_type = content.content.content_type();
+    if content_type == ContentType::Application {
+        return Err(FramingError::ApplicationAsPublicMessage);
+    }
+    check_sender_content(&content.content)?;
+    check_confirmation_tag(&content.auth, content_type)
+}

@@ -1,0 +1,699 @@
+//! Leaf node validation (RFC 9420 §7.3), KeyPackage validation (RFC 9420 §10.1) and the
+//! required-capabilities rules (RFC 9420 §11.1, §12.1.7).
+//!
+//! Each rule is a named function returning a [`ValidationError`] whose message names the
+//! rule and its section, so a rejection can be traced to the RFC. [`LeafNodeValidator`]
+//! runs all the §7.3 steps for a leaf in a given [`LeafNodeContext`], and
+//! [`LeafNodeValidator::validate_key_package`] all the §10.1 steps.
+//!
+//! Group state is not owned here: the caller describes the group with
+//! [`GroupRequirements`], the other members' credential types with
+//! [`MemberCredentialTypes`] and key uniqueness with a [`LeafKeyLookup`]. The current time
+//! is an argument (sans-IO). Lifetimes are enforced according to a [`LifetimePolicy`] so
+//! that the expired KeyPackage lifetime of an idle member does not make a tree unusable.
+
+use std::collections::BTreeSet;
+
+use conclave_codec::CodecError;
+use conclave_crypto::labels::verify_with_label;
+use conclave_crypto::{CipherSuite, CipherSuiteProvider};
+
+use crate::credential::{CredentialCheck, CredentialError, CredentialRole, IdentityProvider};
+use crate::messages::{
+    Capabilities, CredentialType, Extension, ExtensionType, GroupContext, HpkePublicKey,
+    KeyPackage, LeafIndex, LeafNode, LeafNodeSource, Lifetime, ProposalType, ProtocolVersion,
+    RequiredCapabilities, SignaturePublicKey, find_payload,
+};
+
+/// The `SignWithLabel` label of a LeafNode signature (RFC 9420 §7.2).
+pub const LEAF_NODE_TBS_LABEL: &str = "LeafNodeTBS";
+/// The `SignWithLabel` label of a KeyPackage signature (RFC 9420 §10).
+pub const KEY_PACKAGE_TBS_LABEL: &str = "KeyPackageTBS";
+
+/// A capability named by a `required_capabilities` extension (RFC 9420 §11.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Capability {
+    /// An extension type.
+    Extension(ExtensionType),
+    /// A proposal type.
+    Proposal(ProposalType),
+    /// A credential type.
+    Credential(CredentialType),
+}
+
+/// The kind of a `leaf_node_source` (RFC 9420 §7.2), without its data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum LeafNodeSourceKind {
+    /// `key_package`.
+    KeyPackage,
+    /// `update`.
+    Update,
+    /// `commit`.
+    Commit,
+}
+
+impl LeafNodeSourceKind {
+    /// The kind of a source.
+    pub fn of(source: &LeafNodeSource) -> Self {
+        match source {
+            LeafNodeSource::KeyPackage(_) => Self::KeyPackage,
+            LeafNodeSource::Update => Self::Update,
+            LeafNodeSource::Commit(_) => Self::Commit,
+        }
+    }
+}
+
+/// A violated validation rule. Each message names the rule and its RFC 9420 section.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ValidationError {
+    /// The LeafNode signature does not verify under its `signature_key`.
+    #[error("RFC 9420 §7.3: the LeafNode signature does not verify under signature_key")]
+    LeafNodeSignature,
+    /// The KeyPackage signature does not verify under `leaf_node.signature_key`.
+    #[error("RFC 9420 §10.1: the KeyPackage signature does not verify under the leaf's key")]
+    KeyPackageSignature,
+    /// The credential was rejected by the identity provider.
+    #[error("RFC 9420 §7.3, §5.3.1: credential rejected: {0}")]
+    Credential(#[source] CredentialError),
+    /// A replacement credential is not a valid successor of the member's old one.
+    #[error(
+        "RFC 9420 §5.3.1: the new credential is not a valid successor of the member's credential"
+    )]
+    CredentialNotValidSuccessor,
+    /// The leaf's capabilities do not include the group's cipher suite.
+    #[error("RFC 9420 §7.3, §11.1: capabilities do not include the group's cipher suite {0:?}")]
+    UnsupportedCipherSuite(CipherSuite),
+    /// The leaf's capabilities do not include the group's protocol version.
+    #[error("RFC 9420 §7.3, §11.1: capabilities do not include protocol version {0:?}")]
+    UnsupportedVersion(ProtocolVersion),
+    /// The leaf's own credential type is not in its `capabilities.credentials`.
+    #[error("RFC 9420 §7.2: the leaf's credential type {0:?} is not in its capabilities")]
+    OwnCredentialTypeNotListed(CredentialType),
+    /// Some member does not support the leaf's credential type.
+    #[error("RFC 9420 §7.3: credential type {0:?} is not supported by every member")]
+    CredentialTypeUnsupportedByMembers(CredentialType),
+    /// The leaf does not support a credential type another member uses.
+    #[error("RFC 9420 §7.3: the leaf does not support credential type {0:?} in use in the group")]
+    CredentialTypeInUseUnsupported(CredentialType),
+    /// The leaf does not support a capability the group requires.
+    #[error("RFC 9420 §7.3, §11.1: the leaf does not support required capability {0:?}")]
+    RequiredCapabilityUnsupported(Capability),
+    /// A member does not support a capability a GroupContextExtensions proposal requires.
+    #[error(
+        "RFC 9420 §12.1.7, §11.1: member {member:?} does not support required capability {capability:?}"
+    )]
+    MemberLacksRequiredCapability {
+        /// The member's leaf index.
+        member: LeafIndex,
+        /// What it lacks.
+        capability: Capability,
+    },
+    /// A non-default extension of the leaf is not listed in its capabilities.
+    #[error("RFC 9420 §7.3: extension {0:?} is not listed in the leaf's capabilities")]
+    ExtensionNotInCapabilities(ExtensionType),
+    /// The current time is outside the leaf's lifetime.
+    #[error(
+        "RFC 9420 §7.3: time {now} is outside the lifetime {}..={}",
+        lifetime.not_before,
+        lifetime.not_after
+    )]
+    OutsideLifetime {
+        /// The time supplied.
+        now: u64,
+        /// The leaf's lifetime.
+        lifetime: Lifetime,
+    },
+    /// The `leaf_node_source` does not match where the leaf appears.
+    #[error("RFC 9420 §7.3: leaf_node_source is {found:?}, expected {expected:?}")]
+    WrongLeafNodeSource {
+        /// Required here.
+        expected: LeafNodeSourceKind,
+        /// Found.
+        found: LeafNodeSourceKind,
+    },
+    /// An Update leaf keeps the encryption key of the leaf it replaces.
+    #[error("RFC 9420 §7.3: an Update's encryption_key must differ from the replaced leaf's")]
+    UpdateEncryptionKeyUnchanged,
+    /// The encryption key is already used by another member.
+    #[error("RFC 9420 §7.3: encryption_key is not unique in the group")]
+    DuplicateEncryptionKey,
+    /// The signature key is already used by another member.
+    #[error("RFC 9420 §7.3: signature_key is not unique in the group")]
+    DuplicateSignatureKey,
+    /// The KeyPackage's protocol version is not the group's.
+    #[error("RFC 9420 §10.1: KeyPackage version {found:?} is not the group's {expected:?}")]
+    KeyPackageVersionMismatch {
+        /// The group's.
+        expected: ProtocolVersion,
+        /// The KeyPackage's.
+        found: ProtocolVersion,
+    },
+    /// The KeyPackage's cipher suite is not the group's.
+    #[error("RFC 9420 §10.1: KeyPackage cipher suite {found:?} is not the group's {expected:?}")]
+    KeyPackageCipherSuiteMismatch {
+        /// The group's.
+        expected: CipherSuite,
+        /// The KeyPackage's.
+        found: CipherSuite,
+    },
+    /// `init_key` equals `leaf_node.encryption_key`.
+    #[error("RFC 9420 §10.1: init_key must differ from leaf_node.encryption_key")]
+    InitKeyEqualsEncryptionKey,
+    /// A `required_capabilities` extension does not decode.
+    #[error("RFC 9420 §11.1: malformed required_capabilities extension: {0}")]
+    MalformedRequiredCapabilities(CodecError),
+    /// Encoding a to-be-signed structure failed.
+    #[error("encoding failed: {0}")]
+    Encoding(CodecError),
+}
+
+/// Whether an extension type is one of the RFC 9420 "default" extensions, which are never
+/// listed in capabilities (RFC 9420 §7.2).
+pub fn is_default_extension(extension_type: ExtensionType) -> bool {
+    (1..=5).contains(&extension_type.0)
+}
+
+/// Whether a proposal type is one of the RFC 9420 "default" proposals, which are never
+/// listed in capabilities (RFC 9420 §7.2).
+pub fn is_default_proposal(proposal_type: ProposalType) -> bool {
+    (1..=7).contains(&proposal_type.0)
+}
+
+/// The parameters of the group a leaf must be compatible with (RFC 9420 §7.3, §11.1).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupRequirements {
+    /// The group's protocol version.
+    pub version: ProtocolVersion,
+    /// The group's cipher suite.
+    pub cipher_suite: CipherSuite,
+    /// The group's `required_capabilities` extension, if any.
+    pub required_capabilities: Option<RequiredCapabilities>,
+}
+
+impl GroupRequirements {
+    /// The requirements of a GroupContext (decoding its `required_capabilities`).
+    pub fn from_group_context(context: &GroupContext) -> Result<Self, ValidationError> {
+        Ok(Self {
+            version: context.version,
+            cipher_suite: context.cipher_suite,
+            required_capabilities: find_payload(&context.extensions)
+                .map_err(ValidationError::MalformedRequiredCapabilities)?,
+        })
+    }
+}
+
+/// The credential types of the other members (RFC 9420 §7.3): those in use, and those every
+/// member supports.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct MemberCredentialTypes {
+    /// The credential types of the members' credentials.
+    pub in_use: BTreeSet<CredentialType>,
+    /// The intersection of the members' `capabilities.credentials`; `None` when there are
+    /// no members (nothing to be compatible with).
+    pub supported_by_all: Option<BTreeSet<CredentialType>>,
+}
+
+impl MemberCredentialTypes {
+    /// Summarises the given member leaves (pass every member except the leaf being
+    /// validated and the leaf it replaces, if any).
+    pub fn from_leaves<'l>(leaves: impl IntoIterator<Item = &'l LeafNode>) -> Self {
+        let mut summary = Self::default();
+        for leaf in leaves {
+            summary.in_use.insert(leaf.credential.credential_type());
+            let supported: BTreeSet<CredentialType> =
+                leaf.capabilities.credentials.iter().copied().collect();
+            summary.supported_by_all = Some(match summary.supported_by_all.take() {
+                None => supported,
+                Some(all) => all.intersection(&supported).copied().collect(),
+            });
+        }
+        summary
+    }
+}
+
+/// Uniqueness lookups for leaf keys (RFC 9420 §7.3, last step). The caller answers for the
+/// group's other leaves: the leaf being replaced (Update, UpdatePath) and, when validating
+/// a whole tree, the leaf itself must be left out.
+pub trait LeafKeyLookup {
+    /// Whether another member's leaf has this `encryption_key`.
+    fn encryption_key_in_use(&self, key: &HpkePublicKey) -> bool;
+    /// Whether another member's leaf has this `signature_key`.
+    fn signature_key_in_use(&self, key: &SignaturePublicKey) -> bool;
+}
+
+/// A [`LeafKeyLookup`] over explicit sets of keys.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct UsedLeafKeys {
+    /// Encryption keys in use.
+    pub encryption_keys: BTreeSet<HpkePublicKey>,
+    /// Signature keys in use.
+    pub signature_keys: BTreeSet<SignaturePublicKey>,
+}
+
+impl UsedLeafKeys {
+    /// The keys of the given leaves.
+    pub fn from_leaves<'l>(leaves: impl IntoIterator<Item = &'l LeafNode>) -> Self {
+        let mut keys = Self::default();
+        for leaf in leaves {
+            keys.encryption_keys.insert(leaf.encryption_key.clone());
+            keys.signature_keys.insert(leaf.signature_key.clone());
+        }
+        keys
+    }
+}
+
+impl LeafKeyLookup for UsedLeafKeys {
+    fn encryption_key_in_use(&self, key: &HpkePublicKey) -> bool {
+        self.encryption_keys.contains(key)
+    }
+
+    fn signature_key_in_use(&self, key: &SignaturePublicKey) -> bool {
+        self.signature_keys.contains(key)
+    }
+}
+
+/// When to enforce the `lifetime` of `key_package`-source leaves (RFC 9420 §7.3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
+pub enum LifetimePolicy {
+    /// Only for a leaf arriving in a new KeyPackage ([`LeafNodeContext::KeyPackage`]); a
+    /// member who joined long ago and never updated keeps its (expired) KeyPackage
+    /// lifetime in the tree, and the RFC only RECOMMENDS checking received leaves, so
+    /// leaves already in a tree are not checked. The default.
+    #[default]
+    NewKeyPackagesOnly,
+    /// For every `key_package`-source leaf, including those of a tree being validated.
+    Always,
+    /// Never (e.g. when processing messages long after they were sent).
+    Never,
+}
+
+/// Where a LeafNode appears, which determines its required source, the signature context
+/// and the extra checks (RFC 9420 §7.3).
+#[derive(Debug, Clone, Copy)]
+pub enum LeafNodeContext<'a> {
+    /// In a KeyPackage (downloaded, or in an Add proposal): source `key_package`.
+    KeyPackage,
+    /// In an Update proposal from the member at `leaf_index`, replacing `replaced`:
+    /// source `update`, a new encryption key, and a credential that is a valid successor.
+    Update {
+        /// The group's `group_id` (signed in `LeafNodeTBS`).
+        group_id: &'a [u8],
+        /// The sender's leaf index (signed in `LeafNodeTBS`).
+        leaf_index: LeafIndex,
+        /// The leaf being replaced.
+        replaced: &'a LeafNode,
+    },
+    /// In a Commit's UpdatePath from the committer at `leaf_index`: source `commit`.
+    /// `replaced` is the committer's previous leaf (`None` for an external Commit).
+    Commit {
+        /// The group's `group_id`.
+        group_id: &'a [u8],
+        /// The committer's leaf index.
+        leaf_index: LeafIndex,
+        /// The committer's previous leaf, if it had one.
+        replaced: Option<&'a LeafNode>,
+    },
+    /// A leaf of a ratchet tree being validated (joining, or after a Commit): any source.
+    TreeLeaf {
+        /// The group's `group_id`.
+        group_id: &'a [u8],
+        /// The leaf's index.
+        leaf_index: LeafIndex,
+    },
+}
+
+/// Verifies `signature = SignWithLabel(., "LeafNodeTBS", LeafNodeTBS)` under the leaf's
+/// `signature_key` (RFC 9420 §7.2, §7.3). `group` is `(group_id, leaf_index)`, required for
+/// the `update` and `commit` sources.
+pub fn verify_leaf_node_signature(
+    cs: &dyn CipherSuiteProvider,
+    leaf: &LeafNode,
+    group: Option<(&[u8], LeafIndex)>,
+) -> Result<(), ValidationError> {
+    let tbs = leaf
+        .to_be_signed(group)
+        .map_err(ValidationError::Encoding)?;
+    verify_with_label(
+        cs,
+        leaf.signature_key.as_ref(),
+        LEAF_NODE_TBS_LABEL,
+        &tbs,
+        &leaf.signature,
+    )
+    .map_err(|_| ValidationError::LeafNodeSignature)
+}
+
+/// Checks that `leaf_node_source` fits where the leaf appears (RFC 9420 §7.3): `key_package`
+/// in a KeyPackage, `update` in an Update (with an encryption key different from the
+/// replaced leaf's), `commit` in an UpdatePath; any source in a tree.
+pub fn check_leaf_node_source(
+    leaf: &LeafNode,
+    context: &LeafNodeContext<'_>,
+) -> Result<(), ValidationError> {
+    let found = LeafNodeSourceKind::of(&leaf.leaf_node_source);
+    let expected = match context {
+        LeafNodeContext::KeyPackage => LeafNodeSourceKind::KeyPackage,
+        LeafNodeContext::Update { replaced, .. } => {
+            if leaf.encryption_key == replaced.encryption_key {
+                return Err(ValidationError::UpdateEncryptionKeyUnchanged);
+            }
+            LeafNodeSourceKind::Update
+        }
+        LeafNodeContext::Commit { .. } => LeafNodeSourceKind::Commit,
+        LeafNodeContext::TreeLeaf { .. } => return Ok(()),
+    };
+    if found == expected {
+        Ok(())
+    } else {
+        Err(ValidationError::WrongLeafNodeSource { expected, found })
+    }
+}
+
+/// Checks that capabilities include the group's protocol version and cipher suite
+/// (RFC 9420 §11.1: "all members of the group need to support the cipher suite and
+/// protocol version in use"; §7.3 compatibility with the group's parameters).
+pub fn check_supports_group(
+    capabilities: &Capabilities,
+    version: ProtocolVersion,
+    cipher_suite: CipherSuite,
+) -> Result<(), ValidationError> {
+    if !capabilities.versions.contains(&version) {
+        return Err(ValidationError::UnsupportedVersion(version));
+    }
+    if !capabilities.cipher_suites.contains(&cipher_suite) {
+        return Err(ValidationError::UnsupportedCipherSuite(cipher_suite));
+    }
+    Ok(())
+}
+
+/// Checks that capabilities cover a `required_capabilities` extension (RFC 9420 §7.3,
+/// §11.1). Default extension and proposal types count as supported without being listed;
+/// credential types must always be listed.
+pub fn check_required_capabilities(
+    capabilities: &Capabilities,
+    required: &RequiredCapabilities,
+) -> Result<(), ValidationError> {
+    missing_required_capability(capabilities, required).map_or(Ok(()), |c| {
+        Err(ValidationError::RequiredCapabilityUnsupported(c))
+    })
+}
+
+fn missing_required_capability(
+    capabilities: &Capabilities,
+    required: &RequiredCapabilities,
+) -> Option<Capability> {
+    let extension = required
+        .extension_types
+        .iter()
+        .find(|e| !is_default_extension(**e) && !capabilities.extensions.contains(e))
+        .map(|e| Capability::Extension(*e));
+    let proposal = || {
+        required
+            .proposal_types
+            .iter()
+            .find(|p| !is_default_proposal(**p) && !capabilities.proposals.contains(p))
+            .map(|p| Capability::Proposal(*p))
+    };
+    let credential = || {
+        required
+            .credential_types
+            .iter()
+            .find(|c| !capabilities.credentials.contains(c))
+            .map(|c| Capability::Credential(*c))
+    };
+    extension.or_else(proposal).or_else(credential)
+}
+
+/// Checks credential-type compatibility (RFC 9420 §7.2, §7.3): the leaf lists its own
+/// credential type in its capabilities, every member supports that type, and the leaf
+/// supports every credential type in use by the members.
+pub fn check_credential_type_compatibility(
+    leaf: &LeafNode,
+    members: &MemberCredentialTypes,
+) -> Result<(), ValidationError> {
+    let own = leaf.credential.credential_type();
+    if !leaf.capabilities.credentials.contains(&own) {
+        return Err(ValidationError::OwnCredentialTypeNotListed(own));
+    }
+    if let Some(all) = &members.supported_by_all
+        && !all.contains(&own)
+    {
+        return Err(ValidationError::CredentialTypeUnsupportedByMembers(own));
+    }
+    if let Some(missing) = members
+        .in_use
+        .iter()
+        .find(|t| !leaf.capabilities.credentials.contains(t))
+    {
+        return Err(ValidationError::CredentialTypeInUseUnsupported(*missing));
+    }
+    Ok(())
+}
+
+/// Checks that every non-default extension of the leaf is listed in its
+/// `capabilities.extensions` (RFC 9420 §7.2, §7.3).
+pub fn check_leaf_extensions_supported(leaf: &LeafNode) -> Result<(), ValidationError> {
+    check_extensions_listed(&leaf.extensions, &leaf.capabilities)
+}
+
+fn check_extensions_listed(
+    extensions: &[Extension],
+    capabilities: &Capabilities,
+) -> Result<(), ValidationError> {
+    match extensions.iter().find(|e| {
+        !is_default_extension(e.extension_type)
+            && !capabilities.extensions.contains(&e.extension_type)
+    }) {
+        Some(e) => Err(ValidationError::ExtensionNotInCapabilities(
+            e.extension_type,
+        )),
+        None => Ok(()),
+    }
+}
+
+/// Checks `not_before <= now <= not_after` (RFC 9420 §7.3).
+pub fn check_lifetime(lifetime: &Lifetime, now: u64) -> Result<(), ValidationError> {
+    if lifetime.not_before <= now && now <= lifetime.not_after {
+        Ok(())
+    } else {
+        Err(ValidationError::OutsideLifetime {
+            now,
+            lifetime: *lifetime,
+        })
+    }
+}
+
+/// Checks that the leaf's `encryption_key` and `signature_key` are not used by another
+/// member (RFC 9420 §7.3).
+pub fn check_key_uniqueness(
+    leaf: &LeafNode,
+    keys: &dyn LeafKeyLookup,
+) -> Result<(), ValidationError> {
+    if keys.encryption_key_in_use(&leaf.encryption_key) {
+        return Err(ValidationError::DuplicateEncryptionKey);
+    }
+    if keys.signature_key_in_use(&leaf.signature_key) {
+        return Err(ValidationError::DuplicateSignatureKey);
+    }
+    Ok(())
+}
+
+/// Verifies `signature = SignWithLabel(., "KeyPackageTBS", KeyPackageTBS)` under
+/// `leaf_node.signature_key` (RFC 9420 §10, §10.1).
+pub fn verify_key_package_signature(
+    cs: &dyn CipherSuiteProvider,
+    key_package: &KeyPackage,
+) -> Result<(), ValidationError> {
+    let tbs = key_package
+        .to_be_signed()
+        .map_err(ValidationError::Encoding)?;
+    verify_with_label(
+        cs,
+        key_package.leaf_node.signature_key.as_ref(),
+        KEY_PACKAGE_TBS_LABEL,
+        &tbs,
+        &key_package.signature,
+    )
+    .map_err(|_| ValidationError::KeyPackageSignature)
+}
+
+/// Checks that a KeyPackage's version and cipher suite are the group's and that
+/// `init_key != leaf_node.encryption_key` (RFC 9420 §10.1).
+pub fn check_key_package_fields(
+    key_package: &KeyPackage,
+    version: ProtocolVersion,
+    cipher_suite: CipherSuite,
+) -> Result<(), ValidationError> {
+    if key_package.version != version {
+        return Err(ValidationError::KeyPackageVersionMismatch {
+            expected: version,
+            found: key_package.version,
+        });
+    }
+    if key_package.cipher_suite != cipher_suite {
+        return Err(ValidationError::KeyPackageCipherSuiteMismatch {
+            expected: cipher_suite,
+            found: key_package.cipher_suite,
+        });
+    }
+    if key_package.init_key == key_package.leaf_node.encryption_key {
+        return Err(ValidationError::InitKeyEqualsEncryptionKey);
+    }
+    Ok(())
+}
+
+/// Checks a GroupContextExtensions proposal's `required_capabilities` against every member
+/// (RFC 9420 §12.1.7, §11.1): each member (including those added in the same Commit,
+/// excluding those removed — the caller passes that set) must support every required
+/// capability. Extensions without `required_capabilities` always pass.
+pub fn check_group_context_extensions<'l>(
+    new_extensions: &[Extension],
+    members: impl IntoIterator<Item = (LeafIndex, &'l LeafNode)>,
+) -> Result<(), ValidationError> {
+    let Some(required) = find_payload::<RequiredCapabilities>(new_extensions)
+        .map_err(ValidationError::MalformedRequiredCapabilities)?
+    else {
+        return Ok(());
+    };
+    for (member, leaf) in members {
+        if let Some(capability) = missing_required_capability(&leaf.capabilities, &required) {
+            return Err(ValidationError::MemberLacksRequiredCapability { member, capability });
+        }
+    }
+    Ok(())
+}
+
+/// Everything needed to validate leaves of one group (RFC 9420 §7.3) and KeyPackages
+/// offered to it (RFC 9420 §10.1).
+#[derive(Clone, Copy)]
+pub struct LeafNodeValidator<'a> {
+    /// The group's cipher suite.
+    pub cs: &'a dyn CipherSuiteProvider,
+    /// The Authentication Service policy.
+    pub identity: &'a dyn IdentityProvider,
+    /// The group's version, suite and required capabilities.
+    pub group: &'a GroupRequirements,
+    /// The other members' credential types.
+    pub members: &'a MemberCredentialTypes,
+    /// Key uniqueness among the other members.
+    pub keys: &'a dyn LeafKeyLookup,
+    /// When lifetimes are enforced.
+    pub lifetime_policy: LifetimePolicy,
+    /// The current time, seconds since the Unix epoch.
+    pub now: u64,
+}
+
+impl core::fmt::Debug for LeafNodeValidator<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("LeafNodeValidator")
+            .field("group", self.group)
+            .field("members", self.members)
+            .field("lifetime_policy", &self.lifetime_policy)
+            .field("now", &self.now)
+            .finish_non_exhaustive()
+    }
+}
+
+impl LeafNodeValidator<'_> {
+    /// Runs every RFC 9420 §7.3 step on `leaf` as it appears in `context`: credential
+    /// (and, when it replaces another credential, succession), signature, group
+    /// compatibility and required capabilities, credential types, lifetime (per the policy),
+    /// extensions listed in capabilities, source, and key uniqueness.
+    pub fn validate_leaf_node(
+        &self,
+        leaf: &LeafNode,
+        context: &LeafNodeContext<'_>,
+    ) -> Result<(), ValidationError> {
+        let (signing_group, role, replaced) = match *context {
+            LeafNodeContext::KeyPackage => (None, CredentialRole::NewMember, None),
+            LeafNodeContext::Update {
+                group_id,
+                leaf_index,
+                replaced,
+            } => (
+                Some((group_id, leaf_index)),
+                CredentialRole::Member,
+                Some(replaced),
+            ),
+            LeafNodeContext::Commit {
+                group_id,
+                leaf_index,
+                replaced,
+            } => (
+                Some((group_id, leaf_index)),
+                CredentialRole::Member,
+                replaced,
+            ),
+            LeafNodeContext::TreeLeaf {
+                group_id,
+                leaf_index,
+            } => (Some((group_id, leaf_index)), CredentialRole::Member, None),
+        };
+
+        check_leaf_node_source(leaf, context)?;
+        self.identity
+            .validate_credential(&CredentialCheck {
+                credential: &leaf.credential,
+                signature_key: &leaf.signature_key,
+                signature_scheme: self.cs.signature(),
+                role,
+                now: self.now,
+            })
+            .map_err(ValidationError::Credential)?;
+        if let Some(old) = replaced
+            && old.credential != leaf.credential
+            && !self
+                .identity
+                .valid_successor(&old.credential, &leaf.credential)
+                .map_err(ValidationError::Credential)?
+        {
+            return Err(ValidationError::CredentialNotValidSuccessor);
+        }
+        // A key_package leaf is signed without group context, even inside a tree.
+        let signing_group = match leaf.leaf_node_source {
+            LeafNodeSource::KeyPackage(_) => None,
+            LeafNodeSource::Update | LeafNodeSource::Commit(_) => signing_group,
+        };
+        verify_leaf_node_signature(self.cs, leaf, signing_group)?;
+        check_supports_group(
+            &leaf.capabilities,
+            self.group.version,
+            self.group.cipher_suite,
+        )?;
+        if let Some(required) = &self.group.required_capabilities {
+            check_required_capabilities(&leaf.capabilities, required)?;
+        }
+        check_credential_type_compatibility(leaf, self.members)?;
+        if let LeafNodeSource::KeyPackage(lifetime) = &leaf.leaf_node_source {
+            let enforce = match self.lifetime_policy {
+                LifetimePolicy::Always => true,
+                LifetimePolicy::NewKeyPackagesOnly => {
+                    matches!(context, LeafNodeContext::KeyPackage)
+                }
+                LifetimePolicy::Never => false,
+            };
+            if enforce {
+                check_lifetime(lifetime, self.now)?;
+            }
+        }
+        check_leaf_extensions_supported(leaf)?;
+        check_key_uniqueness(leaf, self.keys)
+    }
+
+    /// Runs every RFC 9420 §10.1 step on a KeyPackage offered to this group: version and
+    /// cipher suite, the leaf node as a KeyPackage leaf (§7.3), the KeyPackage signature,
+    /// and `init_key != leaf_node.encryption_key`.
+    ///
+    /// `KeyPackage.extensions` are not required to be listed in the capabilities: unknown
+    /// (e.g. GREASE) KeyPackage extensions MUST be ignored (RFC 9420 §10, §13.5).
+    pub fn validate_key_package(&self, key_package: &KeyPackage) -> Result<(), ValidationError> {
+        check_key_package_fields(key_package, self.group.version, self.group.cipher_suite)?;
+        self.validate_leaf_node(&key_package.leaf_node, &LeafNodeContext::KeyPackage)?;
+        verify_key_package_signature(self.cs, key_package)
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,1 @@
+//! Tests of leaf node and KeyPackage validation.

@@ -1,0 +1,80 @@
+//! Checker for `tree-validation.json` (RFC 9420 §4.1.1, §7.8, §7.9.2, §7.3,
+//! §12.4.3.1).
+
+use conclave_codec::Decode;
+use conclave_core::messages::RatchetTreeNodes;
+use conclave_core::tree::RatchetTree;
+use conclave_core::tree_math::NodeIndex;
+use conclave_crypto::{CipherSuiteProvider, CryptoProvider};
+use serde_json::Value;
+
+use crate::{Report, cases, field_hex, field_u64};
+
+/// Each case: the resolution and tree hash of every node, parent-hash validity of every
+/// parent node, and every leaf's signature with `group_id`.
+pub(crate) fn check(json: &Value, providers: &[Box<dyn CryptoProvider>], report: &mut Report) {
+    for (i, case) in cases(json) {
+        let suite = match field_u64(case, "cipher_suite") {
+            Ok(suite) => suite,
+            Err(e) => {
+                report.record(|| format!("case {i}"), Err(e));
+                continue;
+            }
+        };
+        report.for_each_provider(providers, suite, i, |cs| check_case(cs, case));
+    }
+}
+
+fn check_case(cs: &dyn CipherSuiteProvider, case: &Value) -> Result<(), String> {
+    let tree = field_hex(case, "tree")?;
+    let group_id = field_hex(case, "group_id")?;
+    let resolutions = case
+        .get("resolutions")
+        .and_then(Value::as_array)
+        .ok_or("missing array field resolutions")?;
+    let hashes = case
+        .get("tree_hashes")
+        .and_then(Value::as_array)
+        .ok_or("missing array field tree_hashes")?;
+
+    let nodes = RatchetTreeNodes::from_bytes(&tree).map_err(|e| e.to_string())?;
+    let mut tree = RatchetTree::from_nodes(nodes).map_err(|e| e.to_string())?;
+    let node_count = usize::try_from(tree.size().node_count()).map_err(|e| e.to_string())?;
+    if resolutions.len() != node_count || hashes.len() != node_count {
+        return Err(format!(
+            "tree has {node_count} nodes; vector has {} resolutions and {} hashes",
+            resolutions.len(),
+            hashes.len()
+        ));
+    }
+
+    for (i, expected) in resolutions.iter().enumerate() {
+        let expected: Vec<u64> = expected
+            .as_array()
+            .ok_or("resolution is not an array")?
+            .iter()
+            .map(|v| v.as_u64().ok_or("resolution entry is not an integer"))
+            .collect::<Result<_, _>>()?;
+        let index = NodeIndex(u64::try_from(i).map_err(|e| e.to_string())?);
+        let actual: Vec<u64> = tree.resolution(index).iter().map(|n| n.0).collect();
+        if actual != expected {
+            return Err(format!("resolution of node {i}: {actual:?} != {expected:?}"));
+        }
+    }
+
+    let actual_hashes = tree.all_tree_hashes(cs).map_err(|e| e.to_string())?;
+    for (i, (actual, expected)) in actual_hashes.iter().zip(hashes).enumerate() {
+        let expected = expected.as_str().ok_or("tree hash is not a string")?;
+        let expected = hex::decode(expected).map_err(|e| e.to_string())?;
+        if *actual != expected {
+            return Err(format!("tree hash of node {i} differs"));
+        }
+    }
+
+    tree.verify_parent_hashes(cs).map_err(|e| e.to_string())?;
+    tree.verify_leaf_signatures(cs, &group_id)
+        .map_err(|e| e.to_string())?;
+    tree.verify_unmerged_leaves().map_err(|e| e.to_string())?;
+    tree.verify_unique_keys().map_err(|e| e.to_string())?;
+    Ok(())
+}
