@@ -16,5 +16,6 @@ pub mod secret_tree;
 pub mod transcript;
 pub mod tree;
 pub mod tree_math;
+pub mod treekem;
 pub mod validation;
 pub mod welcome;

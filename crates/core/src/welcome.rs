@@ -22,8 +22,8 @@ use conclave_crypto::{CipherSuite, CipherSuiteProvider, CryptoError, Secret};
 
 use crate::key_schedule::{EpochSecrets, KeySchedule, KeyScheduleError};
 use crate::messages::{
-    EncryptedGroupSecrets, GroupInfo, GroupSecrets, KeyPackage, KeyPackageRef, PreSharedKeyId,
-    Psk, ResumptionPskUsage, SignaturePublicKey, Welcome,
+    EncryptedGroupSecrets, GroupInfo, GroupSecrets, KeyPackage, KeyPackageRef, PreSharedKeyId, Psk,
+    ResumptionPskUsage, SignaturePublicKey, Welcome,
 };
 use crate::transcript::verify_confirmation_tag;
 
@@ -320,4 +320,275 @@ pub fn open_welcome(
         group_info,
         key_schedule,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use conclave_crypto::labels::{derive_key_pair, encrypt_with_label, sign_with_label};
+    use conclave_crypto::{CryptoProvider, SeededRng};
+    use conclave_crypto_rustcrypto::RustCryptoProvider;
+
+    use super::*;
+    use crate::messages::{
+        Capabilities, Credential, GroupContext, HpkeCiphertext, HpkePublicKey, LeafIndex, LeafNode,
+        LeafNodeSource, Lifetime, PathSecret, ProtocolVersion,
+    };
+    use crate::transcript::confirmation_tag;
+
+    const SUITE: CipherSuite = CipherSuite(1);
+
+    fn cs() -> Box<dyn CipherSuiteProvider> {
+        RustCryptoProvider.cipher_suite_provider(SUITE).unwrap()
+    }
+
+    fn key_package(cs: &dyn CipherSuiteProvider, seed: u8) -> (KeyPackage, Secret) {
+        let init = derive_key_pair(cs, &[seed; 32]).unwrap();
+        let kp = KeyPackage {
+            version: ProtocolVersion::MLS10,
+            cipher_suite: SUITE,
+            init_key: HpkePublicKey(init.public_key),
+            leaf_node: LeafNode {
+                encryption_key: HpkePublicKey(vec![seed; 32]),
+                signature_key: SignaturePublicKey(vec![seed; 32]),
+                credential: Credential::Basic {
+                    identity: vec![seed],
+                },
+                capabilities: Capabilities::default(),
+                leaf_node_source: LeafNodeSource::KeyPackage(Lifetime {
+                    not_before: 0,
+                    not_after: u64::MAX,
+                }),
+                extensions: vec![],
+                signature: vec![],
+            },
+            extensions: vec![],
+            signature: vec![],
+        };
+        (kp, init.secret_key)
+    }
+
+    struct Built {
+        welcome: Welcome,
+        signer_key: SignaturePublicKey,
+        key_package: KeyPackage,
+        init_priv: Secret,
+    }
+
+    /// A committer's side of RFC 9420 §12.4.3.1, built from the primitives.
+    fn build(psks: Vec<PreSharedKeyId>, tamper_tag: bool) -> Built {
+        let cs = cs();
+        let cs = cs.as_ref();
+        let (key_package, init_priv) = key_package(cs, 1);
+        let (signer_secret, signer_public) = cs.signature_generate(&mut SeededRng::new(9)).unwrap();
+        let joiner = Secret::new(vec![7; 32]);
+        let schedule = KeySchedule::from_joiner(cs, joiner.clone(), None).unwrap();
+        let group_context = GroupContext {
+            version: ProtocolVersion::MLS10,
+            cipher_suite: SUITE,
+            group_id: b"group".to_vec(),
+            epoch: 4,
+            tree_hash: vec![1; 32],
+            confirmed_transcript_hash: vec![2; 32],
+            extensions: vec![],
+        };
+        let epoch = schedule
+            .clone()
+            .epoch_secrets(cs, &group_context.to_bytes().unwrap())
+            .unwrap();
+        let mut tag = confirmation_tag(
+            cs,
+            epoch.confirmation_key.as_bytes(),
+            &group_context.confirmed_transcript_hash,
+        );
+        if tamper_tag {
+            tag[0] ^= 1;
+        }
+        let mut group_info = GroupInfo {
+            group_context,
+            extensions: vec![],
+            confirmation_tag: tag,
+            signer: LeafIndex(0),
+            signature: vec![],
+        };
+        group_info.signature = sign_with_label(
+            cs,
+            signer_secret.as_bytes(),
+            GROUP_INFO_TBS_LABEL,
+            &group_info.to_be_signed().unwrap(),
+        )
+        .unwrap();
+        let (key, nonce) = schedule.welcome_key_nonce(cs).unwrap();
+        let encrypted_group_info = cs
+            .aead_seal(
+                key.as_bytes(),
+                nonce.as_bytes(),
+                &[],
+                &group_info.to_bytes().unwrap(),
+            )
+            .unwrap();
+        let group_secrets = GroupSecrets {
+            joiner_secret: joiner.as_bytes().to_vec(),
+            path_secret: Some(PathSecret {
+                path_secret: vec![3; 32],
+            }),
+            psks,
+        };
+        let ct = encrypt_with_label(
+            cs,
+            &key_package.init_key.0,
+            WELCOME_LABEL,
+            &encrypted_group_info,
+            &group_secrets.to_bytes().unwrap(),
+            &mut SeededRng::new(5),
+        )
+        .unwrap();
+        let (other_kp, _) = self::key_package(cs, 2);
+        let decoy = EncryptedGroupSecrets {
+            new_member: key_package_ref(cs, &other_kp).unwrap(),
+            encrypted_group_secrets: HpkeCiphertext {
+                kem_output: vec![0; 32],
+                ciphertext: vec![0; 48],
+            },
+        };
+        let welcome = Welcome {
+            cipher_suite: SUITE,
+            secrets: vec![
+                decoy,
+                EncryptedGroupSecrets {
+                    new_member: key_package_ref(cs, &key_package).unwrap(),
+                    encrypted_group_secrets: HpkeCiphertext {
+                        kem_output: ct.kem_output,
+                        ciphertext: ct.ciphertext,
+                    },
+                },
+            ],
+            encrypted_group_info,
+        };
+        Built {
+            welcome,
+            signer_key: SignaturePublicKey(signer_public),
+            key_package,
+            init_priv,
+        }
+    }
+
+    #[test]
+    fn round_trip() {
+        let cs = cs();
+        let cs = cs.as_ref();
+        let b = build(vec![], false);
+        let opened =
+            open_welcome(cs, &b.welcome, &b.key_package, b.init_priv.as_bytes(), None).unwrap();
+        assert_eq!(opened.secrets.joiner_secret.as_bytes(), &[7; 32]);
+        assert_eq!(
+            opened.secrets.path_secret.as_ref().map(Secret::as_bytes),
+            Some(&[3u8; 32][..])
+        );
+        assert_eq!(opened.group_info.group_context.epoch, 4);
+        verify_group_info_signature(cs, &opened.group_info, &b.signer_key).unwrap();
+        assert_eq!(
+            verify_group_info_signature(
+                cs,
+                &opened.group_info,
+                &SignaturePublicKey(b.key_package.leaf_node.signature_key.0.clone())
+            ),
+            Err(WelcomeError::GroupInfoSignature)
+        );
+        joiner_epoch_secrets(cs, opened.key_schedule, &opened.group_info).unwrap();
+    }
+
+    #[test]
+    fn failures() {
+        let cs = cs();
+        let cs = cs.as_ref();
+        let b = build(vec![], false);
+        let (stranger, stranger_priv) = key_package(cs, 3);
+        assert_eq!(
+            open_welcome(cs, &b.welcome, &stranger, stranger_priv.as_bytes(), None).unwrap_err(),
+            WelcomeError::NotForUs
+        );
+        let mut other_suite = b.key_package.clone();
+        other_suite.cipher_suite = CipherSuite(3);
+        assert!(matches!(
+            open_welcome(cs, &b.welcome, &other_suite, b.init_priv.as_bytes(), None),
+            Err(WelcomeError::CipherSuiteMismatch { .. })
+        ));
+        // The wrong init key.
+        assert!(matches!(
+            open_welcome(cs, &b.welcome, &b.key_package, &[4; 32], None),
+            Err(WelcomeError::GroupSecretsDecryption(_))
+        ));
+        // A corrupted encrypted_group_info no longer matches the HPKE context.
+        let mut corrupted = b.welcome.clone();
+        corrupted.encrypted_group_info[0] ^= 1;
+        assert!(matches!(
+            open_welcome(cs, &corrupted, &b.key_package, b.init_priv.as_bytes(), None),
+            Err(WelcomeError::GroupSecretsDecryption(_))
+        ));
+        // A PSK secret the committer did not use: the GroupInfo does not decrypt.
+        assert_eq!(
+            open_welcome(
+                cs,
+                &b.welcome,
+                &b.key_package,
+                b.init_priv.as_bytes(),
+                Some(&[1; 32])
+            )
+            .unwrap_err(),
+            WelcomeError::GroupInfoDecryption
+        );
+        // A bad confirmation tag.
+        let t = build(vec![], true);
+        let opened =
+            open_welcome(cs, &t.welcome, &t.key_package, t.init_priv.as_bytes(), None).unwrap();
+        assert_eq!(
+            joiner_epoch_secrets(cs, opened.key_schedule, &opened.group_info).unwrap_err(),
+            WelcomeError::ConfirmationTag
+        );
+    }
+
+    #[test]
+    fn psk_rules() {
+        let resumption = |usage| PreSharedKeyId {
+            psk: Psk::Resumption {
+                usage,
+                psk_group_id: b"g".to_vec(),
+                psk_epoch: 1,
+            },
+            psk_nonce: vec![0; 32],
+        };
+        let external = PreSharedKeyId {
+            psk: Psk::External {
+                psk_id: b"ext".to_vec(),
+            },
+            psk_nonce: vec![0; 32],
+        };
+        check_psk_ids(&[]).unwrap();
+        check_psk_ids(&[
+            resumption(ResumptionPskUsage::Reinit),
+            resumption(ResumptionPskUsage::Application),
+            external.clone(),
+        ])
+        .unwrap();
+        assert_eq!(
+            check_psk_ids(&[
+                resumption(ResumptionPskUsage::Reinit),
+                resumption(ResumptionPskUsage::Branch)
+            ]),
+            Err(WelcomeError::MultipleReinitOrBranchPsks)
+        );
+        let cs = cs();
+        let b = build(vec![external], false);
+        assert_eq!(
+            open_welcome(
+                cs.as_ref(),
+                &b.welcome,
+                &b.key_package,
+                b.init_priv.as_bytes(),
+                None
+            )
+            .unwrap_err(),
+            WelcomeError::PskSecretMissing
+        );
+    }
 }

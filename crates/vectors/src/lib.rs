@@ -159,3 +159,27 @@ pub fn run_file(path: &Path, name: &str, providers: &[Box<dyn CryptoProvider>]) 
 pub fn cases(json: &serde_json::Value) -> impl Iterator<Item = (usize, &serde_json::Value)> {
     json.as_array().into_iter().flatten().enumerate()
 }
+
+/// A vector's signature secret key in the form the providers take. ECDSA keys are
+/// big-endian scalars of the curve's length (FORMATS.md); the vectors sometimes drop leading
+/// zero bytes (a 65-byte P-521 key), so those are restored.
+pub fn signature_secret_key(
+    cs: &dyn CipherSuiteProvider,
+    mut key: Vec<u8>,
+) -> Result<conclave_crypto::Secret, String> {
+    use conclave_crypto::SignatureAlgorithm;
+    let scalar_len = match cs.signature() {
+        SignatureAlgorithm::EcdsaP256Sha256 => Some(32),
+        SignatureAlgorithm::EcdsaP384Sha384 => Some(48),
+        SignatureAlgorithm::EcdsaP521Sha512 => Some(66),
+        _ => None,
+    };
+    if let Some(len) = scalar_len
+        && key.len() < len
+    {
+        let mut padded = vec![0; len - key.len()];
+        padded.append(&mut key);
+        key = padded;
+    }
+    Ok(conclave_crypto::Secret::new(key))
+}

@@ -47,6 +47,7 @@ vector_tests! {
     secret_tree => "secret-tree.json",
     transcript_hashes => "transcript-hashes.json",
     tree_math => "tree-math.json",
+    treekem => "treekem.json",
     welcome => "welcome.json",
     tree_operations => "tree-operations.json",
     tree_validation => "tree-validation.json",

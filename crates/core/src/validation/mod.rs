@@ -20,9 +20,9 @@ use conclave_crypto::{CipherSuite, CipherSuiteProvider};
 
 use crate::credential::{CredentialCheck, CredentialError, CredentialRole, IdentityProvider};
 use crate::messages::{
-    Capabilities, CredentialType, Extension, ExtensionType, GroupContext, HpkePublicKey,
-    KeyPackage, LeafIndex, LeafNode, LeafNodeSource, Lifetime, ProposalType, ProtocolVersion,
-    RequiredCapabilities, SignaturePublicKey, find_payload,
+    Capabilities, CredentialType, Extension, ExtensionType, ExternalSenders, GroupContext,
+    HpkePublicKey, KeyPackage, LeafIndex, LeafNode, LeafNodeSource, Lifetime, ProposalType,
+    ProtocolVersion, RequiredCapabilities, SignaturePublicKey, find_payload,
 };
 
 /// The `SignWithLabel` label of a LeafNode signature (RFC 9420 §7.2).
@@ -561,6 +561,29 @@ pub fn check_group_context_extensions<'l>(
         if let Some(capability) = missing_required_capability(&leaf.capabilities, &required) {
             return Err(ValidationError::MemberLacksRequiredCapability { member, capability });
         }
+    }
+    Ok(())
+}
+
+/// Validates every entry of an `external_senders` extension with the identity provider
+/// (RFC 9420 §5.3.1: when the extension is added or updated; §12.1.8.1). Returns the index
+/// of the first rejected entry with the reason.
+pub fn validate_external_senders(
+    identity: &dyn IdentityProvider,
+    senders: &ExternalSenders,
+    cs: &dyn CipherSuiteProvider,
+    now: u64,
+) -> Result<(), (usize, ValidationError)> {
+    for (index, sender) in senders.0.iter().enumerate() {
+        identity
+            .validate_credential(&CredentialCheck {
+                credential: &sender.credential,
+                signature_key: &sender.signature_key,
+                signature_scheme: cs.signature(),
+                role: CredentialRole::ExternalSender,
+                now,
+            })
+            .map_err(|e| (index, ValidationError::Credential(e)))?;
     }
     Ok(())
 }

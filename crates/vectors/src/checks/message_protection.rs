@@ -17,7 +17,7 @@ use conclave_core::messages::{
 };
 use conclave_core::secret_tree::{SecretTree, SecretTreeConfig};
 use conclave_core::tree_math::TreeSize;
-use conclave_crypto::{CipherSuiteProvider, CryptoProvider, Secret, SeededRng, SignatureAlgorithm};
+use conclave_crypto::{CipherSuiteProvider, CryptoProvider, Secret, SeededRng};
 
 use crate::{Report, cases, field_hex, field_u64};
 
@@ -65,7 +65,7 @@ impl Case {
         if u64::from(context.cipher_suite.0) != field_u64(case, "cipher_suite")? {
             return Err("provider suite differs from the case's".into());
         }
-        let signature_priv = signature_secret_key(cs, field_hex(case, "signature_priv")?)?;
+        let signature_priv = crate::signature_secret_key(cs, field_hex(case, "signature_priv")?)?;
         let signature_pub = field_hex(case, "signature_pub")?;
         let derived = cs
             .signature_public_key(signature_priv.as_bytes())
@@ -267,27 +267,6 @@ fn check_content(
         return Err(format!("{name}: own PrivateMessage does not round-trip"));
     }
     Ok(())
-}
-
-/// The case's signature secret key in the form the providers take. ECDSA keys are
-/// big-endian scalars of the curve's length (FORMATS.md); the vectors sometimes drop leading
-/// zero bytes (a 65-byte P-521 key), so those are restored. The key must match
-/// `signature_pub`.
-fn signature_secret_key(cs: &dyn CipherSuiteProvider, mut key: Vec<u8>) -> Result<Secret, String> {
-    let scalar_len = match cs.signature() {
-        SignatureAlgorithm::EcdsaP256Sha256 => Some(32),
-        SignatureAlgorithm::EcdsaP384Sha384 => Some(48),
-        SignatureAlgorithm::EcdsaP521Sha512 => Some(66),
-        _ => None,
-    };
-    if let Some(len) = scalar_len
-        && key.len() < len
-    {
-        let mut padded = vec![0; len - key.len()];
-        padded.append(&mut key);
-        key = padded;
-    }
-    Ok(Secret::new(key))
 }
 
 fn decode_message(case: &serde_json::Value, field: &str) -> Result<MlsMessage, String> {

@@ -14,6 +14,7 @@ mod tree_math;
 mod welcome;
 mod tree_operations;
 mod tree_validation;
+mod treekem;
 
 /// The checker for a vector file name, if we have one.
 pub fn checker_for(file_name: &str) -> Option<Checker> {
@@ -30,6 +31,7 @@ pub fn checker_for(file_name: &str) -> Option<Checker> {
         "welcome.json" => welcome::check,
         "tree-operations.json" => tree_operations::check,
         "tree-validation.json" => tree_validation::check,
+        "treekem.json" => treekem::check,
         _ => return None,
     };
     Some(checker)

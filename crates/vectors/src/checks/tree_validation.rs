@@ -58,7 +58,9 @@ fn check_case(cs: &dyn CipherSuiteProvider, case: &Value) -> Result<(), String> 
         let index = NodeIndex(u64::try_from(i).map_err(|e| e.to_string())?);
         let actual: Vec<u64> = tree.resolution(index).iter().map(|n| n.0).collect();
         if actual != expected {
-            return Err(format!("resolution of node {i}: {actual:?} != {expected:?}"));
+            return Err(format!(
+                "resolution of node {i}: {actual:?} != {expected:?}"
+            ));
         }
     }
 
