@@ -9,6 +9,7 @@
 
 pub mod credential;
 pub mod framing;
+pub mod group;
 pub mod key_schedule;
 pub mod messages;
 pub mod psk;

@@ -183,3 +183,16 @@ pub fn signature_secret_key(
     }
     Ok(conclave_crypto::Secret::new(key))
 }
+
+/// A vector's HPKE secret key in the form the providers take: NIST-curve scalars are
+/// left-padded to `Nsk` bytes (the vectors sometimes drop leading zero bytes of a P-521 key).
+pub fn hpke_secret_key(cs: &dyn CipherSuiteProvider, mut key: Vec<u8>) -> conclave_crypto::Secret {
+    let kem = cs.kem();
+    let len = kem.secret_key_len();
+    if kem.is_nist_curve() && key.len() < len {
+        let mut padded = vec![0; len - key.len()];
+        padded.append(&mut key);
+        key = padded;
+    }
+    conclave_crypto::Secret::new(key)
+}

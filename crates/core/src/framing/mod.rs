@@ -34,7 +34,7 @@ use crate::messages::{
 };
 use crate::secret_tree::SecretTreeError;
 
-pub use private::{protect_private, unprotect_private};
+pub use private::{open_sender_data, protect_private, unprotect_private};
 pub use public::{membership_tag, protect_public, unprotect_public};
 
 /// The `SignWithLabel` label of content signatures (RFC 9420 §6.1).

@@ -134,27 +134,7 @@ pub fn unprotect_private(
     check_group_epoch(&message.group_id, message.epoch, context)?;
     let content_type = message.content_type;
 
-    // Sender data (§6.3.2).
-    let sender_data_aad = SenderDataAad {
-        group_id: message.group_id.clone(),
-        epoch: message.epoch,
-        content_type,
-    }
-    .to_bytes()?;
-    let (sd_key, sd_nonce) = sender_data_key_nonce(cs, sender_data_secret, &message.ciphertext)?;
-    let sender_data = cs
-        .aead_open(
-            sd_key.as_bytes(),
-            sd_nonce.as_bytes(),
-            &sender_data_aad,
-            &message.encrypted_sender_data,
-        )
-        .map_err(|e| match e {
-            CryptoError::AeadOpenFailed => FramingError::SenderDataDecryption,
-            other => FramingError::Crypto(other),
-        })?;
-    let sender_data = SenderData::from_bytes(sender_data.as_bytes())
-        .map_err(FramingError::MalformedSenderData)?;
+    let sender_data = open_sender_data(cs, message, sender_data_secret)?;
     let leaf = sender_data.leaf_index;
     let size = secret_tree.size();
     if !size.contains_leaf(leaf) {
@@ -213,6 +193,36 @@ pub fn unprotect_private(
             auth,
         },
     })
+}
+
+/// Decrypts the sender data of a `PrivateMessage` (RFC 9420 §6.3.2) with the key and nonce
+/// derived from `sender_data_secret` and the ciphertext sample. Touches no ratchet state, so
+/// a receiver can learn the sender (e.g. recognise its own message echoed back) before
+/// decrypting the content.
+pub fn open_sender_data(
+    cs: &dyn CipherSuiteProvider,
+    message: &PrivateMessage,
+    sender_data_secret: &[u8],
+) -> Result<SenderData, FramingError> {
+    let sender_data_aad = SenderDataAad {
+        group_id: message.group_id.clone(),
+        epoch: message.epoch,
+        content_type: message.content_type,
+    }
+    .to_bytes()?;
+    let (sd_key, sd_nonce) = sender_data_key_nonce(cs, sender_data_secret, &message.ciphertext)?;
+    let sender_data = cs
+        .aead_open(
+            sd_key.as_bytes(),
+            sd_nonce.as_bytes(),
+            &sender_data_aad,
+            &message.encrypted_sender_data,
+        )
+        .map_err(|e| match e {
+            CryptoError::AeadOpenFailed => FramingError::SenderDataDecryption,
+            other => FramingError::Crypto(other),
+        })?;
+    SenderData::from_bytes(sender_data.as_bytes()).map_err(FramingError::MalformedSenderData)
 }
 
 /// Parses a `PrivateMessageContent` plaintext (RFC 9420 §6.3.1): the content body of

@@ -7,14 +7,15 @@ mod deserialization;
 mod key_schedule;
 mod message_protection;
 mod messages;
+mod passive_client;
 mod psk_secret;
 mod secret_tree;
 mod transcript_hashes;
 mod tree_math;
-mod welcome;
 mod tree_operations;
 mod tree_validation;
 mod treekem;
+mod welcome;
 
 /// The checker for a vector file name, if we have one.
 pub fn checker_for(file_name: &str) -> Option<Checker> {
@@ -24,6 +25,9 @@ pub fn checker_for(file_name: &str) -> Option<Checker> {
         "key-schedule.json" => key_schedule::check,
         "message-protection.json" => message_protection::check,
         "messages.json" => messages::check,
+        "passive-client-welcome.json"
+        | "passive-client-handling-commit.json"
+        | "passive-client-random.json" => passive_client::check,
         "psk_secret.json" => psk_secret::check,
         "secret-tree.json" => secret_tree::check,
         "transcript-hashes.json" => transcript_hashes::check,

@@ -1,0 +1,887 @@
+//! Creating (RFC 9420 §12.4.1) and processing (§12.4.2) commits, and the Welcome and
+//! GroupInfo a committer produces (§12.4.3).
+//!
+//! Both directions compute the next epoch completely on the side ([`StagedCommit`]); the
+//! group adopts it only when everything verified (processing) or when the Delivery Service
+//! accepted the commit (creation, via the pending commit).
+
+use conclave_codec::Encode;
+use conclave_crypto::{CipherSuiteProvider, CryptoRandom, Secret, hpke, labels};
+
+use super::proposals::{
+    AppliedProposals, CommittedProposal, Committer, ProposalContext, TreeKeys, validate_and_apply,
+};
+use super::state::EpochState;
+use super::{
+    Group, GroupConfig, GroupError, GroupStatus, SigningIdentity, mls_message, sign_leaf_node,
+};
+use crate::framing::{VerifiedContent, sign_content};
+use crate::key_schedule::{EpochSecrets, KeySchedule};
+use crate::messages::{
+    AuthenticatedContent, Commit, Content, EncryptedGroupSecrets, Extension, ExtensionPayload,
+    ExternalPub, FramedContent, GroupContext, GroupInfo, GroupSecrets, HpkeCiphertext,
+    KeyPackageRef, LeafIndex, LeafNode, LeafNodeSource, MlsMessage, MlsMessageBody, PathSecret,
+    PreSharedKeyId, Proposal, ProposalOrRef, Psk, ReInit, Sender, UpdatePath, Welcome, WireFormat,
+};
+use crate::transcript;
+use crate::tree::{RatchetTree, check_committer_parent_hash};
+use crate::treekem::{GeneratedPath, PrivateTree, decrypt_path};
+use crate::validation::{
+    GroupRequirements, LeafNodeContext, LeafNodeValidator, MemberCredentialTypes,
+};
+
+/// Label of the external-init secret export (RFC 9420 §8.3).
+pub(crate) const EXTERNAL_INIT_LABEL: &[u8] = b"MLS 1.0 external init secret";
+
+/// Options of a commit we create.
+#[derive(Debug, Clone)]
+pub struct CommitOptions {
+    /// Proposals to include by value (RFC 9420 §12.4).
+    pub proposals: Vec<Proposal>,
+    /// Include the valid proposals received in this epoch, by reference (RFC 9420 §12.4:
+    /// SHOULD).
+    pub include_pending: bool,
+    /// Always include an UpdatePath, even when no proposal requires one (RFC 9420 §12.4:
+    /// by default the path MUST be populated).
+    pub force_path: bool,
+    /// Put the ratchet tree in the GroupInfo (and so in the Welcome), RFC 9420 §12.4.3.3.
+    pub ratchet_tree_in_group_info: bool,
+    /// Extra GroupInfo extensions.
+    pub group_info_extensions: Vec<Extension>,
+    /// Authenticated data of the commit message.
+    pub authenticated_data: Vec<u8>,
+}
+
+impl Default for CommitOptions {
+    fn default() -> Self {
+        Self {
+            proposals: Vec::new(),
+            include_pending: true,
+            force_path: true,
+            ratchet_tree_in_group_info: true,
+            group_info_extensions: Vec::new(),
+            authenticated_data: Vec::new(),
+        }
+    }
+}
+
+/// What a commit we created produced.
+#[derive(Debug, Clone)]
+pub struct CommitOutput {
+    /// The commit, to send to the group.
+    pub commit: MlsMessage,
+    /// The Welcome for the new members, if any were added.
+    pub welcome: Option<MlsMessage>,
+    /// The GroupInfo of the new epoch (for the Delivery Service and external joiners).
+    pub group_info: MlsMessage,
+}
+
+/// What a commit changed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommitSummary {
+    /// The new epoch.
+    pub epoch: u64,
+    /// Who committed.
+    pub committer: Sender,
+    /// The committer's leaf in the new epoch (for an external commit, the joiner's leaf).
+    pub committer_leaf: Option<LeafIndex>,
+    /// Members added, by leaf.
+    pub added: Vec<LeafIndex>,
+    /// Members removed, by leaf.
+    pub removed: Vec<LeafIndex>,
+    /// Members whose leaf an Update replaced.
+    pub updated: Vec<LeafIndex>,
+    /// A ReInit the commit carried (RFC 9420 §11.2).
+    pub reinit: Option<ReInit>,
+    /// Whether the commit removed us.
+    pub self_removed: bool,
+}
+
+/// A fully computed next epoch, not yet adopted.
+#[derive(Debug, Clone)]
+pub(crate) struct StagedCommit {
+    /// The next epoch (`None` when we were removed and cannot compute it).
+    pub(crate) epoch: Option<Box<EpochState>>,
+    /// Our private keys in the next epoch.
+    pub(crate) private: Option<PrivateTree>,
+    pub(crate) summary: CommitSummary,
+    /// A status change (removed, reinitialised).
+    pub(crate) status: Option<GroupStatus>,
+}
+
+/// Our own commit, waiting for the Delivery Service.
+#[derive(Debug, Clone)]
+pub(crate) struct PendingCommit {
+    encoded: Vec<u8>,
+    pub(crate) staged: StagedCommit,
+}
+
+impl PendingCommit {
+    /// Whether `message` is our commit echoed back.
+    pub(crate) fn is_echo_of(&self, message: &MlsMessage) -> bool {
+        message.encoded_len() == self.encoded.len()
+            && message.to_bytes().is_ok_and(|bytes| bytes == self.encoded)
+    }
+}
+
+/// The state a committer starts from: the current epoch, or a GroupInfo for an external
+/// commit.
+pub(crate) struct CommitBase<'a> {
+    pub(crate) cs: &'a dyn CipherSuiteProvider,
+    pub(crate) config: &'a GroupConfig,
+    pub(crate) signer: &'a SigningIdentity,
+    pub(crate) context: &'a GroupContext,
+    pub(crate) interim_transcript_hash: &'a [u8],
+    /// `init_secret` of the current epoch, or the external init secret.
+    pub(crate) init_secret: Secret,
+    /// Our leaf (regular commit) or `None` (external commit: the leftmost blank leaf).
+    pub(crate) own_leaf: Option<LeafIndex>,
+    /// Capabilities and extensions for our new leaf.
+    pub(crate) leaf_template: &'a LeafNode,
+}
+
+/// The result of building a commit, before it is protected.
+pub(crate) struct BuiltCommit {
+    /// The signed commit with its confirmation tag.
+    pub(crate) content: AuthenticatedContent,
+    pub(crate) staged: StagedCommit,
+    pub(crate) welcome: Option<MlsMessage>,
+    pub(crate) group_info: MlsMessage,
+}
+
+/// Builds a commit (RFC 9420 §12.4.1) over `applied` proposals.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn build_commit(
+    base: &CommitBase<'_>,
+    mut applied: AppliedProposals,
+    proposal_refs: Vec<ProposalOrRef>,
+    psk_secrets: &[Secret],
+    previous_private: Option<&PrivateTree>,
+    options: &CommitOptions,
+    rng: &mut dyn CryptoRandom,
+) -> Result<BuiltCommit, GroupError> {
+    let cs = base.cs;
+    let group_id = base.context.group_id.clone();
+    let new_epoch = base
+        .context
+        .epoch
+        .checked_add(1)
+        .ok_or(GroupError::MalformedState("epoch overflow"))?;
+    let new_leaves: Vec<LeafIndex> = applied.added.iter().map(|(leaf, _)| *leaf).collect();
+
+    let with_path = applied.path_required || options.force_path;
+    let own_leaf = match base.own_leaf {
+        Some(leaf) => leaf,
+        // External commit: the joiner takes the leftmost blank leaf (RFC 9420 §12.4.3.2).
+        None => applied.tree.add_leaf(base.leaf_template.clone())?,
+    };
+    let mut provisional = GroupContext {
+        version: base.context.version,
+        cipher_suite: base.context.cipher_suite,
+        group_id: group_id.clone(),
+        epoch: new_epoch,
+        tree_hash: Vec::new(),
+        confirmed_transcript_hash: base.context.confirmed_transcript_hash.clone(),
+        extensions: applied.extensions.clone(),
+    };
+    let (path, generated, commit_secret) = if with_path {
+        let generated = GeneratedPath::generate(cs, &applied.tree, own_leaf, rng)?;
+        let parent_hash = applied
+            .tree
+            .set_path_keys(cs, own_leaf, generated.public_keys())?;
+        let leaf = sign_leaf_node(
+            cs,
+            base.signer,
+            generated.leaf_public_key().clone(),
+            base.leaf_template.capabilities.clone(),
+            LeafNodeSource::Commit(parent_hash),
+            base.leaf_template.extensions.clone(),
+            Some((&group_id, own_leaf)),
+        )?;
+        applied.tree.set_leaf(own_leaf, Some(leaf.clone()))?;
+        provisional.tree_hash = applied.tree.tree_hash(cs)?;
+        let provisional_bytes = super::encode(&provisional)?;
+        let path = generated.encrypt(
+            cs,
+            &applied.tree,
+            &new_leaves,
+            &provisional_bytes,
+            leaf,
+            rng,
+        )?;
+        let commit_secret = generated.commit_secret().clone();
+        (Some(path), Some(generated), commit_secret)
+    } else {
+        provisional.tree_hash = applied.tree.tree_hash(cs)?;
+        (None, None, Secret::zero(cs.hash_len()))
+    };
+
+    let sender = match base.own_leaf {
+        Some(leaf) => Sender::Member(leaf),
+        None => Sender::NewMemberCommit,
+    };
+    let content = FramedContent {
+        group_id: group_id.clone(),
+        epoch: base.context.epoch,
+        sender,
+        authenticated_data: options.authenticated_data.clone(),
+        content: Content::Commit(Commit {
+            proposals: proposal_refs,
+            path,
+        }),
+    };
+    let wire_format = match base.own_leaf {
+        Some(_) => base.config.handshake_wire_format,
+        // External commits are PublicMessages (RFC 9420 §6.3.2: only members encrypt).
+        None => WireFormat::PUBLIC_MESSAGE,
+    };
+    let mut signed = sign_content(
+        cs,
+        base.signer.secret_key.as_bytes(),
+        wire_format,
+        content,
+        Some(base.context),
+    )?;
+
+    // The new epoch (RFC 9420 §8, §8.2).
+    let confirmed =
+        transcript::confirmed_transcript_hash(cs, base.interim_transcript_hash, &signed)?;
+    let new_context = GroupContext {
+        confirmed_transcript_hash: confirmed,
+        ..provisional
+    };
+    let context_bytes = super::encode(&new_context)?;
+    let psk_secret = psk_secret(cs, &applied.psks, psk_secrets)?;
+    let schedule = KeySchedule::from_init(
+        cs,
+        base.init_secret.as_bytes(),
+        commit_secret.as_bytes(),
+        psk_secret.as_ref().map(Secret::as_bytes),
+        &context_bytes,
+    )?;
+    let joiner_secret = schedule.joiner_secret().clone();
+    let welcome_key_nonce = if applied.added.is_empty() {
+        None
+    } else {
+        Some(schedule.welcome_key_nonce(cs)?)
+    };
+    let secrets = schedule.epoch_secrets(cs, &context_bytes)?;
+    let confirmation_tag = transcript::confirmation_tag(
+        cs,
+        secrets.confirmation_key.as_bytes(),
+        &new_context.confirmed_transcript_hash,
+    );
+    signed.auth.confirmation_tag = Some(confirmation_tag.clone());
+    let interim = transcript::interim_transcript_hash(
+        cs,
+        &new_context.confirmed_transcript_hash,
+        &confirmation_tag,
+    )?;
+
+    // GroupInfo of the new epoch (RFC 9420 §12.4.3).
+    let group_info = sign_group_info(
+        cs,
+        base.config,
+        base.signer,
+        &new_context,
+        &applied.tree,
+        &secrets,
+        &confirmation_tag,
+        own_leaf,
+        options,
+    )?;
+    let group_info_bytes = super::encode(&group_info)?;
+
+    // Welcome for the added members (RFC 9420 §12.4.3.1).
+    let welcome = match welcome_key_nonce {
+        None => None,
+        Some((key, nonce)) => {
+            let encrypted_group_info =
+                cs.aead_seal(key.as_bytes(), nonce.as_bytes(), &[], &group_info_bytes)?;
+            let mut secrets_list = Vec::with_capacity(applied.added.len());
+            for (leaf, key_package) in &applied.added {
+                let path_secret = generated
+                    .as_ref()
+                    .and_then(|g| g.path_secret_for_joiner(&applied.tree, *leaf))
+                    .map(|s| PathSecret {
+                        path_secret: s.as_bytes().to_vec(),
+                    });
+                let group_secrets = GroupSecrets {
+                    joiner_secret: joiner_secret.as_bytes().to_vec(),
+                    path_secret,
+                    psks: applied.psks.clone(),
+                };
+                let plaintext = zeroize::Zeroizing::new(group_secrets.to_bytes()?);
+                let encrypted = labels::encrypt_with_label(
+                    cs,
+                    key_package.init_key.as_ref(),
+                    "Welcome",
+                    &encrypted_group_info,
+                    &plaintext,
+                    rng,
+                )?;
+                let encoded_kp = key_package.to_bytes()?;
+                secrets_list.push(EncryptedGroupSecrets {
+                    new_member: KeyPackageRef(labels::make_key_package_ref(cs, &encoded_kp)?),
+                    encrypted_group_secrets: HpkeCiphertext {
+                        kem_output: encrypted.kem_output,
+                        ciphertext: encrypted.ciphertext,
+                    },
+                });
+            }
+            Some(mls_message(MlsMessageBody::Welcome(Welcome {
+                cipher_suite: new_context.cipher_suite,
+                secrets: secrets_list,
+                encrypted_group_info,
+            })))
+        }
+    };
+
+    let private = match generated {
+        Some(generated) => generated.into_private_tree(),
+        None => {
+            let mut private = previous_private.cloned().ok_or(GroupError::PathRequired(
+                "an external commit always carries a path",
+            ))?;
+            private.prune(&applied.tree);
+            private
+        }
+    };
+    let summary = CommitSummary {
+        epoch: new_epoch,
+        committer: sender,
+        committer_leaf: Some(own_leaf),
+        added: new_leaves,
+        removed: applied.removed.iter().map(|(leaf, _)| *leaf).collect(),
+        updated: applied.updated.clone(),
+        reinit: applied.reinit.clone(),
+        self_removed: false,
+    };
+    let status = applied.reinit.clone().map(GroupStatus::ReInitialized);
+    let epoch = EpochState::new(
+        base.config,
+        new_context,
+        applied.tree,
+        interim,
+        confirmation_tag,
+        secrets,
+    );
+    Ok(BuiltCommit {
+        content: signed,
+        staged: StagedCommit {
+            epoch: Some(Box::new(epoch)),
+            private: Some(private),
+            summary,
+            status,
+        },
+        welcome,
+        group_info: mls_message(MlsMessageBody::GroupInfo(group_info)),
+    })
+}
+
+/// Signs the GroupInfo of an epoch (RFC 9420 §12.4.3), with the ratchet tree and
+/// `external_pub` extensions as configured.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn sign_group_info(
+    cs: &dyn CipherSuiteProvider,
+    config: &GroupConfig,
+    signer: &SigningIdentity,
+    context: &GroupContext,
+    tree: &RatchetTree,
+    secrets: &EpochSecrets,
+    confirmation_tag: &[u8],
+    own_leaf: LeafIndex,
+    options: &CommitOptions,
+) -> Result<GroupInfo, GroupError> {
+    let mut extensions = Vec::new();
+    if options.ratchet_tree_in_group_info {
+        extensions.push(tree.to_nodes().to_extension()?);
+    }
+    if config.allow_external_commits {
+        let pair = secrets.external_key_pair(cs)?;
+        extensions.push(
+            ExternalPub {
+                external_pub: crate::messages::HpkePublicKey(pair.public_key),
+            }
+            .to_extension()?,
+        );
+    }
+    extensions.extend(options.group_info_extensions.iter().cloned());
+    let mut group_info = GroupInfo {
+        group_context: context.clone(),
+        extensions,
+        confirmation_tag: confirmation_tag.to_vec(),
+        signer: own_leaf,
+        signature: Vec::new(),
+    };
+    let tbs = group_info.to_be_signed()?;
+    group_info.signature =
+        labels::sign_with_label(cs, signer.secret_key.as_bytes(), "GroupInfoTBS", &tbs)?;
+    Ok(group_info)
+}
+
+/// `psk_secret` of the PSKs in proposal order (RFC 9420 §8.4); `None` (all zero) without PSKs.
+pub(crate) fn psk_secret(
+    cs: &dyn CipherSuiteProvider,
+    ids: &[PreSharedKeyId],
+    secrets: &[Secret],
+) -> Result<Option<Secret>, GroupError> {
+    if ids.is_empty() {
+        return Ok(None);
+    }
+    let pairs: Vec<(&PreSharedKeyId, &[u8])> = ids
+        .iter()
+        .zip(secrets)
+        .map(|(id, s)| (id, s.as_bytes()))
+        .collect();
+    if pairs.len() != ids.len() {
+        return Err(GroupError::PskNotFound);
+    }
+    Ok(Some(crate::psk::psk_secret(cs, &pairs)?))
+}
+
+impl Group {
+    /// Looks up the secret of a PSK: external PSKs from the PSK store, resumption PSKs of
+    /// this group from its recent epochs (RFC 9420 §8.4, §8.6).
+    pub(crate) fn find_psk(&self, id: &PreSharedKeyId) -> Option<Secret> {
+        match &id.psk {
+            Psk::External { psk_id } => self.env.psks.external_psk(psk_id),
+            Psk::Resumption {
+                psk_group_id,
+                psk_epoch,
+                ..
+            } => {
+                if psk_group_id.as_slice() == self.group_id() {
+                    self.resumption_psk(*psk_epoch).cloned()
+                } else {
+                    None
+                }
+            }
+        }
+    }
+
+    fn resolve_psks(&self, ids: &[PreSharedKeyId]) -> Result<Vec<Secret>, GroupError> {
+        ids.iter()
+            .map(|id| self.find_psk(id).ok_or(GroupError::PskNotFound))
+            .collect()
+    }
+
+    /// Creates a commit (RFC 9420 §12.4.1) of the pending proposals (by reference) and
+    /// `options.proposals` (by value). The commit stays pending: merge it with
+    /// [`Group::merge_pending_commit`] once the Delivery Service accepted it, or let it be
+    /// recognised when it comes back.
+    pub fn commit(
+        &mut self,
+        options: &CommitOptions,
+        now: u64,
+        rng: &mut dyn CryptoRandom,
+    ) -> Result<CommitOutput, GroupError> {
+        self.ensure_active()?;
+        if self.pending_commit.is_some() {
+            return Err(GroupError::PendingCommit);
+        }
+        let own = self.own_leaf();
+        let mut committed = Vec::new();
+        let mut refs = Vec::new();
+        if options.include_pending {
+            for cached in &self.proposals {
+                // Our own Update is superseded by the commit's path; a Remove of us must be
+                // committed by someone else (RFC 9420 §12.2).
+                let ours_to_skip = match &cached.proposal {
+                    Proposal::Update(_) => cached.sender == Sender::Member(own),
+                    Proposal::Remove(remove) => remove.removed == own,
+                    _ => false,
+                };
+                if ours_to_skip {
+                    continue;
+                }
+                committed.push(CommittedProposal {
+                    sender: cached.sender,
+                    proposal: cached.proposal.clone(),
+                });
+                refs.push(ProposalOrRef::Reference(cached.reference.clone()));
+            }
+        }
+        for proposal in &options.proposals {
+            committed.push(CommittedProposal {
+                sender: Sender::Member(own),
+                proposal: proposal.clone(),
+            });
+            refs.push(ProposalOrRef::Proposal(proposal.clone()));
+        }
+        let applied = {
+            let psk_available = |id: &PreSharedKeyId| self.find_psk(id).is_some();
+            let ctx = ProposalContext {
+                cs: self.cs.as_ref(),
+                identity: self.env.identity.as_ref(),
+                context: &self.epoch.context,
+                tree: &self.epoch.tree,
+                lifetime_policy: self.config.lifetime_policy,
+                now,
+                psk_available: &psk_available,
+            };
+            validate_and_apply(&ctx, Committer::Member(own), &committed)?
+        };
+        let psk_secrets = self.resolve_psks(&applied.psks)?;
+        let template = self
+            .epoch
+            .tree
+            .leaf(own)
+            .cloned()
+            .ok_or(GroupError::UnknownSender(own))?;
+        let built = {
+            let base = CommitBase {
+                cs: self.cs.as_ref(),
+                config: &self.config,
+                signer: &self.signer,
+                context: &self.epoch.context,
+                interim_transcript_hash: &self.epoch.interim_transcript_hash,
+                init_secret: self.epoch.secrets.init_secret.clone(),
+                own_leaf: Some(own),
+                leaf_template: &template,
+            };
+            build_commit(
+                &base,
+                applied,
+                refs,
+                &psk_secrets,
+                Some(&self.private),
+                options,
+                rng,
+            )?
+        };
+        let body = self.protect_signed(&built.content, rng)?;
+        let commit = mls_message(body);
+        self.pending_commit = Some(Box::new(PendingCommit {
+            encoded: commit.to_bytes()?,
+            staged: built.staged,
+        }));
+        Ok(CommitOutput {
+            commit,
+            welcome: built.welcome,
+            group_info: built.group_info,
+        })
+    }
+
+    /// The GroupInfo of the current epoch, signed by us (RFC 9420 §12.4.3), e.g. for the
+    /// Delivery Service to serve to external joiners.
+    pub fn group_info(&self, with_ratchet_tree: bool) -> Result<MlsMessage, GroupError> {
+        let options = CommitOptions {
+            ratchet_tree_in_group_info: with_ratchet_tree,
+            ..CommitOptions::default()
+        };
+        let group_info = sign_group_info(
+            self.cs.as_ref(),
+            &self.config,
+            &self.signer,
+            &self.epoch.context,
+            &self.epoch.tree,
+            &self.epoch.secrets,
+            &self.epoch.confirmation_tag,
+            self.own_leaf(),
+            &options,
+        )?;
+        Ok(mls_message(MlsMessageBody::GroupInfo(group_info)))
+    }
+}
+
+/// Processes a verified commit from another member or an external joiner (RFC 9420 §12.4.2)
+/// into a staged next epoch. Nothing of the group changes here.
+pub(crate) fn process_commit(
+    group: &Group,
+    verified: VerifiedContent,
+    now: u64,
+) -> Result<StagedCommit, GroupError> {
+    let cs = group.cs.as_ref();
+    let content = verified.into_authenticated_content();
+    let Content::Commit(commit) = &content.content.content else {
+        return Err(GroupError::InvalidProposalList("not a commit"));
+    };
+    let sender = content.content.sender;
+    let committer = match sender {
+        Sender::Member(leaf) => Committer::Member(leaf),
+        Sender::NewMemberCommit => {
+            if !group.config.allow_external_commits {
+                return Err(GroupError::SenderNotAllowed {
+                    sender: sender.sender_type(),
+                    what: "a commit: external commits are disabled by policy",
+                    section: "12.4.3.2",
+                });
+            }
+            Committer::External
+        }
+        Sender::External(_) | Sender::NewMemberProposal => {
+            return Err(GroupError::SenderNotAllowed {
+                sender: sender.sender_type(),
+                what: "a commit",
+                section: "6.1",
+            });
+        }
+    };
+
+    // Resolve the proposals (RFC 9420 §12.4): by value from the committer, by reference from
+    // the cache. External commits carry no references (§12.4.3.2).
+    let mut committed = Vec::with_capacity(commit.proposals.len());
+    for entry in &commit.proposals {
+        match entry {
+            ProposalOrRef::Proposal(proposal) => {
+                committed.push(CommittedProposal {
+                    sender,
+                    proposal: proposal.clone(),
+                });
+            }
+            ProposalOrRef::Reference(reference) => {
+                if committer == Committer::External {
+                    return Err(GroupError::InvalidProposalList(
+                        "an external commit must not include proposals by reference",
+                    ));
+                }
+                let cached = group
+                    .proposals
+                    .iter()
+                    .find(|p| &p.reference == reference)
+                    .ok_or(GroupError::UnknownProposalRef)?;
+                committed.push(CommittedProposal {
+                    sender: cached.sender,
+                    proposal: cached.proposal.clone(),
+                });
+            }
+        }
+    }
+    let mut applied = {
+        let psk_available = |id: &PreSharedKeyId| group.find_psk(id).is_some();
+        let ctx = ProposalContext {
+            cs,
+            identity: group.env.identity.as_ref(),
+            context: &group.epoch.context,
+            tree: &group.epoch.tree,
+            lifetime_policy: group.config.lifetime_policy,
+            now,
+            psk_available: &psk_available,
+        };
+        validate_and_apply(&ctx, committer, &committed)?
+    };
+    if committer == Committer::External
+        && !applied.removed.is_empty()
+        && !group.config.allow_external_resync
+    {
+        return Err(GroupError::SenderNotAllowed {
+            sender: sender.sender_type(),
+            what: "a resync external commit (disabled by policy)",
+            section: "12.4.3.2",
+        });
+    }
+    if commit.path.is_none() && applied.path_required {
+        return Err(GroupError::PathRequired(
+            "the commit is empty or covers a proposal type that requires a path",
+        ));
+    }
+    let psk_secrets = group.resolve_psks(&applied.psks)?;
+    let own = group.own_leaf();
+    let new_leaves: Vec<LeafIndex> = applied.added.iter().map(|(leaf, _)| *leaf).collect();
+    let mut summary = CommitSummary {
+        epoch: group.epoch().saturating_add(1),
+        committer: sender,
+        committer_leaf: None,
+        added: new_leaves.clone(),
+        removed: applied.removed.iter().map(|(leaf, _)| *leaf).collect(),
+        updated: applied.updated.clone(),
+        reinit: applied.reinit.clone(),
+        self_removed: false,
+    };
+    if applied.removed.iter().any(|(leaf, _)| *leaf == own) {
+        // We cannot follow into the next epoch (RFC 9420 §12.4.2: delete the state).
+        summary.self_removed = true;
+        return Ok(StagedCommit {
+            epoch: None,
+            private: None,
+            summary,
+            status: Some(GroupStatus::Removed),
+        });
+    }
+
+    let mut provisional = GroupContext {
+        epoch: summary.epoch,
+        extensions: applied.extensions.clone(),
+        ..group.epoch.context.clone()
+    };
+    let mut private = group.private.clone();
+    let commit_secret = match &commit.path {
+        Some(path) => {
+            let sender_leaf = apply_path(group, &mut applied, committer, path, now)?;
+            summary.committer_leaf = Some(sender_leaf);
+            provisional.tree_hash = applied.tree.tree_hash(cs)?;
+            let provisional_bytes = super::encode(&provisional)?;
+            let decrypted = decrypt_path(
+                cs,
+                &applied.tree,
+                sender_leaf,
+                path,
+                &group.private,
+                &new_leaves,
+                &provisional_bytes,
+            )?;
+            private.prune(&applied.tree);
+            for (node, key) in decrypted.keys {
+                private.insert(node, key);
+            }
+            decrypted.commit_secret
+        }
+        None => {
+            if let Committer::Member(leaf) = committer {
+                summary.committer_leaf = Some(leaf);
+            }
+            provisional.tree_hash = applied.tree.tree_hash(cs)?;
+            private.prune(&applied.tree);
+            Secret::zero(cs.hash_len())
+        }
+    };
+
+    // The init secret: the previous epoch's, or the external one (RFC 9420 §8.3).
+    let init_secret = match &applied.external_init {
+        Some(init) => {
+            let pair = group.epoch.secrets.external_key_pair(cs)?;
+            let receiver = hpke::setup_receiver(
+                cs,
+                &init.kem_output,
+                pair.secret_key.as_bytes(),
+                &[],
+                None,
+                None,
+            )?;
+            receiver.export(EXTERNAL_INIT_LABEL, cs.hash_len())?
+        }
+        None => group.epoch.secrets.init_secret.clone(),
+    };
+
+    let confirmed =
+        transcript::confirmed_transcript_hash(cs, &group.epoch.interim_transcript_hash, &content)?;
+    let new_context = GroupContext {
+        confirmed_transcript_hash: confirmed,
+        ..provisional
+    };
+    let context_bytes = super::encode(&new_context)?;
+    let psk_secret = psk_secret(cs, &applied.psks, &psk_secrets)?;
+    let secrets = KeySchedule::from_init(
+        cs,
+        init_secret.as_bytes(),
+        commit_secret.as_bytes(),
+        psk_secret.as_ref().map(Secret::as_bytes),
+        &context_bytes,
+    )?
+    .epoch_secrets(cs, &context_bytes)?;
+    let tag = content
+        .auth
+        .confirmation_tag
+        .as_deref()
+        .ok_or(GroupError::ConfirmationTagMismatch)?;
+    if !transcript::verify_confirmation_tag(
+        cs,
+        secrets.confirmation_key.as_bytes(),
+        &new_context.confirmed_transcript_hash,
+        tag,
+    ) {
+        return Err(GroupError::ConfirmationTagMismatch);
+    }
+    let interim =
+        transcript::interim_transcript_hash(cs, &new_context.confirmed_transcript_hash, tag)?;
+    let status = applied.reinit.clone().map(GroupStatus::ReInitialized);
+    let epoch = EpochState::new(
+        &group.config,
+        new_context,
+        applied.tree,
+        interim,
+        tag.to_vec(),
+        secrets,
+    );
+    Ok(StagedCommit {
+        epoch: Some(Box::new(epoch)),
+        private: Some(private),
+        summary,
+        status,
+    })
+}
+
+/// Validates the UpdatePath's leaf and merges the path into the tree (RFC 9420 §12.4.2,
+/// §7.6, §7.9.2). Returns the committer's leaf.
+fn apply_path(
+    group: &Group,
+    applied: &mut AppliedProposals,
+    committer: Committer,
+    path: &UpdatePath,
+    now: u64,
+) -> Result<LeafIndex, GroupError> {
+    let cs = group.cs.as_ref();
+    let (sender_leaf, replaced) = match committer {
+        Committer::Member(leaf) => {
+            let old = group
+                .epoch
+                .tree
+                .leaf(leaf)
+                .ok_or(GroupError::UnknownSender(leaf))?;
+            if old.encryption_key == path.leaf_node.encryption_key {
+                return Err(GroupError::CommitterEncryptionKeyUnchanged);
+            }
+            (leaf, Some(old.clone()))
+        }
+        Committer::External => {
+            // A resync replaces the removed appearance: its leaf must be a valid successor.
+            let replaced = applied.removed.first().map(|(_, old)| old.clone());
+            (applied.tree.add_leaf(path.leaf_node.clone())?, replaced)
+        }
+    };
+    {
+        let requirements = GroupRequirements::from_group_context(&GroupContext {
+            extensions: applied.extensions.clone(),
+            ..group.epoch.context.clone()
+        })?;
+        let members = MemberCredentialTypes::from_leaves(
+            applied
+                .tree
+                .members()
+                .filter(|(l, _)| *l != sender_leaf)
+                .map(|(_, leaf)| leaf),
+        );
+        let keys = TreeKeys {
+            tree: &applied.tree,
+            except: Some(sender_leaf),
+        };
+        let validator = LeafNodeValidator {
+            cs,
+            identity: group.env.identity.as_ref(),
+            group: &requirements,
+            members: &members,
+            keys: &keys,
+            lifetime_policy: group.config.lifetime_policy,
+            now,
+        };
+        validator.validate_leaf_node(
+            &path.leaf_node,
+            &LeafNodeContext::Commit {
+                group_id: &group.epoch.context.group_id,
+                leaf_index: sender_leaf,
+                replaced: replaced.as_ref(),
+            },
+        )?;
+    }
+    for node in &path.nodes {
+        if applied
+            .tree
+            .find_node_by_encryption_key(&node.encryption_key)
+            .is_some()
+        {
+            return Err(GroupError::DuplicatePathKey);
+        }
+    }
+    let keys = path
+        .nodes
+        .iter()
+        .map(|n| n.encryption_key.clone())
+        .collect();
+    let parent_hash = applied.tree.set_path_keys(cs, sender_leaf, keys)?;
+    check_committer_parent_hash(&path.leaf_node, &parent_hash)?;
+    applied
+        .tree
+        .set_leaf(sender_leaf, Some(path.leaf_node.clone()))?;
+    Ok(sender_leaf)
+}

@@ -1,0 +1,182 @@
+//! The errors of the group state machine. Every rejection names the rule it enforces, with
+//! its RFC 9420 section, and leaves the group exactly as it was.
+
+use conclave_codec::CodecError;
+use conclave_crypto::{CipherSuite, CryptoError};
+
+use crate::credential::CredentialError;
+use crate::framing::FramingError;
+use crate::key_schedule::KeyScheduleError;
+use crate::messages::{LeafIndex, ProposalType, SenderType, WireFormat};
+use crate::psk::PskError;
+use crate::secret_tree::SecretTreeError;
+use crate::transcript::TranscriptError;
+use crate::tree::TreeError;
+use crate::treekem::TreeKemError;
+use crate::validation::ValidationError;
+use crate::welcome::WelcomeError;
+
+/// Why a group operation failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum GroupError {
+    /// The crypto provider does not implement the group's cipher suite.
+    #[error("cipher suite {0:?} is not supported by the crypto provider")]
+    UnsupportedCipherSuite(CipherSuite),
+    /// The message is for another group.
+    #[error("message is for another group (RFC 9420 §6)")]
+    WrongGroup,
+    /// A handshake message is not for the current epoch, or an application message is for an
+    /// epoch we no longer (or never) had keys for.
+    #[error(
+        "message is for epoch {message}, the group is at epoch {current} (RFC 9420 §6, §12.4.2)"
+    )]
+    WrongEpoch {
+        /// The message's epoch.
+        message: u64,
+        /// The group's current epoch.
+        current: u64,
+    },
+    /// Only `mls10` is implemented.
+    #[error("protocol version {0} is not supported (RFC 9420 §6)")]
+    UnsupportedVersion(u16),
+    /// The wire format cannot be processed as a group message here.
+    #[error("wire format {0:?} cannot be processed as a group message")]
+    UnexpectedWireFormat(WireFormat),
+    /// The group policy forbids this wire format for this content (RFC 9420 §6.2, §6.3).
+    #[error("wire format {0:?} is not allowed here by the group's policy")]
+    WireFormatNotAllowed(WireFormat),
+    /// The member has been removed or the group was reinitialised: it cannot be used.
+    #[error("the group is no longer usable: {0}")]
+    Inactive(&'static str),
+    /// A commit of ours is pending; merge or discard it first.
+    #[error("a commit is pending: merge or clear it first")]
+    PendingCommit,
+    /// There is no pending commit to merge.
+    #[error("no pending commit")]
+    NoPendingCommit,
+    /// The sender's leaf is blank or outside the tree (RFC 9420 §6.3.2, §12.4.2).
+    #[error("sender leaf {0:?} is not a member (RFC 9420 §6.1)")]
+    UnknownSender(LeafIndex),
+    /// An external sender index does not exist in `external_senders` (RFC 9420 §12.1.8.1).
+    #[error("external sender {0} is not in the group's external_senders (RFC 9420 §12.1.8.1)")]
+    UnknownExternalSender(u32),
+    /// This sender type may not send this message.
+    #[error("sender type {sender:?} may not send {what} (RFC 9420 §{section})")]
+    SenderNotAllowed {
+        /// The sender type.
+        sender: SenderType,
+        /// What was sent.
+        what: &'static str,
+        /// The section of the rule.
+        section: &'static str,
+    },
+    /// A proposal referenced by a commit is unknown (RFC 9420 §12.4).
+    #[error("commit references an unknown proposal (RFC 9420 §12.4)")]
+    UnknownProposalRef,
+    /// A proposal is invalid on its own (RFC 9420 §12.1).
+    #[error("invalid {proposal:?} proposal: {reason} (RFC 9420 §{section})")]
+    InvalidProposal {
+        /// The proposal's type.
+        proposal: ProposalType,
+        /// What is wrong.
+        reason: &'static str,
+        /// The section of the rule.
+        section: &'static str,
+    },
+    /// The committed proposal list breaks a rule of RFC 9420 §12.2.
+    #[error("invalid proposal list: {0} (RFC 9420 §12.2)")]
+    InvalidProposalList(&'static str),
+    /// The commit lacks a path although one is required (RFC 9420 §12.4).
+    #[error("commit needs an UpdatePath: {0} (RFC 9420 §12.4)")]
+    PathRequired(&'static str),
+    /// A key in an UpdatePath is already in the tree (RFC 9420 §12.4.2).
+    #[error("UpdatePath public key already present in the tree (RFC 9420 §12.4.2)")]
+    DuplicatePathKey,
+    /// The committer's new leaf keeps its encryption key (RFC 9420 §12.4.2).
+    #[error("committer's new leaf reuses its old encryption key (RFC 9420 §12.4.2)")]
+    CommitterEncryptionKeyUnchanged,
+    /// The confirmation tag does not match (RFC 9420 §6.1, §12.4.2).
+    #[error("confirmation tag mismatch (RFC 9420 §6.1)")]
+    ConfirmationTagMismatch,
+    /// A PSK is not available (RFC 9420 §8.4, §12.4.2).
+    #[error("pre-shared key not available (RFC 9420 §8.4)")]
+    PskNotFound,
+    /// The PSK nonce has the wrong length (RFC 9420 §8.4).
+    #[error("psk_nonce must be KDF.Nh bytes (RFC 9420 §8.4)")]
+    PskNonceLength,
+    /// A message of ours came back but matches nothing we sent.
+    #[error("message claims to be from us but matches nothing we sent")]
+    UnrecognisedOwnMessage,
+    /// The GroupInfo lacks something needed (RFC 9420 §12.4.3).
+    #[error("GroupInfo unusable: {0} (RFC 9420 §12.4.3)")]
+    GroupInfo(&'static str),
+    /// No ratchet tree is available for joining (RFC 9420 §12.4.3.3).
+    #[error("no ratchet tree in the Welcome or GroupInfo and none supplied (RFC 9420 §12.4.3.3)")]
+    MissingRatchetTree,
+    /// Our KeyPackage's leaf is not in the tree (RFC 9420 §12.4.3.1).
+    #[error("our leaf is not in the ratchet tree (RFC 9420 §12.4.3.1)")]
+    OwnLeafNotFound,
+    /// Our private keys do not match the tree (RFC 9420 §12.4.3.1).
+    #[error("derived private keys do not match the tree's public keys (RFC 9420 §12.4.3.1)")]
+    PrivateKeyMismatch,
+    /// A resumption PSK rule for ReInit or branching is broken (RFC 9420 §11.2, §11.3).
+    #[error("{0} (RFC 9420 §11.2, §11.3, §12.4.3.1)")]
+    Resumption(&'static str),
+    /// An application message was attempted while proposals are pending (RFC 9420 §12.4).
+    #[error("proposals are pending: commit them before sending application data (RFC 9420 §12.4)")]
+    ProposalsPending,
+    /// The group state could not be decoded.
+    #[error("stored group state is malformed: {0}")]
+    MalformedState(&'static str),
+    /// A leaf or KeyPackage failed validation.
+    #[error(transparent)]
+    Validation(#[from] ValidationError),
+    /// A credential was rejected.
+    #[error(transparent)]
+    Credential(#[from] CredentialError),
+    /// Framing or message protection failed.
+    #[error(transparent)]
+    Framing(#[from] FramingError),
+    /// The ratchet tree rejected an operation.
+    #[error(transparent)]
+    Tree(#[from] TreeError),
+    /// TreeKEM failed.
+    #[error(transparent)]
+    TreeKem(#[from] TreeKemError),
+    /// Welcome processing failed.
+    #[error(transparent)]
+    Welcome(#[from] WelcomeError),
+    /// The key schedule failed.
+    #[error(transparent)]
+    KeySchedule(#[from] KeyScheduleError),
+    /// The secret tree failed.
+    #[error(transparent)]
+    SecretTree(#[from] SecretTreeError),
+    /// Transcript hashing failed.
+    #[error(transparent)]
+    Transcript(#[from] TranscriptError),
+    /// PSK derivation failed.
+    #[error(transparent)]
+    Psk(#[from] PskError),
+    /// Encoding or decoding failed.
+    #[error("codec: {0}")]
+    Codec(#[from] CodecError),
+    /// A cryptographic primitive failed.
+    #[error("crypto: {0}")]
+    Crypto(#[from] CryptoError),
+}
+
+impl GroupError {
+    pub(crate) fn proposal(
+        proposal: ProposalType,
+        reason: &'static str,
+        section: &'static str,
+    ) -> Self {
+        Self::InvalidProposal {
+            proposal,
+            reason,
+            section,
+        }
+    }
+}

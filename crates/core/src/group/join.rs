@@ -1,0 +1,393 @@
+//! Joining a group: from a Welcome (RFC 9420 §12.4.3.1) or by an external commit
+//! (§12.4.3.2).
+
+use std::collections::VecDeque;
+
+use conclave_crypto::{CipherSuiteProvider, CryptoRandom, Secret, hpke};
+
+use super::commit::{CommitBase, CommitOptions, CommitOutput, EXTERNAL_INIT_LABEL, build_commit};
+use super::proposals::{CommittedProposal, Committer, ProposalContext, validate_and_apply};
+use super::state::EpochState;
+use super::{
+    Group, GroupConfig, GroupEnv, GroupError, GroupStatus, KeyPackageBundle, LeafOptions,
+    SigningIdentity, default_capabilities, mls_message,
+};
+use crate::framing::protect_public;
+use crate::messages::{
+    ExternalInit, ExternalPub, GroupInfo, HpkePublicKey, LeafIndex, LeafNode, LeafNodeSource,
+    Lifetime, MlsMessageBody, PreSharedKey, PreSharedKeyId, Proposal, ProposalOrRef, Psk,
+    RatchetTreeNodes, Remove, ResumptionPskUsage, Sender, Welcome, find_payload,
+};
+use crate::transcript;
+use crate::tree::RatchetTree;
+use crate::treekem::{NodeKey, PrivateTree};
+use crate::validation::{
+    GroupRequirements, LeafNodeContext, LeafNodeValidator, MemberCredentialTypes, UsedLeafKeys,
+};
+use crate::welcome::{
+    check_group_info_cipher_suite, check_psk_ids, decrypt_group_info, decrypt_group_secrets,
+    find_group_secrets, joiner_epoch_secrets, joiner_key_schedule, verify_group_info_signature,
+};
+
+/// Inputs of a join beyond the Welcome or GroupInfo.
+#[derive(Debug, Clone, Default)]
+pub struct JoinOptions {
+    /// The ratchet tree, when the Welcome or GroupInfo does not carry it (RFC 9420 §12.4.3.3).
+    pub ratchet_tree: Option<RatchetTreeNodes>,
+    /// Resumption PSKs from other groups (ReInit, branch, RFC 9420 §11.2, §11.3):
+    /// `(group_id, epoch, secret)`.
+    pub resumption_psks: Vec<(Vec<u8>, u64, Secret)>,
+    /// For an external commit: our prior appearance to remove (resync, RFC 9420 §12.4.3.2).
+    pub remove_prior_leaf: Option<LeafIndex>,
+    /// For an external commit: external PSKs to include.
+    pub psks: Vec<PreSharedKeyId>,
+}
+
+fn find_psk(env: &GroupEnv, options: &JoinOptions, id: &PreSharedKeyId) -> Option<Secret> {
+    match &id.psk {
+        Psk::External { psk_id } => env.psks.external_psk(psk_id),
+        Psk::Resumption {
+            psk_group_id,
+            psk_epoch,
+            ..
+        } => options
+            .resumption_psks
+            .iter()
+            .find(|(g, e, _)| g == psk_group_id && e == psk_epoch)
+            .map(|(_, _, s)| s.clone()),
+    }
+}
+
+/// The ratchet tree of a GroupInfo's `ratchet_tree` extension, else the supplied one.
+fn tree_for(group_info: &GroupInfo, options: &JoinOptions) -> Result<RatchetTree, GroupError> {
+    let nodes = match find_payload::<RatchetTreeNodes>(&group_info.extensions)? {
+        Some(nodes) => nodes,
+        None => options
+            .ratchet_tree
+            .clone()
+            .ok_or(GroupError::MissingRatchetTree)?,
+    };
+    Ok(RatchetTree::from_nodes(nodes)?)
+}
+
+/// Verifies the GroupInfo signature by leaf `signer` and validates the tree for a joiner
+/// (RFC 9420 §12.4.3.1): tree hash, parent hashes, every leaf (§7.3), unmerged leaves, key
+/// uniqueness.
+fn verify_group_info_and_tree(
+    cs: &dyn CipherSuiteProvider,
+    env: &GroupEnv,
+    config: &GroupConfig,
+    group_info: &GroupInfo,
+    tree: &mut RatchetTree,
+    now: u64,
+) -> Result<(), GroupError> {
+    let signer = tree
+        .leaf(group_info.signer)
+        .ok_or(GroupError::GroupInfo("the signer leaf is blank"))?;
+    verify_group_info_signature(cs, group_info, &signer.signature_key)?;
+    let context = &group_info.group_context;
+    let requirements = GroupRequirements::from_group_context(context)?;
+    let members = MemberCredentialTypes::from_leaves(tree.members().map(|(_, leaf)| leaf));
+    let no_keys = UsedLeafKeys::default();
+    let validator = LeafNodeValidator {
+        cs,
+        identity: env.identity.as_ref(),
+        group: &requirements,
+        members: &members,
+        keys: &no_keys,
+        lifetime_policy: config.lifetime_policy,
+        now,
+    };
+    let group_id = context.group_id.clone();
+    tree.validate_for_join(cs, &group_id, &context.tree_hash, |leaf_index, leaf| {
+        validator
+            .validate_leaf_node(
+                leaf,
+                &LeafNodeContext::TreeLeaf {
+                    group_id: &group_id,
+                    leaf_index,
+                },
+            )
+            .map_err(GroupError::from)
+    })?;
+    super::proposals::check_group_context_extensions(
+        cs,
+        env.identity.as_ref(),
+        tree,
+        &context.extensions,
+        now,
+    )
+}
+
+impl Group {
+    /// Joins a group from a Welcome (RFC 9420 §12.4.3.1).
+    pub fn join(
+        env: GroupEnv,
+        welcome: &Welcome,
+        key_package: &KeyPackageBundle,
+        signer: SigningIdentity,
+        config: GroupConfig,
+        options: &JoinOptions,
+        now: u64,
+    ) -> Result<Self, GroupError> {
+        let cs = env.suite(welcome.cipher_suite)?;
+        let kp = &key_package.key_package;
+        let entry = find_group_secrets(cs.as_ref(), welcome, kp)?;
+        let secrets = decrypt_group_secrets(
+            cs.as_ref(),
+            welcome,
+            entry,
+            key_package.init_private_key.as_bytes(),
+        )?;
+        check_psk_ids(&secrets.psks)?;
+        let psk_secrets: Vec<Secret> = secrets
+            .psks
+            .iter()
+            .map(|id| find_psk(&env, options, id).ok_or(GroupError::PskNotFound))
+            .collect::<Result<_, _>>()?;
+        let psk_secret = super::commit::psk_secret(cs.as_ref(), &secrets.psks, &psk_secrets)?;
+        let schedule = joiner_key_schedule(
+            cs.as_ref(),
+            &secrets,
+            psk_secret.as_ref().map(Secret::as_bytes),
+        )?;
+        let group_info = decrypt_group_info(cs.as_ref(), welcome, &schedule)?;
+        check_group_info_cipher_suite(&group_info, kp)?;
+        let mut tree = tree_for(&group_info, options)?;
+        verify_group_info_and_tree(cs.as_ref(), &env, &config, &group_info, &mut tree, now)?;
+        let own = tree
+            .find_leaf(&kp.leaf_node)
+            .ok_or(GroupError::OwnLeafNotFound)?;
+
+        let mut private = PrivateTree::new(
+            own,
+            NodeKey {
+                secret_key: key_package.encryption_private_key.clone(),
+                public_key: kp.leaf_node.encryption_key.clone(),
+            },
+        );
+        if let Some(path_secret) = secrets.path_secret.clone() {
+            // The path secret is the common ancestor's; the committer's filtered direct path
+            // continues from there (RFC 9420 §12.4.3.1).
+            let ancestor = tree
+                .size()
+                .common_ancestor(own.node(), group_info.signer.node())
+                .ok_or(GroupError::GroupInfo(
+                    "signer and joiner have no common ancestor",
+                ))?;
+            let path = tree.filtered_direct_path(group_info.signer);
+            let start = path
+                .iter()
+                .position(|n| *n == ancestor)
+                .ok_or(GroupError::GroupInfo(
+                    "the common ancestor is not on the signer's path",
+                ))?;
+            let nodes = path.get(start..).unwrap_or(&[]);
+            private.insert_path(cs.as_ref(), nodes, path_secret)?;
+        }
+        if !private.is_consistent_with(&tree) {
+            return Err(GroupError::PrivateKeyMismatch);
+        }
+
+        let epoch_secrets = joiner_epoch_secrets(cs.as_ref(), schedule, &group_info)?;
+        check_resumption(&group_info, &secrets.psks)?;
+        let context = group_info.group_context;
+        let interim = transcript::interim_transcript_hash(
+            cs.as_ref(),
+            &context.confirmed_transcript_hash,
+            &group_info.confirmation_tag,
+        )?;
+        let epoch = EpochState::new(
+            &config,
+            context,
+            tree,
+            interim,
+            group_info.confirmation_tag,
+            epoch_secrets,
+        );
+        Ok(Self {
+            env,
+            cs,
+            config,
+            signer,
+            epoch,
+            private,
+            proposals: Vec::new(),
+            pending_commit: None,
+            past_epochs: VecDeque::new(),
+            resumption_psks: VecDeque::new(),
+            status: GroupStatus::Active,
+        })
+    }
+
+    /// Joins by an external commit (RFC 9420 §12.4.3.2) from a GroupInfo with `external_pub`.
+    /// Returns the group, already in the new epoch, and the commit to send; if the Delivery
+    /// Service rejects the commit, discard the group and try again with a fresh GroupInfo.
+    #[allow(clippy::too_many_arguments)]
+    pub fn join_external(
+        env: GroupEnv,
+        group_info: &GroupInfo,
+        signer: SigningIdentity,
+        config: GroupConfig,
+        leaf_options: &LeafOptions,
+        options: &JoinOptions,
+        now: u64,
+        rng: &mut dyn CryptoRandom,
+    ) -> Result<(Self, CommitOutput), GroupError> {
+        let suite = group_info.group_context.cipher_suite;
+        let cs = env.suite(suite)?;
+        let mut tree = tree_for(group_info, options)?;
+        verify_group_info_and_tree(cs.as_ref(), &env, &config, group_info, &mut tree, now)?;
+        let external_pub = find_payload::<ExternalPub>(&group_info.extensions)?
+            .ok_or(GroupError::GroupInfo("no external_pub extension"))?;
+        let (init_secret, kem_output) =
+            external_commit_init(cs.as_ref(), &external_pub.external_pub, rng)?;
+
+        let mut by_value = vec![Proposal::ExternalInit(ExternalInit { kem_output })];
+        if let Some(prior) = options.remove_prior_leaf {
+            by_value.push(Proposal::Remove(Remove { removed: prior }));
+        }
+        for psk in &options.psks {
+            by_value.push(Proposal::PreSharedKey(PreSharedKey { psk: psk.clone() }));
+        }
+        let committed: Vec<CommittedProposal> = by_value
+            .iter()
+            .map(|p| CommittedProposal {
+                sender: Sender::NewMemberCommit,
+                proposal: p.clone(),
+            })
+            .collect();
+        let context = &group_info.group_context;
+        let applied = {
+            let psk_available = |id: &PreSharedKeyId| find_psk(&env, options, id).is_some();
+            let ctx = ProposalContext {
+                cs: cs.as_ref(),
+                identity: env.identity.as_ref(),
+                context,
+                tree: &tree,
+                lifetime_policy: config.lifetime_policy,
+                now,
+                psk_available: &psk_available,
+            };
+            validate_and_apply(&ctx, Committer::External, &committed)?
+        };
+        let psk_secrets: Vec<Secret> = applied
+            .psks
+            .iter()
+            .map(|id| find_psk(&env, options, id).ok_or(GroupError::PskNotFound))
+            .collect::<Result<_, _>>()?;
+        let interim = transcript::interim_transcript_hash(
+            cs.as_ref(),
+            &context.confirmed_transcript_hash,
+            &group_info.confirmation_tag,
+        )?;
+        // A placeholder leaf reserves our position; the commit replaces it with the signed one.
+        let template = LeafNode {
+            encryption_key: HpkePublicKey(Vec::new()),
+            signature_key: signer.public_key.clone(),
+            credential: signer.credential.clone(),
+            capabilities: leaf_options
+                .capabilities
+                .clone()
+                .unwrap_or_else(|| default_capabilities(suite, env.identity.as_ref())),
+            leaf_node_source: LeafNodeSource::KeyPackage(Lifetime {
+                not_before: 0,
+                not_after: 0,
+            }),
+            extensions: leaf_options.leaf_extensions.clone(),
+            signature: Vec::new(),
+        };
+        let commit_options = CommitOptions::default();
+        let built = {
+            let base = CommitBase {
+                cs: cs.as_ref(),
+                config: &config,
+                signer: &signer,
+                context,
+                interim_transcript_hash: &interim,
+                init_secret,
+                own_leaf: None,
+                leaf_template: &template,
+            };
+            let refs = by_value.into_iter().map(ProposalOrRef::Proposal).collect();
+            build_commit(
+                &base,
+                applied,
+                refs,
+                &psk_secrets,
+                None,
+                &commit_options,
+                rng,
+            )?
+        };
+        let message = protect_public(cs.as_ref(), &built.content, Some(context), None)?;
+        let commit = mls_message(MlsMessageBody::PublicMessage(message));
+        let staged = built.staged;
+        let epoch = staged
+            .epoch
+            .ok_or(GroupError::MalformedState("external commit without epoch"))?;
+        let private = staged
+            .private
+            .ok_or(GroupError::MalformedState("external commit without keys"))?;
+        let group = Self {
+            env,
+            cs,
+            config,
+            signer,
+            epoch: *epoch,
+            private,
+            proposals: Vec::new(),
+            pending_commit: None,
+            past_epochs: VecDeque::new(),
+            resumption_psks: VecDeque::new(),
+            status: GroupStatus::Active,
+        };
+        Ok((
+            group,
+            CommitOutput {
+                commit,
+                welcome: built.welcome,
+                group_info: built.group_info,
+            },
+        ))
+    }
+}
+
+/// `kem_output, context = SetupBaseS(external_pub, "")`, `init_secret =
+/// context.export("MLS 1.0 external init secret", KDF.Nh)` (RFC 9420 §8.3).
+pub fn external_commit_init(
+    cs: &dyn CipherSuiteProvider,
+    external_pub: &HpkePublicKey,
+    rng: &mut dyn CryptoRandom,
+) -> Result<(Secret, Vec<u8>), GroupError> {
+    let (kem_output, context) = hpke::setup_sender(
+        cs,
+        external_pub.as_ref(),
+        &[],
+        None,
+        None,
+        hpke::Ephemeral::Random(rng),
+    )?;
+    let init_secret = context.export(EXTERNAL_INIT_LABEL, cs.hash_len())?;
+    Ok((init_secret, kem_output))
+}
+
+/// Resumption PSK rules for a joiner (RFC 9420 §12.4.3.1): with a `reinit` or `branch` PSK,
+/// the new group is at epoch 1.
+fn check_resumption(group_info: &GroupInfo, psks: &[PreSharedKeyId]) -> Result<(), GroupError> {
+    let special = psks.iter().any(|id| {
+        matches!(
+            id.psk,
+            Psk::Resumption {
+                usage: ResumptionPskUsage::Reinit | ResumptionPskUsage::Branch,
+                ..
+            }
+        )
+    });
+    if special && group_info.group_context.epoch != 1 {
+        return Err(GroupError::Resumption(
+            "a group joined with a reinit or branch PSK must be at epoch 1",
+        ));
+    }
+    Ok(())
+}

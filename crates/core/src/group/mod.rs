@@ -1,0 +1,951 @@
+//! The MLS group state machine (RFC 9420 §8, §11, §12): creating a group, proposals, commits,
+//! Welcome and external joins, application messages, and the epoch history kept for late
+//! messages.
+//!
+//! Design (DESIGN.md §2):
+//! - **Typed verification.** Incoming bytes go through [`crate::framing`], which yields
+//!   unverified content; only signature verification produces the content this module acts on.
+//! - **Staged state.** A commit is processed into a complete next epoch on the side
+//!   ([`commit`]); the group only moves when every check passed, so a rejected message leaves
+//!   the group exactly as it was. Our own commit stays pending until [`Group::merge_pending_commit`]
+//!   (after the Delivery Service accepted it) or until it comes back from the Delivery Service.
+//! - **One place per rule.** Proposal rules live in [`proposals`] and are shared by commit
+//!   creation and processing.
+//!
+//! Sans-IO: randomness and the current time are passed in by the caller.
+
+mod commit;
+mod error;
+mod join;
+mod proposals;
+mod state;
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use conclave_codec::Encode;
+use conclave_crypto::{
+    CipherSuite, CipherSuiteProvider, CryptoProvider, CryptoRandom, Secret, hpke, labels,
+};
+
+pub use commit::{CommitOptions, CommitOutput, CommitSummary};
+pub use error::GroupError;
+pub use join::{JoinOptions, external_commit_init};
+pub use state::PskStore;
+
+use crate::credential::IdentityProvider;
+use crate::framing::{
+    PaddingPolicy, VerifiedContent, open_sender_data, protect_private, protect_public,
+    sign_content, unprotect_private, unprotect_public,
+};
+use crate::messages::{
+    Capabilities, Content, ContentType, Credential, Extension, ExternalSenders, FramedContent,
+    GroupContext, HpkePublicKey, KeyPackage, LeafIndex, LeafNode, LeafNodeSource, Lifetime,
+    MlsMessage, MlsMessageBody, PrivateMessage, Proposal, ProposalRef, ProtocolVersion,
+    PublicMessage, ReInit, Sender, SignaturePublicKey, WireFormat, find_payload,
+};
+use crate::secret_tree::SecretTreeConfig;
+use crate::tree::RatchetTree;
+use crate::treekem::PrivateTree;
+use crate::validation::LifetimePolicy;
+use proposals::CachedProposal;
+use state::{EpochState, PastEpoch};
+
+/// Policy of one group (DESIGN.md §2 "Policy is configuration").
+#[derive(Debug, Clone)]
+pub struct GroupConfig {
+    /// Wire format of our handshake messages: `PUBLIC_MESSAGE` or `PRIVATE_MESSAGE`
+    /// (RFC 9420 §6; RFC 9750 discusses the trade-off).
+    pub handshake_wire_format: WireFormat,
+    /// Padding of our PrivateMessages (RFC 9420 §6.3.1).
+    pub padding: PaddingPolicy,
+    /// How many past epochs keep their keys for late application messages (RFC 9420 §14).
+    pub max_past_epochs: usize,
+    /// Out-of-order window of the sender ratchets (RFC 9420 §9.2).
+    pub secret_tree: SecretTreeConfig,
+    /// When KeyPackage lifetimes are enforced (RFC 9420 §7.3).
+    pub lifetime_policy: LifetimePolicy,
+    /// How many past epochs keep their resumption PSK (RFC 9420 §8.6).
+    pub max_resumption_psks: usize,
+    /// Whether external commits are accepted, and `external_pub` published in GroupInfo
+    /// (RFC 9420 §12.4.3.2).
+    pub allow_external_commits: bool,
+    /// Whether external commits that remove a prior appearance (resync) are accepted.
+    pub allow_external_resync: bool,
+}
+
+impl Default for GroupConfig {
+    fn default() -> Self {
+        Self {
+            handshake_wire_format: WireFormat::PUBLIC_MESSAGE,
+            padding: PaddingPolicy::None,
+            max_past_epochs: 3,
+            secret_tree: SecretTreeConfig::default(),
+            lifetime_policy: LifetimePolicy::default(),
+            max_resumption_psks: 8,
+            allow_external_commits: true,
+            allow_external_resync: true,
+        }
+    }
+}
+
+/// The services a group consults: crypto, the Authentication Service policy and external
+/// PSKs. Shared between groups.
+#[derive(Clone)]
+pub struct GroupEnv {
+    /// The crypto backend.
+    pub crypto: Arc<dyn CryptoProvider>,
+    /// Credential validation (RFC 9420 §5.3.1).
+    pub identity: Arc<dyn IdentityProvider>,
+    /// External pre-shared keys (RFC 9420 §8.4).
+    pub psks: Arc<dyn PskStore>,
+}
+
+impl core::fmt::Debug for GroupEnv {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("GroupEnv")
+            .field("crypto", &self.crypto.name())
+            .finish_non_exhaustive()
+    }
+}
+
+impl GroupEnv {
+    /// The provider of `suite`, or [`GroupError::UnsupportedCipherSuite`].
+    pub fn suite(&self, suite: CipherSuite) -> Result<Box<dyn CipherSuiteProvider>, GroupError> {
+        self.crypto
+            .cipher_suite_provider(suite)
+            .ok_or(GroupError::UnsupportedCipherSuite(suite))
+    }
+}
+
+/// A member's signature key pair and credential.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SigningIdentity {
+    /// The signature private key.
+    pub secret_key: Secret,
+    /// The signature public key.
+    pub public_key: SignaturePublicKey,
+    /// The credential binding an identity to the public key (RFC 9420 §5.3).
+    pub credential: Credential,
+}
+
+impl SigningIdentity {
+    /// Generates a fresh signature key pair for `credential`.
+    pub fn generate(
+        cs: &dyn CipherSuiteProvider,
+        credential: Credential,
+        rng: &mut dyn CryptoRandom,
+    ) -> Result<Self, GroupError> {
+        let (secret_key, public_key) = cs.signature_generate(rng)?;
+        Ok(Self {
+            secret_key,
+            public_key: SignaturePublicKey(public_key),
+            credential,
+        })
+    }
+}
+
+/// A KeyPackage with its private keys (RFC 9420 §10).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyPackageBundle {
+    /// The public KeyPackage.
+    pub key_package: KeyPackage,
+    /// Private key of `init_key`.
+    pub init_private_key: Secret,
+    /// Private key of `leaf_node.encryption_key`.
+    pub encryption_private_key: Secret,
+}
+
+/// Parameters of a new KeyPackage or leaf.
+#[derive(Debug, Clone, Default)]
+pub struct LeafOptions {
+    /// Capabilities; `None` gives [`default_capabilities`].
+    pub capabilities: Option<Capabilities>,
+    /// Leaf node extensions.
+    pub leaf_extensions: Vec<Extension>,
+    /// KeyPackage extensions.
+    pub key_package_extensions: Vec<Extension>,
+    /// Validity period in seconds from `now` (default 90 days).
+    pub lifetime_seconds: Option<u64>,
+}
+
+/// Default validity of a KeyPackage: 90 days.
+const DEFAULT_LIFETIME: u64 = 90 * 24 * 3600;
+
+/// The capabilities we advertise by default: MLS 1.0, the group's suite, the credential types
+/// our identity provider validates (RFC 9420 §7.2).
+pub fn default_capabilities(suite: CipherSuite, identity: &dyn IdentityProvider) -> Capabilities {
+    Capabilities {
+        versions: vec![ProtocolVersion::MLS10],
+        cipher_suites: vec![suite],
+        extensions: Vec::new(),
+        proposals: Vec::new(),
+        credentials: identity.supported_credential_types(),
+    }
+}
+
+impl KeyPackageBundle {
+    /// Creates and signs a KeyPackage (RFC 9420 §10) with fresh init and encryption keys.
+    pub fn generate(
+        env: &GroupEnv,
+        suite: CipherSuite,
+        signer: &SigningIdentity,
+        options: &LeafOptions,
+        now: u64,
+        rng: &mut dyn CryptoRandom,
+    ) -> Result<Self, GroupError> {
+        let cs = env.suite(suite)?;
+        let cs = cs.as_ref();
+        let init = hpke::generate_key_pair(cs, rng)?;
+        let encryption = hpke::generate_key_pair(cs, rng)?;
+        let lifetime = options.lifetime_seconds.unwrap_or(DEFAULT_LIFETIME);
+        let capabilities = options
+            .capabilities
+            .clone()
+            .unwrap_or_else(|| default_capabilities(suite, env.identity.as_ref()));
+        let leaf_node = sign_leaf_node(
+            cs,
+            signer,
+            HpkePublicKey(encryption.public_key),
+            capabilities,
+            LeafNodeSource::KeyPackage(Lifetime {
+                not_before: now.saturating_sub(3600),
+                not_after: now.saturating_add(lifetime),
+            }),
+            options.leaf_extensions.clone(),
+            None,
+        )?;
+        let mut key_package = KeyPackage {
+            version: ProtocolVersion::MLS10,
+            cipher_suite: suite,
+            init_key: HpkePublicKey(init.public_key),
+            leaf_node,
+            extensions: options.key_package_extensions.clone(),
+            signature: Vec::new(),
+        };
+        let tbs = key_package.to_be_signed()?;
+        key_package.signature =
+            labels::sign_with_label(cs, signer.secret_key.as_bytes(), "KeyPackageTBS", &tbs)?;
+        Ok(Self {
+            key_package,
+            init_private_key: init.secret_key,
+            encryption_private_key: encryption.secret_key,
+        })
+    }
+}
+
+/// Builds and signs a LeafNode (RFC 9420 §7.2). `group` is `(group_id, leaf_index)` for the
+/// `update` and `commit` sources.
+pub(crate) fn sign_leaf_node(
+    cs: &dyn CipherSuiteProvider,
+    signer: &SigningIdentity,
+    encryption_key: HpkePublicKey,
+    capabilities: Capabilities,
+    leaf_node_source: LeafNodeSource,
+    extensions: Vec<Extension>,
+    group: Option<(&[u8], LeafIndex)>,
+) -> Result<LeafNode, GroupError> {
+    let mut leaf = LeafNode {
+        encryption_key,
+        signature_key: signer.public_key.clone(),
+        credential: signer.credential.clone(),
+        capabilities,
+        leaf_node_source,
+        extensions,
+        signature: Vec::new(),
+    };
+    let tbs = leaf.to_be_signed(group)?;
+    leaf.signature =
+        labels::sign_with_label(cs, signer.secret_key.as_bytes(), "LeafNodeTBS", &tbs)?;
+    Ok(leaf)
+}
+
+/// Whether the group can still be used.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GroupStatus {
+    /// A member in good standing.
+    Active,
+    /// A commit removed us (RFC 9420 §12.4.2: delete the state promptly).
+    Removed,
+    /// A commit with a ReInit was applied: wait for the Welcome to the new group
+    /// (RFC 9420 §11.2).
+    ReInitialized(ReInit),
+}
+
+/// What processing an incoming message produced.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ProcessedMessage {
+    /// An application message (RFC 9420 §6.3).
+    Application {
+        /// The sender's leaf.
+        sender: LeafIndex,
+        /// The epoch it was sent in.
+        epoch: u64,
+        /// The plaintext.
+        data: Vec<u8>,
+        /// The sender's authenticated but unencrypted data.
+        authenticated_data: Vec<u8>,
+    },
+    /// A proposal, now cached for the next commit (RFC 9420 §12.1).
+    Proposal {
+        /// Who proposed it.
+        sender: Sender,
+        /// The proposal.
+        proposal: Box<Proposal>,
+        /// Its reference, as commits will name it.
+        reference: ProposalRef,
+    },
+    /// A commit, applied: the group is in the next epoch (or we were removed).
+    Commit(CommitSummary),
+    /// Our own pending commit came back and was merged.
+    OwnCommitMerged(CommitSummary),
+    /// A message we sent came back (application message or proposal): nothing to do.
+    OwnMessage,
+}
+
+/// An MLS group from one member's point of view.
+pub struct Group {
+    env: GroupEnv,
+    cs: Box<dyn CipherSuiteProvider>,
+    config: GroupConfig,
+    signer: SigningIdentity,
+    epoch: EpochState,
+    private: PrivateTree,
+    proposals: Vec<CachedProposal>,
+    pending_commit: Option<Box<commit::PendingCommit>>,
+    past_epochs: VecDeque<PastEpoch>,
+    resumption_psks: VecDeque<(u64, Secret)>,
+    status: GroupStatus,
+}
+
+impl core::fmt::Debug for Group {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Group")
+            .field("group_id", &hex_prefix(&self.epoch.context.group_id))
+            .field("epoch", &self.epoch.context.epoch)
+            .field("own_leaf", &self.private.own_leaf())
+            .field("members", &self.epoch.tree.member_count())
+            .field("status", &self.status)
+            .finish_non_exhaustive()
+    }
+}
+
+fn hex_prefix(bytes: &[u8]) -> String {
+    bytes.iter().take(8).map(|b| format!("{b:02x}")).collect()
+}
+
+impl Group {
+    /// Creates a one-member group at epoch 0 (RFC 9420 §11).
+    #[allow(clippy::too_many_arguments)]
+    pub fn create(
+        env: GroupEnv,
+        suite: CipherSuite,
+        group_id: Vec<u8>,
+        signer: SigningIdentity,
+        extensions: Vec<Extension>,
+        config: GroupConfig,
+        leaf_options: &LeafOptions,
+        now: u64,
+        rng: &mut dyn CryptoRandom,
+    ) -> Result<Self, GroupError> {
+        let cs = env.suite(suite)?;
+        let bundle = KeyPackageBundle::generate(&env, suite, &signer, leaf_options, now, rng)?;
+        let leaf = bundle.key_package.leaf_node;
+        let own = crate::treekem::NodeKey {
+            secret_key: bundle.encryption_private_key,
+            public_key: leaf.encryption_key.clone(),
+        };
+        let mut tree = RatchetTree::new(leaf);
+        let context = GroupContext {
+            version: ProtocolVersion::MLS10,
+            cipher_suite: suite,
+            group_id,
+            epoch: 0,
+            tree_hash: tree.tree_hash(cs.as_ref())?,
+            confirmed_transcript_hash: Vec::new(),
+            extensions,
+        };
+        proposals::check_group_context_extensions(
+            cs.as_ref(),
+            env.identity.as_ref(),
+            &tree,
+            &context.extensions,
+            now,
+        )?;
+        let mut init_secret = vec![0u8; cs.hash_len()];
+        rng.fill(&mut init_secret)?;
+        let epoch = EpochState::first(
+            cs.as_ref(),
+            &config,
+            context,
+            tree,
+            &Secret::new(init_secret),
+        )?;
+        Ok(Self {
+            env,
+            cs,
+            config,
+            signer,
+            epoch,
+            private: PrivateTree::new(LeafIndex(0), own),
+            proposals: Vec::new(),
+            pending_commit: None,
+            past_epochs: VecDeque::new(),
+            resumption_psks: VecDeque::new(),
+            status: GroupStatus::Active,
+        })
+    }
+
+    // ---- accessors ------------------------------------------------------------------------
+
+    /// The group id.
+    pub fn group_id(&self) -> &[u8] {
+        &self.epoch.context.group_id
+    }
+
+    /// The current epoch.
+    pub fn epoch(&self) -> u64 {
+        self.epoch.context.epoch
+    }
+
+    /// The cipher suite.
+    pub fn cipher_suite(&self) -> CipherSuite {
+        self.epoch.context.cipher_suite
+    }
+
+    /// The current group context (RFC 9420 §8.1).
+    pub fn context(&self) -> &GroupContext {
+        &self.epoch.context
+    }
+
+    /// The ratchet tree.
+    pub fn tree(&self) -> &RatchetTree {
+        &self.epoch.tree
+    }
+
+    /// Our leaf index.
+    pub fn own_leaf(&self) -> LeafIndex {
+        self.private.own_leaf()
+    }
+
+    /// Our signing identity.
+    pub fn signer(&self) -> &SigningIdentity {
+        &self.signer
+    }
+
+    /// The policy.
+    pub fn config(&self) -> &GroupConfig {
+        &self.config
+    }
+
+    /// Whether the group is usable.
+    pub fn status(&self) -> &GroupStatus {
+        &self.status
+    }
+
+    /// The members, by leaf index.
+    pub fn members(&self) -> impl Iterator<Item = (LeafIndex, &LeafNode)> {
+        self.epoch.tree.members()
+    }
+
+    /// The epoch authenticator (RFC 9420 §8.7).
+    pub fn epoch_authenticator(&self) -> &[u8] {
+        self.epoch.secrets.epoch_authenticator.as_bytes()
+    }
+
+    /// `MLS-Exporter(label, context, length)` of the current epoch (RFC 9420 §8.5).
+    pub fn export_secret(
+        &self,
+        label: &str,
+        context: &[u8],
+        length: usize,
+    ) -> Result<Secret, GroupError> {
+        Ok(self
+            .epoch
+            .secrets
+            .export(self.cs.as_ref(), label, context, length)?)
+    }
+
+    /// The resumption PSK of `epoch`, if still kept (RFC 9420 §8.6); the current epoch's
+    /// is always available.
+    pub fn resumption_psk(&self, epoch: u64) -> Option<&Secret> {
+        if epoch == self.epoch() {
+            return Some(&self.epoch.secrets.resumption_psk);
+        }
+        self.resumption_psks
+            .iter()
+            .find(|(e, _)| *e == epoch)
+            .map(|(_, s)| s)
+    }
+
+    /// Proposals received (or sent) in this epoch and not yet committed.
+    pub fn pending_proposals(&self) -> impl Iterator<Item = (&Sender, &Proposal)> {
+        self.proposals.iter().map(|p| (&p.sender, &p.proposal))
+    }
+
+    /// Whether one of our commits awaits merging.
+    pub fn has_pending_commit(&self) -> bool {
+        self.pending_commit.is_some()
+    }
+
+    /// Discards our pending commit (the Delivery Service rejected it).
+    pub fn clear_pending_commit(&mut self) {
+        self.pending_commit = None;
+    }
+
+    fn ensure_active(&self) -> Result<(), GroupError> {
+        match &self.status {
+            GroupStatus::Active => Ok(()),
+            GroupStatus::Removed => Err(GroupError::Inactive("we were removed from the group")),
+            GroupStatus::ReInitialized(_) => Err(GroupError::Inactive(
+                "the group was reinitialised (RFC 9420 §11.2)",
+            )),
+        }
+    }
+
+    fn external_senders(&self) -> Result<Option<ExternalSenders>, GroupError> {
+        Ok(find_payload::<ExternalSenders>(
+            &self.epoch.context.extensions,
+        )?)
+    }
+
+    // ---- sending --------------------------------------------------------------------------
+
+    /// Encrypts an application message (RFC 9420 §6.3). Refused while proposals are pending
+    /// (RFC 9420 §12.4: commit them first).
+    pub fn encrypt_application_message(
+        &mut self,
+        data: &[u8],
+        authenticated_data: &[u8],
+        rng: &mut dyn CryptoRandom,
+    ) -> Result<MlsMessage, GroupError> {
+        self.ensure_active()?;
+        if !self.proposals.is_empty() {
+            return Err(GroupError::ProposalsPending);
+        }
+        let content = FramedContent {
+            group_id: self.epoch.context.group_id.clone(),
+            epoch: self.epoch(),
+            sender: Sender::Member(self.own_leaf()),
+            authenticated_data: authenticated_data.to_vec(),
+            content: Content::Application(data.to_vec()),
+        };
+        let signed = sign_content(
+            self.cs.as_ref(),
+            self.signer.secret_key.as_bytes(),
+            WireFormat::PRIVATE_MESSAGE,
+            content,
+            Some(&self.epoch.context),
+        )?;
+        let message = protect_private(
+            self.cs.as_ref(),
+            &signed,
+            &mut self.epoch.secret_tree,
+            self.epoch.secrets.sender_data_secret.as_bytes(),
+            self.config.padding,
+            rng,
+        )?;
+        Ok(mls_message(MlsMessageBody::PrivateMessage(message)))
+    }
+
+    /// Sends `proposal` by reference: returns the message and caches the proposal so that
+    /// our next commit includes it (RFC 9420 §12.1).
+    pub fn propose(
+        &mut self,
+        proposal: Proposal,
+        authenticated_data: &[u8],
+        rng: &mut dyn CryptoRandom,
+    ) -> Result<MlsMessage, GroupError> {
+        self.ensure_active()?;
+        if matches!(proposal, Proposal::ExternalInit(_)) {
+            return Err(GroupError::proposal(
+                proposal.proposal_type(),
+                "ExternalInit is only sent by value in an external commit",
+                "12.1.5",
+            ));
+        }
+        let content = FramedContent {
+            group_id: self.epoch.context.group_id.clone(),
+            epoch: self.epoch(),
+            sender: Sender::Member(self.own_leaf()),
+            authenticated_data: authenticated_data.to_vec(),
+            content: Content::Proposal(proposal),
+        };
+        let (message, signed) = self.sign_and_protect_handshake(content, None, rng)?;
+        let cached = CachedProposal::from_content(self.cs.as_ref(), &signed)?;
+        self.proposals.push(cached);
+        Ok(message)
+    }
+
+    /// Signs handshake content, sets the confirmation tag if given, and protects it with the
+    /// configured wire format. Returns the message and the signed content.
+    fn sign_and_protect_handshake(
+        &mut self,
+        content: FramedContent,
+        confirmation_tag: Option<Vec<u8>>,
+        rng: &mut dyn CryptoRandom,
+    ) -> Result<(MlsMessage, crate::messages::AuthenticatedContent), GroupError> {
+        let wire_format = self.config.handshake_wire_format;
+        let mut signed = sign_content(
+            self.cs.as_ref(),
+            self.signer.secret_key.as_bytes(),
+            wire_format,
+            content,
+            Some(&self.epoch.context),
+        )?;
+        signed.auth.confirmation_tag = confirmation_tag;
+        let body = self.protect_signed(&signed, rng)?;
+        Ok((mls_message(body), signed))
+    }
+
+    fn protect_signed(
+        &mut self,
+        signed: &crate::messages::AuthenticatedContent,
+        rng: &mut dyn CryptoRandom,
+    ) -> Result<MlsMessageBody, GroupError> {
+        Ok(match signed.wire_format {
+            WireFormat::PRIVATE_MESSAGE => MlsMessageBody::PrivateMessage(protect_private(
+                self.cs.as_ref(),
+                signed,
+                &mut self.epoch.secret_tree,
+                self.epoch.secrets.sender_data_secret.as_bytes(),
+                self.config.padding,
+                rng,
+            )?),
+            WireFormat::PUBLIC_MESSAGE => MlsMessageBody::PublicMessage(protect_public(
+                self.cs.as_ref(),
+                signed,
+                Some(&self.epoch.context),
+                Some(self.epoch.secrets.membership_key.as_bytes()),
+            )?),
+            other => return Err(GroupError::WireFormatNotAllowed(other)),
+        })
+    }
+
+    // ---- receiving ------------------------------------------------------------------------
+
+    /// Processes a PublicMessage or PrivateMessage for this group.
+    ///
+    /// A rejected message leaves the group unchanged, except that a PrivateMessage whose
+    /// content decrypted consumes its ratchet generation (its key is deleted, RFC 9420 §9.2)
+    /// even if its signature or content is then rejected.
+    pub fn process_message(
+        &mut self,
+        message: &MlsMessage,
+        now: u64,
+    ) -> Result<ProcessedMessage, GroupError> {
+        if message.version != ProtocolVersion::MLS10 {
+            return Err(GroupError::UnsupportedVersion(message.version.0));
+        }
+        if let Some(pending) = &self.pending_commit
+            && pending.is_echo_of(message)
+        {
+            return self
+                .merge_pending_commit()
+                .map(ProcessedMessage::OwnCommitMerged);
+        }
+        match &message.body {
+            MlsMessageBody::PublicMessage(public) => self.process_public(public, now),
+            MlsMessageBody::PrivateMessage(private) => self.process_private(private, now),
+            MlsMessageBody::Welcome(_) => {
+                Err(GroupError::UnexpectedWireFormat(WireFormat::WELCOME))
+            }
+            MlsMessageBody::GroupInfo(_) => {
+                Err(GroupError::UnexpectedWireFormat(WireFormat::GROUP_INFO))
+            }
+            MlsMessageBody::KeyPackage(_) => {
+                Err(GroupError::UnexpectedWireFormat(WireFormat::KEY_PACKAGE))
+            }
+        }
+    }
+
+    fn check_group_and_epoch(&self, group_id: &[u8], epoch: u64) -> Result<(), GroupError> {
+        if group_id != self.epoch.context.group_id.as_slice() {
+            return Err(GroupError::WrongGroup);
+        }
+        if epoch != self.epoch() {
+            return Err(GroupError::WrongEpoch {
+                message: epoch,
+                current: self.epoch(),
+            });
+        }
+        Ok(())
+    }
+
+    fn process_public(
+        &mut self,
+        message: &PublicMessage,
+        now: u64,
+    ) -> Result<ProcessedMessage, GroupError> {
+        self.ensure_active()?;
+        self.check_group_and_epoch(&message.content.group_id, message.content.epoch)?;
+        if message.content.sender == Sender::Member(self.own_leaf()) {
+            return self.own_handshake_echo(message);
+        }
+        let unverified = unprotect_public(
+            self.cs.as_ref(),
+            message,
+            &self.epoch.context,
+            self.epoch.secrets.membership_key.as_bytes(),
+        )?;
+        let key = self.sender_signature_key(&unverified)?;
+        let verified = unverified.verify(self.cs.as_ref(), key.as_ref(), &self.epoch.context)?;
+        self.process_verified(verified, now)
+    }
+
+    /// A PublicMessage claiming to be from our leaf: one of our proposals echoed by the
+    /// Delivery Service (our commits are matched before this).
+    fn own_handshake_echo(&self, message: &PublicMessage) -> Result<ProcessedMessage, GroupError> {
+        let content = crate::messages::AuthenticatedContent {
+            wire_format: WireFormat::PUBLIC_MESSAGE,
+            content: message.content.clone(),
+            auth: message.auth.clone(),
+        };
+        let reference = proposals::proposal_ref(self.cs.as_ref(), &content)?;
+        if self.proposals.iter().any(|p| p.reference == reference) {
+            Ok(ProcessedMessage::OwnMessage)
+        } else {
+            Err(GroupError::UnrecognisedOwnMessage)
+        }
+    }
+
+    fn process_private(
+        &mut self,
+        message: &PrivateMessage,
+        now: u64,
+    ) -> Result<ProcessedMessage, GroupError> {
+        if message.group_id != self.epoch.context.group_id {
+            return Err(GroupError::WrongGroup);
+        }
+        if message.epoch != self.epoch() {
+            return self.process_past_epoch(message);
+        }
+        self.ensure_active()?;
+        let sender_data = open_sender_data(
+            self.cs.as_ref(),
+            message,
+            self.epoch.secrets.sender_data_secret.as_bytes(),
+        )?;
+        if sender_data.leaf_index == self.own_leaf() {
+            // We deleted the key when we sent it (RFC 9420 §9.2): an echo of our own message.
+            return if message.content_type == ContentType::Commit {
+                Err(GroupError::UnrecognisedOwnMessage)
+            } else {
+                Ok(ProcessedMessage::OwnMessage)
+            };
+        }
+        let unverified = unprotect_private(
+            self.cs.as_ref(),
+            message,
+            &self.epoch.context,
+            &mut self.epoch.secret_tree,
+            self.epoch.secrets.sender_data_secret.as_bytes(),
+        )?;
+        let key = self.sender_signature_key(&unverified)?;
+        let verified = unverified.verify(self.cs.as_ref(), key.as_ref(), &self.epoch.context)?;
+        self.process_verified(verified, now)
+    }
+
+    /// An application message from one of the kept past epochs (RFC 9420 §14).
+    fn process_past_epoch(
+        &mut self,
+        message: &PrivateMessage,
+    ) -> Result<ProcessedMessage, GroupError> {
+        let current = self.epoch();
+        if message.content_type != ContentType::Application {
+            return Err(GroupError::WrongEpoch {
+                message: message.epoch,
+                current,
+            });
+        }
+        let cs = self.cs.as_ref();
+        let past = self
+            .past_epochs
+            .iter_mut()
+            .find(|p| p.context.epoch == message.epoch)
+            .ok_or(GroupError::WrongEpoch {
+                message: message.epoch,
+                current,
+            })?;
+        let sender_data = open_sender_data(cs, message, past.sender_data_secret.as_bytes())?;
+        if sender_data.leaf_index == past.own_leaf {
+            return Ok(ProcessedMessage::OwnMessage);
+        }
+        let unverified = unprotect_private(
+            cs,
+            message,
+            &past.context,
+            &mut past.secret_tree,
+            past.sender_data_secret.as_bytes(),
+        )?;
+        let Sender::Member(leaf) = unverified.sender() else {
+            return Err(GroupError::WrongEpoch {
+                message: message.epoch,
+                current,
+            });
+        };
+        let key = past
+            .signature_key(leaf)
+            .ok_or(GroupError::UnknownSender(leaf))?
+            .clone();
+        let verified = unverified.verify(cs, key.as_ref(), &past.context)?;
+        application_message(verified)
+    }
+
+    /// The signature key of the sender of `content` (RFC 9420 §6.1).
+    fn sender_signature_key(
+        &self,
+        content: &crate::framing::UnverifiedContent,
+    ) -> Result<SignaturePublicKey, GroupError> {
+        let authenticated = content.unverified_content();
+        match authenticated.content.sender {
+            Sender::Member(leaf) => self
+                .epoch
+                .tree
+                .leaf(leaf)
+                .map(|l| l.signature_key.clone())
+                .ok_or(GroupError::UnknownSender(leaf)),
+            Sender::External(index) => {
+                let senders = self
+                    .external_senders()?
+                    .ok_or(GroupError::UnknownExternalSender(index))?;
+                senders
+                    .0
+                    .get(index as usize)
+                    .map(|s| s.signature_key.clone())
+                    .ok_or(GroupError::UnknownExternalSender(index))
+            }
+            Sender::NewMemberProposal => match &authenticated.content.content {
+                Content::Proposal(Proposal::Add(add)) => {
+                    Ok(add.key_package.leaf_node.signature_key.clone())
+                }
+                _ => Err(GroupError::SenderNotAllowed {
+                    sender: crate::messages::SenderType::NewMemberProposal,
+                    what: "anything but an Add proposal",
+                    section: "12.1.8",
+                }),
+            },
+            Sender::NewMemberCommit => match &authenticated.content.content {
+                Content::Commit(commit) => commit
+                    .path
+                    .as_ref()
+                    .map(|p| p.leaf_node.signature_key.clone())
+                    .ok_or(GroupError::PathRequired(
+                        "an external commit must have a path",
+                    )),
+                _ => Err(GroupError::SenderNotAllowed {
+                    sender: crate::messages::SenderType::NewMemberCommit,
+                    what: "anything but a commit",
+                    section: "12.4.3.2",
+                }),
+            },
+        }
+    }
+
+    fn process_verified(
+        &mut self,
+        verified: VerifiedContent,
+        now: u64,
+    ) -> Result<ProcessedMessage, GroupError> {
+        match verified.content() {
+            Content::Application(_) => application_message(verified),
+            Content::Proposal(_) => {
+                let cached = proposals::receive_proposal(self, verified, now)?;
+                let message = ProcessedMessage::Proposal {
+                    sender: cached.sender,
+                    proposal: Box::new(cached.proposal.clone()),
+                    reference: cached.reference.clone(),
+                };
+                self.proposals.push(cached);
+                Ok(message)
+            }
+            Content::Commit(_) => {
+                let staged = commit::process_commit(self, verified, now)?;
+                let summary = staged.summary.clone();
+                self.apply_staged(staged);
+                Ok(ProcessedMessage::Commit(summary))
+            }
+        }
+    }
+
+    /// Merges our pending commit once the Delivery Service accepted it (RFC 9420 §12.4.1).
+    pub fn merge_pending_commit(&mut self) -> Result<CommitSummary, GroupError> {
+        let pending = self
+            .pending_commit
+            .take()
+            .ok_or(GroupError::NoPendingCommit)?;
+        let staged = pending.staged;
+        let summary = staged.summary.clone();
+        self.apply_staged(staged);
+        Ok(summary)
+    }
+
+    /// Moves the group to a staged next epoch, keeping the current one for late messages.
+    fn apply_staged(&mut self, staged: commit::StagedCommit) {
+        let commit::StagedCommit {
+            epoch,
+            private,
+            summary: _,
+            status,
+        } = staged;
+        if let Some(epoch) = epoch {
+            let previous = std::mem::replace(&mut self.epoch, *epoch);
+            let old_epoch = previous.context.epoch;
+            self.resumption_psks
+                .push_front((old_epoch, previous.secrets.resumption_psk.clone()));
+            self.resumption_psks
+                .truncate(self.config.max_resumption_psks);
+            if self.config.max_past_epochs > 0 {
+                let own = self.private.own_leaf();
+                self.past_epochs
+                    .push_front(PastEpoch::from_epoch(previous, own));
+                self.past_epochs.truncate(self.config.max_past_epochs);
+            }
+        }
+        if let Some(private) = private {
+            self.private = private;
+        }
+        self.proposals.clear();
+        self.pending_commit = None;
+        if let Some(status) = status {
+            self.status = status;
+        }
+    }
+}
+
+fn application_message(verified: VerifiedContent) -> Result<ProcessedMessage, GroupError> {
+    let content = verified.into_authenticated_content();
+    let Sender::Member(sender) = content.content.sender else {
+        return Err(GroupError::SenderNotAllowed {
+            sender: content.content.sender.sender_type(),
+            what: "application data",
+            section: "6.1",
+        });
+    };
+    let Content::Application(data) = content.content.content else {
+        return Err(GroupError::UnexpectedWireFormat(content.wire_format));
+    };
+    Ok(ProcessedMessage::Application {
+        sender,
+        epoch: content.content.epoch,
+        data,
+        authenticated_data: content.content.authenticated_data,
+    })
+}
+
+/// Wraps a body in an `MLSMessage` of version `mls10`.
+pub(crate) fn mls_message(body: MlsMessageBody) -> MlsMessage {
+    MlsMessage {
+        version: ProtocolVersion::MLS10,
+        body,
+    }
+}
+
+/// Encodes a value or maps the codec error.
+pub(crate) fn encode<T: Encode>(value: &T) -> Result<Vec<u8>, GroupError> {
+    Ok(value.to_bytes()?)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,558 @@
+//! Proposals: the cache of proposals received in an epoch (RFC 9420 §12.1), the validity of
+//! each proposal (§12.1.1–§12.1.8), of a committed list (§12.2), and applying a list to the
+//! tree and group context (§12.3). Commit creation and processing share these functions, so
+//! each rule lives once.
+
+use std::collections::{HashMap, HashSet};
+
+use conclave_codec::Encode;
+use conclave_crypto::{CipherSuiteProvider, labels};
+
+use super::{Group, GroupError};
+use crate::credential::IdentityProvider;
+use crate::framing::VerifiedContent;
+use crate::messages::{
+    AuthenticatedContent, Content, Extension, ExternalInit, ExternalSenders, GroupContext,
+    HpkePublicKey, KeyPackage, LeafIndex, LeafNode, PreSharedKeyId, Proposal, ProposalRef,
+    ProposalType, Psk, ReInit, ResumptionPskUsage, Sender, SignaturePublicKey, find_payload,
+};
+use crate::tree::RatchetTree;
+use crate::validation::{
+    GroupRequirements, LeafKeyLookup, LeafNodeContext, LeafNodeValidator, MemberCredentialTypes,
+    check_group_context_extensions as check_required_capabilities_of_members,
+    validate_external_senders,
+};
+
+/// A proposal received (or sent) in the current epoch, kept for the next commit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct CachedProposal {
+    pub(crate) reference: ProposalRef,
+    pub(crate) proposal: Proposal,
+    pub(crate) sender: Sender,
+}
+
+impl CachedProposal {
+    /// Caches a proposal carried by `content` under its reference.
+    pub(crate) fn from_content(
+        cs: &dyn CipherSuiteProvider,
+        content: &AuthenticatedContent,
+    ) -> Result<Self, GroupError> {
+        let Content::Proposal(proposal) = &content.content.content else {
+            return Err(GroupError::InvalidProposalList("not a proposal"));
+        };
+        Ok(Self {
+            reference: proposal_ref(cs, content)?,
+            proposal: proposal.clone(),
+            sender: content.content.sender,
+        })
+    }
+}
+
+/// `ProposalRef = MakeProposalRef(AuthenticatedContent)` (RFC 9420 §5.2).
+pub(crate) fn proposal_ref(
+    cs: &dyn CipherSuiteProvider,
+    content: &AuthenticatedContent,
+) -> Result<ProposalRef, GroupError> {
+    let encoded = content.to_bytes()?;
+    Ok(ProposalRef(labels::make_proposal_ref(cs, &encoded)?))
+}
+
+/// Checks which proposal types each sender type may send (RFC 9420 §12.1.8: external
+/// senders may send Add, Remove, PreSharedKey, ReInit and GroupContextExtensions;
+/// new-member proposals are Adds; ExternalInit only travels by value in external commits).
+pub(crate) fn check_sender_may_propose(
+    sender: &Sender,
+    proposal: &Proposal,
+) -> Result<(), GroupError> {
+    let allowed = match (sender, proposal) {
+        (_, Proposal::ExternalInit(_)) => false,
+        (Sender::Member(_), _) => true,
+        (Sender::External(_), Proposal::Update(_)) => false,
+        (Sender::External(_), _) => true,
+        (Sender::NewMemberProposal, Proposal::Add(_)) => true,
+        (Sender::NewMemberProposal | Sender::NewMemberCommit, _) => false,
+    };
+    if allowed {
+        Ok(())
+    } else {
+        Err(GroupError::SenderNotAllowed {
+            sender: sender.sender_type(),
+            what: "this proposal type",
+            section: "12.1.8",
+        })
+    }
+}
+
+/// A proposal received in a message: the sender may send it; it is cached as is. Its
+/// validity against the group is checked when it is committed (RFC 9420 §12.2).
+pub(crate) fn receive_proposal(
+    group: &Group,
+    verified: VerifiedContent,
+    _now: u64,
+) -> Result<CachedProposal, GroupError> {
+    let content = verified.into_authenticated_content();
+    let Content::Proposal(proposal) = &content.content.content else {
+        return Err(GroupError::InvalidProposalList("not a proposal"));
+    };
+    check_sender_may_propose(&content.content.sender, proposal)?;
+    CachedProposal::from_content(group.cs.as_ref(), &content)
+}
+
+/// Who commits: a member at a leaf, or a new member through an external commit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Committer {
+    /// A member (regular commit).
+    Member(LeafIndex),
+    /// A joiner (external commit, RFC 9420 §12.4.3.2).
+    External,
+}
+
+/// A proposal in a commit, with its sender.
+#[derive(Debug, Clone)]
+pub(crate) struct CommittedProposal {
+    pub(crate) sender: Sender,
+    pub(crate) proposal: Proposal,
+}
+
+/// The result of applying a proposal list (RFC 9420 §12.3).
+#[derive(Debug, Clone)]
+pub(crate) struct AppliedProposals {
+    /// The new tree (before any UpdatePath).
+    pub(crate) tree: RatchetTree,
+    /// The new group context extensions.
+    pub(crate) extensions: Vec<Extension>,
+    /// Leaves added, with their KeyPackages, in proposal order.
+    pub(crate) added: Vec<(LeafIndex, KeyPackage)>,
+    /// Leaves removed, with their former leaf nodes.
+    pub(crate) removed: Vec<(LeafIndex, LeafNode)>,
+    /// Leaves updated by Update proposals.
+    pub(crate) updated: Vec<LeafIndex>,
+    /// PSKs, in proposal order.
+    pub(crate) psks: Vec<PreSharedKeyId>,
+    /// The ExternalInit of an external commit.
+    pub(crate) external_init: Option<ExternalInit>,
+    /// A ReInit to carry out after the commit.
+    pub(crate) reinit: Option<ReInit>,
+    /// Whether the commit must carry an UpdatePath (RFC 9420 §12.4).
+    pub(crate) path_required: bool,
+}
+
+/// What the proposal rules need to know about the group.
+pub(crate) struct ProposalContext<'a> {
+    pub(crate) cs: &'a dyn CipherSuiteProvider,
+    pub(crate) identity: &'a dyn IdentityProvider,
+    pub(crate) context: &'a GroupContext,
+    pub(crate) tree: &'a RatchetTree,
+    pub(crate) lifetime_policy: crate::validation::LifetimePolicy,
+    pub(crate) now: u64,
+    /// Whether a PSK is available (RFC 9420 §12.4.2).
+    pub(crate) psk_available: &'a dyn Fn(&PreSharedKeyId) -> bool,
+}
+
+/// Key uniqueness against the leaves of a tree, optionally ignoring one leaf (the leaf
+/// being replaced by an Update or a commit).
+pub(crate) struct TreeKeys<'a> {
+    pub(crate) tree: &'a RatchetTree,
+    pub(crate) except: Option<LeafIndex>,
+}
+
+impl LeafKeyLookup for TreeKeys<'_> {
+    fn encryption_key_in_use(&self, key: &HpkePublicKey) -> bool {
+        self.tree
+            .find_node_by_encryption_key(key)
+            .is_some_and(|node| node.leaf().is_none() || node.leaf() != self.except)
+    }
+
+    fn signature_key_in_use(&self, key: &SignaturePublicKey) -> bool {
+        self.tree
+            .find_leaf_by_signature_key(key)
+            .is_some_and(|leaf| Some(leaf) != self.except)
+    }
+}
+
+/// Key uniqueness for KeyPackages added in one commit: against the tree and each other.
+struct AddedKeys<'a> {
+    tree: TreeKeys<'a>,
+    encryption: &'a HashSet<HpkePublicKey>,
+    signature: &'a HashSet<SignaturePublicKey>,
+}
+
+impl LeafKeyLookup for AddedKeys<'_> {
+    fn encryption_key_in_use(&self, key: &HpkePublicKey) -> bool {
+        self.encryption.contains(key) || self.tree.encryption_key_in_use(key)
+    }
+
+    fn signature_key_in_use(&self, key: &SignaturePublicKey) -> bool {
+        self.signature.contains(key) || self.tree.signature_key_in_use(key)
+    }
+}
+
+impl ProposalContext<'_> {
+    fn requirements(&self, extensions: &[Extension]) -> Result<GroupRequirements, GroupError> {
+        let mut context = self.context.clone();
+        context.extensions = extensions.to_vec();
+        Ok(GroupRequirements::from_group_context(&context)?)
+    }
+}
+
+/// Validates a proposal list (RFC 9420 §12.2) and applies it (§12.3), returning the new tree
+/// and everything the commit needs. Nothing of the group is modified.
+pub(crate) fn validate_and_apply(
+    ctx: &ProposalContext<'_>,
+    committer: Committer,
+    proposals: &[CommittedProposal],
+) -> Result<AppliedProposals, GroupError> {
+    check_list_rules(ctx, committer, proposals)?;
+
+    let mut applied = AppliedProposals {
+        tree: ctx.tree.clone(),
+        extensions: ctx.context.extensions.clone(),
+        added: Vec::new(),
+        removed: Vec::new(),
+        updated: Vec::new(),
+        psks: Vec::new(),
+        external_init: None,
+        reinit: None,
+        path_required: proposals.is_empty(),
+    };
+
+    // 1. GroupContextExtensions: replace the extensions; they apply to the rest of the list.
+    for proposal in proposals {
+        if let Proposal::GroupContextExtensions(gce) = &proposal.proposal {
+            applied.extensions = gce.extensions.clone();
+            applied.path_required = true;
+        }
+    }
+    let requirements = ctx.requirements(&applied.extensions)?;
+    let members = MemberCredentialTypes::from_leaves(ctx.tree.members().map(|(_, leaf)| leaf));
+
+    // 2. Updates (RFC 9420 §12.1.2).
+    for proposal in proposals {
+        if let Proposal::Update(update) = &proposal.proposal {
+            let Sender::Member(sender) = proposal.sender else {
+                return Err(GroupError::proposal(
+                    ProposalType::UPDATE,
+                    "sender is not a member",
+                    "12.1.2",
+                ));
+            };
+            let replaced = ctx
+                .tree
+                .leaf(sender)
+                .ok_or(GroupError::UnknownSender(sender))?;
+            let keys = TreeKeys {
+                tree: ctx.tree,
+                except: Some(sender),
+            };
+            let validator = LeafNodeValidator {
+                cs: ctx.cs,
+                identity: ctx.identity,
+                group: &requirements,
+                members: &members,
+                keys: &keys,
+                lifetime_policy: ctx.lifetime_policy,
+                now: ctx.now,
+            };
+            validator.validate_leaf_node(
+                &update.leaf_node,
+                &LeafNodeContext::Update {
+                    group_id: &ctx.context.group_id,
+                    leaf_index: sender,
+                    replaced,
+                },
+            )?;
+            applied.tree.update_leaf(sender, update.leaf_node.clone())?;
+            applied.updated.push(sender);
+            applied.path_required = true;
+        }
+    }
+
+    // 3. Removes (RFC 9420 §12.1.3).
+    for proposal in proposals {
+        if let Proposal::Remove(remove) = &proposal.proposal {
+            if ctx.tree.leaf(remove.removed).is_none() {
+                return Err(GroupError::proposal(
+                    ProposalType::REMOVE,
+                    "the removed leaf is blank or outside the tree",
+                    "12.1.3",
+                ));
+            }
+            let old = applied.tree.remove_leaf(remove.removed)?;
+            applied.removed.push((remove.removed, old));
+            applied.path_required = true;
+        }
+    }
+
+    // 4. Adds, in order (RFC 9420 §12.1.1).
+    let has_adds = proposals
+        .iter()
+        .any(|p| matches!(p.proposal, Proposal::Add(_)));
+    if has_adds {
+        let mut new_encryption = HashSet::new();
+        let mut new_signature = HashSet::new();
+        let mut identities: HashMap<Vec<u8>, LeafIndex> = HashMap::new();
+        for (leaf, node) in applied.tree.members() {
+            identities.insert(ctx.identity.identity(&node.credential)?, leaf);
+        }
+        for proposal in proposals {
+            let Proposal::Add(add) = &proposal.proposal else {
+                continue;
+            };
+            let key_package = &add.key_package;
+            {
+                let keys = AddedKeys {
+                    tree: TreeKeys {
+                        tree: &applied.tree,
+                        except: None,
+                    },
+                    encryption: &new_encryption,
+                    signature: &new_signature,
+                };
+                let validator = LeafNodeValidator {
+                    cs: ctx.cs,
+                    identity: ctx.identity,
+                    group: &requirements,
+                    members: &members,
+                    keys: &keys,
+                    lifetime_policy: ctx.lifetime_policy,
+                    now: ctx.now,
+                };
+                validator.validate_key_package(key_package)?;
+            }
+            // RFC 9420 §12.2: no two Adds for one client, none for a client already in the
+            // group (unless removed by this commit, which the removals above reflect).
+            let identity = ctx.identity.identity(&key_package.leaf_node.credential)?;
+            if identities.contains_key(&identity) {
+                return Err(GroupError::InvalidProposalList(
+                    "an Add is for a client that is already a member or added twice",
+                ));
+            }
+            new_encryption.insert(key_package.leaf_node.encryption_key.clone());
+            new_signature.insert(key_package.leaf_node.signature_key.clone());
+            let leaf = applied.tree.add_leaf(key_package.leaf_node.clone())?;
+            identities.insert(identity, leaf);
+            applied.added.push((leaf, key_package.clone()));
+        }
+    }
+
+    // 5. PSKs, in order (RFC 9420 §12.1.4).
+    for proposal in proposals {
+        if let Proposal::PreSharedKey(psk) = &proposal.proposal {
+            check_psk_proposal(ctx, &psk.psk)?;
+            applied.psks.push(psk.psk.clone());
+        }
+    }
+
+    // 6. ExternalInit (RFC 9420 §12.1.5), 7. ReInit (§12.1.6).
+    for proposal in proposals {
+        match &proposal.proposal {
+            Proposal::ExternalInit(init) => {
+                applied.external_init = Some(init.clone());
+                applied.path_required = true;
+            }
+            Proposal::ReInit(reinit) => {
+                if reinit.version < ctx.context.version {
+                    return Err(GroupError::proposal(
+                        ProposalType::REINIT,
+                        "version older than the group's",
+                        "12.1.6",
+                    ));
+                }
+                applied.reinit = Some(reinit.clone());
+            }
+            _ => {}
+        }
+    }
+
+    // GroupContextExtensions must be supported by every member of the new tree (§12.1.7).
+    if proposals
+        .iter()
+        .any(|p| matches!(p.proposal, Proposal::GroupContextExtensions(_)))
+    {
+        check_group_context_extensions(
+            ctx.cs,
+            ctx.identity,
+            &applied.tree,
+            &applied.extensions,
+            ctx.now,
+        )?;
+    }
+    Ok(applied)
+}
+
+/// The rules of RFC 9420 §12.2 on the list as a whole.
+fn check_list_rules(
+    ctx: &ProposalContext<'_>,
+    committer: Committer,
+    proposals: &[CommittedProposal],
+) -> Result<(), GroupError> {
+    for proposal in proposals {
+        check_sender_may_propose_in_commit(committer, proposal)?;
+    }
+    let count = |t: ProposalType| {
+        proposals
+            .iter()
+            .filter(|p| p.proposal.proposal_type() == t)
+            .count()
+    };
+    match committer {
+        Committer::Member(own) => {
+            let mut touched = HashSet::new();
+            for proposal in proposals {
+                match (&proposal.proposal, proposal.sender) {
+                    (Proposal::Update(_), Sender::Member(sender)) => {
+                        if sender == own {
+                            return Err(GroupError::InvalidProposalList(
+                                "it contains an Update proposal generated by the committer",
+                            ));
+                        }
+                        if !touched.insert(sender) {
+                            return Err(GroupError::InvalidProposalList(
+                                "several Update and/or Remove proposals apply to the same leaf",
+                            ));
+                        }
+                    }
+                    (Proposal::Remove(remove), _) => {
+                        if remove.removed == own {
+                            return Err(GroupError::InvalidProposalList(
+                                "it contains a Remove proposal that removes the committer",
+                            ));
+                        }
+                        if !touched.insert(remove.removed) {
+                            return Err(GroupError::InvalidProposalList(
+                                "several Update and/or Remove proposals apply to the same leaf",
+                            ));
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            if count(ProposalType::EXTERNAL_INIT) > 0 {
+                return Err(GroupError::InvalidProposalList(
+                    "a regular commit contains an ExternalInit proposal",
+                ));
+            }
+            if count(ProposalType::REINIT) > 0 && proposals.len() > 1 {
+                return Err(GroupError::InvalidProposalList(
+                    "it contains a ReInit proposal together with other proposals",
+                ));
+            }
+        }
+        Committer::External => {
+            if count(ProposalType::EXTERNAL_INIT) != 1 {
+                return Err(GroupError::InvalidProposalList(
+                    "an external commit must contain exactly one ExternalInit",
+                ));
+            }
+            if count(ProposalType::REMOVE) > 1 {
+                return Err(GroupError::InvalidProposalList(
+                    "an external commit may contain at most one Remove",
+                ));
+            }
+            let others = proposals.iter().any(|p| {
+                !matches!(
+                    p.proposal,
+                    Proposal::ExternalInit(_) | Proposal::Remove(_) | Proposal::PreSharedKey(_)
+                )
+            });
+            if others {
+                return Err(GroupError::InvalidProposalList(
+                    "an external commit may contain only ExternalInit, Remove and PreSharedKey",
+                ));
+            }
+        }
+    }
+    if count(ProposalType::GROUP_CONTEXT_EXTENSIONS) > 1 {
+        return Err(GroupError::InvalidProposalList(
+            "it contains multiple GroupContextExtensions proposals",
+        ));
+    }
+    let mut psk_ids = HashSet::new();
+    for proposal in proposals {
+        if let Proposal::PreSharedKey(psk) = &proposal.proposal
+            && !psk_ids.insert(&psk.psk)
+        {
+            return Err(GroupError::InvalidProposalList(
+                "several PreSharedKey proposals reference the same PreSharedKeyID",
+            ));
+        }
+    }
+    let _ = ctx;
+    Ok(())
+}
+
+/// In a commit, by-value proposals are the committer's; by reference they keep their sender.
+fn check_sender_may_propose_in_commit(
+    committer: Committer,
+    proposal: &CommittedProposal,
+) -> Result<(), GroupError> {
+    match (committer, &proposal.proposal) {
+        // ExternalInit is sent by value by the joiner in its external commit.
+        (Committer::External, Proposal::ExternalInit(_)) => Ok(()),
+        (Committer::External, _) if proposal.sender == Sender::NewMemberCommit => Ok(()),
+        _ => check_sender_may_propose(&proposal.sender, &proposal.proposal),
+    }
+}
+
+/// A PreSharedKey proposal (RFC 9420 §12.1.4, §8.4): an external PSK or a resumption PSK
+/// with usage `application`, a nonce of `KDF.Nh` bytes, and the PSK available.
+fn check_psk_proposal(ctx: &ProposalContext<'_>, psk: &PreSharedKeyId) -> Result<(), GroupError> {
+    if let Psk::Resumption { usage, .. } = &psk.psk
+        && *usage != ResumptionPskUsage::Application
+    {
+        return Err(GroupError::proposal(
+            ProposalType::PSK,
+            "a resumption PSK in a proposal must have usage application",
+            "12.1.4",
+        ));
+    }
+    if psk.psk_nonce.len() != ctx.cs.hash_len() {
+        return Err(GroupError::PskNonceLength);
+    }
+    if !(ctx.psk_available)(psk) {
+        return Err(GroupError::PskNotFound);
+    }
+    Ok(())
+}
+
+/// New group context extensions (RFC 9420 §12.1.7, §11.1): every member supports the
+/// required capabilities and every non-default extension, and `external_senders` is valid
+/// (§12.1.8.1).
+pub(crate) fn check_group_context_extensions(
+    cs: &dyn CipherSuiteProvider,
+    identity: &dyn IdentityProvider,
+    tree: &RatchetTree,
+    extensions: &[Extension],
+    now: u64,
+) -> Result<(), GroupError> {
+    let mut seen = HashSet::new();
+    for extension in extensions {
+        if !seen.insert(extension.extension_type) {
+            return Err(GroupError::proposal(
+                ProposalType::GROUP_CONTEXT_EXTENSIONS,
+                "an extension type appears twice (RFC 9420 §13.4)",
+                "12.1.7",
+            ));
+        }
+        if !crate::validation::is_default_extension(extension.extension_type) {
+            let unsupported = tree.members().any(|(_, leaf)| {
+                !leaf
+                    .capabilities
+                    .extensions
+                    .contains(&extension.extension_type)
+            });
+            if unsupported {
+                return Err(GroupError::proposal(
+                    ProposalType::GROUP_CONTEXT_EXTENSIONS,
+                    "a member does not support a group context extension",
+                    "12.1.7",
+                ));
+            }
+        }
+    }
+    check_required_capabilities_of_members(extensions, tree.members())?;
+    if let Some(senders) = find_payload::<ExternalSenders>(extensions)? {
+        validate_external_senders(identity, &senders, cs, now).map_err(|(_, e)| e)?;
+    }
+    Ok(())
+}
