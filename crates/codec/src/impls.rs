@@ -152,3 +152,27 @@ impl Encode for [u8] {
         crate::write_opaque(out, self)
     }
 }
+
+/// A boolean as one byte, 0 or 1 (used only in stored state; the MLS wire format has none).
+impl Encode for bool {
+    fn encoded_len(&self) -> usize {
+        1
+    }
+    fn encode(&self, out: &mut Vec<u8>) -> Result<(), CodecError> {
+        out.push(u8::from(*self));
+        Ok(())
+    }
+}
+
+impl Decode for bool {
+    fn decode(reader: &mut Reader<'_>) -> Result<Self, CodecError> {
+        match reader.read_u8()? {
+            0 => Ok(false),
+            1 => Ok(true),
+            other => Err(CodecError::InvalidValue {
+                what: "bool",
+                value: other.into(),
+            }),
+        }
+    }
+}

@@ -203,7 +203,7 @@ fn check_len(what: &'static str, secret: &[u8], expected: usize) -> Result<(), K
 
 /// The secrets derived from one epoch's `epoch_secret` (RFC 9420 §8, table
 /// "Epoch-Derived Secrets"), plus the next epoch's `init_secret`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, conclave_codec::Encode, conclave_codec::Decode)]
 pub struct EpochSecrets {
     /// `DeriveSecret(epoch_secret, "sender data")`: keys for sender data (RFC 9420 §6.3.2).
     pub sender_data_secret: Secret,

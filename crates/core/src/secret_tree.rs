@@ -644,3 +644,173 @@ mod tests {
         );
     }
 }
+
+// ---- serialized state (RFC 9420 §9.2: what is kept between messages) -----------------------
+
+impl conclave_codec::Encode for SecretTreeConfig {
+    fn encoded_len(&self) -> usize {
+        8
+    }
+    fn encode(&self, out: &mut Vec<u8>) -> Result<(), conclave_codec::CodecError> {
+        self.out_of_order_tolerance.encode(out)?;
+        self.maximum_forward_distance.encode(out)
+    }
+}
+
+impl conclave_codec::Decode for SecretTreeConfig {
+    fn decode(reader: &mut conclave_codec::Reader<'_>) -> Result<Self, conclave_codec::CodecError> {
+        Ok(Self {
+            out_of_order_tolerance: reader.read_u32()?,
+            maximum_forward_distance: reader.read_u32()?,
+        })
+    }
+}
+
+/// Stored form of a ratchet: its current secret, next generation and retained keys.
+#[derive(conclave_codec::Encode, conclave_codec::Decode)]
+struct StoredRatchet {
+    secret: Option<Secret>,
+    next_generation: u32,
+    skipped: Vec<StoredKey>,
+}
+
+#[derive(conclave_codec::Encode, conclave_codec::Decode)]
+struct StoredKey {
+    generation: u32,
+    key: Secret,
+    nonce: Secret,
+}
+
+#[derive(conclave_codec::Encode, conclave_codec::Decode)]
+struct StoredLeaf {
+    leaf: LeafIndex,
+    handshake: StoredRatchet,
+    application: StoredRatchet,
+}
+
+#[derive(conclave_codec::Encode, conclave_codec::Decode)]
+struct StoredNode {
+    node: u64,
+    secret: Secret,
+}
+
+#[derive(conclave_codec::Encode, conclave_codec::Decode)]
+struct StoredSecretTree {
+    leaves: u32,
+    config: SecretTreeConfig,
+    nodes: Vec<StoredNode>,
+    ratchets: Vec<StoredLeaf>,
+}
+
+impl SenderRatchet {
+    fn stored(&self) -> StoredRatchet {
+        StoredRatchet {
+            secret: self.secret.clone(),
+            next_generation: self.next_generation,
+            skipped: self
+                .skipped
+                .values()
+                .map(|k| StoredKey {
+                    generation: k.generation,
+                    key: k.key.clone(),
+                    nonce: k.nonce.clone(),
+                })
+                .collect(),
+        }
+    }
+
+    fn from_stored(stored: StoredRatchet, config: SecretTreeConfig) -> Self {
+        Self {
+            secret: stored.secret,
+            next_generation: stored.next_generation,
+            skipped: stored
+                .skipped
+                .into_iter()
+                .map(|k| {
+                    (
+                        k.generation,
+                        KeyNonce {
+                            generation: k.generation,
+                            key: k.key,
+                            nonce: k.nonce,
+                        },
+                    )
+                })
+                .collect(),
+            config,
+        }
+    }
+}
+
+impl SecretTree {
+    fn stored(&self) -> StoredSecretTree {
+        let mut nodes: Vec<StoredNode> = self
+            .nodes
+            .iter()
+            .map(|(n, s)| StoredNode {
+                node: n.0,
+                secret: s.clone(),
+            })
+            .collect();
+        nodes.sort_by_key(|n| n.node);
+        let mut ratchets: Vec<StoredLeaf> = self
+            .leaves
+            .iter()
+            .map(|(leaf, r)| StoredLeaf {
+                leaf: *leaf,
+                handshake: r.handshake.stored(),
+                application: r.application.stored(),
+            })
+            .collect();
+        ratchets.sort_by_key(|r| r.leaf);
+        StoredSecretTree {
+            leaves: self.size.leaf_count(),
+            config: self.config,
+            nodes,
+            ratchets,
+        }
+    }
+}
+
+impl conclave_codec::Encode for SecretTree {
+    fn encoded_len(&self) -> usize {
+        self.stored().encoded_len()
+    }
+
+    fn encode(&self, out: &mut Vec<u8>) -> Result<(), conclave_codec::CodecError> {
+        self.stored().encode(out)
+    }
+}
+
+impl conclave_codec::Decode for SecretTree {
+    fn decode(reader: &mut conclave_codec::Reader<'_>) -> Result<Self, conclave_codec::CodecError> {
+        let stored = StoredSecretTree::decode(reader)?;
+        let size = TreeSize::new(stored.leaves).ok_or(conclave_codec::CodecError::Malformed {
+            what: "SecretTree",
+            reason: "zero leaves",
+        })?;
+        let config = stored.config;
+        Ok(Self {
+            size,
+            nodes: stored
+                .nodes
+                .into_iter()
+                .map(|n| (NodeIndex(n.node), n.secret))
+                .collect(),
+            leaves: stored
+                .ratchets
+                .into_iter()
+                .map(|r| {
+                    (
+                        r.leaf,
+                        LeafRatchets {
+                            handshake: SenderRatchet::from_stored(r.handshake, config),
+                            application: SenderRatchet::from_stored(r.application, config),
+                        },
+                    )
+                })
+                .collect(),
+            config,
+        })
+    }
+}

@@ -410,3 +410,73 @@ pub fn decrypt_path(
         keys,
     })
 }
+
+/// Stored form of one node key.
+#[derive(conclave_codec::Encode, conclave_codec::Decode)]
+struct StoredNodeKey {
+    node: u64,
+    secret_key: Secret,
+    public_key: HpkePublicKey,
+}
+
+/// Stored form of the private tree.
+#[derive(conclave_codec::Encode, conclave_codec::Decode)]
+struct StoredPrivateTree {
+    own_leaf: LeafIndex,
+    keys: Vec<StoredNodeKey>,
+}
+
+impl conclave_codec::Encode for PrivateTree {
+    fn encoded_len(&self) -> usize {
+        4 + conclave_codec::varint_len(self.keys_len()) + self.keys_len()
+    }
+
+    fn encode(&self, out: &mut Vec<u8>) -> Result<(), conclave_codec::CodecError> {
+        StoredPrivateTree {
+            own_leaf: self.own_leaf,
+            keys: self
+                .keys
+                .iter()
+                .map(|(node, key)| StoredNodeKey {
+                    node: node.0,
+                    secret_key: key.secret_key.clone(),
+                    public_key: key.public_key.clone(),
+                })
+                .collect(),
+        }
+        .encode(out)
+    }
+}
+
+impl PrivateTree {
+    /// Encoded length of the stored key list body.
+    fn keys_len(&self) -> usize {
+        use conclave_codec::Encode as _;
+        self.keys
+            .values()
+            .map(|k| 8 + k.secret_key.encoded_len() + k.public_key.encoded_len())
+            .sum()
+    }
+}
+
+impl conclave_codec::Decode for PrivateTree {
+    fn decode(reader: &mut conclave_codec::Reader<'_>) -> Result<Self, conclave_codec::CodecError> {
+        let stored = StoredPrivateTree::decode(reader)?;
+        Ok(Self {
+            own_leaf: stored.own_leaf,
+            keys: stored
+                .keys
+                .into_iter()
+                .map(|k| {
+                    (
+                        NodeIndex(k.node),
+                        NodeKey {
+                            secret_key: k.secret_key,
+                            public_key: k.public_key,
+                        },
+                    )
+                })
+                .collect(),
+        })
+    }
+}

@@ -77,3 +77,21 @@ impl core::fmt::Debug for Secret {
 pub fn ct_eq(a: &[u8], b: &[u8]) -> bool {
     a.ct_eq(b).into()
 }
+
+/// A secret is stored as an `opaque<V>` (for serialized state only; secrets never go on the
+/// wire in the clear).
+impl conclave_codec::Encode for Secret {
+    fn encoded_len(&self) -> usize {
+        conclave_codec::opaque_len(self.0.len())
+    }
+
+    fn encode(&self, out: &mut Vec<u8>) -> Result<(), conclave_codec::CodecError> {
+        conclave_codec::write_opaque(out, &self.0)
+    }
+}
+
+impl conclave_codec::Decode for Secret {
+    fn decode(reader: &mut conclave_codec::Reader<'_>) -> Result<Self, conclave_codec::CodecError> {
+        reader.read_opaque().map(Self::from_slice)
+    }
+}

@@ -77,7 +77,7 @@ pub struct CommitOutput {
 }
 
 /// What a commit changed.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, conclave_codec::Encode, conclave_codec::Decode)]
 pub struct CommitSummary {
     /// The new epoch.
     pub epoch: u64,
@@ -112,7 +112,7 @@ pub(crate) struct StagedCommit {
 /// Our own commit, waiting for the Delivery Service.
 #[derive(Debug, Clone)]
 pub(crate) struct PendingCommit {
-    encoded: Vec<u8>,
+    pub(crate) encoded: Vec<u8>,
     pub(crate) staged: StagedCommit,
 }
 
@@ -705,7 +705,18 @@ pub(crate) fn process_commit(
         extensions: applied.extensions.clone(),
         ..group.epoch.context.clone()
     };
-    let mut private = group.private.clone();
+    // If a committed Update replaced our leaf, we hold its new private key (RFC 9420 §12.1.2).
+    let mut base_private = group.private.clone();
+    if applied.updated.contains(&own)
+        && let Some(leaf) = applied.tree.leaf(own)
+        && let Some(key) = group
+            .pending_updates
+            .iter()
+            .find(|k| k.public_key == leaf.encryption_key)
+    {
+        base_private.insert(own.node(), key.clone());
+    }
+    let mut private = base_private.clone();
     let commit_secret = match &commit.path {
         Some(path) => {
             let sender_leaf = apply_path(group, &mut applied, committer, path, now)?;
@@ -717,7 +728,7 @@ pub(crate) fn process_commit(
                 &applied.tree,
                 sender_leaf,
                 path,
-                &group.private,
+                &base_private,
                 &new_leaves,
                 &provisional_bytes,
             )?;

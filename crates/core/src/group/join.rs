@@ -217,6 +217,7 @@ impl Group {
             past_epochs: VecDeque::new(),
             resumption_psks: VecDeque::new(),
             status: GroupStatus::Active,
+            pending_updates: Vec::new(),
         })
     }
 
@@ -341,6 +342,7 @@ impl Group {
             past_epochs: VecDeque::new(),
             resumption_psks: VecDeque::new(),
             status: GroupStatus::Active,
+            pending_updates: Vec::new(),
         };
         Ok((
             group,

@@ -19,6 +19,7 @@ mod error;
 mod join;
 mod proposals;
 mod state;
+mod storage;
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -261,15 +262,16 @@ pub(crate) fn sign_leaf_node(
 }
 
 /// Whether the group can still be used.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, conclave_codec::Encode, conclave_codec::Decode)]
+#[repr(u8)]
 pub enum GroupStatus {
     /// A member in good standing.
-    Active,
+    Active = 0,
     /// A commit removed us (RFC 9420 §12.4.2: delete the state promptly).
-    Removed,
+    Removed = 1,
     /// A commit with a ReInit was applied: wait for the Welcome to the new group
     /// (RFC 9420 §11.2).
-    ReInitialized(ReInit),
+    ReInitialized(ReInit) = 2,
 }
 
 /// What processing an incoming message produced.
@@ -317,6 +319,8 @@ pub struct Group {
     past_epochs: VecDeque<PastEpoch>,
     resumption_psks: VecDeque<(u64, Secret)>,
     status: GroupStatus,
+    /// Private keys of leaf nodes we proposed in Update proposals this epoch.
+    pending_updates: Vec<crate::treekem::NodeKey>,
 }
 
 impl core::fmt::Debug for Group {
@@ -394,6 +398,7 @@ impl Group {
             past_epochs: VecDeque::new(),
             resumption_psks: VecDeque::new(),
             status: GroupStatus::Active,
+            pending_updates: Vec::new(),
         })
     }
 
@@ -575,6 +580,43 @@ impl Group {
         let (message, signed) = self.sign_and_protect_handshake(content, None, rng)?;
         let cached = CachedProposal::from_content(self.cs.as_ref(), &signed)?;
         self.proposals.push(cached);
+        Ok(message)
+    }
+
+    /// Proposes to replace our leaf with a fresh encryption key (RFC 9420 §12.1.2), keeping
+    /// the new private key until a commit includes the proposal. `leaf_extensions` replace
+    /// our leaf's extensions when given.
+    pub fn propose_update(
+        &mut self,
+        leaf_extensions: Option<Vec<Extension>>,
+        rng: &mut dyn CryptoRandom,
+    ) -> Result<MlsMessage, GroupError> {
+        self.ensure_active()?;
+        let own = self.own_leaf();
+        let current = self
+            .epoch
+            .tree
+            .leaf(own)
+            .ok_or(GroupError::UnknownSender(own))?;
+        let pair = hpke::generate_key_pair(self.cs.as_ref(), rng)?;
+        let leaf_node = sign_leaf_node(
+            self.cs.as_ref(),
+            &self.signer,
+            HpkePublicKey(pair.public_key.clone()),
+            current.capabilities.clone(),
+            LeafNodeSource::Update,
+            leaf_extensions.unwrap_or_else(|| current.extensions.clone()),
+            Some((&self.epoch.context.group_id, own)),
+        )?;
+        let message = self.propose(
+            Proposal::Update(crate::messages::Update { leaf_node }),
+            &[],
+            rng,
+        )?;
+        self.pending_updates.push(crate::treekem::NodeKey {
+            secret_key: pair.secret_key,
+            public_key: HpkePublicKey(pair.public_key),
+        });
         Ok(message)
     }
 
@@ -907,6 +949,7 @@ impl Group {
             self.private = private;
         }
         self.proposals.clear();
+        self.pending_updates.clear();
         self.pending_commit = None;
         if let Some(status) = status {
             self.status = status;

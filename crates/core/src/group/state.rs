@@ -119,7 +119,7 @@ pub(crate) struct PastEpoch {
     pub(crate) own_leaf: LeafIndex,
     pub(crate) secret_tree: SecretTree,
     pub(crate) sender_data_secret: Secret,
-    signature_keys: Vec<Option<SignaturePublicKey>>,
+    pub(crate) signature_keys: Vec<Option<SignaturePublicKey>>,
 }
 
 impl PastEpoch {

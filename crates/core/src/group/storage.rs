@@ -1,0 +1,315 @@
+//! Group state storage: a compact binary encoding of everything a member keeps between
+//! messages (DESIGN.md §2), written with the same TLS-style codec as the wire format.
+//!
+//! Loading decodes the state once; the ratchet tree's hash cache is rebuilt lazily on first
+//! use. The encoding starts with a format version so that later versions can migrate.
+
+use std::collections::VecDeque;
+use std::num::NonZeroU32;
+
+use conclave_codec::{Decode, Encode};
+use conclave_crypto::Secret;
+
+use super::commit::{CommitSummary, PendingCommit, StagedCommit};
+use super::proposals::CachedProposal;
+use super::state::{EpochState, PastEpoch};
+use super::{Group, GroupConfig, GroupEnv, GroupError, GroupStatus, SigningIdentity};
+use crate::framing::PaddingPolicy;
+use crate::key_schedule::EpochSecrets;
+use crate::messages::{
+    Credential, GroupContext, LeafIndex, Proposal, ProposalRef, RatchetTreeNodes, Sender,
+    SignaturePublicKey, WireFormat,
+};
+use crate::secret_tree::{SecretTree, SecretTreeConfig};
+use crate::tree::RatchetTree;
+use crate::treekem::{NodeKey, PrivateTree};
+use crate::validation::LifetimePolicy;
+
+/// Version of the stored format.
+const FORMAT_VERSION: u16 = 1;
+
+#[derive(Encode, Decode)]
+struct StoredConfig {
+    handshake_wire_format: WireFormat,
+    /// 0: no padding; n: pad to a multiple of n.
+    padding: u32,
+    max_past_epochs: u32,
+    secret_tree: SecretTreeConfig,
+    /// 0: new KeyPackages only, 1: always, 2: never.
+    lifetime_policy: u8,
+    max_resumption_psks: u32,
+    allow_external_commits: bool,
+    allow_external_resync: bool,
+}
+
+#[derive(Encode, Decode)]
+struct StoredSigner {
+    secret_key: Secret,
+    public_key: SignaturePublicKey,
+    credential: Credential,
+}
+
+#[derive(Encode, Decode)]
+struct StoredEpoch {
+    context: GroupContext,
+    tree: RatchetTreeNodes,
+    interim_transcript_hash: Vec<u8>,
+    confirmation_tag: Vec<u8>,
+    secrets: EpochSecrets,
+    secret_tree: SecretTree,
+}
+
+#[derive(Encode, Decode)]
+struct StoredProposal {
+    reference: ProposalRef,
+    proposal: Proposal,
+    sender: Sender,
+}
+
+#[derive(Encode, Decode)]
+struct StoredPending {
+    encoded: Vec<u8>,
+    epoch: Option<StoredEpoch>,
+    private: Option<PrivateTree>,
+    summary: CommitSummary,
+    status: Option<GroupStatus>,
+}
+
+#[derive(Encode, Decode)]
+struct StoredPast {
+    context: GroupContext,
+    own_leaf: LeafIndex,
+    secret_tree: SecretTree,
+    sender_data_secret: Secret,
+    signature_keys: Vec<Option<SignaturePublicKey>>,
+}
+
+#[derive(Encode, Decode)]
+struct StoredResumption {
+    epoch: u64,
+    psk: Secret,
+}
+
+#[derive(Encode, Decode)]
+struct StoredNodeKey {
+    secret_key: Secret,
+    public_key: crate::messages::HpkePublicKey,
+}
+
+#[derive(Encode, Decode)]
+struct StoredGroup {
+    version: u16,
+    config: StoredConfig,
+    signer: StoredSigner,
+    epoch: StoredEpoch,
+    private: PrivateTree,
+    proposals: Vec<StoredProposal>,
+    pending_commit: Option<StoredPending>,
+    past_epochs: Vec<StoredPast>,
+    resumption_psks: Vec<StoredResumption>,
+    status: GroupStatus,
+    pending_updates: Vec<StoredNodeKey>,
+}
+
+fn u32_of(value: usize) -> u32 {
+    u32::try_from(value).unwrap_or(u32::MAX)
+}
+
+impl StoredConfig {
+    fn from_config(config: &GroupConfig) -> Self {
+        Self {
+            handshake_wire_format: config.handshake_wire_format,
+            padding: match config.padding {
+                PaddingPolicy::None => 0,
+                PaddingPolicy::PadToMultipleOf(n) => n.get(),
+            },
+            max_past_epochs: u32_of(config.max_past_epochs),
+            secret_tree: config.secret_tree,
+            lifetime_policy: match config.lifetime_policy {
+                LifetimePolicy::Always => 1,
+                LifetimePolicy::Never => 2,
+                _ => 0,
+            },
+            max_resumption_psks: u32_of(config.max_resumption_psks),
+            allow_external_commits: config.allow_external_commits,
+            allow_external_resync: config.allow_external_resync,
+        }
+    }
+
+    fn into_config(self) -> GroupConfig {
+        GroupConfig {
+            handshake_wire_format: self.handshake_wire_format,
+            padding: NonZeroU32::new(self.padding)
+                .map_or(PaddingPolicy::None, PaddingPolicy::PadToMultipleOf),
+            max_past_epochs: self.max_past_epochs as usize,
+            secret_tree: self.secret_tree,
+            lifetime_policy: match self.lifetime_policy {
+                1 => LifetimePolicy::Always,
+                2 => LifetimePolicy::Never,
+                _ => LifetimePolicy::NewKeyPackagesOnly,
+            },
+            max_resumption_psks: self.max_resumption_psks as usize,
+            allow_external_commits: self.allow_external_commits,
+            allow_external_resync: self.allow_external_resync,
+        }
+    }
+}
+
+impl StoredEpoch {
+    fn from_epoch(epoch: &EpochState) -> Self {
+        Self {
+            context: epoch.context.clone(),
+            tree: epoch.tree.to_nodes(),
+            interim_transcript_hash: epoch.interim_transcript_hash.clone(),
+            confirmation_tag: epoch.confirmation_tag.clone(),
+            secrets: epoch.secrets.clone(),
+            secret_tree: epoch.secret_tree.clone(),
+        }
+    }
+
+    fn into_epoch(self) -> Result<EpochState, GroupError> {
+        Ok(EpochState {
+            context: self.context,
+            tree: RatchetTree::from_nodes(self.tree)?,
+            interim_transcript_hash: self.interim_transcript_hash,
+            confirmation_tag: self.confirmation_tag,
+            secrets: self.secrets,
+            secret_tree: self.secret_tree,
+        })
+    }
+}
+
+impl Group {
+    /// Serializes the whole member state (secrets included: store it encrypted at rest).
+    pub fn to_bytes(&self) -> Result<Vec<u8>, GroupError> {
+        let stored = StoredGroup {
+            version: FORMAT_VERSION,
+            config: StoredConfig::from_config(&self.config),
+            signer: StoredSigner {
+                secret_key: self.signer.secret_key.clone(),
+                public_key: self.signer.public_key.clone(),
+                credential: self.signer.credential.clone(),
+            },
+            epoch: StoredEpoch::from_epoch(&self.epoch),
+            private: self.private.clone(),
+            proposals: self
+                .proposals
+                .iter()
+                .map(|p| StoredProposal {
+                    reference: p.reference.clone(),
+                    proposal: p.proposal.clone(),
+                    sender: p.sender,
+                })
+                .collect(),
+            pending_commit: self.pending_commit.as_ref().map(|p| StoredPending {
+                encoded: p.encoded.clone(),
+                epoch: p.staged.epoch.as_deref().map(StoredEpoch::from_epoch),
+                private: p.staged.private.clone(),
+                summary: p.staged.summary.clone(),
+                status: p.staged.status.clone(),
+            }),
+            past_epochs: self
+                .past_epochs
+                .iter()
+                .map(|p| StoredPast {
+                    context: p.context.clone(),
+                    own_leaf: p.own_leaf,
+                    secret_tree: p.secret_tree.clone(),
+                    sender_data_secret: p.sender_data_secret.clone(),
+                    signature_keys: p.signature_keys.clone(),
+                })
+                .collect(),
+            resumption_psks: self
+                .resumption_psks
+                .iter()
+                .map(|(epoch, psk)| StoredResumption {
+                    epoch: *epoch,
+                    psk: psk.clone(),
+                })
+                .collect(),
+            status: self.status.clone(),
+            pending_updates: self
+                .pending_updates
+                .iter()
+                .map(|k| StoredNodeKey {
+                    secret_key: k.secret_key.clone(),
+                    public_key: k.public_key.clone(),
+                })
+                .collect(),
+        };
+        Ok(stored.to_bytes()?)
+    }
+
+    /// Loads a member state written by [`Group::to_bytes`].
+    pub fn from_bytes(env: GroupEnv, bytes: &[u8]) -> Result<Self, GroupError> {
+        let stored = StoredGroup::from_bytes(bytes)?;
+        if stored.version != FORMAT_VERSION {
+            return Err(GroupError::MalformedState("unknown state format version"));
+        }
+        let epoch = stored.epoch.into_epoch()?;
+        let cs = env.suite(epoch.context.cipher_suite)?;
+        let pending_commit = match stored.pending_commit {
+            None => None,
+            Some(p) => Some(Box::new(PendingCommit {
+                encoded: p.encoded,
+                staged: StagedCommit {
+                    epoch: p
+                        .epoch
+                        .map(StoredEpoch::into_epoch)
+                        .transpose()?
+                        .map(Box::new),
+                    private: p.private,
+                    summary: p.summary,
+                    status: p.status,
+                },
+            })),
+        };
+        Ok(Self {
+            env,
+            cs,
+            config: stored.config.into_config(),
+            signer: SigningIdentity {
+                secret_key: stored.signer.secret_key,
+                public_key: stored.signer.public_key,
+                credential: stored.signer.credential,
+            },
+            epoch,
+            private: stored.private,
+            proposals: stored
+                .proposals
+                .into_iter()
+                .map(|p| CachedProposal {
+                    reference: p.reference,
+                    proposal: p.proposal,
+                    sender: p.sender,
+                })
+                .collect(),
+            pending_commit,
+            past_epochs: stored
+                .past_epochs
+                .into_iter()
+                .map(|p| PastEpoch {
+                    context: p.context,
+                    own_leaf: p.own_leaf,
+                    secret_tree: p.secret_tree,
+                    sender_data_secret: p.sender_data_secret,
+                    signature_keys: p.signature_keys,
+                })
+                .collect::<VecDeque<_>>(),
+            resumption_psks: stored
+                .resumption_psks
+                .into_iter()
+                .map(|r| (r.epoch, r.psk))
+                .collect(),
+            status: stored.status,
+            pending_updates: stored
+                .pending_updates
+                .into_iter()
+                .map(|k| NodeKey {
+                    secret_key: k.secret_key,
+                    public_key: k.public_key,
+                })
+                .collect(),
+        })
+    }
+}

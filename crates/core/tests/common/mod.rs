@@ -1,0 +1,136 @@
+//! Helpers shared by the integration tests of the group state machine (RFC 9420 §8, §11,
+//! §12): the environment, identities, KeyPackages, a deterministic random source with
+//! convenience draws, and a snapshot of a member's state for "rejected messages change
+//! nothing" assertions.
+#![allow(dead_code, unreachable_pub, missing_docs)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+use conclave_codec::Encode;
+use conclave_core::credential::BasicIdentityProvider;
+use conclave_core::group::{Group, GroupConfig, GroupEnv, KeyPackageBundle, LeafOptions, SigningIdentity};
+use conclave_core::messages::{Credential, GroupInfo, MlsMessage, MlsMessageBody, Welcome};
+use conclave_crypto::{CipherSuite, CryptoProvider, SeededRng};
+use conclave_crypto_rustcrypto::RustCryptoProvider;
+
+/// The fixed "current time" of the tests (KeyPackage lifetimes are checked against it).
+pub const NOW: u64 = 1_700_000_000;
+
+/// RustCrypto, basic credentials, an empty PSK store.
+pub fn env() -> GroupEnv {
+    GroupEnv {
+        crypto: Arc::new(RustCryptoProvider),
+        identity: Arc::new(BasicIdentityProvider),
+        psks: Arc::new(RwLock::new(HashMap::new())),
+    }
+}
+
+/// A fresh signature key pair with a basic credential naming `name`.
+pub fn identity(name: &str, suite: CipherSuite, rng: &mut SeededRng) -> SigningIdentity {
+    let cs = RustCryptoProvider.cipher_suite_provider(suite).unwrap();
+    SigningIdentity::generate(
+        cs.as_ref(),
+        Credential::Basic {
+            identity: name.as_bytes().to_vec(),
+        },
+        rng,
+    )
+    .unwrap()
+}
+
+/// A KeyPackage of `signer` with default options.
+pub fn key_package(signer: &SigningIdentity, suite: CipherSuite, rng: &mut SeededRng) -> KeyPackageBundle {
+    KeyPackageBundle::generate(&env(), suite, signer, &LeafOptions::default(), NOW, rng).unwrap()
+}
+
+/// A one-member group created by `signer`.
+pub fn create_group(
+    suite: CipherSuite,
+    group_id: &[u8],
+    signer: SigningIdentity,
+    config: GroupConfig,
+    rng: &mut SeededRng,
+) -> Group {
+    Group::create(
+        env(),
+        suite,
+        group_id.to_vec(),
+        signer,
+        Vec::new(),
+        config,
+        &LeafOptions::default(),
+        NOW,
+        rng,
+    )
+    .unwrap()
+}
+
+/// The Welcome inside an `MLSMessage`.
+pub fn welcome_of(message: &MlsMessage) -> Welcome {
+    match &message.body {
+        MlsMessageBody::Welcome(welcome) => welcome.clone(),
+        other => panic!("not a Welcome: {other:?}"),
+    }
+}
+
+/// The GroupInfo inside an `MLSMessage`.
+pub fn group_info_of(message: &MlsMessage) -> GroupInfo {
+    match &message.body {
+        MlsMessageBody::GroupInfo(info) => info.clone(),
+        other => panic!("not a GroupInfo: {other:?}"),
+    }
+}
+
+/// Everything observable of a member's state: used to assert that a rejected message left
+/// the group unchanged (DESIGN.md §2 "staged state").
+///
+/// Until `Group::to_bytes` exists this covers the epoch, the epoch authenticator, the group
+/// context, the cached proposals and whether a commit is pending.
+pub fn snapshot(group: &Group) -> Vec<u8> {
+    let mut out = group.epoch().to_be_bytes().to_vec();
+    out.extend_from_slice(group.epoch_authenticator());
+    out.extend(group.context().to_bytes().unwrap());
+    out.push(u8::from(group.has_pending_commit()));
+    for (sender, proposal) in group.pending_proposals() {
+        out.extend(sender.to_bytes().unwrap());
+        out.extend(proposal.to_bytes().unwrap());
+    }
+    out.extend(format!("{:?}", group.status()).into_bytes());
+    out
+}
+
+/// Draws from a [`SeededRng`].
+pub trait Draw {
+    /// Uniform in `0..n` (`n > 0`).
+    fn below(&mut self, n: usize) -> usize;
+    /// True with probability `percent`/100.
+    fn chance(&mut self, percent: u64) -> bool;
+    /// Shuffles `items` (Fisher–Yates).
+    fn shuffle<T>(&mut self, items: &mut [T]);
+    /// A uniformly chosen element.
+    fn pick<T: Copy>(&mut self, items: &[T]) -> T;
+}
+
+impl Draw for SeededRng {
+    fn below(&mut self, n: usize) -> usize {
+        assert!(n > 0, "below(0)");
+        (self.next_u64() % n as u64) as usize
+    }
+
+    fn chance(&mut self, percent: u64) -> bool {
+        self.next_u64() % 100 < percent
+    }
+
+    fn shuffle<T>(&mut self, items: &mut [T]) {
+        for i in (1..items.len()).rev() {
+            let j = self.below(i + 1);
+            items.swap(i, j);
+        }
+    }
+
+    fn pick<T: Copy>(&mut self, items: &[T]) -> T {
+        items[self.below(items.len())]
+    }
+}
