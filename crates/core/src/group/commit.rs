@@ -454,7 +454,10 @@ impl Group {
                 if psk_group_id.as_slice() == self.group_id() {
                     self.resumption_psk(*psk_epoch).cloned()
                 } else {
-                    None
+                    self.linked_psks
+                        .iter()
+                        .find(|(g, e, _)| g == psk_group_id && e == psk_epoch)
+                        .map(|(_, _, s)| s.clone())
                 }
             }
         }

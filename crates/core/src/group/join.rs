@@ -130,6 +130,20 @@ impl Group {
         options: &JoinOptions,
         now: u64,
     ) -> Result<Self, GroupError> {
+        Self::join_with_psks(env, welcome, key_package, signer, config, options, now)
+            .map(|(group, _)| group)
+    }
+
+    /// [`Group::join`], also returning the PSKs the Welcome used.
+    pub(crate) fn join_with_psks(
+        env: GroupEnv,
+        welcome: &Welcome,
+        key_package: &KeyPackageBundle,
+        signer: SigningIdentity,
+        config: GroupConfig,
+        options: &JoinOptions,
+        now: u64,
+    ) -> Result<(Self, Vec<PreSharedKeyId>), GroupError> {
         let cs = env.suite(welcome.cipher_suite)?;
         let kp = &key_package.key_package;
         let entry = find_group_secrets(cs.as_ref(), welcome, kp)?;
@@ -191,6 +205,7 @@ impl Group {
 
         let epoch_secrets = joiner_epoch_secrets(cs.as_ref(), schedule, &group_info)?;
         check_resumption(&group_info, &secrets.psks)?;
+        let psks = secrets.psks.clone();
         let context = group_info.group_context;
         let interim = transcript::interim_transcript_hash(
             cs.as_ref(),
@@ -205,7 +220,7 @@ impl Group {
             group_info.confirmation_tag,
             epoch_secrets,
         );
-        Ok(Self {
+        let group = Self {
             env,
             cs,
             config,
@@ -218,7 +233,9 @@ impl Group {
             resumption_psks: VecDeque::new(),
             status: GroupStatus::Active,
             pending_updates: Vec::new(),
-        })
+            linked_psks: options.resumption_psks.clone(),
+        };
+        Ok((group, psks))
     }
 
     /// Joins by an external commit (RFC 9420 §12.4.3.2) from a GroupInfo with `external_pub`.
@@ -343,6 +360,7 @@ impl Group {
             resumption_psks: VecDeque::new(),
             status: GroupStatus::Active,
             pending_updates: Vec::new(),
+            linked_psks: options.resumption_psks.clone(),
         };
         Ok((
             group,

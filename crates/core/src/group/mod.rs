@@ -16,8 +16,10 @@
 
 mod commit;
 mod error;
+mod external;
 mod join;
 mod proposals;
+mod resumption;
 mod state;
 mod storage;
 
@@ -31,6 +33,7 @@ use conclave_crypto::{
 
 pub use commit::{CommitOptions, CommitOutput, CommitSummary};
 pub use error::GroupError;
+pub use external::{external_proposal, new_member_proposal};
 pub use join::{JoinOptions, external_commit_init};
 pub use state::PskStore;
 
@@ -321,6 +324,9 @@ pub struct Group {
     status: GroupStatus,
     /// Private keys of leaf nodes we proposed in Update proposals this epoch.
     pending_updates: Vec<crate::treekem::NodeKey>,
+    /// Resumption PSKs of other groups this group is linked to (its predecessor after a
+    /// ReInit or branch): `(group_id, epoch, psk)` (RFC 9420 §11.2, §11.3).
+    linked_psks: Vec<(Vec<u8>, u64, Secret)>,
 }
 
 impl core::fmt::Debug for Group {
@@ -399,6 +405,7 @@ impl Group {
             resumption_psks: VecDeque::new(),
             status: GroupStatus::Active,
             pending_updates: Vec::new(),
+            linked_psks: Vec::new(),
         })
     }
 

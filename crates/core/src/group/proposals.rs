@@ -497,12 +497,16 @@ fn check_sender_may_propose_in_commit(
 /// A PreSharedKey proposal (RFC 9420 §12.1.4, §8.4): an external PSK or a resumption PSK
 /// with usage `application`, a nonce of `KDF.Nh` bytes, and the PSK available.
 fn check_psk_proposal(ctx: &ProposalContext<'_>, psk: &PreSharedKeyId) -> Result<(), GroupError> {
+    // Resumption PSKs with usage reinit or branch only link a new group to its predecessor:
+    // they are valid only in the commit that starts the new group (epoch 0, RFC 9420 §11.2,
+    // §11.3, §12.1.4).
     if let Psk::Resumption { usage, .. } = &psk.psk
         && *usage != ResumptionPskUsage::Application
+        && ctx.context.epoch != 0
     {
         return Err(GroupError::proposal(
             ProposalType::PSK,
-            "a resumption PSK in a proposal must have usage application",
+            "a resumption PSK with usage reinit or branch outside a reinitialisation or branch",
             "12.1.4",
         ));
     }

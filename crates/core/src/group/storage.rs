@@ -109,6 +109,14 @@ struct StoredGroup {
     resumption_psks: Vec<StoredResumption>,
     status: GroupStatus,
     pending_updates: Vec<StoredNodeKey>,
+    linked_psks: Vec<StoredLinkedPsk>,
+}
+
+#[derive(Encode, Decode)]
+struct StoredLinkedPsk {
+    group_id: Vec<u8>,
+    epoch: u64,
+    psk: Secret,
 }
 
 fn u32_of(value: usize) -> u32 {
@@ -236,6 +244,15 @@ impl Group {
                     public_key: k.public_key.clone(),
                 })
                 .collect(),
+            linked_psks: self
+                .linked_psks
+                .iter()
+                .map(|(group_id, epoch, psk)| StoredLinkedPsk {
+                    group_id: group_id.clone(),
+                    epoch: *epoch,
+                    psk: psk.clone(),
+                })
+                .collect(),
         };
         Ok(stored.to_bytes()?)
     }
@@ -309,6 +326,11 @@ impl Group {
                     secret_key: k.secret_key,
                     public_key: k.public_key,
                 })
+                .collect(),
+            linked_psks: stored
+                .linked_psks
+                .into_iter()
+                .map(|l| (l.group_id, l.epoch, l.psk))
                 .collect(),
         })
     }

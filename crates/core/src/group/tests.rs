@@ -7,7 +7,10 @@ use conclave_crypto_rustcrypto::RustCryptoProvider;
 
 use super::*;
 use crate::credential::BasicIdentityProvider;
-use crate::messages::Remove;
+use crate::messages::ExtensionPayload as _;
+use crate::messages::{
+    ExternalSenders, PreSharedKey, PreSharedKeyId, Psk, Remove, ResumptionPskUsage,
+};
 
 const NOW: u64 = 1_700_000_000;
 
@@ -272,4 +275,385 @@ fn lifecycle_every_suite() {
     for suite in [2, 3, 5, 7] {
         run_lifecycle(CipherSuite(suite), WireFormat::PRIVATE_MESSAGE);
     }
+}
+
+/// Commits `options` at `committer`, everyone else processes it; returns the output.
+fn commit_all(
+    groups: &mut [Group],
+    committer: usize,
+    options: &CommitOptions,
+    rng: &mut SeededRng,
+) -> CommitOutput {
+    let output = groups[committer].commit(options, NOW, rng).unwrap();
+    for (i, g) in groups.iter_mut().enumerate() {
+        if i == committer {
+            g.merge_pending_commit().unwrap();
+        } else if *g.status() == GroupStatus::Active {
+            g.process_message(&output.commit, NOW).unwrap();
+        }
+    }
+    output
+}
+
+fn three_members(suite: CipherSuite, rng: &mut SeededRng) -> Vec<Group> {
+    let mut groups = vec![new_group(suite, GroupConfig::default(), rng)];
+    add_member(&mut groups, 0, "bob", rng);
+    add_member(&mut groups, 0, "carol", rng);
+    groups
+}
+
+#[test]
+fn external_and_resumption_psks() {
+    let mut rng = SeededRng::new(7);
+    let suite = CipherSuite(1);
+    let psks: Arc<RwLock<std::collections::HashMap<Vec<u8>, Secret>>> = Arc::default();
+    psks.write()
+        .unwrap()
+        .insert(b"shared".to_vec(), Secret::new(vec![7; 32]));
+    let mut groups = three_members(suite, &mut rng);
+    for g in groups.iter_mut() {
+        g.env.psks = psks.clone();
+    }
+    let nonce = vec![1u8; 32];
+    let external = PreSharedKeyId {
+        psk: Psk::External {
+            psk_id: b"shared".to_vec(),
+        },
+        psk_nonce: nonce.clone(),
+    };
+    let resumption = PreSharedKeyId {
+        psk: Psk::Resumption {
+            usage: ResumptionPskUsage::Application,
+            psk_group_id: b"group".to_vec(),
+            psk_epoch: groups[0].epoch(),
+        },
+        psk_nonce: nonce,
+    };
+    // By reference from bob, by value from the committer.
+    let proposal = groups[1]
+        .propose(
+            Proposal::PreSharedKey(PreSharedKey {
+                psk: external.clone(),
+            }),
+            b"",
+            &mut rng,
+        )
+        .unwrap();
+    for g in groups.iter_mut() {
+        g.process_message(&proposal, NOW).unwrap();
+    }
+    let options = CommitOptions {
+        proposals: vec![Proposal::PreSharedKey(PreSharedKey { psk: resumption })],
+        ..CommitOptions::default()
+    };
+    commit_all(&mut groups, 0, &options, &mut rng);
+    assert_agree(&groups);
+
+    // An unknown PSK makes the commit impossible to create, and the group is unchanged.
+    let unknown = PreSharedKeyId {
+        psk: Psk::External {
+            psk_id: b"nope".to_vec(),
+        },
+        psk_nonce: vec![0; 32],
+    };
+    let before = groups[0].to_bytes().unwrap();
+    let options = CommitOptions {
+        proposals: vec![Proposal::PreSharedKey(PreSharedKey { psk: unknown })],
+        ..CommitOptions::default()
+    };
+    assert_eq!(
+        groups[0].commit(&options, NOW, &mut rng).unwrap_err(),
+        GroupError::PskNotFound
+    );
+    assert_eq!(groups[0].to_bytes().unwrap(), before);
+}
+
+#[test]
+fn branch_and_reinit() {
+    let mut rng = SeededRng::new(8);
+    let suite = CipherSuite(1);
+    let mut groups = three_members(suite, &mut rng);
+
+    // Alice branches a subgroup with carol.
+    let carol_signer = groups[2].signer().clone();
+    let carol_kp = KeyPackageBundle::generate(
+        &env(),
+        suite,
+        &carol_signer,
+        &LeafOptions::default(),
+        NOW,
+        &mut rng,
+    )
+    .unwrap();
+    let (branch, output) = groups[0]
+        .branch(
+            b"branch".to_vec(),
+            Vec::new(),
+            std::slice::from_ref(&carol_kp.key_package),
+            &LeafOptions::default(),
+            NOW,
+            &mut rng,
+        )
+        .unwrap();
+    assert_eq!(branch.epoch(), 1);
+    let carol_branch = groups[2]
+        .join_branch(
+            &welcome_of(&output),
+            &carol_kp,
+            carol_signer,
+            GroupConfig::default(),
+            &JoinOptions::default(),
+            NOW,
+        )
+        .unwrap();
+    assert_eq!(
+        carol_branch.epoch_authenticator(),
+        branch.epoch_authenticator()
+    );
+    // Bob cannot join the branch as if it were his (he is not in it) — and a branch with a
+    // stranger is refused.
+    let (stranger, stranger_kp) = key_package("mallory", suite, &mut rng);
+    drop(stranger);
+    assert!(matches!(
+        groups[0].branch(
+            b"b2".to_vec(),
+            Vec::new(),
+            &[stranger_kp.key_package],
+            &LeafOptions::default(),
+            NOW,
+            &mut rng
+        ),
+        Err(GroupError::Resumption(_))
+    ));
+
+    // Bob proposes a ReInit to suite 3; alice commits it.
+    let reinit = ReInit {
+        group_id: b"group-v2".to_vec(),
+        version: ProtocolVersion::MLS10,
+        cipher_suite: CipherSuite(3),
+        extensions: Vec::new(),
+    };
+    let proposal = groups[1]
+        .propose(Proposal::ReInit(reinit.clone()), b"", &mut rng)
+        .unwrap();
+    for g in groups.iter_mut() {
+        g.process_message(&proposal, NOW).unwrap();
+    }
+    commit_all(&mut groups, 0, &CommitOptions::default(), &mut rng);
+    for g in &groups {
+        assert_eq!(*g.status(), GroupStatus::ReInitialized(reinit.clone()));
+    }
+    assert!(
+        groups[0]
+            .encrypt_application_message(b"x", b"", &mut rng)
+            .is_err()
+    );
+
+    // Carol recreates the group in the new suite with alice and bob.
+    let new_suite = CipherSuite(3);
+    let mut signers = Vec::new();
+    let mut bundles = Vec::new();
+    for name in ["alice", "bob"] {
+        let (signer, bundle) = key_package(name, new_suite, &mut rng);
+        signers.push(signer);
+        bundles.push(bundle);
+    }
+    let carol_new = identity("carol", new_suite, &mut rng);
+    let kps: Vec<KeyPackage> = bundles.iter().map(|b| b.key_package.clone()).collect();
+    let (new_group, output) = groups[2]
+        .reinit(carol_new, &kps, &LeafOptions::default(), NOW, &mut rng)
+        .unwrap();
+    assert_eq!(new_group.cipher_suite(), new_suite);
+    assert_eq!(new_group.epoch(), 1);
+    for (i, (signer, bundle)) in signers.into_iter().zip(&bundles).enumerate() {
+        let joined = groups[i]
+            .join_reinit(
+                &welcome_of(&output),
+                bundle,
+                signer,
+                GroupConfig::default(),
+                &JoinOptions::default(),
+                NOW,
+            )
+            .unwrap();
+        assert_eq!(
+            joined.epoch_authenticator(),
+            new_group.epoch_authenticator()
+        );
+        assert_eq!(joined.group_id(), b"group-v2");
+    }
+}
+
+#[test]
+fn external_senders_and_new_member_proposals() {
+    let mut rng = SeededRng::new(9);
+    let suite = CipherSuite(2);
+    let cs = RustCryptoProvider.cipher_suite_provider(suite).unwrap();
+    let server = identity("server", suite, &mut rng);
+    let senders = ExternalSenders(vec![crate::messages::ExternalSender {
+        signature_key: server.public_key.clone(),
+        credential: server.credential.clone(),
+    }]);
+    let mut groups = three_members(suite, &mut rng);
+    commit_all(
+        &mut groups,
+        1,
+        &CommitOptions {
+            proposals: vec![Proposal::GroupContextExtensions(
+                crate::messages::GroupContextExtensions {
+                    extensions: vec![senders.to_extension().unwrap()],
+                },
+            )],
+            ..CommitOptions::default()
+        },
+        &mut rng,
+    );
+    assert_agree(&groups);
+
+    // The server removes carol.
+    let carol = groups[2].own_leaf();
+    let proposal = external_proposal(
+        cs.as_ref(),
+        b"group",
+        groups[0].epoch(),
+        0,
+        &server,
+        Proposal::Remove(Remove { removed: carol }),
+        b"",
+    )
+    .unwrap();
+    for g in groups.iter_mut() {
+        assert!(matches!(
+            g.process_message(&proposal, NOW).unwrap(),
+            ProcessedMessage::Proposal {
+                sender: Sender::External(0),
+                ..
+            }
+        ));
+    }
+    commit_all(&mut groups, 0, &CommitOptions::default(), &mut rng);
+    assert_eq!(*groups[2].status(), GroupStatus::Removed);
+    groups.truncate(2);
+    assert_agree(&groups);
+
+    // An external sender that is not listed is rejected.
+    let rogue = identity("rogue", suite, &mut rng);
+    let forged = external_proposal(
+        cs.as_ref(),
+        b"group",
+        groups[0].epoch(),
+        0,
+        &rogue,
+        Proposal::Remove(Remove {
+            removed: LeafIndex(1),
+        }),
+        b"",
+    )
+    .unwrap();
+    assert!(groups[0].process_message(&forged, NOW).is_err());
+
+    // Dave asks to join with a new_member_proposal; bob commits it and dave joins.
+    let (dave, dave_kp) = key_package("dave", suite, &mut rng);
+    let proposal =
+        new_member_proposal(cs.as_ref(), b"group", groups[0].epoch(), &dave_kp, &dave).unwrap();
+    for g in groups.iter_mut() {
+        g.process_message(&proposal, NOW).unwrap();
+    }
+    let output = commit_all(&mut groups, 1, &CommitOptions::default(), &mut rng);
+    let joined = Group::join(
+        env(),
+        &welcome_of(&output),
+        &dave_kp,
+        dave,
+        GroupConfig::default(),
+        &JoinOptions::default(),
+        NOW,
+    )
+    .unwrap();
+    groups.push(joined);
+    assert_agree(&groups);
+    exchange(&mut groups, 2, &mut rng);
+}
+
+#[test]
+fn out_of_order_and_past_epoch_messages() {
+    let mut rng = SeededRng::new(10);
+    let mut groups = three_members(CipherSuite(1), &mut rng);
+    let messages: Vec<MlsMessage> = (0..5)
+        .map(|i| {
+            groups[1]
+                .encrypt_application_message(format!("m{i}").as_bytes(), b"", &mut rng)
+                .unwrap()
+        })
+        .collect();
+    // Delivered in reverse order within the epoch.
+    for (i, message) in messages.iter().enumerate().rev().take(3) {
+        match groups[0].process_message(message, NOW).unwrap() {
+            ProcessedMessage::Application { data, .. } => {
+                assert_eq!(data, format!("m{i}").as_bytes())
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    // A replay is rejected.
+    assert!(groups[0].process_message(&messages[4], NOW).is_err());
+    // The epoch moves on; the two remaining messages still decrypt (past epoch window).
+    commit_all(&mut groups, 2, &CommitOptions::default(), &mut rng);
+    for (i, message) in messages.iter().enumerate().take(2) {
+        match groups[0].process_message(message, NOW).unwrap() {
+            ProcessedMessage::Application { data, epoch, .. } => {
+                assert_eq!(data, format!("m{i}").as_bytes());
+                assert_eq!(epoch, groups[0].epoch() - 1);
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    // Beyond the window (3 past epochs), old messages are refused.
+    let old = groups[1]
+        .encrypt_application_message(b"late", b"", &mut rng)
+        .unwrap();
+    for _ in 0..4 {
+        commit_all(&mut groups, 0, &CommitOptions::default(), &mut rng);
+    }
+    assert!(matches!(
+        groups[2].process_message(&old, NOW),
+        Err(GroupError::WrongEpoch { .. })
+    ));
+    // Our own message echoed back is recognised.
+    let mine = groups[0]
+        .encrypt_application_message(b"mine", b"", &mut rng)
+        .unwrap();
+    assert_eq!(
+        groups[0].process_message(&mine, NOW).unwrap(),
+        ProcessedMessage::OwnMessage
+    );
+}
+
+#[test]
+fn competing_commits_first_wins() {
+    let mut rng = SeededRng::new(11);
+    let mut groups = three_members(CipherSuite(1), &mut rng);
+    let a = groups[0]
+        .commit(&CommitOptions::default(), NOW, &mut rng)
+        .unwrap();
+    let b = groups[1]
+        .commit(&CommitOptions::default(), NOW, &mut rng)
+        .unwrap();
+    // The delivery service orders a first: everyone applies it; bob discards his own.
+    assert!(matches!(
+        groups[1].process_message(&a.commit, NOW).unwrap(),
+        ProcessedMessage::Commit(_)
+    ));
+    assert!(!groups[1].has_pending_commit());
+    groups[2].process_message(&a.commit, NOW).unwrap();
+    assert!(matches!(
+        groups[0].process_message(&a.commit, NOW).unwrap(),
+        ProcessedMessage::OwnCommitMerged(_)
+    ));
+    // b is now for an old epoch.
+    assert!(matches!(
+        groups[2].process_message(&b.commit, NOW),
+        Err(GroupError::WrongEpoch { .. })
+    ));
+    assert_agree(&groups);
 }
