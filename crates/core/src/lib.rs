@@ -14,6 +14,7 @@ pub mod key_schedule;
 pub mod messages;
 pub mod psk;
 pub mod secret_tree;
+pub mod storage;
 pub mod transcript;
 pub mod tree;
 pub mod tree_math;
