@@ -399,10 +399,41 @@ pub fn key_schedule<'a>(
         });
     }
     verify_psk_inputs(psk)?;
+    let info_hash = InfoHash::new(cs, info);
+    key_schedule_with_info_hash(cs, mode, shared_secret, &info_hash, psk)
+}
+
+/// `LabeledExtract("", "info_hash", info)` of an HPKE `info` (RFC 9180 §5.1), computed once
+/// when many recipients share one `info` (an MLS Welcome encrypts to every new member with
+/// the same, possibly large, context).
+#[derive(Debug, Clone)]
+pub struct InfoHash(Secret);
+
+impl InfoHash {
+    /// Hashes `info` for the suite.
+    pub fn new(cs: &dyn CipherSuiteProvider, info: &[u8]) -> Self {
+        Self(labeled_extract(
+            cs,
+            &hpke_suite_id(cs),
+            b"",
+            b"info_hash",
+            info,
+        ))
+    }
+}
+
+/// [`key_schedule`] with a precomputed info hash.
+fn key_schedule_with_info_hash<'a>(
+    cs: &'a dyn CipherSuiteProvider,
+    mode: Mode,
+    shared_secret: &[u8],
+    info_hash: &InfoHash,
+    psk: Option<Psk<'_>>,
+) -> Result<Context<'a>, CryptoError> {
     let (psk, psk_id) = psk.map_or((&[][..], &[][..]), |p| (p.psk, p.psk_id));
     let suite_id = hpke_suite_id(cs);
     let psk_id_hash = labeled_extract(cs, &suite_id, b"", b"psk_id_hash", psk_id);
-    let info_hash = labeled_extract(cs, &suite_id, b"", b"info_hash", info);
+    let info_hash = &info_hash.0;
     let mut ks_context = Vec::with_capacity(1 + psk_id_hash.len() + info_hash.len());
     ks_context.push(mode.id());
     ks_context.extend_from_slice(psk_id_hash.as_bytes());
@@ -785,6 +816,26 @@ pub fn seal(
     ephemeral: Ephemeral<'_>,
 ) -> Result<(Vec<u8>, Vec<u8>), CryptoError> {
     let (enc, mut ctx) = setup_sender(cs, pk_r, info, psk, None, ephemeral)?;
+    let ct = ctx.seal(aad, pt)?;
+    Ok((enc, ct))
+}
+
+/// `SealBase` with a precomputed info hash: the same result as [`seal_base`] with the
+/// `info` that `info_hash` was computed from, without re-hashing `info` per recipient.
+pub fn seal_base_with_info_hash(
+    cs: &dyn CipherSuiteProvider,
+    pk_r: &[u8],
+    info_hash: &InfoHash,
+    aad: &[u8],
+    pt: &[u8],
+    rng: &mut dyn CryptoRandom,
+) -> Result<(Vec<u8>, Vec<u8>), CryptoError> {
+    check_kem_kdf(cs)?;
+    let eph = generate_key_pair(cs, rng)?;
+    let (shared_secret, enc) = encap_with_ephemeral(cs, pk_r, None, &eph)?;
+    let ctx =
+        key_schedule_with_info_hash(cs, Mode::Base, shared_secret.as_bytes(), info_hash, None)?;
+    let mut ctx = SenderContext(ctx);
     let ct = ctx.seal(aad, pt)?;
     Ok((enc, ct))
 }

@@ -172,6 +172,38 @@ pub fn encrypt_with_label(
     })
 }
 
+/// An `EncryptContext` prepared once for many recipients: its HPKE info hash.
+#[derive(Debug, Clone)]
+pub struct PreparedEncryptContext(hpke::InfoHash);
+
+/// Prepares `EncryptContext { label, context }` for [`encrypt_with_label_prepared`].
+pub fn prepare_encrypt_context(
+    cs: &dyn CipherSuiteProvider,
+    label: &str,
+    context: &[u8],
+) -> Result<PreparedEncryptContext, CryptoError> {
+    let info = encrypt_context(label, context)?;
+    Ok(PreparedEncryptContext(hpke::InfoHash::new(cs, &info)))
+}
+
+/// [`encrypt_with_label`] with a prepared context: identical output, but the (possibly large)
+/// context is hashed once, not once per recipient (RFC 9420 §12.4.3.1 encrypts every
+/// Welcome entry with the whole encrypted GroupInfo as context).
+pub fn encrypt_with_label_prepared(
+    cs: &dyn CipherSuiteProvider,
+    public_key: &[u8],
+    prepared: &PreparedEncryptContext,
+    plaintext: &[u8],
+    rng: &mut dyn CryptoRandom,
+) -> Result<LabelledCiphertext, CryptoError> {
+    let (kem_output, ciphertext) =
+        hpke::seal_base_with_info_hash(cs, public_key, &prepared.0, &[], plaintext, rng)?;
+    Ok(LabelledCiphertext {
+        kem_output,
+        ciphertext,
+    })
+}
+
 /// `DecryptWithLabel(PrivateKey, Label, Context, KEMOutput, Ciphertext) =
 /// OpenBase(KEMOutput, PrivateKey, EncryptContext, "", Ciphertext)` (RFC 9420 §5.1.3).
 pub fn decrypt_with_label(

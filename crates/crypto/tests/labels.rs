@@ -101,3 +101,33 @@ fn encrypt_with_label_rejects_tampering() {
         );
     }
 }
+
+#[test]
+fn prepared_encrypt_context_matches_plain_encryption() {
+    let mut rng = common::TestRng::new(5);
+    for suite in CipherSuite::ALL {
+        let cs = common::suite_provider(suite.0).unwrap();
+        let cs = cs.as_ref();
+        let kp = conclave_crypto::hpke::generate_key_pair(cs, &mut rng).unwrap();
+        let context = vec![0x5a; 4096];
+        let prepared = labels::prepare_encrypt_context(cs, "Welcome", &context).unwrap();
+        let ct = labels::encrypt_with_label_prepared(
+            cs,
+            &kp.public_key,
+            &prepared,
+            b"secrets",
+            &mut rng,
+        )
+        .unwrap();
+        let sk = kp.secret_key.as_bytes();
+        let pt =
+            labels::decrypt_with_label(cs, sk, "Welcome", &context, &ct.kem_output, &ct.ciphertext)
+                .unwrap();
+        assert_eq!(pt.as_bytes(), b"secrets");
+        // Another context does not decrypt it.
+        assert!(
+            labels::decrypt_with_label(cs, sk, "Welcome", b"x", &ct.kem_output, &ct.ciphertext)
+                .is_err()
+        );
+    }
+}

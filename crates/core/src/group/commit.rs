@@ -298,6 +298,7 @@ pub(crate) fn build_commit(
         Some((key, nonce)) => {
             let encrypted_group_info =
                 cs.aead_seal(key.as_bytes(), nonce.as_bytes(), &[], &group_info_bytes)?;
+            let prepared = labels::prepare_encrypt_context(cs, "Welcome", &encrypted_group_info)?;
             let mut secrets_list = Vec::with_capacity(applied.added.len());
             for (leaf, key_package) in &applied.added {
                 let path_secret = generated
@@ -312,11 +313,10 @@ pub(crate) fn build_commit(
                     psks: applied.psks.clone(),
                 };
                 let plaintext = zeroize::Zeroizing::new(group_secrets.to_bytes()?);
-                let encrypted = labels::encrypt_with_label(
+                let encrypted = labels::encrypt_with_label_prepared(
                     cs,
                     key_package.init_key.as_ref(),
-                    "Welcome",
-                    &encrypted_group_info,
+                    &prepared,
                     &plaintext,
                     rng,
                 )?;

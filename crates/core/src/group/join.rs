@@ -98,18 +98,21 @@ fn verify_group_info_and_tree(
         lifetime_policy: config.lifetime_policy,
         now,
     };
-    let group_id = context.group_id.clone();
-    tree.validate_for_join(cs, &group_id, &context.tree_hash, |leaf_index, leaf| {
-        validator
-            .validate_leaf_node(
-                leaf,
-                &LeafNodeContext::TreeLeaf {
-                    group_id: &group_id,
-                    leaf_index,
-                },
-            )
-            .map_err(GroupError::from)
-    })?;
+    // RFC 9420 §12.4.3.1, in order: tree hash, parent hashes, every leaf (§7.3, which
+    // includes its signature), unmerged leaves, key uniqueness.
+    tree.verify_tree_hash(cs, &context.tree_hash)?;
+    tree.verify_parent_hashes(cs)?;
+    for (leaf_index, leaf) in tree.members() {
+        validator.validate_leaf_node(
+            leaf,
+            &LeafNodeContext::TreeLeaf {
+                group_id: &context.group_id,
+                leaf_index,
+            },
+        )?;
+    }
+    tree.verify_unmerged_leaves()?;
+    tree.verify_unique_keys()?;
     super::proposals::check_group_context_extensions(
         cs,
         env.identity.as_ref(),

@@ -170,20 +170,37 @@ impl LeafKeyLookup for TreeKeys<'_> {
     }
 }
 
-/// Key uniqueness for KeyPackages added in one commit: against the tree and each other.
-struct AddedKeys<'a> {
-    tree: TreeKeys<'a>,
-    encryption: &'a HashSet<HpkePublicKey>,
-    signature: &'a HashSet<SignaturePublicKey>,
+/// Key uniqueness for KeyPackages added in one commit: against every key in the tree and
+/// each other, with sets built once per commit (no per-Add scan of the tree).
+struct AddedKeys {
+    encryption: HashSet<HpkePublicKey>,
+    signature: HashSet<SignaturePublicKey>,
 }
 
-impl LeafKeyLookup for AddedKeys<'_> {
+impl AddedKeys {
+    fn of_tree(tree: &RatchetTree) -> Self {
+        let mut keys = Self {
+            encryption: HashSet::new(),
+            signature: HashSet::new(),
+        };
+        for (_, leaf) in tree.members() {
+            keys.encryption.insert(leaf.encryption_key.clone());
+            keys.signature.insert(leaf.signature_key.clone());
+        }
+        for (_, parent) in tree.parent_nodes() {
+            keys.encryption.insert(parent.encryption_key.clone());
+        }
+        keys
+    }
+}
+
+impl LeafKeyLookup for AddedKeys {
     fn encryption_key_in_use(&self, key: &HpkePublicKey) -> bool {
-        self.encryption.contains(key) || self.tree.encryption_key_in_use(key)
+        self.encryption.contains(key)
     }
 
     fn signature_key_in_use(&self, key: &SignaturePublicKey) -> bool {
-        self.signature.contains(key) || self.tree.signature_key_in_use(key)
+        self.signature.contains(key)
     }
 }
 
@@ -288,8 +305,7 @@ pub(crate) fn validate_and_apply(
         .iter()
         .any(|p| matches!(p.proposal, Proposal::Add(_)));
     if has_adds {
-        let mut new_encryption = HashSet::new();
-        let mut new_signature = HashSet::new();
+        let mut keys = AddedKeys::of_tree(&applied.tree);
         let mut identities: HashMap<Vec<u8>, LeafIndex> = HashMap::new();
         for (leaf, node) in applied.tree.members() {
             identities.insert(ctx.identity.identity(&node.credential)?, leaf);
@@ -299,26 +315,16 @@ pub(crate) fn validate_and_apply(
                 continue;
             };
             let key_package = &add.key_package;
-            {
-                let keys = AddedKeys {
-                    tree: TreeKeys {
-                        tree: &applied.tree,
-                        except: None,
-                    },
-                    encryption: &new_encryption,
-                    signature: &new_signature,
-                };
-                let validator = LeafNodeValidator {
-                    cs: ctx.cs,
-                    identity: ctx.identity,
-                    group: &requirements,
-                    members: &members,
-                    keys: &keys,
-                    lifetime_policy: ctx.lifetime_policy,
-                    now: ctx.now,
-                };
-                validator.validate_key_package(key_package)?;
+            LeafNodeValidator {
+                cs: ctx.cs,
+                identity: ctx.identity,
+                group: &requirements,
+                members: &members,
+                keys: &keys,
+                lifetime_policy: ctx.lifetime_policy,
+                now: ctx.now,
             }
+            .validate_key_package(key_package)?;
             // RFC 9420 §12.2: no two Adds for one client, none for a client already in the
             // group (unless removed by this commit, which the removals above reflect).
             let identity = ctx.identity.identity(&key_package.leaf_node.credential)?;
@@ -327,8 +333,10 @@ pub(crate) fn validate_and_apply(
                     "an Add is for a client that is already a member or added twice",
                 ));
             }
-            new_encryption.insert(key_package.leaf_node.encryption_key.clone());
-            new_signature.insert(key_package.leaf_node.signature_key.clone());
+            keys.encryption
+                .insert(key_package.leaf_node.encryption_key.clone());
+            keys.signature
+                .insert(key_package.leaf_node.signature_key.clone());
             let leaf = applied.tree.add_leaf(key_package.leaf_node.clone())?;
             identities.insert(identity, leaf);
             applied.added.push((leaf, key_package.clone()));

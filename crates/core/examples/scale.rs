@@ -1,0 +1,155 @@
+//! Times the large-group operations: `cargo run --release -p conclave-core --example scale -- 10000`.
+//! One commit adds N-1 members, one joins from the Welcome, one commits an update that
+//! another member processes, then one remove.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use conclave_core::credential::BasicIdentityProvider;
+use conclave_core::group::{
+    CommitOptions, Group, GroupConfig, GroupEnv, JoinOptions, KeyPackageBundle, LeafOptions,
+    SigningIdentity,
+};
+use conclave_core::messages::{Add, Credential, MlsMessageBody, Proposal, Remove};
+use conclave_crypto::{CipherSuite, CryptoProvider, SeededRng};
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let n: usize = std::env::args()
+        .nth(1)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(1000);
+    let provider: Arc<dyn CryptoProvider> = match std::env::args().nth(2).as_deref() {
+        Some("rustcrypto") => Arc::new(conclave_crypto_rustcrypto::RustCryptoProvider),
+        _ => Arc::new(conclave_crypto_awslc::AwsLcProvider),
+    };
+    let env = GroupEnv {
+        crypto: provider.clone(),
+        identity: Arc::new(BasicIdentityProvider),
+        psks: Arc::new(()),
+    };
+    let suite = CipherSuite(1);
+    let cs = provider.cipher_suite_provider(suite).ok_or("suite")?;
+    let mut rng = SeededRng::new(1);
+    let now = 1_700_000_000;
+    let ident = |name: String, rng: &mut SeededRng| {
+        SigningIdentity::generate(
+            cs.as_ref(),
+            Credential::Basic {
+                identity: name.into_bytes(),
+            },
+            rng,
+        )
+    };
+    let t = Instant::now();
+    let mut bundles = Vec::with_capacity(n);
+    let mut signers = Vec::with_capacity(n);
+    for i in 1..n {
+        let signer = ident(format!("member-{i}"), &mut rng)?;
+        bundles.push(KeyPackageBundle::generate(
+            &env,
+            suite,
+            &signer,
+            &LeafOptions::default(),
+            now,
+            &mut rng,
+        )?);
+        signers.push(signer);
+    }
+    println!("generate {} key packages: {:?}", n - 1, t.elapsed());
+    let mut alice = Group::create(
+        env.clone(),
+        suite,
+        b"scale".to_vec(),
+        ident("alice".into(), &mut rng)?,
+        Vec::new(),
+        GroupConfig::default(),
+        &LeafOptions::default(),
+        now,
+        &mut rng,
+    )?;
+    let options = CommitOptions {
+        proposals: bundles
+            .iter()
+            .map(|b| {
+                Proposal::Add(Add {
+                    key_package: b.key_package.clone(),
+                })
+            })
+            .collect(),
+        ..CommitOptions::default()
+    };
+    let t = Instant::now();
+    let output = alice.commit(&options, now, &mut rng)?;
+    alice.merge_pending_commit()?;
+    println!("add_commit_create N={n}: {:?}", t.elapsed());
+    let welcome = match output.welcome.map(|w| w.body) {
+        Some(MlsMessageBody::Welcome(w)) => w,
+        _ => return Err("no welcome".into()),
+    };
+    println!(
+        "welcome size: {} bytes",
+        conclave_codec::Encode::encoded_len(&welcome)
+    );
+    let t = Instant::now();
+    let mut bob = Group::join(
+        env.clone(),
+        &welcome,
+        &bundles[0],
+        signers[0].clone(),
+        GroupConfig::default(),
+        &JoinOptions::default(),
+        now,
+    )?;
+    println!("welcome_join N={n}: {:?}", t.elapsed());
+    let mut carol = Group::join(
+        env.clone(),
+        &welcome,
+        &bundles[n / 2],
+        signers[n / 2].clone(),
+        GroupConfig::default(),
+        &JoinOptions::default(),
+        now,
+    )?;
+    for round in 0..3 {
+        let t = Instant::now();
+        let update = bob.commit(&CommitOptions::default(), now, &mut rng)?;
+        bob.merge_pending_commit()?;
+        let created = t.elapsed();
+        let t = Instant::now();
+        carol.process_message(&update.commit, now)?;
+        let processed = t.elapsed();
+        alice.process_message(&update.commit, now)?;
+        println!("update_commit round {round}: create {created:?} / process {processed:?}");
+    }
+    let t = Instant::now();
+    let remove = alice.commit(
+        &CommitOptions {
+            proposals: vec![Proposal::Remove(Remove {
+                removed: carol.own_leaf(),
+            })],
+            ..CommitOptions::default()
+        },
+        now,
+        &mut rng,
+    )?;
+    alice.merge_pending_commit()?;
+    let created = t.elapsed();
+    let t = Instant::now();
+    bob.process_message(&remove.commit, now)?;
+    println!(
+        "remove_commit: create {created:?} / process {:?}",
+        t.elapsed()
+    );
+    let t = Instant::now();
+    let state = bob.to_bytes()?;
+    let ser = t.elapsed();
+    let t = Instant::now();
+    let _ = Group::from_bytes(env, &state)?;
+    println!(
+        "group_state_size: {} bytes (store {ser:?}, load {:?})",
+        state.len(),
+        t.elapsed()
+    );
+    assert_eq!(alice.epoch_authenticator(), bob.epoch_authenticator());
+    Ok(())
+}
