@@ -517,3 +517,110 @@ fn basic_provider() {
         vec![CredentialType::BASIC]
     );
 }
+
+/// A whole group on X.509 credentials: members from the trusted root are added and can
+/// talk; a KeyPackage from a foreign root or an expired certificate is refused.
+#[test]
+fn group_with_x509_credentials() {
+    use std::sync::Arc;
+
+    use crate::group::{
+        CommitOptions, Group, GroupConfig, GroupEnv, GroupError, JoinOptions, KeyPackageBundle,
+        LeafOptions, ProcessedMessage, SigningIdentity,
+    };
+    use crate::messages::{Add, MlsMessageBody, Proposal};
+
+    let suite = CipherSuite(2);
+    let root = Ca::root("Conclave Root", 2, 100);
+    let foreign = Ca::root("Foreign Root", 2, 200);
+    let env = GroupEnv {
+        crypto: Arc::new(RustCryptoProvider),
+        identity: Arc::new(provider(&[&root.der])),
+        psks: Arc::new(()),
+    };
+    let member = |ca: &Ca, name: &str, seed: u64, not_after: (i32, u8, u8)| {
+        let key = TestKey::new(2, seed);
+        let mut params = leaf_params(&format!("mls://{name}"), name);
+        params.not_after = date_time_ymd(not_after.0, not_after.1, not_after.2);
+        let cert = ca.issue(&params, &key);
+        SigningIdentity {
+            secret_key: key.secret.clone(),
+            public_key: key.key(),
+            credential: x509(&[&cert]),
+        }
+    };
+    let mut rng = SeededRng::new(5);
+    let mut alice = Group::create(
+        env.clone(),
+        suite,
+        b"x509".to_vec(),
+        member(&root, "alice", 1, (2025, 1, 1)),
+        Vec::new(),
+        GroupConfig::default(),
+        &LeafOptions::default(),
+        Y2024,
+        &mut rng,
+    )
+    .unwrap();
+    let bob = member(&root, "bob", 2, (2025, 1, 1));
+    let bob_kp =
+        KeyPackageBundle::generate(&env, suite, &bob, &LeafOptions::default(), Y2024, &mut rng)
+            .unwrap();
+    let add = |kp: &KeyPackageBundle| CommitOptions {
+        proposals: vec![Proposal::Add(Add {
+            key_package: kp.key_package.clone(),
+        })],
+        ..CommitOptions::default()
+    };
+    let output = alice.commit(&add(&bob_kp), Y2024, &mut rng).unwrap();
+    alice.merge_pending_commit().unwrap();
+    let Some(MlsMessageBody::Welcome(welcome)) = output.welcome.map(|w| w.body) else {
+        panic!("no welcome")
+    };
+    let mut bob_group = Group::join(
+        env.clone(),
+        &welcome,
+        &bob_kp,
+        bob,
+        GroupConfig::default(),
+        &JoinOptions::default(),
+        Y2024,
+    )
+    .unwrap();
+    let message = alice
+        .encrypt_application_message(b"hi bob", b"", &mut rng)
+        .unwrap();
+    assert!(matches!(
+        bob_group.process_message(&message, Y2024).unwrap(),
+        ProcessedMessage::Application { .. }
+    ));
+
+    // Mallory's certificate comes from another root: the Add is refused.
+    let mallory = member(&foreign, "mallory", 3, (2025, 1, 1));
+    let mallory_kp = KeyPackageBundle::generate(
+        &env,
+        suite,
+        &mallory,
+        &LeafOptions::default(),
+        Y2024,
+        &mut rng,
+    )
+    .unwrap();
+    assert!(matches!(
+        alice.commit(&add(&mallory_kp), Y2024, &mut rng),
+        Err(GroupError::Validation(_))
+    ));
+    // Carol's certificate expired before now: refused too.
+    let carol = member(&root, "carol", 4, (2023, 6, 1));
+    let carol_kp = KeyPackageBundle::generate(
+        &env,
+        suite,
+        &carol,
+        &LeafOptions::default(),
+        Y2024,
+        &mut rng,
+    )
+    .unwrap();
+    assert!(alice.commit(&add(&carol_kp), Y2024, &mut rng).is_err());
+    assert!(!alice.has_pending_commit());
+}
