@@ -657,3 +657,139 @@ fn competing_commits_first_wins() {
     ));
     assert_agree(&groups);
 }
+
+#[test]
+fn out_of_band_tree_resync_and_required_capabilities() {
+    let mut rng = SeededRng::new(12);
+    let suite = CipherSuite(1);
+    let mut groups = vec![new_group(suite, GroupConfig::default(), &mut rng)];
+    add_member(&mut groups, 0, "bob", &mut rng);
+
+    // Carol joins with the tree supplied out of band (not in the Welcome).
+    let (carol, carol_kp) = key_package("carol", suite, &mut rng);
+    let options = CommitOptions {
+        proposals: vec![Proposal::Add(crate::messages::Add {
+            key_package: carol_kp.key_package.clone(),
+        })],
+        ratchet_tree_in_group_info: false,
+        ..CommitOptions::default()
+    };
+    let output = commit_all(&mut groups, 1, &options, &mut rng);
+    let welcome = welcome_of(&output);
+    let missing = Group::join(
+        env(),
+        &welcome,
+        &carol_kp,
+        carol.clone(),
+        GroupConfig::default(),
+        &JoinOptions::default(),
+        NOW,
+    );
+    assert_eq!(missing.unwrap_err(), GroupError::MissingRatchetTree);
+    let tree = groups[0].tree().to_nodes();
+    let joined = Group::join(
+        env(),
+        &welcome,
+        &carol_kp,
+        carol,
+        GroupConfig::default(),
+        &JoinOptions {
+            ratchet_tree: Some(tree),
+            ..JoinOptions::default()
+        },
+        NOW,
+    )
+    .unwrap();
+    groups.push(joined);
+    assert_agree(&groups);
+
+    // Bob lost his state: he rejoins externally, removing his prior appearance (resync).
+    let bob_signer = groups[1].signer().clone();
+    let bob_leaf = groups[1].own_leaf();
+    let group_info = match &groups[0].group_info(true).unwrap().body {
+        Body::GroupInfo(info) => info.clone(),
+        _ => panic!(),
+    };
+    let (new_bob, output) = Group::join_external(
+        env(),
+        &group_info,
+        bob_signer,
+        GroupConfig::default(),
+        &LeafOptions::default(),
+        &JoinOptions {
+            remove_prior_leaf: Some(bob_leaf),
+            ..JoinOptions::default()
+        },
+        NOW,
+        &mut rng,
+    )
+    .unwrap();
+    for i in [0, 2] {
+        match groups[i].process_message(&output.commit, NOW).unwrap() {
+            ProcessedMessage::Commit(summary) => assert_eq!(summary.removed, vec![bob_leaf]),
+            other => panic!("{other:?}"),
+        }
+    }
+    groups[1] = new_bob;
+    assert_agree(&groups);
+    for sender in 0..3 {
+        exchange(&mut groups, sender, &mut rng);
+    }
+
+    // Someone else cannot resync bob away: a stranger's external commit removing bob is
+    // refused because the stranger is not a valid successor of bob's credential.
+    let mallory = identity("mallory", suite, &mut rng);
+    let group_info = match &groups[0].group_info(true).unwrap().body {
+        Body::GroupInfo(info) => info.clone(),
+        _ => panic!(),
+    };
+    let (_, forged) = Group::join_external(
+        env(),
+        &group_info,
+        mallory,
+        GroupConfig::default(),
+        &LeafOptions::default(),
+        &JoinOptions {
+            remove_prior_leaf: Some(groups[1].own_leaf()),
+            ..JoinOptions::default()
+        },
+        NOW,
+        &mut rng,
+    )
+    .unwrap();
+    let before = groups[0].to_bytes().unwrap();
+    assert!(groups[0].process_message(&forged.commit, NOW).is_err());
+    assert_eq!(groups[0].to_bytes().unwrap(), before);
+
+    // A required capability nobody supports cannot be set.
+    let required = crate::messages::RequiredCapabilities {
+        extension_types: vec![crate::messages::ExtensionType(0xff00)],
+        proposal_types: Vec::new(),
+        credential_types: Vec::new(),
+    };
+    let options = CommitOptions {
+        proposals: vec![Proposal::GroupContextExtensions(
+            crate::messages::GroupContextExtensions {
+                extensions: vec![required.to_extension().unwrap()],
+            },
+        )],
+        ..CommitOptions::default()
+    };
+    assert!(groups[0].commit(&options, NOW, &mut rng).is_err());
+    // One every member supports (basic credentials) can.
+    let required = crate::messages::RequiredCapabilities {
+        extension_types: Vec::new(),
+        proposal_types: Vec::new(),
+        credential_types: vec![crate::messages::CredentialType::BASIC],
+    };
+    let options = CommitOptions {
+        proposals: vec![Proposal::GroupContextExtensions(
+            crate::messages::GroupContextExtensions {
+                extensions: vec![required.to_extension().unwrap()],
+            },
+        )],
+        ..CommitOptions::default()
+    };
+    commit_all(&mut groups, 0, &options, &mut rng);
+    assert_agree(&groups);
+}
