@@ -71,6 +71,9 @@ pub enum GroupError {
         /// The section of the rule.
         section: &'static str,
     },
+    /// The proposal was already received in this epoch (a replay).
+    #[error("proposal already received in this epoch (replayed message)")]
+    DuplicateProposal,
     /// A proposal referenced by a commit is unknown (RFC 9420 §12.4).
     #[error("commit references an unknown proposal (RFC 9420 §12.4)")]
     UnknownProposalRef,

@@ -901,6 +901,11 @@ impl Group {
             Content::Application(_) => application_message(verified),
             Content::Proposal(_) => {
                 let cached = proposals::receive_proposal(self, verified, now)?;
+                // A PublicMessage proposal can be replayed verbatim (it carries no
+                // generation): a second copy is refused, not cached twice.
+                if self.proposals.iter().any(|p| p.reference == cached.reference) {
+                    return Err(GroupError::DuplicateProposal);
+                }
                 let message = ProcessedMessage::Proposal {
                     sender: cached.sender,
                     proposal: Box::new(cached.proposal.clone()),

@@ -3,14 +3,20 @@
 //! convenience draws, and a snapshot of a member's state for "rejected messages change
 //! nothing" assertions.
 #![allow(dead_code, unreachable_pub, missing_docs)]
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
-use conclave_codec::Encode;
 use conclave_core::credential::BasicIdentityProvider;
-use conclave_core::group::{Group, GroupConfig, GroupEnv, KeyPackageBundle, LeafOptions, SigningIdentity};
+use conclave_core::group::{
+    Group, GroupConfig, GroupEnv, KeyPackageBundle, LeafOptions, SigningIdentity,
+};
 use conclave_core::messages::{Credential, GroupInfo, MlsMessage, MlsMessageBody, Welcome};
 use conclave_crypto::{CipherSuite, CryptoProvider, SeededRng};
 use conclave_crypto_rustcrypto::RustCryptoProvider;
@@ -41,7 +47,11 @@ pub fn identity(name: &str, suite: CipherSuite, rng: &mut SeededRng) -> SigningI
 }
 
 /// A KeyPackage of `signer` with default options.
-pub fn key_package(signer: &SigningIdentity, suite: CipherSuite, rng: &mut SeededRng) -> KeyPackageBundle {
+pub fn key_package(
+    signer: &SigningIdentity,
+    suite: CipherSuite,
+    rng: &mut SeededRng,
+) -> KeyPackageBundle {
     KeyPackageBundle::generate(&env(), suite, signer, &LeafOptions::default(), NOW, rng).unwrap()
 }
 
@@ -83,22 +93,10 @@ pub fn group_info_of(message: &MlsMessage) -> GroupInfo {
     }
 }
 
-/// Everything observable of a member's state: used to assert that a rejected message left
-/// the group unchanged (DESIGN.md §2 "staged state").
-///
-/// Until `Group::to_bytes` exists this covers the epoch, the epoch authenticator, the group
-/// context, the cached proposals and whether a commit is pending.
+/// The member's whole serialized state (secrets included): used to assert that a rejected
+/// message left the group exactly as it was (DESIGN.md §2 "staged state").
 pub fn snapshot(group: &Group) -> Vec<u8> {
-    let mut out = group.epoch().to_be_bytes().to_vec();
-    out.extend_from_slice(group.epoch_authenticator());
-    out.extend(group.context().to_bytes().unwrap());
-    out.push(u8::from(group.has_pending_commit()));
-    for (sender, proposal) in group.pending_proposals() {
-        out.extend(sender.to_bytes().unwrap());
-        out.extend(proposal.to_bytes().unwrap());
-    }
-    out.extend(format!("{:?}", group.status()).into_bytes());
-    out
+    group.to_bytes().expect("group state serializes")
 }
 
 /// Draws from a [`SeededRng`].
@@ -116,7 +114,7 @@ pub trait Draw {
 impl Draw for SeededRng {
     fn below(&mut self, n: usize) -> usize {
         assert!(n > 0, "below(0)");
-        (self.next_u64() % n as u64) as usize
+        usize::try_from(self.next_u64() % n as u64).unwrap()
     }
 
     fn chance(&mut self, percent: u64) -> bool {

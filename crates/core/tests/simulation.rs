@@ -1,0 +1,779 @@
+//! A deterministic simulation of many clients in one MLS group (RFC 9420 §12): random adds
+//! (Welcome joins, §12.4.3.1), removes, empty commits with a path, Update proposals by
+//! reference (§12.1.2), external joins and resyncs from the last GroupInfo (§12.4.3.2),
+//! competing commits sequenced by an in-memory Delivery Service (the first commit of an
+//! epoch wins, RFC 9750 §5), and application messages delivered out of order and late
+//! (previous epoch, RFC 9420 §14).
+//!
+//! After every commit all members must agree on the epoch, the epoch authenticator and the
+//! group context, and must read each other's messages.
+//!
+//! `CONCLAVE_SIM_EPOCHS` sets the number of epochs of each run (default below).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+mod common;
+
+use std::collections::BTreeSet;
+
+use common::{Draw, NOW, create_group, env, group_info_of, identity, key_package, welcome_of};
+use conclave_core::group::{
+    CommitOptions, CommitOutput, Group, GroupConfig, GroupError, GroupStatus, JoinOptions,
+    KeyPackageBundle, LeafOptions, ProcessedMessage, SigningIdentity,
+};
+use conclave_core::messages::{
+    Add, GroupInfo, LeafIndex, MlsMessage, Proposal, RatchetTreeNodes, Remove, WireFormat,
+};
+use conclave_crypto::{CipherSuite, SeededRng};
+
+/// Epochs per run when `CONCLAVE_SIM_EPOCHS` is not set.
+const DEFAULT_EPOCHS: u64 = 150;
+/// Number of distinct clients (identities) that come and go.
+const CLIENTS: usize = 24;
+const GROUP_ID: &[u8] = b"simulated group";
+
+fn epochs() -> u64 {
+    match std::env::var("CONCLAVE_SIM_EPOCHS") {
+        Ok(value) => value
+            .parse()
+            .unwrap_or_else(|_| panic!("CONCLAVE_SIM_EPOCHS={value:?} is not a number")),
+        Err(_) => DEFAULT_EPOCHS,
+    }
+}
+
+/// How the clients of a run send their handshake messages.
+#[derive(Debug, Clone, Copy)]
+enum Handshakes {
+    Public,
+    Private,
+    /// Each client picks one at random.
+    Mixed,
+}
+
+struct Client {
+    name: String,
+    signer: SigningIdentity,
+    config: GroupConfig,
+    group: Option<Group>,
+}
+
+#[derive(Debug, Default)]
+struct Stats {
+    epochs: u64,
+    welcome_joins: u64,
+    external_joins: u64,
+    resyncs: u64,
+    removes: u64,
+    update_proposals: u64,
+    proposals_by_reference: u64,
+    path_less_commits: u64,
+    empty_commits: u64,
+    discarded_commits: u64,
+    app_messages: u64,
+    deliveries: u64,
+    late_deliveries: u64,
+    reloads: u64,
+    max_size: usize,
+}
+
+/// An application message in flight.
+struct AppMessage {
+    sender: usize,
+    sender_leaf: LeafIndex,
+    epoch: u64,
+    text: Vec<u8>,
+    message: MlsMessage,
+}
+
+/// A commit submitted to the Delivery Service for the current epoch.
+enum Submission {
+    Member {
+        committer: usize,
+        output: CommitOutput,
+        /// Clients to join through the Welcome, with their KeyPackages.
+        joiners: Vec<(usize, KeyPackageBundle)>,
+        /// Whether the ratchet tree is left out of the Welcome (joiners get it out of band).
+        tree_out_of_band: bool,
+    },
+    External {
+        joiner: usize,
+        group: Box<Group>,
+        output: CommitOutput,
+        /// Whether this is a resync of a current member (its old state is then dropped).
+        resync: bool,
+    },
+}
+
+impl Submission {
+    fn commit(&self) -> &MlsMessage {
+        match self {
+            Submission::Member { output, .. } | Submission::External { output, .. } => {
+                &output.commit
+            }
+        }
+    }
+}
+
+struct Sim {
+    rng: SeededRng,
+    suite: CipherSuite,
+    clients: Vec<Client>,
+    /// The GroupInfo of the current epoch, as the Delivery Service publishes it.
+    group_info: GroupInfo,
+    stats: Stats,
+}
+
+impl Sim {
+    fn new(suite: CipherSuite, handshakes: Handshakes, seed: u64) -> Self {
+        let mut rng = SeededRng::new(seed);
+        let clients: Vec<Client> = (0..CLIENTS)
+            .map(|i| {
+                let name = format!("client-{i:02}");
+                let handshake_wire_format = match handshakes {
+                    Handshakes::Public => WireFormat::PUBLIC_MESSAGE,
+                    Handshakes::Private => WireFormat::PRIVATE_MESSAGE,
+                    Handshakes::Mixed if rng.chance(50) => WireFormat::PUBLIC_MESSAGE,
+                    Handshakes::Mixed => WireFormat::PRIVATE_MESSAGE,
+                };
+                Client {
+                    signer: identity(&name, suite, &mut rng),
+                    name,
+                    config: GroupConfig {
+                        handshake_wire_format,
+                        ..GroupConfig::default()
+                    },
+                    group: None,
+                }
+            })
+            .collect();
+        let mut sim = Self {
+            rng,
+            suite,
+            clients,
+            group_info: GroupInfo {
+                group_context: conclave_core::messages::GroupContext {
+                    version: conclave_core::messages::ProtocolVersion::MLS10,
+                    cipher_suite: suite,
+                    group_id: Vec::new(),
+                    epoch: 0,
+                    tree_hash: Vec::new(),
+                    confirmed_transcript_hash: Vec::new(),
+                    extensions: Vec::new(),
+                },
+                extensions: Vec::new(),
+                confirmation_tag: Vec::new(),
+                signer: LeafIndex(0),
+                signature: Vec::new(),
+            },
+            stats: Stats::default(),
+        };
+        let creator = &sim.clients[0];
+        let group = create_group(
+            suite,
+            GROUP_ID,
+            creator.signer.clone(),
+            creator.config.clone(),
+            &mut sim.rng,
+        );
+        sim.group_info = group_info_of(&group.group_info(true).unwrap());
+        sim.clients[0].group = Some(group);
+        sim
+    }
+
+    fn members(&self) -> Vec<usize> {
+        (0..self.clients.len())
+            .filter(|&i| self.clients[i].group.is_some())
+            .collect()
+    }
+
+    fn outsiders(&self) -> Vec<usize> {
+        (0..self.clients.len())
+            .filter(|&i| self.clients[i].group.is_none())
+            .collect()
+    }
+
+    fn group(&mut self, client: usize) -> &mut Group {
+        self.clients[client].group.as_mut().unwrap()
+    }
+
+    fn epoch(&self) -> u64 {
+        let first = self.members()[0];
+        self.clients[first].group.as_ref().unwrap().epoch()
+    }
+
+    /// Picks `count` distinct members other than those in `exclude`.
+    fn pick_members(&mut self, count: usize, exclude: &BTreeSet<usize>) -> Vec<usize> {
+        let mut candidates: Vec<usize> = self
+            .members()
+            .into_iter()
+            .filter(|m| !exclude.contains(m))
+            .collect();
+        self.rng.shuffle(&mut candidates);
+        candidates.truncate(count);
+        candidates
+    }
+
+    // ---- application messages ---------------------------------------------------------------
+
+    fn send_app(&mut self, sender: usize) -> AppMessage {
+        let epoch = self.epoch();
+        let counter = self.stats.app_messages;
+        self.stats.app_messages += 1;
+        let text =
+            format!("{} #{counter} in epoch {epoch}", self.clients[sender].name).into_bytes();
+        let group = self.clients[sender].group.as_mut().unwrap();
+        let sender_leaf = group.own_leaf();
+        let message = group
+            .encrypt_application_message(&text, &counter.to_be_bytes(), &mut self.rng)
+            .unwrap();
+        AppMessage {
+            sender,
+            sender_leaf,
+            epoch,
+            text,
+            message,
+        }
+    }
+
+    /// Delivers `message` to `receiver` and checks that it reads what was sent.
+    fn deliver_app(&mut self, receiver: usize, message: &AppMessage) {
+        let name = self.clients[receiver].name.clone();
+        let group = self.group(receiver);
+        match group.process_message(&message.message, NOW) {
+            Ok(ProcessedMessage::Application {
+                sender,
+                epoch,
+                data,
+                ..
+            }) => {
+                assert_eq!(sender, message.sender_leaf, "{name}: wrong sender");
+                assert_eq!(epoch, message.epoch, "{name}: wrong epoch");
+                assert_eq!(data, message.text, "{name}: wrong plaintext");
+            }
+            other => panic!(
+                "{name} (epoch {}) cannot read message of epoch {} from client {}: {other:?}",
+                group.epoch(),
+                message.epoch,
+                message.sender
+            ),
+        }
+    }
+
+    /// Every member except the sender gets each message, each receiver in its own random
+    /// order (out-of-order delivery within the epoch, RFC 9420 §9.2).
+    fn deliver_all(&mut self, messages: &[AppMessage]) {
+        for receiver in self.members() {
+            let mut order: Vec<usize> = (0..messages.len()).collect();
+            self.rng.shuffle(&mut order);
+            for i in order {
+                if messages[i].sender != receiver {
+                    self.deliver_app(receiver, &messages[i]);
+                    self.stats.deliveries += 1;
+                }
+            }
+        }
+    }
+
+    // ---- handshake ----------------------------------------------------------------------------
+
+    /// Sends a handshake message (proposal) to every member, including the sender (echo).
+    fn broadcast_proposal(&mut self, proposer: usize, message: &MlsMessage) {
+        for member in self.members() {
+            let processed = self.group(member).process_message(message, NOW).unwrap();
+            if member == proposer {
+                assert_eq!(processed, ProcessedMessage::OwnMessage);
+            } else {
+                assert!(
+                    matches!(processed, ProcessedMessage::Proposal { .. }),
+                    "{processed:?}"
+                );
+            }
+        }
+    }
+
+    /// A regular commit by `committer` with `proposals` by value (and pending proposals by
+    /// reference); new members' KeyPackages are made here.
+    fn member_commit(
+        &mut self,
+        committer: usize,
+        adds: &[usize],
+        removes: &[LeafIndex],
+    ) -> Submission {
+        let mut joiners = Vec::new();
+        let mut proposals = Vec::new();
+        for &client in adds {
+            let bundle = key_package(&self.clients[client].signer, self.suite, &mut self.rng);
+            proposals.push(Proposal::Add(Add {
+                key_package: bundle.key_package.clone(),
+            }));
+            joiners.push((client, bundle));
+        }
+        for &removed in removes {
+            proposals.push(Proposal::Remove(Remove { removed }));
+        }
+        let only_adds = removes.is_empty() && !adds.is_empty();
+        let has_pending = self.group(committer).pending_proposals().next().is_some();
+        // Adds alone do not need a path (RFC 9420 §12.4); sometimes leave it out.
+        let force_path = !(only_adds && !has_pending && self.rng.chance(40));
+        if !force_path {
+            self.stats.path_less_commits += 1;
+        }
+        if proposals.is_empty() && !has_pending {
+            self.stats.empty_commits += 1;
+        }
+        let tree_out_of_band = !adds.is_empty() && self.rng.chance(25);
+        let options = CommitOptions {
+            proposals,
+            force_path,
+            ratchet_tree_in_group_info: !tree_out_of_band,
+            authenticated_data: b"commit".to_vec(),
+            ..CommitOptions::default()
+        };
+        let group = self.clients[committer].group.as_mut().unwrap();
+        let output = group.commit(&options, NOW, &mut self.rng).unwrap();
+        Submission::Member {
+            committer,
+            output,
+            joiners,
+            tree_out_of_band,
+        }
+    }
+
+    /// An external join (or resync) of `joiner` from the published GroupInfo.
+    fn external_commit(&mut self, joiner: usize) -> Submission {
+        let resync = self.clients[joiner].group.is_some();
+        let options = JoinOptions {
+            remove_prior_leaf: self.clients[joiner].group.as_ref().map(Group::own_leaf),
+            ..JoinOptions::default()
+        };
+        let (group, output) = Group::join_external(
+            env(),
+            &self.group_info,
+            self.clients[joiner].signer.clone(),
+            self.clients[joiner].config.clone(),
+            &LeafOptions::default(),
+            &options,
+            NOW,
+            &mut self.rng,
+        )
+        .unwrap();
+        Submission::External {
+            joiner,
+            group: Box::new(group),
+            output,
+            resync,
+        }
+    }
+
+    /// One epoch: application messages, proposals, competing commits, delivery, joins, late
+    /// messages, checks.
+    fn step(&mut self) {
+        let epoch = self.epoch();
+        let size = self.members().len();
+
+        // 1. Application messages; some are held back and delivered after the commit.
+        let mut now_msgs = Vec::new();
+        let mut late_msgs = Vec::new();
+        let count = 1 + self.rng.below(3);
+        let senders = self.pick_members(count, &BTreeSet::new());
+        for sender in senders {
+            for _ in 0..1 + self.rng.below(3) {
+                let message = self.send_app(sender);
+                if self.rng.chance(25) {
+                    late_msgs.push(message);
+                } else {
+                    now_msgs.push(message);
+                }
+            }
+        }
+        self.deliver_all(&now_msgs);
+
+        // 2. Proposals by reference: Updates (RFC 9420 §12.1.2) and Removes.
+        let mut touched = BTreeSet::new();
+        if size >= 3 && self.rng.chance(30) {
+            let count = 1 + self.rng.below(2);
+            let proposers = self.pick_members(count, &BTreeSet::new());
+            for proposer in proposers {
+                let message = self.propose_update(proposer);
+                self.broadcast_proposal(proposer, &message);
+                self.stats.update_proposals += 1;
+                self.stats.proposals_by_reference += 1;
+                touched.insert(proposer);
+            }
+        }
+        if size >= 4 && self.rng.chance(15) {
+            let proposer = self.pick_members(1, &BTreeSet::new())[0];
+            let mut exclude = touched.clone();
+            exclude.insert(proposer);
+            if let Some(&target) = self.pick_members(1, &exclude).first() {
+                let removed = self.group(target).own_leaf();
+                let group = self.clients[proposer].group.as_mut().unwrap();
+                let message = group
+                    .propose(Proposal::Remove(Remove { removed }), b"", &mut self.rng)
+                    .unwrap();
+                self.broadcast_proposal(proposer, &message);
+                self.stats.proposals_by_reference += 1;
+                touched.insert(target);
+            }
+        }
+
+        // 3. Commits, submitted concurrently; the Delivery Service keeps the first.
+        let mut submissions = Vec::new();
+        let competitors = if self.rng.chance(20) {
+            2 + self.rng.below(2)
+        } else {
+            1
+        };
+        let mut committers = BTreeSet::new();
+        for _ in 0..competitors {
+            let outsiders = self.outsiders();
+            let roll = self.rng.below(100);
+            if roll < 12 && !outsiders.is_empty() {
+                let joiner = self.rng.pick(&outsiders);
+                // Mark the joiner taken so that no Add of the same client competes.
+                submissions.push(self.external_commit(joiner));
+                // No competing commit adds the same client.
+                committers.insert(joiner);
+                continue;
+            }
+            if roll < 16 && size >= 3 {
+                let candidates: Vec<usize> = self
+                    .members()
+                    .into_iter()
+                    .filter(|m| !touched.contains(m) && !committers.contains(m))
+                    .collect();
+                if let Some(&member) = candidates.first() {
+                    submissions.push(self.external_commit(member));
+                    committers.insert(member);
+                    continue;
+                }
+            }
+            let mut exclude = committers.clone();
+            exclude.extend(touched.iter().copied());
+            let Some(&committer) = self.pick_members(1, &exclude).first() else {
+                continue;
+            };
+            committers.insert(committer);
+            let mut adds = Vec::new();
+            let mut removes = Vec::new();
+            let want_add = size < 4 || (size < CLIENTS - 2 && self.rng.chance(45));
+            if want_add {
+                let mut outsiders: Vec<usize> = self
+                    .outsiders()
+                    .into_iter()
+                    .filter(|o| !committers.contains(o))
+                    .collect();
+                self.rng.shuffle(&mut outsiders);
+                outsiders.truncate(1 + self.rng.below(3));
+                adds = outsiders;
+            }
+            if size > 3 && self.rng.chance(if size > 14 { 60 } else { 30 }) {
+                let mut exclude = touched.clone();
+                exclude.extend(committers.iter().copied());
+                let count = 1 + self.rng.below(2).min(size - 3);
+                for target in self.pick_members(count, &exclude) {
+                    removes.push(self.group(target).own_leaf());
+                }
+            }
+            submissions.push(self.member_commit(committer, &adds, &removes));
+        }
+        if submissions.is_empty() {
+            let committer = self.pick_members(1, &touched)[0];
+            submissions.push(self.member_commit(committer, &[], &[]));
+        }
+        self.rng.shuffle(&mut submissions);
+        let mut submissions = submissions.into_iter();
+        let winner = submissions.next().unwrap();
+        let losers: Vec<Submission> = submissions.collect();
+        for loser in &losers {
+            self.stats.discarded_commits += 1;
+            if let Submission::Member { committer, .. } = loser {
+                self.group(*committer).clear_pending_commit();
+            }
+        }
+
+        // Members persist and reload their state, sometimes with a commit pending.
+        if self.rng.chance(20) {
+            let client = match &winner {
+                Submission::Member { committer, .. } => *committer,
+                Submission::External { .. } => self.pick_members(1, &BTreeSet::new())[0],
+            };
+            self.reload(client);
+        }
+
+        // 4. Delivery of the winning commit.
+        let members_before: BTreeSet<usize> = self.members().into_iter().collect();
+        let commit = winner.commit().clone();
+        let (origin, resync) = match &winner {
+            Submission::Member { committer, .. } => (*committer, false),
+            Submission::External { joiner, resync, .. } => (*joiner, *resync),
+        };
+        for member in members_before.clone() {
+            if member == origin && resync {
+                // The resyncing client lost its state: its old group is dropped.
+                self.clients[member].group = None;
+                continue;
+            }
+            let own = member == origin;
+            let merge_directly = own && self.rng.chance(50);
+            let group = self.group(member);
+            let processed = if merge_directly {
+                group
+                    .merge_pending_commit()
+                    .map(ProcessedMessage::OwnCommitMerged)
+            } else {
+                group.process_message(&commit, NOW)
+            };
+            match processed {
+                Ok(ProcessedMessage::OwnCommitMerged(summary)) if own => {
+                    assert_eq!(summary.epoch, epoch + 1);
+                }
+                Ok(ProcessedMessage::Commit(summary)) if !own => {
+                    assert_eq!(summary.epoch, epoch + 1);
+                    if summary.self_removed {
+                        assert_eq!(*group.status(), GroupStatus::Removed);
+                        self.clients[member].group = None;
+                        self.stats.removes += 1;
+                    }
+                }
+                other => panic!(
+                    "{} could not process the commit of epoch {epoch}: {other:?}",
+                    self.clients[member].name
+                ),
+            }
+        }
+
+        // 5. Joins.
+        let mut new_members = Vec::new();
+        match winner {
+            Submission::Member {
+                committer,
+                output,
+                joiners,
+                tree_out_of_band,
+            } => {
+                assert_eq!(output.welcome.is_some(), !joiners.is_empty());
+                let options = JoinOptions {
+                    ratchet_tree: tree_out_of_band.then(|| {
+                        self.clients[committer]
+                            .group
+                            .as_ref()
+                            .unwrap()
+                            .tree()
+                            .to_nodes()
+                    }),
+                    ..JoinOptions::default()
+                };
+                for (client, bundle) in joiners {
+                    let welcome = welcome_of(output.welcome.as_ref().unwrap());
+                    let group = Group::join(
+                        env(),
+                        &welcome,
+                        &bundle,
+                        self.clients[client].signer.clone(),
+                        self.clients[client].config.clone(),
+                        &options,
+                        NOW,
+                    )
+                    .unwrap_or_else(|e| panic!("{} cannot join: {e:?}", self.clients[client].name));
+                    self.clients[client].group = Some(group);
+                    new_members.push(client);
+                    self.stats.welcome_joins += 1;
+                }
+                self.group_info = group_info_of(&output.group_info);
+                if self.group_info_has_no_tree() {
+                    // The Delivery Service publishes a GroupInfo with the tree for external
+                    // joiners.
+                    self.group_info =
+                        group_info_of(&self.group(committer).group_info(true).unwrap());
+                }
+            }
+            Submission::External {
+                joiner,
+                group,
+                output,
+                resync,
+            } => {
+                self.clients[joiner].group = Some(*group);
+                new_members.push(joiner);
+                if resync {
+                    self.stats.resyncs += 1;
+                } else {
+                    self.stats.external_joins += 1;
+                }
+                self.group_info = group_info_of(&output.group_info);
+            }
+        }
+        if self.members().len() > self.stats.max_size {
+            self.stats.max_size = self.members().len();
+        }
+        self.stats.epochs += 1;
+        self.assert_agreement(epoch + 1);
+
+        // 6. Losing commits arrive late: they are for the old epoch and must be rejected
+        // without effect.
+        for loser in &losers {
+            let member = self.pick_members(1, &BTreeSet::new())[0];
+            let group = self.group(member);
+            let before = common::snapshot(group);
+            let result = group.process_message(loser.commit(), NOW);
+            assert!(
+                matches!(result, Err(GroupError::WrongEpoch { .. })),
+                "stale commit: {result:?}"
+            );
+            assert_eq!(before, common::snapshot(group));
+        }
+
+        // 7. Late application messages of the previous epoch (RFC 9420 §14).
+        for message in &late_msgs {
+            for receiver in self.members() {
+                if receiver == message.sender && members_before.contains(&receiver) {
+                    continue;
+                }
+                if members_before.contains(&receiver) && !new_members.contains(&receiver) {
+                    self.deliver_app(receiver, message);
+                    self.stats.late_deliveries += 1;
+                } else {
+                    // Joined in the new epoch: never had the keys.
+                    let result = self.group(receiver).process_message(&message.message, NOW);
+                    assert!(
+                        result.is_err(),
+                        "a new member read an old message: {result:?}"
+                    );
+                }
+            }
+        }
+
+        if self.rng.chance(20) {
+            let client = self.pick_members(1, &BTreeSet::new())[0];
+            self.reload(client);
+        }
+
+        // 8. The committer and the new members talk in the new epoch.
+        let mut speakers: Vec<usize> = new_members.clone();
+        if self.clients[origin].group.is_some() && !speakers.contains(&origin) {
+            speakers.push(origin);
+        }
+        let messages: Vec<AppMessage> = speakers.into_iter().map(|s| self.send_app(s)).collect();
+        self.deliver_all(&messages);
+    }
+
+    /// Serializes a member's state and loads it back (`Group::to_bytes`, `Group::from_bytes`).
+    fn reload(&mut self, client: usize) {
+        let group = self.clients[client].group.take().unwrap();
+        let bytes = group.to_bytes().unwrap();
+        drop(group);
+        let group = Group::from_bytes(env(), &bytes).unwrap();
+        assert_eq!(
+            group.to_bytes().unwrap(),
+            bytes,
+            "state does not round-trip"
+        );
+        self.clients[client].group = Some(group);
+        self.stats.reloads += 1;
+    }
+
+    fn group_info_has_no_tree(&self) -> bool {
+        conclave_core::messages::find_payload::<RatchetTreeNodes>(&self.group_info.extensions)
+            .unwrap()
+            .is_none()
+    }
+
+    fn propose_update(&mut self, proposer: usize) -> MlsMessage {
+        let group = self.clients[proposer].group.as_mut().unwrap();
+        group.propose_update(None, &mut self.rng).unwrap()
+    }
+
+    fn assert_agreement(&self, epoch: u64) {
+        let members = self.members();
+        let first = self.clients[members[0]].group.as_ref().unwrap();
+        assert_eq!(first.epoch(), epoch);
+        for &m in &members {
+            let group = self.clients[m].group.as_ref().unwrap();
+            assert_eq!(*group.status(), GroupStatus::Active);
+            assert_eq!(group.epoch(), epoch, "{}", self.clients[m].name);
+            assert_eq!(
+                group.epoch_authenticator(),
+                first.epoch_authenticator(),
+                "{}: epoch authenticator",
+                self.clients[m].name
+            );
+            assert_eq!(group.context(), first.context(), "{}", self.clients[m].name);
+            assert_eq!(group.tree().member_count() as usize, members.len());
+            let leaf = group.tree().leaf(group.own_leaf()).unwrap();
+            assert_eq!(leaf.signature_key, self.clients[m].signer.public_key);
+        }
+    }
+}
+
+fn run(suite: CipherSuite, handshakes: Handshakes, seed: u64) {
+    let epochs = epochs();
+    let started = std::time::Instant::now();
+    let mut sim = Sim::new(suite, handshakes, seed);
+    for _ in 0..epochs {
+        sim.step();
+    }
+    let s = &sim.stats;
+    println!(
+        "suite {} {handshakes:?} handshakes: {} epochs in {:.1?}; group size now {} (max {}); \
+         {} Welcome joins, {} external joins, {} resyncs, {} removes, {} Update proposals, \
+         {} proposals by reference, {} empty and {} path-less commits, {} discarded competing \
+         commits, \
+         {} application messages ({} deliveries, {} late), {} state reloads",
+        suite.0,
+        s.epochs,
+        started.elapsed(),
+        sim.members().len(),
+        s.max_size,
+        s.welcome_joins,
+        s.external_joins,
+        s.resyncs,
+        s.removes,
+        s.update_proposals,
+        s.proposals_by_reference,
+        s.empty_commits,
+        s.path_less_commits,
+        s.discarded_commits,
+        s.app_messages,
+        s.deliveries,
+        s.late_deliveries,
+        s.reloads,
+    );
+    assert_eq!(s.epochs, epochs);
+    if epochs >= 100 {
+        for (what, count) in [
+            ("welcome joins", s.welcome_joins),
+            ("external joins", s.external_joins),
+            ("resyncs", s.resyncs),
+            ("removes", s.removes),
+            ("update proposals", s.update_proposals),
+            ("empty commits", s.empty_commits),
+            ("path-less commits", s.path_less_commits),
+            ("discarded commits", s.discarded_commits),
+            ("application messages", s.app_messages),
+            ("late deliveries", s.late_deliveries),
+            ("state reloads", s.reloads),
+        ] {
+            assert!(count > 0, "no {what} in {epochs} epochs");
+        }
+    }
+}
+
+#[test]
+fn simulation_suite1_public_handshakes() {
+    run(CipherSuite(1), Handshakes::Public, 1);
+}
+
+#[test]
+fn simulation_suite2_private_handshakes() {
+    run(CipherSuite(2), Handshakes::Private, 2);
+}
+
+#[test]
+fn simulation_suite1_mixed_handshakes() {
+    run(CipherSuite(1), Handshakes::Mixed, 3);
+}
