@@ -903,7 +903,11 @@ impl Group {
                 let cached = proposals::receive_proposal(self, verified, now)?;
                 // A PublicMessage proposal can be replayed verbatim (it carries no
                 // generation): a second copy is refused, not cached twice.
-                if self.proposals.iter().any(|p| p.reference == cached.reference) {
+                if self
+                    .proposals
+                    .iter()
+                    .any(|p| p.reference == cached.reference)
+                {
                     return Err(GroupError::DuplicateProposal);
                 }
                 let message = ProcessedMessage::Proposal {
