@@ -1,0 +1,3 @@
+//! `conclave-bench` (in progress).
+
+fn main() {}

@@ -1,0 +1,1 @@
+//! The Conclave Delivery Service (in progress).

@@ -1,0 +1,1 @@
+//! Scenario runner for the interop harness (in progress).

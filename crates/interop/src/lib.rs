@@ -1,0 +1,1 @@
+//! The interop-harness gRPC server (in progress).
