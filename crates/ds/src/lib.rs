@@ -1,1 +1,84 @@
-//! The Conclave Delivery Service (in progress).
+//! The Conclave Delivery Service (RFC 9750 §5-§6, DESIGN.md §4).
+//!
+//! The DS orders handshake messages (exactly one commit per epoch, gap-free per-group
+//! sequence numbers), keeps a KeyPackage directory, routes Welcomes by KeyPackageRef, serves
+//! the latest GroupInfo for external joins, and fans out through a per-group log read with a
+//! cursor plus WebSocket wake-ups. It is trusted for ordering and availability, never for
+//! confidentiality: it reads only the clear header of an `MLSMessage` (RFC 9420 §6) and holds
+//! no group secret. Clients still validate every commit and apply the first valid one in log
+//! order (RFC 9750 "Invalid Commits").
+//!
+//! - [`store`]: the storage trait and its SQLite and PostgreSQL engines;
+//! - [`server`]: the HTTP API (axum);
+//! - [`header`]: the clear-header reader;
+//! - [`wire`]: the commit bundle, signed auth statements and JSON bodies.
+
+pub mod error;
+pub mod header;
+pub mod server;
+pub mod store;
+pub mod wire;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+pub use error::{DsError, StoreError};
+pub use server::{AppState, DsConfig, router};
+pub use store::Store;
+
+/// Seconds since the Unix epoch (0 if the clock is before it).
+pub fn now_seconds() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// Opens the store a database URL names: `sqlite:PATH`, `sqlite::memory:`, or
+/// `postgres://…` / `postgresql://…` (with a pool of `pool_size` connections).
+pub async fn open_store(url: &str, pool_size: usize) -> Result<Arc<dyn Store>, StoreError> {
+    if url.starts_with("sqlite:") {
+        let url = url.to_owned();
+        let store = tokio::task::spawn_blocking(move || store::sqlite::SqliteStore::from_url(&url))
+            .await
+            .map_err(|e| StoreError::Task(e.to_string()))??;
+        Ok(Arc::new(store))
+    } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(Arc::new(
+            store::postgres::PostgresStore::connect(url, pool_size).await?,
+        ))
+    } else {
+        Err(StoreError::Config(format!(
+            "unknown database URL {url:?}: use sqlite:PATH or postgres://…"
+        )))
+    }
+}
+
+/// Serves the API on `listener` until `shutdown` completes, then drains open requests
+/// (graceful shutdown). A retention pass runs every `prune_interval`.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: Arc<AppState>,
+    prune_interval: std::time::Duration,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let pruner = {
+        let state = state.clone();
+        tokio::spawn(async move {
+            let mut ticker = tokio::time::interval(prune_interval);
+            loop {
+                ticker.tick().await;
+                match state.prune().await {
+                    Ok(p) => tracing::debug!(?p, "retention pass"),
+                    Err(e) => tracing::warn!(error = %e, "retention pass failed"),
+                }
+            }
+        })
+    };
+    let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
+    let result = axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await;
+    pruner.abort();
+    result
+}

@@ -1,1 +1,1 @@
-//! Scenario runner for the interop harness (in progress).
+//! Test-only runner of interop-harness scenario scripts.

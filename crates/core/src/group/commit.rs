@@ -307,12 +307,18 @@ pub(crate) fn build_commit(
                     .map(|s| PathSecret {
                         path_secret: s.as_bytes().to_vec(),
                     });
-                let group_secrets = GroupSecrets {
+                let mut group_secrets = GroupSecrets {
                     joiner_secret: joiner_secret.as_bytes().to_vec(),
                     path_secret,
                     psks: applied.psks.clone(),
                 };
-                let plaintext = zeroize::Zeroizing::new(group_secrets.to_bytes()?);
+                let encoded = group_secrets.to_bytes();
+                // The struct's copies of the secrets are wiped too, not only the encoding.
+                zeroize::Zeroize::zeroize(&mut group_secrets.joiner_secret);
+                if let Some(path_secret) = group_secrets.path_secret.as_mut() {
+                    zeroize::Zeroize::zeroize(&mut path_secret.path_secret);
+                }
+                let plaintext = zeroize::Zeroizing::new(encoded?);
                 let encrypted = labels::encrypt_with_label_prepared(
                     cs,
                     key_package.init_key.as_ref(),
