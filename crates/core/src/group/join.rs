@@ -85,6 +85,9 @@ fn verify_group_info_and_tree(
         .leaf(group_info.signer)
         .ok_or(GroupError::GroupInfo("the signer leaf is blank"))?;
     verify_group_info_signature(cs, group_info, &signer.signature_key)?;
+    // RFC 9420 §13.4: no extension type twice in one list.
+    crate::validation::check_unique_extensions(&group_info.extensions)?;
+    crate::validation::check_unique_extensions(&group_info.group_context.extensions)?;
     let context = &group_info.group_context;
     let requirements = GroupRequirements::from_group_context(context)?;
     let members = MemberCredentialTypes::from_leaves(tree.members().map(|(_, leaf)| leaf));

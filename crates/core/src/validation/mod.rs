@@ -110,6 +110,10 @@ pub enum ValidationError {
         capability: Capability,
     },
     /// A non-default extension of the leaf is not listed in its capabilities.
+    #[error("RFC 9420 §13.4: extension type {0:?} appears more than once in one list")]
+    DuplicateExtension(ExtensionType),
+    #[error("RFC 9420 §13.4: the leaf does not support group context extension {0:?}")]
+    ContextExtensionUnsupported(ExtensionType),
     #[error("RFC 9420 §7.3: extension {0:?} is not listed in the leaf's capabilities")]
     ExtensionNotInCapabilities(ExtensionType),
     /// The current time is outside the leaf's lifetime.
@@ -189,6 +193,9 @@ pub struct GroupRequirements {
     pub cipher_suite: CipherSuite,
     /// The group's `required_capabilities` extension, if any.
     pub required_capabilities: Option<RequiredCapabilities>,
+    /// The types of the group context extensions: every member must support each
+    /// non-default one (RFC 9420 §13.4).
+    pub context_extensions: Vec<ExtensionType>,
 }
 
 impl GroupRequirements {
@@ -197,6 +204,11 @@ impl GroupRequirements {
         Ok(Self {
             version: context.version,
             cipher_suite: context.cipher_suite,
+            context_extensions: context
+                .extensions
+                .iter()
+                .map(|e| e.extension_type)
+                .collect(),
             required_capabilities: find_payload(&context.extensions)
                 .map_err(ValidationError::MalformedRequiredCapabilities)?,
         })
@@ -455,7 +467,34 @@ pub fn check_credential_type_compatibility(
 /// Checks that every non-default extension of the leaf is listed in its
 /// `capabilities.extensions` (RFC 9420 §7.2, §7.3).
 pub fn check_leaf_extensions_supported(leaf: &LeafNode) -> Result<(), ValidationError> {
+    check_unique_extensions(&leaf.extensions)?;
     check_extensions_listed(&leaf.extensions, &leaf.capabilities)
+}
+
+/// "Any field containing a list of extensions MUST NOT have more than one extension of any
+/// given type" (RFC 9420 §13.4).
+pub fn check_unique_extensions(extensions: &[Extension]) -> Result<(), ValidationError> {
+    let mut seen = BTreeSet::new();
+    match extensions.iter().find(|e| !seen.insert(e.extension_type)) {
+        Some(e) => Err(ValidationError::DuplicateExtension(e.extension_type)),
+        None => Ok(()),
+    }
+}
+
+/// A member's capabilities must list every non-default group context extension
+/// (RFC 9420 §13.4: "The capabilities field MUST indicate support for each extension in the
+/// GroupContext").
+pub fn check_supports_context_extensions(
+    capabilities: &Capabilities,
+    context_extensions: &[ExtensionType],
+) -> Result<(), ValidationError> {
+    match context_extensions
+        .iter()
+        .find(|t| !is_default_extension(**t) && !capabilities.extensions.contains(t))
+    {
+        Some(t) => Err(ValidationError::ContextExtensionUnsupported(*t)),
+        None => Ok(()),
+    }
 }
 
 fn check_extensions_listed(
@@ -688,6 +727,7 @@ impl LeafNodeValidator<'_> {
         if let Some(required) = &self.group.required_capabilities {
             check_required_capabilities(&leaf.capabilities, required)?;
         }
+        check_supports_context_extensions(&leaf.capabilities, &self.group.context_extensions)?;
         check_credential_type_compatibility(leaf, self.members)?;
         if let LeafNodeSource::KeyPackage(lifetime) = &leaf.leaf_node_source {
             let enforce = match self.lifetime_policy {
@@ -713,6 +753,7 @@ impl LeafNodeValidator<'_> {
     /// (e.g. GREASE) KeyPackage extensions MUST be ignored (RFC 9420 §10, §13.5).
     pub fn validate_key_package(&self, key_package: &KeyPackage) -> Result<(), ValidationError> {
         check_key_package_fields(key_package, self.group.version, self.group.cipher_suite)?;
+        check_unique_extensions(&key_package.extensions)?;
         self.validate_leaf_node(&key_package.leaf_node, &LeafNodeContext::KeyPackage)?;
         verify_key_package_signature(self.cs, key_package)
     }

@@ -106,6 +106,7 @@ impl Fixture {
                 version: ProtocolVersion::MLS10,
                 cipher_suite: SUITE,
                 required_capabilities: None,
+                context_extensions: Vec::new(),
             },
             members: MemberCredentialTypes::from_leaves(member_leaves.iter().copied()),
             keys: UsedLeafKeys::from_leaves(member_leaves.iter().copied()),
@@ -579,4 +580,34 @@ fn external_senders_are_validated() {
         validate_external_senders(&BasicIdentityProvider, &bad, cs.as_ref(), NOW).unwrap_err();
     assert_eq!(index, 1);
     assert!(matches!(err, ValidationError::Credential(_)));
+}
+
+#[test]
+fn extension_lists_and_context_extension_support() {
+    let ext = |t: u16| Extension {
+        extension_type: ExtensionType(t),
+        extension_data: vec![],
+    };
+    assert_eq!(check_unique_extensions(&[ext(1), ext(0xff01)]), Ok(()));
+    assert_eq!(
+        check_unique_extensions(&[ext(0xff01), ext(2), ext(0xff01)]),
+        Err(ValidationError::DuplicateExtension(ExtensionType(0xff01)))
+    );
+    let mut capabilities = Capabilities::default();
+    // Default extension types need no listing; others do (RFC 9420 §13.4).
+    assert_eq!(
+        check_supports_context_extensions(&capabilities, &[ExtensionType(5)]),
+        Ok(())
+    );
+    assert_eq!(
+        check_supports_context_extensions(&capabilities, &[ExtensionType(0xff01)]),
+        Err(ValidationError::ContextExtensionUnsupported(ExtensionType(
+            0xff01
+        )))
+    );
+    capabilities.extensions.push(ExtensionType(0xff01));
+    assert_eq!(
+        check_supports_context_extensions(&capabilities, &[ExtensionType(0xff01)]),
+        Ok(())
+    );
 }
