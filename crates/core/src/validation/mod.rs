@@ -109,13 +109,13 @@ pub enum ValidationError {
         /// What it lacks.
         capability: Capability,
     },
-    /// A non-default extension of the leaf is not listed in its capabilities.
     /// An extension type appears twice in one list.
     #[error("RFC 9420 §13.4: extension type {0:?} appears more than once in one list")]
     DuplicateExtension(ExtensionType),
     /// The leaf's capabilities omit a non-default group context extension.
     #[error("RFC 9420 §13.4: the leaf does not support group context extension {0:?}")]
     ContextExtensionUnsupported(ExtensionType),
+    /// A non-default extension of the leaf is not listed in its capabilities.
     #[error("RFC 9420 §7.3: extension {0:?} is not listed in the leaf's capabilities")]
     ExtensionNotInCapabilities(ExtensionType),
     /// The current time is outside the leaf's lifetime.
