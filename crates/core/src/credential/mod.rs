@@ -22,7 +22,7 @@ mod x509;
 
 use conclave_crypto::SignatureAlgorithm;
 
-pub use x509::{X509Identity, X509IdentityProvider};
+pub use x509::{RevocationList, X509Identity, X509IdentityProvider};
 
 use crate::messages::{Credential, CredentialType, SignaturePublicKey};
 

@@ -206,7 +206,13 @@ pub struct X509IdentityProvider {
     anchors: Vec<ParsedCert>,
     verifiers: Vec<(SignatureAlgorithm, Box<dyn CipherSuiteProvider>)>,
     identity: X509Identity,
+    revoked: Option<RevocationList>,
 }
+
+/// Identities the Authentication Service revoked (RFC 9420 §5.3.2), shared so that the
+/// application can update it while groups use the provider.
+pub type RevocationList =
+    std::sync::Arc<std::sync::RwLock<std::collections::HashSet<Vec<u8>>>>;
 
 impl core::fmt::Debug for X509IdentityProvider {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
@@ -247,7 +253,15 @@ impl X509IdentityProvider {
             anchors,
             verifiers,
             identity: X509Identity::default(),
+            revoked: None,
         })
+    }
+
+    /// Refuses credentials whose identity is in `revoked` (RFC 9420 §5.3.2).
+    #[must_use]
+    pub fn with_revocation_list(mut self, revoked: RevocationList) -> Self {
+        self.revoked = Some(revoked);
+        self
     }
 
     /// Chooses which identifier of the end-entity certificate is the identity.
@@ -490,7 +504,19 @@ impl IdentityProvider for X509IdentityProvider {
         }
         self.validate_chain(&chain, check.now)?;
         // The identity must be extractable, or duplicate detection could not work.
-        self.leaf_identity(leaf).map(|_| ())
+        let identity = self.leaf_identity(leaf)?;
+        if let Some(revoked) = &self.revoked {
+            let revoked = revoked
+                .read()
+                .map_err(|_| CredentialError::Rejected("revocation list unavailable".into()))?;
+            if revoked.contains(&identity) {
+                return Err(CredentialError::Rejected(format!(
+                    "{} is revoked (RFC 9420 §5.3.2)",
+                    String::from_utf8_lossy(&identity)
+                )));
+            }
+        }
+        Ok(())
     }
 
     fn identity(&self, credential: &Credential) -> Result<Vec<u8>, CredentialError> {
