@@ -268,6 +268,9 @@ impl GeneratedPath {
     ) -> Result<UpdatePath, TreeKemError> {
         let mut nodes = Vec::with_capacity(self.nodes.len());
         let mut resolution = Vec::new();
+        // Every ciphertext of the path shares the context: hash it once.
+        let prepared =
+            labels::prepare_encrypt_context(cs, UPDATE_PATH_NODE_LABEL, provisional_context)?;
         for secret in &self.nodes {
             resolution.clear();
             tree.resolution_into(secret.copath_child, &mut resolution);
@@ -276,11 +279,10 @@ impl GeneratedPath {
                 let key = tree
                     .encryption_key(*target)
                     .ok_or(TreeError::NodeOutOfRange(*target))?;
-                let ct = labels::encrypt_with_label(
+                let ct = labels::encrypt_with_label_prepared(
                     cs,
                     key.as_ref(),
-                    UPDATE_PATH_NODE_LABEL,
-                    provisional_context,
+                    &prepared,
                     secret.path_secret.as_bytes(),
                     rng,
                 )?;
