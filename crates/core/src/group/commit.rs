@@ -457,14 +457,17 @@ impl Group {
                 psk_epoch,
                 ..
             } => {
-                if psk_group_id.as_slice() == self.group_id() {
-                    self.resumption_psk(*psk_epoch).cloned()
-                } else {
+                // Our own epochs first; then the predecessor a ReInit or branch linked us to,
+                // which may have kept the same group id (RFC 9420 §11.2 allows it).
+                let own = (psk_group_id.as_slice() == self.group_id())
+                    .then(|| self.resumption_psk(*psk_epoch).cloned())
+                    .flatten();
+                own.or_else(|| {
                     self.linked_psks
                         .iter()
                         .find(|(g, e, _)| g == psk_group_id && e == psk_epoch)
                         .map(|(_, _, s)| s.clone())
-                }
+                })
             }
         }
     }

@@ -28,7 +28,8 @@ impl Group {
     }
 
     /// Creates a new group linked to this one, commits adding `key_packages` with the
-    /// resumption PSK of our current epoch, and merges that commit (the new group is at
+    /// resumption PSK of our current epoch (plus `commit_options`: its proposals are added,
+    /// its path and GroupInfo settings used), and merges that commit (the new group is at
     /// epoch 1, as RFC 9420 §11.2 and §11.3 require).
     #[allow(clippy::too_many_arguments)]
     fn start_linked_group(
@@ -40,6 +41,7 @@ impl Group {
         signer: SigningIdentity,
         key_packages: &[KeyPackage],
         leaf_options: &LeafOptions,
+        commit_options: &CommitOptions,
         now: u64,
         rng: &mut dyn CryptoRandom,
     ) -> Result<(Group, CommitOutput), GroupError> {
@@ -80,9 +82,10 @@ impl Group {
                 psk_nonce,
             },
         }));
+        proposals.extend(commit_options.proposals.iter().cloned());
         let options = CommitOptions {
             proposals,
-            ..CommitOptions::default()
+            ..commit_options.clone()
         };
         let output = group.commit(&options, now, rng)?;
         group.merge_pending_commit()?;
@@ -100,6 +103,7 @@ impl Group {
         extensions: Vec<Extension>,
         key_packages: &[KeyPackage],
         leaf_options: &LeafOptions,
+        commit_options: &CommitOptions,
         now: u64,
         rng: &mut dyn CryptoRandom,
     ) -> Result<(Group, CommitOutput), GroupError> {
@@ -120,6 +124,7 @@ impl Group {
             self.signer.clone(),
             key_packages,
             leaf_options,
+            commit_options,
             now,
             rng,
         )
@@ -134,6 +139,7 @@ impl Group {
         signer: SigningIdentity,
         key_packages: &[KeyPackage],
         leaf_options: &LeafOptions,
+        commit_options: &CommitOptions,
         now: u64,
         rng: &mut dyn CryptoRandom,
     ) -> Result<(Group, CommitOutput), GroupError> {
@@ -151,6 +157,7 @@ impl Group {
             signer,
             key_packages,
             leaf_options,
+            commit_options,
             now,
             rng,
         )

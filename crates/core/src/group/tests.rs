@@ -391,6 +391,7 @@ fn branch_and_reinit() {
             Vec::new(),
             std::slice::from_ref(&carol_kp.key_package),
             &LeafOptions::default(),
+            &CommitOptions::default(),
             NOW,
             &mut rng,
         )
@@ -420,6 +421,7 @@ fn branch_and_reinit() {
             Vec::new(),
             &[stranger_kp.key_package],
             &LeafOptions::default(),
+            &CommitOptions::default(),
             NOW,
             &mut rng
         ),
@@ -461,7 +463,14 @@ fn branch_and_reinit() {
     let carol_new = identity("carol", new_suite, &mut rng);
     let kps: Vec<KeyPackage> = bundles.iter().map(|b| b.key_package.clone()).collect();
     let (new_group, output) = groups[2]
-        .reinit(carol_new, &kps, &LeafOptions::default(), NOW, &mut rng)
+        .reinit(
+            carol_new,
+            &kps,
+            &LeafOptions::default(),
+            &CommitOptions::default(),
+            NOW,
+            &mut rng,
+        )
         .unwrap();
     assert_eq!(new_group.cipher_suite(), new_suite);
     assert_eq!(new_group.epoch(), 1);
@@ -792,4 +801,71 @@ fn out_of_band_tree_resync_and_required_capabilities() {
     };
     commit_all(&mut groups, 0, &options, &mut rng);
     assert_agree(&groups);
+}
+
+/// RFC 9420 §11.2 lets a ReInit keep the group id: the new group's `reinit` PSK then names
+/// the same group id as the new group's own epochs, and must still be found.
+#[test]
+fn reinit_keeping_the_group_id() {
+    let mut rng = SeededRng::new(13);
+    let suite = CipherSuite(1);
+    let mut groups = three_members(suite, &mut rng);
+    let reinit = ReInit {
+        group_id: b"group".to_vec(),
+        version: ProtocolVersion::MLS10,
+        cipher_suite: suite,
+        extensions: Vec::new(),
+    };
+    commit_all(
+        &mut groups,
+        0,
+        &CommitOptions {
+            proposals: vec![Proposal::ReInit(reinit)],
+            ..CommitOptions::default()
+        },
+        &mut rng,
+    );
+    let mut signers = Vec::new();
+    let mut bundles = Vec::new();
+    for name in ["bob", "carol"] {
+        let (signer, bundle) = key_package(name, suite, &mut rng);
+        signers.push(signer);
+        bundles.push(bundle);
+    }
+    let kps: Vec<KeyPackage> = bundles.iter().map(|b| b.key_package.clone()).collect();
+    let alice = identity("alice", suite, &mut rng);
+    let options = CommitOptions {
+        ratchet_tree_in_group_info: false,
+        ..CommitOptions::default()
+    };
+    let (new_group, output) = groups[0]
+        .reinit(
+            alice,
+            &kps,
+            &LeafOptions::default(),
+            &options,
+            NOW,
+            &mut rng,
+        )
+        .unwrap();
+    assert_eq!(new_group.group_id(), b"group");
+    for (i, (signer, bundle)) in signers.into_iter().zip(&bundles).enumerate() {
+        let joined = groups[i + 1]
+            .join_reinit(
+                &welcome_of(&output),
+                bundle,
+                signer,
+                GroupConfig::default(),
+                &JoinOptions {
+                    ratchet_tree: Some(new_group.tree().to_nodes()),
+                    ..JoinOptions::default()
+                },
+                NOW,
+            )
+            .unwrap();
+        assert_eq!(
+            joined.epoch_authenticator(),
+            new_group.epoch_authenticator()
+        );
+    }
 }
