@@ -115,7 +115,9 @@ pub fn parse_config(json: &str) -> Result<BTreeMap<String, Script>, RunError> {
             .ok_or_else(|| RunError::Config(format!("script {name} is not a list")))?;
         for (i, step) in steps.iter().enumerate() {
             if step.get("action").and_then(Value::as_str).is_none() {
-                return Err(RunError::Config(format!("script {name} step {i}: no action")));
+                return Err(RunError::Config(format!(
+                    "script {name} step {i}: no action"
+                )));
             }
         }
         out.insert(
@@ -255,7 +257,11 @@ struct Run {
 }
 
 fn rpc_error(what: &str, actor: &str, status: &tonic::Status) -> String {
-    format!("{what} at {actor}: {} ({:?})", status.message(), status.code())
+    format!(
+        "{what} at {actor}: {} ({:?})",
+        status.message(),
+        status.code()
+    )
 }
 
 fn flag(step: &Value, keys: &[&str]) -> bool {
@@ -515,7 +521,11 @@ impl Run {
         Ok(response.epoch_authenticator)
     }
 
-    async fn group_info(&mut self, actor: &str, external_tree: bool) -> StepResult<(Vec<u8>, Vec<u8>)> {
+    async fn group_info(
+        &mut self,
+        actor: &str,
+        external_tree: bool,
+    ) -> StepResult<(Vec<u8>, Vec<u8>)> {
         let state_id = self.state_of(actor)?;
         let response = self
             .client(actor)?
@@ -677,7 +687,9 @@ impl Run {
             "handleCommit" => {
                 let commit = self.get(self::index(step, "commit")?, "commit")?;
                 let proposals = self.proposals(&indices(step, "byReference")?)?;
-                self.handle_commit(&actor, &proposals, &commit).await.map(|_| ())
+                self.handle_commit(&actor, &proposals, &commit)
+                    .await
+                    .map(|_| ())
             }
             "handlePendingCommit" => self.handle_pending_commit(&actor).await.map(|_| ()),
             "protect" => {
@@ -867,7 +879,11 @@ impl Run {
                 .map_err(|e| rpc_error("Free", &joiner, &e))?;
         }
         self.store(index, "commit", response.commit.clone());
-        self.store(index, "epoch_authenticator", response.epoch_authenticator.clone());
+        self.store(
+            index,
+            "epoch_authenticator",
+            response.epoch_authenticator.clone(),
+        );
         let mut members = strings(step, "members");
         members.push(actor.to_owned());
         for member in members {
@@ -931,9 +947,13 @@ impl Run {
         let welcomer = required(step, "welcomer")?;
         let proposer = string(step, "proposer").filter(|p| !p.is_empty());
         let mut everyone: Vec<String> = strings(step, "members");
-        for name in [Some(committer.clone()), Some(welcomer.clone()), proposer.clone()]
-            .into_iter()
-            .flatten()
+        for name in [
+            Some(committer.clone()),
+            Some(welcomer.clone()),
+            proposer.clone(),
+        ]
+        .into_iter()
+        .flatten()
         {
             if !everyone.contains(&name) {
                 everyone.push(name);
@@ -1111,7 +1131,10 @@ impl Run {
                 .await
                 .map_err(|e| rpc_error("HandleBranch", member, &e))?
                 .into_inner();
-            old_states.push((member.clone(), self.state.insert(member.clone(), joined.state_id)));
+            old_states.push((
+                member.clone(),
+                self.state.insert(member.clone(), joined.state_id),
+            ));
             check_authenticator(
                 member,
                 &joined.epoch_authenticator,
@@ -1134,4 +1157,71 @@ impl Run {
 /// The directory of our scenario scripts, one file per harness config kind.
 pub fn scripts_dir() -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_script_file_parses_and_names_its_actors() {
+        let mut kinds = 0;
+        for entry in std::fs::read_dir(scripts_dir()).unwrap() {
+            let path = entry.unwrap().path();
+            let text = std::fs::read_to_string(&path).unwrap();
+            let scripts = parse_config(&text).unwrap();
+            assert!(!scripts.is_empty(), "{}", path.display());
+            for script in scripts.values() {
+                assert!(!script.actors().is_empty());
+            }
+            kinds += 1;
+        }
+        assert_eq!(kinds, 8, "one script file per harness config kind");
+    }
+
+    #[test]
+    fn malformed_configs_are_refused() {
+        assert!(parse_config("{}").is_err());
+        assert!(parse_config(r#"{"scripts": {"a": {}}}"#).is_err());
+        assert!(parse_config(r#"{"scripts": {"a": [{"actor": "x"}]}}"#).is_err());
+        assert!(parse_config("not json").is_err());
+    }
+
+    #[test]
+    fn actors_in_order_of_appearance_and_rotated_assignments() {
+        let scripts = parse_config(
+            r#"{"scripts": {"s": [
+                {"action": "createGroup", "actor": "alice", "members": ["bob"]},
+                {"action": "externalJoin", "actor": "bob", "joiner": "carol"},
+                {"action": "addExternalSigner", "actor": "alice", "signer": "ds"}
+            ]}}"#,
+        )
+        .unwrap();
+        let actors = scripts["s"].actors();
+        assert_eq!(actors, ["alice", "bob", "carol", "ds"]);
+        let all = assignments(&actors, 2);
+        assert_eq!(all.len(), 2);
+        for actor in &actors {
+            assert_ne!(
+                all[0][actor], all[1][actor],
+                "{actor} is played by both servers"
+            );
+        }
+    }
+
+    #[test]
+    fn extensions_are_base64() {
+        let step: Value = serde_json::from_str(
+            r#"{"extensions": [{"extension_type": 3, "extension_data": "AAAA"},
+                               {"extension_type": 5, "extension_data": "AA=="}]}"#,
+        )
+        .unwrap();
+        let list = extensions(&step, "extensions").unwrap();
+        assert_eq!(list[0].extension_type, 3);
+        assert_eq!(list[0].extension_data, [0, 0, 0]);
+        assert_eq!(list[1].extension_data, [0]);
+        let bad: Value =
+            serde_json::from_str(r#"{"extensions": [{"extension_data": "AA=="}]}"#).unwrap();
+        assert!(extensions(&bad, "extensions").is_err());
+    }
 }

@@ -1,0 +1,21 @@
+//! Randomness from the operating system for the protocol core, which takes every random byte
+//! through [`CryptoRandom`] (sans-IO; RFC 9420 §16.1 asks for a good source).
+
+use conclave_crypto::{CryptoError, CryptoRandom};
+
+/// The operating system's CSPRNG (`getrandom`).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct OsRandom;
+
+impl CryptoRandom for OsRandom {
+    fn fill(&mut self, dest: &mut [u8]) -> Result<(), CryptoError> {
+        getrandom::fill(dest).map_err(|_| CryptoError::RandomFailed)
+    }
+}
+
+/// `len` random bytes from [`OsRandom`].
+pub fn random_bytes(len: usize) -> Result<Vec<u8>, CryptoError> {
+    let mut out = vec![0u8; len];
+    OsRandom.fill(&mut out)?;
+    Ok(out)
+}

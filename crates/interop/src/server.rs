@@ -1,0 +1,1370 @@
+//! The `mls_client.MLSClient` service (the mlswg interop harness) on top of
+//! [`conclave_core::group`].
+//!
+//! Harness conventions followed here:
+//! - every MLS object crosses the wire as an `MLSMessage` (RFC 9420 §6);
+//! - credentials are Basic (RFC 9420 §5.3) with the actor's name as identity, and a Remove
+//!   names the removed member by that identity;
+//! - group states, pending joins ("transactions"), reinitialisations and external signers
+//!   are kept in memory under `u32` handles, released by `Free`;
+//! - `encrypt_handshake` selects PrivateMessage (true) or PublicMessage (false) for our
+//!   proposals and commits (RFC 9420 §6);
+//! - ratchet trees exchanged out of band (`external_tree`) are the TLS encoding of
+//!   `optional<Node> ratchet_tree<V>` (RFC 9420 §12.4.3.3).
+//!
+//! External PSKs given by `StorePSK` (or with an external join) go to one store shared by all
+//! states of this server (RFC 9420 §8.4: a PSK is found by its id).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, RwLock};
+
+use conclave_codec::{CodecError, Decode, Encode};
+use conclave_core::credential::BasicIdentityProvider;
+use conclave_core::group::{
+    CommitOptions, Group, GroupConfig, GroupEnv, GroupError, GroupStatus, JoinOptions,
+    KeyPackageBundle, LeafOptions, ProcessedMessage, SigningIdentity, external_proposal,
+    new_member_proposal,
+};
+use conclave_core::messages::{
+    Add, Credential, Extension, ExtensionPayload, ExtensionType, ExternalSender, ExternalSenders,
+    GroupContextExtensions, GroupInfo, KeyPackage, LeafIndex, MlsMessage, MlsMessageBody, Node,
+    PreSharedKey, PreSharedKeyId, Proposal, ProtocolVersion, Psk, RatchetTreeNodes, ReInit, Remove,
+    ResumptionPskUsage, Welcome, WireFormat, find_payload,
+};
+use conclave_crypto::{CipherSuite, CryptoError, CryptoProvider, Secret};
+use tonic::{Request, Response, Status};
+
+use crate::proto::{self, mls_client_server::MlsClient};
+use crate::provider::InteropProvider;
+use crate::rng::{OsRandom, random_bytes};
+
+/// What can go wrong serving a request; each maps to a gRPC status with a message.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum InteropError {
+    /// No state, transaction, reinit or signer with this handle.
+    #[error("unknown handle {0}")]
+    UnknownHandle(u32),
+    /// The handle exists but is of another kind.
+    #[error("handle {0} is not a {1}")]
+    WrongHandle(u32, &'static str),
+    /// The request is malformed or asks for something unsupported.
+    #[error("bad request: {0}")]
+    BadRequest(String),
+    /// The protocol refused the operation.
+    #[error("MLS: {0}")]
+    Group(#[from] GroupError),
+    /// A message did not decode.
+    #[error("decoding: {0}")]
+    Codec(#[from] CodecError),
+    /// A cryptographic operation failed.
+    #[error("crypto: {0}")]
+    Crypto(#[from] CryptoError),
+    /// The server's state lock was poisoned by an earlier failure.
+    #[error("server state unavailable")]
+    Poisoned,
+}
+
+impl From<InteropError> for Status {
+    fn from(error: InteropError) -> Self {
+        let message = error.to_string();
+        match error {
+            InteropError::UnknownHandle(_) => Status::not_found(message),
+            InteropError::WrongHandle(..) | InteropError::BadRequest(_) => {
+                Status::invalid_argument(message)
+            }
+            InteropError::Codec(_) => Status::invalid_argument(message),
+            InteropError::Group(_) => Status::failed_precondition(message),
+            InteropError::Crypto(_) | InteropError::Poisoned => Status::internal(message),
+        }
+    }
+}
+
+type Result<T> = std::result::Result<T, InteropError>;
+
+fn bad(message: impl Into<String>) -> InteropError {
+    InteropError::BadRequest(message.into())
+}
+
+/// Seconds since the Unix epoch, from the system clock (lifetimes, RFC 9420 §7.2).
+pub fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// A KeyPackage waiting for its Welcome, with the keys to use it.
+struct PendingJoin {
+    signer: SigningIdentity,
+    bundle: KeyPackageBundle,
+}
+
+/// A member whose group committed a ReInit (RFC 9420 §11.2): the old group, and the identity
+/// and KeyPackage for the new one.
+struct PendingReInit {
+    old: Group,
+    signer: SigningIdentity,
+    bundle: KeyPackageBundle,
+}
+
+/// What a handle refers to.
+enum Handle {
+    Member(Box<Group>),
+    Transaction(Box<PendingJoin>),
+    ReInit(Box<PendingReInit>),
+    Signer(Box<SigningIdentity>),
+}
+
+/// Everything the server holds.
+struct State {
+    env: GroupEnv,
+    psks: Arc<RwLock<HashMap<Vec<u8>, Secret>>>,
+    handles: HashMap<u32, Handle>,
+    next_id: u32,
+}
+
+/// The gRPC service.
+pub struct InteropServer {
+    state: Mutex<State>,
+}
+
+impl core::fmt::Debug for InteropServer {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("InteropServer").finish_non_exhaustive()
+    }
+}
+
+impl Default for InteropServer {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl InteropServer {
+    /// A server with no state, offering every suite of [`InteropProvider`].
+    pub fn new() -> Self {
+        let psks = Arc::new(RwLock::new(HashMap::new()));
+        let env = GroupEnv {
+            crypto: Arc::new(InteropProvider),
+            identity: Arc::new(BasicIdentityProvider),
+            psks: psks.clone(),
+        };
+        Self {
+            state: Mutex::new(State {
+                env,
+                psks,
+                handles: HashMap::new(),
+                next_id: 1,
+            }),
+        }
+    }
+
+    fn with_state<T>(&self, f: impl FnOnce(&mut State) -> Result<T>) -> Result<T> {
+        let mut state = self.state.lock().map_err(|_| InteropError::Poisoned)?;
+        f(&mut state)
+    }
+}
+
+// ---- helpers ---------------------------------------------------------------------------------
+
+fn suite_of(value: u32) -> Result<CipherSuite> {
+    u16::try_from(value)
+        .map(CipherSuite)
+        .map_err(|_| bad(format!("cipher suite {value} out of range")))
+}
+
+fn basic(identity: &[u8]) -> Credential {
+    Credential::Basic {
+        identity: identity.to_vec(),
+    }
+}
+
+fn config(encrypt_handshake: bool) -> GroupConfig {
+    GroupConfig {
+        handshake_wire_format: if encrypt_handshake {
+            WireFormat::PRIVATE_MESSAGE
+        } else {
+            WireFormat::PUBLIC_MESSAGE
+        },
+        ..GroupConfig::default()
+    }
+}
+
+fn decode_message(bytes: &[u8]) -> Result<MlsMessage> {
+    Ok(MlsMessage::from_bytes(bytes)?)
+}
+
+fn encode_message(message: &MlsMessage) -> Result<Vec<u8>> {
+    Ok(message.to_bytes()?)
+}
+
+fn wrap(body: MlsMessageBody) -> Result<Vec<u8>> {
+    encode_message(&MlsMessage::new(body))
+}
+
+fn decode_welcome(bytes: &[u8]) -> Result<Welcome> {
+    match decode_message(bytes)?.body {
+        MlsMessageBody::Welcome(welcome) => Ok(welcome),
+        other => Err(bad(format!(
+            "expected a Welcome, got wire format {}",
+            other.wire_format().0
+        ))),
+    }
+}
+
+fn decode_group_info(bytes: &[u8]) -> Result<GroupInfo> {
+    match decode_message(bytes)?.body {
+        MlsMessageBody::GroupInfo(info) => Ok(info),
+        other => Err(bad(format!(
+            "expected a GroupInfo, got wire format {}",
+            other.wire_format().0
+        ))),
+    }
+}
+
+fn decode_key_package(bytes: &[u8]) -> Result<KeyPackage> {
+    match decode_message(bytes)?.body {
+        MlsMessageBody::KeyPackage(kp) => Ok(kp),
+        other => Err(bad(format!(
+            "expected a KeyPackage, got wire format {}",
+            other.wire_format().0
+        ))),
+    }
+}
+
+/// An out-of-band ratchet tree: `None` when empty.
+fn decode_tree(bytes: &[u8]) -> Result<Option<RatchetTreeNodes>> {
+    if bytes.is_empty() {
+        Ok(None)
+    } else {
+        Ok(Some(RatchetTreeNodes::from_bytes(bytes)?))
+    }
+}
+
+fn encode_tree(group: &Group) -> Result<Vec<u8>> {
+    Ok(group.tree().to_nodes().to_bytes()?)
+}
+
+fn extensions_of(list: &[proto::Extension]) -> Result<Vec<Extension>> {
+    list.iter()
+        .map(|e| {
+            let extension_type = u16::try_from(e.extension_type)
+                .map_err(|_| bad(format!("extension type {} out of range", e.extension_type)))?;
+            Ok(Extension {
+                extension_type: ExtensionType(extension_type),
+                extension_data: e.extension_data.clone(),
+            })
+        })
+        .collect()
+}
+
+/// The leaf of the member whose Basic identity is `identity`, in a tree given as nodes
+/// (leaves are the even nodes, RFC 9420 §4.1).
+fn leaf_by_identity(nodes: &RatchetTreeNodes, identity: &[u8]) -> Option<LeafIndex> {
+    nodes
+        .0
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| i % 2 == 0)
+        .find_map(|(i, node)| match node {
+            Some(Node::Leaf(leaf)) => match &leaf.credential {
+                Credential::Basic { identity: id } if id == identity => {
+                    u32::try_from(i / 2).ok().map(LeafIndex)
+                }
+                _ => None,
+            },
+            _ => None,
+        })
+}
+
+fn member_leaf(group: &Group, identity: &[u8]) -> Result<LeafIndex> {
+    group
+        .members()
+        .find_map(|(leaf, node)| match &node.credential {
+            Credential::Basic { identity: id } if id == identity => Some(leaf),
+            _ => None,
+        })
+        .ok_or_else(|| {
+            bad(format!(
+                "no member with identity {:?}",
+                String::from_utf8_lossy(identity)
+            ))
+        })
+}
+
+fn psk_nonce(suite: CipherSuite, env: &GroupEnv) -> Result<Vec<u8>> {
+    let cs = env.suite(suite)?;
+    Ok(random_bytes(cs.hash_len())?)
+}
+
+fn external_psk_id(psk_id: &[u8], suite: CipherSuite, env: &GroupEnv) -> Result<PreSharedKeyId> {
+    Ok(PreSharedKeyId {
+        psk: Psk::External {
+            psk_id: psk_id.to_vec(),
+        },
+        psk_nonce: psk_nonce(suite, env)?,
+    })
+}
+
+fn resumption_psk_id(
+    group_id: &[u8],
+    epoch: u64,
+    suite: CipherSuite,
+    env: &GroupEnv,
+) -> Result<PreSharedKeyId> {
+    Ok(PreSharedKeyId {
+        psk: Psk::Resumption {
+            usage: ResumptionPskUsage::Application,
+            psk_group_id: group_id.to_vec(),
+            psk_epoch: epoch,
+        },
+        psk_nonce: psk_nonce(suite, env)?,
+    })
+}
+
+/// Where a described proposal applies: the group's id, suite and tree.
+struct ProposalTarget<'a> {
+    group_id: &'a [u8],
+    suite: CipherSuite,
+    tree: &'a RatchetTreeNodes,
+}
+
+/// Builds the proposal a harness `ProposalDescription` asks for.
+fn described_proposal(
+    description: &proto::ProposalDescription,
+    target: &ProposalTarget<'_>,
+    env: &GroupEnv,
+) -> Result<Proposal> {
+    match description.proposal_type.as_slice() {
+        b"add" => Ok(Proposal::Add(Add {
+            key_package: decode_key_package(&description.key_package)?,
+        })),
+        b"remove" => {
+            let removed =
+                leaf_by_identity(target.tree, &description.removed_id).ok_or_else(|| {
+                    bad(format!(
+                        "no member with identity {:?}",
+                        String::from_utf8_lossy(&description.removed_id)
+                    ))
+                })?;
+            Ok(Proposal::Remove(Remove { removed }))
+        }
+        b"externalPSK" => Ok(Proposal::PreSharedKey(PreSharedKey {
+            psk: external_psk_id(&description.psk_id, target.suite, env)?,
+        })),
+        b"resumptionPSK" => Ok(Proposal::PreSharedKey(PreSharedKey {
+            psk: resumption_psk_id(target.group_id, description.epoch_id, target.suite, env)?,
+        })),
+        b"groupContextExtensions" => Ok(Proposal::GroupContextExtensions(GroupContextExtensions {
+            extensions: extensions_of(&description.extensions)?,
+        })),
+        b"reinit" => Ok(Proposal::ReInit(ReInit {
+            group_id: description.group_id.clone(),
+            version: ProtocolVersion::MLS10,
+            cipher_suite: suite_of(description.cipher_suite)?,
+            extensions: extensions_of(&description.extensions)?,
+        })),
+        other => Err(bad(format!(
+            "unknown proposal type {:?}",
+            String::from_utf8_lossy(other)
+        ))),
+    }
+}
+
+/// Processes proposals sent by reference before a commit that names them (RFC 9420 §12.4):
+/// each must be a proposal (ours come back as [`ProcessedMessage::OwnMessage`]).
+fn receive_proposals(group: &mut Group, proposals: &[Vec<u8>], now: u64) -> Result<()> {
+    for bytes in proposals {
+        let message = decode_message(bytes)?;
+        match group.process_message(&message, now) {
+            Ok(ProcessedMessage::Proposal { .. } | ProcessedMessage::OwnMessage) => {}
+            // The same proposal named twice (or already received): nothing more to do.
+            Err(GroupError::DuplicateProposal) => {}
+            Ok(_) => return Err(bad("a by-reference entry is not a proposal")),
+            Err(error) => return Err(error.into()),
+        }
+    }
+    Ok(())
+}
+
+impl State {
+    fn insert(&mut self, handle: Handle) -> Result<u32> {
+        let id = self.next_id;
+        self.next_id = self
+            .next_id
+            .checked_add(1)
+            .ok_or_else(|| bad("handles exhausted"))?;
+        self.handles.insert(id, handle);
+        Ok(id)
+    }
+
+    fn member(&mut self, id: u32) -> Result<&mut Group> {
+        match self.handles.get_mut(&id) {
+            Some(Handle::Member(group)) => Ok(group),
+            Some(_) => Err(InteropError::WrongHandle(id, "group state")),
+            None => Err(InteropError::UnknownHandle(id)),
+        }
+    }
+
+    fn take_transaction(&mut self, id: u32) -> Result<PendingJoin> {
+        match self.handles.remove(&id) {
+            Some(Handle::Transaction(tx)) => Ok(*tx),
+            Some(other) => {
+                self.handles.insert(id, other);
+                Err(InteropError::WrongHandle(id, "transaction"))
+            }
+            None => Err(InteropError::UnknownHandle(id)),
+        }
+    }
+
+    fn reinit(&mut self, id: u32) -> Result<&mut PendingReInit> {
+        match self.handles.get_mut(&id) {
+            Some(Handle::ReInit(reinit)) => Ok(reinit),
+            Some(_) => Err(InteropError::WrongHandle(id, "reinit")),
+            None => Err(InteropError::UnknownHandle(id)),
+        }
+    }
+
+    fn signer(&self, id: u32) -> Result<&SigningIdentity> {
+        match self.handles.get(&id) {
+            Some(Handle::Signer(signer)) => Ok(signer),
+            Some(_) => Err(InteropError::WrongHandle(id, "external signer")),
+            None => Err(InteropError::UnknownHandle(id)),
+        }
+    }
+
+    fn new_signer(&self, suite: CipherSuite, identity: &[u8]) -> Result<SigningIdentity> {
+        let cs = self.env.suite(suite)?;
+        Ok(SigningIdentity::generate(
+            cs.as_ref(),
+            basic(identity),
+            &mut OsRandom,
+        )?)
+    }
+
+    fn new_key_package(
+        &self,
+        suite: CipherSuite,
+        identity: &[u8],
+    ) -> Result<(SigningIdentity, KeyPackageBundle)> {
+        let signer = self.new_signer(suite, identity)?;
+        let bundle = KeyPackageBundle::generate(
+            &self.env,
+            suite,
+            &signer,
+            &LeafOptions::default(),
+            unix_now(),
+            &mut OsRandom,
+        )?;
+        Ok((signer, bundle))
+    }
+
+    // ---- becoming a member ---------------------------------------------------------------
+
+    fn create_group(
+        &mut self,
+        req: proto::CreateGroupRequest,
+    ) -> Result<proto::CreateGroupResponse> {
+        let suite = suite_of(req.cipher_suite)?;
+        let signer = self.new_signer(suite, &req.identity)?;
+        let group = Group::create(
+            self.env.clone(),
+            suite,
+            req.group_id,
+            signer,
+            Vec::new(),
+            config(req.encrypt_handshake),
+            &LeafOptions::default(),
+            unix_now(),
+            &mut OsRandom,
+        )?;
+        let state_id = self.insert(Handle::Member(Box::new(group)))?;
+        Ok(proto::CreateGroupResponse { state_id })
+    }
+
+    fn create_key_package(
+        &mut self,
+        req: proto::CreateKeyPackageRequest,
+    ) -> Result<proto::CreateKeyPackageResponse> {
+        let suite = suite_of(req.cipher_suite)?;
+        let (signer, bundle) = self.new_key_package(suite, &req.identity)?;
+        let key_package = wrap(MlsMessageBody::KeyPackage(bundle.key_package.clone()))?;
+        let response = proto::CreateKeyPackageResponse {
+            transaction_id: 0,
+            key_package,
+            init_priv: bundle.init_private_key.as_bytes().to_vec(),
+            encryption_priv: bundle.encryption_private_key.as_bytes().to_vec(),
+            signature_priv: signer.secret_key.as_bytes().to_vec(),
+        };
+        let transaction_id = self.insert(Handle::Transaction(Box::new(PendingJoin {
+            signer,
+            bundle,
+        })))?;
+        Ok(proto::CreateKeyPackageResponse {
+            transaction_id,
+            ..response
+        })
+    }
+
+    fn join_group(&mut self, req: proto::JoinGroupRequest) -> Result<proto::JoinGroupResponse> {
+        let welcome = decode_welcome(&req.welcome)?;
+        let options = JoinOptions {
+            ratchet_tree: decode_tree(&req.ratchet_tree)?,
+            ..JoinOptions::default()
+        };
+        let tx = self.take_transaction(req.transaction_id)?;
+        let joined = Group::join(
+            self.env.clone(),
+            &welcome,
+            &tx.bundle,
+            tx.signer.clone(),
+            config(req.encrypt_handshake),
+            &options,
+            unix_now(),
+        );
+        let group = match joined {
+            Ok(group) => group,
+            Err(error) => {
+                // Keep the KeyPackage for another attempt.
+                self.handles
+                    .insert(req.transaction_id, Handle::Transaction(Box::new(tx)));
+                return Err(error.into());
+            }
+        };
+        let epoch_authenticator = group.epoch_authenticator().to_vec();
+        let state_id = self.insert(Handle::Member(Box::new(group)))?;
+        Ok(proto::JoinGroupResponse {
+            state_id,
+            epoch_authenticator,
+        })
+    }
+
+    fn external_join(
+        &mut self,
+        req: proto::ExternalJoinRequest,
+    ) -> Result<proto::ExternalJoinResponse> {
+        let info = decode_group_info(&req.group_info)?;
+        let suite = info.group_context.cipher_suite;
+        let tree = decode_tree(&req.ratchet_tree)?;
+        let mut psks = Vec::new();
+        for psk in &req.psks {
+            self.store_psk_secret(&psk.psk_id, &psk.psk_secret)?;
+            psks.push(external_psk_id(&psk.psk_id, suite, &self.env)?);
+        }
+        let remove_prior_leaf = if req.remove_prior {
+            let nodes = match find_payload::<RatchetTreeNodes>(&info.extensions)? {
+                Some(nodes) => nodes,
+                None => tree
+                    .clone()
+                    .ok_or_else(|| bad("remove_prior needs the ratchet tree"))?,
+            };
+            Some(
+                leaf_by_identity(&nodes, &req.identity)
+                    .ok_or_else(|| bad("remove_prior: we are not in the group"))?,
+            )
+        } else {
+            None
+        };
+        let options = JoinOptions {
+            ratchet_tree: tree,
+            remove_prior_leaf,
+            psks,
+            ..JoinOptions::default()
+        };
+        let signer = self.new_signer(suite, &req.identity)?;
+        let (group, output) = Group::join_external(
+            self.env.clone(),
+            &info,
+            signer,
+            config(req.encrypt_handshake),
+            &LeafOptions::default(),
+            &options,
+            unix_now(),
+            &mut OsRandom,
+        )?;
+        let commit = encode_message(&output.commit)?;
+        let epoch_authenticator = group.epoch_authenticator().to_vec();
+        let state_id = self.insert(Handle::Member(Box::new(group)))?;
+        Ok(proto::ExternalJoinResponse {
+            state_id,
+            commit,
+            epoch_authenticator,
+        })
+    }
+
+    // ---- using a state -------------------------------------------------------------------
+
+    fn group_info(&mut self, req: proto::GroupInfoRequest) -> Result<proto::GroupInfoResponse> {
+        let group = self.member(req.state_id)?;
+        let group_info = encode_message(&group.group_info(!req.external_tree)?)?;
+        let ratchet_tree = if req.external_tree {
+            encode_tree(group)?
+        } else {
+            Vec::new()
+        };
+        Ok(proto::GroupInfoResponse {
+            group_info,
+            ratchet_tree,
+        })
+    }
+
+    fn state_auth(&mut self, req: proto::StateAuthRequest) -> Result<proto::StateAuthResponse> {
+        let group = self.member(req.state_id)?;
+        Ok(proto::StateAuthResponse {
+            state_auth_secret: group.epoch_authenticator().to_vec(),
+        })
+    }
+
+    fn export(&mut self, req: proto::ExportRequest) -> Result<proto::ExportResponse> {
+        let group = self.member(req.state_id)?;
+        let length = usize::try_from(req.key_length).map_err(|_| bad("key_length too large"))?;
+        let secret = group.export_secret(&req.label, &req.context, length)?;
+        Ok(proto::ExportResponse {
+            exported_secret: secret.as_bytes().to_vec(),
+        })
+    }
+
+    fn protect(&mut self, req: proto::ProtectRequest) -> Result<proto::ProtectResponse> {
+        let group = self.member(req.state_id)?;
+        let message = group.encrypt_application_message(
+            &req.plaintext,
+            &req.authenticated_data,
+            &mut OsRandom,
+        )?;
+        Ok(proto::ProtectResponse {
+            ciphertext: encode_message(&message)?,
+        })
+    }
+
+    fn unprotect(&mut self, req: proto::UnprotectRequest) -> Result<proto::UnprotectResponse> {
+        let message = decode_message(&req.ciphertext)?;
+        let group = self.member(req.state_id)?;
+        match group.process_message(&message, unix_now())? {
+            ProcessedMessage::Application {
+                data,
+                authenticated_data,
+                ..
+            } => Ok(proto::UnprotectResponse {
+                authenticated_data,
+                plaintext: data,
+            }),
+            _ => Err(bad("the message is not an application message")),
+        }
+    }
+
+    fn store_psk_secret(&self, psk_id: &[u8], secret: &[u8]) -> Result<()> {
+        let mut psks = self.psks.write().map_err(|_| InteropError::Poisoned)?;
+        psks.insert(psk_id.to_vec(), Secret::new(secret.to_vec()));
+        Ok(())
+    }
+
+    fn store_psk(&mut self, req: proto::StorePskRequest) -> Result<proto::StorePskResponse> {
+        if !self.handles.contains_key(&req.state_or_transaction_id) {
+            return Err(InteropError::UnknownHandle(req.state_or_transaction_id));
+        }
+        self.store_psk_secret(&req.psk_id, &req.psk_secret)?;
+        Ok(proto::StorePskResponse {})
+    }
+
+    // ---- proposals -----------------------------------------------------------------------
+
+    fn propose(&mut self, state_id: u32, proposal: Proposal) -> Result<proto::ProposalResponse> {
+        let group = self.member(state_id)?;
+        let message = group.propose(proposal, &[], &mut OsRandom)?;
+        Ok(proto::ProposalResponse {
+            proposal: encode_message(&message)?,
+        })
+    }
+
+    fn add_proposal(&mut self, req: proto::AddProposalRequest) -> Result<proto::ProposalResponse> {
+        let key_package = decode_key_package(&req.key_package)?;
+        self.propose(req.state_id, Proposal::Add(Add { key_package }))
+    }
+
+    fn update_proposal(
+        &mut self,
+        req: proto::UpdateProposalRequest,
+    ) -> Result<proto::ProposalResponse> {
+        let group = self.member(req.state_id)?;
+        let message = group.propose_update(None, &mut OsRandom)?;
+        Ok(proto::ProposalResponse {
+            proposal: encode_message(&message)?,
+        })
+    }
+
+    fn remove_proposal(
+        &mut self,
+        req: proto::RemoveProposalRequest,
+    ) -> Result<proto::ProposalResponse> {
+        let removed = member_leaf(self.member(req.state_id)?, &req.removed_id)?;
+        self.propose(req.state_id, Proposal::Remove(Remove { removed }))
+    }
+
+    fn external_psk_proposal(
+        &mut self,
+        req: proto::ExternalPskProposalRequest,
+    ) -> Result<proto::ProposalResponse> {
+        let suite = self.member(req.state_id)?.cipher_suite();
+        let psk = external_psk_id(&req.psk_id, suite, &self.env)?;
+        self.propose(req.state_id, Proposal::PreSharedKey(PreSharedKey { psk }))
+    }
+
+    fn resumption_psk_proposal(
+        &mut self,
+        req: proto::ResumptionPskProposalRequest,
+    ) -> Result<proto::ProposalResponse> {
+        let group = self.member(req.state_id)?;
+        let (group_id, suite) = (group.group_id().to_vec(), group.cipher_suite());
+        let psk = resumption_psk_id(&group_id, req.epoch_id, suite, &self.env)?;
+        self.propose(req.state_id, Proposal::PreSharedKey(PreSharedKey { psk }))
+    }
+
+    fn group_context_extensions_proposal(
+        &mut self,
+        req: proto::GroupContextExtensionsProposalRequest,
+    ) -> Result<proto::ProposalResponse> {
+        let extensions = extensions_of(&req.extensions)?;
+        self.propose(
+            req.state_id,
+            Proposal::GroupContextExtensions(GroupContextExtensions { extensions }),
+        )
+    }
+
+    // ---- commits -------------------------------------------------------------------------
+
+    fn commit(&mut self, req: proto::CommitRequest) -> Result<proto::CommitResponse> {
+        let now = unix_now();
+        let env = self.env.clone();
+        let group = self.member(req.state_id)?;
+        receive_proposals(group, &req.by_reference, now)?;
+        let tree = group.tree().to_nodes();
+        let target = ProposalTarget {
+            group_id: group.group_id(),
+            suite: group.cipher_suite(),
+            tree: &tree,
+        };
+        let proposals = req
+            .by_value
+            .iter()
+            .map(|d| described_proposal(d, &target, &env))
+            .collect::<Result<Vec<_>>>()?;
+        let options = CommitOptions {
+            proposals,
+            include_pending: true,
+            force_path: req.force_path,
+            ratchet_tree_in_group_info: !req.external_tree,
+            ..CommitOptions::default()
+        };
+        let output = group.commit(&options, now, &mut OsRandom)?;
+        let ratchet_tree = if req.external_tree {
+            // The tree of the new epoch: merge a copy of our state with the pending commit.
+            let mut copy = Group::from_bytes(env, &group.to_bytes()?)?;
+            copy.merge_pending_commit()?;
+            encode_tree(&copy)?
+        } else {
+            Vec::new()
+        };
+        let welcome = match &output.welcome {
+            Some(welcome) => encode_message(welcome)?,
+            None => Vec::new(),
+        };
+        Ok(proto::CommitResponse {
+            commit: encode_message(&output.commit)?,
+            welcome,
+            ratchet_tree,
+        })
+    }
+
+    /// Processes `proposals` then the commit; returns the epoch authenticator.
+    fn apply_commit(&mut self, req: &proto::HandleCommitRequest) -> Result<Vec<u8>> {
+        let now = unix_now();
+        let commit = decode_message(&req.commit)?;
+        let group = self.member(req.state_id)?;
+        receive_proposals(group, &req.proposal, now)?;
+        match group.process_message(&commit, now)? {
+            ProcessedMessage::Commit(_) | ProcessedMessage::OwnCommitMerged(_) => {}
+            _ => return Err(bad("the message is not a commit")),
+        }
+        Ok(group.epoch_authenticator().to_vec())
+    }
+
+    fn handle_commit(
+        &mut self,
+        req: proto::HandleCommitRequest,
+    ) -> Result<proto::HandleCommitResponse> {
+        let epoch_authenticator = self.apply_commit(&req)?;
+        Ok(proto::HandleCommitResponse {
+            state_id: req.state_id,
+            epoch_authenticator,
+        })
+    }
+
+    fn handle_pending_commit(
+        &mut self,
+        req: proto::HandlePendingCommitRequest,
+    ) -> Result<proto::HandleCommitResponse> {
+        let group = self.member(req.state_id)?;
+        group.merge_pending_commit()?;
+        Ok(proto::HandleCommitResponse {
+            state_id: req.state_id,
+            epoch_authenticator: group.epoch_authenticator().to_vec(),
+        })
+    }
+
+    // ---- reinitialisation (RFC 9420 §11.2) -------------------------------------------------
+
+    fn re_init_proposal(
+        &mut self,
+        req: proto::ReInitProposalRequest,
+    ) -> Result<proto::ProposalResponse> {
+        let reinit = ReInit {
+            group_id: req.group_id,
+            version: ProtocolVersion::MLS10,
+            cipher_suite: suite_of(req.cipher_suite)?,
+            extensions: extensions_of(&req.extensions)?,
+        };
+        self.propose(req.state_id, Proposal::ReInit(reinit))
+    }
+
+    /// After a ReInit commit was applied to `state_id`: moves the old group into a reinit
+    /// handle with a fresh identity and KeyPackage in the new suite.
+    fn start_reinit(&mut self, state_id: u32) -> Result<proto::HandleReInitCommitResponse> {
+        let group = self.member(state_id)?;
+        let GroupStatus::ReInitialized(reinit) = group.status() else {
+            return Err(bad("the commit did not carry a ReInit"));
+        };
+        let suite = reinit.cipher_suite;
+        let identity = match &group.signer().credential {
+            Credential::Basic { identity } => identity.clone(),
+            Credential::X509 { .. } => return Err(bad("only Basic credentials are used here")),
+        };
+        let epoch_authenticator = group.epoch_authenticator().to_vec();
+        let (signer, bundle) = self.new_key_package(suite, &identity)?;
+        let key_package = wrap(MlsMessageBody::KeyPackage(bundle.key_package.clone()))?;
+        let Some(Handle::Member(old)) = self.handles.remove(&state_id) else {
+            return Err(InteropError::UnknownHandle(state_id));
+        };
+        let reinit_id = self.insert(Handle::ReInit(Box::new(PendingReInit {
+            old: *old,
+            signer,
+            bundle,
+        })))?;
+        Ok(proto::HandleReInitCommitResponse {
+            reinit_id,
+            key_package,
+            epoch_authenticator,
+        })
+    }
+
+    fn handle_pending_re_init_commit(
+        &mut self,
+        req: proto::HandlePendingCommitRequest,
+    ) -> Result<proto::HandleReInitCommitResponse> {
+        self.member(req.state_id)?.merge_pending_commit()?;
+        self.start_reinit(req.state_id)
+    }
+
+    fn handle_re_init_commit(
+        &mut self,
+        req: proto::HandleCommitRequest,
+    ) -> Result<proto::HandleReInitCommitResponse> {
+        self.apply_commit(&req)?;
+        self.start_reinit(req.state_id)
+    }
+
+    fn re_init_welcome(
+        &mut self,
+        req: proto::ReInitWelcomeRequest,
+    ) -> Result<proto::CreateSubgroupResponse> {
+        let key_packages = req
+            .key_package
+            .iter()
+            .map(|kp| decode_key_package(kp))
+            .collect::<Result<Vec<_>>>()?;
+        let pending = self.reinit(req.reinit_id)?;
+        let options = CommitOptions {
+            force_path: req.force_path,
+            ratchet_tree_in_group_info: !req.external_tree,
+            ..CommitOptions::default()
+        };
+        let (group, output) = pending.old.reinit(
+            pending.signer.clone(),
+            &key_packages,
+            &LeafOptions::default(),
+            &options,
+            unix_now(),
+            &mut OsRandom,
+        )?;
+        self.subgroup_response(group, &output.welcome, req.external_tree)
+    }
+
+    fn subgroup_response(
+        &mut self,
+        group: Group,
+        welcome: &Option<MlsMessage>,
+        external_tree: bool,
+    ) -> Result<proto::CreateSubgroupResponse> {
+        let welcome = match welcome {
+            Some(welcome) => encode_message(welcome)?,
+            None => Vec::new(),
+        };
+        let ratchet_tree = if external_tree {
+            encode_tree(&group)?
+        } else {
+            Vec::new()
+        };
+        let epoch_authenticator = group.epoch_authenticator().to_vec();
+        let state_id = self.insert(Handle::Member(Box::new(group)))?;
+        Ok(proto::CreateSubgroupResponse {
+            state_id,
+            welcome,
+            ratchet_tree,
+            epoch_authenticator,
+        })
+    }
+
+    fn handle_re_init_welcome(
+        &mut self,
+        req: proto::HandleReInitWelcomeRequest,
+    ) -> Result<proto::JoinGroupResponse> {
+        let welcome = decode_welcome(&req.welcome)?;
+        let options = JoinOptions {
+            ratchet_tree: decode_tree(&req.ratchet_tree)?,
+            ..JoinOptions::default()
+        };
+        let pending = self.reinit(req.reinit_id)?;
+        let group_config = pending.old.config().clone();
+        let group = pending.old.join_reinit(
+            &welcome,
+            &pending.bundle,
+            pending.signer.clone(),
+            group_config,
+            &options,
+            unix_now(),
+        )?;
+        let epoch_authenticator = group.epoch_authenticator().to_vec();
+        let state_id = self.insert(Handle::Member(Box::new(group)))?;
+        Ok(proto::JoinGroupResponse {
+            state_id,
+            epoch_authenticator,
+        })
+    }
+
+    // ---- branching (RFC 9420 §11.3) -------------------------------------------------------
+
+    fn create_branch(
+        &mut self,
+        req: proto::CreateBranchRequest,
+    ) -> Result<proto::CreateSubgroupResponse> {
+        let key_packages = req
+            .key_packages
+            .iter()
+            .map(|kp| decode_key_package(kp))
+            .collect::<Result<Vec<_>>>()?;
+        let extensions = extensions_of(&req.extensions)?;
+        let group = self.member(req.state_id)?;
+        let options = CommitOptions {
+            force_path: req.force_path,
+            ratchet_tree_in_group_info: !req.external_tree,
+            ..CommitOptions::default()
+        };
+        let (branch, output) = group.branch(
+            req.group_id,
+            extensions,
+            &key_packages,
+            &LeafOptions::default(),
+            &options,
+            unix_now(),
+            &mut OsRandom,
+        )?;
+        self.subgroup_response(branch, &output.welcome, req.external_tree)
+    }
+
+    fn handle_branch(
+        &mut self,
+        req: proto::HandleBranchRequest,
+    ) -> Result<proto::HandleBranchResponse> {
+        let welcome = decode_welcome(&req.welcome)?;
+        let options = JoinOptions {
+            ratchet_tree: decode_tree(&req.ratchet_tree)?,
+            ..JoinOptions::default()
+        };
+        let tx = self.take_transaction(req.transaction_id)?;
+        let group = self.member(req.state_id)?;
+        let group_config = group.config().clone();
+        let branch = group.join_branch(
+            &welcome,
+            &tx.bundle,
+            tx.signer.clone(),
+            group_config,
+            &options,
+            unix_now(),
+        )?;
+        let epoch_authenticator = branch.epoch_authenticator().to_vec();
+        let state_id = self.insert(Handle::Member(Box::new(branch)))?;
+        Ok(proto::HandleBranchResponse {
+            state_id,
+            epoch_authenticator,
+        })
+    }
+
+    // ---- external proposals (RFC 9420 §12.1.8) --------------------------------------------
+
+    fn new_member_add_proposal(
+        &mut self,
+        req: proto::NewMemberAddProposalRequest,
+    ) -> Result<proto::NewMemberAddProposalResponse> {
+        let info = decode_group_info(&req.group_info)?;
+        let context = &info.group_context;
+        let (signer, bundle) = self.new_key_package(context.cipher_suite, &req.identity)?;
+        let cs = self.env.suite(context.cipher_suite)?;
+        let message = new_member_proposal(
+            cs.as_ref(),
+            &context.group_id,
+            context.epoch,
+            &bundle,
+            &signer,
+        )?;
+        let response = proto::NewMemberAddProposalResponse {
+            transaction_id: 0,
+            proposal: encode_message(&message)?,
+            init_priv: bundle.init_private_key.as_bytes().to_vec(),
+            encryption_priv: bundle.encryption_private_key.as_bytes().to_vec(),
+            signature_priv: signer.secret_key.as_bytes().to_vec(),
+        };
+        let transaction_id = self.insert(Handle::Transaction(Box::new(PendingJoin {
+            signer,
+            bundle,
+        })))?;
+        Ok(proto::NewMemberAddProposalResponse {
+            transaction_id,
+            ..response
+        })
+    }
+
+    fn create_external_signer(
+        &mut self,
+        req: proto::CreateExternalSignerRequest,
+    ) -> Result<proto::CreateExternalSignerResponse> {
+        let suite = suite_of(req.cipher_suite)?;
+        let signer = self.new_signer(suite, &req.identity)?;
+        let external_sender = ExternalSender {
+            signature_key: signer.public_key.clone(),
+            credential: signer.credential.clone(),
+        }
+        .to_bytes()?;
+        let signer_id = self.insert(Handle::Signer(Box::new(signer)))?;
+        Ok(proto::CreateExternalSignerResponse {
+            signer_id,
+            external_sender,
+        })
+    }
+
+    /// A GroupContextExtensions proposal adding an external sender to `external_senders`
+    /// (RFC 9420 §12.1.8.1), keeping the other extensions.
+    fn add_external_signer(
+        &mut self,
+        req: proto::AddExternalSignerRequest,
+    ) -> Result<proto::ProposalResponse> {
+        let sender = ExternalSender::from_bytes(&req.external_sender)?;
+        let group = self.member(req.state_id)?;
+        let mut extensions = group.context().extensions.clone();
+        let mut senders = find_payload::<ExternalSenders>(&extensions)?.unwrap_or_default();
+        senders.0.push(sender);
+        let updated = senders.to_extension()?;
+        match extensions
+            .iter_mut()
+            .find(|e| e.extension_type == ExtensionType::EXTERNAL_SENDERS)
+        {
+            Some(existing) => *existing = updated,
+            None => extensions.push(updated),
+        }
+        self.propose(
+            req.state_id,
+            Proposal::GroupContextExtensions(GroupContextExtensions { extensions }),
+        )
+    }
+
+    fn external_signer_proposal(
+        &mut self,
+        req: proto::ExternalSignerProposalRequest,
+    ) -> Result<proto::ProposalResponse> {
+        let info = decode_group_info(&req.group_info)?;
+        let context = &info.group_context;
+        let signer = self.signer(req.signer_id)?;
+        // Our index in the group's external_senders: looked up by signature key, since the
+        // harness does not always fill `signer_index`.
+        let senders = find_payload::<ExternalSenders>(&context.extensions)?
+            .ok_or_else(|| bad("the group has no external_senders extension"))?;
+        let index = senders
+            .0
+            .iter()
+            .position(|s| s.signature_key == signer.public_key)
+            .ok_or_else(|| bad("this signer is not an external sender of the group"))?;
+        let index = u32::try_from(index).map_err(|_| bad("external sender index too large"))?;
+        let tree = match find_payload::<RatchetTreeNodes>(&info.extensions)? {
+            Some(nodes) => nodes,
+            None => decode_tree(&req.ratchet_tree)?.unwrap_or_default(),
+        };
+        let description = req
+            .description
+            .as_ref()
+            .ok_or_else(|| bad("missing proposal description"))?;
+        let target = ProposalTarget {
+            group_id: &context.group_id,
+            suite: context.cipher_suite,
+            tree: &tree,
+        };
+        let proposal = described_proposal(description, &target, &self.env)?;
+        let cs = self.env.suite(context.cipher_suite)?;
+        let message = external_proposal(
+            cs.as_ref(),
+            &context.group_id,
+            context.epoch,
+            index,
+            signer,
+            proposal,
+            &[],
+        )?;
+        Ok(proto::ProposalResponse {
+            proposal: encode_message(&message)?,
+        })
+    }
+
+    fn free(&mut self, req: proto::FreeRequest) -> Result<proto::FreeResponse> {
+        self.handles
+            .remove(&req.state_id)
+            .map(|_| proto::FreeResponse {})
+            .ok_or(InteropError::UnknownHandle(req.state_id))
+    }
+}
+
+/// Implements `MlsClient`: each listed method runs the `State` method of the same name under
+/// the lock (the whole impl is generated so that `async_trait` sees the expanded methods).
+macro_rules! mls_client_impl {
+    ($($name:ident: $req:ty => $resp:ty;)*) => {
+        #[tonic::async_trait]
+        impl MlsClient for InteropServer {
+            async fn name(
+                &self,
+                _request: Request<proto::NameRequest>,
+            ) -> std::result::Result<Response<proto::NameResponse>, Status> {
+                Ok(Response::new(proto::NameResponse {
+                    name: "Conclave".to_owned(),
+                }))
+            }
+
+            async fn supported_ciphersuites(
+                &self,
+                _request: Request<proto::SupportedCiphersuitesRequest>,
+            ) -> std::result::Result<Response<proto::SupportedCiphersuitesResponse>, Status> {
+                Ok(Response::new(proto::SupportedCiphersuitesResponse {
+                    ciphersuites: InteropProvider
+                        .supported_cipher_suites()
+                        .iter()
+                        .map(|s| u32::from(s.0))
+                        .collect(),
+                }))
+            }
+
+            /// ReInitCommit is an ordinary commit of the (by-reference) ReInit proposal.
+            async fn re_init_commit(
+                &self,
+                request: Request<proto::CommitRequest>,
+            ) -> std::result::Result<Response<proto::CommitResponse>, Status> {
+                let req = request.into_inner();
+                self.with_state(|state| state.commit(req))
+                    .map(Response::new)
+                    .map_err(Status::from)
+            }
+
+            $(
+                async fn $name(
+                    &self,
+                    request: Request<$req>,
+                ) -> std::result::Result<Response<$resp>, Status> {
+                    let req = request.into_inner();
+                    self.with_state(|state| state.$name(req))
+                        .map(Response::new)
+                        .map_err(Status::from)
+                }
+            )*
+        }
+    };
+}
+
+mls_client_impl! {
+    create_group: proto::CreateGroupRequest => proto::CreateGroupResponse;
+    create_key_package: proto::CreateKeyPackageRequest => proto::CreateKeyPackageResponse;
+    join_group: proto::JoinGroupRequest => proto::JoinGroupResponse;
+    external_join: proto::ExternalJoinRequest => proto::ExternalJoinResponse;
+    group_info: proto::GroupInfoRequest => proto::GroupInfoResponse;
+    state_auth: proto::StateAuthRequest => proto::StateAuthResponse;
+    export: proto::ExportRequest => proto::ExportResponse;
+    protect: proto::ProtectRequest => proto::ProtectResponse;
+    unprotect: proto::UnprotectRequest => proto::UnprotectResponse;
+    store_psk: proto::StorePskRequest => proto::StorePskResponse;
+    add_proposal: proto::AddProposalRequest => proto::ProposalResponse;
+    update_proposal: proto::UpdateProposalRequest => proto::ProposalResponse;
+    remove_proposal: proto::RemoveProposalRequest => proto::ProposalResponse;
+    external_psk_proposal: proto::ExternalPskProposalRequest => proto::ProposalResponse;
+    resumption_psk_proposal: proto::ResumptionPskProposalRequest => proto::ProposalResponse;
+    group_context_extensions_proposal: proto::GroupContextExtensionsProposalRequest => proto::ProposalResponse;
+    commit: proto::CommitRequest => proto::CommitResponse;
+    handle_commit: proto::HandleCommitRequest => proto::HandleCommitResponse;
+    handle_pending_commit: proto::HandlePendingCommitRequest => proto::HandleCommitResponse;
+    re_init_proposal: proto::ReInitProposalRequest => proto::ProposalResponse;
+    handle_pending_re_init_commit: proto::HandlePendingCommitRequest => proto::HandleReInitCommitResponse;
+    handle_re_init_commit: proto::HandleCommitRequest => proto::HandleReInitCommitResponse;
+    re_init_welcome: proto::ReInitWelcomeRequest => proto::CreateSubgroupResponse;
+    handle_re_init_welcome: proto::HandleReInitWelcomeRequest => proto::JoinGroupResponse;
+    create_branch: proto::CreateBranchRequest => proto::CreateSubgroupResponse;
+    handle_branch: proto::HandleBranchRequest => proto::HandleBranchResponse;
+    new_member_add_proposal: proto::NewMemberAddProposalRequest => proto::NewMemberAddProposalResponse;
+    create_external_signer: proto::CreateExternalSignerRequest => proto::CreateExternalSignerResponse;
+    add_external_signer: proto::AddExternalSignerRequest => proto::ProposalResponse;
+    external_signer_proposal: proto::ExternalSignerProposalRequest => proto::ProposalResponse;
+    free: proto::FreeRequest => proto::FreeResponse;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn server() -> InteropServer {
+        InteropServer::new()
+    }
+
+    #[test]
+    fn unknown_and_wrong_handles_are_refused_with_a_status() {
+        let server = server();
+        let error = server
+            .with_state(|s| s.state_auth(proto::StateAuthRequest { state_id: 7 }))
+            .unwrap_err();
+        assert_eq!(Status::from(error).code(), tonic::Code::NotFound);
+        let signer = server
+            .with_state(|s| {
+                s.create_external_signer(proto::CreateExternalSignerRequest {
+                    cipher_suite: 1,
+                    identity: b"ds".to_vec(),
+                })
+            })
+            .unwrap();
+        let error = server
+            .with_state(|s| {
+                s.state_auth(proto::StateAuthRequest {
+                    state_id: signer.signer_id,
+                })
+            })
+            .unwrap_err();
+        assert_eq!(Status::from(error).code(), tonic::Code::InvalidArgument);
+        let error = server
+            .with_state(|s| {
+                s.create_group(proto::CreateGroupRequest {
+                    group_id: b"g".to_vec(),
+                    cipher_suite: 0x10000,
+                    encrypt_handshake: false,
+                    identity: b"alice".to_vec(),
+                })
+            })
+            .unwrap_err();
+        assert_eq!(Status::from(error).code(), tonic::Code::InvalidArgument);
+        // Garbage where an MLSMessage is expected.
+        let error = server
+            .with_state(|s| {
+                s.join_group(proto::JoinGroupRequest {
+                    transaction_id: 1,
+                    welcome: vec![0, 1, 0, 3, 0xff],
+                    ..Default::default()
+                })
+            })
+            .unwrap_err();
+        assert_eq!(Status::from(error).code(), tonic::Code::InvalidArgument);
+    }
+
+    /// Two members in one server: add by Welcome with the tree out of band, remove by
+    /// identity, and Free.
+    #[test]
+    fn add_then_remove_by_identity_in_process() {
+        let server = server();
+        let run = |f: &mut dyn FnMut(&mut State) -> Result<()>| server.with_state(|s| f(s));
+        let mut alice = 0;
+        let mut bob_tx = 0;
+        let mut kp = Vec::new();
+        run(&mut |s| {
+            alice = s
+                .create_group(proto::CreateGroupRequest {
+                    group_id: b"group".to_vec(),
+                    cipher_suite: 1,
+                    encrypt_handshake: true,
+                    identity: b"alice".to_vec(),
+                })?
+                .state_id;
+            let created = s.create_key_package(proto::CreateKeyPackageRequest {
+                cipher_suite: 1,
+                identity: b"bob".to_vec(),
+            })?;
+            bob_tx = created.transaction_id;
+            kp = created.key_package;
+            Ok(())
+        })
+        .unwrap();
+        let mut commit = proto::CommitResponse::default();
+        run(&mut |s| {
+            commit = s.commit(proto::CommitRequest {
+                state_id: alice,
+                by_value: vec![proto::ProposalDescription {
+                    proposal_type: b"add".to_vec(),
+                    key_package: kp.clone(),
+                    ..Default::default()
+                }],
+                external_tree: true,
+                ..Default::default()
+            })?;
+            Ok(())
+        })
+        .unwrap();
+        assert!(!commit.ratchet_tree.is_empty());
+        let mut bob = 0;
+        run(&mut |s| {
+            let merged =
+                s.handle_pending_commit(proto::HandlePendingCommitRequest { state_id: alice })?;
+            let joined = s.join_group(proto::JoinGroupRequest {
+                transaction_id: bob_tx,
+                welcome: commit.welcome.clone(),
+                encrypt_handshake: true,
+                identity: b"bob".to_vec(),
+                ratchet_tree: commit.ratchet_tree.clone(),
+            })?;
+            assert_eq!(joined.epoch_authenticator, merged.epoch_authenticator);
+            bob = joined.state_id;
+            Ok(())
+        })
+        .unwrap();
+        run(&mut |s| {
+            let proposal = s
+                .remove_proposal(proto::RemoveProposalRequest {
+                    state_id: bob,
+                    removed_id: b"alice".to_vec(),
+                })?
+                .proposal;
+            // A PrivateMessage, as encrypt_handshake asked.
+            assert_eq!(
+                decode_message(&proposal)?.wire_format(),
+                WireFormat::PRIVATE_MESSAGE
+            );
+            assert!(
+                s.remove_proposal(proto::RemoveProposalRequest {
+                    state_id: bob,
+                    removed_id: b"nobody".to_vec(),
+                })
+                .is_err()
+            );
+            s.free(proto::FreeRequest { state_id: alice })?;
+            assert!(s.free(proto::FreeRequest { state_id: alice }).is_err());
+            Ok(())
+        })
+        .unwrap();
+    }
+}
