@@ -211,8 +211,7 @@ pub struct X509IdentityProvider {
 
 /// Identities the Authentication Service revoked (RFC 9420 §5.3.2), shared so that the
 /// application can update it while groups use the provider.
-pub type RevocationList =
-    std::sync::Arc<std::sync::RwLock<std::collections::HashSet<Vec<u8>>>>;
+pub type RevocationList = std::sync::Arc<std::sync::RwLock<std::collections::HashSet<Vec<u8>>>>;
 
 impl core::fmt::Debug for X509IdentityProvider {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
