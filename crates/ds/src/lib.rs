@@ -11,15 +11,16 @@
 //! - [`store`]: the storage trait and its SQLite and PostgreSQL engines;
 //! - [`server`]: the HTTP API (axum);
 //! - [`header`]: the clear-header reader;
-//! - [`wire`]: the commit bundle, signed auth statements and JSON bodies.
+//! - [`wire`]: the commit bundle, signed auth statements and JSON bodies;
+//! - [`tls`]: TLS (rustls) for the API.
 
 pub mod error;
 pub mod header;
 pub mod server;
 pub mod store;
+pub mod tls;
 pub mod wire;
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 pub use error::{DsError, StoreError};
@@ -54,14 +55,19 @@ pub async fn open_store(url: &str, pool_size: usize) -> Result<Arc<dyn Store>, S
     }
 }
 
-/// Serves the API on `listener` until `shutdown` completes, then drains open requests
-/// (graceful shutdown). A retention pass runs every `prune_interval`.
-pub async fn serve(
-    listener: tokio::net::TcpListener,
+/// Serves the API on `listener` (a [`tokio::net::TcpListener`] or a [`tls::TlsListener`])
+/// until `shutdown` completes, then drains open requests (graceful shutdown). A retention
+/// pass runs every `prune_interval`.
+pub async fn serve<L>(
+    listener: L,
     state: Arc<AppState>,
     prune_interval: std::time::Duration,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
+) -> std::io::Result<()>
+where
+    L: axum::serve::Listener,
+    L::Addr: std::fmt::Debug,
+{
     let pruner = {
         let state = state.clone();
         tokio::spawn(async move {
@@ -75,8 +81,7 @@ pub async fn serve(
             }
         })
     };
-    let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
-    let result = axum::serve(listener, app)
+    let result = axum::serve(listener, router(state))
         .with_graceful_shutdown(shutdown)
         .await;
     pruner.abort();

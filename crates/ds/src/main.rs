@@ -1,0 +1,131 @@
+//! `conclave-ds`: the Conclave Delivery Service binary.
+//!
+//! ```text
+//! conclave-ds --listen 127.0.0.1:8080 --database sqlite:./conclave.db
+//! conclave-ds --database postgres://user@127.0.0.1:5432/conclave
+//! ```
+//! Every flag has an environment variable (`CONCLAVE_DS_LISTEN`, `CONCLAVE_DS_DATABASE`, …);
+//! logs go to stderr, filtered by `RUST_LOG` (default `info`).
+
+use std::time::Duration;
+
+use anyhow::Context as _;
+use clap::Parser;
+use conclave_ds::{AppState, DsConfig};
+
+/// The Conclave Delivery Service (RFC 9750).
+#[derive(Debug, Parser)]
+#[command(name = "conclave-ds", version)]
+struct Args {
+    /// Address to listen on.
+    #[arg(long, env = "CONCLAVE_DS_LISTEN", default_value = "127.0.0.1:8080")]
+    listen: String,
+    /// Database URL: sqlite:PATH, sqlite::memory: or postgres://USER@HOST:PORT/DB.
+    #[arg(
+        long,
+        env = "CONCLAVE_DS_DATABASE",
+        default_value = "sqlite:./conclave.db"
+    )]
+    database: String,
+    /// PostgreSQL connection pool size.
+    #[arg(long, env = "CONCLAVE_DS_POOL_SIZE", default_value_t = 16)]
+    pool_size: usize,
+    /// Lifetime of bearer tokens, seconds.
+    #[arg(long, env = "CONCLAVE_DS_TOKEN_LIFETIME", default_value_t = 900)]
+    token_lifetime: u64,
+    /// Largest request body, bytes.
+    #[arg(long, env = "CONCLAVE_DS_MAX_BODY", default_value_t = 4 << 20)]
+    max_body: usize,
+    /// KeyPackage claims per client per minute.
+    #[arg(long, env = "CONCLAVE_DS_CLAIMS_PER_MINUTE", default_value_t = 60)]
+    claims_per_minute: u32,
+    /// Remove log entries older than this many days (0: keep forever).
+    #[arg(long, env = "CONCLAVE_DS_RETENTION_DAYS", default_value_t = 0)]
+    retention_days: u64,
+    /// PEM certificate chain: serve HTTPS (with --tls-key).
+    #[arg(long, env = "CONCLAVE_DS_TLS_CERT", requires = "tls_key")]
+    tls_cert: Option<std::path::PathBuf>,
+    /// PEM private key of the certificate.
+    #[arg(long, env = "CONCLAVE_DS_TLS_KEY", requires = "tls_cert")]
+    tls_key: Option<std::path::PathBuf>,
+    /// Seconds between retention passes.
+    #[arg(long, env = "CONCLAVE_DS_PRUNE_INTERVAL", default_value_t = 600)]
+    prune_interval: u64,
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::error!(error = %e, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down: draining open requests");
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
+    let args = Args::parse();
+    let store = conclave_ds::open_store(&args.database, args.pool_size)
+        .await
+        .with_context(|| format!("opening the database {}", args.database))?;
+    let config = DsConfig {
+        token_lifetime: args.token_lifetime,
+        max_body: args.max_body,
+        claims_per_minute: args.claims_per_minute,
+        retention: (args.retention_days > 0).then(|| args.retention_days.saturating_mul(86_400)),
+        ..DsConfig::default()
+    };
+    let engine = store.engine();
+    let state = AppState::new(store, config);
+    let listener = tokio::net::TcpListener::bind(&args.listen)
+        .await
+        .with_context(|| format!("binding {}", args.listen))?;
+    let local = listener.local_addr()?;
+    let prune_interval = Duration::from_secs(args.prune_interval.max(1));
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => Some(
+            conclave_ds::tls::server_config(cert, key).context("loading the TLS certificate")?,
+        ),
+        _ => None,
+    };
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    tracing::info!(%local, engine, scheme, "conclave-ds listening");
+    // A line on stdout that scripts and tests wait for.
+    println!("listening on {local}");
+    match tls {
+        Some(config) => {
+            let listener = conclave_ds::tls::TlsListener::new(listener, config)?;
+            conclave_ds::serve(listener, state, prune_interval, shutdown_signal()).await?;
+        }
+        None => conclave_ds::serve(listener, state, prune_interval, shutdown_signal()).await?,
+    }
+    tracing::info!("stopped");
+    Ok(())
+}

@@ -1,0 +1,367 @@
+//! The storage of the Delivery Service (DESIGN.md §4 "Storage"): one trait, one logical
+//! schema, two engines — [`sqlite::SqliteStore`] (embedded default: bundled SQLite, WAL, one
+//! writer connection) and [`postgres::PostgresStore`] (many stateless DS nodes on one
+//! database).
+//!
+//! Every rule that decides between concurrent requests is enforced inside one transaction of
+//! the engine, never by the caller reading first and writing later:
+//! - a commit is appended only if the group's epoch moves from `e` to `e + 1` in the same
+//!   transaction (RFC 9750 §5.2 "exactly one commit per epoch");
+//! - sequence numbers are taken from the group row in the transaction that appends, so they
+//!   are gap-free;
+//! - a one-time KeyPackage is claimed by one conditional update (RFC 9420 §10: a KeyPackage
+//!   is used once; RFC 9750 §5.1 last-resort packages).
+//!
+//! Times are seconds since the Unix epoch and are passed in by the caller.
+
+pub mod postgres;
+pub mod sqlite;
+
+use async_trait::async_trait;
+
+pub use crate::error::StoreError;
+
+/// A registered client: its DS client id bound to one signature key and credential.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientRecord {
+    /// The client id.
+    pub client_id: String,
+    /// The cipher suite of the signature key.
+    pub cipher_suite: u16,
+    /// The signature public key.
+    pub signature_key: Vec<u8>,
+    /// The TLS-encoded `Credential`.
+    pub credential: Vec<u8>,
+    /// When it registered.
+    pub created_at: u64,
+}
+
+/// Result of a registration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Registered {
+    /// A new client.
+    Created,
+    /// The same client id with the same key and credential existed: nothing changed.
+    Unchanged,
+    /// The client id is taken by another key or credential.
+    Taken,
+}
+
+/// A KeyPackage to publish.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewKeyPackage {
+    /// `MakeKeyPackageRef` of the package (RFC 9420 §5.2).
+    pub kp_ref: Vec<u8>,
+    /// The client that published it.
+    pub owner: String,
+    /// Its cipher suite.
+    pub cipher_suite: u16,
+    /// Served only when no one-time package is left, and never consumed.
+    pub last_resort: bool,
+    /// Start of its lifetime (RFC 9420 §7.2 `Lifetime`).
+    pub not_before: u64,
+    /// End of its lifetime.
+    pub not_after: u64,
+    /// The `MLSMessage` carrying it.
+    pub data: Vec<u8>,
+}
+
+/// A claimed KeyPackage.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClaimedKeyPackage {
+    /// Its reference.
+    pub kp_ref: Vec<u8>,
+    /// The `MLSMessage` carrying it.
+    pub data: Vec<u8>,
+    /// Whether it is the owner's last-resort package (no one-time package was left).
+    pub last_resort: bool,
+}
+
+/// KeyPackage stock of one client for one suite.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyPackageStock {
+    /// The suite.
+    pub cipher_suite: u16,
+    /// Unclaimed, currently valid one-time packages.
+    pub one_time_available: u64,
+    /// Whether a currently valid last-resort package is published.
+    pub has_last_resort: bool,
+    /// Whether the last-resort package was handed out since it was published.
+    pub last_resort_claimed: bool,
+}
+
+/// A group as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupRecord {
+    /// The MLS group id.
+    pub group_id: Vec<u8>,
+    /// The current epoch.
+    pub epoch: u64,
+    /// The last sequence number used (0: empty log).
+    pub last_seq: u64,
+    /// The latest GroupInfo (`MLSMessage`).
+    pub group_info: Option<Vec<u8>>,
+    /// The latest ratchet tree, if the committer supplied it.
+    pub ratchet_tree: Option<Vec<u8>>,
+    /// Whether GroupInfo is served to non-members for external joins.
+    pub allow_external_join: bool,
+    /// The members, by client id, sorted.
+    pub members: Vec<String>,
+}
+
+/// A proposal or application message to append.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewMessage {
+    /// The epoch in its header: must be the group's current epoch.
+    pub epoch: u64,
+    /// Its content type (RFC 9420 §6): 1 application, 2 proposal.
+    pub content_type: u8,
+    /// The posting client: must be a member.
+    pub sender: String,
+    /// The `MLSMessage`.
+    pub data: Vec<u8>,
+}
+
+/// Outcome of appending a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Appended {
+    /// Stored with this sequence number.
+    Accepted {
+        /// Its sequence number.
+        seq: u64,
+    },
+    /// No such group.
+    NoGroup,
+    /// The sender is not a member.
+    NotMember,
+    /// The message is not for the current epoch.
+    WrongEpoch {
+        /// The group's current epoch.
+        current: u64,
+    },
+}
+
+/// A commit bundle to apply.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommitRecord {
+    /// The epoch of the commit: the group must be at it, and moves to `epoch + 1`.
+    pub epoch: u64,
+    /// The commit `MLSMessage`.
+    pub data: Vec<u8>,
+    /// The posting client.
+    pub sender: String,
+    /// An external commit (RFC 9420 §12.4.3.2): the sender need not be a member, the group
+    /// must allow external joins, and the sender must be among `members`.
+    pub external: bool,
+    /// The GroupInfo of epoch `epoch + 1`.
+    pub group_info: Vec<u8>,
+    /// The ratchet tree of epoch `epoch + 1`, if supplied.
+    pub ratchet_tree: Option<Vec<u8>>,
+    /// The members after the commit.
+    pub members: Vec<String>,
+    /// The Welcome and the KeyPackageRefs of its recipients.
+    pub welcome: Option<(Vec<u8>, Vec<Vec<u8>>)>,
+    /// New external-join policy, if it changes.
+    pub allow_external_join: Option<bool>,
+}
+
+/// Outcome of a commit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Committed {
+    /// Accepted: the group is at `epoch`, the commit has sequence number `seq`.
+    Accepted {
+        /// Sequence number of the commit.
+        seq: u64,
+        /// The new epoch.
+        epoch: u64,
+        /// Recipients whose KeyPackageRef matched a published KeyPackage (their inbox got
+        /// the Welcome).
+        routed: Vec<String>,
+    },
+    /// No such group.
+    NoGroup,
+    /// The sender is not a member (and the commit is not external).
+    NotMember,
+    /// An external commit to a group that does not allow them, or whose member list does
+    /// not include the joiner.
+    ExternalRefused,
+    /// Another commit won this epoch, or the commit is for an old or future epoch.
+    WrongEpoch {
+        /// The group's current epoch.
+        current: u64,
+    },
+}
+
+/// One entry of a group log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogEntry {
+    /// Its sequence number.
+    pub seq: u64,
+    /// The epoch in its header.
+    pub epoch: u64,
+    /// Its content type.
+    pub content_type: u8,
+    /// The posting client.
+    pub sender: String,
+    /// The `MLSMessage`.
+    pub data: Vec<u8>,
+}
+
+/// One Welcome in an inbox.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WelcomeEntry {
+    /// Position in the inbox.
+    pub id: u64,
+    /// The KeyPackageRef it was routed by.
+    pub kp_ref: Vec<u8>,
+    /// The Welcome `MLSMessage`.
+    pub data: Vec<u8>,
+}
+
+/// What a retention run removed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Pruned {
+    /// Log entries older than the retention period.
+    pub messages: u64,
+    /// Expired challenges and tokens.
+    pub auth: u64,
+    /// Expired KeyPackages.
+    pub key_packages: u64,
+}
+
+/// The Delivery Service storage. Both engines pass the same conformance suite
+/// (`tests/conformance.rs`).
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Short engine name ("sqlite", "postgres").
+    fn engine(&self) -> &'static str;
+
+    /// Whether the store answers.
+    async fn health(&self) -> Result<(), StoreError>;
+
+    /// Registers a client id bound to a signature key and credential.
+    async fn register_client(&self, client: &ClientRecord) -> Result<Registered, StoreError>;
+
+    /// A registered client.
+    async fn client(&self, client_id: &str) -> Result<Option<ClientRecord>, StoreError>;
+
+    /// Stores a challenge for `client_id`.
+    async fn put_challenge(
+        &self,
+        challenge: &[u8],
+        client_id: &str,
+        expires_at: u64,
+    ) -> Result<(), StoreError>;
+
+    /// Consumes a challenge: true only if it was issued to `client_id`, has not expired and
+    /// was not used before (it is deleted either way).
+    async fn take_challenge(
+        &self,
+        challenge: &[u8],
+        client_id: &str,
+        now: u64,
+    ) -> Result<bool, StoreError>;
+
+    /// Stores a token (by its hash).
+    async fn put_token(
+        &self,
+        token_hash: &[u8],
+        client_id: &str,
+        expires_at: u64,
+    ) -> Result<(), StoreError>;
+
+    /// The client a valid, unexpired token belongs to.
+    async fn token_client(&self, token_hash: &[u8], now: u64)
+    -> Result<Option<String>, StoreError>;
+
+    /// Publishes KeyPackages; a new last-resort package replaces the owner's previous one for
+    /// that suite. Packages already published (same reference) are skipped. Returns how many
+    /// were stored.
+    async fn publish_key_packages(&self, packages: &[NewKeyPackage]) -> Result<u64, StoreError>;
+
+    /// Claims a KeyPackage of `owner` for `cipher_suite`: a one-time package that was never
+    /// handed out, else the last-resort package (flagged); never an expired one.
+    async fn claim_key_package(
+        &self,
+        owner: &str,
+        cipher_suite: u16,
+        now: u64,
+    ) -> Result<Option<ClaimedKeyPackage>, StoreError>;
+
+    /// The KeyPackage stock of `owner`, per suite.
+    async fn key_package_stock(
+        &self,
+        owner: &str,
+        now: u64,
+    ) -> Result<Vec<KeyPackageStock>, StoreError>;
+
+    /// Creates a group with `creator` as its only member. False if the id is taken.
+    async fn create_group(
+        &self,
+        group_id: &[u8],
+        epoch: u64,
+        allow_external_join: bool,
+        creator: &str,
+        now: u64,
+    ) -> Result<bool, StoreError>;
+
+    /// A group.
+    async fn group(&self, group_id: &[u8]) -> Result<Option<GroupRecord>, StoreError>;
+
+    /// Whether `client_id` is a member of the group.
+    async fn is_member(&self, group_id: &[u8], client_id: &str) -> Result<bool, StoreError>;
+
+    /// Appends a proposal or application message for the current epoch.
+    async fn append(
+        &self,
+        group_id: &[u8],
+        message: &NewMessage,
+        now: u64,
+    ) -> Result<Appended, StoreError>;
+
+    /// Applies a commit bundle: epoch `e -> e + 1`, log append, GroupInfo, members, Welcome
+    /// routing — all in one transaction, or nothing.
+    async fn commit(
+        &self,
+        group_id: &[u8],
+        commit: &CommitRecord,
+        now: u64,
+    ) -> Result<Committed, StoreError>;
+
+    /// Log entries with `seq > after`, at most `limit`, in order.
+    async fn read_log(
+        &self,
+        group_id: &[u8],
+        after: u64,
+        limit: u32,
+    ) -> Result<Vec<LogEntry>, StoreError>;
+
+    /// Welcomes in the inbox of `client_id` with `id > after`, at most `limit`, in order.
+    async fn welcomes(
+        &self,
+        client_id: &str,
+        after: u64,
+        limit: u32,
+    ) -> Result<Vec<WelcomeEntry>, StoreError>;
+
+    /// Removes the Welcomes with `id <= up_to` from the inbox. Returns how many.
+    async fn ack_welcomes(&self, client_id: &str, up_to: u64) -> Result<u64, StoreError>;
+
+    /// Retention: removes log entries created before `messages_before` (if given), expired
+    /// challenges and tokens, and KeyPackages expired for more than a day (kept that long so
+    /// that Welcomes naming them are still routed).
+    async fn prune(&self, now: u64, messages_before: Option<u64>) -> Result<Pruned, StoreError>;
+}
+
+/// Converts a stored integer to `u64`.
+pub(crate) fn to_u64(value: i64) -> Result<u64, StoreError> {
+    u64::try_from(value).map_err(|_| StoreError::Backend(format!("negative value {value}")))
+}
+
+/// Converts an integer to the engines' signed 64-bit column type.
+pub(crate) fn to_i64(value: u64) -> Result<i64, StoreError> {
+    i64::try_from(value).map_err(|_| StoreError::Backend(format!("value {value} out of range")))
+}
+
+/// The largest value the stores accept for epochs, sequence numbers and times.
+pub const MAX_STORED: u64 = i64::MAX as u64;

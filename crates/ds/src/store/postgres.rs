@@ -1,0 +1,794 @@
+//! The PostgreSQL engine of the [`Store`] (DESIGN.md §4): the same logical schema as the
+//! SQLite engine, for several stateless DS nodes on one database.
+//!
+//! Concurrency: a write locks the group row (`SELECT … FOR UPDATE`) before it checks the
+//! epoch and membership, and the epoch update is conditional (`WHERE epoch = e`), so two
+//! nodes racing for one epoch serialise on the row and exactly one wins. A KeyPackage claim
+//! picks its row with `FOR UPDATE SKIP LOCKED` and re-checks `claimed_at IS NULL` in the same
+//! statement, so a one-time package is never handed out twice.
+
+use async_trait::async_trait;
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
+use tokio_postgres::NoTls;
+
+use super::{
+    Appended, ClaimedKeyPackage, ClientRecord, CommitRecord, Committed, GroupRecord,
+    KeyPackageStock, LogEntry, NewKeyPackage, NewMessage, Pruned, Registered, Store, StoreError,
+    WelcomeEntry, to_i64, to_u64,
+};
+
+/// Schema migrations, applied in order; the version is the index + 1.
+const MIGRATIONS: &[&str] = &[r#"
+CREATE TABLE clients (
+    client_id     TEXT PRIMARY KEY,
+    cipher_suite  BIGINT NOT NULL,
+    signature_key BYTEA NOT NULL,
+    credential    BYTEA NOT NULL,
+    created_at    BIGINT NOT NULL
+);
+CREATE TABLE key_packages (
+    id           BIGSERIAL PRIMARY KEY,
+    kp_ref       BYTEA NOT NULL UNIQUE,
+    owner        TEXT NOT NULL REFERENCES clients(client_id),
+    cipher_suite BIGINT NOT NULL,
+    last_resort  BOOLEAN NOT NULL,
+    not_before   BIGINT NOT NULL,
+    not_after    BIGINT NOT NULL,
+    data         BYTEA NOT NULL,
+    claimed_at   BIGINT,
+    claim_count  BIGINT NOT NULL DEFAULT 0
+);
+CREATE INDEX key_packages_claim ON key_packages (owner, cipher_suite, last_resort, claimed_at);
+CREATE TABLE groups (
+    group_id            BYTEA PRIMARY KEY,
+    epoch               BIGINT NOT NULL,
+    last_seq            BIGINT NOT NULL,
+    group_info          BYTEA,
+    ratchet_tree        BYTEA,
+    allow_external_join BOOLEAN NOT NULL,
+    created_at          BIGINT NOT NULL
+);
+CREATE TABLE group_members (
+    group_id  BYTEA NOT NULL REFERENCES groups(group_id),
+    client_id TEXT NOT NULL,
+    PRIMARY KEY (group_id, client_id)
+);
+CREATE TABLE messages (
+    group_id     BYTEA NOT NULL REFERENCES groups(group_id),
+    seq          BIGINT NOT NULL,
+    epoch        BIGINT NOT NULL,
+    content_type BIGINT NOT NULL,
+    sender       TEXT NOT NULL,
+    data         BYTEA NOT NULL,
+    created_at   BIGINT NOT NULL,
+    PRIMARY KEY (group_id, seq)
+);
+CREATE INDEX messages_created ON messages (created_at);
+CREATE TABLE welcome_messages (
+    id         BIGSERIAL PRIMARY KEY,
+    group_id   BYTEA NOT NULL,
+    data       BYTEA NOT NULL,
+    created_at BIGINT NOT NULL
+);
+CREATE TABLE welcome_inbox (
+    id         BIGSERIAL PRIMARY KEY,
+    client_id  TEXT NOT NULL,
+    kp_ref     BYTEA NOT NULL,
+    welcome_id BIGINT NOT NULL REFERENCES welcome_messages(id)
+);
+CREATE INDEX welcome_inbox_client ON welcome_inbox (client_id, id);
+CREATE TABLE challenges (
+    challenge  BYTEA PRIMARY KEY,
+    client_id  TEXT NOT NULL,
+    expires_at BIGINT NOT NULL
+);
+CREATE TABLE tokens (
+    token_hash BYTEA PRIMARY KEY,
+    client_id  TEXT NOT NULL,
+    expires_at BIGINT NOT NULL
+);
+"#];
+
+/// Expired KeyPackages are kept this long (seconds) for Welcome routing before removal.
+const KEY_PACKAGE_GRACE: i64 = 86_400;
+
+/// Advisory lock key serialising migrations of DS nodes starting together.
+const MIGRATION_LOCK: i64 = 0x636f_6e63_6c61_7665; // "conclave"
+
+/// The PostgreSQL store.
+#[derive(Clone)]
+pub struct PostgresStore {
+    pool: Pool,
+}
+
+impl core::fmt::Debug for PostgresStore {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("PostgresStore").finish_non_exhaustive()
+    }
+}
+
+fn suite_from(value: i64) -> Result<u16, StoreError> {
+    u16::try_from(value).map_err(|_| StoreError::Backend("bad cipher suite".into()))
+}
+
+impl PostgresStore {
+    /// Connects to `url` (`postgres://user@host:port/db`) with a pool of `pool_size`
+    /// connections and migrates the schema.
+    pub async fn connect(url: &str, pool_size: usize) -> Result<Self, StoreError> {
+        let config: tokio_postgres::Config = url
+            .parse()
+            .map_err(|e| StoreError::Config(format!("postgres URL: {e}")))?;
+        let manager = Manager::from_config(
+            config,
+            NoTls,
+            ManagerConfig {
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
+        let pool = Pool::builder(manager)
+            .max_size(pool_size.max(1))
+            .build()
+            .map_err(|e| StoreError::Config(format!("postgres pool: {e}")))?;
+        let store = Self { pool };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    async fn migrate(&self) -> Result<(), StoreError> {
+        let mut client = self.pool.get().await?;
+        client
+            .batch_execute(
+                "CREATE TABLE IF NOT EXISTS schema_migrations (
+                    version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)",
+            )
+            .await
+            .or_else(ignore_concurrent_create)?;
+        let tx = client.transaction().await?;
+        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
+            .await?;
+        let current: i64 = tx
+            .query_one(
+                "SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
+                &[],
+            )
+            .await?
+            .try_get(0)?;
+        let known = i64::try_from(MIGRATIONS.len()).unwrap_or(i64::MAX);
+        if current > known {
+            return Err(StoreError::SchemaTooNew {
+                found: current,
+                supported: known,
+            });
+        }
+        for (version, sql) in (1i64..).zip(MIGRATIONS.iter()) {
+            if version <= current {
+                continue;
+            }
+            tx.batch_execute(sql).await?;
+            tx.execute(
+                "INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)",
+                &[&version, &to_i64(crate::now_seconds())?],
+            )
+            .await?;
+            tracing::info!(version, "postgres: applied migration");
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+/// `CREATE TABLE IF NOT EXISTS` run by two nodes at once can fail with a unique violation on
+/// the catalog; the table then exists, which is all we wanted.
+fn ignore_concurrent_create(e: tokio_postgres::Error) -> Result<(), StoreError> {
+    if e.code() == Some(&tokio_postgres::error::SqlState::UNIQUE_VIOLATION) {
+        Ok(())
+    } else {
+        Err(e.into())
+    }
+}
+
+async fn is_member_in(
+    client: &impl tokio_postgres::GenericClient,
+    group_id: &[u8],
+    client_id: &str,
+) -> Result<bool, StoreError> {
+    Ok(client
+        .query_opt(
+            "SELECT 1 FROM group_members WHERE group_id = $1 AND client_id = $2",
+            &[&group_id, &client_id],
+        )
+        .await?
+        .is_some())
+}
+
+#[async_trait]
+impl Store for PostgresStore {
+    fn engine(&self) -> &'static str {
+        "postgres"
+    }
+
+    async fn health(&self) -> Result<(), StoreError> {
+        let client = self.pool.get().await?;
+        client.query_one("SELECT 1", &[]).await?;
+        Ok(())
+    }
+
+    async fn register_client(&self, c: &ClientRecord) -> Result<Registered, StoreError> {
+        let client = self.pool.get().await?;
+        let inserted = client
+            .execute(
+                "INSERT INTO clients (client_id, cipher_suite, signature_key, credential,
+                 created_at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (client_id) DO NOTHING",
+                &[
+                    &c.client_id,
+                    &i64::from(c.cipher_suite),
+                    &c.signature_key,
+                    &c.credential,
+                    &to_i64(c.created_at)?,
+                ],
+            )
+            .await?;
+        if inserted == 1 {
+            return Ok(Registered::Created);
+        }
+        let row = client
+            .query_opt(
+                "SELECT signature_key, credential FROM clients WHERE client_id = $1",
+                &[&c.client_id],
+            )
+            .await?;
+        Ok(match row {
+            Some(row) => {
+                let key: Vec<u8> = row.try_get(0)?;
+                let credential: Vec<u8> = row.try_get(1)?;
+                if key == c.signature_key && credential == c.credential {
+                    Registered::Unchanged
+                } else {
+                    Registered::Taken
+                }
+            }
+            None => Registered::Taken,
+        })
+    }
+
+    async fn client(&self, client_id: &str) -> Result<Option<ClientRecord>, StoreError> {
+        let client = self.pool.get().await?;
+        let row = client
+            .query_opt(
+                "SELECT client_id, cipher_suite, signature_key, credential, created_at
+                 FROM clients WHERE client_id = $1",
+                &[&client_id],
+            )
+            .await?;
+        row.map(|r| {
+            Ok(ClientRecord {
+                client_id: r.try_get(0)?,
+                cipher_suite: suite_from(r.try_get(1)?)?,
+                signature_key: r.try_get(2)?,
+                credential: r.try_get(3)?,
+                created_at: to_u64(r.try_get(4)?)?,
+            })
+        })
+        .transpose()
+    }
+
+    async fn put_challenge(
+        &self,
+        challenge: &[u8],
+        client_id: &str,
+        expires_at: u64,
+    ) -> Result<(), StoreError> {
+        let client = self.pool.get().await?;
+        client
+            .execute(
+                "INSERT INTO challenges (challenge, client_id, expires_at) VALUES ($1, $2, $3)",
+                &[&challenge, &client_id, &to_i64(expires_at)?],
+            )
+            .await?;
+        Ok(())
+    }
+
+    async fn take_challenge(
+        &self,
+        challenge: &[u8],
+        client_id: &str,
+        now: u64,
+    ) -> Result<bool, StoreError> {
+        let client = self.pool.get().await?;
+        let row = client
+            .query_opt(
+                "DELETE FROM challenges WHERE challenge = $1 RETURNING client_id, expires_at",
+                &[&challenge],
+            )
+            .await?;
+        Ok(match row {
+            Some(row) => {
+                let owner: String = row.try_get(0)?;
+                let expires: i64 = row.try_get(1)?;
+                owner == client_id && to_u64(expires)? >= now
+            }
+            None => false,
+        })
+    }
+
+    async fn put_token(
+        &self,
+        token_hash: &[u8],
+        client_id: &str,
+        expires_at: u64,
+    ) -> Result<(), StoreError> {
+        let client = self.pool.get().await?;
+        client
+            .execute(
+                "INSERT INTO tokens (token_hash, client_id, expires_at) VALUES ($1, $2, $3)",
+                &[&token_hash, &client_id, &to_i64(expires_at)?],
+            )
+            .await?;
+        Ok(())
+    }
+
+    async fn token_client(
+        &self,
+        token_hash: &[u8],
+        now: u64,
+    ) -> Result<Option<String>, StoreError> {
+        let client = self.pool.get().await?;
+        let row = client
+            .query_opt(
+                "SELECT client_id FROM tokens WHERE token_hash = $1 AND expires_at >= $2",
+                &[&token_hash, &to_i64(now)?],
+            )
+            .await?;
+        Ok(row.map(|r| r.try_get(0)).transpose()?)
+    }
+
+    async fn publish_key_packages(&self, packages: &[NewKeyPackage]) -> Result<u64, StoreError> {
+        let mut client = self.pool.get().await?;
+        let tx = client.transaction().await?;
+        let mut stored = 0u64;
+        for kp in packages {
+            let suite = i64::from(kp.cipher_suite);
+            if kp.last_resort {
+                tx.execute(
+                    "UPDATE key_packages SET not_after = -1
+                     WHERE owner = $1 AND cipher_suite = $2 AND last_resort AND kp_ref <> $3",
+                    &[&kp.owner, &suite, &kp.kp_ref],
+                )
+                .await?;
+            }
+            stored += tx
+                .execute(
+                    "INSERT INTO key_packages (kp_ref, owner, cipher_suite, last_resort,
+                     not_before, not_after, data) VALUES ($1, $2, $3, $4, $5, $6, $7)
+                     ON CONFLICT (kp_ref) DO NOTHING",
+                    &[
+                        &kp.kp_ref,
+                        &kp.owner,
+                        &suite,
+                        &kp.last_resort,
+                        &to_i64(kp.not_before)?,
+                        &to_i64(kp.not_after)?,
+                        &kp.data,
+                    ],
+                )
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(stored)
+    }
+
+    async fn claim_key_package(
+        &self,
+        owner: &str,
+        cipher_suite: u16,
+        now: u64,
+    ) -> Result<Option<ClaimedKeyPackage>, StoreError> {
+        let client = self.pool.get().await?;
+        let now = to_i64(now)?;
+        let suite = i64::from(cipher_suite);
+        let one_time = client
+            .query_opt(
+                "UPDATE key_packages SET claimed_at = $3, claim_count = claim_count + 1
+                 WHERE id = (SELECT id FROM key_packages
+                             WHERE owner = $1 AND cipher_suite = $2 AND NOT last_resort
+                             AND claimed_at IS NULL AND not_before <= $3 AND not_after >= $3
+                             ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED)
+                 AND claimed_at IS NULL
+                 RETURNING kp_ref, data",
+                &[&owner, &suite, &now],
+            )
+            .await?;
+        if let Some(row) = one_time {
+            return Ok(Some(ClaimedKeyPackage {
+                kp_ref: row.try_get(0)?,
+                data: row.try_get(1)?,
+                last_resort: false,
+            }));
+        }
+        let last_resort = client
+            .query_opt(
+                "UPDATE key_packages SET claimed_at = $3, claim_count = claim_count + 1
+                 WHERE id = (SELECT id FROM key_packages
+                             WHERE owner = $1 AND cipher_suite = $2 AND last_resort
+                             AND not_before <= $3 AND not_after >= $3
+                             ORDER BY id DESC LIMIT 1)
+                 RETURNING kp_ref, data",
+                &[&owner, &suite, &now],
+            )
+            .await?;
+        Ok(match last_resort {
+            Some(row) => Some(ClaimedKeyPackage {
+                kp_ref: row.try_get(0)?,
+                data: row.try_get(1)?,
+                last_resort: true,
+            }),
+            None => None,
+        })
+    }
+
+    async fn key_package_stock(
+        &self,
+        owner: &str,
+        now: u64,
+    ) -> Result<Vec<KeyPackageStock>, StoreError> {
+        let client = self.pool.get().await?;
+        let rows = client
+            .query(
+                "SELECT cipher_suite,
+                    COUNT(*) FILTER (WHERE NOT last_resort AND claimed_at IS NULL),
+                    COUNT(*) FILTER (WHERE last_resort),
+                    COUNT(*) FILTER (WHERE last_resort AND claimed_at IS NOT NULL)
+                 FROM key_packages
+                 WHERE owner = $1 AND not_before <= $2 AND not_after >= $2
+                 GROUP BY cipher_suite ORDER BY cipher_suite",
+                &[&owner, &to_i64(now)?],
+            )
+            .await?;
+        rows.iter()
+            .map(|r| {
+                let last_resort: i64 = r.try_get(2)?;
+                let claimed: i64 = r.try_get(3)?;
+                Ok(KeyPackageStock {
+                    cipher_suite: suite_from(r.try_get(0)?)?,
+                    one_time_available: to_u64(r.try_get(1)?)?,
+                    has_last_resort: last_resort > 0,
+                    last_resort_claimed: claimed > 0,
+                })
+            })
+            .collect()
+    }
+
+    async fn create_group(
+        &self,
+        group_id: &[u8],
+        epoch: u64,
+        allow_external_join: bool,
+        creator: &str,
+        now: u64,
+    ) -> Result<bool, StoreError> {
+        let mut client = self.pool.get().await?;
+        let tx = client.transaction().await?;
+        let inserted = tx
+            .execute(
+                "INSERT INTO groups (group_id, epoch, last_seq, allow_external_join, created_at)
+                 VALUES ($1, $2, 0, $3, $4) ON CONFLICT (group_id) DO NOTHING",
+                &[
+                    &group_id,
+                    &to_i64(epoch)?,
+                    &allow_external_join,
+                    &to_i64(now)?,
+                ],
+            )
+            .await?;
+        if inserted == 0 {
+            return Ok(false);
+        }
+        tx.execute(
+            "INSERT INTO group_members (group_id, client_id) VALUES ($1, $2)",
+            &[&group_id, &creator],
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn group(&self, group_id: &[u8]) -> Result<Option<GroupRecord>, StoreError> {
+        let mut client = self.pool.get().await?;
+        let tx = client
+            .build_transaction()
+            .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
+            .read_only(true)
+            .start()
+            .await?;
+        let Some(row) = tx
+            .query_opt(
+                "SELECT epoch, last_seq, group_info, ratchet_tree, allow_external_join
+                 FROM groups WHERE group_id = $1",
+                &[&group_id],
+            )
+            .await?
+        else {
+            return Ok(None);
+        };
+        let members = tx
+            .query(
+                "SELECT client_id FROM group_members WHERE group_id = $1 ORDER BY client_id",
+                &[&group_id],
+            )
+            .await?
+            .iter()
+            .map(|r| r.try_get::<_, String>(0))
+            .collect::<Result<Vec<_>, _>>()?;
+        tx.commit().await?;
+        Ok(Some(GroupRecord {
+            group_id: group_id.to_vec(),
+            epoch: to_u64(row.try_get(0)?)?,
+            last_seq: to_u64(row.try_get(1)?)?,
+            group_info: row.try_get(2)?,
+            ratchet_tree: row.try_get(3)?,
+            allow_external_join: row.try_get(4)?,
+            members,
+        }))
+    }
+
+    async fn is_member(&self, group_id: &[u8], client_id: &str) -> Result<bool, StoreError> {
+        let client = self.pool.get().await?;
+        is_member_in(&**client, group_id, client_id).await
+    }
+
+    async fn append(
+        &self,
+        group_id: &[u8],
+        m: &NewMessage,
+        now: u64,
+    ) -> Result<Appended, StoreError> {
+        let mut client = self.pool.get().await?;
+        let tx = client.transaction().await?;
+        let Some(row) = tx
+            .query_opt(
+                "SELECT epoch, last_seq FROM groups WHERE group_id = $1 FOR UPDATE",
+                &[&group_id],
+            )
+            .await?
+        else {
+            return Ok(Appended::NoGroup);
+        };
+        let epoch = to_u64(row.try_get(0)?)?;
+        let last_seq: i64 = row.try_get(1)?;
+        if !is_member_in(&*tx, group_id, &m.sender).await? {
+            return Ok(Appended::NotMember);
+        }
+        if epoch != m.epoch {
+            return Ok(Appended::WrongEpoch { current: epoch });
+        }
+        let seq = last_seq + 1;
+        tx.execute(
+            "UPDATE groups SET last_seq = $2 WHERE group_id = $1",
+            &[&group_id, &seq],
+        )
+        .await?;
+        tx.execute(
+            "INSERT INTO messages (group_id, seq, epoch, content_type, sender, data, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            &[
+                &group_id,
+                &seq,
+                &to_i64(m.epoch)?,
+                &i64::from(m.content_type),
+                &m.sender,
+                &m.data,
+                &to_i64(now)?,
+            ],
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(Appended::Accepted { seq: to_u64(seq)? })
+    }
+
+    async fn commit(
+        &self,
+        group_id: &[u8],
+        c: &CommitRecord,
+        now: u64,
+    ) -> Result<Committed, StoreError> {
+        let now = to_i64(now)?;
+        let mut client = self.pool.get().await?;
+        let tx = client.transaction().await?;
+        let Some(row) = tx
+            .query_opt(
+                "SELECT epoch, allow_external_join FROM groups WHERE group_id = $1 FOR UPDATE",
+                &[&group_id],
+            )
+            .await?
+        else {
+            return Ok(Committed::NoGroup);
+        };
+        let current = to_u64(row.try_get(0)?)?;
+        let allow_external: bool = row.try_get(1)?;
+        if c.external {
+            if !allow_external || !c.members.contains(&c.sender) {
+                return Ok(Committed::ExternalRefused);
+            }
+        } else if !is_member_in(&*tx, group_id, &c.sender).await? {
+            return Ok(Committed::NotMember);
+        }
+        let next_epoch = c
+            .epoch
+            .checked_add(1)
+            .ok_or_else(|| StoreError::Backend("epoch overflow".into()))?;
+        let Some(row) = tx
+            .query_opt(
+                "UPDATE groups SET epoch = $3, last_seq = last_seq + 1, group_info = $4,
+                 ratchet_tree = $5, allow_external_join = COALESCE($6, allow_external_join)
+                 WHERE group_id = $1 AND epoch = $2 RETURNING last_seq",
+                &[
+                    &group_id,
+                    &to_i64(c.epoch)?,
+                    &to_i64(next_epoch)?,
+                    &c.group_info,
+                    &c.ratchet_tree,
+                    &c.allow_external_join,
+                ],
+            )
+            .await?
+        else {
+            return Ok(Committed::WrongEpoch { current });
+        };
+        let seq: i64 = row.try_get(0)?;
+        tx.execute(
+            "INSERT INTO messages (group_id, seq, epoch, content_type, sender, data, created_at)
+             VALUES ($1, $2, $3, 3, $4, $5, $6)",
+            &[&group_id, &seq, &to_i64(c.epoch)?, &c.sender, &c.data, &now],
+        )
+        .await?;
+        tx.execute(
+            "DELETE FROM group_members WHERE group_id = $1",
+            &[&group_id],
+        )
+        .await?;
+        if !c.members.is_empty() {
+            tx.execute(
+                "INSERT INTO group_members (group_id, client_id)
+                 SELECT $1, m FROM UNNEST($2::TEXT[]) AS m ON CONFLICT DO NOTHING",
+                &[&group_id, &c.members],
+            )
+            .await?;
+        }
+        let mut routed = Vec::new();
+        if let Some((welcome, refs)) = &c.welcome {
+            let welcome_id: i64 = tx
+                .query_one(
+                    "INSERT INTO welcome_messages (group_id, data, created_at)
+                     VALUES ($1, $2, $3) RETURNING id",
+                    &[&group_id, welcome, &now],
+                )
+                .await?
+                .try_get(0)?;
+            for kp_ref in refs {
+                let owner = tx
+                    .query_opt(
+                        "INSERT INTO welcome_inbox (client_id, kp_ref, welcome_id)
+                         SELECT owner, kp_ref, $2 FROM key_packages WHERE kp_ref = $1
+                         RETURNING client_id",
+                        &[kp_ref, &welcome_id],
+                    )
+                    .await?;
+                if let Some(owner) = owner {
+                    routed.push(owner.try_get(0)?);
+                }
+            }
+        }
+        tx.commit().await?;
+        Ok(Committed::Accepted {
+            seq: to_u64(seq)?,
+            epoch: next_epoch,
+            routed,
+        })
+    }
+
+    async fn read_log(
+        &self,
+        group_id: &[u8],
+        after: u64,
+        limit: u32,
+    ) -> Result<Vec<LogEntry>, StoreError> {
+        let client = self.pool.get().await?;
+        let rows = client
+            .query(
+                "SELECT seq, epoch, content_type, sender, data FROM messages
+                 WHERE group_id = $1 AND seq > $2 ORDER BY seq LIMIT $3",
+                &[&group_id, &to_i64(after)?, &i64::from(limit)],
+            )
+            .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(LogEntry {
+                    seq: to_u64(r.try_get(0)?)?,
+                    epoch: to_u64(r.try_get(1)?)?,
+                    content_type: u8::try_from(r.try_get::<_, i64>(2)?)
+                        .map_err(|_| StoreError::Backend("bad content type".into()))?,
+                    sender: r.try_get(3)?,
+                    data: r.try_get(4)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn welcomes(
+        &self,
+        client_id: &str,
+        after: u64,
+        limit: u32,
+    ) -> Result<Vec<WelcomeEntry>, StoreError> {
+        let client = self.pool.get().await?;
+        let rows = client
+            .query(
+                "SELECT i.id, i.kp_ref, w.data FROM welcome_inbox i
+                 JOIN welcome_messages w ON w.id = i.welcome_id
+                 WHERE i.client_id = $1 AND i.id > $2 ORDER BY i.id LIMIT $3",
+                &[&client_id, &to_i64(after)?, &i64::from(limit)],
+            )
+            .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(WelcomeEntry {
+                    id: to_u64(r.try_get(0)?)?,
+                    kp_ref: r.try_get(1)?,
+                    data: r.try_get(2)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn ack_welcomes(&self, client_id: &str, up_to: u64) -> Result<u64, StoreError> {
+        let mut client = self.pool.get().await?;
+        let tx = client.transaction().await?;
+        let n = tx
+            .execute(
+                "DELETE FROM welcome_inbox WHERE client_id = $1 AND id <= $2",
+                &[&client_id, &to_i64(up_to)?],
+            )
+            .await?;
+        tx.execute(
+            "DELETE FROM welcome_messages w WHERE NOT EXISTS
+             (SELECT 1 FROM welcome_inbox i WHERE i.welcome_id = w.id)",
+            &[],
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(n)
+    }
+
+    async fn prune(&self, now: u64, messages_before: Option<u64>) -> Result<Pruned, StoreError> {
+        let now = to_i64(now)?;
+        let mut client = self.pool.get().await?;
+        let tx = client.transaction().await?;
+        let messages = match messages_before {
+            Some(before) => {
+                tx.execute(
+                    "DELETE FROM messages WHERE created_at < $1",
+                    &[&to_i64(before)?],
+                )
+                .await?
+            }
+            None => 0,
+        };
+        let auth = tx
+            .execute("DELETE FROM challenges WHERE expires_at < $1", &[&now])
+            .await?
+            + tx.execute("DELETE FROM tokens WHERE expires_at < $1", &[&now])
+                .await?;
+        let key_packages = tx
+            .execute(
+                "DELETE FROM key_packages WHERE not_after < $1",
+                &[&now.saturating_sub(KEY_PACKAGE_GRACE)],
+            )
+            .await?;
+        tx.commit().await?;
+        Ok(Pruned {
+            messages,
+            auth,
+            key_packages,
+        })
+    }
+}

@@ -1,0 +1,903 @@
+//! The SQLite engine of the [`Store`] (DESIGN.md §4): bundled SQLite in WAL mode, one
+//! writer connection (every write is a `BEGIN IMMEDIATE` transaction on it), a few reader
+//! connections, and every call run on the blocking thread pool, never on the async runtime.
+
+use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use async_trait::async_trait;
+use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, params};
+
+use super::{
+    Appended, ClaimedKeyPackage, ClientRecord, CommitRecord, Committed, GroupRecord,
+    KeyPackageStock, LogEntry, NewKeyPackage, NewMessage, Pruned, Registered, Store, StoreError,
+    WelcomeEntry, to_i64, to_u64,
+};
+
+/// Schema migrations, applied in order; the version is the index + 1.
+const MIGRATIONS: &[&str] = &[r#"
+CREATE TABLE clients (
+    client_id     TEXT PRIMARY KEY,
+    cipher_suite  INTEGER NOT NULL,
+    signature_key BLOB NOT NULL,
+    credential    BLOB NOT NULL,
+    created_at    INTEGER NOT NULL
+);
+CREATE TABLE key_packages (
+    id           INTEGER PRIMARY KEY AUTOINCREMENT,
+    kp_ref       BLOB NOT NULL UNIQUE,
+    owner        TEXT NOT NULL REFERENCES clients(client_id),
+    cipher_suite INTEGER NOT NULL,
+    last_resort  INTEGER NOT NULL,
+    not_before   INTEGER NOT NULL,
+    not_after    INTEGER NOT NULL,
+    data         BLOB NOT NULL,
+    claimed_at   INTEGER,
+    claim_count  INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX key_packages_claim ON key_packages (owner, cipher_suite, last_resort, claimed_at);
+CREATE TABLE groups (
+    group_id            BLOB PRIMARY KEY,
+    epoch               INTEGER NOT NULL,
+    last_seq            INTEGER NOT NULL,
+    group_info          BLOB,
+    ratchet_tree        BLOB,
+    allow_external_join INTEGER NOT NULL,
+    created_at          INTEGER NOT NULL
+);
+CREATE TABLE group_members (
+    group_id  BLOB NOT NULL REFERENCES groups(group_id),
+    client_id TEXT NOT NULL,
+    PRIMARY KEY (group_id, client_id)
+);
+CREATE TABLE messages (
+    group_id     BLOB NOT NULL REFERENCES groups(group_id),
+    seq          INTEGER NOT NULL,
+    epoch        INTEGER NOT NULL,
+    content_type INTEGER NOT NULL,
+    sender       TEXT NOT NULL,
+    data         BLOB NOT NULL,
+    created_at   INTEGER NOT NULL,
+    PRIMARY KEY (group_id, seq)
+);
+CREATE INDEX messages_created ON messages (created_at);
+CREATE TABLE welcome_messages (
+    id         INTEGER PRIMARY KEY AUTOINCREMENT,
+    group_id   BLOB NOT NULL,
+    data       BLOB NOT NULL,
+    created_at INTEGER NOT NULL
+);
+CREATE TABLE welcome_inbox (
+    id         INTEGER PRIMARY KEY AUTOINCREMENT,
+    client_id  TEXT NOT NULL,
+    kp_ref     BLOB NOT NULL,
+    welcome_id INTEGER NOT NULL REFERENCES welcome_messages(id)
+);
+CREATE INDEX welcome_inbox_client ON welcome_inbox (client_id, id);
+CREATE TABLE challenges (
+    challenge  BLOB PRIMARY KEY,
+    client_id  TEXT NOT NULL,
+    expires_at INTEGER NOT NULL
+);
+CREATE TABLE tokens (
+    token_hash BLOB PRIMARY KEY,
+    client_id  TEXT NOT NULL,
+    expires_at INTEGER NOT NULL
+);
+"#];
+
+/// Number of reader connections of a file database.
+const READERS: usize = 4;
+
+struct Inner {
+    writer: Mutex<Connection>,
+    readers: Vec<Mutex<Connection>>,
+    next_reader: AtomicUsize,
+}
+
+/// The SQLite store.
+#[derive(Clone)]
+pub struct SqliteStore {
+    inner: Arc<Inner>,
+}
+
+impl core::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("SqliteStore").finish_non_exhaustive()
+    }
+}
+
+fn configure(conn: &Connection) -> Result<(), StoreError> {
+    conn.busy_timeout(std::time::Duration::from_secs(10))?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    Ok(())
+}
+
+fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
+    conn.execute_batch(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (
+            version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)",
+    )?;
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let current: i64 = tx.query_row(
+        "SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
+        [],
+        |r| r.get(0),
+    )?;
+    let known = i64::try_from(MIGRATIONS.len()).unwrap_or(i64::MAX);
+    if current > known {
+        return Err(StoreError::SchemaTooNew {
+            found: current,
+            supported: known,
+        });
+    }
+    for (version, sql) in (1i64..).zip(MIGRATIONS.iter()) {
+        if version <= current {
+            continue;
+        }
+        tx.execute_batch(sql)?;
+        tx.execute(
+            "INSERT INTO schema_migrations (version, applied_at) VALUES (?1, ?2)",
+            params![version, to_i64(crate::now_seconds())?],
+        )?;
+        tracing::info!(version, "sqlite: applied migration");
+    }
+    tx.commit()?;
+    Ok(())
+}
+
+fn lock(m: &Mutex<Connection>) -> Result<MutexGuard<'_, Connection>, StoreError> {
+    m.lock()
+        .map_err(|_| StoreError::Backend("sqlite connection lock poisoned".into()))
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database at `path`, in WAL mode, and migrates it.
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        let mut writer = Connection::open(path)?;
+        configure(&writer)?;
+        let mode: String = writer.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Err(StoreError::Backend(format!(
+                "sqlite: could not enable WAL (journal_mode is {mode})"
+            )));
+        }
+        // An acknowledged message survives a crash of the process or of the machine.
+        writer.pragma_update(None, "synchronous", "FULL")?;
+        migrate(&mut writer)?;
+        let mut readers = Vec::with_capacity(READERS);
+        for _ in 0..READERS {
+            let reader = Connection::open_with_flags(
+                path,
+                OpenFlags::SQLITE_OPEN_READ_ONLY
+                    | OpenFlags::SQLITE_OPEN_NO_MUTEX
+                    | OpenFlags::SQLITE_OPEN_URI,
+            )?;
+            configure(&reader)?;
+            readers.push(Mutex::new(reader));
+        }
+        Ok(Self::from_parts(writer, readers))
+    }
+
+    /// A private in-memory database (one connection; for tests and trials).
+    pub fn in_memory() -> Result<Self, StoreError> {
+        let mut writer = Connection::open_in_memory()?;
+        configure(&writer)?;
+        migrate(&mut writer)?;
+        Ok(Self::from_parts(writer, Vec::new()))
+    }
+
+    /// Opens a store from a `sqlite:` URL: `sqlite:./path.db`, `sqlite://path.db` or
+    /// `sqlite::memory:`.
+    pub fn from_url(url: &str) -> Result<Self, StoreError> {
+        let rest = url
+            .strip_prefix("sqlite:")
+            .ok_or_else(|| StoreError::Config(format!("not a sqlite: URL: {url}")))?;
+        if rest == ":memory:" {
+            return Self::in_memory();
+        }
+        let path = rest.strip_prefix("//").unwrap_or(rest);
+        if path.is_empty() {
+            return Err(StoreError::Config("sqlite: URL without a path".into()));
+        }
+        Self::open(Path::new(path))
+    }
+
+    fn from_parts(writer: Connection, readers: Vec<Mutex<Connection>>) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                writer: Mutex::new(writer),
+                readers,
+                next_reader: AtomicUsize::new(0),
+            }),
+        }
+    }
+
+    /// Runs `f` with the writer connection on the blocking pool.
+    async fn write<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        let inner = self.inner.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut conn = lock(&inner.writer)?;
+            f(&mut conn)
+        })
+        .await
+        .map_err(|e| StoreError::Task(e.to_string()))?
+    }
+
+    /// Runs `f` with a reader connection (the writer for an in-memory database).
+    async fn read<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        let inner = self.inner.clone();
+        tokio::task::spawn_blocking(move || {
+            let n = inner.readers.len();
+            let guard = if n == 0 {
+                lock(&inner.writer)?
+            } else {
+                let i = inner.next_reader.fetch_add(1, Ordering::Relaxed) % n;
+                match inner.readers.get(i) {
+                    Some(reader) => lock(reader)?,
+                    None => lock(&inner.writer)?,
+                }
+            };
+            f(&guard)
+        })
+        .await
+        .map_err(|e| StoreError::Task(e.to_string()))?
+    }
+}
+
+fn members_of(conn: &Connection, group_id: &[u8]) -> Result<Vec<String>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT client_id FROM group_members WHERE group_id = ?1 ORDER BY client_id",
+    )?;
+    let rows = stmt.query_map(params![group_id], |r| r.get::<_, String>(0))?;
+    Ok(rows.collect::<Result<Vec<_>, _>>()?)
+}
+
+fn is_member_in(conn: &Connection, group_id: &[u8], client_id: &str) -> Result<bool, StoreError> {
+    Ok(conn
+        .prepare_cached("SELECT 1 FROM group_members WHERE group_id = ?1 AND client_id = ?2")?
+        .query_row(params![group_id, client_id], |_| Ok(()))
+        .optional()?
+        .is_some())
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    fn engine(&self) -> &'static str {
+        "sqlite"
+    }
+
+    async fn health(&self) -> Result<(), StoreError> {
+        self.read(|conn| {
+            conn.query_row("SELECT 1", [], |_| Ok(()))?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn register_client(&self, client: &ClientRecord) -> Result<Registered, StoreError> {
+        let c = client.clone();
+        self.write(move |conn| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let existing: Option<(Vec<u8>, Vec<u8>)> = tx
+                .query_row(
+                    "SELECT signature_key, credential FROM clients WHERE client_id = ?1",
+                    params![c.client_id],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .optional()?;
+            let outcome = match existing {
+                Some((key, credential)) if key == c.signature_key && credential == c.credential => {
+                    Registered::Unchanged
+                }
+                Some(_) => Registered::Taken,
+                None => {
+                    tx.execute(
+                        "INSERT INTO clients (client_id, cipher_suite, signature_key, credential,
+                         created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+                        params![
+                            c.client_id,
+                            i64::from(c.cipher_suite),
+                            c.signature_key,
+                            c.credential,
+                            to_i64(c.created_at)?
+                        ],
+                    )?;
+                    Registered::Created
+                }
+            };
+            tx.commit()?;
+            Ok(outcome)
+        })
+        .await
+    }
+
+    async fn client(&self, client_id: &str) -> Result<Option<ClientRecord>, StoreError> {
+        let id = client_id.to_owned();
+        self.read(move |conn| {
+            let row = conn
+                .query_row(
+                    "SELECT client_id, cipher_suite, signature_key, credential, created_at
+                     FROM clients WHERE client_id = ?1",
+                    params![id],
+                    |r| {
+                        Ok((
+                            r.get::<_, String>(0)?,
+                            r.get::<_, i64>(1)?,
+                            r.get::<_, Vec<u8>>(2)?,
+                            r.get::<_, Vec<u8>>(3)?,
+                            r.get::<_, i64>(4)?,
+                        ))
+                    },
+                )
+                .optional()?;
+            row.map(|(client_id, suite, signature_key, credential, created)| {
+                Ok(ClientRecord {
+                    client_id,
+                    cipher_suite: u16::try_from(suite)
+                        .map_err(|_| StoreError::Backend("bad cipher suite".into()))?,
+                    signature_key,
+                    credential,
+                    created_at: to_u64(created)?,
+                })
+            })
+            .transpose()
+        })
+        .await
+    }
+
+    async fn put_challenge(
+        &self,
+        challenge: &[u8],
+        client_id: &str,
+        expires_at: u64,
+    ) -> Result<(), StoreError> {
+        let (challenge, id) = (challenge.to_vec(), client_id.to_owned());
+        self.write(move |conn| {
+            conn.execute(
+                "INSERT INTO challenges (challenge, client_id, expires_at) VALUES (?1, ?2, ?3)",
+                params![challenge, id, to_i64(expires_at)?],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn take_challenge(
+        &self,
+        challenge: &[u8],
+        client_id: &str,
+        now: u64,
+    ) -> Result<bool, StoreError> {
+        let (challenge, id) = (challenge.to_vec(), client_id.to_owned());
+        self.write(move |conn| {
+            let row: Option<(String, i64)> = conn
+                .query_row(
+                    "DELETE FROM challenges WHERE challenge = ?1 RETURNING client_id, expires_at",
+                    params![challenge],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .optional()?;
+            Ok(match row {
+                Some((owner, expires)) => owner == id && to_u64(expires)? >= now,
+                None => false,
+            })
+        })
+        .await
+    }
+
+    async fn put_token(
+        &self,
+        token_hash: &[u8],
+        client_id: &str,
+        expires_at: u64,
+    ) -> Result<(), StoreError> {
+        let (hash, id) = (token_hash.to_vec(), client_id.to_owned());
+        self.write(move |conn| {
+            conn.execute(
+                "INSERT INTO tokens (token_hash, client_id, expires_at) VALUES (?1, ?2, ?3)",
+                params![hash, id, to_i64(expires_at)?],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn token_client(
+        &self,
+        token_hash: &[u8],
+        now: u64,
+    ) -> Result<Option<String>, StoreError> {
+        let hash = token_hash.to_vec();
+        self.read(move |conn| {
+            Ok(conn
+                .prepare_cached(
+                    "SELECT client_id FROM tokens WHERE token_hash = ?1 AND expires_at >= ?2",
+                )?
+                .query_row(params![hash, to_i64(now)?], |r| r.get::<_, String>(0))
+                .optional()?)
+        })
+        .await
+    }
+
+    async fn publish_key_packages(&self, packages: &[NewKeyPackage]) -> Result<u64, StoreError> {
+        let packages = packages.to_vec();
+        self.write(move |conn| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let mut stored = 0u64;
+            for kp in &packages {
+                if kp.last_resort {
+                    // Keep the reference for Welcome routing of groups that already used the
+                    // old package: mark it expired instead of deleting it.
+                    tx.execute(
+                        "UPDATE key_packages SET not_after = -1
+                         WHERE owner = ?1 AND cipher_suite = ?2 AND last_resort = 1
+                         AND kp_ref <> ?3",
+                        params![kp.owner, i64::from(kp.cipher_suite), kp.kp_ref],
+                    )?;
+                }
+                stored += tx.execute(
+                    "INSERT INTO key_packages (kp_ref, owner, cipher_suite, last_resort,
+                     not_before, not_after, data) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+                     ON CONFLICT (kp_ref) DO NOTHING",
+                    params![
+                        kp.kp_ref,
+                        kp.owner,
+                        i64::from(kp.cipher_suite),
+                        kp.last_resort,
+                        to_i64(kp.not_before)?,
+                        to_i64(kp.not_after)?,
+                        kp.data
+                    ],
+                )? as u64;
+            }
+            tx.commit()?;
+            Ok(stored)
+        })
+        .await
+    }
+
+    async fn claim_key_package(
+        &self,
+        owner: &str,
+        cipher_suite: u16,
+        now: u64,
+    ) -> Result<Option<ClaimedKeyPackage>, StoreError> {
+        let owner = owner.to_owned();
+        self.write(move |conn| {
+            let now = to_i64(now)?;
+            let suite = i64::from(cipher_suite);
+            // One statement: the row is chosen and marked claimed atomically (the writer is
+            // the only connection that writes, and the statement runs in its own
+            // transaction).
+            let one_time = conn
+                .prepare_cached(
+                    "UPDATE key_packages SET claimed_at = ?3, claim_count = claim_count + 1
+                     WHERE id = (SELECT id FROM key_packages
+                                 WHERE owner = ?1 AND cipher_suite = ?2 AND last_resort = 0
+                                 AND claimed_at IS NULL AND not_before <= ?3
+                                 AND not_after >= ?3
+                                 ORDER BY id LIMIT 1)
+                     AND claimed_at IS NULL
+                     RETURNING kp_ref, data",
+                )?
+                .query_row(params![owner, suite, now], |r| {
+                    Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, Vec<u8>>(1)?))
+                })
+                .optional()?;
+            if let Some((kp_ref, data)) = one_time {
+                return Ok(Some(ClaimedKeyPackage {
+                    kp_ref,
+                    data,
+                    last_resort: false,
+                }));
+            }
+            let last_resort = conn
+                .prepare_cached(
+                    "UPDATE key_packages SET claimed_at = ?3, claim_count = claim_count + 1
+                     WHERE id = (SELECT id FROM key_packages
+                                 WHERE owner = ?1 AND cipher_suite = ?2 AND last_resort = 1
+                                 AND not_before <= ?3 AND not_after >= ?3
+                                 ORDER BY id DESC LIMIT 1)
+                     RETURNING kp_ref, data",
+                )?
+                .query_row(params![owner, suite, now], |r| {
+                    Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, Vec<u8>>(1)?))
+                })
+                .optional()?;
+            Ok(last_resort.map(|(kp_ref, data)| ClaimedKeyPackage {
+                kp_ref,
+                data,
+                last_resort: true,
+            }))
+        })
+        .await
+    }
+
+    async fn key_package_stock(
+        &self,
+        owner: &str,
+        now: u64,
+    ) -> Result<Vec<KeyPackageStock>, StoreError> {
+        let owner = owner.to_owned();
+        self.read(move |conn| {
+            let now = to_i64(now)?;
+            let mut stmt = conn.prepare_cached(
+                "SELECT cipher_suite,
+                    SUM(CASE WHEN last_resort = 0 AND claimed_at IS NULL THEN 1 ELSE 0 END),
+                    SUM(CASE WHEN last_resort = 1 THEN 1 ELSE 0 END),
+                    SUM(CASE WHEN last_resort = 1 AND claimed_at IS NOT NULL THEN 1 ELSE 0 END)
+                 FROM key_packages
+                 WHERE owner = ?1 AND not_before <= ?2 AND not_after >= ?2
+                 GROUP BY cipher_suite ORDER BY cipher_suite",
+            )?;
+            let rows = stmt.query_map(params![owner, now], |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, i64>(1)?,
+                    r.get::<_, i64>(2)?,
+                    r.get::<_, i64>(3)?,
+                ))
+            })?;
+            let mut out = Vec::new();
+            for row in rows {
+                let (suite, available, last_resort, claimed) = row?;
+                out.push(KeyPackageStock {
+                    cipher_suite: u16::try_from(suite)
+                        .map_err(|_| StoreError::Backend("bad cipher suite".into()))?,
+                    one_time_available: to_u64(available)?,
+                    has_last_resort: last_resort > 0,
+                    last_resort_claimed: claimed > 0,
+                });
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn create_group(
+        &self,
+        group_id: &[u8],
+        epoch: u64,
+        allow_external_join: bool,
+        creator: &str,
+        now: u64,
+    ) -> Result<bool, StoreError> {
+        let (gid, creator) = (group_id.to_vec(), creator.to_owned());
+        self.write(move |conn| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let inserted = tx.execute(
+                "INSERT INTO groups (group_id, epoch, last_seq, allow_external_join, created_at)
+                 VALUES (?1, ?2, 0, ?3, ?4) ON CONFLICT (group_id) DO NOTHING",
+                params![gid, to_i64(epoch)?, allow_external_join, to_i64(now)?],
+            )?;
+            if inserted == 0 {
+                return Ok(false);
+            }
+            tx.execute(
+                "INSERT INTO group_members (group_id, client_id) VALUES (?1, ?2)",
+                params![gid, creator],
+            )?;
+            tx.commit()?;
+            Ok(true)
+        })
+        .await
+    }
+
+    async fn group(&self, group_id: &[u8]) -> Result<Option<GroupRecord>, StoreError> {
+        let gid = group_id.to_vec();
+        self.read(move |conn| {
+            // One read transaction: group row and member list are one consistent snapshot.
+            let tx = conn.unchecked_transaction()?;
+            let row = tx
+                .query_row(
+                    "SELECT epoch, last_seq, group_info, ratchet_tree, allow_external_join
+                     FROM groups WHERE group_id = ?1",
+                    params![gid],
+                    |r| {
+                        Ok((
+                            r.get::<_, i64>(0)?,
+                            r.get::<_, i64>(1)?,
+                            r.get::<_, Option<Vec<u8>>>(2)?,
+                            r.get::<_, Option<Vec<u8>>>(3)?,
+                            r.get::<_, bool>(4)?,
+                        ))
+                    },
+                )
+                .optional()?;
+            let Some((epoch, last_seq, group_info, ratchet_tree, allow)) = row else {
+                return Ok(None);
+            };
+            let members = members_of(&tx, &gid)?;
+            Ok(Some(GroupRecord {
+                group_id: gid,
+                epoch: to_u64(epoch)?,
+                last_seq: to_u64(last_seq)?,
+                group_info,
+                ratchet_tree,
+                allow_external_join: allow,
+                members,
+            }))
+        })
+        .await
+    }
+
+    async fn is_member(&self, group_id: &[u8], client_id: &str) -> Result<bool, StoreError> {
+        let (gid, id) = (group_id.to_vec(), client_id.to_owned());
+        self.read(move |conn| is_member_in(conn, &gid, &id)).await
+    }
+
+    async fn append(
+        &self,
+        group_id: &[u8],
+        message: &NewMessage,
+        now: u64,
+    ) -> Result<Appended, StoreError> {
+        let (gid, m) = (group_id.to_vec(), message.clone());
+        self.write(move |conn| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let row: Option<(i64, i64)> = tx
+                .prepare_cached("SELECT epoch, last_seq FROM groups WHERE group_id = ?1")?
+                .query_row(params![gid], |r| Ok((r.get(0)?, r.get(1)?)))
+                .optional()?;
+            let Some((epoch, last_seq)) = row else {
+                return Ok(Appended::NoGroup);
+            };
+            if !is_member_in(&tx, &gid, &m.sender)? {
+                return Ok(Appended::NotMember);
+            }
+            let epoch = to_u64(epoch)?;
+            if epoch != m.epoch {
+                return Ok(Appended::WrongEpoch { current: epoch });
+            }
+            let seq = last_seq + 1;
+            tx.prepare_cached("UPDATE groups SET last_seq = ?2 WHERE group_id = ?1")?
+                .execute(params![gid, seq])?;
+            tx.prepare_cached(
+                "INSERT INTO messages (group_id, seq, epoch, content_type, sender, data,
+                 created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )?
+            .execute(params![
+                gid,
+                seq,
+                to_i64(m.epoch)?,
+                i64::from(m.content_type),
+                m.sender,
+                m.data,
+                to_i64(now)?
+            ])?;
+            tx.commit()?;
+            Ok(Appended::Accepted { seq: to_u64(seq)? })
+        })
+        .await
+    }
+
+    async fn commit(
+        &self,
+        group_id: &[u8],
+        commit: &CommitRecord,
+        now: u64,
+    ) -> Result<Committed, StoreError> {
+        let (gid, c) = (group_id.to_vec(), commit.clone());
+        self.write(move |conn| {
+            let now = to_i64(now)?;
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let row: Option<(i64, bool)> = tx
+                .prepare_cached(
+                    "SELECT epoch, allow_external_join FROM groups WHERE group_id = ?1",
+                )?
+                .query_row(params![gid], |r| Ok((r.get(0)?, r.get(1)?)))
+                .optional()?;
+            let Some((current, allow_external)) = row else {
+                return Ok(Committed::NoGroup);
+            };
+            if c.external {
+                if !allow_external || !c.members.contains(&c.sender) {
+                    return Ok(Committed::ExternalRefused);
+                }
+            } else if !is_member_in(&tx, &gid, &c.sender)? {
+                return Ok(Committed::NotMember);
+            }
+            let next_epoch = c
+                .epoch
+                .checked_add(1)
+                .ok_or_else(|| StoreError::Backend("epoch overflow".into()))?;
+            // The conditional epoch update: exactly one commit per epoch wins.
+            let seq: Option<i64> = tx
+                .prepare_cached(
+                    "UPDATE groups SET epoch = ?3, last_seq = last_seq + 1, group_info = ?4,
+                     ratchet_tree = ?5,
+                     allow_external_join = COALESCE(?6, allow_external_join)
+                     WHERE group_id = ?1 AND epoch = ?2 RETURNING last_seq",
+                )?
+                .query_row(
+                    params![
+                        gid,
+                        to_i64(c.epoch)?,
+                        to_i64(next_epoch)?,
+                        c.group_info,
+                        c.ratchet_tree,
+                        c.allow_external_join
+                    ],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            let Some(seq) = seq else {
+                return Ok(Committed::WrongEpoch {
+                    current: to_u64(current)?,
+                });
+            };
+            tx.prepare_cached(
+                "INSERT INTO messages (group_id, seq, epoch, content_type, sender, data,
+                 created_at) VALUES (?1, ?2, ?3, 3, ?4, ?5, ?6)",
+            )?
+            .execute(params![gid, seq, to_i64(c.epoch)?, c.sender, c.data, now])?;
+            tx.prepare_cached("DELETE FROM group_members WHERE group_id = ?1")?
+                .execute(params![gid])?;
+            for member in &c.members {
+                tx.prepare_cached(
+                    "INSERT INTO group_members (group_id, client_id) VALUES (?1, ?2)
+                     ON CONFLICT DO NOTHING",
+                )?
+                .execute(params![gid, member])?;
+            }
+            let mut routed = Vec::new();
+            if let Some((welcome, refs)) = &c.welcome {
+                tx.prepare_cached(
+                    "INSERT INTO welcome_messages (group_id, data, created_at)
+                     VALUES (?1, ?2, ?3)",
+                )?
+                .execute(params![gid, welcome, now])?;
+                let welcome_id = tx.last_insert_rowid();
+                for kp_ref in refs {
+                    let owner: Option<String> = tx
+                        .prepare_cached("SELECT owner FROM key_packages WHERE kp_ref = ?1")?
+                        .query_row(params![kp_ref], |r| r.get(0))
+                        .optional()?;
+                    if let Some(owner) = owner {
+                        tx.prepare_cached(
+                            "INSERT INTO welcome_inbox (client_id, kp_ref, welcome_id)
+                             VALUES (?1, ?2, ?3)",
+                        )?
+                        .execute(params![owner, kp_ref, welcome_id])?;
+                        routed.push(owner);
+                    }
+                }
+            }
+            tx.commit()?;
+            Ok(Committed::Accepted {
+                seq: to_u64(seq)?,
+                epoch: next_epoch,
+                routed,
+            })
+        })
+        .await
+    }
+
+    async fn read_log(
+        &self,
+        group_id: &[u8],
+        after: u64,
+        limit: u32,
+    ) -> Result<Vec<LogEntry>, StoreError> {
+        let gid = group_id.to_vec();
+        self.read(move |conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT seq, epoch, content_type, sender, data FROM messages
+                 WHERE group_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
+            )?;
+            let rows = stmt.query_map(params![gid, to_i64(after)?, i64::from(limit)], |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, i64>(1)?,
+                    r.get::<_, i64>(2)?,
+                    r.get::<_, String>(3)?,
+                    r.get::<_, Vec<u8>>(4)?,
+                ))
+            })?;
+            let mut out = Vec::new();
+            for row in rows {
+                let (seq, epoch, content_type, sender, data) = row?;
+                out.push(LogEntry {
+                    seq: to_u64(seq)?,
+                    epoch: to_u64(epoch)?,
+                    content_type: u8::try_from(content_type)
+                        .map_err(|_| StoreError::Backend("bad content type".into()))?,
+                    sender,
+                    data,
+                });
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn welcomes(
+        &self,
+        client_id: &str,
+        after: u64,
+        limit: u32,
+    ) -> Result<Vec<WelcomeEntry>, StoreError> {
+        let id = client_id.to_owned();
+        self.read(move |conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT i.id, i.kp_ref, w.data FROM welcome_inbox i
+                 JOIN welcome_messages w ON w.id = i.welcome_id
+                 WHERE i.client_id = ?1 AND i.id > ?2 ORDER BY i.id LIMIT ?3",
+            )?;
+            let rows = stmt.query_map(params![id, to_i64(after)?, i64::from(limit)], |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, Vec<u8>>(1)?,
+                    r.get::<_, Vec<u8>>(2)?,
+                ))
+            })?;
+            let mut out = Vec::new();
+            for row in rows {
+                let (wid, kp_ref, data) = row?;
+                out.push(WelcomeEntry {
+                    id: to_u64(wid)?,
+                    kp_ref,
+                    data,
+                });
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn ack_welcomes(&self, client_id: &str, up_to: u64) -> Result<u64, StoreError> {
+        let id = client_id.to_owned();
+        self.write(move |conn| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let n = tx.execute(
+                "DELETE FROM welcome_inbox WHERE client_id = ?1 AND id <= ?2",
+                params![id, to_i64(up_to)?],
+            )?;
+            tx.execute(
+                "DELETE FROM welcome_messages WHERE id NOT IN
+                 (SELECT welcome_id FROM welcome_inbox)",
+                [],
+            )?;
+            tx.commit()?;
+            Ok(n as u64)
+        })
+        .await
+    }
+
+    async fn prune(&self, now: u64, messages_before: Option<u64>) -> Result<Pruned, StoreError> {
+        self.write(move |conn| {
+            let now = to_i64(now)?;
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let messages = match messages_before {
+                Some(before) => tx.execute(
+                    "DELETE FROM messages WHERE created_at < ?1",
+                    params![to_i64(before)?],
+                )?,
+                None => 0,
+            };
+            let auth = tx.execute("DELETE FROM challenges WHERE expires_at < ?1", params![now])?
+                + tx.execute("DELETE FROM tokens WHERE expires_at < ?1", params![now])?;
+            let key_packages = tx.execute(
+                "DELETE FROM key_packages WHERE not_after < ?1",
+                params![now.saturating_sub(86_400)],
+            )?;
+            tx.commit()?;
+            Ok(Pruned {
+                messages: messages as u64,
+                auth: auth as u64,
+                key_packages: key_packages as u64,
+            })
+        })
+        .await
+    }
+}

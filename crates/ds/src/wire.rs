@@ -1,0 +1,279 @@
+//! What travels between clients and the Delivery Service besides single MLS objects: the
+//! commit bundle (RFC 9750 §5.2: a Commit travels with its Welcome and GroupInfo), the
+//! signed statements of the DS authentication, the media types, and the small JSON bodies
+//! of the HTTP API.
+//!
+//! MLS objects are sent as `message/mls` (RFC 9420 §17.10). A commit bundle and a batch of
+//! KeyPackages are TLS-presentation encoded like MLS structures, under the media types
+//! [`COMMIT_BUNDLE_MEDIA_TYPE`] and [`KEY_PACKAGES_MEDIA_TYPE`].
+
+use conclave_codec::{Decode, Encode};
+use conclave_core::messages::MlsMessage;
+use conclave_crypto::{CipherSuiteProvider, labels};
+use serde::{Deserialize, Serialize};
+
+/// `message/mls` (RFC 9420 §17.10): one `MLSMessage`.
+pub const MLS_MEDIA_TYPE: &str = "message/mls";
+/// A TLS-encoded [`CommitBundle`].
+pub const COMMIT_BUNDLE_MEDIA_TYPE: &str = "application/vnd.conclave.commit-bundle";
+/// A TLS-encoded `MLSMessage key_packages<V>` (a batch of KeyPackages).
+pub const KEY_PACKAGES_MEDIA_TYPE: &str = "application/vnd.conclave.key-packages";
+/// Response header set on a claimed KeyPackage that is its owner's last-resort package.
+pub const LAST_RESORT_HEADER: &str = "x-conclave-last-resort";
+
+/// The label of the registration proof: `SignWithLabel(sk, "conclave ds register",
+/// RegistrationTbs)` (RFC 9420 §5.1.2 construction with a DS-specific label).
+pub const REGISTER_LABEL: &str = "conclave ds register";
+/// The label of the challenge answer: `SignWithLabel(sk, "conclave ds auth", ChallengeTbs)`.
+pub const AUTH_LABEL: &str = "conclave ds auth";
+
+/// A commit with everything that must be stored with it, accepted or refused as one
+/// (DESIGN.md §4 "Ordering").
+///
+/// ```text
+/// struct {
+///     MLSMessage commit;
+///     optional<MLSMessage> welcome;
+///     MLSMessage group_info;
+///     optional<opaque ratchet_tree<V>>;   // encoded ratchet_tree extension data
+///     opaque members<V><V>;                // client ids of the members after the commit
+///     optional<uint8> allow_external_join; // absent: unchanged
+/// } CommitBundle;
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
+pub struct CommitBundle {
+    /// The commit (`PublicMessage` or `PrivateMessage`).
+    pub commit: MlsMessage,
+    /// The Welcome for the members the commit adds.
+    pub welcome: Option<MlsMessage>,
+    /// The GroupInfo of the new epoch.
+    pub group_info: MlsMessage,
+    /// The ratchet tree of the new epoch (`RatchetTreeNodes` encoding, RFC 9420 §12.4.3.3),
+    /// for joiners that do not get it in the GroupInfo.
+    pub ratchet_tree: Option<Vec<u8>>,
+    /// The DS client ids of the members after the commit, as the committer declares them.
+    pub members: Vec<Vec<u8>>,
+    /// New value of the group's external-join policy, if it changes.
+    pub allow_external_join: Option<bool>,
+}
+
+/// What a client signs to register (proof of possession of its signature key).
+#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
+pub struct RegistrationTbs {
+    /// The client id asked for.
+    pub client_id: Vec<u8>,
+    /// The cipher suite whose signature scheme the key belongs to.
+    pub cipher_suite: u16,
+    /// The signature public key.
+    pub signature_key: Vec<u8>,
+    /// The encoded `Credential`.
+    pub credential: Vec<u8>,
+}
+
+/// What a client signs to answer a challenge.
+#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
+pub struct ChallengeTbs {
+    /// The client id.
+    pub client_id: Vec<u8>,
+    /// The challenge the DS issued.
+    pub challenge: Vec<u8>,
+}
+
+/// Signs the registration of a client (for clients and tests).
+pub fn sign_registration(
+    cs: &dyn CipherSuiteProvider,
+    secret_key: &[u8],
+    tbs: &RegistrationTbs,
+) -> Result<Vec<u8>, conclave_crypto::CryptoError> {
+    let content = tbs
+        .to_bytes()
+        .map_err(|e| conclave_crypto::CryptoError::Encoding(e.to_string()))?;
+    labels::sign_with_label(cs, secret_key, REGISTER_LABEL, &content)
+}
+
+/// Signs the answer to a challenge (for clients and tests).
+pub fn sign_challenge(
+    cs: &dyn CipherSuiteProvider,
+    secret_key: &[u8],
+    client_id: &str,
+    challenge: &[u8],
+) -> Result<Vec<u8>, conclave_crypto::CryptoError> {
+    let content = ChallengeTbs {
+        client_id: client_id.as_bytes().to_vec(),
+        challenge: challenge.to_vec(),
+    }
+    .to_bytes()
+    .map_err(|e| conclave_crypto::CryptoError::Encoding(e.to_string()))?;
+    labels::sign_with_label(cs, secret_key, AUTH_LABEL, &content)
+}
+
+/// `POST /v1/clients`: register a client. Binary fields are base64 (standard alphabet).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RegisterRequest {
+    /// The client id (1 to 128 characters of `[A-Za-z0-9._@:-]`).
+    pub client_id: String,
+    /// The cipher suite of the signature key.
+    pub cipher_suite: u16,
+    /// The signature public key.
+    pub signature_key: String,
+    /// The TLS-encoded `Credential` (RFC 9420 §5.3).
+    pub credential: String,
+    /// `SignWithLabel(sk, "conclave ds register", RegistrationTbs)`.
+    pub signature: String,
+}
+
+/// `POST /v1/auth/challenge`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ChallengeRequest {
+    /// The client asking.
+    pub client_id: String,
+}
+
+/// Answer to `POST /v1/auth/challenge`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ChallengeResponse {
+    /// The challenge (base64).
+    pub challenge: String,
+    /// When it expires (seconds since the Unix epoch).
+    pub expires_at: u64,
+}
+
+/// `POST /v1/auth/token`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TokenRequest {
+    /// The client.
+    pub client_id: String,
+    /// The challenge it was given (base64).
+    pub challenge: String,
+    /// `SignWithLabel(sk, "conclave ds auth", ChallengeTbs)` (base64).
+    pub signature: String,
+}
+
+/// Answer to `POST /v1/auth/token`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TokenResponse {
+    /// The bearer token.
+    pub token: String,
+    /// When it expires (seconds since the Unix epoch).
+    pub expires_at: u64,
+}
+
+/// `POST /v1/key-packages/claim`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ClaimRequest {
+    /// Whose KeyPackage.
+    pub client_id: String,
+    /// For which cipher suite.
+    pub cipher_suite: u16,
+}
+
+/// `POST /v1/groups`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CreateGroupRequest {
+    /// The MLS group id, hex.
+    pub group_id: String,
+    /// The group's current epoch (0 for a new group).
+    #[serde(default)]
+    pub epoch: u64,
+    /// Whether the latest GroupInfo is served to non-members for external joins.
+    #[serde(default)]
+    pub allow_external_join: bool,
+}
+
+/// A group as the API shows it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct GroupView {
+    /// The MLS group id, hex.
+    pub group_id: String,
+    /// The current epoch.
+    pub epoch: u64,
+    /// The sequence number of the last log entry (0: none yet).
+    pub last_seq: u64,
+    /// Whether external joins are allowed.
+    pub allow_external_join: bool,
+    /// The members, by client id.
+    pub members: Vec<String>,
+}
+
+/// Answer to an accepted message or commit.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Accepted {
+    /// Its sequence number in the group log.
+    pub seq: u64,
+    /// The group's epoch after it.
+    pub epoch: u64,
+}
+
+/// One log entry (`GET /v1/groups/{id}/messages`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct LogEntryView {
+    /// Sequence number (1, 2, … without gaps).
+    pub seq: u64,
+    /// The epoch the message belongs to.
+    pub epoch: u64,
+    /// 1 application, 2 proposal, 3 commit.
+    pub content_type: u8,
+    /// The client that posted it.
+    pub sender: String,
+    /// The `MLSMessage` (base64).
+    pub message: String,
+}
+
+/// A page of the group log.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LogPage {
+    /// Entries after the cursor, in order (empty: nothing new).
+    pub entries: Vec<LogEntryView>,
+}
+
+/// One Welcome in a client's inbox.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct WelcomeView {
+    /// Position in the inbox (increasing).
+    pub id: u64,
+    /// The KeyPackageRef it was routed by (hex).
+    pub key_package_ref: String,
+    /// The `MLSMessage` carrying the Welcome (base64).
+    pub message: String,
+}
+
+/// The inbox page.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct WelcomePage {
+    /// Welcomes after the cursor, in order.
+    pub welcomes: Vec<WelcomeView>,
+}
+
+/// KeyPackage stock of one client and suite (`GET /v1/key-packages`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct KeyPackageStock {
+    /// The cipher suite.
+    pub cipher_suite: u16,
+    /// Unclaimed, unexpired one-time packages.
+    pub one_time_available: u64,
+    /// Whether an unexpired last-resort package is published.
+    pub has_last_resort: bool,
+    /// Whether the last-resort package was handed out since it was published: rotate it.
+    pub last_resort_claimed: bool,
+}
+
+/// A WebSocket wake-up: the group has entries up to `seq`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct WakeUp {
+    /// The group id, hex.
+    pub group: String,
+    /// The new last sequence number.
+    pub seq: u64,
+}
+
+/// Every error answer.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ErrorBody {
+    /// A stable machine-readable code.
+    pub error: String,
+    /// What was wrong.
+    pub message: String,
+    /// For `wrong_epoch`: the group's current epoch.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub current_epoch: Option<u64>,
+}

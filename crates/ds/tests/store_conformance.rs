@@ -1,0 +1,536 @@
+//! The storage conformance suite: every engine behind the `Store` trait must pass it
+//! (SQLite always; PostgreSQL when `CONCLAVE_TEST_POSTGRES_URL` is set, mandatory under
+//! `CI=true`). The store treats messages as opaque bytes, so these tests use small synthetic
+//! payloads; the API suite (`api.rs`) uses real MLS objects.
+
+// Test code: a panic is a test failure (clippy.toml allows this in #[test] functions; the
+// helpers of this file are test code too).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use common::{engines, unique, unique_group_id};
+use conclave_ds::store::{
+    Appended, ClientRecord, CommitRecord, Committed, NewKeyPackage, NewMessage, Registered, Store,
+};
+
+const NOW: u64 = 1_700_000_000;
+
+fn client(id: &str) -> ClientRecord {
+    ClientRecord {
+        client_id: id.to_owned(),
+        cipher_suite: 1,
+        signature_key: format!("key of {id}").into_bytes(),
+        credential: format!("credential of {id}").into_bytes(),
+        created_at: NOW,
+    }
+}
+
+fn commit(epoch: u64, sender: &str, members: &[&str], tag: &str) -> CommitRecord {
+    CommitRecord {
+        epoch,
+        data: format!("commit {tag}").into_bytes(),
+        sender: sender.to_owned(),
+        external: false,
+        group_info: format!("group info {tag}").into_bytes(),
+        ratchet_tree: None,
+        members: members.iter().map(|m| (*m).to_owned()).collect(),
+        welcome: None,
+        allow_external_join: None,
+    }
+}
+
+fn message(epoch: u64, sender: &str, tag: &str) -> NewMessage {
+    NewMessage {
+        epoch,
+        content_type: 1,
+        sender: sender.to_owned(),
+        data: tag.as_bytes().to_vec(),
+    }
+}
+
+async fn group_with(store: &Arc<dyn Store>, members: &[&str]) -> Vec<u8> {
+    let gid = unique_group_id();
+    assert!(
+        store
+            .create_group(&gid, 0, false, members[0], NOW)
+            .await
+            .unwrap()
+    );
+    if members.len() > 1 {
+        let r = store
+            .commit(&gid, &commit(0, members[0], members, "setup"), NOW)
+            .await
+            .unwrap();
+        assert!(matches!(r, Committed::Accepted { epoch: 1, .. }), "{r:?}");
+    }
+    gid
+}
+
+fn kp(owner: &str, tag: &str, last_resort: bool, not_after: u64) -> NewKeyPackage {
+    NewKeyPackage {
+        kp_ref: format!("ref {owner} {tag}").into_bytes(),
+        owner: owner.to_owned(),
+        cipher_suite: 1,
+        last_resort,
+        not_before: NOW - 3600,
+        not_after,
+        data: format!("kp {tag}").into_bytes(),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn exactly_one_commit_per_epoch() {
+    for (store, _guard) in engines().await {
+        let (a, b) = (unique("a"), unique("b"));
+        let gid = group_with(&store, &[&a, &b]).await;
+        for epoch in 1..6u64 {
+            // 8 concurrent commits for the same epoch: exactly one wins.
+            let mut tasks = Vec::new();
+            for i in 0..8 {
+                let (store, gid, a, b) = (store.clone(), gid.clone(), a.clone(), b.clone());
+                let sender = if i % 2 == 0 { a.clone() } else { b.clone() };
+                tasks.push(tokio::spawn(async move {
+                    let c = commit(epoch, &sender, &[&a, &b], &format!("{epoch}/{i}"));
+                    store.commit(&gid, &c, NOW).await.unwrap()
+                }));
+            }
+            let mut accepted = 0;
+            for t in tasks {
+                match t.await.unwrap() {
+                    Committed::Accepted { epoch: e, .. } => {
+                        assert_eq!(e, epoch + 1);
+                        accepted += 1;
+                    }
+                    Committed::WrongEpoch { current } => assert_eq!(current, epoch + 1),
+                    other => panic!("{}: {other:?}", store.engine()),
+                }
+            }
+            assert_eq!(accepted, 1, "{}: epoch {epoch}", store.engine());
+        }
+        // An old or future epoch is refused with the current one.
+        for stale in [0, 3, 9] {
+            assert_eq!(
+                store
+                    .commit(&gid, &commit(stale, &a, &[&a], "stale"), NOW)
+                    .await
+                    .unwrap(),
+                Committed::WrongEpoch { current: 6 }
+            );
+        }
+        let g = store.group(&gid).await.unwrap().unwrap();
+        assert_eq!((g.epoch, g.last_seq), (6, 6));
+        // The stored GroupInfo is the winning commit's, and the log holds the winners only.
+        let log = store.read_log(&gid, 0, 100).await.unwrap();
+        assert_eq!(log.len(), 6);
+        let last = log.last().unwrap();
+        let tag = String::from_utf8(last.data.clone()).unwrap();
+        let tag = tag.strip_prefix("commit ").unwrap();
+        assert_eq!(
+            g.group_info.unwrap(),
+            format!("group info {tag}").into_bytes()
+        );
+        for (i, e) in log.iter().enumerate() {
+            assert_eq!(e.seq, i as u64 + 1);
+            assert_eq!(e.epoch, i as u64);
+            assert_eq!(e.content_type, 3);
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sequence_numbers_are_gap_free() {
+    for (store, _guard) in engines().await {
+        let (a, b) = (unique("a"), unique("b"));
+        let gid = group_with(&store, &[&a, &b]).await;
+        // 40 concurrent appends, some for a wrong epoch, plus a commit in the middle.
+        let mut tasks = Vec::new();
+        for i in 0..40u64 {
+            let (store, gid, a) = (store.clone(), gid.clone(), a.clone());
+            tasks.push(tokio::spawn(async move {
+                let epoch = if i % 7 == 3 { 5 } else { 1 };
+                store
+                    .append(&gid, &message(epoch, &a, &format!("m{i}")), NOW)
+                    .await
+                    .unwrap()
+            }));
+        }
+        let mut seqs = BTreeSet::new();
+        for t in tasks {
+            match t.await.unwrap() {
+                Appended::Accepted { seq } => assert!(seqs.insert(seq)),
+                Appended::WrongEpoch { current } => assert_eq!(current, 1),
+                other => panic!("{other:?}"),
+            }
+        }
+        let log = store.read_log(&gid, 0, 1000).await.unwrap();
+        let logged: Vec<u64> = log.iter().map(|e| e.seq).collect();
+        let expected: Vec<u64> = (1..=logged.len() as u64).collect();
+        assert_eq!(logged, expected, "{}: gap or duplicate", store.engine());
+        assert_eq!(
+            seqs.len() + 1,
+            log.len(),
+            "every acknowledged append is in the log"
+        );
+        // Cursor reads page through the log without loss.
+        let mut cursor = 0;
+        let mut paged = Vec::new();
+        loop {
+            let page = store.read_log(&gid, cursor, 7).await.unwrap();
+            let Some(last) = page.last() else { break };
+            cursor = last.seq;
+            paged.extend(page);
+        }
+        assert_eq!(paged, log);
+        // Appends for an old epoch are refused after a commit; the log is unchanged.
+        let r = store
+            .commit(&gid, &commit(1, &b, &[&a, &b], "e1"), NOW)
+            .await
+            .unwrap();
+        assert!(matches!(r, Committed::Accepted { .. }));
+        assert_eq!(
+            store
+                .append(&gid, &message(1, &a, "late"), NOW)
+                .await
+                .unwrap(),
+            Appended::WrongEpoch { current: 2 }
+        );
+        assert_eq!(
+            store.read_log(&gid, 0, 1000).await.unwrap().len(),
+            log.len() + 1
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn membership_is_enforced_in_the_transaction() {
+    for (store, _guard) in engines().await {
+        let (a, b, eve) = (unique("a"), unique("b"), unique("eve"));
+        let gid = group_with(&store, &[&a, &b]).await;
+        assert_eq!(
+            store
+                .append(&gid, &message(1, &eve, "x"), NOW)
+                .await
+                .unwrap(),
+            Appended::NotMember
+        );
+        assert_eq!(
+            store
+                .commit(&gid, &commit(1, &eve, &[&eve], "x"), NOW)
+                .await
+                .unwrap(),
+            Committed::NotMember
+        );
+        assert_eq!(
+            store
+                .append(b"no such group", &message(1, &a, "x"), NOW)
+                .await
+                .unwrap(),
+            Appended::NoGroup
+        );
+        assert_eq!(
+            store
+                .commit(b"no such group", &commit(1, &a, &[&a], "x"), NOW)
+                .await
+                .unwrap(),
+            Committed::NoGroup
+        );
+        // External commits only when allowed, and only for a joiner the bundle names.
+        let mut external = commit(1, &eve, &[&a, &b, &eve], "ext");
+        external.external = true;
+        assert_eq!(
+            store.commit(&gid, &external, NOW).await.unwrap(),
+            Committed::ExternalRefused
+        );
+        let mut allow = commit(1, &a, &[&a, &b], "allow");
+        allow.allow_external_join = Some(true);
+        assert!(matches!(
+            store.commit(&gid, &allow, NOW).await.unwrap(),
+            Committed::Accepted { epoch: 2, .. }
+        ));
+        let mut not_named = commit(2, &eve, &[&a, &b], "ext2");
+        not_named.external = true;
+        assert_eq!(
+            store.commit(&gid, &not_named, NOW).await.unwrap(),
+            Committed::ExternalRefused
+        );
+        external.epoch = 2;
+        assert!(matches!(
+            store.commit(&gid, &external, NOW).await.unwrap(),
+            Committed::Accepted { epoch: 3, .. }
+        ));
+        assert!(store.is_member(&gid, &eve).await.unwrap());
+        // A commit that removes b: b can no longer post.
+        let r = store
+            .commit(&gid, &commit(3, &a, &[&a, &eve], "rm b"), NOW)
+            .await
+            .unwrap();
+        assert!(matches!(r, Committed::Accepted { .. }));
+        assert!(!store.is_member(&gid, &b).await.unwrap());
+        assert_eq!(
+            store.append(&gid, &message(4, &b, "x"), NOW).await.unwrap(),
+            Appended::NotMember
+        );
+        let g = store.group(&gid).await.unwrap().unwrap();
+        let mut expected = vec![a.clone(), eve.clone()];
+        expected.sort();
+        assert_eq!(g.members, expected);
+        assert!(g.allow_external_join);
+        // Creating a group twice is refused.
+        assert!(!store.create_group(&gid, 0, false, &a, NOW).await.unwrap());
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn key_package_claims() {
+    for (store, _guard) in engines().await {
+        let bob = unique("bob");
+        assert_eq!(
+            store.register_client(&client(&bob)).await.unwrap(),
+            Registered::Created
+        );
+        let far = NOW + 86_400;
+        let packages = vec![
+            kp(&bob, "1", false, far),
+            kp(&bob, "2", false, far),
+            kp(&bob, "3", false, far),
+            kp(&bob, "expired", false, NOW - 1),
+            kp(&bob, "last", true, far),
+        ];
+        assert_eq!(store.publish_key_packages(&packages).await.unwrap(), 5);
+        // Publishing again stores nothing new.
+        assert_eq!(store.publish_key_packages(&packages).await.unwrap(), 0);
+        let stock = store.key_package_stock(&bob, NOW).await.unwrap();
+        assert_eq!(stock.len(), 1);
+        assert_eq!(stock[0].one_time_available, 3);
+        assert!(stock[0].has_last_resort && !stock[0].last_resort_claimed);
+
+        // 12 concurrent claims: the 3 one-time packages exactly once each, then last resort.
+        let mut tasks = Vec::new();
+        for _ in 0..12 {
+            let (store, bob) = (store.clone(), bob.clone());
+            tasks.push(tokio::spawn(async move {
+                store
+                    .claim_key_package(&bob, 1, NOW)
+                    .await
+                    .unwrap()
+                    .unwrap()
+            }));
+        }
+        let mut one_time = Vec::new();
+        let mut last_resort = 0;
+        for t in tasks {
+            let c = t.await.unwrap();
+            assert_ne!(c.data, b"kp expired", "an expired package was served");
+            if c.last_resort {
+                assert_eq!(c.data, b"kp last");
+                last_resort += 1;
+            } else {
+                one_time.push(c.data);
+            }
+        }
+        one_time.sort();
+        assert_eq!(
+            one_time,
+            vec![b"kp 1".to_vec(), b"kp 2".to_vec(), b"kp 3".to_vec()]
+        );
+        assert_eq!(last_resort, 9);
+        let stock = store.key_package_stock(&bob, NOW).await.unwrap();
+        assert_eq!(stock[0].one_time_available, 0);
+        assert!(stock[0].last_resort_claimed, "the owner is told to rotate");
+
+        // Rotating the last-resort package replaces it and clears the flag.
+        store
+            .publish_key_packages(&[kp(&bob, "last2", true, far)])
+            .await
+            .unwrap();
+        let stock = store.key_package_stock(&bob, NOW).await.unwrap();
+        assert!(stock[0].has_last_resort && !stock[0].last_resort_claimed);
+        let c = store
+            .claim_key_package(&bob, 1, NOW)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(c.data, b"kp last2");
+
+        // Expired last-resort packages are not served either; other suites have nothing.
+        assert!(
+            store
+                .claim_key_package(&bob, 1, far + 1)
+                .await
+                .unwrap()
+                .is_none()
+        );
+        assert!(
+            store
+                .claim_key_package(&bob, 2, NOW)
+                .await
+                .unwrap()
+                .is_none()
+        );
+        // Not yet valid packages are not served.
+        let carol = unique("carol");
+        store.register_client(&client(&carol)).await.unwrap();
+        let mut future = kp(&carol, "future", false, far);
+        future.not_before = NOW + 100;
+        store.publish_key_packages(&[future]).await.unwrap();
+        assert!(
+            store
+                .claim_key_package(&carol, 1, NOW)
+                .await
+                .unwrap()
+                .is_none()
+        );
+        assert!(
+            store
+                .claim_key_package(&carol, 1, NOW + 200)
+                .await
+                .unwrap()
+                .is_some()
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn welcomes_are_routed_by_key_package_ref() {
+    for (store, _guard) in engines().await {
+        let (a, bob, carol) = (unique("a"), unique("bob"), unique("carol"));
+        for c in [&a, &bob, &carol] {
+            store.register_client(&client(c)).await.unwrap();
+        }
+        store
+            .publish_key_packages(&[
+                kp(&bob, "b", false, NOW + 1000),
+                kp(&carol, "c", false, NOW + 1000),
+            ])
+            .await
+            .unwrap();
+        let gid = group_with(&store, &[&a]).await;
+        let mut add = commit(0, &a, &[&a, &bob, &carol], "add");
+        add.welcome = Some((
+            b"welcome 1".to_vec(),
+            vec![
+                format!("ref {bob} b").into_bytes(),
+                format!("ref {carol} c").into_bytes(),
+                b"unknown ref".to_vec(),
+            ],
+        ));
+        match store.commit(&gid, &add, NOW).await.unwrap() {
+            Committed::Accepted { routed, .. } => {
+                let mut expected = vec![bob.clone(), carol.clone()];
+                expected.sort();
+                let mut routed = routed;
+                routed.sort();
+                assert_eq!(routed, expected);
+            }
+            other => panic!("{other:?}"),
+        }
+        let inbox = store.welcomes(&bob, 0, 10).await.unwrap();
+        assert_eq!(inbox.len(), 1);
+        assert_eq!(inbox[0].data, b"welcome 1");
+        assert_eq!(inbox[0].kp_ref, format!("ref {bob} b").into_bytes());
+        assert!(store.welcomes(&a, 0, 10).await.unwrap().is_empty());
+        // A refused commit routes nothing.
+        let mut loser = commit(0, &a, &[&a, &bob], "loser");
+        loser.welcome = Some((
+            b"welcome 2".to_vec(),
+            vec![format!("ref {bob} b").into_bytes()],
+        ));
+        assert_eq!(
+            store.commit(&gid, &loser, NOW).await.unwrap(),
+            Committed::WrongEpoch { current: 1 }
+        );
+        assert_eq!(store.welcomes(&bob, 0, 10).await.unwrap().len(), 1);
+        // Acknowledging empties the inbox of that client only.
+        assert_eq!(store.ack_welcomes(&bob, inbox[0].id).await.unwrap(), 1);
+        assert!(store.welcomes(&bob, 0, 10).await.unwrap().is_empty());
+        assert_eq!(store.welcomes(&carol, 0, 10).await.unwrap().len(), 1);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn clients_challenges_and_tokens() {
+    for (store, _guard) in engines().await {
+        let a = unique("a");
+        assert_eq!(
+            store.register_client(&client(&a)).await.unwrap(),
+            Registered::Created
+        );
+        assert_eq!(
+            store.register_client(&client(&a)).await.unwrap(),
+            Registered::Unchanged
+        );
+        let mut other = client(&a);
+        other.signature_key = b"another key".to_vec();
+        assert_eq!(
+            store.register_client(&other).await.unwrap(),
+            Registered::Taken
+        );
+        assert_eq!(store.client(&a).await.unwrap().unwrap(), client(&a));
+        assert!(store.client(&unique("nobody")).await.unwrap().is_none());
+
+        let ch = unique("challenge").into_bytes();
+        store.put_challenge(&ch, &a, NOW + 60).await.unwrap();
+        assert!(
+            !store
+                .take_challenge(&ch, "someone-else", NOW)
+                .await
+                .unwrap()
+        );
+        // Consumed even by the failed attempt: one try per challenge.
+        assert!(!store.take_challenge(&ch, &a, NOW).await.unwrap());
+        let ch2 = unique("challenge").into_bytes();
+        store.put_challenge(&ch2, &a, NOW + 60).await.unwrap();
+        assert!(
+            !store.take_challenge(&ch2, &a, NOW + 61).await.unwrap(),
+            "expired"
+        );
+        let ch3 = unique("challenge").into_bytes();
+        store.put_challenge(&ch3, &a, NOW + 60).await.unwrap();
+        assert!(store.take_challenge(&ch3, &a, NOW).await.unwrap());
+        assert!(
+            !store.take_challenge(&ch3, &a, NOW).await.unwrap(),
+            "replayed"
+        );
+
+        let token = unique("token").into_bytes();
+        store.put_token(&token, &a, NOW + 900).await.unwrap();
+        assert_eq!(
+            store.token_client(&token, NOW).await.unwrap(),
+            Some(a.clone())
+        );
+        assert_eq!(store.token_client(&token, NOW + 901).await.unwrap(), None);
+        assert_eq!(store.token_client(b"forged", NOW).await.unwrap(), None);
+
+        // Retention removes expired auth material and old log entries. (Its own, older time
+        // base: tests share the PostgreSQL database and run concurrently.)
+        let t = NOW - 1_000_000;
+        let old_token = unique("token").into_bytes();
+        store.put_token(&old_token, &a, t + 900).await.unwrap();
+        let gid = group_with(&store, &[&a]).await;
+        store.append(&gid, &message(0, &a, "old"), t).await.unwrap();
+        store
+            .append(&gid, &message(0, &a, "new"), NOW)
+            .await
+            .unwrap();
+        let pruned = store.prune(t + 10_000, Some(t + 1)).await.unwrap();
+        assert!(pruned.messages >= 1 && pruned.auth >= 1, "{pruned:?}");
+        let log = store.read_log(&gid, 0, 10).await.unwrap();
+        assert_eq!(log.len(), 1);
+        assert_eq!(log[0].data, b"new");
+        assert_eq!(store.token_client(&old_token, t).await.unwrap(), None);
+        assert_eq!(
+            store.token_client(&token, NOW).await.unwrap(),
+            Some(a.clone())
+        );
+        store.health().await.unwrap();
+    }
+}
