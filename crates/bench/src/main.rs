@@ -10,7 +10,9 @@
 use std::time::Instant;
 
 use anyhow::{Context, bail};
-use conclave_bench::{Impl, Op, ProviderMode, RepKind, RepPolicy, RunConfig, records, render_table};
+use conclave_bench::{
+    Impl, Op, ProviderMode, RepKind, RepPolicy, RunConfig, records, render_table,
+};
 
 struct Args {
     provider: ProviderMode,
@@ -37,7 +39,10 @@ fn parse_args() -> anyhow::Result<Args> {
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
-        let mut value = || it.next().with_context(|| format!("{arg} needs a value\n{USAGE}"));
+        let mut value = || {
+            it.next()
+                .with_context(|| format!("{arg} needs a value\n{USAGE}"))
+        };
         match arg.as_str() {
             "--provider" => {
                 let v = value()?;
@@ -47,7 +52,11 @@ fn parse_args() -> anyhow::Result<Args> {
             "--sizes" => {
                 args.sizes = value()?
                     .split(',')
-                    .map(|s| s.trim().parse::<usize>().with_context(|| format!("bad size {s:?}")))
+                    .map(|s| {
+                        s.trim()
+                            .parse::<usize>()
+                            .with_context(|| format!("bad size {s:?}"))
+                    })
                     .collect::<anyhow::Result<_>>()?;
             }
             "--threads" => args.threads = value()?.parse().context("bad --threads")?,

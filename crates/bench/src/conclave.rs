@@ -1,0 +1,352 @@
+//! The workloads on Conclave (`conclave_core::group`), RFC 9420 §12.4.
+
+use std::sync::Arc;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use conclave_codec::{Decode, Encode};
+use conclave_core::credential::BasicIdentityProvider;
+use conclave_core::group::{
+    CommitOptions, Group, GroupConfig, GroupEnv, JoinOptions, KeyPackageBundle, LeafOptions,
+    ProcessedMessage, SigningIdentity,
+};
+use conclave_core::messages::{
+    Add, Credential, KeyPackage, LeafIndex, MlsMessage, MlsMessageBody, Proposal, Remove, Welcome,
+};
+use conclave_crypto::{CipherSuite, CryptoError, CryptoProvider, CryptoRandom};
+
+use crate::{
+    BenchError, EXPORT_LABEL, Impl, LARGE_BATCH, LARGE_MESSAGE, Op, Progress, ProviderMode,
+    RunConfig, SMALL_BATCH, SMALL_MESSAGE, StackRun, ms_since, payload, plan, rate, remove_target,
+};
+
+const STACK: Impl = Impl::Conclave;
+const SUITE: CipherSuite = CipherSuite(1);
+
+/// The operating system's random source (the peers draw from it too).
+struct OsRng;
+
+impl CryptoRandom for OsRng {
+    fn fill(&mut self, dest: &mut [u8]) -> Result<(), CryptoError> {
+        getrandom::fill(dest).map_err(|_| CryptoError::RandomFailed)
+    }
+}
+
+fn fail<E: core::fmt::Debug>(step: &'static str) -> impl FnOnce(E) -> BenchError {
+    move |e| BenchError::Stack {
+        stack: STACK.name(),
+        step,
+        message: format!("{e:?}"),
+    }
+}
+
+fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+fn encode(message: &MlsMessage, step: &'static str) -> Result<Vec<u8>, BenchError> {
+    message.to_bytes().map_err(fail(step))
+}
+
+fn parse_key_package(bytes: &[u8]) -> Result<KeyPackage, BenchError> {
+    match MlsMessage::from_bytes(bytes)
+        .map_err(fail("parse KeyPackage"))?
+        .body
+    {
+        MlsMessageBody::KeyPackage(kp) => Ok(kp),
+        _ => Err(fail("parse KeyPackage")("not a KeyPackage")),
+    }
+}
+
+fn parse_welcome(bytes: &[u8]) -> Result<Welcome, BenchError> {
+    match MlsMessage::from_bytes(bytes)
+        .map_err(fail("parse Welcome"))?
+        .body
+    {
+        MlsMessageBody::Welcome(w) => Ok(w),
+        _ => Err(fail("parse Welcome")("not a Welcome")),
+    }
+}
+
+/// Parses and processes a commit; returns whether it removed the processor.
+fn process_commit(group: &mut Group, bytes: &[u8], now: u64) -> Result<bool, BenchError> {
+    let message = MlsMessage::from_bytes(bytes).map_err(fail("parse commit"))?;
+    match group
+        .process_message(&message, now)
+        .map_err(fail("process commit"))?
+    {
+        ProcessedMessage::Commit(summary) => Ok(summary.self_removed),
+        other => Err(fail("process commit")(other)),
+    }
+}
+
+fn agree(out: &mut StackRun, a: &Group, b: &Group, what: &str) -> Result<(), BenchError> {
+    out.check(
+        STACK,
+        format!("{what}: epoch authenticator"),
+        a.epoch_authenticator().to_vec(),
+        b.epoch_authenticator().to_vec(),
+    )?;
+    let export = |g: &Group| {
+        g.export_secret(EXPORT_LABEL, b"", 32)
+            .map(|s| s.as_bytes().to_vec())
+            .map_err(fail("export secret"))
+    };
+    out.check(
+        STACK,
+        format!("{what}: exported secret"),
+        export(a)?,
+        export(b)?,
+    )
+}
+
+pub(crate) fn run(cfg: &RunConfig, progress: &Progress) -> Result<StackRun, BenchError> {
+    let provider: Arc<dyn CryptoProvider> = match cfg.provider {
+        ProviderMode::RustCrypto => Arc::new(conclave_crypto_rustcrypto::RustCryptoProvider),
+        ProviderMode::Fastest => Arc::new(conclave_crypto_awslc::AwsLcProvider),
+    };
+    let env = GroupEnv {
+        crypto: provider.clone(),
+        identity: Arc::new(BasicIdentityProvider),
+        psks: Arc::new(()),
+    };
+    let cs = env.suite(SUITE).map_err(fail("cipher suite"))?;
+    let mut rng = OsRng;
+    let now = unix_now();
+    let n = cfg.n;
+    let (add_reps, join_reps, reps) = plan(cfg);
+    let mut out = StackRun::default();
+
+    let member = |name: String, rng: &mut OsRng| -> Result<_, BenchError> {
+        let signer = SigningIdentity::generate(
+            cs.as_ref(),
+            Credential::Basic {
+                identity: name.into_bytes(),
+            },
+            rng,
+        )
+        .map_err(fail("signature key"))?;
+        let bundle =
+            KeyPackageBundle::generate(&env, SUITE, &signer, &LeafOptions::default(), now, rng)
+                .map_err(fail("KeyPackage"))?;
+        let bytes = encode(
+            &MlsMessage::new(MlsMessageBody::KeyPackage(bundle.key_package.clone())),
+            "encode KeyPackage",
+        )?;
+        Ok((signer, bundle, bytes))
+    };
+
+    // Setup: the KeyPackages of members 1..N as bytes; member 1 ("bob") keeps his keys.
+    let alice_id = SigningIdentity::generate(
+        cs.as_ref(),
+        Credential::Basic {
+            identity: b"member-0".to_vec(),
+        },
+        &mut rng,
+    )
+    .map_err(fail("signature key"))?;
+    let (bob_id, bob_kp, bob_bytes) = member("member-1".into(), &mut rng)?;
+    let mut kp_bytes = Vec::with_capacity(n - 1);
+    kp_bytes.push(bob_bytes);
+    for i in 2..n {
+        kp_bytes.push(member(format!("member-{i}"), &mut rng)?.2);
+    }
+    let spares = (0..reps)
+        .map(|r| member(format!("spare-{r}"), &mut rng))
+        .collect::<Result<Vec<_>, _>>()?;
+    progress.note(format!("{} KeyPackages generated", n - 1 + reps));
+
+    // add_commit_create: a fresh 1-member group commits adding N−1 KeyPackages.
+    let mut added = None;
+    for r in 0..add_reps {
+        let mut alice = Group::create(
+            env.clone(),
+            SUITE,
+            format!("conclave-bench-{r}").into_bytes(),
+            alice_id.clone(),
+            Vec::new(),
+            GroupConfig::default(),
+            &LeafOptions::default(),
+            now,
+            &mut rng,
+        )
+        .map_err(fail("create group"))?;
+        let start = Instant::now();
+        let proposals = kp_bytes
+            .iter()
+            .map(|b| parse_key_package(b).map(|key_package| Proposal::Add(Add { key_package })))
+            .collect::<Result<Vec<_>, _>>()?;
+        let output = alice
+            .commit(
+                &CommitOptions {
+                    proposals,
+                    ..CommitOptions::default()
+                },
+                now,
+                &mut rng,
+            )
+            .map_err(fail("add commit"))?;
+        alice.merge_pending_commit().map_err(fail("merge add"))?;
+        let _commit = encode(&output.commit, "encode commit")?;
+        let welcome = output
+            .welcome
+            .as_ref()
+            .ok_or_else(|| fail("add commit")("no Welcome"))?;
+        let welcome = encode(welcome, "encode Welcome")?;
+        let elapsed = ms_since(start);
+        out.push(Op::AddCommitCreate, elapsed);
+        progress.note(format!(
+            "add_commit_create {}/{add_reps}: {elapsed:.2} ms",
+            r + 1
+        ));
+        added = Some((alice, welcome));
+    }
+    let (mut alice, welcome) = added.ok_or_else(|| fail("add commit")("no repetition"))?;
+    out.push(Op::WelcomeSize, welcome.len() as f64);
+
+    // welcome_join: member 1 joins from the Welcome (ratchet tree inside, full validation).
+    let mut joined = None;
+    for r in 0..join_reps {
+        let start = Instant::now();
+        let parsed = parse_welcome(&welcome)?;
+        let group = Group::join(
+            env.clone(),
+            &parsed,
+            &bob_kp,
+            bob_id.clone(),
+            GroupConfig::default(),
+            &JoinOptions::default(),
+            now,
+        )
+        .map_err(fail("join"))?;
+        let elapsed = ms_since(start);
+        out.push(Op::WelcomeJoin, elapsed);
+        progress.note(format!(
+            "welcome_join {}/{join_reps}: {elapsed:.2} ms",
+            r + 1
+        ));
+        joined = Some(group);
+    }
+    let mut bob = joined.ok_or_else(|| fail("join")("no repetition"))?;
+    agree(&mut out, &alice, &bob, "join")?;
+
+    // update_commit_create / _process: member 1 commits with a path, member 0 processes.
+    for r in 0..reps {
+        let start = Instant::now();
+        let output = bob
+            .commit(&CommitOptions::default(), now, &mut rng)
+            .map_err(fail("update commit"))?;
+        bob.merge_pending_commit().map_err(fail("merge update"))?;
+        let commit = encode(&output.commit, "encode commit")?;
+        out.push(Op::UpdateCommitCreate, ms_since(start));
+        let start = Instant::now();
+        process_commit(&mut alice, &commit, now)?;
+        out.push(Op::UpdateCommitProcess, ms_since(start));
+        out.push(Op::CommitSize, commit.len() as f64);
+        agree(&mut out, &alice, &bob, &format!("update {r}"))?;
+    }
+    progress.note("update commits done");
+    let state = bob.to_bytes().map_err(fail("serialize state"))?;
+    out.push(Op::GroupStateSize, state.len() as f64);
+
+    // Application messages, member 0 to member 1.
+    for (op, len, batch) in [
+        (Op::App100BRoundtrip, SMALL_MESSAGE, SMALL_BATCH),
+        (Op::App1MiBRoundtrip, LARGE_MESSAGE, LARGE_BATCH),
+    ] {
+        let data: Vec<Vec<u8>> = (0..batch).map(|k| payload(len, k)).collect();
+        for _ in 0..reps {
+            let start = Instant::now();
+            for sent in &data {
+                let message = alice
+                    .encrypt_application_message(sent, &[], &mut rng)
+                    .map_err(fail("encrypt"))?;
+                let bytes = encode(&message, "encode message")?;
+                let parsed = MlsMessage::from_bytes(&bytes).map_err(fail("parse message"))?;
+                match bob.process_message(&parsed, now).map_err(fail("decrypt"))? {
+                    ProcessedMessage::Application { data, .. } if data == *sent => {}
+                    _ => {
+                        return Err(BenchError::Disagreement {
+                            stack: STACK.name(),
+                            what: "application message did not round-trip".into(),
+                        });
+                    }
+                }
+            }
+            let secs = start.elapsed().as_secs_f64();
+            out.push(op, rate(op, batch, len, secs));
+        }
+    }
+    progress.note("application messages done");
+
+    // remove_commit_create / _process: member 0 removes the last member, member 1
+    // processes; then (untimed) a spare is added back so that the group stays at N.
+    let target = remove_target(n);
+    for (r, (spare_id, spare_kp, _)) in spares.iter().enumerate() {
+        let start = Instant::now();
+        let output = alice
+            .commit(
+                &CommitOptions {
+                    proposals: vec![Proposal::Remove(Remove {
+                        removed: LeafIndex(target),
+                    })],
+                    ..CommitOptions::default()
+                },
+                now,
+                &mut rng,
+            )
+            .map_err(fail("remove commit"))?;
+        alice.merge_pending_commit().map_err(fail("merge remove"))?;
+        let commit = encode(&output.commit, "encode commit")?;
+        out.push(Op::RemoveCommitCreate, ms_since(start));
+        let start = Instant::now();
+        let self_removed = process_commit(&mut bob, &commit, now)?;
+        out.push(Op::RemoveCommitProcess, ms_since(start));
+        if self_removed != (bob.own_leaf() == LeafIndex(target)) {
+            return Err(BenchError::Disagreement {
+                stack: STACK.name(),
+                what: format!("remove {r}: removal of the processor misreported"),
+            });
+        }
+        if !self_removed {
+            agree(&mut out, &alice, &bob, &format!("remove {r}"))?;
+        }
+        // Refill.
+        let output = alice
+            .commit(
+                &CommitOptions {
+                    proposals: vec![Proposal::Add(Add {
+                        key_package: spare_kp.key_package.clone(),
+                    })],
+                    ..CommitOptions::default()
+                },
+                now,
+                &mut rng,
+            )
+            .map_err(fail("refill commit"))?;
+        alice.merge_pending_commit().map_err(fail("merge refill"))?;
+        if self_removed {
+            let welcome = output
+                .welcome
+                .as_ref()
+                .ok_or_else(|| fail("refill")("no Welcome"))?;
+            let welcome = parse_welcome(&encode(welcome, "encode Welcome")?)?;
+            bob = Group::join(
+                env.clone(),
+                &welcome,
+                spare_kp,
+                spare_id.clone(),
+                GroupConfig::default(),
+                &JoinOptions::default(),
+                now,
+            )
+            .map_err(fail("refill join"))?;
+        } else {
+            process_commit(&mut bob, &encode(&output.commit, "encode commit")?, now)?;
+        }
+        agree(&mut out, &alice, &bob, &format!("refill {r}"))?;
+    }
+    progress.note("remove commits done");
+    Ok(out)
+}

@@ -1,0 +1,420 @@
+//! Side-by-side benchmarks of Conclave, mls-rs and OpenMLS on the same RFC 9420 workloads
+//! (issue 5): one commit adding N−1 members (RFC 9420 §12.4), a join from the Welcome with
+//! full tree validation (§12.4.3.1), update and remove commits with an UpdatePath (§12.4.2),
+//! application messages as PrivateMessages (§6.3), and the sizes of a Welcome, a commit and
+//! one member's serialized state.
+//!
+//! Every stack runs under the same conditions: cipher suite 1
+//! (`MLS_128_DHKEMX25519_AES128GCM_SHA256_Ed25519`), every commit carries an UpdatePath, the
+//! ratchet tree rides in the Welcome (§12.4.3.3), handshakes are PublicMessages, application
+//! messages PrivateMessages without padding, storage in memory, and every input crosses as
+//! bytes: parsing and validation are inside the timed region. Each stack module also checks
+//! that its members agree (epoch authenticators and exported secrets, RFC 9420 §8.5, §8.7)
+//! after every commit, and that decrypted messages match what was sent.
+
+mod conclave;
+mod mlsrs;
+mod openmls;
+mod report;
+
+use std::time::Instant;
+
+pub use report::{Record, median, render_table};
+
+/// Errors of a benchmark run.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum BenchError {
+    /// A stack refused or failed an operation.
+    #[error("{stack}: {step}: {message}")]
+    Stack {
+        /// The stack (`conclave`, `mls-rs`, `openmls`).
+        stack: &'static str,
+        /// What it was doing.
+        step: &'static str,
+        /// The stack's error, rendered.
+        message: String,
+    },
+    /// The members of one stack disagree, or a message did not round-trip.
+    #[error("{stack}: members disagree: {what}")]
+    Disagreement {
+        /// The stack.
+        stack: &'static str,
+        /// What differed.
+        what: String,
+    },
+    /// The requested configuration cannot be run.
+    #[error("invalid configuration: {0}")]
+    Config(String),
+}
+
+/// The three implementations compared.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Impl {
+    /// This workspace.
+    Conclave,
+    /// AWS's mls-rs.
+    MlsRs,
+    /// OpenMLS.
+    OpenMls,
+}
+
+impl Impl {
+    /// All three, in table order.
+    pub const ALL: [Impl; 3] = [Impl::Conclave, Impl::MlsRs, Impl::OpenMls];
+
+    /// The name used in the JSON output and the table.
+    pub fn name(self) -> &'static str {
+        match self {
+            Impl::Conclave => "conclave",
+            Impl::MlsRs => "mls-rs",
+            Impl::OpenMls => "openmls",
+        }
+    }
+
+    /// Parses [`Impl::name`].
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|i| i.name() == name)
+    }
+}
+
+/// Which crypto backends the stacks run on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProviderMode {
+    /// Every stack on RustCrypto: the algorithm comparison.
+    RustCrypto,
+    /// Every stack on its fastest provider.
+    Fastest,
+}
+
+impl ProviderMode {
+    /// The mode's name (`--provider`, and `provider` in the JSON output).
+    pub fn name(self) -> &'static str {
+        match self {
+            ProviderMode::RustCrypto => "rustcrypto",
+            ProviderMode::Fastest => "fastest",
+        }
+    }
+
+    /// Parses [`ProviderMode::name`].
+    pub fn parse(name: &str) -> Option<Self> {
+        match name {
+            "rustcrypto" => Some(ProviderMode::RustCrypto),
+            "fastest" => Some(ProviderMode::Fastest),
+            _ => None,
+        }
+    }
+
+    /// The backend crate a stack uses in this mode.
+    pub fn backend(self, stack: Impl) -> &'static str {
+        match (self, stack) {
+            (ProviderMode::RustCrypto, Impl::Conclave) => "conclave-crypto-rustcrypto",
+            (ProviderMode::RustCrypto, Impl::MlsRs) => "mls-rs-crypto-rustcrypto",
+            (ProviderMode::RustCrypto, Impl::OpenMls) => "openmls_rust_crypto",
+            (ProviderMode::Fastest, Impl::Conclave) => "conclave-crypto-awslc",
+            (ProviderMode::Fastest, Impl::MlsRs) => "mls-rs-crypto-awslc",
+            (ProviderMode::Fastest, Impl::OpenMls) => "openmls_libcrux_crypto",
+        }
+    }
+}
+
+/// The measured operations, with their units.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Op {
+    /// A 1-member group commits adding N−1 KeyPackages (parse + validate + commit + merge).
+    AddCommitCreate,
+    /// A new member joins a group of N from the Welcome (parse + full validation).
+    WelcomeJoin,
+    /// A member commits with a path in a group of N (create + serialize + merge).
+    UpdateCommitCreate,
+    /// Another member processes that commit (parse + verify + decrypt + merge).
+    UpdateCommitProcess,
+    /// A member commits removing another one.
+    RemoveCommitCreate,
+    /// Another member processes that commit.
+    RemoveCommitProcess,
+    /// Encrypt + decrypt a 100-byte application message.
+    App100BRoundtrip,
+    /// Encrypt + decrypt a 1 MiB application message.
+    App1MiBRoundtrip,
+    /// The Welcome of the add commit.
+    WelcomeSize,
+    /// An update commit (PublicMessage with an UpdatePath).
+    CommitSize,
+    /// The serialized state of one member.
+    GroupStateSize,
+}
+
+impl Op {
+    /// All operations, in table order.
+    pub const ALL: [Op; 11] = [
+        Op::AddCommitCreate,
+        Op::WelcomeJoin,
+        Op::UpdateCommitCreate,
+        Op::UpdateCommitProcess,
+        Op::RemoveCommitCreate,
+        Op::RemoveCommitProcess,
+        Op::App100BRoundtrip,
+        Op::App1MiBRoundtrip,
+        Op::WelcomeSize,
+        Op::CommitSize,
+        Op::GroupStateSize,
+    ];
+
+    /// The name in the JSON output and the table.
+    pub fn name(self) -> &'static str {
+        match self {
+            Op::AddCommitCreate => "add_commit_create",
+            Op::WelcomeJoin => "welcome_join",
+            Op::UpdateCommitCreate => "update_commit_create",
+            Op::UpdateCommitProcess => "update_commit_process",
+            Op::RemoveCommitCreate => "remove_commit_create",
+            Op::RemoveCommitProcess => "remove_commit_process",
+            Op::App100BRoundtrip => "app_100B_roundtrip",
+            Op::App1MiBRoundtrip => "app_1MiB_roundtrip",
+            Op::WelcomeSize => "welcome_size",
+            Op::CommitSize => "commit_size",
+            Op::GroupStateSize => "group_state_size",
+        }
+    }
+
+    /// The unit of its median.
+    pub fn unit(self) -> &'static str {
+        match self {
+            Op::App100BRoundtrip => "msg/s",
+            Op::App1MiBRoundtrip => "MB/s",
+            Op::WelcomeSize | Op::CommitSize | Op::GroupStateSize => "bytes",
+            _ => "ms",
+        }
+    }
+
+    /// Whether a larger value is better (rates) rather than smaller (times, sizes).
+    pub fn higher_is_better(self) -> bool {
+        matches!(self, Op::App100BRoundtrip | Op::App1MiBRoundtrip)
+    }
+}
+
+/// Size of the small application message.
+pub const SMALL_MESSAGE: usize = 100;
+/// Size of the large application message (1 MiB).
+pub const LARGE_MESSAGE: usize = 1 << 20;
+/// Small messages per timed batch.
+pub const SMALL_BATCH: usize = 100;
+/// Large messages per timed batch.
+pub const LARGE_BATCH: usize = 2;
+
+/// How many repetitions each operation gets.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RepPolicy {
+    /// Use this many repetitions for everything.
+    pub fixed: Option<usize>,
+    /// At most 3 repetitions (1 for the big add from N = 1000 on).
+    pub quick: bool,
+}
+
+/// The families of operations that share a repetition count.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RepKind {
+    /// `add_commit_create`.
+    Add,
+    /// `welcome_join`.
+    Join,
+    /// Update create/process, remove create/process, application-message batches.
+    Other,
+}
+
+impl RepPolicy {
+    /// Repetitions of `kind` at group size `n`: 21 up to N = 10, 11 up to 100, 5 up to 1000,
+    /// then 3; the add gets 3 at N = 1000 and 1 beyond.
+    pub fn reps(&self, n: usize, kind: RepKind) -> usize {
+        if let Some(fixed) = self.fixed {
+            return fixed.max(1);
+        }
+        let base = match n {
+            0..=10 => 21,
+            11..=100 => 11,
+            101..=1000 => 5,
+            _ => 3,
+        };
+        let reps = match (kind, n) {
+            (RepKind::Add, 101..=1000) => 3,
+            (RepKind::Add, 1001..) => 1,
+            _ => base,
+        };
+        if self.quick {
+            let cap = if kind == RepKind::Add && n >= 1000 {
+                1
+            } else {
+                3
+            };
+            reps.min(cap)
+        } else {
+            reps
+        }
+    }
+}
+
+/// One run of one stack at one group size.
+#[derive(Debug, Clone)]
+pub struct RunConfig {
+    /// Group size N (≥ 2).
+    pub n: usize,
+    /// Crypto backends.
+    pub provider: ProviderMode,
+    /// Repetitions.
+    pub reps: RepPolicy,
+    /// Print progress on stderr.
+    pub progress: bool,
+}
+
+/// Values that two members of one stack computed independently and that must be equal.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Check {
+    /// What was compared (e.g. "update 3: epoch authenticator").
+    pub what: String,
+    /// The first member's value.
+    pub left: Vec<u8>,
+    /// The second member's value.
+    pub right: Vec<u8>,
+}
+
+/// The raw samples and agreement checks of one stack at one N.
+#[derive(Debug, Clone, Default)]
+pub struct StackRun {
+    /// Samples per operation, in the unit of [`Op::unit`].
+    pub samples: Vec<(Op, Vec<f64>)>,
+    /// The agreement checks made along the way (all already verified equal).
+    pub checks: Vec<Check>,
+}
+
+impl StackRun {
+    fn push(&mut self, op: Op, value: f64) {
+        match self.samples.iter_mut().find(|(o, _)| *o == op) {
+            Some((_, values)) => values.push(value),
+            None => self.samples.push((op, vec![value])),
+        }
+    }
+
+    /// Records a check and fails if the two sides differ (or are empty).
+    fn check(
+        &mut self,
+        stack: Impl,
+        what: String,
+        left: Vec<u8>,
+        right: Vec<u8>,
+    ) -> Result<(), BenchError> {
+        if left.is_empty() || left != right {
+            return Err(BenchError::Disagreement {
+                stack: stack.name(),
+                what,
+            });
+        }
+        self.checks.push(Check { what, left, right });
+        Ok(())
+    }
+
+    /// The samples of `op`.
+    pub fn values(&self, op: Op) -> Option<&[f64]> {
+        self.samples
+            .iter()
+            .find(|(o, _)| *o == op)
+            .map(|(_, v)| v.as_slice())
+    }
+}
+
+/// Progress lines on stderr.
+#[derive(Debug, Clone)]
+pub(crate) struct Progress {
+    enabled: bool,
+    prefix: String,
+}
+
+impl Progress {
+    fn new(cfg: &RunConfig, stack: Impl) -> Self {
+        Self {
+            enabled: cfg.progress,
+            prefix: format!("[{} N={} {}]", cfg.provider.name(), cfg.n, stack.name()),
+        }
+    }
+
+    pub(crate) fn note(&self, message: impl core::fmt::Display) {
+        if self.enabled {
+            eprintln!("{} {message}", self.prefix);
+        }
+    }
+}
+
+/// Milliseconds since `start`.
+pub(crate) fn ms_since(start: Instant) -> f64 {
+    start.elapsed().as_secs_f64() * 1e3
+}
+
+/// The payloads of the application-message workloads.
+pub(crate) fn payload(len: usize, seed: usize) -> Vec<u8> {
+    (0..len)
+        .map(|i| i.wrapping_mul(31).wrapping_add(seed).to_le_bytes()[0])
+        .collect()
+}
+
+/// The exporter label used in agreement checks.
+pub(crate) const EXPORT_LABEL: &str = "conclave-bench";
+
+/// Runs every operation of `stack` at `cfg.n`.
+pub fn run_stack(stack: Impl, cfg: &RunConfig) -> Result<StackRun, BenchError> {
+    if cfg.n < 2 {
+        return Err(BenchError::Config(format!(
+            "group size {} is below 2",
+            cfg.n
+        )));
+    }
+    let progress = Progress::new(cfg, stack);
+    match stack {
+        Impl::Conclave => conclave::run(cfg, &progress),
+        Impl::MlsRs => mlsrs::run(cfg, &progress),
+        Impl::OpenMls => openmls::run(cfg, &progress),
+    }
+}
+
+/// Medians of a run as JSON records.
+pub fn records(stack: Impl, cfg: &RunConfig, run: &StackRun) -> Vec<Record> {
+    Op::ALL
+        .iter()
+        .filter_map(|&op| {
+            run.values(op).and_then(median).map(|m| Record {
+                implementation: stack.name().to_owned(),
+                op: op.name().to_owned(),
+                n: cfg.n,
+                median: m,
+                unit: op.unit().to_owned(),
+                provider: cfg.provider.name().to_owned(),
+            })
+        })
+        .collect()
+}
+
+/// The number of removals a run makes, and whether the processor is itself removed.
+///
+/// The committer (leaf 0) removes the last leaf; the processor is leaf 1. At N = 2 the
+/// only other member is the processor, which then processes its own removal and is
+/// replaced by a fresh joiner before the next repetition.
+pub(crate) fn remove_target(n: usize) -> u32 {
+    u32::try_from(n.saturating_sub(1)).unwrap_or(u32::MAX)
+}
+
+/// The operations' repetition counts of a run, for the progress notes.
+pub(crate) fn plan(cfg: &RunConfig) -> (usize, usize, usize) {
+    (
+        cfg.reps.reps(cfg.n, RepKind::Add),
+        cfg.reps.reps(cfg.n, RepKind::Join),
+        cfg.reps.reps(cfg.n, RepKind::Other),
+    )
+}
+
+/// Messages per second, or MB/s (10^6 bytes of plaintext per second) for the large ones.
+pub(crate) fn rate(op: Op, batch: usize, len: usize, secs: f64) -> f64 {
+    if op == Op::App1MiBRoundtrip {
+        (batch * len) as f64 / secs / 1e6
+    } else {
+        batch as f64 / secs
+    }
+}

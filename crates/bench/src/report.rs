@@ -1,0 +1,96 @@
+//! Medians, JSON records and the side-by-side table.
+
+use serde::{Deserialize, Serialize};
+
+use crate::{Impl, Op};
+
+/// One line of the `--json` output: the median of one operation of one stack at one N.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Record {
+    /// `conclave`, `mls-rs` or `openmls`.
+    #[serde(rename = "impl")]
+    pub implementation: String,
+    /// The operation (see [`Op::name`]).
+    pub op: String,
+    /// Group size.
+    pub n: usize,
+    /// Median over the repetitions.
+    pub median: f64,
+    /// `ms`, `msg/s`, `MB/s` or `bytes`.
+    pub unit: String,
+    /// The provider mode (`rustcrypto` or `fastest`).
+    pub provider: String,
+}
+
+/// The median of `values` (mean of the two middle ones for an even count); `None` when
+/// empty or when a value is not a number.
+pub fn median(values: &[f64]) -> Option<f64> {
+    if values.is_empty() || values.iter().any(|v| v.is_nan()) {
+        return None;
+    }
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    let mid = sorted.len() / 2;
+    if sorted.len() % 2 == 1 {
+        sorted.get(mid).copied()
+    } else {
+        Some((sorted.get(mid - 1)? + sorted.get(mid)?) / 2.0)
+    }
+}
+
+fn format_value(value: f64, unit: &str) -> String {
+    match unit {
+        "bytes" => format!("{value:.0}"),
+        "msg/s" => format!("{value:.0}"),
+        _ if value >= 100.0 => format!("{value:.1}"),
+        _ if value >= 1.0 => format!("{value:.2}"),
+        _ => format!("{value:.3}"),
+    }
+}
+
+fn find(records: &[Record], stack: Impl, op: Op, n: usize) -> Option<f64> {
+    records
+        .iter()
+        .find(|r| r.implementation == stack.name() && r.op == op.name() && r.n == n)
+        .map(|r| r.median)
+}
+
+/// A Markdown table per group size: each operation's median per stack and the ratio
+/// peer/Conclave (for times and sizes > 1 means Conclave is faster or smaller; for rates
+/// < 1 means Conclave is faster).
+pub fn render_table(records: &[Record]) -> String {
+    let mut sizes: Vec<usize> = records.iter().map(|r| r.n).collect();
+    sizes.sort_unstable();
+    sizes.dedup();
+    let mut out = String::new();
+    out.push_str(
+        "| N | op | unit | conclave | mls-rs | openmls | mls-rs/conclave | openmls/conclave |\n",
+    );
+    out.push_str("|---:|---|---|---:|---:|---:|---:|---:|\n");
+    for n in sizes {
+        for op in Op::ALL {
+            let ours = find(records, Impl::Conclave, op, n);
+            let [mls, om] = [Impl::MlsRs, Impl::OpenMls].map(|p| find(records, p, op, n));
+            if ours.is_none() && mls.is_none() && om.is_none() {
+                continue;
+            }
+            let cell =
+                |v: Option<f64>| v.map_or_else(|| "-".to_owned(), |v| format_value(v, op.unit()));
+            let ratio = |peer: Option<f64>| match (peer, ours) {
+                (Some(p), Some(o)) if o > 0.0 => format!("{:.2}", p / o),
+                _ => "-".to_owned(),
+            };
+            out.push_str(&format!(
+                "| {n} | {} | {} | {} | {} | {} | {} | {} |\n",
+                op.name(),
+                op.unit(),
+                cell(ours),
+                cell(mls),
+                cell(om),
+                ratio(mls),
+                ratio(om),
+            ));
+        }
+    }
+    out
+}

@@ -1,0 +1,148 @@
+//! Smoke test of the side-by-side benchmark: every operation on all three stacks at
+//! N ∈ {2, 10}, the members of each stack agree after every commit, and the JSON output has
+//! the documented shape. Repetitions are cut to 2 to keep it to seconds.
+
+// The helpers below are test code too: a panic there is a test failure.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use conclave_bench::{
+    Impl, Op, ProviderMode, Record, RepPolicy, RunConfig, StackRun, records, render_table,
+    run_stack,
+};
+use serde_json::Value;
+
+fn config(n: usize, provider: ProviderMode) -> RunConfig {
+    RunConfig {
+        n,
+        provider,
+        reps: RepPolicy {
+            fixed: Some(2),
+            quick: false,
+        },
+        progress: false,
+    }
+}
+
+fn assert_agreement(stack: Impl, n: usize, run: &StackRun) {
+    // join + 2 updates + (2 removes unless the processor was removed) + 2 refills, two
+    // values each (epoch authenticator, exported secret).
+    let expected = if n == 2 {
+        2 * (1 + 2 + 2)
+    } else {
+        2 * (1 + 2 + 2 + 2)
+    };
+    assert_eq!(run.checks.len(), expected, "{} N={n}", stack.name());
+    for check in &run.checks {
+        assert!(!check.left.is_empty(), "{}: {}", stack.name(), check.what);
+        assert_eq!(check.left, check.right, "{}: {}", stack.name(), check.what);
+    }
+    // Each epoch has its own authenticator: consecutive checks must not repeat one.
+    let auths: Vec<&Vec<u8>> = run
+        .checks
+        .iter()
+        .filter(|c| c.what.ends_with("epoch authenticator"))
+        .map(|c| &c.left)
+        .collect();
+    for pair in auths.windows(2) {
+        assert_ne!(pair[0], pair[1], "{}: epoch did not change", stack.name());
+    }
+}
+
+fn assert_shape(value: &Value) {
+    let array = value.as_array().expect("array");
+    assert!(!array.is_empty());
+    for item in array {
+        let object = item.as_object().expect("object");
+        let mut keys: Vec<&str> = object.keys().map(String::as_str).collect();
+        keys.sort_unstable();
+        assert_eq!(keys, ["impl", "median", "n", "op", "provider", "unit"]);
+        let imp = object["impl"].as_str().unwrap();
+        assert!(Impl::parse(imp).is_some(), "impl {imp}");
+        let op = object["op"].as_str().unwrap();
+        let op = Op::ALL
+            .into_iter()
+            .find(|o| o.name() == op)
+            .unwrap_or_else(|| panic!("op {op}"));
+        assert_eq!(object["unit"].as_str().unwrap(), op.unit());
+        assert!(object["n"].as_u64().unwrap() >= 2);
+        let median = object["median"].as_f64().unwrap();
+        assert!(median.is_finite() && median > 0.0, "{item}");
+        assert!(ProviderMode::parse(object["provider"].as_str().unwrap()).is_some());
+    }
+}
+
+#[test]
+fn every_op_every_stack_small_groups() {
+    let mut all: Vec<Record> = Vec::new();
+    for n in [2, 10] {
+        let cfg = config(n, ProviderMode::RustCrypto);
+        for stack in Impl::ALL {
+            let run = run_stack(stack, &cfg).unwrap_or_else(|e| panic!("{e}"));
+            assert_agreement(stack, n, &run);
+            let recs = records(stack, &cfg, &run);
+            let ops: Vec<&str> = recs.iter().map(|r| r.op.as_str()).collect();
+            let expected: Vec<&str> = Op::ALL.iter().map(|o| o.name()).collect();
+            assert_eq!(ops, expected, "{} N={n}", stack.name());
+            all.extend(recs);
+        }
+    }
+    // Sizes are deterministic functions of the group: a Welcome grows with N.
+    let size = |stack: Impl, n: usize| {
+        all.iter()
+            .find(|r| r.implementation == stack.name() && r.op == "welcome_size" && r.n == n)
+            .unwrap()
+            .median
+    };
+    for stack in Impl::ALL {
+        assert!(size(stack, 10) > size(stack, 2));
+    }
+    assert_shape(&serde_json::to_value(&all).unwrap());
+    let table = render_table(&all);
+    assert_eq!(table.lines().count(), 2 + 2 * Op::ALL.len());
+}
+
+#[test]
+fn binary_writes_json_in_fastest_mode() {
+    let dir = std::env::temp_dir().join(format!("conclave-bench-smoke-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("out.json");
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_conclave-bench"))
+        .args([
+            "--provider",
+            "fastest",
+            "--sizes",
+            "2",
+            "--reps",
+            "1",
+            "--quiet",
+            "--json",
+        ])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    assert!(
+        stdout.contains("| 2 | add_commit_create | ms |"),
+        "{stdout}"
+    );
+    let value: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    assert_shape(&value);
+    let array = value.as_array().unwrap();
+    assert_eq!(array.len(), 3 * Op::ALL.len());
+    assert!(
+        array
+            .iter()
+            .all(|r| r["provider"] == "fastest" && r["n"] == 2)
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
