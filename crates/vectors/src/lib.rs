@@ -94,6 +94,24 @@ impl Report {
     }
 }
 
+impl Report {
+    /// Runs `check` on every case of a file whose cases name a `cipher_suite`, once per
+    /// provider that supports it (see [`Report::for_each_provider`]).
+    pub fn check_suite_cases(
+        &mut self,
+        json: &serde_json::Value,
+        providers: &[Box<dyn CryptoProvider>],
+        mut check: impl FnMut(&dyn CipherSuiteProvider, &serde_json::Value) -> Result<(), String>,
+    ) {
+        for (i, case) in cases(json) {
+            match field_u64(case, "cipher_suite") {
+                Ok(suite) => self.for_each_provider(providers, suite, i, |cs| check(cs, case)),
+                Err(e) => self.record(|| format!("case {i}"), Err(e)),
+            }
+        }
+    }
+}
+
 /// The outcome for one file.
 #[derive(Debug)]
 pub enum FileOutcome {

@@ -7,16 +7,11 @@ use conclave_core::messages::{GroupContext, ProtocolVersion};
 use conclave_crypto::{CipherSuite, CipherSuiteProvider, CryptoProvider, Secret};
 use serde_json::Value;
 
-use crate::{Report, cases, field_hex, field_str, field_u64};
+use crate::{Report, field_hex, field_str, field_u64};
 
 /// Checks every case of the file on every provider supporting its suite.
 pub(crate) fn check(json: &Value, providers: &[Box<dyn CryptoProvider>], report: &mut Report) {
-    for (i, case) in cases(json) {
-        match field_u64(case, "cipher_suite") {
-            Ok(suite) => report.for_each_provider(providers, suite, i, |cs| check_case(cs, case)),
-            Err(e) => report.record(|| format!("case {i}"), Err(e)),
-        }
-    }
+    report.check_suite_cases(json, providers, check_case);
 }
 
 fn check_case(cs: &dyn CipherSuiteProvider, case: &Value) -> Result<(), String> {

@@ -19,7 +19,7 @@ use conclave_core::secret_tree::{SecretTree, SecretTreeConfig};
 use conclave_core::tree_math::TreeSize;
 use conclave_crypto::{CipherSuiteProvider, CryptoProvider, Secret, SeededRng};
 
-use crate::{Report, cases, field_hex, field_u64};
+use crate::{Report, field_hex, field_u64};
 
 const SENDER: LeafIndex = LeafIndex(1);
 
@@ -29,16 +29,7 @@ pub(crate) fn check(
     providers: &[Box<dyn CryptoProvider>],
     report: &mut Report,
 ) {
-    for (i, case) in cases(json) {
-        let suite = match field_u64(case, "cipher_suite") {
-            Ok(suite) => suite,
-            Err(e) => {
-                report.record(|| format!("case {i}"), Err(e));
-                continue;
-            }
-        };
-        report.for_each_provider(providers, suite, i, |cs| check_case(cs, case));
-    }
+    report.check_suite_cases(json, providers, check_case);
 }
 
 /// The inputs shared by the three content types of a case.

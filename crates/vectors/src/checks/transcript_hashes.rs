@@ -5,7 +5,7 @@ use conclave_core::messages::AuthenticatedContent;
 use conclave_core::transcript;
 use conclave_crypto::{CipherSuiteProvider, CryptoProvider};
 
-use crate::{Report, cases, field_hex, field_u64};
+use crate::{Report, field_hex};
 
 /// Each case: the commit's confirmation tag is the MAC of the confirmed transcript hash
 /// after it, and both hashes follow from `interim_transcript_hash_before`.
@@ -14,16 +14,7 @@ pub(crate) fn check(
     providers: &[Box<dyn CryptoProvider>],
     report: &mut Report,
 ) {
-    for (i, case) in cases(json) {
-        let suite = match field_u64(case, "cipher_suite") {
-            Ok(suite) => suite,
-            Err(e) => {
-                report.record(|| format!("case {i}"), Err(e));
-                continue;
-            }
-        };
-        report.for_each_provider(providers, suite, i, |cs| check_case(cs, case));
-    }
+    report.check_suite_cases(json, providers, check_case);
 }
 
 fn check_case(cs: &dyn CipherSuiteProvider, case: &serde_json::Value) -> Result<(), String> {

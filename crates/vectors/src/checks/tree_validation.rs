@@ -8,21 +8,12 @@ use conclave_core::tree_math::NodeIndex;
 use conclave_crypto::{CipherSuiteProvider, CryptoProvider};
 use serde_json::Value;
 
-use crate::{Report, cases, field_hex, field_u64};
+use crate::{Report, field_hex};
 
 /// Each case: the resolution and tree hash of every node, parent-hash validity of every
 /// parent node, and every leaf's signature with `group_id`.
 pub(crate) fn check(json: &Value, providers: &[Box<dyn CryptoProvider>], report: &mut Report) {
-    for (i, case) in cases(json) {
-        let suite = match field_u64(case, "cipher_suite") {
-            Ok(suite) => suite,
-            Err(e) => {
-                report.record(|| format!("case {i}"), Err(e));
-                continue;
-            }
-        };
-        report.for_each_provider(providers, suite, i, |cs| check_case(cs, case));
-    }
+    report.check_suite_cases(json, providers, check_case);
 }
 
 fn check_case(cs: &dyn CipherSuiteProvider, case: &Value) -> Result<(), String> {

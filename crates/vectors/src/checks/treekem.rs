@@ -13,16 +13,11 @@ use conclave_core::treekem::{GeneratedPath, NodeKey, PrivateTree, decrypt_path};
 use conclave_crypto::{CipherSuiteProvider, CryptoProvider, SeededRng, labels};
 use serde_json::Value;
 
-use crate::{Report, cases, field_hex, field_u64};
+use crate::{Report, field_hex, field_u64};
 
 /// One check per case and provider.
 pub(crate) fn check(json: &Value, providers: &[Box<dyn CryptoProvider>], report: &mut Report) {
-    for (i, case) in cases(json) {
-        match field_u64(case, "cipher_suite") {
-            Ok(suite) => report.for_each_provider(providers, suite, i, |cs| check_case(cs, case)),
-            Err(e) => report.record(|| format!("case {i}"), Err(e)),
-        }
-    }
+    report.check_suite_cases(json, providers, check_case);
 }
 
 /// A member's private state from the vector.

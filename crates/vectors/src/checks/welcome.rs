@@ -7,7 +7,7 @@ use conclave_core::messages::{
 use conclave_core::welcome;
 use conclave_crypto::{CipherSuiteProvider, CryptoProvider};
 
-use crate::{Report, cases, field_hex, field_u64};
+use crate::{Report, field_hex, field_u64};
 
 /// Each case: find our entry of the Welcome by KeyPackageRef, decrypt the GroupSecrets with
 /// `init_priv`, decrypt the GroupInfo, verify its signature with `signer_pub`, and verify
@@ -17,16 +17,7 @@ pub(crate) fn check(
     providers: &[Box<dyn CryptoProvider>],
     report: &mut Report,
 ) {
-    for (i, case) in cases(json) {
-        let suite = match field_u64(case, "cipher_suite") {
-            Ok(suite) => suite,
-            Err(e) => {
-                report.record(|| format!("case {i}"), Err(e));
-                continue;
-            }
-        };
-        report.for_each_provider(providers, suite, i, |cs| check_case(cs, case));
-    }
+    report.check_suite_cases(json, providers, check_case);
 }
 
 fn check_case(cs: &dyn CipherSuiteProvider, case: &serde_json::Value) -> Result<(), String> {
