@@ -143,6 +143,19 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "remove_commit: create {created:?} / process {:?}",
         t.elapsed()
     );
+    let payload = vec![0x42u8; 100];
+    let t = Instant::now();
+    for _ in 0..1000 {
+        let message = bob.encrypt_application_message(&payload, &[], &mut rng)?;
+        let bytes = conclave_codec::Encode::to_bytes(&message)?;
+        let parsed =
+            <conclave_core::messages::MlsMessage as conclave_codec::Decode>::from_bytes(&bytes)?;
+        alice.process_message(&parsed, now)?;
+    }
+    println!(
+        "app_100B_roundtrip: {:.0} msg/s",
+        1000.0 / t.elapsed().as_secs_f64()
+    );
     let t = Instant::now();
     let state = bob.to_bytes()?;
     let ser = t.elapsed();

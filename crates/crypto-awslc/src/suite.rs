@@ -242,6 +242,44 @@ impl AwsLcCipherSuite {
         }
         Ok(Secret::new(core::mem::take(&mut *okm)))
     }
+
+    /// `DH(sk, pk)` with a loaded private key, accepting only the raw RFC 9180
+    /// `SerializePublicKey` form of `public_key`.
+    fn agree(
+        &self,
+        private_key: &agreement::PrivateKey,
+        public_key: &[u8],
+    ) -> Result<Secret, CryptoError> {
+        let (alg, shape_ok) = match self.dh {
+            DhGroup::X25519 => (&agreement::X25519, public_key.len() == X25519_KEY_LEN),
+            DhGroup::Nist(curve) => (
+                curve.agreement(),
+                curve.public_key_has_uncompressed_form(public_key),
+            ),
+        };
+        // Only the raw RFC 9180 SerializePublicKey form is accepted (not X.509 or
+        // compressed points, which aws-lc would otherwise parse too).
+        if !shape_ok {
+            return Err(CryptoError::InvalidKey {
+                kind: "DH public",
+                reason: "wrong encoding",
+            });
+        }
+        let peer = agreement::UnparsedPublicKey::new(alg, public_key);
+        // aws-lc checks that a NIST point is on the curve and rejects the all-zero X25519
+        // output (RFC 7748 §6.1); the zero check below repeats the latter for defence.
+        let shared = agreement::agree(
+            private_key,
+            peer,
+            CryptoError::DhFailed("invalid peer public key or zero shared secret"),
+            |raw| Ok(Secret::from_slice(raw)),
+        )?;
+        let all_zero = shared.as_bytes().iter().fold(0u8, |acc, b| acc | b) == 0;
+        if all_zero {
+            return Err(CryptoError::DhFailed("all-zero shared secret"));
+        }
+        Ok(shared)
+    }
 }
 
 /// Maps any aws-lc-rs signature failure to [`CryptoError::InvalidSignature`].
@@ -384,38 +422,23 @@ impl CipherSuiteProvider for AwsLcCipherSuite {
     }
 
     fn dh(&self, secret_key: &[u8], public_key: &[u8]) -> Result<Secret, CryptoError> {
-        let (alg, shape_ok) = match self.dh {
-            DhGroup::X25519 => (&agreement::X25519, public_key.len() == X25519_KEY_LEN),
-            DhGroup::Nist(curve) => (
-                curve.agreement(),
-                curve.public_key_has_uncompressed_form(public_key),
-            ),
-        };
-        // Only the raw RFC 9180 SerializePublicKey form is accepted (not X.509 or
-        // compressed points, which aws-lc would otherwise parse too).
-        if !shape_ok {
-            return Err(CryptoError::InvalidKey {
-                kind: "DH public",
-                reason: "wrong encoding",
-            });
-        }
         let private_key = self.dh_private_key(secret_key)?;
-        let peer = agreement::UnparsedPublicKey::new(alg, public_key);
-        // aws-lc checks that a NIST point is on the curve and rejects the all-zero X25519
-        // output (RFC 7748 §6.1); the zero check below repeats the latter for defence.
-        let shared = agreement::agree(
-            &private_key,
-            peer,
-            CryptoError::DhFailed("invalid peer public key or zero shared secret"),
-            |raw| Ok(Secret::from_slice(raw)),
-        )?;
-        let all_zero = shared.as_bytes().iter().fold(0u8, |acc, b| acc | b) == 0;
-        if all_zero {
-            return Err(CryptoError::DhFailed("all-zero shared secret"));
-        }
-        Ok(shared)
+        self.agree(&private_key, public_key)
     }
 
+    /// Loading a secret key into aws-lc computes its public key; one key object serves both.
+    fn dh_with_public_key(
+        &self,
+        secret_key: &[u8],
+        public_key: &[u8],
+    ) -> Result<(Secret, Vec<u8>), CryptoError> {
+        let private_key = self.dh_private_key(secret_key)?;
+        let own_public = private_key
+            .compute_public_key()
+            .map_err(|_| CryptoError::Backend("computing a DH public key"))?;
+        let shared = self.agree(&private_key, public_key)?;
+        Ok((shared, own_public.as_ref().to_vec()))
+    }
     fn signature_generate(
         &self,
         rng: &mut dyn CryptoRandom,

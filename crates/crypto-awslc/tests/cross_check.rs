@@ -340,6 +340,21 @@ fn dh_agrees_both_ways() {
             assert_eq!(z_a12, z_r21, "{} dh", name(&*a));
             assert_eq!(z_a12, z_r12, "{} dh", name(&*a));
             assert_eq!(z_a12, z_a21, "{} dh", name(&*a));
+            // The one-key-object path gives the same pair as the two separate calls.
+            let (z, own) = a.dh_with_public_key(&sk1, &pk2).unwrap();
+            assert_eq!(
+                (z, own),
+                (z_a12, pk1.clone()),
+                "{} dh_with_public_key",
+                name(&*a)
+            );
+            let (z, own) = r.dh_with_public_key(&sk2, &pk1).unwrap();
+            assert_eq!(
+                (z, own),
+                (z_r21, pk2.clone()),
+                "{} dh_with_public_key",
+                name(&*a)
+            );
         }
     }
 }

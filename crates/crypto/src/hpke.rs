@@ -175,6 +175,17 @@ pub fn derive_key_pair(
     cs: &dyn CipherSuiteProvider,
     ikm: &[u8],
 ) -> Result<HpkeKeyPair, CryptoError> {
+    let secret_key = derive_secret_key(cs, ikm)?;
+    let public_key = cs.dh_public_key(secret_key.as_bytes())?;
+    Ok(HpkeKeyPair {
+        secret_key,
+        public_key,
+    })
+}
+
+/// The secret half of [`derive_key_pair`] (RFC 9180 §7.1.3), for callers that get the
+/// public key another way (Encap computes it together with the DH output).
+fn derive_secret_key(cs: &dyn CipherSuiteProvider, ikm: &[u8]) -> Result<Secret, CryptoError> {
     let kem = check_kem_kdf(cs)?;
     let suite_id = kem_suite_id(kem);
     let nsk = kem.secret_key_len();
@@ -203,11 +214,7 @@ pub fn derive_key_pair(
     } else {
         labeled_expand(cs, &suite_id, dkp_prk.as_bytes(), b"sk", b"", nsk)?
     };
-    let public_key = cs.dh_public_key(secret_key.as_bytes())?;
-    Ok(HpkeKeyPair {
-        secret_key,
-        public_key,
-    })
+    Ok(secret_key)
 }
 
 /// `GenerateKeyPair()` = `DeriveKeyPair(random(Nsk))` (RFC 9180 §4), drawing from `rng`.
@@ -256,17 +263,18 @@ fn concat_secrets(parts: &[&Secret]) -> Secret {
     Secret::new(core::mem::take(&mut *out))
 }
 
-/// Encap/AuthEncap with a given ephemeral key pair (RFC 9180 §4.1).
+/// Encap/AuthEncap with the ephemeral secret key `DeriveKeyPair(ikm_e)` (RFC 9180 §4.1);
+/// the ephemeral public key (`enc`) comes with the DH output.
 fn encap_with_ephemeral(
     cs: &dyn CipherSuiteProvider,
     pk_r: &[u8],
     sk_s: Option<&[u8]>,
-    ephemeral: &HpkeKeyPair,
+    ikm_e: &[u8],
 ) -> Result<(Secret, Vec<u8>), CryptoError> {
     let kem = check_kem_kdf(cs)?;
     check_len("HPKE recipient public key", pk_r, kem.public_key_len())?;
-    let dh_e = cs.dh(ephemeral.secret_key.as_bytes(), pk_r)?;
-    let enc = ephemeral.public_key.clone();
+    let sk_e = derive_secret_key(cs, ikm_e)?;
+    let (dh_e, enc) = cs.dh_with_public_key(sk_e.as_bytes(), pk_r)?;
     let mut kem_context = Vec::with_capacity(3 * kem.public_key_len());
     kem_context.extend_from_slice(&enc);
     kem_context.extend_from_slice(pk_r);
@@ -293,10 +301,10 @@ fn decap_inner(
     let kem = check_kem_kdf(cs)?;
     check_len("HPKE encapsulated key", enc, kem.enc_len())?;
     check_len("HPKE recipient secret key", sk_r, kem.secret_key_len())?;
-    let dh_e = cs.dh(sk_r, enc)?;
+    let (dh_e, pk_r) = cs.dh_with_public_key(sk_r, enc)?;
     let mut kem_context = Vec::with_capacity(3 * kem.public_key_len());
     kem_context.extend_from_slice(enc);
-    kem_context.extend_from_slice(&cs.dh_public_key(sk_r)?);
+    kem_context.extend_from_slice(&pk_r);
     let dh = match pk_s {
         None => dh_e,
         Some(pk_s) => {
@@ -316,8 +324,8 @@ pub fn encap(
     pk_r: &[u8],
     rng: &mut dyn CryptoRandom,
 ) -> Result<(Secret, Vec<u8>), CryptoError> {
-    let ephemeral = generate_key_pair(cs, rng)?;
-    encap_with_ephemeral(cs, pk_r, None, &ephemeral)
+    let ikm_e = random_ikm(cs, rng)?;
+    encap_with_ephemeral(cs, pk_r, None, ikm_e.as_bytes())
 }
 
 /// `Encap(pkR)` with the ephemeral key pair `DeriveKeyPair(ikm_e)` (RFC 9180 §4.1,
@@ -327,8 +335,7 @@ pub fn encap_deterministic(
     pk_r: &[u8],
     ikm_e: &[u8],
 ) -> Result<(Secret, Vec<u8>), CryptoError> {
-    let ephemeral = derive_key_pair(cs, ikm_e)?;
-    encap_with_ephemeral(cs, pk_r, None, &ephemeral)
+    encap_with_ephemeral(cs, pk_r, None, ikm_e)
 }
 
 /// `Decap(enc, skR)` (RFC 9180 §4.1): the KEM shared secret.
@@ -343,8 +350,8 @@ pub fn auth_encap(
     sk_s: &[u8],
     rng: &mut dyn CryptoRandom,
 ) -> Result<(Secret, Vec<u8>), CryptoError> {
-    let ephemeral = generate_key_pair(cs, rng)?;
-    encap_with_ephemeral(cs, pk_r, Some(sk_s), &ephemeral)
+    let ikm_e = random_ikm(cs, rng)?;
+    encap_with_ephemeral(cs, pk_r, Some(sk_s), ikm_e.as_bytes())
 }
 
 /// `AuthEncap(pkR, skS)` with the ephemeral key pair `DeriveKeyPair(ikm_e)`: deterministic.
@@ -354,8 +361,7 @@ pub fn auth_encap_deterministic(
     sk_s: &[u8],
     ikm_e: &[u8],
 ) -> Result<(Secret, Vec<u8>), CryptoError> {
-    let ephemeral = derive_key_pair(cs, ikm_e)?;
-    encap_with_ephemeral(cs, pk_r, Some(sk_s), &ephemeral)
+    encap_with_ephemeral(cs, pk_r, Some(sk_s), ikm_e)
 }
 
 /// `AuthDecap(enc, skR, pkS)` (RFC 9180 §4.1).
@@ -682,11 +688,13 @@ pub fn setup_sender<'a>(
     ephemeral: Ephemeral<'_>,
 ) -> Result<(Vec<u8>, SenderContext<'a>), CryptoError> {
     verify_psk_inputs(psk)?;
-    let eph = match ephemeral {
-        Ephemeral::Random(rng) => generate_key_pair(cs, rng)?,
-        Ephemeral::Ikm(ikm) => derive_key_pair(cs, ikm)?,
+    let (shared_secret, enc) = match ephemeral {
+        Ephemeral::Random(rng) => {
+            let ikm_e = random_ikm(cs, rng)?;
+            encap_with_ephemeral(cs, pk_r, sk_s, ikm_e.as_bytes())?
+        }
+        Ephemeral::Ikm(ikm_e) => encap_with_ephemeral(cs, pk_r, sk_s, ikm_e)?,
     };
-    let (shared_secret, enc) = encap_with_ephemeral(cs, pk_r, sk_s, &eph)?;
     let mode = mode_for(psk, sk_s.is_some());
     let ctx = key_schedule(cs, mode, shared_secret.as_bytes(), info, psk)?;
     Ok((enc, SenderContext(ctx)))
@@ -831,8 +839,8 @@ pub fn seal_base_with_info_hash(
     rng: &mut dyn CryptoRandom,
 ) -> Result<(Vec<u8>, Vec<u8>), CryptoError> {
     check_kem_kdf(cs)?;
-    let eph = generate_key_pair(cs, rng)?;
-    let (shared_secret, enc) = encap_with_ephemeral(cs, pk_r, None, &eph)?;
+    let ikm_e = random_ikm(cs, rng)?;
+    let (shared_secret, enc) = encap_with_ephemeral(cs, pk_r, None, ikm_e.as_bytes())?;
     let ctx =
         key_schedule_with_info_hash(cs, Mode::Base, shared_secret.as_bytes(), info_hash, None)?;
     let mut ctx = SenderContext(ctx);

@@ -109,6 +109,21 @@ pub trait CipherSuiteProvider: Send + Sync {
     /// public keys and an all-zero X25519/X448 output.
     fn dh(&self, secret_key: &[u8], public_key: &[u8]) -> Result<Secret, CryptoError>;
 
+    /// `(DH(sk, pk), SerializePublicKey(pk(sk)))` in one call: DHKEM needs both for every
+    /// Encap (the ephemeral public key is `enc`) and Decap (the recipient's public key is in
+    /// `kem_context`), RFC 9180 §4.1. A backend whose key objects compute the public key
+    /// anyway when they load a secret key overrides this so that it is computed once.
+    fn dh_with_public_key(
+        &self,
+        secret_key: &[u8],
+        public_key: &[u8],
+    ) -> Result<(Secret, Vec<u8>), CryptoError> {
+        Ok((
+            self.dh(secret_key, public_key)?,
+            self.dh_public_key(secret_key)?,
+        ))
+    }
+
     // ---- signatures -----------------------------------------------------------------------
 
     /// Generates a signature key pair `(secret, public)` from the random source.

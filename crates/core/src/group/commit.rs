@@ -26,9 +26,7 @@ use crate::messages::{
 use crate::transcript;
 use crate::tree::{RatchetTree, check_committer_parent_hash};
 use crate::treekem::{GeneratedPath, PrivateTree, decrypt_path};
-use crate::validation::{
-    GroupRequirements, LeafNodeContext, LeafNodeValidator, MemberCredentialTypes,
-};
+use crate::validation::{GroupRequirements, LeafNodeContext, LeafNodeValidator};
 
 /// Label of the external-init secret export (RFC 9420 §8.3).
 pub(crate) const EXTERNAL_INIT_LABEL: &[u8] = b"MLS 1.0 external init secret";
@@ -858,13 +856,7 @@ fn apply_path(
             extensions: applied.extensions.clone(),
             ..group.epoch.context.clone()
         })?;
-        let members = MemberCredentialTypes::from_leaves(
-            applied
-                .tree
-                .members()
-                .filter(|(l, _)| *l != sender_leaf)
-                .map(|(_, leaf)| leaf),
-        );
+        let members = applied.tree.member_credential_types(Some(sender_leaf));
         let keys = TreeKeys {
             tree: &applied.tree,
             except: Some(sender_leaf),

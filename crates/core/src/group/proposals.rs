@@ -18,7 +18,7 @@ use crate::messages::{
 };
 use crate::tree::RatchetTree;
 use crate::validation::{
-    GroupRequirements, LeafKeyLookup, LeafNodeContext, LeafNodeValidator, MemberCredentialTypes,
+    GroupRequirements, LeafKeyLookup, LeafNodeContext, LeafNodeValidator,
     check_group_context_extensions as check_required_capabilities_of_members,
     validate_external_senders,
 };
@@ -241,7 +241,7 @@ pub(crate) fn validate_and_apply(
         }
     }
     let requirements = ctx.requirements(&applied.extensions)?;
-    let members = MemberCredentialTypes::from_leaves(ctx.tree.members().map(|(_, leaf)| leaf));
+    let members = ctx.tree.member_credential_types(None);
 
     // 2. Updates (RFC 9420 §12.1.2).
     for proposal in proposals {

@@ -119,32 +119,52 @@ pub(crate) struct PastEpoch {
     pub(crate) own_leaf: LeafIndex,
     pub(crate) secret_tree: SecretTree,
     pub(crate) sender_data_secret: Secret,
-    pub(crate) signature_keys: Vec<Option<SignaturePublicKey>>,
+    pub(crate) members: PastMembers,
+}
+
+/// Where a past epoch's signature keys come from.
+#[derive(Debug, Clone)]
+pub(crate) enum PastMembers {
+    /// The epoch's own tree, moved in when the epoch ended: its nodes are shared with the
+    /// trees of later epochs, so keeping it copies nothing (a commit stays O(log n)).
+    Tree(Box<RatchetTree>),
+    /// The keys alone, as stored by [`super::Group::to_bytes`].
+    Keys(Vec<Option<SignaturePublicKey>>),
 }
 
 impl PastEpoch {
     /// Keeps what late messages need of `epoch`; the rest is dropped (and zeroized).
     pub(crate) fn from_epoch(epoch: EpochState, own_leaf: LeafIndex) -> Self {
-        let leaves = epoch.tree.leaf_count() as usize;
-        let mut signature_keys = vec![None; leaves];
-        for (index, leaf) in epoch.tree.members() {
-            if let Some(slot) = signature_keys.get_mut(index.0 as usize) {
-                *slot = Some(leaf.signature_key.clone());
-            }
-        }
         Self {
             context: epoch.context,
             own_leaf,
             secret_tree: epoch.secret_tree,
             sender_data_secret: epoch.secrets.sender_data_secret,
-            signature_keys,
+            members: PastMembers::Tree(Box::new(epoch.tree)),
+        }
+    }
+
+    /// The members' signature keys by leaf index (the stored form).
+    pub(crate) fn signature_keys(&self) -> Vec<Option<SignaturePublicKey>> {
+        match &self.members {
+            PastMembers::Keys(keys) => keys.clone(),
+            PastMembers::Tree(tree) => {
+                let mut keys = vec![None; tree.leaf_count() as usize];
+                for (index, leaf) in tree.members() {
+                    if let Some(slot) = keys.get_mut(index.0 as usize) {
+                        *slot = Some(leaf.signature_key.clone());
+                    }
+                }
+                keys
+            }
         }
     }
 
     /// The signature key of the member at `leaf` in that epoch.
     pub(crate) fn signature_key(&self, leaf: LeafIndex) -> Option<&SignaturePublicKey> {
-        self.signature_keys
-            .get(leaf.0 as usize)
-            .and_then(Option::as_ref)
+        match &self.members {
+            PastMembers::Tree(tree) => tree.leaf(leaf).map(|l| &l.signature_key),
+            PastMembers::Keys(keys) => keys.get(leaf.0 as usize).and_then(Option::as_ref),
+        }
     }
 }

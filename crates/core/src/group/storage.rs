@@ -12,7 +12,7 @@ use conclave_crypto::Secret;
 
 use super::commit::{CommitSummary, PendingCommit, StagedCommit};
 use super::proposals::CachedProposal;
-use super::state::{EpochState, PastEpoch};
+use super::state::{EpochState, PastEpoch, PastMembers};
 use super::{Group, GroupConfig, GroupEnv, GroupError, GroupStatus, SigningIdentity};
 use crate::framing::PaddingPolicy;
 use crate::key_schedule::EpochSecrets;
@@ -224,7 +224,7 @@ impl Group {
                     own_leaf: p.own_leaf,
                     secret_tree: p.secret_tree.clone(),
                     sender_data_secret: p.sender_data_secret.clone(),
-                    signature_keys: p.signature_keys.clone(),
+                    signature_keys: p.signature_keys(),
                 })
                 .collect(),
             resumption_psks: self
@@ -310,7 +310,7 @@ impl Group {
                     own_leaf: p.own_leaf,
                     secret_tree: p.secret_tree,
                     sender_data_secret: p.sender_data_secret,
-                    signature_keys: p.signature_keys,
+                    members: PastMembers::Keys(p.signature_keys),
                 })
                 .collect::<VecDeque<_>>(),
             resumption_psks: stored

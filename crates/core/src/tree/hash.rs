@@ -13,12 +13,20 @@ use crate::messages::{LeafIndex, LeafNode, NodeType, ParentNode};
 use crate::tree_math::{NodeIndex, TreeSize};
 
 /// Cached tree hashes, one slot per node, for one cipher suite.
+///
+/// The hashes sit in one flat buffer (`hash_len` bytes per node) with a validity flag per
+/// node, so that cloning the tree to stage a commit copies two arrays instead of
+/// allocating one vector per node.
 #[derive(Debug, Clone)]
 pub(super) struct HashCache {
     /// The suite the cached hashes were computed with.
     suite: Option<CipherSuite>,
-    /// `None`: not computed or invalidated.
-    hashes: Vec<Option<Vec<u8>>>,
+    /// Length of every hash of `suite` (0 until the first hash is stored).
+    hash_len: usize,
+    /// `hash_len` bytes per node, in node-index order.
+    bytes: Vec<u8>,
+    /// `false`: not computed or invalidated.
+    valid: Vec<bool>,
     /// Number of node hashes computed so far (for tests and diagnostics).
     computations: u64,
 }
@@ -27,7 +35,9 @@ impl HashCache {
     pub(super) fn new(nodes: usize) -> Self {
         Self {
             suite: None,
-            hashes: vec![None; nodes],
+            hash_len: 0,
+            bytes: Vec::new(),
+            valid: vec![false; nodes],
             computations: 0,
         }
     }
@@ -35,8 +45,8 @@ impl HashCache {
     /// Forgets the hashes of `node` and its ancestors.
     pub(super) fn invalidate(&mut self, size: TreeSize, node: NodeIndex) {
         for n in std::iter::once(node).chain(size.direct_path(node)) {
-            match pos(n).and_then(|i| self.hashes.get_mut(i)) {
-                Some(slot @ Some(_)) => *slot = None,
+            match pos(n).and_then(|i| self.valid.get_mut(i)) {
+                Some(slot) if *slot => *slot = false,
                 // Already invalid: so are all its ancestors.
                 _ => return,
             }
@@ -45,23 +55,44 @@ impl HashCache {
 
     /// Resizes to `nodes` slots (new slots are invalid).
     pub(super) fn resize(&mut self, nodes: usize) {
-        self.hashes.resize(nodes, None);
+        self.valid.resize(nodes, false);
+        self.bytes.resize(nodes.saturating_mul(self.hash_len), 0);
+    }
+
+    fn range(&self, i: usize) -> core::ops::Range<usize> {
+        let start = i.saturating_mul(self.hash_len);
+        start..start.saturating_add(self.hash_len)
     }
 
     fn get(&self, node: NodeIndex) -> Option<&[u8]> {
-        self.hashes.get(pos(node)?)?.as_deref()
+        let i = pos(node)?;
+        if !*self.valid.get(i)? {
+            return None;
+        }
+        self.bytes.get(self.range(i))
     }
 
     fn set(&mut self, node: NodeIndex, hash: Vec<u8>) {
-        if let Some(slot) = pos(node).and_then(|i| self.hashes.get_mut(i)) {
-            *slot = Some(hash);
+        let Some(i) = pos(node).filter(|i| *i < self.valid.len()) else {
+            return;
+        };
+        if hash.len() != self.hash_len {
+            // The first hash fixes the layout (a suite's hashes all have one length).
+            self.hash_len = hash.len();
+            self.bytes = vec![0; self.valid.len().saturating_mul(self.hash_len)];
+            self.valid.iter_mut().for_each(|v| *v = false);
+        }
+        let range = self.range(i);
+        if let (Some(slot), Some(valid)) = (self.bytes.get_mut(range), self.valid.get_mut(i)) {
+            slot.copy_from_slice(&hash);
+            *valid = true;
         }
     }
 
     /// Drops everything if the cache was filled with another suite.
     fn select_suite(&mut self, suite: CipherSuite) {
         if self.suite != Some(suite) {
-            self.hashes.iter_mut().for_each(|h| *h = None);
+            self.valid.iter_mut().for_each(|v| *v = false);
             self.suite = Some(suite);
         }
     }

@@ -10,7 +10,12 @@
 //!   leaf" (Add, §12.1.1) and "is the right subtree empty" (truncation, §7.7) are O(log n),
 //!   and a resolution costs time proportional to its length times the depth;
 //! - the cached tree hash (§7.8), invalidated along the direct path when a node changes, so
-//!   recomputing the root hash after a commit hashes only the changed paths.
+//!   recomputing the root hash after a commit hashes only the changed paths;
+//! - key fingerprints and credential-type counts ([`index`]), so that the §7.3 uniqueness
+//!   and compatibility checks of a commit do not scan every member.
+//!
+//! Nodes are shared (`Arc`) between a tree and its clones: a commit is staged on a clone
+//! (RFC 9420 §12.4.2 "parse, validate, then apply"), which copies pointers, not members.
 //!
 //! The tree always has a power-of-two number of leaves (§7.7); the wire form
 //! ([`RatchetTreeNodes`], §12.4.3.3) omits trailing blank nodes and is padded back on import.
@@ -18,6 +23,7 @@
 mod checks;
 mod error;
 mod hash;
+mod index;
 mod ops;
 mod parent_hash;
 
@@ -32,8 +38,12 @@ use crate::messages::{
     HpkePublicKey, LeafIndex, LeafNode, Node, ParentNode, RatchetTreeNodes, SignaturePublicKey,
 };
 use crate::tree_math::{NodeIndex, TreeSize};
+use crate::validation::MemberCredentialTypes;
+
+use std::sync::Arc;
 
 use hash::HashCache;
+use index::{CredentialCounts, FingerprintCounts};
 
 /// A node of the tree, by reference.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -81,12 +91,18 @@ struct SubtreeStats {
 pub struct RatchetTree {
     size: TreeSize,
     /// Leaf `i` (node `2i`).
-    leaves: Vec<Option<LeafNode>>,
+    leaves: Vec<Option<Arc<LeafNode>>>,
     /// Parent node `2j + 1` at position `j`.
-    parents: Vec<Option<ParentNode>>,
+    parents: Vec<Option<Arc<ParentNode>>>,
     /// Per node index.
     stats: Vec<SubtreeStats>,
     hashes: HashCache,
+    /// Encryption keys of all non-blank nodes.
+    encryption_keys: FingerprintCounts,
+    /// Signature keys of all leaves.
+    signature_keys: FingerprintCounts,
+    /// Credential types of the members.
+    credentials: CredentialCounts,
 }
 
 /// `usize` position of a node index in a per-node vector.
@@ -126,6 +142,9 @@ impl RatchetTree {
             parents: vec![None; leaves.saturating_sub(1)],
             stats: vec![SubtreeStats::default(); nodes],
             hashes: HashCache::new(nodes),
+            encryption_keys: FingerprintCounts::default(),
+            signature_keys: FingerprintCounts::default(),
+            credentials: CredentialCounts::default(),
         }
     }
 
@@ -209,12 +228,12 @@ impl RatchetTree {
 
     /// The leaf node at `leaf`; `None` if blank or outside the tree.
     pub fn leaf(&self, leaf: LeafIndex) -> Option<&LeafNode> {
-        self.leaves.get(leaf_pos(leaf)?)?.as_ref()
+        self.leaves.get(leaf_pos(leaf)?)?.as_deref()
     }
 
     /// The parent node at `node`; `None` if blank, a leaf position or outside the tree.
     pub fn parent_node(&self, node: NodeIndex) -> Option<&ParentNode> {
-        self.parents.get(parent_pos(node)?)?.as_ref()
+        self.parents.get(parent_pos(node)?)?.as_deref()
     }
 
     /// The node at `node`; `None` if blank or outside the tree.
@@ -240,37 +259,46 @@ impl RatchetTree {
         self.size
             .leaves()
             .zip(self.leaves.iter())
-            .filter_map(|(i, leaf)| leaf.as_ref().map(|leaf| (i, leaf)))
+            .filter_map(|(i, leaf)| leaf.as_deref().map(|leaf| (i, leaf)))
     }
 
     /// The non-blank parent nodes with their node indices, left to right.
     pub fn parent_nodes(&self) -> impl Iterator<Item = (NodeIndex, &ParentNode)> {
         self.parents.iter().enumerate().filter_map(|(j, parent)| {
-            let parent = parent.as_ref()?;
+            let parent = parent.as_deref()?;
             let j = u64::try_from(j).ok()?;
             Some((NodeIndex(2 * j + 1), parent))
         })
     }
 
     /// The leaf whose signature key is `key`, if any (for the uniqueness rule of
-    /// RFC 9420 §7.3). Linear in the number of leaves.
+    /// RFC 9420 §7.3). O(1) when no leaf has the key, else linear in the number of leaves.
     pub fn find_leaf_by_signature_key(&self, key: &SignaturePublicKey) -> Option<LeafIndex> {
+        if !self.signature_keys.may_contain(key.as_ref()) {
+            return None;
+        }
         self.members()
             .find(|(_, leaf)| leaf.signature_key == *key)
             .map(|(i, _)| i)
     }
 
     /// The leaf whose encryption key is `key`, if any (for the uniqueness rule of
-    /// RFC 9420 §7.3). Linear in the number of leaves.
+    /// RFC 9420 §7.3). O(1) when no node has the key, else linear in the number of leaves.
     pub fn find_leaf_by_encryption_key(&self, key: &HpkePublicKey) -> Option<LeafIndex> {
+        if !self.encryption_keys.may_contain(key.as_ref()) {
+            return None;
+        }
         self.members()
             .find(|(_, leaf)| leaf.encryption_key == *key)
             .map(|(i, _)| i)
     }
 
     /// Any node (leaf or parent) whose encryption key is `key` (RFC 9420 §12.4.3.1).
-    /// Linear in the number of nodes.
+    /// O(1) when no node has the key, else linear in the number of nodes.
     pub fn find_node_by_encryption_key(&self, key: &HpkePublicKey) -> Option<NodeIndex> {
+        if !self.encryption_keys.may_contain(key.as_ref()) {
+            return None;
+        }
         if let Some(leaf) = self.find_leaf_by_encryption_key(key) {
             return Some(leaf.node());
         }
@@ -400,15 +428,26 @@ impl RatchetTree {
         }
     }
 
-    /// Sets a leaf slot (the leaf must be inside the tree), keeping counts and hashes.
+    /// Sets a leaf slot (the leaf must be inside the tree), keeping counts, indexes and
+    /// hashes.
     fn set_leaf_slot(&mut self, leaf: LeafIndex, value: Option<LeafNode>) -> Option<LeafNode> {
         let slot = leaf_pos(leaf).and_then(|i| self.leaves.get_mut(i))?;
         let delta = i32::from(value.is_some()) - i32::from(slot.is_some());
-        let old = std::mem::replace(slot, value);
+        let old = std::mem::replace(slot, value.map(Arc::new));
+        if let Some(old) = &old {
+            self.encryption_keys.remove(old.encryption_key.as_ref());
+            self.signature_keys.remove(old.signature_key.as_ref());
+            self.credentials.adjust(old, -1);
+        }
+        if let Some(new) = self.leaves.get(leaf_pos(leaf)?).and_then(Option::as_deref) {
+            self.encryption_keys.add(new.encryption_key.as_ref());
+            self.signature_keys.add(new.signature_key.as_ref());
+            self.credentials.adjust(new, 1);
+        }
         let node = leaf.node();
         self.adjust_stats(node, delta, delta);
         self.hashes.invalidate(self.size, node);
-        old
+        old.map(Arc::unwrap_or_clone)
     }
 
     /// Sets a parent slot (the node must be a parent inside the tree), keeping counts and
@@ -420,10 +459,27 @@ impl RatchetTree {
     ) -> Option<ParentNode> {
         let slot = parent_pos(node).and_then(|i| self.parents.get_mut(i))?;
         let delta = i32::from(value.is_some()) - i32::from(slot.is_some());
-        let old = std::mem::replace(slot, value);
+        if let Some(new) = &value {
+            self.encryption_keys.add(new.encryption_key.as_ref());
+        }
+        let old = std::mem::replace(slot, value.map(Arc::new));
+        if let Some(old) = &old {
+            self.encryption_keys.remove(old.encryption_key.as_ref());
+        }
         self.adjust_stats(node, delta, 0);
         self.hashes.invalidate(self.size, node);
-        old
+        old.map(Arc::unwrap_or_clone)
+    }
+
+    /// The credential types of the members other than `except` (RFC 9420 §7.3), from the
+    /// maintained counts: O(number of credential types).
+    pub fn member_credential_types(&self, except: Option<LeafIndex>) -> MemberCredentialTypes {
+        let except = except.and_then(|leaf| self.leaf(leaf));
+        let (in_use, supported_by_all) = self.credentials.summary(self.member_count(), except);
+        MemberCredentialTypes {
+            in_use,
+            supported_by_all,
+        }
     }
 
     /// Mutable access to a non-blank parent node; invalidates its cached tree hashes.
@@ -433,7 +489,10 @@ impl RatchetTree {
             return None;
         }
         self.hashes.invalidate(self.size, node);
-        self.parents.get_mut(j)?.as_mut()
+        // Copy-on-write: a node shared with the tree this one was cloned from is copied.
+        // Callers change unmerged leaves and parent hashes, never the encryption key, so
+        // the key index stays valid.
+        self.parents.get_mut(j)?.as_mut().map(Arc::make_mut)
     }
 }
 

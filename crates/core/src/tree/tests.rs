@@ -6,7 +6,7 @@ use conclave_crypto::{CipherSuite, CipherSuiteProvider, CryptoProvider, SeededRn
 use conclave_crypto_rustcrypto::RustCryptoProvider;
 
 use super::*;
-use crate::messages::{Capabilities, Credential, LeafNodeSource, Lifetime};
+use crate::messages::{Capabilities, Credential, CredentialType, LeafNodeSource, Lifetime};
 
 fn cs() -> Box<dyn CipherSuiteProvider> {
     RustCryptoProvider
@@ -689,4 +689,152 @@ fn large_tree_validation_stays_near_linear() {
     // One pass of tree hashes plus the original-sibling hashes: O(n log n) at worst.
     let nodes = tree.size().node_count();
     assert!(tree.tree_hash_computations() <= nodes * 15);
+}
+
+// ---- key and credential indexes, copy-on-write clones -----------------------------------
+
+#[test]
+fn key_index_follows_replacements_blanks_and_parents() {
+    let mut tree = tree_with_leaves(4);
+    tree.set_parent(n(1), Some(parent(1, &[]))).unwrap();
+    assert_eq!(
+        tree.find_node_by_encryption_key(&parent(1, &[]).encryption_key),
+        Some(n(1))
+    );
+    // Replacing leaf 2 forgets its old keys and learns the new ones.
+    tree.set_leaf(LeafIndex(2), Some(leaf(7))).unwrap();
+    assert_eq!(
+        tree.find_node_by_encryption_key(&leaf(2).encryption_key),
+        None
+    );
+    assert_eq!(
+        tree.find_leaf_by_signature_key(&leaf(2).signature_key),
+        None
+    );
+    assert_eq!(
+        tree.find_leaf_by_signature_key(&leaf(7).signature_key),
+        Some(LeafIndex(2))
+    );
+    // Blanking removes them; blanking the parent removes its key.
+    tree.set_leaf(LeafIndex(2), None).unwrap();
+    assert_eq!(
+        tree.find_node_by_encryption_key(&leaf(7).encryption_key),
+        None
+    );
+    tree.set_parent(n(1), None).unwrap();
+    assert_eq!(
+        tree.find_node_by_encryption_key(&parent(1, &[]).encryption_key),
+        None
+    );
+    // The same key on two nodes: removing one keeps the other findable.
+    let mut twin = parent(9, &[]);
+    twin.encryption_key = leaf(0).encryption_key.clone();
+    tree.set_parent(n(1), Some(twin)).unwrap();
+    tree.set_leaf(LeafIndex(0), None).unwrap();
+    assert_eq!(
+        tree.find_node_by_encryption_key(&leaf(0).encryption_key),
+        Some(n(1))
+    );
+    // A tree read from the wire has the same index.
+    let copy = RatchetTree::from_nodes(tree.to_nodes()).unwrap();
+    assert_eq!(
+        copy.find_node_by_encryption_key(&leaf(0).encryption_key),
+        Some(n(1))
+    );
+    assert_eq!(
+        copy.find_leaf_by_signature_key(&leaf(3).signature_key),
+        Some(LeafIndex(3))
+    );
+}
+
+#[test]
+fn member_credential_types_match_a_scan_of_the_members() {
+    use crate::validation::MemberCredentialTypes;
+    let x509 = CredentialType(2);
+    let custom = CredentialType(0xf000);
+    let mut tree = tree_with_leaves(6);
+    // Leaf 1 uses X.509; leaves 0..=3 support Basic and X.509; leaf 4 supports a custom type
+    // twice (duplicates count once); leaf 5 supports nothing beyond the default.
+    for i in 0..6u32 {
+        let mut l = leaf(i);
+        if i == 1 {
+            l.credential = Credential::X509 {
+                certificates: Vec::new(),
+            };
+        }
+        l.capabilities.credentials = match i {
+            0..=3 => vec![CredentialType::BASIC, x509],
+            4 => vec![CredentialType::BASIC, custom, custom],
+            _ => vec![CredentialType::BASIC],
+        };
+        tree.set_leaf(LeafIndex(i), Some(l)).unwrap();
+    }
+    let scan = |tree: &RatchetTree, except: Option<LeafIndex>| {
+        MemberCredentialTypes::from_leaves(
+            tree.members()
+                .filter(|(i, _)| Some(*i) != except)
+                .map(|(_, l)| l),
+        )
+    };
+    let check = |tree: &RatchetTree| {
+        for except in [
+            None,
+            Some(LeafIndex(0)),
+            Some(LeafIndex(1)),
+            Some(LeafIndex(5)),
+        ] {
+            assert_eq!(
+                tree.member_credential_types(except),
+                scan(tree, except),
+                "{except:?}"
+            );
+        }
+    };
+    check(&tree);
+    assert!(tree.member_credential_types(None).in_use.contains(&x509));
+    assert!(
+        !tree
+            .member_credential_types(Some(LeafIndex(1)))
+            .in_use
+            .contains(&x509)
+    );
+    // Without leaves 4 and 5, every member supports X.509.
+    tree.set_leaf(LeafIndex(4), None).unwrap();
+    tree.set_leaf(LeafIndex(5), None).unwrap();
+    check(&tree);
+    assert!(
+        tree.member_credential_types(None)
+            .supported_by_all
+            .unwrap()
+            .contains(&x509)
+    );
+    // An empty tree has nothing to be compatible with.
+    let single = RatchetTree::new(leaf(0));
+    assert_eq!(
+        single
+            .member_credential_types(Some(LeafIndex(0)))
+            .supported_by_all,
+        None
+    );
+}
+
+#[test]
+fn a_clone_is_independent_of_its_original() {
+    let cs = cs();
+    let mut tree = tree_with_leaves(4);
+    tree.set_parent(n(1), Some(parent(1, &[]))).unwrap();
+    let before = tree.tree_hash(cs.as_ref()).unwrap();
+    let mut staged = tree.clone();
+    staged.set_leaf(LeafIndex(1), Some(leaf(8))).unwrap();
+    staged.add_leaf(leaf(9)).unwrap();
+    assert_ne!(staged.tree_hash(cs.as_ref()).unwrap(), before);
+    // The original's nodes, indexes and cached hashes are untouched.
+    assert_eq!(tree.leaf(LeafIndex(1)), Some(&leaf(1)));
+    assert_eq!(
+        tree.find_leaf_by_signature_key(&leaf(8).signature_key),
+        None
+    );
+    assert_eq!(tree.tree_hash(cs.as_ref()).unwrap(), before);
+    assert_cache_consistent(&mut tree, cs.as_ref());
+    assert_cache_consistent(&mut staged, cs.as_ref());
 }
