@@ -95,7 +95,8 @@ fn parse_args() -> anyhow::Result<Args> {
 
 fn main() -> anyhow::Result<()> {
     let args = parse_args()?;
-    // Both peers parallelise with rayon's global pool; Conclave uses no threads.
+    // All three stacks parallelise with rayon's global pool (Conclave: the per-recipient HPKE
+    // and per-member signature loops of large commits and joins); --threads sizes it.
     rayon::ThreadPoolBuilder::new()
         .num_threads(args.threads)
         .build_global()

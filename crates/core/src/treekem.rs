@@ -266,36 +266,53 @@ impl GeneratedPath {
         leaf_node: LeafNode,
         rng: &mut dyn CryptoRandom,
     ) -> Result<UpdatePath, TreeKemError> {
-        let mut nodes = Vec::with_capacity(self.nodes.len());
         let mut resolution = Vec::new();
         // Every ciphertext of the path shares the context: hash it once.
         let prepared =
             labels::prepare_encrypt_context(cs, UPDATE_PATH_NODE_LABEL, provisional_context)?;
+        let mut new_leaves = new_leaves.to_vec();
+        new_leaves.sort_unstable();
+        // One encryption per (path secret, recipient), in UpdatePath order.
+        let mut jobs: Vec<(&[u8], &Secret)> = Vec::new();
+        let mut per_node = Vec::with_capacity(self.nodes.len());
         for secret in &self.nodes {
             resolution.clear();
             tree.resolution_into(secret.copath_child, &mut resolution);
-            let mut encrypted = Vec::with_capacity(resolution.len());
-            for target in resolution.iter().filter(|n| !is_new_leaf(**n, new_leaves)) {
+            let before = jobs.len();
+            for target in &resolution {
+                if is_new_leaf(*target, &new_leaves) {
+                    continue;
+                }
                 let key = tree
                     .encryption_key(*target)
                     .ok_or(TreeError::NodeOutOfRange(*target))?;
-                let ct = labels::encrypt_with_label_prepared(
-                    cs,
-                    key.as_ref(),
-                    &prepared,
-                    secret.path_secret.as_bytes(),
-                    rng,
-                )?;
-                encrypted.push(HpkeCiphertext {
-                    kem_output: ct.kem_output,
-                    ciphertext: ct.ciphertext,
-                });
+                jobs.push((key.as_ref(), &secret.path_secret));
             }
-            nodes.push(UpdatePathNode {
-                encryption_key: secret.key.public_key.clone(),
-                encrypted_path_secret: encrypted,
-            });
+            per_node.push(jobs.len().saturating_sub(before));
         }
+        let ciphertexts = crate::parallel::try_map_with_random(
+            &jobs,
+            cs.kem().secret_key_len(),
+            rng,
+            |(key, path_secret), rng| {
+                labels::encrypt_with_label_prepared(cs, key, &prepared, path_secret.as_bytes(), rng)
+                    .map(|ct| HpkeCiphertext {
+                        kem_output: ct.kem_output,
+                        ciphertext: ct.ciphertext,
+                    })
+                    .map_err(TreeKemError::from)
+            },
+        )?;
+        let mut ciphertexts = ciphertexts.into_iter();
+        let nodes = self
+            .nodes
+            .iter()
+            .zip(per_node)
+            .map(|(secret, count)| UpdatePathNode {
+                encryption_key: secret.key.public_key.clone(),
+                encrypted_path_secret: ciphertexts.by_ref().take(count).collect(),
+            })
+            .collect();
         Ok(UpdatePath { leaf_node, nodes })
     }
 
@@ -310,9 +327,11 @@ impl GeneratedPath {
     }
 }
 
-/// Whether `node` is the leaf of a member added by the current commit.
+/// Whether `node` is the leaf of a member added by the current commit (`new_leaves`
+/// sorted): those are left out of the resolutions (RFC 9420 §12.4.2).
 fn is_new_leaf(node: NodeIndex, new_leaves: &[LeafIndex]) -> bool {
-    node.leaf().is_some_and(|leaf| new_leaves.contains(&leaf))
+    node.leaf()
+        .is_some_and(|leaf| new_leaves.binary_search(&leaf).is_ok())
 }
 
 /// What a receiver learns from an UpdatePath.
@@ -365,10 +384,12 @@ pub fn decrypt_path(
     else {
         return Err(TreeKemError::NoDecryptionKey);
     };
+    let mut new_leaves = new_leaves.to_vec();
+    new_leaves.sort_unstable();
     let resolution: Vec<NodeIndex> = tree
         .resolution(*copath_child)
         .into_iter()
-        .filter(|n| !is_new_leaf(*n, new_leaves))
+        .filter(|n| !is_new_leaf(*n, &new_leaves))
         .collect();
     if resolution.len() != path_node.encrypted_path_secret.len() {
         return Err(TreeKemError::CiphertextCountMismatch {

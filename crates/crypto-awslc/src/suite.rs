@@ -2,6 +2,8 @@
 //! HKDF (RFC 5869), AEAD, Diffie-Hellman for DHKEM (RFC 9180 §4.1, §7.1) and signatures
 //! (RFC 9420 §5.1.2, RFC 8032).
 
+use std::sync::{Arc, Mutex};
+
 use aws_lc_rs::{aead, agreement, digest, hkdf, hmac, rand, signature};
 use conclave_crypto::{
     AeadAlgorithm, CipherSuite, CipherSuiteProvider, CryptoError, CryptoRandom, KdfAlgorithm,
@@ -51,8 +53,9 @@ impl hkdf::KeyType for OkmLen {
 
 /// The aws-lc-rs implementation of one cipher suite ([`CipherSuiteProvider`]).
 ///
-/// Obtained from [`crate::AwsLcProvider`] or [`AwsLcCipherSuite::new`]; cheap to copy.
-#[derive(Debug, Clone, Copy)]
+/// Obtained from [`crate::AwsLcProvider`] or [`AwsLcCipherSuite::new`]; cheap to clone
+/// (clones share the signing-key cache).
+#[derive(Debug, Clone)]
 pub struct AwsLcCipherSuite {
     suite: CipherSuite,
     kem: KemAlgorithm,
@@ -65,6 +68,22 @@ pub struct AwsLcCipherSuite {
     aead_alg: &'static aead::Algorithm,
     dh: DhGroup,
     sig: SigScheme,
+    /// The last Ed25519 key used to sign, loaded: aws-lc computes the public key when it
+    /// loads a seed, which would double the cost of every signature (a group member signs
+    /// with one key, message after message).
+    ed25519_signer: Arc<Mutex<Option<LoadedEd25519>>>,
+}
+
+/// An Ed25519 key pair loaded from `seed` (kept to recognise the key; zeroized on drop).
+struct LoadedEd25519 {
+    seed: Zeroizing<Vec<u8>>,
+    key_pair: signature::Ed25519KeyPair,
+}
+
+impl core::fmt::Debug for LoadedEd25519 {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("LoadedEd25519(..)")
+    }
 }
 
 impl AwsLcCipherSuite {
@@ -108,6 +127,7 @@ impl AwsLcCipherSuite {
             aead_alg,
             dh,
             sig,
+            ed25519_signer: Arc::new(Mutex::new(None)),
         })
     }
 
@@ -190,6 +210,34 @@ impl AwsLcCipherSuite {
             kind: "signature secret",
             reason: "rejected by aws-lc",
         })
+    }
+
+    /// Signs with the cached key pair when `seed` is the cached key's (compared in constant
+    /// time), else loads it and caches it.
+    fn ed25519_sign(&self, seed: &[u8], message: &[u8]) -> Result<Vec<u8>, CryptoError> {
+        let sign = |key_pair: &signature::Ed25519KeyPair| {
+            key_pair
+                .try_sign(message)
+                .map(|sig| sig.as_ref().to_vec())
+                .map_err(|_| CryptoError::Backend("Ed25519"))
+        };
+        // A poisoned lock only means another signer panicked: the cache is rebuilt.
+        let mut cached = match self.ed25519_signer.lock() {
+            Ok(guard) => guard,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        if let Some(loaded) = cached.as_ref()
+            && conclave_crypto::ct_eq(&loaded.seed, seed)
+        {
+            return sign(&loaded.key_pair);
+        }
+        let key_pair = Self::ed25519_key_pair(seed)?;
+        let signature = sign(&key_pair)?;
+        *cached = Some(LoadedEd25519 {
+            seed: Zeroizing::new(seed.to_vec()),
+            key_pair,
+        });
+        Ok(signature)
     }
 
     /// An ECDH/X25519 private key from its serialized form, checked as
@@ -481,13 +529,7 @@ impl CipherSuiteProvider for AwsLcCipherSuite {
 
     fn sign(&self, secret_key: &[u8], message: &[u8]) -> Result<Vec<u8>, CryptoError> {
         match self.sig {
-            SigScheme::Ed25519 => {
-                let key_pair = Self::ed25519_key_pair(secret_key)?;
-                let sig = key_pair
-                    .try_sign(message)
-                    .map_err(|_| CryptoError::Backend("Ed25519"))?;
-                Ok(sig.as_ref().to_vec())
-            }
+            SigScheme::Ed25519 => self.ed25519_sign(secret_key, message),
             SigScheme::Ecdsa(curve) => {
                 let key_pair = Self::ecdsa_key_pair(curve, secret_key)?;
                 // aws-lc-rs ignores this argument and draws the ECDSA nonce internally.

@@ -536,3 +536,30 @@ fn signature_generate_agrees_after_rejections() {
         );
     }
 }
+
+/// Both providers keep the last signing key loaded: alternating keys on one provider object
+/// must still sign with the key asked for.
+#[test]
+fn signing_with_alternating_keys_uses_each_key() {
+    let mut rng = TestRng(11);
+    for (a, r) in suite_pairs() {
+        let (sk1, pk1) = a.signature_generate(&mut rng).unwrap();
+        let (sk2, pk2) = a.signature_generate(&mut rng).unwrap();
+        for (round, (sk, pk, other)) in [(&sk1, &pk1, &pk2), (&sk2, &pk2, &pk1), (&sk1, &pk1, &pk2)]
+            .into_iter()
+            .enumerate()
+        {
+            let message = format!("message {round}");
+            for signer in [&a, &r] {
+                let sig = signer.sign(sk.as_bytes(), message.as_bytes()).unwrap();
+                a.verify(pk, message.as_bytes(), &sig).unwrap();
+                r.verify(pk, message.as_bytes(), &sig).unwrap();
+                assert!(
+                    a.verify(other, message.as_bytes(), &sig).is_err(),
+                    "{} round {round}: signed with the cached key",
+                    name(&**signer)
+                );
+            }
+        }
+    }
+}

@@ -63,12 +63,44 @@ pub(crate) mod ed25519 {
         Ok((Secret::from_slice(seed.as_slice()), pk))
     }
 
-    /// Signs `msg` (pure Ed25519).
-    pub(crate) fn sign(sk: &[u8], msg: &[u8]) -> Result<Vec<u8>, CryptoError> {
-        let sig = signing_key(sk)?
-            .try_sign(msg)
-            .map_err(|_| CryptoError::Backend("Ed25519 signing failed"))?;
-        Ok(sig.to_bytes().to_vec())
+    /// The last key that signed, expanded: loading a seed computes the public key (a
+    /// scalar multiplication), which would double the cost of every signature of a member
+    /// that signs message after message with one key.
+    #[derive(Default)]
+    pub(crate) struct SignerCache(
+        std::sync::Mutex<Option<(super::Zeroizing<[u8; N]>, SigningKey)>>,
+    );
+
+    impl core::fmt::Debug for SignerCache {
+        fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+            f.write_str("SignerCache(..)")
+        }
+    }
+
+    impl SignerCache {
+        /// Signs `msg` (pure Ed25519), with the cached key when `sk` is its seed (compared
+        /// in constant time).
+        pub(crate) fn sign(&self, sk: &[u8], msg: &[u8]) -> Result<Vec<u8>, CryptoError> {
+            let seed = seed::<N>(sk)?;
+            // A poisoned lock only means another signer panicked: the cache is rebuilt.
+            let mut cached = match self.0.lock() {
+                Ok(guard) => guard,
+                Err(poisoned) => poisoned.into_inner(),
+            };
+            let key = match cached.take() {
+                Some((cached_seed, key))
+                    if conclave_crypto::ct_eq(cached_seed.as_slice(), seed.as_slice()) =>
+                {
+                    key
+                }
+                _ => SigningKey::from_bytes(&seed),
+            };
+            let sig = key
+                .try_sign(msg)
+                .map_err(|_| CryptoError::Backend("Ed25519 signing failed"));
+            *cached = Some((seed, key));
+            Ok(sig?.to_bytes().to_vec())
+        }
     }
 
     /// Verifies with the strict rules (canonical `S`, no small-order `R` or public key).

@@ -17,13 +17,15 @@ use conclave_crypto::{
 const NO_X448: CryptoError = CryptoError::Backend("X448/Ed448 support needs the `x448` feature");
 
 /// One cipher suite's primitives on the RustCrypto crates.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub(crate) struct RustCryptoSuite {
     suite: CipherSuite,
     kem: KemAlgorithm,
     kdf: KdfAlgorithm,
     aead: AeadAlgorithm,
     signature: SignatureAlgorithm,
+    /// The last Ed25519 signing key, expanded (shared by clones).
+    ed25519_signer: std::sync::Arc<ed25519::SignerCache>,
 }
 
 impl RustCryptoSuite {
@@ -39,6 +41,7 @@ impl RustCryptoSuite {
             kdf,
             aead,
             signature,
+            ed25519_signer: std::sync::Arc::default(),
         })
     }
 }
@@ -173,7 +176,7 @@ impl CipherSuiteProvider for RustCryptoSuite {
             SignatureAlgorithm::EcdsaP256Sha256 => p256_ops::sign(secret_key, message),
             SignatureAlgorithm::EcdsaP384Sha384 => p384_ops::sign(secret_key, message),
             SignatureAlgorithm::EcdsaP521Sha512 => p521_ops::sign(secret_key, message),
-            SignatureAlgorithm::Ed25519 => ed25519::sign(secret_key, message),
+            SignatureAlgorithm::Ed25519 => self.ed25519_signer.sign(secret_key, message),
             #[cfg(feature = "x448")]
             SignatureAlgorithm::Ed448 => ed448::sign(secret_key, message),
             #[cfg(not(feature = "x448"))]

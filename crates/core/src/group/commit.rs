@@ -297,7 +297,9 @@ pub(crate) fn build_commit(
             let encrypted_group_info =
                 cs.aead_seal(key.as_bytes(), nonce.as_bytes(), &[], &group_info_bytes)?;
             let prepared = labels::prepare_encrypt_context(cs, "Welcome", &encrypted_group_info)?;
-            let mut secrets_list = Vec::with_capacity(applied.added.len());
+            // The GroupSecrets of each joiner (RFC 9420 §12.4.3.1), then one HPKE
+            // encryption per joiner, in parallel where enabled.
+            let mut joiners = Vec::with_capacity(applied.added.len());
             for (leaf, key_package) in &applied.added {
                 let path_secret = generated
                     .as_ref()
@@ -316,23 +318,30 @@ pub(crate) fn build_commit(
                 if let Some(path_secret) = group_secrets.path_secret.as_mut() {
                     zeroize::Zeroize::zeroize(&mut path_secret.path_secret);
                 }
-                let plaintext = zeroize::Zeroizing::new(encoded?);
-                let encrypted = labels::encrypt_with_label_prepared(
-                    cs,
-                    key_package.init_key.as_ref(),
-                    &prepared,
-                    &plaintext,
-                    rng,
-                )?;
-                let encoded_kp = key_package.to_bytes()?;
-                secrets_list.push(EncryptedGroupSecrets {
-                    new_member: KeyPackageRef(labels::make_key_package_ref(cs, &encoded_kp)?),
-                    encrypted_group_secrets: HpkeCiphertext {
-                        kem_output: encrypted.kem_output,
-                        ciphertext: encrypted.ciphertext,
-                    },
-                });
+                joiners.push((key_package, zeroize::Zeroizing::new(encoded?)));
             }
+            let secrets_list = crate::parallel::try_map_with_random(
+                &joiners,
+                cs.kem().secret_key_len(),
+                rng,
+                |(key_package, plaintext), rng| {
+                    let encrypted = labels::encrypt_with_label_prepared(
+                        cs,
+                        key_package.init_key.as_ref(),
+                        &prepared,
+                        plaintext,
+                        rng,
+                    )?;
+                    let encoded_kp = key_package.to_bytes()?;
+                    Ok::<_, GroupError>(EncryptedGroupSecrets {
+                        new_member: KeyPackageRef(labels::make_key_package_ref(cs, &encoded_kp)?),
+                        encrypted_group_secrets: HpkeCiphertext {
+                            kem_output: encrypted.kem_output,
+                            ciphertext: encrypted.ciphertext,
+                        },
+                    })
+                },
+            )?;
             Some(mls_message(MlsMessageBody::Welcome(Welcome {
                 cipher_suite: new_context.cipher_suite,
                 secrets: secrets_list,

@@ -21,9 +21,7 @@ use crate::messages::{
 use crate::transcript;
 use crate::tree::RatchetTree;
 use crate::treekem::{NodeKey, PrivateTree};
-use crate::validation::{
-    GroupRequirements, LeafNodeContext, LeafNodeValidator, MemberCredentialTypes, UsedLeafKeys,
-};
+use crate::validation::{GroupRequirements, LeafNodeContext, LeafNodeValidator, UsedLeafKeys};
 use crate::welcome::{
     check_group_info_cipher_suite, check_psk_ids, decrypt_group_info, decrypt_group_secrets,
     find_group_secrets, joiner_epoch_secrets, joiner_key_schedule, verify_group_info_signature,
@@ -90,7 +88,7 @@ fn verify_group_info_and_tree(
     crate::validation::check_unique_extensions(&group_info.group_context.extensions)?;
     let context = &group_info.group_context;
     let requirements = GroupRequirements::from_group_context(context)?;
-    let members = MemberCredentialTypes::from_leaves(tree.members().map(|(_, leaf)| leaf));
+    let members = tree.member_credential_types(None);
     let no_keys = UsedLeafKeys::default();
     let validator = LeafNodeValidator {
         cs,
@@ -105,15 +103,17 @@ fn verify_group_info_and_tree(
     // includes its signature), unmerged leaves, key uniqueness.
     tree.verify_tree_hash(cs, &context.tree_hash)?;
     tree.verify_parent_hashes(cs)?;
-    for (leaf_index, leaf) in tree.members() {
+    // Each leaf's checks are independent: in parallel where enabled.
+    let leaves: Vec<_> = tree.members().collect();
+    crate::parallel::try_map(&leaves, |(leaf_index, leaf)| {
         validator.validate_leaf_node(
             leaf,
             &LeafNodeContext::TreeLeaf {
                 group_id: &context.group_id,
-                leaf_index,
+                leaf_index: *leaf_index,
             },
-        )?;
-    }
+        )
+    })?;
     tree.verify_unmerged_leaves()?;
     tree.verify_unique_keys()?;
     super::proposals::check_group_context_extensions(

@@ -18,8 +18,8 @@ use crate::messages::{
 };
 use crate::tree::RatchetTree;
 use crate::validation::{
-    GroupRequirements, LeafKeyLookup, LeafNodeContext, LeafNodeValidator,
-    check_group_context_extensions as check_required_capabilities_of_members,
+    GroupRequirements, LeafKeyLookup, LeafNodeContext, LeafNodeValidator, UsedLeafKeys,
+    check_group_context_extensions as check_required_capabilities_of_members, check_key_uniqueness,
     validate_external_senders,
 };
 
@@ -310,21 +310,28 @@ pub(crate) fn validate_and_apply(
         for (leaf, node) in applied.tree.members() {
             identities.insert(ctx.identity.identity(&node.credential)?, leaf);
         }
-        for proposal in proposals {
-            let Proposal::Add(add) = &proposal.proposal else {
-                continue;
-            };
-            let key_package = &add.key_package;
-            LeafNodeValidator {
-                cs: ctx.cs,
-                identity: ctx.identity,
-                group: &requirements,
-                members: &members,
-                keys: &keys,
-                lifetime_policy: ctx.lifetime_policy,
-                now: ctx.now,
-            }
-            .validate_key_package(key_package)?;
+        let key_packages: Vec<&KeyPackage> = proposals
+            .iter()
+            .filter_map(|p| match &p.proposal {
+                Proposal::Add(add) => Some(&add.key_package),
+                _ => None,
+            })
+            .collect();
+        // Every check but key uniqueness is independent of the other Adds: run them (the
+        // signatures above all) in parallel where enabled, then uniqueness in order.
+        let no_keys = UsedLeafKeys::default();
+        let validator = LeafNodeValidator {
+            cs: ctx.cs,
+            identity: ctx.identity,
+            group: &requirements,
+            members: &members,
+            keys: &no_keys,
+            lifetime_policy: ctx.lifetime_policy,
+            now: ctx.now,
+        };
+        crate::parallel::try_map(&key_packages, |kp| validator.validate_key_package(kp))?;
+        for key_package in key_packages {
+            check_key_uniqueness(&key_package.leaf_node, &keys)?;
             // RFC 9420 §12.2: no two Adds for one client, none for a client already in the
             // group (unless removed by this commit, which the removals above reflect).
             let identity = ctx.identity.identity(&key_package.leaf_node.credential)?;

@@ -249,7 +249,7 @@ impl MemberCredentialTypes {
 /// Uniqueness lookups for leaf keys (RFC 9420 §7.3, last step). The caller answers for the
 /// group's other leaves: the leaf being replaced (Update, UpdatePath) and, when validating
 /// a whole tree, the leaf itself must be left out.
-pub trait LeafKeyLookup {
+pub trait LeafKeyLookup: Sync {
     /// Whether another member's leaf has this `encryption_key`.
     fn encryption_key_in_use(&self, key: &HpkePublicKey) -> bool;
     /// Whether another member's leaf has this `signature_key`.

@@ -1,0 +1,116 @@
+//! Data-parallel loops for the per-recipient and per-member work of large commits: the
+//! HPKE encryptions of an UpdatePath (RFC 9420 §7.6) and of a Welcome (§12.4.3.1), and the
+//! signature checks of many KeyPackages (§10.1, §12.2) or of a joiner's tree (§12.4.3.1).
+//!
+//! With the `parallel` feature (on by default) a loop of at least [`MIN_PARALLEL`] items
+//! runs on rayon's global thread pool, whose size the application controls; otherwise it
+//! runs in order on the caller's thread. The protocol stays sans-IO: randomness is drawn
+//! from the caller's source before the loop, in item order, so the output is the same for
+//! any number of threads.
+
+use conclave_crypto::{CryptoError, CryptoRandom};
+use zeroize::Zeroizing;
+
+/// Below this many items a loop runs on the caller's thread.
+pub(crate) const MIN_PARALLEL: usize = 8;
+
+/// `items.map(f)`, stopping at an error (the first in item order when run in order).
+pub(crate) fn try_map<T, R, E, F>(items: &[T], f: F) -> Result<Vec<R>, E>
+where
+    T: Sync,
+    R: Send,
+    E: Send,
+    F: Fn(&T) -> Result<R, E> + Sync + Send,
+{
+    #[cfg(feature = "parallel")]
+    if items.len() >= MIN_PARALLEL {
+        use rayon::prelude::*;
+        return items.par_iter().map(f).collect();
+    }
+    items.iter().map(f).collect()
+}
+
+/// [`try_map`] where each item also gets its own random source: `bytes_each` bytes drawn
+/// from `rng` for it up front (an item that asks for more fails with
+/// [`CryptoError::RandomFailed`]). HPKE `Encap` draws `Nsk` bytes once (RFC 9180 §4).
+pub(crate) fn try_map_with_random<T, R, E, F>(
+    items: &[T],
+    bytes_each: usize,
+    rng: &mut dyn CryptoRandom,
+    f: F,
+) -> Result<Vec<R>, E>
+where
+    T: Sync,
+    R: Send,
+    E: Send + From<CryptoError>,
+    F: Fn(&T, &mut dyn CryptoRandom) -> Result<R, E> + Sync + Send,
+{
+    let total = items
+        .len()
+        .checked_mul(bytes_each)
+        .ok_or(CryptoError::RandomFailed)?;
+    let mut pool = Zeroizing::new(vec![0u8; total]);
+    rng.fill(&mut pool)?;
+    let jobs: Vec<(&T, &[u8])> = items.iter().zip(pool.chunks(bytes_each.max(1))).collect();
+    try_map(&jobs, |(item, random)| {
+        let mut source = PreDrawn(random);
+        f(item, &mut source)
+    })
+}
+
+/// Random bytes drawn in advance for one item.
+struct PreDrawn<'a>(&'a [u8]);
+
+impl CryptoRandom for PreDrawn<'_> {
+    fn fill(&mut self, dest: &mut [u8]) -> Result<(), CryptoError> {
+        let (head, rest) = self
+            .0
+            .split_at_checked(dest.len())
+            .ok_or(CryptoError::RandomFailed)?;
+        dest.copy_from_slice(head);
+        self.0 = rest;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use conclave_crypto::SeededRng;
+
+    #[test]
+    fn every_item_gets_its_own_bytes_in_order() {
+        let items: Vec<u32> = (0..100).collect();
+        let mut rng = SeededRng::new(7);
+        let got = try_map_with_random(&items, 4, &mut rng, |i, r| {
+            let mut b = [0u8; 4];
+            r.fill(&mut b)?;
+            Ok::<_, CryptoError>((*i, b))
+        })
+        .unwrap();
+        let mut expected = vec![0u8; 400];
+        SeededRng::new(7).fill(&mut expected).unwrap();
+        for (k, (i, b)) in got.iter().enumerate() {
+            assert_eq!(*i as usize, k);
+            assert_eq!(b[..], expected[4 * k..4 * k + 4]);
+        }
+    }
+
+    #[test]
+    fn drawing_more_than_was_drawn_for_an_item_fails() {
+        let items = [1u8; 20];
+        let mut rng = SeededRng::new(1);
+        let result = try_map_with_random(&items, 2, &mut rng, |_, r| {
+            let mut b = [0u8; 3];
+            r.fill(&mut b)
+        });
+        assert_eq!(result, Err(CryptoError::RandomFailed));
+    }
+
+    #[test]
+    fn the_first_error_is_reported() {
+        let items: Vec<u32> = (0..50).collect();
+        let result = try_map(&items, |i| if *i == 30 { Err(*i) } else { Ok(*i) });
+        assert_eq!(result, Err(30));
+    }
+}
