@@ -61,4 +61,74 @@ impl MlsMessage {
     pub fn wire_format(&self) -> WireFormat {
         self.body.wire_format()
     }
+
+    /// The Welcome inside, if that is what this message carries.
+    pub fn into_welcome(self) -> Option<Welcome> {
+        match self.body {
+            MlsMessageBody::Welcome(welcome) => Some(welcome),
+            _ => None,
+        }
+    }
+
+    /// The GroupInfo inside, if that is what this message carries.
+    pub fn into_group_info(self) -> Option<GroupInfo> {
+        match self.body {
+            MlsMessageBody::GroupInfo(group_info) => Some(group_info),
+            _ => None,
+        }
+    }
+
+    /// The KeyPackage inside, if that is what this message carries.
+    pub fn into_key_package(self) -> Option<KeyPackage> {
+        match self.body {
+            MlsMessageBody::KeyPackage(key_package) => Some(key_package),
+            _ => None,
+        }
+    }
+
+    /// The Welcome inside, by reference.
+    pub fn as_welcome(&self) -> Option<&Welcome> {
+        match &self.body {
+            MlsMessageBody::Welcome(welcome) => Some(welcome),
+            _ => None,
+        }
+    }
+
+    /// The GroupInfo inside, by reference.
+    pub fn as_group_info(&self) -> Option<&GroupInfo> {
+        match &self.body {
+            MlsMessageBody::GroupInfo(group_info) => Some(group_info),
+            _ => None,
+        }
+    }
+
+    /// The KeyPackage inside, by reference.
+    pub fn as_key_package(&self) -> Option<&KeyPackage> {
+        match &self.body {
+            MlsMessageBody::KeyPackage(key_package) => Some(key_package),
+            _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use conclave_crypto::CipherSuite;
+
+    #[test]
+    fn accessors_return_only_their_own_body() {
+        let welcome = Welcome {
+            cipher_suite: CipherSuite(1),
+            secrets: Vec::new(),
+            encrypted_group_info: vec![1, 2, 3],
+        };
+        let message = MlsMessage::new(MlsMessageBody::Welcome(welcome.clone()));
+        assert_eq!(message.as_welcome(), Some(&welcome));
+        assert!(message.as_group_info().is_none());
+        assert!(message.as_key_package().is_none());
+        assert!(message.clone().into_group_info().is_none());
+        assert!(message.clone().into_key_package().is_none());
+        assert_eq!(message.into_welcome(), Some(welcome));
+    }
 }
