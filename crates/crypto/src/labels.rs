@@ -110,6 +110,16 @@ pub fn sign_content(label: &str, content: &[u8]) -> Result<Vec<u8>, CryptoError>
     labelled_pair(label, content)
 }
 
+/// Starts a `SignContent` (RFC 9420 §5.1.2) whose `content` the caller appends itself: the
+/// label and the length prefix of a `content_len`-byte content. Encoding a large content
+/// (a 1 MiB application message) straight after it saves a copy of the content.
+pub fn sign_content_header(label: &str, content_len: usize) -> Result<Vec<u8>, CryptoError> {
+    let mut out = Vec::with_capacity(MLS_LABEL_PREFIX.len() + label.len() + content_len + 8);
+    write_mls_label(&mut out, label)?;
+    conclave_codec::write_varint(&mut out, content_len).map_err(encoding_error)?;
+    Ok(out)
+}
+
 /// `SignWithLabel(SignatureKey, Label, Content) = Signature.Sign(SignatureKey, SignContent)`
 /// (RFC 9420 §5.1.2).
 pub fn sign_with_label(
@@ -285,6 +295,14 @@ mod tests {
         expected.extend_from_slice(&[3, 1, 2, 3]);
         assert_eq!(l, expected);
         assert!(kdf_label("x", &[], 70_000).is_err());
+    }
+
+    #[test]
+    fn sign_content_header_then_content_is_sign_content() {
+        let content = vec![7u8; 300];
+        let mut c = sign_content_header("FramedContentTBS", content.len()).unwrap();
+        c.extend_from_slice(&content);
+        assert_eq!(c, sign_content("FramedContentTBS", &content).unwrap());
     }
 
     #[test]

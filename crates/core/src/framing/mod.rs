@@ -25,7 +25,7 @@ mod tests;
 use std::num::NonZeroU32;
 
 use conclave_codec::{CodecError, Encode};
-use conclave_crypto::labels::{sign_with_label, verify_with_label};
+use conclave_crypto::labels::sign_content_header;
 use conclave_crypto::{CipherSuiteProvider, CryptoError};
 
 use crate::messages::{
@@ -232,13 +232,10 @@ impl UnverifiedContent {
             self.content.wire_format,
             &self.content.content,
             Some(context),
-        )?
-        .to_bytes()?;
-        verify_with_label(
-            cs,
+        )?;
+        cs.verify(
             sender_signature_key,
-            FRAMED_CONTENT_TBS_LABEL,
-            &tbs,
+            &signed_message(&tbs)?,
             &self.content.auth.signature,
         )
         .map_err(|e| match e {
@@ -314,8 +311,8 @@ pub fn sign_content(
     if content.sender.signs_group_context() && context.is_none() {
         return Err(FramingError::MissingGroupContext);
     }
-    let tbs = FramedContentTbs::new(wire_format, &content, context)?.to_bytes()?;
-    let signature = sign_with_label(cs, signature_key, FRAMED_CONTENT_TBS_LABEL, &tbs)?;
+    let tbs = FramedContentTbs::new(wire_format, &content, context)?;
+    let signature = cs.sign(signature_key, &signed_message(&tbs)?)?;
     Ok(AuthenticatedContent {
         wire_format,
         content,
@@ -324,6 +321,14 @@ pub fn sign_content(
             confirmation_tag: None,
         },
     })
+}
+
+/// `SignContent` of `SignWithLabel(., "FramedContentTBS", FramedContentTBS)` (RFC 9420
+/// §5.1.2, §6.1), with the TBS encoded in place rather than encoded and then copied.
+fn signed_message(tbs: &FramedContentTbs<'_>) -> Result<Vec<u8>, FramingError> {
+    let mut message = sign_content_header(FRAMED_CONTENT_TBS_LABEL, tbs.encoded_len())?;
+    tbs.encode(&mut message)?;
+    Ok(message)
 }
 
 /// The content types each sender type may send (RFC 9420 §6.1).
