@@ -271,6 +271,16 @@ fn wrong_root_is_untrusted() {
         )),
         Err(CredentialError::UntrustedRoot)
     );
+    // A chain ending in a foreign self-signed root named like the (trusted) anchor.
+    assert_eq!(
+        provider(&[&impostor.der]).validate_credential(&check(
+            &x509(&[&leaf, &ca.der]),
+            &alice.key(),
+            ed,
+            Y2024
+        )),
+        Err(CredentialError::UntrustedRoot)
+    );
     // No anchors at all.
     assert_eq!(
         provider(&[]).validate_credential(&check(&cred, &alice.key(), ed, Y2024)),

@@ -419,7 +419,12 @@ impl X509IdentityProvider {
                 self.verify_signed_by(cert, index, issuer)?;
                 continue;
             }
-            // The last certificate of the chain: its issuer must be a trust anchor.
+            // The last certificate of the chain: its issuer must be a trust anchor. A
+            // self-issued last certificate that is not an anchor is a foreign root, even if
+            // an anchor bears the same name (RFC 5280 §6.1: the path ends at a trust anchor).
+            if cert.cert.tbs_certificate().subject() == issuer_name {
+                return Err(CredentialError::UntrustedRoot);
+            }
             let mut last_error = CredentialError::UntrustedRoot;
             for anchor in &self.anchors {
                 if anchor.cert.tbs_certificate().subject() != issuer_name {
