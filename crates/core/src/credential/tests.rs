@@ -271,9 +271,16 @@ fn wrong_root_is_untrusted() {
         )),
         Err(CredentialError::UntrustedRoot)
     );
-    // A chain ending in a foreign self-signed root named like the (trusted) anchor.
+    // A chain ending in a foreign self-signed root named like the trusted anchor, which
+    // allows no intermediate (path length 0): still an untrusted root.
+    let strict_key = TestKey::new(1, 6);
+    let strict_anchor = ca_params("Root CA", Some(0))
+        .self_signed(&strict_key)
+        .unwrap()
+        .der()
+        .to_vec();
     assert_eq!(
-        provider(&[&impostor.der]).validate_credential(&check(
+        provider(&[&strict_anchor]).validate_credential(&check(
             &x509(&[&leaf, &ca.der]),
             &alice.key(),
             ed,
