@@ -410,7 +410,7 @@ pub(crate) fn sign_group_info(
     if options.ratchet_tree_in_group_info {
         extensions.push(tree.to_nodes().to_extension()?);
     }
-    if config.allow_external_commits {
+    if config.allow_external_commits || config.allow_external_resync {
         let pair = secrets.external_key_pair(cs)?;
         extensions.push(
             ExternalPub {
@@ -620,7 +620,7 @@ pub(crate) fn process_commit(
     let committer = match sender {
         Sender::Member(leaf) => Committer::Member(leaf),
         Sender::NewMemberCommit => {
-            if !group.config.allow_external_commits {
+            if !group.config.allow_external_commits && !group.config.allow_external_resync {
                 return Err(GroupError::SenderNotAllowed {
                     sender: sender.sender_type(),
                     what: "a commit: external commits are disabled by policy",
@@ -680,15 +680,25 @@ pub(crate) fn process_commit(
         };
         validate_and_apply(&ctx, committer, &committed)?
     };
-    if committer == Committer::External
-        && !applied.removed.is_empty()
-        && !group.config.allow_external_resync
-    {
-        return Err(GroupError::SenderNotAllowed {
-            sender: sender.sender_type(),
-            what: "a resync external commit (disabled by policy)",
-            section: "12.4.3.2",
-        });
+    // The two external-commit policies are independent: a group may let members that lost
+    // their state rejoin (resync, removing their prior appearance) without letting
+    // newcomers in (RFC 9420 §12.4.3.2; RFC 9750 "Invalid Commits").
+    if committer == Committer::External {
+        let resync = !applied.removed.is_empty();
+        if resync && !group.config.allow_external_resync {
+            return Err(GroupError::SenderNotAllowed {
+                sender: sender.sender_type(),
+                what: "a resync external commit (disabled by policy)",
+                section: "12.4.3.2",
+            });
+        }
+        if !resync && !group.config.allow_external_commits {
+            return Err(GroupError::SenderNotAllowed {
+                sender: sender.sender_type(),
+                what: "an external commit by a newcomer (only resync is allowed by policy)",
+                section: "12.4.3.2",
+            });
+        }
     }
     if commit.path.is_none() && applied.path_required {
         return Err(GroupError::PathRequired(

@@ -71,10 +71,11 @@ pub struct GroupConfig {
     pub lifetime_policy: LifetimePolicy,
     /// How many past epochs keep their resumption PSK (RFC 9420 §8.6).
     pub max_resumption_psks: usize,
-    /// Whether external commits are accepted, and `external_pub` published in GroupInfo
-    /// (RFC 9420 §12.4.3.2).
+    /// Whether external commits by newcomers are accepted (RFC 9420 §12.4.3.2).
     pub allow_external_commits: bool,
-    /// Whether external commits that remove a prior appearance (resync) are accepted.
+    /// Whether external commits that remove the committer's prior appearance (resync) are
+    /// accepted, independently of `allow_external_commits`. GroupInfo carries
+    /// `external_pub` when either is set.
     pub allow_external_resync: bool,
 }
 

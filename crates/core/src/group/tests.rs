@@ -869,3 +869,76 @@ fn reinit_keeping_the_group_id() {
         );
     }
 }
+
+#[test]
+fn resync_only_policy_accepts_a_rejoin_and_refuses_newcomers() {
+    let mut rng = SeededRng::new(31);
+    let suite = CipherSuite(1);
+    let config = GroupConfig {
+        allow_external_commits: false,
+        allow_external_resync: true,
+        ..GroupConfig::default()
+    };
+    let mut groups = vec![new_group(suite, config.clone(), &mut rng)];
+    add_member(&mut groups, 0, "bob", &mut rng);
+    let group_info = |g: &Group| match &g.group_info(true).unwrap().body {
+        Body::GroupInfo(info) => info.clone(),
+        _ => panic!(),
+    };
+    // A newcomer's external commit is refused.
+    let (_, newcomer) = Group::join_external(
+        env(),
+        &group_info(&groups[0]),
+        identity("dave", suite, &mut rng),
+        config.clone(),
+        &LeafOptions::default(),
+        &JoinOptions::default(),
+        NOW,
+        &mut rng,
+    )
+    .unwrap();
+    let before = groups[0].to_bytes().unwrap();
+    assert!(matches!(
+        groups[0].process_message(&newcomer.commit, NOW),
+        Err(GroupError::SenderNotAllowed { .. })
+    ));
+    assert_eq!(groups[0].to_bytes().unwrap(), before);
+    // Bob, who lost his state, rejoins replacing his old leaf: accepted.
+    let bob_leaf = groups[1].own_leaf();
+    let (new_bob, rejoin) = Group::join_external(
+        env(),
+        &group_info(&groups[0]),
+        groups[1].signer().clone(),
+        config.clone(),
+        &LeafOptions::default(),
+        &JoinOptions {
+            remove_prior_leaf: Some(bob_leaf),
+            ..JoinOptions::default()
+        },
+        NOW,
+        &mut rng,
+    )
+    .unwrap();
+    match groups[0].process_message(&rejoin.commit, NOW).unwrap() {
+        ProcessedMessage::Commit(summary) => assert_eq!(summary.removed, vec![bob_leaf]),
+        other => panic!("{other:?}"),
+    }
+    groups[1] = new_bob;
+    assert_agree(&groups);
+    // With neither policy, even a resync is refused.
+    let closed = GroupConfig {
+        allow_external_commits: false,
+        allow_external_resync: false,
+        ..GroupConfig::default()
+    };
+    let mut groups = vec![new_group(suite, closed.clone(), &mut rng)];
+    add_member(&mut groups, 0, "bob", &mut rng);
+    let info = group_info(&groups[0]);
+    assert!(
+        !info
+            .extensions
+            .iter()
+            .any(|e| e.extension_type == crate::messages::ExtensionType::EXTERNAL_PUB),
+        "no external_pub when external commits are closed"
+    );
+}
