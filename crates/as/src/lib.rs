@@ -3,30 +3,69 @@
 //! possession by signing the enrolment request, and receives a short-lived X.509 certificate
 //! (the RFC 9420 `x509` credential, §5.3) chained to the AS root. Clients validate chains
 //! against the root with [`conclave_core::credential::X509IdentityProvider`], which names a
-//! client by its certificate's subjectAltName URI `mls://<name>`. Revoked clients are listed
-//! so that members refuse to add them.
+//! client by its certificate's subjectAltName URI `mls://<name>`; two credentials are the same
+//! client when their identities are equal (RFC 9420 §5.3.3). Revoked clients are listed so
+//! that members refuse to add them (RFC 9420 §5.3.2).
 //!
-//! Sans-IO like the protocol crates: time and randomness are passed in; storage is a trait.
+//! The core is sans-IO like the protocol crates: time and randomness are passed in; storage
+//! is a trait ([`AsStore`]: [`InMemoryAsStore`], [`sqlite::SqliteAsStore`]). Around it:
+//!
+//! - [`http`]: the HTTP API (axum), served by the `conclave-as` binary and, merged into the
+//!   Delivery Service, by `conclave-ds --with-as`;
+//! - [`client`]: [`client::AsClient`], the client side of every route (reqwest);
+//! - [`renewal`]: renewing a credential without a new token ([`RenewalRequest`]);
+//! - [`wire`]: the JSON bodies and media types both sides use;
+//! - [`setup`]: opening a persistent service and its admin token from command-line options.
 
 #![forbid(unsafe_code)]
 
+pub mod client;
+pub mod http;
+pub mod renewal;
+pub mod setup;
 mod signer;
+pub mod sqlite;
 mod store;
+pub mod wire;
 
+use std::collections::HashSet;
+use std::sync::{Arc, RwLock};
+
+use conclave_core::credential::{
+    CredentialCheck, CredentialError, CredentialRole, IdentityProvider, RevocationList,
+    X509IdentityProvider,
+};
 use conclave_core::messages::{Certificate, Credential, SignaturePublicKey};
-use conclave_crypto::{CipherSuite, CipherSuiteProvider, CryptoRandom, Secret, labels};
+use conclave_crypto::{
+    CipherSuite, CipherSuiteProvider, CryptoProvider, CryptoRandom, Secret, SignatureAlgorithm,
+    labels,
+};
+use sha2::{Digest, Sha256};
 
+pub use renewal::{DEFAULT_RENEWAL_GRACE, RenewalRequest};
 pub use signer::ProviderSigner;
-pub use store::{AsStore, InMemoryAsStore, IssuedCertificate};
+pub use store::{AsStore, InMemoryAsStore, IssuedCertificate, StoredRoot, TokenUse};
 
 /// Label of the proof of possession a client signs when enrolling.
 pub const ENROLMENT_LABEL: &str = "Conclave AS enrolment";
 
-/// Common name of the AS root certificate.
-const ROOT_NAME: &str = "Conclave AS root";
+/// Common name of the AS root certificate: "Conclave AS root" and a fingerprint of its key,
+/// so that the roots of two AS instances never share a subject (a chain from another AS
+/// then fails as "untrusted root" rather than on a same-named anchor).
+fn root_name(public_key: &[u8]) -> String {
+    let digest = Sha256::digest(public_key);
+    let fingerprint = digest.get(..8).map(hex::encode).unwrap_or_default();
+    format!("Conclave AS root {fingerprint}")
+}
+
+/// Lifetime of the AS root certificate: ten years.
+const ROOT_LIFETIME: u64 = 10 * 365 * 24 * 3600;
 
 /// Default lifetime of a client certificate: one day.
 pub const DEFAULT_CERTIFICATE_LIFETIME: u64 = 24 * 3600;
+
+/// Default lifetime of an enrolment token: one day.
+pub const DEFAULT_TOKEN_LIFETIME: u64 = 24 * 3600;
 
 /// Why an Authentication Service operation failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -35,6 +74,9 @@ pub enum AsError {
     /// The enrolment token is unknown, used already, or for another name.
     #[error("the enrolment token is not valid for this name (ask the administrator for a new one)")]
     InvalidToken,
+    /// The enrolment token was this name's but has expired (it is now used up).
+    #[error("the enrolment token has expired (ask the administrator for a new one)")]
+    ExpiredToken,
     /// The proof of possession did not verify with the submitted key.
     #[error("the proof of possession does not verify with the submitted signature key")]
     InvalidProof,
@@ -44,6 +86,39 @@ pub enum AsError {
     /// The client was revoked.
     #[error("client {0:?} is revoked")]
     Revoked(String),
+    /// A renewal presented a credential this AS did not issue, or one that does not parse.
+    #[error("cannot renew: {0} (enrol again with a token from the administrator)")]
+    NotRenewable(String),
+    /// A renewal presented a certificate that expired longer ago than the grace period.
+    #[error(
+        "cannot renew: the certificate expired {expired_for} s ago, more than the renewal \
+         grace period of {grace} s (enrol again with a token from the administrator)"
+    )]
+    RenewalExpired {
+        /// Seconds since the certificate's notAfter.
+        expired_for: u64,
+        /// The grace period, seconds.
+        grace: u64,
+    },
+    /// A renewal request's timestamp is too far from the AS's clock (a replay, or a wrong
+    /// clock).
+    #[error(
+        "the renewal request's timestamp {timestamp} is more than {} s away from the AS's \
+         clock ({now}): check the client's clock and sign a new request",
+        renewal::RENEWAL_MAX_SKEW
+    )]
+    StaleRequest {
+        /// The request's timestamp.
+        timestamp: u64,
+        /// The AS's time.
+        now: u64,
+    },
+    /// The persisted root does not fit the provider given, or is damaged.
+    #[error("AS root: {0}")]
+    Root(String),
+    /// A credential presented to [`AuthenticationService::validate_credential`] is not valid.
+    #[error("credential: {0}")]
+    Credential(#[from] CredentialError),
     /// Certificate generation failed.
     #[error("certificate generation failed: {0}")]
     Certificate(String),
@@ -57,6 +132,8 @@ pub enum AsError {
 
 /// An enrolment request: the client's name, its freshly generated signature public key, the
 /// one-time token, and `SignWithLabel(sk, "Conclave AS enrolment", EnrolmentTbs)`.
+///
+/// The token is the bytes of the token string the administrator received (UTF-8).
 #[derive(Debug, Clone, PartialEq, Eq, conclave_codec::Encode, conclave_codec::Decode)]
 pub struct EnrolmentRequest {
     /// The client name (becomes `mls://<name>`).
@@ -118,9 +195,35 @@ fn check_name(name: &[u8]) -> Result<String, AsError> {
     }
 }
 
+/// Whether `name` is an acceptable client name: 1-64 characters of `[a-z0-9._-]`.
+pub fn is_valid_name(name: &str) -> bool {
+    check_name(name.as_bytes()).is_ok()
+}
+
 /// The identity URI of a client name, as certificates and the identity provider use it.
 pub fn identity_uri(name: &str) -> String {
     format!("mls://{name}")
+}
+
+/// The client name of an identity URI (`mls://<name>` → `<name>`), if it is one.
+pub fn name_of_identity(identity: &[u8]) -> Option<&str> {
+    std::str::from_utf8(identity).ok()?.strip_prefix("mls://")
+}
+
+/// What the store keeps of a token: its SHA-256 hash.
+fn token_hash(token: &[u8]) -> Vec<u8> {
+    Sha256::digest(token).to_vec()
+}
+
+/// Randomness from the operating system (`getrandom`), for the services around the sans-IO
+/// core (RFC 9420 §16.1 asks for a good source).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct OsRandom;
+
+impl CryptoRandom for OsRandom {
+    fn fill(&mut self, dest: &mut [u8]) -> Result<(), conclave_crypto::CryptoError> {
+        getrandom::fill(dest).map_err(|_| conclave_crypto::CryptoError::RandomFailed)
+    }
 }
 
 /// The Authentication Service: a root key and certificate, and a store of tokens, issued
@@ -130,32 +233,148 @@ pub struct AuthenticationService<S: AsStore> {
     root_certificate: Vec<u8>,
     store: S,
     certificate_lifetime: u64,
+    token_lifetime: u64,
+    renewal_grace: u64,
+}
+
+impl<S: AsStore> core::fmt::Debug for AuthenticationService<S> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("AuthenticationService")
+            .field("suite", &self.cipher_suite())
+            .field("certificate_lifetime", &self.certificate_lifetime)
+            .field("token_lifetime", &self.token_lifetime)
+            .field("renewal_grace", &self.renewal_grace)
+            .finish_non_exhaustive()
+    }
 }
 
 impl<S: AsStore> AuthenticationService<S> {
     /// Creates an AS with a fresh root key for `cs`'s signature scheme and a self-signed root
-    /// certificate valid for ten years from `now`.
+    /// certificate valid for ten years from `now`. The root is not persisted: a service
+    /// that must keep its trust anchor across restarts uses
+    /// [`AuthenticationService::open_or_create`].
     pub fn new(
         cs: Box<dyn CipherSuiteProvider>,
         store: S,
         now: u64,
         rng: &mut dyn CryptoRandom,
     ) -> Result<Self, AsError> {
+        let (root, root_certificate) = Self::fresh_root(cs, now, rng)?;
+        Ok(Self::assemble(root, root_certificate, store))
+    }
+
+    /// Opens the AS whose root `store` holds, or, on first use, creates a root for `cs`'s
+    /// signature scheme (valid for ten years from `now`) and persists it, so the trust
+    /// anchor survives restarts. Fails with [`AsError::Root`] if the stored root belongs to
+    /// another cipher suite than `cs` or its key pair does not match.
+    pub fn open_or_create(
+        store: S,
+        cs: Box<dyn CipherSuiteProvider>,
+        now: u64,
+        rng: &mut dyn CryptoRandom,
+    ) -> Result<Self, AsError> {
+        if let Some(stored) = store.load_root().map_err(AsError::Store)? {
+            return Self::from_stored(store, cs, stored);
+        }
+        let suite = cs.cipher_suite();
+        let (secret, public) = cs.signature_generate(rng)?;
+        let root = ProviderSigner::new(cs, secret.clone(), public.clone())?;
+        let certificate =
+            root.self_signed_root(&root_name(root.public_key()), now, ROOT_LIFETIME)?;
+        let stored = StoredRoot {
+            cipher_suite: suite.0,
+            secret_key: secret,
+            public_key: public,
+            certificate: certificate.clone(),
+        };
+        if store.store_root(&stored).map_err(AsError::Store)? {
+            return Ok(Self::assemble(root, certificate, store));
+        }
+        // Another process stored a root first: use that one.
+        let cs = root.into_provider();
+        let stored = store
+            .load_root()
+            .map_err(AsError::Store)?
+            .ok_or_else(|| AsError::Root("the store lost the root it reported".into()))?;
+        Self::from_stored(store, cs, stored)
+    }
+
+    fn from_stored(
+        store: S,
+        cs: Box<dyn CipherSuiteProvider>,
+        stored: StoredRoot,
+    ) -> Result<Self, AsError> {
+        if stored.cipher_suite != cs.cipher_suite().0 {
+            return Err(AsError::Root(format!(
+                "the stored root is for cipher suite {}, not {} (keep the suite the database \
+                 was created with, or use a new database)",
+                stored.cipher_suite,
+                cs.cipher_suite().0
+            )));
+        }
+        // A damaged or mismatched key pair would issue certificates nobody can verify.
+        let probe = cs
+            .sign(stored.secret_key.as_bytes(), b"Conclave AS root check")
+            .map_err(|e| AsError::Root(format!("the stored private key is unusable: {e}")))?;
+        cs.verify(&stored.public_key, b"Conclave AS root check", &probe)
+            .map_err(|_| AsError::Root("the stored key pair does not match".into()))?;
+        let root = ProviderSigner::new(cs, stored.secret_key, stored.public_key)?;
+        Ok(Self::assemble(root, stored.certificate, store))
+    }
+
+    fn fresh_root(
+        cs: Box<dyn CipherSuiteProvider>,
+        now: u64,
+        rng: &mut dyn CryptoRandom,
+    ) -> Result<(ProviderSigner, Vec<u8>), AsError> {
         let (secret, public) = cs.signature_generate(rng)?;
         let root = ProviderSigner::new(cs, secret, public)?;
-        let root_certificate = root.self_signed_root(ROOT_NAME, now, 10 * 365 * 24 * 3600)?;
-        Ok(Self {
+        let certificate =
+            root.self_signed_root(&root_name(root.public_key()), now, ROOT_LIFETIME)?;
+        Ok((root, certificate))
+    }
+
+    fn assemble(root: ProviderSigner, root_certificate: Vec<u8>, store: S) -> Self {
+        Self {
             root,
             root_certificate,
             store,
             certificate_lifetime: DEFAULT_CERTIFICATE_LIFETIME,
-        })
+            token_lifetime: DEFAULT_TOKEN_LIFETIME,
+            renewal_grace: DEFAULT_RENEWAL_GRACE,
+        }
     }
 
     /// Sets the lifetime of issued certificates, in seconds.
     pub fn with_certificate_lifetime(mut self, seconds: u64) -> Self {
         self.certificate_lifetime = seconds;
         self
+    }
+
+    /// Sets the lifetime of enrolment tokens, in seconds.
+    pub fn with_token_lifetime(mut self, seconds: u64) -> Self {
+        self.token_lifetime = seconds;
+        self
+    }
+
+    /// The same service over a boxed store (one concrete type for the HTTP layer).
+    pub fn into_dyn(self) -> AuthenticationService<Box<dyn AsStore>>
+    where
+        S: 'static,
+    {
+        AuthenticationService {
+            root: self.root,
+            root_certificate: self.root_certificate,
+            store: Box::new(self.store),
+            certificate_lifetime: self.certificate_lifetime,
+            token_lifetime: self.token_lifetime,
+            renewal_grace: self.renewal_grace,
+        }
+    }
+
+    /// The store.
+    pub fn store(&self) -> &S {
+        &self.store
     }
 
     /// The cipher suite whose signature scheme the AS uses.
@@ -168,20 +387,38 @@ impl<S: AsStore> AuthenticationService<S> {
         &self.root_certificate
     }
 
-    /// Issues a one-time enrolment token for `name` (an administrator's action).
-    pub fn issue_token(&self, name: &str, rng: &mut dyn CryptoRandom) -> Result<Vec<u8>, AsError> {
+    /// The lifetime of issued certificates, in seconds.
+    pub fn certificate_lifetime(&self) -> u64 {
+        self.certificate_lifetime
+    }
+
+    /// Issues a one-time enrolment token for `name` (an administrator's action), valid for
+    /// the token lifetime from `now`. The store keeps only its hash.
+    pub fn issue_token(
+        &self,
+        name: &str,
+        now: u64,
+        rng: &mut dyn CryptoRandom,
+    ) -> Result<Vec<u8>, AsError> {
         let name = check_name(name.as_bytes())?;
-        let mut token = vec![0u8; 16];
-        rng.fill(&mut token)?;
-        let token = hex::encode(token).into_bytes();
+        let mut raw = [0u8; 16];
+        rng.fill(&mut raw)?;
+        let token = hex::encode(raw).into_bytes();
+        // Expired tokens are of no use to anyone: drop them as new ones are issued.
+        self.store.prune_tokens(now).map_err(AsError::Store)?;
         self.store
-            .insert_token(&name, &token)
+            .insert_token(
+                &name,
+                &token_hash(&token),
+                now.saturating_add(self.token_lifetime),
+            )
             .map_err(AsError::Store)?;
         Ok(token)
     }
 
-    /// Enrols a client: checks the token (consuming it) and the proof of possession, then
-    /// issues a certificate for the submitted key, valid from `now` for the configured
+    /// Enrols a client: checks the name, revocation and the proof of possession, then
+    /// consumes the token (a token is used at most once, and only when the proof is good),
+    /// and issues a certificate for the submitted key, valid from `now` for the configured
     /// lifetime. Returns the credential (leaf certificate, then the root).
     pub fn enrol(&self, request: &EnrolmentRequest, now: u64) -> Result<Credential, AsError> {
         let name = check_name(&request.name)?;
@@ -196,27 +433,42 @@ impl<S: AsStore> AuthenticationService<S> {
             &request.proof,
         )
         .map_err(|_| AsError::InvalidProof)?;
-        if !self
+        match self
             .store
-            .take_token(&name, &request.token)
+            .take_token(&name, &token_hash(&request.token), now)
             .map_err(AsError::Store)?
         {
-            return Err(AsError::InvalidToken);
+            TokenUse::Valid => {}
+            TokenUse::Expired => return Err(AsError::ExpiredToken),
+            _ => return Err(AsError::InvalidToken),
         }
+        self.issue(&name, &request.signature_key, now)
+    }
+
+    /// Issues and records a certificate for `name` over `signature_key`, valid from `now` for
+    /// the configured lifetime; returns the credential (leaf, then the root).
+    fn issue(
+        &self,
+        name: &str,
+        signature_key: &SignaturePublicKey,
+        now: u64,
+    ) -> Result<Credential, AsError> {
         let serial = self.store.next_serial().map_err(AsError::Store)?;
         let leaf = self.root.issue_client_certificate(
-            ROOT_NAME,
-            &name,
-            &request.signature_key.0,
+            &root_name(self.root.public_key()),
+            name,
+            &signature_key.0,
             serial,
             now,
             self.certificate_lifetime,
         )?;
         self.store
             .record_issued(IssuedCertificate {
-                name: name.clone(),
+                name: name.to_owned(),
                 serial,
-                not_after: now + self.certificate_lifetime,
+                not_before: now.saturating_sub(60),
+                not_after: now.saturating_add(self.certificate_lifetime),
+                certificate: leaf.clone(),
             })
             .map_err(AsError::Store)?;
         Ok(Credential::X509 {
@@ -245,6 +497,69 @@ impl<S: AsStore> AuthenticationService<S> {
             .iter()
             .map(|n| identity_uri(n))
             .collect())
+    }
+
+    /// The current revocation list, in the form
+    /// [`X509IdentityProvider::with_revocation_list`] takes.
+    pub fn revocation_list(&self) -> Result<RevocationList, AsError> {
+        let set: HashSet<Vec<u8>> = self
+            .revoked()?
+            .into_iter()
+            .map(String::into_bytes)
+            .collect();
+        Ok(Arc::new(RwLock::new(set)))
+    }
+
+    /// An identity provider that accepts this AS's credentials (chains to its root) and
+    /// refuses the currently revoked clients: what members configure (RFC 9420 §5.3.1).
+    pub fn identity_provider(
+        &self,
+        crypto: &dyn CryptoProvider,
+    ) -> Result<X509IdentityProvider, AsError> {
+        Ok(
+            X509IdentityProvider::new([self.root_certificate()], crypto)?
+                .with_revocation_list(self.revocation_list()?),
+        )
+    }
+
+    /// Validates `credential` as a member would (RFC 9420 §5.3.1): an X.509 chain to this
+    /// AS's root, valid at `now`, whose end-entity key is `signature_key` of `scheme`, for
+    /// a client that is not revoked. Returns the client name (`mls://<name>` → `<name>`).
+    pub fn validate_credential(
+        &self,
+        crypto: &dyn CryptoProvider,
+        credential: &Credential,
+        signature_key: &SignaturePublicKey,
+        scheme: SignatureAlgorithm,
+        now: u64,
+    ) -> Result<String, AsError> {
+        let provider = self.identity_provider(crypto)?;
+        provider.validate_credential(&CredentialCheck {
+            credential,
+            signature_key,
+            signature_scheme: scheme,
+            role: CredentialRole::Member,
+            now,
+        })?;
+        let identity = provider.identity(credential)?;
+        name_of_identity(&identity)
+            .map(str::to_owned)
+            .ok_or_else(|| {
+                AsError::Credential(CredentialError::Rejected(format!(
+                    "identity {:?} is not an mls://<name> URI",
+                    String::from_utf8_lossy(&identity)
+                )))
+            })
+    }
+
+    /// The certificates issued to `name`, oldest first.
+    pub fn issued(&self, name: &str) -> Result<Vec<IssuedCertificate>, AsError> {
+        self.store.issued(name).map_err(AsError::Store)
+    }
+
+    /// Whether the store answers.
+    pub fn health(&self) -> Result<(), AsError> {
+        self.store.health().map_err(AsError::Store)
     }
 }
 

@@ -106,6 +106,11 @@ impl ProviderSigner {
         self.cs.as_ref()
     }
 
+    /// Gives back the provider (dropping, and so zeroizing, the private key).
+    pub fn into_provider(self) -> Box<dyn CipherSuiteProvider> {
+        self.cs
+    }
+
     /// The signer's public key.
     pub fn public_key(&self) -> &[u8] {
         &self.public

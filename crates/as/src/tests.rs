@@ -35,7 +35,7 @@ fn enrol(
         .cipher_suite_provider(service.cipher_suite())
         .unwrap();
     let (secret, public) = cs.signature_generate(rng).unwrap();
-    let token = service.issue_token(name, rng).unwrap();
+    let token = service.issue_token(name, NOW, rng).unwrap();
     let request = EnrolmentRequest::sign(
         cs.as_ref(),
         name,
@@ -108,7 +108,7 @@ fn tokens_proofs_and_names_are_checked() {
         .unwrap();
     let (secret, public) = cs.signature_generate(&mut rng).unwrap();
     let key = SignaturePublicKey(public);
-    let token = service.issue_token("bob", &mut rng).unwrap();
+    let token = service.issue_token("bob", NOW, &mut rng).unwrap();
 
     // Someone else's token, a forged proof, a bad name.
     let wrong_name =
@@ -125,7 +125,7 @@ fn tokens_proofs_and_names_are_checked() {
     .unwrap();
     assert_eq!(service.enrol(&forged, NOW), Err(AsError::InvalidProof));
     assert!(matches!(
-        service.issue_token("Bob Smith", &mut rng),
+        service.issue_token("Bob Smith", NOW, &mut rng),
         Err(AsError::InvalidName(_))
     ));
 
@@ -191,7 +191,7 @@ fn revoked_client_cannot_enrol_or_be_added() {
         Err(GroupError::Validation(_))
     ));
 
-    let token = service.issue_token("mallory", &mut rng);
+    let token = service.issue_token("mallory", NOW, &mut rng);
     let cs = RustCryptoProvider.cipher_suite_provider(suite).unwrap();
     let (secret, public) = cs.signature_generate(&mut rng).unwrap();
     let request = EnrolmentRequest::sign(
@@ -205,5 +205,180 @@ fn revoked_client_cannot_enrol_or_be_added() {
     assert_eq!(
         service.enrol(&request, NOW),
         Err(AsError::Revoked("mallory".into()))
+    );
+}
+
+#[test]
+fn expired_tokens_are_refused_and_used_up() {
+    let mut rng = SeededRng::new(11);
+    let service = service(1, &mut rng).with_token_lifetime(3600);
+    let cs = RustCryptoProvider
+        .cipher_suite_provider(CipherSuite(1))
+        .unwrap();
+    let (secret, public) = cs.signature_generate(&mut rng).unwrap();
+    let token = service.issue_token("dave", NOW, &mut rng).unwrap();
+    let request = EnrolmentRequest::sign(
+        cs.as_ref(),
+        "dave",
+        SignaturePublicKey(public),
+        &secret,
+        token,
+    )
+    .unwrap();
+    assert_eq!(
+        service.enrol(&request, NOW + 3601),
+        Err(AsError::ExpiredToken)
+    );
+    // Presented once, expired or not, a token is gone.
+    assert_eq!(service.enrol(&request, NOW), Err(AsError::InvalidToken));
+
+    // Within its lifetime it works; the store keeps only its hash.
+    let token = service.issue_token("dave", NOW, &mut rng).unwrap();
+    let (secret, public) = cs.signature_generate(&mut rng).unwrap();
+    let request = EnrolmentRequest::sign(
+        cs.as_ref(),
+        "dave",
+        SignaturePublicKey(public),
+        &secret,
+        token.clone(),
+    )
+    .unwrap();
+    service.enrol(&request, NOW + 3599).unwrap();
+    let issued = service.issued("dave").unwrap();
+    assert_eq!(issued.len(), 1);
+    assert_eq!(
+        issued[0].not_after,
+        NOW + 3599 + DEFAULT_CERTIFICATE_LIFETIME
+    );
+}
+
+#[test]
+fn open_or_create_keeps_the_root() {
+    let mut rng = SeededRng::new(12);
+    let store = Arc::new(InMemoryAsStore::new());
+    let cs = || {
+        RustCryptoProvider
+            .cipher_suite_provider(CipherSuite(2))
+            .unwrap()
+    };
+    let first = AuthenticationService::open_or_create(store.clone(), cs(), NOW, &mut rng).unwrap();
+    let alice = {
+        let cs = cs();
+        let (secret, public) = cs.signature_generate(&mut rng).unwrap();
+        let token = first.issue_token("alice", NOW, &mut rng).unwrap();
+        let request = EnrolmentRequest::sign(
+            cs.as_ref(),
+            "alice",
+            SignaturePublicKey(public.clone()),
+            &secret,
+            token,
+        )
+        .unwrap();
+        (
+            first.enrol(&request, NOW).unwrap(),
+            SignaturePublicKey(public),
+        )
+    };
+    let second =
+        AuthenticationService::open_or_create(store.clone(), cs(), NOW + 10, &mut rng).unwrap();
+    assert_eq!(first.root_certificate(), second.root_certificate());
+    // The reopened service vouches for what the first one issued.
+    let name = second
+        .validate_credential(
+            &RustCryptoProvider,
+            &alice.0,
+            &alice.1,
+            cs().signature(),
+            NOW + 20,
+        )
+        .unwrap();
+    assert_eq!(name, "alice");
+
+    // Another suite than the stored root's is refused with an explanation.
+    let other = RustCryptoProvider
+        .cipher_suite_provider(CipherSuite(1))
+        .unwrap();
+    let err = AuthenticationService::open_or_create(store, other, NOW, &mut rng).unwrap_err();
+    assert!(
+        matches!(&err, AsError::Root(m) if m.contains("cipher suite 2")),
+        "{err}"
+    );
+}
+
+#[test]
+fn validate_credential_checks_root_expiry_key_and_revocation() {
+    let mut rng = SeededRng::new(13);
+    let service = service(1, &mut rng);
+    let alice = enrol(&service, "alice", &mut rng);
+    let scheme = RustCryptoProvider
+        .cipher_suite_provider(CipherSuite(1))
+        .unwrap()
+        .signature();
+    let validate = |s: &AuthenticationService<InMemoryAsStore>, id: &SigningIdentity, now| {
+        s.validate_credential(
+            &RustCryptoProvider,
+            &id.credential,
+            &id.public_key,
+            scheme,
+            now,
+        )
+    };
+    assert_eq!(validate(&service, &alice, NOW).unwrap(), "alice");
+    // Expired.
+    assert!(matches!(
+        validate(&service, &alice, NOW + 2 * DEFAULT_CERTIFICATE_LIFETIME),
+        Err(AsError::Credential(CredentialError::NotValidAtTime { .. }))
+    ));
+    // Another key than the certificate's.
+    let bob = enrol(&service, "bob", &mut rng);
+    let mixed = SigningIdentity {
+        secret_key: bob.secret_key.clone(),
+        public_key: bob.public_key.clone(),
+        credential: alice.credential.clone(),
+    };
+    assert!(matches!(
+        validate(&service, &mixed, NOW),
+        Err(AsError::Credential(CredentialError::KeyMismatch))
+    ));
+    // Another AS's credential.
+    let other = self::service(1, &mut rng);
+    let foreign = enrol(&other, "alice", &mut rng);
+    let err = validate(&service, &foreign, NOW).unwrap_err();
+    assert!(
+        matches!(err, AsError::Credential(CredentialError::UntrustedRoot)),
+        "{err:?}"
+    );
+    // A basic credential.
+    let basic = SigningIdentity {
+        credential: Credential::Basic {
+            identity: b"alice".to_vec(),
+        },
+        ..alice.clone()
+    };
+    assert!(matches!(
+        validate(&service, &basic, NOW),
+        Err(AsError::Credential(
+            CredentialError::UnsupportedCredentialType(_)
+        ))
+    ));
+    // Revoked.
+    service.revoke("alice").unwrap();
+    assert!(matches!(
+        validate(&service, &alice, NOW),
+        Err(AsError::Credential(CredentialError::Rejected(_)))
+    ));
+    assert_eq!(validate(&service, &bob, NOW).unwrap(), "bob");
+    // Two credentials of the same client present the same identity (RFC 9420 §5.3.3).
+    let bob2 = enrol(&service, "bob", &mut rng);
+    let provider = service.identity_provider(&RustCryptoProvider).unwrap();
+    assert!(
+        provider
+            .valid_successor(&bob.credential, &bob2.credential)
+            .unwrap()
+    );
+    assert!(
+        !provider
+            .valid_successor(&bob.credential, &alice.credential)
+            .unwrap()
     );
 }

@@ -37,7 +37,15 @@ impl From<rusqlite::Error> for StoreError {
 
 impl From<tokio_postgres::Error> for StoreError {
     fn from(e: tokio_postgres::Error) -> Self {
-        Self::Backend(format!("postgres: {e}"))
+        // The server's message, not only "db error".
+        match e.as_db_error() {
+            Some(db) => Self::Backend(format!(
+                "postgres: {} (SQLSTATE {})",
+                db.message(),
+                db.code().code()
+            )),
+            None => Self::Backend(format!("postgres: {e}")),
+        }
     }
 }
 

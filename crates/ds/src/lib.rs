@@ -12,7 +12,8 @@
 //! - [`server`]: the HTTP API (axum);
 //! - [`header`]: the clear-header reader;
 //! - [`wire`]: the commit bundle, signed auth statements and JSON bodies;
-//! - [`tls`]: TLS (rustls) for the API.
+//! - [`tls`]: TLS (rustls) for the API;
+//! - [`with_as`]: the Authentication Service in the same process (`conclave-ds --with-as`).
 
 pub mod error;
 pub mod header;
@@ -20,11 +21,12 @@ pub mod server;
 pub mod store;
 pub mod tls;
 pub mod wire;
+pub mod with_as;
 
 use std::sync::Arc;
 
 pub use error::{DsError, StoreError};
-pub use server::{AppState, DsConfig, router};
+pub use server::{AppState, CredentialPolicy, DsConfig, Registration, router};
 pub use store::Store;
 
 /// Seconds since the Unix epoch (0 if the clock is before it).
@@ -68,6 +70,23 @@ where
     L: axum::serve::Listener,
     L::Addr: std::fmt::Debug,
 {
+    let app = router(state.clone());
+    serve_app(listener, state, app, prune_interval, shutdown).await
+}
+
+/// Like [`serve`], with a given router: the DS's ([`router`]) merged with more routes, e.g.
+/// the Authentication Service's (`conclave-ds --with-as`, [`with_as::router`]).
+pub async fn serve_app<L>(
+    listener: L,
+    state: Arc<AppState>,
+    app: axum::Router,
+    prune_interval: std::time::Duration,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()>
+where
+    L: axum::serve::Listener,
+    L::Addr: std::fmt::Debug,
+{
     let pruner = {
         let state = state.clone();
         tokio::spawn(async move {
@@ -81,7 +100,7 @@ where
             }
         })
     };
-    let result = axum::serve(listener, router(state))
+    let result = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await;
     pruner.abort();

@@ -3,10 +3,12 @@
 //! ```text
 //! conclave-ds --listen 127.0.0.1:8080 --database sqlite:./conclave.db
 //! conclave-ds --database postgres://user@127.0.0.1:5432/conclave
+//! conclave-ds --with-as --as-database sqlite:./conclave-as.db   # the AS in the same process
 //! ```
 //! Every flag has an environment variable (`CONCLAVE_DS_LISTEN`, `CONCLAVE_DS_DATABASE`, …);
 //! logs go to stderr, filtered by `RUST_LOG` (default `info`).
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
@@ -51,6 +53,42 @@ struct Args {
     /// Seconds between retention passes.
     #[arg(long, env = "CONCLAVE_DS_PRUNE_INTERVAL", default_value_t = 600)]
     prune_interval: u64,
+    /// Also serve the Authentication Service (/v1/as/...), and register only clients whose
+    /// credential it issued (unexpired, unrevoked, client id = enrolled name).
+    #[arg(long, env = "CONCLAVE_DS_WITH_AS")]
+    with_as: bool,
+    /// The AS database (with --with-as): sqlite:PATH.
+    #[arg(
+        long,
+        env = "CONCLAVE_DS_AS_DATABASE",
+        default_value = "sqlite:./conclave-as.db"
+    )]
+    as_database: String,
+    /// The AS admin token file (with --with-as); created with a random token if missing.
+    #[arg(
+        long,
+        env = "CONCLAVE_DS_AS_ADMIN_TOKEN_FILE",
+        default_value = "./conclave-as.admin-token"
+    )]
+    as_admin_token_file: std::path::PathBuf,
+    /// Cipher suite of the AS root key (with --with-as, first start only): 1, 2, 3 or 7.
+    #[arg(long, env = "CONCLAVE_DS_AS_CIPHER_SUITE", default_value_t = 1)]
+    as_cipher_suite: u16,
+    /// Lifetime of the certificates the AS issues (with --with-as), seconds.
+    #[arg(
+        long,
+        env = "CONCLAVE_DS_AS_CERTIFICATE_LIFETIME",
+        default_value_t = 86_400
+    )]
+    as_certificate_lifetime: u64,
+    /// How long after its expiry a certificate can still be renewed at the AS (with
+    /// --with-as), seconds.
+    #[arg(
+        long,
+        env = "CONCLAVE_DS_AS_RENEWAL_GRACE",
+        default_value_t = 7 * 86_400
+    )]
+    as_renewal_grace: u64,
 }
 
 async fn shutdown_signal() {
@@ -95,7 +133,25 @@ async fn main() -> anyhow::Result<()> {
     let store = conclave_ds::open_store(&args.database, args.pool_size)
         .await
         .with_context(|| format!("opening the database {}", args.database))?;
+    let as_state = if args.with_as {
+        let options = conclave_as::setup::AsOptions {
+            database: args.as_database.clone(),
+            admin_token_file: args.as_admin_token_file.clone(),
+            cipher_suite: args.as_cipher_suite,
+            certificate_lifetime: args.as_certificate_lifetime,
+            renewal_grace: args.as_renewal_grace,
+            ..conclave_as::setup::AsOptions::default()
+        };
+        let state = tokio::task::spawn_blocking(move || conclave_as::setup::open(&options))
+            .await
+            .context("opening the Authentication Service")?
+            .context("opening the Authentication Service")?;
+        Some(Arc::new(state))
+    } else {
+        None
+    };
     let config = DsConfig {
+        credential_policy: as_state.clone().map(conclave_ds::with_as::policy),
         token_lifetime: args.token_lifetime,
         max_body: args.max_body,
         claims_per_minute: args.claims_per_minute,
@@ -104,6 +160,10 @@ async fn main() -> anyhow::Result<()> {
     };
     let engine = store.engine();
     let state = AppState::new(store, config);
+    let app = match as_state {
+        Some(as_state) => conclave_ds::with_as::router(state.clone(), as_state),
+        None => conclave_ds::router(state.clone()),
+    };
     let listener = tokio::net::TcpListener::bind(&args.listen)
         .await
         .with_context(|| format!("binding {}", args.listen))?;
@@ -116,15 +176,17 @@ async fn main() -> anyhow::Result<()> {
         _ => None,
     };
     let scheme = if tls.is_some() { "https" } else { "http" };
-    tracing::info!(%local, engine, scheme, "conclave-ds listening");
+    tracing::info!(%local, engine, scheme, with_as = args.with_as, "conclave-ds listening");
     // A line on stdout that scripts and tests wait for.
     println!("listening on {local}");
     match tls {
         Some(config) => {
             let listener = conclave_ds::tls::TlsListener::new(listener, config)?;
-            conclave_ds::serve(listener, state, prune_interval, shutdown_signal()).await?;
+            conclave_ds::serve_app(listener, state, app, prune_interval, shutdown_signal()).await?;
         }
-        None => conclave_ds::serve(listener, state, prune_interval, shutdown_signal()).await?,
+        None => {
+            conclave_ds::serve_app(listener, state, app, prune_interval, shutdown_signal()).await?;
+        }
     }
     tracing::info!("stopped");
     Ok(())

@@ -4,7 +4,8 @@
 //! | method and path | body | who |
 //! | --- | --- | --- |
 //! | `GET /v1/health` | | anyone |
-//! | `POST /v1/clients` | JSON [`RegisterRequest`] | anyone (proof of possession) |
+//! | `POST /v1/clients` | JSON [`RegisterRequest`] | anyone (proof of possession; with a [`CredentialPolicy`], a credential it accepts) |
+//! | `PUT /v1/clients/{id}/credential` | JSON [`CredentialChangeRequest`] | the client: a new key and credential for the same identity |
 //! | `POST /v1/auth/challenge`, `POST /v1/auth/token` | JSON | anyone |
 //! | `POST /v1/key-packages[?last_resort=true]` | `message/mls` or a batch | the owner |
 //! | `GET /v1/key-packages` | | the owner: its stock |
@@ -27,7 +28,7 @@ use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{FromRequestParts, Path, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use conclave_codec::{Decode, Encode};
@@ -43,13 +44,14 @@ use tokio::sync::broadcast;
 use crate::error::DsError;
 use crate::header::{self as mls_header, decode_message};
 use crate::store::{
-    Appended, ClientRecord, CommitRecord, Committed, MAX_STORED, NewKeyPackage, NewMessage,
-    Registered, Store,
+    Appended, ClientRecord, CommitRecord, Committed, CredentialChange, CredentialUpdated, LogEvent,
+    MAX_STORED, NewKeyPackage, NewMessage, Registered, Store, WakeupFeed,
 };
 use crate::wire::{
     self, Accepted, ChallengeRequest, ChallengeResponse, ClaimRequest, CommitBundle,
-    CreateGroupRequest, GroupView, KeyPackageStock, LogEntryView, LogPage, RegisterRequest,
-    RegistrationTbs, TokenRequest, TokenResponse, WakeUp, WelcomePage, WelcomeView,
+    CreateGroupRequest, CredentialChangeRequest, GroupView, KeyPackageStock, LogEntryView, LogPage,
+    RegisterRequest, RegistrationTbs, TokenRequest, TokenResponse, WakeUp, WelcomePage,
+    WelcomeView,
 };
 
 /// Limits and lifetimes of the service.
@@ -69,6 +71,107 @@ pub struct DsConfig {
     pub max_members: usize,
     /// Log entries older than this many seconds are removed (None: kept forever).
     pub retention: Option<u64>,
+    /// An extra check of registering clients' credentials (None: any well-formed credential
+    /// with a proof of possession); `conclave-ds --with-as` sets the AS's.
+    pub credential_policy: Option<Arc<dyn CredentialPolicy>>,
+}
+
+/// What a registering client presents (`POST /v1/clients`), for a [`CredentialPolicy`]; also
+/// the new key and credential of a credential change (`PUT /v1/clients/{id}/credential`) and
+/// the stored ones of a client logging in.
+#[derive(Debug, Clone)]
+pub struct Registration {
+    /// The client id asked for.
+    pub client_id: String,
+    /// The cipher suite of the signature key.
+    pub cipher_suite: u16,
+    /// The signature public key (its possession is proven already).
+    pub signature_key: Vec<u8>,
+    /// The credential.
+    pub credential: Credential,
+    /// The DS's current time, seconds since the Unix epoch.
+    pub now: u64,
+}
+
+/// An extra check of the credential a client registers with, e.g. by an Authentication
+/// Service (RFC 9750 §4): the DS then registers only clients the AS vouches for. Called on
+/// the blocking thread pool, after the proof of possession is verified.
+pub trait CredentialPolicy: Send + Sync + core::fmt::Debug {
+    /// Accepts the registration, or refuses it ([`DsError::Forbidden`] for a credential the
+    /// policy rejects, [`DsError::Store`] if it cannot decide now).
+    fn check(&self, registration: &Registration) -> Result<(), DsError>;
+
+    /// Accepts a registered client's new key and credential (`PUT
+    /// /v1/clients/{id}/credential`): `registration` must be acceptable as a registration,
+    /// and its credential a valid successor of `previous`, i.e. for the same client (RFC 9420
+    /// §5.3.1, `valid_successor`). The default checks [`CredentialPolicy::check`] and
+    /// [`same_client`].
+    fn check_successor(
+        &self,
+        previous: &Credential,
+        registration: &Registration,
+    ) -> Result<(), DsError> {
+        self.check(registration)?;
+        same_client(previous, &registration.credential)
+    }
+
+    /// Accepts a registered client's login (`POST /v1/auth/token`), with the key and
+    /// credential it is registered with. The default accepts; the AS's policy refuses a
+    /// revoked client. It must not refuse an expired credential: the client needs a token to
+    /// replace it.
+    fn check_login(&self, registered: &Registration) -> Result<(), DsError> {
+        let _ = registered;
+        Ok(())
+    }
+}
+
+/// Whether `successor` presents the same client as `predecessor`, as far as the DS can tell
+/// without an Authentication Service (RFC 9420 §5.3.1 `valid_successor`; §5.3.3 identities):
+/// the credential type must be the same; a `basic` credential must keep its identity, an
+/// `x509` credential its first subjectAltName URI (the `X509IdentityProvider` identity; the
+/// chain is not validated here). Refusals are [`DsError::Forbidden`].
+pub fn same_client(predecessor: &Credential, successor: &Credential) -> Result<(), DsError> {
+    use conclave_core::credential::{IdentityProvider as _, X509IdentityProvider};
+    let refused = |why: String| {
+        DsError::Forbidden(format!(
+            "the new credential is not for the same client: {why} (a client id keeps its \
+             identity; register a new client id for another one)"
+        ))
+    };
+    if predecessor.credential_type() != successor.credential_type() {
+        return Err(refused(format!(
+            "its type is {:?}, the registered one's is {:?}",
+            successor.credential_type(),
+            predecessor.credential_type()
+        )));
+    }
+    match (predecessor, successor) {
+        (Credential::Basic { identity: old }, Credential::Basic { identity: new }) => {
+            if old == new {
+                Ok(())
+            } else {
+                Err(refused(format!(
+                    "identity {:?} instead of {:?}",
+                    String::from_utf8_lossy(new),
+                    String::from_utf8_lossy(old)
+                )))
+            }
+        }
+        (Credential::X509 { .. }, Credential::X509 { .. }) => {
+            let no_anchors: [&[u8]; 0] = [];
+            let provider = X509IdentityProvider::new(
+                no_anchors,
+                &conclave_crypto_rustcrypto::RustCryptoProvider,
+            )
+            .map_err(|e| DsError::Internal(format!("identity provider: {e}")))?;
+            match provider.valid_successor(predecessor, successor) {
+                Ok(true) => Ok(()),
+                Ok(false) => Err(refused("another subjectAltName URI".into())),
+                Err(e) => Err(refused(e.to_string())),
+            }
+        }
+        _ => Ok(()),
+    }
 }
 
 impl Default for DsConfig {
@@ -81,6 +184,7 @@ impl Default for DsConfig {
             max_page: 1000,
             max_members: 100_000,
             retention: None,
+            credential_policy: None,
         }
     }
 }
@@ -88,8 +192,24 @@ impl Default for DsConfig {
 /// The source of the current time (seconds since the Unix epoch); replaceable in tests.
 pub type Clock = Arc<dyn Fn() -> u64 + Send + Sync>;
 
-/// A new log entry: `(group id, sequence number, is a commit)`.
-type Event = (Vec<u8>, u64, bool);
+/// Wake-ups kept for a WebSocket that falls behind, when the server announces its own
+/// appends.
+const WAKEUP_CAPACITY: usize = 4096;
+
+/// WebSocket close code sent to a client that fell behind the wake-ups (RFC 6455 §7.4.2,
+/// 1013 "try again later"): it reconnects and reads every group from its cursor.
+const CLOSE_LAGGED: u16 = 1013;
+
+/// A token looked up in the store is trusted from memory for at most this many seconds
+/// (and never past its expiry).
+const TOKEN_CACHE_TTL: u64 = 60;
+
+/// Most tokens kept in memory.
+const TOKEN_CACHE_MAX: usize = 100_000;
+
+/// WebSocket close code sent when the store cannot tell whether a wake-up is for the client
+/// (RFC 6455 §7.4.1, 1011 "unexpected condition"): it reconnects and reads its groups.
+const CLOSE_UNAVAILABLE: u16 = 1011;
 
 /// Everything the handlers share.
 pub struct AppState {
@@ -97,8 +217,16 @@ pub struct AppState {
     config: DsConfig,
     clock: Clock,
     crypto: Arc<dyn CryptoProvider>,
-    events: broadcast::Sender<Event>,
+    /// The wake-ups the WebSockets of this process subscribe to.
+    wakeups: WakeupFeed,
+    /// Whether handlers announce their own appends (the store has no feed of its own).
+    announce_locally: bool,
     claims: Mutex<HashMap<String, (u64, u32)>>,
+    /// Tokens already looked up: hash → (client, trusted until). The DS never revokes a
+    /// token before it expires (only expired ones are pruned), so this is the store's
+    /// answer without a query per request; [`TOKEN_CACHE_TTL`] bounds how long a token
+    /// removed from the database by hand stays usable on a node.
+    tokens: Mutex<HashMap<Vec<u8>, (String, u64)>>,
 }
 
 impl core::fmt::Debug for AppState {
@@ -119,14 +247,21 @@ impl AppState {
 
     /// A service with a given clock.
     pub fn with_clock(store: Arc<dyn Store>, config: DsConfig, clock: Clock) -> Arc<Self> {
-        let (events, _) = broadcast::channel(4096);
+        // PostgreSQL: the engine's feed covers every DS node on the database; SQLite: one
+        // process, the handlers announce their appends.
+        let (wakeups, announce_locally) = match store.wakeups() {
+            Some(feed) => (feed, false),
+            None => (WakeupFeed::new(WAKEUP_CAPACITY), true),
+        };
         Arc::new(Self {
             store,
             config,
             clock,
             crypto: Arc::new(conclave_crypto_rustcrypto::RustCryptoProvider),
-            events,
+            wakeups,
+            announce_locally,
             claims: Mutex::new(HashMap::new()),
+            tokens: Mutex::new(HashMap::new()),
         })
     }
 
@@ -142,6 +277,41 @@ impl AppState {
 
     fn now(&self) -> u64 {
         (self.clock)()
+    }
+
+    /// The client a valid token (by its hash) belongs to: from memory, else the store.
+    async fn token_client(&self, hash: Vec<u8>) -> Result<Option<String>, DsError> {
+        let now = self.now();
+        let poisoned = || DsError::Internal("token cache lock poisoned".into());
+        if let Some((client, until)) = self.tokens.lock().map_err(|_| poisoned())?.get(&hash)
+            && now <= *until
+        {
+            return Ok(Some(client.clone()));
+        }
+        let Some((client, expires_at)) = self.store.token(&hash, now).await? else {
+            return Ok(None);
+        };
+        let until = expires_at.min(now.saturating_add(TOKEN_CACHE_TTL));
+        let mut tokens = self.tokens.lock().map_err(|_| poisoned())?;
+        if tokens.len() >= TOKEN_CACHE_MAX {
+            tokens.retain(|_, (_, until)| now <= *until);
+            if tokens.len() >= TOKEN_CACHE_MAX {
+                tokens.clear();
+            }
+        }
+        tokens.insert(hash, (client.clone(), until));
+        Ok(Some(client))
+    }
+
+    /// Announces a log append to this process's WebSockets, unless the store's feed does.
+    fn announce(&self, group_id: Vec<u8>, seq: u64, commit: bool) {
+        if self.announce_locally {
+            self.wakeups.publish(LogEvent {
+                group_id,
+                seq,
+                commit,
+            });
+        }
     }
 
     fn suite(&self, suite: u16) -> Result<Box<dyn CipherSuiteProvider>, DsError> {
@@ -188,6 +358,7 @@ pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .route("/v1/health", get(health))
         .route("/v1/clients", post(register))
+        .route("/v1/clients/{client}/credential", put(change_credential))
         .route("/v1/auth/challenge", post(challenge))
         .route("/v1/auth/token", post(token))
         .route(
@@ -382,8 +553,7 @@ async fn authenticate(
         .or_else(|| query_str(query, "token"))
         .ok_or_else(|| DsError::Unauthorized("a bearer token is required".into()))?;
     state
-        .store
-        .token_client(&token_hash(token), state.now())
+        .token_client(token_hash(token))
         .await?
         .ok_or_else(|| DsError::Unauthorized("unknown or expired token".into()))
 }
@@ -431,7 +601,7 @@ async fn register(State(state): St, headers: HeaderMap, body: Body) -> AppResult
     let signature_key = b64("signature_key", &request.signature_key)?;
     let credential = b64("credential", &request.credential)?;
     let signature = b64("signature", &request.signature)?;
-    Credential::from_bytes(&credential)
+    let parsed = Credential::from_bytes(&credential)
         .map_err(|e| DsError::BadRequest(format!("credential: not a valid Credential: {e}")))?;
     let cs = state.suite(request.cipher_suite)?;
     let tbs = RegistrationTbs {
@@ -452,6 +622,18 @@ async fn register(State(state): St, headers: HeaderMap, body: Body) -> AppResult
     .map_err(|_| {
         DsError::Unauthorized("registration signature does not verify under signature_key".into())
     })?;
+    if let Some(policy) = state.config.credential_policy.clone() {
+        let registration = Registration {
+            client_id: request.client_id.clone(),
+            cipher_suite: request.cipher_suite,
+            signature_key: signature_key.clone(),
+            credential: parsed,
+            now: state.now(),
+        };
+        tokio::task::spawn_blocking(move || policy.check(&registration))
+            .await
+            .map_err(|e| DsError::Internal(format!("credential check task: {e}")))??;
+    }
     let record = ClientRecord {
         client_id: request.client_id.clone(),
         cipher_suite: request.cipher_suite,
@@ -475,6 +657,97 @@ async fn register(State(state): St, headers: HeaderMap, body: Body) -> AppResult
             "client id {} is registered with another key",
             request.client_id
         ))),
+    }
+}
+
+/// `PUT /v1/clients/{id}/credential`: the client (its bearer token) replaces its signature
+/// key and credential, e.g. with the certificate the AS renewed. The new key proves
+/// possession; the new credential must be for the same client (with a policy, one the policy
+/// accepts as a successor; without, [`same_client`]). KeyPackages published with the previous
+/// credential stay until claimed or expired; uploads must match the new one.
+async fn change_credential(
+    State(state): St,
+    Path(client_id): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> AppResult {
+    let caller = authenticate(&state, &headers, &None).await?;
+    if caller != client_id {
+        return Err(DsError::Forbidden(format!(
+            "a client can change only its own credential (the token is {caller}'s)"
+        )));
+    }
+    let request: CredentialChangeRequest = read_json(&state, &headers, body).await?;
+    let signature_key = b64("signature_key", &request.signature_key)?;
+    let credential = b64("credential", &request.credential)?;
+    let signature = b64("signature", &request.signature)?;
+    let parsed = Credential::from_bytes(&credential)
+        .map_err(|e| DsError::BadRequest(format!("credential: not a valid Credential: {e}")))?;
+    let cs = state.suite(request.cipher_suite)?;
+    let tbs = RegistrationTbs {
+        client_id: client_id.as_bytes().to_vec(),
+        cipher_suite: request.cipher_suite,
+        signature_key: signature_key.clone(),
+        credential: credential.clone(),
+    }
+    .to_bytes()
+    .map_err(|e| DsError::BadRequest(format!("credential change too large: {e}")))?;
+    labels::verify_with_label(
+        cs.as_ref(),
+        &signature_key,
+        wire::CREDENTIAL_LABEL,
+        &tbs,
+        &signature,
+    )
+    .map_err(|_| {
+        DsError::Unauthorized(
+            "the credential change's signature does not verify under the new signature_key".into(),
+        )
+    })?;
+    let current = state
+        .store
+        .client(&client_id)
+        .await?
+        .ok_or_else(|| DsError::Unauthorized("the token's client is gone".into()))?;
+    let previous = Credential::from_bytes(&current.credential)
+        .map_err(|e| DsError::Internal(format!("stored credential: {e}")))?;
+    let registration = Registration {
+        client_id: client_id.clone(),
+        cipher_suite: request.cipher_suite,
+        signature_key: signature_key.clone(),
+        credential: parsed,
+        now: state.now(),
+    };
+    match state.config.credential_policy.clone() {
+        Some(policy) => {
+            tokio::task::spawn_blocking(move || policy.check_successor(&previous, &registration))
+                .await
+                .map_err(|e| DsError::Internal(format!("credential check task: {e}")))??
+        }
+        None => same_client(&previous, &registration.credential)?,
+    }
+    let change = CredentialChange {
+        client_id: client_id.clone(),
+        previous_signature_key: current.signature_key,
+        previous_credential: current.credential,
+        cipher_suite: request.cipher_suite,
+        signature_key,
+        credential,
+    };
+    match state.store.update_client_credential(&change).await? {
+        CredentialUpdated::Replaced => {
+            tracing::info!(client = %client_id, "client credential replaced");
+            Ok(json(
+                StatusCode::OK,
+                &serde_json::json!({"client_id": client_id}),
+            ))
+        }
+        CredentialUpdated::NoClient => {
+            Err(DsError::Unauthorized("the token's client is gone".into()))
+        }
+        CredentialUpdated::Changed => Err(DsError::Conflict(
+            "the client's credential changed meanwhile; send the change again".into(),
+        )),
     }
 }
 
@@ -539,6 +812,20 @@ async fn token(State(state): St, headers: HeaderMap, body: Body) -> AppResult {
     .map_err(|_| {
         DsError::Unauthorized("the signature does not verify under the registered key".into())
     })?;
+    if let Some(policy) = state.config.credential_policy.clone() {
+        let credential = Credential::from_bytes(&client.credential)
+            .map_err(|e| DsError::Internal(format!("stored credential: {e}")))?;
+        let registered = Registration {
+            client_id: client.client_id.clone(),
+            cipher_suite: client.cipher_suite,
+            signature_key: client.signature_key.clone(),
+            credential,
+            now: state.now(),
+        };
+        tokio::task::spawn_blocking(move || policy.check_login(&registered))
+            .await
+            .map_err(|e| DsError::Internal(format!("login check task: {e}")))??;
+    }
     let token = URL_SAFE_NO_PAD.encode(random_bytes::<32>()?);
     let expires_at = state.now().saturating_add(state.config.token_lifetime);
     state
@@ -785,7 +1072,7 @@ async fn post_commit(
     match state.store.commit(&group_id, &record, state.now()).await? {
         Committed::Accepted { seq, epoch, routed } => {
             tracing::debug!(group = %group, seq, epoch, welcomes = routed.len(), "commit accepted");
-            let _ = state.events.send((group_id, seq, true));
+            state.announce(group_id, seq, true);
             Ok(json(StatusCode::OK, &Accepted { seq, epoch }))
         }
         Committed::WrongEpoch { current } => Err(DsError::WrongEpoch {
@@ -955,7 +1242,7 @@ async fn post_message(
     };
     match state.store.append(&group_id, &new, state.now()).await? {
         Appended::Accepted { seq } => {
-            let _ = state.events.send((group_id, seq, false));
+            state.announce(group_id, seq, false);
             Ok(json(
                 StatusCode::OK,
                 &Accepted {
@@ -1111,39 +1398,59 @@ async fn websocket(
     let upgrade = WebSocketUpgrade::from_request_parts(&mut parts, &state)
         .await
         .map_err(|e| DsError::BadRequest(format!("not a WebSocket upgrade: {e}")))?;
-    let events = state.events.subscribe();
+    let events = state.wakeups.subscribe();
     Ok(upgrade.on_upgrade(move |socket| push_wakeups(state, client_id, socket, events)))
 }
 
-/// Sends a [`WakeUp`] for every new log entry of a group the client belongs to.
+/// Sends a [`WakeUp`] for every new log entry of a group the client belongs to. A socket
+/// that falls behind is closed with [`CLOSE_LAGGED`] rather than silently missing wake-ups:
+/// after (re)connecting, a client reads each of its groups from its cursor.
 async fn push_wakeups(
     state: Arc<AppState>,
     client_id: String,
     mut socket: WebSocket,
-    mut events: broadcast::Receiver<Event>,
+    mut events: broadcast::Receiver<LogEvent>,
 ) {
     let mut membership: HashMap<Vec<u8>, bool> = HashMap::new();
     loop {
         tokio::select! {
             event = events.recv() => {
-                let (group_id, seq, is_commit) = match event {
+                let LogEvent { group_id, seq, commit } = match event {
                     Ok(e) => e,
                     Err(broadcast::error::RecvError::Lagged(n)) => {
-                        tracing::warn!(client = %client_id, missed = n, "wake-ups lagged");
-                        continue;
+                        tracing::warn!(client = %client_id, missed = n,
+                                       "wake-ups lagged: closing the WebSocket");
+                        let close = axum::extract::ws::CloseFrame {
+                            code: CLOSE_LAGGED,
+                            reason: "wake-ups lagged: reconnect and read from your cursors".into(),
+                        };
+                        let _ = socket.send(Message::Close(Some(close))).await;
+                        break;
                     }
                     Err(broadcast::error::RecvError::Closed) => break,
                 };
-                if is_commit {
+                if commit {
                     membership.remove(&group_id);
                 }
                 let member = match membership.get(&group_id) {
                     Some(m) => *m,
-                    None => {
-                        let m = state.store.is_member(&group_id, &client_id).await.unwrap_or(false);
-                        membership.insert(group_id.clone(), m);
-                        m
-                    }
+                    None => match state.store.is_member(&group_id, &client_id).await {
+                        Ok(m) => {
+                            membership.insert(group_id.clone(), m);
+                            m
+                        }
+                        Err(e) => {
+                            // Not knowing whether to announce: the client must re-sync.
+                            tracing::warn!(error = %e, "wake-up membership check failed");
+                            let close = axum::extract::ws::CloseFrame {
+                                code: CLOSE_UNAVAILABLE,
+                                reason: "store unavailable: reconnect and read from your \
+                                         cursors".into(),
+                            };
+                            let _ = socket.send(Message::Close(Some(close))).await;
+                            break;
+                        }
+                    },
                 };
                 if !member {
                     continue;

@@ -26,6 +26,10 @@ pub const LAST_RESORT_HEADER: &str = "x-conclave-last-resort";
 pub const REGISTER_LABEL: &str = "conclave ds register";
 /// The label of the challenge answer: `SignWithLabel(sk, "conclave ds auth", ChallengeTbs)`.
 pub const AUTH_LABEL: &str = "conclave ds auth";
+/// The label of the proof that comes with a credential change: `SignWithLabel(new sk,
+/// "conclave ds credential", RegistrationTbs)` (distinct from the registration's, so that
+/// neither proof can stand for the other).
+pub const CREDENTIAL_LABEL: &str = "conclave ds credential";
 
 /// A commit with everything that must be stored with it, accepted or refused as one
 /// (DESIGN.md §4 "Ordering").
@@ -91,6 +95,19 @@ pub fn sign_registration(
     labels::sign_with_label(cs, secret_key, REGISTER_LABEL, &content)
 }
 
+/// Signs a credential change with the new key (for clients and tests): `tbs` carries the
+/// client id, the suite, the new key and the new credential.
+pub fn sign_credential_change(
+    cs: &dyn CipherSuiteProvider,
+    new_secret_key: &[u8],
+    tbs: &RegistrationTbs,
+) -> Result<Vec<u8>, conclave_crypto::CryptoError> {
+    let content = tbs
+        .to_bytes()
+        .map_err(|e| conclave_crypto::CryptoError::Encoding(e.to_string()))?;
+    labels::sign_with_label(cs, new_secret_key, CREDENTIAL_LABEL, &content)
+}
+
 /// Signs the answer to a challenge (for clients and tests).
 pub fn sign_challenge(
     cs: &dyn CipherSuiteProvider,
@@ -119,6 +136,20 @@ pub struct RegisterRequest {
     /// The TLS-encoded `Credential` (RFC 9420 §5.3).
     pub credential: String,
     /// `SignWithLabel(sk, "conclave ds register", RegistrationTbs)`.
+    pub signature: String,
+}
+
+/// `PUT /v1/clients/{id}/credential`: a registered client replaces its signature key and
+/// credential (bearer token of that client). Binary fields are base64 (standard alphabet).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CredentialChangeRequest {
+    /// The cipher suite of the new signature key.
+    pub cipher_suite: u16,
+    /// The new signature public key (may be the current one).
+    pub signature_key: String,
+    /// The new TLS-encoded `Credential` (RFC 9420 §5.3).
+    pub credential: String,
+    /// `SignWithLabel(new sk, "conclave ds credential", RegistrationTbs)`.
     pub signature: String,
 }
 

@@ -630,6 +630,30 @@ async fn authentication_rules() {
         api.claim(&token, &alice.id)
             .await
             .assert_error(StatusCode::UNAUTHORIZED, "unauthorized");
+
+        // A token in use stops working when it expires, although the node remembers it.
+        let short = Api::with_config(
+            api.state.store().clone(),
+            DsConfig {
+                token_lifetime: 30,
+                ..DsConfig::default()
+            },
+        );
+        let token = short.login(&alice.id, &alice.signer).await;
+        assert_eq!(
+            short.get("/v1/welcomes", Some(&token)).await.status,
+            StatusCode::OK
+        );
+        short.clock.advance(30);
+        assert_eq!(
+            short.get("/v1/welcomes", Some(&token)).await.status,
+            StatusCode::OK
+        );
+        short.clock.advance(1);
+        short
+            .get("/v1/welcomes", Some(&token))
+            .await
+            .assert_error(StatusCode::UNAUTHORIZED, "unauthorized");
     }
 }
 

@@ -3,7 +3,10 @@
 //!   epochs concurrently, 200 epochs: exactly one commit per epoch accepted, and every reader
 //!   sees the same log through either node;
 //! - crash: `kill -9` of the DS while clients send (SQLite and PostgreSQL); after a restart
-//!   every acknowledged message is present exactly once, at its acknowledged position.
+//!   every acknowledged message is present exactly once, at its acknowledged position;
+//! - wake-ups across nodes: 2 DS processes on one PostgreSQL; a WebSocket on node B hears of
+//!   a commit and an application message posted through node A (once each), also after
+//!   the listening connections were killed.
 //!
 //! The DS never verifies MLS cryptography, so these tests send structurally valid but
 //! unsigned MLS messages (built with the conclave_core codec): cheap enough for thousands.
@@ -534,4 +537,158 @@ async fn crash_sqlite_acknowledged_messages_survive() {
 async fn crash_postgres_acknowledged_messages_survive() {
     let Some(url) = postgres_url() else { return };
     crash_on(&url).await;
+}
+
+/// The next wake-up on a WebSocket, within `wait`.
+async fn next_wakeup<S>(ws: &mut S, wait: Duration) -> Option<wire::WakeUp>
+where
+    S: futures_util::Stream<
+            Item = Result<
+                tokio_tungstenite::tungstenite::Message,
+                tokio_tungstenite::tungstenite::Error,
+            >,
+        > + Unpin,
+{
+    use futures_util::StreamExt as _;
+    use tokio_tungstenite::tungstenite::Message;
+    let deadline = tokio::time::Instant::now() + wait;
+    loop {
+        let frame = tokio::time::timeout_at(deadline, ws.next()).await.ok()?;
+        match frame {
+            Some(Ok(Message::Text(text))) => return Some(serde_json::from_str(&text).unwrap()),
+            Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
+            other => panic!("unexpected WebSocket frame {other:?}"),
+        }
+    }
+}
+
+/// Pids of the wake-up listening connections of every DS on the database.
+async fn listener_pids(db: &tokio_postgres::Client) -> Vec<i32> {
+    db.query(
+        "SELECT pid FROM pg_stat_activity WHERE application_name = 'conclave-ds wake-ups'
+         AND datname = current_database() ORDER BY pid",
+        &[],
+    )
+    .await
+    .unwrap()
+    .iter()
+    .map(|r| r.get(0))
+    .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn wakeups_cross_nodes_on_postgres() {
+    const WAIT: Duration = Duration::from_secs(5);
+    let Some(url) = postgres_url() else { return };
+    let started = Instant::now();
+    let (db, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    let (a, b) = (Ds::start(&url), Ds::start(&url));
+    let http = Http::new();
+    let alice = http.client(&a.base, "alice").await;
+    let bob = http.client(&b.base, "bob").await;
+    let ws_url = |base: &str, token: &str| {
+        format!(
+            "ws://{}/v1/ws?token={token}",
+            base.strip_prefix("http://").unwrap()
+        )
+    };
+    // Bob listens on node B, Alice on node A; everything is posted through node A.
+    let (mut bob_ws, _) = tokio_tungstenite::connect_async(ws_url(&b.base, &bob.1))
+        .await
+        .unwrap();
+    let (mut alice_ws, _) = tokio_tungstenite::connect_async(ws_url(&a.base, &alice.1))
+        .await
+        .unwrap();
+
+    // A commit (adding Bob) through node A: Bob hears of it on node B.
+    let (gid, hex_id) = group_of(&http, &a.base, &[alice.clone(), bob.clone()]).await;
+    let expect = |seq| wire::WakeUp {
+        group: hex_id.clone(),
+        seq,
+    };
+    assert_eq!(next_wakeup(&mut bob_ws, WAIT).await, Some(expect(1)));
+    assert_eq!(next_wakeup(&mut alice_ws, WAIT).await, Some(expect(1)));
+
+    // An application message through node A: heard on both nodes, exactly once.
+    let post = |tag: &'static str| {
+        let (http, base, gid, hex_id, token) = (&http, &a.base, &gid, &hex_id, &alice.1);
+        async move {
+            let (status, reply) = http
+                .post(
+                    &format!("{base}/v1/groups/{hex_id}/messages"),
+                    Some(token),
+                    wire::MLS_MEDIA_TYPE,
+                    application_message(gid, 1, tag),
+                )
+                .await
+                .unwrap();
+            assert_eq!(status, 200, "{reply}");
+            reply["seq"].as_u64().unwrap()
+        }
+    };
+    assert_eq!(post("first").await, 2);
+    assert_eq!(next_wakeup(&mut bob_ws, WAIT).await, Some(expect(2)));
+    assert_eq!(next_wakeup(&mut alice_ws, WAIT).await, Some(expect(2)));
+    let quiet = Duration::from_millis(500);
+    assert_eq!(
+        next_wakeup(&mut bob_ws, quiet).await,
+        None,
+        "duplicate on B"
+    );
+    assert_eq!(
+        next_wakeup(&mut alice_ws, quiet).await,
+        None,
+        "duplicate on A"
+    );
+
+    // The listening connections die (the database restarts them, say); a message posted
+    // meanwhile is still announced once they are back (catch-up after the reconnect).
+    let before = listener_pids(&db).await;
+    assert!(before.len() >= 2, "listeners: {before:?}");
+    let killed: Vec<bool> = db
+        .query(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+             WHERE application_name = 'conclave-ds wake-ups' AND datname = current_database()",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert!(killed.iter().all(|k| *k), "{killed:?}");
+    assert_eq!(post("during the outage").await, 3);
+    let heard = next_wakeup(&mut bob_ws, WAIT).await;
+    assert_eq!(heard, Some(expect(3)), "after the listener was killed");
+    let mut after = listener_pids(&db).await;
+    for _ in 0..50 {
+        if after.len() >= 2 && after.iter().all(|pid| !before.contains(pid)) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        after = listener_pids(&db).await;
+    }
+    assert!(
+        after.len() >= 2 && after.iter().all(|pid| !before.contains(pid)),
+        "the listeners did not reconnect: {before:?} -> {after:?}"
+    );
+    // And the new connections carry the next wake-ups as before.
+    assert_eq!(post("after the outage").await, 4);
+    loop {
+        let wake = next_wakeup(&mut bob_ws, WAIT)
+            .await
+            .expect("no wake-up for seq 4");
+        assert_eq!(wake.group, hex_id);
+        if wake.seq == 4 {
+            break;
+        }
+        assert!(wake.seq <= 4, "{wake:?}");
+    }
+    eprintln!(
+        "wake-ups across nodes: {:.1}s",
+        started.elapsed().as_secs_f64()
+    );
 }

@@ -19,7 +19,8 @@ use std::sync::Arc;
 
 use common::{engines, unique, unique_group_id};
 use conclave_ds::store::{
-    Appended, ClientRecord, CommitRecord, Committed, NewKeyPackage, NewMessage, Registered, Store,
+    Appended, ClientRecord, CommitRecord, Committed, CredentialChange, CredentialUpdated,
+    NewKeyPackage, NewMessage, Registered, Store,
 };
 
 const NOW: u64 = 1_700_000_000;
@@ -532,5 +533,104 @@ async fn clients_challenges_and_tokens() {
             Some(a.clone())
         );
         store.health().await.unwrap();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn client_credential_changes() {
+    for (store, _guard) in engines().await {
+        let a = unique("a");
+        let engine = store.engine();
+        store.register_client(&client(&a)).await.unwrap();
+        store
+            .publish_key_packages(&[kp(&a, "old", false, NOW + 3600)])
+            .await
+            .unwrap();
+        let change = |previous: &ClientRecord, tag: &str| CredentialChange {
+            client_id: previous.client_id.clone(),
+            previous_signature_key: previous.signature_key.clone(),
+            previous_credential: previous.credential.clone(),
+            cipher_suite: 2,
+            signature_key: format!("key {tag}").into_bytes(),
+            credential: format!("credential {tag}").into_bytes(),
+        };
+        let original = client(&a);
+        assert_eq!(
+            store
+                .update_client_credential(&change(&original, "1"))
+                .await
+                .unwrap(),
+            CredentialUpdated::Replaced,
+            "{engine}"
+        );
+        let updated = store.client(&a).await.unwrap().unwrap();
+        assert_eq!(
+            updated,
+            ClientRecord {
+                client_id: a.clone(),
+                cipher_suite: 2,
+                signature_key: b"key 1".to_vec(),
+                credential: b"credential 1".to_vec(),
+                created_at: NOW,
+            }
+        );
+        // A change checked against the original record no longer applies (compare-and-swap),
+        // whether the key or only the credential is stale.
+        assert_eq!(
+            store
+                .update_client_credential(&change(&original, "2"))
+                .await
+                .unwrap(),
+            CredentialUpdated::Changed
+        );
+        let mut stale_credential = change(&updated, "2");
+        stale_credential.previous_credential = original.credential.clone();
+        assert_eq!(
+            store
+                .update_client_credential(&stale_credential)
+                .await
+                .unwrap(),
+            CredentialUpdated::Changed
+        );
+        assert_eq!(store.client(&a).await.unwrap().unwrap(), updated);
+        // Unknown client.
+        assert_eq!(
+            store
+                .update_client_credential(&change(&client(&unique("nobody")), "3"))
+                .await
+                .unwrap(),
+            CredentialUpdated::NoClient
+        );
+        // Registering again with the old key is a conflict; with the new one, unchanged.
+        assert_eq!(
+            store.register_client(&original).await.unwrap(),
+            Registered::Taken
+        );
+        let mut again = updated.clone();
+        again.created_at = NOW + 5;
+        assert_eq!(
+            store.register_client(&again).await.unwrap(),
+            Registered::Unchanged
+        );
+        // Concurrent changes from the same record: exactly one wins.
+        let mut tasks = Vec::new();
+        for i in 0..8 {
+            let (store, c) = (store.clone(), change(&updated, &format!("race {i}")));
+            tasks.push(tokio::spawn(async move {
+                store.update_client_credential(&c).await.unwrap()
+            }));
+        }
+        let mut replaced = 0;
+        for t in tasks {
+            match t.await.unwrap() {
+                CredentialUpdated::Replaced => replaced += 1,
+                CredentialUpdated::Changed => {}
+                other => panic!("{engine}: {other:?}"),
+            }
+        }
+        assert_eq!(replaced, 1, "{engine}");
+        // The KeyPackage published with the old credential is still there to claim.
+        let claimed = store.claim_key_package(&a, 1, NOW).await.unwrap().unwrap();
+        assert_eq!(claimed.data, b"kp old");
     }
 }

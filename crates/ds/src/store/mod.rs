@@ -14,12 +14,48 @@
 //!
 //! Times are seconds since the Unix epoch and are passed in by the caller.
 
+mod pg_listen;
 pub mod postgres;
 pub mod sqlite;
 
 use async_trait::async_trait;
+use tokio::sync::broadcast;
 
 pub use crate::error::StoreError;
+
+/// New entries in a group log, as announced to WebSocket clients (DESIGN.md §4 "Fan-out").
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogEvent {
+    /// The group.
+    pub group_id: Vec<u8>,
+    /// The sequence number of the newest entry announced.
+    pub seq: u64,
+    /// Whether a commit is among the announced entries (the member list may have changed).
+    pub commit: bool,
+}
+
+/// A fan-out of [`LogEvent`]s to the WebSockets of one DS process (a bounded broadcast: a
+/// receiver that falls behind learns that it lagged, never silently loses events).
+#[derive(Debug, Clone)]
+pub struct WakeupFeed(broadcast::Sender<LogEvent>);
+
+impl WakeupFeed {
+    /// A feed keeping up to `capacity` events for its slowest receiver.
+    pub fn new(capacity: usize) -> Self {
+        Self(broadcast::channel(capacity.max(1)).0)
+    }
+
+    /// A receiver of every event published from now on.
+    pub fn subscribe(&self) -> broadcast::Receiver<LogEvent> {
+        self.0.subscribe()
+    }
+
+    /// Publishes an event to the current receivers (none: dropped).
+    pub fn publish(&self, event: LogEvent) {
+        // An error only means that no WebSocket is open.
+        let _ = self.0.send(event);
+    }
+}
 
 /// A registered client: its DS client id bound to one signature key and credential.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,6 +81,37 @@ pub enum Registered {
     Unchanged,
     /// The client id is taken by another key or credential.
     Taken,
+}
+
+/// A registered client's new signature key and credential (e.g. after the Authentication
+/// Service renewed its certificate), replacing the ones it registered with, provided those
+/// are still `previous_signature_key` and `previous_credential`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CredentialChange {
+    /// The client id.
+    pub client_id: String,
+    /// The signature key the change was checked against (the stored one).
+    pub previous_signature_key: Vec<u8>,
+    /// The credential the change was checked against (the stored one, TLS-encoded).
+    pub previous_credential: Vec<u8>,
+    /// The cipher suite of the new signature key.
+    pub cipher_suite: u16,
+    /// The new signature public key.
+    pub signature_key: Vec<u8>,
+    /// The new TLS-encoded `Credential`.
+    pub credential: Vec<u8>,
+}
+
+/// Result of a [`CredentialChange`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CredentialUpdated {
+    /// The client now has the new key and credential.
+    Replaced,
+    /// No such client.
+    NoClient,
+    /// The client's key or credential is no longer the previous one (a concurrent change):
+    /// nothing changed.
+    Changed,
 }
 
 /// A KeyPackage to publish.
@@ -236,6 +303,14 @@ pub trait Store: Send + Sync + 'static {
     /// Short engine name ("sqlite", "postgres").
     fn engine(&self) -> &'static str;
 
+    /// The engine's own feed of log appends, covering every DS process that shares the
+    /// database (PostgreSQL: `LISTEN`/`NOTIFY`), or `None` when the engine serves one process
+    /// only (SQLite) and the server announces its own appends. With a feed, the server does
+    /// not announce appends itself, so each wake-up is delivered once.
+    fn wakeups(&self) -> Option<WakeupFeed> {
+        None
+    }
+
     /// Whether the store answers.
     async fn health(&self) -> Result<(), StoreError>;
 
@@ -244,6 +319,15 @@ pub trait Store: Send + Sync + 'static {
 
     /// A registered client.
     async fn client(&self, client_id: &str) -> Result<Option<ClientRecord>, StoreError>;
+
+    /// Replaces a client's cipher suite, signature key and credential, in one conditional
+    /// update: only if they are still the previous ones (compare-and-swap, so that a change
+    /// checked against a credential never overwrites another). KeyPackages published with
+    /// the previous credential are left as they are.
+    async fn update_client_credential(
+        &self,
+        change: &CredentialChange,
+    ) -> Result<CredentialUpdated, StoreError>;
 
     /// Stores a challenge for `client_id`.
     async fn put_challenge(
@@ -270,9 +354,18 @@ pub trait Store: Send + Sync + 'static {
         expires_at: u64,
     ) -> Result<(), StoreError>;
 
+    /// A valid, unexpired token: the client it belongs to, and when it expires.
+    async fn token(&self, token_hash: &[u8], now: u64)
+    -> Result<Option<(String, u64)>, StoreError>;
+
     /// The client a valid, unexpired token belongs to.
-    async fn token_client(&self, token_hash: &[u8], now: u64)
-    -> Result<Option<String>, StoreError>;
+    async fn token_client(
+        &self,
+        token_hash: &[u8],
+        now: u64,
+    ) -> Result<Option<String>, StoreError> {
+        Ok(self.token(token_hash, now).await?.map(|(client, _)| client))
+    }
 
     /// Publishes KeyPackages; a new last-resort package replaces the owner's previous one for
     /// that suite. Packages already published (same reference) are skipped. Returns how many

@@ -6,15 +6,21 @@
 //! nodes racing for one epoch serialise on the row and exactly one wins. A KeyPackage claim
 //! picks its row with `FOR UPDATE SKIP LOCKED` and re-checks `claimed_at IS NULL` in the same
 //! statement, so a one-time package is never handed out twice.
+//!
+//! Wake-ups: once a log append has committed, the node announces it to every DS node with
+//! `pg_notify`; see [`super::pg_listen`].
+
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use tokio_postgres::NoTls;
 
+use super::pg_listen::{self, Listener};
 use super::{
-    Appended, ClaimedKeyPackage, ClientRecord, CommitRecord, Committed, GroupRecord,
-    KeyPackageStock, LogEntry, NewKeyPackage, NewMessage, Pruned, Registered, Store, StoreError,
-    WelcomeEntry, to_i64, to_u64,
+    Appended, ClaimedKeyPackage, ClientRecord, CommitRecord, Committed, CredentialChange,
+    CredentialUpdated, GroupRecord, KeyPackageStock, LogEntry, NewKeyPackage, NewMessage, Pruned,
+    Registered, Store, StoreError, WakeupFeed, WelcomeEntry, to_i64, to_u64,
 };
 
 /// Schema migrations, applied in order; the version is the index + 1.
@@ -95,10 +101,15 @@ const KEY_PACKAGE_GRACE: i64 = 86_400;
 /// Advisory lock key serialising migrations of DS nodes starting together.
 const MIGRATION_LOCK: i64 = 0x636f_6e63_6c61_7665; // "conclave"
 
+/// Wake-ups kept for a WebSocket that falls behind (per DS process).
+const WAKEUP_CAPACITY: usize = 4096;
+
 /// The PostgreSQL store.
 #[derive(Clone)]
 pub struct PostgresStore {
     pool: Pool,
+    /// The listening connection; stopped when the last clone of the store is dropped.
+    listener: Arc<Listener>,
 }
 
 impl core::fmt::Debug for PostgresStore {
@@ -113,13 +124,14 @@ fn suite_from(value: i64) -> Result<u16, StoreError> {
 
 impl PostgresStore {
     /// Connects to `url` (`postgres://user@host:port/db`) with a pool of `pool_size`
-    /// connections and migrates the schema.
+    /// connections, migrates the schema, and opens the connection that listens for the
+    /// wake-ups of every DS node on the database (one more connection than the pool).
     pub async fn connect(url: &str, pool_size: usize) -> Result<Self, StoreError> {
         let config: tokio_postgres::Config = url
             .parse()
             .map_err(|e| StoreError::Config(format!("postgres URL: {e}")))?;
         let manager = Manager::from_config(
-            config,
+            config.clone(),
             NoTls,
             ManagerConfig {
                 recycling_method: RecyclingMethod::Fast,
@@ -129,7 +141,8 @@ impl PostgresStore {
             .max_size(pool_size.max(1))
             .build()
             .map_err(|e| StoreError::Config(format!("postgres pool: {e}")))?;
-        let store = Self { pool };
+        let listener = Arc::new(Listener::start(config, WAKEUP_CAPACITY).await?);
+        let store = Self { pool, listener };
         store.migrate().await?;
         Ok(store)
     }
@@ -187,6 +200,41 @@ fn ignore_concurrent_create(e: tokio_postgres::Error) -> Result<(), StoreError> 
     }
 }
 
+/// Appends a proposal or application message in one statement (one round trip, the group
+/// row locked only for its duration): the sequence number is taken from the group row only
+/// if the epoch is the message's and the sender a member. Parameters: group id, epoch,
+/// sender, content type, message, time. No row: refused.
+///
+/// The epoch condition is re-checked on the newest row version if a concurrent write held
+/// the row (READ COMMITTED); the membership subquery sees the statement's snapshot, which is
+/// enough because membership only changes with a commit, and a commit moves the epoch on.
+const APPEND: &str = "
+WITH advanced AS (
+    UPDATE groups SET last_seq = last_seq + 1
+    WHERE group_id = $1 AND epoch = $2
+      AND EXISTS (SELECT 1 FROM group_members WHERE group_id = $1 AND client_id = $3)
+    RETURNING last_seq
+)
+INSERT INTO messages (group_id, seq, epoch, content_type, sender, data, created_at)
+SELECT $1, last_seq, $2, $4, $3, $5, $6 FROM advanced
+RETURNING seq";
+
+/// Announces a committed log append to every DS node: `pg_notify` in a transaction of its
+/// own, after the append's (see [`super::pg_listen`] for why). A failure is logged, not
+/// returned: the append stands, and the listeners' next sweep announces it.
+async fn announce(client: &tokio_postgres::Client, group_id: &[u8], seq: u64, commit: bool) {
+    let payload = pg_listen::payload(group_id, seq, commit);
+    if let Err(e) = client
+        .execute("SELECT pg_notify($1, $2)", &[&pg_listen::CHANNEL, &payload])
+        .await
+    {
+        tracing::warn!(
+            error = %StoreError::from(e),
+            "postgres: could not announce an append (the listeners' sweep will)"
+        );
+    }
+}
+
 async fn is_member_in(
     client: &impl tokio_postgres::GenericClient,
     group_id: &[u8],
@@ -205,6 +253,10 @@ async fn is_member_in(
 impl Store for PostgresStore {
     fn engine(&self) -> &'static str {
         "postgres"
+    }
+
+    fn wakeups(&self) -> Option<WakeupFeed> {
+        Some(self.listener.feed().clone())
     }
 
     async fn health(&self) -> Result<(), StoreError> {
@@ -272,6 +324,43 @@ impl Store for PostgresStore {
         .transpose()
     }
 
+    async fn update_client_credential(
+        &self,
+        c: &CredentialChange,
+    ) -> Result<CredentialUpdated, StoreError> {
+        let client = self.pool.get().await?;
+        // One statement: the row is updated only if it still has the previous key and
+        // credential; otherwise the subquery tells a missing client from a changed one.
+        let row = client
+            .query_one(
+                "WITH updated AS (
+                     UPDATE clients SET cipher_suite = $2, signature_key = $3, credential = $4
+                     WHERE client_id = $1 AND signature_key = $5 AND credential = $6
+                     RETURNING 1
+                 )
+                 SELECT (SELECT COUNT(*) FROM updated),
+                        EXISTS (SELECT 1 FROM clients WHERE client_id = $1)",
+                &[
+                    &c.client_id,
+                    &i64::from(c.cipher_suite),
+                    &c.signature_key,
+                    &c.credential,
+                    &c.previous_signature_key,
+                    &c.previous_credential,
+                ],
+            )
+            .await?;
+        let updated: i64 = row.try_get(0)?;
+        let exists: bool = row.try_get(1)?;
+        Ok(if updated == 1 {
+            CredentialUpdated::Replaced
+        } else if exists {
+            CredentialUpdated::Changed
+        } else {
+            CredentialUpdated::NoClient
+        })
+    }
+
     async fn put_challenge(
         &self,
         challenge: &[u8],
@@ -327,19 +416,21 @@ impl Store for PostgresStore {
         Ok(())
     }
 
-    async fn token_client(
+    async fn token(
         &self,
         token_hash: &[u8],
         now: u64,
-    ) -> Result<Option<String>, StoreError> {
+    ) -> Result<Option<(String, u64)>, StoreError> {
         let client = self.pool.get().await?;
         let row = client
             .query_opt(
-                "SELECT client_id FROM tokens WHERE token_hash = $1 AND expires_at >= $2",
+                "SELECT client_id, expires_at FROM tokens
+                 WHERE token_hash = $1 AND expires_at >= $2",
                 &[&token_hash, &to_i64(now)?],
             )
             .await?;
-        Ok(row.map(|r| r.try_get(0)).transpose()?)
+        row.map(|r| Ok((r.try_get(0)?, to_u64(r.try_get(1)?)?)))
+            .transpose()
     }
 
     async fn publish_key_packages(&self, packages: &[NewKeyPackage]) -> Result<u64, StoreError> {
@@ -542,47 +633,46 @@ impl Store for PostgresStore {
         m: &NewMessage,
         now: u64,
     ) -> Result<Appended, StoreError> {
-        let mut client = self.pool.get().await?;
-        let tx = client.transaction().await?;
-        let Some(row) = tx
-            .query_opt(
-                "SELECT epoch, last_seq FROM groups WHERE group_id = $1 FOR UPDATE",
-                &[&group_id],
-            )
-            .await?
-        else {
-            return Ok(Appended::NoGroup);
-        };
-        let epoch = to_u64(row.try_get(0)?)?;
-        let last_seq: i64 = row.try_get(1)?;
-        if !is_member_in(&*tx, group_id, &m.sender).await? {
-            return Ok(Appended::NotMember);
+        let client = self.pool.get().await?;
+        let (epoch, now) = (to_i64(m.epoch)?, to_i64(now)?);
+        let content_type = i64::from(m.content_type);
+        // A refused append is retried only if the group changed in between so that it
+        // would now be accepted (a commit racing it); a few rounds are plenty.
+        for _ in 0..3 {
+            let appended = client
+                .query_opt(
+                    APPEND,
+                    &[&group_id, &epoch, &m.sender, &content_type, &m.data, &now],
+                )
+                .await?;
+            if let Some(row) = appended {
+                let seq = to_u64(row.try_get(0)?)?;
+                announce(&client, group_id, seq, false).await;
+                return Ok(Appended::Accepted { seq });
+            }
+            // Refused: say why.
+            let Some(row) = client
+                .query_opt(
+                    "SELECT g.epoch, EXISTS (SELECT 1 FROM group_members m
+                     WHERE m.group_id = g.group_id AND m.client_id = $2)
+                     FROM groups g WHERE g.group_id = $1",
+                    &[&group_id, &m.sender],
+                )
+                .await?
+            else {
+                return Ok(Appended::NoGroup);
+            };
+            let current = to_u64(row.try_get(0)?)?;
+            if !row.try_get::<_, bool>(1)? {
+                return Ok(Appended::NotMember);
+            }
+            if current != m.epoch {
+                return Ok(Appended::WrongEpoch { current });
+            }
         }
-        if epoch != m.epoch {
-            return Ok(Appended::WrongEpoch { current: epoch });
-        }
-        let seq = last_seq + 1;
-        tx.execute(
-            "UPDATE groups SET last_seq = $2 WHERE group_id = $1",
-            &[&group_id, &seq],
-        )
-        .await?;
-        tx.execute(
-            "INSERT INTO messages (group_id, seq, epoch, content_type, sender, data, created_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
-            &[
-                &group_id,
-                &seq,
-                &to_i64(m.epoch)?,
-                &i64::from(m.content_type),
-                &m.sender,
-                &m.data,
-                &to_i64(now)?,
-            ],
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(Appended::Accepted { seq: to_u64(seq)? })
+        Err(StoreError::Backend(
+            "append refused repeatedly while the group allows it".into(),
+        ))
     }
 
     async fn commit(
@@ -679,6 +769,7 @@ impl Store for PostgresStore {
             }
         }
         tx.commit().await?;
+        announce(&client, group_id, to_u64(seq)?, true).await;
         Ok(Committed::Accepted {
             seq: to_u64(seq)?,
             epoch: next_epoch,

@@ -1,6 +1,11 @@
 //! The SQLite engine of the [`Store`] (DESIGN.md §4): bundled SQLite in WAL mode, one
 //! writer connection (every write is a `BEGIN IMMEDIATE` transaction on it), a few reader
 //! connections, and every call run on the blocking thread pool, never on the async runtime.
+//!
+//! Group commit: appends that queue up while the writer is busy are applied together, each
+//! in its own savepoint, in one transaction — one WAL sync (`synchronous=FULL`) for all of
+//! them instead of one each. Every append is answered only after that transaction commits,
+//! so an acknowledged message is as durable as before.
 
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -10,9 +15,9 @@ use async_trait::async_trait;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, params};
 
 use super::{
-    Appended, ClaimedKeyPackage, ClientRecord, CommitRecord, Committed, GroupRecord,
-    KeyPackageStock, LogEntry, NewKeyPackage, NewMessage, Pruned, Registered, Store, StoreError,
-    WelcomeEntry, to_i64, to_u64,
+    Appended, ClaimedKeyPackage, ClientRecord, CommitRecord, Committed, CredentialChange,
+    CredentialUpdated, GroupRecord, KeyPackageStock, LogEntry, NewKeyPackage, NewMessage, Pruned,
+    Registered, Store, StoreError, WelcomeEntry, to_i64, to_u64,
 };
 
 /// Schema migrations, applied in order; the version is the index + 1.
@@ -90,10 +95,23 @@ CREATE TABLE tokens (
 /// Number of reader connections of a file database.
 const READERS: usize = 4;
 
+/// Most appends applied in one transaction.
+const MAX_BATCH: usize = 512;
+
+/// An append waiting for the writer connection.
+struct AppendJob {
+    group_id: Vec<u8>,
+    message: NewMessage,
+    now: u64,
+    reply: tokio::sync::oneshot::Sender<Result<Appended, StoreError>>,
+}
+
 struct Inner {
     writer: Mutex<Connection>,
     readers: Vec<Mutex<Connection>>,
     next_reader: AtomicUsize,
+    /// Appends not yet taken by a writer (see the module comment: group commit).
+    appends: Mutex<Vec<AppendJob>>,
 }
 
 /// The SQLite store.
@@ -210,6 +228,7 @@ impl SqliteStore {
                 writer: Mutex::new(writer),
                 readers,
                 next_reader: AtomicUsize::new(0),
+                appends: Mutex::new(Vec::new()),
             }),
         }
     }
@@ -260,6 +279,78 @@ fn members_of(conn: &Connection, group_id: &[u8]) -> Result<Vec<String>, StoreEr
     )?;
     let rows = stmt.query_map(params![group_id], |r| r.get::<_, String>(0))?;
     Ok(rows.collect::<Result<Vec<_>, _>>()?)
+}
+
+/// Appends `m` within the caller's transaction (or savepoint).
+fn append_in(
+    conn: &Connection,
+    gid: &[u8],
+    m: &NewMessage,
+    now: u64,
+) -> Result<Appended, StoreError> {
+    let row: Option<(i64, i64)> = conn
+        .prepare_cached("SELECT epoch, last_seq FROM groups WHERE group_id = ?1")?
+        .query_row(params![gid], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?;
+    let Some((epoch, last_seq)) = row else {
+        return Ok(Appended::NoGroup);
+    };
+    if !is_member_in(conn, gid, &m.sender)? {
+        return Ok(Appended::NotMember);
+    }
+    let epoch = to_u64(epoch)?;
+    if epoch != m.epoch {
+        return Ok(Appended::WrongEpoch { current: epoch });
+    }
+    let seq = last_seq + 1;
+    conn.prepare_cached("UPDATE groups SET last_seq = ?2 WHERE group_id = ?1")?
+        .execute(params![gid, seq])?;
+    conn.prepare_cached(
+        "INSERT INTO messages (group_id, seq, epoch, content_type, sender, data,
+         created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )?
+    .execute(params![
+        gid,
+        seq,
+        to_i64(m.epoch)?,
+        i64::from(m.content_type),
+        m.sender,
+        m.data,
+        to_i64(now)?
+    ])?;
+    Ok(Appended::Accepted { seq: to_u64(seq)? })
+}
+
+/// Applies queued appends in one transaction, each in a savepoint (one that fails leaves
+/// the others intact), and answers each once the transaction has committed.
+fn append_batch(conn: &mut Connection, jobs: Vec<AppendJob>) {
+    let run = |conn: &mut Connection| -> Result<Vec<Result<Appended, StoreError>>, StoreError> {
+        let mut tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let mut outcomes = Vec::with_capacity(jobs.len());
+        for job in &jobs {
+            let savepoint = tx.savepoint()?;
+            let outcome = append_in(&savepoint, &job.group_id, &job.message, job.now);
+            if outcome.is_ok() {
+                savepoint.commit()?;
+            } // else: dropping the savepoint rolls it back
+            outcomes.push(outcome);
+        }
+        tx.commit()?;
+        Ok(outcomes)
+    };
+    match run(conn) {
+        Ok(outcomes) => {
+            for (job, outcome) in jobs.into_iter().zip(outcomes) {
+                let _ = job.reply.send(outcome);
+            }
+        }
+        Err(e) => {
+            let text = e.to_string();
+            for job in jobs {
+                let _ = job.reply.send(Err(StoreError::Backend(text.clone())));
+            }
+        }
+    }
 }
 
 fn is_member_in(conn: &Connection, group_id: &[u8], client_id: &str) -> Result<bool, StoreError> {
@@ -355,6 +446,46 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn update_client_credential(
+        &self,
+        change: &CredentialChange,
+    ) -> Result<CredentialUpdated, StoreError> {
+        let c = change.clone();
+        self.write(move |conn| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let updated = tx.execute(
+                "UPDATE clients SET cipher_suite = ?2, signature_key = ?3, credential = ?4
+                 WHERE client_id = ?1 AND signature_key = ?5 AND credential = ?6",
+                params![
+                    c.client_id,
+                    i64::from(c.cipher_suite),
+                    c.signature_key,
+                    c.credential,
+                    c.previous_signature_key,
+                    c.previous_credential
+                ],
+            )?;
+            let outcome = if updated == 1 {
+                CredentialUpdated::Replaced
+            } else if tx
+                .query_row(
+                    "SELECT 1 FROM clients WHERE client_id = ?1",
+                    params![c.client_id],
+                    |_| Ok(()),
+                )
+                .optional()?
+                .is_some()
+            {
+                CredentialUpdated::Changed
+            } else {
+                CredentialUpdated::NoClient
+            };
+            tx.commit()?;
+            Ok(outcome)
+        })
+        .await
+    }
+
     async fn put_challenge(
         &self,
         challenge: &[u8],
@@ -412,19 +543,24 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn token_client(
+    async fn token(
         &self,
         token_hash: &[u8],
         now: u64,
-    ) -> Result<Option<String>, StoreError> {
+    ) -> Result<Option<(String, u64)>, StoreError> {
         let hash = token_hash.to_vec();
         self.read(move |conn| {
-            Ok(conn
+            let row = conn
                 .prepare_cached(
-                    "SELECT client_id FROM tokens WHERE token_hash = ?1 AND expires_at >= ?2",
+                    "SELECT client_id, expires_at FROM tokens
+                     WHERE token_hash = ?1 AND expires_at >= ?2",
                 )?
-                .query_row(params![hash, to_i64(now)?], |r| r.get::<_, String>(0))
-                .optional()?)
+                .query_row(params![hash, to_i64(now)?], |r| {
+                    Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
+                })
+                .optional()?;
+            row.map(|(client, expires)| Ok((client, to_u64(expires)?)))
+                .transpose()
         })
         .await
     }
@@ -642,43 +778,43 @@ impl Store for SqliteStore {
         message: &NewMessage,
         now: u64,
     ) -> Result<Appended, StoreError> {
-        let (gid, m) = (group_id.to_vec(), message.clone());
-        self.write(move |conn| {
-            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let row: Option<(i64, i64)> = tx
-                .prepare_cached("SELECT epoch, last_seq FROM groups WHERE group_id = ?1")?
-                .query_row(params![gid], |r| Ok((r.get(0)?, r.get(1)?)))
-                .optional()?;
-            let Some((epoch, last_seq)) = row else {
-                return Ok(Appended::NoGroup);
+        // Group commit: queue the append; whichever task holds the writer next applies
+        // every queued append in one transaction.
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        self.inner
+            .appends
+            .lock()
+            .map_err(|_| StoreError::Backend("sqlite append queue lock poisoned".into()))?
+            .push(AppendJob {
+                group_id: group_id.to_vec(),
+                message: message.clone(),
+                now,
+                reply,
+            });
+        // Every queued append has its own task here, and each task applies one batch from
+        // the front of the queue (possibly empty: its append went with an earlier batch), so
+        // every append is applied, and no task works on others' appends for long.
+        let inner = self.inner.clone();
+        tokio::task::spawn_blocking(move || -> Result<(), StoreError> {
+            let mut conn = lock(&inner.writer)?;
+            let jobs = {
+                let mut queue = inner
+                    .appends
+                    .lock()
+                    .map_err(|_| StoreError::Backend("sqlite append queue lock poisoned".into()))?;
+                let take = queue.len().min(MAX_BATCH);
+                queue.drain(..take).collect::<Vec<_>>()
             };
-            if !is_member_in(&tx, &gid, &m.sender)? {
-                return Ok(Appended::NotMember);
+            if !jobs.is_empty() {
+                append_batch(&mut conn, jobs);
             }
-            let epoch = to_u64(epoch)?;
-            if epoch != m.epoch {
-                return Ok(Appended::WrongEpoch { current: epoch });
-            }
-            let seq = last_seq + 1;
-            tx.prepare_cached("UPDATE groups SET last_seq = ?2 WHERE group_id = ?1")?
-                .execute(params![gid, seq])?;
-            tx.prepare_cached(
-                "INSERT INTO messages (group_id, seq, epoch, content_type, sender, data,
-                 created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-            )?
-            .execute(params![
-                gid,
-                seq,
-                to_i64(m.epoch)?,
-                i64::from(m.content_type),
-                m.sender,
-                m.data,
-                to_i64(now)?
-            ])?;
-            tx.commit()?;
-            Ok(Appended::Accepted { seq: to_u64(seq)? })
+            Ok(())
         })
         .await
+        .map_err(|e| StoreError::Task(e.to_string()))??;
+        answer
+            .await
+            .map_err(|_| StoreError::Task("the append was not answered".into()))?
     }
 
     async fn commit(

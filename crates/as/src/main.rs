@@ -1,0 +1,130 @@
+//! `conclave-as`: the Conclave Authentication Service binary (RFC 9750 §4; DESIGN.md §5).
+//!
+//! ```text
+//! conclave-as --listen 127.0.0.1:8081 --database sqlite:./conclave-as.db \
+//!             --admin-token-file ./conclave-as.admin-token
+//! ```
+//! Every flag has an environment variable (`CONCLAVE_AS_LISTEN`, `CONCLAVE_AS_DATABASE`, …);
+//! logs go to stderr, filtered by `RUST_LOG` (default `info`). Once bound, it prints
+//! `listening on <addr>` on stdout. SIGINT/SIGTERM drain open requests.
+
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+use clap::Parser;
+use conclave_as::setup::AsOptions;
+
+/// The Conclave Authentication Service (RFC 9750 §4).
+#[derive(Debug, Parser)]
+#[command(name = "conclave-as", version)]
+struct Args {
+    /// Address to listen on.
+    #[arg(long, env = "CONCLAVE_AS_LISTEN", default_value = "127.0.0.1:8081")]
+    listen: String,
+    /// Database URL: sqlite:PATH (or sqlite::memory: for a throwaway AS).
+    #[arg(
+        long,
+        env = "CONCLAVE_AS_DATABASE",
+        default_value = "sqlite:./conclave-as.db"
+    )]
+    database: String,
+    /// File with the admin bearer token; created with a random token (mode 0600) if missing.
+    #[arg(
+        long,
+        env = "CONCLAVE_AS_ADMIN_TOKEN_FILE",
+        default_value = "./conclave-as.admin-token"
+    )]
+    admin_token_file: PathBuf,
+    /// Cipher suite of the root key (first start only): 1, 2, 3 or 7.
+    #[arg(long, env = "CONCLAVE_AS_CIPHER_SUITE", default_value_t = 1)]
+    cipher_suite: u16,
+    /// Lifetime of issued certificates, seconds.
+    #[arg(
+        long,
+        env = "CONCLAVE_AS_CERTIFICATE_LIFETIME",
+        default_value_t = 86_400
+    )]
+    certificate_lifetime: u64,
+    /// Lifetime of enrolment tokens, seconds.
+    #[arg(long, env = "CONCLAVE_AS_TOKEN_LIFETIME", default_value_t = 86_400)]
+    token_lifetime: u64,
+    /// How long after its expiry a certificate can still be renewed (POST /v1/as/renew),
+    /// seconds.
+    #[arg(long, env = "CONCLAVE_AS_RENEWAL_GRACE", default_value_t = 7 * 86_400)]
+    renewal_grace: u64,
+    /// Largest request body, bytes.
+    #[arg(long, env = "CONCLAVE_AS_MAX_BODY", default_value_t = 64 * 1024)]
+    max_body: usize,
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::error!(error = %e, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down: draining open requests");
+}
+
+async fn json_not_found() -> conclave_as::http::AsHttpError {
+    conclave_as::http::AsHttpError::NotFound("no such endpoint (the AS serves /v1/as/...)".into())
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
+    let args = Args::parse();
+    let options = AsOptions {
+        database: args.database.clone(),
+        admin_token_file: args.admin_token_file.clone(),
+        cipher_suite: args.cipher_suite,
+        certificate_lifetime: args.certificate_lifetime,
+        token_lifetime: args.token_lifetime,
+        renewal_grace: args.renewal_grace,
+        max_body: args.max_body,
+    };
+    let state = tokio::task::spawn_blocking(move || conclave_as::setup::open(&options))
+        .await
+        .context("opening the AS")?
+        .context("opening the AS")?;
+    let suite = state.service().cipher_suite().0;
+    let app = conclave_as::http::router(state).fallback(json_not_found);
+    let listener = tokio::net::TcpListener::bind(&args.listen)
+        .await
+        .with_context(|| format!("binding {}", args.listen))?;
+    let local = listener.local_addr()?;
+    tracing::info!(%local, suite, database = %args.database, "conclave-as listening");
+    // A line on stdout that scripts and tests wait for.
+    println!("listening on {local}");
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
+    tracing::info!("stopped");
+    Ok(())
+}
