@@ -1,0 +1,573 @@
+//! `conclave`: the Conclave command line (issue 7). Users, groups and messages over the
+//! Delivery Service and the Authentication Service, end-to-end encrypted with MLS
+//! (RFC 9420); `conclave devnet` runs both services locally and `conclave demo` plays the
+//! README's scenario.
+//!
+//! ```text
+//! conclave devnet                       # DS + AS on 127.0.0.1 with SQLite
+//! conclave --home /tmp/alice register alice
+//! conclave --home /tmp/alice group create friends
+//! conclave --home /tmp/alice group add friends bob carol
+//! conclave --home /tmp/alice send friends "hello"
+//! conclave --home /tmp/bob sync
+//! ```
+
+mod demo;
+mod output;
+
+use std::io::IsTerminal as _;
+use std::path::PathBuf;
+
+use anyhow::{Context as _, anyhow, bail};
+use clap::{Parser, Subcommand};
+use conclave_client::devnet::{Devnet, DevnetInfo, DevnetOptions};
+use conclave_client::{Client, ClientOptions, Event};
+
+use crate::output::Output;
+
+/// Conclave: end-to-end encrypted group messaging with MLS (RFC 9420).
+#[derive(Debug, Parser)]
+#[command(name = "conclave", version)]
+struct Cli {
+    /// The profile directory (keys, groups, history).
+    #[arg(long, global = true, env = "CONCLAVE_HOME")]
+    home: Option<PathBuf>,
+    /// The Delivery Service URL (default: the profile's, else the devnet's).
+    #[arg(long = "ds", global = true, env = "CONCLAVE_DS")]
+    ds_url: Option<String>,
+    /// The Authentication Service URL (default: the profile's, else the devnet's).
+    #[arg(long = "as", global = true, env = "CONCLAVE_AS")]
+    as_url: Option<String>,
+    /// The devnet data directory whose devnet.json gives the service URLs.
+    #[arg(long, global = true, env = "CONCLAVE_DEVNET")]
+    devnet: Option<PathBuf>,
+    /// Machine-readable output: one JSON value per line.
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run a Delivery Service and an Authentication Service on loopback (SQLite in --data).
+    Devnet {
+        /// Data directory (default: the --devnet directory).
+        #[arg(long)]
+        data: Option<PathBuf>,
+        /// Port (0: any free port).
+        #[arg(long, default_value_t = 8080)]
+        port: u16,
+        /// Lifetime of the certificates the AS issues, seconds.
+        #[arg(long, default_value_t = 86_400)]
+        certificate_lifetime: u64,
+    },
+    /// Create this profile: enrol with the AS, register with the DS, publish KeyPackages.
+    Register {
+        /// Your user name (a-z, 0-9, '.', '_', '-').
+        name: String,
+        /// The one-time enrolment token from the AS administrator (on a devnet: minted
+        /// automatically when omitted).
+        #[arg(long)]
+        token: Option<String>,
+    },
+    /// Groups.
+    #[command(subcommand)]
+    Group(GroupCommand),
+    /// Send a message (`-` reads one message per line from standard input).
+    Send {
+        /// The group.
+        group: String,
+        /// The text.
+        text: String,
+    },
+    /// Fetch Welcomes and new messages, apply commits, top up KeyPackages.
+    Sync,
+    /// Stay connected and print new messages as they arrive (WebSocket wake-ups).
+    Watch,
+    /// Show a group's history.
+    History {
+        /// The group.
+        group: String,
+    },
+    /// Revoke a user at the AS (administrator; uses the devnet's admin token).
+    Revoke {
+        /// The user.
+        name: String,
+    },
+    /// Start a devnet in a temporary directory and play alice, bob and carol.
+    Demo,
+    /// Print the group log as the Delivery Service stores it (ciphertext).
+    #[command(hide = true)]
+    Raw {
+        /// The group.
+        group: String,
+    },
+    /// Try to decrypt a stored message (base64 `MLSMessage`) with this profile's state.
+    #[command(hide = true)]
+    Decrypt {
+        /// The group.
+        group: String,
+        /// The message, base64.
+        message: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum GroupCommand {
+    /// Create a group with you as its only member.
+    Create {
+        /// A name for it.
+        name: String,
+    },
+    /// Add users (one commit; their KeyPackages are claimed and checked).
+    Add {
+        /// The group.
+        group: String,
+        /// The users.
+        #[arg(required = true)]
+        users: Vec<String>,
+    },
+    /// Remove users (one commit).
+    Remove {
+        /// The group.
+        group: String,
+        /// The users.
+        #[arg(required = true)]
+        users: Vec<String>,
+    },
+    /// Refresh your keys in a group (an empty commit with a new path: post-compromise
+    /// security).
+    Update {
+        /// The group.
+        group: String,
+    },
+    /// Leave a group (a remaining member commits your removal).
+    Leave {
+        /// The group.
+        group: String,
+    },
+    /// List your groups.
+    List,
+}
+
+fn default_base() -> PathBuf {
+    std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("."))
+}
+
+impl Cli {
+    fn home(&self) -> PathBuf {
+        self.home
+            .clone()
+            .unwrap_or_else(|| default_base().join(".conclave"))
+    }
+
+    fn devnet_dir(&self) -> PathBuf {
+        self.devnet
+            .clone()
+            .unwrap_or_else(|| default_base().join(".conclave-devnet"))
+    }
+
+    fn devnet_info(&self) -> anyhow::Result<Option<DevnetInfo>> {
+        Ok(DevnetInfo::load(&self.devnet_dir())?)
+    }
+
+    fn open(&self) -> anyhow::Result<Client> {
+        // The profile's stored URLs, unless overridden on the command line.
+        Ok(Client::open(
+            &self.home(),
+            self.ds_url.as_deref(),
+            self.as_url.as_deref(),
+            ClientOptions::default(),
+        )?)
+    }
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    let out = Output::new(cli.json);
+    match runtime.block_on(run(&cli, &out)) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            out.error(&e);
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: &Cli, out: &Output) -> anyhow::Result<()> {
+    match &cli.command {
+        Command::Devnet {
+            data,
+            port,
+            certificate_lifetime,
+        } => devnet(cli, out, data.clone(), *port, *certificate_lifetime).await,
+        Command::Register { name, token } => register(cli, out, name, token.as_deref()).await,
+        Command::Group(g) => group(cli, out, g).await,
+        Command::Send { group, text } => send(cli, out, group, text).await,
+        Command::Sync => {
+            let mut client = cli.open()?;
+            let printer = *out;
+            let spinner = out.spinner("syncing (joining groups, applying the logs)");
+            let bar = spinner.clone();
+            client.set_observer(move |e| match &bar {
+                Some(bar) => bar.suspend(|| printer.event(e)),
+                None => printer.event(e),
+            });
+            let report = client.sync().await;
+            if let Some(bar) = spinner {
+                bar.finish_and_clear();
+            }
+            let report = report?;
+            out.sync_report(&report);
+            if let Some(name) = report.desynchronized.first() {
+                // The typed error carries the explanation and the way out.
+                let summary = client.group(name)?;
+                bail!(conclave_client::ClientError::Desynchronized {
+                    group: name.clone(),
+                    epoch: summary.epoch,
+                    reason: summary.reason.unwrap_or_default(),
+                });
+            }
+            Ok(())
+        }
+        Command::Watch => {
+            let mut client = cli.open()?;
+            let printer = *out;
+            client.set_observer(move |e| printer.event(e));
+            out.note(&format!("watching as {} (Ctrl-C to stop)", client.name()));
+            client
+                .watch(std::time::Duration::from_secs(30), async {
+                    let _ = tokio::signal::ctrl_c().await;
+                })
+                .await?;
+            Ok(())
+        }
+        Command::History { group } => {
+            let client = cli.open()?;
+            out.history(group, &client.history(group)?);
+            Ok(())
+        }
+        Command::Revoke { name } => {
+            let info = cli.devnet_info()?.ok_or_else(|| {
+                anyhow!(
+                    "no devnet.json in {}: revoking needs the AS admin token",
+                    cli.devnet_dir().display()
+                )
+            })?;
+            let api = conclave_client::as_api::AsApi::new(&info.as_url);
+            api.revoke(&info.admin_token()?, name).await?;
+            out.value(
+                &serde_json::json!({"revoked": name}),
+                &format!("{name} is revoked: members will refuse to add them"),
+            );
+            Ok(())
+        }
+        Command::Demo => demo::run(out).await,
+        Command::Raw { group } => {
+            let client = cli.open()?;
+            let summary = client.group(group)?;
+            let body = client
+                .ds()
+                .get_raw(&format!(
+                    "/v1/groups/{}/messages?after=0&limit=1000",
+                    summary.group_id
+                ))
+                .await?;
+            let value: serde_json::Value =
+                serde_json::from_slice(&body).context("the DS log page")?;
+            println!("{value}");
+            Ok(())
+        }
+        Command::Decrypt { group, message } => {
+            let client = cli.open()?;
+            let bytes = base64_decode(message)?;
+            let text = client.try_decrypt(group, &bytes)?;
+            out.value(&serde_json::json!({"text": text}), &text);
+            Ok(())
+        }
+    }
+}
+
+fn base64_decode(text: &str) -> anyhow::Result<Vec<u8>> {
+    // A small standard-alphabet decoder keeps the binary free of another dependency.
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = Vec::with_capacity(text.len() * 3 / 4);
+    let mut buffer = 0u32;
+    let mut bits = 0u32;
+    for c in text.trim().bytes() {
+        if c == b'=' {
+            break;
+        }
+        let value = ALPHABET
+            .iter()
+            .position(|&a| a == c)
+            .ok_or_else(|| anyhow!("not base64: unexpected character {:?}", c as char))?;
+        buffer = (buffer << 6) | u32::try_from(value)?;
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push(u8::try_from((buffer >> bits) & 0xff)?);
+        }
+    }
+    Ok(out)
+}
+
+async fn devnet(
+    cli: &Cli,
+    out: &Output,
+    data: Option<PathBuf>,
+    port: u16,
+    certificate_lifetime: u64,
+) -> anyhow::Result<()> {
+    let dir = data.unwrap_or_else(|| cli.devnet_dir());
+    let devnet = Devnet::start(&DevnetOptions {
+        port,
+        certificate_lifetime,
+        ..DevnetOptions::new(&dir)
+    })
+    .await?;
+    let url = devnet.info.ds_url.clone();
+    let addr = url.trim_start_matches("http://").to_owned();
+    // Scripts and tests wait for this line.
+    println!("listening on {addr}");
+    if !cli.json {
+        println!(
+            "devnet: DS and AS at {url}, data in {}; clients find it with --devnet {}",
+            dir.display(),
+            dir.display()
+        );
+    }
+    out.flush();
+    tokio::select! {
+        result = devnet_wait(devnet) => result,
+        _ = tokio::signal::ctrl_c() => Ok(()),
+    }
+}
+
+async fn devnet_wait(devnet: Devnet) -> anyhow::Result<()> {
+    devnet.wait().await?;
+    Ok(())
+}
+
+/// The service URLs for a new profile: flags, else the devnet file.
+fn service_urls(cli: &Cli) -> anyhow::Result<(String, String, Option<DevnetInfo>)> {
+    let info = cli.devnet_info()?;
+    let ds = cli
+        .ds_url
+        .clone()
+        .or_else(|| info.as_ref().map(|i| i.ds_url.clone()))
+        .ok_or_else(|| {
+            anyhow!(
+                "no Delivery Service given: pass --ds URL, or start `conclave devnet` (its \
+                 devnet.json is looked for in {})",
+                cli.devnet_dir().display()
+            )
+        })?;
+    let as_url = cli
+        .as_url
+        .clone()
+        .or_else(|| info.as_ref().map(|i| i.as_url.clone()))
+        .unwrap_or_else(|| ds.clone());
+    Ok((ds, as_url, info))
+}
+
+async fn register(cli: &Cli, out: &Output, name: &str, token: Option<&str>) -> anyhow::Result<()> {
+    if !conclave_client::is_valid_name(name) {
+        bail!(conclave_client::ClientError::InvalidName(name.to_owned()));
+    }
+    let (ds, as_url, info) = service_urls(cli)?;
+    let token = match token {
+        Some(t) => t.to_owned(),
+        None => {
+            let info = info.ok_or_else(|| {
+                anyhow!(
+                    "an enrolment token is needed: pass --token (ask the AS administrator), \
+                     or run against a devnet whose admin token can mint one"
+                )
+            })?;
+            let token = conclave_client::as_api::AsApi::new(&as_url)
+                .issue_token(&info.admin_token()?, name)
+                .await?;
+            out.note(&format!(
+                "minted an enrolment token for {name} with the devnet's admin token"
+            ));
+            token
+        }
+    };
+    let client = Client::register(
+        &cli.home(),
+        &ds,
+        &as_url,
+        name,
+        &token,
+        ClientOptions::default(),
+    )
+    .await?;
+    out.value(
+        &serde_json::json!({
+            "registered": client.name(),
+            "identity": format!("mls://{}", client.name()),
+            "ds": client.ds_url(),
+            "as": client.as_url(),
+            "home": cli.home(),
+        }),
+        &format!(
+            "registered {} (X.509 credential for mls://{} from the AS; KeyPackages published)",
+            client.name(),
+            client.name()
+        ),
+    );
+    Ok(())
+}
+
+async fn group(cli: &Cli, out: &Output, command: &GroupCommand) -> anyhow::Result<()> {
+    let mut client = cli.open()?;
+    match command {
+        GroupCommand::Create { name } => {
+            let summary = client.create_group(name).await?;
+            out.value(
+                &serde_json::to_value(&summary)?,
+                &format!("created group {} (epoch {})", summary.name, summary.epoch),
+            );
+        }
+        GroupCommand::Add { group, users } => {
+            let bar = out.progress_bar();
+            if let Some(bar) = bar.clone() {
+                client.set_progress(move |p| {
+                    bar.set_length(p.total.max(1));
+                    bar.set_position(p.done);
+                    bar.set_message(p.stage);
+                });
+            }
+            let printer = *out;
+            client.set_observer(move |e| {
+                if !matches!(e, Event::Membership { .. }) {
+                    printer.event(e);
+                }
+            });
+            let added = client.add_members(group, users).await;
+            if let Some(bar) = bar {
+                bar.finish_and_clear();
+            }
+            let added = added?;
+            let summary = client.group(group)?;
+            let skipped: Vec<&String> = users.iter().filter(|u| !added.contains(u)).collect();
+            let mut text = if added.is_empty() {
+                format!("nobody added to {group}")
+            } else {
+                format!(
+                    "added {} to {group} (epoch {})",
+                    added.join(", "),
+                    summary.epoch
+                )
+            };
+            if !skipped.is_empty() {
+                text.push_str(&format!(
+                    "; already members: {}",
+                    skipped
+                        .iter()
+                        .map(|s| s.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ));
+            }
+            out.value(
+                &serde_json::json!({"group": group, "added": added, "epoch": summary.epoch, "members": summary.members}),
+                &text,
+            );
+        }
+        GroupCommand::Remove { group, users } => {
+            let removed = client.remove_members(group, users).await?;
+            let summary = client.group(group)?;
+            out.value(
+                &serde_json::json!({"group": group, "removed": removed, "epoch": summary.epoch, "members": summary.members}),
+                &format!(
+                    "removed {} from {group} (epoch {})",
+                    removed.join(", "),
+                    summary.epoch
+                ),
+            );
+        }
+        GroupCommand::Update { group } => {
+            let epoch = client.update_keys(group).await?;
+            out.value(
+                &serde_json::json!({"group": group, "epoch": epoch}),
+                &format!("updated your keys in {group} (epoch {epoch})"),
+            );
+        }
+        GroupCommand::Leave { group } => {
+            client.leave(group).await?;
+            out.value(
+                &serde_json::json!({"group": group, "left": true}),
+                &format!("left {group}: a remaining member commits your removal"),
+            );
+        }
+        GroupCommand::List => {
+            let groups = client.groups()?;
+            out.groups(&groups);
+        }
+    }
+    Ok(())
+}
+
+async fn send(cli: &Cli, out: &Output, group: &str, text: &str) -> anyhow::Result<()> {
+    let mut client = cli.open()?;
+    let printer = *out;
+    client.set_observer(move |e| {
+        if !matches!(e, Event::KeyPackagesPublished { .. }) {
+            printer.event(e);
+        }
+    });
+    if text == "-" {
+        let mut count = 0u64;
+        let stdin = std::io::stdin();
+        let mut line = String::new();
+        loop {
+            line.clear();
+            let read = std::io::BufRead::read_line(&mut stdin.lock(), &mut line)
+                .context("reading standard input")?;
+            if read == 0 {
+                break;
+            }
+            let message = line.trim_end_matches(['\n', '\r']);
+            if message.is_empty() {
+                continue;
+            }
+            client.send(group, message).await?;
+            count += 1;
+        }
+        out.value(
+            &serde_json::json!({"group": group, "sent": count}),
+            &format!("sent {count} messages to {group}"),
+        );
+    } else {
+        let seq = client.send(group, text).await?;
+        out.value(
+            &serde_json::json!({"group": group, "seq": seq, "text": text}),
+            &format!("sent to {group}"),
+        );
+    }
+    Ok(())
+}

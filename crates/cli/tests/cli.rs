@@ -1,0 +1,377 @@
+//! The `conclave` binary end to end: a `conclave devnet` process (DS + AS, SQLite) and
+//! separate client processes with their own profiles.
+//!
+//! - the README scenario: alice, bob and carol register, talk, carol is removed and cannot
+//!   read what follows;
+//! - restart: a client killed (SIGKILL) in the middle of a long sync resumes without losing
+//!   or repeating a message;
+//! - `conclave demo` exits 0.
+
+// Test code: a panic is a test failure (clippy.toml allows this in #[test] functions; the
+// helpers of this file are test code too).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use std::io::{BufRead as _, BufReader, Write as _};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+use serde_json::Value;
+
+const EXE: &str = env!("CARGO_BIN_EXE_conclave");
+
+/// A `conclave devnet` child process, killed on drop.
+struct DevnetProcess {
+    child: Child,
+    dir: PathBuf,
+}
+
+impl Drop for DevnetProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_devnet(dir: &Path) -> DevnetProcess {
+    let data = dir.join("devnet");
+    let mut child = Command::new(EXE)
+        .args(["devnet", "--port", "0", "--data"])
+        .arg(&data)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut lines = BufReader::new(stdout).lines();
+    let first = lines.next().unwrap().unwrap();
+    assert!(first.starts_with("listening on "), "{first}");
+    // Keep draining stdout so the server never blocks on a full pipe.
+    std::thread::spawn(move || for _ in lines {});
+    DevnetProcess { child, dir: data }
+}
+
+fn conclave(devnet: &DevnetProcess, home: &Path, args: &[&str]) -> Command {
+    let mut command = Command::new(EXE);
+    command
+        .arg("--home")
+        .arg(home)
+        .arg("--devnet")
+        .arg(&devnet.dir)
+        .arg("--json")
+        .args(args)
+        .env_remove("CONCLAVE_DS")
+        .env_remove("CONCLAVE_AS")
+        .env_remove("CONCLAVE_HOME");
+    command
+}
+
+/// Runs a command that must succeed; returns its JSON lines.
+fn ok(devnet: &DevnetProcess, home: &Path, args: &[&str]) -> Vec<Value> {
+    let output = conclave(devnet, home, args).output().unwrap();
+    assert!(
+        output.status.success(),
+        "conclave {args:?} failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    parse(&output.stdout)
+}
+
+fn parse(stdout: &[u8]) -> Vec<Value> {
+    String::from_utf8_lossy(stdout)
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect()
+}
+
+fn messages(lines: &[Value]) -> Vec<(String, String)> {
+    lines
+        .iter()
+        .filter(|v| v["event"] == "message")
+        .map(|v| {
+            (
+                v["sender"].as_str().unwrap().to_owned(),
+                v["text"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+fn pair(a: &str, b: &str) -> (String, String) {
+    (a.to_owned(), b.to_owned())
+}
+
+#[test]
+fn three_clients_run_the_readme_scenario() {
+    let dir = tempfile::tempdir().unwrap();
+    let devnet = start_devnet(dir.path());
+    let home = |u: &str| dir.path().join(u);
+    for user in ["alice", "bob", "carol"] {
+        let out = ok(&devnet, &home(user), &["register", user]);
+        assert_eq!(out.last().unwrap()["registered"], user);
+    }
+    ok(&devnet, &home("alice"), &["group", "create", "friends"]);
+    let added = ok(
+        &devnet,
+        &home("alice"),
+        &["group", "add", "friends", "bob", "carol"],
+    );
+    assert_eq!(
+        added.last().unwrap()["added"],
+        serde_json::json!(["bob", "carol"])
+    );
+    for user in ["bob", "carol"] {
+        let out = ok(&devnet, &home(user), &["sync"]);
+        assert!(
+            out.iter()
+                .any(|v| v["event"] == "joined" && v["group"] == "friends"),
+            "{user}: {out:?}"
+        );
+    }
+    ok(
+        &devnet,
+        &home("alice"),
+        &["send", "friends", "hi from alice"],
+    );
+    ok(&devnet, &home("bob"), &["send", "friends", "hi from bob"]);
+    ok(
+        &devnet,
+        &home("carol"),
+        &["send", "friends", "hi from carol"],
+    );
+    let bob = messages(&ok(&devnet, &home("bob"), &["sync"]));
+    assert_eq!(
+        bob,
+        vec![
+            pair("alice", "hi from alice"),
+            pair("carol", "hi from carol")
+        ]
+    );
+    let carol = messages(&ok(&devnet, &home("carol"), &["sync"]));
+    assert_eq!(
+        carol,
+        vec![pair("alice", "hi from alice"), pair("bob", "hi from bob")]
+    );
+    let alice = messages(&ok(&devnet, &home("alice"), &["sync"]));
+    assert_eq!(
+        alice,
+        vec![pair("bob", "hi from bob"), pair("carol", "hi from carol")]
+    );
+
+    let removed = ok(
+        &devnet,
+        &home("alice"),
+        &["group", "remove", "friends", "carol"],
+    );
+    assert_eq!(
+        removed.last().unwrap()["removed"],
+        serde_json::json!(["carol"])
+    );
+    ok(
+        &devnet,
+        &home("alice"),
+        &["send", "friends", "carol cannot read this"],
+    );
+    let bob = ok(&devnet, &home("bob"), &["sync"]);
+    assert_eq!(
+        messages(&bob),
+        vec![pair("alice", "carol cannot read this")]
+    );
+    assert!(bob.iter().any(
+        |v| v["event"] == "membership" && v["text"].as_str().unwrap().contains("removed carol")
+    ));
+
+    let carol = ok(&devnet, &home("carol"), &["sync"]);
+    assert!(messages(&carol).is_empty(), "{carol:?}");
+    assert!(
+        carol
+            .iter()
+            .any(|v| v["event"] == "removed" && v["group"] == "friends"),
+        "{carol:?}"
+    );
+    // Sending is refused with a readable reason.
+    let refused = conclave(&devnet, &home("carol"), &["send", "friends", "hello?"])
+        .output()
+        .unwrap();
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(stderr.contains("removed"), "{stderr}");
+
+    // The stored ciphertext does not decrypt with carol's last epoch.
+    let raw = ok(&devnet, &home("bob"), &["raw", "friends"]);
+    let last = raw[0]["entries"]
+        .as_array()
+        .unwrap()
+        .last()
+        .unwrap()
+        .clone();
+    let attempt = conclave(
+        &devnet,
+        &home("carol"),
+        &["decrypt", "friends", last["message"].as_str().unwrap()],
+    )
+    .output()
+    .unwrap();
+    assert!(!attempt.status.success());
+    let stderr = String::from_utf8_lossy(&attempt.stderr);
+    assert!(stderr.contains("epoch"), "{stderr}");
+
+    // Histories: bob has every message once, in order.
+    let history = ok(&devnet, &home("bob"), &["history", "friends"]);
+    let bodies: Vec<&str> = history[0]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["kind"] == "message")
+        .map(|e| e["body"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        bodies,
+        vec![
+            "hi from alice",
+            "hi from bob",
+            "hi from carol",
+            "carol cannot read this"
+        ]
+    );
+    let groups = ok(&devnet, &home("carol"), &["group", "list"]);
+    assert_eq!(groups[0][0]["status"], "removed");
+}
+
+#[test]
+fn a_client_killed_mid_sync_resumes_without_loss_or_duplicates() {
+    const COUNT: usize = 400;
+    let dir = tempfile::tempdir().unwrap();
+    let devnet = start_devnet(dir.path());
+    let home = |u: &str| dir.path().join(u);
+    ok(&devnet, &home("alice"), &["register", "alice"]);
+    ok(&devnet, &home("bob"), &["register", "bob"]);
+    ok(&devnet, &home("alice"), &["group", "create", "log"]);
+    ok(&devnet, &home("alice"), &["group", "add", "log", "bob"]);
+    ok(&devnet, &home("bob"), &["sync"]);
+
+    let mut sender = conclave(&devnet, &home("alice"), &["send", "log", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        let mut stdin = sender.stdin.take().unwrap();
+        for i in 0..COUNT {
+            writeln!(stdin, "message {i:04}").unwrap();
+        }
+    }
+    let output = sender.wait_with_output().unwrap();
+    assert!(output.status.success());
+
+    // bob syncs the backlog; kill him (SIGKILL) once he has printed some messages.
+    let mut kills = 0;
+    for kill_after in [40usize, 150] {
+        let mut child = conclave(&devnet, &home("bob"), &["sync"])
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let mut seen = 0;
+        while seen < kill_after {
+            match lines.next() {
+                Some(Ok(line)) if line.contains("\"message\"") => seen += 1,
+                Some(Ok(_)) => {}
+                _ => break,
+            }
+        }
+        if seen == kill_after {
+            child.kill().unwrap();
+            kills += 1;
+        }
+        let status = child.wait().unwrap();
+        if seen == kill_after {
+            assert!(!status.success(), "the sync was killed, not finished");
+        }
+    }
+    assert!(kills >= 1, "no sync was interrupted");
+
+    ok(&devnet, &home("bob"), &["sync"]);
+    let history = ok(&devnet, &home("bob"), &["history", "log"]);
+    let bodies: Vec<String> = history[0]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["kind"] == "message")
+        .map(|e| e["body"].as_str().unwrap().to_owned())
+        .collect();
+    let expected: Vec<String> = (0..COUNT).map(|i| format!("message {i:04}")).collect();
+    assert_eq!(bodies.len(), COUNT, "no message lost or repeated");
+    assert_eq!(bodies, expected, "in order");
+    // bob's state is consistent with the group: he can still talk.
+    ok(&devnet, &home("bob"), &["send", "log", "still here"]);
+    let alice = ok(&devnet, &home("alice"), &["sync"]);
+    assert_eq!(messages(&alice), vec![pair("bob", "still here")]);
+}
+
+#[test]
+fn demo_exits_zero() {
+    let output = Command::new(EXE).arg("demo").output().unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(stdout.contains("all expectations held"), "{stdout}");
+}
+
+#[test]
+fn watch_prints_messages_as_they_arrive() {
+    let dir = tempfile::tempdir().unwrap();
+    let devnet = start_devnet(dir.path());
+    let home = |u: &str| dir.path().join(u);
+    ok(&devnet, &home("alice"), &["register", "alice"]);
+    ok(&devnet, &home("bob"), &["register", "bob"]);
+    ok(&devnet, &home("alice"), &["group", "create", "live"]);
+    ok(&devnet, &home("alice"), &["group", "add", "live", "bob"]);
+
+    let mut watcher = conclave(&devnet, &home("bob"), &["watch"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (tx, rx) = std::sync::mpsc::channel::<Value>();
+    let stdout = watcher.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if let Ok(v) = serde_json::from_str::<Value>(&line)
+                && tx.send(v).is_err()
+            {
+                break;
+            }
+        }
+    });
+    let wait_for = |pred: &dyn Fn(&Value) -> bool| -> Value {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            let v = rx
+                .recv_timeout(left)
+                .expect("watch printed nothing in time");
+            if pred(&v) {
+                return v;
+            }
+        }
+    };
+    // The first sync joins the group from the Welcome.
+    wait_for(&|v| v["event"] == "joined" && v["group"] == "live");
+    // Then wake-ups over the WebSocket bring new messages without polling.
+    ok(&devnet, &home("alice"), &["send", "live", "are you there?"]);
+    let got = wait_for(&|v| v["event"] == "message");
+    assert_eq!(got["text"], "are you there?");
+    ok(&devnet, &home("alice"), &["group", "update", "live"]);
+    ok(&devnet, &home("alice"), &["send", "live", "new epoch"]);
+    let got = wait_for(&|v| v["event"] == "message");
+    assert_eq!(got["text"], "new epoch");
+    watcher.kill().unwrap();
+    watcher.wait().unwrap();
+}

@@ -1,0 +1,436 @@
+//! HTTP client of the Delivery Service (RFC 9750 §5-§6; API in `crates/ds/README.md`):
+//! registration with proof of possession, challenge/token login (renewed on 401), KeyPackage
+//! publication and claims, groups, commit bundles, messages, Welcomes, GroupInfo, and the
+//! WebSocket of wake-ups.
+
+use std::sync::Mutex;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use conclave_codec::{Decode, Encode};
+use conclave_core::messages::MlsMessage;
+use conclave_crypto::{CipherSuite, CryptoProvider, Secret};
+use conclave_ds::wire::{
+    self, Accepted, ChallengeRequest, ChallengeResponse, ClaimRequest, CommitBundle,
+    CreateGroupRequest, ErrorBody, GroupView, KeyPackageStock, LogEntryView, LogPage,
+    RegisterRequest, RegistrationTbs, TokenRequest, TokenResponse, WelcomePage, WelcomeView,
+};
+use reqwest::{Method, RequestBuilder, Response, StatusCode};
+use serde::de::DeserializeOwned;
+
+use crate::error::{BadResponse, ClientError};
+
+const SERVICE: &str = "the Delivery Service";
+
+/// A claimed KeyPackage.
+#[derive(Debug, Clone)]
+pub struct ClaimedKeyPackage {
+    /// The `MLSMessage` carrying it.
+    pub message: MlsMessage,
+    /// Whether it is its owner's last-resort package.
+    pub last_resort: bool,
+}
+
+/// A Delivery Service client logged in as one client id.
+pub struct DsClient {
+    http: reqwest::Client,
+    base: String,
+    client_id: String,
+    suite: CipherSuite,
+    secret: Secret,
+    token: Mutex<Option<String>>,
+}
+
+impl core::fmt::Debug for DsClient {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("DsClient")
+            .field("base", &self.base)
+            .field("client_id", &self.client_id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Turns a non-success answer into a [`ClientError`].
+pub(crate) async fn refusal(service: &'static str, what: &str, response: Response) -> ClientError {
+    let status = response.status();
+    let body: Option<ErrorBody> = response.json().await.ok();
+    match body {
+        Some(b) if b.error == "wrong_epoch" => ClientError::WrongEpoch {
+            current: b.current_epoch.unwrap_or(0),
+        },
+        Some(b) => ClientError::Refused {
+            service,
+            what: what.to_owned(),
+            status: status.as_u16(),
+            code: b.error,
+            message: b.message,
+        },
+        None => ClientError::Refused {
+            service,
+            what: what.to_owned(),
+            status: status.as_u16(),
+            code: "unknown".into(),
+            message: status
+                .canonical_reason()
+                .unwrap_or("unexpected answer")
+                .to_owned(),
+        },
+    }
+}
+
+pub(crate) fn unreachable(service: &'static str, url: &str, e: &reqwest::Error) -> ClientError {
+    ClientError::Unreachable {
+        service,
+        url: url.to_owned(),
+        reason: e.to_string(),
+    }
+}
+
+pub(crate) fn b64_decode(service: &'static str, value: &str) -> Result<Vec<u8>, ClientError> {
+    STANDARD
+        .decode(value)
+        .map_err(|e| ClientError::bad(service, BadResponse::Encoding(e.to_string())))
+}
+
+async fn json_body<T: DeserializeOwned>(response: Response) -> Result<T, ClientError> {
+    response
+        .json()
+        .await
+        .map_err(|e| ClientError::bad(SERVICE, BadResponse::Json(e.to_string())))
+}
+
+impl DsClient {
+    /// A client of the DS at `base` (e.g. `http://127.0.0.1:8080`) for `client_id`, which
+    /// signs logins with `secret` under `suite`'s signature scheme.
+    pub fn new(base: &str, client_id: &str, suite: CipherSuite, secret: Secret) -> Self {
+        Self {
+            http: reqwest::Client::new(),
+            base: base.trim_end_matches('/').to_owned(),
+            client_id: client_id.to_owned(),
+            suite,
+            secret,
+            token: Mutex::new(None),
+        }
+    }
+
+    /// The base URL.
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    async fn send(&self, request: RequestBuilder) -> Result<Response, ClientError> {
+        request
+            .send()
+            .await
+            .map_err(|e| unreachable(SERVICE, &self.base, &e))
+    }
+
+    /// Registers the client (proof of possession of the signature key).
+    pub async fn register(
+        &self,
+        signature_key: &[u8],
+        credential: &[u8],
+    ) -> Result<(), ClientError> {
+        let cs = crypto_suite(self.suite)?;
+        let tbs = RegistrationTbs {
+            client_id: self.client_id.as_bytes().to_vec(),
+            cipher_suite: self.suite.0,
+            signature_key: signature_key.to_vec(),
+            credential: credential.to_vec(),
+        };
+        let signature = wire::sign_registration(cs.as_ref(), self.secret.as_bytes(), &tbs)?;
+        let body = RegisterRequest {
+            client_id: self.client_id.clone(),
+            cipher_suite: self.suite.0,
+            signature_key: STANDARD.encode(signature_key),
+            credential: STANDARD.encode(credential),
+            signature: STANDARD.encode(signature),
+        };
+        let response = self
+            .send(self.http.post(self.url("/v1/clients")).json(&body))
+            .await?;
+        if response.status().is_success() {
+            Ok(())
+        } else {
+            Err(refusal(SERVICE, "the registration", response).await)
+        }
+    }
+
+    /// Logs in: answers a challenge with the signature key and keeps the bearer token.
+    pub async fn login(&self) -> Result<String, ClientError> {
+        let response = self
+            .send(
+                self.http
+                    .post(self.url("/v1/auth/challenge"))
+                    .json(&ChallengeRequest {
+                        client_id: self.client_id.clone(),
+                    }),
+            )
+            .await?;
+        if !response.status().is_success() {
+            return Err(refusal(SERVICE, "the login challenge", response).await);
+        }
+        let challenge: ChallengeResponse = json_body(response).await?;
+        let raw = b64_decode(SERVICE, &challenge.challenge)?;
+        let cs = crypto_suite(self.suite)?;
+        let signature =
+            wire::sign_challenge(cs.as_ref(), self.secret.as_bytes(), &self.client_id, &raw)?;
+        let response = self
+            .send(
+                self.http
+                    .post(self.url("/v1/auth/token"))
+                    .json(&TokenRequest {
+                        client_id: self.client_id.clone(),
+                        challenge: challenge.challenge,
+                        signature: STANDARD.encode(signature),
+                    }),
+            )
+            .await?;
+        if !response.status().is_success() {
+            return Err(refusal(SERVICE, "the login", response).await);
+        }
+        let token: TokenResponse = json_body(response).await?;
+        if let Ok(mut slot) = self.token.lock() {
+            *slot = Some(token.token.clone());
+        }
+        Ok(token.token)
+    }
+
+    async fn token(&self) -> Result<String, ClientError> {
+        let cached = self.token.lock().ok().and_then(|t| t.clone());
+        match cached {
+            Some(t) => Ok(t),
+            None => self.login().await,
+        }
+    }
+
+    /// Sends an authenticated request built by `build`; logs in again once on 401.
+    async fn authed(
+        &self,
+        build: impl Fn(&reqwest::Client) -> RequestBuilder,
+    ) -> Result<Response, ClientError> {
+        let token = self.token().await?;
+        let response = self.send(build(&self.http).bearer_auth(&token)).await?;
+        if response.status() != StatusCode::UNAUTHORIZED {
+            return Ok(response);
+        }
+        let token = self.login().await?;
+        self.send(build(&self.http).bearer_auth(&token)).await
+    }
+
+    async fn expect_ok(&self, what: &str, response: Response) -> Result<Response, ClientError> {
+        if response.status().is_success() {
+            Ok(response)
+        } else {
+            Err(refusal(SERVICE, what, response).await)
+        }
+    }
+
+    /// Publishes one-time KeyPackages (a batch) or one last-resort package.
+    pub async fn publish_key_packages(
+        &self,
+        packages: &[MlsMessage],
+        last_resort: bool,
+    ) -> Result<(), ClientError> {
+        let body = packages.to_vec().to_bytes()?;
+        let url = if last_resort {
+            self.url("/v1/key-packages?last_resort=true")
+        } else {
+            self.url("/v1/key-packages")
+        };
+        let response = self
+            .authed(|h| {
+                h.post(&url)
+                    .header(reqwest::header::CONTENT_TYPE, wire::KEY_PACKAGES_MEDIA_TYPE)
+                    .body(body.clone())
+            })
+            .await?;
+        self.expect_ok("the KeyPackages", response)
+            .await
+            .map(|_| ())
+    }
+
+    /// Our KeyPackage stock per suite.
+    pub async fn key_package_stock(&self) -> Result<Vec<KeyPackageStock>, ClientError> {
+        let url = self.url("/v1/key-packages");
+        let response = self.authed(|h| h.get(&url)).await?;
+        json_body(self.expect_ok("the KeyPackage stock", response).await?).await
+    }
+
+    /// Claims one KeyPackage of `client_id` for `suite` (RFC 9750 §5.1).
+    pub async fn claim_key_package(
+        &self,
+        client_id: &str,
+        suite: CipherSuite,
+    ) -> Result<ClaimedKeyPackage, ClientError> {
+        let url = self.url("/v1/key-packages/claim");
+        let body = ClaimRequest {
+            client_id: client_id.to_owned(),
+            cipher_suite: suite.0,
+        };
+        let response = self.authed(|h| h.post(&url).json(&body)).await?;
+        let response = self
+            .expect_ok(&format!("a KeyPackage claim for {client_id}"), response)
+            .await?;
+        let last_resort = response
+            .headers()
+            .get(wire::LAST_RESORT_HEADER)
+            .is_some_and(|v| v.as_bytes() == b"true");
+        let bytes = response
+            .bytes()
+            .await
+            .map_err(|e| unreachable(SERVICE, &self.base, &e))?;
+        let message = MlsMessage::from_bytes(&bytes)
+            .map_err(|e| ClientError::bad(SERVICE, BadResponse::Mls(e.to_string())))?;
+        Ok(ClaimedKeyPackage {
+            message,
+            last_resort,
+        })
+    }
+
+    /// Creates a group on the DS (we are its only member).
+    pub async fn create_group(&self, group_id: &[u8]) -> Result<(), ClientError> {
+        let url = self.url("/v1/groups");
+        let body = CreateGroupRequest {
+            group_id: hex::encode(group_id),
+            epoch: 0,
+            allow_external_join: false,
+        };
+        let response = self.authed(|h| h.post(&url).json(&body)).await?;
+        self.expect_ok("the new group", response).await.map(|_| ())
+    }
+
+    /// The group as the DS sees it.
+    pub async fn group(&self, group_id: &[u8]) -> Result<GroupView, ClientError> {
+        let url = self.url(&format!("/v1/groups/{}", hex::encode(group_id)));
+        let response = self.authed(|h| h.get(&url)).await?;
+        json_body(self.expect_ok("the group", response).await?).await
+    }
+
+    /// Posts a commit bundle; `Err(WrongEpoch)` when another commit won the epoch.
+    pub async fn post_commit(
+        &self,
+        group_id: &[u8],
+        bundle: &CommitBundle,
+    ) -> Result<Accepted, ClientError> {
+        let url = self.url(&format!("/v1/groups/{}/commits", hex::encode(group_id)));
+        let body = bundle.to_bytes()?;
+        let response = self
+            .authed(|h| {
+                h.post(&url)
+                    .header(
+                        reqwest::header::CONTENT_TYPE,
+                        wire::COMMIT_BUNDLE_MEDIA_TYPE,
+                    )
+                    .body(body.clone())
+            })
+            .await?;
+        json_body(self.expect_ok("the commit", response).await?).await
+    }
+
+    /// Posts an application message or proposal.
+    pub async fn post_message(
+        &self,
+        group_id: &[u8],
+        message: &MlsMessage,
+    ) -> Result<Accepted, ClientError> {
+        let url = self.url(&format!("/v1/groups/{}/messages", hex::encode(group_id)));
+        let body = message.to_bytes()?;
+        let response = self
+            .authed(|h| {
+                h.post(&url)
+                    .header(reqwest::header::CONTENT_TYPE, wire::MLS_MEDIA_TYPE)
+                    .body(body.clone())
+            })
+            .await?;
+        json_body(self.expect_ok("the message", response).await?).await
+    }
+
+    /// Log entries after `after`, at most `limit`.
+    pub async fn read_log(
+        &self,
+        group_id: &[u8],
+        after: u64,
+        limit: u32,
+    ) -> Result<Vec<LogEntryView>, ClientError> {
+        let url = self.url(&format!(
+            "/v1/groups/{}/messages?after={after}&limit={limit}",
+            hex::encode(group_id)
+        ));
+        let response = self.authed(|h| h.get(&url)).await?;
+        let page: LogPage = json_body(self.expect_ok("the group log", response).await?).await?;
+        Ok(page.entries)
+    }
+
+    /// Welcomes after `after`.
+    pub async fn welcomes(&self, after: u64) -> Result<Vec<WelcomeView>, ClientError> {
+        let url = self.url(&format!("/v1/welcomes?after={after}&limit=100"));
+        let response = self.authed(|h| h.get(&url)).await?;
+        let page: WelcomePage =
+            json_body(self.expect_ok("the Welcome inbox", response).await?).await?;
+        Ok(page.welcomes)
+    }
+
+    /// Deletes Welcomes up to `up_to` from the inbox.
+    pub async fn ack_welcomes(&self, up_to: u64) -> Result<(), ClientError> {
+        let url = self.url(&format!("/v1/welcomes?up_to={up_to}"));
+        let response = self.authed(|h| h.delete(&url)).await?;
+        self.expect_ok("the Welcome acknowledgement", response)
+            .await
+            .map(|_| ())
+    }
+
+    /// The latest GroupInfo of a group (members, or anyone if external joins are allowed).
+    pub async fn group_info(&self, group_id: &[u8]) -> Result<MlsMessage, ClientError> {
+        let url = self.url(&format!("/v1/groups/{}/group-info", hex::encode(group_id)));
+        let response = self.authed(|h| h.get(&url)).await?;
+        let bytes = self
+            .expect_ok("the GroupInfo", response)
+            .await?
+            .bytes()
+            .await
+            .map_err(|e| unreachable(SERVICE, &self.base, &e))?;
+        MlsMessage::from_bytes(&bytes)
+            .map_err(|e| ClientError::bad(SERVICE, BadResponse::Mls(e.to_string())))
+    }
+
+    /// The WebSocket URL of the wake-ups, with a fresh token.
+    pub async fn websocket_url(&self) -> Result<String, ClientError> {
+        let token = self.login().await?;
+        let ws_base = if let Some(rest) = self.base.strip_prefix("https://") {
+            format!("wss://{rest}")
+        } else if let Some(rest) = self.base.strip_prefix("http://") {
+            format!("ws://{rest}")
+        } else {
+            self.base.clone()
+        };
+        Ok(format!("{ws_base}/v1/ws?token={token}"))
+    }
+
+    /// A raw request for diagnostics (`GET` only).
+    pub async fn get_raw(&self, path: &str) -> Result<Vec<u8>, ClientError> {
+        let url = self.url(path);
+        let response = self.authed(|h| h.request(Method::GET, &url)).await?;
+        let response = self.expect_ok(path, response).await?;
+        Ok(response
+            .bytes()
+            .await
+            .map_err(|e| unreachable(SERVICE, &self.base, &e))?
+            .to_vec())
+    }
+}
+
+/// The AWS-LC provider of `suite`.
+pub(crate) fn crypto_suite(
+    suite: CipherSuite,
+) -> Result<Box<dyn conclave_crypto::CipherSuiteProvider>, ClientError> {
+    conclave_crypto_awslc::AwsLcProvider
+        .cipher_suite_provider(suite)
+        .ok_or(ClientError::Group(
+            conclave_core::group::GroupError::UnsupportedCipherSuite(suite),
+        ))
+}

@@ -1,0 +1,184 @@
+//! The errors of the client library. Every message says what was wrong and, where the user
+//! can do something about it, what to do (issue 7: "readable errors").
+
+use conclave_core::credential::CredentialError;
+use conclave_core::group::GroupError;
+
+/// Why a client operation failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ClientError {
+    /// No profile in the home directory yet.
+    #[error("no Conclave profile in {0}: run `conclave register <name>` first")]
+    NotRegistered(String),
+    /// The profile exists already.
+    #[error("this home directory already holds the profile of {0:?}: use another --home")]
+    AlreadyRegistered(String),
+    /// A local group name is unknown.
+    #[error("no group named {0:?} here: `conclave group list` shows your groups")]
+    UnknownGroup(String),
+    /// A local group name is taken.
+    #[error("you already have a group named {0:?}: choose another name")]
+    GroupNameTaken(String),
+    /// A group or user name is not acceptable.
+    #[error("invalid name {0:?}: use 1-64 characters from a-z, 0-9, '.', '_' and '-'")]
+    InvalidName(String),
+    /// The group cannot be used any more: we were removed or left.
+    #[error("group {group:?}: {reason}")]
+    GroupInactive {
+        /// The local group name.
+        group: String,
+        /// What happened.
+        reason: String,
+    },
+    /// The group's state diverged from the Delivery Service's log (RFC 9750 "Invalid
+    /// Commits"): the client refuses to guess and stops using the group.
+    #[error(
+        "group {group:?} is out of sync: {reason}. Your client stays at epoch {epoch} and will \
+         not rejoin on its own (RFC 9750 \"Invalid Commits\"). To recover, ask a member who \
+         is still in step to remove you and add you again (`conclave group remove {group} \
+         <you>`, then `conclave group add {group} <you>`): your next sync joins from the new \
+         Welcome. If no member can follow the group any more, create a new group"
+    )]
+    Desynchronized {
+        /// The local group name.
+        group: String,
+        /// The epoch the client stopped at.
+        epoch: u64,
+        /// What could not be applied.
+        reason: String,
+    },
+    /// A user has no usable KeyPackage on the Delivery Service.
+    #[error("{user} cannot be added: {reason}")]
+    CannotAdd {
+        /// The user.
+        user: String,
+        /// Why.
+        reason: String,
+    },
+    /// A member's or new member's credential was refused (RFC 9420 §5.3.1).
+    #[error("{user}'s credential is refused: {source}")]
+    CredentialRefused {
+        /// The user.
+        user: String,
+        /// What the identity provider said.
+        #[source]
+        source: CredentialError,
+    },
+    /// A user is not in the group.
+    #[error("{user} is not a member of group {group:?}")]
+    NotAMember {
+        /// The user.
+        user: String,
+        /// The group.
+        group: String,
+    },
+    /// The Delivery Service kept refusing our commit with "wrong epoch".
+    #[error(
+        "the group kept moving while we tried to commit ({attempts} attempts lost the race); \
+         try again"
+    )]
+    TooManyRetries {
+        /// How many attempts were made.
+        attempts: u32,
+    },
+    /// The Delivery Service or the Authentication Service refused a request.
+    #[error("{service} refused {what}: {message} (HTTP {status}, {code})")]
+    Refused {
+        /// "the Delivery Service" or "the Authentication Service".
+        service: &'static str,
+        /// The operation.
+        what: String,
+        /// HTTP status.
+        status: u16,
+        /// The stable error code.
+        code: String,
+        /// The server's explanation.
+        message: String,
+    },
+    /// The Delivery Service answered "wrong epoch" (RFC 9750 §5.2: one commit per epoch).
+    #[error("the group is at epoch {current} on the Delivery Service, our message was for another")]
+    WrongEpoch {
+        /// The group's current epoch on the DS.
+        current: u64,
+    },
+    /// A service could not be reached.
+    #[error(
+        "cannot reach {service} at {url}: {reason}. Is it running? (`conclave devnet` starts \
+         one locally)"
+    )]
+    Unreachable {
+        /// Which service.
+        service: &'static str,
+        /// Its URL.
+        url: String,
+        /// The transport error.
+        reason: String,
+    },
+    /// A server answer could not be understood.
+    #[error("{service} sent an answer we cannot use: {source}")]
+    BadResponse {
+        /// Which service.
+        service: &'static str,
+        /// What was wrong with it.
+        #[source]
+        source: BadResponse,
+    },
+    /// The MLS protocol refused an operation or a message.
+    #[error("MLS: {0}")]
+    Group(#[from] GroupError),
+    /// The local database failed.
+    #[error("local state ({path}): {reason}")]
+    Storage {
+        /// The database file.
+        path: String,
+        /// What failed.
+        reason: String,
+    },
+    /// The stored state is corrupt or from an incompatible version.
+    #[error("local state is unusable: {0}; move the home directory aside and register again")]
+    CorruptState(String),
+    /// A cryptographic operation failed (e.g. the random source).
+    #[error("crypto: {0}")]
+    Crypto(#[from] conclave_crypto::CryptoError),
+    /// An encoding failed.
+    #[error("encoding: {0}")]
+    Codec(#[from] conclave_codec::CodecError),
+    /// A local file could not be read or written.
+    #[error("{what}: {source}")]
+    Io {
+        /// What was being done.
+        what: String,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// What was wrong with a server's answer.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum BadResponse {
+    /// Malformed JSON or an unexpected shape.
+    #[error("{0}")]
+    Json(String),
+    /// Not valid base64 or hex.
+    #[error("bad encoding: {0}")]
+    Encoding(String),
+    /// An MLS object that does not decode or is of the wrong kind.
+    #[error("bad MLS object: {0}")]
+    Mls(String),
+}
+
+impl ClientError {
+    pub(crate) fn storage(path: &std::path::Path, e: impl core::fmt::Display) -> Self {
+        Self::Storage {
+            path: path.display().to_string(),
+            reason: e.to_string(),
+        }
+    }
+
+    pub(crate) fn bad(service: &'static str, source: BadResponse) -> Self {
+        Self::BadResponse { service, source }
+    }
+}

@@ -1,0 +1,60 @@
+//! The Conclave client library (issue 7; DESIGN.md §1 "client"): one MLS client (RFC 9420)
+//! with its local state in SQLite, talking to the Delivery Service (RFC 9750 §5-§6) and the
+//! Authentication Service (RFC 9750 §4).
+//!
+//! - [`store`]: the local database (profile, KeyPackage private keys, groups, cursors,
+//!   history), updated one log entry per transaction so a killed client resumes exactly;
+//! - [`ds`]: the DS HTTP client; [`as_api`]: the AS client;
+//! - [`Client`]: the operations — register, create, add, remove, leave, send — and the sync
+//!   loop, which applies the group log in order, applies the first valid commit of each
+//!   epoch, retries our own commits that lost the race for an epoch, keeps KeyPackages
+//!   topped up, and reports a desynchronization instead of silently rejoining
+//!   (RFC 9750 "Invalid Commits");
+//! - [`devnet`]: a DS and an AS on loopback, for `conclave devnet`, the demo and tests.
+//!
+//! Identity: X.509 credentials issued by the AS (`mls://<name>`), validated by
+//! [`conclave_core::credential::X509IdentityProvider`] with the AS root as the only trust
+//! anchor and the AS's revocation list, so expired, foreign-root and revoked credentials are
+//! refused (RFC 9420 §5.3.1, §5.3.2).
+//!
+//! Leaving: MLS does not let a member commit its own removal (RFC 9420 §12.4: "a member MUST
+//! NOT commit a Remove of itself"), and the core has no SelfRemove proposal. [`Client::leave`]
+//! therefore posts a Remove proposal of our own leaf, by reference (RFC 9420 §12.1.3); the
+//! next member to sync commits it (every client commits pending proposals of others after a
+//! sync, and before sending, as RFC 9420 §12.4 requires).
+
+pub mod as_api;
+pub mod devnet;
+pub mod ds;
+pub mod error;
+pub mod store;
+
+mod client;
+
+pub use client::{AddProgress, Client, ClientOptions, Event, GroupSummary, SyncReport};
+pub use error::{BadResponse, ClientError};
+pub use store::{GroupStatus, HistoryEntry};
+
+/// Whether `name` is an acceptable user or group name: 1-64 characters of `[a-z0-9._-]`
+/// (the AS's rule for client names).
+pub fn is_valid_name(name: &str) -> bool {
+    conclave_as::is_valid_name(name)
+}
+
+/// Seconds since the Unix epoch (0 if the clock is before it).
+pub fn now_seconds() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// The operating system's random source, for the sans-IO core (RFC 9420 §16.1).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct OsRandom;
+
+impl conclave_crypto::CryptoRandom for OsRandom {
+    fn fill(&mut self, dest: &mut [u8]) -> Result<(), conclave_crypto::CryptoError> {
+        getrandom::fill(dest).map_err(|_| conclave_crypto::CryptoError::RandomFailed)
+    }
+}

@@ -1,0 +1,464 @@
+//! The client library against an in-process devnet (DS + AS over HTTP on loopback, SQLite):
+//! an offline member catching up 50 epochs in order, a commit that loses the race for its
+//! epoch and is retried, credential refusals (expired, foreign root, revoked), and a
+//! desynchronization reported instead of papered over.
+
+// Test code: a panic is a test failure (clippy.toml allows this in #[test] functions; the
+// helpers of this file are test code too).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use std::path::Path;
+
+use conclave_as::{AuthenticationService, EnrolmentRequest, InMemoryAsStore, OsRandom};
+use conclave_client::devnet::{Devnet, DevnetOptions};
+use conclave_client::{Client, ClientError, ClientOptions};
+use conclave_core::credential::CredentialError;
+use conclave_core::messages::SignaturePublicKey;
+use conclave_crypto::{CipherSuite, CryptoProvider};
+use conclave_crypto_awslc::AwsLcProvider;
+
+async fn devnet(dir: &Path) -> Devnet {
+    Devnet::start(&DevnetOptions::new(&dir.join("devnet")))
+        .await
+        .unwrap()
+}
+
+/// A devnet whose DS registers any client with a well-formed credential: the DS is not
+/// trusted (RFC 9750 §5), so the clients must refuse bad credentials by themselves.
+async fn lax_devnet(dir: &Path) -> Devnet {
+    Devnet::start(&DevnetOptions {
+        check_credentials: false,
+        ..DevnetOptions::new(&dir.join("devnet"))
+    })
+    .await
+    .unwrap()
+}
+
+async fn user(devnet: &Devnet, dir: &Path, name: &str) -> Client {
+    let token = devnet.issue_token(name).await.unwrap();
+    Client::register(
+        &dir.join(name),
+        &devnet.info.ds_url,
+        &devnet.info.as_url,
+        name,
+        &token,
+        ClientOptions::default(),
+    )
+    .await
+    .unwrap()
+}
+
+fn names(v: &[&str]) -> Vec<String> {
+    v.iter().map(|s| (*s).to_owned()).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn offline_member_catches_up_fifty_epochs_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let net = devnet(dir.path()).await;
+    let mut alice = user(&net, dir.path(), "alice").await;
+    let mut dave = user(&net, dir.path(), "dave").await;
+    alice.create_group("team").await.unwrap();
+    alice.add_members("team", &names(&["dave"])).await.unwrap();
+    let report = dave.sync().await.unwrap();
+    assert_eq!(report.joined, 1);
+    let start = dave.epoch("team").unwrap();
+
+    // dave goes offline; alice talks and moves the group 50 epochs on.
+    for i in 0..50 {
+        alice.send("team", &format!("message {i}")).await.unwrap();
+        alice.update_keys("team").await.unwrap();
+    }
+    let target = alice.epoch("team").unwrap();
+    assert_eq!(target, start + 50);
+
+    let report = dave.sync().await.unwrap();
+    assert_eq!(report.messages, 50);
+    assert_eq!(dave.epoch("team").unwrap(), target);
+    let received: Vec<String> = dave
+        .history("team")
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.kind == "message")
+        .map(|e| e.body)
+        .collect();
+    let expected: Vec<String> = (0..50).map(|i| format!("message {i}")).collect();
+    assert_eq!(received, expected, "every message once, in order");
+    // Both sides agree on the group: dave can talk in the new epoch.
+    dave.send("team", "back online").await.unwrap();
+    alice.sync().await.unwrap();
+    let last = alice.history("team").unwrap().pop().unwrap();
+    assert_eq!(
+        (last.sender.as_str(), last.body.as_str()),
+        ("dave", "back online")
+    );
+    net.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn losing_commit_is_retried_against_the_new_epoch() {
+    let dir = tempfile::tempdir().unwrap();
+    let net = devnet(dir.path()).await;
+    let mut alice = user(&net, dir.path(), "alice").await;
+    let mut bob = user(&net, dir.path(), "bob").await;
+    let mut carol = user(&net, dir.path(), "carol").await;
+    alice.create_group("race").await.unwrap();
+    alice.add_members("race", &names(&["bob"])).await.unwrap();
+    bob.sync().await.unwrap();
+    let epoch = bob.epoch("race").unwrap();
+
+    // alice wins epoch `epoch`; bob, not synced, commits for the same epoch and loses.
+    alice.update_keys("race").await.unwrap();
+    let added = bob.add_members("race", &names(&["carol"])).await.unwrap();
+    assert_eq!(added, names(&["carol"]));
+    assert_eq!(bob.epoch("race").unwrap(), epoch + 2);
+
+    // The log holds alice's commit for `epoch`, then bob's retried one for `epoch + 1`.
+    let group_id = hex::decode(bob.group("race").unwrap().group_id).unwrap();
+    let commits: Vec<(u64, String)> = bob
+        .ds()
+        .read_log(&group_id, 0, 100)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.content_type == 3)
+        .map(|e| (e.epoch, e.sender))
+        .collect();
+    assert!(
+        commits.contains(&(epoch, "alice".to_owned())),
+        "{commits:?}"
+    );
+    assert!(
+        commits.contains(&(epoch + 1, "bob".to_owned())),
+        "{commits:?}"
+    );
+
+    carol.sync().await.unwrap();
+    alice.sync().await.unwrap();
+    for client in [&alice, &bob, &carol] {
+        assert_eq!(client.epoch("race").unwrap(), epoch + 2);
+        let mut members = client.group("race").unwrap().members;
+        members.sort();
+        assert_eq!(members, names(&["alice", "bob", "carol"]));
+    }
+    carol.send("race", "made it").await.unwrap();
+    alice.sync().await.unwrap();
+    assert_eq!(
+        alice.history("race").unwrap().pop().unwrap().body,
+        "made it"
+    );
+    net.shutdown().await.unwrap();
+}
+
+/// Registers `name` with a certificate that `service` issued at `issued_at` (outside the
+/// devnet's HTTP AS); the client trusts `service`'s root.
+async fn register_with<S: conclave_as::AsStore>(
+    net: &Devnet,
+    dir: &Path,
+    name: &str,
+    service: &AuthenticationService<S>,
+    issued_at: u64,
+) -> Client {
+    let suite = CipherSuite(1);
+    let cs = AwsLcProvider.cipher_suite_provider(suite).unwrap();
+    let (secret, public) = cs.signature_generate(&mut OsRandom).unwrap();
+    let token = service.issue_token(name, issued_at, &mut OsRandom).unwrap();
+    let request = EnrolmentRequest::sign(
+        cs.as_ref(),
+        name,
+        SignaturePublicKey(public.clone()),
+        &secret,
+        token,
+    )
+    .unwrap();
+    let credential = service.enrol(&request, issued_at).unwrap();
+    Client::register_enrolled(
+        &dir.join(name),
+        &net.info.ds_url,
+        &net.info.as_url,
+        name,
+        suite,
+        secret,
+        public,
+        &credential,
+        service.root_certificate().to_vec(),
+        ClientOptions::default(),
+    )
+    .await
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn expired_foreign_and_revoked_credentials_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let net = lax_devnet(dir.path()).await;
+    let mut alice = user(&net, dir.path(), "alice").await;
+    alice.create_group("safe").await.unwrap();
+    let now = conclave_client::now_seconds();
+
+    // Expired: a certificate of the devnet's own AS (same root, opened from its database),
+    // issued three days ago with the default one-day lifetime.
+    let same_root = conclave_as::setup::open(&conclave_as::setup::AsOptions {
+        database: format!("sqlite:{}", net.info.data_dir.join("as.db").display()),
+        admin_token_file: net.info.admin_token_file.clone(),
+        ..conclave_as::setup::AsOptions::default()
+    })
+    .unwrap();
+    register_with(
+        &net,
+        dir.path(),
+        "frank",
+        same_root.service(),
+        now - 3 * 86_400,
+    )
+    .await;
+    let err = alice
+        .add_members("safe", &names(&["frank"]))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            &err,
+            ClientError::CredentialRefused { user, source: CredentialError::NotValidAtTime { .. } }
+                if user == "frank"
+        ),
+        "{err}"
+    );
+
+    // Foreign root: a valid certificate from another AS altogether.
+    let foreign = AuthenticationService::new(
+        AwsLcProvider.cipher_suite_provider(CipherSuite(1)).unwrap(),
+        InMemoryAsStore::new(),
+        now,
+        &mut OsRandom,
+    )
+    .unwrap();
+    register_with(&net, dir.path(), "grace", &foreign, now).await;
+    let err = alice
+        .add_members("safe", &names(&["grace"]))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            &err,
+            ClientError::CredentialRefused { user, source: CredentialError::UntrustedRoot }
+                if user == "grace"
+        ),
+        "{err}"
+    );
+
+    // Revoked: a properly enrolled user, then revoked by the AS administrator.
+    let _erin = user(&net, dir.path(), "erin").await;
+    conclave_client::as_api::AsApi::new(&net.info.as_url)
+        .revoke(&net.info.admin_token().unwrap(), "erin")
+        .await
+        .unwrap();
+    let err = alice
+        .add_members("safe", &names(&["erin"]))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            &err,
+            ClientError::CredentialRefused { user, source: CredentialError::Rejected(reason) }
+                if user == "erin" && reason.contains("revoked")
+        ),
+        "{err}"
+    );
+    assert!(err.to_string().contains("erin"), "{err}");
+
+    // Nobody was added; a valid user still can be.
+    let _bob = user(&net, dir.path(), "bob").await;
+    assert_eq!(
+        alice.add_members("safe", &names(&["bob"])).await.unwrap(),
+        names(&["bob"])
+    );
+    let mut members = alice.group("safe").unwrap().members;
+    members.sort();
+    assert_eq!(members, names(&["alice", "bob"]));
+    net.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_invalid_commit_accepted_by_the_ds_is_reported_as_a_desync() {
+    use conclave_core::messages::{
+        ContentType, MlsMessage, MlsMessageBody, PrivateMessage, ProtocolVersion,
+    };
+    use conclave_ds::wire::CommitBundle;
+
+    let dir = tempfile::tempdir().unwrap();
+    let net = devnet(dir.path()).await;
+    let mut alice = user(&net, dir.path(), "alice").await;
+    let mut bob = user(&net, dir.path(), "bob").await;
+    alice.create_group("stuck").await.unwrap();
+    alice.add_members("stuck", &names(&["bob"])).await.unwrap();
+    bob.sync().await.unwrap();
+    alice.send("stuck", "before").await.unwrap();
+    let epoch = alice.epoch("stuck").unwrap();
+    let group_id = hex::decode(alice.group("stuck").unwrap().group_id).unwrap();
+
+    // A buggy bob posts a "commit" the DS can only judge by its clear header: right group,
+    // right epoch, content type commit, with a GroupInfo claiming the next epoch. Its
+    // ciphertext is garbage, so no member can apply it.
+    let mut group_info = bob.ds().group_info(&group_id).await.unwrap();
+    if let MlsMessageBody::GroupInfo(info) = &mut group_info.body {
+        info.group_context.epoch = epoch + 1;
+    }
+    let garbage = MlsMessage {
+        version: ProtocolVersion::MLS10,
+        body: MlsMessageBody::PrivateMessage(PrivateMessage {
+            group_id: group_id.clone(),
+            epoch,
+            content_type: ContentType::Commit,
+            authenticated_data: Vec::new(),
+            encrypted_sender_data: vec![7; 28],
+            ciphertext: vec![9; 120],
+        }),
+    };
+    let bundle = CommitBundle {
+        commit: garbage,
+        welcome: None,
+        group_info,
+        ratchet_tree: None,
+        members: vec![b"alice".to_vec(), b"bob".to_vec()],
+        allow_external_join: None,
+    };
+    bob.ds().post_commit(&group_id, &bundle).await.unwrap();
+
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sink = seen.clone();
+    alice.set_observer(move |e| sink.lock().unwrap().push(e.clone()));
+    let report = alice.sync().await.unwrap();
+    assert_eq!(report.desynchronized, names(&["stuck"]));
+    assert!(
+        seen.lock().unwrap().iter().any(|e| matches!(
+            e,
+            conclave_client::Event::Desynchronized { group, epoch: at, .. }
+                if group == "stuck" && *at == epoch
+        )),
+        "{:?}",
+        seen.lock().unwrap()
+    );
+    // Nothing was applied or rejoined: the state stays at the last good epoch, and every
+    // operation says what happened and what to do.
+    assert_eq!(alice.epoch("stuck").unwrap(), epoch);
+    let summary = alice.group("stuck").unwrap();
+    assert_eq!(summary.status, conclave_client::GroupStatus::Desynchronized);
+    let err = alice.send("stuck", "after").await.unwrap_err();
+    match &err {
+        ClientError::Desynchronized {
+            group,
+            epoch: at,
+            reason,
+        } => {
+            assert_eq!(group, "stuck");
+            assert_eq!(*at, epoch);
+            assert!(reason.contains("invalid"), "{reason}");
+        }
+        other => panic!("expected a desync, got {other}"),
+    }
+    let text = err.to_string();
+    assert!(
+        text.contains("Invalid Commits") && text.contains("add you again"),
+        "{text}"
+    );
+    net.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn leaving_is_committed_by_a_remaining_member() {
+    let dir = tempfile::tempdir().unwrap();
+    let net = devnet(dir.path()).await;
+    let mut alice = user(&net, dir.path(), "alice").await;
+    let mut bob = user(&net, dir.path(), "bob").await;
+    let mut carol = user(&net, dir.path(), "carol").await;
+    alice.create_group("club").await.unwrap();
+    alice
+        .add_members("club", &names(&["bob", "carol"]))
+        .await
+        .unwrap();
+    bob.sync().await.unwrap();
+    carol.sync().await.unwrap();
+    let epoch = alice.epoch("club").unwrap();
+
+    carol.leave("club").await.unwrap();
+    assert_eq!(
+        carol.group("club").unwrap().status,
+        conclave_client::GroupStatus::Left
+    );
+    assert!(matches!(
+        carol.send("club", "still here?").await,
+        Err(ClientError::GroupInactive { .. })
+    ));
+    // bob's sync sees the proposal and commits it (a member cannot commit its own removal).
+    bob.sync().await.unwrap();
+    assert_eq!(bob.epoch("club").unwrap(), epoch + 1);
+    alice.sync().await.unwrap();
+    let mut members = alice.group("club").unwrap().members;
+    members.sort();
+    assert_eq!(members, names(&["alice", "bob"]));
+    let events: Vec<String> = alice
+        .history("club")
+        .unwrap()
+        .into_iter()
+        .map(|e| e.body)
+        .collect();
+    assert!(
+        events.iter().any(|e| e == "carol asked to leave"),
+        "{events:?}"
+    );
+    assert!(
+        events.iter().any(|e| e == "bob removed carol"),
+        "{events:?}"
+    );
+    net.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn key_packages_are_topped_up_and_the_last_resort_rotated() {
+    let dir = tempfile::tempdir().unwrap();
+    let net = devnet(dir.path()).await;
+    let mut alice = user(&net, dir.path(), "alice").await;
+    let token = net.issue_token("bob").await.unwrap();
+    let mut bob = Client::register(
+        &dir.path().join("bob"),
+        &net.info.ds_url,
+        &net.info.as_url,
+        "bob",
+        &token,
+        ClientOptions {
+            key_packages: 2,
+            key_package_threshold: 2,
+            ..ClientOptions::default()
+        },
+    )
+    .await
+    .unwrap();
+    // Three groups: two one-time packages, then the last-resort one.
+    for name in ["one", "two", "three"] {
+        alice.create_group(name).await.unwrap();
+        alice.add_members(name, &names(&["bob"])).await.unwrap();
+    }
+    let published = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sink = published.clone();
+    bob.set_observer(move |e| {
+        if let conclave_client::Event::KeyPackagesPublished { count, last_resort } = e {
+            sink.lock().unwrap().push((*count, *last_resort));
+        }
+    });
+    let report = bob.sync().await.unwrap();
+    assert_eq!(report.joined, 3, "the last-resort package works too");
+    let published = published.lock().unwrap().clone();
+    assert!(published.contains(&(2, false)), "{published:?}");
+    assert!(published.contains(&(1, true)), "rotated: {published:?}");
+    // The stock is back: bob can be added again with a fresh one-time package.
+    alice.create_group("four").await.unwrap();
+    alice.add_members("four", &names(&["bob"])).await.unwrap();
+    assert_eq!(bob.sync().await.unwrap().joined, 1);
+    net.shutdown().await.unwrap();
+}
