@@ -276,24 +276,34 @@ pub(crate) fn build_commit(
         &confirmation_tag,
     )?;
 
-    // GroupInfo of the new epoch (RFC 9420 §12.4.3).
-    let group_info = sign_group_info(
-        cs,
-        base.config,
-        base.signer,
-        &new_context,
-        &applied.tree,
-        &secrets,
-        &confirmation_tag,
-        own_leaf,
-        options,
-    )?;
-    let group_info_bytes = super::encode(&group_info)?;
+    // GroupInfo of the new epoch (RFC 9420 §12.4.3), as published for external joiners.
+    let sign = |external_pub: bool| {
+        sign_group_info(
+            cs,
+            base.signer,
+            &new_context,
+            &applied.tree,
+            &secrets,
+            &confirmation_tag,
+            own_leaf,
+            options,
+            external_pub,
+        )
+    };
+    let publishes_external_pub = publishes_external_pub(base.config);
+    let group_info = sign(publishes_external_pub)?;
 
     // Welcome for the added members (RFC 9420 §12.4.3.1).
     let welcome = match welcome_key_nonce {
         None => None,
         Some((key, nonce)) => {
+            // Joiners by Welcome need no `external_pub`: their GroupInfo leaves it out
+            // (a smaller Welcome), signed separately when the published one has it.
+            let group_info_bytes = if publishes_external_pub {
+                super::encode(&sign(false)?)?
+            } else {
+                super::encode(&group_info)?
+            };
             let encrypted_group_info =
                 cs.aead_seal(key.as_bytes(), nonce.as_bytes(), &[], &group_info_bytes)?;
             let prepared = labels::prepare_encrypt_context(cs, "Welcome", &encrypted_group_info)?;
@@ -392,12 +402,17 @@ pub(crate) fn build_commit(
     })
 }
 
-/// Signs the GroupInfo of an epoch (RFC 9420 §12.4.3), with the ratchet tree and
-/// `external_pub` extensions as configured.
+/// Whether the published GroupInfo carries `external_pub` (RFC 9420 §12.4.3.2): when the
+/// group accepts external commits of either kind.
+fn publishes_external_pub(config: &GroupConfig) -> bool {
+    config.allow_external_commits || config.allow_external_resync
+}
+
+/// Signs the GroupInfo of an epoch (RFC 9420 §12.4.3), with the ratchet tree as the
+/// options say and `external_pub` when `external_pub` is set.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn sign_group_info(
     cs: &dyn CipherSuiteProvider,
-    config: &GroupConfig,
     signer: &SigningIdentity,
     context: &GroupContext,
     tree: &RatchetTree,
@@ -405,12 +420,13 @@ pub(crate) fn sign_group_info(
     confirmation_tag: &[u8],
     own_leaf: LeafIndex,
     options: &CommitOptions,
+    external_pub: bool,
 ) -> Result<GroupInfo, GroupError> {
     let mut extensions = Vec::new();
     if options.ratchet_tree_in_group_info {
         extensions.push(tree.to_nodes().to_extension()?);
     }
-    if config.allow_external_commits || config.allow_external_resync {
+    if external_pub {
         let pair = secrets.external_key_pair(cs)?;
         extensions.push(
             ExternalPub {
@@ -591,7 +607,6 @@ impl Group {
         };
         let group_info = sign_group_info(
             self.cs.as_ref(),
-            &self.config,
             &self.signer,
             &self.epoch.context,
             &self.epoch.tree,
@@ -599,6 +614,7 @@ impl Group {
             &self.epoch.confirmation_tag,
             self.own_leaf(),
             &options,
+            publishes_external_pub(&self.config),
         )?;
         Ok(mls_message(MlsMessageBody::GroupInfo(group_info)))
     }

@@ -942,3 +942,41 @@ fn resync_only_policy_accepts_a_rejoin_and_refuses_newcomers() {
         "no external_pub when external commits are closed"
     );
 }
+
+#[test]
+fn welcome_group_info_leaves_out_external_pub_the_published_one_has_it() {
+    let mut rng = SeededRng::new(41);
+    let suite = CipherSuite(1);
+    let mut groups = vec![new_group(suite, GroupConfig::default(), &mut rng)];
+    let (_, bob_kp) = key_package("bob", suite, &mut rng);
+    let options = CommitOptions {
+        proposals: vec![Proposal::Add(crate::messages::Add {
+            key_package: bob_kp.key_package.clone(),
+        })],
+        ..CommitOptions::default()
+    };
+    let output = commit_all(&mut groups, 0, &options, &mut rng);
+    let cs = env().suite(suite).unwrap();
+    let opened = crate::welcome::open_welcome(
+        cs.as_ref(),
+        &welcome_of(&output),
+        &bob_kp.key_package,
+        bob_kp.init_private_key.as_bytes(),
+        None,
+    )
+    .unwrap();
+    let has_external_pub = |info: &crate::messages::GroupInfo| {
+        info.extensions
+            .iter()
+            .any(|e| e.extension_type == crate::messages::ExtensionType::EXTERNAL_PUB)
+    };
+    assert!(!has_external_pub(&opened.group_info));
+    match &output.group_info.body {
+        Body::GroupInfo(published) => {
+            assert!(has_external_pub(published));
+            // Same epoch, same signer: only the extension differs.
+            assert_eq!(published.group_context, opened.group_info.group_context);
+        }
+        other => panic!("{other:?}"),
+    }
+}
