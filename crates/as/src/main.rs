@@ -57,34 +57,6 @@ struct Args {
     max_body: usize,
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        if let Err(e) = tokio::signal::ctrl_c().await {
-            tracing::error!(error = %e, "cannot listen for Ctrl-C");
-            std::future::pending::<()>().await;
-        }
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(e) => {
-                tracing::error!(error = %e, "cannot listen for SIGTERM");
-                std::future::pending::<()>().await;
-            }
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = terminate => {},
-    }
-    tracing::info!("shutting down: draining open requests");
-}
-
 async fn json_not_found() -> conclave_as::http::AsHttpError {
     conclave_as::http::AsHttpError::NotFound("no such endpoint (the AS serves /v1/as/...)".into())
 }
@@ -123,7 +95,7 @@ async fn main() -> anyhow::Result<()> {
     // A line on stdout that scripts and tests wait for.
     println!("listening on {local}");
     axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
+        .with_graceful_shutdown(conclave_as::setup::shutdown_signal())
         .await?;
     tracing::info!("stopped");
     Ok(())

@@ -124,3 +124,33 @@ pub fn open(options: &AsOptions) -> Result<AsHttpState, SetupError> {
     })?;
     Ok(AsHttpState::new(service, admin_token.as_bytes()).with_max_body(options.max_body))
 }
+
+/// Resolves on Ctrl-C or SIGTERM: the graceful-shutdown signal of the `conclave-as` and
+/// `conclave-ds` binaries (both drain open requests before exiting).
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::error!(error = %e, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down: draining open requests");
+}
