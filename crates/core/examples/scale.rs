@@ -113,6 +113,33 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         &JoinOptions::default(),
         now,
     )?;
+    // `SCALE_PROCESS_REPEAT=k`: process one update commit k times from bytes, each time on
+    // carol's reloaded state, so that a profiler sees mostly commit processing.
+    if let Some(repeat) = std::env::var("SCALE_PROCESS_REPEAT")
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok())
+    {
+        let saved = carol.to_bytes()?;
+        let update = bob.commit(&CommitOptions::default(), now, &mut rng)?;
+        let bytes = conclave_codec::Encode::to_bytes(&update.commit)?;
+        let mut times = Vec::with_capacity(repeat);
+        for _ in 0..repeat {
+            let mut reloaded = Group::from_bytes(env.clone(), &saved)?;
+            let t = Instant::now();
+            let parsed =
+                <conclave_core::messages::MlsMessage as conclave_codec::Decode>::from_bytes(
+                    &bytes,
+                )?;
+            reloaded.process_message(&parsed, now)?;
+            times.push(t.elapsed());
+        }
+        times.sort();
+        println!(
+            "update_commit_process from bytes, median of {repeat}: {:?}",
+            times[repeat / 2]
+        );
+        return Ok(());
+    }
     for round in 0..3 {
         let t = Instant::now();
         let update = bob.commit(&CommitOptions::default(), now, &mut rng)?;

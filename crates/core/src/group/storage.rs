@@ -1,8 +1,10 @@
 //! Group state storage: a compact binary encoding of everything a member keeps between
 //! messages (DESIGN.md §2), written with the same TLS-style codec as the wire format.
 //!
-//! Loading decodes the state once; the ratchet tree's hash cache is rebuilt lazily on first
-//! use. The encoding starts with a format version so that later versions can migrate.
+//! Loading decodes the state once. The tree hashes of the larger subtrees are stored too, so
+//! that the first commit after a load hashes O(log n) nodes rather than the whole tree; the
+//! rest of the hash cache is rebuilt lazily. The encoding starts with a format version so
+//! that later versions can migrate.
 
 use std::collections::VecDeque;
 use std::num::NonZeroU32;
@@ -22,11 +24,13 @@ use crate::messages::{
 };
 use crate::secret_tree::{SecretTree, SecretTreeConfig};
 use crate::tree::RatchetTree;
+use crate::tree_math::NodeIndex;
 use crate::treekem::{NodeKey, PrivateTree};
 use crate::validation::LifetimePolicy;
 
-/// Version of the stored format.
-const FORMAT_VERSION: u16 = 1;
+/// Version of the stored format. Version 1 is version 2 without the trailing
+/// [`StoredTreeHashes`] section; both load.
+const FORMAT_VERSION: u16 = 2;
 
 #[derive(Encode, Decode)]
 struct StoredConfig {
@@ -110,6 +114,60 @@ struct StoredGroup {
     status: GroupStatus,
     pending_updates: Vec<StoredNodeKey>,
     linked_psks: Vec<StoredLinkedPsk>,
+}
+
+/// Cached tree hashes of one epoch's ratchet tree (see [`RatchetTree::stored_hashes`]).
+#[derive(Encode, Decode)]
+struct StoredHashes {
+    cipher_suite: u16,
+    hashes: Vec<StoredNodeHash>,
+}
+
+#[derive(Encode, Decode)]
+struct StoredNodeHash {
+    node: u64,
+    hash: Vec<u8>,
+}
+
+/// Format version 2's trailing section: the tree hashes of the current epoch and of the
+/// pending commit's epoch.
+#[derive(Encode, Decode)]
+struct StoredTreeHashes {
+    current: Option<StoredHashes>,
+    pending: Option<StoredHashes>,
+}
+
+/// Reads the part of a stored state that format version 1 also has, for tests that build a
+/// version 1 state.
+#[cfg(test)]
+pub(super) fn decode_without_tree_hashes(reader: &mut conclave_codec::Reader<'_>) {
+    assert!(StoredGroup::decode(reader).is_ok());
+}
+
+impl StoredHashes {
+    fn of(tree: &RatchetTree) -> Option<Self> {
+        let (suite, hashes) = tree.stored_hashes()?;
+        Some(Self {
+            cipher_suite: suite.0,
+            hashes: hashes
+                .into_iter()
+                .map(|(node, hash)| StoredNodeHash {
+                    node: node.0,
+                    hash: hash.to_vec(),
+                })
+                .collect(),
+        })
+    }
+
+    fn restore(&self, tree: &mut RatchetTree, hash_len: usize) {
+        tree.restore_hashes(
+            conclave_crypto::CipherSuite(self.cipher_suite),
+            hash_len,
+            self.hashes
+                .iter()
+                .map(|h| (NodeIndex(h.node), h.hash.as_slice())),
+        );
+    }
 }
 
 #[derive(Encode, Decode)]
@@ -254,17 +312,35 @@ impl Group {
                 })
                 .collect(),
         };
-        Ok(stored.to_bytes()?)
+        let hashes = StoredTreeHashes {
+            current: StoredHashes::of(&self.epoch.tree),
+            pending: self
+                .pending_commit
+                .as_ref()
+                .and_then(|p| p.staged.epoch.as_deref())
+                .and_then(|epoch| StoredHashes::of(&epoch.tree)),
+        };
+        let mut out = stored.to_bytes()?;
+        hashes.encode(&mut out)?;
+        Ok(out)
     }
 
     /// Loads a member state written by [`Group::to_bytes`].
     pub fn from_bytes(env: GroupEnv, bytes: &[u8]) -> Result<Self, GroupError> {
-        let stored = StoredGroup::from_bytes(bytes)?;
-        if stored.version != FORMAT_VERSION {
-            return Err(GroupError::MalformedState("unknown state format version"));
-        }
-        let epoch = stored.epoch.into_epoch()?;
+        let mut reader = conclave_codec::Reader::new(bytes);
+        let stored = StoredGroup::decode(&mut reader)?;
+        let hashes = match stored.version {
+            1 => None,
+            FORMAT_VERSION => Some(StoredTreeHashes::decode(&mut reader)?),
+            _ => return Err(GroupError::MalformedState("unknown state format version")),
+        };
+        reader.finish()?;
+        let mut epoch = stored.epoch.into_epoch()?;
         let cs = env.suite(epoch.context.cipher_suite)?;
+        let hash_len = cs.hash_len();
+        if let Some(current) = hashes.as_ref().and_then(|h| h.current.as_ref()) {
+            current.restore(&mut epoch.tree, hash_len);
+        }
         let pending_commit = match stored.pending_commit {
             None => None,
             Some(p) => Some(Box::new(PendingCommit {
@@ -274,7 +350,12 @@ impl Group {
                         .epoch
                         .map(StoredEpoch::into_epoch)
                         .transpose()?
-                        .map(Box::new),
+                        .map(|mut pending| {
+                            if let Some(stored) = hashes.as_ref().and_then(|h| h.pending.as_ref()) {
+                                stored.restore(&mut pending.tree, hash_len);
+                            }
+                            Box::new(pending)
+                        }),
                     private: p.private,
                     summary: p.summary,
                     status: p.status,

@@ -980,3 +980,74 @@ fn welcome_group_info_leaves_out_external_pub_the_published_one_has_it() {
         other => panic!("{other:?}"),
     }
 }
+
+/// The stored state keeps the larger subtrees' tree hashes (format version 2), so the first
+/// commit processed after a load hashes O(log n) nodes; a version 1 state (no hashes) still
+/// loads and rebuilds the whole cache.
+#[test]
+fn a_loaded_state_processes_a_commit_without_rehashing_the_tree() {
+    let mut rng = SeededRng::new(43);
+    let suite = CipherSuite(1);
+    let mut alice = new_group(suite, GroupConfig::default(), &mut rng);
+    let mut bundles = Vec::new();
+    for i in 0..31 {
+        bundles.push(key_package(&format!("member-{i}"), suite, &mut rng));
+    }
+    let options = CommitOptions {
+        proposals: bundles
+            .iter()
+            .map(|(_, b)| {
+                Proposal::Add(crate::messages::Add {
+                    key_package: b.key_package.clone(),
+                })
+            })
+            .collect(),
+        ..CommitOptions::default()
+    };
+    let output = alice.commit(&options, NOW, &mut rng).unwrap();
+    alice.merge_pending_commit().unwrap();
+    let (signer, bundle) = bundles.swap_remove(0);
+    let bob = Group::join(
+        env(),
+        &welcome_of(&output),
+        &bundle,
+        signer,
+        GroupConfig::default(),
+        &JoinOptions::default(),
+        NOW,
+    )
+    .unwrap();
+
+    let stored = bob.to_bytes().unwrap();
+    // The same state in format version 1: the version field set to 1, the trailing
+    // tree-hash section cut off.
+    let mut reader = conclave_codec::Reader::new(&stored);
+    super::storage::decode_without_tree_hashes(&mut reader);
+    let v1_len = stored.len() - reader.remaining();
+    let mut stored_v1 = stored[..v1_len].to_vec();
+    stored_v1[..2].copy_from_slice(&1u16.to_be_bytes());
+
+    let mut loaded = Group::from_bytes(env(), &stored).unwrap();
+    let mut loaded_v1 = Group::from_bytes(env(), &stored_v1).unwrap();
+    assert_eq!(loaded.epoch.tree.tree_hash_computations(), 0);
+
+    let update = alice
+        .commit(&CommitOptions::default(), NOW, &mut rng)
+        .unwrap();
+    alice.merge_pending_commit().unwrap();
+    loaded.process_message(&update.commit, NOW).unwrap();
+    loaded_v1.process_message(&update.commit, NOW).unwrap();
+    assert_eq!(loaded.epoch_authenticator(), alice.epoch_authenticator());
+    assert_eq!(loaded_v1.epoch_authenticator(), alice.epoch_authenticator());
+
+    // 32 leaves, depth 5: the committer's direct path and leaf (6 nodes), the two copath
+    // subtrees below the stored level (1 + 3 nodes), and the parent-hash checks.
+    let node_count = loaded.epoch.tree.size().node_count();
+    let with_hashes = loaded.epoch.tree.tree_hash_computations();
+    let without_hashes = loaded_v1.epoch.tree.tree_hash_computations();
+    assert!(with_hashes <= 24, "{with_hashes} node hashes after a load");
+    assert!(
+        without_hashes >= node_count,
+        "{without_hashes} node hashes: a version 1 state has none stored"
+    );
+}

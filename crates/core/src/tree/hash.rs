@@ -1,9 +1,8 @@
 //! Tree hashes (RFC 9420 §7.8) with a per-node cache.
 //!
 //! Each node's hash is cached until the node or a descendant changes. Invalidation walks
-//! up the direct path and stops at the first node that is already invalid (an invalid node
-//! always has invalid ancestors), so blanking a whole direct path costs O(log n) and
-//! recomputing the root afterwards hashes only the invalid nodes.
+//! up the direct path (O(log n)), and recomputing the root afterwards hashes only the
+//! invalid nodes.
 
 use conclave_codec::{CodecError, Encode, write_opaque};
 use conclave_crypto::{CipherSuite, CipherSuiteProvider};
@@ -42,13 +41,13 @@ impl HashCache {
         }
     }
 
-    /// Forgets the hashes of `node` and its ancestors.
+    /// Forgets the hashes of `node` and all its ancestors. The whole direct path is walked
+    /// (O(log n)): an invalid node may have valid ancestors, e.g. in a tree loaded with only
+    /// the larger subtrees' hashes.
     pub(super) fn invalidate(&mut self, size: TreeSize, node: NodeIndex) {
         for n in std::iter::once(node).chain(size.direct_path(node)) {
-            match pos(n).and_then(|i| self.valid.get_mut(i)) {
-                Some(slot) if *slot => *slot = false,
-                // Already invalid: so are all its ancestors.
-                _ => return,
+            if let Some(slot) = pos(n).and_then(|i| self.valid.get_mut(i)) {
+                *slot = false;
             }
         }
     }
@@ -72,7 +71,7 @@ impl HashCache {
         self.bytes.get(self.range(i))
     }
 
-    fn set(&mut self, node: NodeIndex, hash: Vec<u8>) {
+    fn set(&mut self, node: NodeIndex, hash: &[u8]) {
         let Some(i) = pos(node).filter(|i| *i < self.valid.len()) else {
             return;
         };
@@ -84,7 +83,7 @@ impl HashCache {
         }
         let range = self.range(i);
         if let (Some(slot), Some(valid)) = (self.bytes.get_mut(range), self.valid.get_mut(i)) {
-            slot.copy_from_slice(&hash);
+            slot.copy_from_slice(hash);
             *valid = true;
         }
     }
@@ -97,6 +96,14 @@ impl HashCache {
         }
     }
 }
+
+/// Nodes at this level or above (subtrees of at least four leaves) keep their tree hash in
+/// the stored group state: about a quarter of the nodes, while a loaded tree recomputes at
+/// most three hashes per copath node below that level instead of every hash in the tree.
+const STORED_HASH_MIN_LEVEL: u32 = 2;
+
+/// Node hashes by node index, borrowed from the cache.
+pub(crate) type NodeHashes<'a> = Vec<(NodeIndex, &'a [u8])>;
 
 /// Encodes `TreeHashInput` for a leaf (RFC 9420 §7.8): `node_type = leaf`, then
 /// `LeafNodeHashInput { uint32 leaf_index; optional<LeafNode> leaf_node; }`.
@@ -181,6 +188,37 @@ impl RatchetTree {
             .collect()
     }
 
+    /// The cached tree hashes worth storing with the group state: those of valid nodes at
+    /// level [`STORED_HASH_MIN_LEVEL`] or above, with the suite they were computed with.
+    /// Storage is trusted like the rest of the state (RFC 9420 §16.8 counts local state as
+    /// the member's own).
+    pub(crate) fn stored_hashes(&self) -> Option<(CipherSuite, NodeHashes<'_>)> {
+        let suite = self.hashes.suite?;
+        let hashes = (0..self.size.node_count())
+            .map(NodeIndex)
+            .filter(|node| node.0.trailing_ones() >= STORED_HASH_MIN_LEVEL)
+            .filter_map(|node| self.hashes.get(node).map(|hash| (node, hash)))
+            .collect();
+        Some((suite, hashes))
+    }
+
+    /// Puts hashes from [`RatchetTree::stored_hashes`] back into the cache of a tree
+    /// rebuilt from the same nodes. Entries outside the tree or of the wrong length are
+    /// ignored (recomputed on demand).
+    pub(crate) fn restore_hashes<'a>(
+        &mut self,
+        suite: CipherSuite,
+        hash_len: usize,
+        hashes: impl IntoIterator<Item = (NodeIndex, &'a [u8])>,
+    ) {
+        self.hashes.select_suite(suite);
+        for (node, hash) in hashes {
+            if hash.len() == hash_len && self.size.contains(node) {
+                self.hashes.set(node, hash);
+            }
+        }
+    }
+
     /// How many node hashes (tree hashes and original-sibling tree hashes) this tree has
     /// computed since it was created: lets tests check that a commit costs O(log n)
     /// hashing.
@@ -215,7 +253,7 @@ impl RatchetTree {
         };
         self.hashes.computations = self.hashes.computations.saturating_add(1);
         let hash = cs.hash(&input);
-        self.hashes.set(node, hash);
+        self.hashes.set(node, &hash);
         Ok(())
     }
 
