@@ -10,7 +10,7 @@
 use conclave_codec::{CodecError, Encode};
 use conclave_crypto::{CipherSuiteProvider, ct_eq};
 
-use crate::messages::{AuthenticatedContent, ContentType};
+use crate::messages::{AuthenticatedContent, ContentType, WireFormat};
 
 /// Why a transcript computation failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -38,14 +38,32 @@ pub fn confirmed_transcript_hash(
     if content_type != ContentType::Commit {
         return Err(TranscriptError::NotACommit(content_type));
     }
-    let input_len = commit.wire_format.encoded_len()
-        + commit.content.encoded_len()
-        + commit.auth.signature.encoded_len();
+    confirmed_transcript_hash_of_encoded(
+        cs,
+        interim_before,
+        commit.wire_format,
+        &commit.content.to_bytes()?,
+        &commit.auth.signature,
+    )
+}
+
+/// [`confirmed_transcript_hash`] of a commit whose `FramedContent` is already encoded
+/// (a received commit: its encoding was built to verify the signature).
+pub fn confirmed_transcript_hash_of_encoded(
+    cs: &dyn CipherSuiteProvider,
+    interim_before: &[u8],
+    wire_format: WireFormat,
+    encoded_content: &[u8],
+    signature: &[u8],
+) -> Result<Vec<u8>, TranscriptError> {
+    let input_len = wire_format.encoded_len()
+        + encoded_content.len()
+        + conclave_codec::opaque_len(signature.len());
     let mut input = Vec::with_capacity(interim_before.len() + input_len);
     input.extend_from_slice(interim_before);
-    commit.wire_format.encode(&mut input)?;
-    commit.content.encode(&mut input)?;
-    commit.auth.signature.encode(&mut input)?;
+    wire_format.encode(&mut input)?;
+    input.extend_from_slice(encoded_content);
+    conclave_codec::write_opaque(&mut input, signature)?;
     Ok(cs.hash(&input))
 }
 

@@ -22,6 +22,7 @@ mod public;
 #[cfg(test)]
 mod tests;
 
+use std::borrow::Cow;
 use std::num::NonZeroU32;
 
 use conclave_codec::{CodecError, Encode};
@@ -185,30 +186,113 @@ impl PaddingPolicy {
     }
 }
 
+/// `SignContent` of a content's `FramedContentTBS` (RFC 9420 §5.1.2, §6.1), encoded once per
+/// received message and reused: the membership tag's `AuthenticatedContentTBM` is the TBS
+/// followed by the auth data (§6.2), and the confirmed transcript hash takes the encoded
+/// `FramedContent` inside it (§8.2). A large commit is thus encoded once, not three times.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct EncodedTbs {
+    /// The `SignContent` header, `FramedContentTBS`, then (for a membership tag) the
+    /// encoded `FramedContentAuthData`.
+    bytes: Vec<u8>,
+    /// Where `FramedContentTBS` starts: after the `SignContent` header.
+    tbs_start: usize,
+    /// Where `FramedContentTBS` ends.
+    tbs_end: usize,
+    /// The encoded `FramedContent` within `bytes`.
+    content: core::ops::Range<usize>,
+    /// The group context inside the TBS, for senders that sign it (§6.1).
+    context: Option<GroupContext>,
+}
+
+/// Length of `version` and `wire_format` before the content in `FramedContentTBS`.
+const TBS_PREFIX_LEN: usize = 4;
+
+impl EncodedTbs {
+    fn new(
+        wire_format: WireFormat,
+        content: &FramedContent,
+        context: Option<&GroupContext>,
+        auth: Option<&FramedContentAuthData>,
+    ) -> Result<Self, FramingError> {
+        let tbs = FramedContentTbs::new(wire_format, content, context)?;
+        let tbs_len = tbs.encoded_len();
+        let mut bytes = sign_content_header(FRAMED_CONTENT_TBS_LABEL, tbs_len)?;
+        bytes.reserve(tbs_len.saturating_add(auth.map_or(0, Encode::encoded_len)));
+        let tbs_start = bytes.len();
+        tbs.encode(&mut bytes)?;
+        let tbs_end = bytes.len();
+        let signed_context = context.filter(|_| content.sender.signs_group_context());
+        let context_len = signed_context.map_or(0, Encode::encoded_len);
+        let content_range =
+            tbs_start.saturating_add(TBS_PREFIX_LEN)..tbs_end.saturating_sub(context_len);
+        if let Some(auth) = auth {
+            auth.encode(&mut bytes)?;
+        }
+        Ok(Self {
+            bytes,
+            tbs_start,
+            tbs_end,
+            content: content_range,
+            context: signed_context.cloned(),
+        })
+    }
+
+    /// `SignContent` for `VerifyWithLabel(., "FramedContentTBS", .)`.
+    fn signed_message(&self) -> &[u8] {
+        self.bytes.get(..self.tbs_end).unwrap_or_default()
+    }
+
+    /// `AuthenticatedContentTBM`, if built with the auth data.
+    fn tbm(&self) -> &[u8] {
+        self.bytes.get(self.tbs_start..).unwrap_or_default()
+    }
+
+    fn encoded_content(&self) -> &[u8] {
+        self.bytes.get(self.content.clone()).unwrap_or_default()
+    }
+
+    /// Whether the TBS was built with this group context (or with none, for senders that do
+    /// not sign it).
+    fn signed_with(&self, content: &FramedContent, context: &GroupContext) -> bool {
+        !content.sender.signs_group_context() || self.context.as_ref() == Some(context)
+    }
+}
+
 /// Content whose protection was removed (membership tag or AEAD checked) but whose
 /// signature is not verified yet (RFC 9420 §6.1).
 ///
 /// Read it (e.g. [`UnverifiedContent::sender`]) to find the sender's signature key, then
-/// call [`UnverifiedContent::verify`].
+/// call [`UnverifiedContent::verify`]. A PublicMessage's content is borrowed from the
+/// message, not copied.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct UnverifiedContent {
-    content: AuthenticatedContent,
+pub struct UnverifiedContent<'a> {
+    wire_format: WireFormat,
+    content: Cow<'a, FramedContent>,
+    auth: Cow<'a, FramedContentAuthData>,
+    /// The TBS encoded while checking the membership tag, if it was.
+    encoded: Option<EncodedTbs>,
 }
 
-impl UnverifiedContent {
+impl<'a> UnverifiedContent<'a> {
     /// The unverified content: nothing in it is authenticated by its sender yet.
-    pub fn unverified_content(&self) -> &AuthenticatedContent {
+    pub fn unverified_content(&self) -> &FramedContent {
         &self.content
+    }
+
+    /// The unverified signature and confirmation tag.
+    pub fn unverified_auth(&self) -> &FramedContentAuthData {
+        &self.auth
     }
 
     /// The claimed sender.
     pub fn sender(&self) -> Sender {
-        self.content.content.sender
+        self.content.sender
     }
 
     /// The wire format the content arrived with.
     pub fn wire_format(&self) -> WireFormat {
-        self.content.wire_format
+        self.wire_format
     }
 
     /// Verifies the signature over `FramedContentTBS` with `sender_signature_key`
@@ -226,24 +310,26 @@ impl UnverifiedContent {
         cs: &dyn CipherSuiteProvider,
         sender_signature_key: &[u8],
         context: &GroupContext,
-    ) -> Result<VerifiedContent, FramingError> {
-        check_context(cs, &self.content.content, context)?;
-        let tbs = FramedContentTbs::new(
-            self.content.wire_format,
-            &self.content.content,
-            Some(context),
-        )?;
+    ) -> Result<VerifiedContent<'a>, FramingError> {
+        check_context(cs, &self.content, context)?;
+        let encoded = match self.encoded {
+            Some(encoded) if encoded.signed_with(&self.content, context) => encoded,
+            _ => EncodedTbs::new(self.wire_format, &self.content, Some(context), None)?,
+        };
         cs.verify(
             sender_signature_key,
-            &signed_message(&tbs)?,
-            &self.content.auth.signature,
+            encoded.signed_message(),
+            &self.auth.signature,
         )
         .map_err(|e| match e {
             CryptoError::InvalidSignature => FramingError::InvalidSignature,
             other => FramingError::Crypto(other),
         })?;
         Ok(VerifiedContent {
+            wire_format: self.wire_format,
             content: self.content,
+            auth: self.auth,
+            encoded,
         })
     }
 }
@@ -251,34 +337,53 @@ impl UnverifiedContent {
 /// Content whose sender signature has been verified (and, for a member's PublicMessage,
 /// its membership tag; for a PrivateMessage, its AEAD protection).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct VerifiedContent {
-    content: AuthenticatedContent,
+pub struct VerifiedContent<'a> {
+    wire_format: WireFormat,
+    content: Cow<'a, FramedContent>,
+    auth: Cow<'a, FramedContentAuthData>,
+    encoded: EncodedTbs,
 }
 
-impl VerifiedContent {
+impl VerifiedContent<'_> {
     /// The verified content.
-    pub fn authenticated_content(&self) -> &AuthenticatedContent {
+    pub fn framed_content(&self) -> &FramedContent {
         &self.content
+    }
+
+    /// The verified signature and confirmation tag (the latter still to be checked against
+    /// the new epoch, for a commit).
+    pub fn auth(&self) -> &FramedContentAuthData {
+        &self.auth
     }
 
     /// The verified content, by value.
     pub fn into_authenticated_content(self) -> AuthenticatedContent {
-        self.content
+        AuthenticatedContent {
+            wire_format: self.wire_format,
+            content: self.content.into_owned(),
+            auth: self.auth.into_owned(),
+        }
+    }
+
+    /// The encoded `FramedContent`, as signed (RFC 9420 §6.1): the transcript hash input
+    /// takes it as is (§8.2).
+    pub fn encoded_content(&self) -> &[u8] {
+        self.encoded.encoded_content()
     }
 
     /// The sender.
     pub fn sender(&self) -> Sender {
-        self.content.content.sender
+        self.content.sender
     }
 
     /// The payload.
     pub fn content(&self) -> &Content {
-        &self.content.content.content
+        &self.content.content
     }
 
     /// The wire format the content arrived with.
     pub fn wire_format(&self) -> WireFormat {
-        self.content.wire_format
+        self.wire_format
     }
 }
 

@@ -1,6 +1,8 @@
 //! `PrivateMessage` protection (RFC 9420 §6.3): content encryption with the sender's ratchet
 //! key and a reuse guard (§6.3.1), and sender-data encryption (§6.3.2).
 
+use std::borrow::Cow;
+
 use conclave_codec::{Decode, Encode, Reader};
 use conclave_crypto::{CipherSuiteProvider, CryptoError, CryptoRandom, Secret};
 
@@ -130,7 +132,7 @@ pub fn unprotect_private(
     context: &GroupContext,
     secret_tree: &mut SecretTree,
     sender_data_secret: &[u8],
-) -> Result<UnverifiedContent, FramingError> {
+) -> Result<UnverifiedContent<'static>, FramingError> {
     check_group_epoch(&message.group_id, message.epoch, context)?;
     let content_type = message.content_type;
 
@@ -181,17 +183,16 @@ pub fn unprotect_private(
 
     let (content, auth) = decode_private_content(plaintext.as_bytes(), content_type)?;
     Ok(UnverifiedContent {
-        content: AuthenticatedContent {
-            wire_format: WireFormat::PRIVATE_MESSAGE,
-            content: FramedContent {
-                group_id: message.group_id.clone(),
-                epoch: message.epoch,
-                sender: Sender::Member(leaf),
-                authenticated_data: message.authenticated_data.clone(),
-                content,
-            },
-            auth,
-        },
+        wire_format: WireFormat::PRIVATE_MESSAGE,
+        content: Cow::Owned(FramedContent {
+            group_id: message.group_id.clone(),
+            epoch: message.epoch,
+            sender: Sender::Member(leaf),
+            authenticated_data: message.authenticated_data.clone(),
+            content,
+        }),
+        auth: Cow::Owned(auth),
+        encoded: None,
     })
 }
 

@@ -3,8 +3,11 @@
 
 use conclave_crypto::{CipherSuiteProvider, ct_eq};
 
+use std::borrow::Cow;
+
 use super::{
-    FramingError, UnverifiedContent, check_confirmation_tag, check_context, check_sender_content,
+    EncodedTbs, FramingError, UnverifiedContent, check_confirmation_tag, check_context,
+    check_sender_content,
 };
 use crate::messages::{
     AuthenticatedContent, ContentType, FramedContent, FramedContentAuthData, GroupContext,
@@ -38,7 +41,7 @@ pub fn protect_public(
     context: Option<&GroupContext>,
     membership_key: Option<&[u8]>,
 ) -> Result<PublicMessage, FramingError> {
-    check_public_content(content)?;
+    check_public_content(content.wire_format, &content.content, &content.auth)?;
     let membership_tag = match content.content.sender {
         Sender::Member(_) => {
             let context = context.ok_or(FramingError::MissingGroupContext)?;
@@ -69,45 +72,54 @@ pub fn protect_public(
 /// present exactly for commits (§6.1); the membership tag is present exactly for member
 /// senders and, for them, equals `MAC(membership_key, AuthenticatedContentTBM)`, compared
 /// in constant time (§6.2).
-pub fn unprotect_public(
+pub fn unprotect_public<'a>(
     cs: &dyn CipherSuiteProvider,
-    message: &PublicMessage,
+    message: &'a PublicMessage,
     context: &GroupContext,
     membership_key: &[u8],
-) -> Result<UnverifiedContent, FramingError> {
+) -> Result<UnverifiedContent<'a>, FramingError> {
     check_context(cs, &message.content, context)?;
-    let content = AuthenticatedContent {
-        wire_format: WireFormat::PUBLIC_MESSAGE,
-        content: message.content.clone(),
-        auth: message.auth.clone(),
-    };
-    check_public_content(&content)?;
-    match (&message.content.sender, &message.membership_tag) {
+    check_public_content(WireFormat::PUBLIC_MESSAGE, &message.content, &message.auth)?;
+    let encoded = match (&message.content.sender, &message.membership_tag) {
         (Sender::Member(_), Some(tag)) => {
-            let expected =
-                membership_tag(cs, membership_key, &message.content, &message.auth, context)?;
-            if !ct_eq(&expected, tag) {
+            let encoded = EncodedTbs::new(
+                WireFormat::PUBLIC_MESSAGE,
+                &message.content,
+                Some(context),
+                Some(&message.auth),
+            )?;
+            if !ct_eq(&cs.mac(membership_key, encoded.tbm()), tag) {
                 return Err(FramingError::InvalidMembershipTag);
             }
+            Some(encoded)
         }
-        (Sender::External(_) | Sender::NewMemberProposal | Sender::NewMemberCommit, None) => {}
+        (Sender::External(_) | Sender::NewMemberProposal | Sender::NewMemberCommit, None) => None,
         (_, _) => return Err(FramingError::MembershipTagPresence),
-    }
-    Ok(UnverifiedContent { content })
+    };
+    Ok(UnverifiedContent {
+        wire_format: WireFormat::PUBLIC_MESSAGE,
+        content: Cow::Borrowed(&message.content),
+        auth: Cow::Borrowed(&message.auth),
+        encoded,
+    })
 }
 
 /// The rules on what a PublicMessage may carry (RFC 9420 §6, §6.1, §6.2).
-fn check_public_content(content: &AuthenticatedContent) -> Result<(), FramingError> {
-    if content.wire_format != WireFormat::PUBLIC_MESSAGE {
+fn check_public_content(
+    wire_format: WireFormat,
+    content: &FramedContent,
+    auth: &FramedContentAuthData,
+) -> Result<(), FramingError> {
+    if wire_format != WireFormat::PUBLIC_MESSAGE {
         return Err(FramingError::WrongWireFormat {
-            signed: content.wire_format,
+            signed: wire_format,
             used: WireFormat::PUBLIC_MESSAGE,
         });
     }
-    let content_type = content.content.content_type();
+    let content_type = content.content_type();
     if content_type == ContentType::Application {
         return Err(FramingError::ApplicationAsPublicMessage);
     }
-    check_sender_content(&content.content)?;
-    check_confirmation_tag(&content.auth, content_type)
+    check_sender_content(content)?;
+    check_confirmation_tag(auth, content_type)
 }

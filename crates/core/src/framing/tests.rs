@@ -108,7 +108,10 @@ impl Fixture {
         (signed, message)
     }
 
-    fn unprotect_public(&self, message: &PublicMessage) -> Result<VerifiedContent, FramingError> {
+    fn unprotect_public<'m>(
+        &self,
+        message: &'m PublicMessage,
+    ) -> Result<VerifiedContent<'m>, FramingError> {
         unprotect_public(self.cs(), message, &self.context, &self.membership_key)?.verify(
             self.cs(),
             &self.sig_pub,
@@ -141,7 +144,7 @@ impl Fixture {
         &self,
         tree: &mut SecretTree,
         message: &PrivateMessage,
-    ) -> Result<VerifiedContent, FramingError> {
+    ) -> Result<VerifiedContent<'_>, FramingError> {
         unprotect_private(
             self.cs(),
             message,
@@ -236,6 +239,32 @@ fn flip(bytes: &mut [u8], index: usize) {
 
 // ---- §6.1, §6.2: PublicMessage ------------------------------------------------------------
 
+/// The TBS encoded for the membership tag is reused for the signature only when `verify`
+/// gets the same group context: verifying against another context (same group and epoch,
+/// another tree hash) checks the signature over that context, and fails.
+#[test]
+fn public_signature_is_checked_over_the_context_given_to_verify() {
+    let f = Fixture::new();
+    let (_, message) = f.public(commit());
+    let other_context = GroupContext {
+        tree_hash: vec![0xee; 32],
+        ..f.context.clone()
+    };
+    let unverified = unprotect_public(f.cs(), &message, &f.context, &f.membership_key).unwrap();
+    assert!(matches!(
+        unverified
+            .clone()
+            .verify(f.cs(), &f.sig_pub, &other_context),
+        Err(FramingError::InvalidSignature)
+    ));
+    let verified = unverified.verify(f.cs(), &f.sig_pub, &f.context).unwrap();
+    // The transcript input takes the content as encoded for the signature (RFC 9420 §8.2).
+    assert_eq!(
+        verified.encoded_content(),
+        verified.framed_content().to_bytes().unwrap().as_slice()
+    );
+}
+
 #[test]
 fn public_round_trip() {
     let f = Fixture::new();
@@ -250,7 +279,7 @@ fn public_round_trip() {
             panic!("not a PublicMessage");
         };
         let verified = f.unprotect_public(&message).unwrap();
-        assert_eq!(verified.authenticated_content(), &signed);
+        assert_eq!(verified.clone().into_authenticated_content(), signed);
         assert_eq!(verified.sender(), Sender::Member(SENDER));
         assert_eq!(verified.wire_format(), WireFormat::PUBLIC_MESSAGE);
     }
@@ -514,7 +543,7 @@ fn private_round_trip_all_content_types() {
             panic!("not a PrivateMessage");
         };
         let verified = f.unprotect_private(&mut receiver, &message).unwrap();
-        assert_eq!(verified.authenticated_content(), &signed);
+        assert_eq!(verified.clone().into_authenticated_content(), signed);
         assert_eq!(verified.wire_format(), WireFormat::PRIVATE_MESSAGE);
     }
     // Application and handshake ratchets advanced independently.
@@ -541,7 +570,7 @@ fn private_padding() {
             f.private(&mut sender, content, PaddingPolicy::PadToMultipleOf(block));
         assert_eq!((message.ciphertext.len() - tag_len) % 64, 0, "len {len}");
         let verified = f.unprotect_private(&mut receiver, &message).unwrap();
-        assert_eq!(verified.authenticated_content(), &signed);
+        assert_eq!(verified.clone().into_authenticated_content(), signed);
     }
     assert_eq!(PaddingPolicy::None.padding_for(17).unwrap(), 0);
     let p = PaddingPolicy::PadToMultipleOf(NonZeroU32::new(16).unwrap());

@@ -624,15 +624,14 @@ impl Group {
 /// into a staged next epoch. Nothing of the group changes here.
 pub(crate) fn process_commit(
     group: &Group,
-    verified: VerifiedContent,
+    verified: VerifiedContent<'_>,
     now: u64,
 ) -> Result<StagedCommit, GroupError> {
     let cs = group.cs.as_ref();
-    let content = verified.into_authenticated_content();
-    let Content::Commit(commit) = &content.content.content else {
+    let Content::Commit(commit) = verified.content() else {
         return Err(GroupError::InvalidProposalList("not a commit"));
     };
-    let sender = content.content.sender;
+    let sender = verified.sender();
     let committer = match sender {
         Sender::Member(leaf) => Committer::Member(leaf),
         Sender::NewMemberCommit => {
@@ -810,8 +809,13 @@ pub(crate) fn process_commit(
         None => group.epoch.secrets.init_secret.clone(),
     };
 
-    let confirmed =
-        transcript::confirmed_transcript_hash(cs, &group.epoch.interim_transcript_hash, &content)?;
+    let confirmed = transcript::confirmed_transcript_hash_of_encoded(
+        cs,
+        &group.epoch.interim_transcript_hash,
+        verified.wire_format(),
+        verified.encoded_content(),
+        &verified.auth().signature,
+    )?;
     let new_context = GroupContext {
         confirmed_transcript_hash: confirmed,
         ..provisional
@@ -826,8 +830,8 @@ pub(crate) fn process_commit(
         &context_bytes,
     )?
     .epoch_secrets(cs, &context_bytes)?;
-    let tag = content
-        .auth
+    let tag = verified
+        .auth()
         .confirmation_tag
         .as_deref()
         .ok_or(GroupError::ConfirmationTagMismatch)?;

@@ -846,10 +846,10 @@ impl Group {
     /// The signature key of the sender of `content` (RFC 9420 §6.1).
     fn sender_signature_key(
         &self,
-        content: &crate::framing::UnverifiedContent,
+        content: &crate::framing::UnverifiedContent<'_>,
     ) -> Result<SignaturePublicKey, GroupError> {
-        let authenticated = content.unverified_content();
-        match authenticated.content.sender {
+        let framed = content.unverified_content();
+        match framed.sender {
             Sender::Member(leaf) => self
                 .epoch
                 .tree
@@ -866,7 +866,7 @@ impl Group {
                     .map(|s| s.signature_key.clone())
                     .ok_or(GroupError::UnknownExternalSender(index))
             }
-            Sender::NewMemberProposal => match &authenticated.content.content {
+            Sender::NewMemberProposal => match &framed.content {
                 Content::Proposal(Proposal::Add(add)) => {
                     Ok(add.key_package.leaf_node.signature_key.clone())
                 }
@@ -876,7 +876,7 @@ impl Group {
                     section: "12.1.8",
                 }),
             },
-            Sender::NewMemberCommit => match &authenticated.content.content {
+            Sender::NewMemberCommit => match &framed.content {
                 Content::Commit(commit) => commit
                     .path
                     .as_ref()
@@ -895,7 +895,7 @@ impl Group {
 
     fn process_verified(
         &mut self,
-        verified: VerifiedContent,
+        verified: VerifiedContent<'_>,
         now: u64,
     ) -> Result<ProcessedMessage, GroupError> {
         match verified.content() {
@@ -974,7 +974,7 @@ impl Group {
     }
 }
 
-fn application_message(verified: VerifiedContent) -> Result<ProcessedMessage, GroupError> {
+fn application_message(verified: VerifiedContent<'_>) -> Result<ProcessedMessage, GroupError> {
     let content = verified.into_authenticated_content();
     let Sender::Member(sender) = content.content.sender else {
         return Err(GroupError::SenderNotAllowed {

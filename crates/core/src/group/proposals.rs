@@ -87,7 +87,7 @@ pub(crate) fn check_sender_may_propose(
 /// validity against the group is checked when it is committed (RFC 9420 §12.2).
 pub(crate) fn receive_proposal(
     group: &Group,
-    verified: VerifiedContent,
+    verified: VerifiedContent<'_>,
     _now: u64,
 ) -> Result<CachedProposal, GroupError> {
     let content = verified.into_authenticated_content();

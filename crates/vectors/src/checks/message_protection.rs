@@ -84,11 +84,11 @@ impl Case {
         ))
     }
 
-    fn unprotect_public(
+    fn unprotect_public<'m>(
         &self,
         cs: &dyn CipherSuiteProvider,
-        message: &PublicMessage,
-    ) -> Result<VerifiedContent, FramingError> {
+        message: &'m PublicMessage,
+    ) -> Result<VerifiedContent<'m>, FramingError> {
         unprotect_public(cs, message, &self.context, &self.membership_key)?.verify(
             cs,
             &self.signature_pub,
@@ -101,7 +101,7 @@ impl Case {
         cs: &dyn CipherSuiteProvider,
         message: &PrivateMessage,
         tree: &mut SecretTree,
-    ) -> Result<VerifiedContent, FramingError> {
+    ) -> Result<VerifiedContent<'static>, FramingError> {
         unprotect_private(cs, message, &self.context, tree, &self.sender_data_secret)?.verify(
             cs,
             &self.signature_pub,
@@ -166,11 +166,7 @@ fn check_content(
             .unprotect_public(cs, &message)
             .map_err(err("unprotect pub"))?;
         expect_content(&verified, &raw, &format!("{name}_pub"))?;
-        confirmation_tag = verified
-            .authenticated_content()
-            .auth
-            .confirmation_tag
-            .clone();
+        confirmation_tag = verified.auth().confirmation_tag.clone();
     }
 
     // The given PrivateMessage unprotects with a fresh secret tree.
@@ -184,11 +180,7 @@ fn check_content(
         .map_err(err("unprotect priv"))?;
     expect_content(&verified, &raw, &format!("{name}_priv"))?;
     if confirmation_tag.is_none() {
-        confirmation_tag = verified
-            .authenticated_content()
-            .auth
-            .confirmation_tag
-            .clone();
+        confirmation_tag = verified.auth().confirmation_tag.clone();
     }
 
     // Protecting the raw value as a PublicMessage: round trip, or failure for application.
@@ -220,7 +212,7 @@ fn check_content(
         let verified = c
             .unprotect_public(cs, &message)
             .map_err(err("re-unprotect pub"))?;
-        if verified.authenticated_content() != &signed {
+        if verified.into_authenticated_content() != signed {
             return Err(format!("{name}: own PublicMessage does not round-trip"));
         }
     }
@@ -254,7 +246,7 @@ fn check_content(
     let verified = c
         .unprotect_private(cs, &message, &mut receiver_tree)
         .map_err(err("re-unprotect priv"))?;
-    if verified.authenticated_content() != &signed {
+    if verified.into_authenticated_content() != signed {
         return Err(format!("{name}: own PrivateMessage does not round-trip"));
     }
     Ok(())
@@ -275,7 +267,11 @@ fn reencode(body: MlsMessageBody) -> Result<MlsMessageBody, String> {
 }
 
 /// The verified content is the raw value sent by member 1 in the case's group and epoch.
-fn expect_content(verified: &VerifiedContent, raw: &Content, field: &str) -> Result<(), String> {
+fn expect_content(
+    verified: &VerifiedContent<'_>,
+    raw: &Content,
+    field: &str,
+) -> Result<(), String> {
     if verified.sender() != Sender::Member(SENDER) {
         return Err(format!(
             "{field}: sender {:?}, expected leaf 1",
