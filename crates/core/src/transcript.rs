@@ -56,15 +56,16 @@ pub fn confirmed_transcript_hash_of_encoded(
     encoded_content: &[u8],
     signature: &[u8],
 ) -> Result<Vec<u8>, TranscriptError> {
-    let input_len = wire_format.encoded_len()
-        + encoded_content.len()
-        + conclave_codec::opaque_len(signature.len());
-    let mut input = Vec::with_capacity(interim_before.len() + input_len);
-    input.extend_from_slice(interim_before);
-    wire_format.encode(&mut input)?;
-    input.extend_from_slice(encoded_content);
-    conclave_codec::write_opaque(&mut input, signature)?;
-    Ok(cs.hash(&input))
+    let mut wire_format_bytes = Vec::with_capacity(2);
+    wire_format.encode(&mut wire_format_bytes)?;
+    let mut signature_bytes = Vec::with_capacity(conclave_codec::opaque_len(signature.len()));
+    conclave_codec::write_opaque(&mut signature_bytes, signature)?;
+    Ok(cs.hash_parts(&[
+        interim_before,
+        &wire_format_bytes,
+        encoded_content,
+        &signature_bytes,
+    ]))
 }
 
 /// `Hash(confirmed || InterimTranscriptHashInput)` where the input is `{confirmation_tag}`

@@ -360,6 +360,14 @@ impl CipherSuiteProvider for AwsLcCipherSuite {
         digest::digest(self.digest, data).as_ref().to_vec()
     }
 
+    fn hash_parts(&self, parts: &[&[u8]]) -> Vec<u8> {
+        let mut context = digest::Context::new(self.digest);
+        for part in parts {
+            context.update(part);
+        }
+        context.finish().as_ref().to_vec()
+    }
+
     fn mac(&self, key: &[u8], data: &[u8]) -> Vec<u8> {
         hmac::sign(&hmac::Key::new(self.hmac, key), data)
             .as_ref()

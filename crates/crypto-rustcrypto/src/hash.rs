@@ -32,6 +32,17 @@ pub(crate) fn hash(kdf: KdfAlgorithm, data: &[u8]) -> Vec<u8> {
     with_hash!(kdf, H => H::digest(data).to_vec())
 }
 
+/// `Hash(parts[0] || parts[1] || ...)`, fed incrementally.
+pub(crate) fn hash_parts(kdf: KdfAlgorithm, parts: &[&[u8]]) -> Vec<u8> {
+    with_hash!(kdf, H => {
+        let mut hasher = H::new();
+        for part in parts {
+            hasher.update(part);
+        }
+        hasher.finalize().to_vec()
+    })
+}
+
 /// `MAC(key, data)`: HMAC (RFC 2104) with the suite's hash (RFC 9420 §5.1).
 ///
 /// HMAC accepts keys of any length, so this cannot fail.

@@ -71,6 +71,10 @@ impl CipherSuiteProvider for RustCryptoSuite {
         hash::hash(self.kdf, data)
     }
 
+    fn hash_parts(&self, parts: &[&[u8]]) -> Vec<u8> {
+        hash::hash_parts(self.kdf, parts)
+    }
+
     fn mac(&self, key: &[u8], data: &[u8]) -> Vec<u8> {
         hash::mac(self.kdf, key, data)
     }

@@ -66,6 +66,13 @@ pub trait CipherSuiteProvider: Send + Sync {
     /// The suite's hash function.
     fn hash(&self, data: &[u8]) -> Vec<u8>;
 
+    /// The hash of the concatenation of `parts`, without building it: lets a large input
+    /// (the encoded commit in the transcript hash, RFC 9420 §8.2) be hashed where it lies.
+    /// The default concatenates; providers with an incremental hash override it.
+    fn hash_parts(&self, parts: &[&[u8]]) -> Vec<u8> {
+        self.hash(&parts.concat())
+    }
+
     /// HMAC with the suite's hash (RFC 9420 §5.1 `MAC`).
     fn mac(&self, key: &[u8], data: &[u8]) -> Vec<u8>;
 
