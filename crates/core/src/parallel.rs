@@ -12,6 +12,7 @@ use conclave_crypto::{CryptoError, CryptoRandom};
 use zeroize::Zeroizing;
 
 /// Below this many items a loop runs on the caller's thread.
+#[cfg_attr(not(feature = "parallel"), allow(dead_code))]
 pub(crate) const MIN_PARALLEL: usize = 8;
 
 /// `items.map(f)`, stopping at an error (the first in item order when run in order).
@@ -28,6 +29,33 @@ where
         return items.par_iter().map(f).collect();
     }
     items.iter().map(f).collect()
+}
+
+/// The threads a loop may use: rayon's pool size with the `parallel` feature, else 1.
+pub(crate) fn threads() -> usize {
+    #[cfg(feature = "parallel")]
+    return rayon::current_num_threads().max(1);
+    #[cfg(not(feature = "parallel"))]
+    1
+}
+
+/// `f` on each part of `items` split into one chunk per thread (at least `min_chunk` items
+/// each), the chunks in parallel where enabled: for work that is cheaper done in large
+/// pieces, such as batch signature verification.
+pub(crate) fn try_for_each_chunk<T, E, F>(items: &[T], min_chunk: usize, f: F) -> Result<(), E>
+where
+    T: Sync,
+    E: Send,
+    F: Fn(&[T]) -> Result<(), E> + Sync + Send,
+{
+    let chunk = items.len().div_ceil(threads()).max(min_chunk).max(1);
+    let chunks: Vec<&[T]> = items.chunks(chunk).collect();
+    #[cfg(feature = "parallel")]
+    if chunks.len() > 1 {
+        use rayon::prelude::*;
+        return chunks.par_iter().try_for_each(|c| f(c));
+    }
+    chunks.into_iter().try_for_each(f)
 }
 
 /// [`try_map`] where each item also gets its own random source: `bytes_each` bytes drawn

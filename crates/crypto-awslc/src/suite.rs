@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use aws_lc_rs::{aead, agreement, digest, hkdf, hmac, rand, signature};
 use conclave_crypto::{
     AeadAlgorithm, CipherSuite, CipherSuiteProvider, CryptoError, CryptoRandom, KdfAlgorithm,
-    KemAlgorithm, Secret, SignatureAlgorithm,
+    KemAlgorithm, Secret, SignatureAlgorithm, SignatureToVerify,
 };
 use signature::KeyPair as _;
 use zeroize::Zeroizing;
@@ -547,6 +547,17 @@ impl CipherSuiteProvider for AwsLcCipherSuite {
                 Ok(sig.as_ref().to_vec())
             }
         }
+    }
+
+    fn verify_all(&self, signatures: &[SignatureToVerify<'_>]) -> Result<(), CryptoError> {
+        if matches!(self.sig, SigScheme::Ed25519) {
+            return conclave_ed25519_batch::verify_all(signatures, |s| {
+                self.verify(s.public_key, s.message, s.signature)
+            });
+        }
+        signatures
+            .iter()
+            .try_for_each(|s| self.verify(s.public_key, s.message, s.signature))
     }
 
     fn verify(

@@ -8,7 +8,7 @@ use crate::{aead, eddsa::ed25519, hash};
 use crate::{eddsa::ed448, montgomery::x448};
 use conclave_crypto::{
     AeadAlgorithm, CipherSuite, CipherSuiteProvider, CryptoError, CryptoRandom, KdfAlgorithm,
-    KemAlgorithm, Secret, SignatureAlgorithm,
+    KemAlgorithm, Secret, SignatureAlgorithm, SignatureToVerify,
 };
 
 /// The error for an X448/Ed448 operation when the `x448` feature is off. Unreachable in
@@ -186,6 +186,17 @@ impl CipherSuiteProvider for RustCryptoSuite {
             #[cfg(not(feature = "x448"))]
             SignatureAlgorithm::Ed448 => Err(NO_X448),
         }
+    }
+
+    fn verify_all(&self, signatures: &[SignatureToVerify<'_>]) -> Result<(), CryptoError> {
+        if matches!(self.signature, SignatureAlgorithm::Ed25519) {
+            return conclave_ed25519_batch::verify_all(signatures, |s| {
+                self.verify(s.public_key, s.message, s.signature)
+            });
+        }
+        signatures
+            .iter()
+            .try_for_each(|s| self.verify(s.public_key, s.message, s.signature))
     }
 
     fn verify(

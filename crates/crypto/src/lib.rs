@@ -16,7 +16,7 @@ mod seeded;
 mod suite;
 
 pub use error::CryptoError;
-pub use provider::{CipherSuiteProvider, CryptoProvider, CryptoRandom};
+pub use provider::{CipherSuiteProvider, CryptoProvider, CryptoRandom, SignatureToVerify};
 pub use secret::{Secret, ct_eq};
 pub use seeded::SeededRng;
 pub use suite::{AeadAlgorithm, CipherSuite, KdfAlgorithm, KemAlgorithm, SignatureAlgorithm};

@@ -103,17 +103,23 @@ fn verify_group_info_and_tree(
     // includes its signature), unmerged leaves, key uniqueness.
     tree.verify_tree_hash(cs, &context.tree_hash)?;
     tree.verify_parent_hashes(cs)?;
-    // Each leaf's checks are independent: in parallel where enabled.
+    // Each leaf's checks are independent: in parallel where enabled, with the signatures
+    // verified afterwards as one batch. If the batch fails, the leaves are checked one by
+    // one to name the first bad one.
     let leaves: Vec<_> = tree.members().collect();
-    crate::parallel::try_map(&leaves, |(leaf_index, leaf)| {
-        validator.validate_leaf_node(
-            leaf,
-            &LeafNodeContext::TreeLeaf {
-                group_id: &context.group_id,
-                leaf_index: *leaf_index,
-            },
-        )
+    let leaf_context = |leaf_index: LeafIndex| LeafNodeContext::TreeLeaf {
+        group_id: &context.group_id,
+        leaf_index,
+    };
+    let signatures = crate::parallel::try_map(&leaves, |(leaf_index, leaf)| {
+        validator.validate_leaf_node_deferring_signature(leaf, &leaf_context(*leaf_index))
     })?;
+    if !crate::validation::verify_deferred(cs, &signatures) {
+        crate::parallel::try_map(&leaves, |(leaf_index, leaf)| {
+            validator.validate_leaf_node(leaf, &leaf_context(*leaf_index))
+        })?;
+        return Err(crate::validation::ValidationError::LeafNodeSignature.into());
+    }
     tree.verify_unmerged_leaves()?;
     tree.verify_unique_keys()?;
     super::proposals::check_group_context_extensions(

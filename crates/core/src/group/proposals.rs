@@ -329,7 +329,15 @@ pub(crate) fn validate_and_apply(
             lifetime_policy: ctx.lifetime_policy,
             now: ctx.now,
         };
-        crate::parallel::try_map(&key_packages, |kp| validator.validate_key_package(kp))?;
+        let signatures = crate::parallel::try_map(&key_packages, |kp| {
+            validator.validate_key_package_deferring_signatures(kp)
+        })?;
+        let signatures: Vec<_> = signatures.into_iter().flatten().collect();
+        if !crate::validation::verify_deferred(ctx.cs, &signatures) {
+            // Name the first bad KeyPackage, as checking one by one would.
+            crate::parallel::try_map(&key_packages, |kp| validator.validate_key_package(kp))?;
+            return Err(crate::validation::ValidationError::KeyPackageSignature.into());
+        }
         for key_package in key_packages {
             check_key_uniqueness(&key_package.leaf_node, &keys)?;
             // RFC 9420 §12.2: no two Adds for one client, none for a client already in the

@@ -1051,3 +1051,50 @@ fn a_loaded_state_processes_a_commit_without_rehashing_the_tree() {
         "{without_hashes} node hashes: a version 1 state has none stored"
     );
 }
+
+/// A commit adding many members checks their signatures as one batch; a bad one among them
+/// still fails the commit with the error of the faulty KeyPackage (RFC 9420 §10.1), and
+/// the group is unchanged.
+#[test]
+fn a_bad_signature_among_many_added_key_packages_is_named() {
+    let mut rng = SeededRng::new(44);
+    let suite = CipherSuite(1);
+    let mut alice = new_group(suite, GroupConfig::default(), &mut rng);
+    let bundles: Vec<_> = (0..20)
+        .map(|i| key_package(&format!("member-{i}"), suite, &mut rng).1)
+        .collect();
+    let options_with = |fault: Option<(usize, bool)>| {
+        let proposals = bundles
+            .iter()
+            .enumerate()
+            .map(|(i, b)| {
+                let mut key_package = b.key_package.clone();
+                match fault {
+                    Some((at, true)) if at == i => key_package.signature[3] ^= 1,
+                    Some((at, false)) if at == i => key_package.leaf_node.signature[3] ^= 1,
+                    _ => {}
+                }
+                Proposal::Add(crate::messages::Add { key_package })
+            })
+            .collect();
+        CommitOptions {
+            proposals,
+            ..CommitOptions::default()
+        }
+    };
+    let before = alice.to_bytes().unwrap();
+    assert!(matches!(
+        alice.commit(&options_with(Some((13, true))), NOW, &mut rng),
+        Err(GroupError::Validation(
+            crate::validation::ValidationError::KeyPackageSignature
+        ))
+    ));
+    assert!(matches!(
+        alice.commit(&options_with(Some((2, false))), NOW, &mut rng),
+        Err(GroupError::Validation(
+            crate::validation::ValidationError::LeafNodeSignature
+        ))
+    ));
+    assert_eq!(alice.to_bytes().unwrap(), before);
+    alice.commit(&options_with(None), NOW, &mut rng).unwrap();
+}

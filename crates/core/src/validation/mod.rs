@@ -15,8 +15,8 @@
 use std::collections::BTreeSet;
 
 use conclave_codec::CodecError;
-use conclave_crypto::labels::verify_with_label;
-use conclave_crypto::{CipherSuite, CipherSuiteProvider};
+use conclave_crypto::labels::{sign_content, verify_with_label};
+use conclave_crypto::{CipherSuite, CipherSuiteProvider, SignatureToVerify};
 
 use crate::credential::{CredentialCheck, CredentialError, CredentialRole, IdentityProvider};
 use crate::messages::{
@@ -670,6 +670,27 @@ impl LeafNodeValidator<'_> {
         leaf: &LeafNode,
         context: &LeafNodeContext<'_>,
     ) -> Result<(), ValidationError> {
+        self.check_leaf_node(leaf, context, SignatureTiming::Now)
+            .map(|_| ())
+    }
+
+    /// [`LeafNodeValidator::validate_leaf_node`] without verifying the signature: returns
+    /// it, to be verified with others in one batch ([`verify_deferred`]).
+    pub fn validate_leaf_node_deferring_signature<'l>(
+        &self,
+        leaf: &'l LeafNode,
+        context: &LeafNodeContext<'_>,
+    ) -> Result<DeferredSignature<'l>, ValidationError> {
+        self.check_leaf_node(leaf, context, SignatureTiming::Deferred)?
+            .ok_or(ValidationError::LeafNodeSignature)
+    }
+
+    fn check_leaf_node<'l>(
+        &self,
+        leaf: &'l LeafNode,
+        context: &LeafNodeContext<'_>,
+        timing: SignatureTiming,
+    ) -> Result<Option<DeferredSignature<'l>>, ValidationError> {
         let (signing_group, role, replaced) = match *context {
             LeafNodeContext::KeyPackage => (None, CredentialRole::NewMember, None),
             LeafNodeContext::Update {
@@ -720,7 +741,23 @@ impl LeafNodeValidator<'_> {
             LeafNodeSource::KeyPackage(_) => None,
             LeafNodeSource::Update | LeafNodeSource::Commit(_) => signing_group,
         };
-        verify_leaf_node_signature(self.cs, leaf, signing_group)?;
+        let deferred = match timing {
+            SignatureTiming::Now => {
+                verify_leaf_node_signature(self.cs, leaf, signing_group)?;
+                None
+            }
+            SignatureTiming::Deferred => Some(DeferredSignature {
+                public_key: leaf.signature_key.as_ref(),
+                message: sign_content(
+                    LEAF_NODE_TBS_LABEL,
+                    &leaf
+                        .to_be_signed(signing_group)
+                        .map_err(ValidationError::Encoding)?,
+                )
+                .map_err(|_| ValidationError::LeafNodeSignature)?,
+                signature: &leaf.signature,
+            }),
+        };
         check_supports_group(
             &leaf.capabilities,
             self.group.version,
@@ -744,7 +781,8 @@ impl LeafNodeValidator<'_> {
             }
         }
         check_leaf_extensions_supported(leaf)?;
-        check_key_uniqueness(leaf, self.keys)
+        check_key_uniqueness(leaf, self.keys)?;
+        Ok(deferred)
     }
 
     /// Runs every RFC 9420 §10.1 step on a KeyPackage offered to this group: version and
@@ -759,6 +797,69 @@ impl LeafNodeValidator<'_> {
         self.validate_leaf_node(&key_package.leaf_node, &LeafNodeContext::KeyPackage)?;
         verify_key_package_signature(self.cs, key_package)
     }
+
+    /// [`LeafNodeValidator::validate_key_package`] without verifying the two signatures
+    /// (leaf node and KeyPackage): returns them, to be verified with others in one batch
+    /// ([`verify_deferred`]).
+    pub fn validate_key_package_deferring_signatures<'k>(
+        &self,
+        key_package: &'k KeyPackage,
+    ) -> Result<[DeferredSignature<'k>; 2], ValidationError> {
+        check_key_package_fields(key_package, self.group.version, self.group.cipher_suite)?;
+        check_unique_extensions(&key_package.extensions)?;
+        let leaf = self.validate_leaf_node_deferring_signature(
+            &key_package.leaf_node,
+            &LeafNodeContext::KeyPackage,
+        )?;
+        let package = DeferredSignature {
+            public_key: key_package.leaf_node.signature_key.as_ref(),
+            message: sign_content(
+                KEY_PACKAGE_TBS_LABEL,
+                &key_package
+                    .to_be_signed()
+                    .map_err(ValidationError::Encoding)?,
+            )
+            .map_err(|_| ValidationError::KeyPackageSignature)?,
+            signature: &key_package.signature,
+        };
+        Ok([leaf, package])
+    }
+}
+
+/// Whether [`LeafNodeValidator`] verifies a signature in place or hands it back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SignatureTiming {
+    Now,
+    Deferred,
+}
+
+/// A signature whose verification was deferred, to check many at once with
+/// [`verify_deferred`]: the signer's key, the `SignContent` (label included, RFC 9420
+/// §5.1.2) and the signature.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeferredSignature<'a> {
+    public_key: &'a [u8],
+    message: Vec<u8>,
+    signature: &'a [u8],
+}
+
+/// Verifies deferred signatures with [`CipherSuiteProvider::verify_all`] (one batch for
+/// Ed25519), one chunk per thread where the `parallel` feature is on.
+/// `false` if any fails: the caller then validates one by one to name it.
+pub fn verify_deferred(cs: &dyn CipherSuiteProvider, signatures: &[DeferredSignature<'_>]) -> bool {
+    // One batch per thread: the larger the batch, the cheaper each signature.
+    crate::parallel::try_for_each_chunk(signatures, 128, |chunk| {
+        let items: Vec<SignatureToVerify<'_>> = chunk
+            .iter()
+            .map(|d| SignatureToVerify {
+                public_key: d.public_key,
+                message: &d.message,
+                signature: d.signature,
+            })
+            .collect();
+        cs.verify_all(&items)
+    })
+    .is_ok()
 }
 
 #[cfg(test)]

@@ -611,3 +611,40 @@ fn extension_lists_and_context_extension_support() {
         Ok(())
     );
 }
+
+/// Deferred signatures checked as one batch (Ed25519, RFC 8032 §5.1.7): a batch of valid
+/// KeyPackages passes, and one bad signature anywhere in it fails the batch.
+#[test]
+fn deferred_key_package_signatures_verify_as_a_batch() {
+    let cs = cs();
+    let alice = client(cs.as_ref(), 1, "alice");
+    let f = Fixture::new(&[&alice.leaf]);
+    let packages: Vec<KeyPackage> = (0..40)
+        .map(|i| key_package(cs.as_ref(), &client(cs.as_ref(), 10 + i, &format!("m{i}"))))
+        .collect();
+    let validator = f.validator();
+    let all_verify = |packages: &[KeyPackage]| {
+        let deferred: Vec<DeferredSignature<'_>> = packages
+            .iter()
+            .flat_map(|kp| {
+                validator
+                    .validate_key_package_deferring_signatures(kp)
+                    .unwrap()
+            })
+            .collect();
+        verify_deferred(cs.as_ref(), &deferred)
+    };
+    assert!(all_verify(&packages));
+
+    let mut bad_package = packages.clone();
+    bad_package[23].signature[5] ^= 1;
+    assert!(!all_verify(&bad_package));
+    let mut bad_leaf = packages.clone();
+    bad_leaf[0].leaf_node.signature[40] ^= 1;
+    assert!(!all_verify(&bad_leaf));
+    // One by one, the same KeyPackages name their fault.
+    assert_eq!(
+        f.validator().validate_key_package(&bad_leaf[0]),
+        Err(ValidationError::LeafNodeSignature)
+    );
+}
