@@ -140,16 +140,54 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         );
         return Ok(());
     }
+    // `SCALE_PROCESS_SEQUENCE=k`: k update commits by bob, each processed from bytes by
+    // carol in memory (past epochs rolling over), for a profiler.
+    if let Some(count) = std::env::var("SCALE_PROCESS_SEQUENCE")
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok())
+    {
+        let mut times = Vec::with_capacity(count);
+        for _ in 0..count {
+            let update = bob.commit(&CommitOptions::default(), now, &mut rng)?;
+            bob.merge_pending_commit()?;
+            let bytes = conclave_codec::Encode::to_bytes(&update.commit)?;
+            let t = Instant::now();
+            let parsed =
+                <conclave_core::messages::MlsMessage as conclave_codec::Decode>::from_bytes(
+                    &bytes,
+                )?;
+            carol.process_message(&parsed, now)?;
+            drop(parsed);
+            times.push(t.elapsed());
+        }
+        times.sort();
+        println!(
+            "update_commit_process in memory, median of {count}: {:?}",
+            times[count / 2]
+        );
+        return Ok(());
+    }
     for round in 0..3 {
         let t = Instant::now();
         let update = bob.commit(&CommitOptions::default(), now, &mut rng)?;
         bob.merge_pending_commit()?;
         let created = t.elapsed();
+        let bytes = conclave_codec::Encode::to_bytes(&update.commit)?;
         let t = Instant::now();
-        carol.process_message(&update.commit, now)?;
+        let parsed =
+            <conclave_core::messages::MlsMessage as conclave_codec::Decode>::from_bytes(&bytes)?;
+        let decoded = t.elapsed();
+        carol.process_message(&parsed, now)?;
         let processed = t.elapsed();
+        drop(parsed);
+        let dropped = t.elapsed();
         alice.process_message(&update.commit, now)?;
-        println!("update_commit round {round}: create {created:?} / process {processed:?}");
+        println!(
+            "update_commit round {round}: create {created:?} / process from bytes {dropped:?} \
+             (decode {decoded:?}, process {:?}, drop the message {:?})",
+            processed - decoded,
+            dropped - processed
+        );
     }
     let t = Instant::now();
     let remove = alice.commit(

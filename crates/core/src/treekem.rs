@@ -11,7 +11,8 @@ use conclave_crypto::hpke::HpkeKeyPair;
 use conclave_crypto::{CipherSuiteProvider, CryptoError, CryptoRandom, Secret, labels};
 
 use crate::messages::{
-    HpkeCiphertext, HpkePublicKey, LeafIndex, LeafNode, UpdatePath, UpdatePathNode,
+    EncryptedPathSecrets, HpkeCiphertextRef, HpkePublicKey, LeafIndex, LeafNode, UpdatePath,
+    UpdatePathNode,
 };
 use crate::tree::{RatchetTree, TreeError};
 use crate::tree_math::NodeIndex;
@@ -296,23 +297,30 @@ impl GeneratedPath {
             rng,
             |(key, path_secret), rng| {
                 labels::encrypt_with_label_prepared(cs, key, &prepared, path_secret.as_bytes(), rng)
-                    .map(|ct| HpkeCiphertext {
-                        kem_output: ct.kem_output,
-                        ciphertext: ct.ciphertext,
-                    })
                     .map_err(TreeKemError::from)
             },
         )?;
-        let mut ciphertexts = ciphertexts.into_iter();
+        let mut ciphertexts = ciphertexts.iter();
         let nodes = self
             .nodes
             .iter()
             .zip(per_node)
-            .map(|(secret, count)| UpdatePathNode {
-                encryption_key: secret.key.public_key.clone(),
-                encrypted_path_secret: ciphertexts.by_ref().take(count).collect(),
+            .map(|(secret, count)| {
+                Ok(UpdatePathNode {
+                    encryption_key: secret.key.public_key.clone(),
+                    encrypted_path_secret: EncryptedPathSecrets::from_ciphertexts(
+                        ciphertexts
+                            .by_ref()
+                            .take(count)
+                            .map(|ct| HpkeCiphertextRef {
+                                kem_output: &ct.kem_output,
+                                ciphertext: &ct.ciphertext,
+                            }),
+                    )
+                    .map_err(TreeError::from)?,
+                })
             })
-            .collect();
+            .collect::<Result<_, TreeKemError>>()?;
         Ok(UpdatePath { leaf_node, nodes })
     }
 
@@ -400,7 +408,7 @@ pub fn decrypt_path(
     }
     let (secret_key, ciphertext) = resolution
         .iter()
-        .zip(&path_node.encrypted_path_secret)
+        .zip(path_node.encrypted_path_secret.iter())
         .find_map(|(target, ct)| {
             private
                 .key(*target)
@@ -413,8 +421,8 @@ pub fn decrypt_path(
         secret_key.as_bytes(),
         UPDATE_PATH_NODE_LABEL,
         provisional_context,
-        &ciphertext.kem_output,
-        &ciphertext.ciphertext,
+        ciphertext.kem_output,
+        ciphertext.ciphertext,
     )?;
     let mut keys = Vec::new();
     let mut secret = path_secret.clone();

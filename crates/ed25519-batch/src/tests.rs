@@ -118,5 +118,8 @@ fn the_batch_equation_is_cofactored() {
     batch.push((public_key, message.clone(), signature));
     assert_eq!(verify_batch(&items(&batch)), Ok(()));
     let key = VerifyingKey::from_bytes(&public_key).unwrap();
-    assert!(key.verify(&message, &Signature::from_bytes(&signature)).is_err());
+    assert!(
+        key.verify(&message, &Signature::from_bytes(&signature))
+            .is_err()
+    );
 }

@@ -29,7 +29,9 @@ mod welcome;
 #[cfg(test)]
 mod tests;
 
-pub use commit::{Commit, HpkeCiphertext, UpdatePath, UpdatePathNode};
+pub use commit::{
+    Commit, EncryptedPathSecrets, HpkeCiphertext, HpkeCiphertextRef, UpdatePath, UpdatePathNode,
+};
 pub use credential::{Certificate, Credential};
 pub use extensions::{
     ApplicationId, ExtensionPayload, ExternalPub, ExternalSender, ExternalSenders,

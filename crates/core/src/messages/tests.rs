@@ -651,13 +651,13 @@ fn arb_commit() -> impl Strategy<Value = Commit> {
     )
         .prop_map(|(key, cts)| UpdatePathNode {
             encryption_key: HpkePublicKey(key),
-            encrypted_path_secret: cts
-                .into_iter()
-                .map(|(kem_output, ciphertext)| HpkeCiphertext {
+            encrypted_path_secret: EncryptedPathSecrets::from_ciphertexts(cts.iter().map(
+                |(kem_output, ciphertext)| HpkeCiphertextRef {
                     kem_output,
                     ciphertext,
-                })
-                .collect(),
+                },
+            ))
+            .unwrap(),
         });
     let path = (arb_leaf_node(), prop::collection::vec(node, 0..3))
         .prop_map(|(leaf_node, nodes)| UpdatePath { leaf_node, nodes });
@@ -850,5 +850,39 @@ proptest! {
         for content_type in [ContentType::Application, ContentType::Proposal, ContentType::Commit] {
             let _ = PrivateMessageContent::from_bytes_with_type(&input, content_type);
         }
+    }
+}
+
+proptest! {
+    /// `EncryptedPathSecrets` accepts exactly the encodings a `Vec<HpkeCiphertext>` accepts,
+    /// reads the same ciphertexts, and re-encodes byte for byte (RFC 9420 §7.6).
+    #[test]
+    fn encrypted_path_secrets_decode_like_a_vector_of_ciphertexts(
+        entries in prop::collection::vec((bytes(33), bytes(48)), 0..4),
+        noise in prop::collection::vec(any::<u8>(), 0..40),
+        cut in any::<usize>(),
+    ) {
+        let owned: Vec<HpkeCiphertext> = entries
+            .iter()
+            .map(|(kem_output, ciphertext)| HpkeCiphertext {
+                kem_output: kem_output.clone(),
+                ciphertext: ciphertext.clone(),
+            })
+            .collect();
+        let valid = owned.to_bytes().unwrap();
+        let parsed = EncryptedPathSecrets::from_bytes(&valid).unwrap();
+        prop_assert_eq!(parsed.len(), owned.len());
+        prop_assert_eq!(parsed.to_vec(), owned.clone());
+        prop_assert_eq!(parsed.to_bytes().unwrap(), valid.clone());
+        // Truncated, or followed by noise: both decoders agree.
+        let truncated = &valid[..cut % (valid.len() + 1)];
+        prop_assert_eq!(
+            EncryptedPathSecrets::from_bytes(truncated).map(|p| p.to_vec()).ok(),
+            Vec::<HpkeCiphertext>::from_bytes(truncated).ok()
+        );
+        prop_assert_eq!(
+            EncryptedPathSecrets::from_bytes(&noise).map(|p| p.to_vec()).ok(),
+            Vec::<HpkeCiphertext>::from_bytes(&noise).ok()
+        );
     }
 }
