@@ -42,7 +42,7 @@ use conclave_crypto::{
 };
 use sha2::{Digest, Sha256};
 
-pub use renewal::{DEFAULT_RENEWAL_GRACE, RenewalRequest};
+pub use renewal::{DEFAULT_RENEWAL_GRACE, RenewalRequest, certificate_validity};
 pub use signer::ProviderSigner;
 pub use store::{AsStore, InMemoryAsStore, IssuedCertificate, StoredRoot, TokenUse};
 

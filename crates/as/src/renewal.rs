@@ -114,10 +114,18 @@ impl RenewalRequest {
     }
 }
 
-/// The end-entity certificate's public key (the BIT STRING of its SubjectPublicKeyInfo,
-/// which for Ed25519/Ed448 and uncompressed ECDSA points is the MLS encoding, RFC 9420 §5.1.1)
-/// and its `notAfter`.
-fn leaf_key_and_expiry(credential: &Credential) -> Result<(Vec<u8>, u64), AsError> {
+/// The validity period `(notBefore, notAfter)`, in seconds since the Unix epoch, of an
+/// X.509 credential's end-entity certificate: lets a client renew it in time.
+pub fn certificate_validity(credential: &Credential) -> Result<(u64, u64), AsError> {
+    let certificate = leaf_certificate(credential)?;
+    let validity = certificate.tbs_certificate().validity();
+    Ok((
+        validity.not_before.to_unix_duration().as_secs(),
+        validity.not_after.to_unix_duration().as_secs(),
+    ))
+}
+
+fn leaf_certificate(credential: &Credential) -> Result<Certificate, AsError> {
     let Credential::X509 { certificates } = credential else {
         return Err(AsError::NotRenewable(
             "not an X.509 credential (renew the credential this AS issued)".into(),
@@ -126,8 +134,15 @@ fn leaf_key_and_expiry(credential: &Credential) -> Result<(Vec<u8>, u64), AsErro
     let leaf = certificates
         .first()
         .ok_or_else(|| AsError::NotRenewable("the credential has no certificate".into()))?;
-    let certificate = Certificate::from_der(&leaf.cert_data)
-        .map_err(|e| AsError::NotRenewable(format!("the leaf certificate does not parse: {e}")))?;
+    Certificate::from_der(&leaf.cert_data)
+        .map_err(|e| AsError::NotRenewable(format!("the leaf certificate does not parse: {e}")))
+}
+
+/// The end-entity certificate's public key (the BIT STRING of its SubjectPublicKeyInfo,
+/// which for Ed25519/Ed448 and uncompressed ECDSA points is the MLS encoding, RFC 9420 §5.1.1)
+/// and its `notAfter`.
+fn leaf_key_and_expiry(credential: &Credential) -> Result<(Vec<u8>, u64), AsError> {
+    let certificate = leaf_certificate(credential)?;
     let tbs = certificate.tbs_certificate();
     let key = tbs
         .subject_public_key_info()

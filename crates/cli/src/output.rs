@@ -119,6 +119,12 @@ impl Output {
             Event::Undecryptable {
                 group, seq, reason, ..
             } => format!("[{group}] message {seq} cannot be read: {reason}"),
+            Event::CredentialRenewed {
+                valid_until,
+                groups,
+            } => format!(
+                "renewed the certificate (valid until {valid_until}, Unix time); told {groups} group(s)"
+            ),
             Event::KeyPackagesPublished { count, last_resort } => {
                 if *last_resort {
                     "published a last-resort KeyPackage".to_owned()

@@ -2,8 +2,8 @@
 //! [`conclave_as::client::AsClient`] that turns its errors into [`ClientError`]s with the
 //! service's name and URL, so the user reads what failed and where.
 
-use conclave_as::EnrolmentRequest;
 use conclave_as::client::{AsClient, AsClientError};
+use conclave_as::{EnrolmentRequest, RenewalRequest};
 use conclave_core::credential::RevocationList;
 use conclave_core::messages::Credential;
 
@@ -83,6 +83,15 @@ impl AsApi {
             .enrol(request)
             .await
             .map_err(|e| self.map("the enrolment", e))
+    }
+
+    /// Renews our certificate: the signed request proves possession of the current key
+    /// (see [`conclave_as::RenewalRequest`]); returns the new credential.
+    pub async fn renew(&self, request: &RenewalRequest) -> Result<Credential, ClientError> {
+        self.inner
+            .renew(request)
+            .await
+            .map_err(|e| self.map("the certificate renewal", e))
     }
 
     /// Revokes `name` (administrator).

@@ -17,7 +17,7 @@ use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 
-use conclave_as::EnrolmentRequest;
+use conclave_as::{EnrolmentRequest, RenewalRequest};
 use conclave_codec::{Decode, Encode};
 use conclave_core::credential::{
     CredentialCheck, CredentialRole, RevocationList, X509IdentityProvider,
@@ -63,6 +63,9 @@ pub struct ClientOptions {
     pub page_size: u32,
     /// Added to the system clock (seconds), e.g. to test certificate expiry.
     pub clock_offset: i64,
+    /// Renew our certificate at the AS once fewer than this many seconds of validity are
+    /// left; `None`: once half of its validity period has passed.
+    pub renewal_margin: Option<u64>,
 }
 
 impl Default for ClientOptions {
@@ -73,6 +76,7 @@ impl Default for ClientOptions {
             max_attempts: 8,
             page_size: 200,
             clock_offset: 0,
+            renewal_margin: None,
         }
     }
 }
@@ -155,6 +159,14 @@ pub enum Event {
         epoch: u64,
         /// Why.
         reason: String,
+    },
+    /// Our certificate was renewed before it expired and the groups were told (each got a
+    /// commit whose UpdatePath leaf carries the new credential).
+    CredentialRenewed {
+        /// The new certificate's `notAfter` (seconds since the Unix epoch).
+        valid_until: u64,
+        /// Groups that got the new credential.
+        groups: u64,
     },
     /// We published KeyPackages.
     KeyPackagesPublished {
@@ -611,6 +623,13 @@ impl Client {
         let cs = crypto_suite(suite)?;
         let signer = self.signer()?;
         let now = self.now();
+        // A KeyPackage is good only while its certificate is: the DS stops serving it then.
+        let options = LeafOptions {
+            lifetime_seconds: conclave_as::certificate_validity(&signer.credential)
+                .ok()
+                .map(|(_, not_after)| not_after.saturating_sub(now)),
+            ..LeafOptions::default()
+        };
         let mut stored = Vec::new();
         let mut messages = Vec::new();
         for _ in 0..count {
@@ -618,7 +637,7 @@ impl Client {
                 &self.env,
                 suite,
                 &signer,
-                &LeafOptions::default(),
+                &options,
                 now,
                 &mut OsRandom,
             )?;
@@ -665,6 +684,87 @@ impl Client {
         if mine.is_none_or(|s| !s.has_last_resort || s.last_resort_claimed) {
             self.publish_key_packages(1, true).await?;
         }
+        Ok(())
+    }
+
+    // ---- credential renewal ---------------------------------------------------------------
+
+    /// Renews our certificate once less than half of its validity (or
+    /// [`ClientOptions::renewal_margin`]) is left: the AS issues a
+    /// new one for the same key (proof by that key), the DS is told, and every active group
+    /// gets a commit whose UpdatePath leaf carries it (RFC 9420 §7.3: the others check it is
+    /// a valid successor). Without this a member idle past its certificate's expiry would
+    /// block every join, since a joiner validates every leaf (RFC 9420 §12.4.3.1).
+    /// Credentials that are not this AS's X.509 certificates are left alone.
+    async fn renew_credential_if_due(
+        &mut self,
+        report: &mut SyncReport,
+    ) -> Result<(), ClientError> {
+        let current = Credential::from_bytes(&self.profile.credential)?;
+        let Ok((not_before, not_after)) = conclave_as::certificate_validity(&current) else {
+            return Ok(());
+        };
+        let now = self.now();
+        let margin = self
+            .options
+            .renewal_margin
+            .unwrap_or(not_after.saturating_sub(not_before) / 2);
+        if now.saturating_add(margin) < not_after {
+            return Ok(());
+        }
+        let cs = crypto_suite(self.suite())?;
+        let request = RenewalRequest::sign(
+            cs.as_ref(),
+            current,
+            &SignaturePublicKey(self.profile.signature_public.clone()),
+            &self.profile.signature_secret,
+            None,
+            now,
+        )
+        .map_err(|e| ClientError::Refused {
+            service: "the Authentication Service",
+            what: "the renewal request".into(),
+            status: 0,
+            code: "local".into(),
+            message: e.to_string(),
+        })?;
+        let renewed = self.as_api.renew(&request).await?;
+        let encoded = renewed.to_bytes()?;
+        self.ds
+            .change_credential(&self.profile.signature_public, &encoded)
+            .await?;
+        self.profile.credential = encoded;
+        self.store.save_profile(&self.profile)?;
+        let valid_until = conclave_as::certificate_validity(&renewed)
+            .map(|(_, until)| until)
+            .unwrap_or(not_after);
+        let mut groups = 0;
+        for row in self.store.groups()? {
+            if row.status != GroupStatus::Active {
+                continue;
+            }
+            let mut group = self.load_group(&row)?;
+            let result = match group.set_credential(renewed.clone(), now) {
+                Ok(()) => {
+                    self.store.save_state(&row.group_id, &group.to_bytes()?)?;
+                    self.run_commit(&row.group_id, &Op::Update)
+                        .await
+                        .map(|_| ())
+                }
+                Err(e) => Err(e.into()),
+            };
+            match result {
+                Ok(()) => groups += 1,
+                Err(e) => report.warnings.push(format!(
+                    "group {:?}: could not commit the renewed certificate: {e}",
+                    row.name
+                )),
+            }
+        }
+        self.emit(&Event::CredentialRenewed {
+            valid_until,
+            groups,
+        });
         Ok(())
     }
 
@@ -1193,6 +1293,11 @@ impl Client {
                 .push(format!("using the last known revocation list: {e}"));
         }
         report.joined = self.process_welcomes().await?;
+        if let Err(e) = self.renew_credential_if_due(&mut report).await {
+            report.warnings.push(format!(
+                "could not renew the certificate (it stays valid until it expires): {e}"
+            ));
+        }
         for row in self.store.groups()? {
             if row.status != GroupStatus::Active {
                 continue;

@@ -12,8 +12,9 @@ use conclave_core::messages::MlsMessage;
 use conclave_crypto::{CipherSuite, CryptoProvider, Secret};
 use conclave_ds::wire::{
     self, Accepted, ChallengeRequest, ChallengeResponse, ClaimRequest, CommitBundle,
-    CreateGroupRequest, ErrorBody, GroupView, KeyPackageStock, LogEntryView, LogPage,
-    RegisterRequest, RegistrationTbs, TokenRequest, TokenResponse, WelcomePage, WelcomeView,
+    CreateGroupRequest, CredentialChangeRequest, ErrorBody, GroupView, KeyPackageStock,
+    LogEntryView, LogPage, RegisterRequest, RegistrationTbs, TokenRequest, TokenResponse,
+    WelcomePage, WelcomeView,
 };
 use reqwest::{Method, RequestBuilder, Response, StatusCode};
 use serde::de::DeserializeOwned;
@@ -158,6 +159,34 @@ impl DsClient {
         } else {
             Err(refusal(SERVICE, "the registration", response).await)
         }
+    }
+
+    /// Replaces our credential at the DS (same key), e.g. with a renewed certificate: the
+    /// KeyPackages we upload from now on must carry it.
+    pub async fn change_credential(
+        &self,
+        signature_key: &[u8],
+        credential: &[u8],
+    ) -> Result<(), ClientError> {
+        let cs = crypto_suite(self.suite)?;
+        let tbs = RegistrationTbs {
+            client_id: self.client_id.as_bytes().to_vec(),
+            cipher_suite: self.suite.0,
+            signature_key: signature_key.to_vec(),
+            credential: credential.to_vec(),
+        };
+        let signature = wire::sign_credential_change(cs.as_ref(), self.secret.as_bytes(), &tbs)?;
+        let body = CredentialChangeRequest {
+            cipher_suite: self.suite.0,
+            signature_key: STANDARD.encode(signature_key),
+            credential: STANDARD.encode(credential),
+            signature: STANDARD.encode(signature),
+        };
+        let url = self.url(&format!("/v1/clients/{}/credential", self.client_id));
+        let response = self.authed(|h| h.put(&url).json(&body)).await?;
+        self.expect_ok("the credential change", response)
+            .await
+            .map(|_| ())
     }
 
     /// Logs in: answers a challenge with the signature key and keeps the bearer token.

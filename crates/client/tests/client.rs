@@ -462,3 +462,91 @@ async fn key_packages_are_topped_up_and_the_last_resort_rotated() {
     assert_eq!(bob.sync().await.unwrap().joined, 1);
     net.shutdown().await.unwrap();
 }
+
+/// Short-lived certificates are renewed by their holders before they expire: past half its
+/// validity a client's sync renews at the AS, tells the DS and commits the new credential
+/// into its groups, so that once the first certificates have expired a newcomer can still
+/// join (a joiner validates every leaf, RFC 9420 §12.4.3.1).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn certificates_are_renewed_in_time_and_newcomers_can_still_join() {
+    const LIFETIME: u64 = 8;
+    let dir = tempfile::tempdir().unwrap();
+    let net = Devnet::start(&DevnetOptions {
+        certificate_lifetime: LIFETIME,
+        ..DevnetOptions::new(&dir.path().join("devnet"))
+    })
+    .await
+    .unwrap();
+    let start = std::time::Instant::now();
+    let options = ClientOptions {
+        renewal_margin: Some(LIFETIME / 2 + 1),
+        ..ClientOptions::default()
+    };
+    let register = |name: &'static str| {
+        let (net, dir, options) = (&net, dir.path(), options.clone());
+        async move {
+            let token = net.issue_token(name).await.unwrap();
+            Client::register(
+                &dir.join(name),
+                &net.info.ds_url,
+                &net.info.as_url,
+                name,
+                &token,
+                options,
+            )
+            .await
+            .unwrap()
+        }
+    };
+    let mut alice = register("alice").await;
+    let mut bob = register("bob").await;
+    alice.create_group("team").await.unwrap();
+    alice.add_members("team", &names(&["bob"])).await.unwrap();
+    assert_eq!(bob.sync().await.unwrap().joined, 1);
+    let epoch = alice.epoch("team").unwrap();
+
+    let renewals = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    for client in [&mut alice, &mut bob] {
+        let renewals = renewals.clone();
+        client.set_observer(move |event| {
+            if let conclave_client::Event::CredentialRenewed { groups, .. } = event {
+                assert_eq!(*groups, 1);
+                renewals.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            }
+        });
+    }
+    // Nothing to renew yet.
+    alice.sync().await.unwrap();
+    assert_eq!(renewals.load(std::sync::atomic::Ordering::SeqCst), 0);
+
+    // Within the renewal margin: both renew, each with one commit.
+    tokio::time::sleep(
+        std::time::Duration::from_secs(LIFETIME / 2 + 1).saturating_sub(start.elapsed()),
+    )
+    .await;
+    let report = alice.sync().await.unwrap();
+    assert!(report.warnings.is_empty(), "{:?}", report.warnings);
+    let report = bob.sync().await.unwrap();
+    assert!(report.warnings.is_empty(), "{:?}", report.warnings);
+    alice.sync().await.unwrap();
+    assert_eq!(renewals.load(std::sync::atomic::Ordering::SeqCst), 2);
+    assert_eq!(alice.epoch("team").unwrap(), epoch + 2);
+    assert_eq!(bob.epoch("team").unwrap(), epoch + 2);
+
+    // The first certificates have expired: a newcomer joins, checking alice's and bob's
+    // renewed leaves.
+    tokio::time::sleep(
+        std::time::Duration::from_secs(LIFETIME + 1).saturating_sub(start.elapsed()),
+    )
+    .await;
+    let mut carol = user(&net, dir.path(), "carol").await;
+    alice.add_members("team", &names(&["carol"])).await.unwrap();
+    assert_eq!(carol.sync().await.unwrap().joined, 1);
+    carol.send("team", "hello after the renewal").await.unwrap();
+    bob.sync().await.unwrap();
+    let history = bob.history("team").unwrap();
+    assert!(
+        history.iter().any(|h| h.body == "hello after the renewal"),
+        "{history:?}"
+    );
+}

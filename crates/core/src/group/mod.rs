@@ -447,6 +447,40 @@ impl Group {
         &self.signer
     }
 
+    /// Replaces the credential our next leaf node carries (in our next commit's UpdatePath or
+    /// Update proposal), keeping the signature key: e.g. a renewed certificate before the
+    /// current one expires. The tree shows the new credential once that commit is merged.
+    ///
+    /// Checked here as the other members will check it (RFC 9420 §7.3, §5.3.1): valid at
+    /// `now` for our signature key, and a valid successor of the current credential.
+    pub fn set_credential(&mut self, credential: Credential, now: u64) -> Result<(), GroupError> {
+        let identity = self.env.identity.as_ref();
+        identity
+            .validate_credential(&crate::credential::CredentialCheck {
+                credential: &credential,
+                signature_key: &self.signer.public_key,
+                signature_scheme: self.cs.signature(),
+                role: crate::credential::CredentialRole::Member,
+                now,
+            })
+            .map_err(|e| {
+                GroupError::Validation(crate::validation::ValidationError::Credential(e))
+            })?;
+        if credential != self.signer.credential
+            && !identity
+                .valid_successor(&self.signer.credential, &credential)
+                .map_err(|e| {
+                    GroupError::Validation(crate::validation::ValidationError::Credential(e))
+                })?
+        {
+            return Err(GroupError::Validation(
+                crate::validation::ValidationError::CredentialNotValidSuccessor,
+            ));
+        }
+        self.signer.credential = credential;
+        Ok(())
+    }
+
     /// The policy.
     pub fn config(&self) -> &GroupConfig {
         &self.config

@@ -1098,3 +1098,36 @@ fn a_bad_signature_among_many_added_key_packages_is_named() {
     assert_eq!(alice.to_bytes().unwrap(), before);
     alice.commit(&options_with(None), NOW, &mut rng).unwrap();
 }
+
+/// A member replaces its credential and commits; a credential of another identity is
+/// refused up front (RFC 9420 §7.3, §5.3.1). (A basic credential's only valid successor is
+/// itself; the client tests renew X.509 certificates this way.)
+#[test]
+fn a_member_replaces_its_credential_with_a_commit() {
+    let mut rng = SeededRng::new(45);
+    let suite = CipherSuite(1);
+    let mut groups = vec![new_group(suite, GroupConfig::default(), &mut rng)];
+    add_member(&mut groups, 0, "bob", &mut rng);
+    let renewed = Credential::Basic {
+        identity: b"alice".to_vec(),
+    };
+    let other = Credential::Basic {
+        identity: b"mallory".to_vec(),
+    };
+    assert!(matches!(
+        groups[0].set_credential(other, NOW),
+        Err(GroupError::Validation(
+            crate::validation::ValidationError::CredentialNotValidSuccessor
+        ))
+    ));
+    groups[0].set_credential(renewed.clone(), NOW).unwrap();
+    let output = commit_all(&mut groups, 0, &CommitOptions::default(), &mut rng);
+    assert!(output.welcome.is_none());
+    let leaf = groups[1]
+        .members()
+        .find(|(i, _)| i.0 == 0)
+        .map(|(_, l)| l.clone())
+        .unwrap();
+    assert_eq!(leaf.credential, renewed);
+    assert_agree(&groups);
+}
