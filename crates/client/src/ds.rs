@@ -23,6 +23,13 @@ use crate::error::{BadResponse, ClientError};
 
 const SERVICE: &str = "the Delivery Service";
 
+/// `wire::sign_registration` or `wire::sign_credential_change`.
+type SignRegistration = fn(
+    &dyn conclave_crypto::CipherSuiteProvider,
+    &[u8],
+    &RegistrationTbs,
+) -> Result<Vec<u8>, conclave_crypto::CryptoError>;
+
 /// A claimed KeyPackage.
 #[derive(Debug, Clone)]
 pub struct ClaimedKeyPackage {
@@ -130,12 +137,14 @@ impl DsClient {
             .map_err(|e| unreachable(SERVICE, &self.base, &e))
     }
 
-    /// Registers the client (proof of possession of the signature key).
-    pub async fn register(
+    /// Signs the `RegistrationTbs` of this client with our key, with `sign` choosing the
+    /// label (registration or credential change): the proof of possession of both requests.
+    fn sign_registration_tbs(
         &self,
         signature_key: &[u8],
         credential: &[u8],
-    ) -> Result<(), ClientError> {
+        sign: SignRegistration,
+    ) -> Result<Vec<u8>, ClientError> {
         let cs = crypto_suite(self.suite)?;
         let tbs = RegistrationTbs {
             client_id: self.client_id.as_bytes().to_vec(),
@@ -143,7 +152,17 @@ impl DsClient {
             signature_key: signature_key.to_vec(),
             credential: credential.to_vec(),
         };
-        let signature = wire::sign_registration(cs.as_ref(), self.secret.as_bytes(), &tbs)?;
+        Ok(sign(cs.as_ref(), self.secret.as_bytes(), &tbs)?)
+    }
+
+    /// Registers the client (proof of possession of the signature key).
+    pub async fn register(
+        &self,
+        signature_key: &[u8],
+        credential: &[u8],
+    ) -> Result<(), ClientError> {
+        let signature =
+            self.sign_registration_tbs(signature_key, credential, wire::sign_registration)?;
         let body = RegisterRequest {
             client_id: self.client_id.clone(),
             cipher_suite: self.suite.0,
@@ -168,14 +187,8 @@ impl DsClient {
         signature_key: &[u8],
         credential: &[u8],
     ) -> Result<(), ClientError> {
-        let cs = crypto_suite(self.suite)?;
-        let tbs = RegistrationTbs {
-            client_id: self.client_id.as_bytes().to_vec(),
-            cipher_suite: self.suite.0,
-            signature_key: signature_key.to_vec(),
-            credential: credential.to_vec(),
-        };
-        let signature = wire::sign_credential_change(cs.as_ref(), self.secret.as_bytes(), &tbs)?;
+        let signature =
+            self.sign_registration_tbs(signature_key, credential, wire::sign_credential_change)?;
         let body = CredentialChangeRequest {
             cipher_suite: self.suite.0,
             signature_key: STANDARD.encode(signature_key),

@@ -40,6 +40,10 @@ async fn lax_devnet(dir: &Path) -> Devnet {
 }
 
 async fn user(devnet: &Devnet, dir: &Path, name: &str) -> Client {
+    user_with(devnet, dir, name, ClientOptions::default()).await
+}
+
+async fn user_with(devnet: &Devnet, dir: &Path, name: &str, options: ClientOptions) -> Client {
     let token = devnet.issue_token(name).await.unwrap();
     Client::register(
         &dir.join(name),
@@ -47,7 +51,7 @@ async fn user(devnet: &Devnet, dir: &Path, name: &str) -> Client {
         &devnet.info.as_url,
         name,
         &token,
-        ClientOptions::default(),
+        options,
     )
     .await
     .unwrap()
@@ -482,24 +486,8 @@ async fn certificates_are_renewed_in_time_and_newcomers_can_still_join() {
         renewal_margin: Some(LIFETIME / 2 + 1),
         ..ClientOptions::default()
     };
-    let register = |name: &'static str| {
-        let (net, dir, options) = (&net, dir.path(), options.clone());
-        async move {
-            let token = net.issue_token(name).await.unwrap();
-            Client::register(
-                &dir.join(name),
-                &net.info.ds_url,
-                &net.info.as_url,
-                name,
-                &token,
-                options,
-            )
-            .await
-            .unwrap()
-        }
-    };
-    let mut alice = register("alice").await;
-    let mut bob = register("bob").await;
+    let mut alice = user_with(&net, dir.path(), "alice", options.clone()).await;
+    let mut bob = user_with(&net, dir.path(), "bob", options).await;
     alice.create_group("team").await.unwrap();
     alice.add_members("team", &names(&["bob"])).await.unwrap();
     assert_eq!(bob.sync().await.unwrap().joined, 1);

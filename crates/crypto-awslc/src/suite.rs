@@ -550,14 +550,11 @@ impl CipherSuiteProvider for AwsLcCipherSuite {
     }
 
     fn verify_all(&self, signatures: &[SignatureToVerify<'_>]) -> Result<(), CryptoError> {
-        if matches!(self.sig, SigScheme::Ed25519) {
-            return conclave_ed25519_batch::verify_all(signatures, |s| {
-                self.verify(s.public_key, s.message, s.signature)
-            });
-        }
-        signatures
-            .iter()
-            .try_for_each(|s| self.verify(s.public_key, s.message, s.signature))
+        conclave_ed25519_batch::verify_all(
+            signatures,
+            matches!(self.sig, SigScheme::Ed25519),
+            |s| self.verify(s.public_key, s.message, s.signature),
+        )
     }
 
     fn verify(

@@ -189,14 +189,11 @@ impl CipherSuiteProvider for RustCryptoSuite {
     }
 
     fn verify_all(&self, signatures: &[SignatureToVerify<'_>]) -> Result<(), CryptoError> {
-        if matches!(self.signature, SignatureAlgorithm::Ed25519) {
-            return conclave_ed25519_batch::verify_all(signatures, |s| {
-                self.verify(s.public_key, s.message, s.signature)
-            });
-        }
-        signatures
-            .iter()
-            .try_for_each(|s| self.verify(s.public_key, s.message, s.signature))
+        conclave_ed25519_batch::verify_all(
+            signatures,
+            matches!(self.signature, SignatureAlgorithm::Ed25519),
+            |s| self.verify(s.public_key, s.message, s.signature),
+        )
     }
 
     fn verify(

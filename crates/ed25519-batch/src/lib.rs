@@ -57,13 +57,14 @@ pub enum BatchError {
 pub const MIN_BATCH: usize = 4;
 
 /// [`CipherSuiteProvider::verify_all`](conclave_crypto::CipherSuiteProvider::verify_all)
-/// for Ed25519: one batch (in chunks) from [`MIN_BATCH`] signatures on, else `single` for
-/// each.
+/// for a provider: for Ed25519 (`ed25519`) one batch from [`MIN_BATCH`] signatures on,
+/// otherwise `single` for each signature.
 pub fn verify_all(
     signatures: &[SignatureToVerify<'_>],
+    ed25519: bool,
     single: impl Fn(&SignatureToVerify<'_>) -> Result<(), CryptoError>,
 ) -> Result<(), CryptoError> {
-    if signatures.len() < MIN_BATCH {
+    if !ed25519 || signatures.len() < MIN_BATCH {
         return signatures.iter().try_for_each(single);
     }
     verify_batch(signatures).map_err(|_| CryptoError::InvalidSignature)
