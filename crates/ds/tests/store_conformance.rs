@@ -634,3 +634,38 @@ async fn client_credential_changes() {
         assert_eq!(claimed.data, b"kp old");
     }
 }
+
+/// Several DS processes starting together on a new PostgreSQL database all migrate it
+/// without error (the migrations, the bookkeeping table included, run under an advisory
+/// lock: concurrent `CREATE TABLE IF NOT EXISTS` fails on the catalog otherwise).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn nodes_starting_together_migrate_a_new_postgres_database() {
+    let Some(url) = common::postgres_url() else {
+        return;
+    };
+    let (admin, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    let driver = tokio::spawn(connection);
+    let database = unique("migrate").replace('-', "_");
+    admin
+        .batch_execute(&format!("CREATE DATABASE {database}"))
+        .await
+        .unwrap();
+    let fresh = match url.rsplit_once('/') {
+        Some((base, _)) => format!("{base}/{database}"),
+        None => panic!("unexpected PostgreSQL URL {url}"),
+    };
+    let opened =
+        futures_util::future::join_all((0..6).map(|_| conclave_ds::open_store(&fresh, 2))).await;
+    for store in &opened {
+        assert!(store.is_ok(), "{:?}", store.as_ref().err());
+    }
+    drop(opened);
+    admin
+        .batch_execute(&format!("DROP DATABASE {database} WITH (FORCE)"))
+        .await
+        .unwrap();
+    drop(admin);
+    let _ = driver.await;
+}

@@ -149,16 +149,17 @@ impl PostgresStore {
 
     async fn migrate(&self) -> Result<(), StoreError> {
         let mut client = self.pool.get().await?;
-        client
-            .batch_execute(
-                "CREATE TABLE IF NOT EXISTS schema_migrations (
-                    version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)",
-            )
-            .await
-            .or_else(ignore_concurrent_create)?;
+        // Nodes starting together take turns: `CREATE TABLE IF NOT EXISTS` run by two
+        // sessions at once can fail on the catalog (a unique violation, or "type already
+        // exists"), so even the bookkeeping table is created under the lock.
         let tx = client.transaction().await?;
         tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
             .await?;
+        tx.batch_execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations (
+                version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)",
+        )
+        .await?;
         let current: i64 = tx
             .query_one(
                 "SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
@@ -187,16 +188,6 @@ impl PostgresStore {
         }
         tx.commit().await?;
         Ok(())
-    }
-}
-
-/// `CREATE TABLE IF NOT EXISTS` run by two nodes at once can fail with a unique violation on
-/// the catalog; the table then exists, which is all we wanted.
-fn ignore_concurrent_create(e: tokio_postgres::Error) -> Result<(), StoreError> {
-    if e.code() == Some(&tokio_postgres::error::SqlState::UNIQUE_VIOLATION) {
-        Ok(())
-    } else {
-        Err(e.into())
     }
 }
 
