@@ -123,6 +123,14 @@ pub trait CredentialPolicy: Send + Sync + core::fmt::Debug {
         let _ = registered;
         Ok(())
     }
+
+    /// Whether `client_id` has been revoked since it logged in. Asked on every
+    /// authenticated request, so that a revoked client's token stops working at once
+    /// instead of when it expires. The default: never.
+    fn is_revoked(&self, client_id: &str) -> Result<bool, DsError> {
+        let _ = client_id;
+        Ok(false)
+    }
 }
 
 /// Whether `successor` presents the same client as `predecessor`, as far as the DS can tell
@@ -552,10 +560,23 @@ async fn authenticate(
     let token = from_header
         .or_else(|| query_str(query, "token"))
         .ok_or_else(|| DsError::Unauthorized("a bearer token is required".into()))?;
-    state
+    let client = state
         .token_client(token_hash(token))
         .await?
-        .ok_or_else(|| DsError::Unauthorized("unknown or expired token".into()))
+        .ok_or_else(|| DsError::Unauthorized("unknown or expired token".into()))?;
+    if let Some(policy) = state.config.credential_policy.clone() {
+        let id = client.clone();
+        let revoked = tokio::task::spawn_blocking(move || policy.is_revoked(&id))
+            .await
+            .map_err(|e| DsError::Internal(format!("revocation check task: {e}")))??;
+        if revoked {
+            return Err(DsError::Forbidden(format!(
+                "client {client:?} is revoked by the Authentication Service: its token no \
+                 longer works"
+            )));
+        }
+    }
+    Ok(client)
 }
 
 async fn require_member(state: &AppState, group_id: &[u8], client: &str) -> Result<(), DsError> {

@@ -118,6 +118,15 @@ impl CredentialPolicy for AsCredentialPolicy {
         }
         Ok(())
     }
+
+    /// The client id is the enrolled name (checked at registration).
+    fn is_revoked(&self, client_id: &str) -> Result<bool, DsError> {
+        self.state
+            .service()
+            .store()
+            .is_revoked(client_id)
+            .map_err(|reason| DsError::Store(StoreError::Backend(format!("AS store: {reason}"))))
+    }
 }
 
 /// The policy of the AS served with `state`, for [`crate::DsConfig::credential_policy`].

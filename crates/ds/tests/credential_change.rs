@@ -454,10 +454,13 @@ async fn a_revoked_client_cannot_log_in() {
             "{}",
             r.json()
         );
-        // The token issued before stays valid until it expires (15 minutes), not longer.
-        assert_eq!(
-            api.get("/v1/key-packages", Some(&token)).await.status,
-            StatusCode::OK
+        // The token issued before the revocation stops working at once.
+        let r = api.get("/v1/key-packages", Some(&token)).await;
+        r.assert_error(StatusCode::FORBIDDEN, "forbidden");
+        assert!(
+            r.json()["message"].as_str().unwrap().contains("revoked"),
+            "{}",
+            r.json()
         );
         api.clock.advance(api.state.config().token_lifetime + 1);
         api.get("/v1/key-packages", Some(&token))
