@@ -538,3 +538,50 @@ async fn certificates_are_renewed_in_time_and_newcomers_can_still_join() {
         "{history:?}"
     );
 }
+
+/// A member removed before it synced still gets the messages sent while it was a member,
+/// then learns of its removal from the removing commit itself; nothing after it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_member_removed_before_it_synced_reads_up_to_its_removal() {
+    let dir = tempfile::tempdir().unwrap();
+    let net = devnet(dir.path()).await;
+    let mut alice = user(&net, dir.path(), "alice").await;
+    let mut bob = user(&net, dir.path(), "bob").await;
+    alice.create_group("team").await.unwrap();
+    alice.add_members("team", &names(&["bob"])).await.unwrap();
+    assert_eq!(bob.sync().await.unwrap().joined, 1);
+
+    alice.send("team", "first, while bob is in").await.unwrap();
+    alice.send("team", "second, while bob is in").await.unwrap();
+    alice
+        .remove_members("team", &names(&["bob"]))
+        .await
+        .unwrap();
+    alice.send("team", "after bob left").await.unwrap();
+
+    let removed = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = removed.clone();
+    bob.set_observer(move |event| {
+        if let conclave_client::Event::Removed { reason, .. } = event {
+            seen.lock().unwrap().push(reason.clone());
+        }
+    });
+    let report = bob.sync().await.unwrap();
+    assert_eq!(report.messages, 2);
+    let bodies: Vec<String> = bob
+        .history("team")
+        .unwrap()
+        .into_iter()
+        .filter(|h| h.kind == "message")
+        .map(|h| h.body)
+        .collect();
+    assert_eq!(
+        bodies,
+        vec!["first, while bob is in", "second, while bob is in"]
+    );
+    let reasons = removed.lock().unwrap().clone();
+    assert_eq!(reasons.len(), 1, "{reasons:?}");
+    assert!(reasons[0].contains("alice removed bob"), "{reasons:?}");
+    let group = bob.group("team").unwrap();
+    assert_eq!(group.status, conclave_client::GroupStatus::Removed);
+}

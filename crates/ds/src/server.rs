@@ -1296,12 +1296,25 @@ async fn read_log(
         .unwrap_or(100)
         .clamp(1, u64::from(state.config.max_page));
     let limit = u32::try_from(limit).unwrap_or(state.config.max_page);
-    require_member(&state, &group_id, &client_id).await?;
+    // A removed client reads up to the commit that removed it (the messages of its
+    // membership, then its removal), and nothing after.
+    let until = if state.store.is_member(&group_id, &client_id).await? {
+        None
+    } else {
+        match state.store.removed_at(&group_id, &client_id).await? {
+            Some(removed_at) if after < removed_at => Some(removed_at),
+            _ => {
+                require_member(&state, &group_id, &client_id).await?;
+                None
+            }
+        }
+    };
     let entries = state
         .store
         .read_log(&group_id, after, limit)
         .await?
         .into_iter()
+        .filter(|e| until.is_none_or(|until| e.seq <= until))
         .map(|e| LogEntryView {
             seq: e.seq,
             epoch: e.epoch,

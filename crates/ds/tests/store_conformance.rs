@@ -669,3 +669,52 @@ async fn nodes_starting_together_migrate_a_new_postgres_database() {
     drop(admin);
     let _ = driver.await;
 }
+
+/// A removed client is remembered with the sequence number of the commit that removed it
+/// (it may read the log up to there); adding it back forgets that.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn removed_members_are_remembered_until_added_back() {
+    for (store, _guard) in engines().await {
+        let (alice, bob, carol) = (unique("alice"), unique("bob"), unique("carol"));
+        let gid = group_with(&store, &[&alice, &bob, &carol]).await;
+        assert_eq!(store.removed_at(&gid, &bob).await.unwrap(), None);
+        let removal = store
+            .commit(
+                &gid,
+                &commit(1, &alice, &[&alice, &carol], "remove bob"),
+                NOW,
+            )
+            .await
+            .unwrap();
+        let Committed::Accepted { seq, .. } = removal else {
+            panic!("{removal:?}");
+        };
+        assert!(!store.is_member(&gid, &bob).await.unwrap());
+        assert_eq!(store.removed_at(&gid, &bob).await.unwrap(), Some(seq));
+        assert_eq!(store.removed_at(&gid, &carol).await.unwrap(), None);
+        // Removed again later (after being added back): the later commit counts.
+        let back = store
+            .commit(
+                &gid,
+                &commit(2, &alice, &[&alice, &bob, &carol], "add bob"),
+                NOW,
+            )
+            .await
+            .unwrap();
+        assert!(matches!(back, Committed::Accepted { .. }), "{back:?}");
+        assert_eq!(store.removed_at(&gid, &bob).await.unwrap(), None);
+        let again = store
+            .commit(
+                &gid,
+                &commit(3, &carol, &[&alice, &carol], "remove bob again"),
+                NOW,
+            )
+            .await
+            .unwrap();
+        let Committed::Accepted { seq: later, .. } = again else {
+            panic!("{again:?}");
+        };
+        assert!(later > seq);
+        assert_eq!(store.removed_at(&gid, &bob).await.unwrap(), Some(later));
+    }
+}

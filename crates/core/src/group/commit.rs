@@ -726,7 +726,12 @@ pub(crate) fn process_commit(
     let mut summary = CommitSummary {
         epoch: group.epoch().saturating_add(1),
         committer: sender,
-        committer_leaf: None,
+        // A member's leaf is known now (a removed receiver returns before the path is
+        // applied); an external joiner's once its leaf is added.
+        committer_leaf: match committer {
+            Committer::Member(leaf) => Some(leaf),
+            Committer::External => None,
+        },
         added: new_leaves.clone(),
         removed: applied.removed.iter().map(|(leaf, _)| *leaf).collect(),
         updated: applied.updated.clone(),

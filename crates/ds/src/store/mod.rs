@@ -404,6 +404,13 @@ pub trait Store: Send + Sync + 'static {
     /// Whether `client_id` is a member of the group.
     async fn is_member(&self, group_id: &[u8], client_id: &str) -> Result<bool, StoreError>;
 
+    /// For a client removed from the group (and not added back since): the sequence number
+    /// of the commit that removed it. It may still read the log up to there, so that a
+    /// member removed before it synced gets the messages of its membership and learns of
+    /// its removal from the commit itself. `None` for anyone else.
+    async fn removed_at(&self, group_id: &[u8], client_id: &str)
+    -> Result<Option<u64>, StoreError>;
+
     /// Appends a proposal or application message for the current epoch.
     async fn append(
         &self,

@@ -24,7 +24,8 @@ use super::{
 };
 
 /// Schema migrations, applied in order; the version is the index + 1.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE clients (
     client_id     TEXT PRIMARY KEY,
     cipher_suite  BIGINT NOT NULL,
@@ -93,7 +94,16 @@ CREATE TABLE tokens (
     client_id  TEXT NOT NULL,
     expires_at BIGINT NOT NULL
 );
-"#];
+"#,
+    r#"
+CREATE TABLE former_members (
+    group_id   BYTEA NOT NULL REFERENCES groups(group_id),
+    client_id  TEXT NOT NULL,
+    removed_at BIGINT NOT NULL,
+    PRIMARY KEY (group_id, client_id)
+);
+"#,
+];
 
 /// Expired KeyPackages are kept this long (seconds) for Welcome routing before removal.
 const KEY_PACKAGE_GRACE: i64 = 86_400;
@@ -613,6 +623,26 @@ impl Store for PostgresStore {
         }))
     }
 
+    async fn removed_at(
+        &self,
+        group_id: &[u8],
+        client_id: &str,
+    ) -> Result<Option<u64>, StoreError> {
+        let client = self.pool.get().await?;
+        let row = client
+            .query_opt(
+                "SELECT removed_at FROM former_members WHERE group_id = $1 AND client_id = $2",
+                &[&group_id, &client_id],
+            )
+            .await?;
+        row.map(|r| {
+            r.try_get::<_, i64>(0)
+                .map_err(StoreError::from)
+                .and_then(to_u64)
+        })
+        .transpose()
+    }
+
     async fn is_member(&self, group_id: &[u8], client_id: &str) -> Result<bool, StoreError> {
         let client = self.pool.get().await?;
         is_member_in(&**client, group_id, client_id).await
@@ -720,6 +750,21 @@ impl Store for PostgresStore {
             "INSERT INTO messages (group_id, seq, epoch, content_type, sender, data, created_at)
              VALUES ($1, $2, $3, 3, $4, $5, $6)",
             &[&group_id, &seq, &to_i64(c.epoch)?, &c.sender, &c.data, &now],
+        )
+        .await?;
+        // Who leaves may still read the log up to this commit; who (re)joins is a member
+        // again.
+        tx.execute(
+            "INSERT INTO former_members (group_id, client_id, removed_at)
+             SELECT group_id, client_id, $3 FROM group_members
+             WHERE group_id = $1 AND NOT (client_id = ANY($2::TEXT[]))
+             ON CONFLICT (group_id, client_id) DO UPDATE SET removed_at = EXCLUDED.removed_at",
+            &[&group_id, &c.members, &seq],
+        )
+        .await?;
+        tx.execute(
+            "DELETE FROM former_members WHERE group_id = $1 AND client_id = ANY($2::TEXT[])",
+            &[&group_id, &c.members],
         )
         .await?;
         tx.execute(

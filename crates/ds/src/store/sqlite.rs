@@ -21,7 +21,8 @@ use super::{
 };
 
 /// Schema migrations, applied in order; the version is the index + 1.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE clients (
     client_id     TEXT PRIMARY KEY,
     cipher_suite  INTEGER NOT NULL,
@@ -90,7 +91,16 @@ CREATE TABLE tokens (
     client_id  TEXT NOT NULL,
     expires_at INTEGER NOT NULL
 );
-"#];
+"#,
+    r#"
+CREATE TABLE former_members (
+    group_id   BLOB NOT NULL REFERENCES groups(group_id),
+    client_id  TEXT NOT NULL,
+    removed_at INTEGER NOT NULL,
+    PRIMARY KEY (group_id, client_id)
+);
+"#,
+];
 
 /// Number of reader connections of a file database.
 const READERS: usize = 4;
@@ -767,6 +777,24 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn removed_at(
+        &self,
+        group_id: &[u8],
+        client_id: &str,
+    ) -> Result<Option<u64>, StoreError> {
+        let (gid, id) = (group_id.to_vec(), client_id.to_owned());
+        self.read(move |conn| {
+            let seq: Option<i64> = conn
+                .prepare_cached(
+                    "SELECT removed_at FROM former_members WHERE group_id = ?1 AND client_id = ?2",
+                )?
+                .query_row(params![gid, id], |r| r.get(0))
+                .optional()?;
+            seq.map(to_u64).transpose()
+        })
+        .await
+    }
+
     async fn is_member(&self, group_id: &[u8], client_id: &str) -> Result<bool, StoreError> {
         let (gid, id) = (group_id.to_vec(), client_id.to_owned());
         self.read(move |conn| is_member_in(conn, &gid, &id)).await
@@ -877,12 +905,28 @@ impl Store for SqliteStore {
                  created_at) VALUES (?1, ?2, ?3, 3, ?4, ?5, ?6)",
             )?
             .execute(params![gid, seq, to_i64(c.epoch)?, c.sender, c.data, now])?;
+            // Who leaves may still read the log up to this commit; who (re)joins is a
+            // member again.
+            for previous in members_of(&tx, &gid)? {
+                if !c.members.contains(&previous) {
+                    tx.prepare_cached(
+                        "INSERT INTO former_members (group_id, client_id, removed_at)
+                         VALUES (?1, ?2, ?3) ON CONFLICT (group_id, client_id)
+                         DO UPDATE SET removed_at = excluded.removed_at",
+                    )?
+                    .execute(params![gid, previous, seq])?;
+                }
+            }
             tx.prepare_cached("DELETE FROM group_members WHERE group_id = ?1")?
                 .execute(params![gid])?;
             for member in &c.members {
                 tx.prepare_cached(
                     "INSERT INTO group_members (group_id, client_id) VALUES (?1, ?2)
                      ON CONFLICT DO NOTHING",
+                )?
+                .execute(params![gid, member])?;
+                tx.prepare_cached(
+                    "DELETE FROM former_members WHERE group_id = ?1 AND client_id = ?2",
                 )?
                 .execute(params![gid, member])?;
             }
