@@ -270,22 +270,102 @@ async fn method_not_allowed() -> AsHttpError {
 
 // ---- request helpers ------------------------------------------------------------------------
 
-fn media_type(headers: &HeaderMap) -> Option<String> {
-    headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .map(|v| v.trim().to_ascii_lowercase())
+/// Reading request bodies with a size limit and a required media type: shared by this
+/// service and the Delivery Service, so both refuse the same way.
+pub mod request {
+    use axum::body::Body;
+    use axum::http::{HeaderMap, header};
+    use serde::de::DeserializeOwned;
+
+    /// Why a request body was refused (the caller maps it to its own 4xx error).
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub enum BodyError {
+        /// 415: another `Content-Type` than expected.
+        UnsupportedMediaType(String),
+        /// 413: larger than the limit.
+        PayloadTooLarge(String),
+        /// 400: unreadable, or not the expected JSON.
+        BadRequest(String),
+    }
+
+    /// The request's media type, lower case, without parameters.
+    pub fn media_type(headers: &HeaderMap) -> Option<String> {
+        headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .map(|v| v.trim().to_ascii_lowercase())
+    }
+
+    /// The media type, if it is one of `expected`.
+    pub fn require_media_type(headers: &HeaderMap, expected: &[&str]) -> Result<String, BodyError> {
+        match media_type(headers) {
+            Some(t) if expected.contains(&t.as_str()) => Ok(t),
+            other => Err(BodyError::UnsupportedMediaType(format!(
+                "expected Content-Type {}, got {}",
+                expected.join(" or "),
+                other.as_deref().unwrap_or("none")
+            ))),
+        }
+    }
+
+    /// The whole body, refused early (by `Content-Length`) or while reading if larger than
+    /// `limit` bytes.
+    pub async fn read_body(
+        headers: &HeaderMap,
+        body: Body,
+        limit: usize,
+    ) -> Result<Vec<u8>, BodyError> {
+        let too_large = || BodyError::PayloadTooLarge(format!("body larger than {limit} bytes"));
+        if let Some(length) = headers
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok())
+            && length > limit as u64
+        {
+            return Err(too_large());
+        }
+        match axum::body::to_bytes(body, limit).await {
+            Ok(bytes) => Ok(bytes.to_vec()),
+            Err(e) => {
+                let text = e.to_string();
+                if text.contains("length limit") {
+                    Err(too_large())
+                } else {
+                    Err(BodyError::BadRequest(format!(
+                        "could not read the body: {text}"
+                    )))
+                }
+            }
+        }
+    }
+
+    /// A JSON body (`application/json`) of at most `limit` bytes.
+    pub async fn read_json<T: DeserializeOwned>(
+        headers: &HeaderMap,
+        body: Body,
+        limit: usize,
+    ) -> Result<T, BodyError> {
+        require_media_type(headers, &["application/json"])?;
+        let bytes = read_body(headers, body, limit).await?;
+        serde_json::from_slice(&bytes)
+            .map_err(|e| BodyError::BadRequest(format!("bad JSON body: {e}")))
+    }
+}
+
+impl From<request::BodyError> for AsHttpError {
+    fn from(e: request::BodyError) -> Self {
+        match e {
+            request::BodyError::UnsupportedMediaType(m) => Self::UnsupportedMediaType(m),
+            request::BodyError::PayloadTooLarge(m) => Self::PayloadTooLarge(m),
+            request::BodyError::BadRequest(m) => Self::BadRequest(m),
+        }
+    }
 }
 
 fn require_media_type(headers: &HeaderMap, expected: &str) -> Result<(), AsHttpError> {
-    match media_type(headers) {
-        Some(t) if t == expected => Ok(()),
-        other => Err(AsHttpError::UnsupportedMediaType(format!(
-            "expected Content-Type {expected}, got {}",
-            other.as_deref().unwrap_or("none")
-        ))),
-    }
+    request::require_media_type(headers, &[expected])?;
+    Ok(())
 }
 
 async fn read_body(
@@ -293,29 +373,7 @@ async fn read_body(
     headers: &HeaderMap,
     body: Body,
 ) -> Result<Vec<u8>, AsHttpError> {
-    let limit = state.max_body;
-    let too_large = || AsHttpError::PayloadTooLarge(format!("body larger than {limit} bytes"));
-    if let Some(length) = headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok())
-        && length > limit as u64
-    {
-        return Err(too_large());
-    }
-    match axum::body::to_bytes(body, limit).await {
-        Ok(bytes) => Ok(bytes.to_vec()),
-        Err(e) => {
-            let text = e.to_string();
-            if text.contains("length limit") {
-                Err(too_large())
-            } else {
-                Err(AsHttpError::BadRequest(format!(
-                    "could not read the body: {text}"
-                )))
-            }
-        }
-    }
+    Ok(request::read_body(headers, body, state.max_body).await?)
 }
 
 async fn read_json<T: DeserializeOwned>(
@@ -323,10 +381,7 @@ async fn read_json<T: DeserializeOwned>(
     headers: &HeaderMap,
     body: Body,
 ) -> Result<T, AsHttpError> {
-    require_media_type(headers, "application/json")?;
-    let bytes = read_body(state, headers, body).await?;
-    serde_json::from_slice(&bytes)
-        .map_err(|e| AsHttpError::BadRequest(format!("bad JSON body: {e}")))
+    Ok(request::read_json(headers, body, state.max_body).await?)
 }
 
 /// Checks `Authorization: Bearer <admin token>`.

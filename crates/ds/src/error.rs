@@ -99,6 +99,17 @@ pub enum DsError {
     Internal(String),
 }
 
+impl From<conclave_as::http::request::BodyError> for DsError {
+    fn from(e: conclave_as::http::request::BodyError) -> Self {
+        use conclave_as::http::request::BodyError;
+        match e {
+            BodyError::UnsupportedMediaType(m) => Self::UnsupportedMediaType(m),
+            BodyError::PayloadTooLarge(m) => Self::PayloadTooLarge(m),
+            BodyError::BadRequest(m) => Self::BadRequest(m),
+        }
+    }
+}
+
 impl DsError {
     /// The HTTP status and the stable error code.
     pub fn status_and_code(&self) -> (StatusCode, &'static str) {

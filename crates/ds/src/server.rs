@@ -31,6 +31,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use conclave_as::http::request;
 use conclave_codec::{Decode, Encode};
 use conclave_core::messages::{
     ContentType, Credential, LeafNodeSource, MlsMessage, ProtocolVersion, RatchetTreeNodes, Sender,
@@ -403,52 +404,14 @@ pub fn router(state: Arc<AppState>) -> Router {
 type AppResult = Result<Response, DsError>;
 type St = State<Arc<AppState>>;
 
-// ---- request helpers ------------------------------------------------------------------------
-
-fn media_type(headers: &HeaderMap) -> Option<String> {
-    headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .map(|v| v.trim().to_ascii_lowercase())
-}
+// ---- request helpers (shared with the AS: conclave_as::http::request) -----------------------
 
 fn require_media_type(headers: &HeaderMap, expected: &[&str]) -> Result<String, DsError> {
-    let found = media_type(headers);
-    match found {
-        Some(t) if expected.contains(&t.as_str()) => Ok(t),
-        other => Err(DsError::UnsupportedMediaType(format!(
-            "expected Content-Type {}, got {}",
-            expected.join(" or "),
-            other.as_deref().unwrap_or("none")
-        ))),
-    }
+    Ok(request::require_media_type(headers, expected)?)
 }
 
 async fn read_body(state: &AppState, headers: &HeaderMap, body: Body) -> Result<Vec<u8>, DsError> {
-    let limit = state.config.max_body;
-    let too_large = || DsError::PayloadTooLarge(format!("body larger than {limit} bytes"));
-    if let Some(length) = headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok())
-        && length > limit as u64
-    {
-        return Err(too_large());
-    }
-    match axum::body::to_bytes(body, limit).await {
-        Ok(bytes) => Ok(bytes.to_vec()),
-        Err(e) => {
-            let text = e.to_string();
-            if text.contains("length limit") {
-                Err(too_large())
-            } else {
-                Err(DsError::BadRequest(format!(
-                    "could not read the body: {text}"
-                )))
-            }
-        }
-    }
+    Ok(request::read_body(headers, body, state.config.max_body).await?)
 }
 
 async fn read_json<T: DeserializeOwned>(
@@ -456,9 +419,7 @@ async fn read_json<T: DeserializeOwned>(
     headers: &HeaderMap,
     body: Body,
 ) -> Result<T, DsError> {
-    require_media_type(headers, &["application/json"])?;
-    let bytes = read_body(state, headers, body).await?;
-    serde_json::from_slice(&bytes).map_err(|e| DsError::BadRequest(format!("bad JSON body: {e}")))
+    Ok(request::read_json(headers, body, state.config.max_body).await?)
 }
 
 fn b64(field: &str, value: &str) -> Result<Vec<u8>, DsError> {
