@@ -527,9 +527,7 @@ async fn authenticate(
         .ok_or_else(|| DsError::Unauthorized("unknown or expired token".into()))?;
     if let Some(policy) = state.config.credential_policy.clone() {
         let id = client.clone();
-        let revoked = tokio::task::spawn_blocking(move || policy.is_revoked(&id))
-            .await
-            .map_err(|e| DsError::Internal(format!("revocation check task: {e}")))??;
+        let revoked = run_policy(policy, "revocation check", move |p| p.is_revoked(&id)).await?;
         if revoked {
             return Err(DsError::Forbidden(format!(
                 "client {client:?} is revoked by the Authentication Service: its token no \
@@ -577,33 +575,81 @@ async fn health(State(state): St) -> Response {
     }
 }
 
-async fn register(State(state): St, headers: HeaderMap, body: Body) -> AppResult {
-    let request: RegisterRequest = read_json(&state, &headers, body).await?;
-    check_client_id(&request.client_id)?;
-    let signature_key = b64("signature_key", &request.signature_key)?;
-    let credential = b64("credential", &request.credential)?;
-    let signature = b64("signature", &request.signature)?;
+/// Runs a credential-policy check off the async workers: a policy may block (the AS's reads
+/// its SQLite store).
+async fn run_policy<T: Send + 'static>(
+    policy: Arc<dyn CredentialPolicy>,
+    what: &'static str,
+    check: impl FnOnce(&dyn CredentialPolicy) -> Result<T, DsError> + Send + 'static,
+) -> Result<T, DsError> {
+    tokio::task::spawn_blocking(move || check(policy.as_ref()))
+        .await
+        .map_err(|e| DsError::Internal(format!("{what} task: {e}")))?
+}
+
+/// A key and credential whose holder proved possession of the key.
+struct ProvenKey {
+    signature_key: Vec<u8>,
+    credential: Vec<u8>,
+    parsed: Credential,
+}
+
+/// Decodes the base64 `[signature_key, credential, signature]` of a registration or
+/// credential change and checks the proof of possession: the key signed the
+/// `RegistrationTbs` of `client_id` under `label`. `what` and `bad_signature` word the
+/// refusals.
+fn prove_key(
+    state: &AppState,
+    client_id: &str,
+    cipher_suite: u16,
+    [signature_key, credential, signature]: [&String; 3],
+    label: &str,
+    what: &str,
+    bad_signature: &str,
+) -> Result<ProvenKey, DsError> {
+    let signature_key = b64("signature_key", signature_key)?;
+    let credential = b64("credential", credential)?;
+    let signature = b64("signature", signature)?;
     let parsed = Credential::from_bytes(&credential)
         .map_err(|e| DsError::BadRequest(format!("credential: not a valid Credential: {e}")))?;
-    let cs = state.suite(request.cipher_suite)?;
+    let cs = state.suite(cipher_suite)?;
     let tbs = RegistrationTbs {
-        client_id: request.client_id.as_bytes().to_vec(),
-        cipher_suite: request.cipher_suite,
+        client_id: client_id.as_bytes().to_vec(),
+        cipher_suite,
         signature_key: signature_key.clone(),
         credential: credential.clone(),
     }
     .to_bytes()
-    .map_err(|e| DsError::BadRequest(format!("registration too large: {e}")))?;
-    labels::verify_with_label(
-        cs.as_ref(),
-        &signature_key,
+    .map_err(|e| DsError::BadRequest(format!("{what} too large: {e}")))?;
+    labels::verify_with_label(cs.as_ref(), &signature_key, label, &tbs, &signature)
+        .map_err(|_| DsError::Unauthorized(bad_signature.to_owned()))?;
+    Ok(ProvenKey {
+        signature_key,
+        credential,
+        parsed,
+    })
+}
+
+async fn register(State(state): St, headers: HeaderMap, body: Body) -> AppResult {
+    let request: RegisterRequest = read_json(&state, &headers, body).await?;
+    check_client_id(&request.client_id)?;
+    let ProvenKey {
+        signature_key,
+        credential,
+        parsed,
+    } = prove_key(
+        &state,
+        &request.client_id,
+        request.cipher_suite,
+        [
+            &request.signature_key,
+            &request.credential,
+            &request.signature,
+        ],
         wire::REGISTER_LABEL,
-        &tbs,
-        &signature,
-    )
-    .map_err(|_| {
-        DsError::Unauthorized("registration signature does not verify under signature_key".into())
-    })?;
+        "registration",
+        "registration signature does not verify under signature_key",
+    )?;
     if let Some(policy) = state.config.credential_policy.clone() {
         let registration = Registration {
             client_id: request.client_id.clone(),
@@ -612,9 +658,7 @@ async fn register(State(state): St, headers: HeaderMap, body: Body) -> AppResult
             credential: parsed,
             now: state.now(),
         };
-        tokio::task::spawn_blocking(move || policy.check(&registration))
-            .await
-            .map_err(|e| DsError::Internal(format!("credential check task: {e}")))??;
+        run_policy(policy, "credential check", move |p| p.check(&registration)).await?;
     }
     let record = ClientRecord {
         client_id: request.client_id.clone(),
@@ -660,32 +704,23 @@ async fn change_credential(
         )));
     }
     let request: CredentialChangeRequest = read_json(&state, &headers, body).await?;
-    let signature_key = b64("signature_key", &request.signature_key)?;
-    let credential = b64("credential", &request.credential)?;
-    let signature = b64("signature", &request.signature)?;
-    let parsed = Credential::from_bytes(&credential)
-        .map_err(|e| DsError::BadRequest(format!("credential: not a valid Credential: {e}")))?;
-    let cs = state.suite(request.cipher_suite)?;
-    let tbs = RegistrationTbs {
-        client_id: client_id.as_bytes().to_vec(),
-        cipher_suite: request.cipher_suite,
-        signature_key: signature_key.clone(),
-        credential: credential.clone(),
-    }
-    .to_bytes()
-    .map_err(|e| DsError::BadRequest(format!("credential change too large: {e}")))?;
-    labels::verify_with_label(
-        cs.as_ref(),
-        &signature_key,
+    let ProvenKey {
+        signature_key,
+        credential,
+        parsed,
+    } = prove_key(
+        &state,
+        &client_id,
+        request.cipher_suite,
+        [
+            &request.signature_key,
+            &request.credential,
+            &request.signature,
+        ],
         wire::CREDENTIAL_LABEL,
-        &tbs,
-        &signature,
-    )
-    .map_err(|_| {
-        DsError::Unauthorized(
-            "the credential change's signature does not verify under the new signature_key".into(),
-        )
-    })?;
+        "credential change",
+        "the credential change's signature does not verify under the new signature_key",
+    )?;
     let current = state
         .store
         .client(&client_id)
@@ -702,9 +737,10 @@ async fn change_credential(
     };
     match state.config.credential_policy.clone() {
         Some(policy) => {
-            tokio::task::spawn_blocking(move || policy.check_successor(&previous, &registration))
-                .await
-                .map_err(|e| DsError::Internal(format!("credential check task: {e}")))??
+            run_policy(policy, "credential check", move |p| {
+                p.check_successor(&previous, &registration)
+            })
+            .await?
         }
         None => same_client(&previous, &registration.credential)?,
     }
@@ -804,9 +840,7 @@ async fn token(State(state): St, headers: HeaderMap, body: Body) -> AppResult {
             credential,
             now: state.now(),
         };
-        tokio::task::spawn_blocking(move || policy.check_login(&registered))
-            .await
-            .map_err(|e| DsError::Internal(format!("login check task: {e}")))??;
+        run_policy(policy, "login check", move |p| p.check_login(&registered)).await?;
     }
     let token = URL_SAFE_NO_PAD.encode(random_bytes::<32>()?);
     let expires_at = state.now().saturating_add(state.config.token_lifetime);
