@@ -106,7 +106,8 @@ pub trait CredentialPolicy: Send + Sync + core::fmt::Debug {
     /// /v1/clients/{id}/credential`): `registration` must be acceptable as a registration,
     /// and its credential a valid successor of `previous`, i.e. for the same client (RFC 9420
     /// §5.3.1, `valid_successor`). The default checks [`CredentialPolicy::check`] and
-    /// [`same_client`].
+    /// [`same_client`] (the AS's policy keeps it: a registered credential may predate the AS
+    /// or come from another, and the successor must still present the same identity).
     fn check_successor(
         &self,
         previous: &Credential,

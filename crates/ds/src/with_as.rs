@@ -23,7 +23,7 @@ use axum::Router;
 use conclave_as::http::AsHttpState;
 use conclave_as::{AsError, AsStore as _};
 use conclave_core::credential::IdentityProvider as _;
-use conclave_core::messages::{Credential, SignaturePublicKey};
+use conclave_core::messages::SignaturePublicKey;
 use conclave_crypto::{CipherSuite, CryptoProvider};
 use conclave_crypto_rustcrypto::RustCryptoProvider;
 
@@ -69,9 +69,7 @@ impl CredentialPolicy for AsCredentialPolicy {
                      for: {reason} (enrol at /v1/as/enrol and register with the credential \
                      it issues)"
                 )),
-                AsError::Store(reason) => {
-                    DsError::Store(StoreError::Backend(format!("AS store: {reason}")))
-                }
+                AsError::Store(reason) => as_store_error(reason),
                 other => DsError::Internal(format!("AS credential check: {other}")),
             })?;
         if name != registration.client_id {
@@ -84,21 +82,8 @@ impl CredentialPolicy for AsCredentialPolicy {
         Ok(())
     }
 
-    fn check_successor(
-        &self,
-        previous: &Credential,
-        registration: &Registration,
-    ) -> Result<(), DsError> {
-        self.check(registration)?;
-        // The registered credential may predate the AS (or be another AS's): the successor
-        // must present the same identity as the predecessor, as members require.
-        crate::server::same_client(previous, &registration.credential)
-    }
-
     fn check_login(&self, registered: &Registration) -> Result<(), DsError> {
         let store = self.state.service().store();
-        let store_error =
-            |reason: String| DsError::Store(StoreError::Backend(format!("AS store: {reason}")));
         // The enrolled name is the client id; the credential's own identity is checked too
         // in case the client registered before the AS was enabled.
         let mut names = vec![registered.client_id.clone()];
@@ -109,7 +94,7 @@ impl CredentialPolicy for AsCredentialPolicy {
             names.push(name.to_owned());
         }
         for name in names {
-            if store.is_revoked(&name).map_err(store_error)? {
+            if store.is_revoked(&name).map_err(as_store_error)? {
                 return Err(DsError::Forbidden(format!(
                     "client {name:?} is revoked by the Authentication Service: it cannot log \
                      in any more"
@@ -125,8 +110,13 @@ impl CredentialPolicy for AsCredentialPolicy {
             .service()
             .store()
             .is_revoked(client_id)
-            .map_err(|reason| DsError::Store(StoreError::Backend(format!("AS store: {reason}"))))
+            .map_err(as_store_error)
     }
+}
+
+/// A failure of the AS's store, as the DS reports it.
+fn as_store_error(reason: String) -> DsError {
+    DsError::Store(StoreError::Backend(format!("AS store: {reason}")))
 }
 
 /// The policy of the AS served with `state`, for [`crate::DsConfig::credential_policy`].
