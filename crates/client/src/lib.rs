@@ -49,12 +49,6 @@ pub fn now_seconds() -> u64 {
         .unwrap_or(0)
 }
 
-/// The operating system's random source, for the sans-IO core (RFC 9420 §16.1).
-#[derive(Debug, Clone, Copy, Default)]
-pub struct OsRandom;
-
-impl conclave_crypto::CryptoRandom for OsRandom {
-    fn fill(&mut self, dest: &mut [u8]) -> Result<(), conclave_crypto::CryptoError> {
-        getrandom::fill(dest).map_err(|_| conclave_crypto::CryptoError::RandomFailed)
-    }
-}
+/// The operating system's random source, for the sans-IO core (RFC 9420 §16.1): the AS
+/// crate's.
+pub use conclave_as::OsRandom;

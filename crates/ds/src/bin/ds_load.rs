@@ -31,6 +31,7 @@ use anyhow::{Context as _, anyhow, bail, ensure};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use clap::Parser;
+use conclave_as::OsRandom;
 use conclave_codec::{Decode, Encode};
 use conclave_core::credential::BasicIdentityProvider;
 use conclave_core::group::{
@@ -38,7 +39,7 @@ use conclave_core::group::{
     SigningIdentity,
 };
 use conclave_core::messages::{Add, Credential, MlsMessage, MlsMessageBody, Proposal};
-use conclave_crypto::{CipherSuite, CryptoError, CryptoProvider, CryptoRandom};
+use conclave_crypto::{CipherSuite, CryptoProvider, CryptoRandom};
 use conclave_crypto_rustcrypto::RustCryptoProvider;
 use conclave_ds::wire::{self, CommitBundle};
 use conclave_ds::{AppState, DsConfig};
@@ -88,15 +89,6 @@ struct Args {
     /// Also write the results as JSON to this file.
     #[arg(long)]
     json: Option<PathBuf>,
-}
-
-/// The operating system's random source (the benchmark's keys are throwaway, but real).
-struct OsRandom;
-
-impl CryptoRandom for OsRandom {
-    fn fill(&mut self, dest: &mut [u8]) -> Result<(), CryptoError> {
-        getrandom::fill(dest).map_err(|_| CryptoError::RandomFailed)
-    }
 }
 
 fn env() -> GroupEnv {
