@@ -1,11 +1,16 @@
 //! Conclave's server for the mlswg interop harness: the gRPC service `mls_client.MLSClient`
 //! (see `proto/mls_client.proto`) mapped onto [`conclave_core::group`].
 //!
+//! [`server`] is the gRPC service; [`error`] says what can fail and which gRPC status each
+//! failure becomes.
+//!
 //! The protocol crates are sans-IO; this crate is where randomness comes from the operating
-//! system ([`rng::OsRandom`]) and time from the system clock ([`server::unix_now`]).
+//! system ([`rng::OsRandom`]) and time from the system clock ([`clock::unix_now`]).
 //! [`provider::InteropProvider`] serves suites 1–7: aws-lc-rs where it implements the suite,
 //! RustCrypto (with X448/Ed448) for suites 4 and 6.
 
+pub mod clock;
+pub mod error;
 pub mod provider;
 pub mod rng;
 pub mod server;

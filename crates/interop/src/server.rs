@@ -18,7 +18,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
 
-use conclave_codec::{CodecError, Decode, Encode};
+use conclave_codec::{Decode, Encode};
 use conclave_core::credential::BasicIdentityProvider;
 use conclave_core::group::{
     CommitOptions, Group, GroupConfig, GroupEnv, GroupError, GroupStatus, JoinOptions,
@@ -31,68 +31,14 @@ use conclave_core::messages::{
     PreSharedKey, PreSharedKeyId, Proposal, ProtocolVersion, Psk, RatchetTreeNodes, ReInit, Remove,
     ResumptionPskUsage, Welcome, WireFormat, find_payload,
 };
-use conclave_crypto::{CipherSuite, CryptoError, CryptoProvider, Secret};
+use conclave_crypto::{CipherSuite, Secret};
 use tonic::{Request, Response, Status};
 
+use crate::clock::unix_now;
+use crate::error::{InteropError, Result, bad};
 use crate::proto::{self, mls_client_server::MlsClient};
-use crate::provider::InteropProvider;
+use crate::provider::{InteropProvider, suite_of, supported_suite_ids};
 use crate::rng::{OsRandom, random_bytes};
-
-/// What can go wrong serving a request; each maps to a gRPC status with a message.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum InteropError {
-    /// No state, transaction, reinit or signer with this handle.
-    #[error("unknown handle {0}")]
-    UnknownHandle(u32),
-    /// The handle exists but is of another kind.
-    #[error("handle {0} is not a {1}")]
-    WrongHandle(u32, &'static str),
-    /// The request is malformed or asks for something unsupported.
-    #[error("bad request: {0}")]
-    BadRequest(String),
-    /// The protocol refused the operation.
-    #[error("MLS: {0}")]
-    Group(#[from] GroupError),
-    /// A message did not decode.
-    #[error("decoding: {0}")]
-    Codec(#[from] CodecError),
-    /// A cryptographic operation failed.
-    #[error("crypto: {0}")]
-    Crypto(#[from] CryptoError),
-    /// The server's state lock was poisoned by an earlier failure.
-    #[error("server state unavailable")]
-    Poisoned,
-}
-
-impl From<InteropError> for Status {
-    fn from(error: InteropError) -> Self {
-        let message = error.to_string();
-        match error {
-            InteropError::UnknownHandle(_) => Status::not_found(message),
-            InteropError::WrongHandle(..) | InteropError::BadRequest(_) => {
-                Status::invalid_argument(message)
-            }
-            InteropError::Codec(_) => Status::invalid_argument(message),
-            InteropError::Group(_) => Status::failed_precondition(message),
-            InteropError::Crypto(_) | InteropError::Poisoned => Status::internal(message),
-        }
-    }
-}
-
-type Result<T> = std::result::Result<T, InteropError>;
-
-fn bad(message: impl Into<String>) -> InteropError {
-    InteropError::BadRequest(message.into())
-}
-
-/// Seconds since the Unix epoch, from the system clock (lifetimes, RFC 9420 §7.2).
-pub fn unix_now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
-}
 
 /// A KeyPackage waiting for its Welcome, with the keys to use it.
 struct PendingJoin {
@@ -167,12 +113,6 @@ impl InteropServer {
 }
 
 // ---- helpers ---------------------------------------------------------------------------------
-
-fn suite_of(value: u32) -> Result<CipherSuite> {
-    u16::try_from(value)
-        .map(CipherSuite)
-        .map_err(|_| bad(format!("cipher suite {value} out of range")))
-}
 
 fn basic(identity: &[u8]) -> Credential {
     Credential::Basic {
@@ -1160,11 +1100,7 @@ macro_rules! mls_client_impl {
                 _request: Request<proto::SupportedCiphersuitesRequest>,
             ) -> std::result::Result<Response<proto::SupportedCiphersuitesResponse>, Status> {
                 Ok(Response::new(proto::SupportedCiphersuitesResponse {
-                    ciphersuites: InteropProvider
-                        .supported_cipher_suites()
-                        .iter()
-                        .map(|s| u32::from(s.0))
-                        .collect(),
+                    ciphersuites: supported_suite_ids(),
                 }))
             }
 
