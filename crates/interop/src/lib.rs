@@ -1,7 +1,8 @@
 //! Conclave's server for the mlswg interop harness: the gRPC service `mls_client.MLSClient`
 //! (see `proto/mls_client.proto`) mapped onto [`conclave_core::group`].
 //!
-//! [`server`] is the gRPC service; [`error`] says what can fail and which gRPC status each
+//! [`server`] is the gRPC service, and `wire` how the harness's byte strings map to MLS
+//! objects; [`error`] says what can fail and which gRPC status each
 //! failure becomes.
 //!
 //! The protocol crates are sans-IO; this crate is where randomness comes from the operating
@@ -14,6 +15,7 @@ pub mod error;
 pub mod provider;
 pub mod rng;
 pub mod server;
+mod wire;
 
 /// Code generated from `proto/mls_client.proto` by `build.rs` (server and client).
 #[allow(

@@ -2,15 +2,14 @@
 //! [`conclave_core::group`].
 //!
 //! Harness conventions followed here:
-//! - every MLS object crosses the wire as an `MLSMessage` (RFC 9420 §6);
+//! - byte strings map to MLS objects as `crate::wire` says (`MLSMessage`s, out-of-band
+//!   ratchet trees, empty for absent);
 //! - credentials are Basic (RFC 9420 §5.3) with the actor's name as identity, and a Remove
 //!   names the removed member by that identity;
 //! - group states, pending joins ("transactions"), reinitialisations and external signers
 //!   are kept in memory under `u32` handles, released by `Free`;
 //! - `encrypt_handshake` selects PrivateMessage (true) or PublicMessage (false) for our
 //!   proposals and commits (RFC 9420 §6);
-//! - ratchet trees exchanged out of band (`external_tree`) are the TLS encoding of
-//!   `optional<Node> ratchet_tree<V>` (RFC 9420 §12.4.3.3).
 //!
 //! External PSKs given by `StorePSK` (or with an external join) go to one store shared by all
 //! states of this server (RFC 9420 §8.4: a PSK is found by its id).
@@ -26,10 +25,10 @@ use conclave_core::group::{
     new_member_proposal,
 };
 use conclave_core::messages::{
-    Add, Credential, Extension, ExtensionPayload, ExtensionType, ExternalSender, ExternalSenders,
-    GroupContextExtensions, GroupInfo, KeyPackage, LeafIndex, MlsMessage, MlsMessageBody, Node,
-    PreSharedKey, PreSharedKeyId, Proposal, ProtocolVersion, Psk, RatchetTreeNodes, ReInit, Remove,
-    ResumptionPskUsage, Welcome, WireFormat, find_payload,
+    Add, Credential, ExtensionPayload, ExtensionType, ExternalSender, ExternalSenders,
+    GroupContextExtensions, LeafIndex, MlsMessage, MlsMessageBody, Node, PreSharedKey,
+    PreSharedKeyId, Proposal, ProtocolVersion, Psk, RatchetTreeNodes, ReInit, Remove,
+    ResumptionPskUsage, WireFormat, find_payload,
 };
 use conclave_crypto::{CipherSuite, Secret};
 use tonic::{Request, Response, Status};
@@ -39,6 +38,11 @@ use crate::error::{InteropError, Result, bad};
 use crate::proto::{self, mls_client_server::MlsClient};
 use crate::provider::{InteropProvider, suite_of, supported_suite_ids};
 use crate::rng::{OsRandom, random_bytes};
+use crate::wire::{
+    decode_group_info, decode_key_package, decode_key_packages, decode_message, decode_tree,
+    decode_welcome, encode_message, encode_optional, encode_tree, extensions_of, out_of_band_tree,
+    wrap,
+};
 
 /// A KeyPackage waiting for its Welcome, with the keys to use it.
 struct PendingJoin {
@@ -129,74 +133,6 @@ fn config(encrypt_handshake: bool) -> GroupConfig {
         },
         ..GroupConfig::default()
     }
-}
-
-fn decode_message(bytes: &[u8]) -> Result<MlsMessage> {
-    Ok(MlsMessage::from_bytes(bytes)?)
-}
-
-fn encode_message(message: &MlsMessage) -> Result<Vec<u8>> {
-    Ok(message.to_bytes()?)
-}
-
-fn wrap(body: MlsMessageBody) -> Result<Vec<u8>> {
-    encode_message(&MlsMessage::new(body))
-}
-
-fn decode_welcome(bytes: &[u8]) -> Result<Welcome> {
-    match decode_message(bytes)?.body {
-        MlsMessageBody::Welcome(welcome) => Ok(welcome),
-        other => Err(bad(format!(
-            "expected a Welcome, got wire format {}",
-            other.wire_format().0
-        ))),
-    }
-}
-
-fn decode_group_info(bytes: &[u8]) -> Result<GroupInfo> {
-    match decode_message(bytes)?.body {
-        MlsMessageBody::GroupInfo(info) => Ok(info),
-        other => Err(bad(format!(
-            "expected a GroupInfo, got wire format {}",
-            other.wire_format().0
-        ))),
-    }
-}
-
-fn decode_key_package(bytes: &[u8]) -> Result<KeyPackage> {
-    match decode_message(bytes)?.body {
-        MlsMessageBody::KeyPackage(kp) => Ok(kp),
-        other => Err(bad(format!(
-            "expected a KeyPackage, got wire format {}",
-            other.wire_format().0
-        ))),
-    }
-}
-
-/// An out-of-band ratchet tree: `None` when empty.
-fn decode_tree(bytes: &[u8]) -> Result<Option<RatchetTreeNodes>> {
-    if bytes.is_empty() {
-        Ok(None)
-    } else {
-        Ok(Some(RatchetTreeNodes::from_bytes(bytes)?))
-    }
-}
-
-fn encode_tree(group: &Group) -> Result<Vec<u8>> {
-    Ok(group.tree().to_nodes().to_bytes()?)
-}
-
-fn extensions_of(list: &[proto::Extension]) -> Result<Vec<Extension>> {
-    list.iter()
-        .map(|e| {
-            let extension_type = u16::try_from(e.extension_type)
-                .map_err(|_| bad(format!("extension type {} out of range", e.extension_type)))?;
-            Ok(Extension {
-                extension_type: ExtensionType(extension_type),
-                extension_data: e.extension_data.clone(),
-            })
-        })
-        .collect()
 }
 
 /// The leaf of the member whose Basic identity is `identity`, in a tree given as nodes
@@ -538,11 +474,7 @@ impl State {
     fn group_info(&mut self, req: proto::GroupInfoRequest) -> Result<proto::GroupInfoResponse> {
         let group = self.member(req.state_id)?;
         let group_info = encode_message(&group.group_info(!req.external_tree)?)?;
-        let ratchet_tree = if req.external_tree {
-            encode_tree(group)?
-        } else {
-            Vec::new()
-        };
+        let ratchet_tree = out_of_band_tree(group, req.external_tree)?;
         Ok(proto::GroupInfoResponse {
             group_info,
             ratchet_tree,
@@ -705,13 +637,9 @@ impl State {
         } else {
             Vec::new()
         };
-        let welcome = match &output.welcome {
-            Some(welcome) => encode_message(welcome)?,
-            None => Vec::new(),
-        };
         Ok(proto::CommitResponse {
             commit: encode_message(&output.commit)?,
-            welcome,
+            welcome: encode_optional(output.welcome.as_ref())?,
             ratchet_tree,
         })
     }
@@ -817,11 +745,7 @@ impl State {
         &mut self,
         req: proto::ReInitWelcomeRequest,
     ) -> Result<proto::CreateSubgroupResponse> {
-        let key_packages = req
-            .key_package
-            .iter()
-            .map(|kp| decode_key_package(kp))
-            .collect::<Result<Vec<_>>>()?;
+        let key_packages = decode_key_packages(&req.key_package)?;
         let pending = self.reinit(req.reinit_id)?;
         let options = CommitOptions {
             force_path: req.force_path,
@@ -836,24 +760,17 @@ impl State {
             unix_now(),
             &mut OsRandom,
         )?;
-        self.subgroup_response(group, &output.welcome, req.external_tree)
+        self.subgroup_response(group, output.welcome.as_ref(), req.external_tree)
     }
 
     fn subgroup_response(
         &mut self,
         group: Group,
-        welcome: &Option<MlsMessage>,
+        welcome: Option<&MlsMessage>,
         external_tree: bool,
     ) -> Result<proto::CreateSubgroupResponse> {
-        let welcome = match welcome {
-            Some(welcome) => encode_message(welcome)?,
-            None => Vec::new(),
-        };
-        let ratchet_tree = if external_tree {
-            encode_tree(&group)?
-        } else {
-            Vec::new()
-        };
+        let welcome = encode_optional(welcome)?;
+        let ratchet_tree = out_of_band_tree(&group, external_tree)?;
         let epoch_authenticator = group.epoch_authenticator().to_vec();
         let state_id = self.insert(Handle::Member(Box::new(group)))?;
         Ok(proto::CreateSubgroupResponse {
@@ -897,11 +814,7 @@ impl State {
         &mut self,
         req: proto::CreateBranchRequest,
     ) -> Result<proto::CreateSubgroupResponse> {
-        let key_packages = req
-            .key_packages
-            .iter()
-            .map(|kp| decode_key_package(kp))
-            .collect::<Result<Vec<_>>>()?;
+        let key_packages = decode_key_packages(&req.key_packages)?;
         let extensions = extensions_of(&req.extensions)?;
         let group = self.member(req.state_id)?;
         let options = CommitOptions {
@@ -918,7 +831,7 @@ impl State {
             unix_now(),
             &mut OsRandom,
         )?;
-        self.subgroup_response(branch, &output.welcome, req.external_tree)
+        self.subgroup_response(branch, output.welcome.as_ref(), req.external_tree)
     }
 
     fn handle_branch(
