@@ -1,7 +1,7 @@
 //! Conclave's server for the mlswg interop harness: the gRPC service `mls_client.MLSClient`
 //! (see `proto/mls_client.proto`) mapped onto [`conclave_core::group`].
 //!
-//! [`server`] is the gRPC service, and `wire` how the harness's byte strings map to MLS
+//! [`server`] is the gRPC service, `registry` the handles it gives out, and `wire` how the harness's byte strings map to MLS
 //! objects; [`error`] says what can fail and which gRPC status each
 //! failure becomes.
 //!
@@ -13,6 +13,7 @@
 pub mod clock;
 pub mod error;
 pub mod provider;
+mod registry;
 pub mod rng;
 pub mod server;
 mod wire;

@@ -7,7 +7,7 @@
 //! - credentials are Basic (RFC 9420 §5.3) with the actor's name as identity, and a Remove
 //!   names the removed member by that identity;
 //! - group states, pending joins ("transactions"), reinitialisations and external signers
-//!   are kept in memory under `u32` handles, released by `Free`;
+//!   are kept in memory under `u32` handles, released by `Free` (`crate::registry`);
 //! - `encrypt_handshake` selects PrivateMessage (true) or PublicMessage (false) for our
 //!   proposals and commits (RFC 9420 §6);
 //!
@@ -37,6 +37,7 @@ use crate::clock::unix_now;
 use crate::error::{InteropError, Result, bad};
 use crate::proto::{self, mls_client_server::MlsClient};
 use crate::provider::{InteropProvider, suite_of, supported_suite_ids};
+use crate::registry::{Handle, PendingJoin, PendingReInit, Registry};
 use crate::rng::{OsRandom, random_bytes};
 use crate::wire::{
     decode_group_info, decode_key_package, decode_key_packages, decode_message, decode_tree,
@@ -44,34 +45,11 @@ use crate::wire::{
     wrap,
 };
 
-/// A KeyPackage waiting for its Welcome, with the keys to use it.
-struct PendingJoin {
-    signer: SigningIdentity,
-    bundle: KeyPackageBundle,
-}
-
-/// A member whose group committed a ReInit (RFC 9420 §11.2): the old group, and the identity
-/// and KeyPackage for the new one.
-struct PendingReInit {
-    old: Group,
-    signer: SigningIdentity,
-    bundle: KeyPackageBundle,
-}
-
-/// What a handle refers to.
-enum Handle {
-    Member(Box<Group>),
-    Transaction(Box<PendingJoin>),
-    ReInit(Box<PendingReInit>),
-    Signer(Box<SigningIdentity>),
-}
-
 /// Everything the server holds.
 struct State {
     env: GroupEnv,
     psks: Arc<RwLock<HashMap<Vec<u8>, Secret>>>,
-    handles: HashMap<u32, Handle>,
-    next_id: u32,
+    registry: Registry,
 }
 
 /// The gRPC service.
@@ -104,8 +82,7 @@ impl InteropServer {
             state: Mutex::new(State {
                 env,
                 psks,
-                handles: HashMap::new(),
-                next_id: 1,
+                registry: Registry::new(),
             }),
         }
     }
@@ -265,51 +242,6 @@ fn receive_proposals(group: &mut Group, proposals: &[Vec<u8>], now: u64) -> Resu
 }
 
 impl State {
-    fn insert(&mut self, handle: Handle) -> Result<u32> {
-        let id = self.next_id;
-        self.next_id = self
-            .next_id
-            .checked_add(1)
-            .ok_or_else(|| bad("handles exhausted"))?;
-        self.handles.insert(id, handle);
-        Ok(id)
-    }
-
-    fn member(&mut self, id: u32) -> Result<&mut Group> {
-        match self.handles.get_mut(&id) {
-            Some(Handle::Member(group)) => Ok(group),
-            Some(_) => Err(InteropError::WrongHandle(id, "group state")),
-            None => Err(InteropError::UnknownHandle(id)),
-        }
-    }
-
-    fn take_transaction(&mut self, id: u32) -> Result<PendingJoin> {
-        match self.handles.remove(&id) {
-            Some(Handle::Transaction(tx)) => Ok(*tx),
-            Some(other) => {
-                self.handles.insert(id, other);
-                Err(InteropError::WrongHandle(id, "transaction"))
-            }
-            None => Err(InteropError::UnknownHandle(id)),
-        }
-    }
-
-    fn reinit(&mut self, id: u32) -> Result<&mut PendingReInit> {
-        match self.handles.get_mut(&id) {
-            Some(Handle::ReInit(reinit)) => Ok(reinit),
-            Some(_) => Err(InteropError::WrongHandle(id, "reinit")),
-            None => Err(InteropError::UnknownHandle(id)),
-        }
-    }
-
-    fn signer(&self, id: u32) -> Result<&SigningIdentity> {
-        match self.handles.get(&id) {
-            Some(Handle::Signer(signer)) => Ok(signer),
-            Some(_) => Err(InteropError::WrongHandle(id, "external signer")),
-            None => Err(InteropError::UnknownHandle(id)),
-        }
-    }
-
     fn new_signer(&self, suite: CipherSuite, identity: &[u8]) -> Result<SigningIdentity> {
         let cs = self.env.suite(suite)?;
         Ok(SigningIdentity::generate(
@@ -355,7 +287,7 @@ impl State {
             unix_now(),
             &mut OsRandom,
         )?;
-        let state_id = self.insert(Handle::Member(Box::new(group)))?;
+        let state_id = self.registry.insert(Handle::Member(Box::new(group)))?;
         Ok(proto::CreateGroupResponse { state_id })
     }
 
@@ -373,10 +305,12 @@ impl State {
             encryption_priv: bundle.encryption_private_key.as_bytes().to_vec(),
             signature_priv: signer.secret_key.as_bytes().to_vec(),
         };
-        let transaction_id = self.insert(Handle::Transaction(Box::new(PendingJoin {
-            signer,
-            bundle,
-        })))?;
+        let transaction_id = self
+            .registry
+            .insert(Handle::Transaction(Box::new(PendingJoin {
+                signer,
+                bundle,
+            })))?;
         Ok(proto::CreateKeyPackageResponse {
             transaction_id,
             ..response
@@ -389,7 +323,7 @@ impl State {
             ratchet_tree: decode_tree(&req.ratchet_tree)?,
             ..JoinOptions::default()
         };
-        let tx = self.take_transaction(req.transaction_id)?;
+        let tx = self.registry.take_transaction(req.transaction_id)?;
         let joined = Group::join(
             self.env.clone(),
             &welcome,
@@ -403,13 +337,12 @@ impl State {
             Ok(group) => group,
             Err(error) => {
                 // Keep the KeyPackage for another attempt.
-                self.handles
-                    .insert(req.transaction_id, Handle::Transaction(Box::new(tx)));
+                self.registry.restore_transaction(req.transaction_id, tx);
                 return Err(error.into());
             }
         };
         let epoch_authenticator = group.epoch_authenticator().to_vec();
-        let state_id = self.insert(Handle::Member(Box::new(group)))?;
+        let state_id = self.registry.insert(Handle::Member(Box::new(group)))?;
         Ok(proto::JoinGroupResponse {
             state_id,
             epoch_authenticator,
@@ -461,7 +394,7 @@ impl State {
         )?;
         let commit = encode_message(&output.commit)?;
         let epoch_authenticator = group.epoch_authenticator().to_vec();
-        let state_id = self.insert(Handle::Member(Box::new(group)))?;
+        let state_id = self.registry.insert(Handle::Member(Box::new(group)))?;
         Ok(proto::ExternalJoinResponse {
             state_id,
             commit,
@@ -472,7 +405,7 @@ impl State {
     // ---- using a state -------------------------------------------------------------------
 
     fn group_info(&mut self, req: proto::GroupInfoRequest) -> Result<proto::GroupInfoResponse> {
-        let group = self.member(req.state_id)?;
+        let group = self.registry.member(req.state_id)?;
         let group_info = encode_message(&group.group_info(!req.external_tree)?)?;
         let ratchet_tree = out_of_band_tree(group, req.external_tree)?;
         Ok(proto::GroupInfoResponse {
@@ -482,14 +415,14 @@ impl State {
     }
 
     fn state_auth(&mut self, req: proto::StateAuthRequest) -> Result<proto::StateAuthResponse> {
-        let group = self.member(req.state_id)?;
+        let group = self.registry.member(req.state_id)?;
         Ok(proto::StateAuthResponse {
             state_auth_secret: group.epoch_authenticator().to_vec(),
         })
     }
 
     fn export(&mut self, req: proto::ExportRequest) -> Result<proto::ExportResponse> {
-        let group = self.member(req.state_id)?;
+        let group = self.registry.member(req.state_id)?;
         let length = usize::try_from(req.key_length).map_err(|_| bad("key_length too large"))?;
         let secret = group.export_secret(&req.label, &req.context, length)?;
         Ok(proto::ExportResponse {
@@ -498,7 +431,7 @@ impl State {
     }
 
     fn protect(&mut self, req: proto::ProtectRequest) -> Result<proto::ProtectResponse> {
-        let group = self.member(req.state_id)?;
+        let group = self.registry.member(req.state_id)?;
         let message = group.encrypt_application_message(
             &req.plaintext,
             &req.authenticated_data,
@@ -511,7 +444,7 @@ impl State {
 
     fn unprotect(&mut self, req: proto::UnprotectRequest) -> Result<proto::UnprotectResponse> {
         let message = decode_message(&req.ciphertext)?;
-        let group = self.member(req.state_id)?;
+        let group = self.registry.member(req.state_id)?;
         match group.process_message(&message, unix_now())? {
             ProcessedMessage::Application {
                 data,
@@ -532,7 +465,7 @@ impl State {
     }
 
     fn store_psk(&mut self, req: proto::StorePskRequest) -> Result<proto::StorePskResponse> {
-        if !self.handles.contains_key(&req.state_or_transaction_id) {
+        if !self.registry.contains(req.state_or_transaction_id) {
             return Err(InteropError::UnknownHandle(req.state_or_transaction_id));
         }
         self.store_psk_secret(&req.psk_id, &req.psk_secret)?;
@@ -542,7 +475,7 @@ impl State {
     // ---- proposals -----------------------------------------------------------------------
 
     fn propose(&mut self, state_id: u32, proposal: Proposal) -> Result<proto::ProposalResponse> {
-        let group = self.member(state_id)?;
+        let group = self.registry.member(state_id)?;
         let message = group.propose(proposal, &[], &mut OsRandom)?;
         Ok(proto::ProposalResponse {
             proposal: encode_message(&message)?,
@@ -558,7 +491,7 @@ impl State {
         &mut self,
         req: proto::UpdateProposalRequest,
     ) -> Result<proto::ProposalResponse> {
-        let group = self.member(req.state_id)?;
+        let group = self.registry.member(req.state_id)?;
         let message = group.propose_update(None, &mut OsRandom)?;
         Ok(proto::ProposalResponse {
             proposal: encode_message(&message)?,
@@ -569,7 +502,7 @@ impl State {
         &mut self,
         req: proto::RemoveProposalRequest,
     ) -> Result<proto::ProposalResponse> {
-        let removed = member_leaf(self.member(req.state_id)?, &req.removed_id)?;
+        let removed = member_leaf(self.registry.member(req.state_id)?, &req.removed_id)?;
         self.propose(req.state_id, Proposal::Remove(Remove { removed }))
     }
 
@@ -577,7 +510,7 @@ impl State {
         &mut self,
         req: proto::ExternalPskProposalRequest,
     ) -> Result<proto::ProposalResponse> {
-        let suite = self.member(req.state_id)?.cipher_suite();
+        let suite = self.registry.member(req.state_id)?.cipher_suite();
         let psk = external_psk_id(&req.psk_id, suite, &self.env)?;
         self.propose(req.state_id, Proposal::PreSharedKey(PreSharedKey { psk }))
     }
@@ -586,7 +519,7 @@ impl State {
         &mut self,
         req: proto::ResumptionPskProposalRequest,
     ) -> Result<proto::ProposalResponse> {
-        let group = self.member(req.state_id)?;
+        let group = self.registry.member(req.state_id)?;
         let (group_id, suite) = (group.group_id().to_vec(), group.cipher_suite());
         let psk = resumption_psk_id(&group_id, req.epoch_id, suite, &self.env)?;
         self.propose(req.state_id, Proposal::PreSharedKey(PreSharedKey { psk }))
@@ -608,7 +541,7 @@ impl State {
     fn commit(&mut self, req: proto::CommitRequest) -> Result<proto::CommitResponse> {
         let now = unix_now();
         let env = self.env.clone();
-        let group = self.member(req.state_id)?;
+        let group = self.registry.member(req.state_id)?;
         receive_proposals(group, &req.by_reference, now)?;
         let tree = group.tree().to_nodes();
         let target = ProposalTarget {
@@ -648,7 +581,7 @@ impl State {
     fn apply_commit(&mut self, req: &proto::HandleCommitRequest) -> Result<Vec<u8>> {
         let now = unix_now();
         let commit = decode_message(&req.commit)?;
-        let group = self.member(req.state_id)?;
+        let group = self.registry.member(req.state_id)?;
         receive_proposals(group, &req.proposal, now)?;
         match group.process_message(&commit, now)? {
             ProcessedMessage::Commit(_) | ProcessedMessage::OwnCommitMerged(_) => {}
@@ -672,7 +605,7 @@ impl State {
         &mut self,
         req: proto::HandlePendingCommitRequest,
     ) -> Result<proto::HandleCommitResponse> {
-        let group = self.member(req.state_id)?;
+        let group = self.registry.member(req.state_id)?;
         group.merge_pending_commit()?;
         Ok(proto::HandleCommitResponse {
             state_id: req.state_id,
@@ -698,7 +631,7 @@ impl State {
     /// After a ReInit commit was applied to `state_id`: moves the old group into a reinit
     /// handle with a fresh identity and KeyPackage in the new suite.
     fn start_reinit(&mut self, state_id: u32) -> Result<proto::HandleReInitCommitResponse> {
-        let group = self.member(state_id)?;
+        let group = self.registry.member(state_id)?;
         let GroupStatus::ReInitialized(reinit) = group.status() else {
             return Err(bad("the commit did not carry a ReInit"));
         };
@@ -710,14 +643,14 @@ impl State {
         let epoch_authenticator = group.epoch_authenticator().to_vec();
         let (signer, bundle) = self.new_key_package(suite, &identity)?;
         let key_package = wrap(MlsMessageBody::KeyPackage(bundle.key_package.clone()))?;
-        let Some(Handle::Member(old)) = self.handles.remove(&state_id) else {
-            return Err(InteropError::UnknownHandle(state_id));
-        };
-        let reinit_id = self.insert(Handle::ReInit(Box::new(PendingReInit {
-            old: *old,
-            signer,
-            bundle,
-        })))?;
+        let old = self.registry.take_member(state_id)?;
+        let reinit_id = self
+            .registry
+            .insert(Handle::ReInit(Box::new(PendingReInit {
+                old,
+                signer,
+                bundle,
+            })))?;
         Ok(proto::HandleReInitCommitResponse {
             reinit_id,
             key_package,
@@ -729,7 +662,7 @@ impl State {
         &mut self,
         req: proto::HandlePendingCommitRequest,
     ) -> Result<proto::HandleReInitCommitResponse> {
-        self.member(req.state_id)?.merge_pending_commit()?;
+        self.registry.member(req.state_id)?.merge_pending_commit()?;
         self.start_reinit(req.state_id)
     }
 
@@ -746,7 +679,7 @@ impl State {
         req: proto::ReInitWelcomeRequest,
     ) -> Result<proto::CreateSubgroupResponse> {
         let key_packages = decode_key_packages(&req.key_package)?;
-        let pending = self.reinit(req.reinit_id)?;
+        let pending = self.registry.reinit(req.reinit_id)?;
         let options = CommitOptions {
             force_path: req.force_path,
             ratchet_tree_in_group_info: !req.external_tree,
@@ -772,7 +705,7 @@ impl State {
         let welcome = encode_optional(welcome)?;
         let ratchet_tree = out_of_band_tree(&group, external_tree)?;
         let epoch_authenticator = group.epoch_authenticator().to_vec();
-        let state_id = self.insert(Handle::Member(Box::new(group)))?;
+        let state_id = self.registry.insert(Handle::Member(Box::new(group)))?;
         Ok(proto::CreateSubgroupResponse {
             state_id,
             welcome,
@@ -790,7 +723,7 @@ impl State {
             ratchet_tree: decode_tree(&req.ratchet_tree)?,
             ..JoinOptions::default()
         };
-        let pending = self.reinit(req.reinit_id)?;
+        let pending = self.registry.reinit(req.reinit_id)?;
         let group_config = pending.old.config().clone();
         let group = pending.old.join_reinit(
             &welcome,
@@ -801,7 +734,7 @@ impl State {
             unix_now(),
         )?;
         let epoch_authenticator = group.epoch_authenticator().to_vec();
-        let state_id = self.insert(Handle::Member(Box::new(group)))?;
+        let state_id = self.registry.insert(Handle::Member(Box::new(group)))?;
         Ok(proto::JoinGroupResponse {
             state_id,
             epoch_authenticator,
@@ -816,7 +749,7 @@ impl State {
     ) -> Result<proto::CreateSubgroupResponse> {
         let key_packages = decode_key_packages(&req.key_packages)?;
         let extensions = extensions_of(&req.extensions)?;
-        let group = self.member(req.state_id)?;
+        let group = self.registry.member(req.state_id)?;
         let options = CommitOptions {
             force_path: req.force_path,
             ratchet_tree_in_group_info: !req.external_tree,
@@ -843,8 +776,8 @@ impl State {
             ratchet_tree: decode_tree(&req.ratchet_tree)?,
             ..JoinOptions::default()
         };
-        let tx = self.take_transaction(req.transaction_id)?;
-        let group = self.member(req.state_id)?;
+        let tx = self.registry.take_transaction(req.transaction_id)?;
+        let group = self.registry.member(req.state_id)?;
         let group_config = group.config().clone();
         let branch = group.join_branch(
             &welcome,
@@ -855,7 +788,7 @@ impl State {
             unix_now(),
         )?;
         let epoch_authenticator = branch.epoch_authenticator().to_vec();
-        let state_id = self.insert(Handle::Member(Box::new(branch)))?;
+        let state_id = self.registry.insert(Handle::Member(Box::new(branch)))?;
         Ok(proto::HandleBranchResponse {
             state_id,
             epoch_authenticator,
@@ -886,10 +819,12 @@ impl State {
             encryption_priv: bundle.encryption_private_key.as_bytes().to_vec(),
             signature_priv: signer.secret_key.as_bytes().to_vec(),
         };
-        let transaction_id = self.insert(Handle::Transaction(Box::new(PendingJoin {
-            signer,
-            bundle,
-        })))?;
+        let transaction_id = self
+            .registry
+            .insert(Handle::Transaction(Box::new(PendingJoin {
+                signer,
+                bundle,
+            })))?;
         Ok(proto::NewMemberAddProposalResponse {
             transaction_id,
             ..response
@@ -907,7 +842,7 @@ impl State {
             credential: signer.credential.clone(),
         }
         .to_bytes()?;
-        let signer_id = self.insert(Handle::Signer(Box::new(signer)))?;
+        let signer_id = self.registry.insert(Handle::Signer(Box::new(signer)))?;
         Ok(proto::CreateExternalSignerResponse {
             signer_id,
             external_sender,
@@ -921,7 +856,7 @@ impl State {
         req: proto::AddExternalSignerRequest,
     ) -> Result<proto::ProposalResponse> {
         let sender = ExternalSender::from_bytes(&req.external_sender)?;
-        let group = self.member(req.state_id)?;
+        let group = self.registry.member(req.state_id)?;
         let mut extensions = group.context().extensions.clone();
         let mut senders = find_payload::<ExternalSenders>(&extensions)?.unwrap_or_default();
         senders.0.push(sender);
@@ -945,7 +880,7 @@ impl State {
     ) -> Result<proto::ProposalResponse> {
         let info = decode_group_info(&req.group_info)?;
         let context = &info.group_context;
-        let signer = self.signer(req.signer_id)?;
+        let signer = self.registry.signer(req.signer_id)?;
         // Our index in the group's external_senders: looked up by signature key, since the
         // harness does not always fill `signer_index`.
         let senders = find_payload::<ExternalSenders>(&context.extensions)?
@@ -986,10 +921,8 @@ impl State {
     }
 
     fn free(&mut self, req: proto::FreeRequest) -> Result<proto::FreeResponse> {
-        self.handles
-            .remove(&req.state_id)
-            .map(|_| proto::FreeResponse {})
-            .ok_or(InteropError::UnknownHandle(req.state_id))
+        self.registry.remove(req.state_id)?;
+        Ok(proto::FreeResponse {})
     }
 }
 
