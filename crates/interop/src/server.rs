@@ -28,7 +28,7 @@ use conclave_core::messages::{
     Add, Credential, ExtensionPayload, ExtensionType, ExternalSender, ExternalSenders,
     GroupContextExtensions, LeafIndex, MlsMessage, MlsMessageBody, Node, PreSharedKey,
     PreSharedKeyId, Proposal, ProtocolVersion, Psk, RatchetTreeNodes, ReInit, Remove,
-    ResumptionPskUsage, WireFormat, find_payload,
+    ResumptionPskUsage, Welcome, WireFormat, find_payload,
 };
 use conclave_crypto::{CipherSuite, Secret};
 use tonic::{Request, Response, Status};
@@ -45,11 +45,20 @@ use crate::wire::{
     wrap,
 };
 
-/// Everything the server holds.
+/// Everything the server holds: the protocol environment, the external PSKs and the handles.
 struct State {
     env: GroupEnv,
+    /// The same store as `env.psks`, kept typed so that `StorePSK` can write to it.
     psks: Arc<RwLock<HashMap<Vec<u8>, Secret>>>,
     registry: Registry,
+}
+
+/// The private keys of a new KeyPackage, which the harness gets back with it
+/// (`CreateKeyPackage`, `NewMemberAddProposal`).
+struct KeyPackageSecrets {
+    init_priv: Vec<u8>,
+    encryption_priv: Vec<u8>,
+    signature_priv: Vec<u8>,
 }
 
 /// The gRPC service.
@@ -72,36 +81,28 @@ impl Default for InteropServer {
 impl InteropServer {
     /// A server with no state, offering every suite of [`InteropProvider`].
     pub fn new() -> Self {
-        let psks = Arc::new(RwLock::new(HashMap::new()));
-        let env = GroupEnv {
-            crypto: Arc::new(InteropProvider),
-            identity: Arc::new(BasicIdentityProvider),
-            psks: psks.clone(),
-        };
         Self {
-            state: Mutex::new(State {
-                env,
-                psks,
-                registry: Registry::new(),
-            }),
+            state: Mutex::new(State::new()),
         }
     }
 
+    /// Runs `f` under the lock; a lock poisoned by an earlier panic is an error, not a panic.
     fn with_state<T>(&self, f: impl FnOnce(&mut State) -> Result<T>) -> Result<T> {
         let mut state = self.state.lock().map_err(|_| InteropError::Poisoned)?;
         f(&mut state)
     }
 }
 
-// ---- helpers ---------------------------------------------------------------------------------
-
-fn basic(identity: &[u8]) -> Credential {
-    Credential::Basic {
-        identity: identity.to_vec(),
+impl Default for State {
+    fn default() -> Self {
+        Self::new()
     }
 }
 
-fn config(encrypt_handshake: bool) -> GroupConfig {
+// ---- helpers ---------------------------------------------------------------------------------
+
+/// The group configuration a request asks for: only the handshake wire format varies.
+fn group_config(encrypt_handshake: bool) -> GroupConfig {
     GroupConfig {
         handshake_wire_format: if encrypt_handshake {
             WireFormat::PRIVATE_MESSAGE
@@ -109,6 +110,70 @@ fn config(encrypt_handshake: bool) -> GroupConfig {
             WireFormat::PUBLIC_MESSAGE
         },
         ..GroupConfig::default()
+    }
+}
+
+/// The Welcome of a join request and the options to process it with: the ratchet tree is
+/// the out-of-band one, if given (RFC 9420 §12.4.3.3).
+fn welcome_join(welcome: &[u8], ratchet_tree: &[u8]) -> Result<(Welcome, JoinOptions)> {
+    let welcome = decode_welcome(welcome)?;
+    let options = JoinOptions {
+        ratchet_tree: decode_tree(ratchet_tree)?,
+        ..JoinOptions::default()
+    };
+    Ok((welcome, options))
+}
+
+/// Commit options for a request's `force_path` and `external_tree`: a tree sent out of band
+/// is left out of the GroupInfo in the Welcome (RFC 9420 §12.4.3.3).
+fn commit_options(force_path: bool, external_tree: bool) -> CommitOptions {
+    CommitOptions {
+        force_path,
+        ratchet_tree_in_group_info: !external_tree,
+        ..CommitOptions::default()
+    }
+}
+
+/// Whether `credential` is the Basic credential of `identity` (how the harness names members).
+fn has_identity(credential: &Credential, identity: &[u8]) -> bool {
+    matches!(credential, Credential::Basic { identity: id } if id == identity)
+}
+
+/// The error for a Remove naming nobody in the group.
+fn no_member(identity: &[u8]) -> InteropError {
+    bad(format!(
+        "no member with identity {:?}",
+        String::from_utf8_lossy(identity)
+    ))
+}
+
+/// A ReInit proposal (RFC 9420 §12.1.5) into `group_id` with `cipher_suite` and
+/// `extensions`; the protocol version stays MLS 1.0.
+fn reinit_proposal(
+    group_id: Vec<u8>,
+    cipher_suite: u32,
+    extensions: &[proto::Extension],
+) -> Result<Proposal> {
+    Ok(Proposal::ReInit(ReInit {
+        group_id,
+        version: ProtocolVersion::MLS10,
+        cipher_suite: suite_of(cipher_suite)?,
+        extensions: extensions_of(extensions)?,
+    }))
+}
+
+/// The message of a proposal we sent, as the harness receives it.
+fn proposal_response(message: &MlsMessage) -> Result<proto::ProposalResponse> {
+    Ok(proto::ProposalResponse {
+        proposal: encode_message(message)?,
+    })
+}
+
+/// Our Basic identity, to be kept in the new group.
+fn basic_identity(signer: &SigningIdentity) -> Result<Vec<u8>> {
+    match &signer.credential {
+        Credential::Basic { identity } => Ok(identity.clone()),
+        Credential::X509 { .. } => Err(bad("only Basic credentials are used here")),
     }
 }
 
@@ -121,36 +186,28 @@ fn leaf_by_identity(nodes: &RatchetTreeNodes, identity: &[u8]) -> Option<LeafInd
         .enumerate()
         .filter(|(i, _)| i % 2 == 0)
         .find_map(|(i, node)| match node {
-            Some(Node::Leaf(leaf)) => match &leaf.credential {
-                Credential::Basic { identity: id } if id == identity => {
-                    u32::try_from(i / 2).ok().map(LeafIndex)
-                }
-                _ => None,
-            },
+            Some(Node::Leaf(leaf)) if has_identity(&leaf.credential, identity) => {
+                u32::try_from(i / 2).ok().map(LeafIndex)
+            }
             _ => None,
         })
 }
 
+/// The leaf of the member of `group` whose Basic identity is `identity`.
 fn member_leaf(group: &Group, identity: &[u8]) -> Result<LeafIndex> {
     group
         .members()
-        .find_map(|(leaf, node)| match &node.credential {
-            Credential::Basic { identity: id } if id == identity => Some(leaf),
-            _ => None,
-        })
-        .ok_or_else(|| {
-            bad(format!(
-                "no member with identity {:?}",
-                String::from_utf8_lossy(identity)
-            ))
-        })
+        .find_map(|(leaf, node)| has_identity(&node.credential, identity).then_some(leaf))
+        .ok_or_else(|| no_member(identity))
 }
 
+/// A fresh PSK nonce, as long as the suite's hash (RFC 9420 §8.4).
 fn psk_nonce(suite: CipherSuite, env: &GroupEnv) -> Result<Vec<u8>> {
     let cs = env.suite(suite)?;
     Ok(random_bytes(cs.hash_len())?)
 }
 
+/// The id of the external PSK `psk_id`, with a fresh nonce.
 fn external_psk_id(psk_id: &[u8], suite: CipherSuite, env: &GroupEnv) -> Result<PreSharedKeyId> {
     Ok(PreSharedKeyId {
         psk: Psk::External {
@@ -160,6 +217,8 @@ fn external_psk_id(psk_id: &[u8], suite: CipherSuite, env: &GroupEnv) -> Result<
     })
 }
 
+/// The id of the application resumption PSK of `group_id`'s epoch `epoch`, with a fresh
+/// nonce.
 fn resumption_psk_id(
     group_id: &[u8],
     epoch: u64,
@@ -178,8 +237,11 @@ fn resumption_psk_id(
 
 /// Where a described proposal applies: the group's id, suite and tree.
 struct ProposalTarget<'a> {
+    /// The group's id (for resumption PSKs).
     group_id: &'a [u8],
+    /// The group's suite (for PSK nonces).
     suite: CipherSuite,
+    /// The group's tree (to find removed members by identity).
     tree: &'a RatchetTreeNodes,
 }
 
@@ -194,13 +256,8 @@ fn described_proposal(
             key_package: decode_key_package(&description.key_package)?,
         })),
         b"remove" => {
-            let removed =
-                leaf_by_identity(target.tree, &description.removed_id).ok_or_else(|| {
-                    bad(format!(
-                        "no member with identity {:?}",
-                        String::from_utf8_lossy(&description.removed_id)
-                    ))
-                })?;
+            let removed = leaf_by_identity(target.tree, &description.removed_id)
+                .ok_or_else(|| no_member(&description.removed_id))?;
             Ok(Proposal::Remove(Remove { removed }))
         }
         b"externalPSK" => Ok(Proposal::PreSharedKey(PreSharedKey {
@@ -212,12 +269,11 @@ fn described_proposal(
         b"groupContextExtensions" => Ok(Proposal::GroupContextExtensions(GroupContextExtensions {
             extensions: extensions_of(&description.extensions)?,
         })),
-        b"reinit" => Ok(Proposal::ReInit(ReInit {
-            group_id: description.group_id.clone(),
-            version: ProtocolVersion::MLS10,
-            cipher_suite: suite_of(description.cipher_suite)?,
-            extensions: extensions_of(&description.extensions)?,
-        })),
+        b"reinit" => reinit_proposal(
+            description.group_id.clone(),
+            description.cipher_suite,
+            &description.extensions,
+        ),
         other => Err(bad(format!(
             "unknown proposal type {:?}",
             String::from_utf8_lossy(other)
@@ -242,15 +298,35 @@ fn receive_proposals(group: &mut Group, proposals: &[Vec<u8>], now: u64) -> Resu
 }
 
 impl State {
+    /// No handles, no PSKs, every suite of [`InteropProvider`], Basic credentials.
+    fn new() -> Self {
+        let psks = Arc::new(RwLock::new(HashMap::new()));
+        let env = GroupEnv {
+            crypto: Arc::new(InteropProvider),
+            identity: Arc::new(BasicIdentityProvider),
+            psks: psks.clone(),
+        };
+        Self {
+            env,
+            psks,
+            registry: Registry::new(),
+        }
+    }
+
+    /// A fresh signature key pair with a Basic credential for `identity`.
     fn new_signer(&self, suite: CipherSuite, identity: &[u8]) -> Result<SigningIdentity> {
         let cs = self.env.suite(suite)?;
+        let credential = Credential::Basic {
+            identity: identity.to_vec(),
+        };
         Ok(SigningIdentity::generate(
             cs.as_ref(),
-            basic(identity),
+            credential,
             &mut OsRandom,
         )?)
     }
 
+    /// A fresh identity and a KeyPackage for it (RFC 9420 §10).
     fn new_key_package(
         &self,
         suite: CipherSuite,
@@ -268,8 +344,38 @@ impl State {
         Ok((signer, bundle))
     }
 
+    /// Keeps a KeyPackage until its Welcome arrives; returns the transaction id and the
+    /// private keys to report.
+    fn insert_pending_join(
+        &mut self,
+        signer: SigningIdentity,
+        bundle: KeyPackageBundle,
+    ) -> Result<(u32, KeyPackageSecrets)> {
+        let secrets = KeyPackageSecrets {
+            init_priv: bundle.init_private_key.as_bytes().to_vec(),
+            encryption_priv: bundle.encryption_private_key.as_bytes().to_vec(),
+            signature_priv: signer.secret_key.as_bytes().to_vec(),
+        };
+        let id = self
+            .registry
+            .insert(Handle::Transaction(Box::new(PendingJoin {
+                signer,
+                bundle,
+            })))?;
+        Ok((id, secrets))
+    }
+
+    /// Keeps a new group state; returns its id and epoch authenticator (RFC 9420 §8.7), which
+    /// is what every operation creating a state reports.
+    fn insert_member(&mut self, group: Group) -> Result<(u32, Vec<u8>)> {
+        let epoch_authenticator = group.epoch_authenticator().to_vec();
+        let state_id = self.registry.insert(Handle::Member(Box::new(group)))?;
+        Ok((state_id, epoch_authenticator))
+    }
+
     // ---- becoming a member ---------------------------------------------------------------
 
+    /// `CreateGroup`: a one-member group of our own.
     fn create_group(
         &mut self,
         req: proto::CreateGroupRequest,
@@ -282,15 +388,16 @@ impl State {
             req.group_id,
             signer,
             Vec::new(),
-            config(req.encrypt_handshake),
+            group_config(req.encrypt_handshake),
             &LeafOptions::default(),
             unix_now(),
             &mut OsRandom,
         )?;
-        let state_id = self.registry.insert(Handle::Member(Box::new(group)))?;
+        let (state_id, _) = self.insert_member(group)?;
         Ok(proto::CreateGroupResponse { state_id })
     }
 
+    /// `CreateKeyPackage`: a KeyPackage kept under a transaction id until `JoinGroup`.
     fn create_key_package(
         &mut self,
         req: proto::CreateKeyPackageRequest,
@@ -298,57 +405,46 @@ impl State {
         let suite = suite_of(req.cipher_suite)?;
         let (signer, bundle) = self.new_key_package(suite, &req.identity)?;
         let key_package = wrap(MlsMessageBody::KeyPackage(bundle.key_package.clone()))?;
-        let response = proto::CreateKeyPackageResponse {
-            transaction_id: 0,
-            key_package,
-            init_priv: bundle.init_private_key.as_bytes().to_vec(),
-            encryption_priv: bundle.encryption_private_key.as_bytes().to_vec(),
-            signature_priv: signer.secret_key.as_bytes().to_vec(),
-        };
-        let transaction_id = self
-            .registry
-            .insert(Handle::Transaction(Box::new(PendingJoin {
-                signer,
-                bundle,
-            })))?;
+        let (transaction_id, secrets) = self.insert_pending_join(signer, bundle)?;
         Ok(proto::CreateKeyPackageResponse {
             transaction_id,
-            ..response
+            key_package,
+            init_priv: secrets.init_priv,
+            encryption_priv: secrets.encryption_priv,
+            signature_priv: secrets.signature_priv,
         })
     }
 
+    /// `JoinGroup`: joins by the Welcome for a transaction's KeyPackage. The transaction is
+    /// used up only when the join succeeds, so that the harness may try again.
     fn join_group(&mut self, req: proto::JoinGroupRequest) -> Result<proto::JoinGroupResponse> {
-        let welcome = decode_welcome(&req.welcome)?;
-        let options = JoinOptions {
-            ratchet_tree: decode_tree(&req.ratchet_tree)?,
-            ..JoinOptions::default()
-        };
+        let (welcome, options) = welcome_join(&req.welcome, &req.ratchet_tree)?;
         let tx = self.registry.take_transaction(req.transaction_id)?;
         let joined = Group::join(
             self.env.clone(),
             &welcome,
             &tx.bundle,
             tx.signer.clone(),
-            config(req.encrypt_handshake),
+            group_config(req.encrypt_handshake),
             &options,
             unix_now(),
         );
         let group = match joined {
             Ok(group) => group,
             Err(error) => {
-                // Keep the KeyPackage for another attempt.
                 self.registry.restore_transaction(req.transaction_id, tx);
                 return Err(error.into());
             }
         };
-        let epoch_authenticator = group.epoch_authenticator().to_vec();
-        let state_id = self.registry.insert(Handle::Member(Box::new(group)))?;
+        let (state_id, epoch_authenticator) = self.insert_member(group)?;
         Ok(proto::JoinGroupResponse {
             state_id,
             epoch_authenticator,
         })
     }
 
+    /// `ExternalJoin`: joins by external commit from a GroupInfo, with the PSKs given (which
+    /// are stored for later use too) and, for a resync, removing our prior leaf.
     fn external_join(
         &mut self,
         req: proto::ExternalJoinRequest,
@@ -362,6 +458,7 @@ impl State {
             psks.push(external_psk_id(&psk.psk_id, suite, &self.env)?);
         }
         let remove_prior_leaf = if req.remove_prior {
+            // Our prior leaf is found in the tree the GroupInfo carries, else the one given.
             let nodes = match find_payload::<RatchetTreeNodes>(&info.extensions)? {
                 Some(nodes) => nodes,
                 None => tree
@@ -386,15 +483,14 @@ impl State {
             self.env.clone(),
             &info,
             signer,
-            config(req.encrypt_handshake),
+            group_config(req.encrypt_handshake),
             &LeafOptions::default(),
             &options,
             unix_now(),
             &mut OsRandom,
         )?;
         let commit = encode_message(&output.commit)?;
-        let epoch_authenticator = group.epoch_authenticator().to_vec();
-        let state_id = self.registry.insert(Handle::Member(Box::new(group)))?;
+        let (state_id, epoch_authenticator) = self.insert_member(group)?;
         Ok(proto::ExternalJoinResponse {
             state_id,
             commit,
@@ -404,6 +500,8 @@ impl State {
 
     // ---- using a state -------------------------------------------------------------------
 
+    /// `GroupInfo`: a signed GroupInfo for external joiners, with the tree inside it or, with
+    /// `external_tree`, beside it.
     fn group_info(&mut self, req: proto::GroupInfoRequest) -> Result<proto::GroupInfoResponse> {
         let group = self.registry.member(req.state_id)?;
         let group_info = encode_message(&group.group_info(!req.external_tree)?)?;
@@ -414,6 +512,7 @@ impl State {
         })
     }
 
+    /// `StateAuth`: the epoch authenticator, which members compare to check they agree.
     fn state_auth(&mut self, req: proto::StateAuthRequest) -> Result<proto::StateAuthResponse> {
         let group = self.registry.member(req.state_id)?;
         Ok(proto::StateAuthResponse {
@@ -421,6 +520,7 @@ impl State {
         })
     }
 
+    /// `Export`: `MLS-Exporter(label, context, length)` of the current epoch.
     fn export(&mut self, req: proto::ExportRequest) -> Result<proto::ExportResponse> {
         let group = self.registry.member(req.state_id)?;
         let length = usize::try_from(req.key_length).map_err(|_| bad("key_length too large"))?;
@@ -430,6 +530,7 @@ impl State {
         })
     }
 
+    /// `Protect`: encrypts an application message.
     fn protect(&mut self, req: proto::ProtectRequest) -> Result<proto::ProtectResponse> {
         let group = self.registry.member(req.state_id)?;
         let message = group.encrypt_application_message(
@@ -442,6 +543,7 @@ impl State {
         })
     }
 
+    /// `Unprotect`: decrypts an application message; anything else is refused.
     fn unprotect(&mut self, req: proto::UnprotectRequest) -> Result<proto::UnprotectResponse> {
         let message = decode_message(&req.ciphertext)?;
         let group = self.registry.member(req.state_id)?;
@@ -458,12 +560,15 @@ impl State {
         }
     }
 
+    /// Adds an external PSK to the store shared by all states (RFC 9420 §8.4).
     fn store_psk_secret(&self, psk_id: &[u8], secret: &[u8]) -> Result<()> {
         let mut psks = self.psks.write().map_err(|_| InteropError::Poisoned)?;
         psks.insert(psk_id.to_vec(), Secret::new(secret.to_vec()));
         Ok(())
     }
 
+    /// `StorePSK`: stores an external PSK. The handle must exist, though the store is shared
+    /// by all states: the harness names one, and a wrong one is its mistake to hear about.
     fn store_psk(&mut self, req: proto::StorePskRequest) -> Result<proto::StorePskResponse> {
         if !self.registry.contains(req.state_or_transaction_id) {
             return Err(InteropError::UnknownHandle(req.state_or_transaction_id));
@@ -474,30 +579,30 @@ impl State {
 
     // ---- proposals -----------------------------------------------------------------------
 
+    /// Sends `proposal` from the group state `state_id`.
     fn propose(&mut self, state_id: u32, proposal: Proposal) -> Result<proto::ProposalResponse> {
         let group = self.registry.member(state_id)?;
         let message = group.propose(proposal, &[], &mut OsRandom)?;
-        Ok(proto::ProposalResponse {
-            proposal: encode_message(&message)?,
-        })
+        proposal_response(&message)
     }
 
+    /// `AddProposal`: proposes adding the holder of a KeyPackage.
     fn add_proposal(&mut self, req: proto::AddProposalRequest) -> Result<proto::ProposalResponse> {
         let key_package = decode_key_package(&req.key_package)?;
         self.propose(req.state_id, Proposal::Add(Add { key_package }))
     }
 
+    /// `UpdateProposal`: proposes a fresh leaf for ourselves.
     fn update_proposal(
         &mut self,
         req: proto::UpdateProposalRequest,
     ) -> Result<proto::ProposalResponse> {
         let group = self.registry.member(req.state_id)?;
         let message = group.propose_update(None, &mut OsRandom)?;
-        Ok(proto::ProposalResponse {
-            proposal: encode_message(&message)?,
-        })
+        proposal_response(&message)
     }
 
+    /// `RemoveProposal`: proposes removing the member with a given identity.
     fn remove_proposal(
         &mut self,
         req: proto::RemoveProposalRequest,
@@ -506,6 +611,7 @@ impl State {
         self.propose(req.state_id, Proposal::Remove(Remove { removed }))
     }
 
+    /// `ExternalPSKProposal`: proposes injecting a stored external PSK.
     fn external_psk_proposal(
         &mut self,
         req: proto::ExternalPskProposalRequest,
@@ -515,6 +621,8 @@ impl State {
         self.propose(req.state_id, Proposal::PreSharedKey(PreSharedKey { psk }))
     }
 
+    /// `ResumptionPSKProposal`: proposes injecting the resumption PSK of an earlier epoch of
+    /// this group.
     fn resumption_psk_proposal(
         &mut self,
         req: proto::ResumptionPskProposalRequest,
@@ -525,6 +633,7 @@ impl State {
         self.propose(req.state_id, Proposal::PreSharedKey(PreSharedKey { psk }))
     }
 
+    /// `GroupContextExtensionsProposal`: proposes replacing the group's extensions.
     fn group_context_extensions_proposal(
         &mut self,
         req: proto::GroupContextExtensionsProposalRequest,
@@ -538,6 +647,9 @@ impl State {
 
     // ---- commits -------------------------------------------------------------------------
 
+    /// `Commit` (and `ReInitCommit`): commits the proposals received by reference, those
+    /// described by value and any pending ones. The commit stays pending until
+    /// `HandlePendingCommit`.
     fn commit(&mut self, req: proto::CommitRequest) -> Result<proto::CommitResponse> {
         let now = unix_now();
         let env = self.env.clone();
@@ -557,9 +669,7 @@ impl State {
         let options = CommitOptions {
             proposals,
             include_pending: true,
-            force_path: req.force_path,
-            ratchet_tree_in_group_info: !req.external_tree,
-            ..CommitOptions::default()
+            ..commit_options(req.force_path, req.external_tree)
         };
         let output = group.commit(&options, now, &mut OsRandom)?;
         let ratchet_tree = if req.external_tree {
@@ -590,6 +700,7 @@ impl State {
         Ok(group.epoch_authenticator().to_vec())
     }
 
+    /// `HandleCommit`: processes another member's commit (with the proposals it names).
     fn handle_commit(
         &mut self,
         req: proto::HandleCommitRequest,
@@ -601,6 +712,7 @@ impl State {
         })
     }
 
+    /// `HandlePendingCommit`: merges our own pending commit.
     fn handle_pending_commit(
         &mut self,
         req: proto::HandlePendingCommitRequest,
@@ -615,17 +727,18 @@ impl State {
 
     // ---- reinitialisation (RFC 9420 §11.2) -------------------------------------------------
 
+    /// `ReInitProposal`: proposes reinitialising the group.
     fn re_init_proposal(
         &mut self,
         req: proto::ReInitProposalRequest,
     ) -> Result<proto::ProposalResponse> {
-        let reinit = ReInit {
-            group_id: req.group_id,
-            version: ProtocolVersion::MLS10,
-            cipher_suite: suite_of(req.cipher_suite)?,
-            extensions: extensions_of(&req.extensions)?,
-        };
-        self.propose(req.state_id, Proposal::ReInit(reinit))
+        let proposal = reinit_proposal(req.group_id, req.cipher_suite, &req.extensions)?;
+        self.propose(req.state_id, proposal)
+    }
+
+    /// `ReInitCommit`: an ordinary commit of the (by-reference) ReInit proposal.
+    fn re_init_commit(&mut self, req: proto::CommitRequest) -> Result<proto::CommitResponse> {
+        self.commit(req)
     }
 
     /// After a ReInit commit was applied to `state_id`: moves the old group into a reinit
@@ -636,10 +749,7 @@ impl State {
             return Err(bad("the commit did not carry a ReInit"));
         };
         let suite = reinit.cipher_suite;
-        let identity = match &group.signer().credential {
-            Credential::Basic { identity } => identity.clone(),
-            Credential::X509 { .. } => return Err(bad("only Basic credentials are used here")),
-        };
+        let identity = basic_identity(group.signer())?;
         let epoch_authenticator = group.epoch_authenticator().to_vec();
         let (signer, bundle) = self.new_key_package(suite, &identity)?;
         let key_package = wrap(MlsMessageBody::KeyPackage(bundle.key_package.clone()))?;
@@ -658,6 +768,7 @@ impl State {
         })
     }
 
+    /// `HandlePendingReInitCommit`: merges our own ReInit commit.
     fn handle_pending_re_init_commit(
         &mut self,
         req: proto::HandlePendingCommitRequest,
@@ -666,6 +777,7 @@ impl State {
         self.start_reinit(req.state_id)
     }
 
+    /// `HandleReInitCommit`: processes another member's ReInit commit.
     fn handle_re_init_commit(
         &mut self,
         req: proto::HandleCommitRequest,
@@ -674,28 +786,26 @@ impl State {
         self.start_reinit(req.state_id)
     }
 
+    /// `ReInitWelcome`: creates the new group with the members' new KeyPackages.
     fn re_init_welcome(
         &mut self,
         req: proto::ReInitWelcomeRequest,
     ) -> Result<proto::CreateSubgroupResponse> {
         let key_packages = decode_key_packages(&req.key_package)?;
         let pending = self.registry.reinit(req.reinit_id)?;
-        let options = CommitOptions {
-            force_path: req.force_path,
-            ratchet_tree_in_group_info: !req.external_tree,
-            ..CommitOptions::default()
-        };
         let (group, output) = pending.old.reinit(
             pending.signer.clone(),
             &key_packages,
             &LeafOptions::default(),
-            &options,
+            &commit_options(req.force_path, req.external_tree),
             unix_now(),
             &mut OsRandom,
         )?;
         self.subgroup_response(group, output.welcome.as_ref(), req.external_tree)
     }
 
+    /// Keeps a group created from another (reinitialised, RFC 9420 §11.2, or branched,
+    /// §11.3) and reports it with the Welcome for its other members.
     fn subgroup_response(
         &mut self,
         group: Group,
@@ -704,8 +814,7 @@ impl State {
     ) -> Result<proto::CreateSubgroupResponse> {
         let welcome = encode_optional(welcome)?;
         let ratchet_tree = out_of_band_tree(&group, external_tree)?;
-        let epoch_authenticator = group.epoch_authenticator().to_vec();
-        let state_id = self.registry.insert(Handle::Member(Box::new(group)))?;
+        let (state_id, epoch_authenticator) = self.insert_member(group)?;
         Ok(proto::CreateSubgroupResponse {
             state_id,
             welcome,
@@ -714,15 +823,13 @@ impl State {
         })
     }
 
+    /// `HandleReInitWelcome`: joins the new group with the reinit handle's KeyPackage, in
+    /// the old group's configuration.
     fn handle_re_init_welcome(
         &mut self,
         req: proto::HandleReInitWelcomeRequest,
     ) -> Result<proto::JoinGroupResponse> {
-        let welcome = decode_welcome(&req.welcome)?;
-        let options = JoinOptions {
-            ratchet_tree: decode_tree(&req.ratchet_tree)?,
-            ..JoinOptions::default()
-        };
+        let (welcome, options) = welcome_join(&req.welcome, &req.ratchet_tree)?;
         let pending = self.registry.reinit(req.reinit_id)?;
         let group_config = pending.old.config().clone();
         let group = pending.old.join_reinit(
@@ -733,8 +840,7 @@ impl State {
             &options,
             unix_now(),
         )?;
-        let epoch_authenticator = group.epoch_authenticator().to_vec();
-        let state_id = self.registry.insert(Handle::Member(Box::new(group)))?;
+        let (state_id, epoch_authenticator) = self.insert_member(group)?;
         Ok(proto::JoinGroupResponse {
             state_id,
             epoch_authenticator,
@@ -743,6 +849,7 @@ impl State {
 
     // ---- branching (RFC 9420 §11.3) -------------------------------------------------------
 
+    /// `CreateBranch`: creates the branch with the given members' KeyPackages.
     fn create_branch(
         &mut self,
         req: proto::CreateBranchRequest,
@@ -750,32 +857,26 @@ impl State {
         let key_packages = decode_key_packages(&req.key_packages)?;
         let extensions = extensions_of(&req.extensions)?;
         let group = self.registry.member(req.state_id)?;
-        let options = CommitOptions {
-            force_path: req.force_path,
-            ratchet_tree_in_group_info: !req.external_tree,
-            ..CommitOptions::default()
-        };
         let (branch, output) = group.branch(
             req.group_id,
             extensions,
             &key_packages,
             &LeafOptions::default(),
-            &options,
+            &commit_options(req.force_path, req.external_tree),
             unix_now(),
             &mut OsRandom,
         )?;
         self.subgroup_response(branch, output.welcome.as_ref(), req.external_tree)
     }
 
+    /// `HandleBranch`: joins a branch of the group state `state_id` with a transaction's
+    /// KeyPackage, in that state's configuration. Unlike `JoinGroup`, the transaction is used
+    /// up even when the join fails.
     fn handle_branch(
         &mut self,
         req: proto::HandleBranchRequest,
     ) -> Result<proto::HandleBranchResponse> {
-        let welcome = decode_welcome(&req.welcome)?;
-        let options = JoinOptions {
-            ratchet_tree: decode_tree(&req.ratchet_tree)?,
-            ..JoinOptions::default()
-        };
+        let (welcome, options) = welcome_join(&req.welcome, &req.ratchet_tree)?;
         let tx = self.registry.take_transaction(req.transaction_id)?;
         let group = self.registry.member(req.state_id)?;
         let group_config = group.config().clone();
@@ -787,8 +888,7 @@ impl State {
             &options,
             unix_now(),
         )?;
-        let epoch_authenticator = branch.epoch_authenticator().to_vec();
-        let state_id = self.registry.insert(Handle::Member(Box::new(branch)))?;
+        let (state_id, epoch_authenticator) = self.insert_member(branch)?;
         Ok(proto::HandleBranchResponse {
             state_id,
             epoch_authenticator,
@@ -797,6 +897,8 @@ impl State {
 
     // ---- external proposals (RFC 9420 §12.1.8) --------------------------------------------
 
+    /// `NewMemberAddProposal`: a fresh KeyPackage, proposed for addition by its holder; the
+    /// KeyPackage is kept under a transaction id for the Welcome to come.
     fn new_member_add_proposal(
         &mut self,
         req: proto::NewMemberAddProposalRequest,
@@ -812,25 +914,19 @@ impl State {
             &bundle,
             &signer,
         )?;
-        let response = proto::NewMemberAddProposalResponse {
-            transaction_id: 0,
-            proposal: encode_message(&message)?,
-            init_priv: bundle.init_private_key.as_bytes().to_vec(),
-            encryption_priv: bundle.encryption_private_key.as_bytes().to_vec(),
-            signature_priv: signer.secret_key.as_bytes().to_vec(),
-        };
-        let transaction_id = self
-            .registry
-            .insert(Handle::Transaction(Box::new(PendingJoin {
-                signer,
-                bundle,
-            })))?;
+        let proposal = encode_message(&message)?;
+        let (transaction_id, secrets) = self.insert_pending_join(signer, bundle)?;
         Ok(proto::NewMemberAddProposalResponse {
             transaction_id,
-            ..response
+            proposal,
+            init_priv: secrets.init_priv,
+            encryption_priv: secrets.encryption_priv,
+            signature_priv: secrets.signature_priv,
         })
     }
 
+    /// `CreateExternalSigner`: a signer for external proposals, and the `ExternalSender`
+    /// entry that a member adds to the group to accept them.
     fn create_external_signer(
         &mut self,
         req: proto::CreateExternalSignerRequest,
@@ -849,8 +945,9 @@ impl State {
         })
     }
 
-    /// A GroupContextExtensions proposal adding an external sender to `external_senders`
-    /// (RFC 9420 §12.1.8.1), keeping the other extensions.
+    /// `AddExternalSigner`: a GroupContextExtensions proposal adding an external sender to
+    /// `external_senders`, keeping the other extensions (a GroupContextExtensions proposal
+    /// replaces them all).
     fn add_external_signer(
         &mut self,
         req: proto::AddExternalSignerRequest,
@@ -874,6 +971,8 @@ impl State {
         )
     }
 
+    /// `ExternalSignerProposal`: the described proposal, sent by an external signer to the
+    /// group of a GroupInfo.
     fn external_signer_proposal(
         &mut self,
         req: proto::ExternalSignerProposalRequest,
@@ -891,6 +990,7 @@ impl State {
             .position(|s| s.signature_key == signer.public_key)
             .ok_or_else(|| bad("this signer is not an external sender of the group"))?;
         let index = u32::try_from(index).map_err(|_| bad("external sender index too large"))?;
+        // The tree (to find a removed member) is the GroupInfo's, else the one given.
         let tree = match find_payload::<RatchetTreeNodes>(&info.extensions)? {
             Some(nodes) => nodes,
             None => decode_tree(&req.ratchet_tree)?.unwrap_or_default(),
@@ -915,11 +1015,10 @@ impl State {
             proposal,
             &[],
         )?;
-        Ok(proto::ProposalResponse {
-            proposal: encode_message(&message)?,
-        })
+        proposal_response(&message)
     }
 
+    /// `Free`: forgets a handle of any kind.
     fn free(&mut self, req: proto::FreeRequest) -> Result<proto::FreeResponse> {
         self.registry.remove(req.state_id)?;
         Ok(proto::FreeResponse {})
@@ -948,17 +1047,6 @@ macro_rules! mls_client_impl {
                 Ok(Response::new(proto::SupportedCiphersuitesResponse {
                     ciphersuites: supported_suite_ids(),
                 }))
-            }
-
-            /// ReInitCommit is an ordinary commit of the (by-reference) ReInit proposal.
-            async fn re_init_commit(
-                &self,
-                request: Request<proto::CommitRequest>,
-            ) -> std::result::Result<Response<proto::CommitResponse>, Status> {
-                let req = request.into_inner();
-                self.with_state(|state| state.commit(req))
-                    .map(Response::new)
-                    .map_err(Status::from)
             }
 
             $(
@@ -997,6 +1085,7 @@ mls_client_impl! {
     handle_commit: proto::HandleCommitRequest => proto::HandleCommitResponse;
     handle_pending_commit: proto::HandlePendingCommitRequest => proto::HandleCommitResponse;
     re_init_proposal: proto::ReInitProposalRequest => proto::ProposalResponse;
+    re_init_commit: proto::CommitRequest => proto::CommitResponse;
     handle_pending_re_init_commit: proto::HandlePendingCommitRequest => proto::HandleReInitCommitResponse;
     handle_re_init_commit: proto::HandleCommitRequest => proto::HandleReInitCommitResponse;
     re_init_welcome: proto::ReInitWelcomeRequest => proto::CreateSubgroupResponse;
