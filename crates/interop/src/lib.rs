@@ -1,9 +1,13 @@
 //! Conclave's server for the mlswg interop harness: the gRPC service `mls_client.MLSClient`
 //! (see `proto/mls_client.proto`) mapped onto [`conclave_core::group`].
 //!
-//! [`server`] is the gRPC service, `registry` the handles it gives out, and `wire` how the harness's byte strings map to MLS
-//! objects; [`error`] says what can fail and which gRPC status each
-//! failure becomes.
+//! Layers, outside in:
+//! - [`server`]: the gRPC glue (requests in, responses and status codes out);
+//! - `ops`: the harness operations on MLS, one module per group of operations, on a state
+//!   that holds the protocol environment and the handles of `registry`;
+//! - `wire`: how the harness's byte strings map to MLS objects;
+//! - [`error`]: what can fail, and the gRPC status each failure becomes;
+//! - [`provider`]: which cipher suites are served, and by which backend.
 //!
 //! The protocol crates are sans-IO; this crate is where randomness comes from the operating
 //! system ([`rng::OsRandom`]) and time from the system clock ([`clock::unix_now`]).
@@ -12,6 +16,7 @@
 
 pub mod clock;
 pub mod error;
+mod ops;
 pub mod provider;
 mod registry;
 pub mod rng;
