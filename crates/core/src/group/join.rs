@@ -21,7 +21,6 @@ use crate::messages::{
 use crate::transcript;
 use crate::tree::RatchetTree;
 use crate::treekem::{NodeKey, PrivateTree};
-use crate::validation::{GroupRequirements, LeafNodeContext, LeafNodeValidator, UsedLeafKeys};
 use crate::welcome::{
     check_group_info_cipher_suite, check_psk_ids, decrypt_group_info, decrypt_group_secrets,
     find_group_secrets, joiner_epoch_secrets, joiner_key_schedule, verify_group_info_signature,
@@ -68,9 +67,9 @@ fn tree_for(group_info: &GroupInfo, options: &JoinOptions) -> Result<RatchetTree
     Ok(RatchetTree::from_nodes(nodes)?)
 }
 
-/// Verifies the GroupInfo signature by leaf `signer` and validates the tree for a joiner
-/// (RFC 9420 §12.4.3.1): tree hash, parent hashes, every leaf (§7.3), unmerged leaves, key
-/// uniqueness.
+/// Verifies the GroupInfo signature by leaf `signer`, its extensions (RFC 9420 §13.4) and
+/// the GroupContext's (§12.1.7, §13.4), and validates the tree for a joiner with
+/// [`RatchetTree::validate_for_join`] (§12.4.3.1).
 fn verify_group_info_and_tree(
     cs: &dyn CipherSuiteProvider,
     env: &GroupEnv,
@@ -87,41 +86,13 @@ fn verify_group_info_and_tree(
     crate::validation::check_unique_extensions(&group_info.extensions)?;
     crate::validation::check_unique_extensions(&group_info.group_context.extensions)?;
     let context = &group_info.group_context;
-    let requirements = GroupRequirements::from_group_context(context)?;
-    let members = tree.member_credential_types(None);
-    let no_keys = UsedLeafKeys::default();
-    let validator = LeafNodeValidator {
+    tree.validate_for_join(
         cs,
-        identity: env.identity.as_ref(),
-        group: &requirements,
-        members: &members,
-        keys: &no_keys,
-        lifetime_policy: config.lifetime_policy,
+        env.identity.as_ref(),
+        context,
+        config.lifetime_policy,
         now,
-    };
-    // RFC 9420 §12.4.3.1, in order: tree hash, parent hashes, every leaf (§7.3, which
-    // includes its signature), unmerged leaves, key uniqueness.
-    tree.verify_tree_hash(cs, &context.tree_hash)?;
-    tree.verify_parent_hashes(cs)?;
-    // Each leaf's checks are independent: in parallel where enabled, with the signatures
-    // verified afterwards as one batch. If the batch fails, the leaves are checked one by
-    // one to name the first bad one.
-    let leaves: Vec<_> = tree.members().collect();
-    let leaf_context = |leaf_index: LeafIndex| LeafNodeContext::TreeLeaf {
-        group_id: &context.group_id,
-        leaf_index,
-    };
-    let signatures = crate::parallel::try_map(&leaves, |(leaf_index, leaf)| {
-        validator.validate_leaf_node_deferring_signature(leaf, &leaf_context(*leaf_index))
-    })?;
-    if !crate::validation::verify_deferred(cs, &signatures) {
-        crate::parallel::try_map(&leaves, |(leaf_index, leaf)| {
-            validator.validate_leaf_node(leaf, &leaf_context(*leaf_index))
-        })?;
-        return Err(crate::validation::ValidationError::LeafNodeSignature.into());
-    }
-    tree.verify_unmerged_leaves()?;
-    tree.verify_unique_keys()?;
+    )?;
     super::proposals::check_group_context_extensions(
         cs,
         env.identity.as_ref(),
