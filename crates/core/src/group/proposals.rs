@@ -19,8 +19,7 @@ use crate::messages::{
 use crate::tree::RatchetTree;
 use crate::validation::{
     GroupRequirements, LeafKeyLookup, LeafNodeContext, LeafNodeValidator, UsedLeafKeys,
-    check_group_context_extensions as check_required_capabilities_of_members, check_key_uniqueness,
-    validate_external_senders,
+    check_key_uniqueness, validate_external_senders,
 };
 
 /// A proposal received (or sent) in the current epoch, kept for the next commit.
@@ -542,9 +541,9 @@ fn check_psk_proposal(ctx: &ProposalContext<'_>, psk: &PreSharedKeyId) -> Result
     Ok(())
 }
 
-/// New group context extensions (RFC 9420 §12.1.7, §11.1): every member supports the
-/// required capabilities and every non-default extension, and `external_senders` is valid
-/// (§12.1.8.1).
+/// New group context extensions (RFC 9420 §12.1.7, §13.4, §11.1): the rules on the list
+/// and on the members ([`crate::validation::check_group_context_extensions`]), and a valid
+/// `external_senders` extension (§12.1.8.1, §5.3.1).
 pub(crate) fn check_group_context_extensions(
     cs: &dyn CipherSuiteProvider,
     identity: &dyn IdentityProvider,
@@ -552,32 +551,7 @@ pub(crate) fn check_group_context_extensions(
     extensions: &[Extension],
     now: u64,
 ) -> Result<(), GroupError> {
-    let mut seen = HashSet::new();
-    for extension in extensions {
-        if !seen.insert(extension.extension_type) {
-            return Err(GroupError::proposal(
-                ProposalType::GROUP_CONTEXT_EXTENSIONS,
-                "an extension type appears twice (RFC 9420 §13.4)",
-                "12.1.7",
-            ));
-        }
-        if !crate::validation::is_default_extension(extension.extension_type) {
-            let unsupported = tree.members().any(|(_, leaf)| {
-                !leaf
-                    .capabilities
-                    .extensions
-                    .contains(&extension.extension_type)
-            });
-            if unsupported {
-                return Err(GroupError::proposal(
-                    ProposalType::GROUP_CONTEXT_EXTENSIONS,
-                    "a member does not support a group context extension",
-                    "12.1.7",
-                ));
-            }
-        }
-    }
-    check_required_capabilities_of_members(extensions, tree.members())?;
+    crate::validation::check_group_context_extensions(extensions, tree.members())?;
     if let Some(senders) = find_payload::<ExternalSenders>(extensions)? {
         validate_external_senders(identity, &senders, cs, now).map_err(|(_, e)| e)?;
     }
