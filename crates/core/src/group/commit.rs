@@ -11,7 +11,7 @@ use conclave_crypto::{CipherSuiteProvider, CryptoRandom, Secret, hpke, labels};
 use super::proposals::{
     AppliedProposals, CommittedProposal, Committer, ProposalContext, TreeKeys, validate_and_apply,
 };
-use super::state::EpochState;
+use super::state::{EpochState, PskSources};
 use super::{
     Group, GroupConfig, GroupError, GroupStatus, SigningIdentity, mls_message, sign_leaf_node,
 };
@@ -21,7 +21,7 @@ use crate::messages::{
     AuthenticatedContent, Commit, Content, EncryptedGroupSecrets, Extension, ExtensionPayload,
     ExternalPub, FramedContent, GroupContext, GroupInfo, GroupSecrets, HpkeCiphertext,
     KeyPackageRef, LeafIndex, LeafNode, LeafNodeSource, MlsMessage, MlsMessageBody, PathSecret,
-    PreSharedKeyId, Proposal, ProposalOrRef, Psk, ReInit, Sender, UpdatePath, Welcome, WireFormat,
+    PreSharedKeyId, Proposal, ProposalOrRef, ReInit, Sender, UpdatePath, Welcome, WireFormat,
 };
 use crate::transcript;
 use crate::tree::{RatchetTree, check_committer_parent_hash};
@@ -470,35 +470,35 @@ pub(crate) fn psk_secret(
 }
 
 impl Group {
-    /// Looks up the secret of a PSK: external PSKs from the PSK store, resumption PSKs of
-    /// this group from its recent epochs (RFC 9420 §8.4, §8.6).
-    pub(crate) fn find_psk(&self, id: &PreSharedKeyId) -> Option<Secret> {
-        match &id.psk {
-            Psk::External { psk_id } => self.env.psks.external_psk(psk_id),
-            Psk::Resumption {
-                psk_group_id,
-                psk_epoch,
-                ..
-            } => {
-                // Our own epochs first; then the predecessor a ReInit or branch linked us to,
-                // which may have kept the same group id (RFC 9420 §11.2 allows it).
-                let own = (psk_group_id.as_slice() == self.group_id())
-                    .then(|| self.resumption_psk(*psk_epoch).cloned())
-                    .flatten();
-                own.or_else(|| {
-                    self.linked_psks
-                        .iter()
-                        .find(|(g, e, _)| g == psk_group_id && e == psk_epoch)
-                        .map(|(_, _, s)| s.clone())
-                })
-            }
+    /// Where this group finds PSKs (RFC 9420 §8.4, §8.6): the PSK store, its own recent
+    /// epochs and the group it is linked to.
+    pub(crate) fn psk_sources(&self) -> PskSources<'_> {
+        PskSources {
+            external: self.env.psks.as_ref(),
+            own: Some(self),
+            linked: &self.linked_psks,
         }
     }
 
-    fn resolve_psks(&self, ids: &[PreSharedKeyId]) -> Result<Vec<Secret>, GroupError> {
-        ids.iter()
-            .map(|id| self.find_psk(id).ok_or(GroupError::PskNotFound))
-            .collect()
+    /// Validates and applies a committed proposal list against the current epoch
+    /// (RFC 9420 §12.2, §12.3): for a commit we create and for one we receive alike.
+    fn validate_proposals(
+        &self,
+        committer: Committer,
+        committed: &[CommittedProposal],
+        now: u64,
+    ) -> Result<AppliedProposals, GroupError> {
+        let psks = self.psk_sources();
+        let ctx = ProposalContext {
+            cs: self.cs.as_ref(),
+            identity: self.env.identity.as_ref(),
+            context: &self.epoch.context,
+            tree: &self.epoch.tree,
+            lifetime_policy: self.config.lifetime_policy,
+            now,
+            psks: &psks,
+        };
+        validate_and_apply(&ctx, committer, committed)
     }
 
     /// Creates a commit (RFC 9420 §12.4.1) of the pending proposals (by reference) and
@@ -544,20 +544,8 @@ impl Group {
             });
             refs.push(ProposalOrRef::Proposal(proposal.clone()));
         }
-        let applied = {
-            let psk_available = |id: &PreSharedKeyId| self.find_psk(id).is_some();
-            let ctx = ProposalContext {
-                cs: self.cs.as_ref(),
-                identity: self.env.identity.as_ref(),
-                context: &self.epoch.context,
-                tree: &self.epoch.tree,
-                lifetime_policy: self.config.lifetime_policy,
-                now,
-                psk_available: &psk_available,
-            };
-            validate_and_apply(&ctx, Committer::Member(own), &committed)?
-        };
-        let psk_secrets = self.resolve_psks(&applied.psks)?;
+        let applied = self.validate_proposals(Committer::Member(own), &committed, now)?;
+        let psk_secrets = self.psk_sources().resolve(&applied.psks)?;
         let template = self
             .epoch
             .tree
@@ -682,19 +670,7 @@ pub(crate) fn process_commit(
             }
         }
     }
-    let mut applied = {
-        let psk_available = |id: &PreSharedKeyId| group.find_psk(id).is_some();
-        let ctx = ProposalContext {
-            cs,
-            identity: group.env.identity.as_ref(),
-            context: &group.epoch.context,
-            tree: &group.epoch.tree,
-            lifetime_policy: group.config.lifetime_policy,
-            now,
-            psk_available: &psk_available,
-        };
-        validate_and_apply(&ctx, committer, &committed)?
-    };
+    let mut applied = group.validate_proposals(committer, &committed, now)?;
     // The two external-commit policies are independent: a group may let members that lost
     // their state rejoin (resync, removing their prior appearance) without letting
     // newcomers in (RFC 9420 §12.4.3.2; RFC 9750 "Invalid Commits").
@@ -720,7 +696,7 @@ pub(crate) fn process_commit(
             "the commit is empty or covers a proposal type that requires a path",
         ));
     }
-    let psk_secrets = group.resolve_psks(&applied.psks)?;
+    let psk_secrets = group.psk_sources().resolve(&applied.psks)?;
     let own = group.own_leaf();
     let new_leaves: Vec<LeafIndex> = applied.added.iter().map(|(leaf, _)| *leaf).collect();
     let mut summary = CommitSummary {

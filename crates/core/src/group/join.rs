@@ -7,7 +7,7 @@ use conclave_crypto::{CipherSuiteProvider, CryptoRandom, Secret, hpke};
 
 use super::commit::{CommitBase, CommitOptions, CommitOutput, EXTERNAL_INIT_LABEL, build_commit};
 use super::proposals::{CommittedProposal, Committer, ProposalContext, validate_and_apply};
-use super::state::EpochState;
+use super::state::{EpochState, PskSources};
 use super::{
     Group, GroupConfig, GroupEnv, GroupError, GroupStatus, KeyPackageBundle, LeafOptions,
     SigningIdentity, default_capabilities, mls_message,
@@ -40,18 +40,13 @@ pub struct JoinOptions {
     pub psks: Vec<PreSharedKeyId>,
 }
 
-fn find_psk(env: &GroupEnv, options: &JoinOptions, id: &PreSharedKeyId) -> Option<Secret> {
-    match &id.psk {
-        Psk::External { psk_id } => env.psks.external_psk(psk_id),
-        Psk::Resumption {
-            psk_group_id,
-            psk_epoch,
-            ..
-        } => options
-            .resumption_psks
-            .iter()
-            .find(|(g, e, _)| g == psk_group_id && e == psk_epoch)
-            .map(|(_, _, s)| s.clone()),
+/// Where a joiner finds PSKs (RFC 9420 §8.4): the PSK store and the resumption PSKs it was
+/// given; it has no epochs of its own.
+fn joiner_psks<'a>(env: &'a GroupEnv, options: &'a JoinOptions) -> PskSources<'a> {
+    PskSources {
+        external: env.psks.as_ref(),
+        own: None,
+        linked: &options.resumption_psks,
     }
 }
 
@@ -137,11 +132,7 @@ impl Group {
             key_package.init_private_key.as_bytes(),
         )?;
         check_psk_ids(&secrets.psks)?;
-        let psk_secrets: Vec<Secret> = secrets
-            .psks
-            .iter()
-            .map(|id| find_psk(&env, options, id).ok_or(GroupError::PskNotFound))
-            .collect::<Result<_, _>>()?;
+        let psk_secrets = joiner_psks(&env, options).resolve(&secrets.psks)?;
         let psk_secret = super::commit::psk_secret(cs.as_ref(), &secrets.psks, &psk_secrets)?;
         let schedule = joiner_key_schedule(
             cs.as_ref(),
@@ -259,8 +250,8 @@ impl Group {
             })
             .collect();
         let context = &group_info.group_context;
+        let psks = joiner_psks(&env, options);
         let applied = {
-            let psk_available = |id: &PreSharedKeyId| find_psk(&env, options, id).is_some();
             let ctx = ProposalContext {
                 cs: cs.as_ref(),
                 identity: env.identity.as_ref(),
@@ -268,15 +259,11 @@ impl Group {
                 tree: &tree,
                 lifetime_policy: config.lifetime_policy,
                 now,
-                psk_available: &psk_available,
+                psks: &psks,
             };
             validate_and_apply(&ctx, Committer::External, &committed)?
         };
-        let psk_secrets: Vec<Secret> = applied
-            .psks
-            .iter()
-            .map(|id| find_psk(&env, options, id).ok_or(GroupError::PskNotFound))
-            .collect::<Result<_, _>>()?;
+        let psk_secrets = psks.resolve(&applied.psks)?;
         let interim = transcript::interim_transcript_hash(
             cs.as_ref(),
             &context.confirmed_transcript_hash,

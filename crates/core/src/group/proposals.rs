@@ -8,6 +8,7 @@ use std::collections::{HashMap, HashSet};
 use conclave_codec::Encode;
 use conclave_crypto::{CipherSuiteProvider, labels};
 
+use super::state::PskSources;
 use super::{Group, GroupError};
 use crate::credential::IdentityProvider;
 use crate::framing::VerifiedContent;
@@ -144,8 +145,9 @@ pub(crate) struct ProposalContext<'a> {
     pub(crate) tree: &'a RatchetTree,
     pub(crate) lifetime_policy: crate::validation::LifetimePolicy,
     pub(crate) now: u64,
-    /// Whether a PSK is available (RFC 9420 §12.4.2).
-    pub(crate) psk_available: &'a dyn Fn(&PreSharedKeyId) -> bool,
+    /// Where PSKs come from: a PreSharedKey proposal is valid only if its PSK is available
+    /// (RFC 9420 §12.4.2).
+    pub(crate) psks: &'a PskSources<'a>,
 }
 
 /// Key uniqueness against the leaves of a tree, optionally ignoring one leaf (the leaf
@@ -535,7 +537,7 @@ fn check_psk_proposal(ctx: &ProposalContext<'_>, psk: &PreSharedKeyId) -> Result
     if psk.psk_nonce.len() != ctx.cs.hash_len() {
         return Err(GroupError::PskNonceLength);
     }
-    if !(ctx.psk_available)(psk) {
+    if ctx.psks.find(psk).is_none() {
         return Err(GroupError::PskNotFound);
     }
     Ok(())

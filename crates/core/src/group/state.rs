@@ -1,11 +1,11 @@
 //! The state of one epoch (RFC 9420 §8), what is kept of past epochs for late application
-//! messages (RFC 9420 §14), and the PSK lookup the group consults (§8.4).
+//! messages (RFC 9420 §14), and the PSK lookup groups and joiners consult (§8.4, §8.6).
 
 use conclave_crypto::{CipherSuiteProvider, Secret};
 
-use super::{GroupConfig, GroupError};
+use super::{Group, GroupConfig, GroupError};
 use crate::key_schedule::{EpochSecrets, KeySchedule};
-use crate::messages::{GroupContext, LeafIndex, SignaturePublicKey};
+use crate::messages::{GroupContext, LeafIndex, PreSharedKeyId, Psk, SignaturePublicKey};
 use crate::secret_tree::SecretTree;
 use crate::transcript;
 use crate::tree::RatchetTree;
@@ -28,6 +28,54 @@ impl PskStore for () {
 impl PskStore for std::sync::RwLock<std::collections::HashMap<Vec<u8>, Secret>> {
     fn external_psk(&self, psk_id: &[u8]) -> Option<Secret> {
         self.read().ok().and_then(|map| map.get(psk_id).cloned())
+    }
+}
+
+/// Where a group, or a client joining one, finds the secret of a PSK (RFC 9420 §8.4, §8.6).
+pub(crate) struct PskSources<'a> {
+    /// External PSKs.
+    pub(crate) external: &'a dyn PskStore,
+    /// The group whose own recent epochs supply resumption PSKs under its group id; `None`
+    /// for a joiner, which has no epochs yet.
+    pub(crate) own: Option<&'a Group>,
+    /// Resumption PSKs of other groups, `(group_id, epoch, secret)`: the predecessor a
+    /// ReInit or branch links a group to (RFC 9420 §11.2, §11.3), or those a joiner was
+    /// given ([`super::JoinOptions::resumption_psks`]).
+    pub(crate) linked: &'a [(Vec<u8>, u64, Secret)],
+}
+
+impl PskSources<'_> {
+    /// The secret of `id`: an external PSK from the store; a resumption PSK from the
+    /// group's own epochs first, then from the linked groups (a ReInit may keep the group
+    /// id, RFC 9420 §11.2, so both can name the same id).
+    pub(crate) fn find(&self, id: &PreSharedKeyId) -> Option<Secret> {
+        match &id.psk {
+            Psk::External { psk_id } => self.external.external_psk(psk_id),
+            Psk::Resumption {
+                psk_group_id,
+                psk_epoch,
+                ..
+            } => {
+                let own = self
+                    .own
+                    .filter(|group| group.group_id() == psk_group_id.as_slice())
+                    .and_then(|group| group.resumption_psk(*psk_epoch).cloned());
+                own.or_else(|| {
+                    self.linked
+                        .iter()
+                        .find(|(g, e, _)| g == psk_group_id && e == psk_epoch)
+                        .map(|(_, _, s)| s.clone())
+                })
+            }
+        }
+    }
+
+    /// The secrets of `ids`, in order, or [`GroupError::PskNotFound`] (RFC 9420 §8.4,
+    /// §12.4.2, §12.4.3.1: a PSK that is not available is an error).
+    pub(crate) fn resolve(&self, ids: &[PreSharedKeyId]) -> Result<Vec<Secret>, GroupError> {
+        ids.iter()
+            .map(|id| self.find(id).ok_or(GroupError::PskNotFound))
+            .collect()
     }
 }
 
