@@ -11,12 +11,12 @@ use conclave_crypto::{CipherSuiteProvider, CryptoRandom, Secret, hpke, labels};
 use super::proposals::{
     AppliedProposals, CommittedProposal, Committer, ProposalContext, TreeKeys, validate_and_apply,
 };
-use super::state::{EpochState, PskSources};
+use super::state::{ConfirmationTag, EpochState, NextEpoch, PskSources};
 use super::{
     Group, GroupConfig, GroupError, GroupStatus, SigningIdentity, mls_message, sign_leaf_node,
 };
 use crate::framing::{VerifiedContent, sign_content};
-use crate::key_schedule::{EpochSecrets, KeySchedule};
+use crate::key_schedule::EpochSecrets;
 use crate::messages::{
     AuthenticatedContent, Commit, Content, EncryptedGroupSecrets, Extension, ExtensionPayload,
     ExternalPub, FramedContent, GroupContext, GroupInfo, GroupSecrets, HpkeCiphertext,
@@ -160,11 +160,6 @@ pub(crate) fn build_commit(
 ) -> Result<BuiltCommit, GroupError> {
     let cs = base.cs;
     let group_id = base.context.group_id.clone();
-    let new_epoch = base
-        .context
-        .epoch
-        .checked_add(1)
-        .ok_or(GroupError::MalformedState("epoch overflow"))?;
     let new_leaves: Vec<LeafIndex> = applied.added.iter().map(|(leaf, _)| *leaf).collect();
 
     let with_path = applied.path_required || options.force_path;
@@ -173,16 +168,7 @@ pub(crate) fn build_commit(
         // External commit: the joiner takes the leftmost blank leaf (RFC 9420 §12.4.3.2).
         None => applied.tree.add_leaf(base.leaf_template.clone())?,
     };
-    let mut provisional = GroupContext {
-        version: base.context.version,
-        cipher_suite: base.context.cipher_suite,
-        group_id: group_id.clone(),
-        epoch: new_epoch,
-        tree_hash: Vec::new(),
-        confirmed_transcript_hash: base.context.confirmed_transcript_hash.clone(),
-        extensions: applied.extensions.clone(),
-    };
-    let (path, generated, commit_secret) = if with_path {
+    let (path, generated, provisional, commit_secret) = if with_path {
         let generated = GeneratedPath::generate(cs, &applied.tree, own_leaf, rng)?;
         let parent_hash = applied
             .tree
@@ -197,7 +183,7 @@ pub(crate) fn build_commit(
             Some((&group_id, own_leaf)),
         )?;
         applied.tree.set_leaf(own_leaf, Some(leaf.clone()))?;
-        provisional.tree_hash = applied.tree.tree_hash(cs)?;
+        let provisional = provisional_context(cs, base.context, &mut applied)?;
         let provisional_bytes = super::encode(&provisional)?;
         let path = generated.encrypt(
             cs,
@@ -208,10 +194,10 @@ pub(crate) fn build_commit(
             rng,
         )?;
         let commit_secret = generated.commit_secret().clone();
-        (Some(path), Some(generated), commit_secret)
+        (Some(path), Some(generated), provisional, commit_secret)
     } else {
-        provisional.tree_hash = applied.tree.tree_hash(cs)?;
-        (None, None, Secret::zero(cs.hash_len()))
+        let provisional = provisional_context(cs, base.context, &mut applied)?;
+        (None, None, provisional, Secret::zero(cs.hash_len()))
     };
 
     let sender = match base.own_leaf {
@@ -242,49 +228,37 @@ pub(crate) fn build_commit(
     )?;
 
     // The new epoch (RFC 9420 §8, §8.2).
+    let summary = CommitSummary::of(provisional.epoch, sender, Some(own_leaf), &applied);
     let confirmed =
         transcript::confirmed_transcript_hash(cs, base.interim_transcript_hash, &signed)?;
-    let new_context = GroupContext {
-        confirmed_transcript_hash: confirmed,
-        ..provisional
-    };
-    let context_bytes = super::encode(&new_context)?;
-    let psk_secret = psk_secret(cs, &applied.psks, psk_secrets)?;
-    let schedule = KeySchedule::from_init(
+    let next = NextEpoch::start(
         cs,
-        base.init_secret.as_bytes(),
-        commit_secret.as_bytes(),
-        psk_secret.as_ref().map(Secret::as_bytes),
-        &context_bytes,
+        GroupContext {
+            confirmed_transcript_hash: confirmed,
+            ..provisional
+        },
+        &base.init_secret,
+        &commit_secret,
+        psk_secret(cs, &applied.psks, psk_secrets)?.as_ref(),
     )?;
-    let joiner_secret = schedule.joiner_secret().clone();
+    let joiner_secret = next.schedule().joiner_secret().clone();
     let welcome_key_nonce = if applied.added.is_empty() {
         None
     } else {
-        Some(schedule.welcome_key_nonce(cs)?)
+        Some(next.schedule().welcome_key_nonce(cs)?)
     };
-    let secrets = schedule.epoch_secrets(cs, &context_bytes)?;
-    let confirmation_tag = transcript::confirmation_tag(
-        cs,
-        secrets.confirmation_key.as_bytes(),
-        &new_context.confirmed_transcript_hash,
-    );
-    signed.auth.confirmation_tag = Some(confirmation_tag.clone());
-    let interim = transcript::interim_transcript_hash(
-        cs,
-        &new_context.confirmed_transcript_hash,
-        &confirmation_tag,
-    )?;
+    let epoch = next.finish(cs, base.config, applied.tree, ConfirmationTag::Compute)?;
+    signed.auth.confirmation_tag = Some(epoch.confirmation_tag.clone());
 
     // GroupInfo of the new epoch (RFC 9420 §12.4.3), as published for external joiners.
     let sign = |external_pub: bool| {
         sign_group_info(
             cs,
             base.signer,
-            &new_context,
-            &applied.tree,
-            &secrets,
-            &confirmation_tag,
+            &epoch.context,
+            &epoch.tree,
+            &epoch.secrets,
+            &epoch.confirmation_tag,
             own_leaf,
             options,
             external_pub,
@@ -313,7 +287,7 @@ pub(crate) fn build_commit(
             for (leaf, key_package) in &applied.added {
                 let path_secret = generated
                     .as_ref()
-                    .and_then(|g| g.path_secret_for_joiner(&applied.tree, *leaf))
+                    .and_then(|g| g.path_secret_for_joiner(&epoch.tree, *leaf))
                     .map(|s| PathSecret {
                         path_secret: s.as_bytes().to_vec(),
                     });
@@ -353,7 +327,7 @@ pub(crate) fn build_commit(
                 },
             )?;
             Some(mls_message(MlsMessageBody::Welcome(Welcome {
-                cipher_suite: new_context.cipher_suite,
+                cipher_suite: epoch.context.cipher_suite,
                 secrets: secrets_list,
                 encrypted_group_info,
             })))
@@ -366,37 +340,13 @@ pub(crate) fn build_commit(
             let mut private = previous_private.cloned().ok_or(GroupError::PathRequired(
                 "an external commit always carries a path",
             ))?;
-            private.prune(&applied.tree);
+            private.prune(&epoch.tree);
             private
         }
     };
-    let summary = CommitSummary {
-        epoch: new_epoch,
-        committer: sender,
-        committer_leaf: Some(own_leaf),
-        added: new_leaves,
-        removed: applied.removed.iter().map(|(leaf, _)| *leaf).collect(),
-        updated: applied.updated.clone(),
-        reinit: applied.reinit.clone(),
-        self_removed: false,
-    };
-    let status = applied.reinit.clone().map(GroupStatus::ReInitialized);
-    let epoch = EpochState::new(
-        base.config,
-        new_context,
-        applied.tree,
-        interim,
-        confirmation_tag,
-        secrets,
-    );
     Ok(BuiltCommit {
         content: signed,
-        staged: StagedCommit {
-            epoch: Some(Box::new(epoch)),
-            private: Some(private),
-            summary,
-            status,
-        },
+        staged: StagedCommit::advance(epoch, private, summary),
         welcome,
         group_info: mls_message(MlsMessageBody::GroupInfo(group_info)),
     })
@@ -699,23 +649,15 @@ pub(crate) fn process_commit(
     let psk_secrets = group.psk_sources().resolve(&applied.psks)?;
     let own = group.own_leaf();
     let new_leaves: Vec<LeafIndex> = applied.added.iter().map(|(leaf, _)| *leaf).collect();
-    let mut summary = CommitSummary {
-        epoch: group.epoch().saturating_add(1),
-        committer: sender,
-        // A member's leaf is known now (a removed receiver returns before the path is
-        // applied); an external joiner's once its leaf is added.
-        committer_leaf: match committer {
-            Committer::Member(leaf) => Some(leaf),
-            Committer::External => None,
-        },
-        added: new_leaves.clone(),
-        removed: applied.removed.iter().map(|(leaf, _)| *leaf).collect(),
-        updated: applied.updated.clone(),
-        reinit: applied.reinit.clone(),
-        self_removed: false,
+    // A member's leaf is known without the path; an external joiner's once its leaf is in.
+    let member_leaf = match committer {
+        Committer::Member(leaf) => Some(leaf),
+        Committer::External => None,
     };
     if applied.removed.iter().any(|(leaf, _)| *leaf == own) {
         // We cannot follow into the next epoch (RFC 9420 §12.4.2: delete the state).
+        let epoch = group.epoch().saturating_add(1);
+        let mut summary = CommitSummary::of(epoch, sender, member_leaf, &applied);
         summary.self_removed = true;
         return Ok(StagedCommit {
             epoch: None,
@@ -725,11 +667,6 @@ pub(crate) fn process_commit(
         });
     }
 
-    let mut provisional = GroupContext {
-        epoch: summary.epoch,
-        extensions: applied.extensions.clone(),
-        ..group.epoch.context.clone()
-    };
     // If a committed Update replaced our leaf, we hold its new private key (RFC 9420 §12.1.2).
     let mut base_private = group.private.clone();
     if applied.updated.contains(&own)
@@ -742,11 +679,10 @@ pub(crate) fn process_commit(
         base_private.insert(own.node(), key.clone());
     }
     let mut private = base_private.clone();
-    let commit_secret = match &commit.path {
+    let (committer_leaf, provisional, commit_secret) = match &commit.path {
         Some(path) => {
             let sender_leaf = apply_path(group, &mut applied, committer, path, now)?;
-            summary.committer_leaf = Some(sender_leaf);
-            provisional.tree_hash = applied.tree.tree_hash(cs)?;
+            let provisional = provisional_context(cs, &group.epoch.context, &mut applied)?;
             let provisional_bytes = super::encode(&provisional)?;
             let decrypted = decrypt_path(
                 cs,
@@ -761,15 +697,12 @@ pub(crate) fn process_commit(
             for (node, key) in decrypted.keys {
                 private.insert(node, key);
             }
-            decrypted.commit_secret
+            (Some(sender_leaf), provisional, decrypted.commit_secret)
         }
         None => {
-            if let Committer::Member(leaf) = committer {
-                summary.committer_leaf = Some(leaf);
-            }
-            provisional.tree_hash = applied.tree.tree_hash(cs)?;
+            let provisional = provisional_context(cs, &group.epoch.context, &mut applied)?;
             private.prune(&applied.tree);
-            Secret::zero(cs.hash_len())
+            (member_leaf, provisional, Secret::zero(cs.hash_len()))
         }
     };
 
@@ -797,50 +730,83 @@ pub(crate) fn process_commit(
         verified.encoded_content(),
         &verified.auth().signature,
     )?;
-    let new_context = GroupContext {
-        confirmed_transcript_hash: confirmed,
-        ..provisional
-    };
-    let context_bytes = super::encode(&new_context)?;
-    let psk_secret = psk_secret(cs, &applied.psks, &psk_secrets)?;
-    let secrets = KeySchedule::from_init(
-        cs,
-        init_secret.as_bytes(),
-        commit_secret.as_bytes(),
-        psk_secret.as_ref().map(Secret::as_bytes),
-        &context_bytes,
-    )?
-    .epoch_secrets(cs, &context_bytes)?;
     let tag = verified
         .auth()
         .confirmation_tag
         .as_deref()
         .ok_or(GroupError::ConfirmationTagMismatch)?;
-    if !transcript::verify_confirmation_tag(
+    let summary = CommitSummary::of(provisional.epoch, sender, committer_leaf, &applied);
+    let epoch = NextEpoch::start(
         cs,
-        secrets.confirmation_key.as_bytes(),
-        &new_context.confirmed_transcript_hash,
-        tag,
-    ) {
-        return Err(GroupError::ConfirmationTagMismatch);
-    }
-    let interim =
-        transcript::interim_transcript_hash(cs, &new_context.confirmed_transcript_hash, tag)?;
-    let status = applied.reinit.clone().map(GroupStatus::ReInitialized);
-    let epoch = EpochState::new(
+        GroupContext {
+            confirmed_transcript_hash: confirmed,
+            ..provisional
+        },
+        &init_secret,
+        &commit_secret,
+        psk_secret(cs, &applied.psks, &psk_secrets)?.as_ref(),
+    )?
+    .finish(
+        cs,
         &group.config,
-        new_context,
         applied.tree,
-        interim,
-        tag.to_vec(),
-        secrets,
-    );
-    Ok(StagedCommit {
-        epoch: Some(Box::new(epoch)),
-        private: Some(private),
-        summary,
-        status,
+        ConfirmationTag::Verify(tag),
+    )?;
+    Ok(StagedCommit::advance(epoch, private, summary))
+}
+
+/// The provisional GroupContext of the next epoch (RFC 9420 §12.4.1, §12.4.2): the epoch
+/// incremented, the extensions the proposals left and the hash of the new tree; the
+/// confirmed transcript hash is still the current one.
+fn provisional_context(
+    cs: &dyn CipherSuiteProvider,
+    current: &GroupContext,
+    applied: &mut AppliedProposals,
+) -> Result<GroupContext, GroupError> {
+    Ok(GroupContext {
+        epoch: current
+            .epoch
+            .checked_add(1)
+            .ok_or(GroupError::MalformedState("epoch overflow"))?,
+        tree_hash: applied.tree.tree_hash(cs)?,
+        extensions: applied.extensions.clone(),
+        ..current.clone()
     })
+}
+
+impl CommitSummary {
+    /// What a commit over `applied` changed, leading to epoch `epoch`.
+    fn of(
+        epoch: u64,
+        committer: Sender,
+        committer_leaf: Option<LeafIndex>,
+        applied: &AppliedProposals,
+    ) -> Self {
+        Self {
+            epoch,
+            committer,
+            committer_leaf,
+            added: applied.added.iter().map(|(leaf, _)| *leaf).collect(),
+            removed: applied.removed.iter().map(|(leaf, _)| *leaf).collect(),
+            updated: applied.updated.clone(),
+            reinit: applied.reinit.clone(),
+            self_removed: false,
+        }
+    }
+}
+
+impl StagedCommit {
+    /// A staged move to `epoch`, reinitialising the group if the commit carried a ReInit
+    /// (RFC 9420 §11.2).
+    fn advance(epoch: EpochState, private: PrivateTree, summary: CommitSummary) -> Self {
+        let status = summary.reinit.clone().map(GroupStatus::ReInitialized);
+        Self {
+            epoch: Some(Box::new(epoch)),
+            private: Some(private),
+            summary,
+            status,
+        }
+    }
 }
 
 /// Validates the UpdatePath's leaf and merges the path into the tree (RFC 9420 §12.4.2,

@@ -108,33 +108,12 @@ impl EpochState {
         init_secret: &Secret,
     ) -> Result<Self, GroupError> {
         let commit_secret = Secret::zero(cs.hash_len());
-        let encoded = super::encode(&context)?;
-        let secrets = KeySchedule::from_init(
+        NextEpoch::start(cs, context, init_secret, &commit_secret, None)?.finish(
             cs,
-            init_secret.as_bytes(),
-            commit_secret.as_bytes(),
-            None,
-            &encoded,
-        )?
-        .epoch_secrets(cs, &encoded)?;
-        let confirmation_tag = transcript::confirmation_tag(
-            cs,
-            secrets.confirmation_key.as_bytes(),
-            &context.confirmed_transcript_hash,
-        );
-        let interim = transcript::interim_transcript_hash(
-            cs,
-            &context.confirmed_transcript_hash,
-            &confirmation_tag,
-        )?;
-        Ok(Self::new(
             config,
-            context,
             tree,
-            interim,
-            confirmation_tag,
-            secrets,
-        ))
+            ConfirmationTag::Compute,
+        )
     }
 
     /// Assembles an epoch, building its secret tree (and wiping the encryption secret).
@@ -156,6 +135,99 @@ impl EpochState {
             secrets,
             secret_tree,
         }
+    }
+}
+
+/// Where the confirmation tag of a new epoch comes from (RFC 9420 §6.1).
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum ConfirmationTag<'a> {
+    /// Computed: a commit we create, or a new group.
+    Compute,
+    /// Received with a commit, and verified.
+    Verify(&'a [u8]),
+}
+
+/// The next epoch between the key schedule and the epoch secrets (RFC 9420 §8): a
+/// committer takes the `joiner_secret` and the Welcome key from it, then everyone
+/// [`NextEpoch::finish`]es it the same way. This is the one epoch-advance sequence, shared
+/// by the commits we create, the commits we receive and a new group's first epoch.
+pub(crate) struct NextEpoch {
+    context: GroupContext,
+    context_bytes: Vec<u8>,
+    schedule: KeySchedule,
+}
+
+impl NextEpoch {
+    /// Starts the key schedule of the epoch whose GroupContext is `context` (its
+    /// `confirmed_transcript_hash` already the new one): `joiner_secret` from the previous
+    /// `init_secret`, the `commit_secret` and the new GroupContext, then `member_secret` with
+    /// the `psk_secret` (`None`: no PSKs, all zero) (RFC 9420 §8).
+    pub(crate) fn start(
+        cs: &dyn CipherSuiteProvider,
+        context: GroupContext,
+        init_secret: &Secret,
+        commit_secret: &Secret,
+        psk_secret: Option<&Secret>,
+    ) -> Result<Self, GroupError> {
+        let context_bytes = super::encode(&context)?;
+        let schedule = KeySchedule::from_init(
+            cs,
+            init_secret.as_bytes(),
+            commit_secret.as_bytes(),
+            psk_secret.map(Secret::as_bytes),
+            &context_bytes,
+        )?;
+        Ok(Self {
+            context,
+            context_bytes,
+            schedule,
+        })
+    }
+
+    /// The key schedule, for the `joiner_secret` and `welcome_secret` a Welcome carries
+    /// (RFC 9420 §8, §12.4.3.1).
+    pub(crate) fn schedule(&self) -> &KeySchedule {
+        &self.schedule
+    }
+
+    /// The epoch: its secrets (RFC 9420 §8), the confirmation tag over the confirmed
+    /// transcript hash, computed or verified (§6.1), the interim transcript hash (§8.2) and
+    /// the secret tree (§9) over `tree`.
+    pub(crate) fn finish(
+        self,
+        cs: &dyn CipherSuiteProvider,
+        config: &GroupConfig,
+        tree: RatchetTree,
+        tag: ConfirmationTag<'_>,
+    ) -> Result<EpochState, GroupError> {
+        let Self {
+            context,
+            context_bytes,
+            schedule,
+        } = self;
+        let secrets = schedule.epoch_secrets(cs, &context_bytes)?;
+        let confirmation_key = secrets.confirmation_key.as_bytes();
+        let confirmed = &context.confirmed_transcript_hash;
+        let confirmation_tag = match tag {
+            ConfirmationTag::Compute => {
+                transcript::confirmation_tag(cs, confirmation_key, confirmed)
+            }
+            ConfirmationTag::Verify(received) => {
+                if !transcript::verify_confirmation_tag(cs, confirmation_key, confirmed, received) {
+                    return Err(GroupError::ConfirmationTagMismatch);
+                }
+                received.to_vec()
+            }
+        };
+        let interim = transcript::interim_transcript_hash(cs, confirmed, &confirmation_tag)?;
+        Ok(EpochState::new(
+            config,
+            context,
+            tree,
+            interim,
+            confirmation_tag,
+            secrets,
+        ))
     }
 }
 
