@@ -27,6 +27,7 @@ use crate::transcript;
 use crate::tree::{RatchetTree, check_committer_parent_hash};
 use crate::treekem::{GeneratedPath, PrivateTree, decrypt_path};
 use crate::validation::{GroupRequirements, LeafNodeContext, LeafNodeValidator};
+use crate::welcome::{GROUP_INFO_TBS_LABEL, WELCOME_LABEL};
 
 /// Label of the external-init secret export (RFC 9420 §8.3).
 pub(crate) const EXTERNAL_INIT_LABEL: &[u8] = b"MLS 1.0 external init secret";
@@ -280,7 +281,8 @@ pub(crate) fn build_commit(
             };
             let encrypted_group_info =
                 cs.aead_seal(key.as_bytes(), nonce.as_bytes(), &[], &group_info_bytes)?;
-            let prepared = labels::prepare_encrypt_context(cs, "Welcome", &encrypted_group_info)?;
+            let prepared =
+                labels::prepare_encrypt_context(cs, WELCOME_LABEL, &encrypted_group_info)?;
             // The GroupSecrets of each joiner (RFC 9420 §12.4.3.1), then one HPKE
             // encryption per joiner, in parallel where enabled.
             let mut joiners = Vec::with_capacity(applied.added.len());
@@ -395,7 +397,7 @@ pub(crate) fn sign_group_info(
     };
     let tbs = group_info.to_be_signed()?;
     group_info.signature =
-        labels::sign_with_label(cs, signer.secret_key.as_bytes(), "GroupInfoTBS", &tbs)?;
+        labels::sign_with_label(cs, signer.secret_key.as_bytes(), GROUP_INFO_TBS_LABEL, &tbs)?;
     Ok(group_info)
 }
 

@@ -51,7 +51,7 @@ use crate::messages::{
 use crate::secret_tree::SecretTreeConfig;
 use crate::tree::RatchetTree;
 use crate::treekem::PrivateTree;
-use crate::validation::LifetimePolicy;
+use crate::validation::{KEY_PACKAGE_TBS_LABEL, LEAF_NODE_TBS_LABEL, LifetimePolicy};
 use proposals::CachedProposal;
 use state::{EpochState, PastEpoch};
 
@@ -229,8 +229,12 @@ impl KeyPackageBundle {
             signature: Vec::new(),
         };
         let tbs = key_package.to_be_signed()?;
-        key_package.signature =
-            labels::sign_with_label(cs, signer.secret_key.as_bytes(), "KeyPackageTBS", &tbs)?;
+        key_package.signature = labels::sign_with_label(
+            cs,
+            signer.secret_key.as_bytes(),
+            KEY_PACKAGE_TBS_LABEL,
+            &tbs,
+        )?;
         Ok(Self {
             key_package,
             init_private_key: init.secret_key,
@@ -261,7 +265,7 @@ pub(crate) fn sign_leaf_node(
     };
     let tbs = leaf.to_be_signed(group)?;
     leaf.signature =
-        labels::sign_with_label(cs, signer.secret_key.as_bytes(), "LeafNodeTBS", &tbs)?;
+        labels::sign_with_label(cs, signer.secret_key.as_bytes(), LEAF_NODE_TBS_LABEL, &tbs)?;
     Ok(leaf)
 }
 
