@@ -98,6 +98,34 @@ fn verify_group_info_and_tree(
 }
 
 impl Group {
+    /// The state of a new member in its first epoch, by Welcome or external commit
+    /// (RFC 9420 §12.4.3): nothing cached, pending or kept from earlier epochs.
+    fn joined(
+        env: GroupEnv,
+        cs: Box<dyn CipherSuiteProvider>,
+        config: GroupConfig,
+        signer: SigningIdentity,
+        epoch: EpochState,
+        private: PrivateTree,
+        linked_psks: Vec<(Vec<u8>, u64, Secret)>,
+    ) -> Self {
+        Self {
+            env,
+            cs,
+            config,
+            signer,
+            epoch,
+            private,
+            proposals: Vec::new(),
+            pending_commit: None,
+            past_epochs: VecDeque::new(),
+            resumption_psks: VecDeque::new(),
+            status: GroupStatus::Active,
+            pending_updates: Vec::new(),
+            linked_psks,
+        }
+    }
+
     /// Joins a group from a Welcome (RFC 9420 §12.4.3.1).
     pub fn join(
         env: GroupEnv,
@@ -194,21 +222,8 @@ impl Group {
             group_info.confirmation_tag,
             epoch_secrets,
         );
-        let group = Self {
-            env,
-            cs,
-            config,
-            signer,
-            epoch,
-            private,
-            proposals: Vec::new(),
-            pending_commit: None,
-            past_epochs: VecDeque::new(),
-            resumption_psks: VecDeque::new(),
-            status: GroupStatus::Active,
-            pending_updates: Vec::new(),
-            linked_psks: options.resumption_psks.clone(),
-        };
+        let linked_psks = options.resumption_psks.clone();
+        let group = Self::joined(env, cs, config, signer, epoch, private, linked_psks);
         Ok((group, psks))
     }
 
@@ -317,21 +332,8 @@ impl Group {
         let private = staged
             .private
             .ok_or(GroupError::MalformedState("external commit without keys"))?;
-        let group = Self {
-            env,
-            cs,
-            config,
-            signer,
-            epoch: *epoch,
-            private,
-            proposals: Vec::new(),
-            pending_commit: None,
-            past_epochs: VecDeque::new(),
-            resumption_psks: VecDeque::new(),
-            status: GroupStatus::Active,
-            pending_updates: Vec::new(),
-            linked_psks: options.resumption_psks.clone(),
-        };
+        let linked_psks = options.resumption_psks.clone();
+        let group = Self::joined(env, cs, config, signer, *epoch, private, linked_psks);
         Ok((
             group,
             CommitOutput {

@@ -196,6 +196,19 @@ pub fn is_default_proposal(proposal_type: ProposalType) -> bool {
     (1..=7).contains(&proposal_type.0)
 }
 
+/// Whether `capabilities` support an extension type: a default one always, any other only
+/// when listed (RFC 9420 §7.2). The one test behind the leaf's own extensions (§7.3), the
+/// group context extensions (§13.4) and required capabilities (§11.1).
+fn supports_extension(capabilities: &Capabilities, extension_type: ExtensionType) -> bool {
+    is_default_extension(extension_type) || capabilities.extensions.contains(&extension_type)
+}
+
+/// Whether `capabilities` support a proposal type: a default one always, any other only
+/// when listed (RFC 9420 §7.2).
+fn supports_proposal(capabilities: &Capabilities, proposal_type: ProposalType) -> bool {
+    is_default_proposal(proposal_type) || capabilities.proposals.contains(&proposal_type)
+}
+
 /// The parameters of the group a leaf must be compatible with (RFC 9420 §7.3, §11.1).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GroupRequirements {
@@ -431,13 +444,13 @@ fn missing_required_capability(
     let extension = required
         .extension_types
         .iter()
-        .find(|e| !is_default_extension(**e) && !capabilities.extensions.contains(e))
+        .find(|e| !supports_extension(capabilities, **e))
         .map(|e| Capability::Extension(*e));
     let proposal = || {
         required
             .proposal_types
             .iter()
-            .find(|p| !is_default_proposal(**p) && !capabilities.proposals.contains(p))
+            .find(|p| !supports_proposal(capabilities, **p))
             .map(|p| Capability::Proposal(*p))
     };
     let credential = || {
@@ -513,7 +526,7 @@ fn missing_context_extension(
 ) -> Option<ExtensionType> {
     context_extensions
         .iter()
-        .find(|t| !is_default_extension(**t) && !capabilities.extensions.contains(t))
+        .find(|t| !supports_extension(capabilities, **t))
         .copied()
 }
 
@@ -521,10 +534,10 @@ fn check_extensions_listed(
     extensions: &[Extension],
     capabilities: &Capabilities,
 ) -> Result<(), ValidationError> {
-    match extensions.iter().find(|e| {
-        !is_default_extension(e.extension_type)
-            && !capabilities.extensions.contains(&e.extension_type)
-    }) {
+    match extensions
+        .iter()
+        .find(|e| !supports_extension(capabilities, e.extension_type))
+    {
         Some(e) => Err(ValidationError::ExtensionNotInCapabilities(
             e.extension_type,
         )),
