@@ -1,4 +1,4 @@
-//! The Authentication Service (RFC 9750 §4; DESIGN.md §5): it binds an identity to a
+//! The Authentication Service (RFC 9750 §4): it binds an identity to a
 //! signature key. A client makes its own key pair (the AS never sees the private key), proves
 //! possession by signing the enrolment request, and receives a short-lived X.509 certificate
 //! (the RFC 9420 `x509` credential, §5.3) chained to the AS root. Clients validate chains
@@ -8,7 +8,9 @@
 //! that members refuse to add them (RFC 9420 §5.3.2).
 //!
 //! The core is sans-IO like the protocol crates: time and randomness are passed in; storage
-//! is a trait ([`AsStore`]: [`InMemoryAsStore`], [`sqlite::SqliteAsStore`]). Around it:
+//! is a trait ([`AsStore`]: [`InMemoryAsStore`], [`sqlite::SqliteAsStore`] for one machine,
+//! [`postgres::PostgresAsStore`] for several AS processes sharing one database and so one
+//! root). Around it:
 //!
 //! - [`http`]: the HTTP API (axum), served by the `conclave-as` binary and, merged into the
 //!   Delivery Service, by `conclave-ds --with-as` (both in the `conclave-server` crate);
@@ -21,6 +23,7 @@
 #![forbid(unsafe_code)]
 
 pub mod http;
+pub mod postgres;
 pub mod renewal;
 pub mod setup;
 mod signer;
@@ -47,7 +50,7 @@ pub use conclave_api::authentication::{
 };
 pub use renewal::DEFAULT_RENEWAL_GRACE;
 pub use signer::ProviderSigner;
-pub use store::{AsStore, InMemoryAsStore, IssuedCertificate, StoredRoot, TokenUse};
+pub use store::{AsStore, AsStoreError, InMemoryAsStore, IssuedCertificate, StoredRoot, TokenUse};
 
 /// Common name of the AS root certificate: "Conclave AS root" and a fingerprint of its key,
 /// so that the roots of two AS instances never share a subject (a chain from another AS
@@ -127,7 +130,39 @@ pub enum AsError {
     Crypto(#[from] conclave_crypto::CryptoError),
     /// The store failed.
     #[error("store: {0}")]
-    Store(String),
+    Store(#[from] AsStoreError),
+}
+
+/// Validates `credential` with `provider` as a member would (RFC 9420 §5.3.1-§5.3.2): an
+/// X.509 chain to the provider's trust anchor, valid at `now`, whose end-entity key is
+/// `signature_key` of `scheme`, for a client the provider's revocation list does not name.
+/// Returns the client name (`mls://<name>` → `<name>`). What
+/// [`AuthenticationService::validate_credential`] does with the AS's own root and revocation
+/// list, for a verifier that holds only the root and a copy of the list (a Delivery Service
+/// checking against a remote AS).
+pub fn validate_with(
+    provider: &X509IdentityProvider,
+    credential: &Credential,
+    signature_key: &SignaturePublicKey,
+    scheme: SignatureAlgorithm,
+    now: u64,
+) -> Result<String, AsError> {
+    provider.validate_credential(&CredentialCheck {
+        credential,
+        signature_key,
+        signature_scheme: scheme,
+        role: CredentialRole::Member,
+        now,
+    })?;
+    let identity = provider.identity(credential)?;
+    name_of_identity(&identity)
+        .map(str::to_owned)
+        .ok_or_else(|| {
+            AsError::Credential(CredentialError::Rejected(format!(
+                "identity {:?} is not an mls://<name> URI",
+                String::from_utf8_lossy(&identity)
+            )))
+        })
 }
 
 /// The name, if it is an acceptable client name (RFC 9750 §4: the AS decides which names
@@ -453,23 +488,13 @@ impl<S: AsStore> AuthenticationService<S> {
         scheme: SignatureAlgorithm,
         now: u64,
     ) -> Result<String, AsError> {
-        let provider = self.identity_provider(crypto)?;
-        provider.validate_credential(&CredentialCheck {
+        validate_with(
+            &self.identity_provider(crypto)?,
             credential,
             signature_key,
-            signature_scheme: scheme,
-            role: CredentialRole::Member,
+            scheme,
             now,
-        })?;
-        let identity = provider.identity(credential)?;
-        name_of_identity(&identity)
-            .map(str::to_owned)
-            .ok_or_else(|| {
-                AsError::Credential(CredentialError::Rejected(format!(
-                    "identity {:?} is not an mls://<name> URI",
-                    String::from_utf8_lossy(&identity)
-                )))
-            })
+        )
     }
 
     /// The certificates issued to `name`, oldest first.

@@ -1,5 +1,5 @@
-//! The persistent AS store (DESIGN.md §5): bundled SQLite in WAL mode, one file, a versioned
-//! schema applied by migrations. It holds the root key pair and certificate (so the trust
+//! The SQLite engine of the AS store (RFC 9750 §4): bundled SQLite in WAL mode, one file, a
+//! versioned schema applied by migrations, for an AS on one machine. It holds the root key pair and certificate (so the trust
 //! anchor survives restarts), the hashes of enrolment tokens with their expiry, issued
 //! certificates, and revocations.
 //!
@@ -14,7 +14,9 @@ use std::sync::{Mutex, MutexGuard};
 use conclave_crypto::Secret;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
-use crate::store::{AsStore, IssuedCertificate, StoredRoot, TokenUse};
+use crate::store::{
+    AsStore, AsStoreError, IssuedCertificate, StoredRoot, TokenUse, to_i64, to_suite, to_u64,
+};
 
 /// Schema migrations, applied in order; the version is the index + 1.
 const MIGRATIONS: &[&str] = &[r#"
@@ -62,19 +64,11 @@ impl core::fmt::Debug for SqliteAsStore {
     }
 }
 
-fn db_error(e: rusqlite::Error) -> String {
-    format!("sqlite: {e}")
+fn db_error(e: rusqlite::Error) -> AsStoreError {
+    AsStoreError::backend("sqlite", e)
 }
 
-fn to_i64(value: u64) -> Result<i64, String> {
-    i64::try_from(value).map_err(|_| format!("value {value} out of range for the database"))
-}
-
-fn to_u64(value: i64) -> Result<u64, String> {
-    u64::try_from(value).map_err(|_| format!("negative value {value} in the database"))
-}
-
-fn migrate(conn: &mut Connection) -> Result<(), String> {
+fn migrate(conn: &mut Connection) -> Result<(), AsStoreError> {
     conn.execute_batch(
         "CREATE TABLE IF NOT EXISTS as_schema_migrations (
             version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)",
@@ -92,9 +86,10 @@ fn migrate(conn: &mut Connection) -> Result<(), String> {
         .map_err(db_error)?;
     let known = i64::try_from(MIGRATIONS.len()).unwrap_or(i64::MAX);
     if current > known {
-        return Err(format!(
-            "the AS database has schema version {current}, newer than this binary's {known}"
-        ));
+        return Err(AsStoreError::SchemaTooNew {
+            found: current,
+            supported: known,
+        });
     }
     for (version, sql) in (1i64..).zip(MIGRATIONS.iter()) {
         if version <= current {
@@ -112,7 +107,7 @@ fn migrate(conn: &mut Connection) -> Result<(), String> {
 
 /// Creates the database file readable by its owner only (it holds the root private key).
 #[cfg(unix)]
-fn create_private_file(path: &Path) -> Result<(), String> {
+fn create_private_file(path: &Path) -> Result<(), AsStoreError> {
     use std::os::unix::fs::OpenOptionsExt as _;
     match std::fs::OpenOptions::new()
         .write(true)
@@ -122,19 +117,22 @@ fn create_private_file(path: &Path) -> Result<(), String> {
     {
         Ok(_) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
-        Err(e) => Err(format!("cannot create {}: {e}", path.display())),
+        Err(e) => Err(AsStoreError::Config(format!(
+            "cannot create {}: {e}",
+            path.display()
+        ))),
     }
 }
 
 #[cfg(not(unix))]
-fn create_private_file(_path: &Path) -> Result<(), String> {
+fn create_private_file(_path: &Path) -> Result<(), AsStoreError> {
     Ok(())
 }
 
 impl SqliteAsStore {
     /// Opens (creating if needed, mode 0600) the database at `path`, in WAL mode, and
     /// migrates it to the current schema.
-    pub fn open(path: &Path) -> Result<Self, String> {
+    pub fn open(path: &Path) -> Result<Self, AsStoreError> {
         create_private_file(path)?;
         let mut conn = Connection::open(path).map_err(db_error)?;
         conn.busy_timeout(std::time::Duration::from_secs(10))
@@ -143,8 +141,9 @@ impl SqliteAsStore {
             .query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))
             .map_err(db_error)?;
         if !mode.eq_ignore_ascii_case("wal") {
-            return Err(format!(
-                "sqlite: could not enable WAL (journal_mode is {mode})"
+            return Err(AsStoreError::backend(
+                "sqlite",
+                format!("could not enable WAL (journal_mode is {mode})"),
             ));
         }
         conn.pragma_update(None, "synchronous", "FULL")
@@ -156,7 +155,7 @@ impl SqliteAsStore {
     }
 
     /// A private in-memory database (for tests and trials; nothing survives).
-    pub fn in_memory() -> Result<Self, String> {
+    pub fn in_memory() -> Result<Self, AsStoreError> {
         let mut conn = Connection::open_in_memory().map_err(db_error)?;
         migrate(&mut conn)?;
         Ok(Self {
@@ -166,24 +165,26 @@ impl SqliteAsStore {
 
     /// Opens a store from a `sqlite:` URL: `sqlite:./path.db`, `sqlite://path.db` or
     /// `sqlite::memory:`.
-    pub fn from_url(url: &str) -> Result<Self, String> {
+    pub fn from_url(url: &str) -> Result<Self, AsStoreError> {
         let rest = url.strip_prefix("sqlite:").ok_or_else(|| {
-            format!("unknown AS database URL {url:?}: use sqlite:PATH or sqlite::memory:")
+            AsStoreError::Config(format!(
+                "not a SQLite URL: {url:?} (use sqlite:PATH or sqlite::memory:)"
+            ))
         })?;
         if rest == ":memory:" {
             return Self::in_memory();
         }
         let path = rest.strip_prefix("//").unwrap_or(rest);
         if path.is_empty() {
-            return Err("sqlite: URL without a path".into());
+            return Err(AsStoreError::Config("sqlite: URL without a path".into()));
         }
         Self::open(Path::new(path))
     }
 
-    fn conn(&self) -> Result<MutexGuard<'_, Connection>, String> {
+    fn conn(&self) -> Result<MutexGuard<'_, Connection>, AsStoreError> {
         self.conn
             .lock()
-            .map_err(|_| "AS database lock poisoned".to_string())
+            .map_err(|_| AsStoreError::backend("sqlite", "the connection's lock is poisoned"))
     }
 }
 
@@ -192,14 +193,14 @@ fn issued_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(i64, String, i64, i64,
 }
 
 impl AsStore for SqliteAsStore {
-    fn health(&self) -> Result<(), String> {
+    fn health(&self) -> Result<(), AsStoreError> {
         self.conn()?
             .query_row("SELECT 1", [], |r| r.get::<_, i64>(0))
             .map(|_| ())
             .map_err(db_error)
     }
 
-    fn load_root(&self) -> Result<Option<StoredRoot>, String> {
+    fn load_root(&self) -> Result<Option<StoredRoot>, AsStoreError> {
         let row = self
             .conn()?
             .query_row(
@@ -219,8 +220,7 @@ impl AsStore for SqliteAsStore {
             .map_err(db_error)?;
         row.map(|(suite, secret_key, public_key, certificate)| {
             Ok(StoredRoot {
-                cipher_suite: u16::try_from(suite)
-                    .map_err(|_| format!("stored cipher suite {suite} out of range"))?,
+                cipher_suite: to_suite(suite)?,
                 secret_key,
                 public_key,
                 certificate,
@@ -229,7 +229,7 @@ impl AsStore for SqliteAsStore {
         .transpose()
     }
 
-    fn store_root(&self, root: &StoredRoot) -> Result<bool, String> {
+    fn store_root(&self, root: &StoredRoot) -> Result<bool, AsStoreError> {
         let changed = self
             .conn()?
             .execute(
@@ -246,7 +246,12 @@ impl AsStore for SqliteAsStore {
         Ok(changed == 1)
     }
 
-    fn insert_token(&self, name: &str, token_hash: &[u8], expires_at: u64) -> Result<(), String> {
+    fn insert_token(
+        &self,
+        name: &str,
+        token_hash: &[u8],
+        expires_at: u64,
+    ) -> Result<(), AsStoreError> {
         self.conn()?
             .execute(
                 "INSERT INTO as_tokens (token_hash, name, expires_at) VALUES (?1, ?2, ?3)",
@@ -256,7 +261,7 @@ impl AsStore for SqliteAsStore {
             .map_err(db_error)
     }
 
-    fn prune_tokens(&self, now: u64) -> Result<u64, String> {
+    fn prune_tokens(&self, now: u64) -> Result<u64, AsStoreError> {
         let removed = self
             .conn()?
             .execute(
@@ -267,7 +272,12 @@ impl AsStore for SqliteAsStore {
         Ok(removed as u64)
     }
 
-    fn take_token(&self, name: &str, token_hash: &[u8], now: u64) -> Result<TokenUse, String> {
+    fn take_token(
+        &self,
+        name: &str,
+        token_hash: &[u8],
+        now: u64,
+    ) -> Result<TokenUse, AsStoreError> {
         // One statement: two concurrent enrolments cannot both consume the token.
         let expires_at: Option<i64> = self
             .conn()?
@@ -285,7 +295,7 @@ impl AsStore for SqliteAsStore {
         })
     }
 
-    fn next_serial(&self) -> Result<u64, String> {
+    fn next_serial(&self) -> Result<u64, AsStoreError> {
         let serial: i64 = self
             .conn()?
             .query_row(
@@ -297,7 +307,7 @@ impl AsStore for SqliteAsStore {
         to_u64(serial)
     }
 
-    fn record_issued(&self, issued: IssuedCertificate) -> Result<(), String> {
+    fn record_issued(&self, issued: IssuedCertificate) -> Result<(), AsStoreError> {
         self.conn()?
             .execute(
                 "INSERT INTO as_certificates (serial, name, not_before, not_after, certificate)
@@ -314,7 +324,7 @@ impl AsStore for SqliteAsStore {
             .map_err(db_error)
     }
 
-    fn issued(&self, name: &str) -> Result<Vec<IssuedCertificate>, String> {
+    fn issued(&self, name: &str) -> Result<Vec<IssuedCertificate>, AsStoreError> {
         let conn = self.conn()?;
         let mut stmt = conn
             .prepare_cached(
@@ -339,7 +349,7 @@ impl AsStore for SqliteAsStore {
         Ok(out)
     }
 
-    fn revoke(&self, name: &str) -> Result<(), String> {
+    fn revoke(&self, name: &str) -> Result<(), AsStoreError> {
         self.conn()?
             .execute(
                 "INSERT INTO as_revoked (name) VALUES (?1) ON CONFLICT (name) DO NOTHING",
@@ -349,7 +359,7 @@ impl AsStore for SqliteAsStore {
             .map_err(db_error)
     }
 
-    fn is_revoked(&self, name: &str) -> Result<bool, String> {
+    fn is_revoked(&self, name: &str) -> Result<bool, AsStoreError> {
         self.conn()?
             .query_row(
                 "SELECT 1 FROM as_revoked WHERE name = ?1",
@@ -361,7 +371,7 @@ impl AsStore for SqliteAsStore {
             .map_err(db_error)
     }
 
-    fn revoked(&self) -> Result<Vec<String>, String> {
+    fn revoked(&self) -> Result<Vec<String>, AsStoreError> {
         let conn = self.conn()?;
         let mut stmt = conn
             .prepare_cached("SELECT name FROM as_revoked ORDER BY name")

@@ -1,6 +1,12 @@
-//! What the Authentication Service remembers (RFC 9750 §4; DESIGN.md §5): its root key and
-//! certificate, one-time enrolment tokens (by hash, with an expiry), issued certificates and
-//! revocations. [`InMemoryAsStore`] is for tests; `crate::sqlite::SqliteAsStore` persists.
+//! What the Authentication Service remembers (RFC 9750 §4): its root key and certificate,
+//! one-time enrolment tokens (by hash, with an expiry), issued certificates and revocations.
+//! [`InMemoryAsStore`] is for tests; `crate::sqlite::SqliteAsStore` persists in one file and
+//! `crate::postgres::PostgresAsStore` in a PostgreSQL database that several AS processes
+//! share.
+//!
+//! The trait is synchronous: SQLite is a blocking library, and the service and its HTTP layer
+//! call the store on the blocking thread pool, whatever the engine. The PostgreSQL engine
+//! drives its asynchronous driver on a runtime of its own behind the same synchronous calls.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -57,48 +63,121 @@ pub enum TokenUse {
     Invalid,
 }
 
-/// Storage of the AS state. Errors are strings: the AS reports them as they are. Tokens are
-/// stored and looked up by hash (the AS never stores a token itself).
+/// Why the AS store failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum AsStoreError {
+    /// The database failed, or could not be reached.
+    #[error("{engine}: {message}")]
+    Backend {
+        /// The engine (`sqlite`, `postgres`, `memory`).
+        engine: &'static str,
+        /// What failed.
+        message: String,
+    },
+    /// The database URL or file cannot be used.
+    #[error("{0}")]
+    Config(String),
+    /// The database was migrated by a newer binary: this one refuses to touch it.
+    #[error(
+        "the AS database has schema version {found}, newer than this binary's {supported} \
+         (run the newer binary, or use another database)"
+    )]
+    SchemaTooNew {
+        /// The database's version.
+        found: i64,
+        /// The newest this binary knows.
+        supported: i64,
+    },
+    /// A value does not fit the database, or a stored value is out of range (a damaged
+    /// database).
+    #[error("{0}")]
+    OutOfRange(String),
+}
+
+impl AsStoreError {
+    /// A failure of `engine`.
+    pub(crate) fn backend(engine: &'static str, message: impl core::fmt::Display) -> Self {
+        Self::Backend {
+            engine,
+            message: message.to_string(),
+        }
+    }
+}
+
+/// `value` as the signed 64-bit integer databases store.
+pub(crate) fn to_i64(value: u64) -> Result<i64, AsStoreError> {
+    i64::try_from(value).map_err(|_| {
+        AsStoreError::OutOfRange(format!("value {value} out of range for the database"))
+    })
+}
+
+/// A stored signed 64-bit integer as the unsigned value it was.
+pub(crate) fn to_u64(value: i64) -> Result<u64, AsStoreError> {
+    u64::try_from(value)
+        .map_err(|_| AsStoreError::OutOfRange(format!("negative value {value} in the database")))
+}
+
+/// A stored cipher suite.
+pub(crate) fn to_suite(value: i64) -> Result<u16, AsStoreError> {
+    u16::try_from(value)
+        .map_err(|_| AsStoreError::OutOfRange(format!("stored cipher suite {value} out of range")))
+}
+
+/// Storage of the AS state. Tokens are stored and looked up by hash (the AS never stores a
+/// token itself).
+///
+/// Several processes may share one database (RFC 9750 §4: one AS, one root, for the whole
+/// deployment): [`AsStore::store_root`] stores at most one root, [`AsStore::take_token`]
+/// consumes a token at most once and [`AsStore::next_serial`] never hands out a serial twice,
+/// across every process on the database; a revocation is visible to all of them once
+/// [`AsStore::revoke`] returns.
 pub trait AsStore: Send + Sync {
     /// Whether the store answers (for health checks).
-    fn health(&self) -> Result<(), String> {
+    fn health(&self) -> Result<(), AsStoreError> {
         Ok(())
     }
     /// The persisted root, if one was stored.
-    fn load_root(&self) -> Result<Option<StoredRoot>, String>;
+    fn load_root(&self) -> Result<Option<StoredRoot>, AsStoreError>;
     /// Stores `root` unless a root is stored already; returns whether it was stored.
-    fn store_root(&self, root: &StoredRoot) -> Result<bool, String>;
+    fn store_root(&self, root: &StoredRoot) -> Result<bool, AsStoreError>;
     /// Records a one-time token (by its hash) for `name`, valid until `expires_at`.
-    fn insert_token(&self, name: &str, token_hash: &[u8], expires_at: u64) -> Result<(), String>;
+    fn insert_token(
+        &self,
+        name: &str,
+        token_hash: &[u8],
+        expires_at: u64,
+    ) -> Result<(), AsStoreError>;
     /// Removes the tokens that expired before `now`; returns how many.
-    fn prune_tokens(&self, now: u64) -> Result<u64, String>;
+    fn prune_tokens(&self, now: u64) -> Result<u64, AsStoreError>;
     /// Consumes the token if it is `name`'s, atomically (a token is never used twice); says
     /// whether it was valid at `now`.
-    fn take_token(&self, name: &str, token_hash: &[u8], now: u64) -> Result<TokenUse, String>;
+    fn take_token(&self, name: &str, token_hash: &[u8], now: u64)
+    -> Result<TokenUse, AsStoreError>;
     /// A fresh serial number (never 1, the root's).
-    fn next_serial(&self) -> Result<u64, String>;
+    fn next_serial(&self) -> Result<u64, AsStoreError>;
     /// Records an issued certificate.
-    fn record_issued(&self, issued: IssuedCertificate) -> Result<(), String>;
+    fn record_issued(&self, issued: IssuedCertificate) -> Result<(), AsStoreError>;
     /// The certificates issued to `name`, oldest first.
-    fn issued(&self, name: &str) -> Result<Vec<IssuedCertificate>, String>;
+    fn issued(&self, name: &str) -> Result<Vec<IssuedCertificate>, AsStoreError>;
     /// Revokes a client (idempotent).
-    fn revoke(&self, name: &str) -> Result<(), String>;
+    fn revoke(&self, name: &str) -> Result<(), AsStoreError>;
     /// Whether a client is revoked.
-    fn is_revoked(&self, name: &str) -> Result<bool, String>;
+    fn is_revoked(&self, name: &str) -> Result<bool, AsStoreError>;
     /// All revoked clients, sorted.
-    fn revoked(&self) -> Result<Vec<String>, String>;
+    fn revoked(&self) -> Result<Vec<String>, AsStoreError>;
 }
 
 macro_rules! forward_store {
     ($ty:ty) => {
         impl<T: AsStore + ?Sized> AsStore for $ty {
-            fn health(&self) -> Result<(), String> {
+            fn health(&self) -> Result<(), AsStoreError> {
                 (**self).health()
             }
-            fn load_root(&self) -> Result<Option<StoredRoot>, String> {
+            fn load_root(&self) -> Result<Option<StoredRoot>, AsStoreError> {
                 (**self).load_root()
             }
-            fn store_root(&self, root: &StoredRoot) -> Result<bool, String> {
+            fn store_root(&self, root: &StoredRoot) -> Result<bool, AsStoreError> {
                 (**self).store_root(root)
             }
             fn insert_token(
@@ -106,10 +185,10 @@ macro_rules! forward_store {
                 name: &str,
                 token_hash: &[u8],
                 expires_at: u64,
-            ) -> Result<(), String> {
+            ) -> Result<(), AsStoreError> {
                 (**self).insert_token(name, token_hash, expires_at)
             }
-            fn prune_tokens(&self, now: u64) -> Result<u64, String> {
+            fn prune_tokens(&self, now: u64) -> Result<u64, AsStoreError> {
                 (**self).prune_tokens(now)
             }
             fn take_token(
@@ -117,25 +196,25 @@ macro_rules! forward_store {
                 name: &str,
                 token_hash: &[u8],
                 now: u64,
-            ) -> Result<TokenUse, String> {
+            ) -> Result<TokenUse, AsStoreError> {
                 (**self).take_token(name, token_hash, now)
             }
-            fn next_serial(&self) -> Result<u64, String> {
+            fn next_serial(&self) -> Result<u64, AsStoreError> {
                 (**self).next_serial()
             }
-            fn record_issued(&self, issued: IssuedCertificate) -> Result<(), String> {
+            fn record_issued(&self, issued: IssuedCertificate) -> Result<(), AsStoreError> {
                 (**self).record_issued(issued)
             }
-            fn issued(&self, name: &str) -> Result<Vec<IssuedCertificate>, String> {
+            fn issued(&self, name: &str) -> Result<Vec<IssuedCertificate>, AsStoreError> {
                 (**self).issued(name)
             }
-            fn revoke(&self, name: &str) -> Result<(), String> {
+            fn revoke(&self, name: &str) -> Result<(), AsStoreError> {
                 (**self).revoke(name)
             }
-            fn is_revoked(&self, name: &str) -> Result<bool, String> {
+            fn is_revoked(&self, name: &str) -> Result<bool, AsStoreError> {
                 (**self).is_revoked(name)
             }
-            fn revoked(&self) -> Result<Vec<String>, String> {
+            fn revoked(&self) -> Result<Vec<String>, AsStoreError> {
                 (**self).revoked()
             }
         }
@@ -165,20 +244,20 @@ impl InMemoryAsStore {
         Self::default()
     }
 
-    fn with<T>(&self, f: impl FnOnce(&mut State) -> T) -> Result<T, String> {
+    fn with<T>(&self, f: impl FnOnce(&mut State) -> T) -> Result<T, AsStoreError> {
         self.0
             .lock()
             .map(|mut state| f(&mut state))
-            .map_err(|_| "AS store lock poisoned".to_string())
+            .map_err(|_| AsStoreError::backend("memory", "the store's lock is poisoned"))
     }
 }
 
 impl AsStore for InMemoryAsStore {
-    fn load_root(&self) -> Result<Option<StoredRoot>, String> {
+    fn load_root(&self) -> Result<Option<StoredRoot>, AsStoreError> {
         self.with(|s| s.root.clone())
     }
 
-    fn store_root(&self, root: &StoredRoot) -> Result<bool, String> {
+    fn store_root(&self, root: &StoredRoot) -> Result<bool, AsStoreError> {
         self.with(|s| {
             if s.root.is_some() {
                 false
@@ -189,14 +268,19 @@ impl AsStore for InMemoryAsStore {
         })
     }
 
-    fn insert_token(&self, name: &str, token_hash: &[u8], expires_at: u64) -> Result<(), String> {
+    fn insert_token(
+        &self,
+        name: &str,
+        token_hash: &[u8],
+        expires_at: u64,
+    ) -> Result<(), AsStoreError> {
         self.with(|s| {
             s.tokens
                 .insert(token_hash.to_vec(), (name.to_string(), expires_at));
         })
     }
 
-    fn prune_tokens(&self, now: u64) -> Result<u64, String> {
+    fn prune_tokens(&self, now: u64) -> Result<u64, AsStoreError> {
         self.with(|s| {
             let before = s.tokens.len();
             s.tokens.retain(|_, (_, expires_at)| *expires_at >= now);
@@ -204,7 +288,12 @@ impl AsStore for InMemoryAsStore {
         })
     }
 
-    fn take_token(&self, name: &str, token_hash: &[u8], now: u64) -> Result<TokenUse, String> {
+    fn take_token(
+        &self,
+        name: &str,
+        token_hash: &[u8],
+        now: u64,
+    ) -> Result<TokenUse, AsStoreError> {
         self.with(|s| match s.tokens.get(token_hash) {
             Some((owner, expires_at)) if owner == name => {
                 let expired = *expires_at < now;
@@ -219,7 +308,7 @@ impl AsStore for InMemoryAsStore {
         })
     }
 
-    fn next_serial(&self) -> Result<u64, String> {
+    fn next_serial(&self) -> Result<u64, AsStoreError> {
         self.with(|s| {
             s.serial = s.serial.saturating_add(1);
             // Serial 1 is the root's.
@@ -227,11 +316,11 @@ impl AsStore for InMemoryAsStore {
         })
     }
 
-    fn record_issued(&self, issued: IssuedCertificate) -> Result<(), String> {
+    fn record_issued(&self, issued: IssuedCertificate) -> Result<(), AsStoreError> {
         self.with(|s| s.issued.push(issued))
     }
 
-    fn issued(&self, name: &str) -> Result<Vec<IssuedCertificate>, String> {
+    fn issued(&self, name: &str) -> Result<Vec<IssuedCertificate>, AsStoreError> {
         self.with(|s| {
             s.issued
                 .iter()
@@ -241,17 +330,17 @@ impl AsStore for InMemoryAsStore {
         })
     }
 
-    fn revoke(&self, name: &str) -> Result<(), String> {
+    fn revoke(&self, name: &str) -> Result<(), AsStoreError> {
         self.with(|s| {
             s.revoked.insert(name.to_string());
         })
     }
 
-    fn is_revoked(&self, name: &str) -> Result<bool, String> {
+    fn is_revoked(&self, name: &str) -> Result<bool, AsStoreError> {
         self.with(|s| s.revoked.contains(name))
     }
 
-    fn revoked(&self) -> Result<Vec<String>, String> {
+    fn revoked(&self) -> Result<Vec<String>, AsStoreError> {
         self.with(|s| {
             let mut names: Vec<String> = s.revoked.iter().cloned().collect();
             names.sort();

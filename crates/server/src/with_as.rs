@@ -20,7 +20,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use conclave_as::http::AsHttpState;
-use conclave_as::{AsError, AsStore as _};
+use conclave_as::{AsError, AsStoreError};
 use conclave_core::credential::IdentityProvider as _;
 use conclave_core::messages::SignaturePublicKey;
 use conclave_crypto::CipherSuite;
@@ -115,7 +115,7 @@ impl CredentialPolicy for AsCredentialPolicy {
 }
 
 /// A failure of the AS's store, as the DS reports it.
-fn as_store_error(reason: String) -> DsError {
+fn as_store_error(reason: AsStoreError) -> DsError {
     DsError::Store(StoreError::Backend(format!("AS store: {reason}")))
 }
 

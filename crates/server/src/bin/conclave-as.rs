@@ -3,6 +3,7 @@
 //! ```text
 //! conclave-as --listen 127.0.0.1:8081 --database sqlite:./conclave-as.db \
 //!             --admin-token-file ./conclave-as.admin-token
+//! conclave-as --database postgres://user@db/conclave   # several AS processes, one root
 //! ```
 //! Every flag has an environment variable (`CONCLAVE_AS_LISTEN`, `CONCLAVE_AS_DATABASE`, …);
 //! logs go to stderr, filtered by `RUST_LOG` (default `info`), as text or JSON (`--log-format`). Once bound, it prints
@@ -22,13 +23,17 @@ struct Args {
     /// Address to listen on.
     #[arg(long, env = "CONCLAVE_AS_LISTEN", default_value = "127.0.0.1:8081")]
     listen: String,
-    /// Database URL: sqlite:PATH (or sqlite::memory: for a throwaway AS).
+    /// Database URL: sqlite:PATH (or sqlite::memory: for a throwaway AS), or
+    /// postgres://USER@HOST:PORT/DB for several AS processes sharing one root.
     #[arg(
         long,
         env = "CONCLAVE_AS_DATABASE",
         default_value = "sqlite:./conclave-as.db"
     )]
     database: String,
+    /// PostgreSQL connection pool size.
+    #[arg(long, env = "CONCLAVE_AS_POOL_SIZE", default_value_t = 8)]
+    pool_size: usize,
     /// File with the admin bearer token; created with a random token (mode 0600) if missing.
     #[arg(
         long,
@@ -74,6 +79,7 @@ async fn main() -> anyhow::Result<()> {
     init_logging(args.log_format, "info");
     let options = AsOptions {
         database: args.database.clone(),
+        pool_size: args.pool_size,
         admin_token_file: args.admin_token_file.clone(),
         cipher_suite: args.cipher_suite,
         certificate_lifetime: args.certificate_lifetime,
@@ -92,7 +98,8 @@ async fn main() -> anyhow::Result<()> {
         .await
         .with_context(|| format!("binding {}", args.listen))?;
     let local = listener.local_addr()?;
-    tracing::info!(%local, suite, database = %args.database, "conclave-as listening");
+    let database = conclave_as::setup::redact_password(&args.database);
+    tracing::info!(%local, suite, %database, "conclave-as listening");
     // A line on stdout that scripts and tests wait for.
     println!("listening on {local}");
     axum::serve(listener, app)
