@@ -1,4 +1,4 @@
-//! `conclave`: the Conclave command line (issue 7). Users, groups and messages over the
+//! `conclave`: the Conclave command line. Users, groups and messages over the
 //! Delivery Service and the Authentication Service, end-to-end encrypted with MLS
 //! (RFC 9420); `conclave devnet` runs both services locally and `conclave demo` plays the
 //! README's scenario.
@@ -91,10 +91,21 @@ enum Command {
         /// The group.
         group: String,
     },
-    /// Revoke a user at the AS (administrator; uses the devnet's admin token).
+    /// Mint a one-time enrolment token for a user at the AS (administrator).
+    Token {
+        /// The user.
+        name: String,
+        /// The AS admin token file (default: the devnet's).
+        #[arg(long, env = "CONCLAVE_AS_ADMIN_TOKEN_FILE")]
+        admin_token_file: Option<PathBuf>,
+    },
+    /// Revoke a user at the AS (administrator).
     Revoke {
         /// The user.
         name: String,
+        /// The AS admin token file (default: the devnet's).
+        #[arg(long, env = "CONCLAVE_AS_ADMIN_TOKEN_FILE")]
+        admin_token_file: Option<PathBuf>,
     },
     /// Start a devnet in a temporary directory and play alice, bob and carol.
     Demo,
@@ -270,15 +281,21 @@ async fn run(cli: &Cli, out: &Output) -> anyhow::Result<()> {
             out.history(group, &client.history(group)?);
             Ok(())
         }
-        Command::Revoke { name } => {
-            let info = cli.devnet_info()?.ok_or_else(|| {
-                anyhow!(
-                    "no devnet.json in {}: revoking needs the AS admin token",
-                    cli.devnet_dir().display()
-                )
-            })?;
-            let api = AsClient::new(&info.as_url)?;
-            api.revoke(&info.admin_token()?, name).await?;
+        Command::Token {
+            name,
+            admin_token_file,
+        } => {
+            let (api, admin_token) = admin(cli, admin_token_file.as_deref())?;
+            let token = api.issue_token(&admin_token, name).await?;
+            out.value(&serde_json::json!({"name": name, "token": token}), &token);
+            Ok(())
+        }
+        Command::Revoke {
+            name,
+            admin_token_file,
+        } => {
+            let (api, admin_token) = admin(cli, admin_token_file.as_deref())?;
+            api.revoke(&admin_token, name).await?;
             out.value(
                 &serde_json::json!({"revoked": name}),
                 &format!("{name} is revoked: members will refuse to add them"),
@@ -370,6 +387,38 @@ async fn devnet(
 async fn devnet_wait(devnet: Devnet) -> anyhow::Result<()> {
     devnet.wait().await?;
     Ok(())
+}
+
+/// The AS and the admin token of an administrator's command: `--as` and `admin_token_file`,
+/// else the devnet's.
+fn admin(
+    cli: &Cli,
+    admin_token_file: Option<&std::path::Path>,
+) -> anyhow::Result<(AsClient, String)> {
+    let info = cli.devnet_info()?;
+    let as_url = cli
+        .as_url
+        .clone()
+        .or_else(|| info.as_ref().map(|i| i.as_url.clone()))
+        .ok_or_else(|| {
+            anyhow!(
+                "no Authentication Service given: pass --as URL, or start `conclave devnet` \
+                 (its devnet.json is looked for in {})",
+                cli.devnet_dir().display()
+            )
+        })?;
+    let admin_token = match (admin_token_file, &info) {
+        (Some(path), _) => std::fs::read_to_string(path)
+            .with_context(|| format!("reading the AS admin token file {}", path.display()))?
+            .trim()
+            .to_owned(),
+        (None, Some(info)) => info.admin_token()?,
+        (None, None) => bail!(
+            "this needs the AS admin token: pass --admin-token-file (the AS's admin token \
+             file), or run against a devnet"
+        ),
+    };
+    Ok((AsClient::new(&as_url)?, admin_token))
 }
 
 /// The service URLs for a new profile: flags, else the devnet file.

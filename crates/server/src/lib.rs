@@ -3,7 +3,9 @@
 //!
 //! - the binaries `conclave-ds` (the DS, optionally with the AS in the same process),
 //!   `conclave-as` (the AS alone) and `conclave-ds-load` (a load generator for the DS);
-//! - [`with_as`]: the AS's routes next to the DS's, and the AS's [`conclave_ds::CredentialPolicy`];
+//! - [`with_as`]: the AS's routes next to the DS's, and the AS's [`conclave_ds::CredentialPolicy`]
+//!   (against the AS in the same process, or a remote one through [`remote_as`]);
+//! - [`remote_as`]: a remote AS's root and a copy of its revocation list, no older than a TTL;
 //! - [`devnet`]: a DS and an AS on loopback with SQLite in a directory, for `conclave devnet`,
 //!   the demo and tests.
 //!
@@ -13,6 +15,7 @@
 #![forbid(unsafe_code)]
 
 pub mod devnet;
+pub mod remote_as;
 pub mod with_as;
 
 pub use devnet::{Devnet, DevnetError, DevnetInfo, DevnetOptions};

@@ -1,12 +1,20 @@
-//! The Authentication Service in the Delivery Service's process (`conclave-ds --with-as`;
-//! RFC 9750 §4): the AS routes (`/v1/as/...`, [`conclave_as::http`]) served next to the
-//! DS's, and a [`CredentialPolicy`] so that the DS registers only clients whose credential
-//! the AS vouches for.
+//! The Delivery Service's check of credentials against an Authentication Service
+//! (RFC 9750 §4), in the two ways a DS can reach one:
 //!
-//! The policy validates the credential as members do
+//! - **the AS in the DS's process** (`conclave-ds --with-as`): the AS routes (`/v1/as/...`,
+//!   [`conclave_as::http`]) are served next to the DS's, and the policy reads the AS's own
+//!   store. With a PostgreSQL AS database (`--as-database postgres://…`) several DS nodes
+//!   serve one AS: one root, one token table, one revocation list, read on every check, so a
+//!   revocation made through any node applies on every node at the next request;
+//! - **a remote AS** (`conclave-ds --as-url http://…`, [`crate::remote_as::RemoteAs`]): the
+//!   DS serves no AS routes; it fetches the root once at start and keeps a copy of the
+//!   revocation list no older than a TTL, so a revocation applies on every node within the
+//!   TTL (fail closed: past the TTL without a fresh list, checks answer 503).
+//!
+//! Either way the policy validates the credential as members do
 //! ([`conclave_core::credential::X509IdentityProvider`] with the AS root as trust anchor and
-//! the AS's current revocation list, RFC 9420 §5.3.1-§5.3.2): an X.509 chain to the AS root,
-//! valid now, whose end-entity key is the registered signature key, for a client that is not
+//! the AS's revocation list, RFC 9420 §5.3.1-§5.3.2): an X.509 chain to the AS root, valid
+//! now, whose end-entity key is the registered signature key, for a client that is not
 //! revoked. The DS client id must be the enrolled name: the certificate's identity is
 //! `mls://<client id>`, so a KeyPackage claimed by client id is the named client's.
 //!
@@ -15,33 +23,89 @@
 //! registered one (same `mls://` identity, RFC 9420 §5.3.1). A revoked client cannot log in
 //! (`POST /v1/auth/token`), and the tokens it already holds stop working on its next request
 //! ([`CredentialPolicy::is_revoked`] is asked on every authenticated request).
+//!
+//! What a DS does not verify in either mode: the MLS messages themselves (members do,
+//! RFC 9750 §5), and the expiry of a registered credential after registration (a client with
+//! an expired certificate can still log in to give the DS a renewed one; members refuse
+//! expired credentials). `crates/server/README.md` compares the modes.
 
 use std::sync::Arc;
 
 use axum::Router;
 use conclave_as::http::AsHttpState;
 use conclave_as::{AsError, AsStoreError};
-use conclave_core::credential::IdentityProvider as _;
+use conclave_core::credential::{IdentityProvider as _, X509IdentityProvider};
 use conclave_core::messages::SignaturePublicKey;
-use conclave_crypto::CipherSuite;
+use conclave_crypto::{CipherSuite, CryptoProvider};
 use conclave_ds::{AppState, CredentialPolicy, DsError, Registration, StoreError};
+
+use crate::remote_as::RemoteAs;
+
+/// Where the policy finds the root and the revocations.
+#[derive(Debug)]
+enum Authority {
+    /// The AS served by this process: its store, read on every check.
+    Local(Arc<AsHttpState>),
+    /// A remote AS: its root, and a copy of its revocation list no older than a TTL.
+    Remote(Arc<RemoteAs>),
+}
+
+impl Authority {
+    fn crypto(&self) -> &Arc<dyn CryptoProvider> {
+        match self {
+            Self::Local(state) => state.crypto(),
+            Self::Remote(remote) => remote.crypto(),
+        }
+    }
+
+    /// A validator with the AS root as trust anchor and the current revocation list.
+    fn identity_provider(&self) -> Result<X509IdentityProvider, DsError> {
+        match self {
+            Self::Local(state) => state
+                .service()
+                .identity_provider(state.crypto().as_ref())
+                .map_err(as_error),
+            Self::Remote(remote) => remote.identity_provider(),
+        }
+    }
+
+    fn is_revoked(&self, name: &str) -> Result<bool, DsError> {
+        match self {
+            Self::Local(state) => state
+                .service()
+                .store()
+                .is_revoked(name)
+                .map_err(as_store_error),
+            Self::Remote(remote) => remote.is_revoked(name),
+        }
+    }
+}
 
 /// The AS's check of registering clients.
 #[derive(Debug)]
 pub struct AsCredentialPolicy {
-    state: Arc<AsHttpState>,
+    authority: Authority,
 }
 
 impl AsCredentialPolicy {
-    /// The policy of the AS served with `state`.
+    /// The policy of the AS served with `state` (in this process).
     pub fn new(state: Arc<AsHttpState>) -> Self {
-        Self { state }
+        Self {
+            authority: Authority::Local(state),
+        }
+    }
+
+    /// The policy of a remote AS.
+    pub fn remote(remote: Arc<RemoteAs>) -> Self {
+        Self {
+            authority: Authority::Remote(remote),
+        }
     }
 }
 
 impl CredentialPolicy for AsCredentialPolicy {
     fn check(&self, registration: &Registration) -> Result<(), DsError> {
-        let crypto = self.state.crypto();
+        let crypto = self.authority.crypto();
         let cs = crypto
             .cipher_suite_provider(CipherSuite(registration.cipher_suite))
             .ok_or_else(|| {
@@ -50,25 +114,21 @@ impl CredentialPolicy for AsCredentialPolicy {
                     registration.cipher_suite
                 ))
             })?;
-        let name = self
-            .state
-            .service()
-            .validate_credential(
-                crypto.as_ref(),
-                &registration.credential,
-                &SignaturePublicKey(registration.signature_key.clone()),
-                cs.signature(),
-                registration.now,
-            )
-            .map_err(|e| match e {
-                AsError::Credential(reason) => DsError::Forbidden(format!(
-                    "the credential is not one this server's Authentication Service vouches \
-                     for: {reason} (enrol at /v1/as/enrol and register with the credential \
-                     it issues)"
-                )),
-                AsError::Store(reason) => as_store_error(reason),
-                other => DsError::Internal(format!("AS credential check: {other}")),
-            })?;
+        let name = conclave_as::validate_with(
+            &self.authority.identity_provider()?,
+            &registration.credential,
+            &SignaturePublicKey(registration.signature_key.clone()),
+            cs.signature(),
+            registration.now,
+        )
+        .map_err(|e| match e {
+            AsError::Credential(reason) => DsError::Forbidden(format!(
+                "the credential is not one this server's Authentication Service vouches \
+                 for: {reason} (enrol at the AS's /v1/as/enrol and register with the \
+                 credential it issues)"
+            )),
+            other => as_error(other),
+        })?;
         if name != registration.client_id {
             return Err(DsError::Forbidden(format!(
                 "the credential is for mls://{name}, not for client id {:?}: with the \
@@ -80,21 +140,17 @@ impl CredentialPolicy for AsCredentialPolicy {
     }
 
     fn check_login(&self, registered: &Registration) -> Result<(), DsError> {
-        let store = self.state.service().store();
         // The enrolled name is the client id; the credential's own identity is checked too
         // in case the client registered before the AS was enabled.
         let mut names = vec![registered.client_id.clone()];
-        if let Ok(provider) = self
-            .state
-            .service()
-            .identity_provider(self.state.crypto().as_ref())
+        if let Ok(provider) = self.authority.identity_provider()
             && let Ok(identity) = provider.identity(&registered.credential)
             && let Some(name) = conclave_as::name_of_identity(&identity)
         {
             names.push(name.to_owned());
         }
         for name in names {
-            if store.is_revoked(&name).map_err(as_store_error)? {
+            if self.authority.is_revoked(&name)? {
                 return Err(DsError::Forbidden(format!(
                     "client {name:?} is revoked by the Authentication Service: it cannot log \
                      in any more"
@@ -106,22 +162,31 @@ impl CredentialPolicy for AsCredentialPolicy {
 
     /// The client id is the enrolled name (checked at registration).
     fn is_revoked(&self, client_id: &str) -> Result<bool, DsError> {
-        self.state
-            .service()
-            .store()
-            .is_revoked(client_id)
-            .map_err(as_store_error)
+        self.authority.is_revoked(client_id)
     }
 }
 
-/// A failure of the AS's store, as the DS reports it.
+/// A failure of the AS's store, as the DS reports it (503: it cannot decide now).
 fn as_store_error(reason: AsStoreError) -> DsError {
     DsError::Store(StoreError::Backend(format!("AS store: {reason}")))
+}
+
+/// Any other failure of the AS, as the DS reports it.
+fn as_error(e: AsError) -> DsError {
+    match e {
+        AsError::Store(reason) => as_store_error(reason),
+        other => DsError::Internal(format!("AS credential check: {other}")),
+    }
 }
 
 /// The policy of the AS served with `state`, for [`conclave_ds::DsConfig::credential_policy`].
 pub fn policy(state: Arc<AsHttpState>) -> Arc<dyn CredentialPolicy> {
     Arc::new(AsCredentialPolicy::new(state))
+}
+
+/// The policy of a remote AS, for [`conclave_ds::DsConfig::credential_policy`].
+pub fn remote_policy(remote: Arc<RemoteAs>) -> Arc<dyn CredentialPolicy> {
+    Arc::new(AsCredentialPolicy::remote(remote))
 }
 
 /// The DS router with the AS routes merged in. `ds_state`'s configuration should carry

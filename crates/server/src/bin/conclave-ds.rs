@@ -4,6 +4,8 @@
 //! conclave-ds --listen 127.0.0.1:8080 --database sqlite:./conclave.db
 //! conclave-ds --database postgres://user@127.0.0.1:5432/conclave
 //! conclave-ds --with-as --as-database sqlite:./conclave-as.db   # the AS in the same process
+//! conclave-ds --with-as --as-database postgres://user@db/conclave # nodes sharing one AS
+//! conclave-ds --as-url http://127.0.0.1:8081                      # checked by a remote AS
 //! ```
 //! Every flag has an environment variable (`CONCLAVE_DS_LISTEN`, `CONCLAVE_DS_DATABASE`, …);
 //! logs go to stderr, filtered by `RUST_LOG` (default `info`), as text or JSON (`--log-format`).
@@ -14,6 +16,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use clap::Parser;
 use conclave_ds::{AppState, DsConfig};
+use conclave_server::remote_as::RemoteAs;
 use conclave_server::with_as;
 use conclave_service::{CryptoBackend, LogFormat, init_logging, shutdown_signal};
 
@@ -57,9 +60,23 @@ struct Args {
     prune_interval: u64,
     /// Also serve the Authentication Service (/v1/as/...), and register only clients whose
     /// credential it issued (unexpired, unrevoked, client id = enrolled name).
-    #[arg(long, env = "CONCLAVE_DS_WITH_AS")]
+    #[arg(long, env = "CONCLAVE_DS_WITH_AS", conflicts_with = "as_url")]
     with_as: bool,
-    /// The AS database (with --with-as): sqlite:PATH.
+    /// Check registrations, logins and every request against the remote Authentication
+    /// Service at this URL (its root, fetched at start, and its revocation list) without
+    /// serving the AS routes.
+    #[arg(long, env = "CONCLAVE_DS_AS_URL")]
+    as_url: Option<String>,
+    /// With --as-url: how old (seconds) the copy of the AS's revocation list may be; a
+    /// revoked client is refused within this long, and past it without an answer from the
+    /// AS, checks fail (503).
+    #[arg(long, env = "CONCLAVE_DS_AS_REVOCATION_TTL", default_value_t = 5.0)]
+    as_revocation_ttl: f64,
+    /// With --as-url: how long (seconds) to wait at start for the AS to answer.
+    #[arg(long, env = "CONCLAVE_DS_AS_WAIT", default_value_t = 30)]
+    as_wait: u64,
+    /// The AS database (with --with-as): sqlite:PATH, or postgres://USER@HOST:PORT/DB for
+    /// several DS nodes serving one AS (one root, tokens and revocations shared).
     #[arg(
         long,
         env = "CONCLAVE_DS_AS_DATABASE",
@@ -124,8 +141,17 @@ async fn main() -> anyhow::Result<()> {
     } else {
         None
     };
+    let remote = match &args.as_url {
+        Some(url) => Some(connect_remote_as(&args, url).await?),
+        None => None,
+    };
+    let credential_policy = match (&as_state, &remote) {
+        (Some(state), _) => Some(with_as::policy(state.clone())),
+        (None, Some(remote)) => Some(with_as::remote_policy(remote.clone())),
+        (None, None) => None,
+    };
     let config = DsConfig {
-        credential_policy: as_state.clone().map(with_as::policy),
+        credential_policy,
         crypto: args.crypto.provider(),
         token_lifetime: args.token_lifetime,
         max_body: args.max_body,
@@ -152,7 +178,14 @@ async fn main() -> anyhow::Result<()> {
         _ => None,
     };
     let scheme = if tls.is_some() { "https" } else { "http" };
-    tracing::info!(%local, engine, scheme, with_as = args.with_as, "conclave-ds listening");
+    tracing::info!(
+        %local,
+        engine,
+        scheme,
+        with_as = args.with_as,
+        as_url = args.as_url.as_deref().unwrap_or(""),
+        "conclave-ds listening"
+    );
     // A line on stdout that scripts and tests wait for.
     println!("listening on {local}");
     match tls {
@@ -166,4 +199,31 @@ async fn main() -> anyhow::Result<()> {
     }
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Fetches the remote AS's root and revocation list, retrying for `--as-wait` seconds (the AS
+/// may be starting too), and starts refreshing the list.
+async fn connect_remote_as(args: &Args, url: &str) -> anyhow::Result<Arc<RemoteAs>> {
+    let ttl = Duration::try_from_secs_f64(args.as_revocation_ttl)
+        .ok()
+        .filter(|ttl| !ttl.is_zero())
+        .context("--as-revocation-ttl must be a positive number of seconds")?;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(args.as_wait);
+    let remote = loop {
+        match RemoteAs::connect(url, ttl, args.crypto.provider()).await {
+            Ok(remote) => break Arc::new(remote),
+            Err(e) if tokio::time::Instant::now() < deadline => {
+                tracing::warn!(error = %e, "waiting for the Authentication Service");
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+            Err(e) => return Err(e).context("connecting to the Authentication Service"),
+        }
+    };
+    remote.spawn_refresher();
+    tracing::info!(
+        url,
+        ttl_ms = ttl.as_millis(),
+        "checking against the remote AS"
+    );
+    Ok(remote)
 }
