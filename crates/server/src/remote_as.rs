@@ -29,8 +29,8 @@ pub const DEFAULT_REVOCATION_TTL: Duration = Duration::from_secs(5);
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum RemoteAsError {
-    /// The AS did not answer, or refused.
-    #[error("the Authentication Service at {url}: {source}")]
+    /// The AS did not answer, or refused (the source names the AS and its URL).
+    #[error("{source}")]
     Unreachable {
         /// The AS's base URL.
         url: String,
