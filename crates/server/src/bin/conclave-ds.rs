@@ -208,7 +208,8 @@ async fn connect_remote_as(args: &Args, url: &str) -> anyhow::Result<Arc<RemoteA
         .ok()
         .filter(|ttl| !ttl.is_zero())
         .context("--as-revocation-ttl must be a positive number of seconds")?;
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(args.as_wait);
+    // At most a day: an Instant far in the future could overflow.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(args.as_wait.min(86_400));
     let remote = loop {
         match RemoteAs::connect(url, ttl, args.crypto.provider()).await {
             Ok(remote) => break Arc::new(remote),
