@@ -519,7 +519,7 @@ impl Group {
         let mut committed = Vec::new();
         let mut refs = Vec::new();
         if options.include_pending {
-            for cached in &self.proposals {
+            for cached in self.proposals.iter() {
                 // Our own Update is superseded by the commit's path; a Remove of us must be
                 // committed by someone else (RFC 9420 §12.2).
                 let ours_to_skip = match &cached.proposal {
@@ -587,7 +587,7 @@ impl Group {
         };
         let body = self.protect_signed(&built.content, rng)?;
         let commit = mls_message(body);
-        self.pending_commit = Some(Box::new(PendingCommit {
+        *self.pending_commit = Some(Box::new(PendingCommit {
             encoded: commit.to_bytes()?,
             staged: built.staged,
         }));

@@ -1,16 +1,14 @@
 //! Joining a group: from a Welcome (RFC 9420 §12.4.3.1) or by an external commit
 //! (§12.4.3.2).
 
-use std::collections::VecDeque;
-
 use conclave_crypto::{CipherSuiteProvider, CryptoRandom, Secret, hpke};
 
 use super::commit::{CommitBase, CommitOptions, CommitOutput, EXTERNAL_INIT_LABEL, build_commit};
 use super::proposals::{CommittedProposal, Committer, ProposalContext, validate_and_apply};
 use super::state::EpochState;
 use super::{
-    Group, GroupConfig, GroupEnv, GroupError, GroupStatus, KeyPackageBundle, LeafOptions,
-    SigningIdentity, default_capabilities, mls_message,
+    Group, GroupConfig, GroupEnv, GroupError, KeyPackageBundle, LeafOptions, SigningIdentity,
+    default_capabilities, mls_message,
 };
 use crate::framing::protect_public;
 use crate::messages::{
@@ -232,21 +230,15 @@ impl Group {
             group_info.confirmation_tag,
             epoch_secrets,
         );
-        let group = Self {
+        let group = Self::assemble(
             env,
             cs,
             config,
             signer,
             epoch,
             private,
-            proposals: Vec::new(),
-            pending_commit: None,
-            past_epochs: VecDeque::new(),
-            resumption_psks: VecDeque::new(),
-            status: GroupStatus::Active,
-            pending_updates: Vec::new(),
-            linked_psks: options.resumption_psks.clone(),
-        };
+            options.resumption_psks.clone(),
+        );
         Ok((group, psks))
     }
 
@@ -359,21 +351,15 @@ impl Group {
         let private = staged
             .private
             .ok_or(GroupError::MalformedState("external commit without keys"))?;
-        let group = Self {
+        let group = Self::assemble(
             env,
             cs,
             config,
             signer,
-            epoch: *epoch,
+            *epoch,
             private,
-            proposals: Vec::new(),
-            pending_commit: None,
-            past_epochs: VecDeque::new(),
-            resumption_psks: VecDeque::new(),
-            status: GroupStatus::Active,
-            pending_updates: Vec::new(),
-            linked_psks: options.resumption_psks.clone(),
-        };
+            options.resumption_psks.clone(),
+        );
         Ok((
             group,
             CommitOutput {

@@ -11,6 +11,9 @@
 //!   (after the Delivery Service accepted it) or until it comes back from the Delivery Service.
 //! - **One place per rule.** Proposal rules live in [`proposals`] and are shared by commit
 //!   creation and processing.
+//! - **Incremental storage.** The state is stored as records ([`crate::storage`]);
+//!   [`Group::take_changes`] returns what changed since the last save, and [`Group::load`]
+//!   rebuilds the group from the records. [`Group::to_bytes`] remains as a snapshot.
 //!
 //! Sans-IO: randomness and the current time are passed in by the caller.
 
@@ -19,9 +22,11 @@ mod error;
 mod external;
 mod join;
 mod proposals;
+mod records;
 mod resumption;
 mod state;
 mod storage;
+mod tracked;
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -54,6 +59,7 @@ use crate::treekem::PrivateTree;
 use crate::validation::LifetimePolicy;
 use proposals::CachedProposal;
 use state::{EpochState, PastEpoch};
+use tracked::Tracked;
 
 /// Policy of one group (DESIGN.md §2 "Policy is configuration").
 #[derive(Debug, Clone)]
@@ -311,23 +317,28 @@ pub enum ProcessedMessage {
 }
 
 /// An MLS group from one member's point of view.
+///
+/// Every field but the services is [`Tracked`]: a mutable access marks the group for a full
+/// rewrite of its stored records ([`Group::take_changes`]).
 pub struct Group {
     env: GroupEnv,
     cs: Box<dyn CipherSuiteProvider>,
-    config: GroupConfig,
-    signer: SigningIdentity,
-    epoch: EpochState,
-    private: PrivateTree,
-    proposals: Vec<CachedProposal>,
-    pending_commit: Option<Box<commit::PendingCommit>>,
-    past_epochs: VecDeque<PastEpoch>,
-    resumption_psks: VecDeque<(u64, Secret)>,
-    status: GroupStatus,
+    config: Tracked<GroupConfig>,
+    signer: Tracked<SigningIdentity>,
+    epoch: Tracked<EpochState>,
+    private: Tracked<PrivateTree>,
+    proposals: Tracked<Vec<CachedProposal>>,
+    pending_commit: Tracked<Option<Box<commit::PendingCommit>>>,
+    past_epochs: Tracked<VecDeque<PastEpoch>>,
+    resumption_psks: Tracked<VecDeque<(u64, Secret)>>,
+    status: Tracked<GroupStatus>,
     /// Private keys of leaf nodes we proposed in Update proposals this epoch.
-    pending_updates: Vec<crate::treekem::NodeKey>,
+    pending_updates: Tracked<Vec<crate::treekem::NodeKey>>,
     /// Resumption PSKs of other groups this group is linked to (its predecessor after a
     /// ReInit or branch): `(group_id, epoch, psk)` (RFC 9420 §11.2, §11.3).
-    linked_psks: Vec<(Vec<u8>, u64, Secret)>,
+    linked_psks: Tracked<Vec<(Vec<u8>, u64, Secret)>>,
+    /// What must be written at the next [`Group::take_changes`].
+    changes: records::ChangeLog,
 }
 
 impl core::fmt::Debug for Group {
@@ -393,21 +404,44 @@ impl Group {
             tree,
             &Secret::new(init_secret),
         )?;
-        Ok(Self {
+        Ok(Self::assemble(
             env,
             cs,
             config,
             signer,
             epoch,
-            private: PrivateTree::new(LeafIndex(0), own),
-            proposals: Vec::new(),
-            pending_commit: None,
-            past_epochs: VecDeque::new(),
-            resumption_psks: VecDeque::new(),
-            status: GroupStatus::Active,
-            pending_updates: Vec::new(),
-            linked_psks: Vec::new(),
-        })
+            PrivateTree::new(LeafIndex(0), own),
+            Vec::new(),
+        ))
+    }
+
+    /// A new member state in `epoch`: no proposals, pending commit or past epochs yet; every
+    /// record is still to be written ([`Group::take_changes`]).
+    fn assemble(
+        env: GroupEnv,
+        cs: Box<dyn CipherSuiteProvider>,
+        config: GroupConfig,
+        signer: SigningIdentity,
+        epoch: EpochState,
+        private: PrivateTree,
+        linked_psks: Vec<(Vec<u8>, u64, Secret)>,
+    ) -> Self {
+        Self {
+            env,
+            cs,
+            config: config.into(),
+            signer: signer.into(),
+            epoch: epoch.into(),
+            private: private.into(),
+            proposals: Vec::new().into(),
+            pending_commit: None.into(),
+            past_epochs: VecDeque::new().into(),
+            resumption_psks: VecDeque::new().into(),
+            status: GroupStatus::Active.into(),
+            pending_updates: Vec::new().into(),
+            linked_psks: linked_psks.into(),
+            changes: records::ChangeLog::unsaved(),
+        }
     }
 
     // ---- accessors ------------------------------------------------------------------------
@@ -538,11 +572,13 @@ impl Group {
 
     /// Discards our pending commit (the Delivery Service rejected it).
     pub fn clear_pending_commit(&mut self) {
-        self.pending_commit = None;
+        if self.pending_commit.is_some() {
+            *self.pending_commit = None;
+        }
     }
 
     fn ensure_active(&self) -> Result<(), GroupError> {
-        match &self.status {
+        match &*self.status {
             GroupStatus::Active => Ok(()),
             GroupStatus::Removed => Err(GroupError::Inactive("we were removed from the group")),
             GroupStatus::ReInitialized(_) => Err(GroupError::Inactive(
@@ -561,6 +597,9 @@ impl Group {
 
     /// Encrypts an application message (RFC 9420 §6.3). Refused while proposals are pending
     /// (RFC 9420 §12.4: commit them first).
+    ///
+    /// Only our sender ratchet changes: write [`Group::take_changes`] (a few dozen bytes)
+    /// before sending the message, so that a reload never reuses its generation.
     pub fn encrypt_application_message(
         &mut self,
         data: &[u8],
@@ -585,11 +624,13 @@ impl Group {
             content,
             Some(&self.epoch.context),
         )?;
+        // Only the sender ratchet changes: the secret tree records it for the next save.
+        let epoch = self.epoch.untracked_mut();
         let message = protect_private(
             self.cs.as_ref(),
             &signed,
-            &mut self.epoch.secret_tree,
-            self.epoch.secrets.sender_data_secret.as_bytes(),
+            &mut epoch.secret_tree,
+            epoch.secrets.sender_data_secret.as_bytes(),
             self.config.padding,
             rng,
         )?;
@@ -688,20 +729,21 @@ impl Group {
         signed: &crate::messages::AuthenticatedContent,
         rng: &mut dyn CryptoRandom,
     ) -> Result<MlsMessageBody, GroupError> {
+        let epoch = &mut *self.epoch;
         Ok(match signed.wire_format {
             WireFormat::PRIVATE_MESSAGE => MlsMessageBody::PrivateMessage(protect_private(
                 self.cs.as_ref(),
                 signed,
-                &mut self.epoch.secret_tree,
-                self.epoch.secrets.sender_data_secret.as_bytes(),
+                &mut epoch.secret_tree,
+                epoch.secrets.sender_data_secret.as_bytes(),
                 self.config.padding,
                 rng,
             )?),
             WireFormat::PUBLIC_MESSAGE => MlsMessageBody::PublicMessage(protect_public(
                 self.cs.as_ref(),
                 signed,
-                Some(&self.epoch.context),
-                Some(self.epoch.secrets.membership_key.as_bytes()),
+                Some(&epoch.context),
+                Some(epoch.secrets.membership_key.as_bytes()),
             )?),
             other => return Err(GroupError::WireFormatNotAllowed(other)),
         })
@@ -713,7 +755,9 @@ impl Group {
     ///
     /// A rejected message leaves the group unchanged, except that a PrivateMessage whose
     /// content decrypted consumes its ratchet generation (its key is deleted, RFC 9420 §9.2)
-    /// even if its signature or content is then rejected.
+    /// even if its signature or content is then rejected; [`Group::take_changes`] then
+    /// deletes it from the store too. An application message (or our own message echoed
+    /// back) changes only the sender's ratchet records of its epoch.
     pub fn process_message(
         &mut self,
         message: &MlsMessage,
@@ -722,7 +766,7 @@ impl Group {
         if message.version != ProtocolVersion::MLS10 {
             return Err(GroupError::UnsupportedVersion(message.version.0));
         }
-        if let Some(pending) = &self.pending_commit
+        if let Some(pending) = self.pending_commit.as_deref()
             && pending.is_echo_of(message)
         {
             return self
@@ -819,12 +863,15 @@ impl Group {
                 Ok(ProcessedMessage::OwnMessage)
             };
         }
+        // Only the sender's ratchet changes here, recorded by the secret tree; whatever the
+        // content then changes goes through the tracked fields.
+        let epoch = self.epoch.untracked_mut();
         let unverified = unprotect_private(
             self.cs.as_ref(),
             message,
-            &self.epoch.context,
-            &mut self.epoch.secret_tree,
-            self.epoch.secrets.sender_data_secret.as_bytes(),
+            &epoch.context,
+            &mut epoch.secret_tree,
+            epoch.secrets.sender_data_secret.as_bytes(),
         )?;
         let key = self.sender_signature_key(&unverified)?;
         let verified = unverified.verify(self.cs.as_ref(), key.as_ref(), &self.epoch.context)?;
@@ -844,8 +891,10 @@ impl Group {
             });
         }
         let cs = self.cs.as_ref();
+        // Only the sender's ratchet of that epoch changes, recorded by its secret tree.
         let past = self
             .past_epochs
+            .untracked_mut()
             .iter_mut()
             .find(|p| p.context.epoch == message.epoch)
             .ok_or(GroupError::WrongEpoch {
@@ -983,7 +1032,7 @@ impl Group {
             status,
         } = staged;
         if let Some(epoch) = epoch {
-            let previous = std::mem::replace(&mut self.epoch, *epoch);
+            let previous = std::mem::replace(&mut *self.epoch, *epoch);
             let old_epoch = previous.context.epoch;
             self.resumption_psks
                 .push_front((old_epoch, previous.secrets.resumption_psk.clone()));
@@ -997,13 +1046,13 @@ impl Group {
             }
         }
         if let Some(private) = private {
-            self.private = private;
+            *self.private = private;
         }
         self.proposals.clear();
         self.pending_updates.clear();
-        self.pending_commit = None;
+        *self.pending_commit = None;
         if let Some(status) = status {
-            self.status = status;
+            *self.status = status;
         }
     }
 }

@@ -143,7 +143,7 @@ impl Group {
         now: u64,
         rng: &mut dyn CryptoRandom,
     ) -> Result<(Group, CommitOutput), GroupError> {
-        let GroupStatus::ReInitialized(reinit) = &self.status else {
+        let GroupStatus::ReInitialized(reinit) = &*self.status else {
             return Err(GroupError::Resumption(
                 "no ReInit has been committed in this group",
             ));
@@ -175,7 +175,7 @@ impl Group {
         options: &JoinOptions,
         now: u64,
     ) -> Result<Group, GroupError> {
-        let GroupStatus::ReInitialized(reinit) = &self.status else {
+        let GroupStatus::ReInitialized(reinit) = &*self.status else {
             return Err(GroupError::Resumption(
                 "no ReInit has been committed in this group",
             ));
