@@ -56,7 +56,7 @@ use crate::messages::{
 use crate::secret_tree::SecretTreeConfig;
 use crate::tree::RatchetTree;
 use crate::treekem::PrivateTree;
-use crate::validation::LifetimePolicy;
+use crate::validation::{KEY_PACKAGE_TBS_LABEL, LEAF_NODE_TBS_LABEL, LifetimePolicy};
 use proposals::CachedProposal;
 use state::{EpochState, PastEpoch};
 use tracked::Tracked;
@@ -235,8 +235,12 @@ impl KeyPackageBundle {
             signature: Vec::new(),
         };
         let tbs = key_package.to_be_signed()?;
-        key_package.signature =
-            labels::sign_with_label(cs, signer.secret_key.as_bytes(), "KeyPackageTBS", &tbs)?;
+        key_package.signature = labels::sign_with_label(
+            cs,
+            signer.secret_key.as_bytes(),
+            KEY_PACKAGE_TBS_LABEL,
+            &tbs,
+        )?;
         Ok(Self {
             key_package,
             init_private_key: init.secret_key,
@@ -267,7 +271,7 @@ pub(crate) fn sign_leaf_node(
     };
     let tbs = leaf.to_be_signed(group)?;
     leaf.signature =
-        labels::sign_with_label(cs, signer.secret_key.as_bytes(), "LeafNodeTBS", &tbs)?;
+        labels::sign_with_label(cs, signer.secret_key.as_bytes(), LEAF_NODE_TBS_LABEL, &tbs)?;
     Ok(leaf)
 }
 
@@ -404,7 +408,7 @@ impl Group {
             tree,
             &Secret::new(init_secret),
         )?;
-        Ok(Self::assemble(
+        Ok(Self::joined(
             env,
             cs,
             config,
@@ -413,35 +417,6 @@ impl Group {
             PrivateTree::new(LeafIndex(0), own),
             Vec::new(),
         ))
-    }
-
-    /// A new member state in `epoch`: no proposals, pending commit or past epochs yet; every
-    /// record is still to be written ([`Group::take_changes`]).
-    fn assemble(
-        env: GroupEnv,
-        cs: Box<dyn CipherSuiteProvider>,
-        config: GroupConfig,
-        signer: SigningIdentity,
-        epoch: EpochState,
-        private: PrivateTree,
-        linked_psks: Vec<(Vec<u8>, u64, Secret)>,
-    ) -> Self {
-        Self {
-            env,
-            cs,
-            config: config.into(),
-            signer: signer.into(),
-            epoch: epoch.into(),
-            private: private.into(),
-            proposals: Vec::new().into(),
-            pending_commit: None.into(),
-            past_epochs: VecDeque::new().into(),
-            resumption_psks: VecDeque::new().into(),
-            status: GroupStatus::Active.into(),
-            pending_updates: Vec::new().into(),
-            linked_psks: linked_psks.into(),
-            changes: records::ChangeLog::unsaved(),
-        }
     }
 
     // ---- accessors ------------------------------------------------------------------------

@@ -109,6 +109,16 @@ pub enum ValidationError {
         /// What it lacks.
         capability: Capability,
     },
+    /// A member does not list a non-default group context extension in its capabilities.
+    #[error(
+        "RFC 9420 §12.1.7, §13.4: member {member:?} does not support group context extension {extension:?}"
+    )]
+    MemberLacksContextExtension {
+        /// The member's leaf index.
+        member: LeafIndex,
+        /// The extension type it does not list.
+        extension: ExtensionType,
+    },
     /// An extension type appears twice in one list.
     #[error("RFC 9420 §13.4: extension type {0:?} appears more than once in one list")]
     DuplicateExtension(ExtensionType),
@@ -184,6 +194,19 @@ pub fn is_default_extension(extension_type: ExtensionType) -> bool {
 /// listed in capabilities (RFC 9420 §7.2).
 pub fn is_default_proposal(proposal_type: ProposalType) -> bool {
     (1..=7).contains(&proposal_type.0)
+}
+
+/// Whether `capabilities` support an extension type: a default one always, any other only
+/// when listed (RFC 9420 §7.2). The one test behind the leaf's own extensions (§7.3), the
+/// group context extensions (§13.4) and required capabilities (§11.1).
+fn supports_extension(capabilities: &Capabilities, extension_type: ExtensionType) -> bool {
+    is_default_extension(extension_type) || capabilities.extensions.contains(&extension_type)
+}
+
+/// Whether `capabilities` support a proposal type: a default one always, any other only
+/// when listed (RFC 9420 §7.2).
+fn supports_proposal(capabilities: &Capabilities, proposal_type: ProposalType) -> bool {
+    is_default_proposal(proposal_type) || capabilities.proposals.contains(&proposal_type)
 }
 
 /// The parameters of the group a leaf must be compatible with (RFC 9420 §7.3, §11.1).
@@ -421,13 +444,13 @@ fn missing_required_capability(
     let extension = required
         .extension_types
         .iter()
-        .find(|e| !is_default_extension(**e) && !capabilities.extensions.contains(e))
+        .find(|e| !supports_extension(capabilities, **e))
         .map(|e| Capability::Extension(*e));
     let proposal = || {
         required
             .proposal_types
             .iter()
-            .find(|p| !is_default_proposal(**p) && !capabilities.proposals.contains(p))
+            .find(|p| !supports_proposal(capabilities, **p))
             .map(|p| Capability::Proposal(*p))
     };
     let credential = || {
@@ -490,23 +513,31 @@ pub fn check_supports_context_extensions(
     capabilities: &Capabilities,
     context_extensions: &[ExtensionType],
 ) -> Result<(), ValidationError> {
-    match context_extensions
+    missing_context_extension(capabilities, context_extensions).map_or(Ok(()), |t| {
+        Err(ValidationError::ContextExtensionUnsupported(t))
+    })
+}
+
+/// The first non-default extension type of `context_extensions` that `capabilities` omit
+/// (RFC 9420 §13.4).
+fn missing_context_extension(
+    capabilities: &Capabilities,
+    context_extensions: &[ExtensionType],
+) -> Option<ExtensionType> {
+    context_extensions
         .iter()
-        .find(|t| !is_default_extension(**t) && !capabilities.extensions.contains(t))
-    {
-        Some(t) => Err(ValidationError::ContextExtensionUnsupported(*t)),
-        None => Ok(()),
-    }
+        .find(|t| !supports_extension(capabilities, **t))
+        .copied()
 }
 
 fn check_extensions_listed(
     extensions: &[Extension],
     capabilities: &Capabilities,
 ) -> Result<(), ValidationError> {
-    match extensions.iter().find(|e| {
-        !is_default_extension(e.extension_type)
-            && !capabilities.extensions.contains(&e.extension_type)
-    }) {
+    match extensions
+        .iter()
+        .find(|e| !supports_extension(capabilities, e.extension_type))
+    {
         Some(e) => Err(ValidationError::ExtensionNotInCapabilities(
             e.extension_type,
         )),
@@ -585,21 +616,33 @@ pub fn check_key_package_fields(
     Ok(())
 }
 
-/// Checks a GroupContextExtensions proposal's `required_capabilities` against every member
-/// (RFC 9420 §12.1.7, §11.1): each member (including those added in the same Commit,
-/// excluding those removed — the caller passes that set) must support every required
-/// capability. Extensions without `required_capabilities` always pass.
+/// Checks new group context extensions against the members (RFC 9420 §12.1.7, §13.4,
+/// §11.1): no extension type appears twice (§13.4), every member's capabilities list every
+/// non-default extension (§13.4: "The capabilities field MUST indicate support for each
+/// extension in the GroupContext"), and every member supports each capability of a
+/// `required_capabilities` extension (§12.1.7, §11.1). The members are those of the group
+/// after the Commit: including those added in the same Commit, excluding those removed
+/// (the caller passes that set).
+///
+/// This is the one implementation of these rules for a GroupContextExtensions proposal, a
+/// new group and a joined group; the `external_senders` extension is checked separately
+/// ([`validate_external_senders`]).
 pub fn check_group_context_extensions<'l>(
     new_extensions: &[Extension],
     members: impl IntoIterator<Item = (LeafIndex, &'l LeafNode)>,
 ) -> Result<(), ValidationError> {
-    let Some(required) = find_payload::<RequiredCapabilities>(new_extensions)
-        .map_err(ValidationError::MalformedRequiredCapabilities)?
-    else {
-        return Ok(());
-    };
+    check_unique_extensions(new_extensions)?;
+    let types: Vec<ExtensionType> = new_extensions.iter().map(|e| e.extension_type).collect();
+    let required = find_payload::<RequiredCapabilities>(new_extensions)
+        .map_err(ValidationError::MalformedRequiredCapabilities)?;
     for (member, leaf) in members {
-        if let Some(capability) = missing_required_capability(&leaf.capabilities, &required) {
+        if let Some(extension) = missing_context_extension(&leaf.capabilities, &types) {
+            return Err(ValidationError::MemberLacksContextExtension { member, extension });
+        }
+        if let Some(capability) = required
+            .as_ref()
+            .and_then(|required| missing_required_capability(&leaf.capabilities, required))
+        {
             return Err(ValidationError::MemberLacksRequiredCapability { member, capability });
         }
     }

@@ -538,6 +538,25 @@ fn group_context_extensions_required_capabilities() {
         check_group_context_extensions(&malformed, members),
         Err(ValidationError::MalformedRequiredCapabilities(_))
     ));
+
+    // A non-default context extension must be listed by every member (RFC 9420 §13.4).
+    let grease = Extension {
+        extension_type: GREASE_EXT,
+        extension_data: vec![],
+    };
+    assert_eq!(
+        check_group_context_extensions(std::slice::from_ref(&grease), members),
+        Err(ValidationError::MemberLacksContextExtension {
+            member: LeafIndex(2),
+            extension: GREASE_EXT,
+        })
+    );
+    check_group_context_extensions(std::slice::from_ref(&grease), [(LeafIndex(0), &bob)]).unwrap();
+    // No extension type twice (RFC 9420 §13.4).
+    assert_eq!(
+        check_group_context_extensions(&[grease.clone(), grease], [(LeafIndex(0), &bob)]),
+        Err(ValidationError::DuplicateExtension(GREASE_EXT))
+    );
 }
 
 #[test]
