@@ -40,6 +40,7 @@ pub use commit::{CommitOptions, CommitOutput, CommitSummary};
 pub use error::GroupError;
 pub use external::{external_proposal, new_member_proposal};
 pub use join::{JoinOptions, external_commit_init};
+pub use resumption::LinkedGroupOptions;
 pub use state::PskStore;
 
 use crate::credential::IdentityProvider;
@@ -183,6 +184,55 @@ pub struct LeafOptions {
 /// Default validity of a KeyPackage: 90 days.
 const DEFAULT_LIFETIME: u64 = 90 * 24 * 3600;
 
+/// What a member brings to every group it creates or joins, and to its KeyPackages: the
+/// services, its signing identity, the policy of its groups and the parameters of its
+/// leaves.
+#[derive(Debug, Clone)]
+pub struct MemberParams {
+    /// Crypto, credential validation and external PSKs.
+    pub env: GroupEnv,
+    /// Our signature key pair and credential (RFC 9420 §5.3).
+    pub signer: SigningIdentity,
+    /// The policy of the groups we create or join.
+    pub config: GroupConfig,
+    /// Capabilities, extensions and lifetime of our leaves and KeyPackages (RFC 9420 §7.2).
+    pub leaf: LeafOptions,
+}
+
+impl MemberParams {
+    /// `signer` with the default group policy and leaf parameters.
+    pub fn new(env: GroupEnv, signer: SigningIdentity) -> Self {
+        Self {
+            env,
+            signer,
+            config: GroupConfig::default(),
+            leaf: LeafOptions::default(),
+        }
+    }
+}
+
+/// A group to create (RFC 9420 §11).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewGroup {
+    /// Its cipher suite.
+    pub cipher_suite: CipherSuite,
+    /// Its group id (RFC 9420 §8.1: unique among the groups of the Delivery Service).
+    pub group_id: Vec<u8>,
+    /// Its group context extensions (e.g. required capabilities, external senders).
+    pub extensions: Vec<Extension>,
+}
+
+impl NewGroup {
+    /// A group without group context extensions.
+    pub fn new(cipher_suite: CipherSuite, group_id: Vec<u8>) -> Self {
+        Self {
+            cipher_suite,
+            group_id,
+            extensions: Vec::new(),
+        }
+    }
+}
+
 /// The capabilities we advertise by default: MLS 1.0, the group's suite, the credential types
 /// our identity provider validates (RFC 9420 §7.2).
 pub fn default_capabilities(suite: CipherSuite, identity: &dyn IdentityProvider) -> Capabilities {
@@ -196,15 +246,15 @@ pub fn default_capabilities(suite: CipherSuite, identity: &dyn IdentityProvider)
 }
 
 impl KeyPackageBundle {
-    /// Creates and signs a KeyPackage (RFC 9420 §10) with fresh init and encryption keys.
+    /// Creates and signs a KeyPackage of `suite` (RFC 9420 §10) for `member`'s signer and
+    /// leaf parameters, with fresh init and encryption keys; valid from an hour before `now`.
     pub fn generate(
-        env: &GroupEnv,
+        member: &MemberParams,
         suite: CipherSuite,
-        signer: &SigningIdentity,
-        options: &LeafOptions,
         now: u64,
         rng: &mut dyn CryptoRandom,
     ) -> Result<Self, GroupError> {
+        let (env, signer, options) = (&member.env, &member.signer, &member.leaf);
         let cs = env.suite(suite)?;
         let cs = cs.as_ref();
         let init = hpke::generate_key_pair(cs, rng)?;
@@ -362,21 +412,27 @@ fn hex_prefix(bytes: &[u8]) -> String {
 }
 
 impl Group {
-    /// Creates a one-member group at epoch 0 (RFC 9420 §11).
-    #[allow(clippy::too_many_arguments)]
+    /// Creates a one-member group at epoch 0 (RFC 9420 §11), with `member`'s signer, policy
+    /// and leaf parameters.
     pub fn create(
-        env: GroupEnv,
-        suite: CipherSuite,
-        group_id: Vec<u8>,
-        signer: SigningIdentity,
-        extensions: Vec<Extension>,
-        config: GroupConfig,
-        leaf_options: &LeafOptions,
+        member: MemberParams,
+        group: NewGroup,
         now: u64,
         rng: &mut dyn CryptoRandom,
     ) -> Result<Self, GroupError> {
+        let NewGroup {
+            cipher_suite: suite,
+            group_id,
+            extensions,
+        } = group;
+        let bundle = KeyPackageBundle::generate(&member, suite, now, rng)?;
+        let MemberParams {
+            env,
+            signer,
+            config,
+            leaf: _,
+        } = member;
         let cs = env.suite(suite)?;
-        let bundle = KeyPackageBundle::generate(&env, suite, &signer, leaf_options, now, rng)?;
         let leaf = bundle.key_package.leaf_node;
         let own = crate::treekem::NodeKey {
             secret_key: bundle.encryption_private_key,

@@ -7,7 +7,7 @@ use conclave_crypto_rustcrypto::RustCryptoProvider;
 
 use super::*;
 use crate::credential::BasicIdentityProvider;
-use crate::group::{GroupEnv, LeafOptions, SigningIdentity};
+use crate::group::{GroupEnv, MemberParams, SigningIdentity};
 use crate::messages::Credential;
 
 fn secret(byte: u8) -> Secret {
@@ -146,9 +146,13 @@ fn key_packages_and_psks_round_trip() {
         &mut rng,
     )
     .unwrap();
-    let bundle =
-        KeyPackageBundle::generate(&env, suite, &signer, &LeafOptions::default(), 0, &mut rng)
-            .unwrap();
+    let bundle = KeyPackageBundle::generate(
+        &MemberParams::new(env.clone(), signer.clone()),
+        suite,
+        0,
+        &mut rng,
+    )
+    .unwrap();
     assert_eq!(
         KeyPackageBundle::from_bytes(&bundle.to_bytes().unwrap()).unwrap(),
         bundle

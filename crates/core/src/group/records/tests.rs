@@ -41,20 +41,18 @@ fn identity(name: &str, rng: &mut SeededRng) -> SigningIdentity {
 fn key_package(name: &str, rng: &mut SeededRng) -> (SigningIdentity, KeyPackageBundle) {
     let signer = identity(name, rng);
     let bundle =
-        KeyPackageBundle::generate(&env(), SUITE, &signer, &LeafOptions::default(), NOW, rng)
+        KeyPackageBundle::generate(&MemberParams::new(env(), signer.clone()), SUITE, NOW, rng)
             .unwrap();
     (signer, bundle)
 }
 
 fn create(name: &str, config: GroupConfig, rng: &mut SeededRng) -> Group {
     Group::create(
-        env(),
-        SUITE,
-        GROUP_ID.to_vec(),
-        identity(name, rng),
-        Vec::new(),
-        config,
-        &LeafOptions::default(),
+        MemberParams {
+            config,
+            ..MemberParams::new(env(), identity(name, rng))
+        },
+        NewGroup::new(SUITE, GROUP_ID.to_vec()),
         NOW,
         rng,
     )
@@ -70,11 +68,9 @@ fn welcome_of(output: &CommitOutput) -> Welcome {
 
 fn join(output: &CommitOutput, signer: SigningIdentity, bundle: &KeyPackageBundle) -> Group {
     Group::join(
-        env(),
+        MemberParams::new(env(), signer),
         &welcome_of(output),
         bundle,
-        signer,
-        GroupConfig::default(),
         &JoinOptions::default(),
         NOW,
     )
