@@ -11,6 +11,7 @@ pub mod credential;
 pub mod framing;
 pub mod group;
 pub mod key_schedule;
+pub mod member;
 pub mod messages;
 mod parallel;
 pub mod psk;

@@ -18,6 +18,7 @@
 //! Sans-IO: randomness and the current time are passed in by the caller.
 
 mod commit;
+mod commit_builder;
 mod error;
 mod external;
 mod join;
@@ -37,6 +38,7 @@ use conclave_crypto::{
 };
 
 pub use commit::{CommitOptions, CommitOutput, CommitSummary};
+pub use commit_builder::CommitBuilder;
 pub use error::GroupError;
 pub use external::{external_proposal, new_member_proposal};
 pub use join::{JoinOptions, external_commit_init};
