@@ -28,36 +28,30 @@ use axum::routing::{get, post};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use conclave_codec::{Decode, Encode};
-use conclave_crypto::Secret;
+use conclave_crypto::{CryptoProvider, Secret};
+use conclave_service::body as request;
+use conclave_service::{CryptoBackend, OsRandom};
 use serde::de::DeserializeOwned;
 use sha2::{Digest, Sha256};
 
-use crate::wire::{
+use crate::{AsError, AsStore, AuthenticationService, EnrolmentRequest, RenewalRequest};
+use conclave_api::authentication::{
     CREDENTIAL_MEDIA_TYPE, ENROLMENT_MEDIA_TYPE, ErrorBody, HealthResponse, NameRequest,
     RENEWAL_MEDIA_TYPE, RevokedResponse, RootResponse, TokenResponse,
 };
-use crate::{AsError, AsStore, AuthenticationService, EnrolmentRequest, OsRandom, RenewalRequest};
 
 /// Default largest request body, bytes (an enrolment request is well under 1 KiB).
 pub const DEFAULT_MAX_BODY: usize = 64 * 1024;
 
-/// The source of the current time (seconds since the Unix epoch); replaceable in tests.
-pub type Clock = Arc<dyn Fn() -> u64 + Send + Sync>;
-
-/// Seconds since the Unix epoch (0 if the clock is before it).
-pub fn now_seconds() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
-}
+pub use conclave_service::Clock;
 
 /// Everything the handlers share: the service, the admin token (kept only as a hash), the
-/// clock and the body limit.
+/// clock, the cryptography backend and the body limit.
 pub struct AsHttpState {
     service: AuthenticationService<Box<dyn AsStore>>,
     admin_token_hash: Secret,
     clock: Clock,
+    crypto: Arc<dyn CryptoProvider>,
     max_body: usize,
 }
 
@@ -80,9 +74,22 @@ impl AsHttpState {
         Self {
             service: service.into_dyn(),
             admin_token_hash: Secret::new(Sha256::digest(admin_token).to_vec()),
-            clock: Arc::new(now_seconds),
+            clock: conclave_service::system_clock(),
+            crypto: CryptoBackend::default().provider(),
             max_body: DEFAULT_MAX_BODY,
         }
+    }
+
+    /// Uses another cryptography backend to verify chains (default: aws-lc).
+    #[must_use]
+    pub fn with_crypto(mut self, crypto: Arc<dyn CryptoProvider>) -> Self {
+        self.crypto = crypto;
+        self
+    }
+
+    /// The cryptography backend.
+    pub fn crypto(&self) -> &Arc<dyn CryptoProvider> {
+        &self.crypto
     }
 
     /// Uses another clock (tests).
@@ -129,7 +136,8 @@ pub fn load_or_create_admin_token(path: &Path) -> std::io::Result<Secret> {
     match options.open(path) {
         Ok(mut file) => {
             let mut raw = [0u8; 32];
-            getrandom::fill(&mut raw).map_err(|e| std::io::Error::other(e.to_string()))?;
+            conclave_crypto::CryptoRandom::fill(&mut OsRandom, &mut raw)
+                .map_err(|e| std::io::Error::other(e.to_string()))?;
             let token = Secret::new(hex::encode(raw).into_bytes());
             raw.fill(0);
             file.write_all(token.as_bytes())?;
@@ -268,91 +276,6 @@ async fn method_not_allowed() -> AsHttpError {
     AsHttpError::MethodNotAllowed("this endpoint does not take that method".into())
 }
 
-// ---- request helpers ------------------------------------------------------------------------
-
-/// Reading request bodies with a size limit and a required media type: shared by this
-/// service and the Delivery Service, so both refuse the same way.
-pub mod request {
-    use axum::body::Body;
-    use axum::http::{HeaderMap, header};
-    use serde::de::DeserializeOwned;
-
-    /// Why a request body was refused (the caller maps it to its own 4xx error).
-    #[derive(Debug, Clone, PartialEq, Eq)]
-    pub enum BodyError {
-        /// 415: another `Content-Type` than expected.
-        UnsupportedMediaType(String),
-        /// 413: larger than the limit.
-        PayloadTooLarge(String),
-        /// 400: unreadable, or not the expected JSON.
-        BadRequest(String),
-    }
-
-    /// The request's media type, lower case, without parameters.
-    pub fn media_type(headers: &HeaderMap) -> Option<String> {
-        headers
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(';').next())
-            .map(|v| v.trim().to_ascii_lowercase())
-    }
-
-    /// The media type, if it is one of `expected`.
-    pub fn require_media_type(headers: &HeaderMap, expected: &[&str]) -> Result<String, BodyError> {
-        match media_type(headers) {
-            Some(t) if expected.contains(&t.as_str()) => Ok(t),
-            other => Err(BodyError::UnsupportedMediaType(format!(
-                "expected Content-Type {}, got {}",
-                expected.join(" or "),
-                other.as_deref().unwrap_or("none")
-            ))),
-        }
-    }
-
-    /// The whole body, refused early (by `Content-Length`) or while reading if larger than
-    /// `limit` bytes.
-    pub async fn read_body(
-        headers: &HeaderMap,
-        body: Body,
-        limit: usize,
-    ) -> Result<Vec<u8>, BodyError> {
-        let too_large = || BodyError::PayloadTooLarge(format!("body larger than {limit} bytes"));
-        if let Some(length) = headers
-            .get(header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<u64>().ok())
-            && length > limit as u64
-        {
-            return Err(too_large());
-        }
-        match axum::body::to_bytes(body, limit).await {
-            Ok(bytes) => Ok(bytes.to_vec()),
-            Err(e) => {
-                let text = e.to_string();
-                if text.contains("length limit") {
-                    Err(too_large())
-                } else {
-                    Err(BodyError::BadRequest(format!(
-                        "could not read the body: {text}"
-                    )))
-                }
-            }
-        }
-    }
-
-    /// A JSON body (`application/json`) of at most `limit` bytes.
-    pub async fn read_json<T: DeserializeOwned>(
-        headers: &HeaderMap,
-        body: Body,
-        limit: usize,
-    ) -> Result<T, BodyError> {
-        require_media_type(headers, &["application/json"])?;
-        let bytes = read_body(headers, body, limit).await?;
-        serde_json::from_slice(&bytes)
-            .map_err(|e| BodyError::BadRequest(format!("bad JSON body: {e}")))
-    }
-}
-
 impl From<request::BodyError> for AsHttpError {
     fn from(e: request::BodyError) -> Self {
         match e {
@@ -474,7 +397,10 @@ async fn renew(State(state): St, headers: HeaderMap, body: Body) -> AsResult {
     let bytes = read_body(&state, &headers, body).await?;
     let request = RenewalRequest::from_bytes(&bytes)
         .map_err(|e| AsHttpError::BadRequest(format!("not a TLS-encoded RenewalRequest: {e}")))?;
-    let credential = blocking(&state, move |s| s.service.renew(&request, s.now())).await?;
+    let credential = blocking(&state, move |s| {
+        s.service.renew(s.crypto.as_ref(), &request, s.now())
+    })
+    .await?;
     let response = credential_response(&credential)?;
     tracing::info!("credential renewed");
     Ok(response)

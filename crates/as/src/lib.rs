@@ -11,22 +11,21 @@
 //! is a trait ([`AsStore`]: [`InMemoryAsStore`], [`sqlite::SqliteAsStore`]). Around it:
 //!
 //! - [`http`]: the HTTP API (axum), served by the `conclave-as` binary and, merged into the
-//!   Delivery Service, by `conclave-ds --with-as`;
-//! - [`client`]: [`client::AsClient`], the client side of every route (reqwest);
+//!   Delivery Service, by `conclave-ds --with-as` (both in the `conclave-server` crate);
 //! - [`renewal`]: renewing a credential without a new token ([`RenewalRequest`]);
-//! - [`wire`]: the JSON bodies and media types both sides use;
 //! - [`setup`]: opening a persistent service and its admin token from command-line options.
+//!
+//! The requests and bodies both sides use, and the HTTP client, are in `conclave-api`
+//! (`conclave_api::authentication`, `conclave_api::AsClient`).
 
 #![forbid(unsafe_code)]
 
-pub mod client;
 pub mod http;
 pub mod renewal;
 pub mod setup;
 mod signer;
 pub mod sqlite;
 mod store;
-pub mod wire;
 
 use std::collections::HashSet;
 use std::sync::{Arc, RwLock};
@@ -37,17 +36,18 @@ use conclave_core::credential::{
 };
 use conclave_core::messages::{Certificate, Credential, SignaturePublicKey};
 use conclave_crypto::{
-    CipherSuite, CipherSuiteProvider, CryptoProvider, CryptoRandom, Secret, SignatureAlgorithm,
-    labels,
+    CipherSuite, CipherSuiteProvider, CryptoProvider, CryptoRandom, SignatureAlgorithm, labels,
 };
 use sha2::{Digest, Sha256};
 
-pub use renewal::{DEFAULT_RENEWAL_GRACE, RenewalRequest, certificate_validity};
+use conclave_api::authentication::is_valid_name_bytes;
+pub use conclave_api::authentication::{
+    ENROLMENT_LABEL, EnrolmentRequest, RenewalRequest, identity_uri, is_valid_name,
+    name_of_identity,
+};
+pub use renewal::DEFAULT_RENEWAL_GRACE;
 pub use signer::ProviderSigner;
 pub use store::{AsStore, InMemoryAsStore, IssuedCertificate, StoredRoot, TokenUse};
-
-/// Label of the proof of possession a client signs when enrolling.
-pub const ENROLMENT_LABEL: &str = "Conclave AS enrolment";
 
 /// Common name of the AS root certificate: "Conclave AS root" and a fingerprint of its key,
 /// so that the roots of two AS instances never share a subject (a chain from another AS
@@ -105,7 +105,7 @@ pub enum AsError {
     #[error(
         "the renewal request's timestamp {timestamp} is more than {} s away from the AS's \
          clock ({now}): check the client's clock and sign a new request",
-        renewal::RENEWAL_MAX_SKEW
+        conclave_api::authentication::RENEWAL_MAX_SKEW
     )]
     StaleRequest {
         /// The request's timestamp.
@@ -130,100 +130,20 @@ pub enum AsError {
     Store(String),
 }
 
-/// An enrolment request: the client's name, its freshly generated signature public key, the
-/// one-time token, and `SignWithLabel(sk, "Conclave AS enrolment", EnrolmentTbs)`.
-///
-/// The token is the bytes of the token string the administrator received (UTF-8).
-#[derive(Debug, Clone, PartialEq, Eq, conclave_codec::Encode, conclave_codec::Decode)]
-pub struct EnrolmentRequest {
-    /// The client name (becomes `mls://<name>`).
-    pub name: Vec<u8>,
-    /// The client's signature public key (in the suite's encoding).
-    pub signature_key: SignaturePublicKey,
-    /// The one-time enrolment token.
-    pub token: Vec<u8>,
-    /// Proof of possession over [`EnrolmentRequest::to_be_signed`].
-    pub proof: Vec<u8>,
-}
-
-impl EnrolmentRequest {
-    /// Builds and signs a request with the client's private key.
-    pub fn sign(
-        cs: &dyn CipherSuiteProvider,
-        name: &str,
-        signature_key: SignaturePublicKey,
-        secret_key: &Secret,
-        token: Vec<u8>,
-    ) -> Result<Self, AsError> {
-        let mut request = Self {
-            name: name.as_bytes().to_vec(),
-            signature_key,
-            token,
-            proof: Vec::new(),
-        };
-        request.proof = labels::sign_with_label(
-            cs,
-            secret_key.as_bytes(),
-            ENROLMENT_LABEL,
-            &request.to_be_signed(),
-        )?;
-        Ok(request)
-    }
-
-    /// What the proof covers: name, key and token, each length-prefixed.
-    pub fn to_be_signed(&self) -> Vec<u8> {
-        let mut out = Vec::new();
-        for field in [&self.name, &self.signature_key.0, &self.token] {
-            out.extend_from_slice(&(field.len() as u64).to_be_bytes());
-            out.extend_from_slice(field);
-        }
-        out
-    }
-}
-
+/// The name, if it is an acceptable client name (RFC 9750 §4: the AS decides which names
+/// exist; ours are 1-64 characters of `[a-z0-9._-]`).
 fn check_name(name: &[u8]) -> Result<String, AsError> {
     let text = String::from_utf8_lossy(name).into_owned();
-    let ok = !name.is_empty()
-        && name.len() <= 64
-        && name
-            .iter()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(b));
-    if ok {
+    if is_valid_name_bytes(name) {
         Ok(text)
     } else {
         Err(AsError::InvalidName(text))
     }
 }
 
-/// Whether `name` is an acceptable client name: 1-64 characters of `[a-z0-9._-]`.
-pub fn is_valid_name(name: &str) -> bool {
-    check_name(name.as_bytes()).is_ok()
-}
-
-/// The identity URI of a client name, as certificates and the identity provider use it.
-pub fn identity_uri(name: &str) -> String {
-    format!("mls://{name}")
-}
-
-/// The client name of an identity URI (`mls://<name>` → `<name>`), if it is one.
-pub fn name_of_identity(identity: &[u8]) -> Option<&str> {
-    std::str::from_utf8(identity).ok()?.strip_prefix("mls://")
-}
-
 /// What the store keeps of a token: its SHA-256 hash.
 fn token_hash(token: &[u8]) -> Vec<u8> {
     Sha256::digest(token).to_vec()
-}
-
-/// Randomness from the operating system (`getrandom`), for the services around the sans-IO
-/// core (RFC 9420 §16.1 asks for a good source).
-#[derive(Debug, Clone, Copy, Default)]
-pub struct OsRandom;
-
-impl CryptoRandom for OsRandom {
-    fn fill(&mut self, dest: &mut [u8]) -> Result<(), conclave_crypto::CryptoError> {
-        getrandom::fill(dest).map_err(|_| conclave_crypto::CryptoError::RandomFailed)
-    }
 }
 
 /// The Authentication Service: a root key and certificate, and a store of tokens, issued

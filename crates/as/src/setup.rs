@@ -1,17 +1,17 @@
-//! Opening a persistent Authentication Service from command-line options (DESIGN.md §5):
-//! shared by the `conclave-as` binary and `conclave-ds --with-as`, so both read the same
+//! Opening a persistent Authentication Service from command-line options (RFC 9750 §4):
+//! shared by the `conclave-as` binary and `conclave-ds --with-as` (crate `conclave-server`), so both read the same
 //! database, admin token file and suite the same way.
 
 use std::path::PathBuf;
 
-use conclave_crypto::{CipherSuite, CryptoProvider};
-use conclave_crypto_rustcrypto::RustCryptoProvider;
+use conclave_crypto::CipherSuite;
+use conclave_service::{CryptoBackend, OsRandom, now_seconds};
 
-use crate::http::{AsHttpState, DEFAULT_MAX_BODY, load_or_create_admin_token, now_seconds};
+use crate::http::{AsHttpState, DEFAULT_MAX_BODY, load_or_create_admin_token};
 use crate::sqlite::SqliteAsStore;
 use crate::{
     AsError, AsStore, AuthenticationService, DEFAULT_CERTIFICATE_LIFETIME, DEFAULT_RENEWAL_GRACE,
-    DEFAULT_TOKEN_LIFETIME, OsRandom,
+    DEFAULT_TOKEN_LIFETIME,
 };
 
 /// How to open the service.
@@ -32,6 +32,8 @@ pub struct AsOptions {
     pub renewal_grace: u64,
     /// Largest request body, bytes.
     pub max_body: usize,
+    /// The cryptography backend that signs certificates and verifies proofs.
+    pub crypto: CryptoBackend,
 }
 
 impl Default for AsOptions {
@@ -44,6 +46,7 @@ impl Default for AsOptions {
             token_lifetime: DEFAULT_TOKEN_LIFETIME,
             renewal_grace: DEFAULT_RENEWAL_GRACE,
             max_body: DEFAULT_MAX_BODY,
+            crypto: CryptoBackend::default(),
         }
     }
 }
@@ -106,7 +109,8 @@ pub fn open(options: &AsOptions) -> Result<AsHttpState, SetupError> {
         Some(stored) => stored,
         None => options.cipher_suite,
     };
-    let cs = RustCryptoProvider
+    let crypto = options.crypto.provider();
+    let cs = crypto
         .cipher_suite_provider(CipherSuite(suite))
         .ok_or(SetupError::UnsupportedSuite(suite))?;
     let service = AuthenticationService::open_or_create(store, cs, now_seconds(), &mut OsRandom)?
@@ -122,35 +126,7 @@ pub fn open(options: &AsOptions) -> Result<AsHttpState, SetupError> {
             source,
         }
     })?;
-    Ok(AsHttpState::new(service, admin_token.as_bytes()).with_max_body(options.max_body))
-}
-
-/// Resolves on Ctrl-C or SIGTERM: the graceful-shutdown signal of the `conclave-as` and
-/// `conclave-ds` binaries (both drain open requests before exiting).
-pub async fn shutdown_signal() {
-    let ctrl_c = async {
-        if let Err(e) = tokio::signal::ctrl_c().await {
-            tracing::error!(error = %e, "cannot listen for Ctrl-C");
-            std::future::pending::<()>().await;
-        }
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(e) => {
-                tracing::error!(error = %e, "cannot listen for SIGTERM");
-                std::future::pending::<()>().await;
-            }
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = terminate => {},
-    }
-    tracing::info!("shutting down: draining open requests");
+    Ok(AsHttpState::new(service, admin_token.as_bytes())
+        .with_max_body(options.max_body)
+        .with_crypto(crypto))
 }

@@ -1,6 +1,6 @@
-//! The AS HTTP API (RFC 9750 §4; /work/notes/as-api.md): every route and error case through
-//! the router in process, [`AsClient`] against a real listener, and the `conclave-as` binary
-//! (enrolment, restart with the same root and admin token, graceful shutdown).
+//! The AS HTTP API (RFC 9750 §4): every route and error case through the router in process,
+//! and [`AsClient`] against a real listener. The `conclave-as` binary is tested in the
+//! `conclave-server` crate.
 
 // Test code: a panic is a test failure (clippy.toml allows this in #[test] functions; the
 // helpers of this file are test code too).
@@ -11,8 +11,6 @@
     clippy::indexing_slicing
 )]
 
-use std::io::{BufRead as _, BufReader};
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -21,11 +19,11 @@ use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use conclave_as::client::AsClient;
+use conclave_api::AsClient;
+use conclave_api::authentication::{CREDENTIAL_MEDIA_TYPE, ENROLMENT_MEDIA_TYPE};
 use conclave_as::http::{AsHttpState, router};
 use conclave_as::sqlite::SqliteAsStore;
-use conclave_as::wire::{CREDENTIAL_MEDIA_TYPE, ENROLMENT_MEDIA_TYPE};
-use conclave_as::{AuthenticationService, EnrolmentRequest, InMemoryAsStore, OsRandom};
+use conclave_as::{AuthenticationService, EnrolmentRequest, InMemoryAsStore};
 use conclave_codec::{Decode, Encode};
 use conclave_core::credential::{
     CredentialCheck, CredentialRole, IdentityProvider, X509IdentityProvider,
@@ -33,6 +31,7 @@ use conclave_core::credential::{
 use conclave_core::messages::{Credential, SignaturePublicKey};
 use conclave_crypto::{CipherSuite, CipherSuiteProvider, CryptoProvider, Secret};
 use conclave_crypto_rustcrypto::RustCryptoProvider;
+use conclave_service::OsRandom;
 use tower::ServiceExt as _;
 
 const ADMIN: &str = "admin-secret-for-tests";
@@ -85,7 +84,7 @@ impl Reply {
 
 impl Api {
     fn new() -> Self {
-        let clock = Arc::new(AtomicU64::new(conclave_as::http::now_seconds()));
+        let clock = Arc::new(AtomicU64::new(conclave_service::now_seconds()));
         let service = AuthenticationService::open_or_create(
             SqliteAsStore::in_memory().unwrap(),
             cs(),
@@ -457,7 +456,7 @@ async fn as_client_against_a_listener() {
     let service = AuthenticationService::open_or_create(
         InMemoryAsStore::new(),
         cs(),
-        conclave_as::http::now_seconds(),
+        conclave_service::now_seconds(),
         &mut OsRandom,
     )
     .unwrap();
@@ -476,14 +475,14 @@ async fn as_client_against_a_listener() {
     let token = client.issue_token(ADMIN, "alice").await.unwrap();
     let (request, key, _) = signed_request("alice", &token);
     let credential = client.enrol(&request).await.unwrap();
-    let now = conclave_as::http::now_seconds();
+    let now = conclave_service::now_seconds();
     assert_eq!(
         member_check(&root.root_certificate, &credential, &key, now).unwrap(),
         b"mls://alice"
     );
     let err = client.enrol(&request).await.unwrap_err();
     assert!(
-        matches!(&err, conclave_as::client::AsClientError::Refused { status: 403, code, message }
+        matches!(&err, conclave_api::ApiError::Refused { status: 403, code, message, .. }
             if code == "invalid_token" && !message.is_empty()),
         "{err}"
     );
@@ -517,108 +516,5 @@ async fn as_client_against_a_listener() {
     let dead = format!("http://{}", listener.local_addr().unwrap());
     drop(listener);
     let err = AsClient::new(&dead).unwrap().root().await.unwrap_err();
-    assert!(matches!(
-        err,
-        conclave_as::client::AsClientError::Transport(_)
-    ));
-}
-
-/// A running `conclave-as`, killed when dropped.
-struct Process {
-    child: Child,
-    base: String,
-}
-
-impl Process {
-    fn start(dir: &std::path::Path) -> Self {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_conclave-as"))
-            .args(["--listen", "127.0.0.1:0", "--certificate-lifetime", "600"])
-            .env(
-                "CONCLAVE_AS_DATABASE",
-                format!("sqlite:{}", dir.join("as.db").display()),
-            )
-            .env("CONCLAVE_AS_ADMIN_TOKEN_FILE", dir.join("admin-token"))
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let addr = line
-            .trim()
-            .strip_prefix("listening on ")
-            .unwrap_or_else(|| panic!("unexpected output {line:?}"))
-            .to_owned();
-        Self {
-            child,
-            base: format!("http://{addr}"),
-        }
-    }
-
-    /// SIGTERM, then waits: a graceful shutdown exits 0.
-    #[cfg(unix)]
-    fn terminate(mut self) -> std::process::ExitStatus {
-        // The shell's `kill` builtin: no procps needed.
-        let command = format!("kill -TERM {}", self.child.id());
-        assert!(
-            Command::new("sh")
-                .args(["-c", &command])
-                .status()
-                .unwrap()
-                .success()
-        );
-        self.child.wait().unwrap()
-    }
-}
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-#[tokio::test]
-async fn the_binary_enrols_and_keeps_its_root_across_restarts() {
-    let dir = tempfile::tempdir().unwrap();
-    let process = Process::start(dir.path());
-    let admin = std::fs::read_to_string(dir.path().join("admin-token")).unwrap();
-    let admin = admin.trim().to_owned();
-    let client = AsClient::new(&process.base).unwrap();
-    client.health().await.unwrap();
-    let root = client.root().await.unwrap();
-    let token = client.issue_token(&admin, "alice").await.unwrap();
-    let (request, key, _) = signed_request("alice", &token);
-    let credential = client.enrol(&request).await.unwrap();
-    let now = conclave_as::http::now_seconds();
-    member_check(&root.root_certificate, &credential, &key, now).unwrap();
-    // --certificate-lifetime 600 is honoured.
-    assert!(member_check(&root.root_certificate, &credential, &key, now + 700).is_err());
-    // Unknown paths get a JSON 404.
-    let r = reqwest::get(format!("{}/v1/nothing", process.base))
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 404);
-    let body: serde_json::Value = serde_json::from_slice(&r.bytes().await.unwrap()).unwrap();
-    assert_eq!(body["error"], "not_found");
-    #[cfg(unix)]
-    assert!(process.terminate().success());
-    #[cfg(not(unix))]
-    drop(process);
-
-    // Restarted on the same files: same root, same admin token, the old credential valid.
-    let process = Process::start(dir.path());
-    let client = AsClient::new(&process.base).unwrap();
-    let again = client.root().await.unwrap();
-    assert_eq!(again, root);
-    member_check(&again.root_certificate, &credential, &key, now).unwrap();
-    let token = client.issue_token(&admin, "bob").await.unwrap();
-    let err = client.enrol(&request).await.unwrap_err();
-    assert_eq!(err.code(), Some("invalid_token"));
-    let (bob_request, key, _) = signed_request("bob", &token);
-    let bob = client.enrol(&bob_request).await.unwrap();
-    member_check(&root.root_certificate, &bob, &key, now).unwrap();
+    assert!(matches!(err, conclave_api::ApiError::Unreachable { .. }));
 }

@@ -18,14 +18,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
-use conclave_as::client::AsClient;
+use conclave_api::AsClient;
+use conclave_api::authentication::{CREDENTIAL_MEDIA_TYPE, RENEWAL_MEDIA_TYPE};
 use conclave_as::http::{AsHttpState, router};
 use conclave_as::setup::{AsOptions, open};
 use conclave_as::sqlite::SqliteAsStore;
-use conclave_as::wire::{CREDENTIAL_MEDIA_TYPE, RENEWAL_MEDIA_TYPE};
 use conclave_as::{
-    AuthenticationService, DEFAULT_RENEWAL_GRACE, EnrolmentRequest, InMemoryAsStore, OsRandom,
-    RenewalRequest,
+    AuthenticationService, DEFAULT_RENEWAL_GRACE, EnrolmentRequest, InMemoryAsStore, RenewalRequest,
 };
 use conclave_codec::{Decode, Encode};
 use conclave_core::credential::{
@@ -34,6 +33,7 @@ use conclave_core::credential::{
 use conclave_core::messages::{Credential, SignaturePublicKey};
 use conclave_crypto::{CipherSuite, CipherSuiteProvider, CryptoProvider, Secret};
 use conclave_crypto_rustcrypto::RustCryptoProvider;
+use conclave_service::OsRandom;
 use tower::ServiceExt as _;
 
 const ADMIN: &str = "admin-secret-for-tests";
@@ -166,7 +166,7 @@ impl Reply {
 
 impl Api {
     fn new() -> Self {
-        let clock = Arc::new(AtomicU64::new(conclave_as::http::now_seconds()));
+        let clock = Arc::new(AtomicU64::new(conclave_service::now_seconds()));
         let service = AuthenticationService::open_or_create(
             SqliteAsStore::in_memory().unwrap(),
             cs(),
@@ -464,12 +464,12 @@ async fn as_client_renews() {
     let service = AuthenticationService::open_or_create(
         InMemoryAsStore::new(),
         cs(),
-        conclave_as::http::now_seconds(),
+        conclave_service::now_seconds(),
         &mut OsRandom,
     )
     .unwrap();
     assert_eq!(service.renewal_grace(), DEFAULT_RENEWAL_GRACE);
-    let now = conclave_as::http::now_seconds();
+    let now = conclave_service::now_seconds();
     let alice = enrol(&service, "alice", now);
     let state = AsHttpState::new(service, ADMIN.as_bytes());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -480,25 +480,25 @@ async fn as_client_renews() {
 
     let new = key_pair();
     let renewed = client
-        .renew(&alice.rotation(&new, conclave_as::http::now_seconds()))
+        .renew(&alice.rotation(&new, conclave_service::now_seconds()))
         .await
         .unwrap();
     assert_eq!(
-        member_check(&root, &renewed, &new.0, conclave_as::http::now_seconds()).unwrap(),
+        member_check(&root, &renewed, &new.0, conclave_service::now_seconds()).unwrap(),
         b"mls://alice"
     );
     let err = client
-        .renew(&alice.renewal(conclave_as::http::now_seconds() - 3600))
+        .renew(&alice.renewal(conclave_service::now_seconds() - 3600))
         .await
         .unwrap_err();
     assert_eq!(err.code(), Some("stale_request"));
     client.revoke(ADMIN, "alice").await.unwrap();
     let err = client
-        .renew(&alice.renewal(conclave_as::http::now_seconds()))
+        .renew(&alice.renewal(conclave_service::now_seconds()))
         .await
         .unwrap_err();
     assert!(
-        matches!(&err, conclave_as::client::AsClientError::Refused { status: 403, code, .. }
+        matches!(&err, conclave_api::ApiError::Refused { status: 403, code, .. }
             if code == "revoked"),
         "{err}"
     );

@@ -17,8 +17,7 @@ use std::sync::{Arc, Barrier};
 use conclave_as::setup::{AsOptions, open};
 use conclave_as::sqlite::SqliteAsStore;
 use conclave_as::{
-    AsError, AsStore, AuthenticationService, EnrolmentRequest, IssuedCertificate, OsRandom,
-    TokenUse,
+    AsError, AsStore, AuthenticationService, EnrolmentRequest, IssuedCertificate, TokenUse,
 };
 use conclave_core::credential::{
     CredentialCheck, CredentialRole, IdentityProvider, X509IdentityProvider,
@@ -26,6 +25,7 @@ use conclave_core::credential::{
 use conclave_core::messages::{Credential, SignaturePublicKey};
 use conclave_crypto::{CipherSuite, CipherSuiteProvider, CryptoProvider};
 use conclave_crypto_rustcrypto::RustCryptoProvider;
+use conclave_service::OsRandom;
 use sha2::{Digest, Sha256};
 
 const NOW: u64 = 1_750_000_000;

@@ -9,7 +9,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, anyhow, bail};
-use conclave_client::devnet::{Devnet, DevnetOptions};
+use conclave_server::devnet::{Devnet, DevnetOptions};
 use serde_json::Value;
 
 use crate::output::Output;

@@ -20,8 +20,9 @@ use std::path::PathBuf;
 
 use anyhow::{Context as _, anyhow, bail};
 use clap::{Parser, Subcommand};
-use conclave_client::devnet::{Devnet, DevnetInfo, DevnetOptions};
+use conclave_api::AsClient;
 use conclave_client::{Client, ClientOptions, Event};
+use conclave_server::devnet::{Devnet, DevnetInfo, DevnetOptions};
 
 use crate::output::Output;
 
@@ -276,7 +277,7 @@ async fn run(cli: &Cli, out: &Output) -> anyhow::Result<()> {
                     cli.devnet_dir().display()
                 )
             })?;
-            let api = conclave_client::as_api::AsApi::new(&info.as_url);
+            let api = AsClient::new(&info.as_url)?;
             api.revoke(&info.admin_token()?, name).await?;
             out.value(
                 &serde_json::json!({"revoked": name}),
@@ -407,7 +408,7 @@ async fn register(cli: &Cli, out: &Output, name: &str, token: Option<&str>) -> a
                      or run against a devnet whose admin token can mint one"
                 )
             })?;
-            let token = conclave_client::as_api::AsApi::new(&as_url)
+            let token = AsClient::new(&as_url)?
                 .issue_token(&info.admin_token()?, name)
                 .await?;
             out.note(&format!(

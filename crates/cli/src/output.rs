@@ -3,7 +3,7 @@
 
 use std::io::{IsTerminal as _, Write as _};
 
-use conclave_client::{Event, GroupSummary, HistoryEntry, SyncReport};
+use conclave_client::{ClientError, Event, GroupSummary, HistoryEntry, SyncReport};
 use indicatif::{ProgressBar, ProgressStyle};
 
 /// Where and how results are printed.
@@ -54,10 +54,21 @@ impl Output {
                 text.push_str(&cause);
             }
         }
+        let hint = error
+            .chain()
+            .find_map(|e| e.downcast_ref::<ClientError>())
+            .and_then(command_hint);
         if self.json {
-            self.line(&serde_json::json!({ "error": text }).to_string());
+            let value = match &hint {
+                Some(hint) => serde_json::json!({ "error": text, "hint": hint }),
+                None => serde_json::json!({ "error": text }),
+            };
+            self.line(&value.to_string());
         }
         eprintln!("error: {text}");
+        if let Some(hint) = hint {
+            eprintln!("hint: {hint}");
+        }
     }
 
     /// A progress bar on stderr when it is a terminal and output is for humans.
@@ -196,4 +207,23 @@ impl Output {
             self.line(&format!("no history in {group} yet"));
         }
     }
+}
+
+/// The `conclave` command that gets the user out of a library error, if there is one: the
+/// client library's errors speak of its operations, the CLI names its commands.
+fn command_hint(error: &ClientError) -> Option<String> {
+    Some(match error {
+        ClientError::NotRegistered(_) => "run `conclave register <name>` first".into(),
+        ClientError::AlreadyRegistered(_) => "use another --home for a second user".into(),
+        ClientError::UnknownGroup(_) => "`conclave group list` shows your groups".into(),
+        ClientError::Desynchronized { group, .. } => format!(
+            "a member who is in step runs `conclave group remove {group} <you>`, then \
+             `conclave group add {group} <you>`"
+        ),
+        ClientError::Unreachable { .. } => {
+            "`conclave devnet` starts a Delivery Service and an Authentication Service locally"
+                .into()
+        }
+        _ => return None,
+    })
 }

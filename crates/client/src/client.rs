@@ -17,7 +17,11 @@ use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 
-use conclave_as::{EnrolmentRequest, RenewalRequest};
+use conclave_api::authentication::{
+    EnrolmentRequest, RenewalRequest, certificate_validity, is_valid_name, name_of_identity,
+};
+use conclave_api::delivery::{Accepted, CommitBundle, LogEntryView, WelcomeView};
+use conclave_api::{AsClient, DsClient};
 use conclave_codec::{Decode, Encode};
 use conclave_core::credential::{
     CredentialCheck, CredentialRole, RevocationList, X509IdentityProvider,
@@ -34,18 +38,35 @@ use conclave_core::messages::{
 use conclave_core::tree::RatchetTree;
 use conclave_crypto::{CipherSuite, Secret, labels};
 use conclave_crypto_awslc::AwsLcProvider;
-use conclave_ds::wire::{Accepted, CommitBundle, LogEntryView, WelcomeView};
 use futures_util::StreamExt as _;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use crate::as_api::AsApi;
-use crate::ds::{DsClient, b64_decode, crypto_suite};
 use crate::error::{BadResponse, ClientError};
 use crate::store::{
     AppliedEntry, GroupRow, GroupStatus, HistoryEntry, Profile, Store, StoredKeyPackage,
 };
 use crate::{OsRandom, now_seconds};
+
+/// Standard base64 from the Delivery Service's JSON.
+fn b64_decode(service: &'static str, value: &str) -> Result<Vec<u8>, ClientError> {
+    conclave_api::b64_decode(conclave_api::Service::Delivery, value).map_err(|e| match e {
+        conclave_api::ApiError::BadResponse { source, .. } => ClientError::bad(service, source),
+        other => ClientError::from(other),
+    })
+}
+
+/// The provider of `suite` (the client's backend is aws-lc).
+fn crypto_suite(
+    suite: CipherSuite,
+) -> Result<Box<dyn conclave_crypto::CipherSuiteProvider>, ClientError> {
+    use conclave_crypto::CryptoProvider as _;
+    AwsLcProvider
+        .cipher_suite_provider(suite)
+        .ok_or(ClientError::Group(
+            conclave_core::group::GroupError::UnsupportedCipherSuite(suite),
+        ))
+}
 
 const DS: &str = "the Delivery Service";
 
@@ -249,7 +270,7 @@ pub struct Client {
     store: Store,
     profile: Profile,
     ds: DsClient,
-    as_api: AsApi,
+    as_api: AsClient,
     env: GroupEnv,
     revoked: RevocationList,
     options: ClientOptions,
@@ -275,7 +296,7 @@ fn digest(bytes: &[u8]) -> Vec<u8> {
 fn display_name(group_id: &[u8]) -> String {
     let text = String::from_utf8_lossy(group_id);
     let base = text.split('#').next().unwrap_or("group");
-    if conclave_as::is_valid_name(base) {
+    if is_valid_name(base) {
         base.to_owned()
     } else {
         "group".to_owned()
@@ -283,7 +304,7 @@ fn display_name(group_id: &[u8]) -> String {
 }
 
 fn check_name(name: &str) -> Result<(), ClientError> {
-    if conclave_as::is_valid_name(name) {
+    if is_valid_name(name) {
         Ok(())
     } else {
         Err(ClientError::InvalidName(name.to_owned()))
@@ -331,9 +352,9 @@ impl Client {
                 return Err(ClientError::AlreadyRegistered(p.name));
             }
         }
-        let as_api = AsApi::new(as_url);
+        let as_api = AsClient::new(as_url)?;
         let root = as_api.root().await?;
-        let suite = CipherSuite(root.cipher_suite);
+        let suite = root.cipher_suite;
         let cs = crypto_suite(suite)?;
         let (secret, public) = cs.signature_generate(&mut OsRandom)?;
         let request = EnrolmentRequest::sign(
@@ -342,14 +363,7 @@ impl Client {
             SignaturePublicKey(public.clone()),
             &secret,
             token.as_bytes().to_vec(),
-        )
-        .map_err(|e| ClientError::Refused {
-            service: "the Authentication Service",
-            what: "the enrolment request".into(),
-            status: 0,
-            code: "local".into(),
-            message: e.to_string(),
-        })?;
+        )?;
         let credential = as_api.enrol(&request).await?;
         Self::register_enrolled(
             home,
@@ -400,7 +414,7 @@ impl Client {
         let ds = DsClient::new(
             &profile.ds_url,
             name,
-            suite,
+            crypto_suite(suite)?,
             profile.signature_secret.clone(),
         );
         ds.register(&profile.signature_public, &profile.credential)
@@ -450,10 +464,10 @@ impl Client {
         let ds = DsClient::new(
             &profile.ds_url,
             &profile.name,
-            CipherSuite(profile.cipher_suite),
+            crypto_suite(CipherSuite(profile.cipher_suite))?,
             profile.signature_secret.clone(),
         );
-        let as_api = AsApi::new(&profile.as_url);
+        let as_api = AsClient::new(&profile.as_url)?;
         Ok(Self {
             store,
             profile,
@@ -539,7 +553,7 @@ impl Client {
     /// The user name a leaf presents (`mls://<name>` → `<name>`).
     fn leaf_name(&self, leaf: &LeafNode) -> String {
         match self.env.identity.identity(&leaf.credential) {
-            Ok(identity) => conclave_as::name_of_identity(&identity)
+            Ok(identity) => name_of_identity(&identity)
                 .map(str::to_owned)
                 .unwrap_or_else(|| String::from_utf8_lossy(&identity).into_owned()),
             Err(_) => "(unknown)".to_owned(),
@@ -625,7 +639,7 @@ impl Client {
         let now = self.now();
         // A KeyPackage is good only while its certificate is: the DS stops serving it then.
         let options = LeafOptions {
-            lifetime_seconds: conclave_as::certificate_validity(&signer.credential)
+            lifetime_seconds: certificate_validity(&signer.credential)
                 .ok()
                 .map(|(_, not_after)| not_after.saturating_sub(now)),
             ..LeafOptions::default()
@@ -701,7 +715,7 @@ impl Client {
         report: &mut SyncReport,
     ) -> Result<(), ClientError> {
         let current = Credential::from_bytes(&self.profile.credential)?;
-        let Ok((not_before, not_after)) = conclave_as::certificate_validity(&current) else {
+        let Ok((not_before, not_after)) = certificate_validity(&current) else {
             return Ok(());
         };
         let now = self.now();
@@ -720,14 +734,7 @@ impl Client {
             &self.profile.signature_secret,
             None,
             now,
-        )
-        .map_err(|e| ClientError::Refused {
-            service: "the Authentication Service",
-            what: "the renewal request".into(),
-            status: 0,
-            code: "local".into(),
-            message: e.to_string(),
-        })?;
+        )?;
         let renewed = self.as_api.renew(&request).await?;
         let encoded = renewed.to_bytes()?;
         self.ds
@@ -735,7 +742,7 @@ impl Client {
             .await?;
         self.profile.credential = encoded;
         self.store.save_profile(&self.profile)?;
-        let valid_until = conclave_as::certificate_validity(&renewed)
+        let valid_until = certificate_validity(&renewed)
             .map(|(_, until)| until)
             .unwrap_or(not_after);
         let mut groups = 0;
@@ -772,7 +779,7 @@ impl Client {
 
     /// Fetches the AS's revocation list (RFC 9420 §5.3.2) and keeps a copy for offline use.
     pub async fn refresh_revocations(&mut self) -> Result<(), ClientError> {
-        self.as_api.refresh(&self.revoked).await?;
+        self.as_api.refresh_revocation_list(&self.revoked).await?;
         let list: Vec<String> = self
             .revoked
             .read()
@@ -979,7 +986,12 @@ impl Client {
                 &mut OsRandom,
             )?;
             self.store.save_state(&group_id, &state.to_bytes()?)?;
-            match self.ds.post_message(&group_id, &message).await {
+            match self
+                .ds
+                .post_message(&group_id, &message)
+                .await
+                .map_err(ClientError::from)
+            {
                 Ok(accepted) => {
                     let reason = "you left; the remaining members commit your removal";
                     self.store.add_history(
@@ -1028,7 +1040,12 @@ impl Client {
             // The ratchet moved: save before sending so a generation is never reused.
             self.store
                 .save_state_and_outbox(&group_id, &state.to_bytes()?, &sent, text)?;
-            match self.ds.post_message(&group_id, &message).await {
+            match self
+                .ds
+                .post_message(&group_id, &message)
+                .await
+                .map_err(ClientError::from)
+            {
                 Ok(accepted) => {
                     self.store.record_sent(
                         &group_id,
@@ -1099,6 +1116,7 @@ impl Client {
             .ds
             .claim_key_package(user, suite)
             .await
+            .map_err(ClientError::from)
             .map_err(|e| match e {
                 ClientError::Refused { status: 404, .. } => ClientError::CannotAdd {
                     user: user.to_owned(),
@@ -1131,7 +1149,7 @@ impl Client {
                 user: user.to_owned(),
                 source,
             })?;
-        if conclave_as::name_of_identity(&presented) != Some(user) {
+        if name_of_identity(&presented) != Some(user) {
             return Err(ClientError::CannotAdd {
                 user: user.to_owned(),
                 reason: format!(
@@ -1253,7 +1271,12 @@ impl Client {
                 allow_external_join: None,
             };
             self.report_progress("uploading the commit", 0, 1);
-            match self.ds.post_commit(group_id, &bundle).await {
+            match self
+                .ds
+                .post_commit(group_id, &bundle)
+                .await
+                .map_err(ClientError::from)
+            {
                 Ok(accepted) => {
                     self.report_progress("uploading the commit", 1, 1);
                     self.sync_group_log(group_id).await?;
@@ -1461,6 +1484,7 @@ impl Client {
                 .ds
                 .read_log(group_id, cursor, self.options.page_size)
                 .await
+                .map_err(ClientError::from)
             {
                 Ok(page) => page,
                 Err(ClientError::Refused { status: 403, .. }) => {

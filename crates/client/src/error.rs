@@ -1,5 +1,6 @@
 //! The errors of the client library. Every message says what was wrong and, where the user
-//! can do something about it, what to do (issue 7: "readable errors").
+//! can do something about it, what to do — in terms of the library's operations, not of a
+//! particular front end (the `conclave` CLI adds its own command hints).
 
 use conclave_core::credential::CredentialError;
 use conclave_core::group::GroupError;
@@ -9,13 +10,13 @@ use conclave_core::group::GroupError;
 #[non_exhaustive]
 pub enum ClientError {
     /// No profile in the home directory yet.
-    #[error("no Conclave profile in {0}: run `conclave register <name>` first")]
+    #[error("no Conclave profile in {0}: register a client in this directory first")]
     NotRegistered(String),
     /// The profile exists already.
-    #[error("this home directory already holds the profile of {0:?}: use another --home")]
+    #[error("this profile directory already holds the profile of {0:?}: use another directory")]
     AlreadyRegistered(String),
     /// A local group name is unknown.
-    #[error("no group named {0:?} here: `conclave group list` shows your groups")]
+    #[error("no group named {0:?} in this profile")]
     UnknownGroup(String),
     /// A local group name is taken.
     #[error("you already have a group named {0:?}: choose another name")]
@@ -35,9 +36,8 @@ pub enum ClientError {
     /// Commits"): the client refuses to guess and stops using the group.
     #[error(
         "group {group:?} is out of sync: {reason}. Your client stays at epoch {epoch} and will \
-         not rejoin on its own (RFC 9750 \"Invalid Commits\"). To recover, ask a member who \
-         is still in step to remove you and add you again (`conclave group remove {group} \
-         <you>`, then `conclave group add {group} <you>`): your next sync joins from the new \
+         not rejoin on its own (RFC 9750 \"Invalid Commits\"). To recover, a member who is \
+         still in step must remove you and add you again: your next sync joins from the new \
          Welcome. If no member can follow the group any more, create a new group"
     )]
     Desynchronized {
@@ -103,10 +103,7 @@ pub enum ClientError {
         current: u64,
     },
     /// A service could not be reached.
-    #[error(
-        "cannot reach {service} at {url}: {reason}. Is it running? (`conclave devnet` starts \
-         one locally)"
-    )]
+    #[error("cannot reach {service} at {url}: {reason}. Is it running, and is the URL right?")]
     Unreachable {
         /// Which service.
         service: &'static str,
@@ -155,19 +152,47 @@ pub enum ClientError {
     },
 }
 
-/// What was wrong with a server's answer.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum BadResponse {
-    /// Malformed JSON or an unexpected shape.
-    #[error("{0}")]
-    Json(String),
-    /// Not valid base64 or hex.
-    #[error("bad encoding: {0}")]
-    Encoding(String),
-    /// An MLS object that does not decode or is of the wrong kind.
-    #[error("bad MLS object: {0}")]
-    Mls(String),
+pub use conclave_api::BadResponse;
+
+impl From<conclave_api::ApiError> for ClientError {
+    fn from(e: conclave_api::ApiError) -> Self {
+        use conclave_api::ApiError;
+        match e {
+            ApiError::Refused {
+                service,
+                what,
+                status,
+                code,
+                message,
+            } => Self::Refused {
+                service: service.name(),
+                what,
+                status,
+                code,
+                message,
+            },
+            ApiError::WrongEpoch { current } => Self::WrongEpoch { current },
+            ApiError::Unreachable {
+                service,
+                url,
+                reason,
+            } => Self::Unreachable {
+                service: service.name(),
+                url,
+                reason,
+            },
+            ApiError::BadResponse { service, source } => Self::BadResponse {
+                service: service.name(),
+                source,
+            },
+            ApiError::Crypto(e) => Self::Crypto(e),
+            ApiError::Codec(e) => Self::Codec(e),
+            other => Self::BadResponse {
+                service: "a service",
+                source: BadResponse::Json(other.to_string()),
+            },
+        }
+    }
 }
 
 impl ClientError {

@@ -1,16 +1,16 @@
-//! The Conclave client library (issue 7; DESIGN.md §1 "client"): one MLS client (RFC 9420)
+//! The Conclave client library: one MLS client (RFC 9420)
 //! with its local state in SQLite, talking to the Delivery Service (RFC 9750 §5-§6) and the
 //! Authentication Service (RFC 9750 §4).
 //!
 //! - [`store`]: the local database (profile, KeyPackage private keys, groups, cursors,
 //!   history), updated one log entry per transaction so a killed client resumes exactly;
-//! - [`ds`]: the DS HTTP client; [`as_api`]: the AS client;
+//! - the services are reached through `conclave-api` ([`conclave_api::DsClient`],
+//!   [`conclave_api::AsClient`]): this crate links no server code;
 //! - [`Client`]: the operations — register, create, add, remove, leave, send — and the sync
 //!   loop, which applies the group log in order, applies the first valid commit of each
 //!   epoch, retries our own commits that lost the race for an epoch, keeps KeyPackages
 //!   topped up, and reports a desynchronization instead of silently rejoining
-//!   (RFC 9750 "Invalid Commits");
-//! - [`devnet`]: a DS and an AS on loopback, for `conclave devnet`, the demo and tests.
+//!   (RFC 9750 "Invalid Commits").
 //!
 //! Identity: X.509 credentials issued by the AS (`mls://<name>`), validated by
 //! [`conclave_core::credential::X509IdentityProvider`] with the AS root as the only trust
@@ -23,9 +23,6 @@
 //! next member to sync commits it (every client commits pending proposals of others after a
 //! sync, and before sending, as RFC 9420 §12.4 requires).
 
-pub mod as_api;
-pub mod devnet;
-pub mod ds;
 pub mod error;
 pub mod store;
 
@@ -37,18 +34,10 @@ pub use store::{GroupStatus, HistoryEntry};
 
 /// Whether `name` is an acceptable user or group name: 1-64 characters of `[a-z0-9._-]`
 /// (the AS's rule for client names).
-pub fn is_valid_name(name: &str) -> bool {
-    conclave_as::is_valid_name(name)
-}
+pub use conclave_api::authentication::is_valid_name;
 
 /// Seconds since the Unix epoch (0 if the clock is before it).
-pub fn now_seconds() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
-}
+pub use conclave_api::clock::now_seconds;
 
-/// The operating system's random source, for the sans-IO core (RFC 9420 §16.1): the AS
-/// crate's.
-pub use conclave_as::OsRandom;
+/// The operating system's random source, for the sans-IO core (RFC 9420 §16.1).
+pub use conclave_crypto_awslc::SystemRandom as OsRandom;

@@ -58,3 +58,15 @@ impl CryptoProvider for AwsLcProvider {
 
 #[cfg(test)]
 mod tests;
+
+/// The operating system's CSPRNG as aws-lc draws from it, for applications that hand the
+/// sans-IO core its randomness (RFC 9420 §16.1 asks for a good source). The protocol crates
+/// never read it themselves: the application passes it in.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SystemRandom;
+
+impl conclave_crypto::CryptoRandom for SystemRandom {
+    fn fill(&mut self, dest: &mut [u8]) -> Result<(), conclave_crypto::CryptoError> {
+        aws_lc_rs::rand::fill(dest).map_err(|_| conclave_crypto::CryptoError::RandomFailed)
+    }
+}

@@ -641,3 +641,13 @@ fn secret_debug_does_not_leak() {
     let prk = suite(1).kdf_extract(b"salt", b"ikm");
     assert_eq!(format!("{prk:?}"), "Secret(32 bytes)");
 }
+
+#[test]
+fn system_random_fills_the_whole_buffer_with_fresh_bytes() {
+    let (mut a, mut b) = ([0u8; 64], [0u8; 64]);
+    SystemRandom.fill(&mut a).unwrap();
+    SystemRandom.fill(&mut b).unwrap();
+    // 64 zero bytes, or two equal draws, happen with probability 2^-512.
+    assert_ne!(a, [0u8; 64]);
+    assert_ne!(a, b);
+}

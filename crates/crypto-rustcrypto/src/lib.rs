@@ -8,6 +8,7 @@
 //!
 //! The backend reads no OS randomness: key generation draws from the caller's
 //! [`conclave_crypto::CryptoRandom`], and ECDSA signing is deterministic (RFC 6979).
+//! [`SystemRandom`] is the operating system's source for applications to pass in.
 #![forbid(unsafe_code)]
 
 mod aead;
@@ -46,5 +47,17 @@ impl CryptoProvider for RustCryptoProvider {
 
     fn cipher_suite_provider(&self, suite: CipherSuite) -> Option<Box<dyn CipherSuiteProvider>> {
         RustCryptoSuite::new(suite).map(|p| Box::new(p) as Box<dyn CipherSuiteProvider>)
+    }
+}
+
+/// The operating system's CSPRNG (`getrandom`), for applications that hand the sans-IO core
+/// its randomness (RFC 9420 §16.1 asks for a good source). The protocol crates never read it
+/// themselves: the application passes it in.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SystemRandom;
+
+impl conclave_crypto::CryptoRandom for SystemRandom {
+    fn fill(&mut self, dest: &mut [u8]) -> Result<(), conclave_crypto::CryptoError> {
+        getrandom::fill(dest).map_err(|_| conclave_crypto::CryptoError::RandomFailed)
     }
 }

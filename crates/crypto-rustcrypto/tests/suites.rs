@@ -463,3 +463,14 @@ fn no_panic_on_malformed_keys() {
         s.verify(&pk, b"m", &sig).unwrap();
     }
 }
+
+#[test]
+fn system_random_fills_the_whole_buffer_with_fresh_bytes() {
+    use conclave_crypto_rustcrypto::SystemRandom;
+    let (mut a, mut b) = ([0u8; 64], [0u8; 64]);
+    SystemRandom.fill(&mut a).unwrap();
+    SystemRandom.fill(&mut b).unwrap();
+    // 64 zero bytes, or two equal draws, happen with probability 2^-512.
+    assert_ne!(a, [0u8; 64]);
+    assert_ne!(a, b);
+}

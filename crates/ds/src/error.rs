@@ -1,10 +1,10 @@
 //! Errors of the Delivery Service and their HTTP form: every refusal is a 4xx (or 5xx for
-//! our own faults) with a JSON [`ErrorBody`] that says what was wrong (issue 6 "Bad input").
+//! our own faults) with a JSON [`ErrorBody`] that says what was wrong.
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
-use crate::wire::ErrorBody;
+use conclave_api::delivery::ErrorBody;
 
 /// A storage engine failure (the store is unreachable, a query failed, a row is corrupt).
 #[derive(Debug, thiserror::Error)]
@@ -99,9 +99,9 @@ pub enum DsError {
     Internal(String),
 }
 
-impl From<conclave_as::http::request::BodyError> for DsError {
-    fn from(e: conclave_as::http::request::BodyError) -> Self {
-        use conclave_as::http::request::BodyError;
+impl From<conclave_service::body::BodyError> for DsError {
+    fn from(e: conclave_service::body::BodyError) -> Self {
+        use conclave_service::body::BodyError;
         match e {
             BodyError::UnsupportedMediaType(m) => Self::UnsupportedMediaType(m),
             BodyError::PayloadTooLarge(m) => Self::PayloadTooLarge(m),

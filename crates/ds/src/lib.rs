@@ -10,32 +10,25 @@
 //!
 //! - [`store`]: the storage trait and its SQLite and PostgreSQL engines;
 //! - [`server`]: the HTTP API (axum);
-//! - [`header`]: the clear-header reader;
-//! - [`wire`]: the commit bundle, signed auth statements and JSON bodies;
-//! - [`tls`]: TLS (rustls) for the API;
-//! - [`with_as`]: the Authentication Service in the same process (`conclave-ds --with-as`).
+//! - [`header`]: the clear-header reader.
+//!
+//! The bodies of the API (commit bundle, signed auth statements, JSON) are in
+//! `conclave_api::delivery`, shared with clients; TLS, body limits and the clock come from
+//! `conclave-service`. Running the DS with an Authentication Service is the `conclave-server`
+//! crate's business: this crate only defines the [`CredentialPolicy`] an AS plugs into.
+
+#![forbid(unsafe_code)]
 
 pub mod error;
 pub mod header;
 pub mod server;
 pub mod store;
-pub mod tls;
-pub mod wire;
-pub mod with_as;
 
 use std::sync::Arc;
 
 pub use error::{DsError, StoreError};
 pub use server::{AppState, CredentialPolicy, DsConfig, Registration, router};
 pub use store::Store;
-
-/// Seconds since the Unix epoch (0 if the clock is before it).
-pub fn now_seconds() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
-}
 
 /// Opens the store a database URL names: `sqlite:PATH`, `sqlite::memory:`, or
 /// `postgres://…` / `postgresql://…` (with a pool of `pool_size` connections).
@@ -57,7 +50,8 @@ pub async fn open_store(url: &str, pool_size: usize) -> Result<Arc<dyn Store>, S
     }
 }
 
-/// Serves the API on `listener` (a [`tokio::net::TcpListener`] or a [`tls::TlsListener`])
+/// Serves the API on `listener` (a [`tokio::net::TcpListener`] or a
+/// `conclave_service::tls::TlsListener`)
 /// until `shutdown` completes, then drains open requests (graceful shutdown). A retention
 /// pass runs every `prune_interval`.
 pub async fn serve<L>(
@@ -75,7 +69,7 @@ where
 }
 
 /// Like [`serve`], with a given router: the DS's ([`router`]) merged with more routes, e.g.
-/// the Authentication Service's (`conclave-ds --with-as`, [`with_as::router`]).
+/// the Authentication Service's (`conclave-ds --with-as`).
 pub async fn serve_app<L>(
     listener: L,
     state: Arc<AppState>,

@@ -31,13 +31,13 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
-use conclave_as::http::request;
 use conclave_codec::{Decode, Encode};
 use conclave_core::messages::{
     ContentType, Credential, LeafNodeSource, MlsMessage, ProtocolVersion, RatchetTreeNodes, Sender,
 };
 use conclave_core::validation;
 use conclave_crypto::{CipherSuite, CipherSuiteProvider, CryptoProvider, labels};
+use conclave_service::body as request;
 use serde::de::DeserializeOwned;
 use sha2::{Digest, Sha256};
 use tokio::sync::broadcast;
@@ -48,15 +48,15 @@ use crate::store::{
     Appended, ClientRecord, CommitRecord, Committed, CredentialChange, CredentialUpdated, LogEvent,
     MAX_STORED, NewKeyPackage, NewMessage, Registered, Store, WakeupFeed,
 };
-use crate::wire::{
-    self, Accepted, ChallengeRequest, ChallengeResponse, ClaimRequest, CommitBundle,
+use conclave_api::delivery::{
+    self as wire, Accepted, ChallengeRequest, ChallengeResponse, ClaimRequest, CommitBundle,
     CreateGroupRequest, CredentialChangeRequest, GroupView, KeyPackageStock, LogEntryView, LogPage,
     RegisterRequest, RegistrationTbs, TokenRequest, TokenResponse, WakeUp, WelcomePage,
     WelcomeView,
 };
 
 /// Limits and lifetimes of the service.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct DsConfig {
     /// Lifetime of a bearer token, seconds.
     pub token_lifetime: u64,
@@ -75,6 +75,8 @@ pub struct DsConfig {
     /// An extra check of registering clients' credentials (None: any well-formed credential
     /// with a proof of possession); `conclave-ds --with-as` sets the AS's.
     pub credential_policy: Option<Arc<dyn CredentialPolicy>>,
+    /// The cryptography backend that verifies signatures (default: aws-lc).
+    pub crypto: Arc<dyn CryptoProvider>,
 }
 
 /// What a registering client presents (`POST /v1/clients`), for a [`CredentialPolicy`]; also
@@ -110,11 +112,12 @@ pub trait CredentialPolicy: Send + Sync + core::fmt::Debug {
     /// or come from another, and the successor must still present the same identity).
     fn check_successor(
         &self,
+        crypto: &dyn CryptoProvider,
         previous: &Credential,
         registration: &Registration,
     ) -> Result<(), DsError> {
         self.check(registration)?;
-        same_client(previous, &registration.credential)
+        same_client(crypto, previous, &registration.credential)
     }
 
     /// Accepts a registered client's login (`POST /v1/auth/token`), with the key and
@@ -140,7 +143,11 @@ pub trait CredentialPolicy: Send + Sync + core::fmt::Debug {
 /// the credential type must be the same; a `basic` credential must keep its identity, an
 /// `x509` credential its first subjectAltName URI (the `X509IdentityProvider` identity; the
 /// chain is not validated here). Refusals are [`DsError::Forbidden`].
-pub fn same_client(predecessor: &Credential, successor: &Credential) -> Result<(), DsError> {
+pub fn same_client(
+    crypto: &dyn CryptoProvider,
+    predecessor: &Credential,
+    successor: &Credential,
+) -> Result<(), DsError> {
     use conclave_core::credential::{IdentityProvider as _, X509IdentityProvider};
     let refused = |why: String| {
         DsError::Forbidden(format!(
@@ -169,11 +176,8 @@ pub fn same_client(predecessor: &Credential, successor: &Credential) -> Result<(
         }
         (Credential::X509 { .. }, Credential::X509 { .. }) => {
             let no_anchors: [&[u8]; 0] = [];
-            let provider = X509IdentityProvider::new(
-                no_anchors,
-                &conclave_crypto_rustcrypto::RustCryptoProvider,
-            )
-            .map_err(|e| DsError::Internal(format!("identity provider: {e}")))?;
+            let provider = X509IdentityProvider::new(no_anchors, crypto)
+                .map_err(|e| DsError::Internal(format!("identity provider: {e}")))?;
             match provider.valid_successor(predecessor, successor) {
                 Ok(true) => Ok(()),
                 Ok(false) => Err(refused("another subjectAltName URI".into())),
@@ -181,6 +185,22 @@ pub fn same_client(predecessor: &Credential, successor: &Credential) -> Result<(
             }
         }
         _ => Ok(()),
+    }
+}
+
+impl core::fmt::Debug for DsConfig {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("DsConfig")
+            .field("token_lifetime", &self.token_lifetime)
+            .field("challenge_lifetime", &self.challenge_lifetime)
+            .field("max_body", &self.max_body)
+            .field("claims_per_minute", &self.claims_per_minute)
+            .field("max_page", &self.max_page)
+            .field("max_members", &self.max_members)
+            .field("retention", &self.retention)
+            .field("credential_policy", &self.credential_policy)
+            .field("crypto", &self.crypto.name())
+            .finish()
     }
 }
 
@@ -195,12 +215,12 @@ impl Default for DsConfig {
             max_members: 100_000,
             retention: None,
             credential_policy: None,
+            crypto: conclave_service::CryptoBackend::default().provider(),
         }
     }
 }
 
-/// The source of the current time (seconds since the Unix epoch); replaceable in tests.
-pub type Clock = Arc<dyn Fn() -> u64 + Send + Sync>;
+pub use conclave_service::Clock;
 
 /// Wake-ups kept for a WebSocket that falls behind, when the server announces its own
 /// appends.
@@ -249,10 +269,10 @@ impl core::fmt::Debug for AppState {
 }
 
 impl AppState {
-    /// A service over `store` with the system clock and the RustCrypto provider (which
-    /// verifies the signatures of every MLS suite it implements).
+    /// A service over `store` with the system clock, verifying signatures with the
+    /// configured backend ([`DsConfig::crypto`]).
     pub fn new(store: Arc<dyn Store>, config: DsConfig) -> Arc<Self> {
-        Self::with_clock(store, config, Arc::new(crate::now_seconds))
+        Self::with_clock(store, config, conclave_service::system_clock())
     }
 
     /// A service with a given clock.
@@ -265,9 +285,9 @@ impl AppState {
         };
         Arc::new(Self {
             store,
+            crypto: config.crypto.clone(),
             config,
             clock,
-            crypto: Arc::new(conclave_crypto_rustcrypto::RustCryptoProvider),
             wakeups,
             announce_locally,
             claims: Mutex::new(HashMap::new()),
@@ -405,7 +425,7 @@ pub fn router(state: Arc<AppState>) -> Router {
 type AppResult = Result<Response, DsError>;
 type St = State<Arc<AppState>>;
 
-// ---- request helpers (shared with the AS: conclave_as::http::request) -----------------------
+// ---- request helpers (shared with the AS: conclave_service::body) --------------------------
 
 fn require_media_type(headers: &HeaderMap, expected: &[&str]) -> Result<String, DsError> {
     Ok(request::require_media_type(headers, expected)?)
@@ -495,7 +515,7 @@ fn token_hash(token: &str) -> Vec<u8> {
 
 fn random_bytes<const N: usize>() -> Result<[u8; N], DsError> {
     let mut out = [0u8; N];
-    getrandom::fill(&mut out)
+    conclave_crypto::CryptoRandom::fill(&mut conclave_service::OsRandom, &mut out)
         .map_err(|e| DsError::Internal(format!("random source failed: {e}")))?;
     Ok(out)
 }
@@ -738,12 +758,13 @@ async fn change_credential(
     };
     match state.config.credential_policy.clone() {
         Some(policy) => {
+            let crypto = state.crypto.clone();
             run_policy(policy, "credential check", move |p| {
-                p.check_successor(&previous, &registration)
+                p.check_successor(crypto.as_ref(), &previous, &registration)
             })
             .await?
         }
-        None => same_client(&previous, &registration.credential)?,
+        None => same_client(state.crypto.as_ref(), &previous, &registration.credential)?,
     }
     let change = CredentialChange {
         client_id: client_id.clone(),

@@ -16,13 +16,13 @@ mod common;
 use axum::http::{Method, StatusCode};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
+use conclave_api::delivery::{self as wire, CommitBundle};
 use conclave_codec::{Decode, Encode};
 use conclave_core::group::{
     CommitOptions, Group, GroupConfig, JoinOptions, KeyPackageBundle, LeafOptions,
     ProcessedMessage, SigningIdentity,
 };
 use conclave_core::messages::{Add, MlsMessage, MlsMessageBody, Proposal};
-use conclave_ds::wire::{self, CommitBundle};
 use conclave_ds::{DsConfig, Store};
 use std::sync::Arc;
 

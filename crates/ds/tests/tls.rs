@@ -26,15 +26,15 @@ async fn https_serves_the_api() {
     std::fs::write(&key_path, certified.signing_key.serialize_pem()).unwrap();
 
     // Bad files are reported, not panicked on.
-    assert!(conclave_ds::tls::server_config(&key_path, &key_path).is_err());
-    assert!(conclave_ds::tls::server_config(&cert_path, &cert_path).is_err());
+    assert!(conclave_service::tls::server_config(&key_path, &key_path).is_err());
+    assert!(conclave_service::tls::server_config(&cert_path, &cert_path).is_err());
 
-    let config = conclave_ds::tls::server_config(&cert_path, &key_path).unwrap();
+    let config = conclave_service::tls::server_config(&cert_path, &key_path).unwrap();
     let (store, _guard) = common::sqlite_store();
     let state = conclave_ds::AppState::new(store, conclave_ds::DsConfig::default());
     let tcp = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = tcp.local_addr().unwrap();
-    let listener = conclave_ds::tls::TlsListener::new(tcp, config).unwrap();
+    let listener = conclave_service::tls::TlsListener::new(tcp, config).unwrap();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(conclave_ds::serve(
         listener,

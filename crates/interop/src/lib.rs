@@ -1,14 +1,27 @@
 //! Conclave's server for the mlswg interop harness: the gRPC service `mls_client.MLSClient`
 //! (see `proto/mls_client.proto`) mapped onto [`conclave_core::group`].
 //!
+//! Layers, outside in:
+//! - [`server`]: the gRPC glue (requests in, responses and status codes out);
+//! - `ops`: the harness operations on MLS, one module per group of operations, on a state
+//!   that holds the protocol environment and the handles of `registry`;
+//! - `wire`: how the harness's byte strings map to MLS objects;
+//! - [`error`]: what can fail, and the gRPC status each failure becomes;
+//! - [`provider`]: which cipher suites are served, and by which backend.
+//!
 //! The protocol crates are sans-IO; this crate is where randomness comes from the operating
-//! system ([`rng::OsRandom`]) and time from the system clock ([`server::unix_now`]).
+//! system ([`rng::OsRandom`]) and time from the system clock ([`clock::unix_now`]).
 //! [`provider::InteropProvider`] serves suites 1–7: aws-lc-rs where it implements the suite,
 //! RustCrypto (with X448/Ed448) for suites 4 and 6.
 
+pub mod clock;
+pub mod error;
+mod ops;
 pub mod provider;
+mod registry;
 pub mod rng;
 pub mod server;
+mod wire;
 
 /// Code generated from `proto/mls_client.proto` by `build.rs` (server and client).
 #[allow(

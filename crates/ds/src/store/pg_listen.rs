@@ -192,7 +192,7 @@ async fn run(config: Config, feed: WakeupFeed, mut current: Listening) {
         seen: HashMap::new(),
     };
     // Entries created before this were announced already (or precede the process).
-    let mut covered_since = crate::now_seconds();
+    let mut covered_since = conclave_service::now_seconds();
     loop {
         serve(&mut current, &mut announced, &mut covered_since).await;
         drop(current);
@@ -232,7 +232,7 @@ async fn serve(current: &mut Listening, announced: &mut Announced, covered_since
         tokio::select! {
             message = current.notifications.recv() => match message {
                 Some(Ok(n)) => match parse_payload(n.payload()) {
-                    Some(event) => announced.offer(event, crate::now_seconds()),
+                    Some(event) => announced.offer(event, conclave_service::now_seconds()),
                     None => tracing::warn!(payload = n.payload(),
                                            "postgres: malformed wake-up notification"),
                 },
@@ -281,7 +281,7 @@ async fn sweep(
     announced: &mut Announced,
     covered_since: &mut u64,
 ) -> Result<usize, StoreError> {
-    let started = crate::now_seconds();
+    let started = conclave_service::now_seconds();
     let since = covered_since.saturating_sub(SWEEP_SLACK);
     let rows = client
         .query(

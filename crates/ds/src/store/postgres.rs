@@ -191,7 +191,7 @@ impl PostgresStore {
             tx.batch_execute(sql).await?;
             tx.execute(
                 "INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)",
-                &[&version, &to_i64(crate::now_seconds())?],
+                &[&version, &to_i64(conclave_service::now_seconds())?],
             )
             .await?;
             tracing::info!(version, "postgres: applied migration");

@@ -167,7 +167,7 @@ fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
         tx.execute_batch(sql)?;
         tx.execute(
             "INSERT INTO schema_migrations (version, applied_at) VALUES (?1, ?2)",
-            params![version, to_i64(crate::now_seconds())?],
+            params![version, to_i64(conclave_service::now_seconds())?],
         )?;
         tracing::info!(version, "sqlite: applied migration");
     }

@@ -10,6 +10,7 @@ use axum::body::Body;
 use axum::http::{HeaderMap, Method, Request, StatusCode};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
+use conclave_api::delivery as wire;
 use conclave_codec::{Decode, Encode};
 use conclave_core::credential::BasicIdentityProvider;
 use conclave_core::group::{GroupEnv, KeyPackageBundle, LeafOptions, SigningIdentity};
@@ -17,7 +18,6 @@ use conclave_core::messages::{Credential, MlsMessage, MlsMessageBody};
 use conclave_crypto::{CipherSuite, CryptoProvider, SeededRng};
 use conclave_crypto_rustcrypto::RustCryptoProvider;
 use conclave_ds::store::Store;
-use conclave_ds::wire;
 use conclave_ds::{AppState, DsConfig};
 use tower::ServiceExt as _;
 
@@ -65,7 +65,7 @@ pub async fn engines() -> Vec<(Arc<dyn Store>, Option<tempfile::TempDir>)> {
 /// A unique name so that tests sharing one PostgreSQL database never collide.
 pub fn unique(prefix: &str) -> String {
     let mut bytes = [0u8; 6];
-    getrandom::fill(&mut bytes).unwrap();
+    conclave_crypto::CryptoRandom::fill(&mut conclave_service::OsRandom, &mut bytes).unwrap();
     format!("{prefix}-{}", hex::encode(bytes))
 }
 
@@ -76,7 +76,7 @@ pub fn unique_group_id() -> Vec<u8> {
 
 pub fn rng() -> SeededRng {
     let mut seed = [0u8; 8];
-    getrandom::fill(&mut seed).unwrap();
+    conclave_crypto::CryptoRandom::fill(&mut conclave_service::OsRandom, &mut seed).unwrap();
     SeededRng::new(u64::from_le_bytes(seed))
 }
 
@@ -129,7 +129,7 @@ pub struct TestClock(pub Arc<AtomicU64>);
 
 impl TestClock {
     pub fn new() -> Self {
-        Self(Arc::new(AtomicU64::new(conclave_ds::now_seconds())))
+        Self(Arc::new(AtomicU64::new(conclave_service::now_seconds())))
     }
     pub fn now(&self) -> u64 {
         self.0.load(Ordering::SeqCst)

@@ -14,13 +14,14 @@
 
 use std::path::Path;
 
-use conclave_as::{AuthenticationService, EnrolmentRequest, InMemoryAsStore, OsRandom};
-use conclave_client::devnet::{Devnet, DevnetOptions};
+use conclave_as::{AuthenticationService, EnrolmentRequest, InMemoryAsStore};
 use conclave_client::{Client, ClientError, ClientOptions};
 use conclave_core::credential::CredentialError;
 use conclave_core::messages::SignaturePublicKey;
 use conclave_crypto::{CipherSuite, CryptoProvider};
 use conclave_crypto_awslc::AwsLcProvider;
+use conclave_server::devnet::{Devnet, DevnetOptions};
+use conclave_service::OsRandom;
 
 async fn devnet(dir: &Path) -> Devnet {
     Devnet::start(&DevnetOptions::new(&dir.join("devnet")))
@@ -258,7 +259,8 @@ async fn expired_foreign_and_revoked_credentials_are_refused() {
 
     // Revoked: a properly enrolled user, then revoked by the AS administrator.
     let _erin = user(&net, dir.path(), "erin").await;
-    conclave_client::as_api::AsApi::new(&net.info.as_url)
+    conclave_api::AsClient::new(&net.info.as_url)
+        .unwrap()
         .revoke(&net.info.admin_token().unwrap(), "erin")
         .await
         .unwrap();
@@ -290,10 +292,10 @@ async fn expired_foreign_and_revoked_credentials_are_refused() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_invalid_commit_accepted_by_the_ds_is_reported_as_a_desync() {
+    use conclave_api::delivery::CommitBundle;
     use conclave_core::messages::{
         ContentType, MlsMessage, MlsMessageBody, PrivateMessage, ProtocolVersion,
     };
-    use conclave_ds::wire::CommitBundle;
 
     let dir = tempfile::tempdir().unwrap();
     let net = devnet(dir.path()).await;

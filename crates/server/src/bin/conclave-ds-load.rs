@@ -31,7 +31,7 @@ use anyhow::{Context as _, anyhow, bail, ensure};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use clap::Parser;
-use conclave_as::OsRandom;
+use conclave_api::delivery::{self as wire, CommitBundle};
 use conclave_codec::{Decode, Encode};
 use conclave_core::credential::BasicIdentityProvider;
 use conclave_core::group::{
@@ -39,10 +39,9 @@ use conclave_core::group::{
     SigningIdentity,
 };
 use conclave_core::messages::{Add, Credential, MlsMessage, MlsMessageBody, Proposal};
-use conclave_crypto::{CipherSuite, CryptoProvider, CryptoRandom};
-use conclave_crypto_rustcrypto::RustCryptoProvider;
-use conclave_ds::wire::{self, CommitBundle};
+use conclave_crypto::{CipherSuite, CryptoRandom};
 use conclave_ds::{AppState, DsConfig};
+use conclave_service::OsRandom;
 use serde::Serialize;
 
 /// MLS_128_DHKEMX25519_AES128GCM_SHA256_Ed25519.
@@ -93,7 +92,7 @@ struct Args {
 
 fn env() -> GroupEnv {
     GroupEnv {
-        crypto: Arc::new(RustCryptoProvider),
+        crypto: conclave_service::CryptoBackend::default().provider(),
         identity: Arc::new(BasicIdentityProvider),
         psks: Arc::new(()),
     }
@@ -101,7 +100,9 @@ fn env() -> GroupEnv {
 
 fn random_hex(bytes: usize) -> anyhow::Result<String> {
     let mut out = vec![0u8; bytes];
-    getrandom::fill(&mut out).map_err(|e| anyhow!("random source: {e}"))?;
+    OsRandom
+        .fill(&mut out)
+        .map_err(|e| anyhow!("random source: {e}"))?;
     Ok(hex::encode(out))
 }
 
@@ -266,7 +267,8 @@ struct Member {
 
 /// Registers a client with a fresh signature key and logs in; returns its key and token.
 async fn register(http: &Http, id: &str) -> anyhow::Result<(SigningIdentity, String)> {
-    let cs = RustCryptoProvider
+    let cs = conclave_service::CryptoBackend::default()
+        .provider()
         .cipher_suite_provider(SUITE)
         .ok_or_else(|| anyhow!("suite {} unsupported", SUITE.0))?;
     let signer = SigningIdentity::generate(
@@ -329,7 +331,7 @@ async fn register(http: &Http, id: &str) -> anyhow::Result<(SigningIdentity, Str
 /// One group of `size` members, set up through the DS as clients do it.
 async fn setup_group(http: &Http, size: usize, message_size: usize) -> anyhow::Result<Vec<Member>> {
     let run = random_hex(4)?;
-    let now = conclave_ds::now_seconds();
+    let now = conclave_service::now_seconds();
     let mut clients = Vec::with_capacity(size);
     for i in 0..size {
         let id = format!("load-{run}-{i}");
@@ -731,13 +733,7 @@ fn row(o: &Outcome) -> String {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    conclave_service::init_logging(conclave_service::LogFormat::Text, "warn");
     let args = Args::parse();
     ensure!(
         !args.clients.is_empty(),

@@ -13,6 +13,7 @@
     clippy::indexing_slicing
 )]
 
+#[path = "../../ds/tests/common/mod.rs"]
 mod common;
 
 use std::sync::{Arc, RwLock};
@@ -20,11 +21,12 @@ use std::sync::{Arc, RwLock};
 use axum::http::{Method, StatusCode};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
+use conclave_api::authentication::{ENROLMENT_MEDIA_TYPE, RENEWAL_MEDIA_TYPE};
+use conclave_api::delivery as wire;
 use conclave_as::RenewalRequest;
 use conclave_as::http::AsHttpState;
 use conclave_as::sqlite::SqliteAsStore;
-use conclave_as::wire::{ENROLMENT_MEDIA_TYPE, RENEWAL_MEDIA_TYPE};
-use conclave_as::{AuthenticationService, EnrolmentRequest, InMemoryAsStore, OsRandom};
+use conclave_as::{AuthenticationService, EnrolmentRequest, InMemoryAsStore};
 use conclave_codec::{Decode, Encode};
 use conclave_core::credential::X509IdentityProvider;
 use conclave_core::group::{GroupEnv, KeyPackageBundle, LeafOptions, SigningIdentity};
@@ -32,7 +34,8 @@ use conclave_core::messages::{Credential, MlsMessage, MlsMessageBody, SignatureP
 use conclave_crypto::CryptoProvider;
 use conclave_crypto_rustcrypto::RustCryptoProvider;
 use conclave_ds::store::Store;
-use conclave_ds::{AppState, DsConfig, wire};
+use conclave_ds::{AppState, DsConfig};
+use conclave_service::OsRandom;
 
 use common::{Api, Reply, SUITE, TestClock, engines, identity, rng, unique};
 
@@ -56,12 +59,12 @@ fn api_with_as(store: Arc<dyn Store>) -> Api {
     let as_state =
         Arc::new(AsHttpState::new(service, ADMIN.as_bytes()).with_clock(Arc::new(move || c.now())));
     let config = DsConfig {
-        credential_policy: Some(conclave_ds::with_as::policy(as_state.clone())),
+        credential_policy: Some(conclave_server::with_as::policy(as_state.clone())),
         ..DsConfig::default()
     };
     let c = clock.clone();
     let state = AppState::with_clock(store, config, Arc::new(move || c.now()));
-    let router = conclave_ds::with_as::router(state.clone(), as_state);
+    let router = conclave_server::with_as::router(state.clone(), as_state);
     Api {
         router,
         clock,

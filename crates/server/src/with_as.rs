@@ -1,7 +1,7 @@
 //! The Authentication Service in the Delivery Service's process (`conclave-ds --with-as`;
-//! RFC 9750 §4, DESIGN.md §5): the AS routes (`/v1/as/...`, [`conclave_as::http`]) served
-//! next to the DS's, and a [`CredentialPolicy`] so that the DS registers only clients whose
-//! credential the AS vouches for.
+//! RFC 9750 §4): the AS routes (`/v1/as/...`, [`conclave_as::http`]) served next to the
+//! DS's, and a [`CredentialPolicy`] so that the DS registers only clients whose credential
+//! the AS vouches for.
 //!
 //! The policy validates the credential as members do
 //! ([`conclave_core::credential::X509IdentityProvider`] with the AS root as trust anchor and
@@ -13,9 +13,8 @@
 //! The same check applies to a credential change (`PUT /v1/clients/{id}/credential`, e.g.
 //! after `POST /v1/as/renew`), whose credential must also be a valid successor of the
 //! registered one (same `mls://` identity, RFC 9420 §5.3.1). A revoked client cannot log in
-//! (`POST /v1/auth/token`); the tokens it already holds stay valid until they expire, at most
-//! the DS token lifetime (15 minutes by default), since tokens are not checked against the
-//! AS on each request.
+//! (`POST /v1/auth/token`), and the tokens it already holds stop working on its next request
+//! ([`CredentialPolicy::is_revoked`] is asked on every authenticated request).
 
 use std::sync::Arc;
 
@@ -24,11 +23,8 @@ use conclave_as::http::AsHttpState;
 use conclave_as::{AsError, AsStore as _};
 use conclave_core::credential::IdentityProvider as _;
 use conclave_core::messages::SignaturePublicKey;
-use conclave_crypto::{CipherSuite, CryptoProvider};
-use conclave_crypto_rustcrypto::RustCryptoProvider;
-
-use crate::error::{DsError, StoreError};
-use crate::server::{AppState, CredentialPolicy, Registration};
+use conclave_crypto::CipherSuite;
+use conclave_ds::{AppState, CredentialPolicy, DsError, Registration, StoreError};
 
 /// The AS's check of registering clients.
 #[derive(Debug)]
@@ -45,7 +41,8 @@ impl AsCredentialPolicy {
 
 impl CredentialPolicy for AsCredentialPolicy {
     fn check(&self, registration: &Registration) -> Result<(), DsError> {
-        let cs = RustCryptoProvider
+        let crypto = self.state.crypto();
+        let cs = crypto
             .cipher_suite_provider(CipherSuite(registration.cipher_suite))
             .ok_or_else(|| {
                 DsError::BadRequest(format!(
@@ -57,7 +54,7 @@ impl CredentialPolicy for AsCredentialPolicy {
             .state
             .service()
             .validate_credential(
-                &RustCryptoProvider,
+                crypto.as_ref(),
                 &registration.credential,
                 &SignaturePublicKey(registration.signature_key.clone()),
                 cs.signature(),
@@ -87,7 +84,10 @@ impl CredentialPolicy for AsCredentialPolicy {
         // The enrolled name is the client id; the credential's own identity is checked too
         // in case the client registered before the AS was enabled.
         let mut names = vec![registered.client_id.clone()];
-        if let Ok(provider) = self.state.service().identity_provider(&RustCryptoProvider)
+        if let Ok(provider) = self
+            .state
+            .service()
+            .identity_provider(self.state.crypto().as_ref())
             && let Ok(identity) = provider.identity(&registered.credential)
             && let Some(name) = conclave_as::name_of_identity(&identity)
         {
@@ -119,7 +119,7 @@ fn as_store_error(reason: String) -> DsError {
     DsError::Store(StoreError::Backend(format!("AS store: {reason}")))
 }
 
-/// The policy of the AS served with `state`, for [`crate::DsConfig::credential_policy`].
+/// The policy of the AS served with `state`, for [`conclave_ds::DsConfig::credential_policy`].
 pub fn policy(state: Arc<AsHttpState>) -> Arc<dyn CredentialPolicy> {
     Arc::new(AsCredentialPolicy::new(state))
 }
@@ -127,5 +127,5 @@ pub fn policy(state: Arc<AsHttpState>) -> Arc<dyn CredentialPolicy> {
 /// The DS router with the AS routes merged in. `ds_state`'s configuration should carry
 /// [`policy`]`(as_state)` so that registrations are checked by the same AS.
 pub fn router(ds_state: Arc<AppState>, as_state: Arc<AsHttpState>) -> Router {
-    crate::router(ds_state).merge(conclave_as::http::router(as_state))
+    conclave_ds::router(ds_state).merge(conclave_as::http::router(as_state))
 }

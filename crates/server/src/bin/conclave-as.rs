@@ -1,11 +1,11 @@
-//! `conclave-as`: the Conclave Authentication Service binary (RFC 9750 §4; DESIGN.md §5).
+//! `conclave-as`: the Conclave Authentication Service binary (RFC 9750 §4).
 //!
 //! ```text
 //! conclave-as --listen 127.0.0.1:8081 --database sqlite:./conclave-as.db \
 //!             --admin-token-file ./conclave-as.admin-token
 //! ```
 //! Every flag has an environment variable (`CONCLAVE_AS_LISTEN`, `CONCLAVE_AS_DATABASE`, …);
-//! logs go to stderr, filtered by `RUST_LOG` (default `info`). Once bound, it prints
+//! logs go to stderr, filtered by `RUST_LOG` (default `info`), as text or JSON (`--log-format`). Once bound, it prints
 //! `listening on <addr>` on stdout. SIGINT/SIGTERM drain open requests.
 
 use std::path::PathBuf;
@@ -13,6 +13,7 @@ use std::path::PathBuf;
 use anyhow::Context as _;
 use clap::Parser;
 use conclave_as::setup::AsOptions;
+use conclave_service::{CryptoBackend, LogFormat, init_logging, shutdown_signal};
 
 /// The Conclave Authentication Service (RFC 9750 §4).
 #[derive(Debug, Parser)]
@@ -55,6 +56,12 @@ struct Args {
     /// Largest request body, bytes.
     #[arg(long, env = "CONCLAVE_AS_MAX_BODY", default_value_t = 64 * 1024)]
     max_body: usize,
+    /// Cryptography backend: aws-lc or rustcrypto.
+    #[arg(long, env = "CONCLAVE_AS_CRYPTO", default_value = "aws-lc")]
+    crypto: CryptoBackend,
+    /// Log format: text or json (one object per line).
+    #[arg(long, env = "CONCLAVE_AS_LOG_FORMAT", default_value = "text")]
+    log_format: LogFormat,
 }
 
 async fn json_not_found() -> conclave_as::http::AsHttpError {
@@ -63,15 +70,8 @@ async fn json_not_found() -> conclave_as::http::AsHttpError {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
     let args = Args::parse();
+    init_logging(args.log_format, "info");
     let options = AsOptions {
         database: args.database.clone(),
         admin_token_file: args.admin_token_file.clone(),
@@ -80,6 +80,7 @@ async fn main() -> anyhow::Result<()> {
         token_lifetime: args.token_lifetime,
         renewal_grace: args.renewal_grace,
         max_body: args.max_body,
+        crypto: args.crypto,
     };
     let state = tokio::task::spawn_blocking(move || conclave_as::setup::open(&options))
         .await
@@ -95,7 +96,7 @@ async fn main() -> anyhow::Result<()> {
     // A line on stdout that scripts and tests wait for.
     println!("listening on {local}");
     axum::serve(listener, app)
-        .with_graceful_shutdown(conclave_as::setup::shutdown_signal())
+        .with_graceful_shutdown(shutdown_signal())
         .await?;
     tracing::info!("stopped");
     Ok(())

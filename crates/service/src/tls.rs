@@ -1,5 +1,4 @@
-//! TLS for the HTTP API (DESIGN.md §4 "TLS via rustls"): a listener that accepts TCP
-//! connections, completes the TLS handshake off the accept path (a slow or failing client
+//! TLS for the services' HTTP APIs: a listener that accepts TCP connections, completes the TLS handshake off the accept path (a slow or failing client
 //! never blocks others), and hands established streams to axum. HTTP/1.1 over TLS 1.2/1.3
 //! with rustls' safe defaults on the aws-lc-rs provider.
 

@@ -6,15 +6,16 @@
 //! conclave-ds --with-as --as-database sqlite:./conclave-as.db   # the AS in the same process
 //! ```
 //! Every flag has an environment variable (`CONCLAVE_DS_LISTEN`, `CONCLAVE_DS_DATABASE`, …);
-//! logs go to stderr, filtered by `RUST_LOG` (default `info`).
+//! logs go to stderr, filtered by `RUST_LOG` (default `info`), as text or JSON (`--log-format`).
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
 use clap::Parser;
-use conclave_as::setup::shutdown_signal;
 use conclave_ds::{AppState, DsConfig};
+use conclave_server::with_as;
+use conclave_service::{CryptoBackend, LogFormat, init_logging, shutdown_signal};
 
 /// The Conclave Delivery Service (RFC 9750).
 #[derive(Debug, Parser)]
@@ -90,19 +91,18 @@ struct Args {
         default_value_t = 7 * 86_400
     )]
     as_renewal_grace: u64,
+    /// Cryptography backend: aws-lc or rustcrypto.
+    #[arg(long, env = "CONCLAVE_DS_CRYPTO", default_value = "aws-lc")]
+    crypto: CryptoBackend,
+    /// Log format: text or json (one object per line).
+    #[arg(long, env = "CONCLAVE_DS_LOG_FORMAT", default_value = "text")]
+    log_format: LogFormat,
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
     let args = Args::parse();
+    init_logging(args.log_format, "info");
     let store = conclave_ds::open_store(&args.database, args.pool_size)
         .await
         .with_context(|| format!("opening the database {}", args.database))?;
@@ -113,6 +113,7 @@ async fn main() -> anyhow::Result<()> {
             cipher_suite: args.as_cipher_suite,
             certificate_lifetime: args.as_certificate_lifetime,
             renewal_grace: args.as_renewal_grace,
+            crypto: args.crypto,
             ..conclave_as::setup::AsOptions::default()
         };
         let state = tokio::task::spawn_blocking(move || conclave_as::setup::open(&options))
@@ -124,7 +125,8 @@ async fn main() -> anyhow::Result<()> {
         None
     };
     let config = DsConfig {
-        credential_policy: as_state.clone().map(conclave_ds::with_as::policy),
+        credential_policy: as_state.clone().map(with_as::policy),
+        crypto: args.crypto.provider(),
         token_lifetime: args.token_lifetime,
         max_body: args.max_body,
         claims_per_minute: args.claims_per_minute,
@@ -134,7 +136,7 @@ async fn main() -> anyhow::Result<()> {
     let engine = store.engine();
     let state = AppState::new(store, config);
     let app = match as_state {
-        Some(as_state) => conclave_ds::with_as::router(state.clone(), as_state),
+        Some(as_state) => with_as::router(state.clone(), as_state),
         None => conclave_ds::router(state.clone()),
     };
     let listener = tokio::net::TcpListener::bind(&args.listen)
@@ -144,7 +146,8 @@ async fn main() -> anyhow::Result<()> {
     let prune_interval = Duration::from_secs(args.prune_interval.max(1));
     let tls = match (&args.tls_cert, &args.tls_key) {
         (Some(cert), Some(key)) => Some(
-            conclave_ds::tls::server_config(cert, key).context("loading the TLS certificate")?,
+            conclave_service::tls::server_config(cert, key)
+                .context("loading the TLS certificate")?,
         ),
         _ => None,
     };
@@ -154,7 +157,7 @@ async fn main() -> anyhow::Result<()> {
     println!("listening on {local}");
     match tls {
         Some(config) => {
-            let listener = conclave_ds::tls::TlsListener::new(listener, config)?;
+            let listener = conclave_service::tls::TlsListener::new(listener, config)?;
             conclave_ds::serve_app(listener, state, app, prune_interval, shutdown_signal()).await?;
         }
         None => {

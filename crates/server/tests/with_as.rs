@@ -13,27 +13,30 @@
     clippy::indexing_slicing
 )]
 
+#[path = "../../ds/tests/common/mod.rs"]
 mod common;
+mod support;
 
-use std::io::{BufRead as _, BufReader};
-use std::process::{Command, Stdio};
 use std::sync::Arc;
 
 use axum::http::{Method, StatusCode};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
+use conclave_api::authentication::ENROLMENT_MEDIA_TYPE;
+use conclave_api::delivery as wire;
 use conclave_as::http::AsHttpState;
 use conclave_as::sqlite::SqliteAsStore;
-use conclave_as::wire::ENROLMENT_MEDIA_TYPE;
-use conclave_as::{AuthenticationService, EnrolmentRequest, InMemoryAsStore, OsRandom};
+use conclave_as::{AuthenticationService, EnrolmentRequest, InMemoryAsStore};
 use conclave_codec::{Decode, Encode};
 use conclave_core::group::SigningIdentity;
 use conclave_core::messages::{Credential, SignaturePublicKey};
 use conclave_crypto::{CryptoProvider, Secret};
 use conclave_crypto_rustcrypto::RustCryptoProvider;
-use conclave_ds::{AppState, DsConfig, wire};
+use conclave_ds::{AppState, DsConfig};
+use conclave_service::OsRandom;
 
 use common::{Api, SUITE, TestClock, identity, rng, sqlite_store};
+use support::Process;
 
 const ADMIN: &str = "test-admin-token";
 
@@ -53,12 +56,12 @@ fn api_with_as() -> (Api, tempfile::TempDir) {
     let as_state =
         Arc::new(AsHttpState::new(service, ADMIN.as_bytes()).with_clock(Arc::new(move || c.now())));
     let config = DsConfig {
-        credential_policy: Some(conclave_ds::with_as::policy(as_state.clone())),
+        credential_policy: Some(conclave_server::with_as::policy(as_state.clone())),
         ..DsConfig::default()
     };
     let c = clock.clone();
     let state = AppState::with_clock(store, config, Arc::new(move || c.now()));
-    let router = conclave_ds::with_as::router(state.clone(), as_state);
+    let router = conclave_server::with_as::router(state.clone(), as_state);
     (
         Api {
             router,
@@ -227,31 +230,28 @@ async fn registration_needs_a_credential_of_this_as() {
 async fn the_binary_serves_the_as_and_checks_registrations() {
     let dir = tempfile::tempdir().unwrap();
     let token_file = dir.path().join("as-admin-token");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_conclave-ds"))
-        .args(["--listen", "127.0.0.1:0", "--with-as"])
-        .arg("--database")
-        .arg(format!("sqlite:{}", dir.path().join("ds.db").display()))
-        .arg("--as-database")
-        .arg(format!("sqlite:{}", dir.path().join("as.db").display()))
-        .arg("--as-admin-token-file")
-        .arg(&token_file)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let base = format!(
-        "http://{}",
-        line.trim().strip_prefix("listening on ").unwrap()
+    let ds_database = format!("sqlite:{}", dir.path().join("ds.db").display());
+    let as_database = format!("sqlite:{}", dir.path().join("as.db").display());
+    let process = Process::start(
+        env!("CARGO_BIN_EXE_conclave-ds"),
+        &[
+            "--listen",
+            "127.0.0.1:0",
+            "--with-as",
+            "--database",
+            &ds_database,
+            "--as-database",
+            &as_database,
+            "--as-admin-token-file",
+            &token_file.display().to_string(),
+        ],
+        &[],
     );
+    let base = process.base.clone();
     let admin = std::fs::read_to_string(&token_file).unwrap();
     let admin = admin.trim();
 
-    let as_client = conclave_as::client::AsClient::new(&base).unwrap();
+    let as_client = conclave_api::AsClient::new(&base).unwrap();
     as_client.health().await.unwrap();
     assert_eq!(as_client.root().await.unwrap().cipher_suite, SUITE);
     let token = as_client.issue_token(admin, "alice").await.unwrap();
@@ -291,6 +291,5 @@ async fn the_binary_serves_the_as_and_checks_registrations() {
     assert_eq!(register("bob", &basic).await.unwrap().status(), 403);
     assert_eq!(register("alice", &alice).await.unwrap().status(), 201);
 
-    let _ = child.kill();
-    let _ = child.wait();
+    drop(process);
 }

@@ -20,73 +20,45 @@
     clippy::indexing_slicing
 )]
 
+#[path = "../../ds/tests/common/mod.rs"]
 mod common;
+mod support;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
+use conclave_api::delivery::{self as wire, CommitBundle};
 use conclave_codec::Encode;
 use conclave_core::messages::{
     Commit, Content, ContentType, FramedContent, FramedContentAuthData, GroupContext, GroupInfo,
     LeafIndex, MlsMessage, MlsMessageBody, PrivateMessage, ProtocolVersion, PublicMessage, Sender,
 };
 use conclave_crypto::CryptoProvider;
-use conclave_ds::wire::{self, CommitBundle};
 
 use common::{SUITE, identity, postgres_url, rng, unique};
+use support::Process;
 
 /// A running DS process, killed when dropped.
-struct Ds {
-    child: Child,
-    base: String,
-}
+struct Ds;
 
 impl Ds {
-    fn start(database: &str) -> Self {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_conclave-ds"))
-            .args([
+    fn start(database: &str) -> Process {
+        Process::start(
+            env!("CARGO_BIN_EXE_conclave-ds"),
+            &[
                 "--listen",
                 "127.0.0.1:0",
                 "--database",
                 database,
                 "--pool-size",
                 "8",
-            ])
-            .args(["--claims-per-minute", "100000"])
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let mut line = String::new();
-        BufReader::new(stdout).read_line(&mut line).unwrap();
-        let addr = line
-            .trim()
-            .strip_prefix("listening on ")
-            .unwrap_or_else(|| panic!("unexpected DS output {line:?}"))
-            .to_owned();
-        Self {
-            child,
-            base: format!("http://{addr}"),
-        }
-    }
-
-    /// SIGKILL: no shutdown, no flush.
-    fn kill9(&mut self) {
-        self.child.kill().unwrap();
-        self.child.wait().unwrap();
-    }
-}
-
-impl Drop for Ds {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+                "--claims-per-minute",
+                "100000",
+            ],
+            &[],
+        )
     }
 }
 

@@ -1,27 +1,25 @@
-//! HTTP client of the Delivery Service (RFC 9750 §5-§6; API in `crates/ds/README.md`):
-//! registration with proof of possession, challenge/token login (renewed on 401), KeyPackage
-//! publication and claims, groups, commit bundles, messages, Welcomes, GroupInfo, and the
-//! WebSocket of wake-ups.
+//! HTTP client of the Delivery Service (RFC 9750 §5-§6; the routes are documented in the
+//! `conclave-ds` crate's README): registration with proof of possession, challenge/token
+//! login (renewed on 401), KeyPackage publication and claims, groups, commit bundles,
+//! messages, Welcomes, GroupInfo, and the URL of the WebSocket of wake-ups.
 
 use std::sync::Mutex;
 
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD;
-use conclave_codec::{Decode, Encode};
-use conclave_core::messages::MlsMessage;
-use conclave_crypto::{CipherSuite, CryptoProvider, Secret};
-use conclave_ds::wire::{
-    self, Accepted, ChallengeRequest, ChallengeResponse, ClaimRequest, CommitBundle,
+use crate::delivery::{
+    self as wire, Accepted, ChallengeRequest, ChallengeResponse, ClaimRequest, CommitBundle,
     CreateGroupRequest, CredentialChangeRequest, ErrorBody, GroupView, KeyPackageStock,
     LogEntryView, LogPage, RegisterRequest, RegistrationTbs, TokenRequest, TokenResponse,
     WelcomePage, WelcomeView,
 };
+use conclave_codec::{Decode, Encode};
+use conclave_core::messages::MlsMessage;
+use conclave_crypto::{CipherSuite, CipherSuiteProvider, Secret};
 use reqwest::{Method, RequestBuilder, Response, StatusCode};
 use serde::de::DeserializeOwned;
 
-use crate::error::{BadResponse, ClientError};
+use crate::{ApiError, BadResponse, Service, b64_decode, b64_encode};
 
-const SERVICE: &str = "the Delivery Service";
+const SERVICE: Service = Service::Delivery;
 
 /// `wire::sign_registration` or `wire::sign_credential_change`.
 type SignRegistration = fn(
@@ -44,7 +42,8 @@ pub struct DsClient {
     http: reqwest::Client,
     base: String,
     client_id: String,
-    suite: CipherSuite,
+    /// The suite of our signature key: signs the registration and the login challenges.
+    cs: Box<dyn CipherSuiteProvider>,
     secret: Secret,
     token: Mutex<Option<String>>,
 }
@@ -58,64 +57,79 @@ impl core::fmt::Debug for DsClient {
     }
 }
 
-/// Turns a non-success answer into a [`ClientError`].
-pub(crate) async fn refusal(service: &'static str, what: &str, response: Response) -> ClientError {
+/// Turns a non-success answer into an [`ApiError`].
+pub(crate) async fn refusal(service: Service, what: &str, response: Response) -> ApiError {
     let status = response.status();
-    let body: Option<ErrorBody> = response.json().await.ok();
-    match body {
-        Some(b) if b.error == "wrong_epoch" => ClientError::WrongEpoch {
+    let bytes = response.bytes().await.unwrap_or_default();
+    match serde_json::from_slice::<ErrorBody>(&bytes) {
+        Ok(b) if b.error == "wrong_epoch" => ApiError::WrongEpoch {
             current: b.current_epoch.unwrap_or(0),
         },
-        Some(b) => ClientError::Refused {
+        Ok(b) => ApiError::Refused {
             service,
             what: what.to_owned(),
             status: status.as_u16(),
             code: b.error,
             message: b.message,
         },
-        None => ClientError::Refused {
+        Err(_) => ApiError::Refused {
             service,
             what: what.to_owned(),
             status: status.as_u16(),
-            code: "unknown".into(),
-            message: status
-                .canonical_reason()
-                .unwrap_or("unexpected answer")
-                .to_owned(),
+            code: "http_error".into(),
+            message: if bytes.is_empty() {
+                status
+                    .canonical_reason()
+                    .unwrap_or("unexpected answer")
+                    .to_owned()
+            } else {
+                String::from_utf8_lossy(&bytes).chars().take(500).collect()
+            },
         },
     }
 }
 
-pub(crate) fn unreachable(service: &'static str, url: &str, e: &reqwest::Error) -> ClientError {
-    ClientError::Unreachable {
+/// The transport failure of a request to `url`.
+pub(crate) fn unreachable(service: Service, url: &str, e: &reqwest::Error) -> ApiError {
+    ApiError::Unreachable {
         service,
         url: url.to_owned(),
         reason: e.to_string(),
     }
 }
 
-pub(crate) fn b64_decode(service: &'static str, value: &str) -> Result<Vec<u8>, ClientError> {
-    STANDARD
-        .decode(value)
-        .map_err(|e| ClientError::bad(service, BadResponse::Encoding(e.to_string())))
+/// A JSON answer body.
+pub(crate) async fn json_body<T: DeserializeOwned>(
+    service: Service,
+    response: Response,
+) -> Result<T, ApiError> {
+    response.json().await.map_err(|e| ApiError::BadResponse {
+        service,
+        source: BadResponse::Json(e.to_string()),
+    })
 }
 
-async fn json_body<T: DeserializeOwned>(response: Response) -> Result<T, ClientError> {
-    response
-        .json()
-        .await
-        .map_err(|e| ClientError::bad(SERVICE, BadResponse::Json(e.to_string())))
+fn bad_mls(e: impl core::fmt::Display) -> ApiError {
+    ApiError::BadResponse {
+        service: SERVICE,
+        source: BadResponse::Mls(e.to_string()),
+    }
 }
 
 impl DsClient {
     /// A client of the DS at `base` (e.g. `http://127.0.0.1:8080`) for `client_id`, which
-    /// signs logins with `secret` under `suite`'s signature scheme.
-    pub fn new(base: &str, client_id: &str, suite: CipherSuite, secret: Secret) -> Self {
+    /// signs logins with `secret` under the signature scheme of `cs` (the suite of its key).
+    pub fn new(
+        base: &str,
+        client_id: &str,
+        cs: Box<dyn CipherSuiteProvider>,
+        secret: Secret,
+    ) -> Self {
         Self {
             http: reqwest::Client::new(),
             base: base.trim_end_matches('/').to_owned(),
             client_id: client_id.to_owned(),
-            suite,
+            cs,
             secret,
             token: Mutex::new(None),
         }
@@ -130,7 +144,7 @@ impl DsClient {
         format!("{}{}", self.base, path)
     }
 
-    async fn send(&self, request: RequestBuilder) -> Result<Response, ClientError> {
+    async fn send(&self, request: RequestBuilder) -> Result<Response, ApiError> {
         request
             .send()
             .await
@@ -144,31 +158,26 @@ impl DsClient {
         signature_key: &[u8],
         credential: &[u8],
         sign: SignRegistration,
-    ) -> Result<Vec<u8>, ClientError> {
-        let cs = crypto_suite(self.suite)?;
+    ) -> Result<Vec<u8>, ApiError> {
         let tbs = RegistrationTbs {
             client_id: self.client_id.as_bytes().to_vec(),
-            cipher_suite: self.suite.0,
+            cipher_suite: self.cs.cipher_suite().0,
             signature_key: signature_key.to_vec(),
             credential: credential.to_vec(),
         };
-        Ok(sign(cs.as_ref(), self.secret.as_bytes(), &tbs)?)
+        Ok(sign(self.cs.as_ref(), self.secret.as_bytes(), &tbs)?)
     }
 
     /// Registers the client (proof of possession of the signature key).
-    pub async fn register(
-        &self,
-        signature_key: &[u8],
-        credential: &[u8],
-    ) -> Result<(), ClientError> {
+    pub async fn register(&self, signature_key: &[u8], credential: &[u8]) -> Result<(), ApiError> {
         let signature =
             self.sign_registration_tbs(signature_key, credential, wire::sign_registration)?;
         let body = RegisterRequest {
             client_id: self.client_id.clone(),
-            cipher_suite: self.suite.0,
-            signature_key: STANDARD.encode(signature_key),
-            credential: STANDARD.encode(credential),
-            signature: STANDARD.encode(signature),
+            cipher_suite: self.cs.cipher_suite().0,
+            signature_key: b64_encode(signature_key),
+            credential: b64_encode(credential),
+            signature: b64_encode(&signature),
         };
         let response = self
             .send(self.http.post(self.url("/v1/clients")).json(&body))
@@ -186,14 +195,14 @@ impl DsClient {
         &self,
         signature_key: &[u8],
         credential: &[u8],
-    ) -> Result<(), ClientError> {
+    ) -> Result<(), ApiError> {
         let signature =
             self.sign_registration_tbs(signature_key, credential, wire::sign_credential_change)?;
         let body = CredentialChangeRequest {
-            cipher_suite: self.suite.0,
-            signature_key: STANDARD.encode(signature_key),
-            credential: STANDARD.encode(credential),
-            signature: STANDARD.encode(signature),
+            cipher_suite: self.cs.cipher_suite().0,
+            signature_key: b64_encode(signature_key),
+            credential: b64_encode(credential),
+            signature: b64_encode(&signature),
         };
         let url = self.url(&format!("/v1/clients/{}/credential", self.client_id));
         let response = self.authed(|h| h.put(&url).json(&body)).await?;
@@ -203,7 +212,7 @@ impl DsClient {
     }
 
     /// Logs in: answers a challenge with the signature key and keeps the bearer token.
-    pub async fn login(&self) -> Result<String, ClientError> {
+    pub async fn login(&self) -> Result<String, ApiError> {
         let response = self
             .send(
                 self.http
@@ -216,11 +225,14 @@ impl DsClient {
         if !response.status().is_success() {
             return Err(refusal(SERVICE, "the login challenge", response).await);
         }
-        let challenge: ChallengeResponse = json_body(response).await?;
+        let challenge: ChallengeResponse = json_body(SERVICE, response).await?;
         let raw = b64_decode(SERVICE, &challenge.challenge)?;
-        let cs = crypto_suite(self.suite)?;
-        let signature =
-            wire::sign_challenge(cs.as_ref(), self.secret.as_bytes(), &self.client_id, &raw)?;
+        let signature = wire::sign_challenge(
+            self.cs.as_ref(),
+            self.secret.as_bytes(),
+            &self.client_id,
+            &raw,
+        )?;
         let response = self
             .send(
                 self.http
@@ -228,21 +240,21 @@ impl DsClient {
                     .json(&TokenRequest {
                         client_id: self.client_id.clone(),
                         challenge: challenge.challenge,
-                        signature: STANDARD.encode(signature),
+                        signature: b64_encode(&signature),
                     }),
             )
             .await?;
         if !response.status().is_success() {
             return Err(refusal(SERVICE, "the login", response).await);
         }
-        let token: TokenResponse = json_body(response).await?;
+        let token: TokenResponse = json_body(SERVICE, response).await?;
         if let Ok(mut slot) = self.token.lock() {
             *slot = Some(token.token.clone());
         }
         Ok(token.token)
     }
 
-    async fn token(&self) -> Result<String, ClientError> {
+    async fn token(&self) -> Result<String, ApiError> {
         let cached = self.token.lock().ok().and_then(|t| t.clone());
         match cached {
             Some(t) => Ok(t),
@@ -254,7 +266,7 @@ impl DsClient {
     async fn authed(
         &self,
         build: impl Fn(&reqwest::Client) -> RequestBuilder,
-    ) -> Result<Response, ClientError> {
+    ) -> Result<Response, ApiError> {
         let token = self.token().await?;
         let response = self.send(build(&self.http).bearer_auth(&token)).await?;
         if response.status() != StatusCode::UNAUTHORIZED {
@@ -264,7 +276,7 @@ impl DsClient {
         self.send(build(&self.http).bearer_auth(&token)).await
     }
 
-    async fn expect_ok(&self, what: &str, response: Response) -> Result<Response, ClientError> {
+    async fn expect_ok(&self, what: &str, response: Response) -> Result<Response, ApiError> {
         if response.status().is_success() {
             Ok(response)
         } else {
@@ -277,7 +289,7 @@ impl DsClient {
         &self,
         packages: &[MlsMessage],
         last_resort: bool,
-    ) -> Result<(), ClientError> {
+    ) -> Result<(), ApiError> {
         let body = packages.to_vec().to_bytes()?;
         let url = if last_resort {
             self.url("/v1/key-packages?last_resort=true")
@@ -297,10 +309,14 @@ impl DsClient {
     }
 
     /// Our KeyPackage stock per suite.
-    pub async fn key_package_stock(&self) -> Result<Vec<KeyPackageStock>, ClientError> {
+    pub async fn key_package_stock(&self) -> Result<Vec<KeyPackageStock>, ApiError> {
         let url = self.url("/v1/key-packages");
         let response = self.authed(|h| h.get(&url)).await?;
-        json_body(self.expect_ok("the KeyPackage stock", response).await?).await
+        json_body(
+            SERVICE,
+            self.expect_ok("the KeyPackage stock", response).await?,
+        )
+        .await
     }
 
     /// Claims one KeyPackage of `client_id` for `suite` (RFC 9750 §5.1).
@@ -308,7 +324,7 @@ impl DsClient {
         &self,
         client_id: &str,
         suite: CipherSuite,
-    ) -> Result<ClaimedKeyPackage, ClientError> {
+    ) -> Result<ClaimedKeyPackage, ApiError> {
         let url = self.url("/v1/key-packages/claim");
         let body = ClaimRequest {
             client_id: client_id.to_owned(),
@@ -326,8 +342,7 @@ impl DsClient {
             .bytes()
             .await
             .map_err(|e| unreachable(SERVICE, &self.base, &e))?;
-        let message = MlsMessage::from_bytes(&bytes)
-            .map_err(|e| ClientError::bad(SERVICE, BadResponse::Mls(e.to_string())))?;
+        let message = MlsMessage::from_bytes(&bytes).map_err(bad_mls)?;
         Ok(ClaimedKeyPackage {
             message,
             last_resort,
@@ -335,7 +350,7 @@ impl DsClient {
     }
 
     /// Creates a group on the DS (we are its only member).
-    pub async fn create_group(&self, group_id: &[u8]) -> Result<(), ClientError> {
+    pub async fn create_group(&self, group_id: &[u8]) -> Result<(), ApiError> {
         let url = self.url("/v1/groups");
         let body = CreateGroupRequest {
             group_id: hex::encode(group_id),
@@ -347,10 +362,10 @@ impl DsClient {
     }
 
     /// The group as the DS sees it.
-    pub async fn group(&self, group_id: &[u8]) -> Result<GroupView, ClientError> {
+    pub async fn group(&self, group_id: &[u8]) -> Result<GroupView, ApiError> {
         let url = self.url(&format!("/v1/groups/{}", hex::encode(group_id)));
         let response = self.authed(|h| h.get(&url)).await?;
-        json_body(self.expect_ok("the group", response).await?).await
+        json_body(SERVICE, self.expect_ok("the group", response).await?).await
     }
 
     /// Posts a commit bundle; `Err(WrongEpoch)` when another commit won the epoch.
@@ -358,7 +373,7 @@ impl DsClient {
         &self,
         group_id: &[u8],
         bundle: &CommitBundle,
-    ) -> Result<Accepted, ClientError> {
+    ) -> Result<Accepted, ApiError> {
         let url = self.url(&format!("/v1/groups/{}/commits", hex::encode(group_id)));
         let body = bundle.to_bytes()?;
         let response = self
@@ -371,7 +386,7 @@ impl DsClient {
                     .body(body.clone())
             })
             .await?;
-        json_body(self.expect_ok("the commit", response).await?).await
+        json_body(SERVICE, self.expect_ok("the commit", response).await?).await
     }
 
     /// Posts an application message or proposal.
@@ -379,7 +394,7 @@ impl DsClient {
         &self,
         group_id: &[u8],
         message: &MlsMessage,
-    ) -> Result<Accepted, ClientError> {
+    ) -> Result<Accepted, ApiError> {
         let url = self.url(&format!("/v1/groups/{}/messages", hex::encode(group_id)));
         let body = message.to_bytes()?;
         let response = self
@@ -389,7 +404,7 @@ impl DsClient {
                     .body(body.clone())
             })
             .await?;
-        json_body(self.expect_ok("the message", response).await?).await
+        json_body(SERVICE, self.expect_ok("the message", response).await?).await
     }
 
     /// Log entries after `after`, at most `limit`.
@@ -398,27 +413,31 @@ impl DsClient {
         group_id: &[u8],
         after: u64,
         limit: u32,
-    ) -> Result<Vec<LogEntryView>, ClientError> {
+    ) -> Result<Vec<LogEntryView>, ApiError> {
         let url = self.url(&format!(
             "/v1/groups/{}/messages?after={after}&limit={limit}",
             hex::encode(group_id)
         ));
         let response = self.authed(|h| h.get(&url)).await?;
-        let page: LogPage = json_body(self.expect_ok("the group log", response).await?).await?;
+        let page: LogPage =
+            json_body(SERVICE, self.expect_ok("the group log", response).await?).await?;
         Ok(page.entries)
     }
 
     /// Welcomes after `after`.
-    pub async fn welcomes(&self, after: u64) -> Result<Vec<WelcomeView>, ClientError> {
+    pub async fn welcomes(&self, after: u64) -> Result<Vec<WelcomeView>, ApiError> {
         let url = self.url(&format!("/v1/welcomes?after={after}&limit=100"));
         let response = self.authed(|h| h.get(&url)).await?;
-        let page: WelcomePage =
-            json_body(self.expect_ok("the Welcome inbox", response).await?).await?;
+        let page: WelcomePage = json_body(
+            SERVICE,
+            self.expect_ok("the Welcome inbox", response).await?,
+        )
+        .await?;
         Ok(page.welcomes)
     }
 
     /// Deletes Welcomes up to `up_to` from the inbox.
-    pub async fn ack_welcomes(&self, up_to: u64) -> Result<(), ClientError> {
+    pub async fn ack_welcomes(&self, up_to: u64) -> Result<(), ApiError> {
         let url = self.url(&format!("/v1/welcomes?up_to={up_to}"));
         let response = self.authed(|h| h.delete(&url)).await?;
         self.expect_ok("the Welcome acknowledgement", response)
@@ -427,7 +446,7 @@ impl DsClient {
     }
 
     /// The latest GroupInfo of a group (members, or anyone if external joins are allowed).
-    pub async fn group_info(&self, group_id: &[u8]) -> Result<MlsMessage, ClientError> {
+    pub async fn group_info(&self, group_id: &[u8]) -> Result<MlsMessage, ApiError> {
         let url = self.url(&format!("/v1/groups/{}/group-info", hex::encode(group_id)));
         let response = self.authed(|h| h.get(&url)).await?;
         let bytes = self
@@ -436,12 +455,11 @@ impl DsClient {
             .bytes()
             .await
             .map_err(|e| unreachable(SERVICE, &self.base, &e))?;
-        MlsMessage::from_bytes(&bytes)
-            .map_err(|e| ClientError::bad(SERVICE, BadResponse::Mls(e.to_string())))
+        MlsMessage::from_bytes(&bytes).map_err(bad_mls)
     }
 
     /// The WebSocket URL of the wake-ups, with a fresh token.
-    pub async fn websocket_url(&self) -> Result<String, ClientError> {
+    pub async fn websocket_url(&self) -> Result<String, ApiError> {
         let token = self.login().await?;
         let ws_base = if let Some(rest) = self.base.strip_prefix("https://") {
             format!("wss://{rest}")
@@ -454,7 +472,7 @@ impl DsClient {
     }
 
     /// A raw request for diagnostics (`GET` only).
-    pub async fn get_raw(&self, path: &str) -> Result<Vec<u8>, ClientError> {
+    pub async fn get_raw(&self, path: &str) -> Result<Vec<u8>, ApiError> {
         let url = self.url(path);
         let response = self.authed(|h| h.request(Method::GET, &url)).await?;
         let response = self.expect_ok(path, response).await?;
@@ -464,15 +482,4 @@ impl DsClient {
             .map_err(|e| unreachable(SERVICE, &self.base, &e))?
             .to_vec())
     }
-}
-
-/// The AWS-LC provider of `suite`.
-pub(crate) fn crypto_suite(
-    suite: CipherSuite,
-) -> Result<Box<dyn conclave_crypto::CipherSuiteProvider>, ClientError> {
-    conclave_crypto_awslc::AwsLcProvider
-        .cipher_suite_provider(suite)
-        .ok_or(ClientError::Group(
-            conclave_core::group::GroupError::UnsupportedCipherSuite(suite),
-        ))
 }

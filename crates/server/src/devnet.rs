@@ -11,7 +11,42 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::ClientError;
+/// Why the devnet could not start, or its description could not be read.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum DevnetError {
+    /// A file or socket operation failed.
+    #[error("{what}: {source}")]
+    Io {
+        /// What was being done.
+        what: String,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A database could not be opened.
+    #[error("database {url}: {reason}")]
+    Database {
+        /// Its URL.
+        url: String,
+        /// What failed.
+        reason: String,
+    },
+    /// `devnet.json` is not a devnet description.
+    #[error("{path}: not a devnet description ({reason}); remove it and start the devnet again")]
+    Description {
+        /// The file.
+        path: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A server task failed.
+    #[error("devnet task: {0}")]
+    Task(String),
+    /// The AS refused or could not be reached.
+    #[error(transparent)]
+    Api(#[from] conclave_api::ApiError),
+}
 
 /// The file name of the devnet description.
 pub const DEVNET_FILE: &str = "devnet.json";
@@ -31,14 +66,19 @@ pub struct DevnetInfo {
 
 impl DevnetInfo {
     /// Reads `dir/devnet.json`, if present.
-    pub fn load(dir: &Path) -> Result<Option<Self>, ClientError> {
+    pub fn load(dir: &Path) -> Result<Option<Self>, DevnetError> {
         let path = dir.join(DEVNET_FILE);
         match std::fs::read(&path) {
-            Ok(bytes) => serde_json::from_slice(&bytes)
-                .map(Some)
-                .map_err(|e| ClientError::CorruptState(format!("{}: {e}", path.display()))),
+            Ok(bytes) => {
+                serde_json::from_slice(&bytes)
+                    .map(Some)
+                    .map_err(|e| DevnetError::Description {
+                        path: path.display().to_string(),
+                        reason: e.to_string(),
+                    })
+            }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(source) => Err(ClientError::Io {
+            Err(source) => Err(DevnetError::Io {
                 what: format!("reading {}", path.display()),
                 source,
             }),
@@ -46,10 +86,10 @@ impl DevnetInfo {
     }
 
     /// The admin token.
-    pub fn admin_token(&self) -> Result<String, ClientError> {
+    pub fn admin_token(&self) -> Result<String, DevnetError> {
         std::fs::read_to_string(&self.admin_token_file)
             .map(|t| t.trim().to_owned())
-            .map_err(|source| ClientError::Io {
+            .map_err(|source| DevnetError::Io {
                 what: format!(
                     "reading the admin token {}",
                     self.admin_token_file.display()
@@ -95,23 +135,24 @@ pub struct Devnet {
     task: tokio::task::JoinHandle<std::io::Result<()>>,
 }
 
-fn io(what: String) -> impl FnOnce(std::io::Error) -> ClientError {
-    move |source| ClientError::Io { what, source }
+fn io(what: String) -> impl FnOnce(std::io::Error) -> DevnetError {
+    move |source| DevnetError::Io { what, source }
 }
 
 impl Devnet {
     /// Starts the DS and the AS on `127.0.0.1:<port>` with SQLite in the data directory, and
     /// writes `devnet.json`.
-    pub async fn start(options: &DevnetOptions) -> Result<Self, ClientError> {
+    pub async fn start(options: &DevnetOptions) -> Result<Self, DevnetError> {
         let dir = &options.data_dir;
         std::fs::create_dir_all(dir).map_err(io(format!("creating {}", dir.display())))?;
         let ds_db = format!("sqlite:{}", dir.join("ds.db").display());
-        let store = conclave_ds::open_store(&ds_db, 4)
-            .await
-            .map_err(|e| ClientError::Storage {
-                path: ds_db.clone(),
-                reason: e.to_string(),
-            })?;
+        let store =
+            conclave_ds::open_store(&ds_db, 4)
+                .await
+                .map_err(|e| DevnetError::Database {
+                    url: ds_db.clone(),
+                    reason: e.to_string(),
+                })?;
         let admin_token_file = dir.join("as-admin-token");
         let as_options = conclave_as::setup::AsOptions {
             database: format!("sqlite:{}", dir.join("as.db").display()),
@@ -121,9 +162,9 @@ impl Devnet {
         };
         let as_state = tokio::task::spawn_blocking(move || conclave_as::setup::open(&as_options))
             .await
-            .map_err(|e| ClientError::CorruptState(format!("AS setup task: {e}")))?
-            .map_err(|e| ClientError::Storage {
-                path: dir.join("as.db").display().to_string(),
+            .map_err(|e| DevnetError::Task(format!("AS setup: {e}")))?
+            .map_err(|e| DevnetError::Database {
+                url: dir.join("as.db").display().to_string(),
                 reason: e.to_string(),
             })?;
         let as_state = Arc::new(as_state);
@@ -133,11 +174,11 @@ impl Devnet {
             max_body: 64 << 20,
             credential_policy: options
                 .check_credentials
-                .then(|| conclave_ds::with_as::policy(as_state.clone())),
+                .then(|| crate::with_as::policy(as_state.clone())),
             ..conclave_ds::DsConfig::default()
         };
         let ds_state = conclave_ds::AppState::new(store, config);
-        let router = conclave_ds::with_as::router(ds_state, as_state);
+        let router = crate::with_as::router(ds_state, as_state);
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", options.port))
             .await
             .map_err(io(format!("binding 127.0.0.1:{}", options.port)))?;
@@ -159,8 +200,10 @@ impl Devnet {
             admin_token_file,
             data_dir: dir.clone(),
         };
-        let json = serde_json::to_vec_pretty(&info)
-            .map_err(|e| ClientError::CorruptState(format!("devnet.json: {e}")))?;
+        let json = serde_json::to_vec_pretty(&info).map_err(|e| DevnetError::Description {
+            path: DEVNET_FILE.into(),
+            reason: e.to_string(),
+        })?;
         let file = dir.join(DEVNET_FILE);
         std::fs::write(&file, json).map_err(io(format!("writing {}", file.display())))?;
         Ok(Self {
@@ -171,23 +214,22 @@ impl Devnet {
     }
 
     /// A one-time enrolment token for `name`, minted with the admin token.
-    pub async fn issue_token(&self, name: &str) -> Result<String, ClientError> {
-        crate::as_api::AsApi::new(&self.info.as_url)
-            .issue_token(&self.info.admin_token()?, name)
-            .await
+    pub async fn issue_token(&self, name: &str) -> Result<String, DevnetError> {
+        let client = conclave_api::AsClient::new(&self.info.as_url)?;
+        Ok(client.issue_token(&self.info.admin_token()?, name).await?)
     }
 
     /// Waits until the server stops (it runs until [`Devnet::shutdown`] or the process
     /// ends).
-    pub async fn wait(self) -> Result<(), ClientError> {
+    pub async fn wait(self) -> Result<(), DevnetError> {
         match self.task.await {
             Ok(result) => result.map_err(io("serving".into())),
-            Err(e) => Err(ClientError::CorruptState(format!("server task: {e}"))),
+            Err(e) => Err(DevnetError::Task(format!("server: {e}"))),
         }
     }
 
     /// Stops the server and waits for open requests to finish.
-    pub async fn shutdown(mut self) -> Result<(), ClientError> {
+    pub async fn shutdown(mut self) -> Result<(), DevnetError> {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }

@@ -1,0 +1,71 @@
+//! Running the service binaries of this crate from tests: start with arguments and
+//! environment, wait for the `listening on <addr>` line, stop with SIGTERM or SIGKILL.
+
+// Test code: a panic is a test failure.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, dead_code)]
+
+use std::io::{BufRead as _, BufReader};
+use std::process::{Child, Command, Stdio};
+
+/// A running service process, killed when dropped.
+pub(crate) struct Process {
+    child: Child,
+    /// `http://<addr>`.
+    pub(crate) base: String,
+}
+
+impl Process {
+    /// Starts `exe` (a `CARGO_BIN_EXE_…` path) with `args` and `envs`, logging at `warn`,
+    /// and waits until it listens.
+    pub(crate) fn start(exe: &str, args: &[&str], envs: &[(&str, &str)]) -> Self {
+        let mut child = Command::new(exe)
+            .args(args)
+            .envs(envs.iter().copied())
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {exe}: {e}"));
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let addr = line
+            .trim()
+            .strip_prefix("listening on ")
+            .unwrap_or_else(|| panic!("unexpected output of {exe}: {line:?}"))
+            .to_owned();
+        Self {
+            child,
+            base: format!("http://{addr}"),
+        }
+    }
+
+    /// SIGKILL: no shutdown, no flush.
+    pub(crate) fn kill9(&mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+
+    /// SIGTERM, then waits: a graceful shutdown exits 0.
+    #[cfg(unix)]
+    pub(crate) fn terminate(mut self) -> std::process::ExitStatus {
+        // The shell's `kill` builtin: no procps needed.
+        let command = format!("kill -TERM {}", self.child.id());
+        assert!(
+            Command::new("sh")
+                .args(["-c", &command])
+                .status()
+                .unwrap()
+                .success()
+        );
+        self.child.wait().unwrap()
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
