@@ -10,7 +10,7 @@ use super::proposals::{CommittedProposal, Committer, ProposalContext, validate_a
 use super::state::{EpochState, PskSources};
 use super::{
     Group, GroupConfig, GroupEnv, GroupError, GroupStatus, KeyPackageBundle, MemberParams,
-    SigningIdentity, default_capabilities, mls_message,
+    SigningIdentity, mls_message,
 };
 use crate::framing::protect_public;
 use crate::messages::{
@@ -173,6 +173,13 @@ impl Group {
         )?;
         let group_info = decrypt_group_info(cs.as_ref(), welcome, &schedule)?;
         check_group_info_cipher_suite(&group_info, kp)?;
+        // Our own leaf lists the group's suite (RFC 9420 §7.3, §10.1): only other members'
+        // leaves may omit it (validation::LeafNodeContext::tolerates_omitted_suite).
+        crate::validation::check_supports_group(
+            &kp.leaf_node.capabilities,
+            group_info.group_context.version,
+            group_info.group_context.cipher_suite,
+        )?;
         let mut tree = tree_for(&group_info, options)?;
         verify_group_info_and_tree(cs.as_ref(), &env, &config, &group_info, &mut tree, now)?;
         let own = tree
@@ -295,10 +302,7 @@ impl Group {
             encryption_key: HpkePublicKey(Vec::new()),
             signature_key: signer.public_key.clone(),
             credential: signer.credential.clone(),
-            capabilities: leaf_options
-                .capabilities
-                .clone()
-                .unwrap_or_else(|| default_capabilities(suite, env.identity.as_ref())),
+            capabilities: leaf_options.capabilities_for(suite, env.identity.as_ref())?,
             leaf_node_source: LeafNodeSource::KeyPackage(Lifetime {
                 not_before: 0,
                 not_after: 0,

@@ -134,23 +134,6 @@ impl RatchetTree {
     ) -> Result<(), TreeValidationError> {
         self.verify_tree_hash(cs, &context.tree_hash)?;
         self.verify_parent_hashes(cs)?;
-        self.verify_leaves(cs, identity, context, lifetime_policy, now)?;
-        self.verify_unmerged_leaves()?;
-        self.verify_unique_keys()?;
-        Ok(())
-    }
-
-    /// Step 3 of [`RatchetTree::validate_for_join`]: every leaf per RFC 9420 §7.3, with the
-    /// other members' credential types taken from this tree. Key uniqueness is left to
-    /// [`RatchetTree::verify_unique_keys`], which covers parent nodes too.
-    fn verify_leaves(
-        &self,
-        cs: &dyn CipherSuiteProvider,
-        identity: &dyn IdentityProvider,
-        context: &GroupContext,
-        lifetime_policy: LifetimePolicy,
-        now: u64,
-    ) -> Result<(), TreeValidationError> {
         let requirements = GroupRequirements::from_group_context(context)
             .map_err(TreeValidationError::GroupContext)?;
         let members = self.member_credential_types(None);
@@ -164,19 +147,33 @@ impl RatchetTree {
             lifetime_policy,
             now,
         };
+        self.verify_leaves(&validator, &context.group_id)?;
+        self.verify_unmerged_leaves()?;
+        self.verify_unique_keys()?;
+        Ok(())
+    }
+
+    /// Step 3 of [`RatchetTree::validate_for_join`]: every leaf per RFC 9420 §7.3 at its
+    /// position in group `group_id`, the other members' credential types being this tree's.
+    /// Key uniqueness is left to [`RatchetTree::verify_unique_keys`], which covers parent
+    /// nodes too.
+    fn verify_leaves(
+        &self,
+        validator: &LeafNodeValidator<'_>,
+        group_id: &[u8],
+    ) -> Result<(), TreeValidationError> {
         let leaves: Vec<(LeafIndex, &LeafNode)> = self.members().collect();
-        let group_id = context.group_id.as_slice();
         let signatures: Vec<_> = crate::parallel::try_map(&leaves, |&(leaf, node)| {
-            check_leaf(&validator, group_id, leaf, node, SignatureCheck::Deferred)
+            check_leaf(validator, group_id, leaf, node, SignatureCheck::Deferred)
         })?
         .into_iter()
         .flatten()
         .collect();
-        if verify_deferred(cs, &signatures) {
+        if verify_deferred(validator.cs, &signatures) {
             return Ok(());
         }
         crate::parallel::try_map(&leaves, |&(leaf, node)| {
-            check_leaf(&validator, group_id, leaf, node, SignatureCheck::Now)
+            check_leaf(validator, group_id, leaf, node, SignatureCheck::Now)
         })?;
         Err(TreeValidationError::LeafSignatureBatch)
     }

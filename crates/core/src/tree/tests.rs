@@ -576,6 +576,13 @@ fn tampered_parent_is_not_parent_hash_valid() {
         group.tree.verify_parent_hashes(cs),
         Err(TreeError::ParentHashInvalid { .. })
     ));
+    // Join validation runs the same check.
+    assert!(matches!(
+        group.validate(cs),
+        Err(TreeValidationError::Tree(
+            TreeError::ParentHashInvalid { .. }
+        ))
+    ));
 }
 
 #[test]
@@ -668,23 +675,6 @@ fn join_validation_rejects_each_rule() {
         })
     ));
 
-    // A tampered parent is not parent-hash valid.
-    let mut group = busy_group(cs);
-    let (node, mut p) = group
-        .tree
-        .parent_nodes()
-        .map(|(i, p)| (i, p.clone()))
-        .next()
-        .unwrap();
-    p.encryption_key = HpkePublicKey(b"attacker".to_vec());
-    group.tree.set_parent(node, Some(p)).unwrap();
-    assert!(matches!(
-        group.validate(cs),
-        Err(TreeValidationError::Tree(
-            TreeError::ParentHashInvalid { .. }
-        ))
-    ));
-
     // Duplicate encryption and signature keys.
     let mut group = busy_group(cs);
     let copy = group.tree.leaf(LeafIndex(0)).unwrap().clone();
@@ -713,6 +703,34 @@ fn join_validation_rejects_each_rule() {
             second: node.max(n(2))
         })
     );
+}
+
+/// A leaf of a received tree may omit the group's cipher suite from its capabilities when
+/// its encryption key is a key of the suite (RFC 9420 §7.3; the MLSpp leniency of
+/// `LeafNodeContext::tolerates_omitted_suite`).
+#[test]
+fn join_validation_accepts_a_leaf_omitting_the_suite_only_with_keys_of_it() {
+    let cs = cs();
+    let cs = cs.as_ref();
+    let mut group = busy_group(cs);
+    let joined = group.add(cs);
+    // The test keys are not X25519 keys: refused.
+    group.change_leaf(cs, joined, true, |node| {
+        node.capabilities.cipher_suites = vec![CipherSuite(2)];
+    });
+    assert_eq!(
+        group.validate(cs),
+        Err(TreeValidationError::Leaf {
+            leaf: joined,
+            error: ValidationError::EncryptionKeyNotOfSuite(cs.cipher_suite())
+        })
+    );
+    // With an HPKE key of the suite: accepted.
+    let key = conclave_crypto::hpke::generate_key_pair(cs, &mut SeededRng::new(5)).unwrap();
+    group.change_leaf(cs, joined, true, |node| {
+        node.encryption_key = HpkePublicKey(key.public_key);
+    });
+    group.validate(cs).unwrap();
 }
 
 #[test]

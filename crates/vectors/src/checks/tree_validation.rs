@@ -91,3 +91,34 @@ fn check_case(cs: &dyn CipherSuiteProvider, case: &Value) -> Result<(), String> 
     tree.validate_for_join(cs, &BasicIdentityProvider, &context, lifetime_policy, 0)
         .map_err(|e| e.to_string())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use conclave_crypto::CipherSuite;
+
+    /// The group id reaches only the join validation (it signs `update` and `commit`
+    /// leaves, RFC 9420 §7.2): a wrong one must fail cases with such leaves there, so the
+    /// vectors do go through `RatchetTree::validate_for_join`.
+    #[test]
+    fn a_wrong_group_id_fails_the_join_validation() {
+        let path = crate::default_vector_dir().join("tree-validation.json");
+        let json: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+        let provider = conclave_crypto_rustcrypto::RustCryptoProvider;
+        let cs = provider.cipher_suite_provider(CipherSuite(1)).unwrap();
+        let mut failed = 0;
+        for (_, case) in crate::cases(&json) {
+            if crate::field_u64(case, "cipher_suite").unwrap() != 1 {
+                continue;
+            }
+            check_case(cs.as_ref(), case).unwrap();
+            let mut bad = case.clone();
+            bad["group_id"] = Value::from(hex::encode(b"another group"));
+            if let Err(reason) = check_case(cs.as_ref(), &bad) {
+                assert!(reason.contains("LeafNode signature"), "{reason}");
+                failed += 1;
+            }
+        }
+        assert!(failed > 0);
+    }
+}
