@@ -393,7 +393,7 @@ pub enum ProcessedMessage {
 
 /// An MLS group from one member's point of view.
 ///
-/// Every field but the services is [`Tracked`]: a mutable access marks the group for a full
+/// Every field but the services is `Tracked`: a mutable access marks the group for a full
 /// rewrite of its stored records ([`Group::take_changes`]).
 pub struct Group {
     env: GroupEnv,
