@@ -4,6 +4,10 @@
 //! Sans-IO: nothing here performs I/O or reads a clock or OS randomness. Randomness comes from
 //! a [`conclave_crypto::CryptoRandom`] the caller supplies; cryptography from a
 //! [`conclave_crypto::CipherSuiteProvider`].
+//!
+//! Applications start with [`member::Member`], which takes the randomness, the clock and a
+//! [`storage::Storage`] once and saves its groups incrementally after every operation;
+//! [`group::Group`] is the state machine underneath, with explicit time and randomness.
 
 #![forbid(unsafe_code)]
 

@@ -369,7 +369,8 @@ impl Member {
 /// A group of a [`Member`]: every operation uses the member's clock and randomness and saves
 /// the group's changes before returning (so a message is never returned, and sent, before
 /// the ratchet step that produced it is stored). Reading goes through [`Deref`] to
-/// [`Group`].
+/// [`Group`]. Keep one handle per group: two handles of the same stored group would each
+/// write their own changes.
 #[derive(Debug)]
 pub struct MemberGroup {
     group: Group,
