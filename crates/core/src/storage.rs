@@ -167,8 +167,10 @@ impl Record {
 }
 
 /// What to write to the store after a group changed ([`crate::group::Group::take_changes`]).
+///
+/// Deliberately exhaustive: a store must handle every kind of change, so a new kind would be
+/// a breaking change rather than a silently ignored one.
 #[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
 pub enum StateChanges {
     /// Replace every record of the group by `records` (records not listed are deleted).
     Full {
