@@ -1,7 +1,7 @@
 //! The workloads on Conclave (`conclave_core::group`), RFC 9420 §12.4.
 
 use std::sync::Arc;
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::Instant;
 
 use conclave_codec::{Decode, Encode};
 use conclave_core::credential::BasicIdentityProvider;
@@ -12,7 +12,7 @@ use conclave_core::group::{
 use conclave_core::messages::{
     Add, Credential, KeyPackage, LeafIndex, MlsMessage, MlsMessageBody, Proposal, Remove, Welcome,
 };
-use conclave_crypto::{CipherSuite, CryptoError, CryptoProvider, CryptoRandom};
+use conclave_crypto::{CipherSuite, CryptoProvider};
 
 use crate::{
     BenchError, EXPORT_LABEL, Impl, LARGE_BATCH, LARGE_MESSAGE, Op, Progress, ProviderMode,
@@ -23,13 +23,7 @@ const STACK: Impl = Impl::Conclave;
 const SUITE: CipherSuite = CipherSuite(1);
 
 /// The operating system's random source (the peers draw from it too).
-struct OsRng;
-
-impl CryptoRandom for OsRng {
-    fn fill(&mut self, dest: &mut [u8]) -> Result<(), CryptoError> {
-        getrandom::fill(dest).map_err(|_| CryptoError::RandomFailed)
-    }
-}
+use conclave_crypto_awslc::SystemRandom as OsRng;
 
 fn fail<E: core::fmt::Debug>(step: &'static str) -> impl FnOnce(E) -> BenchError {
     move |e| BenchError::Stack {
@@ -39,11 +33,7 @@ fn fail<E: core::fmt::Debug>(step: &'static str) -> impl FnOnce(E) -> BenchError
     }
 }
 
-fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
-}
+use conclave_api::clock::now_seconds as unix_now;
 
 fn encode(message: &MlsMessage, step: &'static str) -> Result<Vec<u8>, BenchError> {
     message.to_bytes().map_err(fail(step))

@@ -3,15 +3,8 @@
 
 use conclave_crypto::{CryptoError, CryptoRandom};
 
-/// The operating system's CSPRNG (`getrandom`).
-#[derive(Debug, Clone, Copy, Default)]
-pub struct OsRandom;
-
-impl CryptoRandom for OsRandom {
-    fn fill(&mut self, dest: &mut [u8]) -> Result<(), CryptoError> {
-        getrandom::fill(dest).map_err(|_| CryptoError::RandomFailed)
-    }
-}
+/// The operating system's CSPRNG, as the pure-Rust provider reads it.
+pub use conclave_crypto_rustcrypto::SystemRandom as OsRandom;
 
 /// `len` random bytes from [`OsRandom`].
 pub fn random_bytes(len: usize) -> Result<Vec<u8>, CryptoError> {
