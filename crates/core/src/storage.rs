@@ -1,6 +1,6 @@
-//! Storage of a client's MLS state (DESIGN.md §2): group states as records, KeyPackage
-//! private keys and external PSKs, behind traits an application implements on its own
-//! database, with an in-memory implementation for tests and short-lived clients.
+//! Storage of a client's MLS state: group states as records, KeyPackage private keys and
+//! external PSKs, behind traits an application implements on its own database, with an
+//! in-memory implementation for tests and short-lived clients.
 //!
 //! # Group records
 //!
