@@ -68,41 +68,71 @@ fn db_error(e: rusqlite::Error) -> AsStoreError {
     AsStoreError::backend("sqlite", e)
 }
 
-fn migrate(conn: &mut Connection) -> Result<(), AsStoreError> {
+/// Why opening a database failed: `Busy` when another connection was setting the same new file
+/// up (SQLite answers "busy" at once where waiting could deadlock): worth another try.
+enum OpenFailure {
+    Busy(rusqlite::Error),
+    Final(AsStoreError),
+}
+
+impl From<rusqlite::Error> for OpenFailure {
+    fn from(e: rusqlite::Error) -> Self {
+        match e.sqlite_error_code() {
+            Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked) => {
+                Self::Busy(e)
+            }
+            _ => Self::Final(db_error(e)),
+        }
+    }
+}
+
+impl From<AsStoreError> for OpenFailure {
+    fn from(e: AsStoreError) -> Self {
+        Self::Final(e)
+    }
+}
+
+impl OpenFailure {
+    fn into_store_error(self) -> AsStoreError {
+        match self {
+            Self::Busy(e) => db_error(e),
+            Self::Final(e) => e,
+        }
+    }
+}
+
+/// How long opening retries while other connections set the same new file up.
+const OPEN_RETRY: std::time::Duration = std::time::Duration::from_secs(10);
+
+fn migrate(conn: &mut Connection) -> Result<(), OpenFailure> {
     conn.execute_batch(
         "CREATE TABLE IF NOT EXISTS as_schema_migrations (
             version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)",
-    )
-    .map_err(db_error)?;
-    let tx = conn
-        .transaction_with_behavior(TransactionBehavior::Immediate)
-        .map_err(db_error)?;
-    let current: i64 = tx
-        .query_row(
-            "SELECT COALESCE(MAX(version), 0) FROM as_schema_migrations",
-            [],
-            |r| r.get(0),
-        )
-        .map_err(db_error)?;
+    )?;
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let current: i64 = tx.query_row(
+        "SELECT COALESCE(MAX(version), 0) FROM as_schema_migrations",
+        [],
+        |r| r.get(0),
+    )?;
     let known = i64::try_from(MIGRATIONS.len()).unwrap_or(i64::MAX);
     if current > known {
-        return Err(AsStoreError::SchemaTooNew {
+        return Err(OpenFailure::Final(AsStoreError::SchemaTooNew {
             found: current,
             supported: known,
-        });
+        }));
     }
     for (version, sql) in (1i64..).zip(MIGRATIONS.iter()) {
         if version <= current {
             continue;
         }
-        tx.execute_batch(sql).map_err(db_error)?;
+        tx.execute_batch(sql)?;
         tx.execute(
             "INSERT INTO as_schema_migrations (version, applied_at) VALUES (?1, unixepoch())",
             params![version],
-        )
-        .map_err(db_error)?;
+        )?;
     }
-    tx.commit().map_err(db_error)
+    Ok(tx.commit()?)
 }
 
 /// Creates the database file readable by its owner only (it holds the root private key).
@@ -131,23 +161,33 @@ fn create_private_file(_path: &Path) -> Result<(), AsStoreError> {
 
 impl SqliteAsStore {
     /// Opens (creating if needed, mode 0600) the database at `path`, in WAL mode, and
-    /// migrates it to the current schema.
+    /// migrates it to the current schema. Processes opening a new file together take turns.
     pub fn open(path: &Path) -> Result<Self, AsStoreError> {
         create_private_file(path)?;
-        let mut conn = Connection::open(path).map_err(db_error)?;
-        conn.busy_timeout(std::time::Duration::from_secs(10))
-            .map_err(db_error)?;
-        let mode: String = conn
-            .query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))
-            .map_err(db_error)?;
+        let deadline = std::time::Instant::now() + OPEN_RETRY;
+        loop {
+            match Self::open_once(path) {
+                Ok(store) => return Ok(store),
+                Err(OpenFailure::Busy(e)) if std::time::Instant::now() < deadline => {
+                    tracing::debug!(error = %e, "sqlite: the AS database is busy, opening again");
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+                Err(failure) => return Err(failure.into_store_error()),
+            }
+        }
+    }
+
+    fn open_once(path: &Path) -> Result<Self, OpenFailure> {
+        let mut conn = Connection::open(path)?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        let mode: String = conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))?;
         if !mode.eq_ignore_ascii_case("wal") {
-            return Err(AsStoreError::backend(
+            return Err(OpenFailure::Final(AsStoreError::backend(
                 "sqlite",
                 format!("could not enable WAL (journal_mode is {mode})"),
-            ));
+            )));
         }
-        conn.pragma_update(None, "synchronous", "FULL")
-            .map_err(db_error)?;
+        conn.pragma_update(None, "synchronous", "FULL")?;
         migrate(&mut conn)?;
         Ok(Self {
             conn: Mutex::new(conn),
@@ -157,7 +197,7 @@ impl SqliteAsStore {
     /// A private in-memory database (for tests and trials; nothing survives).
     pub fn in_memory() -> Result<Self, AsStoreError> {
         let mut conn = Connection::open_in_memory().map_err(db_error)?;
-        migrate(&mut conn)?;
+        migrate(&mut conn).map_err(OpenFailure::into_store_error)?;
         Ok(Self {
             conn: Mutex::new(conn),
         })
