@@ -1,27 +1,51 @@
 //! The client's local state in SQLite (bundled, WAL): the profile (signature key, credential,
 //! service URLs, trust anchor), KeyPackage private keys by KeyPackageRef (RFC 9420 §10,
-//! RFC 9750 §5.1), the groups (serialized member state, RFC 9420 §8-§12), the per-group
+//! RFC 9750 §5.1), the groups (member state as records, RFC 9420 §8-§12), the per-group
 //! Delivery Service cursor, the message history, and the Welcome inbox cursor.
 //!
-//! Crash safety: applying one log entry updates the group state, the cursor and the history
-//! in one transaction ([`Store::apply_entry`]), and joining from a Welcome stores the group,
-//! drops the used KeyPackage and moves the inbox cursor in one transaction
+//! Group states are stored as the core's records ([`conclave_core::storage`]): table
+//! `group_records (group_id, key, value)`, written from
+//! [`conclave_core::group::Group::take_changes`], so an application message rewrites its
+//! sender's ratchet record (and on a sender's first message of an epoch the O(log n)
+//! node secrets of its derivation) instead of the whole O(members) state; the tree and epoch
+//! secrets are rewritten on commits only. [`StateWrites::FullSnapshot`] keeps the former
+//! layout (the whole `Group::to_bytes` snapshot in `groups.state` on every change), for
+//! comparison. A database of schema 1 (snapshots only) is read as it is: a snapshot loads
+//! with `Group::from_bytes`, and the first incremental write of that group replaces it by
+//! its records in the same transaction.
+//!
+//! [`Store`] implements the core's storage traits ([`GroupStore`], [`KeyPackageStore`],
+//! [`ExternalPskStore`]) on the same database.
+//!
+//! Crash safety: applying one log entry writes the group's state changes, the cursor and
+//! the history in one transaction ([`Store::apply_entry`]), and joining from a Welcome
+//! stores the group, drops the used KeyPackage and moves the inbox cursor in one transaction
 //! ([`Store::join_group`]), so a client killed at any point resumes without losing or
 //! repeating anything.
 //!
 //! The signature key and group secrets are stored in the clear in the profile directory
 //! (mode 0700 where supported); protecting it is the operating system's job (full-disk
-//! encryption, the home directory's permissions).
+//! encryption, the home directory's permissions). `PRAGMA secure_delete` is on, so deleted
+//! key records (consumed ratchet secrets, RFC 9420 §9.2; used KeyPackages, §16.8) are
+//! overwritten in the file rather than left in free pages.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, MutexGuard};
 
+use conclave_core::group::{Group, GroupEnv, GroupError};
+use conclave_core::messages::KeyPackageRef;
+use conclave_core::storage::{
+    ExternalPskStore, GroupStore, KeyPackageStore, Record, RecordKey, StateChanges, StorageError,
+    StoredKeyPackage as CoreStoredKeyPackage,
+};
 use conclave_crypto::Secret;
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
 use crate::error::ClientError;
 
-/// Current schema version.
-const SCHEMA_VERSION: i64 = 1;
+/// Current schema version. 1: group states as snapshots only; 2: group records.
+const SCHEMA_VERSION: i64 = 2;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS meta (
@@ -46,6 +70,16 @@ CREATE TABLE IF NOT EXISTS groups (
     reason TEXT,
     updated_at INTEGER NOT NULL
 );
+CREATE TABLE IF NOT EXISTS group_records (
+    group_id BLOB NOT NULL,
+    key BLOB NOT NULL,
+    value BLOB NOT NULL,
+    PRIMARY KEY (group_id, key)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS psks (
+    psk_id BLOB PRIMARY KEY,
+    psk BLOB NOT NULL
+);
 CREATE TABLE IF NOT EXISTS history (
     group_id BLOB NOT NULL,
     seq INTEGER NOT NULL,
@@ -64,7 +98,62 @@ CREATE TABLE IF NOT EXISTS outbox (
 );
 ";
 
-/// The identity of this client (one per home directory).
+/// How a group's state is written after it changed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum StateWrites {
+    /// The records that changed ([`Group::take_changes`]): O(1) bytes per application
+    /// message, the whole state on commits.
+    #[default]
+    Incremental,
+    /// The whole state ([`Group::to_bytes`]) on every change: O(members) bytes per
+    /// application message. Kept to compare against.
+    FullSnapshot,
+}
+
+/// One write of a group's state, taken from the group after it changed ([`StateWrite::of`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum StateWrite {
+    /// Nothing changed.
+    Nothing,
+    /// The whole state as one snapshot ([`StateWrites::FullSnapshot`]); its records are
+    /// deleted.
+    Snapshot(Vec<u8>),
+    /// Record changes ([`StateWrites::Incremental`]); a snapshot left from schema 1 is
+    /// dropped once the group's records are written in full.
+    Changes(StateChanges),
+}
+
+impl StateWrite {
+    /// What to write for `group` in `mode`. For [`StateWrites::Incremental`] this takes the
+    /// group's changes ([`Group::take_changes`]): if the write then fails, drop the group and
+    /// reload it (or call [`Group::force_full_save`]).
+    pub fn of(group: &mut Group, mode: StateWrites) -> Result<Self, GroupError> {
+        match mode {
+            StateWrites::FullSnapshot => group.to_bytes().map(Self::Snapshot),
+            StateWrites::Incremental => {
+                let changes = group.take_changes()?;
+                Ok(if changes.is_empty() {
+                    Self::Nothing
+                } else {
+                    Self::Changes(changes)
+                })
+            }
+        }
+    }
+
+    /// The bytes this write stores: the snapshot, or the record keys and values (a delete
+    /// counts its key).
+    pub fn written_bytes(&self) -> usize {
+        match self {
+            Self::Nothing => 0,
+            Self::Snapshot(bytes) => bytes.len(),
+            Self::Changes(changes) => changes.written_bytes(),
+        }
+    }
+}
+
 #[derive(Clone)]
 pub struct Profile {
     /// The user name (also the DS client id and the AS name, `mls://<name>`).
@@ -155,8 +244,6 @@ pub struct GroupRow {
     pub group_id: Vec<u8>,
     /// The local name.
     pub name: String,
-    /// `conclave_core::group::Group::to_bytes`.
-    pub state: Vec<u8>,
     /// The last DS log sequence number applied.
     pub cursor: u64,
     /// Where the group stands.
@@ -195,6 +282,9 @@ pub struct AppliedEntry<'a> {
     pub history: Option<&'a HistoryEntry>,
     /// The digest of our own message it echoed (its outbox entry is consumed).
     pub sent_digest: Option<&'a [u8]>,
+    /// The history line's text is the outbox text of `sent_digest` (our own message, whose
+    /// key is gone once sent, RFC 9420 §9.2); without an outbox entry no line is written.
+    pub body_from_outbox: bool,
 }
 
 /// An exclusive lock on a profile, across processes: held while an operation reads a group
@@ -214,8 +304,9 @@ impl core::fmt::Debug for ProfileLock {
 
 /// The local database.
 pub struct Store {
-    conn: Connection,
+    conn: Mutex<Connection>,
     path: PathBuf,
+    written: AtomicU64,
 }
 
 impl core::fmt::Debug for Store {
@@ -231,6 +322,95 @@ fn to_i64(v: u64) -> i64 {
 fn to_u64(v: i64) -> u64 {
     u64::try_from(v).unwrap_or(0)
 }
+
+fn backend(e: impl core::fmt::Display) -> StorageError {
+    StorageError::Backend(e.to_string())
+}
+
+/// Writes one group state change inside `tx` (see [`StateWrite`]).
+fn write_state_tx(
+    tx: &Transaction<'_>,
+    group_id: &[u8],
+    write: &StateWrite,
+) -> Result<(), StorageError> {
+    match write {
+        StateWrite::Nothing => Ok(()),
+        StateWrite::Snapshot(bytes) => {
+            tx.prepare_cached("UPDATE groups SET state = ?2 WHERE group_id = ?1")
+                .and_then(|mut s| s.execute(params![group_id, bytes]))
+                .map_err(backend)?;
+            tx.prepare_cached("DELETE FROM group_records WHERE group_id = ?1")
+                .and_then(|mut s| s.execute([group_id]))
+                .map_err(backend)?;
+            Ok(())
+        }
+        StateWrite::Changes(changes) => write_changes_tx(tx, changes),
+    }
+}
+
+/// Applies record changes inside `tx`; a full rewrite also drops a schema-1 snapshot.
+fn write_changes_tx(tx: &Transaction<'_>, changes: &StateChanges) -> Result<(), StorageError> {
+    let group_id = changes.group_id();
+    let mut upsert = tx
+        .prepare_cached(
+            "INSERT INTO group_records (group_id, key, value) VALUES (?1, ?2, ?3)
+             ON CONFLICT (group_id, key) DO UPDATE SET value = excluded.value",
+        )
+        .map_err(backend)?;
+    match changes {
+        StateChanges::Full { records, .. } => {
+            tx.prepare_cached("DELETE FROM group_records WHERE group_id = ?1")
+                .and_then(|mut s| s.execute([group_id]))
+                .map_err(backend)?;
+            tx.prepare_cached("UPDATE groups SET state = x'' WHERE group_id = ?1")
+                .and_then(|mut s| s.execute([group_id]))
+                .map_err(backend)?;
+            for record in records {
+                upsert
+                    .execute(params![
+                        group_id,
+                        record.key.to_bytes(),
+                        record.value.as_bytes()
+                    ])
+                    .map_err(backend)?;
+            }
+        }
+        StateChanges::Incremental {
+            upserts, deletes, ..
+        } => {
+            let stored: Option<i64> = tx
+                .prepare_cached("SELECT 1 FROM group_records WHERE group_id = ?1 AND key = ?2")
+                .and_then(|mut s| {
+                    s.query_row(params![group_id, RecordKey::Group.to_bytes()], |r| r.get(0))
+                        .optional()
+                })
+                .map_err(backend)?;
+            if stored.is_none() {
+                return Err(StorageError::UnknownGroup);
+            }
+            for record in upserts {
+                upsert
+                    .execute(params![
+                        group_id,
+                        record.key.to_bytes(),
+                        record.value.as_bytes()
+                    ])
+                    .map_err(backend)?;
+            }
+            let mut delete = tx
+                .prepare_cached("DELETE FROM group_records WHERE group_id = ?1 AND key = ?2")
+                .map_err(backend)?;
+            for key in deletes {
+                delete
+                    .execute(params![group_id, key.to_bytes()])
+                    .map_err(backend)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+type RawGroupRow = (Vec<u8>, String, i64, String, Option<String>);
 
 impl Store {
     /// Opens (creating if needed) `dir/client.db`.
@@ -253,28 +433,78 @@ impl Store {
             .map_err(err)?;
         conn.pragma_update(None, "synchronous", "NORMAL")
             .map_err(err)?;
+        // Deleted key material is overwritten, not left in free pages (RFC 9420 §9.2).
+        conn.pragma_update(None, "secure_delete", "ON")
+            .map_err(err)?;
         conn.execute_batch(SCHEMA).map_err(err)?;
-        let store = Self { conn, path };
-        match store.meta("schema_version")? {
-            None => store.set_meta("schema_version", &SCHEMA_VERSION.to_be_bytes())?,
-            Some(v) => {
-                let version = v
-                    .as_slice()
-                    .try_into()
-                    .map(i64::from_be_bytes)
-                    .map_err(|_| ClientError::CorruptState("bad schema version".into()))?;
-                if version > SCHEMA_VERSION {
-                    return Err(ClientError::CorruptState(format!(
-                        "written by a newer client (schema {version})"
-                    )));
-                }
-            }
+        let store = Self {
+            conn: Mutex::new(conn),
+            path,
+            written: AtomicU64::new(0),
+        };
+        let version = match store.meta("schema_version")? {
+            None => 0,
+            Some(v) => v
+                .as_slice()
+                .try_into()
+                .map(i64::from_be_bytes)
+                .map_err(|_| ClientError::CorruptState("bad schema version".into()))?,
+        };
+        if version > SCHEMA_VERSION {
+            return Err(ClientError::CorruptState(format!(
+                "written by a newer client (schema {version})"
+            )));
+        }
+        if version < SCHEMA_VERSION {
+            // Schema 1 → 2 adds tables only; its snapshots are read as they are.
+            store.set_meta("schema_version", &SCHEMA_VERSION.to_be_bytes())?;
         }
         Ok(store)
     }
 
     fn err(&self, e: impl core::fmt::Display) -> ClientError {
         ClientError::storage(&self.path, e)
+    }
+
+    fn conn(&self) -> Result<MutexGuard<'_, Connection>, ClientError> {
+        self.conn
+            .lock()
+            .map_err(|_| self.err("the connection lock is poisoned"))
+    }
+
+    /// Runs `f` in one transaction, committed if it succeeds.
+    fn transaction<T>(
+        &self,
+        f: impl FnOnce(&Transaction<'_>) -> Result<T, ClientError>,
+    ) -> Result<T, ClientError> {
+        let mut conn = self.conn()?;
+        let tx = conn.transaction().map_err(|e| self.err(e))?;
+        let value = f(&tx)?;
+        tx.commit().map_err(|e| self.err(e))?;
+        Ok(value)
+    }
+
+    /// Writes a group state change in `tx` and counts its bytes.
+    fn write_state(
+        &self,
+        tx: &Transaction<'_>,
+        group_id: &[u8],
+        write: &StateWrite,
+    ) -> Result<(), ClientError> {
+        write_state_tx(tx, group_id, write).map_err(|e| self.err(e))?;
+        self.count(write.written_bytes());
+        Ok(())
+    }
+
+    fn count(&self, bytes: usize) {
+        self.written
+            .fetch_add(u64::try_from(bytes).unwrap_or(u64::MAX), Ordering::Relaxed);
+    }
+
+    /// The bytes of group state written through this handle so far: snapshots, and record
+    /// keys and values (a deleted record counts its key). For measurements.
+    pub fn state_bytes_written(&self) -> u64 {
+        self.written.load(Ordering::Relaxed)
     }
 
     /// Takes the profile lock, waiting up to `timeout` for another process to release it.
@@ -300,7 +530,7 @@ impl Store {
 
     /// A metadata value.
     pub fn meta(&self, key: &str) -> Result<Option<Vec<u8>>, ClientError> {
-        self.conn
+        self.conn()?
             .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
             .optional()
             .map_err(|e| self.err(e))
@@ -308,7 +538,7 @@ impl Store {
 
     /// Sets a metadata value.
     pub fn set_meta(&self, key: &str, value: &[u8]) -> Result<(), ClientError> {
-        self.conn
+        self.conn()?
             .execute(
                 "INSERT INTO meta (key, value) VALUES (?1, ?2)
                  ON CONFLICT (key) DO UPDATE SET value = excluded.value",
@@ -366,13 +596,8 @@ impl Store {
     }
 
     /// Stores the profile (one transaction).
-    pub fn save_profile(&mut self, profile: &Profile) -> Result<(), ClientError> {
-        let path = self.path.clone();
-        let tx = self
-            .conn
-            .transaction()
-            .map_err(|e| ClientError::storage(&path, e))?;
-        {
+    pub fn save_profile(&self, profile: &Profile) -> Result<(), ClientError> {
+        self.transaction(|tx| {
             let put = |key: &str, value: &[u8]| {
                 tx.execute(
                     "INSERT INTO meta (key, value) VALUES (?1, ?2)
@@ -389,9 +614,8 @@ impl Store {
                 .and_then(|()| put("ds_url", profile.ds_url.as_bytes()))
                 .and_then(|()| put("as_url", profile.as_url.as_bytes()))
                 .and_then(|()| put("name", profile.name.as_bytes()))
-                .map_err(|e| ClientError::storage(&path, e))?;
-        }
-        tx.commit().map_err(|e| ClientError::storage(&path, e))
+                .map_err(|e| self.err(e))
+        })
     }
 
     /// The Welcome inbox cursor.
@@ -407,34 +631,37 @@ impl Store {
     // ---- KeyPackages ----------------------------------------------------------------------
 
     /// Stores KeyPackages with their private keys (before they are published).
-    pub fn put_key_packages(&mut self, packages: &[StoredKeyPackage]) -> Result<(), ClientError> {
-        let path = self.path.clone();
-        let err = |e: rusqlite::Error| ClientError::storage(&path, e);
-        let tx = self.conn.transaction().map_err(err)?;
-        for p in packages {
-            tx.execute(
-                "INSERT OR REPLACE INTO key_packages
-                 (kp_ref, cipher_suite, key_package, init_private, encryption_private,
-                  last_resort, created_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                params![
-                    p.kp_ref,
-                    p.cipher_suite,
-                    p.key_package,
-                    p.init_private.as_bytes(),
-                    p.encryption_private.as_bytes(),
-                    p.last_resort,
-                    to_i64(crate::now_seconds()),
-                ],
-            )
-            .map_err(err)?;
-        }
-        tx.commit().map_err(err)
+    pub fn put_key_packages(&self, packages: &[StoredKeyPackage]) -> Result<(), ClientError> {
+        self.transaction(|tx| {
+            for p in packages {
+                Self::put_key_package_tx(tx, p).map_err(|e| self.err(e))?;
+            }
+            Ok(())
+        })
+    }
+
+    fn put_key_package_tx(tx: &Transaction<'_>, p: &StoredKeyPackage) -> rusqlite::Result<()> {
+        tx.execute(
+            "INSERT OR REPLACE INTO key_packages
+             (kp_ref, cipher_suite, key_package, init_private, encryption_private,
+              last_resort, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![
+                p.kp_ref,
+                p.cipher_suite,
+                p.key_package,
+                p.init_private.as_bytes(),
+                p.encryption_private.as_bytes(),
+                p.last_resort,
+                to_i64(crate::now_seconds()),
+            ],
+        )
+        .map(|_| ())
     }
 
     /// The KeyPackage with this reference.
     pub fn key_package(&self, kp_ref: &[u8]) -> Result<Option<StoredKeyPackage>, ClientError> {
-        self.conn
+        self.conn()?
             .query_row(
                 "SELECT kp_ref, cipher_suite, key_package, init_private, encryption_private,
                         last_resort
@@ -457,7 +684,7 @@ impl Store {
 
     /// How many one-time KeyPackages we hold private keys for.
     pub fn key_package_count(&self) -> Result<u64, ClientError> {
-        self.conn
+        self.conn()?
             .query_row(
                 "SELECT COUNT(*) FROM key_packages WHERE last_resort = 0",
                 [],
@@ -469,45 +696,31 @@ impl Store {
 
     // ---- groups ---------------------------------------------------------------------------
 
+    fn raw_group_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RawGroupRow> {
+        Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+    }
+
     fn group_where(
         &self,
         clause: &str,
         arg: &dyn rusqlite::ToSql,
     ) -> Result<Option<GroupRow>, ClientError> {
-        let sql = format!(
-            "SELECT group_id, name, state, cursor, status, reason FROM groups WHERE {clause}"
-        );
+        let sql =
+            format!("SELECT group_id, name, cursor, status, reason FROM groups WHERE {clause}");
         let row = self
-            .conn
-            .query_row(&sql, [arg], |r| {
-                Ok((
-                    r.get::<_, Vec<u8>>(0)?,
-                    r.get::<_, String>(1)?,
-                    r.get::<_, Vec<u8>>(2)?,
-                    r.get::<_, i64>(3)?,
-                    r.get::<_, String>(4)?,
-                    r.get::<_, Option<String>>(5)?,
-                ))
-            })
+            .conn()?
+            .query_row(&sql, [arg], Self::raw_group_row)
             .optional()
             .map_err(|e| self.err(e))?;
         row.map(Self::group_row).transpose()
     }
 
     fn group_row(
-        (group_id, name, state, cursor, status, reason): (
-            Vec<u8>,
-            String,
-            Vec<u8>,
-            i64,
-            String,
-            Option<String>,
-        ),
+        (group_id, name, cursor, status, reason): RawGroupRow,
     ) -> Result<GroupRow, ClientError> {
         Ok(GroupRow {
             group_id,
             name,
-            state,
             cursor: to_u64(cursor),
             status: GroupStatus::parse(&status)
                 .ok_or_else(|| ClientError::CorruptState(format!("group status {status:?}")))?,
@@ -527,181 +740,241 @@ impl Store {
 
     /// Every group, by name.
     pub fn groups(&self) -> Result<Vec<GroupRow>, ClientError> {
-        let mut stmt = self
-            .conn
-            .prepare(
-                "SELECT group_id, name, state, cursor, status, reason FROM groups ORDER BY name",
-            )
+        let conn = self.conn()?;
+        let mut stmt = conn
+            .prepare("SELECT group_id, name, cursor, status, reason FROM groups ORDER BY name")
             .map_err(|e| self.err(e))?;
         let rows = stmt
-            .query_map([], |r| {
-                Ok((
-                    r.get::<_, Vec<u8>>(0)?,
-                    r.get::<_, String>(1)?,
-                    r.get::<_, Vec<u8>>(2)?,
-                    r.get::<_, i64>(3)?,
-                    r.get::<_, String>(4)?,
-                    r.get::<_, Option<String>>(5)?,
-                ))
-            })
+            .query_map([], Self::raw_group_row)
             .map_err(|e| self.err(e))?
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| self.err(e))?;
         rows.into_iter().map(Self::group_row).collect()
     }
 
-    /// Stores a group we created.
-    pub fn insert_group(&mut self, row: &GroupRow) -> Result<(), ClientError> {
-        let path = self.path.clone();
-        let err = |e: rusqlite::Error| ClientError::storage(&path, e);
-        let tx = self.conn.transaction().map_err(err)?;
-        Self::insert_group_tx(&tx, row).map_err(err)?;
-        tx.commit().map_err(err)
+    /// Loads the member state of a group: from its records, or from a snapshot (schema 1,
+    /// or [`StateWrites::FullSnapshot`]). `None` if no state is stored.
+    pub fn load_group(&self, env: GroupEnv, group_id: &[u8]) -> Result<Option<Group>, ClientError> {
+        let corrupt = |e: GroupError| {
+            ClientError::CorruptState(format!(
+                "the state of group {:?}: {e}",
+                String::from_utf8_lossy(group_id)
+            ))
+        };
+        let snapshot: Option<Vec<u8>> = self
+            .conn()?
+            .query_row(
+                "SELECT state FROM groups WHERE group_id = ?1",
+                [group_id],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(|e| self.err(e))?;
+        if let Some(bytes) = snapshot.filter(|b| !b.is_empty()) {
+            return Group::from_bytes(env, &bytes).map(Some).map_err(corrupt);
+        }
+        match self.read_records(group_id)? {
+            Some(records) => Group::load(env, records).map(Some).map_err(corrupt),
+            None => Ok(None),
+        }
     }
 
-    fn insert_group_tx(tx: &rusqlite::Transaction<'_>, row: &GroupRow) -> rusqlite::Result<()> {
+    fn read_records(&self, group_id: &[u8]) -> Result<Option<Vec<Record>>, ClientError> {
+        let conn = self.conn()?;
+        let mut stmt = conn
+            .prepare_cached("SELECT key, value FROM group_records WHERE group_id = ?1")
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map([group_id], |r| {
+                Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, Vec<u8>>(1)?))
+            })
+            .map_err(|e| self.err(e))?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| self.err(e))?;
+        if rows.is_empty() {
+            return Ok(None);
+        }
+        rows.into_iter()
+            .map(|(key, value)| {
+                Ok(Record {
+                    key: RecordKey::from_bytes(&key)
+                        .map_err(|e| ClientError::CorruptState(e.to_string()))?,
+                    value: Secret::new(value),
+                })
+            })
+            .collect::<Result<Vec<_>, ClientError>>()
+            .map(Some)
+    }
+
+    /// Stores a group we created (or imported), with its state.
+    pub fn insert_group(&self, row: &GroupRow, state: &StateWrite) -> Result<(), ClientError> {
+        self.transaction(|tx| {
+            Self::insert_group_tx(tx, row).map_err(|e| self.err(e))?;
+            self.write_state(tx, &row.group_id, state)
+        })
+    }
+
+    fn insert_group_tx(tx: &Transaction<'_>, row: &GroupRow) -> rusqlite::Result<()> {
         // REPLACE: joining again a group we were removed from replaces its old state.
         tx.execute(
             "INSERT OR REPLACE INTO groups (group_id, name, state, cursor, status, reason, updated_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+             VALUES (?1, ?2, x'', ?3, ?4, ?5, ?6)",
             params![
                 row.group_id,
                 row.name,
-                row.state,
                 to_i64(row.cursor),
                 row.status.as_str(),
                 row.reason,
                 to_i64(crate::now_seconds()),
             ],
+        )?;
+        tx.execute(
+            "DELETE FROM group_records WHERE group_id = ?1",
+            [&row.group_id],
         )
         .map(|_| ())
     }
 
     fn insert_history_tx(
-        tx: &rusqlite::Transaction<'_>,
+        tx: &Transaction<'_>,
         group_id: &[u8],
         entry: &HistoryEntry,
     ) -> rusqlite::Result<()> {
-        tx.execute(
+        tx.prepare_cached(
             "INSERT OR IGNORE INTO history (group_id, seq, epoch, sender, kind, body, at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-            params![
-                group_id,
-                to_i64(entry.seq),
-                to_i64(entry.epoch),
-                entry.sender,
-                entry.kind,
-                entry.body,
-                to_i64(entry.at),
-            ],
-        )
+        )?
+        .execute(params![
+            group_id,
+            to_i64(entry.seq),
+            to_i64(entry.epoch),
+            entry.sender,
+            entry.kind,
+            entry.body,
+            to_i64(entry.at),
+        ])
         .map(|_| ())
     }
 
     /// Joins a group from a Welcome, in one transaction: stores the group, records the
     /// event, forgets the used one-time KeyPackage and moves the inbox cursor.
     pub fn join_group(
-        &mut self,
+        &self,
         row: &GroupRow,
+        state: &StateWrite,
         event: &HistoryEntry,
         used_key_package: Option<&[u8]>,
         welcome_id: u64,
     ) -> Result<(), ClientError> {
-        let path = self.path.clone();
-        let err = |e: rusqlite::Error| ClientError::storage(&path, e);
-        let tx = self.conn.transaction().map_err(err)?;
-        Self::insert_group_tx(&tx, row).map_err(err)?;
-        Self::insert_history_tx(&tx, &row.group_id, event).map_err(err)?;
-        if let Some(kp_ref) = used_key_package {
+        self.transaction(|tx| {
+            let err = |e: rusqlite::Error| self.err(e);
+            Self::insert_group_tx(tx, row).map_err(err)?;
+            self.write_state(tx, &row.group_id, state)?;
+            Self::insert_history_tx(tx, &row.group_id, event).map_err(err)?;
+            if let Some(kp_ref) = used_key_package {
+                tx.execute(
+                    "DELETE FROM key_packages WHERE kp_ref = ?1 AND last_resort = 0",
+                    [kp_ref],
+                )
+                .map_err(err)?;
+            }
             tx.execute(
-                "DELETE FROM key_packages WHERE kp_ref = ?1 AND last_resort = 0",
-                [kp_ref],
+                "INSERT INTO meta (key, value) VALUES ('welcome_cursor', ?1)
+                 ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                [welcome_id.to_be_bytes().to_vec()],
             )
             .map_err(err)?;
-        }
-        tx.execute(
-            "INSERT INTO meta (key, value) VALUES ('welcome_cursor', ?1)
-             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-            [welcome_id.to_be_bytes().to_vec()],
-        )
-        .map_err(err)?;
-        tx.commit().map_err(err)
+            Ok(())
+        })
     }
 
-    /// Applies one log entry, in one transaction: the new group state, the cursor, the
-    /// status, and at most one history line (idempotent on `(group, seq)`). An outbox entry
-    /// matched by `sent_digest` is consumed in the same transaction.
+    /// Applies one log entry, in one transaction: the group's state changes, the cursor,
+    /// the status, and at most one history line (idempotent on `(group, seq)`). An outbox
+    /// entry matched by `sent_digest` is consumed in the same transaction. Returns whether
+    /// there was one.
     pub fn apply_entry(
-        &mut self,
+        &self,
         group_id: &[u8],
-        state: &[u8],
+        state: &StateWrite,
         applied: &AppliedEntry<'_>,
-    ) -> Result<(), ClientError> {
-        let path = self.path.clone();
-        let err = |e: rusqlite::Error| ClientError::storage(&path, e);
-        let tx = self.conn.transaction().map_err(err)?;
-        tx.execute(
-            "UPDATE groups SET state = ?2, cursor = ?3, status = ?4, reason = ?5, updated_at = ?6
-             WHERE group_id = ?1",
-            params![
-                group_id,
-                state,
-                to_i64(applied.cursor),
-                applied.status.as_str(),
-                applied.reason,
-                to_i64(crate::now_seconds()),
-            ],
-        )
-        .map_err(err)?;
-        if let Some(entry) = applied.history {
-            Self::insert_history_tx(&tx, group_id, entry).map_err(err)?;
-        }
-        if let Some(digest) = applied.sent_digest {
-            tx.execute("DELETE FROM outbox WHERE digest = ?1", [digest])
-                .map_err(err)?;
-        }
-        tx.commit().map_err(err)
+    ) -> Result<bool, ClientError> {
+        self.transaction(|tx| {
+            let err = |e: rusqlite::Error| self.err(e);
+            self.write_state(tx, group_id, state)?;
+            tx.prepare_cached(
+                "UPDATE groups SET cursor = ?2, status = ?3, reason = ?4, updated_at = ?5
+                 WHERE group_id = ?1",
+            )
+            .and_then(|mut s| {
+                s.execute(params![
+                    group_id,
+                    to_i64(applied.cursor),
+                    applied.status.as_str(),
+                    applied.reason,
+                    to_i64(crate::now_seconds()),
+                ])
+            })
+            .map_err(err)?;
+            let outbox = match applied.sent_digest {
+                Some(digest) => tx
+                    .prepare_cached("SELECT body FROM outbox WHERE digest = ?1")
+                    .and_then(|mut s| s.query_row([digest], |r| r.get::<_, String>(0)).optional())
+                    .map_err(err)?,
+                None => None,
+            };
+            if let Some(entry) = applied.history {
+                if applied.body_from_outbox {
+                    if let Some(body) = &outbox {
+                        let entry = HistoryEntry {
+                            body: body.clone(),
+                            ..entry.clone()
+                        };
+                        Self::insert_history_tx(tx, group_id, &entry).map_err(err)?;
+                    }
+                } else {
+                    Self::insert_history_tx(tx, group_id, entry).map_err(err)?;
+                }
+            }
+            if let Some(digest) = applied.sent_digest {
+                tx.prepare_cached("DELETE FROM outbox WHERE digest = ?1")
+                    .and_then(|mut s| s.execute([digest]))
+                    .map_err(err)?;
+            }
+            Ok(outbox.is_some())
+        })
     }
 
     /// Saves a group's state without moving its cursor (after creating a message or commit).
-    pub fn save_state(&self, group_id: &[u8], state: &[u8]) -> Result<(), ClientError> {
-        self.conn
-            .execute(
-                "UPDATE groups SET state = ?2, updated_at = ?3 WHERE group_id = ?1",
-                params![group_id, state, to_i64(crate::now_seconds())],
-            )
-            .map(|_| ())
-            .map_err(|e| self.err(e))
+    pub fn save_state(&self, group_id: &[u8], state: &StateWrite) -> Result<(), ClientError> {
+        if *state == StateWrite::Nothing {
+            return Ok(());
+        }
+        self.transaction(|tx| self.write_state(tx, group_id, state))
     }
 
     /// Saves a group's state and records a message we are about to send, in one
     /// transaction (so that its echo can be shown even if we die before the DS answers).
     pub fn save_state_and_outbox(
-        &mut self,
+        &self,
         group_id: &[u8],
-        state: &[u8],
+        state: &StateWrite,
         digest: &[u8],
         body: &str,
     ) -> Result<(), ClientError> {
-        let path = self.path.clone();
-        let err = |e: rusqlite::Error| ClientError::storage(&path, e);
-        let tx = self.conn.transaction().map_err(err)?;
-        tx.execute(
-            "UPDATE groups SET state = ?2, updated_at = ?3 WHERE group_id = ?1",
-            params![group_id, state, to_i64(crate::now_seconds())],
-        )
-        .map_err(err)?;
-        tx.execute(
-            "INSERT OR REPLACE INTO outbox (digest, group_id, body, at) VALUES (?1, ?2, ?3, ?4)",
-            params![digest, group_id, body, to_i64(crate::now_seconds())],
-        )
-        .map_err(err)?;
-        tx.commit().map_err(err)
+        self.transaction(|tx| {
+            self.write_state(tx, group_id, state)?;
+            tx.execute(
+                "INSERT OR REPLACE INTO outbox (digest, group_id, body, at) VALUES (?1, ?2, ?3, ?4)",
+                params![digest, group_id, body, to_i64(crate::now_seconds())],
+            )
+            .map_err(|e| self.err(e))?;
+            Ok(())
+        })
     }
 
     /// The text of a message we sent, by the digest of its `MLSMessage` encoding.
     pub fn outbox(&self, digest: &[u8]) -> Result<Option<String>, ClientError> {
-        self.conn
+        self.conn()?
             .query_row("SELECT body FROM outbox WHERE digest = ?1", [digest], |r| {
                 r.get(0)
             })
@@ -711,18 +984,18 @@ impl Store {
 
     /// Records a message we sent once the DS gave it a sequence number.
     pub fn record_sent(
-        &mut self,
+        &self,
         group_id: &[u8],
         entry: &HistoryEntry,
         digest: &[u8],
     ) -> Result<(), ClientError> {
-        let path = self.path.clone();
-        let err = |e: rusqlite::Error| ClientError::storage(&path, e);
-        let tx = self.conn.transaction().map_err(err)?;
-        Self::insert_history_tx(&tx, group_id, entry).map_err(err)?;
-        tx.execute("DELETE FROM outbox WHERE digest = ?1", [digest])
-            .map_err(err)?;
-        tx.commit().map_err(err)
+        self.transaction(|tx| {
+            let err = |e: rusqlite::Error| self.err(e);
+            Self::insert_history_tx(tx, group_id, entry).map_err(err)?;
+            tx.execute("DELETE FROM outbox WHERE digest = ?1", [digest])
+                .map_err(err)?;
+            Ok(())
+        })
     }
 
     /// Marks a group inactive (removed, left, desynchronized) with a reason.
@@ -732,7 +1005,7 @@ impl Store {
         status: GroupStatus,
         reason: Option<&str>,
     ) -> Result<(), ClientError> {
-        self.conn
+        self.conn()?
             .execute(
                 "UPDATE groups SET status = ?2, reason = ?3, updated_at = ?4 WHERE group_id = ?1",
                 params![
@@ -747,22 +1020,14 @@ impl Store {
     }
 
     /// Adds a history line (idempotent on `(group, seq)`).
-    pub fn add_history(
-        &mut self,
-        group_id: &[u8],
-        entry: &HistoryEntry,
-    ) -> Result<(), ClientError> {
-        let path = self.path.clone();
-        let err = |e: rusqlite::Error| ClientError::storage(&path, e);
-        let tx = self.conn.transaction().map_err(err)?;
-        Self::insert_history_tx(&tx, group_id, entry).map_err(err)?;
-        tx.commit().map_err(err)
+    pub fn add_history(&self, group_id: &[u8], entry: &HistoryEntry) -> Result<(), ClientError> {
+        self.transaction(|tx| Self::insert_history_tx(tx, group_id, entry).map_err(|e| self.err(e)))
     }
 
     /// The history of a group, in log order.
     pub fn history(&self, group_id: &[u8]) -> Result<Vec<HistoryEntry>, ClientError> {
-        let mut stmt = self
-            .conn
+        let conn = self.conn()?;
+        let mut stmt = conn
             .prepare(
                 "SELECT seq, epoch, sender, kind, body, at FROM history
                  WHERE group_id = ?1 ORDER BY seq",
@@ -782,65 +1047,135 @@ impl Store {
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| self.err(e))
     }
+
+    fn storage_conn(&self) -> Result<MutexGuard<'_, Connection>, StorageError> {
+        self.conn
+            .lock()
+            .map_err(|_| backend("the connection lock is poisoned"))
+    }
+}
+
+// ---- the core's storage traits ------------------------------------------------------------
+
+impl GroupStore for Store {
+    fn write_changes(&self, changes: &StateChanges) -> Result<(), StorageError> {
+        let mut conn = self.storage_conn()?;
+        let tx = conn.transaction().map_err(backend)?;
+        write_changes_tx(&tx, changes)?;
+        tx.commit().map_err(backend)?;
+        self.count(changes.written_bytes());
+        Ok(())
+    }
+
+    /// The group's records; `None` if it has none (also when its state is still a
+    /// snapshot, which [`Store::load_group`] reads).
+    fn read_group(&self, group_id: &[u8]) -> Result<Option<Vec<Record>>, StorageError> {
+        self.read_records(group_id).map_err(backend)
+    }
+
+    fn delete_group(&self, group_id: &[u8]) -> Result<(), StorageError> {
+        let mut conn = self.storage_conn()?;
+        let tx = conn.transaction().map_err(backend)?;
+        tx.execute("DELETE FROM group_records WHERE group_id = ?1", [group_id])
+            .map_err(backend)?;
+        tx.execute(
+            "UPDATE groups SET state = x'' WHERE group_id = ?1",
+            [group_id],
+        )
+        .map_err(backend)?;
+        tx.commit().map_err(backend)
+    }
+
+    fn group_ids(&self) -> Result<Vec<Vec<u8>>, StorageError> {
+        let conn = self.storage_conn()?;
+        let mut stmt = conn
+            .prepare("SELECT DISTINCT group_id FROM group_records ORDER BY group_id")
+            .map_err(backend)?;
+        stmt.query_map([], |r| r.get(0))
+            .map_err(backend)?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(backend)
+    }
+}
+
+impl KeyPackageStore for Store {
+    fn insert_key_package(
+        &self,
+        reference: &KeyPackageRef,
+        key_package: &CoreStoredKeyPackage,
+    ) -> Result<(), StorageError> {
+        use conclave_codec::Encode as _;
+        let bundle = &key_package.bundle;
+        let stored = StoredKeyPackage {
+            kp_ref: reference.0.clone(),
+            cipher_suite: bundle.key_package.cipher_suite.0,
+            key_package: bundle.key_package.to_bytes().map_err(backend)?,
+            init_private: bundle.init_private_key.clone(),
+            encryption_private: bundle.encryption_private_key.clone(),
+            last_resort: key_package.last_resort,
+        };
+        let mut conn = self.storage_conn()?;
+        let tx = conn.transaction().map_err(backend)?;
+        Self::put_key_package_tx(&tx, &stored).map_err(backend)?;
+        tx.commit().map_err(backend)
+    }
+
+    fn key_package(
+        &self,
+        reference: &KeyPackageRef,
+    ) -> Result<Option<CoreStoredKeyPackage>, StorageError> {
+        use conclave_codec::Decode as _;
+        let Some(stored) = Store::key_package(self, &reference.0).map_err(backend)? else {
+            return Ok(None);
+        };
+        let key_package = conclave_core::messages::KeyPackage::from_bytes(&stored.key_package)
+            .map_err(|e| StorageError::Malformed(e.to_string()))?;
+        Ok(Some(CoreStoredKeyPackage {
+            bundle: conclave_core::group::KeyPackageBundle {
+                key_package,
+                init_private_key: stored.init_private,
+                encryption_private_key: stored.encryption_private,
+            },
+            last_resort: stored.last_resort,
+        }))
+    }
+
+    fn delete_key_package(&self, reference: &KeyPackageRef) -> Result<(), StorageError> {
+        self.storage_conn()?
+            .execute("DELETE FROM key_packages WHERE kp_ref = ?1", [&reference.0])
+            .map(|_| ())
+            .map_err(backend)
+    }
+}
+
+impl ExternalPskStore for Store {
+    fn insert_psk(&self, psk_id: &[u8], psk: &Secret) -> Result<(), StorageError> {
+        self.storage_conn()?
+            .execute(
+                "INSERT OR REPLACE INTO psks (psk_id, psk) VALUES (?1, ?2)",
+                params![psk_id, psk.as_bytes()],
+            )
+            .map(|_| ())
+            .map_err(backend)
+    }
+
+    fn psk(&self, psk_id: &[u8]) -> Result<Option<Secret>, StorageError> {
+        self.storage_conn()?
+            .query_row("SELECT psk FROM psks WHERE psk_id = ?1", [psk_id], |r| {
+                r.get::<_, Vec<u8>>(0)
+            })
+            .optional()
+            .map(|v| v.map(Secret::new))
+            .map_err(backend)
+    }
+
+    fn delete_psk(&self, psk_id: &[u8]) -> Result<(), StorageError> {
+        self.storage_conn()?
+            .execute("DELETE FROM psks WHERE psk_id = ?1", [psk_id])
+            .map(|_| ())
+            .map_err(backend)
+    }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn entry(seq: u64, body: &str) -> HistoryEntry {
-        HistoryEntry {
-            seq,
-            epoch: 1,
-            sender: "alice".into(),
-            kind: "message".into(),
-            body: body.into(),
-            at: 0,
-        }
-    }
-
-    #[test]
-    fn the_profile_lock_excludes_other_processes_until_dropped() {
-        let dir = tempfile::tempdir().unwrap();
-        let first = Store::open(dir.path()).unwrap();
-        let second = Store::open(dir.path()).unwrap();
-        let held = first.lock(std::time::Duration::from_secs(5)).unwrap();
-        let refused = second.lock(std::time::Duration::from_millis(200));
-        assert!(refused.is_err());
-        drop(held);
-        second.lock(std::time::Duration::from_secs(5)).unwrap();
-    }
-
-    #[test]
-    fn applying_an_entry_is_atomic_and_idempotent() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut store = Store::open(dir.path()).unwrap();
-        let row = GroupRow {
-            group_id: b"g#1".to_vec(),
-            name: "g".into(),
-            state: vec![1],
-            cursor: 0,
-            status: GroupStatus::Active,
-            reason: None,
-        };
-        store.insert_group(&row).unwrap();
-        store
-            .save_state_and_outbox(b"g#1", &[2], b"digest", "hello")
-            .unwrap();
-        let first = entry(1, "hello");
-        let applied = AppliedEntry {
-            cursor: 1,
-            status: GroupStatus::Active,
-            reason: None,
-            history: Some(&first),
-            sent_digest: Some(b"digest"),
-        };
-        store.apply_entry(b"g#1", &[3], &applied).unwrap();
-        // Applying the same entry again (a retry after a crash) changes nothing.
-        store.apply_entry(b"g#1", &[3], &applied).unwrap();
-        assert_eq!(store.history(b"g#1").unwrap(), vec![first]);
-        assert_eq!(store.outbox(b"digest").unwrap(), None);
-        let row = store.group_by_name("g").unwrap().unwrap();
-        assert_eq!((row.state, row.cursor), (vec![3], 1));
-    }
-}
+mod tests;
