@@ -37,6 +37,8 @@ pub mod store;
 mod client;
 mod driver;
 mod names;
+#[cfg(test)]
+mod testing;
 
 pub use client::{Client, ClientOptions, GroupSummary, SyncReport};
 pub use error::{BadResponse, ClientError};

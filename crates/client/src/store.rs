@@ -154,6 +154,7 @@ impl StateWrite {
     }
 }
 
+/// The identity of this client (one per home directory).
 #[derive(Clone)]
 pub struct Profile {
     /// The user name (also the DS client id and the AS name, `mls://<name>`).
