@@ -1,9 +1,10 @@
 //! The configuration of the Delivery Service: limits, lifetimes, the optional credential
-//! policy and the cryptography backend.
+//! policy, the cryptography backend and the metrics registry.
 
 use std::sync::Arc;
 
 use conclave_crypto::CryptoProvider;
+use conclave_service::metrics::Metrics;
 
 use crate::policy::CredentialPolicy;
 
@@ -29,6 +30,10 @@ pub struct DsConfig {
     pub credential_policy: Option<Arc<dyn CredentialPolicy>>,
     /// The cryptography backend that verifies signatures (default: aws-lc).
     pub crypto: Arc<dyn CryptoProvider>,
+    /// The registry the DS counts into and serves at `GET /metrics` (default: a registry of
+    /// its own). Give the same one to an Authentication Service served by the same process
+    /// so that `/metrics` shows both; never to two DS states.
+    pub metrics: Metrics,
 }
 
 impl core::fmt::Debug for DsConfig {
@@ -59,6 +64,7 @@ impl Default for DsConfig {
             retention: None,
             credential_policy: None,
             crypto: conclave_service::CryptoBackend::default().provider(),
+            metrics: Metrics::new(),
         }
     }
 }

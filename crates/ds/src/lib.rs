@@ -19,6 +19,7 @@
 //! - [`store`]: the storage trait, its engine-independent rules and its SQLite and
 //!   PostgreSQL engines;
 //! - [`header`]: the clear-header reader; `ids`: the syntax of client and group ids;
+//! - [`metrics`]: the DS's metrics (served at `GET /metrics`);
 //! - [`error`]: [`DsError`] and its HTTP form.
 //!
 //! The bodies of the API (commit bundle, signed auth statements, JSON) are in
@@ -34,6 +35,7 @@ pub mod config;
 pub mod error;
 pub mod header;
 mod ids;
+pub mod metrics;
 pub mod policy;
 pub mod query;
 pub mod routes;

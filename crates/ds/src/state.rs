@@ -1,5 +1,5 @@
 //! What the handlers share: the store, the configuration, the clock, the wake-up feed of
-//! the WebSockets, the KeyPackage claim rate limit and the token cache.
+//! the WebSockets, the KeyPackage claim rate limit, the token cache and the metrics.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -9,6 +9,8 @@ use conclave_service::Clock;
 
 use crate::config::DsConfig;
 use crate::error::DsError;
+use crate::metrics::DsMetrics;
+use crate::store::metered::MeteredStore;
 use crate::store::{LogEvent, Pruned, Store, WakeupFeed};
 
 /// Wake-ups kept for a WebSocket that falls behind, when the server announces its own
@@ -24,6 +26,7 @@ const TOKEN_CACHE_MAX: usize = 100_000;
 
 /// Everything the handlers share.
 pub struct AppState {
+    /// The engine, timed for the metrics.
     pub(crate) store: Arc<dyn Store>,
     pub(crate) config: DsConfig,
     clock: Clock,
@@ -39,6 +42,8 @@ pub struct AppState {
     /// answer without a query per request; [`TOKEN_CACHE_TTL`] bounds how long a token
     /// removed from the database by hand stays usable on a node.
     tokens: Mutex<HashMap<Vec<u8>, (String, u64)>>,
+    /// The DS's metrics, in [`DsConfig::metrics`].
+    pub(crate) metrics: DsMetrics,
 }
 
 impl core::fmt::Debug for AppState {
@@ -57,8 +62,10 @@ impl AppState {
         Self::with_clock(store, config, conclave_service::system_clock())
     }
 
-    /// A service with a given clock.
+    /// A service with a given clock. Registers the DS's metrics in [`DsConfig::metrics`].
     pub fn with_clock(store: Arc<dyn Store>, config: DsConfig, clock: Clock) -> Arc<Self> {
+        let metrics = DsMetrics::register(&config.metrics);
+        let store: Arc<dyn Store> = Arc::new(MeteredStore::new(store, metrics.clone()));
         // PostgreSQL: the engine's feed covers every DS node on the database; SQLite: one
         // process, the handlers announce their appends.
         let (wakeups, announce_locally) = match store.wakeups() {
@@ -74,10 +81,11 @@ impl AppState {
             announce_locally,
             claims: Mutex::new(HashMap::new()),
             tokens: Mutex::new(HashMap::new()),
+            metrics,
         })
     }
 
-    /// The store.
+    /// The store (the configured engine, its operations timed for the metrics).
     pub fn store(&self) -> &Arc<dyn Store> {
         &self.store
     }
@@ -85,6 +93,11 @@ impl AppState {
     /// The configuration.
     pub fn config(&self) -> &DsConfig {
         &self.config
+    }
+
+    /// The DS's metrics.
+    pub fn metrics(&self) -> &DsMetrics {
+        &self.metrics
     }
 
     /// The current time of the service's clock, seconds since the Unix epoch.

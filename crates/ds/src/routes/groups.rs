@@ -97,7 +97,8 @@ pub(crate) async fn get(
 /// `POST /v1/groups/{id}/commits`: appends a commit bundle if it moves the group from the
 /// commit's epoch to the next (RFC 9750 §5.2: exactly one commit per epoch; 409
 /// `wrong_epoch` with the current epoch otherwise), updates the GroupInfo, tree and members
-/// and routes the Welcome, all at once.
+/// and routes the Welcome, all at once. Counted in the metrics as accepted, or refused by
+/// error code.
 pub(crate) async fn post_commit(
     State(state): St,
     AuthenticatedClient(client_id): AuthenticatedClient,
@@ -105,7 +106,9 @@ pub(crate) async fn post_commit(
     headers: HeaderMap,
     body: Body,
 ) -> AppResult {
-    commit(&state, &client_id, &group, &headers, body).await
+    let outcome = commit(&state, &client_id, &group, &headers, body).await;
+    state.metrics.commit_outcome(&outcome);
+    outcome
 }
 
 /// The work of [`post_commit`].

@@ -19,6 +19,10 @@
 //! | `GET /v1/groups/{id}/group-info`, `…/ratchet-tree` | | members, or anyone if external joins are allowed | `groups` |
 //! | `GET /v1/welcomes?after=N&limit=M`, `DELETE /v1/welcomes?up_to=N` | | the inbox owner | `welcomes` |
 //! | `GET /v1/ws` | WebSocket of [`WakeUp`](conclave_api::delivery::WakeUp)s | any client, for its groups | `websocket` |
+//! | `GET /metrics` | Prometheus text format | anyone (operators: keep it off the public network) | [`crate::metrics`] |
+//!
+//! Every request is counted and timed by matched route, method and status
+//! ([`conclave_service::metrics::HttpMetrics`]).
 
 mod auth;
 mod clients;
@@ -39,15 +43,19 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use conclave_api::delivery as wire;
 use conclave_service::body as request;
+use conclave_service::metrics::{METRICS_PATH, serve_metrics};
 use serde::de::DeserializeOwned;
 
 pub use crate::auth::AuthenticatedClient;
 use crate::error::DsError;
 use crate::state::AppState;
 
-/// The router of the API.
+/// The router of the API, with `GET /metrics` (the registry of [`crate::DsConfig::metrics`])
+/// and every request counted.
 pub fn router(state: Arc<AppState>) -> Router {
-    Router::new()
+    let http = state.metrics.http().clone();
+    let metrics = state.config.metrics.clone();
+    let router = Router::new()
         .route("/v1/health", get(health))
         .route("/v1/clients", post(clients::register))
         .route(
@@ -75,6 +83,7 @@ pub fn router(state: Arc<AppState>) -> Router {
             get(welcomes::read).delete(welcomes::acknowledge),
         )
         .route("/v1/ws", get(websocket::upgrade))
+        .route(METRICS_PATH, get(serve_metrics).with_state(metrics))
         .fallback(|| async { DsError::NotFound("no such endpoint".into()) })
         .method_not_allowed_fallback(|| async {
             (
@@ -87,7 +96,8 @@ pub fn router(state: Arc<AppState>) -> Router {
             )
         })
         .layer(axum::extract::DefaultBodyLimit::disable())
-        .with_state(state)
+        .with_state(state);
+    http.instrument(router)
 }
 
 /// What a handler answers.

@@ -47,6 +47,7 @@ async fn push_wakeups(
     mut socket: WebSocket,
     mut events: broadcast::Receiver<LogEvent>,
 ) {
+    let _open = state.metrics.websocket_opened();
     let mut membership: HashMap<Vec<u8>, bool> = HashMap::new();
     loop {
         tokio::select! {
@@ -96,6 +97,7 @@ async fn push_wakeups(
                 if socket.send(Message::Text(text.into())).await.is_err() {
                     break;
                 }
+                state.metrics.wakeup_sent();
             }
             incoming = socket.recv() => {
                 match incoming {

@@ -15,6 +15,7 @@
 //!
 //! Times are seconds since the Unix epoch and are passed in by the caller.
 
+pub mod metered;
 mod migrations;
 mod pg_listen;
 pub mod postgres;
