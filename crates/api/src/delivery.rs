@@ -32,7 +32,7 @@ pub const AUTH_LABEL: &str = "conclave ds auth";
 pub const CREDENTIAL_LABEL: &str = "conclave ds credential";
 
 /// A commit with everything that must be stored with it, accepted or refused as one
-/// (DESIGN.md §4 "Ordering").
+/// (RFC 9750 §5.2: exactly one commit per epoch).
 ///
 /// ```text
 /// struct {

@@ -1,5 +1,5 @@
-//! Side-by-side benchmarks of Conclave, mls-rs and OpenMLS on the same RFC 9420 workloads
-//! (issue 5): one commit adding N−1 members (RFC 9420 §12.4), a join from the Welcome with
+//! Side-by-side benchmarks of Conclave, mls-rs and OpenMLS on the same RFC 9420 workloads:
+//! one commit adding N−1 members (RFC 9420 §12.4), a join from the Welcome with
 //! full tree validation (§12.4.3.1), update and remove commits with an UpdatePath (§12.4.2),
 //! application messages as PrivateMessages (§6.3), and the sizes of a Welcome, a commit and
 //! one member's serialized state.

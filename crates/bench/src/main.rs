@@ -1,5 +1,5 @@
 //! `conclave-bench`: runs the same RFC 9420 workloads on Conclave, mls-rs and OpenMLS and
-//! prints each operation's median per stack with the ratio peer/Conclave (issue 5).
+//! prints each operation's median per stack with the ratio peer/Conclave.
 //!
 //! ```text
 //! conclave-bench [--provider rustcrypto|fastest] [--sizes 2,10,100,1000,10000]

@@ -1,4 +1,4 @@
-//! `conclave`: the Conclave command line (issue 7). Users, groups and messages over the
+//! `conclave`: the Conclave command line. Users, groups and messages over the
 //! Delivery Service and the Authentication Service, end-to-end encrypted with MLS
 //! (RFC 9420); `conclave devnet` runs both services locally and `conclave demo` plays the
 //! README's scenario.

@@ -1,4 +1,4 @@
-//! Conclave's default cryptography backend, on `aws-lc-rs` (DESIGN.md §3).
+//! Conclave's default cryptography backend, on `aws-lc-rs`.
 //!
 //! [`AwsLcProvider`] implements [`CryptoProvider`] for the MLS cipher suites 1, 2, 3, 5 and 7
 //! (RFC 9420 §17.1): X25519/P-256/P-384/P-521 Diffie-Hellman for DHKEM (RFC 9180 §4.1),

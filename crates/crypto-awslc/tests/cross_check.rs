@@ -1,4 +1,4 @@
-//! Cross-check of the two crypto backends (DESIGN.md §3): for every cipher suite that both
+//! Cross-check of the two crypto backends: for every cipher suite that both
 //! `AwsLcProvider` and `RustCryptoProvider` implement, every primitive of
 //! `CipherSuiteProvider` must give the same answer on the same input (or both must fail).
 //! ECDSA signatures are randomized differently by the two backends, so for them we check

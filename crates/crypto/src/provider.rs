@@ -1,4 +1,4 @@
-//! The traits a cryptographic backend implements (DESIGN.md §3).
+//! The traits a cryptographic backend implements.
 //!
 //! One [`CipherSuiteProvider`] object per cipher suite, object-safe, exposing the primitive
 //! operations MLS needs: hash, HMAC, HKDF, AEAD, Diffie-Hellman for DHKEM, and signatures.

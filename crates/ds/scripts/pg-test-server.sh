@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# A throwaway PostgreSQL for the Delivery Service tests (DESIGN.md §4).
+# A throwaway PostgreSQL for the Delivery Service tests.
 #
 #   pg-test-server.sh start   installs PostgreSQL if missing, starts a fresh server on a
 #                             loopback port and prints its URL (the only line on stdout)

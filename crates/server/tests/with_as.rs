@@ -1,4 +1,4 @@
-//! `conclave-ds --with-as` (RFC 9750 §4, DESIGN.md §5): the AS routes served by the DS, and
+//! `conclave-ds --with-as` (RFC 9750 §4): the AS routes served by the DS, and
 //! client registration limited to credentials the AS issued: a foreign root, a basic
 //! credential, an expired or revoked certificate, or a client id other than the enrolled
 //! name are refused; an AS-issued credential is accepted. In process through the router,

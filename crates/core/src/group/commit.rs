@@ -11,22 +11,23 @@ use conclave_crypto::{CipherSuiteProvider, CryptoRandom, Secret, hpke, labels};
 use super::proposals::{
     AppliedProposals, CommittedProposal, Committer, ProposalContext, TreeKeys, validate_and_apply,
 };
-use super::state::EpochState;
+use super::state::{ConfirmationTag, EpochState, NextEpoch, PskSources};
 use super::{
     Group, GroupConfig, GroupError, GroupStatus, SigningIdentity, mls_message, sign_leaf_node,
 };
 use crate::framing::{VerifiedContent, sign_content};
-use crate::key_schedule::{EpochSecrets, KeySchedule};
+use crate::key_schedule::EpochSecrets;
 use crate::messages::{
     AuthenticatedContent, Commit, Content, EncryptedGroupSecrets, Extension, ExtensionPayload,
     ExternalPub, FramedContent, GroupContext, GroupInfo, GroupSecrets, HpkeCiphertext,
     KeyPackageRef, LeafIndex, LeafNode, LeafNodeSource, MlsMessage, MlsMessageBody, PathSecret,
-    PreSharedKeyId, Proposal, ProposalOrRef, Psk, ReInit, Sender, UpdatePath, Welcome, WireFormat,
+    PreSharedKeyId, Proposal, ProposalOrRef, ReInit, Sender, UpdatePath, Welcome, WireFormat,
 };
 use crate::transcript;
 use crate::tree::{RatchetTree, check_committer_parent_hash};
 use crate::treekem::{GeneratedPath, PrivateTree, decrypt_path};
 use crate::validation::{GroupRequirements, LeafNodeContext, LeafNodeValidator};
+use crate::welcome::{GROUP_INFO_TBS_LABEL, WELCOME_LABEL};
 
 /// Label of the external-init secret export (RFC 9420 §8.3).
 pub(crate) const EXTERNAL_INIT_LABEL: &[u8] = b"MLS 1.0 external init secret";
@@ -160,11 +161,6 @@ pub(crate) fn build_commit(
 ) -> Result<BuiltCommit, GroupError> {
     let cs = base.cs;
     let group_id = base.context.group_id.clone();
-    let new_epoch = base
-        .context
-        .epoch
-        .checked_add(1)
-        .ok_or(GroupError::MalformedState("epoch overflow"))?;
     let new_leaves: Vec<LeafIndex> = applied.added.iter().map(|(leaf, _)| *leaf).collect();
 
     let with_path = applied.path_required || options.force_path;
@@ -173,16 +169,7 @@ pub(crate) fn build_commit(
         // External commit: the joiner takes the leftmost blank leaf (RFC 9420 §12.4.3.2).
         None => applied.tree.add_leaf(base.leaf_template.clone())?,
     };
-    let mut provisional = GroupContext {
-        version: base.context.version,
-        cipher_suite: base.context.cipher_suite,
-        group_id: group_id.clone(),
-        epoch: new_epoch,
-        tree_hash: Vec::new(),
-        confirmed_transcript_hash: base.context.confirmed_transcript_hash.clone(),
-        extensions: applied.extensions.clone(),
-    };
-    let (path, generated, commit_secret) = if with_path {
+    let (path, generated, provisional, commit_secret) = if with_path {
         let generated = GeneratedPath::generate(cs, &applied.tree, own_leaf, rng)?;
         let parent_hash = applied
             .tree
@@ -197,7 +184,7 @@ pub(crate) fn build_commit(
             Some((&group_id, own_leaf)),
         )?;
         applied.tree.set_leaf(own_leaf, Some(leaf.clone()))?;
-        provisional.tree_hash = applied.tree.tree_hash(cs)?;
+        let provisional = provisional_context(cs, base.context, &mut applied)?;
         let provisional_bytes = super::encode(&provisional)?;
         let path = generated.encrypt(
             cs,
@@ -208,10 +195,10 @@ pub(crate) fn build_commit(
             rng,
         )?;
         let commit_secret = generated.commit_secret().clone();
-        (Some(path), Some(generated), commit_secret)
+        (Some(path), Some(generated), provisional, commit_secret)
     } else {
-        provisional.tree_hash = applied.tree.tree_hash(cs)?;
-        (None, None, Secret::zero(cs.hash_len()))
+        let provisional = provisional_context(cs, base.context, &mut applied)?;
+        (None, None, provisional, Secret::zero(cs.hash_len()))
     };
 
     let sender = match base.own_leaf {
@@ -242,49 +229,37 @@ pub(crate) fn build_commit(
     )?;
 
     // The new epoch (RFC 9420 §8, §8.2).
+    let summary = CommitSummary::of(provisional.epoch, sender, Some(own_leaf), &applied);
     let confirmed =
         transcript::confirmed_transcript_hash(cs, base.interim_transcript_hash, &signed)?;
-    let new_context = GroupContext {
-        confirmed_transcript_hash: confirmed,
-        ..provisional
-    };
-    let context_bytes = super::encode(&new_context)?;
-    let psk_secret = psk_secret(cs, &applied.psks, psk_secrets)?;
-    let schedule = KeySchedule::from_init(
+    let next = NextEpoch::start(
         cs,
-        base.init_secret.as_bytes(),
-        commit_secret.as_bytes(),
-        psk_secret.as_ref().map(Secret::as_bytes),
-        &context_bytes,
+        GroupContext {
+            confirmed_transcript_hash: confirmed,
+            ..provisional
+        },
+        &base.init_secret,
+        &commit_secret,
+        psk_secret(cs, &applied.psks, psk_secrets)?.as_ref(),
     )?;
-    let joiner_secret = schedule.joiner_secret().clone();
+    let joiner_secret = next.schedule().joiner_secret().clone();
     let welcome_key_nonce = if applied.added.is_empty() {
         None
     } else {
-        Some(schedule.welcome_key_nonce(cs)?)
+        Some(next.schedule().welcome_key_nonce(cs)?)
     };
-    let secrets = schedule.epoch_secrets(cs, &context_bytes)?;
-    let confirmation_tag = transcript::confirmation_tag(
-        cs,
-        secrets.confirmation_key.as_bytes(),
-        &new_context.confirmed_transcript_hash,
-    );
-    signed.auth.confirmation_tag = Some(confirmation_tag.clone());
-    let interim = transcript::interim_transcript_hash(
-        cs,
-        &new_context.confirmed_transcript_hash,
-        &confirmation_tag,
-    )?;
+    let epoch = next.finish(cs, base.config, applied.tree, ConfirmationTag::Compute)?;
+    signed.auth.confirmation_tag = Some(epoch.confirmation_tag.clone());
 
     // GroupInfo of the new epoch (RFC 9420 §12.4.3), as published for external joiners.
     let sign = |external_pub: bool| {
         sign_group_info(
             cs,
             base.signer,
-            &new_context,
-            &applied.tree,
-            &secrets,
-            &confirmation_tag,
+            &epoch.context,
+            &epoch.tree,
+            &epoch.secrets,
+            &epoch.confirmation_tag,
             own_leaf,
             options,
             external_pub,
@@ -306,14 +281,15 @@ pub(crate) fn build_commit(
             };
             let encrypted_group_info =
                 cs.aead_seal(key.as_bytes(), nonce.as_bytes(), &[], &group_info_bytes)?;
-            let prepared = labels::prepare_encrypt_context(cs, "Welcome", &encrypted_group_info)?;
+            let prepared =
+                labels::prepare_encrypt_context(cs, WELCOME_LABEL, &encrypted_group_info)?;
             // The GroupSecrets of each joiner (RFC 9420 §12.4.3.1), then one HPKE
             // encryption per joiner, in parallel where enabled.
             let mut joiners = Vec::with_capacity(applied.added.len());
             for (leaf, key_package) in &applied.added {
                 let path_secret = generated
                     .as_ref()
-                    .and_then(|g| g.path_secret_for_joiner(&applied.tree, *leaf))
+                    .and_then(|g| g.path_secret_for_joiner(&epoch.tree, *leaf))
                     .map(|s| PathSecret {
                         path_secret: s.as_bytes().to_vec(),
                     });
@@ -353,7 +329,7 @@ pub(crate) fn build_commit(
                 },
             )?;
             Some(mls_message(MlsMessageBody::Welcome(Welcome {
-                cipher_suite: new_context.cipher_suite,
+                cipher_suite: epoch.context.cipher_suite,
                 secrets: secrets_list,
                 encrypted_group_info,
             })))
@@ -366,37 +342,13 @@ pub(crate) fn build_commit(
             let mut private = previous_private.cloned().ok_or(GroupError::PathRequired(
                 "an external commit always carries a path",
             ))?;
-            private.prune(&applied.tree);
+            private.prune(&epoch.tree);
             private
         }
     };
-    let summary = CommitSummary {
-        epoch: new_epoch,
-        committer: sender,
-        committer_leaf: Some(own_leaf),
-        added: new_leaves,
-        removed: applied.removed.iter().map(|(leaf, _)| *leaf).collect(),
-        updated: applied.updated.clone(),
-        reinit: applied.reinit.clone(),
-        self_removed: false,
-    };
-    let status = applied.reinit.clone().map(GroupStatus::ReInitialized);
-    let epoch = EpochState::new(
-        base.config,
-        new_context,
-        applied.tree,
-        interim,
-        confirmation_tag,
-        secrets,
-    );
     Ok(BuiltCommit {
         content: signed,
-        staged: StagedCommit {
-            epoch: Some(Box::new(epoch)),
-            private: Some(private),
-            summary,
-            status,
-        },
+        staged: StagedCommit::advance(epoch, private, summary),
         welcome,
         group_info: mls_message(MlsMessageBody::GroupInfo(group_info)),
     })
@@ -445,7 +397,7 @@ pub(crate) fn sign_group_info(
     };
     let tbs = group_info.to_be_signed()?;
     group_info.signature =
-        labels::sign_with_label(cs, signer.secret_key.as_bytes(), "GroupInfoTBS", &tbs)?;
+        labels::sign_with_label(cs, signer.secret_key.as_bytes(), GROUP_INFO_TBS_LABEL, &tbs)?;
     Ok(group_info)
 }
 
@@ -470,35 +422,35 @@ pub(crate) fn psk_secret(
 }
 
 impl Group {
-    /// Looks up the secret of a PSK: external PSKs from the PSK store, resumption PSKs of
-    /// this group from its recent epochs (RFC 9420 §8.4, §8.6).
-    pub(crate) fn find_psk(&self, id: &PreSharedKeyId) -> Option<Secret> {
-        match &id.psk {
-            Psk::External { psk_id } => self.env.psks.external_psk(psk_id),
-            Psk::Resumption {
-                psk_group_id,
-                psk_epoch,
-                ..
-            } => {
-                // Our own epochs first; then the predecessor a ReInit or branch linked us to,
-                // which may have kept the same group id (RFC 9420 §11.2 allows it).
-                let own = (psk_group_id.as_slice() == self.group_id())
-                    .then(|| self.resumption_psk(*psk_epoch).cloned())
-                    .flatten();
-                own.or_else(|| {
-                    self.linked_psks
-                        .iter()
-                        .find(|(g, e, _)| g == psk_group_id && e == psk_epoch)
-                        .map(|(_, _, s)| s.clone())
-                })
-            }
+    /// Where this group finds PSKs (RFC 9420 §8.4, §8.6): the PSK store, its own recent
+    /// epochs and the group it is linked to.
+    pub(crate) fn psk_sources(&self) -> PskSources<'_> {
+        PskSources {
+            external: self.env.psks.as_ref(),
+            own: Some(self),
+            linked: &self.linked_psks,
         }
     }
 
-    fn resolve_psks(&self, ids: &[PreSharedKeyId]) -> Result<Vec<Secret>, GroupError> {
-        ids.iter()
-            .map(|id| self.find_psk(id).ok_or(GroupError::PskNotFound))
-            .collect()
+    /// Validates and applies a committed proposal list against the current epoch
+    /// (RFC 9420 §12.2, §12.3): for a commit we create and for one we receive alike.
+    fn validate_proposals(
+        &self,
+        committer: Committer,
+        committed: &[CommittedProposal],
+        now: u64,
+    ) -> Result<AppliedProposals, GroupError> {
+        let psks = self.psk_sources();
+        let ctx = ProposalContext {
+            cs: self.cs.as_ref(),
+            identity: self.env.identity.as_ref(),
+            context: &self.epoch.context,
+            tree: &self.epoch.tree,
+            lifetime_policy: self.config.lifetime_policy,
+            now,
+            psks: &psks,
+        };
+        validate_and_apply(&ctx, committer, committed)
     }
 
     /// Creates a commit (RFC 9420 §12.4.1) of the pending proposals (by reference) and
@@ -544,20 +496,8 @@ impl Group {
             });
             refs.push(ProposalOrRef::Proposal(proposal.clone()));
         }
-        let applied = {
-            let psk_available = |id: &PreSharedKeyId| self.find_psk(id).is_some();
-            let ctx = ProposalContext {
-                cs: self.cs.as_ref(),
-                identity: self.env.identity.as_ref(),
-                context: &self.epoch.context,
-                tree: &self.epoch.tree,
-                lifetime_policy: self.config.lifetime_policy,
-                now,
-                psk_available: &psk_available,
-            };
-            validate_and_apply(&ctx, Committer::Member(own), &committed)?
-        };
-        let psk_secrets = self.resolve_psks(&applied.psks)?;
+        let applied = self.validate_proposals(Committer::Member(own), &committed, now)?;
+        let psk_secrets = self.psk_sources().resolve(&applied.psks)?;
         let template = self
             .epoch
             .tree
@@ -682,19 +622,7 @@ pub(crate) fn process_commit(
             }
         }
     }
-    let mut applied = {
-        let psk_available = |id: &PreSharedKeyId| group.find_psk(id).is_some();
-        let ctx = ProposalContext {
-            cs,
-            identity: group.env.identity.as_ref(),
-            context: &group.epoch.context,
-            tree: &group.epoch.tree,
-            lifetime_policy: group.config.lifetime_policy,
-            now,
-            psk_available: &psk_available,
-        };
-        validate_and_apply(&ctx, committer, &committed)?
-    };
+    let mut applied = group.validate_proposals(committer, &committed, now)?;
     // The two external-commit policies are independent: a group may let members that lost
     // their state rejoin (resync, removing their prior appearance) without letting
     // newcomers in (RFC 9420 §12.4.3.2; RFC 9750 "Invalid Commits").
@@ -720,26 +648,18 @@ pub(crate) fn process_commit(
             "the commit is empty or covers a proposal type that requires a path",
         ));
     }
-    let psk_secrets = group.resolve_psks(&applied.psks)?;
+    let psk_secrets = group.psk_sources().resolve(&applied.psks)?;
     let own = group.own_leaf();
     let new_leaves: Vec<LeafIndex> = applied.added.iter().map(|(leaf, _)| *leaf).collect();
-    let mut summary = CommitSummary {
-        epoch: group.epoch().saturating_add(1),
-        committer: sender,
-        // A member's leaf is known now (a removed receiver returns before the path is
-        // applied); an external joiner's once its leaf is added.
-        committer_leaf: match committer {
-            Committer::Member(leaf) => Some(leaf),
-            Committer::External => None,
-        },
-        added: new_leaves.clone(),
-        removed: applied.removed.iter().map(|(leaf, _)| *leaf).collect(),
-        updated: applied.updated.clone(),
-        reinit: applied.reinit.clone(),
-        self_removed: false,
+    // A member's leaf is known without the path; an external joiner's once its leaf is in.
+    let member_leaf = match committer {
+        Committer::Member(leaf) => Some(leaf),
+        Committer::External => None,
     };
     if applied.removed.iter().any(|(leaf, _)| *leaf == own) {
         // We cannot follow into the next epoch (RFC 9420 §12.4.2: delete the state).
+        let epoch = group.epoch().saturating_add(1);
+        let mut summary = CommitSummary::of(epoch, sender, member_leaf, &applied);
         summary.self_removed = true;
         return Ok(StagedCommit {
             epoch: None,
@@ -749,11 +669,6 @@ pub(crate) fn process_commit(
         });
     }
 
-    let mut provisional = GroupContext {
-        epoch: summary.epoch,
-        extensions: applied.extensions.clone(),
-        ..group.epoch.context.clone()
-    };
     // If a committed Update replaced our leaf, we hold its new private key (RFC 9420 §12.1.2).
     let mut base_private = group.private.clone();
     if applied.updated.contains(&own)
@@ -766,11 +681,10 @@ pub(crate) fn process_commit(
         base_private.insert(own.node(), key.clone());
     }
     let mut private = base_private.clone();
-    let commit_secret = match &commit.path {
+    let (committer_leaf, provisional, commit_secret) = match &commit.path {
         Some(path) => {
             let sender_leaf = apply_path(group, &mut applied, committer, path, now)?;
-            summary.committer_leaf = Some(sender_leaf);
-            provisional.tree_hash = applied.tree.tree_hash(cs)?;
+            let provisional = provisional_context(cs, &group.epoch.context, &mut applied)?;
             let provisional_bytes = super::encode(&provisional)?;
             let decrypted = decrypt_path(
                 cs,
@@ -785,15 +699,12 @@ pub(crate) fn process_commit(
             for (node, key) in decrypted.keys {
                 private.insert(node, key);
             }
-            decrypted.commit_secret
+            (Some(sender_leaf), provisional, decrypted.commit_secret)
         }
         None => {
-            if let Committer::Member(leaf) = committer {
-                summary.committer_leaf = Some(leaf);
-            }
-            provisional.tree_hash = applied.tree.tree_hash(cs)?;
+            let provisional = provisional_context(cs, &group.epoch.context, &mut applied)?;
             private.prune(&applied.tree);
-            Secret::zero(cs.hash_len())
+            (member_leaf, provisional, Secret::zero(cs.hash_len()))
         }
     };
 
@@ -821,50 +732,83 @@ pub(crate) fn process_commit(
         verified.encoded_content(),
         &verified.auth().signature,
     )?;
-    let new_context = GroupContext {
-        confirmed_transcript_hash: confirmed,
-        ..provisional
-    };
-    let context_bytes = super::encode(&new_context)?;
-    let psk_secret = psk_secret(cs, &applied.psks, &psk_secrets)?;
-    let secrets = KeySchedule::from_init(
-        cs,
-        init_secret.as_bytes(),
-        commit_secret.as_bytes(),
-        psk_secret.as_ref().map(Secret::as_bytes),
-        &context_bytes,
-    )?
-    .epoch_secrets(cs, &context_bytes)?;
     let tag = verified
         .auth()
         .confirmation_tag
         .as_deref()
         .ok_or(GroupError::ConfirmationTagMismatch)?;
-    if !transcript::verify_confirmation_tag(
+    let summary = CommitSummary::of(provisional.epoch, sender, committer_leaf, &applied);
+    let epoch = NextEpoch::start(
         cs,
-        secrets.confirmation_key.as_bytes(),
-        &new_context.confirmed_transcript_hash,
-        tag,
-    ) {
-        return Err(GroupError::ConfirmationTagMismatch);
-    }
-    let interim =
-        transcript::interim_transcript_hash(cs, &new_context.confirmed_transcript_hash, tag)?;
-    let status = applied.reinit.clone().map(GroupStatus::ReInitialized);
-    let epoch = EpochState::new(
+        GroupContext {
+            confirmed_transcript_hash: confirmed,
+            ..provisional
+        },
+        &init_secret,
+        &commit_secret,
+        psk_secret(cs, &applied.psks, &psk_secrets)?.as_ref(),
+    )?
+    .finish(
+        cs,
         &group.config,
-        new_context,
         applied.tree,
-        interim,
-        tag.to_vec(),
-        secrets,
-    );
-    Ok(StagedCommit {
-        epoch: Some(Box::new(epoch)),
-        private: Some(private),
-        summary,
-        status,
+        ConfirmationTag::Verify(tag),
+    )?;
+    Ok(StagedCommit::advance(epoch, private, summary))
+}
+
+/// The provisional GroupContext of the next epoch (RFC 9420 §12.4.1, §12.4.2): the epoch
+/// incremented, the extensions the proposals left and the hash of the new tree; the
+/// confirmed transcript hash is still the current one.
+fn provisional_context(
+    cs: &dyn CipherSuiteProvider,
+    current: &GroupContext,
+    applied: &mut AppliedProposals,
+) -> Result<GroupContext, GroupError> {
+    Ok(GroupContext {
+        epoch: current
+            .epoch
+            .checked_add(1)
+            .ok_or(GroupError::MalformedState("epoch overflow"))?,
+        tree_hash: applied.tree.tree_hash(cs)?,
+        extensions: applied.extensions.clone(),
+        ..current.clone()
     })
+}
+
+impl CommitSummary {
+    /// What a commit over `applied` changed, leading to epoch `epoch`.
+    fn of(
+        epoch: u64,
+        committer: Sender,
+        committer_leaf: Option<LeafIndex>,
+        applied: &AppliedProposals,
+    ) -> Self {
+        Self {
+            epoch,
+            committer,
+            committer_leaf,
+            added: applied.added.iter().map(|(leaf, _)| *leaf).collect(),
+            removed: applied.removed.iter().map(|(leaf, _)| *leaf).collect(),
+            updated: applied.updated.clone(),
+            reinit: applied.reinit.clone(),
+            self_removed: false,
+        }
+    }
+}
+
+impl StagedCommit {
+    /// A staged move to `epoch`, reinitialising the group if the commit carried a ReInit
+    /// (RFC 9420 §11.2).
+    fn advance(epoch: EpochState, private: PrivateTree, summary: CommitSummary) -> Self {
+        let status = summary.reinit.clone().map(GroupStatus::ReInitialized);
+        Self {
+            epoch: Some(Box::new(epoch)),
+            private: Some(private),
+            summary,
+            status,
+        }
+    }
 }
 
 /// Validates the UpdatePath's leaf and merges the path into the tree (RFC 9420 §12.4.2,

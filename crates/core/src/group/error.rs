@@ -11,7 +11,7 @@ use crate::messages::{LeafIndex, ProposalType, SenderType, WireFormat};
 use crate::psk::PskError;
 use crate::secret_tree::SecretTreeError;
 use crate::transcript::TranscriptError;
-use crate::tree::TreeError;
+use crate::tree::{TreeError, TreeValidationError};
 use crate::treekem::TreeKemError;
 use crate::validation::ValidationError;
 use crate::welcome::WelcomeError;
@@ -144,6 +144,9 @@ pub enum GroupError {
     /// The ratchet tree rejected an operation.
     #[error(transparent)]
     Tree(#[from] TreeError),
+    /// A ratchet tree received when joining is invalid (RFC 9420 §12.4.3.1).
+    #[error(transparent)]
+    TreeValidation(#[from] TreeValidationError),
     /// TreeKEM failed.
     #[error(transparent)]
     TreeKem(#[from] TreeKemError),

@@ -7,10 +7,10 @@ use conclave_crypto::{CipherSuiteProvider, CryptoRandom, Secret, hpke};
 
 use super::commit::{CommitBase, CommitOptions, CommitOutput, EXTERNAL_INIT_LABEL, build_commit};
 use super::proposals::{CommittedProposal, Committer, ProposalContext, validate_and_apply};
-use super::state::EpochState;
+use super::state::{EpochState, PskSources};
 use super::{
     Group, GroupConfig, GroupEnv, GroupError, GroupStatus, KeyPackageBundle, LeafOptions,
-    SigningIdentity, default_capabilities, mls_message,
+    SigningIdentity, mls_message,
 };
 use crate::framing::protect_public;
 use crate::messages::{
@@ -21,7 +21,6 @@ use crate::messages::{
 use crate::transcript;
 use crate::tree::RatchetTree;
 use crate::treekem::{NodeKey, PrivateTree};
-use crate::validation::{GroupRequirements, LeafNodeContext, LeafNodeValidator, UsedLeafKeys};
 use crate::welcome::{
     check_group_info_cipher_suite, check_psk_ids, decrypt_group_info, decrypt_group_secrets,
     find_group_secrets, joiner_epoch_secrets, joiner_key_schedule, verify_group_info_signature,
@@ -41,18 +40,13 @@ pub struct JoinOptions {
     pub psks: Vec<PreSharedKeyId>,
 }
 
-fn find_psk(env: &GroupEnv, options: &JoinOptions, id: &PreSharedKeyId) -> Option<Secret> {
-    match &id.psk {
-        Psk::External { psk_id } => env.psks.external_psk(psk_id),
-        Psk::Resumption {
-            psk_group_id,
-            psk_epoch,
-            ..
-        } => options
-            .resumption_psks
-            .iter()
-            .find(|(g, e, _)| g == psk_group_id && e == psk_epoch)
-            .map(|(_, _, s)| s.clone()),
+/// Where a joiner finds PSKs (RFC 9420 §8.4): the PSK store and the resumption PSKs it was
+/// given; it has no epochs of its own.
+fn joiner_psks<'a>(env: &'a GroupEnv, options: &'a JoinOptions) -> PskSources<'a> {
+    PskSources {
+        external: env.psks.as_ref(),
+        own: None,
+        linked: &options.resumption_psks,
     }
 }
 
@@ -68,9 +62,9 @@ fn tree_for(group_info: &GroupInfo, options: &JoinOptions) -> Result<RatchetTree
     Ok(RatchetTree::from_nodes(nodes)?)
 }
 
-/// Verifies the GroupInfo signature by leaf `signer` and validates the tree for a joiner
-/// (RFC 9420 §12.4.3.1): tree hash, parent hashes, every leaf (§7.3), unmerged leaves, key
-/// uniqueness.
+/// Verifies the GroupInfo signature by leaf `signer`, its extensions (RFC 9420 §13.4) and
+/// the GroupContext's (§12.1.7, §13.4), and validates the tree for a joiner with
+/// [`RatchetTree::validate_for_join`] (§12.4.3.1).
 fn verify_group_info_and_tree(
     cs: &dyn CipherSuiteProvider,
     env: &GroupEnv,
@@ -87,41 +81,13 @@ fn verify_group_info_and_tree(
     crate::validation::check_unique_extensions(&group_info.extensions)?;
     crate::validation::check_unique_extensions(&group_info.group_context.extensions)?;
     let context = &group_info.group_context;
-    let requirements = GroupRequirements::from_group_context(context)?;
-    let members = tree.member_credential_types(None);
-    let no_keys = UsedLeafKeys::default();
-    let validator = LeafNodeValidator {
+    tree.validate_for_join(
         cs,
-        identity: env.identity.as_ref(),
-        group: &requirements,
-        members: &members,
-        keys: &no_keys,
-        lifetime_policy: config.lifetime_policy,
+        env.identity.as_ref(),
+        context,
+        config.lifetime_policy,
         now,
-    };
-    // RFC 9420 §12.4.3.1, in order: tree hash, parent hashes, every leaf (§7.3, which
-    // includes its signature), unmerged leaves, key uniqueness.
-    tree.verify_tree_hash(cs, &context.tree_hash)?;
-    tree.verify_parent_hashes(cs)?;
-    // Each leaf's checks are independent: in parallel where enabled, with the signatures
-    // verified afterwards as one batch. If the batch fails, the leaves are checked one by
-    // one to name the first bad one.
-    let leaves: Vec<_> = tree.members().collect();
-    let leaf_context = |leaf_index: LeafIndex| LeafNodeContext::TreeLeaf {
-        group_id: &context.group_id,
-        leaf_index,
-    };
-    let signatures = crate::parallel::try_map(&leaves, |(leaf_index, leaf)| {
-        validator.validate_leaf_node_deferring_signature(leaf, &leaf_context(*leaf_index))
-    })?;
-    if !crate::validation::verify_deferred(cs, &signatures) {
-        crate::parallel::try_map(&leaves, |(leaf_index, leaf)| {
-            validator.validate_leaf_node(leaf, &leaf_context(*leaf_index))
-        })?;
-        return Err(crate::validation::ValidationError::LeafNodeSignature.into());
-    }
-    tree.verify_unmerged_leaves()?;
-    tree.verify_unique_keys()?;
+    )?;
     super::proposals::check_group_context_extensions(
         cs,
         env.identity.as_ref(),
@@ -132,6 +98,34 @@ fn verify_group_info_and_tree(
 }
 
 impl Group {
+    /// The state of a new member in its first epoch, by Welcome or external commit
+    /// (RFC 9420 §12.4.3): nothing cached, pending or kept from earlier epochs.
+    fn joined(
+        env: GroupEnv,
+        cs: Box<dyn CipherSuiteProvider>,
+        config: GroupConfig,
+        signer: SigningIdentity,
+        epoch: EpochState,
+        private: PrivateTree,
+        linked_psks: Vec<(Vec<u8>, u64, Secret)>,
+    ) -> Self {
+        Self {
+            env,
+            cs,
+            config,
+            signer,
+            epoch,
+            private,
+            proposals: Vec::new(),
+            pending_commit: None,
+            past_epochs: VecDeque::new(),
+            resumption_psks: VecDeque::new(),
+            status: GroupStatus::Active,
+            pending_updates: Vec::new(),
+            linked_psks,
+        }
+    }
+
     /// Joins a group from a Welcome (RFC 9420 §12.4.3.1).
     pub fn join(
         env: GroupEnv,
@@ -166,11 +160,7 @@ impl Group {
             key_package.init_private_key.as_bytes(),
         )?;
         check_psk_ids(&secrets.psks)?;
-        let psk_secrets: Vec<Secret> = secrets
-            .psks
-            .iter()
-            .map(|id| find_psk(&env, options, id).ok_or(GroupError::PskNotFound))
-            .collect::<Result<_, _>>()?;
+        let psk_secrets = joiner_psks(&env, options).resolve(&secrets.psks)?;
         let psk_secret = super::commit::psk_secret(cs.as_ref(), &secrets.psks, &psk_secrets)?;
         let schedule = joiner_key_schedule(
             cs.as_ref(),
@@ -179,6 +169,13 @@ impl Group {
         )?;
         let group_info = decrypt_group_info(cs.as_ref(), welcome, &schedule)?;
         check_group_info_cipher_suite(&group_info, kp)?;
+        // Our own leaf lists the group's suite (RFC 9420 §7.3, §10.1): only other members'
+        // leaves may omit it (validation::LeafNodeContext::tolerates_omitted_suite).
+        crate::validation::check_supports_group(
+            &kp.leaf_node.capabilities,
+            group_info.group_context.version,
+            group_info.group_context.cipher_suite,
+        )?;
         let mut tree = tree_for(&group_info, options)?;
         verify_group_info_and_tree(cs.as_ref(), &env, &config, &group_info, &mut tree, now)?;
         let own = tree
@@ -232,21 +229,8 @@ impl Group {
             group_info.confirmation_tag,
             epoch_secrets,
         );
-        let group = Self {
-            env,
-            cs,
-            config,
-            signer,
-            epoch,
-            private,
-            proposals: Vec::new(),
-            pending_commit: None,
-            past_epochs: VecDeque::new(),
-            resumption_psks: VecDeque::new(),
-            status: GroupStatus::Active,
-            pending_updates: Vec::new(),
-            linked_psks: options.resumption_psks.clone(),
-        };
+        let linked_psks = options.resumption_psks.clone();
+        let group = Self::joined(env, cs, config, signer, epoch, private, linked_psks);
         Ok((group, psks))
     }
 
@@ -288,8 +272,8 @@ impl Group {
             })
             .collect();
         let context = &group_info.group_context;
+        let psks = joiner_psks(&env, options);
         let applied = {
-            let psk_available = |id: &PreSharedKeyId| find_psk(&env, options, id).is_some();
             let ctx = ProposalContext {
                 cs: cs.as_ref(),
                 identity: env.identity.as_ref(),
@@ -297,15 +281,11 @@ impl Group {
                 tree: &tree,
                 lifetime_policy: config.lifetime_policy,
                 now,
-                psk_available: &psk_available,
+                psks: &psks,
             };
             validate_and_apply(&ctx, Committer::External, &committed)?
         };
-        let psk_secrets: Vec<Secret> = applied
-            .psks
-            .iter()
-            .map(|id| find_psk(&env, options, id).ok_or(GroupError::PskNotFound))
-            .collect::<Result<_, _>>()?;
+        let psk_secrets = psks.resolve(&applied.psks)?;
         let interim = transcript::interim_transcript_hash(
             cs.as_ref(),
             &context.confirmed_transcript_hash,
@@ -316,10 +296,7 @@ impl Group {
             encryption_key: HpkePublicKey(Vec::new()),
             signature_key: signer.public_key.clone(),
             credential: signer.credential.clone(),
-            capabilities: leaf_options
-                .capabilities
-                .clone()
-                .unwrap_or_else(|| default_capabilities(suite, env.identity.as_ref())),
+            capabilities: leaf_options.capabilities_for(suite, env.identity.as_ref())?,
             leaf_node_source: LeafNodeSource::KeyPackage(Lifetime {
                 not_before: 0,
                 not_after: 0,
@@ -359,21 +336,8 @@ impl Group {
         let private = staged
             .private
             .ok_or(GroupError::MalformedState("external commit without keys"))?;
-        let group = Self {
-            env,
-            cs,
-            config,
-            signer,
-            epoch: *epoch,
-            private,
-            proposals: Vec::new(),
-            pending_commit: None,
-            past_epochs: VecDeque::new(),
-            resumption_psks: VecDeque::new(),
-            status: GroupStatus::Active,
-            pending_updates: Vec::new(),
-            linked_psks: options.resumption_psks.clone(),
-        };
+        let linked_psks = options.resumption_psks.clone();
+        let group = Self::joined(env, cs, config, signer, *epoch, private, linked_psks);
         Ok((
             group,
             CommitOutput {

@@ -51,7 +51,7 @@ use crate::messages::{
 use crate::secret_tree::SecretTreeConfig;
 use crate::tree::RatchetTree;
 use crate::treekem::PrivateTree;
-use crate::validation::LifetimePolicy;
+use crate::validation::{KEY_PACKAGE_TBS_LABEL, LEAF_NODE_TBS_LABEL, LifetimePolicy};
 use proposals::CachedProposal;
 use state::{EpochState, PastEpoch};
 
@@ -164,7 +164,8 @@ pub struct KeyPackageBundle {
 /// Parameters of a new KeyPackage or leaf.
 #[derive(Debug, Clone, Default)]
 pub struct LeafOptions {
-    /// Capabilities; `None` gives [`default_capabilities`].
+    /// Capabilities; `None` gives [`default_capabilities`]. They must list MLS 1.0 and the
+    /// group's cipher suite (see [`LeafOptions::capabilities_for`]).
     pub capabilities: Option<Capabilities>,
     /// Leaf node extensions.
     pub leaf_extensions: Vec<Extension>,
@@ -189,6 +190,27 @@ pub fn default_capabilities(suite: CipherSuite, identity: &dyn IdentityProvider)
     }
 }
 
+impl LeafOptions {
+    /// The capabilities of a leaf we generate for a group of `suite`: the given ones, else
+    /// [`default_capabilities`]. They must list MLS 1.0 and `suite` (else
+    /// `ValidationError::UnsupportedVersion` or `UnsupportedCipherSuite`): a KeyPackage
+    /// must (RFC 9420 §7.3, §10.1), and the leaves we generate never rely on the leniency
+    /// granted to other members' leaves
+    /// ([`crate::validation::LeafNodeContext::tolerates_omitted_suite`]).
+    pub fn capabilities_for(
+        &self,
+        suite: CipherSuite,
+        identity: &dyn IdentityProvider,
+    ) -> Result<Capabilities, GroupError> {
+        let capabilities = self
+            .capabilities
+            .clone()
+            .unwrap_or_else(|| default_capabilities(suite, identity));
+        crate::validation::check_supports_group(&capabilities, ProtocolVersion::MLS10, suite)?;
+        Ok(capabilities)
+    }
+}
+
 impl KeyPackageBundle {
     /// Creates and signs a KeyPackage (RFC 9420 §10) with fresh init and encryption keys.
     pub fn generate(
@@ -204,10 +226,7 @@ impl KeyPackageBundle {
         let init = hpke::generate_key_pair(cs, rng)?;
         let encryption = hpke::generate_key_pair(cs, rng)?;
         let lifetime = options.lifetime_seconds.unwrap_or(DEFAULT_LIFETIME);
-        let capabilities = options
-            .capabilities
-            .clone()
-            .unwrap_or_else(|| default_capabilities(suite, env.identity.as_ref()));
+        let capabilities = options.capabilities_for(suite, env.identity.as_ref())?;
         let leaf_node = sign_leaf_node(
             cs,
             signer,
@@ -229,8 +248,12 @@ impl KeyPackageBundle {
             signature: Vec::new(),
         };
         let tbs = key_package.to_be_signed()?;
-        key_package.signature =
-            labels::sign_with_label(cs, signer.secret_key.as_bytes(), "KeyPackageTBS", &tbs)?;
+        key_package.signature = labels::sign_with_label(
+            cs,
+            signer.secret_key.as_bytes(),
+            KEY_PACKAGE_TBS_LABEL,
+            &tbs,
+        )?;
         Ok(Self {
             key_package,
             init_private_key: init.secret_key,
@@ -261,7 +284,7 @@ pub(crate) fn sign_leaf_node(
     };
     let tbs = leaf.to_be_signed(group)?;
     leaf.signature =
-        labels::sign_with_label(cs, signer.secret_key.as_bytes(), "LeafNodeTBS", &tbs)?;
+        labels::sign_with_label(cs, signer.secret_key.as_bytes(), LEAF_NODE_TBS_LABEL, &tbs)?;
     Ok(leaf)
 }
 

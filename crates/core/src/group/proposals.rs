@@ -8,6 +8,7 @@ use std::collections::{HashMap, HashSet};
 use conclave_codec::Encode;
 use conclave_crypto::{CipherSuiteProvider, labels};
 
+use super::state::PskSources;
 use super::{Group, GroupError};
 use crate::credential::IdentityProvider;
 use crate::framing::VerifiedContent;
@@ -19,8 +20,7 @@ use crate::messages::{
 use crate::tree::RatchetTree;
 use crate::validation::{
     GroupRequirements, LeafKeyLookup, LeafNodeContext, LeafNodeValidator, UsedLeafKeys,
-    check_group_context_extensions as check_required_capabilities_of_members, check_key_uniqueness,
-    validate_external_senders,
+    check_key_uniqueness, validate_external_senders,
 };
 
 /// A proposal received (or sent) in the current epoch, kept for the next commit.
@@ -145,8 +145,9 @@ pub(crate) struct ProposalContext<'a> {
     pub(crate) tree: &'a RatchetTree,
     pub(crate) lifetime_policy: crate::validation::LifetimePolicy,
     pub(crate) now: u64,
-    /// Whether a PSK is available (RFC 9420 §12.4.2).
-    pub(crate) psk_available: &'a dyn Fn(&PreSharedKeyId) -> bool,
+    /// Where PSKs come from: a PreSharedKey proposal is valid only if its PSK is available
+    /// (RFC 9420 §12.4.2).
+    pub(crate) psks: &'a PskSources<'a>,
 }
 
 /// Key uniqueness against the leaves of a tree, optionally ignoring one leaf (the leaf
@@ -536,15 +537,15 @@ fn check_psk_proposal(ctx: &ProposalContext<'_>, psk: &PreSharedKeyId) -> Result
     if psk.psk_nonce.len() != ctx.cs.hash_len() {
         return Err(GroupError::PskNonceLength);
     }
-    if !(ctx.psk_available)(psk) {
+    if ctx.psks.find(psk).is_none() {
         return Err(GroupError::PskNotFound);
     }
     Ok(())
 }
 
-/// New group context extensions (RFC 9420 §12.1.7, §11.1): every member supports the
-/// required capabilities and every non-default extension, and `external_senders` is valid
-/// (§12.1.8.1).
+/// New group context extensions (RFC 9420 §12.1.7, §13.4, §11.1): the rules on the list
+/// and on the members ([`crate::validation::check_group_context_extensions`]), and a valid
+/// `external_senders` extension (§12.1.8.1, §5.3.1).
 pub(crate) fn check_group_context_extensions(
     cs: &dyn CipherSuiteProvider,
     identity: &dyn IdentityProvider,
@@ -552,32 +553,7 @@ pub(crate) fn check_group_context_extensions(
     extensions: &[Extension],
     now: u64,
 ) -> Result<(), GroupError> {
-    let mut seen = HashSet::new();
-    for extension in extensions {
-        if !seen.insert(extension.extension_type) {
-            return Err(GroupError::proposal(
-                ProposalType::GROUP_CONTEXT_EXTENSIONS,
-                "an extension type appears twice (RFC 9420 §13.4)",
-                "12.1.7",
-            ));
-        }
-        if !crate::validation::is_default_extension(extension.extension_type) {
-            let unsupported = tree.members().any(|(_, leaf)| {
-                !leaf
-                    .capabilities
-                    .extensions
-                    .contains(&extension.extension_type)
-            });
-            if unsupported {
-                return Err(GroupError::proposal(
-                    ProposalType::GROUP_CONTEXT_EXTENSIONS,
-                    "a member does not support a group context extension",
-                    "12.1.7",
-                ));
-            }
-        }
-    }
-    check_required_capabilities_of_members(extensions, tree.members())?;
+    crate::validation::check_group_context_extensions(extensions, tree.members())?;
     if let Some(senders) = find_payload::<ExternalSenders>(extensions)? {
         validate_external_senders(identity, &senders, cs, now).map_err(|(_, e)| e)?;
     }

@@ -1,11 +1,11 @@
 //! The state of one epoch (RFC 9420 §8), what is kept of past epochs for late application
-//! messages (RFC 9420 §14), and the PSK lookup the group consults (§8.4).
+//! messages (RFC 9420 §14), and the PSK lookup groups and joiners consult (§8.4, §8.6).
 
 use conclave_crypto::{CipherSuiteProvider, Secret};
 
-use super::{GroupConfig, GroupError};
+use super::{Group, GroupConfig, GroupError};
 use crate::key_schedule::{EpochSecrets, KeySchedule};
-use crate::messages::{GroupContext, LeafIndex, SignaturePublicKey};
+use crate::messages::{GroupContext, LeafIndex, PreSharedKeyId, Psk, SignaturePublicKey};
 use crate::secret_tree::SecretTree;
 use crate::transcript;
 use crate::tree::RatchetTree;
@@ -28,6 +28,54 @@ impl PskStore for () {
 impl PskStore for std::sync::RwLock<std::collections::HashMap<Vec<u8>, Secret>> {
     fn external_psk(&self, psk_id: &[u8]) -> Option<Secret> {
         self.read().ok().and_then(|map| map.get(psk_id).cloned())
+    }
+}
+
+/// Where a group, or a client joining one, finds the secret of a PSK (RFC 9420 §8.4, §8.6).
+pub(crate) struct PskSources<'a> {
+    /// External PSKs.
+    pub(crate) external: &'a dyn PskStore,
+    /// The group whose own recent epochs supply resumption PSKs under its group id; `None`
+    /// for a joiner, which has no epochs yet.
+    pub(crate) own: Option<&'a Group>,
+    /// Resumption PSKs of other groups, `(group_id, epoch, secret)`: the predecessor a
+    /// ReInit or branch links a group to (RFC 9420 §11.2, §11.3), or those a joiner was
+    /// given ([`super::JoinOptions::resumption_psks`]).
+    pub(crate) linked: &'a [(Vec<u8>, u64, Secret)],
+}
+
+impl PskSources<'_> {
+    /// The secret of `id`: an external PSK from the store; a resumption PSK from the
+    /// group's own epochs first, then from the linked groups (a ReInit may keep the group
+    /// id, RFC 9420 §11.2, so both can name the same id).
+    pub(crate) fn find(&self, id: &PreSharedKeyId) -> Option<Secret> {
+        match &id.psk {
+            Psk::External { psk_id } => self.external.external_psk(psk_id),
+            Psk::Resumption {
+                psk_group_id,
+                psk_epoch,
+                ..
+            } => {
+                let own = self
+                    .own
+                    .filter(|group| group.group_id() == psk_group_id.as_slice())
+                    .and_then(|group| group.resumption_psk(*psk_epoch).cloned());
+                own.or_else(|| {
+                    self.linked
+                        .iter()
+                        .find(|(g, e, _)| g == psk_group_id && e == psk_epoch)
+                        .map(|(_, _, s)| s.clone())
+                })
+            }
+        }
+    }
+
+    /// The secrets of `ids`, in order, or [`GroupError::PskNotFound`] (RFC 9420 §8.4,
+    /// §12.4.2, §12.4.3.1: a PSK that is not available is an error).
+    pub(crate) fn resolve(&self, ids: &[PreSharedKeyId]) -> Result<Vec<Secret>, GroupError> {
+        ids.iter()
+            .map(|id| self.find(id).ok_or(GroupError::PskNotFound))
+            .collect()
     }
 }
 
@@ -60,33 +108,12 @@ impl EpochState {
         init_secret: &Secret,
     ) -> Result<Self, GroupError> {
         let commit_secret = Secret::zero(cs.hash_len());
-        let encoded = super::encode(&context)?;
-        let secrets = KeySchedule::from_init(
+        NextEpoch::start(cs, context, init_secret, &commit_secret, None)?.finish(
             cs,
-            init_secret.as_bytes(),
-            commit_secret.as_bytes(),
-            None,
-            &encoded,
-        )?
-        .epoch_secrets(cs, &encoded)?;
-        let confirmation_tag = transcript::confirmation_tag(
-            cs,
-            secrets.confirmation_key.as_bytes(),
-            &context.confirmed_transcript_hash,
-        );
-        let interim = transcript::interim_transcript_hash(
-            cs,
-            &context.confirmed_transcript_hash,
-            &confirmation_tag,
-        )?;
-        Ok(Self::new(
             config,
-            context,
             tree,
-            interim,
-            confirmation_tag,
-            secrets,
-        ))
+            ConfirmationTag::Compute,
+        )
     }
 
     /// Assembles an epoch, building its secret tree (and wiping the encryption secret).
@@ -108,6 +135,99 @@ impl EpochState {
             secrets,
             secret_tree,
         }
+    }
+}
+
+/// Where the confirmation tag of a new epoch comes from (RFC 9420 §6.1).
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum ConfirmationTag<'a> {
+    /// Computed: a commit we create, or a new group.
+    Compute,
+    /// Received with a commit, and verified.
+    Verify(&'a [u8]),
+}
+
+/// The next epoch between the key schedule and the epoch secrets (RFC 9420 §8): a
+/// committer takes the `joiner_secret` and the Welcome key from it, then everyone
+/// [`NextEpoch::finish`]es it the same way. This is the one epoch-advance sequence, shared
+/// by the commits we create, the commits we receive and a new group's first epoch.
+pub(crate) struct NextEpoch {
+    context: GroupContext,
+    context_bytes: Vec<u8>,
+    schedule: KeySchedule,
+}
+
+impl NextEpoch {
+    /// Starts the key schedule of the epoch whose GroupContext is `context` (its
+    /// `confirmed_transcript_hash` already the new one): `joiner_secret` from the previous
+    /// `init_secret`, the `commit_secret` and the new GroupContext, then `member_secret` with
+    /// the `psk_secret` (`None`: no PSKs, all zero) (RFC 9420 §8).
+    pub(crate) fn start(
+        cs: &dyn CipherSuiteProvider,
+        context: GroupContext,
+        init_secret: &Secret,
+        commit_secret: &Secret,
+        psk_secret: Option<&Secret>,
+    ) -> Result<Self, GroupError> {
+        let context_bytes = super::encode(&context)?;
+        let schedule = KeySchedule::from_init(
+            cs,
+            init_secret.as_bytes(),
+            commit_secret.as_bytes(),
+            psk_secret.map(Secret::as_bytes),
+            &context_bytes,
+        )?;
+        Ok(Self {
+            context,
+            context_bytes,
+            schedule,
+        })
+    }
+
+    /// The key schedule, for the `joiner_secret` and `welcome_secret` a Welcome carries
+    /// (RFC 9420 §8, §12.4.3.1).
+    pub(crate) fn schedule(&self) -> &KeySchedule {
+        &self.schedule
+    }
+
+    /// The epoch: its secrets (RFC 9420 §8), the confirmation tag over the confirmed
+    /// transcript hash, computed or verified (§6.1), the interim transcript hash (§8.2) and
+    /// the secret tree (§9) over `tree`.
+    pub(crate) fn finish(
+        self,
+        cs: &dyn CipherSuiteProvider,
+        config: &GroupConfig,
+        tree: RatchetTree,
+        tag: ConfirmationTag<'_>,
+    ) -> Result<EpochState, GroupError> {
+        let Self {
+            context,
+            context_bytes,
+            schedule,
+        } = self;
+        let secrets = schedule.epoch_secrets(cs, &context_bytes)?;
+        let confirmation_key = secrets.confirmation_key.as_bytes();
+        let confirmed = &context.confirmed_transcript_hash;
+        let confirmation_tag = match tag {
+            ConfirmationTag::Compute => {
+                transcript::confirmation_tag(cs, confirmation_key, confirmed)
+            }
+            ConfirmationTag::Verify(received) => {
+                if !transcript::verify_confirmation_tag(cs, confirmation_key, confirmed, received) {
+                    return Err(GroupError::ConfirmationTagMismatch);
+                }
+                received.to_vec()
+            }
+        };
+        let interim = transcript::interim_transcript_hash(cs, confirmed, &confirmation_tag)?;
+        Ok(EpochState::new(
+            config,
+            context,
+            tree,
+            interim,
+            confirmation_tag,
+            secrets,
+        ))
     }
 }
 

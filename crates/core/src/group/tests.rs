@@ -1131,3 +1131,180 @@ fn a_member_replaces_its_credential_with_a_commit() {
     assert_eq!(leaf.credential, renewed);
     assert_agree(&groups);
 }
+
+// ---- leaves omitting the group's cipher suite (MLSpp interop, RFC 9420 §7.3, §10.1) -------
+
+/// Makes `group`'s own leaf look like the leaves MLSpp creates: its capabilities list other
+/// suites but not the group's own. The leaf is re-signed; its keys stay keys of the suite.
+/// (We never generate such a leaf: this stands in for another implementation.)
+fn omit_own_suite(group: &mut Group) {
+    let cs = group.cs.as_ref();
+    let own = group.own_leaf();
+    let suite = group.cipher_suite();
+    let mut leaf = group.epoch.tree.leaf(own).unwrap().clone();
+    leaf.capabilities.cipher_suites = vec![CipherSuite(0x0a0a), CipherSuite(7)];
+    assert!(!leaf.capabilities.cipher_suites.contains(&suite));
+    let tbs = leaf
+        .to_be_signed(Some((&group.epoch.context.group_id, own)))
+        .unwrap();
+    leaf.signature = labels::sign_with_label(
+        cs,
+        group.signer.secret_key.as_bytes(),
+        crate::validation::LEAF_NODE_TBS_LABEL,
+        &tbs,
+    )
+    .unwrap();
+    group.epoch.tree.set_leaf(own, Some(leaf)).unwrap();
+    group.epoch.context.tree_hash = group.epoch.tree.tree_hash(cs).unwrap();
+}
+
+fn lists_suite(leaf: &LeafNode, suite: CipherSuite) -> bool {
+    leaf.capabilities.cipher_suites.contains(&suite)
+}
+
+/// A group created by a client whose leaf omits the group's cipher suite (MLSpp): joining
+/// from its Welcome, processing its commits and adding members all work, because its leaf
+/// holds keys of the suite (RFC 9420 §7.3); our own leaves keep listing the suite.
+#[test]
+fn a_member_whose_capabilities_omit_the_suite_is_accepted() {
+    for suite in [CipherSuite(1), CipherSuite(2)] {
+        let mut rng = SeededRng::new(51);
+        let mut creator = new_group(suite, GroupConfig::default(), &mut rng);
+        omit_own_suite(&mut creator);
+        let creator_leaf = creator.own_leaf();
+        let mut groups = vec![creator];
+
+        // Carol joins from the creator's Welcome: the tree carries the creator's leaf
+        // (re-signed by its commit, still without the suite).
+        add_member(&mut groups, 0, "carol", &mut rng);
+        let in_carols_tree = groups[1].tree().leaf(creator_leaf).unwrap();
+        assert!(!lists_suite(in_carols_tree, suite));
+        assert!(matches!(
+            in_carols_tree.leaf_node_source,
+            LeafNodeSource::Commit(_)
+        ));
+
+        // Carol processes the creator's commits (a new leaf without the suite each time),
+        // the creator processes Carol's, and Carol adds Dave, who joins the same tree.
+        commit_all(&mut groups, 0, &CommitOptions::default(), &mut rng);
+        commit_all(&mut groups, 1, &CommitOptions::default(), &mut rng);
+        add_member(&mut groups, 1, "dave", &mut rng);
+        commit_all(&mut groups, 0, &CommitOptions::default(), &mut rng);
+        assert_agree(&groups);
+        exchange(&mut groups, 2, &mut rng);
+        for group in &groups {
+            assert!(!lists_suite(
+                group.tree().leaf(creator_leaf).unwrap(),
+                suite
+            ));
+        }
+        // Every leaf we generated lists the suite.
+        for group in &groups[1..] {
+            assert!(lists_suite(
+                group.tree().leaf(group.own_leaf()).unwrap(),
+                suite
+            ));
+        }
+
+        // A KeyPackage omitting the suite is still refused in an Add (RFC 9420 §10.1).
+        let (erin, mut bundle) = key_package("erin", suite, &mut rng);
+        let cs = RustCryptoProvider.cipher_suite_provider(suite).unwrap();
+        let kp = &mut bundle.key_package;
+        kp.leaf_node.capabilities.cipher_suites = vec![CipherSuite(7)];
+        let tbs = kp.leaf_node.to_be_signed(None).unwrap();
+        kp.leaf_node.signature = labels::sign_with_label(
+            cs.as_ref(),
+            erin.secret_key.as_bytes(),
+            crate::validation::LEAF_NODE_TBS_LABEL,
+            &tbs,
+        )
+        .unwrap();
+        let tbs = kp.to_be_signed().unwrap();
+        kp.signature = labels::sign_with_label(
+            cs.as_ref(),
+            erin.secret_key.as_bytes(),
+            crate::validation::KEY_PACKAGE_TBS_LABEL,
+            &tbs,
+        )
+        .unwrap();
+        let add = CommitOptions {
+            proposals: vec![Proposal::Add(crate::messages::Add {
+                key_package: kp.clone(),
+            })],
+            ..CommitOptions::default()
+        };
+        assert_eq!(
+            groups[1].commit(&add, NOW, &mut rng).unwrap_err(),
+            GroupError::Validation(crate::validation::ValidationError::UnsupportedCipherSuite(
+                suite
+            ))
+        );
+    }
+}
+
+/// The leaves we generate list the group's cipher suite: by default, and capabilities that
+/// omit it are refused for a KeyPackage, a new group and an external join (RFC 9420 §10.1).
+#[test]
+fn the_leaves_we_generate_list_the_group_suite() {
+    let mut rng = SeededRng::new(52);
+    let suite = CipherSuite(1);
+    let unsupported = GroupError::Validation(
+        crate::validation::ValidationError::UnsupportedCipherSuite(suite),
+    );
+    assert_eq!(
+        default_capabilities(suite, &BasicIdentityProvider).cipher_suites,
+        vec![suite]
+    );
+    let (alice, bundle) = key_package("alice", suite, &mut rng);
+    assert!(lists_suite(&bundle.key_package.leaf_node, suite));
+
+    let omitting = LeafOptions {
+        capabilities: Some(Capabilities {
+            cipher_suites: vec![CipherSuite(2)],
+            ..default_capabilities(suite, &BasicIdentityProvider)
+        }),
+        ..LeafOptions::default()
+    };
+    let generated = KeyPackageBundle::generate(&env(), suite, &alice, &omitting, NOW, &mut rng);
+    assert_eq!(generated.unwrap_err(), unsupported);
+    let created = Group::create(
+        env(),
+        suite,
+        b"g".to_vec(),
+        alice.clone(),
+        Vec::new(),
+        GroupConfig::default(),
+        &omitting,
+        NOW,
+        &mut rng,
+    );
+    assert_eq!(created.unwrap_err(), unsupported);
+    let mut groups = three_members(suite, &mut rng);
+    let group_info = match &groups[0].group_info(true).unwrap().body {
+        Body::GroupInfo(info) => info.clone(),
+        _ => panic!(),
+    };
+    let joined = Group::join_external(
+        env(),
+        &group_info,
+        identity("erin", suite, &mut rng),
+        GroupConfig::default(),
+        &omitting,
+        &JoinOptions::default(),
+        NOW,
+        &mut rng,
+    );
+    assert_eq!(joined.unwrap_err(), unsupported);
+
+    // Commits and Updates keep the suite in our leaves.
+    commit_all(&mut groups, 1, &CommitOptions::default(), &mut rng);
+    let update = groups[2].propose_update(None, &mut rng).unwrap();
+    for g in groups.iter_mut().take(2) {
+        g.process_message(&update, NOW).unwrap();
+    }
+    commit_all(&mut groups, 0, &CommitOptions::default(), &mut rng);
+    assert_agree(&groups);
+    for group in &groups {
+        assert!(group.members().all(|(_, leaf)| lists_suite(leaf, suite)));
+    }
+}

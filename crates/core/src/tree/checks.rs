@@ -1,17 +1,20 @@
-//! Validating a ratchet tree received when joining (RFC 9420 §12.4.3.1), one named check
-//! per rule, plus [`RatchetTree::validate_for_join`] running them all.
-//!
-//! Leaf node *semantics* (credentials, capabilities, lifetimes, extensions; RFC 9420 §7.3)
-//! are checked by the caller through the per-leaf hook of `validate_for_join`.
+//! Validating a ratchet tree received when joining (RFC 9420 §12.4.3.1): one named check
+//! per rule of the tree itself, and [`RatchetTree::validate_for_join`], which runs them all
+//! together with the LeafNode validation of every leaf (RFC 9420 §7.3, through
+//! [`crate::validation::LeafNodeValidator`]).
 
 use std::collections::HashMap;
 
 use conclave_crypto::CipherSuiteProvider;
-use conclave_crypto::labels::verify_with_label;
 
-use super::{RatchetTree, TreeError};
-use crate::messages::{LeafIndex, LeafNode};
+use super::{RatchetTree, TreeError, TreeValidationError};
+use crate::credential::IdentityProvider;
+use crate::messages::{GroupContext, LeafIndex, LeafNode};
 use crate::tree_math::NodeIndex;
+use crate::validation::{
+    DeferredSignature, GroupRequirements, LeafNodeContext, LeafNodeValidator, LifetimePolicy,
+    UsedLeafKeys, verify_deferred,
+};
 
 impl RatchetTree {
     /// The tree hash matches the one in the GroupInfo's GroupContext (RFC 9420 §12.4.3.1,
@@ -26,20 +29,6 @@ impl RatchetTree {
         } else {
             Err(TreeError::TreeHashMismatch)
         }
-    }
-
-    /// The signature of every leaf verifies under its own `signature_key` (RFC 9420 §7.3),
-    /// with `LeafNodeTBS` including `group_id` and the leaf's index for the `update` and
-    /// `commit` sources (§7.2).
-    pub fn verify_leaf_signatures(
-        &self,
-        cs: &dyn CipherSuiteProvider,
-        group_id: &[u8],
-    ) -> Result<(), TreeError> {
-        for (index, leaf) in self.members() {
-            verify_leaf_signature(cs, leaf, group_id, index)?;
-        }
-        Ok(())
     }
 
     /// For every non-blank parent and each of its `unmerged_leaves` (RFC 9420 §7.1,
@@ -116,48 +105,104 @@ impl RatchetTree {
         Ok(())
     }
 
-    /// Validates a tree received when joining (RFC 9420 §12.4.3.1): the tree hash equals
-    /// `expected_tree_hash`, every parent node is parent-hash valid (§7.9.2), every leaf
-    /// signature verifies (§7.3) and passes `leaf_check` (credential, capabilities,
-    /// lifetime and extension rules of §7.3, supplied by the caller), unmerged leaves are
-    /// consistent, and encryption and signature keys are unique.
+    /// Validates a tree received when joining (RFC 9420 §12.4.3.1, "Verify the integrity of
+    /// the ratchet tree"), in the RFC's order:
     ///
-    /// The caller's error type `E` carries both its own leaf errors and [`TreeError`].
-    pub fn validate_for_join<E: From<TreeError>>(
+    /// 1. the tree hash equals `context.tree_hash` (§7.8);
+    /// 2. every non-blank parent node is parent-hash valid (§7.9.2);
+    /// 3. every leaf is a valid LeafNode (§7.3): credential, signature (with
+    ///    `context.group_id` and the leaf's index for the `update` and `commit` sources,
+    ///    §7.2), compatibility with the group's parameters and required capabilities,
+    ///    credential types, lifetime (per `lifetime_policy`), extensions;
+    /// 4. the `unmerged_leaves` of every parent are consistent (§7.1);
+    /// 5. no two nodes share an encryption key and no two leaves a signature key (§7.3).
+    ///
+    /// The leaves are checked in parallel where enabled, with their signatures verified
+    /// afterwards as one batch ([`crate::validation::verify_deferred`]); if the batch fails,
+    /// the leaves are checked one by one to name the first bad one.
+    ///
+    /// This is the one implementation: [`crate::group::Group::join`] and
+    /// [`crate::group::Group::join_external`] call it, and so does the conformance check of
+    /// the official `tree-validation` vectors.
+    pub fn validate_for_join(
         &mut self,
         cs: &dyn CipherSuiteProvider,
-        group_id: &[u8],
-        expected_tree_hash: &[u8],
-        mut leaf_check: impl FnMut(LeafIndex, &LeafNode) -> Result<(), E>,
-    ) -> Result<(), E> {
-        self.verify_tree_hash(cs, expected_tree_hash)?;
+        identity: &dyn IdentityProvider,
+        context: &GroupContext,
+        lifetime_policy: LifetimePolicy,
+        now: u64,
+    ) -> Result<(), TreeValidationError> {
+        self.verify_tree_hash(cs, &context.tree_hash)?;
         self.verify_parent_hashes(cs)?;
-        self.verify_leaf_signatures(cs, group_id)?;
-        for (index, leaf) in self.members() {
-            leaf_check(index, leaf)?;
-        }
+        let requirements = GroupRequirements::from_group_context(context)
+            .map_err(TreeValidationError::GroupContext)?;
+        let members = self.member_credential_types(None);
+        let no_keys = UsedLeafKeys::default();
+        let validator = LeafNodeValidator {
+            cs,
+            identity,
+            group: &requirements,
+            members: &members,
+            keys: &no_keys,
+            lifetime_policy,
+            now,
+        };
+        self.verify_leaves(&validator, &context.group_id)?;
         self.verify_unmerged_leaves()?;
         self.verify_unique_keys()?;
         Ok(())
     }
+
+    /// Step 3 of [`RatchetTree::validate_for_join`]: every leaf per RFC 9420 §7.3 at its
+    /// position in group `group_id`, the other members' credential types being this tree's.
+    /// Key uniqueness is left to [`RatchetTree::verify_unique_keys`], which covers parent
+    /// nodes too.
+    fn verify_leaves(
+        &self,
+        validator: &LeafNodeValidator<'_>,
+        group_id: &[u8],
+    ) -> Result<(), TreeValidationError> {
+        let leaves: Vec<(LeafIndex, &LeafNode)> = self.members().collect();
+        let signatures: Vec<_> = crate::parallel::try_map(&leaves, |&(leaf, node)| {
+            check_leaf(validator, group_id, leaf, node, SignatureCheck::Deferred)
+        })?
+        .into_iter()
+        .flatten()
+        .collect();
+        if verify_deferred(validator.cs, &signatures) {
+            return Ok(());
+        }
+        crate::parallel::try_map(&leaves, |&(leaf, node)| {
+            check_leaf(validator, group_id, leaf, node, SignatureCheck::Now)
+        })?;
+        Err(TreeValidationError::LeafSignatureBatch)
+    }
 }
 
-/// Verifies one leaf's signature (RFC 9420 §7.2, §7.3): `VerifyWithLabel(signature_key,
-/// "LeafNodeTBS", LeafNodeTBS, signature)`, where `LeafNodeTBS` includes `group_id` and
-/// `leaf_index` for the `update` and `commit` sources.
-pub fn verify_leaf_signature(
-    cs: &dyn CipherSuiteProvider,
-    leaf: &LeafNode,
+/// Whether a leaf's signature is verified with its other checks or handed back for a batch.
+#[derive(Debug, Clone, Copy)]
+enum SignatureCheck {
+    Deferred,
+    Now,
+}
+
+/// One leaf of a tree being joined, validated per RFC 9420 §7.3 at its position.
+fn check_leaf<'l>(
+    validator: &LeafNodeValidator<'_>,
     group_id: &[u8],
-    leaf_index: LeafIndex,
-) -> Result<(), TreeError> {
-    let tbs = leaf.to_be_signed(Some((group_id, leaf_index)))?;
-    verify_with_label(
-        cs,
-        &leaf.signature_key.0,
-        "LeafNodeTBS",
-        &tbs,
-        &leaf.signature,
-    )
-    .map_err(|_| TreeError::LeafSignatureInvalid(leaf_index))
+    leaf: LeafIndex,
+    node: &'l LeafNode,
+    timing: SignatureCheck,
+) -> Result<Option<DeferredSignature<'l>>, TreeValidationError> {
+    let context = LeafNodeContext::TreeLeaf {
+        group_id,
+        leaf_index: leaf,
+    };
+    let result = match timing {
+        SignatureCheck::Deferred => validator
+            .validate_leaf_node_deferring_signature(node, &context)
+            .map(Some),
+        SignatureCheck::Now => validator.validate_leaf_node(node, &context).map(|()| None),
+    };
+    result.map_err(|error| TreeValidationError::Leaf { leaf, error })
 }

@@ -5,6 +5,7 @@ use conclave_crypto::CryptoError;
 
 use crate::messages::LeafIndex;
 use crate::tree_math::NodeIndex;
+use crate::validation::ValidationError;
 
 /// What went wrong building, changing or validating a ratchet tree.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -66,10 +67,6 @@ pub enum TreeError {
     /// (RFC 9420 §7.9.2).
     #[error("RFC 9420 §7.9.2: the committer's leaf parent_hash does not match the path")]
     CommitterParentHashMismatch,
-    /// A leaf's signature does not verify for its position in this group (RFC 9420 §7.2,
-    /// §7.3).
-    #[error("RFC 9420 §7.3: the signature of leaf {0:?} does not verify")]
-    LeafSignatureInvalid(LeafIndex),
     /// `unmerged_leaves` is not sorted in strictly increasing order (RFC 9420 §7.1).
     #[error("RFC 9420 §7.1: unmerged_leaves of node {0:?} are not in increasing order")]
     UnmergedLeavesNotSorted(NodeIndex),
@@ -119,4 +116,30 @@ pub enum TreeError {
     /// variant).
     #[error("crypto: {0}")]
     Crypto(#[from] CryptoError),
+}
+
+/// Why a ratchet tree received when joining was rejected
+/// ([`super::RatchetTree::validate_for_join`], RFC 9420 §12.4.3.1).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum TreeValidationError {
+    /// A rule of the tree itself: tree hash, parent hashes, unmerged leaves, unique keys.
+    #[error(transparent)]
+    Tree(#[from] TreeError),
+    /// The GroupContext the tree is validated against is malformed (its
+    /// `required_capabilities` extension does not decode, RFC 9420 §11.1).
+    #[error("the group context: {0}")]
+    GroupContext(#[source] ValidationError),
+    /// A leaf fails LeafNode validation (RFC 9420 §7.3).
+    #[error("RFC 9420 §12.4.3.1: leaf {leaf:?}: {error}")]
+    Leaf {
+        /// The leaf.
+        leaf: LeafIndex,
+        /// The rule it breaks.
+        #[source]
+        error: ValidationError,
+    },
+    /// The leaf signatures failed as a batch although each verifies on its own.
+    #[error("RFC 9420 §7.3: the leaf signatures do not verify as a batch")]
+    LeafSignatureBatch,
 }

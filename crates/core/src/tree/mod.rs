@@ -30,8 +30,7 @@ mod parent_hash;
 #[cfg(test)]
 mod tests;
 
-pub use checks::verify_leaf_signature;
-pub use error::TreeError;
+pub use error::{TreeError, TreeValidationError};
 pub use parent_hash::{check_committer_parent_hash, parent_hash};
 
 use crate::messages::{

@@ -6,7 +6,12 @@ use conclave_crypto::{CipherSuite, CipherSuiteProvider, CryptoProvider, SeededRn
 use conclave_crypto_rustcrypto::RustCryptoProvider;
 
 use super::*;
-use crate::messages::{Capabilities, Credential, CredentialType, LeafNodeSource, Lifetime};
+use crate::credential::BasicIdentityProvider;
+use crate::messages::{
+    Capabilities, Credential, CredentialType, GroupContext, LeafNodeSource, Lifetime,
+    ProtocolVersion,
+};
+use crate::validation::{LEAF_NODE_TBS_LABEL, LifetimePolicy, ValidationError};
 
 fn cs() -> Box<dyn CipherSuiteProvider> {
     RustCryptoProvider
@@ -420,6 +425,12 @@ impl Group {
         let mut node = leaf(0);
         node.encryption_key = self.fresh_enc();
         node.signature_key = SignaturePublicKey(public);
+        node.capabilities = Capabilities {
+            versions: vec![ProtocolVersion::MLS10],
+            cipher_suites: vec![cs.cipher_suite()],
+            credentials: vec![CredentialType::BASIC],
+            ..Capabilities::default()
+        };
         node.signature = sign(cs, secret.as_ref(), &node, None);
         node
     }
@@ -451,11 +462,56 @@ impl Group {
         self.tree.set_leaf(who, Some(node)).unwrap();
     }
 
-    fn validate(&mut self, cs: &dyn CipherSuiteProvider) -> Result<(), TreeError> {
+    /// The group context a joiner would receive: this group's id and `tree_hash`.
+    fn context(&self, cs: &dyn CipherSuiteProvider, tree_hash: Vec<u8>) -> GroupContext {
+        GroupContext {
+            version: ProtocolVersion::MLS10,
+            cipher_suite: cs.cipher_suite(),
+            group_id: self.group_id.clone(),
+            epoch: 1,
+            tree_hash,
+            confirmed_transcript_hash: Vec::new(),
+            extensions: Vec::new(),
+        }
+    }
+
+    /// Join validation against the tree's own hash.
+    fn validate(&mut self, cs: &dyn CipherSuiteProvider) -> Result<(), TreeValidationError> {
         let hash = self.tree.tree_hash(cs)?;
-        let group_id = self.group_id.clone();
-        self.tree
-            .validate_for_join(cs, &group_id, &hash, |_, _| Ok::<(), TreeError>(()))
+        let context = self.context(cs, hash);
+        self.validate_with(cs, &context)
+    }
+
+    fn validate_with(
+        &mut self,
+        cs: &dyn CipherSuiteProvider,
+        context: &GroupContext,
+    ) -> Result<(), TreeValidationError> {
+        self.tree.validate_for_join(
+            cs,
+            &BasicIdentityProvider,
+            context,
+            LifetimePolicy::Always,
+            1,
+        )
+    }
+
+    /// Replaces the leaf at `index` with a changed copy, re-signed (as a `key_package`
+    /// leaf) when `resign` is set.
+    fn change_leaf(
+        &mut self,
+        cs: &dyn CipherSuiteProvider,
+        index: LeafIndex,
+        resign: bool,
+        change: impl FnOnce(&mut LeafNode),
+    ) {
+        let mut node = self.tree.leaf(index).unwrap().clone();
+        let secret = self.secret_for(cs, &node);
+        change(&mut node);
+        if resign {
+            node.signature = sign(cs, &secret, &node, None);
+        }
+        self.tree.set_leaf(index, Some(node)).unwrap();
     }
 }
 
@@ -466,7 +522,7 @@ fn sign(
     group: Option<(&[u8], LeafIndex)>,
 ) -> Vec<u8> {
     let tbs = node.to_be_signed(group).unwrap();
-    sign_with_label(cs, secret, "LeafNodeTBS", &tbs).unwrap()
+    sign_with_label(cs, secret, LEAF_NODE_TBS_LABEL, &tbs).unwrap()
 }
 
 /// A group with commits, adds (unmerged leaves) and removes (blanks in the chains).
@@ -520,6 +576,13 @@ fn tampered_parent_is_not_parent_hash_valid() {
         group.tree.verify_parent_hashes(cs),
         Err(TreeError::ParentHashInvalid { .. })
     ));
+    // Join validation runs the same check.
+    assert!(matches!(
+        group.validate(cs),
+        Err(TreeValidationError::Tree(
+            TreeError::ParentHashInvalid { .. }
+        ))
+    ));
 }
 
 #[test]
@@ -551,44 +614,66 @@ fn join_validation_rejects_each_rule() {
 
     // Wrong tree hash.
     let mut group = busy_group(cs);
-    let group_id = group.group_id.clone();
+    let context = group.context(cs, b"nope".to_vec());
     assert_eq!(
-        group
-            .tree
-            .validate_for_join(cs, &group_id, b"nope", |_, _| Ok::<(), TreeError>(())),
-        Err(TreeError::TreeHashMismatch)
+        group.validate_with(cs, &context),
+        Err(TreeValidationError::Tree(TreeError::TreeHashMismatch))
     );
 
-    // The per-leaf hook runs for every member and its error comes back.
-    let hash = group.tree.tree_hash(cs).unwrap();
-    let mut seen = 0;
-    let result = group.tree.validate_for_join(cs, &group_id, &hash, |i, _| {
-        seen += 1;
-        if i == LeafIndex(3) {
-            Err(TreeError::BlankLeaf(i))
-        } else {
-            Ok(())
-        }
-    });
-    assert_eq!(result, Err(TreeError::BlankLeaf(LeafIndex(3))));
-    assert!(seen >= 4);
-
-    // A bad leaf signature, or one checked with another group id or position.
+    // Every leaf is validated per RFC 9420 §7.3 and a bad one is named. A member added
+    // since the last commit is an unmerged leaf of every parent above it, so changing it
+    // leaves the parent hashes valid and only the leaf check can fail.
     let mut group = busy_group(cs);
-    group.tree.verify_leaf_signatures(cs, &group_id).unwrap();
+    let joined = group.add(cs);
+    group.validate(cs).unwrap();
+    group.change_leaf(cs, joined, true, |node| node.capabilities.versions.clear());
     assert_eq!(
-        group.tree.verify_leaf_signatures(cs, b"other group"),
-        Err(TreeError::LeafSignatureInvalid(LeafIndex(0)))
+        group.validate(cs),
+        Err(TreeValidationError::Leaf {
+            leaf: joined,
+            error: ValidationError::UnsupportedVersion(ProtocolVersion::MLS10)
+        })
     );
-    let mut forged = group.tree.leaf(LeafIndex(1)).unwrap().clone();
-    forged.signature[0] ^= 1;
-    group.tree.set_leaf(LeafIndex(1), Some(forged)).unwrap();
-    // (The forged leaf also changes the sibling tree hash in a parent hash above it.)
-    assert!(group.validate(cs).is_err());
+    // Lifetimes are enforced under `LifetimePolicy::Always`.
+    let mut group = busy_group(cs);
+    let joined = group.add(cs);
+    group.change_leaf(cs, joined, true, |node| {
+        node.leaf_node_source = LeafNodeSource::KeyPackage(Lifetime {
+            not_before: 5,
+            not_after: 10,
+        });
+    });
+    assert!(matches!(
+        group.validate(cs),
+        Err(TreeValidationError::Leaf {
+            leaf,
+            error: ValidationError::OutsideLifetime { .. }
+        }) if leaf == joined
+    ));
+
+    // A bad leaf signature, found after the batch failed, is named.
+    let mut group = busy_group(cs);
+    let joined = group.add(cs);
+    group.change_leaf(cs, joined, false, |node| node.signature[0] ^= 1);
     assert_eq!(
-        group.tree.verify_leaf_signatures(cs, &group_id),
-        Err(TreeError::LeafSignatureInvalid(LeafIndex(1)))
+        group.validate(cs),
+        Err(TreeValidationError::Leaf {
+            leaf: joined,
+            error: ValidationError::LeafNodeSignature
+        })
     );
+    // `update` and `commit` leaves are signed with the group id: another id fails them.
+    let mut group = busy_group(cs);
+    let hash = group.tree.tree_hash(cs).unwrap();
+    let mut context = group.context(cs, hash);
+    context.group_id = b"other group".to_vec();
+    assert!(matches!(
+        group.validate_with(cs, &context),
+        Err(TreeValidationError::Leaf {
+            error: ValidationError::LeafNodeSignature,
+            ..
+        })
+    ));
 
     // Duplicate encryption and signature keys.
     let mut group = busy_group(cs);
@@ -618,6 +703,34 @@ fn join_validation_rejects_each_rule() {
             second: node.max(n(2))
         })
     );
+}
+
+/// A leaf of a received tree may omit the group's cipher suite from its capabilities when
+/// its encryption key is a key of the suite (RFC 9420 §7.3; the MLSpp leniency of
+/// `LeafNodeContext::tolerates_omitted_suite`).
+#[test]
+fn join_validation_accepts_a_leaf_omitting_the_suite_only_with_keys_of_it() {
+    let cs = cs();
+    let cs = cs.as_ref();
+    let mut group = busy_group(cs);
+    let joined = group.add(cs);
+    // The test keys are not X25519 keys: refused.
+    group.change_leaf(cs, joined, true, |node| {
+        node.capabilities.cipher_suites = vec![CipherSuite(2)];
+    });
+    assert_eq!(
+        group.validate(cs),
+        Err(TreeValidationError::Leaf {
+            leaf: joined,
+            error: ValidationError::EncryptionKeyNotOfSuite(cs.cipher_suite())
+        })
+    );
+    // With an HPKE key of the suite: accepted.
+    let key = conclave_crypto::hpke::generate_key_pair(cs, &mut SeededRng::new(5)).unwrap();
+    group.change_leaf(cs, joined, true, |node| {
+        node.encryption_key = HpkePublicKey(key.public_key);
+    });
+    group.validate(cs).unwrap();
 }
 
 #[test]

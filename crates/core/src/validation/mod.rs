@@ -6,6 +6,10 @@
 //! runs all the §7.3 steps for a leaf in a given [`LeafNodeContext`], and
 //! [`LeafNodeValidator::validate_key_package`] all the §10.1 steps.
 //!
+//! Leaves already in a group may omit the group's cipher suite from their capabilities
+//! when their keys are keys of the suite (an interoperability leniency, RFC 9420 §7.3,
+//! §10.1; [`LeafNodeContext::tolerates_omitted_suite`]); KeyPackages may not.
+//!
 //! Group state is not owned here: the caller describes the group with
 //! [`GroupRequirements`], the other members' credential types with
 //! [`MemberCredentialTypes`] and key uniqueness with a [`LeafKeyLookup`]. The current time
@@ -16,7 +20,7 @@ use std::collections::BTreeSet;
 
 use conclave_codec::CodecError;
 use conclave_crypto::labels::{sign_content, verify_with_label};
-use conclave_crypto::{CipherSuite, CipherSuiteProvider, SignatureToVerify};
+use conclave_crypto::{CipherSuite, CipherSuiteProvider, CryptoError, SignatureToVerify, hpke};
 
 use crate::credential::{CredentialCheck, CredentialError, CredentialRole, IdentityProvider};
 use crate::messages::{
@@ -84,6 +88,13 @@ pub enum ValidationError {
     /// The leaf's capabilities do not include the group's cipher suite.
     #[error("RFC 9420 §7.3, §11.1: capabilities do not include the group's cipher suite {0:?}")]
     UnsupportedCipherSuite(CipherSuite),
+    /// A leaf already in the group omits the group's cipher suite from its capabilities
+    /// and its `encryption_key` is not a public key of that suite's KEM either, so nothing
+    /// shows it can take part in the group (see [`LeafNodeContext::tolerates_omitted_suite`]).
+    #[error(
+        "RFC 9420 §7.3, §10: capabilities omit the group's cipher suite {0:?} and encryption_key is not a key of it"
+    )]
+    EncryptionKeyNotOfSuite(CipherSuite),
     /// The leaf's capabilities do not include the group's protocol version.
     #[error("RFC 9420 §7.3, §11.1: capabilities do not include protocol version {0:?}")]
     UnsupportedVersion(ProtocolVersion),
@@ -108,6 +119,16 @@ pub enum ValidationError {
         member: LeafIndex,
         /// What it lacks.
         capability: Capability,
+    },
+    /// A member does not list a non-default group context extension in its capabilities.
+    #[error(
+        "RFC 9420 §12.1.7, §13.4: member {member:?} does not support group context extension {extension:?}"
+    )]
+    MemberLacksContextExtension {
+        /// The member's leaf index.
+        member: LeafIndex,
+        /// The extension type it does not list.
+        extension: ExtensionType,
     },
     /// An extension type appears twice in one list.
     #[error("RFC 9420 §13.4: extension type {0:?} appears more than once in one list")]
@@ -184,6 +205,19 @@ pub fn is_default_extension(extension_type: ExtensionType) -> bool {
 /// listed in capabilities (RFC 9420 §7.2).
 pub fn is_default_proposal(proposal_type: ProposalType) -> bool {
     (1..=7).contains(&proposal_type.0)
+}
+
+/// Whether `capabilities` support an extension type: a default one always, any other only
+/// when listed (RFC 9420 §7.2). The one test behind the leaf's own extensions (§7.3), the
+/// group context extensions (§13.4) and required capabilities (§11.1).
+fn supports_extension(capabilities: &Capabilities, extension_type: ExtensionType) -> bool {
+    is_default_extension(extension_type) || capabilities.extensions.contains(&extension_type)
+}
+
+/// Whether `capabilities` support a proposal type: a default one always, any other only
+/// when listed (RFC 9420 §7.2).
+fn supports_proposal(capabilities: &Capabilities, proposal_type: ProposalType) -> bool {
+    is_default_proposal(proposal_type) || capabilities.proposals.contains(&proposal_type)
 }
 
 /// The parameters of the group a leaf must be compatible with (RFC 9420 §7.3, §11.1).
@@ -338,6 +372,46 @@ pub enum LeafNodeContext<'a> {
     },
 }
 
+impl LeafNodeContext<'_> {
+    /// Whether a leaf here may omit the group's cipher suite from
+    /// `capabilities.cipher_suites`, provided it holds keys of the suite
+    /// ([`check_group_parameters`]). An interoperability leniency: some implementations
+    /// (MLSpp) create groups whose leaves do not list the group's own suite.
+    ///
+    /// RFC 9420 §7.3 requires a leaf to be "compatible with the group's parameters" and
+    /// spells out only that `required_capabilities` be listed; §11.1 says members "need to
+    /// support" the suite. For a leaf of a member that is already in the group, support is
+    /// shown by the leaf itself: its signature verifies under the suite's signature scheme
+    /// and its `encryption_key` is a key of the suite's KEM. So these may omit it:
+    ///
+    /// - a leaf of a ratchet tree received when joining (§12.4.3.1) or after a Commit;
+    /// - an Update's leaf (§12.1.2) and the UpdatePath leaf of a member's Commit or of a
+    ///   resync external Commit (§12.4.2), which replace the leaf of a member.
+    ///
+    /// A client *joining* the group must list it, so these may not:
+    ///
+    /// - a KeyPackage's leaf, in an Add or downloaded (§10.1). Decision: §10 says a
+    ///   KeyPackage specifies "a protocol version and cipher suite that the client
+    ///   supports", its `leaf_node.capabilities` "indicates what protocol versions, cipher
+    ///   suites, ... are supported by the client", and that is what makes session
+    ///   establishment safe from downgrade (§10, §11); §10.1 checks that the KeyPackage's
+    ///   cipher suite is the group's and that its leaf is valid per §7.3. A KeyPackage whose
+    ///   capabilities omit its own cipher suite contradicts itself, so an Add of it is
+    ///   refused (an Add we commit as well as one in a Commit we receive);
+    /// - the UpdatePath leaf of a newcomer's external Commit (§12.4.3.2), which admits a
+    ///   new client as an Add does.
+    ///
+    /// The leaves we generate always list the suite (`group::default_capabilities`, and
+    /// capabilities supplied through `group::LeafOptions` are checked).
+    pub fn tolerates_omitted_suite(&self) -> bool {
+        match self {
+            Self::TreeLeaf { .. } | Self::Update { .. } => true,
+            Self::Commit { replaced, .. } => replaced.is_some(),
+            Self::KeyPackage => false,
+        }
+    }
+}
+
 /// Verifies `signature = SignWithLabel(., "LeafNodeTBS", LeafNodeTBS)` under the leaf's
 /// `signature_key` (RFC 9420 §7.2, §7.3). `group` is `(group_id, leaf_index)`, required for
 /// the `update` and `commit` sources.
@@ -387,7 +461,9 @@ pub fn check_leaf_node_source(
 
 /// Checks that capabilities include the group's protocol version and cipher suite
 /// (RFC 9420 §11.1: "all members of the group need to support the cipher suite and
-/// protocol version in use"; §7.3 compatibility with the group's parameters).
+/// protocol version in use"; §7.3 compatibility with the group's parameters). The strict
+/// form, for KeyPackages and our own leaves; [`check_group_parameters`] lets leaves already
+/// in the group omit the suite.
 pub fn check_supports_group(
     capabilities: &Capabilities,
     version: ProtocolVersion,
@@ -401,6 +477,44 @@ pub fn check_supports_group(
     }
     Ok(())
 }
+
+/// Checks that a leaf is compatible with the group's version and cipher suite (RFC 9420
+/// §7.3, §11.1): the version must be listed; the suite too, except where `context`
+/// tolerates its omission ([`LeafNodeContext::tolerates_omitted_suite`]), in which case the
+/// leaf's `encryption_key` must be a public key of the suite's KEM
+/// ([`check_encryption_key_of_suite`], with `cs` the suite's provider). Its
+/// `signature_key` is a key of the suite's signature scheme when its signature verifies,
+/// which LeafNode validation checks (§7.3).
+pub fn check_group_parameters(
+    cs: &dyn CipherSuiteProvider,
+    leaf: &LeafNode,
+    context: &LeafNodeContext<'_>,
+    version: ProtocolVersion,
+    suite: CipherSuite,
+) -> Result<(), ValidationError> {
+    match check_supports_group(&leaf.capabilities, version, suite) {
+        Err(ValidationError::UnsupportedCipherSuite(_)) if context.tolerates_omitted_suite() => {
+            check_encryption_key_of_suite(cs, &leaf.encryption_key)
+                .map_err(|_| ValidationError::EncryptionKeyNotOfSuite(suite))
+        }
+        other => other,
+    }
+}
+
+/// Checks that `key` is an HPKE public key of the suite's KEM (RFC 9420 §5.1.1, RFC 9180
+/// §4.1): an encapsulation to it must succeed, which deserializes it (length `Npk`, a
+/// point of the curve) and computes a DH with it (X25519/X448 reject an all-zero
+/// result). The ephemeral key is fixed and the shared secret is discarded: only the key's
+/// validity is learned.
+pub fn check_encryption_key_of_suite(
+    cs: &dyn CipherSuiteProvider,
+    key: &HpkePublicKey,
+) -> Result<(), CryptoError> {
+    hpke::encap_deterministic(cs, key.as_ref(), KEY_CHECK_IKM).map(|_| ())
+}
+
+/// The `ikm` of the ephemeral key [`check_encryption_key_of_suite`] encapsulates with.
+const KEY_CHECK_IKM: &[u8] = b"conclave: is this an HPKE public key of the suite";
 
 /// Checks that capabilities cover a `required_capabilities` extension (RFC 9420 §7.3,
 /// §11.1). Default extension and proposal types count as supported without being listed;
@@ -421,13 +535,13 @@ fn missing_required_capability(
     let extension = required
         .extension_types
         .iter()
-        .find(|e| !is_default_extension(**e) && !capabilities.extensions.contains(e))
+        .find(|e| !supports_extension(capabilities, **e))
         .map(|e| Capability::Extension(*e));
     let proposal = || {
         required
             .proposal_types
             .iter()
-            .find(|p| !is_default_proposal(**p) && !capabilities.proposals.contains(p))
+            .find(|p| !supports_proposal(capabilities, **p))
             .map(|p| Capability::Proposal(*p))
     };
     let credential = || {
@@ -490,23 +604,31 @@ pub fn check_supports_context_extensions(
     capabilities: &Capabilities,
     context_extensions: &[ExtensionType],
 ) -> Result<(), ValidationError> {
-    match context_extensions
+    missing_context_extension(capabilities, context_extensions).map_or(Ok(()), |t| {
+        Err(ValidationError::ContextExtensionUnsupported(t))
+    })
+}
+
+/// The first non-default extension type of `context_extensions` that `capabilities` omit
+/// (RFC 9420 §13.4).
+fn missing_context_extension(
+    capabilities: &Capabilities,
+    context_extensions: &[ExtensionType],
+) -> Option<ExtensionType> {
+    context_extensions
         .iter()
-        .find(|t| !is_default_extension(**t) && !capabilities.extensions.contains(t))
-    {
-        Some(t) => Err(ValidationError::ContextExtensionUnsupported(*t)),
-        None => Ok(()),
-    }
+        .find(|t| !supports_extension(capabilities, **t))
+        .copied()
 }
 
 fn check_extensions_listed(
     extensions: &[Extension],
     capabilities: &Capabilities,
 ) -> Result<(), ValidationError> {
-    match extensions.iter().find(|e| {
-        !is_default_extension(e.extension_type)
-            && !capabilities.extensions.contains(&e.extension_type)
-    }) {
+    match extensions
+        .iter()
+        .find(|e| !supports_extension(capabilities, e.extension_type))
+    {
         Some(e) => Err(ValidationError::ExtensionNotInCapabilities(
             e.extension_type,
         )),
@@ -585,21 +707,33 @@ pub fn check_key_package_fields(
     Ok(())
 }
 
-/// Checks a GroupContextExtensions proposal's `required_capabilities` against every member
-/// (RFC 9420 §12.1.7, §11.1): each member (including those added in the same Commit,
-/// excluding those removed — the caller passes that set) must support every required
-/// capability. Extensions without `required_capabilities` always pass.
+/// Checks new group context extensions against the members (RFC 9420 §12.1.7, §13.4,
+/// §11.1): no extension type appears twice (§13.4), every member's capabilities list every
+/// non-default extension (§13.4: "The capabilities field MUST indicate support for each
+/// extension in the GroupContext"), and every member supports each capability of a
+/// `required_capabilities` extension (§12.1.7, §11.1). The members are those of the group
+/// after the Commit: including those added in the same Commit, excluding those removed
+/// (the caller passes that set).
+///
+/// This is the one implementation of these rules for a GroupContextExtensions proposal, a
+/// new group and a joined group; the `external_senders` extension is checked separately
+/// ([`validate_external_senders`]).
 pub fn check_group_context_extensions<'l>(
     new_extensions: &[Extension],
     members: impl IntoIterator<Item = (LeafIndex, &'l LeafNode)>,
 ) -> Result<(), ValidationError> {
-    let Some(required) = find_payload::<RequiredCapabilities>(new_extensions)
-        .map_err(ValidationError::MalformedRequiredCapabilities)?
-    else {
-        return Ok(());
-    };
+    check_unique_extensions(new_extensions)?;
+    let types: Vec<ExtensionType> = new_extensions.iter().map(|e| e.extension_type).collect();
+    let required = find_payload::<RequiredCapabilities>(new_extensions)
+        .map_err(ValidationError::MalformedRequiredCapabilities)?;
     for (member, leaf) in members {
-        if let Some(capability) = missing_required_capability(&leaf.capabilities, &required) {
+        if let Some(extension) = missing_context_extension(&leaf.capabilities, &types) {
+            return Err(ValidationError::MemberLacksContextExtension { member, extension });
+        }
+        if let Some(capability) = required
+            .as_ref()
+            .and_then(|required| missing_required_capability(&leaf.capabilities, required))
+        {
             return Err(ValidationError::MemberLacksRequiredCapability { member, capability });
         }
     }
@@ -758,8 +892,10 @@ impl LeafNodeValidator<'_> {
                 signature: &leaf.signature,
             }),
         };
-        check_supports_group(
-            &leaf.capabilities,
+        check_group_parameters(
+            self.cs,
+            leaf,
+            context,
             self.group.version,
             self.group.cipher_suite,
         )?;
@@ -787,7 +923,9 @@ impl LeafNodeValidator<'_> {
 
     /// Runs every RFC 9420 §10.1 step on a KeyPackage offered to this group: version and
     /// cipher suite, the leaf node as a KeyPackage leaf (§7.3), the KeyPackage signature,
-    /// and `init_key != leaf_node.encryption_key`.
+    /// and `init_key != leaf_node.encryption_key`. The leaf must list the group's cipher
+    /// suite in its capabilities, unlike a leaf already in the group: see
+    /// [`LeafNodeContext::tolerates_omitted_suite`] for the reading of §7.3 and §10.1.
     ///
     /// `KeyPackage.extensions` are not required to be listed in the capabilities: unknown
     /// (e.g. GREASE) KeyPackage extensions MUST be ignored (RFC 9420 §10, §13.5).

@@ -538,6 +538,25 @@ fn group_context_extensions_required_capabilities() {
         check_group_context_extensions(&malformed, members),
         Err(ValidationError::MalformedRequiredCapabilities(_))
     ));
+
+    // A non-default context extension must be listed by every member (RFC 9420 §13.4).
+    let grease = Extension {
+        extension_type: GREASE_EXT,
+        extension_data: vec![],
+    };
+    assert_eq!(
+        check_group_context_extensions(std::slice::from_ref(&grease), members),
+        Err(ValidationError::MemberLacksContextExtension {
+            member: LeafIndex(2),
+            extension: GREASE_EXT,
+        })
+    );
+    check_group_context_extensions(std::slice::from_ref(&grease), [(LeafIndex(0), &bob)]).unwrap();
+    // No extension type twice (RFC 9420 §13.4).
+    assert_eq!(
+        check_group_context_extensions(&[grease.clone(), grease], [(LeafIndex(0), &bob)]),
+        Err(ValidationError::DuplicateExtension(GREASE_EXT))
+    );
 }
 
 #[test]
@@ -646,5 +665,108 @@ fn deferred_key_package_signatures_verify_as_a_batch() {
     assert_eq!(
         f.validator().validate_key_package(&bad_leaf[0]),
         Err(ValidationError::LeafNodeSignature)
+    );
+}
+
+/// A leaf of a member already in the group may omit the group's cipher suite from its
+/// capabilities when its keys are keys of the suite (an MLSpp interoperability leniency,
+/// RFC 9420 §7.3); a KeyPackage, and a newcomer's external commit, may not (§10.1).
+#[test]
+fn only_leaves_already_in_the_group_may_omit_the_suite() {
+    let cs = cs();
+    let cs = cs.as_ref();
+    let alice = client(cs, 1, "alice");
+    let f = Fixture::new(&[]);
+    let validator = f.validator();
+    let key = hpke::generate_key_pair(cs, &mut SeededRng::new(7)).unwrap();
+    let mut omitting = alice.leaf.clone();
+    omitting.encryption_key = HpkePublicKey(key.public_key);
+    omitting.capabilities.cipher_suites = vec![CipherSuite(2), CipherSuite(0x0a0a)];
+    let at = LeafIndex(1);
+    let signed = |mut leaf: LeafNode, source: LeafNodeSource| {
+        let group = match source {
+            LeafNodeSource::KeyPackage(_) => None,
+            LeafNodeSource::Update | LeafNodeSource::Commit(_) => Some((GROUP_ID, at)),
+        };
+        leaf.leaf_node_source = source;
+        sign(cs, &alice.secret, leaf, group)
+    };
+    let key_package_leaf = signed(omitting.clone(), omitting.leaf_node_source.clone());
+    let tree_leaf = LeafNodeContext::TreeLeaf {
+        group_id: GROUP_ID,
+        leaf_index: at,
+    };
+
+    // In a tree received when joining: accepted, with the signature checked now or batched.
+    validator
+        .validate_leaf_node(&key_package_leaf, &tree_leaf)
+        .unwrap();
+    let deferred = validator
+        .validate_leaf_node_deferring_signature(&key_package_leaf, &tree_leaf)
+        .unwrap();
+    assert!(verify_deferred(cs, &[deferred]));
+    // Replacing a member's leaf (Update, a member's commit, a resync): accepted.
+    let update = signed(omitting.clone(), LeafNodeSource::Update);
+    validator
+        .validate_leaf_node(
+            &update,
+            &LeafNodeContext::Update {
+                group_id: GROUP_ID,
+                leaf_index: at,
+                replaced: &alice.leaf,
+            },
+        )
+        .unwrap();
+    let commit = signed(omitting.clone(), LeafNodeSource::Commit(vec![1; 32]));
+    let in_commit = |replaced| LeafNodeContext::Commit {
+        group_id: GROUP_ID,
+        leaf_index: at,
+        replaced,
+    };
+    validator
+        .validate_leaf_node(&commit, &in_commit(Some(&alice.leaf)))
+        .unwrap();
+
+    // A newcomer (external commit) and a KeyPackage (§10.1) must list the suite.
+    assert_eq!(
+        validator.validate_leaf_node(&commit, &in_commit(None)),
+        Err(ValidationError::UnsupportedCipherSuite(SUITE))
+    );
+    assert_eq!(
+        validator.validate_leaf_node(&key_package_leaf, &LeafNodeContext::KeyPackage),
+        Err(ValidationError::UnsupportedCipherSuite(SUITE))
+    );
+    let package = key_package(
+        cs,
+        &Client {
+            secret: alice.secret.clone(),
+            leaf: omitting.clone(),
+        },
+    );
+    assert_eq!(
+        validator.validate_key_package(&package),
+        Err(ValidationError::UnsupportedCipherSuite(SUITE))
+    );
+
+    // Without a key of the suite, a leaf omitting the suite is refused everywhere.
+    let mut foreign_key = omitting.clone();
+    foreign_key.encryption_key = HpkePublicKey(vec![9; 31]);
+    let foreign_key = signed(foreign_key, omitting.leaf_node_source.clone());
+    assert_eq!(
+        validator.validate_leaf_node(&foreign_key, &tree_leaf),
+        Err(ValidationError::EncryptionKeyNotOfSuite(SUITE))
+    );
+    // A leaf listing the suite is not asked for more than before.
+    let mut listing = alice.leaf.clone();
+    listing.encryption_key = HpkePublicKey(vec![9; 31]);
+    let listing = signed(listing, omitting.leaf_node_source.clone());
+    validator.validate_leaf_node(&listing, &tree_leaf).unwrap();
+    // The protocol version must still be listed.
+    let mut no_version = omitting;
+    no_version.capabilities.versions.clear();
+    let no_version = signed(no_version, LeafNodeSource::Update);
+    assert_eq!(
+        validator.validate_leaf_node(&no_version, &tree_leaf),
+        Err(ValidationError::UnsupportedVersion(ProtocolVersion::MLS10))
     );
 }

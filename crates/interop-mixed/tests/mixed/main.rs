@@ -1,4 +1,4 @@
-//! Groups mixing Conclave, mls-rs and OpenMLS members (issue 4, part 3).
+//! Groups mixing Conclave, mls-rs and OpenMLS members.
 //!
 //! Each test takes one implementation as the group's creator and puts one member of every
 //! other implementation that supports the cipher suite in the group with it, then runs the

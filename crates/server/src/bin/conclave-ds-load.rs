@@ -1,4 +1,4 @@
-//! `conclave-ds-load`: a load benchmark of the Delivery Service (RFC 9750 §5-§6, DESIGN.md §4),
+//! `conclave-ds-load`: a load benchmark of the Delivery Service (RFC 9750 §5-§6),
 //! not a test.
 //!
 //! For each database and each client count C it starts a DS in process on a loopback port

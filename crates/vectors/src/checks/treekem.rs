@@ -10,6 +10,7 @@ use conclave_core::messages::{
 use conclave_core::tree::{RatchetTree, check_committer_parent_hash};
 use conclave_core::tree_math::NodeIndex;
 use conclave_core::treekem::{GeneratedPath, NodeKey, PrivateTree, decrypt_path};
+use conclave_core::validation::LEAF_NODE_TBS_LABEL;
 use conclave_crypto::{CipherSuiteProvider, CryptoProvider, SeededRng, labels};
 use serde_json::Value;
 
@@ -182,7 +183,7 @@ fn sign_leaf(
         .to_be_signed(Some((group_id, leaf)))
         .map_err(|e| e.to_string())?;
     let key = crate::signature_secret_key(cs, signature_key.to_vec())?;
-    leaf_node.signature = labels::sign_with_label(cs, key.as_bytes(), "LeafNodeTBS", &tbs)
+    leaf_node.signature = labels::sign_with_label(cs, key.as_bytes(), LEAF_NODE_TBS_LABEL, &tbs)
         .map_err(|e| e.to_string())?;
     Ok(())
 }
