@@ -19,8 +19,8 @@ use std::sync::{Arc, OnceLock, RwLock};
 use conclave_codec::{Decode, Encode};
 use conclave_core::credential::BasicIdentityProvider;
 use conclave_core::group::{
-    CommitOptions, Group, GroupConfig, GroupEnv, JoinOptions, KeyPackageBundle, LeafOptions,
-    SigningIdentity,
+    CommitOptions, Group, GroupConfig, GroupEnv, JoinOptions, KeyPackageBundle, MemberParams,
+    NewGroup, SigningIdentity,
 };
 use conclave_core::messages::{
     Credential, MlsMessage, MlsMessageBody, Proposal, Remove, WireFormat,
@@ -71,13 +71,11 @@ fn config(handshake: WireFormat) -> GroupConfig {
 fn build() -> Fixture {
     let mut rng = SeededRng::new(0x5eed);
     let mut alice = Group::create(
-        env(),
-        SUITE,
-        b"fuzzed group".to_vec(),
-        identity("alice", &mut rng),
-        Vec::new(),
-        config(WireFormat::PUBLIC_MESSAGE),
-        &LeafOptions::default(),
+        MemberParams {
+            config: config(WireFormat::PUBLIC_MESSAGE),
+            ..MemberParams::new(env(), identity("alice", &mut rng))
+        },
+        NewGroup::new(SUITE, b"fuzzed group".to_vec()),
         NOW,
         &mut rng,
     )
@@ -89,10 +87,8 @@ fn build() -> Fixture {
     ] {
         let signer = identity(name, &mut rng);
         let bundle = KeyPackageBundle::generate(
-            &env(),
+            &MemberParams::new(env(), signer.clone()),
             SUITE,
-            &signer,
-            &LeafOptions::default(),
             NOW,
             &mut rng,
         )
@@ -115,11 +111,12 @@ fn build() -> Fixture {
             panic!("no Welcome");
         };
         let joined = Group::join(
-            env(),
+            MemberParams {
+                config: config(handshake),
+                ..MemberParams::new(env(), signer)
+            },
             &welcome,
             &bundle,
-            signer,
-            config(handshake),
             &JoinOptions::default(),
             NOW,
         )
@@ -161,18 +158,19 @@ fn build() -> Fixture {
         _ => panic!("not a GroupInfo"),
     };
     let dave = identity("dave", &mut rng);
-    let bundle =
-        KeyPackageBundle::generate(&env(), SUITE, &dave, &LeafOptions::default(), NOW, &mut rng)
-            .expect("key package");
+    let bundle = KeyPackageBundle::generate(
+        &MemberParams::new(env(), dave.clone()),
+        SUITE,
+        NOW,
+        &mut rng,
+    )
+    .expect("key package");
     messages.push(MlsMessage::new(MlsMessageBody::KeyPackage(
         bundle.key_package,
     )));
     let (_dave, external) = Group::join_external(
-        env(),
+        MemberParams::new(env(), dave),
         &group_info,
-        dave,
-        GroupConfig::default(),
-        &LeafOptions::default(),
         &JoinOptions::default(),
         NOW,
         &mut rng,

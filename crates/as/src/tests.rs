@@ -7,7 +7,7 @@ use conclave_core::credential::{
     CredentialCheck, CredentialRole, IdentityProvider, RevocationList, X509IdentityProvider,
 };
 use conclave_core::group::{
-    CommitOptions, Group, GroupConfig, GroupEnv, GroupError, KeyPackageBundle, LeafOptions,
+    CommitOptions, Group, GroupEnv, GroupError, KeyPackageBundle, MemberParams, NewGroup,
     SigningIdentity,
 };
 use conclave_core::messages::{Add, Proposal};
@@ -150,22 +150,15 @@ fn revoked_client_cannot_enrol_or_be_added() {
         psks: Arc::new(()),
     };
     let mallory_kp = KeyPackageBundle::generate(
-        &env,
+        &MemberParams::new(env.clone(), mallory.clone()),
         suite,
-        &mallory,
-        &LeafOptions::default(),
         NOW,
         &mut rng,
     )
     .unwrap();
     let mut group = Group::create(
-        env,
-        suite,
-        b"as".to_vec(),
-        alice,
-        Vec::new(),
-        GroupConfig::default(),
-        &LeafOptions::default(),
+        MemberParams::new(env, alice),
+        NewGroup::new(suite, b"as".to_vec()),
         NOW,
         &mut rng,
     )

@@ -6,7 +6,7 @@ use std::time::Instant;
 use conclave_codec::{Decode, Encode};
 use conclave_core::credential::BasicIdentityProvider;
 use conclave_core::group::{
-    CommitOptions, Group, GroupConfig, GroupEnv, JoinOptions, KeyPackageBundle, LeafOptions,
+    CommitOptions, Group, GroupEnv, JoinOptions, KeyPackageBundle, MemberParams, NewGroup,
     ProcessedMessage, SigningIdentity,
 };
 use conclave_core::messages::{
@@ -117,9 +117,13 @@ pub(crate) fn run(cfg: &RunConfig, progress: &Progress) -> Result<StackRun, Benc
             rng,
         )
         .map_err(fail("signature key"))?;
-        let bundle =
-            KeyPackageBundle::generate(&env, SUITE, &signer, &LeafOptions::default(), now, rng)
-                .map_err(fail("KeyPackage"))?;
+        let bundle = KeyPackageBundle::generate(
+            &MemberParams::new(env.clone(), signer.clone()),
+            SUITE,
+            now,
+            rng,
+        )
+        .map_err(fail("KeyPackage"))?;
         let bytes = encode(
             &MlsMessage::new(MlsMessageBody::KeyPackage(bundle.key_package.clone())),
             "encode KeyPackage",
@@ -151,13 +155,8 @@ pub(crate) fn run(cfg: &RunConfig, progress: &Progress) -> Result<StackRun, Benc
     let mut added = None;
     for r in 0..add_reps {
         let mut alice = Group::create(
-            env.clone(),
-            SUITE,
-            format!("conclave-bench-{r}").into_bytes(),
-            alice_id.clone(),
-            Vec::new(),
-            GroupConfig::default(),
-            &LeafOptions::default(),
+            MemberParams::new(env.clone(), alice_id.clone()),
+            NewGroup::new(SUITE, format!("conclave-bench-{r}").into_bytes()),
             now,
             &mut rng,
         )
@@ -201,11 +200,9 @@ pub(crate) fn run(cfg: &RunConfig, progress: &Progress) -> Result<StackRun, Benc
         let start = Instant::now();
         let parsed = parse_welcome(&welcome)?;
         let group = Group::join(
-            env.clone(),
+            MemberParams::new(env.clone(), bob_id.clone()),
             &parsed,
             &bob_kp,
-            bob_id.clone(),
-            GroupConfig::default(),
             &JoinOptions::default(),
             now,
         )
@@ -323,11 +320,9 @@ pub(crate) fn run(cfg: &RunConfig, progress: &Progress) -> Result<StackRun, Benc
                 .ok_or_else(|| fail("refill")("no Welcome"))?;
             let welcome = parse_welcome(&encode(welcome, "encode Welcome")?)?;
             bob = Group::join(
-                env.clone(),
+                MemberParams::new(env.clone(), spare_id.clone()),
                 &welcome,
                 spare_kp,
-                spare_id.clone(),
-                GroupConfig::default(),
                 &JoinOptions::default(),
                 now,
             )

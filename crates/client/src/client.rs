@@ -28,7 +28,7 @@ use conclave_core::credential::{
 };
 use conclave_core::group::{
     CommitOptions, CommitSummary, Group, GroupConfig, GroupEnv, JoinOptions, KeyPackageBundle,
-    LeafOptions, ProcessedMessage, SigningIdentity,
+    LeafOptions, MemberParams, NewGroup, ProcessedMessage, SigningIdentity,
 };
 use conclave_core::messages::{
     Add, Credential, KeyPackage, LeafIndex, LeafNode, MlsMessage, MlsMessageBody, Proposal,
@@ -638,23 +638,20 @@ impl Client {
         let signer = self.signer()?;
         let now = self.now();
         // A KeyPackage is good only while its certificate is: the DS stops serving it then.
-        let options = LeafOptions {
+        let leaf = LeafOptions {
             lifetime_seconds: certificate_validity(&signer.credential)
                 .ok()
                 .map(|(_, not_after)| not_after.saturating_sub(now)),
             ..LeafOptions::default()
         };
+        let member = MemberParams {
+            leaf,
+            ..MemberParams::new(self.env.clone(), signer)
+        };
         let mut stored = Vec::new();
         let mut messages = Vec::new();
         for _ in 0..count {
-            let bundle = KeyPackageBundle::generate(
-                &self.env,
-                suite,
-                &signer,
-                &options,
-                now,
-                &mut OsRandom,
-            )?;
+            let bundle = KeyPackageBundle::generate(&member, suite, now, &mut OsRandom)?;
             let encoded = bundle.key_package.to_bytes()?;
             let kp_ref = labels::make_key_package_ref(cs.as_ref(), &encoded)?;
             stored.push(StoredKeyPackage {
@@ -837,13 +834,11 @@ impl Client {
         conclave_crypto::CryptoRandom::fill(&mut OsRandom, &mut suffix)?;
         let group_id = format!("{name}#{}", hex::encode(suffix)).into_bytes();
         let group = Group::create(
-            self.env.clone(),
-            self.suite(),
-            group_id.clone(),
-            self.signer()?,
-            Vec::new(),
-            group_config(),
-            &LeafOptions::default(),
+            MemberParams {
+                config: group_config(),
+                ..MemberParams::new(self.env.clone(), self.signer()?)
+            },
+            NewGroup::new(self.suite(), group_id.clone()),
             self.now(),
             &mut OsRandom,
         )?;
@@ -1411,11 +1406,12 @@ impl Client {
             encryption_private_key: stored.encryption_private.clone(),
         };
         let group = Group::join(
-            self.env.clone(),
+            MemberParams {
+                config: group_config(),
+                ..MemberParams::new(self.env.clone(), self.signer()?)
+            },
             &welcome,
             &bundle,
-            self.signer()?,
-            group_config(),
             &JoinOptions::default(),
             self.now(),
         )?;

@@ -10,7 +10,7 @@ use std::time::Instant;
 
 use conclave_core::credential::BasicIdentityProvider;
 use conclave_core::group::{
-    CommitOptions, Group, GroupConfig, GroupEnv, JoinOptions, KeyPackageBundle, LeafOptions,
+    CommitOptions, Group, GroupEnv, JoinOptions, KeyPackageBundle, MemberParams, NewGroup,
     SigningIdentity,
 };
 use conclave_core::messages::{Add, Credential, MlsMessageBody, Proposal, Remove};
@@ -49,10 +49,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     for i in 1..n {
         let signer = ident(format!("member-{i}"), &mut rng)?;
         bundles.push(KeyPackageBundle::generate(
-            &env,
+            &MemberParams::new(env.clone(), signer.clone()),
             suite,
-            &signer,
-            &LeafOptions::default(),
             now,
             &mut rng,
         )?);
@@ -60,13 +58,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     println!("generate {} key packages: {:?}", n - 1, t.elapsed());
     let mut alice = Group::create(
-        env.clone(),
-        suite,
-        b"scale".to_vec(),
-        ident("alice".into(), &mut rng)?,
-        Vec::new(),
-        GroupConfig::default(),
-        &LeafOptions::default(),
+        MemberParams::new(env.clone(), ident("alice".into(), &mut rng)?),
+        NewGroup::new(suite, b"scale".to_vec()),
         now,
         &mut rng,
     )?;
@@ -95,21 +88,17 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
     let t = Instant::now();
     let mut bob = Group::join(
-        env.clone(),
+        MemberParams::new(env.clone(), signers[0].clone()),
         &welcome,
         &bundles[0],
-        signers[0].clone(),
-        GroupConfig::default(),
         &JoinOptions::default(),
         now,
     )?;
     println!("welcome_join N={n}: {:?}", t.elapsed());
     let mut carol = Group::join(
-        env.clone(),
+        MemberParams::new(env.clone(), signers[n / 2].clone()),
         &welcome,
         &bundles[n / 2],
-        signers[n / 2].clone(),
-        GroupConfig::default(),
         &JoinOptions::default(),
         now,
     )?;

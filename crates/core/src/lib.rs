@@ -4,6 +4,10 @@
 //! Sans-IO: nothing here performs I/O or reads a clock or OS randomness. Randomness comes from
 //! a [`conclave_crypto::CryptoRandom`] the caller supplies; cryptography from a
 //! [`conclave_crypto::CipherSuiteProvider`].
+//!
+//! Applications start with [`member::Member`], which takes the randomness, the clock and a
+//! [`storage::Storage`] once and saves its groups incrementally after every operation;
+//! [`group::Group`] is the state machine underneath, with explicit time and randomness.
 
 #![forbid(unsafe_code)]
 
@@ -11,6 +15,7 @@ pub mod credential;
 pub mod framing;
 pub mod group;
 pub mod key_schedule;
+pub mod member;
 pub mod messages;
 mod parallel;
 pub mod psk;
@@ -22,3 +27,9 @@ pub mod tree_math;
 pub mod treekem;
 pub mod validation;
 pub mod welcome;
+
+/// The README's Rust example, compiled and run by `cargo test --doc` so that it cannot drift
+/// from the API.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+struct ReadmeExample;

@@ -13,8 +13,14 @@
 //! generations inside a bounded window ([`SecretTreeConfig::out_of_order_tolerance`]) and
 //! jumps forward at most [`SecretTreeConfig::maximum_forward_distance`] generations at once;
 //! anything older than the window is gone for good (forward secrecy).
+//!
+//! For incremental storage ([`crate::storage`]) the tree records which of its entries (node
+//! secrets and sender ratchets, [`SecretTreeEntry`]) changed since they were last taken
+//! ([`SecretTree::take_changed`]). Every change is made on a copy and adopted only when the
+//! whole operation succeeded, so a failed decryption changes nothing, not even the
+//! derivation of a leaf's first ratchets.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use conclave_crypto::labels::{derive_tree_secret, expand_with_label};
 use conclave_crypto::{CipherSuiteProvider, CryptoError, Secret};
@@ -59,6 +65,9 @@ pub enum SecretTreeError {
     /// A cryptographic operation failed.
     #[error("secret tree crypto error: {0}")]
     Crypto(#[from] CryptoError),
+    /// A stored entry could not be restored.
+    #[error("stored secret tree entry is malformed: {0}")]
+    MalformedEntry(&'static str),
 }
 
 /// Limits for out-of-order delivery (RFC 9420 §9.2: unconsumed values MAY be kept "for some
@@ -84,7 +93,7 @@ impl Default for SecretTreeConfig {
 
 /// Which of a leaf's two ratchets (RFC 9420 §9): handshake messages (proposals and
 /// commits) or application messages.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum RatchetType {
     /// `handshake_ratchet_secret`: PrivateMessages with proposal or commit content.
     Handshake,
@@ -298,6 +307,32 @@ impl LeafRatchets {
             RatchetType::Application => &mut self.application,
         }
     }
+
+    fn get_ref(&self, ratchet: RatchetType) -> &SenderRatchet {
+        match ratchet {
+            RatchetType::Handshake => &self.handshake,
+            RatchetType::Application => &self.application,
+        }
+    }
+}
+
+/// One separately stored entry of a secret tree: a node secret of the frontier (RFC 9420
+/// §9) or one of a leaf's two sender ratchets (§9.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum SecretTreeEntry {
+    /// The secret of a tree node, derived but not yet consumed.
+    Node(NodeIndex),
+    /// The handshake or application ratchet of a leaf.
+    Ratchet(LeafIndex, RatchetType),
+}
+
+/// A leaf's ratchets derived from the nearest stored ancestor, not yet adopted by the tree.
+struct DerivedLeaf {
+    ratchets: LeafRatchets,
+    /// The ancestor secret the derivation consumed (RFC 9420 §9.2).
+    consumed: NodeIndex,
+    /// The siblings met on the way down, stored in its place.
+    siblings: Vec<(NodeIndex, Secret)>,
 }
 
 /// The secret tree of one epoch (RFC 9420 §9), derived lazily.
@@ -309,6 +344,8 @@ pub struct SecretTree {
     /// Ratchets of the leaves used so far.
     leaves: HashMap<LeafIndex, LeafRatchets>,
     config: SecretTreeConfig,
+    /// Entries changed since the last [`SecretTree::take_changed`].
+    changed: BTreeSet<SecretTreeEntry>,
 }
 
 impl SecretTree {
@@ -321,6 +358,7 @@ impl SecretTree {
             nodes,
             leaves: HashMap::new(),
             config,
+            changed: BTreeSet::new(),
         }
     }
 
@@ -340,6 +378,9 @@ impl SecretTree {
     }
 
     /// The ratchet of `leaf`, deriving the leaf's secrets on first use.
+    ///
+    /// The ratchet is handed out mutably, so it counts as changed (see
+    /// [`SecretTree::take_changed`]); [`SecretTree::ratchet_state`] reads it without that.
     pub fn ratchet(
         &mut self,
         cs: &dyn CipherSuiteProvider,
@@ -347,13 +388,42 @@ impl SecretTree {
         ratchet: RatchetType,
     ) -> Result<&mut SenderRatchet, SecretTreeError> {
         if !self.leaves.contains_key(&leaf) {
-            let ratchets = self.derive_leaf(cs, leaf)?;
-            self.leaves.insert(leaf, ratchets);
+            let derived = self.derive_leaf(cs, leaf)?;
+            self.adopt(leaf, derived);
         }
+        self.changed.insert(SecretTreeEntry::Ratchet(leaf, ratchet));
         self.leaves
             .get_mut(&leaf)
             .map(|r| r.get(ratchet))
             .ok_or(SecretTreeError::LeafSecretUnavailable(leaf.0))
+    }
+
+    /// The ratchet of `leaf` if its secrets were derived, without changing anything.
+    pub fn ratchet_state(&self, leaf: LeafIndex, ratchet: RatchetType) -> Option<&SenderRatchet> {
+        self.leaves.get(&leaf).map(|r| r.get_ref(ratchet))
+    }
+
+    /// Runs `f` on a copy of `leaf`'s ratchet (derived on first use) and adopts the copy, and
+    /// the derivation, only if `f` succeeds: a failure leaves the tree exactly as it was.
+    fn with_ratchet<T, E: From<SecretTreeError>>(
+        &mut self,
+        cs: &dyn CipherSuiteProvider,
+        leaf: LeafIndex,
+        ratchet: RatchetType,
+        f: impl FnOnce(&mut SenderRatchet) -> Result<T, E>,
+    ) -> Result<T, E> {
+        if let Some(ratchets) = self.leaves.get_mut(&leaf) {
+            let slot = ratchets.get(ratchet);
+            let mut copy = slot.clone();
+            let out = f(&mut copy)?;
+            *slot = copy;
+            self.changed.insert(SecretTreeEntry::Ratchet(leaf, ratchet));
+            return Ok(out);
+        }
+        let mut derived = self.derive_leaf(cs, leaf)?;
+        let out = f(derived.ratchets.get(ratchet))?;
+        self.adopt(leaf, derived);
+        Ok(out)
     }
 
     /// The key and nonce `leaf` uses to encrypt its next message of this type.
@@ -363,7 +433,7 @@ impl SecretTree {
         leaf: LeafIndex,
         ratchet: RatchetType,
     ) -> Result<KeyNonce, SecretTreeError> {
-        self.ratchet(cs, leaf, ratchet)?.next_key(cs)
+        self.with_ratchet(cs, leaf, ratchet, |r| r.next_key(cs))
     }
 
     /// The key and nonce of `generation` of `leaf`'s ratchet, for decryption
@@ -375,25 +445,43 @@ impl SecretTree {
         ratchet: RatchetType,
         generation: u32,
     ) -> Result<KeyNonce, SecretTreeError> {
-        self.ratchet(cs, leaf, ratchet)?
-            .key_for_generation(cs, generation)
+        self.with_ratchet(cs, leaf, ratchet, |r| r.key_for_generation(cs, generation))
+    }
+
+    /// Decrypts with the key and nonce of `generation` of `leaf`'s ratchet: `open` gets the
+    /// key, and the key is consumed (deleted, RFC 9420 §9.2) only if `open` succeeds. If it
+    /// fails, the tree is left exactly as it was, so a forged message can neither burn the
+    /// key of a genuine one, nor move the ratchet, nor derive the leaf's secrets.
+    pub fn open_generation<T, E: From<SecretTreeError>>(
+        &mut self,
+        cs: &dyn CipherSuiteProvider,
+        leaf: LeafIndex,
+        ratchet: RatchetType,
+        generation: u32,
+        open: impl FnOnce(&KeyNonce) -> Result<T, E>,
+    ) -> Result<T, E> {
+        self.with_ratchet(cs, leaf, ratchet, |r| {
+            let key = r.key_for_generation(cs, generation)?;
+            open(&key)
+        })
     }
 
     /// Gives back an unused key (see [`SenderRatchet::restore_key`]).
     pub fn restore_key(&mut self, leaf: LeafIndex, ratchet: RatchetType, key: KeyNonce) {
         if let Some(r) = self.leaves.get_mut(&leaf) {
             r.get(ratchet).restore_key(key);
+            self.changed.insert(SecretTreeEntry::Ratchet(leaf, ratchet));
         }
     }
 
-    /// Derives the two ratchets of `leaf` from the nearest stored ancestor, storing the
-    /// siblings met on the way and deleting the consumed node secrets (RFC 9420 §9, §9.2).
-    /// The tree is only modified once every derivation has succeeded.
+    /// Derives the two ratchets of `leaf` from the nearest stored ancestor (RFC 9420 §9),
+    /// without changing the tree: [`SecretTree::adopt`] stores the siblings met on the way
+    /// and deletes the consumed node secret (§9.2).
     fn derive_leaf(
-        &mut self,
+        &self,
         cs: &dyn CipherSuiteProvider,
         leaf: LeafIndex,
-    ) -> Result<LeafRatchets, SecretTreeError> {
+    ) -> Result<DerivedLeaf, SecretTreeError> {
         if !self.size.contains_leaf(leaf) {
             return Err(SecretTreeError::LeafOutOfRange(leaf.0));
         }
@@ -431,12 +519,138 @@ impl SecretTree {
         }
         let handshake = expand_with_label(cs, secret.as_bytes(), "handshake", &[], nh)?;
         let application = expand_with_label(cs, secret.as_bytes(), "application", &[], nh)?;
-        self.nodes.remove(&start);
-        self.nodes.extend(siblings);
-        Ok(LeafRatchets {
-            handshake: SenderRatchet::new(handshake, self.config),
-            application: SenderRatchet::new(application, self.config),
+        Ok(DerivedLeaf {
+            ratchets: LeafRatchets {
+                handshake: SenderRatchet::new(handshake, self.config),
+                application: SenderRatchet::new(application, self.config),
+            },
+            consumed: start,
+            siblings,
         })
+    }
+
+    /// Adopts a derivation: deletes the consumed node secret, stores the siblings and the
+    /// leaf's ratchets, and records all of them as changed.
+    fn adopt(&mut self, leaf: LeafIndex, derived: DerivedLeaf) {
+        self.nodes.remove(&derived.consumed);
+        self.changed.insert(SecretTreeEntry::Node(derived.consumed));
+        for (node, secret) in derived.siblings {
+            self.changed.insert(SecretTreeEntry::Node(node));
+            self.nodes.insert(node, secret);
+        }
+        self.changed
+            .insert(SecretTreeEntry::Ratchet(leaf, RatchetType::Handshake));
+        self.changed
+            .insert(SecretTreeEntry::Ratchet(leaf, RatchetType::Application));
+        self.leaves.insert(leaf, derived.ratchets);
+    }
+
+    // ---- separately stored entries (crate::storage) ----------------------------------------
+
+    /// The entries changed (created, modified or deleted) since the last call, and forgets
+    /// them.
+    pub fn take_changed(&mut self) -> BTreeSet<SecretTreeEntry> {
+        std::mem::take(&mut self.changed)
+    }
+
+    /// Forgets which entries changed (after they were all written).
+    pub fn clear_changed(&mut self) {
+        self.changed.clear();
+    }
+
+    /// Every entry the tree currently holds, in order.
+    pub fn entries(&self) -> Vec<SecretTreeEntry> {
+        let mut entries: Vec<SecretTreeEntry> = self
+            .nodes
+            .keys()
+            .map(|n| SecretTreeEntry::Node(*n))
+            .chain(self.leaves.keys().flat_map(|leaf| {
+                [RatchetType::Handshake, RatchetType::Application]
+                    .map(|r| SecretTreeEntry::Ratchet(*leaf, r))
+            }))
+            .collect();
+        entries.sort_unstable();
+        entries
+    }
+
+    /// The stored value of `entry`, or `None` if the tree does not hold it (it was consumed
+    /// or never derived): a node's secret, or a ratchet's secret, next generation and
+    /// retained keys.
+    pub fn entry_value(
+        &self,
+        entry: SecretTreeEntry,
+    ) -> Result<Option<Secret>, conclave_codec::CodecError> {
+        use conclave_codec::Encode;
+        match entry {
+            SecretTreeEntry::Node(node) => Ok(self.nodes.get(&node).cloned()),
+            SecretTreeEntry::Ratchet(leaf, ratchet) => self
+                .leaves
+                .get(&leaf)
+                .map(|r| r.get_ref(ratchet).stored().to_bytes().map(Secret::new))
+                .transpose(),
+        }
+    }
+
+    /// The same tree without any node secret or ratchet (its shape and configuration only),
+    /// to be completed with [`SecretTree::restore_entries`].
+    pub fn without_entries(&self) -> Self {
+        Self {
+            size: self.size,
+            nodes: HashMap::new(),
+            leaves: HashMap::new(),
+            config: self.config,
+            changed: BTreeSet::new(),
+        }
+    }
+
+    /// Restores entries written with [`SecretTree::entry_value`] into a tree that has none
+    /// (from [`SecretTree::without_entries`]). Both ratchets of a leaf must be present.
+    pub fn restore_entries<'a>(
+        &mut self,
+        entries: impl IntoIterator<Item = (SecretTreeEntry, &'a [u8])>,
+    ) -> Result<(), SecretTreeError> {
+        use conclave_codec::Decode;
+        let mut halves: HashMap<LeafIndex, [Option<SenderRatchet>; 2]> = HashMap::new();
+        for (entry, value) in entries {
+            match entry {
+                SecretTreeEntry::Node(node) => {
+                    if !self.size.contains(node) {
+                        return Err(SecretTreeError::MalformedEntry("node outside the tree"));
+                    }
+                    self.nodes.insert(node, Secret::from_slice(value));
+                }
+                SecretTreeEntry::Ratchet(leaf, ratchet) => {
+                    if !self.size.contains_leaf(leaf) {
+                        return Err(SecretTreeError::LeafOutOfRange(leaf.0));
+                    }
+                    let stored = StoredRatchet::from_bytes(value)
+                        .map_err(|_| SecretTreeError::MalformedEntry("undecodable ratchet"))?;
+                    let slot = halves.entry(leaf).or_default();
+                    let index = match ratchet {
+                        RatchetType::Handshake => 0,
+                        RatchetType::Application => 1,
+                    };
+                    if let Some(half) = slot.get_mut(index) {
+                        *half = Some(SenderRatchet::from_stored(stored, self.config));
+                    }
+                }
+            }
+        }
+        for (leaf, [handshake, application]) in halves {
+            let (Some(handshake), Some(application)) = (handshake, application) else {
+                return Err(SecretTreeError::MalformedEntry(
+                    "a leaf has only one of its two ratchets",
+                ));
+            };
+            self.leaves.insert(
+                leaf,
+                LeafRatchets {
+                    handshake,
+                    application,
+                },
+            );
+        }
+        Ok(())
     }
 }
 
@@ -601,6 +815,125 @@ mod tests {
         r.key_for_generation(cs.as_ref(), 50).unwrap();
         assert_eq!(r.retained_keys(), 0);
         assert!(r.key_for_generation(cs.as_ref(), 49).is_err());
+    }
+
+    fn encoded(t: &SecretTree) -> Vec<u8> {
+        conclave_codec::Encode::to_bytes(t).unwrap()
+    }
+
+    /// Rebuilds a tree from its entries, as records are loaded.
+    fn from_entries(t: &SecretTree) -> SecretTree {
+        let values: Vec<(SecretTreeEntry, Secret)> = t
+            .entries()
+            .into_iter()
+            .map(|e| (e, t.entry_value(e).unwrap().unwrap()))
+            .collect();
+        let mut rebuilt = t.without_entries();
+        rebuilt
+            .restore_entries(values.iter().map(|(e, v)| (*e, v.as_bytes())))
+            .unwrap();
+        rebuilt
+    }
+
+    #[test]
+    fn changes_are_reported_per_entry() {
+        let cs = cs();
+        let cs = cs.as_ref();
+        let mut t = tree(16, SecretTreeConfig::default());
+        assert!(t.take_changed().is_empty());
+        t.next_key(cs, LeafIndex(5), RatchetType::Application)
+            .unwrap();
+        let changed = t.take_changed();
+        // The root was consumed, one sibling per level stored, both ratchets created.
+        let root = t.size().root();
+        assert!(changed.contains(&SecretTreeEntry::Node(root)));
+        assert_eq!(t.entry_value(SecretTreeEntry::Node(root)).unwrap(), None);
+        let nodes = changed
+            .iter()
+            .filter(|e| matches!(e, SecretTreeEntry::Node(_)))
+            .count();
+        assert_eq!(nodes, 1 + 4);
+        assert!(changed.contains(&SecretTreeEntry::Ratchet(
+            LeafIndex(5),
+            RatchetType::Handshake
+        )));
+        assert_eq!(changed.len(), nodes + 2);
+        assert_eq!(encoded(&from_entries(&t)), encoded(&t));
+
+        // A second message changes that ratchet only.
+        t.next_key(cs, LeafIndex(5), RatchetType::Application)
+            .unwrap();
+        assert_eq!(
+            t.take_changed().into_iter().collect::<Vec<_>>(),
+            vec![SecretTreeEntry::Ratchet(
+                LeafIndex(5),
+                RatchetType::Application
+            )]
+        );
+        // Retained out-of-order keys are part of the ratchet's entry.
+        let mut receiver = tree(16, SecretTreeConfig::default());
+        receiver
+            .key_for_generation(cs, LeafIndex(5), RatchetType::Application, 3)
+            .unwrap();
+        let rebuilt = from_entries(&receiver);
+        assert_eq!(
+            rebuilt
+                .ratchet_state(LeafIndex(5), RatchetType::Application)
+                .unwrap()
+                .retained_keys(),
+            3
+        );
+        assert_eq!(encoded(&rebuilt), encoded(&receiver));
+    }
+
+    #[test]
+    fn a_failed_decryption_changes_nothing() {
+        let cs = cs();
+        let cs = cs.as_ref();
+        let mut t = tree(8, SecretTreeConfig::default());
+        let before = encoded(&t);
+        let failed: Result<(), SecretTreeError> =
+            t.open_generation(cs, LeafIndex(2), RatchetType::Application, 4, |_| {
+                Err(SecretTreeError::RatchetExhausted)
+            });
+        assert!(failed.is_err());
+        assert_eq!(encoded(&t), before);
+        assert!(t.take_changed().is_empty());
+        assert!(
+            t.ratchet_state(LeafIndex(2), RatchetType::Application)
+                .is_none()
+        );
+        let generation = t
+            .open_generation(cs, LeafIndex(2), RatchetType::Application, 4, |k| {
+                Ok::<_, SecretTreeError>(k.generation)
+            })
+            .unwrap();
+        assert_eq!(generation, 4);
+        assert!(!t.take_changed().is_empty());
+    }
+
+    #[test]
+    fn malformed_entries_are_refused() {
+        let t = tree(4, SecretTreeConfig::default());
+        let mut empty = t.without_entries();
+        assert!(matches!(
+            empty.restore_entries([(SecretTreeEntry::Node(NodeIndex(7)), &[0u8; 32][..])]),
+            Err(SecretTreeError::MalformedEntry(_))
+        ));
+        assert!(matches!(
+            empty.restore_entries([(
+                SecretTreeEntry::Ratchet(LeafIndex(1), RatchetType::Handshake),
+                &[1u8, 2, 3][..]
+            )]),
+            Err(SecretTreeError::MalformedEntry(_))
+        ));
+        assert!(matches!(
+            empty.restore_entries([(
+                SecretTreeEntry::Ratchet(LeafIndex(4), RatchetType::Handshake),
+                &[][..]
+            )]),
+            Err(SecretTreeError::LeafOutOfRange(4))
+        ));
     }
 
     #[test]
@@ -811,6 +1144,7 @@ impl conclave_codec::Decode for SecretTree {
                 })
                 .collect(),
             config,
+            changed: BTreeSet::new(),
         })
     }
 }

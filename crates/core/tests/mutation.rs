@@ -24,7 +24,7 @@ use common::{NOW, create_group, env, group_info_of, identity, key_package, snaps
 use conclave_codec::{CodecError, Decode, Encode};
 use conclave_core::framing::{FramingError, protect_public, sign_content};
 use conclave_core::group::{
-    CommitOptions, Group, GroupConfig, GroupError, JoinOptions, LeafOptions, ProcessedMessage,
+    CommitOptions, Group, GroupConfig, GroupError, JoinOptions, MemberParams, ProcessedMessage,
     SigningIdentity,
 };
 use conclave_core::messages::{
@@ -207,11 +207,12 @@ impl Fixture {
             }
             let welcome = welcome_of(output.welcome.as_ref().unwrap());
             let joined = Group::join(
-                env(),
+                MemberParams {
+                    config: config.clone(),
+                    ..MemberParams::new(env(), signer)
+                },
                 &welcome,
                 &bundle,
-                signer,
-                config.clone(),
                 &JoinOptions::default(),
                 NOW,
             )
@@ -786,11 +787,8 @@ fn external_commit(fx: &mut Fixture, resync_of: Option<usize>) -> ExternalCommit
         ),
     };
     let (_group, output) = Group::join_external(
-        env(),
+        MemberParams::new(env(), signer.clone()),
         &group_info,
-        signer.clone(),
-        GroupConfig::default(),
-        &LeafOptions::default(),
         &options,
         NOW,
         &mut fx.rng,

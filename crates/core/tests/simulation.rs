@@ -23,7 +23,7 @@ use std::collections::BTreeSet;
 use common::{Draw, NOW, create_group, env, group_info_of, identity, key_package, welcome_of};
 use conclave_core::group::{
     CommitOptions, CommitOutput, Group, GroupConfig, GroupError, GroupStatus, JoinOptions,
-    KeyPackageBundle, LeafOptions, ProcessedMessage, SigningIdentity,
+    KeyPackageBundle, MemberParams, ProcessedMessage, SigningIdentity,
 };
 use conclave_core::messages::{
     Add, GroupInfo, LeafIndex, MlsMessage, Proposal, RatchetTreeNodes, Remove, WireFormat,
@@ -351,11 +351,11 @@ impl Sim {
             ..JoinOptions::default()
         };
         let (group, output) = Group::join_external(
-            env(),
+            MemberParams {
+                config: self.clients[joiner].config.clone(),
+                ..MemberParams::new(env(), self.clients[joiner].signer.clone())
+            },
             &self.group_info,
-            self.clients[joiner].signer.clone(),
-            self.clients[joiner].config.clone(),
-            &LeafOptions::default(),
             &options,
             NOW,
             &mut self.rng,
@@ -571,11 +571,12 @@ impl Sim {
                 for (client, bundle) in joiners {
                     let welcome = welcome_of(output.welcome.as_ref().unwrap());
                     let group = Group::join(
-                        env(),
+                        MemberParams {
+                            config: self.clients[client].config.clone(),
+                            ..MemberParams::new(env(), self.clients[client].signer.clone())
+                        },
                         &welcome,
                         &bundle,
-                        self.clients[client].signer.clone(),
-                        self.clients[client].config.clone(),
                         &options,
                         NOW,
                     )

@@ -19,8 +19,8 @@ use base64::engine::general_purpose::STANDARD;
 use conclave_api::delivery::{self as wire, CommitBundle};
 use conclave_codec::{Decode, Encode};
 use conclave_core::group::{
-    CommitOptions, Group, GroupConfig, JoinOptions, KeyPackageBundle, LeafOptions,
-    ProcessedMessage, SigningIdentity,
+    CommitOptions, Group, JoinOptions, KeyPackageBundle, MemberParams, NewGroup, ProcessedMessage,
+    SigningIdentity,
 };
 use conclave_core::messages::{Add, MlsMessage, MlsMessageBody, Proposal};
 use conclave_ds::{DsConfig, Store};
@@ -132,11 +132,9 @@ async fn join_from_inbox(api: &Api, c: &Client) -> Group {
         .iter()
         .find_map(|kp| {
             Group::join(
-                env(),
+                MemberParams::new(env(), c.signer.clone()),
                 &welcome,
                 kp,
-                c.signer.clone(),
-                GroupConfig::default(),
                 &JoinOptions::default(),
                 api.clock.now(),
             )
@@ -196,13 +194,8 @@ async fn life_on(store: Arc<dyn Store>) {
     let gid_bytes = unique("g").into_bytes();
     let gid = hex::encode(&gid_bytes);
     let mut a = Group::create(
-        env(),
-        SUITE,
-        gid_bytes.clone(),
-        alice.signer.clone(),
-        Vec::new(),
-        GroupConfig::default(),
-        &LeafOptions::default(),
+        MemberParams::new(env(), alice.signer.clone()),
+        NewGroup::new(SUITE, gid_bytes.clone()),
         now,
         &mut rng,
     )
@@ -377,11 +370,8 @@ async fn life_on(store: Arc<dyn Store>) {
     };
     assert_eq!(info.group_context.epoch, 3);
     let (mut c, out) = Group::join_external(
-        env(),
+        MemberParams::new(env(), carol.signer.clone()),
         &info,
-        carol.signer.clone(),
-        GroupConfig::default(),
-        &LeafOptions::default(),
         &JoinOptions::default(),
         now,
         &mut rng,
@@ -673,13 +663,8 @@ async fn bad_input_is_refused_and_nothing_is_lost() {
         let gid_bytes = unique("g").into_bytes();
         let gid = hex::encode(&gid_bytes);
         let mut a = Group::create(
-            env(),
-            SUITE,
-            gid_bytes.clone(),
-            alice.signer.clone(),
-            Vec::new(),
-            GroupConfig::default(),
-            &LeafOptions::default(),
+            MemberParams::new(env(), alice.signer.clone()),
+            NewGroup::new(SUITE, gid_bytes.clone()),
             now,
             &mut rng,
         )
@@ -887,13 +872,8 @@ async fn websocket_wakeups_for_members_only_and_graceful_shutdown() {
         let gid_bytes = unique("g").into_bytes();
         let gid = hex::encode(&gid_bytes);
         let mut a = Group::create(
-            env(),
-            SUITE,
-            gid_bytes,
-            alice.signer.clone(),
-            Vec::new(),
-            GroupConfig::default(),
-            &LeafOptions::default(),
+            MemberParams::new(env(), alice.signer.clone()),
+            NewGroup::new(SUITE, gid_bytes),
             now,
             &mut rng,
         )

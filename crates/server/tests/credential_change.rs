@@ -29,7 +29,7 @@ use conclave_as::sqlite::SqliteAsStore;
 use conclave_as::{AuthenticationService, EnrolmentRequest, InMemoryAsStore};
 use conclave_codec::{Decode, Encode};
 use conclave_core::credential::X509IdentityProvider;
-use conclave_core::group::{GroupEnv, KeyPackageBundle, LeafOptions, SigningIdentity};
+use conclave_core::group::{GroupEnv, KeyPackageBundle, MemberParams, SigningIdentity};
 use conclave_core::messages::{Credential, MlsMessage, MlsMessageBody, SignaturePublicKey};
 use conclave_crypto::CryptoProvider;
 use conclave_crypto_rustcrypto::RustCryptoProvider;
@@ -199,10 +199,8 @@ fn x509_key_package(api: &Api, signer: &SigningIdentity) -> Vec<u8> {
         psks: Arc::new(RwLock::new(std::collections::HashMap::new())),
     };
     let bundle = KeyPackageBundle::generate(
-        &env,
+        &MemberParams::new(env, signer.clone()),
         SUITE,
-        signer,
-        &LeafOptions::default(),
         api.clock.now(),
         &mut rng(),
     )

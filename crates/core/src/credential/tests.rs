@@ -542,8 +542,8 @@ fn group_with_x509_credentials() {
     use std::sync::Arc;
 
     use crate::group::{
-        CommitOptions, Group, GroupConfig, GroupEnv, GroupError, JoinOptions, KeyPackageBundle,
-        LeafOptions, ProcessedMessage, SigningIdentity,
+        CommitOptions, Group, GroupEnv, GroupError, JoinOptions, KeyPackageBundle, MemberParams,
+        NewGroup, ProcessedMessage, SigningIdentity,
     };
     use crate::messages::{Add, MlsMessageBody, Proposal};
 
@@ -568,21 +568,20 @@ fn group_with_x509_credentials() {
     };
     let mut rng = SeededRng::new(5);
     let mut alice = Group::create(
-        env.clone(),
-        suite,
-        b"x509".to_vec(),
-        member(&root, "alice", 1, (2025, 1, 1)),
-        Vec::new(),
-        GroupConfig::default(),
-        &LeafOptions::default(),
+        MemberParams::new(env.clone(), member(&root, "alice", 1, (2025, 1, 1))),
+        NewGroup::new(suite, b"x509".to_vec()),
         Y2024,
         &mut rng,
     )
     .unwrap();
     let bob = member(&root, "bob", 2, (2025, 1, 1));
-    let bob_kp =
-        KeyPackageBundle::generate(&env, suite, &bob, &LeafOptions::default(), Y2024, &mut rng)
-            .unwrap();
+    let bob_kp = KeyPackageBundle::generate(
+        &MemberParams::new(env.clone(), bob.clone()),
+        suite,
+        Y2024,
+        &mut rng,
+    )
+    .unwrap();
     let add = |kp: &KeyPackageBundle| CommitOptions {
         proposals: vec![Proposal::Add(Add {
             key_package: kp.key_package.clone(),
@@ -595,11 +594,9 @@ fn group_with_x509_credentials() {
         panic!("no welcome")
     };
     let mut bob_group = Group::join(
-        env.clone(),
+        MemberParams::new(env.clone(), bob),
         &welcome,
         &bob_kp,
-        bob,
-        GroupConfig::default(),
         &JoinOptions::default(),
         Y2024,
     )
@@ -615,10 +612,8 @@ fn group_with_x509_credentials() {
     // Mallory's certificate comes from another root: the Add is refused.
     let mallory = member(&foreign, "mallory", 3, (2025, 1, 1));
     let mallory_kp = KeyPackageBundle::generate(
-        &env,
+        &MemberParams::new(env.clone(), mallory.clone()),
         suite,
-        &mallory,
-        &LeafOptions::default(),
         Y2024,
         &mut rng,
     )
@@ -630,10 +625,8 @@ fn group_with_x509_credentials() {
     // Carol's certificate expired before now: refused too.
     let carol = member(&root, "carol", 4, (2023, 6, 1));
     let carol_kp = KeyPackageBundle::generate(
-        &env,
+        &MemberParams::new(env.clone(), carol.clone()),
         suite,
-        &carol,
-        &LeafOptions::default(),
         Y2024,
         &mut rng,
     )

@@ -122,10 +122,9 @@ pub fn protect_private(
 ///
 /// Ratchet state: a successfully decrypted generation is consumed (forward secrecy, §9.2),
 /// so a replay fails with [`crate::secret_tree::SecretTreeError::KeyAlreadyUsed`]. If the
-/// ciphertext does not decrypt, the sender's ratchet is restored exactly as it was, so a
-/// forged message can neither burn the key of a genuine one nor move the ratchet forward.
-/// (Deriving a leaf's ratchets the first time it is used is kept: that only replaces tree
-/// node secrets by the leaf's, losing nothing.)
+/// ciphertext does not decrypt, the secret tree is left exactly as it was
+/// ([`SecretTree::open_generation`]), so a forged message can neither burn the key of a
+/// genuine one, nor move the ratchet forward, nor derive the sender's leaf secrets.
 pub fn unprotect_private(
     cs: &dyn CipherSuiteProvider,
     message: &PrivateMessage,
@@ -154,32 +153,25 @@ pub fn unprotect_private(
         authenticated_data: message.authenticated_data.clone(),
     }
     .to_bytes()?;
-    let ratchet = secret_tree.ratchet(cs, leaf, RatchetType::for_content_type(content_type))?;
-    let saved = ratchet.clone();
-    let key = match ratchet.key_for_generation(cs, sender_data.generation) {
-        Ok(key) => key,
-        Err(e) => {
-            *ratchet = saved;
-            return Err(e.into());
-        }
-    };
-    let nonce = key.nonce_with_reuse_guard(sender_data.reuse_guard);
-    let plaintext = match cs.aead_open(
-        key.key.as_bytes(),
-        nonce.as_bytes(),
-        &aad,
-        &message.ciphertext,
-    ) {
-        Ok(plaintext) => plaintext,
-        Err(e) => {
-            *ratchet = saved;
-            return Err(match e {
+    let plaintext = secret_tree.open_generation(
+        cs,
+        leaf,
+        RatchetType::for_content_type(content_type),
+        sender_data.generation,
+        |key| {
+            let nonce = key.nonce_with_reuse_guard(sender_data.reuse_guard);
+            cs.aead_open(
+                key.key.as_bytes(),
+                nonce.as_bytes(),
+                &aad,
+                &message.ciphertext,
+            )
+            .map_err(|e| match e {
                 CryptoError::AeadOpenFailed => FramingError::ContentDecryption,
                 other => FramingError::Crypto(other),
-            });
-        }
-    };
-    drop(saved);
+            })
+        },
+    )?;
 
     let (content, auth) = decode_private_content(plaintext.as_bytes(), content_type)?;
     Ok(UnverifiedContent {

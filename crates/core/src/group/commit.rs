@@ -16,7 +16,6 @@ use super::{
     Group, GroupConfig, GroupError, GroupStatus, SigningIdentity, mls_message, sign_leaf_node,
 };
 use crate::framing::{VerifiedContent, sign_content};
-use crate::key_schedule::EpochSecrets;
 use crate::messages::{
     AuthenticatedContent, Commit, Content, EncryptedGroupSecrets, Extension, ExtensionPayload,
     ExternalPub, FramedContent, GroupContext, GroupInfo, GroupSecrets, HpkeCiphertext,
@@ -24,7 +23,7 @@ use crate::messages::{
     PreSharedKeyId, Proposal, ProposalOrRef, ReInit, Sender, UpdatePath, Welcome, WireFormat,
 };
 use crate::transcript;
-use crate::tree::{RatchetTree, check_committer_parent_hash};
+use crate::tree::check_committer_parent_hash;
 use crate::treekem::{GeneratedPath, PrivateTree, decrypt_path};
 use crate::validation::{GroupRequirements, LeafNodeContext, LeafNodeValidator};
 use crate::welcome::{GROUP_INFO_TBS_LABEL, WELCOME_LABEL};
@@ -149,7 +148,6 @@ pub(crate) struct BuiltCommit {
 }
 
 /// Builds a commit (RFC 9420 §12.4.1) over `applied` proposals.
-#[allow(clippy::too_many_arguments)]
 pub(crate) fn build_commit(
     base: &CommitBase<'_>,
     mut applied: AppliedProposals,
@@ -253,17 +251,7 @@ pub(crate) fn build_commit(
 
     // GroupInfo of the new epoch (RFC 9420 §12.4.3), as published for external joiners.
     let sign = |external_pub: bool| {
-        sign_group_info(
-            cs,
-            base.signer,
-            &epoch.context,
-            &epoch.tree,
-            &epoch.secrets,
-            &epoch.confirmation_tag,
-            own_leaf,
-            options,
-            external_pub,
-        )
+        sign_group_info(cs, base.signer, &epoch, own_leaf, options, external_pub)
     };
     let publishes_external_pub = publishes_external_pub(base.config);
     let group_info = sign(publishes_external_pub)?;
@@ -362,18 +350,21 @@ fn publishes_external_pub(config: &GroupConfig) -> bool {
 
 /// Signs the GroupInfo of an epoch (RFC 9420 §12.4.3), with the ratchet tree as the
 /// options say and `external_pub` when `external_pub` is set.
-#[allow(clippy::too_many_arguments)]
 pub(crate) fn sign_group_info(
     cs: &dyn CipherSuiteProvider,
     signer: &SigningIdentity,
-    context: &GroupContext,
-    tree: &RatchetTree,
-    secrets: &EpochSecrets,
-    confirmation_tag: &[u8],
+    epoch: &EpochState,
     own_leaf: LeafIndex,
     options: &CommitOptions,
     external_pub: bool,
 ) -> Result<GroupInfo, GroupError> {
+    let EpochState {
+        context,
+        tree,
+        secrets,
+        confirmation_tag,
+        ..
+    } = epoch;
     let mut extensions = Vec::new();
     if options.ratchet_tree_in_group_info {
         extensions.push(tree.to_nodes().to_extension()?);
@@ -471,7 +462,7 @@ impl Group {
         let mut committed = Vec::new();
         let mut refs = Vec::new();
         if options.include_pending {
-            for cached in &self.proposals {
+            for cached in self.proposals.iter() {
                 // Our own Update is superseded by the commit's path; a Remove of us must be
                 // committed by someone else (RFC 9420 §12.2).
                 let ours_to_skip = match &cached.proposal {
@@ -527,7 +518,7 @@ impl Group {
         };
         let body = self.protect_signed(&built.content, rng)?;
         let commit = mls_message(body);
-        self.pending_commit = Some(Box::new(PendingCommit {
+        *self.pending_commit = Some(Box::new(PendingCommit {
             encoded: commit.to_bytes()?,
             staged: built.staged,
         }));
@@ -548,10 +539,7 @@ impl Group {
         let group_info = sign_group_info(
             self.cs.as_ref(),
             &self.signer,
-            &self.epoch.context,
-            &self.epoch.tree,
-            &self.epoch.secrets,
-            &self.epoch.confirmation_tag,
+            &self.epoch,
             self.own_leaf(),
             &options,
             publishes_external_pub(&self.config),

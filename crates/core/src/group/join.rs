@@ -9,7 +9,7 @@ use super::commit::{CommitBase, CommitOptions, CommitOutput, EXTERNAL_INIT_LABEL
 use super::proposals::{CommittedProposal, Committer, ProposalContext, validate_and_apply};
 use super::state::{EpochState, PskSources};
 use super::{
-    Group, GroupConfig, GroupEnv, GroupError, GroupStatus, KeyPackageBundle, LeafOptions,
+    Group, GroupConfig, GroupEnv, GroupError, GroupStatus, KeyPackageBundle, MemberParams,
     SigningIdentity, mls_message,
 };
 use crate::framing::protect_public;
@@ -99,8 +99,9 @@ fn verify_group_info_and_tree(
 
 impl Group {
     /// The state of a new member in its first epoch, by Welcome or external commit
-    /// (RFC 9420 §12.4.3): nothing cached, pending or kept from earlier epochs.
-    fn joined(
+    /// (RFC 9420 §12.4.3), or of a group's creator (§11): nothing cached, pending or kept
+    /// from earlier epochs, and every record still to be written ([`Group::take_changes`]).
+    pub(super) fn joined(
         env: GroupEnv,
         cs: Box<dyn CipherSuiteProvider>,
         config: GroupConfig,
@@ -112,44 +113,47 @@ impl Group {
         Self {
             env,
             cs,
-            config,
-            signer,
-            epoch,
-            private,
-            proposals: Vec::new(),
-            pending_commit: None,
-            past_epochs: VecDeque::new(),
-            resumption_psks: VecDeque::new(),
-            status: GroupStatus::Active,
-            pending_updates: Vec::new(),
-            linked_psks,
+            config: config.into(),
+            signer: signer.into(),
+            epoch: epoch.into(),
+            private: private.into(),
+            proposals: Vec::new().into(),
+            pending_commit: None.into(),
+            past_epochs: VecDeque::new().into(),
+            resumption_psks: VecDeque::new().into(),
+            status: GroupStatus::Active.into(),
+            pending_updates: Vec::new().into(),
+            linked_psks: linked_psks.into(),
+            changes: super::records::ChangeLog::unsaved(),
         }
     }
 
-    /// Joins a group from a Welcome (RFC 9420 §12.4.3.1).
+    /// Joins a group from a Welcome (RFC 9420 §12.4.3.1) with `key_package`, the one of
+    /// ours the Welcome was encrypted to, as `member` (its signer must be the KeyPackage's).
     pub fn join(
-        env: GroupEnv,
+        member: MemberParams,
         welcome: &Welcome,
         key_package: &KeyPackageBundle,
-        signer: SigningIdentity,
-        config: GroupConfig,
         options: &JoinOptions,
         now: u64,
     ) -> Result<Self, GroupError> {
-        Self::join_with_psks(env, welcome, key_package, signer, config, options, now)
-            .map(|(group, _)| group)
+        Self::join_with_psks(member, welcome, key_package, options, now).map(|(group, _)| group)
     }
 
     /// [`Group::join`], also returning the PSKs the Welcome used.
     pub(crate) fn join_with_psks(
-        env: GroupEnv,
+        member: MemberParams,
         welcome: &Welcome,
         key_package: &KeyPackageBundle,
-        signer: SigningIdentity,
-        config: GroupConfig,
         options: &JoinOptions,
         now: u64,
     ) -> Result<(Self, Vec<PreSharedKeyId>), GroupError> {
+        let MemberParams {
+            env,
+            signer,
+            config,
+            leaf: _,
+        } = member;
         let cs = env.suite(welcome.cipher_suite)?;
         let kp = &key_package.key_package;
         let entry = find_group_secrets(cs.as_ref(), welcome, kp)?;
@@ -237,17 +241,19 @@ impl Group {
     /// Joins by an external commit (RFC 9420 §12.4.3.2) from a GroupInfo with `external_pub`.
     /// Returns the group, already in the new epoch, and the commit to send; if the Delivery
     /// Service rejects the commit, discard the group and try again with a fresh GroupInfo.
-    #[allow(clippy::too_many_arguments)]
     pub fn join_external(
-        env: GroupEnv,
+        member: MemberParams,
         group_info: &GroupInfo,
-        signer: SigningIdentity,
-        config: GroupConfig,
-        leaf_options: &LeafOptions,
         options: &JoinOptions,
         now: u64,
         rng: &mut dyn CryptoRandom,
     ) -> Result<(Self, CommitOutput), GroupError> {
+        let MemberParams {
+            env,
+            signer,
+            config,
+            leaf: leaf_options,
+        } = member;
         let suite = group_info.group_context.cipher_suite;
         let cs = env.suite(suite)?;
         let mut tree = tree_for(group_info, options)?;

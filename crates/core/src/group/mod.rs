@@ -11,17 +11,23 @@
 //!   (after the Delivery Service accepted it) or until it comes back from the Delivery Service.
 //! - **One place per rule.** Proposal rules live in [`proposals`] and are shared by commit
 //!   creation and processing.
+//! - **Incremental storage.** The state is stored as records ([`crate::storage`]);
+//!   [`Group::take_changes`] returns what changed since the last save, and [`Group::load`]
+//!   rebuilds the group from the records. [`Group::to_bytes`] remains as a snapshot.
 //!
 //! Sans-IO: randomness and the current time are passed in by the caller.
 
 mod commit;
+mod commit_builder;
 mod error;
 mod external;
 mod join;
 mod proposals;
+mod records;
 mod resumption;
 mod state;
 mod storage;
+mod tracked;
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -32,9 +38,11 @@ use conclave_crypto::{
 };
 
 pub use commit::{CommitOptions, CommitOutput, CommitSummary};
+pub use commit_builder::CommitBuilder;
 pub use error::GroupError;
 pub use external::{external_proposal, new_member_proposal};
 pub use join::{JoinOptions, external_commit_init};
+pub use resumption::LinkedGroupOptions;
 pub use state::PskStore;
 
 use crate::credential::IdentityProvider;
@@ -54,6 +62,7 @@ use crate::treekem::PrivateTree;
 use crate::validation::{KEY_PACKAGE_TBS_LABEL, LEAF_NODE_TBS_LABEL, LifetimePolicy};
 use proposals::CachedProposal;
 use state::{EpochState, PastEpoch};
+use tracked::Tracked;
 
 /// Policy of one group (DESIGN.md §2 "Policy is configuration").
 #[derive(Debug, Clone)]
@@ -178,6 +187,55 @@ pub struct LeafOptions {
 /// Default validity of a KeyPackage: 90 days.
 const DEFAULT_LIFETIME: u64 = 90 * 24 * 3600;
 
+/// What a member brings to every group it creates or joins, and to its KeyPackages: the
+/// services, its signing identity, the policy of its groups and the parameters of its
+/// leaves.
+#[derive(Debug, Clone)]
+pub struct MemberParams {
+    /// Crypto, credential validation and external PSKs.
+    pub env: GroupEnv,
+    /// Our signature key pair and credential (RFC 9420 §5.3).
+    pub signer: SigningIdentity,
+    /// The policy of the groups we create or join.
+    pub config: GroupConfig,
+    /// Capabilities, extensions and lifetime of our leaves and KeyPackages (RFC 9420 §7.2).
+    pub leaf: LeafOptions,
+}
+
+impl MemberParams {
+    /// `signer` with the default group policy and leaf parameters.
+    pub fn new(env: GroupEnv, signer: SigningIdentity) -> Self {
+        Self {
+            env,
+            signer,
+            config: GroupConfig::default(),
+            leaf: LeafOptions::default(),
+        }
+    }
+}
+
+/// A group to create (RFC 9420 §11).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewGroup {
+    /// Its cipher suite.
+    pub cipher_suite: CipherSuite,
+    /// Its group id (RFC 9420 §8.1: unique among the groups of the Delivery Service).
+    pub group_id: Vec<u8>,
+    /// Its group context extensions (e.g. required capabilities, external senders).
+    pub extensions: Vec<Extension>,
+}
+
+impl NewGroup {
+    /// A group without group context extensions.
+    pub fn new(cipher_suite: CipherSuite, group_id: Vec<u8>) -> Self {
+        Self {
+            cipher_suite,
+            group_id,
+            extensions: Vec::new(),
+        }
+    }
+}
+
 /// The capabilities we advertise by default: MLS 1.0, the group's suite, the credential types
 /// our identity provider validates (RFC 9420 §7.2).
 pub fn default_capabilities(suite: CipherSuite, identity: &dyn IdentityProvider) -> Capabilities {
@@ -212,15 +270,15 @@ impl LeafOptions {
 }
 
 impl KeyPackageBundle {
-    /// Creates and signs a KeyPackage (RFC 9420 §10) with fresh init and encryption keys.
+    /// Creates and signs a KeyPackage of `suite` (RFC 9420 §10) for `member`'s signer and
+    /// leaf parameters, with fresh init and encryption keys; valid from an hour before `now`.
     pub fn generate(
-        env: &GroupEnv,
+        member: &MemberParams,
         suite: CipherSuite,
-        signer: &SigningIdentity,
-        options: &LeafOptions,
         now: u64,
         rng: &mut dyn CryptoRandom,
     ) -> Result<Self, GroupError> {
+        let (env, signer, options) = (&member.env, &member.signer, &member.leaf);
         let cs = env.suite(suite)?;
         let cs = cs.as_ref();
         let init = hpke::generate_key_pair(cs, rng)?;
@@ -334,23 +392,28 @@ pub enum ProcessedMessage {
 }
 
 /// An MLS group from one member's point of view.
+///
+/// Every field but the services is `Tracked`: a mutable access marks the group for a full
+/// rewrite of its stored records ([`Group::take_changes`]).
 pub struct Group {
     env: GroupEnv,
     cs: Box<dyn CipherSuiteProvider>,
-    config: GroupConfig,
-    signer: SigningIdentity,
-    epoch: EpochState,
-    private: PrivateTree,
-    proposals: Vec<CachedProposal>,
-    pending_commit: Option<Box<commit::PendingCommit>>,
-    past_epochs: VecDeque<PastEpoch>,
-    resumption_psks: VecDeque<(u64, Secret)>,
-    status: GroupStatus,
+    config: Tracked<GroupConfig>,
+    signer: Tracked<SigningIdentity>,
+    epoch: Tracked<EpochState>,
+    private: Tracked<PrivateTree>,
+    proposals: Tracked<Vec<CachedProposal>>,
+    pending_commit: Tracked<Option<Box<commit::PendingCommit>>>,
+    past_epochs: Tracked<VecDeque<PastEpoch>>,
+    resumption_psks: Tracked<VecDeque<(u64, Secret)>>,
+    status: Tracked<GroupStatus>,
     /// Private keys of leaf nodes we proposed in Update proposals this epoch.
-    pending_updates: Vec<crate::treekem::NodeKey>,
+    pending_updates: Tracked<Vec<crate::treekem::NodeKey>>,
     /// Resumption PSKs of other groups this group is linked to (its predecessor after a
     /// ReInit or branch): `(group_id, epoch, psk)` (RFC 9420 §11.2, §11.3).
-    linked_psks: Vec<(Vec<u8>, u64, Secret)>,
+    linked_psks: Tracked<Vec<(Vec<u8>, u64, Secret)>>,
+    /// What must be written at the next [`Group::take_changes`].
+    changes: records::ChangeLog,
 }
 
 impl core::fmt::Debug for Group {
@@ -370,21 +433,27 @@ fn hex_prefix(bytes: &[u8]) -> String {
 }
 
 impl Group {
-    /// Creates a one-member group at epoch 0 (RFC 9420 §11).
-    #[allow(clippy::too_many_arguments)]
+    /// Creates a one-member group at epoch 0 (RFC 9420 §11), with `member`'s signer, policy
+    /// and leaf parameters.
     pub fn create(
-        env: GroupEnv,
-        suite: CipherSuite,
-        group_id: Vec<u8>,
-        signer: SigningIdentity,
-        extensions: Vec<Extension>,
-        config: GroupConfig,
-        leaf_options: &LeafOptions,
+        member: MemberParams,
+        group: NewGroup,
         now: u64,
         rng: &mut dyn CryptoRandom,
     ) -> Result<Self, GroupError> {
+        let NewGroup {
+            cipher_suite: suite,
+            group_id,
+            extensions,
+        } = group;
+        let bundle = KeyPackageBundle::generate(&member, suite, now, rng)?;
+        let MemberParams {
+            env,
+            signer,
+            config,
+            leaf: _,
+        } = member;
         let cs = env.suite(suite)?;
-        let bundle = KeyPackageBundle::generate(&env, suite, &signer, leaf_options, now, rng)?;
         let leaf = bundle.key_package.leaf_node;
         let own = crate::treekem::NodeKey {
             secret_key: bundle.encryption_private_key,
@@ -416,21 +485,15 @@ impl Group {
             tree,
             &Secret::new(init_secret),
         )?;
-        Ok(Self {
+        Ok(Self::joined(
             env,
             cs,
             config,
             signer,
             epoch,
-            private: PrivateTree::new(LeafIndex(0), own),
-            proposals: Vec::new(),
-            pending_commit: None,
-            past_epochs: VecDeque::new(),
-            resumption_psks: VecDeque::new(),
-            status: GroupStatus::Active,
-            pending_updates: Vec::new(),
-            linked_psks: Vec::new(),
-        })
+            PrivateTree::new(LeafIndex(0), own),
+            Vec::new(),
+        ))
     }
 
     // ---- accessors ------------------------------------------------------------------------
@@ -561,11 +624,13 @@ impl Group {
 
     /// Discards our pending commit (the Delivery Service rejected it).
     pub fn clear_pending_commit(&mut self) {
-        self.pending_commit = None;
+        if self.pending_commit.is_some() {
+            *self.pending_commit = None;
+        }
     }
 
     fn ensure_active(&self) -> Result<(), GroupError> {
-        match &self.status {
+        match &*self.status {
             GroupStatus::Active => Ok(()),
             GroupStatus::Removed => Err(GroupError::Inactive("we were removed from the group")),
             GroupStatus::ReInitialized(_) => Err(GroupError::Inactive(
@@ -584,6 +649,9 @@ impl Group {
 
     /// Encrypts an application message (RFC 9420 §6.3). Refused while proposals are pending
     /// (RFC 9420 §12.4: commit them first).
+    ///
+    /// Only our sender ratchet changes: write [`Group::take_changes`] (a few dozen bytes)
+    /// before sending the message, so that a reload never reuses its generation.
     pub fn encrypt_application_message(
         &mut self,
         data: &[u8],
@@ -608,11 +676,13 @@ impl Group {
             content,
             Some(&self.epoch.context),
         )?;
+        // Only the sender ratchet changes: the secret tree records it for the next save.
+        let epoch = self.epoch.untracked_mut();
         let message = protect_private(
             self.cs.as_ref(),
             &signed,
-            &mut self.epoch.secret_tree,
-            self.epoch.secrets.sender_data_secret.as_bytes(),
+            &mut epoch.secret_tree,
+            epoch.secrets.sender_data_secret.as_bytes(),
             self.config.padding,
             rng,
         )?;
@@ -711,20 +781,21 @@ impl Group {
         signed: &crate::messages::AuthenticatedContent,
         rng: &mut dyn CryptoRandom,
     ) -> Result<MlsMessageBody, GroupError> {
+        let epoch = &mut *self.epoch;
         Ok(match signed.wire_format {
             WireFormat::PRIVATE_MESSAGE => MlsMessageBody::PrivateMessage(protect_private(
                 self.cs.as_ref(),
                 signed,
-                &mut self.epoch.secret_tree,
-                self.epoch.secrets.sender_data_secret.as_bytes(),
+                &mut epoch.secret_tree,
+                epoch.secrets.sender_data_secret.as_bytes(),
                 self.config.padding,
                 rng,
             )?),
             WireFormat::PUBLIC_MESSAGE => MlsMessageBody::PublicMessage(protect_public(
                 self.cs.as_ref(),
                 signed,
-                Some(&self.epoch.context),
-                Some(self.epoch.secrets.membership_key.as_bytes()),
+                Some(&epoch.context),
+                Some(epoch.secrets.membership_key.as_bytes()),
             )?),
             other => return Err(GroupError::WireFormatNotAllowed(other)),
         })
@@ -736,7 +807,9 @@ impl Group {
     ///
     /// A rejected message leaves the group unchanged, except that a PrivateMessage whose
     /// content decrypted consumes its ratchet generation (its key is deleted, RFC 9420 §9.2)
-    /// even if its signature or content is then rejected.
+    /// even if its signature or content is then rejected; [`Group::take_changes`] then
+    /// deletes it from the store too. An application message (or our own message echoed
+    /// back) changes only the sender's ratchet records of its epoch.
     pub fn process_message(
         &mut self,
         message: &MlsMessage,
@@ -745,7 +818,7 @@ impl Group {
         if message.version != ProtocolVersion::MLS10 {
             return Err(GroupError::UnsupportedVersion(message.version.0));
         }
-        if let Some(pending) = &self.pending_commit
+        if let Some(pending) = self.pending_commit.as_deref()
             && pending.is_echo_of(message)
         {
             return self
@@ -842,12 +915,15 @@ impl Group {
                 Ok(ProcessedMessage::OwnMessage)
             };
         }
+        // Only the sender's ratchet changes here, recorded by the secret tree; whatever the
+        // content then changes goes through the tracked fields.
+        let epoch = self.epoch.untracked_mut();
         let unverified = unprotect_private(
             self.cs.as_ref(),
             message,
-            &self.epoch.context,
-            &mut self.epoch.secret_tree,
-            self.epoch.secrets.sender_data_secret.as_bytes(),
+            &epoch.context,
+            &mut epoch.secret_tree,
+            epoch.secrets.sender_data_secret.as_bytes(),
         )?;
         let key = self.sender_signature_key(&unverified)?;
         let verified = unverified.verify(self.cs.as_ref(), key.as_ref(), &self.epoch.context)?;
@@ -867,8 +943,10 @@ impl Group {
             });
         }
         let cs = self.cs.as_ref();
+        // Only the sender's ratchet of that epoch changes, recorded by its secret tree.
         let past = self
             .past_epochs
+            .untracked_mut()
             .iter_mut()
             .find(|p| p.context.epoch == message.epoch)
             .ok_or(GroupError::WrongEpoch {
@@ -1006,7 +1084,7 @@ impl Group {
             status,
         } = staged;
         if let Some(epoch) = epoch {
-            let previous = std::mem::replace(&mut self.epoch, *epoch);
+            let previous = std::mem::replace(&mut *self.epoch, *epoch);
             let old_epoch = previous.context.epoch;
             self.resumption_psks
                 .push_front((old_epoch, previous.secrets.resumption_psk.clone()));
@@ -1020,13 +1098,13 @@ impl Group {
             }
         }
         if let Some(private) = private {
-            self.private = private;
+            *self.private = private;
         }
         self.proposals.clear();
         self.pending_updates.clear();
-        self.pending_commit = None;
+        *self.pending_commit = None;
         if let Some(status) = status {
-            self.status = status;
+            *self.status = status;
         }
     }
 }

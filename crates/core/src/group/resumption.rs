@@ -6,13 +6,27 @@ use std::collections::HashSet;
 use conclave_crypto::CryptoRandom;
 
 use super::{
-    CommitOptions, CommitOutput, Group, GroupConfig, GroupError, GroupStatus, JoinOptions,
-    KeyPackageBundle, LeafOptions, SigningIdentity,
+    CommitOptions, CommitOutput, Group, GroupError, GroupStatus, JoinOptions, KeyPackageBundle,
+    LeafOptions, MemberParams, NewGroup, SigningIdentity,
 };
 use crate::messages::{
     Add, Extension, KeyPackage, PreSharedKey, PreSharedKeyId, Proposal, Psk, ResumptionPskUsage,
     Welcome,
 };
+
+/// The new group of a branch (RFC 9420 §11.3) or reinitialisation (§11.2) and the commit
+/// that adds its members.
+#[derive(Debug, Clone, Default)]
+pub struct LinkedGroupOptions {
+    /// KeyPackages of the members to add (for a ReInit: every other member, in the new
+    /// suite).
+    pub key_packages: Vec<KeyPackage>,
+    /// Our leaf in the new group.
+    pub leaf: LeafOptions,
+    /// The commit that adds them: its proposals are added to the Adds and the PSK, its path
+    /// and GroupInfo settings used.
+    pub commit: CommitOptions,
+}
 
 impl Group {
     /// The identities of the current members, per the identity provider.
@@ -27,35 +41,20 @@ impl Group {
             .collect()
     }
 
-    /// Creates a new group linked to this one, commits adding `key_packages` with the
-    /// resumption PSK of our current epoch (plus `commit_options`: its proposals are added,
-    /// its path and GroupInfo settings used), and merges that commit (the new group is at
-    /// epoch 1, as RFC 9420 §11.2 and §11.3 require).
-    #[allow(clippy::too_many_arguments)]
+    /// Creates `new`, a group linked to this one, as `member`, commits adding
+    /// `options.key_packages` with the resumption PSK of our current epoch (plus
+    /// `options.commit`: its proposals are added, its path and GroupInfo settings used), and
+    /// merges that commit (the new group is at epoch 1, as RFC 9420 §11.2 and §11.3 require).
     fn start_linked_group(
         &self,
         usage: ResumptionPskUsage,
-        suite: conclave_crypto::CipherSuite,
-        group_id: Vec<u8>,
-        extensions: Vec<Extension>,
-        signer: SigningIdentity,
-        key_packages: &[KeyPackage],
-        leaf_options: &LeafOptions,
-        commit_options: &CommitOptions,
+        member: MemberParams,
+        new: NewGroup,
+        options: &LinkedGroupOptions,
         now: u64,
         rng: &mut dyn CryptoRandom,
     ) -> Result<(Group, CommitOutput), GroupError> {
-        let mut group = Group::create(
-            self.env.clone(),
-            suite,
-            group_id,
-            signer,
-            extensions,
-            self.config.clone(),
-            leaf_options,
-            now,
-            rng,
-        )?;
+        let mut group = Group::create(member, new, now, rng)?;
         let psk_epoch = self.epoch();
         group.linked_psks.push((
             self.group_id().to_vec(),
@@ -64,7 +63,8 @@ impl Group {
         ));
         let mut psk_nonce = vec![0u8; group.cs.hash_len()];
         rng.fill(&mut psk_nonce)?;
-        let mut proposals: Vec<Proposal> = key_packages
+        let mut proposals: Vec<Proposal> = options
+            .key_packages
             .iter()
             .map(|kp| {
                 Proposal::Add(Add {
@@ -82,110 +82,103 @@ impl Group {
                 psk_nonce,
             },
         }));
-        proposals.extend(commit_options.proposals.iter().cloned());
-        let options = CommitOptions {
+        proposals.extend(options.commit.proposals.iter().cloned());
+        let commit = CommitOptions {
             proposals,
-            ..commit_options.clone()
+            ..options.commit.clone()
         };
-        let output = group.commit(&options, now, rng)?;
+        let output = group.commit(&commit, now, rng)?;
         group.merge_pending_commit()?;
         Ok((group, output))
     }
 
-    /// Branches a subgroup (RFC 9420 §11.3): a new group with the same version and suite,
-    /// whose members are `key_packages` (each for a current member) and us, linked by a
-    /// `branch` resumption PSK. Returns the new group and the commit whose Welcome goes to
-    /// the subgroup members.
-    #[allow(clippy::too_many_arguments)]
+    /// Branches a subgroup (RFC 9420 §11.3): a new group `group_id` with the same version and
+    /// suite and `extensions`, whose members are `options.key_packages` (each for a current
+    /// member) and us, linked by a `branch` resumption PSK. Returns the new group and the
+    /// commit whose Welcome goes to the subgroup members.
     pub fn branch(
         &self,
         group_id: Vec<u8>,
         extensions: Vec<Extension>,
-        key_packages: &[KeyPackage],
-        leaf_options: &LeafOptions,
-        commit_options: &CommitOptions,
+        options: &LinkedGroupOptions,
         now: u64,
         rng: &mut dyn CryptoRandom,
     ) -> Result<(Group, CommitOutput), GroupError> {
         self.ensure_active()?;
         let members = self.member_identities()?;
-        for kp in key_packages {
+        for kp in &options.key_packages {
             if !members.contains(&self.env.identity.identity(&kp.leaf_node.credential)?) {
                 return Err(GroupError::Resumption(
                     "a branch may only include members of the original group",
                 ));
             }
         }
-        self.start_linked_group(
-            ResumptionPskUsage::Branch,
-            self.cipher_suite(),
+        let member = MemberParams {
+            env: self.env.clone(),
+            signer: (*self.signer).clone(),
+            config: (*self.config).clone(),
+            leaf: options.leaf.clone(),
+        };
+        let new = NewGroup {
+            cipher_suite: self.cipher_suite(),
             group_id,
             extensions,
-            self.signer.clone(),
-            key_packages,
-            leaf_options,
-            commit_options,
-            now,
-            rng,
-        )
+        };
+        self.start_linked_group(ResumptionPskUsage::Branch, member, new, options, now, rng)
     }
 
     /// Creates the group that a committed ReInit asked for (RFC 9420 §11.2): the ReInit's
-    /// group id, version, suite and extensions, with every other member's `key_packages` (in
-    /// the new suite), linked by a `reinit` resumption PSK. `signer` is our identity for the
-    /// new suite.
+    /// group id, version, suite and extensions, with every other member's
+    /// `options.key_packages` (in the new suite), linked by a `reinit` resumption PSK.
+    /// `signer` is our identity for the new suite.
     pub fn reinit(
         &self,
         signer: SigningIdentity,
-        key_packages: &[KeyPackage],
-        leaf_options: &LeafOptions,
-        commit_options: &CommitOptions,
+        options: &LinkedGroupOptions,
         now: u64,
         rng: &mut dyn CryptoRandom,
     ) -> Result<(Group, CommitOutput), GroupError> {
-        let GroupStatus::ReInitialized(reinit) = &self.status else {
+        let GroupStatus::ReInitialized(reinit) = &*self.status else {
             return Err(GroupError::Resumption(
                 "no ReInit has been committed in this group",
             ));
         };
         let reinit = reinit.clone();
-        self.start_linked_group(
-            ResumptionPskUsage::Reinit,
-            reinit.cipher_suite,
-            reinit.group_id,
-            reinit.extensions,
+        let member = MemberParams {
+            env: self.env.clone(),
             signer,
-            key_packages,
-            leaf_options,
-            commit_options,
-            now,
-            rng,
-        )
+            config: (*self.config).clone(),
+            leaf: options.leaf.clone(),
+        };
+        let new = NewGroup {
+            cipher_suite: reinit.cipher_suite,
+            group_id: reinit.group_id,
+            extensions: reinit.extensions,
+        };
+        self.start_linked_group(ResumptionPskUsage::Reinit, member, new, options, now, rng)
     }
 
     /// Joins the group created by [`Group::reinit`] from its Welcome (RFC 9420 §11.2,
-    /// §12.4.3.1): checks that it matches our committed ReInit and keeps every member.
-    #[allow(clippy::too_many_arguments)]
+    /// §12.4.3.1) as `member` (its signer for the new suite): checks that it matches our
+    /// committed ReInit and keeps every member.
     pub fn join_reinit(
         &self,
+        member: MemberParams,
         welcome: &Welcome,
         key_package: &KeyPackageBundle,
-        signer: SigningIdentity,
-        config: GroupConfig,
         options: &JoinOptions,
         now: u64,
     ) -> Result<Group, GroupError> {
-        let GroupStatus::ReInitialized(reinit) = &self.status else {
+        let GroupStatus::ReInitialized(reinit) = &*self.status else {
             return Err(GroupError::Resumption(
                 "no ReInit has been committed in this group",
             ));
         };
         let group = self.join_linked(
             ResumptionPskUsage::Reinit,
+            member,
             welcome,
             key_package,
-            signer,
-            config,
             options,
             now,
         )?;
@@ -210,22 +203,19 @@ impl Group {
 
     /// Joins a subgroup branched from this group (RFC 9420 §11.3, §12.4.3.1): same version and
     /// suite, and every member of the subgroup a member of this group.
-    #[allow(clippy::too_many_arguments)]
     pub fn join_branch(
         &self,
+        member: MemberParams,
         welcome: &Welcome,
         key_package: &KeyPackageBundle,
-        signer: SigningIdentity,
-        config: GroupConfig,
         options: &JoinOptions,
         now: u64,
     ) -> Result<Group, GroupError> {
         let group = self.join_linked(
             ResumptionPskUsage::Branch,
+            member,
             welcome,
             key_package,
-            signer,
-            config,
             options,
             now,
         )?;
@@ -249,14 +239,12 @@ impl Group {
 
     /// Joins with our resumption PSK of the current epoch available to the Welcome, which
     /// must use it with `usage` (RFC 9420 §11.2, §11.3).
-    #[allow(clippy::too_many_arguments)]
     fn join_linked(
         &self,
         usage: ResumptionPskUsage,
+        member: MemberParams,
         welcome: &Welcome,
         key_package: &KeyPackageBundle,
-        signer: SigningIdentity,
-        config: GroupConfig,
         options: &JoinOptions,
         now: u64,
     ) -> Result<Group, GroupError> {
@@ -266,15 +254,7 @@ impl Group {
             self.epoch(),
             self.epoch.secrets.resumption_psk.clone(),
         ));
-        let (group, psks) = Group::join_with_psks(
-            self.env.clone(),
-            welcome,
-            key_package,
-            signer,
-            config,
-            &options,
-            now,
-        )?;
+        let (group, psks) = Group::join_with_psks(member, welcome, key_package, &options, now)?;
         let linked = psks.iter().any(|id| {
             matches!(&id.psk, Psk::Resumption { usage: u, psk_group_id, psk_epoch }
                 if *u == usage && psk_group_id.as_slice() == self.group_id() && *psk_epoch == self.epoch())

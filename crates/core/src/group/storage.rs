@@ -5,6 +5,9 @@
 //! that the first commit after a load hashes O(log n) nodes rather than the whole tree; the
 //! rest of the hash cache is rebuilt lazily. The encoding starts with a format version so
 //! that later versions can migrate.
+//!
+//! The same encoding, with the secret trees of the current and past epochs reduced to their
+//! shape, is the group record of the incremental record layout ([`super::records`]).
 
 use std::collections::VecDeque;
 use std::num::NonZeroU32;
@@ -28,9 +31,32 @@ use crate::tree_math::NodeIndex;
 use crate::treekem::{NodeKey, PrivateTree};
 use crate::validation::LifetimePolicy;
 
-/// Version of the stored format. Version 1 is version 2 without the trailing
+/// Version of the snapshot format. Version 1 is version 2 without the trailing
 /// [`StoredTreeHashes`] section; both load.
 const FORMAT_VERSION: u16 = 2;
+
+/// Version of the group record of the record layout ([`super::records`]): version 2 whose
+/// current and past secret trees hold no entries (those are records of their own).
+pub(super) const RECORD_FORMAT_VERSION: u16 = 3;
+
+/// Where the entries (node secrets, ratchets) of the current and past epochs' secret trees
+/// are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum SecretTrees {
+    /// In the encoding itself (a snapshot).
+    Inline,
+    /// Elsewhere (separate records): the encoding keeps the trees' shape only.
+    Separate,
+}
+
+impl SecretTrees {
+    fn of(self, tree: &SecretTree) -> SecretTree {
+        match self {
+            Self::Inline => tree.clone(),
+            Self::Separate => tree.without_entries(),
+        }
+    }
+}
 
 #[derive(Encode, Decode)]
 struct StoredConfig {
@@ -222,14 +248,14 @@ impl StoredConfig {
 }
 
 impl StoredEpoch {
-    fn from_epoch(epoch: &EpochState) -> Self {
+    fn from_epoch(epoch: &EpochState, trees: SecretTrees) -> Self {
         Self {
             context: epoch.context.clone(),
             tree: epoch.tree.to_nodes(),
             interim_transcript_hash: epoch.interim_transcript_hash.clone(),
             confirmation_tag: epoch.confirmation_tag.clone(),
             secrets: epoch.secrets.clone(),
-            secret_tree: epoch.secret_tree.clone(),
+            secret_tree: trees.of(&epoch.secret_tree),
         }
     }
 
@@ -247,16 +273,29 @@ impl StoredEpoch {
 
 impl Group {
     /// Serializes the whole member state (secrets included: store it encrypted at rest).
+    ///
+    /// This snapshot is O(members) bytes; [`Group::take_changes`] gives what changed since
+    /// the last save as records instead, O(1) bytes after an application message.
     pub fn to_bytes(&self) -> Result<Vec<u8>, GroupError> {
+        self.encode_state(FORMAT_VERSION, SecretTrees::Inline)
+    }
+
+    /// The state encoding of format `version`, with the current and past secret trees'
+    /// entries written inline or left out.
+    pub(super) fn encode_state(
+        &self,
+        version: u16,
+        trees: SecretTrees,
+    ) -> Result<Vec<u8>, GroupError> {
         let stored = StoredGroup {
-            version: FORMAT_VERSION,
+            version,
             config: StoredConfig::from_config(&self.config),
             signer: StoredSigner {
                 secret_key: self.signer.secret_key.clone(),
                 public_key: self.signer.public_key.clone(),
                 credential: self.signer.credential.clone(),
             },
-            epoch: StoredEpoch::from_epoch(&self.epoch),
+            epoch: StoredEpoch::from_epoch(&self.epoch, trees),
             private: self.private.clone(),
             proposals: self
                 .proposals
@@ -269,7 +308,12 @@ impl Group {
                 .collect(),
             pending_commit: self.pending_commit.as_ref().map(|p| StoredPending {
                 encoded: p.encoded.clone(),
-                epoch: p.staged.epoch.as_deref().map(StoredEpoch::from_epoch),
+                // The next epoch's secret tree is unused until the commit is merged.
+                epoch: p
+                    .staged
+                    .epoch
+                    .as_deref()
+                    .map(|e| StoredEpoch::from_epoch(e, SecretTrees::Inline)),
                 private: p.staged.private.clone(),
                 summary: p.staged.summary.clone(),
                 status: p.staged.status.clone(),
@@ -280,7 +324,7 @@ impl Group {
                 .map(|p| StoredPast {
                     context: p.context.clone(),
                     own_leaf: p.own_leaf,
-                    secret_tree: p.secret_tree.clone(),
+                    secret_tree: trees.of(&p.secret_tree),
                     sender_data_secret: p.sender_data_secret.clone(),
                     signature_keys: p.signature_keys(),
                 })
@@ -325,13 +369,29 @@ impl Group {
         Ok(out)
     }
 
-    /// Loads a member state written by [`Group::to_bytes`].
+    /// Loads a member state written by [`Group::to_bytes`] (format version 1 or 2).
+    ///
+    /// The loaded group has not been saved as records yet: its first
+    /// [`Group::take_changes`] is a full rewrite, which is how a snapshot is migrated to the
+    /// record layout.
     pub fn from_bytes(env: GroupEnv, bytes: &[u8]) -> Result<Self, GroupError> {
+        let (group, version) = Self::decode_state(env, bytes)?;
+        if version == RECORD_FORMAT_VERSION {
+            return Err(GroupError::MalformedState(
+                "a group record is not a snapshot (see Group::load)",
+            ));
+        }
+        Ok(group)
+    }
+
+    /// Decodes a state of any known format version; returns the version too.
+    pub(super) fn decode_state(env: GroupEnv, bytes: &[u8]) -> Result<(Self, u16), GroupError> {
         let mut reader = conclave_codec::Reader::new(bytes);
         let stored = StoredGroup::decode(&mut reader)?;
-        let hashes = match stored.version {
+        let version = stored.version;
+        let hashes = match version {
             1 => None,
-            FORMAT_VERSION => Some(StoredTreeHashes::decode(&mut reader)?),
+            FORMAT_VERSION | RECORD_FORMAT_VERSION => Some(StoredTreeHashes::decode(&mut reader)?),
             _ => return Err(GroupError::MalformedState("unknown state format version")),
         };
         reader.finish()?;
@@ -362,17 +422,18 @@ impl Group {
                 },
             })),
         };
-        Ok(Self {
+        let group = Self {
             env,
             cs,
-            config: stored.config.into_config(),
+            config: stored.config.into_config().into(),
             signer: SigningIdentity {
                 secret_key: stored.signer.secret_key,
                 public_key: stored.signer.public_key,
                 credential: stored.signer.credential,
-            },
-            epoch,
-            private: stored.private,
+            }
+            .into(),
+            epoch: epoch.into(),
+            private: stored.private.into(),
             proposals: stored
                 .proposals
                 .into_iter()
@@ -381,8 +442,9 @@ impl Group {
                     proposal: p.proposal,
                     sender: p.sender,
                 })
-                .collect(),
-            pending_commit,
+                .collect::<Vec<_>>()
+                .into(),
+            pending_commit: pending_commit.into(),
             past_epochs: stored
                 .past_epochs
                 .into_iter()
@@ -393,13 +455,15 @@ impl Group {
                     sender_data_secret: p.sender_data_secret,
                     members: PastMembers::Keys(p.signature_keys),
                 })
-                .collect::<VecDeque<_>>(),
+                .collect::<VecDeque<_>>()
+                .into(),
             resumption_psks: stored
                 .resumption_psks
                 .into_iter()
                 .map(|r| (r.epoch, r.psk))
-                .collect(),
-            status: stored.status,
+                .collect::<VecDeque<_>>()
+                .into(),
+            status: stored.status.into(),
             pending_updates: stored
                 .pending_updates
                 .into_iter()
@@ -407,12 +471,16 @@ impl Group {
                     secret_key: k.secret_key,
                     public_key: k.public_key,
                 })
-                .collect(),
+                .collect::<Vec<_>>()
+                .into(),
             linked_psks: stored
                 .linked_psks
                 .into_iter()
                 .map(|l| (l.group_id, l.epoch, l.psk))
-                .collect(),
-        })
+                .collect::<Vec<_>>()
+                .into(),
+            changes: super::records::ChangeLog::unsaved(),
+        };
+        Ok((group, version))
     }
 }

@@ -41,7 +41,7 @@ fn key_package(
 ) -> (SigningIdentity, KeyPackageBundle) {
     let signer = identity(name, suite, rng);
     let bundle =
-        KeyPackageBundle::generate(&env(), suite, &signer, &LeafOptions::default(), NOW, rng)
+        KeyPackageBundle::generate(&MemberParams::new(env(), signer.clone()), suite, NOW, rng)
             .unwrap();
     (signer, bundle)
 }
@@ -58,13 +58,11 @@ use crate::messages::{MlsMessageBody as Body, Welcome};
 fn new_group(suite: CipherSuite, config: GroupConfig, rng: &mut SeededRng) -> Group {
     let alice = identity("alice", suite, rng);
     Group::create(
-        env(),
-        suite,
-        b"group".to_vec(),
-        alice,
-        Vec::new(),
-        config,
-        &LeafOptions::default(),
+        MemberParams {
+            config,
+            ..MemberParams::new(env(), alice)
+        },
+        NewGroup::new(suite, b"group".to_vec()),
         NOW,
         rng,
     )
@@ -92,11 +90,12 @@ fn add_member(groups: &mut Vec<Group>, committer: usize, name: &str, rng: &mut S
     }
     let config = groups[committer].config().clone();
     let joined = Group::join(
-        env(),
+        MemberParams {
+            config,
+            ..MemberParams::new(env(), signer)
+        },
         &welcome_of(&output),
         &bundle,
-        signer,
-        config,
         &JoinOptions::default(),
         NOW,
     )
@@ -240,11 +239,11 @@ fn run_lifecycle(suite: CipherSuite, handshake: WireFormat) {
         _ => panic!(),
     };
     let (erin_group, external) = Group::join_external(
-        env(),
+        MemberParams {
+            config: groups[0].config().clone(),
+            ..MemberParams::new(env(), erin)
+        },
         &group_info,
-        erin,
-        groups[0].config().clone(),
-        &LeafOptions::default(),
         &JoinOptions::default(),
         NOW,
         &mut rng,
@@ -377,10 +376,8 @@ fn branch_and_reinit() {
     // Alice branches a subgroup with carol.
     let carol_signer = groups[2].signer().clone();
     let carol_kp = KeyPackageBundle::generate(
-        &env(),
+        &MemberParams::new(env(), carol_signer.clone()),
         suite,
-        &carol_signer,
-        &LeafOptions::default(),
         NOW,
         &mut rng,
     )
@@ -389,9 +386,10 @@ fn branch_and_reinit() {
         .branch(
             b"branch".to_vec(),
             Vec::new(),
-            std::slice::from_ref(&carol_kp.key_package),
-            &LeafOptions::default(),
-            &CommitOptions::default(),
+            &LinkedGroupOptions {
+                key_packages: vec![carol_kp.key_package.clone()],
+                ..LinkedGroupOptions::default()
+            },
             NOW,
             &mut rng,
         )
@@ -399,10 +397,9 @@ fn branch_and_reinit() {
     assert_eq!(branch.epoch(), 1);
     let carol_branch = groups[2]
         .join_branch(
+            MemberParams::new(env(), carol_signer),
             &welcome_of(&output),
             &carol_kp,
-            carol_signer,
-            GroupConfig::default(),
             &JoinOptions::default(),
             NOW,
         )
@@ -419,9 +416,10 @@ fn branch_and_reinit() {
         groups[0].branch(
             b"b2".to_vec(),
             Vec::new(),
-            &[stranger_kp.key_package],
-            &LeafOptions::default(),
-            &CommitOptions::default(),
+            &LinkedGroupOptions {
+                key_packages: vec![stranger_kp.key_package],
+                ..LinkedGroupOptions::default()
+            },
             NOW,
             &mut rng
         ),
@@ -465,9 +463,10 @@ fn branch_and_reinit() {
     let (new_group, output) = groups[2]
         .reinit(
             carol_new,
-            &kps,
-            &LeafOptions::default(),
-            &CommitOptions::default(),
+            &LinkedGroupOptions {
+                key_packages: kps.clone(),
+                ..LinkedGroupOptions::default()
+            },
             NOW,
             &mut rng,
         )
@@ -477,10 +476,9 @@ fn branch_and_reinit() {
     for (i, (signer, bundle)) in signers.into_iter().zip(&bundles).enumerate() {
         let joined = groups[i]
             .join_reinit(
+                MemberParams::new(env(), signer),
                 &welcome_of(&output),
                 bundle,
-                signer,
-                GroupConfig::default(),
                 &JoinOptions::default(),
                 NOW,
             )
@@ -570,11 +568,9 @@ fn external_senders_and_new_member_proposals() {
     }
     let output = commit_all(&mut groups, 1, &CommitOptions::default(), &mut rng);
     let joined = Group::join(
-        env(),
+        MemberParams::new(env(), dave),
         &welcome_of(&output),
         &dave_kp,
-        dave,
-        GroupConfig::default(),
         &JoinOptions::default(),
         NOW,
     )
@@ -686,22 +682,18 @@ fn out_of_band_tree_resync_and_required_capabilities() {
     let output = commit_all(&mut groups, 1, &options, &mut rng);
     let welcome = welcome_of(&output);
     let missing = Group::join(
-        env(),
+        MemberParams::new(env(), carol.clone()),
         &welcome,
         &carol_kp,
-        carol.clone(),
-        GroupConfig::default(),
         &JoinOptions::default(),
         NOW,
     );
     assert_eq!(missing.unwrap_err(), GroupError::MissingRatchetTree);
     let tree = groups[0].tree().to_nodes();
     let joined = Group::join(
-        env(),
+        MemberParams::new(env(), carol),
         &welcome,
         &carol_kp,
-        carol,
-        GroupConfig::default(),
         &JoinOptions {
             ratchet_tree: Some(tree),
             ..JoinOptions::default()
@@ -720,11 +712,8 @@ fn out_of_band_tree_resync_and_required_capabilities() {
         _ => panic!(),
     };
     let (new_bob, output) = Group::join_external(
-        env(),
+        MemberParams::new(env(), bob_signer),
         &group_info,
-        bob_signer,
-        GroupConfig::default(),
-        &LeafOptions::default(),
         &JoinOptions {
             remove_prior_leaf: Some(bob_leaf),
             ..JoinOptions::default()
@@ -753,11 +742,8 @@ fn out_of_band_tree_resync_and_required_capabilities() {
         _ => panic!(),
     };
     let (_, forged) = Group::join_external(
-        env(),
+        MemberParams::new(env(), mallory),
         &group_info,
-        mallory,
-        GroupConfig::default(),
-        &LeafOptions::default(),
         &JoinOptions {
             remove_prior_leaf: Some(groups[1].own_leaf()),
             ..JoinOptions::default()
@@ -841,9 +827,11 @@ fn reinit_keeping_the_group_id() {
     let (new_group, output) = groups[0]
         .reinit(
             alice,
-            &kps,
-            &LeafOptions::default(),
-            &options,
+            &LinkedGroupOptions {
+                key_packages: kps.clone(),
+                commit: options.clone(),
+                ..LinkedGroupOptions::default()
+            },
             NOW,
             &mut rng,
         )
@@ -852,10 +840,9 @@ fn reinit_keeping_the_group_id() {
     for (i, (signer, bundle)) in signers.into_iter().zip(&bundles).enumerate() {
         let joined = groups[i + 1]
             .join_reinit(
+                MemberParams::new(env(), signer),
                 &welcome_of(&output),
                 bundle,
-                signer,
-                GroupConfig::default(),
                 &JoinOptions {
                     ratchet_tree: Some(new_group.tree().to_nodes()),
                     ..JoinOptions::default()
@@ -887,11 +874,11 @@ fn resync_only_policy_accepts_a_rejoin_and_refuses_newcomers() {
     };
     // A newcomer's external commit is refused.
     let (_, newcomer) = Group::join_external(
-        env(),
+        MemberParams {
+            config: config.clone(),
+            ..MemberParams::new(env(), identity("dave", suite, &mut rng))
+        },
         &group_info(&groups[0]),
-        identity("dave", suite, &mut rng),
-        config.clone(),
-        &LeafOptions::default(),
         &JoinOptions::default(),
         NOW,
         &mut rng,
@@ -906,11 +893,11 @@ fn resync_only_policy_accepts_a_rejoin_and_refuses_newcomers() {
     // Bob, who lost his state, rejoins replacing his old leaf: accepted.
     let bob_leaf = groups[1].own_leaf();
     let (new_bob, rejoin) = Group::join_external(
-        env(),
+        MemberParams {
+            config: config.clone(),
+            ..MemberParams::new(env(), groups[1].signer().clone())
+        },
         &group_info(&groups[0]),
-        groups[1].signer().clone(),
-        config.clone(),
-        &LeafOptions::default(),
         &JoinOptions {
             remove_prior_leaf: Some(bob_leaf),
             ..JoinOptions::default()
@@ -1008,11 +995,9 @@ fn a_loaded_state_processes_a_commit_without_rehashing_the_tree() {
     alice.merge_pending_commit().unwrap();
     let (signer, bundle) = bundles.swap_remove(0);
     let bob = Group::join(
-        env(),
+        MemberParams::new(env(), signer),
         &welcome_of(&output),
         &bundle,
-        signer,
-        GroupConfig::default(),
         &JoinOptions::default(),
         NOW,
     )
@@ -1265,16 +1250,22 @@ fn the_leaves_we_generate_list_the_group_suite() {
         }),
         ..LeafOptions::default()
     };
-    let generated = KeyPackageBundle::generate(&env(), suite, &alice, &omitting, NOW, &mut rng);
+    let generated = KeyPackageBundle::generate(
+        &MemberParams {
+            leaf: omitting.clone(),
+            ..MemberParams::new(env(), alice.clone())
+        },
+        suite,
+        NOW,
+        &mut rng,
+    );
     assert_eq!(generated.unwrap_err(), unsupported);
     let created = Group::create(
-        env(),
-        suite,
-        b"g".to_vec(),
-        alice.clone(),
-        Vec::new(),
-        GroupConfig::default(),
-        &omitting,
+        MemberParams {
+            leaf: omitting.clone(),
+            ..MemberParams::new(env(), alice.clone())
+        },
+        NewGroup::new(suite, b"g".to_vec()),
         NOW,
         &mut rng,
     );
@@ -1285,11 +1276,11 @@ fn the_leaves_we_generate_list_the_group_suite() {
         _ => panic!(),
     };
     let joined = Group::join_external(
-        env(),
+        MemberParams {
+            leaf: omitting.clone(),
+            ..MemberParams::new(env(), identity("erin", suite, &mut rng))
+        },
         &group_info,
-        identity("erin", suite, &mut rng),
-        GroupConfig::default(),
-        &omitting,
         &JoinOptions::default(),
         NOW,
         &mut rng,

@@ -15,7 +15,7 @@ use std::sync::{Arc, RwLock};
 
 use conclave_core::credential::BasicIdentityProvider;
 use conclave_core::group::{
-    Group, GroupConfig, GroupEnv, KeyPackageBundle, LeafOptions, SigningIdentity,
+    Group, GroupConfig, GroupEnv, KeyPackageBundle, MemberParams, NewGroup, SigningIdentity,
 };
 use conclave_core::messages::{Credential, GroupInfo, MlsMessage, MlsMessageBody, Welcome};
 use conclave_crypto::{CipherSuite, CryptoProvider, SeededRng};
@@ -52,7 +52,7 @@ pub fn key_package(
     suite: CipherSuite,
     rng: &mut SeededRng,
 ) -> KeyPackageBundle {
-    KeyPackageBundle::generate(&env(), suite, signer, &LeafOptions::default(), NOW, rng).unwrap()
+    KeyPackageBundle::generate(&MemberParams::new(env(), signer.clone()), suite, NOW, rng).unwrap()
 }
 
 /// A one-member group created by `signer`.
@@ -64,13 +64,11 @@ pub fn create_group(
     rng: &mut SeededRng,
 ) -> Group {
     Group::create(
-        env(),
-        suite,
-        group_id.to_vec(),
-        signer,
-        Vec::new(),
-        config,
-        &LeafOptions::default(),
+        MemberParams {
+            config,
+            ..MemberParams::new(env(), signer)
+        },
+        NewGroup::new(suite, group_id.to_vec()),
         NOW,
         rng,
     )

@@ -13,7 +13,9 @@ use base64::engine::general_purpose::STANDARD;
 use conclave_api::delivery as wire;
 use conclave_codec::{Decode, Encode};
 use conclave_core::credential::BasicIdentityProvider;
-use conclave_core::group::{GroupEnv, KeyPackageBundle, LeafOptions, SigningIdentity};
+use conclave_core::group::{
+    GroupEnv, KeyPackageBundle, LeafOptions, MemberParams, SigningIdentity,
+};
 use conclave_core::messages::{Credential, MlsMessage, MlsMessageBody};
 use conclave_crypto::{CipherSuite, CryptoProvider, SeededRng};
 use conclave_crypto_rustcrypto::RustCryptoProvider;
@@ -114,7 +116,16 @@ pub fn key_package_with_lifetime(
         lifetime_seconds: lifetime,
         ..LeafOptions::default()
     };
-    KeyPackageBundle::generate(&env(), SUITE, signer, &options, now, rng).unwrap()
+    KeyPackageBundle::generate(
+        &MemberParams {
+            leaf: options,
+            ..MemberParams::new(env(), signer.clone())
+        },
+        SUITE,
+        now,
+        rng,
+    )
+    .unwrap()
 }
 
 pub fn kp_message(bundle: &KeyPackageBundle) -> Vec<u8> {

@@ -9,7 +9,7 @@ use conclave_core::credential::BasicIdentityProvider;
 use conclave_core::framing::PaddingPolicy;
 use conclave_core::group::{
     CommitOptions, CommitOutput, Group, GroupConfig, GroupEnv, JoinOptions, KeyPackageBundle,
-    LeafOptions, ProcessedMessage, SigningIdentity,
+    MemberParams, NewGroup, ProcessedMessage, SigningIdentity,
 };
 use conclave_core::messages::{
     Credential, MlsMessage, MlsMessageBody, PreSharedKey, PreSharedKeyId, Proposal, Psk, Remove,
@@ -132,11 +132,11 @@ impl ConclavePeer {
             panic!("not a GroupInfo")
         };
         let (group, output) = Group::join_external(
-            self.env.clone(),
+            MemberParams {
+                config: self.config.clone(),
+                ..MemberParams::new(self.env.clone(), self.signer.clone())
+            },
             &info,
-            self.signer.clone(),
-            self.config.clone(),
-            &LeafOptions::default(),
             options,
             now(),
             &mut self.rng,
@@ -165,10 +165,8 @@ impl Peer for ConclavePeer {
 
     fn key_package(&mut self) -> Vec<u8> {
         let bundle = KeyPackageBundle::generate(
-            &self.env,
+            &MemberParams::new(self.env.clone(), self.signer.clone()),
             self.suite,
-            &self.signer,
-            &LeafOptions::default(),
             now(),
             &mut self.rng,
         )
@@ -183,13 +181,11 @@ impl Peer for ConclavePeer {
 
     fn create(&mut self, group_id: &[u8]) {
         let group = Group::create(
-            self.env.clone(),
-            self.suite,
-            group_id.to_vec(),
-            self.signer.clone(),
-            Vec::new(),
-            self.config.clone(),
-            &LeafOptions::default(),
+            MemberParams {
+                config: self.config.clone(),
+                ..MemberParams::new(self.env.clone(), self.signer.clone())
+            },
+            NewGroup::new(self.suite, group_id.to_vec()),
             now(),
             &mut self.rng,
         )
@@ -203,11 +199,12 @@ impl Peer for ConclavePeer {
         };
         let bundle = self.pending_kp.take().unwrap();
         let group = Group::join(
-            self.env.clone(),
+            MemberParams {
+                config: self.config.clone(),
+                ..MemberParams::new(self.env.clone(), self.signer.clone())
+            },
             &welcome,
             &bundle,
-            self.signer.clone(),
-            self.config.clone(),
             &JoinOptions::default(),
             now(),
         )

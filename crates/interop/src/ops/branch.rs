@@ -1,7 +1,7 @@
 //! Branching (RFC 9420 §11.3): `CreateBranch` (a new group of some members of this one,
 //! linked to it by a branch resumption PSK) and `HandleBranch` (joining it by Welcome).
 
-use conclave_core::group::LeafOptions;
+use conclave_core::group::{LinkedGroupOptions, MemberParams};
 
 use super::{State, commit_options, welcome_join};
 use crate::clock::unix_now;
@@ -22,9 +22,11 @@ impl State {
         let (branch, output) = group.branch(
             req.group_id,
             extensions,
-            &key_packages,
-            &LeafOptions::default(),
-            &commit_options(req.force_path, req.external_tree),
+            &LinkedGroupOptions {
+                key_packages,
+                commit: commit_options(req.force_path, req.external_tree),
+                ..LinkedGroupOptions::default()
+            },
             unix_now(),
             &mut OsRandom,
         )?;
@@ -43,10 +45,12 @@ impl State {
         let group = self.registry.member(req.state_id)?;
         let group_config = group.config().clone();
         let branch = group.join_branch(
+            MemberParams {
+                config: group_config,
+                ..MemberParams::new(self.env.clone(), tx.signer.clone())
+            },
             &welcome,
             &tx.bundle,
-            tx.signer.clone(),
-            group_config,
             &options,
             unix_now(),
         )?;

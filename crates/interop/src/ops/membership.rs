@@ -1,7 +1,7 @@
 //! Becoming a member: `CreateGroup` (RFC 9420 §11), `CreateKeyPackage` (§10), `JoinGroup`
 //! (joining by Welcome, §12.4.3.1) and `ExternalJoin` (external commit, §12.4.3.2).
 
-use conclave_core::group::{Group, JoinOptions, LeafOptions};
+use conclave_core::group::{Group, JoinOptions, MemberParams, NewGroup};
 use conclave_core::messages::{MlsMessageBody, RatchetTreeNodes, find_payload};
 
 use super::proposals::{external_psk_id, leaf_by_identity};
@@ -22,13 +22,11 @@ impl State {
         let suite = suite_of(req.cipher_suite)?;
         let signer = self.new_signer(suite, &req.identity)?;
         let group = Group::create(
-            self.env.clone(),
-            suite,
-            req.group_id,
-            signer,
-            Vec::new(),
-            group_config(req.encrypt_handshake),
-            &LeafOptions::default(),
+            MemberParams {
+                config: group_config(req.encrypt_handshake),
+                ..MemberParams::new(self.env.clone(), signer)
+            },
+            NewGroup::new(suite, req.group_id),
             unix_now(),
             &mut OsRandom,
         )?;
@@ -63,11 +61,12 @@ impl State {
         let (welcome, options) = welcome_join(&req.welcome, &req.ratchet_tree)?;
         let tx = self.registry.take_transaction(req.transaction_id)?;
         let joined = Group::join(
-            self.env.clone(),
+            MemberParams {
+                config: group_config(req.encrypt_handshake),
+                ..MemberParams::new(self.env.clone(), tx.signer.clone())
+            },
             &welcome,
             &tx.bundle,
-            tx.signer.clone(),
-            group_config(req.encrypt_handshake),
             &options,
             unix_now(),
         );
@@ -122,11 +121,11 @@ impl State {
         };
         let signer = self.new_signer(suite, &req.identity)?;
         let (group, output) = Group::join_external(
-            self.env.clone(),
+            MemberParams {
+                config: group_config(req.encrypt_handshake),
+                ..MemberParams::new(self.env.clone(), signer)
+            },
             &info,
-            signer,
-            group_config(req.encrypt_handshake),
-            &LeafOptions::default(),
             &options,
             unix_now(),
             &mut OsRandom,

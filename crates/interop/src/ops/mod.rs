@@ -25,7 +25,7 @@ use std::sync::{Arc, RwLock};
 
 use conclave_core::credential::BasicIdentityProvider;
 use conclave_core::group::{
-    CommitOptions, Group, GroupConfig, GroupEnv, JoinOptions, KeyPackageBundle, LeafOptions,
+    CommitOptions, Group, GroupConfig, GroupEnv, JoinOptions, KeyPackageBundle, MemberParams,
     SigningIdentity,
 };
 use conclave_core::messages::{Credential, Welcome, WireFormat};
@@ -97,10 +97,8 @@ impl State {
     ) -> Result<(SigningIdentity, KeyPackageBundle)> {
         let signer = self.new_signer(suite, identity)?;
         let bundle = KeyPackageBundle::generate(
-            &self.env,
+            &MemberParams::new(self.env.clone(), signer.clone()),
             suite,
-            &signer,
-            &LeafOptions::default(),
             unix_now(),
             &mut OsRandom,
         )?;

@@ -3,7 +3,7 @@
 //! reinit handle with our KeyPackage for the new one), `ReInitWelcome` (the committer creates
 //! the new group) and `HandleReInitWelcome` (the others join it).
 
-use conclave_core::group::{Group, GroupStatus, LeafOptions, SigningIdentity};
+use conclave_core::group::{Group, GroupStatus, LinkedGroupOptions, MemberParams, SigningIdentity};
 use conclave_core::messages::{Credential, MlsMessage, MlsMessageBody};
 
 use super::proposals::reinit_proposal;
@@ -95,9 +95,11 @@ impl State {
         let pending = self.registry.reinit(req.reinit_id)?;
         let (group, output) = pending.old.reinit(
             pending.signer.clone(),
-            &key_packages,
-            &LeafOptions::default(),
-            &commit_options(req.force_path, req.external_tree),
+            &LinkedGroupOptions {
+                key_packages,
+                commit: commit_options(req.force_path, req.external_tree),
+                ..LinkedGroupOptions::default()
+            },
             unix_now(),
             &mut OsRandom,
         )?;
@@ -133,10 +135,12 @@ impl State {
         let pending = self.registry.reinit(req.reinit_id)?;
         let group_config = pending.old.config().clone();
         let group = pending.old.join_reinit(
+            MemberParams {
+                config: group_config,
+                ..MemberParams::new(self.env.clone(), pending.signer.clone())
+            },
             &welcome,
             &pending.bundle,
-            pending.signer.clone(),
-            group_config,
             &options,
             unix_now(),
         )?;

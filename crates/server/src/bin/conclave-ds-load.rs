@@ -35,7 +35,7 @@ use conclave_api::delivery::{self as wire, CommitBundle};
 use conclave_codec::{Decode, Encode};
 use conclave_core::credential::BasicIdentityProvider;
 use conclave_core::group::{
-    CommitOptions, Group, GroupConfig, GroupEnv, JoinOptions, KeyPackageBundle, LeafOptions,
+    CommitOptions, Group, GroupEnv, JoinOptions, KeyPackageBundle, MemberParams, NewGroup,
     SigningIdentity,
 };
 use conclave_core::messages::{Add, Credential, MlsMessage, MlsMessageBody, Proposal};
@@ -346,10 +346,8 @@ async fn setup_group(http: &Http, size: usize, message_size: usize) -> anyhow::R
     let mut bundles = HashMap::new();
     for (id, signer, token) in others {
         let bundle = KeyPackageBundle::generate(
-            &env(),
+            &MemberParams::new(env(), signer.clone()),
             SUITE,
-            signer,
-            &LeafOptions::default(),
             now,
             &mut OsRandom,
         )?;
@@ -370,13 +368,8 @@ async fn setup_group(http: &Http, size: usize, message_size: usize) -> anyhow::R
     let group_id = format!("load-group-{run}").into_bytes();
     let group_hex = hex::encode(&group_id);
     let mut creator = Group::create(
-        env(),
-        SUITE,
-        group_id,
-        creator_signer.clone(),
-        Vec::new(),
-        GroupConfig::default(),
-        &LeafOptions::default(),
+        MemberParams::new(env(), creator_signer.clone()),
+        NewGroup::new(SUITE, group_id),
         now,
         &mut OsRandom,
     )?;
@@ -467,11 +460,9 @@ async fn setup_group(http: &Http, size: usize, message_size: usize) -> anyhow::R
             .get(id)
             .ok_or_else(|| anyhow!("{id}: no KeyPackage"))?;
         let group = Group::join(
-            env(),
+            MemberParams::new(env(), signer.clone()),
             &welcome,
             bundle,
-            signer.clone(),
-            GroupConfig::default(),
             &JoinOptions::default(),
             now,
         )?;

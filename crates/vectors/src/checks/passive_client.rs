@@ -9,7 +9,8 @@ use std::sync::{Arc, RwLock};
 use conclave_codec::Decode;
 use conclave_core::credential::BasicIdentityProvider;
 use conclave_core::group::{
-    Group, GroupConfig, GroupEnv, JoinOptions, KeyPackageBundle, ProcessedMessage, SigningIdentity,
+    Group, GroupConfig, GroupEnv, JoinOptions, KeyPackageBundle, MemberParams, ProcessedMessage,
+    SigningIdentity,
 };
 use conclave_core::messages::{KeyPackage, MlsMessage, MlsMessageBody, RatchetTreeNodes};
 use conclave_core::validation::LifetimePolicy;
@@ -130,8 +131,17 @@ fn check_case(crypto: Arc<dyn CryptoProvider>, case: &Value) -> Result<(), Strin
         ratchet_tree,
         ..JoinOptions::default()
     };
-    let mut group = Group::join(env, &welcome, &bundle, signer, config, &options, 0)
-        .map_err(|e| format!("join: {e}"))?;
+    let mut group = Group::join(
+        MemberParams {
+            config,
+            ..MemberParams::new(env, signer)
+        },
+        &welcome,
+        &bundle,
+        &options,
+        0,
+    )
+    .map_err(|e| format!("join: {e}"))?;
     let initial = field_hex(case, "initial_epoch_authenticator")?;
     if group.epoch_authenticator() != initial.as_slice() {
         return Err("initial epoch authenticator differs".into());
