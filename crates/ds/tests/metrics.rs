@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use axum::http::StatusCode;
 use conclave_api::delivery::CommitBundle;
-use conclave_core::group::{CommitOptions, Group, GroupConfig, LeafOptions};
+use conclave_core::group::{CommitOptions, Group, MemberParams, NewGroup};
 use futures_util::StreamExt as _;
 
 use common::{Api, SUITE, env, identity, rng, sqlite_store, unique};
@@ -59,13 +59,8 @@ async fn requests_commits_and_store_operations_are_counted() {
     let gid_bytes = unique("g").into_bytes();
     let gid = hex::encode(&gid_bytes);
     let mut group = Group::create(
-        env(),
-        SUITE,
-        gid_bytes,
-        alice.clone(),
-        Vec::new(),
-        GroupConfig::default(),
-        &LeafOptions::default(),
+        MemberParams::new(env(), alice.clone()),
+        NewGroup::new(SUITE, gid_bytes),
         now,
         &mut rng,
     )
@@ -190,13 +185,8 @@ async fn websockets_and_their_wakeups_are_counted() {
     let gid_bytes = unique("g").into_bytes();
     let gid = hex::encode(&gid_bytes);
     let mut group = Group::create(
-        env(),
-        SUITE,
-        gid_bytes,
-        alice.clone(),
-        Vec::new(),
-        GroupConfig::default(),
-        &LeafOptions::default(),
+        MemberParams::new(env(), alice.clone()),
+        NewGroup::new(SUITE, gid_bytes),
         now,
         &mut rng,
     )
