@@ -12,7 +12,8 @@
 //! - [`policy`]: the optional [`CredentialPolicy`] (e.g. an Authentication Service's) and
 //!   the DS's own successor check;
 //! - [`state`]: [`AppState`], what the handlers share;
-//! - [`auth`]: the [`AuthenticatedClient`] extractor (bearer token, revocation);
+//! - [`auth`]: the [`AuthenticatedClient`] extractor (bearer token in the header, revocation)
+//!   and [`WebSocketClient`] (also `?token=`, for the WebSocket upgrade only);
 //! - [`query`]: the typed query strings;
 //! - [`routes`]: the HTTP API (axum), one module per resource, and [`router`];
 //! - `bundle`: the checks of a commit bundle;
@@ -44,7 +45,7 @@ pub mod store;
 
 use std::sync::Arc;
 
-pub use auth::AuthenticatedClient;
+pub use auth::{AuthenticatedClient, WebSocketClient};
 pub use conclave_service::Clock;
 pub use config::DsConfig;
 pub use error::{DsError, StoreError};

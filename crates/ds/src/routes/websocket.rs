@@ -12,7 +12,7 @@ use conclave_api::delivery::WakeUp;
 use tokio::sync::broadcast;
 
 use super::{AppResult, St};
-use crate::auth::AuthenticatedClient;
+use crate::auth::WebSocketClient;
 use crate::error::DsError;
 use crate::state::AppState;
 use crate::store::LogEvent;
@@ -29,7 +29,7 @@ const CLOSE_UNAVAILABLE: u16 = 1011;
 /// may be in the query: `?token=`).
 pub(crate) async fn upgrade(
     State(state): St,
-    AuthenticatedClient(client_id): AuthenticatedClient,
+    WebSocketClient(client_id): WebSocketClient,
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> AppResult {
     let upgrade =
