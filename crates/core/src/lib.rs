@@ -27,3 +27,9 @@ pub mod tree_math;
 pub mod treekem;
 pub mod validation;
 pub mod welcome;
+
+/// The README's Rust example, compiled and run by `cargo test --doc` so that it cannot drift
+/// from the API.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+struct ReadmeExample;
