@@ -45,6 +45,11 @@ use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use crate::error::ClientError;
 
 /// Current schema version. 1: group states as snapshots only; 2: group records.
+///
+/// `group_records` is a rowid table on purpose: in a `WITHOUT ROWID` table the values are
+/// part of the primary-key B-tree, and a lookup that compares against the group record
+/// (O(members) bytes, on overflow pages) reads all of it — every message would cost
+/// O(members) again.
 const SCHEMA_VERSION: i64 = 2;
 
 const SCHEMA: &str = "
@@ -75,7 +80,7 @@ CREATE TABLE IF NOT EXISTS group_records (
     key BLOB NOT NULL,
     value BLOB NOT NULL,
     PRIMARY KEY (group_id, key)
-) WITHOUT ROWID;
+);
 CREATE TABLE IF NOT EXISTS psks (
     psk_id BLOB PRIMARY KEY,
     psk BLOB NOT NULL
