@@ -25,7 +25,7 @@ use crate::delivery::DeliveryService;
 use crate::error::{BadResponse, ClientError};
 use crate::names::{leaf_name, member_names};
 
-use super::GroupDriver;
+use super::{GroupDriver, has_foreign_proposals};
 
 const DS: &str = "the Delivery Service";
 
@@ -213,7 +213,7 @@ impl<D: DeliveryService> GroupDriver<'_, D> {
                     proposals
                 }
                 Op::CommitPending => {
-                    if !Self::has_foreign_proposals(&group) {
+                    if !has_foreign_proposals(&group) {
                         return Ok(None);
                     }
                     Vec::new()

@@ -152,10 +152,11 @@ impl<D: DeliveryService> GroupDriver<'_, D> {
             Err(inactive_error(&row, epoch))
         }
     }
+}
 
-    /// Whether proposals of other members wait for a commit.
-    pub(crate) fn has_foreign_proposals(group: &Group) -> bool {
-        let own = conclave_core::messages::Sender::Member(group.own_leaf());
-        group.pending_proposals().any(|(sender, _)| *sender != own)
-    }
+/// Whether proposals of other members wait for a commit (RFC 9420 §12.4: commit them
+/// before sending).
+pub(crate) fn has_foreign_proposals(group: &Group) -> bool {
+    let own = conclave_core::messages::Sender::Member(group.own_leaf());
+    group.pending_proposals().any(|(sender, _)| *sender != own)
 }

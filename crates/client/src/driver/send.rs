@@ -13,8 +13,8 @@ use crate::delivery::DeliveryService;
 use crate::error::ClientError;
 use crate::store::{GroupStatus, HistoryEntry, StateWrite};
 
-use super::GroupDriver;
 use super::commit::Op;
+use super::{GroupDriver, has_foreign_proposals};
 
 impl<D: DeliveryService> GroupDriver<'_, D> {
     /// Sends `text` to the group; returns its log position.
@@ -24,7 +24,7 @@ impl<D: DeliveryService> GroupDriver<'_, D> {
             self.settle_pending_commit(group_id).await?;
             let row = self.require_active_by_id(group_id)?;
             let mut state = self.load(&row)?;
-            if Self::has_foreign_proposals(&state) {
+            if has_foreign_proposals(&state) {
                 self.run_commit(group_id, &Op::CommitPending).await?;
                 continue;
             }

@@ -65,7 +65,9 @@ impl State {
         x.wrapping_mul(0x2545_F491_4F6C_DD1D)
     }
 
-    fn chance(&mut self, percent: u64) -> bool {
+    /// Whether the fault `rate` picks happens this time.
+    fn fault(&mut self, rate: fn(&Faults) -> u64) -> bool {
+        let percent = rate(&self.faults);
         self.next() % 100 < percent
     }
 }
@@ -154,10 +156,7 @@ impl SimDs {
     ) -> Result<Accepted, ApiError> {
         use conclave_codec::Encode as _;
         let mut state = self.state.lock().unwrap();
-        if {
-            let p = state.faults.lost_request;
-            state.chance(p)
-        } {
+        if state.fault(|f| f.lost_request) {
             state.counts.lost_requests += 1;
             return Err(unreachable("request lost"));
         }
@@ -183,10 +182,7 @@ impl SimDs {
             seq,
             epoch: log.epoch,
         };
-        if {
-            let p = state.faults.lost_response;
-            state.chance(p)
-        } {
+        if state.fault(|f| f.lost_response) {
             state.counts.lost_responses += 1;
             return Err(unreachable("response lost after the write"));
         }
@@ -203,18 +199,12 @@ impl DeliveryService for SimClient {
     ) -> Result<Vec<LogEntryView>, ApiError> {
         let mut state = self.ds.state.lock().unwrap();
         let mut from = after;
-        if after > 0 && {
-            let p = state.faults.duplicate_page;
-            state.chance(p)
-        } {
+        if after > 0 && state.fault(|f| f.duplicate_page) {
             state.counts.duplicate_pages += 1;
             from = after - 1 - state.next() % after.min(5);
         }
         let mut limit = u64::from(limit);
-        if {
-            let p = state.faults.short_page;
-            state.chance(p)
-        } {
+        if state.fault(|f| f.short_page) {
             state.counts.short_pages += 1;
             limit = 1 + state.next() % 3;
         }
