@@ -147,6 +147,28 @@ impl SimDs {
         self.state.lock().unwrap().faults = faults;
     }
 
+    /// Posts a message as `client` would, without faults (e.g. a forged commit).
+    pub(crate) fn post_raw(
+        &self,
+        client: &str,
+        group_id: &[u8],
+        message: &MlsMessage,
+        commit: bool,
+    ) -> Result<Accepted, ApiError> {
+        let faults = std::mem::replace(
+            &mut self.state.lock().unwrap().faults,
+            Faults {
+                short_page: 0,
+                duplicate_page: 0,
+                lost_response: 0,
+                lost_request: 0,
+            },
+        );
+        let result = self.append(client, group_id, message, commit);
+        self.set_faults(faults);
+        result
+    }
+
     fn append(
         &self,
         client: &str,

@@ -2,7 +2,7 @@
 //! commit key updates in a seeded random order, with pages cut short, pages delivered again
 //! and answers lost after successful writes; at the end every client must be at the DS's
 //! epoch with the same epoch authenticator and the same history, holding every message of
-//! the log exactly once.
+//! the log exactly once. Clients are also restarted from their databases at random.
 
 use std::collections::{BTreeMap, HashSet};
 
@@ -103,6 +103,12 @@ impl SimMember {
         }
     }
 
+    /// The process was killed between two operations: everything is read back from the
+    /// database.
+    fn restart(&mut self) {
+        self.store = Store::open(self._dir.path()).unwrap();
+    }
+
     fn group(&self) -> Group {
         self.store.load_group(env(), GROUP).unwrap().unwrap()
     }
@@ -158,7 +164,8 @@ fn run(seed: u64, state_writes: StateWrites) -> Counts {
                         .await
                         .map(|_| ()),
                 ),
-                _ => tolerated(member.driver().sync_group_log(GROUP).await.map(|_| ())),
+                8 => tolerated(member.driver().sync_group_log(GROUP).await.map(|_| ())),
+                _ => member.restart(),
             }
         }
         // Settle: no more lost answers; everyone catches up with the whole log.
@@ -259,4 +266,52 @@ fn clients_converge_the_same_way_with_full_snapshot_writes() {
     for seed in 1..=8 {
         run(seed, StateWrites::FullSnapshot);
     }
+}
+
+#[test]
+fn a_commit_nobody_can_apply_desynchronizes_every_client_and_none_rejoins() {
+    let names = ["alice", "bob"];
+    let ds = SimDs::new(7, NO_FAULTS);
+    ds.create_group(GROUP, 1);
+    let mut members: Vec<SimMember> = group_of(GROUP, &names)
+        .into_iter()
+        .zip(names)
+        .map(|((signer, group), name)| {
+            SimMember::new(name, signer, group, &ds, StateWrites::Incremental)
+        })
+        .collect();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        members[0].driver().send(GROUP, "before").await.unwrap();
+        // A commit for epoch 1 that no member can decrypt, accepted by the DS.
+        let mut group = members[1].group();
+        let output = group
+            .commit(
+                &conclave_core::group::CommitOptions::default(),
+                crate::testing::NOW,
+                &mut crate::OsRandom,
+            )
+            .unwrap();
+        let mut commit = output.commit;
+        if let conclave_core::messages::MlsMessageBody::PrivateMessage(m) = &mut commit.body {
+            let last = m.ciphertext.len() - 1;
+            m.ciphertext[last] ^= 1;
+        }
+        ds.post_raw("mallory", GROUP, &commit, true).unwrap();
+        for member in &mut members {
+            member.driver().sync_group_log(GROUP).await.unwrap();
+            let row = member.store.group_by_id(GROUP).unwrap().unwrap();
+            assert_eq!(row.status, GroupStatus::Desynchronized);
+            assert!(row.reason.unwrap().contains("log entry 2"));
+            assert_eq!(member.group().epoch(), 1);
+            let refused = member.driver().send(GROUP, "after").await;
+            assert!(matches!(
+                refused,
+                Err(ClientError::Desynchronized { epoch: 1, .. })
+            ));
+        }
+    });
+    assert_eq!(ds.log(GROUP).1.len(), 2);
 }
