@@ -1,7 +1,11 @@
 use super::*;
 use crate::OsRandom;
 use crate::testing::{NOW, env, group_of};
+use conclave_core::group::Group;
 use conclave_core::group::ProcessedMessage;
+use conclave_core::storage::{
+    ExternalPskStore, GroupStore, Record, RecordKey, StateChanges, StorageError,
+};
 
 fn entry(seq: u64, body: &str) -> HistoryEntry {
     HistoryEntry {
