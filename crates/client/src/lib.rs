@@ -40,7 +40,7 @@ mod names;
 #[cfg(test)]
 mod testing;
 
-pub use client::{Client, ClientOptions, GroupSummary, SyncReport};
+pub use client::{Client, ClientOptions, EnrolledIdentity, GroupSummary, SyncReport};
 pub use error::{BadResponse, ClientError};
 pub use event::{AddProgress, Event};
 pub use store::{GroupStatus, HistoryEntry, StateWrites};

@@ -20,6 +20,24 @@ use crate::event::Event;
 use crate::names::check_name;
 use crate::store::{GroupStatus, Profile, Store};
 
+/// A client identity obtained outside this library's enrolment (another AS, an enterprise
+/// CA), for [`Client::register_enrolled`].
+#[derive(Debug, Clone)]
+pub struct EnrolledIdentity {
+    /// The client name (the DS client id; the credential should present `mls://<name>`).
+    pub name: String,
+    /// The cipher suite of the signature key.
+    pub suite: CipherSuite,
+    /// The signature private key.
+    pub signature_secret: Secret,
+    /// The signature public key.
+    pub signature_public: Vec<u8>,
+    /// The credential (RFC 9420 §5.3) binding the name to the key.
+    pub credential: Credential,
+    /// The trust anchor this client validates other members' credentials against.
+    pub root_certificate: Vec<u8>,
+}
+
 impl Client {
     /// Registers a new client named `name` in `home`: fetches the AS root, makes a signature
     /// key pair, enrols with the one-time `token` (proof of possession, RFC 9750 §4),
@@ -56,12 +74,14 @@ impl Client {
             home,
             ds_url,
             as_url,
-            name,
-            suite,
-            secret,
-            public,
-            &credential,
-            root.root_certificate,
+            EnrolledIdentity {
+                name: name.to_owned(),
+                suite,
+                signature_secret: secret,
+                signature_public: public,
+                credential,
+                root_certificate: root.root_certificate,
+            },
             options,
         )
         .await
@@ -69,20 +89,23 @@ impl Client {
 
     /// Registers a client whose credential was obtained elsewhere (another AS, an
     /// enterprise CA): registers with the DS, stores the profile and publishes KeyPackages.
-    /// `root_certificate` becomes this client's trust anchor.
-    #[allow(clippy::too_many_arguments)]
+    /// The identity's `root_certificate` becomes this client's trust anchor.
     pub async fn register_enrolled(
         home: &Path,
         ds_url: &str,
         as_url: &str,
-        name: &str,
-        suite: CipherSuite,
-        signature_secret: Secret,
-        signature_public: Vec<u8>,
-        credential: &Credential,
-        root_certificate: Vec<u8>,
+        identity: EnrolledIdentity,
         options: ClientOptions,
     ) -> Result<Self, ClientError> {
+        let EnrolledIdentity {
+            name,
+            suite,
+            signature_secret,
+            signature_public,
+            credential,
+            root_certificate,
+        } = identity;
+        let name = name.as_str();
         check_name(name)?;
         let store = Store::open(home)?;
         if let Some(p) = store.profile()? {

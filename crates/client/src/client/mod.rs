@@ -19,6 +19,8 @@ mod key_packages;
 mod sync;
 mod watch;
 
+pub use enrol::EnrolledIdentity;
+
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
