@@ -1,4 +1,4 @@
-//! The HTTP API of the Authentication Service (RFC 9750 §4; DESIGN.md §5), served by the
+//! The HTTP API of the Authentication Service (RFC 9750 §4), served by the
 //! `conclave-as` binary and, merged into the Delivery Service's router, by
 //! `conclave-ds --with-as` (same paths).
 //!
@@ -15,6 +15,14 @@
 //! Every refusal is a JSON [`ErrorBody`] with a 4xx status (5xx for our own faults). The
 //! router has no fallback of its own, so that it can be `.merge()`d into another router.
 //! Store calls and certificate signing run on the blocking thread pool.
+//!
+//! Metrics (Prometheus text format, `conclave_service::metrics`): every request is counted
+//! and timed by route, method and status (`conclave_as_http_requests_total`,
+//! `conclave_as_http_request_duration_seconds`), and the credentials issued and revoked are
+//! counted (`conclave_as_enrolments_total`, `conclave_as_renewals_total`,
+//! `conclave_as_revocations_total`). The router does not serve `GET /metrics` itself (the
+//! DS's router does when the AS is merged into it): a process serving the AS alone merges
+//! [`AsHttpState::metrics`]' [`Metrics::router`].
 
 use std::path::Path;
 use std::sync::Arc;
@@ -30,6 +38,7 @@ use base64::engine::general_purpose::STANDARD;
 use conclave_codec::{Decode, Encode};
 use conclave_crypto::{CryptoProvider, Secret};
 use conclave_service::body as request;
+use conclave_service::metrics::{Counter, HttpMetrics, Metrics};
 use conclave_service::{CryptoBackend, OsRandom};
 use serde::de::DeserializeOwned;
 use sha2::{Digest, Sha256};
@@ -45,14 +54,54 @@ pub const DEFAULT_MAX_BODY: usize = 64 * 1024;
 
 pub use conclave_service::Clock;
 
+/// The prefix of the AS's metric names.
+pub const METRICS_PREFIX: &str = "conclave_as";
+
+/// The AS's metrics.
+#[derive(Clone, Debug)]
+struct AsMetrics {
+    http: HttpMetrics,
+    enrolments: Counter,
+    renewals: Counter,
+    revocations: Counter,
+}
+
+impl AsMetrics {
+    /// Registers the AS's metrics in `metrics` (once per registry).
+    fn register(metrics: &Metrics) -> Self {
+        let counters = Self {
+            http: HttpMetrics::register(metrics, METRICS_PREFIX),
+            enrolments: Counter::default(),
+            renewals: Counter::default(),
+            revocations: Counter::default(),
+        };
+        metrics.register(METRICS_PREFIX, |registry| {
+            registry.register(
+                "enrolments",
+                "Credentials issued to enrolling clients",
+                counters.enrolments.clone(),
+            );
+            registry.register("renewals", "Credentials renewed", counters.renewals.clone());
+            registry.register(
+                "revocations",
+                "Clients revoked",
+                counters.revocations.clone(),
+            );
+        });
+        counters
+    }
+}
+
 /// Everything the handlers share: the service, the admin token (kept only as a hash), the
-/// clock, the cryptography backend and the body limit.
+/// clock, the cryptography backend, the body limit and the metrics.
 pub struct AsHttpState {
     service: AuthenticationService<Box<dyn AsStore>>,
     admin_token_hash: Secret,
     clock: Clock,
     crypto: Arc<dyn CryptoProvider>,
     max_body: usize,
+    metrics: Metrics,
+    counters: AsMetrics,
 }
 
 impl core::fmt::Debug for AsHttpState {
@@ -66,18 +115,36 @@ impl core::fmt::Debug for AsHttpState {
 
 impl AsHttpState {
     /// The state of a service whose administrator authenticates with `admin_token`
-    /// (`Authorization: Bearer <admin_token>`), with the system clock.
+    /// (`Authorization: Bearer <admin_token>`), with the system clock and a metrics registry
+    /// of its own.
     pub fn new<S: AsStore + 'static>(
         service: AuthenticationService<S>,
         admin_token: &[u8],
     ) -> Self {
+        let metrics = Metrics::new();
         Self {
             service: service.into_dyn(),
             admin_token_hash: Secret::new(Sha256::digest(admin_token).to_vec()),
             clock: conclave_service::system_clock(),
             crypto: CryptoBackend::default().provider(),
             max_body: DEFAULT_MAX_BODY,
+            counters: AsMetrics::register(&metrics),
+            metrics,
         }
+    }
+
+    /// Counts into `metrics` instead (e.g. the registry of the process's Delivery Service,
+    /// so that one `GET /metrics` shows both). Call it once per registry.
+    #[must_use]
+    pub fn with_metrics(mut self, metrics: &Metrics) -> Self {
+        self.counters = AsMetrics::register(metrics);
+        self.metrics = metrics.clone();
+        self
+    }
+
+    /// The metrics registry the AS counts into.
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
     }
 
     /// Uses another cryptography backend to verify chains (default: aws-lc).
@@ -256,9 +323,12 @@ impl IntoResponse for AsHttpError {
 type AsResult = Result<Response, AsHttpError>;
 type St = State<Arc<AsHttpState>>;
 
-/// The router of the AS API (no fallback, so it merges into another router).
+/// The router of the AS API (no fallback, so it merges into another router), its requests
+/// counted in the state's metrics.
 pub fn router(state: impl Into<Arc<AsHttpState>>) -> Router {
-    Router::new()
+    let state = state.into();
+    let http = state.counters.http.clone();
+    let router = Router::new()
         .route("/v1/as/health", get(health).fallback(method_not_allowed))
         .route("/v1/as/root", get(root).fallback(method_not_allowed))
         .route(
@@ -269,7 +339,8 @@ pub fn router(state: impl Into<Arc<AsHttpState>>) -> Router {
         .route("/v1/as/renew", post(renew).fallback(method_not_allowed))
         .route("/v1/as/revoke", post(revoke).fallback(method_not_allowed))
         .route("/v1/as/revoked", get(revoked).fallback(method_not_allowed))
-        .with_state(state.into())
+        .with_state(state);
+    http.instrument(router)
 }
 
 async fn method_not_allowed() -> AsHttpError {
@@ -388,6 +459,7 @@ async fn enrol(State(state): St, headers: HeaderMap, body: Body) -> AsResult {
     let name = String::from_utf8_lossy(&request.name).into_owned();
     let credential = blocking(&state, move |s| s.service.enrol(&request, s.now())).await?;
     let response = credential_response(&credential)?;
+    state.counters.enrolments.inc();
     tracing::info!(%name, "client enrolled");
     Ok(response)
 }
@@ -402,6 +474,7 @@ async fn renew(State(state): St, headers: HeaderMap, body: Body) -> AsResult {
     })
     .await?;
     let response = credential_response(&credential)?;
+    state.counters.renewals.inc();
     tracing::info!("credential renewed");
     Ok(response)
 }
@@ -426,6 +499,7 @@ async fn revoke(State(state): St, headers: HeaderMap, body: Body) -> AsResult {
     let request: NameRequest = read_json(&state, &headers, body).await?;
     let name = request.name.clone();
     blocking(&state, move |s| s.service.revoke(&request.name)).await?;
+    state.counters.revocations.inc();
     tracing::info!(%name, "client revoked");
     Ok(StatusCode::NO_CONTENT.into_response())
 }

@@ -2,15 +2,20 @@
 //! with its local state in SQLite, talking to the Delivery Service (RFC 9750 §5-§6) and the
 //! Authentication Service (RFC 9750 §4).
 //!
-//! - [`store`]: the local database (profile, KeyPackage private keys, groups, cursors,
-//!   history), updated one log entry per transaction so a killed client resumes exactly;
+//! - [`store`]: the local database (profile, KeyPackage private keys, groups as the core's
+//!   records, cursors, history), updated one log entry per transaction so a killed client
+//!   resumes exactly; an application message writes only the records it changed;
+//! - [`applier`]: the sans-IO log applier — what to do with each entry of a group's log
+//!   (apply the first valid commit of each epoch, report a desynchronization instead of
+//!   silently rejoining, RFC 9750 "Invalid Commits");
+//! - [`delivery`]: the Delivery Service operations the driver needs, as a trait;
+//! - the driver (private) feeds the applier from the DS and runs our commits and messages
+//!   with retries;
 //! - the services are reached through `conclave-api` ([`conclave_api::DsClient`],
 //!   [`conclave_api::AsClient`]): this crate links no server code;
-//! - [`Client`]: the operations — register, create, add, remove, leave, send — and the sync
-//!   loop, which applies the group log in order, applies the first valid commit of each
-//!   epoch, retries our own commits that lost the race for an epoch, keeps KeyPackages
-//!   topped up, and reports a desynchronization instead of silently rejoining
-//!   (RFC 9750 "Invalid Commits").
+//! - [`Client`]: the operations — register, create, add, remove, leave, send — and the sync,
+//!   which applies every group's log, retries our own commits that lost the race for an
+//!   epoch, and keeps KeyPackages topped up.
 //!
 //! Identity: X.509 credentials issued by the AS (`mls://<name>`), validated by
 //! [`conclave_core::credential::X509IdentityProvider`] with the AS root as the only trust
@@ -23,14 +28,22 @@
 //! next member to sync commits it (every client commits pending proposals of others after a
 //! sync, and before sending, as RFC 9420 §12.4 requires).
 
+pub mod applier;
+pub mod delivery;
 pub mod error;
+pub mod event;
 pub mod store;
 
 mod client;
+mod driver;
+mod names;
+#[cfg(test)]
+mod testing;
 
-pub use client::{AddProgress, Client, ClientOptions, Event, GroupSummary, SyncReport};
+pub use client::{Client, ClientOptions, EnrolledIdentity, GroupSummary, SyncReport};
 pub use error::{BadResponse, ClientError};
-pub use store::{GroupStatus, HistoryEntry};
+pub use event::{AddProgress, Event};
+pub use store::{GroupStatus, HistoryEntry, StateWrites};
 
 /// Whether `name` is an acceptable user or group name: 1-64 characters of `[a-z0-9._-]`
 /// (the AS's rule for client names).

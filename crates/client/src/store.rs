@@ -1,27 +1,55 @@
 //! The client's local state in SQLite (bundled, WAL): the profile (signature key, credential,
 //! service URLs, trust anchor), KeyPackage private keys by KeyPackageRef (RFC 9420 §10,
-//! RFC 9750 §5.1), the groups (serialized member state, RFC 9420 §8-§12), the per-group
+//! RFC 9750 §5.1), the groups (member state as records, RFC 9420 §8-§12), the per-group
 //! Delivery Service cursor, the message history, and the Welcome inbox cursor.
 //!
-//! Crash safety: applying one log entry updates the group state, the cursor and the history
-//! in one transaction ([`Store::apply_entry`]), and joining from a Welcome stores the group,
-//! drops the used KeyPackage and moves the inbox cursor in one transaction
+//! Group states are stored as the core's records ([`conclave_core::storage`]): table
+//! `group_records (group_id, key, value)`, written from
+//! [`conclave_core::group::Group::take_changes`], so an application message rewrites its
+//! sender's ratchet record (and on a sender's first message of an epoch the O(log n)
+//! node secrets of its derivation) instead of the whole O(members) state; the tree and epoch
+//! secrets are rewritten on commits only. [`StateWrites::FullSnapshot`] keeps the former
+//! layout (the whole `Group::to_bytes` snapshot in `groups.state` on every change), for
+//! comparison. A database of schema 1 (snapshots only) is read as it is: a snapshot loads
+//! with `Group::from_bytes`, and the first incremental write of that group replaces it by
+//! its records in the same transaction.
+//!
+//! [`Store`] implements the core's storage traits
+//! ([`conclave_core::storage::GroupStore`], [`conclave_core::storage::KeyPackageStore`],
+//! [`conclave_core::storage::ExternalPskStore`]) on the same database (see `records`).
+//!
+//! Crash safety: applying one log entry writes the group's state changes, the cursor and
+//! the history in one transaction ([`Store::apply_entry`]), and joining from a Welcome
+//! stores the group, drops the used KeyPackage and moves the inbox cursor in one transaction
 //! ([`Store::join_group`]), so a client killed at any point resumes without losing or
 //! repeating anything.
 //!
 //! The signature key and group secrets are stored in the clear in the profile directory
 //! (mode 0700 where supported); protecting it is the operating system's job (full-disk
-//! encryption, the home directory's permissions).
+//! encryption, the home directory's permissions). `PRAGMA secure_delete` is on, so deleted
+//! key records (consumed ratchet secrets, RFC 9420 §9.2; used KeyPackages, §16.8) are
+//! overwritten in the file rather than left in free pages.
+
+mod records;
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicU64;
+use std::sync::{Mutex, MutexGuard};
 
 use conclave_crypto::Secret;
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
 use crate::error::ClientError;
 
-/// Current schema version.
-const SCHEMA_VERSION: i64 = 1;
+pub use records::{StateWrite, StateWrites};
+
+/// Current schema version. 1: group states as snapshots only; 2: group records.
+///
+/// `group_records` is a rowid table on purpose: in a `WITHOUT ROWID` table the values are
+/// part of the primary-key B-tree, and a lookup that compares against the group record
+/// (O(members) bytes, on overflow pages) reads all of it — every message would cost
+/// O(members) again.
+const SCHEMA_VERSION: i64 = 2;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS meta (
@@ -45,6 +73,16 @@ CREATE TABLE IF NOT EXISTS groups (
     status TEXT NOT NULL,
     reason TEXT,
     updated_at INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS group_records (
+    group_id BLOB NOT NULL,
+    key BLOB NOT NULL,
+    value BLOB NOT NULL,
+    PRIMARY KEY (group_id, key)
+);
+CREATE TABLE IF NOT EXISTS psks (
+    psk_id BLOB PRIMARY KEY,
+    psk BLOB NOT NULL
 );
 CREATE TABLE IF NOT EXISTS history (
     group_id BLOB NOT NULL,
@@ -155,8 +193,6 @@ pub struct GroupRow {
     pub group_id: Vec<u8>,
     /// The local name.
     pub name: String,
-    /// `conclave_core::group::Group::to_bytes`.
-    pub state: Vec<u8>,
     /// The last DS log sequence number applied.
     pub cursor: u64,
     /// Where the group stands.
@@ -195,6 +231,9 @@ pub struct AppliedEntry<'a> {
     pub history: Option<&'a HistoryEntry>,
     /// The digest of our own message it echoed (its outbox entry is consumed).
     pub sent_digest: Option<&'a [u8]>,
+    /// The history line's text is the outbox text of `sent_digest` (our own message, whose
+    /// key is gone once sent, RFC 9420 §9.2); without an outbox entry no line is written.
+    pub body_from_outbox: bool,
 }
 
 /// An exclusive lock on a profile, across processes: held while an operation reads a group
@@ -214,8 +253,9 @@ impl core::fmt::Debug for ProfileLock {
 
 /// The local database.
 pub struct Store {
-    conn: Connection,
+    conn: Mutex<Connection>,
     path: PathBuf,
+    written: AtomicU64,
 }
 
 impl core::fmt::Debug for Store {
@@ -231,6 +271,8 @@ fn to_i64(v: u64) -> i64 {
 fn to_u64(v: i64) -> u64 {
     u64::try_from(v).unwrap_or(0)
 }
+
+type RawGroupRow = (Vec<u8>, String, i64, String, Option<String>);
 
 impl Store {
     /// Opens (creating if needed) `dir/client.db`.
@@ -253,28 +295,55 @@ impl Store {
             .map_err(err)?;
         conn.pragma_update(None, "synchronous", "NORMAL")
             .map_err(err)?;
+        // Deleted key material is overwritten, not left in free pages (RFC 9420 §9.2).
+        conn.pragma_update(None, "secure_delete", "ON")
+            .map_err(err)?;
         conn.execute_batch(SCHEMA).map_err(err)?;
-        let store = Self { conn, path };
-        match store.meta("schema_version")? {
-            None => store.set_meta("schema_version", &SCHEMA_VERSION.to_be_bytes())?,
-            Some(v) => {
-                let version = v
-                    .as_slice()
-                    .try_into()
-                    .map(i64::from_be_bytes)
-                    .map_err(|_| ClientError::CorruptState("bad schema version".into()))?;
-                if version > SCHEMA_VERSION {
-                    return Err(ClientError::CorruptState(format!(
-                        "written by a newer client (schema {version})"
-                    )));
-                }
-            }
+        let store = Self {
+            conn: Mutex::new(conn),
+            path,
+            written: AtomicU64::new(0),
+        };
+        let version = match store.meta("schema_version")? {
+            None => 0,
+            Some(v) => v
+                .as_slice()
+                .try_into()
+                .map(i64::from_be_bytes)
+                .map_err(|_| ClientError::CorruptState("bad schema version".into()))?,
+        };
+        if version > SCHEMA_VERSION {
+            return Err(ClientError::CorruptState(format!(
+                "written by a newer client (schema {version})"
+            )));
+        }
+        if version < SCHEMA_VERSION {
+            // Schema 1 → 2 adds tables only; its snapshots are read as they are.
+            store.set_meta("schema_version", &SCHEMA_VERSION.to_be_bytes())?;
         }
         Ok(store)
     }
 
     fn err(&self, e: impl core::fmt::Display) -> ClientError {
         ClientError::storage(&self.path, e)
+    }
+
+    fn conn(&self) -> Result<MutexGuard<'_, Connection>, ClientError> {
+        self.conn
+            .lock()
+            .map_err(|_| self.err("the connection lock is poisoned"))
+    }
+
+    /// Runs `f` in one transaction, committed if it succeeds.
+    fn transaction<T>(
+        &self,
+        f: impl FnOnce(&Transaction<'_>) -> Result<T, ClientError>,
+    ) -> Result<T, ClientError> {
+        let mut conn = self.conn()?;
+        let tx = conn.transaction().map_err(|e| self.err(e))?;
+        let value = f(&tx)?;
+        tx.commit().map_err(|e| self.err(e))?;
+        Ok(value)
     }
 
     /// Takes the profile lock, waiting up to `timeout` for another process to release it.
@@ -300,7 +369,7 @@ impl Store {
 
     /// A metadata value.
     pub fn meta(&self, key: &str) -> Result<Option<Vec<u8>>, ClientError> {
-        self.conn
+        self.conn()?
             .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
             .optional()
             .map_err(|e| self.err(e))
@@ -308,7 +377,7 @@ impl Store {
 
     /// Sets a metadata value.
     pub fn set_meta(&self, key: &str, value: &[u8]) -> Result<(), ClientError> {
-        self.conn
+        self.conn()?
             .execute(
                 "INSERT INTO meta (key, value) VALUES (?1, ?2)
                  ON CONFLICT (key) DO UPDATE SET value = excluded.value",
@@ -366,13 +435,8 @@ impl Store {
     }
 
     /// Stores the profile (one transaction).
-    pub fn save_profile(&mut self, profile: &Profile) -> Result<(), ClientError> {
-        let path = self.path.clone();
-        let tx = self
-            .conn
-            .transaction()
-            .map_err(|e| ClientError::storage(&path, e))?;
-        {
+    pub fn save_profile(&self, profile: &Profile) -> Result<(), ClientError> {
+        self.transaction(|tx| {
             let put = |key: &str, value: &[u8]| {
                 tx.execute(
                     "INSERT INTO meta (key, value) VALUES (?1, ?2)
@@ -389,9 +453,8 @@ impl Store {
                 .and_then(|()| put("ds_url", profile.ds_url.as_bytes()))
                 .and_then(|()| put("as_url", profile.as_url.as_bytes()))
                 .and_then(|()| put("name", profile.name.as_bytes()))
-                .map_err(|e| ClientError::storage(&path, e))?;
-        }
-        tx.commit().map_err(|e| ClientError::storage(&path, e))
+                .map_err(|e| self.err(e))
+        })
     }
 
     /// The Welcome inbox cursor.
@@ -407,34 +470,37 @@ impl Store {
     // ---- KeyPackages ----------------------------------------------------------------------
 
     /// Stores KeyPackages with their private keys (before they are published).
-    pub fn put_key_packages(&mut self, packages: &[StoredKeyPackage]) -> Result<(), ClientError> {
-        let path = self.path.clone();
-        let err = |e: rusqlite::Error| ClientError::storage(&path, e);
-        let tx = self.conn.transaction().map_err(err)?;
-        for p in packages {
-            tx.execute(
-                "INSERT OR REPLACE INTO key_packages
-                 (kp_ref, cipher_suite, key_package, init_private, encryption_private,
-                  last_resort, created_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                params![
-                    p.kp_ref,
-                    p.cipher_suite,
-                    p.key_package,
-                    p.init_private.as_bytes(),
-                    p.encryption_private.as_bytes(),
-                    p.last_resort,
-                    to_i64(crate::now_seconds()),
-                ],
-            )
-            .map_err(err)?;
-        }
-        tx.commit().map_err(err)
+    pub fn put_key_packages(&self, packages: &[StoredKeyPackage]) -> Result<(), ClientError> {
+        self.transaction(|tx| {
+            for p in packages {
+                Self::put_key_package_tx(tx, p).map_err(|e| self.err(e))?;
+            }
+            Ok(())
+        })
+    }
+
+    fn put_key_package_tx(tx: &Transaction<'_>, p: &StoredKeyPackage) -> rusqlite::Result<()> {
+        tx.execute(
+            "INSERT OR REPLACE INTO key_packages
+             (kp_ref, cipher_suite, key_package, init_private, encryption_private,
+              last_resort, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![
+                p.kp_ref,
+                p.cipher_suite,
+                p.key_package,
+                p.init_private.as_bytes(),
+                p.encryption_private.as_bytes(),
+                p.last_resort,
+                to_i64(crate::now_seconds()),
+            ],
+        )
+        .map(|_| ())
     }
 
     /// The KeyPackage with this reference.
     pub fn key_package(&self, kp_ref: &[u8]) -> Result<Option<StoredKeyPackage>, ClientError> {
-        self.conn
+        self.conn()?
             .query_row(
                 "SELECT kp_ref, cipher_suite, key_package, init_private, encryption_private,
                         last_resort
@@ -457,7 +523,7 @@ impl Store {
 
     /// How many one-time KeyPackages we hold private keys for.
     pub fn key_package_count(&self) -> Result<u64, ClientError> {
-        self.conn
+        self.conn()?
             .query_row(
                 "SELECT COUNT(*) FROM key_packages WHERE last_resort = 0",
                 [],
@@ -469,45 +535,31 @@ impl Store {
 
     // ---- groups ---------------------------------------------------------------------------
 
+    fn raw_group_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RawGroupRow> {
+        Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+    }
+
     fn group_where(
         &self,
         clause: &str,
         arg: &dyn rusqlite::ToSql,
     ) -> Result<Option<GroupRow>, ClientError> {
-        let sql = format!(
-            "SELECT group_id, name, state, cursor, status, reason FROM groups WHERE {clause}"
-        );
+        let sql =
+            format!("SELECT group_id, name, cursor, status, reason FROM groups WHERE {clause}");
         let row = self
-            .conn
-            .query_row(&sql, [arg], |r| {
-                Ok((
-                    r.get::<_, Vec<u8>>(0)?,
-                    r.get::<_, String>(1)?,
-                    r.get::<_, Vec<u8>>(2)?,
-                    r.get::<_, i64>(3)?,
-                    r.get::<_, String>(4)?,
-                    r.get::<_, Option<String>>(5)?,
-                ))
-            })
+            .conn()?
+            .query_row(&sql, [arg], Self::raw_group_row)
             .optional()
             .map_err(|e| self.err(e))?;
         row.map(Self::group_row).transpose()
     }
 
     fn group_row(
-        (group_id, name, state, cursor, status, reason): (
-            Vec<u8>,
-            String,
-            Vec<u8>,
-            i64,
-            String,
-            Option<String>,
-        ),
+        (group_id, name, cursor, status, reason): RawGroupRow,
     ) -> Result<GroupRow, ClientError> {
         Ok(GroupRow {
             group_id,
             name,
-            state,
             cursor: to_u64(cursor),
             status: GroupStatus::parse(&status)
                 .ok_or_else(|| ClientError::CorruptState(format!("group status {status:?}")))?,
@@ -527,181 +579,187 @@ impl Store {
 
     /// Every group, by name.
     pub fn groups(&self) -> Result<Vec<GroupRow>, ClientError> {
-        let mut stmt = self
-            .conn
-            .prepare(
-                "SELECT group_id, name, state, cursor, status, reason FROM groups ORDER BY name",
-            )
+        let conn = self.conn()?;
+        let mut stmt = conn
+            .prepare("SELECT group_id, name, cursor, status, reason FROM groups ORDER BY name")
             .map_err(|e| self.err(e))?;
         let rows = stmt
-            .query_map([], |r| {
-                Ok((
-                    r.get::<_, Vec<u8>>(0)?,
-                    r.get::<_, String>(1)?,
-                    r.get::<_, Vec<u8>>(2)?,
-                    r.get::<_, i64>(3)?,
-                    r.get::<_, String>(4)?,
-                    r.get::<_, Option<String>>(5)?,
-                ))
-            })
+            .query_map([], Self::raw_group_row)
             .map_err(|e| self.err(e))?
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| self.err(e))?;
         rows.into_iter().map(Self::group_row).collect()
     }
 
-    /// Stores a group we created.
-    pub fn insert_group(&mut self, row: &GroupRow) -> Result<(), ClientError> {
-        let path = self.path.clone();
-        let err = |e: rusqlite::Error| ClientError::storage(&path, e);
-        let tx = self.conn.transaction().map_err(err)?;
-        Self::insert_group_tx(&tx, row).map_err(err)?;
-        tx.commit().map_err(err)
+    /// Stores a group we created (or imported), with its state.
+    pub fn insert_group(&self, row: &GroupRow, state: &StateWrite) -> Result<(), ClientError> {
+        self.transaction(|tx| {
+            Self::insert_group_tx(tx, row).map_err(|e| self.err(e))?;
+            self.write_state(tx, &row.group_id, state)
+        })
     }
 
-    fn insert_group_tx(tx: &rusqlite::Transaction<'_>, row: &GroupRow) -> rusqlite::Result<()> {
+    fn insert_group_tx(tx: &Transaction<'_>, row: &GroupRow) -> rusqlite::Result<()> {
         // REPLACE: joining again a group we were removed from replaces its old state.
         tx.execute(
             "INSERT OR REPLACE INTO groups (group_id, name, state, cursor, status, reason, updated_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+             VALUES (?1, ?2, x'', ?3, ?4, ?5, ?6)",
             params![
                 row.group_id,
                 row.name,
-                row.state,
                 to_i64(row.cursor),
                 row.status.as_str(),
                 row.reason,
                 to_i64(crate::now_seconds()),
             ],
+        )?;
+        tx.execute(
+            "DELETE FROM group_records WHERE group_id = ?1",
+            [&row.group_id],
         )
         .map(|_| ())
     }
 
     fn insert_history_tx(
-        tx: &rusqlite::Transaction<'_>,
+        tx: &Transaction<'_>,
         group_id: &[u8],
         entry: &HistoryEntry,
     ) -> rusqlite::Result<()> {
-        tx.execute(
+        tx.prepare_cached(
             "INSERT OR IGNORE INTO history (group_id, seq, epoch, sender, kind, body, at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-            params![
-                group_id,
-                to_i64(entry.seq),
-                to_i64(entry.epoch),
-                entry.sender,
-                entry.kind,
-                entry.body,
-                to_i64(entry.at),
-            ],
-        )
+        )?
+        .execute(params![
+            group_id,
+            to_i64(entry.seq),
+            to_i64(entry.epoch),
+            entry.sender,
+            entry.kind,
+            entry.body,
+            to_i64(entry.at),
+        ])
         .map(|_| ())
     }
 
     /// Joins a group from a Welcome, in one transaction: stores the group, records the
     /// event, forgets the used one-time KeyPackage and moves the inbox cursor.
     pub fn join_group(
-        &mut self,
+        &self,
         row: &GroupRow,
+        state: &StateWrite,
         event: &HistoryEntry,
         used_key_package: Option<&[u8]>,
         welcome_id: u64,
     ) -> Result<(), ClientError> {
-        let path = self.path.clone();
-        let err = |e: rusqlite::Error| ClientError::storage(&path, e);
-        let tx = self.conn.transaction().map_err(err)?;
-        Self::insert_group_tx(&tx, row).map_err(err)?;
-        Self::insert_history_tx(&tx, &row.group_id, event).map_err(err)?;
-        if let Some(kp_ref) = used_key_package {
+        self.transaction(|tx| {
+            let err = |e: rusqlite::Error| self.err(e);
+            Self::insert_group_tx(tx, row).map_err(err)?;
+            self.write_state(tx, &row.group_id, state)?;
+            Self::insert_history_tx(tx, &row.group_id, event).map_err(err)?;
+            if let Some(kp_ref) = used_key_package {
+                tx.execute(
+                    "DELETE FROM key_packages WHERE kp_ref = ?1 AND last_resort = 0",
+                    [kp_ref],
+                )
+                .map_err(err)?;
+            }
             tx.execute(
-                "DELETE FROM key_packages WHERE kp_ref = ?1 AND last_resort = 0",
-                [kp_ref],
+                "INSERT INTO meta (key, value) VALUES ('welcome_cursor', ?1)
+                 ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                [welcome_id.to_be_bytes().to_vec()],
             )
             .map_err(err)?;
-        }
-        tx.execute(
-            "INSERT INTO meta (key, value) VALUES ('welcome_cursor', ?1)
-             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-            [welcome_id.to_be_bytes().to_vec()],
-        )
-        .map_err(err)?;
-        tx.commit().map_err(err)
+            Ok(())
+        })
     }
 
-    /// Applies one log entry, in one transaction: the new group state, the cursor, the
-    /// status, and at most one history line (idempotent on `(group, seq)`). An outbox entry
-    /// matched by `sent_digest` is consumed in the same transaction.
+    /// Applies one log entry, in one transaction: the group's state changes, the cursor,
+    /// the status, and at most one history line (idempotent on `(group, seq)`). An outbox
+    /// entry matched by `sent_digest` is consumed in the same transaction. Returns whether
+    /// there was one.
     pub fn apply_entry(
-        &mut self,
+        &self,
         group_id: &[u8],
-        state: &[u8],
+        state: &StateWrite,
         applied: &AppliedEntry<'_>,
-    ) -> Result<(), ClientError> {
-        let path = self.path.clone();
-        let err = |e: rusqlite::Error| ClientError::storage(&path, e);
-        let tx = self.conn.transaction().map_err(err)?;
-        tx.execute(
-            "UPDATE groups SET state = ?2, cursor = ?3, status = ?4, reason = ?5, updated_at = ?6
-             WHERE group_id = ?1",
-            params![
-                group_id,
-                state,
-                to_i64(applied.cursor),
-                applied.status.as_str(),
-                applied.reason,
-                to_i64(crate::now_seconds()),
-            ],
-        )
-        .map_err(err)?;
-        if let Some(entry) = applied.history {
-            Self::insert_history_tx(&tx, group_id, entry).map_err(err)?;
-        }
-        if let Some(digest) = applied.sent_digest {
-            tx.execute("DELETE FROM outbox WHERE digest = ?1", [digest])
-                .map_err(err)?;
-        }
-        tx.commit().map_err(err)
+    ) -> Result<bool, ClientError> {
+        self.transaction(|tx| {
+            let err = |e: rusqlite::Error| self.err(e);
+            self.write_state(tx, group_id, state)?;
+            tx.prepare_cached(
+                "UPDATE groups SET cursor = ?2, status = ?3, reason = ?4, updated_at = ?5
+                 WHERE group_id = ?1",
+            )
+            .and_then(|mut s| {
+                s.execute(params![
+                    group_id,
+                    to_i64(applied.cursor),
+                    applied.status.as_str(),
+                    applied.reason,
+                    to_i64(crate::now_seconds()),
+                ])
+            })
+            .map_err(err)?;
+            let outbox = match applied.sent_digest {
+                Some(digest) => tx
+                    .prepare_cached("SELECT body FROM outbox WHERE digest = ?1")
+                    .and_then(|mut s| s.query_row([digest], |r| r.get::<_, String>(0)).optional())
+                    .map_err(err)?,
+                None => None,
+            };
+            if let Some(entry) = applied.history {
+                if applied.body_from_outbox {
+                    if let Some(body) = &outbox {
+                        let entry = HistoryEntry {
+                            body: body.clone(),
+                            ..entry.clone()
+                        };
+                        Self::insert_history_tx(tx, group_id, &entry).map_err(err)?;
+                    }
+                } else {
+                    Self::insert_history_tx(tx, group_id, entry).map_err(err)?;
+                }
+            }
+            if let Some(digest) = applied.sent_digest {
+                tx.prepare_cached("DELETE FROM outbox WHERE digest = ?1")
+                    .and_then(|mut s| s.execute([digest]))
+                    .map_err(err)?;
+            }
+            Ok(outbox.is_some())
+        })
     }
 
     /// Saves a group's state without moving its cursor (after creating a message or commit).
-    pub fn save_state(&self, group_id: &[u8], state: &[u8]) -> Result<(), ClientError> {
-        self.conn
-            .execute(
-                "UPDATE groups SET state = ?2, updated_at = ?3 WHERE group_id = ?1",
-                params![group_id, state, to_i64(crate::now_seconds())],
-            )
-            .map(|_| ())
-            .map_err(|e| self.err(e))
+    pub fn save_state(&self, group_id: &[u8], state: &StateWrite) -> Result<(), ClientError> {
+        if *state == StateWrite::Nothing {
+            return Ok(());
+        }
+        self.transaction(|tx| self.write_state(tx, group_id, state))
     }
 
     /// Saves a group's state and records a message we are about to send, in one
     /// transaction (so that its echo can be shown even if we die before the DS answers).
     pub fn save_state_and_outbox(
-        &mut self,
+        &self,
         group_id: &[u8],
-        state: &[u8],
+        state: &StateWrite,
         digest: &[u8],
         body: &str,
     ) -> Result<(), ClientError> {
-        let path = self.path.clone();
-        let err = |e: rusqlite::Error| ClientError::storage(&path, e);
-        let tx = self.conn.transaction().map_err(err)?;
-        tx.execute(
-            "UPDATE groups SET state = ?2, updated_at = ?3 WHERE group_id = ?1",
-            params![group_id, state, to_i64(crate::now_seconds())],
-        )
-        .map_err(err)?;
-        tx.execute(
-            "INSERT OR REPLACE INTO outbox (digest, group_id, body, at) VALUES (?1, ?2, ?3, ?4)",
-            params![digest, group_id, body, to_i64(crate::now_seconds())],
-        )
-        .map_err(err)?;
-        tx.commit().map_err(err)
+        self.transaction(|tx| {
+            self.write_state(tx, group_id, state)?;
+            tx.execute(
+                "INSERT OR REPLACE INTO outbox (digest, group_id, body, at) VALUES (?1, ?2, ?3, ?4)",
+                params![digest, group_id, body, to_i64(crate::now_seconds())],
+            )
+            .map_err(|e| self.err(e))?;
+            Ok(())
+        })
     }
 
     /// The text of a message we sent, by the digest of its `MLSMessage` encoding.
     pub fn outbox(&self, digest: &[u8]) -> Result<Option<String>, ClientError> {
-        self.conn
+        self.conn()?
             .query_row("SELECT body FROM outbox WHERE digest = ?1", [digest], |r| {
                 r.get(0)
             })
@@ -711,18 +769,18 @@ impl Store {
 
     /// Records a message we sent once the DS gave it a sequence number.
     pub fn record_sent(
-        &mut self,
+        &self,
         group_id: &[u8],
         entry: &HistoryEntry,
         digest: &[u8],
     ) -> Result<(), ClientError> {
-        let path = self.path.clone();
-        let err = |e: rusqlite::Error| ClientError::storage(&path, e);
-        let tx = self.conn.transaction().map_err(err)?;
-        Self::insert_history_tx(&tx, group_id, entry).map_err(err)?;
-        tx.execute("DELETE FROM outbox WHERE digest = ?1", [digest])
-            .map_err(err)?;
-        tx.commit().map_err(err)
+        self.transaction(|tx| {
+            let err = |e: rusqlite::Error| self.err(e);
+            Self::insert_history_tx(tx, group_id, entry).map_err(err)?;
+            tx.execute("DELETE FROM outbox WHERE digest = ?1", [digest])
+                .map_err(err)?;
+            Ok(())
+        })
     }
 
     /// Marks a group inactive (removed, left, desynchronized) with a reason.
@@ -732,7 +790,7 @@ impl Store {
         status: GroupStatus,
         reason: Option<&str>,
     ) -> Result<(), ClientError> {
-        self.conn
+        self.conn()?
             .execute(
                 "UPDATE groups SET status = ?2, reason = ?3, updated_at = ?4 WHERE group_id = ?1",
                 params![
@@ -747,22 +805,14 @@ impl Store {
     }
 
     /// Adds a history line (idempotent on `(group, seq)`).
-    pub fn add_history(
-        &mut self,
-        group_id: &[u8],
-        entry: &HistoryEntry,
-    ) -> Result<(), ClientError> {
-        let path = self.path.clone();
-        let err = |e: rusqlite::Error| ClientError::storage(&path, e);
-        let tx = self.conn.transaction().map_err(err)?;
-        Self::insert_history_tx(&tx, group_id, entry).map_err(err)?;
-        tx.commit().map_err(err)
+    pub fn add_history(&self, group_id: &[u8], entry: &HistoryEntry) -> Result<(), ClientError> {
+        self.transaction(|tx| Self::insert_history_tx(tx, group_id, entry).map_err(|e| self.err(e)))
     }
 
     /// The history of a group, in log order.
     pub fn history(&self, group_id: &[u8]) -> Result<Vec<HistoryEntry>, ClientError> {
-        let mut stmt = self
-            .conn
+        let conn = self.conn()?;
+        let mut stmt = conn
             .prepare(
                 "SELECT seq, epoch, sender, kind, body, at FROM history
                  WHERE group_id = ?1 ORDER BY seq",
@@ -785,62 +835,4 @@ impl Store {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn entry(seq: u64, body: &str) -> HistoryEntry {
-        HistoryEntry {
-            seq,
-            epoch: 1,
-            sender: "alice".into(),
-            kind: "message".into(),
-            body: body.into(),
-            at: 0,
-        }
-    }
-
-    #[test]
-    fn the_profile_lock_excludes_other_processes_until_dropped() {
-        let dir = tempfile::tempdir().unwrap();
-        let first = Store::open(dir.path()).unwrap();
-        let second = Store::open(dir.path()).unwrap();
-        let held = first.lock(std::time::Duration::from_secs(5)).unwrap();
-        let refused = second.lock(std::time::Duration::from_millis(200));
-        assert!(refused.is_err());
-        drop(held);
-        second.lock(std::time::Duration::from_secs(5)).unwrap();
-    }
-
-    #[test]
-    fn applying_an_entry_is_atomic_and_idempotent() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut store = Store::open(dir.path()).unwrap();
-        let row = GroupRow {
-            group_id: b"g#1".to_vec(),
-            name: "g".into(),
-            state: vec![1],
-            cursor: 0,
-            status: GroupStatus::Active,
-            reason: None,
-        };
-        store.insert_group(&row).unwrap();
-        store
-            .save_state_and_outbox(b"g#1", &[2], b"digest", "hello")
-            .unwrap();
-        let first = entry(1, "hello");
-        let applied = AppliedEntry {
-            cursor: 1,
-            status: GroupStatus::Active,
-            reason: None,
-            history: Some(&first),
-            sent_digest: Some(b"digest"),
-        };
-        store.apply_entry(b"g#1", &[3], &applied).unwrap();
-        // Applying the same entry again (a retry after a crash) changes nothing.
-        store.apply_entry(b"g#1", &[3], &applied).unwrap();
-        assert_eq!(store.history(b"g#1").unwrap(), vec![first]);
-        assert_eq!(store.outbox(b"digest").unwrap(), None);
-        let row = store.group_by_name("g").unwrap().unwrap();
-        assert_eq!((row.state, row.cursor), (vec![3], 1));
-    }
-}
+mod tests;

@@ -1,4 +1,4 @@
-//! The Conclave Delivery Service (RFC 9750 §5-§6, DESIGN.md §4).
+//! The Conclave Delivery Service (RFC 9750 §5-§6).
 //!
 //! The DS orders handshake messages (exactly one commit per epoch, gap-free per-group
 //! sequence numbers), keeps a KeyPackage directory, routes Welcomes by KeyPackageRef, serves
@@ -8,9 +8,20 @@
 //! no group secret. Clients still validate every commit and apply the first valid one in log
 //! order (RFC 9750 "Invalid Commits").
 //!
-//! - [`store`]: the storage trait and its SQLite and PostgreSQL engines;
-//! - [`server`]: the HTTP API (axum);
-//! - [`header`]: the clear-header reader.
+//! - [`config`]: [`DsConfig`], limits and lifetimes;
+//! - [`policy`]: the optional [`CredentialPolicy`] (e.g. an Authentication Service's) and
+//!   the DS's own successor check;
+//! - [`state`]: [`AppState`], what the handlers share;
+//! - [`auth`]: the [`AuthenticatedClient`] extractor (bearer token in the header, revocation)
+//!   and [`WebSocketClient`] (also `?token=`, for the WebSocket upgrade only);
+//! - [`query`]: the typed query strings;
+//! - [`routes`]: the HTTP API (axum), one module per resource, and [`router`];
+//! - `bundle`: the checks of a commit bundle;
+//! - [`store`]: the storage trait, its engine-independent rules and its SQLite and
+//!   PostgreSQL engines;
+//! - [`header`]: the clear-header reader; `ids`: the syntax of client and group ids;
+//! - [`metrics`]: the DS's metrics (served at `GET /metrics`);
+//! - [`error`]: [`DsError`] and its HTTP form.
 //!
 //! The bodies of the API (commit bundle, signed auth statements, JSON) are in
 //! `conclave_api::delivery`, shared with clients; TLS, body limits and the clock come from
@@ -19,15 +30,28 @@
 
 #![forbid(unsafe_code)]
 
+pub mod auth;
+mod bundle;
+pub mod config;
 pub mod error;
 pub mod header;
-pub mod server;
+mod ids;
+pub mod metrics;
+pub mod policy;
+pub mod query;
+pub mod routes;
+pub mod state;
 pub mod store;
 
 use std::sync::Arc;
 
+pub use auth::{AuthenticatedClient, WebSocketClient};
+pub use conclave_service::Clock;
+pub use config::DsConfig;
 pub use error::{DsError, StoreError};
-pub use server::{AppState, CredentialPolicy, DsConfig, Registration, router};
+pub use policy::{CredentialPolicy, Registration, same_client};
+pub use routes::router;
+pub use state::AppState;
 pub use store::Store;
 
 /// Opens the store a database URL names: `sqlite:PATH`, `sqlite::memory:`, or

@@ -607,6 +607,15 @@ async fn authentication_rules() {
             .await;
         r.assert_error(StatusCode::UNAUTHORIZED, "unauthorized");
         let token = api.login(&alice.id, &alice.signer).await;
+        // Outside the WebSocket upgrade, a token in the URL is not accepted: URLs end up in
+        // logs.
+        api.get(&format!("/v1/welcomes?token={token}"), None)
+            .await
+            .assert_error(StatusCode::UNAUTHORIZED, "unauthorized");
+        assert_eq!(
+            api.get("/v1/welcomes", Some(&token)).await.status,
+            StatusCode::OK
+        );
         assert_eq!(
             api.post_json("/v1/groups", Some(&token), create)
                 .await

@@ -167,7 +167,10 @@ impl Devnet {
                 url: dir.join("as.db").display().to_string(),
                 reason: e.to_string(),
             })?;
-        let as_state = Arc::new(as_state);
+        // One registry for both services: the devnet's GET /metrics shows the DS's and the
+        // AS's metrics.
+        let metrics = conclave_service::metrics::Metrics::new();
+        let as_state = Arc::new(as_state.with_metrics(&metrics));
         let config = conclave_ds::DsConfig {
             // A devnet serves demos and large local adds: no practical claim limit.
             claims_per_minute: 1_000_000,
@@ -175,6 +178,7 @@ impl Devnet {
             credential_policy: options
                 .check_credentials
                 .then(|| crate::with_as::policy(as_state.clone())),
+            metrics,
             ..conclave_ds::DsConfig::default()
         };
         let ds_state = conclave_ds::AppState::new(store, config);

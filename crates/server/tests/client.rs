@@ -15,7 +15,7 @@
 use std::path::Path;
 
 use conclave_as::{AuthenticationService, EnrolmentRequest, InMemoryAsStore};
-use conclave_client::{Client, ClientError, ClientOptions};
+use conclave_client::{Client, ClientError, ClientOptions, EnrolledIdentity};
 use conclave_core::credential::CredentialError;
 use conclave_core::messages::SignaturePublicKey;
 use conclave_crypto::{CipherSuite, CryptoProvider};
@@ -186,12 +186,14 @@ async fn register_with<S: conclave_as::AsStore>(
         &dir.join(name),
         &net.info.ds_url,
         &net.info.as_url,
-        name,
-        suite,
-        secret,
-        public,
-        &credential,
-        service.root_certificate().to_vec(),
+        EnrolledIdentity {
+            name: name.to_owned(),
+            suite,
+            signature_secret: secret,
+            signature_public: public,
+            credential,
+            root_certificate: service.root_certificate().to_vec(),
+        },
         ClientOptions::default(),
     )
     .await

@@ -1,12 +1,13 @@
 //! Plumbing shared by the Conclave services (the Delivery Service and the Authentication
-//! Service, RFC 9750 §4-§6): request bodies, TLS, graceful shutdown, logging, the choice of
-//! cryptography backend, the clock and the OS random source. Nothing here is protocol logic;
-//! the protocol crates stay sans-IO and get time and randomness from here.
+//! Service, RFC 9750 §4-§6): request bodies, TLS, graceful shutdown, logging, metrics, the
+//! choice of cryptography backend, the clock and the OS random source. Nothing here is
+//! protocol logic; the protocol crates stay sans-IO and get time and randomness from here.
 //!
 //! - [`body`]: size-limited body readers with a required media type;
 //! - [`tls`]: the rustls listener;
 //! - [`shutdown`]: Ctrl-C / SIGTERM;
 //! - [`logging`]: text or JSON logs;
+//! - [`metrics`]: the Prometheus registry, `GET /metrics` and the per-route request metrics;
 //! - [`crypto`]: [`CryptoBackend`], aws-lc (default) or RustCrypto.
 
 #![forbid(unsafe_code)]
@@ -14,6 +15,7 @@
 pub mod body;
 pub mod crypto;
 pub mod logging;
+pub mod metrics;
 pub mod shutdown;
 pub mod tls;
 

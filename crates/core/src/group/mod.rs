@@ -2,7 +2,7 @@
 //! Welcome and external joins, application messages, and the epoch history kept for late
 //! messages.
 //!
-//! Design (DESIGN.md §2):
+//! Design:
 //! - **Typed verification.** Incoming bytes go through [`crate::framing`], which yields
 //!   unverified content; only signature verification produces the content this module acts on.
 //! - **Staged state.** A commit is processed into a complete next epoch on the side
@@ -64,7 +64,8 @@ use proposals::CachedProposal;
 use state::{EpochState, PastEpoch};
 use tracked::Tracked;
 
-/// Policy of one group (DESIGN.md §2 "Policy is configuration").
+/// Policy of one group: padding, handshake wire format, past epochs kept, lifetime checks
+/// and external-join policy are configuration, not code.
 #[derive(Debug, Clone)]
 pub struct GroupConfig {
     /// Wire format of our handshake messages: `PUBLIC_MESSAGE` or `PRIVATE_MESSAGE`

@@ -1,5 +1,5 @@
 //! Group state storage: a compact binary encoding of everything a member keeps between
-//! messages (DESIGN.md §2), written with the same TLS-style codec as the wire format.
+//! messages, written with the same TLS-style codec as the wire format.
 //!
 //! Loading decodes the state once. The tree hashes of the larger subtrees are stored too, so
 //! that the first commit after a load hashes O(log n) nodes rather than the whole tree; the

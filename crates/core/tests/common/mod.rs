@@ -92,7 +92,7 @@ pub fn group_info_of(message: &MlsMessage) -> GroupInfo {
 }
 
 /// The member's whole serialized state (secrets included): used to assert that a rejected
-/// message left the group exactly as it was (DESIGN.md §2 "staged state").
+/// message left the group exactly as it was (staged state).
 pub fn snapshot(group: &Group) -> Vec<u8> {
     group.to_bytes().expect("group state serializes")
 }

@@ -1,10 +1,11 @@
-//! The storage of the Delivery Service (DESIGN.md §4 "Storage"): one trait, one logical
-//! schema, two engines — [`sqlite::SqliteStore`] (embedded default: bundled SQLite, WAL, one
-//! writer connection) and [`postgres::PostgresStore`] (many stateless DS nodes on one
-//! database).
+//! The storage of the Delivery Service: one trait, one logical schema, two engines —
+//! [`sqlite::SqliteStore`] (embedded default: bundled SQLite, WAL, one writer connection) and
+//! [`postgres::PostgresStore`] (many stateless DS nodes on one database).
 //!
-//! Every rule that decides between concurrent requests is enforced inside one transaction of
-//! the engine, never by the caller reading first and writing later:
+//! The engines read facts and write outcomes; the decisions are made once for both, by the
+//! pure functions of [`rules`], and the schema migrations are one list with one runner
+//! (`migrations`). Every rule that decides between concurrent requests is applied inside one
+//! transaction of the engine, never by the caller reading first and writing later:
 //! - a commit is appended only if the group's epoch moves from `e` to `e + 1` in the same
 //!   transaction (RFC 9750 §5.2 "exactly one commit per epoch");
 //! - sequence numbers are taken from the group row in the transaction that appends, so they
@@ -14,8 +15,11 @@
 //!
 //! Times are seconds since the Unix epoch and are passed in by the caller.
 
+pub mod metered;
+mod migrations;
 mod pg_listen;
 pub mod postgres;
+pub mod rules;
 pub mod sqlite;
 
 use async_trait::async_trait;
@@ -23,7 +27,7 @@ use tokio::sync::broadcast;
 
 pub use crate::error::StoreError;
 
-/// New entries in a group log, as announced to WebSocket clients (DESIGN.md §4 "Fan-out").
+/// New entries in a group log, as announced to WebSocket clients.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LogEvent {
     /// The group.
@@ -297,7 +301,7 @@ pub struct Pruned {
 }
 
 /// The Delivery Service storage. Both engines pass the same conformance suite
-/// (`tests/conformance.rs`).
+/// (`tests/store_conformance.rs`).
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
     /// Short engine name ("sqlite", "postgres").
@@ -448,8 +452,9 @@ pub trait Store: Send + Sync + 'static {
     async fn ack_welcomes(&self, client_id: &str, up_to: u64) -> Result<u64, StoreError>;
 
     /// Retention: removes log entries created before `messages_before` (if given), expired
-    /// challenges and tokens, and KeyPackages expired for more than a day (kept that long so
-    /// that Welcomes naming them are still routed).
+    /// challenges and tokens, and KeyPackages expired for more than
+    /// [`rules::KEY_PACKAGE_GRACE`] (kept that long so that Welcomes naming them are still
+    /// routed); see [`rules::prune_cutoffs`].
     async fn prune(&self, now: u64, messages_before: Option<u64>) -> Result<Pruned, StoreError>;
 }
 

@@ -1,4 +1,4 @@
-//! Cross-node wake-ups of the PostgreSQL engine (DESIGN.md §4 "Fan-out", scale-out mode):
+//! Cross-node wake-ups of the PostgreSQL engine (RFC 9750 §5 fan-out, scale-out mode):
 //! once a log append has committed, the node that made it runs `pg_notify` on [`CHANNEL`];
 //! every DS process keeps one dedicated connection that `LISTEN`s on the channel and feeds
 //! its local [`WakeupFeed`] — the only source of its WebSockets' wake-ups, so the node that

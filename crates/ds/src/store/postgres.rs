@@ -1,4 +1,4 @@
-//! The PostgreSQL engine of the [`Store`] (DESIGN.md §4): the same logical schema as the
+//! The PostgreSQL engine of the [`Store`]: the same logical schema as the
 //! SQLite engine, for several stateless DS nodes on one database.
 //!
 //! Concurrency: a write locks the group row (`SELECT … FOR UPDATE`) before it checks the
@@ -16,97 +16,14 @@ use async_trait::async_trait;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use tokio_postgres::NoTls;
 
+use super::migrations::{self, Dialect, MigrationSession};
 use super::pg_listen::{self, Listener};
+use super::rules::{self, AppendFacts, CommitDecision, CommitFacts};
 use super::{
     Appended, ClaimedKeyPackage, ClientRecord, CommitRecord, Committed, CredentialChange,
     CredentialUpdated, GroupRecord, KeyPackageStock, LogEntry, NewKeyPackage, NewMessage, Pruned,
     Registered, Store, StoreError, WakeupFeed, WelcomeEntry, to_i64, to_u64,
 };
-
-/// Schema migrations, applied in order; the version is the index + 1.
-const MIGRATIONS: &[&str] = &[
-    r#"
-CREATE TABLE clients (
-    client_id     TEXT PRIMARY KEY,
-    cipher_suite  BIGINT NOT NULL,
-    signature_key BYTEA NOT NULL,
-    credential    BYTEA NOT NULL,
-    created_at    BIGINT NOT NULL
-);
-CREATE TABLE key_packages (
-    id           BIGSERIAL PRIMARY KEY,
-    kp_ref       BYTEA NOT NULL UNIQUE,
-    owner        TEXT NOT NULL REFERENCES clients(client_id),
-    cipher_suite BIGINT NOT NULL,
-    last_resort  BOOLEAN NOT NULL,
-    not_before   BIGINT NOT NULL,
-    not_after    BIGINT NOT NULL,
-    data         BYTEA NOT NULL,
-    claimed_at   BIGINT,
-    claim_count  BIGINT NOT NULL DEFAULT 0
-);
-CREATE INDEX key_packages_claim ON key_packages (owner, cipher_suite, last_resort, claimed_at);
-CREATE TABLE groups (
-    group_id            BYTEA PRIMARY KEY,
-    epoch               BIGINT NOT NULL,
-    last_seq            BIGINT NOT NULL,
-    group_info          BYTEA,
-    ratchet_tree        BYTEA,
-    allow_external_join BOOLEAN NOT NULL,
-    created_at          BIGINT NOT NULL
-);
-CREATE TABLE group_members (
-    group_id  BYTEA NOT NULL REFERENCES groups(group_id),
-    client_id TEXT NOT NULL,
-    PRIMARY KEY (group_id, client_id)
-);
-CREATE TABLE messages (
-    group_id     BYTEA NOT NULL REFERENCES groups(group_id),
-    seq          BIGINT NOT NULL,
-    epoch        BIGINT NOT NULL,
-    content_type BIGINT NOT NULL,
-    sender       TEXT NOT NULL,
-    data         BYTEA NOT NULL,
-    created_at   BIGINT NOT NULL,
-    PRIMARY KEY (group_id, seq)
-);
-CREATE INDEX messages_created ON messages (created_at);
-CREATE TABLE welcome_messages (
-    id         BIGSERIAL PRIMARY KEY,
-    group_id   BYTEA NOT NULL,
-    data       BYTEA NOT NULL,
-    created_at BIGINT NOT NULL
-);
-CREATE TABLE welcome_inbox (
-    id         BIGSERIAL PRIMARY KEY,
-    client_id  TEXT NOT NULL,
-    kp_ref     BYTEA NOT NULL,
-    welcome_id BIGINT NOT NULL REFERENCES welcome_messages(id)
-);
-CREATE INDEX welcome_inbox_client ON welcome_inbox (client_id, id);
-CREATE TABLE challenges (
-    challenge  BYTEA PRIMARY KEY,
-    client_id  TEXT NOT NULL,
-    expires_at BIGINT NOT NULL
-);
-CREATE TABLE tokens (
-    token_hash BYTEA PRIMARY KEY,
-    client_id  TEXT NOT NULL,
-    expires_at BIGINT NOT NULL
-);
-"#,
-    r#"
-CREATE TABLE former_members (
-    group_id   BYTEA NOT NULL REFERENCES groups(group_id),
-    client_id  TEXT NOT NULL,
-    removed_at BIGINT NOT NULL,
-    PRIMARY KEY (group_id, client_id)
-);
-"#,
-];
-
-/// Expired KeyPackages are kept this long (seconds) for Welcome routing before removal.
-const KEY_PACKAGE_GRACE: i64 = 86_400;
 
 /// Advisory lock key serialising migrations of DS nodes starting together.
 const MIGRATION_LOCK: i64 = 0x636f_6e63_6c61_7665; // "conclave"
@@ -157,46 +74,52 @@ impl PostgresStore {
         Ok(store)
     }
 
+    /// Brings the schema up to date ([`migrations::migrate`]) in one transaction.
     async fn migrate(&self) -> Result<(), StoreError> {
         let mut client = self.pool.get().await?;
-        // Nodes starting together take turns: `CREATE TABLE IF NOT EXISTS` run by two
-        // sessions at once can fail on the catalog (a unique violation, or "type already
-        // exists"), so even the bookkeeping table is created under the lock.
         let tx = client.transaction().await?;
-        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
-            .await?;
-        tx.batch_execute(
-            "CREATE TABLE IF NOT EXISTS schema_migrations (
-                version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)",
-        )
-        .await?;
-        let current: i64 = tx
-            .query_one(
-                "SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
-                &[],
-            )
-            .await?
-            .try_get(0)?;
-        let known = i64::try_from(MIGRATIONS.len()).unwrap_or(i64::MAX);
-        if current > known {
-            return Err(StoreError::SchemaTooNew {
-                found: current,
-                supported: known,
-            });
-        }
-        for (version, sql) in (1i64..).zip(MIGRATIONS.iter()) {
-            if version <= current {
-                continue;
-            }
-            tx.batch_execute(sql).await?;
-            tx.execute(
-                "INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)",
-                &[&version, &to_i64(conclave_service::now_seconds())?],
-            )
-            .await?;
-            tracing::info!(version, "postgres: applied migration");
-        }
+        migrations::migrate(&mut Migrating(&tx), conclave_service::now_seconds()).await?;
         tx.commit().await?;
+        Ok(())
+    }
+}
+
+/// The migration session of PostgreSQL: the runner's statements on the transaction of
+/// [`PostgresStore::migrate`], serialised between processes by an advisory lock held until
+/// that transaction ends.
+struct Migrating<'a>(&'a tokio_postgres::Transaction<'a>);
+
+impl MigrationSession for Migrating<'_> {
+    fn dialect(&self) -> Dialect {
+        Dialect::Postgres
+    }
+
+    async fn lock(&mut self) -> Result<(), StoreError> {
+        self.0
+            .execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
+            .await?;
+        Ok(())
+    }
+
+    async fn execute(&mut self, sql: &str) -> Result<(), StoreError> {
+        Ok(self.0.batch_execute(sql).await?)
+    }
+
+    async fn applied_version(&mut self) -> Result<i64, StoreError> {
+        Ok(self
+            .0
+            .query_one(migrations::APPLIED_VERSION, &[])
+            .await?
+            .try_get(0)?)
+    }
+
+    async fn record(&mut self, version: i64, applied_at: i64) -> Result<(), StoreError> {
+        self.0
+            .execute(
+                "INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)",
+                &[&version, &applied_at],
+            )
+            .await?;
         Ok(())
     }
 }
@@ -294,12 +217,9 @@ impl Store for PostgresStore {
             Some(row) => {
                 let key: Vec<u8> = row.try_get(0)?;
                 let credential: Vec<u8> = row.try_get(1)?;
-                if key == c.signature_key && credential == c.credential {
-                    Registered::Unchanged
-                } else {
-                    Registered::Taken
-                }
+                rules::reregistration(&key, &credential, c)
             }
+            // The insert conflicted, so the id was taken a moment ago.
             None => Registered::Taken,
         })
     }
@@ -353,13 +273,7 @@ impl Store for PostgresStore {
             .await?;
         let updated: i64 = row.try_get(0)?;
         let exists: bool = row.try_get(1)?;
-        Ok(if updated == 1 {
-            CredentialUpdated::Replaced
-        } else if exists {
-            CredentialUpdated::Changed
-        } else {
-            CredentialUpdated::NoClient
-        })
+        Ok(rules::credential_update(updated == 1, exists))
     }
 
     async fn put_challenge(
@@ -395,7 +309,7 @@ impl Store for PostgresStore {
             Some(row) => {
                 let owner: String = row.try_get(0)?;
                 let expires: i64 = row.try_get(1)?;
-                owner == client_id && to_u64(expires)? >= now
+                rules::challenge_accepted(&owner, to_u64(expires)?, client_id, now)
             }
             None => false,
         })
@@ -425,13 +339,17 @@ impl Store for PostgresStore {
         let client = self.pool.get().await?;
         let row = client
             .query_opt(
-                "SELECT client_id, expires_at FROM tokens
-                 WHERE token_hash = $1 AND expires_at >= $2",
-                &[&token_hash, &to_i64(now)?],
+                "SELECT client_id, expires_at FROM tokens WHERE token_hash = $1",
+                &[&token_hash],
             )
             .await?;
-        row.map(|r| Ok((r.try_get(0)?, to_u64(r.try_get(1)?)?)))
-            .transpose()
+        match row {
+            Some(r) => {
+                let expires = to_u64(r.try_get(1)?)?;
+                Ok(rules::unexpired(expires, now).then_some((r.try_get(0)?, expires)))
+            }
+            None => Ok(None),
+        }
     }
 
     async fn publish_key_packages(&self, packages: &[NewKeyPackage]) -> Result<u64, StoreError> {
@@ -442,9 +360,9 @@ impl Store for PostgresStore {
             let suite = i64::from(kp.cipher_suite);
             if kp.last_resort {
                 tx.execute(
-                    "UPDATE key_packages SET not_after = -1
+                    "UPDATE key_packages SET not_after = $4
                      WHERE owner = $1 AND cipher_suite = $2 AND last_resort AND kp_ref <> $3",
-                    &[&kp.owner, &suite, &kp.kp_ref],
+                    &[&kp.owner, &suite, &kp.kp_ref, &rules::RETIRED_NOT_AFTER],
                 )
                 .await?;
             }
@@ -671,8 +589,9 @@ impl Store for PostgresStore {
                 announce(&client, group_id, seq, false).await;
                 return Ok(Appended::Accepted { seq });
             }
-            // Refused: say why.
-            let Some(row) = client
+            // Refused: say why, with the rule the statement's conditions implement. If the
+            // rule would now append it, a commit raced the statement: try again.
+            let facts = client
                 .query_opt(
                     "SELECT g.epoch, EXISTS (SELECT 1 FROM group_members m
                      WHERE m.group_id = g.group_id AND m.client_id = $2)
@@ -680,15 +599,15 @@ impl Store for PostgresStore {
                     &[&group_id, &m.sender],
                 )
                 .await?
-            else {
-                return Ok(Appended::NoGroup);
-            };
-            let current = to_u64(row.try_get(0)?)?;
-            if !row.try_get::<_, bool>(1)? {
-                return Ok(Appended::NotMember);
-            }
-            if current != m.epoch {
-                return Ok(Appended::WrongEpoch { current });
+                .map(|row| -> Result<AppendFacts, StoreError> {
+                    Ok(AppendFacts {
+                        epoch: to_u64(row.try_get(0)?)?,
+                        sender_is_member: row.try_get(1)?,
+                    })
+                })
+                .transpose()?;
+            if let Some(refused) = rules::append(facts, m.epoch) {
+                return Ok(refused);
             }
         }
         Err(StoreError::Backend(
@@ -705,28 +624,40 @@ impl Store for PostgresStore {
         let now = to_i64(now)?;
         let mut client = self.pool.get().await?;
         let tx = client.transaction().await?;
-        let Some(row) = tx
+        // The group row stays locked until the transaction ends: concurrent commits to the
+        // group serialise here, and each sees the epoch and members the previous one left.
+        let row = tx
             .query_opt(
                 "SELECT epoch, allow_external_join FROM groups WHERE group_id = $1 FOR UPDATE",
                 &[&group_id],
             )
-            .await?
-        else {
-            return Ok(Committed::NoGroup);
+            .await?;
+        let previous: Vec<String> = match row {
+            Some(_) => tx
+                .query(
+                    "SELECT client_id FROM group_members WHERE group_id = $1",
+                    &[&group_id],
+                )
+                .await?
+                .iter()
+                .map(|r| r.try_get(0))
+                .collect::<Result<_, _>>()?,
+            None => Vec::new(),
         };
-        let current = to_u64(row.try_get(0)?)?;
-        let allow_external: bool = row.try_get(1)?;
-        if c.external {
-            if !allow_external || !c.members.contains(&c.sender) {
-                return Ok(Committed::ExternalRefused);
-            }
-        } else if !is_member_in(&*tx, group_id, &c.sender).await? {
-            return Ok(Committed::NotMember);
-        }
-        let next_epoch = c
-            .epoch
-            .checked_add(1)
-            .ok_or_else(|| StoreError::Backend("epoch overflow".into()))?;
+        let facts = match &row {
+            Some(row) => Some(CommitFacts {
+                epoch: to_u64(row.try_get(0)?)?,
+                allow_external_join: row.try_get(1)?,
+                sender_is_member: previous.contains(&c.sender),
+            }),
+            None => None,
+        };
+        let next_epoch = match rules::commit(facts.as_ref(), c)? {
+            CommitDecision::Apply { next_epoch } => next_epoch,
+            CommitDecision::Refuse(refused) => return Ok(refused),
+        };
+        // The conditional epoch update (the rule checked the epoch under the row lock; the
+        // condition keeps "exactly one commit per epoch" in the statement that moves it).
         let Some(row) = tx
             .query_opt(
                 "UPDATE groups SET epoch = $3, last_seq = last_seq + 1, group_info = $4,
@@ -743,7 +674,9 @@ impl Store for PostgresStore {
             )
             .await?
         else {
-            return Ok(Committed::WrongEpoch { current });
+            return Err(StoreError::Backend(
+                "the group's epoch moved while its row was locked".into(),
+            ));
         };
         let seq: i64 = row.try_get(0)?;
         tx.execute(
@@ -754,29 +687,31 @@ impl Store for PostgresStore {
         .await?;
         // Who leaves may still read the log up to this commit; who (re)joins is a member
         // again.
-        tx.execute(
-            "INSERT INTO former_members (group_id, client_id, removed_at)
-             SELECT group_id, client_id, $3 FROM group_members
-             WHERE group_id = $1 AND NOT (client_id = ANY($2::TEXT[]))
-             ON CONFLICT (group_id, client_id) DO UPDATE SET removed_at = EXCLUDED.removed_at",
-            &[&group_id, &c.members, &seq],
-        )
-        .await?;
-        tx.execute(
-            "DELETE FROM former_members WHERE group_id = $1 AND client_id = ANY($2::TEXT[])",
-            &[&group_id, &c.members],
-        )
-        .await?;
-        tx.execute(
-            "DELETE FROM group_members WHERE group_id = $1",
-            &[&group_id],
-        )
-        .await?;
-        if !c.members.is_empty() {
+        let change = rules::membership_change(&previous, &c.members);
+        if !change.removed.is_empty() {
+            tx.execute(
+                "DELETE FROM group_members WHERE group_id = $1 AND client_id = ANY($2::TEXT[])",
+                &[&group_id, &change.removed],
+            )
+            .await?;
+            tx.execute(
+                "INSERT INTO former_members (group_id, client_id, removed_at)
+                 SELECT $1, m, $3 FROM UNNEST($2::TEXT[]) AS m
+                 ON CONFLICT (group_id, client_id) DO UPDATE SET removed_at = EXCLUDED.removed_at",
+                &[&group_id, &change.removed, &seq],
+            )
+            .await?;
+        }
+        if !change.added.is_empty() {
             tx.execute(
                 "INSERT INTO group_members (group_id, client_id)
                  SELECT $1, m FROM UNNEST($2::TEXT[]) AS m ON CONFLICT DO NOTHING",
-                &[&group_id, &c.members],
+                &[&group_id, &change.added],
+            )
+            .await?;
+            tx.execute(
+                "DELETE FROM former_members WHERE group_id = $1 AND client_id = ANY($2::TEXT[])",
+                &[&group_id, &change.added],
             )
             .await?;
         }
@@ -887,28 +822,26 @@ impl Store for PostgresStore {
     }
 
     async fn prune(&self, now: u64, messages_before: Option<u64>) -> Result<Pruned, StoreError> {
-        let now = to_i64(now)?;
+        let cutoffs = rules::prune_cutoffs(now, messages_before)?;
         let mut client = self.pool.get().await?;
         let tx = client.transaction().await?;
-        let messages = match messages_before {
+        let messages = match cutoffs.messages_before {
             Some(before) => {
-                tx.execute(
-                    "DELETE FROM messages WHERE created_at < $1",
-                    &[&to_i64(before)?],
-                )
-                .await?
+                tx.execute("DELETE FROM messages WHERE created_at < $1", &[&before])
+                    .await?
             }
             None => 0,
         };
+        let expired = cutoffs.auth_expired_before;
         let auth = tx
-            .execute("DELETE FROM challenges WHERE expires_at < $1", &[&now])
+            .execute("DELETE FROM challenges WHERE expires_at < $1", &[&expired])
             .await?
-            + tx.execute("DELETE FROM tokens WHERE expires_at < $1", &[&now])
+            + tx.execute("DELETE FROM tokens WHERE expires_at < $1", &[&expired])
                 .await?;
         let key_packages = tx
             .execute(
                 "DELETE FROM key_packages WHERE not_after < $1",
-                &[&now.saturating_sub(KEY_PACKAGE_GRACE)],
+                &[&cutoffs.key_packages_expired_before],
             )
             .await?;
         tx.commit().await?;

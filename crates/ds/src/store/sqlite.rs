@@ -1,4 +1,4 @@
-//! The SQLite engine of the [`Store`] (DESIGN.md §4): bundled SQLite in WAL mode, one
+//! The SQLite engine of the [`Store`]: bundled SQLite in WAL mode, one
 //! writer connection (every write is a `BEGIN IMMEDIATE` transaction on it), a few reader
 //! connections, and every call run on the blocking thread pool, never on the async runtime.
 //!
@@ -14,93 +14,13 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use async_trait::async_trait;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, params};
 
+use super::migrations::{self, Dialect, MigrationSession};
+use super::rules::{self, AppendFacts, CommitDecision, CommitFacts};
 use super::{
     Appended, ClaimedKeyPackage, ClientRecord, CommitRecord, Committed, CredentialChange,
     CredentialUpdated, GroupRecord, KeyPackageStock, LogEntry, NewKeyPackage, NewMessage, Pruned,
     Registered, Store, StoreError, WelcomeEntry, to_i64, to_u64,
 };
-
-/// Schema migrations, applied in order; the version is the index + 1.
-const MIGRATIONS: &[&str] = &[
-    r#"
-CREATE TABLE clients (
-    client_id     TEXT PRIMARY KEY,
-    cipher_suite  INTEGER NOT NULL,
-    signature_key BLOB NOT NULL,
-    credential    BLOB NOT NULL,
-    created_at    INTEGER NOT NULL
-);
-CREATE TABLE key_packages (
-    id           INTEGER PRIMARY KEY AUTOINCREMENT,
-    kp_ref       BLOB NOT NULL UNIQUE,
-    owner        TEXT NOT NULL REFERENCES clients(client_id),
-    cipher_suite INTEGER NOT NULL,
-    last_resort  INTEGER NOT NULL,
-    not_before   INTEGER NOT NULL,
-    not_after    INTEGER NOT NULL,
-    data         BLOB NOT NULL,
-    claimed_at   INTEGER,
-    claim_count  INTEGER NOT NULL DEFAULT 0
-);
-CREATE INDEX key_packages_claim ON key_packages (owner, cipher_suite, last_resort, claimed_at);
-CREATE TABLE groups (
-    group_id            BLOB PRIMARY KEY,
-    epoch               INTEGER NOT NULL,
-    last_seq            INTEGER NOT NULL,
-    group_info          BLOB,
-    ratchet_tree        BLOB,
-    allow_external_join INTEGER NOT NULL,
-    created_at          INTEGER NOT NULL
-);
-CREATE TABLE group_members (
-    group_id  BLOB NOT NULL REFERENCES groups(group_id),
-    client_id TEXT NOT NULL,
-    PRIMARY KEY (group_id, client_id)
-);
-CREATE TABLE messages (
-    group_id     BLOB NOT NULL REFERENCES groups(group_id),
-    seq          INTEGER NOT NULL,
-    epoch        INTEGER NOT NULL,
-    content_type INTEGER NOT NULL,
-    sender       TEXT NOT NULL,
-    data         BLOB NOT NULL,
-    created_at   INTEGER NOT NULL,
-    PRIMARY KEY (group_id, seq)
-);
-CREATE INDEX messages_created ON messages (created_at);
-CREATE TABLE welcome_messages (
-    id         INTEGER PRIMARY KEY AUTOINCREMENT,
-    group_id   BLOB NOT NULL,
-    data       BLOB NOT NULL,
-    created_at INTEGER NOT NULL
-);
-CREATE TABLE welcome_inbox (
-    id         INTEGER PRIMARY KEY AUTOINCREMENT,
-    client_id  TEXT NOT NULL,
-    kp_ref     BLOB NOT NULL,
-    welcome_id INTEGER NOT NULL REFERENCES welcome_messages(id)
-);
-CREATE INDEX welcome_inbox_client ON welcome_inbox (client_id, id);
-CREATE TABLE challenges (
-    challenge  BLOB PRIMARY KEY,
-    client_id  TEXT NOT NULL,
-    expires_at INTEGER NOT NULL
-);
-CREATE TABLE tokens (
-    token_hash BLOB PRIMARY KEY,
-    client_id  TEXT NOT NULL,
-    expires_at INTEGER NOT NULL
-);
-"#,
-    r#"
-CREATE TABLE former_members (
-    group_id   BLOB NOT NULL REFERENCES groups(group_id),
-    client_id  TEXT NOT NULL,
-    removed_at INTEGER NOT NULL,
-    PRIMARY KEY (group_id, client_id)
-);
-"#,
-];
 
 /// Number of reader connections of a file database.
 const READERS: usize = 4;
@@ -142,35 +62,45 @@ fn configure(conn: &Connection) -> Result<(), StoreError> {
     Ok(())
 }
 
-fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
-    conn.execute_batch(
-        "CREATE TABLE IF NOT EXISTS schema_migrations (
-            version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)",
-    )?;
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    let current: i64 = tx.query_row(
-        "SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
-        [],
-        |r| r.get(0),
-    )?;
-    let known = i64::try_from(MIGRATIONS.len()).unwrap_or(i64::MAX);
-    if current > known {
-        return Err(StoreError::SchemaTooNew {
-            found: current,
-            supported: known,
-        });
+/// The migration session of SQLite: the runner's statements on the transaction of
+/// [`migrate`], whose `BEGIN IMMEDIATE` already keeps other processes out.
+struct Migrating<'a>(&'a rusqlite::Transaction<'a>);
+
+impl MigrationSession for Migrating<'_> {
+    fn dialect(&self) -> Dialect {
+        Dialect::Sqlite
     }
-    for (version, sql) in (1i64..).zip(MIGRATIONS.iter()) {
-        if version <= current {
-            continue;
-        }
-        tx.execute_batch(sql)?;
-        tx.execute(
+
+    async fn lock(&mut self) -> Result<(), StoreError> {
+        Ok(())
+    }
+
+    async fn execute(&mut self, sql: &str) -> Result<(), StoreError> {
+        Ok(self.0.execute_batch(sql)?)
+    }
+
+    async fn applied_version(&mut self) -> Result<i64, StoreError> {
+        Ok(self
+            .0
+            .query_row(migrations::APPLIED_VERSION, [], |r| r.get(0))?)
+    }
+
+    async fn record(&mut self, version: i64, applied_at: i64) -> Result<(), StoreError> {
+        self.0.execute(
             "INSERT INTO schema_migrations (version, applied_at) VALUES (?1, ?2)",
-            params![version, to_i64(conclave_service::now_seconds())?],
+            params![version, applied_at],
         )?;
-        tracing::info!(version, "sqlite: applied migration");
+        Ok(())
     }
+}
+
+/// Brings the schema up to date ([`migrations::migrate`]) in one write transaction.
+fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    migrations::run_synchronously(migrations::migrate(
+        &mut Migrating(&tx),
+        conclave_service::now_seconds(),
+    ))??;
     tx.commit()?;
     Ok(())
 }
@@ -302,15 +232,18 @@ fn append_in(
         .prepare_cached("SELECT epoch, last_seq FROM groups WHERE group_id = ?1")?
         .query_row(params![gid], |r| Ok((r.get(0)?, r.get(1)?)))
         .optional()?;
-    let Some((epoch, last_seq)) = row else {
-        return Ok(Appended::NoGroup);
+    let (facts, last_seq) = match row {
+        Some((epoch, last_seq)) => (
+            Some(AppendFacts {
+                epoch: to_u64(epoch)?,
+                sender_is_member: is_member_in(conn, gid, &m.sender)?,
+            }),
+            last_seq,
+        ),
+        None => (None, 0),
     };
-    if !is_member_in(conn, gid, &m.sender)? {
-        return Ok(Appended::NotMember);
-    }
-    let epoch = to_u64(epoch)?;
-    if epoch != m.epoch {
-        return Ok(Appended::WrongEpoch { current: epoch });
+    if let Some(refused) = rules::append(facts, m.epoch) {
+        return Ok(refused);
     }
     let seq = last_seq + 1;
     conn.prepare_cached("UPDATE groups SET last_seq = ?2 WHERE group_id = ?1")?
@@ -397,10 +330,7 @@ impl Store for SqliteStore {
                 )
                 .optional()?;
             let outcome = match existing {
-                Some((key, credential)) if key == c.signature_key && credential == c.credential => {
-                    Registered::Unchanged
-                }
-                Some(_) => Registered::Taken,
+                Some((key, credential)) => rules::reregistration(&key, &credential, &c),
                 None => {
                     tx.execute(
                         "INSERT INTO clients (client_id, cipher_suite, signature_key, credential,
@@ -475,21 +405,16 @@ impl Store for SqliteStore {
                     c.previous_credential
                 ],
             )?;
-            let outcome = if updated == 1 {
-                CredentialUpdated::Replaced
-            } else if tx
-                .query_row(
-                    "SELECT 1 FROM clients WHERE client_id = ?1",
-                    params![c.client_id],
-                    |_| Ok(()),
-                )
-                .optional()?
-                .is_some()
-            {
-                CredentialUpdated::Changed
-            } else {
-                CredentialUpdated::NoClient
-            };
+            let exists = updated == 1
+                || tx
+                    .query_row(
+                        "SELECT 1 FROM clients WHERE client_id = ?1",
+                        params![c.client_id],
+                        |_| Ok(()),
+                    )
+                    .optional()?
+                    .is_some();
+            let outcome = rules::credential_update(updated == 1, exists);
             tx.commit()?;
             Ok(outcome)
         })
@@ -529,7 +454,9 @@ impl Store for SqliteStore {
                 )
                 .optional()?;
             Ok(match row {
-                Some((owner, expires)) => owner == id && to_u64(expires)? >= now,
+                Some((owner, expires)) => {
+                    rules::challenge_accepted(&owner, to_u64(expires)?, &id, now)
+                }
                 None => false,
             })
         })
@@ -561,16 +488,18 @@ impl Store for SqliteStore {
         let hash = token_hash.to_vec();
         self.read(move |conn| {
             let row = conn
-                .prepare_cached(
-                    "SELECT client_id, expires_at FROM tokens
-                     WHERE token_hash = ?1 AND expires_at >= ?2",
-                )?
-                .query_row(params![hash, to_i64(now)?], |r| {
+                .prepare_cached("SELECT client_id, expires_at FROM tokens WHERE token_hash = ?1")?
+                .query_row(params![hash], |r| {
                     Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
                 })
                 .optional()?;
-            row.map(|(client, expires)| Ok((client, to_u64(expires)?)))
-                .transpose()
+            match row {
+                Some((client, expires)) => {
+                    let expires = to_u64(expires)?;
+                    Ok(rules::unexpired(expires, now).then_some((client, expires)))
+                }
+                None => Ok(None),
+            }
         })
         .await
     }
@@ -585,10 +514,15 @@ impl Store for SqliteStore {
                     // Keep the reference for Welcome routing of groups that already used the
                     // old package: mark it expired instead of deleting it.
                     tx.execute(
-                        "UPDATE key_packages SET not_after = -1
+                        "UPDATE key_packages SET not_after = ?4
                          WHERE owner = ?1 AND cipher_suite = ?2 AND last_resort = 1
                          AND kp_ref <> ?3",
-                        params![kp.owner, i64::from(kp.cipher_suite), kp.kp_ref],
+                        params![
+                            kp.owner,
+                            i64::from(kp.cipher_suite),
+                            kp.kp_ref,
+                            rules::RETIRED_NOT_AFTER
+                        ],
                     )?;
                 }
                 stored += tx.execute(
@@ -861,21 +795,25 @@ impl Store for SqliteStore {
                 )?
                 .query_row(params![gid], |r| Ok((r.get(0)?, r.get(1)?)))
                 .optional()?;
-            let Some((current, allow_external)) = row else {
-                return Ok(Committed::NoGroup);
+            let previous = match row {
+                Some(_) => members_of(&tx, &gid)?,
+                None => Vec::new(),
             };
-            if c.external {
-                if !allow_external || !c.members.contains(&c.sender) {
-                    return Ok(Committed::ExternalRefused);
-                }
-            } else if !is_member_in(&tx, &gid, &c.sender)? {
-                return Ok(Committed::NotMember);
-            }
-            let next_epoch = c
-                .epoch
-                .checked_add(1)
-                .ok_or_else(|| StoreError::Backend("epoch overflow".into()))?;
-            // The conditional epoch update: exactly one commit per epoch wins.
+            let facts = match row {
+                Some((epoch, allow_external_join)) => Some(CommitFacts {
+                    epoch: to_u64(epoch)?,
+                    allow_external_join,
+                    sender_is_member: previous.contains(&c.sender),
+                }),
+                None => None,
+            };
+            let next_epoch = match rules::commit(facts.as_ref(), &c)? {
+                CommitDecision::Apply { next_epoch } => next_epoch,
+                CommitDecision::Refuse(refused) => return Ok(refused),
+            };
+            // The conditional epoch update (the rule checked the epoch on this same write
+            // transaction; the condition keeps "exactly one commit per epoch" in the
+            // statement that moves the epoch).
             let seq: Option<i64> = tx
                 .prepare_cached(
                     "UPDATE groups SET epoch = ?3, last_seq = last_seq + 1, group_info = ?4,
@@ -896,9 +834,9 @@ impl Store for SqliteStore {
                 )
                 .optional()?;
             let Some(seq) = seq else {
-                return Ok(Committed::WrongEpoch {
-                    current: to_u64(current)?,
-                });
+                return Err(StoreError::Backend(
+                    "the group's epoch moved inside the commit's transaction".into(),
+                ));
             };
             tx.prepare_cached(
                 "INSERT INTO messages (group_id, seq, epoch, content_type, sender, data,
@@ -907,28 +845,29 @@ impl Store for SqliteStore {
             .execute(params![gid, seq, to_i64(c.epoch)?, c.sender, c.data, now])?;
             // Who leaves may still read the log up to this commit; who (re)joins is a
             // member again.
-            for previous in members_of(&tx, &gid)? {
-                if !c.members.contains(&previous) {
-                    tx.prepare_cached(
-                        "INSERT INTO former_members (group_id, client_id, removed_at)
-                         VALUES (?1, ?2, ?3) ON CONFLICT (group_id, client_id)
-                         DO UPDATE SET removed_at = excluded.removed_at",
-                    )?
-                    .execute(params![gid, previous, seq])?;
-                }
+            let change = rules::membership_change(&previous, &c.members);
+            for removed in &change.removed {
+                tx.prepare_cached(
+                    "DELETE FROM group_members WHERE group_id = ?1 AND client_id = ?2",
+                )?
+                .execute(params![gid, removed])?;
+                tx.prepare_cached(
+                    "INSERT INTO former_members (group_id, client_id, removed_at)
+                     VALUES (?1, ?2, ?3) ON CONFLICT (group_id, client_id)
+                     DO UPDATE SET removed_at = excluded.removed_at",
+                )?
+                .execute(params![gid, removed, seq])?;
             }
-            tx.prepare_cached("DELETE FROM group_members WHERE group_id = ?1")?
-                .execute(params![gid])?;
-            for member in &c.members {
+            for added in &change.added {
                 tx.prepare_cached(
                     "INSERT INTO group_members (group_id, client_id) VALUES (?1, ?2)
                      ON CONFLICT DO NOTHING",
                 )?
-                .execute(params![gid, member])?;
+                .execute(params![gid, added])?;
                 tx.prepare_cached(
                     "DELETE FROM former_members WHERE group_id = ?1 AND client_id = ?2",
                 )?
-                .execute(params![gid, member])?;
+                .execute(params![gid, added])?;
             }
             let mut routed = Vec::new();
             if let Some((welcome, refs)) = &c.welcome {
@@ -1055,21 +994,25 @@ impl Store for SqliteStore {
     }
 
     async fn prune(&self, now: u64, messages_before: Option<u64>) -> Result<Pruned, StoreError> {
+        let cutoffs = rules::prune_cutoffs(now, messages_before)?;
         self.write(move |conn| {
-            let now = to_i64(now)?;
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let messages = match messages_before {
+            let messages = match cutoffs.messages_before {
                 Some(before) => tx.execute(
                     "DELETE FROM messages WHERE created_at < ?1",
-                    params![to_i64(before)?],
+                    params![before],
                 )?,
                 None => 0,
             };
-            let auth = tx.execute("DELETE FROM challenges WHERE expires_at < ?1", params![now])?
-                + tx.execute("DELETE FROM tokens WHERE expires_at < ?1", params![now])?;
+            let expired = cutoffs.auth_expired_before;
+            let auth = tx.execute(
+                "DELETE FROM challenges WHERE expires_at < ?1",
+                params![expired],
+            )? + tx
+                .execute("DELETE FROM tokens WHERE expires_at < ?1", params![expired])?;
             let key_packages = tx.execute(
                 "DELETE FROM key_packages WHERE not_after < ?1",
-                params![now.saturating_sub(86_400)],
+                params![cutoffs.key_packages_expired_before],
             )?;
             tx.commit()?;
             Ok(Pruned {

@@ -7,7 +7,8 @@
 //! ```
 //! Every flag has an environment variable (`CONCLAVE_AS_LISTEN`, `CONCLAVE_AS_DATABASE`, …);
 //! logs go to stderr, filtered by `RUST_LOG` (default `info`), as text or JSON (`--log-format`). Once bound, it prints
-//! `listening on <addr>` on stdout. SIGINT/SIGTERM drain open requests.
+//! `listening on <addr>` on stdout. SIGINT/SIGTERM drain open requests. Metrics: `GET
+//! /metrics` (Prometheus text format).
 
 use std::path::PathBuf;
 
@@ -93,7 +94,10 @@ async fn main() -> anyhow::Result<()> {
         .context("opening the AS")?
         .context("opening the AS")?;
     let suite = state.service().cipher_suite().0;
-    let app = conclave_as::http::router(state).fallback(json_not_found);
+    let metrics = state.metrics().clone();
+    let app = conclave_as::http::router(state)
+        .merge(metrics.router())
+        .fallback(json_not_found);
     let listener = tokio::net::TcpListener::bind(&args.listen)
         .await
         .with_context(|| format!("binding {}", args.listen))?;

@@ -9,6 +9,7 @@
 //! ```
 //! Every flag has an environment variable (`CONCLAVE_DS_LISTEN`, `CONCLAVE_DS_DATABASE`, …);
 //! logs go to stderr, filtered by `RUST_LOG` (default `info`), as text or JSON (`--log-format`).
+//! Metrics: `GET /metrics` (Prometheus text format), the AS's too with `--with-as`.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -120,6 +121,8 @@ struct Args {
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     init_logging(args.log_format, "info");
+    // One registry for the DS and, with --with-as, the AS: one GET /metrics shows both.
+    let metrics = conclave_service::metrics::Metrics::new();
     let store = conclave_ds::open_store(&args.database, args.pool_size)
         .await
         .with_context(|| format!("opening the database {}", args.database))?;
@@ -137,7 +140,7 @@ async fn main() -> anyhow::Result<()> {
             .await
             .context("opening the Authentication Service")?
             .context("opening the Authentication Service")?;
-        Some(Arc::new(state))
+        Some(Arc::new(state.with_metrics(&metrics)))
     } else {
         None
     };
@@ -157,6 +160,7 @@ async fn main() -> anyhow::Result<()> {
         max_body: args.max_body,
         claims_per_minute: args.claims_per_minute,
         retention: (args.retention_days > 0).then(|| args.retention_days.saturating_mul(86_400)),
+        metrics,
         ..DsConfig::default()
     };
     let engine = store.engine();

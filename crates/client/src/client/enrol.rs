@@ -1,0 +1,228 @@
+//! Enrolment and credential life cycle (RFC 9750 §4 Authentication Service; RFC 9420 §5.3
+//! credentials): registering a new client (a signature key pair, an AS certificate obtained
+//! with a one-time token and proof of possession, DS registration, first KeyPackages),
+//! renewing the certificate before it expires (RFC 9420 §7.3: an UpdatePath leaf carries the
+//! successor credential), and keeping the AS's revocation list (RFC 9420 §5.3.2).
+
+use std::path::Path;
+
+use conclave_api::authentication::{EnrolmentRequest, RenewalRequest, certificate_validity};
+use conclave_api::{AsClient, DsClient};
+use conclave_codec::{Decode as _, Encode as _};
+use conclave_core::messages::{Credential, SignaturePublicKey};
+use conclave_crypto::{CipherSuite, Secret};
+
+use super::{Client, ClientOptions, SyncReport};
+use crate::OsRandom;
+use crate::driver::commit::{Op, crypto_suite};
+use crate::error::ClientError;
+use crate::event::Event;
+use crate::names::check_name;
+use crate::store::{GroupStatus, Profile, Store};
+
+/// A client identity obtained outside this library's enrolment (another AS, an enterprise
+/// CA), for [`Client::register_enrolled`].
+#[derive(Debug, Clone)]
+pub struct EnrolledIdentity {
+    /// The client name (the DS client id; the credential should present `mls://<name>`).
+    pub name: String,
+    /// The cipher suite of the signature key.
+    pub suite: CipherSuite,
+    /// The signature private key.
+    pub signature_secret: Secret,
+    /// The signature public key.
+    pub signature_public: Vec<u8>,
+    /// The credential (RFC 9420 §5.3) binding the name to the key.
+    pub credential: Credential,
+    /// The trust anchor this client validates other members' credentials against.
+    pub root_certificate: Vec<u8>,
+}
+
+impl Client {
+    /// Registers a new client named `name` in `home`: fetches the AS root, makes a signature
+    /// key pair, enrols with the one-time `token` (proof of possession, RFC 9750 §4),
+    /// registers with the DS and publishes KeyPackages.
+    pub async fn register(
+        home: &Path,
+        ds_url: &str,
+        as_url: &str,
+        name: &str,
+        token: &str,
+        options: ClientOptions,
+    ) -> Result<Self, ClientError> {
+        check_name(name)?;
+        {
+            let store = Store::open(home)?;
+            if let Some(p) = store.profile()? {
+                return Err(ClientError::AlreadyRegistered(p.name));
+            }
+        }
+        let as_api = AsClient::new(as_url)?;
+        let root = as_api.root().await?;
+        let suite = root.cipher_suite;
+        let cs = crypto_suite(suite)?;
+        let (secret, public) = cs.signature_generate(&mut OsRandom)?;
+        let request = EnrolmentRequest::sign(
+            cs.as_ref(),
+            name,
+            SignaturePublicKey(public.clone()),
+            &secret,
+            token.as_bytes().to_vec(),
+        )?;
+        let credential = as_api.enrol(&request).await?;
+        Self::register_enrolled(
+            home,
+            ds_url,
+            as_url,
+            EnrolledIdentity {
+                name: name.to_owned(),
+                suite,
+                signature_secret: secret,
+                signature_public: public,
+                credential,
+                root_certificate: root.root_certificate,
+            },
+            options,
+        )
+        .await
+    }
+
+    /// Registers a client whose credential was obtained elsewhere (another AS, an
+    /// enterprise CA): registers with the DS, stores the profile and publishes KeyPackages.
+    /// The identity's `root_certificate` becomes this client's trust anchor.
+    pub async fn register_enrolled(
+        home: &Path,
+        ds_url: &str,
+        as_url: &str,
+        identity: EnrolledIdentity,
+        options: ClientOptions,
+    ) -> Result<Self, ClientError> {
+        let EnrolledIdentity {
+            name,
+            suite,
+            signature_secret,
+            signature_public,
+            credential,
+            root_certificate,
+        } = identity;
+        let name = name.as_str();
+        check_name(name)?;
+        let store = Store::open(home)?;
+        if let Some(p) = store.profile()? {
+            return Err(ClientError::AlreadyRegistered(p.name));
+        }
+        let profile = Profile {
+            name: name.to_owned(),
+            cipher_suite: suite.0,
+            signature_secret,
+            signature_public,
+            credential: credential.to_bytes()?,
+            root_certificate,
+            ds_url: ds_url.trim_end_matches('/').to_owned(),
+            as_url: as_url.trim_end_matches('/').to_owned(),
+        };
+        let ds = DsClient::new(
+            &profile.ds_url,
+            name,
+            crypto_suite(suite)?,
+            profile.signature_secret.clone(),
+        );
+        ds.register(&profile.signature_public, &profile.credential)
+            .await?;
+        store.save_profile(&profile)?;
+        let mut client = Self::from_parts(store, profile, None, None, options)?;
+        client.top_up_key_packages().await?;
+        Ok(client)
+    }
+
+    /// Renews our certificate once less than half of its validity (or
+    /// [`ClientOptions::renewal_margin`]) is left: the AS issues a
+    /// new one for the same key (proof by that key), the DS is told, and every active group
+    /// gets a commit whose UpdatePath leaf carries it (RFC 9420 §7.3: the others check it is
+    /// a valid successor). Without this a member idle past its certificate's expiry would
+    /// block every join, since a joiner validates every leaf (RFC 9420 §12.4.3.1).
+    /// Credentials that are not this AS's X.509 certificates are left alone.
+    pub(super) async fn renew_credential_if_due(
+        &mut self,
+        report: &mut SyncReport,
+    ) -> Result<(), ClientError> {
+        let current = Credential::from_bytes(&self.profile.credential)?;
+        let Ok((not_before, not_after)) = certificate_validity(&current) else {
+            return Ok(());
+        };
+        let now = self.now();
+        let margin = self
+            .options
+            .renewal_margin
+            .unwrap_or(not_after.saturating_sub(not_before) / 2);
+        if now.saturating_add(margin) < not_after {
+            return Ok(());
+        }
+        let cs = crypto_suite(self.suite())?;
+        let request = RenewalRequest::sign(
+            cs.as_ref(),
+            current,
+            &SignaturePublicKey(self.profile.signature_public.clone()),
+            &self.profile.signature_secret,
+            None,
+            now,
+        )?;
+        let renewed = self.as_api.renew(&request).await?;
+        let encoded = renewed.to_bytes()?;
+        self.ds
+            .change_credential(&self.profile.signature_public, &encoded)
+            .await?;
+        self.profile.credential = encoded;
+        self.store.save_profile(&self.profile)?;
+        let valid_until = certificate_validity(&renewed)
+            .map(|(_, until)| until)
+            .unwrap_or(not_after);
+        let mut groups = 0;
+        for row in self.store.groups()? {
+            if row.status != GroupStatus::Active {
+                continue;
+            }
+            let mut driver = self.driver();
+            let mut group = driver.load(&row)?;
+            let result = match group.set_credential(renewed.clone(), now) {
+                Ok(()) => match driver.save(&row.group_id, &mut group) {
+                    Ok(()) => driver
+                        .run_commit(&row.group_id, &Op::Update)
+                        .await
+                        .map(|_| ()),
+                    Err(e) => Err(e),
+                },
+                Err(e) => Err(e.into()),
+            };
+            match result {
+                Ok(()) => groups += 1,
+                Err(e) => report.warnings.push(format!(
+                    "group {:?}: could not commit the renewed certificate: {e}",
+                    row.name
+                )),
+            }
+        }
+        self.emit(&Event::CredentialRenewed {
+            valid_until,
+            groups,
+        });
+        Ok(())
+    }
+
+    /// Fetches the AS's revocation list (RFC 9420 §5.3.2) and keeps a copy for offline use.
+    pub async fn refresh_revocations(&mut self) -> Result<(), ClientError> {
+        self.as_api.refresh_revocation_list(&self.revoked).await?;
+        let list: Vec<String> = self
+            .revoked
+            .read()
+            .map(|set| {
+                set.iter()
+                    .map(|v| String::from_utf8_lossy(v).into_owned())
+                    .collect()
+            })
+            .unwrap_or_default();
+        let json = serde_json::to_vec(&list)
+            .map_err(|e| ClientError::CorruptState(format!("revocation list: {e}")))?;
+        self.store.set_meta("revoked", &json)
+    }
+}

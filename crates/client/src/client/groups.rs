@@ -1,0 +1,236 @@
+//! The user's group operations (RFC 9420 §11-§12): creating a group and registering it with
+//! the DS, listing groups and their history, and adding, removing, updating, leaving and
+//! sending — each under the profile lock, run by the [`crate::driver::GroupDriver`].
+
+use std::collections::HashSet;
+
+use conclave_codec::Decode as _;
+use conclave_core::group::{Group, MemberParams, NewGroup, ProcessedMessage};
+use conclave_core::messages::MlsMessage;
+
+use super::{Client, GroupSummary};
+use crate::OsRandom;
+use crate::driver::commit::Op;
+use crate::driver::{group_config, inactive_error, load_group};
+use crate::error::{BadResponse, ClientError};
+use crate::names::{check_name, member_names};
+use crate::store::{GroupRow, GroupStatus, HistoryEntry, StateWrite};
+
+impl Client {
+    fn load_group(&self, row: &GroupRow) -> Result<Group, ClientError> {
+        load_group(&self.store, &self.env, row)
+    }
+
+    fn member_list(&self, group: &Group) -> Vec<String> {
+        member_names(self.env.identity.as_ref(), group)
+            .into_iter()
+            .map(|(_, n)| n)
+            .collect()
+    }
+
+    fn group_row(&self, name: &str) -> Result<GroupRow, ClientError> {
+        self.store
+            .group_by_name(name)?
+            .ok_or_else(|| ClientError::UnknownGroup(name.to_owned()))
+    }
+
+    fn require_active(&self, name: &str) -> Result<GroupRow, ClientError> {
+        let row = self.group_row(name)?;
+        if row.status == GroupStatus::Active {
+            Ok(row)
+        } else {
+            let epoch = self.load_group(&row).map(|g| g.epoch()).unwrap_or(0);
+            Err(inactive_error(&row, epoch))
+        }
+    }
+
+    fn summary(&self, row: &GroupRow) -> GroupSummary {
+        let group = self.load_group(row).ok();
+        GroupSummary {
+            name: row.name.clone(),
+            group_id: hex::encode(&row.group_id),
+            epoch: group.as_ref().map_or(0, Group::epoch),
+            members: group
+                .as_ref()
+                .map(|g| self.member_list(g))
+                .unwrap_or_default(),
+            status: row.status,
+            reason: row.reason.clone(),
+            cursor: row.cursor,
+        }
+    }
+
+    /// Creates a group named `name` with us as its only member (RFC 9420 §11), and
+    /// registers it with the DS.
+    pub async fn create_group(&mut self, name: &str) -> Result<GroupSummary, ClientError> {
+        let _lock = self.lock()?;
+        check_name(name)?;
+        if self.store.group_by_name(name)?.is_some() {
+            return Err(ClientError::GroupNameTaken(name.to_owned()));
+        }
+        let mut suffix = [0u8; 8];
+        conclave_crypto::CryptoRandom::fill(&mut OsRandom, &mut suffix)?;
+        let group_id = format!("{name}#{}", hex::encode(suffix)).into_bytes();
+        let mut group = Group::create(
+            MemberParams {
+                config: group_config(),
+                ..MemberParams::new(self.env.clone(), self.driver().signer()?)
+            },
+            NewGroup::new(self.suite(), group_id.clone()),
+            self.now(),
+            &mut OsRandom,
+        )?;
+        self.ds.create_group(&group_id).await?;
+        let row = GroupRow {
+            group_id,
+            name: name.to_owned(),
+            cursor: 0,
+            status: GroupStatus::Active,
+            reason: None,
+        };
+        let state = StateWrite::of(&mut group, self.options.state_writes)?;
+        self.store.insert_group(&row, &state)?;
+        Ok(self.summary(&row))
+    }
+
+    /// Every group we know, by name.
+    pub fn groups(&self) -> Result<Vec<GroupSummary>, ClientError> {
+        Ok(self
+            .store
+            .groups()?
+            .iter()
+            .map(|row| self.summary(row))
+            .collect())
+    }
+
+    /// One group.
+    pub fn group(&self, name: &str) -> Result<GroupSummary, ClientError> {
+        Ok(self.summary(&self.group_row(name)?))
+    }
+
+    /// The history of a group, in log order.
+    pub fn history(&self, name: &str) -> Result<Vec<HistoryEntry>, ClientError> {
+        let row = self.group_row(name)?;
+        self.store.history(&row.group_id)
+    }
+
+    /// Adds `users` to the group in one commit (claiming one KeyPackage each, checking their
+    /// credentials first; RFC 9420 §12.1.1). Users already in the group are skipped. Returns
+    /// the users added.
+    pub async fn add_members(
+        &mut self,
+        group: &str,
+        users: &[String],
+    ) -> Result<Vec<String>, ClientError> {
+        let _lock = self.lock()?;
+        for user in users {
+            check_name(user)?;
+        }
+        let row = self.require_active(group)?;
+        // Fail closed: a revoked client must not be added because the list was stale.
+        self.refresh_revocations().await?;
+        let before: HashSet<String> = self
+            .member_list(&self.load_group(&row)?)
+            .into_iter()
+            .collect();
+        self.driver()
+            .run_commit(&row.group_id, &Op::Add(users.to_vec()))
+            .await?;
+        let row = self.group_row(group)?;
+        let after = self.member_list(&self.load_group(&row)?);
+        Ok(after
+            .into_iter()
+            .filter(|n| !before.contains(n) && users.contains(n))
+            .collect())
+    }
+
+    /// Removes `users` from the group in one commit (RFC 9420 §12.1.3).
+    pub async fn remove_members(
+        &mut self,
+        group: &str,
+        users: &[String],
+    ) -> Result<Vec<String>, ClientError> {
+        let _lock = self.lock()?;
+        let row = self.require_active(group)?;
+        let members = self.member_list(&self.load_group(&row)?);
+        for user in users {
+            if user == &self.profile.name {
+                return Err(ClientError::CannotAdd {
+                    user: user.clone(),
+                    reason: "a member cannot commit its own removal (RFC 9420 §12.4): use \
+                             `conclave group leave`"
+                        .into(),
+                });
+            }
+            if !members.contains(user) {
+                return Err(ClientError::NotAMember {
+                    user: user.clone(),
+                    group: group.to_owned(),
+                });
+            }
+        }
+        self.driver()
+            .run_commit(&row.group_id, &Op::Remove(users.to_vec()))
+            .await?;
+        let row = self.group_row(group)?;
+        let after: HashSet<String> = self
+            .member_list(&self.load_group(&row)?)
+            .into_iter()
+            .collect();
+        Ok(users
+            .iter()
+            .filter(|u| !after.contains(*u))
+            .cloned()
+            .collect())
+    }
+
+    /// Refreshes our keys in the group with an empty commit carrying an UpdatePath
+    /// (RFC 9420 §12.4: post-compromise security); commits pending proposals too. Returns
+    /// the new epoch.
+    pub async fn update_keys(&mut self, group: &str) -> Result<u64, ClientError> {
+        let _lock = self.lock()?;
+        let row = self.require_active(group)?;
+        self.driver().run_commit(&row.group_id, &Op::Update).await?;
+        self.epoch(group)
+    }
+
+    /// Leaves the group: posts a Remove proposal of our own leaf, which the next member to
+    /// sync commits (RFC 9420 §12.1.3, §12.4: a member cannot commit its own removal).
+    pub async fn leave(&mut self, group: &str) -> Result<(), ClientError> {
+        let _lock = self.lock()?;
+        let row = self.require_active(group)?;
+        self.driver().leave(&row.group_id).await
+    }
+
+    /// Sends `text` to the group as an application message (a PrivateMessage, RFC 9420
+    /// §6.3). Pending proposals are committed first (RFC 9420 §12.4). Returns the log
+    /// position.
+    pub async fn send(&mut self, group: &str, text: &str) -> Result<u64, ClientError> {
+        let _lock = self.lock()?;
+        let row = self.require_active(group)?;
+        self.driver().send(&row.group_id, text).await
+    }
+
+    /// Tries to decrypt `message` (an `MLSMessage`) with our state of the group, without
+    /// keeping any change. Shows what a member — or a former member — can read.
+    pub fn try_decrypt(&self, group: &str, message: &[u8]) -> Result<String, ClientError> {
+        let row = self.group_row(group)?;
+        let mut state = self.load_group(&row)?;
+        let message = MlsMessage::from_bytes(message)?;
+        match state.process_message(&message, self.now())? {
+            ProcessedMessage::Application { data, .. } => {
+                Ok(String::from_utf8_lossy(&data).into_owned())
+            }
+            _ => Err(ClientError::bad(
+                "the Delivery Service",
+                BadResponse::Mls("not an application message".into()),
+            )),
+        }
+    }
+
+    /// Our epoch in a group.
+    pub fn epoch(&self, group: &str) -> Result<u64, ClientError> {
+        let row = self.group_row(group)?;
+        Ok(self.load_group(&row)?.epoch())
+    }
+}

@@ -1,0 +1,268 @@
+//! The client: one profile in a home directory, connected to its Delivery Service and
+//! Authentication Service (RFC 9750 §4-§6), with its options, summaries and the operations
+//! split by responsibility:
+//!
+//! - [`enrol`]: registration, certificate renewal and the revocation list (RFC 9750 §4,
+//!   RFC 9420 §5.3);
+//! - [`key_packages`]: publishing and topping up KeyPackages (RFC 9420 §10, RFC 9750 §5.1);
+//! - [`groups`]: creating groups, listing them, and the user's group operations — add,
+//!   remove, update, leave, send (RFC 9420 §11-§12), run by the [`crate::driver`];
+//! - [`sync`]: one sync — Welcomes, renewal, every group's log, pending proposals, top-up;
+//! - [`watch`]: following the DS's WebSocket wake-ups.
+//!
+//! Every operation that changes group state holds the profile lock
+//! ([`crate::store::ProfileLock`]).
+
+mod enrol;
+mod groups;
+mod key_packages;
+mod sync;
+mod watch;
+
+pub use enrol::EnrolledIdentity;
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
+
+use conclave_api::{AsClient, DsClient};
+use conclave_core::credential::{RevocationList, X509IdentityProvider};
+use conclave_core::group::GroupEnv;
+use conclave_crypto::CipherSuite;
+use conclave_crypto_awslc::AwsLcProvider;
+use serde::Serialize;
+
+use crate::driver::commit::crypto_suite;
+use crate::driver::{GroupDriver, Observer, ProgressFn};
+use crate::error::ClientError;
+use crate::event::{AddProgress, Event};
+use crate::store::{GroupStatus, Profile, StateWrites, Store};
+
+/// Tunables of a client.
+#[derive(Debug, Clone)]
+pub struct ClientOptions {
+    /// How many one-time KeyPackages to keep published (RFC 9750 §5.1: enough that the
+    /// last-resort package is rarely used).
+    pub key_packages: u64,
+    /// Publish more when fewer than this many are left.
+    pub key_package_threshold: u64,
+    /// How many times an operation is attempted when its commit loses the race for an epoch.
+    pub max_attempts: u32,
+    /// Log entries fetched per request.
+    pub page_size: u32,
+    /// Added to the system clock (seconds), e.g. to test certificate expiry.
+    pub clock_offset: i64,
+    /// Renew our certificate at the AS once fewer than this many seconds of validity are
+    /// left; `None`: once half of its validity period has passed.
+    pub renewal_margin: Option<u64>,
+    /// How group states are written: only what changed (the default), or the whole state
+    /// on every change (for comparison).
+    pub state_writes: StateWrites,
+}
+
+impl Default for ClientOptions {
+    fn default() -> Self {
+        Self {
+            key_packages: 10,
+            key_package_threshold: 4,
+            max_attempts: 8,
+            page_size: 200,
+            clock_offset: 0,
+            renewal_margin: None,
+            state_writes: StateWrites::Incremental,
+        }
+    }
+}
+
+/// A group, for listings.
+#[derive(Debug, Clone, Serialize)]
+pub struct GroupSummary {
+    /// The local name.
+    pub name: String,
+    /// The MLS group id (hex).
+    pub group_id: String,
+    /// The epoch.
+    pub epoch: u64,
+    /// Member names.
+    pub members: Vec<String>,
+    /// Where the group stands.
+    pub status: GroupStatus,
+    /// Why it is not active.
+    pub reason: Option<String>,
+    /// The last log entry applied.
+    pub cursor: u64,
+}
+
+/// What a sync did.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct SyncReport {
+    /// Groups joined from Welcomes.
+    pub joined: u64,
+    /// Log entries applied.
+    pub applied: u64,
+    /// Messages received.
+    pub messages: u64,
+    /// Groups found out of sync (their names).
+    pub desynchronized: Vec<String>,
+    /// Problems that did not stop the sync (e.g. committing a pending proposal failed).
+    pub warnings: Vec<String>,
+}
+
+/// One Conclave client: a profile in a home directory, connected to its DS and AS.
+pub struct Client {
+    store: Store,
+    profile: Profile,
+    ds: DsClient,
+    as_api: AsClient,
+    env: GroupEnv,
+    revoked: RevocationList,
+    options: ClientOptions,
+    observer: Option<Observer>,
+    progress: Option<ProgressFn>,
+}
+
+impl core::fmt::Debug for Client {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Client")
+            .field("profile", &self.profile)
+            .field("store", &self.store)
+            .finish_non_exhaustive()
+    }
+}
+
+fn build_env(profile: &Profile, revoked: &RevocationList) -> Result<GroupEnv, ClientError> {
+    let provider = X509IdentityProvider::new([profile.root_certificate.as_slice()], &AwsLcProvider)
+        .map_err(|e| ClientError::CorruptState(format!("the stored AS root: {e}")))?
+        .with_revocation_list(revoked.clone());
+    Ok(GroupEnv {
+        crypto: Arc::new(AwsLcProvider),
+        identity: Arc::new(provider),
+        psks: Arc::new(()),
+    })
+}
+
+impl Client {
+    /// Opens the profile in `home`; `ds_url`/`as_url` override the stored service URLs.
+    pub fn open(
+        home: &Path,
+        ds_url: Option<&str>,
+        as_url: Option<&str>,
+        options: ClientOptions,
+    ) -> Result<Self, ClientError> {
+        let store = Store::open(home)?;
+        let profile = store
+            .profile()?
+            .ok_or_else(|| ClientError::NotRegistered(home.display().to_string()))?;
+        Self::from_parts(store, profile, ds_url, as_url, options)
+    }
+
+    fn from_parts(
+        store: Store,
+        mut profile: Profile,
+        ds_url: Option<&str>,
+        as_url: Option<&str>,
+        options: ClientOptions,
+    ) -> Result<Self, ClientError> {
+        if let Some(url) = ds_url {
+            profile.ds_url = url.trim_end_matches('/').to_owned();
+        }
+        if let Some(url) = as_url {
+            profile.as_url = url.trim_end_matches('/').to_owned();
+        }
+        let cached: HashSet<Vec<u8>> = store
+            .meta("revoked")?
+            .and_then(|v| serde_json::from_slice::<Vec<String>>(&v).ok())
+            .unwrap_or_default()
+            .into_iter()
+            .map(String::into_bytes)
+            .collect();
+        let revoked: RevocationList = Arc::new(RwLock::new(cached));
+        let env = build_env(&profile, &revoked)?;
+        let ds = DsClient::new(
+            &profile.ds_url,
+            &profile.name,
+            crypto_suite(CipherSuite(profile.cipher_suite))?,
+            profile.signature_secret.clone(),
+        );
+        let as_api = AsClient::new(&profile.as_url)?;
+        Ok(Self {
+            store,
+            profile,
+            ds,
+            as_api,
+            env,
+            revoked,
+            options,
+            observer: None,
+            progress: None,
+        })
+    }
+
+    /// Reports every [`Event`] to `observer` as it happens.
+    pub fn set_observer(&mut self, observer: impl FnMut(&Event) + Send + 'static) {
+        self.observer = Some(Box::new(observer));
+    }
+
+    /// Reports progress of long operations to `progress`.
+    pub fn set_progress(&mut self, progress: impl FnMut(&AddProgress) + Send + 'static) {
+        self.progress = Some(Box::new(progress));
+    }
+
+    /// Our user name.
+    pub fn name(&self) -> &str {
+        &self.profile.name
+    }
+
+    /// The DS URL in use.
+    pub fn ds_url(&self) -> &str {
+        &self.profile.ds_url
+    }
+
+    /// The AS URL in use.
+    pub fn as_url(&self) -> &str {
+        &self.profile.as_url
+    }
+
+    /// The local database file.
+    pub fn database_path(&self) -> PathBuf {
+        self.store.path().to_path_buf()
+    }
+
+    /// The Delivery Service client (for diagnostics).
+    pub fn ds(&self) -> &DsClient {
+        &self.ds
+    }
+
+    /// The profile lock (see [`crate::store::ProfileLock`]), held by every operation that
+    /// changes group state.
+    fn lock(&self) -> Result<crate::store::ProfileLock, ClientError> {
+        self.store.lock(std::time::Duration::from_secs(120))
+    }
+
+    fn now(&self) -> u64 {
+        crate::now_seconds().saturating_add_signed(self.options.clock_offset)
+    }
+
+    fn emit(&mut self, event: &Event) {
+        if let Some(observer) = self.observer.as_mut() {
+            observer(event);
+        }
+    }
+
+    fn suite(&self) -> CipherSuite {
+        CipherSuite(self.profile.cipher_suite)
+    }
+
+    /// The group driver over our DS, for one operation.
+    fn driver(&mut self) -> GroupDriver<'_, DsClient> {
+        GroupDriver {
+            store: &self.store,
+            ds: &self.ds,
+            env: &self.env,
+            profile: &self.profile,
+            options: &self.options,
+            observer: &mut self.observer,
+            progress: &mut self.progress,
+        }
+    }
+}

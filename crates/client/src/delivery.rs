@@ -1,0 +1,105 @@
+//! What the sync driver needs from the Delivery Service (RFC 9750 §5-§6), as a trait: read a
+//! group's log, post commits and messages, claim KeyPackages, read and acknowledge the
+//! Welcome inbox. [`conclave_api::DsClient`] implements it over HTTP; tests implement it in
+//! memory (a simulated DS that reorders, duplicates and loses answers).
+//!
+//! The DS's rules the client relies on (RFC 9750 §5.2 "Strongly Consistent"): the log is
+//! totally ordered with sequence numbers 1, 2, … without gaps; the DS accepts one commit
+//! per epoch and messages for the current epoch only, answering anything else with
+//! [`ApiError::WrongEpoch`].
+
+use std::future::Future;
+
+use conclave_api::delivery::{Accepted, CommitBundle, LogEntryView, WelcomeView};
+use conclave_api::ds_client::ClaimedKeyPackage;
+use conclave_api::{ApiError, DsClient};
+use conclave_core::messages::MlsMessage;
+use conclave_crypto::CipherSuite;
+
+/// The Delivery Service operations of the sync driver.
+pub trait DeliveryService: Send + Sync {
+    /// Log entries of `group_id` after `after`, in order, at most `limit`.
+    fn read_log(
+        &self,
+        group_id: &[u8],
+        after: u64,
+        limit: u32,
+    ) -> impl Future<Output = Result<Vec<LogEntryView>, ApiError>> + Send;
+
+    /// Posts a commit with its Welcome and GroupInfo; `Err(WrongEpoch)` when another commit
+    /// won the epoch (RFC 9750 §5.2).
+    fn post_commit(
+        &self,
+        group_id: &[u8],
+        bundle: &CommitBundle,
+    ) -> impl Future<Output = Result<Accepted, ApiError>> + Send;
+
+    /// Posts an application message or a proposal for the current epoch.
+    fn post_message(
+        &self,
+        group_id: &[u8],
+        message: &MlsMessage,
+    ) -> impl Future<Output = Result<Accepted, ApiError>> + Send;
+
+    /// Claims one KeyPackage of `client_id` for `suite` (RFC 9750 §5.1).
+    fn claim_key_package(
+        &self,
+        client_id: &str,
+        suite: CipherSuite,
+    ) -> impl Future<Output = Result<ClaimedKeyPackage, ApiError>> + Send;
+
+    /// Welcomes in our inbox after `after`.
+    fn welcomes(
+        &self,
+        after: u64,
+    ) -> impl Future<Output = Result<Vec<WelcomeView>, ApiError>> + Send;
+
+    /// Deletes Welcomes up to `up_to` from the inbox.
+    fn ack_welcomes(&self, up_to: u64) -> impl Future<Output = Result<(), ApiError>> + Send;
+}
+
+impl DeliveryService for DsClient {
+    fn read_log(
+        &self,
+        group_id: &[u8],
+        after: u64,
+        limit: u32,
+    ) -> impl Future<Output = Result<Vec<LogEntryView>, ApiError>> + Send {
+        DsClient::read_log(self, group_id, after, limit)
+    }
+
+    fn post_commit(
+        &self,
+        group_id: &[u8],
+        bundle: &CommitBundle,
+    ) -> impl Future<Output = Result<Accepted, ApiError>> + Send {
+        DsClient::post_commit(self, group_id, bundle)
+    }
+
+    fn post_message(
+        &self,
+        group_id: &[u8],
+        message: &MlsMessage,
+    ) -> impl Future<Output = Result<Accepted, ApiError>> + Send {
+        DsClient::post_message(self, group_id, message)
+    }
+
+    fn claim_key_package(
+        &self,
+        client_id: &str,
+        suite: CipherSuite,
+    ) -> impl Future<Output = Result<ClaimedKeyPackage, ApiError>> + Send {
+        DsClient::claim_key_package(self, client_id, suite)
+    }
+
+    fn welcomes(
+        &self,
+        after: u64,
+    ) -> impl Future<Output = Result<Vec<WelcomeView>, ApiError>> + Send {
+        DsClient::welcomes(self, after)
+    }
+
+    fn ack_welcomes(&self, up_to: u64) -> impl Future<Output = Result<(), ApiError>> + Send {
+        DsClient::ack_welcomes(self, up_to)
+    }
+}

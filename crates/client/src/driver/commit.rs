@@ -1,0 +1,276 @@
+//! Our own commits (RFC 9420 §12.4) through a Delivery Service that takes one commit per
+//! epoch (RFC 9750 §5.2): the commit is created pending and saved before it is posted, so
+//! that its echo in the log is recognised as ours even if we die before the DS answers. It is
+//! merged when it comes back in the log. A `wrong_epoch` answer means another commit won:
+//! we drop ours, catch up, recompute the operation (skipping members already added or
+//! removed) and try again, a bounded number of times. When the answer is lost (the DS may or
+//! may not have taken it), the commit stays pending and the log settles it.
+//!
+//! Added members' KeyPackages are claimed and checked first (RFC 9420 §5.3.1, §10).
+
+use std::collections::HashMap;
+
+use conclave_api::authentication::name_of_identity;
+use conclave_api::delivery::{Accepted, CommitBundle};
+use conclave_core::credential::{CredentialCheck, CredentialRole};
+use conclave_core::group::CommitOptions;
+use conclave_core::messages::{
+    Add, KeyPackage, MlsMessage, MlsMessageBody, Proposal, RatchetTreeNodes, Remove, find_payload,
+};
+use conclave_core::tree::RatchetTree;
+use conclave_crypto::CipherSuite;
+
+use crate::OsRandom;
+use crate::delivery::DeliveryService;
+use crate::error::{BadResponse, ClientError};
+use crate::names::{leaf_name, member_names};
+
+use super::{GroupDriver, has_foreign_proposals};
+
+const DS: &str = "the Delivery Service";
+
+/// A membership operation carried by one commit.
+#[derive(Debug, Clone)]
+pub(crate) enum Op {
+    /// Add these users (those not yet members).
+    Add(Vec<String>),
+    /// Remove these users (those still members).
+    Remove(Vec<String>),
+    /// Commit the proposals other members left pending (nothing if there are none).
+    CommitPending,
+    /// An empty commit with an UpdatePath (RFC 9420 §12.4: fresh keys).
+    Update,
+}
+
+/// The provider of `suite` (the client's backend is aws-lc).
+pub(crate) fn crypto_suite(
+    suite: CipherSuite,
+) -> Result<Box<dyn conclave_crypto::CipherSuiteProvider>, ClientError> {
+    use conclave_crypto::CryptoProvider as _;
+    conclave_crypto_awslc::AwsLcProvider
+        .cipher_suite_provider(suite)
+        .ok_or(ClientError::Group(
+            conclave_core::group::GroupError::UnsupportedCipherSuite(suite),
+        ))
+}
+
+impl<D: DeliveryService> GroupDriver<'_, D> {
+    /// A commit of ours left pending by an interrupted run: the log tells whether the DS
+    /// took it (then it is merged as its echo); if not, it is dropped.
+    pub(crate) async fn settle_pending_commit(
+        &mut self,
+        group_id: &[u8],
+    ) -> Result<(), ClientError> {
+        let row = self.require_active_by_id(group_id)?;
+        if !self.load(&row)?.has_pending_commit() {
+            return Ok(());
+        }
+        self.sync_group_log(group_id).await?;
+        let row = self.require_active_by_id(group_id)?;
+        let mut group = self.load(&row)?;
+        if group.has_pending_commit() {
+            group.clear_pending_commit();
+            self.save(group_id, &mut group)?;
+        }
+        Ok(())
+    }
+
+    /// Claims a KeyPackage of `user` and checks it: the KeyPackage is of the group's suite,
+    /// presents `mls://<user>` (the DS must not substitute someone else), and its credential
+    /// is valid now under our trust anchor and not revoked (RFC 9420 §5.3.1, §5.3.2).
+    async fn claim_checked(
+        &mut self,
+        user: &str,
+        suite: CipherSuite,
+    ) -> Result<KeyPackage, ClientError> {
+        let claimed = self
+            .ds
+            .claim_key_package(user, suite)
+            .await
+            .map_err(ClientError::from)
+            .map_err(|e| match e {
+                ClientError::Refused { status: 404, .. } => ClientError::CannotAdd {
+                    user: user.to_owned(),
+                    reason: "the Delivery Service has no KeyPackage of this user (are they \
+                             registered? they publish more when they next sync)"
+                        .into(),
+                },
+                other => other,
+            })?;
+        let MlsMessageBody::KeyPackage(kp) = claimed.message.body else {
+            return Err(ClientError::bad(
+                DS,
+                BadResponse::Mls("a claimed KeyPackage is not a KeyPackage".into()),
+            ));
+        };
+        if kp.cipher_suite != suite {
+            return Err(ClientError::CannotAdd {
+                user: user.to_owned(),
+                reason: format!(
+                    "their KeyPackage is for cipher suite {}, the group uses {}",
+                    kp.cipher_suite.0, suite.0
+                ),
+            });
+        }
+        let presented = self
+            .env
+            .identity
+            .identity(&kp.leaf_node.credential)
+            .map_err(|source| ClientError::CredentialRefused {
+                user: user.to_owned(),
+                source,
+            })?;
+        if name_of_identity(&presented) != Some(user) {
+            return Err(ClientError::CannotAdd {
+                user: user.to_owned(),
+                reason: format!(
+                    "the Delivery Service returned a KeyPackage of {:?}",
+                    String::from_utf8_lossy(&presented)
+                ),
+            });
+        }
+        let cs = crypto_suite(suite)?;
+        self.env
+            .identity
+            .validate_credential(&CredentialCheck {
+                credential: &kp.leaf_node.credential,
+                signature_key: &kp.leaf_node.signature_key,
+                signature_scheme: cs.signature(),
+                role: CredentialRole::NewMember,
+                now: self.now(),
+            })
+            .map_err(|source| ClientError::CredentialRefused {
+                user: user.to_owned(),
+                source,
+            })?;
+        Ok(kp)
+    }
+
+    /// The DS client ids of the members of the epoch a GroupInfo describes.
+    fn members_of_group_info(&self, message: &MlsMessage) -> Result<Vec<String>, ClientError> {
+        let MlsMessageBody::GroupInfo(info) = &message.body else {
+            return Err(ClientError::CorruptState(
+                "our commit produced no GroupInfo".into(),
+            ));
+        };
+        let nodes = find_payload::<RatchetTreeNodes>(&info.extensions)?.ok_or_else(|| {
+            ClientError::CorruptState("our GroupInfo carries no ratchet tree".into())
+        })?;
+        let tree = RatchetTree::from_nodes(nodes)
+            .map_err(|e| ClientError::Group(conclave_core::group::GroupError::from(e)))?;
+        Ok(tree
+            .members()
+            .map(|(_, leaf)| leaf_name(self.env.identity.as_ref(), leaf))
+            .collect())
+    }
+
+    /// Runs a membership operation as one commit, retrying when another commit wins the
+    /// epoch (RFC 9750 §5.2). `Ok(None)`: nothing left to do.
+    pub(crate) async fn run_commit(
+        &mut self,
+        group_id: &[u8],
+        op: &Op,
+    ) -> Result<Option<Accepted>, ClientError> {
+        let mut claimed: HashMap<String, KeyPackage> = HashMap::new();
+        for _ in 0..self.options.max_attempts {
+            self.settle_pending_commit(group_id).await?;
+            let row = self.require_active_by_id(group_id)?;
+            let mut group = self.load(&row)?;
+            let members = member_names(self.env.identity.as_ref(), &group);
+            let is_member = |user: &str| members.iter().any(|(_, n)| n == user);
+            let proposals = match op {
+                Op::Add(users) => {
+                    let todo: Vec<String> =
+                        users.iter().filter(|u| !is_member(u)).cloned().collect();
+                    if todo.is_empty() {
+                        return Ok(None);
+                    }
+                    let total = todo.len() as u64;
+                    let mut proposals = Vec::with_capacity(todo.len());
+                    for (i, user) in todo.iter().enumerate() {
+                        let kp = match claimed.get(user) {
+                            Some(kp) => kp.clone(),
+                            None => {
+                                let kp = self.claim_checked(user, group.cipher_suite()).await?;
+                                claimed.insert(user.clone(), kp.clone());
+                                kp
+                            }
+                        };
+                        self.report_progress("claiming KeyPackages", i as u64 + 1, total);
+                        proposals.push(Proposal::Add(Add { key_package: kp }));
+                    }
+                    proposals
+                }
+                Op::Remove(users) => {
+                    let proposals: Vec<Proposal> = members
+                        .iter()
+                        .filter(|(leaf, n)| users.contains(n) && *leaf != group.own_leaf())
+                        .map(|(leaf, _)| Proposal::Remove(Remove { removed: *leaf }))
+                        .collect();
+                    if proposals.is_empty() {
+                        return Ok(None);
+                    }
+                    proposals
+                }
+                Op::CommitPending => {
+                    if !has_foreign_proposals(&group) {
+                        return Ok(None);
+                    }
+                    Vec::new()
+                }
+                Op::Update => Vec::new(),
+            };
+            self.report_progress("building the commit", 0, 1);
+            let output = group.commit(
+                &CommitOptions {
+                    proposals,
+                    ..CommitOptions::default()
+                },
+                self.now(),
+                &mut OsRandom,
+            )?;
+            let members_after = self.members_of_group_info(&output.group_info)?;
+            // Saved with the pending commit before posting: if we die after the DS took it,
+            // the echo is still recognised as ours.
+            self.save(group_id, &mut group)?;
+            let bundle = CommitBundle {
+                commit: output.commit,
+                welcome: output.welcome,
+                group_info: output.group_info,
+                ratchet_tree: None,
+                members: members_after.into_iter().map(String::into_bytes).collect(),
+                allow_external_join: None,
+            };
+            self.report_progress("uploading the commit", 0, 1);
+            match self
+                .ds
+                .post_commit(group_id, &bundle)
+                .await
+                .map_err(ClientError::from)
+            {
+                Ok(accepted) => {
+                    self.report_progress("uploading the commit", 1, 1);
+                    self.sync_group_log(group_id).await?;
+                    return Ok(Some(accepted));
+                }
+                Err(ClientError::WrongEpoch { .. }) => {
+                    tracing::info!("our commit lost the race for the epoch: catching up");
+                    group.clear_pending_commit();
+                    self.save(group_id, &mut group)?;
+                    self.sync_group_log(group_id).await?;
+                }
+                // We cannot know whether the DS took it: keep it pending; the next
+                // operation settles it from the log.
+                Err(e @ ClientError::Unreachable { .. }) => return Err(e),
+                Err(e) => {
+                    group.clear_pending_commit();
+                    self.save(group_id, &mut group)?;
+                    return Err(e);
+                }
+            }
+        }
+        Err(ClientError::TooManyRetries {
+            attempts: self.options.max_attempts,
+        })
+    }
+}

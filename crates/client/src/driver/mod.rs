@@ -1,0 +1,162 @@
+//! The async driver of one member's groups over a [`DeliveryService`]: it feeds the
+//! sans-IO [`crate::applier::LogApplier`] from the group log and stores each step, sends
+//! messages, runs commits with retries, and joins from Welcomes (RFC 9420 §10-§12 over the
+//! Delivery Service of RFC 9750 §5-§6). Generic over the DS so that tests drive it with a
+//! simulated one; [`crate::Client`] drives it with [`conclave_api::DsClient`].
+//!
+//! - [`log`]: applying a group's log, one entry per SQLite transaction;
+//! - [`commit`]: our own commits — created pending, saved, posted, merged when they come back
+//!   in the log, dropped and recomputed when another commit won the epoch;
+//! - [`send`]: application messages (through the outbox) and leaving;
+//! - [`join`]: joining groups from the Welcome inbox.
+
+pub(crate) mod commit;
+pub(crate) mod join;
+pub(crate) mod log;
+pub(crate) mod send;
+
+#[cfg(test)]
+mod sim;
+#[cfg(test)]
+mod tests;
+
+use conclave_core::group::{Group, GroupConfig, GroupEnv, SigningIdentity};
+use conclave_core::messages::{Credential, SignaturePublicKey, WireFormat};
+
+use crate::ClientOptions;
+use crate::applier::ApplierConfig;
+use crate::delivery::DeliveryService;
+use crate::error::ClientError;
+use crate::event::{AddProgress, Event};
+use crate::store::{GroupRow, GroupStatus, Profile, StateWrite, Store};
+
+/// Reports events as they happen.
+pub(crate) type Observer = Box<dyn FnMut(&Event) + Send>;
+/// Reports progress of long operations.
+pub(crate) type ProgressFn = Box<dyn FnMut(&AddProgress) + Send>;
+
+/// Our group policy: handshake messages are PrivateMessages too, so the DS sees only the
+/// clear header of every message (RFC 9420 §6.3, RFC 9750 §8 metadata protection).
+pub(crate) fn group_config() -> GroupConfig {
+    GroupConfig {
+        handshake_wire_format: WireFormat::PRIVATE_MESSAGE,
+        ..GroupConfig::default()
+    }
+}
+
+/// Loads a group's member state from the store.
+pub(crate) fn load_group(
+    store: &Store,
+    env: &GroupEnv,
+    row: &GroupRow,
+) -> Result<Group, ClientError> {
+    store
+        .load_group(env.clone(), &row.group_id)?
+        .ok_or_else(|| ClientError::CorruptState(format!("group {:?} has no state", row.name)))
+}
+
+/// The error for an operation on a group that is no longer active.
+pub(crate) fn inactive_error(row: &GroupRow, epoch: u64) -> ClientError {
+    let reason = row.reason.clone().unwrap_or_default();
+    match row.status {
+        GroupStatus::Desynchronized => ClientError::Desynchronized {
+            group: row.name.clone(),
+            epoch,
+            reason,
+        },
+        GroupStatus::Left => ClientError::GroupInactive {
+            group: row.name.clone(),
+            reason: if reason.is_empty() {
+                "you left this group".into()
+            } else {
+                reason
+            },
+        },
+        _ => ClientError::GroupInactive {
+            group: row.name.clone(),
+            reason: if reason.is_empty() {
+                "you are no longer a member".into()
+            } else {
+                reason
+            },
+        },
+    }
+}
+
+/// One member's group operations over a Delivery Service `D`, borrowing the client's
+/// parts for the duration of an operation.
+pub(crate) struct GroupDriver<'a, D> {
+    pub(crate) store: &'a Store,
+    pub(crate) ds: &'a D,
+    pub(crate) env: &'a GroupEnv,
+    pub(crate) profile: &'a Profile,
+    pub(crate) options: &'a ClientOptions,
+    pub(crate) observer: &'a mut Option<Observer>,
+    pub(crate) progress: &'a mut Option<ProgressFn>,
+}
+
+impl<D: DeliveryService> GroupDriver<'_, D> {
+    pub(crate) fn now(&self) -> u64 {
+        crate::now_seconds().saturating_add_signed(self.options.clock_offset)
+    }
+
+    pub(crate) fn emit(&mut self, event: &Event) {
+        if let Some(observer) = self.observer.as_mut() {
+            observer(event);
+        }
+    }
+
+    pub(crate) fn report_progress(&mut self, stage: &'static str, done: u64, total: u64) {
+        if let Some(progress) = self.progress.as_mut() {
+            progress(&AddProgress { stage, done, total });
+        }
+    }
+
+    pub(crate) fn signer(&self) -> Result<SigningIdentity, ClientError> {
+        use conclave_codec::Decode as _;
+        Ok(SigningIdentity {
+            secret_key: self.profile.signature_secret.clone(),
+            public_key: SignaturePublicKey(self.profile.signature_public.clone()),
+            credential: Credential::from_bytes(&self.profile.credential)?,
+        })
+    }
+
+    pub(crate) fn applier_config(&self, group_name: &str) -> ApplierConfig {
+        ApplierConfig {
+            group_name: group_name.to_owned(),
+            own_name: self.profile.name.clone(),
+            identity: self.env.identity.clone(),
+            state_writes: self.options.state_writes,
+        }
+    }
+
+    pub(crate) fn load(&self, row: &GroupRow) -> Result<Group, ClientError> {
+        load_group(self.store, self.env, row)
+    }
+
+    /// Saves a group's state after a local change (no log entry).
+    pub(crate) fn save(&self, group_id: &[u8], group: &mut Group) -> Result<(), ClientError> {
+        let write = StateWrite::of(group, self.options.state_writes)?;
+        self.store.save_state(group_id, &write)
+    }
+
+    pub(crate) fn require_active_by_id(&self, group_id: &[u8]) -> Result<GroupRow, ClientError> {
+        let row = self
+            .store
+            .group_by_id(group_id)?
+            .ok_or_else(|| ClientError::UnknownGroup(hex::encode(group_id)))?;
+        if row.status == GroupStatus::Active {
+            Ok(row)
+        } else {
+            let epoch = self.load(&row).map(|g| g.epoch()).unwrap_or(0);
+            Err(inactive_error(&row, epoch))
+        }
+    }
+}
+
+/// Whether proposals of other members wait for a commit (RFC 9420 §12.4: commit them
+/// before sending).
+pub(crate) fn has_foreign_proposals(group: &Group) -> bool {
+    let own = conclave_core::messages::Sender::Member(group.own_leaf());
+    group.pending_proposals().any(|(sender, _)| *sender != own)
+}

@@ -1,0 +1,131 @@
+//! Application messages (RFC 9420 §6.3: PrivateMessages) and leaving (RFC 9420 §12.1.3).
+//!
+//! A message is encrypted, and the ratchet step is stored together with the text in the
+//! outbox (keyed by the message's digest) before it is posted: a generation is never reused
+//! (RFC 9420 §9.2), and if the DS's answer is lost the echo in the log is still shown as
+//! ours, once. Pending proposals of others are committed before sending (RFC 9420 §12.4).
+
+use conclave_core::messages::{Proposal, Remove};
+
+use crate::OsRandom;
+use crate::applier::encoded_digest;
+use crate::delivery::DeliveryService;
+use crate::error::ClientError;
+use crate::store::{GroupStatus, HistoryEntry, StateWrite};
+
+use super::commit::Op;
+use super::{GroupDriver, has_foreign_proposals};
+
+impl<D: DeliveryService> GroupDriver<'_, D> {
+    /// Sends `text` to the group; returns its log position.
+    pub(crate) async fn send(&mut self, group_id: &[u8], text: &str) -> Result<u64, ClientError> {
+        let name = self.require_active_by_id(group_id)?.name;
+        for _ in 0..self.options.max_attempts {
+            self.settle_pending_commit(group_id).await?;
+            let row = self.require_active_by_id(group_id)?;
+            let mut state = self.load(&row)?;
+            if has_foreign_proposals(&state) {
+                self.run_commit(group_id, &Op::CommitPending).await?;
+                continue;
+            }
+            let message = state.encrypt_application_message(text.as_bytes(), &[], &mut OsRandom)?;
+            let sent = encoded_digest(&message)?;
+            // The ratchet moved: save before sending so a generation is never reused.
+            let write = StateWrite::of(&mut state, self.options.state_writes)?;
+            self.store
+                .save_state_and_outbox(group_id, &write, &sent, text)?;
+            match self
+                .ds
+                .post_message(group_id, &message)
+                .await
+                .map_err(ClientError::from)
+            {
+                Ok(accepted) => {
+                    self.store.record_sent(
+                        group_id,
+                        &HistoryEntry {
+                            seq: accepted.seq,
+                            epoch: state.epoch(),
+                            sender: self.profile.name.clone(),
+                            kind: "message".into(),
+                            body: text.to_owned(),
+                            at: self.now(),
+                        },
+                        &sent,
+                    )?;
+                    return Ok(accepted.seq);
+                }
+                Err(ClientError::WrongEpoch { .. }) => {
+                    self.sync_group_log(group_id).await?;
+                }
+                Err(ClientError::Refused { status: 403, .. }) => {
+                    self.sync_group_log(group_id).await?;
+                    self.require_active_by_id(group_id)?;
+                    return Err(ClientError::GroupInactive {
+                        group: name,
+                        reason: "the Delivery Service refused the message: you are not a member"
+                            .into(),
+                    });
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Err(ClientError::TooManyRetries {
+            attempts: self.options.max_attempts,
+        })
+    }
+
+    /// Leaves the group: posts a Remove proposal of our own leaf, which the next member to
+    /// sync commits (RFC 9420 §12.1.3, §12.4: a member cannot commit its own removal).
+    pub(crate) async fn leave(&mut self, group_id: &[u8]) -> Result<(), ClientError> {
+        for _ in 0..self.options.max_attempts {
+            self.settle_pending_commit(group_id).await?;
+            let row = self.require_active_by_id(group_id)?;
+            let mut state = self.load(&row)?;
+            if state.members().count() <= 1 {
+                let reason = "you left; you were the last member";
+                self.store
+                    .set_status(group_id, GroupStatus::Left, Some(reason))?;
+                return Ok(());
+            }
+            let own = state.own_leaf();
+            let message = state.propose(
+                Proposal::Remove(Remove { removed: own }),
+                &[],
+                &mut OsRandom,
+            )?;
+            self.save(group_id, &mut state)?;
+            match self
+                .ds
+                .post_message(group_id, &message)
+                .await
+                .map_err(ClientError::from)
+            {
+                Ok(accepted) => {
+                    let reason = "you left; the remaining members commit your removal";
+                    self.store.add_history(
+                        group_id,
+                        &HistoryEntry {
+                            seq: accepted.seq,
+                            epoch: state.epoch(),
+                            sender: self.profile.name.clone(),
+                            kind: "event".into(),
+                            body: format!("{} asked to leave", self.profile.name),
+                            at: self.now(),
+                        },
+                    )?;
+                    self.store
+                        .set_status(group_id, GroupStatus::Left, Some(reason))?;
+                    return Ok(());
+                }
+                Err(ClientError::WrongEpoch { .. }) => {
+                    self.sync_group_log(group_id).await?;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Err(ClientError::TooManyRetries {
+            attempts: self.options.max_attempts,
+        })
+    }
+}

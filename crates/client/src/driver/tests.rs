@@ -1,0 +1,317 @@
+//! The driver against the simulated DS ([`super::sim`]): several clients send messages and
+//! commit key updates in a seeded random order, with pages cut short, pages delivered again
+//! and answers lost after successful writes; at the end every client must be at the DS's
+//! epoch with the same epoch authenticator and the same history, holding every message of
+//! the log exactly once. Clients are also restarted from their databases at random.
+
+use std::collections::{BTreeMap, HashSet};
+
+use conclave_codec::Encode as _;
+use conclave_core::group::Group;
+
+use super::commit::Op;
+use super::sim::{Counts, Faults, SimClient, SimDs};
+use super::{GroupDriver, Observer, ProgressFn};
+use crate::ClientOptions;
+use crate::error::ClientError;
+use crate::store::{GroupRow, GroupStatus, Profile, StateWrite, StateWrites, Store};
+use crate::testing::{env, group_of};
+
+const GROUP: &[u8] = b"sim#1";
+
+const FAULTS: Faults = Faults {
+    short_page: 30,
+    duplicate_page: 20,
+    lost_response: 10,
+    lost_request: 5,
+};
+
+const NO_FAULTS: Faults = Faults {
+    short_page: 0,
+    duplicate_page: 0,
+    lost_response: 0,
+    lost_request: 0,
+};
+
+struct SimMember {
+    _dir: tempfile::TempDir,
+    store: Store,
+    ds: SimClient,
+    env: conclave_core::group::GroupEnv,
+    profile: Profile,
+    options: ClientOptions,
+    observer: Option<Observer>,
+    progress: Option<ProgressFn>,
+}
+
+impl SimMember {
+    fn new(
+        name: &str,
+        signer: conclave_core::group::SigningIdentity,
+        mut group: Group,
+        ds: &SimDs,
+        state_writes: StateWrites,
+    ) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let row = GroupRow {
+            group_id: GROUP.to_vec(),
+            name: "sim".into(),
+            cursor: 0,
+            status: GroupStatus::Active,
+            reason: None,
+        };
+        store
+            .insert_group(&row, &StateWrite::of(&mut group, state_writes).unwrap())
+            .unwrap();
+        let profile = Profile {
+            name: name.into(),
+            cipher_suite: 1,
+            signature_secret: signer.secret_key.clone(),
+            signature_public: signer.public_key.0.clone(),
+            credential: signer.credential.to_bytes().unwrap(),
+            root_certificate: Vec::new(),
+            ds_url: "sim://ds".into(),
+            as_url: "sim://as".into(),
+        };
+        Self {
+            _dir: dir,
+            store,
+            ds: ds.client(name),
+            env: env(),
+            profile,
+            options: ClientOptions {
+                page_size: 4,
+                max_attempts: 20,
+                state_writes,
+                ..ClientOptions::default()
+            },
+            observer: None,
+            progress: None,
+        }
+    }
+
+    fn driver(&mut self) -> GroupDriver<'_, SimClient> {
+        GroupDriver {
+            store: &self.store,
+            ds: &self.ds,
+            env: &self.env,
+            profile: &self.profile,
+            options: &self.options,
+            observer: &mut self.observer,
+            progress: &mut self.progress,
+        }
+    }
+
+    /// The process was killed between two operations: everything is read back from the
+    /// database.
+    fn restart(&mut self) {
+        self.store = Store::open(self._dir.path()).unwrap();
+    }
+
+    fn group(&self) -> Group {
+        self.store.load_group(env(), GROUP).unwrap().unwrap()
+    }
+
+    fn cursor(&self) -> u64 {
+        self.store.group_by_id(GROUP).unwrap().unwrap().cursor
+    }
+}
+
+/// What an operation may fail with under the injected faults.
+fn tolerated(result: Result<(), ClientError>) {
+    match result {
+        Ok(()) | Err(ClientError::Unreachable { .. }) => {}
+        Err(e) => panic!("unexpected error: {e}"),
+    }
+}
+
+/// One seeded run; returns the fault counts.
+fn run(seed: u64, state_writes: StateWrites) -> Counts {
+    let names = ["alice", "bob", "carol"];
+    let ds = SimDs::new(seed, FAULTS);
+    ds.create_group(GROUP, 1);
+    let mut members: Vec<SimMember> = group_of(GROUP, &names)
+        .into_iter()
+        .zip(names)
+        .map(|((signer, group), name)| SimMember::new(name, signer, group, &ds, state_writes))
+        .collect();
+    let mut rng = seed.wrapping_mul(0x2545_F491_4F6C_DD1D) | 1;
+    let mut next = move || {
+        rng ^= rng >> 12;
+        rng ^= rng << 25;
+        rng ^= rng >> 27;
+        rng.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 11
+    };
+    let mut sent = HashSet::new();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        for step in 0..30u64 {
+            let who = usize::try_from(next() % 3).unwrap();
+            let member = &mut members[who];
+            match next() % 10 {
+                0..=5 => {
+                    let text = format!("{} says {step}", names[who]);
+                    sent.insert(text.clone());
+                    tolerated(member.driver().send(GROUP, &text).await.map(|_| ()));
+                }
+                6 | 7 => tolerated(
+                    member
+                        .driver()
+                        .run_commit(GROUP, &Op::Update)
+                        .await
+                        .map(|_| ()),
+                ),
+                8 => tolerated(member.driver().sync_group_log(GROUP).await.map(|_| ())),
+                _ => member.restart(),
+            }
+        }
+        // Settle: no more lost answers; everyone catches up with the whole log.
+        ds.set_faults(NO_FAULTS);
+        for member in &mut members {
+            member.driver().settle_pending_commit(GROUP).await.unwrap();
+            member.driver().sync_group_log(GROUP).await.unwrap();
+        }
+    });
+
+    let (epoch, log) = ds.log(GROUP);
+    let authenticator = members[0].group().epoch_authenticator().to_vec();
+    let mut histories = Vec::new();
+    for (member, name) in members.iter().zip(names) {
+        let row = member.store.group_by_id(GROUP).unwrap().unwrap();
+        assert_eq!(row.status, GroupStatus::Active, "seed {seed}: {name}");
+        assert_eq!(
+            member.cursor(),
+            log.len() as u64,
+            "seed {seed}: {name}'s cursor"
+        );
+        let group = member.group();
+        assert_eq!(group.epoch(), epoch, "seed {seed}: {name}'s epoch");
+        assert!(!group.has_pending_commit(), "seed {seed}: {name}");
+        assert_eq!(
+            group.epoch_authenticator(),
+            authenticator.as_slice(),
+            "seed {seed}: {name}'s epoch authenticator"
+        );
+        let history: BTreeMap<u64, (String, String, String)> = member
+            .store
+            .history(GROUP)
+            .unwrap()
+            .into_iter()
+            .map(|h| (h.seq, (h.kind, h.sender, h.body)))
+            .collect();
+        histories.push(history);
+    }
+    // Every application message of the log, exactly once, in every history; and the same
+    // history everywhere.
+    let messages: Vec<u64> = log
+        .iter()
+        .filter(|e| e.content_type == 1)
+        .map(|e| e.seq)
+        .collect();
+    for (history, name) in histories.iter().zip(names) {
+        let lines: Vec<(&u64, &(String, String, String))> =
+            history.iter().filter(|(_, l)| l.0 == "message").collect();
+        let seqs: Vec<u64> = lines.iter().map(|(s, _)| **s).collect();
+        assert_eq!(seqs, messages, "seed {seed}: {name}'s messages");
+        let bodies: HashSet<&String> = lines.iter().map(|(_, l)| &l.2).collect();
+        assert_eq!(
+            bodies.len(),
+            lines.len(),
+            "seed {seed}: {name}: a message twice"
+        );
+        assert!(
+            bodies.iter().all(|b| sent.contains(*b)),
+            "seed {seed}: {name}: a message nobody sent"
+        );
+        assert_eq!(history, &histories[0], "seed {seed}: {name}'s history");
+    }
+    let mut counts = ds.counts();
+    counts.entries = log.len() as u64;
+    counts
+}
+
+fn seeds() -> u64 {
+    std::env::var("CONCLAVE_SIM_SEEDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(48)
+}
+
+#[test]
+fn clients_converge_through_a_simulated_ds_that_reorders_duplicates_and_loses_answers() {
+    let mut total = Counts::default();
+    for seed in 1..=seeds() {
+        let c = run(seed, StateWrites::Incremental);
+        total.lost_responses += c.lost_responses;
+        total.lost_requests += c.lost_requests;
+        total.duplicate_pages += c.duplicate_pages;
+        total.short_pages += c.short_pages;
+        total.wrong_epochs += c.wrong_epochs;
+        total.entries += c.entries;
+    }
+    eprintln!("{} seeds: {total:?}", seeds());
+    // The faults were exercised, not just configured.
+    assert!(total.lost_responses > 0, "{total:?}");
+    assert!(total.lost_requests > 0, "{total:?}");
+    assert!(total.duplicate_pages > 0, "{total:?}");
+    assert!(total.short_pages > 0, "{total:?}");
+    assert!(total.wrong_epochs > 0, "{total:?}");
+}
+
+#[test]
+fn clients_converge_the_same_way_with_full_snapshot_writes() {
+    for seed in 1..=8 {
+        run(seed, StateWrites::FullSnapshot);
+    }
+}
+
+#[test]
+fn a_commit_nobody_can_apply_desynchronizes_every_client_and_none_rejoins() {
+    let names = ["alice", "bob"];
+    let ds = SimDs::new(7, NO_FAULTS);
+    ds.create_group(GROUP, 1);
+    let mut members: Vec<SimMember> = group_of(GROUP, &names)
+        .into_iter()
+        .zip(names)
+        .map(|((signer, group), name)| {
+            SimMember::new(name, signer, group, &ds, StateWrites::Incremental)
+        })
+        .collect();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        members[0].driver().send(GROUP, "before").await.unwrap();
+        // A commit for epoch 1 that no member can decrypt, accepted by the DS.
+        let mut group = members[1].group();
+        let output = group
+            .commit(
+                &conclave_core::group::CommitOptions::default(),
+                crate::testing::NOW,
+                &mut crate::OsRandom,
+            )
+            .unwrap();
+        let mut commit = output.commit;
+        if let conclave_core::messages::MlsMessageBody::PrivateMessage(m) = &mut commit.body {
+            let last = m.ciphertext.len() - 1;
+            m.ciphertext[last] ^= 1;
+        }
+        ds.post_raw("mallory", GROUP, &commit, true).unwrap();
+        for member in &mut members {
+            member.driver().sync_group_log(GROUP).await.unwrap();
+            let row = member.store.group_by_id(GROUP).unwrap().unwrap();
+            assert_eq!(row.status, GroupStatus::Desynchronized);
+            assert!(row.reason.unwrap().contains("log entry 2"));
+            assert_eq!(member.group().epoch(), 1);
+            let refused = member.driver().send(GROUP, "after").await;
+            assert!(matches!(
+                refused,
+                Err(ClientError::Desynchronized { epoch: 1, .. })
+            ));
+        }
+    });
+    assert_eq!(ds.log(GROUP).1.len(), 2);
+}

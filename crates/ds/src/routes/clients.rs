@@ -1,0 +1,208 @@
+//! Client registration (`POST /v1/clients`) and credential change (`PUT
+//! /v1/clients/{id}/credential`): both prove possession of the signature key (RFC 9420
+//! §5.1.2 `SignWithLabel` over a [`RegistrationTbs`]) and pass the credential policy.
+
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use conclave_api::delivery::{
+    self as wire, CredentialChangeRequest, RegisterRequest, RegistrationTbs,
+};
+use conclave_codec::{Decode, Encode};
+use conclave_core::messages::Credential;
+use conclave_crypto::labels;
+
+use super::{AppResult, St, b64, json, read_json};
+use crate::auth::AuthenticatedClient;
+use crate::error::DsError;
+use crate::ids::check_client_id;
+use crate::policy::{Registration, run_policy, same_client};
+use crate::state::AppState;
+use crate::store::{ClientRecord, CredentialChange, CredentialUpdated, Registered};
+
+/// A key and credential whose holder proved possession of the key.
+struct ProvenKey {
+    signature_key: Vec<u8>,
+    credential: Vec<u8>,
+    parsed: Credential,
+}
+
+/// Decodes the base64 `[signature_key, credential, signature]` of a registration or
+/// credential change and checks the proof of possession: the key signed the
+/// `RegistrationTbs` of `client_id` under `label`. `what` and `bad_signature` word the
+/// refusals.
+fn prove_key(
+    state: &AppState,
+    client_id: &str,
+    cipher_suite: u16,
+    [signature_key, credential, signature]: [&String; 3],
+    label: &str,
+    what: &str,
+    bad_signature: &str,
+) -> Result<ProvenKey, DsError> {
+    let signature_key = b64("signature_key", signature_key)?;
+    let credential = b64("credential", credential)?;
+    let signature = b64("signature", signature)?;
+    let parsed = Credential::from_bytes(&credential)
+        .map_err(|e| DsError::BadRequest(format!("credential: not a valid Credential: {e}")))?;
+    let cs = state.suite(cipher_suite)?;
+    let tbs = RegistrationTbs {
+        client_id: client_id.as_bytes().to_vec(),
+        cipher_suite,
+        signature_key: signature_key.clone(),
+        credential: credential.clone(),
+    }
+    .to_bytes()
+    .map_err(|e| DsError::BadRequest(format!("{what} too large: {e}")))?;
+    labels::verify_with_label(cs.as_ref(), &signature_key, label, &tbs, &signature)
+        .map_err(|_| DsError::Unauthorized(bad_signature.to_owned()))?;
+    Ok(ProvenKey {
+        signature_key,
+        credential,
+        parsed,
+    })
+}
+
+/// `POST /v1/clients`: registers a client id bound to a signature key and credential, after
+/// the proof of possession (and the [`CredentialPolicy`](crate::CredentialPolicy) check, if
+/// any). 201 for a new
+/// client, 200 for the same registration again, 409 for a client id taken by another key.
+pub(crate) async fn register(State(state): St, headers: HeaderMap, body: Body) -> AppResult {
+    let request: RegisterRequest = read_json(&state, &headers, body).await?;
+    check_client_id(&request.client_id)?;
+    let ProvenKey {
+        signature_key,
+        credential,
+        parsed,
+    } = prove_key(
+        &state,
+        &request.client_id,
+        request.cipher_suite,
+        [
+            &request.signature_key,
+            &request.credential,
+            &request.signature,
+        ],
+        wire::REGISTER_LABEL,
+        "registration",
+        "registration signature does not verify under signature_key",
+    )?;
+    if let Some(policy) = state.config.credential_policy.clone() {
+        let registration = Registration {
+            client_id: request.client_id.clone(),
+            cipher_suite: request.cipher_suite,
+            signature_key: signature_key.clone(),
+            credential: parsed,
+            now: state.now(),
+        };
+        run_policy(policy, "credential check", move |p| p.check(&registration)).await?;
+    }
+    let record = ClientRecord {
+        client_id: request.client_id.clone(),
+        cipher_suite: request.cipher_suite,
+        signature_key,
+        credential,
+        created_at: state.now(),
+    };
+    match state.store.register_client(&record).await? {
+        Registered::Created => {
+            tracing::info!(client = %request.client_id, "client registered");
+            Ok(json(
+                StatusCode::CREATED,
+                &serde_json::json!({"client_id": request.client_id}),
+            ))
+        }
+        Registered::Unchanged => Ok(json(
+            StatusCode::OK,
+            &serde_json::json!({"client_id": request.client_id}),
+        )),
+        Registered::Taken => Err(DsError::Conflict(format!(
+            "client id {} is registered with another key",
+            request.client_id
+        ))),
+    }
+}
+
+/// `PUT /v1/clients/{id}/credential`: the client (its bearer token) replaces its signature
+/// key and credential, e.g. with the certificate the AS renewed. The new key proves
+/// possession; the new credential must be for the same client (with a policy, one the policy
+/// accepts as a successor; without, [`same_client`]). KeyPackages published with the previous
+/// credential stay until claimed or expired; uploads must match the new one.
+pub(crate) async fn change_credential(
+    State(state): St,
+    AuthenticatedClient(caller): AuthenticatedClient,
+    Path(client_id): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> AppResult {
+    if caller != client_id {
+        return Err(DsError::Forbidden(format!(
+            "a client can change only its own credential (the token is {caller}'s)"
+        )));
+    }
+    let request: CredentialChangeRequest = read_json(&state, &headers, body).await?;
+    let ProvenKey {
+        signature_key,
+        credential,
+        parsed,
+    } = prove_key(
+        &state,
+        &client_id,
+        request.cipher_suite,
+        [
+            &request.signature_key,
+            &request.credential,
+            &request.signature,
+        ],
+        wire::CREDENTIAL_LABEL,
+        "credential change",
+        "the credential change's signature does not verify under the new signature_key",
+    )?;
+    let current = state
+        .store
+        .client(&client_id)
+        .await?
+        .ok_or_else(|| DsError::Unauthorized("the token's client is gone".into()))?;
+    let previous = Credential::from_bytes(&current.credential)
+        .map_err(|e| DsError::Internal(format!("stored credential: {e}")))?;
+    let registration = Registration {
+        client_id: client_id.clone(),
+        cipher_suite: request.cipher_suite,
+        signature_key: signature_key.clone(),
+        credential: parsed,
+        now: state.now(),
+    };
+    match state.config.credential_policy.clone() {
+        Some(policy) => {
+            let crypto = state.crypto.clone();
+            run_policy(policy, "credential check", move |p| {
+                p.check_successor(crypto.as_ref(), &previous, &registration)
+            })
+            .await?
+        }
+        None => same_client(state.crypto.as_ref(), &previous, &registration.credential)?,
+    }
+    let change = CredentialChange {
+        client_id: client_id.clone(),
+        previous_signature_key: current.signature_key,
+        previous_credential: current.credential,
+        cipher_suite: request.cipher_suite,
+        signature_key,
+        credential,
+    };
+    match state.store.update_client_credential(&change).await? {
+        CredentialUpdated::Replaced => {
+            tracing::info!(client = %client_id, "client credential replaced");
+            Ok(json(
+                StatusCode::OK,
+                &serde_json::json!({"client_id": client_id}),
+            ))
+        }
+        CredentialUpdated::NoClient => {
+            Err(DsError::Unauthorized("the token's client is gone".into()))
+        }
+        CredentialUpdated::Changed => Err(DsError::Conflict(
+            "the client's credential changed meanwhile; send the change again".into(),
+        )),
+    }
+}

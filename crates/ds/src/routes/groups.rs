@@ -1,0 +1,298 @@
+//! Groups and their logs (RFC 9750 §5.2-§5.3): creation, the group view, commits (through
+//! the `bundle` checks), proposals and application messages, the paged log, and the join
+//! material (GroupInfo, ratchet tree) for members and external joiners.
+
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::IntoResponse;
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use conclave_api::delivery::{
+    self as wire, Accepted, CommitBundle, CreateGroupRequest, GroupView, LogEntryView, LogPage,
+};
+use conclave_codec::Decode;
+use conclave_core::messages::ContentType;
+
+use super::{
+    AppResult, St, json, mls_response, read_body, read_json, require_media_type, require_member,
+};
+use crate::auth::AuthenticatedClient;
+use crate::bundle::check_commit_bundle;
+use crate::error::DsError;
+use crate::header::{self as mls_header, decode_message};
+use crate::ids::parse_group_id;
+use crate::query::{ApiQuery, PageQuery};
+use crate::state::AppState;
+use crate::store::{Appended, Committed, GroupRecord, MAX_STORED, NewMessage};
+
+/// `POST /v1/groups`: creates a group at the given epoch with the caller as its only
+/// member (409 if the id is taken).
+pub(crate) async fn create(
+    State(state): St,
+    AuthenticatedClient(client_id): AuthenticatedClient,
+    headers: HeaderMap,
+    body: Body,
+) -> AppResult {
+    let request: CreateGroupRequest = read_json(&state, &headers, body).await?;
+    let group_id = parse_group_id(&request.group_id)?;
+    if request.epoch >= MAX_STORED {
+        return Err(DsError::BadRequest("epoch out of range".into()));
+    }
+    if !state
+        .store
+        .create_group(
+            &group_id,
+            request.epoch,
+            request.allow_external_join,
+            &client_id,
+            state.now(),
+        )
+        .await?
+    {
+        return Err(DsError::Conflict("a group with this id exists".into()));
+    }
+    Ok(json(
+        StatusCode::CREATED,
+        &GroupView {
+            group_id: request.group_id.to_ascii_lowercase(),
+            epoch: request.epoch,
+            last_seq: 0,
+            allow_external_join: request.allow_external_join,
+            members: vec![client_id],
+        },
+    ))
+}
+
+/// `GET /v1/groups/{id}`: the group's epoch, last sequence number, external-join policy
+/// and members, for members.
+pub(crate) async fn get(
+    State(state): St,
+    AuthenticatedClient(client_id): AuthenticatedClient,
+    Path(group): Path<String>,
+) -> AppResult {
+    let group_id = parse_group_id(&group)?;
+    let record = state
+        .store
+        .group(&group_id)
+        .await?
+        .ok_or_else(|| DsError::NotFound("no such group".into()))?;
+    if !record.members.contains(&client_id) {
+        return Err(DsError::Forbidden(format!(
+            "client {client_id} is not a member of this group"
+        )));
+    }
+    Ok(json(
+        StatusCode::OK,
+        &GroupView {
+            group_id: hex::encode(&record.group_id),
+            epoch: record.epoch,
+            last_seq: record.last_seq,
+            allow_external_join: record.allow_external_join,
+            members: record.members,
+        },
+    ))
+}
+
+/// `POST /v1/groups/{id}/commits`: appends a commit bundle if it moves the group from the
+/// commit's epoch to the next (RFC 9750 §5.2: exactly one commit per epoch; 409
+/// `wrong_epoch` with the current epoch otherwise), updates the GroupInfo, tree and members
+/// and routes the Welcome, all at once. Counted in the metrics as accepted, or refused by
+/// error code.
+pub(crate) async fn post_commit(
+    State(state): St,
+    AuthenticatedClient(client_id): AuthenticatedClient,
+    Path(group): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> AppResult {
+    let outcome = commit(&state, &client_id, &group, &headers, body).await;
+    state.metrics.commit_outcome(&outcome);
+    outcome
+}
+
+/// The work of [`post_commit`].
+async fn commit(
+    state: &AppState,
+    client_id: &str,
+    group: &str,
+    headers: &HeaderMap,
+    body: Body,
+) -> AppResult {
+    let group_id = parse_group_id(group)?;
+    require_media_type(headers, &[wire::COMMIT_BUNDLE_MEDIA_TYPE])?;
+    let bytes = read_body(state, headers, body).await?;
+    let bundle = CommitBundle::from_bytes(&bytes)
+        .map_err(|e| DsError::BadRequest(format!("not a valid commit bundle: {e}")))?;
+    let record = check_commit_bundle(state.config.max_members, &group_id, client_id, &bundle)?;
+    let epoch = record.epoch;
+    match state.store.commit(&group_id, &record, state.now()).await? {
+        Committed::Accepted { seq, epoch, routed } => {
+            tracing::debug!(group = %group, seq, epoch, welcomes = routed.len(), "commit accepted");
+            state.announce(group_id, seq, true);
+            Ok(json(StatusCode::OK, &Accepted { seq, epoch }))
+        }
+        Committed::WrongEpoch { current } => Err(DsError::WrongEpoch {
+            message: epoch,
+            current,
+        }),
+        Committed::NoGroup => Err(DsError::NotFound("no such group".into())),
+        Committed::NotMember => Err(DsError::Forbidden(format!(
+            "client {client_id} is not a member of this group"
+        ))),
+        Committed::ExternalRefused => Err(DsError::Forbidden(
+            "external commit refused: the group does not allow external joins, or the \
+             member list does not include the joiner"
+                .into(),
+        )),
+    }
+}
+
+/// `POST /v1/groups/{id}/messages`: appends a proposal or application message of the
+/// group's current epoch (commits go to `…/commits`), from a member.
+pub(crate) async fn post_message(
+    State(state): St,
+    AuthenticatedClient(client_id): AuthenticatedClient,
+    Path(group): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> AppResult {
+    let group_id = parse_group_id(&group)?;
+    require_media_type(&headers, &[wire::MLS_MEDIA_TYPE])?;
+    let bytes = read_body(&state, &headers, body).await?;
+    let message = decode_message(&bytes)?;
+    let head = mls_header::handshake_header(&message)?;
+    if head.content_type == ContentType::Commit {
+        return Err(DsError::BadRequest(
+            "commits are posted as a bundle to /v1/groups/{id}/commits".into(),
+        ));
+    }
+    if head.group_id != group_id {
+        return Err(DsError::BadRequest(
+            "the message is for another group than the URL names".into(),
+        ));
+    }
+    if head.epoch >= MAX_STORED {
+        return Err(DsError::BadRequest("epoch out of range".into()));
+    }
+    let new = NewMessage {
+        epoch: head.epoch,
+        content_type: mls_header::content_type_code(head.content_type),
+        sender: client_id.clone(),
+        data: bytes,
+    };
+    match state.store.append(&group_id, &new, state.now()).await? {
+        Appended::Accepted { seq } => {
+            state.announce(group_id, seq, false);
+            Ok(json(
+                StatusCode::OK,
+                &Accepted {
+                    seq,
+                    epoch: head.epoch,
+                },
+            ))
+        }
+        Appended::WrongEpoch { current } => Err(DsError::WrongEpoch {
+            message: head.epoch,
+            current,
+        }),
+        Appended::NoGroup => Err(DsError::NotFound("no such group".into())),
+        Appended::NotMember => Err(DsError::Forbidden(format!(
+            "client {client_id} is not a member of this group"
+        ))),
+    }
+}
+
+/// `GET /v1/groups/{id}/messages?after=N&limit=M`: a page of the group's log after a
+/// cursor, for members; a removed client reads up to the commit that removed it.
+pub(crate) async fn read_log(
+    State(state): St,
+    AuthenticatedClient(client_id): AuthenticatedClient,
+    Path(group): Path<String>,
+    ApiQuery(page): ApiQuery<PageQuery>,
+) -> AppResult {
+    let group_id = parse_group_id(&group)?;
+    let after = page.after();
+    let limit = page.limit(state.config.max_page);
+    // A removed client reads up to the commit that removed it (the messages of its
+    // membership, then its removal), and nothing after.
+    let until = if state.store.is_member(&group_id, &client_id).await? {
+        None
+    } else {
+        match state.store.removed_at(&group_id, &client_id).await? {
+            Some(removed_at) if after < removed_at => Some(removed_at),
+            _ => {
+                require_member(&state, &group_id, &client_id).await?;
+                None
+            }
+        }
+    };
+    let entries = state
+        .store
+        .read_log(&group_id, after, limit)
+        .await?
+        .into_iter()
+        .filter(|e| until.is_none_or(|until| e.seq <= until))
+        .map(|e| LogEntryView {
+            seq: e.seq,
+            epoch: e.epoch,
+            content_type: e.content_type,
+            sender: e.sender,
+            message: STANDARD.encode(e.data),
+        })
+        .collect();
+    Ok(json(StatusCode::OK, &LogPage { entries }))
+}
+
+/// GroupInfo and ratchet tree are served to members, and to any authenticated client when
+/// the group allows external joins (RFC 9420 §12.4.3.2, RFC 9750 "Invalid Commits").
+async fn join_material(
+    state: &AppState,
+    client_id: &str,
+    group: &str,
+) -> Result<GroupRecord, DsError> {
+    let group_id = parse_group_id(group)?;
+    let record = state
+        .store
+        .group(&group_id)
+        .await?
+        .ok_or_else(|| DsError::NotFound("no such group".into()))?;
+    if !record.allow_external_join && !record.members.iter().any(|m| m == client_id) {
+        return Err(DsError::Forbidden(
+            "the group does not allow external joins".into(),
+        ));
+    }
+    Ok(record)
+}
+
+/// `GET /v1/groups/{id}/group-info`: the latest GroupInfo (RFC 9420 §12.4.3).
+pub(crate) async fn group_info(
+    State(state): St,
+    AuthenticatedClient(client_id): AuthenticatedClient,
+    Path(group): Path<String>,
+) -> AppResult {
+    let record = join_material(&state, &client_id, &group).await?;
+    let info = record
+        .group_info
+        .ok_or_else(|| DsError::NotFound("no GroupInfo yet (no commit so far)".into()))?;
+    Ok(mls_response(StatusCode::OK, info))
+}
+
+/// `GET /v1/groups/{id}/ratchet-tree`: the latest ratchet tree, if the committer supplied
+/// it (RFC 9420 §12.4.3.3).
+pub(crate) async fn ratchet_tree(
+    State(state): St,
+    AuthenticatedClient(client_id): AuthenticatedClient,
+    Path(group): Path<String>,
+) -> AppResult {
+    let record = join_material(&state, &client_id, &group).await?;
+    let tree = record
+        .ratchet_tree
+        .ok_or_else(|| DsError::NotFound("no ratchet tree was supplied for this epoch".into()))?;
+    Ok((
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "application/octet-stream")],
+        tree,
+    )
+        .into_response())
+}

@@ -1,0 +1,181 @@
+//! What the handlers share: the store, the configuration, the clock, the wake-up feed of
+//! the WebSockets, the KeyPackage claim rate limit, the token cache and the metrics.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use conclave_crypto::{CipherSuite, CipherSuiteProvider, CryptoProvider};
+use conclave_service::Clock;
+
+use crate::config::DsConfig;
+use crate::error::DsError;
+use crate::metrics::DsMetrics;
+use crate::store::metered::MeteredStore;
+use crate::store::{LogEvent, Pruned, Store, WakeupFeed};
+
+/// Wake-ups kept for a WebSocket that falls behind, when the server announces its own
+/// appends.
+const WAKEUP_CAPACITY: usize = 4096;
+
+/// A token looked up in the store is trusted from memory for at most this many seconds
+/// (and never past its expiry).
+const TOKEN_CACHE_TTL: u64 = 60;
+
+/// Most tokens kept in memory.
+const TOKEN_CACHE_MAX: usize = 100_000;
+
+/// Everything the handlers share.
+pub struct AppState {
+    /// The engine, timed for the metrics.
+    pub(crate) store: Arc<dyn Store>,
+    pub(crate) config: DsConfig,
+    clock: Clock,
+    pub(crate) crypto: Arc<dyn CryptoProvider>,
+    /// The wake-ups the WebSockets of this process subscribe to.
+    pub(crate) wakeups: WakeupFeed,
+    /// Whether handlers announce their own appends (the store has no feed of its own).
+    announce_locally: bool,
+    /// KeyPackage claims per claimer: (minute, count).
+    claims: Mutex<HashMap<String, (u64, u32)>>,
+    /// Tokens already looked up: hash → (client, trusted until). The DS never revokes a
+    /// token before it expires (only expired ones are pruned), so this is the store's
+    /// answer without a query per request; [`TOKEN_CACHE_TTL`] bounds how long a token
+    /// removed from the database by hand stays usable on a node.
+    tokens: Mutex<HashMap<Vec<u8>, (String, u64)>>,
+    /// The DS's metrics, in [`DsConfig::metrics`].
+    pub(crate) metrics: DsMetrics,
+}
+
+impl core::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("AppState")
+            .field("engine", &self.store.engine())
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl AppState {
+    /// A service over `store` with the system clock, verifying signatures with the
+    /// configured backend ([`DsConfig::crypto`]).
+    pub fn new(store: Arc<dyn Store>, config: DsConfig) -> Arc<Self> {
+        Self::with_clock(store, config, conclave_service::system_clock())
+    }
+
+    /// A service with a given clock. Registers the DS's metrics in [`DsConfig::metrics`].
+    pub fn with_clock(store: Arc<dyn Store>, config: DsConfig, clock: Clock) -> Arc<Self> {
+        let metrics = DsMetrics::register(&config.metrics);
+        let store: Arc<dyn Store> = Arc::new(MeteredStore::new(store, metrics.clone()));
+        // PostgreSQL: the engine's feed covers every DS node on the database; SQLite: one
+        // process, the handlers announce their appends.
+        let (wakeups, announce_locally) = match store.wakeups() {
+            Some(feed) => (feed, false),
+            None => (WakeupFeed::new(WAKEUP_CAPACITY), true),
+        };
+        Arc::new(Self {
+            store,
+            crypto: config.crypto.clone(),
+            config,
+            clock,
+            wakeups,
+            announce_locally,
+            claims: Mutex::new(HashMap::new()),
+            tokens: Mutex::new(HashMap::new()),
+            metrics,
+        })
+    }
+
+    /// The store (the configured engine, its operations timed for the metrics).
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &DsConfig {
+        &self.config
+    }
+
+    /// The DS's metrics.
+    pub fn metrics(&self) -> &DsMetrics {
+        &self.metrics
+    }
+
+    /// The current time of the service's clock, seconds since the Unix epoch.
+    pub(crate) fn now(&self) -> u64 {
+        (self.clock)()
+    }
+
+    /// The client a valid token (by its hash) belongs to: from memory, else the store.
+    pub(crate) async fn token_client(&self, hash: Vec<u8>) -> Result<Option<String>, DsError> {
+        let now = self.now();
+        let poisoned = || DsError::Internal("token cache lock poisoned".into());
+        if let Some((client, until)) = self.tokens.lock().map_err(|_| poisoned())?.get(&hash)
+            && now <= *until
+        {
+            return Ok(Some(client.clone()));
+        }
+        let Some((client, expires_at)) = self.store.token(&hash, now).await? else {
+            return Ok(None);
+        };
+        let until = expires_at.min(now.saturating_add(TOKEN_CACHE_TTL));
+        let mut tokens = self.tokens.lock().map_err(|_| poisoned())?;
+        if tokens.len() >= TOKEN_CACHE_MAX {
+            tokens.retain(|_, (_, until)| now <= *until);
+            if tokens.len() >= TOKEN_CACHE_MAX {
+                tokens.clear();
+            }
+        }
+        tokens.insert(hash, (client.clone(), until));
+        Ok(Some(client))
+    }
+
+    /// Announces a log append to this process's WebSockets, unless the store's feed does.
+    pub(crate) fn announce(&self, group_id: Vec<u8>, seq: u64, commit: bool) {
+        if self.announce_locally {
+            self.wakeups.publish(LogEvent {
+                group_id,
+                seq,
+                commit,
+            });
+        }
+    }
+
+    /// The provider of a cipher suite the backend supports.
+    pub(crate) fn suite(&self, suite: u16) -> Result<Box<dyn CipherSuiteProvider>, DsError> {
+        self.crypto
+            .cipher_suite_provider(CipherSuite(suite))
+            .ok_or_else(|| DsError::BadRequest(format!("unsupported cipher suite {suite}")))
+    }
+
+    /// Counts a claim by `claimer`; refuses past the per-minute limit.
+    pub(crate) fn count_claim(&self, claimer: &str) -> Result<(), DsError> {
+        let window = self.now() / 60;
+        let mut claims = self
+            .claims
+            .lock()
+            .map_err(|_| DsError::Internal("rate limiter lock poisoned".into()))?;
+        if claims.len() > 100_000 {
+            claims.retain(|_, (w, _)| *w == window);
+        }
+        let entry = claims.entry(claimer.to_owned()).or_insert((window, 0));
+        if entry.0 != window {
+            *entry = (window, 0);
+        }
+        if entry.1 >= self.config.claims_per_minute {
+            return Err(DsError::RateLimited(format!(
+                "at most {} KeyPackage claims per minute",
+                self.config.claims_per_minute
+            )));
+        }
+        entry.1 += 1;
+        Ok(())
+    }
+
+    /// Runs one retention pass (expired auth material and KeyPackages; old log entries when a
+    /// retention period is configured).
+    pub async fn prune(&self) -> Result<Pruned, DsError> {
+        let now = self.now();
+        let before = self.config.retention.map(|r| now.saturating_sub(r));
+        Ok(self.store.prune(now, before).await?)
+    }
+}
