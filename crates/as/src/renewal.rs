@@ -1,4 +1,4 @@
-//! Credential renewal (RFC 9750 §4; DESIGN.md §5): a client whose certificate is about to
+//! Credential renewal (RFC 9750 §4): a client whose certificate is about to
 //! expire, or expired a short while ago, gets a fresh certificate for the same name without a
 //! new enrolment token, optionally for a new signature key (key rotation).
 //!
