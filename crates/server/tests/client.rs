@@ -106,6 +106,44 @@ async fn offline_member_catches_up_fifty_epochs_in_order() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clients_on_different_crypto_backends_share_a_group() {
+    let dir = tempfile::tempdir().unwrap();
+    let net = devnet(dir.path()).await;
+    let mut alice = user(&net, dir.path(), "alice").await;
+    let rustcrypto = ClientOptions {
+        crypto: std::sync::Arc::new(conclave_crypto_rustcrypto::RustCryptoProvider),
+        ..ClientOptions::default()
+    };
+    assert_eq!(rustcrypto.crypto.name(), "rustcrypto");
+    let mut bob = user_with(&net, dir.path(), "bob", rustcrypto).await;
+    alice.create_group("mixed").await.unwrap();
+    alice.add_members("mixed", &names(&["bob"])).await.unwrap();
+    assert_eq!(bob.sync().await.unwrap().joined, 1);
+    alice.send("mixed", "from aws-lc").await.unwrap();
+    bob.send("mixed", "from rustcrypto").await.unwrap();
+    bob.update_keys("mixed").await.unwrap();
+    alice.sync().await.unwrap();
+    bob.sync().await.unwrap();
+    let last = |client: &Client| {
+        client
+            .history("mixed")
+            .unwrap()
+            .into_iter()
+            .filter(|e| e.kind == "message")
+            .map(|e| (e.sender, e.body))
+            .collect::<Vec<_>>()
+    };
+    let expected = vec![
+        ("alice".to_owned(), "from aws-lc".to_owned()),
+        ("bob".to_owned(), "from rustcrypto".to_owned()),
+    ];
+    assert_eq!(last(&alice), expected);
+    assert_eq!(last(&bob), expected);
+    assert_eq!(alice.epoch("mixed").unwrap(), bob.epoch("mixed").unwrap());
+    net.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn losing_commit_is_retried_against_the_new_epoch() {
     let dir = tempfile::tempdir().unwrap();
     let net = devnet(dir.path()).await;

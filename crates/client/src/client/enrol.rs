@@ -60,7 +60,7 @@ impl Client {
         let as_api = AsClient::new(as_url)?;
         let root = as_api.root().await?;
         let suite = root.cipher_suite;
-        let cs = crypto_suite(suite)?;
+        let cs = crypto_suite(options.crypto.as_ref(), suite)?;
         let (secret, public) = cs.signature_generate(&mut OsRandom)?;
         let request = EnrolmentRequest::sign(
             cs.as_ref(),
@@ -124,7 +124,7 @@ impl Client {
         let ds = DsClient::new(
             &profile.ds_url,
             name,
-            crypto_suite(suite)?,
+            crypto_suite(options.crypto.as_ref(), suite)?,
             profile.signature_secret.clone(),
         );
         ds.register(&profile.signature_public, &profile.credential)
@@ -158,7 +158,7 @@ impl Client {
         if now.saturating_add(margin) < not_after {
             return Ok(());
         }
-        let cs = crypto_suite(self.suite())?;
+        let cs = crypto_suite(self.options.crypto.as_ref(), self.suite())?;
         let request = RenewalRequest::sign(
             cs.as_ref(),
             current,

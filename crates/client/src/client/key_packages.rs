@@ -25,7 +25,7 @@ impl Client {
         last_resort: bool,
     ) -> Result<(), ClientError> {
         let suite = self.suite();
-        let cs = crypto_suite(suite)?;
+        let cs = crypto_suite(self.options.crypto.as_ref(), suite)?;
         let signer = self.driver().signer()?;
         let now = self.now();
         // A KeyPackage is good only while its certificate is: the DS stops serving it then.

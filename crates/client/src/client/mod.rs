@@ -28,7 +28,7 @@ use std::sync::{Arc, RwLock};
 use conclave_api::{AsClient, DsClient};
 use conclave_core::credential::{RevocationList, X509IdentityProvider};
 use conclave_core::group::GroupEnv;
-use conclave_crypto::CipherSuite;
+use conclave_crypto::{CipherSuite, CryptoProvider};
 use conclave_crypto_awslc::AwsLcProvider;
 use serde::Serialize;
 
@@ -39,7 +39,7 @@ use crate::event::{AddProgress, Event};
 use crate::store::{GroupStatus, Profile, StateWrites, Store};
 
 /// Tunables of a client.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct ClientOptions {
     /// How many one-time KeyPackages to keep published (RFC 9750 §5.1: enough that the
     /// last-resort package is rarely used).
@@ -58,6 +58,23 @@ pub struct ClientOptions {
     /// How group states are written: only what changed (the default), or the whole state
     /// on every change (for comparison).
     pub state_writes: StateWrites,
+    /// The cryptography backend (default: aws-lc).
+    pub crypto: Arc<dyn CryptoProvider>,
+}
+
+impl core::fmt::Debug for ClientOptions {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("ClientOptions")
+            .field("key_packages", &self.key_packages)
+            .field("key_package_threshold", &self.key_package_threshold)
+            .field("max_attempts", &self.max_attempts)
+            .field("page_size", &self.page_size)
+            .field("clock_offset", &self.clock_offset)
+            .field("renewal_margin", &self.renewal_margin)
+            .field("state_writes", &self.state_writes)
+            .field("crypto", &self.crypto.name())
+            .finish()
+    }
 }
 
 impl Default for ClientOptions {
@@ -70,6 +87,7 @@ impl Default for ClientOptions {
             clock_offset: 0,
             renewal_margin: None,
             state_writes: StateWrites::Incremental,
+            crypto: Arc::new(AwsLcProvider),
         }
     }
 }
@@ -130,12 +148,17 @@ impl core::fmt::Debug for Client {
     }
 }
 
-fn build_env(profile: &Profile, revoked: &RevocationList) -> Result<GroupEnv, ClientError> {
-    let provider = X509IdentityProvider::new([profile.root_certificate.as_slice()], &AwsLcProvider)
-        .map_err(|e| ClientError::CorruptState(format!("the stored AS root: {e}")))?
-        .with_revocation_list(revoked.clone());
+fn build_env(
+    profile: &Profile,
+    revoked: &RevocationList,
+    crypto: &Arc<dyn CryptoProvider>,
+) -> Result<GroupEnv, ClientError> {
+    let provider =
+        X509IdentityProvider::new([profile.root_certificate.as_slice()], crypto.as_ref())
+            .map_err(|e| ClientError::CorruptState(format!("the stored AS root: {e}")))?
+            .with_revocation_list(revoked.clone());
     Ok(GroupEnv {
-        crypto: Arc::new(AwsLcProvider),
+        crypto: crypto.clone(),
         identity: Arc::new(provider),
         psks: Arc::new(()),
     })
@@ -177,11 +200,11 @@ impl Client {
             .map(String::into_bytes)
             .collect();
         let revoked: RevocationList = Arc::new(RwLock::new(cached));
-        let env = build_env(&profile, &revoked)?;
+        let env = build_env(&profile, &revoked, &options.crypto)?;
         let ds = DsClient::new(
             &profile.ds_url,
             &profile.name,
-            crypto_suite(CipherSuite(profile.cipher_suite))?,
+            crypto_suite(options.crypto.as_ref(), CipherSuite(profile.cipher_suite))?,
             profile.signature_secret.clone(),
         );
         let as_api = AsClient::new(&profile.as_url)?;

@@ -42,12 +42,12 @@ pub(crate) enum Op {
     Update,
 }
 
-/// The provider of `suite` (the client's backend is aws-lc).
+/// The provider of `suite` in the client's crypto backend ([`crate::ClientOptions::crypto`]).
 pub(crate) fn crypto_suite(
+    crypto: &dyn conclave_crypto::CryptoProvider,
     suite: CipherSuite,
 ) -> Result<Box<dyn conclave_crypto::CipherSuiteProvider>, ClientError> {
-    use conclave_crypto::CryptoProvider as _;
-    conclave_crypto_awslc::AwsLcProvider
+    crypto
         .cipher_suite_provider(suite)
         .ok_or(ClientError::Group(
             conclave_core::group::GroupError::UnsupportedCipherSuite(suite),
@@ -129,7 +129,7 @@ impl<D: DeliveryService> GroupDriver<'_, D> {
                 ),
             });
         }
-        let cs = crypto_suite(suite)?;
+        let cs = crypto_suite(self.env.crypto.as_ref(), suite)?;
         self.env
             .identity
             .validate_credential(&CredentialCheck {
