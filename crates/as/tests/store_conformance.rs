@@ -29,54 +29,13 @@ use conclave_core::credential::{
     CredentialCheck, CredentialRole, IdentityProvider, X509IdentityProvider,
 };
 use conclave_core::messages::{Credential, SignaturePublicKey};
-use conclave_crypto::{CipherSuite, CipherSuiteProvider, CryptoProvider, CryptoRandom, Secret};
+use conclave_crypto::{CipherSuite, CipherSuiteProvider, CryptoProvider, Secret};
 use conclave_crypto_rustcrypto::RustCryptoProvider;
 use conclave_service::OsRandom;
 
 const NOW: u64 = 1_750_000_000;
 
-/// The PostgreSQL server of the tests. Under `CI=true` it must be set.
-fn postgres_url() -> Option<String> {
-    match std::env::var("CONCLAVE_TEST_POSTGRES_URL") {
-        Ok(url) if !url.is_empty() => Some(url),
-        _ => {
-            if std::env::var("CI").is_ok_and(|v| v == "true") {
-                panic!(
-                    "CONCLAVE_TEST_POSTGRES_URL is not set under CI=true: .ci/run must start \
-                     the test PostgreSQL (crates/ds/scripts/pg-test-server.sh)"
-                );
-            }
-            eprintln!(
-                "NOTE: CONCLAVE_TEST_POSTGRES_URL is unset: the PostgreSQL half of this test \
-                 did not run (it is mandatory under CI=true)"
-            );
-            None
-        }
-    }
-}
-
-fn unique(prefix: &str) -> String {
-    let mut bytes = [0u8; 6];
-    OsRandom.fill(&mut bytes).unwrap();
-    format!("{prefix}_{}", hex::encode(bytes))
-}
-
-/// Runs `sql` on the database at `url` (a short-lived connection on a runtime of its own).
-fn execute(url: &str, sql: &str) {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    runtime.block_on(async {
-        let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
-            .await
-            .unwrap();
-        let driver = tokio::spawn(connection);
-        client.batch_execute(sql).await.unwrap();
-        drop(client);
-        let _ = driver.await;
-    });
-}
+use conclave_testkit::postgres::{TestDatabase, execute, server_url};
 
 /// A fresh database of one engine; dropped (PostgreSQL) or deleted (SQLite) with the value.
 enum Database {
@@ -84,17 +43,14 @@ enum Database {
         _dir: tempfile::TempDir,
         path: PathBuf,
     },
-    Postgres {
-        server: String,
-        name: String,
-    },
+    Postgres(TestDatabase),
 }
 
 impl Database {
     fn engine(&self) -> &'static str {
         match self {
             Self::Sqlite { .. } => "sqlite",
-            Self::Postgres { .. } => "postgres",
+            Self::Postgres(_) => "postgres",
         }
     }
 
@@ -102,10 +58,7 @@ impl Database {
     fn url(&self) -> String {
         match self {
             Self::Sqlite { path, .. } => format!("sqlite:{}", path.display()),
-            Self::Postgres { server, name } => match server.rsplit_once('/') {
-                Some((base, _)) => format!("{base}/{name}"),
-                None => panic!("unexpected PostgreSQL URL {server}"),
-            },
+            Self::Postgres(database) => database.url().to_owned(),
         }
     }
 
@@ -117,7 +70,7 @@ impl Database {
     fn try_open(&self) -> Result<Box<dyn AsStore>, AsStoreError> {
         Ok(match self {
             Self::Sqlite { path, .. } => Box::new(SqliteAsStore::open(path)?),
-            Self::Postgres { .. } => Box::new(PostgresAsStore::connect(&self.url(), 4)?),
+            Self::Postgres(_) => Box::new(PostgresAsStore::connect(&self.url(), 4)?),
         })
     }
 
@@ -128,18 +81,7 @@ impl Database {
                 .unwrap()
                 .execute_batch(sql)
                 .unwrap(),
-            Self::Postgres { .. } => execute(&self.url(), sql),
-        }
-    }
-}
-
-impl Drop for Database {
-    fn drop(&mut self) {
-        if let Self::Postgres { server, name } = self {
-            execute(
-                server,
-                &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
-            );
+            Self::Postgres(_) => execute(&self.url(), sql),
         }
     }
 }
@@ -149,10 +91,11 @@ fn databases() -> Vec<Database> {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("as.db");
     let mut out = vec![Database::Sqlite { _dir: dir, path }];
-    if let Some(server) = postgres_url() {
-        let name = unique("conclave_as");
-        execute(&server, &format!("CREATE DATABASE {name}"));
-        out.push(Database::Postgres { server, name });
+    if let Some(server) = server_url() {
+        out.push(Database::Postgres(TestDatabase::create(
+            &server,
+            "conclave_as",
+        )));
     }
     out
 }

@@ -23,110 +23,22 @@
     clippy::indexing_slicing
 )]
 
-#[path = "../../server/tests/support/mod.rs"]
-mod support;
-
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::Duration;
 
+use conclave_testkit::postgres::TestDatabase;
+use conclave_testkit::process::{Process, sibling_binary};
 use serde_json::Value;
-use support::Process;
 
 const EXE: &str = env!("CARGO_BIN_EXE_conclave");
 
 /// With `--as-url`, how old the DS nodes' copy of the revocation list may be, seconds.
 const REVOCATION_TTL: f64 = 2.0;
 
-fn under_ci() -> bool {
-    std::env::var("CI").is_ok_and(|v| v == "true")
-}
-
-/// The PostgreSQL server of the tests; mandatory under `CI=true`.
-fn postgres_url() -> Option<String> {
-    match std::env::var("CONCLAVE_TEST_POSTGRES_URL") {
-        Ok(url) if !url.is_empty() => Some(url),
-        _ => {
-            assert!(
-                !under_ci(),
-                "CONCLAVE_TEST_POSTGRES_URL is not set under CI=true: .ci/run must start \
-                 the test PostgreSQL (crates/ds/scripts/pg-test-server.sh)"
-            );
-            eprintln!("NOTE: CONCLAVE_TEST_POSTGRES_URL is unset: this test did not run");
-            None
-        }
-    }
-}
-
 /// A service binary of `conclave-server`, next to `conclave`.
 fn service_binary(name: &str) -> Option<String> {
-    let path = Path::new(EXE).with_file_name(name);
-    if path.exists() {
-        return Some(path.display().to_string());
-    }
-    assert!(
-        !under_ci(),
-        "{} is missing: build conclave-server's binaries in the same run \
-         (cargo test --workspace)",
-        path.display()
-    );
-    eprintln!(
-        "NOTE: {} is missing (run with -p conclave-server too): this test did not run",
-        path.display()
-    );
-    None
-}
-
-fn run_sql(url: &str, sql: &str) {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    runtime.block_on(async {
-        let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
-            .await
-            .unwrap();
-        let driver = tokio::spawn(connection);
-        client.batch_execute(sql).await.unwrap();
-        drop(client);
-        let _ = driver.await;
-    });
-}
-
-/// A fresh PostgreSQL database, dropped with the value.
-struct Database {
-    server: String,
-    name: String,
-    url: String,
-}
-
-impl Database {
-    fn create(server: &str) -> Self {
-        let mut bytes = [0u8; 6];
-        std::fs::File::open("/dev/urandom")
-            .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut bytes))
-            .unwrap();
-        let name = format!("conclave_multi_node_{}", hex::encode(bytes));
-        run_sql(server, &format!("CREATE DATABASE {name}"));
-        let url = match server.rsplit_once('/') {
-            Some((base, _)) => format!("{base}/{name}"),
-            None => panic!("unexpected PostgreSQL URL {server}"),
-        };
-        Self {
-            server: server.to_owned(),
-            name,
-            url,
-        }
-    }
-}
-
-impl Drop for Database {
-    fn drop(&mut self) {
-        run_sql(
-            &self.server,
-            &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name),
-        );
-    }
+    sibling_binary(EXE, name)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -146,7 +58,7 @@ struct Deployment {
     as_for_b: String,
     admin_token_file: PathBuf,
     _as: Option<Process>,
-    _database: Database,
+    _database: TestDatabase,
 }
 
 fn ds_node(exe: &str, database: &str, extra: &[&str]) -> Process {
@@ -166,7 +78,7 @@ fn deploy(mode: Mode, server: &str, dir: &Path) -> Option<Deployment> {
     let ds = service_binary("conclave-ds")?;
     let as_exe = service_binary("conclave-as")?;
     // The DS and the AS share the database too: their tables do not collide.
-    let database = Database::create(server);
+    let database = TestDatabase::create(server, "conclave_multi_node");
     let admin = dir.join("as-admin-token");
     let admin_arg = admin.to_str().unwrap().to_owned();
     let ttl = REVOCATION_TTL.to_string();
@@ -178,7 +90,7 @@ fn deploy(mode: Mode, server: &str, dir: &Path) -> Option<Deployment> {
                     "--listen",
                     "127.0.0.1:0",
                     "--database",
-                    &database.url,
+                    database.url(),
                     "--admin-token-file",
                     &admin_arg,
                 ],
@@ -190,8 +102,8 @@ fn deploy(mode: Mode, server: &str, dir: &Path) -> Option<Deployment> {
                 "--as-revocation-ttl",
                 &ttl,
             ];
-            let node_a = ds_node(&ds, &database.url, &remote);
-            let node_b = ds_node(&ds, &database.url, &remote);
+            let node_a = ds_node(&ds, database.url(), &remote);
+            let node_b = ds_node(&ds, database.url(), &remote);
             Deployment {
                 as_for_a: as_process.base.clone(),
                 as_for_b: as_process.base.clone(),
@@ -207,12 +119,12 @@ fn deploy(mode: Mode, server: &str, dir: &Path) -> Option<Deployment> {
             let with_as = [
                 "--with-as",
                 "--as-database",
-                database.url.as_str(),
+                database.url(),
                 "--as-admin-token-file",
                 &admin_arg,
             ];
-            let node_a = ds_node(&ds, &database.url, &with_as);
-            let node_b = ds_node(&ds, &database.url, &with_as);
+            let node_a = ds_node(&ds, database.url(), &with_as);
+            let node_b = ds_node(&ds, database.url(), &with_as);
             Deployment {
                 as_for_a: node_a.base.clone(),
                 as_for_b: node_b.base.clone(),
@@ -285,7 +197,7 @@ fn messages(lines: &[Value]) -> Vec<(String, String)> {
 }
 
 fn scenario(mode: Mode) {
-    let Some(server) = postgres_url() else {
+    let Some(server) = conclave_testkit::postgres::server_url() else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();

@@ -643,31 +643,14 @@ async fn nodes_starting_together_migrate_a_new_postgres_database() {
     let Some(url) = common::postgres_url() else {
         return;
     };
-    let (admin, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
-        .await
-        .unwrap();
-    let driver = tokio::spawn(connection);
-    let database = unique("migrate").replace('-', "_");
-    admin
-        .batch_execute(&format!("CREATE DATABASE {database}"))
-        .await
-        .unwrap();
-    let fresh = match url.rsplit_once('/') {
-        Some((base, _)) => format!("{base}/{database}"),
-        None => panic!("unexpected PostgreSQL URL {url}"),
-    };
+    let database = conclave_testkit::postgres::TestDatabase::create(&url, "migrate");
     let opened =
-        futures_util::future::join_all((0..6).map(|_| conclave_ds::open_store(&fresh, 2))).await;
+        futures_util::future::join_all((0..6).map(|_| conclave_ds::open_store(database.url(), 2)))
+            .await;
     for store in &opened {
         assert!(store.is_ok(), "{:?}", store.as_ref().err());
     }
     drop(opened);
-    admin
-        .batch_execute(&format!("DROP DATABASE {database} WITH (FORCE)"))
-        .await
-        .unwrap();
-    drop(admin);
-    let _ = driver.await;
 }
 
 /// A removed client is remembered with the sequence number of the commit that removed it

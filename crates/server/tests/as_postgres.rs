@@ -14,7 +14,6 @@
 
 #[path = "../../ds/tests/common/mod.rs"]
 mod common;
-mod support;
 
 use conclave_api::{ApiError, AsClient};
 use conclave_as::EnrolmentRequest;
@@ -24,7 +23,7 @@ use conclave_crypto_rustcrypto::RustCryptoProvider;
 use conclave_service::OsRandom;
 
 use common::{postgres_url, unique};
-use support::Process;
+use conclave_testkit::process::Process;
 
 /// A fresh database on the test server; dropped at the end.
 async fn fresh_database(server: &str) -> (String, impl AsyncFnOnce()) {

@@ -10,8 +10,6 @@
     clippy::indexing_slicing
 )]
 
-mod support;
-
 use conclave_api::AsClient;
 use conclave_as::EnrolmentRequest;
 use conclave_core::credential::{
@@ -22,7 +20,7 @@ use conclave_crypto::{CipherSuite, CipherSuiteProvider, CryptoProvider};
 use conclave_crypto_rustcrypto::RustCryptoProvider;
 use conclave_service::OsRandom;
 
-use support::Process;
+use conclave_testkit::process::Process;
 
 fn cs() -> Box<dyn CipherSuiteProvider> {
     RustCryptoProvider

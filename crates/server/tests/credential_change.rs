@@ -15,6 +15,7 @@
 
 #[path = "../../ds/tests/common/mod.rs"]
 mod common;
+mod in_process;
 
 use std::sync::{Arc, RwLock};
 
@@ -24,8 +25,6 @@ use base64::engine::general_purpose::STANDARD;
 use conclave_api::authentication::{ENROLMENT_MEDIA_TYPE, RENEWAL_MEDIA_TYPE};
 use conclave_api::delivery as wire;
 use conclave_as::RenewalRequest;
-use conclave_as::http::AsHttpState;
-use conclave_as::sqlite::SqliteAsStore;
 use conclave_as::{AuthenticationService, EnrolmentRequest, InMemoryAsStore};
 use conclave_codec::{Decode, Encode};
 use conclave_core::credential::X509IdentityProvider;
@@ -34,42 +33,14 @@ use conclave_core::messages::{Credential, MlsMessage, MlsMessageBody, SignatureP
 use conclave_crypto::CryptoProvider;
 use conclave_crypto_rustcrypto::RustCryptoProvider;
 use conclave_ds::store::Store;
-use conclave_ds::{AppState, DsConfig};
 use conclave_service::OsRandom;
 
-use common::{Api, Reply, SUITE, TestClock, engines, identity, rng, unique};
+use common::{Api, Reply, SUITE, engines, identity, rng, unique};
+use in_process::ADMIN;
 
-const ADMIN: &str = "test-admin-token";
-
-/// A DS over `store` with the AS merged in, both on one hand-moved clock. Certificates last
-/// one hour, the renewal grace period is two hours.
+/// The DS with its AS, certificates lasting one hour, renewable for two hours after.
 fn api_with_as(store: Arc<dyn Store>) -> Api {
-    let clock = TestClock::new();
-    let cs = RustCryptoProvider.cipher_suite_provider(SUITE).unwrap();
-    let service = AuthenticationService::open_or_create(
-        SqliteAsStore::in_memory().unwrap(),
-        cs,
-        clock.now(),
-        &mut OsRandom,
-    )
-    .unwrap()
-    .with_certificate_lifetime(3600)
-    .with_renewal_grace(7200);
-    let c = clock.clone();
-    let as_state =
-        Arc::new(AsHttpState::new(service, ADMIN.as_bytes()).with_clock(Arc::new(move || c.now())));
-    let config = DsConfig {
-        credential_policy: Some(conclave_server::with_as::policy(as_state.clone())),
-        ..DsConfig::default()
-    };
-    let c = clock.clone();
-    let state = AppState::with_clock(store, config, Arc::new(move || c.now()));
-    let router = conclave_server::with_as::router(state.clone(), as_state);
-    Api {
-        router,
-        clock,
-        state,
-    }
+    in_process::api_with_as(store, 3600, 7200)
 }
 
 /// Enrols `name` (a unique name per test run: tests share the PostgreSQL database) through

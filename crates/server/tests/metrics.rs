@@ -4,9 +4,7 @@
 // Test code: a panic is a test failure.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod support;
-
-use support::Process;
+use conclave_testkit::process::Process;
 
 /// `GET base + path`: the status and the body.
 async fn get(base: &str, path: &str) -> (u16, String) {

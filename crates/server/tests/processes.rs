@@ -22,7 +22,6 @@
 
 #[path = "../../ds/tests/common/mod.rs"]
 mod common;
-mod support;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -38,7 +37,7 @@ use conclave_core::messages::{
 use conclave_crypto::CryptoProvider;
 
 use common::{SUITE, identity, postgres_url, rng, unique};
-use support::Process;
+use conclave_testkit::process::Process;
 
 /// A running DS process, killed when dropped.
 struct Ds;

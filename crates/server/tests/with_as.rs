@@ -15,59 +15,34 @@
 
 #[path = "../../ds/tests/common/mod.rs"]
 mod common;
-mod support;
-
-use std::sync::Arc;
+mod in_process;
 
 use axum::http::{Method, StatusCode};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use conclave_api::authentication::ENROLMENT_MEDIA_TYPE;
 use conclave_api::delivery as wire;
-use conclave_as::http::AsHttpState;
-use conclave_as::sqlite::SqliteAsStore;
 use conclave_as::{AuthenticationService, EnrolmentRequest, InMemoryAsStore};
 use conclave_codec::{Decode, Encode};
 use conclave_core::group::SigningIdentity;
 use conclave_core::messages::{Credential, SignaturePublicKey};
 use conclave_crypto::{CryptoProvider, Secret};
 use conclave_crypto_rustcrypto::RustCryptoProvider;
-use conclave_ds::{AppState, DsConfig};
 use conclave_service::OsRandom;
 
-use common::{Api, SUITE, TestClock, identity, rng, sqlite_store};
-use support::Process;
+use common::{Api, SUITE, identity, rng, sqlite_store};
+use conclave_testkit::process::Process;
+use in_process::ADMIN;
 
-const ADMIN: &str = "test-admin-token";
-
-/// A DS with the AS merged in, both on one hand-moved clock.
+/// The DS with its AS (one-day certificates) on a fresh SQLite database.
 fn api_with_as() -> (Api, tempfile::TempDir) {
     let (store, dir) = sqlite_store();
-    let clock = TestClock::new();
-    let cs = RustCryptoProvider.cipher_suite_provider(SUITE).unwrap();
-    let service = AuthenticationService::open_or_create(
-        SqliteAsStore::in_memory().unwrap(),
-        cs,
-        clock.now(),
-        &mut OsRandom,
-    )
-    .unwrap();
-    let c = clock.clone();
-    let as_state =
-        Arc::new(AsHttpState::new(service, ADMIN.as_bytes()).with_clock(Arc::new(move || c.now())));
-    let config = DsConfig {
-        credential_policy: Some(conclave_server::with_as::policy(as_state.clone())),
-        ..DsConfig::default()
-    };
-    let c = clock.clone();
-    let state = AppState::with_clock(store, config, Arc::new(move || c.now()));
-    let router = conclave_server::with_as::router(state.clone(), as_state);
     (
-        Api {
-            router,
-            clock,
-            state,
-        },
+        in_process::api_with_as(
+            store,
+            conclave_as::DEFAULT_CERTIFICATE_LIFETIME,
+            conclave_as::DEFAULT_RENEWAL_GRACE,
+        ),
         dir,
     )
 }

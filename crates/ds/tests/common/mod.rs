@@ -26,24 +26,9 @@ use tower::ServiceExt as _;
 /// The suite of the tests: MLS_128_DHKEMX25519_AES128GCM_SHA256_Ed25519.
 pub const SUITE: CipherSuite = CipherSuite(1);
 
-/// The PostgreSQL URL of the throwaway test server. Under `CI=true` it must be set.
+/// The PostgreSQL URL of the throwaway test server (mandatory under `CI=true`).
 pub fn postgres_url() -> Option<String> {
-    match std::env::var("CONCLAVE_TEST_POSTGRES_URL") {
-        Ok(url) if !url.is_empty() => Some(url),
-        _ => {
-            if std::env::var("CI").is_ok_and(|v| v == "true") {
-                panic!(
-                    "CONCLAVE_TEST_POSTGRES_URL is not set under CI=true: .ci/run must start \
-                     the test PostgreSQL (crates/ds/scripts/pg-test-server.sh)"
-                );
-            }
-            eprintln!(
-                "NOTE: CONCLAVE_TEST_POSTGRES_URL is unset: the PostgreSQL half of this test \
-                 did not run (it is mandatory under CI=true)"
-            );
-            None
-        }
-    }
+    conclave_testkit::postgres::server_url()
 }
 
 /// A fresh SQLite database in a temporary directory (kept alive by the returned guard).

@@ -1,23 +1,20 @@
-//! Running the service binaries of this crate from tests: start with arguments and
-//! environment, wait for the `listening on <addr>` line, stop with SIGTERM or SIGKILL.
-
-// Test code: a panic is a test failure.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, dead_code)]
+//! Service binaries as processes: start with arguments and environment, wait for the
+//! `listening on <addr>` line, stop with SIGTERM or SIGKILL.
 
 use std::io::{BufRead as _, BufReader};
 use std::process::{Child, Command, Stdio};
 
 /// A running service process, killed when dropped.
-pub(crate) struct Process {
+pub struct Process {
     child: Child,
     /// `http://<addr>`.
-    pub(crate) base: String,
+    pub base: String,
 }
 
 impl Process {
     /// Starts `exe` (a `CARGO_BIN_EXE_…` path) with `args` and `envs`, logging at `warn`,
     /// and waits until it listens.
-    pub(crate) fn start(exe: &str, args: &[&str], envs: &[(&str, &str)]) -> Self {
+    pub fn start(exe: &str, args: &[&str], envs: &[(&str, &str)]) -> Self {
         let mut child = Command::new(exe)
             .args(args)
             .envs(envs.iter().copied())
@@ -42,14 +39,14 @@ impl Process {
     }
 
     /// SIGKILL: no shutdown, no flush.
-    pub(crate) fn kill9(&mut self) {
+    pub fn kill9(&mut self) {
         self.child.kill().unwrap();
         self.child.wait().unwrap();
     }
 
     /// SIGTERM, then waits: a graceful shutdown exits 0.
     #[cfg(unix)]
-    pub(crate) fn terminate(mut self) -> std::process::ExitStatus {
+    pub fn terminate(mut self) -> std::process::ExitStatus {
         // The shell's `kill` builtin: no procps needed.
         let command = format!("kill -TERM {}", self.child.id());
         assert!(
@@ -60,6 +57,21 @@ impl Process {
                 .success()
         );
         self.child.wait().unwrap()
+    }
+}
+
+/// The binary `name` next to `exe` (another `CARGO_BIN_EXE_…` path of the same build), if
+/// it was built — which fails the test under CI, see [`crate::skip`].
+pub fn sibling_binary(exe: &str, name: &str) -> Option<String> {
+    let path = std::path::Path::new(exe).with_file_name(name);
+    if path.exists() {
+        Some(path.display().to_string())
+    } else {
+        crate::skip(&format!(
+            "{} is missing (build its crate in the same run, e.g. cargo test --workspace)",
+            path.display()
+        ));
+        None
     }
 }
 
