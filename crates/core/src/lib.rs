@@ -11,6 +11,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod codepoints;
 pub mod credential;
 pub mod framing;
 pub mod group;

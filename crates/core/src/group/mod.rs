@@ -45,6 +45,7 @@ pub use join::{JoinOptions, external_commit_init};
 pub use resumption::LinkedGroupOptions;
 pub use state::PskStore;
 
+use crate::codepoints::CodepointProfile;
 use crate::credential::IdentityProvider;
 use crate::framing::{
     PaddingPolicy, VerifiedContent, open_sender_data, protect_private, protect_public,
@@ -87,6 +88,10 @@ pub struct GroupConfig {
     /// accepted, independently of `allow_external_commits`. GroupInfo carries
     /// `external_pub` when either is set.
     pub allow_external_resync: bool,
+    /// Which codepoints the drafts' structures use on the wire (extension, proposal and
+    /// credential types, component base label): the draft's by default, or a peer's
+    /// ([`crate::codepoints`]). Stored with the group.
+    pub codepoint_profile: CodepointProfile,
 }
 
 impl Default for GroupConfig {
@@ -100,6 +105,7 @@ impl Default for GroupConfig {
             max_resumption_psks: 8,
             allow_external_commits: true,
             allow_external_resync: true,
+            codepoint_profile: CodepointProfile::Draft,
         }
     }
 }

@@ -64,6 +64,15 @@ pub(crate) fn check_sender_may_propose(
     sender: &Sender,
     proposal: &Proposal,
 ) -> Result<(), GroupError> {
+    if let Proposal::Extension(extension) = proposal {
+        // Decoded so that a group can name what it refuses; processing the drafts'
+        // proposals is added with their rules.
+        return Err(GroupError::proposal(
+            extension.proposal_type,
+            "this group does not process draft-ietf-mls-extensions proposals yet",
+            "12.2",
+        ));
+    }
     let allowed = match (sender, proposal) {
         (_, Proposal::ExternalInit(_)) => false,
         (Sender::Member(_), _) => true,

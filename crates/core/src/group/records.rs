@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 
 use conclave_crypto::Secret;
 
-use super::storage::{RECORD_FORMAT_VERSION, SecretTrees};
+use super::storage::{RECORD_FORMAT_VERSION, SecretTrees, is_record_format};
 use super::{Group, GroupEnv, GroupError};
 use crate::secret_tree::{SecretTree, SecretTreeEntry};
 use crate::storage::{Record, RecordKey, StateChanges};
@@ -179,7 +179,7 @@ impl Group {
         }
         let bytes = group_record.ok_or(GroupError::MalformedState("no group record"))?;
         let (mut group, version) = Self::decode_state(env, bytes.as_bytes())?;
-        if version != RECORD_FORMAT_VERSION {
+        if !is_record_format(version) {
             return Err(GroupError::MalformedState(
                 "the group record is a snapshot (see Group::from_bytes)",
             ));

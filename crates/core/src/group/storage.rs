@@ -19,6 +19,7 @@ use super::commit::{CommitSummary, PendingCommit, StagedCommit};
 use super::proposals::CachedProposal;
 use super::state::{EpochState, PastEpoch, PastMembers};
 use super::{Group, GroupConfig, GroupEnv, GroupError, GroupStatus, SigningIdentity};
+use crate::codepoints::CodepointProfile;
 use crate::framing::PaddingPolicy;
 use crate::key_schedule::EpochSecrets;
 use crate::messages::{
@@ -32,12 +33,40 @@ use crate::treekem::{NodeKey, PrivateTree};
 use crate::validation::LifetimePolicy;
 
 /// Version of the snapshot format. Version 1 is version 2 without the trailing
-/// [`StoredTreeHashes`] section; both load.
-const FORMAT_VERSION: u16 = 2;
+/// [`StoredTreeHashes`] section; version 2 is version 4 without the trailing
+/// [`StateSection`] list. All three load.
+const FORMAT_VERSION: u16 = 4;
 
-/// Version of the group record of the record layout ([`super::records`]): version 2 whose
+/// Version of the group record of the record layout ([`super::records`]): version 4 whose
 /// current and past secret trees hold no entries (those are records of their own).
-pub(super) const RECORD_FORMAT_VERSION: u16 = 3;
+/// Version 3 is the same without the trailing [`StateSection`] list; both load.
+pub(super) const RECORD_FORMAT_VERSION: u16 = 5;
+
+/// The record format version before the [`StateSection`] list.
+const RECORD_FORMAT_VERSION_3: u16 = 3;
+
+/// Format versions without the [`StateSection`] list: a snapshot and a record.
+const VERSIONS_WITHOUT_SECTIONS: [u16; 2] = [2, RECORD_FORMAT_VERSION_3];
+
+/// Whether `version` is a format version of a group record (rather than a snapshot).
+pub(super) fn is_record_format(version: u16) -> bool {
+    version == RECORD_FORMAT_VERSION || version == RECORD_FORMAT_VERSION_3
+}
+
+/// One tagged section of state added after format version 2/3: new state goes into a new
+/// section rather than a new format version, so that a state written before the section
+/// existed still loads (with the section's default).
+#[derive(Encode, Decode)]
+struct StateSection {
+    tag: u16,
+    data: Vec<u8>,
+}
+
+/// Tags of the [`StateSection`]s. A state with a tag this build does not know is refused.
+mod section {
+    /// The group's [`crate::codepoints::CodepointProfile`] (one byte).
+    pub(super) const CODEPOINT_PROFILE: u16 = 1;
+}
 
 /// Where the entries (node secrets, ratchets) of the current and past epochs' secret trees
 /// are written.
@@ -243,6 +272,8 @@ impl StoredConfig {
             max_resumption_psks: self.max_resumption_psks as usize,
             allow_external_commits: self.allow_external_commits,
             allow_external_resync: self.allow_external_resync,
+            // Kept in its own state section (it came after this record).
+            codepoint_profile: CodepointProfile::default(),
         }
     }
 }
@@ -366,17 +397,33 @@ impl Group {
         };
         let mut out = stored.to_bytes()?;
         hashes.encode(&mut out)?;
+        if !VERSIONS_WITHOUT_SECTIONS.contains(&version) {
+            self.state_sections()?.encode(&mut out)?;
+        }
         Ok(out)
     }
 
-    /// Loads a member state written by [`Group::to_bytes`] (format version 1 or 2).
+    /// The [`StateSection`]s of this state. A section whose value is the default (what a
+    /// state without it loads as) is left out.
+    fn state_sections(&self) -> Result<Vec<StateSection>, GroupError> {
+        let mut sections = Vec::new();
+        if self.config.codepoint_profile != CodepointProfile::default() {
+            sections.push(StateSection {
+                tag: section::CODEPOINT_PROFILE,
+                data: self.config.codepoint_profile.to_bytes()?,
+            });
+        }
+        Ok(sections)
+    }
+
+    /// Loads a member state written by [`Group::to_bytes`] (format version 1, 2 or 4).
     ///
     /// The loaded group has not been saved as records yet: its first
     /// [`Group::take_changes`] is a full rewrite, which is how a snapshot is migrated to the
     /// record layout.
     pub fn from_bytes(env: GroupEnv, bytes: &[u8]) -> Result<Self, GroupError> {
         let (group, version) = Self::decode_state(env, bytes)?;
-        if version == RECORD_FORMAT_VERSION {
+        if is_record_format(version) {
             return Err(GroupError::MalformedState(
                 "a group record is not a snapshot (see Group::load)",
             ));
@@ -391,10 +438,26 @@ impl Group {
         let version = stored.version;
         let hashes = match version {
             1 => None,
-            FORMAT_VERSION | RECORD_FORMAT_VERSION => Some(StoredTreeHashes::decode(&mut reader)?),
+            2 | RECORD_FORMAT_VERSION_3 | FORMAT_VERSION | RECORD_FORMAT_VERSION => {
+                Some(StoredTreeHashes::decode(&mut reader)?)
+            }
             _ => return Err(GroupError::MalformedState("unknown state format version")),
         };
+        let sections = if version > 1 && !VERSIONS_WITHOUT_SECTIONS.contains(&version) {
+            Vec::<StateSection>::decode(&mut reader)?
+        } else {
+            Vec::new()
+        };
         reader.finish()?;
+        let mut config = stored.config.into_config();
+        for section in sections {
+            match section.tag {
+                section::CODEPOINT_PROFILE => {
+                    config.codepoint_profile = CodepointProfile::from_bytes(&section.data)?;
+                }
+                _ => return Err(GroupError::MalformedState("unknown state section")),
+            }
+        }
         let mut epoch = stored.epoch.into_epoch()?;
         let cs = env.suite(epoch.context.cipher_suite)?;
         let hash_len = cs.hash_len();
@@ -425,7 +488,7 @@ impl Group {
         let group = Self {
             env,
             cs,
-            config: stored.config.into_config().into(),
+            config: config.into(),
             signer: SigningIdentity {
                 secret_key: stored.signer.secret_key,
                 public_key: stored.signer.public_key,

@@ -1299,3 +1299,50 @@ fn the_leaves_we_generate_list_the_group_suite() {
         assert!(group.members().all(|(_, leaf)| lists_suite(leaf, suite)));
     }
 }
+
+#[test]
+fn the_codepoint_profile_is_stored_with_the_group_and_a_default_one_writes_no_section() {
+    let mut rng = SeededRng::new(41);
+    let suite = CipherSuite::MLS_128_DHKEMX25519_AES128GCM_SHA256_ED25519;
+    let default_group = new_group(suite, GroupConfig::default(), &mut rng);
+    let mls_rs = new_group(
+        suite,
+        GroupConfig {
+            codepoint_profile: crate::codepoints::CodepointProfile::MlsRs,
+            ..GroupConfig::default()
+        },
+        &mut rng,
+    );
+    let default_bytes = default_group.to_bytes().unwrap();
+    let mls_rs_bytes = mls_rs.to_bytes().unwrap();
+    // An empty section list is one byte (its length) at the very end.
+    assert_eq!(default_bytes.last(), Some(&0));
+    let restored = Group::from_bytes(env(), &mls_rs_bytes).unwrap();
+    assert_eq!(
+        restored.config().codepoint_profile,
+        crate::codepoints::CodepointProfile::MlsRs
+    );
+    assert_eq!(restored.to_bytes().unwrap(), mls_rs_bytes);
+    assert_eq!(
+        Group::from_bytes(env(), &default_bytes)
+            .unwrap()
+            .config()
+            .codepoint_profile,
+        crate::codepoints::CodepointProfile::Draft
+    );
+}
+
+#[test]
+fn a_state_with_an_unknown_section_is_refused() {
+    let mut rng = SeededRng::new(42);
+    let suite = CipherSuite::MLS_128_DHKEMX25519_AES128GCM_SHA256_ED25519;
+    let group = new_group(suite, GroupConfig::default(), &mut rng);
+    let mut bytes = group.to_bytes().unwrap();
+    // Replace the empty section list by one section with tag 0xFFFF and no data.
+    assert_eq!(bytes.pop(), Some(0));
+    bytes.extend_from_slice(&[3, 0xFF, 0xFF, 0]);
+    assert!(matches!(
+        Group::from_bytes(env(), &bytes),
+        Err(GroupError::MalformedState("unknown state section"))
+    ));
+}

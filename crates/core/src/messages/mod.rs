@@ -13,6 +13,7 @@
 //! before anything is allocated.
 
 mod commit;
+mod components;
 mod credential;
 mod extensions;
 mod framed;
@@ -32,6 +33,12 @@ mod tests;
 pub use commit::{
     Commit, EncryptedPathSecrets, HpkeCiphertext, HpkeCiphertextRef, UpdatePath, UpdatePathNode,
 };
+pub use components::{
+    AppAck, AppDataDictionary, AppDataUpdate, AppDataUpdateOperation, AppEphemeral,
+    ApplicationFraming, ComponentData, ComponentId, ComponentOperationLabel, ComponentsList,
+    ExtensionProposalBody, ExtensionProposalKind, MediaType, MediaTypeList, MediaTypeParameter,
+    MessageRange, SafeAad, SafeAadItem, SelfRemove, WireFormats,
+};
 pub use credential::{Certificate, Credential};
 pub use extensions::{
     ApplicationId, ExtensionPayload, ExternalPub, ExternalSender, ExternalSenders,
@@ -48,8 +55,8 @@ pub use leaf_node::{
 };
 pub use mls_message::{MlsMessage, MlsMessageBody};
 pub use proposals::{
-    Add, ExternalInit, GroupContextExtensions, PreSharedKey, Proposal, ProposalOrRef, ReInit,
-    Remove, Update,
+    Add, ExtensionProposal, ExternalInit, GroupContextExtensions, PreSharedKey, Proposal,
+    ProposalOrRef, ReInit, Remove, Update,
 };
 pub use protected::{
     PrivateContentAad, PrivateMessage, PrivateMessageContent, PublicMessage, SenderData,

@@ -1,12 +1,13 @@
 //! Proposals (RFC 9420 §12.1) and the proposal-or-reference wrapper used in commits (§12.4).
 
-use conclave_codec::{Decode, Encode};
+use conclave_codec::{CodecError, Decode, Encode, Reader};
 use conclave_crypto::CipherSuite;
 
 use super::{
-    Extension, KeyPackage, LeafIndex, LeafNode, PreSharedKeyId, ProposalRef, ProposalType,
-    ProtocolVersion,
+    Extension, ExtensionProposalBody, KeyPackage, LeafIndex, LeafNode, PreSharedKeyId, ProposalRef,
+    ProposalType, ProtocolVersion,
 };
+use crate::codepoints::decodable_proposal_kind;
 
 /// `Add` (RFC 9420 §12.1.1).
 #[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
@@ -63,27 +64,53 @@ pub struct GroupContextExtensions {
     pub extensions: Vec<Extension>,
 }
 
+/// A proposal of a type defined outside RFC 9420 (draft-ietf-mls-extensions-10 and later
+/// drafts), with the codepoint it travels under.
+///
+/// The codepoint is kept because profiles disagree on it (SelfRemove is 0x000A in the draft
+/// and 0xF003 in mls-rs): a proposal re-encodes exactly as it was received, and the group
+/// checks the codepoint against its [`crate::codepoints::CodepointProfile`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExtensionProposal {
+    /// The wire codepoint.
+    pub proposal_type: ProposalType,
+    /// The proposal's body.
+    pub body: ExtensionProposalBody,
+}
+
+impl ExtensionProposal {
+    /// `body` under the codepoint `profile` gives it.
+    pub fn new(profile: crate::codepoints::CodepointProfile, body: ExtensionProposalBody) -> Self {
+        Self {
+            proposal_type: profile.proposal_type(body.kind()),
+            body,
+        }
+    }
+}
+
 /// `Proposal` (RFC 9420 §12.1): `ProposalType proposal_type` and its select.
 ///
-/// Decoding a proposal type other than the seven RFC 9420 defines fails: its body has no
-/// known encoding.
-#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
-#[repr(u16)]
+/// The seven RFC 9420 types, and the drafts' types under any codepoint a profile of
+/// [`crate::codepoints`] uses. Decoding any other proposal type fails: its body has no known
+/// encoding.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Proposal {
     /// `add(1)`.
-    Add(Add) = 0x0001,
+    Add(Add),
     /// `update(2)`.
-    Update(Update) = 0x0002,
+    Update(Update),
     /// `remove(3)`.
-    Remove(Remove) = 0x0003,
+    Remove(Remove),
     /// `psk(4)`.
-    PreSharedKey(PreSharedKey) = 0x0004,
+    PreSharedKey(PreSharedKey),
     /// `reinit(5)`.
-    ReInit(ReInit) = 0x0005,
+    ReInit(ReInit),
     /// `external_init(6)`.
-    ExternalInit(ExternalInit) = 0x0006,
+    ExternalInit(ExternalInit),
     /// `group_context_extensions(7)`.
-    GroupContextExtensions(GroupContextExtensions) = 0x0007,
+    GroupContextExtensions(GroupContextExtensions),
+    /// A draft-defined proposal (AppDataUpdate, AppEphemeral, SelfRemove, …).
+    Extension(ExtensionProposal),
 }
 
 impl Proposal {
@@ -97,7 +124,72 @@ impl Proposal {
             Self::ReInit(_) => ProposalType::REINIT,
             Self::ExternalInit(_) => ProposalType::EXTERNAL_INIT,
             Self::GroupContextExtensions(_) => ProposalType::GROUP_CONTEXT_EXTENSIONS,
+            Self::Extension(proposal) => proposal.proposal_type,
         }
+    }
+
+    /// The draft-defined body, if this is one.
+    pub fn extension_body(&self) -> Option<&ExtensionProposalBody> {
+        match self {
+            Self::Extension(proposal) => Some(&proposal.body),
+            _ => None,
+        }
+    }
+}
+
+impl Encode for Proposal {
+    fn encoded_len(&self) -> usize {
+        2 + match self {
+            Self::Add(body) => body.encoded_len(),
+            Self::Update(body) => body.encoded_len(),
+            Self::Remove(body) => body.encoded_len(),
+            Self::PreSharedKey(body) => body.encoded_len(),
+            Self::ReInit(body) => body.encoded_len(),
+            Self::ExternalInit(body) => body.encoded_len(),
+            Self::GroupContextExtensions(body) => body.encoded_len(),
+            Self::Extension(proposal) => proposal.body.encoded_len(),
+        }
+    }
+
+    fn encode(&self, out: &mut Vec<u8>) -> Result<(), CodecError> {
+        self.proposal_type().encode(out)?;
+        match self {
+            Self::Add(body) => body.encode(out),
+            Self::Update(body) => body.encode(out),
+            Self::Remove(body) => body.encode(out),
+            Self::PreSharedKey(body) => body.encode(out),
+            Self::ReInit(body) => body.encode(out),
+            Self::ExternalInit(body) => body.encode(out),
+            Self::GroupContextExtensions(body) => body.encode(out),
+            Self::Extension(proposal) => proposal.body.encode(out),
+        }
+    }
+}
+
+impl Decode for Proposal {
+    fn decode(reader: &mut Reader<'_>) -> Result<Self, CodecError> {
+        let proposal_type = ProposalType::decode(reader)?;
+        Ok(match proposal_type {
+            ProposalType::ADD => Self::Add(Add::decode(reader)?),
+            ProposalType::UPDATE => Self::Update(Update::decode(reader)?),
+            ProposalType::REMOVE => Self::Remove(Remove::decode(reader)?),
+            ProposalType::PSK => Self::PreSharedKey(PreSharedKey::decode(reader)?),
+            ProposalType::REINIT => Self::ReInit(ReInit::decode(reader)?),
+            ProposalType::EXTERNAL_INIT => Self::ExternalInit(ExternalInit::decode(reader)?),
+            ProposalType::GROUP_CONTEXT_EXTENSIONS => {
+                Self::GroupContextExtensions(GroupContextExtensions::decode(reader)?)
+            }
+            other => {
+                let kind = decodable_proposal_kind(other).ok_or(CodecError::InvalidValue {
+                    what: "Proposal",
+                    value: u64::from(other.0),
+                })?;
+                Self::Extension(ExtensionProposal {
+                    proposal_type: other,
+                    body: ExtensionProposalBody::decode(kind, reader)?,
+                })
+            }
+        })
     }
 }
 

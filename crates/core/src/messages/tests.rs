@@ -405,7 +405,8 @@ fn unknown_enum_values_are_rejected() {
     invalid_value(Sender::from_bytes(&[0]), "Sender");
     invalid_value(Sender::from_bytes(&[5]), "Sender");
     invalid_value(SenderType::from_bytes(&[5]), "SenderType");
-    invalid_value(Proposal::from_bytes(&[0, 8]), "Proposal");
+    invalid_value(Proposal::from_bytes(&[0, 0x0b]), "Proposal");
+    invalid_value(Proposal::from_bytes(&[0xf0, 0x02]), "Proposal");
     invalid_value(Proposal::from_bytes(&[0x0a, 0x0a]), "Proposal");
     invalid_value(ProposalOrRef::from_bytes(&[3]), "ProposalOrRef");
     invalid_value(Credential::from_bytes(&[0, 3, 0]), "Credential");
@@ -885,4 +886,86 @@ proptest! {
             Vec::<HpkeCiphertext>::from_bytes(&noise).ok()
         );
     }
+}
+
+// ---- draft-ietf-mls-extensions-10 proposals keep their codepoint ----
+
+#[test]
+fn draft_proposals_decode_under_every_profiles_codepoint_and_re_encode_unchanged() {
+    use crate::codepoints::CodepointProfile;
+    let bodies = [
+        ExtensionProposalBody::SelfRemove(SelfRemove),
+        ExtensionProposalBody::AppEphemeral(AppEphemeral {
+            component_id: ComponentId(0x8001),
+            data: b"ack".to_vec(),
+        }),
+        ExtensionProposalBody::AppDataUpdate(AppDataUpdate {
+            component_id: ComponentId(0x8001),
+            op: AppDataUpdateOperation::Update(b"topic".to_vec()),
+        }),
+        ExtensionProposalBody::AppDataUpdate(AppDataUpdate {
+            component_id: ComponentId(0x8001),
+            op: AppDataUpdateOperation::Remove,
+        }),
+    ];
+    for profile in CodepointProfile::ALL {
+        for body in &bodies {
+            let proposal = Proposal::Extension(ExtensionProposal::new(profile, body.clone()));
+            let bytes = proposal.to_bytes().unwrap();
+            assert_eq!(bytes.len(), proposal.encoded_len());
+            assert_eq!(
+                &bytes[..2],
+                &profile.proposal_type(body.kind()).0.to_be_bytes()
+            );
+            let decoded = Proposal::from_bytes(&bytes).unwrap();
+            assert_eq!(decoded, proposal);
+            assert_eq!(decoded.to_bytes().unwrap(), bytes);
+        }
+    }
+    // SelfRemove is `struct {}`: the type alone.
+    assert_eq!(
+        Proposal::Extension(ExtensionProposal::new(
+            CodepointProfile::MlsRs,
+            ExtensionProposalBody::SelfRemove(SelfRemove)
+        ))
+        .to_bytes()
+        .unwrap(),
+        [0xF0, 0x03]
+    );
+    // AppDataUpdate's operation `invalid(0)` does not decode.
+    invalid_value(
+        Proposal::from_bytes(&[0, 8, 0x80, 0x01, 0]),
+        "AppDataUpdateOperation",
+    );
+}
+
+#[test]
+fn an_app_data_dictionary_keeps_its_entries_sorted_and_unique() {
+    let mut dictionary = AppDataDictionary::default();
+    dictionary.insert(ComponentId(5), b"e".to_vec());
+    dictionary.insert(ComponentId(1), b"a".to_vec());
+    dictionary.insert(ComponentId(3), b"c".to_vec());
+    dictionary.insert(ComponentId(3), b"C".to_vec());
+    assert!(dictionary.check_sorted());
+    assert_eq!(
+        dictionary.component_ids().collect::<Vec<_>>(),
+        [ComponentId(1), ComponentId(3), ComponentId(5)]
+    );
+    assert_eq!(dictionary.get(ComponentId(3)), Some(&b"C"[..]));
+    assert!(dictionary.remove(ComponentId(1)));
+    assert!(!dictionary.remove(ComponentId(1)));
+    assert_eq!(dictionary.get(ComponentId(1)), None);
+    let unsorted = AppDataDictionary {
+        component_data: vec![
+            ComponentData {
+                component_id: ComponentId(2),
+                data: vec![],
+            },
+            ComponentData {
+                component_id: ComponentId(2),
+                data: vec![],
+            },
+        ],
+    };
+    assert!(!unsorted.check_sorted());
 }

@@ -1,0 +1,297 @@
+//! Every codepoint and label the drafts Conclave implements define or suggest, in one table,
+//! with named profiles that remap them to what deployed peers put on the wire.
+//!
+//! RFC 9420's own values are constants on their newtypes ([`ExtensionType::RATCHET_TREE`],
+//! [`ProposalType::ADD`], …). The drafts' values are not IANA assignments yet: most are
+//! "suggested", some are TBD, some clash with each other, and OpenMLS and mls-rs ship
+//! earlier choices. So the group's [`CodepointProfile`] decides which values it uses, and is
+//! part of the group's configuration and stored state.
+//!
+//! | Profile | Differs from the draft values |
+//! |---|---|
+//! | `draft` | — (draft-ietf-mls-extensions-10 §9 values) |
+//! | `openmls-0.9` | component base label "Application" (-07/-08 text); last resort as extension 0x000A (the -04 design); no wire-format extensions |
+//! | `mls-rs` | SelfRemove at 0xF003 (mls-rs's `self_remove_proposal` feature); last resort as extension 0x000A |
+//!
+//! Decoding is profile-free: a proposal type any profile uses decodes to its structure
+//! ([`decodable_proposal_kind`]); whether the group accepts it under that codepoint is the
+//! group's check ([`CodepointProfile::proposal_kind`]).
+//!
+//! # Clashes between drafts (and how the table settles them)
+//! - Extension 0x000B: draft-mahy-mls-kp-context and draft-mahy-mls-room-policy-ext both
+//!   request it; room policy moved to components (draft-ietf-mimi-room-policy), so 0x000B is
+//!   [`KP_CONTEXT_EXTENSION`] here.
+//! - Credential 0x0003/0x0004: draft-ietf-mls-extensions-10 assigns multi/weak-multi;
+//!   draft-barnes-mls-addl-creds asks for userinfo-vc = 0x0003, multi = 0x0004,
+//!   weak-multi = 0x0005. The extensions draft's values win ([`MULTI_CREDENTIAL`],
+//!   [`WEAK_MULTI_CREDENTIAL`]).
+//! - Wire format 0x0006: draft-ietf-mls-targeted-messages uses it
+//!   ([`TARGETED_MESSAGE_WIRE_FORMAT`]); draft-mahy-mls-semiprivatemessage's is TBD.
+//! - 0x0008 is both the `required_wire_formats` extension and the `app_data_update` proposal:
+//!   different registries, no clash.
+
+use conclave_codec::{Decode, Encode};
+
+use crate::messages::{
+    ComponentId, CredentialType, ExtensionProposalKind, ExtensionType, ProposalType, WireFormat,
+};
+
+// ---- draft-ietf-mls-extensions-10 §9: extension types -------------------------------------
+
+/// `app_data_dictionary` extension (KP, LN, GC, GI), draft-ietf-mls-extensions-10 §9.1.
+pub const APP_DATA_DICTIONARY_EXTENSION: ExtensionType = ExtensionType(0x0006);
+/// `supported_wire_formats` extension (LN), draft-ietf-mls-extensions-10 §9.1.
+pub const SUPPORTED_WIRE_FORMATS_EXTENSION: ExtensionType = ExtensionType(0x0007);
+/// `required_wire_formats` extension (GC), draft-ietf-mls-extensions-10 §9.1.
+pub const REQUIRED_WIRE_FORMATS_EXTENSION: ExtensionType = ExtensionType(0x0008);
+/// `last_resort_key_package` as a KeyPackage *extension*: the -04 design OpenMLS 0.9 and
+/// mls-rs still ship (-10 makes it component [`LAST_RESORT_KEY_PACKAGE_COMPONENT`]).
+pub const LAST_RESORT_KEY_PACKAGE_EXTENSION: ExtensionType = ExtensionType(0x000A);
+
+// ---- draft-ietf-mls-extensions-10 §9: proposal types --------------------------------------
+
+/// `app_data_update` proposal, draft-ietf-mls-extensions-10 §9.2.
+pub const APP_DATA_UPDATE_PROPOSAL: ProposalType = ProposalType(0x0008);
+/// `app_ephemeral` proposal, draft-ietf-mls-extensions-10 §9.2.
+pub const APP_EPHEMERAL_PROPOSAL: ProposalType = ProposalType(0x0009);
+/// `self_remove` proposal, draft-ietf-mls-extensions-10 §9.2 (OpenMLS agrees).
+pub const SELF_REMOVE_PROPOSAL: ProposalType = ProposalType(0x000A);
+/// `self_remove` under mls-rs's private codepoint (its `self_remove_proposal` feature).
+pub const SELF_REMOVE_PROPOSAL_MLS_RS: ProposalType = ProposalType(0xF003);
+
+// ---- draft-ietf-mls-extensions-10 §9: credential types ------------------------------------
+
+/// `multi` credential, draft-ietf-mls-extensions-10 §9.3.
+pub const MULTI_CREDENTIAL: CredentialType = CredentialType(0x0003);
+/// `weak-multi` credential, draft-ietf-mls-extensions-10 §9.3.
+pub const WEAK_MULTI_CREDENTIAL: CredentialType = CredentialType(0x0004);
+
+// ---- draft-ietf-mls-extensions-10 §9.2: the MLS Component Types registry ------------------
+
+/// `app_components` (LN, GC): supported / required components.
+pub const APP_COMPONENTS_COMPONENT: ComponentId = ComponentId(0x0001);
+/// `safe_aad` (LN, GC): supported / required Safe AAD components.
+pub const SAFE_AAD_COMPONENT: ComponentId = ComponentId(0x0002);
+/// `content_media_types` (LN, GC): accepted / required media types.
+pub const CONTENT_MEDIA_TYPES_COMPONENT: ComponentId = ComponentId(0x0003);
+/// `last_resort_key_package` (KP): empty data marks a last-resort KeyPackage.
+pub const LAST_RESORT_KEY_PACKAGE_COMPONENT: ComponentId = ComponentId(0x0004);
+/// `app_ack` (AE): an [`crate::messages::AppAck`] carried in AppEphemeral.
+pub const APP_ACK_COMPONENT: ComponentId = ComponentId(0x0005);
+/// The GREASE component values (GI, KP, LN only): 0x0A0A, 0x1A1A, …, 0x7A7A.
+pub const GREASE_COMPONENTS: [ComponentId; 8] = [
+    ComponentId(0x0A0A),
+    ComponentId(0x1A1A),
+    ComponentId(0x2A2A),
+    ComponentId(0x3A3A),
+    ComponentId(0x4A4A),
+    ComponentId(0x5A5A),
+    ComponentId(0x6A6A),
+    ComponentId(0x7A7A),
+];
+
+// ---- labels ----------------------------------------------------------------------------
+
+/// `base_label` of a `ComponentOperationLabel` in draft-ietf-mls-extensions-09 and later
+/// (§4.1).
+pub const COMPONENT_BASE_LABEL: &[u8] = b"MLS Component";
+/// The -07/-08 base label, which OpenMLS 0.9 still uses.
+pub const COMPONENT_BASE_LABEL_DRAFT_08: &[u8] = b"Application";
+/// Key-schedule label of `application_export_secret` (draft-ietf-mls-extensions-10 §4.4).
+pub const APPLICATION_EXPORT_LABEL: &[u8] = b"application_export";
+/// SignWithLabel label of a multi-credential's binding (draft-ietf-mls-extensions-10 §6.6).
+pub const CREDENTIAL_BINDING_TBS_LABEL: &[u8] = b"CredentialBindingTBS";
+/// `PSKType application(3)` (draft-ietf-mls-extensions-10 §4.5; no IANA text).
+pub const APPLICATION_PSK_TYPE: u8 = 3;
+
+// ---- other drafts, kept here so that clashes show ---------------------------------------
+
+/// `mls_targeted_message` wire format (draft-ietf-mls-targeted-messages).
+pub const TARGETED_MESSAGE_WIRE_FORMAT: WireFormat = WireFormat(0x0006);
+/// `kp_context` KeyPackage extension (draft-mahy-mls-kp-context-00); room-policy-ext's
+/// request for the same value is superseded by components.
+pub const KP_CONTEXT_EXTENSION: ExtensionType = ExtensionType(0x000B);
+
+/// A named remapping of the draft codepoints: which values a group puts on the wire and
+/// accepts. Stored with the group (one byte).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Encode, Decode)]
+#[repr(u8)]
+#[non_exhaustive]
+pub enum CodepointProfile {
+    /// The values of draft-ietf-mls-extensions-10 (and the other drafts' suggestions).
+    #[default]
+    Draft = 0,
+    /// What OpenMLS 0.9.2 with its `extensions-draft` feature puts on the wire.
+    OpenMls09 = 1,
+    /// mls-rs 0.x with its `self_remove_proposal` feature.
+    MlsRs = 2,
+}
+
+/// How a profile marks a last-resort KeyPackage.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum LastResortMarker {
+    /// An entry with empty data for this component in the KeyPackage's
+    /// `app_data_dictionary` (draft-ietf-mls-extensions-10 §6.5).
+    Component(ComponentId),
+    /// An empty KeyPackage extension of this type (the -04 design).
+    Extension(ExtensionType),
+}
+
+/// A profile name that [`CodepointProfile::from_str`](core::str::FromStr) does not know.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown codepoint profile {0:?}: expected one of draft, openmls-0.9, mls-rs")]
+pub struct UnknownProfile(pub String);
+
+impl CodepointProfile {
+    /// Every profile, in table order.
+    pub const ALL: [Self; 3] = [Self::Draft, Self::OpenMls09, Self::MlsRs];
+
+    /// The profile's name as configuration spells it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Draft => "draft",
+            Self::OpenMls09 => "openmls-0.9",
+            Self::MlsRs => "mls-rs",
+        }
+    }
+
+    /// The proposal type this profile sends `kind` under.
+    pub fn proposal_type(self, kind: ExtensionProposalKind) -> ProposalType {
+        match (self, kind) {
+            (_, ExtensionProposalKind::AppDataUpdate) => APP_DATA_UPDATE_PROPOSAL,
+            (_, ExtensionProposalKind::AppEphemeral) => APP_EPHEMERAL_PROPOSAL,
+            (Self::MlsRs, ExtensionProposalKind::SelfRemove) => SELF_REMOVE_PROPOSAL_MLS_RS,
+            (_, ExtensionProposalKind::SelfRemove) => SELF_REMOVE_PROPOSAL,
+        }
+    }
+
+    /// The kind of proposal `proposal_type` is under this profile, if it is one of the
+    /// drafts' proposals.
+    pub fn proposal_kind(self, proposal_type: ProposalType) -> Option<ExtensionProposalKind> {
+        EXTENSION_PROPOSAL_KINDS
+            .into_iter()
+            .find(|kind| self.proposal_type(*kind) == proposal_type)
+    }
+
+    /// `base_label` of this profile's `ComponentOperationLabel`s.
+    pub fn component_base_label(self) -> &'static [u8] {
+        match self {
+            Self::OpenMls09 => COMPONENT_BASE_LABEL_DRAFT_08,
+            Self::Draft | Self::MlsRs => COMPONENT_BASE_LABEL,
+        }
+    }
+
+    /// How this profile marks last-resort KeyPackages.
+    pub fn last_resort_marker(self) -> LastResortMarker {
+        match self {
+            Self::Draft => LastResortMarker::Component(LAST_RESORT_KEY_PACKAGE_COMPONENT),
+            Self::OpenMls09 | Self::MlsRs => {
+                LastResortMarker::Extension(LAST_RESORT_KEY_PACKAGE_EXTENSION)
+            }
+        }
+    }
+
+    /// Whether this profile uses the `supported_wire_formats` / `required_wire_formats`
+    /// extensions (draft-ietf-mls-extensions-10 §5.1). OpenMLS 0.9 has neither.
+    pub fn has_wire_format_extensions(self) -> bool {
+        !matches!(self, Self::OpenMls09)
+    }
+}
+
+impl core::fmt::Display for CodepointProfile {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl core::str::FromStr for CodepointProfile {
+    type Err = UnknownProfile;
+
+    fn from_str(name: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|profile| profile.name() == name)
+            .ok_or_else(|| UnknownProfile(name.to_owned()))
+    }
+}
+
+const EXTENSION_PROPOSAL_KINDS: [ExtensionProposalKind; 3] = [
+    ExtensionProposalKind::AppDataUpdate,
+    ExtensionProposalKind::AppEphemeral,
+    ExtensionProposalKind::SelfRemove,
+];
+
+/// The structure a proposal type decodes to under *some* profile. Profiles never give one
+/// value two meanings (a test checks), so decoding needs no profile.
+pub fn decodable_proposal_kind(proposal_type: ProposalType) -> Option<ExtensionProposalKind> {
+    CodepointProfile::ALL
+        .into_iter()
+        .find_map(|profile| profile.proposal_kind(proposal_type))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_profile_gives_a_proposal_codepoint_a_different_meaning_than_another() {
+        for a in CodepointProfile::ALL {
+            for b in CodepointProfile::ALL {
+                for kind in EXTENSION_PROPOSAL_KINDS {
+                    let value = a.proposal_type(kind);
+                    assert!(
+                        b.proposal_kind(value).is_none_or(|other| other == kind),
+                        "{value:?} is {kind:?} under {a} but {:?} under {b}",
+                        b.proposal_kind(value)
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn draft_proposal_codepoints_do_not_reuse_rfc_9420_values() {
+        for profile in CodepointProfile::ALL {
+            for kind in EXTENSION_PROPOSAL_KINDS {
+                assert!(profile.proposal_type(kind).0 > ProposalType::GROUP_CONTEXT_EXTENSIONS.0);
+            }
+        }
+    }
+
+    #[test]
+    fn profiles_parse_from_their_names_and_refuse_others() {
+        for profile in CodepointProfile::ALL {
+            assert_eq!(profile.name().parse::<CodepointProfile>(), Ok(profile));
+        }
+        assert_eq!(
+            "openmls".parse::<CodepointProfile>(),
+            Err(UnknownProfile("openmls".into()))
+        );
+    }
+
+    #[test]
+    fn mls_rs_self_remove_decodes_and_is_refused_by_the_draft_profile() {
+        assert_eq!(
+            decodable_proposal_kind(SELF_REMOVE_PROPOSAL_MLS_RS),
+            Some(ExtensionProposalKind::SelfRemove)
+        );
+        assert_eq!(
+            CodepointProfile::Draft.proposal_kind(SELF_REMOVE_PROPOSAL_MLS_RS),
+            None
+        );
+        assert_eq!(
+            CodepointProfile::MlsRs.proposal_kind(SELF_REMOVE_PROPOSAL),
+            None
+        );
+    }
+
+    #[test]
+    fn grease_components_are_recognised() {
+        for value in GREASE_COMPONENTS {
+            assert!(value.is_grease(), "{value:?}");
+        }
+        assert!(!ComponentId(0x8A0A).is_grease());
+        assert!(!APP_COMPONENTS_COMPONENT.is_grease());
+        assert!(ComponentId(0x8000).is_private_use());
+    }
+}
