@@ -483,6 +483,61 @@ fn an_application_psk_is_committed_by_one_member_and_processed_by_the_other() {
 }
 
 #[test]
+fn a_member_added_with_an_application_psk_finds_it_through_its_psk_store() {
+    let mut rng = SeededRng::new(17);
+    let psks: Arc<dyn PskStore> = Arc::new(psk_store(&[(C2, b"room key", 5)], &[]));
+    let (mut alice, mut bob) = pair(false, psks.clone(), &mut rng);
+    let carol = params("carol", psks, &mut rng);
+    let bundle = KeyPackageBundle::generate(&carol, SUITE, NOW, &mut rng).unwrap();
+    let proposals = vec![
+        Proposal::Add(Add {
+            key_package: bundle.key_package.clone(),
+        }),
+        alice
+            .application_psk_proposal(C2, b"room key".to_vec(), &mut rng)
+            .unwrap(),
+    ];
+    let output = alice
+        .commit(
+            &CommitOptions {
+                proposals,
+                ..CommitOptions::default()
+            },
+            NOW,
+            &mut rng,
+        )
+        .unwrap();
+    alice.merge_pending_commit().unwrap();
+    bob.process_message(&output.commit, NOW).unwrap();
+    let MlsMessageBody::Welcome(welcome) = &output.welcome.unwrap().body else {
+        panic!("no Welcome");
+    };
+    // The Welcome's GroupSecrets name the PSK (RFC 9420 §12.4.3.1).
+    let carol_group = Group::join(
+        carol.clone(),
+        welcome,
+        &bundle,
+        &JoinOptions::default(),
+        NOW,
+    )
+    .unwrap();
+    assert_eq!(
+        carol_group.epoch_authenticator(),
+        alice.epoch_authenticator()
+    );
+    assert_eq!(bob.epoch_authenticator(), alice.epoch_authenticator());
+    // Without the PSK the joiner cannot compute the epoch.
+    let without = MemberParams {
+        env: env(no_psks()),
+        ..carol
+    };
+    assert_eq!(
+        Group::join(without, welcome, &bundle, &JoinOptions::default(), NOW).unwrap_err(),
+        GroupError::PskNotFound
+    );
+}
+
+#[test]
 fn an_application_psk_is_not_an_external_psk_of_the_same_id() {
     let mut rng = SeededRng::new(10);
     let (mut alice, mut bob) = pair(false, no_psks(), &mut rng);
