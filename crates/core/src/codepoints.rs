@@ -97,8 +97,9 @@ pub const GREASE_COMPONENTS: [ComponentId; 8] = [
 pub const COMPONENT_BASE_LABEL: &[u8] = b"MLS Component";
 /// The -07/-08 base label, which OpenMLS 0.9 still uses.
 pub const COMPONENT_BASE_LABEL_DRAFT_08: &[u8] = b"Application";
-/// Key-schedule label of `application_export_secret` (draft-ietf-mls-extensions-10 §4.4).
-pub const APPLICATION_EXPORT_LABEL: &[u8] = b"application_export";
+/// Key-schedule label of `application_export_secret` (draft-ietf-mls-extensions-10 §4.4):
+/// a `DeriveSecret` label, so a string like RFC 9420's own.
+pub const APPLICATION_EXPORT_LABEL: &str = "application_export";
 /// SignWithLabel label of a multi-credential's binding (draft-ietf-mls-extensions-10 §6.6).
 pub const CREDENTIAL_BINDING_TBS_LABEL: &[u8] = b"CredentialBindingTBS";
 /// `PSKType application(3)` (draft-ietf-mls-extensions-10 §4.5; no IANA text).

@@ -2,7 +2,9 @@
 //! `commit_secret`, the `psk_secret` and the serialized `GroupContext` to the joiner, welcome
 //! and epoch secrets, every secret derived from the epoch secret (§8 table, §8.5 exporter,
 //! §8.6 resumption PSK, §8.7 epoch authenticator), the external key pair (§8) and the Welcome
-//! key and nonce (§12.4.3.1).
+//! key and nonce (§12.4.3.1), plus the `application_export_secret` of
+//! draft-ietf-mls-extensions-10 §4.4 (the root of the safe exporter tree,
+//! [`crate::safe::ExporterTree`]).
 //!
 //! The schedule is split where the protocol needs it split:
 //!
@@ -202,8 +204,9 @@ fn check_len(what: &'static str, secret: &[u8], expected: usize) -> Result<(), K
 }
 
 /// The secrets derived from one epoch's `epoch_secret` (RFC 9420 §8, table
-/// "Epoch-Derived Secrets"), plus the next epoch's `init_secret`.
-#[derive(Debug, Clone, PartialEq, Eq, conclave_codec::Encode, conclave_codec::Decode)]
+/// "Epoch-Derived Secrets"), plus the next epoch's `init_secret` and the
+/// `application_export_secret` of draft-ietf-mls-extensions-10 §4.4.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EpochSecrets {
     /// `DeriveSecret(epoch_secret, "sender data")`: keys for sender data (RFC 9420 §6.3.2).
     pub sender_data_secret: Secret,
@@ -224,6 +227,10 @@ pub struct EpochSecrets {
     pub epoch_authenticator: Secret,
     /// `DeriveSecret(epoch_secret, "init")`: the `init_secret` of the next epoch.
     pub init_secret: Secret,
+    /// `DeriveSecret(epoch_secret, "application_export")`: the root of the epoch's exporter
+    /// tree (draft-ietf-mls-extensions-10 §4.4). A group moves it into its
+    /// [`crate::safe::ExporterTree`] and keeps it nowhere else.
+    pub application_export_secret: Secret,
 }
 
 impl EpochSecrets {
@@ -243,6 +250,7 @@ impl EpochSecrets {
             resumption_psk: d(labels::RESUMPTION)?,
             epoch_authenticator: d(labels::AUTHENTICATION)?,
             init_secret: d(labels::INIT)?,
+            application_export_secret: d(crate::codepoints::APPLICATION_EXPORT_LABEL)?,
         })
     }
 
@@ -317,6 +325,8 @@ mod tests {
         let b = joiner.epoch_secrets(cs, ctx).unwrap();
         assert_eq!(a, b);
         assert_ne!(a.init_secret, a.encryption_secret);
+        assert_ne!(a.application_export_secret, a.exporter_secret);
+        assert_eq!(a.application_export_secret.len(), 32);
         assert_eq!(a.external_key_pair(cs).unwrap().public_key.len(), 32);
     }
 
@@ -337,6 +347,18 @@ mod tests {
             })
         ));
         assert!(KeySchedule::from_joiner(cs, Secret::new(vec![0; 3]), None).is_err());
+    }
+
+    #[test]
+    fn application_export_secret_is_derive_secret_of_the_epoch_secret() {
+        let cs = cs();
+        let cs = cs.as_ref();
+        let epoch_secret = Secret::new(vec![5; 32]);
+        let secrets = EpochSecrets::from_epoch_secret(cs, &epoch_secret).unwrap();
+        // DeriveSecret(epoch_secret, "application_export") = ExpandWithLabel(., label, "", Nh)
+        let expected =
+            expand_with_label(cs, epoch_secret.as_bytes(), "application_export", &[], 32).unwrap();
+        assert_eq!(secrets.application_export_secret, expected);
     }
 
     #[test]

@@ -20,6 +20,7 @@ pub mod member;
 pub mod messages;
 mod parallel;
 pub mod psk;
+pub mod safe;
 pub mod secret_tree;
 pub mod storage;
 pub mod transcript;

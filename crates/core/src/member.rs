@@ -420,6 +420,49 @@ impl MemberGroup {
         self.run(|g, _, rng| g.encrypt_application_message(data, authenticated_data, rng))
     }
 
+    /// [`MemberGroup::send`] with Safe AAD (draft-ietf-mls-extensions-10 §4.9,
+    /// [`Group::encrypt_application_message_with_safe_aad`]).
+    pub fn send_with_safe_aad(
+        &mut self,
+        data: &[u8],
+        aad: &crate::messages::SafeAad,
+    ) -> Result<MlsMessage, MemberError> {
+        self.run(|g, _, rng| g.encrypt_application_message_with_safe_aad(data, aad, rng))
+    }
+
+    /// `SafeExportSecret(component_id)` of the current epoch
+    /// ([`Group::safe_export_secret`], draft-ietf-mls-extensions-10 §4.4). The secret is
+    /// returned only once the deletion of its source is saved, so a reload cannot export it
+    /// again; if saving fails the secret is dropped (and the group's next save rewrites
+    /// everything).
+    pub fn safe_export_secret(
+        &mut self,
+        component_id: crate::messages::ComponentId,
+    ) -> Result<conclave_crypto::Secret, MemberError> {
+        self.run(|g, _, _| g.safe_export_secret(component_id))
+    }
+
+    /// `SafeEncryptWithLabel` to a member's leaf key or the group's external key, with our
+    /// randomness ([`Group::safe_encrypt`], draft-ietf-mls-extensions-10 §4.2). Nothing is
+    /// saved: encryption changes no state.
+    pub fn safe_encrypt(
+        &self,
+        to: crate::group::SafeHpkeKey,
+        component_id: crate::messages::ComponentId,
+        label: &[u8],
+        context: &[u8],
+        plaintext: &[u8],
+    ) -> Result<crate::messages::HpkeCiphertext, MemberError> {
+        Ok(self.group.safe_encrypt(
+            to,
+            component_id,
+            label,
+            context,
+            plaintext,
+            &mut self.runtime.rng(),
+        )?)
+    }
+
     /// Processes a message of the group ([`Group::process_message`]) and saves the result.
     pub fn process(&mut self, message: &MlsMessage) -> Result<ProcessedMessage, MemberError> {
         self.run(|g, now, _| g.process_message(message, now))

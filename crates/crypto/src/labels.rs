@@ -8,6 +8,9 @@
 //! * [`sign_with_label`] / [`verify_with_label`] (RFC 9420 §5.1.2), over `SignContent`;
 //! * [`encrypt_with_label`] / [`decrypt_with_label`] (RFC 9420 §5.1.3), HPKE base mode with
 //!   `info = EncryptContext` and empty associated data;
+//! * the `*_bytes` variants of the signing and encryption functions take the label as bytes
+//!   rather than a string: the Safe Application Interface of draft-ietf-mls-extensions-10
+//!   (§4.2, §4.3) puts a serialized `ComponentOperationLabel` where RFC 9420 has a string;
 //! * [`ref_hash`], [`make_key_package_ref`], [`make_proposal_ref`] (RFC 9420 §5.2);
 //! * [`derive_key_pair`]: the KEM's `DeriveKeyPair` used on node, path and external
 //!   secrets (RFC 9420 §5.1, §7.4, §8).
@@ -33,17 +36,19 @@ fn encoding_error(e: CodecError) -> CryptoError {
     CryptoError::Encoding(e.to_string())
 }
 
-/// Writes `opaque label<V> = "MLS 1.0 " + label`.
-fn write_mls_label(out: &mut Vec<u8>, label: &str) -> Result<(), CryptoError> {
+/// Writes `opaque label<V> = "MLS 1.0 " + label`. The label is bytes: RFC 9420's own
+/// labels are ASCII strings, but the Safe Application Interface puts a serialized
+/// `ComponentOperationLabel` in its place (draft-ietf-mls-extensions-10 §4.2, §4.3).
+fn write_mls_label(out: &mut Vec<u8>, label: &[u8]) -> Result<(), CryptoError> {
     let mut full = Vec::with_capacity(MLS_LABEL_PREFIX.len() + label.len());
     full.extend_from_slice(MLS_LABEL_PREFIX.as_bytes());
-    full.extend_from_slice(label.as_bytes());
+    full.extend_from_slice(label);
     write_opaque(out, &full).map_err(encoding_error)
 }
 
 /// Encodes `struct { opaque label<V>; opaque second<V>; }` with the MLS label prefix
 /// (`SignContent`, `EncryptContext`; RFC 9420 §5.1.2, §5.1.3).
-fn labelled_pair(label: &str, second: &[u8]) -> Result<Vec<u8>, CryptoError> {
+fn labelled_pair(label: &[u8], second: &[u8]) -> Result<Vec<u8>, CryptoError> {
     let mut out = Vec::with_capacity(MLS_LABEL_PREFIX.len() + label.len() + second.len() + 8);
     write_mls_label(&mut out, label)?;
     write_opaque(&mut out, second).map_err(encoding_error)?;
@@ -61,7 +66,7 @@ pub fn kdf_label(label: &str, context: &[u8], length: usize) -> Result<Vec<u8>, 
     })?;
     let mut out = Vec::with_capacity(2 + MLS_LABEL_PREFIX.len() + label.len() + context.len() + 8);
     out.extend_from_slice(&length16.to_be_bytes());
-    write_mls_label(&mut out, label)?;
+    write_mls_label(&mut out, label.as_bytes())?;
     write_opaque(&mut out, context).map_err(encoding_error)?;
     Ok(out)
 }
@@ -107,6 +112,13 @@ pub fn derive_tree_secret(
 /// Encodes `SignContent { opaque label<V> = "MLS 1.0 " + label; opaque content<V>; }`
 /// (RFC 9420 §5.1.2).
 pub fn sign_content(label: &str, content: &[u8]) -> Result<Vec<u8>, CryptoError> {
+    labelled_pair(label.as_bytes(), content)
+}
+
+/// [`sign_content`] with a label of arbitrary bytes: `SignContent { opaque label<V> =
+/// "MLS 1.0 " + label; opaque content<V>; }`. The Safe Application Interface signs with a
+/// serialized `ComponentOperationLabel` as the label (draft-ietf-mls-extensions-10 §4.3).
+pub fn sign_content_bytes(label: &[u8], content: &[u8]) -> Result<Vec<u8>, CryptoError> {
     labelled_pair(label, content)
 }
 
@@ -115,7 +127,7 @@ pub fn sign_content(label: &str, content: &[u8]) -> Result<Vec<u8>, CryptoError>
 /// (a 1 MiB application message) straight after it saves a copy of the content.
 pub fn sign_content_header(label: &str, content_len: usize) -> Result<Vec<u8>, CryptoError> {
     let mut out = Vec::with_capacity(MLS_LABEL_PREFIX.len() + label.len() + content_len + 8);
-    write_mls_label(&mut out, label)?;
+    write_mls_label(&mut out, label.as_bytes())?;
     conclave_codec::write_varint(&mut out, content_len).map_err(encoding_error)?;
     Ok(out)
 }
@@ -128,7 +140,17 @@ pub fn sign_with_label(
     label: &str,
     content: &[u8],
 ) -> Result<Vec<u8>, CryptoError> {
-    let message = sign_content(label, content)?;
+    sign_with_label_bytes(cs, secret_key, label.as_bytes(), content)
+}
+
+/// [`sign_with_label`] with a label of arbitrary bytes (see [`sign_content_bytes`]).
+pub fn sign_with_label_bytes(
+    cs: &dyn CipherSuiteProvider,
+    secret_key: &[u8],
+    label: &[u8],
+    content: &[u8],
+) -> Result<Vec<u8>, CryptoError> {
+    let message = sign_content_bytes(label, content)?;
     cs.sign(secret_key, &message)
 }
 
@@ -141,7 +163,18 @@ pub fn verify_with_label(
     content: &[u8],
     signature: &[u8],
 ) -> Result<(), CryptoError> {
-    let message = sign_content(label, content)?;
+    verify_with_label_bytes(cs, public_key, label.as_bytes(), content, signature)
+}
+
+/// [`verify_with_label`] with a label of arbitrary bytes (see [`sign_content_bytes`]).
+pub fn verify_with_label_bytes(
+    cs: &dyn CipherSuiteProvider,
+    public_key: &[u8],
+    label: &[u8],
+    content: &[u8],
+    signature: &[u8],
+) -> Result<(), CryptoError> {
+    let message = sign_content_bytes(label, content)?;
     cs.verify(public_key, &message, signature)
 }
 
@@ -160,6 +193,13 @@ pub struct LabelledCiphertext {
 /// Encodes `EncryptContext { opaque label<V> = "MLS 1.0 " + label; opaque context<V>; }`
 /// (RFC 9420 §5.1.3).
 pub fn encrypt_context(label: &str, context: &[u8]) -> Result<Vec<u8>, CryptoError> {
+    labelled_pair(label.as_bytes(), context)
+}
+
+/// [`encrypt_context`] with a label of arbitrary bytes: the Safe Application Interface
+/// encrypts with a serialized `ComponentOperationLabel` as the label
+/// (draft-ietf-mls-extensions-10 §4.2).
+pub fn encrypt_context_bytes(label: &[u8], context: &[u8]) -> Result<Vec<u8>, CryptoError> {
     labelled_pair(label, context)
 }
 
@@ -174,7 +214,19 @@ pub fn encrypt_with_label(
     plaintext: &[u8],
     rng: &mut dyn CryptoRandom,
 ) -> Result<LabelledCiphertext, CryptoError> {
-    let info = encrypt_context(label, context)?;
+    encrypt_with_label_bytes(cs, public_key, label.as_bytes(), context, plaintext, rng)
+}
+
+/// [`encrypt_with_label`] with a label of arbitrary bytes (see [`encrypt_context_bytes`]).
+pub fn encrypt_with_label_bytes(
+    cs: &dyn CipherSuiteProvider,
+    public_key: &[u8],
+    label: &[u8],
+    context: &[u8],
+    plaintext: &[u8],
+    rng: &mut dyn CryptoRandom,
+) -> Result<LabelledCiphertext, CryptoError> {
+    let info = encrypt_context_bytes(label, context)?;
     let (kem_output, ciphertext) = hpke::seal_base(cs, public_key, &info, &[], plaintext, rng)?;
     Ok(LabelledCiphertext {
         kem_output,
@@ -224,7 +276,26 @@ pub fn decrypt_with_label(
     kem_output: &[u8],
     ciphertext: &[u8],
 ) -> Result<Secret, CryptoError> {
-    let info = encrypt_context(label, context)?;
+    decrypt_with_label_bytes(
+        cs,
+        secret_key,
+        label.as_bytes(),
+        context,
+        kem_output,
+        ciphertext,
+    )
+}
+
+/// [`decrypt_with_label`] with a label of arbitrary bytes (see [`encrypt_context_bytes`]).
+pub fn decrypt_with_label_bytes(
+    cs: &dyn CipherSuiteProvider,
+    secret_key: &[u8],
+    label: &[u8],
+    context: &[u8],
+    kem_output: &[u8],
+    ciphertext: &[u8],
+) -> Result<Secret, CryptoError> {
+    let info = encrypt_context_bytes(label, context)?;
     hpke::open_base(cs, kem_output, secret_key, &info, &[], ciphertext)
 }
 
@@ -303,6 +374,24 @@ mod tests {
         let mut c = sign_content_header("FramedContentTBS", content.len()).unwrap();
         c.extend_from_slice(&content);
         assert_eq!(c, sign_content("FramedContentTBS", &content).unwrap());
+    }
+
+    #[test]
+    fn byte_labels_encode_like_string_labels() {
+        assert_eq!(
+            sign_content_bytes(b"L", &[9]).unwrap(),
+            sign_content("L", &[9]).unwrap()
+        );
+        assert_eq!(
+            encrypt_context_bytes(b"Welcome", &[1, 2]).unwrap(),
+            encrypt_context("Welcome", &[1, 2]).unwrap()
+        );
+        // A label that is not UTF-8 (a serialized ComponentOperationLabel may not be).
+        let c = sign_content_bytes(&[0xff, 0x00], &[]).unwrap();
+        let mut expected = vec![10];
+        expected.extend_from_slice(b"MLS 1.0 ");
+        expected.extend_from_slice(&[0xff, 0x00, 0]);
+        assert_eq!(c, expected);
     }
 
     #[test]

@@ -46,7 +46,9 @@ pub struct CommitOptions {
     pub ratchet_tree_in_group_info: bool,
     /// Extra GroupInfo extensions.
     pub group_info_extensions: Vec<Extension>,
-    /// Authenticated data of the commit message.
+    /// Authenticated data of the commit message. In a group that requires Safe AAD
+    /// (draft-ietf-mls-extensions-10 §4.9) an encoded `SafeAAD`; empty is sent as the empty
+    /// `SafeAAD`.
     pub authenticated_data: Vec<u8>,
 }
 
@@ -207,7 +209,11 @@ pub(crate) fn build_commit(
         group_id: group_id.clone(),
         epoch: base.context.epoch,
         sender,
-        authenticated_data: options.authenticated_data.clone(),
+        // Safe AAD (draft-ietf-mls-extensions-10 §4.9) by the context the commit is sent in.
+        authenticated_data: crate::safe::outgoing_authenticated_data(
+            &base.context.extensions,
+            &options.authenticated_data,
+        )?,
         content: Content::Commit(Commit {
             proposals: proposal_refs,
             path,

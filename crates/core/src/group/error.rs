@@ -9,6 +9,7 @@ use crate::framing::FramingError;
 use crate::key_schedule::KeyScheduleError;
 use crate::messages::{LeafIndex, ProposalType, SenderType, WireFormat};
 use crate::psk::PskError;
+use crate::safe::SafeError;
 use crate::secret_tree::SecretTreeError;
 use crate::transcript::TranscriptError;
 use crate::tree::{TreeError, TreeValidationError};
@@ -165,6 +166,10 @@ pub enum GroupError {
     /// PSK derivation failed.
     #[error(transparent)]
     Psk(#[from] PskError),
+    /// A rule of the Safe Application Interface (draft-ietf-mls-extensions-10 §4): Safe AAD,
+    /// the safe exporter, safe signatures and encryption.
+    #[error(transparent)]
+    Safe(#[from] SafeError),
     /// Encoding or decoding failed.
     #[error("codec: {0}")]
     Codec(#[from] CodecError),

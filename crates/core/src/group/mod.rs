@@ -25,6 +25,7 @@ mod join;
 mod proposals;
 mod records;
 mod resumption;
+mod safe;
 mod state;
 mod storage;
 mod tracked;
@@ -43,6 +44,7 @@ pub use error::GroupError;
 pub use external::{external_proposal, new_member_proposal};
 pub use join::{JoinOptions, external_commit_init};
 pub use resumption::LinkedGroupOptions;
+pub use safe::SafeHpkeKey;
 pub use state::PskStore;
 
 use crate::codepoints::CodepointProfile;
@@ -118,7 +120,8 @@ pub struct GroupEnv {
     pub crypto: Arc<dyn CryptoProvider>,
     /// Credential validation (RFC 9420 §5.3.1).
     pub identity: Arc<dyn IdentityProvider>,
-    /// External pre-shared keys (RFC 9420 §8.4).
+    /// External pre-shared keys (RFC 9420 §8.4) and application PSKs
+    /// (draft-ietf-mls-extensions-10 §4.5).
     pub psks: Arc<dyn PskStore>,
 }
 
@@ -380,6 +383,9 @@ pub enum ProcessedMessage {
         data: Vec<u8>,
         /// The sender's authenticated but unencrypted data.
         authenticated_data: Vec<u8>,
+        /// `authenticated_data` parsed as a `SafeAAD` (draft-ietf-mls-extensions-10 §4.9) when
+        /// the epoch's GroupContext requires Safe AAD, `None` when it does not.
+        safe_aad: Option<crate::messages::SafeAad>,
     },
     /// A proposal, now cached for the next commit (RFC 9420 §12.1).
     Proposal {
@@ -657,6 +663,11 @@ impl Group {
     /// Encrypts an application message (RFC 9420 §6.3). Refused while proposals are pending
     /// (RFC 9420 §12.4: commit them first).
     ///
+    /// In a group that requires Safe AAD (draft-ietf-mls-extensions-10 §4.9,
+    /// [`Group::safe_aad_required`]) `authenticated_data` must be an encoded `SafeAAD`
+    /// (see [`Group::encrypt_application_message_with_safe_aad`]); empty bytes are sent as the
+    /// empty `SafeAAD`, anything else is refused with [`crate::safe::SafeError`].
+    ///
     /// Only our sender ratchet changes: write [`Group::take_changes`] (a few dozen bytes)
     /// before sending the message, so that a reload never reuses its generation.
     pub fn encrypt_application_message(
@@ -673,7 +684,7 @@ impl Group {
             group_id: self.epoch.context.group_id.clone(),
             epoch: self.epoch(),
             sender: Sender::Member(self.own_leaf()),
-            authenticated_data: authenticated_data.to_vec(),
+            authenticated_data: self.outgoing_authenticated_data(authenticated_data)?,
             content: Content::Application(data.to_vec()),
         };
         let signed = sign_content(
@@ -697,7 +708,8 @@ impl Group {
     }
 
     /// Sends `proposal` by reference: returns the message and caches the proposal so that
-    /// our next commit includes it (RFC 9420 §12.1).
+    /// our next commit includes it (RFC 9420 §12.1). `authenticated_data` follows the Safe
+    /// AAD rule of [`Group::encrypt_application_message`].
     pub fn propose(
         &mut self,
         proposal: Proposal,
@@ -716,7 +728,7 @@ impl Group {
             group_id: self.epoch.context.group_id.clone(),
             epoch: self.epoch(),
             sender: Sender::Member(self.own_leaf()),
-            authenticated_data: authenticated_data.to_vec(),
+            authenticated_data: self.outgoing_authenticated_data(authenticated_data)?,
             content: Content::Proposal(proposal),
         };
         let (message, signed) = self.sign_and_protect_handshake(content, None, rng)?;
@@ -867,6 +879,10 @@ impl Group {
     ) -> Result<ProcessedMessage, GroupError> {
         self.ensure_active()?;
         self.check_group_and_epoch(&message.content.group_id, message.content.epoch)?;
+        crate::safe::incoming_safe_aad(
+            &self.epoch.context.extensions,
+            &message.content.authenticated_data,
+        )?;
         if message.content.sender == Sender::Member(self.own_leaf()) {
             return self.own_handshake_echo(message);
         }
@@ -909,6 +925,11 @@ impl Group {
             return self.process_past_epoch(message);
         }
         self.ensure_active()?;
+        // Before anything is decrypted, so that a refused message consumes no key.
+        crate::safe::incoming_safe_aad(
+            &self.epoch.context.extensions,
+            &message.authenticated_data,
+        )?;
         let sender_data = open_sender_data(
             self.cs.as_ref(),
             message,
@@ -960,6 +981,7 @@ impl Group {
                 message: message.epoch,
                 current,
             })?;
+        crate::safe::incoming_safe_aad(&past.context.extensions, &message.authenticated_data)?;
         let sender_data = open_sender_data(cs, message, past.sender_data_secret.as_bytes())?;
         if sender_data.leaf_index == past.own_leaf {
             return Ok(ProcessedMessage::OwnMessage);
@@ -982,7 +1004,7 @@ impl Group {
             .ok_or(GroupError::UnknownSender(leaf))?
             .clone();
         let verified = unverified.verify(cs, key.as_ref(), &past.context)?;
-        application_message(verified)
+        application_message(verified, &past.context)
     }
 
     /// The signature key of the sender of `content` (RFC 9420 §6.1).
@@ -1041,7 +1063,7 @@ impl Group {
         now: u64,
     ) -> Result<ProcessedMessage, GroupError> {
         match verified.content() {
-            Content::Application(_) => application_message(verified),
+            Content::Application(_) => application_message(verified, &self.epoch.context),
             Content::Proposal(_) => {
                 let cached = proposals::receive_proposal(self, verified, now)?;
                 // A PublicMessage proposal can be replayed verbatim (it carries no
@@ -1116,7 +1138,11 @@ impl Group {
     }
 }
 
-fn application_message(verified: VerifiedContent<'_>) -> Result<ProcessedMessage, GroupError> {
+/// The application message of `verified`, received in the epoch of `context`.
+fn application_message(
+    verified: VerifiedContent<'_>,
+    context: &GroupContext,
+) -> Result<ProcessedMessage, GroupError> {
     let content = verified.into_authenticated_content();
     let Sender::Member(sender) = content.content.sender else {
         return Err(GroupError::SenderNotAllowed {
@@ -1128,11 +1154,15 @@ fn application_message(verified: VerifiedContent<'_>) -> Result<ProcessedMessage
     let Content::Application(data) = content.content.content else {
         return Err(GroupError::UnexpectedWireFormat(content.wire_format));
     };
+    // Checked before decryption already; parsed again here for the caller.
+    let safe_aad =
+        crate::safe::incoming_safe_aad(&context.extensions, &content.content.authenticated_data)?;
     Ok(ProcessedMessage::Application {
         sender,
         epoch: content.content.epoch,
         data,
         authenticated_data: content.content.authenticated_data,
+        safe_aad,
     })
 }
 

@@ -68,7 +68,8 @@ impl Group {
     /// (RFC 9420 §9, §9.2: consumed secrets are deleted). After any other change (a new,
     /// joined or snapshot-loaded group, proposals, commits, a credential, …) it is
     /// [`StateChanges::Full`]. The core decides; a change it cannot attribute to a sender
-    /// ratchet is always a full rewrite.
+    /// ratchet is always a full rewrite — so is a safe export
+    /// ([`Group::safe_export_secret`]): the epoch's exporter tree lives in the group record.
     ///
     /// The changes count as saved once returned. If writing them fails, reload the group
     /// from the store (its previous state) or call [`Group::force_full_save`] and write the

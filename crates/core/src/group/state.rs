@@ -5,16 +5,27 @@ use conclave_crypto::{CipherSuiteProvider, Secret};
 
 use super::{Group, GroupConfig, GroupError};
 use crate::key_schedule::{EpochSecrets, KeySchedule};
-use crate::messages::{GroupContext, LeafIndex, PreSharedKeyId, Psk, SignaturePublicKey};
+use crate::messages::{
+    ComponentId, GroupContext, LeafIndex, PreSharedKeyId, Psk, SignaturePublicKey,
+};
+use crate::safe::ExporterTree;
 use crate::secret_tree::SecretTree;
 use crate::transcript;
 use crate::tree::RatchetTree;
 
-/// Where external PSKs come from (RFC 9420 §8.4). Resumption PSKs are kept by the groups
-/// themselves.
+/// Where external PSKs (RFC 9420 §8.4) and application PSKs (draft-ietf-mls-extensions-10
+/// §4.5) come from. Resumption PSKs are kept by the groups themselves.
 pub trait PskStore: Send + Sync {
     /// The external PSK with identifier `psk_id`, if known.
     fn external_psk(&self, psk_id: &[u8]) -> Option<Secret>;
+
+    /// The application PSK `psk_id` of component `component_id`
+    /// (draft-ietf-mls-extensions-10 §4.5), if known. Its own namespace: an external PSK
+    /// with the same `psk_id` is a different PSK. The default knows none.
+    fn application_psk(&self, component_id: ComponentId, psk_id: &[u8]) -> Option<Secret> {
+        let _ = (component_id, psk_id);
+        None
+    }
 }
 
 /// A PSK store that knows no PSK.
@@ -45,12 +56,16 @@ pub(crate) struct PskSources<'a> {
 }
 
 impl PskSources<'_> {
-    /// The secret of `id`: an external PSK from the store; a resumption PSK from the
-    /// group's own epochs first, then from the linked groups (a ReInit may keep the group
-    /// id, RFC 9420 §11.2, so both can name the same id).
+    /// The secret of `id`: an external or application PSK from the store; a resumption PSK
+    /// from the group's own epochs first, then from the linked groups (a ReInit may keep the
+    /// group id, RFC 9420 §11.2, so both can name the same id).
     pub(crate) fn find(&self, id: &PreSharedKeyId) -> Option<Secret> {
         match &id.psk {
             Psk::External { psk_id } => self.external.external_psk(psk_id),
+            Psk::Application {
+                component_id,
+                psk_id,
+            } => self.external.application_psk(*component_id, psk_id),
             Psk::Resumption {
                 psk_group_id,
                 psk_epoch,
@@ -90,10 +105,14 @@ pub(crate) struct EpochState {
     pub(crate) interim_transcript_hash: Vec<u8>,
     /// Confirmation tag of that commit (§6.1), repeated in GroupInfo.
     pub(crate) confirmation_tag: Vec<u8>,
-    /// The epoch's secrets; `encryption_secret` is wiped once the secret tree holds it.
+    /// The epoch's secrets; `encryption_secret` and `application_export_secret` are wiped
+    /// once the secret tree and the exporter tree hold them.
     pub(crate) secrets: EpochSecrets,
     /// The secret tree of the epoch (§9).
     pub(crate) secret_tree: SecretTree,
+    /// The epoch's Exporter Tree (draft-ietf-mls-extensions-10 §4.4). Only the current
+    /// epoch (and a pending commit's) has one: it ends with its epoch.
+    pub(crate) exporter_tree: ExporterTree,
 }
 
 impl EpochState {
@@ -116,7 +135,8 @@ impl EpochState {
         )
     }
 
-    /// Assembles an epoch, building its secret tree (and wiping the encryption secret).
+    /// Assembles an epoch, building its secret tree and exporter tree (and wiping the
+    /// encryption and application export secrets).
     pub(crate) fn new(
         config: &GroupConfig,
         context: GroupContext,
@@ -127,6 +147,8 @@ impl EpochState {
     ) -> Self {
         let encryption_secret = std::mem::take(&mut secrets.encryption_secret);
         let secret_tree = SecretTree::new(encryption_secret, tree.size(), config.secret_tree);
+        let exporter_tree =
+            ExporterTree::new(std::mem::take(&mut secrets.application_export_secret));
         Self {
             context,
             tree,
@@ -134,6 +156,7 @@ impl EpochState {
             confirmation_tag,
             secrets,
             secret_tree,
+            exporter_tree,
         }
     }
 }

@@ -26,6 +26,7 @@ use crate::messages::{
     Credential, GroupContext, LeafIndex, Proposal, ProposalRef, RatchetTreeNodes, Sender,
     SignaturePublicKey, WireFormat,
 };
+use crate::safe::{ExporterTree, StoredExporterTree};
 use crate::secret_tree::{SecretTree, SecretTreeConfig};
 use crate::tree::RatchetTree;
 use crate::tree_math::NodeIndex;
@@ -66,6 +67,17 @@ struct StateSection {
 mod section {
     /// The group's [`crate::codepoints::CodepointProfile`] (one byte).
     pub(super) const CODEPOINT_PROFILE: u16 = 1;
+    /// The Exporter Trees of the current epoch and of the pending commit's epoch
+    /// (draft-ietf-mls-extensions-10 §4.4), [`super::StoredExporterTrees`]. Without it (a
+    /// state stored before the safe exporter) those epochs have none.
+    pub(super) const EXPORTER_TREES: u16 = 2;
+}
+
+/// The [`section::EXPORTER_TREES`] section: `None` for an epoch without an exporter tree.
+#[derive(Encode, Decode)]
+struct StoredExporterTrees {
+    current: Option<StoredExporterTree>,
+    pending: Option<StoredExporterTree>,
 }
 
 /// Where the entries (node secrets, ratchets) of the current and past epochs' secret trees
@@ -114,8 +126,54 @@ struct StoredEpoch {
     tree: RatchetTreeNodes,
     interim_transcript_hash: Vec<u8>,
     confirmation_tag: Vec<u8>,
-    secrets: EpochSecrets,
+    secrets: StoredEpochSecrets,
     secret_tree: SecretTree,
+}
+
+/// The epoch secrets as stored since format version 1: every [`EpochSecrets`] field but
+/// `application_export_secret`, which the epoch's exporter tree holds (its own section).
+#[derive(Encode, Decode)]
+struct StoredEpochSecrets {
+    sender_data_secret: Secret,
+    encryption_secret: Secret,
+    exporter_secret: Secret,
+    external_secret: Secret,
+    confirmation_key: Secret,
+    membership_key: Secret,
+    resumption_psk: Secret,
+    epoch_authenticator: Secret,
+    init_secret: Secret,
+}
+
+impl StoredEpochSecrets {
+    fn from_secrets(secrets: &EpochSecrets) -> Self {
+        Self {
+            sender_data_secret: secrets.sender_data_secret.clone(),
+            encryption_secret: secrets.encryption_secret.clone(),
+            exporter_secret: secrets.exporter_secret.clone(),
+            external_secret: secrets.external_secret.clone(),
+            confirmation_key: secrets.confirmation_key.clone(),
+            membership_key: secrets.membership_key.clone(),
+            resumption_psk: secrets.resumption_psk.clone(),
+            epoch_authenticator: secrets.epoch_authenticator.clone(),
+            init_secret: secrets.init_secret.clone(),
+        }
+    }
+
+    fn into_secrets(self) -> EpochSecrets {
+        EpochSecrets {
+            sender_data_secret: self.sender_data_secret,
+            encryption_secret: self.encryption_secret,
+            exporter_secret: self.exporter_secret,
+            external_secret: self.external_secret,
+            confirmation_key: self.confirmation_key,
+            membership_key: self.membership_key,
+            resumption_psk: self.resumption_psk,
+            epoch_authenticator: self.epoch_authenticator,
+            init_secret: self.init_secret,
+            application_export_secret: Secret::default(),
+        }
+    }
 }
 
 #[derive(Encode, Decode)]
@@ -285,7 +343,7 @@ impl StoredEpoch {
             tree: epoch.tree.to_nodes(),
             interim_transcript_hash: epoch.interim_transcript_hash.clone(),
             confirmation_tag: epoch.confirmation_tag.clone(),
-            secrets: epoch.secrets.clone(),
+            secrets: StoredEpochSecrets::from_secrets(&epoch.secrets),
             secret_tree: trees.of(&epoch.secret_tree),
         }
     }
@@ -296,8 +354,10 @@ impl StoredEpoch {
             tree: RatchetTree::from_nodes(self.tree)?,
             interim_transcript_hash: self.interim_transcript_hash,
             confirmation_tag: self.confirmation_tag,
-            secrets: self.secrets,
+            secrets: self.secrets.into_secrets(),
             secret_tree: self.secret_tree,
+            // Restored from its own section, if the state has it.
+            exporter_tree: ExporterTree::unavailable(),
         })
     }
 }
@@ -413,6 +473,20 @@ impl Group {
                 data: self.config.codepoint_profile.to_bytes()?,
             });
         }
+        let exporter_trees = StoredExporterTrees {
+            current: self.epoch.exporter_tree.to_stored(),
+            pending: self
+                .pending_commit
+                .as_ref()
+                .and_then(|p| p.staged.epoch.as_deref())
+                .and_then(|epoch| epoch.exporter_tree.to_stored()),
+        };
+        if exporter_trees.current.is_some() || exporter_trees.pending.is_some() {
+            sections.push(StateSection {
+                tag: section::EXPORTER_TREES,
+                data: exporter_trees.to_bytes()?,
+            });
+        }
         Ok(sections)
     }
 
@@ -450,20 +524,35 @@ impl Group {
         };
         reader.finish()?;
         let mut config = stored.config.into_config();
+        let mut exporter_trees = None;
         for section in sections {
             match section.tag {
                 section::CODEPOINT_PROFILE => {
                     config.codepoint_profile = CodepointProfile::from_bytes(&section.data)?;
                 }
+                section::EXPORTER_TREES => {
+                    exporter_trees = Some(StoredExporterTrees::from_bytes(&section.data)?);
+                }
                 _ => return Err(GroupError::MalformedState("unknown state section")),
             }
         }
+        let (current_exporter, pending_exporter) = match exporter_trees {
+            Some(trees) => (
+                trees.current.map(ExporterTree::from_stored).transpose()?,
+                trees.pending.map(ExporterTree::from_stored).transpose()?,
+            ),
+            None => (None, None),
+        };
         let mut epoch = stored.epoch.into_epoch()?;
+        if let Some(tree) = current_exporter {
+            epoch.exporter_tree = tree;
+        }
         let cs = env.suite(epoch.context.cipher_suite)?;
         let hash_len = cs.hash_len();
         if let Some(current) = hashes.as_ref().and_then(|h| h.current.as_ref()) {
             current.restore(&mut epoch.tree, hash_len);
         }
+        let mut pending_exporter = pending_exporter;
         let pending_commit = match stored.pending_commit {
             None => None,
             Some(p) => Some(Box::new(PendingCommit {
@@ -477,6 +566,9 @@ impl Group {
                             if let Some(stored) = hashes.as_ref().and_then(|h| h.pending.as_ref()) {
                                 stored.restore(&mut pending.tree, hash_len);
                             }
+                            if let Some(tree) = pending_exporter.take() {
+                                pending.exporter_tree = tree;
+                            }
                             Box::new(pending)
                         }),
                     private: p.private,
@@ -485,6 +577,11 @@ impl Group {
                 },
             })),
         };
+        if pending_exporter.is_some() {
+            return Err(GroupError::MalformedState(
+                "an exporter tree for a pending commit the state does not have",
+            ));
+        }
         let group = Self {
             env,
             cs,

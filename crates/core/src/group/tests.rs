@@ -1304,7 +1304,9 @@ fn the_leaves_we_generate_list_the_group_suite() {
 fn the_codepoint_profile_is_stored_with_the_group_and_a_default_one_writes_no_section() {
     let mut rng = SeededRng::new(41);
     let suite = CipherSuite::MLS_128_DHKEMX25519_AES128GCM_SHA256_ED25519;
-    let default_group = new_group(suite, GroupConfig::default(), &mut rng);
+    let mut default_group = new_group(suite, GroupConfig::default(), &mut rng);
+    // Without its exporter tree (a section of its own), so that no section is left.
+    default_group.epoch.exporter_tree = crate::safe::ExporterTree::unavailable();
     let mls_rs = new_group(
         suite,
         GroupConfig {
@@ -1336,7 +1338,9 @@ fn the_codepoint_profile_is_stored_with_the_group_and_a_default_one_writes_no_se
 fn a_state_with_an_unknown_section_is_refused() {
     let mut rng = SeededRng::new(42);
     let suite = CipherSuite::MLS_128_DHKEMX25519_AES128GCM_SHA256_ED25519;
-    let group = new_group(suite, GroupConfig::default(), &mut rng);
+    let mut group = new_group(suite, GroupConfig::default(), &mut rng);
+    // Without its exporter tree (a section of its own), so that the section list is empty.
+    group.epoch.exporter_tree = crate::safe::ExporterTree::unavailable();
     let mut bytes = group.to_bytes().unwrap();
     // Replace the empty section list by one section with tag 0xFFFF and no data.
     assert_eq!(bytes.pop(), Some(0));

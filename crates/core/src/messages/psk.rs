@@ -1,6 +1,9 @@
-//! Pre-shared key identifiers (RFC 9420 §8.4).
+//! Pre-shared key identifiers (RFC 9420 §8.4), with the `application(3)` PSK type of
+//! draft-ietf-mls-extensions-10 §4.5.
 
 use conclave_codec::{Decode, Encode};
+
+use super::ComponentId;
 
 /// `PSKType` (RFC 9420 §8.4).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Encode, Decode)]
@@ -10,6 +13,9 @@ pub enum PskType {
     External = 1,
     /// `resumption(2)`.
     Resumption = 2,
+    /// `application(3)` (draft-ietf-mls-extensions-10 §4.5; value
+    /// [`crate::codepoints::APPLICATION_PSK_TYPE`]).
+    Application = 3,
 }
 
 /// `ResumptionPSKUsage` (RFC 9420 §8.4).
@@ -42,6 +48,15 @@ pub enum Psk {
         /// `uint64 psk_epoch`.
         psk_epoch: u64,
     } = 2,
+    /// `application(3)` (draft-ietf-mls-extensions-10 §4.5): a PSK a component contributes,
+    /// domain-separated from external PSKs and from other components' by `component_id`.
+    /// The application supplies it ([`crate::group::PskStore::application_psk`]).
+    Application {
+        /// `ComponentID component_id`: the component the PSK belongs to.
+        component_id: ComponentId,
+        /// `opaque psk_id<V>`: the component's identifier of the PSK.
+        psk_id: Vec<u8>,
+    } = 3,
 }
 
 impl Psk {
@@ -50,6 +65,7 @@ impl Psk {
         match self {
             Self::External { .. } => PskType::External,
             Self::Resumption { .. } => PskType::Resumption,
+            Self::Application { .. } => PskType::Application,
         }
     }
 }

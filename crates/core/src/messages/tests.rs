@@ -412,7 +412,8 @@ fn unknown_enum_values_are_rejected() {
     invalid_value(Credential::from_bytes(&[0, 3, 0]), "Credential");
     invalid_value(Node::from_bytes(&[3]), "Node");
     invalid_value(LeafNodeSource::from_bytes(&[0]), "LeafNodeSource");
-    invalid_value(Psk::from_bytes(&[3]), "Psk");
+    // 3 is application (draft-ietf-mls-extensions-10 §4.5).
+    invalid_value(Psk::from_bytes(&[4]), "Psk");
     invalid_value(ResumptionPskUsage::from_bytes(&[4]), "ResumptionPskUsage");
     invalid_value(Content::from_bytes(&[0, 0]), "Content");
     // MLSMessage: version 1, wire_format 6.

@@ -1,19 +1,47 @@
 //! `conclave-vectors [DIR]`: runs every official MLS test-vector file in DIR (default:
-//! `$MLS_TEST_VECTORS`, else `../shared/test-vectors`) against every crypto provider and
-//! prints `<file>: <passed>/<total>` per file, failure details, and `N passed, M failed`.
+//! `$MLS_TEST_VECTORS`, else `../shared/test-vectors`), then our own known-answer files
+//! (`kat/` in this crate), against every crypto provider and prints
+//! `<file>: <passed>/<total>` per file, failure details, and `N passed, M failed`.
 //! Exits non-zero on any failure.
+//!
+//! `conclave-vectors --write-kat` regenerates our known-answer files in `kat/` instead (they
+//! are committed; regenerate only when their format or the implementation's intended output
+//! changes, and review the diff).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use conclave_vectors::{FileOutcome, all_providers, default_vector_dir, run_dir};
+use conclave_vectors::{
+    FileOutcome, all_providers, default_vector_dir, kat_dir, run_dir, write_kat_files,
+};
 
 /// Failure details printed per file before the rest are summarised.
 const MAX_DETAILS: usize = 20;
 
 fn main() -> ExitCode {
-    let dir = std::env::args_os()
-        .nth(1)
+    let mut args: Vec<_> = std::env::args_os().skip(1).collect();
+    if let Some(at) = args.iter().position(|a| a == "--write-kat") {
+        args.remove(at);
+        if !args.is_empty() {
+            eprintln!("error: --write-kat takes no other argument");
+            return ExitCode::from(2);
+        }
+        return match write_kat_files(&kat_dir()) {
+            Ok(paths) => {
+                for path in paths {
+                    println!("wrote {}", path.display());
+                }
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::from(2)
+            }
+        };
+    }
+    let dir = args
+        .into_iter()
+        .next()
         .map(PathBuf::from)
         .unwrap_or_else(default_vector_dir);
     let providers = all_providers();
@@ -25,35 +53,62 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let (mut passed, mut failed) = (0usize, 0usize);
-    for (name, outcome) in &results {
-        match outcome {
-            FileOutcome::Checked(report) => {
-                println!("{name}: {}/{}", report.passed, report.total());
-                for failure in report.failures.iter().take(MAX_DETAILS) {
-                    println!("  FAIL {failure}");
-                }
-                if report.failures.len() > MAX_DETAILS {
-                    println!(
-                        "  … and {} more failures",
-                        report.failures.len() - MAX_DETAILS
-                    );
-                }
-                passed += report.passed;
-                failed += report.failures.len();
-            }
-            FileOutcome::Unsupported => println!("{name}: unsupported"),
-            FileOutcome::Unreadable(e) => {
-                println!("{name}: 0/1");
-                println!("  FAIL cannot parse file: {e}");
-                failed += 1;
-            }
+    let own = match run_dir(&kat_dir(), &providers) {
+        Ok(results) => results,
+        Err(e) => {
+            eprintln!("error: our known-answer files: {e}");
+            return ExitCode::from(2);
         }
+    };
+    let (mut passed, mut failed) = (0usize, 0usize);
+    // An official file without a checker is reported; one of our own is a failure (we wrote
+    // it for a checker).
+    let listed = results
+        .iter()
+        .map(|r| (r, false))
+        .chain(own.iter().map(|r| (r, true)));
+    for ((name, outcome), ours) in listed {
+        let (p, f) = print_outcome(name, outcome, ours);
+        passed += p;
+        failed += f;
     }
     println!("{passed} passed, {failed} failed");
     if failed == 0 {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
+    }
+}
+
+/// Prints one file's line and failures; returns its `(passed, failed)` counts.
+fn print_outcome(name: &str, outcome: &FileOutcome, ours: bool) -> (usize, usize) {
+    match outcome {
+        FileOutcome::Checked(report) => {
+            println!("{name}: {}/{}", report.passed, report.total());
+            for failure in report.failures.iter().take(MAX_DETAILS) {
+                println!("  FAIL {failure}");
+            }
+            if report.failures.len() > MAX_DETAILS {
+                println!(
+                    "  … and {} more failures",
+                    report.failures.len() - MAX_DETAILS
+                );
+            }
+            (report.passed, report.failures.len())
+        }
+        FileOutcome::Unsupported if ours => {
+            println!("{name}: 0/1");
+            println!("  FAIL no checker for this known-answer file");
+            (0, 1)
+        }
+        FileOutcome::Unsupported => {
+            println!("{name}: unsupported");
+            (0, 0)
+        }
+        FileOutcome::Unreadable(e) => {
+            println!("{name}: 0/1");
+            println!("  FAIL cannot parse file: {e}");
+            (0, 1)
+        }
     }
 }

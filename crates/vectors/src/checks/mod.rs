@@ -1,9 +1,11 @@
-//! One checker per official vector file (formats in `test-vectors/FORMATS.md`).
+//! One checker per official vector file (formats in `test-vectors/FORMATS.md`), and per
+//! known-answer file of our own (`kat/`, for drafts without official vectors).
 
 use crate::Checker;
 
 mod crypto_basics;
 mod deserialization;
+pub mod extensions_safe;
 mod key_schedule;
 mod message_protection;
 mod messages;
@@ -22,6 +24,7 @@ pub fn checker_for(file_name: &str) -> Option<Checker> {
     let checker: Checker = match file_name {
         "crypto-basics.json" => crypto_basics::check,
         "deserialization.json" => deserialization::check,
+        extensions_safe::FILE_NAME => extensions_safe::check,
         "key-schedule.json" => key_schedule::check,
         "message-protection.json" => message_protection::check,
         "messages.json" => messages::check,

@@ -1,0 +1,85 @@
+//! Our own known-answer files (`kat/`), through the same checkers as `conclave-vectors`, and
+//! the generator that wrote them. A missing file fails; nothing is skipped.
+
+// A test crate: a panic in a helper is a test failure, not a crash on input.
+#![allow(clippy::panic)]
+
+use conclave_vectors::{FileOutcome, all_providers, checks, kat_dir, kat_file_contents};
+
+#[test]
+fn the_extensions_safe_known_answers_pass_on_every_provider() {
+    let name = checks::extensions_safe::FILE_NAME;
+    let path = kat_dir().join(name);
+    assert!(path.is_file(), "{} not found", path.display());
+    assert!(checks::checker_for(name).is_some(), "no checker for {name}");
+    match conclave_vectors::run_file(&path, name, &all_providers()) {
+        FileOutcome::Checked(report) => {
+            // Suites 1–7 on RustCrypto, and those aws-lc has on aws-lc too.
+            assert!(
+                report.total() >= 7,
+                "{name}: only {} checks",
+                report.total()
+            );
+            assert!(
+                report.failures.is_empty(),
+                "{name}: {}/{} passed; failures:\n{}",
+                report.passed,
+                report.total(),
+                report.failures.join("\n")
+            );
+        }
+        other => panic!("{name}: {other:?}"),
+    }
+}
+
+#[test]
+fn the_committed_known_answers_are_what_the_generator_writes() {
+    let path = kat_dir().join(checks::extensions_safe::FILE_NAME);
+    let committed = std::fs::read_to_string(&path).unwrap();
+    assert_eq!(
+        committed,
+        kat_file_contents().unwrap(),
+        "regenerate with `cargo run -p conclave-vectors --bin conclave-vectors -- --write-kat` \
+         and review the diff"
+    );
+}
+
+#[test]
+fn a_tampered_known_answer_fails_its_check() {
+    let name = checks::extensions_safe::FILE_NAME;
+    let text = std::fs::read_to_string(kat_dir().join(name)).unwrap();
+    let mut json: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let fields = [
+        ("serialized_label", None),
+        ("sign", Some("signature")),
+        ("encrypt", Some("ciphertext")),
+        ("application_psk", Some("psk_secret")),
+    ];
+    let providers = all_providers();
+    for (field, inner) in fields {
+        let mut tampered = json.clone();
+        let case = &mut tampered[0];
+        let slot = match inner {
+            Some(inner) => &mut case[field][inner],
+            None => &mut case[field],
+        };
+        let mut bytes = hex::decode(slot.as_str().unwrap()).unwrap();
+        let last = bytes.len() - 1;
+        bytes[last] ^= 1;
+        *slot = serde_json::Value::String(hex::encode(bytes));
+        let mut report = conclave_vectors::Report::default();
+        checks::checker_for(name).unwrap()(&tampered, &providers, &mut report);
+        assert!(
+            !report.failures.is_empty(),
+            "tampered {field}/{inner:?} passed"
+        );
+    }
+    // Exporter secrets too.
+    let secret = &mut json[0]["exporter"]["exports"][2]["secret"];
+    let mut bytes = hex::decode(secret.as_str().unwrap()).unwrap();
+    bytes[0] ^= 0x80;
+    *secret = serde_json::Value::String(hex::encode(bytes));
+    let mut report = conclave_vectors::Report::default();
+    checks::checker_for(name).unwrap()(&json, &providers, &mut report);
+    assert!(!report.failures.is_empty(), "tampered export passed");
+}
