@@ -16,9 +16,9 @@ use conclave_crypto::{CipherSuite, CryptoError, CryptoProvider, CryptoRandom};
 
 use crate::credential::{BasicIdentityProvider, IdentityProvider};
 use crate::group::{
-    CommitBuilder, CommitOutput, CommitSummary, Group, GroupConfig, GroupEnv, GroupError,
-    JoinOptions, KeyPackageBundle, LeafOptions, MemberParams, NewGroup, ProcessedMessage, PskStore,
-    SigningIdentity,
+    CommitBuilder, CommitOutput, CommitSummary, Components, Group, GroupConfig, GroupEnv,
+    GroupError, JoinOptions, KeyPackageBundle, LeafOptions, MemberParams, NewGroup,
+    ProcessedMessage, PskStore, SigningIdentity,
 };
 use crate::messages::{
     Credential, Extension, MlsMessage, MlsMessageBody, Proposal, Welcome, WireFormat,
@@ -337,7 +337,8 @@ impl Member {
             .storage
             .read_group(group_id)?
             .ok_or(MemberError::GroupNotFound)?;
-        let group = Group::load(self.params.env.clone(), records)?;
+        let mut group = Group::load(self.params.env.clone(), records)?;
+        group.set_component_handler(self.params.components.clone());
         Ok(MemberGroup {
             group,
             runtime: self.runtime.clone(),
@@ -509,6 +510,7 @@ pub struct MemberBuilder {
     clock: Option<Box<dyn Clock>>,
     config: GroupConfig,
     leaf: LeafOptions,
+    components: Components,
 }
 
 impl core::fmt::Debug for MemberBuilder {
@@ -592,6 +594,13 @@ impl MemberBuilder {
         self
     }
 
+    /// The application's components (draft-ietf-mls-extensions-10 §4.7, §4.8); default:
+    /// none. Every group the member creates, joins or loads consults them.
+    pub fn components(mut self, components: Components) -> Self {
+        self.components = components;
+        self
+    }
+
     /// The member; generates the signature key pair if only a credential was given.
     pub fn build(self) -> Result<Member, MemberError> {
         let crypto = self
@@ -631,6 +640,7 @@ impl MemberBuilder {
                 signer,
                 config: self.config,
                 leaf: self.leaf,
+                components: self.components,
             },
             cipher_suite,
             runtime: Arc::new(Runtime {
