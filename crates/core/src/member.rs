@@ -21,7 +21,8 @@ use crate::group::{
     ProcessedMessage, PskStore, SigningIdentity,
 };
 use crate::messages::{
-    Credential, Extension, MlsMessage, MlsMessageBody, Proposal, Welcome, WireFormat,
+    AppDataUpdate, AppEphemeral, Credential, Extension, MediaType, MlsMessage, MlsMessageBody,
+    Proposal, Welcome, WireFormat,
 };
 use crate::storage::{InMemoryStorage, Storage, StorageError, StoredKeyPackage};
 
@@ -458,6 +459,35 @@ impl MemberGroup {
         leaf_extensions: Option<Vec<Extension>>,
     ) -> Result<MlsMessage, MemberError> {
         self.run(|g, _, rng| g.propose_update(leaf_extensions, rng))
+    }
+
+    /// Proposes an AppDataUpdate by reference ([`Group::propose_app_data_update`],
+    /// draft-ietf-mls-extensions-10 §4.7) and saves it.
+    pub fn propose_app_data_update(
+        &mut self,
+        update: AppDataUpdate,
+    ) -> Result<MlsMessage, MemberError> {
+        self.run(|g, _, rng| g.propose_app_data_update(update, rng))
+    }
+
+    /// Proposes AppEphemeral data by reference ([`Group::propose_app_ephemeral`],
+    /// draft-ietf-mls-extensions-10 §4.8) and saves it.
+    pub fn propose_app_ephemeral(
+        &mut self,
+        ephemeral: AppEphemeral,
+    ) -> Result<MlsMessage, MemberError> {
+        self.run(|g, _, rng| g.propose_app_ephemeral(ephemeral, rng))
+    }
+
+    /// Sends `content` framed as `media_type`
+    /// ([`Group::encrypt_framed_application_message`], draft-ietf-mls-extensions-10 §6.3)
+    /// and saves the ratchet step.
+    pub fn send_framed(
+        &mut self,
+        media_type: MediaType,
+        content: &[u8],
+    ) -> Result<MlsMessage, MemberError> {
+        self.run(|g, _, rng| g.encrypt_framed_application_message(media_type, content, &[], rng))
     }
 
     /// Replaces the credential of our next leaf ([`Group::set_credential`]) and saves it.

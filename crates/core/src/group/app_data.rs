@@ -64,7 +64,7 @@ pub struct ComponentCall<'a> {
     pub external_commit: bool,
     /// The group.
     pub group_id: &'a [u8],
-    /// The epoch the commit ends.
+    /// The epoch the commit leads to (the current epoch plus one).
     pub epoch: u64,
 }
 

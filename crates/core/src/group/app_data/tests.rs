@@ -1957,3 +1957,92 @@ fn a_leaf_that_drops_a_required_component_from_its_list_fails_the_requirement() 
 fn draft_update(update: AppDataUpdate) -> Proposal {
     app_data_update_proposal(CodepointProfile::Draft, update)
 }
+
+#[test]
+fn a_member_keeps_its_components_for_the_groups_it_loads() {
+    use crate::member::Member;
+    use crate::storage::InMemoryStorage;
+    let storage = Arc::new(InMemoryStorage::new());
+    let alice = Member::builder()
+        .crypto(RustCryptoProvider)
+        .credential(Credential::Basic {
+            identity: b"alice".to_vec(),
+        })
+        .storage(storage)
+        .random(SeededRng::new(47))
+        .clock(|| NOW)
+        .components(Components::new(TestComponents::default()))
+        .build()
+        .unwrap();
+    let mut group = alice.create_group(b"member group".to_vec()).unwrap();
+    group
+        .propose_app_data_update(update(TOPIC, b"saved"))
+        .unwrap();
+    group.commit_builder().build().unwrap();
+    let summary = group.merge_pending_commit().unwrap();
+    assert_eq!(summary.app_data.changes[0].component_id, TOPIC);
+    drop(group);
+    let mut loaded = alice.load_group(b"member group").unwrap();
+    assert_eq!(loaded.app_data(TOPIC).unwrap(), Some(b"saved".to_vec()));
+    loaded
+        .check_app_data_update(&update(TOPIC, b"again"))
+        .unwrap();
+    loaded
+        .propose_app_ephemeral(ephemeral(REACTION, b"wave"))
+        .unwrap();
+}
+
+#[test]
+fn a_group_context_extensions_proposal_with_an_unsorted_dictionary_is_refused() {
+    let mut rng = SeededRng::new(48);
+    let mut groups = three_members(&mut rng);
+    let gce = Proposal::GroupContextExtensions(GroupContextExtensions {
+        extensions: vec![unsorted_dictionary()],
+    });
+    let error = refused(&mut groups[0], |g| {
+        g.commit(
+            &CommitOptions {
+                proposals: vec![gce],
+                ..CommitOptions::default()
+            },
+            NOW,
+            &mut rng,
+        )
+    });
+    assert_eq!(
+        negotiation(error),
+        NegotiationError::UnsortedDictionary(DictionaryLocation::GroupContext)
+    );
+}
+
+#[test]
+fn an_update_whose_leaf_drops_a_required_component_cannot_be_committed() {
+    let mut rng = SeededRng::new(49);
+    let group = new_group().with_required_components(vec![TOPIC]).unwrap();
+    let mut groups = vec![create(with_components("alice", &mut rng), group, &mut rng)];
+    add(&mut groups, 0, with_components("bob", &mut rng), &mut rng);
+    // Bob's new leaf lists no component at all.
+    let own = groups[1].own_leaf();
+    let mut extensions = groups[1].tree().leaf(own).unwrap().extensions.clone();
+    let mut dictionary = dictionary_of(&extensions).unwrap();
+    dictionary.insert(
+        APP_COMPONENTS_COMPONENT,
+        ComponentsList::default().to_bytes().unwrap(),
+    );
+    replace_dictionary(&mut extensions, dictionary.to_extension().unwrap());
+    let message = groups[1]
+        .propose_update(Some(extensions), &mut rng)
+        .unwrap();
+    groups[0].process_message(&message, NOW).unwrap();
+    let error = refused(&mut groups[0], |g| {
+        g.commit(&CommitOptions::default(), NOW, &mut rng)
+    });
+    assert_eq!(
+        negotiation(error),
+        NegotiationError::RequiredComponentUnsupported {
+            supporter: Supporter::Leaf,
+            list: ComponentListKind::AppComponents,
+            component: TOPIC,
+        }
+    );
+}
