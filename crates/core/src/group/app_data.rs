@@ -342,12 +342,6 @@ fn update_known(handler: &dyn ComponentHandler, component: ComponentId) -> bool 
         || handler.supported_components().contains(&component)
 }
 
-/// Whether a component may carry AppEphemeral data (draft-ietf-mls-extensions-10 §4.8).
-fn ephemeral_known(handler: &dyn ComponentHandler, component: ComponentId) -> bool {
-    BUILTIN_EPHEMERAL_COMPONENTS.contains(&component)
-        || handler.supported_components().contains(&component)
-}
-
 /// One update of a component's GroupContext data (draft-ietf-mls-extensions-10 §4.7): the
 /// components Conclave implements take their whole new value (which must decode); the
 /// others go to the application.
@@ -411,6 +405,39 @@ fn validate_ephemeral(
                 AppDataError::EphemeralRejected { component, reason }
             }
         })
+}
+
+/// Checks a draft proposal received by reference (draft-ietf-mls-extensions-10 §4.7, §4.8)
+/// before it is cached: its component must be known, and AppEphemeral data must be valid
+/// (against the members of this epoch, which a commit of it checks too). Refusing it here
+/// keeps an invalid proposal out of the cache, where it would make every commit that covers
+/// the pending proposals invalid. An update's effect is computed when it is committed, as it
+/// depends on the other updates of the commit.
+pub(crate) fn check_received(
+    group: &Group,
+    sender: Sender,
+    proposal: &ExtensionProposal,
+) -> Result<(), GroupError> {
+    let handler = group.components.handler();
+    match &proposal.body {
+        ExtensionProposalBody::AppDataUpdate(update)
+            if !update_known(handler, update.component_id) =>
+        {
+            return Err(AppDataError::UnknownUpdateComponent(update.component_id).into());
+        }
+        ExtensionProposalBody::AppEphemeral(ephemeral) => {
+            let call = ComponentCall {
+                component_id: ephemeral.component_id,
+                sender,
+                external_commit: false,
+                group_id: &group.epoch.context.group_id,
+                epoch: group.epoch().saturating_add(1),
+            };
+            validate_ephemeral(handler, &call, &group.epoch.tree, &ephemeral.data)?;
+        }
+        _ => {}
+    }
+    Ok(())
 }
 
 // ---- what a commit changed ------------------------------------------------------------------
@@ -539,9 +566,6 @@ pub(crate) fn apply_app_proposals(
         if let Some(ExtensionProposalBody::AppEphemeral(ephemeral)) =
             proposal.proposal.extension_body()
         {
-            if !ephemeral_known(handler, ephemeral.component_id) {
-                return Err(AppDataError::UnknownEphemeralComponent(ephemeral.component_id).into());
-            }
             validate_ephemeral(
                 handler,
                 &call(ephemeral.component_id, proposal.sender),
@@ -730,9 +754,6 @@ impl Group {
     /// §4.8). Nothing changes.
     pub fn check_app_ephemeral(&self, ephemeral: &AppEphemeral) -> Result<(), GroupError> {
         let handler = self.components.handler();
-        if !ephemeral_known(handler, ephemeral.component_id) {
-            return Err(AppDataError::UnknownEphemeralComponent(ephemeral.component_id).into());
-        }
         let call = ComponentCall {
             component_id: ephemeral.component_id,
             sender: Sender::Member(self.own_leaf()),

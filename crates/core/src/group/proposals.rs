@@ -105,7 +105,8 @@ pub(crate) fn check_sender_may_propose(
 }
 
 /// A proposal received in a message: the sender may send it; it is cached as is. Its
-/// validity against the group is checked when it is committed (RFC 9420 §12.2).
+/// validity against the group is checked when it is committed (RFC 9420 §12.2); a draft
+/// proposal's codepoint and component are checked now too ([`app_data::check_received`]).
 pub(crate) fn receive_proposal(
     group: &Group,
     verified: VerifiedContent<'_>,
@@ -118,6 +119,7 @@ pub(crate) fn receive_proposal(
     check_sender_may_propose(&content.content.sender, proposal)?;
     if let Proposal::Extension(extension) = proposal {
         app_data::check_codepoint(group.config.codepoint_profile, extension)?;
+        app_data::check_received(group, content.content.sender, extension)?;
     }
     CachedProposal::from_content(group.cs.as_ref(), &content)
 }

@@ -16,6 +16,10 @@
 //!   says otherwise, [`MediaTypePolicy`]).
 //! - Unknown component IDs, GREASE values among them (§5.2), are ignored wherever they
 //!   appear: only the components named here are read.
+//! - A received leaf that lists `app_data_dictionary` in its capabilities but has no
+//!   `app_components` entry is not refused: it supports no component, and so fails any
+//!   component requirement. The §4.6 rule ("MUST understand and advertise") binds the
+//!   leaf's creator; ours always advertise (`crate::group::app_data::leaf`).
 
 use conclave_codec::{CodecError, Decode};
 

@@ -2046,3 +2046,32 @@ fn an_update_whose_leaf_drops_a_required_component_cannot_be_committed() {
         }
     );
 }
+
+#[test]
+fn a_proposal_for_a_component_the_receiver_does_not_know_is_refused_on_receipt() {
+    let mut rng = SeededRng::new(50);
+    let mut groups = vec![create(
+        with_components("alice", &mut rng),
+        new_group(),
+        &mut rng,
+    )];
+    add(&mut groups, 0, plain("bob", &mut rng), &mut rng);
+    add(&mut groups, 0, with_components("carol", &mut rng), &mut rng);
+    let update_message = groups[0]
+        .propose_app_data_update(update(TOPIC, b"x"), &mut rng)
+        .unwrap();
+    let error = refused(&mut groups[1], |g| g.process_message(&update_message, NOW));
+    assert_eq!(
+        app_data_error(error),
+        AppDataError::UnknownUpdateComponent(TOPIC)
+    );
+    // Carol knows the component; invalid ephemeral data is refused by her all the same.
+    groups[2].process_message(&update_message, NOW).unwrap();
+    let invalid = groups[0].app_ephemeral_proposal(ephemeral(REACTION, b""));
+    let message = groups[0].propose(invalid, &[], &mut rng).unwrap();
+    let error = refused(&mut groups[2], |g| g.process_message(&message, NOW));
+    assert!(matches!(
+        app_data_error(error),
+        AppDataError::EphemeralRejected { .. }
+    ));
+}
