@@ -16,12 +16,13 @@ use conclave_crypto::{CipherSuite, CryptoError, CryptoProvider, CryptoRandom};
 
 use crate::credential::{BasicIdentityProvider, IdentityProvider};
 use crate::group::{
-    CommitBuilder, CommitOutput, CommitSummary, Group, GroupConfig, GroupEnv, GroupError,
-    JoinOptions, KeyPackageBundle, LeafOptions, MemberParams, NewGroup, ProcessedMessage, PskStore,
-    SigningIdentity,
+    CommitBuilder, CommitOutput, CommitSummary, Components, Group, GroupConfig, GroupEnv,
+    GroupError, JoinOptions, KeyPackageBundle, LeafOptions, MemberParams, NewGroup,
+    ProcessedMessage, PskStore, SigningIdentity,
 };
 use crate::messages::{
-    Credential, Extension, MlsMessage, MlsMessageBody, Proposal, Welcome, WireFormat,
+    AppDataUpdate, AppEphemeral, Credential, Extension, MediaType, MlsMessage, MlsMessageBody,
+    Proposal, Welcome, WireFormat,
 };
 use crate::storage::{InMemoryStorage, Storage, StorageError, StoredKeyPackage};
 
@@ -337,7 +338,8 @@ impl Member {
             .storage
             .read_group(group_id)?
             .ok_or(MemberError::GroupNotFound)?;
-        let group = Group::load(self.params.env.clone(), records)?;
+        let mut group = Group::load(self.params.env.clone(), records)?;
+        group.set_component_handler(self.params.components.clone());
         Ok(MemberGroup {
             group,
             runtime: self.runtime.clone(),
@@ -502,6 +504,35 @@ impl MemberGroup {
         self.run(|g, _, rng| g.propose_update(leaf_extensions, rng))
     }
 
+    /// Proposes an AppDataUpdate by reference ([`Group::propose_app_data_update`],
+    /// draft-ietf-mls-extensions-10 §4.7) and saves it.
+    pub fn propose_app_data_update(
+        &mut self,
+        update: AppDataUpdate,
+    ) -> Result<MlsMessage, MemberError> {
+        self.run(|g, _, rng| g.propose_app_data_update(update, rng))
+    }
+
+    /// Proposes AppEphemeral data by reference ([`Group::propose_app_ephemeral`],
+    /// draft-ietf-mls-extensions-10 §4.8) and saves it.
+    pub fn propose_app_ephemeral(
+        &mut self,
+        ephemeral: AppEphemeral,
+    ) -> Result<MlsMessage, MemberError> {
+        self.run(|g, _, rng| g.propose_app_ephemeral(ephemeral, rng))
+    }
+
+    /// Sends `content` framed as `media_type`
+    /// ([`Group::encrypt_framed_application_message`], draft-ietf-mls-extensions-10 §6.3)
+    /// and saves the ratchet step.
+    pub fn send_framed(
+        &mut self,
+        media_type: MediaType,
+        content: &[u8],
+    ) -> Result<MlsMessage, MemberError> {
+        self.run(|g, _, rng| g.encrypt_framed_application_message(media_type, content, &[], rng))
+    }
+
     /// Replaces the credential of our next leaf ([`Group::set_credential`]) and saves it.
     pub fn set_credential(&mut self, credential: Credential) -> Result<(), MemberError> {
         self.run(|g, now, _| g.set_credential(credential, now))
@@ -552,6 +583,7 @@ pub struct MemberBuilder {
     clock: Option<Box<dyn Clock>>,
     config: GroupConfig,
     leaf: LeafOptions,
+    components: Components,
 }
 
 impl core::fmt::Debug for MemberBuilder {
@@ -635,6 +667,13 @@ impl MemberBuilder {
         self
     }
 
+    /// The application's components (draft-ietf-mls-extensions-10 §4.7, §4.8); default:
+    /// none. Every group the member creates, joins or loads consults them.
+    pub fn components(mut self, components: Components) -> Self {
+        self.components = components;
+        self
+    }
+
     /// The member; generates the signature key pair if only a credential was given.
     pub fn build(self) -> Result<Member, MemberError> {
         let crypto = self
@@ -674,6 +713,7 @@ impl MemberBuilder {
                 signer,
                 config: self.config,
                 leaf: self.leaf,
+                components: self.components,
             },
             cipher_suite,
             runtime: Arc::new(Runtime {

@@ -8,7 +8,8 @@
 //! A member's PublicMessage is covered by its membership tag, which only members can compute,
 //! so mutations of member commits stop there; external commits carry no membership tag and
 //! are re-signed by the joiner after mutation, so they exercise the deeper rules
-//! (RFC 9420 §12.4.3.2, §12.4.2).
+//! (RFC 9420 §12.4.3.2, §12.4.2) — among them those of the AppDataUpdate and AppEphemeral
+//! proposals an external commit may carry (draft-ietf-mls-extensions-10 §4.7, §4.8, §6.1).
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -20,18 +21,27 @@ mod common;
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
-use common::{NOW, create_group, env, group_info_of, identity, key_package, snapshot, welcome_of};
+use common::{
+    LOG, NOW, REACTION, TOPIC, components, create_group, env, group_info_of, identity, key_package,
+    snapshot, welcome_of,
+};
 use conclave_codec::{CodecError, Decode, Encode};
+use conclave_core::codepoints::{
+    APP_ACK_COMPONENT, APP_COMPONENTS_COMPONENT, CodepointProfile, SELF_REMOVE_PROPOSAL_MLS_RS,
+};
 use conclave_core::framing::{FramingError, protect_public, sign_content};
 use conclave_core::group::{
-    CommitOptions, Group, GroupConfig, GroupError, JoinOptions, MemberParams, ProcessedMessage,
-    SigningIdentity,
+    AppDataError, CommitOptions, Group, GroupConfig, GroupError, JoinOptions, MemberParams,
+    ProcessedMessage, SigningIdentity,
 };
 use conclave_core::messages::{
-    Add, Commit, Content, ExternalInit, FramedContent, LeafIndex, MlsMessage, MlsMessageBody,
-    PrivateMessage, Proposal, ProposalOrRef, ProposalRef, ProtocolVersion, PublicMessage, Remove,
-    Sender, WireFormat,
+    Add, AppAck, AppDataUpdate, AppDataUpdateOperation, AppEphemeral, Commit, ComponentId,
+    ComponentsList, Content, ExtensionProposal, ExtensionProposalBody, ExternalInit, FramedContent,
+    LeafIndex, MessageRange, MlsMessage, MlsMessageBody, PrivateMessage, Proposal, ProposalOrRef,
+    ProposalRef, ProtocolVersion, PublicMessage, Remove, SelfRemove, Sender, WireFormat,
 };
+use conclave_core::validation::ValidationError;
+use conclave_core::validation::negotiation::NegotiationError;
 use conclave_crypto::{CipherSuite, CryptoProvider, SeededRng};
 use conclave_crypto_rustcrypto::RustCryptoProvider;
 
@@ -1039,4 +1049,296 @@ fn external_join_mutations() {
         fx.groups[ALICE].epoch_authenticator(),
         fx.groups[DAVE].epoch_authenticator()
     );
+}
+
+// ---- application data (draft-ietf-mls-extensions-10 §4.7, §4.8, §6.1) ----------------------
+
+fn app_update(component: ComponentId, op: AppDataUpdateOperation) -> ProposalOrRef {
+    ProposalOrRef::Proposal(Proposal::Extension(ExtensionProposal::new(
+        CodepointProfile::Draft,
+        ExtensionProposalBody::AppDataUpdate(AppDataUpdate {
+            component_id: component,
+            op,
+        }),
+    )))
+}
+
+fn app_ephemeral(component: ComponentId, data: Vec<u8>) -> ProposalOrRef {
+    ProposalOrRef::Proposal(Proposal::Extension(ExtensionProposal::new(
+        CodepointProfile::Draft,
+        ExtensionProposalBody::AppEphemeral(AppEphemeral {
+            component_id: component,
+            data,
+        }),
+    )))
+}
+
+/// What a damaged message must be refused with.
+type Expected = fn(&GroupError) -> bool;
+
+/// An external commit carrying AppDataUpdate and AppEphemeral proposals by value, its
+/// proposals damaged one rule at a time and re-signed by the joiner: each must be refused
+/// for that rule, with the member's state unchanged; the original is then accepted by all.
+#[test]
+fn external_commit_app_data_mutations() {
+    let mut fx = Fixture::new(CipherSuite(1), WireFormat::PUBLIC_MESSAGE, 43);
+    for group in &mut fx.groups {
+        group.set_component_handler(components());
+    }
+    let group_info = group_info_of(&fx.groups[ALICE].group_info(true).unwrap());
+    let frank = identity("frank", fx.suite, &mut fx.rng);
+    let options = JoinOptions {
+        app_proposals: vec![
+            ExtensionProposalBody::AppDataUpdate(AppDataUpdate {
+                component_id: TOPIC,
+                op: AppDataUpdateOperation::Update(b"frank joined".to_vec()),
+            }),
+            ExtensionProposalBody::AppEphemeral(AppEphemeral {
+                component_id: REACTION,
+                data: b"hi".to_vec(),
+            }),
+        ],
+        ..JoinOptions::default()
+    };
+    let (mut frank_group, output) = Group::join_external(
+        MemberParams {
+            components: components(),
+            ..MemberParams::new(env(), frank.clone())
+        },
+        &group_info,
+        &options,
+        NOW,
+        &mut fx.rng,
+    )
+    .unwrap();
+    let original = public(&output.commit);
+    let tag = original.auth.confirmation_tag.clone();
+    let body = commit_of(&original);
+    assert_eq!(
+        body.proposals.len(),
+        3,
+        "ExternalInit, AppDataUpdate, AppEphemeral"
+    );
+
+    let with_proposals = |extra: Vec<(usize, ProposalOrRef)>, push: Vec<ProposalOrRef>| {
+        let mut commit = body.clone();
+        for (index, proposal) in extra {
+            commit.proposals[index] = proposal;
+        }
+        commit.proposals.extend(push);
+        FramedContent {
+            content: Content::Commit(commit),
+            ..original.content.clone()
+        }
+    };
+    let update = |data: &[u8]| AppDataUpdateOperation::Update(data.to_vec());
+    let ack = |sender: u32, first: u32, last: u32| {
+        AppAck {
+            received_ranges: vec![MessageRange {
+                sender,
+                first_generation: first,
+                last_generation: last,
+            }],
+        }
+        .to_bytes()
+        .unwrap()
+    };
+    let unknown = ComponentId(0x9999);
+    let requiring_unknown = ComponentsList {
+        component_ids: vec![unknown],
+    }
+    .to_bytes()
+    .unwrap();
+    // A proposal under another profile's codepoint (mls-rs's SelfRemove) decodes, and the
+    // group refuses the codepoint.
+    let other_profile = ProposalOrRef::Proposal(Proposal::Extension(ExtensionProposal {
+        proposal_type: SELF_REMOVE_PROPOSAL_MLS_RS,
+        body: ExtensionProposalBody::SelfRemove(SelfRemove),
+    }));
+    let cases: Vec<(&str, FramedContent, Expected)> = vec![
+        (
+            "update of an unknown component",
+            with_proposals(vec![(1, app_update(unknown, update(b"x")))], vec![]),
+            |e| {
+                matches!(
+                    e,
+                    GroupError::AppData(AppDataError::UnknownUpdateComponent(_))
+                )
+            },
+        ),
+        (
+            "remove of an absent entry",
+            with_proposals(
+                vec![(1, app_update(LOG, AppDataUpdateOperation::Remove))],
+                vec![],
+            ),
+            |e| matches!(e, GroupError::AppData(AppDataError::RemoveOfAbsentEntry(_))),
+        ),
+        (
+            "remove together with an update",
+            with_proposals(
+                vec![],
+                vec![app_update(TOPIC, AppDataUpdateOperation::Remove)],
+            ),
+            |e| matches!(e, GroupError::AppData(AppDataError::RemoveNotAlone(_))),
+        ),
+        (
+            "update the component rejects",
+            with_proposals(vec![(1, app_update(TOPIC, update(b"!no")))], vec![]),
+            |e| matches!(e, GroupError::AppData(AppDataError::UpdateRejected { .. })),
+        ),
+        (
+            "a codepoint of another profile",
+            with_proposals(vec![], vec![other_profile]),
+            |e| {
+                matches!(
+                    e,
+                    GroupError::AppData(AppDataError::ProposalCodepoint { .. })
+                )
+            },
+        ),
+        (
+            "ephemeral data of an unknown component",
+            with_proposals(vec![(2, app_ephemeral(unknown, b"x".to_vec()))], vec![]),
+            |e| {
+                matches!(
+                    e,
+                    GroupError::AppData(AppDataError::UnknownEphemeralComponent(_))
+                )
+            },
+        ),
+        (
+            "ephemeral data the component rejects",
+            with_proposals(vec![(2, app_ephemeral(REACTION, Vec::new()))], vec![]),
+            |e| {
+                matches!(
+                    e,
+                    GroupError::AppData(AppDataError::EphemeralRejected { .. })
+                )
+            },
+        ),
+        (
+            "AppAck of a leaf that is no member",
+            with_proposals(
+                vec![(2, app_ephemeral(APP_ACK_COMPONENT, ack(9, 0, 1)))],
+                vec![],
+            ),
+            |e| {
+                matches!(
+                    e,
+                    GroupError::AppData(AppDataError::AppAckSenderNotMember(9))
+                )
+            },
+        ),
+        (
+            "AppAck with a reversed range",
+            with_proposals(
+                vec![(2, app_ephemeral(APP_ACK_COMPONENT, ack(1, 5, 1)))],
+                vec![],
+            ),
+            |e| {
+                matches!(
+                    e,
+                    GroupError::AppData(AppDataError::AppAckRangeReversed { .. })
+                )
+            },
+        ),
+        (
+            "requiring a component no member supports",
+            with_proposals(
+                vec![(
+                    1,
+                    app_update(APP_COMPONENTS_COMPONENT, update(&requiring_unknown)),
+                )],
+                vec![],
+            ),
+            |e| {
+                matches!(
+                    e,
+                    GroupError::Validation(ValidationError::Negotiation(
+                        NegotiationError::RequiredComponentUnsupported { .. }
+                    ))
+                )
+            },
+        ),
+        (
+            "a valid update other than the one the path was encrypted for",
+            with_proposals(vec![(1, app_update(TOPIC, update(b"frank left")))], vec![]),
+            |e| !matches!(e, GroupError::AppData(_)),
+        ),
+    ];
+    for (what, content, expected) in cases {
+        let message = resign(&fx, BOB, &frank, content, tag.clone());
+        let r = expect_message_rejected(&mut fx.groups[BOB], &message, what);
+        match &r {
+            Rejection::Process(error) => assert!(expected(error), "{what}: {error:?}"),
+            Rejection::Decode(_) => panic!("{what}: {r:?}"),
+        }
+    }
+
+    let message = wrap_public(original);
+    for member in [ALICE, BOB, CAROL, DAVE] {
+        let processed = fx.groups[member].process_message(&message, NOW).unwrap();
+        let ProcessedMessage::Commit(summary) = processed else {
+            panic!("{processed:?}");
+        };
+        assert_eq!(summary.app_data.changes.len(), 1);
+        assert_eq!(summary.app_data.ephemeral.len(), 1);
+        assert_eq!(
+            fx.groups[member].app_data(TOPIC).unwrap(),
+            Some(b"frank joined".to_vec())
+        );
+        assert_eq!(
+            fx.groups[member].epoch_authenticator(),
+            frank_group.epoch_authenticator()
+        );
+    }
+    // Frank's group talks with the others.
+    let hello = frank_group
+        .encrypt_application_message(b"hello", b"", &mut fx.rng)
+        .unwrap();
+    assert!(matches!(
+        fx.groups[ALICE].process_message(&hello, NOW).unwrap(),
+        ProcessedMessage::Application { .. }
+    ));
+}
+
+/// An AppDataUpdate proposal by reference, damaged in every byte: rejected without effect;
+/// the original is then accepted and committed.
+#[test]
+fn app_data_update_proposal_mutations() {
+    let mut fx = Fixture::new(CipherSuite(1), WireFormat::PRIVATE_MESSAGE, 44);
+    for group in &mut fx.groups {
+        group.set_component_handler(components());
+    }
+    fx.warm_up(CAROL, BOB);
+    let proposal = fx.groups[CAROL]
+        .propose_app_data_update(
+            AppDataUpdate {
+                component_id: LOG,
+                op: AppDataUpdateOperation::Update(b"entry".to_vec()),
+            },
+            &mut fx.rng,
+        )
+        .unwrap();
+    let bytes = encode(&proposal);
+    flip_every_byte(&mut fx.groups[BOB], &bytes, 16, "AppDataUpdate proposal");
+    truncate_and_extend(&mut fx.groups[BOB], &bytes, "AppDataUpdate proposal");
+    for member in [ALICE, BOB, DAVE] {
+        let processed = fx.groups[member].process_message(&proposal, NOW).unwrap();
+        assert!(matches!(processed, ProcessedMessage::Proposal { .. }));
+    }
+    let output = fx.groups[BOB]
+        .commit(&CommitOptions::default(), NOW, &mut fx.rng)
+        .unwrap();
+    fx.groups[BOB].merge_pending_commit().unwrap();
+    for member in [ALICE, CAROL, DAVE] {
+        fx.groups[member]
+            .process_message(&output.commit, NOW)
+            .unwrap();
+        assert_eq!(
+            fx.groups[member].app_data(LOG).unwrap(),
+            Some(b"entry".to_vec())
+        );
+    }
 }

@@ -3,10 +3,14 @@
 //! reference (§12.1.2), external joins and resyncs from the last GroupInfo (§12.4.3.2),
 //! competing commits sequenced by an in-memory Delivery Service (the first commit of an
 //! epoch wins, RFC 9750 §5), and application messages delivered out of order and late
-//! (previous epoch, RFC 9420 §14).
+//! (previous epoch, RFC 9420 §14). Members change application data (draft-ietf-mls-
+//! extensions-10 §4.7: AppDataUpdate updates and removes, by reference and by value, also in
+//! external commits) and attach AppEphemeral data (§4.8), AppAcks of the messages they
+//! received among it (§6.1).
 //!
 //! After every commit all members must agree on the epoch, the epoch authenticator and the
-//! group context, and must read each other's messages.
+//! group context (so the application data), must report the same application-data changes,
+//! and must read each other's messages.
 //!
 //! `CONCLAVE_SIM_EPOCHS` sets the number of epochs of each run (default below).
 #![allow(
@@ -20,13 +24,20 @@ mod common;
 
 use std::collections::BTreeSet;
 
-use common::{Draw, NOW, create_group, env, group_info_of, identity, key_package, welcome_of};
+use common::{
+    Draw, LOG, NOW, REACTION, TOPIC, components, env, group_info_of, identity, key_package,
+    welcome_of,
+};
+use conclave_codec::Encode;
+use conclave_core::codepoints::APP_ACK_COMPONENT;
+use conclave_core::group::app_data::app_ack_of;
 use conclave_core::group::{
-    CommitOptions, CommitOutput, Group, GroupConfig, GroupError, GroupStatus, JoinOptions,
-    KeyPackageBundle, MemberParams, ProcessedMessage, SigningIdentity,
+    AppDataSummary, CommitOptions, CommitOutput, Group, GroupConfig, GroupError, GroupStatus,
+    JoinOptions, KeyPackageBundle, MemberParams, NewGroup, ProcessedMessage, SigningIdentity,
 };
 use conclave_core::messages::{
-    Add, GroupInfo, LeafIndex, MlsMessage, Proposal, RatchetTreeNodes, Remove, WireFormat,
+    Add, AppDataUpdate, AppDataUpdateOperation, AppEphemeral, ExtensionProposalBody, GroupInfo,
+    LeafIndex, MlsMessage, Proposal, RatchetTreeNodes, Remove, WireFormat,
 };
 use conclave_crypto::{CipherSuite, SeededRng};
 
@@ -59,6 +70,20 @@ struct Client {
     signer: SigningIdentity,
     config: GroupConfig,
     group: Option<Group>,
+    /// The application messages this client read: `(epoch, sender, generation)`, for its
+    /// AppAcks (draft-ietf-mls-extensions-10 §6.1).
+    received: Vec<(u64, LeafIndex, u32)>,
+}
+
+impl Client {
+    /// Our parameters: the client's signer and policy, and the test components.
+    fn params(&self) -> MemberParams {
+        MemberParams {
+            config: self.config.clone(),
+            components: components(),
+            ..MemberParams::new(env(), self.signer.clone())
+        }
+    }
 }
 
 #[derive(Debug, Default)]
@@ -78,6 +103,11 @@ struct Stats {
     late_deliveries: u64,
     reloads: u64,
     max_size: usize,
+    app_data_updates: u64,
+    app_data_removes: u64,
+    app_ephemerals: u64,
+    app_acks: u64,
+    app_data_in_external_commits: u64,
 }
 
 /// An application message in flight.
@@ -147,6 +177,7 @@ impl Sim {
                         ..GroupConfig::default()
                     },
                     group: None,
+                    received: Vec::new(),
                 }
             })
             .collect();
@@ -171,14 +202,13 @@ impl Sim {
             },
             stats: Stats::default(),
         };
-        let creator = &sim.clients[0];
-        let group = create_group(
-            suite,
-            GROUP_ID,
-            creator.signer.clone(),
-            creator.config.clone(),
+        let group = Group::create(
+            sim.clients[0].params(),
+            NewGroup::new(suite, GROUP_ID.to_vec()),
+            NOW,
             &mut sim.rng,
-        );
+        )
+        .unwrap();
         sim.group_info = group_info_of(&group.group_info(true).unwrap());
         sim.clients[0].group = Some(group);
         sim
@@ -246,6 +276,7 @@ impl Sim {
         match group.process_message(&message.message, NOW) {
             Ok(ProcessedMessage::Application {
                 sender,
+                generation,
                 epoch,
                 data,
                 ..
@@ -253,6 +284,9 @@ impl Sim {
                 assert_eq!(sender, message.sender_leaf, "{name}: wrong sender");
                 assert_eq!(epoch, message.epoch, "{name}: wrong epoch");
                 assert_eq!(data, message.text, "{name}: wrong plaintext");
+                self.clients[receiver]
+                    .received
+                    .push((epoch, sender, generation));
             }
             other => panic!(
                 "{name} (epoch {}) cannot read message of epoch {} from client {}: {other:?}",
@@ -315,6 +349,7 @@ impl Sim {
         for &removed in removes {
             proposals.push(Proposal::Remove(Remove { removed }));
         }
+        proposals.extend(self.app_proposals_by_value(committer));
         let only_adds = removes.is_empty() && !adds.is_empty();
         let has_pending = self.group(committer).pending_proposals().next().is_some();
         // Adds alone do not need a path (RFC 9420 §12.4); sometimes leave it out.
@@ -343,18 +378,75 @@ impl Sim {
         }
     }
 
+    /// Application data a committer includes by value (draft-ietf-mls-extensions-10 §4.7,
+    /// §4.8): an update or a remove of LOG (no one proposes LOG by reference, so a remove
+    /// never meets another AppDataUpdate of it), a reaction, an AppAck of the messages the
+    /// committer read in this epoch.
+    fn app_proposals_by_value(&mut self, committer: usize) -> Vec<Proposal> {
+        let epoch = self.epoch();
+        let mut proposals = Vec::new();
+        let roll = self.rng.below(100);
+        let group = self.clients[committer].group.as_ref().unwrap();
+        let has_log = group.app_data(LOG).unwrap().is_some();
+        if roll < 10 && has_log {
+            proposals.push(group.app_data_update_proposal(AppDataUpdate {
+                component_id: LOG,
+                op: AppDataUpdateOperation::Remove,
+            }));
+            self.stats.app_data_removes += 1;
+        } else if roll < 40 {
+            proposals.push(group.app_data_update_proposal(AppDataUpdate {
+                component_id: LOG,
+                op: AppDataUpdateOperation::Update(format!("{epoch};").into_bytes()),
+            }));
+            self.stats.app_data_updates += 1;
+        }
+        if self.rng.chance(15) {
+            proposals.push(group.app_ephemeral_proposal(AppEphemeral {
+                component_id: REACTION,
+                data: b"+1".to_vec(),
+            }));
+            self.stats.app_ephemerals += 1;
+        }
+        let received: Vec<(LeafIndex, u32)> = self.clients[committer]
+            .received
+            .iter()
+            .filter(|(e, _, _)| *e == epoch)
+            .map(|(_, sender, generation)| (*sender, *generation))
+            .collect();
+        if !received.is_empty() && self.rng.chance(30) {
+            let ack = app_ack_of(received);
+            proposals.push(group.app_ephemeral_proposal(AppEphemeral {
+                component_id: APP_ACK_COMPONENT,
+                data: ack.to_bytes().unwrap(),
+            }));
+            self.stats.app_acks += 1;
+        }
+        proposals
+    }
+
     /// An external join (or resync) of `joiner` from the published GroupInfo.
     fn external_commit(&mut self, joiner: usize) -> Submission {
         let resync = self.clients[joiner].group.is_some();
+        let mut app_proposals = Vec::new();
+        if self.rng.chance(30) {
+            app_proposals.push(ExtensionProposalBody::AppDataUpdate(AppDataUpdate {
+                component_id: LOG,
+                op: AppDataUpdateOperation::Update(b"joiner;".to_vec()),
+            }));
+            app_proposals.push(ExtensionProposalBody::AppEphemeral(AppEphemeral {
+                component_id: REACTION,
+                data: b"hello".to_vec(),
+            }));
+            self.stats.app_data_in_external_commits += 1;
+        }
         let options = JoinOptions {
             remove_prior_leaf: self.clients[joiner].group.as_ref().map(Group::own_leaf),
+            app_proposals,
             ..JoinOptions::default()
         };
         let (group, output) = Group::join_external(
-            MemberParams {
-                config: self.clients[joiner].config.clone(),
-                ..MemberParams::new(env(), self.clients[joiner].signer.clone())
-            },
+            self.clients[joiner].params(),
             &self.group_info,
             &options,
             NOW,
@@ -419,6 +511,44 @@ impl Sim {
                 self.stats.proposals_by_reference += 1;
                 touched.insert(target);
             }
+        }
+
+        // Application data by reference (draft-ietf-mls-extensions-10 §4.7, §4.8): one TOPIC
+        // change per epoch at most, so that a remove never meets another AppDataUpdate.
+        if self.rng.chance(25) {
+            let proposer = self.pick_members(1, &BTreeSet::new())[0];
+            let epoch = self.epoch();
+            let group = self.clients[proposer].group.as_mut().unwrap();
+            let op = if group.app_data(TOPIC).unwrap().is_some() && self.rng.chance(30) {
+                self.stats.app_data_removes += 1;
+                AppDataUpdateOperation::Remove
+            } else {
+                self.stats.app_data_updates += 1;
+                AppDataUpdateOperation::Update(format!("topic of epoch {epoch}").into_bytes())
+            };
+            let update = AppDataUpdate {
+                component_id: TOPIC,
+                op,
+            };
+            let message = group
+                .propose_app_data_update(update, &mut self.rng)
+                .unwrap();
+            self.broadcast_proposal(proposer, &message);
+            self.stats.proposals_by_reference += 1;
+        }
+        if self.rng.chance(15) {
+            let proposer = self.pick_members(1, &BTreeSet::new())[0];
+            let group = self.clients[proposer].group.as_mut().unwrap();
+            let reaction = AppEphemeral {
+                component_id: REACTION,
+                data: b"by reference".to_vec(),
+            };
+            let message = group
+                .propose_app_ephemeral(reaction, &mut self.rng)
+                .unwrap();
+            self.broadcast_proposal(proposer, &message);
+            self.stats.proposals_by_reference += 1;
+            self.stats.app_ephemerals += 1;
         }
 
         // 3. Commits, submitted concurrently; the Delivery Service keeps the first.
@@ -512,6 +642,8 @@ impl Sim {
             Submission::Member { committer, .. } => (*committer, false),
             Submission::External { joiner, resync, .. } => (*joiner, *resync),
         };
+        // What each member reports of the application data (all must agree).
+        let mut app_data: Vec<(String, AppDataSummary)> = Vec::new();
         for member in members_before.clone() {
             if member == origin && resync {
                 // The resyncing client lost its state: its old group is dropped.
@@ -520,6 +652,7 @@ impl Sim {
             }
             let own = member == origin;
             let merge_directly = own && self.rng.chance(50);
+            let name = self.clients[member].name.clone();
             let group = self.group(member);
             let processed = if merge_directly {
                 group
@@ -531,9 +664,11 @@ impl Sim {
             match processed {
                 Ok(ProcessedMessage::OwnCommitMerged(summary)) if own => {
                     assert_eq!(summary.epoch, epoch + 1);
+                    app_data.push((name, summary.app_data));
                 }
                 Ok(ProcessedMessage::Commit(summary)) if !own => {
                     assert_eq!(summary.epoch, epoch + 1);
+                    app_data.push((name, summary.app_data.clone()));
                     if summary.self_removed {
                         assert_eq!(*group.status(), GroupStatus::Removed);
                         self.clients[member].group = None;
@@ -545,6 +680,13 @@ impl Sim {
                     self.clients[member].name
                 ),
             }
+        }
+
+        for (name, summary) in &app_data {
+            assert_eq!(
+                summary, &app_data[0].1,
+                "{name}: application data of the commit"
+            );
         }
 
         // 5. Joins.
@@ -571,10 +713,7 @@ impl Sim {
                 for (client, bundle) in joiners {
                     let welcome = welcome_of(output.welcome.as_ref().unwrap());
                     let group = Group::join(
-                        MemberParams {
-                            config: self.clients[client].config.clone(),
-                            ..MemberParams::new(env(), self.clients[client].signer.clone())
-                        },
+                        self.clients[client].params(),
                         &welcome,
                         &bundle,
                         &options,
@@ -668,12 +807,13 @@ impl Sim {
         let group = self.clients[client].group.take().unwrap();
         let bytes = group.to_bytes().unwrap();
         drop(group);
-        let group = Group::from_bytes(env(), &bytes).unwrap();
+        let mut group = Group::from_bytes(env(), &bytes).unwrap();
         assert_eq!(
             group.to_bytes().unwrap(),
             bytes,
             "state does not round-trip"
         );
+        group.set_component_handler(components());
         self.clients[client].group = Some(group);
         self.stats.reloads += 1;
     }
@@ -724,7 +864,9 @@ fn run(suite: CipherSuite, handshakes: Handshakes, seed: u64) {
          {} Welcome joins, {} external joins, {} resyncs, {} removes, {} Update proposals, \
          {} proposals by reference, {} empty and {} path-less commits, {} discarded competing \
          commits, \
-         {} application messages ({} deliveries, {} late), {} state reloads",
+         {} application messages ({} deliveries, {} late), {} state reloads; \
+         {} AppDataUpdate updates, {} removes, {} external commits with application data, \
+         {} AppEphemerals, {} AppAcks",
         suite.0,
         s.epochs,
         started.elapsed(),
@@ -743,6 +885,11 @@ fn run(suite: CipherSuite, handshakes: Handshakes, seed: u64) {
         s.deliveries,
         s.late_deliveries,
         s.reloads,
+        s.app_data_updates,
+        s.app_data_removes,
+        s.app_data_in_external_commits,
+        s.app_ephemerals,
+        s.app_acks,
     );
     assert_eq!(s.epochs, epochs);
     if epochs >= 100 {
@@ -758,6 +905,14 @@ fn run(suite: CipherSuite, handshakes: Handshakes, seed: u64) {
             ("application messages", s.app_messages),
             ("late deliveries", s.late_deliveries),
             ("state reloads", s.reloads),
+            ("AppDataUpdate updates", s.app_data_updates),
+            ("AppDataUpdate removes", s.app_data_removes),
+            (
+                "external commits with application data",
+                s.app_data_in_external_commits,
+            ),
+            ("AppEphemerals", s.app_ephemerals),
+            ("AppAcks", s.app_acks),
         ] {
             assert!(count > 0, "no {what} in {epochs} epochs");
         }

@@ -95,6 +95,10 @@ pub struct CommitSummary {
     pub reinit: Option<ReInit>,
     /// Whether the commit removed us.
     pub self_removed: bool,
+    /// What its AppDataUpdate and AppEphemeral proposals did (draft-ietf-mls-extensions-10
+    /// §4.7, §4.8): the components whose data changed, with their new data, and the
+    /// ephemeral data.
+    pub app_data: super::app_data::AppDataSummary,
 }
 
 /// A fully computed next epoch, not yet adopted.
@@ -257,7 +261,15 @@ pub(crate) fn build_commit(
 
     // GroupInfo of the new epoch (RFC 9420 §12.4.3), as published for external joiners.
     let sign = |external_pub: bool| {
-        sign_group_info(cs, base.signer, &epoch, own_leaf, options, external_pub)
+        sign_group_info(
+            cs,
+            base.signer,
+            &epoch,
+            own_leaf,
+            options,
+            base.config,
+            external_pub,
+        )
     };
     let publishes_external_pub = publishes_external_pub(base.config);
     let group_info = sign(publishes_external_pub)?;
@@ -355,13 +367,15 @@ fn publishes_external_pub(config: &GroupConfig) -> bool {
 }
 
 /// Signs the GroupInfo of an epoch (RFC 9420 §12.4.3), with the ratchet tree as the
-/// options say and `external_pub` when `external_pub` is set.
+/// options say, `external_pub` when `external_pub` is set, and a GREASE `app_data_dictionary`
+/// when the configuration asks for GREASE (draft-ietf-mls-extensions-10 §5.2).
 pub(crate) fn sign_group_info(
     cs: &dyn CipherSuiteProvider,
     signer: &SigningIdentity,
     epoch: &EpochState,
     own_leaf: LeafIndex,
     options: &CommitOptions,
+    config: &GroupConfig,
     external_pub: bool,
 ) -> Result<GroupInfo, GroupError> {
     let EpochState {
@@ -385,6 +399,13 @@ pub(crate) fn sign_group_info(
         );
     }
     extensions.extend(options.group_info_extensions.iter().cloned());
+    if !extensions
+        .iter()
+        .any(|e| e.extension_type == crate::codepoints::APP_DATA_DICTIONARY_EXTENSION)
+        && let Some(grease) = super::app_data::leaf::group_info_grease(config, confirmation_tag)?
+    {
+        extensions.push(grease);
+    }
     let mut group_info = GroupInfo {
         group_context: context.clone(),
         extensions,
@@ -446,6 +467,8 @@ impl Group {
             lifetime_policy: self.config.lifetime_policy,
             now,
             psks: &psks,
+            policy: self.config.negotiation_policy(),
+            components: self.components.handler(),
         };
         validate_and_apply(&ctx, committer, committed)
     }
@@ -548,6 +571,7 @@ impl Group {
             &self.epoch,
             self.own_leaf(),
             &options,
+            &self.config,
             publishes_external_pub(&self.config),
         )?;
         Ok(mls_message(MlsMessageBody::GroupInfo(group_info)))
@@ -787,6 +811,7 @@ impl CommitSummary {
             updated: applied.updated.clone(),
             reinit: applied.reinit.clone(),
             self_removed: false,
+            app_data: applied.app_data.clone(),
         }
     }
 }
@@ -834,10 +859,13 @@ fn apply_path(
         }
     };
     {
-        let requirements = GroupRequirements::from_group_context(&GroupContext {
-            extensions: applied.extensions.clone(),
-            ..group.epoch.context.clone()
-        })?;
+        let requirements = GroupRequirements::from_group_context_in(
+            &GroupContext {
+                extensions: applied.extensions.clone(),
+                ..group.epoch.context.clone()
+            },
+            &group.config.negotiation_policy(),
+        )?;
         let members = applied.tree.member_credential_types(Some(sender_leaf));
         let keys = TreeKeys {
             tree: &applied.tree,

@@ -91,6 +91,21 @@ pub enum GroupError {
     /// The committed proposal list breaks a rule of RFC 9420 §12.2.
     #[error("invalid proposal list: {0} (RFC 9420 §12.2)")]
     InvalidProposalList(&'static str),
+    /// A committed proposal's non-default type is not supported by a member that will
+    /// process the commit (RFC 9420 §12.2, §7.2).
+    #[error(
+        "invalid proposal list: member {member:?} does not list proposal type {proposal:?} in its capabilities (RFC 9420 §12.2)"
+    )]
+    ProposalTypeUnsupported {
+        /// The proposal type.
+        proposal: ProposalType,
+        /// The member lacking it.
+        member: LeafIndex,
+    },
+    /// A rule of the application data of draft-ietf-mls-extensions-10 (§4.6–§4.8, §6.1,
+    /// §6.3).
+    #[error(transparent)]
+    AppData(#[from] super::app_data::AppDataError),
     /// The commit lacks a path although one is required (RFC 9420 §12.4).
     #[error("commit needs an UpdatePath: {0} (RFC 9420 §12.4)")]
     PathRequired(&'static str),

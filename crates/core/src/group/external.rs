@@ -12,7 +12,9 @@ use crate::messages::{
 };
 
 /// A proposal by the external sender at `sender_index` of the group's `external_senders`
-/// (RFC 9420 §12.1.8.1): Add, Remove, PreSharedKey, ReInit or GroupContextExtensions.
+/// (RFC 9420 §12.1.8.1): Add, Remove, PreSharedKey, ReInit or GroupContextExtensions, or
+/// AppDataUpdate or AppEphemeral (draft-ietf-mls-extensions-10 §4.7, §4.8), whose codepoint
+/// must be the group's ([`super::app_data::app_data_update_proposal`]).
 pub fn external_proposal(
     cs: &dyn CipherSuiteProvider,
     group_id: &[u8],

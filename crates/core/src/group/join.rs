@@ -14,13 +14,17 @@ use super::{
 };
 use crate::framing::protect_public;
 use crate::messages::{
-    ExternalInit, ExternalPub, GroupInfo, HpkePublicKey, LeafIndex, LeafNode, LeafNodeSource,
-    Lifetime, MlsMessageBody, PreSharedKey, PreSharedKeyId, Proposal, ProposalOrRef, Psk,
-    RatchetTreeNodes, Remove, ResumptionPskUsage, Sender, Welcome, find_payload,
+    ExtensionProposal, ExtensionProposalBody, ExternalInit, ExternalPub, GroupInfo, HpkePublicKey,
+    LeafIndex, LeafNode, LeafNodeSource, Lifetime, MlsMessageBody, PreSharedKey, PreSharedKeyId,
+    Proposal, ProposalOrRef, Psk, RatchetTreeNodes, Remove, ResumptionPskUsage, Sender, Welcome,
+    find_payload,
 };
 use crate::transcript;
 use crate::tree::RatchetTree;
 use crate::treekem::{NodeKey, PrivateTree};
+use crate::validation::negotiation::{
+    DictionaryLocation, NegotiationRequirements, Supporter, check_dictionary, check_leaf_meets,
+};
 use crate::welcome::{
     check_group_info_cipher_suite, check_psk_ids, decrypt_group_info, decrypt_group_secrets,
     find_group_secrets, joiner_epoch_secrets, joiner_key_schedule, verify_group_info_signature,
@@ -38,6 +42,10 @@ pub struct JoinOptions {
     pub remove_prior_leaf: Option<LeafIndex>,
     /// For an external commit: external PSKs to include.
     pub psks: Vec<PreSharedKeyId>,
+    /// For an external commit: AppDataUpdate and AppEphemeral proposals to include by value
+    /// (draft-ietf-mls-extensions-10 §4.7, §4.8: they "can be included in an external
+    /// Commit"), under the group's codepoints.
+    pub app_proposals: Vec<ExtensionProposalBody>,
 }
 
 /// Where a joiner finds PSKs (RFC 9420 §8.4): the PSK store and the resumption PSKs it was
@@ -80,11 +88,17 @@ fn verify_group_info_and_tree(
     // RFC 9420 §13.4: no extension type twice in one list.
     crate::validation::check_unique_extensions(&group_info.extensions)?;
     crate::validation::check_unique_extensions(&group_info.group_context.extensions)?;
+    // draft-ietf-mls-extensions-10 §4.6: a GroupInfo's dictionary is sorted too; its
+    // entries, GREASE among them, are otherwise ignored (§5.2).
+    check_dictionary(&group_info.extensions, DictionaryLocation::GroupInfo)
+        .map_err(crate::validation::ValidationError::from)?;
     let context = &group_info.group_context;
-    tree.validate_for_join(
+    let policy = config.negotiation_policy();
+    tree.validate_for_join_in(
         cs,
         env.identity.as_ref(),
         context,
+        &policy,
         config.lifetime_policy,
         now,
     )?;
@@ -93,6 +107,7 @@ fn verify_group_info_and_tree(
         env.identity.as_ref(),
         tree,
         &context.extensions,
+        &policy,
         now,
     )
 }
@@ -125,6 +140,7 @@ impl Group {
             pending_updates: Vec::new().into(),
             linked_psks: linked_psks.into(),
             changes: super::records::ChangeLog::unsaved(),
+            components: super::app_data::Components::default(),
         }
     }
 
@@ -153,6 +169,7 @@ impl Group {
             signer,
             config,
             leaf: _,
+            components,
         } = member;
         let cs = env.suite(welcome.cipher_suite)?;
         let kp = &key_package.key_package;
@@ -234,7 +251,8 @@ impl Group {
             epoch_secrets,
         );
         let linked_psks = options.resumption_psks.clone();
-        let group = Self::joined(env, cs, config, signer, epoch, private, linked_psks);
+        let mut group = Self::joined(env, cs, config, signer, epoch, private, linked_psks);
+        group.components = components;
         Ok((group, psks))
     }
 
@@ -253,6 +271,7 @@ impl Group {
             signer,
             config,
             leaf: leaf_options,
+            components,
         } = member;
         let suite = group_info.group_context.cipher_suite;
         let cs = env.suite(suite)?;
@@ -269,6 +288,12 @@ impl Group {
         }
         for psk in &options.psks {
             by_value.push(Proposal::PreSharedKey(PreSharedKey { psk: psk.clone() }));
+        }
+        for body in &options.app_proposals {
+            by_value.push(Proposal::Extension(ExtensionProposal::new(
+                config.codepoint_profile,
+                body.clone(),
+            )));
         }
         let committed: Vec<CommittedProposal> = by_value
             .iter()
@@ -288,6 +313,8 @@ impl Group {
                 lifetime_policy: config.lifetime_policy,
                 now,
                 psks: &psks,
+                policy: config.negotiation_policy(),
+                components: components.handler(),
             };
             validate_and_apply(&ctx, Committer::External, &committed)?
         };
@@ -298,18 +325,39 @@ impl Group {
             &group_info.confirmation_tag,
         )?;
         // A placeholder leaf reserves our position; the commit replaces it with the signed one.
+        let capabilities = leaf_options.capabilities_for(
+            suite,
+            env.identity.as_ref(),
+            config.codepoint_profile,
+        )?;
+        let extensions = super::app_data::leaf::leaf_extensions(
+            &leaf_options,
+            &capabilities,
+            &config,
+            components.handler(),
+            rng,
+        )?;
         let template = LeafNode {
             encryption_key: HpkePublicKey(Vec::new()),
             signature_key: signer.public_key.clone(),
             credential: signer.credential.clone(),
-            capabilities: leaf_options.capabilities_for(suite, env.identity.as_ref())?,
+            capabilities,
             leaf_node_source: LeafNodeSource::KeyPackage(Lifetime {
                 not_before: 0,
                 not_after: 0,
             }),
-            extensions: leaf_options.leaf_extensions.clone(),
+            extensions,
             signature: Vec::new(),
         };
+        // Our leaf must meet what the group (as this commit leaves it) requires, as the
+        // members will check (draft-ietf-mls-extensions-10 §5.1, §6.3).
+        let requirements = NegotiationRequirements::from_extensions(
+            &applied.extensions,
+            &config.negotiation_policy(),
+        )
+        .map_err(crate::validation::ValidationError::from)?;
+        check_leaf_meets(&requirements, &template, Supporter::Leaf)
+            .map_err(crate::validation::ValidationError::from)?;
         let commit_options = CommitOptions::default();
         let built = {
             let base = CommitBase {
@@ -343,7 +391,8 @@ impl Group {
             .private
             .ok_or(GroupError::MalformedState("external commit without keys"))?;
         let linked_psks = options.resumption_psks.clone();
-        let group = Self::joined(env, cs, config, signer, *epoch, private, linked_psks);
+        let mut group = Self::joined(env, cs, config, signer, *epoch, private, linked_psks);
+        group.components = components;
         Ok((
             group,
             CommitOutput {

@@ -17,6 +17,7 @@
 //!
 //! Sans-IO: randomness and the current time are passed in by the caller.
 
+pub mod app_data;
 mod commit;
 mod commit_builder;
 mod error;
@@ -38,6 +39,10 @@ use conclave_crypto::{
     CipherSuite, CipherSuiteProvider, CryptoProvider, CryptoRandom, Secret, hpke, labels,
 };
 
+pub use app_data::{
+    AppDataChange, AppDataError, AppDataSummary, AppEphemeralEntry, ComponentCall,
+    ComponentHandler, ComponentRejection, Components, FramedApplicationData, NoComponents,
+};
 pub use commit::{CommitOptions, CommitOutput, CommitSummary};
 pub use commit_builder::CommitBuilder;
 pub use error::GroupError;
@@ -54,14 +59,16 @@ use crate::framing::{
     sign_content, unprotect_private, unprotect_public,
 };
 use crate::messages::{
-    Capabilities, Content, ContentType, Credential, Extension, ExternalSenders, FramedContent,
-    GroupContext, HpkePublicKey, KeyPackage, LeafIndex, LeafNode, LeafNodeSource, Lifetime,
-    MlsMessage, MlsMessageBody, PrivateMessage, Proposal, ProposalRef, ProtocolVersion,
-    PublicMessage, ReInit, Sender, SignaturePublicKey, WireFormat, find_payload,
+    AppDataDictionary, Capabilities, ComponentId, Content, ContentType, Credential, Extension,
+    ExternalSenders, FramedContent, GroupContext, HpkePublicKey, KeyPackage, LeafIndex, LeafNode,
+    LeafNodeSource, Lifetime, MediaTypeList, MlsMessage, MlsMessageBody, PrivateMessage, Proposal,
+    ProposalRef, ProtocolVersion, PublicMessage, ReInit, Sender, SignaturePublicKey, WireFormat,
+    WireFormats, find_payload,
 };
 use crate::secret_tree::SecretTreeConfig;
 use crate::tree::RatchetTree;
 use crate::treekem::PrivateTree;
+use crate::validation::negotiation::{MediaTypePolicy, NegotiationPolicy};
 use crate::validation::{KEY_PACKAGE_TBS_LABEL, LEAF_NODE_TBS_LABEL, LifetimePolicy};
 use proposals::CachedProposal;
 use state::{EpochState, PastEpoch};
@@ -94,6 +101,24 @@ pub struct GroupConfig {
     /// credential types, component base label): the draft's by default, or a peer's
     /// ([`crate::codepoints`]). Stored with the group.
     pub codepoint_profile: CodepointProfile,
+    /// Whether our LeafNodes, KeyPackages and GroupInfos carry random GREASE components
+    /// (draft-ietf-mls-extensions-10 §5.2: SHOULD); on by default. Stored with the group.
+    pub grease: bool,
+    /// Whether a client that does not accept the media types the group requires is refused
+    /// (draft-ietf-mls-extensions-10 §6.3: SHOULD NOT be added); refused by default. Stored
+    /// with the group.
+    pub content_media_types: MediaTypePolicy,
+}
+
+impl GroupConfig {
+    /// How this group reads the drafts' negotiation extensions (draft-ietf-mls-extensions-10
+    /// §5.1, §6.3).
+    pub fn negotiation_policy(&self) -> NegotiationPolicy {
+        NegotiationPolicy {
+            profile: self.codepoint_profile,
+            media_types: self.content_media_types,
+        }
+    }
 }
 
 impl Default for GroupConfig {
@@ -108,6 +133,8 @@ impl Default for GroupConfig {
             allow_external_commits: true,
             allow_external_resync: true,
             codepoint_profile: CodepointProfile::Draft,
+            grease: true,
+            content_media_types: MediaTypePolicy::Require,
         }
     }
 }
@@ -192,6 +219,16 @@ pub struct LeafOptions {
     pub key_package_extensions: Vec<Extension>,
     /// Validity period in seconds from `now` (default 90 days).
     pub lifetime_seconds: Option<u64>,
+    /// Entries of our LeafNodes' `app_data_dictionary` (draft-ietf-mls-extensions-10 §4.6),
+    /// sorted by component; merged into a dictionary of `leaf_extensions`, if any. Our
+    /// leaves' dictionaries also carry `app_components` (unless given here) and GREASE.
+    pub leaf_app_data: AppDataDictionary,
+    /// Entries of our KeyPackages' `app_data_dictionary` (draft-ietf-mls-extensions-10
+    /// §4.6), sorted by component.
+    pub key_package_app_data: AppDataDictionary,
+    /// The media types we accept, advertised as our leaves' `content_media_types`
+    /// (draft-ietf-mls-extensions-10 §6.3: SHOULD); must not be empty.
+    pub content_media_types: Option<MediaTypeList>,
 }
 
 /// Default validity of a KeyPackage: 90 days.
@@ -210,16 +247,21 @@ pub struct MemberParams {
     pub config: GroupConfig,
     /// Capabilities, extensions and lifetime of our leaves and KeyPackages (RFC 9420 §7.2).
     pub leaf: LeafOptions,
+    /// The application's components (draft-ietf-mls-extensions-10 §4.7, §4.8): they check
+    /// AppEphemeral data and compute AppDataUpdates. By default none.
+    pub components: Components,
 }
 
 impl MemberParams {
-    /// `signer` with the default group policy and leaf parameters.
+    /// `signer` with the default group policy and leaf parameters, and no application
+    /// components.
     pub fn new(env: GroupEnv, signer: SigningIdentity) -> Self {
         Self {
             env,
             signer,
             config: GroupConfig::default(),
             leaf: LeafOptions::default(),
+            components: Components::default(),
         }
     }
 }
@@ -233,6 +275,13 @@ pub struct NewGroup {
     pub group_id: Vec<u8>,
     /// Its group context extensions (e.g. required capabilities, external senders).
     pub extensions: Vec<Extension>,
+    /// Entries of its group context's `app_data_dictionary` (draft-ietf-mls-extensions-10
+    /// §4.6), merged into a dictionary of `extensions`, if any. The creator sets them
+    /// unilaterally; afterwards AppDataUpdate proposals change them (§4.7).
+    pub app_data: AppDataDictionary,
+    /// Wire formats every member must support, as a `required_wire_formats` extension
+    /// (draft-ietf-mls-extensions-10 §5.1), if the group's codepoint profile has it.
+    pub required_wire_formats: Option<WireFormats>,
 }
 
 impl NewGroup {
@@ -242,18 +291,60 @@ impl NewGroup {
             cipher_suite,
             group_id,
             extensions: Vec::new(),
+            app_data: AppDataDictionary::default(),
+            required_wire_formats: None,
         }
+    }
+
+    /// Sets `component`'s entry of the group context's `app_data_dictionary`
+    /// (draft-ietf-mls-extensions-10 §4.6).
+    pub fn with_app_data(mut self, component: ComponentId, data: Vec<u8>) -> Self {
+        self.app_data.insert(component, data);
+        self
+    }
+
+    /// Requires every member to support `components` (the group context's `app_components`,
+    /// draft-ietf-mls-extensions-10 §5.1).
+    pub fn with_required_components(
+        self,
+        components: Vec<ComponentId>,
+    ) -> Result<Self, GroupError> {
+        let list = crate::messages::ComponentsList {
+            component_ids: components,
+        };
+        Ok(self.with_app_data(crate::codepoints::APP_COMPONENTS_COMPONENT, encode(&list)?))
+    }
+
+    /// Requires every member to accept `media_types`, and frames every application message
+    /// (the group context's `content_media_types`, draft-ietf-mls-extensions-10 §6.3).
+    pub fn with_content_media_types(self, media_types: &MediaTypeList) -> Result<Self, GroupError> {
+        Ok(self.with_app_data(
+            crate::codepoints::CONTENT_MEDIA_TYPES_COMPONENT,
+            encode(media_types)?,
+        ))
+    }
+
+    /// Requires every member to support `wire_formats` (draft-ietf-mls-extensions-10 §5.1).
+    pub fn with_required_wire_formats(mut self, wire_formats: Vec<WireFormat>) -> Self {
+        self.required_wire_formats = Some(WireFormats { wire_formats });
+        self
     }
 }
 
-/// The capabilities we advertise by default: MLS 1.0, the group's suite, the credential types
-/// our identity provider validates (RFC 9420 §7.2).
-pub fn default_capabilities(suite: CipherSuite, identity: &dyn IdentityProvider) -> Capabilities {
+/// The capabilities we advertise by default (RFC 9420 §7.2): MLS 1.0, the group's suite, the
+/// credential types our identity provider validates, and the drafts' extension and proposal
+/// types we implement under `profile` (draft-ietf-mls-extensions-10 §4.6–§4.8, §5.1:
+/// `app_data_dictionary`, the wire-format extensions, AppDataUpdate and AppEphemeral).
+pub fn default_capabilities(
+    suite: CipherSuite,
+    identity: &dyn IdentityProvider,
+    profile: CodepointProfile,
+) -> Capabilities {
     Capabilities {
         versions: vec![ProtocolVersion::MLS10],
         cipher_suites: vec![suite],
-        extensions: Vec::new(),
-        proposals: Vec::new(),
+        extensions: app_data::leaf::draft_extension_types(profile),
+        proposals: app_data::leaf::draft_proposal_types(profile),
         credentials: identity.supported_credential_types(),
     }
 }
@@ -269,11 +360,12 @@ impl LeafOptions {
         &self,
         suite: CipherSuite,
         identity: &dyn IdentityProvider,
+        profile: CodepointProfile,
     ) -> Result<Capabilities, GroupError> {
         let capabilities = self
             .capabilities
             .clone()
-            .unwrap_or_else(|| default_capabilities(suite, identity));
+            .unwrap_or_else(|| default_capabilities(suite, identity, profile));
         crate::validation::check_supports_group(&capabilities, ProtocolVersion::MLS10, suite)?;
         Ok(capabilities)
     }
@@ -282,6 +374,9 @@ impl LeafOptions {
 impl KeyPackageBundle {
     /// Creates and signs a KeyPackage of `suite` (RFC 9420 §10) for `member`'s signer and
     /// leaf parameters, with fresh init and encryption keys; valid from an hour before `now`.
+    /// Its leaf and its own extensions carry the drafts' dictionaries, wire formats and
+    /// GREASE as `member.config` and `member.leaf` say (draft-ietf-mls-extensions-10 §4.6,
+    /// §5.1, §5.2).
     pub fn generate(
         member: &MemberParams,
         suite: CipherSuite,
@@ -294,7 +389,20 @@ impl KeyPackageBundle {
         let init = hpke::generate_key_pair(cs, rng)?;
         let encryption = hpke::generate_key_pair(cs, rng)?;
         let lifetime = options.lifetime_seconds.unwrap_or(DEFAULT_LIFETIME);
-        let capabilities = options.capabilities_for(suite, env.identity.as_ref())?;
+        let capabilities = options.capabilities_for(
+            suite,
+            env.identity.as_ref(),
+            member.config.codepoint_profile,
+        )?;
+        let leaf_extensions = app_data::leaf::leaf_extensions(
+            options,
+            &capabilities,
+            &member.config,
+            member.components.handler(),
+            rng,
+        )?;
+        let key_package_extensions =
+            app_data::leaf::key_package_extensions(options, &capabilities, &member.config, rng)?;
         let leaf_node = sign_leaf_node(
             cs,
             signer,
@@ -304,7 +412,7 @@ impl KeyPackageBundle {
                 not_before: now.saturating_sub(3600),
                 not_after: now.saturating_add(lifetime),
             }),
-            options.leaf_extensions.clone(),
+            leaf_extensions,
             None,
         )?;
         let mut key_package = KeyPackage {
@@ -312,7 +420,7 @@ impl KeyPackageBundle {
             cipher_suite: suite,
             init_key: HpkePublicKey(init.public_key),
             leaf_node,
-            extensions: options.key_package_extensions.clone(),
+            extensions: key_package_extensions,
             signature: Vec::new(),
         };
         let tbs = key_package.to_be_signed()?;
@@ -377,6 +485,10 @@ pub enum ProcessedMessage {
     Application {
         /// The sender's leaf.
         sender: LeafIndex,
+        /// The generation of the sender's ratchet it used (RFC 9420 §6.3.2, §9): with
+        /// `sender`, what an AppAck acknowledges (draft-ietf-mls-extensions-10 §6.1,
+        /// [`app_data::app_ack_of`]).
+        generation: u32,
         /// The epoch it was sent in.
         epoch: u64,
         /// The plaintext.
@@ -427,6 +539,8 @@ pub struct Group {
     linked_psks: Tracked<Vec<(Vec<u8>, u64, Secret)>>,
     /// What must be written at the next [`Group::take_changes`].
     changes: records::ChangeLog,
+    /// The application's components (code, not state: not stored).
+    components: Components,
 }
 
 impl core::fmt::Debug for Group {
@@ -454,10 +568,12 @@ impl Group {
         now: u64,
         rng: &mut dyn CryptoRandom,
     ) -> Result<Self, GroupError> {
+        let extensions =
+            app_data::leaf::group_context_extensions(&group, member.config.codepoint_profile)?;
         let NewGroup {
             cipher_suite: suite,
             group_id,
-            extensions,
+            ..
         } = group;
         let bundle = KeyPackageBundle::generate(&member, suite, now, rng)?;
         let MemberParams {
@@ -465,6 +581,7 @@ impl Group {
             signer,
             config,
             leaf: _,
+            components,
         } = member;
         let cs = env.suite(suite)?;
         let leaf = bundle.key_package.leaf_node;
@@ -487,6 +604,7 @@ impl Group {
             env.identity.as_ref(),
             &tree,
             &context.extensions,
+            &config.negotiation_policy(),
             now,
         )?;
         let mut init_secret = vec![0u8; cs.hash_len()];
@@ -498,7 +616,7 @@ impl Group {
             tree,
             &Secret::new(init_secret),
         )?;
-        Ok(Self::joined(
+        let mut group = Self::joined(
             env,
             cs,
             config,
@@ -506,7 +624,9 @@ impl Group {
             epoch,
             PrivateTree::new(LeafIndex(0), own),
             Vec::new(),
-        ))
+        );
+        group.components = components;
+        Ok(group)
     }
 
     // ---- accessors ------------------------------------------------------------------------
@@ -680,6 +800,7 @@ impl Group {
         if !self.proposals.is_empty() {
             return Err(GroupError::ProposalsPending);
         }
+        app_data::content::check_outgoing(&self.epoch.context, data)?;
         let content = FramedContent {
             group_id: self.epoch.context.group_id.clone(),
             epoch: self.epoch(),
@@ -723,6 +844,9 @@ impl Group {
                 "ExternalInit is only sent by value in an external commit",
                 "12.1.5",
             ));
+        }
+        if let Proposal::Extension(extension) = &proposal {
+            app_data::check_codepoint(self.config.codepoint_profile, extension)?;
         }
         let content = FramedContent {
             group_id: self.epoch.context.group_id.clone(),
@@ -894,7 +1018,7 @@ impl Group {
         )?;
         let key = self.sender_signature_key(&unverified)?;
         let verified = unverified.verify(self.cs.as_ref(), key.as_ref(), &self.epoch.context)?;
-        self.process_verified(verified, now)
+        self.process_verified(verified, None, now)
     }
 
     /// A PublicMessage claiming to be from our leaf: one of our proposals echoed by the
@@ -955,7 +1079,7 @@ impl Group {
         )?;
         let key = self.sender_signature_key(&unverified)?;
         let verified = unverified.verify(self.cs.as_ref(), key.as_ref(), &self.epoch.context)?;
-        self.process_verified(verified, now)
+        self.process_verified(verified, Some(sender_data.generation), now)
     }
 
     /// An application message from one of the kept past epochs (RFC 9420 §14).
@@ -1004,7 +1128,7 @@ impl Group {
             .ok_or(GroupError::UnknownSender(leaf))?
             .clone();
         let verified = unverified.verify(cs, key.as_ref(), &past.context)?;
-        application_message(verified, &past.context)
+        application_message(verified, &past.context, Some(sender_data.generation))
     }
 
     /// The signature key of the sender of `content` (RFC 9420 §6.1).
@@ -1057,13 +1181,17 @@ impl Group {
         }
     }
 
+    /// `generation` is the PrivateMessage's (RFC 9420 §6.3.2), `None` for a PublicMessage.
     fn process_verified(
         &mut self,
         verified: VerifiedContent<'_>,
+        generation: Option<u32>,
         now: u64,
     ) -> Result<ProcessedMessage, GroupError> {
         match verified.content() {
-            Content::Application(_) => application_message(verified, &self.epoch.context),
+            Content::Application(_) => {
+                application_message(verified, &self.epoch.context, generation)
+            }
             Content::Proposal(_) => {
                 let cached = proposals::receive_proposal(self, verified, now)?;
                 // A PublicMessage proposal can be replayed verbatim (it carries no
@@ -1142,8 +1270,11 @@ impl Group {
 fn application_message(
     verified: VerifiedContent<'_>,
     context: &GroupContext,
+    generation: Option<u32>,
 ) -> Result<ProcessedMessage, GroupError> {
     let content = verified.into_authenticated_content();
+    // Application data travels only as PrivateMessage (RFC 9420 §6.2), which has a generation.
+    let generation = generation.ok_or(GroupError::UnexpectedWireFormat(content.wire_format))?;
     let Sender::Member(sender) = content.content.sender else {
         return Err(GroupError::SenderNotAllowed {
             sender: content.content.sender.sender_type(),
@@ -1159,6 +1290,7 @@ fn application_message(
         crate::safe::incoming_safe_aad(&context.extensions, &content.content.authenticated_data)?;
     Ok(ProcessedMessage::Application {
         sender,
+        generation,
         epoch: content.content.epoch,
         data,
         authenticated_data: content.content.authenticated_data,

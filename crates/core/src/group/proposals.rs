@@ -1,26 +1,31 @@
 //! Proposals: the cache of proposals received in an epoch (RFC 9420 §12.1), the validity of
 //! each proposal (§12.1.1–§12.1.8), of a committed list (§12.2), and applying a list to the
 //! tree and group context (§12.3). Commit creation and processing share these functions, so
-//! each rule lives once.
+//! each rule lives once. The AppDataUpdate and AppEphemeral proposals of
+//! draft-ietf-mls-extensions-10 (§4.7, §4.8) are applied after the RFC 9420 ones, in
+//! [`super::app_data`].
 
 use std::collections::{HashMap, HashSet};
 
 use conclave_codec::Encode;
 use conclave_crypto::{CipherSuiteProvider, labels};
 
+use super::app_data::{self, AppDataSummary, ComponentHandler};
 use super::state::PskSources;
 use super::{Group, GroupError};
 use crate::credential::IdentityProvider;
 use crate::framing::VerifiedContent;
 use crate::messages::{
-    AuthenticatedContent, Content, Extension, ExternalInit, ExternalSenders, GroupContext,
-    HpkePublicKey, KeyPackage, LeafIndex, LeafNode, PreSharedKeyId, Proposal, ProposalRef,
-    ProposalType, Psk, ReInit, ResumptionPskUsage, Sender, SignaturePublicKey, find_payload,
+    AuthenticatedContent, Content, Extension, ExtensionProposalBody, ExternalInit, ExternalSenders,
+    GroupContext, HpkePublicKey, KeyPackage, LeafIndex, LeafNode, PreSharedKeyId, Proposal,
+    ProposalRef, ProposalType, Psk, ReInit, ResumptionPskUsage, Sender, SignaturePublicKey,
+    find_payload,
 };
 use crate::tree::RatchetTree;
+use crate::validation::negotiation::{NegotiationPolicy, NegotiationRequirements};
 use crate::validation::{
     GroupRequirements, LeafKeyLookup, LeafNodeContext, LeafNodeValidator, UsedLeafKeys,
-    check_key_uniqueness, validate_external_senders,
+    ValidationError, check_key_uniqueness, is_default_proposal, validate_external_senders,
 };
 
 /// A proposal received (or sent) in the current epoch, kept for the next commit.
@@ -60,16 +65,23 @@ pub(crate) fn proposal_ref(
 /// Checks which proposal types each sender type may send (RFC 9420 §12.1.8: external
 /// senders may send Add, Remove, PreSharedKey, ReInit and GroupContextExtensions;
 /// new-member proposals are Adds; ExternalInit only travels by value in external commits).
+/// draft-ietf-mls-extensions-10 §4.7, §4.8, §9.2: AppDataUpdate and AppEphemeral may be sent
+/// by members and external senders ("External: Y").
 pub(crate) fn check_sender_may_propose(
     sender: &Sender,
     proposal: &Proposal,
 ) -> Result<(), GroupError> {
-    if let Proposal::Extension(extension) = proposal {
-        // Decoded so that a group can name what it refuses; processing the drafts'
+    if let Proposal::Extension(extension) = proposal
+        && !matches!(
+            extension.body,
+            ExtensionProposalBody::AppDataUpdate(_) | ExtensionProposalBody::AppEphemeral(_)
+        )
+    {
+        // Decoded so that a group can name what it refuses; processing the other drafts'
         // proposals is added with their rules.
         return Err(GroupError::proposal(
             extension.proposal_type,
-            "this group does not process draft-ietf-mls-extensions proposals yet",
+            "this group does not process this draft-ietf-mls-extensions proposal yet",
             "12.2",
         ));
     }
@@ -93,7 +105,8 @@ pub(crate) fn check_sender_may_propose(
 }
 
 /// A proposal received in a message: the sender may send it; it is cached as is. Its
-/// validity against the group is checked when it is committed (RFC 9420 §12.2).
+/// validity against the group is checked when it is committed (RFC 9420 §12.2); a draft
+/// proposal's codepoint and component are checked now too ([`app_data::check_received`]).
 pub(crate) fn receive_proposal(
     group: &Group,
     verified: VerifiedContent<'_>,
@@ -104,6 +117,10 @@ pub(crate) fn receive_proposal(
         return Err(GroupError::InvalidProposalList("not a proposal"));
     };
     check_sender_may_propose(&content.content.sender, proposal)?;
+    if let Proposal::Extension(extension) = proposal {
+        app_data::check_codepoint(group.config.codepoint_profile, extension)?;
+        app_data::check_received(group, content.content.sender, extension)?;
+    }
     CachedProposal::from_content(group.cs.as_ref(), &content)
 }
 
@@ -144,6 +161,9 @@ pub(crate) struct AppliedProposals {
     pub(crate) reinit: Option<ReInit>,
     /// Whether the commit must carry an UpdatePath (RFC 9420 §12.4).
     pub(crate) path_required: bool,
+    /// What the AppDataUpdate and AppEphemeral proposals did (draft-ietf-mls-extensions-10
+    /// §4.7, §4.8).
+    pub(crate) app_data: AppDataSummary,
 }
 
 /// What the proposal rules need to know about the group.
@@ -157,6 +177,11 @@ pub(crate) struct ProposalContext<'a> {
     /// Where PSKs come from: a PreSharedKey proposal is valid only if its PSK is available
     /// (RFC 9420 §12.4.2).
     pub(crate) psks: &'a PskSources<'a>,
+    /// The group's codepoints and media-type policy (draft-ietf-mls-extensions-10 §5.1,
+    /// §6.3, §9).
+    pub(crate) policy: NegotiationPolicy,
+    /// The application's components (draft-ietf-mls-extensions-10 §4.7, §4.8).
+    pub(crate) components: &'a dyn ComponentHandler,
 }
 
 /// Key uniqueness against the leaves of a tree, optionally ignoring one leaf (the leaf
@@ -218,7 +243,10 @@ impl ProposalContext<'_> {
     fn requirements(&self, extensions: &[Extension]) -> Result<GroupRequirements, GroupError> {
         let mut context = self.context.clone();
         context.extensions = extensions.to_vec();
-        Ok(GroupRequirements::from_group_context(&context)?)
+        Ok(GroupRequirements::from_group_context_in(
+            &context,
+            &self.policy,
+        )?)
     }
 }
 
@@ -241,11 +269,13 @@ pub(crate) fn validate_and_apply(
         external_init: None,
         reinit: None,
         path_required: proposals.is_empty(),
+        app_data: AppDataSummary::default(),
     };
 
     // 1. GroupContextExtensions: replace the extensions; they apply to the rest of the list.
     for proposal in proposals {
         if let Proposal::GroupContextExtensions(gce) = &proposal.proposal {
+            app_data::check_gce_keeps_dictionary(ctx, gce)?;
             applied.extensions = gce.extensions.clone();
             applied.path_required = true;
         }
@@ -397,7 +427,13 @@ pub(crate) fn validate_and_apply(
         }
     }
 
-    // GroupContextExtensions must be supported by every member of the new tree (§12.1.7).
+    // 8. AppEphemeral, then AppDataUpdate (draft-ietf-mls-extensions-10 §4.7, §4.8; the
+    // order is documented at `app_data::apply_app_proposals`).
+    let dictionary_changed =
+        app_data::apply_app_proposals(ctx, committer, proposals, &mut applied)?;
+
+    // GroupContextExtensions must be supported by every member of the new tree (§12.1.7),
+    // and so must a dictionary an AppDataUpdate changed (draft-ietf-mls-extensions-10 §5.1).
     if proposals
         .iter()
         .any(|p| matches!(p.proposal, Proposal::GroupContextExtensions(_)))
@@ -407,8 +443,11 @@ pub(crate) fn validate_and_apply(
             ctx.identity,
             &applied.tree,
             &applied.extensions,
+            &ctx.policy,
             ctx.now,
         )?;
+    } else if dictionary_changed {
+        app_data::check_new_context(ctx, &applied)?;
     }
     Ok(applied)
 }
@@ -421,7 +460,11 @@ fn check_list_rules(
 ) -> Result<(), GroupError> {
     for proposal in proposals {
         check_sender_may_propose_in_commit(committer, proposal)?;
+        if let Proposal::Extension(extension) = &proposal.proposal {
+            app_data::check_codepoint(ctx.policy.profile, extension)?;
+        }
     }
+    check_proposal_types_supported(ctx, proposals)?;
     let count = |t: ProposalType| {
         proposals
             .iter()
@@ -482,15 +525,23 @@ fn check_list_rules(
                     "an external commit may contain at most one Remove",
                 ));
             }
+            // draft-ietf-mls-extensions-10 §4.7, §4.8: AppDataUpdate and AppEphemeral "can
+            // be included in an external Commit".
             let others = proposals.iter().any(|p| {
                 !matches!(
                     p.proposal,
                     Proposal::ExternalInit(_) | Proposal::Remove(_) | Proposal::PreSharedKey(_)
+                ) && !matches!(
+                    p.proposal.extension_body(),
+                    Some(
+                        ExtensionProposalBody::AppDataUpdate(_)
+                            | ExtensionProposalBody::AppEphemeral(_)
+                    )
                 )
             });
             if others {
                 return Err(GroupError::InvalidProposalList(
-                    "an external commit may contain only ExternalInit, Remove and PreSharedKey",
+                    "an external commit may contain only ExternalInit, Remove, PreSharedKey, AppDataUpdate and AppEphemeral",
                 ));
             }
         }
@@ -510,7 +561,48 @@ fn check_list_rules(
             ));
         }
     }
-    let _ = ctx;
+    Ok(())
+}
+
+/// RFC 9420 §12.2: a list is invalid if "it contains a Proposal with a non-default proposal
+/// type that is not supported by some members of the group that will process the Commit
+/// (i.e., members being added or removed by the Commit do not need to support the proposal
+/// type)". Support is `capabilities.proposals` (§7.2).
+fn check_proposal_types_supported(
+    ctx: &ProposalContext<'_>,
+    proposals: &[CommittedProposal],
+) -> Result<(), GroupError> {
+    let mut types: Vec<ProposalType> = proposals
+        .iter()
+        .map(|p| p.proposal.proposal_type())
+        .filter(|t| !is_default_proposal(*t))
+        .collect();
+    if types.is_empty() {
+        return Ok(());
+    }
+    types.sort_unstable();
+    types.dedup();
+    let removed: HashSet<LeafIndex> = proposals
+        .iter()
+        .filter_map(|p| match &p.proposal {
+            Proposal::Remove(remove) => Some(remove.removed),
+            _ => None,
+        })
+        .collect();
+    for (member, leaf) in ctx.tree.members() {
+        if removed.contains(&member) {
+            continue;
+        }
+        if let Some(proposal) = types
+            .iter()
+            .find(|t| !leaf.capabilities.proposals.contains(t))
+        {
+            return Err(GroupError::ProposalTypeUnsupported {
+                proposal: *proposal,
+                member,
+            });
+        }
+    }
     Ok(())
 }
 
@@ -553,18 +645,36 @@ fn check_psk_proposal(ctx: &ProposalContext<'_>, psk: &PreSharedKeyId) -> Result
 }
 
 /// New group context extensions (RFC 9420 §12.1.7, §13.4, §11.1): the rules on the list
-/// and on the members ([`crate::validation::check_group_context_extensions`]), and a valid
-/// `external_senders` extension (§12.1.8.1, §5.3.1).
+/// and on the members ([`check_context_support`]), and a valid `external_senders` extension
+/// (§12.1.8.1, §5.3.1).
 pub(crate) fn check_group_context_extensions(
     cs: &dyn CipherSuiteProvider,
     identity: &dyn IdentityProvider,
     tree: &RatchetTree,
     extensions: &[Extension],
+    policy: &NegotiationPolicy,
     now: u64,
 ) -> Result<(), GroupError> {
-    crate::validation::check_group_context_extensions(extensions, tree.members())?;
+    check_context_support(tree, extensions, policy)?;
     if let Some(senders) = find_payload::<ExternalSenders>(extensions)? {
         validate_external_senders(identity, &senders, cs, now).map_err(|(_, e)| e)?;
     }
+    Ok(())
+}
+
+/// Whether every member of `tree` supports group context `extensions`: the RFC 9420 rules
+/// ([`crate::validation::check_group_context_extensions`], §12.1.7, §13.4, §11.1) and the
+/// components, wire formats and media types they require (draft-ietf-mls-extensions-10
+/// §5.1, §6.3), read as `policy` says.
+pub(crate) fn check_context_support(
+    tree: &RatchetTree,
+    extensions: &[Extension],
+    policy: &NegotiationPolicy,
+) -> Result<(), GroupError> {
+    crate::validation::check_group_context_extensions(extensions, tree.members())?;
+    let requirements = NegotiationRequirements::from_extensions(extensions, policy)
+        .map_err(ValidationError::from)?;
+    crate::validation::negotiation::check_members_meet(&requirements, tree.members())
+        .map_err(ValidationError::from)?;
     Ok(())
 }

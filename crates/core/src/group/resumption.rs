@@ -118,11 +118,14 @@ impl Group {
             signer: (*self.signer).clone(),
             config: (*self.config).clone(),
             leaf: options.leaf.clone(),
+            components: self.components.clone(),
         };
         let new = NewGroup {
             cipher_suite: self.cipher_suite(),
             group_id,
             extensions,
+            app_data: Default::default(),
+            required_wire_formats: None,
         };
         self.start_linked_group(ResumptionPskUsage::Branch, member, new, options, now, rng)
     }
@@ -149,11 +152,14 @@ impl Group {
             signer,
             config: (*self.config).clone(),
             leaf: options.leaf.clone(),
+            components: self.components.clone(),
         };
         let new = NewGroup {
             cipher_suite: reinit.cipher_suite,
             group_id: reinit.group_id,
             extensions: reinit.extensions,
+            app_data: Default::default(),
+            required_wire_formats: None,
         };
         self.start_linked_group(ResumptionPskUsage::Reinit, member, new, options, now, rng)
     }

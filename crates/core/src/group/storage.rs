@@ -15,6 +15,7 @@ use std::num::NonZeroU32;
 use conclave_codec::{Decode, Encode};
 use conclave_crypto::Secret;
 
+use super::app_data::AppDataSummary;
 use super::commit::{CommitSummary, PendingCommit, StagedCommit};
 use super::proposals::CachedProposal;
 use super::state::{EpochState, PastEpoch, PastMembers};
@@ -32,6 +33,7 @@ use crate::tree::RatchetTree;
 use crate::tree_math::NodeIndex;
 use crate::treekem::{NodeKey, PrivateTree};
 use crate::validation::LifetimePolicy;
+use crate::validation::negotiation::MediaTypePolicy;
 
 /// Version of the snapshot format. Version 1 is version 2 without the trailing
 /// [`StoredTreeHashes`] section; version 2 is version 4 without the trailing
@@ -71,6 +73,11 @@ mod section {
     /// (draft-ietf-mls-extensions-10 §4.4), [`super::StoredExporterTrees`]. Without it (a
     /// state stored before the safe exporter) those epochs have none.
     pub(super) const EXPORTER_TREES: u16 = 2;
+    /// The group's GREASE and media-type policy ([`super::StoredAppDataPolicy`]).
+    pub(super) const APP_DATA_POLICY: u16 = 3;
+    /// What the pending commit's AppDataUpdate and AppEphemeral proposals did
+    /// ([`crate::group::AppDataSummary`]).
+    pub(super) const PENDING_APP_DATA: u16 = 4;
 }
 
 /// The [`section::EXPORTER_TREES`] section: `None` for an epoch without an exporter tree.
@@ -78,6 +85,35 @@ mod section {
 struct StoredExporterTrees {
     current: Option<StoredExporterTree>,
     pending: Option<StoredExporterTree>,
+}
+
+/// The drafts' group policy (draft-ietf-mls-extensions-10 §5.2, §6.3), in the
+/// [`section::APP_DATA_POLICY`] section; absent means the defaults.
+#[derive(Encode, Decode, PartialEq, Eq)]
+struct StoredAppDataPolicy {
+    grease: bool,
+    /// 0: require, 1: ignore.
+    content_media_types: u8,
+}
+
+impl StoredAppDataPolicy {
+    fn of(config: &GroupConfig) -> Self {
+        Self {
+            grease: config.grease,
+            content_media_types: match config.content_media_types {
+                MediaTypePolicy::Ignore => 1,
+                _ => 0,
+            },
+        }
+    }
+
+    fn apply(&self, config: &mut GroupConfig) {
+        config.grease = self.grease;
+        config.content_media_types = match self.content_media_types {
+            1 => MediaTypePolicy::Ignore,
+            _ => MediaTypePolicy::Require,
+        };
+    }
 }
 
 /// Where the entries (node secrets, ratchets) of the current and past epochs' secret trees
@@ -188,8 +224,51 @@ struct StoredPending {
     encoded: Vec<u8>,
     epoch: Option<StoredEpoch>,
     private: Option<PrivateTree>,
-    summary: CommitSummary,
+    summary: StoredSummary,
     status: Option<GroupStatus>,
+}
+
+/// A [`CommitSummary`] as format versions 1–5 store it; its `app_data` is in the
+/// [`section::PENDING_APP_DATA`] section.
+#[derive(Encode, Decode)]
+struct StoredSummary {
+    epoch: u64,
+    committer: Sender,
+    committer_leaf: Option<LeafIndex>,
+    added: Vec<LeafIndex>,
+    removed: Vec<LeafIndex>,
+    updated: Vec<LeafIndex>,
+    reinit: Option<crate::messages::ReInit>,
+    self_removed: bool,
+}
+
+impl StoredSummary {
+    fn of(summary: &CommitSummary) -> Self {
+        Self {
+            epoch: summary.epoch,
+            committer: summary.committer,
+            committer_leaf: summary.committer_leaf,
+            added: summary.added.clone(),
+            removed: summary.removed.clone(),
+            updated: summary.updated.clone(),
+            reinit: summary.reinit.clone(),
+            self_removed: summary.self_removed,
+        }
+    }
+
+    fn into_summary(self) -> CommitSummary {
+        CommitSummary {
+            epoch: self.epoch,
+            committer: self.committer,
+            committer_leaf: self.committer_leaf,
+            added: self.added,
+            removed: self.removed,
+            updated: self.updated,
+            reinit: self.reinit,
+            self_removed: self.self_removed,
+            app_data: AppDataSummary::default(),
+        }
+    }
 }
 
 #[derive(Encode, Decode)]
@@ -330,8 +409,9 @@ impl StoredConfig {
             max_resumption_psks: self.max_resumption_psks as usize,
             allow_external_commits: self.allow_external_commits,
             allow_external_resync: self.allow_external_resync,
-            // Kept in its own state section (it came after this record).
+            // Kept in their own state sections (they came after this record).
             codepoint_profile: CodepointProfile::default(),
+            ..GroupConfig::default()
         }
     }
 }
@@ -406,7 +486,7 @@ impl Group {
                     .as_deref()
                     .map(|e| StoredEpoch::from_epoch(e, SecretTrees::Inline)),
                 private: p.staged.private.clone(),
-                summary: p.staged.summary.clone(),
+                summary: StoredSummary::of(&p.staged.summary),
                 status: p.staged.status.clone(),
             }),
             past_epochs: self
@@ -487,6 +567,21 @@ impl Group {
                 data: exporter_trees.to_bytes()?,
             });
         }
+        let policy = StoredAppDataPolicy::of(&self.config);
+        if policy != StoredAppDataPolicy::of(&GroupConfig::default()) {
+            sections.push(StateSection {
+                tag: section::APP_DATA_POLICY,
+                data: policy.to_bytes()?,
+            });
+        }
+        if let Some(pending) = self.pending_commit.as_deref()
+            && !pending.staged.summary.app_data.is_empty()
+        {
+            sections.push(StateSection {
+                tag: section::PENDING_APP_DATA,
+                data: pending.staged.summary.app_data.to_bytes()?,
+            });
+        }
         Ok(sections)
     }
 
@@ -525,6 +620,7 @@ impl Group {
         reader.finish()?;
         let mut config = stored.config.into_config();
         let mut exporter_trees = None;
+        let mut pending_app_data = None;
         for section in sections {
             match section.tag {
                 section::CODEPOINT_PROFILE => {
@@ -532,6 +628,12 @@ impl Group {
                 }
                 section::EXPORTER_TREES => {
                     exporter_trees = Some(StoredExporterTrees::from_bytes(&section.data)?);
+                }
+                section::APP_DATA_POLICY => {
+                    StoredAppDataPolicy::from_bytes(&section.data)?.apply(&mut config);
+                }
+                section::PENDING_APP_DATA => {
+                    pending_app_data = Some(AppDataSummary::from_bytes(&section.data)?);
                 }
                 _ => return Err(GroupError::MalformedState("unknown state section")),
             }
@@ -572,7 +674,13 @@ impl Group {
                             Box::new(pending)
                         }),
                     private: p.private,
-                    summary: p.summary,
+                    summary: {
+                        let mut summary = p.summary.into_summary();
+                        if let Some(app_data) = pending_app_data.take() {
+                            summary.app_data = app_data;
+                        }
+                        summary
+                    },
                     status: p.status,
                 },
             })),
@@ -640,6 +748,7 @@ impl Group {
                 .collect::<Vec<_>>()
                 .into(),
             changes: super::records::ChangeLog::unsaved(),
+            components: super::app_data::Components::default(),
         };
         Ok((group, version))
     }

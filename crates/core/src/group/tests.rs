@@ -1237,7 +1237,7 @@ fn the_leaves_we_generate_list_the_group_suite() {
         crate::validation::ValidationError::UnsupportedCipherSuite(suite),
     );
     assert_eq!(
-        default_capabilities(suite, &BasicIdentityProvider).cipher_suites,
+        default_capabilities(suite, &BasicIdentityProvider, CodepointProfile::Draft).cipher_suites,
         vec![suite]
     );
     let (alice, bundle) = key_package("alice", suite, &mut rng);
@@ -1246,7 +1246,7 @@ fn the_leaves_we_generate_list_the_group_suite() {
     let omitting = LeafOptions {
         capabilities: Some(Capabilities {
             cipher_suites: vec![CipherSuite(2)],
-            ..default_capabilities(suite, &BasicIdentityProvider)
+            ..default_capabilities(suite, &BasicIdentityProvider, CodepointProfile::Draft)
         }),
         ..LeafOptions::default()
     };

@@ -1,6 +1,7 @@
 //! Payloads of the extensions RFC 9420 defines (§5.3.3, §11.1, §12.1.8.1, §12.4.3.2,
 //! §12.4.3.3): the `extension_data` of an [`Extension`] with the matching type.
-//! (`ratchet_tree`'s payload is [`super::RatchetTreeNodes`].)
+//! (`ratchet_tree`'s payload is [`super::RatchetTreeNodes`]; `app_data_dictionary`'s,
+//! draft-ietf-mls-extensions-10 §4.6, is [`super::AppDataDictionary`].)
 
 use conclave_codec::{CodecError, Decode, Encode};
 
@@ -73,6 +74,11 @@ impl ExtensionPayload for ExternalPub {
 }
 impl ExtensionPayload for ExternalSenders {
     const EXTENSION_TYPE: ExtensionType = ExtensionType::EXTERNAL_SENDERS;
+}
+/// `app_data_dictionary` (draft-ietf-mls-extensions-10 §4.6): the same codepoint under every
+/// codepoint profile.
+impl ExtensionPayload for super::AppDataDictionary {
+    const EXTENSION_TYPE: ExtensionType = crate::codepoints::APP_DATA_DICTIONARY_EXTENSION;
 }
 
 impl Extension {

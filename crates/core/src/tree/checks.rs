@@ -11,6 +11,7 @@ use super::{RatchetTree, TreeError, TreeValidationError};
 use crate::credential::IdentityProvider;
 use crate::messages::{GroupContext, LeafIndex, LeafNode};
 use crate::tree_math::NodeIndex;
+use crate::validation::negotiation::NegotiationPolicy;
 use crate::validation::{
     DeferredSignature, GroupRequirements, LeafNodeContext, LeafNodeValidator, LifetimePolicy,
     UsedLeafKeys, verify_deferred,
@@ -132,9 +133,31 @@ impl RatchetTree {
         lifetime_policy: LifetimePolicy,
         now: u64,
     ) -> Result<(), TreeValidationError> {
+        self.validate_for_join_in(
+            cs,
+            identity,
+            context,
+            &NegotiationPolicy::default(),
+            lifetime_policy,
+            now,
+        )
+    }
+
+    /// [`RatchetTree::validate_for_join`] with the drafts' group context extensions read as
+    /// `policy` says (draft-ietf-mls-extensions-10 §5.1, §6.3): every leaf must then also
+    /// support the components, wire formats and media types the group requires.
+    pub fn validate_for_join_in(
+        &mut self,
+        cs: &dyn CipherSuiteProvider,
+        identity: &dyn IdentityProvider,
+        context: &GroupContext,
+        policy: &NegotiationPolicy,
+        lifetime_policy: LifetimePolicy,
+        now: u64,
+    ) -> Result<(), TreeValidationError> {
         self.verify_tree_hash(cs, &context.tree_hash)?;
         self.verify_parent_hashes(cs)?;
-        let requirements = GroupRequirements::from_group_context(context)
+        let requirements = GroupRequirements::from_group_context_in(context, policy)
             .map_err(TreeValidationError::GroupContext)?;
         let members = self.member_credential_types(None);
         let no_keys = UsedLeafKeys::default();

@@ -1,5 +1,7 @@
 //! Leaf node validation (RFC 9420 §7.3), KeyPackage validation (RFC 9420 §10.1) and the
-//! required-capabilities rules (RFC 9420 §11.1, §12.1.7).
+//! required-capabilities rules (RFC 9420 §11.1, §12.1.7), with the component, wire-format
+//! and media-type negotiation of draft-ietf-mls-extensions-10 (§4.6, §5.1, §6.3) in
+//! [`negotiation`].
 //!
 //! Each rule is a named function returning a [`ValidationError`] whose message names the
 //! rule and its section, so a rejection can be traced to the RFC. [`LeafNodeValidator`]
@@ -16,6 +18,8 @@
 //! is an argument (sans-IO). Lifetimes are enforced according to a [`LifetimePolicy`] so
 //! that the expired KeyPackage lifetime of an idle member does not make a tree unusable.
 
+pub mod negotiation;
+
 use std::collections::BTreeSet;
 
 use conclave_codec::CodecError;
@@ -27,6 +31,9 @@ use crate::messages::{
     Capabilities, CredentialType, Extension, ExtensionType, ExternalSenders, GroupContext,
     HpkePublicKey, KeyPackage, LeafIndex, LeafNode, LeafNodeSource, Lifetime, ProposalType,
     ProtocolVersion, RequiredCapabilities, SignaturePublicKey, find_payload,
+};
+use negotiation::{
+    DictionaryLocation, NegotiationError, NegotiationPolicy, NegotiationRequirements, Supporter,
 };
 
 /// The `SignWithLabel` label of a LeafNode signature (RFC 9420 §7.2).
@@ -193,6 +200,9 @@ pub enum ValidationError {
     /// Encoding a to-be-signed structure failed.
     #[error("encoding failed: {0}")]
     Encoding(CodecError),
+    /// A negotiation rule of draft-ietf-mls-extensions-10 (§4.6, §5.1, §6.3).
+    #[error(transparent)]
+    Negotiation(#[from] NegotiationError),
 }
 
 /// Whether an extension type is one of the RFC 9420 "default" extensions, which are never
@@ -232,12 +242,27 @@ pub struct GroupRequirements {
     /// The types of the group context extensions: every member must support each
     /// non-default one (RFC 9420 §13.4).
     pub context_extensions: Vec<ExtensionType>,
+    /// The components, wire formats and media types every member must support
+    /// (draft-ietf-mls-extensions-10 §5.1, §6.3).
+    pub negotiation: NegotiationRequirements,
 }
 
 impl GroupRequirements {
-    /// The requirements of a GroupContext (decoding its `required_capabilities`).
+    /// The requirements of a GroupContext (decoding its `required_capabilities`), with the
+    /// drafts' extensions read under the default [`NegotiationPolicy`] (the draft's
+    /// codepoints).
     pub fn from_group_context(context: &GroupContext) -> Result<Self, ValidationError> {
+        Self::from_group_context_in(context, &NegotiationPolicy::default())
+    }
+
+    /// The requirements of a GroupContext, with the drafts' extensions read as `policy`
+    /// says (draft-ietf-mls-extensions-10 §5.1, §6.3).
+    pub fn from_group_context_in(
+        context: &GroupContext,
+        policy: &NegotiationPolicy,
+    ) -> Result<Self, ValidationError> {
         Ok(Self {
+            negotiation: NegotiationRequirements::from_extensions(&context.extensions, policy)?,
             version: context.version,
             cipher_suite: context.cipher_suite,
             context_extensions: context
@@ -917,6 +942,7 @@ impl LeafNodeValidator<'_> {
             }
         }
         check_leaf_extensions_supported(leaf)?;
+        negotiation::check_leaf_meets(&self.group.negotiation, leaf, Supporter::Leaf)?;
         check_key_uniqueness(leaf, self.keys)?;
         Ok(deferred)
     }
@@ -932,6 +958,7 @@ impl LeafNodeValidator<'_> {
     pub fn validate_key_package(&self, key_package: &KeyPackage) -> Result<(), ValidationError> {
         check_key_package_fields(key_package, self.group.version, self.group.cipher_suite)?;
         check_unique_extensions(&key_package.extensions)?;
+        negotiation::check_dictionary(&key_package.extensions, DictionaryLocation::KeyPackage)?;
         self.validate_leaf_node(&key_package.leaf_node, &LeafNodeContext::KeyPackage)?;
         verify_key_package_signature(self.cs, key_package)
     }
@@ -945,6 +972,7 @@ impl LeafNodeValidator<'_> {
     ) -> Result<[DeferredSignature<'k>; 2], ValidationError> {
         check_key_package_fields(key_package, self.group.version, self.group.cipher_suite)?;
         check_unique_extensions(&key_package.extensions)?;
+        negotiation::check_dictionary(&key_package.extensions, DictionaryLocation::KeyPackage)?;
         let leaf = self.validate_leaf_node_deferring_signature(
             &key_package.leaf_node,
             &LeafNodeContext::KeyPackage,

@@ -107,6 +107,7 @@ impl Fixture {
                 cipher_suite: SUITE,
                 required_capabilities: None,
                 context_extensions: Vec::new(),
+                negotiation: negotiation::NegotiationRequirements::default(),
             },
             members: MemberCredentialTypes::from_leaves(member_leaves.iter().copied()),
             keys: UsedLeafKeys::from_leaves(member_leaves.iter().copied()),

@@ -1,7 +1,8 @@
 //! Helpers shared by the integration tests of the group state machine (RFC 9420 §8, §11,
 //! §12): the environment, identities, KeyPackages, a deterministic random source with
-//! convenience draws, and a snapshot of a member's state for "rejected messages change
-//! nothing" assertions.
+//! convenience draws, a snapshot of a member's state for "rejected messages change
+//! nothing" assertions, and application components (draft-ietf-mls-extensions-10 §4.7,
+//! §4.8).
 #![allow(dead_code, unreachable_pub, missing_docs)]
 #![allow(
     clippy::unwrap_used,
@@ -15,8 +16,10 @@ use std::sync::{Arc, RwLock};
 
 use conclave_core::credential::BasicIdentityProvider;
 use conclave_core::group::{
-    Group, GroupConfig, GroupEnv, KeyPackageBundle, MemberParams, NewGroup, SigningIdentity,
+    ComponentCall, ComponentHandler, ComponentRejection, Components, Group, GroupConfig, GroupEnv,
+    KeyPackageBundle, MemberParams, NewGroup, SigningIdentity,
 };
+use conclave_core::messages::ComponentId;
 use conclave_core::messages::{Credential, GroupInfo, MlsMessage, MlsMessageBody, Welcome};
 use conclave_crypto::{CipherSuite, CryptoProvider, SeededRng};
 use conclave_crypto_rustcrypto::RustCryptoProvider;
@@ -89,6 +92,54 @@ pub fn group_info_of(message: &MlsMessage) -> GroupInfo {
         MlsMessageBody::GroupInfo(info) => info.clone(),
         other => panic!("not a GroupInfo: {other:?}"),
     }
+}
+
+/// A component whose data is its last update; an update starting with `!` is invalid.
+pub const TOPIC: ComponentId = ComponentId(0x8001);
+/// A component whose data is the concatenation of its updates.
+pub const LOG: ComponentId = ComponentId(0x8002);
+/// An AppEphemeral component; empty data is invalid.
+pub const REACTION: ComponentId = ComponentId(0x8003);
+
+/// The application components of the integration tests (deterministic, stateless).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TestComponents;
+
+impl ComponentHandler for TestComponents {
+    fn supported_components(&self) -> Vec<ComponentId> {
+        vec![TOPIC, LOG, REACTION]
+    }
+
+    fn validate_ephemeral(
+        &self,
+        call: &ComponentCall<'_>,
+        data: &[u8],
+    ) -> Result<(), ComponentRejection> {
+        match call.component_id {
+            REACTION if data.is_empty() => Err(ComponentRejection::Invalid("empty".into())),
+            REACTION => Ok(()),
+            _ => Err(ComponentRejection::Unknown),
+        }
+    }
+
+    fn apply_update(
+        &self,
+        call: &ComponentCall<'_>,
+        current: Option<&[u8]>,
+        update: &[u8],
+    ) -> Result<Vec<u8>, ComponentRejection> {
+        match call.component_id {
+            TOPIC if update.starts_with(b"!") => Err(ComponentRejection::Invalid("!".into())),
+            TOPIC => Ok(update.to_vec()),
+            LOG => Ok([current.unwrap_or_default(), update].concat()),
+            _ => Err(ComponentRejection::Unknown),
+        }
+    }
+}
+
+/// [`TestComponents`], shared.
+pub fn components() -> Components {
+    Components::new(TestComponents)
 }
 
 /// The member's whole serialized state (secrets included): used to assert that a rejected

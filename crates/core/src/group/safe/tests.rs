@@ -9,7 +9,7 @@ use conclave_codec::Encode;
 use conclave_crypto::{CipherSuite, CryptoRandom, Secret, SeededRng, hpke};
 use conclave_crypto_rustcrypto::RustCryptoProvider;
 
-use crate::codepoints::{APP_DATA_DICTIONARY_EXTENSION, SAFE_AAD_COMPONENT};
+use crate::codepoints::{APP_DATA_DICTIONARY_EXTENSION, CodepointProfile, SAFE_AAD_COMPONENT};
 use crate::credential::BasicIdentityProvider;
 use crate::framing::sign_content;
 use crate::group::{
@@ -69,7 +69,8 @@ fn params(name: &str, psks: Arc<dyn PskStore>, rng: &mut SeededRng) -> MemberPar
         rng,
     )
     .unwrap();
-    let mut capabilities = default_capabilities(SUITE, env.identity.as_ref());
+    let mut capabilities =
+        default_capabilities(SUITE, env.identity.as_ref(), CodepointProfile::Draft);
     capabilities.extensions = vec![APP_DATA_DICTIONARY_EXTENSION];
     MemberParams {
         leaf: LeafOptions {
