@@ -25,6 +25,7 @@ mod join;
 mod proposals;
 mod records;
 mod resumption;
+mod self_remove;
 mod state;
 mod storage;
 mod tracked;
@@ -43,6 +44,7 @@ pub use error::GroupError;
 pub use external::{external_proposal, new_member_proposal};
 pub use join::{JoinOptions, external_commit_init};
 pub use resumption::LinkedGroupOptions;
+pub use self_remove::{CheckedSelfRemove, SelfRemoveError, check_as_non_member};
 pub use state::PskStore;
 
 use crate::codepoints::CodepointProfile;
@@ -697,13 +699,17 @@ impl Group {
     }
 
     /// Sends `proposal` by reference: returns the message and caches the proposal so that
-    /// our next commit includes it (RFC 9420 §12.1).
+    /// our next commit includes it (RFC 9420 §12.1). A SelfRemove goes as
+    /// [`Group::self_remove`] sends it (draft-ietf-mls-extensions-10 §6.5).
     pub fn propose(
         &mut self,
         proposal: Proposal,
         authenticated_data: &[u8],
         rng: &mut dyn CryptoRandom,
     ) -> Result<MlsMessage, GroupError> {
+        if self_remove::is_self_remove(&proposal) {
+            return self_remove::propose(self, proposal, authenticated_data, rng);
+        }
         self.ensure_active()?;
         if matches!(proposal, Proposal::ExternalInit(_)) {
             return Err(GroupError::proposal(

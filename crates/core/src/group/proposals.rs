@@ -64,6 +64,9 @@ pub(crate) fn check_sender_may_propose(
     sender: &Sender,
     proposal: &Proposal,
 ) -> Result<(), GroupError> {
+    if let Some(result) = super::self_remove::check_sender(sender, proposal) {
+        return result;
+    }
     if let Proposal::Extension(extension) = proposal {
         // Decoded so that a group can name what it refuses; processing the drafts'
         // proposals is added with their rules.
@@ -104,7 +107,9 @@ pub(crate) fn receive_proposal(
         return Err(GroupError::InvalidProposalList("not a proposal"));
     };
     check_sender_may_propose(&content.content.sender, proposal)?;
-    CachedProposal::from_content(group.cs.as_ref(), &content)
+    let cached = CachedProposal::from_content(group.cs.as_ref(), &content)?;
+    super::self_remove::check_received(group, content.wire_format, &cached)?;
+    Ok(cached)
 }
 
 /// Who commits: a member at a leaf, or a new member through an external commit.
@@ -132,8 +137,11 @@ pub(crate) struct AppliedProposals {
     pub(crate) extensions: Vec<Extension>,
     /// Leaves added, with their KeyPackages, in proposal order.
     pub(crate) added: Vec<(LeafIndex, KeyPackage)>,
-    /// Leaves removed, with their former leaf nodes.
+    /// Leaves removed by Remove proposals, with their former leaf nodes.
     pub(crate) removed: Vec<(LeafIndex, LeafNode)>,
+    /// Leaves removed by SelfRemove proposals (draft-ietf-mls-extensions-10 §6.5), with
+    /// their former leaf nodes.
+    pub(crate) self_removed: Vec<(LeafIndex, LeafNode)>,
     /// Leaves updated by Update proposals.
     pub(crate) updated: Vec<LeafIndex>,
     /// PSKs, in proposal order.
@@ -144,6 +152,17 @@ pub(crate) struct AppliedProposals {
     pub(crate) reinit: Option<ReInit>,
     /// Whether the commit must carry an UpdatePath (RFC 9420 §12.4).
     pub(crate) path_required: bool,
+}
+
+impl AppliedProposals {
+    /// The leaves the commit removes: by SelfRemove (draft-ietf-mls-extensions-10 §6.5),
+    /// then by Remove.
+    pub(crate) fn removed_leaves(&self) -> impl Iterator<Item = LeafIndex> + '_ {
+        self.self_removed
+            .iter()
+            .chain(&self.removed)
+            .map(|(leaf, _)| *leaf)
+    }
 }
 
 /// What the proposal rules need to know about the group.
@@ -236,6 +255,7 @@ pub(crate) fn validate_and_apply(
         extensions: ctx.context.extensions.clone(),
         added: Vec::new(),
         removed: Vec::new(),
+        self_removed: Vec::new(),
         updated: Vec::new(),
         psks: Vec::new(),
         external_init: None,
@@ -293,6 +313,10 @@ pub(crate) fn validate_and_apply(
             applied.path_required = true;
         }
     }
+
+    // 2b. SelfRemoves: after the Updates, before the Removes (draft-ietf-mls-extensions-10
+    // §6.5).
+    super::self_remove::apply(ctx.tree, proposals, &mut applied)?;
 
     // 3. Removes (RFC 9420 §12.1.3).
     for proposal in proposals {
@@ -422,6 +446,7 @@ fn check_list_rules(
     for proposal in proposals {
         check_sender_may_propose_in_commit(committer, proposal)?;
     }
+    super::self_remove::check_list(committer, proposals)?;
     let count = |t: ProposalType| {
         proposals
             .iter()
@@ -482,15 +507,17 @@ fn check_list_rules(
                     "an external commit may contain at most one Remove",
                 ));
             }
+            // draft-ietf-mls-extensions-10 §6.5 adds SelfRemove to the list.
             let others = proposals.iter().any(|p| {
                 !matches!(
                     p.proposal,
                     Proposal::ExternalInit(_) | Proposal::Remove(_) | Proposal::PreSharedKey(_)
-                )
+                ) && !super::self_remove::is_self_remove(&p.proposal)
             });
             if others {
                 return Err(GroupError::InvalidProposalList(
-                    "an external commit may contain only ExternalInit, Remove and PreSharedKey",
+                    "an external commit may contain only ExternalInit, Remove, PreSharedKey \
+                     and SelfRemove",
                 ));
             }
         }
