@@ -173,6 +173,18 @@ async fn is_member_in(
         .is_some())
 }
 
+/// A row of `SELECT seq, epoch, content_type, sender, data FROM messages …` as a log entry.
+fn log_entry(r: &tokio_postgres::Row) -> Result<LogEntry, StoreError> {
+    Ok(LogEntry {
+        seq: to_u64(r.try_get(0)?)?,
+        epoch: to_u64(r.try_get(1)?)?,
+        content_type: u8::try_from(r.try_get::<_, i64>(2)?)
+            .map_err(|_| StoreError::Backend("bad content type".into()))?,
+        sender: r.try_get(3)?,
+        data: r.try_get(4)?,
+    })
+}
+
 #[async_trait]
 impl Store for PostgresStore {
     fn engine(&self) -> &'static str {
@@ -762,18 +774,7 @@ impl Store for PostgresStore {
                 &[&group_id, &to_i64(after)?, &i64::from(limit)],
             )
             .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(LogEntry {
-                    seq: to_u64(r.try_get(0)?)?,
-                    epoch: to_u64(r.try_get(1)?)?,
-                    content_type: u8::try_from(r.try_get::<_, i64>(2)?)
-                        .map_err(|_| StoreError::Backend("bad content type".into()))?,
-                    sender: r.try_get(3)?,
-                    data: r.try_get(4)?,
-                })
-            })
-            .collect()
+        rows.iter().map(log_entry).collect()
     }
 
     async fn epoch_proposals(
@@ -795,18 +796,7 @@ impl Store for PostgresStore {
                 &[&group_id, &to_i64(epoch)?, &i64::from(limit)],
             )
             .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(LogEntry {
-                    seq: to_u64(r.try_get(0)?)?,
-                    epoch: to_u64(r.try_get(1)?)?,
-                    content_type: u8::try_from(r.try_get::<_, i64>(2)?)
-                        .map_err(|_| StoreError::Backend("bad content type".into()))?,
-                    sender: r.try_get(3)?,
-                    data: r.try_get(4)?,
-                })
-            })
-            .collect()
+        rows.iter().map(log_entry).collect()
     }
 
     async fn welcomes(
