@@ -18,6 +18,8 @@ pub const MLS_MEDIA_TYPE: &str = "message/mls";
 pub const COMMIT_BUNDLE_MEDIA_TYPE: &str = "application/vnd.conclave.commit-bundle";
 /// A TLS-encoded `MLSMessage key_packages<V>` (a batch of KeyPackages).
 pub const KEY_PACKAGES_MEDIA_TYPE: &str = "application/vnd.conclave.key-packages";
+/// A TLS-encoded [`ExternalJoinBundle`].
+pub const EXTERNAL_JOIN_MEDIA_TYPE: &str = "application/vnd.conclave.external-join";
 /// Response header set on a claimed KeyPackage that is its owner's last-resort package.
 pub const LAST_RESORT_HEADER: &str = "x-conclave-last-resort";
 
@@ -59,6 +61,29 @@ pub struct CommitBundle {
     pub members: Vec<Vec<u8>>,
     /// New value of the group's external-join policy, if it changes.
     pub allow_external_join: Option<bool>,
+}
+
+/// What an external joiner fetches (`GET /v1/groups/{id}/external-join`): the latest
+/// GroupInfo with the SelfRemove proposals of its epoch that the Delivery Service holds and
+/// validated (draft-ietf-mls-extensions-10 §6.5: the DS SHOULD attach them; the joiner MUST
+/// include them in its external commit by reference), and the ratchet tree when the committer
+/// supplied it apart from the GroupInfo.
+///
+/// ```text
+/// struct {
+///     MLSMessage group_info;
+///     MLSMessage self_removes<V>;          // PublicMessages, in log order
+///     optional<opaque ratchet_tree<V>>;    // encoded ratchet_tree extension data
+/// } ExternalJoinBundle;
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
+pub struct ExternalJoinBundle {
+    /// The GroupInfo of the group's current epoch.
+    pub group_info: MlsMessage,
+    /// The pending SelfRemove proposals of that epoch, at most one per member.
+    pub self_removes: Vec<MlsMessage>,
+    /// The ratchet tree (`RatchetTreeNodes` encoding), if stored apart from the GroupInfo.
+    pub ratchet_tree: Option<Vec<u8>>,
 }
 
 /// What a client signs to register (proof of possession of its signature key).

@@ -458,6 +458,27 @@ impl DsClient {
         MlsMessage::from_bytes(&bytes).map_err(bad_mls)
     }
 
+    /// What an external joiner needs ([`wire::ExternalJoinBundle`]): the latest GroupInfo
+    /// with the pending SelfRemove proposals of its epoch (draft-ietf-mls-extensions-10
+    /// §6.5), for members, or anyone if external joins are allowed.
+    pub async fn external_join(
+        &self,
+        group_id: &[u8],
+    ) -> Result<wire::ExternalJoinBundle, ApiError> {
+        let url = self.url(&format!(
+            "/v1/groups/{}/external-join",
+            hex::encode(group_id)
+        ));
+        let response = self.authed(|h| h.get(&url)).await?;
+        let bytes = self
+            .expect_ok("the external-join bundle", response)
+            .await?
+            .bytes()
+            .await
+            .map_err(|e| unreachable(SERVICE, &self.base, &e))?;
+        wire::ExternalJoinBundle::from_bytes(&bytes).map_err(bad_mls)
+    }
+
     /// The WebSocket URL of the wake-ups, with a fresh token.
     pub async fn websocket_url(&self) -> Result<String, ApiError> {
         let token = self.login().await?;

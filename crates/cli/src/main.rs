@@ -21,7 +21,7 @@ use std::path::PathBuf;
 use anyhow::{Context as _, anyhow, bail};
 use clap::{Parser, Subcommand};
 use conclave_api::AsClient;
-use conclave_client::{Client, ClientOptions, Event};
+use conclave_client::{Client, ClientOptions, Event, LeaveMechanism};
 use conclave_server::devnet::{Devnet, DevnetInfo, DevnetOptions};
 
 use crate::output::Output;
@@ -45,6 +45,10 @@ struct Cli {
     /// Machine-readable output: one JSON value per line.
     #[arg(long, global = true)]
     json: bool,
+    /// Behave as a client without SelfRemove (draft-ietf-mls-extensions-10 §6.5): new
+    /// KeyPackages and groups do not list it, and `group leave` sends a Remove proposal.
+    #[arg(long, global = true, env = "CONCLAVE_NO_SELF_REMOVE")]
+    no_self_remove: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -154,7 +158,8 @@ enum GroupCommand {
         /// The group.
         group: String,
     },
-    /// Leave a group (a remaining member commits your removal).
+    /// Leave a group: a SelfRemove proposal if every member supports it, else a Remove
+    /// proposal of your leaf (the next commit by a remaining member removes you).
     Leave {
         /// The group.
         group: String,
@@ -192,8 +197,15 @@ impl Cli {
             &self.home(),
             self.ds_url.as_deref(),
             self.as_url.as_deref(),
-            ClientOptions::default(),
+            self.client_options(),
         )?)
+    }
+
+    fn client_options(&self) -> ClientOptions {
+        ClientOptions {
+            self_remove: !self.no_self_remove,
+            ..ClientOptions::default()
+        }
     }
 }
 
@@ -472,7 +484,7 @@ async fn register(cli: &Cli, out: &Output, name: &str, token: Option<&str>) -> a
         &as_url,
         name,
         &token,
-        ClientOptions::default(),
+        cli.client_options(),
     )
     .await?;
     out.value(
@@ -568,10 +580,21 @@ async fn group(cli: &Cli, out: &Output, command: &GroupCommand) -> anyhow::Resul
             );
         }
         GroupCommand::Leave { group } => {
-            client.leave(group).await?;
+            let mechanism = client.leave(group).await?;
+            let text = match mechanism {
+                LeaveMechanism::SelfRemove => format!(
+                    "left {group} with a SelfRemove proposal; the next commit by any member \
+                     removes you"
+                ),
+                LeaveMechanism::RemoveProposal => format!(
+                    "left {group} with a Remove proposal (a member does not support \
+                     SelfRemove); the next member to sync commits your removal"
+                ),
+                LeaveMechanism::LastMember => format!("left {group}; you were the last member"),
+            };
             out.value(
-                &serde_json::json!({"group": group, "left": true}),
-                &format!("left {group}: a remaining member commits your removal"),
+                &serde_json::json!({"group": group, "left": true, "mechanism": mechanism}),
+                &text,
             );
         }
         GroupCommand::List => {

@@ -375,3 +375,109 @@ fn watch_prints_messages_as_they_arrive() {
     watcher.kill().unwrap();
     watcher.wait().unwrap();
 }
+
+/// Runs a command that must succeed without `--json`; returns its standard output.
+fn human(devnet: &DevnetProcess, home: &Path, args: &[&str]) -> String {
+    let output = Command::new(EXE)
+        .arg("--home")
+        .arg(home)
+        .arg("--devnet")
+        .arg(&devnet.dir)
+        .args(args)
+        .env_remove("CONCLAVE_DS")
+        .env_remove("CONCLAVE_AS")
+        .env_remove("CONCLAVE_HOME")
+        .env_remove("CONCLAVE_NO_SELF_REMOVE")
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "conclave {args:?} failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn members(devnet: &DevnetProcess, home: &Path, group: &str) -> Vec<String> {
+    let groups = ok(devnet, home, &["group", "list"]);
+    groups[0]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["name"] == group)
+        .unwrap()["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m.as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[test]
+fn group_leave_uses_self_remove_when_every_member_supports_it_and_a_remove_proposal_otherwise() {
+    let dir = tempfile::tempdir().unwrap();
+    let devnet = start_devnet(dir.path());
+    let home = |u: &str| dir.path().join(u);
+    for user in ["alice", "bob", "carol"] {
+        ok(&devnet, &home(user), &["register", user]);
+    }
+    // Dave's client does not support SelfRemove.
+    ok(
+        &devnet,
+        &home("dave"),
+        &["--no-self-remove", "register", "dave"],
+    );
+
+    // Every member of "friends" supports SelfRemove: Bob leaves with one.
+    ok(&devnet, &home("alice"), &["group", "create", "friends"]);
+    ok(
+        &devnet,
+        &home("alice"),
+        &["group", "add", "friends", "bob", "carol"],
+    );
+    ok(&devnet, &home("bob"), &["sync"]);
+    ok(&devnet, &home("carol"), &["sync"]);
+    let said = human(&devnet, &home("bob"), &["group", "leave", "friends"]);
+    assert_eq!(
+        said.trim(),
+        "left friends with a SelfRemove proposal; the next commit by any member removes you"
+    );
+    let groups = ok(&devnet, &home("bob"), &["group", "list"]);
+    assert_eq!(groups[0][0]["status"], "left");
+    // Carol's next sync commits it; Alice's sync applies the commit.
+    let carol = ok(&devnet, &home("carol"), &["sync"]);
+    assert!(
+        carol
+            .iter()
+            .any(|v| v["event"] == "proposal" && v["text"] == "bob asked to leave"),
+        "{carol:?}"
+    );
+    ok(&devnet, &home("alice"), &["sync"]);
+    assert_eq!(
+        members(&devnet, &home("alice"), "friends"),
+        ["alice", "carol"]
+    );
+    assert_eq!(
+        members(&devnet, &home("carol"), "friends"),
+        ["alice", "carol"]
+    );
+
+    // Dave is in "club": Carol falls back to a Remove proposal.
+    ok(&devnet, &home("alice"), &["group", "create", "club"]);
+    ok(
+        &devnet,
+        &home("alice"),
+        &["group", "add", "club", "carol", "dave"],
+    );
+    ok(&devnet, &home("carol"), &["sync"]);
+    ok(&devnet, &home("dave"), &["--no-self-remove", "sync"]);
+    let left = ok(&devnet, &home("carol"), &["group", "leave", "club"]);
+    assert_eq!(left.last().unwrap()["mechanism"], "remove_proposal");
+    ok(&devnet, &home("dave"), &["--no-self-remove", "sync"]);
+    ok(&devnet, &home("alice"), &["sync"]);
+    assert_eq!(members(&devnet, &home("alice"), "club"), ["alice", "dave"]);
+    // Alice alone in a group leaves at once.
+    ok(&devnet, &home("alice"), &["group", "create", "solo"]);
+    let said = human(&devnet, &home("alice"), &["group", "leave", "solo"]);
+    assert_eq!(said.trim(), "left solo; you were the last member");
+}

@@ -22,11 +22,14 @@
 //! anchor and the AS's revocation list, so expired, foreign-root and revoked credentials are
 //! refused (RFC 9420 §5.3.1, §5.3.2).
 //!
-//! Leaving: MLS does not let a member commit its own removal (RFC 9420 §12.4: "a member MUST
-//! NOT commit a Remove of itself"), and the core has no SelfRemove proposal. [`Client::leave`]
-//! therefore posts a Remove proposal of our own leaf, by reference (RFC 9420 §12.1.3); the
-//! next member to sync commits it (every client commits pending proposals of others after a
-//! sync, and before sending, as RFC 9420 §12.4 requires).
+//! Leaving: MLS does not let a member commit its own removal (RFC 9420 §12.2: a commit must
+//! not remove its committer). [`Client::leave`] posts a SelfRemove proposal
+//! (draft-ietf-mls-extensions-10 §6.5) when every member's leaf lists it — our leaves do
+//! ([`ClientOptions::self_remove`]) — and a Remove proposal of our own leaf by reference
+//! (RFC 9420 §12.1.3) otherwise, and says which ([`LeaveMechanism`]). Either way the next
+//! member to sync commits it: every client commits the pending proposals of others after
+//! each sync, and before sending, as RFC 9420 §12.4 requires; a SelfRemove is also committed
+//! by an external joiner.
 
 pub mod applier;
 pub mod delivery;
@@ -40,7 +43,9 @@ mod names;
 #[cfg(test)]
 mod testing;
 
-pub use client::{Client, ClientOptions, EnrolledIdentity, GroupSummary, SyncReport};
+pub use client::{
+    Client, ClientOptions, EnrolledIdentity, GroupSummary, LeaveMechanism, SyncReport,
+};
 pub use error::{BadResponse, ClientError};
 pub use event::{AddProgress, Event};
 pub use store::{GroupStatus, HistoryEntry, StateWrites};

@@ -13,7 +13,7 @@ use conclave_core::messages::{Add, Credential, MlsMessage, MlsMessageBody, Propo
 use conclave_crypto::CipherSuite;
 
 use crate::OsRandom;
-use crate::driver::group_config;
+use crate::driver::{group_config, leaf_options};
 
 pub(crate) const SUITE: CipherSuite = CipherSuite(1);
 pub(crate) const NOW: u64 = 1_700_000_000;
@@ -38,19 +38,33 @@ pub(crate) fn signer(name: &str) -> SigningIdentity {
     .unwrap()
 }
 
-pub(crate) fn params(signer: SigningIdentity) -> MemberParams {
+/// Our group policy and leaves, which list SelfRemove if `self_remove`
+/// (draft-ietf-mls-extensions-10 §6.5).
+pub(crate) fn params(signer: SigningIdentity, self_remove: bool) -> MemberParams {
     MemberParams {
         config: group_config(),
+        leaf: leaf_options(SUITE, &BasicIdentityProvider, self_remove),
         ..MemberParams::new(env(), signer)
     }
 }
 
 /// A group `group_id` of `names` (the first creates it and adds the others in one commit,
-/// which is not part of any log): one state per member, all at epoch 1.
+/// which is not part of any log): one state per member, all at epoch 1. Every member
+/// supports SelfRemove.
 pub(crate) fn group_of(group_id: &[u8], names: &[&str]) -> Vec<(SigningIdentity, Group)> {
-    let signers: Vec<SigningIdentity> = names.iter().map(|n| signer(n)).collect();
+    let members: Vec<(&str, bool)> = names.iter().map(|n| (*n, true)).collect();
+    group_of_members(group_id, &members)
+}
+
+/// [`group_of`] with `(name, supports SelfRemove)` per member.
+pub(crate) fn group_of_members(
+    group_id: &[u8],
+    members: &[(&str, bool)],
+) -> Vec<(SigningIdentity, Group)> {
+    let signers: Vec<SigningIdentity> = members.iter().map(|(n, _)| signer(n)).collect();
+    let supports: Vec<bool> = members.iter().map(|(_, s)| *s).collect();
     let mut creator = Group::create(
-        params(signers[0].clone()),
+        params(signers[0].clone(), supports[0]),
         NewGroup::new(SUITE, group_id.to_vec()),
         NOW,
         &mut OsRandom,
@@ -58,7 +72,11 @@ pub(crate) fn group_of(group_id: &[u8], names: &[&str]) -> Vec<(SigningIdentity,
     .unwrap();
     let bundles: Vec<KeyPackageBundle> = signers[1..]
         .iter()
-        .map(|s| KeyPackageBundle::generate(&params(s.clone()), SUITE, NOW, &mut OsRandom).unwrap())
+        .zip(&supports[1..])
+        .map(|(s, supports)| {
+            KeyPackageBundle::generate(&params(s.clone(), *supports), SUITE, NOW, &mut OsRandom)
+                .unwrap()
+        })
         .collect();
     let proposals = bundles
         .iter()
@@ -85,9 +103,15 @@ pub(crate) fn group_of(group_id: &[u8], names: &[&str]) -> Vec<(SigningIdentity,
         ..
     }) = output.welcome
     {
-        for (s, b) in signers[1..].iter().zip(&bundles) {
-            let g =
-                Group::join(params(s.clone()), &welcome, b, &JoinOptions::default(), NOW).unwrap();
+        for ((s, b), supports) in signers[1..].iter().zip(&bundles).zip(&supports[1..]) {
+            let g = Group::join(
+                params(s.clone(), *supports),
+                &welcome,
+                b,
+                &JoinOptions::default(),
+                NOW,
+            )
+            .unwrap();
             groups.push((s.clone(), g));
         }
     }

@@ -495,6 +495,13 @@ impl MemberGroup {
         self.run(|g, _, rng| g.propose(proposal, &[], rng))
     }
 
+    /// Asks to leave the group with a SelfRemove proposal ([`Group::self_remove`],
+    /// draft-ietf-mls-extensions-10 §6.5) and saves it as our pending proposal. Returns the
+    /// PublicMessage to send; the next commit by another member removes us.
+    pub fn self_remove(&mut self) -> Result<MlsMessage, MemberError> {
+        self.run(|g, _, rng| g.self_remove(&[], rng))
+    }
+
     /// Proposes a fresh encryption key for our leaf (RFC 9420 §12.1.2), optionally with new
     /// leaf extensions, and saves the new private key.
     pub fn propose_update(

@@ -1188,12 +1188,14 @@ fn external_commit_app_data_mutations() {
             |e| matches!(e, GroupError::AppData(AppDataError::UpdateRejected { .. })),
         ),
         (
-            "a codepoint of another profile",
+            "a SelfRemove by value under another profile's codepoint",
             with_proposals(vec![], vec![other_profile]),
+            // Either rule refuses it first: the codepoint, or SelfRemove only by reference.
             |e| {
                 matches!(
                     e,
                     GroupError::AppData(AppDataError::ProposalCodepoint { .. })
+                        | GroupError::SelfRemove(_)
                 )
             },
         ),

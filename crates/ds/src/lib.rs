@@ -20,6 +20,8 @@
 //! - [`store`]: the storage trait, its engine-independent rules and its SQLite and
 //!   PostgreSQL engines;
 //! - [`header`]: the clear-header reader; `ids`: the syntax of client and group ids;
+//! - `self_remove`: SelfRemove proposals checked as a non-member can, and served with the
+//!   GroupInfo to external joiners (draft-ietf-mls-extensions-10 §6.5);
 //! - [`metrics`]: the DS's metrics (served at `GET /metrics`);
 //! - [`error`]: [`DsError`] and its HTTP form.
 //!
@@ -40,6 +42,7 @@ pub mod metrics;
 pub mod policy;
 pub mod query;
 pub mod routes;
+mod self_remove;
 pub mod state;
 pub mod store;
 

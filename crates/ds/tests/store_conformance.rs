@@ -701,3 +701,48 @@ async fn removed_members_are_remembered_until_added_back() {
         assert_eq!(store.removed_at(&gid, &bob).await.unwrap(), Some(later));
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn epoch_proposals_are_the_proposals_after_the_last_commit() {
+    for (store, _guard) in engines().await {
+        let gid = group_with(&store, &["alice", "bob"]).await;
+        let proposal = |epoch: u64, tag: &str| NewMessage {
+            content_type: 2,
+            ..message(epoch, "bob", tag)
+        };
+        store.append(&gid, &proposal(1, "p0"), NOW).await.unwrap();
+        store
+            .commit(&gid, &commit(1, "alice", &["alice", "bob"], "c1"), NOW)
+            .await
+            .unwrap();
+        assert!(
+            store
+                .epoch_proposals(&gid, 2, 100)
+                .await
+                .unwrap()
+                .is_empty(),
+            "{}",
+            store.engine()
+        );
+        for entry in [
+            proposal(2, "p1"),
+            message(2, "bob", "m1"),
+            proposal(2, "p2"),
+        ] {
+            store.append(&gid, &entry, NOW).await.unwrap();
+        }
+        let found = store.epoch_proposals(&gid, 2, 100).await.unwrap();
+        let tags: Vec<&[u8]> = found.iter().map(|e| e.data.as_slice()).collect();
+        assert_eq!(tags, [b"p1".as_slice(), b"p2"], "{}", store.engine());
+        assert!(found.iter().all(|e| e.epoch == 2 && e.content_type == 2));
+        assert_eq!(store.epoch_proposals(&gid, 2, 1).await.unwrap().len(), 1);
+        // A past epoch has none any more: its proposals are before the last commit.
+        assert!(
+            store
+                .epoch_proposals(&gid, 1, 100)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+    }
+}

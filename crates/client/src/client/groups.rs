@@ -9,9 +9,10 @@ use conclave_core::group::{Group, MemberParams, NewGroup, ProcessedMessage};
 use conclave_core::messages::MlsMessage;
 
 use super::{Client, GroupSummary};
+use crate::LeaveMechanism;
 use crate::OsRandom;
 use crate::driver::commit::Op;
-use crate::driver::{group_config, inactive_error, load_group};
+use crate::driver::{group_config, inactive_error, leaf_options, load_group};
 use crate::error::{BadResponse, ClientError};
 use crate::names::{check_name, member_names};
 use crate::store::{GroupRow, GroupStatus, HistoryEntry, StateWrite};
@@ -74,6 +75,11 @@ impl Client {
         let mut group = Group::create(
             MemberParams {
                 config: group_config(),
+                leaf: leaf_options(
+                    self.suite(),
+                    self.env.identity.as_ref(),
+                    self.options.self_remove,
+                ),
                 ..MemberParams::new(self.env.clone(), self.driver().signer()?)
             },
             NewGroup::new(self.suite(), group_id.clone()),
@@ -194,9 +200,12 @@ impl Client {
         self.epoch(group)
     }
 
-    /// Leaves the group: posts a Remove proposal of our own leaf, which the next member to
-    /// sync commits (RFC 9420 §12.1.3, §12.4: a member cannot commit its own removal).
-    pub async fn leave(&mut self, group: &str) -> Result<(), ClientError> {
+    /// Leaves the group, and says how: with a SelfRemove proposal when every member's leaf
+    /// lists it (draft-ietf-mls-extensions-10 §6.5: the next commit by any member, or an
+    /// external joiner, removes us), else with a Remove proposal of our own leaf, which the
+    /// next member to sync commits (RFC 9420 §12.1.3, §12.4: a member cannot commit its own
+    /// removal); or at once if we were the last member. The group is marked left either way.
+    pub async fn leave(&mut self, group: &str) -> Result<LeaveMechanism, ClientError> {
         let _lock = self.lock()?;
         let row = self.require_active(group)?;
         self.driver().leave(&row.group_id).await

@@ -12,6 +12,7 @@ use conclave_crypto::labels;
 use super::Client;
 use crate::OsRandom;
 use crate::driver::commit::crypto_suite;
+use crate::driver::leaf_options;
 use crate::error::ClientError;
 use crate::event::Event;
 use crate::store::StoredKeyPackage;
@@ -33,7 +34,7 @@ impl Client {
             lifetime_seconds: certificate_validity(&signer.credential)
                 .ok()
                 .map(|(_, not_after)| not_after.saturating_sub(now)),
-            ..LeafOptions::default()
+            ..leaf_options(suite, self.env.identity.as_ref(), self.options.self_remove)
         };
         let member = MemberParams {
             leaf,

@@ -60,6 +60,11 @@ pub struct ClientOptions {
     pub state_writes: StateWrites,
     /// The cryptography backend (default: aws-lc).
     pub crypto: Arc<dyn CryptoProvider>,
+    /// Support SelfRemove (draft-ietf-mls-extensions-10 §6.5, default on): our new
+    /// KeyPackages and groups list it in their capabilities, and [`Client::leave`] uses it in
+    /// groups where every member does. Off: we behave as a client without it (leaves list
+    /// no SelfRemove; leaving always sends a Remove proposal).
+    pub self_remove: bool,
 }
 
 impl core::fmt::Debug for ClientOptions {
@@ -73,6 +78,7 @@ impl core::fmt::Debug for ClientOptions {
             .field("renewal_margin", &self.renewal_margin)
             .field("state_writes", &self.state_writes)
             .field("crypto", &self.crypto.name())
+            .field("self_remove", &self.self_remove)
             .finish()
     }
 }
@@ -88,6 +94,37 @@ impl Default for ClientOptions {
             renewal_margin: None,
             state_writes: StateWrites::Incremental,
             crypto: Arc::new(AwsLcProvider),
+            self_remove: true,
+        }
+    }
+}
+
+/// How [`Client::leave`] left a group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LeaveMechanism {
+    /// A SelfRemove proposal (draft-ietf-mls-extensions-10 §6.5): every member supports it;
+    /// the next commit by any member, or by an external joiner, removes us.
+    SelfRemove,
+    /// A Remove proposal of our own leaf (RFC 9420 §12.1.3): some member does not support
+    /// SelfRemove; the next member to sync commits it.
+    RemoveProposal,
+    /// We were the last member: nothing to send.
+    LastMember,
+}
+
+impl LeaveMechanism {
+    /// Why the group is inactive now, as the group's status reason says it.
+    pub fn reason(self) -> &'static str {
+        match self {
+            Self::SelfRemove => {
+                "you left with a SelfRemove proposal; the next commit by any member removes you"
+            }
+            Self::RemoveProposal => {
+                "you left with a Remove proposal of your own leaf; the next member to sync \
+                 commits your removal"
+            }
+            Self::LastMember => "you left; you were the last member",
         }
     }
 }

@@ -25,7 +25,7 @@ use crate::delivery::DeliveryService;
 use crate::error::{BadResponse, ClientError};
 use crate::names::{leaf_name, member_names};
 
-use super::{GroupDriver, has_foreign_proposals};
+use super::{GroupDriver, has_foreign_proposals, leaving_members};
 
 const DS: &str = "the Delivery Service";
 
@@ -202,15 +202,23 @@ impl<D: DeliveryService> GroupDriver<'_, D> {
                     proposals
                 }
                 Op::Remove(users) => {
-                    let proposals: Vec<Proposal> = members
+                    // A member that asked to leave with a SelfRemove goes with its pending
+                    // proposal, committed by reference: a Remove of it would be invalid
+                    // (draft-ietf-mls-extensions-10 §6.5).
+                    let leaving = leaving_members(&group);
+                    let targets: Vec<_> = members
                         .iter()
                         .filter(|(leaf, n)| users.contains(n) && *leaf != group.own_leaf())
-                        .map(|(leaf, _)| Proposal::Remove(Remove { removed: *leaf }))
+                        .map(|(leaf, _)| *leaf)
                         .collect();
-                    if proposals.is_empty() {
+                    if targets.is_empty() {
                         return Ok(None);
                     }
-                    proposals
+                    targets
+                        .into_iter()
+                        .filter(|leaf| !leaving.contains(leaf))
+                        .map(|removed| Proposal::Remove(Remove { removed }))
+                        .collect()
                 }
                 Op::CommitPending => {
                     if !has_foreign_proposals(&group) {

@@ -20,8 +20,15 @@ mod sim;
 #[cfg(test)]
 mod tests;
 
-use conclave_core::group::{Group, GroupConfig, GroupEnv, SigningIdentity};
-use conclave_core::messages::{Credential, SignaturePublicKey, WireFormat};
+use conclave_core::credential::IdentityProvider;
+use conclave_core::group::{
+    Group, GroupConfig, GroupEnv, LeafOptions, SigningIdentity, default_capabilities,
+};
+use conclave_core::messages::{
+    Credential, ExtensionProposalBody, ExtensionProposalKind, LeafIndex, Proposal, Sender,
+    SignaturePublicKey, WireFormat,
+};
+use conclave_crypto::CipherSuite;
 
 use crate::ClientOptions;
 use crate::applier::ApplierConfig;
@@ -42,6 +49,51 @@ pub(crate) fn group_config() -> GroupConfig {
         handshake_wire_format: WireFormat::PRIVATE_MESSAGE,
         ..GroupConfig::default()
     }
+}
+
+/// The parameters of our leaves (KeyPackages, the groups we create): the default
+/// capabilities, plus the SelfRemove proposal type of our groups' codepoint profile when
+/// `self_remove` is on, so that our groups are "self-remove-capable" once every member lists
+/// it (draft-ietf-mls-extensions-10 §6.5).
+pub(crate) fn leaf_options(
+    suite: CipherSuite,
+    identity: &dyn IdentityProvider,
+    self_remove: bool,
+) -> LeafOptions {
+    let mut capabilities = default_capabilities(suite, identity);
+    if self_remove {
+        capabilities.proposals.push(
+            group_config()
+                .codepoint_profile
+                .proposal_type(ExtensionProposalKind::SelfRemove),
+        );
+    }
+    LeafOptions {
+        capabilities: Some(capabilities),
+        ..LeafOptions::default()
+    }
+}
+
+/// Whether `proposal` is a SelfRemove (draft-ietf-mls-extensions-10 §6.5).
+pub(crate) fn is_self_remove(proposal: &Proposal) -> bool {
+    matches!(
+        proposal.extension_body(),
+        Some(ExtensionProposalBody::SelfRemove(_))
+    )
+}
+
+/// The leaves of other members whose SelfRemove waits for a commit: the next commit removes
+/// them by reference, and a Remove of them would be invalid (draft-ietf-mls-extensions-10
+/// §6.5).
+pub(crate) fn leaving_members(group: &Group) -> Vec<LeafIndex> {
+    let own = group.own_leaf();
+    group
+        .pending_proposals()
+        .filter_map(|(sender, proposal)| match sender {
+            Sender::Member(leaf) if *leaf != own && is_self_remove(proposal) => Some(*leaf),
+            _ => None,
+        })
+        .collect()
 }
 
 /// Loads a group's member state from the store.

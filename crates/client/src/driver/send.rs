@@ -1,4 +1,6 @@
-//! Application messages (RFC 9420 §6.3: PrivateMessages) and leaving (RFC 9420 §12.1.3).
+//! Application messages (RFC 9420 §6.3: PrivateMessages) and leaving (a SelfRemove
+//! proposal, draft-ietf-mls-extensions-10 §6.5, else a Remove proposal of our own leaf,
+//! RFC 9420 §12.1.3).
 //!
 //! A message is encrypted, and the ratchet step is stored together with the text in the
 //! outbox (keyed by the message's digest) before it is posted: a generation is never reused
@@ -15,6 +17,7 @@ use crate::store::{GroupStatus, HistoryEntry, StateWrite};
 
 use super::commit::Op;
 use super::{GroupDriver, has_foreign_proposals};
+use crate::LeaveMechanism;
 
 impl<D: DeliveryService> GroupDriver<'_, D> {
     /// Sends `text` to the group; returns its log position.
@@ -75,25 +78,35 @@ impl<D: DeliveryService> GroupDriver<'_, D> {
         })
     }
 
-    /// Leaves the group: posts a Remove proposal of our own leaf, which the next member to
-    /// sync commits (RFC 9420 §12.1.3, §12.4: a member cannot commit its own removal).
-    pub(crate) async fn leave(&mut self, group_id: &[u8]) -> Result<(), ClientError> {
+    /// Leaves the group (a member cannot commit its own removal, RFC 9420 §12.4): with a
+    /// SelfRemove proposal when the group is self-remove-capable and
+    /// [`crate::ClientOptions::self_remove`] is on (draft-ietf-mls-extensions-10 §6.5: any
+    /// later commit, an external joiner's too, removes us), else with a Remove proposal of
+    /// our own leaf (RFC 9420 §12.1.3), which the next member to sync commits.
+    pub(crate) async fn leave(&mut self, group_id: &[u8]) -> Result<LeaveMechanism, ClientError> {
         for _ in 0..self.options.max_attempts {
             self.settle_pending_commit(group_id).await?;
             let row = self.require_active_by_id(group_id)?;
             let mut state = self.load(&row)?;
             if state.members().count() <= 1 {
-                let reason = "you left; you were the last member";
+                let mechanism = LeaveMechanism::LastMember;
                 self.store
-                    .set_status(group_id, GroupStatus::Left, Some(reason))?;
-                return Ok(());
+                    .set_status(group_id, GroupStatus::Left, Some(mechanism.reason()))?;
+                return Ok(mechanism);
             }
-            let own = state.own_leaf();
-            let message = state.propose(
-                Proposal::Remove(Remove { removed: own }),
-                &[],
-                &mut OsRandom,
-            )?;
+            let (mechanism, message) = if self.options.self_remove && state.is_self_remove_capable()
+            {
+                let message = state.self_remove(&[], &mut OsRandom)?;
+                (LeaveMechanism::SelfRemove, message)
+            } else {
+                let own = state.own_leaf();
+                let message = state.propose(
+                    Proposal::Remove(Remove { removed: own }),
+                    &[],
+                    &mut OsRandom,
+                )?;
+                (LeaveMechanism::RemoveProposal, message)
+            };
             self.save(group_id, &mut state)?;
             match self
                 .ds
@@ -102,7 +115,7 @@ impl<D: DeliveryService> GroupDriver<'_, D> {
                 .map_err(ClientError::from)
             {
                 Ok(accepted) => {
-                    let reason = "you left; the remaining members commit your removal";
+                    let reason = mechanism.reason();
                     self.store.add_history(
                         group_id,
                         &HistoryEntry {
@@ -116,7 +129,7 @@ impl<D: DeliveryService> GroupDriver<'_, D> {
                     )?;
                     self.store
                         .set_status(group_id, GroupStatus::Left, Some(reason))?;
-                    return Ok(());
+                    return Ok(mechanism);
                 }
                 Err(ClientError::WrongEpoch { .. }) => {
                     self.sync_group_log(group_id).await?;

@@ -315,3 +315,128 @@ fn a_commit_nobody_can_apply_desynchronizes_every_client_and_none_rejoins() {
     });
     assert_eq!(ds.log(GROUP).1.len(), 2);
 }
+
+/// Members of `group_of_members` on a fault-free simulated DS.
+fn members_of(ds: &SimDs, members: &[(&str, bool)]) -> Vec<SimMember> {
+    ds.create_group(GROUP, 1);
+    crate::testing::group_of_members(GROUP, members)
+        .into_iter()
+        .zip(members)
+        .map(|((signer, group), (name, _))| {
+            SimMember::new(name, signer, group, ds, StateWrites::Incremental)
+        })
+        .collect()
+}
+
+/// What a sync does for a group: apply the log, then commit others' pending proposals.
+async fn sync(member: &mut SimMember) {
+    member.driver().sync_group_log(GROUP).await.unwrap();
+    if super::has_foreign_proposals(&member.group()) {
+        member
+            .driver()
+            .run_commit(GROUP, &Op::CommitPending)
+            .await
+            .unwrap();
+    }
+}
+
+fn member_names(member: &SimMember) -> Vec<String> {
+    crate::names::member_names(env().identity.as_ref(), &member.group())
+        .into_iter()
+        .map(|(_, name)| name)
+        .collect()
+}
+
+#[test]
+fn leaving_a_self_remove_capable_group_sends_a_self_remove_the_next_sync_commits() {
+    let ds = SimDs::new(11, NO_FAULTS);
+    let mut members = members_of(&ds, &[("alice", true), ("bob", true), ("carol", true)]);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let mechanism = members[1].driver().leave(GROUP).await.unwrap();
+        assert_eq!(mechanism, crate::LeaveMechanism::SelfRemove);
+        let row = members[1].store.group_by_id(GROUP).unwrap().unwrap();
+        assert_eq!(row.status, GroupStatus::Left);
+        assert!(row.reason.unwrap().contains("SelfRemove"));
+        // The proposal in the log is a PublicMessage, although the group's handshakes are
+        // PrivateMessages.
+        let (_, log) = ds.log(GROUP);
+        let bytes = crate::applier::LogEntry::from_view(&log[0])
+            .message
+            .unwrap();
+        let posted = conclave_codec::Decode::from_bytes(&bytes).unwrap();
+        let conclave_core::messages::MlsMessage {
+            body: conclave_core::messages::MlsMessageBody::PublicMessage(_),
+            ..
+        } = posted
+        else {
+            panic!("the SelfRemove is not a PublicMessage")
+        };
+
+        // Carol's next sync commits it; Alice follows.
+        sync(&mut members[2]).await;
+        sync(&mut members[0]).await;
+    });
+    let (epoch, log) = ds.log(GROUP);
+    assert_eq!(log.len(), 2, "the SelfRemove, then one commit");
+    for i in [0, 2] {
+        assert_eq!(members[i].group().epoch(), epoch);
+        assert_eq!(member_names(&members[i]), ["alice", "carol"]);
+    }
+    assert_eq!(
+        members[0].group().epoch_authenticator(),
+        members[2].group().epoch_authenticator()
+    );
+    let history = members[0].store.history(GROUP).unwrap();
+    assert_eq!(history[0].body, "bob asked to leave");
+}
+
+#[test]
+fn leaving_falls_back_to_a_remove_proposal_when_a_member_lacks_self_remove() {
+    let ds = SimDs::new(12, NO_FAULTS);
+    let mut members = members_of(&ds, &[("alice", true), ("bob", true), ("carol", false)]);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let mechanism = members[1].driver().leave(GROUP).await.unwrap();
+        assert_eq!(mechanism, crate::LeaveMechanism::RemoveProposal);
+        sync(&mut members[0]).await;
+        sync(&mut members[2]).await;
+    });
+    let (epoch, log) = ds.log(GROUP);
+    assert_eq!(log.len(), 2);
+    for i in [0, 2] {
+        assert_eq!(members[i].group().epoch(), epoch);
+        assert_eq!(member_names(&members[i]), ["alice", "carol"]);
+    }
+}
+
+#[test]
+fn removing_a_member_whose_self_remove_is_pending_commits_the_self_remove() {
+    let ds = SimDs::new(13, NO_FAULTS);
+    let mut members = members_of(&ds, &[("alice", true), ("bob", true), ("carol", true)]);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        members[1].driver().leave(GROUP).await.unwrap();
+        members[0].driver().sync_group_log(GROUP).await.unwrap();
+        // Alice removes bob, who already asked to leave: no Remove is sent (it would be
+        // invalid), the pending SelfRemove is committed.
+        members[0]
+            .driver()
+            .run_commit(GROUP, &Op::Remove(vec!["bob".into()]))
+            .await
+            .unwrap()
+            .unwrap();
+        sync(&mut members[2]).await;
+    });
+    assert_eq!(member_names(&members[0]), ["alice", "carol"]);
+    assert_eq!(
+        members[0].group().epoch_authenticator(),
+        members[2].group().epoch_authenticator()
+    );
+}

@@ -36,6 +36,7 @@ use crate::messages::{
 use crate::secret_tree::SecretTreeError;
 
 pub use private::{open_sender_data, protect_private, unprotect_private};
+pub use public::unprotect_public_without_membership_key;
 pub use public::{membership_tag, protect_public, unprotect_public};
 
 /// The `SignWithLabel` label of content signatures (RFC 9420 §6.1).

@@ -123,3 +123,29 @@ fn check_public_content(
     check_sender_content(content)?;
     check_confirmation_tag(auth, content_type)
 }
+
+/// Decodes a received `PublicMessage` for a recipient outside the group, which holds no
+/// membership key: every check of [`unprotect_public`] but the value of the membership tag,
+/// whose presence is still checked (RFC 9420 §6.2). An external joiner and the Delivery
+/// Service validate SelfRemove proposals so, "except that [they skip] the validation of the
+/// `membership_tag`" (draft-ietf-mls-extensions-10 §6.5). The signature remains to be
+/// verified.
+pub fn unprotect_public_without_membership_key<'a>(
+    cs: &dyn CipherSuiteProvider,
+    message: &'a PublicMessage,
+    context: &GroupContext,
+) -> Result<UnverifiedContent<'a>, FramingError> {
+    check_context(cs, &message.content, context)?;
+    check_public_content(WireFormat::PUBLIC_MESSAGE, &message.content, &message.auth)?;
+    match (&message.content.sender, &message.membership_tag) {
+        (Sender::Member(_), Some(_))
+        | (Sender::External(_) | Sender::NewMemberProposal | Sender::NewMemberCommit, None) => {}
+        (_, _) => return Err(FramingError::MembershipTagPresence),
+    }
+    Ok(UnverifiedContent {
+        wire_format: WireFormat::PUBLIC_MESSAGE,
+        content: Cow::Borrowed(&message.content),
+        auth: Cow::Borrowed(&message.auth),
+        encoded: None,
+    })
+}

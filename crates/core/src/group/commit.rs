@@ -494,11 +494,12 @@ impl Group {
             for cached in self.proposals.iter() {
                 // Our own Update is superseded by the commit's path; a Remove of us must be
                 // committed by someone else (RFC 9420 §12.2).
-                let ours_to_skip = match &cached.proposal {
-                    Proposal::Update(_) => cached.sender == Sender::Member(own),
-                    Proposal::Remove(remove) => remove.removed == own,
-                    _ => false,
-                };
+                let ours_to_skip =
+                    match &cached.proposal {
+                        Proposal::Update(_) => cached.sender == Sender::Member(own),
+                        Proposal::Remove(remove) => remove.removed == own,
+                        _ => false,
+                    } || super::self_remove::left_out_of_commit(own, cached, &self.proposals);
                 if ours_to_skip {
                     continue;
                 }
@@ -510,6 +511,7 @@ impl Group {
             }
         }
         for proposal in &options.proposals {
+            super::self_remove::check_not_by_value(proposal)?;
             committed.push(CommittedProposal {
                 sender: Sender::Member(own),
                 proposal: proposal.clone(),
@@ -612,27 +614,27 @@ pub(crate) fn process_commit(
     };
 
     // Resolve the proposals (RFC 9420 §12.4): by value from the committer, by reference from
-    // the cache. External commits carry no references (§12.4.3.2).
+    // the cache. External commits carry no references (§12.4.3.2) but SelfRemoves
+    // (draft-ietf-mls-extensions-10 §6.5).
     let mut committed = Vec::with_capacity(commit.proposals.len());
     for entry in &commit.proposals {
         match entry {
             ProposalOrRef::Proposal(proposal) => {
+                super::self_remove::check_not_by_value(proposal)?;
                 committed.push(CommittedProposal {
                     sender,
                     proposal: proposal.clone(),
                 });
             }
             ProposalOrRef::Reference(reference) => {
-                if committer == Committer::External {
-                    return Err(GroupError::InvalidProposalList(
-                        "an external commit must not include proposals by reference",
-                    ));
-                }
                 let cached = group
                     .proposals
                     .iter()
                     .find(|p| &p.reference == reference)
                     .ok_or(GroupError::UnknownProposalRef)?;
+                if committer == Committer::External {
+                    super::self_remove::check_external_reference(&cached.proposal)?;
+                }
                 committed.push(CommittedProposal {
                     sender: cached.sender,
                     proposal: cached.proposal.clone(),
@@ -674,7 +676,7 @@ pub(crate) fn process_commit(
         Committer::Member(leaf) => Some(leaf),
         Committer::External => None,
     };
-    if applied.removed.iter().any(|(leaf, _)| *leaf == own) {
+    if applied.removed_leaves().any(|leaf| leaf == own) {
         // We cannot follow into the next epoch (RFC 9420 §12.4.2: delete the state).
         let epoch = group.epoch().saturating_add(1);
         let mut summary = CommitSummary::of(epoch, sender, member_leaf, &applied);
@@ -807,7 +809,7 @@ impl CommitSummary {
             committer,
             committer_leaf,
             added: applied.added.iter().map(|(leaf, _)| *leaf).collect(),
-            removed: applied.removed.iter().map(|(leaf, _)| *leaf).collect(),
+            removed: applied.removed_leaves().collect(),
             updated: applied.updated.clone(),
             reinit: applied.reinit.clone(),
             self_removed: false,

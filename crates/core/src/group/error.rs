@@ -15,6 +15,8 @@ use crate::transcript::TranscriptError;
 use crate::tree::{TreeError, TreeValidationError};
 use crate::treekem::TreeKemError;
 use crate::validation::ValidationError;
+
+use super::SelfRemoveError;
 use crate::welcome::WelcomeError;
 
 /// Why a group operation failed.
@@ -145,6 +147,9 @@ pub enum GroupError {
     /// An application message was attempted while proposals are pending (RFC 9420 §12.4).
     #[error("proposals are pending: commit them before sending application data (RFC 9420 §12.4)")]
     ProposalsPending,
+    /// A SelfRemove rule was broken (draft-ietf-mls-extensions-10 §6.5).
+    #[error(transparent)]
+    SelfRemove(#[from] SelfRemoveError),
     /// The group state could not be decoded.
     #[error("stored group state is malformed: {0}")]
     MalformedState(&'static str),

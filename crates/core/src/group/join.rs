@@ -15,9 +15,9 @@ use super::{
 use crate::framing::protect_public;
 use crate::messages::{
     ExtensionProposal, ExtensionProposalBody, ExternalInit, ExternalPub, GroupInfo, HpkePublicKey,
-    LeafIndex, LeafNode, LeafNodeSource, Lifetime, MlsMessageBody, PreSharedKey, PreSharedKeyId,
-    Proposal, ProposalOrRef, Psk, RatchetTreeNodes, Remove, ResumptionPskUsage, Sender, Welcome,
-    find_payload,
+    LeafIndex, LeafNode, LeafNodeSource, Lifetime, MlsMessage, MlsMessageBody, PreSharedKey,
+    PreSharedKeyId, Proposal, ProposalOrRef, Psk, RatchetTreeNodes, Remove, ResumptionPskUsage,
+    Sender, Welcome, find_payload,
 };
 use crate::transcript;
 use crate::tree::RatchetTree;
@@ -46,6 +46,10 @@ pub struct JoinOptions {
     /// (draft-ietf-mls-extensions-10 §4.7, §4.8: they "can be included in an external
     /// Commit"), under the group's codepoints.
     pub app_proposals: Vec<ExtensionProposalBody>,
+    /// For an external commit: the pending SelfRemove proposals (PublicMessages) fetched with
+    /// the GroupInfo. The joiner validates each, all but its membership tag, and includes
+    /// them by reference (draft-ietf-mls-extensions-10 §6.5: it MUST).
+    pub self_removes: Vec<MlsMessage>,
 }
 
 /// Where a joiner finds PSKs (RFC 9420 §8.4): the PSK store and the resumption PSKs it was
@@ -295,12 +299,23 @@ impl Group {
                 body.clone(),
             )));
         }
+        let self_removes = super::self_remove::check_for_joiner(
+            cs.as_ref(),
+            config.codepoint_profile,
+            &group_info.group_context,
+            &tree,
+            &options.self_removes,
+        )?;
         let committed: Vec<CommittedProposal> = by_value
             .iter()
             .map(|p| CommittedProposal {
                 sender: Sender::NewMemberCommit,
                 proposal: p.clone(),
             })
+            .chain(self_removes.iter().map(|s| CommittedProposal {
+                sender: Sender::Member(s.sender),
+                proposal: s.proposal.clone(),
+            }))
             .collect();
         let context = &group_info.group_context;
         let psks = joiner_psks(&env, options);
@@ -370,7 +385,15 @@ impl Group {
                 own_leaf: None,
                 leaf_template: &template,
             };
-            let refs = by_value.into_iter().map(ProposalOrRef::Proposal).collect();
+            let refs = by_value
+                .into_iter()
+                .map(ProposalOrRef::Proposal)
+                .chain(
+                    self_removes
+                        .into_iter()
+                        .map(|s| ProposalOrRef::Reference(s.reference)),
+                )
+                .collect();
             build_commit(
                 &base,
                 applied,

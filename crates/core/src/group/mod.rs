@@ -27,6 +27,7 @@ mod proposals;
 mod records;
 mod resumption;
 mod safe;
+mod self_remove;
 mod state;
 mod storage;
 mod tracked;
@@ -50,6 +51,7 @@ pub use external::{external_proposal, new_member_proposal};
 pub use join::{JoinOptions, external_commit_init};
 pub use resumption::LinkedGroupOptions;
 pub use safe::SafeHpkeKey;
+pub use self_remove::{CheckedSelfRemove, SelfRemoveError, check_as_non_member};
 pub use state::PskStore;
 
 use crate::codepoints::CodepointProfile;
@@ -830,13 +832,17 @@ impl Group {
 
     /// Sends `proposal` by reference: returns the message and caches the proposal so that
     /// our next commit includes it (RFC 9420 §12.1). `authenticated_data` follows the Safe
-    /// AAD rule of [`Group::encrypt_application_message`].
+    /// AAD rule of [`Group::encrypt_application_message`]. A SelfRemove goes as
+    /// [`Group::self_remove`] sends it (draft-ietf-mls-extensions-10 §6.5).
     pub fn propose(
         &mut self,
         proposal: Proposal,
         authenticated_data: &[u8],
         rng: &mut dyn CryptoRandom,
     ) -> Result<MlsMessage, GroupError> {
+        if self_remove::is_self_remove(&proposal) {
+            return self_remove::propose(self, proposal, authenticated_data, rng);
+        }
         self.ensure_active()?;
         if matches!(proposal, Proposal::ExternalInit(_)) {
             return Err(GroupError::proposal(

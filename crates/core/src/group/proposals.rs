@@ -71,6 +71,9 @@ pub(crate) fn check_sender_may_propose(
     sender: &Sender,
     proposal: &Proposal,
 ) -> Result<(), GroupError> {
+    if let Some(result) = super::self_remove::check_sender(sender, proposal) {
+        return result;
+    }
     if let Proposal::Extension(extension) = proposal
         && !matches!(
             extension.body,
@@ -117,11 +120,15 @@ pub(crate) fn receive_proposal(
         return Err(GroupError::InvalidProposalList("not a proposal"));
     };
     check_sender_may_propose(&content.content.sender, proposal)?;
-    if let Proposal::Extension(extension) = proposal {
+    if let Proposal::Extension(extension) = proposal
+        && !super::self_remove::is_self_remove(proposal)
+    {
         app_data::check_codepoint(group.config.codepoint_profile, extension)?;
         app_data::check_received(group, content.content.sender, extension)?;
     }
-    CachedProposal::from_content(group.cs.as_ref(), &content)
+    let cached = CachedProposal::from_content(group.cs.as_ref(), &content)?;
+    super::self_remove::check_received(group, content.wire_format, &cached)?;
+    Ok(cached)
 }
 
 /// Who commits: a member at a leaf, or a new member through an external commit.
@@ -149,8 +156,11 @@ pub(crate) struct AppliedProposals {
     pub(crate) extensions: Vec<Extension>,
     /// Leaves added, with their KeyPackages, in proposal order.
     pub(crate) added: Vec<(LeafIndex, KeyPackage)>,
-    /// Leaves removed, with their former leaf nodes.
+    /// Leaves removed by Remove proposals, with their former leaf nodes.
     pub(crate) removed: Vec<(LeafIndex, LeafNode)>,
+    /// Leaves removed by SelfRemove proposals (draft-ietf-mls-extensions-10 §6.5), with
+    /// their former leaf nodes.
+    pub(crate) self_removed: Vec<(LeafIndex, LeafNode)>,
     /// Leaves updated by Update proposals.
     pub(crate) updated: Vec<LeafIndex>,
     /// PSKs, in proposal order.
@@ -164,6 +174,17 @@ pub(crate) struct AppliedProposals {
     /// What the AppDataUpdate and AppEphemeral proposals did (draft-ietf-mls-extensions-10
     /// §4.7, §4.8).
     pub(crate) app_data: AppDataSummary,
+}
+
+impl AppliedProposals {
+    /// The leaves the commit removes: by SelfRemove (draft-ietf-mls-extensions-10 §6.5),
+    /// then by Remove.
+    pub(crate) fn removed_leaves(&self) -> impl Iterator<Item = LeafIndex> + '_ {
+        self.self_removed
+            .iter()
+            .chain(&self.removed)
+            .map(|(leaf, _)| *leaf)
+    }
 }
 
 /// What the proposal rules need to know about the group.
@@ -264,6 +285,7 @@ pub(crate) fn validate_and_apply(
         extensions: ctx.context.extensions.clone(),
         added: Vec::new(),
         removed: Vec::new(),
+        self_removed: Vec::new(),
         updated: Vec::new(),
         psks: Vec::new(),
         external_init: None,
@@ -323,6 +345,10 @@ pub(crate) fn validate_and_apply(
             applied.path_required = true;
         }
     }
+
+    // 2b. SelfRemoves: after the Updates, before the Removes (draft-ietf-mls-extensions-10
+    // §6.5).
+    super::self_remove::apply(ctx.tree, proposals, &mut applied)?;
 
     // 3. Removes (RFC 9420 §12.1.3).
     for proposal in proposals {
@@ -465,6 +491,7 @@ fn check_list_rules(
         }
     }
     check_proposal_types_supported(ctx, proposals)?;
+    super::self_remove::check_list(committer, proposals)?;
     let count = |t: ProposalType| {
         proposals
             .iter()
@@ -526,7 +553,7 @@ fn check_list_rules(
                 ));
             }
             // draft-ietf-mls-extensions-10 §4.7, §4.8: AppDataUpdate and AppEphemeral "can
-            // be included in an external Commit".
+            // be included in an external Commit"; §6.5 adds SelfRemove (by reference).
             let others = proposals.iter().any(|p| {
                 !matches!(
                     p.proposal,
@@ -537,11 +564,12 @@ fn check_list_rules(
                         ExtensionProposalBody::AppDataUpdate(_)
                             | ExtensionProposalBody::AppEphemeral(_)
                     )
-                )
+                ) && !super::self_remove::is_self_remove(&p.proposal)
             });
             if others {
                 return Err(GroupError::InvalidProposalList(
-                    "an external commit may contain only ExternalInit, Remove, PreSharedKey, AppDataUpdate and AppEphemeral",
+                    "an external commit may contain only ExternalInit, Remove, PreSharedKey, \
+                     AppDataUpdate, AppEphemeral and SelfRemove",
                 ));
             }
         }

@@ -341,3 +341,67 @@ fn a_failed_write_returns_no_message_and_the_next_save_is_full() {
     let loaded = alice.load_group(b"g").unwrap();
     assert_eq!(loaded.to_bytes().unwrap(), group.to_bytes().unwrap());
 }
+
+#[test]
+fn a_member_that_self_removes_keeps_the_proposal_saved_and_is_removed_by_the_next_commit() {
+    let with_self_remove = |name: &str, seed: u64, storage: Arc<InMemoryStorage>| {
+        let mut capabilities = crate::group::default_capabilities(
+            CipherSuite(1),
+            &crate::credential::BasicIdentityProvider,
+            crate::codepoints::CodepointProfile::Draft,
+        );
+        capabilities.proposals.push(
+            crate::codepoints::CodepointProfile::Draft
+                .proposal_type(crate::messages::ExtensionProposalKind::SelfRemove),
+        );
+        Member::builder()
+            .crypto(RustCryptoProvider)
+            .credential(Credential::Basic {
+                identity: name.as_bytes().to_vec(),
+            })
+            .storage(storage)
+            .random(SeededRng::new(seed))
+            .clock(|| NOW)
+            .leaf_options(LeafOptions {
+                capabilities: Some(capabilities),
+                ..LeafOptions::default()
+            })
+            .build()
+            .unwrap()
+    };
+    let bob_store = Arc::new(InMemoryStorage::new());
+    let alice = with_self_remove("alice", 1, Arc::new(InMemoryStorage::new()));
+    let bob = with_self_remove("bob", 2, bob_store.clone());
+    let key_package = bob.generate_key_package().unwrap();
+    let mut alice_group = alice.create_group(b"leaving".to_vec()).unwrap();
+    let commit = alice_group
+        .commit_builder()
+        .add_member(&key_package)
+        .unwrap()
+        .build()
+        .unwrap();
+    alice_group.merge_pending_commit().unwrap();
+    let mut bob_group = bob.join(&commit.welcome.unwrap()).unwrap();
+
+    let proposal = bob_group.self_remove().unwrap();
+    // Saved: a reload still holds it and recognises its echo.
+    drop(bob_group);
+    let mut bob_group = bob.load_group(b"leaving").unwrap();
+    assert_eq!(bob_group.pending_proposals().count(), 1);
+    assert_eq!(
+        bob_group.process(&proposal).unwrap(),
+        ProcessedMessage::OwnMessage
+    );
+    assert!(matches!(
+        alice_group.process(&proposal).unwrap(),
+        ProcessedMessage::Proposal { .. }
+    ));
+    let commit = alice_group.commit_builder().build().unwrap();
+    alice_group.merge_pending_commit().unwrap();
+    let ProcessedMessage::Commit(summary) = bob_group.process(&commit.commit).unwrap() else {
+        panic!("not a commit")
+    };
+    assert!(summary.self_removed);
+    assert_eq!(*bob_group.status(), crate::group::GroupStatus::Removed);
+    assert_eq!(alice_group.members().count(), 1);
+}

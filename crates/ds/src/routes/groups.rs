@@ -11,7 +11,7 @@ use base64::engine::general_purpose::STANDARD;
 use conclave_api::delivery::{
     self as wire, Accepted, CommitBundle, CreateGroupRequest, GroupView, LogEntryView, LogPage,
 };
-use conclave_codec::Decode;
+use conclave_codec::{Decode, Encode};
 use conclave_core::messages::ContentType;
 
 use super::{
@@ -23,6 +23,7 @@ use crate::error::DsError;
 use crate::header::{self as mls_header, decode_message};
 use crate::ids::parse_group_id;
 use crate::query::{ApiQuery, PageQuery};
+use crate::self_remove::{EpochView, pending_self_removes, self_remove_profile};
 use crate::state::AppState;
 use crate::store::{Appended, Committed, GroupRecord, MAX_STORED, NewMessage};
 
@@ -175,6 +176,9 @@ pub(crate) async fn post_message(
     if head.epoch >= MAX_STORED {
         return Err(DsError::BadRequest("epoch out of range".into()));
     }
+    if let Some(profile) = self_remove_profile(&message) {
+        check_self_remove(&state, &group_id, &client_id, head.epoch, profile, &message).await?;
+    }
     let new = NewMessage {
         epoch: head.epoch,
         content_type: mls_header::content_type_code(head.content_type),
@@ -201,6 +205,43 @@ pub(crate) async fn post_message(
             "client {client_id} is not a member of this group"
         ))),
     }
+}
+
+/// A SelfRemove proposal posted by a member (draft-ietf-mls-extensions-10 §6.5: the DS
+/// validates it, all but its membership tag): checked against the GroupInfo and tree of the
+/// current epoch when the DS holds them, else stored as any proposal is (members validate
+/// it; the DS serves only SelfRemoves it could check to joiners). 409 for another epoch,
+/// 400 if it does not verify.
+async fn check_self_remove(
+    state: &AppState,
+    group_id: &[u8],
+    client_id: &str,
+    epoch: u64,
+    profile: conclave_core::codepoints::CodepointProfile,
+    message: &conclave_core::messages::MlsMessage,
+) -> Result<(), DsError> {
+    let record = state
+        .store
+        .group(group_id)
+        .await?
+        .ok_or_else(|| DsError::NotFound("no such group".into()))?;
+    if !record.members.iter().any(|m| m == client_id) {
+        return Err(DsError::Forbidden(format!(
+            "client {client_id} is not a member of this group"
+        )));
+    }
+    if epoch != record.epoch {
+        return Err(DsError::WrongEpoch {
+            message: epoch,
+            current: record.epoch,
+        });
+    }
+    let Some(view) = EpochView::of(&record) else {
+        return Ok(());
+    };
+    view.check(state.crypto.as_ref(), profile, message)
+        .map(|_| ())
+        .map_err(|e| DsError::BadRequest(format!("invalid SelfRemove proposal: {e}")))
 }
 
 /// `GET /v1/groups/{id}/messages?after=N&limit=M`: a page of the group's log after a
@@ -276,6 +317,48 @@ pub(crate) async fn group_info(
         .group_info
         .ok_or_else(|| DsError::NotFound("no GroupInfo yet (no commit so far)".into()))?;
     Ok(mls_response(StatusCode::OK, info))
+}
+
+/// `GET /v1/groups/{id}/external-join`: the latest GroupInfo with the SelfRemove proposals
+/// of its epoch that verify against it, at most one per member, and the ratchet tree if the
+/// committer supplied it (draft-ietf-mls-extensions-10 §6.5: the DS SHOULD attach the
+/// SelfRemoves it knows to the GroupInfo; the joiner MUST include them).
+pub(crate) async fn external_join(
+    State(state): St,
+    AuthenticatedClient(client_id): AuthenticatedClient,
+    Path(group): Path<String>,
+) -> AppResult {
+    let record = join_material(&state, &client_id, &group).await?;
+    let info = record
+        .group_info
+        .as_deref()
+        .ok_or_else(|| DsError::NotFound("no GroupInfo yet (no commit so far)".into()))?;
+    let group_info = decode_message(info)?;
+    let self_removes = match EpochView::of(&record) {
+        Some(view) => {
+            let proposals = state
+                .store
+                .epoch_proposals(&record.group_id, record.epoch, state.config.max_page)
+                .await?;
+            let data: Vec<Vec<u8>> = proposals.into_iter().map(|e| e.data).collect();
+            pending_self_removes(state.crypto.as_ref(), &view, &data)
+        }
+        None => Vec::new(),
+    };
+    let bundle = wire::ExternalJoinBundle {
+        group_info,
+        self_removes,
+        ratchet_tree: record.ratchet_tree,
+    };
+    let bytes = bundle
+        .to_bytes()
+        .map_err(|e| DsError::Internal(format!("encoding the external-join bundle: {e}")))?;
+    Ok((
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, wire::EXTERNAL_JOIN_MEDIA_TYPE)],
+        bytes,
+    )
+        .into_response())
 }
 
 /// `GET /v1/groups/{id}/ratchet-tree`: the latest ratchet tree, if the committer supplied

@@ -17,6 +17,7 @@
 //! | `POST /v1/groups/{id}/messages` | `message/mls` | members | `groups` |
 //! | `GET /v1/groups/{id}/messages?after=N&limit=M` | | members | `groups` |
 //! | `GET /v1/groups/{id}/group-info`, `…/ratchet-tree` | | members, or anyone if external joins are allowed | `groups` |
+//! | `GET /v1/groups/{id}/external-join` | → [`ExternalJoinBundle`](conclave_api::delivery::ExternalJoinBundle): GroupInfo with the pending SelfRemoves | members, or anyone if external joins are allowed | `groups` |
 //! | `GET /v1/welcomes?after=N&limit=M`, `DELETE /v1/welcomes?up_to=N` | | the inbox owner | `welcomes` |
 //! | `GET /v1/ws` | WebSocket of [`WakeUp`](conclave_api::delivery::WakeUp)s | any client, for its groups | `websocket` |
 //! | `GET /metrics` | Prometheus text format | anyone (operators: keep it off the public network) | [`crate::metrics`] |
@@ -78,6 +79,10 @@ pub fn router(state: Arc<AppState>) -> Router {
         )
         .route("/v1/groups/{group}/group-info", get(groups::group_info))
         .route("/v1/groups/{group}/ratchet-tree", get(groups::ratchet_tree))
+        .route(
+            "/v1/groups/{group}/external-join",
+            get(groups::external_join),
+        )
         .route(
             "/v1/welcomes",
             get(welcomes::read).delete(welcomes::acknowledge),

@@ -222,6 +222,19 @@ impl Store for MeteredStore {
             .await
     }
 
+    async fn epoch_proposals(
+        &self,
+        group_id: &[u8],
+        epoch: u64,
+        limit: u32,
+    ) -> Result<Vec<LogEntry>, StoreError> {
+        self.timed(
+            "epoch_proposals",
+            self.inner.epoch_proposals(group_id, epoch, limit),
+        )
+        .await
+    }
+
     async fn welcomes(
         &self,
         client_id: &str,

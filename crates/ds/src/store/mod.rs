@@ -440,6 +440,18 @@ pub trait Store: Send + Sync + 'static {
         limit: u32,
     ) -> Result<Vec<LogEntry>, StoreError>;
 
+    /// The proposals (content type 2) of the group's epoch `epoch`, when it is the current
+    /// one: the entries after the log's last commit, in order, at most `limit`. The SelfRemove
+    /// proposals served to external joiners are found among them
+    /// (draft-ietf-mls-extensions-10 §6.5). The scan walks back from the end of the log to
+    /// that commit, so it reads only the current epoch's entries.
+    async fn epoch_proposals(
+        &self,
+        group_id: &[u8],
+        epoch: u64,
+        limit: u32,
+    ) -> Result<Vec<LogEntry>, StoreError>;
+
     /// Welcomes in the inbox of `client_id` with `id > after`, at most `limit`, in order.
     async fn welcomes(
         &self,

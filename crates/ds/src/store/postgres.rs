@@ -173,6 +173,18 @@ async fn is_member_in(
         .is_some())
 }
 
+/// A row of `SELECT seq, epoch, content_type, sender, data FROM messages …` as a log entry.
+fn log_entry(r: &tokio_postgres::Row) -> Result<LogEntry, StoreError> {
+    Ok(LogEntry {
+        seq: to_u64(r.try_get(0)?)?,
+        epoch: to_u64(r.try_get(1)?)?,
+        content_type: u8::try_from(r.try_get::<_, i64>(2)?)
+            .map_err(|_| StoreError::Backend("bad content type".into()))?,
+        sender: r.try_get(3)?,
+        data: r.try_get(4)?,
+    })
+}
+
 #[async_trait]
 impl Store for PostgresStore {
     fn engine(&self) -> &'static str {
@@ -762,18 +774,29 @@ impl Store for PostgresStore {
                 &[&group_id, &to_i64(after)?, &i64::from(limit)],
             )
             .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(LogEntry {
-                    seq: to_u64(r.try_get(0)?)?,
-                    epoch: to_u64(r.try_get(1)?)?,
-                    content_type: u8::try_from(r.try_get::<_, i64>(2)?)
-                        .map_err(|_| StoreError::Backend("bad content type".into()))?,
-                    sender: r.try_get(3)?,
-                    data: r.try_get(4)?,
-                })
-            })
-            .collect()
+        rows.iter().map(log_entry).collect()
+    }
+
+    async fn epoch_proposals(
+        &self,
+        group_id: &[u8],
+        epoch: u64,
+        limit: u32,
+    ) -> Result<Vec<LogEntry>, StoreError> {
+        let client = self.pool.get().await?;
+        // The last commit is found by walking the primary key (group_id, seq) backwards.
+        let rows = client
+            .query(
+                "SELECT seq, epoch, content_type, sender, data FROM messages
+                 WHERE group_id = $1 AND content_type = 2 AND epoch = $2
+                   AND seq > COALESCE((SELECT seq FROM messages
+                                       WHERE group_id = $1 AND content_type = 3
+                                       ORDER BY seq DESC LIMIT 1), 0)
+                 ORDER BY seq LIMIT $3",
+                &[&group_id, &to_i64(epoch)?, &i64::from(limit)],
+            )
+            .await?;
+        rows.iter().map(log_entry).collect()
     }
 
     async fn welcomes(

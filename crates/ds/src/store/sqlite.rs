@@ -304,6 +304,36 @@ fn is_member_in(conn: &Connection, group_id: &[u8], client_id: &str) -> Result<b
         .is_some())
 }
 
+/// The log entries a `SELECT seq, epoch, content_type, sender, data FROM messages …`
+/// returns.
+fn log_entries(
+    stmt: &mut rusqlite::Statement<'_>,
+    params: impl rusqlite::Params,
+) -> Result<Vec<LogEntry>, StoreError> {
+    let rows = stmt.query_map(params, |r| {
+        Ok((
+            r.get::<_, i64>(0)?,
+            r.get::<_, i64>(1)?,
+            r.get::<_, i64>(2)?,
+            r.get::<_, String>(3)?,
+            r.get::<_, Vec<u8>>(4)?,
+        ))
+    })?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (seq, epoch, content_type, sender, data) = row?;
+        out.push(LogEntry {
+            seq: to_u64(seq)?,
+            epoch: to_u64(epoch)?,
+            content_type: u8::try_from(content_type)
+                .map_err(|_| StoreError::Backend("bad content type".into()))?,
+            sender,
+            data,
+        });
+    }
+    Ok(out)
+}
+
 #[async_trait]
 impl Store for SqliteStore {
     fn engine(&self) -> &'static str {
@@ -914,28 +944,29 @@ impl Store for SqliteStore {
                 "SELECT seq, epoch, content_type, sender, data FROM messages
                  WHERE group_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
             )?;
-            let rows = stmt.query_map(params![gid, to_i64(after)?, i64::from(limit)], |r| {
-                Ok((
-                    r.get::<_, i64>(0)?,
-                    r.get::<_, i64>(1)?,
-                    r.get::<_, i64>(2)?,
-                    r.get::<_, String>(3)?,
-                    r.get::<_, Vec<u8>>(4)?,
-                ))
-            })?;
-            let mut out = Vec::new();
-            for row in rows {
-                let (seq, epoch, content_type, sender, data) = row?;
-                out.push(LogEntry {
-                    seq: to_u64(seq)?,
-                    epoch: to_u64(epoch)?,
-                    content_type: u8::try_from(content_type)
-                        .map_err(|_| StoreError::Backend("bad content type".into()))?,
-                    sender,
-                    data,
-                });
-            }
-            Ok(out)
+            log_entries(&mut stmt, params![gid, to_i64(after)?, i64::from(limit)])
+        })
+        .await
+    }
+
+    async fn epoch_proposals(
+        &self,
+        group_id: &[u8],
+        epoch: u64,
+        limit: u32,
+    ) -> Result<Vec<LogEntry>, StoreError> {
+        let gid = group_id.to_vec();
+        self.read(move |conn| {
+            // The last commit is found by walking the primary key (group_id, seq) backwards.
+            let mut stmt = conn.prepare_cached(
+                "SELECT seq, epoch, content_type, sender, data FROM messages
+                 WHERE group_id = ?1 AND content_type = 2 AND epoch = ?2
+                   AND seq > COALESCE((SELECT seq FROM messages
+                                       WHERE group_id = ?1 AND content_type = 3
+                                       ORDER BY seq DESC LIMIT 1), 0)
+                 ORDER BY seq LIMIT ?3",
+            )?;
+            log_entries(&mut stmt, params![gid, to_i64(epoch)?, i64::from(limit)])
         })
         .await
     }

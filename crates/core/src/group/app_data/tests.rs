@@ -1270,7 +1270,7 @@ fn an_external_commit_may_carry_app_data_proposals() {
 }
 
 #[test]
-fn new_member_proposals_may_not_carry_app_data_and_self_remove_is_not_processed_here() {
+fn new_member_proposals_may_not_carry_app_data_and_only_members_self_remove() {
     let update = app_data_update_proposal(CodepointProfile::Draft, update(TOPIC, b"x"));
     assert!(matches!(
         super::super::proposals::check_sender_may_propose(&Sender::NewMemberProposal, &update),
@@ -1283,13 +1283,16 @@ fn new_member_proposals_may_not_carry_app_data_and_self_remove_is_not_processed_
         CodepointProfile::Draft,
         ExtensionProposalBody::SelfRemove(crate::messages::SelfRemove),
     ));
-    assert!(matches!(
+    assert!(
         super::super::proposals::check_sender_may_propose(
             &Sender::Member(LeafIndex(0)),
             &self_remove
-        ),
-        Err(GroupError::InvalidProposal { .. })
-    ));
+        )
+        .is_ok()
+    );
+    for sender in [Sender::External(0), Sender::NewMemberProposal] {
+        assert!(super::super::proposals::check_sender_may_propose(&sender, &self_remove).is_err());
+    }
 }
 
 // ---- required components (§5.1) -----------------------------------------------------------
