@@ -178,6 +178,17 @@ pub enum CredentialError {
 
 /// The application's Authentication Service policy (RFC 9420 §5.3.1). Object-safe: the group
 /// state machine holds a `&dyn IdentityProvider`.
+///
+/// Multi-credentials (draft-ietf-mls-extensions-10 §6.5) reach an implementation through
+/// [`MultiCredentialProvider`], which never passes a `multi` or `weak-multi` credential to
+/// the methods below: [`IdentityProvider::validate_credential`] is called once per binding
+/// the client supports, with the bound credential, the binding's `credential_key` as
+/// `signature_key` and the signature scheme of the binding's cipher suite (so a key must
+/// correspond to a bound credential exactly as a leaf's key must correspond to its
+/// credential); [`IdentityProvider::validate_multi_credential`] then sees the whole
+/// credential with the list of validated bindings; [`IdentityProvider::identity`] and
+/// [`IdentityProvider::valid_successor`] are asked about the first supported binding's
+/// credential, which is the member's identity.
 pub trait IdentityProvider: Send + Sync {
     /// Checks that `check.credential` is acceptable for `check.role` and legitimately binds
     /// its presented identities to `check.signature_key` at time `check.now`
