@@ -284,18 +284,13 @@ impl DsClient {
         }
     }
 
-    /// Publishes one-time KeyPackages (a batch) or one last-resort package.
-    pub async fn publish_key_packages(
-        &self,
-        packages: &[MlsMessage],
-        last_resort: bool,
-    ) -> Result<(), ApiError> {
+    /// Publishes KeyPackages (a batch). The DS stores a package as a last-resort one when
+    /// the package itself is marked so (`KeyPackage::is_last_resort`: the
+    /// `last_resort_key_package` component of draft-ietf-mls-extensions-10 §6.4, or extension
+    /// 0x000A); at most one per cipher suite in a batch.
+    pub async fn publish_key_packages(&self, packages: &[MlsMessage]) -> Result<(), ApiError> {
         let body = packages.to_vec().to_bytes()?;
-        let url = if last_resort {
-            self.url("/v1/key-packages?last_resort=true")
-        } else {
-            self.url("/v1/key-packages")
-        };
+        let url = self.url("/v1/key-packages");
         let response = self
             .authed(|h| {
                 h.post(&url)

@@ -100,8 +100,9 @@ pub const COMPONENT_BASE_LABEL_DRAFT_08: &[u8] = b"Application";
 /// Key-schedule label of `application_export_secret` (draft-ietf-mls-extensions-10 §4.4):
 /// a `DeriveSecret` label, so a string like RFC 9420's own.
 pub const APPLICATION_EXPORT_LABEL: &str = "application_export";
-/// SignWithLabel label of a multi-credential's binding (draft-ietf-mls-extensions-10 §6.6).
-pub const CREDENTIAL_BINDING_TBS_LABEL: &[u8] = b"CredentialBindingTBS";
+/// SignWithLabel label of a multi-credential's binding (draft-ietf-mls-extensions-10 §6.5.1,
+/// §7.4).
+pub const CREDENTIAL_BINDING_TBS_LABEL: &str = "CredentialBindingTBS";
 /// `PSKType application(3)` (draft-ietf-mls-extensions-10 §4.5; no IANA text).
 pub const APPLICATION_PSK_TYPE: u8 = 3;
 
@@ -132,7 +133,7 @@ pub enum CodepointProfile {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum LastResortMarker {
     /// An entry with empty data for this component in the KeyPackage's
-    /// `app_data_dictionary` (draft-ietf-mls-extensions-10 §6.5).
+    /// `app_data_dictionary` (draft-ietf-mls-extensions-10 §6.4).
     Component(ComponentId),
     /// An empty KeyPackage extension of this type (the -04 design).
     Extension(ExtensionType),

@@ -220,13 +220,19 @@ impl Member {
     }
 
     /// Generates a "last resort" KeyPackage (RFC 9420 §16.8), kept after use, for when the
-    /// one-time ones run out.
+    /// one-time ones run out. It carries the last-resort marker of the member's codepoint
+    /// profile (draft-ietf-mls-extensions-10 §6.4, [`crate::last_resort`]).
     pub fn generate_last_resort_key_package(&self) -> Result<MlsMessage, MemberError> {
         self.key_package(true)
     }
 
     fn key_package(&self, last_resort: bool) -> Result<MlsMessage, MemberError> {
-        let bundle = KeyPackageBundle::generate(
+        let generate = if last_resort {
+            KeyPackageBundle::generate_last_resort
+        } else {
+            KeyPackageBundle::generate
+        };
+        let bundle = generate(
             &self.params,
             self.cipher_suite,
             self.runtime.now(),
@@ -301,7 +307,7 @@ impl Member {
             self.runtime.now(),
         )?;
         let group = self.adopt(group)?;
-        if !stored.last_resort {
+        if !stored.last_resort && !stored.bundle.key_package.is_last_resort() {
             storage.delete_key_package(&reference)?;
         }
         Ok(group)

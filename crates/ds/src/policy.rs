@@ -72,7 +72,10 @@ pub trait CredentialPolicy: Send + Sync + core::fmt::Debug {
 /// without an Authentication Service (RFC 9420 §5.3.1 `valid_successor`; §5.3.3 identities):
 /// the credential type must be the same; a `basic` credential must keep its identity, an
 /// `x509` credential its first subjectAltName URI (the `X509IdentityProvider` identity; the
-/// chain is not validated here). Refusals are [`DsError::Forbidden`].
+/// chain is not validated here); a `multi` or `weak-multi` credential
+/// (draft-ietf-mls-extensions-10 §6.5) must keep its first binding's client by the same
+/// rules (`MultiCredentialProvider`'s identity is its first supported binding's).
+/// Refusals are [`DsError::Forbidden`].
 pub fn same_client(
     crypto: &dyn CryptoProvider,
     predecessor: &Credential,
@@ -91,6 +94,12 @@ pub fn same_client(
             successor.credential_type(),
             predecessor.credential_type()
         )));
+    }
+    if let (Some(old), Some(new)) = (predecessor.bindings(), successor.bindings()) {
+        return match (old.first(), new.first()) {
+            (Some(old), Some(new)) => same_client(crypto, &old.credential, &new.credential),
+            _ => Err(refused("a multi-credential without bindings".into())),
+        };
     }
     match (predecessor, successor) {
         (Credential::Basic { identity: old }, Credential::Basic { identity: new }) => {
@@ -128,4 +137,51 @@ pub(crate) async fn run_policy<T: Send + 'static>(
     tokio::task::spawn_blocking(move || check(policy.as_ref()))
         .await
         .map_err(|e| DsError::Internal(format!("{what} task: {e}")))?
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
+
+    use conclave_core::messages::{CredentialBinding, MultiCredential, SignaturePublicKey};
+    use conclave_crypto::CipherSuite;
+    use conclave_crypto_rustcrypto::RustCryptoProvider;
+
+    use super::*;
+
+    fn multi(names: &[&str]) -> Credential {
+        Credential::Multi(MultiCredential {
+            bindings: names
+                .iter()
+                .map(|name| CredentialBinding {
+                    cipher_suite: CipherSuite(1),
+                    credential: Credential::Basic {
+                        identity: name.as_bytes().to_vec(),
+                    },
+                    credential_key: SignaturePublicKey(vec![1]),
+                    signature: Vec::new(),
+                })
+                .collect(),
+        })
+    }
+
+    #[test]
+    fn a_multi_credential_keeps_the_client_of_its_first_binding() {
+        let crypto = RustCryptoProvider;
+        same_client(&crypto, &multi(&["alice", "x"]), &multi(&["alice", "y"])).unwrap();
+        for successor in [multi(&["bob", "alice"]), multi(&[])] {
+            assert!(matches!(
+                same_client(&crypto, &multi(&["alice"]), &successor),
+                Err(DsError::Forbidden(_))
+            ));
+        }
+        // A change of credential type is refused as before.
+        let basic = Credential::Basic {
+            identity: b"alice".to_vec(),
+        };
+        assert!(matches!(
+            same_client(&crypto, &basic, &multi(&["alice"])),
+            Err(DsError::Forbidden(_))
+        ));
+    }
 }

@@ -64,31 +64,12 @@ pub struct AckQuery {
     pub up_to: Option<u64>,
 }
 
-/// `?last_resort=true` of a KeyPackage upload.
-#[derive(Debug, Clone, Copy, Default, Deserialize)]
-pub struct UploadQuery {
-    /// The uploaded packages are last-resort packages (RFC 9750 §5.1). A bare `last_resort`
-    /// means true.
-    #[serde(default, deserialize_with = "flag")]
-    pub last_resort: bool,
-}
-
 /// A decimal `u64` parameter.
 fn optional_number<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<u64>, D::Error> {
     let text = String::deserialize(deserializer)?;
     text.parse::<u64>()
         .map(Some)
         .map_err(|_| D::Error::custom(format!("{text:?} is not a number")))
-}
-
-/// A boolean parameter: `true`/`1`, or present without a value; `false`/`0`.
-fn flag<'de, D: Deserializer<'de>>(deserializer: D) -> Result<bool, D::Error> {
-    let text = String::deserialize(deserializer)?;
-    match text.as_str() {
-        "" | "true" | "1" => Ok(true),
-        "false" | "0" => Ok(false),
-        _ => Err(D::Error::custom(format!("{text:?} must be true or false"))),
-    }
 }
 
 #[cfg(test)]
@@ -128,24 +109,5 @@ mod tests {
             Err(DsError::BadRequest(_))
         ));
         assert_eq!(parse::<AckQuery>("/x").await.unwrap().up_to, None);
-    }
-
-    #[tokio::test]
-    async fn flags_take_true_false_or_no_value() {
-        for (uri, expected) in [
-            ("/x", false),
-            ("/x?last_resort", true),
-            ("/x?last_resort=true", true),
-            ("/x?last_resort=1", true),
-            ("/x?last_resort=false", false),
-            ("/x?last_resort=0", false),
-        ] {
-            let q: UploadQuery = parse(uri).await.unwrap();
-            assert_eq!(q.last_resort, expected, "{uri}");
-        }
-        let Err(DsError::BadRequest(why)) = parse::<UploadQuery>("/x?last_resort=yes").await else {
-            panic!("expected a 400");
-        };
-        assert!(why.contains("last_resort"), "{why}");
     }
 }

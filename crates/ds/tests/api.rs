@@ -18,6 +18,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use conclave_api::delivery::{self as wire, CommitBundle};
 use conclave_codec::{Decode, Encode};
+use conclave_core::codepoints::CodepointProfile;
 use conclave_core::group::{
     CommitOptions, Group, JoinOptions, KeyPackageBundle, MemberParams, NewGroup, ProcessedMessage,
     SigningIdentity,
@@ -50,9 +51,7 @@ async fn client(api: &Api, name: &str, rng: &mut conclave_crypto::SeededRng) -> 
 async fn publish(api: &Api, c: &mut Client, n: usize, rng: &mut conclave_crypto::SeededRng) {
     for _ in 0..n {
         let kp = key_package(&c.signer, api.clock.now(), rng);
-        let r = api
-            .upload_key_package(&c.token, &kp_message(&kp), false)
-            .await;
+        let r = api.upload_key_package(&c.token, &kp_message(&kp)).await;
         assert_eq!(
             r.status,
             StatusCode::CREATED,
@@ -439,7 +438,7 @@ async fn key_package_directory_rules() {
 
         // Eve cannot upload a KeyPackage of Bob's identity (foreign credential and key).
         let bobs = key_package(&bob.signer, now, &mut rng);
-        api.upload_key_package(&eve.token, &kp_message(&bobs), false)
+        api.upload_key_package(&eve.token, &kp_message(&bobs))
             .await
             .assert_error(StatusCode::FORBIDDEN, "forbidden");
         // Nor one with her key but Bob's credential.
@@ -448,19 +447,19 @@ async fn key_package_directory_rules() {
             ..eve.signer.clone()
         };
         let forged = key_package(&forged_signer, now, &mut rng);
-        api.upload_key_package(&eve.token, &kp_message(&forged), false)
+        api.upload_key_package(&eve.token, &kp_message(&forged))
             .await
             .assert_error(StatusCode::FORBIDDEN, "forbidden");
         // A KeyPackage whose signature does not verify is refused.
         let mut tampered = key_package(&eve.signer, now, &mut rng);
         tampered.key_package.signature[0] ^= 1;
-        api.upload_key_package(&eve.token, &kp_message(&tampered), false)
+        api.upload_key_package(&eve.token, &kp_message(&tampered))
             .await
             .assert_error(StatusCode::BAD_REQUEST, "bad_request");
         // An expired KeyPackage is refused at upload.
         let short =
             common::key_package_with_lifetime(&bob.signer, now - 10_000, Some(60), &mut rng);
-        api.upload_key_package(&bob.token, &kp_message(&short), false)
+        api.upload_key_package(&bob.token, &kp_message(&short))
             .await
             .assert_error(StatusCode::BAD_REQUEST, "bad_request");
         // Without a token nothing is accepted.
@@ -499,9 +498,58 @@ async fn key_package_directory_rules() {
         );
         assert_eq!(r.json()["stored"], 2);
         bob.key_packages.extend(batch.clone());
-        let last = key_package(&bob.signer, now, &mut rng);
+        // The DS reads "last resort" from the package (draft-ietf-mls-extensions-10 §6.4),
+        // not from the request: the old `?last_resort=true` of an unmarked package is
+        // ignored, and that package is a one-time one.
+        let unmarked = key_package(&bob.signer, now, &mut rng);
+        let r = api
+            .call(
+                Method::POST,
+                "/v1/key-packages?last_resort=true",
+                Some(&bob.token),
+                Some(wire::MLS_MEDIA_TYPE),
+                kp_message(&unmarked),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED);
+        let r = api.get("/v1/key-packages", Some(&bob.token)).await;
+        assert_eq!(r.json()[0]["one_time_available"], 3);
+        assert_eq!(r.json()[0]["has_last_resort"], false);
+        // Two marked packages of one suite in one upload are refused, whichever marker.
+        let draft =
+            common::last_resort_key_package(&bob.signer, now, CodepointProfile::Draft, &mut rng);
+        let openmls = common::last_resort_key_package(
+            &bob.signer,
+            now,
+            CodepointProfile::OpenMls09,
+            &mut rng,
+        );
+        let two: Vec<MlsMessage> = [&draft, &openmls]
+            .iter()
+            .map(|kp| MlsMessage::new(MlsMessageBody::KeyPackage(kp.key_package.clone())))
+            .collect();
+        api.call(
+            Method::POST,
+            "/v1/key-packages",
+            Some(&bob.token),
+            Some(wire::KEY_PACKAGES_MEDIA_TYPE),
+            two.to_bytes().unwrap(),
+        )
+        .await
+        .assert_error(StatusCode::BAD_REQUEST, "bad_request");
+        // The OpenMLS-profile marker (extension 0x000A) is recognised, then replaced by a
+        // draft-marked package uploaded with no flag at all.
         assert_eq!(
-            api.upload_key_package(&bob.token, &kp_message(&last), true)
+            api.upload_key_package(&bob.token, &kp_message(&openmls))
+                .await
+                .status,
+            StatusCode::CREATED
+        );
+        let r = api.get("/v1/key-packages", Some(&bob.token)).await;
+        assert_eq!(r.json()[0]["has_last_resort"], true);
+        let last = draft;
+        assert_eq!(
+            api.upload_key_package(&bob.token, &kp_message(&last))
                 .await
                 .status,
             StatusCode::CREATED
@@ -509,10 +557,13 @@ async fn key_package_directory_rules() {
 
         let (k1, lr1) = claim(&api, &alice, &bob).await;
         let (k2, lr2) = claim(&api, &alice, &bob).await;
+        let (k0, lr0) = claim(&api, &alice, &bob).await;
         let (k3, lr3) = claim(&api, &alice, &bob).await;
-        assert!(!lr1 && !lr2 && lr3);
+        assert!(!lr1 && !lr2 && !lr0 && lr3);
         assert_ne!(k1, k2);
+        assert!(!k0.is_last_resort());
         assert_eq!(k3, last.key_package);
+        assert!(k3.is_last_resort());
         let r = api.get("/v1/key-packages", Some(&bob.token)).await;
         assert_eq!(r.status, StatusCode::OK);
         assert_eq!(r.json()[0]["one_time_available"], 0);

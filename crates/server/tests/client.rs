@@ -17,7 +17,7 @@ use std::path::Path;
 use conclave_as::{AuthenticationService, EnrolmentRequest, InMemoryAsStore};
 use conclave_client::{Client, ClientError, ClientOptions, EnrolledIdentity};
 use conclave_core::credential::CredentialError;
-use conclave_core::messages::SignaturePublicKey;
+use conclave_core::messages::{MlsMessageBody, SignaturePublicKey};
 use conclave_crypto::{CipherSuite, CryptoProvider};
 use conclave_crypto_awslc::AwsLcProvider;
 use conclave_server::devnet::{Devnet, DevnetOptions};
@@ -510,6 +510,45 @@ async fn key_packages_are_topped_up_and_the_last_resort_rotated() {
     alice.create_group("four").await.unwrap();
     alice.add_members("four", &names(&["bob"])).await.unwrap();
     assert_eq!(bob.sync().await.unwrap().joined, 1);
+    net.shutdown().await.unwrap();
+}
+
+/// The client marks its last-resort KeyPackage inside the package
+/// (draft-ietf-mls-extensions-10 §6.4); the DS learns it from the package, not from a flag,
+/// hands it out once the one-time packages are gone, and the owner keeps its private keys
+/// after joining with it, so it works for a second group too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_last_resort_key_package_is_marked_in_the_package_and_reused() {
+    let dir = tempfile::tempdir().unwrap();
+    let net = devnet(dir.path()).await;
+    let mut alice = user(&net, dir.path(), "alice").await;
+    let options = ClientOptions {
+        key_packages: 2,
+        key_package_threshold: 2,
+        ..ClientOptions::default()
+    };
+    let mut bob = user_with(&net, dir.path(), "bob", options).await;
+    let stock = bob.ds().key_package_stock().await.unwrap();
+    assert_eq!(stock.len(), 1);
+    assert_eq!(stock[0].one_time_available, 2);
+    assert!(stock[0].has_last_resort);
+    let suite = CipherSuite(stock[0].cipher_suite);
+    // Alice takes the two one-time packages, then the last-resort one twice.
+    for expected in [false, false, true, true] {
+        let claimed = alice.ds().claim_key_package("bob", suite).await.unwrap();
+        let MlsMessageBody::KeyPackage(package) = &claimed.message.body else {
+            panic!("not a KeyPackage");
+        };
+        assert_eq!(claimed.last_resort, expected, "the DS's classification");
+        assert_eq!(package.is_last_resort(), expected, "the package's marker");
+    }
+    // Two groups add Bob with his last-resort package; he joins both.
+    for name in ["one", "two"] {
+        alice.create_group(name).await.unwrap();
+        alice.add_members(name, &names(&["bob"])).await.unwrap();
+    }
+    let report = bob.sync().await.unwrap();
+    assert_eq!(report.joined, 2);
     net.shutdown().await.unwrap();
 }
 

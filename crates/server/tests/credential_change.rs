@@ -190,7 +190,7 @@ async fn a_renewed_credential_replaces_the_registered_one() {
         let token = api.register_and_login(&name, &alice).await;
         let old_kp = x509_key_package(&api, &alice);
         assert_eq!(
-            api.upload_key_package(&token, &old_kp, false).await.status,
+            api.upload_key_package(&token, &old_kp).await.status,
             StatusCode::CREATED
         );
 
@@ -223,12 +223,12 @@ async fn a_renewed_credential_replaces_the_registered_one() {
             .assert_error(StatusCode::UNAUTHORIZED, "unauthorized");
         let token = api.login(&name, &renewed).await;
         // Uploads must carry the new credential; the KeyPackage published before stays.
-        api.upload_key_package(&token, &x509_key_package(&api, &alice), false)
+        api.upload_key_package(&token, &x509_key_package(&api, &alice))
             .await
             .assert_error(StatusCode::FORBIDDEN, "forbidden");
         let new_kp = x509_key_package(&api, &renewed);
         assert_eq!(
-            api.upload_key_package(&token, &new_kp, false).await.status,
+            api.upload_key_package(&token, &new_kp).await.status,
             StatusCode::CREATED
         );
         let mut claimed = Vec::new();

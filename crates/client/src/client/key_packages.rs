@@ -42,8 +42,15 @@ impl Client {
         };
         let mut stored = Vec::new();
         let mut messages = Vec::new();
+        // A last-resort package carries its marker (draft-ietf-mls-extensions-10 §6.4): the DS
+        // and the members adding us read it from the package.
+        let generate = if last_resort {
+            KeyPackageBundle::generate_last_resort
+        } else {
+            KeyPackageBundle::generate
+        };
         for _ in 0..count {
-            let bundle = KeyPackageBundle::generate(&member, suite, now, &mut OsRandom)?;
+            let bundle = generate(&member, suite, now, &mut OsRandom)?;
             let encoded = bundle.key_package.to_bytes()?;
             let kp_ref = labels::make_key_package_ref(cs.as_ref(), &encoded)?;
             stored.push(StoredKeyPackage {
@@ -61,7 +68,7 @@ impl Client {
         }
         // Private keys first: a Welcome may arrive as soon as the DS has the package.
         self.store.put_key_packages(&stored)?;
-        self.ds.publish_key_packages(&messages, last_resort).await?;
+        self.ds.publish_key_packages(&messages).await?;
         self.emit(&Event::KeyPackagesPublished { count, last_resort });
         Ok(())
     }

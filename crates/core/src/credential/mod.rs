@@ -1,6 +1,8 @@
 //! Credential validation and client identity (RFC 9420 §5.3, §5.3.1, §5.3.2, §5.3.3): the
 //! application's Authentication Service policy as an [`IdentityProvider`], with two
-//! implementations, [`BasicIdentityProvider`] and [`X509IdentityProvider`].
+//! implementations, [`BasicIdentityProvider`] and [`X509IdentityProvider`], and the
+//! multi-credentials of draft-ietf-mls-extensions-10 §6.5 ([`MultiCredentialProvider`],
+//! which adds them to either).
 //!
 //! The protocol code asks the identity provider three questions:
 //!
@@ -13,15 +15,26 @@
 //! * is a new credential a valid successor of an old one for the same member
 //!   ([`IdentityProvider::valid_successor`], RFC 9420 §5.3.1, last paragraph).
 //!
+//! A multi-credential (`multi`, `weak-multi`) is never shown to these three questions as a
+//! whole by [`MultiCredentialProvider`]: it asks the inner provider about each bound
+//! credential, with the binding's `credential_key` in place of the leaf's signature key,
+//! then [`IdentityProvider::validate_multi_credential`] about the combination; see
+//! [`MultiCredentialProvider`] for the identity and successor rules.
+//!
 //! Sans-IO: the current time is an argument (seconds since the Unix epoch), never read from
 //! a clock. How to treat expired credentials of existing members (RFC 9420 §5.3.2) is the
 //! caller's choice of `now` and [`CredentialRole`]; the providers here simply check
 //! validity at the time they are given.
 
+mod multi;
 mod x509;
 
 use conclave_crypto::SignatureAlgorithm;
 
+pub use multi::{
+    BindingSigner, MultiCredentialCheck, MultiCredentialError, MultiCredentialProvider,
+    advertise_support, bind_credentials,
+};
 pub use x509::{RevocationList, X509Identity, X509IdentityProvider};
 
 use crate::messages::{Credential, CredentialType, SignaturePublicKey};
@@ -158,10 +171,24 @@ pub enum CredentialError {
     /// Rejected by application policy.
     #[error("credential rejected: {0}")]
     Rejected(String),
+    /// A multi-credential is invalid or unsupported (draft-ietf-mls-extensions-10 §6.5).
+    #[error(transparent)]
+    MultiCredential(#[from] MultiCredentialError),
 }
 
 /// The application's Authentication Service policy (RFC 9420 §5.3.1). Object-safe: the group
 /// state machine holds a `&dyn IdentityProvider`.
+///
+/// Multi-credentials (draft-ietf-mls-extensions-10 §6.5) reach an implementation through
+/// [`MultiCredentialProvider`], which never passes a `multi` or `weak-multi` credential to
+/// the methods below: [`IdentityProvider::validate_credential`] is called once per binding
+/// the client supports, with the bound credential, the binding's `credential_key` as
+/// `signature_key` and the signature scheme of the binding's cipher suite (so a key must
+/// correspond to a bound credential exactly as a leaf's key must correspond to its
+/// credential); [`IdentityProvider::validate_multi_credential`] then sees the whole
+/// credential with the list of validated bindings; [`IdentityProvider::identity`] and
+/// [`IdentityProvider::valid_successor`] are asked about the first supported binding's
+/// credential, which is the member's identity.
 pub trait IdentityProvider: Send + Sync {
     /// Checks that `check.credential` is acceptable for `check.role` and legitimately binds
     /// its presented identities to `check.signature_key` at time `check.now`
@@ -184,6 +211,20 @@ pub trait IdentityProvider: Send + Sync {
     /// The credential types this provider can validate (advertised in our own
     /// `Capabilities.credentials`, RFC 9420 §7.2).
     fn supported_credential_types(&self) -> Vec<CredentialType>;
+
+    /// Accepts or refuses a multi-credential as a whole (draft-ietf-mls-extensions-10
+    /// §6.5.2), after [`MultiCredentialProvider`] found each binding this client supports
+    /// valid: every binding's credential was accepted by
+    /// [`IdentityProvider::validate_credential`] for its `credential_key`, and every
+    /// binding's signature verified for the leaf's signature key. For policies about the
+    /// combination ("an X.509 binding is required"). The default accepts.
+    fn validate_multi_credential(
+        &self,
+        check: &MultiCredentialCheck<'_>,
+    ) -> Result<(), CredentialError> {
+        let _ = check;
+        Ok(())
+    }
 }
 
 /// Accepts every `basic` credential (RFC 9420 §5.3): a bare, unauthenticated assertion of

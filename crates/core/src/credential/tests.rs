@@ -14,20 +14,20 @@ use crate::messages::Certificate;
 /// 2020-01-01T00:00:00Z.
 const Y2020: u64 = 1_577_836_800;
 /// 2024-01-01T00:00:00Z.
-const Y2024: u64 = 1_704_067_200;
+pub(super) const Y2024: u64 = 1_704_067_200;
 /// 2030-01-01T00:00:00Z.
 const Y2030: u64 = 1_893_456_000;
 
 /// A signature key pair of one of our suites, usable as an rcgen signing key.
-struct TestKey {
+pub(super) struct TestKey {
     cs: Box<dyn CipherSuiteProvider>,
-    secret: Secret,
+    pub(super) secret: Secret,
     public: Vec<u8>,
     alg: &'static rcgen::SignatureAlgorithm,
 }
 
 impl TestKey {
-    fn new(suite: u16, seed: u64) -> Self {
+    pub(super) fn new(suite: u16, seed: u64) -> Self {
         let cs = RustCryptoProvider
             .cipher_suite_provider(CipherSuite(suite))
             .unwrap();
@@ -46,7 +46,7 @@ impl TestKey {
         }
     }
 
-    fn key(&self) -> SignaturePublicKey {
+    pub(super) fn key(&self) -> SignaturePublicKey {
         SignaturePublicKey(self.public.clone())
     }
 }
@@ -97,7 +97,7 @@ fn ca_params(name: &str, path_len: Option<u8>) -> CertificateParams {
     params
 }
 
-fn leaf_params(uri: &str, cn: &str) -> CertificateParams {
+pub(super) fn leaf_params(uri: &str, cn: &str) -> CertificateParams {
     let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
     params.serial_number = Some(serial(cn));
     params.distinguished_name = rcgen::DistinguishedName::new();
@@ -116,21 +116,21 @@ fn leaf_params(uri: &str, cn: &str) -> CertificateParams {
 }
 
 /// A root CA, its certificate DER, and an issuer for signing with it.
-struct Ca {
+pub(super) struct Ca {
     key: TestKey,
     params: CertificateParams,
-    der: Vec<u8>,
+    pub(super) der: Vec<u8>,
 }
 
 impl Ca {
-    fn root(name: &str, suite: u16, seed: u64) -> Self {
+    pub(super) fn root(name: &str, suite: u16, seed: u64) -> Self {
         let key = TestKey::new(suite, seed);
         let params = ca_params(name, None);
         let der = params.self_signed(&key).unwrap().der().to_vec();
         Self { key, params, der }
     }
 
-    fn issue(&self, params: &CertificateParams, subject: &TestKey) -> Vec<u8> {
+    pub(super) fn issue(&self, params: &CertificateParams, subject: &TestKey) -> Vec<u8> {
         let issuer = Issuer::from_params(&self.params, &self.key);
         params.signed_by(subject, &issuer).unwrap().der().to_vec()
     }
@@ -143,7 +143,7 @@ impl Ca {
     }
 }
 
-fn x509(chain: &[&[u8]]) -> Credential {
+pub(super) fn x509(chain: &[&[u8]]) -> Credential {
     Credential::X509 {
         certificates: chain
             .iter()

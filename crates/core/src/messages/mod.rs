@@ -39,7 +39,10 @@ pub use components::{
     ExtensionProposalBody, ExtensionProposalKind, MediaType, MediaTypeList, MediaTypeParameter,
     MessageRange, SafeAad, SafeAadItem, SelfRemove, WireFormats,
 };
-pub use credential::{Certificate, Credential};
+pub use credential::{
+    Certificate, Credential, CredentialBinding, CredentialBindingTbs, MAX_CREDENTIAL_NESTING,
+    MultiCredential, WeakMultiCredential,
+};
 pub use extensions::{
     ApplicationId, ExtensionPayload, ExternalPub, ExternalSender, ExternalSenders,
     RequiredCapabilities, find_payload,

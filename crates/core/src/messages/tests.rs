@@ -409,7 +409,7 @@ fn unknown_enum_values_are_rejected() {
     invalid_value(Proposal::from_bytes(&[0xf0, 0x02]), "Proposal");
     invalid_value(Proposal::from_bytes(&[0x0a, 0x0a]), "Proposal");
     invalid_value(ProposalOrRef::from_bytes(&[3]), "ProposalOrRef");
-    invalid_value(Credential::from_bytes(&[0, 3, 0]), "Credential");
+    invalid_value(Credential::from_bytes(&[0x4a, 0x4a, 0]), "Credential");
     invalid_value(Node::from_bytes(&[3]), "Node");
     invalid_value(LeafNodeSource::from_bytes(&[0]), "LeafNodeSource");
     // 3 is application (draft-ietf-mls-extensions-10 §4.5).

@@ -7,7 +7,10 @@
 //!   is certainly unused, so the common case (a fresh key) costs one hash lookup; a present
 //!   fingerprint is confirmed by a scan;
 //! - per credential type, how many members use it and how many list it in
-//!   `capabilities.credentials` (the §7.3 credential-type compatibility rules).
+//!   `capabilities.credentials` (the §7.3 credential-type compatibility rules);
+//! - how many members have each distinct combination of supported credential types and
+//!   cipher suites, and each multi-credential requirement (draft-ietf-mls-extensions-10
+//!   §6.5.2: every member must support a member's multi-credential).
 //!
 //! All of it is plain data, cloned by memcpy when a commit is staged on a copy of the tree.
 
@@ -15,6 +18,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::hash::{BuildHasherDefault, Hasher};
 
 use crate::messages::{CredentialType, LeafNode};
+use crate::validation::{BindingRequirement, CredentialSupport, MemberCredentialTypes};
 
 /// Hashes a key to 64 bits (FNV-1a). Not a security function: a collision only costs a scan.
 pub(super) fn fingerprint(bytes: &[u8]) -> u64 {
@@ -69,9 +73,22 @@ impl FingerprintCounts {
     }
 }
 
-/// Per credential type: members using it, and members supporting it.
+/// Per credential type: members using it, and members supporting it; per support
+/// combination and per multi-credential requirement: the members with it.
 #[derive(Debug, Clone, Default)]
-pub(super) struct CredentialCounts(BTreeMap<CredentialType, (u32, u32)>);
+pub(super) struct CredentialCounts {
+    types: BTreeMap<CredentialType, (u32, u32)>,
+    supports: BTreeMap<CredentialSupport, u32>,
+    multi: BTreeMap<BindingRequirement, u32>,
+}
+
+/// Adds `delta` to a count, dropping it at zero.
+fn count<K: Ord>(map: &mut BTreeMap<K, u32>, key: K, delta: i32) {
+    let entry = map.entry(key);
+    let value = entry.or_insert(0);
+    *value = value.saturating_add_signed(delta);
+    map.retain(|_, n| *n > 0);
+}
 
 impl CredentialCounts {
     fn supported(leaf: &LeafNode) -> BTreeSet<CredentialType> {
@@ -80,18 +97,49 @@ impl CredentialCounts {
 
     /// Counts `leaf` in (`delta` = 1) or out (`delta` = -1).
     pub(super) fn adjust(&mut self, leaf: &LeafNode, delta: i32) {
-        let entry = self.0.entry(leaf.credential.credential_type()).or_default();
+        let entry = self
+            .types
+            .entry(leaf.credential.credential_type())
+            .or_default();
         entry.0 = entry.0.saturating_add_signed(delta);
         for t in Self::supported(leaf) {
-            let entry = self.0.entry(t).or_default();
+            let entry = self.types.entry(t).or_default();
             entry.1 = entry.1.saturating_add_signed(delta);
         }
-        self.0
+        self.types
             .retain(|_, (used, supported)| *used > 0 || *supported > 0);
+        count(
+            &mut self.supports,
+            CredentialSupport::of(&leaf.capabilities),
+            delta,
+        );
+        if let Some(required) = BindingRequirement::of(&leaf.credential) {
+            count(&mut self.multi, required, delta);
+        }
+    }
+
+    /// The summary of `members` members minus `except` (RFC 9420 §7.3,
+    /// draft-ietf-mls-extensions-10 §6.5.2).
+    pub(super) fn summary(&self, members: u32, except: Option<&LeafNode>) -> MemberCredentialTypes {
+        let (in_use, supported_by_all) = self.type_summary(members, except);
+        let mut supports = self.supports.clone();
+        let mut multi = self.multi.clone();
+        if let Some(leaf) = except {
+            count(&mut supports, CredentialSupport::of(&leaf.capabilities), -1);
+            if let Some(required) = BindingRequirement::of(&leaf.credential) {
+                count(&mut multi, required, -1);
+            }
+        }
+        MemberCredentialTypes {
+            in_use,
+            supported_by_all,
+            supports: supports.into_keys().collect(),
+            multi_credentials: multi.into_keys().collect(),
+        }
     }
 
     /// The types in use by, and supported by all of, `members` members minus `except`.
-    pub(super) fn summary(
+    fn type_summary(
         &self,
         members: u32,
         except: Option<&LeafNode>,
@@ -106,7 +154,7 @@ impl CredentialCounts {
         let members = members.saturating_sub(u32::from(except.is_some()));
         let mut in_use = BTreeSet::new();
         let mut supported_by_all = BTreeSet::new();
-        for (t, (used, supported)) in &self.0 {
+        for (t, (used, supported)) in &self.types {
             let used = used.saturating_sub(u32::from(except_type == Some(*t)));
             let supported = supported.saturating_sub(u32::from(except_supported.contains(t)));
             if used > 0 {

@@ -474,11 +474,7 @@ impl RatchetTree {
     /// maintained counts: O(number of credential types).
     pub fn member_credential_types(&self, except: Option<LeafIndex>) -> MemberCredentialTypes {
         let except = except.and_then(|leaf| self.leaf(leaf));
-        let (in_use, supported_by_all) = self.credentials.summary(self.member_count(), except);
-        MemberCredentialTypes {
-            in_use,
-            supported_by_all,
-        }
+        self.credentials.summary(self.member_count(), except)
     }
 
     /// Mutable access to a non-blank parent node; invalidates its cached tree hashes.

@@ -880,6 +880,27 @@ fn member_credential_types_match_a_scan_of_the_members() {
             4 => vec![CredentialType::BASIC, custom, custom],
             _ => vec![CredentialType::BASIC],
         };
+        // Leaves 2 and 3 present multi-credentials (draft-ietf-mls-extensions-10 §6.5),
+        // and the leaves differ in the suites they list.
+        if let 2 | 3 = i {
+            let bindings = vec![crate::messages::CredentialBinding {
+                cipher_suite: CipherSuite(u16::try_from(i).unwrap()),
+                credential: l.credential.clone(),
+                credential_key: SignaturePublicKey(vec![1]),
+                signature: Vec::new(),
+            }];
+            l.credential = if i == 2 {
+                Credential::Multi(crate::messages::MultiCredential { bindings })
+            } else {
+                Credential::WeakMulti(crate::messages::WeakMultiCredential { bindings })
+            };
+            l.capabilities
+                .credentials
+                .push(l.credential.credential_type());
+        }
+        if i % 2 == 0 {
+            l.capabilities.cipher_suites.push(CipherSuite(2));
+        }
         tree.set_leaf(LeafIndex(i), Some(l)).unwrap();
     }
     let scan = |tree: &RatchetTree, except: Option<LeafIndex>| {
@@ -894,6 +915,8 @@ fn member_credential_types_match_a_scan_of_the_members() {
             None,
             Some(LeafIndex(0)),
             Some(LeafIndex(1)),
+            Some(LeafIndex(2)),
+            Some(LeafIndex(3)),
             Some(LeafIndex(5)),
         ] {
             assert_eq!(
@@ -904,6 +927,16 @@ fn member_credential_types_match_a_scan_of_the_members() {
         }
     };
     check(&tree);
+    assert_eq!(
+        tree.member_credential_types(None).multi_credentials.len(),
+        2
+    );
+    assert_eq!(
+        tree.member_credential_types(Some(LeafIndex(2)))
+            .multi_credentials
+            .len(),
+        1
+    );
     assert!(tree.member_credential_types(None).in_use.contains(&x509));
     assert!(
         !tree

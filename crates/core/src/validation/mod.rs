@@ -1,7 +1,8 @@
 //! Leaf node validation (RFC 9420 §7.3), KeyPackage validation (RFC 9420 §10.1) and the
 //! required-capabilities rules (RFC 9420 §11.1, §12.1.7), with the component, wire-format
 //! and media-type negotiation of draft-ietf-mls-extensions-10 (§4.6, §5.1, §6.3) in
-//! [`negotiation`].
+//! [`negotiation`] and the members' support of multi-credentials (§6.5.2,
+//! [`check_multi_credential_support`]).
 //!
 //! Each rule is a named function returning a [`ValidationError`] whose message names the
 //! rule and its section, so a rejection can be traced to the RFC. [`LeafNodeValidator`]
@@ -18,6 +19,7 @@
 //! is an argument (sans-IO). Lifetimes are enforced according to a [`LifetimePolicy`] so
 //! that the expired KeyPackage lifetime of an idle member does not make a tree unusable.
 
+mod multi;
 pub mod negotiation;
 
 use std::collections::BTreeSet;
@@ -34,6 +36,11 @@ use crate::messages::{
 };
 use negotiation::{
     DictionaryLocation, NegotiationError, NegotiationPolicy, NegotiationRequirements, Supporter,
+};
+
+pub use multi::{
+    BindingKind, BindingRequirement, CredentialSupport, MultiCredentialGap,
+    check_multi_credential_support,
 };
 
 /// The `SignWithLabel` label of a LeafNode signature (RFC 9420 §7.2).
@@ -114,6 +121,18 @@ pub enum ValidationError {
     /// The leaf does not support a credential type another member uses.
     #[error("RFC 9420 §7.3: the leaf does not support credential type {0:?} in use in the group")]
     CredentialTypeInUseUnsupported(CredentialType),
+    /// Some member (or the leaf itself) does not support the leaf's multi-credential.
+    #[error(
+        "draft-ietf-mls-extensions-10 §6.5.2: the leaf's multi-credential is not supported by \
+         every member: {0}"
+    )]
+    MultiCredentialUnsupportedByMember(MultiCredentialGap),
+    /// The leaf does not support the multi-credential of another member.
+    #[error(
+        "draft-ietf-mls-extensions-10 §6.5.2: the leaf does not support another member's \
+         multi-credential: {0}"
+    )]
+    MultiCredentialInUseUnsupported(MultiCredentialGap),
     /// The leaf does not support a capability the group requires.
     #[error("RFC 9420 §7.3, §11.1: the leaf does not support required capability {0:?}")]
     RequiredCapabilityUnsupported(Capability),
@@ -277,7 +296,8 @@ impl GroupRequirements {
 }
 
 /// The credential types of the other members (RFC 9420 §7.3): those in use, and those every
-/// member supports.
+/// member supports; and what multi-credentials need of them (draft-ietf-mls-extensions-10
+/// §6.5.2).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct MemberCredentialTypes {
     /// The credential types of the members' credentials.
@@ -285,6 +305,11 @@ pub struct MemberCredentialTypes {
     /// The intersection of the members' `capabilities.credentials`; `None` when there are
     /// no members (nothing to be compatible with).
     pub supported_by_all: Option<BTreeSet<CredentialType>>,
+    /// The distinct credential-type and cipher-suite support of the members: a leaf's
+    /// multi-credential must be supported by each.
+    pub supports: BTreeSet<CredentialSupport>,
+    /// The requirements of the members' multi-credentials: a leaf must meet each.
+    pub multi_credentials: BTreeSet<BindingRequirement>,
 }
 
 impl MemberCredentialTypes {
@@ -300,6 +325,12 @@ impl MemberCredentialTypes {
                 None => supported,
                 Some(all) => all.intersection(&supported).copied().collect(),
             });
+            summary
+                .supports
+                .insert(CredentialSupport::of(&leaf.capabilities));
+            summary
+                .multi_credentials
+                .extend(BindingRequirement::of(&leaf.credential));
         }
         summary
     }
@@ -822,8 +853,9 @@ impl core::fmt::Debug for LeafNodeValidator<'_> {
 impl LeafNodeValidator<'_> {
     /// Runs every RFC 9420 §7.3 step on `leaf` as it appears in `context`: credential
     /// (and, when it replaces another credential, succession), signature, group
-    /// compatibility and required capabilities, credential types, lifetime (per the policy),
-    /// extensions listed in capabilities, source, and key uniqueness.
+    /// compatibility and required capabilities, credential types (with the members'
+    /// support of multi-credentials, draft-ietf-mls-extensions-10 §6.5.2), lifetime (per
+    /// the policy), extensions listed in capabilities, source, and key uniqueness.
     pub fn validate_leaf_node(
         &self,
         leaf: &LeafNode,
@@ -928,6 +960,9 @@ impl LeafNodeValidator<'_> {
             check_required_capabilities(&leaf.capabilities, required)?;
         }
         check_supports_context_extensions(&leaf.capabilities, &self.group.context_extensions)?;
+        // Before the RFC 9420 rule, which would refuse a missing `multi` without naming the
+        // draft's rule.
+        check_multi_credential_support(leaf, self.members)?;
         check_credential_type_compatibility(leaf, self.members)?;
         if let LeafNodeSource::KeyPackage(lifetime) = &leaf.leaf_node_source {
             let enforce = match self.lifetime_policy {

@@ -14,22 +14,26 @@ use crate::auth::AuthenticatedClient;
 use crate::error::DsError;
 use crate::header::{self as mls_header, decode_message};
 use crate::ids::check_client_id;
-use crate::query::{ApiQuery, UploadQuery};
 use crate::store::{MAX_STORED, NewKeyPackage};
 
-/// `POST /v1/key-packages[?last_resort=true]`: publishes the uploader's KeyPackages (one
-/// `message/mls`, or a TLS-encoded batch). Each must be valid (RFC 9420 §10.1: fields,
-/// leaf and package signatures, an unexpired lifetime) and carry the uploader's registered
-/// signature key and credential; a last-resort upload (RFC 9750 §5.1) has at most one
+/// `POST /v1/key-packages`: publishes the uploader's KeyPackages (one `message/mls`, or a
+/// TLS-encoded batch). Each must be valid (RFC 9420 §10.1: fields, leaf and package
+/// signatures, an unexpired lifetime) and carry the uploader's registered signature key and
+/// credential.
+///
+/// Whether a package is a last-resort one (RFC 9420 §16.8, RFC 9750 §5.1) is read from the
+/// signed package itself ([`conclave_core::messages::KeyPackage::is_last_resort`]): the
+/// `last_resort_key_package` component (draft-ietf-mls-extensions-10 §6.4) or the 0x000A
+/// extension OpenMLS and mls-rs use. No request parameter says so (an old client's
+/// `?last_resort=true` is ignored like any unknown parameter), so the DS serves a package
+/// the way any member processing its Add sees it. An upload holds at most one last-resort
 /// package per cipher suite.
 pub(crate) async fn upload(
     State(state): St,
     AuthenticatedClient(client_id): AuthenticatedClient,
-    ApiQuery(query): ApiQuery<UploadQuery>,
     headers: HeaderMap,
     body: Body,
 ) -> AppResult {
-    let last_resort = query.last_resort;
     let media = require_media_type(
         &headers,
         &[wire::MLS_MEDIA_TYPE, wire::KEY_PACKAGES_MEDIA_TYPE],
@@ -100,20 +104,22 @@ pub(crate) async fn upload(
             kp_ref,
             owner: client_id.clone(),
             cipher_suite: kp.cipher_suite.0,
-            last_resort,
+            last_resort: kp.is_last_resort(),
             not_before: lifetime.not_before.min(MAX_STORED),
             not_after: lifetime.not_after,
             data,
         });
     }
-    if last_resort {
-        let mut suites: Vec<u16> = packages.iter().map(|p| p.cipher_suite).collect();
-        suites.sort_unstable();
-        if suites.windows(2).any(|w| w.first() == w.get(1)) {
-            return Err(DsError::BadRequest(
-                "at most one last-resort KeyPackage per cipher suite".into(),
-            ));
-        }
+    let mut suites: Vec<u16> = packages
+        .iter()
+        .filter(|p| p.last_resort)
+        .map(|p| p.cipher_suite)
+        .collect();
+    suites.sort_unstable();
+    if suites.windows(2).any(|w| w.first() == w.get(1)) {
+        return Err(DsError::BadRequest(
+            "at most one last-resort KeyPackage per cipher suite".into(),
+        ));
     }
     let stored = state.store.publish_key_packages(&packages).await?;
     Ok(json(

@@ -8,7 +8,7 @@
 //! | `POST /v1/clients` | JSON [`RegisterRequest`](conclave_api::delivery::RegisterRequest) | anyone (proof of possession; with a [`CredentialPolicy`](crate::CredentialPolicy), a credential it accepts) | `clients` |
 //! | `PUT /v1/clients/{id}/credential` | JSON [`CredentialChangeRequest`](conclave_api::delivery::CredentialChangeRequest) | the client: a new key and credential for the same identity | `clients` |
 //! | `POST /v1/auth/challenge`, `POST /v1/auth/token` | JSON | anyone | `auth` |
-//! | `POST /v1/key-packages[?last_resort=true]` | `message/mls` or a batch | the owner | `key_packages` |
+//! | `POST /v1/key-packages` | `message/mls` or a batch | the owner | `key_packages` |
 //! | `GET /v1/key-packages` | | the owner: its stock | `key_packages` |
 //! | `POST /v1/key-packages/claim` | JSON [`ClaimRequest`](conclave_api::delivery::ClaimRequest) → `message/mls` | any client | `key_packages` |
 //! | `POST /v1/groups` | JSON [`CreateGroupRequest`](conclave_api::delivery::CreateGroupRequest) | any client (becomes the member) | `groups` |

@@ -113,6 +113,19 @@ pub fn key_package_with_lifetime(
     .unwrap()
 }
 
+/// A last-resort KeyPackage, marked as `profile` marks them (draft-ietf-mls-extensions-10
+/// §6.4 for the draft profile).
+pub fn last_resort_key_package(
+    signer: &SigningIdentity,
+    now: u64,
+    profile: conclave_core::codepoints::CodepointProfile,
+    rng: &mut SeededRng,
+) -> KeyPackageBundle {
+    let mut member = MemberParams::new(env(), signer.clone());
+    member.config.codepoint_profile = profile;
+    KeyPackageBundle::generate_last_resort(&member, SUITE, now, rng).unwrap()
+}
+
 pub fn kp_message(bundle: &KeyPackageBundle) -> Vec<u8> {
     MlsMessage::new(MlsMessageBody::KeyPackage(bundle.key_package.clone()))
         .to_bytes()
@@ -323,15 +336,10 @@ impl Api {
         .await
     }
 
-    pub async fn upload_key_package(&self, token: &str, kp: &[u8], last_resort: bool) -> Reply {
-        let path = if last_resort {
-            "/v1/key-packages?last_resort=true"
-        } else {
-            "/v1/key-packages"
-        };
+    pub async fn upload_key_package(&self, token: &str, kp: &[u8]) -> Reply {
         self.call(
             Method::POST,
-            path,
+            "/v1/key-packages",
             Some(token),
             Some(wire::MLS_MEDIA_TYPE),
             kp.to_vec(),

@@ -19,7 +19,7 @@ use crate::wire::{decode_key_packages, encode_optional, out_of_band_tree, wrap};
 fn basic_identity(signer: &SigningIdentity) -> Result<Vec<u8>> {
     match &signer.credential {
         Credential::Basic { identity } => Ok(identity.clone()),
-        Credential::X509 { .. } => Err(bad("only Basic credentials are used here")),
+        _ => Err(bad("only Basic credentials are used here")),
     }
 }
 
