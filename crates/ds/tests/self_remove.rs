@@ -38,7 +38,8 @@ use common::{Api, SUITE, engines, env, identity, rng, unique};
 /// A member whose leaves list SelfRemove (the draft's codepoint) and whose handshakes are
 /// PrivateMessages, as the Conclave client's are.
 fn params(signer: &SigningIdentity) -> MemberParams {
-    let mut capabilities = default_capabilities(SUITE, &BasicIdentityProvider);
+    let mut capabilities =
+        default_capabilities(SUITE, &BasicIdentityProvider, CodepointProfile::Draft);
     capabilities
         .proposals
         .push(CodepointProfile::Draft.proposal_type(ExtensionProposalKind::SelfRemove));

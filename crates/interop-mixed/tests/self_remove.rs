@@ -117,7 +117,8 @@ impl Conclave {
         )
         .unwrap();
         let profile = CodepointProfile::MlsRs;
-        let mut capabilities = default_capabilities(ConclaveSuite(SUITE), &BasicIdentityProvider);
+        let mut capabilities =
+            default_capabilities(ConclaveSuite(SUITE), &BasicIdentityProvider, profile);
         if supports {
             capabilities
                 .proposals

@@ -60,7 +60,7 @@ pub(crate) fn leaf_options(
     identity: &dyn IdentityProvider,
     self_remove: bool,
 ) -> LeafOptions {
-    let mut capabilities = default_capabilities(suite, identity);
+    let mut capabilities = default_capabilities(suite, identity, group_config().codepoint_profile);
     if self_remove {
         capabilities.proposals.push(
             group_config()
