@@ -10,7 +10,7 @@
 //! | Profile | Differs from the draft values |
 //! |---|---|
 //! | `draft` | — (draft-ietf-mls-extensions-10 §9 values) |
-//! | `openmls-0.9` | component base label "Application" (-07/-08 text); last resort as extension 0x000A (the -04 design); no wire-format extensions |
+//! | `openmls-0.9` | component base label "Application" (-07/-08 text); last resort as extension 0x000A (the -04 design); no wire-format extensions; AppDataUpdates move `app_data_dictionary` to the end of the GroupContext extensions and start from the prior GroupContext's dictionary; bytes may follow the SafeAAD; no AppEphemeral in external commits, no draft proposals from external senders |
 //! | `mls-rs` | SelfRemove at 0xF003 (mls-rs's `self_remove_proposal` feature); last resort as extension 0x000A |
 //!
 //! Decoding is profile-free: a proposal type any profile uses decodes to its structure
@@ -198,6 +198,78 @@ impl CodepointProfile {
     pub fn has_wire_format_extensions(self) -> bool {
         !matches!(self, Self::OpenMls09)
     }
+
+    /// Where AppDataUpdates leave the GroupContext's `app_data_dictionary` extension
+    /// (draft-ietf-mls-extensions-10 §4.7).
+    pub fn app_data_dictionary_placement(self) -> DictionaryPlacement {
+        match self {
+            Self::OpenMls09 => DictionaryPlacement::MovedToEnd,
+            Self::Draft | Self::MlsRs => DictionaryPlacement::InPlace,
+        }
+    }
+
+    /// Which `app_data_dictionary` the AppDataUpdates of a commit start from
+    /// (draft-ietf-mls-extensions-10 §4.7).
+    pub fn app_data_update_base(self) -> AppDataUpdateBase {
+        match self {
+            Self::OpenMls09 => AppDataUpdateBase::PriorGroupContext,
+            Self::Draft | Self::MlsRs => AppDataUpdateBase::AfterGroupContextExtensions,
+        }
+    }
+
+    /// Whether bytes may follow the `SafeAAD` in `authenticated_data` when the group
+    /// requires Safe AAD. draft-ietf-mls-extensions-10 §4.9 makes the whole field the
+    /// `SafeAAD`; OpenMLS 0.9 appends its application's plain AAD after it and accepts any
+    /// tail. Where this is true a receiver accepts (and surfaces) a tail; a sender still
+    /// never writes one.
+    pub fn safe_aad_allows_trailing_data(self) -> bool {
+        matches!(self, Self::OpenMls09)
+    }
+
+    /// Whether a proposal of `kind` may be in an external commit: AppDataUpdate and
+    /// AppEphemeral by value (draft-ietf-mls-extensions-10 §4.7, §4.8), SelfRemove by
+    /// reference (§6.3). OpenMLS 0.9 refuses AppEphemeral there.
+    pub fn external_commit_allows(self, kind: ExtensionProposalKind) -> bool {
+        !matches!(
+            (self, kind),
+            (Self::OpenMls09, ExtensionProposalKind::AppEphemeral)
+        )
+    }
+
+    /// Whether an external sender may send a proposal of `kind`: AppDataUpdate and
+    /// AppEphemeral yes, SelfRemove no (draft-ietf-mls-extensions-10 §7.2, "External").
+    /// OpenMLS 0.9 accepts only Add and Remove from external senders.
+    pub fn external_sender_allows(self, kind: ExtensionProposalKind) -> bool {
+        match (self, kind) {
+            (_, ExtensionProposalKind::SelfRemove) | (Self::OpenMls09, _) => false,
+            (Self::Draft | Self::MlsRs, _) => true,
+        }
+    }
+}
+
+/// Where a commit's AppDataUpdates leave the GroupContext's `app_data_dictionary`
+/// extension in the GroupContext's extension list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DictionaryPlacement {
+    /// An existing extension keeps its place; a new one is appended
+    /// (draft-ietf-mls-extensions-10 §4.7).
+    InPlace,
+    /// The extension is removed and appended, so that it is always the last one, also when
+    /// it existed before (OpenMLS 0.9's `Extensions::add_or_replace`).
+    MovedToEnd,
+}
+
+/// Which `app_data_dictionary` a commit's AppDataUpdates are applied to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum AppDataUpdateBase {
+    /// The dictionary as the commit's GroupContextExtensions proposal (if any) left it:
+    /// AppDataUpdates come "after any default proposals" (draft-ietf-mls-extensions-10
+    /// §4.7).
+    AfterGroupContextExtensions,
+    /// The dictionary of the group context before the commit; the result replaces whatever
+    /// a GroupContextExtensions proposal of the same commit set (OpenMLS 0.9). The two
+    /// differ only while AppDataUpdate is not a required proposal type.
+    PriorGroupContext,
 }
 
 impl core::fmt::Display for CodepointProfile {
@@ -285,6 +357,62 @@ mod tests {
             CodepointProfile::MlsRs.proposal_kind(SELF_REMOVE_PROPOSAL),
             None
         );
+    }
+
+    #[test]
+    fn only_the_openmls_profile_moves_the_dictionary_and_starts_updates_from_the_prior_context() {
+        for profile in CodepointProfile::ALL {
+            let openmls = profile == CodepointProfile::OpenMls09;
+            assert_eq!(
+                profile.app_data_dictionary_placement(),
+                if openmls {
+                    DictionaryPlacement::MovedToEnd
+                } else {
+                    DictionaryPlacement::InPlace
+                },
+                "{profile}"
+            );
+            assert_eq!(
+                profile.app_data_update_base(),
+                if openmls {
+                    AppDataUpdateBase::PriorGroupContext
+                } else {
+                    AppDataUpdateBase::AfterGroupContextExtensions
+                },
+                "{profile}"
+            );
+            assert_eq!(
+                profile.safe_aad_allows_trailing_data(),
+                openmls,
+                "{profile}"
+            );
+        }
+    }
+
+    #[test]
+    fn self_remove_never_comes_from_an_external_sender_and_openmls_takes_no_draft_proposal_from_one()
+     {
+        for profile in CodepointProfile::ALL {
+            assert!(!profile.external_sender_allows(ExtensionProposalKind::SelfRemove));
+        }
+        for kind in [
+            ExtensionProposalKind::AppDataUpdate,
+            ExtensionProposalKind::AppEphemeral,
+        ] {
+            assert!(CodepointProfile::Draft.external_sender_allows(kind));
+            assert!(!CodepointProfile::OpenMls09.external_sender_allows(kind));
+        }
+    }
+
+    #[test]
+    fn external_commits_take_every_draft_proposal_except_app_ephemeral_under_openmls() {
+        for kind in EXTENSION_PROPOSAL_KINDS {
+            assert!(CodepointProfile::Draft.external_commit_allows(kind));
+            assert_eq!(
+                CodepointProfile::OpenMls09.external_commit_allows(kind),
+                kind != ExtensionProposalKind::AppEphemeral
+            );
+        }
     }
 
     #[test]
