@@ -26,8 +26,11 @@
 )]
 
 mod conclave_peer;
+mod ext_peer;
+mod extensions;
 mod inspect;
 mod mlsrs_peer;
+mod openmls_ext;
 mod openmls_peer;
 mod peer;
 
