@@ -151,6 +151,17 @@ pub(crate) trait ExtPeer {
     /// Encrypts an application message whose `authenticated_data` is the SafeAAD with these
     /// items (§4.9) — or empty in a group without Safe AAD.
     fn protect(&mut self, data: &[u8], safe_aad: &[(u16, Vec<u8>)]) -> Vec<u8>;
+    /// [`ExtPeer::protect`] with `tail` after the SafeAAD, for an implementation that sends
+    /// such messages (OpenMLS 0.9 appends the plain AAD its application set); `None` for one
+    /// that never does (-10 §4.9: the whole field is the SafeAAD).
+    fn protect_with_tail(
+        &mut self,
+        _data: &[u8],
+        _safe_aad: &[(u16, Vec<u8>)],
+        _tail: &[u8],
+    ) -> Option<Vec<u8>> {
+        None
+    }
     fn epoch(&self) -> u64;
     /// The epoch authenticator (RFC 9420 §8.7).
     fn authenticator(&self) -> Vec<u8>;

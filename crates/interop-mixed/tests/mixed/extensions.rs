@@ -401,17 +401,7 @@ impl World {
             let message = self.members[from].protect(&data, &items);
             // §4.9: the whole authenticated_data is the SafeAAD, or empty without Safe AAD.
             let aad = if safe {
-                SafeAad {
-                    aad_items: items
-                        .iter()
-                        .map(|(id, d)| SafeAadItem {
-                            component_id: ComponentId(*id),
-                            aad_item_data: d.clone(),
-                        })
-                        .collect(),
-                }
-                .to_bytes()
-                .unwrap()
+                safe_aad_bytes(&items)
             } else {
                 Vec::new()
             };
@@ -434,6 +424,54 @@ impl World {
             }
         }
     }
+}
+
+impl World {
+    /// A member whose implementation puts bytes after the SafeAAD (OpenMLS 0.9) sends an
+    /// application message with such a tail; the profile accepts a tail, so every other
+    /// member reads the message and its Safe AAD items (-10 §4.9 would refuse it).
+    fn exchange_with_tail(&mut self) {
+        assert!(PROFILE.safe_aad_allows_trailing_data());
+        let items = vec![(RECEIPTS, b"tail".to_vec())];
+        let tail = b"plain aad after the SafeAAD".to_vec();
+        for from in 0..self.members.len() {
+            let data = format!("tail from {}", self.name(from)).into_bytes();
+            let Some(message) = self.members[from].protect_with_tail(&data, &items, &tail) else {
+                continue;
+            };
+            let mut aad = safe_aad_bytes(&items);
+            aad.extend_from_slice(&tail);
+            for (i, m) in self.members.iter_mut().enumerate() {
+                if i != from {
+                    assert_eq!(
+                        m.process(&message),
+                        ExtReceived::Application {
+                            data: data.clone(),
+                            aad: aad.clone(),
+                            safe_aad: Some(items.clone()),
+                        },
+                        "{} reading a SafeAAD with a tail",
+                        m.name()
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// The SafeAAD with these items, encoded (§4.9).
+fn safe_aad_bytes(items: &[(u16, Vec<u8>)]) -> Vec<u8> {
+    SafeAad {
+        aad_items: items
+            .iter()
+            .map(|(id, d)| SafeAadItem {
+                component_id: ComponentId(*id),
+                aad_item_data: d.clone(),
+            })
+            .collect(),
+    }
+    .to_bytes()
+    .unwrap()
 }
 
 fn body_of(p: &ExtProposal) -> ExtensionProposalBody {
@@ -550,6 +588,7 @@ fn run(creator: Kind, other: Kind, suite: u16) {
     w.propose(carol, update(SAFE_AAD_ID, &components_list(&[RECEIPTS])));
     w.commit(bob, &[], &[], false);
     w.exchange("safe", true);
+    w.exchange_with_tail();
 
     // §4.8: AppEphemeral and AppDataUpdate in one commit, from each implementation.
     w.commit(

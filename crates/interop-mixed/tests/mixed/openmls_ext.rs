@@ -423,6 +423,17 @@ impl ExtPeer for OpenMlsExt {
         out(&group.create_message(provider, &self.signer, data).unwrap())
     }
 
+    fn protect_with_tail(
+        &mut self,
+        data: &[u8],
+        safe_aad: &[(u16, Vec<u8>)],
+        tail: &[u8],
+    ) -> Option<Vec<u8>> {
+        // OpenMLS frames `authenticated_data` as SafeAAD || the plain AAD of `set_aad`.
+        self.group.as_mut().unwrap().set_aad(tail.to_vec());
+        Some(self.protect(data, safe_aad))
+    }
+
     fn epoch(&self) -> u64 {
         self.group().epoch().as_u64()
     }
