@@ -10,7 +10,7 @@
 //! | Profile | Differs from the draft values |
 //! |---|---|
 //! | `draft` | — (draft-ietf-mls-extensions-10 §9 values) |
-//! | `openmls-0.9` | component base label "Application" (-07/-08 text); last resort as extension 0x000A (the -04 design); no wire-format extensions; AppDataUpdates move `app_data_dictionary` to the end of the GroupContext extensions and start from the prior GroupContext's dictionary; bytes may follow the SafeAAD; no AppEphemeral in external commits, no draft proposals from external senders |
+//! | `openmls-0.9` | component base label "Application" (-07/-08 text); last resort as extension 0x000A (the -04 design); no wire-format extensions; AppDataUpdates move `app_data_dictionary` to the end of the GroupContext extensions and start from the prior GroupContext's dictionary; a commit lists GroupContextExtensions before AppDataUpdates; bytes may follow the SafeAAD; no AppEphemeral in external commits, no draft proposals from external senders |
 //! | `mls-rs` | SelfRemove at 0xF003 (mls-rs's `self_remove_proposal` feature); last resort as extension 0x000A |
 //!
 //! Decoding is profile-free: a proposal type any profile uses decodes to its structure
@@ -226,6 +226,14 @@ impl CodepointProfile {
         matches!(self, Self::OpenMls09)
     }
 
+    /// Whether a commit must list its GroupContextExtensions proposal before its
+    /// AppDataUpdate proposals. draft-ietf-mls-extensions-10 §4.7 fixes the processing order
+    /// (default proposals first), not the order of the list; OpenMLS 0.9 refuses a commit
+    /// whose list has an AppDataUpdate before a GroupContextExtensions.
+    pub fn group_context_extensions_before_app_data_updates(self) -> bool {
+        matches!(self, Self::OpenMls09)
+    }
+
     /// Whether a proposal of `kind` may be in an external commit: AppDataUpdate and
     /// AppEphemeral by value (draft-ietf-mls-extensions-10 §4.7, §4.8), SelfRemove by
     /// reference (§6.3). OpenMLS 0.9 refuses AppEphemeral there.
@@ -360,7 +368,8 @@ mod tests {
     }
 
     #[test]
-    fn only_the_openmls_profile_moves_the_dictionary_and_starts_updates_from_the_prior_context() {
+    fn only_the_openmls_profile_moves_the_dictionary_orders_gce_first_and_accepts_a_safe_aad_tail()
+    {
         for profile in CodepointProfile::ALL {
             let openmls = profile == CodepointProfile::OpenMls09;
             assert_eq!(
@@ -383,6 +392,11 @@ mod tests {
             );
             assert_eq!(
                 profile.safe_aad_allows_trailing_data(),
+                openmls,
+                "{profile}"
+            );
+            assert_eq!(
+                profile.group_context_extensions_before_app_data_updates(),
                 openmls,
                 "{profile}"
             );
