@@ -33,14 +33,14 @@ use super::proposals::{
 };
 use super::{CommitBuilder, Group, GroupError};
 use crate::codepoints::{
-    APP_ACK_COMPONENT, APP_COMPONENTS_COMPONENT, CONTENT_MEDIA_TYPES_COMPONENT, CodepointProfile,
-    SAFE_AAD_COMPONENT,
+    APP_ACK_COMPONENT, APP_COMPONENTS_COMPONENT, AppDataUpdateBase, CONTENT_MEDIA_TYPES_COMPONENT,
+    CodepointProfile, DictionaryPlacement, SAFE_AAD_COMPONENT,
 };
 use crate::messages::{
     AppDataDictionary, AppDataUpdate, AppDataUpdateOperation, AppEphemeral, ComponentId,
     ComponentsList, Extension, ExtensionPayload, ExtensionProposal, ExtensionProposalBody,
     ExtensionProposalKind, GroupContextExtensions, MediaTypeList, MlsMessage, Proposal,
-    ProposalType, RequiredCapabilities, Sender, find_payload,
+    ProposalOrRef, ProposalType, RequiredCapabilities, Sender, find_payload,
 };
 use crate::validation::ValidationError;
 use crate::validation::negotiation::{DictionaryLocation, check_dictionary};
@@ -544,7 +544,16 @@ struct ComponentUpdates<'p> {
 /// that GroupContextExtensions proposal itself rewrites or drops the dictionary (possible
 /// only while AppDataUpdate is not a required proposal type, [`check_gce_keeps_dictionary`]);
 /// reading it literally, the updates then apply to the rewritten dictionary (and a remove of
-/// an entry the rewrite dropped is invalid). This is the order we follow on both sides.
+/// an entry the rewrite dropped is invalid). This is the order we follow on both sides,
+/// unless the group's codepoint profile says otherwise
+/// ([`CodepointProfile::app_data_update_base`]: OpenMLS 0.9 starts from the dictionary of
+/// the group context before the commit).
+///
+/// # Placement
+///
+/// A dictionary the group context did not have is appended to its extensions (§4.7); an
+/// existing one keeps its place, or moves to the end where the profile says so
+/// ([`CodepointProfile::app_data_dictionary_placement`]: OpenMLS 0.9).
 pub(crate) fn apply_app_proposals(
     ctx: &ProposalContext<'_>,
     committer: Committer,
@@ -617,7 +626,11 @@ pub(crate) fn apply_app_proposals(
         }
     }
 
-    let mut dictionary = check_dictionary(&applied.extensions, DictionaryLocation::GroupContext)
+    let base = match ctx.policy.profile.app_data_update_base() {
+        AppDataUpdateBase::AfterGroupContextExtensions => applied.extensions.as_slice(),
+        AppDataUpdateBase::PriorGroupContext => ctx.context.extensions.as_slice(),
+    };
+    let mut dictionary = check_dictionary(base, DictionaryLocation::GroupContext)
         .map_err(ValidationError::from)?
         .unwrap_or_default();
     for component in by_component {
@@ -654,15 +667,45 @@ pub(crate) fn apply_app_proposals(
     // "If no app_data_dictionary extension is present in the GroupContext, add one to the
     // end of the extensions list."
     let extension = dictionary.to_extension()?;
-    match applied
+    let position = applied
         .extensions
-        .iter_mut()
-        .find(|e| e.extension_type == extension.extension_type)
-    {
-        Some(existing) => *existing = extension,
-        None => applied.extensions.push(extension),
+        .iter()
+        .position(|e| e.extension_type == extension.extension_type);
+    match (ctx.policy.profile.app_data_dictionary_placement(), position) {
+        (DictionaryPlacement::InPlace, Some(index)) => {
+            if let Some(existing) = applied.extensions.get_mut(index) {
+                *existing = extension;
+            }
+        }
+        (DictionaryPlacement::MovedToEnd, Some(index)) => {
+            applied.extensions.remove(index);
+            applied.extensions.push(extension);
+        }
+        (_, None) => applied.extensions.push(extension),
     }
     Ok(true)
+}
+
+/// Puts the GroupContextExtensions proposal of a commit we create before its AppDataUpdate
+/// proposals where the group's codepoint profile needs it
+/// ([`CodepointProfile::group_context_extensions_before_app_data_updates`]: OpenMLS 0.9
+/// refuses the other order; draft-ietf-mls-extensions-10 §4.7 fixes only the processing
+/// order, which does not depend on the list's). `committed` and `list` are the commit's
+/// proposals and their list entries, in the same order; the move is stable.
+pub(crate) fn order_for_profile(
+    profile: CodepointProfile,
+    committed: &mut Vec<CommittedProposal>,
+    list: &mut Vec<ProposalOrRef>,
+) {
+    if !profile.group_context_extensions_before_app_data_updates() {
+        return;
+    }
+    let mut pairs: Vec<(CommittedProposal, ProposalOrRef)> = core::mem::take(committed)
+        .into_iter()
+        .zip(core::mem::take(list))
+        .collect();
+    pairs.sort_by_key(|(p, _)| !matches!(p.proposal, Proposal::GroupContextExtensions(_)));
+    (*committed, *list) = pairs.into_iter().unzip();
 }
 
 /// Checks a new group context against the members of `applied` after an AppDataUpdate

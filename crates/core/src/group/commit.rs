@@ -518,6 +518,11 @@ impl Group {
             });
             refs.push(ProposalOrRef::Proposal(proposal.clone()));
         }
+        super::app_data::order_for_profile(
+            self.config.codepoint_profile,
+            &mut committed,
+            &mut refs,
+        );
         let applied = self.validate_proposals(Committer::Member(own), &committed, now)?;
         let psk_secrets = self.psk_sources().resolve(&applied.psks)?;
         let template = self

@@ -1010,6 +1010,7 @@ impl Group {
         self.ensure_active()?;
         self.check_group_and_epoch(&message.content.group_id, message.content.epoch)?;
         crate::safe::incoming_safe_aad(
+            self.config.codepoint_profile,
             &self.epoch.context.extensions,
             &message.content.authenticated_data,
         )?;
@@ -1057,6 +1058,7 @@ impl Group {
         self.ensure_active()?;
         // Before anything is decrypted, so that a refused message consumes no key.
         crate::safe::incoming_safe_aad(
+            self.config.codepoint_profile,
             &self.epoch.context.extensions,
             &message.authenticated_data,
         )?;
@@ -1100,6 +1102,7 @@ impl Group {
                 current,
             });
         }
+        let profile = self.config.codepoint_profile;
         let cs = self.cs.as_ref();
         // Only the sender's ratchet of that epoch changes, recorded by its secret tree.
         let past = self
@@ -1111,7 +1114,11 @@ impl Group {
                 message: message.epoch,
                 current,
             })?;
-        crate::safe::incoming_safe_aad(&past.context.extensions, &message.authenticated_data)?;
+        crate::safe::incoming_safe_aad(
+            profile,
+            &past.context.extensions,
+            &message.authenticated_data,
+        )?;
         let sender_data = open_sender_data(cs, message, past.sender_data_secret.as_bytes())?;
         if sender_data.leaf_index == past.own_leaf {
             return Ok(ProcessedMessage::OwnMessage);
@@ -1134,7 +1141,12 @@ impl Group {
             .ok_or(GroupError::UnknownSender(leaf))?
             .clone();
         let verified = unverified.verify(cs, key.as_ref(), &past.context)?;
-        application_message(verified, &past.context, Some(sender_data.generation))
+        application_message(
+            verified,
+            profile,
+            &past.context,
+            Some(sender_data.generation),
+        )
     }
 
     /// The signature key of the sender of `content` (RFC 9420 §6.1).
@@ -1195,9 +1207,12 @@ impl Group {
         now: u64,
     ) -> Result<ProcessedMessage, GroupError> {
         match verified.content() {
-            Content::Application(_) => {
-                application_message(verified, &self.epoch.context, generation)
-            }
+            Content::Application(_) => application_message(
+                verified,
+                self.config.codepoint_profile,
+                &self.epoch.context,
+                generation,
+            ),
             Content::Proposal(_) => {
                 let cached = proposals::receive_proposal(self, verified, now)?;
                 // A PublicMessage proposal can be replayed verbatim (it carries no
@@ -1275,6 +1290,7 @@ impl Group {
 /// The application message of `verified`, received in the epoch of `context`.
 fn application_message(
     verified: VerifiedContent<'_>,
+    profile: CodepointProfile,
     context: &GroupContext,
     generation: Option<u32>,
 ) -> Result<ProcessedMessage, GroupError> {
@@ -1292,8 +1308,11 @@ fn application_message(
         return Err(GroupError::UnexpectedWireFormat(content.wire_format));
     };
     // Checked before decryption already; parsed again here for the caller.
-    let safe_aad =
-        crate::safe::incoming_safe_aad(&context.extensions, &content.content.authenticated_data)?;
+    let safe_aad = crate::safe::incoming_safe_aad(
+        profile,
+        &context.extensions,
+        &content.content.authenticated_data,
+    )?;
     Ok(ProcessedMessage::Application {
         sender,
         generation,

@@ -14,12 +14,16 @@
 //!   understand. It does not require a message to carry an item of each, nor forbid items of
 //!   other components, so neither is checked here.
 //! * §5 says the field "always starts with" the SafeAAD struct; §4.9 (the section that
-//!   defines the framing) says the entire field is the struct. We implement §4.9.
+//!   defines the framing) says the entire field is the struct. We implement §4.9, except
+//!   that a group whose codepoint profile allows it
+//!   ([`CodepointProfile::safe_aad_allows_trailing_data`]: OpenMLS 0.9 appends its
+//!   application's plain AAD) accepts bytes after the struct in what it receives. We never
+//!   send such bytes.
 
-use conclave_codec::{Decode, Encode};
+use conclave_codec::{Decode, Encode, Reader};
 
 use super::SafeError;
-use crate::codepoints::{APP_DATA_DICTIONARY_EXTENSION, SAFE_AAD_COMPONENT};
+use crate::codepoints::{APP_DATA_DICTIONARY_EXTENSION, CodepointProfile, SAFE_AAD_COMPONENT};
 use crate::messages::{AppDataDictionary, ComponentsList, Extension, SafeAad};
 
 /// The `safe_aad` component of the GroupContext's `app_data_dictionary` (draft-ietf-mls-
@@ -90,17 +94,24 @@ pub fn outgoing_authenticated_data(
 }
 
 /// The check of a received message's `authenticated_data` in a group with
-/// `context_extensions` (draft-ietf-mls-extensions-10 §4.9): `Some(items)` with Safe AAD in
-/// force, `None` without it.
+/// `context_extensions` and codepoint profile `profile` (draft-ietf-mls-extensions-10 §4.9):
+/// `Some(items)` with Safe AAD in force, `None` without it. Bytes after the `SafeAAD` are
+/// refused unless the profile allows them.
 pub(crate) fn incoming_safe_aad(
+    profile: CodepointProfile,
     context_extensions: &[Extension],
     authenticated_data: &[u8],
 ) -> Result<Option<SafeAad>, SafeError> {
-    if safe_aad_required(context_extensions)? {
-        parse_safe_aad(authenticated_data).map(Some)
-    } else {
-        Ok(None)
+    if !safe_aad_required(context_extensions)? {
+        return Ok(None);
     }
+    if !profile.safe_aad_allows_trailing_data() {
+        return parse_safe_aad(authenticated_data).map(Some);
+    }
+    let mut reader = Reader::new(authenticated_data);
+    let aad = SafeAad::decode(&mut reader).map_err(SafeError::NotSafeAad)?;
+    check_sorted(&aad)?;
+    Ok(Some(aad))
 }
 
 fn check_sorted(aad: &SafeAad) -> Result<(), SafeError> {

@@ -421,12 +421,48 @@ fn outgoing_authenticated_data_is_checked_only_under_safe_aad() {
     })
     .unwrap();
     assert_eq!(outgoing_authenticated_data(&safe, &aad).unwrap(), aad);
-    assert_eq!(incoming_safe_aad(&[], b"raw").unwrap(), None);
-    assert!(incoming_safe_aad(&safe, b"").is_err());
     assert_eq!(
-        incoming_safe_aad(&safe, &[0]).unwrap(),
+        incoming_safe_aad(CodepointProfile::Draft, &[], b"raw").unwrap(),
+        None
+    );
+    assert!(incoming_safe_aad(CodepointProfile::Draft, &safe, b"").is_err());
+    assert_eq!(
+        incoming_safe_aad(CodepointProfile::Draft, &safe, &[0]).unwrap(),
         Some(SafeAad::default())
     );
+}
+
+#[test]
+fn bytes_after_the_safe_aad_are_accepted_only_where_the_profile_allows_them() {
+    let safe = [dictionary(&[(
+        SAFE_AAD_COMPONENT.0,
+        ComponentsList::default().to_bytes().unwrap(),
+    )])];
+    let aad = SafeAad {
+        aad_items: vec![item(3, b"x")],
+    };
+    let mut with_tail = encode_safe_aad(&aad).unwrap();
+    with_tail.extend_from_slice(b"plain aad");
+    for profile in CodepointProfile::ALL {
+        let got = incoming_safe_aad(profile, &safe, &with_tail);
+        if profile.safe_aad_allows_trailing_data() {
+            assert_eq!(got.unwrap(), Some(aad.clone()), "{profile}");
+        } else {
+            assert!(matches!(got, Err(SafeError::NotSafeAad(_))), "{profile}");
+        }
+        // Unsorted items are refused under every profile, tail or not.
+        let mut unsorted = SafeAad {
+            aad_items: vec![item(3, b"x"), item(2, b"y")],
+        }
+        .to_bytes()
+        .unwrap();
+        unsorted.extend_from_slice(b"tail");
+        assert!(
+            incoming_safe_aad(profile, &safe, &unsorted).is_err(),
+            "{profile}"
+        );
+    }
+    assert!(CodepointProfile::OpenMls09.safe_aad_allows_trailing_data());
 }
 
 #[test]

@@ -11,8 +11,8 @@ use conclave_crypto_rustcrypto::RustCryptoProvider;
 
 use super::*;
 use crate::codepoints::{
-    APP_DATA_DICTIONARY_EXTENSION, GREASE_COMPONENTS, REQUIRED_WIRE_FORMATS_EXTENSION,
-    SUPPORTED_WIRE_FORMATS_EXTENSION,
+    APP_DATA_DICTIONARY_EXTENSION, DictionaryPlacement, GREASE_COMPONENTS,
+    REQUIRED_WIRE_FORMATS_EXTENSION, SUPPORTED_WIRE_FORMATS_EXTENSION,
 };
 use crate::credential::BasicIdentityProvider;
 use crate::group::{
@@ -20,9 +20,9 @@ use crate::group::{
     KeyPackageBundle, MemberParams, NewGroup, ProcessedMessage, SigningIdentity,
 };
 use crate::messages::{
-    AppAck, Capabilities, ComponentData, Credential, ExternalSender, ExternalSenders, GroupInfo,
-    KeyPackage, LeafIndex, LeafNode, MediaType, MediaTypeParameter, MessageRange, MlsMessageBody,
-    Remove, WireFormat, WireFormats,
+    AppAck, Capabilities, ComponentData, Credential, ExtensionType, ExternalSender,
+    ExternalSenders, GroupInfo, KeyPackage, LeafIndex, LeafNode, MediaType, MediaTypeParameter,
+    MessageRange, MlsMessageBody, Remove, WireFormat, WireFormats,
 };
 use crate::validation::negotiation::{
     ComponentListKind, MediaTypePolicy, NegotiationError, Supporter,
@@ -1090,6 +1090,141 @@ fn without_the_requirement_updates_apply_to_the_dictionary_a_group_context_exten
         groups[2].app_data(TOPIC).unwrap(),
         Some(b"from gce".to_vec())
     );
+}
+
+// ---- the openmls-0.9 profile (§4.7) -----------------------------------------------------------
+
+/// Alice and bob with the test components under `profile`, in a group created with
+/// `extensions` (in this order).
+fn two_members_under(
+    profile: CodepointProfile,
+    extensions: Vec<Extension>,
+    rng: &mut SeededRng,
+) -> Vec<Group> {
+    let under = |name: &str, rng: &mut SeededRng| {
+        let mut params = with_components(name, rng);
+        params.config.codepoint_profile = profile;
+        params
+    };
+    let group = NewGroup {
+        extensions,
+        ..new_group()
+    };
+    let mut groups = vec![create(under("alice", rng), group, rng)];
+    add(&mut groups, 0, under("bob", rng), rng);
+    groups
+}
+
+/// A dictionary with `LOG` = "a", then required_capabilities naming the dictionary.
+fn dictionary_first() -> Vec<Extension> {
+    let mut dictionary = AppDataDictionary::default();
+    dictionary.insert(LOG, b"a".to_vec());
+    let required = RequiredCapabilities {
+        extension_types: vec![APP_DATA_DICTIONARY_EXTENSION],
+        proposal_types: Vec::new(),
+        credential_types: Vec::new(),
+    };
+    vec![
+        dictionary.to_extension().unwrap(),
+        required.to_extension().unwrap(),
+    ]
+}
+
+#[test]
+fn an_update_keeps_the_dictionary_in_place_unless_the_profile_moves_it_to_the_end() {
+    for profile in [CodepointProfile::Draft, CodepointProfile::OpenMls09] {
+        let mut rng = SeededRng::new(30);
+        let mut groups = two_members_under(profile, dictionary_first(), &mut rng);
+        let proposal = groups[1].app_data_update_proposal(update(LOG, b"b"));
+        commit(&mut groups, 1, vec![proposal], &mut rng).unwrap();
+        assert_agree(&groups);
+        let types: Vec<ExtensionType> = groups[0]
+            .context()
+            .extensions
+            .iter()
+            .map(|e| e.extension_type)
+            .collect();
+        let expected = match profile.app_data_dictionary_placement() {
+            DictionaryPlacement::InPlace => [
+                APP_DATA_DICTIONARY_EXTENSION,
+                ExtensionType::REQUIRED_CAPABILITIES,
+            ],
+            DictionaryPlacement::MovedToEnd => [
+                ExtensionType::REQUIRED_CAPABILITIES,
+                APP_DATA_DICTIONARY_EXTENSION,
+            ],
+        };
+        assert_eq!(types, expected, "{profile}");
+        assert_eq!(groups[0].app_data(LOG).unwrap(), Some(b"ab".to_vec()));
+    }
+    assert_eq!(
+        CodepointProfile::OpenMls09.app_data_dictionary_placement(),
+        DictionaryPlacement::MovedToEnd
+    );
+}
+
+#[test]
+fn under_the_openmls_profile_updates_start_from_the_dictionary_before_the_commit() {
+    let mut rng = SeededRng::new(31);
+    let mut groups = two_members_under(CodepointProfile::OpenMls09, Vec::new(), &mut rng);
+    let proposal = groups[0].app_data_update_proposal(update(LOG, b"old"));
+    commit(&mut groups, 0, vec![proposal], &mut rng).unwrap();
+    // A GroupContextExtensions proposal that rewrites the dictionary (AppDataUpdate is not
+    // required here) with an update of the same commit: the rewrite is replaced by the
+    // prior dictionary plus the update.
+    let mut rewritten = AppDataDictionary::default();
+    rewritten.insert(LOG, b"gce-".to_vec());
+    rewritten.insert(TOPIC, b"from gce".to_vec());
+    let gce = Proposal::GroupContextExtensions(GroupContextExtensions {
+        extensions: vec![rewritten.to_extension().unwrap()],
+    });
+    let by_value = vec![
+        groups[0].app_data_update_proposal(update(LOG, b"then update")),
+        gce,
+    ];
+    commit(&mut groups, 0, by_value, &mut rng).unwrap();
+    assert_agree(&groups);
+    assert_eq!(
+        groups[1].app_data(LOG).unwrap(),
+        Some(b"oldthen update".to_vec())
+    );
+    assert_eq!(groups[1].app_data(TOPIC).unwrap(), None);
+}
+
+#[test]
+fn under_the_openmls_profile_a_commit_lists_group_context_extensions_before_app_data_updates() {
+    for profile in [CodepointProfile::Draft, CodepointProfile::OpenMls09] {
+        let mut rng = SeededRng::new(32);
+        let mut groups = two_members_under(profile, Vec::new(), &mut rng);
+        let extensions = groups[0].context().extensions.clone();
+        let by_value = vec![
+            groups[0].app_data_update_proposal(update(LOG, b"x")),
+            Proposal::GroupContextExtensions(GroupContextExtensions { extensions }),
+        ];
+        let (_, output) = commit(&mut groups, 0, by_value, &mut rng).unwrap();
+        assert_agree(&groups);
+        let MlsMessageBody::PublicMessage(public) = &output.commit.body else {
+            panic!("handshakes are PublicMessages by default");
+        };
+        let crate::messages::Content::Commit(body) = &public.content.content else {
+            panic!("not a commit");
+        };
+        let order: Vec<ProposalType> = body
+            .proposals
+            .iter()
+            .map(|p| match p {
+                crate::messages::ProposalOrRef::Proposal(p) => p.proposal_type(),
+                crate::messages::ProposalOrRef::Reference(_) => panic!("no pending proposals"),
+            })
+            .collect();
+        let update_type = profile.proposal_type(ExtensionProposalKind::AppDataUpdate);
+        let expected = if profile.group_context_extensions_before_app_data_updates() {
+            vec![ProposalType::GROUP_CONTEXT_EXTENSIONS, update_type]
+        } else {
+            vec![update_type, ProposalType::GROUP_CONTEXT_EXTENSIONS]
+        };
+        assert_eq!(order, expected, "{profile}");
+    }
 }
 
 // ---- AppEphemeral (§4.8) --------------------------------------------------------------------
