@@ -258,7 +258,9 @@ pub(super) fn propose(
         group_id: group.epoch.context.group_id.clone(),
         epoch: group.epoch(),
         sender: Sender::Member(own),
-        authenticated_data: authenticated_data.to_vec(),
+        // Framed like every other message of ours: a SafeAAD where the group requires one
+        // (draft-ietf-mls-extensions-10 §4.9).
+        authenticated_data: group.outgoing_authenticated_data(authenticated_data)?,
         content: Content::Proposal(proposal),
     };
     let signed = sign_content(

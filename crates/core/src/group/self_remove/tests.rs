@@ -82,16 +82,24 @@ impl Setup {
 /// A group of `members` (`(name, supports SelfRemove)`), the first one its creator; every
 /// member has processed every commit.
 fn group_of(setup: Setup, members: &[(&str, bool)], rng: &mut SeededRng) -> Vec<Group> {
+    group_of_new(
+        setup,
+        members,
+        NewGroup::new(SUITE, b"self-remove".to_vec()),
+        rng,
+    )
+}
+
+/// [`group_of`] for the group `new`.
+fn group_of_new(
+    setup: Setup,
+    members: &[(&str, bool)],
+    new: NewGroup,
+    rng: &mut SeededRng,
+) -> Vec<Group> {
     let (first, supports) = members[0];
-    let mut groups = vec![
-        Group::create(
-            setup.params(first, supports, rng),
-            NewGroup::new(SUITE, b"self-remove".to_vec()),
-            NOW,
-            rng,
-        )
-        .unwrap(),
-    ];
+    let mut groups =
+        vec![Group::create(setup.params(first, supports, rng), new, NOW, rng).unwrap()];
     for (name, supports) in &members[1..] {
         let params = setup.params(name, *supports, rng);
         let bundle = KeyPackageBundle::generate(&params, SUITE, NOW, rng).unwrap();
@@ -326,6 +334,40 @@ fn a_public_handshake_group_commits_a_self_remove_too() {
         vec![ProposalOrRef::Reference(reference)]
     );
     assert_eq!(*groups[2].status(), GroupStatus::Removed);
+    assert_agree(&groups);
+}
+
+#[test]
+fn in_a_safe_aad_group_a_self_remove_carries_a_safe_aad_and_is_committed() {
+    let mut rng = SeededRng::new(40);
+    let new = NewGroup::new(SUITE, b"self-remove".to_vec()).with_app_data(
+        crate::codepoints::SAFE_AAD_COMPONENT,
+        crate::messages::ComponentsList::default()
+            .to_bytes()
+            .unwrap(),
+    );
+    let mut groups = group_of_new(
+        Setup::draft(WireFormat::PUBLIC_MESSAGE),
+        &ALL,
+        new,
+        &mut rng,
+    );
+    assert!(groups[0].safe_aad_required().unwrap());
+    let message = groups[1].self_remove(&[], &mut rng).unwrap();
+    let MlsMessageBody::PublicMessage(public) = &message.body else {
+        panic!("a SelfRemove is a PublicMessage")
+    };
+    // draft-ietf-mls-extensions-10 §4.9: the empty SafeAAD, not an empty field.
+    assert_eq!(public.content.authenticated_data, vec![0]);
+    // Bytes that are not a SafeAAD are refused before anything is sent.
+    assert!(groups[1].self_remove(b"raw", &mut rng).is_err());
+    let reference = deliver_proposal(&mut groups, 1, &message);
+    let output = commit_all(&mut groups, 0, &CommitOptions::default(), &mut rng);
+    assert_eq!(
+        commit_entries(&output.commit),
+        vec![ProposalOrRef::Reference(reference)]
+    );
+    assert_eq!(*groups[1].status(), GroupStatus::Removed);
     assert_agree(&groups);
 }
 
