@@ -12,3 +12,11 @@
 //! under its `mls-rs` codepoint profile, and mls-rs with its `self_remove_proposal` feature
 //! (enabled for this crate's dev-dependency only), committed by regular and external commits
 //! of either implementation, and where mls-rs departs from the draft.
+//!
+//! `tests/mixed/extensions.rs` and `tests/mixed/safe_hpke.rs` mix Conclave and OpenMLS
+//! (with its `extensions-draft` feature) members that use draft-ietf-mls-extensions-10:
+//! AppDataUpdate, AppEphemeral, Safe AAD, SelfRemove, last-resort KeyPackages, the exporter
+//! tree and SafeEncryptWithLabel. Conclave members run the `openmls-0.9` codepoint profile,
+//! which holds every way OpenMLS 0.9 differs from -10; after every commit all members must
+//! agree on the group context extensions (byte for byte), the epoch authenticator and the
+//! exporter-tree secrets.

@@ -6,7 +6,8 @@
 //! vector (RFC 9420 §7.2), so that each side builds them with its own codec.
 
 use conclave_codec::Encode;
-use conclave_core::messages::{ComponentId, ComponentsList};
+use conclave_core::codepoints::{APP_COMPONENTS_COMPONENT, SAFE_AAD_COMPONENT};
+use conclave_core::messages::{ComponentId, ComponentsList, ExtensionProposalKind};
 
 use crate::peer::{CommitOut, Kind};
 
@@ -26,10 +27,17 @@ pub(crate) const EXPORT_HIGH: u16 = 0xC0DE;
 /// The components of the application, listed in `app_components` (§5).
 pub(crate) const APP_COMPONENTS: [u16; 3] = [TOPIC, PRESENCE, RECEIPTS];
 
+/// The drafts' proposal types, which every member supports (§4.7, §4.8, §6.3).
+pub(crate) const DRAFT_PROPOSALS: [ExtensionProposalKind; 3] = [
+    ExtensionProposalKind::AppDataUpdate,
+    ExtensionProposalKind::AppEphemeral,
+    ExtensionProposalKind::SelfRemove,
+];
+
 /// `app_components` (§5, §7.5).
-pub(crate) const APP_COMPONENTS_ID: u16 = 0x0001;
+pub(crate) const APP_COMPONENTS_ID: u16 = APP_COMPONENTS_COMPONENT.0;
 /// `safe_aad` (§4.9, §5, §7.5).
-pub(crate) const SAFE_AAD_ID: u16 = 0x0002;
+pub(crate) const SAFE_AAD_ID: u16 = SAFE_AAD_COMPONENT.0;
 
 /// The component logic of an AppDataUpdate (draft-ietf-mls-extensions-10 §4.7) that both
 /// implementations' members run: `TOPIC` appends; `app_components` and `safe_aad` take the
@@ -77,6 +85,9 @@ pub(crate) enum ExtProposal {
     Remove { component: u16 },
     /// AppEphemeral (§4.8).
     Ephemeral { component: u16, data: Vec<u8> },
+    /// GroupContextExtensions (RFC 9420 §12.1.7) with these extensions (an encoded
+    /// `Extension` vector); by value only.
+    Context(Vec<u8>),
 }
 
 impl core::fmt::Debug for ExtProposal {
@@ -90,6 +101,7 @@ impl core::fmt::Debug for ExtProposal {
             Self::Ephemeral { component, data } => {
                 write!(f, "Ephemeral({component:#06x}, {:?})", text(data))
             }
+            Self::Context(_) => write!(f, "GroupContextExtensions"),
         }
     }
 }
@@ -121,6 +133,8 @@ pub(crate) trait ExtPeer {
     /// `app_components`; marked last-resort as the group's profile does it if `last_resort`
     /// (§6.4).
     fn key_package(&mut self, last_resort: bool) -> Vec<u8>;
+    /// Whether this implementation reads `key_package` as a last-resort one (§6.4).
+    fn is_last_resort(&self, key_package: &[u8]) -> bool;
     /// Creates the group with these group context extensions (an encoded `Extension`
     /// vector, in this order).
     fn create(&mut self, group_id: &[u8], context_extensions: &[u8]);
@@ -132,8 +146,9 @@ pub(crate) trait ExtPeer {
     fn join_external(&mut self, group_info: &[u8], self_removes: &[Vec<u8>]) -> Vec<u8>;
     /// A GroupInfo with `external_pub` and the ratchet tree.
     fn group_info(&mut self) -> Vec<u8>;
-    /// Commits the pending proposals by reference, plus `adds` and `inline` by value, with
-    /// an UpdatePath if `path` (or if a proposal needs one). Pending until [`ExtPeer::merge`].
+    /// Commits the pending proposals by reference, plus `adds` and `inline` by value (in the
+    /// order the implementation needs), with an UpdatePath if `path` (or if a proposal needs
+    /// one). Pending until [`ExtPeer::merge`].
     fn commit(&mut self, adds: &[Vec<u8>], inline: &[ExtProposal], path: bool) -> CommitOut;
     /// Applies our pending commit.
     fn merge(&mut self);

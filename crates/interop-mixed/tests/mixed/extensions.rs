@@ -17,29 +17,29 @@ use std::collections::HashMap;
 
 use conclave_codec::{Decode, Encode};
 use conclave_core::codepoints::{
-    APP_DATA_DICTIONARY_EXTENSION, CodepointProfile, DictionaryPlacement,
+    APP_DATA_DICTIONARY_EXTENSION, AppDataUpdateBase, DictionaryPlacement,
     LAST_RESORT_KEY_PACKAGE_EXTENSION, LastResortMarker,
 };
 use conclave_core::messages::{
-    AppDataDictionary, AppDataUpdateOperation, ComponentId, Extension, ExtensionPayload,
-    ExtensionProposalBody, ExtensionType, Proposal, ProposalType, RequiredCapabilities, SafeAad,
-    SafeAadItem, Sender,
+    AppDataDictionary, AppDataUpdateOperation, ComponentId, CredentialType, Extension,
+    ExtensionPayload, ExtensionProposalBody, ExtensionProposalKind, ExtensionType, Proposal,
+    RequiredCapabilities, SafeAad, SafeAadItem, Sender, find_payload,
 };
 
 use crate::ext_peer::{
-    APP_COMPONENTS, APP_COMPONENTS_ID, EXPORT_HIGH, EXPORT_LOW, ExtPeer, ExtProposal, ExtReceived,
-    PRESENCE, RECEIPTS, SAFE_AAD_ID, TOPIC, apply_update, components_list,
+    APP_COMPONENTS, APP_COMPONENTS_ID, DRAFT_PROPOSALS, EXPORT_HIGH, EXPORT_LOW, ExtPeer,
+    ExtProposal, ExtReceived, PRESENCE, RECEIPTS, SAFE_AAD_ID, TOPIC, apply_update,
+    components_list,
 };
 use crate::inspect::{self, Committed};
 use crate::peer::Kind;
 
-/// The profile Conclave members run with OpenMLS 0.9 members.
-const PROFILE: CodepointProfile = CodepointProfile::OpenMls09;
+use crate::conclave_ext::PROFILE;
 
 fn make(kind: Kind, name: &str, suite: u16, seed: u64) -> Box<dyn ExtPeer> {
     match kind {
         Kind::OpenMls => Box::new(crate::openmls_ext::OpenMlsExt::new(name, suite)),
-        Kind::Conclave => todo!("{name} {seed}"),
+        Kind::Conclave => Box::new(crate::conclave_ext::ConclaveExt::new(name, suite, seed)),
         Kind::MlsRs => unreachable!("mls-rs does not implement these drafts"),
     }
 }
@@ -62,7 +62,7 @@ struct World {
 
 /// The group context extensions the creator starts with: the dictionary *first* (so that
 /// where AppDataUpdates leave it shows), then required_capabilities naming the dictionary
-/// and the three draft proposal types (every member supports them, §4.7, §6.3).
+/// and the three draft proposal types under the profile's codepoints.
 fn initial_context() -> Vec<Extension> {
     let mut dictionary = AppDataDictionary::default();
     dictionary.insert(
@@ -72,11 +72,10 @@ fn initial_context() -> Vec<Extension> {
     dictionary.insert(ComponentId(TOPIC), b"v0:".to_vec());
     let required = RequiredCapabilities {
         extension_types: vec![APP_DATA_DICTIONARY_EXTENSION],
-        proposal_types: vec![
-            ProposalType(0x0008),
-            ProposalType(0x0009),
-            ProposalType(0x000a),
-        ],
+        proposal_types: DRAFT_PROPOSALS
+            .into_iter()
+            .map(|kind| PROFILE.proposal_type(kind))
+            .collect(),
         credential_types: vec![],
     };
     vec![
@@ -102,6 +101,14 @@ impl World {
             .iter()
             .position(|m| m.name() == name)
             .unwrap_or_else(|| panic!("no member {name}"))
+    }
+
+    /// The first member of `kind`.
+    fn kind_index(&self, kind: Kind) -> usize {
+        self.members
+            .iter()
+            .position(|m| m.kind() == kind)
+            .unwrap_or_else(|| panic!("no {} member", kind.label()))
     }
 
     fn name(&self, i: usize) -> String {
@@ -175,13 +182,17 @@ impl World {
             "{}: proposal sender",
             self.name(from)
         );
-        let expected_type = match &sent {
-            Sent::Draft(ExtProposal::Ephemeral { .. }) => 0x0009,
-            Sent::Draft(_) => 0x0008,
-            Sent::SelfRemove => 0x000a,
+        let kind = match &sent {
+            Sent::Draft(ExtProposal::Ephemeral { .. }) => ExtensionProposalKind::AppEphemeral,
+            Sent::Draft(_) => ExtensionProposalKind::AppDataUpdate,
+            Sent::SelfRemove => ExtensionProposalKind::SelfRemove,
         };
         // The draft codepoints of the profile (§7.2).
-        assert_eq!(proposal.proposal_type().0, expected_type, "proposal type");
+        assert_eq!(
+            proposal.proposal_type(),
+            PROFILE.proposal_type(kind),
+            "proposal type"
+        );
         let reference = inspect::proposal_ref(self.suite, &message);
         let name = self.name(from);
         self.sent
@@ -253,15 +264,24 @@ impl World {
 
         // What the commit does, in commit order.
         let mut updates: Vec<(u16, Option<Vec<u8>>)> = Vec::new();
+        let mut new_context = None;
         let mut ephemeral = Vec::new();
         let mut self_removed = Vec::new();
         let mut needs_path = false;
         for entry in &list {
             let body = match entry {
-                Committed::Value(Proposal::Extension(p)) => Some(p.body.clone()),
-                Committed::Value(Proposal::Add(_)) => None,
-                Committed::Value(Proposal::ExternalInit(_)) if committer.is_none() => None,
-                Committed::Value(other) => panic!("{step}: unexpected {other:?}"),
+                Committed::Value(proposal) => match proposal.as_ref() {
+                    Proposal::Extension(p) => Some(p.body.clone()),
+                    Proposal::Add(_) => None,
+                    Proposal::GroupContextExtensions(gce) => {
+                        // RFC 9420 §12.4: a GroupContextExtensions proposal requires a path.
+                        needs_path = true;
+                        new_context = Some(gce.extensions.clone());
+                        None
+                    }
+                    Proposal::ExternalInit(_) if committer.is_none() => None,
+                    other => panic!("{step}: unexpected {other:?}"),
+                },
                 Committed::Reference(r) => {
                     let (sent, sender, _) = self
                         .sent
@@ -296,6 +316,19 @@ impl World {
                 Some(_) | None => {}
             }
         }
+        // The list order the profile needs (§4.7).
+        if PROFILE.group_context_extensions_before_app_data_updates() {
+            let first_update = list.iter().position(|e| self.is_app_data_update(e));
+            let last_gce = list.iter().rposition(|e| {
+                matches!(e, Committed::Value(p) if matches!(p.as_ref(), Proposal::GroupContextExtensions(_)))
+            });
+            if let (Some(update), Some(gce)) = (first_update, last_gce) {
+                assert!(
+                    gce < update,
+                    "{step}: an AppDataUpdate before the GroupContextExtensions"
+                );
+            }
+        }
         // Everything pending was committed.
         let references = list
             .iter()
@@ -306,7 +339,8 @@ impl World {
             self.sent.len(),
             "{step}: proposals by reference"
         );
-        // §4.7, §4.8: AppDataUpdate and AppEphemeral need no UpdatePath; §6.3: SelfRemove does.
+        // §4.7, §4.8: AppDataUpdate and AppEphemeral need no UpdatePath; §6.3: SelfRemove
+        // does.
         assert_eq!(has_path, path || needs_path, "{step}: UpdatePath");
 
         let results: Vec<(usize, ExtReceived)> = (0..self.members.len())
@@ -341,17 +375,48 @@ impl World {
             self.members.remove(i);
         }
         self.sent.clear();
-        self.apply_updates(step, &updates);
+        let prior = self.context.clone();
+        if let Some(context) = new_context {
+            self.context = context;
+        }
+        self.apply_updates(step, &prior, &updates);
+    }
+
+    /// Whether a commit's list entry is an AppDataUpdate.
+    fn is_app_data_update(&self, entry: &Committed) -> bool {
+        match entry {
+            Committed::Value(p) => matches!(
+                p.as_ref(),
+                Proposal::Extension(e) if matches!(e.body, ExtensionProposalBody::AppDataUpdate(_))
+            ),
+            Committed::Reference(r) => matches!(
+                self.sent.get(r),
+                Some((
+                    Sent::Draft(ExtProposal::Update { .. } | ExtProposal::Remove { .. }),
+                    _,
+                    _
+                ))
+            ),
+        }
     }
 
     /// The expected group context after AppDataUpdates (§4.7): per component in order of
     /// first appearance, a single remove or updates through the component logic in commit
-    /// order; the dictionary placed as the profile says.
-    fn apply_updates(&mut self, step: &str, updates: &[(u16, Option<Vec<u8>>)]) {
+    /// order, starting from the dictionary the profile says (`prior`: the group context
+    /// before the commit); the dictionary placed as the profile says.
+    fn apply_updates(
+        &mut self,
+        step: &str,
+        prior: &[Extension],
+        updates: &[(u16, Option<Vec<u8>>)],
+    ) {
         if updates.is_empty() {
             return;
         }
-        let mut dictionary = dictionary_of(&self.context);
+        let mut dictionary = match PROFILE.app_data_update_base() {
+            AppDataUpdateBase::AfterGroupContextExtensions => dictionary_of(&self.context),
+            AppDataUpdateBase::PriorGroupContext => dictionary_of(prior),
+        };
         let mut order: Vec<u16> = Vec::new();
         for (id, _) in updates {
             if !order.contains(id) {
@@ -427,6 +492,25 @@ impl World {
 }
 
 impl World {
+    /// The current group context extensions as a GroupContextExtensions proposal would list
+    /// them: the dictionary (unchanged) first, then required_capabilities requiring these
+    /// credential types.
+    fn context_with_required_credentials(&self, credentials: &[u16]) -> Vec<u8> {
+        let dictionary = self
+            .context
+            .iter()
+            .find(|e| e.extension_type == APP_DATA_DICTIONARY_EXTENSION)
+            .unwrap()
+            .clone();
+        let mut required = find_payload::<RequiredCapabilities>(&self.context)
+            .unwrap()
+            .unwrap();
+        required.credential_types = credentials.iter().copied().map(CredentialType).collect();
+        vec![dictionary, required.to_extension().unwrap()]
+            .to_bytes()
+            .unwrap()
+    }
+
     /// A member whose implementation puts bytes after the SafeAAD (OpenMLS 0.9) sends an
     /// application message with such a tail; the profile accepts a tail, so every other
     /// member reads the message and its Safe AAD items (-10 §4.9 would refuse it).
@@ -493,6 +577,7 @@ fn body_of(p: &ExtProposal) -> ExtensionProposalBody {
                 data: data.clone(),
             })
         }
+        ExtProposal::Context(_) => panic!("GroupContextExtensions are not sent by reference"),
     }
 }
 
@@ -503,18 +588,23 @@ fn update(component: u16, bytes: &[u8]) -> ExtProposal {
     }
 }
 
-/// A last-resort KeyPackage carries the profile's marker (§6.4; 0x000A as a KeyPackage
-/// extension under `openmls-0.9`), a normal one does not.
-fn check_last_resort(kp: &[u8], last_resort: bool) {
-    let LastResortMarker::Extension(marker) = PROFILE.last_resort_marker() else {
-        panic!("the openmls-0.9 profile marks last resort with an extension")
-    };
-    assert_eq!(marker, LAST_RESORT_KEY_PACKAGE_EXTENSION);
-    assert_eq!(
-        inspect::key_package_extensions(kp).contains(&marker.0),
-        last_resort,
-        "last-resort marker"
-    );
+impl World {
+    /// A last-resort KeyPackage carries the profile's marker (§6.4; 0x000A as a KeyPackage
+    /// extension under `openmls-0.9`), a normal one does not, and every member reads it so.
+    fn check_last_resort(&self, kp: &[u8], last_resort: bool) {
+        let LastResortMarker::Extension(marker) = PROFILE.last_resort_marker() else {
+            panic!("the openmls-0.9 profile marks last resort with an extension")
+        };
+        assert_eq!(marker, LAST_RESORT_KEY_PACKAGE_EXTENSION);
+        assert_eq!(
+            inspect::key_package_extensions(kp).contains(&marker.0),
+            last_resort,
+            "last-resort marker"
+        );
+        for m in &self.members {
+            assert_eq!(m.is_last_resort(kp), last_resort, "{} reads", m.name());
+        }
+    }
 }
 
 /// The scenario: `creator` creates the group with alice and carol of its kind, bob and dave
@@ -537,8 +627,8 @@ fn run(creator: Kind, other: Kind, suite: u16) {
     // Welcome joins; dave's KeyPackage is a last-resort one (§6.4).
     let kp_bob = bob.key_package(false);
     let kp_dave = dave.key_package(true);
-    check_last_resort(&kp_bob, false);
-    check_last_resort(&kp_dave, true);
+    w.check_last_resort(&kp_bob, false);
+    w.check_last_resort(&kp_dave, true);
     let welcome = w.commit(0, &[kp_bob, kp_dave], &[], false).unwrap();
     bob.join(&welcome);
     dave.join(&welcome);
@@ -548,7 +638,7 @@ fn run(creator: Kind, other: Kind, suite: u16) {
 
     // The other implementation adds carol with a last-resort KeyPackage.
     let kp_carol = carol.key_package(true);
-    check_last_resort(&kp_carol, true);
+    w.check_last_resort(&kp_carol, true);
     let bob = w.index("bob");
     let welcome = w.commit(bob, &[kp_carol], &[], false).unwrap();
     carol.join(&welcome);
@@ -590,6 +680,22 @@ fn run(creator: Kind, other: Kind, suite: u16) {
     w.exchange("safe", true);
     w.exchange_with_tail();
 
+    // §4.7: a GroupContextExtensions proposal (RFC 9420 §12.1.7) that keeps the dictionary
+    // (AppDataUpdate is required, so it must) and changes required_capabilities (the basic
+    // credential, which every member has, becomes required and then not), with an
+    // AppDataUpdate in the same commit, from each implementation. The committer is handed
+    // the update first; in which order the commit lists them, and where the update leaves
+    // the dictionary (which the proposal lists first), are the profile's rules.
+    for (committer, required) in [(bob, vec![CredentialType::BASIC.0]), (alice, vec![])] {
+        let context = w.context_with_required_credentials(&required);
+        w.commit(
+            committer,
+            &[],
+            &[update(TOPIC, b"+gce"), ExtProposal::Context(context)],
+            false,
+        );
+    }
+
     // §4.8: AppEphemeral and AppDataUpdate in one commit, from each implementation.
     w.commit(
         bob,
@@ -613,31 +719,25 @@ fn run(creator: Kind, other: Kind, suite: u16) {
         true,
     );
 
-    // §4.8: an AppEphemeral by reference (OpenMLS 0.9 has no API to send one, but commits
-    // those of others).
-    if let Some(sender) = w.members.iter().position(|m| m.kind() == Kind::Conclave) {
-        let committer = w
-            .members
-            .iter()
-            .position(|m| m.kind() != Kind::Conclave)
-            .unwrap_or(sender);
-        w.propose(
-            sender,
-            ExtProposal::Ephemeral {
-                component: PRESENCE,
-                data: b"by reference".to_vec(),
-            },
-        );
-        w.commit(
-            committer,
-            &[],
-            &[ExtProposal::Ephemeral {
-                component: PRESENCE,
-                data: b"by value".to_vec(),
-            }],
-            false,
-        );
-    }
+    // §4.8: an AppEphemeral by reference from a Conclave member (OpenMLS 0.9 has no API to
+    // send one), committed by an OpenMLS member with one by value.
+    let sender = w.kind_index(Kind::Conclave);
+    w.propose(
+        sender,
+        ExtProposal::Ephemeral {
+            component: PRESENCE,
+            data: b"by reference".to_vec(),
+        },
+    );
+    w.commit(
+        w.kind_index(Kind::OpenMls),
+        &[],
+        &[ExtProposal::Ephemeral {
+            component: PRESENCE,
+            data: b"by value".to_vec(),
+        }],
+        false,
+    );
 
     // §4.7: remove, by reference, committed by the other implementation.
     w.propose(dave, ExtProposal::Remove { component: TOPIC });
@@ -658,6 +758,17 @@ fn run(creator: Kind, other: Kind, suite: u16) {
 }
 
 #[test]
-fn openmls_members_alone_run_the_scenario() {
-    run(Kind::OpenMls, Kind::OpenMls, 1);
+fn conclave_creates_the_group_and_adds_openmls_members() {
+    run(Kind::Conclave, Kind::OpenMls, 1);
+}
+
+#[test]
+fn openmls_creates_the_group_and_adds_conclave_members() {
+    run(Kind::OpenMls, Kind::Conclave, 1);
+}
+
+#[test]
+fn conclave_and_openmls_agree_in_suite_3() {
+    run(Kind::Conclave, Kind::OpenMls, 3);
+    run(Kind::OpenMls, Kind::Conclave, 3);
 }

@@ -62,7 +62,7 @@ pub(crate) fn commit_shape(bytes: &[u8]) -> Option<CommitShape> {
 /// One entry of a commit's proposal list (RFC 9420 §12.4).
 #[derive(Debug, Clone)]
 pub(crate) enum Committed {
-    Value(Proposal),
+    Value(Box<Proposal>),
     Reference(Vec<u8>),
 }
 
@@ -80,7 +80,7 @@ pub(crate) fn committed(bytes: &[u8]) -> Option<(Vec<Committed>, bool)> {
         .proposals
         .into_iter()
         .map(|p| match p {
-            ProposalOrRef::Proposal(proposal) => Committed::Value(proposal),
+            ProposalOrRef::Proposal(proposal) => Committed::Value(Box::new(proposal)),
             ProposalOrRef::Reference(r) => Committed::Reference(r.0),
         })
         .collect();

@@ -15,6 +15,9 @@
 //!
 //! Suites: mls-rs-crypto-rustcrypto 0.23 supports 1, 2, 3 and 7; openmls_rust_crypto 0.6
 //! supports 1, 2 and 3; neither supports 5 (P-521), which is therefore not mixed.
+//!
+//! [`extensions`] and [`safe_hpke`] do the same for draft-ietf-mls-extensions-10 with
+//! Conclave and OpenMLS members ([`ext_peer`] is their interface).
 
 // Test code: a panic is a test failure (the helper modules are not `#[test]` functions, so
 // clippy's in-test allowances do not reach them).
@@ -25,6 +28,7 @@
     clippy::indexing_slicing
 )]
 
+mod conclave_ext;
 mod conclave_peer;
 mod ext_peer;
 mod extensions;
@@ -33,6 +37,7 @@ mod mlsrs_peer;
 mod openmls_ext;
 mod openmls_peer;
 mod peer;
+mod safe_hpke;
 
 use conclave_core::messages::{Psk, ResumptionPskUsage};
 use peer::{CommitOp, Handshake, Kind, Peer, ProposalOp, Received};

@@ -172,6 +172,7 @@ impl OpenMlsExt {
             ExtProposal::Ephemeral { component, data } => Proposal::AppEphemeral(Box::new(
                 AppEphemeralProposal::new(*component, data.clone()),
             )),
+            ExtProposal::Context(_) => unreachable!("committed through the builder"),
         }
     }
 }
@@ -202,6 +203,15 @@ impl ExtPeer for OpenMlsExt {
             )
             .unwrap();
         out(&MlsMessageOut::from(bundle.key_package().clone()))
+    }
+
+    fn is_last_resort(&self, key_package: &[u8]) -> bool {
+        let MlsMessageBodyIn::KeyPackage(kp) = parse(key_package) else {
+            panic!("not a KeyPackage")
+        };
+        kp.validate(self.provider.crypto(), ProtocolVersion::Mls10)
+            .unwrap_or_else(|e| panic!("{}: KeyPackage refused: {e:?}", self.name))
+            .last_resort()
     }
 
     fn create(&mut self, group_id: &[u8], context_extensions: &[u8]) {
@@ -293,10 +303,22 @@ impl ExtPeer for OpenMlsExt {
         let mut builder = group
             .commit_builder()
             .propose_adds(key_packages)
-            .force_self_update(path)
-            .add_proposals(inline.iter().map(Self::proposal))
-            .load_psks(provider.storage())
-            .unwrap();
+            .force_self_update(path);
+        // OpenMLS refuses (also when building) a commit that lists an AppDataUpdate before a
+        // GroupContextExtensions, so its application puts the latter first.
+        let mut inline: Vec<&ExtProposal> = inline.iter().collect();
+        inline.sort_by_key(|p| !matches!(p, ExtProposal::Context(_)));
+        for proposal in inline {
+            builder = match proposal {
+                ExtProposal::Context(extensions) => builder
+                    .propose_group_context_extensions(
+                        Extensions::<GroupContext>::tls_deserialize_exact(extensions).unwrap(),
+                    )
+                    .unwrap(),
+                other => builder.add_proposal(Self::proposal(other)),
+            };
+        }
+        let mut builder = builder.load_psks(provider.storage()).unwrap();
         // The committer computes the dictionary its AppDataUpdates lead to (§4.7).
         let updates = compute_updates(
             builder.app_data_dictionary_updater(),
@@ -343,6 +365,9 @@ impl ExtPeer for OpenMlsExt {
             ),
             // OpenMLS has no API for an AppEphemeral by reference.
             ExtProposal::Ephemeral { .. } => panic!("{}: no AppEphemeral by reference", self.name),
+            ExtProposal::Context(_) => {
+                panic!("{}: GroupContextExtensions by value only", self.name)
+            }
         }
         .unwrap_or_else(|e| panic!("{}: proposal failed: {e:?}", self.name));
         out(&message)
