@@ -201,6 +201,17 @@ pub enum AppDataError {
         /// The group's profile.
         profile: CodepointProfile,
     },
+    /// A proposal the group's codepoint profile keeps out of external commits, because the
+    /// peers it stands for refuse it there.
+    #[error(
+        "draft-ietf-mls-extensions-10 §4.7, §4.8: the codepoint profile {profile} keeps {kind:?} out of external commits (its peers refuse it there)"
+    )]
+    NotInExternalCommit {
+        /// The proposal's kind.
+        kind: ExtensionProposalKind,
+        /// The group's profile.
+        profile: CodepointProfile,
+    },
     /// An AppDataUpdate names a component the application does not know.
     #[error(
         "draft-ietf-mls-extensions-10 §4.7: AppDataUpdate for component {0:?}, which is not known to the application"

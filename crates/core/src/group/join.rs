@@ -44,7 +44,8 @@ pub struct JoinOptions {
     pub psks: Vec<PreSharedKeyId>,
     /// For an external commit: AppDataUpdate and AppEphemeral proposals to include by value
     /// (draft-ietf-mls-extensions-10 §4.7, §4.8: they "can be included in an external
-    /// Commit"), under the group's codepoints.
+    /// Commit"), under the group's codepoints; those the profile keeps out of external commits
+    /// ([`crate::codepoints::CodepointProfile::external_commit_allows`]) are refused.
     pub app_proposals: Vec<ExtensionProposalBody>,
     /// For an external commit: the pending SelfRemove proposals (PublicMessages) fetched with
     /// the GroupInfo. The joiner validates each, all but its membership tag, and includes
@@ -294,6 +295,13 @@ impl Group {
             by_value.push(Proposal::PreSharedKey(PreSharedKey { psk: psk.clone() }));
         }
         for body in &options.app_proposals {
+            if !config.codepoint_profile.external_commit_allows(body.kind()) {
+                return Err(super::AppDataError::NotInExternalCommit {
+                    kind: body.kind(),
+                    profile: config.codepoint_profile,
+                }
+                .into());
+            }
             by_value.push(Proposal::Extension(ExtensionProposal::new(
                 config.codepoint_profile,
                 body.clone(),

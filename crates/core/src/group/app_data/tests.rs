@@ -1405,6 +1405,45 @@ fn an_external_commit_may_carry_app_data_proposals() {
 }
 
 #[test]
+fn under_the_openmls_profile_an_external_commit_carries_no_app_ephemeral() {
+    let mut rng = SeededRng::new(33);
+    let profile = CodepointProfile::OpenMls09;
+    let mut groups = two_members_under(profile, Vec::new(), &mut rng);
+    let info = group_info_of(&groups[1].group_info(true).unwrap());
+    let mut dave = with_components("dave", &mut rng);
+    dave.config.codepoint_profile = profile;
+    let refused = JoinOptions {
+        app_proposals: vec![ExtensionProposalBody::AppEphemeral(ephemeral(
+            REACTION, b"hi",
+        ))],
+        ..JoinOptions::default()
+    };
+    let error = Group::join_external(dave.clone(), &info, &refused, NOW, &mut rng).unwrap_err();
+    assert_eq!(
+        app_data_error(error),
+        AppDataError::NotInExternalCommit {
+            kind: ExtensionProposalKind::AppEphemeral,
+            profile,
+        }
+    );
+    // An AppDataUpdate is fine.
+    let allowed = JoinOptions {
+        app_proposals: vec![ExtensionProposalBody::AppDataUpdate(update(
+            TOPIC,
+            b"dave was here",
+        ))],
+        ..JoinOptions::default()
+    };
+    let (dave, output) = Group::join_external(dave, &info, &allowed, NOW, &mut rng).unwrap();
+    for group in &mut groups {
+        group.process_message(&output.commit, NOW).unwrap();
+    }
+    groups.push(dave);
+    assert_agree(&groups);
+    assert!(!profile.external_commit_allows(ExtensionProposalKind::AppEphemeral));
+}
+
+#[test]
 fn new_member_proposals_may_not_carry_app_data_and_only_members_self_remove() {
     let update = app_data_update_proposal(CodepointProfile::Draft, update(TOPIC, b"x"));
     assert!(matches!(
