@@ -28,7 +28,7 @@ use conclave_crypto::{CipherSuite, CryptoProvider, Secret, SeededRng};
 use crate::conclave_peer::now;
 use crate::ext_peer::{
     APP_COMPONENTS, DRAFT_PROPOSALS, ExtPeer, ExtProposal, ExtReceived, RECEIPTS, apply_update,
-    check_ephemeral, components_list,
+    body_of, check_ephemeral, components_list,
 };
 use crate::peer::{CommitOut, Kind};
 
@@ -239,12 +239,22 @@ impl ExtPeer for ConclaveExt {
         self.group = Some(group);
     }
 
-    fn join_external(&mut self, group_info: &[u8], self_removes: &[Vec<u8>]) -> Vec<u8> {
+    fn adds_to_external_commits(&self) -> bool {
+        true
+    }
+
+    fn join_external(
+        &mut self,
+        group_info: &[u8],
+        self_removes: &[Vec<u8>],
+        inline: &[ExtProposal],
+    ) -> Vec<u8> {
         let MlsMessageBody::GroupInfo(info) = parse(group_info).body else {
             panic!("not a GroupInfo")
         };
         let options = JoinOptions {
             self_removes: self_removes.iter().map(|m| parse(m)).collect(),
+            app_proposals: inline.iter().map(body_of).collect(),
             ..JoinOptions::default()
         };
         let (group, output) =

@@ -7,7 +7,10 @@
 
 use conclave_codec::Encode;
 use conclave_core::codepoints::{APP_COMPONENTS_COMPONENT, SAFE_AAD_COMPONENT};
-use conclave_core::messages::{ComponentId, ComponentsList, ExtensionProposalKind};
+use conclave_core::messages::{
+    AppDataUpdate, AppDataUpdateOperation, AppEphemeral, ComponentId, ComponentsList,
+    ExtensionProposalBody, ExtensionProposalKind,
+};
 
 use crate::peer::{CommitOut, Kind};
 
@@ -141,9 +144,17 @@ pub(crate) trait ExtPeer {
     /// Joins from a Welcome for the last KeyPackage it made.
     fn join(&mut self, welcome: &[u8]);
     /// Joins by external commit from a GroupInfo (with `external_pub` and the ratchet tree),
-    /// including these pending SelfRemove proposals (PublicMessages) by reference (§6.3);
-    /// returns the commit. The peer is in the new epoch afterwards.
-    fn join_external(&mut self, group_info: &[u8], self_removes: &[Vec<u8>]) -> Vec<u8>;
+    /// including these pending SelfRemove proposals (PublicMessages) by reference (§6.3) and
+    /// `inline` draft proposals by value (§4.7, §4.8); returns the commit. The peer is in the
+    /// new epoch afterwards.
+    fn join_external(
+        &mut self,
+        group_info: &[u8],
+        self_removes: &[Vec<u8>],
+        inline: &[ExtProposal],
+    ) -> Vec<u8>;
+    /// Whether the implementation can put draft proposals by value in its external commits.
+    fn adds_to_external_commits(&self) -> bool;
     /// A GroupInfo with `external_pub` and the ratchet tree.
     fn group_info(&mut self) -> Vec<u8>;
     /// Commits the pending proposals by reference, plus `adds` and `inline` by value (in the
@@ -187,4 +198,27 @@ pub(crate) trait ExtPeer {
     fn context_extensions(&self) -> Vec<u8>;
     /// Identities of the members, in leaf order.
     fn roster(&self) -> Vec<Vec<u8>>;
+}
+
+/// The body of a draft proposal (Conclave's structures).
+pub(crate) fn body_of(p: &ExtProposal) -> ExtensionProposalBody {
+    match p {
+        ExtProposal::Update { component, update } => {
+            ExtensionProposalBody::AppDataUpdate(AppDataUpdate {
+                component_id: ComponentId(*component),
+                op: AppDataUpdateOperation::Update(update.clone()),
+            })
+        }
+        ExtProposal::Remove { component } => ExtensionProposalBody::AppDataUpdate(AppDataUpdate {
+            component_id: ComponentId(*component),
+            op: AppDataUpdateOperation::Remove,
+        }),
+        ExtProposal::Ephemeral { component, data } => {
+            ExtensionProposalBody::AppEphemeral(AppEphemeral {
+                component_id: ComponentId(*component),
+                data: data.clone(),
+            })
+        }
+        ExtProposal::Context(_) => panic!("GroupContextExtensions are not sent by reference"),
+    }
 }

@@ -28,7 +28,7 @@ use conclave_core::messages::{
 
 use crate::ext_peer::{
     APP_COMPONENTS, APP_COMPONENTS_ID, DRAFT_PROPOSALS, EXPORT_HIGH, EXPORT_LOW, ExtPeer,
-    ExtProposal, ExtReceived, PRESENCE, RECEIPTS, SAFE_AAD_ID, TOPIC, apply_update,
+    ExtProposal, ExtReceived, PRESENCE, RECEIPTS, SAFE_AAD_ID, TOPIC, apply_update, body_of,
     components_list,
 };
 use crate::inspect::{self, Committed};
@@ -234,10 +234,10 @@ impl World {
     }
 
     /// `joiner` joins by external commit from member `from`'s GroupInfo, including every
-    /// pending SelfRemove by reference (§6.3); see [`World::settle`].
-    fn external_join(&mut self, mut joiner: Box<dyn ExtPeer>, from: usize) {
+    /// pending SelfRemove by reference (§6.3) and `inline` by value; see [`World::settle`].
+    fn external_join(&mut self, mut joiner: Box<dyn ExtPeer>, from: usize, inline: &[ExtProposal]) {
         let step = format!(
-            "{} joins from {}'s GroupInfo with {} pending",
+            "{} joins from {}'s GroupInfo with {} pending and {inline:?}",
             joiner.name(),
             self.name(from),
             self.sent.len()
@@ -249,7 +249,7 @@ impl World {
             .filter(|(sent, _, _)| matches!(sent, Sent::SelfRemove))
             .map(|(_, _, message)| message.clone())
             .collect();
-        let commit = joiner.join_external(&group_info, &self_removes);
+        let commit = joiner.join_external(&group_info, &self_removes, inline);
         self.settle(&step, None, &commit, true);
         self.members.push(joiner);
         self.assert_agree(&step);
@@ -558,29 +558,6 @@ fn safe_aad_bytes(items: &[(u16, Vec<u8>)]) -> Vec<u8> {
     .unwrap()
 }
 
-fn body_of(p: &ExtProposal) -> ExtensionProposalBody {
-    use conclave_core::messages::{AppDataUpdate, AppEphemeral};
-    match p {
-        ExtProposal::Update { component, update } => {
-            ExtensionProposalBody::AppDataUpdate(AppDataUpdate {
-                component_id: ComponentId(*component),
-                op: AppDataUpdateOperation::Update(update.clone()),
-            })
-        }
-        ExtProposal::Remove { component } => ExtensionProposalBody::AppDataUpdate(AppDataUpdate {
-            component_id: ComponentId(*component),
-            op: AppDataUpdateOperation::Remove,
-        }),
-        ExtProposal::Ephemeral { component, data } => {
-            ExtensionProposalBody::AppEphemeral(AppEphemeral {
-                component_id: ComponentId(*component),
-                data: data.clone(),
-            })
-        }
-        ExtProposal::Context(_) => panic!("GroupContextExtensions are not sent by reference"),
-    }
-}
-
 fn update(component: u16, bytes: &[u8]) -> ExtProposal {
     ExtProposal::Update {
         component,
@@ -749,8 +726,15 @@ fn run(creator: Kind, other: Kind, suite: u16) {
     w.self_remove(w.index("dave"));
     w.commit(w.index("carol"), &[], &[], false);
     w.self_remove(w.index("carol"));
+    // §4.7: an AppDataUpdate by value in the external commit too, where the joiner's
+    // implementation can add one.
     let erin = make(other, "erin", suite, 5);
-    w.external_join(erin, w.index("alice"));
+    let inline = if erin.adds_to_external_commits() {
+        vec![update(TOPIC, b"erin")]
+    } else {
+        Vec::new()
+    };
+    w.external_join(erin, w.index("alice"), &inline);
     w.exchange("after the external join", true);
     w.self_remove(w.index("alice"));
     w.commit(w.index("bob"), &[], &[], false);

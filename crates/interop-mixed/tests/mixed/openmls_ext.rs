@@ -242,7 +242,19 @@ impl ExtPeer for OpenMlsExt {
         self.group = Some(group);
     }
 
-    fn join_external(&mut self, group_info: &[u8], self_removes: &[Vec<u8>]) -> Vec<u8> {
+    fn adds_to_external_commits(&self) -> bool {
+        // The external commit builder takes SelfRemoves and PSKs only (OpenMLS still accepts
+        // an AppDataUpdate by value in an external commit it receives).
+        false
+    }
+
+    fn join_external(
+        &mut self,
+        group_info: &[u8],
+        self_removes: &[Vec<u8>],
+        inline: &[ExtProposal],
+    ) -> Vec<u8> {
+        assert!(inline.is_empty(), "{}: no proposals by value", self.name);
         let MlsMessageBodyIn::GroupInfo(info) = parse(group_info) else {
             panic!("not a GroupInfo")
         };
