@@ -9,7 +9,7 @@
 //!
 //! | Profile | Differs from the draft values |
 //! |---|---|
-//! | `draft` | — (draft-ietf-mls-extensions-10 §9 values) |
+//! | `draft` | — (draft-ietf-mls-extensions-10 §7 values) |
 //! | `openmls-0.9` | component base label "Application" (-07/-08 text); last resort as extension 0x000A (the -04 design); no wire-format extensions; AppDataUpdates move `app_data_dictionary` to the end of the GroupContext extensions and start from the prior GroupContext's dictionary; a commit lists GroupContextExtensions before AppDataUpdates; bytes may follow the SafeAAD; no AppEphemeral in external commits, no draft proposals from external senders |
 //! | `mls-rs` | SelfRemove at 0xF003 (mls-rs's `self_remove_proposal` feature); last resort as extension 0x000A |
 //!
@@ -36,37 +36,37 @@ use crate::messages::{
     ComponentId, CredentialType, ExtensionProposalKind, ExtensionType, ProposalType, WireFormat,
 };
 
-// ---- draft-ietf-mls-extensions-10 §9: extension types -------------------------------------
+// ---- draft-ietf-mls-extensions-10 §7.1: extension types -----------------------------------
 
-/// `app_data_dictionary` extension (KP, LN, GC, GI), draft-ietf-mls-extensions-10 §9.1.
+/// `app_data_dictionary` extension (KP, LN, GC, GI), draft-ietf-mls-extensions-10 §7.1.
 pub const APP_DATA_DICTIONARY_EXTENSION: ExtensionType = ExtensionType(0x0006);
-/// `supported_wire_formats` extension (LN), draft-ietf-mls-extensions-10 §9.1.
+/// `supported_wire_formats` extension (LN), draft-ietf-mls-extensions-10 §7.1.
 pub const SUPPORTED_WIRE_FORMATS_EXTENSION: ExtensionType = ExtensionType(0x0007);
-/// `required_wire_formats` extension (GC), draft-ietf-mls-extensions-10 §9.1.
+/// `required_wire_formats` extension (GC), draft-ietf-mls-extensions-10 §7.1.
 pub const REQUIRED_WIRE_FORMATS_EXTENSION: ExtensionType = ExtensionType(0x0008);
 /// `last_resort_key_package` as a KeyPackage *extension*: the -04 design OpenMLS 0.9 and
 /// mls-rs still ship (-10 makes it component [`LAST_RESORT_KEY_PACKAGE_COMPONENT`]).
 pub const LAST_RESORT_KEY_PACKAGE_EXTENSION: ExtensionType = ExtensionType(0x000A);
 
-// ---- draft-ietf-mls-extensions-10 §9: proposal types --------------------------------------
+// ---- draft-ietf-mls-extensions-10 §7.2: proposal types ------------------------------------
 
-/// `app_data_update` proposal, draft-ietf-mls-extensions-10 §9.2.
+/// `app_data_update` proposal, draft-ietf-mls-extensions-10 §7.2.
 pub const APP_DATA_UPDATE_PROPOSAL: ProposalType = ProposalType(0x0008);
-/// `app_ephemeral` proposal, draft-ietf-mls-extensions-10 §9.2.
+/// `app_ephemeral` proposal, draft-ietf-mls-extensions-10 §7.2.
 pub const APP_EPHEMERAL_PROPOSAL: ProposalType = ProposalType(0x0009);
-/// `self_remove` proposal, draft-ietf-mls-extensions-10 §9.2 (OpenMLS agrees).
+/// `self_remove` proposal, draft-ietf-mls-extensions-10 §7.2 (OpenMLS agrees).
 pub const SELF_REMOVE_PROPOSAL: ProposalType = ProposalType(0x000A);
 /// `self_remove` under mls-rs's private codepoint (its `self_remove_proposal` feature).
 pub const SELF_REMOVE_PROPOSAL_MLS_RS: ProposalType = ProposalType(0xF003);
 
-// ---- draft-ietf-mls-extensions-10 §9: credential types ------------------------------------
+// ---- draft-ietf-mls-extensions-10 §7.3: credential types ----------------------------------
 
-/// `multi` credential, draft-ietf-mls-extensions-10 §9.3.
+/// `multi` credential, draft-ietf-mls-extensions-10 §7.3.
 pub const MULTI_CREDENTIAL: CredentialType = CredentialType(0x0003);
-/// `weak-multi` credential, draft-ietf-mls-extensions-10 §9.3.
+/// `weak-multi` credential, draft-ietf-mls-extensions-10 §7.3.
 pub const WEAK_MULTI_CREDENTIAL: CredentialType = CredentialType(0x0004);
 
-// ---- draft-ietf-mls-extensions-10 §9.2: the MLS Component Types registry ------------------
+// ---- draft-ietf-mls-extensions-10 §7.5: the MLS Component Types registry ------------------
 
 /// `app_components` (LN, GC): supported / required components.
 pub const APP_COMPONENTS_COMPONENT: ComponentId = ComponentId(0x0001);
@@ -194,7 +194,7 @@ impl CodepointProfile {
     }
 
     /// Whether this profile uses the `supported_wire_formats` / `required_wire_formats`
-    /// extensions (draft-ietf-mls-extensions-10 §5.1). OpenMLS 0.9 has neither.
+    /// extensions (draft-ietf-mls-extensions-10 §5). OpenMLS 0.9 has neither.
     pub fn has_wire_format_extensions(self) -> bool {
         !matches!(self, Self::OpenMls09)
     }
