@@ -34,20 +34,41 @@ pub fn kat_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("kat")
 }
 
+/// Our own known-answer files: each name with the generator of its contents.
+pub const KAT_FILES: [(&str, fn() -> Result<serde_json::Value, String>); 2] = [
+    (
+        checks::extensions_safe::FILE_NAME,
+        checks::extensions_safe::generate,
+    ),
+    (
+        checks::extensions_structures::FILE_NAME,
+        checks::extensions_structures::generate,
+    ),
+];
+
 /// Regenerates our known-answer files into `dir` (normally [`kat_dir`]); returns the files
 /// written. Generation is deterministic, so an unchanged implementation rewrites the same
 /// bytes.
 pub fn write_kat_files(dir: &Path) -> Result<Vec<PathBuf>, String> {
     std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-    let path = dir.join(checks::extensions_safe::FILE_NAME);
-    std::fs::write(&path, kat_file_contents()?)
-        .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-    Ok(vec![path])
+    let mut written = Vec::new();
+    for (name, _) in KAT_FILES {
+        let path = dir.join(name);
+        std::fs::write(&path, kat_file_contents(name)?)
+            .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        written.push(path);
+    }
+    Ok(written)
 }
 
-/// The contents of `extensions-safe.json` as [`write_kat_files`] writes them.
-pub fn kat_file_contents() -> Result<String, String> {
-    let json = checks::extensions_safe::generate()?;
+/// The contents of our known-answer file `name` as [`write_kat_files`] writes them.
+pub fn kat_file_contents(name: &str) -> Result<String, String> {
+    let generate = KAT_FILES
+        .iter()
+        .find(|(file, _)| *file == name)
+        .map(|(_, generate)| generate)
+        .ok_or_else(|| format!("{name} is not one of our known-answer files"))?;
+    let json = generate()?;
     let mut text = serde_json::to_string_pretty(&json).map_err(|e| e.to_string())?;
     text.push('\n');
     Ok(text)

@@ -4,19 +4,27 @@
 // A test crate: a panic in a helper is a test failure, not a crash on input.
 #![allow(clippy::panic)]
 
-use conclave_vectors::{FileOutcome, all_providers, checks, kat_dir, kat_file_contents};
+use conclave_vectors::{FileOutcome, KAT_FILES, all_providers, checks, kat_dir, kat_file_contents};
 
 #[test]
 fn the_extensions_safe_known_answers_pass_on_every_provider() {
-    let name = checks::extensions_safe::FILE_NAME;
+    known_answers_pass(checks::extensions_safe::FILE_NAME, 7);
+}
+
+#[test]
+fn the_extensions_structures_known_answers_pass_on_every_provider() {
+    // 12 structures, 4 cases per profile, and the multi-credential on both providers.
+    known_answers_pass(checks::extensions_structures::FILE_NAME, 12 + 4 * 3 + 2);
+}
+
+fn known_answers_pass(name: &str, at_least: usize) {
     let path = kat_dir().join(name);
     assert!(path.is_file(), "{} not found", path.display());
     assert!(checks::checker_for(name).is_some(), "no checker for {name}");
     match conclave_vectors::run_file(&path, name, &all_providers()) {
         FileOutcome::Checked(report) => {
-            // Suites 1–7 on RustCrypto, and those aws-lc has on aws-lc too.
             assert!(
-                report.total() >= 7,
+                report.total() >= at_least,
                 "{name}: only {} checks",
                 report.total()
             );
@@ -34,14 +42,48 @@ fn the_extensions_safe_known_answers_pass_on_every_provider() {
 
 #[test]
 fn the_committed_known_answers_are_what_the_generator_writes() {
-    let path = kat_dir().join(checks::extensions_safe::FILE_NAME);
-    let committed = std::fs::read_to_string(&path).unwrap();
-    assert_eq!(
-        committed,
-        kat_file_contents().unwrap(),
-        "regenerate with `cargo run -p conclave-vectors --bin conclave-vectors -- --write-kat` \
-         and review the diff"
-    );
+    for (name, _) in KAT_FILES {
+        let committed = std::fs::read_to_string(kat_dir().join(name)).unwrap();
+        assert_eq!(
+            committed,
+            kat_file_contents(name).unwrap(),
+            "{name}: regenerate with `cargo run -p conclave-vectors --bin conclave-vectors -- \
+             --write-kat` and review the diff"
+        );
+    }
+}
+
+#[test]
+fn a_tampered_structure_encoding_fails_its_check() {
+    let name = checks::extensions_structures::FILE_NAME;
+    let text = std::fs::read_to_string(kat_dir().join(name)).unwrap();
+    let json: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let providers = all_providers();
+    let cases = json.as_array().unwrap();
+    for index in 0..cases.len() {
+        let mut tampered = json.clone();
+        let case = &mut tampered[index];
+        let field = if case["structure"] == "MultiCredential" {
+            &mut case["bindings"][1]["signature"]
+        } else {
+            &mut case["encoding"]
+        };
+        let mut bytes = hex::decode(field.as_str().unwrap()).unwrap();
+        let last = bytes.len() - 1;
+        bytes[last] ^= 1;
+        *field = serde_json::Value::String(hex::encode(bytes));
+        let mut report = conclave_vectors::Report::default();
+        checks::checker_for(name).unwrap()(&tampered, &providers, &mut report);
+        assert!(
+            !report.failures.is_empty(),
+            "case {index} ({}) passed tampered",
+            case_name(&json, index)
+        );
+    }
+}
+
+fn case_name(json: &serde_json::Value, index: usize) -> String {
+    json[index]["structure"].as_str().unwrap_or("?").to_owned()
 }
 
 #[test]

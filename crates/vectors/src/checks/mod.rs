@@ -6,6 +6,7 @@ use crate::Checker;
 mod crypto_basics;
 mod deserialization;
 pub mod extensions_safe;
+pub mod extensions_structures;
 mod key_schedule;
 mod message_protection;
 mod messages;
@@ -25,6 +26,7 @@ pub fn checker_for(file_name: &str) -> Option<Checker> {
         "crypto-basics.json" => crypto_basics::check,
         "deserialization.json" => deserialization::check,
         extensions_safe::FILE_NAME => extensions_safe::check,
+        extensions_structures::FILE_NAME => extensions_structures::check,
         "key-schedule.json" => key_schedule::check,
         "message-protection.json" => message_protection::check,
         "messages.json" => messages::check,
