@@ -34,8 +34,11 @@ pub fn kat_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("kat")
 }
 
+/// Writes the contents of one of our known-answer files.
+pub type KatGenerator = fn() -> Result<serde_json::Value, String>;
+
 /// Our own known-answer files: each name with the generator of its contents.
-pub const KAT_FILES: [(&str, fn() -> Result<serde_json::Value, String>); 2] = [
+pub const KAT_FILES: [(&str, KatGenerator); 2] = [
     (
         checks::extensions_safe::FILE_NAME,
         checks::extensions_safe::generate,
