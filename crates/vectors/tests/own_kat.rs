@@ -83,7 +83,11 @@ fn a_tampered_structure_encoding_fails_its_check() {
 }
 
 fn case_name(json: &serde_json::Value, index: usize) -> String {
-    json[index]["structure"].as_str().unwrap_or("?").to_owned()
+    json.get(index)
+        .and_then(|case| case.get("structure"))
+        .and_then(serde_json::Value::as_str)
+        .unwrap_or("?")
+        .to_owned()
 }
 
 #[test]
