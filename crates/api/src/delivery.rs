@@ -65,7 +65,7 @@ pub struct CommitBundle {
 
 /// What an external joiner fetches (`GET /v1/groups/{id}/external-join`): the latest
 /// GroupInfo with the SelfRemove proposals of its epoch that the Delivery Service holds and
-/// validated (draft-ietf-mls-extensions-10 §6.5: the DS SHOULD attach them; the joiner MUST
+/// validated (draft-ietf-mls-extensions-10 §6.3: the DS SHOULD attach them; the joiner MUST
 /// include them in its external commit by reference), and the ratchet tree when the committer
 /// supplied it apart from the GroupInfo.
 ///

@@ -45,7 +45,7 @@ struct Cli {
     /// Machine-readable output: one JSON value per line.
     #[arg(long, global = true)]
     json: bool,
-    /// Behave as a client without SelfRemove (draft-ietf-mls-extensions-10 §6.5): new
+    /// Behave as a client without SelfRemove (draft-ietf-mls-extensions-10 §6.3): new
     /// KeyPackages and groups do not list it, and `group leave` sends a Remove proposal.
     #[arg(long, global = true, env = "CONCLAVE_NO_SELF_REMOVE")]
     no_self_remove: bool,

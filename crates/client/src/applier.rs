@@ -484,7 +484,7 @@ impl LogApplier {
                     (Proposal::Remove(r), Sender::Member(leaf)) if r.removed == leaf => {
                         format!("{who} asked to leave")
                     }
-                    // draft-ietf-mls-extensions-10 §6.5: a SelfRemove removes its sender.
+                    // draft-ietf-mls-extensions-10 §6.3: a SelfRemove removes its sender.
                     (p, Sender::Member(_)) if crate::driver::is_self_remove(p) => {
                         format!("{who} asked to leave")
                     }

@@ -24,7 +24,7 @@
 //!
 //! Leaving: MLS does not let a member commit its own removal (RFC 9420 §12.2: a commit must
 //! not remove its committer). [`Client::leave`] posts a SelfRemove proposal
-//! (draft-ietf-mls-extensions-10 §6.5) when every member's leaf lists it — our leaves do
+//! (draft-ietf-mls-extensions-10 §6.3) when every member's leaf lists it — our leaves do
 //! ([`ClientOptions::self_remove`]) — and a Remove proposal of our own leaf by reference
 //! (RFC 9420 §12.1.3) otherwise, and says which ([`LeaveMechanism`]). Either way the next
 //! member to sync commits it: every client commits the pending proposals of others after

@@ -39,7 +39,7 @@ pub(crate) fn signer(name: &str) -> SigningIdentity {
 }
 
 /// Our group policy and leaves, which list SelfRemove if `self_remove`
-/// (draft-ietf-mls-extensions-10 §6.5).
+/// (draft-ietf-mls-extensions-10 §6.3).
 pub(crate) fn params(signer: SigningIdentity, self_remove: bool) -> MemberParams {
     MemberParams {
         config: group_config(),

@@ -502,7 +502,7 @@ impl MemberGroup {
     }
 
     /// Asks to leave the group with a SelfRemove proposal ([`Group::self_remove`],
-    /// draft-ietf-mls-extensions-10 §6.5) and saves it as our pending proposal. Returns the
+    /// draft-ietf-mls-extensions-10 §6.3) and saves it as our pending proposal. Returns the
     /// PublicMessage to send; the next commit by another member removes us.
     pub fn self_remove(&mut self) -> Result<MlsMessage, MemberError> {
         self.run(|g, _, rng| g.self_remove(&[], rng))
@@ -536,7 +536,7 @@ impl MemberGroup {
     }
 
     /// Sends `content` framed as `media_type`
-    /// ([`Group::encrypt_framed_application_message`], draft-ietf-mls-extensions-10 §6.3)
+    /// ([`Group::encrypt_framed_application_message`], draft-ietf-mls-extensions-10 §6.2)
     /// and saves the ratchet step.
     pub fn send_framed(
         &mut self,

@@ -21,7 +21,7 @@
 //!   PostgreSQL engines;
 //! - [`header`]: the clear-header reader; `ids`: the syntax of client and group ids;
 //! - `self_remove`: SelfRemove proposals checked as a non-member can, and served with the
-//!   GroupInfo to external joiners (draft-ietf-mls-extensions-10 §6.5);
+//!   GroupInfo to external joiners (draft-ietf-mls-extensions-10 §6.3);
 //! - [`metrics`]: the DS's metrics (served at `GET /metrics`);
 //! - [`error`]: [`DsError`] and its HTTP form.
 //!

@@ -1,4 +1,4 @@
-//! SelfRemove proposals at the Delivery Service (draft-ietf-mls-extensions-10 §6.5): the DS
+//! SelfRemove proposals at the Delivery Service (draft-ietf-mls-extensions-10 §6.3): the DS
 //! "needs to validate SelfRemove Proposals it receives (except that it cannot validate the
 //! `membership_tag`)", and "SHOULD attach any SelfRemove proposals known to the DS to the
 //! GroupInfo object" it gives an external joiner.
@@ -85,7 +85,7 @@ impl EpochView {
 }
 
 /// Of the proposals of the current epoch (in log order), the SelfRemoves that pass
-/// [`EpochView::check`], the first of each member only (draft-ietf-mls-extensions-10 §6.5:
+/// [`EpochView::check`], the first of each member only (draft-ietf-mls-extensions-10 §6.3:
 /// one per client and epoch).
 pub(crate) fn pending_self_removes(
     crypto: &dyn CryptoProvider,

@@ -1,4 +1,4 @@
-//! SelfRemove through the Delivery Service (draft-ietf-mls-extensions-10 §6.5): a member's
+//! SelfRemove through the Delivery Service (draft-ietf-mls-extensions-10 §6.3): a member's
 //! SelfRemove is validated when posted (all but its membership tag) and attached to the
 //! GroupInfo an external joiner fetches; the joiner's external commit includes it and the
 //! leaving member is removed. Runs on SQLite and, when configured, PostgreSQL.

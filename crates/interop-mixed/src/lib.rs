@@ -8,7 +8,7 @@
 //! messages through every member, checking after each commit that all members agree on the
 //! epoch authenticator (RFC 9420 §8.7), an exported secret (§8.5) and the roster.
 //!
-//! `tests/self_remove.rs`: SelfRemove (draft-ietf-mls-extensions-10 §6.5) between Conclave,
+//! `tests/self_remove.rs`: SelfRemove (draft-ietf-mls-extensions-10 §6.3) between Conclave,
 //! under its `mls-rs` codepoint profile, and mls-rs with its `self_remove_proposal` feature
 //! (enabled for this crate's dev-dependency only), committed by regular and external commits
 //! of either implementation, and where mls-rs departs from the draft.

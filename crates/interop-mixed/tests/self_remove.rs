@@ -1,4 +1,4 @@
-//! SelfRemove (draft-ietf-mls-extensions-10 §6.5) between Conclave and mls-rs 0.57 with its
+//! SelfRemove (draft-ietf-mls-extensions-10 §6.3) between Conclave and mls-rs 0.57 with its
 //! `self_remove_proposal` feature, under Conclave's `mls-rs` codepoint profile (SelfRemove is
 //! proposal type 0xF003 there): a member of one implementation leaves with a SelfRemove and a
 //! member of the other commits it, by a regular commit and by an external commit; after each

@@ -432,7 +432,7 @@ async fn leaving_is_committed_by_a_remaining_member() {
     carol.sync().await.unwrap();
     let epoch = alice.epoch("club").unwrap();
 
-    // Every member's leaf lists SelfRemove (draft-ietf-mls-extensions-10 §6.5).
+    // Every member's leaf lists SelfRemove (draft-ietf-mls-extensions-10 §6.3).
     assert_eq!(
         carol.leave("club").await.unwrap(),
         conclave_client::LeaveMechanism::SelfRemove

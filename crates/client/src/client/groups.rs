@@ -201,7 +201,7 @@ impl Client {
     }
 
     /// Leaves the group, and says how: with a SelfRemove proposal when every member's leaf
-    /// lists it (draft-ietf-mls-extensions-10 §6.5: the next commit by any member, or an
+    /// lists it (draft-ietf-mls-extensions-10 §6.3: the next commit by any member, or an
     /// external joiner, removes us), else with a Remove proposal of our own leaf, which the
     /// next member to sync commits (RFC 9420 §12.1.3, §12.4: a member cannot commit its own
     /// removal); or at once if we were the last member. The group is marked left either way.

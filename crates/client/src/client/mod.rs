@@ -60,7 +60,7 @@ pub struct ClientOptions {
     pub state_writes: StateWrites,
     /// The cryptography backend (default: aws-lc).
     pub crypto: Arc<dyn CryptoProvider>,
-    /// Support SelfRemove (draft-ietf-mls-extensions-10 §6.5, default on): our new
+    /// Support SelfRemove (draft-ietf-mls-extensions-10 §6.3, default on): our new
     /// KeyPackages and groups list it in their capabilities, and [`Client::leave`] uses it in
     /// groups where every member does. Off: we behave as a client without it (leaves list
     /// no SelfRemove; leaving always sends a Remove proposal).
@@ -103,7 +103,7 @@ impl Default for ClientOptions {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum LeaveMechanism {
-    /// A SelfRemove proposal (draft-ietf-mls-extensions-10 §6.5): every member supports it;
+    /// A SelfRemove proposal (draft-ietf-mls-extensions-10 §6.3): every member supports it;
     /// the next commit by any member, or by an external joiner, removes us.
     SelfRemove,
     /// A Remove proposal of our own leaf (RFC 9420 §12.1.3): some member does not support

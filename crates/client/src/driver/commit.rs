@@ -204,7 +204,7 @@ impl<D: DeliveryService> GroupDriver<'_, D> {
                 Op::Remove(users) => {
                     // A member that asked to leave with a SelfRemove goes with its pending
                     // proposal, committed by reference: a Remove of it would be invalid
-                    // (draft-ietf-mls-extensions-10 §6.5).
+                    // (draft-ietf-mls-extensions-10 §6.3).
                     let leaving = leaving_members(&group);
                     let targets: Vec<_> = members
                         .iter()

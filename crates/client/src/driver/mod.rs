@@ -54,7 +54,7 @@ pub(crate) fn group_config() -> GroupConfig {
 /// The parameters of our leaves (KeyPackages, the groups we create): the default
 /// capabilities, plus the SelfRemove proposal type of our groups' codepoint profile when
 /// `self_remove` is on, so that our groups are "self-remove-capable" once every member lists
-/// it (draft-ietf-mls-extensions-10 §6.5).
+/// it (draft-ietf-mls-extensions-10 §6.3).
 pub(crate) fn leaf_options(
     suite: CipherSuite,
     identity: &dyn IdentityProvider,
@@ -74,7 +74,7 @@ pub(crate) fn leaf_options(
     }
 }
 
-/// Whether `proposal` is a SelfRemove (draft-ietf-mls-extensions-10 §6.5).
+/// Whether `proposal` is a SelfRemove (draft-ietf-mls-extensions-10 §6.3).
 pub(crate) fn is_self_remove(proposal: &Proposal) -> bool {
     matches!(
         proposal.extension_body(),

@@ -1,5 +1,5 @@
 //! Application messages (RFC 9420 §6.3: PrivateMessages) and leaving (a SelfRemove
-//! proposal, draft-ietf-mls-extensions-10 §6.5, else a Remove proposal of our own leaf,
+//! proposal, draft-ietf-mls-extensions-10 §6.3, else a Remove proposal of our own leaf,
 //! RFC 9420 §12.1.3).
 //!
 //! A message is encrypted, and the ratchet step is stored together with the text in the
@@ -80,7 +80,7 @@ impl<D: DeliveryService> GroupDriver<'_, D> {
 
     /// Leaves the group (a member cannot commit its own removal, RFC 9420 §12.4): with a
     /// SelfRemove proposal when the group is self-remove-capable and
-    /// [`crate::ClientOptions::self_remove`] is on (draft-ietf-mls-extensions-10 §6.5: any
+    /// [`crate::ClientOptions::self_remove`] is on (draft-ietf-mls-extensions-10 §6.3: any
     /// later commit, an external joiner's too, removes us), else with a Remove proposal of
     /// our own leaf (RFC 9420 §12.1.3), which the next member to sync commits.
     pub(crate) async fn leave(&mut self, group_id: &[u8]) -> Result<LeaveMechanism, ClientError> {

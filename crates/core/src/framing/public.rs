@@ -128,7 +128,7 @@ fn check_public_content(
 /// membership key: every check of [`unprotect_public`] but the value of the membership tag,
 /// whose presence is still checked (RFC 9420 §6.2). An external joiner and the Delivery
 /// Service validate SelfRemove proposals so, "except that [they skip] the validation of the
-/// `membership_tag`" (draft-ietf-mls-extensions-10 §6.5). The signature remains to be
+/// `membership_tag`" (draft-ietf-mls-extensions-10 §6.3). The signature remains to be
 /// verified.
 pub fn unprotect_public_without_membership_key<'a>(
     cs: &dyn CipherSuiteProvider,

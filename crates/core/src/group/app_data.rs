@@ -11,13 +11,13 @@
 //!   `safe_aad` and `content_media_types` in the GroupContext (an AppDataUpdate carries the
 //!   component's whole new value, checked to decode), and `app_ack` in AppEphemeral
 //!   ([`ack`], §6.1). Any other (component, proposal) pair goes to the application: the draft
-//!   leaves where a component may appear to it (§9.2).
+//!   leaves where a component may appear to it (§7.5).
 //! - Commits report what changed ([`AppDataSummary`] in [`super::CommitSummary`]), so that a
 //!   client can show "alice set the topic to …".
 //!
 //! Submodules: [`ack`] (AppAck, §6.1), [`content`] (content media types and
-//! `ApplicationFraming`, §6.3), [`leaf`] (the dictionaries, wire formats and GREASE of the
-//! leaves, KeyPackages and GroupInfos we create, §4.6, §5.1, §5.2).
+//! `ApplicationFraming`, §6.2), [`leaf`] (the dictionaries, wire formats and GREASE of the
+//! leaves, KeyPackages and GroupInfos we create, §4.6, §5, §5.1).
 
 pub mod ack;
 pub mod content;
@@ -86,7 +86,7 @@ pub enum ComponentRejection {
 pub trait ComponentHandler: Send + Sync {
     /// The components the application implements. They are the only ones whose proposals
     /// are valid, besides those Conclave implements, and they are advertised in the
-    /// `app_components` of our leaves (§5.1).
+    /// `app_components` of our leaves (§5).
     fn supported_components(&self) -> Vec<ComponentId>;
 
     /// Validates the data of an AppEphemeral proposal for `call.component_id` (§4.8).
@@ -171,7 +171,7 @@ impl core::fmt::Debug for Components {
 }
 
 /// The components whose GroupContext data Conclave itself updates (draft-ietf-mls-
-/// extensions-10 §5.1, §6.3): an AppDataUpdate of one carries its whole new value.
+/// extensions-10 §5, §6.2): an AppDataUpdate of one carries its whole new value.
 pub const BUILTIN_UPDATE_COMPONENTS: [ComponentId; 3] = [
     APP_COMPONENTS_COMPONENT,
     SAFE_AAD_COMPONENT,
@@ -191,7 +191,7 @@ pub const BUILTIN_EPHEMERAL_COMPONENTS: [ComponentId; 1] = [APP_ACK_COMPONENT];
 pub enum AppDataError {
     /// A draft proposal travels under a codepoint the group's profile does not give it.
     #[error(
-        "draft-ietf-mls-extensions-10 §9.2: proposal type {proposal_type:?} does not carry {kind:?} under the group's codepoint profile {profile}"
+        "draft-ietf-mls-extensions-10 §7.2: proposal type {proposal_type:?} does not carry {kind:?} under the group's codepoint profile {profile}"
     )]
     ProposalCodepoint {
         /// The codepoint on the wire.
@@ -266,7 +266,7 @@ pub enum AppDataError {
     DictionaryNotInCapabilities,
     /// The group's codepoint profile has no wire-format extensions.
     #[error(
-        "draft-ietf-mls-extensions-10 §5.1: the codepoint profile {0} has no required_wire_formats extension"
+        "draft-ietf-mls-extensions-10 §5: the codepoint profile {0} has no required_wire_formats extension"
     )]
     NoWireFormatExtensions(CodepointProfile),
     /// An AppAck does not decode.
@@ -296,17 +296,17 @@ pub enum AppDataError {
     AppAckSenderNotMember(u32),
     /// The group context has no `content_media_types`: application data is not framed.
     #[error(
-        "draft-ietf-mls-extensions-10 §6.3: the group context has no content_media_types, so application data is not ApplicationFraming"
+        "draft-ietf-mls-extensions-10 §6.2: the group context has no content_media_types, so application data is not ApplicationFraming"
     )]
     NotFramed,
     /// Application data is not a valid `ApplicationFraming`.
     #[error(
-        "draft-ietf-mls-extensions-10 §6.3: the application data is not an ApplicationFraming: {0}"
+        "draft-ietf-mls-extensions-10 §6.2: the application data is not an ApplicationFraming: {0}"
     )]
     MalformedFraming(CodecError),
     /// A media type is neither required by the group nor accepted by every member.
     #[error(
-        "draft-ietf-mls-extensions-10 §6.3: media type {0:?} is neither in the group's content_media_types nor accepted by every member"
+        "draft-ietf-mls-extensions-10 §6.2: media type {0:?} is neither in the group's content_media_types nor accepted by every member"
     )]
     MediaTypeNotSupported(String),
 }
@@ -330,7 +330,7 @@ pub fn app_ephemeral_proposal(profile: CodepointProfile, ephemeral: AppEphemeral
 }
 
 /// A draft proposal must travel under the codepoint the group's profile gives its kind
-/// (draft-ietf-mls-extensions-10 §9.2, [`CodepointProfile::proposal_kind`]).
+/// (draft-ietf-mls-extensions-10 §7.2, [`CodepointProfile::proposal_kind`]).
 pub(crate) fn check_codepoint(
     profile: CodepointProfile,
     proposal: &ExtensionProposal,
@@ -373,7 +373,7 @@ fn apply_one_update(
             let list = MediaTypeList::from_bytes(update).map_err(|e| rejected(e.to_string()))?;
             if list.media_type_list.is_empty() {
                 return Err(rejected(
-                    "a content_media_types list must contain at least one media type (§6.3)".into(),
+                    "a content_media_types list must contain at least one media type (§6.2)".into(),
                 ));
             }
             Ok(update.to_vec())
@@ -723,7 +723,7 @@ pub(crate) fn order_for_profile(
 /// changed its dictionary without a GroupContextExtensions proposal: every member supports
 /// the `app_data_dictionary` extension (RFC 9420 §13.4) and whatever the new
 /// `app_components`, `safe_aad` and `content_media_types` require (draft-ietf-mls-
-/// extensions-10 §5.1, §6.3).
+/// extensions-10 §5, §6.2).
 pub(crate) fn check_new_context(
     ctx: &ProposalContext<'_>,
     applied: &AppliedProposals,

@@ -368,7 +368,7 @@ fn publishes_external_pub(config: &GroupConfig) -> bool {
 
 /// Signs the GroupInfo of an epoch (RFC 9420 §12.4.3), with the ratchet tree as the
 /// options say, `external_pub` when `external_pub` is set, and a GREASE `app_data_dictionary`
-/// when the configuration asks for GREASE (draft-ietf-mls-extensions-10 §5.2).
+/// when the configuration asks for GREASE (draft-ietf-mls-extensions-10 §5.1).
 pub(crate) fn sign_group_info(
     cs: &dyn CipherSuiteProvider,
     signer: &SigningIdentity,
@@ -620,7 +620,7 @@ pub(crate) fn process_commit(
 
     // Resolve the proposals (RFC 9420 §12.4): by value from the committer, by reference from
     // the cache. External commits carry no references (§12.4.3.2) but SelfRemoves
-    // (draft-ietf-mls-extensions-10 §6.5).
+    // (draft-ietf-mls-extensions-10 §6.3).
     let mut committed = Vec::with_capacity(commit.proposals.len());
     for entry in &commit.proposals {
         match entry {

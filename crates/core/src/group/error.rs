@@ -147,7 +147,7 @@ pub enum GroupError {
     /// An application message was attempted while proposals are pending (RFC 9420 §12.4).
     #[error("proposals are pending: commit them before sending application data (RFC 9420 §12.4)")]
     ProposalsPending,
-    /// A SelfRemove rule was broken (draft-ietf-mls-extensions-10 §6.5).
+    /// A SelfRemove rule was broken (draft-ietf-mls-extensions-10 §6.3).
     #[error(transparent)]
     SelfRemove(#[from] SelfRemoveError),
     /// The group state could not be decoded.

@@ -49,7 +49,7 @@ pub struct JoinOptions {
     pub app_proposals: Vec<ExtensionProposalBody>,
     /// For an external commit: the pending SelfRemove proposals (PublicMessages) fetched with
     /// the GroupInfo. The joiner validates each, all but its membership tag, and includes
-    /// them by reference (draft-ietf-mls-extensions-10 §6.5: it MUST).
+    /// them by reference (draft-ietf-mls-extensions-10 §6.3: it MUST).
     pub self_removes: Vec<MlsMessage>,
 }
 
@@ -373,7 +373,7 @@ impl Group {
             signature: Vec::new(),
         };
         // Our leaf must meet what the group (as this commit leaves it) requires, as the
-        // members will check (draft-ietf-mls-extensions-10 §5.1, §6.3).
+        // members will check (draft-ietf-mls-extensions-10 §5, §6.2).
         let requirements = NegotiationRequirements::from_extensions(
             &applied.extensions,
             &config.negotiation_policy(),

@@ -104,10 +104,10 @@ pub struct GroupConfig {
     /// ([`crate::codepoints`]). Stored with the group.
     pub codepoint_profile: CodepointProfile,
     /// Whether our LeafNodes, KeyPackages and GroupInfos carry random GREASE components
-    /// (draft-ietf-mls-extensions-10 §5.2: SHOULD); on by default. Stored with the group.
+    /// (draft-ietf-mls-extensions-10 §5.1: SHOULD); on by default. Stored with the group.
     pub grease: bool,
     /// Whether a client that does not accept the media types the group requires is refused
-    /// (draft-ietf-mls-extensions-10 §6.3: SHOULD NOT be added); refused by default. Stored
+    /// (draft-ietf-mls-extensions-10 §6.2: SHOULD NOT be added); refused by default. Stored
     /// with the group.
     pub content_media_types: MediaTypePolicy,
 }
@@ -229,7 +229,7 @@ pub struct LeafOptions {
     /// §4.6), sorted by component.
     pub key_package_app_data: AppDataDictionary,
     /// The media types we accept, advertised as our leaves' `content_media_types`
-    /// (draft-ietf-mls-extensions-10 §6.3: SHOULD); must not be empty.
+    /// (draft-ietf-mls-extensions-10 §6.2: SHOULD); must not be empty.
     pub content_media_types: Option<MediaTypeList>,
 }
 
@@ -282,7 +282,7 @@ pub struct NewGroup {
     /// unilaterally; afterwards AppDataUpdate proposals change them (§4.7).
     pub app_data: AppDataDictionary,
     /// Wire formats every member must support, as a `required_wire_formats` extension
-    /// (draft-ietf-mls-extensions-10 §5.1), if the group's codepoint profile has it.
+    /// (draft-ietf-mls-extensions-10 §5), if the group's codepoint profile has it.
     pub required_wire_formats: Option<WireFormats>,
 }
 
@@ -306,7 +306,7 @@ impl NewGroup {
     }
 
     /// Requires every member to support `components` (the group context's `app_components`,
-    /// draft-ietf-mls-extensions-10 §5.1).
+    /// draft-ietf-mls-extensions-10 §5).
     pub fn with_required_components(
         self,
         components: Vec<ComponentId>,
@@ -318,7 +318,7 @@ impl NewGroup {
     }
 
     /// Requires every member to accept `media_types`, and frames every application message
-    /// (the group context's `content_media_types`, draft-ietf-mls-extensions-10 §6.3).
+    /// (the group context's `content_media_types`, draft-ietf-mls-extensions-10 §6.2).
     pub fn with_content_media_types(self, media_types: &MediaTypeList) -> Result<Self, GroupError> {
         Ok(self.with_app_data(
             crate::codepoints::CONTENT_MEDIA_TYPES_COMPONENT,
@@ -326,7 +326,7 @@ impl NewGroup {
         ))
     }
 
-    /// Requires every member to support `wire_formats` (draft-ietf-mls-extensions-10 §5.1).
+    /// Requires every member to support `wire_formats` (draft-ietf-mls-extensions-10 §5).
     pub fn with_required_wire_formats(mut self, wire_formats: Vec<WireFormat>) -> Self {
         self.required_wire_formats = Some(WireFormats { wire_formats });
         self
@@ -335,7 +335,7 @@ impl NewGroup {
 
 /// The capabilities we advertise by default (RFC 9420 §7.2): MLS 1.0, the group's suite, the
 /// credential types our identity provider validates, and the drafts' extension and proposal
-/// types we implement under `profile` (draft-ietf-mls-extensions-10 §4.6–§4.8, §5.1:
+/// types we implement under `profile` (draft-ietf-mls-extensions-10 §4.6–§4.8, §5:
 /// `app_data_dictionary`, the wire-format extensions, AppDataUpdate and AppEphemeral).
 pub fn default_capabilities(
     suite: CipherSuite,
@@ -833,7 +833,7 @@ impl Group {
     /// Sends `proposal` by reference: returns the message and caches the proposal so that
     /// our next commit includes it (RFC 9420 §12.1). `authenticated_data` follows the Safe
     /// AAD rule of [`Group::encrypt_application_message`]. A SelfRemove goes as
-    /// [`Group::self_remove`] sends it (draft-ietf-mls-extensions-10 §6.5).
+    /// [`Group::self_remove`] sends it (draft-ietf-mls-extensions-10 §6.3).
     pub fn propose(
         &mut self,
         proposal: Proposal,

@@ -65,7 +65,7 @@ pub(crate) fn proposal_ref(
 /// Checks which proposal types each sender type may send (RFC 9420 §12.1.8: external
 /// senders may send Add, Remove, PreSharedKey, ReInit and GroupContextExtensions;
 /// new-member proposals are Adds; ExternalInit only travels by value in external commits).
-/// draft-ietf-mls-extensions-10 §4.7, §4.8, §9.2: AppDataUpdate and AppEphemeral may be sent
+/// draft-ietf-mls-extensions-10 §4.7, §4.8, §7.2: AppDataUpdate and AppEphemeral may be sent
 /// by members and external senders ("External: Y").
 pub(crate) fn check_sender_may_propose(
     sender: &Sender,
@@ -158,7 +158,7 @@ pub(crate) struct AppliedProposals {
     pub(crate) added: Vec<(LeafIndex, KeyPackage)>,
     /// Leaves removed by Remove proposals, with their former leaf nodes.
     pub(crate) removed: Vec<(LeafIndex, LeafNode)>,
-    /// Leaves removed by SelfRemove proposals (draft-ietf-mls-extensions-10 §6.5), with
+    /// Leaves removed by SelfRemove proposals (draft-ietf-mls-extensions-10 §6.3), with
     /// their former leaf nodes.
     pub(crate) self_removed: Vec<(LeafIndex, LeafNode)>,
     /// Leaves updated by Update proposals.
@@ -177,7 +177,7 @@ pub(crate) struct AppliedProposals {
 }
 
 impl AppliedProposals {
-    /// The leaves the commit removes: by SelfRemove (draft-ietf-mls-extensions-10 §6.5),
+    /// The leaves the commit removes: by SelfRemove (draft-ietf-mls-extensions-10 §6.3),
     /// then by Remove.
     pub(crate) fn removed_leaves(&self) -> impl Iterator<Item = LeafIndex> + '_ {
         self.self_removed
@@ -198,7 +198,7 @@ pub(crate) struct ProposalContext<'a> {
     /// Where PSKs come from: a PreSharedKey proposal is valid only if its PSK is available
     /// (RFC 9420 §12.4.2).
     pub(crate) psks: &'a PskSources<'a>,
-    /// The group's codepoints and media-type policy (draft-ietf-mls-extensions-10 §5.1,
+    /// The group's codepoints and media-type policy (draft-ietf-mls-extensions-10 §5,
     /// §6.3, §9).
     pub(crate) policy: NegotiationPolicy,
     /// The application's components (draft-ietf-mls-extensions-10 §4.7, §4.8).
@@ -459,7 +459,7 @@ pub(crate) fn validate_and_apply(
         app_data::apply_app_proposals(ctx, committer, proposals, &mut applied)?;
 
     // GroupContextExtensions must be supported by every member of the new tree (§12.1.7),
-    // and so must a dictionary an AppDataUpdate changed (draft-ietf-mls-extensions-10 §5.1).
+    // and so must a dictionary an AppDataUpdate changed (draft-ietf-mls-extensions-10 §5).
     if proposals
         .iter()
         .any(|p| matches!(p.proposal, Proposal::GroupContextExtensions(_)))

@@ -1,4 +1,4 @@
-//! The SelfRemove proposal (draft-ietf-mls-extensions-10 §6.5): a member asks to leave with
+//! The SelfRemove proposal (draft-ietf-mls-extensions-10 §6.3): a member asks to leave with
 //! a proposal that any later committer, an external joiner included, commits by reference.
 //!
 //! The rules, each once, called from the proposal and commit code:
@@ -32,14 +32,14 @@ use crate::messages::{
 };
 use crate::tree::RatchetTree;
 
-/// A SelfRemove rule was broken (draft-ietf-mls-extensions-10 §6.5).
+/// A SelfRemove rule was broken (draft-ietf-mls-extensions-10 §6.3).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum SelfRemoveError {
     /// The proposal travels under another codepoint than the group's profile gives
     /// SelfRemove.
     #[error(
-        "draft-ietf-mls-extensions-10 §6.5: this group (codepoint profile {profile}) sends \
+        "draft-ietf-mls-extensions-10 §6.3: this group (codepoint profile {profile}) sends \
          SelfRemove as proposal type {expected:#06x}, not {found:#06x}"
     )]
     WrongCodepoint {
@@ -53,7 +53,7 @@ pub enum SelfRemoveError {
     /// A member does not list SelfRemove in its capabilities: the group is not
     /// "self-remove-capable".
     #[error(
-        "draft-ietf-mls-extensions-10 §6.5: the group is not self-remove-capable: the member \
+        "draft-ietf-mls-extensions-10 §6.3: the group is not self-remove-capable: the member \
          at leaf {leaf} does not list proposal type {proposal_type:#06x} in its capabilities \
          (leave with a Remove proposal instead)"
     )]
@@ -65,63 +65,63 @@ pub enum SelfRemoveError {
     },
     /// A SelfRemove came in another wire format than PublicMessage.
     #[error(
-        "draft-ietf-mls-extensions-10 §6.5: a SelfRemove proposal must be sent as a \
+        "draft-ietf-mls-extensions-10 §6.3: a SelfRemove proposal must be sent as a \
          PublicMessage, not wire format {0}"
     )]
     NotPublicMessage(u16),
     /// A SelfRemove from someone who is not a member (an external sender, a new member).
     #[error(
-        "draft-ietf-mls-extensions-10 §6.5: only a member sends a SelfRemove proposal; it \
+        "draft-ietf-mls-extensions-10 §6.3: only a member sends a SelfRemove proposal; it \
          cannot be an external proposal (sender type {0:?})"
     )]
     NotFromMember(SenderType),
     /// A second SelfRemove of one member in one epoch.
     #[error(
-        "draft-ietf-mls-extensions-10 §6.5: a client must not issue more than one SelfRemove \
+        "draft-ietf-mls-extensions-10 §6.3: a client must not issue more than one SelfRemove \
          proposal per epoch (the member at leaf {0} already did)"
     )]
     MoreThanOnePerEpoch(u32),
     /// A SelfRemove inside a commit, by value.
     #[error(
-        "draft-ietf-mls-extensions-10 §6.5: SelfRemove proposals are only allowed in a Commit \
+        "draft-ietf-mls-extensions-10 §6.3: SelfRemove proposals are only allowed in a Commit \
          by reference"
     )]
     ByValue,
     /// A commit includes its committer's own SelfRemove.
     #[error(
-        "draft-ietf-mls-extensions-10 §6.5, RFC 9420 §12.2: a commit must not include the \
+        "draft-ietf-mls-extensions-10 §6.3, RFC 9420 §12.2: a commit must not include the \
          committer's own SelfRemove (another member commits it)"
     )]
     CommittersOwn,
     /// A commit holds a Remove of a leaf whose SelfRemove it also holds.
     #[error(
-        "draft-ietf-mls-extensions-10 §6.5: the Remove proposal of leaf {0} is invalid, the \
+        "draft-ietf-mls-extensions-10 §6.3: the Remove proposal of leaf {0} is invalid, the \
          commit also holds that member's SelfRemove"
     )]
     RemoveOfLeavingMember(u32),
     /// A commit holds an Update of a leaf whose SelfRemove it also holds.
     #[error(
-        "draft-ietf-mls-extensions-10 §6.5, RFC 9420 §12.2: an Update and a SelfRemove apply \
+        "draft-ietf-mls-extensions-10 §6.3, RFC 9420 §12.2: an Update and a SelfRemove apply \
          to the same leaf {0} (a SelfRemove is processed as a Remove)"
     )]
     UpdateOfLeavingMember(u32),
     /// A commit holds two SelfRemoves of one member.
     #[error(
-        "draft-ietf-mls-extensions-10 §6.5, RFC 9420 §12.2: two SelfRemove proposals of the \
+        "draft-ietf-mls-extensions-10 §6.3, RFC 9420 §12.2: two SelfRemove proposals of the \
          member at leaf {0} in one commit"
     )]
     Duplicate(u32),
     /// The SelfRemove's sender leaf is blank or outside the tree.
-    #[error("draft-ietf-mls-extensions-10 §6.5: the SelfRemove's sender leaf {0} is not a member")]
+    #[error("draft-ietf-mls-extensions-10 §6.3: the SelfRemove's sender leaf {0} is not a member")]
     UnknownSender(u32),
     /// An external commit references a proposal that is not a SelfRemove.
     #[error(
-        "draft-ietf-mls-extensions-10 §6.5, RFC 9420 §12.4.3.2: an external commit may \
+        "draft-ietf-mls-extensions-10 §6.3, RFC 9420 §12.4.3.2: an external commit may \
          include only SelfRemove proposals by reference"
     )]
     ExternalCommitReference,
     /// What was given as a SelfRemove proposal is another message.
-    #[error("draft-ietf-mls-extensions-10 §6.5: not a SelfRemove proposal: {0}")]
+    #[error("draft-ietf-mls-extensions-10 §6.3: not a SelfRemove proposal: {0}")]
     NotSelfRemove(&'static str),
 }
 
@@ -138,7 +138,7 @@ fn codepoint(profile: CodepointProfile) -> ProposalType {
     profile.proposal_type(ExtensionProposalKind::SelfRemove)
 }
 
-/// draft-ietf-mls-extensions-10 §6.5 with the group's codepoint profile
+/// draft-ietf-mls-extensions-10 §6.3 with the group's codepoint profile
 /// ([`crate::codepoints`]): a SelfRemove is refused under another profile's codepoint.
 pub(crate) fn check_codepoint(
     profile: CodepointProfile,
@@ -157,7 +157,7 @@ pub(crate) fn check_codepoint(
     }
 }
 
-/// draft-ietf-mls-extensions-10 §6.5 "self-remove-capable group", RFC 9420 §12.2: every
+/// draft-ietf-mls-extensions-10 §6.3 "self-remove-capable group", RFC 9420 §12.2: every
 /// member of `tree` but those in `except` (members the commit removes need not support a
 /// proposal type) lists `proposal_type` in its capabilities.
 fn check_capable(
@@ -177,7 +177,7 @@ fn check_capable(
 }
 
 /// The early branch of [`super::proposals::check_sender_may_propose`] for SelfRemove
-/// (draft-ietf-mls-extensions-10 §6.5: only members; "cannot be sent as an external
+/// (draft-ietf-mls-extensions-10 §6.3: only members; "cannot be sent as an external
 /// proposal"). `None` for every other proposal.
 pub(crate) fn check_sender(sender: &Sender, proposal: &Proposal) -> Option<Result<(), GroupError>> {
     if !is_self_remove(proposal) {
@@ -189,7 +189,7 @@ pub(crate) fn check_sender(sender: &Sender, proposal: &Proposal) -> Option<Resul
     })
 }
 
-/// A SelfRemove received from another member (draft-ietf-mls-extensions-10 §6.5): under the
+/// A SelfRemove received from another member (draft-ietf-mls-extensions-10 §6.3): under the
 /// group's codepoint, as a PublicMessage, in a self-remove-capable group, and the first of
 /// its sender in this epoch (an exact replay is left to the duplicate check). Nothing for
 /// other proposals.
@@ -217,7 +217,7 @@ pub(crate) fn check_received(
 }
 
 /// "A client MUST NOT issue more than one SelfRemove proposal per epoch"
-/// (draft-ietf-mls-extensions-10 §6.5): no other SelfRemove of `leaf` among `cached`.
+/// (draft-ietf-mls-extensions-10 §6.3): no other SelfRemove of `leaf` among `cached`.
 fn check_first_of_sender<'a>(
     cached: impl IntoIterator<Item = &'a CachedProposal>,
     leaf: LeafIndex,
@@ -233,7 +233,7 @@ fn check_first_of_sender<'a>(
     }
 }
 
-/// Sends our SelfRemove (draft-ietf-mls-extensions-10 §6.5) as a PublicMessage whatever the
+/// Sends our SelfRemove (draft-ietf-mls-extensions-10 §6.3) as a PublicMessage whatever the
 /// group's handshake wire format, and caches it like our other proposals. Refused under
 /// another codepoint than the group's, in a group that is not self-remove-capable, or if we
 /// sent one in this epoch already.
@@ -276,7 +276,7 @@ pub(super) fn propose(
     Ok(mls_message(body))
 }
 
-/// draft-ietf-mls-extensions-10 §6.5: "SelfRemove proposals are only allowed in a Commit by
+/// draft-ietf-mls-extensions-10 §6.3: "SelfRemove proposals are only allowed in a Commit by
 /// reference".
 pub(crate) fn check_not_by_value(proposal: &Proposal) -> Result<(), GroupError> {
     if is_self_remove(proposal) {
@@ -287,7 +287,7 @@ pub(crate) fn check_not_by_value(proposal: &Proposal) -> Result<(), GroupError> 
 }
 
 /// An external commit may reference SelfRemoves, and nothing else
-/// (draft-ietf-mls-extensions-10 §6.5; RFC 9420 §12.4.3.2 allows no reference at all).
+/// (draft-ietf-mls-extensions-10 §6.3; RFC 9420 §12.4.3.2 allows no reference at all).
 pub(crate) fn check_external_reference(proposal: &Proposal) -> Result<(), GroupError> {
     if is_self_remove(proposal) {
         Ok(())
@@ -297,7 +297,7 @@ pub(crate) fn check_external_reference(proposal: &Proposal) -> Result<(), GroupE
 }
 
 /// Whether a commit of ours leaves out a cached proposal because of a SelfRemove
-/// (draft-ietf-mls-extensions-10 §6.5): our own SelfRemove (another member commits it), a
+/// (draft-ietf-mls-extensions-10 §6.3): our own SelfRemove (another member commits it), a
 /// Remove of a member whose SelfRemove is pending (that Remove is invalid), and an Update of
 /// such a member (RFC 9420 §12.2 prefers the removal).
 pub(crate) fn left_out_of_commit(
@@ -319,7 +319,7 @@ pub(crate) fn left_out_of_commit(
     }
 }
 
-/// The rules of draft-ietf-mls-extensions-10 §6.5 on a committed list: each SelfRemove is
+/// The rules of draft-ietf-mls-extensions-10 §6.3 on a committed list: each SelfRemove is
 /// another member's (by value it would carry the committer as sender), at most one per
 /// member, and no Remove or Update of a leaving member is in the list.
 pub(crate) fn check_list(
@@ -356,7 +356,7 @@ pub(crate) fn check_list(
     Ok(())
 }
 
-/// Applies the SelfRemoves of a committed list (draft-ietf-mls-extensions-10 §6.5): each
+/// Applies the SelfRemoves of a committed list (draft-ietf-mls-extensions-10 §6.3): each
 /// removes its sender's leaf like a Remove (RFC 9420 §12.1.3), after the Updates and before
 /// the Removes, and requires an UpdatePath. The members that process the commit support the
 /// proposal type (RFC 9420 §12.2; the removed ones need not).
@@ -395,7 +395,7 @@ pub(crate) fn apply(
 
 /// A SelfRemove proposal checked by someone outside the group: an external joiner before it
 /// includes the proposal by reference, or the Delivery Service before it serves it with the
-/// GroupInfo (draft-ietf-mls-extensions-10 §6.5).
+/// GroupInfo (draft-ietf-mls-extensions-10 §6.3).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CheckedSelfRemove {
     /// The leaf of the member leaving.
@@ -407,7 +407,7 @@ pub struct CheckedSelfRemove {
 }
 
 /// Checks a SelfRemove `message` of the epoch a GroupInfo describes (its `context` and
-/// `tree`), as a non-member can (draft-ietf-mls-extensions-10 §6.5): a PublicMessage of this
+/// `tree`), as a non-member can (draft-ietf-mls-extensions-10 §6.3): a PublicMessage of this
 /// group and epoch, a SelfRemove under `profile`'s codepoint, from a member of `tree` whose
 /// signature verifies, in a self-remove-capable group. Its membership tag must be present
 /// but cannot be verified without the membership key ("it skips the validation of the
@@ -450,7 +450,7 @@ pub fn check_as_non_member(
     })
 }
 
-/// The SelfRemoves an external joiner includes (draft-ietf-mls-extensions-10 §6.5), each
+/// The SelfRemoves an external joiner includes (draft-ietf-mls-extensions-10 §6.3), each
 /// checked with [`check_as_non_member`] and at most one per member.
 pub(crate) fn check_for_joiner(
     cs: &dyn CipherSuiteProvider,
@@ -472,7 +472,7 @@ pub(crate) fn check_for_joiner(
 
 impl Group {
     /// Asks to leave the group with a SelfRemove proposal (draft-ietf-mls-extensions-10
-    /// §6.5): returns the PublicMessage to send, and keeps the proposal pending like our other
+    /// §6.3): returns the PublicMessage to send, and keeps the proposal pending like our other
     /// proposals. The next commit by any other member, or by an external joiner, removes us;
     /// we see it as our removal ([`GroupStatus::Removed`](super::GroupStatus::Removed)).
     ///
@@ -493,7 +493,7 @@ impl Group {
     }
 
     /// Whether every member lists the group profile's SelfRemove codepoint in its
-    /// capabilities: a "self-remove-capable group" (draft-ietf-mls-extensions-10 §6.5).
+    /// capabilities: a "self-remove-capable group" (draft-ietf-mls-extensions-10 §6.3).
     pub fn is_self_remove_capable(&self) -> bool {
         check_capable(
             &self.epoch.tree,
@@ -504,7 +504,7 @@ impl Group {
     }
 
     /// The SelfRemove codepoint of the group's profile, for the capabilities of leaves that
-    /// support it (draft-ietf-mls-extensions-10 §6.5, §9.2).
+    /// support it (draft-ietf-mls-extensions-10 §6.3, §7.2).
     pub fn self_remove_proposal_type(&self) -> ProposalType {
         codepoint(self.config.codepoint_profile)
     }

@@ -87,7 +87,7 @@ struct StoredExporterTrees {
     pending: Option<StoredExporterTree>,
 }
 
-/// The drafts' group policy (draft-ietf-mls-extensions-10 §5.2, §6.3), in the
+/// The drafts' group policy (draft-ietf-mls-extensions-10 §5.1, §6.2), in the
 /// [`section::APP_DATA_POLICY`] section; absent means the defaults.
 #[derive(Encode, Decode, PartialEq, Eq)]
 struct StoredAppDataPolicy {

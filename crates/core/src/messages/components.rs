@@ -1,5 +1,5 @@
 //! Wire structures of the Safe Application Interface and the extensions carried by it
-//! (draft-ietf-mls-extensions-10 §3–§6): component identifiers and labels, the application
+//! (draft-ietf-mls-extensions-10 §4–§6): component identifiers and labels, the application
 //! data dictionary, the AppDataUpdate, AppEphemeral and SelfRemove proposals, SafeAAD,
 //! wire-format and component lists, AppAck and content media types.
 //!
@@ -10,18 +10,18 @@ use conclave_codec::{CodecError, Decode, Encode, Reader};
 
 use super::WireFormat;
 
-/// `uint16 ComponentID` (draft-ietf-mls-extensions-10 §3.1): names one application component
+/// `uint16 ComponentID` (draft-ietf-mls-extensions-10 §4.1): names one application component
 /// using the Safe Application Interface. Values 0x8000–0xFFFF are for private use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Encode, Decode)]
 pub struct ComponentId(pub u16);
 
 impl ComponentId {
-    /// Whether the value lies in the private-use range 0x8000–0xFFFF (§9.2).
+    /// Whether the value lies in the private-use range 0x8000–0xFFFF (§7.5).
     pub fn is_private_use(self) -> bool {
         self.0 >= 0x8000
     }
 
-    /// Whether the value is one of the GREASE values 0x0A0A, 0x1A1A, …, 0x7A7A (§9.2).
+    /// Whether the value is one of the GREASE values 0x0A0A, 0x1A1A, …, 0x7A7A (§7.5).
     pub fn is_grease(self) -> bool {
         let [high, low] = self.0.to_be_bytes();
         high == low && low & 0x0F == 0x0A && high <= 0x7A
@@ -150,7 +150,7 @@ pub struct AppEphemeral {
     pub data: Vec<u8>,
 }
 
-/// `SelfRemove` proposal (draft-ietf-mls-extensions-10 §6.5): `struct {}`; the member leaving
+/// `SelfRemove` proposal (draft-ietf-mls-extensions-10 §6.3): `struct {}`; the member leaving
 /// is the proposal's sender.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Encode, Decode)]
 pub struct SelfRemove;
@@ -172,7 +172,7 @@ pub struct SafeAad {
     pub aad_items: Vec<SafeAadItem>,
 }
 
-/// `WireFormats` (draft-ietf-mls-extensions-10 §5.1): the payload of the
+/// `WireFormats` (draft-ietf-mls-extensions-10 §5): the payload of the
 /// `supported_wire_formats` (LeafNode) and `required_wire_formats` (GroupContext) extensions.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Hash, Encode, Decode)]
 pub struct WireFormats {
@@ -209,7 +209,7 @@ pub struct AppAck {
     pub received_ranges: Vec<MessageRange>,
 }
 
-/// `Parameter` of a media type (draft-ietf-mls-extensions-10 §6.3): stored without the
+/// `Parameter` of a media type (draft-ietf-mls-extensions-10 §6.2): stored without the
 /// quotes or escapes of RFC 2045.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Encode, Decode)]
 pub struct MediaTypeParameter {
@@ -219,7 +219,7 @@ pub struct MediaTypeParameter {
     pub parameter_value: Vec<u8>,
 }
 
-/// `MediaType` (draft-ietf-mls-extensions-10 §6.3): `type/subtype` and its parameters.
+/// `MediaType` (draft-ietf-mls-extensions-10 §6.2): `type/subtype` and its parameters.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Encode, Decode)]
 pub struct MediaType {
     /// `opaque type<V>`: top-level type, "/", subtype. Empty in an [`ApplicationFraming`]
@@ -229,7 +229,7 @@ pub struct MediaType {
     pub parameters: Vec<MediaTypeParameter>,
 }
 
-/// `MediaTypeList` (draft-ietf-mls-extensions-10 §6.3): the data of the
+/// `MediaTypeList` (draft-ietf-mls-extensions-10 §6.2): the data of the
 /// `content_media_types` component.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Hash, Encode, Decode)]
 pub struct MediaTypeList {
@@ -237,7 +237,7 @@ pub struct MediaTypeList {
     pub media_type_list: Vec<MediaType>,
 }
 
-/// `ApplicationFraming` (draft-ietf-mls-extensions-10 §6.3): the `application_data` of every
+/// `ApplicationFraming` (draft-ietf-mls-extensions-10 §6.2): the `application_data` of every
 /// application message when the group context lists `content_media_types`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Encode, Decode)]
 pub struct ApplicationFraming {

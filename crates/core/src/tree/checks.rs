@@ -144,7 +144,7 @@ impl RatchetTree {
     }
 
     /// [`RatchetTree::validate_for_join`] with the drafts' group context extensions read as
-    /// `policy` says (draft-ietf-mls-extensions-10 §5.1, §6.3): every leaf must then also
+    /// `policy` says (draft-ietf-mls-extensions-10 §5, §6.2): every leaf must then also
     /// support the components, wire formats and media types the group requires.
     pub fn validate_for_join_in(
         &mut self,

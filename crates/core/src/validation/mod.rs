@@ -1,6 +1,6 @@
 //! Leaf node validation (RFC 9420 §7.3), KeyPackage validation (RFC 9420 §10.1) and the
 //! required-capabilities rules (RFC 9420 §11.1, §12.1.7), with the component, wire-format
-//! and media-type negotiation of draft-ietf-mls-extensions-10 (§4.6, §5.1, §6.3) in
+//! and media-type negotiation of draft-ietf-mls-extensions-10 (§4.6, §5, §6.2) in
 //! [`negotiation`] and the members' support of multi-credentials (§6.5.2,
 //! [`check_multi_credential_support`]).
 //!
@@ -219,7 +219,7 @@ pub enum ValidationError {
     /// Encoding a to-be-signed structure failed.
     #[error("encoding failed: {0}")]
     Encoding(CodecError),
-    /// A negotiation rule of draft-ietf-mls-extensions-10 (§4.6, §5.1, §6.3).
+    /// A negotiation rule of draft-ietf-mls-extensions-10 (§4.6, §5, §6.2).
     #[error(transparent)]
     Negotiation(#[from] NegotiationError),
 }
@@ -262,7 +262,7 @@ pub struct GroupRequirements {
     /// non-default one (RFC 9420 §13.4).
     pub context_extensions: Vec<ExtensionType>,
     /// The components, wire formats and media types every member must support
-    /// (draft-ietf-mls-extensions-10 §5.1, §6.3).
+    /// (draft-ietf-mls-extensions-10 §5, §6.2).
     pub negotiation: NegotiationRequirements,
 }
 
@@ -275,7 +275,7 @@ impl GroupRequirements {
     }
 
     /// The requirements of a GroupContext, with the drafts' extensions read as `policy`
-    /// says (draft-ietf-mls-extensions-10 §5.1, §6.3).
+    /// says (draft-ietf-mls-extensions-10 §5, §6.2).
     pub fn from_group_context_in(
         context: &GroupContext,
         policy: &NegotiationPolicy,

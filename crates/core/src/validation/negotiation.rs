@@ -1,20 +1,20 @@
 //! Negotiation of the components and wire formats of draft-ietf-mls-extensions-10 (§4.6,
-//! §5.1, §5.2, §6.3): what a group context requires, what a leaf supports, and the rules
+//! §5, §5.1, §6.2): what a group context requires, what a leaf supports, and the rules
 //! between the two.
 //!
 //! - `app_data_dictionary` (§4.6): entries sorted by `component_id`, at most one per
 //!   component, wherever a dictionary is validated (KeyPackage, LeafNode, GroupContext,
 //!   GroupInfo).
-//! - `app_components` and `safe_aad` (§5.1): in a LeafNode the supported components, in the
+//! - `app_components` and `safe_aad` (§5): in a LeafNode the supported components, in the
 //!   GroupContext the required ones; every member must list every required one.
-//! - `supported_wire_formats` / `required_wire_formats` (§5.1): every member must support every
+//! - `supported_wire_formats` / `required_wire_formats` (§5): every member must support every
 //!   required wire format. The RFC 9420 wire formats (1–5) are supported by every client, as
-//!   the extensions list only non-default formats (§9.1). Only under codepoint profiles that
+//!   the extensions list only non-default formats (§7.1). Only under codepoint profiles that
 //!   have these extensions ([`CodepointProfile::has_wire_format_extensions`]).
-//! - `content_media_types` (§6.3): a non-empty list; a client that does not accept every media
+//! - `content_media_types` (§6.2): a non-empty list; a client that does not accept every media
 //!   type the group requires is not added (a SHOULD NOT, refused unless the group's policy
 //!   says otherwise, [`MediaTypePolicy`]).
-//! - Unknown component IDs, GREASE values among them (§5.2), are ignored wherever they
+//! - Unknown component IDs, GREASE values among them (§5.1), are ignored wherever they
 //!   appear: only the components named here are read.
 //! - A received leaf that lists `app_data_dictionary` in its capabilities but has no
 //!   `app_components` entry is not refused: it supports no component, and so fails any
@@ -57,7 +57,7 @@ impl core::fmt::Display for DictionaryLocation {
     }
 }
 
-/// Which list of required components (draft-ietf-mls-extensions-10 §5.1).
+/// Which list of required components (draft-ietf-mls-extensions-10 §5).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum ComponentListKind {
@@ -110,7 +110,7 @@ pub enum NegotiationError {
     UnsortedDictionary(DictionaryLocation),
     /// The data of a component this implementation reads does not decode.
     #[error(
-        "draft-ietf-mls-extensions-10 §5.1, §6.3: component {component:?} of the {location} app_data_dictionary does not decode: {error}"
+        "draft-ietf-mls-extensions-10 §5, §6.2: component {component:?} of the {location} app_data_dictionary does not decode: {error}"
     )]
     MalformedComponent {
         /// Where the dictionary is.
@@ -122,11 +122,11 @@ pub enum NegotiationError {
     },
     /// A `content_media_types` list is empty.
     #[error(
-        "draft-ietf-mls-extensions-10 §6.3: the {0} content_media_types list must contain at least one media type"
+        "draft-ietf-mls-extensions-10 §6.2: the {0} content_media_types list must contain at least one media type"
     )]
     EmptyMediaTypeList(DictionaryLocation),
     /// A `supported_wire_formats` or `required_wire_formats` extension does not decode.
-    #[error("draft-ietf-mls-extensions-10 §5.1: extension {extension:?} does not decode: {error}")]
+    #[error("draft-ietf-mls-extensions-10 §5: extension {extension:?} does not decode: {error}")]
     MalformedWireFormats {
         /// The extension's type.
         extension: ExtensionType,
@@ -135,7 +135,7 @@ pub enum NegotiationError {
     },
     /// A leaf or member does not list a component the group requires.
     #[error(
-        "draft-ietf-mls-extensions-10 §5.1: {supporter} does not support component {component:?}, which the group context requires in {list}"
+        "draft-ietf-mls-extensions-10 §5: {supporter} does not support component {component:?}, which the group context requires in {list}"
     )]
     RequiredComponentUnsupported {
         /// Who lacks it.
@@ -147,7 +147,7 @@ pub enum NegotiationError {
     },
     /// A leaf or member does not support a wire format the group requires.
     #[error(
-        "draft-ietf-mls-extensions-10 §5.1: {supporter} does not support wire format {wire_format:?}, which the group's required_wire_formats lists"
+        "draft-ietf-mls-extensions-10 §5: {supporter} does not support wire format {wire_format:?}, which the group's required_wire_formats lists"
     )]
     RequiredWireFormatUnsupported {
         /// Who lacks it.
@@ -157,7 +157,7 @@ pub enum NegotiationError {
     },
     /// A leaf or member does not accept a media type the group requires.
     #[error(
-        "draft-ietf-mls-extensions-10 §6.3: {supporter} does not accept media type {media_type:?}, which the group's content_media_types requires"
+        "draft-ietf-mls-extensions-10 §6.2: {supporter} does not accept media type {media_type:?}, which the group's content_media_types requires"
     )]
     RequiredMediaTypeUnsupported {
         /// Who lacks it.
@@ -168,7 +168,7 @@ pub enum NegotiationError {
 }
 
 /// Whether a client that does not accept the media types a group requires may be added
-/// (draft-ietf-mls-extensions-10 §6.3: "SHOULD NOT add … unless all the members … advertise
+/// (draft-ietf-mls-extensions-10 §6.2: "SHOULD NOT add … unless all the members … advertise
 /// support for all the required media types").
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 #[non_exhaustive]
@@ -192,7 +192,7 @@ pub struct NegotiationPolicy {
     pub media_types: MediaTypePolicy,
 }
 
-/// What a group context requires of every member (draft-ietf-mls-extensions-10 §5.1, §6.3).
+/// What a group context requires of every member (draft-ietf-mls-extensions-10 §5, §6.2).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct NegotiationRequirements {
     /// Components every member must list in its `app_components`.
@@ -249,7 +249,7 @@ impl NegotiationRequirements {
 /// rule (sorted by `component_id`, at most one entry per component). In a LeafNode or the
 /// GroupContext the components this implementation reads (`app_components`, `safe_aad`,
 /// `content_media_types`) must decode too; any other component, GREASE values included, is
-/// left alone (§5.2).
+/// left alone (§5.1).
 pub fn check_dictionary(
     extensions: &[Extension],
     location: DictionaryLocation,
@@ -296,7 +296,7 @@ fn components_list(
 }
 
 /// The `content_media_types` of a dictionary, if present: a non-empty `MediaTypeList`
-/// (draft-ietf-mls-extensions-10 §6.3).
+/// (draft-ietf-mls-extensions-10 §6.2).
 pub fn media_type_list(
     dictionary: &AppDataDictionary,
     location: DictionaryLocation,
@@ -348,7 +348,7 @@ pub fn is_default_wire_format(wire_format: WireFormat) -> bool {
 }
 
 /// Checks a LeafNode's own `app_data_dictionary` (draft-ietf-mls-extensions-10 §4.6) and that
-/// it supports everything `requirements` names (§5.1, §6.3). `supporter` names the leaf in
+/// it supports everything `requirements` names (§5, §6.2). `supporter` names the leaf in
 /// the error.
 pub fn check_leaf_meets(
     requirements: &NegotiationRequirements,
@@ -426,7 +426,7 @@ pub fn check_leaf_meets(
 }
 
 /// Checks that every member supports everything `requirements` names (draft-ietf-mls-
-/// extensions-10 §5.1, §6.3): for a new group context (a GroupContextExtensions proposal,
+/// extensions-10 §5, §6.2): for a new group context (a GroupContextExtensions proposal,
 /// an AppDataUpdate of the `app_components`, `safe_aad` or `content_media_types` component,
 /// a new group, a group being joined). The members are those of the group after the commit.
 pub fn check_members_meet<'l>(

@@ -207,7 +207,7 @@ pub(crate) async fn post_message(
     }
 }
 
-/// A SelfRemove proposal posted by a member (draft-ietf-mls-extensions-10 §6.5: the DS
+/// A SelfRemove proposal posted by a member (draft-ietf-mls-extensions-10 §6.3: the DS
 /// validates it, all but its membership tag): checked against the GroupInfo and tree of the
 /// current epoch when the DS holds them, else stored as any proposal is (members validate
 /// it; the DS serves only SelfRemoves it could check to joiners). 409 for another epoch,
@@ -321,7 +321,7 @@ pub(crate) async fn group_info(
 
 /// `GET /v1/groups/{id}/external-join`: the latest GroupInfo with the SelfRemove proposals
 /// of its epoch that verify against it, at most one per member, and the ratchet tree if the
-/// committer supplied it (draft-ietf-mls-extensions-10 §6.5: the DS SHOULD attach the
+/// committer supplied it (draft-ietf-mls-extensions-10 §6.3: the DS SHOULD attach the
 /// SelfRemoves it knows to the GroupInfo; the joiner MUST include them).
 pub(crate) async fn external_join(
     State(state): St,

@@ -443,7 +443,7 @@ pub trait Store: Send + Sync + 'static {
     /// The proposals (content type 2) of the group's epoch `epoch`, when it is the current
     /// one: the entries after the log's last commit, in order, at most `limit`. The SelfRemove
     /// proposals served to external joiners are found among them
-    /// (draft-ietf-mls-extensions-10 §6.5). The scan walks back from the end of the log to
+    /// (draft-ietf-mls-extensions-10 §6.3). The scan walks back from the end of the log to
     /// that commit, so it reads only the current epoch's entries.
     async fn epoch_proposals(
         &self,

@@ -1,4 +1,4 @@
-//! Content media types (draft-ietf-mls-extensions-10 §6.3): when the group context's
+//! Content media types (draft-ietf-mls-extensions-10 §6.2): when the group context's
 //! `app_data_dictionary` has the `content_media_types` component, every `application_data`
 //! of the group is an `ApplicationFraming` naming the media type of its content; an empty
 //! type means the first type of the group's list.
@@ -19,7 +19,7 @@ use crate::validation::negotiation::{
     DictionaryLocation, check_dictionary, media_type_list, same_media_type,
 };
 
-/// Application content read from an `ApplicationFraming` (§6.3).
+/// Application content read from an `ApplicationFraming` (§6.2).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FramedApplicationData {
     /// The content's media type; when the framing left it empty, the first media type of
@@ -31,7 +31,7 @@ pub struct FramedApplicationData {
     pub content: Vec<u8>,
 }
 
-/// The `content_media_types` of a group context, if it has them (§6.3).
+/// The `content_media_types` of a group context, if it has them (§6.2).
 pub fn context_media_types(context: &GroupContext) -> Result<Option<MediaTypeList>, GroupError> {
     let location = DictionaryLocation::GroupContext;
     let dictionary =
@@ -45,7 +45,7 @@ pub fn context_media_types(context: &GroupContext) -> Result<Option<MediaTypeLis
 }
 
 /// Reads `application_data` of a group whose context is `context` as an
-/// `ApplicationFraming` (§6.3).
+/// `ApplicationFraming` (§6.2).
 pub fn read_application_framing(
     context: &GroupContext,
     data: &[u8],
@@ -68,7 +68,7 @@ pub fn read_application_framing(
     })
 }
 
-/// Checks outgoing `application_data` (§6.3): in a group with `content_media_types` it must
+/// Checks outgoing `application_data` (§6.2): in a group with `content_media_types` it must
 /// be an `ApplicationFraming`.
 pub(crate) fn check_outgoing(context: &GroupContext, data: &[u8]) -> Result<(), GroupError> {
     if context_media_types(context)?.is_some() {
@@ -78,13 +78,13 @@ pub(crate) fn check_outgoing(context: &GroupContext, data: &[u8]) -> Result<(), 
 }
 
 impl Group {
-    /// The group context's `content_media_types` (§6.3), if any: then every application
+    /// The group context's `content_media_types` (§6.2), if any: then every application
     /// message is framed ([`Group::encrypt_framed_application_message`]).
     pub fn content_media_types(&self) -> Result<Option<MediaTypeList>, GroupError> {
         context_media_types(&self.epoch.context)
     }
 
-    /// Frames `content` as `media_type` and encrypts it as an application message (§6.3).
+    /// Frames `content` as `media_type` and encrypts it as an application message (§6.2).
     /// An empty `media_type.media_type` means the group's first media type; any other type
     /// must be in the group's `content_media_types` or accepted by every member.
     pub fn encrypt_framed_application_message(
@@ -117,7 +117,7 @@ impl Group {
 
     /// Reads the `application_data` of an application message of `epoch` (the current one
     /// or a kept past one, as [`crate::group::ProcessedMessage::Application`] reports it) as
-    /// an `ApplicationFraming` (§6.3). Changes nothing.
+    /// an `ApplicationFraming` (§6.2). Changes nothing.
     pub fn read_framed_application_data(
         &self,
         epoch: u64,

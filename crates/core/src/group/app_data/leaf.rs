@@ -1,4 +1,4 @@
-//! The drafts' extensions of what we create (draft-ietf-mls-extensions-10 §4.6, §5.1, §5.2):
+//! The drafts' extensions of what we create (draft-ietf-mls-extensions-10 §4.6, §5, §5.1):
 //! the `app_data_dictionary` of our LeafNodes, KeyPackages, GroupInfos and new groups, our
 //! `supported_wire_formats`, the capabilities that announce them, and GREASE.
 //!
@@ -8,7 +8,7 @@
 //!   component"), plus the application's entries.
 //! - With [`crate::group::GroupConfig::grease`] (the default), our LeafNodes, KeyPackages
 //!   and GroupInfos carry a random GREASE component entry, and our `app_components` list a
-//!   random GREASE component (§5.2: "A random selection of GREASE values SHOULD be included").
+//!   random GREASE component (§5.1: "A random selection of GREASE values SHOULD be included").
 
 use conclave_codec::Encode;
 use conclave_crypto::CryptoRandom;
@@ -58,7 +58,7 @@ pub const SUPPORTED_WIRE_FORMATS: [WireFormat; 5] = [
     WireFormat::KEY_PACKAGE,
 ];
 
-/// A GREASE component drawn from `rng` (§5.2).
+/// A GREASE component drawn from `rng` (§5.1).
 fn grease_component(rng: &mut dyn CryptoRandom) -> Result<ComponentId, GroupError> {
     let mut byte = [0u8; 1];
     rng.fill(&mut byte)?;
@@ -102,7 +102,7 @@ fn has_grease(dictionary: &AppDataDictionary) -> bool {
 }
 
 /// The extensions of a LeafNode we create (RFC 9420 §7.2, draft-ietf-mls-extensions-10
-/// §4.6, §5.1, §5.2): `options.leaf_extensions`, with the `app_data_dictionary` built as the
+/// §4.6, §5, §5.1): `options.leaf_extensions`, with the `app_data_dictionary` built as the
 /// module documentation says when `capabilities` list it, and our `supported_wire_formats`
 /// when they list that.
 pub(crate) fn leaf_extensions(
@@ -148,7 +148,7 @@ pub(crate) fn leaf_extensions(
             dictionary.insert(grease_component(rng)?, Vec::new());
         }
         let extension = dictionary.to_extension()?;
-        // What we send is what we would accept (§4.6, §5.1).
+        // What we send is what we would accept (§4.6, §5).
         check_dictionary(std::slice::from_ref(&extension), location)
             .map_err(ValidationError::from)?;
         extensions.push(extension);
@@ -175,7 +175,7 @@ pub(crate) fn leaf_extensions(
 }
 
 /// The extensions of a KeyPackage we create (RFC 9420 §10, draft-ietf-mls-extensions-10
-/// §4.6, §5.2): `options.key_package_extensions`, with `options.key_package_app_data` and a
+/// §4.6, §5.1): `options.key_package_extensions`, with `options.key_package_app_data` and a
 /// GREASE entry in its `app_data_dictionary` when our capabilities list the extension.
 pub(crate) fn key_package_extensions(
     options: &LeafOptions,
@@ -209,7 +209,7 @@ pub(crate) fn key_package_extensions(
     Ok(extensions)
 }
 
-/// The GREASE `app_data_dictionary` of a GroupInfo we sign (§5.2), when the group's
+/// The GREASE `app_data_dictionary` of a GroupInfo we sign (§5.1), when the group's
 /// configuration asks for GREASE. The GREASE component is chosen from the epoch's
 /// `confirmation_tag`, so that every GroupInfo of an epoch carries the same one (a GroupInfo
 /// is also signed where no randomness is at hand, [`crate::group::Group::group_info`]).
@@ -233,7 +233,7 @@ pub(crate) fn group_info_grease(
 }
 
 /// The group context extensions of a new group (RFC 9420 §11, draft-ietf-mls-extensions-10
-/// §4.6, §5.1): `group.extensions`, with `group.app_data` merged into its
+/// §4.6, §5): `group.extensions`, with `group.app_data` merged into its
 /// `app_data_dictionary` and `group.required_wire_formats` as a `required_wire_formats`
 /// extension (which `profile` must have).
 pub(crate) fn group_context_extensions(

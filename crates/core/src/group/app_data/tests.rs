@@ -1,5 +1,5 @@
 //! Tests of application data in the group state (draft-ietf-mls-extensions-10 §4.6–§4.8,
-//! §5.1, §5.2, §6.1, §6.3): dictionaries, AppDataUpdate and AppEphemeral through commits,
+//! §5, §5.1, §6.1, §6.2): dictionaries, AppDataUpdate and AppEphemeral through commits,
 //! negotiation of components, wire formats and media types, GREASE, AppAck and framing.
 //! Every refusal is checked to leave the group byte for byte as it was.
 
@@ -323,7 +323,7 @@ fn app_data_error(error: GroupError) -> AppDataError {
     }
 }
 
-// ---- dictionaries we create (§4.6, §5.1, §5.2) ---------------------------------------------
+// ---- dictionaries we create (§4.6, §5, §5.1) ---------------------------------------------
 
 #[test]
 fn a_new_group_carries_its_app_data_in_the_group_context() {
@@ -1469,7 +1469,7 @@ fn new_member_proposals_may_not_carry_app_data_and_only_members_self_remove() {
     }
 }
 
-// ---- required components (§5.1) -----------------------------------------------------------
+// ---- required components (§5) -----------------------------------------------------------
 
 #[test]
 fn a_joiner_without_a_required_component_is_refused() {
@@ -1622,7 +1622,7 @@ fn a_malformed_built_in_component_update_is_refused() {
     ));
 }
 
-// ---- wire formats (§5.1) ----------------------------------------------------------------------
+// ---- wire formats (§5) ----------------------------------------------------------------------
 
 const TARGETED: WireFormat = crate::codepoints::TARGETED_MESSAGE_WIRE_FORMAT;
 
@@ -1770,7 +1770,7 @@ fn wire_format_extensions_are_neither_sent_nor_read_under_the_openmls_profile() 
     assert!(requirements.is_empty());
 }
 
-// ---- content media types (§6.3) ---------------------------------------------------------------
+// ---- content media types (§6.2) ---------------------------------------------------------------
 
 fn framed_group(rng: &mut SeededRng) -> Vec<Group> {
     let group = new_group()

@@ -1,4 +1,4 @@
-//! Tests of SelfRemove (draft-ietf-mls-extensions-10 §6.5): the proposal committed by another
+//! Tests of SelfRemove (draft-ietf-mls-extensions-10 §6.3): the proposal committed by another
 //! member and by an external joiner, and every rule refused with the group left unchanged.
 
 use std::sync::{Arc, RwLock};
