@@ -36,6 +36,7 @@ pub mod delivery;
 pub mod error;
 pub mod event;
 pub mod store;
+pub mod topic;
 
 mod client;
 mod driver;
