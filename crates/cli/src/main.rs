@@ -10,6 +10,7 @@
 //! conclave --home /tmp/alice group add friends bob carol
 //! conclave --home /tmp/alice send friends "hello"
 //! conclave --home /tmp/bob sync
+//! conclave --home /tmp/alice group topic friends "Friday lunch"
 //! ```
 
 mod demo;

@@ -1,6 +1,7 @@
 //! The user's group operations (RFC 9420 §11-§12): creating a group and registering it with
-//! the DS, listing groups and their history, and adding, removing, updating, leaving and
-//! sending — each under the profile lock, run by the [`crate::driver::GroupDriver`].
+//! the DS, listing groups and their history, and adding, removing, updating, setting the topic
+//! (draft-ietf-mls-extensions-10 §4.7), leaving and sending — each under the profile lock, run
+//! by the [`crate::driver::GroupDriver`].
 
 use std::collections::HashSet;
 
