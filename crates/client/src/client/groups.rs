@@ -210,7 +210,8 @@ impl Client {
     /// [`crate::topic`]), retried like every commit when another one wins the epoch; pending
     /// proposals are committed with it (RFC 9420 §12.4). A topic longer than
     /// [`crate::topic::CONCLAVE_TOPIC_MAX_BYTES`] bytes is refused before anything is sent,
-    /// and so is a change when a member's client does not support topics. Returns whether a
+    /// and so is a change when a member's client does not support topics. The group's log is
+    /// applied first, so that the change is decided on the latest topic. Returns whether a
     /// commit was made (`false`: the topic was `topic` already).
     pub async fn set_topic(
         &mut self,
@@ -222,6 +223,8 @@ impl Client {
         }
         let _lock = self.lock()?;
         let row = self.require_active(group)?;
+        // Whether there is anything to change depends on the latest topic: catch up first.
+        self.driver().sync_group_log(&row.group_id).await?;
         let committed = self
             .driver()
             .run_commit(&row.group_id, &Op::SetTopic(topic.map(str::to_owned)))
