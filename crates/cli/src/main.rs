@@ -10,6 +10,7 @@
 //! conclave --home /tmp/alice group add friends bob carol
 //! conclave --home /tmp/alice send friends "hello"
 //! conclave --home /tmp/bob sync
+//! conclave --home /tmp/alice group topic friends "Friday lunch"
 //! ```
 
 mod demo;
@@ -164,7 +165,19 @@ enum GroupCommand {
         /// The group.
         group: String,
     },
-    /// List your groups.
+    /// Show the group topic, set it (one commit), or clear it with --clear. The topic is
+    /// UTF-8 text of at most 256 bytes, which every member's client checks.
+    Topic {
+        /// The group.
+        group: String,
+        /// The new topic; without it (and without --clear) the current topic is shown.
+        #[arg(conflicts_with = "clear")]
+        text: Option<String>,
+        /// Remove the topic.
+        #[arg(long)]
+        clear: bool,
+    },
+    /// List your groups (with their topics).
     List,
 }
 
@@ -597,11 +610,56 @@ async fn group(cli: &Cli, out: &Output, command: &GroupCommand) -> anyhow::Resul
                 &text,
             );
         }
+        GroupCommand::Topic { group, text, clear } => {
+            topic(&mut client, out, group, text.as_deref(), *clear).await?;
+        }
         GroupCommand::List => {
             let groups = client.groups()?;
             out.groups(&groups);
         }
     }
+    Ok(())
+}
+
+/// `conclave group topic`: shows, sets or clears the group topic.
+async fn topic(
+    client: &mut Client,
+    out: &Output,
+    group: &str,
+    text: Option<&str>,
+    clear: bool,
+) -> anyhow::Result<()> {
+    let quoted = |t: &str| format!("{t:?}");
+    if text.is_none() && !clear {
+        let topic = client.topic(group)?;
+        let shown = topic
+            .as_deref()
+            .map_or_else(|| "no topic".to_owned(), quoted);
+        out.value(
+            &serde_json::json!({"group": group, "topic": topic}),
+            &format!("{group}: {shown}"),
+        );
+        return Ok(());
+    }
+    if text == Some("") {
+        bail!("the topic is empty: give some text, or use --clear to remove the topic");
+    }
+    let changed = client.set_topic(group, text).await?;
+    let summary = client.group(group)?;
+    let said = match (text, changed) {
+        (Some(t), true) => format!(
+            "set the topic of {group} to {} (epoch {})",
+            quoted(t),
+            summary.epoch
+        ),
+        (Some(t), false) => format!("the topic of {group} is {} already", quoted(t)),
+        (None, true) => format!("cleared the topic of {group} (epoch {})", summary.epoch),
+        (None, false) => format!("{group} has no topic already"),
+    };
+    out.value(
+        &serde_json::json!({"group": group, "topic": summary.topic, "changed": changed, "epoch": summary.epoch}),
+        &said,
+    );
     Ok(())
 }
 

@@ -179,8 +179,13 @@ impl Output {
                 Some(reason) => format!("{:?}: {reason}", g.status).to_lowercase(),
                 None => format!("{:?}", g.status).to_lowercase(),
             };
+            let topic = g
+                .topic
+                .as_ref()
+                .map(|t| format!("  topic: {t:?}"))
+                .unwrap_or_default();
             self.line(&format!(
-                "{}  epoch {}  members: {}  ({status})",
+                "{}  epoch {}  members: {}{topic}  ({status})",
                 g.name,
                 g.epoch,
                 g.members.join(", ")

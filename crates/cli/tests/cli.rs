@@ -5,7 +5,9 @@
 //!   read what follows;
 //! - restart: a client killed (SIGKILL) in the middle of a long sync resumes without losing
 //!   or repeating a message;
-//! - `conclave demo` exits 0.
+//! - `conclave demo` exits 0;
+//! - leaving (SelfRemove or a Remove proposal) and the group topic (set, shown, cleared, in
+//!   `group list` and `history`).
 
 // Test code: a panic is a test failure (clippy.toml allows this in #[test] functions; the
 // helpers of this file are test code too).
@@ -480,4 +482,113 @@ fn group_leave_uses_self_remove_when_every_member_supports_it_and_a_remove_propo
     ok(&devnet, &home("alice"), &["group", "create", "solo"]);
     let said = human(&devnet, &home("alice"), &["group", "leave", "solo"]);
     assert_eq!(said.trim(), "left solo; you were the last member");
+}
+
+/// Runs a command that must fail; returns its standard error.
+fn fails(devnet: &DevnetProcess, home: &Path, args: &[&str]) -> String {
+    let output = Command::new(EXE)
+        .arg("--home")
+        .arg(home)
+        .arg("--devnet")
+        .arg(&devnet.dir)
+        .args(args)
+        .env_remove("CONCLAVE_DS")
+        .env_remove("CONCLAVE_AS")
+        .env_remove("CONCLAVE_HOME")
+        .env_remove("CONCLAVE_NO_SELF_REMOVE")
+        .output()
+        .unwrap();
+    assert!(!output.status.success(), "conclave {args:?} succeeded");
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+#[test]
+fn group_topic_sets_shows_and_clears_the_topic_and_list_and_history_show_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let devnet = start_devnet(dir.path());
+    let home = |u: &str| dir.path().join(u);
+    for user in ["alice", "bob"] {
+        ok(&devnet, &home(user), &["register", user]);
+    }
+    ok(&devnet, &home("alice"), &["group", "create", "friends"]);
+    ok(&devnet, &home("alice"), &["group", "add", "friends", "bob"]);
+    ok(&devnet, &home("bob"), &["sync"]);
+
+    let said = human(&devnet, &home("alice"), &["group", "topic", "friends"]);
+    assert_eq!(said.trim(), "friends: no topic");
+    let said = human(
+        &devnet,
+        &home("alice"),
+        &["group", "topic", "friends", "Friday lunch"],
+    );
+    assert_eq!(
+        said.trim(),
+        "set the topic of friends to \"Friday lunch\" (epoch 2)"
+    );
+
+    // Bob sees it after a sync: in the group list, the topic command and the history.
+    let synced = ok(&devnet, &home("bob"), &["sync"]);
+    assert!(
+        synced.iter().any(|v| v["event"] == "membership"
+            && v["text"] == "alice set the topic to \"Friday lunch\""),
+        "{synced:?}"
+    );
+    let list = human(&devnet, &home("bob"), &["group", "list"]);
+    assert!(
+        list.contains("members: alice, bob  topic: \"Friday lunch\"  (active)"),
+        "{list}"
+    );
+    let shown = ok(&devnet, &home("bob"), &["group", "topic", "friends"]);
+    assert_eq!(shown[0]["topic"], "Friday lunch");
+    let history = human(&devnet, &home("bob"), &["history", "friends"]);
+    assert!(
+        history.lines().any(|l| l
+            .trim_start()
+            .ends_with("* alice set the topic to \"Friday lunch\"")),
+        "{history}"
+    );
+
+    // Bob changes it, Alice sees it; then Alice clears it.
+    human(
+        &devnet,
+        &home("bob"),
+        &["group", "topic", "friends", "Saturday brunch"],
+    );
+    ok(&devnet, &home("alice"), &["sync"]);
+    let said = human(&devnet, &home("alice"), &["group", "topic", "friends"]);
+    assert_eq!(said.trim(), "friends: \"Saturday brunch\"");
+    let said = human(
+        &devnet,
+        &home("alice"),
+        &["group", "topic", "friends", "--clear"],
+    );
+    assert_eq!(said.trim(), "cleared the topic of friends (epoch 4)");
+    ok(&devnet, &home("bob"), &["sync"]);
+    let groups = ok(&devnet, &home("bob"), &["group", "list"]);
+    assert_eq!(groups[0][0]["topic"], Value::Null);
+    let history = human(&devnet, &home("bob"), &["history", "friends"]);
+    assert!(
+        history.contains("* bob set the topic to \"Saturday brunch\""),
+        "{history}"
+    );
+    assert!(history.contains("* alice cleared the topic"), "{history}");
+
+    // Refused locally, with what to do.
+    let long = "x".repeat(300);
+    let error = fails(
+        &devnet,
+        &home("alice"),
+        &["group", "topic", "friends", &long],
+    );
+    assert!(
+        error.contains(
+            "invalid topic: a group topic is at most 256 bytes of UTF-8, and this one has 300 \
+             bytes; shorten it"
+        ),
+        "{error}"
+    );
+    let error = fails(&devnet, &home("alice"), &["group", "topic", "friends", ""]);
+    assert!(error.contains("use --clear to remove the topic"), "{error}");
+    let said = human(&devnet, &home("alice"), &["group", "topic", "friends"]);
+    assert_eq!(said.trim(), "friends: no topic");
 }

@@ -73,6 +73,21 @@ pub enum ClientError {
         /// The group.
         group: String,
     },
+    /// A group topic breaks the topic component's rule ([`crate::topic`]).
+    #[error("invalid topic: {0}")]
+    InvalidTopic(String),
+    /// Members' clients do not support the group topic: a topic change would be an invalid
+    /// commit for them (draft-ietf-mls-extensions-10 §4.7, §5.1).
+    #[error(
+        "cannot change the topic: the client of {} does not support group topics (its leaf \
+         does not list the topic component in app_components); the topic can change once \
+         they use a client that does and have updated their keys",
+        members.join(", ")
+    )]
+    TopicUnsupported {
+        /// The members, by name.
+        members: Vec<String>,
+    },
     /// The Delivery Service kept refusing our commit with "wrong epoch".
     #[error(
         "the group kept moving while we tried to commit ({attempts} attempts lost the race); \

@@ -36,7 +36,8 @@ pub enum Event {
         /// Why.
         reason: String,
     },
-    /// A commit changed the group (members added or removed, keys updated).
+    /// A commit changed the group (members added or removed, keys updated, the topic set or
+    /// cleared).
     Membership {
         /// Local group name.
         group: String,

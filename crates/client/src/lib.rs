@@ -30,12 +30,18 @@
 //! member to sync commits it: every client commits the pending proposals of others after
 //! each sync, and before sending, as RFC 9420 §12.4 requires; a SelfRemove is also committed
 //! by an external joiner.
+//!
+//! The group topic ([`topic`]) is an application component of our own
+//! (draft-ietf-mls-extensions-10 §4.6-§4.7): [`Client::set_topic`] commits an AppDataUpdate,
+//! every member's client checks it with the same component logic, and
+//! [`GroupSummary::topic`] and the history show it.
 
 pub mod applier;
 pub mod delivery;
 pub mod error;
 pub mod event;
 pub mod store;
+pub mod topic;
 
 mod client;
 mod driver;

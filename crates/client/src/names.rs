@@ -5,9 +5,10 @@
 use std::collections::HashMap;
 
 use conclave_api::authentication::{is_valid_name, name_of_identity};
+use conclave_core::codepoints::CONCLAVE_TOPIC_COMPONENT;
 use conclave_core::credential::IdentityProvider;
 use conclave_core::group::{CommitSummary, Group};
-use conclave_core::messages::{LeafIndex, LeafNode};
+use conclave_core::messages::{LeafIndex, LeafNode, Sender};
 
 use crate::error::ClientError;
 
@@ -53,8 +54,11 @@ pub(crate) fn check_name(name: &str) -> Result<(), ClientError> {
     }
 }
 
-/// A commit in words: "alice added bob and removed carol" (RFC 9420 §12.4.2 gives the
-/// added and removed leaves; removed members are named from the epoch `before`).
+/// A commit in words: "alice added bob and removed carol", "alice set the topic to \"…\""
+/// (RFC 9420 §12.4.2 gives the added and removed leaves; removed members are named from the
+/// epoch `before`; draft-ietf-mls-extensions-10 §4.7 the components whose data changed, of
+/// which the topic is told, [`crate::topic`]). A topic proposed by another member than the
+/// committer is told as theirs: "alice added bob; carol set the topic to \"…\"".
 pub(crate) fn describe_commit(
     identity: &dyn IdentityProvider,
     summary: &CommitSummary,
@@ -91,8 +95,34 @@ pub(crate) fn describe_commit(
     if !removed.is_empty() {
         parts.push(format!("removed {}", removed.join(", ")));
     }
-    if parts.is_empty() {
+    let mut topic_setters = Vec::new();
+    for change in &summary.app_data.changes {
+        if change.component_id != CONCLAVE_TOPIC_COMPONENT {
+            continue;
+        }
+        let text = match &change.data {
+            Some(data) => format!("set the topic to {:?}", String::from_utf8_lossy(data)),
+            None => "cleared the topic".to_owned(),
+        };
+        // The topic's last proposer, who may not be the committer (by reference).
+        let setter = match change.senders.last() {
+            Some(Sender::Member(leaf)) if summary.committer_leaf != Some(*leaf) => {
+                Some(name_now(*leaf))
+            }
+            _ => None,
+        };
+        match setter {
+            None => parts.push(text),
+            Some(setter) => topic_setters.push(format!("{setter} {text}")),
+        }
+    }
+    if parts.is_empty() && topic_setters.is_empty() {
         parts.push("updated the group keys".into());
     }
-    format!("{committer} {}", parts.join(" and "))
+    let mut sentences = Vec::new();
+    if !parts.is_empty() {
+        sentences.push(format!("{committer} {}", parts.join(" and ")));
+    }
+    sentences.extend(topic_setters);
+    sentences.join("; ")
 }

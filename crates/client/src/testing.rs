@@ -44,6 +44,7 @@ pub(crate) fn params(signer: SigningIdentity, self_remove: bool) -> MemberParams
     MemberParams {
         config: group_config(),
         leaf: leaf_options(SUITE, &BasicIdentityProvider, self_remove),
+        components: crate::topic::components(),
         ..MemberParams::new(env(), signer)
     }
 }

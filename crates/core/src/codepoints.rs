@@ -90,6 +90,18 @@ pub const GREASE_COMPONENTS: [ComponentId; 8] = [
     ComponentId(0x7A7A),
 ];
 
+// ---- Conclave's own components (draft-ietf-mls-extensions-10 §7.5: 0x8000-0xFFFF are for
+// private use) ---------------------------------------------------------------------------
+
+/// Conclave's group topic (GC): the group context's data of this component is the topic, UTF-8
+/// text of at most 256 bytes; an AppDataUpdate `update` carries the whole new topic (same
+/// rules) and a `remove` clears it (draft-ietf-mls-extensions-10 §4.7). A private-use value
+/// (§7.5), so only Conclave clients know it; the client library implements its logic and
+/// lists it in the `app_components` of its leaves (§5.1).
+pub const CONCLAVE_TOPIC_COMPONENT: ComponentId = ComponentId(0x8C01);
+/// The longest topic [`CONCLAVE_TOPIC_COMPONENT`] carries, in bytes of UTF-8.
+pub const CONCLAVE_TOPIC_MAX_BYTES: usize = 256;
+
 // ---- labels ----------------------------------------------------------------------------
 
 /// `base_label` of a `ComponentOperationLabel` in draft-ietf-mls-extensions-09 and later
@@ -437,5 +449,7 @@ mod tests {
         assert!(!ComponentId(0x8A0A).is_grease());
         assert!(!APP_COMPONENTS_COMPONENT.is_grease());
         assert!(ComponentId(0x8000).is_private_use());
+        assert!(CONCLAVE_TOPIC_COMPONENT.is_private_use());
+        assert!(!CONCLAVE_TOPIC_COMPONENT.is_grease());
     }
 }

@@ -1,7 +1,7 @@
 //! The client library against an in-process devnet (DS + AS over HTTP on loopback, SQLite):
 //! an offline member catching up 50 epochs in order, a commit that loses the race for its
-//! epoch and is retried, credential refusals (expired, foreign root, revoked), and a
-//! desynchronization reported instead of papered over.
+//! epoch and is retried, credential refusals (expired, foreign root, revoked), a
+//! desynchronization reported instead of papered over, leaving, and the group topic.
 
 // Test code: a panic is a test failure (clippy.toml allows this in #[test] functions; the
 // helpers of this file are test code too).
@@ -669,4 +669,73 @@ async fn a_member_removed_before_it_synced_reads_up_to_its_removal() {
     assert!(reasons[0].contains("alice removed bob"), "{reasons:?}");
     let group = bob.group("team").unwrap();
     assert_eq!(group.status, conclave_client::GroupStatus::Removed);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_group_topic_set_by_one_member_is_seen_and_changed_by_the_others() {
+    let dir = tempfile::tempdir().unwrap();
+    let net = devnet(dir.path()).await;
+    let mut alice = user(&net, dir.path(), "alice").await;
+    let mut bob = user(&net, dir.path(), "bob").await;
+    let mut carol = user(&net, dir.path(), "carol").await;
+    alice.create_group("club").await.unwrap();
+    alice
+        .add_members("club", &names(&["bob", "carol"]))
+        .await
+        .unwrap();
+    bob.sync().await.unwrap();
+    carol.sync().await.unwrap();
+    assert_eq!(alice.group("club").unwrap().topic, None);
+
+    assert!(alice.set_topic("club", Some("Friday lunch")).await.unwrap());
+    // The same topic again makes no commit.
+    let epoch = alice.epoch("club").unwrap();
+    assert!(!alice.set_topic("club", Some("Friday lunch")).await.unwrap());
+    assert_eq!(alice.epoch("club").unwrap(), epoch);
+
+    // Bob sees it after a sync, in his group list and his history; he changes it.
+    bob.sync().await.unwrap();
+    let listed = bob.groups().unwrap();
+    assert_eq!(listed[0].topic.as_deref(), Some("Friday lunch"));
+    let last = bob.history("club").unwrap().pop().unwrap();
+    assert_eq!(last.body, "alice set the topic to \"Friday lunch\"");
+    assert!(
+        bob.set_topic("club", Some("Saturday brunch"))
+            .await
+            .unwrap()
+    );
+    alice.sync().await.unwrap();
+    assert_eq!(
+        alice.topic("club").unwrap().as_deref(),
+        Some("Saturday brunch")
+    );
+    assert_eq!(
+        alice.history("club").unwrap().pop().unwrap().body,
+        "bob set the topic to \"Saturday brunch\""
+    );
+
+    // Too long: refused before anything is sent.
+    let error = carol
+        .set_topic("club", Some(&"é".repeat(129)))
+        .await
+        .unwrap_err();
+    assert!(matches!(error, ClientError::InvalidTopic(_)), "{error}");
+    assert_eq!(
+        error.to_string(),
+        "invalid topic: a group topic is at most 256 bytes of UTF-8, and this one has 258 \
+         bytes; shorten it"
+    );
+    // Carol clears it without having synced: her client catches up first.
+    assert!(carol.set_topic("club", None).await.unwrap());
+    alice.sync().await.unwrap();
+    bob.sync().await.unwrap();
+    for client in [&alice, &bob, &carol] {
+        assert_eq!(client.topic("club").unwrap(), None);
+        assert_eq!(client.epoch("club").unwrap(), epoch + 2);
+    }
+    assert_eq!(
+        bob.history("club").unwrap().pop().unwrap().body,
+        "carol cleared the topic"
+    );
+    net.shutdown().await.unwrap();
 }

@@ -1,6 +1,7 @@
 //! The user's group operations (RFC 9420 §11-§12): creating a group and registering it with
-//! the DS, listing groups and their history, and adding, removing, updating, leaving and
-//! sending — each under the profile lock, run by the [`crate::driver::GroupDriver`].
+//! the DS, listing groups and their history, and adding, removing, updating, setting the topic
+//! (draft-ietf-mls-extensions-10 §4.7), leaving and sending — each under the profile lock, run
+//! by the [`crate::driver::GroupDriver`].
 
 use std::collections::HashSet;
 
@@ -55,6 +56,9 @@ impl Client {
                 .as_ref()
                 .map(|g| self.member_list(g))
                 .unwrap_or_default(),
+            topic: group
+                .as_ref()
+                .and_then(|g| crate::topic::topic_of(g).ok().flatten()),
             status: row.status,
             reason: row.reason.clone(),
             cursor: row.cursor,
@@ -80,6 +84,7 @@ impl Client {
                     self.env.identity.as_ref(),
                     self.options.self_remove,
                 ),
+                components: crate::topic::components(),
                 ..MemberParams::new(self.env.clone(), self.driver().signer()?)
             },
             NewGroup::new(self.suite(), group_id.clone()),
@@ -198,6 +203,39 @@ impl Client {
         let row = self.require_active(group)?;
         self.driver().run_commit(&row.group_id, &Op::Update).await?;
         self.epoch(group)
+    }
+
+    /// Sets the group topic (`Some`) or clears it (`None`) with a commit carrying an
+    /// AppDataUpdate of the topic component by value (draft-ietf-mls-extensions-10 §4.7,
+    /// [`crate::topic`]), retried like every commit when another one wins the epoch; pending
+    /// proposals are committed with it (RFC 9420 §12.4). A topic longer than
+    /// [`crate::topic::CONCLAVE_TOPIC_MAX_BYTES`] bytes is refused before anything is sent,
+    /// and so is a change when a member's client does not support topics. The group's log is
+    /// applied first, so that the change is decided on the latest topic. Returns whether a
+    /// commit was made (`false`: the topic was `topic` already).
+    pub async fn set_topic(
+        &mut self,
+        group: &str,
+        topic: Option<&str>,
+    ) -> Result<bool, ClientError> {
+        if let Some(text) = topic {
+            crate::topic::check_new_topic(text)?;
+        }
+        let _lock = self.lock()?;
+        let row = self.require_active(group)?;
+        // Whether there is anything to change depends on the latest topic: catch up first.
+        self.driver().sync_group_log(&row.group_id).await?;
+        let committed = self
+            .driver()
+            .run_commit(&row.group_id, &Op::SetTopic(topic.map(str::to_owned)))
+            .await?;
+        Ok(committed.is_some())
+    }
+
+    /// The group's topic ([`crate::topic`]), if it has one.
+    pub fn topic(&self, group: &str) -> Result<Option<String>, ClientError> {
+        let row = self.group_row(group)?;
+        crate::topic::topic_of(&self.load_group(&row)?)
     }
 
     /// Leaves the group, and says how: with a SelfRemove proposal when every member's leaf

@@ -36,8 +36,11 @@ impl Client {
                 .map(|(_, not_after)| not_after.saturating_sub(now)),
             ..leaf_options(suite, self.env.identity.as_ref(), self.options.self_remove)
         };
+        // Our leaf lists the topic component in its app_components
+        // (draft-ietf-mls-extensions-10 §5.1).
         let member = MemberParams {
             leaf,
+            components: crate::topic::components(),
             ..MemberParams::new(self.env.clone(), signer)
         };
         let mut stored = Vec::new();

@@ -140,6 +140,8 @@ pub struct GroupSummary {
     pub epoch: u64,
     /// Member names.
     pub members: Vec<String>,
+    /// The group topic ([`crate::topic`]), if it has one.
+    pub topic: Option<String>,
     /// Where the group stands.
     pub status: GroupStatus,
     /// Why it is not active.

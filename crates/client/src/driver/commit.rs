@@ -12,10 +12,12 @@ use std::collections::HashMap;
 
 use conclave_api::authentication::name_of_identity;
 use conclave_api::delivery::{Accepted, CommitBundle};
+use conclave_core::codepoints::CONCLAVE_TOPIC_COMPONENT;
 use conclave_core::credential::{CredentialCheck, CredentialRole};
 use conclave_core::group::CommitOptions;
 use conclave_core::messages::{
-    Add, KeyPackage, MlsMessage, MlsMessageBody, Proposal, RatchetTreeNodes, Remove, find_payload,
+    Add, AppDataUpdate, AppDataUpdateOperation, KeyPackage, MlsMessage, MlsMessageBody, Proposal,
+    RatchetTreeNodes, Remove, find_payload,
 };
 use conclave_core::tree::RatchetTree;
 use conclave_crypto::CipherSuite;
@@ -29,7 +31,7 @@ use super::{GroupDriver, has_foreign_proposals, leaving_members};
 
 const DS: &str = "the Delivery Service";
 
-/// A membership operation carried by one commit.
+/// A group operation carried by one commit.
 #[derive(Debug, Clone)]
 pub(crate) enum Op {
     /// Add these users (those not yet members).
@@ -40,6 +42,9 @@ pub(crate) enum Op {
     CommitPending,
     /// An empty commit with an UpdatePath (RFC 9420 §12.4: fresh keys).
     Update,
+    /// Set the group topic (`Some`) or clear it (`None`) with an AppDataUpdate by value
+    /// (draft-ietf-mls-extensions-10 §4.7, [`crate::topic`]); nothing if it is so already.
+    SetTopic(Option<String>),
 }
 
 /// The provider of `suite` in the client's crypto backend ([`crate::ClientOptions::crypto`]).
@@ -164,6 +169,39 @@ impl<D: DeliveryService> GroupDriver<'_, D> {
             .collect())
     }
 
+    /// The AppDataUpdate that makes `topic` the group's topic, checked as every member will
+    /// check it (draft-ietf-mls-extensions-10 §4.7); `None` when the topic is `topic`
+    /// already. Refused when a member's leaf does not list the topic component (§5.1): the
+    /// commit would be invalid for that member.
+    fn topic_update(
+        &self,
+        group: &conclave_core::group::Group,
+        topic: Option<&str>,
+    ) -> Result<Option<AppDataUpdate>, ClientError> {
+        if crate::topic::topic_of(group)?.as_deref() == topic {
+            return Ok(None);
+        }
+        let op = match topic {
+            Some(text) => {
+                crate::topic::check_new_topic(text)?;
+                AppDataUpdateOperation::Update(text.as_bytes().to_vec())
+            }
+            None => AppDataUpdateOperation::Remove,
+        };
+        let unsupported = crate::topic::members_without_topic(self.env.identity.as_ref(), group);
+        if !unsupported.is_empty() {
+            return Err(ClientError::TopicUnsupported {
+                members: unsupported,
+            });
+        }
+        let update = AppDataUpdate {
+            component_id: CONCLAVE_TOPIC_COMPONENT,
+            op,
+        };
+        group.check_app_data_update(&update)?;
+        Ok(Some(update))
+    }
+
     /// Runs a membership operation as one commit, retrying when another commit wins the
     /// epoch (RFC 9750 §5.2). `Ok(None)`: nothing left to do.
     pub(crate) async fn run_commit(
@@ -227,6 +265,10 @@ impl<D: DeliveryService> GroupDriver<'_, D> {
                     Vec::new()
                 }
                 Op::Update => Vec::new(),
+                Op::SetTopic(topic) => match self.topic_update(&group, topic.as_deref())? {
+                    Some(update) => vec![group.app_data_update_proposal(update)],
+                    None => return Ok(None),
+                },
             };
             self.report_progress("building the commit", 0, 1);
             let output = group.commit(

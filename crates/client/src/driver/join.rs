@@ -97,6 +97,7 @@ impl<D: DeliveryService> GroupDriver<'_, D> {
         let mut group = Group::join(
             MemberParams {
                 config: group_config(),
+                components: crate::topic::components(),
                 ..MemberParams::new(self.env.clone(), self.signer()?)
             },
             &welcome,

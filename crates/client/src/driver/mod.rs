@@ -84,7 +84,7 @@ pub(crate) fn is_self_remove(proposal: &Proposal) -> bool {
 
 /// The leaves of other members whose SelfRemove waits for a commit: the next commit removes
 /// them by reference, and a Remove of them would be invalid (draft-ietf-mls-extensions-10
-/// §6.5).
+/// §6.3).
 pub(crate) fn leaving_members(group: &Group) -> Vec<LeafIndex> {
     let own = group.own_leaf();
     group
@@ -96,15 +96,19 @@ pub(crate) fn leaving_members(group: &Group) -> Vec<LeafIndex> {
         .collect()
 }
 
-/// Loads a group's member state from the store.
+/// Loads a group's member state from the store, with the client's application components
+/// installed ([`crate::topic`]): the stored state holds none, as components are code
+/// (draft-ietf-mls-extensions-10 §4.7).
 pub(crate) fn load_group(
     store: &Store,
     env: &GroupEnv,
     row: &GroupRow,
 ) -> Result<Group, ClientError> {
-    store
+    let mut group = store
         .load_group(env.clone(), &row.group_id)?
-        .ok_or_else(|| ClientError::CorruptState(format!("group {:?} has no state", row.name)))
+        .ok_or_else(|| ClientError::CorruptState(format!("group {:?} has no state", row.name)))?;
+    group.set_component_handler(crate::topic::components());
+    Ok(group)
 }
 
 /// The error for an operation on a group that is no longer active.

@@ -440,3 +440,251 @@ fn removing_a_member_whose_self_remove_is_pending_commits_the_self_remove() {
         members[2].group().epoch_authenticator()
     );
 }
+
+fn topic(member: &SimMember) -> Option<String> {
+    let mut group = member.group();
+    // What the store holds has no components (they are code): the client's loading path
+    // installs them, as here.
+    group.set_component_handler(crate::topic::components());
+    crate::topic::topic_of(&group).unwrap()
+}
+
+fn last_history(member: &SimMember) -> String {
+    member
+        .store
+        .history(GROUP)
+        .unwrap()
+        .last()
+        .unwrap()
+        .body
+        .clone()
+}
+
+#[test]
+fn a_topic_set_by_one_member_reaches_the_others_and_their_history() {
+    let ds = SimDs::new(21, NO_FAULTS);
+    let mut members = members_of(&ds, &[("alice", true), ("bob", true), ("carol", true)]);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let set = Op::SetTopic(Some("Friday lunch 🍕".into()));
+        members[0]
+            .driver()
+            .run_commit(GROUP, &set)
+            .await
+            .unwrap()
+            .unwrap();
+        // Setting it again makes no commit.
+        assert!(
+            members[0]
+                .driver()
+                .run_commit(GROUP, &set)
+                .await
+                .unwrap()
+                .is_none()
+        );
+        members[1].restart();
+        members[1].driver().sync_group_log(GROUP).await.unwrap();
+        assert_eq!(topic(&members[1]).as_deref(), Some("Friday lunch 🍕"));
+        assert_eq!(
+            last_history(&members[1]),
+            "alice set the topic to \"Friday lunch 🍕\""
+        );
+        assert_eq!(
+            last_history(&members[0]),
+            "alice set the topic to \"Friday lunch 🍕\""
+        );
+
+        // Bob changes it; Alice and Carol follow.
+        let change = Op::SetTopic(Some("Saturday brunch".into()));
+        members[1]
+            .driver()
+            .run_commit(GROUP, &change)
+            .await
+            .unwrap()
+            .unwrap();
+        members[0].driver().sync_group_log(GROUP).await.unwrap();
+        members[2].driver().sync_group_log(GROUP).await.unwrap();
+        assert_eq!(
+            last_history(&members[0]),
+            "bob set the topic to \"Saturday brunch\""
+        );
+        assert_eq!(
+            last_history(&members[2]),
+            "bob set the topic to \"Saturday brunch\""
+        );
+
+        // Carol clears it.
+        let clear = Op::SetTopic(None);
+        members[2]
+            .driver()
+            .run_commit(GROUP, &clear)
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(
+            members[2]
+                .driver()
+                .run_commit(GROUP, &clear)
+                .await
+                .unwrap()
+                .is_none()
+        );
+        members[0].driver().sync_group_log(GROUP).await.unwrap();
+        members[1].driver().sync_group_log(GROUP).await.unwrap();
+        assert_eq!(last_history(&members[1]), "carol cleared the topic");
+    });
+    let (epoch, log) = ds.log(GROUP);
+    assert_eq!(log.len(), 3, "three commits, no more");
+    for member in &members {
+        assert_eq!(member.group().epoch(), epoch);
+        assert_eq!(topic(member), None);
+    }
+    assert_eq!(
+        members[0].group().epoch_authenticator(),
+        members[1].group().epoch_authenticator()
+    );
+}
+
+#[test]
+fn a_topic_change_that_loses_the_race_for_the_epoch_is_retried_and_lands() {
+    let ds = SimDs::new(22, FAULTS);
+    let mut members = members_of(&ds, &[("alice", true), ("bob", true)]);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        // Bob commits first; Alice is an epoch behind when she sets the topic.
+        loop {
+            match members[1].driver().run_commit(GROUP, &Op::Update).await {
+                Ok(_) => break,
+                Err(ClientError::Unreachable { .. }) => continue,
+                Err(e) => panic!("{e}"),
+            }
+        }
+        let set = Op::SetTopic(Some("retried".into()));
+        loop {
+            match members[0].driver().run_commit(GROUP, &set).await {
+                Ok(_) => break,
+                Err(ClientError::Unreachable { .. }) => continue,
+                Err(e) => panic!("{e}"),
+            }
+        }
+        loop {
+            match members[1].driver().sync_group_log(GROUP).await {
+                Ok(_) => break,
+                Err(ClientError::Unreachable { .. }) => continue,
+                Err(e) => panic!("{e}"),
+            }
+        }
+    });
+    let (epoch, log) = ds.log(GROUP);
+    assert_eq!(log.len(), 2, "Bob's commit, then Alice's retried one");
+    for member in &members {
+        assert_eq!(member.group().epoch(), epoch);
+        assert_eq!(topic(member).as_deref(), Some("retried"));
+    }
+}
+
+#[test]
+fn a_topic_longer_than_256_bytes_is_refused_before_anything_is_posted() {
+    let ds = SimDs::new(23, NO_FAULTS);
+    let mut members = members_of(&ds, &[("alice", true), ("bob", true)]);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let error = runtime
+        .block_on(
+            members[0]
+                .driver()
+                .run_commit(GROUP, &Op::SetTopic(Some("x".repeat(257)))),
+        )
+        .unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "invalid topic: a group topic is at most 256 bytes of UTF-8, and this one has 257 \
+         bytes; shorten it"
+    );
+    assert!(ds.log(GROUP).1.is_empty());
+    assert_eq!(members[0].group().epoch(), 1);
+    assert!(!members[0].group().has_pending_commit());
+}
+
+/// A component logic that takes any topic: a client that skips the topic rule.
+struct AnyTopic;
+
+impl conclave_core::group::ComponentHandler for AnyTopic {
+    fn supported_components(&self) -> Vec<conclave_core::messages::ComponentId> {
+        vec![conclave_core::codepoints::CONCLAVE_TOPIC_COMPONENT]
+    }
+
+    fn validate_ephemeral(
+        &self,
+        _call: &conclave_core::group::ComponentCall<'_>,
+        _data: &[u8],
+    ) -> Result<(), conclave_core::group::ComponentRejection> {
+        Ok(())
+    }
+
+    fn apply_update(
+        &self,
+        _call: &conclave_core::group::ComponentCall<'_>,
+        _current: Option<&[u8]>,
+        update: &[u8],
+    ) -> Result<Vec<u8>, conclave_core::group::ComponentRejection> {
+        Ok(update.to_vec())
+    }
+}
+
+#[test]
+fn a_topic_commit_that_breaks_the_rule_is_invalid_for_the_other_members() {
+    use crate::delivery::DeliveryService as _;
+    use conclave_core::messages::{AppDataUpdate, AppDataUpdateOperation};
+
+    let ds = SimDs::new(24, NO_FAULTS);
+    let mut members = members_of(&ds, &[("alice", true), ("bob", true)]);
+    // Alice's client skips the rule and commits a 300-byte topic.
+    let mut rogue = members[0].group();
+    rogue.set_component_handler(conclave_core::group::Components::new(AnyTopic));
+    let proposal = rogue.app_data_update_proposal(AppDataUpdate {
+        component_id: conclave_core::codepoints::CONCLAVE_TOPIC_COMPONENT,
+        op: AppDataUpdateOperation::Update(vec![b'x'; 300]),
+    });
+    let output = rogue
+        .commit(
+            &conclave_core::group::CommitOptions {
+                proposals: vec![proposal],
+                ..conclave_core::group::CommitOptions::default()
+            },
+            crate::now_seconds(),
+            &mut crate::OsRandom,
+        )
+        .unwrap();
+    let bundle = conclave_api::delivery::CommitBundle {
+        commit: output.commit,
+        welcome: None,
+        group_info: output.group_info,
+        ratchet_tree: None,
+        members: Vec::new(),
+        allow_external_join: None,
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        members[0].ds.post_commit(GROUP, &bundle).await.unwrap();
+        members[1].driver().sync_group_log(GROUP).await.unwrap();
+    });
+    // Bob's client refuses it (draft-ietf-mls-extensions-10 §4.7) and, with no valid commit
+    // for the epoch, stops: the group is out of sync for him, his state unchanged.
+    let row = members[1].store.group_by_id(GROUP).unwrap().unwrap();
+    assert_eq!(row.status, GroupStatus::Desynchronized);
+    let reason = row.reason.unwrap();
+    assert!(
+        reason.contains("a group topic is at most 256 bytes of UTF-8, and this one has 300 bytes"),
+        "{reason}"
+    );
+    assert_eq!(members[1].group().epoch(), 1);
+    assert_eq!(topic(&members[1]), None);
+}
