@@ -4,22 +4,19 @@
 //! target's `Proposal` and `Credential`.)
 #![no_main]
 
-use conclave_codec::{Decode, Encode};
 use conclave_core::messages::{
     AppAck, AppDataDictionary, AppDataUpdate, AppEphemeral, ApplicationFraming,
     ComponentOperationLabel, ComponentsList, MediaTypeList, Proposal, SafeAad, WireFormats,
 };
 use libfuzzer_sys::fuzz_target;
 
-fn round_trip<T: Decode + Encode>(data: &[u8]) {
-    if let Ok(value) = T::from_bytes(data) {
-        let encoded = value.to_bytes().expect("a decoded value re-encodes");
-        assert_eq!(encoded, data, "re-encoding differs from the input");
-    }
-}
+mod common;
+use common::round_trip;
 
 fuzz_target!(|input: &[u8]| {
-    let Some((&selector, data)) = input.split_first() else { return };
+    let Some((&selector, data)) = input.split_first() else {
+        return;
+    };
     match selector % 11 {
         0 => round_trip::<AppDataDictionary>(data),
         1 => round_trip::<AppDataUpdate>(data),

@@ -2,22 +2,20 @@
 //! Decoding must never panic, and whatever decodes must re-encode to exactly the input.
 #![no_main]
 
-use conclave_codec::{Decode, Encode};
+use conclave_codec::Encode;
 use conclave_core::messages::{
     AuthenticatedContent, Commit, ContentType, Credential, GroupContext, GroupInfo, GroupSecrets,
     KeyPackage, LeafNode, PrivateMessageContent, Proposal, RatchetTreeNodes, UpdatePath, Welcome,
 };
 use libfuzzer_sys::fuzz_target;
 
-fn round_trip<T: Decode + Encode>(data: &[u8]) {
-    if let Ok(value) = T::from_bytes(data) {
-        let encoded = value.to_bytes().expect("a decoded value re-encodes");
-        assert_eq!(encoded, data, "re-encoding differs from the input");
-    }
-}
+mod common;
+use common::round_trip;
 
 fuzz_target!(|input: &[u8]| {
-    let Some((&selector, data)) = input.split_first() else { return };
+    let Some((&selector, data)) = input.split_first() else {
+        return;
+    };
     match selector % 15 {
         0 => round_trip::<KeyPackage>(data),
         1 => round_trip::<Welcome>(data),

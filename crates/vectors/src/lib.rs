@@ -223,6 +223,19 @@ pub fn run_file(path: &Path, name: &str, providers: &[Box<dyn CryptoProvider>]) 
     FileOutcome::Checked(report)
 }
 
+/// `Ok` if `got` is `want`, else an error naming `what` with both values in hex.
+pub fn expect_bytes(what: &str, got: &[u8], want: &[u8]) -> Result<(), String> {
+    if got == want {
+        Ok(())
+    } else {
+        Err(format!(
+            "{what}: got {}, expected {}",
+            hex::encode(got),
+            hex::encode(want)
+        ))
+    }
+}
+
 /// Iterates over the test cases of a vector file (a JSON array).
 pub fn cases(json: &serde_json::Value) -> impl Iterator<Item = (usize, &serde_json::Value)> {
     json.as_array().into_iter().flatten().enumerate()

@@ -7,7 +7,7 @@ use conclave_crypto::labels;
 use conclave_crypto::{CipherSuiteProvider, CryptoProvider, CryptoRandom, SeededRng};
 use serde::Deserialize;
 
-use crate::{Report, cases};
+use crate::{Report, cases, expect_bytes};
 
 /// One test case of `crypto-basics.json` (one cipher suite).
 #[derive(Debug, Clone, Deserialize)]
@@ -83,23 +83,11 @@ pub(crate) struct EncryptWithLabelCase {
     pub(crate) ciphertext: String,
 }
 
-fn expect_eq(what: &str, got: &[u8], want: &[u8]) -> Result<(), String> {
-    if got == want {
-        Ok(())
-    } else {
-        Err(format!(
-            "{what}: got {}, want {}",
-            hex::encode(got),
-            hex::encode(want)
-        ))
-    }
-}
-
 /// `RefHash(label, value)` (RFC 9420 §5.2).
 pub(crate) fn check_ref_hash(cs: &dyn CipherSuiteProvider, t: &RefHashCase) -> Result<(), String> {
     let value = unhex("ref_hash.value", &t.value)?;
     let out = labels::ref_hash(cs, &t.label, &value).map_err(|e| format!("ref_hash: {e}"))?;
-    expect_eq("ref_hash.out", &out, &unhex("ref_hash.out", &t.out)?)
+    expect_bytes("ref_hash.out", &out, &unhex("ref_hash.out", &t.out)?)
 }
 
 /// `ExpandWithLabel(secret, label, context, length)` (RFC 9420 §8).
@@ -111,7 +99,7 @@ pub(crate) fn check_expand_with_label(
     let context = unhex("expand_with_label.context", &t.context)?;
     let out = labels::expand_with_label(cs, &secret, &t.label, &context, usize::from(t.length))
         .map_err(|e| format!("expand_with_label: {e}"))?;
-    expect_eq(
+    expect_bytes(
         "expand_with_label.out",
         out.as_bytes(),
         &unhex("expand_with_label.out", &t.out)?,
@@ -126,7 +114,7 @@ pub(crate) fn check_derive_secret(
     let secret = unhex("derive_secret.secret", &t.secret)?;
     let out =
         labels::derive_secret(cs, &secret, &t.label).map_err(|e| format!("derive_secret: {e}"))?;
-    expect_eq(
+    expect_bytes(
         "derive_secret.out",
         out.as_bytes(),
         &unhex("derive_secret.out", &t.out)?,
@@ -142,7 +130,7 @@ pub(crate) fn check_derive_tree_secret(
     let out =
         labels::derive_tree_secret(cs, &secret, &t.label, t.generation, usize::from(t.length))
             .map_err(|e| format!("derive_tree_secret: {e}"))?;
-    expect_eq(
+    expect_bytes(
         "derive_tree_secret.out",
         out.as_bytes(),
         &unhex("derive_tree_secret.out", &t.out)?,
@@ -163,7 +151,7 @@ pub(crate) fn check_sign_with_label(
     let derived_pk = cs
         .signature_public_key(&sk)
         .map_err(|e| format!("sign_with_label: public key: {e}"))?;
-    expect_eq("sign_with_label: public key of priv", &derived_pk, &pk)?;
+    expect_bytes("sign_with_label: public key of priv", &derived_pk, &pk)?;
 
     labels::verify_with_label(cs, &pk, &t.label, &content, &signature)
         .map_err(|e| format!("sign_with_label: given signature does not verify: {e}"))?;
@@ -202,11 +190,11 @@ pub(crate) fn check_encrypt_with_label(
     let derived_pk = cs
         .dh_public_key(&sk)
         .map_err(|e| format!("encrypt_with_label: public key: {e}"))?;
-    expect_eq("encrypt_with_label: public key of priv", &derived_pk, &pk)?;
+    expect_bytes("encrypt_with_label: public key of priv", &derived_pk, &pk)?;
 
     let pt = labels::decrypt_with_label(cs, &sk, &t.label, &context, &kem_output, &ciphertext)
         .map_err(|e| format!("encrypt_with_label: decrypting the given ciphertext: {e}"))?;
-    expect_eq(
+    expect_bytes(
         "encrypt_with_label: decrypted plaintext",
         pt.as_bytes(),
         &plaintext,
@@ -223,7 +211,7 @@ pub(crate) fn check_encrypt_with_label(
         &own.ciphertext,
     )
     .map_err(|e| format!("encrypt_with_label: decrypting own ciphertext: {e}"))?;
-    expect_eq("encrypt_with_label: round trip", pt.as_bytes(), &plaintext)?;
+    expect_bytes("encrypt_with_label: round trip", pt.as_bytes(), &plaintext)?;
 
     let other_label = format!("{}x", t.label);
     if labels::decrypt_with_label(cs, &sk, &other_label, &context, &kem_output, &ciphertext).is_ok()

@@ -34,7 +34,7 @@ use conclave_crypto::{
 };
 use serde_json::{Value, json};
 
-use crate::{Report, field_hex, field_u64, hpke_secret_key, signature_secret_key};
+use crate::{Report, expect_bytes, field_hex, field_u64, hpke_secret_key, signature_secret_key};
 
 /// The file name the conformance command knows this checker by.
 pub const FILE_NAME: &str = "extensions-safe.json";
@@ -76,18 +76,6 @@ fn component(case: &Value, name: &str) -> Result<ComponentId, String> {
         .map_err(|_| format!("{name} {id} is not a uint16"))
 }
 
-fn expect_eq(what: &str, got: &[u8], want: &[u8]) -> Result<(), String> {
-    if got == want {
-        Ok(())
-    } else {
-        Err(format!(
-            "{what}: got {}, expected {}",
-            hex::encode(got),
-            hex::encode(want)
-        ))
-    }
-}
-
 fn opaque(bytes: &[u8]) -> Result<Vec<u8>, String> {
     let mut out = Vec::new();
     write_opaque(&mut out, bytes).map_err(|e| e.to_string())?;
@@ -99,10 +87,10 @@ fn check_label(component: ComponentId, label: &[u8], serialized: &[u8]) -> Resul
     let mut by_hand = opaque(b"MLS Component")?;
     by_hand.extend_from_slice(&component.0.to_be_bytes());
     by_hand.extend_from_slice(&opaque(label)?);
-    expect_eq("serialized_label (by hand)", &by_hand, serialized)?;
+    expect_bytes("serialized_label (by hand)", &by_hand, serialized)?;
     let op = operation_label(CodepointProfile::Draft, component, label);
     let encoded = encode_operation_label(&op).map_err(|e| e.to_string())?;
-    expect_eq("serialized_label", &encoded, serialized)
+    expect_bytes("serialized_label", &encoded, serialized)
 }
 
 /// `SignContent { opaque label<V> = "MLS 1.0 " || label; opaque content<V> }`.
@@ -135,14 +123,14 @@ fn check_sign(
     let public = field_hex(sign, "signature_pub")?;
     let content = field_hex(sign, "content")?;
     let signature = field_hex(sign, "signature")?;
-    expect_eq(
+    expect_bytes(
         "signature_pub",
         &cs.signature_public_key(secret.as_bytes())
             .map_err(|e| e.to_string())?,
         &public,
     )?;
     let signed = sign_content_by_hand(serialized, &content)?;
-    expect_eq("sign_content", &signed, &field_hex(sign, "sign_content")?)?;
+    expect_bytes("sign_content", &signed, &field_hex(sign, "sign_content")?)?;
     cs.verify(&public, &signed, &signature)
         .map_err(|e| format!("signature over sign_content: {e}"))?;
     safe_verify_with_label(cs, &public, op, &content, &signature)
@@ -156,7 +144,7 @@ fn check_sign(
     if is_deterministic(cs) {
         let again =
             safe_sign_with_label(cs, secret.as_bytes(), op, &content).map_err(|e| e.to_string())?;
-        expect_eq("signature", &again, &signature)?;
+        expect_bytes("signature", &again, &signature)?;
     }
     Ok(())
 }
@@ -167,7 +155,7 @@ fn check_encrypt(
     encrypt: &Value,
 ) -> Result<(), String> {
     let secret = hpke_secret_key(cs, field_hex(encrypt, "kem_priv")?);
-    expect_eq(
+    expect_bytes(
         "kem_pub",
         &cs.dh_public_key(secret.as_bytes())
             .map_err(|e| e.to_string())?,
@@ -180,7 +168,7 @@ fn check_encrypt(
     };
     let plaintext = safe_decrypt_with_label(cs, secret.as_bytes(), op, &context, &ciphertext)
         .map_err(|e| format!("SafeDecryptWithLabel: {e}"))?;
-    expect_eq(
+    expect_bytes(
         "plaintext",
         plaintext.as_bytes(),
         &field_hex(encrypt, "plaintext")?,
@@ -214,7 +202,7 @@ fn check_exporter(cs: &dyn CipherSuiteProvider, exporter: &Value) -> Result<(), 
     let epoch_secret = Secret::new(field_hex(exporter, "epoch_secret")?);
     let secrets = EpochSecrets::from_epoch_secret(cs, &epoch_secret).map_err(|e| e.to_string())?;
     let root = field_hex(exporter, "application_export_secret")?;
-    expect_eq(
+    expect_bytes(
         "application_export_secret",
         secrets.application_export_secret.as_bytes(),
         &root,
@@ -230,13 +218,13 @@ fn check_exporter(cs: &dyn CipherSuiteProvider, exporter: &Value) -> Result<(), 
         let id = component(entry, "component_id")?;
         let want = field_hex(entry, "secret")?;
         let got = tree.export(cs, id).map_err(|e| e.to_string())?;
-        expect_eq(
+        expect_bytes(
             &format!("SafeExportSecret({:#06x})", id.0),
             got.as_bytes(),
             &want,
         )?;
         let by_bits = export_by_bits(cs, &root, id.0)?;
-        expect_eq(
+        expect_bytes(
             &format!("SafeExportSecret({:#06x}) by bits", id.0),
             by_bits.as_bytes(),
             &want,
@@ -267,8 +255,8 @@ fn check_psk(cs: &dyn CipherSuiteProvider, psk: &Value) -> Result<(), String> {
     by_hand.extend_from_slice(&component.0.to_be_bytes());
     by_hand.extend_from_slice(&opaque(&psk_id)?);
     by_hand.extend_from_slice(&opaque(&nonce)?);
-    expect_eq("encoded_psk_id (by hand)", &by_hand, &encoded)?;
-    expect_eq(
+    expect_bytes("encoded_psk_id (by hand)", &by_hand, &encoded)?;
+    expect_bytes(
         "encoded_psk_id",
         &id.to_bytes().map_err(|e| e.to_string())?,
         &encoded,
@@ -280,15 +268,15 @@ fn check_psk(cs: &dyn CipherSuiteProvider, psk: &Value) -> Result<(), String> {
     let label = field_hex(psk, "psk_label")?;
     let mut label_by_hand = encoded;
     label_by_hand.extend_from_slice(&[0, 0, 0, 1]);
-    expect_eq("psk_label (by hand)", &label_by_hand, &label)?;
-    expect_eq(
+    expect_bytes("psk_label (by hand)", &label_by_hand, &label)?;
+    expect_bytes(
         "psk_label",
         &psk_label(&id, 0, 1).map_err(|e| e.to_string())?,
         &label,
     )?;
     let value = field_hex(psk, "psk")?;
     let secret = psk_secret(cs, &[(&id, value.as_slice())]).map_err(|e| e.to_string())?;
-    expect_eq(
+    expect_bytes(
         "psk_secret",
         secret.as_bytes(),
         &field_hex(psk, "psk_secret")?,

@@ -7,7 +7,7 @@ use conclave_core::messages::{GroupContext, ProtocolVersion};
 use conclave_crypto::{CipherSuite, CipherSuiteProvider, CryptoProvider, Secret};
 use serde_json::Value;
 
-use crate::{Report, field_hex, field_str, field_u64};
+use crate::{Report, expect_bytes, field_hex, field_str, field_u64};
 
 /// Checks every case of the file on every provider supporting its suite.
 pub(crate) fn check(json: &Value, providers: &[Box<dyn CryptoProvider>], report: &mut Report) {
@@ -36,7 +36,7 @@ fn check_case(cs: &dyn CipherSuiteProvider, case: &Value) -> Result<(), String> 
             extensions: Vec::new(),
         };
         let context = context.to_bytes().map_err(|err| at(err.to_string()))?;
-        expect(&context, &field_hex(e, "group_context")?, "group_context").map_err(at)?;
+        expect_bytes("group_context", &context, &field_hex(e, "group_context")?).map_err(at)?;
 
         let commit_secret = field_hex(e, "commit_secret")?;
         let psk_secret = field_hex(e, "psk_secret")?;
@@ -48,19 +48,19 @@ fn check_case(cs: &dyn CipherSuiteProvider, case: &Value) -> Result<(), String> 
             &context,
         )
         .map_err(|err| at(err.to_string()))?;
-        expect(
+        expect_bytes(
+            "joiner",
             schedule.joiner_secret().as_bytes(),
             &field_hex(e, "joiner_secret")?,
-            "joiner",
         )
         .map_err(at)?;
         let welcome = schedule
             .welcome_secret(cs)
             .map_err(|err| at(err.to_string()))?;
-        expect(
+        expect_bytes(
+            "welcome",
             welcome.as_bytes(),
             &field_hex(e, "welcome_secret")?,
-            "welcome",
         )
         .map_err(at)?;
 
@@ -79,16 +79,16 @@ fn check_case(cs: &dyn CipherSuiteProvider, case: &Value) -> Result<(), String> 
             ("resumption_psk", &secrets.resumption_psk),
         ];
         for (name, value) in outputs {
-            expect(value.as_bytes(), &field_hex(e, name)?, name).map_err(at)?;
+            expect_bytes(name, value.as_bytes(), &field_hex(e, name)?).map_err(at)?;
         }
 
         let external = secrets
             .external_key_pair(cs)
             .map_err(|err| at(err.to_string()))?;
-        expect(
+        expect_bytes(
+            "external_pub",
             &external.public_key,
             &field_hex(e, "external_pub")?,
-            "external_pub",
         )
         .map_err(at)?;
 
@@ -104,26 +104,14 @@ fn check_case(cs: &dyn CipherSuiteProvider, case: &Value) -> Result<(), String> 
                 length,
             )
             .map_err(|err| at(err.to_string()))?;
-        expect(
+        expect_bytes(
+            "exporter.secret",
             exported.as_bytes(),
             &field_hex(exporter, "secret")?,
-            "exporter.secret",
         )
         .map_err(at)?;
 
         init_secret = secrets.init_secret;
     }
     Ok(())
-}
-
-fn expect(got: &[u8], want: &[u8], what: &str) -> Result<(), String> {
-    if got == want {
-        Ok(())
-    } else {
-        Err(format!(
-            "{what}: got {}, expected {}",
-            hex::encode(got),
-            hex::encode(want)
-        ))
-    }
 }
