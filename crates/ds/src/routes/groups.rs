@@ -313,10 +313,13 @@ pub(crate) async fn group_info(
     Path(group): Path<String>,
 ) -> AppResult {
     let record = join_material(&state, &client_id, &group).await?;
-    let info = record
-        .group_info
-        .ok_or_else(|| DsError::NotFound("no GroupInfo yet (no commit so far)".into()))?;
+    let info = record.group_info.ok_or_else(no_group_info)?;
     Ok(mls_response(StatusCode::OK, info))
+}
+
+/// A group has a GroupInfo at the DS only once a commit was accepted.
+fn no_group_info() -> DsError {
+    DsError::NotFound("no GroupInfo yet (no commit so far)".into())
 }
 
 /// `GET /v1/groups/{id}/external-join`: the latest GroupInfo with the SelfRemove proposals
@@ -329,11 +332,7 @@ pub(crate) async fn external_join(
     Path(group): Path<String>,
 ) -> AppResult {
     let record = join_material(&state, &client_id, &group).await?;
-    let info = record
-        .group_info
-        .as_deref()
-        .ok_or_else(|| DsError::NotFound("no GroupInfo yet (no commit so far)".into()))?;
-    let group_info = decode_message(info)?;
+    let group_info = decode_message(record.group_info.as_deref().ok_or_else(no_group_info)?)?;
     let self_removes = match EpochView::of(&record) {
         Some(view) => {
             let proposals = state
