@@ -234,6 +234,17 @@ pub struct CreateGroupRequest {
     /// Whether the latest GroupInfo is served to non-members for external joins.
     #[serde(default)]
     pub allow_external_join: bool,
+    /// The GroupInfo `MLSMessage` of the group's first epoch, base64. With it the DS
+    /// verifies the group's handshakes and keeps its member list from them (RFC 9750 §5,
+    /// "verified" groups); its handshakes must then be PublicMessages (or
+    /// SemiPrivateMessages the DS can open). Without it the DS cannot read the group's
+    /// handshakes and takes the member list its committers write.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group_info: Option<String>,
+    /// The ratchet tree of that epoch (`RatchetTreeNodes`), base64, when the GroupInfo does
+    /// not carry it in its `ratchet_tree` extension.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ratchet_tree: Option<String>,
 }
 
 /// A group as the API shows it.

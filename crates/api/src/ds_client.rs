@@ -351,6 +351,8 @@ impl DsClient {
             group_id: hex::encode(group_id),
             epoch: 0,
             allow_external_join: false,
+            group_info: None,
+            ratchet_tree: None,
         };
         let response = self.authed(|h| h.post(&url).json(&body)).await?;
         self.expect_ok("the new group", response).await.map(|_| ())

@@ -129,5 +129,6 @@ pub(crate) fn check_commit_bundle(
         members,
         welcome,
         allow_external_join: bundle.allow_external_join,
+        public_state: None,
     })
 }

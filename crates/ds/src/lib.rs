@@ -37,6 +37,7 @@ mod bundle;
 pub mod config;
 pub mod error;
 pub mod header;
+mod identity;
 mod ids;
 pub mod metrics;
 pub mod policy;

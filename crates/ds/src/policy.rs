@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use conclave_core::credential::IdentityProvider;
 use conclave_core::messages::Credential;
 use conclave_crypto::CryptoProvider;
 
@@ -65,6 +66,14 @@ pub trait CredentialPolicy: Send + Sync + core::fmt::Debug {
     fn is_revoked(&self, client_id: &str) -> Result<bool, DsError> {
         let _ = client_id;
         Ok(false)
+    }
+
+    /// The identity provider the DS validates the leaves of verified groups with (RFC 9750
+    /// §5): the one members use, e.g. X.509 chains to the AS root with its current
+    /// revocation list. `None` (the default): the DS reads identities as unauthenticated
+    /// claims (`crate::identity`).
+    fn leaf_identities(&self) -> Result<Option<Arc<dyn IdentityProvider>>, DsError> {
+        Ok(None)
     }
 }
 

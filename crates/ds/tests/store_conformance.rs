@@ -19,7 +19,7 @@ use std::sync::Arc;
 
 use common::{engines, unique, unique_group_id};
 use conclave_ds::store::{
-    Appended, ClientRecord, CommitRecord, Committed, CredentialChange, CredentialUpdated,
+    Appended, ClientRecord, CommitRecord, Committed, CredentialChange, CredentialUpdated, NewGroup,
     NewKeyPackage, NewMessage, Registered, Store,
 };
 
@@ -46,6 +46,7 @@ fn commit(epoch: u64, sender: &str, members: &[&str], tag: &str) -> CommitRecord
         members: members.iter().map(|m| (*m).to_owned()).collect(),
         welcome: None,
         allow_external_join: None,
+        public_state: None,
     }
 }
 
@@ -62,7 +63,10 @@ async fn group_with(store: &Arc<dyn Store>, members: &[&str]) -> Vec<u8> {
     let gid = unique_group_id();
     assert!(
         store
-            .create_group(&gid, 0, false, members[0], NOW)
+            .create_group(
+                &NewGroup::unverified(gid.clone(), 0, false, members[0].to_owned()),
+                NOW
+            )
             .await
             .unwrap()
     );
@@ -286,7 +290,12 @@ async fn membership_is_enforced_in_the_transaction() {
         assert_eq!(g.members, expected);
         assert!(g.allow_external_join);
         // Creating a group twice is refused.
-        assert!(!store.create_group(&gid, 0, false, &a, NOW).await.unwrap());
+        assert!(
+            !store
+                .create_group(&NewGroup::unverified(gid.clone(), 0, false, a.clone()), NOW)
+                .await
+                .unwrap()
+        );
     }
 }
 
@@ -743,6 +752,49 @@ async fn epoch_proposals_are_the_proposals_after_the_last_commit() {
                 .await
                 .unwrap()
                 .is_empty()
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn public_state_is_created_with_the_group_and_moves_with_its_commits() {
+    for (store, _guard) in engines().await {
+        let a = unique("a");
+        let gid = unique_group_id();
+        let new = NewGroup {
+            group_info: Some(b"info 0".to_vec()),
+            ratchet_tree: Some(b"tree 0".to_vec()),
+            public_state: Some(b"state 0".to_vec()),
+            ..NewGroup::unverified(gid.clone(), 0, false, a.clone())
+        };
+        assert!(store.create_group(&new, NOW).await.unwrap());
+        let g = store.group(&gid).await.unwrap().unwrap();
+        assert_eq!(g.public_state.as_deref(), Some(&b"state 0"[..]));
+        assert_eq!(g.group_info.as_deref(), Some(&b"info 0"[..]));
+        assert_eq!(g.ratchet_tree.as_deref(), Some(&b"tree 0"[..]));
+        // A commit with a new state replaces it; one without leaves it.
+        let mut next = commit(0, &a, &[&a], "1");
+        next.public_state = Some(b"state 1".to_vec());
+        assert!(matches!(
+            store.commit(&gid, &next, NOW).await.unwrap(),
+            Committed::Accepted { epoch: 1, .. }
+        ));
+        let g = store.group(&gid).await.unwrap().unwrap();
+        assert_eq!(g.public_state.as_deref(), Some(&b"state 1"[..]));
+        // A commit that lost the epoch race leaves the state of the winner.
+        let mut late = commit(0, &a, &[&a], "late");
+        late.public_state = Some(b"late state".to_vec());
+        assert_eq!(
+            store.commit(&gid, &late, NOW).await.unwrap(),
+            Committed::WrongEpoch { current: 1 }
+        );
+        let g = store.group(&gid).await.unwrap().unwrap();
+        assert_eq!(g.public_state.as_deref(), Some(&b"state 1"[..]));
+        // An unverified group has none.
+        let other = group_with(&store, &[&a]).await;
+        assert_eq!(
+            store.group(&other).await.unwrap().unwrap().public_state,
+            None
         );
     }
 }

@@ -34,7 +34,7 @@ use std::sync::Arc;
 use axum::Router;
 use conclave_as::http::AsHttpState;
 use conclave_as::{AsError, AsStoreError};
-use conclave_core::credential::{IdentityProvider as _, X509IdentityProvider};
+use conclave_core::credential::{IdentityProvider, X509IdentityProvider};
 use conclave_core::messages::SignaturePublicKey;
 use conclave_crypto::{CipherSuite, CryptoProvider};
 use conclave_ds::{AppState, CredentialPolicy, DsError, Registration, StoreError};
@@ -163,6 +163,11 @@ impl CredentialPolicy for AsCredentialPolicy {
     /// The client id is the enrolled name (checked at registration).
     fn is_revoked(&self, client_id: &str) -> Result<bool, DsError> {
         self.authority.is_revoked(client_id)
+    }
+
+    /// Members' own check: X.509 chains to the AS root, minus revoked clients.
+    fn leaf_identities(&self) -> Result<Option<Arc<dyn IdentityProvider>>, DsError> {
+        Ok(Some(Arc::new(self.authority.identity_provider()?)))
     }
 }
 

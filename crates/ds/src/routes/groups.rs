@@ -25,7 +25,7 @@ use crate::ids::parse_group_id;
 use crate::query::{ApiQuery, PageQuery};
 use crate::self_remove::{EpochView, pending_self_removes, self_remove_profile};
 use crate::state::AppState;
-use crate::store::{Appended, Committed, GroupRecord, MAX_STORED, NewMessage};
+use crate::store::{Appended, Committed, GroupRecord, MAX_STORED, NewGroup, NewMessage};
 
 /// `POST /v1/groups`: creates a group at the given epoch with the caller as its only
 /// member (409 if the id is taken).
@@ -40,17 +40,13 @@ pub(crate) async fn create(
     if request.epoch >= MAX_STORED {
         return Err(DsError::BadRequest("epoch out of range".into()));
     }
-    if !state
-        .store
-        .create_group(
-            &group_id,
-            request.epoch,
-            request.allow_external_join,
-            &client_id,
-            state.now(),
-        )
-        .await?
-    {
+    let new_group = NewGroup::unverified(
+        group_id,
+        request.epoch,
+        request.allow_external_join,
+        client_id.clone(),
+    );
+    if !state.store.create_group(&new_group, state.now()).await? {
         return Err(DsError::Conflict("a group with this id exists".into()));
     }
     Ok(json(

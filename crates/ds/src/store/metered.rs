@@ -9,8 +9,8 @@ use async_trait::async_trait;
 
 use super::{
     Appended, ClaimedKeyPackage, ClientRecord, CommitRecord, Committed, CredentialChange,
-    CredentialUpdated, GroupRecord, KeyPackageStock, LogEntry, NewKeyPackage, NewMessage, Pruned,
-    Registered, Store, StoreError, WakeupFeed, WelcomeEntry,
+    CredentialUpdated, GroupRecord, KeyPackageStock, LogEntry, NewGroup, NewKeyPackage, NewMessage,
+    Pruned, Registered, Store, StoreError, WakeupFeed, WelcomeEntry,
 };
 use crate::metrics::DsMetrics;
 
@@ -158,20 +158,9 @@ impl Store for MeteredStore {
         .await
     }
 
-    async fn create_group(
-        &self,
-        group_id: &[u8],
-        epoch: u64,
-        allow_external_join: bool,
-        creator: &str,
-        now: u64,
-    ) -> Result<bool, StoreError> {
-        self.timed(
-            "create_group",
-            self.inner
-                .create_group(group_id, epoch, allow_external_join, creator, now),
-        )
-        .await
+    async fn create_group(&self, group: &NewGroup, now: u64) -> Result<bool, StoreError> {
+        self.timed("create_group", self.inner.create_group(group, now))
+            .await
     }
 
     async fn group(&self, group_id: &[u8]) -> Result<Option<GroupRecord>, StoreError> {

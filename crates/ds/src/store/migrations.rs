@@ -232,6 +232,11 @@ CREATE TABLE former_members (
 );
 "#,
     },
+    Migration {
+        summary: "groups: the public state of groups whose handshakes the DS verifies",
+        sqlite: "ALTER TABLE groups ADD COLUMN public_state BLOB;",
+        postgres: "ALTER TABLE groups ADD COLUMN public_state BYTEA;",
+    },
 ];
 
 /// The operations the runner needs from an engine, all inside one transaction that the

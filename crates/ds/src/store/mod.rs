@@ -178,6 +178,50 @@ pub struct GroupRecord {
     pub allow_external_join: bool,
     /// The members, by client id, sorted.
     pub members: Vec<String>,
+    /// The group's public state (`conclave_core::public_group`, encoded) when the DS
+    /// verifies its handshakes; `None` for a group whose handshakes the DS cannot read.
+    pub public_state: Option<Vec<u8>>,
+}
+
+/// A group to create.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewGroup {
+    /// The MLS group id.
+    pub group_id: Vec<u8>,
+    /// Its first epoch.
+    pub epoch: u64,
+    /// Whether GroupInfo is served to non-members for external joins.
+    pub allow_external_join: bool,
+    /// The creating client, its only member.
+    pub creator: String,
+    /// The GroupInfo of its first epoch, if the creator supplied it.
+    pub group_info: Option<Vec<u8>>,
+    /// Its ratchet tree, if the creator supplied it.
+    pub ratchet_tree: Option<Vec<u8>>,
+    /// The group's public state when the DS verifies its handshakes (see
+    /// [`GroupRecord::public_state`]).
+    pub public_state: Option<Vec<u8>>,
+}
+
+impl NewGroup {
+    /// A group whose handshakes the DS does not verify: no GroupInfo, tree or public state
+    /// until its first commit.
+    pub fn unverified(
+        group_id: Vec<u8>,
+        epoch: u64,
+        allow_external_join: bool,
+        creator: String,
+    ) -> Self {
+        Self {
+            group_id,
+            epoch,
+            allow_external_join,
+            creator,
+            group_info: None,
+            ratchet_tree: None,
+            public_state: None,
+        }
+    }
 }
 
 /// A proposal or application message to append.
@@ -234,6 +278,9 @@ pub struct CommitRecord {
     pub welcome: Option<(Vec<u8>, Vec<Vec<u8>>)>,
     /// New external-join policy, if it changes.
     pub allow_external_join: Option<bool>,
+    /// The group's public state after the commit, for a group whose handshakes the DS
+    /// verifies (unchanged when `None`).
+    pub public_state: Option<Vec<u8>>,
 }
 
 /// Outcome of a commit.
@@ -392,15 +439,8 @@ pub trait Store: Send + Sync + 'static {
         now: u64,
     ) -> Result<Vec<KeyPackageStock>, StoreError>;
 
-    /// Creates a group with `creator` as its only member. False if the id is taken.
-    async fn create_group(
-        &self,
-        group_id: &[u8],
-        epoch: u64,
-        allow_external_join: bool,
-        creator: &str,
-        now: u64,
-    ) -> Result<bool, StoreError>;
+    /// Creates a group with its creator as its only member. False if the id is taken.
+    async fn create_group(&self, group: &NewGroup, now: u64) -> Result<bool, StoreError>;
 
     /// A group.
     async fn group(&self, group_id: &[u8]) -> Result<Option<GroupRecord>, StoreError>;

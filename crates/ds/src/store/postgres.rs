@@ -21,8 +21,8 @@ use super::pg_listen::{self, Listener};
 use super::rules::{self, AppendFacts, CommitDecision, CommitFacts};
 use super::{
     Appended, ClaimedKeyPackage, ClientRecord, CommitRecord, Committed, CredentialChange,
-    CredentialUpdated, GroupRecord, KeyPackageStock, LogEntry, NewKeyPackage, NewMessage, Pruned,
-    Registered, Store, StoreError, WakeupFeed, WelcomeEntry, to_i64, to_u64,
+    CredentialUpdated, GroupRecord, KeyPackageStock, LogEntry, NewGroup, NewKeyPackage, NewMessage,
+    Pruned, Registered, Store, StoreError, WakeupFeed, WelcomeEntry, to_i64, to_u64,
 };
 
 /// Advisory lock key serialising migrations of DS nodes starting together.
@@ -480,25 +480,22 @@ impl Store for PostgresStore {
             .collect()
     }
 
-    async fn create_group(
-        &self,
-        group_id: &[u8],
-        epoch: u64,
-        allow_external_join: bool,
-        creator: &str,
-        now: u64,
-    ) -> Result<bool, StoreError> {
+    async fn create_group(&self, group: &NewGroup, now: u64) -> Result<bool, StoreError> {
         let mut client = self.pool.get().await?;
         let tx = client.transaction().await?;
         let inserted = tx
             .execute(
-                "INSERT INTO groups (group_id, epoch, last_seq, allow_external_join, created_at)
-                 VALUES ($1, $2, 0, $3, $4) ON CONFLICT (group_id) DO NOTHING",
+                "INSERT INTO groups (group_id, epoch, last_seq, allow_external_join, created_at,
+                 group_info, ratchet_tree, public_state)
+                 VALUES ($1, $2, 0, $3, $4, $5, $6, $7) ON CONFLICT (group_id) DO NOTHING",
                 &[
-                    &group_id,
-                    &to_i64(epoch)?,
-                    &allow_external_join,
+                    &group.group_id,
+                    &to_i64(group.epoch)?,
+                    &group.allow_external_join,
                     &to_i64(now)?,
+                    &group.group_info,
+                    &group.ratchet_tree,
+                    &group.public_state,
                 ],
             )
             .await?;
@@ -507,7 +504,7 @@ impl Store for PostgresStore {
         }
         tx.execute(
             "INSERT INTO group_members (group_id, client_id) VALUES ($1, $2)",
-            &[&group_id, &creator],
+            &[&group.group_id, &group.creator],
         )
         .await?;
         tx.commit().await?;
@@ -524,8 +521,8 @@ impl Store for PostgresStore {
             .await?;
         let Some(row) = tx
             .query_opt(
-                "SELECT epoch, last_seq, group_info, ratchet_tree, allow_external_join
-                 FROM groups WHERE group_id = $1",
+                "SELECT epoch, last_seq, group_info, ratchet_tree, allow_external_join,
+                 public_state FROM groups WHERE group_id = $1",
                 &[&group_id],
             )
             .await?
@@ -550,6 +547,7 @@ impl Store for PostgresStore {
             ratchet_tree: row.try_get(3)?,
             allow_external_join: row.try_get(4)?,
             members,
+            public_state: row.try_get(5)?,
         }))
     }
 
@@ -673,7 +671,8 @@ impl Store for PostgresStore {
         let Some(row) = tx
             .query_opt(
                 "UPDATE groups SET epoch = $3, last_seq = last_seq + 1, group_info = $4,
-                 ratchet_tree = $5, allow_external_join = COALESCE($6, allow_external_join)
+                 ratchet_tree = $5, allow_external_join = COALESCE($6, allow_external_join),
+                 public_state = COALESCE($7, public_state)
                  WHERE group_id = $1 AND epoch = $2 RETURNING last_seq",
                 &[
                     &group_id,
@@ -682,6 +681,7 @@ impl Store for PostgresStore {
                     &c.group_info,
                     &c.ratchet_tree,
                     &c.allow_external_join,
+                    &c.public_state,
                 ],
             )
             .await?

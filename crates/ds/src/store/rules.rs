@@ -218,6 +218,7 @@ mod tests {
             members: members.iter().map(|m| (*m).to_owned()).collect(),
             welcome: None,
             allow_external_join: None,
+            public_state: None,
         }
     }
 

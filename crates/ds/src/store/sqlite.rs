@@ -18,8 +18,8 @@ use super::migrations::{self, Dialect, MigrationSession};
 use super::rules::{self, AppendFacts, CommitDecision, CommitFacts};
 use super::{
     Appended, ClaimedKeyPackage, ClientRecord, CommitRecord, Committed, CredentialChange,
-    CredentialUpdated, GroupRecord, KeyPackageStock, LogEntry, NewKeyPackage, NewMessage, Pruned,
-    Registered, Store, StoreError, WelcomeEntry, to_i64, to_u64,
+    CredentialUpdated, GroupRecord, KeyPackageStock, LogEntry, NewGroup, NewKeyPackage, NewMessage,
+    Pruned, Registered, Store, StoreError, WelcomeEntry, to_i64, to_u64,
 };
 
 /// Number of reader connections of a file database.
@@ -674,28 +674,30 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn create_group(
-        &self,
-        group_id: &[u8],
-        epoch: u64,
-        allow_external_join: bool,
-        creator: &str,
-        now: u64,
-    ) -> Result<bool, StoreError> {
-        let (gid, creator) = (group_id.to_vec(), creator.to_owned());
+    async fn create_group(&self, group: &NewGroup, now: u64) -> Result<bool, StoreError> {
+        let g = group.clone();
         self.write(move |conn| {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let inserted = tx.execute(
-                "INSERT INTO groups (group_id, epoch, last_seq, allow_external_join, created_at)
-                 VALUES (?1, ?2, 0, ?3, ?4) ON CONFLICT (group_id) DO NOTHING",
-                params![gid, to_i64(epoch)?, allow_external_join, to_i64(now)?],
+                "INSERT INTO groups (group_id, epoch, last_seq, allow_external_join, created_at,
+                 group_info, ratchet_tree, public_state)
+                 VALUES (?1, ?2, 0, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (group_id) DO NOTHING",
+                params![
+                    g.group_id,
+                    to_i64(g.epoch)?,
+                    g.allow_external_join,
+                    to_i64(now)?,
+                    g.group_info,
+                    g.ratchet_tree,
+                    g.public_state
+                ],
             )?;
             if inserted == 0 {
                 return Ok(false);
             }
             tx.execute(
                 "INSERT INTO group_members (group_id, client_id) VALUES (?1, ?2)",
-                params![gid, creator],
+                params![g.group_id, g.creator],
             )?;
             tx.commit()?;
             Ok(true)
@@ -710,8 +712,8 @@ impl Store for SqliteStore {
             let tx = conn.unchecked_transaction()?;
             let row = tx
                 .query_row(
-                    "SELECT epoch, last_seq, group_info, ratchet_tree, allow_external_join
-                     FROM groups WHERE group_id = ?1",
+                    "SELECT epoch, last_seq, group_info, ratchet_tree, allow_external_join,
+                     public_state FROM groups WHERE group_id = ?1",
                     params![gid],
                     |r| {
                         Ok((
@@ -720,11 +722,12 @@ impl Store for SqliteStore {
                             r.get::<_, Option<Vec<u8>>>(2)?,
                             r.get::<_, Option<Vec<u8>>>(3)?,
                             r.get::<_, bool>(4)?,
+                            r.get::<_, Option<Vec<u8>>>(5)?,
                         ))
                     },
                 )
                 .optional()?;
-            let Some((epoch, last_seq, group_info, ratchet_tree, allow)) = row else {
+            let Some((epoch, last_seq, group_info, ratchet_tree, allow, public_state)) = row else {
                 return Ok(None);
             };
             let members = members_of(&tx, &gid)?;
@@ -736,6 +739,7 @@ impl Store for SqliteStore {
                 ratchet_tree,
                 allow_external_join: allow,
                 members,
+                public_state,
             }))
         })
         .await
@@ -848,7 +852,8 @@ impl Store for SqliteStore {
                 .prepare_cached(
                     "UPDATE groups SET epoch = ?3, last_seq = last_seq + 1, group_info = ?4,
                      ratchet_tree = ?5,
-                     allow_external_join = COALESCE(?6, allow_external_join)
+                     allow_external_join = COALESCE(?6, allow_external_join),
+                     public_state = COALESCE(?7, public_state)
                      WHERE group_id = ?1 AND epoch = ?2 RETURNING last_seq",
                 )?
                 .query_row(
@@ -858,7 +863,8 @@ impl Store for SqliteStore {
                         to_i64(next_epoch)?,
                         c.group_info,
                         c.ratchet_tree,
-                        c.allow_external_join
+                        c.allow_external_join,
+                        c.public_state
                     ],
                     |r| r.get(0),
                 )

@@ -381,6 +381,8 @@ async fn setup_group(http: &Http, size: usize, message_size: usize) -> anyhow::R
                 group_id: group_hex.clone(),
                 epoch: 0,
                 allow_external_join: false,
+                group_info: None,
+                ratchet_tree: None,
             },
             201,
         )
