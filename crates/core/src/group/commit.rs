@@ -603,6 +603,8 @@ pub(crate) struct PublicCommit {
     /// The committer's leaf in the new epoch (an external joiner's once its path is in);
     /// `None` only for an external commit without a path, which is refused.
     pub(crate) committer_leaf: Option<LeafIndex>,
+    /// Whether the commit carried an UpdatePath.
+    pub(crate) path: bool,
     /// The provisional GroupContext (RFC 9420 §12.4.2): epoch, tree hash and extensions of
     /// the next epoch, the current confirmed transcript hash. The UpdatePath is encrypted to
     /// it.
@@ -751,6 +753,7 @@ pub(crate) fn stage_public_commit(
         committer,
         applied,
         committer_leaf,
+        path: commit.path.is_some(),
         provisional,
         confirmed_transcript_hash,
         confirmation_tag,

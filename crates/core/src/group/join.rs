@@ -82,6 +82,28 @@ pub(crate) fn group_info_tree(
     Ok(RatchetTree::from_nodes(nodes)?)
 }
 
+/// Verifies the GroupInfo's signature by its `signer` leaf of `tree` (RFC 9420 §12.4.3) and
+/// its extension lists: no type twice (§13.4), a sorted `app_data_dictionary`
+/// (draft-ietf-mls-extensions-10 §4.6).
+pub(crate) fn verify_group_info(
+    cs: &dyn CipherSuiteProvider,
+    group_info: &GroupInfo,
+    tree: &RatchetTree,
+) -> Result<(), GroupError> {
+    let signer = tree
+        .leaf(group_info.signer)
+        .ok_or(GroupError::GroupInfo("the signer leaf is blank"))?;
+    verify_group_info_signature(cs, group_info, &signer.signature_key)?;
+    // RFC 9420 §13.4: no extension type twice in one list.
+    crate::validation::check_unique_extensions(&group_info.extensions)?;
+    crate::validation::check_unique_extensions(&group_info.group_context.extensions)?;
+    // draft-ietf-mls-extensions-10 §4.6: a GroupInfo's dictionary is sorted too; its
+    // entries, GREASE among them, are otherwise ignored (§5.2).
+    check_dictionary(&group_info.extensions, DictionaryLocation::GroupInfo)
+        .map_err(crate::validation::ValidationError::from)?;
+    Ok(())
+}
+
 /// Verifies the GroupInfo signature by leaf `signer`, its extensions (RFC 9420 §13.4) and
 /// the GroupContext's (§12.1.7, §13.4), and validates the tree for a joiner with
 /// [`RatchetTree::validate_for_join`] (§12.4.3.1).
@@ -96,17 +118,7 @@ pub(crate) fn verify_group_info_and_tree(
     tree: &mut RatchetTree,
     now: u64,
 ) -> Result<(), GroupError> {
-    let signer = tree
-        .leaf(group_info.signer)
-        .ok_or(GroupError::GroupInfo("the signer leaf is blank"))?;
-    verify_group_info_signature(cs, group_info, &signer.signature_key)?;
-    // RFC 9420 §13.4: no extension type twice in one list.
-    crate::validation::check_unique_extensions(&group_info.extensions)?;
-    crate::validation::check_unique_extensions(&group_info.group_context.extensions)?;
-    // draft-ietf-mls-extensions-10 §4.6: a GroupInfo's dictionary is sorted too; its
-    // entries, GREASE among them, are otherwise ignored (§5.2).
-    check_dictionary(&group_info.extensions, DictionaryLocation::GroupInfo)
-        .map_err(crate::validation::ValidationError::from)?;
+    verify_group_info(cs, group_info, tree)?;
     let context = &group_info.group_context;
     tree.validate_for_join_in(
         cs,

@@ -18,19 +18,19 @@
 //! Sans-IO: randomness and the current time are passed in by the caller.
 
 pub mod app_data;
-mod commit;
+pub(crate) mod commit;
 mod commit_builder;
 mod error;
 mod external;
-mod join;
-mod proposals;
+pub(crate) mod join;
+pub(crate) mod proposals;
 pub(crate) mod public;
 mod records;
 mod resumption;
 mod safe;
 mod self_remove;
 mod state;
-mod storage;
+pub(crate) mod storage;
 mod tracked;
 
 use std::collections::VecDeque;
