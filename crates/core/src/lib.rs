@@ -8,6 +8,10 @@
 //! Applications start with [`member::Member`], which takes the randomness, the clock and a
 //! [`storage::Storage`] once and saves its groups incrementally after every operation;
 //! [`group::Group`] is the state machine underneath, with explicit time and randomness.
+//!
+//! [`public_group::PublicGroup`] follows a group's public state from outside it (tree,
+//! GroupContext, membership), checking every PublicMessage handshake with the members' own
+//! rules but none of their secrets: the view of an assisted Delivery Service (RFC 9750 §5).
 
 #![forbid(unsafe_code)]
 
@@ -21,6 +25,7 @@ pub mod member;
 pub mod messages;
 mod parallel;
 pub mod psk;
+pub mod public_group;
 pub mod safe;
 pub mod secret_tree;
 pub mod storage;

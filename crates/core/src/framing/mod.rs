@@ -276,6 +276,28 @@ pub struct UnverifiedContent<'a> {
 }
 
 impl<'a> UnverifiedContent<'a> {
+    /// Content opened from a wire format this module does not protect itself (e.g. the
+    /// SemiPrivateMessage of draft-mahy-mls-semiprivatemessage-07, whose recipient outside
+    /// the group decrypted it), for its signature to be verified: the content type is allowed
+    /// for the sender type (RFC 9420 §6.1) and the confirmation tag is present exactly for
+    /// commits (§6.1). `wire_format` is what the sender signed (§6.1: part of
+    /// `FramedContentTBS`). Protection of the wire format itself (a membership tag, an AEAD)
+    /// is the caller's to check.
+    pub fn opened(
+        wire_format: WireFormat,
+        content: &'a FramedContent,
+        auth: &'a FramedContentAuthData,
+    ) -> Result<Self, FramingError> {
+        check_sender_content(content)?;
+        check_confirmation_tag(auth, content.content_type())?;
+        Ok(Self {
+            wire_format,
+            content: Cow::Borrowed(content),
+            auth: Cow::Borrowed(auth),
+            encoded: None,
+        })
+    }
+
     /// The unverified content: nothing in it is authenticated by its sender yet.
     pub fn unverified_content(&self) -> &FramedContent {
         &self.content

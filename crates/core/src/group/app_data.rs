@@ -31,6 +31,7 @@ use conclave_crypto::CryptoRandom;
 use super::proposals::{
     AppliedProposals, CommittedProposal, Committer, ProposalContext, check_context_support,
 };
+use super::public::PublicState;
 use super::{CommitBuilder, Group, GroupError};
 use crate::codepoints::{
     APP_ACK_COMPONENT, APP_COMPONENTS_COMPONENT, AppDataUpdateBase, CONTENT_MEDIA_TYPES_COMPONENT,
@@ -425,11 +426,11 @@ fn validate_ephemeral(
 /// the pending proposals invalid. An update's effect is computed when it is committed, as it
 /// depends on the other updates of the commit.
 pub(crate) fn check_received(
-    group: &Group,
+    state: &PublicState<'_>,
     sender: Sender,
     proposal: &ExtensionProposal,
 ) -> Result<(), GroupError> {
-    let handler = group.components.handler();
+    let handler = state.components;
     match &proposal.body {
         ExtensionProposalBody::AppDataUpdate(update)
             if !update_known(handler, update.component_id) =>
@@ -441,10 +442,10 @@ pub(crate) fn check_received(
                 component_id: ephemeral.component_id,
                 sender,
                 external_commit: false,
-                group_id: &group.epoch.context.group_id,
-                epoch: group.epoch().saturating_add(1),
+                group_id: &state.context.group_id,
+                epoch: state.context.epoch.saturating_add(1),
             };
-            validate_ephemeral(handler, &call, &group.epoch.tree, &ephemeral.data)?;
+            validate_ephemeral(handler, &call, state.tree, &ephemeral.data)?;
         }
         _ => {}
     }

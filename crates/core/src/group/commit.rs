@@ -8,9 +8,8 @@
 use conclave_codec::Encode;
 use conclave_crypto::{CipherSuiteProvider, CryptoRandom, Secret, hpke, labels};
 
-use super::proposals::{
-    AppliedProposals, CommittedProposal, Committer, ProposalContext, TreeKeys, validate_and_apply,
-};
+use super::proposals::{AppliedProposals, CommittedProposal, Committer, TreeKeys};
+use super::public::PublicState;
 use super::state::{ConfirmationTag, EpochState, NextEpoch, PskSources};
 use super::{
     Group, GroupConfig, GroupError, GroupStatus, SigningIdentity, mls_message, sign_leaf_node,
@@ -450,27 +449,32 @@ impl Group {
         }
     }
 
+    /// The public state of the current epoch and the policy its handshakes are judged by
+    /// ([`super::public`]), shared with the non-member view.
+    pub(crate) fn public_state(&self) -> PublicState<'_> {
+        PublicState {
+            cs: self.cs.as_ref(),
+            identity: self.env.identity.as_ref(),
+            context: &self.epoch.context,
+            tree: &self.epoch.tree,
+            interim_transcript_hash: &self.epoch.interim_transcript_hash,
+            proposals: &self.proposals,
+            policy: self.config.public_policy(),
+            components: self.components.handler(),
+            psks: Some(self.psk_sources()),
+        }
+    }
+
     /// Validates and applies a committed proposal list against the current epoch
     /// (RFC 9420 §12.2, §12.3): for a commit we create and for one we receive alike.
-    fn validate_proposals(
+    pub(super) fn validate_proposals(
         &self,
         committer: Committer,
         committed: &[CommittedProposal],
         now: u64,
     ) -> Result<AppliedProposals, GroupError> {
-        let psks = self.psk_sources();
-        let ctx = ProposalContext {
-            cs: self.cs.as_ref(),
-            identity: self.env.identity.as_ref(),
-            context: &self.epoch.context,
-            tree: &self.epoch.tree,
-            lifetime_policy: self.config.lifetime_policy,
-            now,
-            psks: &psks,
-            policy: self.config.negotiation_policy(),
-            components: self.components.handler(),
-        };
-        validate_and_apply(&ctx, committer, committed)
+        self.public_state()
+            .validate_proposals(committer, committed, now)
     }
 
     /// Creates a commit (RFC 9420 §12.4.1) of the pending proposals (by reference) and
@@ -585,14 +589,67 @@ impl Group {
     }
 }
 
-/// Processes a verified commit from another member or an external joiner (RFC 9420 §12.4.2)
-/// into a staged next epoch. Nothing of the group changes here.
-pub(crate) fn process_commit(
-    group: &Group,
-    verified: VerifiedContent<'_>,
+/// The public half of a received commit (RFC 9420 §12.4.2): the next epoch's tree, group
+/// context and transcript hashes, computed with no secret of the group. What remains for a
+/// member is the path secrets, the key schedule and the confirmation tag
+/// ([`process_commit`]); a non-member stops here ([`crate::public_group`]).
+#[derive(Debug, Clone)]
+pub(crate) struct PublicCommit {
+    /// Who committed.
+    pub(crate) sender: Sender,
+    pub(crate) committer: Committer,
+    /// The proposals applied and the UpdatePath merged, if any.
+    pub(crate) applied: AppliedProposals,
+    /// The committer's leaf in the new epoch (an external joiner's once its path is in);
+    /// `None` only for an external commit without a path, which is refused.
+    pub(crate) committer_leaf: Option<LeafIndex>,
+    /// Whether the commit carried an UpdatePath.
+    pub(crate) path: bool,
+    /// The provisional GroupContext (RFC 9420 §12.4.2): epoch, tree hash and extensions of
+    /// the next epoch, the current confirmed transcript hash. The UpdatePath is encrypted to
+    /// it.
+    pub(crate) provisional: GroupContext,
+    /// The next epoch's confirmed transcript hash (RFC 9420 §8.2).
+    pub(crate) confirmed_transcript_hash: Vec<u8>,
+    /// The commit's confirmation tag, unverified (RFC 9420 §6.1: the confirmation key is a
+    /// secret of the next epoch).
+    pub(crate) confirmation_tag: Vec<u8>,
+}
+
+impl PublicCommit {
+    /// The GroupContext of the next epoch: the provisional one with the new confirmed
+    /// transcript hash (RFC 9420 §8.2, §12.4.2).
+    pub(crate) fn next_context(&self) -> GroupContext {
+        GroupContext {
+            confirmed_transcript_hash: self.confirmed_transcript_hash.clone(),
+            ..self.provisional.clone()
+        }
+    }
+
+    /// What the commit changed.
+    pub(crate) fn summary(&self) -> CommitSummary {
+        CommitSummary::of(
+            self.provisional.epoch,
+            self.sender,
+            self.committer_leaf,
+            &self.applied,
+        )
+    }
+}
+
+/// Computes the public half of a verified commit from a member or an external joiner
+/// (RFC 9420 §12.4.2): resolves its proposals (by value, by reference from the epoch's
+/// cache), validates the list (§12.2, §12.4.3.2, draft-ietf-mls-extensions-10 §6.3) and the
+/// group's external-commit policy, applies it (§12.3), validates and merges the UpdatePath
+/// (§7.6, §7.9.2) and derives the next GroupContext and confirmed transcript hash (§8.2).
+/// Nothing of the group changes here. Members ([`process_commit`]) and non-members
+/// ([`crate::public_group::PublicGroup`]) call it alike.
+pub(crate) fn stage_public_commit(
+    state: &PublicState<'_>,
+    verified: &VerifiedContent<'_>,
     now: u64,
-) -> Result<StagedCommit, GroupError> {
-    let cs = group.cs.as_ref();
+) -> Result<PublicCommit, GroupError> {
+    let cs = state.cs;
     let Content::Commit(commit) = verified.content() else {
         return Err(GroupError::InvalidProposalList("not a commit"));
     };
@@ -600,7 +657,7 @@ pub(crate) fn process_commit(
     let committer = match sender {
         Sender::Member(leaf) => Committer::Member(leaf),
         Sender::NewMemberCommit => {
-            if !group.config.allow_external_commits && !group.config.allow_external_resync {
+            if !state.policy.allow_external_commits && !state.policy.allow_external_resync {
                 return Err(GroupError::SenderNotAllowed {
                     sender: sender.sender_type(),
                     what: "a commit: external commits are disabled by policy",
@@ -632,7 +689,7 @@ pub(crate) fn process_commit(
                 });
             }
             ProposalOrRef::Reference(reference) => {
-                let cached = group
+                let cached = state
                     .proposals
                     .iter()
                     .find(|p| &p.reference == reference)
@@ -647,20 +704,20 @@ pub(crate) fn process_commit(
             }
         }
     }
-    let mut applied = group.validate_proposals(committer, &committed, now)?;
+    let mut applied = state.validate_proposals(committer, &committed, now)?;
     // The two external-commit policies are independent: a group may let members that lost
     // their state rejoin (resync, removing their prior appearance) without letting
     // newcomers in (RFC 9420 §12.4.3.2; RFC 9750 "Invalid Commits").
     if committer == Committer::External {
         let resync = !applied.removed.is_empty();
-        if resync && !group.config.allow_external_resync {
+        if resync && !state.policy.allow_external_resync {
             return Err(GroupError::SenderNotAllowed {
                 sender: sender.sender_type(),
                 what: "a resync external commit (disabled by policy)",
                 section: "12.4.3.2",
             });
         }
-        if !resync && !group.config.allow_external_commits {
+        if !resync && !state.policy.allow_external_commits {
             return Err(GroupError::SenderNotAllowed {
                 sender: sender.sender_type(),
                 what: "an external commit by a newcomer (only resync is allowed by policy)",
@@ -673,18 +730,56 @@ pub(crate) fn process_commit(
             "the commit is empty or covers a proposal type that requires a path",
         ));
     }
-    let psk_secrets = group.psk_sources().resolve(&applied.psks)?;
-    let own = group.own_leaf();
-    let new_leaves: Vec<LeafIndex> = applied.added.iter().map(|(leaf, _)| *leaf).collect();
-    // A member's leaf is known without the path; an external joiner's once its leaf is in.
-    let member_leaf = match committer {
-        Committer::Member(leaf) => Some(leaf),
-        Committer::External => None,
+    let committer_leaf = match (&commit.path, committer) {
+        (Some(path), _) => Some(apply_path(state, &mut applied, committer, path, now)?),
+        (None, Committer::Member(leaf)) => Some(leaf),
+        (None, Committer::External) => None,
     };
-    if applied.removed_leaves().any(|leaf| leaf == own) {
+    let provisional = provisional_context(cs, state.context, &mut applied)?;
+    let confirmed_transcript_hash = transcript::confirmed_transcript_hash_of_encoded(
+        cs,
+        state.interim_transcript_hash,
+        verified.wire_format(),
+        verified.encoded_content(),
+        &verified.auth().signature,
+    )?;
+    let confirmation_tag = verified
+        .auth()
+        .confirmation_tag
+        .clone()
+        .ok_or(GroupError::ConfirmationTagMismatch)?;
+    Ok(PublicCommit {
+        sender,
+        committer,
+        applied,
+        committer_leaf,
+        path: commit.path.is_some(),
+        provisional,
+        confirmed_transcript_hash,
+        confirmation_tag,
+    })
+}
+
+/// Processes a verified commit from another member or an external joiner (RFC 9420 §12.4.2)
+/// into a staged next epoch: its public half ([`stage_public_commit`]), then the path
+/// secrets, the key schedule and the confirmation tag. Nothing of the group changes here.
+pub(crate) fn process_commit(
+    group: &Group,
+    verified: VerifiedContent<'_>,
+    now: u64,
+) -> Result<StagedCommit, GroupError> {
+    let cs = group.cs.as_ref();
+    let public = stage_public_commit(&group.public_state(), &verified, now)?;
+    let path = match verified.content() {
+        Content::Commit(commit) => commit.path.as_ref(),
+        _ => None,
+    };
+    let psk_secrets = group.psk_sources().resolve(&public.applied.psks)?;
+    let own = group.own_leaf();
+    let summary = public.summary();
+    if public.applied.removed_leaves().any(|leaf| leaf == own) {
         // We cannot follow into the next epoch (RFC 9420 §12.4.2: delete the state).
-        let epoch = group.epoch().saturating_add(1);
-        let mut summary = CommitSummary::of(epoch, sender, member_leaf, &applied);
+        let mut summary = summary;
         summary.self_removed = true;
         return Ok(StagedCommit {
             epoch: None,
@@ -693,9 +788,17 @@ pub(crate) fn process_commit(
             status: Some(GroupStatus::Removed),
         });
     }
+    let next_context = public.next_context();
+    let PublicCommit {
+        applied,
+        committer_leaf,
+        provisional,
+        confirmation_tag,
+        ..
+    } = public;
 
     // If a committed Update replaced our leaf, we hold its new private key (RFC 9420 §12.1.2).
-    let mut base_private = group.private.clone();
+    let mut private = group.private.clone();
     if applied.updated.contains(&own)
         && let Some(leaf) = applied.tree.leaf(own)
         && let Some(key) = group
@@ -703,20 +806,18 @@ pub(crate) fn process_commit(
             .iter()
             .find(|k| k.public_key == leaf.encryption_key)
     {
-        base_private.insert(own.node(), key.clone());
+        private.insert(own.node(), key.clone());
     }
-    let mut private = base_private.clone();
-    let (committer_leaf, provisional, commit_secret) = match &commit.path {
-        Some(path) => {
-            let sender_leaf = apply_path(group, &mut applied, committer, path, now)?;
-            let provisional = provisional_context(cs, &group.epoch.context, &mut applied)?;
+    let commit_secret = match (path, committer_leaf) {
+        (Some(path), Some(sender_leaf)) => {
+            let new_leaves: Vec<LeafIndex> = applied.added.iter().map(|(leaf, _)| *leaf).collect();
             let provisional_bytes = super::encode(&provisional)?;
             let decrypted = decrypt_path(
                 cs,
                 &applied.tree,
                 sender_leaf,
                 path,
-                &base_private,
+                &private,
                 &new_leaves,
                 &provisional_bytes,
             )?;
@@ -724,12 +825,16 @@ pub(crate) fn process_commit(
             for (node, key) in decrypted.keys {
                 private.insert(node, key);
             }
-            (Some(sender_leaf), provisional, decrypted.commit_secret)
+            decrypted.commit_secret
         }
-        None => {
-            let provisional = provisional_context(cs, &group.epoch.context, &mut applied)?;
+        (Some(_), None) => {
+            return Err(GroupError::MalformedState(
+                "a path without a committer leaf",
+            ));
+        }
+        (None, _) => {
             private.prune(&applied.tree);
-            (member_leaf, provisional, Secret::zero(cs.hash_len()))
+            Secret::zero(cs.hash_len())
         }
     };
 
@@ -750,25 +855,9 @@ pub(crate) fn process_commit(
         None => group.epoch.secrets.init_secret.clone(),
     };
 
-    let confirmed = transcript::confirmed_transcript_hash_of_encoded(
-        cs,
-        &group.epoch.interim_transcript_hash,
-        verified.wire_format(),
-        verified.encoded_content(),
-        &verified.auth().signature,
-    )?;
-    let tag = verified
-        .auth()
-        .confirmation_tag
-        .as_deref()
-        .ok_or(GroupError::ConfirmationTagMismatch)?;
-    let summary = CommitSummary::of(provisional.epoch, sender, committer_leaf, &applied);
     let epoch = NextEpoch::start(
         cs,
-        GroupContext {
-            confirmed_transcript_hash: confirmed,
-            ..provisional
-        },
+        next_context,
         &init_secret,
         &commit_secret,
         psk_secret(cs, &applied.psks, &psk_secrets)?.as_ref(),
@@ -777,7 +866,7 @@ pub(crate) fn process_commit(
         cs,
         &group.config,
         applied.tree,
-        ConfirmationTag::Verify(tag),
+        ConfirmationTag::Verify(&confirmation_tag),
     )?;
     Ok(StagedCommit::advance(epoch, private, summary))
 }
@@ -838,19 +927,21 @@ impl StagedCommit {
 }
 
 /// Validates the UpdatePath's leaf and merges the path into the tree (RFC 9420 §12.4.2,
-/// §7.6, §7.9.2). Returns the committer's leaf.
+/// §7.6, §7.9.2): the leaf is a valid `commit`-source LeafNode for the committer's position
+/// (a new encryption key, a valid successor of the leaf it replaces), no path key is already
+/// in the tree, and the parent hash the leaf carries matches the new path. Returns the
+/// committer's leaf.
 fn apply_path(
-    group: &Group,
+    state: &PublicState<'_>,
     applied: &mut AppliedProposals,
     committer: Committer,
     path: &UpdatePath,
     now: u64,
 ) -> Result<LeafIndex, GroupError> {
-    let cs = group.cs.as_ref();
+    let cs = state.cs;
     let (sender_leaf, replaced) = match committer {
         Committer::Member(leaf) => {
-            let old = group
-                .epoch
+            let old = state
                 .tree
                 .leaf(leaf)
                 .ok_or(GroupError::UnknownSender(leaf))?;
@@ -869,9 +960,9 @@ fn apply_path(
         let requirements = GroupRequirements::from_group_context_in(
             &GroupContext {
                 extensions: applied.extensions.clone(),
-                ..group.epoch.context.clone()
+                ..state.context.clone()
             },
-            &group.config.negotiation_policy(),
+            &state.policy.negotiation,
         )?;
         let members = applied.tree.member_credential_types(Some(sender_leaf));
         let keys = TreeKeys {
@@ -880,17 +971,17 @@ fn apply_path(
         };
         let validator = LeafNodeValidator {
             cs,
-            identity: group.env.identity.as_ref(),
+            identity: state.identity,
             group: &requirements,
             members: &members,
             keys: &keys,
-            lifetime_policy: group.config.lifetime_policy,
+            lifetime_policy: state.policy.lifetime_policy,
             now,
         };
         validator.validate_leaf_node(
             &path.leaf_node,
             &LeafNodeContext::Commit {
-                group_id: &group.epoch.context.group_id,
+                group_id: &state.context.group_id,
                 leaf_index: sender_leaf,
                 replaced: replaced.as_ref(),
             },

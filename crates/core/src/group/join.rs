@@ -12,6 +12,7 @@ use super::{
     Group, GroupConfig, GroupEnv, GroupError, GroupStatus, KeyPackageBundle, MemberParams,
     SigningIdentity, mls_message,
 };
+use crate::credential::IdentityProvider;
 use crate::framing::protect_public;
 use crate::messages::{
     ExtensionProposal, ExtensionProposalBody, ExternalInit, ExternalPub, GroupInfo, HpkePublicKey,
@@ -65,26 +66,29 @@ fn joiner_psks<'a>(env: &'a GroupEnv, options: &'a JoinOptions) -> PskSources<'a
 
 /// The ratchet tree of a GroupInfo's `ratchet_tree` extension, else the supplied one.
 fn tree_for(group_info: &GroupInfo, options: &JoinOptions) -> Result<RatchetTree, GroupError> {
+    group_info_tree(group_info, options.ratchet_tree.as_ref())
+}
+
+/// The ratchet tree of a GroupInfo's `ratchet_tree` extension, else `supplied`
+/// (RFC 9420 §12.4.3.3).
+pub(crate) fn group_info_tree(
+    group_info: &GroupInfo,
+    supplied: Option<&RatchetTreeNodes>,
+) -> Result<RatchetTree, GroupError> {
     let nodes = match find_payload::<RatchetTreeNodes>(&group_info.extensions)? {
         Some(nodes) => nodes,
-        None => options
-            .ratchet_tree
-            .clone()
-            .ok_or(GroupError::MissingRatchetTree)?,
+        None => supplied.cloned().ok_or(GroupError::MissingRatchetTree)?,
     };
     Ok(RatchetTree::from_nodes(nodes)?)
 }
 
-/// Verifies the GroupInfo signature by leaf `signer`, its extensions (RFC 9420 §13.4) and
-/// the GroupContext's (§12.1.7, §13.4), and validates the tree for a joiner with
-/// [`RatchetTree::validate_for_join`] (§12.4.3.1).
-fn verify_group_info_and_tree(
+/// Verifies the GroupInfo's signature by its `signer` leaf of `tree` (RFC 9420 §12.4.3) and
+/// its extension lists: no type twice (§13.4), a sorted `app_data_dictionary`
+/// (draft-ietf-mls-extensions-10 §4.6).
+pub(crate) fn verify_group_info(
     cs: &dyn CipherSuiteProvider,
-    env: &GroupEnv,
-    config: &GroupConfig,
     group_info: &GroupInfo,
-    tree: &mut RatchetTree,
-    now: u64,
+    tree: &RatchetTree,
 ) -> Result<(), GroupError> {
     let signer = tree
         .leaf(group_info.signer)
@@ -97,22 +101,39 @@ fn verify_group_info_and_tree(
     // entries, GREASE among them, are otherwise ignored (§5.2).
     check_dictionary(&group_info.extensions, DictionaryLocation::GroupInfo)
         .map_err(crate::validation::ValidationError::from)?;
+    Ok(())
+}
+
+/// Verifies the GroupInfo signature by leaf `signer`, its extensions (RFC 9420 §13.4) and
+/// the GroupContext's (§12.1.7, §13.4), and validates the tree for a joiner with
+/// [`RatchetTree::validate_for_join`] (§12.4.3.1).
+///
+/// Joiners and the non-member view ([`crate::public_group::PublicGroup::from_group_info`])
+/// call it alike.
+pub(crate) fn verify_group_info_and_tree(
+    cs: &dyn CipherSuiteProvider,
+    identity: &dyn IdentityProvider,
+    policy: &super::public::PublicPolicy,
+    group_info: &GroupInfo,
+    tree: &mut RatchetTree,
+    now: u64,
+) -> Result<(), GroupError> {
+    verify_group_info(cs, group_info, tree)?;
     let context = &group_info.group_context;
-    let policy = config.negotiation_policy();
     tree.validate_for_join_in(
         cs,
-        env.identity.as_ref(),
+        identity,
         context,
-        &policy,
-        config.lifetime_policy,
+        &policy.negotiation,
+        policy.lifetime_policy,
         now,
     )?;
     super::proposals::check_group_context_extensions(
         cs,
-        env.identity.as_ref(),
+        identity,
         tree,
         &context.extensions,
-        &policy,
+        &policy.negotiation,
         now,
     )
 }
@@ -203,7 +224,14 @@ impl Group {
             group_info.group_context.cipher_suite,
         )?;
         let mut tree = tree_for(&group_info, options)?;
-        verify_group_info_and_tree(cs.as_ref(), &env, &config, &group_info, &mut tree, now)?;
+        verify_group_info_and_tree(
+            cs.as_ref(),
+            env.identity.as_ref(),
+            &config.public_policy(),
+            &group_info,
+            &mut tree,
+            now,
+        )?;
         let own = tree
             .find_leaf(&kp.leaf_node)
             .ok_or(GroupError::OwnLeafNotFound)?;
@@ -281,7 +309,14 @@ impl Group {
         let suite = group_info.group_context.cipher_suite;
         let cs = env.suite(suite)?;
         let mut tree = tree_for(group_info, options)?;
-        verify_group_info_and_tree(cs.as_ref(), &env, &config, group_info, &mut tree, now)?;
+        verify_group_info_and_tree(
+            cs.as_ref(),
+            env.identity.as_ref(),
+            &config.public_policy(),
+            group_info,
+            &mut tree,
+            now,
+        )?;
         let external_pub = find_payload::<ExternalPub>(&group_info.extensions)?
             .ok_or(GroupError::GroupInfo("no external_pub extension"))?;
         let (init_secret, kem_output) =
@@ -335,7 +370,7 @@ impl Group {
                 tree: &tree,
                 lifetime_policy: config.lifetime_policy,
                 now,
-                psks: &psks,
+                psks: Some(&psks),
                 policy: config.negotiation_policy(),
                 components: components.handler(),
             };

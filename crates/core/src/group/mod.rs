@@ -18,18 +18,19 @@
 //! Sans-IO: randomness and the current time are passed in by the caller.
 
 pub mod app_data;
-mod commit;
+pub(crate) mod commit;
 mod commit_builder;
 mod error;
 mod external;
-mod join;
-mod proposals;
+pub(crate) mod join;
+pub(crate) mod proposals;
+pub(crate) mod public;
 mod records;
 mod resumption;
 mod safe;
 mod self_remove;
 mod state;
-mod storage;
+pub(crate) mod storage;
 mod tracked;
 
 use std::collections::VecDeque;
@@ -62,10 +63,9 @@ use crate::framing::{
 };
 use crate::messages::{
     AppDataDictionary, Capabilities, ComponentId, Content, ContentType, Credential, Extension,
-    ExternalSenders, FramedContent, GroupContext, HpkePublicKey, KeyPackage, LeafIndex, LeafNode,
-    LeafNodeSource, Lifetime, MediaTypeList, MlsMessage, MlsMessageBody, PrivateMessage, Proposal,
-    ProposalRef, ProtocolVersion, PublicMessage, ReInit, Sender, SignaturePublicKey, WireFormat,
-    WireFormats, find_payload,
+    FramedContent, GroupContext, HpkePublicKey, KeyPackage, LeafIndex, LeafNode, LeafNodeSource,
+    Lifetime, MediaTypeList, MlsMessage, MlsMessageBody, PrivateMessage, Proposal, ProposalRef,
+    ProtocolVersion, PublicMessage, ReInit, Sender, SignaturePublicKey, WireFormat, WireFormats,
 };
 use crate::secret_tree::SecretTreeConfig;
 use crate::tree::RatchetTree;
@@ -113,6 +113,17 @@ pub struct GroupConfig {
 }
 
 impl GroupConfig {
+    /// The part of this policy that judges handshakes, shared with the non-member view
+    /// ([`crate::public_group::PublicGroupConfig`]).
+    pub(crate) fn public_policy(&self) -> public::PublicPolicy {
+        public::PublicPolicy {
+            lifetime_policy: self.lifetime_policy,
+            negotiation: self.negotiation_policy(),
+            allow_external_commits: self.allow_external_commits,
+            allow_external_resync: self.allow_external_resync,
+        }
+    }
+
     /// How this group reads the drafts' negotiation extensions (draft-ietf-mls-extensions-10
     /// §5.1, §6.3).
     pub fn negotiation_policy(&self) -> NegotiationPolicy {
@@ -774,12 +785,6 @@ impl Group {
         }
     }
 
-    fn external_senders(&self) -> Result<Option<ExternalSenders>, GroupError> {
-        Ok(find_payload::<ExternalSenders>(
-            &self.epoch.context.extensions,
-        )?)
-    }
-
     // ---- sending --------------------------------------------------------------------------
 
     /// Encrypts an application message (RFC 9420 §6.3). Refused while proposals are pending
@@ -989,26 +994,14 @@ impl Group {
         }
     }
 
-    fn check_group_and_epoch(&self, group_id: &[u8], epoch: u64) -> Result<(), GroupError> {
-        if group_id != self.epoch.context.group_id.as_slice() {
-            return Err(GroupError::WrongGroup);
-        }
-        if epoch != self.epoch() {
-            return Err(GroupError::WrongEpoch {
-                message: epoch,
-                current: self.epoch(),
-            });
-        }
-        Ok(())
-    }
-
     fn process_public(
         &mut self,
         message: &PublicMessage,
         now: u64,
     ) -> Result<ProcessedMessage, GroupError> {
         self.ensure_active()?;
-        self.check_group_and_epoch(&message.content.group_id, message.content.epoch)?;
+        self.public_state()
+            .check_group_and_epoch(&message.content.group_id, message.content.epoch)?;
         crate::safe::incoming_safe_aad(
             self.config.codepoint_profile,
             &self.epoch.context.extensions,
@@ -1023,8 +1016,7 @@ impl Group {
             &self.epoch.context,
             self.epoch.secrets.membership_key.as_bytes(),
         )?;
-        let key = self.sender_signature_key(&unverified)?;
-        let verified = unverified.verify(self.cs.as_ref(), key.as_ref(), &self.epoch.context)?;
+        let verified = self.public_state().verify(unverified)?;
         self.process_verified(verified, None, now)
     }
 
@@ -1085,8 +1077,7 @@ impl Group {
             &mut epoch.secret_tree,
             epoch.secrets.sender_data_secret.as_bytes(),
         )?;
-        let key = self.sender_signature_key(&unverified)?;
-        let verified = unverified.verify(self.cs.as_ref(), key.as_ref(), &self.epoch.context)?;
+        let verified = self.public_state().verify(unverified)?;
         self.process_verified(verified, Some(sender_data.generation), now)
     }
 
@@ -1149,56 +1140,6 @@ impl Group {
         )
     }
 
-    /// The signature key of the sender of `content` (RFC 9420 §6.1).
-    fn sender_signature_key(
-        &self,
-        content: &crate::framing::UnverifiedContent<'_>,
-    ) -> Result<SignaturePublicKey, GroupError> {
-        let framed = content.unverified_content();
-        match framed.sender {
-            Sender::Member(leaf) => self
-                .epoch
-                .tree
-                .leaf(leaf)
-                .map(|l| l.signature_key.clone())
-                .ok_or(GroupError::UnknownSender(leaf)),
-            Sender::External(index) => {
-                let senders = self
-                    .external_senders()?
-                    .ok_or(GroupError::UnknownExternalSender(index))?;
-                senders
-                    .0
-                    .get(index as usize)
-                    .map(|s| s.signature_key.clone())
-                    .ok_or(GroupError::UnknownExternalSender(index))
-            }
-            Sender::NewMemberProposal => match &framed.content {
-                Content::Proposal(Proposal::Add(add)) => {
-                    Ok(add.key_package.leaf_node.signature_key.clone())
-                }
-                _ => Err(GroupError::SenderNotAllowed {
-                    sender: crate::messages::SenderType::NewMemberProposal,
-                    what: "anything but an Add proposal",
-                    section: "12.1.8",
-                }),
-            },
-            Sender::NewMemberCommit => match &framed.content {
-                Content::Commit(commit) => commit
-                    .path
-                    .as_ref()
-                    .map(|p| p.leaf_node.signature_key.clone())
-                    .ok_or(GroupError::PathRequired(
-                        "an external commit must have a path",
-                    )),
-                _ => Err(GroupError::SenderNotAllowed {
-                    sender: crate::messages::SenderType::NewMemberCommit,
-                    what: "anything but a commit",
-                    section: "12.4.3.2",
-                }),
-            },
-        }
-    }
-
     /// `generation` is the PrivateMessage's (RFC 9420 §6.3.2), `None` for a PublicMessage.
     fn process_verified(
         &mut self,
@@ -1214,16 +1155,7 @@ impl Group {
                 generation,
             ),
             Content::Proposal(_) => {
-                let cached = proposals::receive_proposal(self, verified, now)?;
-                // A PublicMessage proposal can be replayed verbatim (it carries no
-                // generation): a second copy is refused, not cached twice.
-                if self
-                    .proposals
-                    .iter()
-                    .any(|p| p.reference == cached.reference)
-                {
-                    return Err(GroupError::DuplicateProposal);
-                }
+                let cached = proposals::receive_proposal(&self.public_state(), verified)?;
                 let message = ProcessedMessage::Proposal {
                     sender: cached.sender,
                     proposal: Box::new(cached.proposal.clone()),

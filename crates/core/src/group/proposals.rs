@@ -10,9 +10,10 @@ use std::collections::{HashMap, HashSet};
 use conclave_codec::Encode;
 use conclave_crypto::{CipherSuiteProvider, labels};
 
+use super::GroupError;
 use super::app_data::{self, AppDataSummary, ComponentHandler};
+use super::public::PublicState;
 use super::state::PskSources;
-use super::{Group, GroupError};
 use crate::credential::IdentityProvider;
 use crate::framing::VerifiedContent;
 use crate::messages::{
@@ -107,13 +108,15 @@ pub(crate) fn check_sender_may_propose(
     }
 }
 
-/// A proposal received in a message: the sender may send it; it is cached as is. Its
-/// validity against the group is checked when it is committed (RFC 9420 §12.2); a draft
-/// proposal's codepoint and component are checked now too ([`app_data::check_received`]).
+/// A proposal received in a message (RFC 9420 §12.1): the sender may send it; it is
+/// cached as is, unless it is already cached (a PublicMessage proposal can be replayed
+/// verbatim: it carries no generation). Its validity against the group is checked when it is
+/// committed (§12.2); a draft proposal's codepoint and component are checked now too
+/// ([`app_data::check_received`]), and so are the SelfRemove rules
+/// ([`super::self_remove::check_received`]). Members and non-members call it alike.
 pub(crate) fn receive_proposal(
-    group: &Group,
+    state: &PublicState<'_>,
     verified: VerifiedContent<'_>,
-    _now: u64,
 ) -> Result<CachedProposal, GroupError> {
     let content = verified.into_authenticated_content();
     let Content::Proposal(proposal) = &content.content.content else {
@@ -123,11 +126,18 @@ pub(crate) fn receive_proposal(
     if let Proposal::Extension(extension) = proposal
         && !super::self_remove::is_self_remove(proposal)
     {
-        app_data::check_codepoint(group.config.codepoint_profile, extension)?;
-        app_data::check_received(group, content.content.sender, extension)?;
+        app_data::check_codepoint(state.policy.negotiation.profile, extension)?;
+        app_data::check_received(state, content.content.sender, extension)?;
     }
-    let cached = CachedProposal::from_content(group.cs.as_ref(), &content)?;
-    super::self_remove::check_received(group, content.wire_format, &cached)?;
+    let cached = CachedProposal::from_content(state.cs, &content)?;
+    super::self_remove::check_received(state, content.wire_format, &cached)?;
+    if state
+        .proposals
+        .iter()
+        .any(|p| p.reference == cached.reference)
+    {
+        return Err(GroupError::DuplicateProposal);
+    }
     Ok(cached)
 }
 
@@ -196,8 +206,9 @@ pub(crate) struct ProposalContext<'a> {
     pub(crate) lifetime_policy: crate::validation::LifetimePolicy,
     pub(crate) now: u64,
     /// Where PSKs come from: a PreSharedKey proposal is valid only if its PSK is available
-    /// (RFC 9420 §12.4.2).
-    pub(crate) psks: &'a PskSources<'a>,
+    /// (RFC 9420 §12.4.2). `None` for a non-member ([`crate::public_group`]), which cannot
+    /// know which PSKs the members hold: that one check is skipped.
+    pub(crate) psks: Option<&'a PskSources<'a>>,
     /// The group's codepoints and media-type policy (draft-ietf-mls-extensions-10 §5,
     /// §6.3, §9).
     pub(crate) policy: NegotiationPolicy,
@@ -648,7 +659,8 @@ fn check_sender_may_propose_in_commit(
 }
 
 /// A PreSharedKey proposal (RFC 9420 §12.1.4, §8.4): an external PSK or a resumption PSK
-/// with usage `application`, a nonce of `KDF.Nh` bytes, and the PSK available.
+/// with usage `application`, a nonce of `KDF.Nh` bytes, and the PSK available (checked only
+/// where PSKs are known: not by a non-member).
 fn check_psk_proposal(ctx: &ProposalContext<'_>, psk: &PreSharedKeyId) -> Result<(), GroupError> {
     // Resumption PSKs with usage reinit or branch only link a new group to its predecessor:
     // they are valid only in the commit that starts the new group (epoch 0, RFC 9420 §11.2,
@@ -666,7 +678,9 @@ fn check_psk_proposal(ctx: &ProposalContext<'_>, psk: &PreSharedKeyId) -> Result
     if psk.psk_nonce.len() != ctx.cs.hash_len() {
         return Err(GroupError::PskNonceLength);
     }
-    if ctx.psks.find(psk).is_none() {
+    if let Some(psks) = ctx.psks
+        && psks.find(psk).is_none()
+    {
         return Err(GroupError::PskNotFound);
     }
     Ok(())

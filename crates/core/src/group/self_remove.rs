@@ -22,6 +22,7 @@ use std::collections::HashSet;
 use conclave_crypto::{CipherSuiteProvider, CryptoRandom};
 
 use super::proposals::{AppliedProposals, CachedProposal, CommittedProposal, Committer};
+use super::public::PublicState;
 use super::{Group, GroupError, mls_message};
 use crate::codepoints::CodepointProfile;
 use crate::framing::{sign_content, unprotect_public_without_membership_key};
@@ -194,26 +195,26 @@ pub(crate) fn check_sender(sender: &Sender, proposal: &Proposal) -> Option<Resul
 /// its sender in this epoch (an exact replay is left to the duplicate check). Nothing for
 /// other proposals.
 pub(crate) fn check_received(
-    group: &Group,
+    state: &PublicState<'_>,
     wire_format: WireFormat,
     received: &CachedProposal,
 ) -> Result<(), GroupError> {
     if !is_self_remove(&received.proposal) {
         return Ok(());
     }
-    check_codepoint(group.config.codepoint_profile, &received.proposal)?;
+    check_codepoint(state.policy.negotiation.profile, &received.proposal)?;
     if wire_format != WireFormat::PUBLIC_MESSAGE {
         return Err(SelfRemoveError::NotPublicMessage(wire_format.0).into());
     }
     check_capable(
-        &group.epoch.tree,
+        state.tree,
         received.proposal.proposal_type(),
         &HashSet::new(),
     )?;
     let Sender::Member(leaf) = received.sender else {
         return Err(SelfRemoveError::NotFromMember(received.sender.sender_type()).into());
     };
-    check_first_of_sender(group.proposals.iter(), leaf, &received.reference)
+    check_first_of_sender(state.proposals.iter(), leaf, &received.reference)
 }
 
 /// "A client MUST NOT issue more than one SelfRemove proposal per epoch"

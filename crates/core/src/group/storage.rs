@@ -100,19 +100,13 @@ impl StoredAppDataPolicy {
     fn of(config: &GroupConfig) -> Self {
         Self {
             grease: config.grease,
-            content_media_types: match config.content_media_types {
-                MediaTypePolicy::Ignore => 1,
-                _ => 0,
-            },
+            content_media_types: media_type_policy_code(config.content_media_types),
         }
     }
 
     fn apply(&self, config: &mut GroupConfig) {
         config.grease = self.grease;
-        config.content_media_types = match self.content_media_types {
-            1 => MediaTypePolicy::Ignore,
-            _ => MediaTypePolicy::Require,
-        };
+        config.content_media_types = media_type_policy_of_code(self.content_media_types);
     }
 }
 
@@ -212,11 +206,65 @@ impl StoredEpochSecrets {
     }
 }
 
+/// A cached proposal (RFC 9420 §12.1), as members and the non-member view
+/// ([`crate::public_group`]) store it.
 #[derive(Encode, Decode)]
-struct StoredProposal {
+pub(crate) struct StoredProposal {
     reference: ProposalRef,
     proposal: Proposal,
     sender: Sender,
+}
+
+impl StoredProposal {
+    pub(crate) fn of(cached: &CachedProposal) -> Self {
+        Self {
+            reference: cached.reference.clone(),
+            proposal: cached.proposal.clone(),
+            sender: cached.sender,
+        }
+    }
+
+    pub(crate) fn into_cached(self) -> CachedProposal {
+        CachedProposal {
+            reference: self.reference,
+            proposal: self.proposal,
+            sender: self.sender,
+        }
+    }
+}
+
+/// A [`LifetimePolicy`] as stored: 0 new KeyPackages only, 1 always, 2 never.
+pub(crate) fn lifetime_policy_code(policy: LifetimePolicy) -> u8 {
+    match policy {
+        LifetimePolicy::Always => 1,
+        LifetimePolicy::Never => 2,
+        _ => 0,
+    }
+}
+
+/// The [`LifetimePolicy`] of a stored code ([`lifetime_policy_code`]).
+pub(crate) fn lifetime_policy_of_code(code: u8) -> LifetimePolicy {
+    match code {
+        1 => LifetimePolicy::Always,
+        2 => LifetimePolicy::Never,
+        _ => LifetimePolicy::NewKeyPackagesOnly,
+    }
+}
+
+/// A [`MediaTypePolicy`] as stored: 0 require, 1 ignore.
+pub(crate) fn media_type_policy_code(policy: MediaTypePolicy) -> u8 {
+    match policy {
+        MediaTypePolicy::Ignore => 1,
+        _ => 0,
+    }
+}
+
+/// The [`MediaTypePolicy`] of a stored code ([`media_type_policy_code`]).
+pub(crate) fn media_type_policy_of_code(code: u8) -> MediaTypePolicy {
+    match code {
+        1 => MediaTypePolicy::Ignore,
+        _ => MediaTypePolicy::Require,
+    }
 }
 
 #[derive(Encode, Decode)]
@@ -310,7 +358,7 @@ struct StoredGroup {
 
 /// Cached tree hashes of one epoch's ratchet tree (see [`RatchetTree::stored_hashes`]).
 #[derive(Encode, Decode)]
-struct StoredHashes {
+pub(crate) struct StoredHashes {
     cipher_suite: u16,
     hashes: Vec<StoredNodeHash>,
 }
@@ -337,7 +385,7 @@ pub(super) fn decode_without_tree_hashes(reader: &mut conclave_codec::Reader<'_>
 }
 
 impl StoredHashes {
-    fn of(tree: &RatchetTree) -> Option<Self> {
+    pub(crate) fn of(tree: &RatchetTree) -> Option<Self> {
         let (suite, hashes) = tree.stored_hashes()?;
         Some(Self {
             cipher_suite: suite.0,
@@ -351,7 +399,7 @@ impl StoredHashes {
         })
     }
 
-    fn restore(&self, tree: &mut RatchetTree, hash_len: usize) {
+    pub(crate) fn restore(&self, tree: &mut RatchetTree, hash_len: usize) {
         tree.restore_hashes(
             conclave_crypto::CipherSuite(self.cipher_suite),
             hash_len,
@@ -383,11 +431,7 @@ impl StoredConfig {
             },
             max_past_epochs: u32_of(config.max_past_epochs),
             secret_tree: config.secret_tree,
-            lifetime_policy: match config.lifetime_policy {
-                LifetimePolicy::Always => 1,
-                LifetimePolicy::Never => 2,
-                _ => 0,
-            },
+            lifetime_policy: lifetime_policy_code(config.lifetime_policy),
             max_resumption_psks: u32_of(config.max_resumption_psks),
             allow_external_commits: config.allow_external_commits,
             allow_external_resync: config.allow_external_resync,
@@ -401,11 +445,7 @@ impl StoredConfig {
                 .map_or(PaddingPolicy::None, PaddingPolicy::PadToMultipleOf),
             max_past_epochs: self.max_past_epochs as usize,
             secret_tree: self.secret_tree,
-            lifetime_policy: match self.lifetime_policy {
-                1 => LifetimePolicy::Always,
-                2 => LifetimePolicy::Never,
-                _ => LifetimePolicy::NewKeyPackagesOnly,
-            },
+            lifetime_policy: lifetime_policy_of_code(self.lifetime_policy),
             max_resumption_psks: self.max_resumption_psks as usize,
             allow_external_commits: self.allow_external_commits,
             allow_external_resync: self.allow_external_resync,
@@ -468,15 +508,7 @@ impl Group {
             },
             epoch: StoredEpoch::from_epoch(&self.epoch, trees),
             private: self.private.clone(),
-            proposals: self
-                .proposals
-                .iter()
-                .map(|p| StoredProposal {
-                    reference: p.reference.clone(),
-                    proposal: p.proposal.clone(),
-                    sender: p.sender,
-                })
-                .collect(),
+            proposals: self.proposals.iter().map(StoredProposal::of).collect(),
             pending_commit: self.pending_commit.as_ref().map(|p| StoredPending {
                 encoded: p.encoded.clone(),
                 // The next epoch's secret tree is unused until the commit is merged.
@@ -705,11 +737,7 @@ impl Group {
             proposals: stored
                 .proposals
                 .into_iter()
-                .map(|p| CachedProposal {
-                    reference: p.reference,
-                    proposal: p.proposal,
-                    sender: p.sender,
-                })
+                .map(StoredProposal::into_cached)
                 .collect::<Vec<_>>()
                 .into(),
             pending_commit: pending_commit.into(),

@@ -217,19 +217,9 @@ fn forge_commit(
     rng: &mut SeededRng,
 ) -> MlsMessage {
     let own = group.own_leaf();
-    let psks = group.psk_sources();
-    let ctx = ProposalContext {
-        cs: group.cs.as_ref(),
-        identity: group.env.identity.as_ref(),
-        context: &group.epoch.context,
-        tree: &group.epoch.tree,
-        lifetime_policy: group.config.lifetime_policy,
-        now: NOW,
-        psks: &psks,
-        policy: group.config.negotiation_policy(),
-        components: group.components.handler(),
-    };
-    let mut applied = validate_and_apply(&ctx, Committer::Member(own), valid).unwrap();
+    let mut applied = group
+        .validate_proposals(Committer::Member(own), valid, NOW)
+        .unwrap();
     applied.path_required &= path;
     let options = CommitOptions {
         force_path: path,
@@ -271,7 +261,7 @@ fn commit_entries(message: &MlsMessage) -> Vec<ProposalOrRef> {
     proposals.clone()
 }
 
-use super::super::proposals::{CommittedProposal, Committer, ProposalContext, validate_and_apply};
+use super::super::proposals::{CommittedProposal, Committer};
 use crate::framing::sign_content;
 use crate::messages::{ProposalRef, ProposalType, SenderType};
 
