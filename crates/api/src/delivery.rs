@@ -260,6 +260,10 @@ pub struct GroupView {
     pub allow_external_join: bool,
     /// The members, by client id.
     pub members: Vec<String>,
+    /// Whether the DS verifies the group's handshakes and keeps its member list from them
+    /// (created with a GroupInfo, see [`CreateGroupRequest::group_info`]).
+    #[serde(default)]
+    pub verified: bool,
 }
 
 /// Answer to an accepted message or commit.

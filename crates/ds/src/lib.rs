@@ -46,6 +46,7 @@ pub mod routes;
 mod self_remove;
 pub mod state;
 pub mod store;
+mod verified;
 
 use std::sync::Arc;
 

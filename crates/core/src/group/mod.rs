@@ -31,6 +31,7 @@ mod safe;
 mod self_remove;
 mod state;
 pub(crate) mod storage;
+pub mod topic;
 mod tracked;
 
 use std::collections::VecDeque;

@@ -26,6 +26,7 @@ use crate::query::{ApiQuery, PageQuery};
 use crate::self_remove::{EpochView, pending_self_removes, self_remove_profile};
 use crate::state::AppState;
 use crate::store::{Appended, Committed, GroupRecord, MAX_STORED, NewGroup, NewMessage};
+use crate::verified;
 
 /// `POST /v1/groups`: creates a group at the given epoch with the caller as its only
 /// member (409 if the id is taken).
@@ -40,12 +41,26 @@ pub(crate) async fn create(
     if request.epoch >= MAX_STORED {
         return Err(DsError::BadRequest("epoch out of range".into()));
     }
-    let new_group = NewGroup::unverified(
-        group_id,
+    let mut new_group = NewGroup::unverified(
+        group_id.clone(),
         request.epoch,
         request.allow_external_join,
         client_id.clone(),
     );
+    if let Some(group_info) = &request.group_info {
+        let start = verified::start(
+            &state,
+            &client_id,
+            &group_id,
+            request.epoch,
+            group_info,
+            request.ratchet_tree.as_deref(),
+        )
+        .await?;
+        new_group.group_info = Some(start.group_info);
+        new_group.ratchet_tree = Some(start.ratchet_tree);
+        new_group.public_state = Some(start.public_state);
+    }
     if !state.store.create_group(&new_group, state.now()).await? {
         return Err(DsError::Conflict("a group with this id exists".into()));
     }
@@ -57,6 +72,7 @@ pub(crate) async fn create(
             last_seq: 0,
             allow_external_join: request.allow_external_join,
             members: vec![client_id],
+            verified: new_group.public_state.is_some(),
         },
     ))
 }
@@ -86,6 +102,7 @@ pub(crate) async fn get(
             epoch: record.epoch,
             last_seq: record.last_seq,
             allow_external_join: record.allow_external_join,
+            verified: record.public_state.is_some(),
             members: record.members,
         },
     ))
@@ -121,8 +138,9 @@ async fn commit(
     let bytes = read_body(state, headers, body).await?;
     let bundle = CommitBundle::from_bytes(&bytes)
         .map_err(|e| DsError::BadRequest(format!("not a valid commit bundle: {e}")))?;
-    let record = check_commit_bundle(state.config.max_members, &group_id, client_id, &bundle)?;
+    let mut record = check_commit_bundle(state.config.max_members, &group_id, client_id, &bundle)?;
     let epoch = record.epoch;
+    verify_commit(state, &group_id, client_id, &bundle, &mut record).await?;
     match state.store.commit(&group_id, &record, state.now()).await? {
         Committed::Accepted { seq, epoch, routed } => {
             tracing::debug!(group = %group, seq, epoch, welcomes = routed.len(), "commit accepted");
@@ -144,6 +162,87 @@ async fn commit(
         )),
     }
 }
+
+/// In a verified group ([`verified`]), processes the bundle's commit against the group's
+/// public state and replaces what the committer declared (members, tree) with what the DS
+/// computed; the Welcome may name only the KeyPackages the commit adds. Nothing for an
+/// unverified group, or a commit for another epoch than the current one (the store answers
+/// `wrong_epoch`).
+async fn verify_commit(
+    state: &AppState,
+    group_id: &[u8],
+    client_id: &str,
+    bundle: &CommitBundle,
+    record: &mut crate::store::CommitRecord,
+) -> Result<(), DsError> {
+    let Some(group) = state.store.group(group_id).await? else {
+        return Ok(());
+    };
+    if group.public_state.is_none() || group.epoch != record.epoch {
+        return Ok(());
+    }
+    if !record.external && !group.members.iter().any(|m| m == client_id) {
+        return Err(not_member(client_id));
+    }
+    let proposals = state
+        .store
+        .epoch_proposals(group_id, group.epoch, MAX_EPOCH_PROPOSALS)
+        .await?;
+    let Some(checked) = verified::check_commit(
+        state,
+        &group,
+        client_id,
+        bundle.commit.clone(),
+        bundle.group_info.clone(),
+        proposals,
+    )
+    .await?
+    else {
+        return Ok(());
+    };
+    if let Some((_, refs)) = &record.welcome
+        && let Some(stray) = refs.iter().find(|r| !checked.added.contains(r))
+    {
+        return Err(DsError::BadRequest(format!(
+            "the Welcome names KeyPackage {} that the commit does not add",
+            hex::encode(stray)
+        )));
+    }
+    record.members = checked.members;
+    record.ratchet_tree = Some(checked.ratchet_tree);
+    record.public_state = Some(checked.public_state);
+    Ok(())
+}
+
+/// In a verified group ([`verified`]), checks a proposal of the current epoch against the
+/// group's public state before it enters the log. Other epochs are left to the store
+/// (`wrong_epoch`), non-members too.
+async fn verify_proposal(
+    state: &AppState,
+    group_id: &[u8],
+    client_id: &str,
+    epoch: u64,
+    message: &conclave_core::messages::MlsMessage,
+) -> Result<(), DsError> {
+    let Some(group) = state.store.group(group_id).await? else {
+        return Ok(());
+    };
+    if group.public_state.is_none() || group.epoch != epoch {
+        return Ok(());
+    }
+    if !group.members.iter().any(|m| m == client_id) {
+        return Err(not_member(client_id));
+    }
+    verified::check_proposal(state, &group, client_id, message.clone()).await
+}
+
+/// The refusal of a client that is not a member.
+fn not_member(client_id: &str) -> DsError {
+    DsError::Forbidden(format!("client {client_id} is not a member of this group"))
+}
+
+/// The most proposals of one epoch a verified commit is checked with.
+const MAX_EPOCH_PROPOSALS: u32 = 10_000;
 
 /// `POST /v1/groups/{id}/messages`: appends a proposal or application message of the
 /// group's current epoch (commits go to `…/commits`), from a member.
@@ -174,6 +273,9 @@ pub(crate) async fn post_message(
     }
     if let Some(profile) = self_remove_profile(&message) {
         check_self_remove(&state, &group_id, &client_id, head.epoch, profile, &message).await?;
+    }
+    if head.content_type == ContentType::Proposal {
+        verify_proposal(&state, &group_id, &client_id, head.epoch, &message).await?;
     }
     let new = NewMessage {
         epoch: head.epoch,

@@ -1,0 +1,386 @@
+//! Verified groups: the DS follows a group's public state from its handshakes and takes the
+//! member list from it (RFC 9750 §5, the "assisted" Delivery Service), never from a list a
+//! client writes.
+//!
+//! A group is verified when its creator gives the DS the GroupInfo (and tree) of its first
+//! epoch (`POST /v1/groups` with `group_info`). The DS builds a
+//! [`PublicGroup`](conclave_core::public_group::PublicGroup) from it, checked as a joiner
+//! checks a GroupInfo, and from then on:
+//!
+//! - every proposal posted to the group is a PublicMessage whose signature the DS verifies
+//!   against the sender (RFC 9420 §6.1) and whose rules it checks as members do (§12.1);
+//! - every commit is a PublicMessage the DS processes as members do, without the secrets
+//!   (§12.4.2): the proposal list, the UpdatePath's leaf, keys and parent hash, the new tree
+//!   hash and GroupContext; an external commit (§12.4.3.2) is signed by the joiner's new
+//!   leaf and carries exactly one ExternalInit;
+//! - the committer's GroupInfo must describe exactly the epoch the DS computed, signed by a
+//!   member; the ratchet tree the DS serves is its own;
+//! - the members are the clients the leaves of the DS's tree name ([`crate::identity`]):
+//!   a commit can cut no one off and let no one in but by its verified proposals.
+//!
+//! What the DS cannot verify stays the members' job (the module docs of
+//! `conclave_core::public_group`): membership tags, confirmation tags, the encrypted path
+//! secrets. A commit that passes here but fails there moves the DS to an epoch the members
+//! refuse; the members then report it (RFC 9750 "Invalid Commits").
+
+use std::sync::Arc;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use conclave_codec::{Decode, Encode};
+use conclave_core::credential::IdentityProvider;
+use conclave_core::messages::{
+    GroupInfo, LeafNode, MlsMessage, MlsMessageBody, RatchetTreeNodes, Sender,
+};
+use conclave_core::public_group::{PublicGroup, PublicGroupConfig, PublicHandshake};
+
+use crate::error::DsError;
+use crate::identity::{UnauthenticatedIdentities, client_id_of};
+use crate::policy::run_policy;
+use crate::state::AppState;
+use crate::store::{GroupRecord, LogEntry};
+
+/// What a verified group's creation stores: the GroupInfo and tree of its first epoch and
+/// the DS's public state.
+pub(crate) struct VerifiedStart {
+    /// The GroupInfo `MLSMessage`.
+    pub(crate) group_info: Vec<u8>,
+    /// The tree (`RatchetTreeNodes`), the DS's own encoding.
+    pub(crate) ratchet_tree: Vec<u8>,
+    /// [`PublicGroup::to_bytes`].
+    pub(crate) public_state: Vec<u8>,
+}
+
+/// What a verified commit changes at the DS.
+pub(crate) struct VerifiedCommit {
+    /// The members after the commit, by client id, sorted.
+    pub(crate) members: Vec<String>,
+    /// The tree after the commit, the DS's own encoding.
+    pub(crate) ratchet_tree: Vec<u8>,
+    /// The public state after the commit.
+    pub(crate) public_state: Vec<u8>,
+    /// The KeyPackageRefs of the members the commit adds: its Welcome is for them only.
+    pub(crate) added: Vec<Vec<u8>>,
+}
+
+/// The identity provider leaves are validated with: the credential policy's (the AS's),
+/// else identities as claims ([`crate::identity`]).
+async fn identities(state: &AppState) -> Result<Arc<dyn IdentityProvider>, DsError> {
+    if let Some(policy) = state.config.credential_policy.clone()
+        && let Some(provider) =
+            run_policy(policy, "leaf identity provider", |p| p.leaf_identities()).await?
+    {
+        return Ok(provider);
+    }
+    let provider = UnauthenticatedIdentities::new(state.crypto.as_ref())
+        .map_err(|e| DsError::Internal(format!("identity provider: {e}")))?;
+    Ok(Arc::new(provider))
+}
+
+/// The policy of the DS's views: external commits, newcomers' and resyncs', are judged by
+/// the group's `allow_external_join` flag at the DS (checked with the epoch, in the store's
+/// transaction), so the view itself accepts both kinds. Application components: the ones
+/// Conclave clients use (the group topic).
+fn view_config() -> PublicGroupConfig {
+    PublicGroupConfig {
+        allow_external_commits: true,
+        allow_external_resync: true,
+        components: conclave_core::group::topic::components(),
+        ..PublicGroupConfig::default()
+    }
+}
+
+fn bad(what: &str) -> impl Fn(conclave_core::public_group::PublicGroupError) -> DsError + '_ {
+    move |e| DsError::BadRequest(format!("{what}: {e}"))
+}
+
+fn decode_b64(what: &str, text: &str) -> Result<Vec<u8>, DsError> {
+    STANDARD
+        .decode(text)
+        .map_err(|e| DsError::BadRequest(format!("{what}: not base64: {e}")))
+}
+
+/// The client id a leaf names, or a refusal naming `whose`.
+fn client_of(
+    leaf: &LeafNode,
+    identity: &dyn IdentityProvider,
+    whose: &str,
+) -> Result<String, DsError> {
+    identity
+        .identity(&leaf.credential)
+        .ok()
+        .and_then(|id| client_id_of(&id))
+        .ok_or_else(|| {
+            DsError::BadRequest(format!(
+                "{whose} leaf names no client of this Delivery Service (its credential's \
+                 identity must be a client id, or mls://<client id>)"
+            ))
+        })
+}
+
+/// The members of a view, by client id, sorted and deduplicated.
+fn roster(view: &PublicGroup, identity: &dyn IdentityProvider) -> Result<Vec<String>, DsError> {
+    let mut members = Vec::new();
+    for (_, leaf) in view.members() {
+        members.push(client_of(leaf, identity, "a member's")?);
+    }
+    members.sort();
+    members.dedup();
+    Ok(members)
+}
+
+fn encode_tree(view: &PublicGroup) -> Result<Vec<u8>, DsError> {
+    view.tree()
+        .to_nodes()
+        .to_bytes()
+        .map_err(|e| DsError::Internal(format!("encoding the tree: {e}")))
+}
+
+fn encode_state(view: &PublicGroup) -> Result<Vec<u8>, DsError> {
+    view.to_bytes()
+        .map_err(|e| DsError::Internal(format!("encoding the public state: {e}")))
+}
+
+/// The GroupInfo inside an `MLSMessage`.
+fn group_info_of(message: &MlsMessage) -> Result<&GroupInfo, DsError> {
+    match &message.body {
+        MlsMessageBody::GroupInfo(info) => Ok(info),
+        _ => Err(DsError::BadRequest("group_info: not a GroupInfo".into())),
+    }
+}
+
+/// Starts a verified group (`POST /v1/groups` with `group_info`): the GroupInfo of epoch
+/// `epoch` of `group_id`, verified as a joiner verifies it (RFC 9420 §12.4.3.1 without the
+/// secrets), whose only member is `creator`.
+pub(crate) async fn start(
+    state: &AppState,
+    creator: &str,
+    group_id: &[u8],
+    epoch: u64,
+    group_info_b64: &str,
+    ratchet_tree_b64: Option<&str>,
+) -> Result<VerifiedStart, DsError> {
+    let info_bytes = decode_b64("group_info", group_info_b64)?;
+    let tree_bytes = ratchet_tree_b64
+        .map(|t| decode_b64("ratchet_tree", t))
+        .transpose()?;
+    let identity = identities(state).await?;
+    let crypto = state.crypto.clone();
+    let now = state.now();
+    let creator = creator.to_owned();
+    let group_id = group_id.to_vec();
+    blocking(move || {
+        let message = MlsMessage::from_bytes(&info_bytes)
+            .map_err(|e| DsError::BadRequest(format!("group_info: {e}")))?;
+        let info = group_info_of(&message)?;
+        let nodes = tree_bytes
+            .as_deref()
+            .map(RatchetTreeNodes::from_bytes)
+            .transpose()
+            .map_err(|e| DsError::BadRequest(format!("ratchet_tree: {e}")))?;
+        if info.group_context.group_id != group_id || info.group_context.epoch != epoch {
+            return Err(DsError::BadRequest(
+                "the GroupInfo is not for this group id and epoch".into(),
+            ));
+        }
+        let view = PublicGroup::from_group_info(
+            crypto.as_ref(),
+            identity.clone(),
+            info,
+            nodes.as_ref(),
+            view_config(),
+            now,
+        )
+        .map_err(bad("group_info"))?;
+        let members = roster(&view, identity.as_ref())?;
+        if members != [creator.clone()] {
+            return Err(DsError::Forbidden(format!(
+                "a new group's only member must be its creator {creator}; its tree names {}",
+                members.join(", ")
+            )));
+        }
+        Ok(VerifiedStart {
+            group_info: info_bytes,
+            ratchet_tree: encode_tree(&view)?,
+            public_state: encode_state(&view)?,
+        })
+    })
+    .await
+}
+
+/// The view of a verified group's current epoch with the epoch's proposals from the log
+/// (`proposals`, in log order) cached: each was verified when posted, and is verified again
+/// (a proposal that no longer passes is left out, and a commit naming it is refused).
+fn load(
+    state_bytes: &[u8],
+    crypto: &dyn conclave_crypto::CryptoProvider,
+    identity: Arc<dyn IdentityProvider>,
+    proposals: &[LogEntry],
+    now: u64,
+) -> Result<PublicGroup, DsError> {
+    let mut view = PublicGroup::from_bytes(state_bytes, crypto, identity)
+        .map_err(|e| DsError::Internal(format!("the group's public state: {e}")))?;
+    view.set_components(conclave_core::group::topic::components());
+    for entry in proposals {
+        let Ok(message) = MlsMessage::from_bytes(&entry.data) else {
+            continue;
+        };
+        if let Ok(handshake) = view.process_message(&message, now) {
+            // A duplicate is refused by `apply` and changes nothing.
+            let _ = view.apply(handshake);
+        }
+    }
+    Ok(view)
+}
+
+/// Checks a proposal posted by `poster` to a verified group (RFC 9420 §6.1, §12.1): a
+/// PublicMessage of the current epoch whose signature and content the view accepts, sent by
+/// the poster's own leaf (a member's proposal), or by a joiner that is the poster (a
+/// `new_member_proposal`), or by an external sender of the group.
+pub(crate) async fn check_proposal(
+    state: &AppState,
+    record: &GroupRecord,
+    poster: &str,
+    message: MlsMessage,
+) -> Result<(), DsError> {
+    let Some(state_bytes) = record.public_state.clone() else {
+        return Ok(());
+    };
+    let identity = identities(state).await?;
+    let crypto = state.crypto.clone();
+    let now = state.now();
+    let poster = poster.to_owned();
+    blocking(move || {
+        let view = load(&state_bytes, crypto.as_ref(), identity.clone(), &[], now)?;
+        require_public(&message)?;
+        let handshake = view
+            .process_message(&message, now)
+            .map_err(bad("the proposal is refused"))?;
+        let PublicHandshake::Proposal {
+            sender, proposal, ..
+        } = &handshake
+        else {
+            return Err(DsError::BadRequest("not a proposal".into()));
+        };
+        match sender {
+            Sender::Member(leaf) => {
+                let leaf = view
+                    .tree()
+                    .leaf(*leaf)
+                    .ok_or_else(|| DsError::BadRequest("the sender leaf is blank".into()))?;
+                let sender = client_of(leaf, identity.as_ref(), "the sender's")?;
+                if sender != poster {
+                    return Err(DsError::Forbidden(format!(
+                        "the proposal is signed by {sender}'s leaf; {poster} cannot post it"
+                    )));
+                }
+            }
+            Sender::NewMemberProposal => {
+                if let conclave_core::messages::Proposal::Add(add) = proposal.as_ref() {
+                    let joiner = client_of(
+                        &add.key_package.leaf_node,
+                        identity.as_ref(),
+                        "the joiner's",
+                    )?;
+                    if joiner != poster {
+                        return Err(DsError::Forbidden(format!(
+                            "a new member proposal for {joiner} cannot be posted by {poster}"
+                        )));
+                    }
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    })
+    .await
+}
+
+/// A verified group's handshakes are PublicMessages: the DS refuses one it cannot read.
+fn require_public(message: &MlsMessage) -> Result<(), DsError> {
+    if matches!(message.body, MlsMessageBody::PublicMessage(_)) {
+        Ok(())
+    } else {
+        Err(DsError::BadRequest(
+            "this group's handshakes are verified by the Delivery Service: send proposals \
+             and commits as PublicMessage"
+                .into(),
+        ))
+    }
+}
+
+/// Processes the commit of a bundle posted by `poster` to a verified group against the
+/// group's state `record` and the epoch's proposals (module docs): the commit, the
+/// committer (the poster's own leaf, or for an external commit the poster's new leaf), the
+/// GroupInfo. Returns what the store applies with the epoch move; `None` for an unverified
+/// group.
+pub(crate) async fn check_commit(
+    state: &AppState,
+    record: &GroupRecord,
+    poster: &str,
+    commit: MlsMessage,
+    group_info: MlsMessage,
+    proposals: Vec<LogEntry>,
+) -> Result<Option<VerifiedCommit>, DsError> {
+    let Some(state_bytes) = record.public_state.clone() else {
+        return Ok(None);
+    };
+    let identity = identities(state).await?;
+    let crypto = state.crypto.clone();
+    let now = state.now();
+    let poster = poster.to_owned();
+    blocking(move || {
+        require_public(&commit)?;
+        let view = load(
+            &state_bytes,
+            crypto.as_ref(),
+            identity.clone(),
+            &proposals,
+            now,
+        )?;
+        let handshake = view
+            .process_message(&commit, now)
+            .map_err(bad("the commit is refused"))?;
+        let PublicHandshake::Commit(staged) = &handshake else {
+            return Err(DsError::BadRequest("not a commit".into()));
+        };
+        let next = staged.group();
+        let committer_leaf = next
+            .tree()
+            .leaf(staged.summary().committer_leaf)
+            .ok_or_else(|| DsError::BadRequest("the committer's leaf is blank".into()))?;
+        let committer = client_of(committer_leaf, identity.as_ref(), "the committer's")?;
+        if committer != poster {
+            return Err(DsError::Forbidden(format!(
+                "the commit is signed by {committer}'s leaf; {poster} cannot post it"
+            )));
+        }
+        next.check_group_info(group_info_of(&group_info)?)
+            .map_err(bad("the GroupInfo is not the epoch the commit creates"))?;
+        let members = roster(next, identity.as_ref())?;
+        let ratchet_tree = encode_tree(next)?;
+        let public_state = encode_state(next)?;
+        let added = staged
+            .summary()
+            .added
+            .iter()
+            .map(|(_, kp_ref)| kp_ref.0.clone())
+            .collect();
+        Ok(Some(VerifiedCommit {
+            members,
+            ratchet_tree,
+            public_state,
+            added,
+        }))
+    })
+    .await
+}
+
+/// Runs CPU-bound verification off the async workers.
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, DsError> + Send + 'static,
+) -> Result<T, DsError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| DsError::Internal(format!("verification task: {e}")))?
+}

@@ -1,0 +1,384 @@
+//! Verified groups (RFC 9750 §5, the "assisted" DS): the DS follows the group's public state
+//! from its PublicMessage handshakes and takes the member list from it. An attacker — a
+//! member rewriting the member list, a member posting another's commit, an outsider with an
+//! unsigned or forged external commit, a non-member posting — is refused, and the honest
+//! members keep talking. Runs on SQLite and, when configured, PostgreSQL.
+
+// Test code: a panic is a test failure.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+mod common;
+
+use std::sync::Arc;
+
+use axum::http::StatusCode;
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use conclave_api::delivery::CommitBundle;
+use conclave_codec::Encode;
+use conclave_core::group::{
+    CommitOptions, CommitOutput, Group, GroupConfig, JoinOptions, KeyPackageBundle, MemberParams,
+    NewGroup, ProcessedMessage, SigningIdentity,
+};
+use conclave_core::messages::{Add, MlsMessage, MlsMessageBody, Proposal, Remove, WireFormat};
+use conclave_crypto::SeededRng;
+use conclave_ds::Store;
+
+use common::{Api, SUITE, engines, env, identity, rng, unique};
+
+/// A member whose handshakes are PublicMessages and whose group allows external commits.
+fn params(signer: &SigningIdentity) -> MemberParams {
+    MemberParams {
+        config: GroupConfig {
+            handshake_wire_format: WireFormat::PUBLIC_MESSAGE,
+            allow_external_commits: true,
+            ..GroupConfig::default()
+        },
+        ..MemberParams::new(env(), signer.clone())
+    }
+}
+
+struct Client {
+    id: String,
+    signer: SigningIdentity,
+    token: String,
+}
+
+async fn client(api: &Api, name: &str, rng: &mut SeededRng) -> Client {
+    let id = unique(name);
+    let signer = identity(&id, rng);
+    let token = api.register_and_login(&id, &signer).await;
+    Client { id, signer, token }
+}
+
+/// A bundle declaring `members` as the member list (which a verified group ignores).
+fn bundle(output: &CommitOutput, members: &[&str]) -> CommitBundle {
+    CommitBundle {
+        commit: output.commit.clone(),
+        welcome: output.welcome.clone(),
+        group_info: output.group_info.clone(),
+        ratchet_tree: None,
+        members: members.iter().map(|m| m.as_bytes().to_vec()).collect(),
+        allow_external_join: None,
+    }
+}
+
+fn ok(r: &common::Reply) {
+    assert_eq!(
+        r.status,
+        StatusCode::OK,
+        "{}",
+        String::from_utf8_lossy(&r.body)
+    );
+}
+
+fn refused(r: &common::Reply, status: StatusCode, needle: &str) {
+    assert_eq!(r.status, status, "{}", String::from_utf8_lossy(&r.body));
+    let message = r.json()["message"].as_str().unwrap_or_default().to_owned();
+    assert!(message.contains(needle), "{message:?} lacks {needle:?}");
+}
+
+async fn members(api: &Api, token: &str, gid: &str) -> (u64, Vec<String>) {
+    let r = api.get(&format!("/v1/groups/{gid}"), Some(token)).await;
+    ok(&r);
+    let v = r.json();
+    assert_eq!(v["verified"], true);
+    let mut members: Vec<String> = v["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m.as_str().unwrap().to_owned())
+        .collect();
+    members.sort();
+    (v["epoch"].as_u64().unwrap(), members)
+}
+
+fn sorted(ids: &[&str]) -> Vec<String> {
+    let mut v: Vec<String> = ids.iter().map(|s| (*s).to_owned()).collect();
+    v.sort();
+    v
+}
+
+/// Flips a bit of a PublicMessage's signature.
+fn bad_signature(message: &MlsMessage) -> MlsMessage {
+    let mut out = message.clone();
+    let MlsMessageBody::PublicMessage(public) = &mut out.body else {
+        panic!("not a PublicMessage")
+    };
+    public.auth.signature[0] ^= 1;
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_roster_comes_from_verified_handshakes_and_attacks_are_refused() {
+    for (store, _guard) in engines().await {
+        attacks_on(store).await;
+    }
+}
+
+async fn attacks_on(store: Arc<dyn Store>) {
+    let api = Api::new(store);
+    let mut rng = rng();
+    let now = api.clock.now();
+    let alice = client(&api, "alice", &mut rng).await;
+    let bob = client(&api, "bob", &mut rng).await;
+    let eve = client(&api, "eve", &mut rng).await;
+    let mallory = client(&api, "mallory", &mut rng).await;
+
+    // Alice creates a verified group: the DS gets its first GroupInfo.
+    let gid_bytes = unique("g").into_bytes();
+    let gid = hex::encode(&gid_bytes);
+    let mut a = Group::create(
+        params(&alice.signer),
+        NewGroup::new(SUITE, gid_bytes),
+        now,
+        &mut rng,
+    )
+    .unwrap();
+    let info = a.group_info(true).unwrap().to_bytes().unwrap();
+    // Someone else cannot create it with Alice's GroupInfo.
+    let r = api
+        .post_json(
+            "/v1/groups",
+            Some(&eve.token),
+            serde_json::json!({"group_id": gid, "allow_external_join": true,
+                "group_info": STANDARD.encode(&info)}),
+        )
+        .await;
+    refused(&r, StatusCode::FORBIDDEN, "only member must be its creator");
+    let r = api
+        .post_json(
+            "/v1/groups",
+            Some(&alice.token),
+            serde_json::json!({"group_id": gid, "allow_external_join": true,
+                "group_info": STANDARD.encode(&info)}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.json());
+    assert_eq!(r.json()["verified"], true);
+
+    // (1) Alice adds Bob, but her bundle declares Eve instead: the DS takes the tree's
+    // members.
+    let bob_kp = KeyPackageBundle::generate(&params(&bob.signer), SUITE, now, &mut rng).unwrap();
+    let add_bob = a
+        .commit(
+            &CommitOptions {
+                proposals: vec![Proposal::Add(Add {
+                    key_package: bob_kp.key_package.clone(),
+                })],
+                ..CommitOptions::default()
+            },
+            now,
+            &mut rng,
+        )
+        .unwrap();
+    // A member cannot post another member's commit (Bob is not a member yet; Eve neither).
+    refused(
+        &api.post_bundle(&eve.token, &gid, &bundle(&add_bob, &[&eve.id]))
+            .await,
+        StatusCode::FORBIDDEN,
+        "not a member",
+    );
+    // A commit whose signature does not verify changes nothing.
+    let mut forged = bundle(&add_bob, &[&alice.id, &bob.id]);
+    forged.commit = bad_signature(&add_bob.commit);
+    refused(
+        &api.post_bundle(&alice.token, &gid, &forged).await,
+        StatusCode::BAD_REQUEST,
+        "commit is refused",
+    );
+    assert_eq!(
+        members(&api, &alice.token, &gid).await,
+        (0, sorted(&[&alice.id]))
+    );
+    // The roster forgery itself: accepted as a commit, but the members are Alice and Bob.
+    ok(&api
+        .post_bundle(&alice.token, &gid, &bundle(&add_bob, &[&alice.id, &eve.id]))
+        .await);
+    a.merge_pending_commit().unwrap();
+    assert_eq!(
+        members(&api, &alice.token, &gid).await,
+        (1, sorted(&[&alice.id, &bob.id]))
+    );
+    refused(
+        &api.get(
+            &format!("/v1/groups/{gid}/messages?after=0"),
+            Some(&eve.token),
+        )
+        .await,
+        StatusCode::FORBIDDEN,
+        "",
+    );
+    let MlsMessageBody::Welcome(welcome) = &add_bob.welcome.as_ref().unwrap().body else {
+        panic!("not a Welcome")
+    };
+    let mut b = Group::join(
+        params(&bob.signer),
+        welcome,
+        &bob_kp,
+        &JoinOptions::default(),
+        now,
+    )
+    .unwrap();
+
+    // (2) Bob posts a commit of Alice's: refused, it is not his leaf's.
+    let alice_update = a.commit(&CommitOptions::default(), now, &mut rng).unwrap();
+    a.clear_pending_commit();
+    refused(
+        &api.post_bundle(&bob.token, &gid, &bundle(&alice_update, &[&bob.id]))
+            .await,
+        StatusCode::FORBIDDEN,
+        "cannot post it",
+    );
+    // A commit with a GroupInfo of another commit: refused.
+    let one = b.commit(&CommitOptions::default(), now, &mut rng).unwrap();
+    b.clear_pending_commit();
+    let other = b.commit(&CommitOptions::default(), now, &mut rng).unwrap();
+    b.clear_pending_commit();
+    let mut mixed = bundle(&one, &[&alice.id, &bob.id]);
+    mixed.group_info = other.group_info.clone();
+    refused(
+        &api.post_bundle(&bob.token, &gid, &mixed).await,
+        StatusCode::BAD_REQUEST,
+        "GroupInfo",
+    );
+    // A PrivateMessage handshake cannot be verified: refused.
+    // (Bob's state again, from the same Welcome, sending PrivateMessage handshakes.)
+    let mut private_params = params(&bob.signer);
+    private_params.config.handshake_wire_format = WireFormat::PRIVATE_MESSAGE;
+    let mut b_private = Group::join(
+        private_params,
+        welcome,
+        &bob_kp,
+        &JoinOptions::default(),
+        now,
+    )
+    .unwrap();
+    let proposal_private = b_private
+        .propose(
+            Proposal::Remove(Remove {
+                removed: a.own_leaf(),
+            }),
+            &[],
+            &mut rng,
+        )
+        .unwrap();
+    refused(
+        &api.post_message(&bob.token, &gid, &proposal_private).await,
+        StatusCode::BAD_REQUEST,
+        "PublicMessage",
+    );
+
+    // (3) Proposals: a non-member cannot post one, a member cannot post another's, a
+    // forged one is refused; Bob's own goes in.
+    let remove_alice = b
+        .propose(
+            Proposal::Remove(Remove {
+                removed: a.own_leaf(),
+            }),
+            &[],
+            &mut rng,
+        )
+        .unwrap();
+    refused(
+        &api.post_message(&mallory.token, &gid, &remove_alice).await,
+        StatusCode::FORBIDDEN,
+        "not a member",
+    );
+    refused(
+        &api.post_message(&alice.token, &gid, &remove_alice).await,
+        StatusCode::FORBIDDEN,
+        "cannot post it",
+    );
+    refused(
+        &api.post_message(&bob.token, &gid, &bad_signature(&remove_alice))
+            .await,
+        StatusCode::BAD_REQUEST,
+        "proposal is refused",
+    );
+
+    // (4) An outsider's external commit: unsigned (a bad signature) refused; one whose new
+    // leaf is Eve's, posted by Mallory, refused; Eve's own accepted.
+    let r = api
+        .get(&format!("/v1/groups/{gid}/group-info"), Some(&eve.token))
+        .await;
+    ok(&r);
+    let info_message = <MlsMessage as conclave_codec::Decode>::from_bytes(&r.body).unwrap();
+    let MlsMessageBody::GroupInfo(group_info) = &info_message.body else {
+        panic!("not a GroupInfo")
+    };
+    let (mut e, eve_join) = Group::join_external(
+        params(&eve.signer),
+        group_info,
+        &JoinOptions::default(),
+        now,
+        &mut rng,
+    )
+    .unwrap();
+    let mut unsigned = bundle(&eve_join, &[&eve.id]);
+    unsigned.commit = bad_signature(&eve_join.commit);
+    refused(
+        &api.post_bundle(&eve.token, &gid, &unsigned).await,
+        StatusCode::BAD_REQUEST,
+        "commit is refused",
+    );
+    refused(
+        &api.post_bundle(&mallory.token, &gid, &bundle(&eve_join, &[&mallory.id]))
+            .await,
+        StatusCode::FORBIDDEN,
+        "cannot post it",
+    );
+    assert_eq!(
+        members(&api, &alice.token, &gid).await,
+        (1, sorted(&[&alice.id, &bob.id]))
+    );
+    // Eve's own join, declaring herself alone: the members are the three of them.
+    ok(&api
+        .post_bundle(&eve.token, &gid, &bundle(&eve_join, &[&eve.id]))
+        .await);
+    assert_eq!(
+        members(&api, &alice.token, &gid).await,
+        (2, sorted(&[&alice.id, &bob.id, &eve.id]))
+    );
+
+    // The honest members follow the log and agree.
+    for (_, message) in api.read_log(&alice.token, &gid, 1).await {
+        let processed = a.process_message(&message, now).unwrap();
+        assert!(matches!(processed, ProcessedMessage::Commit(_)));
+    }
+    for (_, message) in api.read_log(&bob.token, &gid, 1).await {
+        b.process_message(&message, now).unwrap();
+    }
+    assert_eq!(a.epoch_authenticator(), e.epoch_authenticator());
+    assert_eq!(b.epoch_authenticator(), e.epoch_authenticator());
+    // And keep committing: Eve removes Bob; the DS's roster follows.
+    let remove_bob = e
+        .commit(
+            &CommitOptions {
+                proposals: vec![Proposal::Remove(Remove {
+                    removed: b.own_leaf(),
+                })],
+                ..CommitOptions::default()
+            },
+            now,
+            &mut rng,
+        )
+        .unwrap();
+    ok(&api
+        .post_bundle(
+            &eve.token,
+            &gid,
+            &bundle(&remove_bob, &[&alice.id, &bob.id, &eve.id]),
+        )
+        .await);
+    e.merge_pending_commit().unwrap();
+    assert_eq!(
+        members(&api, &alice.token, &gid).await,
+        (3, sorted(&[&alice.id, &eve.id]))
+    );
+}
