@@ -1114,3 +1114,10 @@ fn after_a_reinit_the_view_refuses_every_handshake_as_members_do() {
         PublicGroupError::Group(GroupError::Inactive(_))
     ));
 }
+
+#[test]
+fn the_view_can_move_between_threads() {
+    fn assert_send_sync<T: Send + Sync + 'static>() {}
+    assert_send_sync::<PublicGroup>();
+    assert_send_sync::<PublicHandshake>();
+}
