@@ -14,7 +14,8 @@
 //!
 //! Processing is staged (`docs/style.md` §3): [`PublicGroup::process_message`] returns a
 //! [`PublicHandshake`] and changes nothing; [`PublicGroup::apply`] adopts it. A refused
-//! handshake leaves the view exactly as it was.
+//! handshake leaves the view exactly as it was. After a commit with a ReInit the group has
+//! ended (§11.2) and every further handshake is refused, as members refuse it.
 //!
 //! # What a non-member cannot verify
 //!
@@ -211,6 +212,8 @@ pub struct PublicGroup {
     confirmation_tag: Vec<u8>,
     /// Proposals received in the current epoch (RFC 9420 §12.1).
     proposals: Vec<CachedProposal>,
+    /// The ReInit the last commit carried: the group has ended (RFC 9420 §11.2).
+    reinit: Option<ReInit>,
 }
 
 impl core::fmt::Debug for PublicGroup {
@@ -349,6 +352,7 @@ impl PublicGroup {
             interim_transcript_hash,
             confirmation_tag: group_info.confirmation_tag.clone(),
             proposals: Vec::new(),
+            reinit: None,
         })
     }
 
@@ -397,6 +401,13 @@ impl PublicGroup {
         self.proposals
             .iter()
             .map(|p| (&p.reference, &p.sender, &p.proposal))
+    }
+
+    /// The ReInit that ended the group, if a commit carried one (RFC 9420 §11.2): members
+    /// then wait for the new group, and the view refuses every further handshake, as they
+    /// do.
+    pub fn reinit(&self) -> Option<&ReInit> {
+        self.reinit.as_ref()
     }
 
     /// The policy.
@@ -492,6 +503,11 @@ impl PublicGroup {
         state: &PublicState<'_>,
         content: &FramedContent,
     ) -> Result<(), PublicGroupError> {
+        if self.reinit.is_some() {
+            return Err(
+                GroupError::Inactive("the group was reinitialised (RFC 9420 §11.2)").into(),
+            );
+        }
         state.check_group_and_epoch(&content.group_id, content.epoch)?;
         crate::safe::incoming_safe_aad(
             self.config.codepoint_profile,
@@ -573,6 +589,7 @@ impl PublicGroup {
             interim_transcript_hash,
             confirmation_tag: public.confirmation_tag,
             proposals: Vec::new(),
+            reinit: public.applied.reinit,
         };
         Ok(StagedPublicCommit {
             next,
@@ -671,6 +688,7 @@ impl PublicGroup {
             interim_transcript_hash: self.interim_transcript_hash.clone(),
             confirmation_tag: self.confirmation_tag.clone(),
             proposals: self.proposals.iter().map(StoredProposal::of).collect(),
+            reinit: self.reinit.clone(),
         };
         Ok(stored.to_bytes()?)
     }
@@ -720,6 +738,7 @@ impl PublicGroup {
                 .into_iter()
                 .map(StoredProposal::into_cached)
                 .collect(),
+            reinit: stored.reinit,
         })
     }
 }
@@ -739,6 +758,7 @@ struct StoredPublicGroup {
     interim_transcript_hash: Vec<u8>,
     confirmation_tag: Vec<u8>,
     proposals: Vec<StoredProposal>,
+    reinit: Option<ReInit>,
 }
 
 #[cfg(test)]

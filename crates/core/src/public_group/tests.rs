@@ -1068,3 +1068,56 @@ fn content_opened_from_another_wire_format_must_be_a_members() {
         PublicGroupError::OpenedContent { .. }
     ));
 }
+
+#[test]
+fn after_a_reinit_the_view_refuses_every_handshake_as_members_do() {
+    let mut world = World::new(13);
+    world.add(0, &["bob"]);
+    let reinit = ReInit {
+        group_id: b"public-view-2".to_vec(),
+        version: ProtocolVersion::MLS10,
+        cipher_suite: SUITE,
+        extensions: Vec::new(),
+    };
+    let options = CommitOptions {
+        proposals: vec![Proposal::ReInit(reinit.clone())],
+        ..CommitOptions::default()
+    };
+    let (_, summary) = world.commit(0, &options);
+    assert_eq!(summary.reinit.as_ref(), Some(&reinit));
+    assert_eq!(world.view.reinit(), Some(&reinit));
+    assert!(
+        world.members.is_empty(),
+        "members are inactive after a ReInit"
+    );
+    // The ended state survives a reload; any handshake of the next epoch is refused.
+    let stored = world.view.to_bytes().unwrap();
+    let loaded = PublicGroup::from_bytes(
+        &stored,
+        &RustCryptoProvider,
+        Arc::new(BasicIdentityProvider),
+    )
+    .unwrap();
+    assert_eq!(loaded.reinit(), Some(&reinit));
+    let message = forged(
+        &loaded,
+        &conclave_crypto::Secret::new(vec![1; 32]),
+        Sender::Member(LeafIndex(0)),
+        Content::Commit(Commit {
+            proposals: Vec::new(),
+            path: None,
+        }),
+        Some(vec![0; 32]),
+    );
+    assert!(matches!(
+        refused(&loaded, &message),
+        PublicGroupError::Group(GroupError::Inactive(_))
+    ));
+}
+
+#[test]
+fn the_view_can_move_between_threads() {
+    fn assert_send_sync<T: Send + Sync + 'static>() {}
+    assert_send_sync::<PublicGroup>();
+    assert_send_sync::<PublicHandshake>();
+}

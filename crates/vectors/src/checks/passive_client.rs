@@ -2,6 +2,12 @@
 //! `passive-client-handling-commit.json`, `passive-client-random.json`): join from the
 //! Welcome, then follow every epoch's proposals and commit, comparing epoch authenticators
 //! (test-vectors/FORMATS.md "Passive Client Scenarios"; RFC 9420 §12.4.2, §12.4.3.1).
+//!
+//! A public view ([`conclave_core::public_group::PublicGroup`], RFC 9750 §5) follows along:
+//! started from a GroupInfo the passive client signs, it processes every PublicMessage
+//! handshake, and after each commit its GroupContext and members must be the client's. An
+//! epoch with a PrivateMessage handshake cannot be followed from outside; the view then
+//! starts again from the client's GroupInfo of the next epoch.
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -13,6 +19,7 @@ use conclave_core::group::{
     SigningIdentity,
 };
 use conclave_core::messages::{KeyPackage, MlsMessage, MlsMessageBody, RatchetTreeNodes};
+use conclave_core::public_group::{PublicGroup, PublicGroupConfig};
 use conclave_core::validation::LifetimePolicy;
 use conclave_crypto::{CipherSuite, CryptoProvider, Secret};
 use serde_json::Value;
@@ -131,6 +138,7 @@ fn check_case(crypto: Arc<dyn CryptoProvider>, case: &Value) -> Result<(), Strin
         ratchet_tree,
         ..JoinOptions::default()
     };
+    let public_config = PublicGroupConfig::from(&config);
     let mut group = Group::join(
         MemberParams {
             config,
@@ -150,6 +158,7 @@ fn check_case(crypto: Arc<dyn CryptoProvider>, case: &Value) -> Result<(), Strin
         .get("epochs")
         .and_then(Value::as_array)
         .ok_or("epochs")?;
+    let mut view = Some(public_view(&crypto, &group, &public_config)?);
     for (n, epoch) in epochs.iter().enumerate() {
         for (p, proposal) in epoch
             .get("proposals")
@@ -161,6 +170,7 @@ fn check_case(crypto: Arc<dyn CryptoProvider>, case: &Value) -> Result<(), Strin
             let bytes = hex::decode(proposal.as_str().ok_or("proposal is not a string")?)
                 .map_err(|e| e.to_string())?;
             let message = decode_message(&bytes, "proposal")?;
+            view = follow(view, &message).map_err(|e| format!("epoch {n} proposal {p}: {e}"))?;
             match group.process_message(&message, 0) {
                 Ok(ProcessedMessage::Proposal { .. }) => {}
                 Ok(other) => return Err(format!("epoch {n} proposal {p}: unexpected {other:?}")),
@@ -168,14 +178,69 @@ fn check_case(crypto: Arc<dyn CryptoProvider>, case: &Value) -> Result<(), Strin
             }
         }
         let commit = decode_message(&field_hex(epoch, "commit")?, "commit")?;
+        view = follow(view, &commit).map_err(|e| format!("epoch {n} commit (public view): {e}"))?;
         match group.process_message(&commit, 0) {
             Ok(ProcessedMessage::Commit(_)) => {}
             Ok(other) => return Err(format!("epoch {n} commit: unexpected {other:?}")),
             Err(e) => return Err(format!("epoch {n} commit: {e}")),
         }
+        match &view {
+            Some(view) => check_view(view, &group).map_err(|e| format!("epoch {n}: {e}"))?,
+            None => view = Some(public_view(&crypto, &group, &public_config)?),
+        }
         if group.epoch_authenticator() != field_hex(epoch, "epoch_authenticator")?.as_slice() {
             return Err(format!("epoch {n}: epoch authenticator differs"));
         }
+    }
+    Ok(())
+}
+
+/// A public view of `group`'s current epoch, from a GroupInfo `group` signs.
+fn public_view(
+    crypto: &Arc<dyn CryptoProvider>,
+    group: &Group,
+    config: &PublicGroupConfig,
+) -> Result<PublicGroup, String> {
+    let message = group
+        .group_info(true)
+        .map_err(|e| format!("group info: {e}"))?;
+    let MlsMessageBody::GroupInfo(group_info) = &message.body else {
+        return Err("group_info() did not return a GroupInfo".into());
+    };
+    PublicGroup::from_group_info(
+        crypto.as_ref(),
+        Arc::new(BasicIdentityProvider),
+        group_info,
+        None,
+        config.clone(),
+        0,
+    )
+    .map_err(|e| format!("public view from GroupInfo: {e}"))
+}
+
+/// The view after `message`: applied if it is a PublicMessage; `None` (lost) after a
+/// PrivateMessage, which only members can read.
+fn follow(view: Option<PublicGroup>, message: &MlsMessage) -> Result<Option<PublicGroup>, String> {
+    let Some(mut view) = view else {
+        return Ok(None);
+    };
+    if !matches!(message.body, MlsMessageBody::PublicMessage(_)) {
+        return Ok(None);
+    }
+    let handshake = view
+        .process_message(message, 0)
+        .map_err(|e| e.to_string())?;
+    view.apply(handshake).map_err(|e| e.to_string())?;
+    Ok(Some(view))
+}
+
+/// The view's GroupContext and members are the passive client's.
+fn check_view(view: &PublicGroup, group: &Group) -> Result<(), String> {
+    if view.context() != group.context() {
+        return Err("the public view's GroupContext differs from the client's".into());
+    }
+    if !view.members().eq(group.members()) {
+        return Err("the public view's members differ from the client's".into());
     }
     Ok(())
 }
