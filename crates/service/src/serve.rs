@@ -31,6 +31,9 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::sync::{Semaphore, watch};
 use tokio::time::{Instant, Sleep};
 
+/// How often at most the listener logs that it refuses connections.
+const REFUSAL_LOG_INTERVAL: Duration = Duration::from_secs(10);
+
 /// The read timeouts and connection cap of a service's listener (see the module).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ServerLimits {
@@ -77,18 +80,27 @@ where
     // Each connection holds a receiver: all gone means all connections closed.
     let (done_tx, done_rx) = watch::channel(());
     let mut shutdown = std::pin::pin!(shutdown);
+    let (mut refused, mut last_warned) = (0u64, None::<Instant>);
     loop {
         let (io, peer) = tokio::select! {
             accepted = listener.accept() => accepted,
             () = &mut shutdown => break,
         };
         let Ok(permit) = permits.clone().try_acquire_owned() else {
-            tracing::warn!(
-                ?peer,
-                max = limits.max_connections,
-                "connection limit reached: closing a new connection"
-            );
             drop(io);
+            // A flood of connections must not flood the log too: one line per interval.
+            refused = refused.saturating_add(1);
+            let now = Instant::now();
+            if last_warned.is_none_or(|at| now.duration_since(at) >= REFUSAL_LOG_INTERVAL) {
+                tracing::warn!(
+                    ?peer,
+                    max = limits.max_connections,
+                    refused,
+                    "connection limit reached: closing new connections"
+                );
+                last_warned = Some(now);
+                refused = 0;
+            }
             continue;
         };
         let service = TowerToHyperService::new(app.clone());
