@@ -15,7 +15,8 @@ use conclave_codec::{Decode, Encode};
 use conclave_core::messages::ContentType;
 
 use super::{
-    AppResult, St, json, mls_response, read_body, read_json, require_media_type, require_member,
+    AppResult, St, json, mls_response, no_such_group, read_body, read_json, require_media_type,
+    require_member,
 };
 use crate::auth::AuthenticatedClient;
 use crate::bundle::check_commit_bundle;
@@ -77,11 +78,9 @@ pub(crate) async fn get(
         .store
         .group(&group_id)
         .await?
-        .ok_or_else(|| DsError::NotFound("no such group".into()))?;
+        .ok_or_else(no_such_group)?;
     if !record.members.contains(&client_id) {
-        return Err(DsError::Forbidden(format!(
-            "client {client_id} is not a member of this group"
-        )));
+        return Err(no_such_group());
     }
     Ok(json(
         StatusCode::OK,
@@ -137,15 +136,9 @@ async fn commit(
             message: epoch,
             current,
         }),
-        Committed::NoGroup => Err(DsError::NotFound("no such group".into())),
-        Committed::NotMember => Err(DsError::Forbidden(format!(
-            "client {client_id} is not a member of this group"
-        ))),
-        Committed::ExternalRefused => Err(DsError::Forbidden(
-            "external commit refused: the group does not allow external joins, or the \
-             member list does not include the joiner"
-                .into(),
-        )),
+        Committed::NoGroup => Err(no_such_group()),
+        Committed::NotMember => Err(no_such_group()),
+        Committed::ExternalRefused => Err(no_such_group()),
     }
 }
 
@@ -200,10 +193,8 @@ pub(crate) async fn post_message(
             message: head.epoch,
             current,
         }),
-        Appended::NoGroup => Err(DsError::NotFound("no such group".into())),
-        Appended::NotMember => Err(DsError::Forbidden(format!(
-            "client {client_id} is not a member of this group"
-        ))),
+        Appended::NoGroup => Err(no_such_group()),
+        Appended::NotMember => Err(no_such_group()),
     }
 }
 
@@ -224,11 +215,9 @@ async fn check_self_remove(
         .store
         .group(group_id)
         .await?
-        .ok_or_else(|| DsError::NotFound("no such group".into()))?;
+        .ok_or_else(no_such_group)?;
     if !record.members.iter().any(|m| m == client_id) {
-        return Err(DsError::Forbidden(format!(
-            "client {client_id} is not a member of this group"
-        )));
+        return Err(no_such_group());
     }
     if epoch != record.epoch {
         return Err(DsError::WrongEpoch {
@@ -297,11 +286,9 @@ async fn join_material(
         .store
         .group(&group_id)
         .await?
-        .ok_or_else(|| DsError::NotFound("no such group".into()))?;
+        .ok_or_else(no_such_group)?;
     if !record.allow_external_join && !record.members.iter().any(|m| m == client_id) {
-        return Err(DsError::Forbidden(
-            "the group does not allow external joins".into(),
-        ));
+        return Err(no_such_group());
     }
     Ok(record)
 }

@@ -29,7 +29,7 @@ mod auth;
 mod clients;
 mod groups;
 mod key_packages;
-mod websocket;
+pub(crate) mod websocket;
 mod welcomes;
 
 use std::sync::Arc;
@@ -143,20 +143,27 @@ pub(crate) fn b64(field: &str, value: &str) -> Result<Vec<u8>, DsError> {
         .map_err(|e| DsError::BadRequest(format!("{field}: not valid base64: {e}")))
 }
 
-/// Refuses a client that is not a member of the group (404 if there is no such group).
+/// The one answer to a client that asks about a group it may not see: 404 `not_found`,
+/// the same whether the group does not exist or the client is not a member (and, for an
+/// external commit, whether the group refuses it), so that group ids cannot be probed.
+pub(crate) fn no_such_group() -> DsError {
+    DsError::NotFound(
+        "no such group, or not one this client may use (it is not a member; an external \
+         commit needs a group that allows external joins)"
+            .into(),
+    )
+}
+
+/// Refuses a client that is not a member of the group with [`no_such_group`].
 pub(crate) async fn require_member(
     state: &AppState,
     group_id: &[u8],
     client: &str,
 ) -> Result<(), DsError> {
     if state.store.is_member(group_id, client).await? {
-        return Ok(());
-    }
-    match state.store.group(group_id).await? {
-        None => Err(DsError::NotFound("no such group".into())),
-        Some(_) => Err(DsError::Forbidden(format!(
-            "client {client} is not a member of this group"
-        ))),
+        Ok(())
+    } else {
+        Err(no_such_group())
     }
 }
 
