@@ -6,8 +6,8 @@
 //! | --- | --- | --- | --- |
 //! | `GET /v1/health` | | anyone | here |
 //! | `POST /v1/clients` | JSON [`RegisterRequest`](conclave_api::delivery::RegisterRequest) | anyone (proof of possession; with a [`CredentialPolicy`](crate::CredentialPolicy), a credential it accepts) | `clients` |
-//! | `PUT /v1/clients/{id}/credential` | JSON [`CredentialChangeRequest`](conclave_api::delivery::CredentialChangeRequest) | the client: a new key and credential for the same identity | `clients` |
-//! | `POST /v1/auth/challenge`, `POST /v1/auth/token` | JSON | anyone | `auth` |
+//! | `PUT /v1/clients/{id}/credential` | JSON [`CredentialChangeRequest`](conclave_api::delivery::CredentialChangeRequest) | the client, signed by the new and the registered key: a new key and credential for the same identity (revokes older tokens) | `clients` |
+//! | `POST /v1/auth/challenge`, `POST /v1/auth/token` | JSON | anyone (a challenge for any client id; stateless) | `auth` |
 //! | `POST /v1/key-packages` | `message/mls` or a batch | the owner | `key_packages` |
 //! | `GET /v1/key-packages` | | the owner: its stock | `key_packages` |
 //! | `POST /v1/key-packages/claim` | JSON [`ClaimRequest`](conclave_api::delivery::ClaimRequest) → `message/mls` | any client | `key_packages` |
@@ -19,8 +19,11 @@
 //! | `GET /v1/groups/{id}/group-info`, `…/ratchet-tree` | | members, or anyone if external joins are allowed | `groups` |
 //! | `GET /v1/groups/{id}/external-join` | → [`ExternalJoinBundle`](conclave_api::delivery::ExternalJoinBundle): GroupInfo with the pending SelfRemoves | members, or anyone if external joins are allowed | `groups` |
 //! | `GET /v1/welcomes?after=N&limit=M`, `DELETE /v1/welcomes?up_to=N` | | the inbox owner | `welcomes` |
-//! | `GET /v1/ws` | WebSocket of [`WakeUp`](conclave_api::delivery::WakeUp)s | any client, for its groups | `websocket` |
+//! | `GET /v1/ws` | WebSocket of [`WakeUp`](conclave_api::delivery::WakeUp)s; token in `Authorization` or the first frame | any client, for its groups | `websocket` |
 //! | `GET /metrics` | Prometheus text format | anyone (operators: keep it off the public network) | [`crate::metrics`] |
+//!
+//! A client that may not see a group gets the same 404 `not_found` from every group route,
+//! whether the group exists or not (`no_such_group`).
 //!
 //! Every request is counted and timed by matched route, method and status
 //! ([`conclave_service::metrics::HttpMetrics`]).
