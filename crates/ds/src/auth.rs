@@ -1,6 +1,6 @@
 //! Authentication of API requests: the [`AuthenticatedClient`] extractor that every
 //! authenticated handler takes, the token check it shares with the WebSocket
-//! ([`check_token`]), and the stateless login challenges ([`ChallengeKey`]).
+//! (`check_token`), and the stateless login challenges (`ChallengeKey`).
 
 use std::sync::Arc;
 
