@@ -28,10 +28,14 @@ pub const LAST_RESORT_HEADER: &str = "x-conclave-last-resort";
 pub const REGISTER_LABEL: &str = "conclave ds register";
 /// The label of the challenge answer: `SignWithLabel(sk, "conclave ds auth", ChallengeTbs)`.
 pub const AUTH_LABEL: &str = "conclave ds auth";
-/// The label of the proof that comes with a credential change: `SignWithLabel(new sk,
-/// "conclave ds credential", RegistrationTbs)` (distinct from the registration's, so that
-/// neither proof can stand for the other).
+/// The label of the new key's proof in a credential change: `SignWithLabel(new sk,
+/// "conclave ds credential", CredentialChangeTbs)` (distinct from the registration's, so
+/// that neither proof can stand for the other).
 pub const CREDENTIAL_LABEL: &str = "conclave ds credential";
+/// The label of the registered (previous) key's proof in a credential change:
+/// `SignWithLabel(previous sk, "conclave ds credential previous key", CredentialChangeTbs)`.
+/// A bearer token alone cannot replace a client's key: the key it had must agree.
+pub const CREDENTIAL_PREVIOUS_KEY_LABEL: &str = "conclave ds credential previous key";
 
 /// A commit with everything that must be stored with it, accepted or refused as one
 /// (RFC 9750 §5.2: exactly one commit per epoch).
@@ -99,6 +103,48 @@ pub struct RegistrationTbs {
     pub credential: Vec<u8>,
 }
 
+/// What both keys of a credential change sign (`PUT /v1/clients/{id}/credential`): the new
+/// key under [`CREDENTIAL_LABEL`] (proof of possession) and the registered key under
+/// [`CREDENTIAL_PREVIOUS_KEY_LABEL`] (consent of the key being replaced), each with
+/// `SignWithLabel` (RFC 9420 §5.1.2).
+///
+/// ```text
+/// struct {
+///     opaque client_id<V>;
+///     uint16 cipher_suite;              // of the new key
+///     opaque signature_key<V>;          // the new key
+///     opaque credential<V>;             // the new Credential
+///     opaque previous_signature_key<V>; // the registered key it replaces
+///     opaque token_id<V>;               // token_id(bearer token of the request)
+/// } CredentialChangeTbs;
+/// ```
+///
+/// `token_id` ties the proofs to one bearer token. A change revokes every token issued
+/// before it, so a recorded change cannot be replayed with another token, nor with its own
+/// once it has been applied.
+#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
+pub struct CredentialChangeTbs {
+    /// The client id.
+    pub client_id: Vec<u8>,
+    /// The cipher suite of the new key.
+    pub cipher_suite: u16,
+    /// The new signature public key.
+    pub signature_key: Vec<u8>,
+    /// The new encoded `Credential`.
+    pub credential: Vec<u8>,
+    /// The registered signature key that the change replaces.
+    pub previous_signature_key: Vec<u8>,
+    /// [`token_id`] of the request's bearer token.
+    pub token_id: Vec<u8>,
+}
+
+/// The identifier of a bearer token that signed statements name (and the form in which the
+/// Delivery Service stores it): SHA-256 of the token's text.
+pub fn token_id(token: &str) -> Vec<u8> {
+    use sha2::Digest as _;
+    sha2::Sha256::digest(token.as_bytes()).to_vec()
+}
+
 /// What a client signs to answer a challenge.
 #[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
 pub struct ChallengeTbs {
@@ -120,17 +166,35 @@ pub fn sign_registration(
     labels::sign_with_label(cs, secret_key, REGISTER_LABEL, &content)
 }
 
-/// Signs a credential change with the new key (for clients and tests): `tbs` carries the
-/// client id, the suite, the new key and the new credential.
+/// Signs a credential change with the new key (for clients and tests), under
+/// [`CREDENTIAL_LABEL`]; `cs` is the new key's suite.
 pub fn sign_credential_change(
     cs: &dyn CipherSuiteProvider,
     new_secret_key: &[u8],
-    tbs: &RegistrationTbs,
+    tbs: &CredentialChangeTbs,
 ) -> Result<Vec<u8>, conclave_crypto::CryptoError> {
     let content = tbs
         .to_bytes()
         .map_err(|e| conclave_crypto::CryptoError::Encoding(e.to_string()))?;
     labels::sign_with_label(cs, new_secret_key, CREDENTIAL_LABEL, &content)
+}
+
+/// Signs a credential change with the registered (previous) key (for clients and tests),
+/// under [`CREDENTIAL_PREVIOUS_KEY_LABEL`]; `cs` is the registered key's suite.
+pub fn sign_credential_change_previous(
+    cs: &dyn CipherSuiteProvider,
+    previous_secret_key: &[u8],
+    tbs: &CredentialChangeTbs,
+) -> Result<Vec<u8>, conclave_crypto::CryptoError> {
+    let content = tbs
+        .to_bytes()
+        .map_err(|e| conclave_crypto::CryptoError::Encoding(e.to_string()))?;
+    labels::sign_with_label(
+        cs,
+        previous_secret_key,
+        CREDENTIAL_PREVIOUS_KEY_LABEL,
+        &content,
+    )
 }
 
 /// Signs the answer to a challenge (for clients and tests).
@@ -165,7 +229,8 @@ pub struct RegisterRequest {
 }
 
 /// `PUT /v1/clients/{id}/credential`: a registered client replaces its signature key and
-/// credential (bearer token of that client). Binary fields are base64 (standard alphabet).
+/// credential (bearer token of that client, and proofs by both keys over a
+/// [`CredentialChangeTbs`]). Binary fields are base64 (standard alphabet).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CredentialChangeRequest {
     /// The cipher suite of the new signature key.
@@ -174,8 +239,11 @@ pub struct CredentialChangeRequest {
     pub signature_key: String,
     /// The new TLS-encoded `Credential` (RFC 9420 §5.3).
     pub credential: String,
-    /// `SignWithLabel(new sk, "conclave ds credential", RegistrationTbs)`.
+    /// `SignWithLabel(new sk, "conclave ds credential", CredentialChangeTbs)`.
     pub signature: String,
+    /// `SignWithLabel(registered sk, "conclave ds credential previous key",
+    /// CredentialChangeTbs)`.
+    pub previous_key_signature: String,
 }
 
 /// `POST /v1/auth/challenge`.
@@ -336,6 +404,23 @@ pub struct WakeUp {
     /// The new last sequence number.
     pub seq: u64,
 }
+
+/// The first text frame of a WebSocket opened without an `Authorization` header (browsers
+/// cannot set one): `{"token": "<bearer token>"}`. The Delivery Service never takes a token
+/// from a URL, which ends up in logs and histories.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct WebSocketAuth {
+    /// The bearer token.
+    pub token: String,
+}
+
+/// WebSocket close code (RFC 6455 §7.4.2, private range): the socket's token is missing,
+/// unknown, expired, or was revoked by a credential change. Log in again and reconnect.
+pub const WS_CLOSE_UNAUTHORIZED: u16 = 4401;
+/// WebSocket close code: the client was revoked by the Authentication Service.
+pub const WS_CLOSE_FORBIDDEN: u16 = 4403;
+/// WebSocket close code: the client has as many WebSockets open as the DS allows.
+pub const WS_CLOSE_TOO_MANY: u16 = 4429;
 
 /// Every error answer.
 #[derive(Debug, Clone, Serialize, Deserialize)]

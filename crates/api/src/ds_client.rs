@@ -28,6 +28,23 @@ type SignRegistration = fn(
     &RegistrationTbs,
 ) -> Result<Vec<u8>, conclave_crypto::CryptoError>;
 
+/// The WebSocket of wake-ups: open `url` with `Authorization: Bearer <token>`.
+#[derive(Clone)]
+pub struct WebSocketTarget {
+    /// `ws://…/v1/ws` or `wss://…/v1/ws`.
+    pub url: String,
+    /// The bearer token.
+    pub token: String,
+}
+
+impl core::fmt::Debug for WebSocketTarget {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("WebSocketTarget")
+            .field("url", &self.url)
+            .finish_non_exhaustive()
+    }
+}
+
 /// A claimed KeyPackage.
 #[derive(Debug, Clone)]
 pub struct ClaimedKeyPackage {
@@ -190,25 +207,59 @@ impl DsClient {
     }
 
     /// Replaces our credential at the DS (same key), e.g. with a renewed certificate: the
-    /// KeyPackages we upload from now on must carry it.
+    /// KeyPackages we upload from now on must carry it. Our key signs the change twice, as
+    /// the new key and as the registered one ([`wire::CredentialChangeTbs`], bound to the
+    /// bearer token of the request). The change revokes every token issued before it, ours
+    /// too: the next request logs in again.
     pub async fn change_credential(
         &self,
         signature_key: &[u8],
         credential: &[u8],
     ) -> Result<(), ApiError> {
-        let signature =
-            self.sign_registration_tbs(signature_key, credential, wire::sign_credential_change)?;
-        let body = CredentialChangeRequest {
-            cipher_suite: self.cs.cipher_suite().0,
-            signature_key: b64_encode(signature_key),
-            credential: b64_encode(credential),
-            signature: b64_encode(&signature),
-        };
         let url = self.url(&format!("/v1/clients/{}/credential", self.client_id));
-        let response = self.authed(|h| h.put(&url).json(&body)).await?;
-        self.expect_ok("the credential change", response)
-            .await
-            .map(|_| ())
+        let mut token = self.token().await?;
+        let mut retried = false;
+        loop {
+            let tbs = wire::CredentialChangeTbs {
+                client_id: self.client_id.as_bytes().to_vec(),
+                cipher_suite: self.cs.cipher_suite().0,
+                signature_key: signature_key.to_vec(),
+                credential: credential.to_vec(),
+                previous_signature_key: signature_key.to_vec(),
+                token_id: wire::token_id(&token),
+            };
+            let secret = self.secret.as_bytes();
+            let body = CredentialChangeRequest {
+                cipher_suite: self.cs.cipher_suite().0,
+                signature_key: b64_encode(signature_key),
+                credential: b64_encode(credential),
+                signature: b64_encode(&wire::sign_credential_change(
+                    self.cs.as_ref(),
+                    secret,
+                    &tbs,
+                )?),
+                previous_key_signature: b64_encode(&wire::sign_credential_change_previous(
+                    self.cs.as_ref(),
+                    secret,
+                    &tbs,
+                )?),
+            };
+            let response = self
+                .send(self.http.put(&url).bearer_auth(&token).json(&body))
+                .await?;
+            if response.status() == StatusCode::UNAUTHORIZED && !retried {
+                retried = true;
+                token = self.login().await?;
+                continue;
+            }
+            let outcome = self.expect_ok("the credential change", response).await;
+            if outcome.is_ok()
+                && let Ok(mut slot) = self.token.lock()
+            {
+                *slot = None;
+            }
+            return outcome.map(|_| ());
+        }
     }
 
     /// Logs in: answers a challenge with the signature key and keeps the bearer token.
@@ -476,8 +527,10 @@ impl DsClient {
         wire::ExternalJoinBundle::from_bytes(&bytes).map_err(bad_mls)
     }
 
-    /// The WebSocket URL of the wake-ups, with a fresh token.
-    pub async fn websocket_url(&self) -> Result<String, ApiError> {
+    /// Where and how to open the WebSocket of wake-ups: its URL (which never carries the
+    /// token: URLs end up in logs) and a fresh bearer token, to send in the upgrade's
+    /// `Authorization: Bearer` header.
+    pub async fn websocket_target(&self) -> Result<WebSocketTarget, ApiError> {
         let token = self.login().await?;
         let ws_base = if let Some(rest) = self.base.strip_prefix("https://") {
             format!("wss://{rest}")
@@ -486,7 +539,10 @@ impl DsClient {
         } else {
             self.base.clone()
         };
-        Ok(format!("{ws_base}/v1/ws?token={token}"))
+        Ok(WebSocketTarget {
+            url: format!("{ws_base}/v1/ws"),
+            token,
+        })
     }
 
     /// A raw request for diagnostics (`GET` only).

@@ -270,6 +270,8 @@ impl AsHttpError {
                 AsError::NotRenewable(_) => (StatusCode::FORBIDDEN, "not_renewable"),
                 AsError::RenewalExpired { .. } => (StatusCode::FORBIDDEN, "renewal_expired"),
                 AsError::StaleRequest { .. } => (StatusCode::FORBIDDEN, "stale_request"),
+                AsError::Superseded => (StatusCode::FORBIDDEN, "superseded"),
+                AsError::ReplayedRequest => (StatusCode::FORBIDDEN, "replayed_request"),
                 AsError::InvalidName(_) => (StatusCode::BAD_REQUEST, "invalid_name"),
                 AsError::Credential(_) => (StatusCode::BAD_REQUEST, "invalid_credential"),
                 AsError::Store(_) => (StatusCode::SERVICE_UNAVAILABLE, "storage_unavailable"),

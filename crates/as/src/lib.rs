@@ -50,7 +50,10 @@ pub use conclave_api::authentication::{
 };
 pub use renewal::DEFAULT_RENEWAL_GRACE;
 pub use signer::ProviderSigner;
-pub use store::{AsStore, AsStoreError, InMemoryAsStore, IssuedCertificate, StoredRoot, TokenUse};
+pub use store::{
+    AsStore, AsStoreError, InMemoryAsStore, IssuedCertificate, RenewalRecorded, StoredRoot,
+    TokenUse,
+};
 
 /// Common name of the AS root certificate: "Conclave AS root" and a fingerprint of its key,
 /// so that the roots of two AS instances never share a subject (a chain from another AS
@@ -116,6 +119,16 @@ pub enum AsError {
         /// The AS's time.
         now: u64,
     },
+    /// A renewal presented a certificate that is no longer the latest issued to its name: a
+    /// key rotation, a renewal or a new enrolment replaced it.
+    #[error(
+        "cannot renew: this certificate was replaced by a later one (a key rotation or a \
+         renewal); only the latest certificate of a client renews"
+    )]
+    Superseded,
+    /// A renewal request that was used before.
+    #[error("this renewal request was used already: sign a new one")]
+    ReplayedRequest,
     /// The persisted root does not fit the provider given, or is damaged.
     #[error("AS root: {0}")]
     Root(String),
@@ -408,6 +421,20 @@ impl<S: AsStore> AuthenticationService<S> {
         signature_key: &SignaturePublicKey,
         now: u64,
     ) -> Result<Credential, AsError> {
+        let issued = self.certificate(name, signature_key, now)?;
+        let credential = self.credential_of(&issued);
+        self.store.record_issued(issued).map_err(AsError::Store)?;
+        Ok(credential)
+    }
+
+    /// A certificate for `name` over `signature_key`, valid from `now` for the configured
+    /// lifetime, with a fresh serial (not recorded yet).
+    fn certificate(
+        &self,
+        name: &str,
+        signature_key: &SignaturePublicKey,
+        now: u64,
+    ) -> Result<IssuedCertificate, AsError> {
         let serial = self.store.next_serial().map_err(AsError::Store)?;
         let leaf = self.root.issue_client_certificate(
             &root_name(self.root.public_key()),
@@ -417,23 +444,26 @@ impl<S: AsStore> AuthenticationService<S> {
             now,
             self.certificate_lifetime,
         )?;
-        self.store
-            .record_issued(IssuedCertificate {
-                name: name.to_owned(),
-                serial,
-                not_before: now.saturating_sub(60),
-                not_after: now.saturating_add(self.certificate_lifetime),
-                certificate: leaf.clone(),
-            })
-            .map_err(AsError::Store)?;
-        Ok(Credential::X509 {
+        Ok(IssuedCertificate {
+            name: name.to_owned(),
+            serial,
+            not_before: now.saturating_sub(60),
+            not_after: now.saturating_add(self.certificate_lifetime),
+            certificate: leaf,
+        })
+    }
+
+    /// The credential of an issued certificate: the leaf, then the root.
+    fn credential_of(&self, issued: &IssuedCertificate) -> Credential {
+        let leaf = issued.certificate.clone();
+        Credential::X509 {
             certificates: vec![
                 Certificate { cert_data: leaf },
                 Certificate {
                     cert_data: self.root_certificate.clone(),
                 },
             ],
-        })
+        }
     }
 
     /// Revokes a client: it cannot enrol again, and [`AuthenticationService::revoked`] lists it

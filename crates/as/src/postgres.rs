@@ -34,11 +34,13 @@ use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use tokio_postgres::NoTls;
 
 use crate::store::{
-    AsStore, AsStoreError, IssuedCertificate, StoredRoot, TokenUse, to_i64, to_suite, to_u64,
+    AsStore, AsStoreError, IssuedCertificate, RenewalRecorded, StoredRoot, TokenUse, to_i64,
+    to_suite, to_u64,
 };
 
 /// Schema migrations, applied in order; the version is the index + 1.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE as_root (
     id           SMALLINT PRIMARY KEY CHECK (id = 1),
     cipher_suite INTEGER NOT NULL,
@@ -66,7 +68,15 @@ CREATE TABLE as_revoked (
     name       TEXT PRIMARY KEY,
     revoked_at BIGINT NOT NULL DEFAULT (EXTRACT(EPOCH FROM now())::BIGINT)
 );
-"#];
+"#,
+    r#"
+CREATE TABLE as_renewal_requests (
+    request_id BYTEA PRIMARY KEY,
+    expires_at BIGINT NOT NULL
+);
+CREATE INDEX as_renewal_requests_expiry ON as_renewal_requests (expires_at);
+"#,
+];
 
 /// Advisory lock key serialising the migrations of AS processes starting together (not the
 /// Delivery Service's key: the two may share a database and migrate independently).
@@ -388,6 +398,82 @@ impl AsStore for PostgresAsStore {
                 .await
                 .map(|_| ())
                 .map_err(db_error)
+        })
+    }
+
+    fn record_renewal(
+        &self,
+        issued: IssuedCertificate,
+        renewed_serial: u64,
+        request_id: &[u8],
+        request_expires_at: u64,
+        now: u64,
+    ) -> Result<RenewalRecorded, AsStoreError> {
+        let (serial, not_before, not_after) = (
+            to_i64(issued.serial)?,
+            to_i64(issued.not_before)?,
+            to_i64(issued.not_after)?,
+        );
+        let (renewed, until, now) = (
+            to_i64(renewed_serial)?,
+            to_i64(request_expires_at)?,
+            to_i64(now)?,
+        );
+        let request_id = request_id.to_vec();
+        self.with_client(move |mut client| async move {
+            let tx = client.transaction().await.map_err(db_error)?;
+            // One renewal of a name at a time, across every AS process on the database.
+            tx.execute(
+                "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
+                &[&format!("as-renewal:{}", issued.name)],
+            )
+            .await
+            .map_err(db_error)?;
+            tx.execute(
+                "DELETE FROM as_renewal_requests WHERE expires_at < $1",
+                &[&now],
+            )
+            .await
+            .map_err(db_error)?;
+            let fresh = tx
+                .execute(
+                    "INSERT INTO as_renewal_requests (request_id, expires_at) VALUES ($1, $2)
+                     ON CONFLICT (request_id) DO NOTHING",
+                    &[&request_id, &until],
+                )
+                .await
+                .map_err(db_error)?;
+            if fresh == 0 {
+                return Ok(RenewalRecorded::Replayed);
+            }
+            let latest: Option<i64> = tx
+                .query_one(
+                    "SELECT MAX(serial) FROM as_certificates WHERE name = $1",
+                    &[&issued.name],
+                )
+                .await
+                .map_err(db_error)?
+                .try_get(0)
+                .map_err(db_error)?;
+            if latest != Some(renewed) {
+                // Dropping the transaction rolls the request back: it may be tried again.
+                return Ok(RenewalRecorded::Superseded);
+            }
+            tx.execute(
+                "INSERT INTO as_certificates (serial, name, not_before, not_after, certificate)
+                 VALUES ($1, $2, $3, $4, $5)",
+                &[
+                    &serial,
+                    &issued.name,
+                    &not_before,
+                    &not_after,
+                    &issued.certificate,
+                ],
+            )
+            .await
+            .map_err(db_error)?;
+            tx.commit().await.map_err(db_error)?;
+            Ok(RenewalRecorded::Recorded)
         })
     }
 

@@ -5,8 +5,19 @@
 //! The request carries the current credential and is signed with the current key; a key
 //! change is also signed with the new key (proof of possession, like enrolment). The AS
 //! accepts it only if the current credential chains to its root (it issued it), the client is
-//! not revoked (RFC 9420 §5.3.2), and the current certificate is still valid or expired for
-//! less than the renewal grace period.
+//! not revoked (RFC 9420 §5.3.2), the current certificate is still valid or expired for
+//! less than the renewal grace period, and:
+//!
+//! - it is the **latest** certificate issued to the name (by serial): after a key rotation,
+//!   a renewal or a new enrolment, an older certificate and its key renew nothing, even
+//!   within lifetime and grace — a stolen old key cannot mint itself a fresh certificate;
+//! - the request is **used once**: its identifier (SHA-256 of the encoded request) is
+//!   remembered until its timestamp is out of the freshness window
+//!   ([`RENEWAL_MAX_SKEW`]), and the same request again is refused.
+//!
+//! Both are checked and the new certificate recorded in one atomic step of the store
+//! ([`crate::AsStore::record_renewal`]), so two renewals racing from one certificate
+//! (on several AS processes sharing a database too) issue one certificate.
 
 use conclave_api::authentication::{
     CertificateError, RENEWAL_LABEL, RENEWAL_MAX_SKEW, RENEWAL_NEW_KEY_LABEL, RenewalRequest,
@@ -17,7 +28,12 @@ use conclave_core::credential::{
 use conclave_core::messages::{Credential, SignaturePublicKey};
 use conclave_crypto::{CryptoProvider, labels};
 
-use crate::{AsError, AsStore, AuthenticationService, check_name, name_of_identity};
+use conclave_codec::Encode as _;
+use sha2::{Digest as _, Sha256};
+
+use crate::{
+    AsError, AsStore, AuthenticationService, RenewalRecorded, check_name, name_of_identity,
+};
 
 /// Default renewal grace period: a certificate expired for less than seven days can still be
 /// renewed.
@@ -47,6 +63,26 @@ fn leaf_key_and_expiry(credential: &Credential) -> Result<(Vec<u8>, u64), AsErro
         .to_vec();
     let not_after = tbs.validity().not_after.to_unix_duration().as_secs();
     Ok((key, not_after))
+}
+
+/// The serial number of the credential's end-entity certificate, as the AS issued it (a
+/// big-endian `u64`; the DER form may carry a leading zero byte).
+fn leaf_serial(credential: &Credential) -> Result<u64, AsError> {
+    let certificate = leaf_certificate(credential)?;
+    let bytes = certificate.tbs_certificate().serial_number().as_bytes();
+    let start = bytes.iter().position(|b| *b != 0).unwrap_or(bytes.len());
+    let significant = bytes.get(start..).unwrap_or_default();
+    if significant.len() > 8 {
+        return Err(AsError::NotRenewable(
+            "the certificate's serial number is not one this AS issues".into(),
+        ));
+    }
+    let mut out = [0u8; 8];
+    let offset = 8 - significant.len();
+    if let Some(tail) = out.get_mut(offset..) {
+        tail.copy_from_slice(significant);
+    }
+    Ok(u64::from_be_bytes(out))
 }
 
 impl<S: AsStore> AuthenticationService<S> {
@@ -140,6 +176,25 @@ impl<S: AsStore> AuthenticationService<S> {
                 now,
             });
         }
-        self.issue(&name, &request.signature_key, now)
+        let renewed_serial = leaf_serial(&request.credential)?;
+        let request_id = Sha256::digest(
+            request
+                .to_bytes()
+                .map_err(|e| AsError::NotRenewable(format!("the request does not encode: {e}")))?,
+        )
+        .to_vec();
+        // Past this, the request is stale anyway.
+        let remember_until = request.timestamp.saturating_add(RENEWAL_MAX_SKEW);
+        let issued = self.certificate(&name, &request.signature_key, now)?;
+        let credential = self.credential_of(&issued);
+        match self
+            .store
+            .record_renewal(issued, renewed_serial, &request_id, remember_until, now)
+            .map_err(AsError::Store)?
+        {
+            RenewalRecorded::Recorded => Ok(credential),
+            RenewalRecorded::Replayed => Err(AsError::ReplayedRequest),
+            _ => Err(AsError::Superseded),
+        }
     }
 }

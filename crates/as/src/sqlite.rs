@@ -15,11 +15,13 @@ use conclave_crypto::Secret;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 use crate::store::{
-    AsStore, AsStoreError, IssuedCertificate, StoredRoot, TokenUse, to_i64, to_suite, to_u64,
+    AsStore, AsStoreError, IssuedCertificate, RenewalRecorded, StoredRoot, TokenUse, to_i64,
+    to_suite, to_u64,
 };
 
 /// Schema migrations, applied in order; the version is the index + 1.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE as_root (
     id           INTEGER PRIMARY KEY CHECK (id = 1),
     cipher_suite INTEGER NOT NULL,
@@ -50,7 +52,15 @@ CREATE TABLE as_revoked (
     name       TEXT PRIMARY KEY,
     revoked_at INTEGER NOT NULL DEFAULT (unixepoch())
 );
-"#];
+"#,
+    r#"
+CREATE TABLE as_renewal_requests (
+    request_id BLOB PRIMARY KEY,
+    expires_at INTEGER NOT NULL
+);
+CREATE INDEX as_renewal_requests_expiry ON as_renewal_requests (expires_at);
+"#,
+];
 
 /// The SQLite AS store. Every call is synchronous (the HTTP layer runs it on the blocking
 /// pool); one connection serializes the writes, which is plenty for an AS.
@@ -362,6 +372,60 @@ impl AsStore for SqliteAsStore {
             )
             .map(|_| ())
             .map_err(db_error)
+    }
+
+    fn record_renewal(
+        &self,
+        issued: IssuedCertificate,
+        renewed_serial: u64,
+        request_id: &[u8],
+        request_expires_at: u64,
+        now: u64,
+    ) -> Result<RenewalRecorded, AsStoreError> {
+        let mut conn = self.conn()?;
+        let tx = conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(db_error)?;
+        tx.execute(
+            "DELETE FROM as_renewal_requests WHERE expires_at < ?1",
+            params![to_i64(now)?],
+        )
+        .map_err(db_error)?;
+        let fresh = tx
+            .execute(
+                "INSERT INTO as_renewal_requests (request_id, expires_at) VALUES (?1, ?2)
+                 ON CONFLICT (request_id) DO NOTHING",
+                params![request_id, to_i64(request_expires_at)?],
+            )
+            .map_err(db_error)?;
+        if fresh == 0 {
+            return Ok(RenewalRecorded::Replayed);
+        }
+        let latest: Option<i64> = tx
+            .query_row(
+                "SELECT MAX(serial) FROM as_certificates WHERE name = ?1",
+                params![issued.name],
+                |r| r.get(0),
+            )
+            .map_err(db_error)?;
+        if latest != Some(to_i64(renewed_serial)?) {
+            // Dropping the transaction rolls the request back: it may be tried again.
+            return Ok(RenewalRecorded::Superseded);
+        }
+        tx.execute(
+            "INSERT INTO as_certificates (serial, name, not_before, not_after, certificate)
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![
+                to_i64(issued.serial)?,
+                issued.name,
+                to_i64(issued.not_before)?,
+                to_i64(issued.not_after)?,
+                issued.certificate
+            ],
+        )
+        .map_err(db_error)?;
+        tx.commit().map_err(db_error)?;
+        Ok(RenewalRecorded::Recorded)
     }
 
     fn issued(&self, name: &str) -> Result<Vec<IssuedCertificate>, AsStoreError> {

@@ -1,5 +1,7 @@
 //! What the Authentication Service remembers (RFC 9750 §4): its root key and certificate,
-//! one-time enrolment tokens (by hash, with an expiry), issued certificates and revocations.
+//! one-time enrolment tokens (by hash, with an expiry), issued certificates (the latest one
+//! of a name is the only one that renews), used renewal requests (until they could no
+//! longer be fresh) and revocations.
 //! [`InMemoryAsStore`] is for tests; `crate::sqlite::SqliteAsStore` persists in one file and
 //! `crate::postgres::PostgresAsStore` in a PostgreSQL database that several AS processes
 //! share.
@@ -61,6 +63,19 @@ pub enum TokenUse {
     Expired,
     /// Unknown, used already, or another name's (nothing is consumed).
     Invalid,
+}
+
+/// What [`AsStore::record_renewal`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RenewalRecorded {
+    /// The renewed certificate is recorded; it is now the name's latest.
+    Recorded,
+    /// The presented certificate is not the latest issued to the name (a key rotation, a
+    /// renewal or a new enrolment came after it): nothing recorded.
+    Superseded,
+    /// The same request was used before: nothing recorded.
+    Replayed,
 }
 
 /// Why the AS store failed.
@@ -158,6 +173,19 @@ pub trait AsStore: Send + Sync {
     fn next_serial(&self) -> Result<u64, AsStoreError>;
     /// Records an issued certificate.
     fn record_issued(&self, issued: IssuedCertificate) -> Result<(), AsStoreError>;
+    /// Records the certificate a renewal issued, in one atomic step with its two checks:
+    /// the renewed certificate (serial `renewed_serial`) must be the latest one recorded for
+    /// `issued.name` (the highest serial), and the request (`request_id`) must not have been
+    /// used before; the request is then remembered until `request_expires_at`. Requests
+    /// whose memory expired before `now` are forgotten.
+    fn record_renewal(
+        &self,
+        issued: IssuedCertificate,
+        renewed_serial: u64,
+        request_id: &[u8],
+        request_expires_at: u64,
+        now: u64,
+    ) -> Result<RenewalRecorded, AsStoreError>;
     /// The certificates issued to `name`, oldest first.
     fn issued(&self, name: &str) -> Result<Vec<IssuedCertificate>, AsStoreError>;
     /// Revokes a client (idempotent).
@@ -205,6 +233,16 @@ macro_rules! forward_store {
             fn record_issued(&self, issued: IssuedCertificate) -> Result<(), AsStoreError> {
                 (**self).record_issued(issued)
             }
+            fn record_renewal(
+                &self,
+                issued: IssuedCertificate,
+                renewed_serial: u64,
+                request_id: &[u8],
+                request_expires_at: u64,
+                now: u64,
+            ) -> Result<RenewalRecorded, AsStoreError> {
+                (**self).record_renewal(issued, renewed_serial, request_id, request_expires_at, now)
+            }
             fn issued(&self, name: &str) -> Result<Vec<IssuedCertificate>, AsStoreError> {
                 (**self).issued(name)
             }
@@ -232,6 +270,8 @@ struct State {
     serial: u64,
     issued: Vec<IssuedCertificate>,
     revoked: HashSet<String>,
+    /// Used renewal requests → until when they are remembered.
+    renewals: HashMap<Vec<u8>, u64>,
 }
 
 /// An in-memory AS store (tests, trials): everything is lost when it is dropped.
@@ -318,6 +358,34 @@ impl AsStore for InMemoryAsStore {
 
     fn record_issued(&self, issued: IssuedCertificate) -> Result<(), AsStoreError> {
         self.with(|s| s.issued.push(issued))
+    }
+
+    fn record_renewal(
+        &self,
+        issued: IssuedCertificate,
+        renewed_serial: u64,
+        request_id: &[u8],
+        request_expires_at: u64,
+        now: u64,
+    ) -> Result<RenewalRecorded, AsStoreError> {
+        self.with(|s| {
+            s.renewals.retain(|_, until| *until >= now);
+            if s.renewals.contains_key(request_id) {
+                return RenewalRecorded::Replayed;
+            }
+            let latest = s
+                .issued
+                .iter()
+                .filter(|c| c.name == issued.name)
+                .map(|c| c.serial)
+                .max();
+            if latest != Some(renewed_serial) {
+                return RenewalRecorded::Superseded;
+            }
+            s.renewals.insert(request_id.to_vec(), request_expires_at);
+            s.issued.push(issued);
+            RenewalRecorded::Recorded
+        })
     }
 
     fn issued(&self, name: &str) -> Result<Vec<IssuedCertificate>, AsStoreError> {

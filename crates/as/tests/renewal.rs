@@ -517,3 +517,68 @@ fn setup_configures_the_grace_period() {
     assert_eq!(state.service().renewal_grace(), 42);
     assert_eq!(AsOptions::default().renewal_grace, 7 * 24 * 3600);
 }
+
+#[tokio::test]
+async fn after_a_key_rotation_only_the_new_certificate_renews() {
+    let api = Api::new();
+    let alice = api.enrol("alice");
+    let new = key_pair();
+    let rotated = Enrolled {
+        credential: api
+            .renew(&alice.rotation(&new, api.now()))
+            .await
+            .credential(),
+        key: new.0.clone(),
+        secret: new.1.clone(),
+    };
+    api.advance(10);
+    // The old certificate and key (still within their lifetime) renew nothing any more:
+    // neither for the old key, nor to a key of the thief's choosing.
+    let m = api
+        .renew(&alice.renewal(api.now()))
+        .await
+        .assert_error(StatusCode::FORBIDDEN, "superseded");
+    assert!(m.contains("latest"), "{m}");
+    let thief = key_pair();
+    api.renew(&alice.rotation(&thief, api.now()))
+        .await
+        .assert_error(StatusCode::FORBIDDEN, "superseded");
+    // The rotated certificate renews, and then it is the one superseded.
+    let again = api.renew(&rotated.renewal(api.now())).await.credential();
+    api.advance(1);
+    api.renew(&rotated.renewal(api.now()))
+        .await
+        .assert_error(StatusCode::FORBIDDEN, "superseded");
+    let latest = Enrolled {
+        credential: again,
+        key: new.0.clone(),
+        secret: new.1.clone(),
+    };
+    api.renew(&latest.renewal(api.now())).await.credential();
+    // A new enrolment supersedes every certificate issued before it.
+    let enrolled_again = api.enrol("alice");
+    api.advance(1);
+    api.renew(&latest.renewal(api.now()))
+        .await
+        .assert_error(StatusCode::FORBIDDEN, "superseded");
+    api.renew(&enrolled_again.renewal(api.now()))
+        .await
+        .credential();
+}
+
+#[tokio::test]
+async fn a_renewal_request_is_used_once() {
+    let api = Api::new();
+    let alice = api.enrol("alice");
+    let request = alice.renewal(api.now());
+    api.renew(&request).await.credential();
+    // The identical request again, within its freshness window.
+    let r = api.renew(&request).await;
+    assert_eq!(
+        r.status,
+        StatusCode::FORBIDDEN,
+        "a replayed renewal was accepted: {}",
+        String::from_utf8_lossy(&r.body)
+    );
+    assert_eq!(api.state.service().issued("alice").unwrap().len(), 2);
+}

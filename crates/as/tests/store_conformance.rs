@@ -23,7 +23,7 @@ use conclave_as::setup::{AsOptions, open, open_store};
 use conclave_as::sqlite::SqliteAsStore;
 use conclave_as::{
     AsError, AsStore, AsStoreError, AuthenticationService, EnrolmentRequest, IssuedCertificate,
-    StoredRoot, TokenUse,
+    RenewalRecorded, StoredRoot, TokenUse,
 };
 use conclave_core::credential::{
     CredentialCheck, CredentialRole, IdentityProvider, X509IdentityProvider,
@@ -542,7 +542,7 @@ fn a_database_of_a_newer_schema_is_refused() {
             err,
             AsStoreError::SchemaTooNew {
                 found: 99,
-                supported: 1
+                supported: 2
             },
             "{engine}"
         );
@@ -585,4 +585,146 @@ fn setup_opens_either_engine_by_its_url() {
         panic!("a mysql: URL was accepted");
     };
     assert!(matches!(err, AsStoreError::Config(_)), "{err}");
+}
+
+/// An issued certificate of made-up bytes: the store records certificates, it does not
+/// check them.
+fn fake_certificate(name: &str, serial: u64) -> IssuedCertificate {
+    IssuedCertificate {
+        name: name.to_owned(),
+        serial,
+        not_before: NOW,
+        not_after: NOW + 3600,
+        certificate: format!("certificate {serial}").into_bytes(),
+    }
+}
+
+#[test]
+fn only_the_latest_certificate_renews_and_a_request_is_used_once() {
+    for db in databases() {
+        let engine = db.engine();
+        let store = db.open();
+        store.record_issued(fake_certificate("alice", 10)).unwrap();
+        store.record_issued(fake_certificate("alice", 11)).unwrap();
+        store.record_issued(fake_certificate("bob", 12)).unwrap();
+        // From an older certificate: refused, and the request is not used up.
+        assert_eq!(
+            store
+                .record_renewal(
+                    fake_certificate("alice", 13),
+                    10,
+                    b"request 1",
+                    NOW + 300,
+                    NOW
+                )
+                .unwrap(),
+            RenewalRecorded::Superseded,
+            "{engine}"
+        );
+        // Another name's latest serial is not this name's.
+        assert_eq!(
+            store
+                .record_renewal(
+                    fake_certificate("alice", 13),
+                    12,
+                    b"request 1",
+                    NOW + 300,
+                    NOW
+                )
+                .unwrap(),
+            RenewalRecorded::Superseded,
+            "{engine}"
+        );
+        assert_eq!(
+            store
+                .record_renewal(
+                    fake_certificate("alice", 13),
+                    11,
+                    b"request 1",
+                    NOW + 300,
+                    NOW
+                )
+                .unwrap(),
+            RenewalRecorded::Recorded,
+            "{engine}"
+        );
+        assert_eq!(store.issued("alice").unwrap().len(), 3);
+        // The same request again; then, from the new latest certificate, a new request.
+        assert_eq!(
+            store
+                .record_renewal(
+                    fake_certificate("alice", 14),
+                    13,
+                    b"request 1",
+                    NOW + 300,
+                    NOW
+                )
+                .unwrap(),
+            RenewalRecorded::Replayed,
+            "{engine}"
+        );
+        assert_eq!(
+            store
+                .record_renewal(
+                    fake_certificate("alice", 14),
+                    13,
+                    b"request 2",
+                    NOW + 300,
+                    NOW
+                )
+                .unwrap(),
+            RenewalRecorded::Recorded,
+            "{engine}"
+        );
+        // A used request is forgotten once it expired (it would be stale by then anyway).
+        assert_eq!(
+            store
+                .record_renewal(
+                    fake_certificate("alice", 15),
+                    14,
+                    b"request 1",
+                    NOW + 1000,
+                    NOW + 301
+                )
+                .unwrap(),
+            RenewalRecorded::Recorded,
+            "{engine}"
+        );
+    }
+}
+
+#[test]
+fn two_stores_renewing_one_certificate_at_once_record_one() {
+    for db in databases() {
+        let engine = db.engine();
+        let setup = db.open();
+        setup.record_issued(fake_certificate("carol", 20)).unwrap();
+        let stores: [Arc<dyn AsStore>; 2] = [Arc::from(db.open()), Arc::from(db.open())];
+        let barrier = Arc::new(Barrier::new(8));
+        let handles: Vec<_> = (0..8u64)
+            .map(|i| {
+                let store = stores[(i % 2) as usize].clone();
+                let barrier = barrier.clone();
+                std::thread::spawn(move || {
+                    barrier.wait();
+                    store
+                        .record_renewal(
+                            fake_certificate("carol", 100 + i),
+                            20,
+                            format!("request {i}").as_bytes(),
+                            NOW + 300,
+                            NOW,
+                        )
+                        .unwrap()
+                })
+            })
+            .collect();
+        let recorded = handles
+            .into_iter()
+            .map(|h| h.join().unwrap())
+            .filter(|r| *r == RenewalRecorded::Recorded)
+            .count();
+        assert_eq!(recorded, 1, "{engine}");
+        assert_eq!(setup.issued("carol").unwrap().len(), 2, "{engine}");
+    }
 }

@@ -1,10 +1,13 @@
-//! The configuration of the Delivery Service: limits, lifetimes, the optional credential
-//! policy, the cryptography backend and the metrics registry.
+//! The configuration of the Delivery Service: limits (bodies, WebSockets, the listener's
+//! timeouts and connection cap), lifetimes, the optional credential policy, the
+//! cryptography backend and the metrics registry.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use conclave_crypto::CryptoProvider;
 use conclave_service::metrics::Metrics;
+use conclave_service::serve::ServerLimits;
 
 use crate::policy::CredentialPolicy;
 
@@ -30,6 +33,20 @@ pub struct DsConfig {
     pub credential_policy: Option<Arc<dyn CredentialPolicy>>,
     /// The cryptography backend that verifies signatures (default: aws-lc).
     pub crypto: Arc<dyn CryptoProvider>,
+    /// Most WebSockets open on this node at once (authenticated or still waiting for their
+    /// token); beyond, upgrades are refused with 503.
+    pub max_websockets: usize,
+    /// Most WebSockets one client may have open on this node; beyond, 429 (or close code
+    /// 4429 for a socket that sent its token in its first frame).
+    pub max_websockets_per_client: usize,
+    /// How often an open WebSocket re-checks its token (expiry, credential change,
+    /// revocation) when it has nothing to deliver; it also checks before every delivery.
+    pub websocket_recheck: Duration,
+    /// How long a WebSocket opened without an `Authorization` header has to send its token
+    /// in its first frame.
+    pub websocket_auth_timeout: Duration,
+    /// Read timeouts and the connection cap of the HTTP listener ([`crate::serve`]).
+    pub server: ServerLimits,
     /// The registry the DS counts into and serves at `GET /metrics` (default: a registry of
     /// its own). Give the same one to an Authentication Service served by the same process
     /// so that `/metrics` shows both; never to two DS states.
@@ -47,6 +64,11 @@ impl core::fmt::Debug for DsConfig {
             .field("max_members", &self.max_members)
             .field("retention", &self.retention)
             .field("credential_policy", &self.credential_policy)
+            .field("max_websockets", &self.max_websockets)
+            .field("max_websockets_per_client", &self.max_websockets_per_client)
+            .field("websocket_recheck", &self.websocket_recheck)
+            .field("websocket_auth_timeout", &self.websocket_auth_timeout)
+            .field("server", &self.server)
             .field("crypto", &self.crypto.name())
             .finish_non_exhaustive()
     }
@@ -63,6 +85,11 @@ impl Default for DsConfig {
             max_members: 100_000,
             retention: None,
             credential_policy: None,
+            max_websockets: 10_000,
+            max_websockets_per_client: 8,
+            websocket_recheck: Duration::from_secs(30),
+            websocket_auth_timeout: Duration::from_secs(10),
+            server: ServerLimits::default(),
             crypto: conclave_service::CryptoBackend::default().provider(),
             metrics: Metrics::new(),
         }

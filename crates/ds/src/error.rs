@@ -91,6 +91,9 @@ pub enum DsError {
     /// Too many requests of this kind (429).
     #[error("{0}")]
     RateLimited(String),
+    /// The service is at a capacity limit (503), e.g. its WebSocket cap.
+    #[error("{0}")]
+    Unavailable(String),
     /// The storage failed (503).
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -125,6 +128,7 @@ impl DsError {
                 (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
             }
             Self::RateLimited(_) => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
+            Self::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
             Self::Store(_) => (StatusCode::SERVICE_UNAVAILABLE, "storage_unavailable"),
             Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }

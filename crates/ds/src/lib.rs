@@ -12,8 +12,8 @@
 //! - [`policy`]: the optional [`CredentialPolicy`] (e.g. an Authentication Service's) and
 //!   the DS's own successor check;
 //! - [`state`]: [`AppState`], what the handlers share;
-//! - [`auth`]: the [`AuthenticatedClient`] extractor (bearer token in the header, revocation)
-//!   and [`WebSocketClient`] (also `?token=`, for the WebSocket upgrade only);
+//! - [`auth`]: the [`AuthenticatedClient`] extractor (bearer token in the header only, token
+//!   generations, revocation) and the stateless login challenges;
 //! - [`query`]: the typed query strings;
 //! - [`routes`]: the HTTP API (axum), one module per resource, and [`router`];
 //! - `bundle`: the checks of a commit bundle;
@@ -50,7 +50,7 @@ mod verified;
 
 use std::sync::Arc;
 
-pub use auth::{AuthenticatedClient, WebSocketClient};
+pub use auth::AuthenticatedClient;
 pub use conclave_service::Clock;
 pub use config::DsConfig;
 pub use error::{DsError, StoreError};
@@ -80,9 +80,9 @@ pub async fn open_store(url: &str, pool_size: usize) -> Result<Arc<dyn Store>, S
 }
 
 /// Serves the API on `listener` (a [`tokio::net::TcpListener`] or a
-/// `conclave_service::tls::TlsListener`)
-/// until `shutdown` completes, then drains open requests (graceful shutdown). A retention
-/// pass runs every `prune_interval`.
+/// `conclave_service::tls::TlsListener`) within the read timeouts and connection cap of
+/// [`DsConfig::server`] (`conclave_service::serve`), until `shutdown` completes, then drains
+/// open requests (graceful shutdown). A retention pass runs every `prune_interval`.
 pub async fn serve<L>(
     listener: L,
     state: Arc<AppState>,
@@ -123,9 +123,8 @@ where
             }
         })
     };
-    let result = axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await;
+    let limits = state.config.server;
+    let result = conclave_service::serve::serve(listener, app, limits, shutdown).await;
     pruner.abort();
     result
 }

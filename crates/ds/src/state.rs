@@ -1,5 +1,6 @@
 //! What the handlers share: the store, the configuration, the clock, the wake-up feed of
-//! the WebSockets, the KeyPackage claim rate limit, the token cache and the metrics.
+//! the WebSockets and their counts, the KeyPackage claim rate limit, the challenge key and
+//! the metrics.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -7,22 +8,17 @@ use std::sync::{Arc, Mutex};
 use conclave_crypto::{CipherSuite, CipherSuiteProvider, CryptoProvider};
 use conclave_service::Clock;
 
+use crate::auth::{CHALLENGE_KEY_NAME, ChallengeKey};
 use crate::config::DsConfig;
 use crate::error::DsError;
 use crate::metrics::DsMetrics;
+use crate::routes::websocket::SocketCounts;
 use crate::store::metered::MeteredStore;
 use crate::store::{LogEvent, Pruned, Store, WakeupFeed};
 
 /// Wake-ups kept for a WebSocket that falls behind, when the server announces its own
 /// appends.
 const WAKEUP_CAPACITY: usize = 4096;
-
-/// A token looked up in the store is trusted from memory for at most this many seconds
-/// (and never past its expiry).
-const TOKEN_CACHE_TTL: u64 = 60;
-
-/// Most tokens kept in memory.
-const TOKEN_CACHE_MAX: usize = 100_000;
 
 /// Everything the handlers share.
 pub struct AppState {
@@ -37,11 +33,11 @@ pub struct AppState {
     announce_locally: bool,
     /// KeyPackage claims per claimer: (minute, count).
     claims: Mutex<HashMap<String, (u64, u32)>>,
-    /// Tokens already looked up: hash → (client, trusted until). The DS never revokes a
-    /// token before it expires (only expired ones are pruned), so this is the store's
-    /// answer without a query per request; [`TOKEN_CACHE_TTL`] bounds how long a token
-    /// removed from the database by hand stays usable on a node.
-    tokens: Mutex<HashMap<Vec<u8>, (String, u64)>>,
+    /// The key that seals login challenges, loaded from the store (shared by every node on
+    /// the database) on first use.
+    challenge_key: tokio::sync::OnceCell<Arc<ChallengeKey>>,
+    /// The WebSockets open on this node, in total and per client.
+    pub(crate) sockets: SocketCounts,
     /// The DS's metrics, in [`DsConfig::metrics`].
     pub(crate) metrics: DsMetrics,
 }
@@ -80,7 +76,8 @@ impl AppState {
             wakeups,
             announce_locally,
             claims: Mutex::new(HashMap::new()),
-            tokens: Mutex::new(HashMap::new()),
+            challenge_key: tokio::sync::OnceCell::new(),
+            sockets: SocketCounts::default(),
             metrics,
         })
     }
@@ -105,28 +102,25 @@ impl AppState {
         (self.clock)()
     }
 
-    /// The client a valid token (by its hash) belongs to: from memory, else the store.
-    pub(crate) async fn token_client(&self, hash: Vec<u8>) -> Result<Option<String>, DsError> {
-        let now = self.now();
-        let poisoned = || DsError::Internal("token cache lock poisoned".into());
-        if let Some((client, until)) = self.tokens.lock().map_err(|_| poisoned())?.get(&hash)
-            && now <= *until
-        {
-            return Ok(Some(client.clone()));
-        }
-        let Some((client, expires_at)) = self.store.token(&hash, now).await? else {
-            return Ok(None);
-        };
-        let until = expires_at.min(now.saturating_add(TOKEN_CACHE_TTL));
-        let mut tokens = self.tokens.lock().map_err(|_| poisoned())?;
-        if tokens.len() >= TOKEN_CACHE_MAX {
-            tokens.retain(|_, (_, until)| now <= *until);
-            if tokens.len() >= TOKEN_CACHE_MAX {
-                tokens.clear();
-            }
-        }
-        tokens.insert(hash, (client.clone(), until));
-        Ok(Some(client))
+    /// The key that seals login challenges: the nodes' shared one from the store (created
+    /// there, from the OS random source, by the first node that needs it).
+    pub(crate) async fn challenge_key(&self) -> Result<Arc<ChallengeKey>, DsError> {
+        self.challenge_key
+            .get_or_try_init(|| async {
+                let mut candidate = [0u8; 32];
+                conclave_crypto::CryptoRandom::fill(
+                    &mut conclave_service::OsRandom,
+                    &mut candidate,
+                )
+                .map_err(|e| DsError::Internal(format!("random source failed: {e}")))?;
+                let key = self
+                    .store
+                    .server_secret(CHALLENGE_KEY_NAME, &candidate)
+                    .await?;
+                Ok::<_, DsError>(Arc::new(ChallengeKey::new(key)))
+            })
+            .await
+            .cloned()
     }
 
     /// Announces a log append to this process's WebSockets, unless the store's feed does.

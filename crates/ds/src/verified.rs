@@ -25,8 +25,6 @@
 
 use std::sync::Arc;
 
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD;
 use conclave_codec::{Decode, Encode};
 use conclave_core::credential::IdentityProvider;
 use conclave_core::messages::{
@@ -94,12 +92,6 @@ fn bad(what: &str) -> impl Fn(conclave_core::public_group::PublicGroupError) -> 
     move |e| DsError::BadRequest(format!("{what}: {e}"))
 }
 
-fn decode_b64(what: &str, text: &str) -> Result<Vec<u8>, DsError> {
-    STANDARD
-        .decode(text)
-        .map_err(|e| DsError::BadRequest(format!("{what}: not base64: {e}")))
-}
-
 /// The client id a leaf names, or a refusal naming `whose`.
 fn client_of(
     leaf: &LeafNode,
@@ -160,9 +152,9 @@ pub(crate) async fn start(
     group_info_b64: &str,
     ratchet_tree_b64: Option<&str>,
 ) -> Result<VerifiedStart, DsError> {
-    let info_bytes = decode_b64("group_info", group_info_b64)?;
+    let info_bytes = crate::routes::b64("group_info", group_info_b64)?;
     let tree_bytes = ratchet_tree_b64
-        .map(|t| decode_b64("ratchet_tree", t))
+        .map(|t| crate::routes::b64("ratchet_tree", t))
         .transpose()?;
     let identity = identities(state).await?;
     let crypto = state.crypto.clone();

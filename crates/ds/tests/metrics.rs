@@ -84,8 +84,8 @@ async fn requests_commits_and_store_operations_are_counted() {
         members: vec![alice_id.as_bytes().to_vec()],
         allow_external_join: None,
     };
-    // Accepted; then refused: the epoch moved on (wrong_epoch), a stranger (forbidden), a
-    // bundle naming no member (bad_request).
+    // Accepted; then refused: the epoch moved on (wrong_epoch), a stranger (not_found, as
+    // for a group that does not exist), a bundle naming no member (bad_request).
     assert_eq!(
         api.post_bundle(&alice_token, &gid, &bundle).await.status,
         StatusCode::OK
@@ -104,7 +104,7 @@ async fn requests_commits_and_store_operations_are_counted() {
     };
     api.post_bundle(&bob_token, &gid, &next_bundle)
         .await
-        .assert_error(StatusCode::FORBIDDEN, "forbidden");
+        .assert_error(StatusCode::NOT_FOUND, "not_found");
     let mut no_members = next_bundle.clone();
     no_members.members.clear();
     api.post_bundle(&alice_token, &gid, &no_members)
@@ -132,7 +132,7 @@ async fn requests_commits_and_store_operations_are_counted() {
         &[
             r#"conclave_ds_http_requests_total{route="/v1/groups/{group}/commits",method="POST",status="200"} 1"#,
             r#"conclave_ds_http_requests_total{route="/v1/groups/{group}/commits",method="POST",status="409"} 1"#,
-            r#"conclave_ds_http_requests_total{route="/v1/groups/{group}/commits",method="POST",status="403"} 1"#,
+            r#"conclave_ds_http_requests_total{route="/v1/groups/{group}/commits",method="POST",status="404"} 1"#,
             r#"conclave_ds_http_requests_total{route="/v1/groups/{group}/commits",method="POST",status="400"} 1"#,
             r#"conclave_ds_http_requests_total{route="/v1/groups",method="POST",status="201"} 1"#,
             r#"conclave_ds_http_requests_total{route="/v1/groups/{group}",method="GET",status="200"} 2"#,
@@ -141,7 +141,7 @@ async fn requests_commits_and_store_operations_are_counted() {
             r#"conclave_ds_http_request_duration_seconds_count{route="/v1/groups/{group}/commits",method="POST"} 4"#,
             "conclave_ds_commits_accepted_total 1",
             r#"conclave_ds_commits_refused_total{reason="wrong_epoch"} 1"#,
-            r#"conclave_ds_commits_refused_total{reason="forbidden"} 1"#,
+            r#"conclave_ds_commits_refused_total{reason="not_found"} 1"#,
             r#"conclave_ds_commits_refused_total{reason="bad_request"} 1"#,
             // The store saw the three bundles that passed the checks.
             r#"conclave_ds_store_operation_duration_seconds_count{operation="commit"} 3"#,
@@ -177,10 +177,9 @@ async fn websockets_and_their_wakeups_are_counted() {
             let _ = stopped.await;
         },
     ));
-    let (mut socket, _) =
-        tokio_tungstenite::connect_async(format!("ws://{addr}/v1/ws?token={token}"))
-            .await
-            .unwrap();
+    let mut socket = common::ws_connect(&format!("ws://{addr}/v1/ws"), &token)
+        .await
+        .unwrap();
 
     let gid_bytes = unique("g").into_bytes();
     let gid = hex::encode(&gid_bytes);

@@ -220,7 +220,7 @@ async fn self_remove_on(store: Arc<dyn Store>) {
     // A non-member cannot post one.
     api.post_message(&carol.token, &gid, &leave)
         .await
-        .assert_error(StatusCode::FORBIDDEN, "forbidden");
+        .assert_error(StatusCode::NOT_FOUND, "not_found");
 
     // Carol fetches the GroupInfo with Bob's SelfRemove and joins, removing Bob.
     let joining = external_join(&api, &carol, &gid).await;
@@ -281,7 +281,7 @@ async fn self_remove_on(store: Arc<dyn Store>) {
             Vec::new(),
         )
         .await;
-    r.assert_error(StatusCode::FORBIDDEN, "forbidden");
+    r.assert_error(StatusCode::NOT_FOUND, "not_found");
 
     // The new epoch has no pending SelfRemove; an old one is refused.
     assert!(
@@ -292,7 +292,7 @@ async fn self_remove_on(store: Arc<dyn Store>) {
     );
     api.post_message(&bob.token, &gid, &leave)
         .await
-        .assert_error(StatusCode::FORBIDDEN, "forbidden");
+        .assert_error(StatusCode::NOT_FOUND, "not_found");
     let stale = a.self_remove(&[], &mut rng).unwrap();
     let next = c.commit(&CommitOptions::default(), now, &mut rng).unwrap();
     let r = api

@@ -32,6 +32,7 @@ fn client(id: &str) -> ClientRecord {
         signature_key: format!("key of {id}").into_bytes(),
         credential: format!("credential of {id}").into_bytes(),
         created_at: NOW,
+        token_generation: 0,
     }
 }
 
@@ -487,32 +488,32 @@ async fn clients_challenges_and_tokens() {
         assert_eq!(store.client(&a).await.unwrap().unwrap(), client(&a));
         assert!(store.client(&unique("nobody")).await.unwrap().is_none());
 
+        // A challenge is answered once, across every node on the database.
         let ch = unique("challenge").into_bytes();
-        store.put_challenge(&ch, &a, NOW + 60).await.unwrap();
+        assert!(store.use_challenge(&ch, NOW + 60).await.unwrap());
         assert!(
-            !store
-                .take_challenge(&ch, "someone-else", NOW)
+            !store.use_challenge(&ch, NOW + 60).await.unwrap(),
+            "replayed"
+        );
+        assert!(
+            store
+                .use_challenge(&unique("challenge").into_bytes(), NOW + 60)
                 .await
                 .unwrap()
         );
-        // Consumed even by the failed attempt: one try per challenge.
-        assert!(!store.take_challenge(&ch, &a, NOW).await.unwrap());
-        let ch2 = unique("challenge").into_bytes();
-        store.put_challenge(&ch2, &a, NOW + 60).await.unwrap();
-        assert!(
-            !store.take_challenge(&ch2, &a, NOW + 61).await.unwrap(),
-            "expired"
+        // The nodes' shared secret: the first one stored stays.
+        let name = unique("secret");
+        assert_eq!(
+            store.server_secret(&name, b"first").await.unwrap(),
+            b"first"
         );
-        let ch3 = unique("challenge").into_bytes();
-        store.put_challenge(&ch3, &a, NOW + 60).await.unwrap();
-        assert!(store.take_challenge(&ch3, &a, NOW).await.unwrap());
-        assert!(
-            !store.take_challenge(&ch3, &a, NOW).await.unwrap(),
-            "replayed"
+        assert_eq!(
+            store.server_secret(&name, b"second").await.unwrap(),
+            b"first"
         );
 
         let token = unique("token").into_bytes();
-        store.put_token(&token, &a, NOW + 900).await.unwrap();
+        store.put_token(&token, &a, 0, NOW + 900).await.unwrap();
         assert_eq!(
             store.token_client(&token, NOW).await.unwrap(),
             Some(a.clone())
@@ -524,7 +525,9 @@ async fn clients_challenges_and_tokens() {
         // base: tests share the PostgreSQL database and run concurrently.)
         let t = NOW - 1_000_000;
         let old_token = unique("token").into_bytes();
-        store.put_token(&old_token, &a, t + 900).await.unwrap();
+        store.put_token(&old_token, &a, 0, t + 900).await.unwrap();
+        let answered = unique("challenge").into_bytes();
+        assert!(store.use_challenge(&answered, t + 60).await.unwrap());
         let gid = group_with(&store, &[&a]).await;
         store.append(&gid, &message(0, &a, "old"), t).await.unwrap();
         store
@@ -541,6 +544,9 @@ async fn clients_challenges_and_tokens() {
             store.token_client(&token, NOW).await.unwrap(),
             Some(a.clone())
         );
+        // An answered challenge is forgotten once it expired (it could not be answered
+        // again anyway).
+        assert!(store.use_challenge(&answered, t + 60).await.unwrap());
         store.health().await.unwrap();
     }
 }
@@ -564,6 +570,12 @@ async fn client_credential_changes() {
             credential: format!("credential {tag}").into_bytes(),
         };
         let original = client(&a);
+        let token = unique("token").into_bytes();
+        store.put_token(&token, &a, 0, NOW + 900).await.unwrap();
+        assert_eq!(
+            store.token_client(&token, NOW).await.unwrap(),
+            Some(a.clone())
+        );
         assert_eq!(
             store
                 .update_client_credential(&change(&original, "1"))
@@ -581,7 +593,26 @@ async fn client_credential_changes() {
                 signature_key: b"key 1".to_vec(),
                 credential: b"credential 1".to_vec(),
                 created_at: NOW,
+                token_generation: 1,
             }
+        );
+        // The change revoked the token issued before it; one of the new generation works.
+        assert_eq!(
+            store.token_client(&token, NOW).await.unwrap(),
+            None,
+            "{engine}"
+        );
+        let fresh = unique("token").into_bytes();
+        store.put_token(&fresh, &a, 1, NOW + 900).await.unwrap();
+        assert_eq!(
+            store.token_client(&fresh, NOW).await.unwrap(),
+            Some(a.clone())
+        );
+        // Retention removes the revoked token, keeps the valid one.
+        store.prune(NOW, None).await.unwrap();
+        assert_eq!(
+            store.token_client(&fresh, NOW).await.unwrap(),
+            Some(a.clone())
         );
         // A change checked against the original record no longer applies (compare-and-swap),
         // whether the key or only the credential is stale.

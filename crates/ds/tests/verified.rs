@@ -181,8 +181,8 @@ async fn attacks_on(store: Arc<dyn Store>) {
     refused(
         &api.post_bundle(&eve.token, &gid, &bundle(&add_bob, &[&eve.id]))
             .await,
-        StatusCode::FORBIDDEN,
-        "not a member",
+        StatusCode::NOT_FOUND,
+        "no such group",
     );
     // A commit whose signature does not verify changes nothing.
     let mut forged = bundle(&add_bob, &[&alice.id, &bob.id]);
@@ -211,8 +211,8 @@ async fn attacks_on(store: Arc<dyn Store>) {
             Some(&eve.token),
         )
         .await,
-        StatusCode::FORBIDDEN,
-        "",
+        StatusCode::NOT_FOUND,
+        "no such group",
     );
     let MlsMessageBody::Welcome(welcome) = &add_bob.welcome.as_ref().unwrap().body else {
         panic!("not a Welcome")
@@ -287,8 +287,8 @@ async fn attacks_on(store: Arc<dyn Store>) {
         .unwrap();
     refused(
         &api.post_message(&mallory.token, &gid, &remove_alice).await,
-        StatusCode::FORBIDDEN,
-        "not a member",
+        StatusCode::NOT_FOUND,
+        "no such group",
     );
     refused(
         &api.post_message(&alice.token, &gid, &remove_alice).await,

@@ -192,11 +192,15 @@ impl Devnet {
         let url = format!("http://{local}");
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let task = tokio::spawn(async move {
-            axum::serve(listener, router)
-                .with_graceful_shutdown(async move {
+            conclave_service::serve::serve(
+                listener,
+                router,
+                conclave_service::serve::ServerLimits::default(),
+                async move {
                     let _ = stopped.await;
-                })
-                .await
+                },
+            )
+            .await
         });
         let info = DevnetInfo {
             ds_url: url.clone(),

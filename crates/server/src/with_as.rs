@@ -20,9 +20,12 @@
 //!
 //! The same check applies to a credential change (`PUT /v1/clients/{id}/credential`, e.g.
 //! after `POST /v1/as/renew`), whose credential must also be a valid successor of the
-//! registered one (same `mls://` identity, RFC 9420 §5.3.1). A revoked client cannot log in
-//! (`POST /v1/auth/token`), and the tokens it already holds stop working on its next request
-//! ([`CredentialPolicy::is_revoked`] is asked on every authenticated request).
+//! registered one (same `mls://` identity, RFC 9420 §5.3.1), and must be signed by the
+//! registered key too. No token outlives a revocation: a revoked client cannot log in
+//! (`POST /v1/auth/token`), the tokens it already holds are refused on their next request
+//! ([`CredentialPolicy::is_revoked`] is asked on every authenticated request, and by open
+//! WebSockets before each delivery and on each re-check), and a credential change revokes
+//! every token issued before it, on every DS node.
 //!
 //! What a DS does not verify in either mode: the MLS messages themselves (members do,
 //! RFC 9750 §5), and the expiry of a registered credential after registration (a client with

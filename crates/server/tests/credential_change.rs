@@ -124,24 +124,31 @@ async fn renew(api: &Api, signer: &SigningIdentity, rotate: bool) -> SigningIden
 }
 
 /// `PUT /v1/clients/{client_id}/credential` with `new`'s key and credential, proven by
-/// `prover`'s key (normally `new` itself).
+/// `prover`'s key (normally `new` itself) and consented to by `old`'s (normally the
+/// registered key), both over the change bound to `token`.
 async fn change(
     api: &Api,
     token: Option<&str>,
     client_id: &str,
+    old: &SigningIdentity,
     new: &SigningIdentity,
     prover: &SigningIdentity,
 ) -> Reply {
     let cs = RustCryptoProvider.cipher_suite_provider(SUITE).unwrap();
     let credential = new.credential.to_bytes().unwrap();
-    let tbs = wire::RegistrationTbs {
+    let tbs = wire::CredentialChangeTbs {
         client_id: client_id.as_bytes().to_vec(),
         cipher_suite: SUITE.0,
         signature_key: new.public_key.as_ref().to_vec(),
         credential: credential.clone(),
+        previous_signature_key: old.public_key.as_ref().to_vec(),
+        token_id: wire::token_id(token.unwrap_or_default()),
     };
     let signature =
         wire::sign_credential_change(cs.as_ref(), prover.secret_key.as_bytes(), &tbs).unwrap();
+    let previous_key_signature =
+        wire::sign_credential_change_previous(cs.as_ref(), old.secret_key.as_bytes(), &tbs)
+            .unwrap();
     api.call(
         Method::PUT,
         &format!("/v1/clients/{client_id}/credential"),
@@ -152,6 +159,7 @@ async fn change(
             "signature_key": STANDARD.encode(new.public_key.as_ref()),
             "credential": STANDARD.encode(&credential),
             "signature": STANDARD.encode(&signature),
+            "previous_key_signature": STANDARD.encode(&previous_key_signature),
         }))
         .unwrap(),
     )
@@ -198,7 +206,7 @@ async fn a_renewed_credential_replaces_the_registered_one() {
         api.clock.advance(3000);
         let renewed = renew(&api, &alice, true).await;
         let token = api.login(&name, &alice).await;
-        let r = change(&api, Some(&token), &name, &renewed, &renewed).await;
+        let r = change(&api, Some(&token), &name, &alice, &renewed, &renewed).await;
         assert_eq!(
             r.status,
             StatusCode::OK,
@@ -209,9 +217,15 @@ async fn a_renewed_credential_replaces_the_registered_one() {
         let record = api.state.store().client(&name).await.unwrap().unwrap();
         assert_eq!(record.signature_key, renewed.public_key.as_ref());
         assert_eq!(record.credential, renewed.credential.to_bytes().unwrap());
-        // The same change again is accepted (nothing to do).
+        // The change revoked the token it was made with.
+        api.get("/v1/welcomes", Some(&token))
+            .await
+            .assert_error(StatusCode::UNAUTHORIZED, "unauthorized");
+        // The same change again (with a new token, the new key now the registered one) is
+        // accepted: nothing to do.
+        let token = api.login(&name, &renewed).await;
         assert_eq!(
-            change(&api, Some(&token), &name, &renewed, &renewed)
+            change(&api, Some(&token), &name, &renewed, &renewed, &renewed)
                 .await
                 .status,
             StatusCode::OK
@@ -249,7 +263,7 @@ async fn a_renewed_credential_replaces_the_registered_one() {
         let again = renew(&api, &renewed, false).await;
         let token = api.login(&name, &renewed).await;
         assert_eq!(
-            change(&api, Some(&token), &name, &again, &again)
+            change(&api, Some(&token), &name, &renewed, &again, &again)
                 .await
                 .status,
             StatusCode::OK
@@ -268,25 +282,25 @@ async fn credential_changes_that_are_refused() {
         let path = format!("/v1/clients/{name}/credential");
 
         // No token, a wrong token, another client's token.
-        change(&api, None, &name, &renewed, &renewed)
+        change(&api, None, &name, &alice, &renewed, &renewed)
             .await
             .assert_error(StatusCode::UNAUTHORIZED, "unauthorized");
-        change(&api, Some("forged"), &name, &renewed, &renewed)
+        change(&api, Some("forged"), &name, &alice, &renewed, &renewed)
             .await
             .assert_error(StatusCode::UNAUTHORIZED, "unauthorized");
         let other_name = unique("bob");
         let bob = enrol(&api, &other_name).await;
         let bob_token = api.register_and_login(&other_name, &bob).await;
-        change(&api, Some(&bob_token), &name, &renewed, &renewed)
+        change(&api, Some(&bob_token), &name, &alice, &renewed, &renewed)
             .await
             .assert_error(StatusCode::FORBIDDEN, "forbidden");
 
         // The proof made by the old key, or by nobody's key.
-        change(&api, Some(&token), &name, &renewed, &alice)
+        change(&api, Some(&token), &name, &alice, &renewed, &alice)
             .await
             .assert_error(StatusCode::UNAUTHORIZED, "unauthorized");
         let stranger = identity("stranger", &mut rng());
-        change(&api, Some(&token), &name, &renewed, &stranger)
+        change(&api, Some(&token), &name, &alice, &renewed, &stranger)
             .await
             .assert_error(StatusCode::UNAUTHORIZED, "unauthorized");
         // Malformed bodies.
@@ -304,7 +318,7 @@ async fn credential_changes_that_are_refused() {
             .assert_error(StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type");
 
         // Identity change: Bob's (valid, AS-issued) credential under Alice's client id.
-        let r = change(&api, Some(&token), &name, &bob, &bob).await;
+        let r = change(&api, Some(&token), &name, &alice, &bob, &bob).await;
         r.assert_error(StatusCode::FORBIDDEN, "forbidden");
         assert!(
             r.json()["message"].as_str().unwrap().contains("client id"),
@@ -338,7 +352,7 @@ async fn credential_changes_that_are_refused() {
             secret_key,
             public_key,
         };
-        let r = change(&api, Some(&token), &name, &foreign, &foreign).await;
+        let r = change(&api, Some(&token), &name, &alice, &foreign, &foreign).await;
         r.assert_error(StatusCode::FORBIDDEN, "forbidden");
         assert!(
             r.json()["message"]
@@ -350,14 +364,14 @@ async fn credential_changes_that_are_refused() {
         );
         // A basic credential with the same identity.
         let basic = identity(&format!("mls://{name}"), &mut rng());
-        change(&api, Some(&token), &name, &basic, &basic)
+        change(&api, Some(&token), &name, &alice, &basic, &basic)
             .await
             .assert_error(StatusCode::FORBIDDEN, "forbidden");
         // The AS-issued certificate for another key than the one sent.
         let mut mismatched = renewed.clone();
         mismatched.public_key = stranger.public_key.clone();
         mismatched.secret_key = stranger.secret_key.clone();
-        change(&api, Some(&token), &name, &mismatched, &mismatched)
+        change(&api, Some(&token), &name, &alice, &mismatched, &mismatched)
             .await
             .assert_error(StatusCode::FORBIDDEN, "forbidden");
         // Nothing changed so far.
@@ -367,7 +381,7 @@ async fn credential_changes_that_are_refused() {
         // An expired credential is not accepted (renew it at the AS first) ...
         api.clock.advance(3600 + 120);
         let token = api.login(&name, &alice).await;
-        let r = change(&api, Some(&token), &name, &renewed, &renewed).await;
+        let r = change(&api, Some(&token), &name, &alice, &renewed, &renewed).await;
         r.assert_error(StatusCode::FORBIDDEN, "forbidden");
         assert!(
             r.json()["message"]
@@ -387,7 +401,7 @@ async fn credential_changes_that_are_refused() {
             )
             .await;
         assert_eq!(r.status, StatusCode::NO_CONTENT);
-        let r = change(&api, Some(&token), &name, &fresh, &fresh).await;
+        let r = change(&api, Some(&token), &name, &alice, &fresh, &fresh).await;
         r.assert_error(StatusCode::FORBIDDEN, "forbidden");
         assert!(
             r.json()["message"].as_str().unwrap().contains("revoked"),
@@ -458,17 +472,18 @@ async fn without_the_as_the_identity_must_stay() {
         let token = api.register_and_login(&name, &carol).await;
         // A new key with the same basic identity: accepted.
         let rotated = identity(&name, &mut rng);
-        let r = change(&api, Some(&token), &name, &rotated, &rotated).await;
+        let r = change(&api, Some(&token), &name, &carol, &rotated, &rotated).await;
         assert_eq!(
             r.status,
             StatusCode::OK,
             "{}",
             String::from_utf8_lossy(&r.body)
         );
-        api.login(&name, &rotated).await;
+        // The change revoked the token; the new key logs in.
+        let token = api.login(&name, &rotated).await;
         // Another identity: refused.
         let other = identity("somebody-else", &mut rng);
-        let r = change(&api, Some(&token), &name, &other, &other).await;
+        let r = change(&api, Some(&token), &name, &rotated, &other, &other).await;
         r.assert_error(StatusCode::FORBIDDEN, "forbidden");
         assert!(
             r.json()["message"]
@@ -500,7 +515,7 @@ async fn without_the_as_the_identity_must_stay() {
             secret_key,
             public_key,
         };
-        change(&api, Some(&token), &name, &x509, &x509)
+        change(&api, Some(&token), &name, &rotated, &x509, &x509)
             .await
             .assert_error(StatusCode::FORBIDDEN, "forbidden");
         // The registration label does not stand for the credential change's.
@@ -523,6 +538,7 @@ async fn without_the_as_the_identity_must_stay() {
                 "signature_key": STANDARD.encode(rotated.public_key.as_ref()),
                 "credential": STANDARD.encode(&credential),
                 "signature": STANDARD.encode(&registration_signature),
+                "previous_key_signature": STANDARD.encode(&registration_signature),
             }))
             .unwrap(),
         )

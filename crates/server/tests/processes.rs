@@ -560,17 +560,10 @@ async fn wakeups_cross_nodes_on_postgres() {
     let http = Http::new();
     let alice = http.client(&a.base, "alice").await;
     let bob = http.client(&b.base, "bob").await;
-    let ws_url = |base: &str, token: &str| {
-        format!(
-            "ws://{}/v1/ws?token={token}",
-            base.strip_prefix("http://").unwrap()
-        )
-    };
+    let ws_url = |base: &str| format!("ws://{}/v1/ws", base.strip_prefix("http://").unwrap());
     // Bob listens on node B, Alice on node A; everything is posted through node A.
-    let (mut bob_ws, _) = tokio_tungstenite::connect_async(ws_url(&b.base, &bob.1))
-        .await
-        .unwrap();
-    let (mut alice_ws, _) = tokio_tungstenite::connect_async(ws_url(&a.base, &alice.1))
+    let mut bob_ws = common::ws_connect(&ws_url(&b.base), &bob.1).await.unwrap();
+    let mut alice_ws = common::ws_connect(&ws_url(&a.base), &alice.1)
         .await
         .unwrap();
 

@@ -5,6 +5,7 @@
 //!
 //! - [`body`]: size-limited body readers with a required media type;
 //! - [`tls`]: the rustls listener;
+//! - [`serve`]: serving a router with read timeouts and a connection cap;
 //! - [`shutdown`]: Ctrl-C / SIGTERM;
 //! - [`logging`]: text or JSON logs;
 //! - [`metrics`]: the Prometheus registry, `GET /metrics` and the per-route request metrics;
@@ -16,6 +17,7 @@ pub mod body;
 pub mod crypto;
 pub mod logging;
 pub mod metrics;
+pub mod serve;
 pub mod shutdown;
 pub mod tls;
 

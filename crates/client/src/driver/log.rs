@@ -47,7 +47,11 @@ impl<D: DeliveryService> GroupDriver<'_, D> {
                 .map_err(ClientError::from)
             {
                 Ok(page) => page,
-                Err(ClientError::Refused { status: 403, .. }) => {
+                // 404: the DS answers alike for a group it does not know and one the client
+                // is not a member of (403 from older DS versions).
+                Err(ClientError::Refused {
+                    status: 403 | 404, ..
+                }) => {
                     let reason = "removed from the group: the Delivery Service no longer \
                                   counts you as a member, and you hold no key for its new \
                                   epochs";

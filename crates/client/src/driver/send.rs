@@ -61,7 +61,11 @@ impl<D: DeliveryService> GroupDriver<'_, D> {
                 Err(ClientError::WrongEpoch { .. }) => {
                     self.sync_group_log(group_id).await?;
                 }
-                Err(ClientError::Refused { status: 403, .. }) => {
+                // 404: the DS answers alike for a group it does not know and one the client
+                // is not a member of (403 from older DS versions).
+                Err(ClientError::Refused {
+                    status: 403 | 404, ..
+                }) => {
                     self.sync_group_log(group_id).await?;
                     self.require_active_by_id(group_id)?;
                     return Err(ClientError::GroupInactive {

@@ -1,6 +1,6 @@
-//! Login: a challenge (`POST /v1/auth/challenge`) signed with the registered key buys a
-//! bearer token (`POST /v1/auth/token`), which [`AuthenticatedClient`](crate::auth::AuthenticatedClient)
-//! checks on every other request.
+//! Login: a challenge (`POST /v1/auth/challenge`, stateless: sealed with the nodes' shared
+//! key) signed with the registered key buys one bearer token (`POST /v1/auth/token`), which
+//! [`AuthenticatedClient`](crate::auth::AuthenticatedClient) checks on every other request.
 
 use axum::body::Body;
 use axum::extract::State;
@@ -15,7 +15,7 @@ use conclave_core::messages::Credential;
 use conclave_crypto::labels;
 
 use super::{AppResult, St, b64, json, read_json};
-use crate::auth::token_hash;
+use crate::auth::{challenge_id, token_hash};
 use crate::error::DsError;
 use crate::ids::check_client_id;
 use crate::policy::{Registration, run_policy};
@@ -28,23 +28,20 @@ fn random_bytes<const N: usize>() -> Result<[u8; N], DsError> {
     Ok(out)
 }
 
-/// `POST /v1/auth/challenge`: a fresh random challenge for a registered client, valid for
-/// the configured lifetime and for one login attempt.
+/// `POST /v1/auth/challenge`: a challenge for the client id, valid for the configured
+/// lifetime and for one login. Issued alike for every well-formed client id, registered or
+/// not, and sealed with the nodes' shared key instead of stored
+/// ([`ChallengeKey`](crate::auth::ChallengeKey)): an unauthenticated caller learns nothing
+/// about who is registered and writes nothing.
 pub(crate) async fn challenge(State(state): St, headers: HeaderMap, body: Body) -> AppResult {
     let request: ChallengeRequest = read_json(&state, &headers, body).await?;
     check_client_id(&request.client_id)?;
-    if state.store.client(&request.client_id).await?.is_none() {
-        return Err(DsError::NotFound(format!(
-            "client {} is not registered",
-            request.client_id
-        )));
-    }
-    let challenge = random_bytes::<32>()?;
     let expires_at = state.now().saturating_add(state.config.challenge_lifetime);
-    state
-        .store
-        .put_challenge(&challenge, &request.client_id, expires_at)
-        .await?;
+    let challenge = state.challenge_key().await?.seal(
+        &request.client_id,
+        &random_bytes::<16>()?,
+        expires_at,
+    )?;
     Ok(json(
         StatusCode::OK,
         &ChallengeResponse {
@@ -54,33 +51,39 @@ pub(crate) async fn challenge(State(state): St, headers: HeaderMap, body: Body) 
     ))
 }
 
+/// The one refusal of a login whose client, challenge or signature does not verify: the
+/// same for an unregistered client as for a wrong key (no enumeration).
+fn login_refused() -> DsError {
+    DsError::Unauthorized(
+        "the login does not verify: unknown client, or a challenge or signature that is not          valid (ask for a new challenge and sign it with the registered key)"
+            .into(),
+    )
+}
+
 /// `POST /v1/auth/token`: a bearer token for the client that signed its challenge with its
 /// registered key (`SignWithLabel(…, "conclave ds auth", ChallengeTbs)`, RFC 9420 §5.1.2),
-/// if the credential policy lets it log in. The store keeps only the token's hash.
+/// if the credential policy lets it log in. A challenge buys one token (its answer is
+/// recorded until the challenge expires); the token belongs to the client's current token
+/// generation. The store keeps only the token's hash.
 pub(crate) async fn token(State(state): St, headers: HeaderMap, body: Body) -> AppResult {
     let request: TokenRequest = read_json(&state, &headers, body).await?;
     check_client_id(&request.client_id)?;
     let challenge = b64("challenge", &request.challenge)?;
     let signature = b64("signature", &request.signature)?;
+    let expires_at = state
+        .challenge_key()
+        .await?
+        .open(&request.client_id, &challenge, state.now())
+        .ok_or_else(login_refused)?;
     let client = state
         .store
         .client(&request.client_id)
         .await?
-        .ok_or_else(|| DsError::Unauthorized("unknown client".into()))?;
-    // The challenge is consumed whatever the outcome: one attempt per challenge.
-    if !state
-        .store
-        .take_challenge(&challenge, &request.client_id, state.now())
-        .await?
-    {
-        return Err(DsError::Unauthorized(
-            "unknown, expired or already used challenge".into(),
-        ));
-    }
+        .ok_or_else(login_refused)?;
     let cs = state.suite(client.cipher_suite)?;
     let tbs = wire::ChallengeTbs {
         client_id: request.client_id.as_bytes().to_vec(),
-        challenge,
+        challenge: challenge.clone(),
     }
     .to_bytes()
     .map_err(|e| DsError::BadRequest(format!("challenge too large: {e}")))?;
@@ -91,9 +94,16 @@ pub(crate) async fn token(State(state): St, headers: HeaderMap, body: Body) -> A
         &tbs,
         &signature,
     )
-    .map_err(|_| {
-        DsError::Unauthorized("the signature does not verify under the registered key".into())
-    })?;
+    .map_err(|_| login_refused())?;
+    if !state
+        .store
+        .use_challenge(&challenge_id(&challenge), expires_at)
+        .await?
+    {
+        return Err(DsError::Unauthorized(
+            "this challenge was answered already: ask for a new one".into(),
+        ));
+    }
     if let Some(policy) = state.config.credential_policy.clone() {
         let credential = Credential::from_bytes(&client.credential)
             .map_err(|e| DsError::Internal(format!("stored credential: {e}")))?;
@@ -110,7 +120,12 @@ pub(crate) async fn token(State(state): St, headers: HeaderMap, body: Body) -> A
     let expires_at = state.now().saturating_add(state.config.token_lifetime);
     state
         .store
-        .put_token(&token_hash(&token), &request.client_id, expires_at)
+        .put_token(
+            &token_hash(&token),
+            &request.client_id,
+            client.token_generation,
+            expires_at,
+        )
         .await?;
     Ok(json(StatusCode::OK, &TokenResponse { token, expires_at }))
 }

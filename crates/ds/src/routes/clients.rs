@@ -1,19 +1,20 @@
 //! Client registration (`POST /v1/clients`) and credential change (`PUT
 //! /v1/clients/{id}/credential`): both prove possession of the signature key (RFC 9420
-//! §5.1.2 `SignWithLabel` over a [`RegistrationTbs`]) and pass the credential policy.
+//! §5.1.2 `SignWithLabel` over a [`RegistrationTbs`], resp. a [`CredentialChangeTbs`] that
+//! the registered key signs too) and pass the credential policy.
 
 use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use conclave_api::delivery::{
-    self as wire, CredentialChangeRequest, RegisterRequest, RegistrationTbs,
+    self as wire, CredentialChangeRequest, CredentialChangeTbs, RegisterRequest, RegistrationTbs,
 };
 use conclave_codec::{Decode, Encode};
 use conclave_core::messages::Credential;
 use conclave_crypto::labels;
 
 use super::{AppResult, St, b64, json, read_json};
-use crate::auth::AuthenticatedClient;
+use crate::auth::{bearer_token, check_token, token_hash};
 use crate::error::DsError;
 use crate::ids::check_client_id;
 use crate::policy::{Registration, run_policy, same_client};
@@ -27,8 +28,8 @@ struct ProvenKey {
     parsed: Credential,
 }
 
-/// Decodes the base64 `[signature_key, credential, signature]` of a registration or
-/// credential change and checks the proof of possession: the key signed the
+/// Decodes the base64 `[signature_key, credential, signature]` of a registration and
+/// checks the proof of possession: the key signed the
 /// `RegistrationTbs` of `client_id` under `label`. `what` and `bad_signature` word the
 /// refusals.
 fn prove_key(
@@ -103,6 +104,7 @@ pub(crate) async fn register(State(state): St, headers: HeaderMap, body: Body) -
         signature_key,
         credential,
         created_at: state.now(),
+        token_generation: 0,
     };
     match state.store.register_client(&record).await? {
         Registered::Created => {
@@ -124,45 +126,77 @@ pub(crate) async fn register(State(state): St, headers: HeaderMap, body: Body) -
 }
 
 /// `PUT /v1/clients/{id}/credential`: the client (its bearer token) replaces its signature
-/// key and credential, e.g. with the certificate the AS renewed. The new key proves
-/// possession; the new credential must be for the same client (with a policy, one the policy
-/// accepts as a successor; without, [`same_client`]). KeyPackages published with the previous
-/// credential stay until claimed or expired; uploads must match the new one.
+/// key and credential, e.g. with the certificate the AS renewed. Both keys sign the
+/// [`CredentialChangeTbs`], which names the request's token: the new key proves possession,
+/// the registered key consents (a stolen token alone cannot move the account to another
+/// key). The new credential must be for the same client (with a policy, one the policy
+/// accepts as a successor; without, [`same_client`]). The change revokes every token issued
+/// before it (the client's token generation moves on), on every DS node. KeyPackages
+/// published with the previous credential stay until claimed or expired; uploads must match
+/// the new one.
 pub(crate) async fn change_credential(
     State(state): St,
-    AuthenticatedClient(caller): AuthenticatedClient,
     Path(client_id): Path<String>,
     headers: HeaderMap,
     body: Body,
 ) -> AppResult {
+    let token = bearer_token(&headers)?.ok_or_else(|| {
+        DsError::Unauthorized("a bearer token is required in the Authorization header".into())
+    })?;
+    let caller = check_token(&state, &token).await?.client_id;
     if caller != client_id {
         return Err(DsError::Forbidden(format!(
             "a client can change only its own credential (the token is {caller}'s)"
         )));
     }
     let request: CredentialChangeRequest = read_json(&state, &headers, body).await?;
-    let ProvenKey {
-        signature_key,
-        credential,
-        parsed,
-    } = prove_key(
-        &state,
-        &client_id,
-        request.cipher_suite,
-        [
-            &request.signature_key,
-            &request.credential,
-            &request.signature,
-        ],
-        wire::CREDENTIAL_LABEL,
-        "credential change",
-        "the credential change's signature does not verify under the new signature_key",
-    )?;
+    let signature_key = b64("signature_key", &request.signature_key)?;
+    let credential = b64("credential", &request.credential)?;
+    let signature = b64("signature", &request.signature)?;
+    let previous_key_signature = b64("previous_key_signature", &request.previous_key_signature)?;
+    let parsed = Credential::from_bytes(&credential)
+        .map_err(|e| DsError::BadRequest(format!("credential: not a valid Credential: {e}")))?;
     let current = state
         .store
         .client(&client_id)
         .await?
         .ok_or_else(|| DsError::Unauthorized("the token's client is gone".into()))?;
+    let tbs = CredentialChangeTbs {
+        client_id: client_id.as_bytes().to_vec(),
+        cipher_suite: request.cipher_suite,
+        signature_key: signature_key.clone(),
+        credential: credential.clone(),
+        previous_signature_key: current.signature_key.clone(),
+        token_id: token_hash(&token),
+    }
+    .to_bytes()
+    .map_err(|e| DsError::BadRequest(format!("credential change too large: {e}")))?;
+    labels::verify_with_label(
+        state.suite(request.cipher_suite)?.as_ref(),
+        &signature_key,
+        wire::CREDENTIAL_LABEL,
+        &tbs,
+        &signature,
+    )
+    .map_err(|_| {
+        DsError::Unauthorized(
+            "the credential change's signature does not verify under the new signature_key".into(),
+        )
+    })?;
+    labels::verify_with_label(
+        state.suite(current.cipher_suite)?.as_ref(),
+        &current.signature_key,
+        wire::CREDENTIAL_PREVIOUS_KEY_LABEL,
+        &tbs,
+        &previous_key_signature,
+    )
+    .map_err(|_| {
+        DsError::Unauthorized(
+            "previous_key_signature does not verify under the registered key: a credential \
+             change must be signed by the key it replaces (and name this request's token)"
+                .into(),
+        )
+    })?;
     let previous = Credential::from_bytes(&current.credential)
         .map_err(|e| DsError::Internal(format!("stored credential: {e}")))?;
     let registration = Registration {

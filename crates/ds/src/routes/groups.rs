@@ -15,7 +15,8 @@ use conclave_codec::{Decode, Encode};
 use conclave_core::messages::ContentType;
 
 use super::{
-    AppResult, St, json, mls_response, read_body, read_json, require_media_type, require_member,
+    AppResult, St, json, mls_response, no_such_group, read_body, read_json, require_media_type,
+    require_member,
 };
 use crate::auth::AuthenticatedClient;
 use crate::bundle::check_commit_bundle;
@@ -89,11 +90,9 @@ pub(crate) async fn get(
         .store
         .group(&group_id)
         .await?
-        .ok_or_else(|| DsError::NotFound("no such group".into()))?;
+        .ok_or_else(no_such_group)?;
     if !record.members.contains(&client_id) {
-        return Err(DsError::Forbidden(format!(
-            "client {client_id} is not a member of this group"
-        )));
+        return Err(no_such_group());
     }
     Ok(json(
         StatusCode::OK,
@@ -151,15 +150,9 @@ async fn commit(
             message: epoch,
             current,
         }),
-        Committed::NoGroup => Err(DsError::NotFound("no such group".into())),
-        Committed::NotMember => Err(DsError::Forbidden(format!(
-            "client {client_id} is not a member of this group"
-        ))),
-        Committed::ExternalRefused => Err(DsError::Forbidden(
-            "external commit refused: the group does not allow external joins, or the \
-             member list does not include the joiner"
-                .into(),
-        )),
+        Committed::NoGroup => Err(no_such_group()),
+        Committed::NotMember => Err(no_such_group()),
+        Committed::ExternalRefused => Err(no_such_group()),
     }
 }
 
@@ -181,8 +174,13 @@ async fn verify_commit(
     if group.public_state.is_none() || group.epoch != record.epoch {
         return Ok(());
     }
-    if !record.external && !group.members.iter().any(|m| m == client_id) {
-        return Err(not_member(client_id));
+    let allowed = if record.external {
+        group.allow_external_join
+    } else {
+        group.members.iter().any(|m| m == client_id)
+    };
+    if !allowed {
+        return Err(no_such_group());
     }
     let proposals = state
         .store
@@ -231,14 +229,9 @@ async fn verify_proposal(
         return Ok(());
     }
     if !group.members.iter().any(|m| m == client_id) {
-        return Err(not_member(client_id));
+        return Err(no_such_group());
     }
     verified::check_proposal(state, &group, client_id, message.clone()).await
-}
-
-/// The refusal of a client that is not a member.
-fn not_member(client_id: &str) -> DsError {
-    DsError::Forbidden(format!("client {client_id} is not a member of this group"))
 }
 
 /// The most proposals of one epoch a verified commit is checked with.
@@ -298,10 +291,8 @@ pub(crate) async fn post_message(
             message: head.epoch,
             current,
         }),
-        Appended::NoGroup => Err(DsError::NotFound("no such group".into())),
-        Appended::NotMember => Err(DsError::Forbidden(format!(
-            "client {client_id} is not a member of this group"
-        ))),
+        Appended::NoGroup => Err(no_such_group()),
+        Appended::NotMember => Err(no_such_group()),
     }
 }
 
@@ -322,11 +313,9 @@ async fn check_self_remove(
         .store
         .group(group_id)
         .await?
-        .ok_or_else(|| DsError::NotFound("no such group".into()))?;
+        .ok_or_else(no_such_group)?;
     if !record.members.iter().any(|m| m == client_id) {
-        return Err(DsError::Forbidden(format!(
-            "client {client_id} is not a member of this group"
-        )));
+        return Err(no_such_group());
     }
     if epoch != record.epoch {
         return Err(DsError::WrongEpoch {
@@ -395,11 +384,9 @@ async fn join_material(
         .store
         .group(&group_id)
         .await?
-        .ok_or_else(|| DsError::NotFound("no such group".into()))?;
+        .ok_or_else(no_such_group)?;
     if !record.allow_external_join && !record.members.iter().any(|m| m == client_id) {
-        return Err(DsError::Forbidden(
-            "the group does not allow external joins".into(),
-        ));
+        return Err(no_such_group());
     }
     Ok(record)
 }

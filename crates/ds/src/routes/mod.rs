@@ -6,8 +6,8 @@
 //! | --- | --- | --- | --- |
 //! | `GET /v1/health` | | anyone | here |
 //! | `POST /v1/clients` | JSON [`RegisterRequest`](conclave_api::delivery::RegisterRequest) | anyone (proof of possession; with a [`CredentialPolicy`](crate::CredentialPolicy), a credential it accepts) | `clients` |
-//! | `PUT /v1/clients/{id}/credential` | JSON [`CredentialChangeRequest`](conclave_api::delivery::CredentialChangeRequest) | the client: a new key and credential for the same identity | `clients` |
-//! | `POST /v1/auth/challenge`, `POST /v1/auth/token` | JSON | anyone | `auth` |
+//! | `PUT /v1/clients/{id}/credential` | JSON [`CredentialChangeRequest`](conclave_api::delivery::CredentialChangeRequest) | the client, signed by the new and the registered key: a new key and credential for the same identity (revokes older tokens) | `clients` |
+//! | `POST /v1/auth/challenge`, `POST /v1/auth/token` | JSON | anyone (a challenge for any client id; stateless) | `auth` |
 //! | `POST /v1/key-packages` | `message/mls` or a batch | the owner | `key_packages` |
 //! | `GET /v1/key-packages` | | the owner: its stock | `key_packages` |
 //! | `POST /v1/key-packages/claim` | JSON [`ClaimRequest`](conclave_api::delivery::ClaimRequest) → `message/mls` | any client | `key_packages` |
@@ -19,8 +19,11 @@
 //! | `GET /v1/groups/{id}/group-info`, `…/ratchet-tree` | | members, or anyone if external joins are allowed | `groups` |
 //! | `GET /v1/groups/{id}/external-join` | → [`ExternalJoinBundle`](conclave_api::delivery::ExternalJoinBundle): GroupInfo with the pending SelfRemoves | members, or anyone if external joins are allowed | `groups` |
 //! | `GET /v1/welcomes?after=N&limit=M`, `DELETE /v1/welcomes?up_to=N` | | the inbox owner | `welcomes` |
-//! | `GET /v1/ws` | WebSocket of [`WakeUp`](conclave_api::delivery::WakeUp)s | any client, for its groups | `websocket` |
+//! | `GET /v1/ws` | WebSocket of [`WakeUp`](conclave_api::delivery::WakeUp)s; token in `Authorization` or the first frame | any client, for its groups | `websocket` |
 //! | `GET /metrics` | Prometheus text format | anyone (operators: keep it off the public network) | [`crate::metrics`] |
+//!
+//! A client that may not see a group gets the same 404 `not_found` from every group route,
+//! whether the group exists or not (`no_such_group`).
 //!
 //! Every request is counted and timed by matched route, method and status
 //! ([`conclave_service::metrics::HttpMetrics`]).
@@ -29,7 +32,7 @@ mod auth;
 mod clients;
 mod groups;
 mod key_packages;
-mod websocket;
+pub(crate) mod websocket;
 mod welcomes;
 
 use std::sync::Arc;
@@ -143,20 +146,27 @@ pub(crate) fn b64(field: &str, value: &str) -> Result<Vec<u8>, DsError> {
         .map_err(|e| DsError::BadRequest(format!("{field}: not valid base64: {e}")))
 }
 
-/// Refuses a client that is not a member of the group (404 if there is no such group).
+/// The one answer to a client that asks about a group it may not see: 404 `not_found`,
+/// the same whether the group does not exist or the client is not a member (and, for an
+/// external commit, whether the group refuses it), so that group ids cannot be probed.
+pub(crate) fn no_such_group() -> DsError {
+    DsError::NotFound(
+        "no such group, or not one this client may use (it is not a member; an external \
+         commit needs a group that allows external joins)"
+            .into(),
+    )
+}
+
+/// Refuses a client that is not a member of the group with [`no_such_group`].
 pub(crate) async fn require_member(
     state: &AppState,
     group_id: &[u8],
     client: &str,
 ) -> Result<(), DsError> {
     if state.store.is_member(group_id, client).await? {
-        return Ok(());
-    }
-    match state.store.group(group_id).await? {
-        None => Err(DsError::NotFound("no such group".into())),
-        Some(_) => Err(DsError::Forbidden(format!(
-            "client {client} is not a member of this group"
-        ))),
+        Ok(())
+    } else {
+        Err(no_such_group())
     }
 }
 

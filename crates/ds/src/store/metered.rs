@@ -78,41 +78,34 @@ impl Store for MeteredStore {
         .await
     }
 
-    async fn put_challenge(
+    async fn use_challenge(
         &self,
-        challenge: &[u8],
-        client_id: &str,
+        challenge_id: &[u8],
         expires_at: u64,
-    ) -> Result<(), StoreError> {
+    ) -> Result<bool, StoreError> {
         self.timed(
-            "put_challenge",
-            self.inner.put_challenge(challenge, client_id, expires_at),
+            "use_challenge",
+            self.inner.use_challenge(challenge_id, expires_at),
         )
         .await
     }
 
-    async fn take_challenge(
-        &self,
-        challenge: &[u8],
-        client_id: &str,
-        now: u64,
-    ) -> Result<bool, StoreError> {
-        self.timed(
-            "take_challenge",
-            self.inner.take_challenge(challenge, client_id, now),
-        )
-        .await
+    async fn server_secret(&self, name: &str, candidate: &[u8]) -> Result<Vec<u8>, StoreError> {
+        self.timed("server_secret", self.inner.server_secret(name, candidate))
+            .await
     }
 
     async fn put_token(
         &self,
         token_hash: &[u8],
         client_id: &str,
+        token_generation: u64,
         expires_at: u64,
     ) -> Result<(), StoreError> {
         self.timed(
             "put_token",
-            self.inner.put_token(token_hash, client_id, expires_at),
+            self.inner
+                .put_token(token_hash, client_id, token_generation, expires_at),
         )
         .await
     }

@@ -237,6 +237,36 @@ CREATE TABLE former_members (
         sqlite: "ALTER TABLE groups ADD COLUMN public_state BLOB;",
         postgres: "ALTER TABLE groups ADD COLUMN public_state BYTEA;",
     },
+    Migration {
+        summary: "token generations (a credential change revokes older tokens), stateless \
+                  challenges (answered ones only), the nodes' shared secrets",
+        sqlite: r#"
+ALTER TABLE clients ADD COLUMN token_generation INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE tokens ADD COLUMN token_generation INTEGER NOT NULL DEFAULT 0;
+DROP TABLE challenges;
+CREATE TABLE used_challenges (
+    challenge_id BLOB PRIMARY KEY,
+    expires_at   INTEGER NOT NULL
+);
+CREATE TABLE server_secrets (
+    name   TEXT PRIMARY KEY,
+    secret BLOB NOT NULL
+);
+"#,
+        postgres: r#"
+ALTER TABLE clients ADD COLUMN token_generation BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE tokens ADD COLUMN token_generation BIGINT NOT NULL DEFAULT 0;
+DROP TABLE challenges;
+CREATE TABLE used_challenges (
+    challenge_id BYTEA PRIMARY KEY,
+    expires_at   BIGINT NOT NULL
+);
+CREATE TABLE server_secrets (
+    name   TEXT PRIMARY KEY,
+    secret BYTEA NOT NULL
+);
+"#,
+    },
 ];
 
 /// The operations the runner needs from an engine, all inside one transaction that the

@@ -74,6 +74,11 @@ pub struct ClientRecord {
     pub credential: Vec<u8>,
     /// When it registered.
     pub created_at: u64,
+    /// The generation of its tokens: a token is valid only while it carries the client's
+    /// current generation, and every credential change moves it on (so that no token issued
+    /// before a change survives it, on any DS node). Ignored by
+    /// [`Store::register_client`], which starts at 0.
+    pub token_generation: u64,
 }
 
 /// Result of a registration.
@@ -341,7 +346,7 @@ pub struct WelcomeEntry {
 pub struct Pruned {
     /// Log entries older than the retention period.
     pub messages: u64,
-    /// Expired challenges and tokens.
+    /// Expired answered challenges, and tokens expired or of a past generation.
     pub auth: u64,
     /// Expired KeyPackages.
     pub key_packages: u64,
@@ -373,43 +378,43 @@ pub trait Store: Send + Sync + 'static {
 
     /// Replaces a client's cipher suite, signature key and credential, in one conditional
     /// update: only if they are still the previous ones (compare-and-swap, so that a change
-    /// checked against a credential never overwrites another). KeyPackages published with
-    /// the previous credential are left as they are.
+    /// checked against a credential never overwrites another). The same update moves the
+    /// client's [`ClientRecord::token_generation`] on, which revokes every token issued
+    /// before. KeyPackages published with the previous credential are left as they are.
     async fn update_client_credential(
         &self,
         change: &CredentialChange,
     ) -> Result<CredentialUpdated, StoreError>;
 
-    /// Stores a challenge for `client_id`.
-    async fn put_challenge(
-        &self,
-        challenge: &[u8],
-        client_id: &str,
-        expires_at: u64,
-    ) -> Result<(), StoreError>;
+    /// Records that a login challenge (by its identifier) was answered, until `expires_at`
+    /// (when the challenge itself expires). True the first time; false if it was answered
+    /// before, on any node: one token per challenge. Only answers that verified are
+    /// recorded, so an unauthenticated caller writes nothing.
+    async fn use_challenge(&self, challenge_id: &[u8], expires_at: u64)
+    -> Result<bool, StoreError>;
 
-    /// Consumes a challenge: true only if it was issued to `client_id`, has not expired and
-    /// was not used before (it is deleted either way).
-    async fn take_challenge(
-        &self,
-        challenge: &[u8],
-        client_id: &str,
-        now: u64,
-    ) -> Result<bool, StoreError>;
+    /// The DS nodes' shared secret named `name` (e.g. the key that seals login challenges):
+    /// the stored one, or `candidate` if none was stored yet (then stored). Every node on the
+    /// database gets the same bytes.
+    async fn server_secret(&self, name: &str, candidate: &[u8]) -> Result<Vec<u8>, StoreError>;
 
-    /// Stores a token (by its hash).
+    /// Stores a token (by its hash) of the client's token generation `token_generation`
+    /// (the [`ClientRecord::token_generation`] the login was checked against).
     async fn put_token(
         &self,
         token_hash: &[u8],
         client_id: &str,
+        token_generation: u64,
         expires_at: u64,
     ) -> Result<(), StoreError>;
 
-    /// A valid, unexpired token: the client it belongs to, and when it expires.
+    /// A valid token: unexpired, and of its client's current token generation (no
+    /// credential change since it was issued). The client it belongs to, and when it
+    /// expires.
     async fn token(&self, token_hash: &[u8], now: u64)
     -> Result<Option<(String, u64)>, StoreError>;
 
-    /// The client a valid, unexpired token belongs to.
+    /// The client a valid token belongs to.
     async fn token_client(
         &self,
         token_hash: &[u8],
@@ -504,7 +509,7 @@ pub trait Store: Send + Sync + 'static {
     async fn ack_welcomes(&self, client_id: &str, up_to: u64) -> Result<u64, StoreError>;
 
     /// Retention: removes log entries created before `messages_before` (if given), expired
-    /// challenges and tokens, and KeyPackages expired for more than
+    /// answered challenges, expired tokens and tokens of a past generation, and KeyPackages expired for more than
     /// [`rules::KEY_PACKAGE_GRACE`] (kept that long so that Welcomes naming them are still
     /// routed); see [`rules::prune_cutoffs`].
     async fn prune(&self, now: u64, messages_before: Option<u64>) -> Result<Pruned, StoreError>;

@@ -240,8 +240,8 @@ impl Store for PostgresStore {
         let client = self.pool.get().await?;
         let row = client
             .query_opt(
-                "SELECT client_id, cipher_suite, signature_key, credential, created_at
-                 FROM clients WHERE client_id = $1",
+                "SELECT client_id, cipher_suite, signature_key, credential, created_at,
+                 token_generation FROM clients WHERE client_id = $1",
                 &[&client_id],
             )
             .await?;
@@ -252,6 +252,7 @@ impl Store for PostgresStore {
                 signature_key: r.try_get(2)?,
                 credential: r.try_get(3)?,
                 created_at: to_u64(r.try_get(4)?)?,
+                token_generation: to_u64(r.try_get(5)?)?,
             })
         })
         .transpose()
@@ -267,7 +268,8 @@ impl Store for PostgresStore {
         let row = client
             .query_one(
                 "WITH updated AS (
-                     UPDATE clients SET cipher_suite = $2, signature_key = $3, credential = $4
+                     UPDATE clients SET cipher_suite = $2, signature_key = $3, credential = $4,
+                         token_generation = token_generation + 1
                      WHERE client_id = $1 AND signature_key = $5 AND credential = $6
                      RETURNING 1
                  )
@@ -288,56 +290,59 @@ impl Store for PostgresStore {
         Ok(rules::credential_update(updated == 1, exists))
     }
 
-    async fn put_challenge(
+    async fn use_challenge(
         &self,
-        challenge: &[u8],
-        client_id: &str,
+        challenge_id: &[u8],
         expires_at: u64,
-    ) -> Result<(), StoreError> {
-        let client = self.pool.get().await?;
-        client
-            .execute(
-                "INSERT INTO challenges (challenge, client_id, expires_at) VALUES ($1, $2, $3)",
-                &[&challenge, &client_id, &to_i64(expires_at)?],
-            )
-            .await?;
-        Ok(())
-    }
-
-    async fn take_challenge(
-        &self,
-        challenge: &[u8],
-        client_id: &str,
-        now: u64,
     ) -> Result<bool, StoreError> {
         let client = self.pool.get().await?;
-        let row = client
-            .query_opt(
-                "DELETE FROM challenges WHERE challenge = $1 RETURNING client_id, expires_at",
-                &[&challenge],
+        let inserted = client
+            .execute(
+                "INSERT INTO used_challenges (challenge_id, expires_at) VALUES ($1, $2)
+                 ON CONFLICT (challenge_id) DO NOTHING",
+                &[&challenge_id, &to_i64(expires_at)?],
             )
             .await?;
-        Ok(match row {
-            Some(row) => {
-                let owner: String = row.try_get(0)?;
-                let expires: i64 = row.try_get(1)?;
-                rules::challenge_accepted(&owner, to_u64(expires)?, client_id, now)
-            }
-            None => false,
-        })
+        Ok(inserted == 1)
+    }
+
+    async fn server_secret(&self, name: &str, candidate: &[u8]) -> Result<Vec<u8>, StoreError> {
+        let client = self.pool.get().await?;
+        // Whichever node inserts first wins; the others read its secret.
+        client
+            .execute(
+                "INSERT INTO server_secrets (name, secret) VALUES ($1, $2)
+                 ON CONFLICT (name) DO NOTHING",
+                &[&name, &candidate],
+            )
+            .await?;
+        let row = client
+            .query_one(
+                "SELECT secret FROM server_secrets WHERE name = $1",
+                &[&name],
+            )
+            .await?;
+        Ok(row.try_get(0)?)
     }
 
     async fn put_token(
         &self,
         token_hash: &[u8],
         client_id: &str,
+        token_generation: u64,
         expires_at: u64,
     ) -> Result<(), StoreError> {
         let client = self.pool.get().await?;
         client
             .execute(
-                "INSERT INTO tokens (token_hash, client_id, expires_at) VALUES ($1, $2, $3)",
-                &[&token_hash, &client_id, &to_i64(expires_at)?],
+                "INSERT INTO tokens (token_hash, client_id, token_generation, expires_at)
+                 VALUES ($1, $2, $3, $4)",
+                &[
+                    &token_hash,
+                    &client_id,
+                    &to_i64(token_generation)?,
+                    &to_i64(expires_at)?,
+                ],
             )
             .await?;
         Ok(())
@@ -351,7 +356,10 @@ impl Store for PostgresStore {
         let client = self.pool.get().await?;
         let row = client
             .query_opt(
-                "SELECT client_id, expires_at FROM tokens WHERE token_hash = $1",
+                "SELECT t.client_id, t.expires_at FROM tokens t
+                 JOIN clients c ON c.client_id = t.client_id
+                     AND c.token_generation = t.token_generation
+                 WHERE t.token_hash = $1",
                 &[&token_hash],
             )
             .await?;
@@ -857,10 +865,17 @@ impl Store for PostgresStore {
         };
         let expired = cutoffs.auth_expired_before;
         let auth = tx
-            .execute("DELETE FROM challenges WHERE expires_at < $1", &[&expired])
+            .execute(
+                "DELETE FROM used_challenges WHERE expires_at < $1",
+                &[&expired],
+            )
             .await?
-            + tx.execute("DELETE FROM tokens WHERE expires_at < $1", &[&expired])
-                .await?;
+            + tx.execute(
+                "DELETE FROM tokens WHERE expires_at < $1 OR token_generation <
+                 (SELECT c.token_generation FROM clients c WHERE c.client_id = tokens.client_id)",
+                &[&expired],
+            )
+            .await?;
         let key_packages = tx
             .execute(
                 "DELETE FROM key_packages WHERE not_after < $1",

@@ -173,8 +173,8 @@ pub fn unexpired(expires_at: u64, now: u64) -> bool {
 }
 
 /// Whether a login challenge, issued to `issued_to` and expiring at `expires_at`, may be
-/// answered by `client_id` at `now`. Either way the challenge is consumed: one attempt per
-/// challenge.
+/// answered by `client_id` at `now` (that it is answered once is the store's
+/// [`super::Store::use_challenge`]).
 pub fn challenge_accepted(issued_to: &str, expires_at: u64, client_id: &str, now: u64) -> bool {
     issued_to == client_id && unexpired(expires_at, now)
 }
@@ -329,6 +329,7 @@ mod tests {
             signature_key: b"key".to_vec(),
             credential: b"cred".to_vec(),
             created_at: 0,
+            token_generation: 0,
         };
         assert_eq!(
             reregistration(b"key", b"cred", &client),

@@ -387,8 +387,8 @@ impl Store for SqliteStore {
         self.read(move |conn| {
             let row = conn
                 .query_row(
-                    "SELECT client_id, cipher_suite, signature_key, credential, created_at
-                     FROM clients WHERE client_id = ?1",
+                    "SELECT client_id, cipher_suite, signature_key, credential, created_at,
+                     token_generation FROM clients WHERE client_id = ?1",
                     params![id],
                     |r| {
                         Ok((
@@ -397,20 +397,24 @@ impl Store for SqliteStore {
                             r.get::<_, Vec<u8>>(2)?,
                             r.get::<_, Vec<u8>>(3)?,
                             r.get::<_, i64>(4)?,
+                            r.get::<_, i64>(5)?,
                         ))
                     },
                 )
                 .optional()?;
-            row.map(|(client_id, suite, signature_key, credential, created)| {
-                Ok(ClientRecord {
-                    client_id,
-                    cipher_suite: u16::try_from(suite)
-                        .map_err(|_| StoreError::Backend("bad cipher suite".into()))?,
-                    signature_key,
-                    credential,
-                    created_at: to_u64(created)?,
-                })
-            })
+            row.map(
+                |(client_id, suite, signature_key, credential, created, generation)| {
+                    Ok(ClientRecord {
+                        client_id,
+                        cipher_suite: u16::try_from(suite)
+                            .map_err(|_| StoreError::Backend("bad cipher suite".into()))?,
+                        signature_key,
+                        credential,
+                        created_at: to_u64(created)?,
+                        token_generation: to_u64(generation)?,
+                    })
+                },
+            )
             .transpose()
         })
         .await
@@ -424,7 +428,8 @@ impl Store for SqliteStore {
         self.write(move |conn| {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let updated = tx.execute(
-                "UPDATE clients SET cipher_suite = ?2, signature_key = ?3, credential = ?4
+                "UPDATE clients SET cipher_suite = ?2, signature_key = ?3, credential = ?4,
+                 token_generation = token_generation + 1
                  WHERE client_id = ?1 AND signature_key = ?5 AND credential = ?6",
                 params![
                     c.client_id,
@@ -451,44 +456,39 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn put_challenge(
+    async fn use_challenge(
         &self,
-        challenge: &[u8],
-        client_id: &str,
+        challenge_id: &[u8],
         expires_at: u64,
-    ) -> Result<(), StoreError> {
-        let (challenge, id) = (challenge.to_vec(), client_id.to_owned());
+    ) -> Result<bool, StoreError> {
+        let id = challenge_id.to_vec();
         self.write(move |conn| {
-            conn.execute(
-                "INSERT INTO challenges (challenge, client_id, expires_at) VALUES (?1, ?2, ?3)",
-                params![challenge, id, to_i64(expires_at)?],
+            let inserted = conn.execute(
+                "INSERT INTO used_challenges (challenge_id, expires_at) VALUES (?1, ?2)
+                 ON CONFLICT (challenge_id) DO NOTHING",
+                params![id, to_i64(expires_at)?],
             )?;
-            Ok(())
+            Ok(inserted == 1)
         })
         .await
     }
 
-    async fn take_challenge(
-        &self,
-        challenge: &[u8],
-        client_id: &str,
-        now: u64,
-    ) -> Result<bool, StoreError> {
-        let (challenge, id) = (challenge.to_vec(), client_id.to_owned());
+    async fn server_secret(&self, name: &str, candidate: &[u8]) -> Result<Vec<u8>, StoreError> {
+        let (name, candidate) = (name.to_owned(), candidate.to_vec());
         self.write(move |conn| {
-            let row: Option<(String, i64)> = conn
-                .query_row(
-                    "DELETE FROM challenges WHERE challenge = ?1 RETURNING client_id, expires_at",
-                    params![challenge],
-                    |r| Ok((r.get(0)?, r.get(1)?)),
-                )
-                .optional()?;
-            Ok(match row {
-                Some((owner, expires)) => {
-                    rules::challenge_accepted(&owner, to_u64(expires)?, &id, now)
-                }
-                None => false,
-            })
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            tx.execute(
+                "INSERT INTO server_secrets (name, secret) VALUES (?1, ?2)
+                 ON CONFLICT (name) DO NOTHING",
+                params![name, candidate],
+            )?;
+            let secret: Vec<u8> = tx.query_row(
+                "SELECT secret FROM server_secrets WHERE name = ?1",
+                params![name],
+                |r| r.get(0),
+            )?;
+            tx.commit()?;
+            Ok(secret)
         })
         .await
     }
@@ -497,13 +497,15 @@ impl Store for SqliteStore {
         &self,
         token_hash: &[u8],
         client_id: &str,
+        token_generation: u64,
         expires_at: u64,
     ) -> Result<(), StoreError> {
         let (hash, id) = (token_hash.to_vec(), client_id.to_owned());
         self.write(move |conn| {
             conn.execute(
-                "INSERT INTO tokens (token_hash, client_id, expires_at) VALUES (?1, ?2, ?3)",
-                params![hash, id, to_i64(expires_at)?],
+                "INSERT INTO tokens (token_hash, client_id, token_generation, expires_at)
+                 VALUES (?1, ?2, ?3, ?4)",
+                params![hash, id, to_i64(token_generation)?, to_i64(expires_at)?],
             )?;
             Ok(())
         })
@@ -518,7 +520,12 @@ impl Store for SqliteStore {
         let hash = token_hash.to_vec();
         self.read(move |conn| {
             let row = conn
-                .prepare_cached("SELECT client_id, expires_at FROM tokens WHERE token_hash = ?1")?
+                .prepare_cached(
+                    "SELECT t.client_id, t.expires_at FROM tokens t
+                     JOIN clients c ON c.client_id = t.client_id
+                         AND c.token_generation = t.token_generation
+                     WHERE t.token_hash = ?1",
+                )?
                 .query_row(params![hash], |r| {
                     Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
                 })
@@ -1043,10 +1050,13 @@ impl Store for SqliteStore {
             };
             let expired = cutoffs.auth_expired_before;
             let auth = tx.execute(
-                "DELETE FROM challenges WHERE expires_at < ?1",
+                "DELETE FROM used_challenges WHERE expires_at < ?1",
                 params![expired],
-            )? + tx
-                .execute("DELETE FROM tokens WHERE expires_at < ?1", params![expired])?;
+            )? + tx.execute(
+                "DELETE FROM tokens WHERE expires_at < ?1 OR token_generation <
+                 (SELECT c.token_generation FROM clients c WHERE c.client_id = tokens.client_id)",
+                params![expired],
+            )?;
             let key_packages = tx.execute(
                 "DELETE FROM key_packages WHERE not_after < ?1",
                 params![cutoffs.key_packages_expired_before],

@@ -8,13 +8,15 @@
 //! Every flag has an environment variable (`CONCLAVE_AS_LISTEN`, `CONCLAVE_AS_DATABASE`, …);
 //! logs go to stderr, filtered by `RUST_LOG` (default `info`), as text or JSON (`--log-format`). Once bound, it prints
 //! `listening on <addr>` on stdout. SIGINT/SIGTERM drain open requests. Metrics: `GET
-//! /metrics` (Prometheus text format).
+//! /metrics` (Prometheus text format). The listener has read timeouts and a connection cap
+//! (`--header-timeout`, `--request-timeout`, `--idle-timeout`, `--max-connections`).
 
 use std::path::PathBuf;
 
 use anyhow::Context as _;
 use clap::Parser;
 use conclave_as::setup::AsOptions;
+use conclave_service::serve::ServerLimits;
 use conclave_service::{CryptoBackend, LogFormat, init_logging, shutdown_signal};
 
 /// The Conclave Authentication Service (RFC 9750 §4).
@@ -62,12 +64,33 @@ struct Args {
     /// Largest request body, bytes.
     #[arg(long, env = "CONCLAVE_AS_MAX_BODY", default_value_t = 64 * 1024)]
     max_body: usize,
+    /// Most HTTP connections served at once; beyond, new connections are closed at once.
+    #[arg(long, env = "CONCLAVE_AS_MAX_CONNECTIONS", default_value_t = 1024)]
+    max_connections: usize,
+    /// Seconds a client has to send a request's line and headers (also the keep-alive idle
+    /// time between requests).
+    #[arg(long, env = "CONCLAVE_AS_HEADER_TIMEOUT", default_value_t = 10.0)]
+    header_timeout: f64,
+    /// Seconds to read a request's body and answer it (then 408).
+    #[arg(long, env = "CONCLAVE_AS_REQUEST_TIMEOUT", default_value_t = 30.0)]
+    request_timeout: f64,
+    /// Seconds without a byte in either direction after which a connection is closed.
+    #[arg(long, env = "CONCLAVE_AS_IDLE_TIMEOUT", default_value_t = 120.0)]
+    idle_timeout: f64,
     /// Cryptography backend: aws-lc or rustcrypto.
     #[arg(long, env = "CONCLAVE_AS_CRYPTO", default_value = "aws-lc")]
     crypto: CryptoBackend,
     /// Log format: text or json (one object per line).
     #[arg(long, env = "CONCLAVE_AS_LOG_FORMAT", default_value = "text")]
     log_format: LogFormat,
+}
+
+/// A positive number of seconds given by `flag`, at most a day.
+fn seconds(flag: &str, value: f64) -> anyhow::Result<std::time::Duration> {
+    std::time::Duration::try_from_secs_f64(value)
+        .ok()
+        .filter(|d| !d.is_zero() && d.as_secs() <= 86_400)
+        .with_context(|| format!("{flag} must be a positive number of seconds, at most a day"))
 }
 
 async fn json_not_found() -> conclave_as::http::AsHttpError {
@@ -106,9 +129,13 @@ async fn main() -> anyhow::Result<()> {
     tracing::info!(%local, suite, %database, "conclave-as listening");
     // A line on stdout that scripts and tests wait for.
     println!("listening on {local}");
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
-        .await?;
+    let limits = ServerLimits {
+        header_read_timeout: seconds("--header-timeout", args.header_timeout)?,
+        request_timeout: seconds("--request-timeout", args.request_timeout)?,
+        idle_timeout: seconds("--idle-timeout", args.idle_timeout)?,
+        max_connections: args.max_connections.max(1),
+    };
+    conclave_service::serve::serve(listener, app, limits, shutdown_signal()).await?;
     tracing::info!("stopped");
     Ok(())
 }

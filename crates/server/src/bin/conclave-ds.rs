@@ -8,6 +8,8 @@
 //! conclave-ds --as-url http://127.0.0.1:8081                      # checked by a remote AS
 //! ```
 //! Every flag has an environment variable (`CONCLAVE_DS_LISTEN`, `CONCLAVE_DS_DATABASE`, …);
+//! the listener's read timeouts and connection cap, and the WebSocket caps, are flags too
+//! (`--header-timeout`, `--max-connections`, `--max-websockets`, …; see the crate README);
 //! logs go to stderr, filtered by `RUST_LOG` (default `info`), as text or JSON (`--log-format`).
 //! Metrics: `GET /metrics` (Prometheus text format), the AS's too with `--with-as`.
 
@@ -19,6 +21,7 @@ use clap::Parser;
 use conclave_ds::{AppState, DsConfig};
 use conclave_server::remote_as::RemoteAs;
 use conclave_server::with_as;
+use conclave_service::serve::ServerLimits;
 use conclave_service::{CryptoBackend, LogFormat, init_logging, shutdown_signal};
 
 /// The Conclave Delivery Service (RFC 9750).
@@ -109,6 +112,34 @@ struct Args {
         default_value_t = 7 * 86_400
     )]
     as_renewal_grace: u64,
+    /// Most HTTP connections served at once; beyond, new connections are closed at once.
+    #[arg(long, env = "CONCLAVE_DS_MAX_CONNECTIONS", default_value_t = 1024)]
+    max_connections: usize,
+    /// Seconds a client has to send a request's line and headers (also the keep-alive idle
+    /// time between requests).
+    #[arg(long, env = "CONCLAVE_DS_HEADER_TIMEOUT", default_value_t = 10.0)]
+    header_timeout: f64,
+    /// Seconds to read a request's body and answer it (then 408).
+    #[arg(long, env = "CONCLAVE_DS_REQUEST_TIMEOUT", default_value_t = 30.0)]
+    request_timeout: f64,
+    /// Seconds without a byte in either direction after which a connection (or WebSocket) is
+    /// closed.
+    #[arg(long, env = "CONCLAVE_DS_IDLE_TIMEOUT", default_value_t = 120.0)]
+    idle_timeout: f64,
+    /// Most WebSockets open on this node.
+    #[arg(long, env = "CONCLAVE_DS_MAX_WEBSOCKETS", default_value_t = 10_000)]
+    max_websockets: usize,
+    /// Most WebSockets open per client on this node.
+    #[arg(
+        long,
+        env = "CONCLAVE_DS_MAX_WEBSOCKETS_PER_CLIENT",
+        default_value_t = 8
+    )]
+    max_websockets_per_client: usize,
+    /// Seconds between re-checks of an idle WebSocket's token (it is checked before every
+    /// delivery too); the socket is pinged as often.
+    #[arg(long, env = "CONCLAVE_DS_WEBSOCKET_RECHECK", default_value_t = 30.0)]
+    websocket_recheck: f64,
     /// Cryptography backend: aws-lc or rustcrypto.
     #[arg(long, env = "CONCLAVE_DS_CRYPTO", default_value = "aws-lc")]
     crypto: CryptoBackend,
@@ -153,7 +184,17 @@ async fn main() -> anyhow::Result<()> {
         (None, Some(remote)) => Some(with_as::remote_policy(remote.clone())),
         (None, None) => None,
     };
+    let server = ServerLimits {
+        header_read_timeout: seconds("--header-timeout", args.header_timeout)?,
+        request_timeout: seconds("--request-timeout", args.request_timeout)?,
+        idle_timeout: seconds("--idle-timeout", args.idle_timeout)?,
+        max_connections: args.max_connections.max(1),
+    };
     let config = DsConfig {
+        server,
+        max_websockets: args.max_websockets,
+        max_websockets_per_client: args.max_websockets_per_client,
+        websocket_recheck: seconds("--websocket-recheck", args.websocket_recheck)?,
         credential_policy,
         crypto: args.crypto.provider(),
         token_lifetime: args.token_lifetime,
@@ -203,6 +244,14 @@ async fn main() -> anyhow::Result<()> {
     }
     tracing::info!("stopped");
     Ok(())
+}
+
+/// A positive number of seconds given by `flag`, at most a day.
+fn seconds(flag: &str, value: f64) -> anyhow::Result<Duration> {
+    Duration::try_from_secs_f64(value)
+        .ok()
+        .filter(|d| !d.is_zero() && *d <= Duration::from_secs(86_400))
+        .with_context(|| format!("{flag} must be a positive number of seconds, at most a day"))
 }
 
 /// Fetches the remote AS's root and revocation list, retrying for `--as-wait` seconds (the AS
