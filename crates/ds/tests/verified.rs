@@ -19,29 +19,18 @@ use std::sync::Arc;
 use axum::http::StatusCode;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use conclave_api::delivery::CommitBundle;
 use conclave_codec::Encode;
 use conclave_core::group::{
-    CommitOptions, CommitOutput, Group, GroupConfig, JoinOptions, KeyPackageBundle, MemberParams,
-    NewGroup, ProcessedMessage, SigningIdentity,
+    CommitOptions, Group, JoinOptions, KeyPackageBundle, NewGroup, ProcessedMessage,
+    SigningIdentity,
 };
 use conclave_core::messages::{Add, MlsMessage, MlsMessageBody, Proposal, Remove, WireFormat};
 use conclave_crypto::SeededRng;
 use conclave_ds::Store;
 
-use common::{Api, SUITE, engines, env, identity, rng, unique};
-
-/// A member whose handshakes are PublicMessages and whose group allows external commits.
-fn params(signer: &SigningIdentity) -> MemberParams {
-    MemberParams {
-        config: GroupConfig {
-            handshake_wire_format: WireFormat::PUBLIC_MESSAGE,
-            allow_external_commits: true,
-            ..GroupConfig::default()
-        },
-        ..MemberParams::new(env(), signer.clone())
-    }
-}
+use common::{
+    Api, SUITE, bad_signature, bundle_declaring, engines, identity, public_params, rng, unique,
+};
 
 struct Client {
     id: String,
@@ -54,18 +43,6 @@ async fn client(api: &Api, name: &str, rng: &mut SeededRng) -> Client {
     let signer = identity(&id, rng);
     let token = api.register_and_login(&id, &signer).await;
     Client { id, signer, token }
-}
-
-/// A bundle declaring `members` as the member list (which a verified group ignores).
-fn bundle(output: &CommitOutput, members: &[&str]) -> CommitBundle {
-    CommitBundle {
-        commit: output.commit.clone(),
-        welcome: output.welcome.clone(),
-        group_info: output.group_info.clone(),
-        ratchet_tree: None,
-        members: members.iter().map(|m| m.as_bytes().to_vec()).collect(),
-        allow_external_join: None,
-    }
 }
 
 fn ok(r: &common::Reply) {
@@ -104,16 +81,6 @@ fn sorted(ids: &[&str]) -> Vec<String> {
     v
 }
 
-/// Flips a bit of a PublicMessage's signature.
-fn bad_signature(message: &MlsMessage) -> MlsMessage {
-    let mut out = message.clone();
-    let MlsMessageBody::PublicMessage(public) = &mut out.body else {
-        panic!("not a PublicMessage")
-    };
-    public.auth.signature[0] ^= 1;
-    out
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_roster_comes_from_verified_handshakes_and_attacks_are_refused() {
     for (store, _guard) in engines().await {
@@ -134,7 +101,7 @@ async fn attacks_on(store: Arc<dyn Store>) {
     let gid_bytes = unique("g").into_bytes();
     let gid = hex::encode(&gid_bytes);
     let mut a = Group::create(
-        params(&alice.signer),
+        public_params(&alice.signer),
         NewGroup::new(SUITE, gid_bytes),
         now,
         &mut rng,
@@ -164,7 +131,8 @@ async fn attacks_on(store: Arc<dyn Store>) {
 
     // (1) Alice adds Bob, but her bundle declares Eve instead: the DS takes the tree's
     // members.
-    let bob_kp = KeyPackageBundle::generate(&params(&bob.signer), SUITE, now, &mut rng).unwrap();
+    let bob_kp =
+        KeyPackageBundle::generate(&public_params(&bob.signer), SUITE, now, &mut rng).unwrap();
     let add_bob = a
         .commit(
             &CommitOptions {
@@ -179,13 +147,13 @@ async fn attacks_on(store: Arc<dyn Store>) {
         .unwrap();
     // A member cannot post another member's commit (Bob is not a member yet; Eve neither).
     refused(
-        &api.post_bundle(&eve.token, &gid, &bundle(&add_bob, &[&eve.id]))
+        &api.post_bundle(&eve.token, &gid, &bundle_declaring(&add_bob, &[&eve.id]))
             .await,
         StatusCode::NOT_FOUND,
         "no such group",
     );
     // A commit whose signature does not verify changes nothing.
-    let mut forged = bundle(&add_bob, &[&alice.id, &bob.id]);
+    let mut forged = bundle_declaring(&add_bob, &[&alice.id, &bob.id]);
     forged.commit = bad_signature(&add_bob.commit);
     refused(
         &api.post_bundle(&alice.token, &gid, &forged).await,
@@ -198,7 +166,11 @@ async fn attacks_on(store: Arc<dyn Store>) {
     );
     // The roster forgery itself: accepted as a commit, but the members are Alice and Bob.
     ok(&api
-        .post_bundle(&alice.token, &gid, &bundle(&add_bob, &[&alice.id, &eve.id]))
+        .post_bundle(
+            &alice.token,
+            &gid,
+            &bundle_declaring(&add_bob, &[&alice.id, &eve.id]),
+        )
         .await);
     a.merge_pending_commit().unwrap();
     assert_eq!(
@@ -218,7 +190,7 @@ async fn attacks_on(store: Arc<dyn Store>) {
         panic!("not a Welcome")
     };
     let mut b = Group::join(
-        params(&bob.signer),
+        public_params(&bob.signer),
         welcome,
         &bob_kp,
         &JoinOptions::default(),
@@ -230,8 +202,12 @@ async fn attacks_on(store: Arc<dyn Store>) {
     let alice_update = a.commit(&CommitOptions::default(), now, &mut rng).unwrap();
     a.clear_pending_commit();
     refused(
-        &api.post_bundle(&bob.token, &gid, &bundle(&alice_update, &[&bob.id]))
-            .await,
+        &api.post_bundle(
+            &bob.token,
+            &gid,
+            &bundle_declaring(&alice_update, &[&bob.id]),
+        )
+        .await,
         StatusCode::FORBIDDEN,
         "cannot post it",
     );
@@ -240,7 +216,7 @@ async fn attacks_on(store: Arc<dyn Store>) {
     b.clear_pending_commit();
     let other = b.commit(&CommitOptions::default(), now, &mut rng).unwrap();
     b.clear_pending_commit();
-    let mut mixed = bundle(&one, &[&alice.id, &bob.id]);
+    let mut mixed = bundle_declaring(&one, &[&alice.id, &bob.id]);
     mixed.group_info = other.group_info.clone();
     refused(
         &api.post_bundle(&bob.token, &gid, &mixed).await,
@@ -249,7 +225,7 @@ async fn attacks_on(store: Arc<dyn Store>) {
     );
     // A PrivateMessage handshake cannot be verified: refused.
     // (Bob's state again, from the same Welcome, sending PrivateMessage handshakes.)
-    let mut private_params = params(&bob.signer);
+    let mut private_params = public_params(&bob.signer);
     private_params.config.handshake_wire_format = WireFormat::PRIVATE_MESSAGE;
     let mut b_private = Group::join(
         private_params,
@@ -313,14 +289,14 @@ async fn attacks_on(store: Arc<dyn Store>) {
         panic!("not a GroupInfo")
     };
     let (mut e, eve_join) = Group::join_external(
-        params(&eve.signer),
+        public_params(&eve.signer),
         group_info,
         &JoinOptions::default(),
         now,
         &mut rng,
     )
     .unwrap();
-    let mut unsigned = bundle(&eve_join, &[&eve.id]);
+    let mut unsigned = bundle_declaring(&eve_join, &[&eve.id]);
     unsigned.commit = bad_signature(&eve_join.commit);
     refused(
         &api.post_bundle(&eve.token, &gid, &unsigned).await,
@@ -328,8 +304,12 @@ async fn attacks_on(store: Arc<dyn Store>) {
         "commit is refused",
     );
     refused(
-        &api.post_bundle(&mallory.token, &gid, &bundle(&eve_join, &[&mallory.id]))
-            .await,
+        &api.post_bundle(
+            &mallory.token,
+            &gid,
+            &bundle_declaring(&eve_join, &[&mallory.id]),
+        )
+        .await,
         StatusCode::FORBIDDEN,
         "cannot post it",
     );
@@ -339,7 +319,7 @@ async fn attacks_on(store: Arc<dyn Store>) {
     );
     // Eve's own join, declaring herself alone: the members are the three of them.
     ok(&api
-        .post_bundle(&eve.token, &gid, &bundle(&eve_join, &[&eve.id]))
+        .post_bundle(&eve.token, &gid, &bundle_declaring(&eve_join, &[&eve.id]))
         .await);
     assert_eq!(
         members(&api, &alice.token, &gid).await,
@@ -373,7 +353,7 @@ async fn attacks_on(store: Arc<dyn Store>) {
         .post_bundle(
             &eve.token,
             &gid,
-            &bundle(&remove_bob, &[&alice.id, &bob.id, &eve.id]),
+            &bundle_declaring(&remove_bob, &[&alice.id, &bob.id, &eve.id]),
         )
         .await);
     e.merge_pending_commit().unwrap();

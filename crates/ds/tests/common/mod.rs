@@ -14,9 +14,10 @@ use conclave_api::delivery as wire;
 use conclave_codec::{Decode, Encode};
 use conclave_core::credential::BasicIdentityProvider;
 use conclave_core::group::{
-    GroupEnv, KeyPackageBundle, LeafOptions, MemberParams, SigningIdentity,
+    CommitOutput, GroupConfig, GroupEnv, KeyPackageBundle, LeafOptions, MemberParams,
+    SigningIdentity,
 };
-use conclave_core::messages::{Credential, MlsMessage, MlsMessageBody};
+use conclave_core::messages::{Credential, MlsMessage, MlsMessageBody, WireFormat};
 use conclave_crypto::{CipherSuite, CryptoProvider, SeededRng};
 use conclave_crypto_rustcrypto::RustCryptoProvider;
 use conclave_ds::store::Store;
@@ -111,6 +112,42 @@ pub fn key_package_with_lifetime(
         rng,
     )
     .unwrap()
+}
+
+/// A member whose handshakes are PublicMessages (what a verified group requires) and whose
+/// group allows external commits.
+pub fn public_params(signer: &SigningIdentity) -> MemberParams {
+    MemberParams {
+        config: GroupConfig {
+            handshake_wire_format: WireFormat::PUBLIC_MESSAGE,
+            allow_external_commits: true,
+            ..GroupConfig::default()
+        },
+        ..MemberParams::new(env(), signer.clone())
+    }
+}
+
+/// The bundle of a commit declaring `members` as the member list (which a verified group
+/// ignores and an unverified one takes).
+pub fn bundle_declaring(output: &CommitOutput, members: &[&str]) -> wire::CommitBundle {
+    wire::CommitBundle {
+        commit: output.commit.clone(),
+        welcome: output.welcome.clone(),
+        group_info: output.group_info.clone(),
+        ratchet_tree: None,
+        members: members.iter().map(|m| m.as_bytes().to_vec()).collect(),
+        allow_external_join: None,
+    }
+}
+
+/// A PublicMessage with one bit of its signature flipped.
+pub fn bad_signature(message: &MlsMessage) -> MlsMessage {
+    let mut out = message.clone();
+    let MlsMessageBody::PublicMessage(public) = &mut out.body else {
+        panic!("not a PublicMessage")
+    };
+    public.auth.signature[0] ^= 1;
+    out
 }
 
 /// A last-resort KeyPackage, marked as `profile` marks them (draft-ietf-mls-extensions-10
