@@ -23,6 +23,7 @@ mod parallel;
 pub mod psk;
 pub mod safe;
 pub mod secret_tree;
+pub mod semi_private;
 pub mod storage;
 pub mod transcript;
 pub mod tree;
