@@ -113,6 +113,12 @@ pub const GREASE_COMPONENTS: [ComponentId; 8] = [
 pub const CONCLAVE_TOPIC_COMPONENT: ComponentId = ComponentId(0x8C01);
 /// The longest topic [`CONCLAVE_TOPIC_COMPONENT`] carries, in bytes of UTF-8.
 pub const CONCLAVE_TOPIC_MAX_BYTES: usize = 256;
+/// Conclave's handshake mode (GC): the data is the `WireFormat` (a `uint16`) the group's
+/// members send their proposals and commits in — `mls_public_message`,
+/// `mls_private_message` or [`SEMI_PRIVATE_MESSAGE_WIRE_FORMAT`] — set by the creator, so
+/// that members who join later use the same one. A private-use value (§7.5); the client
+/// library reads and writes it. Groups without it predate it and use `mls_private_message`.
+pub const CONCLAVE_HANDSHAKES_COMPONENT: ComponentId = ComponentId(0x8C02);
 
 // ---- labels ----------------------------------------------------------------------------
 

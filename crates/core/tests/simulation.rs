@@ -30,12 +30,12 @@ use common::{
 };
 use conclave_codec::Encode;
 use conclave_core::codepoints::APP_ACK_COMPONENT;
+use conclave_core::codepoints::SEMI_PRIVATE_MESSAGE_WIRE_FORMAT;
 use conclave_core::group::app_data::app_ack_of;
 use conclave_core::group::{
     AppDataSummary, CommitOptions, CommitOutput, Group, GroupConfig, GroupError, GroupStatus,
     JoinOptions, KeyPackageBundle, MemberParams, NewGroup, ProcessedMessage, SigningIdentity,
 };
-use conclave_core::codepoints::SEMI_PRIVATE_MESSAGE_WIRE_FORMAT;
 use conclave_core::messages::{
     Add, AppDataUpdate, AppDataUpdateOperation, AppEphemeral, Credential, ExtensionProposalBody,
     ExternalReceiver, GroupInfo, HpkePublicKey, LeafIndex, MlsMessage, MlsMessageBody, Proposal,
@@ -228,7 +228,9 @@ impl Sim {
                     identity: b"ds.example".to_vec(),
                 },
             };
-            new_group = new_group.with_external_receivers(vec![entry.clone()]).unwrap();
+            new_group = new_group
+                .with_external_receivers(vec![entry.clone()])
+                .unwrap();
             sim.receiver = Some((entry, pair.secret_key));
         }
         let group = Group::create(sim.clients[0].params(), new_group, NOW, &mut sim.rng).unwrap();

@@ -39,11 +39,11 @@ use crate::secret_tree::SecretTreeError;
 
 pub use private::{open_sender_data, protect_private, unprotect_private};
 pub use public::unprotect_public_without_membership_key;
+pub use public::{membership_tag, protect_public, unprotect_public};
 pub use semi_private::{
     OpenedHandshake, external_receiver_ref, open_as_external_receiver,
     open_semi_private_sender_data, protect_semi_private, unprotect_semi_private,
 };
-pub use public::{membership_tag, protect_public, unprotect_public};
 
 /// The `SignWithLabel` label of content signatures (RFC 9420 §6.1).
 pub const FRAMED_CONTENT_TBS_LABEL: &str = "FramedContentTBS";

@@ -38,10 +38,9 @@ use super::{
 use crate::codepoints::{SEMI_PRIVATE_MESSAGE_RECEIVER_LABEL, SEMI_PRIVATE_MESSAGE_WIRE_FORMAT};
 use crate::messages::{
     AuthenticatedContent, Content, ContentType, ExternalReceiver, FramedContent,
-    FramedContentAuthData, FramedContentTbs, GroupContext, HpkeCiphertext,
-    KeyForExternalReceiver, LeafIndex, PerMessageKeyAndNonces, Sender, SenderData,
-    SenderDataAad, SemiPrivateContentAad, SemiPrivateMessage, SemiPrivateMessageContext,
-    WireFormat,
+    FramedContentAuthData, FramedContentTbs, GroupContext, HpkeCiphertext, KeyForExternalReceiver,
+    LeafIndex, PerMessageKeyAndNonces, SemiPrivateContentAad, SemiPrivateMessage,
+    SemiPrivateMessageContext, Sender, SenderData, SenderDataAad, WireFormat,
 };
 use crate::secret_tree::{RatchetType, SecretTree, apply_reuse_guard};
 
@@ -289,8 +288,7 @@ pub fn unprotect_semi_private(
         RatchetType::Handshake,
         sender_data.generation,
         |key| {
-            if partial_context_hash(cs, leaf, key.nonce.as_bytes())
-                != message.partial_context_hash
+            if partial_context_hash(cs, leaf, key.nonce.as_bytes()) != message.partial_context_hash
             {
                 return Err(FramingError::PartialContextHashMismatch);
             }
@@ -300,7 +298,12 @@ pub fn unprotect_semi_private(
     )?;
     let (content, auth) = decode_private_content(plaintext.as_bytes(), content_type)?;
     let content = framed_content(message, leaf, content);
-    let encoded = EncodedTbs::new(SEMI_PRIVATE_MESSAGE_WIRE_FORMAT, &content, Some(context), None)?;
+    let encoded = EncodedTbs::new(
+        SEMI_PRIVATE_MESSAGE_WIRE_FORMAT,
+        &content,
+        Some(context),
+        None,
+    )?;
     if tbs_hash(cs, &encoded) != message.framed_content_tbs_hash {
         return Err(FramingError::FramedContentTbsHashMismatch);
     }
@@ -327,7 +330,11 @@ fn open_content(
         })
 }
 
-fn framed_content(message: &SemiPrivateMessage, leaf: LeafIndex, content: Content) -> FramedContent {
+fn framed_content(
+    message: &SemiPrivateMessage,
+    leaf: LeafIndex,
+    content: Content,
+) -> FramedContent {
     FramedContent {
         group_id: message.group_id.clone(),
         epoch: message.epoch,

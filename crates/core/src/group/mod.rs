@@ -733,6 +733,25 @@ impl Group {
         &self.config
     }
 
+    /// Changes the wire format of our handshake messages from now on
+    /// ([`GroupConfig::handshake_wire_format`]): `PUBLIC_MESSAGE`, `PRIVATE_MESSAGE`, or the
+    /// semi-private one if the group enabled it (draft-mahy-mls-semiprivatemessage-07 §3,
+    /// else [`GroupError::SemiPrivateNotEnabled`]). A joiner uses it to follow the group's
+    /// choice, which the Welcome's configuration could not know. Stored with the group.
+    pub fn set_handshake_wire_format(&mut self, wire_format: WireFormat) -> Result<(), GroupError> {
+        if wire_format == crate::codepoints::SEMI_PRIVATE_MESSAGE_WIRE_FORMAT {
+            self.semi_private_receivers()?;
+        } else if wire_format != WireFormat::PUBLIC_MESSAGE
+            && wire_format != WireFormat::PRIVATE_MESSAGE
+        {
+            return Err(GroupError::WireFormatNotAllowed(wire_format));
+        }
+        if self.config.handshake_wire_format != wire_format {
+            self.config.handshake_wire_format = wire_format;
+        }
+        Ok(())
+    }
+
     /// Whether the group is usable.
     pub fn status(&self) -> &GroupStatus {
         &self.status

@@ -153,7 +153,10 @@ fn commit_all(
     rng: &mut SeededRng,
 ) -> CommitOutput {
     let output = groups[committer].commit(options, NOW, rng).unwrap();
-    assert_eq!(output.commit.wire_format(), SEMI_PRIVATE_MESSAGE_WIRE_FORMAT);
+    assert_eq!(
+        output.commit.wire_format(),
+        SEMI_PRIVATE_MESSAGE_WIRE_FORMAT
+    );
     let opened = ds.open_and_verify(&output.commit, &groups[committer]);
     assert_eq!(
         opened.content.sender,
@@ -166,7 +169,10 @@ fn commit_all(
             group.merge_pending_commit().unwrap();
         } else {
             let processed = group.process_message(&output.commit, NOW).unwrap();
-            assert!(matches!(processed, ProcessedMessage::Commit(_)), "{processed:?}");
+            assert!(
+                matches!(processed, ProcessedMessage::Commit(_)),
+                "{processed:?}"
+            );
         }
     }
     output
@@ -395,13 +401,18 @@ fn reseal(
     let nonce = apply_reuse_guard(keys.nonce.as_bytes(), keys.reuse_guard);
     let aad = SemiPrivateContentAad::of(&message).to_bytes().unwrap();
     let mut plaintext = cs
-        .aead_open(keys.key.as_bytes(), nonce.as_bytes(), &aad, &message.ciphertext)
+        .aead_open(
+            keys.key.as_bytes(),
+            nonce.as_bytes(),
+            &aad,
+            &message.ciphertext,
+        )
         .unwrap()
         .as_bytes()
         .to_vec();
     let sender_data_secret = sender.epoch.secrets.sender_data_secret.as_bytes();
-    let sender_data = crate::framing::open_semi_private_sender_data(cs, &message, sender_data_secret)
-        .unwrap();
+    let sender_data =
+        crate::framing::open_semi_private_sender_data(cs, &message, sender_data_secret).unwrap();
 
     edit(&mut message, &mut plaintext);
 
@@ -437,8 +448,8 @@ fn reseal(
     message.ciphertext = cs
         .aead_seal(keys.key.as_bytes(), nonce.as_bytes(), &aad, &plaintext)
         .unwrap();
-    let (sd_key, sd_nonce) = sender_data_key_nonce(cs, sender_data_secret, &message.ciphertext)
-        .unwrap();
+    let (sd_key, sd_nonce) =
+        sender_data_key_nonce(cs, sender_data_secret, &message.ciphertext).unwrap();
     let sd_aad = SenderDataAad {
         group_id: message.group_id.clone(),
         epoch: message.epoch,
@@ -472,11 +483,19 @@ fn verdicts(
     groups: &[Group],
     ds: &Receiver,
     forged: &MlsMessage,
-) -> (Result<ProcessedMessage, GroupError>, Result<(), FramingError>) {
+) -> (
+    Result<ProcessedMessage, GroupError>,
+    Result<(), FramingError>,
+) {
     let mut alice = Group::from_bytes(env(), &groups[0].to_bytes().unwrap()).unwrap();
     let member = alice.process_message(forged, NOW);
     let receiver = ds.open(forged).and_then(|opened| {
-        let key = groups[1].tree().leaf(LeafIndex(1)).unwrap().signature_key.clone();
+        let key = groups[1]
+            .tree()
+            .leaf(LeafIndex(1))
+            .unwrap()
+            .signature_key
+            .clone();
         opened
             .verify(cs().as_ref(), key.as_ref(), groups[1].context())
             .map(|_| ())
@@ -513,7 +532,10 @@ fn a_wrong_partial_context_hash_is_refused_by_members_and_the_receiver() {
         framing(member.unwrap_err()),
         FramingError::PartialContextHashMismatch
     );
-    assert_eq!(receiver.unwrap_err(), FramingError::PartialContextHashMismatch);
+    assert_eq!(
+        receiver.unwrap_err(),
+        FramingError::PartialContextHashMismatch
+    );
 
     // The refusal consumed no key: the genuine message is still accepted afterwards.
     let before = groups[0].to_bytes().unwrap();
@@ -560,7 +582,10 @@ fn a_tampered_ciphertext_fields_or_receiver_list_are_refused() {
     changed.framed_content_tbs_hash[0] ^= 1;
     let changed = MlsMessage::new(MlsMessageBody::SemiPrivateMessage(changed));
     let (member, receiver) = verdicts(&groups, &ds, &changed);
-    assert_eq!(framing(member.unwrap_err()), FramingError::ContentDecryption);
+    assert_eq!(
+        framing(member.unwrap_err()),
+        FramingError::ContentDecryption
+    );
     assert_eq!(receiver.unwrap_err(), FramingError::ContentDecryption);
 
     // Encrypted to another receiver than the group's: members refuse it.
@@ -723,11 +748,12 @@ fn a_group_cannot_require_semi_private_messages_without_an_external_receiver() {
     for extension in &mut extensions {
         if extension.extension_type == crate::messages::AppDataDictionary::EXTENSION_TYPE {
             let mut dictionary =
-                crate::messages::AppDataDictionary::from_bytes(&extension.extension_data)
-                    .unwrap();
+                crate::messages::AppDataDictionary::from_bytes(&extension.extension_data).unwrap();
             dictionary.insert(
                 crate::codepoints::EXTERNAL_RECEIVERS_COMPONENT,
-                crate::messages::ExternalReceivers(Vec::new()).to_bytes().unwrap(),
+                crate::messages::ExternalReceivers(Vec::new())
+                    .to_bytes()
+                    .unwrap(),
             );
             extension.extension_data = dictionary.to_bytes().unwrap();
         }
@@ -775,5 +801,89 @@ fn a_group_that_has_not_enabled_the_wire_format_neither_sends_nor_accepts_it() {
     assert_eq!(
         plain.process_message(&message, NOW).unwrap_err(),
         GroupError::SemiPrivateNotEnabled
+    );
+}
+
+#[test]
+fn a_member_switches_to_semi_private_handshakes_only_where_the_group_enabled_them() {
+    let mut rng = SeededRng::new(13);
+    let ds = receiver("ds.example", &mut rng);
+    // A joiner's configuration said PrivateMessage; the group enabled SemiPrivateMessage.
+    let mut group = Group::create(
+        MemberParams {
+            config: GroupConfig {
+                handshake_wire_format: WireFormat::PRIVATE_MESSAGE,
+                ..GroupConfig::default()
+            },
+            ..member("alice", &mut rng)
+        },
+        NewGroup::new(SUITE, b"semi".to_vec())
+            .with_external_receivers(vec![ds.entry.clone()])
+            .unwrap(),
+        NOW,
+        &mut rng,
+    )
+    .unwrap();
+    let private = group.propose_update(None, &mut rng).unwrap();
+    assert_eq!(private.wire_format(), WireFormat::PRIVATE_MESSAGE);
+    group
+        .set_handshake_wire_format(SEMI_PRIVATE_MESSAGE_WIRE_FORMAT)
+        .unwrap();
+    let group = Group::from_bytes(env(), &group.to_bytes().unwrap()).unwrap();
+    assert_eq!(
+        group.config().handshake_wire_format,
+        SEMI_PRIVATE_MESSAGE_WIRE_FORMAT
+    );
+    let mut group = group;
+    let semi_private = group.propose_update(None, &mut rng).unwrap();
+    ds.open_and_verify(&semi_private, &group);
+
+    let mut plain = Group::create(
+        member("bob", &mut rng),
+        NewGroup::new(SUITE, b"plain".to_vec()),
+        NOW,
+        &mut rng,
+    )
+    .unwrap();
+    assert_eq!(
+        plain
+            .set_handshake_wire_format(SEMI_PRIVATE_MESSAGE_WIRE_FORMAT)
+            .unwrap_err(),
+        GroupError::SemiPrivateNotEnabled
+    );
+    assert_eq!(
+        plain
+            .set_handshake_wire_format(WireFormat::WELCOME)
+            .unwrap_err(),
+        GroupError::WireFormatNotAllowed(WireFormat::WELCOME)
+    );
+    plain
+        .set_handshake_wire_format(WireFormat::PUBLIC_MESSAGE)
+        .unwrap();
+    assert_eq!(
+        plain.propose_update(None, &mut rng).unwrap().wire_format(),
+        WireFormat::PUBLIC_MESSAGE
+    );
+}
+
+#[test]
+fn a_malformed_external_receivers_component_is_refused() {
+    let mut rng = SeededRng::new(14);
+    let error = Group::create(
+        member("alice", &mut rng),
+        NewGroup::new(SUITE, b"semi".to_vec())
+            .with_app_data(crate::codepoints::EXTERNAL_RECEIVERS_COMPONENT, vec![5, 1]),
+        NOW,
+        &mut rng,
+    )
+    .unwrap_err();
+    assert!(
+        matches!(
+            error,
+            GroupError::Validation(ValidationError::Negotiation(
+                NegotiationError::MalformedComponent { component, .. }
+            )) if component == crate::codepoints::EXTERNAL_RECEIVERS_COMPONENT
+        ),
+        "{error:?}"
     );
 }

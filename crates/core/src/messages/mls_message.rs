@@ -25,8 +25,7 @@ pub enum MlsMessageBody {
     /// `mls_semiprivate_message` (draft-mahy-mls-semiprivatemessage-07 §3.1; the draft's
     /// `mls_semiprivate_message_` with a trailing underscore is a typo): value TBD1, here
     /// Conclave's private-use [`crate::codepoints::SEMI_PRIVATE_MESSAGE_WIRE_FORMAT`].
-    SemiPrivateMessage(SemiPrivateMessage) =
-        crate::codepoints::SEMI_PRIVATE_MESSAGE_WIRE_FORMAT.0,
+    SemiPrivateMessage(SemiPrivateMessage) = crate::codepoints::SEMI_PRIVATE_MESSAGE_WIRE_FORMAT.0,
 }
 
 impl MlsMessageBody {
