@@ -440,6 +440,27 @@ impl DsClient {
             .map(|_| ())
     }
 
+    /// The Delivery Service's `ExternalReceiver` for `suite`: its HPKE public key for
+    /// semi-private handshakes and its credential (draft-mahy-mls-semiprivatemessage-07 §3),
+    /// for a new group's `external_receivers`. Needs no login.
+    pub async fn external_receiver(
+        &self,
+        suite: CipherSuite,
+    ) -> Result<conclave_core::messages::ExternalReceiver, ApiError> {
+        let url = self.url(&format!(
+            "/v1/ds/external-receiver?cipher_suite={}",
+            suite.0
+        ));
+        let response = self.send(self.http.get(&url)).await?;
+        let bytes = self
+            .expect_ok("the external receiver", response)
+            .await?
+            .bytes()
+            .await
+            .map_err(|e| unreachable(SERVICE, &self.base, &e))?;
+        conclave_core::messages::ExternalReceiver::from_bytes(&bytes).map_err(bad_mls)
+    }
+
     /// The latest GroupInfo of a group (members, or anyone if external joins are allowed).
     pub async fn group_info(&self, group_id: &[u8]) -> Result<MlsMessage, ApiError> {
         let url = self.url(&format!("/v1/groups/{}/group-info", hex::encode(group_id)));

@@ -30,6 +30,10 @@ pub struct DsConfig {
     pub credential_policy: Option<Arc<dyn CredentialPolicy>>,
     /// The cryptography backend that verifies signatures (default: aws-lc).
     pub crypto: Arc<dyn CryptoProvider>,
+    /// The identity of the basic credential in the DS's `ExternalReceiver`
+    /// (draft-mahy-mls-semiprivatemessage-07 §3), default `conclave-ds`. Read when a
+    /// suite's key is first generated; every node then serves the stored receiver.
+    pub receiver_identity: Vec<u8>,
     /// The registry the DS counts into and serves at `GET /metrics` (default: a registry of
     /// its own). Give the same one to an Authentication Service served by the same process
     /// so that `/metrics` shows both; never to two DS states.
@@ -48,6 +52,10 @@ impl core::fmt::Debug for DsConfig {
             .field("retention", &self.retention)
             .field("credential_policy", &self.credential_policy)
             .field("crypto", &self.crypto.name())
+            .field(
+                "receiver_identity",
+                &String::from_utf8_lossy(&self.receiver_identity),
+            )
             .finish_non_exhaustive()
     }
 }
@@ -64,6 +72,7 @@ impl Default for DsConfig {
             retention: None,
             credential_policy: None,
             crypto: conclave_service::CryptoBackend::default().provider(),
+            receiver_identity: b"conclave-ds".to_vec(),
             metrics: Metrics::new(),
         }
     }

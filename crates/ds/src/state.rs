@@ -44,6 +44,9 @@ pub struct AppState {
     tokens: Mutex<HashMap<Vec<u8>, (String, u64)>>,
     /// The DS's metrics, in [`DsConfig::metrics`].
     pub(crate) metrics: DsMetrics,
+    /// The DS's external-receiver keys by cipher suite, once read from the store
+    /// ([`crate::receiver`]).
+    pub(crate) receivers: Mutex<HashMap<u16, Arc<crate::receiver::DsReceiver>>>,
 }
 
 impl core::fmt::Debug for AppState {
@@ -82,6 +85,7 @@ impl AppState {
             claims: Mutex::new(HashMap::new()),
             tokens: Mutex::new(HashMap::new()),
             metrics,
+            receivers: Mutex::new(HashMap::new()),
         })
     }
 
