@@ -20,6 +20,9 @@ pub const COMMIT_BUNDLE_MEDIA_TYPE: &str = "application/vnd.conclave.commit-bund
 pub const KEY_PACKAGES_MEDIA_TYPE: &str = "application/vnd.conclave.key-packages";
 /// A TLS-encoded [`ExternalJoinBundle`].
 pub const EXTERNAL_JOIN_MEDIA_TYPE: &str = "application/vnd.conclave.external-join";
+/// A TLS-encoded `ExternalReceiver` (draft-mahy-mls-semiprivatemessage-07 §3): the Delivery
+/// Service's HPKE public key for semi-private handshakes and its credential.
+pub const EXTERNAL_RECEIVER_MEDIA_TYPE: &str = "application/vnd.conclave.external-receiver";
 /// Response header set on a claimed KeyPackage that is its owner's last-resort package.
 pub const LAST_RESORT_HEADER: &str = "x-conclave-last-resort";
 

@@ -397,12 +397,26 @@ impl DsClient {
 
     /// Creates a group on the DS (we are its only member).
     pub async fn create_group(&self, group_id: &[u8]) -> Result<(), ApiError> {
+        self.create_group_verified(group_id, None).await
+    }
+
+    /// Registers a new group with us as its only member; with `group_info` (the encoded
+    /// GroupInfo `MLSMessage` of its first epoch, with its `ratchet_tree` extension) a
+    /// verified group, whose handshakes the DS checks and whose member list it keeps from
+    /// them.
+    pub async fn create_group_verified(
+        &self,
+        group_id: &[u8],
+        group_info: Option<&[u8]>,
+    ) -> Result<(), ApiError> {
+        use base64::Engine as _;
         let url = self.url("/v1/groups");
         let body = CreateGroupRequest {
             group_id: hex::encode(group_id),
             epoch: 0,
             allow_external_join: false,
-            group_info: None,
+            group_info: group_info
+                .map(|info| base64::engine::general_purpose::STANDARD.encode(info)),
             ratchet_tree: None,
         };
         let response = self.authed(|h| h.post(&url).json(&body)).await?;
@@ -491,6 +505,27 @@ impl DsClient {
         self.expect_ok("the Welcome acknowledgement", response)
             .await
             .map(|_| ())
+    }
+
+    /// The Delivery Service's `ExternalReceiver` for `suite`: its HPKE public key for
+    /// semi-private handshakes and its credential (draft-mahy-mls-semiprivatemessage-07 §3),
+    /// for a new group's `external_receivers`. Needs no login.
+    pub async fn external_receiver(
+        &self,
+        suite: CipherSuite,
+    ) -> Result<conclave_core::messages::ExternalReceiver, ApiError> {
+        let url = self.url(&format!(
+            "/v1/ds/external-receiver?cipher_suite={}",
+            suite.0
+        ));
+        let response = self.send(self.http.get(&url)).await?;
+        let bytes = self
+            .expect_ok("the external receiver", response)
+            .await?
+            .bytes()
+            .await
+            .map_err(|e| unreachable(SERVICE, &self.base, &e))?;
+        conclave_core::messages::ExternalReceiver::from_bytes(&bytes).map_err(bad_mls)
     }
 
     /// The latest GroupInfo of a group (members, or anyone if external joins are allowed).

@@ -136,6 +136,12 @@ enum GroupCommand {
     Create {
         /// A name for it.
         name: String,
+        /// How handshakes (proposals, commits) travel: `semiprivate` (default: encrypted,
+        /// and readable by the DS with its published key so that it can check them),
+        /// `public` (readable by anyone on the path), or `private` (the DS sees only clear
+        /// headers and cannot protect the roster). Joiners follow the group's mode.
+        #[arg(long, default_value = "semiprivate")]
+        handshakes: conclave_client::HandshakeMode,
     },
     /// Add users (one commit; their KeyPackages are claimed and checked).
     Add {
@@ -520,11 +526,14 @@ async fn register(cli: &Cli, out: &Output, name: &str, token: Option<&str>) -> a
 async fn group(cli: &Cli, out: &Output, command: &GroupCommand) -> anyhow::Result<()> {
     let mut client = cli.open()?;
     match command {
-        GroupCommand::Create { name } => {
-            let summary = client.create_group(name).await?;
+        GroupCommand::Create { name, handshakes } => {
+            let summary = client.create_group_with(name, *handshakes).await?;
             out.value(
                 &serde_json::to_value(&summary)?,
-                &format!("created group {} (epoch {})", summary.name, summary.epoch),
+                &format!(
+                    "created group {} (epoch {}, {} handshakes)",
+                    summary.name, summary.epoch, summary.handshakes
+                ),
             );
         }
         GroupCommand::Add { group, users } => {

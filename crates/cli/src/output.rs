@@ -185,10 +185,11 @@ impl Output {
                 .map(|t| format!("  topic: {t:?}"))
                 .unwrap_or_default();
             self.line(&format!(
-                "{}  epoch {}  members: {}{topic}  ({status})",
+                "{}  epoch {}  members: {}{topic}  ({status})  handshakes: {}",
                 g.name,
                 g.epoch,
-                g.members.join(", ")
+                g.members.join(", "),
+                g.handshakes
             ));
         }
     }

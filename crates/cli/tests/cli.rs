@@ -592,3 +592,94 @@ fn group_topic_sets_shows_and_clears_the_topic_and_list_and_history_show_it() {
     let said = human(&devnet, &home("alice"), &["group", "topic", "friends"]);
     assert_eq!(said.trim(), "friends: no topic");
 }
+
+/// `group create --handshakes`: the mode is recorded with the group, shown by `group list`,
+/// followed by joiners; `semiprivate` is the default; an unknown mode is refused.
+#[test]
+fn group_create_takes_the_handshake_mode_and_joiners_follow_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let devnet = start_devnet(dir.path());
+    let home = |u: &str| dir.path().join(u);
+    for user in ["alice", "bob", "carol"] {
+        ok(&devnet, &home(user), &["register", user]);
+    }
+    let created = ok(&devnet, &home("alice"), &["group", "create", "default"]);
+    assert_eq!(created[0]["handshakes"], "semiprivate");
+    for mode in ["public", "semiprivate", "private"] {
+        let name = format!("g-{mode}");
+        let said = human(
+            &devnet,
+            &home("alice"),
+            &["group", "create", &name, "--handshakes", mode],
+        );
+        assert!(said.contains(&format!("{mode} handshakes")), "{said}");
+        ok(
+            &devnet,
+            &home("alice"),
+            &["group", "add", &name, "bob", "carol"],
+        );
+    }
+    for user in ["bob", "carol"] {
+        ok(&devnet, &home(user), &["sync"]);
+    }
+    // Three users chat in the semi-private group; bob and carol commit too.
+    ok(&devnet, &home("bob"), &["group", "update", "g-semiprivate"]);
+    ok(
+        &devnet,
+        &home("carol"),
+        &["group", "update", "g-semiprivate"],
+    );
+    for user in ["alice", "bob", "carol"] {
+        let text = format!("hi from {user}");
+        ok(&devnet, &home(user), &["send", "g-semiprivate", &text]);
+    }
+    let expected: Vec<_> = ["alice", "bob", "carol"]
+        .iter()
+        .map(|u| pair(u, &format!("hi from {u}")))
+        .collect();
+    for user in ["alice", "bob", "carol"] {
+        ok(&devnet, &home(user), &["sync"]);
+        let history = ok(&devnet, &home(user), &["history", "g-semiprivate"]);
+        let read: Vec<_> = history[0]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["kind"] == "message")
+            .map(|e| {
+                (
+                    e["sender"].as_str().unwrap().to_owned(),
+                    e["body"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect();
+        assert_eq!(read, expected, "{user}");
+    }
+
+    let groups = ok(&devnet, &home("carol"), &["group", "list"]);
+    let modes: Vec<(String, String)> = groups[0]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| {
+            (
+                g["name"].as_str().unwrap().to_owned(),
+                g["handshakes"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    for mode in ["public", "semiprivate", "private"] {
+        assert!(
+            modes.contains(&(format!("g-{mode}"), mode.to_owned())),
+            "{modes:?}"
+        );
+    }
+    let list = human(&devnet, &home("carol"), &["group", "list"]);
+    assert!(list.contains("(active)  handshakes: private"), "{list}");
+
+    let refused = fails(
+        &devnet,
+        &home("alice"),
+        &["group", "create", "bad", "--handshakes", "secret"],
+    );
+    assert!(refused.contains("semiprivate"), "{refused}");
+}

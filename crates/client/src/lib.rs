@@ -31,6 +31,11 @@
 //! each sync, and before sending, as RFC 9420 §12.4 requires; a SelfRemove is also committed
 //! by an external joiner.
 //!
+//! Handshakes ([`handshakes`]): each group has a mode chosen at creation — `semiprivate`
+//! by default (SemiPrivateMessage, draft-mahy-mls-semiprivatemessage-07: encrypted, and
+//! readable by the DS with its published key so that it can check them), `public` or
+//! `private` (the DS sees only clear headers and cannot protect the roster).
+//!
 //! The group topic ([`topic`]) is an application component of our own
 //! (draft-ietf-mls-extensions-10 §4.6-§4.7): [`Client::set_topic`] commits an AppDataUpdate,
 //! every member's client checks it with the same component logic, and
@@ -40,6 +45,7 @@ pub mod applier;
 pub mod delivery;
 pub mod error;
 pub mod event;
+pub mod handshakes;
 pub mod store;
 pub mod topic;
 
@@ -54,6 +60,7 @@ pub use client::{
 };
 pub use error::{BadResponse, ClientError};
 pub use event::{AddProgress, Event};
+pub use handshakes::HandshakeMode;
 pub use store::{GroupStatus, HistoryEntry, StateWrites};
 
 /// Whether `name` is an acceptable user or group name: 1-64 characters of `[a-z0-9._-]`

@@ -26,7 +26,15 @@
 //!   weak-multi = 0x0005. The extensions draft's values win ([`MULTI_CREDENTIAL`],
 //!   [`WEAK_MULTI_CREDENTIAL`]).
 //! - Wire format 0x0006: draft-ietf-mls-targeted-messages uses it
-//!   ([`TARGETED_MESSAGE_WIRE_FORMAT`]); draft-mahy-mls-semiprivatemessage's is TBD.
+//!   ([`TARGETED_MESSAGE_WIRE_FORMAT`]); draft-mahy-mls-semiprivatemessage's is TBD1, so
+//!   Conclave uses the private-use value 0xF0C5 ([`SEMI_PRIVATE_MESSAGE_WIRE_FORMAT`],
+//!   RFC 9420 §17.2 reserves 0xF000–0xFFFF for private use), the same under every profile
+//!   that has the wire-format extensions; no deployed peer implements the draft.
+//! - Component 0x0008: draft-mahy-mls-semiprivatemessage-07 §5.2 suggests it for
+//!   `external_receivers` under the heading "MLS Component Type" but calls it an extension
+//!   in its prose. As an *extension* type it would clash with `required_wire_formats`
+//!   (0x0008); as a component ID (draft-ietf-mls-extensions-10 §7.5) it does not, so it is
+//!   [`EXTERNAL_RECEIVERS_COMPONENT`], an entry of the GroupContext's `app_data_dictionary`.
 //! - 0x0008 is both the `required_wire_formats` extension and the `app_data_update` proposal:
 //!   different registries, no clash.
 
@@ -78,6 +86,10 @@ pub const CONTENT_MEDIA_TYPES_COMPONENT: ComponentId = ComponentId(0x0003);
 pub const LAST_RESORT_KEY_PACKAGE_COMPONENT: ComponentId = ComponentId(0x0004);
 /// `app_ack` (AE): an [`crate::messages::AppAck`] carried in AppEphemeral.
 pub const APP_ACK_COMPONENT: ComponentId = ComponentId(0x0005);
+/// `external_receivers` (GC): an [`crate::messages::ExternalReceivers`] list, the receivers
+/// every `SemiPrivateMessage` of the group is encrypted to (draft-mahy-mls-semiprivatemessage-07
+/// §3, §5.2: TBD2, suggested 0x0008).
+pub const EXTERNAL_RECEIVERS_COMPONENT: ComponentId = ComponentId(0x0008);
 /// The GREASE component values (GI, KP, LN only): 0x0A0A, 0x1A1A, …, 0x7A7A.
 pub const GREASE_COMPONENTS: [ComponentId; 8] = [
     ComponentId(0x0A0A),
@@ -101,6 +113,12 @@ pub const GREASE_COMPONENTS: [ComponentId; 8] = [
 pub const CONCLAVE_TOPIC_COMPONENT: ComponentId = ComponentId(0x8C01);
 /// The longest topic [`CONCLAVE_TOPIC_COMPONENT`] carries, in bytes of UTF-8.
 pub const CONCLAVE_TOPIC_MAX_BYTES: usize = 256;
+/// Conclave's handshake mode (GC): the data is the `WireFormat` (a `uint16`) the group's
+/// members send their proposals and commits in — `mls_public_message`,
+/// `mls_private_message` or [`SEMI_PRIVATE_MESSAGE_WIRE_FORMAT`] — set by the creator, so
+/// that members who join later use the same one. A private-use value (§7.5); the client
+/// library reads and writes it. Groups without it predate it and use `mls_private_message`.
+pub const CONCLAVE_HANDSHAKES_COMPONENT: ComponentId = ComponentId(0x8C02);
 
 // ---- labels ----------------------------------------------------------------------------
 
@@ -115,6 +133,9 @@ pub const APPLICATION_EXPORT_LABEL: &str = "application_export";
 /// SignWithLabel label of a multi-credential's binding (draft-ietf-mls-extensions-10 §6.5.1,
 /// §7.4).
 pub const CREDENTIAL_BINDING_TBS_LABEL: &str = "CredentialBindingTBS";
+/// `EncryptWithLabel` label of the per-message keys encrypted to an external receiver
+/// (draft-mahy-mls-semiprivatemessage-07 §3.1, §5.3).
+pub const SEMI_PRIVATE_MESSAGE_RECEIVER_LABEL: &str = "SemiPrivateMessageReceiver";
 /// `PSKType application(3)` (draft-ietf-mls-extensions-10 §4.5; no IANA text).
 pub const APPLICATION_PSK_TYPE: u8 = 3;
 
@@ -122,6 +143,10 @@ pub const APPLICATION_PSK_TYPE: u8 = 3;
 
 /// `mls_targeted_message` wire format (draft-ietf-mls-targeted-messages).
 pub const TARGETED_MESSAGE_WIRE_FORMAT: WireFormat = WireFormat(0x0006);
+/// `mls_semiprivate_message` wire format (draft-mahy-mls-semiprivatemessage-07 §5.1: TBD1).
+/// A private-use value (RFC 9420 §17.2: 0xF000–0xFFFF), chosen by Conclave until IANA
+/// assigns one; see [`CodepointProfile::semi_private_wire_format`].
+pub const SEMI_PRIVATE_MESSAGE_WIRE_FORMAT: WireFormat = WireFormat(0xF0C5);
 /// `kp_context` KeyPackage extension (draft-mahy-mls-kp-context-00); room-policy-ext's
 /// request for the same value is superseded by components.
 pub const KP_CONTEXT_EXTENSION: ExtensionType = ExtensionType(0x000B);
@@ -209,6 +234,15 @@ impl CodepointProfile {
     /// extensions (draft-ietf-mls-extensions-10 §5). OpenMLS 0.9 has neither.
     pub fn has_wire_format_extensions(self) -> bool {
         !matches!(self, Self::OpenMls09)
+    }
+
+    /// The wire format value of `SemiPrivateMessage` under this profile
+    /// (draft-mahy-mls-semiprivatemessage-07 §5.1), or `None` where the profile cannot
+    /// negotiate it: enabling it needs `supported_wire_formats` and `required_wire_formats`
+    /// (§3), which OpenMLS 0.9 does not have.
+    pub fn semi_private_wire_format(self) -> Option<WireFormat> {
+        self.has_wire_format_extensions()
+            .then_some(SEMI_PRIVATE_MESSAGE_WIRE_FORMAT)
     }
 
     /// Where AppDataUpdates leave the GroupContext's `app_data_dictionary` extension

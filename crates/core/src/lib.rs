@@ -28,6 +28,7 @@ pub mod psk;
 pub mod public_group;
 pub mod safe;
 pub mod secret_tree;
+pub mod semi_private;
 pub mod storage;
 pub mod transcript;
 pub mod tree;

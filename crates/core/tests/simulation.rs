@@ -30,15 +30,18 @@ use common::{
 };
 use conclave_codec::Encode;
 use conclave_core::codepoints::APP_ACK_COMPONENT;
+use conclave_core::codepoints::SEMI_PRIVATE_MESSAGE_WIRE_FORMAT;
 use conclave_core::group::app_data::app_ack_of;
 use conclave_core::group::{
     AppDataSummary, CommitOptions, CommitOutput, Group, GroupConfig, GroupError, GroupStatus,
     JoinOptions, KeyPackageBundle, MemberParams, NewGroup, ProcessedMessage, SigningIdentity,
 };
 use conclave_core::messages::{
-    Add, AppDataUpdate, AppDataUpdateOperation, AppEphemeral, ExtensionProposalBody, GroupInfo,
-    LeafIndex, MlsMessage, Proposal, RatchetTreeNodes, Remove, WireFormat,
+    Add, AppDataUpdate, AppDataUpdateOperation, AppEphemeral, Credential, ExtensionProposalBody,
+    ExternalReceiver, GroupInfo, HpkePublicKey, LeafIndex, MlsMessage, MlsMessageBody, Proposal,
+    RatchetTreeNodes, Remove, WireFormat,
 };
+use conclave_core::semi_private::open_as_external_receiver;
 use conclave_crypto::{CipherSuite, SeededRng};
 
 /// Epochs per run when `CONCLAVE_SIM_EPOCHS` is not set.
@@ -63,6 +66,10 @@ enum Handshakes {
     Private,
     /// Each client picks one at random.
     Mixed,
+    /// The group enables semi-private handshakes for an external receiver
+    /// (draft-mahy-mls-semiprivatemessage-07); each client picks public, private or
+    /// semi-private at random, and the receiver opens and verifies every semi-private one.
+    MixedWithSemiPrivate,
 }
 
 struct Client {
@@ -108,6 +115,7 @@ struct Stats {
     app_ephemerals: u64,
     app_acks: u64,
     app_data_in_external_commits: u64,
+    semi_private_opened: u64,
 }
 
 /// An application message in flight.
@@ -155,6 +163,8 @@ struct Sim {
     /// The GroupInfo of the current epoch, as the Delivery Service publishes it.
     group_info: GroupInfo,
     stats: Stats,
+    /// The external receiver of a semi-private run, with its HPKE private key.
+    receiver: Option<(ExternalReceiver, conclave_crypto::Secret)>,
 }
 
 impl Sim {
@@ -168,6 +178,11 @@ impl Sim {
                     Handshakes::Private => WireFormat::PRIVATE_MESSAGE,
                     Handshakes::Mixed if rng.chance(50) => WireFormat::PUBLIC_MESSAGE,
                     Handshakes::Mixed => WireFormat::PRIVATE_MESSAGE,
+                    Handshakes::MixedWithSemiPrivate => match rng.below(3) {
+                        0 => WireFormat::PUBLIC_MESSAGE,
+                        1 => WireFormat::PRIVATE_MESSAGE,
+                        _ => SEMI_PRIVATE_MESSAGE_WIRE_FORMAT,
+                    },
                 };
                 Client {
                     signer: identity(&name, suite, &mut rng),
@@ -201,14 +216,24 @@ impl Sim {
                 signature: Vec::new(),
             },
             stats: Stats::default(),
+            receiver: None,
         };
-        let group = Group::create(
-            sim.clients[0].params(),
-            NewGroup::new(suite, GROUP_ID.to_vec()),
-            NOW,
-            &mut sim.rng,
-        )
-        .unwrap();
+        let mut new_group = NewGroup::new(suite, GROUP_ID.to_vec());
+        if matches!(handshakes, Handshakes::MixedWithSemiPrivate) {
+            let cs = env().suite(suite).unwrap();
+            let pair = conclave_crypto::hpke::generate_key_pair(cs.as_ref(), &mut sim.rng).unwrap();
+            let entry = ExternalReceiver {
+                external_receiver_public_key: HpkePublicKey(pair.public_key),
+                credential: Credential::Basic {
+                    identity: b"ds.example".to_vec(),
+                },
+            };
+            new_group = new_group
+                .with_external_receivers(vec![entry.clone()])
+                .unwrap();
+            sim.receiver = Some((entry, pair.secret_key));
+        }
+        let group = Group::create(sim.clients[0].params(), new_group, NOW, &mut sim.rng).unwrap();
         sim.group_info = group_info_of(&group.group_info(true).unwrap());
         sim.clients[0].group = Some(group);
         sim
@@ -315,7 +340,33 @@ impl Sim {
     // ---- handshake ----------------------------------------------------------------------------
 
     /// Sends a handshake message (proposal) to every member, including the sender (echo).
+    /// What the external receiver of a semi-private run does with every semi-private
+    /// handshake (draft-mahy-mls-semiprivatemessage-07 §3.3): opens it and verifies it with
+    /// the sender's leaf and the group context of `sender`'s current epoch.
+    fn receiver_checks(&mut self, sender: usize, message: &MlsMessage) {
+        let MlsMessageBody::SemiPrivateMessage(semi) = &message.body else {
+            return;
+        };
+        let (entry, secret) = self.receiver.as_ref().unwrap();
+        let group = self.clients[sender].group.as_ref().unwrap();
+        let cs = env().suite(self.suite).unwrap();
+        let opened =
+            open_as_external_receiver(cs.as_ref(), secret.as_bytes(), entry, semi).unwrap();
+        assert_eq!(opened.sender_leaf, group.own_leaf());
+        let key = group
+            .tree()
+            .leaf(opened.sender_leaf)
+            .unwrap()
+            .signature_key
+            .clone();
+        opened
+            .verify(cs.as_ref(), key.as_ref(), group.context())
+            .unwrap();
+        self.stats.semi_private_opened += 1;
+    }
+
     fn broadcast_proposal(&mut self, proposer: usize, message: &MlsMessage) {
+        self.receiver_checks(proposer, message);
         for member in self.members() {
             let processed = self.group(member).process_message(message, NOW).unwrap();
             if member == proposer {
@@ -642,6 +693,9 @@ impl Sim {
             Submission::Member { committer, .. } => (*committer, false),
             Submission::External { joiner, resync, .. } => (*joiner, *resync),
         };
+        if matches!(winner, Submission::Member { .. }) {
+            self.receiver_checks(origin, &commit);
+        }
         // What each member reports of the application data (all must agree).
         let mut app_data: Vec<(String, AppDataSummary)> = Vec::new();
         for member in members_before.clone() {
@@ -916,6 +970,13 @@ fn run(suite: CipherSuite, handshakes: Handshakes, seed: u64) {
         ] {
             assert!(count > 0, "no {what} in {epochs} epochs");
         }
+        if matches!(handshakes, Handshakes::MixedWithSemiPrivate) {
+            println!(
+                "{} semi-private handshakes opened and verified by the external receiver",
+                s.semi_private_opened
+            );
+            assert!(s.semi_private_opened > 0, "no semi-private handshake");
+        }
     }
 }
 
@@ -932,4 +993,9 @@ fn simulation_suite2_private_handshakes() {
 #[test]
 fn simulation_suite1_mixed_handshakes() {
     run(CipherSuite(1), Handshakes::Mixed, 3);
+}
+
+#[test]
+fn simulation_suite3_semi_private_handshakes() {
+    run(CipherSuite(3), Handshakes::MixedWithSemiPrivate, 4);
 }

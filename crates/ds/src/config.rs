@@ -47,6 +47,10 @@ pub struct DsConfig {
     pub websocket_auth_timeout: Duration,
     /// Read timeouts and the connection cap of the HTTP listener ([`crate::serve`]).
     pub server: ServerLimits,
+    /// The identity of the basic credential in the DS's `ExternalReceiver`
+    /// (draft-mahy-mls-semiprivatemessage-07 §3), default `conclave-ds`. Read when a
+    /// suite's key is first generated; every node then serves the stored receiver.
+    pub receiver_identity: Vec<u8>,
     /// The registry the DS counts into and serves at `GET /metrics` (default: a registry of
     /// its own). Give the same one to an Authentication Service served by the same process
     /// so that `/metrics` shows both; never to two DS states.
@@ -70,6 +74,10 @@ impl core::fmt::Debug for DsConfig {
             .field("websocket_auth_timeout", &self.websocket_auth_timeout)
             .field("server", &self.server)
             .field("crypto", &self.crypto.name())
+            .field(
+                "receiver_identity",
+                &String::from_utf8_lossy(&self.receiver_identity),
+            )
             .finish_non_exhaustive()
     }
 }
@@ -91,6 +99,7 @@ impl Default for DsConfig {
             websocket_auth_timeout: Duration::from_secs(10),
             server: ServerLimits::default(),
             crypto: conclave_service::CryptoBackend::default().provider(),
+            receiver_identity: b"conclave-ds".to_vec(),
             metrics: Metrics::new(),
         }
     }

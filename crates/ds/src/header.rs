@@ -13,10 +13,11 @@ use conclave_core::messages::{
 
 use crate::error::DsError;
 
-/// What the Delivery Service reads from a `PublicMessage` or `PrivateMessage`.
+/// What the Delivery Service reads from a `PublicMessage`, `PrivateMessage` or
+/// `SemiPrivateMessage` without a key.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HandshakeHeader {
-    /// `mls_public_message` or `mls_private_message`.
+    /// `mls_public_message`, `mls_private_message` or `mls_semiprivate_message`.
     pub wire_format: WireFormat,
     /// The group the message is for.
     pub group_id: Vec<u8>,
@@ -24,7 +25,8 @@ pub struct HandshakeHeader {
     pub epoch: u64,
     /// Application, proposal or commit.
     pub content_type: ContentType,
-    /// The sender; only a `PublicMessage` shows it (RFC 9420 §6.2).
+    /// The sender; only a `PublicMessage` shows it (RFC 9420 §6.2). A `SemiPrivateMessage`
+    /// shows it only once opened with the DS's key ([`crate::receiver`]).
     pub sender: Option<Sender>,
 }
 
@@ -41,8 +43,8 @@ pub fn decode_message(bytes: &[u8]) -> Result<MlsMessage, DsError> {
     Ok(message)
 }
 
-/// The clear header of a `PublicMessage` or `PrivateMessage`; any other wire format is
-/// refused.
+/// The clear header of a `PublicMessage`, `PrivateMessage` or `SemiPrivateMessage`; any
+/// other wire format is refused.
 pub fn handshake_header(message: &MlsMessage) -> Result<HandshakeHeader, DsError> {
     match &message.body {
         MlsMessageBody::PublicMessage(public) => Ok(HandshakeHeader {
@@ -59,8 +61,16 @@ pub fn handshake_header(message: &MlsMessage) -> Result<HandshakeHeader, DsError
             content_type: private.content_type,
             sender: None,
         }),
+        // draft-mahy-mls-semiprivatemessage-07 §3.1: the same clear fields as a PrivateMessage.
+        MlsMessageBody::SemiPrivateMessage(semi) => Ok(HandshakeHeader {
+            wire_format: message.wire_format(),
+            group_id: semi.group_id.clone(),
+            epoch: semi.epoch,
+            content_type: semi.content_type,
+            sender: None,
+        }),
         other => Err(DsError::BadRequest(format!(
-            "expected a PublicMessage or PrivateMessage, got wire format {}",
+            "expected a PublicMessage, PrivateMessage or SemiPrivateMessage, got wire format {}",
             other.wire_format().0
         ))),
     }

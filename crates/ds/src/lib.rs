@@ -22,6 +22,9 @@
 //! - [`header`]: the clear-header reader; `ids`: the syntax of client and group ids;
 //! - `self_remove`: SelfRemove proposals checked as a non-member can, and served with the
 //!   GroupInfo to external joiners (draft-ietf-mls-extensions-10 §6.3);
+//! - [`receiver`]: the DS as an external receiver of semi-private handshakes
+//!   (draft-mahy-mls-semiprivatemessage-07): its HPKE keys, published at
+//!   `GET /v1/ds/external-receiver`, and [`AppState::open_semi_private`];
 //! - [`metrics`]: the DS's metrics (served at `GET /metrics`);
 //! - [`error`]: [`DsError`] and its HTTP form.
 //!
@@ -42,6 +45,7 @@ mod ids;
 pub mod metrics;
 pub mod policy;
 pub mod query;
+pub mod receiver;
 pub mod routes;
 mod self_remove;
 pub mod state;

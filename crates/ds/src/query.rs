@@ -64,6 +64,26 @@ pub struct AckQuery {
     pub up_to: Option<u64>,
 }
 
+/// `?cipher_suite=N` of `GET /v1/ds/external-receiver`.
+#[derive(Debug, Clone, Copy, Default, Deserialize)]
+pub struct SuiteQuery {
+    /// The cipher suite (required).
+    #[serde(default, deserialize_with = "optional_number")]
+    pub cipher_suite: Option<u64>,
+}
+
+impl SuiteQuery {
+    /// The suite, or a 400 if it is missing or not a `uint16`.
+    pub fn suite(&self) -> Result<u16, DsError> {
+        let suite = self.cipher_suite.ok_or_else(|| {
+            DsError::BadRequest("query cipher_suite: required (a cipher suite number)".into())
+        })?;
+        u16::try_from(suite).map_err(|_| {
+            DsError::BadRequest(format!("query cipher_suite: {suite} is not a cipher suite"))
+        })
+    }
+}
+
 /// A decimal `u64` parameter.
 fn optional_number<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<u64>, D::Error> {
     let text = String::deserialize(deserializer)?;

@@ -40,6 +40,9 @@ pub struct AppState {
     pub(crate) sockets: SocketCounts,
     /// The DS's metrics, in [`DsConfig::metrics`].
     pub(crate) metrics: DsMetrics,
+    /// The DS's external-receiver keys by cipher suite, once read from the store
+    /// ([`crate::receiver`]).
+    pub(crate) receivers: Mutex<HashMap<u16, Arc<crate::receiver::DsReceiver>>>,
 }
 
 impl core::fmt::Debug for AppState {
@@ -79,6 +82,7 @@ impl AppState {
             challenge_key: tokio::sync::OnceCell::new(),
             sockets: SocketCounts::default(),
             metrics,
+            receivers: Mutex::new(HashMap::new()),
         })
     }
 

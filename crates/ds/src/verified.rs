@@ -31,10 +31,12 @@ use conclave_core::messages::{
     GroupInfo, LeafNode, MlsMessage, MlsMessageBody, RatchetTreeNodes, Sender,
 };
 use conclave_core::public_group::{PublicGroup, PublicGroupConfig, PublicHandshake};
+use conclave_crypto::CipherSuiteProvider;
 
 use crate::error::DsError;
 use crate::identity::{UnauthenticatedIdentities, client_id_of};
 use crate::policy::run_policy;
+use crate::receiver::DsReceiver;
 use crate::state::AppState;
 use crate::store::{GroupRecord, LogEntry};
 
@@ -207,6 +209,7 @@ fn load(
     state_bytes: &[u8],
     crypto: &dyn conclave_crypto::CryptoProvider,
     identity: Arc<dyn IdentityProvider>,
+    opener: &Opener,
     proposals: &[LogEntry],
     now: u64,
 ) -> Result<PublicGroup, DsError> {
@@ -217,7 +220,7 @@ fn load(
         let Ok(message) = MlsMessage::from_bytes(&entry.data) else {
             continue;
         };
-        if let Ok(handshake) = view.process_message(&message, now) {
+        if let Ok(handshake) = process(&view, opener, &message, "a proposal", now) {
             // A duplicate is refused by `apply` and changes nothing.
             let _ = view.apply(handshake);
         }
@@ -239,15 +242,20 @@ pub(crate) async fn check_proposal(
         return Ok(());
     };
     let identity = identities(state).await?;
+    let opener = Opener::of(state, record).await?;
     let crypto = state.crypto.clone();
     let now = state.now();
     let poster = poster.to_owned();
     blocking(move || {
-        let view = load(&state_bytes, crypto.as_ref(), identity.clone(), &[], now)?;
-        require_public(&message)?;
-        let handshake = view
-            .process_message(&message, now)
-            .map_err(bad("the proposal is refused"))?;
+        let view = load(
+            &state_bytes,
+            crypto.as_ref(),
+            identity.clone(),
+            &opener,
+            &[],
+            now,
+        )?;
+        let handshake = process(&view, &opener, &message, "the proposal", now)?;
         let PublicHandshake::Proposal {
             sender, proposal, ..
         } = &handshake
@@ -288,16 +296,65 @@ pub(crate) async fn check_proposal(
     .await
 }
 
-/// A verified group's handshakes are PublicMessages: the DS refuses one it cannot read.
-fn require_public(message: &MlsMessage) -> Result<(), DsError> {
-    if matches!(message.body, MlsMessageBody::PublicMessage(_)) {
-        Ok(())
-    } else {
-        Err(DsError::BadRequest(
+/// The DS's means to open a verified group's semi-private handshakes: its external
+/// receiver for the group's suite, and the suite.
+pub(crate) struct Opener {
+    receiver: Arc<DsReceiver>,
+    cs: Box<dyn CipherSuiteProvider>,
+}
+
+impl Opener {
+    /// The opener of the group `record` describes (the suite of its latest GroupInfo).
+    pub(crate) async fn of(state: &AppState, record: &GroupRecord) -> Result<Self, DsError> {
+        let info = record
+            .group_info
+            .as_deref()
+            .ok_or_else(|| DsError::Internal("a verified group without GroupInfo".into()))?;
+        let message = MlsMessage::from_bytes(info)
+            .map_err(|e| DsError::Internal(format!("the stored GroupInfo: {e}")))?;
+        let suite = group_info_of(&message)?.group_context.cipher_suite;
+        Ok(Self {
+            receiver: state.external_receiver(suite.0).await?,
+            cs: state.suite(suite.0)?,
+        })
+    }
+}
+
+/// Checks one handshake of a verified group against `view` (module docs): a PublicMessage
+/// as it is; a SemiPrivateMessage opened with the DS's key first
+/// (draft-mahy-mls-semiprivatemessage-07 §3.3: the external receiver decrypts it, checks the
+/// `framed_content_tbs_hash` against the group's context, then verifies it as a member's
+/// content). A PrivateMessage handshake is refused: the DS could not read it.
+fn process(
+    view: &PublicGroup,
+    opener: &Opener,
+    message: &MlsMessage,
+    what: &str,
+    now: u64,
+) -> Result<PublicHandshake, DsError> {
+    let refused = |e: conclave_core::public_group::PublicGroupError| {
+        DsError::BadRequest(format!("{what} is refused: {e}"))
+    };
+    match &message.body {
+        MlsMessageBody::PublicMessage(_) => view.process_message(message, now).map_err(refused),
+        MlsMessageBody::SemiPrivateMessage(semi) => {
+            let opened = opener.receiver.open(opener.cs.as_ref(), semi)?;
+            if opened.content.sender != Sender::Member(opened.sender_leaf) {
+                return Err(DsError::BadRequest(format!(
+                    "{what} is refused: its sender is not the leaf its keys name"
+                )));
+            }
+            opened
+                .check_framed_content_tbs_hash(opener.cs.as_ref(), view.context())
+                .map_err(|e| DsError::BadRequest(format!("{what} is refused: {e}")))?;
+            view.process_content(opened.wire_format, &opened.content, &opened.auth, now)
+                .map_err(refused)
+        }
+        _ => Err(DsError::BadRequest(
             "this group's handshakes are verified by the Delivery Service: send proposals \
-             and commits as PublicMessage"
+             and commits as PublicMessage or SemiPrivateMessage"
                 .into(),
-        ))
+        )),
     }
 }
 
@@ -318,21 +375,20 @@ pub(crate) async fn check_commit(
         return Ok(None);
     };
     let identity = identities(state).await?;
+    let opener = Opener::of(state, record).await?;
     let crypto = state.crypto.clone();
     let now = state.now();
     let poster = poster.to_owned();
     blocking(move || {
-        require_public(&commit)?;
         let view = load(
             &state_bytes,
             crypto.as_ref(),
             identity.clone(),
+            &opener,
             &proposals,
             now,
         )?;
-        let handshake = view
-            .process_message(&commit, now)
-            .map_err(bad("the commit is refused"))?;
+        let handshake = process(&view, &opener, &commit, "the commit", now)?;
         let PublicHandshake::Commit(staged) = &handshake else {
             return Err(DsError::BadRequest("not a commit".into()));
         };

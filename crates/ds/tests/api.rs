@@ -985,3 +985,119 @@ async fn websocket_wakeups_for_members_only_and_graceful_shutdown() {
             .unwrap();
     }
 }
+
+// ---- the DS as an external receiver (draft-mahy-mls-semiprivatemessage-07) ------------------
+
+async fn fetch_receiver(api: &Api, suite: &str) -> common::Reply {
+    api.get(
+        &format!("/v1/ds/external-receiver?cipher_suite={suite}"),
+        None,
+    )
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_ds_publishes_one_external_receiver_per_suite_shared_by_its_nodes() {
+    use conclave_core::messages::{Credential, ExternalReceiver};
+    for (store, _guard) in engines().await {
+        let api = Api::new(store.clone());
+        let reply = fetch_receiver(&api, "1").await;
+        assert_eq!(
+            reply.status,
+            StatusCode::OK,
+            "{}",
+            String::from_utf8_lossy(&reply.body)
+        );
+        assert_eq!(
+            reply.headers["content-type"],
+            wire::EXTERNAL_RECEIVER_MEDIA_TYPE
+        );
+        let receiver = ExternalReceiver::from_bytes(&reply.body).unwrap();
+        assert_eq!(
+            receiver.credential,
+            Credential::Basic {
+                identity: b"conclave-ds".to_vec()
+            }
+        );
+        assert_eq!(receiver.external_receiver_public_key.0.len(), 32);
+        // The same key again, and from another node on the same database.
+        assert_eq!(fetch_receiver(&api, "1").await.body, reply.body);
+        let node = Api::new(store.clone());
+        assert_eq!(fetch_receiver(&node, "1").await.body, reply.body);
+        // Another suite, another KEM: another key.
+        let p256 = fetch_receiver(&api, "2").await;
+        assert_eq!(p256.status, StatusCode::OK);
+        assert_ne!(p256.body, reply.body);
+        // Bad queries.
+        api.get("/v1/ds/external-receiver", None)
+            .await
+            .assert_error(StatusCode::BAD_REQUEST, "bad_request");
+        fetch_receiver(&api, "70000")
+            .await
+            .assert_error(StatusCode::BAD_REQUEST, "bad_request");
+        fetch_receiver(&api, "4660")
+            .await
+            .assert_error(StatusCode::BAD_REQUEST, "bad_request");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_ds_opens_the_semi_private_handshakes_of_a_group_that_lists_it() {
+    use conclave_core::codepoints::SEMI_PRIVATE_MESSAGE_WIRE_FORMAT;
+    use conclave_core::group::GroupConfig;
+    use conclave_core::messages::ExternalReceiver;
+    let (store, _guard) = common::sqlite_store();
+    let api = Api::new(store);
+    let receiver = ExternalReceiver::from_bytes(&fetch_receiver(&api, "1").await.body).unwrap();
+    let mut rng = rng();
+    let mut group = Group::create(
+        MemberParams {
+            config: GroupConfig {
+                handshake_wire_format: SEMI_PRIVATE_MESSAGE_WIRE_FORMAT,
+                ..GroupConfig::default()
+            },
+            ..MemberParams::new(env(), identity("alice", &mut rng))
+        },
+        NewGroup::new(SUITE, unique("semi").into_bytes())
+            .with_external_receivers(vec![receiver])
+            .unwrap(),
+        api.clock.now(),
+        &mut rng,
+    )
+    .unwrap();
+    let proposal = group.propose_update(None, &mut rng).unwrap();
+    let MlsMessageBody::SemiPrivateMessage(semi) = &proposal.body else {
+        panic!("not semi-private");
+    };
+    let opened = api.state.open_semi_private(SUITE.0, semi).await.unwrap();
+    let key = group
+        .tree()
+        .leaf(opened.sender_leaf)
+        .unwrap()
+        .signature_key
+        .clone();
+    let verified = opened
+        .verify(
+            env().suite(SUITE).unwrap().as_ref(),
+            key.as_ref(),
+            group.context(),
+        )
+        .unwrap();
+    assert!(matches!(
+        verified.content(),
+        conclave_core::messages::Content::Proposal(Proposal::Update(_))
+    ));
+
+    // A message for another receiver is refused with a 400 that names the rule.
+    let mut other = semi.clone();
+    other.keys_for_external_receivers[0].external_receiver_ref[0] ^= 1;
+    let err = api
+        .state
+        .open_semi_private(SUITE.0, &other)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, conclave_ds::DsError::BadRequest(m) if m.contains("semiprivatemessage")),
+        "{err:?}"
+    );
+}

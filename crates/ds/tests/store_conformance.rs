@@ -829,3 +829,42 @@ async fn public_state_is_created_with_the_group_and_moves_with_its_commits() {
         );
     }
 }
+
+/// The external-receiver key of a suite (draft-mahy-mls-semiprivatemessage-07): the first
+/// key stored wins, concurrent nodes included, and later candidates are discarded.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_first_receiver_key_of_a_suite_is_kept_for_every_node() {
+    use conclave_ds::store::ReceiverKey;
+    for (store, fresh) in engines().await {
+        let candidate = |tag: u8| ReceiverKey {
+            cipher_suite: 1,
+            receiver: vec![tag; 40],
+            private_key: conclave_crypto::Secret::new(vec![tag; 32]),
+            created_at: NOW,
+        };
+        let results = futures_util::future::join_all((1..=8u8).map(|tag| {
+            let store = store.clone();
+            async move { store.receiver_key(&candidate(tag)).await.unwrap() }
+        }))
+        .await;
+        let first = results[0].clone();
+        assert!(results.iter().all(|r| *r == first), "{results:?}");
+        if fresh.is_some() {
+            // A fresh database: the stored key is one of the candidates.
+            assert!((1..=8).any(|tag| first.receiver == vec![tag; 40]));
+            assert_eq!(first.private_key.as_bytes(), &first.receiver[..32]);
+        }
+        let later = store.receiver_key(&candidate(99)).await.unwrap();
+        assert_eq!(later, first);
+        // Another suite has its own key.
+        let other = store
+            .receiver_key(&ReceiverKey {
+                cipher_suite: 3,
+                ..candidate(50)
+            })
+            .await
+            .unwrap();
+        assert_eq!(other.cipher_suite, 3);
+        assert_ne!(other.receiver, first.receiver);
+    }
+}

@@ -739,3 +739,185 @@ async fn a_group_topic_set_by_one_member_is_seen_and_changed_by_the_others() {
     );
     net.shutdown().await.unwrap();
 }
+
+/// The group's log as the DS holds it: `(poster, content type, message)`.
+async fn log_of(
+    client: &Client,
+    group: &str,
+) -> Vec<(String, u8, conclave_core::messages::MlsMessage)> {
+    use base64::Engine as _;
+    use conclave_codec::Decode as _;
+    let group_id = hex::decode(client.group(group).unwrap().group_id).unwrap();
+    client
+        .ds()
+        .read_log(&group_id, 0, 1000)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|entry| {
+            let bytes = base64::engine::general_purpose::STANDARD
+                .decode(&entry.message)
+                .unwrap();
+            (
+                entry.sender,
+                entry.content_type,
+                conclave_core::messages::MlsMessage::from_bytes(&bytes).unwrap(),
+            )
+        })
+        .collect()
+}
+
+/// draft-mahy-mls-semiprivatemessage-07 through the devnet: three users chat in a group
+/// created in the default mode, `semiprivate`; the joiners follow the mode, every handshake
+/// in the DS's log is a SemiPrivateMessage that the DS's own key (read from its store) opens,
+/// and application messages stay PrivateMessages it cannot open.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_users_chat_in_a_semi_private_group_whose_handshakes_the_ds_can_read() {
+    use conclave_client::HandshakeMode;
+    use conclave_core::codepoints::SEMI_PRIVATE_MESSAGE_WIRE_FORMAT;
+    use conclave_core::messages::{Content, ExternalReceiver, WireFormat};
+
+    let dir = tempfile::tempdir().unwrap();
+    let net = devnet(dir.path()).await;
+    let mut alice = user(&net, dir.path(), "alice").await;
+    let mut bob = user(&net, dir.path(), "bob").await;
+    let mut carol = user(&net, dir.path(), "carol").await;
+    let created = alice.create_group("chat").await.unwrap();
+    assert_eq!(created.handshakes, HandshakeMode::SemiPrivate);
+    alice
+        .add_members("chat", &names(&["bob", "carol"]))
+        .await
+        .unwrap();
+    bob.sync().await.unwrap();
+    carol.sync().await.unwrap();
+    for client in [&bob, &carol] {
+        assert_eq!(
+            client.group("chat").unwrap().handshakes,
+            HandshakeMode::SemiPrivate
+        );
+    }
+    alice.send("chat", "hello from alice").await.unwrap();
+    bob.update_keys("chat").await.unwrap();
+    bob.send("chat", "hello from bob").await.unwrap();
+    carol.sync().await.unwrap();
+    carol.update_keys("chat").await.unwrap();
+    carol.send("chat", "hello from carol").await.unwrap();
+    alice
+        .remove_members("chat", &names(&["bob"]))
+        .await
+        .unwrap();
+    for client in [&mut alice, &mut bob, &mut carol] {
+        client.sync().await.unwrap();
+    }
+    let said = |client: &Client| {
+        client
+            .history("chat")
+            .unwrap()
+            .into_iter()
+            .filter(|e| e.kind == "message")
+            .map(|e| (e.sender, e.body))
+            .collect::<Vec<_>>()
+    };
+    let expected = vec![
+        ("alice".to_owned(), "hello from alice".to_owned()),
+        ("bob".to_owned(), "hello from bob".to_owned()),
+        ("carol".to_owned(), "hello from carol".to_owned()),
+    ];
+    assert_eq!(said(&alice), expected);
+    assert_eq!(said(&carol), expected);
+    assert_eq!(alice.epoch("chat").unwrap(), carol.epoch("chat").unwrap());
+    assert_eq!(
+        carol.group("chat").unwrap().members,
+        names(&["alice", "carol"])
+    );
+
+    // The DS's key for the suite, as its store holds it (another node would read the same).
+    let store = conclave_ds::open_store(
+        &format!(
+            "sqlite:{}",
+            dir.path().join("devnet").join("ds.db").display()
+        ),
+        1,
+    )
+    .await
+    .unwrap();
+    let suite = CipherSuite(1);
+    let stored = store
+        .receiver_key(&conclave_ds::store::ReceiverKey {
+            cipher_suite: suite.0,
+            receiver: Vec::new(),
+            private_key: conclave_crypto::Secret::new(Vec::new()),
+            created_at: 0,
+        })
+        .await
+        .unwrap();
+    let receiver = {
+        use conclave_codec::Decode as _;
+        ExternalReceiver::from_bytes(&stored.receiver).unwrap()
+    };
+    assert_eq!(alice.ds().external_receiver(suite).await.unwrap(), receiver);
+    let cs = AwsLcProvider.cipher_suite_provider(suite).unwrap();
+    let (mut commits, mut applications) = (0, 0);
+    for (poster, content_type, message) in log_of(&alice, "chat").await {
+        if content_type == 1 {
+            assert_eq!(message.wire_format(), WireFormat::PRIVATE_MESSAGE);
+            applications += 1;
+            continue;
+        }
+        assert_eq!(
+            message.wire_format(),
+            SEMI_PRIVATE_MESSAGE_WIRE_FORMAT,
+            "a handshake by {poster}"
+        );
+        let MlsMessageBody::SemiPrivateMessage(semi) = &message.body else {
+            unreachable!()
+        };
+        let opened = conclave_core::semi_private::open_as_external_receiver(
+            cs.as_ref(),
+            stored.private_key.as_bytes(),
+            &receiver,
+            semi,
+        )
+        .unwrap();
+        if content_type == 3 {
+            assert!(matches!(opened.content.content, Content::Commit(_)));
+            commits += 1;
+        }
+    }
+    // Two adds in one commit, two updates, one remove; three messages.
+    assert_eq!((commits, applications), (4, 3));
+    net.shutdown().await.unwrap();
+}
+
+/// The other modes: `public` and `private` groups record their mode, joiners follow it, and
+/// the DS's log shows the mode's wire format for every handshake.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn joiners_follow_the_public_or_private_handshake_mode_of_the_group() {
+    use conclave_client::HandshakeMode;
+
+    let dir = tempfile::tempdir().unwrap();
+    let net = devnet(dir.path()).await;
+    let mut alice = user(&net, dir.path(), "alice").await;
+    let mut bob = user(&net, dir.path(), "bob").await;
+    for mode in [HandshakeMode::Public, HandshakeMode::Private] {
+        let group = mode.name();
+        let created = alice.create_group_with(group, mode).await.unwrap();
+        assert_eq!(created.handshakes, mode);
+        alice.add_members(group, &names(&["bob"])).await.unwrap();
+        bob.sync().await.unwrap();
+        assert_eq!(bob.group(group).unwrap().handshakes, mode);
+        bob.update_keys(group).await.unwrap();
+        alice.sync().await.unwrap();
+        let handshakes: Vec<_> = log_of(&alice, group)
+            .await
+            .into_iter()
+            .filter(|(_, content_type, _)| *content_type != 1)
+            .map(|(poster, _, message)| (poster, message.wire_format()))
+            .collect();
+        assert_eq!(handshakes.len(), 2, "{handshakes:?}");
+        for (poster, wire_format) in handshakes {
+            assert_eq!(wire_format, mode.wire_format(), "{group}: {poster}");
+        }
+    }
+    net.shutdown().await.unwrap();
+}

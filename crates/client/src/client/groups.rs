@@ -5,8 +5,8 @@
 
 use std::collections::HashSet;
 
-use conclave_codec::Decode as _;
-use conclave_core::group::{Group, MemberParams, NewGroup, ProcessedMessage};
+use conclave_codec::{Decode as _, Encode as _};
+use conclave_core::group::{Group, GroupConfig, MemberParams, NewGroup, ProcessedMessage};
 use conclave_core::messages::MlsMessage;
 
 use super::{Client, GroupSummary};
@@ -62,23 +62,47 @@ impl Client {
             status: row.status,
             reason: row.reason.clone(),
             cursor: row.cursor,
+            handshakes: group
+                .as_ref()
+                .map_or_else(Default::default, crate::handshakes::mode_of_group),
         }
     }
 
-    /// Creates a group named `name` with us as its only member (RFC 9420 §11), and
-    /// registers it with the DS.
+    /// Creates a group named `name` with us as its only member (RFC 9420 §11), in the
+    /// handshake mode of [`crate::ClientOptions::handshakes`], and registers it with the DS.
     pub async fn create_group(&mut self, name: &str) -> Result<GroupSummary, ClientError> {
+        let mode = self.options.handshakes;
+        self.create_group_with(name, mode).await
+    }
+
+    /// Creates a group named `name` whose handshakes travel in `mode`
+    /// ([`crate::handshakes`]): for `semiprivate` the DS's external receiver for our suite
+    /// is fetched and listed in the group (draft-mahy-mls-semiprivatemessage-07 §3).
+    pub async fn create_group_with(
+        &mut self,
+        name: &str,
+        mode: crate::HandshakeMode,
+    ) -> Result<GroupSummary, ClientError> {
         let _lock = self.lock()?;
         check_name(name)?;
         if self.store.group_by_name(name)?.is_some() {
             return Err(ClientError::GroupNameTaken(name.to_owned()));
         }
+        let receiver = match mode {
+            crate::HandshakeMode::SemiPrivate => {
+                Some(self.ds.external_receiver(self.suite()).await?)
+            }
+            crate::HandshakeMode::Public | crate::HandshakeMode::Private => None,
+        };
         let mut suffix = [0u8; 8];
         conclave_crypto::CryptoRandom::fill(&mut OsRandom, &mut suffix)?;
         let group_id = format!("{name}#{}", hex::encode(suffix)).into_bytes();
         let mut group = Group::create(
             MemberParams {
-                config: group_config(),
+                config: GroupConfig {
+                    handshake_wire_format: mode.wire_format(),
+                    ..group_config()
+                },
                 leaf: leaf_options(
                     self.suite(),
                     self.env.identity.as_ref(),
@@ -87,11 +111,25 @@ impl Client {
                 components: crate::topic::components(),
                 ..MemberParams::new(self.env.clone(), self.driver().signer()?)
             },
-            NewGroup::new(self.suite(), group_id.clone()),
+            crate::handshakes::new_group(
+                NewGroup::new(self.suite(), group_id.clone()),
+                mode,
+                receiver,
+            )?,
             self.now(),
             &mut OsRandom,
         )?;
-        self.ds.create_group(&group_id).await?;
+        // Public and semi-private handshakes can be verified by the DS: it gets the first
+        // GroupInfo and keeps the member list from the handshakes (RFC 9750 §5).
+        let verified = match mode {
+            crate::HandshakeMode::Public | crate::HandshakeMode::SemiPrivate => {
+                Some(group.group_info(true)?.to_bytes()?)
+            }
+            crate::HandshakeMode::Private => None,
+        };
+        self.ds
+            .create_group_verified(&group_id, verified.as_deref())
+            .await?;
         let row = GroupRow {
             group_id,
             name: name.to_owned(),

@@ -65,6 +65,9 @@ pub struct ClientOptions {
     /// groups where every member does. Off: we behave as a client without it (leaves list
     /// no SelfRemove; leaving always sends a Remove proposal).
     pub self_remove: bool,
+    /// The handshake mode of the groups we create ([`crate::handshakes`]; default
+    /// `semiprivate`, which needs a DS that publishes its external-receiver key).
+    pub handshakes: crate::HandshakeMode,
 }
 
 impl core::fmt::Debug for ClientOptions {
@@ -79,6 +82,7 @@ impl core::fmt::Debug for ClientOptions {
             .field("state_writes", &self.state_writes)
             .field("crypto", &self.crypto.name())
             .field("self_remove", &self.self_remove)
+            .field("handshakes", &self.handshakes)
             .finish()
     }
 }
@@ -95,6 +99,7 @@ impl Default for ClientOptions {
             state_writes: StateWrites::Incremental,
             crypto: Arc::new(AwsLcProvider),
             self_remove: true,
+            handshakes: crate::HandshakeMode::default(),
         }
     }
 }
@@ -148,6 +153,8 @@ pub struct GroupSummary {
     pub reason: Option<String>,
     /// The last log entry applied.
     pub cursor: u64,
+    /// How our handshakes travel in this group ([`crate::handshakes`]).
+    pub handshakes: crate::HandshakeMode,
 }
 
 /// What a sync did.

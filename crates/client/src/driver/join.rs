@@ -105,6 +105,8 @@ impl<D: DeliveryService> GroupDriver<'_, D> {
             &JoinOptions::default(),
             self.now(),
         )?;
+        // Our handshakes follow the mode the creator recorded in the group context.
+        crate::handshakes::follow(&mut group)?;
         let group_id = group.group_id().to_vec();
         let existing = self.store.group_by_id(&group_id)?;
         if let Some(row) = &existing

@@ -42,8 +42,9 @@ pub(crate) type Observer = Box<dyn FnMut(&Event) + Send>;
 /// Reports progress of long operations.
 pub(crate) type ProgressFn = Box<dyn FnMut(&AddProgress) + Send>;
 
-/// Our group policy: handshake messages are PrivateMessages too, so the DS sees only the
-/// clear header of every message (RFC 9420 §6.3, RFC 9750 §8 metadata protection).
+/// Our group policy. Its handshake wire format, PrivateMessage, is the fallback of groups
+/// that do not record a mode; a group's creator and joiners set the mode the group records
+/// ([`crate::handshakes`]).
 pub(crate) fn group_config() -> GroupConfig {
     GroupConfig {
         handshake_wire_format: WireFormat::PRIVATE_MESSAGE,

@@ -14,10 +14,12 @@
 //! (§6.1, §8.1), which is only known after the commit is processed.
 //!
 //! Sending uses [`sign_content`] to build the [`AuthenticatedContent`], then
-//! [`protect_public`] or [`protect_private`].
+//! [`protect_public`], [`protect_private`] or [`protect_semi_private`]
+//! (draft-mahy-mls-semiprivatemessage-07).
 
 mod private;
 mod public;
+pub(crate) mod semi_private;
 
 #[cfg(test)]
 mod tests;
@@ -38,6 +40,10 @@ use crate::secret_tree::SecretTreeError;
 pub use private::{open_sender_data, protect_private, unprotect_private};
 pub use public::unprotect_public_without_membership_key;
 pub use public::{membership_tag, protect_public, unprotect_public};
+pub use semi_private::{
+    OpenedHandshake, external_receiver_ref, open_as_external_receiver,
+    open_semi_private_sender_data, protect_semi_private, unprotect_semi_private,
+};
 
 /// The `SignWithLabel` label of content signatures (RFC 9420 §6.1).
 pub const FRAMED_CONTENT_TBS_LABEL: &str = "FramedContentTBS";
@@ -145,6 +151,55 @@ pub enum FramingError {
     /// The padding of a `PrivateMessageContent` has a non-zero byte (RFC 9420 §6.3.1).
     #[error("PrivateMessageContent padding has non-zero bytes (RFC 9420 §6.3.1)")]
     NonZeroPadding,
+    /// Application data was to be sent or was received as a SemiPrivateMessage, which carries
+    /// only proposals and commits (draft-mahy-mls-semiprivatemessage-07 §1, §3).
+    #[error(
+        "application data must not be sent as a SemiPrivateMessage (draft-mahy-mls-semiprivatemessage-07 §3)"
+    )]
+    ApplicationAsSemiPrivateMessage,
+    /// A SemiPrivateMessage needs at least one external receiver
+    /// (draft-mahy-mls-semiprivatemessage-07 §3).
+    #[error(
+        "a SemiPrivateMessage needs at least one external receiver (draft-mahy-mls-semiprivatemessage-07 §3)"
+    )]
+    NoExternalReceivers,
+    /// The `keys_for_external_receivers` of a SemiPrivateMessage do not name exactly the
+    /// group's external receivers, each once (Conclave's rule for members, so that every
+    /// receiver the group agreed on can read every handshake;
+    /// draft-mahy-mls-semiprivatemessage-07 §3.1 encrypts the key "once for each external
+    /// receiver in the external_receivers extension").
+    #[error(
+        "keys_for_external_receivers must name each of the group's external receivers exactly once (draft-mahy-mls-semiprivatemessage-07 §3.1)"
+    )]
+    ExternalReceiverKeysMismatch,
+    /// The external receiver's reference is not in `keys_for_external_receivers`
+    /// (draft-mahy-mls-semiprivatemessage-07 §3.3).
+    #[error(
+        "the SemiPrivateMessage is not encrypted to this external receiver (draft-mahy-mls-semiprivatemessage-07 §3.3)"
+    )]
+    NotAnExternalReceiver,
+    /// `encrypted_keys_and_nonces` did not decrypt with the external receiver's private key
+    /// (draft-mahy-mls-semiprivatemessage-07 §3.1, §3.3).
+    #[error(
+        "encrypted_keys_and_nonces does not decrypt with this external receiver's key (draft-mahy-mls-semiprivatemessage-07 §3.3)"
+    )]
+    KeyAndNoncesDecryption,
+    /// The decrypted `PerMessageKeyAndNonces` is malformed or its key or nonce has the wrong
+    /// length for the suite's AEAD (draft-mahy-mls-semiprivatemessage-07 §3.1).
+    #[error("malformed PerMessageKeyAndNonces (draft-mahy-mls-semiprivatemessage-07 §3.1)")]
+    MalformedKeyAndNonces,
+    /// `partial_context_hash` is not `hash(sender_leaf_index || nonce)`
+    /// (draft-mahy-mls-semiprivatemessage-07 §3.1, §3.2, §3.3).
+    #[error(
+        "partial_context_hash does not match the sender and nonce (draft-mahy-mls-semiprivatemessage-07 §3.2)"
+    )]
+    PartialContextHashMismatch,
+    /// `framed_content_tbs_hash` is not the hash of the decrypted content's
+    /// `FramedContentTBS` (draft-mahy-mls-semiprivatemessage-07 §3.2, §3.3).
+    #[error(
+        "framed_content_tbs_hash does not match the decrypted content (draft-mahy-mls-semiprivatemessage-07 §3.2)"
+    )]
+    FramedContentTbsHashMismatch,
     /// The padded plaintext would be too long to encode.
     #[error("padded plaintext is too long")]
     MessageTooLong,
@@ -430,8 +485,14 @@ pub fn sign_content(
     {
         return Err(FramingError::ApplicationAsPublicMessage);
     }
-    if wire_format == WireFormat::PRIVATE_MESSAGE && !matches!(content.sender, Sender::Member(_)) {
+    let semi_private = wire_format == crate::codepoints::SEMI_PRIVATE_MESSAGE_WIRE_FORMAT;
+    if (wire_format == WireFormat::PRIVATE_MESSAGE || semi_private)
+        && !matches!(content.sender, Sender::Member(_))
+    {
         return Err(FramingError::SenderNotMember);
+    }
+    if semi_private && content.content_type() == ContentType::Application {
+        return Err(FramingError::ApplicationAsSemiPrivateMessage);
     }
     if let Some(context) = context {
         check_context(cs, &content, context)?;

@@ -47,20 +47,7 @@ pub fn protect_private(
     let content_type = framed.content_type();
     check_confirmation_tag(&content.auth, content_type)?;
 
-    // PrivateMessageContent: content body, auth data, zero padding (§6.3.1). Kept in a
-    // zeroizing buffer: it is the plaintext.
-    let unpadded = framed
-        .content
-        .body_encoded_len()
-        .checked_add(content.auth.encoded_len())
-        .ok_or(FramingError::MessageTooLong)?;
-    let padded = unpadded
-        .checked_add(padding.padding_for(unpadded)?)
-        .ok_or(FramingError::MessageTooLong)?;
-    let mut plaintext = zeroize::Zeroizing::new(Vec::with_capacity(padded));
-    framed.content.encode_body(&mut plaintext)?;
-    content.auth.encode(&mut plaintext)?;
-    plaintext.resize(padded, 0);
+    let plaintext = encode_content_plaintext(content, padding)?;
 
     let aad = PrivateContentAad {
         group_id: framed.group_id.clone(),
@@ -77,26 +64,16 @@ pub fn protect_private(
     let nonce = key.nonce_with_reuse_guard(reuse_guard);
     let ciphertext = cs.aead_seal(key.key.as_bytes(), nonce.as_bytes(), &aad, &plaintext)?;
 
-    let sender_data = Secret::new(
+    let encrypted_sender_data = seal_sender_data(
+        cs,
+        sender_data_secret,
+        framed,
         SenderData {
             leaf_index: leaf,
             generation: key.generation,
             reuse_guard,
-        }
-        .to_bytes()?,
-    );
-    let sender_data_aad = SenderDataAad {
-        group_id: framed.group_id.clone(),
-        epoch: framed.epoch,
-        content_type,
-    }
-    .to_bytes()?;
-    let (sd_key, sd_nonce) = sender_data_key_nonce(cs, sender_data_secret, &ciphertext)?;
-    let encrypted_sender_data = cs.aead_seal(
-        sd_key.as_bytes(),
-        sd_nonce.as_bytes(),
-        &sender_data_aad,
-        sender_data.as_bytes(),
+        },
+        &ciphertext,
     )?;
 
     Ok(PrivateMessage {
@@ -197,19 +174,38 @@ pub fn open_sender_data(
     message: &PrivateMessage,
     sender_data_secret: &[u8],
 ) -> Result<SenderData, FramingError> {
-    let sender_data_aad = SenderDataAad {
-        group_id: message.group_id.clone(),
-        epoch: message.epoch,
-        content_type: message.content_type,
-    }
-    .to_bytes()?;
-    let (sd_key, sd_nonce) = sender_data_key_nonce(cs, sender_data_secret, &message.ciphertext)?;
+    open_sender_data_of(
+        cs,
+        sender_data_secret,
+        SenderDataAad {
+            group_id: message.group_id.clone(),
+            epoch: message.epoch,
+            content_type: message.content_type,
+        },
+        &message.encrypted_sender_data,
+        &message.ciphertext,
+    )
+}
+
+/// Decrypts `encrypted_sender_data` under `aad` with the key and nonce derived from
+/// `sender_data_secret` and the sample of `ciphertext` (RFC 9420 §6.3.2). Shared by
+/// `PrivateMessage` and `SemiPrivateMessage`, whose sender data is encrypted "in the same
+/// way" (draft-mahy-mls-semiprivatemessage-07 §3.1).
+pub(super) fn open_sender_data_of(
+    cs: &dyn CipherSuiteProvider,
+    sender_data_secret: &[u8],
+    aad: SenderDataAad,
+    encrypted_sender_data: &[u8],
+    ciphertext: &[u8],
+) -> Result<SenderData, FramingError> {
+    let sender_data_aad = aad.to_bytes()?;
+    let (sd_key, sd_nonce) = sender_data_key_nonce(cs, sender_data_secret, ciphertext)?;
     let sender_data = cs
         .aead_open(
             sd_key.as_bytes(),
             sd_nonce.as_bytes(),
             &sender_data_aad,
-            &message.encrypted_sender_data,
+            encrypted_sender_data,
         )
         .map_err(|e| match e {
             CryptoError::AeadOpenFailed => FramingError::SenderDataDecryption,
@@ -218,9 +214,61 @@ pub fn open_sender_data(
     SenderData::from_bytes(sender_data.as_bytes()).map_err(FramingError::MalformedSenderData)
 }
 
-/// Parses a `PrivateMessageContent` plaintext (RFC 9420 §6.3.1): the content body of
-/// `content_type`, the auth data, then padding that must be all zero bytes.
-fn decode_private_content(
+/// Encrypts `sender_data` for content `framed` whose ciphertext is `ciphertext`
+/// (RFC 9420 §6.3.2): AEAD under `SenderDataAAD` with the key and nonce derived from
+/// `sender_data_secret` and the ciphertext sample. Shared with `SemiPrivateMessage`
+/// (draft-mahy-mls-semiprivatemessage-07 §3.1).
+pub(super) fn seal_sender_data(
+    cs: &dyn CipherSuiteProvider,
+    sender_data_secret: &[u8],
+    framed: &FramedContent,
+    sender_data: SenderData,
+    ciphertext: &[u8],
+) -> Result<Vec<u8>, FramingError> {
+    let sender_data = Secret::new(sender_data.to_bytes()?);
+    let sender_data_aad = SenderDataAad {
+        group_id: framed.group_id.clone(),
+        epoch: framed.epoch,
+        content_type: framed.content_type(),
+    }
+    .to_bytes()?;
+    let (sd_key, sd_nonce) = sender_data_key_nonce(cs, sender_data_secret, ciphertext)?;
+    Ok(cs.aead_seal(
+        sd_key.as_bytes(),
+        sd_nonce.as_bytes(),
+        &sender_data_aad,
+        sender_data.as_bytes(),
+    )?)
+}
+
+/// The plaintext of a `PrivateMessageContent` (RFC 9420 §6.3.1) — and of a
+/// `SemiPrivateMessageContent`, which has the same encoding
+/// (draft-mahy-mls-semiprivatemessage-07 §3.1): content body, auth data, zero padding per
+/// `padding`. In a zeroizing buffer: it is the plaintext.
+pub(super) fn encode_content_plaintext(
+    content: &AuthenticatedContent,
+    padding: PaddingPolicy,
+) -> Result<zeroize::Zeroizing<Vec<u8>>, FramingError> {
+    let framed = &content.content;
+    let unpadded = framed
+        .content
+        .body_encoded_len()
+        .checked_add(content.auth.encoded_len())
+        .ok_or(FramingError::MessageTooLong)?;
+    let padded = unpadded
+        .checked_add(padding.padding_for(unpadded)?)
+        .ok_or(FramingError::MessageTooLong)?;
+    let mut plaintext = zeroize::Zeroizing::new(Vec::with_capacity(padded));
+    framed.content.encode_body(&mut plaintext)?;
+    content.auth.encode(&mut plaintext)?;
+    plaintext.resize(padded, 0);
+    Ok(plaintext)
+}
+
+/// Parses a `PrivateMessageContent` plaintext (RFC 9420 §6.3.1) — or a
+/// `SemiPrivateMessageContent`, encoded alike (draft-mahy-mls-semiprivatemessage-07 §3.1): the
+/// content body of `content_type`, the auth data, then padding that must be all zero bytes.
+pub(super) fn decode_private_content(
     plaintext: &[u8],
     content_type: ContentType,
 ) -> Result<(Content, FramedContentAuthData), FramingError> {

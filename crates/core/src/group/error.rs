@@ -49,6 +49,12 @@ pub enum GroupError {
     /// The group policy forbids this wire format for this content (RFC 9420 §6.2, §6.3).
     #[error("wire format {0:?} is not allowed here by the group's policy")]
     WireFormatNotAllowed(WireFormat),
+    /// A SemiPrivateMessage was to be sent or was received in a group that has not enabled
+    /// the wire format (draft-mahy-mls-semiprivatemessage-07 §3).
+    #[error(
+        "the group has not enabled SemiPrivateMessage: it needs mls_semiprivate_message in its required_wire_formats and at least one external receiver (draft-mahy-mls-semiprivatemessage-07 §3)"
+    )]
+    SemiPrivateNotEnabled,
     /// The member has been removed or the group was reinitialised: it cannot be used.
     #[error("the group is no longer usable: {0}")]
     Inactive(&'static str),

@@ -59,14 +59,16 @@ pub use state::PskStore;
 use crate::codepoints::CodepointProfile;
 use crate::credential::IdentityProvider;
 use crate::framing::{
-    PaddingPolicy, VerifiedContent, open_sender_data, protect_private, protect_public,
-    sign_content, unprotect_private, unprotect_public,
+    PaddingPolicy, VerifiedContent, open_semi_private_sender_data, open_sender_data,
+    protect_private, protect_public, protect_semi_private, sign_content, unprotect_private,
+    unprotect_public, unprotect_semi_private,
 };
 use crate::messages::{
     AppDataDictionary, Capabilities, ComponentId, Content, ContentType, Credential, Extension,
     FramedContent, GroupContext, HpkePublicKey, KeyPackage, LeafIndex, LeafNode, LeafNodeSource,
     Lifetime, MediaTypeList, MlsMessage, MlsMessageBody, PrivateMessage, Proposal, ProposalRef,
-    ProtocolVersion, PublicMessage, ReInit, Sender, SignaturePublicKey, WireFormat, WireFormats,
+    ProtocolVersion, PublicMessage, ReInit, SemiPrivateMessage, Sender, SignaturePublicKey,
+    WireFormat, WireFormats,
 };
 use crate::secret_tree::SecretTreeConfig;
 use crate::tree::RatchetTree;
@@ -81,8 +83,11 @@ use tracked::Tracked;
 /// and external-join policy are configuration, not code.
 #[derive(Debug, Clone)]
 pub struct GroupConfig {
-    /// Wire format of our handshake messages: `PUBLIC_MESSAGE` or `PRIVATE_MESSAGE`
-    /// (RFC 9420 §6; RFC 9750 discusses the trade-off).
+    /// Wire format of our handshake messages: `PUBLIC_MESSAGE`, `PRIVATE_MESSAGE` (RFC 9420
+    /// §6; RFC 9750 discusses the trade-off) or
+    /// [`crate::codepoints::SEMI_PRIVATE_MESSAGE_WIRE_FORMAT`] (draft-mahy-mls-semiprivatemessage-07:
+    /// encrypted, and readable by the group's external receivers; the group must enable it,
+    /// see [`crate::semi_private`]). External commits are PublicMessages whatever this says.
     pub handshake_wire_format: WireFormat,
     /// Padding of our PrivateMessages (RFC 9420 §6.3.1).
     pub padding: PaddingPolicy,
@@ -342,6 +347,28 @@ impl NewGroup {
     pub fn with_required_wire_formats(mut self, wire_formats: Vec<WireFormat>) -> Self {
         self.required_wire_formats = Some(WireFormats { wire_formats });
         self
+    }
+
+    /// Enables semi-private handshakes (draft-mahy-mls-semiprivatemessage-07 §3): lists
+    /// `receivers` in the group context's `external_receivers` component and adds
+    /// `mls_semiprivate_message` to the required wire formats. The creator still chooses to
+    /// send its handshakes so ([`GroupConfig::handshake_wire_format`]).
+    pub fn with_external_receivers(
+        mut self,
+        receivers: Vec<crate::messages::ExternalReceiver>,
+    ) -> Result<Self, GroupError> {
+        let semi_private = crate::codepoints::SEMI_PRIVATE_MESSAGE_WIRE_FORMAT;
+        let formats = self
+            .required_wire_formats
+            .get_or_insert_with(WireFormats::default);
+        if !formats.wire_formats.contains(&semi_private) {
+            formats.wire_formats.push(semi_private);
+        }
+        let list = crate::messages::ExternalReceivers(receivers);
+        Ok(self.with_app_data(
+            crate::codepoints::EXTERNAL_RECEIVERS_COMPONENT,
+            encode(&list)?,
+        ))
     }
 }
 
@@ -719,6 +746,25 @@ impl Group {
         &self.config
     }
 
+    /// Changes the wire format of our handshake messages from now on
+    /// ([`GroupConfig::handshake_wire_format`]): `PUBLIC_MESSAGE`, `PRIVATE_MESSAGE`, or the
+    /// semi-private one if the group enabled it (draft-mahy-mls-semiprivatemessage-07 §3,
+    /// else [`GroupError::SemiPrivateNotEnabled`]). A joiner uses it to follow the group's
+    /// choice, which the Welcome's configuration could not know. Stored with the group.
+    pub fn set_handshake_wire_format(&mut self, wire_format: WireFormat) -> Result<(), GroupError> {
+        if wire_format == crate::codepoints::SEMI_PRIVATE_MESSAGE_WIRE_FORMAT {
+            self.semi_private_receivers()?;
+        } else if wire_format != WireFormat::PUBLIC_MESSAGE
+            && wire_format != WireFormat::PRIVATE_MESSAGE
+        {
+            return Err(GroupError::WireFormatNotAllowed(wire_format));
+        }
+        if self.config.handshake_wire_format != wire_format {
+            self.config.handshake_wire_format = wire_format;
+        }
+        Ok(())
+    }
+
     /// Whether the group is usable.
     pub fn status(&self) -> &GroupStatus {
         &self.status
@@ -936,6 +982,22 @@ impl Group {
         signed: &crate::messages::AuthenticatedContent,
         rng: &mut dyn CryptoRandom,
     ) -> Result<MlsMessageBody, GroupError> {
+        if signed.wire_format == crate::codepoints::SEMI_PRIVATE_MESSAGE_WIRE_FORMAT {
+            // draft-mahy-mls-semiprivatemessage-07 §3.1: encrypted to the receivers of the
+            // epoch the message is sent in.
+            let receivers = self.semi_private_receivers()?;
+            let epoch = &mut *self.epoch;
+            return Ok(MlsMessageBody::SemiPrivateMessage(protect_semi_private(
+                self.cs.as_ref(),
+                signed,
+                &epoch.context,
+                &receivers,
+                &mut epoch.secret_tree,
+                epoch.secrets.sender_data_secret.as_bytes(),
+                self.config.padding,
+                rng,
+            )?));
+        }
         let epoch = &mut *self.epoch;
         Ok(match signed.wire_format {
             WireFormat::PRIVATE_MESSAGE => MlsMessageBody::PrivateMessage(protect_private(
@@ -983,6 +1045,7 @@ impl Group {
         match &message.body {
             MlsMessageBody::PublicMessage(public) => self.process_public(public, now),
             MlsMessageBody::PrivateMessage(private) => self.process_private(private, now),
+            MlsMessageBody::SemiPrivateMessage(semi) => self.process_semi_private(semi, now),
             MlsMessageBody::Welcome(_) => {
                 Err(GroupError::UnexpectedWireFormat(WireFormat::WELCOME))
             }
@@ -1048,21 +1111,64 @@ impl Group {
         if message.epoch != self.epoch() {
             return self.process_past_epoch(message);
         }
+        self.process_encrypted(Encrypted::Private(message), now)
+    }
+
+    /// A SemiPrivateMessage, processed as a member (draft-mahy-mls-semiprivatemessage-07
+    /// §3.2): like a PrivateMessage handshake, in the current epoch only, and only in a group
+    /// that enabled the wire format (§3).
+    fn process_semi_private(
+        &mut self,
+        message: &SemiPrivateMessage,
+        now: u64,
+    ) -> Result<ProcessedMessage, GroupError> {
+        self.public_state()
+            .check_group_and_epoch(&message.group_id, message.epoch)?;
+        crate::framing::semi_private::check_handshake(message.content_type)?;
+        self.process_encrypted(Encrypted::SemiPrivate(message), now)
+    }
+
+    /// The external receivers of the current epoch if the group enabled semi-private
+    /// handshakes (draft-mahy-mls-semiprivatemessage-07 §3), else
+    /// [`GroupError::SemiPrivateNotEnabled`].
+    fn semi_private_receivers(&self) -> Result<Vec<crate::messages::ExternalReceiver>, GroupError> {
+        crate::semi_private::enabled_receivers(
+            &self.epoch.context.extensions,
+            self.config.codepoint_profile,
+        )
+        .map_err(crate::validation::ValidationError::from)?
+        .ok_or(GroupError::SemiPrivateNotEnabled)
+    }
+
+    /// An encrypted message of the current epoch (RFC 9420 §6.3; a SemiPrivateMessage's
+    /// sender data and handshake key are those of a PrivateMessage,
+    /// draft-mahy-mls-semiprivatemessage-07 §3.2).
+    fn process_encrypted(
+        &mut self,
+        message: Encrypted<'_>,
+        now: u64,
+    ) -> Result<ProcessedMessage, GroupError> {
         self.ensure_active()?;
+        let receivers = match message {
+            Encrypted::Private(_) => Vec::new(),
+            Encrypted::SemiPrivate(_) => self.semi_private_receivers()?,
+        };
         // Before anything is decrypted, so that a refused message consumes no key.
         crate::safe::incoming_safe_aad(
             self.config.codepoint_profile,
             &self.epoch.context.extensions,
-            &message.authenticated_data,
+            message.authenticated_data(),
         )?;
-        let sender_data = open_sender_data(
-            self.cs.as_ref(),
-            message,
-            self.epoch.secrets.sender_data_secret.as_bytes(),
-        )?;
+        let sender_data_secret = self.epoch.secrets.sender_data_secret.as_bytes();
+        let sender_data = match message {
+            Encrypted::Private(m) => open_sender_data(self.cs.as_ref(), m, sender_data_secret)?,
+            Encrypted::SemiPrivate(m) => {
+                open_semi_private_sender_data(self.cs.as_ref(), m, sender_data_secret)?
+            }
+        };
         if sender_data.leaf_index == self.own_leaf() {
             // We deleted the key when we sent it (RFC 9420 §9.2): an echo of our own message.
-            return if message.content_type == ContentType::Commit {
+            return if message.content_type() == ContentType::Commit {
                 Err(GroupError::UnrecognisedOwnMessage)
             } else {
                 Ok(ProcessedMessage::OwnMessage)
@@ -1071,13 +1177,23 @@ impl Group {
         // Only the sender's ratchet changes here, recorded by the secret tree; whatever the
         // content then changes goes through the tracked fields.
         let epoch = self.epoch.untracked_mut();
-        let unverified = unprotect_private(
-            self.cs.as_ref(),
-            message,
-            &epoch.context,
-            &mut epoch.secret_tree,
-            epoch.secrets.sender_data_secret.as_bytes(),
-        )?;
+        let unverified = match message {
+            Encrypted::Private(m) => unprotect_private(
+                self.cs.as_ref(),
+                m,
+                &epoch.context,
+                &mut epoch.secret_tree,
+                epoch.secrets.sender_data_secret.as_bytes(),
+            )?,
+            Encrypted::SemiPrivate(m) => unprotect_semi_private(
+                self.cs.as_ref(),
+                m,
+                &epoch.context,
+                &receivers,
+                &mut epoch.secret_tree,
+                epoch.secrets.sender_data_secret.as_bytes(),
+            )?,
+        };
         let verified = self.public_state().verify(unverified)?;
         self.process_verified(verified, Some(sender_data.generation), now)
     }
@@ -1256,6 +1372,30 @@ fn application_message(
     })
 }
 
+/// An encrypted message of the current epoch: the two wire formats share sender data and
+/// ratchet keys (RFC 9420 §6.3, draft-mahy-mls-semiprivatemessage-07 §3.2).
+#[derive(Clone, Copy)]
+enum Encrypted<'a> {
+    Private(&'a PrivateMessage),
+    SemiPrivate(&'a SemiPrivateMessage),
+}
+
+impl Encrypted<'_> {
+    fn content_type(self) -> ContentType {
+        match self {
+            Self::Private(m) => m.content_type,
+            Self::SemiPrivate(m) => m.content_type,
+        }
+    }
+
+    fn authenticated_data(&self) -> &[u8] {
+        match self {
+            Self::Private(m) => &m.authenticated_data,
+            Self::SemiPrivate(m) => &m.authenticated_data,
+        }
+    }
+}
+
 /// Wraps a body in an `MLSMessage` of version `mls10`.
 pub(crate) fn mls_message(body: MlsMessageBody) -> MlsMessage {
     MlsMessage {
@@ -1269,5 +1409,7 @@ pub(crate) fn encode<T: Encode>(value: &T) -> Result<Vec<u8>, GroupError> {
     Ok(value.to_bytes()?)
 }
 
+#[cfg(test)]
+mod semi_private_tests;
 #[cfg(test)]
 mod tests;

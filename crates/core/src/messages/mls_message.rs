@@ -3,7 +3,8 @@
 use conclave_codec::{Decode, Encode};
 
 use super::{
-    GroupInfo, KeyPackage, PrivateMessage, ProtocolVersion, PublicMessage, Welcome, WireFormat,
+    GroupInfo, KeyPackage, PrivateMessage, ProtocolVersion, PublicMessage, SemiPrivateMessage,
+    Welcome, WireFormat,
 };
 
 /// `WireFormat wire_format` and the select of `MLSMessage` (RFC 9420 §6). Decoding an
@@ -21,6 +22,10 @@ pub enum MlsMessageBody {
     GroupInfo(GroupInfo) = 0x0004,
     /// `mls_key_package(5)`.
     KeyPackage(KeyPackage) = 0x0005,
+    /// `mls_semiprivate_message` (draft-mahy-mls-semiprivatemessage-07 §3.1; the draft's
+    /// `mls_semiprivate_message_` with a trailing underscore is a typo): value TBD1, here
+    /// Conclave's private-use [`crate::codepoints::SEMI_PRIVATE_MESSAGE_WIRE_FORMAT`].
+    SemiPrivateMessage(SemiPrivateMessage) = crate::codepoints::SEMI_PRIVATE_MESSAGE_WIRE_FORMAT.0,
 }
 
 impl MlsMessageBody {
@@ -32,6 +37,7 @@ impl MlsMessageBody {
             Self::Welcome(_) => WireFormat::WELCOME,
             Self::GroupInfo(_) => WireFormat::GROUP_INFO,
             Self::KeyPackage(_) => WireFormat::KEY_PACKAGE,
+            Self::SemiPrivateMessage(_) => crate::codepoints::SEMI_PRIVATE_MESSAGE_WIRE_FORMAT,
         }
     }
 }

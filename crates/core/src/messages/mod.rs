@@ -24,6 +24,7 @@ mod mls_message;
 mod proposals;
 mod protected;
 mod psk;
+mod semi_private;
 mod types;
 mod welcome;
 
@@ -66,6 +67,10 @@ pub use protected::{
     SenderDataAad,
 };
 pub use psk::{PreSharedKeyId, Psk, PskType, ResumptionPskUsage};
+pub use semi_private::{
+    ExternalReceiver, ExternalReceivers, KeyForExternalReceiver, PerMessageKeyAndNonces,
+    SemiPrivateContentAad, SemiPrivateMessage, SemiPrivateMessageContext,
+};
 pub use types::{
     CredentialType, HpkePublicKey, KeyPackageRef, LeafIndex, ProposalRef, ProposalType,
     SignaturePublicKey, WireFormat,

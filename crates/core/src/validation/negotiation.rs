@@ -14,6 +14,9 @@
 //! - `content_media_types` (§6.2): a non-empty list; a client that does not accept every media
 //!   type the group requires is not added (a SHOULD NOT, refused unless the group's policy
 //!   says otherwise, [`MediaTypePolicy`]).
+//! - `external_receivers` (draft-mahy-mls-semiprivatemessage-07 §3): decodes wherever a
+//!   GroupContext dictionary is checked; a group context whose `required_wire_formats` lists
+//!   `mls_semiprivate_message` must list at least one receiver ([`crate::semi_private`]).
 //! - Unknown component IDs, GREASE values among them (§5.1), are ignored wherever they
 //!   appear: only the components named here are read.
 //! - A received leaf that lists `app_data_dictionary` in its capabilities but has no
@@ -155,6 +158,13 @@ pub enum NegotiationError {
         /// The wire format.
         wire_format: WireFormat,
     },
+    /// The group context requires `mls_semiprivate_message` but lists no external receiver
+    /// (draft-mahy-mls-semiprivatemessage-07 §3: "there needs to be at least one entry in
+    /// the `external_receivers`").
+    #[error(
+        "draft-mahy-mls-semiprivatemessage-07 §3: a group that requires mls_semiprivate_message needs at least one external receiver"
+    )]
+    SemiPrivateWithoutExternalReceivers,
     /// A leaf or member does not accept a media type the group requires.
     #[error(
         "draft-ietf-mls-extensions-10 §6.2: {supporter} does not accept media type {media_type:?}, which the group's content_media_types requires"
@@ -233,6 +243,11 @@ impl NegotiationRequirements {
         {
             requirements.wire_formats = formats.wire_formats;
         }
+        if crate::semi_private::is_required(extensions, policy.profile)?
+            && crate::semi_private::enabled_receivers(extensions, policy.profile)?.is_none()
+        {
+            return Err(NegotiationError::SemiPrivateWithoutExternalReceivers);
+        }
         Ok(requirements)
     }
 
@@ -272,6 +287,9 @@ pub fn check_dictionary(
         components_list(&dictionary, APP_COMPONENTS_COMPONENT, location)?;
         components_list(&dictionary, SAFE_AAD_COMPONENT, location)?;
         media_type_list(&dictionary, location)?;
+    }
+    if location == DictionaryLocation::GroupContext {
+        crate::semi_private::receivers_of(&dictionary)?;
     }
     Ok(Some(dictionary))
 }
@@ -318,7 +336,7 @@ pub fn media_type_list(
 
 /// The `WireFormats` of the extension `extension_type` (`supported_wire_formats` or
 /// `required_wire_formats`), if present.
-fn wire_formats(
+pub(crate) fn wire_formats(
     extensions: &[Extension],
     extension_type: ExtensionType,
 ) -> Result<Option<WireFormats>, NegotiationError> {

@@ -19,6 +19,7 @@
 //! | `GET /v1/groups/{id}/group-info`, `…/ratchet-tree` | | members, or anyone if external joins are allowed | `groups` |
 //! | `GET /v1/groups/{id}/external-join` | → [`ExternalJoinBundle`](conclave_api::delivery::ExternalJoinBundle): GroupInfo with the pending SelfRemoves | members, or anyone if external joins are allowed | `groups` |
 //! | `GET /v1/welcomes?after=N&limit=M`, `DELETE /v1/welcomes?up_to=N` | | the inbox owner | `welcomes` |
+//! | `GET /v1/ds/external-receiver?cipher_suite=N` | → `application/vnd.conclave.external-receiver`: the DS's TLS-encoded `ExternalReceiver` for that suite (draft-mahy-mls-semiprivatemessage-07) | anyone | here |
 //! | `GET /v1/ws` | WebSocket of [`WakeUp`](conclave_api::delivery::WakeUp)s; token in `Authorization` or the first frame | any client, for its groups | `websocket` |
 //! | `GET /metrics` | Prometheus text format | anyone (operators: keep it off the public network) | [`crate::metrics`] |
 //!
@@ -90,6 +91,7 @@ pub fn router(state: Arc<AppState>) -> Router {
             "/v1/welcomes",
             get(welcomes::read).delete(welcomes::acknowledge),
         )
+        .route("/v1/ds/external-receiver", get(external_receiver))
         .route("/v1/ws", get(websocket::upgrade))
         .route(METRICS_PATH, get(serve_metrics).with_state(metrics))
         .fallback(|| async { DsError::NotFound("no such endpoint".into()) })
@@ -106,6 +108,24 @@ pub fn router(state: Arc<AppState>) -> Router {
         .layer(axum::extract::DefaultBodyLimit::disable())
         .with_state(state);
     http.instrument(router)
+}
+
+/// `GET /v1/ds/external-receiver?cipher_suite=N`: the DS's `ExternalReceiver` for the suite
+/// (draft-mahy-mls-semiprivatemessage-07 §3), for groups to list in their
+/// `external_receivers`. Public: it holds only a public key and the DS's name. Only suites
+/// the DS's crypto backend implements (400 otherwise), so at most one key per suite is ever
+/// generated.
+async fn external_receiver(
+    State(state): St,
+    crate::query::ApiQuery(query): crate::query::ApiQuery<crate::query::SuiteQuery>,
+) -> AppResult {
+    let receiver = state.external_receiver(query.suite()?).await?;
+    Ok((
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, wire::EXTERNAL_RECEIVER_MEDIA_TYPE)],
+        receiver.encoded.clone(),
+    )
+        .into_response())
 }
 
 /// What a handler answers.

@@ -10,7 +10,7 @@ use async_trait::async_trait;
 use super::{
     Appended, ClaimedKeyPackage, ClientRecord, CommitRecord, Committed, CredentialChange,
     CredentialUpdated, GroupRecord, KeyPackageStock, LogEntry, NewGroup, NewKeyPackage, NewMessage,
-    Pruned, Registered, Store, StoreError, WakeupFeed, WelcomeEntry,
+    Pruned, ReceiverKey, Registered, Store, StoreError, WakeupFeed, WelcomeEntry,
 };
 use crate::metrics::DsMetrics;
 
@@ -234,6 +234,11 @@ impl Store for MeteredStore {
 
     async fn prune(&self, now: u64, messages_before: Option<u64>) -> Result<Pruned, StoreError> {
         self.timed("prune", self.inner.prune(now, messages_before))
+            .await
+    }
+
+    async fn receiver_key(&self, candidate: &ReceiverKey) -> Result<ReceiverKey, StoreError> {
+        self.timed("receiver_key", self.inner.receiver_key(candidate))
             .await
     }
 }

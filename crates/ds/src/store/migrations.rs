@@ -267,6 +267,26 @@ CREATE TABLE server_secrets (
 );
 "#,
     },
+    Migration {
+        summary: "the DS's external-receiver HPKE keys, one per cipher suite \
+                  (draft-mahy-mls-semiprivatemessage-07)",
+        sqlite: r#"
+CREATE TABLE receiver_keys (
+    cipher_suite INTEGER PRIMARY KEY,
+    receiver     BLOB NOT NULL,
+    private_key  BLOB NOT NULL,
+    created_at   INTEGER NOT NULL
+);
+"#,
+        postgres: r#"
+CREATE TABLE receiver_keys (
+    cipher_suite INTEGER PRIMARY KEY,
+    receiver     BYTEA NOT NULL,
+    private_key  BYTEA NOT NULL,
+    created_at   BIGINT NOT NULL
+);
+"#,
+    },
 ];
 
 /// The operations the runner needs from an engine, all inside one transaction that the

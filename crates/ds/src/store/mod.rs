@@ -123,6 +123,23 @@ pub enum CredentialUpdated {
     Changed,
 }
 
+/// The Delivery Service's key pair as an external receiver of one cipher suite
+/// (draft-mahy-mls-semiprivatemessage-07 §3): the encoded `ExternalReceiver` it publishes and
+/// the HPKE private key of its public key. Stored in the database so that every DS node on it
+/// uses the same key; the private key is a secret of the store (protect the database as the
+/// DS's key material).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReceiverKey {
+    /// The cipher suite (its KEM decides the key).
+    pub cipher_suite: u16,
+    /// The TLS-encoded `ExternalReceiver` (public key and credential).
+    pub receiver: Vec<u8>,
+    /// The HPKE private key (zeroized on drop, redacted in `Debug`).
+    pub private_key: conclave_crypto::Secret,
+    /// When it was stored.
+    pub created_at: u64,
+}
+
 /// A KeyPackage to publish.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewKeyPackage {
@@ -513,6 +530,11 @@ pub trait Store: Send + Sync + 'static {
     /// [`rules::KEY_PACKAGE_GRACE`] (kept that long so that Welcomes naming them are still
     /// routed); see [`rules::prune_cutoffs`].
     async fn prune(&self, now: u64, messages_before: Option<u64>) -> Result<Pruned, StoreError>;
+
+    /// The external-receiver key of `candidate.cipher_suite`: `candidate` is stored if the
+    /// suite has none yet, and the stored key is returned (so that concurrent DS nodes agree
+    /// on the first one stored; later candidates are discarded).
+    async fn receiver_key(&self, candidate: &ReceiverKey) -> Result<ReceiverKey, StoreError>;
 }
 
 /// Converts a stored integer to `u64`.

@@ -22,7 +22,7 @@ use super::rules::{self, AppendFacts, CommitDecision, CommitFacts};
 use super::{
     Appended, ClaimedKeyPackage, ClientRecord, CommitRecord, Committed, CredentialChange,
     CredentialUpdated, GroupRecord, KeyPackageStock, LogEntry, NewGroup, NewKeyPackage, NewMessage,
-    Pruned, Registered, Store, StoreError, WakeupFeed, WelcomeEntry, to_i64, to_u64,
+    Pruned, ReceiverKey, Registered, Store, StoreError, WakeupFeed, WelcomeEntry, to_i64, to_u64,
 };
 
 /// Advisory lock key serialising migrations of DS nodes starting together.
@@ -850,6 +850,38 @@ impl Store for PostgresStore {
         .await?;
         tx.commit().await?;
         Ok(n)
+    }
+
+    async fn receiver_key(&self, candidate: &ReceiverKey) -> Result<ReceiverKey, StoreError> {
+        let client = self.pool.get().await?;
+        let suite = i32::from(candidate.cipher_suite);
+        // Concurrent nodes: the second INSERT waits for the first one's transaction and
+        // then does nothing; the SELECT (read committed) sees the first key.
+        client
+            .execute(
+                "INSERT INTO receiver_keys (cipher_suite, receiver, private_key, created_at)
+                 VALUES ($1, $2, $3, $4) ON CONFLICT (cipher_suite) DO NOTHING",
+                &[
+                    &suite,
+                    &candidate.receiver,
+                    &candidate.private_key.as_bytes(),
+                    &to_i64(candidate.created_at)?,
+                ],
+            )
+            .await?;
+        let row = client
+            .query_one(
+                "SELECT receiver, private_key, created_at FROM receiver_keys
+                 WHERE cipher_suite = $1",
+                &[&suite],
+            )
+            .await?;
+        Ok(ReceiverKey {
+            cipher_suite: candidate.cipher_suite,
+            receiver: row.try_get(0)?,
+            private_key: conclave_crypto::Secret::new(row.try_get(1)?),
+            created_at: to_u64(row.try_get(2)?)?,
+        })
     }
 
     async fn prune(&self, now: u64, messages_before: Option<u64>) -> Result<Pruned, StoreError> {

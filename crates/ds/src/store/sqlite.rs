@@ -19,7 +19,7 @@ use super::rules::{self, AppendFacts, CommitDecision, CommitFacts};
 use super::{
     Appended, ClaimedKeyPackage, ClientRecord, CommitRecord, Committed, CredentialChange,
     CredentialUpdated, GroupRecord, KeyPackageStock, LogEntry, NewGroup, NewKeyPackage, NewMessage,
-    Pruned, Registered, Store, StoreError, WelcomeEntry, to_i64, to_u64,
+    Pruned, ReceiverKey, Registered, Store, StoreError, WelcomeEntry, to_i64, to_u64,
 };
 
 /// Number of reader connections of a file database.
@@ -1033,6 +1033,43 @@ impl Store for SqliteStore {
             )?;
             tx.commit()?;
             Ok(n as u64)
+        })
+        .await
+    }
+
+    async fn receiver_key(&self, candidate: &ReceiverKey) -> Result<ReceiverKey, StoreError> {
+        let candidate = candidate.clone();
+        self.write(move |conn| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            tx.execute(
+                "INSERT INTO receiver_keys (cipher_suite, receiver, private_key, created_at)
+                 VALUES (?1, ?2, ?3, ?4) ON CONFLICT (cipher_suite) DO NOTHING",
+                params![
+                    i64::from(candidate.cipher_suite),
+                    candidate.receiver,
+                    candidate.private_key.as_bytes(),
+                    to_i64(candidate.created_at)?
+                ],
+            )?;
+            let (receiver, private_key, created_at) = tx.query_row(
+                "SELECT receiver, private_key, created_at FROM receiver_keys
+                 WHERE cipher_suite = ?1",
+                params![i64::from(candidate.cipher_suite)],
+                |r| {
+                    Ok((
+                        r.get::<_, Vec<u8>>(0)?,
+                        r.get::<_, Vec<u8>>(1)?,
+                        r.get::<_, i64>(2)?,
+                    ))
+                },
+            )?;
+            tx.commit()?;
+            Ok(ReceiverKey {
+                cipher_suite: candidate.cipher_suite,
+                receiver,
+                private_key: conclave_crypto::Secret::new(private_key),
+                created_at: to_u64(created_at)?,
+            })
         })
         .await
     }

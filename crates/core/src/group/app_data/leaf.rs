@@ -49,13 +49,15 @@ pub fn draft_proposal_types(profile: CodepointProfile) -> Vec<ProposalType> {
     ]
 }
 
-/// The wire formats we support (§5.1): RFC 9420's five.
-pub const SUPPORTED_WIRE_FORMATS: [WireFormat; 5] = [
+/// The wire formats we support (§5.1): RFC 9420's five and `mls_semiprivate_message`
+/// (draft-mahy-mls-semiprivatemessage-07 §3: advertised in `supported_wire_formats`).
+pub const SUPPORTED_WIRE_FORMATS: [WireFormat; 6] = [
     WireFormat::PUBLIC_MESSAGE,
     WireFormat::PRIVATE_MESSAGE,
     WireFormat::WELCOME,
     WireFormat::GROUP_INFO,
     WireFormat::KEY_PACKAGE,
+    crate::codepoints::SEMI_PRIVATE_MESSAGE_WIRE_FORMAT,
 ];
 
 /// A GREASE component drawn from `rng` (§5.1).
