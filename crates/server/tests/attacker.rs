@@ -372,8 +372,8 @@ async fn verified_group_under_attack(database: &str) {
         roster(&alice, &gid).await,
         (1, sorted(&[&alice.id, &bob.id]))
     );
-    refused(mallory.ds.group(&gid).await, 403, "not a member");
-    refused(mallory.ds.read_log(&gid, 0, 100).await, 403, "not a member");
+    refused(mallory.ds.group(&gid).await, 404, "no such group");
+    refused(mallory.ds.read_log(&gid, 0, 100).await, 404, "no such group");
     assert!(mallory.ds.welcomes(0).await.unwrap().is_empty());
     let group = bob
         .join_by_welcome(public_params(&bob.signer), &bob_kp)
@@ -446,8 +446,8 @@ async fn verified_group_under_attack(database: &str) {
         .unwrap();
     refused(
         mallory.ds.post_message(&gid, &hello).await,
-        403,
-        "not a member",
+        404,
+        "no such group",
     );
     a.post(&hello).await;
     let add_carol = b
@@ -462,8 +462,8 @@ async fn verified_group_under_attack(database: &str) {
         .unwrap();
     refused(
         mallory.ds.post_message(&gid, &add_carol).await,
-        403,
-        "not a member",
+        404,
+        "no such group",
     );
     refused(
         alice.ds.post_message(&gid, &add_carol).await,
@@ -505,8 +505,8 @@ async fn verified_group_under_attack(database: &str) {
             .ds
             .post_commit(&gid, &bundle_declaring(&add_carol_commit, &[&mallory.id]))
             .await,
-        403,
-        "not a member",
+        404,
+        "no such group",
     );
     assert_eq!(
         roster(&alice, &gid).await,
@@ -548,7 +548,7 @@ async fn verified_group_under_attack(database: &str) {
     let log = alice.ds.read_log(&gid, 0, 1000).await.unwrap();
     assert_eq!(log.len(), 9);
     assert!(log.iter().all(|e| e.sender != mallory.id));
-    refused(mallory.ds.read_log(&gid, 0, 100).await, 403, "not a member");
+    refused(mallory.ds.read_log(&gid, 0, 100).await, 404, "no such group");
 }
 
 /// The unverified counterpart: a group whose handshakes are PrivateMessages, created
@@ -616,7 +616,7 @@ async fn private_group_roster_forgery(database: &str) {
         bob_group.epoch_authenticator(),
         a.group.epoch_authenticator()
     );
-    refused(bob.ds.read_log(&gid, 0, 100).await, 403, "not a member");
+    refused(bob.ds.read_log(&gid, 0, 100).await, 404, "no such group");
     assert_eq!(mallory.ds.read_log(&gid, 0, 100).await.unwrap().len(), 1);
     let hello = a
         .group
