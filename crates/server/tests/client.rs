@@ -341,7 +341,12 @@ async fn an_invalid_commit_accepted_by_the_ds_is_reported_as_a_desync() {
     let net = devnet(dir.path()).await;
     let mut alice = user(&net, dir.path(), "alice").await;
     let mut bob = user(&net, dir.path(), "bob").await;
-    alice.create_group("stuck").await.unwrap();
+    // A group whose handshakes the DS cannot read (RFC 9750 "Invalid Commits"): in the
+    // default, semi-private mode the DS refuses such a commit (below).
+    alice
+        .create_group_with("stuck", conclave_client::HandshakeMode::Private)
+        .await
+        .unwrap();
     alice.add_members("stuck", &names(&["bob"])).await.unwrap();
     bob.sync().await.unwrap();
     alice.send("stuck", "before").await.unwrap();
@@ -375,6 +380,29 @@ async fn an_invalid_commit_accepted_by_the_ds_is_reported_as_a_desync() {
         allow_external_join: None,
     };
     bob.ds().post_commit(&group_id, &bundle).await.unwrap();
+
+    // The same garbage in a verified (semi-private) group is refused by the DS: a handshake
+    // it cannot read and verify does not enter the log.
+    alice.create_group("guarded").await.unwrap();
+    alice.add_members("guarded", &names(&["bob"])).await.unwrap();
+    bob.sync().await.unwrap();
+    let guarded_id = hex::decode(alice.group("guarded").unwrap().group_id).unwrap();
+    let guarded_epoch = alice.epoch("guarded").unwrap();
+    let mut guarded = bundle.clone();
+    let mut guarded_info = bob.ds().group_info(&guarded_id).await.unwrap();
+    if let MlsMessageBody::GroupInfo(info) = &mut guarded_info.body {
+        info.group_context.epoch = guarded_epoch + 1;
+    }
+    guarded.group_info = guarded_info;
+    if let MlsMessageBody::PrivateMessage(m) = &mut guarded.commit.body {
+        m.group_id = guarded_id.clone();
+        m.epoch = guarded_epoch;
+    }
+    match bob.ds().post_commit(&guarded_id, &guarded).await {
+        Err(conclave_api::ApiError::Refused { status: 400, .. }) => {}
+        other => panic!("the DS took garbage in a verified group: {other:?}"),
+    }
+    assert_eq!(alice.epoch("guarded").unwrap(), guarded_epoch);
 
     let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
     let sink = seen.clone();
