@@ -25,7 +25,7 @@ use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 
-use conclave_api::{AsClient, DsClient};
+use conclave_api::{AsClient, DsClient, HttpLimits};
 use conclave_core::credential::{RevocationList, X509IdentityProvider};
 use conclave_core::group::GroupEnv;
 use conclave_crypto::{CipherSuite, CryptoProvider};
@@ -65,6 +65,8 @@ pub struct ClientOptions {
     /// groups where every member does. Off: we behave as a client without it (leaves list
     /// no SelfRemove; leaving always sends a Remove proposal).
     pub self_remove: bool,
+    /// Timeouts and the response-size limit of every request to the DS and the AS.
+    pub http: HttpLimits,
 }
 
 impl core::fmt::Debug for ClientOptions {
@@ -79,6 +81,7 @@ impl core::fmt::Debug for ClientOptions {
             .field("state_writes", &self.state_writes)
             .field("crypto", &self.crypto.name())
             .field("self_remove", &self.self_remove)
+            .field("http", &self.http)
             .finish()
     }
 }
@@ -95,6 +98,7 @@ impl Default for ClientOptions {
             state_writes: StateWrites::Incremental,
             crypto: Arc::new(AwsLcProvider),
             self_remove: true,
+            http: HttpLimits::DEFAULT,
         }
     }
 }
@@ -240,13 +244,14 @@ impl Client {
             .collect();
         let revoked: RevocationList = Arc::new(RwLock::new(cached));
         let env = build_env(&profile, &revoked, &options.crypto)?;
-        let ds = DsClient::new(
+        let ds = DsClient::with_limits(
             &profile.ds_url,
             &profile.name,
             crypto_suite(options.crypto.as_ref(), CipherSuite(profile.cipher_suite))?,
             profile.signature_secret.clone(),
-        );
-        let as_api = AsClient::new(&profile.as_url)?;
+            options.http,
+        )?;
+        let as_api = AsClient::with_limits(&profile.as_url, options.http)?;
         Ok(Self {
             store,
             profile,
