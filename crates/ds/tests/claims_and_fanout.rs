@@ -85,7 +85,12 @@ async fn fresh_accounts_draining_one_victim_are_stopped_at_the_per_target_limit(
             let drainer = account(&api, &format!("drainer{i}"), &mut rng).await;
             let r = api.claim(&drainer.token, &victim.id).await;
             if i < 5 {
-                assert_eq!(r.status, StatusCode::OK, "claim {i}");
+                assert_eq!(
+                    r.status,
+                    StatusCode::OK,
+                    "claim {i}: {}",
+                    String::from_utf8_lossy(&r.body)
+                );
             } else {
                 r.assert_error(StatusCode::TOO_MANY_REQUESTS, "rate_limited");
                 let retry: u64 = r.headers["retry-after"].to_str().unwrap().parse().unwrap();
@@ -251,5 +256,26 @@ async fn a_welcome_naming_more_refs_than_the_member_limit_is_refused() {
         );
         let r = api.get("/v1/welcomes", Some(&add.bob.token)).await;
         assert_eq!(r.json()["welcomes"].as_array().unwrap().len(), 1);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_per_target_counter_counts_per_minute_on_both_engines() {
+    for (store, _guard) in engines().await {
+        let api = Api::new(store.clone());
+        let mut rng = rng();
+        let victim = account(&api, "counted", &mut rng).await;
+        let minute = 1_000;
+        for _ in 0..3 {
+            assert!(store.count_target_claim(&victim.id, minute, 3).await.unwrap());
+        }
+        assert!(!store.count_target_claim(&victim.id, minute, 3).await.unwrap());
+        assert!(!store.count_target_claim(&victim.id, minute, 3).await.unwrap());
+        // A new minute starts again.
+        assert!(store.count_target_claim(&victim.id, minute + 1, 3).await.unwrap());
+        // An unknown client is not counted, and not refused.
+        for _ in 0..5 {
+            assert!(store.count_target_claim("nobody-at-all", minute, 3).await.unwrap());
+        }
     }
 }
