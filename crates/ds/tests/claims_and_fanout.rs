@@ -267,15 +267,40 @@ async fn the_per_target_counter_counts_per_minute_on_both_engines() {
         let victim = account(&api, "counted", &mut rng).await;
         let minute = 1_000;
         for _ in 0..3 {
-            assert!(store.count_target_claim(&victim.id, minute, 3).await.unwrap());
+            assert!(
+                store
+                    .count_target_claim(&victim.id, minute, 3)
+                    .await
+                    .unwrap()
+            );
         }
-        assert!(!store.count_target_claim(&victim.id, minute, 3).await.unwrap());
-        assert!(!store.count_target_claim(&victim.id, minute, 3).await.unwrap());
+        assert!(
+            !store
+                .count_target_claim(&victim.id, minute, 3)
+                .await
+                .unwrap()
+        );
+        assert!(
+            !store
+                .count_target_claim(&victim.id, minute, 3)
+                .await
+                .unwrap()
+        );
         // A new minute starts again.
-        assert!(store.count_target_claim(&victim.id, minute + 1, 3).await.unwrap());
+        assert!(
+            store
+                .count_target_claim(&victim.id, minute + 1, 3)
+                .await
+                .unwrap()
+        );
         // An unknown client is not counted, and not refused.
         for _ in 0..5 {
-            assert!(store.count_target_claim("nobody-at-all", minute, 3).await.unwrap());
+            assert!(
+                store
+                    .count_target_claim("nobody-at-all", minute, 3)
+                    .await
+                    .unwrap()
+            );
         }
     }
 }
