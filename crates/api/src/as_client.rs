@@ -17,7 +17,7 @@ use crate::authentication::{
     CREDENTIAL_MEDIA_TYPE, ENROLMENT_MEDIA_TYPE, EnrolmentRequest, HealthResponse, NameRequest,
     RENEWAL_MEDIA_TYPE, RenewalRequest, RevokedResponse, RootResponse, TokenResponse,
 };
-use crate::{ApiError, BadResponse, Service, b64_decode};
+use crate::{ApiError, BadResponse, HttpLimits, Service, b64_decode};
 
 const SERVICE: Service = Service::Authentication;
 
@@ -35,27 +35,35 @@ pub struct RootInfo {
 pub struct AsClient {
     http: reqwest::Client,
     base: String,
+    /// Largest answer body read, bytes.
+    max_response: usize,
 }
 
 impl AsClient {
-    /// A client of the AS at `base_url` (e.g. `http://127.0.0.1:8081`), with a 30 s timeout.
+    /// A client of the AS at `base_url` (e.g. `http://127.0.0.1:8081`), under the default
+    /// [`HttpLimits`].
     pub fn new(base_url: &str) -> Result<Self, ApiError> {
-        let http = reqwest::Client::builder()
-            .timeout(std::time::Duration::from_secs(30))
-            .build()
-            .map_err(|e| ApiError::Unreachable {
-                service: SERVICE,
-                url: base_url.to_owned(),
-                reason: e.to_string(),
-            })?;
-        Ok(Self::with_http_client(http, base_url))
+        Self::with_limits(base_url, HttpLimits::DEFAULT)
     }
 
-    /// A client using a configured reqwest client.
+    /// [`AsClient::new`] under `limits`.
+    pub fn with_limits(base_url: &str, limits: HttpLimits) -> Result<Self, ApiError> {
+        let http = limits
+            .client()
+            .map_err(|e| crate::http::unreachable(SERVICE, base_url, &e))?;
+        Ok(Self {
+            max_response: limits.max_response,
+            ..Self::with_http_client(http, base_url)
+        })
+    }
+
+    /// A client using a configured reqwest client (its timeouts are the caller's), reading
+    /// answers of at most the default [`HttpLimits::max_response`].
     pub fn with_http_client(http: reqwest::Client, base_url: &str) -> Self {
         Self {
             http,
             base: base_url.trim_end_matches('/').to_owned(),
+            max_response: HttpLimits::DEFAULT.max_response,
         }
     }
 
@@ -79,7 +87,7 @@ impl AsClient {
     /// `GET /v1/as/health`: Ok if the AS and its store answer.
     pub async fn health(&self) -> Result<(), ApiError> {
         let response = self.send(self.http.get(self.url("/v1/as/health"))).await?;
-        let body: HealthResponse = json_of("the health check", response).await?;
+        let body: HealthResponse = json_of("the health check", response, self.max_response).await?;
         if body.status == "ok" {
             Ok(())
         } else {
@@ -90,7 +98,8 @@ impl AsClient {
     /// `GET /v1/as/root`: the trust anchor.
     pub async fn root(&self) -> Result<RootInfo, ApiError> {
         let response = self.send(self.http.get(self.url("/v1/as/root"))).await?;
-        let body: RootResponse = json_of("the root certificate request", response).await?;
+        let body: RootResponse =
+            json_of("the root certificate request", response, self.max_response).await?;
         let root_certificate = b64_decode(SERVICE, &body.root_certificate)?;
         Ok(RootInfo {
             cipher_suite: CipherSuite(body.cipher_suite),
@@ -108,7 +117,8 @@ impl AsClient {
                     .json(&NameRequest { name: name.into() }),
             )
             .await?;
-        let body: TokenResponse = json_of("the enrolment token request", response).await?;
+        let body: TokenResponse =
+            json_of("the enrolment token request", response, self.max_response).await?;
         Ok(body.token)
     }
 
@@ -123,7 +133,7 @@ impl AsClient {
                     .body(body),
             )
             .await?;
-        credential_of("the enrolment", response).await
+        credential_of("the enrolment", response, self.max_response).await
     }
 
     /// `POST /v1/as/renew`: a fresh credential for the same name, without a new token, for
@@ -141,7 +151,7 @@ impl AsClient {
                     .body(body),
             )
             .await?;
-        credential_of("the certificate renewal", response).await
+        credential_of("the certificate renewal", response, self.max_response).await
     }
 
     /// `POST /v1/as/revoke` (administrator): revokes `name`.
@@ -160,7 +170,8 @@ impl AsClient {
     /// `GET /v1/as/revoked`: identity URIs (`mls://<name>`) of the revoked clients.
     pub async fn revoked(&self) -> Result<Vec<String>, ApiError> {
         let response = self.send(self.http.get(self.url("/v1/as/revoked"))).await?;
-        let body: RevokedResponse = json_of("the revocation list request", response).await?;
+        let body: RevokedResponse =
+            json_of("the revocation list request", response, self.max_response).await?;
         Ok(body.revoked)
     }
 
@@ -204,26 +215,29 @@ fn protocol(message: String) -> ApiError {
     }
 }
 
-/// The body of a 2xx answer.
-async fn bytes_of(what: &str, response: reqwest::Response) -> Result<Vec<u8>, ApiError> {
-    let url = response.url().to_string();
+/// The body of a 2xx answer, at most `limit` bytes.
+async fn bytes_of(
+    what: &str,
+    response: reqwest::Response,
+    limit: usize,
+) -> Result<Vec<u8>, ApiError> {
     let response = success(what, response).await?;
-    response
-        .bytes()
-        .await
-        .map(|b| b.to_vec())
-        .map_err(|e| crate::ds_client::unreachable(SERVICE, &url, &e))
+    crate::http::body(SERVICE, response, limit).await
 }
 
 /// The credential of a 2xx [`CREDENTIAL_MEDIA_TYPE`] answer.
-async fn credential_of(what: &str, response: reqwest::Response) -> Result<Credential, ApiError> {
+async fn credential_of(
+    what: &str,
+    response: reqwest::Response,
+    limit: usize,
+) -> Result<Credential, ApiError> {
     let media = response
         .headers()
         .get(reqwest::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("")
         .to_owned();
-    let bytes = bytes_of(what, response).await?;
+    let bytes = bytes_of(what, response, limit).await?;
     if media != CREDENTIAL_MEDIA_TYPE {
         return Err(ApiError::BadResponse {
             service: SERVICE,
@@ -241,7 +255,8 @@ async fn credential_of(what: &str, response: reqwest::Response) -> Result<Creden
 async fn json_of<T: DeserializeOwned>(
     what: &str,
     response: reqwest::Response,
+    limit: usize,
 ) -> Result<T, ApiError> {
-    let bytes = bytes_of(what, response).await?;
+    let bytes = bytes_of(what, response, limit).await?;
     serde_json::from_slice(&bytes).map_err(|e| protocol(format!("bad JSON answer: {e}")))
 }

@@ -17,6 +17,7 @@ use conclave_crypto::{CipherSuite, CipherSuiteProvider, Secret};
 use reqwest::{Method, RequestBuilder, Response, StatusCode};
 use serde::de::DeserializeOwned;
 
+use crate::http::{self, HttpLimits};
 use crate::{ApiError, BadResponse, Service, b64_decode, b64_encode};
 
 const SERVICE: Service = Service::Delivery;
@@ -57,6 +58,7 @@ pub struct ClaimedKeyPackage {
 /// A Delivery Service client logged in as one client id.
 pub struct DsClient {
     http: reqwest::Client,
+    limits: HttpLimits,
     base: String,
     client_id: String,
     /// The suite of our signature key: signs the registration and the login challenges.
@@ -77,7 +79,9 @@ impl core::fmt::Debug for DsClient {
 /// Turns a non-success answer into an [`ApiError`].
 pub(crate) async fn refusal(service: Service, what: &str, response: Response) -> ApiError {
     let status = response.status();
-    let bytes = response.bytes().await.unwrap_or_default();
+    let bytes = http::body(service, response, http::MAX_ERROR_BODY)
+        .await
+        .unwrap_or_default();
     match serde_json::from_slice::<ErrorBody>(&bytes) {
         Ok(b) if b.error == "wrong_epoch" => ApiError::WrongEpoch {
             current: b.current_epoch.unwrap_or(0),
@@ -106,21 +110,16 @@ pub(crate) async fn refusal(service: Service, what: &str, response: Response) ->
     }
 }
 
-/// The transport failure of a request to `url`.
-pub(crate) fn unreachable(service: Service, url: &str, e: &reqwest::Error) -> ApiError {
-    ApiError::Unreachable {
-        service,
-        url: url.to_owned(),
-        reason: e.to_string(),
-    }
-}
+pub(crate) use http::unreachable;
 
-/// A JSON answer body.
+/// A JSON answer body of at most `limit` bytes.
 pub(crate) async fn json_body<T: DeserializeOwned>(
     service: Service,
     response: Response,
+    limit: usize,
 ) -> Result<T, ApiError> {
-    response.json().await.map_err(|e| ApiError::BadResponse {
+    let bytes = http::body(service, response, limit).await?;
+    serde_json::from_slice(&bytes).map_err(|e| ApiError::BadResponse {
         service,
         source: BadResponse::Json(e.to_string()),
     })
@@ -135,21 +134,37 @@ fn bad_mls(e: impl core::fmt::Display) -> ApiError {
 
 impl DsClient {
     /// A client of the DS at `base` (e.g. `http://127.0.0.1:8080`) for `client_id`, which
-    /// signs logins with `secret` under the signature scheme of `cs` (the suite of its key).
+    /// signs logins with `secret` under the signature scheme of `cs` (the suite of its key),
+    /// under the default [`HttpLimits`].
     pub fn new(
         base: &str,
         client_id: &str,
         cs: Box<dyn CipherSuiteProvider>,
         secret: Secret,
-    ) -> Self {
-        Self {
-            http: reqwest::Client::new(),
+    ) -> Result<Self, ApiError> {
+        Self::with_limits(base, client_id, cs, secret, HttpLimits::DEFAULT)
+    }
+
+    /// [`DsClient::new`] under `limits`.
+    pub fn with_limits(
+        base: &str,
+        client_id: &str,
+        cs: Box<dyn CipherSuiteProvider>,
+        secret: Secret,
+        limits: HttpLimits,
+    ) -> Result<Self, ApiError> {
+        let http = limits
+            .client()
+            .map_err(|e| unreachable(SERVICE, base, &e))?;
+        Ok(Self {
+            http,
+            limits,
             base: base.trim_end_matches('/').to_owned(),
             client_id: client_id.to_owned(),
             cs,
             secret,
             token: Mutex::new(None),
-        }
+        })
     }
 
     /// The base URL.
@@ -276,7 +291,8 @@ impl DsClient {
         if !response.status().is_success() {
             return Err(refusal(SERVICE, "the login challenge", response).await);
         }
-        let challenge: ChallengeResponse = json_body(SERVICE, response).await?;
+        let challenge: ChallengeResponse =
+            json_body(SERVICE, response, self.limits.max_response).await?;
         let raw = b64_decode(SERVICE, &challenge.challenge)?;
         let signature = wire::sign_challenge(
             self.cs.as_ref(),
@@ -298,7 +314,7 @@ impl DsClient {
         if !response.status().is_success() {
             return Err(refusal(SERVICE, "the login", response).await);
         }
-        let token: TokenResponse = json_body(SERVICE, response).await?;
+        let token: TokenResponse = json_body(SERVICE, response, self.limits.max_response).await?;
         if let Ok(mut slot) = self.token.lock() {
             *slot = Some(token.token.clone());
         }
@@ -361,6 +377,7 @@ impl DsClient {
         json_body(
             SERVICE,
             self.expect_ok("the KeyPackage stock", response).await?,
+            self.limits.max_response,
         )
         .await
     }
@@ -384,10 +401,7 @@ impl DsClient {
             .headers()
             .get(wire::LAST_RESORT_HEADER)
             .is_some_and(|v| v.as_bytes() == b"true");
-        let bytes = response
-            .bytes()
-            .await
-            .map_err(|e| unreachable(SERVICE, &self.base, &e))?;
+        let bytes = http::body(SERVICE, response, self.limits.max_response).await?;
         let message = MlsMessage::from_bytes(&bytes).map_err(bad_mls)?;
         Ok(ClaimedKeyPackage {
             message,
@@ -427,7 +441,12 @@ impl DsClient {
     pub async fn group(&self, group_id: &[u8]) -> Result<GroupView, ApiError> {
         let url = self.url(&format!("/v1/groups/{}", hex::encode(group_id)));
         let response = self.authed(|h| h.get(&url)).await?;
-        json_body(SERVICE, self.expect_ok("the group", response).await?).await
+        json_body(
+            SERVICE,
+            self.expect_ok("the group", response).await?,
+            self.limits.max_response,
+        )
+        .await
     }
 
     /// Posts a commit bundle; `Err(WrongEpoch)` when another commit won the epoch.
@@ -448,7 +467,12 @@ impl DsClient {
                     .body(body.clone())
             })
             .await?;
-        json_body(SERVICE, self.expect_ok("the commit", response).await?).await
+        json_body(
+            SERVICE,
+            self.expect_ok("the commit", response).await?,
+            self.limits.max_response,
+        )
+        .await
     }
 
     /// Posts an application message or proposal.
@@ -466,24 +490,40 @@ impl DsClient {
                     .body(body.clone())
             })
             .await?;
-        json_body(SERVICE, self.expect_ok("the message", response).await?).await
+        json_body(
+            SERVICE,
+            self.expect_ok("the message", response).await?,
+            self.limits.max_response,
+        )
+        .await
     }
 
-    /// Log entries after `after`, at most `limit`.
+    /// Log entries after `after`, at most `limit`. A page larger than
+    /// [`HttpLimits::max_response`] is asked for again with half the entries, down to one
+    /// (a page of large messages still arrives, one message at a time).
     pub async fn read_log(
         &self,
         group_id: &[u8],
         after: u64,
         limit: u32,
     ) -> Result<Vec<LogEntryView>, ApiError> {
-        let url = self.url(&format!(
-            "/v1/groups/{}/messages?after={after}&limit={limit}",
-            hex::encode(group_id)
-        ));
-        let response = self.authed(|h| h.get(&url)).await?;
-        let page: LogPage =
-            json_body(SERVICE, self.expect_ok("the group log", response).await?).await?;
-        Ok(page.entries)
+        let mut limit = limit.max(1);
+        loop {
+            let url = self.url(&format!(
+                "/v1/groups/{}/messages?after={after}&limit={limit}",
+                hex::encode(group_id)
+            ));
+            let response = self.authed(|h| h.get(&url)).await?;
+            let response = self.expect_ok("the group log", response).await?;
+            match json_body::<LogPage>(SERVICE, response, self.limits.max_response).await {
+                Ok(page) => return Ok(page.entries),
+                Err(ApiError::BadResponse {
+                    source: BadResponse::TooLarge { .. },
+                    ..
+                }) if limit > 1 => limit /= 2,
+                Err(e) => return Err(e),
+            }
+        }
     }
 
     /// Welcomes after `after`.
@@ -493,6 +533,7 @@ impl DsClient {
         let page: WelcomePage = json_body(
             SERVICE,
             self.expect_ok("the Welcome inbox", response).await?,
+            self.limits.max_response,
         )
         .await?;
         Ok(page.welcomes)
@@ -532,12 +573,8 @@ impl DsClient {
     pub async fn group_info(&self, group_id: &[u8]) -> Result<MlsMessage, ApiError> {
         let url = self.url(&format!("/v1/groups/{}/group-info", hex::encode(group_id)));
         let response = self.authed(|h| h.get(&url)).await?;
-        let bytes = self
-            .expect_ok("the GroupInfo", response)
-            .await?
-            .bytes()
-            .await
-            .map_err(|e| unreachable(SERVICE, &self.base, &e))?;
+        let response = self.expect_ok("the GroupInfo", response).await?;
+        let bytes = http::body(SERVICE, response, self.limits.max_response).await?;
         MlsMessage::from_bytes(&bytes).map_err(bad_mls)
     }
 
@@ -553,12 +590,8 @@ impl DsClient {
             hex::encode(group_id)
         ));
         let response = self.authed(|h| h.get(&url)).await?;
-        let bytes = self
-            .expect_ok("the external-join bundle", response)
-            .await?
-            .bytes()
-            .await
-            .map_err(|e| unreachable(SERVICE, &self.base, &e))?;
+        let response = self.expect_ok("the external-join bundle", response).await?;
+        let bytes = http::body(SERVICE, response, self.limits.max_response).await?;
         wire::ExternalJoinBundle::from_bytes(&bytes).map_err(bad_mls)
     }
 
@@ -585,10 +618,6 @@ impl DsClient {
         let url = self.url(path);
         let response = self.authed(|h| h.request(Method::GET, &url)).await?;
         let response = self.expect_ok(path, response).await?;
-        Ok(response
-            .bytes()
-            .await
-            .map_err(|e| unreachable(SERVICE, &self.base, &e))?
-            .to_vec())
+        http::body(SERVICE, response, self.limits.max_response).await
     }
 }

@@ -10,7 +10,8 @@
 //! - [`authentication`]: client names, the enrolment and renewal requests, and the AS's
 //!   bodies and media types;
 //! - [`as_client`]: [`AsClient`], the client side of the AS API;
-//! - [`clock`]: the wall clock, for the code around the sans-IO protocol crates.
+//! - [`clock`]: the wall clock, for the code around the sans-IO protocol crates;
+//! - [`http`]: [`HttpLimits`], the timeouts and response-size limit of both clients.
 //!
 //! Both HTTP clients report failures as one [`ApiError`], which names the service, the
 //! operation and what the server said.
@@ -22,9 +23,11 @@ pub mod authentication;
 pub mod clock;
 pub mod delivery;
 pub mod ds_client;
+pub mod http;
 
 pub use as_client::AsClient;
 pub use ds_client::DsClient;
+pub use http::HttpLimits;
 
 /// Which service an exchange was with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -133,6 +136,12 @@ pub enum BadResponse {
     /// Not valid base64 or hex.
     #[error("bad encoding: {0}")]
     Encoding(String),
+    /// The answer's body is longer than the client reads ([`HttpLimits::max_response`]).
+    #[error("the answer is larger than the limit of {limit} bytes")]
+    TooLarge {
+        /// The limit, bytes.
+        limit: usize,
+    },
     /// An MLS object that does not decode or is of the wrong kind.
     #[error("bad MLS object: {0}")]
     Mls(String),

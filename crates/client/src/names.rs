@@ -1,14 +1,14 @@
 //! Names shown to the user: a member's user name from its credential (`mls://<name>`,
-//! RFC 9420 §5.3 credentials as the AS issues them), a group's display name from its id, and
-//! a commit described in words.
+//! RFC 9420 §5.3 credentials as the AS issues them), the local name a joiner gives a group
+//! (group ids are random and carry no name), and a commit described in words.
 
 use std::collections::HashMap;
 
 use conclave_api::authentication::{is_valid_name, name_of_identity};
-use conclave_core::codepoints::CONCLAVE_TOPIC_COMPONENT;
+use conclave_core::codepoints::{CONCLAVE_GROUP_NAME_EXTENSION, CONCLAVE_TOPIC_COMPONENT};
 use conclave_core::credential::IdentityProvider;
 use conclave_core::group::{CommitSummary, Group};
-use conclave_core::messages::{LeafIndex, LeafNode, Sender};
+use conclave_core::messages::{Extension, LeafIndex, LeafNode, Sender};
 
 use crate::error::ClientError;
 
@@ -33,17 +33,58 @@ pub(crate) fn member_names(
         .collect()
 }
 
-/// The display name of a group id `name#suffix` (RFC 9420 leaves group ids opaque; ours
-/// carry the creator's name for the group so that joiners can name it).
-pub(crate) fn display_name(group_id: &[u8]) -> String {
-    let text = String::from_utf8_lossy(group_id);
-    let base = text.split('#').next().unwrap_or("group");
-    if is_valid_name(base) {
-        base.to_owned()
+/// The [`CONCLAVE_GROUP_NAME_EXTENSION`] carrying our local name of a group, for the
+/// GroupInfo of the Welcomes we send (never the published GroupInfo: the DS must not see
+/// group names, and group ids are random bytes).
+pub(crate) fn group_name_extension(name: &str) -> Extension {
+    Extension {
+        extension_type: CONCLAVE_GROUP_NAME_EXTENSION,
+        extension_data: name.as_bytes().to_vec(),
+    }
+}
+
+/// The local name a joiner gives a group (before making it unique among its groups): the
+/// adder's name for it from the Welcome's GroupInfo ([`group_name_extension`]), else one
+/// made of the group's topic ([`crate::topic`]: lower-case letters and digits, other
+/// characters as `-`), else `group`.
+pub(crate) fn joined_name(welcome_extensions: &[Extension], topic: Option<&str>) -> String {
+    let from_adder = welcome_extensions
+        .iter()
+        .find(|e| e.extension_type == CONCLAVE_GROUP_NAME_EXTENSION)
+        .and_then(|e| std::str::from_utf8(&e.extension_data).ok())
+        .filter(|name| is_valid_name(name));
+    if let Some(name) = from_adder {
+        return name.to_owned();
+    }
+    let from_topic: String = topic
+        .unwrap_or("")
+        .chars()
+        .map(|c| c.to_ascii_lowercase())
+        .map(|c| {
+            if c.is_ascii_lowercase() || c.is_ascii_digit() {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect::<String>()
+        .split('-')
+        .filter(|part| !part.is_empty())
+        .collect::<Vec<_>>()
+        .join("-")
+        .chars()
+        .take(MAX_GROUP_NAME_FROM_TOPIC)
+        .collect();
+    let from_topic = from_topic.trim_end_matches('-');
+    if is_valid_name(from_topic) {
+        from_topic.to_owned()
     } else {
         "group".to_owned()
     }
 }
+
+/// Longest local name made from a topic (room for a `-N` suffix within a name's 64).
+const MAX_GROUP_NAME_FROM_TOPIC: usize = 32;
 
 /// `Ok` if `name` is an acceptable user or group name.
 pub(crate) fn check_name(name: &str) -> Result<(), ClientError> {
@@ -125,4 +166,29 @@ pub(crate) fn describe_commit(
     }
     sentences.extend(topic_setters);
     sentences.join("; ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_joiner_takes_the_adders_name_then_the_topic_then_group() {
+        let named = [group_name_extension("friends")];
+        assert_eq!(joined_name(&named, Some("Friday lunch")), "friends");
+        // A name that is not a valid one is ignored.
+        let bad = [group_name_extension("Not A Name!")];
+        assert_eq!(joined_name(&bad, Some("Friday lunch")), "friday-lunch");
+        assert_eq!(
+            joined_name(&[], Some("  Ça va? Déjà 5 pm  ")),
+            "a-va-d-j-5-pm"
+        );
+        assert_eq!(joined_name(&[], Some("!!!")), "group");
+        assert_eq!(joined_name(&[], None), "group");
+        let long = "x".repeat(200);
+        assert_eq!(
+            joined_name(&[], Some(&long)).len(),
+            MAX_GROUP_NAME_FROM_TOPIC
+        );
+    }
 }

@@ -6,6 +6,9 @@
 //!   fields, which is how MLS writes `select (type) { case …: … }` (RFC 8446 §3.8). Decoding an
 //!   unknown discriminant is an error; types that must carry unknown values (extension types,
 //!   GREASE) implement the traits by hand instead.
+//! - `Decode::skip` reads past a value field by field, each vector by its length prefix, so
+//!   that counting a vector's elements before decoding them costs one pass over their
+//!   top-level fields.
 
 use proc_macro::TokenStream;
 use proc_macro2::{Span, TokenStream as TokenStream2};
@@ -163,18 +166,26 @@ fn construct(path: TokenStream2, fields: &Fields) -> TokenStream2 {
     }
 }
 
+/// Statements skipping `fields` in order (`Decode::skip` of each field's type).
+fn skip_fields(fields: &Fields) -> TokenStream2 {
+    let types = fields.iter().map(|f| &f.ty);
+    quote! { #( <#types as ::conclave_codec::Decode>::skip(reader)?; )* }
+}
+
 fn expand_decode(input: &DeriveInput) -> syn::Result<TokenStream2> {
     let name = &input.ident;
     let name_str = name.to_string();
     let (impl_generics, ty_generics, where_clause) = input.generics.split_for_impl();
-    let body = match &input.data {
+    let (body, skip_body) = match &input.data {
         Data::Struct(data) => {
             let value = construct(quote! { Self }, &data.fields);
-            quote! { Ok(#value) }
+            let skip = skip_fields(&data.fields);
+            (quote! { Ok(#value) }, quote! { #skip Ok(()) })
         }
         Data::Enum(data) => {
             let repr = enum_repr(input)?;
             let mut arms = Vec::new();
+            let mut skip_arms = Vec::new();
             for variant in &data.variants {
                 let vname = &variant.ident;
                 let Some((_, discriminant)) = &variant.discriminant else {
@@ -189,15 +200,32 @@ fn expand_decode(input: &DeriveInput) -> syn::Result<TokenStream2> {
                         return Ok(#value);
                     }
                 });
+                let skip = skip_fields(&variant.fields);
+                skip_arms.push(quote! {
+                    if tag == { let d: #repr = #discriminant; d } {
+                        #skip
+                        return Ok(());
+                    }
+                });
             }
-            quote! {
-                let tag: #repr = ::conclave_codec::Decode::decode(reader)?;
-                #(#arms)*
+            let unknown = quote! {
                 Err(::conclave_codec::CodecError::InvalidValue {
                     what: #name_str,
                     value: u64::from(tag),
                 })
-            }
+            };
+            (
+                quote! {
+                    let tag: #repr = ::conclave_codec::Decode::decode(reader)?;
+                    #(#arms)*
+                    #unknown
+                },
+                quote! {
+                    let tag: #repr = ::conclave_codec::Decode::decode(reader)?;
+                    #(#skip_arms)*
+                    #unknown
+                },
+            )
         }
         Data::Union(_) => {
             return Err(syn::Error::new_spanned(name, "unions cannot derive Decode"));
@@ -210,6 +238,11 @@ fn expand_decode(input: &DeriveInput) -> syn::Result<TokenStream2> {
                 reader: &mut ::conclave_codec::Reader<'_>,
             ) -> ::core::result::Result<Self, ::conclave_codec::CodecError> {
                 #body
+            }
+            fn skip(
+                reader: &mut ::conclave_codec::Reader<'_>,
+            ) -> ::core::result::Result<(), ::conclave_codec::CodecError> {
+                #skip_body
             }
         }
     })

@@ -19,6 +19,9 @@ macro_rules! integer {
             fn decode(reader: &mut Reader<'_>) -> Result<Self, CodecError> {
                 reader.$read()
             }
+            fn skip(reader: &mut Reader<'_>) -> Result<(), CodecError> {
+                reader.read_bytes(core::mem::size_of::<$ty>()).map(drop)
+            }
         }
     };
 }
@@ -48,6 +51,9 @@ impl Decode for u8 {
     fn decode(reader: &mut Reader<'_>) -> Result<Self, CodecError> {
         reader.read_u8()
     }
+    fn skip(reader: &mut Reader<'_>) -> Result<(), CodecError> {
+        reader.read_bytes(1).map(drop)
+    }
     fn decode_all(reader: &mut Reader<'_>) -> Result<Vec<Self>, CodecError> {
         let rest = reader.read_bytes(reader.remaining())?;
         Ok(rest.to_vec())
@@ -68,6 +74,9 @@ impl<const N: usize> Decode for [u8; N] {
     fn decode(reader: &mut Reader<'_>) -> Result<Self, CodecError> {
         reader.read_array()
     }
+    fn skip(reader: &mut Reader<'_>) -> Result<(), CodecError> {
+        reader.read_bytes(N).map(drop)
+    }
 }
 
 /// `T items<V>`: the length prefix counts bytes, not items.
@@ -85,6 +94,10 @@ impl<T: Encode> Encode for Vec<T> {
 impl<T: Decode> Decode for Vec<T> {
     fn decode(reader: &mut Reader<'_>) -> Result<Self, CodecError> {
         reader.read_vector()
+    }
+    /// By the length prefix: the elements are checked when the vector is decoded.
+    fn skip(reader: &mut Reader<'_>) -> Result<(), CodecError> {
+        reader.read_opaque().map(drop)
     }
 }
 
@@ -117,6 +130,16 @@ impl<T: Decode> Decode for Option<T> {
             }),
         }
     }
+    fn skip(reader: &mut Reader<'_>) -> Result<(), CodecError> {
+        match reader.read_u8()? {
+            0 => Ok(()),
+            1 => T::skip(reader),
+            other => Err(CodecError::InvalidValue {
+                what: "optional presence",
+                value: other.into(),
+            }),
+        }
+    }
 }
 
 impl<T: Encode + ?Sized> Encode for &T {
@@ -140,6 +163,9 @@ impl<T: Encode> Encode for Box<T> {
 impl<T: Decode> Decode for Box<T> {
     fn decode(reader: &mut Reader<'_>) -> Result<Self, CodecError> {
         T::decode(reader).map(Box::new)
+    }
+    fn skip(reader: &mut Reader<'_>) -> Result<(), CodecError> {
+        T::skip(reader)
     }
 }
 

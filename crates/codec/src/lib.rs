@@ -15,6 +15,10 @@
 //!   the `0b11` prefix is invalid.
 //! - A length beyond the remaining input is an error, checked before anything is allocated,
 //!   so no decode allocates more than the input length justifies.
+//! - A vector's elements are counted ([`Decode::skip`]) before they are decoded into a
+//!   vector allocated once at its exact size ([`Decode::decode_all`]): a vector costs
+//!   `size_of::<T>()` bytes per element, never spare capacity or a reallocation's two
+//!   buffers.
 //! - [`Decode::from_bytes`] rejects trailing bytes after a whole object.
 //! - `optional<T>` presence bytes other than 0 and 1 are rejected.
 
@@ -83,14 +87,28 @@ pub trait Decode: Sized {
         Ok(value)
     }
 
+    /// Reads past one value without keeping it. The default decodes it; the codec's own
+    /// types and the derive skip a vector by its length prefix, without decoding its
+    /// elements.
+    fn skip(reader: &mut Reader<'_>) -> Result<(), CodecError> {
+        Self::decode(reader).map(drop)
+    }
+
     /// Decodes values until `reader` is exhausted (the body of a vector).
+    ///
+    /// The values are counted first ([`Decode::skip`]), so the vector is allocated once at
+    /// its exact size: memory is `size_of::<Self>()` per value, never a growing vector's
+    /// spare capacity or the two buffers of a reallocation (a body of one-byte values
+    /// would otherwise briefly take twice that).
     ///
     /// Overridden by `u8` to copy in one step.
     fn decode_all(reader: &mut Reader<'_>) -> Result<Vec<Self>, CodecError> {
-        let mut items = Vec::new();
-        while !reader.is_empty() {
+        let count = reader.count_values(Self::skip)?;
+        let mut items = Vec::with_capacity(count);
+        for _ in 0..count {
             items.push(Self::decode(reader)?);
         }
+        reader.finish()?;
         Ok(items)
     }
 }

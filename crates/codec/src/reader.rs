@@ -98,6 +98,48 @@ impl<'a> Reader<'a> {
         self.read_opaque().map(Reader::new)
     }
 
+    /// Reads values with `read` until the input is exhausted (the body of a vector).
+    ///
+    /// The vector grows by doubling, but never past one slot per unread input byte (every
+    /// value takes at least one byte): a body of `n` one-byte values ends with capacity `n`,
+    /// not up to `2n`, and nothing is reserved for values the input cannot hold.
+    pub fn read_until_end<T>(
+        &mut self,
+        mut read: impl FnMut(&mut Self) -> Result<T, CodecError>,
+    ) -> Result<Vec<T>, CodecError> {
+        let mut items = Vec::new();
+        while !self.is_empty() {
+            if items.len() == items.capacity() {
+                items.reserve_exact(items.len().max(4).min(self.remaining()));
+            }
+            items.push(read(self)?);
+        }
+        Ok(items)
+    }
+
+    /// Counts the values `skip` reads before the input is exhausted, without consuming
+    /// anything. A value must take at least one byte, so the count is at most the input's
+    /// length.
+    pub fn count_values(
+        &self,
+        mut skip: impl FnMut(&mut Self) -> Result<(), CodecError>,
+    ) -> Result<usize, CodecError> {
+        let mut probe = self.clone();
+        let mut count = 0usize;
+        while !probe.is_empty() {
+            let before = probe.remaining();
+            skip(&mut probe)?;
+            if probe.remaining() >= before {
+                return Err(CodecError::Malformed {
+                    what: "vector",
+                    reason: "an element takes no bytes",
+                });
+            }
+            count = count.saturating_add(1);
+        }
+        Ok(count)
+    }
+
     /// Reads a vector `T items<V>`.
     pub fn read_vector<T: Decode>(&mut self) -> Result<Vec<T>, CodecError> {
         let mut body = self.read_vector_body()?;

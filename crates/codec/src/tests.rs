@@ -188,3 +188,59 @@ proptest! {
         }
     }
 }
+
+#[derive(Debug, Clone, PartialEq, Eq, crate::Encode, crate::Decode)]
+struct Nothing;
+
+#[test]
+fn a_vector_is_allocated_at_its_exact_size() {
+    for count in [0usize, 1, 5, 1000, 4097] {
+        let items: Vec<Option<u8>> = (0..count).map(|i| (i % 3 != 0).then_some(7)).collect();
+        let bytes = items.to_bytes().unwrap();
+        let decoded = Vec::<Option<u8>>::from_bytes(&bytes).unwrap();
+        assert_eq!(decoded, items);
+        assert_eq!(decoded.capacity(), count, "{count} values");
+    }
+    let choices = vec![
+        Choice::Empty,
+        Choice::One(3),
+        Choice::Named {
+            x: 9,
+            y: vec![1; 70],
+        },
+    ];
+    let decoded = Vec::<Choice>::from_bytes(&choices.to_bytes().unwrap()).unwrap();
+    assert_eq!(decoded, choices);
+    assert_eq!(decoded.capacity(), 3);
+}
+
+#[test]
+fn skip_reads_exactly_what_decode_reads() {
+    let sample = Sample {
+        a: 1,
+        bytes: vec![2; 3],
+        nested: vec![vec![], vec![4; 100]],
+        maybe: Some(5),
+        fixed: [6; 4],
+    };
+    let mut bytes = sample.to_bytes().unwrap();
+    bytes.push(0xEE);
+    let mut reader = Reader::new(&bytes);
+    Sample::skip(&mut reader).unwrap();
+    assert_eq!(reader.remaining(), 1);
+    // A bad optional or an unknown variant is refused by skip as by decode.
+    assert!(Option::<u8>::skip(&mut Reader::new(&[2])).is_err());
+    assert!(Choice::skip(&mut Reader::new(&[0, 9])).is_err());
+}
+
+#[test]
+fn a_vector_of_elements_of_no_bytes_is_refused_not_looped_on() {
+    // Before vectors were counted, decoding this spun forever pushing zero-sized values.
+    let mut bytes = Vec::new();
+    write_varint(&mut bytes, 1).unwrap();
+    bytes.push(0);
+    assert!(matches!(
+        Vec::<Nothing>::from_bytes(&bytes),
+        Err(CodecError::Malformed { .. })
+    ));
+}

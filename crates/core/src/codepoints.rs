@@ -120,6 +120,13 @@ pub const CONCLAVE_TOPIC_MAX_BYTES: usize = 256;
 /// library reads and writes it. Groups without it predate it and use `mls_private_message`.
 pub const CONCLAVE_HANDSHAKES_COMPONENT: ComponentId = ComponentId(0x8C02);
 
+/// Conclave's group name for joiners (GroupInfo extension in the Welcome only): the adder's
+/// local name of the group, which the joiner takes as its own local name. Group ids are
+/// random bytes, so that the Delivery Service sees no name; the Welcome's GroupInfo is
+/// encrypted to the joiners (RFC 9420 §12.4.3.1). A private-use extension type (RFC 9420
+/// §17.3: 0xF000-0xFFFF).
+pub const CONCLAVE_GROUP_NAME_EXTENSION: ExtensionType = ExtensionType(0xFC01);
+
 // ---- labels ----------------------------------------------------------------------------
 
 /// `base_label` of a `ComponentOperationLabel` in draft-ietf-mls-extensions-09 and later

@@ -321,7 +321,10 @@ impl GeneratedPath {
                 })
             })
             .collect::<Result<_, TreeKemError>>()?;
-        Ok(UpdatePath { leaf_node, nodes })
+        Ok(UpdatePath {
+            leaf_node: Box::new(leaf_node),
+            nodes,
+        })
     }
 
     /// The committer's private keys after the commit: its new leaf key and every node of its

@@ -347,7 +347,7 @@ mod tests {
             version: ProtocolVersion::MLS10,
             cipher_suite: SUITE,
             init_key: HpkePublicKey(init.public_key),
-            leaf_node: LeafNode {
+            leaf_node: Box::new(LeafNode {
                 encryption_key: HpkePublicKey(vec![seed; 32]),
                 signature_key: SignaturePublicKey(vec![seed; 32]),
                 credential: Credential::Basic {
@@ -360,7 +360,7 @@ mod tests {
                 }),
                 extensions: vec![],
                 signature: vec![],
-            },
+            }),
             extensions: vec![],
             signature: vec![],
         };

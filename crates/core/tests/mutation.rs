@@ -868,7 +868,7 @@ fn external_commit_mutations() {
         let erin = identity("erin", fx.suite, &mut fx.rng);
         key_package(&erin, fx.suite, &mut fx.rng).key_package
     };
-    let proposal = |p: Proposal| ProposalOrRef::Proposal(p);
+    let proposal = ProposalOrRef::proposal;
     let mut cases: Vec<(&str, FramedContent, Option<Vec<u8>>)> = Vec::new();
     let mut c = body.clone();
     c.proposals.reverse();
@@ -896,7 +896,9 @@ fn external_commit_mutations() {
         .push(ProposalOrRef::Reference(ProposalRef(vec![1; 32])));
     cases.push(("with a reference", with_commit(c), tag.clone()));
     let mut c = body.clone();
-    if let ProposalOrRef::Proposal(Proposal::ExternalInit(e)) = &mut c.proposals[0] {
+    if let ProposalOrRef::Proposal(p) = &mut c.proposals[0]
+        && let Proposal::ExternalInit(e) = p.as_mut()
+    {
         e.kem_output[0] ^= 1;
     }
     cases.push(("damaged kem_output", with_commit(c), tag.clone()));
@@ -1024,7 +1026,7 @@ fn external_join_mutations() {
     let mut c = body.clone();
     let dave = fx.groups[DAVE].own_leaf();
     c.proposals
-        .push(ProposalOrRef::Proposal(Proposal::Remove(Remove {
+        .push(ProposalOrRef::proposal(Proposal::Remove(Remove {
             removed: dave,
         })));
     let content = FramedContent {
@@ -1054,7 +1056,7 @@ fn external_join_mutations() {
 // ---- application data (draft-ietf-mls-extensions-10 §4.7, §4.8, §6.1) ----------------------
 
 fn app_update(component: ComponentId, op: AppDataUpdateOperation) -> ProposalOrRef {
-    ProposalOrRef::Proposal(Proposal::Extension(ExtensionProposal::new(
+    ProposalOrRef::proposal(Proposal::Extension(ExtensionProposal::new(
         CodepointProfile::Draft,
         ExtensionProposalBody::AppDataUpdate(AppDataUpdate {
             component_id: component,
@@ -1064,7 +1066,7 @@ fn app_update(component: ComponentId, op: AppDataUpdateOperation) -> ProposalOrR
 }
 
 fn app_ephemeral(component: ComponentId, data: Vec<u8>) -> ProposalOrRef {
-    ProposalOrRef::Proposal(Proposal::Extension(ExtensionProposal::new(
+    ProposalOrRef::proposal(Proposal::Extension(ExtensionProposal::new(
         CodepointProfile::Draft,
         ExtensionProposalBody::AppEphemeral(AppEphemeral {
             component_id: component,
@@ -1151,7 +1153,7 @@ fn external_commit_app_data_mutations() {
     .unwrap();
     // A proposal under another profile's codepoint (mls-rs's SelfRemove) decodes, and the
     // group refuses the codepoint.
-    let other_profile = ProposalOrRef::Proposal(Proposal::Extension(ExtensionProposal {
+    let other_profile = ProposalOrRef::proposal(Proposal::Extension(ExtensionProposal {
         proposal_type: SELF_REMOVE_PROPOSAL_MLS_RS,
         body: ExtensionProposalBody::SelfRemove(SelfRemove),
     }));

@@ -2,7 +2,9 @@
 //! it without any group secret, turned into the [`CommitRecord`] the store applies.
 
 use conclave_codec::{Decode, Encode};
-use conclave_core::messages::{ContentType, MlsMessage, ProtocolVersion, RatchetTreeNodes, Sender};
+use conclave_core::messages::{
+    ContentType, EncryptedGroupSecrets, MlsMessage, ProtocolVersion, RatchetTreeNodes, Sender,
+};
 
 use conclave_api::delivery::CommitBundle;
 
@@ -11,11 +13,30 @@ use crate::header as mls_header;
 use crate::ids::check_client_id;
 use crate::store::{CommitRecord, MAX_STORED};
 
+/// The KeyPackageRefs a Welcome is routed by (RFC 9420 §12.4.3.1: one `EncryptedGroupSecrets`
+/// per new member), each once: a Welcome names at most `max_members` distinct refs, else it is
+/// refused (400), so that one Welcome cannot fan out to an unbounded number of inboxes.
+pub(crate) fn welcome_refs(
+    max_members: usize,
+    secrets: &[EncryptedGroupSecrets],
+) -> Result<Vec<Vec<u8>>, DsError> {
+    let mut refs: Vec<&[u8]> = secrets.iter().map(|s| s.new_member.0.as_slice()).collect();
+    refs.sort_unstable();
+    refs.dedup();
+    if refs.len() > max_members {
+        return Err(DsError::BadRequest(format!(
+            "the Welcome names {} new members; a group has at most {max_members}",
+            refs.len()
+        )));
+    }
+    Ok(refs.into_iter().map(<[u8]>::to_vec).collect())
+}
+
 /// Checks what the DS can see of a commit bundle posted by `client_id` for `group_id`, and
 /// makes the store's record of it. The DS reads only clear headers (RFC 9420 §6): the
 /// commit's (a commit, for this group, from a member or a new member, RFC 9420 §12.4.3.2),
 /// the GroupInfo's (this group, the next epoch), the Welcome's (the group's cipher suite;
-/// its KeyPackageRefs route it), the tree's encoding and the member list (1 to
+/// its KeyPackageRefs route it, [`welcome_refs`]), the tree's encoding and the member list (1 to
 /// `max_members` valid client ids, sorted and deduplicated). Every refusal is a 400.
 pub(crate) fn check_commit_bundle(
     max_members: usize,
@@ -85,11 +106,7 @@ pub(crate) fn check_commit_bundle(
                     "the Welcome's cipher suite is not the group's".into(),
                 ));
             }
-            let refs = welcome
-                .secrets
-                .iter()
-                .map(|s| s.new_member.0.clone())
-                .collect();
+            let refs = welcome_refs(max_members, &welcome.secrets)?;
             let data = message
                 .to_bytes()
                 .map_err(|e| DsError::BadRequest(format!("welcome: {e}")))?;

@@ -22,6 +22,9 @@ pub struct DsConfig {
     pub max_body: usize,
     /// KeyPackage claims allowed per claiming client per minute.
     pub claims_per_minute: u32,
+    /// Claims of one client's KeyPackages allowed per minute, by all claimers together
+    /// (0: no limit). Past it a claim is answered 429 with `Retry-After`.
+    pub claims_per_target_per_minute: u32,
     /// Most log entries or Welcomes in one page.
     pub max_page: u32,
     /// Most members a commit bundle may declare.
@@ -64,6 +67,10 @@ impl core::fmt::Debug for DsConfig {
             .field("challenge_lifetime", &self.challenge_lifetime)
             .field("max_body", &self.max_body)
             .field("claims_per_minute", &self.claims_per_minute)
+            .field(
+                "claims_per_target_per_minute",
+                &self.claims_per_target_per_minute,
+            )
             .field("max_page", &self.max_page)
             .field("max_members", &self.max_members)
             .field("retention", &self.retention)
@@ -89,6 +96,7 @@ impl Default for DsConfig {
             challenge_lifetime: 60,
             max_body: 4 << 20,
             claims_per_minute: 60,
+            claims_per_target_per_minute: 30,
             max_page: 1000,
             max_members: 100_000,
             retention: None,

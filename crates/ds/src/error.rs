@@ -94,6 +94,15 @@ pub enum DsError {
     /// The service is at a capacity limit (503), e.g. its WebSocket cap.
     #[error("{0}")]
     Unavailable(String),
+    /// Too many requests of this kind until a known time (429 with `Retry-After`, RFC 9110
+    /// §10.2.3).
+    #[error("{message}")]
+    RetryAfter {
+        /// What was limited.
+        message: String,
+        /// Seconds until a retry can succeed.
+        seconds: u64,
+    },
     /// The storage failed (503).
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -127,8 +136,10 @@ impl DsError {
             Self::UnsupportedMediaType(_) => {
                 (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
             }
-            Self::RateLimited(_) => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
             Self::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+            Self::RateLimited(_) | Self::RetryAfter { .. } => {
+                (StatusCode::TOO_MANY_REQUESTS, "rate_limited")
+            }
             Self::Store(_) => (StatusCode::SERVICE_UNAVAILABLE, "storage_unavailable"),
             Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
@@ -158,6 +169,12 @@ impl IntoResponse for DsError {
             message,
             current_epoch,
         };
-        (status, axum::Json(body)).into_response()
+        let mut response = (status, axum::Json(body)).into_response();
+        if let Self::RetryAfter { seconds, .. } = &self {
+            response
+                .headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, (*seconds).into());
+        }
+        response
     }
 }

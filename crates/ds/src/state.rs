@@ -160,13 +160,42 @@ impl AppState {
             *entry = (window, 0);
         }
         if entry.1 >= self.config.claims_per_minute {
-            return Err(DsError::RateLimited(format!(
-                "at most {} KeyPackage claims per minute",
-                self.config.claims_per_minute
-            )));
+            return Err(DsError::RetryAfter {
+                message: format!(
+                    "at most {} KeyPackage claims per minute",
+                    self.config.claims_per_minute
+                ),
+                seconds: 60 - self.now() % 60,
+            });
         }
         entry.1 += 1;
         Ok(())
+    }
+
+    /// Counts a claim of `owner`'s KeyPackages, by anyone; refuses past the per-target limit
+    /// ([`DsConfig::claims_per_target_per_minute`](crate::DsConfig), 0: no limit), so that
+    /// fresh accounts cannot drain a victim's one-time KeyPackages (RFC 9420 §16.8).
+    pub(crate) async fn count_target_claim(&self, owner: &str) -> Result<(), DsError> {
+        let limit = self.config.claims_per_target_per_minute;
+        if limit == 0 {
+            return Ok(());
+        }
+        let now = self.now();
+        if self
+            .store
+            .count_target_claim(owner, now / 60, limit)
+            .await?
+        {
+            Ok(())
+        } else {
+            Err(DsError::RetryAfter {
+                message: format!(
+                    "at most {limit} claims of client {owner}'s KeyPackages per minute; \
+                     try again later"
+                ),
+                seconds: 60 - now % 60,
+            })
+        }
     }
 
     /// Runs one retention pass (expired auth material and KeyPackages; old log entries when a

@@ -362,3 +362,159 @@ async fn attacks_on(store: Arc<dyn Store>) {
         (3, sorted(&[&alice.id, &eve.id]))
     );
 }
+
+/// A member whose handshakes are SemiPrivateMessages (draft-mahy-mls-semiprivatemessage-07).
+fn semi_private_params(signer: &SigningIdentity) -> conclave_core::group::MemberParams {
+    let mut params = public_params(signer);
+    params.config.handshake_wire_format =
+        conclave_core::codepoints::SEMI_PRIVATE_MESSAGE_WIRE_FORMAT;
+    params
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_semi_private_group_is_verified_once_the_ds_opens_its_handshakes() {
+    for (store, _guard) in engines().await {
+        semi_private_on(store).await;
+    }
+}
+
+async fn semi_private_on(store: Arc<dyn Store>) {
+    use conclave_codec::Decode as _;
+    let api = Api::new(store);
+    let mut rng = rng();
+    let now = api.clock.now();
+    let alice = client(&api, "alice", &mut rng).await;
+    let bob = client(&api, "bob", &mut rng).await;
+    let eve = client(&api, "eve", &mut rng).await;
+    let r = api
+        .get(
+            &format!("/v1/ds/external-receiver?cipher_suite={}", SUITE.0),
+            None,
+        )
+        .await;
+    ok(&r);
+    let receiver = conclave_core::messages::ExternalReceiver::from_bytes(&r.body).unwrap();
+
+    let gid_bytes = unique("semi").into_bytes();
+    let gid = hex::encode(&gid_bytes);
+    let mut a = Group::create(
+        semi_private_params(&alice.signer),
+        NewGroup::new(SUITE, gid_bytes)
+            .with_external_receivers(vec![receiver])
+            .unwrap(),
+        now,
+        &mut rng,
+    )
+    .unwrap();
+    let info = a.group_info(true).unwrap().to_bytes().unwrap();
+    let r = api
+        .post_json(
+            "/v1/groups",
+            Some(&alice.token),
+            serde_json::json!({"group_id": gid, "group_info": STANDARD.encode(&info)}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.json());
+
+    // Alice adds Bob in a semi-private commit whose bundle names Eve: the DS opens the
+    // commit, verifies it and keeps Alice and Bob.
+    let bob_kp =
+        KeyPackageBundle::generate(&semi_private_params(&bob.signer), SUITE, now, &mut rng)
+            .unwrap();
+    let add_bob = a
+        .commit(
+            &CommitOptions {
+                proposals: vec![Proposal::Add(Add {
+                    key_package: bob_kp.key_package.clone(),
+                })],
+                ..CommitOptions::default()
+            },
+            now,
+            &mut rng,
+        )
+        .unwrap();
+    assert!(matches!(
+        add_bob.commit.body,
+        MlsMessageBody::SemiPrivateMessage(_)
+    ));
+    // A tampered ciphertext does not open: refused, nothing changes.
+    let mut tampered = bundle_declaring(&add_bob, &[&alice.id, &bob.id]);
+    if let MlsMessageBody::SemiPrivateMessage(m) = &mut tampered.commit.body {
+        let last = m.ciphertext.len() - 1;
+        m.ciphertext[last] ^= 1;
+    }
+    refused(
+        &api.post_bundle(&alice.token, &gid, &tampered).await,
+        StatusCode::BAD_REQUEST,
+        "semi-private",
+    );
+    ok(&api
+        .post_bundle(
+            &alice.token,
+            &gid,
+            &bundle_declaring(&add_bob, &[&alice.id, &eve.id]),
+        )
+        .await);
+    a.merge_pending_commit().unwrap();
+    assert_eq!(
+        members(&api, &alice.token, &gid).await,
+        (1, sorted(&[&alice.id, &bob.id]))
+    );
+    let MlsMessageBody::Welcome(welcome) = &add_bob.welcome.as_ref().unwrap().body else {
+        panic!("not a Welcome")
+    };
+    let mut b = Group::join(
+        semi_private_params(&bob.signer),
+        welcome,
+        &bob_kp,
+        &JoinOptions::default(),
+        now,
+    )
+    .unwrap();
+    // Bob cannot post Alice's semi-private commit.
+    let alice_update = a.commit(&CommitOptions::default(), now, &mut rng).unwrap();
+    a.clear_pending_commit();
+    refused(
+        &api.post_bundle(
+            &bob.token,
+            &gid,
+            &bundle_declaring(&alice_update, &[&bob.id]),
+        )
+        .await,
+        StatusCode::FORBIDDEN,
+        "cannot post it",
+    );
+    // Bob's own semi-private commit removing Alice, declaring Eve: the DS keeps Bob alone.
+    let remove_alice = b
+        .commit(
+            &CommitOptions {
+                proposals: vec![Proposal::Remove(Remove {
+                    removed: a.own_leaf(),
+                })],
+                ..CommitOptions::default()
+            },
+            now,
+            &mut rng,
+        )
+        .unwrap();
+    ok(&api
+        .post_bundle(
+            &bob.token,
+            &gid,
+            &bundle_declaring(&remove_alice, &[&bob.id, &eve.id]),
+        )
+        .await);
+    assert_eq!(
+        members(&api, &bob.token, &gid).await,
+        (2, sorted(&[&bob.id]))
+    );
+    // Alice learns of her removal from the log, as a member does.
+    let log = api.read_log(&alice.token, &gid, 1).await;
+    let Some((_, last)) = log.last() else {
+        panic!("no log")
+    };
+    let ProcessedMessage::Commit(summary) = a.process_message(last, now).unwrap() else {
+        panic!("not a commit")
+    };
+    assert_eq!(summary.removed, vec![a.own_leaf()]);
+}

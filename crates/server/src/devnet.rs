@@ -174,6 +174,7 @@ impl Devnet {
         let config = conclave_ds::DsConfig {
             // A devnet serves demos and large local adds: no practical claim limit.
             claims_per_minute: 1_000_000,
+            claims_per_target_per_minute: 0,
             max_body: 64 << 20,
             credential_policy: options
                 .check_credentials

@@ -75,7 +75,7 @@ async fn client(base: &str, name: &str, rng: &mut SeededRng) -> Client {
     let id = unique(name);
     let signer = identity(&id, rng);
     let cs = RustCryptoProvider.cipher_suite_provider(SUITE).unwrap();
-    let ds = DsClient::new(base, &id, cs, signer.secret_key.clone());
+    let ds = DsClient::new(base, &id, cs, signer.secret_key.clone()).unwrap();
     ds.register(
         signer.public_key.as_ref(),
         &signer.credential.to_bytes().unwrap(),
@@ -373,7 +373,11 @@ async fn verified_group_under_attack(database: &str) {
         (1, sorted(&[&alice.id, &bob.id]))
     );
     refused(mallory.ds.group(&gid).await, 404, "no such group");
-    refused(mallory.ds.read_log(&gid, 0, 100).await, 404, "no such group");
+    refused(
+        mallory.ds.read_log(&gid, 0, 100).await,
+        404,
+        "no such group",
+    );
     assert!(mallory.ds.welcomes(0).await.unwrap().is_empty());
     let group = bob
         .join_by_welcome(public_params(&bob.signer), &bob_kp)
@@ -548,7 +552,11 @@ async fn verified_group_under_attack(database: &str) {
     let log = alice.ds.read_log(&gid, 0, 1000).await.unwrap();
     assert_eq!(log.len(), 9);
     assert!(log.iter().all(|e| e.sender != mallory.id));
-    refused(mallory.ds.read_log(&gid, 0, 100).await, 404, "no such group");
+    refused(
+        mallory.ds.read_log(&gid, 0, 100).await,
+        404,
+        "no such group",
+    );
 }
 
 /// The unverified counterpart: a group whose handshakes are PrivateMessages, created

@@ -1,7 +1,8 @@
 //! The client library against an in-process devnet (DS + AS over HTTP on loopback, SQLite):
 //! an offline member catching up 50 epochs in order, a commit that loses the race for its
 //! epoch and is retried, credential refusals (expired, foreign root, revoked), a
-//! desynchronization reported instead of papered over, leaving, and the group topic.
+//! desynchronization reported instead of papered over, leaving, the group topic, and group
+//! ids that show the DS no name.
 
 // Test code: a panic is a test failure (clippy.toml allows this in #[test] functions; the
 // helpers of this file are test code too).
@@ -102,6 +103,38 @@ async fn offline_member_catches_up_fifty_epochs_in_order() {
         (last.sender.as_str(), last.body.as_str()),
         ("dave", "back online")
     );
+    net.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_ds_sees_a_random_group_id_and_joiners_learn_the_name_from_the_welcome() {
+    let dir = tempfile::tempdir().unwrap();
+    let net = devnet(dir.path()).await;
+    let mut alice = user(&net, dir.path(), "alice").await;
+    let mut bob = user(&net, dir.path(), "bob").await;
+    let name = "secret-plans";
+    let summary = alice.create_group(name).await.unwrap();
+    let gid = hex::decode(&summary.group_id).unwrap();
+    assert_eq!(gid.len(), 16, "a random 16-byte group id");
+    let shows_name = |bytes: &[u8]| bytes.windows(6).any(|w| w == b"secret");
+    assert!(!shows_name(&gid));
+    alice.add_members(name, &names(&["bob"])).await.unwrap();
+    alice.send(name, "hello").await.unwrap();
+
+    // Bob names the group as Alice does, from the Welcome's encrypted GroupInfo.
+    bob.sync().await.unwrap();
+    assert_eq!(bob.group(name).unwrap().group_id, summary.group_id);
+
+    // What the DS holds of the group never shows its name: the GroupInfo it serves and the
+    // log.
+    let info = alice.ds().group_info(&gid).await.unwrap();
+    assert!(!shows_name(
+        &conclave_codec::Encode::to_bytes(&info).unwrap()
+    ));
+    for entry in alice.ds().read_log(&gid, 0, 100).await.unwrap() {
+        let bytes = conclave_api::b64_decode(conclave_api::Service::Delivery, &entry.message);
+        assert!(!shows_name(&bytes.unwrap()));
+    }
     net.shutdown().await.unwrap();
 }
 
@@ -384,7 +417,10 @@ async fn an_invalid_commit_accepted_by_the_ds_is_reported_as_a_desync() {
     // The same garbage in a verified (semi-private) group is refused by the DS: a handshake
     // it cannot read and verify does not enter the log.
     alice.create_group("guarded").await.unwrap();
-    alice.add_members("guarded", &names(&["bob"])).await.unwrap();
+    alice
+        .add_members("guarded", &names(&["bob"]))
+        .await
+        .unwrap();
     bob.sync().await.unwrap();
     let guarded_id = hex::decode(alice.group("guarded").unwrap().group_id).unwrap();
     let guarded_epoch = alice.epoch("guarded").unwrap();

@@ -6,7 +6,10 @@
 //!   every acknowledged message is present exactly once, at its acknowledged position;
 //! - wake-ups across nodes: 2 DS processes on one PostgreSQL; a WebSocket on node B hears of
 //!   a commit and an application message posted through node A (once each), also after
-//!   the listening connections were killed.
+//!   the listening connections were killed;
+//! - memory: the DS refuses 4 MiB decode-amplification bodies (a tree of blank nodes, a
+//!   member list of empty ids, a Welcome of empty secrets, a KeyPackage batch of minimal
+//!   messages) with its peak resident memory (`VmHWM`) under a stated bound.
 //!
 //! The DS never verifies MLS cryptography, so these tests send structurally valid but
 //! unsigned MLS messages (built with the conclave_core codec): cheap enough for thousands.
@@ -29,7 +32,7 @@ use std::time::{Duration, Instant};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use conclave_api::delivery::{self as wire, CommitBundle};
-use conclave_codec::Encode;
+use conclave_codec::{Decode, Encode};
 use conclave_core::messages::{
     Commit, Content, ContentType, FramedContent, FramedContentAuthData, GroupContext, GroupInfo,
     LeafIndex, MlsMessage, MlsMessageBody, PrivateMessage, ProtocolVersion, PublicMessage, Sender,
@@ -654,5 +657,136 @@ async fn wakeups_cross_nodes_on_postgres() {
     eprintln!(
         "wake-ups across nodes: {:.1}s",
         started.elapsed().as_secs_f64()
+    );
+}
+
+/// The high-water mark of a process's resident memory (`VmHWM` of `/proc/<pid>/status`),
+/// bytes.
+fn peak_rss(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let kib: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().strip_suffix("kB"))
+        .map(|v| v.trim().parse().unwrap())
+        .expect("no VmHWM in /proc/<pid>/status");
+    kib * 1024
+}
+
+/// The bound of the memory test: the DS's peak resident memory while refusing 4 MiB
+/// amplification bodies one after the other. Measured (debug build, SQLite, 2 cores):
+/// 15 MiB after start and registration; 87 MiB after the tree body, 124 after the member
+/// list, 146 to 156 after the Welcome and the batch. Before the large wire payloads were
+/// boxed and vectors sized exactly, the tree of blank nodes alone decoded to 288 bytes per
+/// input byte, about 1.2 GB.
+const MEMORY_BOUND: u64 = 200 << 20;
+
+/// The largest body the DS takes by default (`--max-body`), less room for the framing.
+const AMPLIFICATION_BODY: usize = (4 << 20) - 4096;
+
+#[cfg(target_os = "linux")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_ds_refuses_4_mib_amplification_bodies_within_its_memory_bound() {
+    let dir = tempfile::tempdir().unwrap();
+    let database = format!("sqlite:{}", dir.path().join("ds.db").display());
+    let ds = Ds::start(&database);
+    let base = ds.base.clone();
+    let http = Http::new();
+    let member = http.client(&base, "member").await;
+    let (gid, hex_id) = group_of(&http, &base, &[member.clone()]).await;
+    let baseline = peak_rss(ds.id());
+    let commits = format!("{base}/v1/groups/{hex_id}/commits");
+    let post = |url: String, media: &'static str, body: Vec<u8>| {
+        let (http, token) = (&http, member.1.clone());
+        assert!(body.len() <= 4 << 20, "{} bytes", body.len());
+        async move { http.post(&url, Some(&token), media, body).await.unwrap() }
+    };
+    let framed = |mut bundle: CommitBundle, fill: &dyn Fn(&mut CommitBundle, usize)| {
+        let empty = bundle.to_bytes().unwrap().len();
+        fill(&mut bundle, AMPLIFICATION_BODY - empty);
+        bundle.to_bytes().unwrap()
+    };
+    let base_bundle = || {
+        let mut bundle = CommitBundle::from_bytes(&bundle(&gid, 1, 0, "amp", &[])).unwrap();
+        bundle.members = vec![member.0.clone().into_bytes()];
+        bundle
+    };
+
+    // A ratchet tree that is a run of blank nodes (one byte each), ending in a parent node
+    // (and no member list, so that the bundle is refused after the tree is decoded).
+    let tree = framed(base_bundle(), &|b, room| {
+        b.members.clear();
+        let mut nodes = vec![0u8; room - 10];
+        nodes.extend_from_slice(&[1, 2, 0, 0, 0]);
+        let mut tree = Vec::new();
+        conclave_codec::write_varint(&mut tree, nodes.len()).unwrap();
+        tree.extend(nodes);
+        b.ratchet_tree = Some(tree);
+    });
+    // A member list of empty ids (one byte each).
+    let members = framed(base_bundle(), &|b, room| {
+        b.members = vec![Vec::new(); room - 8];
+    });
+    // A Welcome of empty secrets (three bytes each; and no member list: the one distinct
+    // ref is under the cap).
+    let welcome = framed(base_bundle(), &|b, room| {
+        b.members.clear();
+        let secret = conclave_core::messages::EncryptedGroupSecrets {
+            new_member: conclave_core::messages::KeyPackageRef(Vec::new()),
+            encrypted_group_secrets: conclave_core::messages::HpkeCiphertext {
+                kem_output: Vec::new(),
+                ciphertext: Vec::new(),
+            },
+        };
+        b.welcome = Some(MlsMessage::new(MlsMessageBody::Welcome(
+            conclave_core::messages::Welcome {
+                cipher_suite: SUITE,
+                secrets: vec![secret; (room - 16) / 3],
+                encrypted_group_info: Vec::new(),
+            },
+        )));
+    });
+    for (what, body) in [("tree", tree), ("members", members), ("welcome", welcome)] {
+        let (status, reply) = post(commits.clone(), wire::COMMIT_BUNDLE_MEDIA_TYPE, body).await;
+        assert_eq!(status, 400, "{what}: {reply}");
+        println!("after the {what} body: {} MiB", peak_rss(ds.id()) >> 20);
+    }
+    // A KeyPackage batch of the smallest MLSMessages (17 bytes each).
+    let private = MlsMessage::new(MlsMessageBody::PrivateMessage(PrivateMessage {
+        group_id: Vec::new(),
+        epoch: 0,
+        content_type: ContentType::Application,
+        authenticated_data: Vec::new(),
+        encrypted_sender_data: Vec::new(),
+        ciphertext: Vec::new(),
+    }))
+    .to_bytes()
+    .unwrap();
+    let mut batch = Vec::new();
+    let count = (AMPLIFICATION_BODY - 8) / private.len();
+    conclave_codec::write_varint(&mut batch, count * private.len()).unwrap();
+    for _ in 0..count {
+        batch.extend_from_slice(&private);
+    }
+    let (status, reply) = post(
+        format!("{base}/v1/key-packages"),
+        wire::KEY_PACKAGES_MEDIA_TYPE,
+        batch,
+    )
+    .await;
+    assert_eq!(status, 400, "batch: {reply}");
+
+    let peak = peak_rss(ds.id());
+    println!(
+        "DS peak resident memory: {} MiB after start, {} MiB after the bodies (bound {} MiB)",
+        baseline >> 20,
+        peak >> 20,
+        MEMORY_BOUND >> 20
+    );
+    assert!(
+        peak < MEMORY_BOUND,
+        "the DS peaked at {} MiB (bound {} MiB)",
+        peak >> 20,
+        MEMORY_BOUND >> 20
     );
 }

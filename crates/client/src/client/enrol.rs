@@ -57,7 +57,7 @@ impl Client {
                 return Err(ClientError::AlreadyRegistered(p.name));
             }
         }
-        let as_api = AsClient::new(as_url)?;
+        let as_api = AsClient::with_limits(as_url, options.http)?;
         let root = as_api.root().await?;
         let suite = root.cipher_suite;
         let cs = crypto_suite(options.crypto.as_ref(), suite)?;
@@ -121,12 +121,13 @@ impl Client {
             ds_url: ds_url.trim_end_matches('/').to_owned(),
             as_url: as_url.trim_end_matches('/').to_owned(),
         };
-        let ds = DsClient::new(
+        let ds = DsClient::with_limits(
             &profile.ds_url,
             name,
             crypto_suite(options.crypto.as_ref(), suite)?,
             profile.signature_secret.clone(),
-        );
+            options.http,
+        )?;
         ds.register(&profile.signature_public, &profile.credential)
             .await?;
         store.save_profile(&profile)?;

@@ -18,6 +18,9 @@ use crate::error::{BadResponse, ClientError};
 use crate::names::{check_name, member_names};
 use crate::store::{GroupRow, GroupStatus, HistoryEntry, StateWrite};
 
+/// Length of the random group ids we create, bytes.
+const GROUP_ID_LEN: usize = 16;
+
 impl Client {
     fn load_group(&self, row: &GroupRow) -> Result<Group, ClientError> {
         load_group(&self.store, &self.env, row)
@@ -94,9 +97,10 @@ impl Client {
             }
             crate::HandshakeMode::Public | crate::HandshakeMode::Private => None,
         };
-        let mut suffix = [0u8; 8];
-        conclave_crypto::CryptoRandom::fill(&mut OsRandom, &mut suffix)?;
-        let group_id = format!("{name}#{}", hex::encode(suffix)).into_bytes();
+        // An opaque random id (RFC 9420 §8.1 leaves group ids to the application): the name
+        // stays in our store, and reaches joiners only inside Welcomes.
+        let mut group_id = vec![0u8; GROUP_ID_LEN];
+        conclave_crypto::CryptoRandom::fill(&mut OsRandom, &mut group_id)?;
         let mut group = Group::create(
             MemberParams {
                 config: GroupConfig {

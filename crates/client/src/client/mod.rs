@@ -25,7 +25,7 @@ use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 
-use conclave_api::{AsClient, DsClient};
+use conclave_api::{AsClient, DsClient, HttpLimits};
 use conclave_core::credential::{RevocationList, X509IdentityProvider};
 use conclave_core::group::GroupEnv;
 use conclave_crypto::{CipherSuite, CryptoProvider};
@@ -68,6 +68,8 @@ pub struct ClientOptions {
     /// The handshake mode of the groups we create ([`crate::handshakes`]; default
     /// `semiprivate`, which needs a DS that publishes its external-receiver key).
     pub handshakes: crate::HandshakeMode,
+    /// Timeouts and the response-size limit of every request to the DS and the AS.
+    pub http: HttpLimits,
 }
 
 impl core::fmt::Debug for ClientOptions {
@@ -83,6 +85,7 @@ impl core::fmt::Debug for ClientOptions {
             .field("crypto", &self.crypto.name())
             .field("self_remove", &self.self_remove)
             .field("handshakes", &self.handshakes)
+            .field("http", &self.http)
             .finish()
     }
 }
@@ -100,6 +103,7 @@ impl Default for ClientOptions {
             crypto: Arc::new(AwsLcProvider),
             self_remove: true,
             handshakes: crate::HandshakeMode::default(),
+            http: HttpLimits::DEFAULT,
         }
     }
 }
@@ -247,13 +251,14 @@ impl Client {
             .collect();
         let revoked: RevocationList = Arc::new(RwLock::new(cached));
         let env = build_env(&profile, &revoked, &options.crypto)?;
-        let ds = DsClient::new(
+        let ds = DsClient::with_limits(
             &profile.ds_url,
             &profile.name,
             crypto_suite(options.crypto.as_ref(), CipherSuite(profile.cipher_suite))?,
             profile.signature_secret.clone(),
-        );
-        let as_api = AsClient::new(&profile.as_url)?;
+            options.http,
+        )?;
+        let as_api = AsClient::with_limits(&profile.as_url, options.http)?;
         Ok(Self {
             store,
             profile,

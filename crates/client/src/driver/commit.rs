@@ -274,6 +274,11 @@ impl<D: DeliveryService> GroupDriver<'_, D> {
             let output = group.commit(
                 &CommitOptions {
                     proposals,
+                    // Joiners by this commit's Welcome name the group as we do; the DS sees
+                    // only the random group id (the Welcome's GroupInfo is encrypted).
+                    welcome_group_info_extensions: vec![crate::names::group_name_extension(
+                        &row.name,
+                    )],
                     ..CommitOptions::default()
                 },
                 self.now(),

@@ -11,7 +11,7 @@ use conclave_core::messages::{KeyPackage, MlsMessage, MlsMessageBody};
 use crate::delivery::DeliveryService;
 use crate::error::{BadResponse, ClientError};
 use crate::event::Event;
-use crate::names::{display_name, member_names};
+use crate::names::{joined_name, member_names};
 use crate::store::{GroupRow, GroupStatus, HistoryEntry, StateWrite};
 
 use super::{GroupDriver, group_config};
@@ -94,7 +94,7 @@ impl<D: DeliveryService> GroupDriver<'_, D> {
             init_private_key: stored.init_private.clone(),
             encryption_private_key: stored.encryption_private.clone(),
         };
-        let mut group = Group::join(
+        let (mut group, welcome_extensions) = Group::join_with_extensions(
             MemberParams {
                 config: group_config(),
                 components: crate::topic::components(),
@@ -118,7 +118,10 @@ impl<D: DeliveryService> GroupDriver<'_, D> {
         }
         let name = match existing {
             Some(row) => row.name,
-            None => self.unique_name(&display_name(&group_id))?,
+            None => {
+                let topic = crate::topic::topic_of(&group).ok().flatten();
+                self.unique_name(&joined_name(&welcome_extensions, topic.as_deref()))?
+            }
         };
         let members: Vec<String> = member_names(self.env.identity.as_ref(), &group)
             .into_iter()

@@ -222,9 +222,11 @@ fn proposal() -> Content {
 
 fn commit() -> Content {
     Content::Commit(Commit {
-        proposals: vec![ProposalOrRef::Proposal(Proposal::Remove(Remove {
-            removed: LeafIndex(0),
-        }))],
+        proposals: vec![ProposalOrRef::Proposal(Box::new(Proposal::Remove(
+            Remove {
+                removed: LeafIndex(0),
+            },
+        )))],
         path: None,
     })
 }

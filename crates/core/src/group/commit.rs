@@ -45,6 +45,11 @@ pub struct CommitOptions {
     pub ratchet_tree_in_group_info: bool,
     /// Extra GroupInfo extensions.
     pub group_info_extensions: Vec<Extension>,
+    /// Extra extensions of the GroupInfo in the Welcome only (RFC 9420 §12.4.3.1: that
+    /// GroupInfo is encrypted to the joiners, and signed apart from the published one when
+    /// this is not empty): data for the joiners that the Delivery Service must not read.
+    /// Joiners read them with [`Group::join_with_extensions`].
+    pub welcome_group_info_extensions: Vec<Extension>,
     /// Authenticated data of the commit message. In a group that requires Safe AAD
     /// (draft-ietf-mls-extensions-10 §4.9) an encoded `SafeAAD`; empty is sent as the empty
     /// `SafeAAD`.
@@ -59,6 +64,7 @@ impl Default for CommitOptions {
             force_path: true,
             ratchet_tree_in_group_info: true,
             group_info_extensions: Vec::new(),
+            welcome_group_info_extensions: Vec::new(),
             authenticated_data: Vec::new(),
         }
     }
@@ -259,28 +265,31 @@ pub(crate) fn build_commit(
     signed.auth.confirmation_tag = Some(epoch.confirmation_tag.clone());
 
     // GroupInfo of the new epoch (RFC 9420 §12.4.3), as published for external joiners.
-    let sign = |external_pub: bool| {
+    let sign = |external_pub: bool, welcome_extensions: &[Extension]| {
         sign_group_info(
             cs,
             base.signer,
             &epoch,
             own_leaf,
             options,
+            welcome_extensions,
             base.config,
             external_pub,
         )
     };
     let publishes_external_pub = publishes_external_pub(base.config);
-    let group_info = sign(publishes_external_pub)?;
+    let group_info = sign(publishes_external_pub, &[])?;
 
     // Welcome for the added members (RFC 9420 §12.4.3.1).
     let welcome = match welcome_key_nonce {
         None => None,
         Some((key, nonce)) => {
             // Joiners by Welcome need no `external_pub`: their GroupInfo leaves it out
-            // (a smaller Welcome), signed separately when the published one has it.
-            let group_info_bytes = if publishes_external_pub {
-                super::encode(&sign(false)?)?
+            // (a smaller Welcome), and has the Welcome-only extensions; signed separately
+            // when it differs from the published one.
+            let welcome_only = &options.welcome_group_info_extensions;
+            let group_info_bytes = if publishes_external_pub || !welcome_only.is_empty() {
+                super::encode(&sign(false, welcome_only)?)?
             } else {
                 super::encode(&group_info)?
             };
@@ -374,6 +383,7 @@ pub(crate) fn sign_group_info(
     epoch: &EpochState,
     own_leaf: LeafIndex,
     options: &CommitOptions,
+    welcome_extensions: &[Extension],
     config: &GroupConfig,
     external_pub: bool,
 ) -> Result<GroupInfo, GroupError> {
@@ -398,6 +408,7 @@ pub(crate) fn sign_group_info(
         );
     }
     extensions.extend(options.group_info_extensions.iter().cloned());
+    extensions.extend(welcome_extensions.iter().cloned());
     if !extensions
         .iter()
         .any(|e| e.extension_type == crate::codepoints::APP_DATA_DICTIONARY_EXTENSION)
@@ -520,7 +531,7 @@ impl Group {
                 sender: Sender::Member(own),
                 proposal: proposal.clone(),
             });
-            refs.push(ProposalOrRef::Proposal(proposal.clone()));
+            refs.push(ProposalOrRef::Proposal(Box::new(proposal.clone())));
         }
         super::app_data::order_for_profile(
             self.config.codepoint_profile,
@@ -582,6 +593,7 @@ impl Group {
             &self.epoch,
             self.own_leaf(),
             &options,
+            &[],
             &self.config,
             publishes_external_pub(&self.config),
         )?;
@@ -685,7 +697,7 @@ pub(crate) fn stage_public_commit(
                 super::self_remove::check_not_by_value(proposal)?;
                 committed.push(CommittedProposal {
                     sender,
-                    proposal: proposal.clone(),
+                    proposal: Proposal::clone(proposal),
                 });
             }
             ProposalOrRef::Reference(reference) => {
@@ -953,7 +965,10 @@ fn apply_path(
         Committer::External => {
             // A resync replaces the removed appearance: its leaf must be a valid successor.
             let replaced = applied.removed.first().map(|(_, old)| old.clone());
-            (applied.tree.add_leaf(path.leaf_node.clone())?, replaced)
+            (
+                applied.tree.add_leaf(LeafNode::clone(&path.leaf_node))?,
+                replaced,
+            )
         }
     };
     {
@@ -1005,6 +1020,6 @@ fn apply_path(
     check_committer_parent_hash(&path.leaf_node, &parent_hash)?;
     applied
         .tree
-        .set_leaf(sender_leaf, Some(path.leaf_node.clone()))?;
+        .set_leaf(sender_leaf, Some(LeafNode::clone(&path.leaf_node)))?;
     Ok(sender_leaf)
 }

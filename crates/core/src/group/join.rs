@@ -15,10 +15,10 @@ use super::{
 use crate::credential::IdentityProvider;
 use crate::framing::protect_public;
 use crate::messages::{
-    ExtensionProposal, ExtensionProposalBody, ExternalInit, ExternalPub, GroupInfo, HpkePublicKey,
-    LeafIndex, LeafNode, LeafNodeSource, Lifetime, MlsMessage, MlsMessageBody, PreSharedKey,
-    PreSharedKeyId, Proposal, ProposalOrRef, Psk, RatchetTreeNodes, Remove, ResumptionPskUsage,
-    Sender, Welcome, find_payload,
+    Extension, ExtensionProposal, ExtensionProposalBody, ExternalInit, ExternalPub, GroupInfo,
+    HpkePublicKey, LeafIndex, LeafNode, LeafNodeSource, Lifetime, MlsMessage, MlsMessageBody,
+    PreSharedKey, PreSharedKeyId, Proposal, ProposalOrRef, Psk, RatchetTreeNodes, Remove,
+    ResumptionPskUsage, Sender, Welcome, find_payload,
 };
 use crate::transcript;
 use crate::tree::RatchetTree;
@@ -179,17 +179,33 @@ impl Group {
         options: &JoinOptions,
         now: u64,
     ) -> Result<Self, GroupError> {
-        Self::join_with_psks(member, welcome, key_package, options, now).map(|(group, _)| group)
+        Self::join_with_psks(member, welcome, key_package, options, now).map(|(group, _, _)| group)
     }
 
-    /// [`Group::join`], also returning the PSKs the Welcome used.
+    /// [`Group::join`], also returning the extensions of the Welcome's GroupInfo, verified
+    /// with it (RFC 9420 §12.4.3.1). The committer may put extensions there for the joiners
+    /// only ([`super::CommitOptions::welcome_group_info_extensions`]): the Welcome's
+    /// GroupInfo is encrypted, so the Delivery Service does not read them.
+    pub fn join_with_extensions(
+        member: MemberParams,
+        welcome: &Welcome,
+        key_package: &KeyPackageBundle,
+        options: &JoinOptions,
+        now: u64,
+    ) -> Result<(Self, Vec<Extension>), GroupError> {
+        Self::join_with_psks(member, welcome, key_package, options, now)
+            .map(|(group, _, extensions)| (group, extensions))
+    }
+
+    /// [`Group::join`], also returning the PSKs the Welcome used and its GroupInfo's
+    /// extensions.
     pub(crate) fn join_with_psks(
         member: MemberParams,
         welcome: &Welcome,
         key_package: &KeyPackageBundle,
         options: &JoinOptions,
         now: u64,
-    ) -> Result<(Self, Vec<PreSharedKeyId>), GroupError> {
+    ) -> Result<(Self, Vec<PreSharedKeyId>, Vec<Extension>), GroupError> {
         let MemberParams {
             env,
             signer,
@@ -269,6 +285,7 @@ impl Group {
         let epoch_secrets = joiner_epoch_secrets(cs.as_ref(), schedule, &group_info)?;
         check_resumption(&group_info, &secrets.psks)?;
         let psks = secrets.psks.clone();
+        let extensions = group_info.extensions;
         let context = group_info.group_context;
         let interim = transcript::interim_transcript_hash(
             cs.as_ref(),
@@ -286,7 +303,7 @@ impl Group {
         let linked_psks = options.resumption_psks.clone();
         let mut group = Self::joined(env, cs, config, signer, epoch, private, linked_psks);
         group.components = components;
-        Ok((group, psks))
+        Ok((group, psks, extensions))
     }
 
     /// Joins by an external commit (RFC 9420 §12.4.3.2) from a GroupInfo with `external_pub`.
@@ -430,7 +447,7 @@ impl Group {
             };
             let refs = by_value
                 .into_iter()
-                .map(ProposalOrRef::Proposal)
+                .map(|p| ProposalOrRef::Proposal(Box::new(p)))
                 .chain(
                     self_removes
                         .into_iter()

@@ -460,7 +460,7 @@ impl KeyPackageBundle {
             version: ProtocolVersion::MLS10,
             cipher_suite: suite,
             init_key: HpkePublicKey(init.public_key),
-            leaf_node,
+            leaf_node: Box::new(leaf_node),
             extensions: key_package_extensions,
             signature: Vec::new(),
         };
@@ -625,7 +625,7 @@ impl Group {
             components,
         } = member;
         let cs = env.suite(suite)?;
-        let leaf = bundle.key_package.leaf_node;
+        let leaf = *bundle.key_package.leaf_node;
         let own = crate::treekem::NodeKey {
             secret_key: bundle.encryption_private_key,
             public_key: leaf.encryption_key.clone(),
@@ -945,7 +945,9 @@ impl Group {
             Some((&self.epoch.context.group_id, own)),
         )?;
         let message = self.propose(
-            Proposal::Update(crate::messages::Update { leaf_node }),
+            Proposal::Update(crate::messages::Update {
+                leaf_node: Box::new(leaf_node),
+            }),
             &[],
             rng,
         )?;

@@ -351,7 +351,9 @@ pub(crate) fn validate_and_apply(
                     replaced,
                 },
             )?;
-            applied.tree.update_leaf(sender, update.leaf_node.clone())?;
+            applied
+                .tree
+                .update_leaf(sender, LeafNode::clone(&update.leaf_node))?;
             applied.updated.push(sender);
             applied.path_required = true;
         }
@@ -429,7 +431,9 @@ pub(crate) fn validate_and_apply(
                 .insert(key_package.leaf_node.encryption_key.clone());
             keys.signature
                 .insert(key_package.leaf_node.signature_key.clone());
-            let leaf = applied.tree.add_leaf(key_package.leaf_node.clone())?;
+            let leaf = applied
+                .tree
+                .add_leaf(LeafNode::clone(&key_package.leaf_node))?;
             identities.insert(identity, leaf);
             applied.added.push((leaf, key_package.clone()));
         }

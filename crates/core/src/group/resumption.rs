@@ -260,7 +260,7 @@ impl Group {
             self.epoch(),
             self.epoch.secrets.resumption_psk.clone(),
         ));
-        let (group, psks) = Group::join_with_psks(member, welcome, key_package, &options, now)?;
+        let (group, psks, _) = Group::join_with_psks(member, welcome, key_package, &options, now)?;
         let linked = psks.iter().any(|id| {
             matches!(&id.psk, Psk::Resumption { usage: u, psk_group_id, psk_epoch }
                 if *u == usage && psk_group_id.as_slice() == self.group_id() && *psk_epoch == self.epoch())

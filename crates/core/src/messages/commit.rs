@@ -139,6 +139,11 @@ impl Decode for EncryptedPathSecrets {
             count,
         })
     }
+
+    /// By the length prefix (counting the vector it sits in copies nothing).
+    fn skip(reader: &mut Reader<'_>) -> Result<(), CodecError> {
+        reader.read_opaque().map(drop)
+    }
 }
 
 /// `UpdatePathNode` (RFC 9420 §7.6).
@@ -154,8 +159,9 @@ pub struct UpdatePathNode {
 /// `UpdatePath` (RFC 9420 §7.6).
 #[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
 pub struct UpdatePath {
-    /// The committer's new leaf node (source `commit`).
-    pub leaf_node: LeafNode,
+    /// The committer's new leaf node (source `commit`); boxed, like every embedded
+    /// `LeafNode`.
+    pub leaf_node: Box<LeafNode>,
     /// `UpdatePathNode nodes<V>`: one per node of the filtered direct path.
     pub nodes: Vec<UpdatePathNode>,
 }

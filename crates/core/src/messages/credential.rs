@@ -105,6 +105,22 @@ impl Decode for Credential {
     fn decode(reader: &mut Reader<'_>) -> Result<Self, CodecError> {
         Self::decode_nested(reader, 0)
     }
+
+    /// The type, then the body by its length prefix: every credential type we decode has
+    /// one vector as its body (the tree's leaves are counted before they are decoded).
+    fn skip(reader: &mut Reader<'_>) -> Result<(), CodecError> {
+        let tag = u16::decode(reader)?;
+        match CredentialType(tag) {
+            CredentialType::BASIC
+            | CredentialType::X509
+            | MULTI_CREDENTIAL
+            | WEAK_MULTI_CREDENTIAL => reader.read_opaque().map(drop),
+            _ => Err(CodecError::InvalidValue {
+                what: "Credential",
+                value: u64::from(tag),
+            }),
+        }
+    }
 }
 
 /// Reads `CredentialBinding bindings<V>` of a multi-credential at nesting level `depth`.
@@ -119,12 +135,9 @@ fn decode_bindings(
                      (draft-ietf-mls-extensions-10 §6.5)",
         });
     }
-    let mut body = reader.read_vector_body()?;
-    let mut bindings = Vec::new();
-    while !body.is_empty() {
-        bindings.push(CredentialBinding::decode_nested(&mut body, depth)?);
-    }
-    Ok(bindings)
+    reader
+        .read_vector_body()?
+        .read_until_end(|body| CredentialBinding::decode_nested(body, depth))
 }
 
 /// `CredentialBinding` (draft-ietf-mls-extensions-10 §6.5.1): a signed statement by the

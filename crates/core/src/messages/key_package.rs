@@ -14,8 +14,9 @@ pub struct KeyPackage {
     pub cipher_suite: CipherSuite,
     /// `HPKEPublicKey init_key`: the key Welcome secrets are encrypted to.
     pub init_key: HpkePublicKey,
-    /// The leaf node the client will occupy (source `key_package`).
-    pub leaf_node: LeafNode,
+    /// The leaf node the client will occupy (source `key_package`); boxed, like every
+    /// embedded `LeafNode`, so that a batch of small messages stays small in memory.
+    pub leaf_node: Box<LeafNode>,
     /// `Extension extensions<V>`.
     pub extensions: Vec<Extension>,
     /// `SignWithLabel(., "KeyPackageTBS", KeyPackageTBS)`.

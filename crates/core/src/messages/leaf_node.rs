@@ -125,20 +125,30 @@ pub enum NodeType {
 }
 
 /// `Node` (RFC 9420 §12.4.3.3): `NodeType node_type` then a leaf or a parent node.
+///
+/// Both payloads are boxed so that `Option<Node>` takes 16 bytes: a blank node is one byte
+/// on the wire, and a `ratchet_tree` that is a run of blanks must not cost hundreds of bytes
+/// of memory per input byte (a `LeafNode` is about 280 bytes inline).
 #[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
-#[allow(
-    clippy::large_enum_variant,
-    reason = "a wire value, decoded once and kept; boxing would only add an allocation"
-)]
 #[repr(u8)]
 pub enum Node {
     /// `leaf(1)`.
-    Leaf(LeafNode) = 1,
+    Leaf(Box<LeafNode>) = 1,
     /// `parent(2)`.
-    Parent(ParentNode) = 2,
+    Parent(Box<ParentNode>) = 2,
 }
 
 impl Node {
+    /// A leaf node.
+    pub fn leaf(leaf: LeafNode) -> Self {
+        Self::Leaf(Box::new(leaf))
+    }
+
+    /// A parent node.
+    pub fn parent(parent: ParentNode) -> Self {
+        Self::Parent(Box::new(parent))
+    }
+
     /// The node's type.
     pub fn node_type(&self) -> NodeType {
         match self {

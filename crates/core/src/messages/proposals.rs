@@ -19,8 +19,9 @@ pub struct Add {
 /// `Update` (RFC 9420 §12.1.2).
 #[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
 pub struct Update {
-    /// The sender's new leaf node (source `update`).
-    pub leaf_node: LeafNode,
+    /// The sender's new leaf node (source `update`); boxed, like every embedded `LeafNode`,
+    /// so that a [`Proposal`] stays small.
+    pub leaf_node: Box<LeafNode>,
 }
 
 /// `Remove` (RFC 9420 §12.1.3).
@@ -191,19 +192,47 @@ impl Decode for Proposal {
             }
         })
     }
+
+    /// Field by field, like the derived types (a commit's proposal list is counted before
+    /// it is decoded).
+    fn skip(reader: &mut Reader<'_>) -> Result<(), CodecError> {
+        let proposal_type = ProposalType::decode(reader)?;
+        match proposal_type {
+            ProposalType::ADD => Add::skip(reader),
+            ProposalType::UPDATE => Update::skip(reader),
+            ProposalType::REMOVE => Remove::skip(reader),
+            ProposalType::PSK => PreSharedKey::skip(reader),
+            ProposalType::REINIT => ReInit::skip(reader),
+            ProposalType::EXTERNAL_INIT => ExternalInit::skip(reader),
+            ProposalType::GROUP_CONTEXT_EXTENSIONS => GroupContextExtensions::skip(reader),
+            other => {
+                let kind = decodable_proposal_kind(other).ok_or(CodecError::InvalidValue {
+                    what: "Proposal",
+                    value: u64::from(other.0),
+                })?;
+                ExtensionProposalBody::decode(kind, reader).map(drop)
+            }
+        }
+    }
+}
+
+impl ProposalOrRef {
+    /// A proposal inline.
+    pub fn proposal(proposal: Proposal) -> Self {
+        Self::Proposal(Box::new(proposal))
+    }
 }
 
 /// `ProposalOrRef` (RFC 9420 §12.4): a proposal inline in a commit, or a reference to one sent
 /// earlier in the epoch.
+///
+/// The proposal is boxed: a reference is two bytes on the wire, and a commit listing many
+/// of them must cost a small multiple of its size in memory.
 #[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
-#[allow(
-    clippy::large_enum_variant,
-    reason = "a wire value, decoded once and kept; boxing would only add an allocation"
-)]
 #[repr(u8)]
 pub enum ProposalOrRef {
     /// `proposal(1)`: the proposal itself.
-    Proposal(Proposal) = 1,
+    Proposal(Box<Proposal>) = 1,
     /// `reference(2)`: its `ProposalRef`.
     Reference(ProposalRef) = 2,
 }

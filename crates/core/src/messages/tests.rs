@@ -373,10 +373,10 @@ fn key_package_and_group_info_tbs_drop_the_signature() {
         version: ProtocolVersion::MLS10,
         cipher_suite: CipherSuite(1),
         init_key: HpkePublicKey(vec![1; 32]),
-        leaf_node: basic_leaf(LeafNodeSource::KeyPackage(Lifetime {
+        leaf_node: Box::new(basic_leaf(LeafNodeSource::KeyPackage(Lifetime {
             not_before: 0,
             not_after: 9,
-        })),
+        }))),
         extensions: vec![],
         signature: vec![9; 10],
     };
@@ -622,7 +622,9 @@ fn arb_psk_id() -> impl Strategy<Value = PreSharedKeyId> {
 
 fn arb_proposal() -> impl Strategy<Value = Proposal> {
     prop_oneof![
-        arb_leaf_node().prop_map(|leaf_node| Proposal::Update(Update { leaf_node })),
+        arb_leaf_node().prop_map(|leaf_node| Proposal::Update(Update {
+            leaf_node: Box::new(leaf_node)
+        })),
         any::<u32>().prop_map(|i| Proposal::Remove(Remove {
             removed: LeafIndex(i)
         })),
@@ -644,7 +646,7 @@ fn arb_proposal() -> impl Strategy<Value = Proposal> {
 
 fn arb_commit() -> impl Strategy<Value = Commit> {
     let por = prop_oneof![
-        arb_proposal().prop_map(ProposalOrRef::Proposal),
+        arb_proposal().prop_map(|p| ProposalOrRef::Proposal(Box::new(p))),
         bytes(32).prop_map(|r| ProposalOrRef::Reference(ProposalRef(r))),
     ];
     let node = (
@@ -661,8 +663,13 @@ fn arb_commit() -> impl Strategy<Value = Commit> {
             ))
             .unwrap(),
         });
-    let path = (arb_leaf_node(), prop::collection::vec(node, 0..3))
-        .prop_map(|(leaf_node, nodes)| UpdatePath { leaf_node, nodes });
+    let path =
+        (arb_leaf_node(), prop::collection::vec(node, 0..3)).prop_map(|(leaf_node, nodes)| {
+            UpdatePath {
+                leaf_node: Box::new(leaf_node),
+                nodes,
+            }
+        });
     (prop::collection::vec(por, 0..3), prop::option::of(path))
         .prop_map(|(proposals, path)| Commit { proposals, path })
 }
@@ -729,7 +736,7 @@ fn arb_mls_message() -> impl Strategy<Value = MlsMessage> {
                 version: ProtocolVersion::MLS10,
                 cipher_suite: CipherSuite(1),
                 init_key: HpkePublicKey(init_key),
-                leaf_node,
+                leaf_node: Box::new(leaf_node),
                 extensions,
                 signature,
             })
@@ -781,7 +788,7 @@ proptest! {
         leaves in prop::collection::vec(prop::option::of(arb_leaf_node()), 0..4),
     ) {
         assert_round_trip(&commit);
-        let tree = RatchetTreeNodes(leaves.into_iter().map(|l| l.map(Node::Leaf)).collect());
+        let tree = RatchetTreeNodes(leaves.into_iter().map(|l| l.map(Node::leaf)).collect());
         assert_round_trip(&tree);
     }
 

@@ -498,9 +498,11 @@ fn a_commit_under_another_members_name_is_refused() {
     // Bob signs a commit removing carol, but names alice as its sender.
     let bob_key = world.members[1].signer().secret_key.clone();
     let commit = Content::Commit(Commit {
-        proposals: vec![ProposalOrRef::Proposal(Proposal::Remove(Remove {
-            removed: LeafIndex(2),
-        }))],
+        proposals: vec![ProposalOrRef::Proposal(Box::new(Proposal::Remove(
+            Remove {
+                removed: LeafIndex(2),
+            },
+        )))],
         path: None,
     });
     let message = forged(
@@ -561,9 +563,11 @@ fn a_members_commit_with_an_invalid_proposal_list_is_refused() {
         &alice_key,
         Sender::Member(LeafIndex(0)),
         Content::Commit(Commit {
-            proposals: vec![ProposalOrRef::Proposal(Proposal::Remove(Remove {
-                removed: LeafIndex(3),
-            }))],
+            proposals: vec![ProposalOrRef::Proposal(Box::new(Proposal::Remove(
+                Remove {
+                    removed: LeafIndex(3),
+                },
+            )))],
             path: None,
         }),
         Some(vec![0; 32]),
@@ -582,9 +586,9 @@ fn a_members_commit_with_an_invalid_proposal_list_is_refused() {
         &alice_key,
         Sender::Member(LeafIndex(0)),
         Content::Commit(Commit {
-            proposals: vec![ProposalOrRef::Proposal(Proposal::Add(Add {
+            proposals: vec![ProposalOrRef::Proposal(Box::new(Proposal::Add(Add {
                 key_package: bundle.key_package,
-            }))],
+            })))],
             path: None,
         }),
         Some(vec![0; 32]),
@@ -647,7 +651,7 @@ fn external_commits_are_checked_as_members_check_them() {
         proposals: commit
             .proposals
             .iter()
-            .filter(|p| !matches!(p, ProposalOrRef::Proposal(Proposal::ExternalInit(_))))
+            .filter(|p| !matches!(p, ProposalOrRef::Proposal(proposal) if matches!(**proposal, Proposal::ExternalInit(_))))
             .cloned()
             .collect(),
         path: commit.path.clone(),

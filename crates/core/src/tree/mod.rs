@@ -170,10 +170,10 @@ impl RatchetTree {
             match (node, index.leaf()) {
                 (None, _) => {}
                 (Some(Node::Leaf(leaf)), Some(leaf_index)) => {
-                    tree.set_leaf_slot(leaf_index, Some(leaf));
+                    tree.set_leaf_slot(leaf_index, Some(*leaf));
                 }
                 (Some(Node::Parent(parent)), None) => {
-                    tree.set_parent_slot(index, Some(parent));
+                    tree.set_parent_slot(index, Some(*parent));
                 }
                 (Some(Node::Leaf(_)), None) => {
                     return Err(TreeError::WrongNodeType {
@@ -200,8 +200,8 @@ impl RatchetTree {
         for i in 0..self.size.node_count() {
             out.push(match self.node(NodeIndex(i)) {
                 None => None,
-                Some(NodeRef::Leaf(leaf)) => Some(Node::Leaf(leaf.clone())),
-                Some(NodeRef::Parent(parent)) => Some(Node::Parent(parent.clone())),
+                Some(NodeRef::Leaf(leaf)) => Some(Node::Leaf(Box::new(leaf.clone()))),
+                Some(NodeRef::Parent(parent)) => Some(Node::Parent(Box::new(parent.clone()))),
             });
         }
         while matches!(out.last(), Some(None)) {

@@ -81,14 +81,14 @@ fn from_nodes_rejects_malformed_vectors() {
         TreeError::EmptyTree
     );
     assert_eq!(
-        RatchetTree::from_nodes(nodes_of(vec![Some(Node::Leaf(leaf(0))), None, None])).unwrap_err(),
+        RatchetTree::from_nodes(nodes_of(vec![Some(Node::leaf(leaf(0))), None, None])).unwrap_err(),
         TreeError::TrailingBlankNode
     );
     assert_eq!(
         RatchetTree::from_nodes(nodes_of(vec![
-            Some(Node::Leaf(leaf(0))),
-            Some(Node::Leaf(leaf(1))),
-            Some(Node::Leaf(leaf(2))),
+            Some(Node::leaf(leaf(0))),
+            Some(Node::leaf(leaf(1))),
+            Some(Node::leaf(leaf(2))),
         ]))
         .unwrap_err(),
         TreeError::WrongNodeType {
@@ -98,9 +98,9 @@ fn from_nodes_rejects_malformed_vectors() {
     );
     assert_eq!(
         RatchetTree::from_nodes(nodes_of(vec![
-            Some(Node::Parent(parent(0, &[]))),
+            Some(Node::parent(parent(0, &[]))),
             None,
-            Some(Node::Leaf(leaf(1))),
+            Some(Node::leaf(leaf(1))),
         ]))
         .unwrap_err(),
         TreeError::WrongNodeType {
@@ -114,11 +114,11 @@ fn from_nodes_rejects_malformed_vectors() {
 fn from_nodes_pads_to_full_size_and_round_trips() {
     // Three leaves: padded to four; export drops the trailing blanks again.
     let wire = nodes_of(vec![
-        Some(Node::Leaf(leaf(0))),
-        Some(Node::Parent(parent(1, &[]))),
-        Some(Node::Leaf(leaf(1))),
+        Some(Node::leaf(leaf(0))),
+        Some(Node::parent(parent(1, &[]))),
+        Some(Node::leaf(leaf(1))),
         None,
-        Some(Node::Leaf(leaf(2))),
+        Some(Node::leaf(leaf(2))),
     ]);
     let tree = RatchetTree::from_nodes(wire.clone()).unwrap();
     assert_eq!(tree.leaf_count(), 4);
@@ -128,12 +128,12 @@ fn from_nodes_pads_to_full_size_and_round_trips() {
 
     // A vector ending in a parent node implies one more (blank) leaf.
     let wire = nodes_of(vec![
-        Some(Node::Leaf(leaf(0))),
-        Some(Node::Parent(parent(1, &[]))),
-        Some(Node::Leaf(leaf(1))),
+        Some(Node::leaf(leaf(0))),
+        Some(Node::parent(parent(1, &[]))),
+        Some(Node::leaf(leaf(1))),
         None,
-        Some(Node::Leaf(leaf(2))),
-        Some(Node::Parent(parent(2, &[]))),
+        Some(Node::leaf(leaf(2))),
+        Some(Node::parent(parent(2, &[]))),
     ]);
     let tree = RatchetTree::from_nodes(wire.clone()).unwrap();
     assert_eq!(tree.leaf_count(), 4);
@@ -141,7 +141,7 @@ fn from_nodes_pads_to_full_size_and_round_trips() {
 
     let single = RatchetTree::new(leaf(7));
     assert_eq!(single.leaf_count(), 1);
-    assert_eq!(single.to_nodes(), nodes_of(vec![Some(Node::Leaf(leaf(7)))]));
+    assert_eq!(single.to_nodes(), nodes_of(vec![Some(Node::leaf(leaf(7)))]));
 }
 
 #[test]

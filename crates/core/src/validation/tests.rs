@@ -73,7 +73,7 @@ fn key_package(cs: &dyn CipherSuiteProvider, client: &Client) -> KeyPackage {
         version: ProtocolVersion::MLS10,
         cipher_suite: SUITE,
         init_key: HpkePublicKey(vec![0xee; 32]),
-        leaf_node: sign(cs, &client.secret, client.leaf.clone(), None),
+        leaf_node: Box::new(sign(cs, &client.secret, client.leaf.clone(), None)),
         extensions: vec![Extension {
             extension_type: GREASE_EXT,
             extension_data: vec![1, 2, 3],

@@ -151,7 +151,11 @@ pub(crate) async fn stock(
 
 /// `POST /v1/key-packages/claim`: hands out one of a client's KeyPackages for a suite, a
 /// one-time package first, else its last-resort one (flagged in
-/// [`LAST_RESORT_HEADER`](wire::LAST_RESORT_HEADER)); rate-limited per claimer.
+/// [`LAST_RESORT_HEADER`](wire::LAST_RESORT_HEADER)); rate-limited per claimer and per
+/// target: past either limit the answer is 429 with `Retry-After` (the seconds to the next
+/// minute). The per-target limit counts every claim of the target, a last-resort one too:
+/// serving the last-resort package once the one-time ones are protected would let a
+/// drainer make every adder use the one reusable package (RFC 9420 §16.8).
 pub(crate) async fn claim(
     State(state): St,
     AuthenticatedClient(claimer): AuthenticatedClient,
@@ -161,6 +165,7 @@ pub(crate) async fn claim(
     let request: ClaimRequest = read_json(&state, &headers, body).await?;
     check_client_id(&request.client_id)?;
     state.count_claim(&claimer)?;
+    state.count_target_claim(&request.client_id).await?;
     let claimed = state
         .store
         .claim_key_package(&request.client_id, request.cipher_suite, state.now())

@@ -126,6 +126,19 @@ impl Store for MeteredStore {
         .await
     }
 
+    async fn count_target_claim(
+        &self,
+        owner: &str,
+        minute: u64,
+        limit: u32,
+    ) -> Result<bool, StoreError> {
+        self.timed(
+            "count_target_claim",
+            self.inner.count_target_claim(owner, minute, limit),
+        )
+        .await
+    }
+
     async fn claim_key_package(
         &self,
         owner: &str,

@@ -287,6 +287,23 @@ CREATE TABLE receiver_keys (
 );
 "#,
     },
+    Migration {
+        summary: "KeyPackage claims per target client and minute (draining limit)",
+        sqlite: r#"
+CREATE TABLE target_claims (
+    owner  TEXT PRIMARY KEY REFERENCES clients(client_id),
+    minute INTEGER NOT NULL,
+    claims INTEGER NOT NULL
+);
+"#,
+        postgres: r#"
+CREATE TABLE target_claims (
+    owner  TEXT PRIMARY KEY REFERENCES clients(client_id),
+    minute BIGINT NOT NULL,
+    claims BIGINT NOT NULL
+);
+"#,
+    },
 ];
 
 /// The operations the runner needs from an engine, all inside one transaction that the

@@ -296,7 +296,8 @@ pub struct CommitRecord {
     pub ratchet_tree: Option<Vec<u8>>,
     /// The members after the commit.
     pub members: Vec<String>,
-    /// The Welcome and the KeyPackageRefs of its recipients.
+    /// The Welcome and the KeyPackageRefs of its recipients (distinct, at most the group's
+    /// member limit: one inbox row each).
     pub welcome: Option<(Vec<u8>, Vec<Vec<u8>>)>,
     /// New external-join policy, if it changes.
     pub allow_external_join: Option<bool>,
@@ -453,6 +454,20 @@ pub trait Store: Send + Sync + 'static {
         cipher_suite: u16,
         now: u64,
     ) -> Result<Option<ClaimedKeyPackage>, StoreError>;
+
+    /// Counts one claim of `owner`'s KeyPackages in `minute` (seconds since the Unix epoch
+    /// divided by 60) against the per-target limit: `false`, and nothing counted, if `limit`
+    /// claims of `owner`'s packages were counted in that minute already, by any claimers
+    /// (the KeyPackage draining limit, RFC 9420 §16.8, RFC 9750 §5.1). One row per
+    /// registered client at most: a claim of an unknown client id is not counted, and is
+    /// allowed (its claim finds nothing). The counter is in the store, so DS nodes sharing
+    /// one database share the limit.
+    async fn count_target_claim(
+        &self,
+        owner: &str,
+        minute: u64,
+        limit: u32,
+    ) -> Result<bool, StoreError>;
 
     /// The KeyPackage stock of `owner`, per suite.
     async fn key_package_stock(

@@ -407,6 +407,43 @@ impl Store for PostgresStore {
         Ok(stored)
     }
 
+    async fn count_target_claim(
+        &self,
+        owner: &str,
+        minute: u64,
+        limit: u32,
+    ) -> Result<bool, StoreError> {
+        let client = self.pool.get().await?;
+        let minute = to_i64(minute)?;
+        let limit = i64::from(limit);
+        // One upsert (the row lock orders concurrent claims of one target): a new minute
+        // starts the count again; within the minute the count grows only below the limit
+        // (the row is not touched at the limit, so nothing is returned).
+        let counted = client
+            .query_opt(
+                "INSERT INTO target_claims (owner, minute, claims)
+                 SELECT $1, $2, 1 WHERE EXISTS
+                     (SELECT 1 FROM clients WHERE client_id = $1)
+                 ON CONFLICT (owner) DO UPDATE SET
+                     claims = CASE WHEN target_claims.minute = EXCLUDED.minute
+                                   THEN target_claims.claims + 1 ELSE 1 END,
+                     minute = EXCLUDED.minute
+                 WHERE target_claims.minute <> EXCLUDED.minute OR target_claims.claims < $3
+                 RETURNING claims",
+                &[&owner, &minute, &limit],
+            )
+            .await?;
+        if counted.is_some() {
+            return Ok(true);
+        }
+        // Not counted: refused if the client exists (the limit was reached), allowed for an
+        // unknown id.
+        let known = client
+            .query_opt("SELECT 1 FROM clients WHERE client_id = $1", &[&owner])
+            .await?;
+        Ok(known.is_none())
+    }
+
     async fn claim_key_package(
         &self,
         owner: &str,
@@ -745,18 +782,17 @@ impl Store for PostgresStore {
                 )
                 .await?
                 .try_get(0)?;
-            for kp_ref in refs {
-                let owner = tx
-                    .query_opt(
-                        "INSERT INTO welcome_inbox (client_id, kp_ref, welcome_id)
-                         SELECT owner, kp_ref, $2 FROM key_packages WHERE kp_ref = $1
-                         RETURNING client_id",
-                        &[kp_ref, &welcome_id],
-                    )
-                    .await?;
-                if let Some(owner) = owner {
-                    routed.push(owner.try_get(0)?);
-                }
+            // One statement for every inbox row, each ref matched once.
+            let owners = tx
+                .query(
+                    "INSERT INTO welcome_inbox (client_id, kp_ref, welcome_id)
+                     SELECT owner, kp_ref, $2 FROM key_packages WHERE kp_ref = ANY($1)
+                     RETURNING client_id",
+                    &[refs, &welcome_id],
+                )
+                .await?;
+            for owner in owners {
+                routed.push(owner.try_get(0)?);
             }
         }
         tx.commit().await?;

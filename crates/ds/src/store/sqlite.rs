@@ -583,6 +583,45 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn count_target_claim(
+        &self,
+        owner: &str,
+        minute: u64,
+        limit: u32,
+    ) -> Result<bool, StoreError> {
+        let owner = owner.to_owned();
+        self.write(move |conn| {
+            let minute = to_i64(minute)?;
+            // One upsert: a new minute starts the count again; within the minute the count
+            // grows only below the limit (the row is not touched at the limit, so nothing
+            // is returned).
+            let counted = conn
+                .prepare_cached(
+                    "INSERT INTO target_claims (owner, minute, claims)
+                     SELECT ?1, ?2, 1 WHERE EXISTS
+                         (SELECT 1 FROM clients WHERE client_id = ?1)
+                     ON CONFLICT (owner) DO UPDATE SET
+                         claims = CASE WHEN minute = excluded.minute THEN claims + 1 ELSE 1 END,
+                         minute = excluded.minute
+                     WHERE minute <> excluded.minute OR claims < ?3
+                     RETURNING claims",
+                )?
+                .query_row(params![owner, minute, limit], |r| r.get::<_, i64>(0))
+                .optional()?;
+            if counted.is_some() {
+                return Ok(true);
+            }
+            let at_limit = conn
+                .prepare_cached("SELECT 1 FROM clients WHERE client_id = ?1")?
+                .query_row(params![owner], |_| Ok(()))
+                .optional()?;
+            // Not counted: refused if the client exists (the limit was reached), allowed
+            // for an unknown id.
+            Ok(at_limit.is_none())
+        })
+        .await
+    }
+
     async fn claim_key_package(
         &self,
         owner: &str,
@@ -920,19 +959,24 @@ impl Store for SqliteStore {
                 )?
                 .execute(params![gid, welcome, now])?;
                 let welcome_id = tx.last_insert_rowid();
-                for kp_ref in refs {
-                    let owner: Option<String> = tx
-                        .prepare_cached("SELECT owner FROM key_packages WHERE kp_ref = ?1")?
-                        .query_row(params![kp_ref], |r| r.get(0))
-                        .optional()?;
-                    if let Some(owner) = owner {
-                        tx.prepare_cached(
-                            "INSERT INTO welcome_inbox (client_id, kp_ref, welcome_id)
-                             VALUES (?1, ?2, ?3)",
-                        )?
-                        .execute(params![owner, kp_ref, welcome_id])?;
-                        routed.push(owner);
-                    }
+                // One statement for every inbox row: the refs travel as one JSON array of
+                // hex strings, each matched once through the unique index on kp_ref.
+                let refs_json = format!(
+                    "[{}]",
+                    refs.iter()
+                        .map(|r| format!("\"{}\"", hex::encode(r)))
+                        .collect::<Vec<_>>()
+                        .join(",")
+                );
+                let mut insert = tx.prepare_cached(
+                    "INSERT INTO welcome_inbox (client_id, kp_ref, welcome_id)
+                     SELECT owner, kp_ref, ?1 FROM key_packages
+                     WHERE kp_ref IN (SELECT unhex(value) FROM json_each(?2))
+                     RETURNING client_id",
+                )?;
+                let owners = insert.query_map(params![welcome_id, refs_json], |r| r.get(0))?;
+                for owner in owners {
+                    routed.push(owner?);
                 }
             }
             tx.commit()?;

@@ -49,7 +49,7 @@ pub(crate) fn commit_shape(bytes: &[u8]) -> Option<CommitShape> {
         match p {
             ProposalOrRef::Proposal(proposal) => {
                 shape.by_value.push(proposal.proposal_type().0);
-                if let Proposal::PreSharedKey(psk) = proposal {
+                if let Proposal::PreSharedKey(psk) = *proposal {
                     shape.psks.push((psk.psk.psk, psk.psk.psk_nonce.len()));
                 }
             }
@@ -80,7 +80,7 @@ pub(crate) fn committed(bytes: &[u8]) -> Option<(Vec<Committed>, bool)> {
         .proposals
         .into_iter()
         .map(|p| match p {
-            ProposalOrRef::Proposal(proposal) => Committed::Value(Box::new(proposal)),
+            ProposalOrRef::Proposal(proposal) => Committed::Value(proposal),
             ProposalOrRef::Reference(r) => Committed::Reference(r.0),
         })
         .collect();

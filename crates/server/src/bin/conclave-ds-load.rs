@@ -131,6 +131,7 @@ impl Server {
             .with_context(|| format!("opening {url}"))?;
         let config = DsConfig {
             claims_per_minute: u32::MAX,
+            claims_per_target_per_minute: 0,
             ..DsConfig::default()
         };
         let state = AppState::new(store, config);

@@ -50,6 +50,14 @@ struct Args {
     /// KeyPackage claims per client per minute.
     #[arg(long, env = "CONCLAVE_DS_CLAIMS_PER_MINUTE", default_value_t = 60)]
     claims_per_minute: u32,
+    /// Claims of one client's KeyPackages per minute, by all claimers together (0: no
+    /// limit); past it, 429 with Retry-After.
+    #[arg(
+        long,
+        env = "CONCLAVE_DS_CLAIMS_PER_TARGET_PER_MINUTE",
+        default_value_t = 30
+    )]
+    claims_per_target_per_minute: u32,
     /// Remove log entries older than this many days (0: keep forever).
     #[arg(long, env = "CONCLAVE_DS_RETENTION_DAYS", default_value_t = 0)]
     retention_days: u64,
@@ -200,6 +208,7 @@ async fn main() -> anyhow::Result<()> {
         token_lifetime: args.token_lifetime,
         max_body: args.max_body,
         claims_per_minute: args.claims_per_minute,
+        claims_per_target_per_minute: args.claims_per_target_per_minute,
         retention: (args.retention_days > 0).then(|| args.retention_days.saturating_mul(86_400)),
         metrics,
         ..DsConfig::default()

@@ -39,11 +39,11 @@ fn check_case(cs: &dyn CipherSuiteProvider, case: &serde_json::Value) -> Result<
     let sender = LeafIndex(u32::try_from(sender).map_err(|_| "proposal_sender out of range")?);
     match Proposal::from_bytes(&proposal).map_err(|e| e.to_string())? {
         Proposal::Add(add) => tree
-            .add_leaf(add.key_package.leaf_node)
+            .add_leaf(*add.key_package.leaf_node)
             .map(|_| ())
             .map_err(|e| e.to_string())?,
         Proposal::Update(update) => tree
-            .update_leaf(sender, update.leaf_node)
+            .update_leaf(sender, *update.leaf_node)
             .map_err(|e| e.to_string())?,
         Proposal::Remove(remove) => tree
             .remove_leaf(remove.removed)

@@ -166,7 +166,7 @@ fn merge(
         .set_path_keys(cs, sender, keys)
         .map_err(|e| e.to_string())?;
     check_committer_parent_hash(&path.leaf_node, &parent_hash).map_err(|e| e.to_string())?;
-    tree.set_leaf(sender, Some(path.leaf_node.clone()))
+    tree.set_leaf(sender, Some(LeafNode::clone(&path.leaf_node)))
         .map_err(|e| e.to_string())?;
     Ok(())
 }

@@ -604,9 +604,9 @@ fn a_self_remove_by_value_is_refused_in_our_commit_and_in_a_received_one() {
     let forged = forge_commit(
         &mut groups[1],
         &[],
-        vec![ProposalOrRef::Proposal(self_remove_proposal(
+        vec![ProposalOrRef::Proposal(Box::new(self_remove_proposal(
             CodepointProfile::Draft,
-        ))],
+        )))],
         true,
         &mut rng,
     );
