@@ -693,7 +693,7 @@ async fn the_ds_refuses_4_mib_amplification_bodies_within_its_memory_bound() {
     let base = ds.base.clone();
     let http = Http::new();
     let member = http.client(&base, "member").await;
-    let (gid, hex_id) = group_of(&http, &base, &[member.clone()]).await;
+    let (gid, hex_id) = group_of(&http, &base, std::slice::from_ref(&member)).await;
     let baseline = peak_rss(ds.id());
     let commits = format!("{base}/v1/groups/{hex_id}/commits");
     let post = |url: String, media: &'static str, body: Vec<u8>| {

@@ -265,16 +265,18 @@ pub(crate) fn build_commit(
     signed.auth.confirmation_tag = Some(epoch.confirmation_tag.clone());
 
     // GroupInfo of the new epoch (RFC 9420 §12.4.3), as published for external joiners.
-    let sign = |external_pub: bool, welcome_extensions: &[Extension]| {
+    let sign = |external_pub: bool, extensions: &[Extension]| {
         sign_group_info(
             cs,
             base.signer,
             &epoch,
             own_leaf,
             options,
-            welcome_extensions,
             base.config,
-            external_pub,
+            GroupInfoReaders {
+                external_pub,
+                extensions,
+            },
         )
     };
     let publishes_external_pub = publishes_external_pub(base.config);
@@ -374,19 +376,31 @@ fn publishes_external_pub(config: &GroupConfig) -> bool {
     config.allow_external_commits || config.allow_external_resync
 }
 
+/// What a GroupInfo carries for its readers beyond the epoch: `external_pub` for external
+/// joiners (RFC 9420 §12.4.3.2), and extensions for the joiners by Welcome only.
+pub(crate) struct GroupInfoReaders<'a> {
+    /// Whether to include `external_pub`.
+    pub(crate) external_pub: bool,
+    /// Extensions added after the others.
+    pub(crate) extensions: &'a [Extension],
+}
+
 /// Signs the GroupInfo of an epoch (RFC 9420 §12.4.3), with the ratchet tree as the
-/// options say, `external_pub` when `external_pub` is set, and a GREASE `app_data_dictionary`
-/// when the configuration asks for GREASE (draft-ietf-mls-extensions-10 §5.1).
+/// options say, what `readers` asks for, and a GREASE `app_data_dictionary` when the
+/// configuration asks for GREASE (draft-ietf-mls-extensions-10 §5.1).
 pub(crate) fn sign_group_info(
     cs: &dyn CipherSuiteProvider,
     signer: &SigningIdentity,
     epoch: &EpochState,
     own_leaf: LeafIndex,
     options: &CommitOptions,
-    welcome_extensions: &[Extension],
     config: &GroupConfig,
-    external_pub: bool,
+    readers: GroupInfoReaders<'_>,
 ) -> Result<GroupInfo, GroupError> {
+    let GroupInfoReaders {
+        external_pub,
+        extensions: welcome_extensions,
+    } = readers;
     let EpochState {
         context,
         tree,
@@ -593,9 +607,11 @@ impl Group {
             &self.epoch,
             self.own_leaf(),
             &options,
-            &[],
             &self.config,
-            publishes_external_pub(&self.config),
+            GroupInfoReaders {
+                external_pub: publishes_external_pub(&self.config),
+                extensions: &[],
+            },
         )?;
         Ok(mls_message(MlsMessageBody::GroupInfo(group_info)))
     }
