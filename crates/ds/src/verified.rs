@@ -202,30 +202,70 @@ pub(crate) async fn start(
     .await
 }
 
-/// The view of a verified group's current epoch with the epoch's proposals from the log
-/// (`proposals`, in log order) cached: each was verified when posted, and is verified again
-/// (a proposal that no longer passes is left out, and a commit naming it is refused).
-fn load(
-    state_bytes: &[u8],
-    crypto: &dyn conclave_crypto::CryptoProvider,
+/// What checking a handshake of a verified group needs, gathered once per request: the
+/// stored public state, the leaf identity provider, the DS's opener for semi-private
+/// handshakes, the crypto backend and the time.
+struct Verifier {
+    state_bytes: Vec<u8>,
     identity: Arc<dyn IdentityProvider>,
-    opener: &Opener,
-    proposals: &[LogEntry],
+    opener: Opener,
+    crypto: Arc<dyn conclave_crypto::CryptoProvider>,
     now: u64,
-) -> Result<PublicGroup, DsError> {
-    let mut view = PublicGroup::from_bytes(state_bytes, crypto, identity)
-        .map_err(|e| DsError::Internal(format!("the group's public state: {e}")))?;
-    view.set_components(conclave_core::group::topic::components());
-    for entry in proposals {
-        let Ok(message) = MlsMessage::from_bytes(&entry.data) else {
-            continue;
+}
+
+impl Verifier {
+    /// The verifier of the group `record` describes; `None` for an unverified group.
+    async fn of(state: &AppState, record: &GroupRecord) -> Result<Option<Self>, DsError> {
+        let Some(state_bytes) = record.public_state.clone() else {
+            return Ok(None);
         };
-        if let Ok(handshake) = process(&view, opener, &message, "a proposal", now) {
-            // A duplicate is refused by `apply` and changes nothing.
-            let _ = view.apply(handshake);
-        }
+        Ok(Some(Self {
+            state_bytes,
+            identity: identities(state).await?,
+            opener: Opener::of(state, record).await?,
+            crypto: state.crypto.clone(),
+            now: state.now(),
+        }))
     }
-    Ok(view)
+
+    /// The view of the group's current epoch with the epoch's proposals from the log
+    /// (`proposals`, in log order) cached: each was verified when posted, and is verified
+    /// again (a proposal that no longer passes is left out, and a commit naming it is
+    /// refused).
+    fn load(&self, proposals: &[LogEntry]) -> Result<PublicGroup, DsError> {
+        let mut view = PublicGroup::from_bytes(
+            &self.state_bytes,
+            self.crypto.as_ref(),
+            self.identity.clone(),
+        )
+        .map_err(|e| DsError::Internal(format!("the group's public state: {e}")))?;
+        view.set_components(conclave_core::group::topic::components());
+        for entry in proposals {
+            let Ok(message) = MlsMessage::from_bytes(&entry.data) else {
+                continue;
+            };
+            if let Ok(handshake) = self.process(&view, &message, "a proposal") {
+                // A duplicate is refused by `apply` and changes nothing.
+                let _ = view.apply(handshake);
+            }
+        }
+        Ok(view)
+    }
+
+    /// [`process`] with this verifier's opener and time.
+    fn process(
+        &self,
+        view: &PublicGroup,
+        message: &MlsMessage,
+        what: &str,
+    ) -> Result<PublicHandshake, DsError> {
+        process(view, &self.opener, message, what, self.now)
+    }
+
+    /// The client id a leaf names ([`client_of`]).
+    fn client_of(&self, leaf: &LeafNode, whose: &str) -> Result<String, DsError> {
+        client_of(leaf, self.identity.as_ref(), whose)
+    }
 }
 
 /// Checks a proposal posted by `poster` to a verified group (RFC 9420 §6.1, §12.1): a
@@ -238,24 +278,13 @@ pub(crate) async fn check_proposal(
     poster: &str,
     message: MlsMessage,
 ) -> Result<(), DsError> {
-    let Some(state_bytes) = record.public_state.clone() else {
+    let Some(verifier) = Verifier::of(state, record).await? else {
         return Ok(());
     };
-    let identity = identities(state).await?;
-    let opener = Opener::of(state, record).await?;
-    let crypto = state.crypto.clone();
-    let now = state.now();
     let poster = poster.to_owned();
     blocking(move || {
-        let view = load(
-            &state_bytes,
-            crypto.as_ref(),
-            identity.clone(),
-            &opener,
-            &[],
-            now,
-        )?;
-        let handshake = process(&view, &opener, &message, "the proposal", now)?;
+        let view = verifier.load(&[])?;
+        let handshake = verifier.process(&view, &message, "the proposal")?;
         let PublicHandshake::Proposal {
             sender, proposal, ..
         } = &handshake
@@ -268,7 +297,7 @@ pub(crate) async fn check_proposal(
                     .tree()
                     .leaf(*leaf)
                     .ok_or_else(|| DsError::BadRequest("the sender leaf is blank".into()))?;
-                let sender = client_of(leaf, identity.as_ref(), "the sender's")?;
+                let sender = verifier.client_of(leaf, "the sender's")?;
                 if sender != poster {
                     return Err(DsError::Forbidden(format!(
                         "the proposal is signed by {sender}'s leaf; {poster} cannot post it"
@@ -277,11 +306,7 @@ pub(crate) async fn check_proposal(
             }
             Sender::NewMemberProposal => {
                 if let conclave_core::messages::Proposal::Add(add) = proposal.as_ref() {
-                    let joiner = client_of(
-                        &add.key_package.leaf_node,
-                        identity.as_ref(),
-                        "the joiner's",
-                    )?;
+                    let joiner = verifier.client_of(&add.key_package.leaf_node, "the joiner's")?;
                     if joiner != poster {
                         return Err(DsError::Forbidden(format!(
                             "a new member proposal for {joiner} cannot be posted by {poster}"
@@ -332,21 +357,20 @@ fn process(
     what: &str,
     now: u64,
 ) -> Result<PublicHandshake, DsError> {
-    let refused = |e: conclave_core::public_group::PublicGroupError| {
-        DsError::BadRequest(format!("{what} is refused: {e}"))
-    };
+    let what = format!("{what} is refused");
+    let refused = bad(&what);
     match &message.body {
         MlsMessageBody::PublicMessage(_) => view.process_message(message, now).map_err(refused),
         MlsMessageBody::SemiPrivateMessage(semi) => {
             let opened = opener.receiver.open(opener.cs.as_ref(), semi)?;
             if opened.content.sender != Sender::Member(opened.sender_leaf) {
                 return Err(DsError::BadRequest(format!(
-                    "{what} is refused: its sender is not the leaf its keys name"
+                    "{what}: its sender is not the leaf its keys name"
                 )));
             }
             opened
                 .check_framed_content_tbs_hash(opener.cs.as_ref(), view.context())
-                .map_err(|e| DsError::BadRequest(format!("{what} is refused: {e}")))?;
+                .map_err(|e| DsError::BadRequest(format!("{what}: {e}")))?;
             view.process_content(opened.wire_format, &opened.content, &opened.auth, now)
                 .map_err(refused)
         }
@@ -371,24 +395,13 @@ pub(crate) async fn check_commit(
     group_info: MlsMessage,
     proposals: Vec<LogEntry>,
 ) -> Result<Option<VerifiedCommit>, DsError> {
-    let Some(state_bytes) = record.public_state.clone() else {
+    let Some(verifier) = Verifier::of(state, record).await? else {
         return Ok(None);
     };
-    let identity = identities(state).await?;
-    let opener = Opener::of(state, record).await?;
-    let crypto = state.crypto.clone();
-    let now = state.now();
     let poster = poster.to_owned();
     blocking(move || {
-        let view = load(
-            &state_bytes,
-            crypto.as_ref(),
-            identity.clone(),
-            &opener,
-            &proposals,
-            now,
-        )?;
-        let handshake = process(&view, &opener, &commit, "the commit", now)?;
+        let view = verifier.load(&proposals)?;
+        let handshake = verifier.process(&view, &commit, "the commit")?;
         let PublicHandshake::Commit(staged) = &handshake else {
             return Err(DsError::BadRequest("not a commit".into()));
         };
@@ -397,7 +410,7 @@ pub(crate) async fn check_commit(
             .tree()
             .leaf(staged.summary().committer_leaf)
             .ok_or_else(|| DsError::BadRequest("the committer's leaf is blank".into()))?;
-        let committer = client_of(committer_leaf, identity.as_ref(), "the committer's")?;
+        let committer = verifier.client_of(committer_leaf, "the committer's")?;
         if committer != poster {
             return Err(DsError::Forbidden(format!(
                 "the commit is signed by {committer}'s leaf; {poster} cannot post it"
@@ -405,7 +418,7 @@ pub(crate) async fn check_commit(
         }
         next.check_group_info(group_info_of(&group_info)?)
             .map_err(bad("the GroupInfo is not the epoch the commit creates"))?;
-        let members = roster(next, identity.as_ref())?;
+        let members = roster(next, verifier.identity.as_ref())?;
         let ratchet_tree = encode_tree(next)?;
         let public_state = encode_state(next)?;
         let added = staged
