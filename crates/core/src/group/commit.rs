@@ -50,6 +50,10 @@ pub struct CommitOptions {
     /// (draft-ietf-mls-extensions-10 §4.9) an encoded `SafeAAD`; empty is sent as the empty
     /// `SafeAAD`.
     pub authenticated_data: Vec<u8>,
+    /// Tests only: announce this next-epoch member-proof key instead of the true one (a
+    /// dishonest committer, draft-mahy-mls-member-proof-00 §4).
+    #[cfg(test)]
+    pub(crate) forged_next_member_proof_key: Option<crate::messages::SignaturePublicKey>,
 }
 
 impl Default for CommitOptions {
@@ -61,6 +65,8 @@ impl Default for CommitOptions {
             ratchet_tree_in_group_info: true,
             group_info_extensions: Vec::new(),
             authenticated_data: Vec::new(),
+            #[cfg(test)]
+            forged_next_member_proof_key: None,
         }
     }
 }
@@ -142,6 +148,9 @@ pub(crate) struct CommitBase<'a> {
     pub(crate) own_leaf: Option<LeafIndex>,
     /// Capabilities and extensions for our new leaf.
     pub(crate) leaf_template: &'a LeafNode,
+    /// Our member-proof keys of the current epoch (draft-mahy-mls-member-proof-00); `None`
+    /// for an external commit (the joiner is not a member yet) or an epoch without them.
+    pub(crate) member_proof: Option<&'a crate::member_proof::MemberProofKeys>,
 }
 
 /// The result of building a commit, before it is protected.
@@ -209,14 +218,33 @@ pub(crate) fn build_commit(
         Some(leaf) => Sender::Member(leaf),
         None => Sender::NewMemberCommit,
     };
+    // draft-mahy-mls-member-proof-00 (D3): the new epoch's member-proof keys come before the
+    // GroupContext enters the key schedule, so the commit can announce them (§4, D7).
+    let next_member_proof = crate::member_proof::keys_for_epoch(
+        cs,
+        &provisional.extensions,
+        base.init_secret.as_bytes(),
+        commit_secret.as_bytes(),
+        &group_id,
+        provisional.epoch,
+    )?;
     let content = FramedContent {
         group_id: group_id.clone(),
         epoch: base.context.epoch,
         sender,
-        // Safe AAD (draft-ietf-mls-extensions-10 §4.9) by the context the commit is sent in.
-        authenticated_data: crate::safe::outgoing_authenticated_data(
-            &base.context.extensions,
-            &options.authenticated_data,
+        // Safe AAD (draft-ietf-mls-extensions-10 §4.9) by the context the commit is sent in,
+        // with our member proof and the next epoch's key where the group has member proofs.
+        authenticated_data: super::member_proof::commit_aad(
+            cs,
+            base.context,
+            base.member_proof,
+            base.own_leaf.is_some(),
+            announced_next_key(next_member_proof.as_ref(), options).as_ref(),
+            crate::safe::outgoing_authenticated_data(
+                &base.context.extensions,
+                &options.authenticated_data,
+            )?,
+            rng,
         )?,
         content: Content::Commit(Commit {
             proposals: proposal_refs,
@@ -256,11 +284,12 @@ pub(crate) fn build_commit(
     } else {
         Some(next.schedule().welcome_key_nonce(cs)?)
     };
-    let epoch = next.finish(cs, base.config, applied.tree, ConfirmationTag::Compute)?;
+    let mut epoch = next.finish(cs, base.config, applied.tree, ConfirmationTag::Compute)?;
+    epoch.member_proof = next_member_proof;
     signed.auth.confirmation_tag = Some(epoch.confirmation_tag.clone());
 
     // GroupInfo of the new epoch (RFC 9420 §12.4.3), as published for external joiners.
-    let sign = |external_pub: bool| {
+    let sign = |external_pub: bool, welcome: bool| {
         sign_group_info(
             cs,
             base.signer,
@@ -269,19 +298,22 @@ pub(crate) fn build_commit(
             options,
             base.config,
             external_pub,
+            welcome,
         )
     };
     let publishes_external_pub = publishes_external_pub(base.config);
-    let group_info = sign(publishes_external_pub)?;
+    let group_info = sign(publishes_external_pub, false)?;
 
     // Welcome for the added members (RFC 9420 §12.4.3.1).
     let welcome = match welcome_key_nonce {
         None => None,
         Some((key, nonce)) => {
             // Joiners by Welcome need no `external_pub`: their GroupInfo leaves it out
-            // (a smaller Welcome), signed separately when the published one has it.
-            let group_info_bytes = if publishes_external_pub {
-                super::encode(&sign(false)?)?
+            // (a smaller Welcome), signed separately when the published one has it. It
+            // carries the member-proof secret where the new epoch has one (D4 of
+            // draft-mahy-mls-member-proof-00 as decided in `crate::member_proof`).
+            let group_info_bytes = if publishes_external_pub || epoch.member_proof.is_some() {
+                super::encode(&sign(false, true)?)?
             } else {
                 super::encode(&group_info)?
             };
@@ -360,6 +392,20 @@ pub(crate) fn build_commit(
     })
 }
 
+/// The next-epoch member-proof key a commit announces: the new epoch's (or, in tests, a
+/// forged one).
+fn announced_next_key(
+    next: Option<&crate::member_proof::MemberProofKeys>,
+    options: &CommitOptions,
+) -> Option<crate::messages::SignaturePublicKey> {
+    #[cfg(test)]
+    if let (Some(_), Some(forged)) = (next, &options.forged_next_member_proof_key) {
+        return Some(forged.clone());
+    }
+    let _ = options;
+    next.map(|keys| keys.public_key().clone())
+}
+
 /// Whether the published GroupInfo carries `external_pub` (RFC 9420 §12.4.3.2): when the
 /// group accepts external commits of either kind.
 fn publishes_external_pub(config: &GroupConfig) -> bool {
@@ -368,7 +414,10 @@ fn publishes_external_pub(config: &GroupConfig) -> bool {
 
 /// Signs the GroupInfo of an epoch (RFC 9420 §12.4.3), with the ratchet tree as the
 /// options say, `external_pub` when `external_pub` is set, and a GREASE `app_data_dictionary`
-/// when the configuration asks for GREASE (draft-ietf-mls-extensions-10 §5.1).
+/// when the configuration asks for GREASE (draft-ietf-mls-extensions-10 §5.1). A GroupInfo
+/// for a Welcome (`for_welcome`) carries the epoch's member-proof secret, if it has one
+/// (draft-mahy-mls-member-proof-00, D4 in [`crate::member_proof`]); a published one never.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn sign_group_info(
     cs: &dyn CipherSuiteProvider,
     signer: &SigningIdentity,
@@ -377,12 +426,14 @@ pub(crate) fn sign_group_info(
     options: &CommitOptions,
     config: &GroupConfig,
     external_pub: bool,
+    for_welcome: bool,
 ) -> Result<GroupInfo, GroupError> {
     let EpochState {
         context,
         tree,
         secrets,
         confirmation_tag,
+        member_proof,
         ..
     } = epoch;
     let mut extensions = Vec::new();
@@ -399,6 +450,9 @@ pub(crate) fn sign_group_info(
         );
     }
     extensions.extend(options.group_info_extensions.iter().cloned());
+    if for_welcome && let Some(keys) = member_proof {
+        extensions = crate::member_proof::with_secret_in_group_info(&extensions, keys.secret())?;
+    }
     if !extensions
         .iter()
         .any(|e| e.extension_type == crate::codepoints::APP_DATA_DICTIONARY_EXTENSION)
@@ -541,6 +595,7 @@ impl Group {
                 init_secret: self.epoch.secrets.init_secret.clone(),
                 own_leaf: Some(own),
                 leaf_template: &template,
+                member_proof: self.epoch.member_proof.as_ref(),
             };
             build_commit(
                 &base,
@@ -580,6 +635,7 @@ impl Group {
             &options,
             &self.config,
             publishes_external_pub(&self.config),
+            false,
         )?;
         Ok(mls_message(MlsMessageBody::GroupInfo(group_info)))
     }
@@ -763,7 +819,23 @@ pub(crate) fn process_commit(
         .as_deref()
         .ok_or(GroupError::ConfirmationTagMismatch)?;
     let summary = CommitSummary::of(provisional.epoch, sender, committer_leaf, &applied);
-    let epoch = NextEpoch::start(
+    // draft-mahy-mls-member-proof-00 §4 (D3, D7): the new epoch's member-proof keys, which
+    // the commit must have announced.
+    let next_member_proof = crate::member_proof::keys_for_epoch(
+        cs,
+        &provisional.extensions,
+        init_secret.as_bytes(),
+        commit_secret.as_bytes(),
+        &provisional.group_id,
+        provisional.epoch,
+    )?;
+    super::member_proof::check_next_epoch_key(
+        group.config.codepoint_profile,
+        &group.epoch.context,
+        next_member_proof.as_ref(),
+        &verified.framed_content().authenticated_data,
+    )?;
+    let mut epoch = NextEpoch::start(
         cs,
         GroupContext {
             confirmed_transcript_hash: confirmed,
@@ -779,6 +851,7 @@ pub(crate) fn process_commit(
         applied.tree,
         ConfirmationTag::Verify(tag),
     )?;
+    epoch.member_proof = next_member_proof;
     Ok(StagedCommit::advance(epoch, private, summary))
 }
 
