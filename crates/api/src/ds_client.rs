@@ -346,11 +346,23 @@ impl DsClient {
 
     /// Creates a group on the DS (we are its only member).
     pub async fn create_group(&self, group_id: &[u8]) -> Result<(), ApiError> {
+        self.create_group_with_member_proof(group_id, None).await
+    }
+
+    /// Creates a group on the DS (we are its only member), registering the member-proof key
+    /// of its epoch 0 when given (draft-mahy-mls-member-proof-00): the DS then accepts into
+    /// the group's log only messages with a valid member proof.
+    pub async fn create_group_with_member_proof(
+        &self,
+        group_id: &[u8],
+        member_proof: Option<crate::delivery::MemberProofRegistration>,
+    ) -> Result<(), ApiError> {
         let url = self.url("/v1/groups");
         let body = CreateGroupRequest {
             group_id: hex::encode(group_id),
             epoch: 0,
             allow_external_join: false,
+            member_proof,
         };
         let response = self.authed(|h| h.post(&url).json(&body)).await?;
         self.expect_ok("the new group", response).await.map(|_| ())

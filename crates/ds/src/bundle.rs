@@ -129,5 +129,8 @@ pub(crate) fn check_commit_bundle(
         members,
         welcome,
         allow_external_join: bundle.allow_external_join,
+        // Filled in by the route from the commit's Safe AAD in a member-proof group.
+        member_proof: None,
+        next_member_proof_key: None,
     })
 }

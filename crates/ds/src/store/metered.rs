@@ -9,8 +9,8 @@ use async_trait::async_trait;
 
 use super::{
     Appended, ClaimedKeyPackage, ClientRecord, CommitRecord, Committed, CredentialChange,
-    CredentialUpdated, GroupRecord, KeyPackageStock, LogEntry, NewKeyPackage, NewMessage, Pruned,
-    Registered, Store, StoreError, WakeupFeed, WelcomeEntry,
+    CredentialUpdated, GroupRecord, KeyPackageStock, LogEntry, MemberProofKey, NewKeyPackage,
+    NewMessage, Pruned, Registered, Store, StoreError, WakeupFeed, WelcomeEntry,
 };
 use crate::metrics::DsMetrics;
 
@@ -158,20 +158,35 @@ impl Store for MeteredStore {
         .await
     }
 
-    async fn create_group(
+    async fn create_group_with_member_proof(
         &self,
         group_id: &[u8],
         epoch: u64,
         allow_external_join: bool,
         creator: &str,
+        member_proof: Option<&MemberProofKey>,
         now: u64,
     ) -> Result<bool, StoreError> {
         self.timed(
             "create_group",
-            self.inner
-                .create_group(group_id, epoch, allow_external_join, creator, now),
+            self.inner.create_group_with_member_proof(
+                group_id,
+                epoch,
+                allow_external_join,
+                creator,
+                member_proof,
+                now,
+            ),
         )
         .await
+    }
+
+    async fn member_proof_key(
+        &self,
+        group_id: &[u8],
+    ) -> Result<Option<MemberProofKey>, StoreError> {
+        self.timed("member_proof_key", self.inner.member_proof_key(group_id))
+            .await
     }
 
     async fn group(&self, group_id: &[u8]) -> Result<Option<GroupRecord>, StoreError> {

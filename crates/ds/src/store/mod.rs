@@ -180,6 +180,39 @@ pub struct GroupRecord {
     pub members: Vec<String>,
 }
 
+/// A group's member-proof key (draft-mahy-mls-member-proof-00): the key of the group's
+/// current epoch, which every message and member commit must prove with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemberProofKey {
+    /// The group's cipher suite (the key's signature scheme).
+    pub cipher_suite: u16,
+    /// The epoch the key belongs to: the group's current epoch.
+    pub epoch: u64,
+    /// The public key.
+    pub public_key: Vec<u8>,
+}
+
+/// A member proof the route verified (`conclave_core::member_proof::verify_for_outsider`),
+/// for the store to check against the key it holds and to record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProofUse {
+    /// The key the proof verified under.
+    pub public_key: Vec<u8>,
+    /// The proof's nonce: accepted once per group and epoch.
+    pub nonce: Vec<u8>,
+}
+
+/// Why the store refused a message or commit of a member-proof group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MemberProofRefusal {
+    /// No proof, or one verified under a key that is not the group's current one.
+    Required,
+    /// The proof's nonce was used before in this group and epoch (a replay).
+    Replayed,
+    /// A commit without the next epoch's member-proof key.
+    NextKeyMissing,
+}
+
 /// A proposal or application message to append.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewMessage {
@@ -191,6 +224,8 @@ pub struct NewMessage {
     pub sender: String,
     /// The `MLSMessage`.
     pub data: Vec<u8>,
+    /// Its verified member proof, in a group with member proofs.
+    pub member_proof: Option<ProofUse>,
 }
 
 /// Outcome of appending a message.
@@ -210,6 +245,8 @@ pub enum Appended {
         /// The group's current epoch.
         current: u64,
     },
+    /// The group has member proofs and the message's is missing, stale or replayed.
+    MemberProofRefused(MemberProofRefusal),
 }
 
 /// A commit bundle to apply.
@@ -234,6 +271,11 @@ pub struct CommitRecord {
     pub welcome: Option<(Vec<u8>, Vec<Vec<u8>>)>,
     /// New external-join policy, if it changes.
     pub allow_external_join: Option<bool>,
+    /// Its verified member proof (a member's commit in a group with member proofs).
+    pub member_proof: Option<ProofUse>,
+    /// The member-proof key of epoch `epoch + 1` the commit announces
+    /// (draft-mahy-mls-member-proof-00 §4).
+    pub next_member_proof_key: Option<Vec<u8>>,
 }
 
 /// Outcome of a commit.
@@ -261,6 +303,9 @@ pub enum Committed {
         /// The group's current epoch.
         current: u64,
     },
+    /// The group has member proofs and the commit's proof or next-epoch key is missing,
+    /// stale or replayed.
+    MemberProofRefused(MemberProofRefusal),
 }
 
 /// One entry of a group log.
@@ -400,7 +445,34 @@ pub trait Store: Send + Sync + 'static {
         allow_external_join: bool,
         creator: &str,
         now: u64,
+    ) -> Result<bool, StoreError> {
+        self.create_group_with_member_proof(
+            group_id,
+            epoch,
+            allow_external_join,
+            creator,
+            None,
+            now,
+        )
+        .await
+    }
+
+    /// Creates a group with `creator` as its only member and, when given, the member-proof
+    /// key of its epoch (draft-mahy-mls-member-proof-00), in one transaction. False if the
+    /// id is taken.
+    async fn create_group_with_member_proof(
+        &self,
+        group_id: &[u8],
+        epoch: u64,
+        allow_external_join: bool,
+        creator: &str,
+        member_proof: Option<&MemberProofKey>,
+        now: u64,
     ) -> Result<bool, StoreError>;
+
+    /// The group's member-proof key (of its current epoch), if the group has member proofs.
+    async fn member_proof_key(&self, group_id: &[u8])
+    -> Result<Option<MemberProofKey>, StoreError>;
 
     /// A group.
     async fn group(&self, group_id: &[u8]) -> Result<Option<GroupRecord>, StoreError>;

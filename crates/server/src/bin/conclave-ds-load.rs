@@ -381,6 +381,7 @@ async fn setup_group(http: &Http, size: usize, message_size: usize) -> anyhow::R
                 group_id: group_hex.clone(),
                 epoch: 0,
                 allow_external_join: false,
+                member_proof: None,
             },
             201,
         )
