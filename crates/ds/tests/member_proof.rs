@@ -117,7 +117,12 @@ async fn member_proofs_on(store: Arc<dyn Store>) {
             }),
         )
         .await;
-    assert_eq!(r.status, StatusCode::CREATED, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(
+        r.status,
+        StatusCode::CREATED,
+        "{}",
+        String::from_utf8_lossy(&r.body)
+    );
 
     // She adds Bob, and (lying, or mistaken: the DS cannot tell) lists Mallory too.
     let output = a

@@ -76,6 +76,10 @@ impl Client {
         let mut suffix = [0u8; 8];
         conclave_crypto::CryptoRandom::fill(&mut OsRandom, &mut suffix)?;
         let group_id = format!("{name}#{}", hex::encode(suffix)).into_bytes();
+        let mut new_group = NewGroup::new(self.suite(), group_id.clone());
+        if self.options.member_proofs {
+            new_group = new_group.with_member_proofs()?;
+        }
         let mut group = Group::create(
             MemberParams {
                 config: group_config(),
@@ -87,11 +91,18 @@ impl Client {
                 components: crate::topic::components(),
                 ..MemberParams::new(self.env.clone(), self.driver().signer()?)
             },
-            NewGroup::new(self.suite(), group_id.clone()),
+            new_group,
             self.now(),
             &mut OsRandom,
         )?;
-        self.ds.create_group(&group_id).await?;
+        // draft-mahy-mls-member-proof-00: the DS learns the epoch-0 key here, later keys from
+        // our members' commits.
+        let registration = group.member_proof_public_key().map(|key| {
+            conclave_api::delivery::MemberProofRegistration::new(self.suite().0, key.as_ref())
+        });
+        self.ds
+            .create_group_with_member_proof(&group_id, registration)
+            .await?;
         let row = GroupRow {
             group_id,
             name: name.to_owned(),

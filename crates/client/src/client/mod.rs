@@ -65,6 +65,13 @@ pub struct ClientOptions {
     /// groups where every member does. Off: we behave as a client without it (leaves list
     /// no SelfRemove; leaving always sends a Remove proposal).
     pub self_remove: bool,
+    /// Create groups with member proofs (draft-mahy-mls-member-proof-00, default on): every
+    /// message of the group carries a proof of membership of the current epoch, and the
+    /// group is registered with the DS with its epoch-0 member-proof key, so that the DS
+    /// takes into the group's log only messages from members — also when it cannot read the
+    /// handshakes. Off: groups are created without (members of others' member-proof groups
+    /// prove membership regardless: it is the group's rule, not ours).
+    pub member_proofs: bool,
 }
 
 impl core::fmt::Debug for ClientOptions {
@@ -79,6 +86,7 @@ impl core::fmt::Debug for ClientOptions {
             .field("state_writes", &self.state_writes)
             .field("crypto", &self.crypto.name())
             .field("self_remove", &self.self_remove)
+            .field("member_proofs", &self.member_proofs)
             .finish()
     }
 }
@@ -95,6 +103,7 @@ impl Default for ClientOptions {
             state_writes: StateWrites::Incremental,
             crypto: Arc::new(AwsLcProvider),
             self_remove: true,
+            member_proofs: true,
         }
     }
 }
