@@ -316,6 +316,32 @@ pub struct CreateGroupRequest {
     /// not carry it in its `ratchet_tree` extension.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ratchet_tree: Option<String>,
+    /// The group's member-proof key of `epoch` (draft-mahy-mls-member-proof-00): with it the
+    /// DS accepts a message or commit into the group's log only with a valid member proof,
+    /// and learns each next epoch's key from the accepted commit. Absent: no member proofs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub member_proof: Option<MemberProofRegistration>,
+}
+
+/// The member-proof public key a group's creator registers (draft-mahy-mls-member-proof-00
+/// §3 `MemberProofPubKey`, of the creation epoch).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MemberProofRegistration {
+    /// The group's cipher suite: its signature scheme is the key's.
+    pub cipher_suite: u16,
+    /// The public key, base64 (standard alphabet, padded).
+    pub public_key: String,
+}
+
+impl MemberProofRegistration {
+    /// The registration of `public_key` for a group of `cipher_suite`.
+    pub fn new(cipher_suite: u16, public_key: &[u8]) -> Self {
+        use base64::Engine as _;
+        Self {
+            cipher_suite,
+            public_key: base64::engine::general_purpose::STANDARD.encode(public_key),
+        }
+    }
 }
 
 /// A group as the API shows it.

@@ -411,17 +411,22 @@ impl DsClient {
 
     /// Creates a group on the DS (we are its only member).
     pub async fn create_group(&self, group_id: &[u8]) -> Result<(), ApiError> {
-        self.create_group_verified(group_id, None).await
+        self.create_group_registered(group_id, None, None).await
     }
 
-    /// Registers a new group with us as its only member; with `group_info` (the encoded
-    /// GroupInfo `MLSMessage` of its first epoch, with its `ratchet_tree` extension) a
-    /// verified group, whose handshakes the DS checks and whose member list it keeps from
-    /// them.
-    pub async fn create_group_verified(
+    /// Registers a new group with us as its only member.
+    ///
+    /// - With `group_info` (the encoded GroupInfo `MLSMessage` of its first epoch, with its
+    ///   `ratchet_tree` extension) a verified group, whose handshakes the DS checks and whose
+    ///   member list it keeps from them.
+    /// - With `member_proof`, the member-proof key of its epoch 0
+    ///   (draft-mahy-mls-member-proof-00): the DS then accepts into the group's log only
+    ///   messages with a valid member proof.
+    pub async fn create_group_registered(
         &self,
         group_id: &[u8],
         group_info: Option<&[u8]>,
+        member_proof: Option<crate::delivery::MemberProofRegistration>,
     ) -> Result<(), ApiError> {
         use base64::Engine as _;
         let url = self.url("/v1/groups");
@@ -432,6 +437,7 @@ impl DsClient {
             group_info: group_info
                 .map(|info| base64::engine::general_purpose::STANDARD.encode(info)),
             ratchet_tree: None,
+            member_proof,
         };
         let response = self.authed(|h| h.post(&url).json(&body)).await?;
         self.expect_ok("the new group", response).await.map(|_| ())

@@ -50,6 +50,11 @@ struct Cli {
     /// KeyPackages and groups do not list it, and `group leave` sends a Remove proposal.
     #[arg(long, global = true, env = "CONCLAVE_NO_SELF_REMOVE")]
     no_self_remove: bool,
+    /// Create groups without member proofs (draft-mahy-mls-member-proof-00). By default a
+    /// new group requires a proof of membership of the current epoch in every message, and
+    /// the DS refuses messages without one into its log.
+    #[arg(long, global = true, env = "CONCLAVE_NO_MEMBER_PROOFS")]
+    no_member_proofs: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -223,6 +228,7 @@ impl Cli {
     fn client_options(&self) -> ClientOptions {
         ClientOptions {
             self_remove: !self.no_self_remove,
+            member_proofs: !self.no_member_proofs,
             ..ClientOptions::default()
         }
     }

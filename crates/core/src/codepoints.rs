@@ -127,6 +127,32 @@ pub const CONCLAVE_HANDSHAKES_COMPONENT: ComponentId = ComponentId(0x8C02);
 /// §17.3: 0xF000-0xFFFF).
 pub const CONCLAVE_GROUP_NAME_EXTENSION: ExtensionType = ExtensionType(0xFC01);
 
+// ---- draft-mahy-mls-member-proof-00, as private-use components (§7.5) --------------------
+//
+// The draft (written against the -04 "Safe Extensions") asks IANA for the extension types
+// `handshake_framed_data_hash` and `next_epoch_member_proof_key` and uses an unnamed
+// ExtensionType `member_proof` to derive the key pair. In -10's framework these are
+// components; no value is assigned, so Conclave uses private-use ones ([`crate::member_proof`]
+// explains every decision). The handshake-sharing usage (`handshake_framed_data_hash`) is
+// not implemented and has no value here.
+
+/// `member_proof` (GC, AD): an entry (empty data) in the GroupContext's
+/// `app_data_dictionary` turns member proofs on for the group; the component of the
+/// per-epoch key derivation, of the `SafeSignWithLabel` of every proof and of the
+/// `MemberProofAAD` Safe AAD item (draft-mahy-mls-member-proof-00 §3).
+pub const MEMBER_PROOF_COMPONENT: ComponentId = ComponentId(0x8C04);
+/// `next_epoch_member_proof_key` (AD): the Safe AAD item of a commit carrying the member-proof
+/// public key of the epoch the commit starts (draft-mahy-mls-member-proof-00 §4).
+pub const NEXT_EPOCH_MEMBER_PROOF_KEY_COMPONENT: ComponentId = ComponentId(0x8C05);
+/// `label` of the `ComponentOperationLabel` that derives an epoch's member-proof secret
+/// ([`crate::member_proof::member_proof_secret`]).
+pub const MEMBER_PROOF_SECRET_LABEL: &[u8] = b"member_proof secret";
+/// `label` of the `SafeSignWithLabel` of a member proof (draft-mahy-mls-member-proof-00 §3
+/// step 4; the draft's "MLS 1.0 ExtensionData" is the -04 label).
+pub const MEMBER_PROOF_SIGN_LABEL: &[u8] = b"member proof";
+/// `ExpandWithLabel` label of the member-proof secret (RFC 9420 §8 prefixes "MLS 1.0 ").
+pub const MEMBER_PROOF_EXPAND_LABEL: &str = "member_proof";
+
 // ---- labels ----------------------------------------------------------------------------
 
 /// `base_label` of a `ComponentOperationLabel` in draft-ietf-mls-extensions-09 and later
@@ -491,6 +517,16 @@ mod tests {
         assert!(!APP_COMPONENTS_COMPONENT.is_grease());
         assert!(ComponentId(0x8000).is_private_use());
         assert!(CONCLAVE_TOPIC_COMPONENT.is_private_use());
+        for component in [
+            MEMBER_PROOF_COMPONENT,
+            NEXT_EPOCH_MEMBER_PROOF_KEY_COMPONENT,
+        ] {
+            assert!(component.is_private_use() && !component.is_grease());
+            assert_ne!(component, CONCLAVE_TOPIC_COMPONENT);
+            assert_ne!(component, CONCLAVE_HANDSHAKES_COMPONENT);
+        }
+        // Safe AAD items are sorted by component: the proof comes before the next key.
+        assert!(MEMBER_PROOF_COMPONENT < NEXT_EPOCH_MEMBER_PROOF_KEY_COMPONENT);
         assert!(!CONCLAVE_TOPIC_COMPONENT.is_grease());
     }
 }

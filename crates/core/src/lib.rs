@@ -22,6 +22,7 @@ pub mod group;
 pub mod key_schedule;
 pub mod last_resort;
 pub mod member;
+pub mod member_proof;
 pub mod messages;
 mod parallel;
 pub mod psk;

@@ -13,6 +13,7 @@ pub mod labels;
 mod provider;
 mod secret;
 mod seeded;
+pub mod signature_derive;
 mod suite;
 
 pub use error::CryptoError;

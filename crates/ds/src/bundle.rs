@@ -147,5 +147,8 @@ pub(crate) fn check_commit_bundle(
         welcome,
         allow_external_join: bundle.allow_external_join,
         public_state: None,
+        // Filled in by the route from the commit's Safe AAD in a member-proof group.
+        member_proof: None,
+        next_member_proof_key: None,
     })
 }

@@ -76,6 +76,21 @@ pub fn handshake_header(message: &MlsMessage) -> Result<HandshakeHeader, DsError
     }
 }
 
+/// The clear `authenticated_data` of a `PublicMessage`, `PrivateMessage` or
+/// `SemiPrivateMessage` (RFC 9420 §6; draft-mahy-mls-semiprivatemessage-07 §3.1); any other
+/// wire format is refused.
+pub fn authenticated_data(message: &MlsMessage) -> Result<&[u8], DsError> {
+    match &message.body {
+        MlsMessageBody::PublicMessage(public) => Ok(&public.content.authenticated_data),
+        MlsMessageBody::PrivateMessage(private) => Ok(&private.authenticated_data),
+        MlsMessageBody::SemiPrivateMessage(semi) => Ok(&semi.authenticated_data),
+        other => Err(DsError::BadRequest(format!(
+            "expected a PublicMessage, PrivateMessage or SemiPrivateMessage, got wire format {}",
+            other.wire_format().0
+        ))),
+    }
+}
+
 /// The `GroupInfo` inside an `MLSMessage`, or an error naming what was found.
 pub fn group_info(message: &MlsMessage) -> Result<&GroupInfo, DsError> {
     match &message.body {

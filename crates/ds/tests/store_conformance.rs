@@ -48,6 +48,8 @@ fn commit(epoch: u64, sender: &str, members: &[&str], tag: &str) -> CommitRecord
         welcome: None,
         allow_external_join: None,
         public_state: None,
+        member_proof: None,
+        next_member_proof_key: None,
     }
 }
 
@@ -57,6 +59,7 @@ fn message(epoch: u64, sender: &str, tag: &str) -> NewMessage {
         content_type: 1,
         sender: sender.to_owned(),
         data: tag.as_bytes().to_vec(),
+        member_proof: None,
     }
 }
 
@@ -866,5 +869,119 @@ async fn the_first_receiver_key_of_a_suite_is_kept_for_every_node() {
             .unwrap();
         assert_eq!(other.cipher_suite, 3);
         assert_ne!(other.receiver, first.receiver);
+    }
+}
+
+/// Member proofs (draft-mahy-mls-member-proof-00): a group created with a key takes a
+/// message only with a proof verified under its current key and a fresh nonce, a commit only
+/// with the next key, which replaces the current one; nonces are single-use per epoch.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn member_proof_groups_take_fresh_proofs_under_the_current_key() {
+    use conclave_ds::store::{MemberProofKey, MemberProofRefusal, ProofUse};
+    for (store, _guard) in engines().await {
+        let engine = store.engine();
+        let gid = unique_group_id();
+        let key0 = MemberProofKey {
+            cipher_suite: 1,
+            epoch: 0,
+            public_key: b"key 0".to_vec(),
+        };
+        assert!(
+            store
+                .create_group(
+                    &NewGroup {
+                        member_proof: Some(key0.clone()),
+                        ..NewGroup::unverified(gid.clone(), 0, false, "alice".into())
+                    },
+                    NOW
+                )
+                .await
+                .unwrap()
+        );
+        assert_eq!(store.member_proof_key(&gid).await.unwrap(), Some(key0));
+        let used = |key: &str, nonce: &str| ProofUse {
+            public_key: key.as_bytes().to_vec(),
+            nonce: nonce.as_bytes().to_vec(),
+        };
+        let proven = |epoch: u64, tag: &str, proof: Option<ProofUse>| NewMessage {
+            member_proof: proof,
+            ..message(epoch, "alice", tag)
+        };
+        let refused = |r: MemberProofRefusal| Appended::MemberProofRefused(r);
+        assert_eq!(
+            store
+                .append(&gid, &proven(0, "bare", None), NOW)
+                .await
+                .unwrap(),
+            refused(MemberProofRefusal::Required),
+            "{engine}"
+        );
+        assert_eq!(
+            store
+                .append(
+                    &gid,
+                    &proven(0, "other key", Some(used("key 9", "n0"))),
+                    NOW
+                )
+                .await
+                .unwrap(),
+            refused(MemberProofRefusal::Required),
+            "{engine}"
+        );
+        assert!(matches!(
+            store
+                .append(&gid, &proven(0, "m1", Some(used("key 0", "n1"))), NOW)
+                .await
+                .unwrap(),
+            Appended::Accepted { .. }
+        ));
+        assert_eq!(
+            store
+                .append(&gid, &proven(0, "m1 again", Some(used("key 0", "n1"))), NOW)
+                .await
+                .unwrap(),
+            refused(MemberProofRefusal::Replayed),
+            "{engine}"
+        );
+        // A commit without the next key is refused; with it, the key moves on.
+        let mut c = commit(0, "alice", &["alice"], "c1");
+        c.member_proof = Some(used("key 0", "n2"));
+        assert_eq!(
+            store.commit(&gid, &c, NOW).await.unwrap(),
+            Committed::MemberProofRefused(MemberProofRefusal::NextKeyMissing),
+            "{engine}"
+        );
+        c.next_member_proof_key = Some(b"key 1".to_vec());
+        assert!(matches!(
+            store.commit(&gid, &c, NOW).await.unwrap(),
+            Committed::Accepted { epoch: 1, .. }
+        ));
+        let key = store.member_proof_key(&gid).await.unwrap().unwrap();
+        assert_eq!((key.epoch, key.public_key), (1, b"key 1".to_vec()));
+        assert_eq!(
+            store
+                .append(&gid, &proven(1, "old key", Some(used("key 0", "n3"))), NOW)
+                .await
+                .unwrap(),
+            refused(MemberProofRefusal::Required),
+            "{engine}"
+        );
+        assert!(matches!(
+            store
+                .append(&gid, &proven(1, "m2", Some(used("key 1", "n1"))), NOW)
+                .await
+                .unwrap(),
+            Appended::Accepted { .. }
+        ));
+        // A group without a key has no member-proof rule.
+        let plain = group_with(&store, &["alice"]).await;
+        assert_eq!(store.member_proof_key(&plain).await.unwrap(), None);
+        assert!(matches!(
+            store
+                .append(&plain, &proven(0, "plain", None), NOW)
+                .await
+                .unwrap(),
+            Appended::Accepted { .. }
+        ));
     }
 }

@@ -154,6 +154,7 @@ async fn create_verified_group(
         allow_external_join: true,
         group_info: Some(STANDARD.encode(info)),
         ratchet_tree: None,
+        member_proof: None,
     };
     let response = reqwest::Client::new()
         .post(format!("{base}/v1/groups"))

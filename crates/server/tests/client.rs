@@ -1,8 +1,8 @@
 //! The client library against an in-process devnet (DS + AS over HTTP on loopback, SQLite):
 //! an offline member catching up 50 epochs in order, a commit that loses the race for its
 //! epoch and is retried, credential refusals (expired, foreign root, revoked), a
-//! desynchronization reported instead of papered over, leaving, the group topic, and group
-//! ids that show the DS no name.
+//! desynchronization reported instead of papered over, leaving, the group topic, group
+//! ids that show the DS no name, and member proofs (draft-mahy-mls-member-proof-00).
 
 // Test code: a panic is a test failure (clippy.toml allows this in #[test] functions; the
 // helpers of this file are test code too).
@@ -372,7 +372,18 @@ async fn an_invalid_commit_accepted_by_the_ds_is_reported_as_a_desync() {
 
     let dir = tempfile::tempdir().unwrap();
     let net = devnet(dir.path()).await;
-    let mut alice = user(&net, dir.path(), "alice").await;
+    // A group without member proofs: in a member-proof group (the default) the DS refuses
+    // this proof-less "commit" outright (see the member-proof test below).
+    let mut alice = user_with(
+        &net,
+        dir.path(),
+        "alice",
+        ClientOptions {
+            member_proofs: false,
+            ..ClientOptions::default()
+        },
+    )
+    .await;
     let mut bob = user(&net, dir.path(), "bob").await;
     // A group whose handshakes the DS cannot read (RFC 9750 "Invalid Commits"): in the
     // default, semi-private mode the DS refuses such a commit (below).
@@ -983,5 +994,82 @@ async fn joiners_follow_the_public_or_private_handshake_mode_of_the_group() {
             assert_eq!(wire_format, mode.wire_format(), "{group}: {poster}");
         }
     }
+    net.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_member_proof_group_works_across_commits_and_refuses_forged_posts() {
+    use conclave_core::messages::{ContentType, MlsMessage, PrivateMessage, ProtocolVersion};
+
+    let dir = tempfile::tempdir().unwrap();
+    let net = devnet(dir.path()).await;
+    let mut alice = user(&net, dir.path(), "alice").await;
+    let mut bob = user(&net, dir.path(), "bob").await;
+    let carol = user(&net, dir.path(), "carol").await;
+    // Groups are created with member proofs by default, registered with the DS.
+    alice.create_group("proven").await.unwrap();
+    alice.add_members("proven", &names(&["bob"])).await.unwrap();
+    bob.sync().await.unwrap();
+    for round in 0..3 {
+        alice.send("proven", &format!("a{round}")).await.unwrap();
+        bob.sync().await.unwrap();
+        bob.update_keys("proven").await.unwrap();
+        bob.send("proven", &format!("b{round}")).await.unwrap();
+        alice.sync().await.unwrap();
+        alice.update_keys("proven").await.unwrap();
+    }
+    bob.sync().await.unwrap();
+    assert_eq!(alice.epoch("proven").unwrap(), bob.epoch("proven").unwrap());
+    let bodies = |c: &Client| -> Vec<String> {
+        c.history("proven")
+            .unwrap()
+            .into_iter()
+            .filter(|e| e.kind == "message")
+            .map(|e| e.body)
+            .collect()
+    };
+    let expected: Vec<String> = (0..3)
+        .flat_map(|r| [format!("a{r}"), format!("b{r}")])
+        .collect();
+    assert_eq!(bodies(&alice), expected);
+    assert_eq!(bodies(&bob), expected);
+
+    // Bob (a member) posting a raw, proof-less message: refused by the DS because it proves
+    // no membership of the epoch; Carol (registered, not a member) gets the uniform 404.
+    let group_id = hex::decode(alice.group("proven").unwrap().group_id).unwrap();
+    let epoch = alice.epoch("proven").unwrap();
+    let forged = MlsMessage {
+        version: ProtocolVersion::MLS10,
+        body: MlsMessageBody::PrivateMessage(PrivateMessage {
+            group_id: group_id.clone(),
+            epoch,
+            content_type: ContentType::Application,
+            authenticated_data: vec![0],
+            encrypted_sender_data: vec![7; 28],
+            ciphertext: vec![9; 120],
+        }),
+    };
+    let text = bob
+        .ds()
+        .post_message(&group_id, &forged)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        text.contains("member proof") && text.contains("403"),
+        "{text}"
+    );
+    let text = carol
+        .ds()
+        .post_message(&group_id, &forged)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(text.contains("404"), "{text}");
+    // Nothing entered the log: both stay in step and keep talking.
+    alice.send("proven", "still here").await.unwrap();
+    let report = bob.sync().await.unwrap();
+    assert_eq!(report.messages, 1);
+    assert!(report.desynchronized.is_empty());
     net.shutdown().await.unwrap();
 }

@@ -101,6 +101,10 @@ impl Client {
         // stays in our store, and reaches joiners only inside Welcomes.
         let mut group_id = vec![0u8; GROUP_ID_LEN];
         conclave_crypto::CryptoRandom::fill(&mut OsRandom, &mut group_id)?;
+        let mut new_group = NewGroup::new(self.suite(), group_id.clone());
+        if self.options.member_proofs {
+            new_group = new_group.with_member_proofs()?;
+        }
         let mut group = Group::create(
             MemberParams {
                 config: GroupConfig {
@@ -115,11 +119,7 @@ impl Client {
                 components: crate::topic::components(),
                 ..MemberParams::new(self.env.clone(), self.driver().signer()?)
             },
-            crate::handshakes::new_group(
-                NewGroup::new(self.suite(), group_id.clone()),
-                mode,
-                receiver,
-            )?,
+            crate::handshakes::new_group(new_group, mode, receiver)?,
             self.now(),
             &mut OsRandom,
         )?;
@@ -131,8 +131,13 @@ impl Client {
             }
             crate::HandshakeMode::Private => None,
         };
+        // draft-mahy-mls-member-proof-00: the DS learns the epoch-0 key here, later keys from
+        // our members' commits.
+        let registration = group.member_proof_public_key().map(|key| {
+            conclave_api::delivery::MemberProofRegistration::new(self.suite().0, key.as_ref())
+        });
         self.ds
-            .create_group_verified(&group_id, verified.as_deref())
+            .create_group_registered(&group_id, verified.as_deref(), registration)
             .await?;
         let row = GroupRow {
             group_id,

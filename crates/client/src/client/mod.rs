@@ -70,6 +70,13 @@ pub struct ClientOptions {
     pub handshakes: crate::HandshakeMode,
     /// Timeouts and the response-size limit of every request to the DS and the AS.
     pub http: HttpLimits,
+    /// Create groups with member proofs (draft-mahy-mls-member-proof-00, default on): every
+    /// message of the group carries a proof of membership of the current epoch, and the
+    /// group is registered with the DS with its epoch-0 member-proof key, so that the DS
+    /// takes into the group's log only messages from members — also when it cannot read the
+    /// handshakes. Off: groups are created without (members of others' member-proof groups
+    /// prove membership regardless: it is the group's rule, not ours).
+    pub member_proofs: bool,
 }
 
 impl core::fmt::Debug for ClientOptions {
@@ -86,6 +93,7 @@ impl core::fmt::Debug for ClientOptions {
             .field("self_remove", &self.self_remove)
             .field("handshakes", &self.handshakes)
             .field("http", &self.http)
+            .field("member_proofs", &self.member_proofs)
             .finish()
     }
 }
@@ -104,6 +112,7 @@ impl Default for ClientOptions {
             self_remove: true,
             handshakes: crate::HandshakeMode::default(),
             http: HttpLimits::DEFAULT,
+            member_proofs: true,
         }
     }
 }

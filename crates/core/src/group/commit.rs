@@ -54,6 +54,10 @@ pub struct CommitOptions {
     /// (draft-ietf-mls-extensions-10 §4.9) an encoded `SafeAAD`; empty is sent as the empty
     /// `SafeAAD`.
     pub authenticated_data: Vec<u8>,
+    /// Tests only: announce this next-epoch member-proof key instead of the true one (a
+    /// dishonest committer, draft-mahy-mls-member-proof-00 §4).
+    #[cfg(test)]
+    pub(crate) forged_next_member_proof_key: Option<crate::messages::SignaturePublicKey>,
 }
 
 impl Default for CommitOptions {
@@ -66,6 +70,8 @@ impl Default for CommitOptions {
             group_info_extensions: Vec::new(),
             welcome_group_info_extensions: Vec::new(),
             authenticated_data: Vec::new(),
+            #[cfg(test)]
+            forged_next_member_proof_key: None,
         }
     }
 }
@@ -147,6 +153,9 @@ pub(crate) struct CommitBase<'a> {
     pub(crate) own_leaf: Option<LeafIndex>,
     /// Capabilities and extensions for our new leaf.
     pub(crate) leaf_template: &'a LeafNode,
+    /// Our member-proof keys of the current epoch (draft-mahy-mls-member-proof-00); `None`
+    /// for an external commit (the joiner is not a member yet) or an epoch without them.
+    pub(crate) member_proof: Option<&'a crate::member_proof::MemberProofKeys>,
 }
 
 /// The result of building a commit, before it is protected.
@@ -214,14 +223,33 @@ pub(crate) fn build_commit(
         Some(leaf) => Sender::Member(leaf),
         None => Sender::NewMemberCommit,
     };
+    // draft-mahy-mls-member-proof-00 (D3): the new epoch's member-proof keys come before the
+    // GroupContext enters the key schedule, so the commit can announce them (§4, D7).
+    let next_member_proof = crate::member_proof::keys_for_epoch(
+        cs,
+        &provisional.extensions,
+        base.init_secret.as_bytes(),
+        commit_secret.as_bytes(),
+        &group_id,
+        provisional.epoch,
+    )?;
     let content = FramedContent {
         group_id: group_id.clone(),
         epoch: base.context.epoch,
         sender,
-        // Safe AAD (draft-ietf-mls-extensions-10 §4.9) by the context the commit is sent in.
-        authenticated_data: crate::safe::outgoing_authenticated_data(
-            &base.context.extensions,
-            &options.authenticated_data,
+        // Safe AAD (draft-ietf-mls-extensions-10 §4.9) by the context the commit is sent in,
+        // with our member proof and the next epoch's key where the group has member proofs.
+        authenticated_data: super::member_proof::commit_aad(
+            cs,
+            base.context,
+            base.member_proof,
+            base.own_leaf.is_some(),
+            announced_next_key(next_member_proof.as_ref(), options).as_ref(),
+            crate::safe::outgoing_authenticated_data(
+                &base.context.extensions,
+                &options.authenticated_data,
+            )?,
+            rng,
         )?,
         content: Content::Commit(Commit {
             proposals: proposal_refs,
@@ -261,11 +289,12 @@ pub(crate) fn build_commit(
     } else {
         Some(next.schedule().welcome_key_nonce(cs)?)
     };
-    let epoch = next.finish(cs, base.config, applied.tree, ConfirmationTag::Compute)?;
+    let mut epoch = next.finish(cs, base.config, applied.tree, ConfirmationTag::Compute)?;
+    epoch.member_proof = next_member_proof;
     signed.auth.confirmation_tag = Some(epoch.confirmation_tag.clone());
 
     // GroupInfo of the new epoch (RFC 9420 §12.4.3), as published for external joiners.
-    let sign = |external_pub: bool, extensions: &[Extension]| {
+    let sign = |readers: GroupInfoReaders<'_>| {
         sign_group_info(
             cs,
             base.signer,
@@ -273,25 +302,27 @@ pub(crate) fn build_commit(
             own_leaf,
             options,
             base.config,
-            GroupInfoReaders {
-                external_pub,
-                extensions,
-            },
+            readers,
         )
     };
     let publishes_external_pub = publishes_external_pub(base.config);
-    let group_info = sign(publishes_external_pub, &[])?;
+    let group_info = sign(GroupInfoReaders::published(publishes_external_pub))?;
 
     // Welcome for the added members (RFC 9420 §12.4.3.1).
     let welcome = match welcome_key_nonce {
         None => None,
         Some((key, nonce)) => {
             // Joiners by Welcome need no `external_pub`: their GroupInfo leaves it out
-            // (a smaller Welcome), and has the Welcome-only extensions; signed separately
-            // when it differs from the published one.
+            // (a smaller Welcome), and has the Welcome-only extensions and the member-proof
+            // secret where the new epoch has one (D4 of draft-mahy-mls-member-proof-00 as
+            // decided in `crate::member_proof`); signed separately when it differs from the
+            // published one.
             let welcome_only = &options.welcome_group_info_extensions;
-            let group_info_bytes = if publishes_external_pub || !welcome_only.is_empty() {
-                super::encode(&sign(false, welcome_only)?)?
+            let group_info_bytes = if publishes_external_pub
+                || !welcome_only.is_empty()
+                || epoch.member_proof.is_some()
+            {
+                super::encode(&sign(GroupInfoReaders::welcome(welcome_only))?)?
             } else {
                 super::encode(&group_info)?
             };
@@ -370,6 +401,20 @@ pub(crate) fn build_commit(
     })
 }
 
+/// The next-epoch member-proof key a commit announces: the new epoch's (or, in tests, a
+/// forged one).
+fn announced_next_key(
+    next: Option<&crate::member_proof::MemberProofKeys>,
+    options: &CommitOptions,
+) -> Option<crate::messages::SignaturePublicKey> {
+    #[cfg(test)]
+    if let (Some(_), Some(forged)) = (next, &options.forged_next_member_proof_key) {
+        return Some(forged.clone());
+    }
+    let _ = options;
+    next.map(|keys| keys.public_key().clone())
+}
+
 /// Whether the published GroupInfo carries `external_pub` (RFC 9420 §12.4.3.2): when the
 /// group accepts external commits of either kind.
 fn publishes_external_pub(config: &GroupConfig) -> bool {
@@ -377,12 +422,36 @@ fn publishes_external_pub(config: &GroupConfig) -> bool {
 }
 
 /// What a GroupInfo carries for its readers beyond the epoch: `external_pub` for external
-/// joiners (RFC 9420 §12.4.3.2), and extensions for the joiners by Welcome only.
+/// joiners (RFC 9420 §12.4.3.2); for the joiners by Welcome, their own extensions and the
+/// epoch's member-proof secret (draft-mahy-mls-member-proof-00, D4 in
+/// [`crate::member_proof`]), which a published GroupInfo never carries.
 pub(crate) struct GroupInfoReaders<'a> {
     /// Whether to include `external_pub`.
     pub(crate) external_pub: bool,
     /// Extensions added after the others.
     pub(crate) extensions: &'a [Extension],
+    /// Whether the GroupInfo travels in a Welcome (and may carry secrets).
+    pub(crate) for_welcome: bool,
+}
+
+impl<'a> GroupInfoReaders<'a> {
+    /// A GroupInfo published for anyone (external joiners, the DS).
+    pub(crate) fn published(external_pub: bool) -> Self {
+        Self {
+            external_pub,
+            extensions: &[],
+            for_welcome: false,
+        }
+    }
+
+    /// The GroupInfo inside a Welcome, with the Welcome-only `extensions`.
+    pub(crate) fn welcome(extensions: &'a [Extension]) -> Self {
+        Self {
+            external_pub: false,
+            extensions,
+            for_welcome: true,
+        }
+    }
 }
 
 /// Signs the GroupInfo of an epoch (RFC 9420 §12.4.3), with the ratchet tree as the
@@ -400,12 +469,14 @@ pub(crate) fn sign_group_info(
     let GroupInfoReaders {
         external_pub,
         extensions: welcome_extensions,
+        for_welcome,
     } = readers;
     let EpochState {
         context,
         tree,
         secrets,
         confirmation_tag,
+        member_proof,
         ..
     } = epoch;
     let mut extensions = Vec::new();
@@ -423,6 +494,9 @@ pub(crate) fn sign_group_info(
     }
     extensions.extend(options.group_info_extensions.iter().cloned());
     extensions.extend(welcome_extensions.iter().cloned());
+    if for_welcome && let Some(keys) = member_proof {
+        extensions = crate::member_proof::with_secret_in_group_info(&extensions, keys.secret())?;
+    }
     if !extensions
         .iter()
         .any(|e| e.extension_type == crate::codepoints::APP_DATA_DICTIONARY_EXTENSION)
@@ -570,6 +644,7 @@ impl Group {
                 init_secret: self.epoch.secrets.init_secret.clone(),
                 own_leaf: Some(own),
                 leaf_template: &template,
+                member_proof: self.epoch.member_proof.as_ref(),
             };
             build_commit(
                 &base,
@@ -608,10 +683,7 @@ impl Group {
             self.own_leaf(),
             &options,
             &self.config,
-            GroupInfoReaders {
-                external_pub: publishes_external_pub(&self.config),
-                extensions: &[],
-            },
+            GroupInfoReaders::published(publishes_external_pub(&self.config)),
         )?;
         Ok(mls_message(MlsMessageBody::GroupInfo(group_info)))
     }
@@ -883,7 +955,23 @@ pub(crate) fn process_commit(
         None => group.epoch.secrets.init_secret.clone(),
     };
 
-    let epoch = NextEpoch::start(
+    // draft-mahy-mls-member-proof-00 §4 (D3, D7): the new epoch's member-proof keys, which
+    // the commit must have announced.
+    let next_member_proof = crate::member_proof::keys_for_epoch(
+        cs,
+        &provisional.extensions,
+        init_secret.as_bytes(),
+        commit_secret.as_bytes(),
+        &provisional.group_id,
+        provisional.epoch,
+    )?;
+    super::member_proof::check_next_epoch_key(
+        group.config.codepoint_profile,
+        &group.epoch.context,
+        next_member_proof.as_ref(),
+        &verified.framed_content().authenticated_data,
+    )?;
+    let mut epoch = NextEpoch::start(
         cs,
         next_context,
         &init_secret,
@@ -896,6 +984,7 @@ pub(crate) fn process_commit(
         applied.tree,
         ConfirmationTag::Verify(&confirmation_tag),
     )?;
+    epoch.member_proof = next_member_proof;
     Ok(StagedCommit::advance(epoch, private, summary))
 }
 

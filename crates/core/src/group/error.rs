@@ -196,6 +196,9 @@ pub enum GroupError {
     /// the safe exporter, safe signatures and encryption.
     #[error(transparent)]
     Safe(#[from] SafeError),
+    /// A rule of member proofs (draft-mahy-mls-member-proof-00).
+    #[error(transparent)]
+    MemberProof(#[from] crate::member_proof::MemberProofError),
     /// Encoding or decoding failed.
     #[error("codec: {0}")]
     Codec(#[from] CodecError),

@@ -292,7 +292,19 @@ impl Group {
             &context.confirmed_transcript_hash,
             &group_info.confirmation_tag,
         )?;
-        let epoch = EpochState::new(
+        // draft-mahy-mls-member-proof-00 (D4 in `crate::member_proof`): a joiner by Welcome
+        // gets the epoch's member-proof secret from the Welcome's GroupInfo.
+        let member_proof = if crate::member_proof::enabled(&context.extensions)? {
+            let secret = crate::member_proof::secret_in_group_info(&extensions)?
+                .ok_or(crate::member_proof::MemberProofError::NoKey)?;
+            Some(crate::member_proof::MemberProofKeys::from_secret(
+                cs.as_ref(),
+                secret,
+            )?)
+        } else {
+            None
+        };
+        let mut epoch = EpochState::new(
             &config,
             context,
             tree,
@@ -300,6 +312,7 @@ impl Group {
             group_info.confirmation_tag,
             epoch_secrets,
         );
+        epoch.member_proof = member_proof;
         let linked_psks = options.resumption_psks.clone();
         let mut group = Self::joined(env, cs, config, signer, epoch, private, linked_psks);
         group.components = components;
@@ -444,6 +457,7 @@ impl Group {
                 init_secret,
                 own_leaf: None,
                 leaf_template: &template,
+                member_proof: None,
             };
             let refs = by_value
                 .into_iter()

@@ -23,6 +23,7 @@ mod commit_builder;
 mod error;
 mod external;
 pub(crate) mod join;
+mod member_proof;
 pub(crate) mod proposals;
 pub(crate) mod public;
 mod records;
@@ -341,6 +342,25 @@ impl NewGroup {
             crate::codepoints::CONTENT_MEDIA_TYPES_COMPONENT,
             encode(media_types)?,
         ))
+    }
+
+    /// Requires member proofs in every message (draft-mahy-mls-member-proof-00; D2 in
+    /// [`crate::member_proof`]): a [`crate::codepoints::MEMBER_PROOF_COMPONENT`] entry in the
+    /// group context's `app_data_dictionary`, and Safe AAD in force (an empty `safe_aad`
+    /// list unless one is set already, draft-ietf-mls-extensions-10 §4.9).
+    pub fn with_member_proofs(mut self) -> Result<Self, GroupError> {
+        if self
+            .app_data
+            .get(crate::codepoints::SAFE_AAD_COMPONENT)
+            .is_none()
+        {
+            let empty = encode(&crate::messages::ComponentsList::default())?;
+            self.app_data
+                .insert(crate::codepoints::SAFE_AAD_COMPONENT, empty);
+        }
+        self.app_data
+            .insert(crate::codepoints::MEMBER_PROOF_COMPONENT, Vec::new());
+        Ok(self)
     }
 
     /// Requires every member to support `wire_formats` (draft-ietf-mls-extensions-10 §5).
@@ -859,7 +879,11 @@ impl Group {
             group_id: self.epoch.context.group_id.clone(),
             epoch: self.epoch(),
             sender: Sender::Member(self.own_leaf()),
-            authenticated_data: self.outgoing_authenticated_data(authenticated_data)?,
+            authenticated_data: self.outgoing_aad(
+                authenticated_data,
+                ContentType::Application,
+                rng,
+            )?,
             content: Content::Application(data.to_vec()),
         };
         let signed = sign_content(
@@ -910,7 +934,11 @@ impl Group {
             group_id: self.epoch.context.group_id.clone(),
             epoch: self.epoch(),
             sender: Sender::Member(self.own_leaf()),
-            authenticated_data: self.outgoing_authenticated_data(authenticated_data)?,
+            authenticated_data: self.outgoing_aad(
+                authenticated_data,
+                ContentType::Proposal,
+                rng,
+            )?,
             content: Content::Proposal(proposal),
         };
         let (message, signed) = self.sign_and_protect_handshake(content, None, rng)?;
@@ -1073,6 +1101,15 @@ impl Group {
             &self.epoch.context.extensions,
             &message.content.authenticated_data,
         )?;
+        member_proof::check_incoming(
+            self.cs.as_ref(),
+            self.config.codepoint_profile,
+            &self.epoch.context,
+            self.member_proof_public_key(),
+            Some(message.content.sender),
+            message.content.content_type(),
+            &message.content.authenticated_data,
+        )?;
         if message.content.sender == Sender::Member(self.own_leaf()) {
             return self.own_handshake_echo(message);
         }
@@ -1161,6 +1198,15 @@ impl Group {
             &self.epoch.context.extensions,
             message.authenticated_data(),
         )?;
+        member_proof::check_incoming(
+            self.cs.as_ref(),
+            self.config.codepoint_profile,
+            &self.epoch.context,
+            self.member_proof_public_key(),
+            None,
+            message.content_type(),
+            message.authenticated_data(),
+        )?;
         let sender_data_secret = self.epoch.secrets.sender_data_secret.as_bytes();
         let sender_data = match message {
             Encrypted::Private(m) => open_sender_data(self.cs.as_ref(), m, sender_data_secret)?,
@@ -1227,6 +1273,15 @@ impl Group {
         crate::safe::incoming_safe_aad(
             profile,
             &past.context.extensions,
+            &message.authenticated_data,
+        )?;
+        member_proof::check_incoming(
+            cs,
+            profile,
+            &past.context,
+            past.member_proof_key.as_ref(),
+            None,
+            message.content_type,
             &message.authenticated_data,
         )?;
         let sender_data = open_sender_data(cs, message, past.sender_data_secret.as_bytes())?;

@@ -261,7 +261,11 @@ pub(super) fn propose(
         sender: Sender::Member(own),
         // Framed like every other message of ours: a SafeAAD where the group requires one
         // (draft-ietf-mls-extensions-10 §4.9).
-        authenticated_data: group.outgoing_authenticated_data(authenticated_data)?,
+        authenticated_data: group.outgoing_aad(
+            authenticated_data,
+            crate::messages::ContentType::Proposal,
+            rng,
+        )?,
         content: Content::Proposal(proposal),
     };
     let signed = sign_content(

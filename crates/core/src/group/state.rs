@@ -5,6 +5,7 @@ use conclave_crypto::{CipherSuiteProvider, Secret};
 
 use super::{Group, GroupConfig, GroupError};
 use crate::key_schedule::{EpochSecrets, KeySchedule};
+use crate::member_proof::MemberProofKeys;
 use crate::messages::{
     ComponentId, GroupContext, LeafIndex, PreSharedKeyId, Psk, SignaturePublicKey,
 };
@@ -113,6 +114,11 @@ pub(crate) struct EpochState {
     /// The epoch's Exporter Tree (draft-ietf-mls-extensions-10 §4.4). Only the current
     /// epoch (and a pending commit's) has one: it ends with its epoch.
     pub(crate) exporter_tree: ExporterTree,
+    /// The epoch's member-proof keys when its GroupContext requires member proofs
+    /// (draft-mahy-mls-member-proof-00, [`crate::member_proof`]); set by whoever builds the
+    /// epoch, since they come from the key schedule before the GroupContext (D3) or from a
+    /// Welcome (D4).
+    pub(crate) member_proof: Option<MemberProofKeys>,
 }
 
 impl EpochState {
@@ -127,12 +133,23 @@ impl EpochState {
         init_secret: &Secret,
     ) -> Result<Self, GroupError> {
         let commit_secret = Secret::zero(cs.hash_len());
-        NextEpoch::start(cs, context, init_secret, &commit_secret, None)?.finish(
+        // draft-mahy-mls-member-proof-00 (D3): epoch 0's key from the creator's init_secret.
+        let member_proof = crate::member_proof::keys_for_epoch(
+            cs,
+            &context.extensions,
+            init_secret.as_bytes(),
+            commit_secret.as_bytes(),
+            &context.group_id,
+            context.epoch,
+        )?;
+        let mut epoch = NextEpoch::start(cs, context, init_secret, &commit_secret, None)?.finish(
             cs,
             config,
             tree,
             ConfirmationTag::Compute,
-        )
+        )?;
+        epoch.member_proof = member_proof;
+        Ok(epoch)
     }
 
     /// Assembles an epoch, building its secret tree and exporter tree (and wiping the
@@ -157,6 +174,7 @@ impl EpochState {
             secrets,
             secret_tree,
             exporter_tree,
+            member_proof: None,
         }
     }
 }
@@ -263,6 +281,9 @@ pub(crate) struct PastEpoch {
     pub(crate) secret_tree: SecretTree,
     pub(crate) sender_data_secret: Secret,
     pub(crate) members: PastMembers,
+    /// The epoch's member-proof public key, to check the proofs of late application
+    /// messages (draft-mahy-mls-member-proof-00 §3).
+    pub(crate) member_proof_key: Option<SignaturePublicKey>,
 }
 
 /// Where a past epoch's signature keys come from.
@@ -284,6 +305,7 @@ impl PastEpoch {
             secret_tree: epoch.secret_tree,
             sender_data_secret: epoch.secrets.sender_data_secret,
             members: PastMembers::Tree(Box::new(epoch.tree)),
+            member_proof_key: epoch.member_proof.map(|keys| keys.public_key().clone()),
         }
     }
 

@@ -23,6 +23,7 @@ use super::{Group, GroupConfig, GroupEnv, GroupError, GroupStatus, SigningIdenti
 use crate::codepoints::CodepointProfile;
 use crate::framing::PaddingPolicy;
 use crate::key_schedule::EpochSecrets;
+use crate::member_proof::MemberProofKeys;
 use crate::messages::{
     Credential, GroupContext, LeafIndex, Proposal, ProposalRef, RatchetTreeNodes, Sender,
     SignaturePublicKey, WireFormat,
@@ -78,6 +79,25 @@ mod section {
     /// What the pending commit's AppDataUpdate and AppEphemeral proposals did
     /// ([`crate::group::AppDataSummary`]).
     pub(super) const PENDING_APP_DATA: u16 = 4;
+    /// The member-proof secrets of the current and pending epochs and the public keys of
+    /// the past ones (draft-mahy-mls-member-proof-00), [`super::StoredMemberProof`]. Without
+    /// it no epoch has member-proof keys.
+    pub(super) const MEMBER_PROOF: u16 = 5;
+}
+
+/// The [`section::MEMBER_PROOF`] section. Only the secrets are stored; the key pairs are
+/// derived again on load (`DeriveSignatureKeyPair` is deterministic).
+#[derive(Encode, Decode)]
+struct StoredMemberProof {
+    current: Option<Secret>,
+    pending: Option<Secret>,
+    past: Vec<StoredPastMemberProofKey>,
+}
+
+#[derive(Encode, Decode)]
+struct StoredPastMemberProofKey {
+    epoch: u64,
+    public_key: SignaturePublicKey,
 }
 
 /// The [`section::EXPORTER_TREES`] section: `None` for an epoch without an exporter tree.
@@ -478,6 +498,7 @@ impl StoredEpoch {
             secret_tree: self.secret_tree,
             // Restored from its own section, if the state has it.
             exporter_tree: ExporterTree::unavailable(),
+            member_proof: None,
         })
     }
 }
@@ -606,6 +627,36 @@ impl Group {
                 data: policy.to_bytes()?,
             });
         }
+        let member_proof = StoredMemberProof {
+            current: self.epoch.member_proof.as_ref().map(|k| k.secret().clone()),
+            pending: self
+                .pending_commit
+                .as_ref()
+                .and_then(|p| p.staged.epoch.as_deref())
+                .and_then(|epoch| epoch.member_proof.as_ref())
+                .map(|k| k.secret().clone()),
+            past: self
+                .past_epochs
+                .iter()
+                .filter_map(|p| {
+                    p.member_proof_key
+                        .as_ref()
+                        .map(|key| StoredPastMemberProofKey {
+                            epoch: p.context.epoch,
+                            public_key: key.clone(),
+                        })
+                })
+                .collect(),
+        };
+        if member_proof.current.is_some()
+            || member_proof.pending.is_some()
+            || !member_proof.past.is_empty()
+        {
+            sections.push(StateSection {
+                tag: section::MEMBER_PROOF,
+                data: member_proof.to_bytes()?,
+            });
+        }
         if let Some(pending) = self.pending_commit.as_deref()
             && !pending.staged.summary.app_data.is_empty()
         {
@@ -653,6 +704,7 @@ impl Group {
         let mut config = stored.config.into_config();
         let mut exporter_trees = None;
         let mut pending_app_data = None;
+        let mut member_proof = None;
         for section in sections {
             match section.tag {
                 section::CODEPOINT_PROFILE => {
@@ -666,6 +718,9 @@ impl Group {
                 }
                 section::PENDING_APP_DATA => {
                     pending_app_data = Some(AppDataSummary::from_bytes(&section.data)?);
+                }
+                section::MEMBER_PROOF => {
+                    member_proof = Some(StoredMemberProof::from_bytes(&section.data)?);
                 }
                 _ => return Err(GroupError::MalformedState("unknown state section")),
             }
@@ -683,6 +738,12 @@ impl Group {
         }
         let cs = env.suite(epoch.context.cipher_suite)?;
         let hash_len = cs.hash_len();
+        let (current_proof, mut pending_proof, past_proof_keys) = match member_proof {
+            Some(stored) => (stored.current, stored.pending, stored.past),
+            None => (None, None, Vec::new()),
+        };
+        let proof_keys = |secret: Secret| MemberProofKeys::from_secret(cs.as_ref(), secret);
+        epoch.member_proof = current_proof.map(proof_keys).transpose()?;
         if let Some(current) = hashes.as_ref().and_then(|h| h.current.as_ref()) {
             current.restore(&mut epoch.tree, hash_len);
         }
@@ -703,8 +764,13 @@ impl Group {
                             if let Some(tree) = pending_exporter.take() {
                                 pending.exporter_tree = tree;
                             }
-                            Box::new(pending)
-                        }),
+                            pending.member_proof = pending_proof
+                                .take()
+                                .map(|s| MemberProofKeys::from_secret(cs.as_ref(), s))
+                                .transpose()?;
+                            Ok::<_, GroupError>(Box::new(pending))
+                        })
+                        .transpose()?,
                     private: p.private,
                     summary: {
                         let mut summary = p.summary.into_summary();
@@ -717,6 +783,11 @@ impl Group {
                 },
             })),
         };
+        if pending_proof.is_some() {
+            return Err(GroupError::MalformedState(
+                "a member-proof secret for a pending commit the state does not have",
+            ));
+        }
         if pending_exporter.is_some() {
             return Err(GroupError::MalformedState(
                 "an exporter tree for a pending commit the state does not have",
@@ -745,6 +816,10 @@ impl Group {
                 .past_epochs
                 .into_iter()
                 .map(|p| PastEpoch {
+                    member_proof_key: past_proof_keys
+                        .iter()
+                        .find(|k| k.epoch == p.context.epoch)
+                        .map(|k| k.public_key.clone()),
                     context: p.context,
                     own_leaf: p.own_leaf,
                     secret_tree: p.secret_tree,

@@ -55,7 +55,8 @@ pub(crate) async fn challenge(State(state): St, headers: HeaderMap, body: Body) 
 /// same for an unregistered client as for a wrong key (no enumeration).
 fn login_refused() -> DsError {
     DsError::Unauthorized(
-        "the login does not verify: unknown client, or a challenge or signature that is not          valid (ask for a new challenge and sign it with the registered key)"
+        "the login does not verify: unknown client, or a challenge or signature that is not \
+         valid (ask for a new challenge and sign it with the registered key)"
             .into(),
     )
 }

@@ -26,7 +26,10 @@ use crate::ids::parse_group_id;
 use crate::query::{ApiQuery, PageQuery};
 use crate::self_remove::{EpochView, pending_self_removes, self_remove_profile};
 use crate::state::AppState;
-use crate::store::{Appended, Committed, GroupRecord, MAX_STORED, NewGroup, NewMessage};
+use crate::store::{
+    Appended, Committed, GroupRecord, MAX_STORED, MemberProofKey, MemberProofRefusal, NewGroup,
+    NewMessage, ProofUse,
+};
 use crate::verified;
 
 /// `POST /v1/groups`: creates a group at the given epoch with the caller as its only
@@ -48,6 +51,11 @@ pub(crate) async fn create(
         request.allow_external_join,
         client_id.clone(),
     );
+    new_group.member_proof = request
+        .member_proof
+        .as_ref()
+        .map(|r| member_proof_registration(&state, r, request.epoch))
+        .transpose()?;
     if let Some(group_info) = &request.group_info {
         let start = verified::start(
             &state,
@@ -76,6 +84,123 @@ pub(crate) async fn create(
             verified: new_group.public_state.is_some(),
         },
     ))
+}
+
+/// The longest member-proof public key accepted (an uncompressed P-521 point is 133 bytes).
+const MAX_MEMBER_PROOF_KEY: usize = 256;
+
+/// A member-proof key registered with a new group (draft-mahy-mls-member-proof-00): a key of
+/// a suite this DS implements, for the group's creation epoch.
+fn member_proof_registration(
+    state: &AppState,
+    registration: &wire::MemberProofRegistration,
+    epoch: u64,
+) -> Result<MemberProofKey, DsError> {
+    let suite = conclave_crypto::CipherSuite(registration.cipher_suite);
+    if state.crypto.cipher_suite_provider(suite).is_none() {
+        return Err(DsError::BadRequest(format!(
+            "member_proof: cipher suite {} is not supported by this DS",
+            registration.cipher_suite
+        )));
+    }
+    let public_key = STANDARD
+        .decode(&registration.public_key)
+        .map_err(|e| DsError::BadRequest(format!("member_proof.public_key: not base64: {e}")))?;
+    if public_key.is_empty() || public_key.len() > MAX_MEMBER_PROOF_KEY {
+        return Err(DsError::BadRequest(format!(
+            "member_proof.public_key: 1 to {MAX_MEMBER_PROOF_KEY} bytes"
+        )));
+    }
+    Ok(MemberProofKey {
+        cipher_suite: registration.cipher_suite,
+        epoch,
+        public_key,
+    })
+}
+
+/// The member proof of a message or commit posted to a group with member proofs
+/// (draft-mahy-mls-member-proof-00; the rules are `conclave_core::member_proof`'s): for the
+/// epoch of the group's key (the current one), its Safe AAD must hold a proof
+/// that verifies under that key for this group, epoch and content type. An external commit
+/// (`external`) proves nothing but must announce the next epoch's key, like a member's
+/// commit. Returns the verified proof for the store (which checks it against its key again
+/// and refuses a replayed nonce, in the transaction that appends) and the announced
+/// next-epoch key; `(None, None)` for a group without member proofs. A refusal is a 403.
+async fn member_proof_of(
+    state: &AppState,
+    poster: &str,
+    group_id: &[u8],
+    message: &conclave_core::messages::MlsMessage,
+    head: &mls_header::HandshakeHeader,
+    external: bool,
+) -> Result<(Option<ProofUse>, Option<Vec<u8>>), DsError> {
+    let Some(key) = state.store.member_proof_key(group_id).await? else {
+        return Ok((None, None));
+    };
+    if head.epoch != key.epoch {
+        // Not for the current epoch: the store refuses it as such (after its membership
+        // check, so that a non-member learns nothing of the epoch).
+        return Ok((None, None));
+    }
+    let authenticated_data = mls_header::authenticated_data(message)?;
+    let refused = |e: conclave_core::member_proof::MemberProofError| {
+        DsError::Forbidden(format!(
+            "member proof refused: this group accepts only messages proving membership of its \
+             current epoch: {e}"
+        ))
+    };
+    if external {
+        let next = conclave_core::member_proof::next_epoch_key_for_outsider(authenticated_data)
+            .map_err(refused)?;
+        return Ok((None, next.map(|k| k.0)));
+    }
+    let cs = state
+        .crypto
+        .cipher_suite_provider(conclave_crypto::CipherSuite(key.cipher_suite))
+        .ok_or_else(|| DsError::Internal("the group's member-proof suite is gone".into()))?;
+    let seen = match conclave_core::member_proof::verify_for_outsider(
+        cs.as_ref(),
+        &key.public_key,
+        group_id,
+        head.epoch,
+        head.content_type,
+        authenticated_data,
+    ) {
+        Ok(seen) => seen,
+        Err(e) => {
+            // A client outside the member list learns nothing of the group, not even that
+            // it has member proofs: the uniform 404 comes first.
+            require_member(state, group_id, poster).await?;
+            return Err(refused(e));
+        }
+    };
+    Ok((
+        Some(ProofUse {
+            public_key: key.public_key,
+            nonce: seen.nonce,
+        }),
+        seen.next_epoch_key.map(|k| k.0),
+    ))
+}
+
+/// The 403 of a proof the store refused (its key moved on, or the nonce was used).
+fn member_proof_refused(refusal: MemberProofRefusal) -> DsError {
+    DsError::Forbidden(
+        match refusal {
+            MemberProofRefusal::Required => {
+                "member proof refused: this group accepts only messages proving membership of \
+                 its current epoch (draft-mahy-mls-member-proof-00)"
+            }
+            MemberProofRefusal::Replayed => {
+                "member proof refused: its nonce was used before in this epoch (a replayed proof)"
+            }
+            MemberProofRefusal::NextKeyMissing => {
+                "member proof refused: a commit must announce the next epoch's member-proof key \
+                 (next_epoch_member_proof_key, draft-mahy-mls-member-proof-00 §4)"
+            }
+        }
+        .into(),
+    )
 }
 
 /// `GET /v1/groups/{id}`: the group's epoch, last sequence number, external-join policy
@@ -138,6 +263,18 @@ async fn commit(
     let bundle = CommitBundle::from_bytes(&bytes)
         .map_err(|e| DsError::BadRequest(format!("not a valid commit bundle: {e}")))?;
     let mut record = check_commit_bundle(state.config.max_members, &group_id, client_id, &bundle)?;
+    let head = mls_header::handshake_header(&bundle.commit)?;
+    let (proof, next_key) = member_proof_of(
+        state,
+        client_id,
+        &group_id,
+        &bundle.commit,
+        &head,
+        record.external,
+    )
+    .await?;
+    record.member_proof = proof;
+    record.next_member_proof_key = next_key;
     let epoch = record.epoch;
     verify_commit(state, &group_id, client_id, &bundle, &mut record).await?;
     match state.store.commit(&group_id, &record, state.now()).await? {
@@ -153,6 +290,7 @@ async fn commit(
         Committed::NoGroup => Err(no_such_group()),
         Committed::NotMember => Err(no_such_group()),
         Committed::ExternalRefused => Err(no_such_group()),
+        Committed::MemberProofRefused(refusal) => Err(member_proof_refused(refusal)),
     }
 }
 
@@ -264,6 +402,8 @@ pub(crate) async fn post_message(
     if head.epoch >= MAX_STORED {
         return Err(DsError::BadRequest("epoch out of range".into()));
     }
+    let (member_proof, _) =
+        member_proof_of(&state, &client_id, &group_id, &message, &head, false).await?;
     if let Some(profile) = self_remove_profile(&message) {
         check_self_remove(&state, &group_id, &client_id, head.epoch, profile, &message).await?;
     }
@@ -275,6 +415,7 @@ pub(crate) async fn post_message(
         content_type: mls_header::content_type_code(head.content_type),
         sender: client_id.clone(),
         data: bytes,
+        member_proof,
     };
     match state.store.append(&group_id, &new, state.now()).await? {
         Appended::Accepted { seq } => {
@@ -293,6 +434,7 @@ pub(crate) async fn post_message(
         }),
         Appended::NoGroup => Err(no_such_group()),
         Appended::NotMember => Err(no_such_group()),
+        Appended::MemberProofRefused(refusal) => Err(member_proof_refused(refusal)),
     }
 }
 

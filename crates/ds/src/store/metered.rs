@@ -9,8 +9,9 @@ use async_trait::async_trait;
 
 use super::{
     Appended, ClaimedKeyPackage, ClientRecord, CommitRecord, Committed, CredentialChange,
-    CredentialUpdated, GroupRecord, KeyPackageStock, LogEntry, NewGroup, NewKeyPackage, NewMessage,
-    Pruned, ReceiverKey, Registered, Store, StoreError, WakeupFeed, WelcomeEntry,
+    CredentialUpdated, GroupRecord, KeyPackageStock, LogEntry, MemberProofKey, NewGroup,
+    NewKeyPackage, NewMessage, Pruned, ReceiverKey, Registered, Store, StoreError, WakeupFeed,
+    WelcomeEntry,
 };
 use crate::metrics::DsMetrics;
 
@@ -166,6 +167,14 @@ impl Store for MeteredStore {
 
     async fn create_group(&self, group: &NewGroup, now: u64) -> Result<bool, StoreError> {
         self.timed("create_group", self.inner.create_group(group, now))
+            .await
+    }
+
+    async fn member_proof_key(
+        &self,
+        group_id: &[u8],
+    ) -> Result<Option<MemberProofKey>, StoreError> {
+        self.timed("member_proof_key", self.inner.member_proof_key(group_id))
             .await
     }
 

@@ -304,6 +304,38 @@ CREATE TABLE target_claims (
 );
 "#,
     },
+    Migration {
+        summary: "member proofs (draft-mahy-mls-member-proof-00): each group's current key, \
+                  the nonces used in its current epoch",
+        sqlite: r#"
+CREATE TABLE member_proof_keys (
+    group_id     BLOB PRIMARY KEY REFERENCES groups(group_id),
+    cipher_suite INTEGER NOT NULL,
+    epoch        INTEGER NOT NULL,
+    public_key   BLOB NOT NULL
+);
+CREATE TABLE member_proof_nonces (
+    group_id BLOB NOT NULL REFERENCES groups(group_id),
+    epoch    INTEGER NOT NULL,
+    nonce    BLOB NOT NULL,
+    PRIMARY KEY (group_id, epoch, nonce)
+);
+"#,
+        postgres: r#"
+CREATE TABLE member_proof_keys (
+    group_id     BYTEA PRIMARY KEY REFERENCES groups(group_id),
+    cipher_suite INTEGER NOT NULL,
+    epoch        BIGINT NOT NULL,
+    public_key   BYTEA NOT NULL
+);
+CREATE TABLE member_proof_nonces (
+    group_id BYTEA NOT NULL REFERENCES groups(group_id),
+    epoch    BIGINT NOT NULL,
+    nonce    BYTEA NOT NULL,
+    PRIMARY KEY (group_id, epoch, nonce)
+);
+"#,
+    },
 ];
 
 /// The operations the runner needs from an engine, all inside one transaction that the

@@ -223,6 +223,9 @@ pub struct NewGroup {
     /// The group's public state when the DS verifies its handshakes (see
     /// [`GroupRecord::public_state`]).
     pub public_state: Option<Vec<u8>>,
+    /// The member-proof key of its first epoch, when the group has member proofs
+    /// (draft-mahy-mls-member-proof-00), stored in the same transaction.
+    pub member_proof: Option<MemberProofKey>,
 }
 
 impl NewGroup {
@@ -242,8 +245,42 @@ impl NewGroup {
             group_info: None,
             ratchet_tree: None,
             public_state: None,
+            member_proof: None,
         }
     }
+}
+
+/// A group's member-proof key (draft-mahy-mls-member-proof-00): the key of the group's
+/// current epoch, which every message and member commit must prove with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemberProofKey {
+    /// The group's cipher suite (the key's signature scheme).
+    pub cipher_suite: u16,
+    /// The epoch the key belongs to: the group's current epoch.
+    pub epoch: u64,
+    /// The public key.
+    pub public_key: Vec<u8>,
+}
+
+/// A member proof the route verified (`conclave_core::member_proof::verify_for_outsider`),
+/// for the store to check against the key it holds and to record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProofUse {
+    /// The key the proof verified under.
+    pub public_key: Vec<u8>,
+    /// The proof's nonce: accepted once per group and epoch.
+    pub nonce: Vec<u8>,
+}
+
+/// Why the store refused a message or commit of a member-proof group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MemberProofRefusal {
+    /// No proof, or one verified under a key that is not the group's current one.
+    Required,
+    /// The proof's nonce was used before in this group and epoch (a replay).
+    Replayed,
+    /// A commit without the next epoch's member-proof key.
+    NextKeyMissing,
 }
 
 /// A proposal or application message to append.
@@ -257,6 +294,8 @@ pub struct NewMessage {
     pub sender: String,
     /// The `MLSMessage`.
     pub data: Vec<u8>,
+    /// Its verified member proof, in a group with member proofs.
+    pub member_proof: Option<ProofUse>,
 }
 
 /// Outcome of appending a message.
@@ -276,6 +315,8 @@ pub enum Appended {
         /// The group's current epoch.
         current: u64,
     },
+    /// The group has member proofs and the message's is missing, stale or replayed.
+    MemberProofRefused(MemberProofRefusal),
 }
 
 /// A commit bundle to apply.
@@ -304,6 +345,11 @@ pub struct CommitRecord {
     /// The group's public state after the commit, for a group whose handshakes the DS
     /// verifies (unchanged when `None`).
     pub public_state: Option<Vec<u8>>,
+    /// Its verified member proof (a member's commit in a group with member proofs).
+    pub member_proof: Option<ProofUse>,
+    /// The member-proof key of epoch `epoch + 1` the commit announces
+    /// (draft-mahy-mls-member-proof-00 §4).
+    pub next_member_proof_key: Option<Vec<u8>>,
 }
 
 /// Outcome of a commit.
@@ -331,6 +377,9 @@ pub enum Committed {
         /// The group's current epoch.
         current: u64,
     },
+    /// The group has member proofs and the commit's proof or next-epoch key is missing,
+    /// stale or replayed.
+    MemberProofRefused(MemberProofRefusal),
 }
 
 /// One entry of a group log.
@@ -476,8 +525,13 @@ pub trait Store: Send + Sync + 'static {
         now: u64,
     ) -> Result<Vec<KeyPackageStock>, StoreError>;
 
-    /// Creates a group with its creator as its only member. False if the id is taken.
+    /// Creates a group with its creator as its only member (and its member-proof key, when
+    /// given, in the same transaction). False if the id is taken.
     async fn create_group(&self, group: &NewGroup, now: u64) -> Result<bool, StoreError>;
+
+    /// The group's member-proof key (of its current epoch), if the group has member proofs.
+    async fn member_proof_key(&self, group_id: &[u8])
+    -> Result<Option<MemberProofKey>, StoreError>;
 
     /// A group.
     async fn group(&self, group_id: &[u8]) -> Result<Option<GroupRecord>, StoreError>;

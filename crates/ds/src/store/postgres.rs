@@ -18,12 +18,13 @@ use tokio_postgres::NoTls;
 
 use super::migrations::{self, Dialect, MigrationSession};
 use super::pg_listen::{self, Listener};
-use super::rules::{self, AppendFacts, CommitDecision, CommitFacts};
+use super::rules::{self, AppendFacts, CommitDecision, CommitFacts, ProofFacts};
 use super::{
     Appended, ClaimedKeyPackage, ClientRecord, CommitRecord, Committed, CredentialChange,
     CredentialUpdated, GroupRecord, KeyPackageStock, LogEntry, NewGroup, NewKeyPackage, NewMessage,
     Pruned, ReceiverKey, Registered, Store, StoreError, WakeupFeed, WelcomeEntry, to_i64, to_u64,
 };
+use super::{MemberProofKey, ProofUse};
 
 /// Advisory lock key serialising migrations of DS nodes starting together.
 const MIGRATION_LOCK: i64 = 0x636f_6e63_6c61_7665; // "conclave"
@@ -82,6 +83,80 @@ impl PostgresStore {
         tx.commit().await?;
         Ok(())
     }
+
+    /// Appends a message of a group with member proofs (draft-mahy-mls-member-proof-00): in
+    /// one transaction with the group row locked (as a commit locks it), the append rule,
+    /// the proof rule against the current key, the nonce recorded (single use per epoch),
+    /// then the append itself.
+    async fn append_with_proof(
+        &self,
+        group_id: &[u8],
+        m: &NewMessage,
+        used: &ProofUse,
+        now: u64,
+    ) -> Result<Appended, StoreError> {
+        let mut client = self.pool.get().await?;
+        let tx = client.transaction().await?;
+        let facts = tx
+            .query_opt(
+                "SELECT g.epoch, EXISTS (SELECT 1 FROM group_members m
+                 WHERE m.group_id = g.group_id AND m.client_id = $2)
+                 FROM groups g WHERE g.group_id = $1 FOR UPDATE",
+                &[&group_id, &m.sender],
+            )
+            .await?
+            .map(|row| -> Result<AppendFacts, StoreError> {
+                Ok(AppendFacts {
+                    epoch: to_u64(row.try_get(0)?)?,
+                    sender_is_member: row.try_get(1)?,
+                })
+            })
+            .transpose()?;
+        if let Some(refused) = rules::append(facts, m.epoch) {
+            return Ok(refused);
+        }
+        let epoch = to_i64(m.epoch)?;
+        let proof = match member_proof_key_in(&*tx, group_id).await? {
+            Some(public_key) => {
+                let inserted = tx
+                    .execute(
+                        "INSERT INTO member_proof_nonces (group_id, epoch, nonce)
+                         VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+                        &[&group_id, &epoch, &used.nonce],
+                    )
+                    .await?;
+                Some(ProofFacts {
+                    public_key,
+                    nonce_seen: inserted == 0,
+                })
+            }
+            None => None,
+        };
+        if let Some(refused) = rules::append_proof(proof.as_ref(), Some(used)) {
+            return Ok(Appended::MemberProofRefused(refused));
+        }
+        let row = tx
+            .query_opt(
+                APPEND,
+                &[
+                    &group_id,
+                    &epoch,
+                    &m.sender,
+                    &i64::from(m.content_type),
+                    &m.data,
+                    &to_i64(now)?,
+                    &true,
+                ],
+            )
+            .await?
+            .ok_or_else(|| {
+                StoreError::Backend("the group changed while its row was locked".into())
+            })?;
+        let seq = to_u64(row.try_get(0)?)?;
+        tx.commit().await?;
+        announce(&client, group_id, seq, false).await;
+        Ok(Appended::Accepted { seq })
+    }
 }
 
 /// The migration session of PostgreSQL: the runner's statements on the transaction of
@@ -137,6 +212,7 @@ WITH advanced AS (
     UPDATE groups SET last_seq = last_seq + 1
     WHERE group_id = $1 AND epoch = $2
       AND EXISTS (SELECT 1 FROM group_members WHERE group_id = $1 AND client_id = $3)
+      AND ($7 OR NOT EXISTS (SELECT 1 FROM member_proof_keys WHERE group_id = $1))
     RETURNING last_seq
 )
 INSERT INTO messages (group_id, seq, epoch, content_type, sender, data, created_at)
@@ -157,6 +233,21 @@ async fn announce(client: &tokio_postgres::Client, group_id: &[u8], seq: u64, co
             "postgres: could not announce an append (the listeners' sweep will)"
         );
     }
+}
+
+/// The member-proof key of a group, read with `client` (in the caller's transaction).
+async fn member_proof_key_in(
+    client: &impl tokio_postgres::GenericClient,
+    group_id: &[u8],
+) -> Result<Option<Vec<u8>>, StoreError> {
+    Ok(client
+        .query_opt(
+            "SELECT public_key FROM member_proof_keys WHERE group_id = $1",
+            &[&group_id],
+        )
+        .await?
+        .map(|r| r.try_get(0))
+        .transpose()?)
 }
 
 async fn is_member_in(
@@ -552,8 +643,45 @@ impl Store for PostgresStore {
             &[&group.group_id, &group.creator],
         )
         .await?;
+        if let Some(key) = &group.member_proof {
+            tx.execute(
+                "INSERT INTO member_proof_keys (group_id, cipher_suite, epoch, public_key)
+                 VALUES ($1, $2, $3, $4)",
+                &[
+                    &group.group_id,
+                    &i32::from(key.cipher_suite),
+                    &to_i64(key.epoch)?,
+                    &key.public_key,
+                ],
+            )
+            .await?;
+        }
         tx.commit().await?;
         Ok(true)
+    }
+
+    async fn member_proof_key(
+        &self,
+        group_id: &[u8],
+    ) -> Result<Option<MemberProofKey>, StoreError> {
+        let client = self.pool.get().await?;
+        let Some(row) = client
+            .query_opt(
+                "SELECT cipher_suite, epoch, public_key FROM member_proof_keys
+                 WHERE group_id = $1",
+                &[&group_id],
+            )
+            .await?
+        else {
+            return Ok(None);
+        };
+        let suite: i32 = row.try_get(0)?;
+        Ok(Some(MemberProofKey {
+            cipher_suite: u16::try_from(suite)
+                .map_err(|_| StoreError::Backend(format!("cipher suite {suite} out of range")))?,
+            epoch: to_u64(row.try_get(1)?)?,
+            public_key: row.try_get(2)?,
+        }))
     }
 
     async fn group(&self, group_id: &[u8]) -> Result<Option<GroupRecord>, StoreError> {
@@ -627,6 +755,9 @@ impl Store for PostgresStore {
         m: &NewMessage,
         now: u64,
     ) -> Result<Appended, StoreError> {
+        if let Some(used) = &m.member_proof {
+            return self.append_with_proof(group_id, m, used, now).await;
+        }
         let client = self.pool.get().await?;
         let (epoch, now) = (to_i64(m.epoch)?, to_i64(now)?);
         let content_type = i64::from(m.content_type);
@@ -636,7 +767,15 @@ impl Store for PostgresStore {
             let appended = client
                 .query_opt(
                     APPEND,
-                    &[&group_id, &epoch, &m.sender, &content_type, &m.data, &now],
+                    &[
+                        &group_id,
+                        &epoch,
+                        &m.sender,
+                        &content_type,
+                        &m.data,
+                        &now,
+                        &false,
+                    ],
                 )
                 .await?;
             if let Some(row) = appended {
@@ -663,6 +802,16 @@ impl Store for PostgresStore {
                 .transpose()?;
             if let Some(refused) = rules::append(facts, m.epoch) {
                 return Ok(refused);
+            }
+            // A group with member proofs takes no message without one.
+            let proof = member_proof_key_in(&**client, group_id)
+                .await?
+                .map(|public_key| ProofFacts {
+                    public_key,
+                    nonce_seen: false,
+                });
+            if let Some(refused) = rules::append_proof(proof.as_ref(), None) {
+                return Ok(Appended::MemberProofRefused(refused));
             }
         }
         Err(StoreError::Backend(
@@ -711,6 +860,42 @@ impl Store for PostgresStore {
             CommitDecision::Apply { next_epoch } => next_epoch,
             CommitDecision::Refuse(refused) => return Ok(refused),
         };
+        // Member proofs (the row lock serialises this with appends to the group).
+        let proof = match member_proof_key_in(&*tx, group_id).await? {
+            Some(public_key) => Some(ProofFacts {
+                public_key,
+                nonce_seen: match &c.member_proof {
+                    Some(used) => tx
+                        .query_opt(
+                            "SELECT 1 FROM member_proof_nonces WHERE group_id = $1
+                             AND epoch = $2 AND nonce = $3",
+                            &[&group_id, &to_i64(c.epoch)?, &used.nonce],
+                        )
+                        .await?
+                        .is_some(),
+                    None => false,
+                },
+            }),
+            None => None,
+        };
+        if let Some(refused) = rules::commit_proof(proof.as_ref(), c) {
+            return Ok(Committed::MemberProofRefused(refused));
+        }
+        if proof.is_some()
+            && let Some(next_key) = &c.next_member_proof_key
+        {
+            // The epoch ends: its nonces cannot be replayed into the next one.
+            tx.execute(
+                "UPDATE member_proof_keys SET epoch = $2, public_key = $3 WHERE group_id = $1",
+                &[&group_id, &to_i64(next_epoch)?, next_key],
+            )
+            .await?;
+            tx.execute(
+                "DELETE FROM member_proof_nonces WHERE group_id = $1",
+                &[&group_id],
+            )
+            .await?;
+        }
         // The conditional epoch update (the rule checked the epoch under the row lock; the
         // condition keeps "exactly one commit per epoch" in the statement that moves it).
         let Some(row) = tx

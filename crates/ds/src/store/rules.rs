@@ -9,6 +9,8 @@
 //! - [`commit`]: who may commit to a group and at which epoch (RFC 9750 §5.2; RFC 9420
 //!   §12.4.3.2 external commits);
 //! - [`append`]: who may append a proposal or application message, at which epoch;
+//! - [`append_proof`] and [`commit_proof`]: the member proof a message or commit of a
+//!   member-proof group needs (draft-mahy-mls-member-proof-00);
 //! - [`membership_change`]: who leaves and who (re)joins with a commit;
 //! - [`reregistration`]: a registration of a client id that exists;
 //! - [`credential_update`]: the outcome of a compare-and-swap of a client's credential;
@@ -17,6 +19,7 @@
 //! - [`RETIRED_NOT_AFTER`]: how a replaced last-resort KeyPackage is retired.
 
 use super::{Appended, ClientRecord, CommitRecord, Committed, CredentialUpdated, Registered};
+use super::{MemberProofRefusal, ProofUse};
 use super::{StoreError, to_i64};
 
 /// Expired KeyPackages are kept this long (seconds) after their `not_after` before a
@@ -108,6 +111,55 @@ pub fn append(facts: Option<AppendFacts>, message_epoch: u64) -> Option<Appended
         return Some(Appended::WrongEpoch {
             current: facts.epoch,
         });
+    }
+    None
+}
+
+/// What the engine read of a group's member proofs in the transaction that appends or
+/// commits (draft-mahy-mls-member-proof-00): present only for a group with member proofs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProofFacts {
+    /// The member-proof key of the group's current epoch.
+    pub public_key: Vec<u8>,
+    /// Whether the proof's nonce was used before in this group and epoch.
+    pub nonce_seen: bool,
+}
+
+/// Whether a proposal or application message of a group with member proofs (`facts`) may be
+/// appended: its proof must have verified under the current key and carry a nonce not seen
+/// in this epoch (the signature binds only the clear header, so a nonce accepted once stops
+/// a proof from being put on another message). Checked after [`append`], so a refused
+/// sender or epoch is said first. `None`: append it (and record the nonce).
+pub fn append_proof(
+    facts: Option<&ProofFacts>,
+    used: Option<&ProofUse>,
+) -> Option<MemberProofRefusal> {
+    let facts = facts?;
+    match used {
+        Some(used) if used.public_key == facts.public_key => {
+            facts.nonce_seen.then_some(MemberProofRefusal::Replayed)
+        }
+        _ => Some(MemberProofRefusal::Required),
+    }
+}
+
+/// Whether a commit to a group with member proofs (`facts`) may be applied
+/// (draft-mahy-mls-member-proof-00 §4): a member's commit needs a proof like any message
+/// ([`append_proof`]); an external commit (RFC 9420 §12.4.3.2) cannot have one, its
+/// joiner not being a member yet. Either must announce the next epoch's key, which then
+/// replaces the current one. Checked after [`commit`].
+pub fn commit_proof(
+    facts: Option<&ProofFacts>,
+    commit: &CommitRecord,
+) -> Option<MemberProofRefusal> {
+    let facts = facts?;
+    if !commit.external
+        && let Some(refused) = append_proof(Some(facts), commit.member_proof.as_ref())
+    {
+        return Some(refused);
+    }
+    if commit.next_member_proof_key.is_none() {
+        return Some(MemberProofRefusal::NextKeyMissing);
     }
     None
 }
@@ -219,7 +271,68 @@ mod tests {
             welcome: None,
             allow_external_join: None,
             public_state: None,
+            member_proof: None,
+            next_member_proof_key: None,
         }
+    }
+
+    fn proof_facts(nonce_seen: bool) -> ProofFacts {
+        ProofFacts {
+            public_key: b"key".to_vec(),
+            nonce_seen,
+        }
+    }
+
+    fn used(key: &[u8]) -> ProofUse {
+        ProofUse {
+            public_key: key.to_vec(),
+            nonce: b"nonce".to_vec(),
+        }
+    }
+
+    #[test]
+    fn a_member_proof_group_takes_only_fresh_proofs_under_its_current_key() {
+        assert_eq!(append_proof(None, None), None, "no member proofs: no rule");
+        let fresh = proof_facts(false);
+        assert_eq!(append_proof(Some(&fresh), Some(&used(b"key"))), None);
+        assert_eq!(
+            append_proof(Some(&fresh), None),
+            Some(MemberProofRefusal::Required)
+        );
+        assert_eq!(
+            append_proof(Some(&fresh), Some(&used(b"old key"))),
+            Some(MemberProofRefusal::Required)
+        );
+        assert_eq!(
+            append_proof(Some(&proof_facts(true)), Some(&used(b"key"))),
+            Some(MemberProofRefusal::Replayed)
+        );
+    }
+
+    #[test]
+    fn a_commit_to_a_member_proof_group_announces_the_next_key_and_members_prove() {
+        let fresh = proof_facts(false);
+        let mut member = record(3, "a", false, &["a"]);
+        assert_eq!(commit_proof(None, &member), None);
+        member.member_proof = Some(used(b"key"));
+        assert_eq!(
+            commit_proof(Some(&fresh), &member),
+            Some(MemberProofRefusal::NextKeyMissing)
+        );
+        member.next_member_proof_key = Some(b"next".to_vec());
+        assert_eq!(commit_proof(Some(&fresh), &member), None);
+        member.member_proof = None;
+        assert_eq!(
+            commit_proof(Some(&fresh), &member),
+            Some(MemberProofRefusal::Required)
+        );
+        let mut external = record(3, "j", true, &["a", "j"]);
+        assert_eq!(
+            commit_proof(Some(&fresh), &external),
+            Some(MemberProofRefusal::NextKeyMissing)
+        );
+        external.next_member_proof_key = Some(b"next".to_vec());
+        assert_eq!(commit_proof(Some(&fresh), &external), None);
     }
 
     fn facts(epoch: u64, allow_external_join: bool, sender_is_member: bool) -> CommitFacts {

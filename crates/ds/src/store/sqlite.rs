@@ -15,12 +15,13 @@ use async_trait::async_trait;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, params};
 
 use super::migrations::{self, Dialect, MigrationSession};
-use super::rules::{self, AppendFacts, CommitDecision, CommitFacts};
+use super::rules::{self, AppendFacts, CommitDecision, CommitFacts, ProofFacts};
 use super::{
     Appended, ClaimedKeyPackage, ClientRecord, CommitRecord, Committed, CredentialChange,
     CredentialUpdated, GroupRecord, KeyPackageStock, LogEntry, NewGroup, NewKeyPackage, NewMessage,
     Pruned, ReceiverKey, Registered, Store, StoreError, WelcomeEntry, to_i64, to_u64,
 };
+use super::{MemberProofKey, ProofUse};
 
 /// Number of reader connections of a file database.
 const READERS: usize = 4;
@@ -245,6 +246,11 @@ fn append_in(
     if let Some(refused) = rules::append(facts, m.epoch) {
         return Ok(refused);
     }
+    let proof = proof_facts_in(conn, gid, m.epoch, m.member_proof.as_ref())?;
+    if let Some(refused) = rules::append_proof(proof.as_ref(), m.member_proof.as_ref()) {
+        return Ok(Appended::MemberProofRefused(refused));
+    }
+    record_nonce_in(conn, gid, m.epoch, m.member_proof.as_ref())?;
     let seq = last_seq + 1;
     conn.prepare_cached("UPDATE groups SET last_seq = ?2 WHERE group_id = ?1")?
         .execute(params![gid, seq])?;
@@ -294,6 +300,54 @@ fn append_batch(conn: &mut Connection, jobs: Vec<AppendJob>) {
             }
         }
     }
+}
+
+/// The member-proof facts of a group in the caller's transaction (`None`: the group has no
+/// member proofs): its current key and whether `used`'s nonce was seen in `epoch`.
+fn proof_facts_in(
+    conn: &Connection,
+    gid: &[u8],
+    epoch: u64,
+    used: Option<&ProofUse>,
+) -> Result<Option<ProofFacts>, StoreError> {
+    let key: Option<Vec<u8>> = conn
+        .prepare_cached("SELECT public_key FROM member_proof_keys WHERE group_id = ?1")?
+        .query_row(params![gid], |r| r.get(0))
+        .optional()?;
+    let Some(public_key) = key else {
+        return Ok(None);
+    };
+    let nonce_seen = match used {
+        Some(used) => conn
+            .prepare_cached(
+                "SELECT 1 FROM member_proof_nonces WHERE group_id = ?1 AND epoch = ?2
+                 AND nonce = ?3",
+            )?
+            .query_row(params![gid, to_i64(epoch)?, used.nonce], |_| Ok(()))
+            .optional()?
+            .is_some(),
+        None => false,
+    };
+    Ok(Some(ProofFacts {
+        public_key,
+        nonce_seen,
+    }))
+}
+
+/// Records a used nonce (single use per group and epoch).
+fn record_nonce_in(
+    conn: &Connection,
+    gid: &[u8],
+    epoch: u64,
+    used: Option<&ProofUse>,
+) -> Result<(), StoreError> {
+    if let Some(used) = used {
+        conn.prepare_cached(
+            "INSERT INTO member_proof_nonces (group_id, epoch, nonce) VALUES (?1, ?2, ?3)",
+        )?
+        .execute(params![gid, to_i64(epoch)?, used.nonce])?;
+    }
+    Ok(())
 }
 
 fn is_member_in(conn: &Connection, group_id: &[u8], client_id: &str) -> Result<bool, StoreError> {
@@ -745,8 +799,45 @@ impl Store for SqliteStore {
                 "INSERT INTO group_members (group_id, client_id) VALUES (?1, ?2)",
                 params![g.group_id, g.creator],
             )?;
+            if let Some(key) = &g.member_proof {
+                tx.execute(
+                    "INSERT INTO member_proof_keys (group_id, cipher_suite, epoch, public_key)
+                     VALUES (?1, ?2, ?3, ?4)",
+                    params![
+                        g.group_id,
+                        key.cipher_suite,
+                        to_i64(key.epoch)?,
+                        key.public_key
+                    ],
+                )?;
+            }
             tx.commit()?;
             Ok(true)
+        })
+        .await
+    }
+
+    async fn member_proof_key(
+        &self,
+        group_id: &[u8],
+    ) -> Result<Option<MemberProofKey>, StoreError> {
+        let gid = group_id.to_vec();
+        self.read(move |conn| {
+            let row: Option<(u16, i64, Vec<u8>)> = conn
+                .prepare_cached(
+                    "SELECT cipher_suite, epoch, public_key FROM member_proof_keys
+                     WHERE group_id = ?1",
+                )?
+                .query_row(params![gid], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+                .optional()?;
+            row.map(|(cipher_suite, epoch, public_key)| {
+                Ok(MemberProofKey {
+                    cipher_suite,
+                    epoch: to_u64(epoch)?,
+                    public_key,
+                })
+            })
+            .transpose()
         })
         .await
     }
@@ -891,6 +982,21 @@ impl Store for SqliteStore {
                 CommitDecision::Apply { next_epoch } => next_epoch,
                 CommitDecision::Refuse(refused) => return Ok(refused),
             };
+            let proof = proof_facts_in(&tx, &gid, c.epoch, c.member_proof.as_ref())?;
+            if let Some(refused) = rules::commit_proof(proof.as_ref(), &c) {
+                return Ok(Committed::MemberProofRefused(refused));
+            }
+            if proof.is_some()
+                && let Some(next_key) = &c.next_member_proof_key
+            {
+                // The epoch ends: its nonces cannot be replayed into the next one.
+                tx.prepare_cached(
+                    "UPDATE member_proof_keys SET epoch = ?2, public_key = ?3 WHERE group_id = ?1",
+                )?
+                .execute(params![gid, to_i64(next_epoch)?, next_key])?;
+                tx.prepare_cached("DELETE FROM member_proof_nonces WHERE group_id = ?1")?
+                    .execute(params![gid])?;
+            }
             // The conditional epoch update (the rule checked the epoch on this same write
             // transaction; the condition keeps "exactly one commit per epoch" in the
             // statement that moves the epoch).

@@ -384,6 +384,7 @@ async fn setup_group(http: &Http, size: usize, message_size: usize) -> anyhow::R
                 allow_external_join: false,
                 group_info: None,
                 ratchet_tree: None,
+                member_proof: None,
             },
             201,
         )

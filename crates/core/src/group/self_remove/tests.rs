@@ -236,6 +236,7 @@ fn forge_commit(
             init_secret: group.epoch.secrets.init_secret.clone(),
             own_leaf: Some(own),
             leaf_template: &template,
+            member_proof: group.epoch.member_proof.as_ref(),
         };
         build_commit(
             &base,
