@@ -185,11 +185,12 @@ impl Output {
                 .map(|t| format!("  topic: {t:?}"))
                 .unwrap_or_default();
             self.line(&format!(
-                "{}  epoch {}  members: {}{topic}  ({status})  handshakes: {}",
+                "{}  epoch {}  members: {}{topic}  ({status})  handshakes: {}  member proofs: {}",
                 g.name,
                 g.epoch,
                 g.members.join(", "),
-                g.handshakes
+                g.handshakes,
+                if g.member_proofs { "on" } else { "off" }
             ));
         }
     }

@@ -675,6 +675,42 @@ fn group_create_takes_the_handshake_mode_and_joiners_follow_it() {
     }
     let list = human(&devnet, &home("carol"), &["group", "list"]);
     assert!(list.contains("(active)  handshakes: private"), "{list}");
+    // Member proofs (draft-mahy-mls-member-proof-00) are on by default, joiners included,
+    // and off for a group created with `--no-member-proofs`.
+    assert!(
+        groups[0]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|g| g["member_proofs"] == true),
+        "{groups:?}"
+    );
+    assert!(list.contains("member proofs: on"), "{list}");
+    ok(
+        &devnet,
+        &home("alice"),
+        &["--no-member-proofs", "group", "create", "unproven"],
+    );
+    ok(
+        &devnet,
+        &home("alice"),
+        &["group", "add", "unproven", "bob"],
+    );
+    ok(&devnet, &home("bob"), &["sync"]);
+    ok(
+        &devnet,
+        &home("bob"),
+        &["send", "unproven", "no proofs here"],
+    );
+    let listed = ok(&devnet, &home("bob"), &["group", "list"]);
+    let unproven = listed[0]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["name"] == "unproven")
+        .unwrap()
+        .clone();
+    assert_eq!(unproven["member_proofs"], false, "{unproven}");
 
     let refused = fails(
         &devnet,

@@ -6,7 +6,10 @@
 //! (previous epoch, RFC 9420 §14). Members change application data (draft-ietf-mls-
 //! extensions-10 §4.7: AppDataUpdate updates and removes, by reference and by value, also in
 //! external commits) and attach AppEphemeral data (§4.8), AppAcks of the messages they
-//! received among it (§6.1).
+//! received among it (§6.1). Some runs are member-proof groups
+//! (draft-mahy-mls-member-proof-00): a watcher standing in for the Delivery Service checks
+//! every message's proof with the epoch's key alone, learns each next key from the winning
+//! commit, and must agree with every member on it.
 //!
 //! After every commit all members must agree on the epoch, the epoch authenticator and the
 //! group context (so the application data), must report the same application-data changes,
@@ -36,6 +39,7 @@ use conclave_core::group::{
     AppDataSummary, CommitOptions, CommitOutput, Group, GroupConfig, GroupError, GroupStatus,
     JoinOptions, KeyPackageBundle, MemberParams, NewGroup, ProcessedMessage, SigningIdentity,
 };
+use conclave_core::member_proof;
 use conclave_core::messages::{
     Add, AppDataUpdate, AppDataUpdateOperation, AppEphemeral, Credential, ExtensionProposalBody,
     ExternalReceiver, GroupInfo, HpkePublicKey, LeafIndex, MlsMessage, MlsMessageBody, Proposal,
@@ -116,6 +120,17 @@ struct Stats {
     app_acks: u64,
     app_data_in_external_commits: u64,
     semi_private_opened: u64,
+    member_proofs_checked: u64,
+}
+
+/// What a Delivery Service that holds only a member-proof group's current key checks
+/// (draft-mahy-mls-member-proof-00 §3, §4): each message's proof under that key, each nonce
+/// once per epoch, and each commit's next-epoch key.
+struct ProofWatcher {
+    /// The key of the current epoch, registered by the creator and then learnt from commits.
+    key: Vec<u8>,
+    /// The nonces of the current epoch.
+    nonces: BTreeSet<Vec<u8>>,
 }
 
 /// An application message in flight.
@@ -165,10 +180,12 @@ struct Sim {
     stats: Stats,
     /// The external receiver of a semi-private run, with its HPKE private key.
     receiver: Option<(ExternalReceiver, conclave_crypto::Secret)>,
+    /// The member-proof watcher of a member-proof run.
+    proofs: Option<ProofWatcher>,
 }
 
 impl Sim {
-    fn new(suite: CipherSuite, handshakes: Handshakes, seed: u64) -> Self {
+    fn new(suite: CipherSuite, handshakes: Handshakes, seed: u64, member_proofs: bool) -> Self {
         let mut rng = SeededRng::new(seed);
         let clients: Vec<Client> = (0..CLIENTS)
             .map(|i| {
@@ -217,6 +234,7 @@ impl Sim {
             },
             stats: Stats::default(),
             receiver: None,
+            proofs: None,
         };
         let mut new_group = NewGroup::new(suite, GROUP_ID.to_vec());
         if matches!(handshakes, Handshakes::MixedWithSemiPrivate) {
@@ -233,7 +251,15 @@ impl Sim {
                 .unwrap();
             sim.receiver = Some((entry, pair.secret_key));
         }
+        if member_proofs {
+            new_group = new_group.with_member_proofs().unwrap();
+        }
         let group = Group::create(sim.clients[0].params(), new_group, NOW, &mut sim.rng).unwrap();
+        sim.proofs = group.member_proof_public_key().map(|key| ProofWatcher {
+            key: key.as_ref().to_vec(),
+            nonces: BTreeSet::new(),
+        });
+        assert_eq!(sim.proofs.is_some(), member_proofs);
         sim.group_info = group_info_of(&group.group_info(true).unwrap());
         sim.clients[0].group = Some(group);
         sim
@@ -280,11 +306,18 @@ impl Sim {
         self.stats.app_messages += 1;
         let text =
             format!("{} #{counter} in epoch {epoch}", self.clients[sender].name).into_bytes();
+        // A member-proof group requires Safe AAD: its messages carry no free-form data.
+        let authenticated_data = if self.proofs.is_some() {
+            Vec::new()
+        } else {
+            counter.to_be_bytes().to_vec()
+        };
         let group = self.clients[sender].group.as_mut().unwrap();
         let sender_leaf = group.own_leaf();
         let message = group
-            .encrypt_application_message(&text, &counter.to_be_bytes(), &mut self.rng)
+            .encrypt_application_message(&text, &authenticated_data, &mut self.rng)
             .unwrap();
+        self.proof_checks(&message, false);
         AppMessage {
             sender,
             sender_leaf,
@@ -365,8 +398,65 @@ impl Sim {
         self.stats.semi_private_opened += 1;
     }
 
+    /// What the member-proof watcher does with a message of the current epoch
+    /// (draft-mahy-mls-member-proof-00 §3 "Verifying"): a member's message must prove
+    /// membership under the epoch's key with a fresh nonce; an external commit only
+    /// announces the next key. Returns the announced next key of a commit.
+    fn proof_checks(&mut self, message: &MlsMessage, external: bool) -> Option<Vec<u8>> {
+        let epoch = self.epoch();
+        let watcher = self.proofs.as_mut()?;
+        let (message_epoch, content_type, aad) = match &message.body {
+            MlsMessageBody::PublicMessage(m) => (
+                m.content.epoch,
+                m.content.content_type(),
+                &m.content.authenticated_data,
+            ),
+            MlsMessageBody::PrivateMessage(m) => (m.epoch, m.content_type, &m.authenticated_data),
+            MlsMessageBody::SemiPrivateMessage(m) => {
+                (m.epoch, m.content_type, &m.authenticated_data)
+            }
+            other => panic!("not a framed message: {other:?}"),
+        };
+        assert_eq!(message_epoch, epoch);
+        if external {
+            return member_proof::next_epoch_key_for_outsider(aad)
+                .unwrap()
+                .map(|key| key.0);
+        }
+        let cs = env().suite(self.suite).unwrap();
+        let seen = member_proof::verify_for_outsider(
+            cs.as_ref(),
+            &watcher.key,
+            GROUP_ID,
+            epoch,
+            content_type,
+            aad,
+        )
+        .unwrap();
+        assert!(watcher.nonces.insert(seen.nonce), "a nonce used twice");
+        // Under another epoch's (or any other) key the same proof fails.
+        let mut other_key = watcher.key.clone();
+        if let Some(byte) = other_key.last_mut() {
+            *byte ^= 1;
+        }
+        assert!(
+            member_proof::verify_for_outsider(
+                cs.as_ref(),
+                &other_key,
+                GROUP_ID,
+                epoch,
+                content_type,
+                aad
+            )
+            .is_err()
+        );
+        self.stats.member_proofs_checked += 1;
+        seen.next_epoch_key.map(|key| key.0)
+    }
+
     fn broadcast_proposal(&mut self, proposer: usize, message: &MlsMessage) {
         self.receiver_checks(proposer, message);
+        self.proof_checks(message, false);
         for member in self.members() {
             let processed = self.group(member).process_message(message, NOW).unwrap();
             if member == proposer {
@@ -416,7 +506,12 @@ impl Sim {
             proposals,
             force_path,
             ratchet_tree_in_group_info: !tree_out_of_band,
-            authenticated_data: b"commit".to_vec(),
+            // A member-proof group requires Safe AAD: no free-form data there.
+            authenticated_data: if self.proofs.is_some() {
+                Vec::new()
+            } else {
+                b"commit".to_vec()
+            },
             ..CommitOptions::default()
         };
         let group = self.clients[committer].group.as_mut().unwrap();
@@ -696,6 +791,11 @@ impl Sim {
         if matches!(winner, Submission::Member { .. }) {
             self.receiver_checks(origin, &commit);
         }
+        let next_proof_key =
+            self.proof_checks(&commit, matches!(winner, Submission::External { .. }));
+        if self.proofs.is_some() {
+            assert!(next_proof_key.is_some(), "a commit without the next key");
+        }
         // What each member reports of the application data (all must agree).
         let mut app_data: Vec<(String, AppDataSummary)> = Vec::new();
         for member in members_before.clone() {
@@ -807,6 +907,22 @@ impl Sim {
         }
         self.stats.epochs += 1;
         self.assert_agreement(epoch + 1);
+        // The watcher moves to the key the winning commit announced, which every member
+        // derived for itself (draft-mahy-mls-member-proof-00 §4).
+        if let (Some(watcher), Some(key)) = (self.proofs.as_mut(), next_proof_key) {
+            watcher.key = key;
+            watcher.nonces.clear();
+            for member in self.members() {
+                let own = self.clients[member].group.as_ref().unwrap();
+                assert_eq!(
+                    own.member_proof_public_key().map(|k| k.as_ref().to_vec()),
+                    Some(self.proofs.as_ref().unwrap().key.clone()),
+                    "{}: member-proof key of epoch {}",
+                    self.clients[member].name,
+                    epoch + 1
+                );
+            }
+        }
 
         // 6. Losing commits arrive late: they are for the old epoch and must be rejected
         // without effect.
@@ -906,9 +1022,13 @@ impl Sim {
 }
 
 fn run(suite: CipherSuite, handshakes: Handshakes, seed: u64) {
+    run_with(suite, handshakes, seed, false);
+}
+
+fn run_with(suite: CipherSuite, handshakes: Handshakes, seed: u64, member_proofs: bool) {
     let epochs = epochs();
     let started = std::time::Instant::now();
-    let mut sim = Sim::new(suite, handshakes, seed);
+    let mut sim = Sim::new(suite, handshakes, seed, member_proofs);
     for _ in 0..epochs {
         sim.step();
     }
@@ -977,6 +1097,13 @@ fn run(suite: CipherSuite, handshakes: Handshakes, seed: u64) {
             );
             assert!(s.semi_private_opened > 0, "no semi-private handshake");
         }
+        if member_proofs {
+            println!(
+                "{} member proofs checked by the watcher",
+                s.member_proofs_checked
+            );
+            assert!(s.member_proofs_checked > 0, "no member proof");
+        }
     }
 }
 
@@ -998,4 +1125,11 @@ fn simulation_suite1_mixed_handshakes() {
 #[test]
 fn simulation_suite3_semi_private_handshakes() {
     run(CipherSuite(3), Handshakes::MixedWithSemiPrivate, 4);
+}
+
+/// A member-proof group (draft-mahy-mls-member-proof-00) with every handshake mode, watched
+/// by a Delivery Service that holds only the current epoch's key.
+#[test]
+fn simulation_suite1_member_proofs_with_semi_private_handshakes() {
+    run_with(CipherSuite(1), Handshakes::MixedWithSemiPrivate, 5, true);
 }

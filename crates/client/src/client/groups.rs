@@ -68,6 +68,9 @@ impl Client {
             handshakes: group
                 .as_ref()
                 .map_or_else(Default::default, crate::handshakes::mode_of_group),
+            member_proofs: group
+                .as_ref()
+                .is_some_and(|g| g.member_proofs_enabled().unwrap_or(false)),
         }
     }
 

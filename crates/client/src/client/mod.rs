@@ -168,6 +168,9 @@ pub struct GroupSummary {
     pub cursor: u64,
     /// How our handshakes travel in this group ([`crate::handshakes`]).
     pub handshakes: crate::HandshakeMode,
+    /// Whether every message of the group carries a member proof
+    /// (draft-mahy-mls-member-proof-00), so that the DS takes only members' posts.
+    pub member_proofs: bool,
 }
 
 /// What a sync did.
