@@ -18,11 +18,10 @@
 //! `semiprivate` when its `required_wire_formats` lists the semi-private wire format (and
 //! has a receiver), else as `private`, the mode of every group created before modes existed.
 
-use conclave_codec::{Decode as _, Encode as _};
+use conclave_codec::Encode as _;
 use conclave_core::codepoints::{CONCLAVE_HANDSHAKES_COMPONENT, SEMI_PRIVATE_MESSAGE_WIRE_FORMAT};
 use conclave_core::group::{Group, GroupError, NewGroup};
 use conclave_core::messages::{ExternalReceiver, GroupContext, WireFormat};
-use conclave_core::validation::negotiation::{DictionaryLocation, check_dictionary};
 use serde::Serialize;
 
 /// How a group's members send their handshake messages.
@@ -114,15 +113,9 @@ pub(crate) fn new_group(
 
 /// The handshake mode a group context announces (see the module documentation).
 pub fn mode_of(context: &GroupContext) -> HandshakeMode {
-    let recorded = check_dictionary(&context.extensions, DictionaryLocation::GroupContext)
-        .ok()
-        .flatten()
-        .and_then(|dictionary| {
-            dictionary
-                .get(CONCLAVE_HANDSHAKES_COMPONENT)
-                .and_then(|data| WireFormat::from_bytes(data).ok())
-        })
-        .and_then(HandshakeMode::of_wire_format);
+    let recorded =
+        conclave_core::group::handshake_mode::recorded_handshake_wire_format(&context.extensions)
+            .and_then(HandshakeMode::of_wire_format);
     if let Some(mode) = recorded {
         return mode;
     }

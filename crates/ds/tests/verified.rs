@@ -21,7 +21,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use conclave_codec::Encode;
 use conclave_core::group::{
-    CommitOptions, Group, JoinOptions, KeyPackageBundle, NewGroup, ProcessedMessage,
+    CommitOptions, Group, GroupError, JoinOptions, KeyPackageBundle, NewGroup, ProcessedMessage,
     SigningIdentity,
 };
 use conclave_core::messages::{Add, MlsMessage, MlsMessageBody, Proposal, Remove, WireFormat};
@@ -399,7 +399,16 @@ async fn semi_private_on(store: Arc<dyn Store>) {
     let gid = hex::encode(&gid_bytes);
     let mut a = Group::create(
         semi_private_params(&alice.signer),
+        // The group records its handshake mode (Conclave's component, as the client library
+        // does): a member's handshake in another wire format is refused.
         NewGroup::new(SUITE, gid_bytes)
+            .with_app_data(
+                conclave_core::codepoints::CONCLAVE_HANDSHAKES_COMPONENT,
+                conclave_codec::Encode::to_bytes(
+                    &conclave_core::codepoints::SEMI_PRIVATE_MESSAGE_WIRE_FORMAT,
+                )
+                .unwrap(),
+            )
             .with_external_receivers(vec![receiver])
             .unwrap(),
         now,
@@ -483,6 +492,38 @@ async fn semi_private_on(store: Arc<dyn Store>) {
         .await,
         StatusCode::FORBIDDEN,
         "cannot post it",
+    );
+    // Bob commits as a PublicMessage, which the DS could read, but the group's mode is
+    // semi-private: the DS refuses it, and so does Alice (her state unchanged).
+    b.set_handshake_wire_format(WireFormat::PUBLIC_MESSAGE)
+        .unwrap();
+    let public_commit = b.commit(&CommitOptions::default(), now, &mut rng).unwrap();
+    b.clear_pending_commit();
+    b.set_handshake_wire_format(conclave_core::codepoints::SEMI_PRIVATE_MESSAGE_WIRE_FORMAT)
+        .unwrap();
+    assert!(matches!(
+        public_commit.commit.body,
+        MlsMessageBody::PublicMessage(_)
+    ));
+    refused(
+        &api.post_bundle(
+            &bob.token,
+            &gid,
+            &bundle_declaring(&public_commit, &[&bob.id]),
+        )
+        .await,
+        StatusCode::BAD_REQUEST,
+        "handshake mode",
+    );
+    let before = a.to_bytes().unwrap();
+    assert!(matches!(
+        a.process_message(&public_commit.commit, now),
+        Err(GroupError::HandshakeModeViolated { .. })
+    ));
+    assert_eq!(a.to_bytes().unwrap(), before);
+    assert_eq!(
+        members(&api, &alice.token, &gid).await,
+        (1, sorted(&[&alice.id, &bob.id]))
     );
     // Bob's own semi-private commit removing Alice, declaring Eve: the DS keeps Bob alone.
     let remove_alice = b

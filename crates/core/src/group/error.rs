@@ -49,6 +49,17 @@ pub enum GroupError {
     /// The group policy forbids this wire format for this content (RFC 9420 §6.2, §6.3).
     #[error("wire format {0:?} is not allowed here by the group's policy")]
     WireFormatNotAllowed(WireFormat),
+    /// A member's handshake in another wire format than the one the group records as its
+    /// handshake mode ([`crate::group::handshake_mode`]).
+    #[error(
+        "the group sends its handshakes as {required:?}, and this member's handshake came as {found:?}: the group's handshake mode (Conclave's component 0x8C02) refuses it"
+    )]
+    HandshakeModeViolated {
+        /// The wire format the group records.
+        required: WireFormat,
+        /// The handshake's.
+        found: WireFormat,
+    },
     /// A SemiPrivateMessage was to be sent or was received in a group that has not enabled
     /// the wire format (draft-mahy-mls-semiprivatemessage-07 §3).
     #[error(

@@ -22,6 +22,7 @@ pub(crate) mod commit;
 mod commit_builder;
 mod error;
 mod external;
+pub mod handshake_mode;
 pub(crate) mod join;
 mod member_proof;
 pub(crate) mod proposals;

@@ -134,11 +134,17 @@ impl PublicState<'_> {
     }
 
     /// Verifies the sender's signature (RFC 9420 §6.1) with the key
-    /// [`PublicState::sender_signature_key`] finds.
+    /// [`PublicState::sender_signature_key`] finds, after the wire-format check of the
+    /// group's handshake mode ([`super::handshake_mode`]).
     pub(crate) fn verify<'m>(
         &self,
         unverified: UnverifiedContent<'m>,
     ) -> Result<VerifiedContent<'m>, GroupError> {
+        super::handshake_mode::check_handshake_wire_format(
+            &self.context.extensions,
+            unverified.wire_format(),
+            unverified.unverified_content(),
+        )?;
         let key = self.sender_signature_key(unverified.unverified_content())?;
         Ok(unverified.verify(self.cs, key.as_ref(), self.context)?)
     }
