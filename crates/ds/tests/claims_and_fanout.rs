@@ -20,25 +20,11 @@ mod common;
 use axum::http::StatusCode;
 use conclave_api::delivery::CommitBundle;
 use conclave_codec::Decode;
-use conclave_core::group::{CommitOptions, Group, MemberParams, NewGroup, SigningIdentity};
+use conclave_core::group::{CommitOptions, Group, MemberParams, NewGroup};
 use conclave_core::messages::{Add, KeyPackageRef, MlsMessage, MlsMessageBody, Proposal, Welcome};
 use conclave_ds::DsConfig;
 
-use common::{Api, SUITE, engines, env, identity, key_package, kp_message, rng, unique};
-
-/// A registered client with its token.
-struct Account {
-    id: String,
-    signer: SigningIdentity,
-    token: String,
-}
-
-async fn account(api: &Api, name: &str, rng: &mut conclave_crypto::SeededRng) -> Account {
-    let id = unique(name);
-    let signer = identity(&id, rng);
-    let token = api.register_and_login(&id, &signer).await;
-    Account { id, signer, token }
-}
+use common::{Account, Api, SUITE, account, engines, env, key_package, kp_message, rng, unique};
 
 /// Publishes `n` one-time KeyPackages of `owner`.
 async fn publish(api: &Api, owner: &Account, n: usize, rng: &mut conclave_crypto::SeededRng) {

@@ -22,47 +22,13 @@ use std::sync::Arc;
 use axum::http::StatusCode;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use conclave_api::delivery::CommitBundle;
-use conclave_core::group::{
-    CommitOptions, CommitOutput, Group, JoinOptions, MemberParams, NewGroup,
-};
+use conclave_core::group::{CommitOptions, Group, JoinOptions, MemberParams, NewGroup};
 use conclave_core::messages::{Add, MlsMessage, MlsMessageBody, Proposal};
 use conclave_ds::Store;
 
-use common::{Api, Reply, SUITE, engines, env, identity, key_package, kp_message, rng, unique};
-
-struct Client {
-    id: String,
-    signer: conclave_core::group::SigningIdentity,
-    token: String,
-}
-
-async fn client(api: &Api, name: &str, rng: &mut conclave_crypto::SeededRng) -> Client {
-    let id = unique(name);
-    let signer = identity(&id, rng);
-    let token = api.register_and_login(&id, &signer).await;
-    Client { id, signer, token }
-}
-
-fn bundle(output: &CommitOutput, members: &[&Client]) -> CommitBundle {
-    CommitBundle {
-        commit: output.commit.clone(),
-        welcome: output.welcome.clone(),
-        group_info: output.group_info.clone(),
-        ratchet_tree: None,
-        members: members.iter().map(|m| m.id.as_bytes().to_vec()).collect(),
-        allow_external_join: None,
-    }
-}
-
-fn ok(r: &Reply) {
-    assert_eq!(
-        r.status,
-        StatusCode::OK,
-        "{}",
-        String::from_utf8_lossy(&r.body)
-    );
-}
+use common::{
+    Api, Reply, SUITE, account, bundle_for, engines, env, key_package, kp_message, ok, rng, unique,
+};
 
 /// A 403 naming the member proof.
 fn refused(r: &Reply, what: &str) {
@@ -82,9 +48,9 @@ async fn member_proofs_on(store: Arc<dyn Store>) {
     let api = Api::new(store);
     let mut rng = rng();
     let now = api.clock.now();
-    let alice = client(&api, "alice", &mut rng).await;
-    let bob = client(&api, "bob", &mut rng).await;
-    let mallory = client(&api, "mallory", &mut rng).await;
+    let alice = account(&api, "alice", &mut rng).await;
+    let bob = account(&api, "bob", &mut rng).await;
+    let mallory = account(&api, "mallory", &mut rng).await;
     let bob_kp = key_package(&bob.signer, now, &mut rng);
     assert_eq!(
         api.upload_key_package(&bob.token, &kp_message(&bob_kp))
@@ -141,7 +107,7 @@ async fn member_proofs_on(store: Arc<dyn Store>) {
         .post_bundle(
             &alice.token,
             &gid,
-            &bundle(&output, &[&alice, &bob, &mallory]),
+            &bundle_for(&output, &[&alice, &bob, &mallory]),
         )
         .await);
     a.merge_pending_commit().unwrap();
@@ -217,7 +183,7 @@ async fn member_proofs_on(store: Arc<dyn Store>) {
         .commit(&CommitOptions::default(), now, &mut rng)
         .unwrap();
     refused(
-        &api.post_bundle(&mallory.token, &gid, &bundle(&commit, &[&mallory]))
+        &api.post_bundle(&mallory.token, &gid, &bundle_for(&commit, &[&mallory]))
             .await,
         "a non-member's commit",
     );
@@ -226,7 +192,7 @@ async fn member_proofs_on(store: Arc<dyn Store>) {
     b.process_message(&hello, now).unwrap();
     let output = b.commit(&CommitOptions::default(), now, &mut rng).unwrap();
     ok(&api
-        .post_bundle(&bob.token, &gid, &bundle(&output, &[&alice, &bob]))
+        .post_bundle(&bob.token, &gid, &bundle_for(&output, &[&alice, &bob]))
         .await);
     b.merge_pending_commit().unwrap();
     a.process_message(&output.commit, now).unwrap();
@@ -266,7 +232,7 @@ async fn a_member_proof_registration_must_be_usable() {
     let (store, _dir) = common::sqlite_store();
     let api = Api::new(store);
     let mut rng = rng();
-    let alice = client(&api, "alice", &mut rng).await;
+    let alice = account(&api, "alice", &mut rng).await;
     for (suite, key, what) in [
         (0xFFFFu16, STANDARD.encode([1u8; 32]), "unknown suite"),
         (SUITE.0, "not base64!".to_owned(), "bad base64"),

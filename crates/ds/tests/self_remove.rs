@@ -17,7 +17,7 @@ mod common;
 use std::sync::Arc;
 
 use axum::http::{Method, StatusCode};
-use conclave_api::delivery::{self as wire, CommitBundle, ExternalJoinBundle};
+use conclave_api::delivery::{self as wire, ExternalJoinBundle};
 use conclave_codec::Decode;
 use conclave_core::codepoints::CodepointProfile;
 use conclave_core::credential::BasicIdentityProvider;
@@ -29,11 +29,11 @@ use conclave_core::group::{
 use conclave_core::messages::{
     Add, ExtensionProposalKind, MlsMessage, MlsMessageBody, Proposal, WireFormat,
 };
-use conclave_crypto::{CryptoProvider, SeededRng};
+use conclave_crypto::CryptoProvider;
 use conclave_crypto_rustcrypto::RustCryptoProvider;
 use conclave_ds::Store;
 
-use common::{Api, SUITE, engines, env, identity, rng, unique};
+use common::{Account, Api, SUITE, account, bundle_for, engines, env, rng, unique};
 
 /// A member whose leaves list SelfRemove (the draft's codepoint) and whose handshakes are
 /// PrivateMessages, as the Conclave client's are.
@@ -56,31 +56,7 @@ fn params(signer: &SigningIdentity) -> MemberParams {
     }
 }
 
-struct Client {
-    id: String,
-    signer: SigningIdentity,
-    token: String,
-}
-
-async fn client(api: &Api, name: &str, rng: &mut SeededRng) -> Client {
-    let id = unique(name);
-    let signer = identity(&id, rng);
-    let token = api.register_and_login(&id, &signer).await;
-    Client { id, signer, token }
-}
-
-fn bundle(output: &conclave_core::group::CommitOutput, members: &[&Client]) -> CommitBundle {
-    CommitBundle {
-        commit: output.commit.clone(),
-        welcome: output.welcome.clone(),
-        group_info: output.group_info.clone(),
-        ratchet_tree: None,
-        members: members.iter().map(|m| m.id.as_bytes().to_vec()).collect(),
-        allow_external_join: None,
-    }
-}
-
-async fn external_join(api: &Api, c: &Client, gid: &str) -> ExternalJoinBundle {
+async fn external_join(api: &Api, c: &Account, gid: &str) -> ExternalJoinBundle {
     let r = api
         .get(&format!("/v1/groups/{gid}/external-join"), Some(&c.token))
         .await;
@@ -128,9 +104,9 @@ async fn self_remove_on(store: Arc<dyn Store>) {
     let api = Api::new(store);
     let mut rng = rng();
     let now = api.clock.now();
-    let alice = client(&api, "alice", &mut rng).await;
-    let bob = client(&api, "bob", &mut rng).await;
-    let carol = client(&api, "carol", &mut rng).await;
+    let alice = account(&api, "alice", &mut rng).await;
+    let bob = account(&api, "bob", &mut rng).await;
+    let carol = account(&api, "carol", &mut rng).await;
 
     // Alice's group, open to external joins, with Bob.
     let gid_bytes = unique("g").into_bytes();
@@ -164,7 +140,7 @@ async fn self_remove_on(store: Arc<dyn Store>) {
         )
         .unwrap();
     let r = api
-        .post_bundle(&alice.token, &gid, &bundle(&output, &[&alice, &bob]))
+        .post_bundle(&alice.token, &gid, &bundle_for(&output, &[&alice, &bob]))
         .await;
     assert_eq!(r.status, StatusCode::OK);
     a.merge_pending_commit().unwrap();
@@ -240,7 +216,7 @@ async fn self_remove_on(store: Arc<dyn Store>) {
     )
     .unwrap();
     let r = api
-        .post_bundle(&carol.token, &gid, &bundle(&out, &[&alice, &carol]))
+        .post_bundle(&carol.token, &gid, &bundle_for(&out, &[&alice, &carol]))
         .await;
     assert_eq!(
         r.status,
@@ -296,7 +272,7 @@ async fn self_remove_on(store: Arc<dyn Store>) {
     let stale = a.self_remove(&[], &mut rng).unwrap();
     let next = c.commit(&CommitOptions::default(), now, &mut rng).unwrap();
     let r = api
-        .post_bundle(&carol.token, &gid, &bundle(&next, &[&alice, &carol]))
+        .post_bundle(&carol.token, &gid, &bundle_for(&next, &[&alice, &carol]))
         .await;
     assert_eq!(r.status, StatusCode::OK);
     api.post_message(&alice.token, &gid, &stale)

@@ -25,34 +25,12 @@ use conclave_core::group::{
     SigningIdentity,
 };
 use conclave_core::messages::{Add, MlsMessage, MlsMessageBody, Proposal, Remove, WireFormat};
-use conclave_crypto::SeededRng;
 use conclave_ds::Store;
 
 use common::{
-    Api, SUITE, bad_signature, bundle_declaring, engines, identity, public_params, rng, unique,
+    Api, SUITE, account, bad_signature, bundle_declaring, engines, ok, public_params, rng, sorted,
+    unique,
 };
-
-struct Client {
-    id: String,
-    signer: SigningIdentity,
-    token: String,
-}
-
-async fn client(api: &Api, name: &str, rng: &mut SeededRng) -> Client {
-    let id = unique(name);
-    let signer = identity(&id, rng);
-    let token = api.register_and_login(&id, &signer).await;
-    Client { id, signer, token }
-}
-
-fn ok(r: &common::Reply) {
-    assert_eq!(
-        r.status,
-        StatusCode::OK,
-        "{}",
-        String::from_utf8_lossy(&r.body)
-    );
-}
 
 fn refused(r: &common::Reply, status: StatusCode, needle: &str) {
     assert_eq!(r.status, status, "{}", String::from_utf8_lossy(&r.body));
@@ -75,12 +53,6 @@ async fn members(api: &Api, token: &str, gid: &str) -> (u64, Vec<String>) {
     (v["epoch"].as_u64().unwrap(), members)
 }
 
-fn sorted(ids: &[&str]) -> Vec<String> {
-    let mut v: Vec<String> = ids.iter().map(|s| (*s).to_owned()).collect();
-    v.sort();
-    v
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_roster_comes_from_verified_handshakes_and_attacks_are_refused() {
     for (store, _guard) in engines().await {
@@ -92,10 +64,10 @@ async fn attacks_on(store: Arc<dyn Store>) {
     let api = Api::new(store);
     let mut rng = rng();
     let now = api.clock.now();
-    let alice = client(&api, "alice", &mut rng).await;
-    let bob = client(&api, "bob", &mut rng).await;
-    let eve = client(&api, "eve", &mut rng).await;
-    let mallory = client(&api, "mallory", &mut rng).await;
+    let alice = account(&api, "alice", &mut rng).await;
+    let bob = account(&api, "bob", &mut rng).await;
+    let eve = account(&api, "eve", &mut rng).await;
+    let mallory = account(&api, "mallory", &mut rng).await;
 
     // Alice creates a verified group: the DS gets its first GroupInfo.
     let gid_bytes = unique("g").into_bytes();
@@ -383,9 +355,9 @@ async fn semi_private_on(store: Arc<dyn Store>) {
     let api = Api::new(store);
     let mut rng = rng();
     let now = api.clock.now();
-    let alice = client(&api, "alice", &mut rng).await;
-    let bob = client(&api, "bob", &mut rng).await;
-    let eve = client(&api, "eve", &mut rng).await;
+    let alice = account(&api, "alice", &mut rng).await;
+    let bob = account(&api, "bob", &mut rng).await;
+    let eve = account(&api, "eve", &mut rng).await;
     let r = api
         .get(
             &format!("/v1/ds/external-receiver?cipher_suite={}", SUITE.0),

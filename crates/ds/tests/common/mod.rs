@@ -140,6 +140,44 @@ pub fn bundle_declaring(output: &CommitOutput, members: &[&str]) -> wire::Commit
     }
 }
 
+/// A registered client with its bearer token.
+pub struct Account {
+    pub id: String,
+    pub signer: SigningIdentity,
+    pub token: String,
+}
+
+/// Registers a client named after `name` (made unique) and logs it in.
+pub async fn account(api: &Api, name: &str, rng: &mut SeededRng) -> Account {
+    let id = unique(name);
+    let signer = identity(&id, rng);
+    let token = api.register_and_login(&id, &signer).await;
+    Account { id, signer, token }
+}
+
+/// The bundle of a commit declaring `members` (see [`bundle_declaring`]).
+pub fn bundle_for(output: &CommitOutput, members: &[&Account]) -> wire::CommitBundle {
+    let ids: Vec<&str> = members.iter().map(|m| m.id.as_str()).collect();
+    bundle_declaring(output, &ids)
+}
+
+/// Asserts a 200, showing the body otherwise.
+pub fn ok(r: &Reply) {
+    assert_eq!(
+        r.status,
+        StatusCode::OK,
+        "{}",
+        String::from_utf8_lossy(&r.body)
+    );
+}
+
+/// Client ids, sorted as the DS lists members.
+pub fn sorted(ids: &[&str]) -> Vec<String> {
+    let mut v: Vec<String> = ids.iter().map(|s| (*s).to_owned()).collect();
+    v.sort();
+    v
+}
+
 /// A PublicMessage with one bit of its signature flipped.
 pub fn bad_signature(message: &MlsMessage) -> MlsMessage {
     let mut out = message.clone();
