@@ -387,6 +387,14 @@ impl Store {
             .map_err(|e| self.err(e))
     }
 
+    /// Deletes a metadata value (none is fine).
+    pub fn delete_meta(&self, key: &str) -> Result<(), ClientError> {
+        self.conn()?
+            .execute("DELETE FROM meta WHERE key = ?1", [key])
+            .map(|_| ())
+            .map_err(|e| self.err(e))
+    }
+
     fn meta_u64(&self, key: &str) -> Result<u64, ClientError> {
         Ok(self
             .meta(key)?

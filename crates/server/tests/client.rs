@@ -1073,3 +1073,58 @@ async fn a_member_proof_group_works_across_commits_and_refuses_forged_posts() {
     assert!(report.desynchronized.is_empty());
     net.shutdown().await.unwrap();
 }
+
+/// A renewal the DS missed is resumed, not stuck: the AS renewed (and from then on renews
+/// only from the new certificate), but the DS could not be reached. The next renewal hands
+/// the DS the certificate the AS issued instead of asking the AS again, which would refuse
+/// the superseded one; renewals after it go through the AS as usual.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_renewal_the_ds_missed_is_resumed_with_the_certificate_the_as_issued() {
+    let dir = tempfile::tempdir().unwrap();
+    let net = devnet(dir.path()).await;
+    let home = dir.path().join("alice");
+    let alice = user(&net, dir.path(), "alice").await;
+    let mut bob = user(&net, dir.path(), "bob").await;
+    drop(alice);
+
+    // The DS is unreachable (nothing listens on port 9): the AS renews, the DS never hears.
+    let mut cut_off = Client::open(
+        &home,
+        Some("http://127.0.0.1:9"),
+        None,
+        ClientOptions::default(),
+    )
+    .unwrap();
+    let error = cut_off.renew_credential().await.unwrap_err();
+    assert!(matches!(error, ClientError::Unreachable { .. }), "{error}");
+    drop(cut_off);
+
+    let mut alice = Client::open(&home, None, None, ClientOptions::default()).unwrap();
+    let renewals = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let counter = renewals.clone();
+    alice.set_observer(move |event| {
+        if let conclave_client::Event::CredentialRenewed { .. } = event {
+            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+    });
+    let warnings = alice.renew_credential().await.unwrap();
+    assert!(warnings.is_empty(), "{warnings:?}");
+    assert_eq!(renewals.load(std::sync::atomic::Ordering::SeqCst), 1);
+    // The next renewal starts from the certificate the DS now has.
+    alice.renew_credential().await.unwrap();
+    assert_eq!(renewals.load(std::sync::atomic::Ordering::SeqCst), 2);
+
+    // Alice's renewed credential is the one the DS and the members check.
+    alice.create_group("team").await.unwrap();
+    alice.add_members("team", &names(&["bob"])).await.unwrap();
+    assert_eq!(bob.sync().await.unwrap().joined, 1);
+    alice.send("team", "renewed").await.unwrap();
+    bob.sync().await.unwrap();
+    assert!(
+        bob.history("team")
+            .unwrap()
+            .iter()
+            .any(|h| h.body == "renewed")
+    );
+    net.shutdown().await.unwrap();
+}

@@ -20,6 +20,9 @@ use crate::event::Event;
 use crate::names::check_name;
 use crate::store::{GroupStatus, Profile, Store};
 
+/// The store's metadata key of a renewed certificate the DS has not taken yet.
+const PENDING_CREDENTIAL: &str = "pending_credential";
+
 /// A client identity obtained outside this library's enrolment (another AS, an enterprise
 /// CA), for [`Client::register_enrolled`].
 #[derive(Debug, Clone)]
@@ -147,6 +150,43 @@ impl Client {
         &mut self,
         report: &mut SyncReport,
     ) -> Result<(), ClientError> {
+        self.renew(report, false).await
+    }
+
+    /// Renews our certificate now, however long it is still valid (as
+    /// [`Client::sync`] does once it is due). Returns the warnings of groups that could
+    /// not take the new certificate; an error if the AS or the DS refused it or could not be
+    /// reached (a certificate the AS issued but the DS did not take is kept, and the next
+    /// renewal resumes with it).
+    pub async fn renew_credential(&mut self) -> Result<Vec<String>, ClientError> {
+        let _lock = self.lock()?;
+        let mut report = SyncReport::default();
+        self.renew(&mut report, true).await?;
+        Ok(report.warnings)
+    }
+
+    /// A certificate the AS issued to us that the DS has not taken yet (it failed or could
+    /// not be reached after the AS renewed): newer than `current` and still valid at `now`.
+    /// The AS renews only from its latest certificate, so without it the client could never
+    /// renew again.
+    fn pending_renewal(
+        &self,
+        current_not_after: u64,
+        now: u64,
+    ) -> Result<Option<(Credential, Vec<u8>)>, ClientError> {
+        let Some(encoded) = self.store.meta(PENDING_CREDENTIAL)? else {
+            return Ok(None);
+        };
+        let Ok(pending) = Credential::from_bytes(&encoded) else {
+            return Ok(None);
+        };
+        Ok(match certificate_validity(&pending) {
+            Ok((_, until)) if until > current_not_after && now < until => Some((pending, encoded)),
+            _ => None,
+        })
+    }
+
+    async fn renew(&mut self, report: &mut SyncReport, force: bool) -> Result<(), ClientError> {
         let current = Credential::from_bytes(&self.profile.credential)?;
         let Ok((not_before, not_after)) = certificate_validity(&current) else {
             return Ok(());
@@ -156,25 +196,34 @@ impl Client {
             .options
             .renewal_margin
             .unwrap_or(not_after.saturating_sub(not_before) / 2);
-        if now.saturating_add(margin) < not_after {
+        if !force && now.saturating_add(margin) < not_after {
             return Ok(());
         }
-        let cs = crypto_suite(self.options.crypto.as_ref(), self.suite())?;
-        let request = RenewalRequest::sign(
-            cs.as_ref(),
-            current,
-            &SignaturePublicKey(self.profile.signature_public.clone()),
-            &self.profile.signature_secret,
-            None,
-            now,
-        )?;
-        let renewed = self.as_api.renew(&request).await?;
-        let encoded = renewed.to_bytes()?;
+        let (renewed, encoded) = match self.pending_renewal(not_after, now)? {
+            Some(pending) => pending,
+            None => {
+                let cs = crypto_suite(self.options.crypto.as_ref(), self.suite())?;
+                let request = RenewalRequest::sign(
+                    cs.as_ref(),
+                    current,
+                    &SignaturePublicKey(self.profile.signature_public.clone()),
+                    &self.profile.signature_secret,
+                    None,
+                    now,
+                )?;
+                let renewed = self.as_api.renew(&request).await?;
+                let encoded = renewed.to_bytes()?;
+                // Kept before the DS hears of it: the AS now renews only from this one.
+                self.store.set_meta(PENDING_CREDENTIAL, &encoded)?;
+                (renewed, encoded)
+            }
+        };
         self.ds
             .change_credential(&self.profile.signature_public, &encoded)
             .await?;
         self.profile.credential = encoded;
         self.store.save_profile(&self.profile)?;
+        self.store.delete_meta(PENDING_CREDENTIAL)?;
         let valid_until = certificate_validity(&renewed)
             .map(|(_, until)| until)
             .unwrap_or(not_after);
