@@ -143,6 +143,39 @@ fn group_info_of(message: &MlsMessage) -> Result<&GroupInfo, DsError> {
     }
 }
 
+/// Refuses a tree of more than `max_nodes` nodes (twice the DS's member limit) before it is
+/// built: an in-memory tree costs tens of bytes per node, and a run of blank nodes is one
+/// byte each on the wire (issue: decode amplification). The tree is the one given, else the
+/// GroupInfo's `ratchet_tree` extension (RFC 9420 §12.4.3.3).
+fn check_tree_size(
+    info: &GroupInfo,
+    given: Option<&RatchetTreeNodes>,
+    max_nodes: usize,
+) -> Result<(), DsError> {
+    let in_extension;
+    let nodes = match given {
+        Some(nodes) => nodes,
+        None => {
+            in_extension =
+                conclave_core::messages::find_payload::<RatchetTreeNodes>(&info.extensions)
+                    .map_err(|e| DsError::BadRequest(format!("group_info: ratchet_tree: {e}")))?;
+            match &in_extension {
+                Some(nodes) => nodes,
+                None => return Ok(()),
+            }
+        }
+    };
+    if nodes.0.len() > max_nodes {
+        return Err(DsError::BadRequest(format!(
+            "the ratchet tree has {} nodes; a group of this DS has at most {} members, so at \
+             most {max_nodes} nodes",
+            nodes.0.len(),
+            max_nodes / 2
+        )));
+    }
+    Ok(())
+}
+
 /// Starts a verified group (`POST /v1/groups` with `group_info`): the GroupInfo of epoch
 /// `epoch` of `group_id`, verified as a joiner verifies it (RFC 9420 §12.4.3.1 without the
 /// secrets), whose only member is `creator`.
@@ -163,6 +196,7 @@ pub(crate) async fn start(
     let now = state.now();
     let creator = creator.to_owned();
     let group_id = group_id.to_vec();
+    let max_nodes = state.config.max_members.saturating_mul(2);
     blocking(move || {
         let message = MlsMessage::from_bytes(&info_bytes)
             .map_err(|e| DsError::BadRequest(format!("group_info: {e}")))?;
@@ -172,6 +206,7 @@ pub(crate) async fn start(
             .map(RatchetTreeNodes::from_bytes)
             .transpose()
             .map_err(|e| DsError::BadRequest(format!("ratchet_tree: {e}")))?;
+        check_tree_size(info, nodes.as_ref(), max_nodes)?;
         if info.group_context.group_id != group_id || info.group_context.epoch != epoch {
             return Err(DsError::BadRequest(
                 "the GroupInfo is not for this group id and epoch".into(),

@@ -531,3 +531,53 @@ async fn semi_private_on(store: Arc<dyn Store>) {
     };
     assert_eq!(summary.removed, vec![a.own_leaf()]);
 }
+
+/// A verified group's first tree is refused before it is built when it has more nodes than
+/// the DS's member limit allows (a run of blank nodes is one byte each on the wire and tens
+/// of bytes each in memory), whether it comes as `ratchet_tree` or inside the GroupInfo.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_first_tree_larger_than_the_member_limit_allows_is_refused_before_it_is_built() {
+    let (store, _dir) = common::sqlite_store();
+    let api = Api::with_config(
+        store,
+        conclave_ds::DsConfig {
+            max_members: 8,
+            ..conclave_ds::DsConfig::default()
+        },
+    );
+    let mut rng = rng();
+    let now = api.clock.now();
+    let alice = account(&api, "alice", &mut rng).await;
+    let gid_bytes = unique("big").into_bytes();
+    let gid = hex::encode(&gid_bytes);
+    let a = Group::create(
+        public_params(&alice.signer),
+        NewGroup::new(SUITE, gid_bytes),
+        now,
+        &mut rng,
+    )
+    .unwrap();
+    let info = a.group_info(true).unwrap().to_bytes().unwrap();
+    // 17 nodes (16 blank, then Alice's leaf) against a limit of 8 members, 16 nodes.
+    let mut nodes = vec![None; 16];
+    nodes.push(a.tree().to_nodes().0[0].clone());
+    let tree = conclave_core::messages::RatchetTreeNodes(nodes);
+    let r = api
+        .post_json(
+            "/v1/groups",
+            Some(&alice.token),
+            serde_json::json!({"group_id": gid, "group_info": STANDARD.encode(&info),
+                "ratchet_tree": STANDARD.encode(tree.to_bytes().unwrap())}),
+        )
+        .await;
+    refused(&r, StatusCode::BAD_REQUEST, "17 nodes");
+    // Within the limit, the same group is created.
+    let r = api
+        .post_json(
+            "/v1/groups",
+            Some(&alice.token),
+            serde_json::json!({"group_id": gid, "group_info": STANDARD.encode(&info)}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.json());
+}
