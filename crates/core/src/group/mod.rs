@@ -23,6 +23,7 @@ mod commit_builder;
 mod error;
 mod external;
 pub(crate) mod join;
+pub mod policy;
 pub(crate) mod proposals;
 pub(crate) mod public;
 mod records;
