@@ -690,7 +690,7 @@ pub enum PolicyError {
     },
     /// After the commit a banned or removed user still has a client.
     #[error(
-        "draft-ietf-mimi-room-policy-04 §8.1.2, §8.1.3: {user} is banned but still has a client in the group (a ban removes all of the user's clients)"
+        "draft-ietf-mimi-room-policy-04 §8.1.2, §8.1.3: {user} is banned, and a banned user has no client in the group (a ban removes all of the user's clients; unban first)"
     )]
     BannedUserHasClients {
         /// The user.
@@ -952,6 +952,12 @@ pub(crate) fn check_commit(check: &CommitCheck<'_>) -> Result<(), PolicyError> {
                 let user = user_of(identity, &add.key_package.leaf_node)?;
                 let before = old.participants.role_of(&user);
                 let after = judge.new.participants.role_of(&user);
+                if after == BANNED_ROLE && judge.new.roles.has_banned_role() {
+                    // §8.1.3: a banned user has no clients; unbanning is a role change.
+                    return Err(PolicyError::BannedUserHasClients {
+                        user: display_user(&user),
+                    });
+                }
                 if actor.user.as_deref() == Some(user.as_slice()) && before != NO_ROLE {
                     judge.require(
                         &actor,
