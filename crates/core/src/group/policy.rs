@@ -1087,6 +1087,147 @@ pub(crate) fn check_commit(check: &CommitCheck<'_>) -> Result<(), PolicyError> {
     Ok(())
 }
 
+/// A proposal received by reference (draft-ietf-mimi-room-policy-04 §8: a capability covers
+/// "sending a set of consistent MLS proposals"): its sender's role must hold a capability
+/// that can authorize it. Refusing it here keeps it out of the proposal cache, where it would
+/// make every commit that covers the pending proposals invalid. Whether a commit of it is
+/// authorized as a whole (role changes, head-counts, the state after) is [`check_commit`]'s.
+pub(crate) fn check_received(
+    identity: &dyn IdentityProvider,
+    extensions: &[Extension],
+    tree: &RatchetTree,
+    sender: Sender,
+    proposal: &Proposal,
+) -> Result<(), PolicyError> {
+    let Some(old) = RoomPolicy::from_extensions(extensions)? else {
+        return Ok(());
+    };
+    let judge = Judge {
+        old: &old,
+        new: &old,
+    };
+    let user = match sender {
+        Sender::Member(leaf) => Some(user_of(
+            identity,
+            tree.leaf(leaf)
+                .ok_or_else(|| PolicyError::UnknownUser(format!("no leaf {}", leaf.0)))?,
+        )?),
+        Sender::NewMemberProposal => match proposal {
+            Proposal::Add(add) => Some(user_of(identity, &add.key_package.leaf_node)?),
+            _ => None,
+        },
+        Sender::External(_) | Sender::NewMemberCommit => None,
+    };
+    let actor = Actor {
+        role_index: user
+            .as_deref()
+            .map_or(NO_ROLE, |user| old.participants.role_of(user)),
+        user,
+    };
+    let any = |capabilities: &[Capability], action: &str, section: &'static str| {
+        let role = old.roles.role(actor.role_index);
+        if capabilities
+            .iter()
+            .any(|c| role.is_some_and(|role| role.has(*c)))
+        {
+            return Ok(());
+        }
+        let first = capabilities
+            .first()
+            .copied()
+            .unwrap_or(Capability::ADD_PARTICIPANT);
+        judge.require(&actor, first, || action.to_owned(), section)
+    };
+    let own = |target: &[u8]| actor.user.as_deref() == Some(target);
+    match proposal {
+        Proposal::Add(add) => {
+            let target = user_of(identity, &add.key_package.leaf_node)?;
+            match (own(&target), old.participants.role_of(&target)) {
+                (true, NO_ROLE) => any(&[Capability::OPEN_JOIN], "joining", "8.1.1"),
+                (true, _) => any(
+                    &[Capability::ADD_OWN_CLIENT],
+                    "adding another client of one's own user",
+                    "8.1.1",
+                ),
+                (false, _) => any(
+                    &[Capability::ADD_PARTICIPANT],
+                    &format!("adding {}", display_user(&target)),
+                    "8.1.1",
+                ),
+            }
+        }
+        Proposal::Remove(remove) => {
+            let leaf = tree
+                .leaf(remove.removed)
+                .ok_or_else(|| PolicyError::UnknownUser(format!("no leaf {}", remove.removed.0)))?;
+            let target = user_of(identity, leaf)?;
+            if own(&target) {
+                any(
+                    &[Capability::REMOVE_OWN_CLIENT, Capability::REMOVE_SELF],
+                    "removing one's own client",
+                    "8.1.2",
+                )
+            } else {
+                any(
+                    &[
+                        Capability::REMOVE_PARTICIPANT,
+                        Capability::BAN,
+                        Capability::KICK,
+                    ],
+                    &format!("removing a client of {}", display_user(&target)),
+                    "8.1.2",
+                )
+            }
+        }
+        Proposal::Extension(extension) => match &extension.body {
+            ExtensionProposalBody::AppDataUpdate(update)
+                if update.component_id == ROOM_ROLES_COMPONENT =>
+            {
+                any(
+                    &[Capability::CHANGE_ROLE_DEFINITIONS],
+                    "changing the role definitions",
+                    "8.6",
+                )
+            }
+            ExtensionProposalBody::AppDataUpdate(update)
+                if update.component_id == ROOM_PARTICIPANTS_COMPONENT =>
+            {
+                any(
+                    &[
+                        Capability::ADD_PARTICIPANT,
+                        Capability::REMOVE_PARTICIPANT,
+                        Capability::REMOVE_SELF,
+                        Capability::CHANGE_USER_ROLE,
+                        Capability::BAN,
+                        Capability::UNBAN,
+                        Capability::OPEN_JOIN,
+                    ],
+                    "changing the participant list",
+                    "8.1",
+                )
+            }
+            ExtensionProposalBody::SelfRemove(_) => any(
+                &[Capability::REMOVE_OWN_CLIENT, Capability::REMOVE_SELF],
+                "leaving",
+                "8.1.2",
+            ),
+            _ => Ok(()),
+        },
+        Proposal::GroupContextExtensions(gce) => {
+            match RoomPolicy::from_extensions(&gce.extensions)? {
+                Some(proposed) if proposed == old => Ok(()),
+                _ => Err(PolicyError::NotThroughAppDataUpdate),
+            }
+        }
+        Proposal::ReInit(_) => any(
+            &[Capability::SEND_MLS_REINIT_PROPOSAL],
+            "a ReInit proposal",
+            "8.6",
+        ),
+        _ => Ok(()),
+    }
+}
+
 /// A removal of one of `user`'s clients by `actor` (§8.1.2, §8.1.3).
 fn removal(judge: &Judge<'_>, actor: &Actor, user: &[u8]) -> Result<(), PolicyError> {
     let before = judge.old.participants.role_of(user);

@@ -707,3 +707,32 @@ fn the_policy_components_round_trip_and_reject_truncation() {
         );
     }
 }
+
+#[test]
+fn a_proposal_its_sender_may_not_make_is_refused_on_receipt_and_blocks_no_commit() {
+    let mut room = Room::new(Preset::AdminsOnly, &["bob", "carol"]);
+    let kp = room.key_package("dave");
+    let message = room.groups[1]
+        .propose(Proposal::Add(Add { key_package: kp }), &[], &mut room.rng)
+        .unwrap();
+    let error = room.refused_by_all(1, &message);
+    assert_eq!(missing(&error), Capability::ADD_PARTICIPANT);
+    // Nobody else cached it: alice's next commit (of the pending proposals) goes through.
+    room.commit(0, Vec::new()).unwrap();
+    room.assert_agree();
+    // A Remove of his own client (leaving) is his to propose.
+    let bob = room.leaf_of("bob");
+    let message = room.groups[1]
+        .propose(
+            Proposal::Remove(Remove { removed: bob }),
+            &[],
+            &mut room.rng,
+        )
+        .unwrap();
+    for i in [0, 2] {
+        assert!(matches!(
+            room.groups[i].process_message(&message, NOW).unwrap(),
+            ProcessedMessage::Proposal { .. }
+        ));
+    }
+}
