@@ -16,7 +16,12 @@
 //!   It runs where the proposal list is validated, so commit creation, commit processing by
 //!   every member and the public view of a Delivery Service ([`crate::public_group`]) judge
 //!   alike. A group whose context has no `roles_list` has no policy: everything the RFC allows
-//!   is allowed.
+//!   is allowed (and a commit may introduce one; it only has to leave a consistent state).
+//! - [`check_received`] refuses a proposal by reference whose sender's role holds no
+//!   capability that could authorize it, so that it never enters the proposal cache.
+//! - Several senders of participant-list updates in one commit must each be authorized for
+//!   every change the commit makes to the list (the conservative reading: the draft does not
+//!   say how concurrent list updates combine).
 //! - What each MLS operation needs (§8.1): an Add of a client whose user joins the list needs
 //!   `canAddParticipant` with the (0 → role) change; an Add of another client of a listed user
 //!   by that user needs `canAddOwnClient`; a Remove of another user's client needs
