@@ -1,7 +1,8 @@
 //! The policy-enforcing variant of the simulation (draft-ietf-mimi-room-policy-04 §3, §8):
 //! members of random roles attempt random operations — add a user with a role, add a client
 //! of a listed user, remove, kick, change a role (ban and unban included), change their own
-//! role, change the role definitions — in rooms of each preset. An oracle written from the
+//! role, change the role definitions; outsiders join by external commit — in rooms of each
+//! preset. An oracle written from the
 //! presets' documented rules says which are permitted. A permitted operation must be
 //! committed by the actor and accepted by every member; a forbidden one must be refused
 //! where it is created, and when a modified client (whose identity provider claims another
@@ -88,6 +89,9 @@ enum Op {
     SetRole(String, u32),
     /// Change the role definitions (a description).
     ChangeRoles,
+    /// An outsider joins by external commit, putting itself in the list as a member (the
+    /// actor only supplies the GroupInfo).
+    Join(String),
 }
 
 /// The oracle: what the presets allow (Appendix A style rules as documented on
@@ -119,6 +123,7 @@ fn permitted(preset: Preset, roles: &BTreeMap<String, u32>, actor: &str, op: &Op
                         | (BANNED_ROLE, MEMBER_ROLE)
                 )
         }
+        (preset, Op::Join(_)) => preset == Preset::Open,
         (Preset::Cooperative, Op::ChangeRoles) => false,
         (_, Op::ChangeRoles) => admin,
         _ => unreachable!("every preset is covered"),
@@ -141,6 +146,7 @@ struct Sim {
 fn params(name: &str, rng: &mut SeededRng) -> MemberParams {
     let mut params = MemberParams::new(env(), identity(name, SUITE, rng));
     params.components = conclave_core::group::topic::components();
+    params.config.allow_external_commits = true;
     params
 }
 
@@ -195,7 +201,10 @@ impl Sim {
         let listed: Vec<String> = self.roles.keys().cloned().collect();
         let choices = self.role_choices();
         loop {
-            let op = match self.rng.below(7) {
+            let op = match self.rng.below(8) {
+                7 if !outsiders.is_empty() => {
+                    Op::Join(outsiders[self.rng.below(outsiders.len())].to_owned())
+                }
                 0 | 1 if !outsiders.is_empty() => {
                     let user = outsiders[self.rng.below(outsiders.len())];
                     let adds = [MEMBER_ROLE, ADMIN_ROLE];
@@ -277,6 +286,7 @@ impl Sim {
                 list.set_role(user.as_bytes(), *role);
                 proposals.push(group.participants_proposal(&list).unwrap());
             }
+            Op::Join(_) => unreachable!("an external join is built by the joiner"),
             Op::ChangeRoles => {
                 self.revision += 1;
                 let mut roles = group.room_policy().unwrap().unwrap().roles;
@@ -291,6 +301,11 @@ impl Sim {
     fn step(&mut self) {
         let (actor, op) = self.draw();
         let allowed = permitted(self.preset, &self.roles, &actor, &op);
+        if let Op::Join(user) = &op {
+            self.join(user, allowed);
+            self.check_agreement();
+            return;
+        }
         let mut group = self.groups.remove(&actor).unwrap();
         let (proposals, joiner) = self.proposals(&group, &op);
         let options = CommitOptions {
@@ -403,6 +418,67 @@ impl Sim {
         }
     }
 
+    /// `user` joins by external commit with the list update that makes it a member
+    /// (§8.1.1): every member accepts it exactly when role 0 holds `canOpenJoin`.
+    fn join(&mut self, user: &str, allowed: bool) {
+        let info = {
+            let any = self.groups.values().next().unwrap();
+            match any.group_info(true).unwrap().body {
+                MlsMessageBody::GroupInfo(info) => info,
+                other => panic!("not a GroupInfo: {other:?}"),
+            }
+        };
+        let mut list = self
+            .groups
+            .values()
+            .next()
+            .unwrap()
+            .room_policy()
+            .unwrap()
+            .unwrap()
+            .participants;
+        list.set_role(user.as_bytes(), MEMBER_ROLE);
+        let options = JoinOptions {
+            app_proposals: vec![
+                conclave_core::messages::ExtensionProposalBody::AppDataUpdate(
+                    conclave_core::messages::AppDataUpdate {
+                        component_id: conclave_core::codepoints::ROOM_PARTICIPANTS_COMPONENT,
+                        op: conclave_core::messages::AppDataUpdateOperation::Update(
+                            conclave_codec::Encode::to_bytes(&list).unwrap(),
+                        ),
+                    },
+                ),
+            ],
+            ..JoinOptions::default()
+        };
+        let joiner = params(user, &mut self.rng);
+        let (group, output) =
+            Group::join_external(joiner, &info, &options, NOW, &mut self.rng).unwrap();
+        for (name, member) in &mut self.groups {
+            let before = member.to_bytes().unwrap();
+            match (allowed, member.process_message(&output.commit, NOW)) {
+                (true, Ok(ProcessedMessage::Commit(_))) => {}
+                (false, Err(GroupError::Policy(PolicyError::MissingCapability { .. }))) => {
+                    assert_eq!(
+                        member.to_bytes().unwrap(),
+                        before,
+                        "a refusal changed {name}"
+                    );
+                }
+                (allowed, other) => {
+                    panic!("{name}: {user}'s external join, oracle says {allowed}: {other:?}")
+                }
+            }
+        }
+        if allowed {
+            self.roles.insert(user.to_owned(), MEMBER_ROLE);
+            self.groups.insert(user.to_owned(), group);
+            self.accepted += 1;
+        } else {
+            self.refused += 1;
+        }
+    }
+
     /// The oracle follows a permitted operation.
     fn apply(&mut self, op: &Op) {
         match op {
@@ -422,7 +498,7 @@ impl Sim {
                     self.groups.remove(user);
                 }
             }
-            Op::AddClient(_) | Op::ChangeRoles => {}
+            Op::AddClient(_) | Op::ChangeRoles | Op::Join(_) => {}
         }
     }
 
