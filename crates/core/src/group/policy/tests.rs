@@ -736,3 +736,28 @@ fn a_proposal_its_sender_may_not_make_is_refused_on_receipt_and_blocks_no_commit
         ));
     }
 }
+
+#[test]
+fn ban_and_unban_apply_only_when_role_1_is_named_banned() {
+    // A cooperative room whose role 1 is renamed: moving a member to role 1 is then a plain
+    // role change (§8.1.3: the ban capabilities need role 1 named "banned"), which members
+    // there may not make.
+    let mut policy = Preset::Cooperative.policy_for(b"alice");
+    policy.roles.roles[1].role_name = b"muted".to_vec();
+    let mut room = Room::with_roles(policy, &["bob"]);
+    assert!(!room.policy().roles.has_banned_role());
+    let proposal = room.groups[0]
+        .participants_proposal(&room.list_with("bob", BANNED_ROLE))
+        .unwrap();
+    let error = room.commit(0, vec![proposal]).unwrap_err();
+    assert_eq!(missing(&error), Capability::CHANGE_USER_ROLE);
+    // With the name right, the same change is a ban (and must remove bob's client).
+    let mut room = Room::new(Preset::Cooperative, &["bob"]);
+    let bob = room.leaf_of("bob");
+    let proposal = room.groups[0]
+        .participants_proposal(&room.list_with("bob", BANNED_ROLE))
+        .unwrap();
+    room.commit(0, vec![Proposal::Remove(Remove { removed: bob }), proposal])
+        .unwrap();
+    assert_eq!(room.policy().participants.role_of(b"bob"), BANNED_ROLE);
+}
