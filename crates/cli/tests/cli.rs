@@ -705,6 +705,10 @@ fn in_an_admins_only_group_a_member_s_add_is_refused_naming_the_capability() {
     let error = fails(&devnet, &home("bob"), &["group", "add", "club", "carol"]);
     assert!(error.contains("canAddParticipant"), "{error}");
     assert!(error.contains("bob (role member)"), "{error}");
+    assert!(
+        error.contains("hint: your role in the group does not allow this"),
+        "{error}"
+    );
     assert_eq!(members(&devnet, &home("alice"), "club"), ["alice", "bob"]);
     // Nor may he make himself admin.
     let error = fails(

@@ -19,7 +19,8 @@ use conclave_core::messages::{KeyPackage, LeafIndex, Proposal, Remove, Sender};
 use crate::error::ClientError;
 
 use crate::names::leaf_name;
-pub use conclave_core::group::policy::Preset;
+pub use conclave_core::group::GroupError;
+pub use conclave_core::group::policy::{PolicyError, Preset};
 
 /// A new group with `preset`'s roles and `creator` (its user identity) in its role.
 pub(crate) fn new_group(
