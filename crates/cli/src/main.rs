@@ -147,6 +147,13 @@ enum GroupCommand {
         /// headers and cannot protect the roster). Joiners follow the group's mode.
         #[arg(long, default_value = "semiprivate")]
         handshakes: conclave_client::HandshakeMode,
+        /// Roles and room policy (draft-ietf-mimi-room-policy): `admins-only` (admins add,
+        /// remove, ban and change roles; members may only leave), `cooperative` (every
+        /// member may add, remove and ban) or `open` (anyone may join; members may add).
+        /// You start as admin (member in `cooperative`). Without it, every member may add
+        /// and remove anyone.
+        #[arg(long)]
+        policy: Option<conclave_client::policy::Preset>,
     },
     /// Add users (one commit; their KeyPackages are claimed and checked).
     Add {
@@ -187,6 +194,18 @@ enum GroupCommand {
         /// Remove the topic.
         #[arg(long)]
         clear: bool,
+    },
+    /// Show the participants' roles, or give a user a role (one commit): `admin`, `member`,
+    /// `banned` (also removes their clients) or `none` (removes them), as the group's roles
+    /// name them. Every member checks that your role may make the change.
+    Role {
+        /// The group.
+        group: String,
+        /// The user; without it the roles are shown.
+        #[arg(requires = "role")]
+        user: Option<String>,
+        /// The role to give.
+        role: Option<String>,
     },
     /// List your groups (with their topics).
     List,
@@ -532,15 +551,25 @@ async fn register(cli: &Cli, out: &Output, name: &str, token: Option<&str>) -> a
 async fn group(cli: &Cli, out: &Output, command: &GroupCommand) -> anyhow::Result<()> {
     let mut client = cli.open()?;
     match command {
-        GroupCommand::Create { name, handshakes } => {
-            let summary = client.create_group_with(name, *handshakes).await?;
+        GroupCommand::Create {
+            name,
+            handshakes,
+            policy,
+        } => {
+            let summary = client
+                .create_group_with_policy(name, *handshakes, *policy)
+                .await?;
+            let roles = policy.map_or_else(String::new, |p| format!(", {p} roles"));
             out.value(
                 &serde_json::to_value(&summary)?,
                 &format!(
-                    "created group {} (epoch {}, {} handshakes)",
+                    "created group {} (epoch {}, {} handshakes{roles})",
                     summary.name, summary.epoch, summary.handshakes
                 ),
             );
+        }
+        GroupCommand::Role { group, user, role } => {
+            roles(&mut client, out, group, user.as_deref(), role.as_deref()).await?;
         }
         GroupCommand::Add { group, users } => {
             let bar = out.progress_bar();
@@ -633,6 +662,46 @@ async fn group(cli: &Cli, out: &Output, command: &GroupCommand) -> anyhow::Resul
             out.groups(&groups);
         }
     }
+    Ok(())
+}
+
+/// `conclave group role`: shows the roles, or gives a user a role.
+async fn roles(
+    client: &mut Client,
+    out: &Output,
+    group: &str,
+    user: Option<&str>,
+    role: Option<&str>,
+) -> anyhow::Result<()> {
+    if let (Some(user), Some(role)) = (user, role) {
+        let changed = client.set_role(group, user, role).await?;
+        let epoch = client.group(group)?.epoch;
+        let text = if changed {
+            format!("{user} is now {role} in {group} (epoch {epoch})")
+        } else {
+            format!("{user} is {role} in {group} already")
+        };
+        out.value(
+            &serde_json::json!({"group": group, "user": user, "role": role, "changed": changed, "epoch": epoch}),
+            &text,
+        );
+        return Ok(());
+    }
+    let roles = client.roles(group)?;
+    let text = match &roles {
+        None => format!("{group} has no roles (created without --policy)"),
+        Some(list) => list
+            .iter()
+            .map(|(user, role)| format!("{user}: {role}"))
+            .collect::<Vec<_>>()
+            .join("\n"),
+    };
+    let value: Option<serde_json::Map<String, serde_json::Value>> = roles.map(|list| {
+        list.into_iter()
+            .map(|(user, role)| (user, serde_json::Value::String(role)))
+            .collect()
+    });
+    out.value(&serde_json::json!({"group": group, "roles": value}), &text);
     Ok(())
 }
 

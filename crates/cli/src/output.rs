@@ -227,6 +227,14 @@ fn command_hint(error: &ClientError) -> Option<String> {
             "a member who is in step runs `conclave group remove {group} <you>`, then \
              `conclave group add {group} <you>`"
         ),
+        ClientError::Group(conclave_client::policy::GroupError::Policy(_)) => {
+            "your role in the group does not allow this: `conclave group role <group>` shows \
+             the roles; someone whose role may make the change runs it"
+                .into()
+        }
+        ClientError::UnknownRole { .. } | ClientError::NoRoomPolicy => {
+            "roles come from `conclave group create <name> --policy <preset>`".into()
+        }
         ClientError::Unreachable { .. } => {
             "`conclave devnet` starts a Delivery Service and an Authentication Service locally"
                 .into()

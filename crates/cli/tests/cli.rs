@@ -719,3 +719,86 @@ fn group_create_takes_the_handshake_mode_and_joiners_follow_it() {
     );
     assert!(refused.contains("semiprivate"), "{refused}");
 }
+
+#[test]
+fn in_an_admins_only_group_a_member_s_add_is_refused_naming_the_capability() {
+    let dir = tempfile::tempdir().unwrap();
+    let devnet = start_devnet(dir.path());
+    let home = |u: &str| dir.path().join(u);
+    for user in ["alice", "bob", "carol", "dave"] {
+        ok(&devnet, &home(user), &["register", user]);
+    }
+    let said = human(
+        &devnet,
+        &home("alice"),
+        &["group", "create", "club", "--policy", "admins-only"],
+    );
+    assert!(said.contains("admins-only roles"), "{said}");
+    ok(&devnet, &home("alice"), &["group", "add", "club", "bob"]);
+    ok(&devnet, &home("bob"), &["sync"]);
+
+    // Bob is a member: his add is refused before anything is sent, naming the capability.
+    let error = fails(&devnet, &home("bob"), &["group", "add", "club", "carol"]);
+    assert!(error.contains("canAddParticipant"), "{error}");
+    assert!(error.contains("bob (role member)"), "{error}");
+    assert!(
+        error.contains("hint: your role in the group does not allow this"),
+        "{error}"
+    );
+    assert_eq!(members(&devnet, &home("alice"), "club"), ["alice", "bob"]);
+    // Nor may he make himself admin.
+    let error = fails(
+        &devnet,
+        &home("bob"),
+        &["group", "role", "club", "bob", "admin"],
+    );
+    assert!(error.contains("canChangeOwnRole"), "{error}");
+
+    // Alice makes Bob admin; now Bob may add Carol, and everyone's history says who did it.
+    let said = human(
+        &devnet,
+        &home("alice"),
+        &["group", "role", "club", "bob", "admin"],
+    );
+    assert!(said.contains("bob is now admin"), "{said}");
+    ok(&devnet, &home("bob"), &["sync"]);
+    ok(&devnet, &home("bob"), &["group", "add", "club", "carol"]);
+    ok(&devnet, &home("carol"), &["sync"]);
+    ok(&devnet, &home("alice"), &["sync"]);
+    let roles = ok(&devnet, &home("carol"), &["group", "role", "club"]);
+    assert_eq!(
+        roles[0]["roles"],
+        serde_json::json!({"alice": "admin", "bob": "admin", "carol": "member"})
+    );
+    let error = fails(&devnet, &home("carol"), &["group", "add", "club", "dave"]);
+    assert!(error.contains("canAddParticipant"), "{error}");
+    let history = ok(&devnet, &home("alice"), &["history", "club"]);
+    let events: Vec<String> = history[0]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["kind"] == "event")
+        .map(|e| e["body"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(
+        events.iter().any(|e| e == "alice made bob admin"),
+        "{events:?}"
+    );
+    assert!(
+        events
+            .iter()
+            .any(|e| e == "bob added carol; bob made carol member"),
+        "{events:?}"
+    );
+
+    // Bob bans Carol: she is removed, and cannot be added back by a plain add.
+    ok(
+        &devnet,
+        &home("bob"),
+        &["group", "role", "club", "carol", "banned"],
+    );
+    ok(&devnet, &home("alice"), &["sync"]);
+    assert_eq!(members(&devnet, &home("alice"), "club"), ["alice", "bob"]);
+    let error = fails(&devnet, &home("alice"), &["group", "add", "club", "carol"]);
+    assert!(error.contains("banned"), "{error}");
+}

@@ -334,6 +334,7 @@ impl LogApplier {
         let before: HashMap<LeafIndex, String> = member_names(identity.as_ref(), &self.group)
             .into_iter()
             .collect();
+        let policy_before = self.group.room_policy().ok().flatten();
         let result = Self::decode(entry).and_then(|(m, _)| {
             self.group
                 .process_message(&m, now)
@@ -364,7 +365,15 @@ impl LogApplier {
             }
         };
         self.invalid = None;
-        let text = describe_commit(identity.as_ref(), &summary, &before, &self.group);
+        let text = crate::policy::with_changes(
+            describe_commit(identity.as_ref(), &summary, &before, &self.group),
+            crate::policy::describe_changes(
+                identity.as_ref(),
+                &summary,
+                policy_before.as_ref(),
+                &self.group,
+            ),
+        );
         let history = Some(HistoryEntry {
             seq: entry.seq,
             epoch: summary.epoch,

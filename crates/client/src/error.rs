@@ -88,6 +88,20 @@ pub enum ClientError {
         /// The members, by name.
         members: Vec<String>,
     },
+    /// A role operation on a group that has no room policy (draft-ietf-mimi-room-policy-04).
+    #[error("the group has no roles (it was created without a room policy)")]
+    NoRoomPolicy,
+    /// A role name the group's roles_list does not define.
+    #[error("the group has no role named {role:?} (its roles: {})", known.join(", "))]
+    UnknownRole {
+        /// The name asked for.
+        role: String,
+        /// The group's role names.
+        known: Vec<String>,
+    },
+    /// The user is neither a member nor in the group's participant list.
+    #[error("{0} is neither a member of the group nor in its participant list")]
+    NotAParticipant(String),
     /// The Delivery Service kept refusing our commit with "wrong epoch".
     #[error(
         "the group kept moving while we tried to commit ({attempts} attempts lost the race); \

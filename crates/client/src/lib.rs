@@ -52,6 +52,7 @@ pub mod topic;
 mod client;
 mod driver;
 mod names;
+pub mod policy;
 #[cfg(test)]
 mod testing;
 

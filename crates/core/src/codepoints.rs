@@ -120,6 +120,17 @@ pub const CONCLAVE_TOPIC_MAX_BYTES: usize = 256;
 /// library reads and writes it. Groups without it predate it and use `mls_private_message`.
 pub const CONCLAVE_HANDSHAKES_COMPONENT: ComponentId = ComponentId(0x8C02);
 
+/// `roles_list` (GC) of draft-ietf-mimi-room-policy-04 §3, §10.1.2: the data is a `RoleData`,
+/// the role definitions of the room ([`crate::group::policy`]). The draft's value is TBD
+/// (suggested 0x0025, not assigned, and in the range IANA will assign), so Conclave uses a
+/// private-use value (draft-ietf-mls-extensions-10 §7.5) under every profile until one is
+/// assigned.
+pub const ROOM_ROLES_COMPONENT: ComponentId = ComponentId(0x8C20);
+/// Conclave's participant list (GC): each participant's user identity and role index, the
+/// part of the MIMI ParticipantList (draft-ietf-mimi-protocol) that draft-ietf-mimi-room-policy-04
+/// §8 authorizes against ([`crate::group::policy::ParticipantList`]). Private use (§7.5).
+pub const ROOM_PARTICIPANTS_COMPONENT: ComponentId = ComponentId(0x8C21);
+
 /// Conclave's group name for joiners (GroupInfo extension in the Welcome only): the adder's
 /// local name of the group, which the joiner takes as its own local name. Group ids are
 /// random bytes, so that the Delivery Service sees no name; the Welcome's GroupInfo is

@@ -1346,3 +1346,227 @@ fn app_data_update_proposal_mutations() {
         );
     }
 }
+
+// ---- the room policy (draft-ietf-mimi-room-policy-04) ----------------------------------------
+
+/// An external join of an open room (§8.1.1: `canOpenJoin` on role 0, the joiner puts itself
+/// in the participant list as a member) is damaged in its participant-list update and
+/// re-signed by the joiner: every damaged version is refused with the state unchanged, and
+/// the original is accepted afterwards. The same join of an admins-only room is refused.
+#[test]
+fn room_policy_external_join_mutations() {
+    use conclave_core::codepoints::ROOM_PARTICIPANTS_COMPONENT;
+    use conclave_core::group::policy::{
+        ADMIN_ROLE, MEMBER_ROLE, Participant, ParticipantList, PolicyError, Preset,
+    };
+    use conclave_core::group::{KeyPackageBundle, NewGroup};
+
+    let suite = CipherSuite(1);
+    let mut rng = SeededRng::new(77);
+    let params = |name: &str, rng: &mut SeededRng| {
+        let mut params = MemberParams::new(env(), identity(name, suite, rng));
+        params.components = conclave_core::group::topic::components();
+        params.config.allow_external_commits = true;
+        params
+    };
+    let room = |preset: Preset, rng: &mut SeededRng| {
+        let group = preset
+            .policy_for(b"alice")
+            .entries()
+            .unwrap()
+            .into_iter()
+            .fold(NewGroup::new(suite, b"room".to_vec()), |g, (id, data)| {
+                g.with_app_data(id, data)
+            });
+        let mut alice = Group::create(params("alice", rng), group, NOW, rng).unwrap();
+        let bob = params("bob", rng);
+        let bundle = KeyPackageBundle::generate(&bob, suite, NOW, rng).unwrap();
+        let mut list = alice.room_policy().unwrap().unwrap().participants;
+        list.set_role(b"bob", MEMBER_ROLE);
+        let options = CommitOptions {
+            proposals: vec![
+                Proposal::Add(Add {
+                    key_package: bundle.key_package.clone(),
+                }),
+                alice.participants_proposal(&list).unwrap(),
+            ],
+            ..CommitOptions::default()
+        };
+        let output = alice.commit(&options, NOW, rng).unwrap();
+        alice.merge_pending_commit().unwrap();
+        let bob = Group::join(
+            bob,
+            &welcome_of(output.welcome.as_ref().unwrap()),
+            &bundle,
+            &JoinOptions::default(),
+            NOW,
+        )
+        .unwrap();
+        (alice, bob)
+    };
+    let list_update = |list: &ParticipantList| {
+        ExtensionProposalBody::AppDataUpdate(AppDataUpdate {
+            component_id: ROOM_PARTICIPANTS_COMPONENT,
+            op: AppDataUpdateOperation::Update(list.to_bytes().unwrap()),
+        })
+    };
+    let (alice, mut bob) = room(Preset::Open, &mut rng);
+    let mut list = alice.room_policy().unwrap().unwrap().participants;
+    list.set_role(b"frank", MEMBER_ROLE);
+    let frank = params("frank", &mut rng);
+    let signer = identity("frank", suite, &mut rng);
+    let frank = MemberParams {
+        signer: signer.clone(),
+        ..frank
+    };
+    let info = group_info_of(&alice.group_info(true).unwrap());
+    let (_, output) = Group::join_external(
+        frank,
+        &info,
+        &JoinOptions {
+            app_proposals: vec![list_update(&list)],
+            ..JoinOptions::default()
+        },
+        NOW,
+        &mut rng,
+    )
+    .unwrap();
+    let original = public(&output.commit);
+    let tag = original.auth.confirmation_tag.clone();
+    let body = commit_of(&original);
+    let position = body
+        .proposals
+        .iter()
+        .position(|p| {
+            matches!(p, ProposalOrRef::Proposal(p) if matches!(p.as_ref(), Proposal::Extension(_)))
+        })
+        .expect("the list update");
+
+    let cs = RustCryptoProvider.cipher_suite_provider(suite).unwrap();
+    let resign = |group: &Group, body: Commit| {
+        let content = FramedContent {
+            content: Content::Commit(body),
+            ..original.content.clone()
+        };
+        let mut signed = sign_content(
+            cs.as_ref(),
+            signer.secret_key.as_bytes(),
+            WireFormat::PUBLIC_MESSAGE,
+            content,
+            Some(group.context()),
+        )
+        .unwrap();
+        signed.auth.confirmation_tag = tag.clone();
+        wrap_public(protect_public(cs.as_ref(), &signed, Some(group.context()), None).unwrap())
+    };
+    let with_update = |update: Option<ExtensionProposalBody>| {
+        let mut c = body.clone();
+        match update {
+            Some(update) => {
+                c.proposals[position] = ProposalOrRef::proposal(Proposal::Extension(
+                    ExtensionProposal::new(CodepointProfile::default(), update),
+                ));
+            }
+            None => {
+                c.proposals.remove(position);
+            }
+        }
+        c
+    };
+
+    let mut as_admin = list.clone();
+    as_admin.set_role(b"frank", ADMIN_ROLE);
+    let mut with_eve = list.clone();
+    with_eve.set_role(b"eve", MEMBER_ROLE);
+    let mut without_bob = list.clone();
+    without_bob.set_role(b"bob", 0);
+    let unsorted = ParticipantList {
+        participants: list.participants.iter().rev().cloned().collect(),
+    };
+    let role_zero = ParticipantList {
+        participants: vec![Participant {
+            user: b"frank".to_vec(),
+            role_index: 0,
+        }],
+    };
+    let cases: Vec<(&str, Option<ExtensionProposalBody>)> = vec![
+        ("joins as admin", Some(list_update(&as_admin))),
+        ("adds eve too", Some(list_update(&with_eve))),
+        ("takes bob off the list", Some(list_update(&without_bob))),
+        ("unsorted list", Some(list_update(&unsorted))),
+        ("role 0 entry", Some(list_update(&role_zero))),
+        ("no list update", None),
+    ];
+    for (what, update) in cases {
+        let message = resign(&bob, with_update(update));
+        let r = expect_message_rejected(&mut bob, &message, what);
+        assert!(matches!(r, Rejection::Process(_)), "{what}: {r:?}");
+        let expected_policy = !matches!(what, "unsorted list" | "role 0 entry");
+        if expected_policy {
+            assert!(
+                matches!(r, Rejection::Process(GroupError::Policy(_))),
+                "{what}: {r:?}"
+            );
+        }
+        if what == "joins as admin" {
+            assert!(
+                matches!(
+                    r,
+                    Rejection::Process(GroupError::Policy(PolicyError::RoleChangeNotAuthorized {
+                        to: ADMIN_ROLE,
+                        ..
+                    }))
+                ),
+                "{r:?}"
+            );
+        }
+    }
+    // Every truncation of the list's bytes, and a flipped bit in each of its bytes.
+    let bytes = list.to_bytes().unwrap();
+    for cut in 0..bytes.len() {
+        let update = ExtensionProposalBody::AppDataUpdate(AppDataUpdate {
+            component_id: ROOM_PARTICIPANTS_COMPONENT,
+            op: AppDataUpdateOperation::Update(bytes[..cut].to_vec()),
+        });
+        let message = resign(&bob, with_update(Some(update)));
+        expect_message_rejected(&mut bob, &message, &format!("list cut to {cut} bytes"));
+    }
+    for i in 0..bytes.len() {
+        let mut damaged = bytes.clone();
+        damaged[i] ^= 1 << (i % 8);
+        let update = ExtensionProposalBody::AppDataUpdate(AppDataUpdate {
+            component_id: ROOM_PARTICIPANTS_COMPONENT,
+            op: AppDataUpdateOperation::Update(damaged),
+        });
+        let message = resign(&bob, with_update(Some(update)));
+        expect_message_rejected(&mut bob, &message, &format!("list bit flip in byte {i}"));
+    }
+    // The original is accepted after all that.
+    let processed = bob.process_message(&wrap_public(original), NOW).unwrap();
+    assert!(matches!(processed, ProcessedMessage::Commit(_)));
+
+    // The same join of an admins-only room: role 0 lacks canOpenJoin.
+    let (alice, mut bob) = room(Preset::AdminsOnly, &mut rng);
+    let mut list = alice.room_policy().unwrap().unwrap().participants;
+    list.set_role(b"frank", MEMBER_ROLE);
+    let info = group_info_of(&alice.group_info(true).unwrap());
+    let (_, output) = Group::join_external(
+        params("frank", &mut rng),
+        &info,
+        &JoinOptions {
+            app_proposals: vec![list_update(&list)],
+            ..JoinOptions::default()
+        },
+        NOW,
+        &mut rng,
+    )
+    .unwrap();
+    let r = expect_message_rejected(&mut bob, &output.commit, "join of an admins-only room");
+    assert!(
+        matches!(
+            r,
+            Rejection::Process(GroupError::Policy(PolicyError::MissingCapability { .. }))
+        ),
+        "{r:?}"
+    );
+}

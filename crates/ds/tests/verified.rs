@@ -581,3 +581,190 @@ async fn a_first_tree_larger_than_the_member_limit_allows_is_refused_before_it_i
         .await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.json());
 }
+
+/// A modified client: its identity provider names `liar`'s credential as `as_user`, so its
+/// own room-policy check believes it holds that user's role.
+struct Masquerade {
+    liar: Vec<u8>,
+    as_user: Vec<u8>,
+}
+
+impl conclave_core::credential::IdentityProvider for Masquerade {
+    fn validate_credential(
+        &self,
+        check: &conclave_core::credential::CredentialCheck<'_>,
+    ) -> Result<(), conclave_core::credential::CredentialError> {
+        conclave_core::credential::BasicIdentityProvider.validate_credential(check)
+    }
+
+    fn identity(
+        &self,
+        credential: &conclave_core::messages::Credential,
+    ) -> Result<Vec<u8>, conclave_core::credential::CredentialError> {
+        let identity = conclave_core::credential::BasicIdentityProvider.identity(credential)?;
+        Ok(if identity == self.liar {
+            self.as_user.clone()
+        } else {
+            identity
+        })
+    }
+
+    fn valid_successor(
+        &self,
+        predecessor: &conclave_core::messages::Credential,
+        successor: &conclave_core::messages::Credential,
+    ) -> Result<bool, conclave_core::credential::CredentialError> {
+        conclave_core::credential::BasicIdentityProvider.valid_successor(predecessor, successor)
+    }
+
+    fn supported_credential_types(&self) -> Vec<conclave_core::messages::CredentialType> {
+        vec![conclave_core::messages::CredentialType::BASIC]
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_ds_refuses_a_commit_the_room_policy_forbids() {
+    for (store, _guard) in engines().await {
+        policy_on(store).await;
+    }
+}
+
+/// draft-ietf-mimi-room-policy-04 §8.1.1: in an admins-only room a member's Add is refused
+/// by the DS (which follows the public handshakes) naming the missing capability, and the
+/// group stays where it was; the admin's Add is accepted.
+async fn policy_on(store: Arc<dyn Store>) {
+    use conclave_core::group::policy::{MEMBER_ROLE, Preset};
+
+    let api = Api::new(store);
+    let mut rng = rng();
+    let now = api.clock.now();
+    let alice = account(&api, "alice", &mut rng).await;
+    let bob = account(&api, "bob", &mut rng).await;
+    let carol = account(&api, "carol", &mut rng).await;
+
+    let with_components = |signer: &SigningIdentity| {
+        let mut params = public_params(signer);
+        params.components = conclave_core::group::topic::components();
+        params
+    };
+    let gid_bytes = unique("g").into_bytes();
+    let gid = hex::encode(&gid_bytes);
+    let policy = Preset::AdminsOnly.policy_for(alice.id.as_bytes());
+    let new_group = policy
+        .entries()
+        .unwrap()
+        .into_iter()
+        .fold(NewGroup::new(SUITE, gid_bytes), |g, (id, data)| {
+            g.with_app_data(id, data)
+        });
+    let mut a = Group::create(with_components(&alice.signer), new_group, now, &mut rng).unwrap();
+    let info = a.group_info(true).unwrap().to_bytes().unwrap();
+    let r = api
+        .post_json(
+            "/v1/groups",
+            Some(&alice.token),
+            serde_json::json!({"group_id": gid, "allow_external_join": false,
+                "group_info": STANDARD.encode(&info)}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.json());
+
+    // Alice (admin) adds Bob as a member: accepted.
+    let bob_kp =
+        KeyPackageBundle::generate(&with_components(&bob.signer), SUITE, now, &mut rng).unwrap();
+    let mut list = a.room_policy().unwrap().unwrap().participants;
+    list.set_role(bob.id.as_bytes(), MEMBER_ROLE);
+    let add_bob = a
+        .commit(
+            &CommitOptions {
+                proposals: vec![
+                    Proposal::Add(Add {
+                        key_package: bob_kp.key_package.clone(),
+                    }),
+                    a.participants_proposal(&list).unwrap(),
+                ],
+                ..CommitOptions::default()
+            },
+            now,
+            &mut rng,
+        )
+        .unwrap();
+    ok(&api
+        .post_bundle(
+            &alice.token,
+            &gid,
+            &bundle_declaring(&add_bob, &[&alice.id, &bob.id]),
+        )
+        .await);
+    a.merge_pending_commit().unwrap();
+    let MlsMessageBody::Welcome(welcome) = &add_bob.welcome.as_ref().unwrap().body else {
+        panic!("not a Welcome")
+    };
+    let b = Group::join(
+        with_components(&bob.signer),
+        welcome,
+        &bob_kp,
+        &JoinOptions::default(),
+        now,
+    )
+    .unwrap();
+
+    // Bob (member) adds Carol with a client that believes it is Alice: the DS refuses.
+    let forger_env = conclave_core::group::GroupEnv {
+        identity: Arc::new(Masquerade {
+            liar: bob.id.as_bytes().to_vec(),
+            as_user: alice.id.as_bytes().to_vec(),
+        }),
+        ..common::env()
+    };
+    let mut forger = Group::from_bytes(forger_env, &b.to_bytes().unwrap()).unwrap();
+    forger.set_component_handler(conclave_core::group::topic::components());
+    let carol_kp =
+        KeyPackageBundle::generate(&with_components(&carol.signer), SUITE, now, &mut rng).unwrap();
+    let mut list = b.room_policy().unwrap().unwrap().participants;
+    list.set_role(carol.id.as_bytes(), MEMBER_ROLE);
+    let forged = forger
+        .commit(
+            &CommitOptions {
+                proposals: vec![
+                    Proposal::Add(Add {
+                        key_package: carol_kp.key_package.clone(),
+                    }),
+                    b.participants_proposal(&list).unwrap(),
+                ],
+                ..CommitOptions::default()
+            },
+            now,
+            &mut rng,
+        )
+        .unwrap();
+    refused(
+        &api.post_bundle(
+            &bob.token,
+            &gid,
+            &bundle_declaring(&forged, &[&alice.id, &bob.id, &carol.id]),
+        )
+        .await,
+        StatusCode::BAD_REQUEST,
+        "canAddParticipant",
+    );
+    assert_eq!(
+        members(&api, &alice.token, &gid).await,
+        (1, sorted(&[&alice.id, &bob.id]))
+    );
+    // The honest client refuses to build it at all.
+    let mut honest = b;
+    let error = honest
+        .commit(
+            &CommitOptions {
+                proposals: vec![Proposal::Add(Add {
+                    key_package: carol_kp.key_package,
+                })],
+                ..CommitOptions::default()
+            },
+            now,
+            &mut rng,
+        )
+        .unwrap_err();
+    assert!(error.to_string().contains("canAddParticipant"), "{error}");
+}

@@ -166,7 +166,8 @@ impl Client {
     }
 
     /// A certificate the AS issued to us that the DS has not taken yet (it failed or could
-    /// not be reached after the AS renewed): newer than `current` and still valid at `now`.
+    /// not be reached after the AS renewed): another certificate than the current one, valid
+    /// at least as long, and still valid at `now`.
     /// The AS renews only from its latest certificate, so without it the client could never
     /// renew again.
     fn pending_renewal(
@@ -180,8 +181,12 @@ impl Client {
         let Ok(pending) = Credential::from_bytes(&encoded) else {
             return Ok(None);
         };
+        if encoded == self.profile.credential {
+            return Ok(None);
+        }
+        // Issued after the current one, so valid at least as long (same second: equal).
         Ok(match certificate_validity(&pending) {
-            Ok((_, until)) if until > current_not_after && now < until => Some((pending, encoded)),
+            Ok((_, until)) if until >= current_not_after && now < until => Some((pending, encoded)),
             _ => None,
         })
     }

@@ -22,7 +22,7 @@ use crate::store::{GroupRow, GroupStatus, HistoryEntry, StateWrite};
 const GROUP_ID_LEN: usize = 16;
 
 impl Client {
-    fn load_group(&self, row: &GroupRow) -> Result<Group, ClientError> {
+    pub(super) fn load_group(&self, row: &GroupRow) -> Result<Group, ClientError> {
         load_group(&self.store, &self.env, row)
     }
 
@@ -33,13 +33,13 @@ impl Client {
             .collect()
     }
 
-    fn group_row(&self, name: &str) -> Result<GroupRow, ClientError> {
+    pub(super) fn group_row(&self, name: &str) -> Result<GroupRow, ClientError> {
         self.store
             .group_by_name(name)?
             .ok_or_else(|| ClientError::UnknownGroup(name.to_owned()))
     }
 
-    fn require_active(&self, name: &str) -> Result<GroupRow, ClientError> {
+    pub(super) fn require_active(&self, name: &str) -> Result<GroupRow, ClientError> {
         let row = self.group_row(name)?;
         if row.status == GroupStatus::Active {
             Ok(row)
@@ -89,6 +89,18 @@ impl Client {
         name: &str,
         mode: crate::HandshakeMode,
     ) -> Result<GroupSummary, ClientError> {
+        self.create_group_with_policy(name, mode, None).await
+    }
+
+    /// Creates a group as [`Client::create_group_with`] does, with the roles of `policy`
+    /// (draft-ietf-mimi-room-policy-04, [`crate::policy`]) and us in the preset's creator
+    /// role; `None`: no room policy (every member may add and remove).
+    pub async fn create_group_with_policy(
+        &mut self,
+        name: &str,
+        mode: crate::HandshakeMode,
+        policy: Option<conclave_core::group::policy::Preset>,
+    ) -> Result<GroupSummary, ClientError> {
         let _lock = self.lock()?;
         check_name(name)?;
         if self.store.group_by_name(name)?.is_some() {
@@ -108,6 +120,12 @@ impl Client {
         if self.options.member_proofs {
             new_group = new_group.with_member_proofs()?;
         }
+        let signer = self.driver().signer()?;
+        let creator = self
+            .env
+            .identity
+            .identity(&signer.credential)
+            .map_err(|e| ClientError::Group(e.into()))?;
         let mut group = Group::create(
             MemberParams {
                 config: GroupConfig {
@@ -122,7 +140,11 @@ impl Client {
                 components: crate::topic::components(),
                 ..MemberParams::new(self.env.clone(), self.driver().signer()?)
             },
-            crate::handshakes::new_group(new_group, mode, receiver)?,
+            crate::policy::new_group(
+                crate::handshakes::new_group(new_group, mode, receiver)?,
+                policy,
+                &creator,
+            )?,
             self.now(),
             &mut OsRandom,
         )?;

@@ -16,6 +16,7 @@
 mod enrol;
 mod groups;
 mod key_packages;
+mod roles;
 mod sync;
 mod watch;
 

@@ -45,6 +45,14 @@ pub(crate) enum Op {
     /// Set the group topic (`Some`) or clear it (`None`) with an AppDataUpdate by value
     /// (draft-ietf-mls-extensions-10 §4.7, [`crate::topic`]); nothing if it is so already.
     SetTopic(Option<String>),
+    /// Give a user a role (draft-ietf-mimi-room-policy-04 §8.1.3, [`crate::policy`]);
+    /// nothing if it has it already.
+    SetRole {
+        /// The user.
+        user: String,
+        /// The role's name.
+        role: String,
+    },
 }
 
 /// The provider of `suite` in the client's crypto backend ([`crate::ClientOptions::crypto`]).
@@ -237,6 +245,15 @@ impl<D: DeliveryService> GroupDriver<'_, D> {
                         self.report_progress("claiming KeyPackages", i as u64 + 1, total);
                         proposals.push(Proposal::Add(Add { key_package: kp }));
                     }
+                    let added: Vec<KeyPackage> = todo
+                        .iter()
+                        .filter_map(|u| claimed.get(u).cloned())
+                        .collect();
+                    proposals.extend(crate::policy::for_adds(
+                        self.env.identity.as_ref(),
+                        &group,
+                        &added,
+                    )?);
                     proposals
                 }
                 Op::Remove(users) => {
@@ -252,10 +269,13 @@ impl<D: DeliveryService> GroupDriver<'_, D> {
                     if targets.is_empty() {
                         return Ok(None);
                     }
+                    let list_update =
+                        crate::policy::for_removes(self.env.identity.as_ref(), &group, &targets)?;
                     targets
                         .into_iter()
                         .filter(|leaf| !leaving.contains(leaf))
                         .map(|removed| Proposal::Remove(Remove { removed }))
+                        .chain(list_update)
                         .collect()
                 }
                 Op::CommitPending => {
@@ -269,6 +289,12 @@ impl<D: DeliveryService> GroupDriver<'_, D> {
                     Some(update) => vec![group.app_data_update_proposal(update)],
                     None => return Ok(None),
                 },
+                Op::SetRole { user, role } => {
+                    match crate::policy::for_role(self.env.identity.as_ref(), &group, user, role)? {
+                        Some(proposals) => proposals,
+                        None => return Ok(None),
+                    }
+                }
             };
             self.report_progress("building the commit", 0, 1);
             let output = group.commit(

@@ -805,6 +805,10 @@ pub(crate) fn stage_public_commit(
         }
     }
     let mut applied = state.validate_proposals(committer, &committed, now)?;
+    if committer == Committer::External {
+        let joiner = commit.path.as_ref().map(|path| &*path.leaf_node);
+        state.check_policy(committer, joiner, &committed, &applied)?;
+    }
     // The two external-commit policies are independent: a group may let members that lost
     // their state rejoin (resync, removing their prior appearance) without letting
     // newcomers in (RFC 9420 §12.4.3.2; RFC 9750 "Invalid Commits").

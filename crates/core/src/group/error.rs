@@ -125,6 +125,9 @@ pub enum GroupError {
     /// §6.3).
     #[error(transparent)]
     AppData(#[from] super::app_data::AppDataError),
+    /// The room policy refuses the commit (draft-ietf-mimi-room-policy-04).
+    #[error(transparent)]
+    Policy(#[from] super::policy::PolicyError),
     /// The commit lacks a path although one is required (RFC 9420 §12.4).
     #[error("commit needs an UpdatePath: {0} (RFC 9420 §12.4)")]
     PathRequired(&'static str),

@@ -25,6 +25,7 @@ mod external;
 pub mod handshake_mode;
 pub(crate) mod join;
 mod member_proof;
+pub mod policy;
 pub(crate) mod proposals;
 pub(crate) mod public;
 mod records;

@@ -123,6 +123,13 @@ pub(crate) fn receive_proposal(
         return Err(GroupError::InvalidProposalList("not a proposal"));
     };
     check_sender_may_propose(&content.content.sender, proposal)?;
+    super::policy::check_received(
+        state.identity,
+        &state.context.extensions,
+        state.tree,
+        content.content.sender,
+        proposal,
+    )?;
     if let Proposal::Extension(extension) = proposal
         && !super::self_remove::is_self_remove(proposal)
     {

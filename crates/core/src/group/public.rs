@@ -172,6 +172,32 @@ impl PublicState<'_> {
         committed: &[CommittedProposal],
         now: u64,
     ) -> Result<AppliedProposals, GroupError> {
-        validate_and_apply(&self.proposal_context(now), committer, committed)
+        let applied = validate_and_apply(&self.proposal_context(now), committer, committed)?;
+        // An external commit is judged with its joiner's leaf, in `stage_public_commit`.
+        if committer != Committer::External {
+            self.check_policy(committer, None, committed, &applied)?;
+        }
+        Ok(applied)
+    }
+
+    /// The room policy's check of a commit (draft-ietf-mimi-room-policy-04 §8,
+    /// [`super::policy::check_commit`]).
+    pub(crate) fn check_policy(
+        &self,
+        committer: Committer,
+        joiner: Option<&crate::messages::LeafNode>,
+        committed: &[CommittedProposal],
+        applied: &AppliedProposals,
+    ) -> Result<(), GroupError> {
+        super::policy::check_commit(&super::policy::CommitCheck {
+            identity: self.identity,
+            extensions: &self.context.extensions,
+            tree: self.tree,
+            committer,
+            joiner,
+            proposals: committed,
+            applied,
+        })?;
+        Ok(())
     }
 }

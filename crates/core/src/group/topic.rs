@@ -66,9 +66,10 @@ impl ComponentHandler for TopicComponent {
     }
 }
 
-/// The application components of Conclave's groups: the topic.
+/// The application components of Conclave's groups: the room policy
+/// ([`super::policy::PolicyComponents`]) and the topic.
 pub fn components() -> Components {
-    Components::new(TopicComponent)
+    Components::new(super::policy::PolicyComponents::new(TopicComponent))
 }
 
 #[cfg(test)]
