@@ -30,6 +30,7 @@ pub mod safe;
 pub mod secret_tree;
 pub mod semi_private;
 pub mod storage;
+pub mod targeted;
 pub mod transcript;
 pub mod tree;
 pub mod tree_math;

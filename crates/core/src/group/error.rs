@@ -196,6 +196,10 @@ pub enum GroupError {
     /// the safe exporter, safe signatures and encryption.
     #[error(transparent)]
     Safe(#[from] SafeError),
+    /// A targeted message could not be sent or was rejected
+    /// (draft-ietf-mls-targeted-messages).
+    #[error(transparent)]
+    Targeted(#[from] crate::targeted::TargetedError),
     /// Encoding or decoding failed.
     #[error("codec: {0}")]
     Codec(#[from] CodecError),

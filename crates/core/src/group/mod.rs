@@ -31,6 +31,7 @@ mod safe;
 mod self_remove;
 mod state;
 pub(crate) mod storage;
+mod targeted;
 pub mod topic;
 mod tracked;
 
@@ -1057,6 +1058,10 @@ impl Group {
             MlsMessageBody::KeyPackage(_) => {
                 Err(GroupError::UnexpectedWireFormat(WireFormat::KEY_PACKAGE))
             }
+            // Stateless and for one member: `Group::process_targeted_message`.
+            MlsMessageBody::TargetedMessage(_) => Err(GroupError::UnexpectedWireFormat(
+                crate::codepoints::TARGETED_MESSAGE_WIRE_FORMAT,
+            )),
         }
     }
 
