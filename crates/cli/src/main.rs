@@ -84,6 +84,10 @@ enum Command {
     Send {
         /// The group.
         group: String,
+        /// Send privately to this one member (a targeted message the others cannot read
+        /// and the Delivery Service routes to that member only).
+        #[arg(long)]
+        to: Option<String>,
         /// The text.
         text: String,
     },
@@ -268,7 +272,16 @@ async fn run(cli: &Cli, out: &Output) -> anyhow::Result<()> {
         } => devnet(cli, out, data.clone(), *port, *certificate_lifetime).await,
         Command::Register { name, token } => register(cli, out, name, token.as_deref()).await,
         Command::Group(g) => group(cli, out, g).await,
-        Command::Send { group, text } => send(cli, out, group, text).await,
+        Command::Send {
+            group,
+            to: Some(user),
+            text,
+        } => send_to(cli, out, group, user, text).await,
+        Command::Send {
+            group,
+            to: None,
+            text,
+        } => send(cli, out, group, text).await,
         Command::Sync => {
             let mut client = cli.open()?;
             let printer = *out;
@@ -709,5 +722,29 @@ async fn send(cli: &Cli, out: &Output, group: &str, text: &str) -> anyhow::Resul
             &format!("sent to {group}"),
         );
     }
+    Ok(())
+}
+
+/// `conclave send <group> --to <user> <text>`: a private aside to one member of the group
+/// (a targeted message, draft-ietf-mls-targeted-messages).
+async fn send_to(
+    cli: &Cli,
+    out: &Output,
+    group: &str,
+    user: &str,
+    text: &str,
+) -> anyhow::Result<()> {
+    let mut client = cli.open()?;
+    let printer = *out;
+    client.set_observer(move |e| {
+        if !matches!(e, Event::KeyPackagesPublished { .. }) {
+            printer.event(e);
+        }
+    });
+    let seq = client.send_to(group, user, text).await?;
+    out.value(
+        &serde_json::json!({"group": group, "seq": seq, "to": user, "text": text}),
+        &format!("sent privately to {user} in {group}"),
+    );
     Ok(())
 }

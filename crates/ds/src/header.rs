@@ -76,6 +76,15 @@ pub fn handshake_header(message: &MlsMessage) -> Result<HandshakeHeader, DsError
     }
 }
 
+/// The `TargetedMessage` inside an `MLSMessage` (draft-ietf-mls-targeted-messages-01 §3),
+/// if that is what it carries: its clear header is group id, epoch and recipient leaf.
+pub fn targeted_message(message: &MlsMessage) -> Option<&conclave_core::messages::TargetedMessage> {
+    match &message.body {
+        MlsMessageBody::TargetedMessage(targeted) => Some(targeted),
+        _ => None,
+    }
+}
+
 /// The `GroupInfo` inside an `MLSMessage`, or an error naming what was found.
 pub fn group_info(message: &MlsMessage) -> Result<&GroupInfo, DsError> {
     match &message.body {

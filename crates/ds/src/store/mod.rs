@@ -257,6 +257,9 @@ pub struct NewMessage {
     pub sender: String,
     /// The `MLSMessage`.
     pub data: Vec<u8>,
+    /// The one member a targeted message is for (draft-ietf-mls-targeted-messages): only it
+    /// and the sender read it from the log. `None`: every member reads it.
+    pub recipient: Option<String>,
 }
 
 /// Outcome of appending a message.
@@ -346,6 +349,8 @@ pub struct LogEntry {
     pub sender: String,
     /// The `MLSMessage`.
     pub data: Vec<u8>,
+    /// The one member a targeted message is for ([`NewMessage::recipient`]).
+    pub recipient: Option<String>,
 }
 
 /// One Welcome in an inbox.
