@@ -483,7 +483,7 @@ impl LogApplier {
         if targeted.recipient_leaf_index != self.group.own_leaf() {
             return (Outcome::Skipped, None, None, None);
         }
-        match self.group.process_targeted_message(targeted) {
+        match self.group.process_targeted_message(&message) {
             Ok(opened) => {
                 let sender = self
                     .group

@@ -12,7 +12,7 @@
 use conclave_crypto::CryptoRandom;
 
 use super::{Group, GroupError};
-use crate::messages::{LeafIndex, MlsMessage, MlsMessageBody, TargetedMessage};
+use crate::messages::{LeafIndex, MlsMessage, MlsMessageBody, ProtocolVersion};
 use crate::targeted::{
     OpenedTargetedMessage, TargetedEpoch, TargetedEpochSecrets, TargetedError, TargetedReceive,
     TargetedSend,
@@ -76,10 +76,19 @@ impl Group {
     /// draft-ietf-mls-targeted-messages-01 §7 in order (group, current epoch, our leaf,
     /// sender auth data naming a member, signature before decryption, content, zero
     /// padding). Nothing is returned unless all passed; the group does not change.
+    ///
+    /// The envelope must be an `mls10` `MLSMessage` (RFC 9420 §6) of wire format
+    /// `mls_targeted_message`.
     pub fn process_targeted_message(
         &self,
-        message: &TargetedMessage,
+        message: &MlsMessage,
     ) -> Result<OpenedTargetedMessage, GroupError> {
+        if message.version != ProtocolVersion::MLS10 {
+            return Err(GroupError::UnsupportedVersion(message.version.0));
+        }
+        let MlsMessageBody::TargetedMessage(message) = &message.body else {
+            return Err(GroupError::UnexpectedWireFormat(message.wire_format()));
+        };
         self.ensure_active()?;
         let own_leaf = self.own_leaf();
         let own_private_key = self

@@ -14,7 +14,7 @@ use conclave_core::group::{
 };
 use conclave_core::messages::{
     Add, Credential, KeyPackage as ConclaveKeyPackage, LeafIndex, MlsMessage as ConclaveMessage,
-    MlsMessageBody, Proposal as ConclaveProposal, TargetedMessage,
+    MlsMessageBody, Proposal as ConclaveProposal,
 };
 use conclave_core::targeted::TargetedError;
 use conclave_crypto::{CipherSuite as ConclaveSuite, CryptoProvider, SeededRng};
@@ -179,11 +179,10 @@ impl OpenMlsMember {
     }
 }
 
-fn targeted(bytes: &[u8]) -> TargetedMessage {
-    match ConclaveMessage::from_bytes(bytes).unwrap().body {
-        MlsMessageBody::TargetedMessage(m) => m,
-        _ => panic!("not a targeted message"),
-    }
+fn targeted(bytes: &[u8]) -> ConclaveMessage {
+    let message = ConclaveMessage::from_bytes(bytes).unwrap();
+    assert!(matches!(message.body, MlsMessageBody::TargetedMessage(_)));
+    message
 }
 
 #[test]

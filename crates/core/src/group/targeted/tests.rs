@@ -79,20 +79,11 @@ fn three(profile: CodepointProfile, rng: &mut SeededRng) -> Vec<Group> {
     groups
 }
 
-fn targeted(message: &MlsMessage) -> &crate::messages::TargetedMessage {
-    match &message.body {
-        MlsMessageBody::TargetedMessage(m) => m,
-        _ => panic!("not a targeted message"),
-    }
-}
-
 /// Opening `message` fails with `expected` and leaves `group` byte-identical.
 fn assert_refused(group: &Group, message: &MlsMessage, expected: &GroupError) {
     let before = group.to_bytes().unwrap();
     assert_eq!(
-        group
-            .process_targeted_message(targeted(message))
-            .unwrap_err(),
+        group.process_targeted_message(message).unwrap_err(),
         *expected
     );
     assert_eq!(group.to_bytes().unwrap(), before, "the group changed");
@@ -109,9 +100,7 @@ fn a_member_sends_to_one_member_under_every_profile() {
             .unwrap();
         assert_eq!(message.wire_format(), TARGETED_MESSAGE_WIRE_FORMAT);
         let before = groups[1].to_bytes().unwrap();
-        let opened = groups[1]
-            .process_targeted_message(targeted(&message))
-            .unwrap();
+        let opened = groups[1].process_targeted_message(&message).unwrap();
         assert_eq!(opened.sender, groups[0].own_leaf(), "{profile}");
         assert_eq!(opened.content.application_data, b"just for you");
         assert_eq!(opened.content.padding_length, 8);
@@ -121,9 +110,7 @@ fn a_member_sends_to_one_member_under_every_profile() {
         let reply = groups[1]
             .encrypt_targeted_message(groups[0].own_leaf(), b"thanks", b"", 0, &mut rng)
             .unwrap();
-        let opened = groups[0]
-            .process_targeted_message(targeted(&reply))
-            .unwrap();
+        let opened = groups[0].process_targeted_message(&reply).unwrap();
         assert_eq!(opened.sender, bob);
         assert_eq!(opened.content.application_data, b"thanks");
     }
@@ -153,6 +140,18 @@ fn another_member_cannot_open_it_and_the_generic_path_refuses_it() {
         &groups[2],
         &readdressed,
         &GroupError::Targeted(TargetedError::SenderAuthDataUndecryptable),
+    );
+    // RFC 9420 §6: only mls10 envelopes, and only this wire format here.
+    let mut version = message.clone();
+    version.version = crate::messages::ProtocolVersion(2);
+    assert_refused(&groups[1], &version, &GroupError::UnsupportedVersion(2));
+    let application = groups[0]
+        .encrypt_application_message(b"x", b"", &mut rng)
+        .unwrap();
+    assert_refused(
+        &groups[1],
+        &application,
+        &GroupError::UnexpectedWireFormat(crate::messages::WireFormat::PRIVATE_MESSAGE),
     );
     assert_eq!(
         groups[1].process_message(&message, NOW).unwrap_err(),
