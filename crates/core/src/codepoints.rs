@@ -156,8 +156,10 @@ pub const TARGETED_MESSAGE_WIRE_FORMAT: WireFormat = WireFormat(0x0006);
 /// A private-use value (RFC 9420 §17.2: 0xF000–0xFFFF), chosen by Conclave until IANA
 /// assigns one; see [`CodepointProfile::semi_private_wire_format`].
 pub const SEMI_PRIVATE_MESSAGE_WIRE_FORMAT: WireFormat = WireFormat(0xF0C5);
-/// `kp_context` KeyPackage extension (draft-mahy-mls-kp-context-00); room-policy-ext's
-/// request for the same value is superseded by components.
+/// `kp_context` KeyPackage extension (draft-mahy-mls-kp-context-00 §4, requested 0x000B),
+/// under every profile ([`crate::kp_context`]). draft-mahy-mls-room-policy-ext-00 requests
+/// the same value; its successor draft-ietf-mimi-room-policy carries the policy as
+/// components, not an extension, so the value is `kp_context`'s alone here.
 pub const KP_CONTEXT_EXTENSION: ExtensionType = ExtensionType(0x000B);
 
 /// A named remapping of the draft codepoints: which values a group puts on the wire and

@@ -20,6 +20,7 @@ pub mod credential;
 pub mod framing;
 pub mod group;
 pub mod key_schedule;
+pub mod kp_context;
 pub mod last_resort;
 pub mod member;
 pub mod messages;
