@@ -80,6 +80,12 @@ enum Command {
     /// Groups.
     #[command(subcommand)]
     Group(GroupCommand),
+    /// Make an invitation for one group: a KeyPackage bound to it (draft-mahy-mls-kp-context),
+    /// printed as a link to hand to a member out of band (`group add <group> --invitation`).
+    Invite {
+        /// The group's id (hex; a member sees it in `group list --json`).
+        group_id: String,
+    },
     /// Send a message (`-` reads one message per line from standard input).
     Send {
         /// The group.
@@ -147,13 +153,17 @@ enum GroupCommand {
         #[arg(long, default_value = "semiprivate")]
         handshakes: conclave_client::HandshakeMode,
     },
-    /// Add users (one commit; their KeyPackages are claimed and checked).
+    /// Add users (one commit; their KeyPackages are claimed and checked), or the user of an
+    /// invitation link (`--invitation`, made with `conclave invite`).
     Add {
         /// The group.
         group: String,
         /// The users.
-        #[arg(required = true)]
+        #[arg(required_unless_present = "invitation")]
         users: Vec<String>,
+        /// An invitation link: the KeyPackage a user bound to this group.
+        #[arg(long, conflicts_with = "users")]
+        invitation: Option<String>,
     },
     /// Remove users (one commit).
     Remove {
@@ -282,6 +292,15 @@ async fn run(cli: &Cli, out: &Output) -> anyhow::Result<()> {
             to: None,
             text,
         } => send(cli, out, group, text).await,
+        Command::Invite { group_id } => {
+            let mut client = cli.open()?;
+            let link = client.invitation(group_id).await?;
+            out.value(
+                &serde_json::json!({"group_id": group_id, "invitation": link}),
+                &link,
+            );
+            Ok(())
+        }
         Command::Sync => {
             let mut client = cli.open()?;
             let printer = *out;
@@ -549,7 +568,22 @@ async fn group(cli: &Cli, out: &Output, command: &GroupCommand) -> anyhow::Resul
                 ),
             );
         }
-        GroupCommand::Add { group, users } => {
+        GroupCommand::Add {
+            group,
+            invitation: Some(link),
+            ..
+        } => {
+            let user = client.add_invited(group, link).await?;
+            let summary = client.group(group)?;
+            out.value(
+                &serde_json::json!({"group": group, "added": [user], "epoch": summary.epoch}),
+                &format!(
+                    "added {user} to {group} (epoch {}) from their invitation",
+                    summary.epoch
+                ),
+            );
+        }
+        GroupCommand::Add { group, users, .. } => {
             let bar = out.progress_bar();
             if let Some(bar) = bar.clone() {
                 client.set_progress(move |p| {

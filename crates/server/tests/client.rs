@@ -1071,3 +1071,42 @@ async fn a_private_aside_reaches_only_its_recipient() {
     assert!(alice.send_to("team", "alice", "x").await.is_err());
     net.shutdown().await.unwrap();
 }
+
+/// draft-mahy-mls-kp-context-00 through the devnet: Bob makes an invitation for one group
+/// (a KeyPackage bound to its id); Alice cannot use it for another group, adds Bob with it
+/// to the right one, and Bob joins from the Welcome. The DS never hands the bound package
+/// to a claim: adding Carol by name still claims one of her ordinary packages.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_invitation_is_accepted_only_by_its_group() {
+    let dir = tempfile::tempdir().unwrap();
+    let net = devnet(dir.path()).await;
+    let mut alice = user(&net, dir.path(), "alice").await;
+    let mut bob = user(&net, dir.path(), "bob").await;
+    alice.create_group("friends").await.unwrap();
+    alice.create_group("other").await.unwrap();
+    let group_id = alice.group("friends").unwrap().group_id;
+    let link = bob.invitation(&group_id).await.unwrap();
+
+    let epoch = alice.epoch("other").unwrap();
+    let refused = alice.add_invited("other", &link).await.unwrap_err();
+    assert!(
+        refused.to_string().contains("draft-mahy-mls-kp-context-00"),
+        "{refused}"
+    );
+    assert_eq!(alice.epoch("other").unwrap(), epoch);
+
+    assert_eq!(alice.add_invited("friends", &link).await.unwrap(), "bob");
+    assert_eq!(bob.sync().await.unwrap().joined, 1);
+    assert_eq!(
+        bob.epoch("friends").unwrap(),
+        alice.epoch("friends").unwrap()
+    );
+    assert!(matches!(
+        alice
+            .add_invited("friends", "not a link")
+            .await
+            .unwrap_err(),
+        ClientError::InvalidInvitation(_)
+    ));
+    net.shutdown().await.unwrap();
+}

@@ -39,7 +39,7 @@ impl Client {
             .ok_or_else(|| ClientError::UnknownGroup(name.to_owned()))
     }
 
-    fn require_active(&self, name: &str) -> Result<GroupRow, ClientError> {
+    pub(super) fn require_active(&self, name: &str) -> Result<GroupRow, ClientError> {
         let row = self.group_row(name)?;
         if row.status == GroupStatus::Active {
             Ok(row)

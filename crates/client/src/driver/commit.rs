@@ -45,6 +45,14 @@ pub(crate) enum Op {
     /// Set the group topic (`Some`) or clear it (`None`) with an AppDataUpdate by value
     /// (draft-ietf-mls-extensions-10 §4.7, [`crate::topic`]); nothing if it is so already.
     SetTopic(Option<String>),
+    /// Add `user` with the KeyPackage they handed us out of band (an invitation, bound to
+    /// this group with `kp_context`, draft-mahy-mls-kp-context-00).
+    AddInvited {
+        /// The user the KeyPackage must present.
+        user: String,
+        /// Their KeyPackage.
+        key_package: Box<KeyPackage>,
+    },
 }
 
 /// The provider of `suite` in the client's crypto backend ([`crate::ClientOptions::crypto`]).
@@ -108,6 +116,18 @@ impl<D: DeliveryService> GroupDriver<'_, D> {
                 BadResponse::Mls("a claimed KeyPackage is not a KeyPackage".into()),
             ));
         };
+        self.check_offered(user, suite, kp)
+    }
+
+    /// Checks a KeyPackage offered for `user` (claimed from the DS or handed over out of
+    /// band): the group's suite, `mls://<user>`, and a credential valid now under our trust
+    /// anchor and not revoked (RFC 9420 §5.3.1, §5.3.2).
+    fn check_offered(
+        &self,
+        user: &str,
+        suite: CipherSuite,
+        kp: KeyPackage,
+    ) -> Result<KeyPackage, ClientError> {
         if kp.cipher_suite != suite {
             return Err(ClientError::CannotAdd {
                 user: user.to_owned(),
@@ -238,6 +258,14 @@ impl<D: DeliveryService> GroupDriver<'_, D> {
                         proposals.push(Proposal::Add(Add { key_package: kp }));
                     }
                     proposals
+                }
+                Op::AddInvited { user, key_package } => {
+                    if is_member(user) {
+                        return Ok(None);
+                    }
+                    let kp =
+                        self.check_offered(user, group.cipher_suite(), (**key_package).clone())?;
+                    vec![Proposal::Add(Add { key_package: kp })]
                 }
                 Op::Remove(users) => {
                     // A member that asked to leave with a SelfRemove goes with its pending
