@@ -1,11 +1,13 @@
-//! Decodes arbitrary bytes as each top-level RFC 9420 structure, chosen by the first byte.
+//! Decodes arbitrary bytes as each top-level RFC 9420 structure (and the structures of
+//! draft-ietf-mls-targeted-messages), chosen by the first byte.
 //! Decoding must never panic, and whatever decodes must re-encode to exactly the input.
 #![no_main]
 
 use conclave_codec::Encode;
 use conclave_core::messages::{
     AuthenticatedContent, Commit, ContentType, Credential, GroupContext, GroupInfo, GroupSecrets,
-    KeyPackage, LeafNode, PrivateMessageContent, Proposal, RatchetTreeNodes, UpdatePath, Welcome,
+    KeyPackage, LeafNode, PrivateMessageContent, Proposal, RatchetTreeNodes, TargetedMessage,
+    TargetedMessageContent, TargetedMessageSenderAuthData, UpdatePath, Welcome,
 };
 use libfuzzer_sys::fuzz_target;
 
@@ -16,7 +18,7 @@ fuzz_target!(|input: &[u8]| {
     let Some((&selector, data)) = input.split_first() else {
         return;
     };
-    match selector % 15 {
+    match selector % 18 {
         0 => round_trip::<KeyPackage>(data),
         1 => round_trip::<Welcome>(data),
         2 => round_trip::<GroupInfo>(data),
@@ -30,7 +32,7 @@ fuzz_target!(|input: &[u8]| {
         10 => round_trip::<Credential>(data),
         11 => round_trip::<AuthenticatedContent>(data),
         12 | 13 | 14 => {
-            let content_type = match selector % 15 {
+            let content_type = match selector % 18 {
                 12 => ContentType::Application,
                 13 => ContentType::Proposal,
                 _ => ContentType::Commit,
@@ -38,6 +40,15 @@ fuzz_target!(|input: &[u8]| {
             if let Ok(value) = PrivateMessageContent::from_bytes_with_type(data, content_type) {
                 // The padding length is kept, so the whole input must re-encode exactly.
                 let encoded = value.to_bytes().expect("a decoded value re-encodes");
+                assert_eq!(encoded, data, "re-encoding differs from the input");
+            }
+        }
+        15 => round_trip::<TargetedMessage>(data),
+        16 => round_trip::<TargetedMessageSenderAuthData>(data),
+        17 => {
+            if let Ok(value) = TargetedMessageContent::parse(data) {
+                // The padding is every byte after the data, all zero: it re-encodes exactly.
+                let encoded = value.to_bytes().expect("a parsed content re-encodes");
                 assert_eq!(encoded, data, "re-encoding differs from the input");
             }
         }

@@ -14,6 +14,12 @@ use serde::{Deserialize, Serialize};
 
 /// `message/mls` (RFC 9420 §17.10): one `MLSMessage`.
 pub const MLS_MEDIA_TYPE: &str = "message/mls";
+
+/// The log's content type of a targeted message (draft-ietf-mls-targeted-messages): not an
+/// RFC 9420 `ContentType` (a targeted message has none), the DS's own code beside 1
+/// application, 2 proposal and 3 commit. Posted with `?to=<client>`; members other than
+/// the recipient and the sender read the entry with an empty `message` and `sender`.
+pub const TARGETED_CONTENT_TYPE: u8 = 4;
 /// A TLS-encoded [`CommitBundle`].
 pub const COMMIT_BUNDLE_MEDIA_TYPE: &str = "application/vnd.conclave.commit-bundle";
 /// A TLS-encoded `MLSMessage key_packages<V>` (a batch of KeyPackages).
@@ -379,7 +385,7 @@ pub struct LogEntryView {
     pub seq: u64,
     /// The epoch the message belongs to.
     pub epoch: u64,
-    /// 1 application, 2 proposal, 3 commit.
+    /// 1 application, 2 proposal, 3 commit, 4 targeted ([`TARGETED_CONTENT_TYPE`]).
     pub content_type: u8,
     /// The client that posted it.
     pub sender: String,

@@ -504,6 +504,32 @@ impl DsClient {
         .await
     }
 
+    /// Posts a targeted message (draft-ietf-mls-targeted-messages) for the member
+    /// `recipient` (its client id): the DS shows it to that member (and to us) only.
+    pub async fn post_targeted_message(
+        &self,
+        group_id: &[u8],
+        message: &MlsMessage,
+        recipient: &str,
+    ) -> Result<Accepted, ApiError> {
+        let url = self.url(&format!("/v1/groups/{}/messages", hex::encode(group_id)));
+        let body = message.to_bytes()?;
+        let response = self
+            .authed(|h| {
+                h.post(&url)
+                    .query(&[("to", recipient)])
+                    .header(reqwest::header::CONTENT_TYPE, wire::MLS_MEDIA_TYPE)
+                    .body(body.clone())
+            })
+            .await?;
+        json_body(
+            SERVICE,
+            self.expect_ok("the targeted message", response).await?,
+            self.limits.max_response,
+        )
+        .await
+    }
+
     /// Log entries after `after`, at most `limit`. A page larger than
     /// [`HttpLimits::max_response`] is asked for again with half the entries, down to one
     /// (a page of large messages still arrives, one message at a time).

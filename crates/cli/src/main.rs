@@ -85,10 +85,20 @@ enum Command {
     /// Groups.
     #[command(subcommand)]
     Group(GroupCommand),
+    /// Make an invitation for one group: a KeyPackage bound to it (draft-mahy-mls-kp-context),
+    /// printed as a link to hand to a member out of band (`group add <group> --invitation`).
+    Invite {
+        /// The group's id (hex; a member sees it in `group list --json`).
+        group_id: String,
+    },
     /// Send a message (`-` reads one message per line from standard input).
     Send {
         /// The group.
         group: String,
+        /// Send privately to this one member (a targeted message the others cannot read
+        /// and the Delivery Service routes to that member only).
+        #[arg(long)]
+        to: Option<String>,
         /// The text.
         text: String,
     },
@@ -155,13 +165,17 @@ enum GroupCommand {
         #[arg(long)]
         policy: Option<conclave_client::policy::Preset>,
     },
-    /// Add users (one commit; their KeyPackages are claimed and checked).
+    /// Add users (one commit; their KeyPackages are claimed and checked), or the user of an
+    /// invitation link (`--invitation`, made with `conclave invite`).
     Add {
         /// The group.
         group: String,
         /// The users.
-        #[arg(required = true)]
+        #[arg(required_unless_present = "invitation")]
         users: Vec<String>,
+        /// An invitation link: the KeyPackage a user bound to this group.
+        #[arg(long, conflicts_with = "users")]
+        invitation: Option<String>,
     },
     /// Remove users (one commit).
     Remove {
@@ -293,7 +307,25 @@ async fn run(cli: &Cli, out: &Output) -> anyhow::Result<()> {
         } => devnet(cli, out, data.clone(), *port, *certificate_lifetime).await,
         Command::Register { name, token } => register(cli, out, name, token.as_deref()).await,
         Command::Group(g) => group(cli, out, g).await,
-        Command::Send { group, text } => send(cli, out, group, text).await,
+        Command::Send {
+            group,
+            to: Some(user),
+            text,
+        } => send_to(cli, out, group, user, text).await,
+        Command::Send {
+            group,
+            to: None,
+            text,
+        } => send(cli, out, group, text).await,
+        Command::Invite { group_id } => {
+            let mut client = cli.open()?;
+            let link = client.invitation(group_id).await?;
+            out.value(
+                &serde_json::json!({"group_id": group_id, "invitation": link}),
+                &link,
+            );
+            Ok(())
+        }
         Command::Sync => {
             let mut client = cli.open()?;
             let printer = *out;
@@ -571,7 +603,22 @@ async fn group(cli: &Cli, out: &Output, command: &GroupCommand) -> anyhow::Resul
         GroupCommand::Role { group, user, role } => {
             roles(&mut client, out, group, user.as_deref(), role.as_deref()).await?;
         }
-        GroupCommand::Add { group, users } => {
+        GroupCommand::Add {
+            group,
+            invitation: Some(link),
+            ..
+        } => {
+            let user = client.add_invited(group, link).await?;
+            let summary = client.group(group)?;
+            out.value(
+                &serde_json::json!({"group": group, "added": [user], "epoch": summary.epoch}),
+                &format!(
+                    "added {user} to {group} (epoch {}) from their invitation",
+                    summary.epoch
+                ),
+            );
+        }
+        GroupCommand::Add { group, users, .. } => {
             let bar = out.progress_bar();
             if let Some(bar) = bar.clone() {
                 client.set_progress(move |p| {
@@ -784,5 +831,29 @@ async fn send(cli: &Cli, out: &Output, group: &str, text: &str) -> anyhow::Resul
             &format!("sent to {group}"),
         );
     }
+    Ok(())
+}
+
+/// `conclave send <group> --to <user> <text>`: a private aside to one member of the group
+/// (a targeted message, draft-ietf-mls-targeted-messages).
+async fn send_to(
+    cli: &Cli,
+    out: &Output,
+    group: &str,
+    user: &str,
+    text: &str,
+) -> anyhow::Result<()> {
+    let mut client = cli.open()?;
+    let printer = *out;
+    client.set_observer(move |e| {
+        if !matches!(e, Event::KeyPackagesPublished { .. }) {
+            printer.event(e);
+        }
+    });
+    let seq = client.send_to(group, user, text).await?;
+    out.value(
+        &serde_json::json!({"group": group, "seq": seq, "to": user, "text": text}),
+        &format!("sent privately to {user} in {group}"),
+    );
     Ok(())
 }

@@ -203,6 +203,7 @@ impl Output {
         for e in entries {
             let text = match e.kind.as_str() {
                 "message" => format!("{:>5}  {}: {}", e.seq, e.sender, e.body),
+                "private" => format!("{:>5}  {} (privately): {}", e.seq, e.sender, e.body),
                 "undecryptable" => {
                     format!("{:>5}  (unreadable from {}: {})", e.seq, e.sender, e.body)
                 }

@@ -31,12 +31,15 @@ use conclave_api::delivery::LogEntryView;
 use conclave_codec::{Decode, Encode};
 use conclave_core::credential::IdentityProvider;
 use conclave_core::group::{Group, GroupError, ProcessedMessage};
-use conclave_core::messages::{LeafIndex, MlsMessage, Proposal, Sender};
+use conclave_core::messages::{LeafIndex, MlsMessage, MlsMessageBody, Proposal, Sender};
 use sha2::{Digest, Sha256};
 
 use crate::event::Event;
 use crate::names::{describe_commit, leaf_name, member_names};
 use crate::store::{AppliedEntry, GroupStatus, HistoryEntry, StateWrite, StateWrites};
+
+/// The history kind of a targeted message (a private aside to or from one member).
+pub const PRIVATE_KIND: &str = "private";
 
 /// The digest by which our own sent messages are matched in the outbox: SHA-256 of the
 /// `MLSMessage` encoding.
@@ -240,6 +243,7 @@ impl LogApplier {
                 3 => self.commit(entry, now),
                 1 => self.application(entry, now),
                 2 => self.proposal(entry, now),
+                conclave_api::delivery::TARGETED_CONTENT_TYPE => self.targeted(entry, now),
                 other => self.undecryptable(entry, format!("unknown content type {other}"), now),
             }
         };
@@ -466,6 +470,57 @@ impl LogApplier {
                 None,
             ),
             Ok(_) => self.undecryptable(entry, "labelled application data but is not".into(), now),
+            Err(e) => self.undecryptable(entry, e.to_string(), now),
+        }
+    }
+
+    /// A targeted message (draft-ietf-mls-targeted-messages): a private aside to us from
+    /// one member, kept in the history as `private`. The DS shows other members only the
+    /// entry's position (an empty message), and shows the sender its own (addressed to
+    /// another leaf, -01 §7): both are skipped. The group does not change.
+    fn targeted(&mut self, entry: &LogEntry, now: u64) -> Parts {
+        if entry.message.as_ref().is_ok_and(|m| m.is_empty()) {
+            return (Outcome::Skipped, None, None, None);
+        }
+        let (message, _) = match Self::decode(entry) {
+            Ok(d) => d,
+            Err(e) => return self.undecryptable(entry, e, now),
+        };
+        let MlsMessageBody::TargetedMessage(targeted) = &message.body else {
+            return self.undecryptable(entry, "labelled targeted but is not".into(), now);
+        };
+        if targeted.recipient_leaf_index != self.group.own_leaf() {
+            return (Outcome::Skipped, None, None, None);
+        }
+        match self.group.process_targeted_message(&message) {
+            Ok(opened) => {
+                let sender = self
+                    .group
+                    .tree()
+                    .leaf(opened.sender)
+                    .map(|l| leaf_name(self.config.identity.as_ref(), l))
+                    .unwrap_or_else(|| entry.sender.clone());
+                let text = String::from_utf8_lossy(&opened.content.application_data).into_owned();
+                (
+                    Outcome::Message,
+                    Some(HistoryEntry {
+                        seq: entry.seq,
+                        epoch: entry.epoch,
+                        sender: sender.clone(),
+                        kind: PRIVATE_KIND.into(),
+                        body: text.clone(),
+                        at: now,
+                    }),
+                    Some(Event::Message {
+                        group: self.config.group_name.clone(),
+                        seq: entry.seq,
+                        epoch: entry.epoch,
+                        sender: format!("{sender} (privately)"),
+                        text,
+                    }),
+                    None,
+                )
+            }
             Err(e) => self.undecryptable(entry, e.to_string(), now),
         }
     }

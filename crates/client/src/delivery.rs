@@ -41,6 +41,15 @@ pub trait DeliveryService: Send + Sync {
         message: &MlsMessage,
     ) -> impl Future<Output = Result<Accepted, ApiError>> + Send;
 
+    /// Posts a targeted message (draft-ietf-mls-targeted-messages) for the member
+    /// `recipient` (its client id); the DS shows it to that member and the sender only.
+    fn post_targeted_message(
+        &self,
+        group_id: &[u8],
+        message: &MlsMessage,
+        recipient: &str,
+    ) -> impl Future<Output = Result<Accepted, ApiError>> + Send;
+
     /// Claims one KeyPackage of `client_id` for `suite` (RFC 9750 §5.1).
     fn claim_key_package(
         &self,
@@ -82,6 +91,15 @@ impl DeliveryService for DsClient {
         message: &MlsMessage,
     ) -> impl Future<Output = Result<Accepted, ApiError>> + Send {
         DsClient::post_message(self, group_id, message)
+    }
+
+    fn post_targeted_message(
+        &self,
+        group_id: &[u8],
+        message: &MlsMessage,
+        recipient: &str,
+    ) -> impl Future<Output = Result<Accepted, ApiError>> + Send {
+        DsClient::post_targeted_message(self, group_id, message, recipient)
     }
 
     fn claim_key_package(

@@ -65,6 +65,9 @@ pub enum ClientError {
         #[source]
         source: CredentialError,
     },
+    /// An invitation link ([`crate::Client::invitation`]) is malformed.
+    #[error("invalid invitation: {0}")]
+    InvalidInvitation(String),
     /// A user is not in the group.
     #[error("{user} is not a member of group {group:?}")]
     NotAMember {

@@ -10,7 +10,7 @@
 //! | Profile | Differs from the draft values |
 //! |---|---|
 //! | `draft` | — (draft-ietf-mls-extensions-10 §7 values) |
-//! | `openmls-0.9` | component base label "Application" (-07/-08 text); last resort as extension 0x000A (the -04 design); no wire-format extensions; AppDataUpdates move `app_data_dictionary` to the end of the GroupContext extensions and start from the prior GroupContext's dictionary; a commit lists GroupContextExtensions before AppDataUpdates; bytes may follow the SafeAAD; no AppEphemeral in external commits, no draft proposals from external senders |
+//! | `openmls-0.9` | targeted messages in the -01 format (the others: the -02 editor's copy); component base label "Application" (-07/-08 text); last resort as extension 0x000A (the -04 design); no wire-format extensions; AppDataUpdates move `app_data_dictionary` to the end of the GroupContext extensions and start from the prior GroupContext's dictionary; a commit lists GroupContextExtensions before AppDataUpdates; bytes may follow the SafeAAD; no AppEphemeral in external commits, no draft proposals from external senders |
 //! | `mls-rs` | SelfRemove at 0xF003 (mls-rs's `self_remove_proposal` feature); last resort as extension 0x000A |
 //!
 //! Decoding is profile-free: a proposal type any profile uses decodes to its structure
@@ -185,14 +185,18 @@ pub const APPLICATION_PSK_TYPE: u8 = 3;
 
 // ---- other drafts, kept here so that clashes show ---------------------------------------
 
-/// `mls_targeted_message` wire format (draft-ietf-mls-targeted-messages).
+/// `mls_targeted_message` wire format (draft-ietf-mls-targeted-messages-01 §9.1, suggested;
+/// the same value in the -02 editor's copy and in OpenMLS 0.9.2). The format behind it
+/// depends on the profile ([`CodepointProfile::targeted_message_version`]).
 pub const TARGETED_MESSAGE_WIRE_FORMAT: WireFormat = WireFormat(0x0006);
 /// `mls_semiprivate_message` wire format (draft-mahy-mls-semiprivatemessage-07 §5.1: TBD1).
 /// A private-use value (RFC 9420 §17.2: 0xF000–0xFFFF), chosen by Conclave until IANA
 /// assigns one; see [`CodepointProfile::semi_private_wire_format`].
 pub const SEMI_PRIVATE_MESSAGE_WIRE_FORMAT: WireFormat = WireFormat(0xF0C5);
-/// `kp_context` KeyPackage extension (draft-mahy-mls-kp-context-00); room-policy-ext's
-/// request for the same value is superseded by components.
+/// `kp_context` KeyPackage extension (draft-mahy-mls-kp-context-00 §4, requested 0x000B),
+/// under every profile ([`crate::kp_context`]). draft-mahy-mls-room-policy-ext-00 requests
+/// the same value; its successor draft-ietf-mimi-room-policy carries the policy as
+/// components, not an extension, so the value is `kp_context`'s alone here.
 pub const KP_CONTEXT_EXTENSION: ExtensionType = ExtensionType(0x000B);
 
 /// A named remapping of the draft codepoints: which values a group puts on the wire and
@@ -287,6 +291,17 @@ impl CodepointProfile {
     pub fn semi_private_wire_format(self) -> Option<WireFormat> {
         self.has_wire_format_extensions()
             .then_some(SEMI_PRIVATE_MESSAGE_WIRE_FORMAT)
+    }
+
+    /// Which version of draft-ietf-mls-targeted-messages this profile speaks in the
+    /// `mls_targeted_message` wire format (0x0006 under every profile): OpenMLS 0.9.2's
+    /// `targeted-messages-draft` feature implements -01; the others follow the editor's copy
+    /// after -02 (mls-rs has no targeted messages). The two are not wire compatible.
+    pub fn targeted_message_version(self) -> crate::targeted::TargetedMessageVersion {
+        match self {
+            Self::OpenMls09 => crate::targeted::TargetedMessageVersion::Draft01,
+            Self::Draft | Self::MlsRs => crate::targeted::TargetedMessageVersion::Draft02,
+        }
     }
 
     /// Where AppDataUpdates leave the GroupContext's `app_data_dictionary` extension

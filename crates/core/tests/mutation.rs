@@ -1570,3 +1570,57 @@ fn room_policy_external_join_mutations() {
         "{r:?}"
     );
 }
+
+/// A targeted message (draft-ietf-mls-targeted-messages, §7) with a bit flipped in every
+/// byte, every strict prefix and trailing bytes: each fails to decode or is refused by the
+/// recipient with a typed error, without a panic and without a change of its state; the
+/// undamaged message still opens afterwards. Other members refuse it untouched too.
+#[test]
+fn targeted_message_mutations() {
+    let mut fx = Fixture::new(CipherSuite(1), WireFormat::PRIVATE_MESSAGE, 71);
+    let message = fx.groups[ALICE]
+        .encrypt_targeted_message(LeafIndex(1), b"between us", b"id=9", 4, &mut fx.rng)
+        .unwrap();
+    let original = encode(&message);
+    let open = |group: &Group, bytes: &[u8]| -> Result<(), String> {
+        match MlsMessage::from_bytes(bytes) {
+            Err(e) => Err(format!("decode: {e}")),
+            Ok(message) => group
+                .process_targeted_message(&message)
+                .map(|_| ())
+                .map_err(|e| e.to_string()),
+        }
+    };
+    let bob = &fx.groups[BOB];
+    let before = snapshot(bob);
+    let mut variants = Vec::new();
+    for i in 0..original.len() {
+        let mut bytes = original.clone();
+        bytes[i] ^= 1 << (i % 8);
+        variants.push((format!("bit {} of byte {i}", i % 8), bytes));
+    }
+    for len in 0..original.len() {
+        variants.push((format!("{len} bytes"), original[..len].to_vec()));
+    }
+    for extra in [&[0u8][..], &[0xff, 0xff]] {
+        let mut bytes = original.clone();
+        bytes.extend_from_slice(extra);
+        variants.push((format!("trailing {extra:?}"), bytes));
+    }
+    for (what, bytes) in &variants {
+        let outcome = catch_unwind(AssertUnwindSafe(|| open(bob, bytes)));
+        match outcome {
+            Ok(Err(_)) => {}
+            Ok(Ok(())) => panic!("{what}: accepted"),
+            Err(_) => panic!("{what}: panicked"),
+        }
+        assert!(snapshot(bob) == before, "{what}: state changed");
+    }
+    open(bob, &original).unwrap();
+    for other in [ALICE, CAROL, DAVE] {
+        let group = &fx.groups[other];
+        let before = snapshot(group);
+        assert!(open(group, &original).is_err(), "member {other} opened it");
+        assert!(snapshot(group) == before);
+    }
+}

@@ -76,18 +76,28 @@ pub fn handshake_header(message: &MlsMessage) -> Result<HandshakeHeader, DsError
     }
 }
 
-/// The clear `authenticated_data` of a `PublicMessage`, `PrivateMessage` or
-/// `SemiPrivateMessage` (RFC 9420 §6; draft-mahy-mls-semiprivatemessage-07 §3.1); any other
-/// wire format is refused.
+/// The clear `authenticated_data` of a `PublicMessage`, `PrivateMessage`,
+/// `SemiPrivateMessage` or `TargetedMessage` (RFC 9420 §6; draft-mahy-mls-semiprivatemessage-07
+/// §3.1; draft-ietf-mls-targeted-messages-01 §3); any other wire format is refused.
 pub fn authenticated_data(message: &MlsMessage) -> Result<&[u8], DsError> {
     match &message.body {
         MlsMessageBody::PublicMessage(public) => Ok(&public.content.authenticated_data),
         MlsMessageBody::PrivateMessage(private) => Ok(&private.authenticated_data),
         MlsMessageBody::SemiPrivateMessage(semi) => Ok(&semi.authenticated_data),
+        MlsMessageBody::TargetedMessage(targeted) => Ok(&targeted.authenticated_data),
         other => Err(DsError::BadRequest(format!(
-            "expected a PublicMessage, PrivateMessage or SemiPrivateMessage, got wire format {}",
+            "expected a PublicMessage, PrivateMessage, SemiPrivateMessage or TargetedMessage, got wire format {}",
             other.wire_format().0
         ))),
+    }
+}
+
+/// The `TargetedMessage` inside an `MLSMessage` (draft-ietf-mls-targeted-messages-01 §3),
+/// if that is what it carries: its clear header is group id, epoch and recipient leaf.
+pub fn targeted_message(message: &MlsMessage) -> Option<&conclave_core::messages::TargetedMessage> {
+    match &message.body {
+        MlsMessageBody::TargetedMessage(targeted) => Some(targeted),
+        _ => None,
     }
 }
 

@@ -56,6 +56,15 @@ impl PageQuery {
     }
 }
 
+/// `?to=<client>` of `POST /v1/groups/{id}/messages`: the one member a targeted message
+/// (draft-ietf-mls-targeted-messages) is routed to; absent for every other message.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct TargetQuery {
+    /// The recipient's client id.
+    #[serde(default)]
+    pub to: Option<String>,
+}
+
 /// `?up_to=N` of `DELETE /v1/welcomes`.
 #[derive(Debug, Clone, Copy, Default, Deserialize)]
 pub struct AckQuery {

@@ -60,6 +60,7 @@ fn message(epoch: u64, sender: &str, tag: &str) -> NewMessage {
         sender: sender.to_owned(),
         data: tag.as_bytes().to_vec(),
         member_proof: None,
+        recipient: None,
     }
 }
 
@@ -216,6 +217,35 @@ async fn sequence_numbers_are_gap_free() {
             store.read_log(&gid, 0, 1000).await.unwrap().len(),
             log.len() + 1
         );
+    }
+}
+
+/// A targeted message keeps its recipient through the log (draft-ietf-mls-targeted-messages:
+/// the routes show it to the recipient and the sender only); other messages have none.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_targeted_message_keeps_its_recipient() {
+    for (store, _guard) in engines().await {
+        let (a, b, c) = (unique("a"), unique("b"), unique("c"));
+        let gid = group_with(&store, &[&a, &b, &c]).await;
+        let targeted = NewMessage {
+            content_type: 4,
+            recipient: Some(b.clone()),
+            ..message(1, &a, "aside")
+        };
+        store.append(&gid, &targeted, NOW).await.unwrap();
+        store
+            .append(&gid, &message(1, &c, "all"), NOW)
+            .await
+            .unwrap();
+        let log = store.read_log(&gid, 0, 100).await.unwrap();
+        let recipients: Vec<_> = log.iter().map(|e| e.recipient.clone()).collect();
+        assert_eq!(
+            recipients[1..],
+            [Some(b.clone()), None],
+            "{}",
+            store.engine()
+        );
+        assert_eq!(log[1].content_type, 4);
     }
 }
 

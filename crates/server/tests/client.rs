@@ -15,6 +15,7 @@
 
 use std::path::Path;
 
+use conclave_api::delivery::LogEntryView;
 use conclave_as::{AuthenticationService, EnrolmentRequest, InMemoryAsStore};
 use conclave_client::{Client, ClientError, ClientOptions, EnrolledIdentity};
 use conclave_core::credential::CredentialError;
@@ -1126,5 +1127,129 @@ async fn a_renewal_the_ds_missed_is_resumed_with_the_certificate_the_as_issued()
             .iter()
             .any(|h| h.body == "renewed")
     );
+    net.shutdown().await.unwrap();
+}
+
+/// draft-ietf-mls-targeted-messages through the devnet: Alice sends Bob a private aside in a
+/// group of three. The DS routes it to Bob only (Carol's read of the log shows the entry's
+/// position with no message and no sender), Bob's history shows it as private, Carol's not
+/// at all, and the group chat goes on for everyone (no state changed).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_private_aside_reaches_only_its_recipient() {
+    let dir = tempfile::tempdir().unwrap();
+    let net = devnet(dir.path()).await;
+    let mut alice = user(&net, dir.path(), "alice").await;
+    let mut bob = user(&net, dir.path(), "bob").await;
+    let mut carol = user(&net, dir.path(), "carol").await;
+    alice.create_group("team").await.unwrap();
+    alice
+        .add_members("team", &names(&["bob", "carol"]))
+        .await
+        .unwrap();
+    bob.sync().await.unwrap();
+    carol.sync().await.unwrap();
+
+    let seq = alice.send_to("team", "bob", "psst, bob").await.unwrap();
+    alice.send("team", "hello all").await.unwrap();
+    bob.sync().await.unwrap();
+    carol.sync().await.unwrap();
+
+    let bob_history = bob.history("team").unwrap();
+    let aside = bob_history.iter().find(|e| e.seq == seq).unwrap();
+    assert_eq!(
+        (
+            aside.kind.as_str(),
+            aside.sender.as_str(),
+            aside.body.as_str()
+        ),
+        ("private", "alice", "psst, bob")
+    );
+    assert_eq!(bob_history.last().unwrap().body, "hello all");
+    let carol_history = carol.history("team").unwrap();
+    assert!(
+        carol_history
+            .iter()
+            .all(|e| e.seq != seq && e.kind != "private")
+    );
+    assert_eq!(carol_history.last().unwrap().body, "hello all");
+    let alice_history = alice.history("team").unwrap();
+    let sent = alice_history.iter().find(|e| e.seq == seq).unwrap();
+    assert_eq!(
+        (sent.kind.as_str(), sent.body.as_str()),
+        ("private", "(to bob) psst, bob")
+    );
+
+    // What each reads from the DS at that position.
+    let group_id = hex::decode(carol.group("team").unwrap().group_id).unwrap();
+    async fn entry(client: &Client, group_id: &[u8], seq: u64) -> LogEntryView {
+        client
+            .ds()
+            .read_log(group_id, seq - 1, 1)
+            .await
+            .unwrap()
+            .pop()
+            .unwrap()
+    }
+    let for_carol = entry(&carol, &group_id, seq).await;
+    assert_eq!(
+        (
+            for_carol.content_type,
+            for_carol.sender.as_str(),
+            for_carol.message.as_str()
+        ),
+        (4, "", "")
+    );
+    let for_bob = entry(&bob, &group_id, seq).await;
+    assert_eq!(
+        (for_bob.content_type, for_bob.sender.as_str()),
+        (4, "alice")
+    );
+    assert!(!for_bob.message.is_empty());
+
+    // Not to a non-member, and not to oneself.
+    assert!(matches!(
+        alice.send_to("team", "dave", "x").await.unwrap_err(),
+        ClientError::NotAMember { .. }
+    ));
+    assert!(alice.send_to("team", "alice", "x").await.is_err());
+    net.shutdown().await.unwrap();
+}
+
+/// draft-mahy-mls-kp-context-00 through the devnet: Bob makes an invitation for one group
+/// (a KeyPackage bound to its id); Alice cannot use it for another group, adds Bob with it
+/// to the right one, and Bob joins from the Welcome. The DS never hands the bound package
+/// to a claim: adding Carol by name still claims one of her ordinary packages.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_invitation_is_accepted_only_by_its_group() {
+    let dir = tempfile::tempdir().unwrap();
+    let net = devnet(dir.path()).await;
+    let mut alice = user(&net, dir.path(), "alice").await;
+    let mut bob = user(&net, dir.path(), "bob").await;
+    alice.create_group("friends").await.unwrap();
+    alice.create_group("other").await.unwrap();
+    let group_id = alice.group("friends").unwrap().group_id;
+    let link = bob.invitation(&group_id).await.unwrap();
+
+    let epoch = alice.epoch("other").unwrap();
+    let refused = alice.add_invited("other", &link).await.unwrap_err();
+    assert!(
+        refused.to_string().contains("draft-mahy-mls-kp-context-00"),
+        "{refused}"
+    );
+    assert_eq!(alice.epoch("other").unwrap(), epoch);
+
+    assert_eq!(alice.add_invited("friends", &link).await.unwrap(), "bob");
+    assert_eq!(bob.sync().await.unwrap().joined, 1);
+    assert_eq!(
+        bob.epoch("friends").unwrap(),
+        alice.epoch("friends").unwrap()
+    );
+    assert!(matches!(
+        alice
+            .add_invited("friends", "not a link")
+            .await
+            .unwrap_err(),
+        ClientError::InvalidInvitation(_)
+    ));
     net.shutdown().await.unwrap();
 }

@@ -330,6 +330,21 @@ impl Client {
         self.driver().send(&row.group_id, text).await
     }
 
+    /// Sends `text` to the one member `user` of the group as a private aside: a targeted
+    /// message (draft-ietf-mls-targeted-messages) that only `user` can read and that the
+    /// DS shows to `user` only. Returns the log position.
+    pub async fn send_to(
+        &mut self,
+        group: &str,
+        user: &str,
+        text: &str,
+    ) -> Result<u64, ClientError> {
+        let _lock = self.lock()?;
+        check_name(user)?;
+        let row = self.require_active(group)?;
+        self.driver().send_to(&row.group_id, user, text).await
+    }
+
     /// Tries to decrypt `message` (an `MLSMessage`) with our state of the group, without
     /// keeping any change. Shows what a member — or a former member — can read.
     pub fn try_decrypt(&self, group: &str, message: &[u8]) -> Result<String, ClientError> {

@@ -53,6 +53,14 @@ pub(crate) enum Op {
         /// The role's name.
         role: String,
     },
+    /// Add `user` with the KeyPackage they handed us out of band (an invitation, bound to
+    /// this group with `kp_context`, draft-mahy-mls-kp-context-00).
+    AddInvited {
+        /// The user the KeyPackage must present.
+        user: String,
+        /// Their KeyPackage.
+        key_package: Box<KeyPackage>,
+    },
 }
 
 /// The provider of `suite` in the client's crypto backend ([`crate::ClientOptions::crypto`]).
@@ -116,6 +124,18 @@ impl<D: DeliveryService> GroupDriver<'_, D> {
                 BadResponse::Mls("a claimed KeyPackage is not a KeyPackage".into()),
             ));
         };
+        self.check_offered(user, suite, kp)
+    }
+
+    /// Checks a KeyPackage offered for `user` (claimed from the DS or handed over out of
+    /// band): the group's suite, `mls://<user>`, and a credential valid now under our trust
+    /// anchor and not revoked (RFC 9420 §5.3.1, §5.3.2).
+    fn check_offered(
+        &self,
+        user: &str,
+        suite: CipherSuite,
+        kp: KeyPackage,
+    ) -> Result<KeyPackage, ClientError> {
         if kp.cipher_suite != suite {
             return Err(ClientError::CannotAdd {
                 user: user.to_owned(),
@@ -255,6 +275,14 @@ impl<D: DeliveryService> GroupDriver<'_, D> {
                         &added,
                     )?);
                     proposals
+                }
+                Op::AddInvited { user, key_package } => {
+                    if is_member(user) {
+                        return Ok(None);
+                    }
+                    let kp =
+                        self.check_offered(user, group.cipher_suite(), (**key_package).clone())?;
+                    vec![Proposal::Add(Add { key_package: kp })]
                 }
                 Op::Remove(users) => {
                     // A member that asked to leave with a SelfRemove goes with its pending

@@ -82,6 +82,68 @@ impl<D: DeliveryService> GroupDriver<'_, D> {
         })
     }
 
+    /// Sends `text` to the one member `user` as a targeted message
+    /// (draft-ietf-mls-targeted-messages, in the group's profile's version), which the DS
+    /// routes to that member only; returns its log position. A targeted message changes no
+    /// state and uses no ratchet, so nothing is saved before it is posted; it is kept in our
+    /// history as `private` once the DS took it.
+    pub(crate) async fn send_to(
+        &mut self,
+        group_id: &[u8],
+        user: &str,
+        text: &str,
+    ) -> Result<u64, ClientError> {
+        for _ in 0..self.options.max_attempts {
+            self.settle_pending_commit(group_id).await?;
+            let row = self.require_active_by_id(group_id)?;
+            let state = self.load(&row)?;
+            let identity = self.env.identity.clone();
+            let recipient = state
+                .members()
+                .find(|(_, leaf)| crate::names::leaf_name(identity.as_ref(), leaf) == user)
+                .map(|(index, _)| index)
+                .ok_or_else(|| ClientError::NotAMember {
+                    group: row.name.clone(),
+                    user: user.to_owned(),
+                })?;
+            let message = state.encrypt_targeted_message(
+                recipient,
+                text.as_bytes(),
+                &[],
+                0,
+                &mut OsRandom,
+            )?;
+            match self
+                .ds
+                .post_targeted_message(group_id, &message, user)
+                .await
+                .map_err(ClientError::from)
+            {
+                Ok(accepted) => {
+                    self.store.add_history(
+                        group_id,
+                        &HistoryEntry {
+                            seq: accepted.seq,
+                            epoch: state.epoch(),
+                            sender: self.profile.name.clone(),
+                            kind: crate::applier::PRIVATE_KIND.into(),
+                            body: format!("(to {user}) {text}"),
+                            at: self.now(),
+                        },
+                    )?;
+                    return Ok(accepted.seq);
+                }
+                Err(ClientError::WrongEpoch { .. }) => {
+                    self.sync_group_log(group_id).await?;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Err(ClientError::TooManyRetries {
+            attempts: self.options.max_attempts,
+        })
+    }
+
     /// Leaves the group (a member cannot commit its own removal, RFC 9420 §12.4): with a
     /// SelfRemove proposal when the group is self-remove-capable and
     /// [`crate::ClientOptions::self_remove`] is on (draft-ietf-mls-extensions-10 §6.3: any

@@ -256,6 +256,21 @@ impl DeliveryService for SimClient {
         self.ds.append(&self.name, group_id, message, false)
     }
 
+    async fn post_targeted_message(
+        &self,
+        _group_id: &[u8],
+        _message: &MlsMessage,
+        _recipient: &str,
+    ) -> Result<Accepted, ApiError> {
+        Err(ApiError::Refused {
+            service: Service::Delivery,
+            what: "a targeted message".into(),
+            status: 400,
+            code: "bad_request".into(),
+            message: "the simulated DS does not route targeted messages".into(),
+        })
+    }
+
     async fn claim_key_package(
         &self,
         _client_id: &str,

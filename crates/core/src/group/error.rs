@@ -213,6 +213,10 @@ pub enum GroupError {
     /// A rule of member proofs (draft-mahy-mls-member-proof-00).
     #[error(transparent)]
     MemberProof(#[from] crate::member_proof::MemberProofError),
+    /// A targeted message could not be sent or was rejected
+    /// (draft-ietf-mls-targeted-messages).
+    #[error(transparent)]
+    Targeted(#[from] crate::targeted::TargetedError),
     /// Encoding or decoding failed.
     #[error("codec: {0}")]
     Codec(#[from] CodecError),

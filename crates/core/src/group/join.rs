@@ -232,6 +232,13 @@ impl Group {
         )?;
         let group_info = decrypt_group_info(cs.as_ref(), welcome, &schedule)?;
         check_group_info_cipher_suite(&group_info, kp)?;
+        // draft-mahy-mls-kp-context-00: a KeyPackage bound to a context joins only there.
+        crate::kp_context::KpContextScope {
+            group_id: group_info.group_context.group_id.clone(),
+            also: Vec::new(),
+        }
+        .check(&kp.extensions)
+        .map_err(crate::validation::ValidationError::from)?;
         // Our own leaf lists the group's suite (RFC 9420 §7.3, §10.1): only other members'
         // leaves may omit it (validation::LeafNodeContext::tolerates_omitted_suite).
         crate::validation::check_supports_group(

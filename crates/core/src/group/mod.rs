@@ -34,6 +34,7 @@ mod safe;
 mod self_remove;
 mod state;
 pub(crate) mod storage;
+mod targeted;
 pub mod topic;
 mod tracked;
 
@@ -1087,6 +1088,10 @@ impl Group {
             MlsMessageBody::KeyPackage(_) => {
                 Err(GroupError::UnexpectedWireFormat(WireFormat::KEY_PACKAGE))
             }
+            // Stateless and for one member: `Group::process_targeted_message`.
+            MlsMessageBody::TargetedMessage(_) => Err(GroupError::UnexpectedWireFormat(
+                crate::codepoints::TARGETED_MESSAGE_WIRE_FORMAT,
+            )),
         }
     }
 

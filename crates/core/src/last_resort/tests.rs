@@ -66,6 +66,7 @@ fn assert_valid(key_package: &KeyPackage) {
         cipher_suite: SUITE,
         required_capabilities: None,
         context_extensions: Vec::new(),
+        kp_context: Default::default(),
         negotiation: Default::default(),
     };
     LeafNodeValidator {

@@ -4,7 +4,7 @@ use conclave_codec::{Decode, Encode};
 
 use super::{
     GroupInfo, KeyPackage, PrivateMessage, ProtocolVersion, PublicMessage, SemiPrivateMessage,
-    Welcome, WireFormat,
+    TargetedMessage, Welcome, WireFormat,
 };
 
 /// `WireFormat wire_format` and the select of `MLSMessage` (RFC 9420 §6). Decoding an
@@ -26,6 +26,9 @@ pub enum MlsMessageBody {
     /// `mls_semiprivate_message_` with a trailing underscore is a typo): value TBD1, here
     /// Conclave's private-use [`crate::codepoints::SEMI_PRIVATE_MESSAGE_WIRE_FORMAT`].
     SemiPrivateMessage(SemiPrivateMessage) = crate::codepoints::SEMI_PRIVATE_MESSAGE_WIRE_FORMAT.0,
+    /// `mls_targeted_message` (draft-ietf-mls-targeted-messages-01 §3, §9.1: suggested
+    /// 0x0006, which OpenMLS 0.9.2 uses): [`crate::codepoints::TARGETED_MESSAGE_WIRE_FORMAT`].
+    TargetedMessage(TargetedMessage) = crate::codepoints::TARGETED_MESSAGE_WIRE_FORMAT.0,
 }
 
 impl MlsMessageBody {
@@ -38,6 +41,7 @@ impl MlsMessageBody {
             Self::GroupInfo(_) => WireFormat::GROUP_INFO,
             Self::KeyPackage(_) => WireFormat::KEY_PACKAGE,
             Self::SemiPrivateMessage(_) => crate::codepoints::SEMI_PRIVATE_MESSAGE_WIRE_FORMAT,
+            Self::TargetedMessage(_) => crate::codepoints::TARGETED_MESSAGE_WIRE_FORMAT,
         }
     }
 }

@@ -25,6 +25,7 @@ mod proposals;
 mod protected;
 mod psk;
 mod semi_private;
+mod targeted;
 mod types;
 mod welcome;
 
@@ -70,6 +71,11 @@ pub use psk::{PreSharedKeyId, Psk, PskType, ResumptionPskUsage};
 pub use semi_private::{
     ExternalReceiver, ExternalReceivers, KeyForExternalReceiver, PerMessageKeyAndNonces,
     SemiPrivateContentAad, SemiPrivateMessage, SemiPrivateMessageContext,
+};
+pub use targeted::{
+    SenderAuthDataAad, TargetedContentError, TargetedMessage, TargetedMessageContent,
+    TargetedMessageContextData, TargetedMessagePskId, TargetedMessageSenderAuthData,
+    TargetedMessageTbm, TargetedMessageTbs,
 };
 pub use types::{
     CredentialType, HpkePublicKey, KeyPackageRef, LeafIndex, ProposalRef, ProposalType,

@@ -416,8 +416,8 @@ fn unknown_enum_values_are_rejected() {
     invalid_value(Psk::from_bytes(&[4]), "Psk");
     invalid_value(ResumptionPskUsage::from_bytes(&[4]), "ResumptionPskUsage");
     invalid_value(Content::from_bytes(&[0, 0]), "Content");
-    // MLSMessage: version 1, wire_format 6.
-    invalid_value(MlsMessage::from_bytes(&[0, 1, 0, 6]), "MlsMessageBody");
+    // MLSMessage: version 1, wire_format 7 (6 is mls_targeted_message).
+    invalid_value(MlsMessage::from_bytes(&[0, 1, 0, 7]), "MlsMessageBody");
     // optional<T> presence byte must be 0 or 1.
     invalid_value(RatchetTreeNodes::from_bytes(&[1, 2]), "optional presence");
 }

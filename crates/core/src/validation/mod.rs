@@ -85,6 +85,10 @@ impl LeafNodeSourceKind {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum ValidationError {
+    /// The KeyPackage's `kp_context` binds it to another context
+    /// (draft-mahy-mls-kp-context-00).
+    #[error(transparent)]
+    KpContext(#[from] crate::kp_context::KpContextError),
     /// The LeafNode signature does not verify under its `signature_key`.
     #[error("RFC 9420 §7.3: the LeafNode signature does not verify under signature_key")]
     LeafNodeSignature,
@@ -264,6 +268,9 @@ pub struct GroupRequirements {
     /// The components, wire formats and media types every member must support
     /// (draft-ietf-mls-extensions-10 §5, §6.2).
     pub negotiation: NegotiationRequirements,
+    /// The contexts a `kp_context` KeyPackage may name to be added (draft-mahy-mls-kp-context-00):
+    /// the group's id.
+    pub kp_context: crate::kp_context::KpContextScope,
 }
 
 impl GroupRequirements {
@@ -284,6 +291,10 @@ impl GroupRequirements {
             negotiation: NegotiationRequirements::from_extensions(&context.extensions, policy)?,
             version: context.version,
             cipher_suite: context.cipher_suite,
+            kp_context: crate::kp_context::KpContextScope {
+                group_id: context.group_id.clone(),
+                also: Vec::new(),
+            },
             context_extensions: context
                 .extensions
                 .iter()
@@ -994,6 +1005,7 @@ impl LeafNodeValidator<'_> {
         check_key_package_fields(key_package, self.group.version, self.group.cipher_suite)?;
         check_unique_extensions(&key_package.extensions)?;
         negotiation::check_dictionary(&key_package.extensions, DictionaryLocation::KeyPackage)?;
+        self.group.kp_context.check(&key_package.extensions)?;
         self.validate_leaf_node(&key_package.leaf_node, &LeafNodeContext::KeyPackage)?;
         verify_key_package_signature(self.cs, key_package)
     }
@@ -1008,6 +1020,7 @@ impl LeafNodeValidator<'_> {
         check_key_package_fields(key_package, self.group.version, self.group.cipher_suite)?;
         check_unique_extensions(&key_package.extensions)?;
         negotiation::check_dictionary(&key_package.extensions, DictionaryLocation::KeyPackage)?;
+        self.group.kp_context.check(&key_package.extensions)?;
         let leaf = self.validate_leaf_node_deferring_signature(
             &key_package.leaf_node,
             &LeafNodeContext::KeyPackage,

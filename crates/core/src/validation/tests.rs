@@ -107,6 +107,7 @@ impl Fixture {
                 cipher_suite: SUITE,
                 required_capabilities: None,
                 context_extensions: Vec::new(),
+                kp_context: Default::default(),
                 negotiation: negotiation::NegotiationRequirements::default(),
             },
             members: MemberCredentialTypes::from_leaves(member_leaves.iter().copied()),

@@ -23,7 +23,7 @@ use crate::bundle::check_commit_bundle;
 use crate::error::DsError;
 use crate::header::{self as mls_header, decode_message};
 use crate::ids::parse_group_id;
-use crate::query::{ApiQuery, PageQuery};
+use crate::query::{ApiQuery, PageQuery, TargetQuery};
 use crate::self_remove::{EpochView, pending_self_removes, self_remove_profile};
 use crate::state::AppState;
 use crate::store::{
@@ -381,6 +381,7 @@ pub(crate) async fn post_message(
     State(state): St,
     AuthenticatedClient(client_id): AuthenticatedClient,
     Path(group): Path<String>,
+    ApiQuery(target): ApiQuery<TargetQuery>,
     headers: HeaderMap,
     body: Body,
 ) -> AppResult {
@@ -388,6 +389,15 @@ pub(crate) async fn post_message(
     require_media_type(&headers, &[wire::MLS_MEDIA_TYPE])?;
     let bytes = read_body(&state, &headers, body).await?;
     let message = decode_message(&bytes)?;
+    if let Some(targeted) = mls_header::targeted_message(&message) {
+        return post_targeted(&state, group_id, client_id, target, &message, targeted, bytes)
+            .await;
+    }
+    if target.to.is_some() {
+        return Err(DsError::BadRequest(
+            "only a targeted message names a recipient (?to=)".into(),
+        ));
+    }
     let head = mls_header::handshake_header(&message)?;
     if head.content_type == ContentType::Commit {
         return Err(DsError::BadRequest(
@@ -416,20 +426,87 @@ pub(crate) async fn post_message(
         sender: client_id.clone(),
         data: bytes,
         member_proof,
+        recipient: None,
     };
-    match state.store.append(&group_id, &new, state.now()).await? {
+    append_message(&state, group_id, &new).await
+}
+
+/// A targeted message (draft-ietf-mls-targeted-messages-01 §3) posted by a member for the
+/// member `?to=` names: stored with that recipient, whom [`read_log`] alone (with the
+/// sender) shows it to. Its clear header names the group, the epoch and the recipient's
+/// *leaf*; which client holds that leaf the sender says (the DS cannot check it for groups
+/// whose tree it does not follow, and the recipient's client refuses a message not for its
+/// leaf, §7). The recipient must be a member and not the sender.
+async fn post_targeted(
+    state: &AppState,
+    group_id: Vec<u8>,
+    client_id: String,
+    target: TargetQuery,
+    message: &conclave_core::messages::MlsMessage,
+    targeted: &conclave_core::messages::TargetedMessage,
+    bytes: Vec<u8>,
+) -> AppResult {
+    let Some(recipient) = target.to else {
+        return Err(DsError::BadRequest(
+            "a targeted message names its recipient: ?to=<client>".into(),
+        ));
+    };
+    if targeted.group_id != group_id {
+        return Err(DsError::BadRequest(
+            "the message is for another group than the URL names".into(),
+        ));
+    }
+    if targeted.epoch >= MAX_STORED {
+        return Err(DsError::BadRequest("epoch out of range".into()));
+    }
+    if recipient == client_id {
+        return Err(DsError::BadRequest(
+            "a targeted message goes to another member".into(),
+        ));
+    }
+    if !state.store.is_member(&group_id, &recipient).await? {
+        return Err(DsError::BadRequest(
+            "the recipient of a targeted message must be a member of the group".into(),
+        ));
+    }
+    // In a member-proof group a targeted message proves membership like an application
+    // message (its clear `authenticated_data` carries the proof, content type application).
+    let head = mls_header::HandshakeHeader {
+        wire_format: message.wire_format(),
+        group_id: targeted.group_id.clone(),
+        epoch: targeted.epoch,
+        content_type: ContentType::Application,
+        sender: None,
+    };
+    let (member_proof, _) =
+        member_proof_of(state, &client_id, &group_id, message, &head, false).await?;
+    let new = NewMessage {
+        epoch: targeted.epoch,
+        content_type: wire::TARGETED_CONTENT_TYPE,
+        sender: client_id,
+        data: bytes,
+        member_proof,
+        recipient: Some(recipient),
+    };
+    append_message(state, group_id, &new).await
+}
+
+/// Appends `new` to the group's log and wakes the group's readers.
+async fn append_message(state: &AppState, group_id: Vec<u8>, new: &NewMessage) -> AppResult {
+    let head_epoch = new.epoch;
+    match state.store.append(&group_id, new, state.now()).await? {
         Appended::Accepted { seq } => {
             state.announce(group_id, seq, false);
             Ok(json(
                 StatusCode::OK,
                 &Accepted {
                     seq,
-                    epoch: head.epoch,
+                    epoch: head_epoch,
                 },
             ))
         }
         Appended::WrongEpoch { current } => Err(DsError::WrongEpoch {
-            message: head.epoch,
+            message: head_epoch,
             current,
         }),
         Appended::NoGroup => Err(no_such_group()),
@@ -503,12 +580,28 @@ pub(crate) async fn read_log(
         .await?
         .into_iter()
         .filter(|e| until.is_none_or(|until| e.seq <= until))
-        .map(|e| LogEntryView {
-            seq: e.seq,
-            epoch: e.epoch,
-            content_type: e.content_type,
-            sender: e.sender,
-            message: STANDARD.encode(e.data),
+        .map(|e| {
+            // A targeted message is for its recipient (and its sender) only: the others get
+            // its position, so that their cursor moves past it, and nothing else.
+            if e.recipient
+                .as_ref()
+                .is_some_and(|r| *r != client_id && e.sender != client_id)
+            {
+                return LogEntryView {
+                    seq: e.seq,
+                    epoch: e.epoch,
+                    content_type: wire::TARGETED_CONTENT_TYPE,
+                    sender: String::new(),
+                    message: String::new(),
+                };
+            }
+            LogEntryView {
+                seq: e.seq,
+                epoch: e.epoch,
+                content_type: e.content_type,
+                sender: e.sender,
+                message: STANDARD.encode(e.data),
+            }
         })
         .collect();
     Ok(json(StatusCode::OK, &LogPage { entries }))

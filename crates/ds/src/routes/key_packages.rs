@@ -100,12 +100,25 @@ pub(crate) async fn upload(
         let data = message
             .to_bytes()
             .map_err(|e| DsError::BadRequest(format!("KeyPackage {i}: {e}")))?;
+        // draft-mahy-mls-kp-context-00: a package bound to a context (an invitation to one
+        // group, handed over out of band) is never served by a claim — a claim names no
+        // group — but is known by reference, so that the Welcome of its group reaches its
+        // owner: its start is put beyond every claim's "now".
+        let bound = kp
+            .extensions
+            .iter()
+            .any(|e| e.extension_type == conclave_core::codepoints::KP_CONTEXT_EXTENSION);
+        let not_before = if bound {
+            MAX_STORED
+        } else {
+            lifetime.not_before.min(MAX_STORED)
+        };
         packages.push(NewKeyPackage {
             kp_ref,
             owner: client_id.clone(),
             cipher_suite: kp.cipher_suite.0,
             last_resort: kp.is_last_resort(),
-            not_before: lifetime.not_before.min(MAX_STORED),
+            not_before,
             not_after: lifetime.not_after,
             data,
         });

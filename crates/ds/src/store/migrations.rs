@@ -336,6 +336,12 @@ CREATE TABLE member_proof_nonces (
 );
 "#,
     },
+    Migration {
+        summary: "messages.recipient: the one member a targeted message is routed to \
+                  (draft-ietf-mls-targeted-messages); NULL for every member",
+        sqlite: "ALTER TABLE messages ADD COLUMN recipient TEXT;",
+        postgres: "ALTER TABLE messages ADD COLUMN recipient TEXT;",
+    },
 ];
 
 /// The operations the runner needs from an engine, all inside one transaction that the

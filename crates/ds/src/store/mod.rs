@@ -296,6 +296,9 @@ pub struct NewMessage {
     pub data: Vec<u8>,
     /// Its verified member proof, in a group with member proofs.
     pub member_proof: Option<ProofUse>,
+    /// The one member a targeted message is for (draft-ietf-mls-targeted-messages): only it
+    /// and the sender read it from the log. `None`: every member reads it.
+    pub recipient: Option<String>,
 }
 
 /// Outcome of appending a message.
@@ -395,6 +398,8 @@ pub struct LogEntry {
     pub sender: String,
     /// The `MLSMessage`.
     pub data: Vec<u8>,
+    /// The one member a targeted message is for ([`NewMessage::recipient`]).
+    pub recipient: Option<String>,
 }
 
 /// One Welcome in an inbox.

@@ -146,6 +146,7 @@ impl PostgresStore {
                     &m.data,
                     &to_i64(now)?,
                     &true,
+                    &m.recipient,
                 ],
             )
             .await?
@@ -202,7 +203,8 @@ impl MigrationSession for Migrating<'_> {
 /// Appends a proposal or application message in one statement (one round trip, the group
 /// row locked only for its duration): the sequence number is taken from the group row only
 /// if the epoch is the message's and the sender a member. Parameters: group id, epoch,
-/// sender, content type, message, time. No row: refused.
+/// sender, content type, message, time, whether a member proof was accepted (else the group
+/// must have none), recipient. No row: refused.
 ///
 /// The epoch condition is re-checked on the newest row version if a concurrent write held
 /// the row (READ COMMITTED); the membership subquery sees the statement's snapshot, which is
@@ -215,8 +217,8 @@ WITH advanced AS (
       AND ($7 OR NOT EXISTS (SELECT 1 FROM member_proof_keys WHERE group_id = $1))
     RETURNING last_seq
 )
-INSERT INTO messages (group_id, seq, epoch, content_type, sender, data, created_at)
-SELECT $1, last_seq, $2, $4, $3, $5, $6 FROM advanced
+INSERT INTO messages (group_id, seq, epoch, content_type, sender, data, created_at, recipient)
+SELECT $1, last_seq, $2, $4, $3, $5, $6, $8 FROM advanced
 RETURNING seq";
 
 /// Announces a committed log append to every DS node: `pg_notify` in a transaction of its
@@ -264,7 +266,7 @@ async fn is_member_in(
         .is_some())
 }
 
-/// A row of `SELECT seq, epoch, content_type, sender, data FROM messages …` as a log entry.
+/// A row of `SELECT seq, epoch, content_type, sender, data, recipient FROM messages …` as a log entry.
 fn log_entry(r: &tokio_postgres::Row) -> Result<LogEntry, StoreError> {
     Ok(LogEntry {
         seq: to_u64(r.try_get(0)?)?,
@@ -273,6 +275,7 @@ fn log_entry(r: &tokio_postgres::Row) -> Result<LogEntry, StoreError> {
             .map_err(|_| StoreError::Backend("bad content type".into()))?,
         sender: r.try_get(3)?,
         data: r.try_get(4)?,
+        recipient: r.try_get(5)?,
     })
 }
 
@@ -775,6 +778,7 @@ impl Store for PostgresStore {
                         &m.data,
                         &now,
                         &false,
+                        &m.recipient,
                     ],
                 )
                 .await?;
@@ -998,7 +1002,7 @@ impl Store for PostgresStore {
         let client = self.pool.get().await?;
         let rows = client
             .query(
-                "SELECT seq, epoch, content_type, sender, data FROM messages
+                "SELECT seq, epoch, content_type, sender, data, recipient FROM messages
                  WHERE group_id = $1 AND seq > $2 ORDER BY seq LIMIT $3",
                 &[&group_id, &to_i64(after)?, &i64::from(limit)],
             )
@@ -1016,7 +1020,7 @@ impl Store for PostgresStore {
         // The last commit is found by walking the primary key (group_id, seq) backwards.
         let rows = client
             .query(
-                "SELECT seq, epoch, content_type, sender, data FROM messages
+                "SELECT seq, epoch, content_type, sender, data, recipient FROM messages
                  WHERE group_id = $1 AND content_type = 2 AND epoch = $2
                    AND seq > COALESCE((SELECT seq FROM messages
                                        WHERE group_id = $1 AND content_type = 3

@@ -256,7 +256,7 @@ fn append_in(
         .execute(params![gid, seq])?;
     conn.prepare_cached(
         "INSERT INTO messages (group_id, seq, epoch, content_type, sender, data,
-         created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+         created_at, recipient) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
     )?
     .execute(params![
         gid,
@@ -265,7 +265,8 @@ fn append_in(
         i64::from(m.content_type),
         m.sender,
         m.data,
-        to_i64(now)?
+        to_i64(now)?,
+        m.recipient
     ])?;
     Ok(Appended::Accepted { seq: to_u64(seq)? })
 }
@@ -358,7 +359,7 @@ fn is_member_in(conn: &Connection, group_id: &[u8], client_id: &str) -> Result<b
         .is_some())
 }
 
-/// The log entries a `SELECT seq, epoch, content_type, sender, data FROM messages …`
+/// The log entries a `SELECT seq, epoch, content_type, sender, data, recipient FROM messages …`
 /// returns.
 fn log_entries(
     stmt: &mut rusqlite::Statement<'_>,
@@ -371,11 +372,12 @@ fn log_entries(
             r.get::<_, i64>(2)?,
             r.get::<_, String>(3)?,
             r.get::<_, Vec<u8>>(4)?,
+            r.get::<_, Option<String>>(5)?,
         ))
     })?;
     let mut out = Vec::new();
     for row in rows {
-        let (seq, epoch, content_type, sender, data) = row?;
+        let (seq, epoch, content_type, sender, data, recipient) = row?;
         out.push(LogEntry {
             seq: to_u64(seq)?,
             epoch: to_u64(epoch)?,
@@ -383,6 +385,7 @@ fn log_entries(
                 .map_err(|_| StoreError::Backend("bad content type".into()))?,
             sender,
             data,
+            recipient,
         });
     }
     Ok(out)
@@ -1104,7 +1107,7 @@ impl Store for SqliteStore {
         let gid = group_id.to_vec();
         self.read(move |conn| {
             let mut stmt = conn.prepare_cached(
-                "SELECT seq, epoch, content_type, sender, data FROM messages
+                "SELECT seq, epoch, content_type, sender, data, recipient FROM messages
                  WHERE group_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
             )?;
             log_entries(&mut stmt, params![gid, to_i64(after)?, i64::from(limit)])
@@ -1122,7 +1125,7 @@ impl Store for SqliteStore {
         self.read(move |conn| {
             // The last commit is found by walking the primary key (group_id, seq) backwards.
             let mut stmt = conn.prepare_cached(
-                "SELECT seq, epoch, content_type, sender, data FROM messages
+                "SELECT seq, epoch, content_type, sender, data, recipient FROM messages
                  WHERE group_id = ?1 AND content_type = 2 AND epoch = ?2
                    AND seq > COALESCE((SELECT seq FROM messages
                                        WHERE group_id = ?1 AND content_type = 3

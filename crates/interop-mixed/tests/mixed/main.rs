@@ -38,6 +38,7 @@ mod openmls_ext;
 mod openmls_peer;
 mod peer;
 mod safe_hpke;
+mod targeted;
 
 use conclave_core::messages::{Psk, ResumptionPskUsage};
 use peer::{CommitOp, Handshake, Kind, Peer, ProposalOp, Received};

@@ -1,7 +1,7 @@
 //! `conclave-vectors [DIR]`: runs every official MLS test-vector file in DIR (default:
 //! `$MLS_TEST_VECTORS`, else `../shared/test-vectors`), then our own known-answer files
 //! (`kat/` in this crate), against every crypto provider and prints
-//! `<file>: <passed>/<total>` per file, failure details, and `N passed, M failed`.
+//! `<file>: <passed>/<total>` per file (the draft vectors of `DIR/drafts/` too, when present), failure details, and `N passed, M failed`.
 //! Exits non-zero on any failure.
 //!
 //! `conclave-vectors --write-kat` regenerates our known-answer files in `kat/` instead (they
@@ -53,6 +53,20 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    // Vectors of drafts (not RFCs yet) live in `drafts/` beside the official files; a
+    // directory without it runs without them.
+    let drafts_dir = dir.join("drafts");
+    let drafts = if drafts_dir.is_dir() {
+        match run_dir(&drafts_dir, &providers) {
+            Ok(results) => results,
+            Err(e) => {
+                eprintln!("error: draft vectors: {e}");
+                return ExitCode::from(2);
+            }
+        }
+    } else {
+        Vec::new()
+    };
     let own = match run_dir(&kat_dir(), &providers) {
         Ok(results) => results,
         Err(e) => {
@@ -66,6 +80,7 @@ fn main() -> ExitCode {
     let listed = results
         .iter()
         .map(|r| (r, false))
+        .chain(drafts.iter().map(|r| (r, false)))
         .chain(own.iter().map(|r| (r, true)));
     for ((name, outcome), ours) in listed {
         let (p, f) = print_outcome(name, outcome, ours);

@@ -13,6 +13,7 @@ mod messages;
 mod passive_client;
 mod psk_secret;
 mod secret_tree;
+pub mod targeted_messages;
 mod transcript_hashes;
 mod tree_math;
 mod tree_operations;
@@ -35,6 +36,7 @@ pub fn checker_for(file_name: &str) -> Option<Checker> {
         | "passive-client-random.json" => passive_client::check,
         "psk_secret.json" => psk_secret::check,
         "secret-tree.json" => secret_tree::check,
+        targeted_messages::FILE_NAME => targeted_messages::check,
         "transcript-hashes.json" => transcript_hashes::check,
         "tree-math.json" => tree_math::check,
         "welcome.json" => welcome::check,
