@@ -96,7 +96,10 @@ impl AwsLcCipherSuite {
             KemAlgorithm::DhKemP256 => DhGroup::Nist(Curve::P256),
             KemAlgorithm::DhKemP384 => DhGroup::Nist(Curve::P384),
             KemAlgorithm::DhKemP521 => DhGroup::Nist(Curve::P521),
-            KemAlgorithm::DhKemX448 => return None,
+            // X448 is not in aws-lc-rs; nor is seed-based ML-KEM key generation or
+            // derandomized encapsulation, which the post-quantum suites' HPKE needs
+            // (draft-ietf-hpke-pq §3), so those suites are the RustCrypto provider's.
+            _ => return None,
         };
         let sig = match signature {
             SignatureAlgorithm::Ed25519 => SigScheme::Ed25519,

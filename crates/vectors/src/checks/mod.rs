@@ -7,6 +7,7 @@ mod crypto_basics;
 mod deserialization;
 pub mod extensions_safe;
 pub mod extensions_structures;
+pub mod hpke_pq;
 mod key_schedule;
 mod message_protection;
 mod messages;
@@ -27,6 +28,7 @@ pub fn checker_for(file_name: &str) -> Option<Checker> {
         "deserialization.json" => deserialization::check,
         extensions_safe::FILE_NAME => extensions_safe::check,
         extensions_structures::FILE_NAME => extensions_structures::check,
+        hpke_pq::FILE_NAME => hpke_pq::check,
         "key-schedule.json" => key_schedule::check,
         "message-protection.json" => message_protection::check,
         "messages.json" => messages::check,
