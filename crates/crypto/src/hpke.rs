@@ -256,19 +256,25 @@ pub fn generate_key_pair(
     derive_key_pair(cs, &ikm)
 }
 
+/// How many random bytes one `Encap` draws: `Nsk` for DHKEM (the ephemeral key pair is
+/// `DeriveKeyPair(random(Nsk))`, RFC 9180 §4), the encapsulation randomness for the
+/// post-quantum KEMs (see the `pq` module). Callers that pre-draw randomness per
+/// recipient size their pools with it.
+pub fn encap_randomness_len(kem: KemAlgorithm) -> usize {
+    if kem.is_dhkem() {
+        kem.secret_key_len()
+    } else {
+        crate::pq::encap_randomness_len(kem)
+    }
+}
+
 /// Random input for `DeriveKeyPair` (`Nsk` bytes) or, for the post-quantum KEMs, for `Encap`
 /// (its randomness, see the `pq` module).
 fn random_ikm(
     cs: &dyn CipherSuiteProvider,
     rng: &mut dyn CryptoRandom,
 ) -> Result<Secret, CryptoError> {
-    let kem = cs.kem();
-    let len = if kem.is_dhkem() {
-        kem.secret_key_len()
-    } else {
-        crate::pq::encap_randomness_len(kem)
-    };
-    let mut ikm = Zeroizing::new(vec![0u8; len]);
+    let mut ikm = Zeroizing::new(vec![0u8; encap_randomness_len(cs.kem())]);
     rng.fill(&mut ikm)?;
     Ok(Secret::new(core::mem::take(&mut *ikm)))
 }
