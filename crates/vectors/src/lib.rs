@@ -38,7 +38,7 @@ pub fn kat_dir() -> PathBuf {
 pub type KatGenerator = fn() -> Result<serde_json::Value, String>;
 
 /// Our own known-answer files: each name with the generator of its contents.
-pub const KAT_FILES: [(&str, KatGenerator); 2] = [
+pub const KAT_FILES: [(&str, KatGenerator); 3] = [
     (
         checks::extensions_safe::FILE_NAME,
         checks::extensions_safe::generate,
@@ -47,6 +47,7 @@ pub const KAT_FILES: [(&str, KatGenerator); 2] = [
         checks::extensions_structures::FILE_NAME,
         checks::extensions_structures::generate,
     ),
+    (checks::pq_suites::FILE_NAME, checks::pq_suites::generate),
 ];
 
 /// Regenerates our known-answer files into `dir` (normally [`kat_dir`]); returns the files
