@@ -276,6 +276,23 @@ impl PqCipherSuite {
     }
 }
 
+/// A cipher suite as configuration spells it: a number (decimal or `0x` hexadecimal), or
+/// the draft-ietf-mls-pq-ciphersuites §3 name of a post-quantum suite Conclave implements
+/// (case-insensitive), which gives the `draft` profile's value.
+pub fn parse_cipher_suite(text: &str) -> Option<CipherSuite> {
+    let text = text.trim();
+    if let Some(hex) = text.strip_prefix("0x").or_else(|| text.strip_prefix("0X")) {
+        return u16::from_str_radix(hex, 16).ok().map(CipherSuite);
+    }
+    if let Ok(value) = text.parse::<u16>() {
+        return Some(CipherSuite(value));
+    }
+    PqCipherSuite::ALL
+        .into_iter()
+        .find(|suite| suite.name().eq_ignore_ascii_case(text))
+        .and_then(|suite| CodepointProfile::Draft.pq_cipher_suite(suite))
+}
+
 /// MLSpp's provisional number for a suite (its `CipherSuite::ID`, used by the partial-MLS
 /// vectors): 8, 9 and 10 for TBD2, TBD4 and TBD5.
 pub fn mlspp_pq_cipher_suite(suite: PqCipherSuite) -> Option<CipherSuite> {
@@ -705,6 +722,24 @@ mod tests {
                 assert_eq!(pq_cipher_suite_of(value), None);
             }
         }
+    }
+
+    #[test]
+    fn cipher_suites_parse_from_numbers_and_draft_names() {
+        assert_eq!(parse_cipher_suite("1"), Some(CipherSuite(1)));
+        assert_eq!(parse_cipher_suite("0xF0A5"), Some(CipherSuite(0xF0A5)));
+        assert_eq!(parse_cipher_suite("61600"), Some(CipherSuite(0xF0A0)));
+        assert_eq!(
+            parse_cipher_suite("mls_128_mlkem768x25519_aes128gcm_sha256_ed25519"),
+            Some(CipherSuite::MLS_128_MLKEM768X25519_AES128GCM_SHA256_ED25519)
+        );
+        // Not implemented yet, so no value.
+        assert_eq!(
+            parse_cipher_suite("MLS_256_MLKEM1024_AES256GCM_SHA384_MLDSA87"),
+            None
+        );
+        assert_eq!(parse_cipher_suite("suite one"), None);
+        assert_eq!(parse_cipher_suite("0x10000"), None);
     }
 
     #[test]
