@@ -11,7 +11,10 @@ use time::OffsetDateTime;
 use crate::{AsError, identity_uri};
 
 /// The rcgen algorithm of a suite's signature scheme. Ed448 and P-521 are not offered by
-/// rcgen without its own crypto backend, so the AS runs on suites 1, 2, 3 and 7.
+/// rcgen without its own crypto backend, so the AS runs on suites 1, 2, 3 and 7 and on the
+/// post-quantum suites that sign with Ed25519 or ECDSA (draft-ietf-mls-pq-ciphersuites
+/// TBD1–TBD8). ML-DSA certificates (TBD9–TBD11) wait for ML-DSA signatures in the providers
+/// and an rcgen algorithm for them.
 fn rcgen_algorithm(
     scheme: SignatureAlgorithm,
 ) -> Result<&'static rcgen::SignatureAlgorithm, AsError> {

@@ -20,7 +20,6 @@ use crate::{
 };
 
 const STACK: Impl = Impl::Conclave;
-const SUITE: CipherSuite = CipherSuite(1);
 
 /// The operating system's random source (the peers draw from it too).
 use conclave_crypto_awslc::SystemRandom as OsRng;
@@ -101,7 +100,8 @@ pub(crate) fn run(cfg: &RunConfig, progress: &Progress) -> Result<StackRun, Benc
         identity: Arc::new(BasicIdentityProvider),
         psks: Arc::new(()),
     };
-    let cs = env.suite(SUITE).map_err(fail("cipher suite"))?;
+    let suite = CipherSuite(cfg.suite);
+    let cs = env.suite(suite).map_err(fail("cipher suite"))?;
     let mut rng = OsRng;
     let now = unix_now();
     let n = cfg.n;
@@ -119,7 +119,7 @@ pub(crate) fn run(cfg: &RunConfig, progress: &Progress) -> Result<StackRun, Benc
         .map_err(fail("signature key"))?;
         let bundle = KeyPackageBundle::generate(
             &MemberParams::new(env.clone(), signer.clone()),
-            SUITE,
+            suite,
             now,
             rng,
         )
@@ -141,6 +141,7 @@ pub(crate) fn run(cfg: &RunConfig, progress: &Progress) -> Result<StackRun, Benc
     )
     .map_err(fail("signature key"))?;
     let (bob_id, bob_kp, bob_bytes) = member("member-1".into(), &mut rng)?;
+    out.push(Op::KeyPackageSize, bob_bytes.len() as f64);
     let mut kp_bytes = Vec::with_capacity(n - 1);
     kp_bytes.push(bob_bytes);
     for i in 2..n {
@@ -156,7 +157,7 @@ pub(crate) fn run(cfg: &RunConfig, progress: &Progress) -> Result<StackRun, Benc
     for r in 0..add_reps {
         let mut alice = Group::create(
             MemberParams::new(env.clone(), alice_id.clone()),
-            NewGroup::new(SUITE, format!("conclave-bench-{r}").into_bytes()),
+            NewGroup::new(suite, format!("conclave-bench-{r}").into_bytes()),
             now,
             &mut rng,
         )

@@ -143,11 +143,13 @@ pub enum Op {
     CommitSize,
     /// The serialized state of one member.
     GroupStateSize,
+    /// One KeyPackage (MLSMessage).
+    KeyPackageSize,
 }
 
 impl Op {
     /// All operations, in table order.
-    pub const ALL: [Op; 11] = [
+    pub const ALL: [Op; 12] = [
         Op::AddCommitCreate,
         Op::WelcomeJoin,
         Op::UpdateCommitCreate,
@@ -159,6 +161,7 @@ impl Op {
         Op::WelcomeSize,
         Op::CommitSize,
         Op::GroupStateSize,
+        Op::KeyPackageSize,
     ];
 
     /// The name in the JSON output and the table.
@@ -175,6 +178,7 @@ impl Op {
             Op::WelcomeSize => "welcome_size",
             Op::CommitSize => "commit_size",
             Op::GroupStateSize => "group_state_size",
+            Op::KeyPackageSize => "key_package_size",
         }
     }
 
@@ -183,7 +187,7 @@ impl Op {
         match self {
             Op::App100BRoundtrip => "msg/s",
             Op::App1MiBRoundtrip => "MB/s",
-            Op::WelcomeSize | Op::CommitSize | Op::GroupStateSize => "bytes",
+            Op::WelcomeSize | Op::CommitSize | Op::GroupStateSize | Op::KeyPackageSize => "bytes",
             _ => "ms",
         }
     }
@@ -265,6 +269,10 @@ pub struct RunConfig {
     pub reps: RepPolicy,
     /// Print progress on stderr.
     pub progress: bool,
+    /// The cipher suite (Conclave's value). mls-rs and OpenMLS run suite 1 only: neither
+    /// carries the post-quantum suites under values and key derivation Conclave shares
+    /// (see `conclave_core::codepoints`).
+    pub suite: u16,
 }
 
 /// Values that two members of one stack computed independently and that must be equal.
@@ -367,6 +375,13 @@ pub fn run_stack(stack: Impl, cfg: &RunConfig) -> Result<StackRun, BenchError> {
             cfg.n
         )));
     }
+    if cfg.suite != 1 && stack != Impl::Conclave {
+        return Err(BenchError::Config(format!(
+            "{} runs suite 1 only (asked for {:#06x})",
+            stack.name(),
+            cfg.suite
+        )));
+    }
     let progress = Progress::new(cfg, stack);
     match stack {
         Impl::Conclave => conclave::run(cfg, &progress),
@@ -387,6 +402,7 @@ pub fn records(stack: Impl, cfg: &RunConfig, run: &StackRun) -> Vec<Record> {
                 median: m,
                 unit: op.unit().to_owned(),
                 provider: cfg.provider.name().to_owned(),
+                cipher_suite: cfg.suite,
             })
         })
         .collect()

@@ -4,8 +4,13 @@
 //! ```text
 //! conclave-bench [--provider rustcrypto|fastest] [--sizes 2,10,100,1000,10000]
 //!                [--threads 1] [--json FILE] [--quick] [--reps K]
-//!                [--impls conclave,mls-rs,openmls] [--quiet]
+//!                [--impls conclave,mls-rs,openmls] [--quiet] [--suites [LIST]]
 //! ```
+//!
+//! `--suites` runs the post-quantum suites (draft-ietf-mls-pq-ciphersuites; all Conclave
+//! implements, or a comma-separated list of numbers or draft names), Conclave only (no peer
+//! carries them under shared values), at N = 2, 100, 1000 unless `--sizes` says otherwise,
+//! one table per suite with the KeyPackage, Welcome and commit sizes.
 
 use std::time::Instant;
 
@@ -22,10 +27,12 @@ struct Args {
     reps: RepPolicy,
     impls: Vec<Impl>,
     progress: bool,
+    /// Cipher suites; `[1]` unless `--suites`.
+    suites: Vec<u16>,
 }
 
 const USAGE: &str = "usage: conclave-bench [--provider rustcrypto|fastest] [--sizes 2,10,100,1000,10000] \
-[--threads N] [--json FILE] [--quick] [--reps K] [--impls conclave,mls-rs,openmls] [--quiet]";
+[--threads N] [--json FILE] [--quick] [--reps K] [--impls conclave,mls-rs,openmls] [--quiet] [--suites [all|0xF0A0,...]]";
 
 fn parse_args() -> anyhow::Result<Args> {
     let mut args = Args {
@@ -36,8 +43,10 @@ fn parse_args() -> anyhow::Result<Args> {
         reps: RepPolicy::default(),
         impls: Impl::ALL.to_vec(),
         progress: true,
+        suites: vec![1],
     };
-    let mut it = std::env::args().skip(1);
+    let mut it = std::env::args().skip(1).peekable();
+    let mut pq = false;
     while let Some(arg) = it.next() {
         let mut value = || {
             it.next()
@@ -70,12 +79,39 @@ fn parse_args() -> anyhow::Result<Args> {
                     .collect::<anyhow::Result<_>>()?;
             }
             "--quiet" => args.progress = false,
+            "--suites" => {
+                pq = true;
+                let list = match it.peek() {
+                    Some(next) if !next.starts_with("--") => it.next(),
+                    _ => None,
+                };
+                args.suites = match list.as_deref() {
+                    None | Some("all") => conclave_crypto::CipherSuite::PQ
+                        .iter()
+                        .map(|s| s.0)
+                        .collect(),
+                    Some(list) => list
+                        .split(',')
+                        .map(|s| {
+                            conclave_core::codepoints::parse_cipher_suite(s)
+                                .map(|suite| suite.0)
+                                .with_context(|| format!("unknown cipher suite {s:?}"))
+                        })
+                        .collect::<anyhow::Result<_>>()?,
+                };
+            }
             "-h" | "--help" => {
                 println!("{USAGE}");
                 std::process::exit(0);
             }
             other => bail!("unknown argument {other:?}\n{USAGE}"),
         }
+    }
+    if pq {
+        args.impls = vec![Impl::Conclave];
+    }
+    if args.sizes.is_empty() && pq {
+        args.sizes = vec![2, 100, 1000];
     }
     if args.sizes.is_empty() {
         args.sizes = if args.reps.quick {
@@ -93,6 +129,15 @@ fn parse_args() -> anyhow::Result<Args> {
     Ok(args)
 }
 
+/// A suite's name for the table header.
+fn suite_name(suite: u16) -> String {
+    if suite == 1 {
+        return "MLS_128_DHKEMX25519_AES128GCM_SHA256_Ed25519".to_owned();
+    }
+    conclave_core::codepoints::pq_cipher_suite_of(conclave_crypto::CipherSuite(suite))
+        .map_or_else(|| "unknown".to_owned(), |s| s.name().to_owned())
+}
+
 fn main() -> anyhow::Result<()> {
     let args = parse_args()?;
     // All three stacks parallelise with rayon's global pool (Conclave: the per-recipient HPKE
@@ -102,62 +147,68 @@ fn main() -> anyhow::Result<()> {
         .build_global()
         .context("rayon thread pool")?;
     let started = Instant::now();
-    let mut all = Vec::new();
-    let mut reps_lines = Vec::new();
-    for &n in &args.sizes {
-        let cfg = RunConfig {
-            n,
-            provider: args.provider,
-            reps: args.reps,
-            progress: args.progress,
-        };
-        reps_lines.push(format!(
-            "N={n}: add {}, join {}, other ops {} (app batches of 100 × 100 B / 2 × 1 MiB)",
-            args.reps.reps(n, RepKind::Add),
-            args.reps.reps(n, RepKind::Join),
-            args.reps.reps(n, RepKind::Other),
-        ));
-        for &stack in &args.impls {
-            let t = Instant::now();
-            let run = conclave_bench::run_stack(stack, &cfg)
-                .with_context(|| format!("{} at N={n}", stack.name()))?;
-            if args.progress {
-                eprintln!(
-                    "[{} N={n} {}] done in {:.1} s ({} agreement checks passed)",
-                    args.provider.name(),
-                    stack.name(),
-                    t.elapsed().as_secs_f64(),
-                    run.checks.len()
-                );
+    let mut everything = Vec::new();
+    for &suite in &args.suites {
+        let mut all = Vec::new();
+        let mut reps_lines = Vec::new();
+        for &n in &args.sizes {
+            let cfg = RunConfig {
+                n,
+                provider: args.provider,
+                reps: args.reps,
+                progress: args.progress,
+                suite,
+            };
+            reps_lines.push(format!(
+                "N={n}: add {}, join {}, other ops {} (app batches of 100 × 100 B / 2 × 1 MiB)",
+                args.reps.reps(n, RepKind::Add),
+                args.reps.reps(n, RepKind::Join),
+                args.reps.reps(n, RepKind::Other),
+            ));
+            for &stack in &args.impls {
+                let t = Instant::now();
+                let run = conclave_bench::run_stack(stack, &cfg)
+                    .with_context(|| format!("{} at N={n}, suite {suite:#06x}", stack.name()))?;
+                if args.progress {
+                    eprintln!(
+                        "[{} N={n} {} suite {suite:#06x}] done in {:.1} s ({} agreement checks passed)",
+                        args.provider.name(),
+                        stack.name(),
+                        t.elapsed().as_secs_f64(),
+                        run.checks.len()
+                    );
+                }
+                all.extend(records(stack, &cfg, &run));
             }
-            all.extend(records(stack, &cfg, &run));
         }
+        println!(
+            "conclave-bench: suite {suite:#06x} ({}), provider mode `{}`, {} thread(s), {:.0} s so far",
+            suite_name(suite),
+            args.provider.name(),
+            args.threads,
+            started.elapsed().as_secs_f64()
+        );
+        for stack in &args.impls {
+            println!("  {}: {}", stack.name(), args.provider.backend(*stack));
+        }
+        println!("medians over repetitions:");
+        for line in &reps_lines {
+            println!("  {line}");
+        }
+        println!(
+            "ratio = peer / conclave: for {} and bytes > 1 means Conclave is faster/smaller; \
+             for {} and {} < 1 means Conclave is faster",
+            Op::AddCommitCreate.unit(),
+            Op::App100BRoundtrip.unit(),
+            Op::App1MiBRoundtrip.unit()
+        );
+        println!();
+        print!("{}", render_table(&all));
+        println!();
+        everything.extend(all);
     }
-    println!(
-        "conclave-bench: suite 1 (X25519/AES-128-GCM/SHA-256/Ed25519), provider mode `{}`, \
-         {} thread(s), {:.0} s",
-        args.provider.name(),
-        args.threads,
-        started.elapsed().as_secs_f64()
-    );
-    for stack in &args.impls {
-        println!("  {}: {}", stack.name(), args.provider.backend(*stack));
-    }
-    println!("medians over repetitions:");
-    for line in &reps_lines {
-        println!("  {line}");
-    }
-    println!(
-        "ratio = peer / conclave: for {} and bytes > 1 means Conclave is faster/smaller; \
-         for {} and {} < 1 means Conclave is faster",
-        Op::AddCommitCreate.unit(),
-        Op::App100BRoundtrip.unit(),
-        Op::App1MiBRoundtrip.unit()
-    );
-    println!();
-    print!("{}", render_table(&all));
     if let Some(path) = &args.json {
-        let json = serde_json::to_string_pretty(&all).context("JSON")?;
+        let json = serde_json::to_string_pretty(&everything).context("JSON")?;
         std::fs::write(path, json).with_context(|| format!("writing {path}"))?;
     }
     Ok(())

@@ -20,6 +20,8 @@ pub struct Record {
     pub unit: String,
     /// The provider mode (`rustcrypto` or `fastest`).
     pub provider: String,
+    /// The cipher suite (1, or a post-quantum suite under Conclave's value).
+    pub cipher_suite: u16,
 }
 
 /// The median of `values` (mean of the two middle ones for an even count); `None` when

@@ -25,6 +25,7 @@ fn config(n: usize, provider: ProviderMode) -> RunConfig {
             quick: false,
         },
         progress: false,
+        suite: 1,
     }
 }
 
@@ -60,7 +61,18 @@ fn assert_shape(value: &Value) {
         let object = item.as_object().expect("object");
         let mut keys: Vec<&str> = object.keys().map(String::as_str).collect();
         keys.sort_unstable();
-        assert_eq!(keys, ["impl", "median", "n", "op", "provider", "unit"]);
+        assert_eq!(
+            keys,
+            [
+                "cipher_suite",
+                "impl",
+                "median",
+                "n",
+                "op",
+                "provider",
+                "unit"
+            ]
+        );
         let imp = object["impl"].as_str().unwrap();
         assert!(Impl::parse(imp).is_some(), "impl {imp}");
         let op = object["op"].as_str().unwrap();
@@ -86,7 +98,12 @@ fn every_op_every_stack_small_groups() {
             assert_agreement(stack, n, &run);
             let recs = records(stack, &cfg, &run);
             let ops: Vec<&str> = recs.iter().map(|r| r.op.as_str()).collect();
-            let expected: Vec<&str> = Op::ALL.iter().map(|o| o.name()).collect();
+            // The peers' KeyPackage sizes are not measured yet.
+            let expected: Vec<&str> = Op::ALL
+                .iter()
+                .filter(|o| stack == Impl::Conclave || **o != Op::KeyPackageSize)
+                .map(|o| o.name())
+                .collect();
             assert_eq!(ops, expected, "{} N={n}", stack.name());
             all.extend(recs);
         }
@@ -104,6 +121,28 @@ fn every_op_every_stack_small_groups() {
     assert_shape(&serde_json::to_value(&all).unwrap());
     let table = render_table(&all);
     assert_eq!(table.lines().count(), 2 + 2 * Op::ALL.len());
+}
+
+/// `--suites`: Conclave on a post-quantum suite (ML-KEM-768, Ed25519), with its sizes; the
+/// peers refuse any suite but 1.
+#[test]
+fn conclave_runs_a_post_quantum_suite_and_the_peers_refuse_it() {
+    let cfg = RunConfig {
+        suite: conclave_crypto::CipherSuite::MLS_128_MLKEM768_AES256GCM_SHA384_ED25519.0,
+        ..config(2, ProviderMode::Fastest)
+    };
+    let run = run_stack(Impl::Conclave, &cfg).unwrap_or_else(|e| panic!("{e}"));
+    assert_agreement(Impl::Conclave, 2, &run);
+    let recs = records(Impl::Conclave, &cfg, &run);
+    let size = |op: Op| recs.iter().find(|r| r.op == op.name()).unwrap().median;
+    // An ML-KEM-768 encapsulation key (1184 bytes) is in the KeyPackage twice (init key and
+    // leaf encryption key); a Welcome carries at least one 1088-byte ciphertext.
+    assert!(size(Op::KeyPackageSize) > 2.0 * 1184.0);
+    assert!(size(Op::WelcomeSize) > 1088.0);
+    assert!(recs.iter().all(|r| r.cipher_suite == cfg.suite));
+    for peer in [Impl::MlsRs, Impl::OpenMls] {
+        assert!(run_stack(peer, &cfg).is_err(), "{}", peer.name());
+    }
 }
 
 #[test]
@@ -138,7 +177,8 @@ fn binary_writes_json_in_fastest_mode() {
     let value: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
     assert_shape(&value);
     let array = value.as_array().unwrap();
-    assert_eq!(array.len(), 3 * Op::ALL.len());
+    // Every op on every stack, but the KeyPackage size on Conclave only.
+    assert_eq!(array.len(), 3 * Op::ALL.len() - 2);
     assert!(
         array
             .iter()

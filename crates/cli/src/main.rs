@@ -72,6 +72,12 @@ enum Command {
         /// Lifetime of the certificates the AS issues, seconds.
         #[arg(long, default_value_t = 86_400)]
         certificate_lifetime: u64,
+        /// Cipher suite of the devnet (its AS root, so every client that enrols): a number
+        /// (1, 2, 3, 7, or a post-quantum suite such as 0xF0A0) or a post-quantum suite's
+        /// draft name, e.g. MLS_128_MLKEM768X25519_AES128GCM_SHA256_Ed25519. Used when the
+        /// devnet's databases are created.
+        #[arg(long, default_value = "1", value_parser = parse_suite)]
+        cipher_suite: u16,
     },
     /// Create this profile: enrol with the AS, register with the DS, publish KeyPackages.
     Register {
@@ -304,7 +310,18 @@ async fn run(cli: &Cli, out: &Output) -> anyhow::Result<()> {
             data,
             port,
             certificate_lifetime,
-        } => devnet(cli, out, data.clone(), *port, *certificate_lifetime).await,
+            cipher_suite,
+        } => {
+            devnet(
+                cli,
+                out,
+                data.clone(),
+                *port,
+                *certificate_lifetime,
+                *cipher_suite,
+            )
+            .await
+        }
         Command::Register { name, token } => register(cli, out, name, token.as_deref()).await,
         Command::Group(g) => group(cli, out, g).await,
         Command::Send {
@@ -440,17 +457,26 @@ fn base64_decode(text: &str) -> anyhow::Result<Vec<u8>> {
     Ok(out)
 }
 
+/// `--cipher-suite`: a number or a post-quantum suite's draft name.
+fn parse_suite(text: &str) -> Result<u16, String> {
+    conclave_core::codepoints::parse_cipher_suite(text)
+        .map(|suite| suite.0)
+        .ok_or_else(|| format!("unknown cipher suite {text:?}: give a number or a draft name"))
+}
+
 async fn devnet(
     cli: &Cli,
     out: &Output,
     data: Option<PathBuf>,
     port: u16,
     certificate_lifetime: u64,
+    cipher_suite: u16,
 ) -> anyhow::Result<()> {
     let dir = data.unwrap_or_else(|| cli.devnet_dir());
     let devnet = Devnet::start(&DevnetOptions {
         port,
         certificate_lifetime,
+        cipher_suite,
         ..DevnetOptions::new(&dir)
     })
     .await?;

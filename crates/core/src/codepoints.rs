@@ -13,6 +13,34 @@
 //! | `openmls-0.9` | targeted messages in the -01 format (the others: the -02 editor's copy); component base label "Application" (-07/-08 text); last resort as extension 0x000A (the -04 design); no wire-format extensions; AppDataUpdates move `app_data_dictionary` to the end of the GroupContext extensions and start from the prior GroupContext's dictionary; a commit lists GroupContextExtensions before AppDataUpdates; bytes may follow the SafeAAD; no AppEphemeral in external commits, no draft proposals from external senders |
 //! | `mls-rs` | SelfRemove at 0xF003 (mls-rs's `self_remove_proposal` feature); last resort as extension 0x000A |
 //!
+//! # Post-quantum cipher suites (draft-ietf-mls-pq-ciphersuites, all codepoints TBD)
+//!
+//! [`PqCipherSuite`] names the draft's eleven suites; [`CodepointProfile::pq_cipher_suite`]
+//! gives the value a profile sends, [`mlspp_pq_cipher_suite`] MLSpp's provisional numbers
+//! (the partial-MLS vectors use them) and [`openmls_pq_cipher_suite`] OpenMLS 0.9.2's. The
+//! crypto crate's `CipherSuite::algorithms` decodes Conclave's and MLSpp's values (it cannot
+//! depend on this crate; a test here checks that the two agree).
+//!
+//! | Suite | `draft` (Conclave, private use) | MLSpp | OpenMLS 0.9.2 (`openmls-0.9` profile) | mls-rs |
+//! |---|---|---|---|---|
+//! | TBD1 MLKEM768X25519 AES128GCM SHA256 Ed25519 | 0xF0A0 | — | 0x004F (not used, see below) | — |
+//! | TBD2 MLKEM768X25519 AES256GCM SHA384 Ed25519 | 0xF0A1 | 0x0008 | 0x004E (not used) | — |
+//! | TBD3 MLKEM768P256 AES128GCM SHA256 P256 | 0xF0A2 | — | — | — |
+//! | TBD4 MLKEM768P256 AES256GCM SHA384 P256 | 0xF0A3 | 0x0009 | — | — |
+//! | TBD5 MLKEM1024P384 AES256GCM SHA384 P384 | 0xF0A4 | 0x000A | — | — |
+//! | TBD6 MLKEM768 AES256GCM SHA384 Ed25519 | 0xF0A5 | — | 0xF042 (not used) | — |
+//! | TBD7 MLKEM768 AES256GCM SHA384 P256 | 0xF0A6 | — | 0x0050 (not used) | — |
+//! | TBD8 MLKEM1024 AES256GCM SHA384 P384 | 0xF0A7 | — | 0x0042 (not used) | — |
+//! | TBD9 MLKEM768X25519 CHACHA20POLY1305 SHA384 MLDSA44 | (0xF0A8 reserved) | — | 0x0052 | — |
+//! | TBD10 MLKEM768 AES256GCM SHA384 MLDSA65 | (0xF0A9 reserved) | — | 0x0051 | — |
+//! | TBD11 MLKEM1024 AES256GCM SHA384 MLDSA87 | (0xF0AA reserved) | — | 0x0907 | — |
+//!
+//! The `openmls-0.9` and `mls-rs` profiles send no post-quantum suite yet: OpenMLS 0.9.2
+//! (hpke-rs 0.7) derives HPKE key pairs as plain `SHAKE256(ikm)` rather than
+//! draft-ietf-hpke-pq's labelled derivation and runs X-Wing under KEM id 0x004D, so its
+//! tree keys would differ from ours; mls-rs's private suites (0xFDEA, 0xFDEB, 0xFE4C) are
+//! other configurations. The ML-DSA suites wait for ML-DSA signatures.
+//!
 //! Decoding is profile-free: a proposal type any profile uses decodes to its structure
 //! ([`decodable_proposal_kind`]); whether the group accepts it under that codepoint is the
 //! group's check ([`CodepointProfile::proposal_kind`]).
@@ -39,6 +67,7 @@
 //!   different registries, no clash.
 
 use conclave_codec::{Decode, Encode};
+use conclave_crypto::CipherSuite;
 
 use crate::messages::{
     ComponentId, CredentialType, ExtensionProposalKind, ExtensionType, ProposalType, WireFormat,
@@ -199,6 +228,151 @@ pub const SEMI_PRIVATE_MESSAGE_WIRE_FORMAT: WireFormat = WireFormat(0xF0C5);
 /// components, not an extension, so the value is `kp_context`'s alone here.
 pub const KP_CONTEXT_EXTENSION: ExtensionType = ExtensionType(0x000B);
 
+// ---- draft-ietf-mls-pq-ciphersuites §3: cipher suites (all TBD) ---------------------------
+
+/// A cipher suite of draft-ietf-mls-pq-ciphersuites §3, by its TBD number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PqCipherSuite {
+    /// TBD1 `MLS_128_MLKEM768X25519_AES128GCM_SHA256_Ed25519`.
+    MlKem768X25519Aes128Sha256Ed25519,
+    /// TBD2 `MLS_128_MLKEM768X25519_AES256GCM_SHA384_Ed25519`.
+    MlKem768X25519Aes256Sha384Ed25519,
+    /// TBD3 `MLS_128_MLKEM768P256_AES128GCM_SHA256_P256`.
+    MlKem768P256Aes128Sha256P256,
+    /// TBD4 `MLS_128_MLKEM768P256_AES256GCM_SHA384_P256`.
+    MlKem768P256Aes256Sha384P256,
+    /// TBD5 `MLS_192_MLKEM1024P384_AES256GCM_SHA384_P384`.
+    MlKem1024P384Aes256Sha384P384,
+    /// TBD6 `MLS_128_MLKEM768_AES256GCM_SHA384_Ed25519`.
+    MlKem768Aes256Sha384Ed25519,
+    /// TBD7 `MLS_128_MLKEM768_AES256GCM_SHA384_P256`.
+    MlKem768Aes256Sha384P256,
+    /// TBD8 `MLS_192_MLKEM1024_AES256GCM_SHA384_P384`.
+    MlKem1024Aes256Sha384P384,
+    /// TBD9 `MLS_128_MLKEM768X25519_CHACHA20POLY1305_SHA384_MLDSA44` (not implemented).
+    MlKem768X25519ChaChaSha384MlDsa44,
+    /// TBD10 `MLS_192_MLKEM768_AES256GCM_SHA384_MLDSA65` (not implemented).
+    MlKem768Aes256Sha384MlDsa65,
+    /// TBD11 `MLS_256_MLKEM1024_AES256GCM_SHA384_MLDSA87` (not implemented).
+    MlKem1024Aes256Sha384MlDsa87,
+}
+
+impl PqCipherSuite {
+    /// The eleven suites in draft order (TBD1–TBD11).
+    pub const ALL: [Self; 11] = [
+        Self::MlKem768X25519Aes128Sha256Ed25519,
+        Self::MlKem768X25519Aes256Sha384Ed25519,
+        Self::MlKem768P256Aes128Sha256P256,
+        Self::MlKem768P256Aes256Sha384P256,
+        Self::MlKem1024P384Aes256Sha384P384,
+        Self::MlKem768Aes256Sha384Ed25519,
+        Self::MlKem768Aes256Sha384P256,
+        Self::MlKem1024Aes256Sha384P384,
+        Self::MlKem768X25519ChaChaSha384MlDsa44,
+        Self::MlKem768Aes256Sha384MlDsa65,
+        Self::MlKem1024Aes256Sha384MlDsa87,
+    ];
+
+    /// The draft's name of the suite.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::MlKem768X25519Aes128Sha256Ed25519 => {
+                "MLS_128_MLKEM768X25519_AES128GCM_SHA256_Ed25519"
+            }
+            Self::MlKem768X25519Aes256Sha384Ed25519 => {
+                "MLS_128_MLKEM768X25519_AES256GCM_SHA384_Ed25519"
+            }
+            Self::MlKem768P256Aes128Sha256P256 => "MLS_128_MLKEM768P256_AES128GCM_SHA256_P256",
+            Self::MlKem768P256Aes256Sha384P256 => "MLS_128_MLKEM768P256_AES256GCM_SHA384_P256",
+            Self::MlKem1024P384Aes256Sha384P384 => "MLS_192_MLKEM1024P384_AES256GCM_SHA384_P384",
+            Self::MlKem768Aes256Sha384Ed25519 => "MLS_128_MLKEM768_AES256GCM_SHA384_Ed25519",
+            Self::MlKem768Aes256Sha384P256 => "MLS_128_MLKEM768_AES256GCM_SHA384_P256",
+            Self::MlKem1024Aes256Sha384P384 => "MLS_192_MLKEM1024_AES256GCM_SHA384_P384",
+            Self::MlKem768X25519ChaChaSha384MlDsa44 => {
+                "MLS_128_MLKEM768X25519_CHACHA20POLY1305_SHA384_MLDSA44"
+            }
+            Self::MlKem768Aes256Sha384MlDsa65 => "MLS_192_MLKEM768_AES256GCM_SHA384_MLDSA65",
+            Self::MlKem1024Aes256Sha384MlDsa87 => "MLS_256_MLKEM1024_AES256GCM_SHA384_MLDSA87",
+        }
+    }
+
+    /// Conclave's private-use value (RFC 9420 §17.1: 0xF000–0xFFFF), 0xF0A0 + (TBD − 1),
+    /// whether implemented or not.
+    pub fn conclave_value(self) -> CipherSuite {
+        let position = Self::ALL
+            .iter()
+            .position(|s| *s == self)
+            .unwrap_or_default();
+        CipherSuite(0xF0A0_u16.saturating_add(u16::try_from(position).unwrap_or_default()))
+    }
+
+    /// Whether Conclave implements the suite (the ML-DSA ones not yet).
+    pub fn is_implemented(self) -> bool {
+        !matches!(
+            self,
+            Self::MlKem768X25519ChaChaSha384MlDsa44
+                | Self::MlKem768Aes256Sha384MlDsa65
+                | Self::MlKem1024Aes256Sha384MlDsa87
+        )
+    }
+}
+
+/// A cipher suite as configuration spells it: a number (decimal or `0x` hexadecimal), or
+/// the draft-ietf-mls-pq-ciphersuites §3 name of a post-quantum suite Conclave implements
+/// (case-insensitive), which gives the `draft` profile's value.
+pub fn parse_cipher_suite(text: &str) -> Option<CipherSuite> {
+    let text = text.trim();
+    if let Some(hex) = text.strip_prefix("0x").or_else(|| text.strip_prefix("0X")) {
+        return u16::from_str_radix(hex, 16).ok().map(CipherSuite);
+    }
+    if let Ok(value) = text.parse::<u16>() {
+        return Some(CipherSuite(value));
+    }
+    PqCipherSuite::ALL
+        .into_iter()
+        .find(|suite| suite.name().eq_ignore_ascii_case(text))
+        .and_then(|suite| CodepointProfile::Draft.pq_cipher_suite(suite))
+}
+
+/// MLSpp's provisional number for a suite (its `CipherSuite::ID`, used by the partial-MLS
+/// vectors): 8, 9 and 10 for TBD2, TBD4 and TBD5.
+pub fn mlspp_pq_cipher_suite(suite: PqCipherSuite) -> Option<CipherSuite> {
+    match suite {
+        PqCipherSuite::MlKem768X25519Aes256Sha384Ed25519 => Some(CipherSuite(0x0008)),
+        PqCipherSuite::MlKem768P256Aes256Sha384P256 => Some(CipherSuite(0x0009)),
+        PqCipherSuite::MlKem1024P384Aes256Sha384P384 => Some(CipherSuite(0x000A)),
+        _ => None,
+    }
+}
+
+/// OpenMLS 0.9.2's provisional value for a suite (`openmls_traits` 0.6, feature
+/// `draft-ietf-mls-pq-ciphersuites`); recorded, not sent (see the module documentation).
+pub fn openmls_pq_cipher_suite(suite: PqCipherSuite) -> Option<CipherSuite> {
+    let value = match suite {
+        PqCipherSuite::MlKem768X25519Aes128Sha256Ed25519 => 0x004F,
+        PqCipherSuite::MlKem768X25519Aes256Sha384Ed25519 => 0x004E,
+        PqCipherSuite::MlKem768Aes256Sha384Ed25519 => 0xF042,
+        PqCipherSuite::MlKem768Aes256Sha384P256 => 0x0050,
+        PqCipherSuite::MlKem1024Aes256Sha384P384 => 0x0042,
+        PqCipherSuite::MlKem768X25519ChaChaSha384MlDsa44 => 0x0052,
+        PqCipherSuite::MlKem768Aes256Sha384MlDsa65 => 0x0051,
+        PqCipherSuite::MlKem1024Aes256Sha384MlDsa87 => 0x0907,
+        PqCipherSuite::MlKem768P256Aes128Sha256P256
+        | PqCipherSuite::MlKem768P256Aes256Sha384P256
+        | PqCipherSuite::MlKem1024P384Aes256Sha384P384 => return None,
+    };
+    Some(CipherSuite(value))
+}
+
+/// The post-quantum suite a cipher suite value names under any numbering Conclave decodes
+/// (its own or MLSpp's).
+pub fn pq_cipher_suite_of(value: CipherSuite) -> Option<PqCipherSuite> {
+    PqCipherSuite::ALL.into_iter().find(|suite| {
+        (suite.is_implemented() && suite.conclave_value() == value)
+            || mlspp_pq_cipher_suite(*suite) == Some(value)
+    })
+}
+
 /// A named remapping of the draft codepoints: which values a group puts on the wire and
 /// accepts. Stored with the group (one byte).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Encode, Decode)]
@@ -275,6 +449,15 @@ impl CodepointProfile {
             Self::OpenMls09 | Self::MlsRs => {
                 LastResortMarker::Extension(LAST_RESORT_KEY_PACKAGE_EXTENSION)
             }
+        }
+    }
+
+    /// The value this profile sends for a post-quantum suite, if it has one
+    /// (draft-ietf-mls-pq-ciphersuites §3; see the module documentation's table).
+    pub fn pq_cipher_suite(self, suite: PqCipherSuite) -> Option<CipherSuite> {
+        match self {
+            Self::Draft => suite.is_implemented().then(|| suite.conclave_value()),
+            Self::OpenMls09 | Self::MlsRs => None,
         }
     }
 
@@ -532,6 +715,83 @@ mod tests {
                 kind != ExtensionProposalKind::AppEphemeral
             );
         }
+    }
+
+    #[test]
+    fn pq_suite_values_decode_to_the_drafts_algorithms_and_clash_with_nothing() {
+        use conclave_crypto::{AeadAlgorithm as A, KdfAlgorithm as H, KemAlgorithm as K};
+        let mut seen = std::collections::HashSet::new();
+        for suite in PqCipherSuite::ALL {
+            let value = suite.conclave_value();
+            assert!((0xF0A0..=0xF0AF).contains(&value.0), "{suite:?}");
+            assert!(seen.insert(value), "{value:?} used twice");
+            // RFC 9420's suites and the private-use values never coincide.
+            assert!(!CipherSuite::ALL.contains(&value));
+            let values = [
+                CodepointProfile::Draft.pq_cipher_suite(suite),
+                mlspp_pq_cipher_suite(suite),
+            ];
+            for value in values.into_iter().flatten() {
+                assert_eq!(pq_cipher_suite_of(value), Some(suite), "{value:?}");
+                let (kem, kdf, aead, _) = value.algorithms().unwrap();
+                // The draft's name spells the KEM, AEAD and hash.
+                let name = suite.name();
+                let kem_name = match kem {
+                    K::MlKem768X25519 => "_MLKEM768X25519_",
+                    K::MlKem768P256 => "_MLKEM768P256_",
+                    K::MlKem1024P384 => "_MLKEM1024P384_",
+                    K::MlKem768 => "_MLKEM768_",
+                    K::MlKem1024 => "_MLKEM1024_",
+                    other => panic!("{other:?}"),
+                };
+                assert!(name.contains(kem_name), "{name}");
+                let aead_name = match aead {
+                    A::Aes128Gcm => "_AES128GCM_",
+                    A::Aes256Gcm => "_AES256GCM_",
+                    A::ChaCha20Poly1305 => "_CHACHA20POLY1305_",
+                };
+                assert!(name.contains(aead_name), "{name}");
+                let hash_name = if kdf == H::HkdfSha256 {
+                    "_SHA256_"
+                } else {
+                    "_SHA384_"
+                };
+                assert!(name.contains(hash_name), "{name}");
+            }
+            assert_eq!(
+                suite.conclave_value().algorithms().is_some(),
+                suite.is_implemented()
+            );
+        }
+        // MLSpp's 8–10 are the suites the partial-MLS vectors name.
+        for value in [8, 9, 10] {
+            assert!(pq_cipher_suite_of(CipherSuite(value)).is_some());
+        }
+        // OpenMLS's values are recorded but no profile sends them yet.
+        for suite in PqCipherSuite::ALL {
+            assert_eq!(CodepointProfile::OpenMls09.pq_cipher_suite(suite), None);
+            if let Some(value) = openmls_pq_cipher_suite(suite) {
+                assert_eq!(pq_cipher_suite_of(value), None);
+            }
+        }
+    }
+
+    #[test]
+    fn cipher_suites_parse_from_numbers_and_draft_names() {
+        assert_eq!(parse_cipher_suite("1"), Some(CipherSuite(1)));
+        assert_eq!(parse_cipher_suite("0xF0A5"), Some(CipherSuite(0xF0A5)));
+        assert_eq!(parse_cipher_suite("61600"), Some(CipherSuite(0xF0A0)));
+        assert_eq!(
+            parse_cipher_suite("mls_128_mlkem768x25519_aes128gcm_sha256_ed25519"),
+            Some(CipherSuite::MLS_128_MLKEM768X25519_AES128GCM_SHA256_ED25519)
+        );
+        // Not implemented yet, so no value.
+        assert_eq!(
+            parse_cipher_suite("MLS_256_MLKEM1024_AES256GCM_SHA384_MLDSA87"),
+            None
+        );
+        assert_eq!(parse_cipher_suite("suite one"), None);
+        assert_eq!(parse_cipher_suite("0x10000"), None);
     }
 
     #[test]

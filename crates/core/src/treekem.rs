@@ -293,7 +293,7 @@ impl GeneratedPath {
         }
         let ciphertexts = crate::parallel::try_map_with_random(
             &jobs,
-            cs.kem().secret_key_len(),
+            conclave_crypto::hpke::encap_randomness_len(cs.kem()),
             rng,
             |(key, path_secret), rng| {
                 labels::encrypt_with_label_prepared(cs, key, &prepared, path_secret.as_bytes(), rng)

@@ -6,6 +6,11 @@
 //! (RFC 8032) or ECDSA (RFC 9420 §5.1.2, DER signatures) signatures. The X448/Ed448 suites
 //! (4 and 6) are not offered: aws-lc does not implement those curves.
 //!
+//! The post-quantum suites of draft-ietf-mls-pq-ciphersuites §3 (TBD1–TBD8: ML-KEM-768/1024
+//! and the X25519/P-256/P-384 hybrids, with Ed25519 or ECDSA) are offered too: aws-lc-rs does
+//! the Diffie-Hellman halves, hashing, AEAD and signatures; ML-KEM itself is RustCrypto's
+//! `ml-kem` (see the `mlkem` module for why).
+//!
 //! The provider is stateless; every key arrives as bytes in the encodings documented on
 //! [`CipherSuiteProvider`]. Key generation draws only from the caller's [`CryptoRandom`], so
 //! generated keys are reproducible under a seeded source (aws-lc's internal ECDSA nonce
@@ -13,6 +18,7 @@
 #![forbid(unsafe_code)]
 
 mod ec;
+mod mlkem;
 mod suite;
 
 use conclave_crypto::{CipherSuite, CipherSuiteProvider, CryptoProvider};
@@ -22,18 +28,29 @@ use conclave_crypto::CryptoRandom;
 
 pub use suite::AwsLcCipherSuite;
 
-/// The aws-lc-rs backend: hands out an [`AwsLcCipherSuite`] for suites 1, 2, 3, 5 and 7.
+/// The aws-lc-rs backend: hands out an [`AwsLcCipherSuite`] for suites 1, 2, 3, 5 and 7 and
+/// the post-quantum suites of draft-ietf-mls-pq-ciphersuites §3 (TBD1–TBD8).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct AwsLcProvider;
 
 impl AwsLcProvider {
-    /// The suites this backend implements (RFC 9420 §17.1 codepoints 1, 2, 3, 5, 7).
-    pub const SUPPORTED: [CipherSuite; 5] = [
+    /// The suites this backend implements (RFC 9420 §17.1 codepoints 1, 2, 3, 5, 7, then
+    /// `CipherSuite::PQ`).
+    pub const SUPPORTED: [CipherSuite; 13] = [
         CipherSuite::MLS_128_DHKEMX25519_AES128GCM_SHA256_ED25519,
         CipherSuite::MLS_128_DHKEMP256_AES128GCM_SHA256_P256,
         CipherSuite::MLS_128_DHKEMX25519_CHACHA20POLY1305_SHA256_ED25519,
         CipherSuite::MLS_256_DHKEMP521_AES256GCM_SHA512_P521,
         CipherSuite::MLS_256_DHKEMP384_AES256GCM_SHA384_P384,
+        // draft-ietf-mls-pq-ciphersuites §3 TBD1–TBD8 (Conclave's private-use values).
+        CipherSuite::MLS_128_MLKEM768X25519_AES128GCM_SHA256_ED25519,
+        CipherSuite::MLS_128_MLKEM768X25519_AES256GCM_SHA384_ED25519,
+        CipherSuite::MLS_128_MLKEM768P256_AES128GCM_SHA256_P256,
+        CipherSuite::MLS_128_MLKEM768P256_AES256GCM_SHA384_P256,
+        CipherSuite::MLS_192_MLKEM1024P384_AES256GCM_SHA384_P384,
+        CipherSuite::MLS_128_MLKEM768_AES256GCM_SHA384_ED25519,
+        CipherSuite::MLS_128_MLKEM768_AES256GCM_SHA384_P256,
+        CipherSuite::MLS_192_MLKEM1024_AES256GCM_SHA384_P384,
     ];
 
     /// A new provider (the same as `AwsLcProvider::default()`).

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use aws_lc_rs::{aead, agreement, digest, hkdf, hmac, rand, signature};
 use conclave_crypto::{
     AeadAlgorithm, CipherSuite, CipherSuiteProvider, CryptoError, CryptoRandom, KdfAlgorithm,
-    KemAlgorithm, Secret, SignatureAlgorithm, SignatureToVerify,
+    KemAlgorithm, MlKemParams, Secret, SignatureAlgorithm, SignatureToVerify,
 };
 use signature::KeyPair as _;
 use zeroize::Zeroizing;
@@ -66,7 +66,8 @@ pub struct AwsLcCipherSuite {
     hmac: hmac::Algorithm,
     hkdf: hkdf::Algorithm,
     aead_alg: &'static aead::Algorithm,
-    dh: DhGroup,
+    /// The DHKEM's group, or a hybrid KEM's traditional half; `None` for pure ML-KEM.
+    dh: Option<DhGroup>,
     sig: SigScheme,
     /// The last Ed25519 key used to sign, loaded: aws-lc computes the public key when it
     /// loads a seed, which would double the cost of every signature (a group member signs
@@ -86,17 +87,23 @@ impl core::fmt::Debug for LoadedEd25519 {
     }
 }
 
+/// The error for a DH operation on a pure ML-KEM suite, which has no DH group.
+const NO_DH: CryptoError = CryptoError::Backend("this suite's KEM has no Diffie-Hellman group");
+
 impl AwsLcCipherSuite {
     /// The provider for `suite`, or `None` unless it is one of suites 1, 2, 3, 5, 7
-    /// (RFC 9420 §17.1).
+    /// (RFC 9420 §17.1) or a post-quantum suite (draft-ietf-mls-pq-ciphersuites §3).
     pub fn new(suite: CipherSuite) -> Option<Self> {
         let (kem, kdf, aead, signature) = suite.algorithms()?;
-        let dh = match kem {
-            KemAlgorithm::DhKemX25519 => DhGroup::X25519,
-            KemAlgorithm::DhKemP256 => DhGroup::Nist(Curve::P256),
-            KemAlgorithm::DhKemP384 => DhGroup::Nist(Curve::P384),
-            KemAlgorithm::DhKemP521 => DhGroup::Nist(Curve::P521),
-            KemAlgorithm::DhKemX448 => return None,
+        let dh = match kem.dh_group() {
+            Some(KemAlgorithm::DhKemX25519) => Some(DhGroup::X25519),
+            Some(KemAlgorithm::DhKemP256) => Some(DhGroup::Nist(Curve::P256)),
+            Some(KemAlgorithm::DhKemP384) => Some(DhGroup::Nist(Curve::P384)),
+            Some(KemAlgorithm::DhKemP521) => Some(DhGroup::Nist(Curve::P521)),
+            // Pure ML-KEM (see `crate::mlkem`).
+            None => None,
+            // X448 is not in aws-lc-rs.
+            Some(_) => return None,
         };
         let sig = match signature {
             SignatureAlgorithm::Ed25519 => SigScheme::Ed25519,
@@ -250,8 +257,9 @@ impl AwsLcCipherSuite {
             });
         }
         let alg = match self.dh {
-            DhGroup::X25519 => &agreement::X25519,
-            DhGroup::Nist(curve) => curve.agreement(),
+            Some(DhGroup::X25519) => &agreement::X25519,
+            Some(DhGroup::Nist(curve)) => curve.agreement(),
+            None => return Err(NO_DH),
         };
         agreement::PrivateKey::from_private_key(alg, secret_key).map_err(|_| {
             CryptoError::InvalidKey {
@@ -299,11 +307,12 @@ impl AwsLcCipherSuite {
         public_key: &[u8],
     ) -> Result<Secret, CryptoError> {
         let (alg, shape_ok) = match self.dh {
-            DhGroup::X25519 => (&agreement::X25519, public_key.len() == X25519_KEY_LEN),
-            DhGroup::Nist(curve) => (
+            Some(DhGroup::X25519) => (&agreement::X25519, public_key.len() == X25519_KEY_LEN),
+            Some(DhGroup::Nist(curve)) => (
                 curve.agreement(),
                 curve.public_key_has_uncompressed_form(public_key),
             ),
+            None => return Err(NO_DH),
         };
         // Only the raw RFC 9180 SerializePublicKey form is accepted (not X.509 or
         // compressed points, which aws-lc would otherwise parse too).
@@ -462,10 +471,33 @@ impl CipherSuiteProvider for AwsLcCipherSuite {
         Ok(Secret::new(core::mem::take(&mut *plaintext)))
     }
 
+    fn ml_kem_public_key(&self, params: MlKemParams, seed: &[u8]) -> Result<Vec<u8>, CryptoError> {
+        crate::mlkem::public_key(params, seed)
+    }
+
+    fn ml_kem_encap(
+        &self,
+        params: MlKemParams,
+        encapsulation_key: &[u8],
+        randomness: &[u8],
+    ) -> Result<(Secret, Vec<u8>), CryptoError> {
+        crate::mlkem::encap(params, encapsulation_key, randomness)
+    }
+
+    fn ml_kem_decap(
+        &self,
+        params: MlKemParams,
+        seed: &[u8],
+        ciphertext: &[u8],
+    ) -> Result<Secret, CryptoError> {
+        crate::mlkem::decap(params, seed, ciphertext)
+    }
+
     fn dh_secret_key_is_valid(&self, secret_key: &[u8]) -> bool {
         match self.dh {
-            DhGroup::X25519 => secret_key.len() == X25519_KEY_LEN,
-            DhGroup::Nist(curve) => curve.scalar_is_valid(secret_key),
+            Some(DhGroup::X25519) => secret_key.len() == X25519_KEY_LEN,
+            Some(DhGroup::Nist(curve)) => curve.scalar_is_valid(secret_key),
+            None => false,
         }
     }
 

@@ -14,6 +14,7 @@
 mod aead;
 mod eddsa;
 mod hash;
+mod mlkem;
 mod montgomery;
 mod nist;
 mod suite;
@@ -41,6 +42,7 @@ impl CryptoProvider for RustCryptoProvider {
     fn supported_cipher_suites(&self) -> Vec<CipherSuite> {
         CipherSuite::ALL
             .into_iter()
+            .chain(CipherSuite::PQ)
             .filter(|suite| RustCryptoSuite::new(*suite).is_some())
             .collect()
     }

@@ -8,13 +8,16 @@ use crate::{aead, eddsa::ed25519, hash};
 use crate::{eddsa::ed448, montgomery::x448};
 use conclave_crypto::{
     AeadAlgorithm, CipherSuite, CipherSuiteProvider, CryptoError, CryptoRandom, KdfAlgorithm,
-    KemAlgorithm, Secret, SignatureAlgorithm, SignatureToVerify,
+    KemAlgorithm, MlKemParams, Secret, SignatureAlgorithm, SignatureToVerify,
 };
 
 /// The error for an X448/Ed448 operation when the `x448` feature is off. Unreachable in
 /// practice: the provider hands out no suite that needs them.
 #[cfg(not(feature = "x448"))]
 const NO_X448: CryptoError = CryptoError::Backend("X448/Ed448 support needs the `x448` feature");
+
+/// The error for a DH operation on a pure ML-KEM suite, which has no DH group.
+const NO_DH: CryptoError = CryptoError::Backend("this suite's KEM has no Diffie-Hellman group");
 
 /// One cipher suite's primitives on the RustCrypto crates.
 #[derive(Debug, Clone)]
@@ -43,6 +46,14 @@ impl RustCryptoSuite {
             signature,
             ed25519_signer: std::sync::Arc::default(),
         })
+    }
+}
+
+impl RustCryptoSuite {
+    /// The group of the suite's DHKEM or of its hybrid KEM's traditional half.
+    fn dh_group(&self) -> KemAlgorithm {
+        // A pure ML-KEM suite has none: fall back to the KEM, which matches no DH arm.
+        self.kem.dh_group().unwrap_or(self.kem)
     }
 }
 
@@ -108,7 +119,7 @@ impl CipherSuiteProvider for RustCryptoSuite {
     }
 
     fn dh_secret_key_is_valid(&self, secret_key: &[u8]) -> bool {
-        match self.kem {
+        match self.dh_group() {
             KemAlgorithm::DhKemP256 => p256_ops::dh_secret_key_is_valid(secret_key),
             KemAlgorithm::DhKemP384 => p384_ops::dh_secret_key_is_valid(secret_key),
             KemAlgorithm::DhKemP521 => p521_ops::dh_secret_key_is_valid(secret_key),
@@ -117,11 +128,12 @@ impl CipherSuiteProvider for RustCryptoSuite {
             KemAlgorithm::DhKemX448 => x448::dh_secret_key_is_valid(secret_key),
             #[cfg(not(feature = "x448"))]
             KemAlgorithm::DhKemX448 => false,
+            _ => false,
         }
     }
 
     fn dh_public_key(&self, secret_key: &[u8]) -> Result<Vec<u8>, CryptoError> {
-        match self.kem {
+        match self.dh_group() {
             KemAlgorithm::DhKemP256 => p256_ops::dh_public_key(secret_key),
             KemAlgorithm::DhKemP384 => p384_ops::dh_public_key(secret_key),
             KemAlgorithm::DhKemP521 => p521_ops::dh_public_key(secret_key),
@@ -130,11 +142,12 @@ impl CipherSuiteProvider for RustCryptoSuite {
             KemAlgorithm::DhKemX448 => x448::dh_public_key(secret_key),
             #[cfg(not(feature = "x448"))]
             KemAlgorithm::DhKemX448 => Err(NO_X448),
+            _ => Err(NO_DH),
         }
     }
 
     fn dh(&self, secret_key: &[u8], public_key: &[u8]) -> Result<Secret, CryptoError> {
-        match self.kem {
+        match self.dh_group() {
             KemAlgorithm::DhKemP256 => p256_ops::dh(secret_key, public_key),
             KemAlgorithm::DhKemP384 => p384_ops::dh(secret_key, public_key),
             KemAlgorithm::DhKemP521 => p521_ops::dh(secret_key, public_key),
@@ -143,7 +156,30 @@ impl CipherSuiteProvider for RustCryptoSuite {
             KemAlgorithm::DhKemX448 => x448::dh(secret_key, public_key),
             #[cfg(not(feature = "x448"))]
             KemAlgorithm::DhKemX448 => Err(NO_X448),
+            _ => Err(NO_DH),
         }
+    }
+
+    fn ml_kem_public_key(&self, params: MlKemParams, seed: &[u8]) -> Result<Vec<u8>, CryptoError> {
+        crate::mlkem::public_key(params, seed)
+    }
+
+    fn ml_kem_encap(
+        &self,
+        params: MlKemParams,
+        encapsulation_key: &[u8],
+        randomness: &[u8],
+    ) -> Result<(Secret, Vec<u8>), CryptoError> {
+        crate::mlkem::encap(params, encapsulation_key, randomness)
+    }
+
+    fn ml_kem_decap(
+        &self,
+        params: MlKemParams,
+        seed: &[u8],
+        ciphertext: &[u8],
+    ) -> Result<Secret, CryptoError> {
+        crate::mlkem::decap(params, seed, ciphertext)
     }
 
     fn signature_generate(

@@ -9,6 +9,11 @@
 //! suite they coincide. Operations refuse a provider whose KDF differs from the KEM's
 //! (RFC 9180 §4.1 requires the KEM to use its own KDF).
 //!
+//! The post-quantum KEMs (ML-KEM-768/1024 and the ML-KEM hybrids of
+//! draft-ietf-mls-pq-ciphersuites §2) take the place of DHKEM in `DeriveKeyPair`, `Encap`
+//! and `Decap` (see the `pq` module); the key schedule is unchanged. They have no
+//! `AuthEncap` (draft-ietf-hpke-pq §3), so the auth modes refuse them.
+//!
 //! Randomness is never read from the OS: [`encap`] and [`generate_key_pair`] draw from an
 //! injected [`CryptoRandom`], and the `*_deterministic` variants take the ephemeral input
 //! keying material directly (used to reproduce the RFC 9180 Appendix A vectors).
@@ -145,7 +150,7 @@ pub fn labeled_expand(
 /// the provider's KDF for both the KEM and the rest of HPKE.
 fn check_kem_kdf(cs: &dyn CipherSuiteProvider) -> Result<KemAlgorithm, CryptoError> {
     let kem = cs.kem();
-    if kem.kdf() == cs.kdf() {
+    if kem.is_dhkem() && kem.kdf() == cs.kdf() {
         Ok(kem)
     } else {
         Err(CryptoError::UnsupportedCipherSuite(cs.cipher_suite().0))
@@ -171,10 +176,15 @@ fn check_len(what: &'static str, bytes: &[u8], expected: usize) -> Result<(), Cr
 /// rejection sampling over `LabeledExpand(dkp_prk, "candidate", I2OSP(counter, 1), Nsk)`
 /// with the first byte masked by the curve's bitmask, accepting the first candidate in
 /// `[1, order-1]`; [`CryptoError::DeriveKeyPairError`] after 256 failures.
+///
+/// For the post-quantum KEMs: draft-ietf-hpke-pq §3 (`LabeledDerive` with SHAKE256).
 pub fn derive_key_pair(
     cs: &dyn CipherSuiteProvider,
     ikm: &[u8],
 ) -> Result<HpkeKeyPair, CryptoError> {
+    if !cs.kem().is_dhkem() {
+        return crate::pq::derive_key_pair(cs, ikm);
+    }
     let secret_key = derive_secret_key(cs, ikm)?;
     let public_key = cs.dh_public_key(secret_key.as_bytes())?;
     Ok(HpkeKeyPair {
@@ -217,20 +227,54 @@ fn derive_secret_key(cs: &dyn CipherSuiteProvider, ikm: &[u8]) -> Result<Secret,
     Ok(secret_key)
 }
 
+/// `SerializePublicKey(pk(sk))` of a serialized KEM private key, for every KEM.
+pub fn public_key(cs: &dyn CipherSuiteProvider, secret_key: &[u8]) -> Result<Vec<u8>, CryptoError> {
+    if cs.kem().is_dhkem() {
+        cs.dh_public_key(secret_key)
+    } else {
+        crate::pq::public_key(cs, secret_key)
+    }
+}
+
+/// Refuses `AuthEncap`/`AuthDecap` for the post-quantum KEMs, which define none
+/// (draft-ietf-hpke-pq §3).
+fn check_auth_kem_absent(cs: &dyn CipherSuiteProvider, auth: bool) -> Result<(), CryptoError> {
+    if auth && !cs.kem().is_dhkem() {
+        Err(CryptoError::UnsupportedCipherSuite(cs.cipher_suite().0))
+    } else {
+        Ok(())
+    }
+}
+
 /// `GenerateKeyPair()` = `DeriveKeyPair(random(Nsk))` (RFC 9180 §4), drawing from `rng`.
 pub fn generate_key_pair(
     cs: &dyn CipherSuiteProvider,
     rng: &mut dyn CryptoRandom,
 ) -> Result<HpkeKeyPair, CryptoError> {
-    let ikm = random_ikm(cs, rng)?;
-    derive_key_pair(cs, ikm.as_bytes())
+    let mut ikm = Zeroizing::new(vec![0u8; cs.kem().secret_key_len()]);
+    rng.fill(&mut ikm)?;
+    derive_key_pair(cs, &ikm)
 }
 
+/// How many random bytes one `Encap` draws: `Nsk` for DHKEM (the ephemeral key pair is
+/// `DeriveKeyPair(random(Nsk))`, RFC 9180 §4), the encapsulation randomness for the
+/// post-quantum KEMs (see the `pq` module). Callers that pre-draw randomness per
+/// recipient size their pools with it.
+pub fn encap_randomness_len(kem: KemAlgorithm) -> usize {
+    if kem.is_dhkem() {
+        kem.secret_key_len()
+    } else {
+        crate::pq::encap_randomness_len(kem)
+    }
+}
+
+/// Random input for `DeriveKeyPair` (`Nsk` bytes) or, for the post-quantum KEMs, for `Encap`
+/// (its randomness, see the `pq` module).
 fn random_ikm(
     cs: &dyn CipherSuiteProvider,
     rng: &mut dyn CryptoRandom,
 ) -> Result<Secret, CryptoError> {
-    let mut ikm = Zeroizing::new(vec![0u8; cs.kem().secret_key_len()]);
+    let mut ikm = Zeroizing::new(vec![0u8; encap_randomness_len(cs.kem())]);
     rng.fill(&mut ikm)?;
     Ok(Secret::new(core::mem::take(&mut *ikm)))
 }
@@ -271,6 +315,10 @@ fn encap_with_ephemeral(
     sk_s: Option<&[u8]>,
     ikm_e: &[u8],
 ) -> Result<(Secret, Vec<u8>), CryptoError> {
+    if !cs.kem().is_dhkem() {
+        check_auth_kem_absent(cs, sk_s.is_some())?;
+        return crate::pq::encap(cs, pk_r, ikm_e);
+    }
     let kem = check_kem_kdf(cs)?;
     check_len("HPKE recipient public key", pk_r, kem.public_key_len())?;
     let sk_e = derive_secret_key(cs, ikm_e)?;
@@ -298,6 +346,10 @@ fn decap_inner(
     sk_r: &[u8],
     pk_s: Option<&[u8]>,
 ) -> Result<Secret, CryptoError> {
+    if !cs.kem().is_dhkem() {
+        check_auth_kem_absent(cs, pk_s.is_some())?;
+        return crate::pq::decap(cs, enc, sk_r);
+    }
     let kem = check_kem_kdf(cs)?;
     check_len("HPKE encapsulated key", enc, kem.enc_len())?;
     check_len("HPKE recipient secret key", sk_r, kem.secret_key_len())?;
@@ -329,7 +381,8 @@ pub fn encap(
 }
 
 /// `Encap(pkR)` with the ephemeral key pair `DeriveKeyPair(ikm_e)` (RFC 9180 §4.1,
-/// Appendix A): deterministic, for test vectors.
+/// Appendix A): deterministic, for test vectors. For the post-quantum KEMs `ikm_e` is the
+/// encapsulation randomness itself (the `ikmE` of the draft-ietf-hpke-pq vectors).
 pub fn encap_deterministic(
     cs: &dyn CipherSuiteProvider,
     pk_r: &[u8],
@@ -397,7 +450,9 @@ pub fn key_schedule<'a>(
     info: &[u8],
     psk: Option<Psk<'_>>,
 ) -> Result<Context<'a>, CryptoError> {
-    check_kem_kdf(cs)?;
+    if cs.kem().is_dhkem() {
+        check_kem_kdf(cs)?;
+    }
     if mode.uses_psk() != psk.is_some() {
         return Err(CryptoError::InvalidKey {
             kind: "HPKE PSK",
@@ -838,7 +893,6 @@ pub fn seal_base_with_info_hash(
     pt: &[u8],
     rng: &mut dyn CryptoRandom,
 ) -> Result<(Vec<u8>, Vec<u8>), CryptoError> {
-    check_kem_kdf(cs)?;
     let ikm_e = random_ikm(cs, rng)?;
     let (shared_secret, enc) = encap_with_ephemeral(cs, pk_r, None, ikm_e.as_bytes())?;
     let ctx =

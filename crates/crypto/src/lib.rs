@@ -10,6 +10,7 @@
 mod error;
 pub mod hpke;
 pub mod labels;
+mod pq;
 mod provider;
 mod secret;
 mod seeded;
@@ -20,4 +21,6 @@ pub use error::CryptoError;
 pub use provider::{CipherSuiteProvider, CryptoProvider, CryptoRandom, SignatureToVerify};
 pub use secret::{Secret, ct_eq};
 pub use seeded::SeededRng;
-pub use suite::{AeadAlgorithm, CipherSuite, KdfAlgorithm, KemAlgorithm, SignatureAlgorithm};
+pub use suite::{
+    AeadAlgorithm, CipherSuite, KdfAlgorithm, KemAlgorithm, MlKemParams, SignatureAlgorithm,
+};

@@ -10,7 +10,7 @@
 //! `SerializePublicKey` (uncompressed SEC1 for NIST curves) or RFC 8032 encodings;
 //! ECDSA signatures are DER-encoded (RFC 9420 §5.1.2).
 
-use crate::{AeadAlgorithm, KdfAlgorithm, KemAlgorithm, SignatureAlgorithm};
+use crate::{AeadAlgorithm, KdfAlgorithm, KemAlgorithm, MlKemParams, SignatureAlgorithm};
 use crate::{CipherSuite, CryptoError, Secret};
 
 /// A source of randomness, injected by the caller (the protocol crates read no OS randomness).
@@ -129,6 +129,45 @@ pub trait CipherSuiteProvider: Send + Sync {
             self.dh(secret_key, public_key)?,
             self.dh_public_key(secret_key)?,
         ))
+    }
+
+    // ---- ML-KEM for the post-quantum KEMs (FIPS 203) ----------------------------------------
+    //
+    // HPKE builds ML-KEM-768/1024 and the hybrids of draft-ietf-mls-pq-ciphersuites §2 on
+    // these three (see `hpke`); a hybrid's Diffie-Hellman half uses the `dh_*` operations
+    // above on the group `KemAlgorithm::dh_group` names. The defaults refuse: a provider
+    // without ML-KEM supports no post-quantum suite.
+
+    /// `ML-KEM.KeyGen_internal(d, z)` (FIPS 203 §6.1) from the 64-byte seed `d || z`:
+    /// the encapsulation key.
+    fn ml_kem_public_key(&self, params: MlKemParams, seed: &[u8]) -> Result<Vec<u8>, CryptoError> {
+        let _ = (params, seed);
+        Err(CryptoError::UnsupportedCipherSuite(self.cipher_suite().0))
+    }
+
+    /// `ML-KEM.Encaps_internal(ek, m)` (FIPS 203 §6.2) with the 32 bytes of randomness `m`:
+    /// `(shared_key, ciphertext)`. Must refuse an encapsulation key that fails the FIPS 203
+    /// §7.2 input check (modulus check).
+    fn ml_kem_encap(
+        &self,
+        params: MlKemParams,
+        encapsulation_key: &[u8],
+        randomness: &[u8],
+    ) -> Result<(Secret, Vec<u8>), CryptoError> {
+        let _ = (params, encapsulation_key, randomness);
+        Err(CryptoError::UnsupportedCipherSuite(self.cipher_suite().0))
+    }
+
+    /// `ML-KEM.Decaps_internal(dk, c)` (FIPS 203 §6.3) with the decapsulation key expanded
+    /// from its 64-byte seed; constant time, with implicit rejection.
+    fn ml_kem_decap(
+        &self,
+        params: MlKemParams,
+        seed: &[u8],
+        ciphertext: &[u8],
+    ) -> Result<Secret, CryptoError> {
+        let _ = (params, seed, ciphertext);
+        Err(CryptoError::UnsupportedCipherSuite(self.cipher_suite().0))
     }
 
     // ---- signatures -----------------------------------------------------------------------

@@ -20,6 +20,50 @@ pub enum KemAlgorithm {
     DhKemX25519,
     /// DHKEM(X448, HKDF-SHA512), 0x0021.
     DhKemX448,
+    /// ML-KEM-768 (FIPS 203) as an HPKE KEM, 0x0041 (draft-ietf-mls-pq-ciphersuites §2,
+    /// through draft-ietf-hpke-pq).
+    MlKem768,
+    /// ML-KEM-1024 (FIPS 203) as an HPKE KEM, 0x0042.
+    MlKem1024,
+    /// MLKEM768-X25519, the X-Wing combiner (draft-connolly-cfrg-xwing-kem), 0x647a.
+    MlKem768X25519,
+    /// MLKEM768-P256, the QSF hybrid of draft-irtf-cfrg-hybrid-kems, 0x0050.
+    MlKem768P256,
+    /// MLKEM1024-P384, the QSF hybrid of draft-irtf-cfrg-hybrid-kems, 0x0051.
+    MlKem1024P384,
+}
+
+/// An ML-KEM parameter set (FIPS 203 §8).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum MlKemParams {
+    /// ML-KEM-768: 1184-byte encapsulation keys, 1088-byte ciphertexts.
+    MlKem768,
+    /// ML-KEM-1024: 1568-byte encapsulation keys, 1568-byte ciphertexts.
+    MlKem1024,
+}
+
+impl MlKemParams {
+    /// Length of an encapsulation key (FIPS 203 §8, Table 3).
+    pub const fn encapsulation_key_len(self) -> usize {
+        match self {
+            Self::MlKem768 => 1184,
+            Self::MlKem1024 => 1568,
+        }
+    }
+
+    /// Length of a ciphertext (FIPS 203 §8, Table 3).
+    pub const fn ciphertext_len(self) -> usize {
+        match self {
+            Self::MlKem768 => 1088,
+            Self::MlKem1024 => 1568,
+        }
+    }
+
+    /// Length of the seed `d || z` a decapsulation key is stored as (FIPS 203 §7.1, the
+    /// private-key form draft-ietf-hpke-pq uses).
+    pub const SEED_LEN: usize = 64;
+    /// Length of the encapsulation randomness `m` (FIPS 203 §7.2).
+    pub const ENCAPS_RANDOMNESS_LEN: usize = 32;
 }
 
 /// KDF (and hash) of a cipher suite (RFC 9180 §7.2 identifiers).
@@ -68,26 +112,74 @@ impl KemAlgorithm {
             Self::DhKemP521 => 0x0012,
             Self::DhKemX25519 => 0x0020,
             Self::DhKemX448 => 0x0021,
+            Self::MlKem768 => 0x0041,
+            Self::MlKem1024 => 0x0042,
+            Self::MlKem768X25519 => 0x647a,
+            Self::MlKem768P256 => 0x0050,
+            Self::MlKem1024P384 => 0x0051,
         }
     }
 
-    /// The KDF that DHKEM uses internally (RFC 9180 §7.1).
+    /// Whether this is a DHKEM (RFC 9180 §4.1) rather than an ML-KEM or hybrid KEM.
+    pub const fn is_dhkem(self) -> bool {
+        matches!(
+            self,
+            Self::DhKemP256
+                | Self::DhKemP384
+                | Self::DhKemP521
+                | Self::DhKemX25519
+                | Self::DhKemX448
+        )
+    }
+
+    /// The ML-KEM inside this KEM, if any.
+    pub const fn ml_kem(self) -> Option<MlKemParams> {
+        match self {
+            Self::MlKem768 | Self::MlKem768X25519 | Self::MlKem768P256 => {
+                Some(MlKemParams::MlKem768)
+            }
+            Self::MlKem1024 | Self::MlKem1024P384 => Some(MlKemParams::MlKem1024),
+            _ => None,
+        }
+    }
+
+    /// The DHKEM whose group a KEM's Diffie-Hellman half runs on: the KEM itself for a
+    /// DHKEM, the traditional component of a hybrid, `None` for pure ML-KEM. Providers use
+    /// it to pick the curve of their `dh_*` operations.
+    pub const fn dh_group(self) -> Option<KemAlgorithm> {
+        match self {
+            Self::MlKem768 | Self::MlKem1024 => None,
+            Self::MlKem768X25519 => Some(Self::DhKemX25519),
+            Self::MlKem768P256 => Some(Self::DhKemP256),
+            Self::MlKem1024P384 => Some(Self::DhKemP384),
+            dh => Some(dh),
+        }
+    }
+
+    /// The KDF that DHKEM uses internally (RFC 9180 §7.1). ML-KEM and the hybrids use no
+    /// HKDF inside (they use SHAKE256 and SHA3-256); for them this is HKDF-SHA256, whose
+    /// output length is their `Nsecret`.
     pub const fn kdf(self) -> KdfAlgorithm {
         match self {
-            Self::DhKemP256 | Self::DhKemX25519 => KdfAlgorithm::HkdfSha256,
             Self::DhKemP384 => KdfAlgorithm::HkdfSha384,
             Self::DhKemP521 | Self::DhKemX448 => KdfAlgorithm::HkdfSha512,
+            _ => KdfAlgorithm::HkdfSha256,
         }
     }
 
-    /// `Nsecret`: length of the KEM shared secret.
+    /// `Nsecret`: length of the KEM shared secret (32 for ML-KEM and the hybrids).
     pub const fn shared_secret_len(self) -> usize {
         self.kdf().hash_len()
     }
 
-    /// `Nenc`: length of the encapsulated key (the serialized public key).
+    /// `Nenc`: length of the encapsulated key (the serialized ephemeral public key for
+    /// DHKEM; ML-KEM ciphertext, followed for hybrids by the ephemeral DH public key).
     pub const fn enc_len(self) -> usize {
-        self.public_key_len()
+        match (self.ml_kem(), self.dh_group()) {
+            (Some(ml), Some(dh)) => ml.ciphertext_len() + dh.public_key_len(),
+            (Some(ml), None) => ml.ciphertext_len(),
+            (None, _) => self.public_key_len(),
+        }
     }
 
     /// `Npk`: length of a serialized public key.
@@ -98,10 +190,16 @@ impl KemAlgorithm {
             Self::DhKemP521 => 133,
             Self::DhKemX25519 => 32,
             Self::DhKemX448 => 56,
+            Self::MlKem768 => MlKemParams::MlKem768.encapsulation_key_len(),
+            Self::MlKem1024 => MlKemParams::MlKem1024.encapsulation_key_len(),
+            Self::MlKem768X25519 => MlKemParams::MlKem768.encapsulation_key_len() + 32,
+            Self::MlKem768P256 => MlKemParams::MlKem768.encapsulation_key_len() + 65,
+            Self::MlKem1024P384 => MlKemParams::MlKem1024.encapsulation_key_len() + 97,
         }
     }
 
-    /// `Nsk`: length of a serialized private key.
+    /// `Nsk`: length of a serialized private key (the 64-byte seed for ML-KEM, the 32-byte
+    /// seed for the hybrids).
     pub const fn secret_key_len(self) -> usize {
         match self {
             Self::DhKemP256 => 32,
@@ -109,6 +207,8 @@ impl KemAlgorithm {
             Self::DhKemP521 => 66,
             Self::DhKemX25519 => 32,
             Self::DhKemX448 => 56,
+            Self::MlKem768 | Self::MlKem1024 => MlKemParams::SEED_LEN,
+            Self::MlKem768X25519 | Self::MlKem768P256 | Self::MlKem1024P384 => 32,
         }
     }
 
@@ -202,7 +302,64 @@ impl CipherSuite {
         Self(7),
     ];
 
+    /// draft-ietf-mls-pq-ciphersuites §3 TBD1 `MLS_128_MLKEM768X25519_AES128GCM_SHA256_Ed25519`,
+    /// under Conclave's private-use value (RFC 9420 §17.1: 0xF000–0xFFFF; the profile table
+    /// in `conclave_core::codepoints` maps each peer's value).
+    pub const MLS_128_MLKEM768X25519_AES128GCM_SHA256_ED25519: Self = Self(0xF0A0);
+    /// TBD2 `MLS_128_MLKEM768X25519_AES256GCM_SHA384_Ed25519` (private-use value).
+    pub const MLS_128_MLKEM768X25519_AES256GCM_SHA384_ED25519: Self = Self(0xF0A1);
+    /// TBD3 `MLS_128_MLKEM768P256_AES128GCM_SHA256_P256` (private-use value).
+    pub const MLS_128_MLKEM768P256_AES128GCM_SHA256_P256: Self = Self(0xF0A2);
+    /// TBD4 `MLS_128_MLKEM768P256_AES256GCM_SHA384_P256` (private-use value).
+    pub const MLS_128_MLKEM768P256_AES256GCM_SHA384_P256: Self = Self(0xF0A3);
+    /// TBD5 `MLS_192_MLKEM1024P384_AES256GCM_SHA384_P384` (private-use value).
+    pub const MLS_192_MLKEM1024P384_AES256GCM_SHA384_P384: Self = Self(0xF0A4);
+    /// TBD6 `MLS_128_MLKEM768_AES256GCM_SHA384_Ed25519` (private-use value).
+    pub const MLS_128_MLKEM768_AES256GCM_SHA384_ED25519: Self = Self(0xF0A5);
+    /// TBD7 `MLS_128_MLKEM768_AES256GCM_SHA384_P256` (private-use value).
+    pub const MLS_128_MLKEM768_AES256GCM_SHA384_P256: Self = Self(0xF0A6);
+    /// TBD8 `MLS_192_MLKEM1024_AES256GCM_SHA384_P384` (private-use value).
+    pub const MLS_192_MLKEM1024_AES256GCM_SHA384_P384: Self = Self(0xF0A7);
+    /// TBD2 under MLSpp's provisional number 8 (the partial-MLS test vectors use it).
+    pub const MLSPP_MLKEM768X25519_AES256GCM_SHA384_ED25519: Self = Self(0x0008);
+    /// TBD4 under MLSpp's provisional number 9.
+    pub const MLSPP_MLKEM768P256_AES256GCM_SHA384_P256: Self = Self(0x0009);
+    /// TBD5 under MLSpp's provisional number 10.
+    pub const MLSPP_MLKEM1024P384_AES256GCM_SHA384_P384: Self = Self(0x000A);
+
+    /// The post-quantum suites of draft-ietf-mls-pq-ciphersuites §3 that Conclave implements,
+    /// under Conclave's own (private-use) values, in draft order (TBD1–TBD8; the ML-DSA
+    /// suites TBD9–TBD11 are not implemented yet).
+    pub const PQ: [Self; 8] = [
+        Self::MLS_128_MLKEM768X25519_AES128GCM_SHA256_ED25519,
+        Self::MLS_128_MLKEM768X25519_AES256GCM_SHA384_ED25519,
+        Self::MLS_128_MLKEM768P256_AES128GCM_SHA256_P256,
+        Self::MLS_128_MLKEM768P256_AES256GCM_SHA384_P256,
+        Self::MLS_192_MLKEM1024P384_AES256GCM_SHA384_P384,
+        Self::MLS_128_MLKEM768_AES256GCM_SHA384_ED25519,
+        Self::MLS_128_MLKEM768_AES256GCM_SHA384_P256,
+        Self::MLS_192_MLKEM1024_AES256GCM_SHA384_P384,
+    ];
+
+    /// MLSpp's provisional numbers for TBD2, TBD4 and TBD5 (suites 8–10).
+    pub const MLSPP_PQ: [Self; 3] = [
+        Self::MLSPP_MLKEM768X25519_AES256GCM_SHA384_ED25519,
+        Self::MLSPP_MLKEM768P256_AES256GCM_SHA384_P256,
+        Self::MLSPP_MLKEM1024P384_AES256GCM_SHA384_P384,
+    ];
+
+    /// Whether the suite's KEM is ML-KEM or an ML-KEM hybrid.
+    pub const fn is_post_quantum(self) -> bool {
+        match self.algorithms() {
+            Some((kem, ..)) => !kem.is_dhkem(),
+            None => false,
+        }
+    }
+
     /// The algorithms this suite names, or `None` for an unknown codepoint.
+    ///
+    /// The post-quantum suites are those of draft-ietf-mls-pq-ciphersuites §3 (table "mapping
+    /// of cipher suites to HPKE primitives"), under Conclave's values and MLSpp's.
     pub const fn algorithms(
         self,
     ) -> Option<(
@@ -243,11 +400,41 @@ impl CipherSuite {
                 A::Aes256Gcm,
                 S::EcdsaP384Sha384,
             ),
+            // draft-ietf-mls-pq-ciphersuites §3, TBD1–TBD8.
+            0xF0A0 => (K::MlKem768X25519, H::HkdfSha256, A::Aes128Gcm, S::Ed25519),
+            0xF0A1 | 0x0008 => (K::MlKem768X25519, H::HkdfSha384, A::Aes256Gcm, S::Ed25519),
+            0xF0A2 => (
+                K::MlKem768P256,
+                H::HkdfSha256,
+                A::Aes128Gcm,
+                S::EcdsaP256Sha256,
+            ),
+            0xF0A3 | 0x0009 => (
+                K::MlKem768P256,
+                H::HkdfSha384,
+                A::Aes256Gcm,
+                S::EcdsaP256Sha256,
+            ),
+            0xF0A4 | 0x000A => (
+                K::MlKem1024P384,
+                H::HkdfSha384,
+                A::Aes256Gcm,
+                S::EcdsaP384Sha384,
+            ),
+            0xF0A5 => (K::MlKem768, H::HkdfSha384, A::Aes256Gcm, S::Ed25519),
+            0xF0A6 => (K::MlKem768, H::HkdfSha384, A::Aes256Gcm, S::EcdsaP256Sha256),
+            0xF0A7 => (
+                K::MlKem1024,
+                H::HkdfSha384,
+                A::Aes256Gcm,
+                S::EcdsaP384Sha384,
+            ),
             _ => return None,
         })
     }
 
-    /// Whether this is one of the seven suites of RFC 9420 §17.1.
+    /// Whether this is one of the seven suites of RFC 9420 §17.1 or a post-quantum suite
+    /// [`Self::algorithms`] knows.
     pub const fn is_known(self) -> bool {
         self.algorithms().is_some()
     }

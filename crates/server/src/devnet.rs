@@ -112,6 +112,10 @@ pub struct DevnetOptions {
     /// `conclave-ds --with-as` does). Tests turn it off to play an untrusted DS
     /// (RFC 9750 §5): clients must then refuse bad credentials on their own.
     pub check_credentials: bool,
+    /// Cipher suite of the AS root key, and so of every client that enrols (RFC 9420 §17.1
+    /// values, or a post-quantum suite of draft-ietf-mls-pq-ciphersuites under Conclave's
+    /// values). Used when the AS database is created.
+    pub cipher_suite: u16,
 }
 
 impl DevnetOptions {
@@ -122,6 +126,7 @@ impl DevnetOptions {
             port: 0,
             certificate_lifetime: conclave_as::DEFAULT_CERTIFICATE_LIFETIME,
             check_credentials: true,
+            cipher_suite: 1,
         }
     }
 }
@@ -158,6 +163,7 @@ impl Devnet {
             database: format!("sqlite:{}", dir.join("as.db").display()),
             admin_token_file: admin_token_file.clone(),
             certificate_lifetime: options.certificate_lifetime,
+            cipher_suite: options.cipher_suite,
             ..conclave_as::setup::AsOptions::default()
         };
         let as_state = tokio::task::spawn_blocking(move || conclave_as::setup::open(&as_options))

@@ -64,6 +64,41 @@ fn names(v: &[&str]) -> Vec<String> {
     v.iter().map(|s| (*s).to_owned()).collect()
 }
 
+/// A devnet on a post-quantum suite (draft-ietf-mls-pq-ciphersuites TBD1, X-Wing with
+/// Ed25519): the AS certifies Ed25519 keys under its root of that suite, the clients enrol,
+/// form a group, commit and talk on it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_devnet_on_a_post_quantum_suite_carries_a_group() {
+    let dir = tempfile::tempdir().unwrap();
+    let suite = CipherSuite::MLS_128_MLKEM768X25519_AES128GCM_SHA256_ED25519;
+    let net = Devnet::start(&DevnetOptions {
+        cipher_suite: suite.0,
+        ..DevnetOptions::new(&dir.path().join("devnet"))
+    })
+    .await
+    .unwrap();
+    let mut alice = user(&net, dir.path(), "alice").await;
+    let mut bob = user(&net, dir.path(), "bob").await;
+    alice.create_group("pq").await.unwrap();
+    alice.add_members("pq", &names(&["bob"])).await.unwrap();
+    assert_eq!(bob.sync().await.unwrap().joined, 1);
+    alice.send("pq", "harvest this").await.unwrap();
+    alice.update_keys("pq").await.unwrap();
+    bob.sync().await.unwrap();
+    bob.send("pq", "no").await.unwrap();
+    alice.sync().await.unwrap();
+    assert_eq!(alice.epoch("pq").unwrap(), bob.epoch("pq").unwrap());
+    let bodies: Vec<String> = alice
+        .history("pq")
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.kind == "message")
+        .map(|e| e.body)
+        .collect();
+    assert_eq!(bodies, ["harvest this", "no"]);
+    net.shutdown().await.unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn offline_member_catches_up_fifty_epochs_in_order() {
     let dir = tempfile::tempdir().unwrap();

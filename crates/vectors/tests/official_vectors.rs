@@ -9,6 +9,12 @@ use conclave_vectors::{FileOutcome, all_providers, checks, default_vector_dir};
 fn assert_file_passes(name: &str) {
     let dir = default_vector_dir();
     let path = dir.join(name);
+    let name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or(name)
+        .to_owned();
+    let name = name.as_str();
     assert!(
         path.is_file(),
         "vector file {} not found (set MLS_TEST_VECTORS to the test-vectors directory)",
@@ -59,4 +65,5 @@ vector_tests! {
     tree_operations => "tree-operations.json",
     tree_validation => "tree-validation.json",
     targeted_messages_openmls => "drafts/targeted-messages-openmls.json",
+    hpke_pq_mlspp => "drafts/hpke-pq-mlspp.json",
 }

@@ -17,6 +17,62 @@ fn the_extensions_structures_known_answers_pass_on_every_provider() {
     known_answers_pass(checks::extensions_structures::FILE_NAME, 12 + 4 * 3 + 2);
 }
 
+#[test]
+fn the_post_quantum_known_answers_pass_on_every_provider() {
+    // 8 suites under Conclave's values and 3 under MLSpp's, on both providers.
+    known_answers_pass(checks::pq_suites::FILE_NAME, 2 * 11);
+}
+
+/// Flipping a byte of any recorded value of a case (the derived key pair, the Welcome, the
+/// epoch authenticator) makes its check fail on every provider.
+#[test]
+fn a_tampered_post_quantum_known_answer_fails_its_check() {
+    let name = checks::pq_suites::FILE_NAME;
+    let text = std::fs::read_to_string(kat_dir().join(name)).unwrap();
+    let json: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let providers = all_providers();
+    let fields: [&[&str]; 5] = [
+        &["derive_key_pair", "sk"],
+        &["derive_key_pair", "pk"],
+        &["welcome"],
+        &["init_priv"],
+        &["epoch_authenticator"],
+    ];
+    for index in 0..json.as_array().unwrap().len() {
+        for path in fields {
+            let mut tampered = json.clone();
+            let mut field = &mut tampered[index];
+            for key in path {
+                field = &mut field[*key];
+            }
+            // The Welcome's last byte (the GroupInfo's AEAD tag); otherwise the first byte:
+            // an ML-KEM seed's last 32 bytes (`z`) only matter for invalid ciphertexts
+            // (FIPS 203 §6.3).
+            let mut bytes = hex::decode(field.as_str().unwrap()).unwrap();
+            let at = if path == ["welcome"] {
+                bytes.len() - 1
+            } else {
+                0
+            };
+            bytes[at] ^= 0x40;
+            *field = serde_json::Value::String(hex::encode(bytes));
+            let mut report = conclave_vectors::Report::default();
+            checks::checker_for(name).unwrap()(&tampered, &providers, &mut report);
+            let prefix = format!("case {index} ");
+            let failed = report
+                .failures
+                .iter()
+                .filter(|f| f.starts_with(&prefix))
+                .count();
+            assert_eq!(
+                failed, 2,
+                "case {index}: tampered {path:?} must fail on both providers"
+            );
+            assert_eq!(report.failures.len(), 2, "only case {index} fails");
+        }
+    }
+}
+
 fn known_answers_pass(name: &str, at_least: usize) {
     let path = kat_dir().join(name);
     assert!(path.is_file(), "{} not found", path.display());

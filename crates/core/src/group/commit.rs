@@ -355,7 +355,7 @@ pub(crate) fn build_commit(
             }
             let secrets_list = crate::parallel::try_map_with_random(
                 &joiners,
-                cs.kem().secret_key_len(),
+                conclave_crypto::hpke::encap_randomness_len(cs.kem()),
                 rng,
                 |(key_package, plaintext), rng| {
                     let encrypted = labels::encrypt_with_label_prepared(

@@ -14,16 +14,29 @@ use crate::messages::{
 
 const NOW: u64 = 1_700_000_000;
 
+std::thread_local! {
+    /// Whether this test thread's groups use the aws-lc-rs provider instead of RustCrypto.
+    static AWS_LC: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+fn provider() -> Arc<dyn CryptoProvider> {
+    if AWS_LC.with(std::cell::Cell::get) {
+        Arc::new(conclave_crypto_awslc::AwsLcProvider)
+    } else {
+        Arc::new(RustCryptoProvider)
+    }
+}
+
 fn env() -> GroupEnv {
     GroupEnv {
-        crypto: Arc::new(RustCryptoProvider),
+        crypto: provider(),
         identity: Arc::new(BasicIdentityProvider),
         psks: Arc::new(RwLock::new(std::collections::HashMap::new())),
     }
 }
 
 fn identity(name: &str, suite: CipherSuite, rng: &mut SeededRng) -> SigningIdentity {
-    let cs = RustCryptoProvider.cipher_suite_provider(suite).unwrap();
+    let cs = provider().cipher_suite_provider(suite).unwrap();
     SigningIdentity::generate(
         cs.as_ref(),
         Credential::Basic {
@@ -273,6 +286,25 @@ fn lifecycle_suite1_private_handshakes() {
 fn lifecycle_every_suite() {
     for suite in [2, 3, 5, 7] {
         run_lifecycle(CipherSuite(suite), WireFormat::PRIVATE_MESSAGE);
+    }
+}
+
+/// The post-quantum suites (draft-ietf-mls-pq-ciphersuites §3, Conclave's and MLSpp's
+/// values) through the whole life cycle: adds, application messages, reloads, an empty
+/// commit, an Update by reference, a Remove, an external join.
+#[test]
+fn lifecycle_every_post_quantum_suite() {
+    for suite in CipherSuite::PQ.into_iter().chain(CipherSuite::MLSPP_PQ) {
+        run_lifecycle(suite, WireFormat::PRIVATE_MESSAGE);
+    }
+}
+
+/// The same on the aws-lc-rs provider (Conclave's values), with public handshakes.
+#[test]
+fn lifecycle_every_post_quantum_suite_on_aws_lc() {
+    AWS_LC.with(|aws_lc| aws_lc.set(true));
+    for suite in CipherSuite::PQ {
+        run_lifecycle(suite, WireFormat::PUBLIC_MESSAGE);
     }
 }
 

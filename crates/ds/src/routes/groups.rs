@@ -390,8 +390,10 @@ pub(crate) async fn post_message(
     let bytes = read_body(&state, &headers, body).await?;
     let message = decode_message(&bytes)?;
     if let Some(targeted) = mls_header::targeted_message(&message) {
-        return post_targeted(&state, group_id, client_id, target, &message, targeted, bytes)
-            .await;
+        return post_targeted(
+            &state, group_id, client_id, target, &message, targeted, bytes,
+        )
+        .await;
     }
     if target.to.is_some() {
         return Err(DsError::BadRequest(

@@ -44,8 +44,10 @@ struct Args {
         default_value = "./conclave-as.admin-token"
     )]
     admin_token_file: PathBuf,
-    /// Cipher suite of the root key (first start only): 1, 2, 3 or 7.
-    #[arg(long, env = "CONCLAVE_AS_CIPHER_SUITE", default_value_t = 1)]
+    /// Cipher suite of the root key (first start only): 1, 2, 3 or 7, or a post-quantum suite
+    /// with Ed25519/ECDSA signatures (draft-ietf-mls-pq-ciphersuites TBD1–TBD8, e.g. 0xF0A0 or
+    /// its draft name).
+    #[arg(long, env = "CONCLAVE_AS_CIPHER_SUITE", default_value = "1", value_parser = parse_suite)]
     cipher_suite: u16,
     /// Lifetime of issued certificates, seconds.
     #[arg(
@@ -95,6 +97,13 @@ fn seconds(flag: &str, value: f64) -> anyhow::Result<std::time::Duration> {
 
 async fn json_not_found() -> conclave_as::http::AsHttpError {
     conclave_as::http::AsHttpError::NotFound("no such endpoint (the AS serves /v1/as/...)".into())
+}
+
+/// `--cipher-suite`: a number or a post-quantum suite's draft name.
+fn parse_suite(text: &str) -> Result<u16, String> {
+    conclave_core::codepoints::parse_cipher_suite(text)
+        .map(|suite| suite.0)
+        .ok_or_else(|| format!("unknown cipher suite {text:?}: give a number or a draft name"))
 }
 
 #[tokio::main]

@@ -102,8 +102,14 @@ struct Args {
         default_value = "./conclave-as.admin-token"
     )]
     as_admin_token_file: std::path::PathBuf,
-    /// Cipher suite of the AS root key (with --with-as, first start only): 1, 2, 3 or 7.
-    #[arg(long, env = "CONCLAVE_DS_AS_CIPHER_SUITE", default_value_t = 1)]
+    /// Cipher suite of the AS root key (with --with-as, first start only): 1, 2, 3 or 7, or a
+    /// post-quantum suite with Ed25519/ECDSA signatures (0xF0A0–0xF0A7 or its draft name).
+    #[arg(
+        long,
+        env = "CONCLAVE_DS_AS_CIPHER_SUITE",
+        default_value = "1",
+        value_parser = parse_suite
+    )]
     as_cipher_suite: u16,
     /// Lifetime of the certificates the AS issues (with --with-as), seconds.
     #[arg(
@@ -154,6 +160,13 @@ struct Args {
     /// Log format: text or json (one object per line).
     #[arg(long, env = "CONCLAVE_DS_LOG_FORMAT", default_value = "text")]
     log_format: LogFormat,
+}
+
+/// `--as-cipher-suite`: a number or a post-quantum suite's draft name.
+fn parse_suite(text: &str) -> Result<u16, String> {
+    conclave_core::codepoints::parse_cipher_suite(text)
+        .map(|suite| suite.0)
+        .ok_or_else(|| format!("unknown cipher suite {text:?}: give a number or a draft name"))
 }
 
 #[tokio::main]

@@ -100,6 +100,9 @@ fn print_outcome(name: &str, outcome: &FileOutcome, ours: bool) -> (usize, usize
     match outcome {
         FileOutcome::Checked(report) => {
             println!("{name}: {}/{}", report.passed, report.total());
+            for skipped in &report.skipped {
+                println!("  skipped {skipped}");
+            }
             for failure in report.failures.iter().take(MAX_DETAILS) {
                 println!("  FAIL {failure}");
             }

@@ -7,10 +7,12 @@ mod crypto_basics;
 mod deserialization;
 pub mod extensions_safe;
 pub mod extensions_structures;
+pub mod hpke_pq;
 mod key_schedule;
 mod message_protection;
 mod messages;
 mod passive_client;
+pub mod pq_suites;
 mod psk_secret;
 mod secret_tree;
 pub mod targeted_messages;
@@ -28,6 +30,8 @@ pub fn checker_for(file_name: &str) -> Option<Checker> {
         "deserialization.json" => deserialization::check,
         extensions_safe::FILE_NAME => extensions_safe::check,
         extensions_structures::FILE_NAME => extensions_structures::check,
+        hpke_pq::FILE_NAME => hpke_pq::check,
+        pq_suites::FILE_NAME => pq_suites::check,
         "key-schedule.json" => key_schedule::check,
         "message-protection.json" => message_protection::check,
         "messages.json" => messages::check,
