@@ -144,3 +144,7 @@ pub enum UserInfoVcError {
 #[cfg(test)]
 #[cfg(feature = "userinfo-vc")]
 mod tests;
+
+#[cfg(test)]
+#[cfg(feature = "userinfo-vc")]
+mod group_tests;

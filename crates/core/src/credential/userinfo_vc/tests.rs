@@ -579,9 +579,9 @@ fn the_credential_encodes_under_0xfe00_and_under_the_drafts_0x0003_on_request() 
 
 /// X.509 credentials by [`X509IdentityProvider`], UserInfo VCs by
 /// [`UserInfoVcIdentityProvider`].
-struct X509AndVc {
-    x509: X509IdentityProvider,
-    vc: UserInfoVcIdentityProvider,
+pub(super) struct X509AndVc {
+    pub(super) x509: X509IdentityProvider,
+    pub(super) vc: UserInfoVcIdentityProvider,
 }
 
 impl IdentityProvider for X509AndVc {
