@@ -596,3 +596,38 @@ async fn enrol_vc_issues_a_userinfo_vc_verifiable_with_the_published_jwk_set() {
     .await
     .assert_error(StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type");
 }
+
+/// `AsClient`'s UserInfo VC mode against a real listener: the JWK set it fetches verifies the
+/// VC it enrols for.
+#[tokio::test]
+async fn as_client_enrols_a_userinfo_vc_and_fetches_the_jwk_set() {
+    use conclave_core::credential::{IssuerKeys, UserInfoVcIdentityProvider};
+
+    let service = AuthenticationService::open_or_create(
+        InMemoryAsStore::new(),
+        cs(),
+        conclave_service::now_seconds(),
+        &mut OsRandom,
+    )
+    .unwrap();
+    let base = serve(AsHttpState::new(service, ADMIN.as_bytes())).await;
+    let client = AsClient::new(&format!("{base}/")).unwrap();
+    let (issuer, jwks) = client.vc_jwks().await.unwrap();
+    let token = client.issue_token(ADMIN, "alice").await.unwrap();
+    let (request, key, _) = signed_request("alice", &token);
+    let credential = client.enrol_userinfo_vc(&request).await.unwrap();
+    let mut keys = IssuerKeys::new();
+    keys.insert_jwks_json(&issuer, &jwks).unwrap();
+    let provider = UserInfoVcIdentityProvider::new(keys);
+    provider
+        .validate_credential(&CredentialCheck {
+            credential: &credential,
+            signature_key: &key,
+            signature_scheme: cs().signature(),
+            role: CredentialRole::NewMember,
+            now: conclave_service::now_seconds(),
+        })
+        .unwrap();
+    let err = client.enrol_userinfo_vc(&request).await.unwrap_err();
+    assert_eq!(err.code(), Some("invalid_token"));
+}
