@@ -49,6 +49,12 @@ pub enum UserInfoVcError {
         "the UserInfo VC's payload is not a UserInfo object: {0} (draft-barnes-mls-addl-creds-01 §3.3)"
     )]
     NotUserInfo(String),
+    /// The JWS header has a `crit` member (RFC 7515 §4.1.11: extensions the recipient does
+    /// not understand MUST make it reject the JWS; Conclave understands none).
+    #[error(
+        "the UserInfo VC's JWS header marks {0} critical, which is not understood (RFC 7515 §4.1.11)"
+    )]
+    UnsupportedCriticalHeader(String),
     /// No `iss` claim (draft-barnes-mls-addl-creds-01 §3.2: the payload MUST provide it).
     #[error("the UserInfo VC has no iss claim (draft-barnes-mls-addl-creds-01 §3.2)")]
     MissingIssuer,

@@ -148,6 +148,7 @@ pub fn parse_verified(
     let token = core::str::from_utf8(jwt).map_err(|_| UserInfoVcError::NotUtf8)?;
     let header = jsonwebtoken::decode_header(token)
         .map_err(|e| UserInfoVcError::MalformedJwt(e.to_string()))?;
+    refuse_critical_extensions(token)?;
     if !matches!(
         header.alg,
         Algorithm::EdDSA | Algorithm::ES256 | Algorithm::ES384
@@ -183,6 +184,22 @@ pub fn parse_verified(
         check_times(&parsed, now, require_expiry)?;
     }
     Ok(parsed)
+}
+
+/// RFC 7515 §4.1.11: a recipient MUST reject a JWS whose `crit` header lists extensions it
+/// does not understand; we understand none, so any `crit` is refused. (The JWS library
+/// ignores header members it does not model, `crit` among them.)
+fn refuse_critical_extensions(token: &str) -> Result<(), UserInfoVcError> {
+    let encoded = token.split('.').next().unwrap_or_default();
+    let json = URL_SAFE_NO_PAD
+        .decode(encoded)
+        .map_err(|e| UserInfoVcError::MalformedJwt(e.to_string()))?;
+    let header: Map<String, Value> =
+        serde_json::from_slice(&json).map_err(|e| UserInfoVcError::MalformedJwt(e.to_string()))?;
+    match header.get("crit") {
+        None => Ok(()),
+        Some(crit) => Err(UserInfoVcError::UnsupportedCriticalHeader(crit.to_string())),
+    }
 }
 
 /// Verifies the JWS under the issuer key the header names (`kid`) or, without a `kid`,

@@ -332,6 +332,19 @@ fn section_3_3_the_issuer_must_be_present_and_trusted_and_its_key_must_sign() {
 }
 
 #[test]
+fn a_jws_with_critical_header_extensions_is_refused() {
+    let f = Fixture::new(ED, ED);
+    let token = unsigned(
+        &json!({"alg": "EdDSA", "kid": "k1", "crit": ["exp"]}),
+        &f.claims(),
+    );
+    assert_eq!(
+        f.refusal(&raw(&token)),
+        UserInfoVcError::UnsupportedCriticalHeader(r#"["exp"]"#.into())
+    );
+}
+
+#[test]
 fn section_3_4_only_eddsa_es256_and_es384_signatures_are_accepted() {
     let f = Fixture::new(ED, ED);
     for alg in ["HS256", "RS256", "PS256"] {
