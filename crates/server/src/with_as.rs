@@ -11,9 +11,10 @@
 //!   revocation list no older than a TTL, so a revocation applies on every node within the
 //!   TTL (fail closed: past the TTL without a fresh list, checks answer 503).
 //!
-//! With the AS in the DS's process, a client enrolled in the AS's UserInfo VC mode
+//! With either, a client enrolled in the AS's UserInfo VC mode
 //! (`POST /v1/as/enrol-vc`, draft-barnes-mls-addl-creds-01 §3) registers with its
-//! `userinfo-vc` credential: it is validated against the AS's issuer key set, and names the
+//! `userinfo-vc` credential: it is validated against the AS's issuer key set (a remote AS's
+//! is fetched at start, [`crate::remote_as`]), and names the
 //! client `mls://<name>` like a certificate ([`conclave_as::userinfo_vc`]).
 //!
 //! Either way the policy validates the credential as members do
@@ -66,9 +67,8 @@ impl Authority {
         }
     }
 
-    /// A validator with the AS root as trust anchor and the current revocation list; for
-    /// the AS in this process, its UserInfo VCs too (its issuer key set is at hand; a remote
-    /// AS's would have to be fetched, so a remote AS's VCs are refused).
+    /// A validator with the AS root as trust anchor, the AS's UserInfo VC issuer keys and
+    /// the current revocation list.
     fn identity_provider(&self) -> Result<Arc<dyn IdentityProvider>, DsError> {
         match self {
             Self::Local(state) => Ok(Arc::new(
