@@ -24,7 +24,8 @@
 //! - Credential 0x0003/0x0004: draft-ietf-mls-extensions-10 assigns multi/weak-multi;
 //!   draft-barnes-mls-addl-creds asks for userinfo-vc = 0x0003, multi = 0x0004,
 //!   weak-multi = 0x0005. The extensions draft's values win ([`MULTI_CREDENTIAL`],
-//!   [`WEAK_MULTI_CREDENTIAL`]).
+//!   [`WEAK_MULTI_CREDENTIAL`]); userinfo-vc travels as MLSpp's 0xFE00
+//!   ([`USERINFO_VC_CREDENTIAL`], [`UserInfoVcCodepoint`]).
 //! - Wire format 0x0006: draft-ietf-mls-targeted-messages uses it
 //!   ([`TARGETED_MESSAGE_WIRE_FORMAT`]); draft-mahy-mls-semiprivatemessage's is TBD1, so
 //!   Conclave uses the private-use value 0xF0C5 ([`SEMI_PRIVATE_MESSAGE_WIRE_FORMAT`],
