@@ -136,6 +136,40 @@ impl AsClient {
         credential_of("the enrolment", response, self.max_response).await
     }
 
+    /// `POST /v1/as/enrol-vc`: the same enrolment, answered with a `userinfo-vc` credential
+    /// (draft-barnes-mls-addl-creds-01 §3) instead of a certificate. Refusals: those of
+    /// [`AsClient::enrol`], and `vc_unavailable` (the AS's root cannot sign JWS).
+    pub async fn enrol_userinfo_vc(
+        &self,
+        request: &EnrolmentRequest,
+    ) -> Result<Credential, ApiError> {
+        let body = request.to_bytes()?;
+        let response = self
+            .send(
+                self.http
+                    .post(self.url("/v1/as/enrol-vc"))
+                    .header(reqwest::header::CONTENT_TYPE, ENROLMENT_MEDIA_TYPE)
+                    .body(body),
+            )
+            .await?;
+        credential_of("the UserInfo VC enrolment", response, self.max_response).await
+    }
+
+    /// `GET /v1/as/vc/jwks`: the AS's UserInfo VC issuer (`issuer`) and its JWK Set as JSON
+    /// bytes, what `conclave_core::credential::IssuerKeys::insert_jwks_json` takes.
+    pub async fn vc_jwks(&self) -> Result<(String, Vec<u8>), ApiError> {
+        let response = self.send(self.http.get(self.url("/v1/as/vc/jwks"))).await?;
+        let bytes = bytes_of("the VC issuer's JWK set", response, self.max_response).await?;
+        let value: serde_json::Value = serde_json::from_slice(&bytes)
+            .map_err(|e| protocol(format!("bad JSON answer: {e}")))?;
+        let issuer = value
+            .get("issuer")
+            .and_then(serde_json::Value::as_str)
+            .ok_or_else(|| protocol("the JWK set names no issuer".to_owned()))?
+            .to_owned();
+        Ok((issuer, bytes))
+    }
+
     /// `POST /v1/as/renew`: a fresh credential for the same name, without a new token, for
     /// the request's key (the current one, or a new one the request also proves). Refusals:
     /// `not_renewable` (another AS's credential), `renewal_expired` (expired longer ago than

@@ -275,6 +275,7 @@ impl AsHttpError {
                 AsError::InvalidName(_) => (StatusCode::BAD_REQUEST, "invalid_name"),
                 AsError::Credential(_) => (StatusCode::BAD_REQUEST, "invalid_credential"),
                 AsError::Store(_) => (StatusCode::SERVICE_UNAVAILABLE, "storage_unavailable"),
+                AsError::UserInfoVc(_) => (StatusCode::NOT_FOUND, "vc_unavailable"),
                 _ => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
             },
             Self::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),
@@ -339,6 +340,11 @@ pub fn router(state: impl Into<Arc<AsHttpState>>) -> Router {
         )
         .route("/v1/as/enrol", post(enrol).fallback(method_not_allowed))
         .route("/v1/as/renew", post(renew).fallback(method_not_allowed))
+        .route(
+            "/v1/as/enrol-vc",
+            post(enrol_vc).fallback(method_not_allowed),
+        )
+        .route("/v1/as/vc/jwks", get(vc_jwks).fallback(method_not_allowed))
         .route("/v1/as/revoke", post(revoke).fallback(method_not_allowed))
         .route("/v1/as/revoked", get(revoked).fallback(method_not_allowed))
         .with_state(state);
@@ -464,6 +470,30 @@ async fn enrol(State(state): St, headers: HeaderMap, body: Body) -> AsResult {
     state.counters.enrolments.inc();
     tracing::info!(%name, "client enrolled");
     Ok(response)
+}
+
+/// Enrolment in the UserInfo VC mode (draft-barnes-mls-addl-creds-01 §3.1): the same
+/// request as `/v1/as/enrol`, answered with a `userinfo-vc` credential.
+async fn enrol_vc(State(state): St, headers: HeaderMap, body: Body) -> AsResult {
+    require_media_type(&headers, ENROLMENT_MEDIA_TYPE)?;
+    let bytes = read_body(&state, &headers, body).await?;
+    let request = EnrolmentRequest::from_bytes(&bytes)
+        .map_err(|e| AsHttpError::BadRequest(format!("not a TLS-encoded EnrolmentRequest: {e}")))?;
+    let name = String::from_utf8_lossy(&request.name).into_owned();
+    let credential = blocking(&state, move |s| {
+        s.service.enrol_userinfo_vc(&request, s.now())
+    })
+    .await?;
+    let response = credential_response(&credential)?;
+    state.counters.enrolments.inc();
+    tracing::info!(%name, "client enrolled with a UserInfo VC");
+    Ok(response)
+}
+
+/// The VC issuer's JWK Set (RFC 7517 §5) with its `issuer`.
+async fn vc_jwks(State(state): St) -> AsResult {
+    let jwks = state.service.vc_jwks()?;
+    Ok(json(&jwks))
 }
 
 async fn renew(State(state): St, headers: HeaderMap, body: Body) -> AsResult {

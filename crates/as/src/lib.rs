@@ -29,6 +29,7 @@ pub mod setup;
 mod signer;
 pub mod sqlite;
 mod store;
+pub mod userinfo_vc;
 
 use std::collections::HashSet;
 use std::sync::{Arc, RwLock};
@@ -126,6 +127,10 @@ pub enum AsError {
          renewal); only the latest certificate of a client renews"
     )]
     Superseded,
+    /// The AS cannot issue UserInfo VCs (its root's signature scheme has no JWS issuer
+    /// here, or the issuer key failed).
+    #[error("UserInfo VC issuance: {0}")]
+    UserInfoVc(String),
     /// A renewal request that was used before.
     #[error("this renewal request was used already: sign a new one")]
     ReplayedRequest,
@@ -154,7 +159,7 @@ pub enum AsError {
 /// list, for a verifier that holds only the root and a copy of the list (a Delivery Service
 /// checking against a remote AS).
 pub fn validate_with(
-    provider: &X509IdentityProvider,
+    provider: &dyn IdentityProvider,
     credential: &Credential,
     signature_key: &SignaturePublicKey,
     scheme: SignatureAlgorithm,
@@ -203,6 +208,7 @@ pub struct AuthenticationService<S: AsStore> {
     certificate_lifetime: u64,
     token_lifetime: u64,
     renewal_grace: u64,
+    vc_issuer: Option<String>,
 }
 
 impl<S: AsStore> core::fmt::Debug for AuthenticationService<S> {
@@ -310,6 +316,7 @@ impl<S: AsStore> AuthenticationService<S> {
             certificate_lifetime: DEFAULT_CERTIFICATE_LIFETIME,
             token_lifetime: DEFAULT_TOKEN_LIFETIME,
             renewal_grace: DEFAULT_RENEWAL_GRACE,
+            vc_issuer: None,
         }
     }
 
@@ -337,6 +344,7 @@ impl<S: AsStore> AuthenticationService<S> {
             certificate_lifetime: self.certificate_lifetime,
             token_lifetime: self.token_lifetime,
             renewal_grace: self.renewal_grace,
+            vc_issuer: self.vc_issuer,
         }
     }
 
@@ -389,6 +397,13 @@ impl<S: AsStore> AuthenticationService<S> {
     /// and issues a certificate for the submitted key, valid from `now` for the configured
     /// lifetime. Returns the credential (leaf certificate, then the root).
     pub fn enrol(&self, request: &EnrolmentRequest, now: u64) -> Result<Credential, AsError> {
+        let name = self.accept_enrolment(request, now)?;
+        self.issue(&name, &request.signature_key, now)
+    }
+
+    /// The checks of an enrolment, whatever it issues: the name, revocation, the proof of
+    /// possession, then the token (consumed only when all else passed). Returns the name.
+    fn accept_enrolment(&self, request: &EnrolmentRequest, now: u64) -> Result<String, AsError> {
         let name = check_name(&request.name)?;
         if self.store.is_revoked(&name).map_err(AsError::Store)? {
             return Err(AsError::Revoked(name));
@@ -406,11 +421,10 @@ impl<S: AsStore> AuthenticationService<S> {
             .take_token(&name, &token_hash(&request.token), now)
             .map_err(AsError::Store)?
         {
-            TokenUse::Valid => {}
-            TokenUse::Expired => return Err(AsError::ExpiredToken),
-            _ => return Err(AsError::InvalidToken),
+            TokenUse::Valid => Ok(name),
+            TokenUse::Expired => Err(AsError::ExpiredToken),
+            _ => Err(AsError::InvalidToken),
         }
-        self.issue(&name, &request.signature_key, now)
     }
 
     /// Issues and records a certificate for `name` over `signature_key`, valid from `now` for

@@ -119,6 +119,14 @@ impl ProviderSigner {
         &self.public
     }
 
+    /// `len` bytes derived from the private key for the purpose `info` (HKDF of the suite:
+    /// `Expand(Extract("", secret), info, len)`), so that a second key of the AS needs no
+    /// storage of its own and never equals the root key.
+    pub(crate) fn derive_secret(&self, info: &[u8], len: usize) -> Result<Secret, AsError> {
+        let prk = self.cs.kdf_extract(&[], self.secret.as_bytes());
+        Ok(self.cs.kdf_expand(prk.as_bytes(), info, len)?)
+    }
+
     /// A self-signed CA certificate named `common_name`, valid from `now` for `lifetime`.
     pub fn self_signed_root(
         &self,

@@ -518,3 +518,116 @@ async fn as_client_against_a_listener() {
     let err = AsClient::new(&dead).unwrap().root().await.unwrap_err();
     assert!(matches!(err, conclave_api::ApiError::Unreachable { .. }));
 }
+
+/// The UserInfo VC mode (draft-barnes-mls-addl-creds-01 §3.1): the same enrolment request at
+/// `/v1/as/enrol-vc` gives a `userinfo-vc` credential that verifies under the JWK Set the AS
+/// publishes, as a member with only that set validates it.
+#[tokio::test]
+async fn enrol_vc_issues_a_userinfo_vc_verifiable_with_the_published_jwk_set() {
+    use conclave_core::credential::{IssuerKeys, UserInfoVcIdentityProvider};
+
+    let api = Api::new();
+    let jwks = api.get("/v1/as/vc/jwks").await;
+    assert_eq!(jwks.status, StatusCode::OK);
+    let issuer = jwks.json()["issuer"].as_str().unwrap().to_owned();
+    assert!(issuer.starts_with("urn:conclave:as:"), "{issuer}");
+    assert_eq!(jwks.json()["keys"][0]["kty"], "OKP");
+
+    let token = api.token("alice").await;
+    let (request, key, _secret) = signed_request("alice", &token);
+    let reply = api
+        .call(
+            Method::POST,
+            "/v1/as/enrol-vc",
+            &[("content-type", ENROLMENT_MEDIA_TYPE)],
+            Body::from(request.to_bytes().unwrap()),
+        )
+        .await;
+    assert_eq!(
+        reply.status,
+        StatusCode::OK,
+        "{}",
+        String::from_utf8_lossy(&reply.body)
+    );
+    assert_eq!(reply.content_type.as_deref(), Some(CREDENTIAL_MEDIA_TYPE));
+    let credential = Credential::from_bytes(&reply.body).unwrap();
+    assert!(matches!(credential, Credential::UserInfoVc(_)));
+
+    let mut keys = IssuerKeys::new();
+    keys.insert_jwks_json(&issuer, &jwks.body).unwrap();
+    let provider = UserInfoVcIdentityProvider::new(keys);
+    let check = |now| {
+        provider.validate_credential(&CredentialCheck {
+            credential: &credential,
+            signature_key: &key,
+            signature_scheme: cs().signature(),
+            role: CredentialRole::Member,
+            now,
+        })
+    };
+    check(api.now()).unwrap();
+    assert_eq!(provider.claims(&credential).unwrap().subject, "alice");
+    // The default lifetime is a day.
+    assert!(check(api.now() + 2 * 24 * 3600).is_err());
+    // The token is used up, for both modes.
+    let again = api
+        .call(
+            Method::POST,
+            "/v1/as/enrol-vc",
+            &[("content-type", ENROLMENT_MEDIA_TYPE)],
+            Body::from(request.to_bytes().unwrap()),
+        )
+        .await;
+    again.assert_error(StatusCode::FORBIDDEN, "invalid_token");
+    api.enrol(&request)
+        .await
+        .assert_error(StatusCode::FORBIDDEN, "invalid_token");
+    // Wrong method, wrong media type.
+    assert_eq!(
+        api.get("/v1/as/enrol-vc").await.status,
+        StatusCode::METHOD_NOT_ALLOWED
+    );
+    api.call(
+        Method::POST,
+        "/v1/as/enrol-vc",
+        &[("content-type", "application/json")],
+        Body::from("{}"),
+    )
+    .await
+    .assert_error(StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type");
+}
+
+/// `AsClient`'s UserInfo VC mode against a real listener: the JWK set it fetches verifies the
+/// VC it enrols for.
+#[tokio::test]
+async fn as_client_enrols_a_userinfo_vc_and_fetches_the_jwk_set() {
+    use conclave_core::credential::{IssuerKeys, UserInfoVcIdentityProvider};
+
+    let service = AuthenticationService::open_or_create(
+        InMemoryAsStore::new(),
+        cs(),
+        conclave_service::now_seconds(),
+        &mut OsRandom,
+    )
+    .unwrap();
+    let base = serve(AsHttpState::new(service, ADMIN.as_bytes())).await;
+    let client = AsClient::new(&format!("{base}/")).unwrap();
+    let (issuer, jwks) = client.vc_jwks().await.unwrap();
+    let token = client.issue_token(ADMIN, "alice").await.unwrap();
+    let (request, key, _) = signed_request("alice", &token);
+    let credential = client.enrol_userinfo_vc(&request).await.unwrap();
+    let mut keys = IssuerKeys::new();
+    keys.insert_jwks_json(&issuer, &jwks).unwrap();
+    let provider = UserInfoVcIdentityProvider::new(keys);
+    provider
+        .validate_credential(&CredentialCheck {
+            credential: &credential,
+            signature_key: &key,
+            signature_scheme: cs().signature(),
+            role: CredentialRole::NewMember,
+            now: conclave_service::now_seconds(),
+        })
+        .unwrap();
+    let err = client.enrol_userinfo_vc(&request).await.unwrap_err();
+    assert_eq!(err.code(), Some("invalid_token"));
+}

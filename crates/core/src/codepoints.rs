@@ -52,7 +52,8 @@
 //! - Credential 0x0003/0x0004: draft-ietf-mls-extensions-10 assigns multi/weak-multi;
 //!   draft-barnes-mls-addl-creds asks for userinfo-vc = 0x0003, multi = 0x0004,
 //!   weak-multi = 0x0005. The extensions draft's values win ([`MULTI_CREDENTIAL`],
-//!   [`WEAK_MULTI_CREDENTIAL`]).
+//!   [`WEAK_MULTI_CREDENTIAL`]); userinfo-vc travels as MLSpp's 0xFE00
+//!   ([`USERINFO_VC_CREDENTIAL`], [`UserInfoVcCodepoint`]).
 //! - Wire format 0x0006: draft-ietf-mls-targeted-messages uses it
 //!   ([`TARGETED_MESSAGE_WIRE_FORMAT`]); draft-mahy-mls-semiprivatemessage's is TBD1, so
 //!   Conclave uses the private-use value 0xF0C5 ([`SEMI_PRIVATE_MESSAGE_WIRE_FORMAT`],
@@ -597,6 +598,79 @@ pub fn decodable_proposal_kind(proposal_type: ProposalType) -> Option<ExtensionP
     CodepointProfile::ALL
         .into_iter()
         .find_map(|profile| profile.proposal_kind(proposal_type))
+}
+
+// ---- draft-barnes-mls-addl-creds-01: the userinfo-vc credential ---------------------------
+//
+// The draft asks IANA for userinfo-vc = 0x0003 (§6.1), which draft-ietf-mls-extensions-10
+// gives to `multi` ([`MULTI_CREDENTIAL`]). MLSpp ships the credential under the private-use
+// value 0xFE00 (its `userinfo_vc_draft_00`). Every profile here uses the extensions draft's
+// multi-credentials, so every profile puts a UserInfo VC on the wire as 0xFE00; the draft's
+// 0x0003 is reachable only for a lone credential outside such a group, through
+// [`crate::messages::Credential::to_bytes_with`] / `from_bytes_with`.
+
+/// `userinfo-vc` credential as MLSpp deploys it (private use, RFC 9420 §17.5: 0xF000-0xFFFF).
+/// What [`crate::messages::Credential::UserInfoVc`] encodes as and decodes from.
+pub const USERINFO_VC_CREDENTIAL: CredentialType = CredentialType(0xFE00);
+/// `userinfo-vc` credential as draft-barnes-mls-addl-creds-01 §6.1 requests it; clashes with
+/// draft-ietf-mls-extensions-10's `multi`.
+pub const USERINFO_VC_CREDENTIAL_ADDL_CREDS: CredentialType = CredentialType(0x0003);
+
+/// Which codepoint a `userinfo-vc` credential (draft-barnes-mls-addl-creds-01 §3.2) travels
+/// under.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
+pub enum UserInfoVcCodepoint {
+    /// [`USERINFO_VC_CREDENTIAL`] (0xFE00), MLSpp's deployed value; usable next to
+    /// multi-credentials.
+    #[default]
+    Mlspp,
+    /// [`USERINFO_VC_CREDENTIAL_ADDL_CREDS`] (0x0003), the draft's request; only for a
+    /// credential outside a group that uses `multi` (same value).
+    AddlCreds,
+}
+
+impl UserInfoVcCodepoint {
+    /// The credential type this choice means.
+    pub fn credential_type(self) -> CredentialType {
+        match self {
+            Self::Mlspp => USERINFO_VC_CREDENTIAL,
+            Self::AddlCreds => USERINFO_VC_CREDENTIAL_ADDL_CREDS,
+        }
+    }
+}
+
+impl CodepointProfile {
+    /// The `userinfo-vc` codepoint of this profile (draft-barnes-mls-addl-creds-01 §6.1).
+    /// Every profile has the extensions draft's `multi` at 0x0003, so all use MLSpp's 0xFE00.
+    pub fn userinfo_vc_codepoint(self) -> UserInfoVcCodepoint {
+        match self {
+            Self::Draft | Self::OpenMls09 | Self::MlsRs => UserInfoVcCodepoint::Mlspp,
+        }
+    }
+}
+
+#[cfg(test)]
+mod userinfo_vc_tests {
+    use super::*;
+
+    #[test]
+    fn the_userinfo_vc_codepoint_never_clashes_with_the_multi_credentials_of_a_profile() {
+        for profile in CodepointProfile::ALL {
+            let vc = profile.userinfo_vc_codepoint().credential_type();
+            assert_ne!(vc, MULTI_CREDENTIAL, "{profile}");
+            assert_ne!(vc, WEAK_MULTI_CREDENTIAL, "{profile}");
+            assert_eq!(vc, USERINFO_VC_CREDENTIAL, "{profile}");
+        }
+        assert_eq!(
+            UserInfoVcCodepoint::AddlCreds.credential_type(),
+            CredentialType(0x0003)
+        );
+        assert_eq!(
+            UserInfoVcCodepoint::default().credential_type(),
+            CredentialType(0xFE00)
+        );
+    }
 }
 
 #[cfg(test)]

@@ -10,7 +10,10 @@
 //! within one TTL ([`DEFAULT_REVOCATION_TTL`], 5 s by default) of the revocation.
 //!
 //! **Root.** The root is trusted as the AS serves it at the DS's start: use `https://`, or a
-//! network where nobody can impersonate the AS. A DS keeps its root until restarted (an AS
+//! network where nobody can impersonate the AS. The same holds for the AS's UserInfo VC
+//! issuer key set (`GET /v1/as/vc/jwks`, draft-barnes-mls-addl-creds-01 §3.3), fetched at
+//! start too, so the DS accepts the AS's VCs as well as its certificates; an AS that issues
+//! no VCs (404) leaves the DS accepting certificates only. A DS keeps its root until restarted (an AS
 //! root is created once and kept; a new AS database means restarting the DS nodes).
 
 use std::collections::HashSet;
@@ -18,7 +21,10 @@ use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
 use conclave_api::{ApiError, AsClient};
-use conclave_core::credential::{RevocationList, X509IdentityProvider};
+use conclave_as::userinfo_vc::AsIdentityProvider;
+use conclave_core::credential::{
+    IssuerKeys, RevocationList, UserInfoVcIdentityProvider, X509IdentityProvider,
+};
 use conclave_crypto::CryptoProvider;
 use conclave_ds::{DsError, StoreError};
 
@@ -51,6 +57,8 @@ pub enum RemoteAsError {
 pub struct RemoteAs {
     client: AsClient,
     root: Vec<u8>,
+    /// The AS's UserInfo VC issuer keys, if it issues VCs.
+    vc_keys: Option<IssuerKeys>,
     crypto: Arc<dyn CryptoProvider>,
     /// The revoked identities (`mls://<name>`), shared with every validator handed out.
     revoked: RevocationList,
@@ -99,9 +107,24 @@ impl RemoteAs {
                 reason: e.to_string(),
             }
         })?;
+        let vc_keys = match client.vc_jwks().await {
+            Ok((issuer, jwks)) => {
+                let mut keys = IssuerKeys::new();
+                keys.insert_jwks_json(&issuer, &jwks)
+                    .map_err(|e| RemoteAsError::BadRoot {
+                        url: url.to_owned(),
+                        reason: format!("its UserInfo VC issuer keys: {e}"),
+                    })?;
+                Some(keys)
+            }
+            // No VC mode (or an AS from before it): certificates only.
+            Err(ApiError::Refused { status: 404, .. }) => None,
+            Err(e) => return Err(unreachable(e)),
+        };
         let remote = Self {
             client,
             root,
+            vc_keys,
             crypto,
             revoked: RevocationList::default(),
             fetched_at: Mutex::new(Instant::now()),
@@ -197,14 +220,18 @@ impl RemoteAs {
         Ok(())
     }
 
-    /// A validator with the AS root as trust anchor and the current revocation list.
-    pub(crate) fn identity_provider(&self) -> Result<X509IdentityProvider, DsError> {
+    /// A validator with the AS root as trust anchor, the AS's VC issuer keys and the current
+    /// revocation list.
+    pub(crate) fn identity_provider(&self) -> Result<AsIdentityProvider, DsError> {
         self.require_fresh()?;
-        Ok(
-            X509IdentityProvider::new([self.root.as_slice()], self.crypto.as_ref())
-                .map_err(|e| DsError::Internal(format!("the AS root: {e}")))?
-                .with_revocation_list(self.revoked.clone()),
-        )
+        let x509 = X509IdentityProvider::new([self.root.as_slice()], self.crypto.as_ref())
+            .map_err(|e| DsError::Internal(format!("the AS root: {e}")))?
+            .with_revocation_list(self.revoked.clone());
+        Ok(AsIdentityProvider::new(
+            x509,
+            self.vc_keys.clone().map(UserInfoVcIdentityProvider::new),
+            self.revoked.clone(),
+        ))
     }
 
     /// Whether `name` is on the current revocation list.
@@ -289,6 +316,34 @@ mod tests {
         }
     }
 
+    /// Enrols `name` at the AS in the UserInfo VC mode; returns its registration at the DS.
+    fn vc_registration(state: &AsHttpState, name: &str) -> Registration {
+        let cs = RustCryptoProvider
+            .cipher_suite_provider(CipherSuite(1))
+            .unwrap();
+        let now = conclave_service::now_seconds();
+        let (secret, public) = cs.signature_generate(&mut OsRandom).unwrap();
+        let token = state
+            .service()
+            .issue_token(name, now, &mut OsRandom)
+            .unwrap();
+        let request = EnrolmentRequest::sign(
+            cs.as_ref(),
+            name,
+            SignaturePublicKey(public.clone()),
+            &secret,
+            token,
+        )
+        .unwrap();
+        Registration {
+            client_id: name.to_owned(),
+            cipher_suite: 1,
+            signature_key: public,
+            credential: state.service().enrol_userinfo_vc(&request, now).unwrap(),
+            now,
+        }
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_remote_as_revocation_applies_within_the_ttl_and_a_silent_as_fails_checks_closed() {
         let (state, url, stop) = serve_as().await;
@@ -315,6 +370,19 @@ mod tests {
         };
         assert!(matches!(policy.check(&renamed), Err(DsError::Forbidden(_))));
 
+        // A client enrolled in the AS's UserInfo VC mode registers under its name too.
+        let erin = vc_registration(&state, "erin");
+        assert!(matches!(
+            erin.credential,
+            conclave_core::messages::Credential::UserInfoVc(_)
+        ));
+        policy.check(&erin).unwrap();
+        let renamed = Registration {
+            client_id: "mallory".into(),
+            ..erin.clone()
+        };
+        assert!(matches!(policy.check(&renamed), Err(DsError::Forbidden(_))));
+
         // Revoked at the AS: refused once the TTL has passed, at registration, login and
         // on every request.
         state.service().revoke("carol").unwrap();
@@ -326,6 +394,9 @@ mod tests {
         ));
         assert!(matches!(policy.check(&carol), Err(DsError::Forbidden(_))));
         assert!(!policy.is_revoked("dave").unwrap());
+        state.service().revoke("erin").unwrap();
+        tokio::time::sleep(TTL).await;
+        assert!(matches!(policy.check(&erin), Err(DsError::Forbidden(_))));
 
         // The AS stops answering: past the TTL, checks fail (503) rather than use the old
         // list.

@@ -11,6 +11,12 @@
 //!   revocation list no older than a TTL, so a revocation applies on every node within the
 //!   TTL (fail closed: past the TTL without a fresh list, checks answer 503).
 //!
+//! With either, a client enrolled in the AS's UserInfo VC mode
+//! (`POST /v1/as/enrol-vc`, draft-barnes-mls-addl-creds-01 §3) registers with its
+//! `userinfo-vc` credential: it is validated against the AS's issuer key set (a remote AS's
+//! is fetched at start, [`crate::remote_as`]), and names the
+//! client `mls://<name>` like a certificate ([`conclave_as::userinfo_vc`]).
+//!
 //! Either way the policy validates the credential as members do
 //! ([`conclave_core::credential::X509IdentityProvider`] with the AS root as trust anchor and
 //! the AS's revocation list, RFC 9420 §5.3.1-§5.3.2): an X.509 chain to the AS root, valid
@@ -37,7 +43,7 @@ use std::sync::Arc;
 use axum::Router;
 use conclave_as::http::AsHttpState;
 use conclave_as::{AsError, AsStoreError};
-use conclave_core::credential::{IdentityProvider, X509IdentityProvider};
+use conclave_core::credential::IdentityProvider;
 use conclave_core::messages::SignaturePublicKey;
 use conclave_crypto::{CipherSuite, CryptoProvider};
 use conclave_ds::{AppState, CredentialPolicy, DsError, Registration, StoreError};
@@ -61,14 +67,17 @@ impl Authority {
         }
     }
 
-    /// A validator with the AS root as trust anchor and the current revocation list.
-    fn identity_provider(&self) -> Result<X509IdentityProvider, DsError> {
+    /// A validator with the AS root as trust anchor, the AS's UserInfo VC issuer keys and
+    /// the current revocation list.
+    fn identity_provider(&self) -> Result<Arc<dyn IdentityProvider>, DsError> {
         match self {
-            Self::Local(state) => state
-                .service()
-                .identity_provider(state.crypto().as_ref())
-                .map_err(as_error),
-            Self::Remote(remote) => remote.identity_provider(),
+            Self::Local(state) => Ok(Arc::new(
+                state
+                    .service()
+                    .member_identity_provider(state.crypto().as_ref())
+                    .map_err(as_error)?,
+            )),
+            Self::Remote(remote) => Ok(Arc::new(remote.identity_provider()?)),
         }
     }
 
@@ -118,7 +127,7 @@ impl CredentialPolicy for AsCredentialPolicy {
                 ))
             })?;
         let name = conclave_as::validate_with(
-            &self.authority.identity_provider()?,
+            self.authority.identity_provider()?.as_ref(),
             &registration.credential,
             &SignaturePublicKey(registration.signature_key.clone()),
             cs.signature(),
@@ -168,9 +177,10 @@ impl CredentialPolicy for AsCredentialPolicy {
         self.authority.is_revoked(client_id)
     }
 
-    /// Members' own check: X.509 chains to the AS root, minus revoked clients.
+    /// Members' own check: X.509 chains to the AS root (and, for the AS in this process, its
+    /// UserInfo VCs), minus revoked clients.
     fn leaf_identities(&self) -> Result<Option<Arc<dyn IdentityProvider>>, DsError> {
-        Ok(Some(Arc::new(self.authority.identity_provider()?)))
+        Ok(Some(self.authority.identity_provider()?))
     }
 }
 
@@ -201,4 +211,67 @@ pub fn remote_policy(remote: Arc<RemoteAs>) -> Arc<dyn CredentialPolicy> {
 /// [`policy`]`(as_state)` so that registrations are checked by the same AS.
 pub fn router(ds_state: Arc<AppState>, as_state: Arc<AsHttpState>) -> Router {
     conclave_ds::router(ds_state).merge(conclave_as::http::router(as_state))
+}
+
+#[cfg(test)]
+mod tests {
+    use conclave_as::{AuthenticationService, EnrolmentRequest, InMemoryAsStore};
+    use conclave_core::credential::{CredentialCheck, CredentialRole};
+    use conclave_core::messages::Credential;
+    use conclave_crypto::SeededRng;
+    use conclave_crypto_rustcrypto::RustCryptoProvider;
+
+    use super::*;
+
+    /// draft-barnes-mls-addl-creds-01 §3 through the DS: a client enrolled in the AS's VC
+    /// mode registers with its UserInfo VC under its enrolled name, and not under another,
+    /// and not once revoked; the DS's leaf check accepts the VC too.
+    #[test]
+    fn a_client_enrolled_with_a_userinfo_vc_registers_under_its_name() {
+        let now = conclave_service::now_seconds();
+        let rng = &mut SeededRng::new(1);
+        let cs = RustCryptoProvider
+            .cipher_suite_provider(CipherSuite(1))
+            .unwrap();
+        let (secret, public) = cs.signature_generate(rng).unwrap();
+        let service = AuthenticationService::new(cs, InMemoryAsStore::new(), now, rng).unwrap();
+        let token = service.issue_token("alice", now, rng).unwrap();
+        let cs = RustCryptoProvider
+            .cipher_suite_provider(CipherSuite(1))
+            .unwrap();
+        let key = SignaturePublicKey(public);
+        let request =
+            EnrolmentRequest::sign(cs.as_ref(), "alice", key.clone(), &secret, token).unwrap();
+        let vc = service.enrol_userinfo_vc(&request, now).unwrap();
+        assert!(matches!(vc, Credential::UserInfoVc(_)));
+        let state = Arc::new(AsHttpState::new(service, b"admin"));
+        let policy = AsCredentialPolicy::new(state.clone());
+        let registration = |client_id: &str| Registration {
+            client_id: client_id.to_owned(),
+            cipher_suite: 1,
+            signature_key: key.0.clone(),
+            credential: vc.clone(),
+            now,
+        };
+        policy.check(&registration("alice")).unwrap();
+        assert!(matches!(
+            policy.check(&registration("mallory")),
+            Err(DsError::Forbidden(_))
+        ));
+        let leaves = policy.leaf_identities().unwrap().unwrap();
+        leaves
+            .validate_credential(&CredentialCheck {
+                credential: &vc,
+                signature_key: &key,
+                signature_scheme: cs.signature(),
+                role: CredentialRole::Member,
+                now,
+            })
+            .unwrap();
+        state.service().revoke("alice").unwrap();
+        assert!(matches!(
+            policy.check(&registration("alice")),
+            Err(DsError::Forbidden(_))
+        ));
+    }
 }

@@ -2,7 +2,9 @@
 //! application's Authentication Service policy as an [`IdentityProvider`], with two
 //! implementations, [`BasicIdentityProvider`] and [`X509IdentityProvider`], and the
 //! multi-credentials of draft-ietf-mls-extensions-10 §6.5 ([`MultiCredentialProvider`],
-//! which adds them to either).
+//! which adds them to either). With the `userinfo-vc` feature, `UserInfoVcIdentityProvider`
+//! validates the UserInfo VC credentials of draft-barnes-mls-addl-creds-01 §3 against
+//! issuer key sets the application caches (`IssuerKeys`), and `UserInfoVcIssuer` signs them.
 //!
 //! The protocol code asks the identity provider three questions:
 //!
@@ -27,6 +29,7 @@
 //! validity at the time they are given.
 
 mod multi;
+mod userinfo_vc;
 mod x509;
 
 use conclave_crypto::SignatureAlgorithm;
@@ -35,6 +38,12 @@ pub use multi::{
     BindingSigner, MultiCredentialCheck, MultiCredentialError, MultiCredentialProvider,
     advertise_support, bind_credentials,
 };
+#[cfg(feature = "userinfo-vc")]
+pub use userinfo_vc::{
+    IssuerKeys, UserInfoClaims, UserInfoVcIdentityProvider, UserInfoVcIssuer, did_jwk,
+    jwk_for_signature_key, parse_verified,
+};
+pub use userinfo_vc::{MAX_USERINFO_VC_JWT_BYTES, UserInfoVcError};
 pub use x509::{RevocationList, X509Identity, X509IdentityProvider};
 
 use crate::messages::{Credential, CredentialType, SignaturePublicKey};
@@ -174,6 +183,9 @@ pub enum CredentialError {
     /// A multi-credential is invalid or unsupported (draft-ietf-mls-extensions-10 §6.5).
     #[error(transparent)]
     MultiCredential(#[from] MultiCredentialError),
+    /// A `userinfo-vc` credential is invalid (draft-barnes-mls-addl-creds-01 §3).
+    #[error(transparent)]
+    UserInfoVc(#[from] UserInfoVcError),
 }
 
 /// The application's Authentication Service policy (RFC 9420 §5.3.1). Object-safe: the group

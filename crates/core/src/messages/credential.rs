@@ -10,7 +10,9 @@ use conclave_codec::{CodecError, Decode, Encode, Reader};
 use conclave_crypto::CipherSuite;
 
 use super::{CredentialType, SignaturePublicKey};
-use crate::codepoints::{MULTI_CREDENTIAL, WEAK_MULTI_CREDENTIAL};
+use crate::codepoints::{
+    MULTI_CREDENTIAL, USERINFO_VC_CREDENTIAL, UserInfoVcCodepoint, WEAK_MULTI_CREDENTIAL,
+};
 
 /// How deeply multi-credentials may nest when decoding: a `multi` or `weak-multi`
 /// credential is level 1, a multi-credential inside one of its bindings level 2, and so on.
@@ -50,6 +52,9 @@ pub enum Credential {
     /// `weak-multi` (draft-ietf-mls-extensions-10 §6.5): every member must support at least
     /// one binding.
     WeakMulti(WeakMultiCredential) = WEAK_MULTI_CREDENTIAL.0,
+    /// `userinfo-vc` (draft-barnes-mls-addl-creds-01 §3.2): an OpenID Connect UserInfo
+    /// Verifiable Credential, under MLSpp's codepoint [`USERINFO_VC_CREDENTIAL`].
+    UserInfoVc(UserInfoVc) = USERINFO_VC_CREDENTIAL.0,
 }
 
 impl Credential {
@@ -60,6 +65,7 @@ impl Credential {
             Self::X509 { .. } => CredentialType::X509,
             Self::Multi(_) => MULTI_CREDENTIAL,
             Self::WeakMulti(_) => WEAK_MULTI_CREDENTIAL,
+            Self::UserInfoVc(_) => USERINFO_VC_CREDENTIAL,
         }
     }
 
@@ -68,7 +74,7 @@ impl Credential {
         match self {
             Self::Multi(multi) => Some(&multi.bindings),
             Self::WeakMulti(weak) => Some(&weak.bindings),
-            Self::Basic { .. } | Self::X509 { .. } => None,
+            Self::Basic { .. } | Self::X509 { .. } | Self::UserInfoVc(_) => None,
         }
     }
 
@@ -93,6 +99,7 @@ impl Credential {
             WEAK_MULTI_CREDENTIAL => Ok(Self::WeakMulti(WeakMultiCredential {
                 bindings: decode_bindings(reader, depth.saturating_add(1))?,
             })),
+            USERINFO_VC_CREDENTIAL => Ok(Self::UserInfoVc(Decode::decode(reader)?)),
             _ => Err(CodecError::InvalidValue {
                 what: "Credential",
                 value: u64::from(tag),
@@ -114,13 +121,65 @@ impl Decode for Credential {
             CredentialType::BASIC
             | CredentialType::X509
             | MULTI_CREDENTIAL
-            | WEAK_MULTI_CREDENTIAL => reader.read_opaque().map(drop),
+            | WEAK_MULTI_CREDENTIAL
+            | USERINFO_VC_CREDENTIAL => reader.read_opaque().map(drop),
             _ => Err(CodecError::InvalidValue {
                 what: "Credential",
                 value: u64::from(tag),
             }),
         }
     }
+}
+
+impl Credential {
+    /// Encodes the credential with a `userinfo-vc` credential at the top level under
+    /// `codepoint` (draft-barnes-mls-addl-creds-01 §6.1; see [`UserInfoVcCodepoint`]). A
+    /// UserInfo VC inside a multi-credential's binding keeps [`USERINFO_VC_CREDENTIAL`]: the
+    /// draft's value is the extensions draft's `multi`.
+    pub fn to_bytes_with(&self, codepoint: UserInfoVcCodepoint) -> Result<Vec<u8>, CodecError> {
+        let mut bytes = self.to_bytes()?;
+        if let (Self::UserInfoVc(_), Some(tag)) = (self, bytes.get_mut(..2)) {
+            tag.copy_from_slice(&codepoint.credential_type().0.to_be_bytes());
+        }
+        Ok(bytes)
+    }
+
+    /// Decodes a credential whose top-level `userinfo-vc` uses `codepoint`: under
+    /// [`UserInfoVcCodepoint::AddlCreds`], 0x0003 is a UserInfo VC rather than `multi`
+    /// (draft-barnes-mls-addl-creds-01 §6.1), and 0xFE00 is refused.
+    pub fn from_bytes_with(
+        bytes: &[u8],
+        codepoint: UserInfoVcCodepoint,
+    ) -> Result<Self, CodecError> {
+        match (codepoint, bytes.split_first_chunk::<2>()) {
+            (UserInfoVcCodepoint::AddlCreds, Some((tag, body))) => {
+                match CredentialType(u16::from_be_bytes(*tag)) {
+                    tag if tag == codepoint.credential_type() => {
+                        Ok(Self::UserInfoVc(UserInfoVc::from_bytes(body)?))
+                    }
+                    USERINFO_VC_CREDENTIAL => Err(CodecError::InvalidValue {
+                        what: "Credential",
+                        value: u64::from(USERINFO_VC_CREDENTIAL.0),
+                    }),
+                    _ => Self::from_bytes(bytes),
+                }
+            }
+            _ => Self::from_bytes(bytes),
+        }
+    }
+}
+
+/// `UserInfoVC` (draft-barnes-mls-addl-creds-01 §3.2): the signed JWT of a UserInfo
+/// Verifiable Credential, UTF-8.
+///
+/// The draft writes `opaque jwt<0..2^32-1>`, TLS 1.3 notation; MLS vectors are `<V>`
+/// (RFC 9420 §2.1.2) and MLSpp, the deployed implementation, writes the JWT as an MLS
+/// vector, so the length is a varint here. Validation (`crate::credential`) refuses a JWT
+/// longer than its cap before parsing it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Encode, Decode)]
+pub struct UserInfoVc {
+    /// The compact-serialised JWS (`header.payload.signature`).
+    pub jwt: Vec<u8>,
 }
 
 /// Reads `CredentialBinding bindings<V>` of a multi-credential at nesting level `depth`.

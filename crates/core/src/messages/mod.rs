@@ -43,7 +43,7 @@ pub use components::{
 };
 pub use credential::{
     Certificate, Credential, CredentialBinding, CredentialBindingTbs, MAX_CREDENTIAL_NESTING,
-    MultiCredential, WeakMultiCredential,
+    MultiCredential, UserInfoVc, WeakMultiCredential,
 };
 pub use extensions::{
     ApplicationId, ExtensionPayload, ExternalPub, ExternalSender, ExternalSenders,
