@@ -18,7 +18,6 @@
 #![forbid(unsafe_code)]
 
 mod ec;
-mod mlkem;
 mod suite;
 
 use conclave_crypto::{CipherSuite, CipherSuiteProvider, CryptoProvider};

@@ -472,7 +472,7 @@ impl CipherSuiteProvider for AwsLcCipherSuite {
     }
 
     fn ml_kem_public_key(&self, params: MlKemParams, seed: &[u8]) -> Result<Vec<u8>, CryptoError> {
-        crate::mlkem::public_key(params, seed)
+        conclave_crypto::mlkem::public_key(params, seed)
     }
 
     fn ml_kem_encap(
@@ -481,7 +481,7 @@ impl CipherSuiteProvider for AwsLcCipherSuite {
         encapsulation_key: &[u8],
         randomness: &[u8],
     ) -> Result<(Secret, Vec<u8>), CryptoError> {
-        crate::mlkem::encap(params, encapsulation_key, randomness)
+        conclave_crypto::mlkem::encap(params, encapsulation_key, randomness)
     }
 
     fn ml_kem_decap(
@@ -490,7 +490,7 @@ impl CipherSuiteProvider for AwsLcCipherSuite {
         seed: &[u8],
         ciphertext: &[u8],
     ) -> Result<Secret, CryptoError> {
-        crate::mlkem::decap(params, seed, ciphertext)
+        conclave_crypto::mlkem::decap(params, seed, ciphertext)
     }
 
     fn dh_secret_key_is_valid(&self, secret_key: &[u8]) -> bool {

@@ -14,7 +14,6 @@
 mod aead;
 mod eddsa;
 mod hash;
-mod mlkem;
 mod montgomery;
 mod nist;
 mod suite;

@@ -161,7 +161,7 @@ impl CipherSuiteProvider for RustCryptoSuite {
     }
 
     fn ml_kem_public_key(&self, params: MlKemParams, seed: &[u8]) -> Result<Vec<u8>, CryptoError> {
-        crate::mlkem::public_key(params, seed)
+        conclave_crypto::mlkem::public_key(params, seed)
     }
 
     fn ml_kem_encap(
@@ -170,7 +170,7 @@ impl CipherSuiteProvider for RustCryptoSuite {
         encapsulation_key: &[u8],
         randomness: &[u8],
     ) -> Result<(Secret, Vec<u8>), CryptoError> {
-        crate::mlkem::encap(params, encapsulation_key, randomness)
+        conclave_crypto::mlkem::encap(params, encapsulation_key, randomness)
     }
 
     fn ml_kem_decap(
@@ -179,7 +179,7 @@ impl CipherSuiteProvider for RustCryptoSuite {
         seed: &[u8],
         ciphertext: &[u8],
     ) -> Result<Secret, CryptoError> {
-        crate::mlkem::decap(params, seed, ciphertext)
+        conclave_crypto::mlkem::decap(params, seed, ciphertext)
     }
 
     fn signature_generate(

@@ -10,6 +10,8 @@
 mod error;
 pub mod hpke;
 pub mod labels;
+#[cfg(feature = "ml-kem")]
+pub mod mlkem;
 mod pq;
 mod provider;
 mod secret;

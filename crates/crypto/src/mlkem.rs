@@ -1,11 +1,15 @@
 //! ML-KEM-768 and ML-KEM-1024 (FIPS 203) on RustCrypto's `ml-kem`, for the post-quantum
-//! KEMs that `conclave_crypto::hpke` builds (draft-ietf-mls-pq-ciphersuites §2).
+//! KEMs that [`crate::hpke`] builds (draft-ietf-mls-pq-ciphersuites §2): what both of our
+//! providers answer their `ml_kem_*` methods with (feature `ml-kem`). aws-lc-rs 1.18 offers
+//! ML-KEM only with randomized encapsulation and expanded decapsulation keys, while HPKE
+//! (draft-ietf-hpke-pq §3) stores the seed and our `Encap` takes its randomness from the
+//! injected source.
 //!
 //! Decapsulation keys are kept as their 64-byte seed `d || z` (FIPS 203 §7.1) and expanded
 //! on use. `ml-kem` decapsulates in constant time with implicit rejection (FIPS 203 §6.3)
 //! and checks encapsulation keys on decoding (the FIPS 203 §7.2 modulus check).
 
-use conclave_crypto::{CryptoError, MlKemParams, Secret};
+use crate::{CryptoError, MlKemParams, Secret};
 use ml_kem::{Decapsulate as _, KeyExport as _};
 use zeroize::Zeroizing;
 
@@ -66,19 +70,16 @@ level!(l768, ml_kem_768);
 level!(l1024, ml_kem_1024);
 
 /// `ML-KEM.KeyGen_internal(d, z)`'s encapsulation key (FIPS 203 §6.1).
-pub(crate) fn public_key(params: MlKemParams, seed: &[u8]) -> Result<Vec<u8>, CryptoError> {
+pub fn public_key(params: MlKemParams, seed: &[u8]) -> Result<Vec<u8>, CryptoError> {
     match params {
         MlKemParams::MlKem768 => l768::public_key(seed),
         MlKemParams::MlKem1024 => l1024::public_key(seed),
     }
 }
 
-/// `ML-KEM.Encaps_internal(ek, m)` (FIPS 203 §6.2) after the §7.2 input check.
-pub(crate) fn encap(
-    params: MlKemParams,
-    ek: &[u8],
-    m: &[u8],
-) -> Result<(Secret, Vec<u8>), CryptoError> {
+/// `ML-KEM.Encaps_internal(ek, m)` (FIPS 203 §6.2) after the §7.2 input check: the shared
+/// secret and the ciphertext.
+pub fn encap(params: MlKemParams, ek: &[u8], m: &[u8]) -> Result<(Secret, Vec<u8>), CryptoError> {
     match params {
         MlKemParams::MlKem768 => l768::encap(ek, m),
         MlKemParams::MlKem1024 => l1024::encap(ek, m),
@@ -86,7 +87,7 @@ pub(crate) fn encap(
 }
 
 /// `ML-KEM.Decaps_internal(dk, c)` (FIPS 203 §6.3) with `dk` from its seed.
-pub(crate) fn decap(params: MlKemParams, seed: &[u8], ct: &[u8]) -> Result<Secret, CryptoError> {
+pub fn decap(params: MlKemParams, seed: &[u8], ct: &[u8]) -> Result<Secret, CryptoError> {
     match params {
         MlKemParams::MlKem768 => l768::decap(seed, ct),
         MlKemParams::MlKem1024 => l1024::decap(seed, ct),
