@@ -83,6 +83,16 @@ impl<D: DeliveryService> GroupDriver<'_, D> {
         let bytes = conclave_api::b64_decode(conclave_api::Service::Delivery, &view.message)?;
         let message = MlsMessage::from_bytes(&bytes)
             .map_err(|e| ClientError::bad(DS, BadResponse::Mls(e.to_string())))?;
+        // RFC 9420 §6: the envelope's version is the protocol's; only mls10 exists.
+        if message.version != conclave_core::messages::ProtocolVersion::MLS10 {
+            return Err(ClientError::bad(
+                DS,
+                BadResponse::Mls(format!(
+                    "an inbox Welcome has protocol version {}, not mls10 (RFC 9420 §6)",
+                    message.version.0
+                )),
+            ));
+        }
         let MlsMessageBody::Welcome(welcome) = message.body else {
             return Err(ClientError::bad(
                 DS,
