@@ -197,12 +197,6 @@ pub fn run_dir(
     if files.is_empty() {
         return Err(format!("no *.json test vectors in {}", dir.display()));
     }
-    // The draft vectors we check live in `drafts/` (the other files there are reported as
-    // unsupported, like any official file without a checker).
-    let drafts = dir.join("drafts").join(checks::hpke_pq::FILE_NAME);
-    if drafts.is_file() {
-        files.push(drafts);
-    }
     Ok(files
         .iter()
         .map(|path| {
