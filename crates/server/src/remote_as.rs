@@ -290,34 +290,16 @@ mod tests {
 
     /// Enrols `name` at the AS; returns its registration at the DS.
     fn registration(state: &AsHttpState, name: &str) -> Registration {
-        let cs = RustCryptoProvider
-            .cipher_suite_provider(CipherSuite(1))
-            .unwrap();
-        let now = conclave_service::now_seconds();
-        let (secret, public) = cs.signature_generate(&mut OsRandom).unwrap();
-        let token = state
-            .service()
-            .issue_token(name, now, &mut OsRandom)
-            .unwrap();
-        let request = EnrolmentRequest::sign(
-            cs.as_ref(),
-            name,
-            SignaturePublicKey(public.clone()),
-            &secret,
-            token,
-        )
-        .unwrap();
-        Registration {
-            client_id: name.to_owned(),
-            cipher_suite: 1,
-            signature_key: public,
-            credential: state.service().enrol(&request, now).unwrap(),
-            now,
-        }
+        enrolled(state, name, false)
     }
 
     /// Enrols `name` at the AS in the UserInfo VC mode; returns its registration at the DS.
     fn vc_registration(state: &AsHttpState, name: &str) -> Registration {
+        enrolled(state, name, true)
+    }
+
+    /// Enrols `name` at the AS (a certificate, or a UserInfo VC with `vc`).
+    fn enrolled(state: &AsHttpState, name: &str, vc: bool) -> Registration {
         let cs = RustCryptoProvider
             .cipher_suite_provider(CipherSuite(1))
             .unwrap();
@@ -335,11 +317,16 @@ mod tests {
             token,
         )
         .unwrap();
+        let credential = if vc {
+            state.service().enrol_userinfo_vc(&request, now).unwrap()
+        } else {
+            state.service().enrol(&request, now).unwrap()
+        };
         Registration {
             client_id: name.to_owned(),
             cipher_suite: 1,
             signature_key: public,
-            credential: state.service().enrol_userinfo_vc(&request, now).unwrap(),
+            credential,
             now,
         }
     }
