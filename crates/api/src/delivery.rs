@@ -298,6 +298,11 @@ pub struct ClaimRequest {
     pub client_id: String,
     /// For which cipher suite.
     pub cipher_suite: u16,
+    /// The group the KeyPackage is for (hex), if the claimer names one: a KeyPackage bound
+    /// to that group by its `kp_context` (draft-mahy-mls-kp-context-00) may then be served,
+    /// and one bound to another group never is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group_id: Option<String>,
 }
 
 /// `POST /v1/groups`.

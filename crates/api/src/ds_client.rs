@@ -382,16 +382,29 @@ impl DsClient {
         .await
     }
 
-    /// Claims one KeyPackage of `client_id` for `suite` (RFC 9750 §5.1).
+    /// Claims one KeyPackage of `client_id` for `suite` (RFC 9750 §5.1), usable in any group.
     pub async fn claim_key_package(
         &self,
         client_id: &str,
         suite: CipherSuite,
     ) -> Result<ClaimedKeyPackage, ApiError> {
+        self.claim_key_package_for(client_id, suite, None).await
+    }
+
+    /// Claims one KeyPackage of `client_id` for `suite` to add them to `group_id`: a package
+    /// bound to that group by its `kp_context` (draft-mahy-mls-kp-context-00) comes first,
+    /// one bound to another group never.
+    pub async fn claim_key_package_for(
+        &self,
+        client_id: &str,
+        suite: CipherSuite,
+        group_id: Option<&[u8]>,
+    ) -> Result<ClaimedKeyPackage, ApiError> {
         let url = self.url("/v1/key-packages/claim");
         let body = ClaimRequest {
             client_id: client_id.to_owned(),
             cipher_suite: suite.0,
+            group_id: group_id.map(hex::encode),
         };
         let response = self.authed(|h| h.post(&url).json(&body)).await?;
         let response = self

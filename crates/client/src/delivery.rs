@@ -50,11 +50,13 @@ pub trait DeliveryService: Send + Sync {
         recipient: &str,
     ) -> impl Future<Output = Result<Accepted, ApiError>> + Send;
 
-    /// Claims one KeyPackage of `client_id` for `suite` (RFC 9750 §5.1).
+    /// Claims one KeyPackage of `client_id` for `suite` (RFC 9750 §5.1) to add them to
+    /// `group_id` (a package bound to another group by its `kp_context` is never served).
     fn claim_key_package(
         &self,
         client_id: &str,
         suite: CipherSuite,
+        group_id: &[u8],
     ) -> impl Future<Output = Result<ClaimedKeyPackage, ApiError>> + Send;
 
     /// Welcomes in our inbox after `after`.
@@ -106,8 +108,9 @@ impl DeliveryService for DsClient {
         &self,
         client_id: &str,
         suite: CipherSuite,
+        group_id: &[u8],
     ) -> impl Future<Output = Result<ClaimedKeyPackage, ApiError>> + Send {
-        DsClient::claim_key_package(self, client_id, suite)
+        DsClient::claim_key_package_for(self, client_id, suite, Some(group_id))
     }
 
     fn welcomes(

@@ -93,6 +93,7 @@ fn kp(owner: &str, tag: &str, last_resort: bool, not_after: u64) -> NewKeyPackag
         last_resort,
         not_before: NOW - 3600,
         not_after,
+        bound_group: None,
         data: format!("kp {tag}").into_bytes(),
     }
 }
@@ -333,6 +334,75 @@ async fn membership_is_enforced_in_the_transaction() {
     }
 }
 
+/// draft-mahy-mls-kp-context-00: a package bound to a group is served only to a claim
+/// naming that group (before unbound ones), never to a claim naming another group or none,
+/// and is not counted in the owner's stock of packages for anyone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn key_packages_bound_to_a_group_are_served_only_for_it() {
+    for (store, _guard) in engines().await {
+        let dan = unique("dan");
+        store.register_client(&client(&dan)).await.unwrap();
+        let far = NOW + 86_400;
+        let mut bound = kp(&dan, "for g1", false, far);
+        bound.bound_group = Some(b"g1".to_vec());
+        let mut bound_last_resort = kp(&dan, "last for g1", true, far);
+        bound_last_resort.bound_group = Some(b"g1".to_vec());
+        store
+            .publish_key_packages(&[kp(&dan, "free", false, far), bound, bound_last_resort])
+            .await
+            .unwrap();
+        let stock = store.key_package_stock(&dan, NOW).await.unwrap();
+        assert_eq!(stock.len(), 1);
+        assert_eq!(
+            stock[0].one_time_available, 1,
+            "bound packages are not stock"
+        );
+        assert!(
+            !stock[0].has_last_resort,
+            "a bound last-resort package is not stock"
+        );
+
+        // Another group's claim and a claim naming no group get the free package only.
+        let other = store
+            .claim_key_package(&dan, 1, Some(b"g2"), NOW)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(other.data, b"kp free");
+        assert!(
+            store
+                .claim_key_package(&dan, 1, None, NOW)
+                .await
+                .unwrap()
+                .is_none(),
+            "a claim naming no group got a bound package"
+        );
+        assert!(
+            store
+                .claim_key_package(&dan, 1, Some(b"g2"), NOW)
+                .await
+                .unwrap()
+                .is_none(),
+            "a claim for g2 got a package bound to g1"
+        );
+        // g1's claims get its one-time package, then its last-resort one.
+        let first = store
+            .claim_key_package(&dan, 1, Some(b"g1"), NOW)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(first.data, b"kp for g1");
+        assert!(!first.last_resort);
+        let second = store
+            .claim_key_package(&dan, 1, Some(b"g1"), NOW)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(second.data, b"kp last for g1");
+        assert!(second.last_resort);
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn key_package_claims() {
     for (store, _guard) in engines().await {
@@ -363,7 +433,7 @@ async fn key_package_claims() {
             let (store, bob) = (store.clone(), bob.clone());
             tasks.push(tokio::spawn(async move {
                 store
-                    .claim_key_package(&bob, 1, NOW)
+                    .claim_key_package(&bob, 1, None, NOW)
                     .await
                     .unwrap()
                     .unwrap()
@@ -399,7 +469,7 @@ async fn key_package_claims() {
         let stock = store.key_package_stock(&bob, NOW).await.unwrap();
         assert!(stock[0].has_last_resort && !stock[0].last_resort_claimed);
         let c = store
-            .claim_key_package(&bob, 1, NOW)
+            .claim_key_package(&bob, 1, None, NOW)
             .await
             .unwrap()
             .unwrap();
@@ -408,14 +478,14 @@ async fn key_package_claims() {
         // Expired last-resort packages are not served either; other suites have nothing.
         assert!(
             store
-                .claim_key_package(&bob, 1, far + 1)
+                .claim_key_package(&bob, 1, None, far + 1)
                 .await
                 .unwrap()
                 .is_none()
         );
         assert!(
             store
-                .claim_key_package(&bob, 2, NOW)
+                .claim_key_package(&bob, 2, None, NOW)
                 .await
                 .unwrap()
                 .is_none()
@@ -428,14 +498,14 @@ async fn key_package_claims() {
         store.publish_key_packages(&[future]).await.unwrap();
         assert!(
             store
-                .claim_key_package(&carol, 1, NOW)
+                .claim_key_package(&carol, 1, None, NOW)
                 .await
                 .unwrap()
                 .is_none()
         );
         assert!(
             store
-                .claim_key_package(&carol, 1, NOW + 200)
+                .claim_key_package(&carol, 1, None, NOW + 200)
                 .await
                 .unwrap()
                 .is_some()
@@ -703,7 +773,11 @@ async fn client_credential_changes() {
         }
         assert_eq!(replaced, 1, "{engine}");
         // The KeyPackage published with the old credential is still there to claim.
-        let claimed = store.claim_key_package(&a, 1, NOW).await.unwrap().unwrap();
+        let claimed = store
+            .claim_key_package(&a, 1, None, NOW)
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(claimed.data, b"kp old");
     }
 }

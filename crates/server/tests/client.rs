@@ -1252,8 +1252,8 @@ async fn a_private_aside_reaches_only_its_recipient() {
 
 /// draft-mahy-mls-kp-context-00 through the devnet: Bob makes an invitation for one group
 /// (a KeyPackage bound to its id); Alice cannot use it for another group, adds Bob with it
-/// to the right one, and Bob joins from the Welcome. The DS never hands the bound package
-/// to a claim: adding Carol by name still claims one of her ordinary packages.
+/// to the right one, and Bob joins from the Welcome. The DS hands the bound package only to
+/// a claim naming its group, never to one naming another group.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_invitation_is_accepted_only_by_its_group() {
     let dir = tempfile::tempdir().unwrap();
@@ -1264,6 +1264,38 @@ async fn an_invitation_is_accepted_only_by_its_group() {
     alice.create_group("other").await.unwrap();
     let group_id = alice.group("friends").unwrap().group_id;
     let link = bob.invitation(&group_id).await.unwrap();
+
+    let suite = CipherSuite(bob.ds().key_package_stock().await.unwrap()[0].cipher_suite);
+    let bound_to_a_group = |message: &conclave_core::messages::MlsMessage| {
+        let MlsMessageBody::KeyPackage(package) = &message.body else {
+            panic!("not a KeyPackage");
+        };
+        package
+            .extensions
+            .iter()
+            .any(|e| e.extension_type == conclave_core::codepoints::KP_CONTEXT_EXTENSION)
+    };
+    let other_id = hex::decode(alice.group("other").unwrap().group_id).unwrap();
+    for _ in 0..2 {
+        let claimed = alice
+            .ds()
+            .claim_key_package_for("bob", suite, Some(&other_id))
+            .await
+            .unwrap();
+        assert!(
+            !bound_to_a_group(&claimed.message),
+            "a claim for another group got the invitation's package"
+        );
+    }
+    let claimed = alice
+        .ds()
+        .claim_key_package_for("bob", suite, Some(&hex::decode(&group_id).unwrap()))
+        .await
+        .unwrap();
+    assert!(
+        bound_to_a_group(&claimed.message),
+        "a claim for the invitation's group is served its package first"
+    );
 
     let epoch = alice.epoch("other").unwrap();
     let refused = alice.add_invited("other", &link).await.unwrap_err();

@@ -81,8 +81,9 @@ impl Client {
     /// An invitation for the group whose id is `group_id` (hex): a KeyPackage bound to that
     /// group with `kp_context` (draft-mahy-mls-kp-context-00), as a `conclave-invite:` link
     /// to hand to a member out of band. Its private keys are stored; the DS gets it for
-    /// Welcome routing only and never hands it to a claim. A member adds us with it ([`Client::add_invited`]), and any other group
-    /// refuses it (the adder, every member, and our own join).
+    /// Welcome routing, and hands it only to a claim naming that group. A member adds us
+    /// with it ([`Client::add_invited`]), and any other group refuses it (the adder, every
+    /// member, and our own join).
     pub async fn invitation(&mut self, group_id: &str) -> Result<String, ClientError> {
         let group_id = hex::decode(group_id.trim())
             .map_err(|_| ClientError::InvalidInvitation("the group id is not hex".into()))?;

@@ -103,10 +103,11 @@ impl<D: DeliveryService> GroupDriver<'_, D> {
         &mut self,
         user: &str,
         suite: CipherSuite,
+        group_id: &[u8],
     ) -> Result<KeyPackage, ClientError> {
         let claimed = self
             .ds
-            .claim_key_package(user, suite)
+            .claim_key_package(user, suite, group_id)
             .await
             .map_err(ClientError::from)
             .map_err(|e| match e {
@@ -257,7 +258,9 @@ impl<D: DeliveryService> GroupDriver<'_, D> {
                         let kp = match claimed.get(user) {
                             Some(kp) => kp.clone(),
                             None => {
-                                let kp = self.claim_checked(user, group.cipher_suite()).await?;
+                                let kp = self
+                                    .claim_checked(user, group.cipher_suite(), group.group_id())
+                                    .await?;
                                 claimed.insert(user.clone(), kp.clone());
                                 kp
                             }

@@ -275,6 +275,7 @@ impl DeliveryService for SimClient {
         &self,
         _client_id: &str,
         _suite: CipherSuite,
+        _group_id: &[u8],
     ) -> Result<ClaimedKeyPackage, ApiError> {
         Err(ApiError::Refused {
             service: Service::Delivery,

@@ -5,7 +5,10 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use conclave_api::delivery::{self as wire, ClaimRequest, KeyPackageStock};
 use conclave_codec::{Decode, Encode};
-use conclave_core::messages::{LeafNodeSource, MlsMessage, ProtocolVersion};
+use conclave_core::kp_context::{ContextPair, ContextType};
+use conclave_core::messages::{
+    KeyPackage, LeafNodeSource, MlsMessage, ProtocolVersion, find_payload,
+};
 use conclave_core::validation;
 use conclave_crypto::labels;
 
@@ -13,7 +16,7 @@ use super::{AppResult, St, json, mls_response, read_body, read_json, require_med
 use crate::auth::AuthenticatedClient;
 use crate::error::DsError;
 use crate::header::{self as mls_header, decode_message};
-use crate::ids::check_client_id;
+use crate::ids::{check_client_id, parse_group_id};
 use crate::store::{MAX_STORED, NewKeyPackage};
 
 /// `POST /v1/key-packages`: publishes the uploader's KeyPackages (one `message/mls`, or a
@@ -100,18 +103,19 @@ pub(crate) async fn upload(
         let data = message
             .to_bytes()
             .map_err(|e| DsError::BadRequest(format!("KeyPackage {i}: {e}")))?;
-        // draft-mahy-mls-kp-context-00: a package bound to a context (an invitation to one
-        // group, handed over out of band) is never served by a claim — a claim names no
-        // group — but is known by reference, so that the Welcome of its group reaches its
-        // owner: its start is put beyond every claim's "now".
-        let bound = kp
-            .extensions
-            .iter()
-            .any(|e| e.extension_type == conclave_core::codepoints::KP_CONTEXT_EXTENSION);
-        let not_before = if bound {
-            MAX_STORED
-        } else {
-            lifetime.not_before.min(MAX_STORED)
+        let (bound_group, not_before) = match key_package_context(kp)
+            .map_err(|e| DsError::BadRequest(format!("KeyPackage {i}: {e}")))?
+        {
+            None => (None, lifetime.not_before.min(MAX_STORED)),
+            Some(pair) if pair.context_type == ContextType::GROUP_ID => (
+                Some(pair.context_value),
+                lifetime.not_before.min(MAX_STORED),
+            ),
+            // A context the DS cannot match a claim against (a URI, a domain, a JWK
+            // thumbprint): never served by a claim, but known by reference, so that the
+            // Welcome of its group reaches its owner — its start is put beyond every
+            // claim's "now".
+            Some(_) => (None, MAX_STORED),
         };
         packages.push(NewKeyPackage {
             kp_ref,
@@ -120,6 +124,7 @@ pub(crate) async fn upload(
             last_resort: kp.is_last_resort(),
             not_before,
             not_after: lifetime.not_after,
+            bound_group,
             data,
         });
     }
@@ -177,11 +182,21 @@ pub(crate) async fn claim(
 ) -> AppResult {
     let request: ClaimRequest = read_json(&state, &headers, body).await?;
     check_client_id(&request.client_id)?;
+    let group = request
+        .group_id
+        .as_deref()
+        .map(parse_group_id)
+        .transpose()?;
     state.count_claim(&claimer)?;
     state.count_target_claim(&request.client_id).await?;
     let claimed = state
         .store
-        .claim_key_package(&request.client_id, request.cipher_suite, state.now())
+        .claim_key_package(
+            &request.client_id,
+            request.cipher_suite,
+            group.as_deref(),
+            state.now(),
+        )
         .await?
         .ok_or_else(|| {
             DsError::NotFound(format!(
@@ -198,4 +213,18 @@ pub(crate) async fn claim(
         HeaderValue::from_static(if claimed.last_resort { "true" } else { "false" }),
     );
     Ok(response)
+}
+
+/// The `kp_context` of a KeyPackage (draft-mahy-mls-kp-context-00 §2), if it has one. A
+/// malformed one is refused at upload: no member could tell where the package may be used.
+///
+/// A package bound to a group (`groupid`) is served only to a claim naming that group
+/// (§1: "used only in the anticipated context"), so that a directory claim can never hand
+/// an invitation for one group to an adder of another.
+fn key_package_context(kp: &KeyPackage) -> Result<Option<ContextPair>, String> {
+    find_payload::<ContextPair>(&kp.extensions).map_err(|e| {
+        format!(
+            "its kp_context extension is not one ContextPair (draft-mahy-mls-kp-context-00 §2): {e}"
+        )
+    })
 }

@@ -144,11 +144,13 @@ impl Store for MeteredStore {
         &self,
         owner: &str,
         cipher_suite: u16,
+        group: Option<&[u8]>,
         now: u64,
     ) -> Result<Option<ClaimedKeyPackage>, StoreError> {
         self.timed(
             "claim_key_package",
-            self.inner.claim_key_package(owner, cipher_suite, now),
+            self.inner
+                .claim_key_package(owner, cipher_suite, group, now),
         )
         .await
     }

@@ -342,6 +342,13 @@ CREATE TABLE member_proof_nonces (
         sqlite: "ALTER TABLE messages ADD COLUMN recipient TEXT;",
         postgres: "ALTER TABLE messages ADD COLUMN recipient TEXT;",
     },
+    Migration {
+        summary: "key_packages.bound_group: the group a KeyPackage's kp_context names \
+                  (draft-mahy-mls-kp-context-00), served only to claims naming that group; \
+                  NULL for a package valid anywhere",
+        sqlite: "ALTER TABLE key_packages ADD COLUMN bound_group BLOB;",
+        postgres: "ALTER TABLE key_packages ADD COLUMN bound_group BYTEA;",
+    },
 ];
 
 /// The operations the runner needs from an engine, all inside one transaction that the

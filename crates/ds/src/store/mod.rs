@@ -155,6 +155,9 @@ pub struct NewKeyPackage {
     pub not_before: u64,
     /// End of its lifetime.
     pub not_after: u64,
+    /// The group its `kp_context` binds it to (draft-mahy-mls-kp-context-00 §2,
+    /// `groupid`): only a claim naming that group is served it. `None`: valid anywhere.
+    pub bound_group: Option<Vec<u8>>,
     /// The `MLSMessage` carrying it.
     pub data: Vec<u8>,
 }
@@ -501,11 +504,14 @@ pub trait Store: Send + Sync + 'static {
     async fn publish_key_packages(&self, packages: &[NewKeyPackage]) -> Result<u64, StoreError>;
 
     /// Claims a KeyPackage of `owner` for `cipher_suite`: a one-time package that was never
-    /// handed out, else the last-resort package (flagged); never an expired one.
+    /// handed out, else the last-resort package (flagged); never an expired one. A package
+    /// bound to a group ([`NewKeyPackage::bound_group`]) is served only when `group` names
+    /// that group, and then before the unbound ones (it was made for that group).
     async fn claim_key_package(
         &self,
         owner: &str,
         cipher_suite: u16,
+        group: Option<&[u8]>,
         now: u64,
     ) -> Result<Option<ClaimedKeyPackage>, StoreError>;
 

@@ -483,7 +483,8 @@ impl Store for PostgresStore {
             stored += tx
                 .execute(
                     "INSERT INTO key_packages (kp_ref, owner, cipher_suite, last_resort,
-                     not_before, not_after, data) VALUES ($1, $2, $3, $4, $5, $6, $7)
+                     not_before, not_after, data, bound_group)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
                      ON CONFLICT (kp_ref) DO NOTHING",
                     &[
                         &kp.kp_ref,
@@ -493,6 +494,7 @@ impl Store for PostgresStore {
                         &to_i64(kp.not_before)?,
                         &to_i64(kp.not_after)?,
                         &kp.data,
+                        &kp.bound_group,
                     ],
                 )
                 .await?;
@@ -542,21 +544,25 @@ impl Store for PostgresStore {
         &self,
         owner: &str,
         cipher_suite: u16,
+        group: Option<&[u8]>,
         now: u64,
     ) -> Result<Option<ClaimedKeyPackage>, StoreError> {
         let client = self.pool.get().await?;
         let now = to_i64(now)?;
         let suite = i64::from(cipher_suite);
+        // `bound_group = NULL` is never true: a claim naming no group gets unbound packages
+        // only.
         let one_time = client
             .query_opt(
                 "UPDATE key_packages SET claimed_at = $3, claim_count = claim_count + 1
                  WHERE id = (SELECT id FROM key_packages
                              WHERE owner = $1 AND cipher_suite = $2 AND NOT last_resort
                              AND claimed_at IS NULL AND not_before <= $3 AND not_after >= $3
-                             ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED)
+                             AND (bound_group IS NULL OR bound_group = $4)
+                             ORDER BY bound_group IS NULL, id LIMIT 1 FOR UPDATE SKIP LOCKED)
                  AND claimed_at IS NULL
                  RETURNING kp_ref, data",
-                &[&owner, &suite, &now],
+                &[&owner, &suite, &now, &group],
             )
             .await?;
         if let Some(row) = one_time {
@@ -572,9 +578,10 @@ impl Store for PostgresStore {
                  WHERE id = (SELECT id FROM key_packages
                              WHERE owner = $1 AND cipher_suite = $2 AND last_resort
                              AND not_before <= $3 AND not_after >= $3
-                             ORDER BY id DESC LIMIT 1)
+                             AND (bound_group IS NULL OR bound_group = $4)
+                             ORDER BY bound_group IS NULL, id DESC LIMIT 1)
                  RETURNING kp_ref, data",
-                &[&owner, &suite, &now],
+                &[&owner, &suite, &now, &group],
             )
             .await?;
         Ok(match last_resort {
@@ -601,6 +608,7 @@ impl Store for PostgresStore {
                     COUNT(*) FILTER (WHERE last_resort AND claimed_at IS NOT NULL)
                  FROM key_packages
                  WHERE owner = $1 AND not_before <= $2 AND not_after >= $2
+                 AND bound_group IS NULL
                  GROUP BY cipher_suite ORDER BY cipher_suite",
                 &[&owner, &to_i64(now)?],
             )

@@ -621,7 +621,8 @@ impl Store for SqliteStore {
                 }
                 stored += tx.execute(
                     "INSERT INTO key_packages (kp_ref, owner, cipher_suite, last_resort,
-                     not_before, not_after, data) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+                     not_before, not_after, data, bound_group)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
                      ON CONFLICT (kp_ref) DO NOTHING",
                     params![
                         kp.kp_ref,
@@ -630,7 +631,8 @@ impl Store for SqliteStore {
                         kp.last_resort,
                         to_i64(kp.not_before)?,
                         to_i64(kp.not_after)?,
-                        kp.data
+                        kp.data,
+                        kp.bound_group
                     ],
                 )? as u64;
             }
@@ -683,15 +685,18 @@ impl Store for SqliteStore {
         &self,
         owner: &str,
         cipher_suite: u16,
+        group: Option<&[u8]>,
         now: u64,
     ) -> Result<Option<ClaimedKeyPackage>, StoreError> {
         let owner = owner.to_owned();
+        let group = group.map(<[u8]>::to_vec);
         self.write(move |conn| {
             let now = to_i64(now)?;
             let suite = i64::from(cipher_suite);
             // One statement: the row is chosen and marked claimed atomically (the writer is
             // the only connection that writes, and the statement runs in its own
-            // transaction).
+            // transaction). `bound_group = NULL` is never true, so a claim naming no group
+            // gets unbound packages only.
             let one_time = conn
                 .prepare_cached(
                     "UPDATE key_packages SET claimed_at = ?3, claim_count = claim_count + 1
@@ -699,11 +704,12 @@ impl Store for SqliteStore {
                                  WHERE owner = ?1 AND cipher_suite = ?2 AND last_resort = 0
                                  AND claimed_at IS NULL AND not_before <= ?3
                                  AND not_after >= ?3
-                                 ORDER BY id LIMIT 1)
+                                 AND (bound_group IS NULL OR bound_group = ?4)
+                                 ORDER BY bound_group IS NULL, id LIMIT 1)
                      AND claimed_at IS NULL
                      RETURNING kp_ref, data",
                 )?
-                .query_row(params![owner, suite, now], |r| {
+                .query_row(params![owner, suite, now, group], |r| {
                     Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, Vec<u8>>(1)?))
                 })
                 .optional()?;
@@ -720,10 +726,11 @@ impl Store for SqliteStore {
                      WHERE id = (SELECT id FROM key_packages
                                  WHERE owner = ?1 AND cipher_suite = ?2 AND last_resort = 1
                                  AND not_before <= ?3 AND not_after >= ?3
-                                 ORDER BY id DESC LIMIT 1)
+                                 AND (bound_group IS NULL OR bound_group = ?4)
+                                 ORDER BY bound_group IS NULL, id DESC LIMIT 1)
                      RETURNING kp_ref, data",
                 )?
-                .query_row(params![owner, suite, now], |r| {
+                .query_row(params![owner, suite, now, group], |r| {
                     Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, Vec<u8>>(1)?))
                 })
                 .optional()?;
@@ -751,6 +758,7 @@ impl Store for SqliteStore {
                     SUM(CASE WHEN last_resort = 1 AND claimed_at IS NOT NULL THEN 1 ELSE 0 END)
                  FROM key_packages
                  WHERE owner = ?1 AND not_before <= ?2 AND not_after >= ?2
+                 AND bound_group IS NULL
                  GROUP BY cipher_suite ORDER BY cipher_suite",
             )?;
             let rows = stmt.query_map(params![owner, now], |r| {

@@ -401,6 +401,7 @@ async fn setup_group(http: &Http, size: usize, message_size: usize) -> anyhow::R
                     serde_json::to_vec(&wire::ClaimRequest {
                         client_id: id.clone(),
                         cipher_suite: SUITE.0,
+                        group_id: None,
                     })?,
                 )),
             )
