@@ -356,6 +356,39 @@ pub(crate) async fn check_proposal(
     .await
 }
 
+/// Checks that the leaf a targeted message is addressed to (its clear
+/// `recipient_leaf_index`, draft-ietf-mls-targeted-messages-01 §3) is held by `recipient`,
+/// the client the sender names for routing: in a verified group the DS knows the tree, so
+/// a sender cannot have an aside for one member delivered to another. Groups the DS does
+/// not follow are not checked (the recipient's client refuses a message for another leaf).
+pub(crate) async fn check_targeted_recipient(
+    state: &AppState,
+    record: &GroupRecord,
+    recipient_leaf: conclave_core::tree_math::LeafIndex,
+    recipient: &str,
+) -> Result<(), DsError> {
+    let Some(verifier) = Verifier::of(state, record).await? else {
+        return Ok(());
+    };
+    let recipient = recipient.to_owned();
+    blocking(move || {
+        let view = verifier.load(&[])?;
+        let holder = view
+            .tree()
+            .leaf(recipient_leaf)
+            .map(|leaf| verifier.client_of(leaf, "the recipient's"))
+            .transpose()?;
+        if holder.as_deref() != Some(recipient.as_str()) {
+            return Err(DsError::BadRequest(format!(
+                "the targeted message is for leaf {}, which {recipient} does not hold                  (draft-ietf-mls-targeted-messages-01 §3: recipient_leaf_index); address                  it to the recipient's current leaf",
+                recipient_leaf.0
+            )));
+        }
+        Ok(())
+    })
+    .await
+}
+
 /// The DS's means to open a verified group's semi-private handshakes: its external
 /// receiver for the group's suite, and the suite.
 pub(crate) struct Opener {

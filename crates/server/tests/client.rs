@@ -1241,6 +1241,24 @@ async fn a_private_aside_reaches_only_its_recipient() {
     );
     assert!(!for_bob.message.is_empty());
 
+    // The group is verified (semi-private handshakes): the DS knows whose leaf the aside is
+    // addressed to, and refuses to route Bob's aside to Carol.
+    let (_, _, aside) = log_of(&bob, "team")
+        .await
+        .into_iter()
+        .find(|(_, content_type, _)| *content_type == 4)
+        .unwrap();
+    let misrouted = alice
+        .ds()
+        .post_targeted_message(&group_id, &aside, "carol")
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&misrouted, conclave_api::ApiError::Refused { status: 400, message, .. }
+            if message.contains("does not hold")),
+        "{misrouted}"
+    );
+
     // Not to a non-member, and not to oneself.
     assert!(matches!(
         alice.send_to("team", "dave", "x").await.unwrap_err(),

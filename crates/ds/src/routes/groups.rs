@@ -436,9 +436,10 @@ pub(crate) async fn post_message(
 /// A targeted message (draft-ietf-mls-targeted-messages-01 §3) posted by a member for the
 /// member `?to=` names: stored with that recipient, whom [`read_log`] alone (with the
 /// sender) shows it to. Its clear header names the group, the epoch and the recipient's
-/// *leaf*; which client holds that leaf the sender says (the DS cannot check it for groups
-/// whose tree it does not follow, and the recipient's client refuses a message not for its
-/// leaf, §7). The recipient must be a member and not the sender.
+/// *leaf*; which client holds that leaf the sender says. In a verified group the DS checks
+/// it against its tree (in the current epoch); for groups whose tree it does not follow it
+/// cannot, and the recipient's client refuses a message not for its leaf (§7). The
+/// recipient must be a member and not the sender.
 async fn post_targeted(
     state: &AppState,
     group_id: Vec<u8>,
@@ -470,6 +471,18 @@ async fn post_targeted(
         return Err(DsError::BadRequest(
             "the recipient of a targeted message must be a member of the group".into(),
         ));
+    }
+    if let Some(group) = state.store.group(&group_id).await?
+        && group.public_state.is_some()
+        && group.epoch == targeted.epoch
+    {
+        verified::check_targeted_recipient(
+            state,
+            &group,
+            targeted.recipient_leaf_index,
+            &recipient,
+        )
+        .await?;
     }
     // In a member-proof group a targeted message proves membership like an application
     // message (its clear `authenticated_data` carries the proof, content type application).
