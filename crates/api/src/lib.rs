@@ -24,6 +24,7 @@ pub mod clock;
 pub mod delivery;
 pub mod ds_client;
 pub mod http;
+pub mod identities;
 
 pub use as_client::AsClient;
 pub use ds_client::DsClient;

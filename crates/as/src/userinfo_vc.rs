@@ -18,17 +18,15 @@
 //! same identity, `mls://<name>`, so a member may move from one to the other (a valid
 //! successor, RFC 9420 §5.3.1) and revocation applies to both.
 
-use conclave_core::codepoints::USERINFO_VC_CREDENTIAL;
-use conclave_core::credential::{
-    CredentialCheck, CredentialError, IdentityProvider, IssuerKeys, RevocationList,
-    UserInfoVcIdentityProvider, UserInfoVcIssuer, X509IdentityProvider,
-};
-use conclave_core::messages::{Credential, CredentialType};
+use conclave_core::credential::{IssuerKeys, UserInfoVcIdentityProvider, UserInfoVcIssuer};
+use conclave_core::messages::Credential;
 use conclave_crypto::{CryptoProvider, SignatureAlgorithm};
 use serde_json::{Map, Value};
 use sha2::{Digest as _, Sha256};
 
-use crate::{AsError, AsStore, AuthenticationService, EnrolmentRequest, identity_uri};
+pub use conclave_api::identities::AsIdentityProvider;
+
+use crate::{AsError, AsStore, AuthenticationService, EnrolmentRequest};
 
 /// HKDF `info` deriving the VC issuer's private key from the root's.
 pub const VC_ISSUER_KEY_INFO: &[u8] = b"Conclave AS UserInfo VC issuer key";
@@ -133,97 +131,21 @@ impl<S: AsStore> AuthenticationService<S> {
         &self,
         crypto: &dyn CryptoProvider,
     ) -> Result<AsIdentityProvider, AsError> {
-        Ok(AsIdentityProvider {
-            x509: self.identity_provider(crypto)?,
-            vc: self.vc_identity_provider().ok(),
-            revoked: self.revocation_list()?,
-        })
-    }
-}
-
-/// Both credential kinds of one AS (module comment): X.509 chains to its root and UserInfo
-/// VCs of its issuer, each named `mls://<name>`, minus the revoked names.
-#[derive(Debug)]
-pub struct AsIdentityProvider {
-    x509: X509IdentityProvider,
-    vc: Option<UserInfoVcIdentityProvider>,
-    revoked: RevocationList,
-}
-
-impl AsIdentityProvider {
-    /// A provider of these parts: `vc` is `None` for an AS that issues no VCs.
-    pub fn new(
-        x509: X509IdentityProvider,
-        vc: Option<UserInfoVcIdentityProvider>,
-        revoked: RevocationList,
-    ) -> Self {
-        Self { x509, vc, revoked }
-    }
-
-    fn vc(&self) -> Result<&UserInfoVcIdentityProvider, CredentialError> {
-        self.vc
-            .as_ref()
-            .ok_or(CredentialError::UnsupportedCredentialType(
-                USERINFO_VC_CREDENTIAL,
-            ))
-    }
-}
-
-impl IdentityProvider for AsIdentityProvider {
-    fn validate_credential(&self, check: &CredentialCheck<'_>) -> Result<(), CredentialError> {
-        match check.credential {
-            Credential::UserInfoVc(_) => {
-                self.vc()?.validate_credential(check)?;
-                let identity = self.identity(check.credential)?;
-                let revoked = self
-                    .revoked
-                    .read()
-                    .map_err(|_| CredentialError::Rejected("revocation list poisoned".into()))?
-                    .contains(&identity);
-                if revoked {
-                    return Err(CredentialError::Rejected(format!(
-                        "{} is revoked (RFC 9420 §5.3.2)",
-                        String::from_utf8_lossy(&identity)
-                    )));
-                }
-                Ok(())
-            }
-            _ => self.x509.validate_credential(check),
-        }
-    }
-
-    /// `mls://<name>` for both kinds: a VC's UserInfo `sub` is the enrolled name.
-    fn identity(&self, credential: &Credential) -> Result<Vec<u8>, CredentialError> {
-        match credential {
-            Credential::UserInfoVc(_) => {
-                let claims = self.vc()?.claims(credential)?;
-                Ok(identity_uri(&claims.subject).into_bytes())
-            }
-            _ => self.x509.identity(credential),
-        }
-    }
-
-    fn valid_successor(
-        &self,
-        predecessor: &Credential,
-        successor: &Credential,
-    ) -> Result<bool, CredentialError> {
-        Ok(self.identity(predecessor)? == self.identity(successor)?)
-    }
-
-    fn supported_credential_types(&self) -> Vec<CredentialType> {
-        let mut types = vec![CredentialType::X509];
-        if self.vc.is_some() {
-            types.push(USERINFO_VC_CREDENTIAL);
-        }
-        types
+        Ok(AsIdentityProvider::new(
+            self.identity_provider(crypto)?,
+            self.vc_identity_provider().ok(),
+            self.revocation_list()?,
+        ))
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use conclave_core::credential::CredentialRole;
-    use conclave_core::messages::SignaturePublicKey;
+    use conclave_core::codepoints::USERINFO_VC_CREDENTIAL;
+    use conclave_core::credential::{
+        CredentialCheck, CredentialError, CredentialRole, IdentityProvider,
+    };
+    use conclave_core::messages::{CredentialType, SignaturePublicKey};
     use conclave_crypto::{CipherSuite, Secret, SeededRng};
     use conclave_crypto_rustcrypto::RustCryptoProvider;
 

@@ -22,7 +22,7 @@ use std::path::PathBuf;
 use anyhow::{Context as _, anyhow, bail};
 use clap::{Parser, Subcommand};
 use conclave_api::AsClient;
-use conclave_client::{Client, ClientOptions, Event, LeaveMechanism};
+use conclave_client::{Client, ClientOptions, CredentialKind, Event, LeaveMechanism};
 use conclave_server::devnet::{Devnet, DevnetInfo, DevnetOptions};
 
 use crate::output::Output;
@@ -87,6 +87,11 @@ enum Command {
         /// automatically when omitted).
         #[arg(long)]
         token: Option<String>,
+        /// The credential to ask the AS for: `x509` (a certificate, renewed automatically)
+        /// or `userinfo-vc` (a UserInfo Verifiable Credential, draft-barnes-mls-addl-creds;
+        /// not renewed: enrol again before it expires). Members accept both.
+        #[arg(long, default_value = "x509", value_parser = ["x509", "userinfo-vc"])]
+        credential: String,
     },
     /// Groups.
     #[command(subcommand)]
@@ -322,7 +327,18 @@ async fn run(cli: &Cli, out: &Output) -> anyhow::Result<()> {
             )
             .await
         }
-        Command::Register { name, token } => register(cli, out, name, token.as_deref()).await,
+        Command::Register {
+            name,
+            token,
+            credential,
+        } => {
+            let kind = if credential == "userinfo-vc" {
+                CredentialKind::UserInfoVc
+            } else {
+                CredentialKind::Certificate
+            };
+            register(cli, out, name, token.as_deref(), kind).await
+        }
         Command::Group(g) => group(cli, out, g).await,
         Command::Send {
             group,
@@ -557,7 +573,13 @@ fn service_urls(cli: &Cli) -> anyhow::Result<(String, String, Option<DevnetInfo>
     Ok((ds, as_url, info))
 }
 
-async fn register(cli: &Cli, out: &Output, name: &str, token: Option<&str>) -> anyhow::Result<()> {
+async fn register(
+    cli: &Cli,
+    out: &Output,
+    name: &str,
+    token: Option<&str>,
+    credential: CredentialKind,
+) -> anyhow::Result<()> {
     if !conclave_client::is_valid_name(name) {
         bail!(conclave_client::ClientError::InvalidName(name.to_owned()));
     }
@@ -586,19 +608,27 @@ async fn register(cli: &Cli, out: &Output, name: &str, token: Option<&str>) -> a
         &as_url,
         name,
         &token,
-        cli.client_options(),
+        ClientOptions {
+            credential,
+            ..cli.client_options()
+        },
     )
     .await?;
+    let kind = match credential {
+        CredentialKind::UserInfoVc => "UserInfo VC",
+        _ => "X.509 certificate",
+    };
     out.value(
         &serde_json::json!({
             "registered": client.name(),
             "identity": format!("mls://{}", client.name()),
+            "credential": kind,
             "ds": client.ds_url(),
             "as": client.as_url(),
             "home": cli.home(),
         }),
         &format!(
-            "registered {} (X.509 credential for mls://{} from the AS; KeyPackages published)",
+            "registered {} ({kind} for mls://{} from the AS; KeyPackages published)",
             client.name(),
             client.name()
         ),

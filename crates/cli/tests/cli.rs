@@ -802,3 +802,36 @@ fn in_an_admins_only_group_a_member_s_add_is_refused_naming_the_capability() {
     let error = fails(&devnet, &home("alice"), &["group", "add", "club", "carol"]);
     assert!(error.contains("banned"), "{error}");
 }
+
+/// `register --credential userinfo-vc` (draft-barnes-mls-addl-creds): a VC holder and a
+/// certificate holder share a group through the CLI; the registration says which kind.
+#[test]
+fn register_takes_the_credential_kind_and_both_kinds_share_a_group() {
+    let dir = tempfile::tempdir().unwrap();
+    let devnet = start_devnet(dir.path());
+    let home = |u: &str| dir.path().join(u);
+    let registered = ok(
+        &devnet,
+        &home("alice"),
+        &["register", "alice", "--credential", "userinfo-vc"],
+    );
+    assert_eq!(registered[0]["credential"], "UserInfo VC");
+    let registered = ok(&devnet, &home("bob"), &["register", "bob"]);
+    assert_eq!(registered[0]["credential"], "X.509 certificate");
+    ok(&devnet, &home("alice"), &["group", "create", "mixed"]);
+    ok(&devnet, &home("alice"), &["group", "add", "mixed", "bob"]);
+    ok(&devnet, &home("bob"), &["sync"]);
+    ok(&devnet, &home("bob"), &["send", "mixed", "hello alice"]);
+    let read = ok(&devnet, &home("alice"), &["sync"]);
+    assert!(
+        messages(&read).contains(&pair("bob", "hello alice")),
+        "{read:?}"
+    );
+    assert_eq!(members(&devnet, &home("bob"), "mixed"), ["alice", "bob"]);
+    let refused = fails(
+        &devnet,
+        &home("carol"),
+        &["register", "carol", "--credential", "pgp"],
+    );
+    assert!(refused.contains("userinfo-vc"), "{refused}");
+}

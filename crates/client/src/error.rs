@@ -65,6 +65,13 @@ pub enum ClientError {
         #[source]
         source: CredentialError,
     },
+    /// Our credential is not one the AS renews (a UserInfo VC, or a credential from
+    /// elsewhere): enrol again with a new token before it expires.
+    #[error(
+        "our {0} credential is not renewed by the AS: enrol again (a new profile, with a new \
+         enrolment token) before it expires"
+    )]
+    NotRenewable(String),
     /// An invitation link ([`crate::Client::invitation`]) is malformed.
     #[error("invalid invitation: {0}")]
     InvalidInvitation(String),

@@ -894,3 +894,42 @@ async fn an_idle_websocket_closes_when_its_token_expires() {
         served.stop().await;
     }
 }
+
+/// A DS without an Authentication Service cannot check a UserInfo VC's issuer signature
+/// (draft-barnes-mls-addl-creds-01 §3.3), so it takes none: neither at registration nor as
+/// a changed credential (where it would otherwise stand as an unchecked claim).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_ds_without_an_as_refuses_userinfo_vc_credentials() {
+    for (store, _guard) in engines().await {
+        let api = Api::new(store);
+        let mut rng = rng();
+        let id = unique("vc");
+        let basic = identity(&id, &mut rng);
+        let with_vc = SigningIdentity {
+            credential: conclave_core::messages::Credential::UserInfoVc(
+                conclave_core::messages::UserInfoVc {
+                    jwt: b"a.b.c".to_vec(),
+                },
+            ),
+            ..basic.clone()
+        };
+        let r = api.register(&id, &with_vc).await;
+        r.assert_error(StatusCode::BAD_REQUEST, "bad_request");
+        assert!(
+            String::from_utf8_lossy(&r.body).contains("Authentication Service"),
+            "{}",
+            String::from_utf8_lossy(&r.body)
+        );
+        assert!(api.state.store().client(&id).await.unwrap().is_none());
+        let token = api.register_and_login(&id, &basic).await;
+        let r = change_credential(&api, &token, &id, &basic, &with_vc).await;
+        assert!(
+            r.status.is_client_error(),
+            "{} {}",
+            r.status,
+            String::from_utf8_lossy(&r.body)
+        );
+        let record = api.state.store().client(&id).await.unwrap().unwrap();
+        assert_eq!(record.credential, basic.credential.to_bytes().unwrap());
+    }
+}

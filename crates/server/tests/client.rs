@@ -1268,6 +1268,73 @@ async fn a_private_aside_reaches_only_its_recipient() {
     net.shutdown().await.unwrap();
 }
 
+/// draft-barnes-mls-addl-creds through the devnet: Alice and Carol enrol for UserInfo VCs,
+/// Bob for a certificate; they form one group (every client validates both kinds against the
+/// AS's root and VC issuer keys, and the DS of the verified group too), talk, and commit.
+/// A VC is not renewed by the AS: forcing a renewal says so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn members_with_userinfo_vcs_and_certificates_share_a_group() {
+    let dir = tempfile::tempdir().unwrap();
+    let net = devnet(dir.path()).await;
+    let vc = || ClientOptions {
+        credential: conclave_client::CredentialKind::UserInfoVc,
+        ..ClientOptions::default()
+    };
+    let mut alice = user_with(&net, dir.path(), "alice", vc()).await;
+    let mut bob = user(&net, dir.path(), "bob").await;
+    let mut carol = user_with(&net, dir.path(), "carol", vc()).await;
+    // What the DS hands out for each: a KeyPackage with the credential asked for.
+    let suite = CipherSuite(bob.ds().key_package_stock().await.unwrap()[0].cipher_suite);
+    for (user, expected) in [
+        ("alice", conclave_core::codepoints::USERINFO_VC_CREDENTIAL),
+        ("bob", conclave_core::messages::CredentialType::X509),
+    ] {
+        let claimed = carol.ds().claim_key_package(user, suite).await.unwrap();
+        let MlsMessageBody::KeyPackage(package) = &claimed.message.body else {
+            panic!("not a KeyPackage");
+        };
+        assert_eq!(
+            package.leaf_node.credential.credential_type(),
+            expected,
+            "{user}"
+        );
+    }
+    alice.create_group("mixed").await.unwrap();
+    alice
+        .add_members("mixed", &names(&["bob", "carol"]))
+        .await
+        .unwrap();
+    assert_eq!(bob.sync().await.unwrap().joined, 1);
+    assert_eq!(carol.sync().await.unwrap().joined, 1);
+    bob.send("mixed", "from a certificate").await.unwrap();
+    carol.send("mixed", "from a VC").await.unwrap();
+    carol.update_keys("mixed").await.unwrap();
+    alice.sync().await.unwrap();
+    bob.sync().await.unwrap();
+    for client in [&alice, &bob, &carol] {
+        assert_eq!(
+            client.epoch("mixed").unwrap(),
+            alice.epoch("mixed").unwrap()
+        );
+    }
+    let bodies: Vec<String> = alice
+        .history("mixed")
+        .unwrap()
+        .into_iter()
+        .map(|e| e.body)
+        .collect();
+    assert!(
+        bodies.iter().any(|b| b == "from a certificate"),
+        "{bodies:?}"
+    );
+    assert!(bodies.iter().any(|b| b == "from a VC"), "{bodies:?}");
+    assert!(matches!(
+        alice.renew_credential().await.unwrap_err(),
+        ClientError::NotRenewable(_)
+    ));
+    net.shutdown().await.unwrap();
+}
+
 /// draft-mahy-mls-kp-context-00 through the devnet: Bob makes an invitation for one group
 /// (a KeyPackage bound to its id); Alice cannot use it for another group, adds Bob with it
 /// to the right one, and Bob joins from the Welcome. The DS hands the bound package only to

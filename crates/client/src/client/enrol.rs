@@ -12,7 +12,7 @@ use conclave_codec::{Decode as _, Encode as _};
 use conclave_core::messages::{Credential, SignaturePublicKey};
 use conclave_crypto::{CipherSuite, Secret};
 
-use super::{Client, ClientOptions, SyncReport};
+use super::{Client, ClientOptions, CredentialKind, SyncReport, VC_JWKS, build_env};
 use crate::OsRandom;
 use crate::driver::commit::{Op, crypto_suite};
 use crate::error::ClientError;
@@ -43,8 +43,9 @@ pub struct EnrolledIdentity {
 
 impl Client {
     /// Registers a new client named `name` in `home`: fetches the AS root, makes a signature
-    /// key pair, enrols with the one-time `token` (proof of possession, RFC 9750 §4),
-    /// registers with the DS and publishes KeyPackages.
+    /// key pair, enrols with the one-time `token` (proof of possession, RFC 9750 §4) for the
+    /// kind of credential [`ClientOptions::credential`] names, registers with the DS and
+    /// publishes KeyPackages.
     pub async fn register(
         home: &Path,
         ds_url: &str,
@@ -72,7 +73,10 @@ impl Client {
             &secret,
             token.as_bytes().to_vec(),
         )?;
-        let credential = as_api.enrol(&request).await?;
+        let credential = match options.credential {
+            CredentialKind::Certificate => as_api.enrol(&request).await?,
+            CredentialKind::UserInfoVc => as_api.enrol_userinfo_vc(&request).await?,
+        };
         Self::register_enrolled(
             home,
             ds_url,
@@ -92,7 +96,8 @@ impl Client {
 
     /// Registers a client whose credential was obtained elsewhere (another AS, an
     /// enterprise CA): registers with the DS, stores the profile and publishes KeyPackages.
-    /// The identity's `root_certificate` becomes this client's trust anchor.
+    /// The identity's `root_certificate` becomes this client's trust anchor, and the AS's
+    /// UserInfo VC issuer key set, if it has one, the trusted VC issuer.
     pub async fn register_enrolled(
         home: &Path,
         ds_url: &str,
@@ -131,9 +136,14 @@ impl Client {
             profile.signature_secret.clone(),
             options.http,
         )?;
+        let vc_jwks =
+            vc_issuer_keys(&AsClient::with_limits(&profile.as_url, options.http)?).await?;
         ds.register(&profile.signature_public, &profile.credential)
             .await?;
         store.save_profile(&profile)?;
+        if let Some(jwks) = &vc_jwks {
+            store.set_meta(VC_JWKS, jwks)?;
+        }
         let mut client = Self::from_parts(store, profile, None, None, options)?;
         client.top_up_key_packages().await?;
         Ok(client)
@@ -194,6 +204,13 @@ impl Client {
     async fn renew(&mut self, report: &mut SyncReport, force: bool) -> Result<(), ClientError> {
         let current = Credential::from_bytes(&self.profile.credential)?;
         let Ok((not_before, not_after)) = certificate_validity(&current) else {
+            if force {
+                let kind = match current {
+                    Credential::UserInfoVc(_) => "UserInfo VC".to_owned(),
+                    other => format!("{:?}", other.credential_type()),
+                };
+                return Err(ClientError::NotRenewable(kind));
+            }
             return Ok(());
         };
         let now = self.now();
@@ -264,7 +281,8 @@ impl Client {
         Ok(())
     }
 
-    /// Fetches the AS's revocation list (RFC 9420 §5.3.2) and keeps a copy for offline use.
+    /// Fetches the AS's revocation list (RFC 9420 §5.3.2) and keeps a copy for offline use;
+    /// also the AS's UserInfo VC issuer key set, so that a rotated issuer key is picked up.
     pub async fn refresh_revocations(&mut self) -> Result<(), ClientError> {
         self.as_api.refresh_revocation_list(&self.revoked).await?;
         let list: Vec<String> = self
@@ -278,6 +296,28 @@ impl Client {
             .unwrap_or_default();
         let json = serde_json::to_vec(&list)
             .map_err(|e| ClientError::CorruptState(format!("revocation list: {e}")))?;
-        self.store.set_meta("revoked", &json)
+        self.store.set_meta("revoked", &json)?;
+        if let Some(jwks) = vc_issuer_keys(&self.as_api).await?
+            && self.store.meta(VC_JWKS)?.as_deref() != Some(jwks.as_slice())
+        {
+            self.env = build_env(
+                &self.profile,
+                Some(&jwks),
+                &self.revoked,
+                &self.options.crypto,
+            )?;
+            self.store.set_meta(VC_JWKS, &jwks)?;
+        }
+        Ok(())
+    }
+}
+
+/// The AS's UserInfo VC issuer key set (`GET /v1/as/vc/jwks`), or `None` for an AS that
+/// issues no VCs (it answers 404).
+async fn vc_issuer_keys(as_api: &AsClient) -> Result<Option<Vec<u8>>, ClientError> {
+    match as_api.vc_jwks().await {
+        Ok((_, jwks)) => Ok(Some(jwks)),
+        Err(conclave_api::ApiError::Refused { status: 404, .. }) => Ok(None),
+        Err(e) => Err(e.into()),
     }
 }

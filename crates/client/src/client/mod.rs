@@ -26,8 +26,11 @@ use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 
+use conclave_api::identities::AsIdentityProvider;
 use conclave_api::{AsClient, DsClient, HttpLimits};
-use conclave_core::credential::{RevocationList, X509IdentityProvider};
+use conclave_core::credential::{
+    IssuerKeys, RevocationList, UserInfoVcIdentityProvider, X509IdentityProvider,
+};
 use conclave_core::group::GroupEnv;
 use conclave_crypto::{CipherSuite, CryptoProvider};
 use conclave_crypto_awslc::AwsLcProvider;
@@ -78,6 +81,24 @@ pub struct ClientOptions {
     /// handshakes. Off: groups are created without (members of others' member-proof groups
     /// prove membership regardless: it is the group's rule, not ours).
     pub member_proofs: bool,
+    /// The kind of credential [`Client::register`] asks the AS for (default: an X.509
+    /// certificate).
+    pub credential: CredentialKind,
+}
+
+/// The kinds of credential a Conclave AS issues; members accept both and name both
+/// `mls://<name>` ([`conclave_api::identities::AsIdentityProvider`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum CredentialKind {
+    /// An X.509 certificate chaining to the AS root (RFC 9420 §5.3.1), renewed before it
+    /// expires.
+    #[default]
+    Certificate,
+    /// A UserInfo Verifiable Credential (draft-barnes-mls-addl-creds-01 §3): a JWT signed
+    /// by the AS's VC issuer binding the name to our key as a `did:jwk`. The AS does not
+    /// renew it: a VC client enrols again (with a new token) before it expires.
+    UserInfoVc,
 }
 
 impl core::fmt::Debug for ClientOptions {
@@ -95,6 +116,7 @@ impl core::fmt::Debug for ClientOptions {
             .field("handshakes", &self.handshakes)
             .field("http", &self.http)
             .field("member_proofs", &self.member_proofs)
+            .field("credential", &self.credential)
             .finish()
     }
 }
@@ -114,6 +136,7 @@ impl Default for ClientOptions {
             handshakes: crate::HandshakeMode::default(),
             http: HttpLimits::DEFAULT,
             member_proofs: true,
+            credential: CredentialKind::Certificate,
         }
     }
 }
@@ -211,20 +234,44 @@ impl core::fmt::Debug for Client {
     }
 }
 
+/// The store's metadata key of the AS's UserInfo VC issuer key set (the JSON of
+/// `GET /v1/as/vc/jwks`, with its `issuer`), absent for an AS that issues no VCs.
+pub(crate) const VC_JWKS: &str = "vc_jwks";
+
+/// What groups validate with: the AS's certificates under the stored root and, when the
+/// AS issues them, its UserInfo VCs under the stored issuer key set, minus the revoked
+/// (RFC 9420 §5.3.1, §5.3.2; draft-barnes-mls-addl-creds-01 §3.3).
 fn build_env(
     profile: &Profile,
+    vc_jwks: Option<&[u8]>,
     revoked: &RevocationList,
     crypto: &Arc<dyn CryptoProvider>,
 ) -> Result<GroupEnv, ClientError> {
-    let provider =
-        X509IdentityProvider::new([profile.root_certificate.as_slice()], crypto.as_ref())
-            .map_err(|e| ClientError::CorruptState(format!("the stored AS root: {e}")))?
-            .with_revocation_list(revoked.clone());
+    let x509 = X509IdentityProvider::new([profile.root_certificate.as_slice()], crypto.as_ref())
+        .map_err(|e| ClientError::CorruptState(format!("the stored AS root: {e}")))?
+        .with_revocation_list(revoked.clone());
+    let vc = vc_jwks.map(vc_validator).transpose()?;
     Ok(GroupEnv {
         crypto: crypto.clone(),
-        identity: Arc::new(provider),
+        identity: Arc::new(AsIdentityProvider::new(x509, vc, revoked.clone())),
         psks: Arc::new(()),
     })
+}
+
+/// A UserInfo VC validator trusting the one issuer of `jwks` (the AS's JWK Set, whose
+/// `issuer` member names it).
+fn vc_validator(jwks: &[u8]) -> Result<UserInfoVcIdentityProvider, ClientError> {
+    let corrupt = |e: String| ClientError::CorruptState(format!("the stored VC issuer keys: {e}"));
+    let value: serde_json::Value =
+        serde_json::from_slice(jwks).map_err(|e| corrupt(e.to_string()))?;
+    let issuer = value
+        .get("issuer")
+        .and_then(serde_json::Value::as_str)
+        .ok_or_else(|| corrupt("no issuer".into()))?;
+    let mut keys = IssuerKeys::new();
+    keys.insert_jwks_json(issuer, jwks)
+        .map_err(|e| corrupt(e.to_string()))?;
+    Ok(UserInfoVcIdentityProvider::new(keys))
 }
 
 impl Client {
@@ -263,7 +310,8 @@ impl Client {
             .map(String::into_bytes)
             .collect();
         let revoked: RevocationList = Arc::new(RwLock::new(cached));
-        let env = build_env(&profile, &revoked, &options.crypto)?;
+        let vc_jwks = store.meta(VC_JWKS)?;
+        let env = build_env(&profile, vc_jwks.as_deref(), &revoked, &options.crypto)?;
         let ds = DsClient::with_limits(
             &profile.ds_url,
             &profile.name,

@@ -28,6 +28,28 @@ struct ProvenKey {
     parsed: Credential,
 }
 
+/// Without a [`CredentialPolicy`](crate::CredentialPolicy) the DS takes a credential's
+/// identity as a claim (`crate::identity`); a UserInfo VC (draft-barnes-mls-addl-creds-01
+/// §3) names its holder only through its issuer's signature, which the DS has no keys to
+/// check, and its verified groups could not read it: refused rather than taken unchecked.
+fn refuse_unverifiable(state: &AppState, credential: &Credential) -> Result<(), DsError> {
+    let is_vc = |c: &Credential| matches!(c, Credential::UserInfoVc(_));
+    let has_vc = is_vc(credential)
+        || credential
+            .bindings()
+            .is_some_and(|bindings| bindings.iter().any(|b| is_vc(&b.credential)));
+    if state.config.credential_policy.is_none() && has_vc {
+        return Err(DsError::BadRequest(
+            "a UserInfo VC credential (draft-barnes-mls-addl-creds) is validated with its \
+             issuer's keys, which this Delivery Service does not have: run it with an \
+             Authentication Service (--with-as or --as-url), or register with an X.509 or \
+             basic credential"
+                .into(),
+        ));
+    }
+    Ok(())
+}
+
 /// Decodes the base64 `[signature_key, credential, signature]` of a registration and
 /// checks the proof of possession: the key signed the
 /// `RegistrationTbs` of `client_id` under `label`. `what` and `bad_signature` word the
@@ -46,6 +68,7 @@ fn prove_key(
     let signature = b64("signature", signature)?;
     let parsed = Credential::from_bytes(&credential)
         .map_err(|e| DsError::BadRequest(format!("credential: not a valid Credential: {e}")))?;
+    refuse_unverifiable(state, &parsed)?;
     let cs = state.suite(cipher_suite)?;
     let tbs = RegistrationTbs {
         client_id: client_id.as_bytes().to_vec(),
