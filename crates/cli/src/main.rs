@@ -170,7 +170,8 @@ enum GroupCommand {
         handshakes: conclave_client::HandshakeMode,
         /// Roles and room policy (draft-ietf-mimi-room-policy): `admins-only` (admins add,
         /// remove, ban and change roles; members may only leave), `cooperative` (every
-        /// member may add, remove and ban) or `open` (anyone may join; members may add).
+        /// member may add, remove and ban), `open` (anyone may join; members may add) or
+        /// `announcements` (as admins-only, and only admins post; members read).
         /// You start as admin (member in `cooperative`). Without it, every member may add
         /// and remove anyone.
         #[arg(long)]

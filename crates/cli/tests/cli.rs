@@ -835,3 +835,49 @@ fn register_takes_the_credential_kind_and_both_kinds_share_a_group() {
     );
     assert!(refused.contains("userinfo-vc"), "{refused}");
 }
+
+/// `--policy announcements` (draft-ietf-mimi-room-policy-04 §8.3): the admin posts, members
+/// read; a member's `send` is refused naming `canSendMessage`, and once the admin makes the
+/// member an admin, it may post.
+#[test]
+fn in_an_announcements_group_only_admins_post() {
+    let dir = tempfile::tempdir().unwrap();
+    let devnet = start_devnet(dir.path());
+    let home = |u: &str| dir.path().join(u);
+    for user in ["alice", "bob"] {
+        ok(&devnet, &home(user), &["register", user]);
+    }
+    ok(
+        &devnet,
+        &home("alice"),
+        &["group", "create", "news", "--policy", "announcements"],
+    );
+    ok(&devnet, &home("alice"), &["group", "add", "news", "bob"]);
+    ok(&devnet, &home("bob"), &["sync"]);
+    ok(
+        &devnet,
+        &home("alice"),
+        &["send", "news", "release on friday"],
+    );
+    let read = ok(&devnet, &home("bob"), &["sync"]);
+    assert!(
+        messages(&read).contains(&pair("alice", "release on friday")),
+        "{read:?}"
+    );
+    let error = fails(&devnet, &home("bob"), &["send", "news", "me too"]);
+    assert!(error.contains("canSendMessage"), "{error}");
+    assert!(error.contains("§8.3"), "{error}");
+
+    ok(
+        &devnet,
+        &home("alice"),
+        &["group", "role", "news", "bob", "admin"],
+    );
+    ok(&devnet, &home("bob"), &["sync"]);
+    ok(&devnet, &home("bob"), &["send", "news", "now I may"]);
+    let read = ok(&devnet, &home("alice"), &["sync"]);
+    assert!(
+        messages(&read).contains(&pair("bob", "now I may")),
+        "{read:?}"
+    );
+}

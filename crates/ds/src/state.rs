@@ -43,7 +43,18 @@ pub struct AppState {
     /// The DS's external-receiver keys by cipher suite, once read from the store
     /// ([`crate::receiver`]).
     pub(crate) receivers: Mutex<HashMap<u16, Arc<crate::receiver::DsReceiver>>>,
+    /// Who may post application messages, per (group, epoch) of a verified group
+    /// ([`crate::verified::message_senders`]; `None`: anyone, the group has no room policy
+    /// or is not verified). Facts about one epoch never change, so every node may cache them;
+    /// the map is emptied when it grows past [`MESSAGE_SENDERS_CAPACITY`].
+    pub(crate) message_senders: Mutex<HashMap<(Vec<u8>, u64), MessageSenders>>,
 }
+
+/// The most (group, epoch) entries [`AppState::message_senders`] holds.
+pub(crate) const MESSAGE_SENDERS_CAPACITY: usize = 10_000;
+
+/// A cached [`crate::verified::message_senders`] answer.
+pub(crate) type MessageSenders = Option<Arc<crate::verified::MessageSenders>>;
 
 impl core::fmt::Debug for AppState {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
@@ -83,6 +94,7 @@ impl AppState {
             sockets: SocketCounts::default(),
             metrics,
             receivers: Mutex::new(HashMap::new()),
+            message_senders: Mutex::new(HashMap::new()),
         })
     }
 

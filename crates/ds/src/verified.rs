@@ -389,6 +389,60 @@ pub(crate) async fn check_targeted_recipient(
     .await
 }
 
+/// Who may post application messages in one epoch of a verified group with a room policy
+/// (draft-ietf-mimi-room-policy-04 §8.3: "The Hub can enforce whether a member can send a
+/// message"): the members by client id, and those among them whose role holds
+/// `canSendMessage`.
+#[derive(Debug, Default)]
+pub(crate) struct MessageSenders {
+    /// Every client holding a leaf.
+    pub(crate) members: std::collections::HashSet<String>,
+    /// The members that may send.
+    pub(crate) allowed: std::collections::HashSet<String>,
+}
+
+/// [`MessageSenders`] of the current epoch of the group `record` describes; `None` when it
+/// is not verified or has no room policy (anyone may post; members check it too).
+pub(crate) async fn message_senders(
+    state: &AppState,
+    record: &GroupRecord,
+) -> Result<Option<MessageSenders>, DsError> {
+    let Some(verifier) = Verifier::of(state, record).await? else {
+        return Ok(None);
+    };
+    blocking(move || {
+        let view = verifier.load(&[])?;
+        let extensions = &view.context().extensions;
+        let policy = conclave_core::group::policy::RoomPolicy::from_extensions(extensions)
+            .map_err(|e| DsError::Internal(format!("the group's room policy: {e}")))?;
+        if policy.is_none() {
+            return Ok(None);
+        }
+        let mut senders = MessageSenders::default();
+        for (_, leaf) in view.members() {
+            let Ok(client) = verifier.client_of(leaf, "a member's") else {
+                continue;
+            };
+            let may_send = conclave_core::group::policy::check_message(
+                extensions,
+                || {
+                    verifier.identity.identity(&leaf.credential).map_err(|e| {
+                        conclave_core::group::policy::PolicyError::UnknownUser(e.to_string())
+                    })
+                },
+                conclave_core::group::policy::MessageRole::Send,
+            )
+            .is_ok();
+            if may_send {
+                senders.allowed.insert(client.clone());
+            }
+            senders.members.insert(client);
+        }
+        Ok(Some(senders))
+    })
+    .await
+}
+
 /// The DS's means to open a verified group's semi-private handshakes: its external
 /// receiver for the group's suite, and the suite.
 pub(crate) struct Opener {

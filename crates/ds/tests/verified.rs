@@ -767,4 +767,52 @@ async fn policy_on(store: Arc<dyn Store>) {
         )
         .unwrap_err();
     assert!(error.to_string().contains("canAddParticipant"), "{error}");
+
+    // §8.3: Alice takes canSendMessage from members. Bob's messages, even from a client
+    // that believes it is Alice, are refused by the DS naming the capability; Alice's
+    // are taken.
+    let mut roles = Preset::AdminsOnly.roles();
+    roles.roles[MEMBER_ROLE as usize]
+        .role_capabilities
+        .retain(|c| *c != conclave_core::group::policy::Capability::SEND_MESSAGE);
+    let mute = a
+        .commit(
+            &CommitOptions {
+                proposals: vec![a.roles_proposal(&roles).unwrap()],
+                ..CommitOptions::default()
+            },
+            now,
+            &mut rng,
+        )
+        .unwrap();
+    ok(&api
+        .post_bundle(
+            &alice.token,
+            &gid,
+            &bundle_declaring(&mute, &[&alice.id, &bob.id]),
+        )
+        .await);
+    a.merge_pending_commit().unwrap();
+    honest.process_message(&mute.commit, now).unwrap();
+    let forger_env = conclave_core::group::GroupEnv {
+        identity: Arc::new(Masquerade {
+            liar: bob.id.as_bytes().to_vec(),
+            as_user: alice.id.as_bytes().to_vec(),
+        }),
+        ..common::env()
+    };
+    let mut forger = Group::from_bytes(forger_env, &honest.to_bytes().unwrap()).unwrap();
+    forger.set_component_handler(conclave_core::group::topic::components());
+    let muted = forger
+        .encrypt_application_message(b"still talking", b"", &mut rng)
+        .unwrap();
+    refused(
+        &api.post_message(&bob.token, &gid, &muted).await,
+        StatusCode::FORBIDDEN,
+        "canSendMessage",
+    );
+    let allowed = a
+        .encrypt_application_message(b"announcement", b"", &mut rng)
+        .unwrap();
+    ok(&api.post_message(&alice.token, &gid, &allowed).await);
 }

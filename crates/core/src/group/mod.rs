@@ -878,6 +878,7 @@ impl Group {
             return Err(GroupError::ProposalsPending);
         }
         app_data::content::check_outgoing(&self.epoch.context, data)?;
+        self.check_message_capability(self.own_leaf(), policy::MessageRole::Send)?;
         let content = FramedContent {
             group_id: self.epoch.context.group_id.clone(),
             epoch: self.epoch(),
@@ -1313,6 +1314,31 @@ impl Group {
             .ok_or(GroupError::UnknownSender(leaf))?
             .clone();
         let verified = unverified.verify(cs, key.as_ref(), &past.context)?;
+        // draft-ietf-mimi-room-policy-04 §8.3 under that epoch's policy. A sender whose
+        // credential is no longer known (it left, and the epoch was reloaded with its keys
+        // only) cannot be judged: refused, as the policy cannot say it may send.
+        let identity = self.env.identity.as_ref();
+        let user_of = |credential: Option<&crate::messages::Credential>| {
+            let credential = credential.ok_or_else(|| {
+                policy::PolicyError::UnknownUser(format!(
+                    "the credential of leaf {} in epoch {} is no longer known",
+                    leaf.0, message.epoch
+                ))
+            })?;
+            identity
+                .identity(credential)
+                .map_err(|e| policy::PolicyError::UnknownUser(e.to_string()))
+        };
+        policy::check_message(
+            &past.context.extensions,
+            || user_of(past.credential(leaf, &self.epoch.tree)),
+            policy::MessageRole::Send,
+        )?;
+        policy::check_message(
+            &past.context.extensions,
+            || user_of(Some(&self.signer.credential)),
+            policy::MessageRole::Receive,
+        )?;
         application_message(
             verified,
             profile,
@@ -1329,12 +1355,18 @@ impl Group {
         now: u64,
     ) -> Result<ProcessedMessage, GroupError> {
         match verified.content() {
-            Content::Application(_) => application_message(
-                verified,
-                self.config.codepoint_profile,
-                &self.epoch.context,
-                generation,
-            ),
+            Content::Application(_) => {
+                if let Sender::Member(sender) = verified.sender() {
+                    self.check_message_capability(sender, policy::MessageRole::Send)?;
+                }
+                self.check_message_capability(self.own_leaf(), policy::MessageRole::Receive)?;
+                application_message(
+                    verified,
+                    self.config.codepoint_profile,
+                    &self.epoch.context,
+                    generation,
+                )
+            }
             Content::Proposal(_) => {
                 let cached = proposals::receive_proposal(&self.public_state(), verified)?;
                 let message = ProcessedMessage::Proposal {
@@ -1352,6 +1384,31 @@ impl Group {
                 Ok(ProcessedMessage::Commit(summary))
             }
         }
+    }
+
+    /// The message capabilities of the current epoch's room policy
+    /// (draft-ietf-mimi-room-policy-04 §8.3, [`policy::check_message`]) for the user of
+    /// `leaf`.
+    fn check_message_capability(
+        &self,
+        leaf: LeafIndex,
+        side: policy::MessageRole,
+    ) -> Result<(), GroupError> {
+        let identity = self.env.identity.as_ref();
+        let tree = &self.epoch.tree;
+        policy::check_message(
+            &self.epoch.context.extensions,
+            || {
+                let node = tree.leaf(leaf).ok_or_else(|| {
+                    policy::PolicyError::UnknownUser(format!("no leaf {}", leaf.0))
+                })?;
+                identity
+                    .identity(&node.credential)
+                    .map_err(|e| policy::PolicyError::UnknownUser(e.to_string()))
+            },
+            side,
+        )?;
+        Ok(())
     }
 
     /// Merges our pending commit once the Delivery Service accepted it (RFC 9420 §12.4.1).

@@ -33,9 +33,15 @@
 //!   AppDataUpdate of `roles_list` needs `canChangeRoleDefinitions` (§8.6), ReInit needs
 //!   `canSendMLSReinitProposal` (§8.6). Updates and PSKs need nothing (their capabilities are
 //!   reserved, §8.7).
+//! - Message capabilities (§8.3): [`check_message`] — an application message is sent only
+//!   by a user whose role holds `canSendMessage` and read only by one whose role holds
+//!   `canReceiveMessage`, under the policy of the message's epoch; the sender's client, every
+//!   receiver and the DS of a verified group ("the Hub can enforce whether a member can send
+//!   a message") check it. The finer message capabilities (replies, reactions, edits, links)
+//!   concern the content format and are the application's.
 //! - Not implemented: preauthorization (§4: `preauth_list`, `canJoinIfPreauthorized`,
 //!   `canChangeOwnRole`), the base room policy and the other components (§5–§7), join codes,
-//!   and the message capabilities (§8.3, enforced by clients on application messages).
+//!   and the DS withholding fan-out from users without `canReceiveMessage`.
 
 mod presets;
 #[cfg(test)]
@@ -465,6 +471,56 @@ impl RoomPolicy {
             (ROOM_PARTICIPANTS_COMPONENT, self.participants.to_bytes()?),
         ])
     }
+}
+
+/// Which side of an application message [`check_message`] judges.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MessageRole {
+    /// The member that sends it needs `canSendMessage`.
+    Send,
+    /// The member that reads it needs `canReceiveMessage`.
+    Receive,
+}
+
+/// The message capabilities of draft-ietf-mimi-room-policy-04 §8.3 that MLS can see: in a
+/// group with a room policy (`extensions`, the GroupContext's, of the message's epoch),
+/// `user` may send an application message only if its role holds `canSendMessage`, and read
+/// one only if it holds `canReceiveMessage` ("the holder can send / receive instant messages
+/// to / from the room"). A group without a policy allows both. A non-participant has role 0,
+/// which holds neither in a sensible policy. The finer message capabilities (replies,
+/// reactions, edits, links) concern the content format and are the application's.
+///
+/// `user` is asked only when the group has a policy, so that groups without one pay nothing
+/// per message.
+pub fn check_message(
+    extensions: &[Extension],
+    user: impl FnOnce() -> Result<Vec<u8>, PolicyError>,
+    side: MessageRole,
+) -> Result<(), PolicyError> {
+    let Some(policy) = RoomPolicy::from_extensions(extensions)? else {
+        return Ok(());
+    };
+    let user = user()?;
+    let user = user.as_slice();
+    let (capability, action) = match side {
+        MessageRole::Send => (Capability::SEND_MESSAGE, "sending an application message"),
+        MessageRole::Receive => (
+            Capability::RECEIVE_MESSAGE,
+            "receiving an application message",
+        ),
+    };
+    let role_index = policy.participants.role_of(user);
+    let role = policy.roles.role(role_index);
+    if role.is_some_and(|role| role.has(capability)) {
+        return Ok(());
+    }
+    Err(PolicyError::MissingCapability {
+        capability,
+        actor: display_user(user),
+        role: role.map_or_else(|| format!("{role_index} (undefined)"), Role::name),
+        action: action.to_owned(),
+        section: "8.3",
+    })
 }
 
 /// Decodes and checks `RoleData` (§3).

@@ -325,6 +325,23 @@ impl PastEpoch {
         }
     }
 
+    /// The credential of the member at `leaf` in that epoch, when it is known: the epoch's
+    /// own tree if it was kept, else `current`'s leaf at that index if it still has the
+    /// same signature key (after a reload only the keys of past epochs are stored).
+    pub(crate) fn credential<'a>(
+        &'a self,
+        leaf: LeafIndex,
+        current: &'a RatchetTree,
+    ) -> Option<&'a crate::messages::Credential> {
+        match &self.members {
+            PastMembers::Tree(tree) => tree.leaf(leaf).map(|l| &l.credential),
+            PastMembers::Keys(_) => {
+                let now = current.leaf(leaf)?;
+                (Some(&now.signature_key) == self.signature_key(leaf)).then_some(&now.credential)
+            }
+        }
+    }
+
     /// The signature key of the member at `leaf` in that epoch.
     pub(crate) fn signature_key(&self, leaf: LeafIndex) -> Option<&SignaturePublicKey> {
         match &self.members {

@@ -372,6 +372,59 @@ async fn verify_proposal(
     verified::check_proposal(state, &group, client_id, message.clone()).await
 }
 
+/// draft-ietf-mimi-room-policy-04 §8.3: in a verified group with a room policy, a member
+/// whose role lacks `canSendMessage` posts no application message (403 naming it). Judged
+/// by the policy of the message's epoch when that epoch was the current one; the answer is
+/// cached per (group, epoch), so a group without a policy costs one store read per epoch.
+/// A non-member is left to the log's uniform 404.
+async fn check_message_sender(
+    state: &AppState,
+    group_id: &[u8],
+    epoch: u64,
+    client_id: &str,
+) -> Result<(), DsError> {
+    let key = (group_id.to_vec(), epoch);
+    let cached = state
+        .message_senders
+        .lock()
+        .map_err(|_| DsError::Internal("the message-senders cache lock is poisoned".into()))?
+        .get(&key)
+        .cloned();
+    let senders = match cached {
+        Some(senders) => senders,
+        None => {
+            let Some(group) = state.store.group(group_id).await? else {
+                return Ok(());
+            };
+            if group.epoch != epoch {
+                // Another epoch than the current one: the log's epoch rule decides.
+                return Ok(());
+            }
+            let senders = verified::message_senders(state, &group)
+                .await?
+                .map(std::sync::Arc::new);
+            let mut cache = state.message_senders.lock().map_err(|_| {
+                DsError::Internal("the message-senders cache lock is poisoned".into())
+            })?;
+            if cache.len() >= crate::state::MESSAGE_SENDERS_CAPACITY {
+                cache.clear();
+            }
+            cache.insert(key, senders.clone());
+            senders
+        }
+    };
+    if let Some(senders) = senders
+        && senders.members.contains(client_id)
+        && !senders.allowed.contains(client_id)
+    {
+        return Err(DsError::Forbidden(format!(
+            "draft-ietf-mimi-room-policy-04 §8.3: {client_id}'s role in this group lacks \
+             canSendMessage; someone whose role may change roles can grant it"
+        )));
+    }
+    Ok(())
+}
+
 /// The most proposals of one epoch a verified commit is checked with.
 const MAX_EPOCH_PROPOSALS: u32 = 10_000;
 
@@ -421,6 +474,9 @@ pub(crate) async fn post_message(
     }
     if head.content_type == ContentType::Proposal {
         verify_proposal(&state, &group_id, &client_id, head.epoch, &message).await?;
+    }
+    if head.content_type == ContentType::Application {
+        check_message_sender(&state, &group_id, head.epoch, &client_id).await?;
     }
     let new = NewMessage {
         epoch: head.epoch,

@@ -28,11 +28,14 @@ pub enum Preset {
     /// Anyone may join by external commit as a member (`canOpenJoin` on role 0, §8.1.1) and
     /// members may add members; admins as in [`Preset::AdminsOnly`].
     Open,
+    /// An announcement channel: as [`Preset::AdminsOnly`], but only admins post; members
+    /// read (`member` lacks `canSendMessage`, §8.3).
+    Announcements,
 }
 
 /// A preset name that is not one of [`Preset::ALL`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown policy preset {0:?} (known: admins-only, cooperative, open)")]
+#[error("unknown policy preset {0:?} (known: admins-only, cooperative, open, announcements)")]
 pub struct UnknownPreset(pub String);
 
 fn changes(entries: &[(u32, &[u32])]) -> Vec<RoleChangeTargets> {
@@ -75,7 +78,12 @@ const OWN_CLIENTS: [Capability; 3] = [
 
 impl Preset {
     /// Every preset.
-    pub const ALL: [Self; 3] = [Self::AdminsOnly, Self::Cooperative, Self::Open];
+    pub const ALL: [Self; 4] = [
+        Self::AdminsOnly,
+        Self::Cooperative,
+        Self::Open,
+        Self::Announcements,
+    ];
 
     /// The preset's name.
     pub fn name(self) -> &'static str {
@@ -83,6 +91,7 @@ impl Preset {
             Self::AdminsOnly => "admins-only",
             Self::Cooperative => "cooperative",
             Self::Open => "open",
+            Self::Announcements => "announcements",
         }
     }
 
@@ -90,7 +99,7 @@ impl Preset {
     pub fn creator_role(self) -> u32 {
         match self {
             Self::Cooperative => MEMBER_ROLE,
-            Self::AdminsOnly | Self::Open => ADMIN_ROLE,
+            Self::AdminsOnly | Self::Open | Self::Announcements => ADMIN_ROLE,
         }
     }
 
@@ -131,9 +140,12 @@ impl Preset {
         .chain(MESSAGES)
         .collect();
         match self {
-            Self::AdminsOnly | Self::Open => {
+            Self::AdminsOnly | Self::Open | Self::Announcements => {
                 let mut member_caps: Vec<Capability> =
                     OWN_CLIENTS.into_iter().chain(MESSAGES).collect();
+                if self == Self::Announcements {
+                    member_caps.retain(|c| *c != Capability::SEND_MESSAGE);
+                }
                 let mut member_changes: Vec<(u32, &[u32])> = vec![(MEMBER_ROLE, &[NO_ROLE])];
                 if self == Self::Open {
                     member_caps.push(Capability::ADD_PARTICIPANT);

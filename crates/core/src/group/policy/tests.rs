@@ -761,3 +761,80 @@ fn ban_and_unban_apply_only_when_role_1_is_named_banned() {
         .unwrap();
     assert_eq!(room.policy().participants.role_of(b"bob"), BANNED_ROLE);
 }
+
+/// §8.3: an admin takes `canSendMessage` from members; a member's own client then refuses to
+/// send, and a forging member's message (its client believes it is alice) is refused by every
+/// other member. Admins still send, and members still read.
+#[test]
+fn a_role_without_can_send_message_may_not_send_and_members_refuse_its_messages() {
+    let mut room = Room::new(Preset::AdminsOnly, &["bob", "carol"]);
+    let mut roles = Preset::AdminsOnly.roles();
+    roles.roles[MEMBER_ROLE as usize]
+        .role_capabilities
+        .retain(|c| *c != Capability::SEND_MESSAGE);
+    let proposal = room.groups[0].roles_proposal(&roles).unwrap();
+    room.commit(0, vec![proposal]).unwrap();
+
+    let bob = room.index_of("bob");
+    let before = room.groups[bob].to_bytes().unwrap();
+    let error = room.groups[bob]
+        .encrypt_application_message(b"hi", b"", &mut room.rng)
+        .unwrap_err();
+    assert_eq!(missing(&error), Capability::SEND_MESSAGE);
+    let text = error.to_string();
+    assert!(
+        text.contains("canSendMessage") && text.contains("§8.3"),
+        "{text}"
+    );
+    assert_eq!(room.groups[bob].to_bytes().unwrap(), before);
+
+    let forger_env = env_with(Arc::new(Masquerade {
+        liar: b"bob".to_vec(),
+        as_user: b"alice".to_vec(),
+    }));
+    let mut forger = Group::from_bytes(forger_env, &before).unwrap();
+    forger.set_component_handler(crate::group::topic::components());
+    let forged = forger
+        .encrypt_application_message(b"hi anyway", b"", &mut room.rng)
+        .expect("the forger's own check passes");
+    for i in [room.index_of("alice"), room.index_of("carol")] {
+        let error = room.groups[i].process_message(&forged, NOW).unwrap_err();
+        assert_eq!(missing(&error), Capability::SEND_MESSAGE);
+    }
+
+    let from_alice = room.groups[0]
+        .encrypt_application_message(b"admins talk", b"", &mut room.rng)
+        .unwrap();
+    match room.groups[bob].process_message(&from_alice, NOW).unwrap() {
+        ProcessedMessage::Application { data, .. } => assert_eq!(data, b"admins talk"),
+        other => panic!("unexpected {other:?}"),
+    }
+}
+
+/// §8.3: a member whose role lacks `canReceiveMessage` does not take application messages
+/// (its client refuses them); a group without a policy has no message capabilities.
+#[test]
+fn a_role_without_can_receive_message_does_not_read_messages() {
+    let mut room = Room::new(Preset::AdminsOnly, &["bob"]);
+    let mut roles = Preset::AdminsOnly.roles();
+    roles.roles[MEMBER_ROLE as usize]
+        .role_capabilities
+        .retain(|c| *c != Capability::RECEIVE_MESSAGE);
+    let proposal = room.groups[0].roles_proposal(&roles).unwrap();
+    room.commit(0, vec![proposal]).unwrap();
+    let message = room.groups[0]
+        .encrypt_application_message(b"not for members", b"", &mut room.rng)
+        .unwrap();
+    let bob = room.index_of("bob");
+    let error = room.groups[bob].process_message(&message, NOW).unwrap_err();
+    assert_eq!(missing(&error), Capability::RECEIVE_MESSAGE);
+
+    assert!(
+        check_message(
+            &[],
+            || panic!("no user is needed without a policy"),
+            MessageRole::Send
+        )
+        .is_ok()
+    );
+}
