@@ -66,4 +66,6 @@ vector_tests! {
     tree_validation => "tree-validation.json",
     targeted_messages_openmls => "drafts/targeted-messages-openmls.json",
     hpke_pq_mlspp => "drafts/hpke-pq-mlspp.json",
+    partial_message_syntax => "partial/test-vector-partial-message-syntax.json",
+    partial_message_syntax_spec => "partial/test-vector-partial-message-syntax-spec.json",
 }

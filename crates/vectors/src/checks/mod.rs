@@ -11,6 +11,7 @@ pub mod hpke_pq;
 mod key_schedule;
 mod message_protection;
 mod messages;
+pub mod partial_message_syntax;
 mod passive_client;
 pub mod pq_suites;
 mod psk_secret;
@@ -38,6 +39,9 @@ pub fn checker_for(file_name: &str) -> Option<Checker> {
         "passive-client-welcome.json"
         | "passive-client-handling-commit.json"
         | "passive-client-random.json" => passive_client::check,
+        partial_message_syntax::FILE_NAME | partial_message_syntax::SPEC_FILE_NAME => {
+            partial_message_syntax::check
+        }
         "psk_secret.json" => psk_secret::check,
         "secret-tree.json" => secret_tree::check,
         targeted_messages::FILE_NAME => targeted_messages::check,
