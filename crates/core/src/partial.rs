@@ -8,12 +8,24 @@
 //! - [`messages`]: the wire structures (§6–§10): [`MembershipProof`],
 //!   [`SenderAuthenticatedMessage`], [`AnnotatedWelcome`], [`AnnotatedCommit`].
 //!
+//! - [`MembershipProof::for_leaf`], [`MembershipProof::verify`] and
+//!   [`MembershipProof::same_tree_as`] (§6): proofs from a tree, checked against a tree hash.
+//! - [`SenderAuthenticatedMessage::verify`], [`verify_sender`] (§7): a sender's proof, then
+//!   its signature with the proven key.
+//!
 //! The draft requests no codepoints (draft-ietf-mls-partial-02 §14).
 
+mod error;
 pub mod messages;
+mod proof;
+mod sender;
 
 #[cfg(test)]
 mod tests;
+
+pub use error::PartialError;
+pub use proof::ProvenLeaf;
+pub use sender::{verify_group_info_sender, verify_sender};
 
 pub use messages::{
     AnnotatedCommit, AnnotatedWelcome, CopathHash, MembershipProof, SenderAuthenticatedGroupInfo,

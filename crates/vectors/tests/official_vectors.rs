@@ -68,4 +68,10 @@ vector_tests! {
     hpke_pq_mlspp => "drafts/hpke-pq-mlspp.json",
     partial_message_syntax => "partial/test-vector-partial-message-syntax.json",
     partial_message_syntax_spec => "partial/test-vector-partial-message-syntax-spec.json",
+    partial_membership_proofs => "partial/test-vector-partial-membership-proofs.json",
+    partial_membership_proofs_spec => "partial/test-vector-partial-membership-proofs-spec.json",
+    partial_sender_authenticated_messages =>
+        "partial/test-vector-partial-sender-authenticated-messages.json",
+    partial_sender_authenticated_messages_spec =>
+        "partial/test-vector-partial-sender-authenticated-messages-spec.json",
 }

@@ -26,7 +26,7 @@ pub struct CopathHash {
 /// `direct_path_nodes` holds the leaf itself and then every node of its direct path up to
 /// and including the root (RFC 9420 §4.1.2), `None` for blank nodes; `copath_hashes` holds
 /// the tree hash of each copath node, from the leaf's sibling up to the root's child.
-/// Verification is done by `verify` (the `proof` module of `crate::partial`).
+/// Built by [`MembershipProof::for_leaf`], checked by [`MembershipProof::verify`].
 #[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
 pub struct MembershipProof {
     /// `uint32 leaf_index`.

@@ -3,7 +3,7 @@
 use conclave_codec::{Decode, Encode};
 
 use super::*;
-use crate::messages::LeafIndex;
+use crate::messages::{LeafIndex, Node};
 
 fn sample_proof() -> MembershipProof {
     MembershipProof {
@@ -45,4 +45,356 @@ fn a_truncated_membership_proof_is_refused() {
     let mut longer = bytes.clone();
     longer.push(0);
     assert!(MembershipProof::from_bytes(&longer).is_err());
+}
+
+// ---------------------------------------------------------------------------------------
+// Groups of real members, for proofs built from their trees.
+
+use std::sync::{Arc, RwLock};
+
+use conclave_crypto::{CipherSuite, CipherSuiteProvider, CryptoProvider, SeededRng};
+use conclave_crypto_rustcrypto::RustCryptoProvider;
+
+use crate::codepoints::CodepointProfile;
+use crate::credential::BasicIdentityProvider;
+use crate::group::{
+    CommitOptions, CommitOutput, Group, GroupConfig, GroupEnv, JoinOptions, KeyPackageBundle,
+    MemberParams, NewGroup, SigningIdentity,
+};
+use crate::messages::{
+    Add, Credential, MlsMessage, MlsMessageBody, Proposal, PublicMessage, Remove, WireFormat,
+};
+
+const NOW: u64 = 1_700_000_000;
+const SUITE: CipherSuite = CipherSuite(1);
+
+fn cs() -> Box<dyn CipherSuiteProvider> {
+    RustCryptoProvider.cipher_suite_provider(SUITE).unwrap()
+}
+
+fn params(name: &str, rng: &mut SeededRng) -> MemberParams {
+    let env = GroupEnv {
+        crypto: Arc::new(RustCryptoProvider),
+        identity: Arc::new(BasicIdentityProvider),
+        psks: Arc::new(RwLock::new(std::collections::HashMap::new())),
+    };
+    let signer = SigningIdentity::generate(
+        cs().as_ref(),
+        Credential::Basic {
+            identity: name.as_bytes().to_vec(),
+        },
+        rng,
+    )
+    .unwrap();
+    MemberParams {
+        config: GroupConfig {
+            handshake_wire_format: WireFormat::PUBLIC_MESSAGE,
+            codepoint_profile: CodepointProfile::Draft,
+            ..GroupConfig::default()
+        },
+        ..MemberParams::new(env, signer)
+    }
+}
+
+/// Full members of one group, all in the same epoch.
+pub(super) struct Members {
+    pub(super) rng: SeededRng,
+    pub(super) groups: Vec<Group>,
+}
+
+impl Members {
+    /// A group of `n` members: the creator adds the others in one commit.
+    pub(super) fn new(n: usize, seed: u64) -> Self {
+        let mut rng = SeededRng::new(seed);
+        let creator = Group::create(
+            params("member-0", &mut rng),
+            NewGroup::new(SUITE, b"partial".to_vec()),
+            NOW,
+            &mut rng,
+        )
+        .unwrap();
+        let mut members = Self {
+            rng,
+            groups: vec![creator],
+        };
+        let names: Vec<String> = (1..n).map(|i| format!("member-{i}")).collect();
+        members.add(0, &names);
+        members
+    }
+
+    /// `committer` adds `names` by value; the newcomers join by Welcome.
+    pub(super) fn add(&mut self, committer: usize, names: &[String]) -> CommitOutput {
+        let mut joiners = Vec::new();
+        let mut proposals = Vec::new();
+        for name in names {
+            let params = params(name, &mut self.rng);
+            let bundle = KeyPackageBundle::generate(&params, SUITE, NOW, &mut self.rng).unwrap();
+            proposals.push(Proposal::Add(Add {
+                key_package: bundle.key_package.clone(),
+            }));
+            joiners.push((params, bundle));
+        }
+        let output = self.commit(
+            committer,
+            &CommitOptions {
+                proposals,
+                ..CommitOptions::default()
+            },
+        );
+        let MlsMessageBody::Welcome(welcome) = &output.welcome.as_ref().unwrap().body else {
+            panic!("not a Welcome");
+        };
+        for (params, bundle) in joiners {
+            let joined =
+                Group::join(params, welcome, &bundle, &JoinOptions::default(), NOW).unwrap();
+            self.groups.push(joined);
+        }
+        output
+    }
+
+    /// `committer` commits `options`; every other member processes the commit.
+    pub(super) fn commit(&mut self, committer: usize, options: &CommitOptions) -> CommitOutput {
+        let output = self.groups[committer]
+            .commit(options, NOW, &mut self.rng)
+            .unwrap();
+        for (i, group) in self.groups.iter_mut().enumerate() {
+            if i == committer {
+                group.merge_pending_commit().unwrap();
+            } else {
+                group.process_message(&output.commit, NOW).unwrap();
+            }
+        }
+        output
+    }
+
+    pub(super) fn tree_hash(&self) -> Vec<u8> {
+        self.groups[0].context().tree_hash.clone()
+    }
+}
+
+pub(super) fn public_of(message: &MlsMessage) -> &PublicMessage {
+    match &message.body {
+        MlsMessageBody::PublicMessage(public) => public,
+        _ => panic!("not a PublicMessage"),
+    }
+}
+
+#[test]
+fn a_proof_for_every_leaf_of_a_real_tree_verifies_against_the_tree_hash() {
+    let cs = cs();
+    let members = Members::new(11, 1);
+    let tree = members.groups[0].tree();
+    let tree_hash = members.tree_hash();
+    let mut previous: Option<MembershipProof> = None;
+    for (leaf, leaf_node) in members.groups[0].members() {
+        let proof = MembershipProof::for_leaf(tree, cs.as_ref(), leaf).unwrap();
+        assert_eq!(proof.n_leaves, 16);
+        let proven = proof.verify(cs.as_ref(), &tree_hash).unwrap();
+        assert_eq!(proven.leaf_index, leaf);
+        assert_eq!(proven.leaf_node, leaf_node);
+        // Exact re-encoding.
+        let bytes = proof.to_bytes().unwrap();
+        assert_eq!(MembershipProof::from_bytes(&bytes).unwrap(), proof);
+        if let Some(previous) = &previous {
+            assert_eq!(
+                previous.same_tree_as(&proof, cs.as_ref(), "test").unwrap(),
+                tree_hash
+            );
+        }
+        previous = Some(proof);
+    }
+    // A tree without cached hashes (a copy rebuilt from its nodes) gives the same proofs.
+    let rebuilt = crate::tree::RatchetTree::from_nodes(tree.to_nodes()).unwrap();
+    for (leaf, _) in members.groups[0].members() {
+        assert_eq!(
+            MembershipProof::for_leaf(&rebuilt, cs.as_ref(), leaf).unwrap(),
+            MembershipProof::for_leaf(tree, cs.as_ref(), leaf).unwrap()
+        );
+    }
+}
+
+#[test]
+fn a_proof_of_a_blank_leaf_is_refused_at_creation() {
+    let cs = cs();
+    let members = Members::new(5, 2);
+    let err = MembershipProof::for_leaf(members.groups[0].tree(), cs.as_ref(), LeafIndex(6));
+    assert_eq!(err, Err(PartialError::BlankLeaf(LeafIndex(6))));
+}
+
+#[test]
+fn forged_and_mismatched_proofs_are_refused_with_the_draft_section() {
+    let cs = cs();
+    let cs = cs.as_ref();
+    let mut members = Members::new(6, 3);
+    let tree_hash = members.tree_hash();
+    let proof = MembershipProof::for_leaf(members.groups[0].tree(), cs, LeafIndex(3)).unwrap();
+    proof.verify(cs, &tree_hash).unwrap();
+
+    // A flipped bit in a copath hash.
+    let mut forged = proof.clone();
+    forged.copath_hashes[1].hash_value[0] ^= 1;
+    let err = forged.verify(cs, &tree_hash).unwrap_err();
+    assert_eq!(err, PartialError::TreeHashMismatch(LeafIndex(3)));
+    assert!(err.to_string().contains("draft-ietf-mls-partial-02 §6"));
+
+    // Another leaf's contents at this index.
+    let mut swapped = proof.clone();
+    let other = members.groups[0].tree().leaf(LeafIndex(4)).unwrap().clone();
+    swapped.direct_path_nodes[0] = Some(Node::leaf(other));
+    assert!(matches!(
+        swapped.verify(cs, &tree_hash),
+        Err(PartialError::TreeHashMismatch(_))
+    ));
+
+    // The same slice claimed for a neighbouring leaf index.
+    let mut moved = proof.clone();
+    moved.leaf_index = LeafIndex(2);
+    assert!(moved.verify(cs, &tree_hash).is_err());
+
+    // n_leaves inconsistent with the slice, or not a tree size.
+    let mut larger = proof.clone();
+    larger.n_leaves = 16;
+    assert!(matches!(
+        larger.verify(cs, &tree_hash),
+        Err(PartialError::ProofLength { .. })
+    ));
+    let mut odd = proof.clone();
+    odd.n_leaves = 6;
+    assert_eq!(
+        odd.verify(cs, &tree_hash),
+        Err(PartialError::InvalidLeafCount(6))
+    );
+    let mut outside = proof.clone();
+    outside.leaf_index = LeafIndex(8);
+    assert!(matches!(
+        outside.verify(cs, &tree_hash),
+        Err(PartialError::LeafOutOfRange { .. })
+    ));
+
+    // A truncated copath hash.
+    let mut short = proof.clone();
+    short.copath_hashes[0].hash_value.pop();
+    assert!(matches!(
+        short.verify(cs, &tree_hash),
+        Err(PartialError::CopathHashLength { position: 0, .. })
+    ));
+
+    // A parent node where the leaf should be.
+    let mut parent_first = proof.clone();
+    parent_first.direct_path_nodes.swap(0, 1);
+    assert!(parent_first.verify(cs, &tree_hash).is_err());
+
+    // A proof of the previous epoch's tree fails against the new tree hash, and does not
+    // reference the same tree as a proof of the new one.
+    members.commit(
+        0,
+        &CommitOptions {
+            force_path: true,
+            ..CommitOptions::default()
+        },
+    );
+    let new_hash = members.tree_hash();
+    assert_ne!(new_hash, tree_hash);
+    assert!(matches!(
+        proof.verify(cs, &new_hash),
+        Err(PartialError::TreeHashMismatch(_))
+    ));
+    let fresh = MembershipProof::for_leaf(members.groups[0].tree(), cs, LeafIndex(3)).unwrap();
+    assert_eq!(
+        proof.same_tree_as(&fresh, cs, "old and new"),
+        Err(PartialError::DifferentTrees("old and new"))
+    );
+}
+
+#[test]
+fn a_sender_authenticated_public_message_verifies_with_the_proven_key() {
+    let cs = cs();
+    let cs = cs.as_ref();
+    let mut members = Members::new(5, 4);
+    let message = members.groups[2]
+        .propose(
+            Proposal::Remove(Remove {
+                removed: LeafIndex(4),
+            }),
+            &[],
+            &mut members.rng,
+        )
+        .unwrap();
+    let context = members.groups[0].context().clone();
+    let tree = members.groups[0].tree();
+    let authenticated = SenderAuthenticatedMessage {
+        message: public_of(&message).clone(),
+        sender_membership_proof: MembershipProof::for_leaf(tree, cs, LeafIndex(2)).unwrap(),
+    };
+    let proven = authenticated.verify(cs, &context).unwrap();
+    assert_eq!(proven.leaf_index, LeafIndex(2));
+
+    // Another member's (valid) proof: the sender is not the proven leaf.
+    let wrong = SenderAuthenticatedMessage {
+        message: authenticated.message.clone(),
+        sender_membership_proof: MembershipProof::for_leaf(tree, cs, LeafIndex(1)).unwrap(),
+    };
+    assert!(matches!(
+        wrong.verify(cs, &context),
+        Err(PartialError::SenderMismatch { .. })
+    ));
+
+    // A proof whose leaf carries another signature key, with a tree hash that matches it:
+    // the proof passes, the signature does not.
+    let mut other_key = authenticated.clone();
+    let Some(Some(Node::Leaf(leaf))) = other_key
+        .sender_membership_proof
+        .direct_path_nodes
+        .first_mut()
+    else {
+        panic!("no leaf");
+    };
+    leaf.signature_key = tree.leaf(LeafIndex(1)).unwrap().signature_key.clone();
+    let mut forged_context = context.clone();
+    forged_context.tree_hash = other_key
+        .sender_membership_proof
+        .root_tree_hash(cs)
+        .unwrap();
+    assert_eq!(
+        other_key.verify(cs, &forged_context).map(|p| p.leaf_index),
+        Err(PartialError::InvalidSignature)
+    );
+    // With the real tree hash, the forged proof is refused first.
+    assert!(matches!(
+        other_key.verify(cs, &context),
+        Err(PartialError::TreeHashMismatch(_))
+    ));
+
+    // Another epoch's context.
+    let mut later = context.clone();
+    later.epoch += 1;
+    assert_eq!(
+        authenticated.verify(cs, &later).map(|p| p.leaf_index),
+        Err(PartialError::WrongGroupOrEpoch)
+    );
+}
+
+#[test]
+fn a_sender_authenticated_group_info_names_the_proven_signer() {
+    let cs = cs();
+    let cs = cs.as_ref();
+    let members = Members::new(4, 5);
+    let MlsMessageBody::GroupInfo(group_info) = members.groups[1].group_info(false).unwrap().body
+    else {
+        panic!("not a GroupInfo");
+    };
+    let tree = members.groups[0].tree();
+    let good = SenderAuthenticatedMessage {
+        message: group_info.clone(),
+        sender_membership_proof: MembershipProof::for_leaf(tree, cs, LeafIndex(1)).unwrap(),
+    };
+    assert_eq!(good.verify(cs).unwrap().leaf_index, LeafIndex(1));
+    let other = SenderAuthenticatedMessage {
+        message: group_info,
+        sender_membership_proof: MembershipProof::for_leaf(tree, cs, LeafIndex(2)).unwrap(),
+    };
+    assert!(matches!(
+        other.verify(cs),
+        Err(PartialError::SenderMismatch { .. })
+    ));
 }
