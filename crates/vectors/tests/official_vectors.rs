@@ -74,4 +74,6 @@ vector_tests! {
         "partial/test-vector-partial-sender-authenticated-messages.json",
     partial_sender_authenticated_messages_spec =>
         "partial/test-vector-partial-sender-authenticated-messages-spec.json",
+    partial_tree_operations => "partial/test-vector-partial-tree-operations.json",
+    partial_tree_operations_spec => "partial/test-vector-partial-tree-operations-spec.json",
 }
