@@ -445,7 +445,7 @@ fn a_sender_authenticated_group_info_names_the_proven_signer() {
 // ---------------------------------------------------------------------------------------
 // Annotated commits of real groups, decrypted by partial receivers.
 
-use crate::messages::{Content, UpdatePath};
+use crate::messages::{Content, Sender, UpdatePath};
 use crate::tree_math::NodeIndex;
 use crate::treekem::PrivateTree;
 
@@ -715,6 +715,51 @@ fn bad_annotations_are_refused_with_the_draft_section() {
     assert!(matches!(
         decrypt_partial_path(cs, &good, &private_2, &old_context),
         Err(PartialError::Crypto(_))
+    ));
+
+    // The presence rules and step 1 of §10.
+    let before_hash = context_before.tree_hash.clone();
+    let member = Sender::Member(LeafIndex(1));
+    assert_eq!(
+        annotated.verify_annotations(cs, &before_hash, member, true),
+        Ok(LeafIndex(1))
+    );
+    assert_eq!(
+        annotated.verify_annotations(cs, &before_hash, member, false),
+        Err(PartialError::ResolutionIndexPresence)
+    );
+    assert_eq!(
+        annotated.verify_annotations(cs, &before_hash, Sender::NewMemberCommit, true),
+        Err(PartialError::SenderProofPresence)
+    );
+    let mut no_sender_proof = annotated.clone();
+    no_sender_proof.sender_membership_proof = None;
+    assert_eq!(
+        no_sender_proof.verify_annotations(cs, &before_hash, member, true),
+        Err(PartialError::SenderProofPresence)
+    );
+    assert!(matches!(
+        annotated.verify_annotations(cs, &before_hash, Sender::Member(LeafIndex(3)), true),
+        Err(PartialError::SenderMismatch { .. })
+    ));
+    // The sender proof of the new tree is not valid relative to the current tree hash.
+    let mut new_tree_proof = annotated.clone();
+    new_tree_proof.sender_membership_proof = Some(annotated.sender_membership_proof_after.clone());
+    assert!(matches!(
+        new_tree_proof.verify_annotations(cs, &before_hash, member, true),
+        Err(PartialError::TreeHashMismatch(_))
+    ));
+    let mut other_after_hash = annotated.clone();
+    other_after_hash.tree_hash_after = before_hash.clone();
+    assert!(matches!(
+        other_after_hash.verify_annotations(cs, &before_hash, member, true),
+        Err(PartialError::TreeHashMismatch(_))
+    ));
+    let mut mixed_after = annotated.clone();
+    mixed_after.receiver_membership_proof_after = old_receiver.clone();
+    assert!(matches!(
+        mixed_after.verify_annotations(cs, &before_hash, member, true),
+        Err(PartialError::DifferentTrees(_))
     ));
 
     // The committer gets no annotation for itself.
