@@ -801,3 +801,83 @@ fn an_annotated_welcome_proves_the_signer_and_the_joiner() {
         .unwrap();
     assert_eq!(proven_joiner.leaf_index, joiner);
 }
+
+#[test]
+fn a_public_group_view_annotates_like_the_members() {
+    use crate::public_group::{PublicGroup, PublicGroupConfig};
+    let cs = cs();
+    let cs = cs.as_ref();
+    let mut members = Members::new(7, 9);
+    let MlsMessageBody::GroupInfo(group_info) = members.groups[0].group_info(false).unwrap().body
+    else {
+        panic!("not a GroupInfo");
+    };
+    let nodes = members.groups[0].tree().to_nodes();
+    let mut view = PublicGroup::from_group_info(
+        &RustCryptoProvider,
+        Arc::new(BasicIdentityProvider),
+        &group_info,
+        Some(&nodes),
+        PublicGroupConfig::from(members.groups[0].config()),
+        NOW,
+    )
+    .unwrap();
+    let tree_before = view.tree().clone();
+    for leaf in 0..7 {
+        assert_eq!(
+            MembershipProof::for_leaf(view.tree(), cs, LeafIndex(leaf)).unwrap(),
+            MembershipProof::for_leaf(members.groups[0].tree(), cs, LeafIndex(leaf)).unwrap()
+        );
+    }
+    // The view follows a commit and annotates it for a partial receiver, who decrypts it.
+    let context_before = members.groups[0].context().clone();
+    let private_4 = members.groups[4].private_tree().clone();
+    let output = members.commit(
+        2,
+        &CommitOptions {
+            force_path: true,
+            ..CommitOptions::default()
+        },
+    );
+    let handshake = view.process_message(&output.commit, NOW).unwrap();
+    view.apply(handshake).unwrap();
+    assert_eq!(view.context(), members.groups[0].context());
+    let annotator = CommitAnnotator::new(
+        cs,
+        &tree_before,
+        view.tree(),
+        CommitFacts {
+            commit: &output.commit,
+            committer: LeafIndex(2),
+            new_member_commit: false,
+            has_path: true,
+            new_leaves: &[],
+        },
+    )
+    .unwrap();
+    let annotated = annotator.annotate_for(cs, LeafIndex(4)).unwrap();
+    let committer = annotated
+        .verify_annotations(
+            cs,
+            &context_before.tree_hash,
+            Sender::Member(LeafIndex(2)),
+            true,
+        )
+        .unwrap();
+    let update_path = path_of(&output.commit);
+    let context = provisional_context(&context_before, &annotated.tree_hash_after, None)
+        .unwrap()
+        .to_bytes()
+        .unwrap();
+    let decrypted = decrypt_partial_path(
+        cs,
+        &annotated.partial_path(&update_path, committer).unwrap(),
+        &private_4,
+        &context,
+    )
+    .unwrap();
+    let full = &members.groups[members.at(4)];
+    for (node, key) in &decrypted.keys {
+        assert_eq!(full.private_tree().key(*node), Some(key));
+    }
+}
