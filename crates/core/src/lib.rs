@@ -26,6 +26,7 @@ pub mod member;
 pub mod member_proof;
 pub mod messages;
 mod parallel;
+pub mod partial;
 pub mod psk;
 pub mod public_group;
 pub mod safe;

@@ -107,7 +107,7 @@ pub(crate) type NodeHashes<'a> = Vec<(NodeIndex, &'a [u8])>;
 
 /// Encodes `TreeHashInput` for a leaf (RFC 9420 §7.8): `node_type = leaf`, then
 /// `LeafNodeHashInput { uint32 leaf_index; optional<LeafNode> leaf_node; }`.
-pub(super) fn leaf_hash_input(
+pub(crate) fn leaf_hash_input(
     index: LeafIndex,
     leaf: Option<&LeafNode>,
 ) -> Result<Vec<u8>, CodecError> {
@@ -127,7 +127,7 @@ pub(super) fn leaf_hash_input(
 /// Encodes `TreeHashInput` for a parent (RFC 9420 §7.8): `node_type = parent`, then
 /// `ParentNodeHashInput { optional<ParentNode> parent_node; opaque left_hash<V>;
 /// opaque right_hash<V>; }`.
-pub(super) fn parent_hash_input(
+pub(crate) fn parent_hash_input(
     parent: Option<&ParentNode>,
     left_hash: &[u8],
     right_hash: &[u8],
@@ -217,6 +217,16 @@ impl RatchetTree {
                 self.hashes.set(node, hash);
             }
         }
+    }
+
+    /// The cached tree hash of `node` for `suite`, if it is valid: lets a caller with only a
+    /// shared reference (a membership proof, draft-ietf-mls-partial-02 §6) use the hashes the
+    /// last [`RatchetTree::tree_hash`] computed.
+    pub(crate) fn cached_tree_hash(&self, suite: CipherSuite, node: NodeIndex) -> Option<&[u8]> {
+        if self.hashes.suite != Some(suite) {
+            return None;
+        }
+        self.hashes.get(node)
     }
 
     /// How many node hashes (tree hashes and original-sibling tree hashes) this tree has

@@ -22,7 +22,7 @@
 
 mod checks;
 mod error;
-mod hash;
+pub(crate) mod hash;
 mod index;
 mod ops;
 mod parent_hash;

@@ -1,7 +1,9 @@
 //! `conclave-vectors [DIR]`: runs every official MLS test-vector file in DIR (default:
 //! `$MLS_TEST_VECTORS`, else `../shared/test-vectors`), then our own known-answer files
 //! (`kat/` in this crate), against every crypto provider and prints
-//! `<file>: <passed>/<total>` per file (the draft vectors of `DIR/drafts/` too, when present), failure details, and `N passed, M failed`.
+//! `<file>: <passed>/<total>` per file (the draft vectors of `DIR/drafts/` too, when present,
+//! and the Partial MLS vectors of `DIR/partial/`, required under `CI=true`), failure details,
+//! and `N passed, M failed`.
 //! Exits non-zero on any failure.
 //!
 //! `conclave-vectors --write-kat` regenerates our known-answer files in `kat/` instead (they
@@ -67,6 +69,27 @@ fn main() -> ExitCode {
     } else {
         Vec::new()
     };
+    // Partial MLS (draft-ietf-mls-partial-02) vectors live in `partial/`. Under CI=true a
+    // missing directory is a failure, as a missing main directory always is.
+    let partial_dir = dir.join("partial");
+    let partial = if partial_dir.is_dir() {
+        match run_dir(&partial_dir, &providers) {
+            Ok(results) => results,
+            Err(e) => {
+                eprintln!("error: partial vectors: {e}");
+                return ExitCode::from(2);
+            }
+        }
+    } else if std::env::var("CI").is_ok_and(|v| v == "true") {
+        eprintln!(
+            "error: no partial/ vector directory in {} (required under CI=true)",
+            dir.display()
+        );
+        return ExitCode::from(2);
+    } else {
+        println!("note: no partial/ vector directory in {}", dir.display());
+        Vec::new()
+    };
     let own = match run_dir(&kat_dir(), &providers) {
         Ok(results) => results,
         Err(e) => {
@@ -81,6 +104,7 @@ fn main() -> ExitCode {
         .iter()
         .map(|r| (r, false))
         .chain(drafts.iter().map(|r| (r, false)))
+        .chain(partial.iter().map(|r| (r, false)))
         .chain(own.iter().map(|r| (r, true)));
     for ((name, outcome), ours) in listed {
         let (p, f) = print_outcome(name, outcome, ours);

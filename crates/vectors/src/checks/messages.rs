@@ -69,7 +69,7 @@ fn round_trip<T: Decode + Encode>(bytes: &[u8]) -> Result<(), String> {
     decode_and_compare::<T>(bytes).map(|_| ())
 }
 
-fn decode_and_compare<T: Decode + Encode>(bytes: &[u8]) -> Result<T, String> {
+pub(crate) fn decode_and_compare<T: Decode + Encode>(bytes: &[u8]) -> Result<T, String> {
     let value = T::from_bytes(bytes).map_err(|e| format!("decode: {e}"))?;
     if value.encoded_len() != bytes.len() {
         return Err(format!(

@@ -11,6 +11,10 @@ pub mod hpke_pq;
 mod key_schedule;
 mod message_protection;
 mod messages;
+pub mod partial_membership_proofs;
+pub mod partial_message_syntax;
+pub mod partial_sender_authenticated;
+pub mod partial_tree_operations;
 mod passive_client;
 pub mod pq_suites;
 mod psk_secret;
@@ -38,6 +42,18 @@ pub fn checker_for(file_name: &str) -> Option<Checker> {
         "passive-client-welcome.json"
         | "passive-client-handling-commit.json"
         | "passive-client-random.json" => passive_client::check,
+        partial_message_syntax::FILE_NAME | partial_message_syntax::SPEC_FILE_NAME => {
+            partial_message_syntax::check
+        }
+        partial_membership_proofs::FILE_NAME | partial_membership_proofs::SPEC_FILE_NAME => {
+            partial_membership_proofs::check
+        }
+        partial_sender_authenticated::FILE_NAME | partial_sender_authenticated::SPEC_FILE_NAME => {
+            partial_sender_authenticated::check
+        }
+        partial_tree_operations::FILE_NAME | partial_tree_operations::SPEC_FILE_NAME => {
+            partial_tree_operations::check
+        }
         "psk_secret.json" => psk_secret::check,
         "secret-tree.json" => secret_tree::check,
         targeted_messages::FILE_NAME => targeted_messages::check,
