@@ -45,6 +45,13 @@
 //! ([`decodable_proposal_kind`]); whether the group accepts it under that codepoint is the
 //! group's check ([`CodepointProfile::proposal_kind`]).
 //!
+//! # Ratchet tree options (draft-ietf-mls-ratchet-tree-options-00, codepoints TBD)
+//!
+//! | Structure | Where | Every profile (private use) |
+//! |---|---|---|
+//! | `RatchetTreeOption` | GroupInfo extension | 0xF0C0 ([`RATCHET_TREE_OPTION_EXTENSION`]) |
+//! | `ratchet_tree_source_domains` | GroupContext extension | 0xF0C1 ([`RATCHET_TREE_SOURCE_DOMAINS_EXTENSION`]) |
+//!
 //! # Clashes between drafts (and how the table settles them)
 //! - Extension 0x000B: draft-mahy-mls-kp-context and draft-mahy-mls-room-policy-ext both
 //!   request it; room policy moved to components (draft-ietf-mimi-room-policy), so 0x000B is
@@ -228,6 +235,20 @@ pub const SEMI_PRIVATE_MESSAGE_WIRE_FORMAT: WireFormat = WireFormat(0xF0C5);
 /// the same value; its successor draft-ietf-mimi-room-policy carries the policy as
 /// components, not an extension, so the value is `kp_context`'s alone here.
 pub const KP_CONTEXT_EXTENSION: ExtensionType = ExtensionType(0x000B);
+
+// ---- draft-ietf-mls-ratchet-tree-options-00 (codepoints TBD): private use ---------------
+//
+// The draft asks IANA for `ratchet_tree_source_domains` (TBD1, GC) and defines
+// `RatchetTreeOption` without a codepoint; Conclave sends both as private-use extension
+// types (RFC 9420 §17.3: 0xF000–0xFFFF) from its 0xF0C0–0xF0CF block, the same under every
+// profile ([`crate::ratchet_tree_options`]).
+
+/// `RatchetTreeOption` as a GroupInfo extension (GI): where the ratchet tree is when the
+/// GroupInfo does not carry it (draft-ietf-mls-ratchet-tree-options-00 §3, no codepoint).
+pub const RATCHET_TREE_OPTION_EXTENSION: ExtensionType = ExtensionType(0xF0C0);
+/// `ratchet_tree_source_domains` (GC): the domains an `httpsUri` tree may come from
+/// (draft-ietf-mls-ratchet-tree-options-00 §3.1, §6: TBD1).
+pub const RATCHET_TREE_SOURCE_DOMAINS_EXTENSION: ExtensionType = ExtensionType(0xF0C1);
 
 // ---- draft-ietf-mls-pq-ciphersuites §3: cipher suites (all TBD) ---------------------------
 

@@ -28,6 +28,7 @@ pub mod messages;
 mod parallel;
 pub mod psk;
 pub mod public_group;
+pub mod ratchet_tree_options;
 pub mod safe;
 pub mod secret_tree;
 pub mod semi_private;

@@ -668,6 +668,17 @@ impl PublicGroup {
                 "its ratchet_tree is not the group's tree",
             ));
         }
+        // draft-ietf-mls-ratchet-tree-options-00 §3: a `full` RatchetTreeOption is the tree
+        // too.
+        if let Some(crate::ratchet_tree_options::RatchetTreeOption::Full(nodes)) =
+            crate::ratchet_tree_options::tree_option_of(&group_info.extensions)
+                .map_err(GroupError::from)?
+            && nodes != self.tree.to_nodes()
+        {
+            return Err(PublicGroupError::GroupInfoMismatch(
+                "its RatchetTreeOption's tree is not the group's tree",
+            ));
+        }
         Ok(())
     }
 

@@ -120,6 +120,12 @@ pub struct GroupConfig {
     /// (draft-ietf-mls-extensions-10 §6.2: SHOULD NOT be added); refused by default. Stored
     /// with the group.
     pub content_media_types: MediaTypePolicy,
+    /// Where joiners find the ratchet tree: in the GroupInfos we sign (RFC 9420
+    /// §12.4.3.3, the default), or at the Delivery Service, which rebuilds it from the
+    /// group's handshakes; our GroupInfos then carry `RatchetTreeOption{distributionService}`
+    /// instead (draft-ietf-mls-ratchet-tree-options-00 §3). A joiner takes it from the
+    /// GroupInfo it joins with. Stored with the group.
+    pub ratchet_tree_location: crate::ratchet_tree_options::RatchetTreeLocation,
 }
 
 impl GroupConfig {
@@ -158,6 +164,7 @@ impl Default for GroupConfig {
             codepoint_profile: CodepointProfile::Draft,
             grease: true,
             content_media_types: MediaTypePolicy::Require,
+            ratchet_tree_location: crate::ratchet_tree_options::RatchetTreeLocation::GroupInfo,
         }
     }
 }
