@@ -26,6 +26,9 @@ pub const COMMIT_BUNDLE_MEDIA_TYPE: &str = "application/vnd.conclave.commit-bund
 pub const KEY_PACKAGES_MEDIA_TYPE: &str = "application/vnd.conclave.key-packages";
 /// A TLS-encoded [`ExternalJoinBundle`].
 pub const EXTERNAL_JOIN_MEDIA_TYPE: &str = "application/vnd.conclave.external-join";
+/// Media type of a ratchet tree (`GET /v1/groups/{id}/ratchet-tree`): the TLS encoding of
+/// `optional<Node> ratchet_tree<V>` (RFC 9420 §12.4.3.3, `RatchetTreeNodes`).
+pub const RATCHET_TREE_MEDIA_TYPE: &str = "application/vnd.conclave.ratchet-tree";
 /// A TLS-encoded `ExternalReceiver` (draft-mahy-mls-semiprivatemessage-07 §3): the Delivery
 /// Service's HPKE public key for semi-private handshakes and its credential.
 pub const EXTERNAL_RECEIVER_MEDIA_TYPE: &str = "application/vnd.conclave.external-receiver";
@@ -327,6 +330,14 @@ pub struct CreateGroupRequest {
     /// and learns each next epoch's key from the accepted commit. Absent: no member proofs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub member_proof: Option<MemberProofRegistration>,
+    /// The group's ratchet tree is held by the DS (draft-ietf-mls-ratchet-tree-options-00
+    /// §3 `distributionService`): its Welcomes and GroupInfos carry
+    /// `RatchetTreeOption{distributionService}` instead of the tree, and joiners fetch the
+    /// tree from `GET /v1/groups/{id}/ratchet-tree`. Only a verified group (with
+    /// `group_info`, handshakes the DS reads) can be one; a GroupInfo with that option makes
+    /// the group one too.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub tree_on_ds: bool,
 }
 
 /// The member-proof public key a group's creator registers (draft-mahy-mls-member-proof-00

@@ -170,6 +170,12 @@ enum GroupCommand {
         /// and remove anyone.
         #[arg(long)]
         policy: Option<conclave_client::policy::Preset>,
+        /// Let the Delivery Service hold the group's ratchet tree
+        /// (draft-ietf-mls-ratchet-tree-options-00): Welcomes and GroupInfos leave the tree
+        /// out (it grows with every member) and joiners fetch it from the DS, checking it
+        /// against the tree hash. Needs `semiprivate` or `public` handshakes.
+        #[arg(long)]
+        tree_on_ds: bool,
     },
     /// Add users (one commit; their KeyPackages are claimed and checked), or the user of an
     /// invitation link (`--invitation`, made with `conclave invite`).
@@ -613,15 +619,28 @@ async fn group(cli: &Cli, out: &Output, command: &GroupCommand) -> anyhow::Resul
             name,
             handshakes,
             policy,
+            tree_on_ds,
         } => {
             let summary = client
-                .create_group_with_policy(name, *handshakes, *policy)
+                .create_group_with_options(
+                    name,
+                    &conclave_client::NewGroupOptions {
+                        handshakes: *handshakes,
+                        policy: *policy,
+                        tree_on_ds: *tree_on_ds,
+                    },
+                )
                 .await?;
             let roles = policy.map_or_else(String::new, |p| format!(", {p} roles"));
+            let tree = if summary.tree_on_ds {
+                ", ratchet tree on the DS"
+            } else {
+                ""
+            };
             out.value(
                 &serde_json::to_value(&summary)?,
                 &format!(
-                    "created group {} (epoch {}, {} handshakes{roles})",
+                    "created group {} (epoch {}, {} handshakes{roles}{tree})",
                     summary.name, summary.epoch, summary.handshakes
                 ),
             );

@@ -57,7 +57,8 @@ pub mod policy;
 mod testing;
 
 pub use client::{
-    Client, ClientOptions, EnrolledIdentity, GroupSummary, LeaveMechanism, SyncReport,
+    Client, ClientOptions, EnrolledIdentity, GroupSummary, LeaveMechanism, NewGroupOptions,
+    SyncReport,
 };
 pub use error::{BadResponse, ClientError};
 pub use event::{AddProgress, Event};

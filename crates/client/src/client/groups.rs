@@ -8,8 +8,9 @@ use std::collections::HashSet;
 use conclave_codec::{Decode as _, Encode as _};
 use conclave_core::group::{Group, GroupConfig, MemberParams, NewGroup, ProcessedMessage};
 use conclave_core::messages::MlsMessage;
+use conclave_core::ratchet_tree_options::RatchetTreeLocation;
 
-use super::{Client, GroupSummary};
+use super::{Client, GroupSummary, NewGroupOptions};
 use crate::LeaveMechanism;
 use crate::OsRandom;
 use crate::driver::commit::Op;
@@ -71,6 +72,9 @@ impl Client {
             member_proofs: group
                 .as_ref()
                 .is_some_and(|g| g.member_proofs_enabled().unwrap_or(false)),
+            tree_on_ds: group.as_ref().is_some_and(|g| {
+                g.config().ratchet_tree_location == RatchetTreeLocation::DeliveryService
+            }),
         }
     }
 
@@ -101,6 +105,32 @@ impl Client {
         mode: crate::HandshakeMode,
         policy: Option<conclave_core::group::policy::Preset>,
     ) -> Result<GroupSummary, ClientError> {
+        self.create_group_with_options(
+            name,
+            &NewGroupOptions {
+                handshakes: mode,
+                policy,
+                tree_on_ds: false,
+            },
+        )
+        .await
+    }
+
+    /// Creates a group as [`Client::create_group_with_policy`] does, and with
+    /// [`NewGroupOptions::tree_on_ds`] one whose ratchet tree the DS holds
+    /// (draft-ietf-mls-ratchet-tree-options-00 §3 `distributionService`): Welcomes and
+    /// GroupInfos leave the tree out and joiners fetch it from the DS. Refused for private
+    /// handshakes, which the DS cannot follow.
+    pub async fn create_group_with_options(
+        &mut self,
+        name: &str,
+        options: &NewGroupOptions,
+    ) -> Result<GroupSummary, ClientError> {
+        let mode = options.handshakes;
+        let policy = options.policy;
+        if options.tree_on_ds && mode == crate::HandshakeMode::Private {
+            return Err(ClientError::TreeOnDsNeedsReadableHandshakes);
+        }
         let _lock = self.lock()?;
         check_name(name)?;
         if self.store.group_by_name(name)?.is_some() {
@@ -130,6 +160,11 @@ impl Client {
             MemberParams {
                 config: GroupConfig {
                     handshake_wire_format: mode.wire_format(),
+                    ratchet_tree_location: if options.tree_on_ds {
+                        RatchetTreeLocation::DeliveryService
+                    } else {
+                        RatchetTreeLocation::GroupInfo
+                    },
                     ..group_config()
                 },
                 leaf: leaf_options(
@@ -161,8 +196,19 @@ impl Client {
         let registration = group.member_proof_public_key().map(|key| {
             conclave_api::delivery::MemberProofRegistration::new(self.suite().0, key.as_ref())
         });
+        // draft-ietf-mls-ratchet-tree-options-00 §3: the GroupInfo says `distributionService`,
+        // so the DS gets the first tree beside it.
+        let tree_on_ds = options
+            .tree_on_ds
+            .then(|| group.tree().to_nodes().to_bytes())
+            .transpose()?;
         self.ds
-            .create_group_registered(&group_id, verified.as_deref(), registration)
+            .create_group_registered(
+                &group_id,
+                verified.as_deref(),
+                tree_on_ds.as_deref(),
+                registration,
+            )
             .await?;
         let row = GroupRow {
             group_id,

@@ -845,6 +845,16 @@ impl Group {
         self.pending_commit.is_some()
     }
 
+    /// The ratchet tree of the epoch our pending commit creates, if we have one (and were not
+    /// removed by it): e.g. the members to tell a Delivery Service when the GroupInfo does
+    /// not carry the tree (draft-ietf-mls-ratchet-tree-options-00 §3).
+    pub fn pending_commit_tree(&self) -> Option<&RatchetTree> {
+        self.pending_commit
+            .as_deref()
+            .and_then(|p| p.staged.epoch.as_deref())
+            .map(|epoch| &epoch.tree)
+    }
+
     /// Discards our pending commit (the Delivery Service rejected it).
     pub fn clear_pending_commit(&mut self) {
         if self.pending_commit.is_some() {

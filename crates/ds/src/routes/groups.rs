@@ -66,9 +66,22 @@ pub(crate) async fn create(
             request.ratchet_tree.as_deref(),
         )
         .await?;
+        if request.tree_on_ds && !start.tree_on_ds {
+            return Err(DsError::BadRequest(
+                "tree_on_ds: the GroupInfo must then carry RatchetTreeOption{distributionService} \
+                 (draft-ietf-mls-ratchet-tree-options-00 §3), so that joiners know to fetch the \
+                 tree"
+                    .into(),
+            ));
+        }
         new_group.group_info = Some(start.group_info);
         new_group.ratchet_tree = Some(start.ratchet_tree);
         new_group.public_state = Some(start.public_state);
+    } else if request.tree_on_ds {
+        return Err(verified::tree_needs_readable_handshakes(
+            "this group is registered without its first GroupInfo (its handshakes are \
+             private)",
+        ));
     }
     if !state.store.create_group(&new_group, state.now()).await? {
         return Err(DsError::Conflict("a group with this id exists".into()));
@@ -309,7 +322,18 @@ async fn verify_commit(
     let Some(group) = state.store.group(group_id).await? else {
         return Ok(());
     };
-    if group.public_state.is_none() || group.epoch != record.epoch {
+    if group.public_state.is_none() {
+        // draft-ietf-mls-ratchet-tree-options-00 §3: a DS that does not follow the group
+        // has no tree to serve.
+        if verified::message_says_tree_on_ds(&bundle.group_info).unwrap_or(false) {
+            return Err(verified::tree_needs_readable_handshakes(
+                "the DS does not follow this group's handshakes (it was registered without its \
+                 first GroupInfo), yet the commit's GroupInfo says the DS holds the tree",
+            ));
+        }
+        return Ok(());
+    }
+    if group.epoch != record.epoch {
         return Ok(());
     }
     let allowed = if record.external {
@@ -682,8 +706,13 @@ pub(crate) async fn external_join(
         .into_response())
 }
 
-/// `GET /v1/groups/{id}/ratchet-tree`: the latest ratchet tree, if the committer supplied
-/// it (RFC 9420 §12.4.3.3).
+/// `GET /v1/groups/{id}/ratchet-tree`: the latest ratchet tree (RFC 9420 §12.4.3.3), as
+/// [`wire::RATCHET_TREE_MEDIA_TYPE`]: in a verified group the DS's own, rebuilt from the
+/// handshakes — what joiners of a group whose GroupInfos say `distributionService`
+/// (draft-ietf-mls-ratchet-tree-options-00 §3) fetch and check against the tree hash — else
+/// the one the committer supplied. For members (a client added by a commit is one as soon
+/// as the DS accepted it, so the holder of its Welcome can fetch the tree), and for any
+/// authenticated client when the group allows external joins; others get the uniform 404.
 pub(crate) async fn ratchet_tree(
     State(state): St,
     AuthenticatedClient(client_id): AuthenticatedClient,
@@ -695,7 +724,7 @@ pub(crate) async fn ratchet_tree(
         .ok_or_else(|| DsError::NotFound("no ratchet tree was supplied for this epoch".into()))?;
     Ok((
         StatusCode::OK,
-        [(header::CONTENT_TYPE, "application/octet-stream")],
+        [(header::CONTENT_TYPE, wire::RATCHET_TREE_MEDIA_TYPE)],
         tree,
     )
         .into_response())
