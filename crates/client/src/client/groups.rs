@@ -413,4 +413,12 @@ impl Client {
         let row = self.group_row(group)?;
         Ok(self.load_group(&row)?.epoch())
     }
+
+    /// The group's `epoch_authenticator` of the current epoch (RFC 9420 §8.7): members in the
+    /// same epoch have the same one, so comparing it out of band shows that they share the
+    /// group's state.
+    pub fn epoch_authenticator(&self, group: &str) -> Result<Vec<u8>, ClientError> {
+        let row = self.group_row(group)?;
+        Ok(self.load_group(&row)?.epoch_authenticator().to_vec())
+    }
 }
