@@ -802,3 +802,68 @@ fn in_an_admins_only_group_a_member_s_add_is_refused_naming_the_capability() {
     let error = fails(&devnet, &home("alice"), &["group", "add", "club", "carol"]);
     assert!(error.contains("banned"), "{error}");
 }
+
+/// `group create --tree-on-ds` (draft-ietf-mls-ratchet-tree-options-00 §3
+/// `distributionService`): the joiner fetches the tree from the DS, `group list` shows where
+/// the tree is, both chat; with private handshakes the flag is refused with a way out.
+#[test]
+fn group_create_tree_on_ds_lets_joiners_fetch_the_tree_and_list_shows_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let devnet = start_devnet(dir.path());
+    let home = |u: &str| dir.path().join(u);
+    for user in ["alice", "bob"] {
+        ok(&devnet, &home(user), &["register", user]);
+    }
+    let said = human(
+        &devnet,
+        &home("alice"),
+        &["group", "create", "big", "--tree-on-ds"],
+    );
+    assert!(said.contains("ratchet tree on the DS"), "{said}");
+    ok(&devnet, &home("alice"), &["group", "create", "small"]);
+    for group in ["big", "small"] {
+        ok(&devnet, &home("alice"), &["group", "add", group, "bob"]);
+    }
+    ok(&devnet, &home("bob"), &["sync"]);
+    ok(&devnet, &home("bob"), &["send", "big", "hi from bob"]);
+    ok(&devnet, &home("alice"), &["sync"]);
+    let history = ok(&devnet, &home("alice"), &["history", "big"]);
+    assert!(
+        history[0]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["kind"] == "message" && e["body"] == "hi from bob"),
+        "{history:?}"
+    );
+    let listed = ok(&devnet, &home("bob"), &["group", "list"]);
+    let tree_on_ds = |name: &str| {
+        listed[0]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|g| g["name"] == name)
+            .unwrap()["tree_on_ds"]
+            .clone()
+    };
+    assert_eq!(tree_on_ds("big"), true);
+    assert_eq!(tree_on_ds("small"), false);
+    let list = human(&devnet, &home("bob"), &["group", "list"]);
+    assert!(list.contains("tree: on the DS"), "{list}");
+    assert!(list.contains("tree: in Welcomes"), "{list}");
+
+    let refused = fails(
+        &devnet,
+        &home("alice"),
+        &[
+            "group",
+            "create",
+            "hidden",
+            "--tree-on-ds",
+            "--handshakes",
+            "private",
+        ],
+    );
+    assert!(refused.contains("reads"), "{refused}");
+    assert!(refused.contains("--handshakes semiprivate"), "{refused}");
+}
