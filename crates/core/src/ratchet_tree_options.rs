@@ -15,7 +15,9 @@
 
 use conclave_codec::{Decode, Encode};
 
-use crate::messages::{Extension, ExtensionPayload, ExtensionType, RatchetTreeNodes, find_payload};
+use crate::messages::{
+    Extension, ExtensionPayload, ExtensionType, GroupInfo, RatchetTreeNodes, find_payload,
+};
 
 /// `RatchetTreeRepresentation` (draft-ietf-mls-ratchet-tree-options-00 §3) with its select:
 /// the `RatchetTreeOption` struct. `reserved(0)` does not decode.
@@ -113,6 +115,41 @@ pub struct PartialGroupInfo {
     pub group_info_extensions: Vec<Extension>,
     /// `opaque signature<V>`: the GroupInfo's signature.
     pub signature: Vec<u8>,
+}
+
+impl PartialGroupInfo {
+    /// The PartialGroupInfo of a GroupInfo we signed (draft-ietf-mls-ratchet-tree-options-00
+    /// §4): its extensions without `ratchet_tree`, its signature, and whether the tree is
+    /// there compared with the previous epoch's GroupInfo (`previous_had_tree`).
+    pub fn of(group_info: &GroupInfo, previous_had_tree: bool) -> Self {
+        let has_tree = group_info
+            .extensions
+            .iter()
+            .any(|e| e.extension_type == ExtensionType::RATCHET_TREE);
+        Self {
+            ratchet_tree_presence: match (previous_had_tree, has_tree) {
+                (false, false) => RatchetTreePresence::NoRatchetTree,
+                (true, true) => RatchetTreePresence::Present,
+                (true, false) => RatchetTreePresence::Removed,
+                (false, true) => RatchetTreePresence::Added,
+            },
+            group_info_extensions: group_info
+                .extensions
+                .iter()
+                .filter(|e| e.extension_type != ExtensionType::RATCHET_TREE)
+                .cloned()
+                .collect(),
+            signature: group_info.signature.clone(),
+        }
+    }
+
+    /// Whether the GroupInfo it stands for carries the `ratchet_tree` extension.
+    pub fn has_ratchet_tree(&self) -> bool {
+        matches!(
+            self.ratchet_tree_presence,
+            RatchetTreePresence::Present | RatchetTreePresence::Added
+        )
+    }
 }
 
 /// Why a ratchet-tree option or its source was refused.
