@@ -24,6 +24,8 @@ pub const TARGETED_CONTENT_TYPE: u8 = 4;
 pub const COMMIT_BUNDLE_MEDIA_TYPE: &str = "application/vnd.conclave.commit-bundle";
 /// A TLS-encoded `MLSMessage key_packages<V>` (a batch of KeyPackages).
 pub const KEY_PACKAGES_MEDIA_TYPE: &str = "application/vnd.conclave.key-packages";
+/// A TLS-encoded [`PartialCommitBundle`].
+pub const PARTIAL_COMMIT_BUNDLE_MEDIA_TYPE: &str = "application/vnd.conclave.partial-commit-bundle";
 /// A TLS-encoded [`ExternalJoinBundle`].
 pub const EXTERNAL_JOIN_MEDIA_TYPE: &str = "application/vnd.conclave.external-join";
 /// Media type of a ratchet tree (`GET /v1/groups/{id}/ratchet-tree`): the TLS encoding of
@@ -77,6 +79,34 @@ pub struct CommitBundle {
     pub members: Vec<Vec<u8>>,
     /// New value of the group's external-join policy, if it changes.
     pub allow_external_join: Option<bool>,
+}
+
+/// A commit bundle whose GroupInfo travels as a `PartialGroupInfo`
+/// (draft-ietf-mls-ratchet-tree-options-00 §4), for a group whose handshakes the Delivery
+/// Service follows: the DS rebuilds the GroupInfo of the new epoch from its own view (the
+/// GroupContext, confirmation tag and, if the partial says so, the tree) and verifies the
+/// committer's signature before it stores it. Posted to `POST /v1/groups/{id}/commits` as
+/// [`PARTIAL_COMMIT_BUNDLE_MEDIA_TYPE`].
+///
+/// ```text
+/// struct {
+///     MLSMessage commit;
+///     optional<MLSMessage> welcome;
+///     PartialGroupInfo partial_group_info;
+///     opaque members<V><V>;
+/// } PartialCommitBundle;
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
+pub struct PartialCommitBundle {
+    /// The commit (`PublicMessage`, or a `SemiPrivateMessage` the DS opens).
+    pub commit: MlsMessage,
+    /// The Welcome for the members the commit adds.
+    pub welcome: Option<MlsMessage>,
+    /// What the DS cannot compute of the new epoch's GroupInfo.
+    pub partial_group_info: conclave_core::ratchet_tree_options::PartialGroupInfo,
+    /// The DS client ids of the members after the commit, as the committer declares them
+    /// (the DS takes its own roster).
+    pub members: Vec<Vec<u8>>,
 }
 
 /// What an external joiner fetches (`GET /v1/groups/{id}/external-join`): the latest

@@ -511,6 +511,55 @@ pub(crate) async fn check_commit(
     .await
 }
 
+/// The GroupInfo `MLSMessage` of the epoch a member's commit creates, rebuilt from its
+/// `PartialGroupInfo` by the group's view and verified
+/// ([`PublicGroup::group_info_from_partial`], draft-ietf-mls-ratchet-tree-options-00 §4): the
+/// commit is processed as [`check_commit`] processes it (which runs again on the rebuilt
+/// bundle), and the signer is its committer's leaf.
+pub(crate) async fn rebuild_group_info(
+    state: &AppState,
+    record: &GroupRecord,
+    poster: &str,
+    commit: MlsMessage,
+    partial: conclave_core::ratchet_tree_options::PartialGroupInfo,
+    proposals: Vec<LogEntry>,
+) -> Result<MlsMessage, DsError> {
+    let Some(verifier) = Verifier::of(state, record).await? else {
+        return Err(DsError::BadRequest(
+            "a PartialGroupInfo needs a group whose handshakes the DS follows".into(),
+        ));
+    };
+    let poster = poster.to_owned();
+    blocking(move || {
+        let view = verifier.load(&proposals)?;
+        let handshake = verifier.process(&view, &commit, "the commit")?;
+        let PublicHandshake::Commit(staged) = &handshake else {
+            return Err(DsError::BadRequest("not a commit".into()));
+        };
+        let committer = staged.summary().committer_leaf;
+        let next = staged.group();
+        let leaf = next
+            .tree()
+            .leaf(committer)
+            .ok_or_else(|| DsError::BadRequest("the committer's leaf is blank".into()))?;
+        if verifier.client_of(leaf, "the committer's")? != poster {
+            return Err(DsError::Forbidden(format!(
+                "the commit is not signed by {poster}'s leaf"
+            )));
+        }
+        let info = next
+            .group_info_from_partial(&partial, committer)
+            .map_err(bad(
+                "the PartialGroupInfo is not the epoch the commit creates",
+            ))?;
+        Ok(MlsMessage {
+            version: conclave_core::messages::ProtocolVersion::MLS10,
+            body: MlsMessageBody::GroupInfo(info),
+        })
+    })
+    .await
+}
+
 /// Runs CPU-bound verification off the async workers.
 async fn blocking<T: Send + 'static>(
     work: impl FnOnce() -> Result<T, DsError> + Send + 'static,

@@ -332,3 +332,135 @@ async fn refusals_on(store: Arc<dyn Store>) {
         "does not follow this group",
     );
 }
+
+async fn post_partial(
+    api: &Api,
+    who: &Account,
+    gid: &str,
+    output: &conclave_core::group::CommitOutput,
+    partial: conclave_core::ratchet_tree_options::PartialGroupInfo,
+) -> common::Reply {
+    let bundle = conclave_api::delivery::PartialCommitBundle {
+        commit: output.commit.clone(),
+        welcome: output.welcome.clone(),
+        partial_group_info: partial,
+        members: vec![who.id.as_bytes().to_vec()],
+    };
+    api.call(
+        axum::http::Method::POST,
+        &format!("/v1/groups/{gid}/commits"),
+        Some(&who.token),
+        Some(conclave_api::delivery::PARTIAL_COMMIT_BUNDLE_MEDIA_TYPE),
+        bundle.to_bytes().unwrap(),
+    )
+    .await
+}
+
+/// draft-ietf-mls-ratchet-tree-options-00 §4: a committer posts a PartialGroupInfo instead of
+/// the GroupInfo; the DS rebuilds the GroupInfo (with the tree when the partial says so),
+/// verifies the signature and serves exactly what the committer signed. A forged signature
+/// and a group the DS does not follow are refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_ds_rebuilds_the_group_info_from_a_partial_group_info() {
+    for (store, _guard) in engines().await {
+        partial_on(store).await;
+    }
+}
+
+async fn partial_on(store: Arc<dyn Store>) {
+    use conclave_core::ratchet_tree_options::PartialGroupInfo;
+    let api = Api::new(store);
+    let mut rng = rng();
+    let now = api.clock.now();
+    let alice = account(&api, "alice", &mut rng).await;
+    let bob = account(&api, "bob", &mut rng).await;
+    let gid_bytes = unique("g").into_bytes();
+    let gid = hex::encode(&gid_bytes);
+    // A verified group that keeps the tree in its GroupInfos.
+    let mut a = Group::create(
+        public_params(&alice.signer),
+        NewGroup::new(SUITE, gid_bytes),
+        now,
+        &mut rng,
+    )
+    .unwrap();
+    let r = create(
+        &api,
+        &alice,
+        &gid,
+        serde_json::json!({"group_info": STANDARD.encode(a.group_info(true).unwrap().to_bytes().unwrap())}),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.json());
+    let bob_kp =
+        KeyPackageBundle::generate(&public_params(&bob.signer), SUITE, now, &mut rng).unwrap();
+    let output = a
+        .commit(
+            &CommitOptions {
+                proposals: vec![Proposal::Add(Add {
+                    key_package: bob_kp.key_package.clone(),
+                })],
+                ..CommitOptions::default()
+            },
+            now,
+            &mut rng,
+        )
+        .unwrap();
+    let MlsMessageBody::GroupInfo(full) = &output.group_info.body else {
+        panic!("not a GroupInfo")
+    };
+    let partial = PartialGroupInfo::of(full, true);
+    let mut forged = partial.clone();
+    forged.signature[5] ^= 1;
+    let r = post_partial(&api, &alice, &gid, &output, forged).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.json());
+    assert!(
+        r.json()["message"]
+            .as_str()
+            .unwrap()
+            .contains("PartialGroupInfo is not the epoch"),
+        "{}",
+        r.json()
+    );
+    ok(&post_partial(&api, &alice, &gid, &output, partial).await);
+    a.merge_pending_commit().unwrap();
+    let r = api
+        .get(&format!("/v1/groups/{gid}/group-info"), Some(&bob.token))
+        .await;
+    ok(&r);
+    assert_eq!(r.body, output.group_info.to_bytes().unwrap());
+
+    // A group the DS does not follow cannot send one.
+    let gid_bytes = unique("g").into_bytes();
+    let gid = hex::encode(&gid_bytes);
+    let mut a = Group::create(
+        public_params(&alice.signer),
+        NewGroup::new(SUITE, gid_bytes),
+        now,
+        &mut rng,
+    )
+    .unwrap();
+    let r = create(&api, &alice, &gid, serde_json::json!({})).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.json());
+    let output = a.commit(&CommitOptions::default(), now, &mut rng).unwrap();
+    let MlsMessageBody::GroupInfo(full) = &output.group_info.body else {
+        panic!("not a GroupInfo")
+    };
+    let r = post_partial(
+        &api,
+        &alice,
+        &gid,
+        &output,
+        PartialGroupInfo::of(full, true),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.json());
+    assert!(
+        r.json()["message"]
+            .as_str()
+            .unwrap()
+            .contains("handshakes the DS follows"),
+        "{}",
+        r.json()
+    );
+}

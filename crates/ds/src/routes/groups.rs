@@ -271,10 +271,22 @@ async fn commit(
     body: Body,
 ) -> AppResult {
     let group_id = parse_group_id(group)?;
-    require_media_type(headers, &[wire::COMMIT_BUNDLE_MEDIA_TYPE])?;
+    let media_type = require_media_type(
+        headers,
+        &[
+            wire::COMMIT_BUNDLE_MEDIA_TYPE,
+            wire::PARTIAL_COMMIT_BUNDLE_MEDIA_TYPE,
+        ],
+    )?;
     let bytes = read_body(state, headers, body).await?;
-    let bundle = CommitBundle::from_bytes(&bytes)
-        .map_err(|e| DsError::BadRequest(format!("not a valid commit bundle: {e}")))?;
+    let bundle = if media_type == wire::PARTIAL_COMMIT_BUNDLE_MEDIA_TYPE {
+        let partial = wire::PartialCommitBundle::from_bytes(&bytes)
+            .map_err(|e| DsError::BadRequest(format!("not a valid partial commit bundle: {e}")))?;
+        full_bundle(state, &group_id, client_id, partial).await?
+    } else {
+        CommitBundle::from_bytes(&bytes)
+            .map_err(|e| DsError::BadRequest(format!("not a valid commit bundle: {e}")))?
+    };
     let mut record = check_commit_bundle(state.config.max_members, &group_id, client_id, &bundle)?;
     let head = mls_header::handshake_header(&bundle.commit)?;
     let (proof, next_key) = member_proof_of(
@@ -305,6 +317,61 @@ async fn commit(
         Committed::ExternalRefused => Err(no_such_group()),
         Committed::MemberProofRefused(refusal) => Err(member_proof_refused(refusal)),
     }
+}
+
+/// The commit bundle a [`wire::PartialCommitBundle`] stands for: the GroupInfo of the new
+/// epoch rebuilt by the group's view from the `PartialGroupInfo`, its signature verified
+/// (draft-ietf-mls-ratchet-tree-options-00 §4). Only for a verified group, from a member, for
+/// the current epoch; the bundle then goes through the checks of every bundle.
+async fn full_bundle(
+    state: &AppState,
+    group_id: &[u8],
+    client_id: &str,
+    partial: wire::PartialCommitBundle,
+) -> Result<CommitBundle, DsError> {
+    let group = state
+        .store
+        .group(group_id)
+        .await?
+        .ok_or_else(no_such_group)?;
+    if !group.members.iter().any(|m| m == client_id) {
+        return Err(no_such_group());
+    }
+    if group.public_state.is_none() {
+        return Err(DsError::BadRequest(
+            "a PartialGroupInfo needs a group whose handshakes the DS follows \
+             (draft-ietf-mls-ratchet-tree-options-00 §4): post the full GroupInfo"
+                .into(),
+        ));
+    }
+    let head = mls_header::handshake_header(&partial.commit)?;
+    if head.epoch != group.epoch {
+        return Err(DsError::WrongEpoch {
+            message: head.epoch,
+            current: group.epoch,
+        });
+    }
+    let proposals = state
+        .store
+        .epoch_proposals(group_id, group.epoch, MAX_EPOCH_PROPOSALS)
+        .await?;
+    let group_info = verified::rebuild_group_info(
+        state,
+        &group,
+        client_id,
+        partial.commit.clone(),
+        partial.partial_group_info,
+        proposals,
+    )
+    .await?;
+    Ok(CommitBundle {
+        commit: partial.commit,
+        welcome: partial.welcome,
+        group_info,
+        ratchet_tree: None,
+        members: partial.members,
+        allow_external_join: None,
+    })
 }
 
 /// In a verified group ([`verified`]), processes the bundle's commit against the group's
