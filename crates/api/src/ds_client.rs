@@ -411,7 +411,7 @@ impl DsClient {
 
     /// Creates a group on the DS (we are its only member).
     pub async fn create_group(&self, group_id: &[u8]) -> Result<(), ApiError> {
-        self.create_group_registered(group_id, None, None, None)
+        self.create_group_registered(group_id, None, None, None, false)
             .await
     }
 
@@ -428,19 +428,22 @@ impl DsClient {
     ///   GroupInfo carries that `RatchetTreeOption` instead of the tree, which travels apart.
     ///   Needs `group_info`; the DS refuses it for a group whose handshakes are private
     ///   (`tree_needs_readable_handshakes`).
+    /// - With `allow_external_join`, the DS serves the group's GroupInfo (and tree) to any
+    ///   authenticated client, for external joins (RFC 9420 §12.4.3.2).
     pub async fn create_group_registered(
         &self,
         group_id: &[u8],
         group_info: Option<&[u8]>,
         tree_on_ds: Option<&[u8]>,
         member_proof: Option<crate::delivery::MemberProofRegistration>,
+        allow_external_join: bool,
     ) -> Result<(), ApiError> {
         use base64::Engine as _;
         let url = self.url("/v1/groups");
         let body = CreateGroupRequest {
             group_id: hex::encode(group_id),
             epoch: 0,
-            allow_external_join: false,
+            allow_external_join,
             group_info: group_info
                 .map(|info| base64::engine::general_purpose::STANDARD.encode(info)),
             ratchet_tree: tree_on_ds

@@ -111,6 +111,7 @@ impl Client {
                 handshakes: mode,
                 policy,
                 tree_on_ds: false,
+                allow_external_joins: false,
             },
         )
         .await
@@ -208,12 +209,99 @@ impl Client {
                 verified.as_deref(),
                 tree_on_ds.as_deref(),
                 registration,
+                options.allow_external_joins,
             )
             .await?;
         let row = GroupRow {
             group_id,
             name: name.to_owned(),
             cursor: 0,
+            status: GroupStatus::Active,
+            reason: None,
+        };
+        let state = StateWrite::of(&mut group, self.options.state_writes)?;
+        self.store.insert_group(&row, &state)?;
+        Ok(self.summary(&row))
+    }
+
+    /// Joins the group `group_id` by an external commit (RFC 9420 §12.4.3.2), under the local
+    /// name `name`: the DS serves the group's GroupInfo to us when the group allows external
+    /// joins. The tree comes with it; in a group whose tree the DS holds
+    /// (draft-ietf-mls-ratchet-tree-options-00 §3 `distributionService`) it is the DS's, and
+    /// either way `conclave-core` checks it against the GroupInfo's tree hash. Pending
+    /// SelfRemove proposals the DS attached are committed too (draft-ietf-mls-extensions-10
+    /// §6.3). If another commit wins the epoch, the DS refuses ours: try again.
+    pub async fn join_external(
+        &mut self,
+        group_id: &[u8],
+        name: &str,
+    ) -> Result<GroupSummary, ClientError> {
+        let _lock = self.lock()?;
+        check_name(name)?;
+        if self.store.group_by_name(name)?.is_some() {
+            return Err(ClientError::GroupNameTaken(name.to_owned()));
+        }
+        let bundle = self.ds.external_join(group_id).await?;
+        let conclave_core::messages::MlsMessageBody::GroupInfo(info) = &bundle.group_info.body
+        else {
+            return Err(ClientError::bad(
+                "the Delivery Service",
+                BadResponse::Mls("the external-join bundle holds no GroupInfo".into()),
+            ));
+        };
+        let mut ratchet_tree = bundle
+            .ratchet_tree
+            .as_deref()
+            .map(conclave_core::messages::RatchetTreeNodes::from_bytes)
+            .transpose()?;
+        if ratchet_tree.is_none()
+            && RatchetTreeLocation::of_group_info(&info.extensions)
+                .map_err(|e| ClientError::Group(e.into()))?
+                == RatchetTreeLocation::DeliveryService
+        {
+            ratchet_tree = Some(self.ds.ratchet_tree(group_id).await?);
+        }
+        let (mut group, output) = Group::join_external(
+            MemberParams {
+                config: group_config(),
+                leaf: leaf_options(
+                    self.suite(),
+                    self.env.identity.as_ref(),
+                    self.options.self_remove,
+                ),
+                components: crate::topic::components(),
+                ..MemberParams::new(self.env.clone(), self.driver().signer()?)
+            },
+            info,
+            &conclave_core::group::JoinOptions {
+                ratchet_tree,
+                self_removes: bundle.self_removes.clone(),
+                ..conclave_core::group::JoinOptions::default()
+            },
+            self.now(),
+            &mut OsRandom,
+        )?;
+        crate::handshakes::follow(&mut group)?;
+        let members = self.member_list(&group);
+        let accepted = self
+            .ds
+            .post_commit(
+                group_id,
+                &conclave_api::delivery::CommitBundle {
+                    commit: output.commit,
+                    welcome: None,
+                    group_info: output.group_info,
+                    ratchet_tree: None,
+                    members: members.into_iter().map(String::into_bytes).collect(),
+                    allow_external_join: None,
+                },
+            )
+            .await?;
+        let row = GroupRow {
+            group_id: group_id.to_vec(),
+            name: name.to_owned(),
+            // Our commit is in the log at `seq`; we are in the epoch it made.
+            cursor: accepted.seq,
             status: GroupStatus::Active,
             reason: None,
         };

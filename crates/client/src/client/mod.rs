@@ -189,6 +189,9 @@ pub struct NewGroupOptions {
     /// The DS holds the ratchet tree (draft-ietf-mls-ratchet-tree-options-00 §3
     /// `distributionService`); needs public or semi-private handshakes.
     pub tree_on_ds: bool,
+    /// The DS serves the group's GroupInfo (and tree) to any authenticated client, who can
+    /// then join by an external commit ([`Client::join_external`], RFC 9420 §12.4.3.2).
+    pub allow_external_joins: bool,
 }
 
 /// What a sync did.
