@@ -176,6 +176,18 @@ enum GroupCommand {
         /// against the tree hash. Needs `semiprivate` or `public` handshakes.
         #[arg(long)]
         tree_on_ds: bool,
+        /// Let any registered user join by an external commit (`conclave group join`): the DS
+        /// serves them the group's GroupInfo and tree.
+        #[arg(long)]
+        allow_external_joins: bool,
+    },
+    /// Join a group that allows external joins by an external commit (RFC 9420 §12.4.3.2),
+    /// with the GroupInfo (and, for a group created with --tree-on-ds, the tree) from the DS.
+    Join {
+        /// The group id (hex, as `group list --json` shows it).
+        group_id: String,
+        /// A local name for the group.
+        name: String,
     },
     /// Add users (one commit; their KeyPackages are claimed and checked), or the user of an
     /// invitation link (`--invitation`, made with `conclave invite`).
@@ -620,6 +632,7 @@ async fn group(cli: &Cli, out: &Output, command: &GroupCommand) -> anyhow::Resul
             handshakes,
             policy,
             tree_on_ds,
+            allow_external_joins,
         } => {
             let summary = client
                 .create_group_with_options(
@@ -628,6 +641,7 @@ async fn group(cli: &Cli, out: &Output, command: &GroupCommand) -> anyhow::Resul
                         handshakes: *handshakes,
                         policy: *policy,
                         tree_on_ds: *tree_on_ds,
+                        allow_external_joins: *allow_external_joins,
                     },
                 )
                 .await?;
@@ -718,6 +732,21 @@ async fn group(cli: &Cli, out: &Output, command: &GroupCommand) -> anyhow::Resul
                     "removed {} from {group} (epoch {})",
                     removed.join(", "),
                     summary.epoch
+                ),
+            );
+        }
+        GroupCommand::Join { group_id, name } => {
+            let id = hex::decode(group_id).map_err(|e| {
+                anyhow::anyhow!("the group id is hex, as `group list --json` shows it: {e}")
+            })?;
+            let summary = client.join_external(&id, name).await?;
+            out.value(
+                &serde_json::to_value(&summary)?,
+                &format!(
+                    "joined {} by an external commit (epoch {}; members: {})",
+                    summary.name,
+                    summary.epoch,
+                    summary.members.join(", ")
                 ),
             );
         }

@@ -817,7 +817,13 @@ fn group_create_tree_on_ds_lets_joiners_fetch_the_tree_and_list_shows_it() {
     let said = human(
         &devnet,
         &home("alice"),
-        &["group", "create", "big", "--tree-on-ds"],
+        &[
+            "group",
+            "create",
+            "big",
+            "--tree-on-ds",
+            "--allow-external-joins",
+        ],
     );
     assert!(said.contains("ratchet tree on the DS"), "{said}");
     ok(&devnet, &home("alice"), &["group", "create", "small"]);
@@ -851,6 +857,44 @@ fn group_create_tree_on_ds_lets_joiners_fetch_the_tree_and_list_shows_it() {
     let list = human(&devnet, &home("bob"), &["group", "list"]);
     assert!(list.contains("tree: on the DS"), "{list}");
     assert!(list.contains("tree: in Welcomes"), "{list}");
+
+    // Carol joins by an external commit, with the DS's tree, and reads what follows.
+    ok(&devnet, &home("carol"), &["register", "carol"]);
+    let created = ok(&devnet, &home("alice"), &["group", "list"]);
+    let group_id = created[0]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["name"] == "big")
+        .unwrap()["group_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let joined = human(
+        &devnet,
+        &home("carol"),
+        &["group", "join", &group_id, "mine"],
+    );
+    assert!(
+        joined.contains("joined mine by an external commit"),
+        "{joined}"
+    );
+    assert_eq!(
+        members(&devnet, &home("carol"), "mine"),
+        ["alice", "bob", "carol"]
+    );
+    ok(&devnet, &home("alice"), &["sync"]);
+    ok(&devnet, &home("alice"), &["send", "big", "welcome carol"]);
+    ok(&devnet, &home("carol"), &["sync"]);
+    let history = ok(&devnet, &home("carol"), &["history", "mine"]);
+    assert!(
+        history[0]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["kind"] == "message" && e["body"] == "welcome carol"),
+        "{history:?}"
+    );
 
     let refused = fails(
         &devnet,
