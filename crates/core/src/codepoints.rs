@@ -911,3 +911,34 @@ mod tests {
         assert!(!CONCLAVE_TOPIC_COMPONENT.is_grease());
     }
 }
+
+#[cfg(test)]
+mod ratchet_tree_options_tests {
+    use super::*;
+
+    #[test]
+    fn the_ratchet_tree_option_codepoints_are_private_use_in_their_block_and_clash_with_none() {
+        let ours = [
+            RATCHET_TREE_OPTION_EXTENSION,
+            RATCHET_TREE_SOURCE_DOMAINS_EXTENSION,
+        ];
+        let others = [
+            ExtensionType::APPLICATION_ID,
+            ExtensionType::RATCHET_TREE,
+            ExtensionType::REQUIRED_CAPABILITIES,
+            ExtensionType::EXTERNAL_PUB,
+            ExtensionType::EXTERNAL_SENDERS,
+            APP_DATA_DICTIONARY_EXTENSION,
+            SUPPORTED_WIRE_FORMATS_EXTENSION,
+            REQUIRED_WIRE_FORMATS_EXTENSION,
+            LAST_RESORT_KEY_PACKAGE_EXTENSION,
+            CONCLAVE_GROUP_NAME_EXTENSION,
+            KP_CONTEXT_EXTENSION,
+        ];
+        for value in ours {
+            assert!((0xF0C0..=0xF0CF).contains(&value.0), "{value:?}");
+            assert!(!others.contains(&value), "{value:?}");
+        }
+        assert_ne!(ours[0], ours[1]);
+    }
+}
