@@ -24,8 +24,13 @@ pub const TARGETED_CONTENT_TYPE: u8 = 4;
 pub const COMMIT_BUNDLE_MEDIA_TYPE: &str = "application/vnd.conclave.commit-bundle";
 /// A TLS-encoded `MLSMessage key_packages<V>` (a batch of KeyPackages).
 pub const KEY_PACKAGES_MEDIA_TYPE: &str = "application/vnd.conclave.key-packages";
+/// A TLS-encoded [`PartialCommitBundle`].
+pub const PARTIAL_COMMIT_BUNDLE_MEDIA_TYPE: &str = "application/vnd.conclave.partial-commit-bundle";
 /// A TLS-encoded [`ExternalJoinBundle`].
 pub const EXTERNAL_JOIN_MEDIA_TYPE: &str = "application/vnd.conclave.external-join";
+/// Media type of a ratchet tree (`GET /v1/groups/{id}/ratchet-tree`): the TLS encoding of
+/// `optional<Node> ratchet_tree<V>` (RFC 9420 §12.4.3.3, `RatchetTreeNodes`).
+pub const RATCHET_TREE_MEDIA_TYPE: &str = "application/vnd.conclave.ratchet-tree";
 /// A TLS-encoded `ExternalReceiver` (draft-mahy-mls-semiprivatemessage-07 §3): the Delivery
 /// Service's HPKE public key for semi-private handshakes and its credential.
 pub const EXTERNAL_RECEIVER_MEDIA_TYPE: &str = "application/vnd.conclave.external-receiver";
@@ -74,6 +79,34 @@ pub struct CommitBundle {
     pub members: Vec<Vec<u8>>,
     /// New value of the group's external-join policy, if it changes.
     pub allow_external_join: Option<bool>,
+}
+
+/// A commit bundle whose GroupInfo travels as a `PartialGroupInfo`
+/// (draft-ietf-mls-ratchet-tree-options-00 §4), for a group whose handshakes the Delivery
+/// Service follows: the DS rebuilds the GroupInfo of the new epoch from its own view (the
+/// GroupContext, confirmation tag and, if the partial says so, the tree) and verifies the
+/// committer's signature before it stores it. Posted to `POST /v1/groups/{id}/commits` as
+/// [`PARTIAL_COMMIT_BUNDLE_MEDIA_TYPE`].
+///
+/// ```text
+/// struct {
+///     MLSMessage commit;
+///     optional<MLSMessage> welcome;
+///     PartialGroupInfo partial_group_info;
+///     opaque members<V><V>;
+/// } PartialCommitBundle;
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
+pub struct PartialCommitBundle {
+    /// The commit (`PublicMessage`, or a `SemiPrivateMessage` the DS opens).
+    pub commit: MlsMessage,
+    /// The Welcome for the members the commit adds.
+    pub welcome: Option<MlsMessage>,
+    /// What the DS cannot compute of the new epoch's GroupInfo.
+    pub partial_group_info: conclave_core::ratchet_tree_options::PartialGroupInfo,
+    /// The DS client ids of the members after the commit, as the committer declares them
+    /// (the DS takes its own roster).
+    pub members: Vec<Vec<u8>>,
 }
 
 /// What an external joiner fetches (`GET /v1/groups/{id}/external-join`): the latest
@@ -332,6 +365,14 @@ pub struct CreateGroupRequest {
     /// and learns each next epoch's key from the accepted commit. Absent: no member proofs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub member_proof: Option<MemberProofRegistration>,
+    /// The group's ratchet tree is held by the DS (draft-ietf-mls-ratchet-tree-options-00
+    /// §3 `distributionService`): its Welcomes and GroupInfos carry
+    /// `RatchetTreeOption{distributionService}` instead of the tree, and joiners fetch the
+    /// tree from `GET /v1/groups/{id}/ratchet-tree`. Only a verified group (with
+    /// `group_info`, handshakes the DS reads) can be one; a GroupInfo with that option makes
+    /// the group one too.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub tree_on_ds: bool,
 }
 
 /// The member-proof public key a group's creator registers (draft-mahy-mls-member-proof-00

@@ -424,7 +424,8 @@ impl DsClient {
 
     /// Creates a group on the DS (we are its only member).
     pub async fn create_group(&self, group_id: &[u8]) -> Result<(), ApiError> {
-        self.create_group_registered(group_id, None, None).await
+        self.create_group_registered(group_id, None, None, None, false)
+            .await
     }
 
     /// Registers a new group with us as its only member.
@@ -435,22 +436,33 @@ impl DsClient {
     /// - With `member_proof`, the member-proof key of its epoch 0
     ///   (draft-mahy-mls-member-proof-00): the DS then accepts into the group's log only
     ///   messages with a valid member proof.
+    /// - With `tree_on_ds` (the encoded `RatchetTreeNodes` of epoch 0), a group whose tree
+    ///   the DS holds (draft-ietf-mls-ratchet-tree-options-00 §3 `distributionService`): its
+    ///   GroupInfo carries that `RatchetTreeOption` instead of the tree, which travels apart.
+    ///   Needs `group_info`; the DS refuses it for a group whose handshakes are private
+    ///   (`tree_needs_readable_handshakes`).
+    /// - With `allow_external_join`, the DS serves the group's GroupInfo (and tree) to any
+    ///   authenticated client, for external joins (RFC 9420 §12.4.3.2).
     pub async fn create_group_registered(
         &self,
         group_id: &[u8],
         group_info: Option<&[u8]>,
+        tree_on_ds: Option<&[u8]>,
         member_proof: Option<crate::delivery::MemberProofRegistration>,
+        allow_external_join: bool,
     ) -> Result<(), ApiError> {
         use base64::Engine as _;
         let url = self.url("/v1/groups");
         let body = CreateGroupRequest {
             group_id: hex::encode(group_id),
             epoch: 0,
-            allow_external_join: false,
+            allow_external_join,
             group_info: group_info
                 .map(|info| base64::engine::general_purpose::STANDARD.encode(info)),
-            ratchet_tree: None,
+            ratchet_tree: tree_on_ds
+                .map(|tree| base64::engine::general_purpose::STANDARD.encode(tree)),
             member_proof,
+            tree_on_ds: tree_on_ds.is_some(),
         };
         let response = self.authed(|h| h.post(&url).json(&body)).await?;
         self.expect_ok("the new group", response).await.map(|_| ())
@@ -638,6 +650,25 @@ impl DsClient {
         let response = self.expect_ok("the external-join bundle", response).await?;
         let bytes = http::body(SERVICE, response, self.limits.max_response).await?;
         wire::ExternalJoinBundle::from_bytes(&bytes).map_err(bad_mls)
+    }
+
+    /// The latest ratchet tree of a group (RFC 9420 §12.4.3.3): in a group whose tree the DS
+    /// holds (draft-ietf-mls-ratchet-tree-options-00 §3 `distributionService`), the one a
+    /// joiner joins with. For members — a client added by a commit is one once the DS took
+    /// the commit — and anyone if external joins are allowed. Not checked here: the joiner
+    /// checks it against the GroupInfo's tree hash (RFC 9420 §12.4.3.1).
+    pub async fn ratchet_tree(
+        &self,
+        group_id: &[u8],
+    ) -> Result<conclave_core::messages::RatchetTreeNodes, ApiError> {
+        let url = self.url(&format!(
+            "/v1/groups/{}/ratchet-tree",
+            hex::encode(group_id)
+        ));
+        let response = self.authed(|h| h.get(&url)).await?;
+        let response = self.expect_ok("the ratchet tree", response).await?;
+        let bytes = http::body(SERVICE, response, self.limits.max_response).await?;
+        conclave_core::messages::RatchetTreeNodes::from_bytes(&bytes).map_err(bad_mls)
     }
 
     /// Where and how to open the WebSocket of wake-ups: its URL (which never carries the

@@ -176,6 +176,24 @@ enum GroupCommand {
         /// and remove anyone.
         #[arg(long)]
         policy: Option<conclave_client::policy::Preset>,
+        /// Let the Delivery Service hold the group's ratchet tree
+        /// (draft-ietf-mls-ratchet-tree-options-00): Welcomes and GroupInfos leave the tree
+        /// out (it grows with every member) and joiners fetch it from the DS, checking it
+        /// against the tree hash. Needs `semiprivate` or `public` handshakes.
+        #[arg(long)]
+        tree_on_ds: bool,
+        /// Let any registered user join by an external commit (`conclave group join`): the DS
+        /// serves them the group's GroupInfo and tree.
+        #[arg(long)]
+        allow_external_joins: bool,
+    },
+    /// Join a group that allows external joins by an external commit (RFC 9420 §12.4.3.2),
+    /// with the GroupInfo (and, for a group created with --tree-on-ds, the tree) from the DS.
+    Join {
+        /// The group id (hex, as `group list --json` shows it).
+        group_id: String,
+        /// A local name for the group.
+        name: String,
     },
     /// Add users (one commit; their KeyPackages are claimed and checked), or the user of an
     /// invitation link (`--invitation`, made with `conclave invite`).
@@ -644,15 +662,30 @@ async fn group(cli: &Cli, out: &Output, command: &GroupCommand) -> anyhow::Resul
             name,
             handshakes,
             policy,
+            tree_on_ds,
+            allow_external_joins,
         } => {
             let summary = client
-                .create_group_with_policy(name, *handshakes, *policy)
+                .create_group_with_options(
+                    name,
+                    &conclave_client::NewGroupOptions {
+                        handshakes: *handshakes,
+                        policy: *policy,
+                        tree_on_ds: *tree_on_ds,
+                        allow_external_joins: *allow_external_joins,
+                    },
+                )
                 .await?;
             let roles = policy.map_or_else(String::new, |p| format!(", {p} roles"));
+            let tree = if summary.tree_on_ds {
+                ", ratchet tree on the DS"
+            } else {
+                ""
+            };
             out.value(
                 &serde_json::to_value(&summary)?,
                 &format!(
-                    "created group {} (epoch {}, {} handshakes{roles})",
+                    "created group {} (epoch {}, {} handshakes{roles}{tree})",
                     summary.name, summary.epoch, summary.handshakes
                 ),
             );
@@ -730,6 +763,21 @@ async fn group(cli: &Cli, out: &Output, command: &GroupCommand) -> anyhow::Resul
                     "removed {} from {group} (epoch {})",
                     removed.join(", "),
                     summary.epoch
+                ),
+            );
+        }
+        GroupCommand::Join { group_id, name } => {
+            let id = hex::decode(group_id).map_err(|e| {
+                anyhow::anyhow!("the group id is hex, as `group list --json` shows it: {e}")
+            })?;
+            let summary = client.join_external(&id, name).await?;
+            out.value(
+                &serde_json::to_value(&summary)?,
+                &format!(
+                    "joined {} by an external commit (epoch {}; members: {})",
+                    summary.name,
+                    summary.epoch,
+                    summary.members.join(", ")
                 ),
             );
         }

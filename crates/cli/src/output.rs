@@ -185,12 +185,18 @@ impl Output {
                 .map(|t| format!("  topic: {t:?}"))
                 .unwrap_or_default();
             self.line(&format!(
-                "{}  epoch {}  members: {}{topic}  ({status})  handshakes: {}  member proofs: {}",
+                "{}  epoch {}  members: {}{topic}  ({status})  handshakes: {}  member proofs: {}  \
+                 tree: {}",
                 g.name,
                 g.epoch,
                 g.members.join(", "),
                 g.handshakes,
-                if g.member_proofs { "on" } else { "off" }
+                if g.member_proofs { "on" } else { "off" },
+                if g.tree_on_ds {
+                    "on the DS"
+                } else {
+                    "in Welcomes"
+                }
             ));
         }
     }
@@ -235,6 +241,11 @@ fn command_hint(error: &ClientError) -> Option<String> {
         }
         ClientError::UnknownRole { .. } | ClientError::NoRoomPolicy => {
             "roles come from `conclave group create <name> --policy <preset>`".into()
+        }
+        ClientError::TreeOnDsNeedsReadableHandshakes => {
+            "`conclave group create <name> --tree-on-ds` with `--handshakes semiprivate` (the \
+             default) or `--handshakes public`, or without --tree-on-ds"
+                .into()
         }
         ClientError::Unreachable { .. } => {
             "`conclave devnet` starts a Delivery Service and an Authentication Service locally"

@@ -881,3 +881,112 @@ fn in_an_announcements_group_only_admins_post() {
         "{read:?}"
     );
 }
+
+/// `group create --tree-on-ds` (draft-ietf-mls-ratchet-tree-options-00 §3
+/// `distributionService`): the joiner fetches the tree from the DS, `group list` shows where
+/// the tree is, both chat; with private handshakes the flag is refused with a way out.
+#[test]
+fn group_create_tree_on_ds_lets_joiners_fetch_the_tree_and_list_shows_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let devnet = start_devnet(dir.path());
+    let home = |u: &str| dir.path().join(u);
+    for user in ["alice", "bob"] {
+        ok(&devnet, &home(user), &["register", user]);
+    }
+    let said = human(
+        &devnet,
+        &home("alice"),
+        &[
+            "group",
+            "create",
+            "big",
+            "--tree-on-ds",
+            "--allow-external-joins",
+        ],
+    );
+    assert!(said.contains("ratchet tree on the DS"), "{said}");
+    ok(&devnet, &home("alice"), &["group", "create", "small"]);
+    for group in ["big", "small"] {
+        ok(&devnet, &home("alice"), &["group", "add", group, "bob"]);
+    }
+    ok(&devnet, &home("bob"), &["sync"]);
+    ok(&devnet, &home("bob"), &["send", "big", "hi from bob"]);
+    ok(&devnet, &home("alice"), &["sync"]);
+    let history = ok(&devnet, &home("alice"), &["history", "big"]);
+    assert!(
+        history[0]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["kind"] == "message" && e["body"] == "hi from bob"),
+        "{history:?}"
+    );
+    let listed = ok(&devnet, &home("bob"), &["group", "list"]);
+    let tree_on_ds = |name: &str| {
+        listed[0]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|g| g["name"] == name)
+            .unwrap()["tree_on_ds"]
+            .clone()
+    };
+    assert_eq!(tree_on_ds("big"), true);
+    assert_eq!(tree_on_ds("small"), false);
+    let list = human(&devnet, &home("bob"), &["group", "list"]);
+    assert!(list.contains("tree: on the DS"), "{list}");
+    assert!(list.contains("tree: in Welcomes"), "{list}");
+
+    // Carol joins by an external commit, with the DS's tree, and reads what follows.
+    ok(&devnet, &home("carol"), &["register", "carol"]);
+    let created = ok(&devnet, &home("alice"), &["group", "list"]);
+    let group_id = created[0]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["name"] == "big")
+        .unwrap()["group_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let joined = human(
+        &devnet,
+        &home("carol"),
+        &["group", "join", &group_id, "mine"],
+    );
+    assert!(
+        joined.contains("joined mine by an external commit"),
+        "{joined}"
+    );
+    assert_eq!(
+        members(&devnet, &home("carol"), "mine"),
+        ["alice", "bob", "carol"]
+    );
+    ok(&devnet, &home("alice"), &["sync"]);
+    ok(&devnet, &home("alice"), &["send", "big", "welcome carol"]);
+    ok(&devnet, &home("carol"), &["sync"]);
+    let history = ok(&devnet, &home("carol"), &["history", "mine"]);
+    assert!(
+        history[0]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["kind"] == "message" && e["body"] == "welcome carol"),
+        "{history:?}"
+    );
+
+    let refused = fails(
+        &devnet,
+        &home("alice"),
+        &[
+            "group",
+            "create",
+            "hidden",
+            "--tree-on-ds",
+            "--handshakes",
+            "private",
+        ],
+    );
+    assert!(refused.contains("reads"), "{refused}");
+    assert!(refused.contains("--handshakes semiprivate"), "{refused}");
+}

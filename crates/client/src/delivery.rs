@@ -13,7 +13,7 @@ use std::future::Future;
 use conclave_api::delivery::{Accepted, CommitBundle, LogEntryView, WelcomeView};
 use conclave_api::ds_client::ClaimedKeyPackage;
 use conclave_api::{ApiError, DsClient};
-use conclave_core::messages::MlsMessage;
+use conclave_core::messages::{MlsMessage, RatchetTreeNodes};
 use conclave_crypto::CipherSuite;
 
 /// The Delivery Service operations of the sync driver.
@@ -67,6 +67,14 @@ pub trait DeliveryService: Send + Sync {
 
     /// Deletes Welcomes up to `up_to` from the inbox.
     fn ack_welcomes(&self, up_to: u64) -> impl Future<Output = Result<(), ApiError>> + Send;
+
+    /// The group's current ratchet tree, for a group whose GroupInfos say the DS holds it
+    /// (draft-ietf-mls-ratchet-tree-options-00 §3 `distributionService`); the joiner checks
+    /// it against the tree hash (RFC 9420 §12.4.3.1).
+    fn ratchet_tree(
+        &self,
+        group_id: &[u8],
+    ) -> impl Future<Output = Result<RatchetTreeNodes, ApiError>> + Send;
 }
 
 impl DeliveryService for DsClient {
@@ -122,5 +130,12 @@ impl DeliveryService for DsClient {
 
     fn ack_welcomes(&self, up_to: u64) -> impl Future<Output = Result<(), ApiError>> + Send {
         DsClient::ack_welcomes(self, up_to)
+    }
+
+    fn ratchet_tree(
+        &self,
+        group_id: &[u8],
+    ) -> impl Future<Output = Result<RatchetTreeNodes, ApiError>> + Send {
+        DsClient::ratchet_tree(self, group_id)
     }
 }

@@ -98,6 +98,14 @@ pub enum ClientError {
         /// The members, by name.
         members: Vec<String>,
     },
+    /// A group whose ratchet tree the DS holds (draft-ietf-mls-ratchet-tree-options-00 §3
+    /// `distributionService`) must send handshakes the DS reads.
+    #[error(
+        "the Delivery Service can hold the ratchet tree only of a group whose handshakes it \
+         reads (draft-ietf-mls-ratchet-tree-options-00 §3): use public or semi-private \
+         handshakes, or keep the tree in the group's Welcomes"
+    )]
+    TreeOnDsNeedsReadableHandshakes,
     /// A role operation on a group that has no room policy (draft-ietf-mimi-room-policy-04).
     #[error("the group has no roles (it was created without a room policy)")]
     NoRoomPolicy,

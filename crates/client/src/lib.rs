@@ -58,7 +58,7 @@ mod testing;
 
 pub use client::{
     Client, ClientOptions, CredentialKind, EnrolledIdentity, GroupSummary, LeaveMechanism,
-    SyncReport,
+    NewGroupOptions, SyncReport,
 };
 pub use error::{BadResponse, ClientError};
 pub use event::{AddProgress, Event};

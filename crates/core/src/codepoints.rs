@@ -45,6 +45,13 @@
 //! ([`decodable_proposal_kind`]); whether the group accepts it under that codepoint is the
 //! group's check ([`CodepointProfile::proposal_kind`]).
 //!
+//! # Ratchet tree options (draft-ietf-mls-ratchet-tree-options-00, codepoints TBD)
+//!
+//! | Structure | Where | Every profile (private use) |
+//! |---|---|---|
+//! | `RatchetTreeOption` | GroupInfo extension | 0xF0C0 ([`RATCHET_TREE_OPTION_EXTENSION`]) |
+//! | `ratchet_tree_source_domains` | GroupContext extension | 0xF0C1 ([`RATCHET_TREE_SOURCE_DOMAINS_EXTENSION`]) |
+//!
 //! # Clashes between drafts (and how the table settles them)
 //! - Extension 0x000B: draft-mahy-mls-kp-context and draft-mahy-mls-room-policy-ext both
 //!   request it; room policy moved to components (draft-ietf-mimi-room-policy), so 0x000B is
@@ -228,6 +235,20 @@ pub const SEMI_PRIVATE_MESSAGE_WIRE_FORMAT: WireFormat = WireFormat(0xF0C5);
 /// the same value; its successor draft-ietf-mimi-room-policy carries the policy as
 /// components, not an extension, so the value is `kp_context`'s alone here.
 pub const KP_CONTEXT_EXTENSION: ExtensionType = ExtensionType(0x000B);
+
+// ---- draft-ietf-mls-ratchet-tree-options-00 (codepoints TBD): private use ---------------
+//
+// The draft asks IANA for `ratchet_tree_source_domains` (TBD1, GC) and defines
+// `RatchetTreeOption` without a codepoint; Conclave sends both as private-use extension
+// types (RFC 9420 §17.3: 0xF000–0xFFFF) from its 0xF0C0–0xF0CF block, the same under every
+// profile ([`crate::ratchet_tree_options`]).
+
+/// `RatchetTreeOption` as a GroupInfo extension (GI): where the ratchet tree is when the
+/// GroupInfo does not carry it (draft-ietf-mls-ratchet-tree-options-00 §3, no codepoint).
+pub const RATCHET_TREE_OPTION_EXTENSION: ExtensionType = ExtensionType(0xF0C0);
+/// `ratchet_tree_source_domains` (GC): the domains an `httpsUri` tree may come from
+/// (draft-ietf-mls-ratchet-tree-options-00 §3.1, §6: TBD1).
+pub const RATCHET_TREE_SOURCE_DOMAINS_EXTENSION: ExtensionType = ExtensionType(0xF0C1);
 
 // ---- draft-ietf-mls-pq-ciphersuites §3: cipher suites (all TBD) ---------------------------
 
@@ -888,5 +909,36 @@ mod tests {
         // Safe AAD items are sorted by component: the proof comes before the next key.
         assert!(MEMBER_PROOF_COMPONENT < NEXT_EPOCH_MEMBER_PROOF_KEY_COMPONENT);
         assert!(!CONCLAVE_TOPIC_COMPONENT.is_grease());
+    }
+}
+
+#[cfg(test)]
+mod ratchet_tree_options_tests {
+    use super::*;
+
+    #[test]
+    fn the_ratchet_tree_option_codepoints_are_private_use_in_their_block_and_clash_with_none() {
+        let ours = [
+            RATCHET_TREE_OPTION_EXTENSION,
+            RATCHET_TREE_SOURCE_DOMAINS_EXTENSION,
+        ];
+        let others = [
+            ExtensionType::APPLICATION_ID,
+            ExtensionType::RATCHET_TREE,
+            ExtensionType::REQUIRED_CAPABILITIES,
+            ExtensionType::EXTERNAL_PUB,
+            ExtensionType::EXTERNAL_SENDERS,
+            APP_DATA_DICTIONARY_EXTENSION,
+            SUPPORTED_WIRE_FORMATS_EXTENSION,
+            REQUIRED_WIRE_FORMATS_EXTENSION,
+            LAST_RESORT_KEY_PACKAGE_EXTENSION,
+            CONCLAVE_GROUP_NAME_EXTENSION,
+            KP_CONTEXT_EXTENSION,
+        ];
+        for value in ours {
+            assert!((0xF0C0..=0xF0CF).contains(&value.0), "{value:?}");
+            assert!(!others.contains(&value), "{value:?}");
+        }
+        assert_ne!(ours[0], ours[1]);
     }
 }

@@ -29,6 +29,7 @@ mod parallel;
 pub mod partial;
 pub mod psk;
 pub mod public_group;
+pub mod ratchet_tree_options;
 pub mod safe;
 pub mod secret_tree;
 pub mod semi_private;

@@ -668,7 +668,61 @@ impl PublicGroup {
                 "its ratchet_tree is not the group's tree",
             ));
         }
+        // draft-ietf-mls-ratchet-tree-options-00 §3: a `full` RatchetTreeOption is the tree
+        // too.
+        if let Some(crate::ratchet_tree_options::RatchetTreeOption::Full(nodes)) =
+            crate::ratchet_tree_options::tree_option_of(&group_info.extensions)
+                .map_err(GroupError::from)?
+            && nodes != self.tree.to_nodes()
+        {
+            return Err(PublicGroupError::GroupInfoMismatch(
+                "its RatchetTreeOption's tree is not the group's tree",
+            ));
+        }
         Ok(())
+    }
+
+    /// The GroupInfo of the current epoch rebuilt from the committer's `PartialGroupInfo`
+    /// (draft-ietf-mls-ratchet-tree-options-00 §4): this view's GroupContext, confirmation tag
+    /// and, when the partial says the GroupInfo has one, its tree as the `ratchet_tree`
+    /// extension (first, where Conclave's committers put it; the draft does not say where),
+    /// then the partial's extensions and signature, signed by `signer` — the committer's
+    /// leaf ([`PublicCommitSummary::committer_leaf`]). Checked as
+    /// [`PublicGroup::check_group_info`] checks a full one: the signature must verify, so a
+    /// partial that does not belong to this epoch is refused. Whether the presence matches
+    /// the previous epoch's GroupInfo is not checked (it changes nothing that is signed).
+    pub fn group_info_from_partial(
+        &self,
+        partial: &crate::ratchet_tree_options::PartialGroupInfo,
+        signer: LeafIndex,
+    ) -> Result<GroupInfo, PublicGroupError> {
+        if partial
+            .group_info_extensions
+            .iter()
+            .any(|e| e.extension_type == crate::messages::ExtensionType::RATCHET_TREE)
+        {
+            return Err(PublicGroupError::GroupInfoMismatch(
+                "a PartialGroupInfo's extensions leave out ratchet_tree \
+                 (draft-ietf-mls-ratchet-tree-options-00 §4)",
+            ));
+        }
+        let mut extensions = Vec::with_capacity(partial.group_info_extensions.len() + 1);
+        if partial.has_ratchet_tree() {
+            extensions.push(
+                crate::messages::ExtensionPayload::to_extension(&self.tree.to_nodes())
+                    .map_err(GroupError::from)?,
+            );
+        }
+        extensions.extend(partial.group_info_extensions.iter().cloned());
+        let group_info = GroupInfo {
+            group_context: self.context.clone(),
+            extensions,
+            confirmation_tag: self.confirmation_tag.clone(),
+            signer,
+            signature: partial.signature.clone(),
+        };
+        self.check_group_info(&group_info)?;
+        Ok(group_info)
     }
 
     // ---- persistence -------------------------------------------------------------------

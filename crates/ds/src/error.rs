@@ -103,6 +103,11 @@ pub enum DsError {
         /// Seconds until a retry can succeed.
         seconds: u64,
     },
+    /// The group asks the DS to hold its ratchet tree (draft-ietf-mls-ratchet-tree-options-00
+    /// §3 `distributionService`) but its handshakes are not ones the DS reads (400,
+    /// `tree_needs_readable_handshakes`).
+    #[error("{0}")]
+    TreeNeedsReadableHandshakes(String),
     /// The storage failed (503).
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -139,6 +144,9 @@ impl DsError {
             Self::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
             Self::RateLimited(_) | Self::RetryAfter { .. } => {
                 (StatusCode::TOO_MANY_REQUESTS, "rate_limited")
+            }
+            Self::TreeNeedsReadableHandshakes(_) => {
+                (StatusCode::BAD_REQUEST, "tree_needs_readable_handshakes")
             }
             Self::Store(_) => (StatusCode::SERVICE_UNAVAILABLE, "storage_unavailable"),
             Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),

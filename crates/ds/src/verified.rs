@@ -49,6 +49,34 @@ pub(crate) struct VerifiedStart {
     pub(crate) ratchet_tree: Vec<u8>,
     /// [`PublicGroup::to_bytes`].
     pub(crate) public_state: Vec<u8>,
+    /// Whether the GroupInfo says the DS holds the tree
+    /// (draft-ietf-mls-ratchet-tree-options-00 §3 `distributionService`).
+    pub(crate) tree_on_ds: bool,
+}
+
+/// Whether a GroupInfo carries `RatchetTreeOption{distributionService}`
+/// (draft-ietf-mls-ratchet-tree-options-00 §3).
+pub(crate) fn says_tree_on_ds(info: &GroupInfo) -> Result<bool, DsError> {
+    conclave_core::ratchet_tree_options::RatchetTreeLocation::of_group_info(&info.extensions)
+        .map(|l| l == conclave_core::ratchet_tree_options::RatchetTreeLocation::DeliveryService)
+        .map_err(|e| DsError::BadRequest(format!("group_info: {e}")))
+}
+
+/// [`says_tree_on_ds`] of an encoded GroupInfo `MLSMessage`.
+pub(crate) fn message_says_tree_on_ds(message: &MlsMessage) -> Result<bool, DsError> {
+    says_tree_on_ds(group_info_of(message)?)
+}
+
+/// The refusal of a group that asks the DS to hold its tree while the DS cannot follow its
+/// handshakes (draft-ietf-mls-ratchet-tree-options-00 §3: "not possible if any handshake
+/// messages are sent as an MLS PrivateMessage").
+pub(crate) fn tree_needs_readable_handshakes(why: &str) -> DsError {
+    DsError::TreeNeedsReadableHandshakes(format!(
+        "the Delivery Service can hold a group's ratchet tree only if it reads the group's \
+         handshakes (draft-ietf-mls-ratchet-tree-options-00 §3); {why}: create the group with \
+         public or semi-private handshakes and register its first GroupInfo, or keep the tree \
+         in its Welcomes and GroupInfos"
+    ))
 }
 
 /// What a verified commit changes at the DS.
@@ -221,6 +249,16 @@ pub(crate) async fn start(
             now,
         )
         .map_err(bad("group_info"))?;
+        let tree_on_ds = says_tree_on_ds(info)?;
+        if tree_on_ds
+            && conclave_core::group::handshake_mode::recorded_handshake_wire_format(
+                &info.group_context.extensions,
+            ) == Some(conclave_core::messages::WireFormat::PRIVATE_MESSAGE)
+        {
+            return Err(tree_needs_readable_handshakes(
+                "this group records PrivateMessage handshakes",
+            ));
+        }
         let members = roster(&view, identity.as_ref())?;
         if members != [creator.clone()] {
             return Err(DsError::Forbidden(format!(
@@ -232,6 +270,7 @@ pub(crate) async fn start(
             group_info: info_bytes,
             ratchet_tree: encode_tree(&view)?,
             public_state: encode_state(&view)?,
+            tree_on_ds,
         })
     })
     .await
@@ -555,6 +594,55 @@ pub(crate) async fn check_commit(
             public_state,
             added,
         }))
+    })
+    .await
+}
+
+/// The GroupInfo `MLSMessage` of the epoch a member's commit creates, rebuilt from its
+/// `PartialGroupInfo` by the group's view and verified
+/// ([`PublicGroup::group_info_from_partial`], draft-ietf-mls-ratchet-tree-options-00 §4): the
+/// commit is processed as [`check_commit`] processes it (which runs again on the rebuilt
+/// bundle), and the signer is its committer's leaf.
+pub(crate) async fn rebuild_group_info(
+    state: &AppState,
+    record: &GroupRecord,
+    poster: &str,
+    commit: MlsMessage,
+    partial: conclave_core::ratchet_tree_options::PartialGroupInfo,
+    proposals: Vec<LogEntry>,
+) -> Result<MlsMessage, DsError> {
+    let Some(verifier) = Verifier::of(state, record).await? else {
+        return Err(DsError::BadRequest(
+            "a PartialGroupInfo needs a group whose handshakes the DS follows".into(),
+        ));
+    };
+    let poster = poster.to_owned();
+    blocking(move || {
+        let view = verifier.load(&proposals)?;
+        let handshake = verifier.process(&view, &commit, "the commit")?;
+        let PublicHandshake::Commit(staged) = &handshake else {
+            return Err(DsError::BadRequest("not a commit".into()));
+        };
+        let committer = staged.summary().committer_leaf;
+        let next = staged.group();
+        let leaf = next
+            .tree()
+            .leaf(committer)
+            .ok_or_else(|| DsError::BadRequest("the committer's leaf is blank".into()))?;
+        if verifier.client_of(leaf, "the committer's")? != poster {
+            return Err(DsError::Forbidden(format!(
+                "the commit is not signed by {poster}'s leaf"
+            )));
+        }
+        let info = next
+            .group_info_from_partial(&partial, committer)
+            .map_err(bad(
+                "the PartialGroupInfo is not the epoch the commit creates",
+            ))?;
+        Ok(MlsMessage {
+            version: conclave_core::messages::ProtocolVersion::MLS10,
+            body: MlsMessageBody::GroupInfo(info),
+        })
     })
     .await
 }

@@ -155,6 +155,7 @@ async fn create_verified_group(
         group_info: Some(STANDARD.encode(info)),
         ratchet_tree: None,
         member_proof: None,
+        tree_on_ds: false,
     };
     let response = reqwest::Client::new()
         .post(format!("{base}/v1/groups"))

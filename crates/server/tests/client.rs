@@ -1405,3 +1405,91 @@ async fn an_invitation_is_accepted_only_by_its_group() {
     ));
     net.shutdown().await.unwrap();
 }
+
+/// A group whose ratchet tree the DS holds (draft-ietf-mls-ratchet-tree-options-00 §3
+/// `distributionService`): joiners by Welcome fetch the tree from the DS, a joiner's own
+/// commit keeps the tree out of its Welcome too, an external joiner joins with the DS's tree,
+/// and everyone ends in the same epoch with the same epoch authenticator. Private handshakes
+/// cannot have it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn joiners_of_a_group_whose_tree_the_ds_holds_fetch_it_and_agree() {
+    use conclave_client::{HandshakeMode, NewGroupOptions};
+
+    let dir = tempfile::tempdir().unwrap();
+    let net = devnet(dir.path()).await;
+    let mut alice = user(&net, dir.path(), "alice").await;
+    let mut bob = user(&net, dir.path(), "bob").await;
+    let mut carol = user(&net, dir.path(), "carol").await;
+    let refused = alice
+        .create_group_with_options(
+            "secret",
+            &NewGroupOptions {
+                handshakes: HandshakeMode::Private,
+                tree_on_ds: true,
+                ..NewGroupOptions::default()
+            },
+        )
+        .await;
+    assert!(
+        matches!(refused, Err(ClientError::TreeOnDsNeedsReadableHandshakes)),
+        "{refused:?}"
+    );
+    let created = alice
+        .create_group_with_options(
+            "big",
+            &NewGroupOptions {
+                handshakes: HandshakeMode::SemiPrivate,
+                tree_on_ds: true,
+                allow_external_joins: true,
+                ..NewGroupOptions::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert!(created.tree_on_ds);
+    alice.add_members("big", &names(&["bob"])).await.unwrap();
+    // The Welcome in Bob's inbox carries no tree: he fetches it from the DS.
+    assert_eq!(bob.sync().await.unwrap().joined, 1);
+    let bobs = bob.group("big").unwrap();
+    assert!(bobs.tree_on_ds);
+    assert_eq!(bobs.members, names(&["alice", "bob"]));
+    // Bob's own commit adds Carol; its Welcome has no tree either.
+    bob.add_members("big", &names(&["carol"])).await.unwrap();
+    assert_eq!(carol.sync().await.unwrap().joined, 1);
+    alice.sync().await.unwrap();
+    carol.send("big", "hello from carol").await.unwrap();
+    // Dave joins by an external commit, with the GroupInfo and the DS's tree.
+    let mut dave = user(&net, dir.path(), "dave").await;
+    let joined = dave
+        .join_external(&hex::decode(&created.group_id).unwrap(), "big")
+        .await
+        .unwrap();
+    assert!(joined.tree_on_ds);
+    assert_eq!(joined.members, names(&["alice", "bob", "carol", "dave"]));
+    dave.send("big", "hello from dave").await.unwrap();
+    alice.sync().await.unwrap();
+    bob.sync().await.unwrap();
+    carol.sync().await.unwrap();
+    let epoch = alice.epoch("big").unwrap();
+    let authenticator = alice.epoch_authenticator("big").unwrap();
+    for client in [&bob, &carol, &dave] {
+        assert_eq!(client.epoch("big").unwrap(), epoch);
+        assert_eq!(client.epoch_authenticator("big").unwrap(), authenticator);
+        assert!(client.group("big").unwrap().tree_on_ds);
+    }
+    let said: Vec<_> = alice
+        .history("big")
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.kind == "message")
+        .map(|e| (e.sender, e.body))
+        .collect();
+    assert_eq!(
+        said,
+        vec![
+            ("carol".to_owned(), "hello from carol".to_owned()),
+            ("dave".to_owned(), "hello from dave".to_owned())
+        ]
+    );
+    net.shutdown().await.unwrap();
+}

@@ -8,8 +8,9 @@ use std::collections::HashSet;
 use conclave_codec::{Decode as _, Encode as _};
 use conclave_core::group::{Group, GroupConfig, MemberParams, NewGroup, ProcessedMessage};
 use conclave_core::messages::MlsMessage;
+use conclave_core::ratchet_tree_options::RatchetTreeLocation;
 
-use super::{Client, GroupSummary};
+use super::{Client, GroupSummary, NewGroupOptions};
 use crate::LeaveMechanism;
 use crate::OsRandom;
 use crate::driver::commit::Op;
@@ -71,6 +72,9 @@ impl Client {
             member_proofs: group
                 .as_ref()
                 .is_some_and(|g| g.member_proofs_enabled().unwrap_or(false)),
+            tree_on_ds: group.as_ref().is_some_and(|g| {
+                g.config().ratchet_tree_location == RatchetTreeLocation::DeliveryService
+            }),
         }
     }
 
@@ -101,6 +105,33 @@ impl Client {
         mode: crate::HandshakeMode,
         policy: Option<conclave_core::group::policy::Preset>,
     ) -> Result<GroupSummary, ClientError> {
+        self.create_group_with_options(
+            name,
+            &NewGroupOptions {
+                handshakes: mode,
+                policy,
+                tree_on_ds: false,
+                allow_external_joins: false,
+            },
+        )
+        .await
+    }
+
+    /// Creates a group as [`Client::create_group_with_policy`] does, and with
+    /// [`NewGroupOptions::tree_on_ds`] one whose ratchet tree the DS holds
+    /// (draft-ietf-mls-ratchet-tree-options-00 §3 `distributionService`): Welcomes and
+    /// GroupInfos leave the tree out and joiners fetch it from the DS. Refused for private
+    /// handshakes, which the DS cannot follow.
+    pub async fn create_group_with_options(
+        &mut self,
+        name: &str,
+        options: &NewGroupOptions,
+    ) -> Result<GroupSummary, ClientError> {
+        let mode = options.handshakes;
+        let policy = options.policy;
+        if options.tree_on_ds && mode == crate::HandshakeMode::Private {
+            return Err(ClientError::TreeOnDsNeedsReadableHandshakes);
+        }
         let _lock = self.lock()?;
         check_name(name)?;
         if self.store.group_by_name(name)?.is_some() {
@@ -130,6 +161,11 @@ impl Client {
             MemberParams {
                 config: GroupConfig {
                     handshake_wire_format: mode.wire_format(),
+                    ratchet_tree_location: if options.tree_on_ds {
+                        RatchetTreeLocation::DeliveryService
+                    } else {
+                        RatchetTreeLocation::GroupInfo
+                    },
                     ..group_config()
                 },
                 leaf: leaf_options(
@@ -161,13 +197,111 @@ impl Client {
         let registration = group.member_proof_public_key().map(|key| {
             conclave_api::delivery::MemberProofRegistration::new(self.suite().0, key.as_ref())
         });
+        // draft-ietf-mls-ratchet-tree-options-00 §3: the GroupInfo says `distributionService`,
+        // so the DS gets the first tree beside it.
+        let tree_on_ds = options
+            .tree_on_ds
+            .then(|| group.tree().to_nodes().to_bytes())
+            .transpose()?;
         self.ds
-            .create_group_registered(&group_id, verified.as_deref(), registration)
+            .create_group_registered(
+                &group_id,
+                verified.as_deref(),
+                tree_on_ds.as_deref(),
+                registration,
+                options.allow_external_joins,
+            )
             .await?;
         let row = GroupRow {
             group_id,
             name: name.to_owned(),
             cursor: 0,
+            status: GroupStatus::Active,
+            reason: None,
+        };
+        let state = StateWrite::of(&mut group, self.options.state_writes)?;
+        self.store.insert_group(&row, &state)?;
+        Ok(self.summary(&row))
+    }
+
+    /// Joins the group `group_id` by an external commit (RFC 9420 §12.4.3.2), under the local
+    /// name `name`: the DS serves the group's GroupInfo to us when the group allows external
+    /// joins. The tree comes with it; in a group whose tree the DS holds
+    /// (draft-ietf-mls-ratchet-tree-options-00 §3 `distributionService`) it is the DS's, and
+    /// either way `conclave-core` checks it against the GroupInfo's tree hash. Pending
+    /// SelfRemove proposals the DS attached are committed too (draft-ietf-mls-extensions-10
+    /// §6.3). If another commit wins the epoch, the DS refuses ours: try again.
+    pub async fn join_external(
+        &mut self,
+        group_id: &[u8],
+        name: &str,
+    ) -> Result<GroupSummary, ClientError> {
+        let _lock = self.lock()?;
+        check_name(name)?;
+        if self.store.group_by_name(name)?.is_some() {
+            return Err(ClientError::GroupNameTaken(name.to_owned()));
+        }
+        let bundle = self.ds.external_join(group_id).await?;
+        let conclave_core::messages::MlsMessageBody::GroupInfo(info) = &bundle.group_info.body
+        else {
+            return Err(ClientError::bad(
+                "the Delivery Service",
+                BadResponse::Mls("the external-join bundle holds no GroupInfo".into()),
+            ));
+        };
+        let mut ratchet_tree = bundle
+            .ratchet_tree
+            .as_deref()
+            .map(conclave_core::messages::RatchetTreeNodes::from_bytes)
+            .transpose()?;
+        if ratchet_tree.is_none()
+            && RatchetTreeLocation::of_group_info(&info.extensions)
+                .map_err(|e| ClientError::Group(e.into()))?
+                == RatchetTreeLocation::DeliveryService
+        {
+            ratchet_tree = Some(self.ds.ratchet_tree(group_id).await?);
+        }
+        let (mut group, output) = Group::join_external(
+            MemberParams {
+                config: group_config(),
+                leaf: leaf_options(
+                    self.suite(),
+                    self.env.identity.as_ref(),
+                    self.options.self_remove,
+                ),
+                components: crate::topic::components(),
+                ..MemberParams::new(self.env.clone(), self.driver().signer()?)
+            },
+            info,
+            &conclave_core::group::JoinOptions {
+                ratchet_tree,
+                self_removes: bundle.self_removes.clone(),
+                ..conclave_core::group::JoinOptions::default()
+            },
+            self.now(),
+            &mut OsRandom,
+        )?;
+        crate::handshakes::follow(&mut group)?;
+        let members = self.member_list(&group);
+        let accepted = self
+            .ds
+            .post_commit(
+                group_id,
+                &conclave_api::delivery::CommitBundle {
+                    commit: output.commit,
+                    welcome: None,
+                    group_info: output.group_info,
+                    ratchet_tree: None,
+                    members: members.into_iter().map(String::into_bytes).collect(),
+                    allow_external_join: None,
+                },
+            )
+            .await?;
+        let row = GroupRow {
+            group_id: group_id.to_vec(),
+            name: name.to_owned(),
+            // Our commit is in the log at `seq`; we are in the epoch it made.
+            cursor: accepted.seq,
             status: GroupStatus::Active,
             reason: None,
         };
@@ -366,5 +500,13 @@ impl Client {
     pub fn epoch(&self, group: &str) -> Result<u64, ClientError> {
         let row = self.group_row(group)?;
         Ok(self.load_group(&row)?.epoch())
+    }
+
+    /// The group's `epoch_authenticator` of the current epoch (RFC 9420 §8.7): members in the
+    /// same epoch have the same one, so comparing it out of band shows that they share the
+    /// group's state.
+    pub fn epoch_authenticator(&self, group: &str) -> Result<Vec<u8>, ClientError> {
+        let row = self.group_row(group)?;
+        Ok(self.load_group(&row)?.epoch_authenticator().to_vec())
     }
 }

@@ -195,6 +195,26 @@ pub struct GroupSummary {
     /// Whether every message of the group carries a member proof
     /// (draft-mahy-mls-member-proof-00), so that the DS takes only members' posts.
     pub member_proofs: bool,
+    /// Whether the DS holds the group's ratchet tree (draft-ietf-mls-ratchet-tree-options-00
+    /// §3 `distributionService`): Welcomes and GroupInfos leave it out and joiners fetch it
+    /// from the DS; otherwise it travels in them.
+    pub tree_on_ds: bool,
+}
+
+/// How [`Client::create_group_with_options`] creates a group.
+#[derive(Debug, Clone, Default)]
+pub struct NewGroupOptions {
+    /// The handshake mode ([`crate::handshakes`]).
+    pub handshakes: crate::HandshakeMode,
+    /// Roles and room policy (draft-ietf-mimi-room-policy-04, [`crate::policy`]); `None`:
+    /// every member may add and remove.
+    pub policy: Option<conclave_core::group::policy::Preset>,
+    /// The DS holds the ratchet tree (draft-ietf-mls-ratchet-tree-options-00 §3
+    /// `distributionService`); needs public or semi-private handshakes.
+    pub tree_on_ds: bool,
+    /// The DS serves the group's GroupInfo (and tree) to any authenticated client, who can
+    /// then join by an external commit ([`Client::join_external`], RFC 9420 §12.4.3.2).
+    pub allow_external_joins: bool,
 }
 
 /// What a sync did.

@@ -180,22 +180,32 @@ impl<D: DeliveryService> GroupDriver<'_, D> {
         Ok(kp)
     }
 
-    /// The DS client ids of the members of the epoch a GroupInfo describes.
-    fn members_of_group_info(&self, message: &MlsMessage) -> Result<Vec<String>, ClientError> {
+    /// The DS client ids of the members of the epoch a GroupInfo describes: from its
+    /// `ratchet_tree`, else (a group whose tree the DS holds,
+    /// draft-ietf-mls-ratchet-tree-options-00 §3) from the tree of our pending commit.
+    fn members_of_group_info(
+        &self,
+        message: &MlsMessage,
+        group: &conclave_core::group::Group,
+    ) -> Result<Vec<String>, ClientError> {
         let MlsMessageBody::GroupInfo(info) = &message.body else {
             return Err(ClientError::CorruptState(
                 "our commit produced no GroupInfo".into(),
             ));
         };
-        let nodes = find_payload::<RatchetTreeNodes>(&info.extensions)?.ok_or_else(|| {
-            ClientError::CorruptState("our GroupInfo carries no ratchet tree".into())
-        })?;
-        let tree = RatchetTree::from_nodes(nodes)
-            .map_err(|e| ClientError::Group(conclave_core::group::GroupError::from(e)))?;
-        Ok(tree
-            .members()
-            .map(|(_, leaf)| leaf_name(self.env.identity.as_ref(), leaf))
-            .collect())
+        let names = |tree: &RatchetTree| {
+            tree.members()
+                .map(|(_, leaf)| leaf_name(self.env.identity.as_ref(), leaf))
+                .collect()
+        };
+        if let Some(nodes) = find_payload::<RatchetTreeNodes>(&info.extensions)? {
+            let tree = RatchetTree::from_nodes(nodes)
+                .map_err(|e| ClientError::Group(conclave_core::group::GroupError::from(e)))?;
+            return Ok(names(&tree));
+        }
+        group.pending_commit_tree().map(names).ok_or_else(|| {
+            ClientError::CorruptState("our commit left no tree to name the members by".into())
+        })
     }
 
     /// The AppDataUpdate that makes `topic` the group's topic, checked as every member will
@@ -341,7 +351,7 @@ impl<D: DeliveryService> GroupDriver<'_, D> {
                 self.now(),
                 &mut OsRandom,
             )?;
-            let members_after = self.members_of_group_info(&output.group_info)?;
+            let members_after = self.members_of_group_info(&output.group_info, &group)?;
             // Saved with the pending commit before posting: if we die after the DS took it,
             // the echo is still recognised as ours.
             self.save(group_id, &mut group)?;

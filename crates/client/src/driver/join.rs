@@ -5,8 +5,8 @@
 
 use conclave_api::delivery::WelcomeView;
 use conclave_codec::Decode as _;
-use conclave_core::group::{Group, JoinOptions, KeyPackageBundle, MemberParams};
-use conclave_core::messages::{KeyPackage, MlsMessage, MlsMessageBody};
+use conclave_core::group::{Group, GroupError, JoinOptions, KeyPackageBundle, MemberParams};
+use conclave_core::messages::{KeyPackage, MlsMessage, MlsMessageBody, RatchetTreeNodes};
 
 use crate::delivery::DeliveryService;
 use crate::error::{BadResponse, ClientError};
@@ -45,7 +45,7 @@ impl<D: DeliveryService> GroupDriver<'_, D> {
                 break;
             }
             for welcome in page {
-                match self.join_from_welcome(welcome) {
+                match self.join_fetching_tree(welcome).await {
                     Ok(Some(event)) => {
                         joined += 1;
                         self.emit(&event);
@@ -70,7 +70,31 @@ impl<D: DeliveryService> GroupDriver<'_, D> {
         Ok(joined)
     }
 
-    fn join_from_welcome(&mut self, view: &WelcomeView) -> Result<Option<Event>, ClientError> {
+    /// [`Self::join_from_welcome`]; when the Welcome's GroupInfo says the DS holds the tree
+    /// (draft-ietf-mls-ratchet-tree-options-00 §3 `distributionService`), fetches the
+    /// group's tree from the DS and joins with it (the core checks it against the tree hash,
+    /// RFC 9420 §12.4.3.1). The DS serves its current tree: if the group moved on since
+    /// the Welcome's epoch, the hashes differ and the join fails.
+    async fn join_fetching_tree(
+        &mut self,
+        view: &WelcomeView,
+    ) -> Result<Option<Event>, ClientError> {
+        match self.join_from_welcome(view, None) {
+            Err(ClientError::Group(GroupError::RatchetTreeOnDeliveryService {
+                group_id, ..
+            })) => {
+                let tree = self.ds.ratchet_tree(&group_id).await?;
+                self.join_from_welcome(view, Some(tree))
+            }
+            other => other,
+        }
+    }
+
+    fn join_from_welcome(
+        &mut self,
+        view: &WelcomeView,
+        ratchet_tree: Option<RatchetTreeNodes>,
+    ) -> Result<Option<Event>, ClientError> {
         let kp_ref = hex::decode(&view.key_package_ref)
             .map_err(|e| ClientError::bad(DS, BadResponse::Encoding(e.to_string())))?;
         let Some(stored) = self.store.key_package(&kp_ref)? else {
@@ -112,7 +136,10 @@ impl<D: DeliveryService> GroupDriver<'_, D> {
             },
             &welcome,
             &bundle,
-            &JoinOptions::default(),
+            &JoinOptions {
+                ratchet_tree,
+                ..JoinOptions::default()
+            },
             self.now(),
         )?;
         // Our handshakes follow the mode the creator recorded in the group context.

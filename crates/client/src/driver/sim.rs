@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex};
 use conclave_api::delivery::{Accepted, CommitBundle, LogEntryView, WelcomeView};
 use conclave_api::ds_client::ClaimedKeyPackage;
 use conclave_api::{ApiError, Service};
-use conclave_core::messages::{MlsMessage, MlsMessageBody};
+use conclave_core::messages::{MlsMessage, MlsMessageBody, RatchetTreeNodes};
 use conclave_crypto::CipherSuite;
 
 use crate::delivery::DeliveryService;
@@ -288,6 +288,16 @@ impl DeliveryService for SimClient {
 
     async fn welcomes(&self, _after: u64) -> Result<Vec<WelcomeView>, ApiError> {
         Ok(Vec::new())
+    }
+
+    async fn ratchet_tree(&self, _group_id: &[u8]) -> Result<RatchetTreeNodes, ApiError> {
+        Err(ApiError::Refused {
+            service: Service::Delivery,
+            what: "the ratchet tree".into(),
+            status: 404,
+            code: "not_found".into(),
+            message: "the simulated DS follows no tree".into(),
+        })
     }
 
     async fn ack_welcomes(&self, _up_to: u64) -> Result<(), ApiError> {

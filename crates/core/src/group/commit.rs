@@ -5,6 +5,7 @@
 //! group adopts it only when everything verified (processing) or when the Delivery Service
 //! accepted the commit (creation, via the pending commit).
 
+use crate::ratchet_tree_options::{RatchetTreeLocation, RatchetTreeOption};
 use conclave_codec::Encode;
 use conclave_crypto::{CipherSuiteProvider, CryptoRandom, Secret, hpke, labels};
 
@@ -480,8 +481,16 @@ pub(crate) fn sign_group_info(
         ..
     } = epoch;
     let mut extensions = Vec::new();
-    if options.ratchet_tree_in_group_info {
-        extensions.push(tree.to_nodes().to_extension()?);
+    // draft-ietf-mls-ratchet-tree-options-00 §3: in a group whose tree the Delivery Service
+    // holds, the GroupInfo says so instead of carrying the tree.
+    match config.ratchet_tree_location {
+        RatchetTreeLocation::DeliveryService => {
+            extensions.push(RatchetTreeOption::DistributionService.to_extension()?);
+        }
+        RatchetTreeLocation::GroupInfo if options.ratchet_tree_in_group_info => {
+            extensions.push(tree.to_nodes().to_extension()?);
+        }
+        _ => {}
     }
     if external_pub {
         let pair = secrets.external_key_pair(cs)?;

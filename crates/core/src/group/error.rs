@@ -155,6 +155,35 @@ pub enum GroupError {
     /// No ratchet tree is available for joining (RFC 9420 §12.4.3.3).
     #[error("no ratchet tree in the Welcome or GroupInfo and none supplied (RFC 9420 §12.4.3.3)")]
     MissingRatchetTree,
+    /// The GroupInfo says the Delivery Service holds the ratchet tree
+    /// (draft-ietf-mls-ratchet-tree-options-00 §3 `distributionService`) and none was
+    /// supplied: fetch the tree of this group from the Delivery Service and join again with it
+    /// ([`crate::group::JoinOptions::ratchet_tree`]); it is checked against the GroupInfo's
+    /// tree hash (RFC 9420 §12.4.3.1).
+    #[error(
+        "the Delivery Service holds this group's ratchet tree: fetch it for group {} and join \
+         with it (draft-ietf-mls-ratchet-tree-options-00 §3, RFC 9420 §12.4.3.3)",
+        hex_id(group_id)
+    )]
+    RatchetTreeOnDeliveryService {
+        /// The group whose tree to fetch.
+        group_id: Vec<u8>,
+        /// The epoch the GroupInfo describes.
+        epoch: u64,
+    },
+    /// The GroupInfo says the ratchet tree can be downloaded from this `https:` URL
+    /// (draft-ietf-mls-ratchet-tree-options-00 §3 `httpsUri`, checked against the group's
+    /// `ratchet_tree_source_domains`) and none was supplied: download it and join again with
+    /// it.
+    #[error(
+        "the ratchet tree of this group is at {0}: download it and join with it \
+         (draft-ietf-mls-ratchet-tree-options-00 §3)"
+    )]
+    RatchetTreeAtUrl(String),
+    /// A ratchet-tree option of the GroupInfo or GroupContext was refused
+    /// (draft-ietf-mls-ratchet-tree-options-00).
+    #[error(transparent)]
+    TreeOption(#[from] crate::ratchet_tree_options::TreeOptionError),
     /// Our KeyPackage's leaf is not in the tree (RFC 9420 §12.4.3.1).
     #[error("our leaf is not in the ratchet tree (RFC 9420 §12.4.3.1)")]
     OwnLeafNotFound,
@@ -237,4 +266,9 @@ impl GroupError {
             section,
         }
     }
+}
+
+/// A group id in hex, for messages.
+fn hex_id(id: &[u8]) -> String {
+    id.iter().map(|b| format!("{b:02x}")).collect()
 }

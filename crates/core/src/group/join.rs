@@ -20,6 +20,9 @@ use crate::messages::{
     PreSharedKey, PreSharedKeyId, Proposal, ProposalOrRef, Psk, RatchetTreeNodes, Remove,
     ResumptionPskUsage, Sender, Welcome, find_payload,
 };
+use crate::ratchet_tree_options::{
+    RatchetTreeLocation, RatchetTreeOption, check_tree_url, tree_option_of,
+};
 use crate::transcript;
 use crate::tree::RatchetTree;
 use crate::treekem::{NodeKey, PrivateTree};
@@ -75,11 +78,37 @@ pub(crate) fn group_info_tree(
     group_info: &GroupInfo,
     supplied: Option<&RatchetTreeNodes>,
 ) -> Result<RatchetTree, GroupError> {
-    let nodes = match find_payload::<RatchetTreeNodes>(&group_info.extensions)? {
-        Some(nodes) => nodes,
-        None => supplied.cloned().ok_or(GroupError::MissingRatchetTree)?,
+    let nodes = match (
+        find_payload::<RatchetTreeNodes>(&group_info.extensions)?,
+        supplied,
+    ) {
+        (Some(nodes), _) => nodes,
+        (None, Some(supplied)) => supplied.clone(),
+        (None, None) => tree_from_option(group_info)?,
     };
     Ok(RatchetTree::from_nodes(nodes)?)
+}
+
+/// The tree a GroupInfo's `RatchetTreeOption` carries, or the error that tells the joiner
+/// where to get it (draft-ietf-mls-ratchet-tree-options-00 §3).
+fn tree_from_option(group_info: &GroupInfo) -> Result<RatchetTreeNodes, GroupError> {
+    let context = &group_info.group_context;
+    match tree_option_of(&group_info.extensions)? {
+        Some(RatchetTreeOption::Full(nodes)) => Ok(nodes),
+        Some(RatchetTreeOption::DistributionService) => {
+            Err(GroupError::RatchetTreeOnDeliveryService {
+                group_id: context.group_id.clone(),
+                epoch: context.epoch,
+            })
+        }
+        Some(RatchetTreeOption::HttpsUri(url)) => {
+            check_tree_url(&url, &context.extensions)?;
+            Err(GroupError::RatchetTreeAtUrl(
+                String::from_utf8_lossy(&url).into_owned(),
+            ))
+        }
+        Some(RatchetTreeOption::OutOfBand) | None => Err(GroupError::MissingRatchetTree),
+    }
 }
 
 /// Verifies the GroupInfo's signature by its `signer` leaf of `tree` (RFC 9420 §12.4.3) and
@@ -209,7 +238,7 @@ impl Group {
         let MemberParams {
             env,
             signer,
-            config,
+            mut config,
             leaf: _,
             components,
         } = member;
@@ -247,6 +276,8 @@ impl Group {
             group_info.group_context.cipher_suite,
         )?;
         let mut tree = tree_for(&group_info, options)?;
+        // draft-ietf-mls-ratchet-tree-options-00 §3: we sign our GroupInfos as the group's.
+        config.ratchet_tree_location = RatchetTreeLocation::of_group_info(&group_info.extensions)?;
         verify_group_info_and_tree(
             cs.as_ref(),
             env.identity.as_ref(),
@@ -339,13 +370,14 @@ impl Group {
         let MemberParams {
             env,
             signer,
-            config,
+            mut config,
             leaf: leaf_options,
             components,
         } = member;
         let suite = group_info.group_context.cipher_suite;
         let cs = env.suite(suite)?;
         let mut tree = tree_for(group_info, options)?;
+        config.ratchet_tree_location = RatchetTreeLocation::of_group_info(&group_info.extensions)?;
         verify_group_info_and_tree(
             cs.as_ref(),
             env.identity.as_ref(),

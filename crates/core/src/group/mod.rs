@@ -120,6 +120,12 @@ pub struct GroupConfig {
     /// (draft-ietf-mls-extensions-10 §6.2: SHOULD NOT be added); refused by default. Stored
     /// with the group.
     pub content_media_types: MediaTypePolicy,
+    /// Where joiners find the ratchet tree: in the GroupInfos we sign (RFC 9420
+    /// §12.4.3.3, the default), or at the Delivery Service, which rebuilds it from the
+    /// group's handshakes; our GroupInfos then carry `RatchetTreeOption{distributionService}`
+    /// instead (draft-ietf-mls-ratchet-tree-options-00 §3). A joiner takes it from the
+    /// GroupInfo it joins with. Stored with the group.
+    pub ratchet_tree_location: crate::ratchet_tree_options::RatchetTreeLocation,
 }
 
 impl GroupConfig {
@@ -158,6 +164,7 @@ impl Default for GroupConfig {
             codepoint_profile: CodepointProfile::Draft,
             grease: true,
             content_media_types: MediaTypePolicy::Require,
+            ratchet_tree_location: crate::ratchet_tree_options::RatchetTreeLocation::GroupInfo,
         }
     }
 }
@@ -843,6 +850,16 @@ impl Group {
     /// Whether one of our commits awaits merging.
     pub fn has_pending_commit(&self) -> bool {
         self.pending_commit.is_some()
+    }
+
+    /// The ratchet tree of the epoch our pending commit creates, if we have one (and were not
+    /// removed by it): e.g. the members to tell a Delivery Service when the GroupInfo does
+    /// not carry the tree (draft-ietf-mls-ratchet-tree-options-00 §3).
+    pub fn pending_commit_tree(&self) -> Option<&RatchetTree> {
+        self.pending_commit
+            .as_deref()
+            .and_then(|p| p.staged.epoch.as_deref())
+            .map(|epoch| &epoch.tree)
     }
 
     /// Discards our pending commit (the Delivery Service rejected it).

@@ -9,6 +9,7 @@
 //! The same encoding, with the secret trees of the current and past epochs reduced to their
 //! shape, is the group record of the incremental record layout ([`super::records`]).
 
+use crate::ratchet_tree_options::RatchetTreeLocation;
 use std::collections::VecDeque;
 use std::num::NonZeroU32;
 
@@ -83,6 +84,9 @@ mod section {
     /// the past ones (draft-mahy-mls-member-proof-00), [`super::StoredMemberProof`]. Without
     /// it no epoch has member-proof keys.
     pub(super) const MEMBER_PROOF: u16 = 5;
+    /// Where joiners find the tree ([`crate::group::GroupConfig::ratchet_tree_location`]):
+    /// one byte, 1 for the Delivery Service. Without it: in the GroupInfo.
+    pub(super) const RATCHET_TREE_LOCATION: u16 = 6;
 }
 
 /// The [`section::MEMBER_PROOF`] section. Only the secrets are stored; the key pairs are
@@ -620,6 +624,12 @@ impl Group {
                 data: exporter_trees.to_bytes()?,
             });
         }
+        if self.config.ratchet_tree_location == RatchetTreeLocation::DeliveryService {
+            sections.push(StateSection {
+                tag: section::RATCHET_TREE_LOCATION,
+                data: vec![1],
+            });
+        }
         let policy = StoredAppDataPolicy::of(&self.config);
         if policy != StoredAppDataPolicy::of(&GroupConfig::default()) {
             sections.push(StateSection {
@@ -721,6 +731,16 @@ impl Group {
                 }
                 section::MEMBER_PROOF => {
                     member_proof = Some(StoredMemberProof::from_bytes(&section.data)?);
+                }
+                section::RATCHET_TREE_LOCATION => {
+                    config.ratchet_tree_location = match section.data.as_slice() {
+                        [1] => RatchetTreeLocation::DeliveryService,
+                        _ => {
+                            return Err(GroupError::MalformedState(
+                                "unknown ratchet tree location",
+                            ));
+                        }
+                    };
                 }
                 _ => return Err(GroupError::MalformedState("unknown state section")),
             }

@@ -1382,3 +1382,286 @@ fn a_state_with_an_unknown_section_is_refused() {
         Err(GroupError::MalformedState("unknown state section"))
     ));
 }
+
+// ---- draft-ietf-mls-ratchet-tree-options-00: the tree held by the Delivery Service --------
+
+use crate::messages::{GroupInfo, RatchetTreeNodes, find_payload};
+
+fn tree_on_ds() -> GroupConfig {
+    GroupConfig {
+        ratchet_tree_location: crate::ratchet_tree_options::RatchetTreeLocation::DeliveryService,
+        ..GroupConfig::default()
+    }
+}
+
+fn group_info_body(message: &MlsMessage) -> GroupInfo {
+    match &message.body {
+        Body::GroupInfo(info) => info.clone(),
+        other => panic!("not a GroupInfo: {other:?}"),
+    }
+}
+
+/// A group of `alice` and `others` members added in one commit, every member joined.
+fn group_of(config: GroupConfig, others: usize, rng: &mut SeededRng) -> Group {
+    let suite = CipherSuite::MLS_128_DHKEMX25519_AES128GCM_SHA256_ED25519;
+    let mut alice = new_group(suite, config, rng);
+    let proposals = (0..others)
+        .map(|i| {
+            let (_, bundle) = key_package(&format!("m{i}"), suite, rng);
+            Proposal::Add(crate::messages::Add {
+                key_package: bundle.key_package,
+            })
+        })
+        .collect();
+    alice
+        .commit(
+            &CommitOptions {
+                proposals,
+                ..CommitOptions::default()
+            },
+            NOW,
+            rng,
+        )
+        .unwrap();
+    alice.merge_pending_commit().unwrap();
+    alice
+}
+
+/// Adds bob to `alice`'s group; returns bob's signer and KeyPackage and the commit.
+fn add_bob(
+    alice: &mut Group,
+    rng: &mut SeededRng,
+) -> (SigningIdentity, KeyPackageBundle, CommitOutput) {
+    let (signer, bundle) = key_package("bob", alice.cipher_suite(), rng);
+    let output = alice
+        .commit(
+            &CommitOptions {
+                proposals: vec![Proposal::Add(crate::messages::Add {
+                    key_package: bundle.key_package.clone(),
+                })],
+                ..CommitOptions::default()
+            },
+            NOW,
+            rng,
+        )
+        .unwrap();
+    alice.merge_pending_commit().unwrap();
+    (signer, bundle, output)
+}
+
+fn join_bob(
+    signer: &SigningIdentity,
+    bundle: &KeyPackageBundle,
+    output: &CommitOutput,
+    tree: Option<RatchetTreeNodes>,
+) -> Result<Group, GroupError> {
+    Group::join(
+        MemberParams::new(env(), signer.clone()),
+        &welcome_of(output),
+        bundle,
+        &JoinOptions {
+            ratchet_tree: tree,
+            ..JoinOptions::default()
+        },
+        NOW,
+    )
+}
+
+#[test]
+fn a_welcome_of_a_group_whose_tree_the_ds_holds_omits_the_tree_and_names_the_ds() {
+    use crate::ratchet_tree_options::{RatchetTreeLocation, RatchetTreeOption, tree_option_of};
+    let mut rng = SeededRng::new(71);
+    let mut inline = group_of(GroupConfig::default(), 20, &mut rng);
+    let mut on_ds = group_of(tree_on_ds(), 20, &mut rng);
+    let (_, _, inline_add) = add_bob(&mut inline, &mut rng);
+    let (signer, bundle, ds_add) = add_bob(&mut on_ds, &mut rng);
+    let inline_size = inline_add
+        .welcome
+        .as_ref()
+        .unwrap()
+        .to_bytes()
+        .unwrap()
+        .len();
+    let ds_size = ds_add.welcome.as_ref().unwrap().to_bytes().unwrap().len();
+    let tree_size = on_ds.tree().to_nodes().to_bytes().unwrap().len();
+    // The Welcome shrinks by the tree (less the 3-byte RatchetTreeOption extension).
+    assert!(
+        ds_size + tree_size <= inline_size + 16,
+        "{ds_size} + {tree_size} vs {inline_size}"
+    );
+    assert!(ds_size < inline_size / 4, "{ds_size} vs {inline_size}");
+    // The published GroupInfo says where the tree is and carries none either.
+    let published = group_info_body(&ds_add.group_info);
+    assert_eq!(
+        tree_option_of(&published.extensions).unwrap(),
+        Some(RatchetTreeOption::DistributionService)
+    );
+    assert!(
+        find_payload::<RatchetTreeNodes>(&published.extensions)
+            .unwrap()
+            .is_none()
+    );
+    let explicit = group_info_body(&on_ds.group_info(true).unwrap());
+    assert!(
+        find_payload::<RatchetTreeNodes>(&explicit.extensions)
+            .unwrap()
+            .is_none()
+    );
+
+    // Without the tree the joiner is told to fetch it from the DS, for this group and epoch.
+    assert_eq!(
+        join_bob(&signer, &bundle, &ds_add, None).unwrap_err(),
+        GroupError::RatchetTreeOnDeliveryService {
+            group_id: b"group".to_vec(),
+            epoch: on_ds.epoch(),
+        }
+    );
+    // With the tree the DS serves (the group's public tree) it joins, in the same epoch, and
+    // its own GroupInfos say that the DS holds the tree.
+    let mut bob = join_bob(&signer, &bundle, &ds_add, Some(on_ds.tree().to_nodes())).unwrap();
+    assert_eq!(bob.epoch_authenticator(), on_ds.epoch_authenticator());
+    assert_eq!(
+        bob.config().ratchet_tree_location,
+        RatchetTreeLocation::DeliveryService
+    );
+    let bobs = bob
+        .commit(&CommitOptions::default(), NOW, &mut rng)
+        .unwrap();
+    assert_eq!(
+        tree_option_of(&group_info_body(&bobs.group_info).extensions).unwrap(),
+        Some(RatchetTreeOption::DistributionService)
+    );
+    // Stored and loaded, the member keeps the location.
+    let bytes = bob.to_bytes().unwrap();
+    let loaded = Group::from_bytes(env(), &bytes).unwrap();
+    assert_eq!(
+        loaded.config().ratchet_tree_location,
+        RatchetTreeLocation::DeliveryService
+    );
+    assert_eq!(loaded.to_bytes().unwrap(), bytes);
+}
+
+#[test]
+fn a_tampered_tree_from_the_ds_is_refused_by_the_tree_hash() {
+    let mut rng = SeededRng::new(72);
+    let mut on_ds = group_of(tree_on_ds(), 3, &mut rng);
+    let (signer, bundle, output) = add_bob(&mut on_ds, &mut rng);
+    let mut nodes = on_ds.tree().to_nodes();
+    // Another member's leaf (leaf 1, node 2): a new encryption key.
+    match nodes.0.get_mut(2) {
+        Some(Some(crate::messages::Node::Leaf(leaf))) => leaf.encryption_key.0[0] ^= 1,
+        other => panic!("leaf 1 is {other:?}"),
+    }
+    assert_eq!(
+        join_bob(&signer, &bundle, &output, Some(nodes)).unwrap_err(),
+        GroupError::TreeValidation(crate::tree::TreeValidationError::Tree(
+            crate::tree::TreeError::TreeHashMismatch
+        ))
+    );
+}
+
+#[test]
+fn an_external_joiner_of_a_group_whose_tree_the_ds_holds_joins_with_the_fetched_tree() {
+    let mut rng = SeededRng::new(73);
+    let mut alice = group_of(tree_on_ds(), 2, &mut rng);
+    let info = group_info_body(&alice.group_info(true).unwrap());
+    let erin = identity("erin", alice.cipher_suite(), &mut rng);
+    let params = || MemberParams::new(env(), erin.clone());
+    let refused = Group::join_external(params(), &info, &JoinOptions::default(), NOW, &mut rng);
+    assert!(
+        matches!(
+            refused,
+            Err(GroupError::RatchetTreeOnDeliveryService { epoch: 1, .. })
+        ),
+        "{refused:?}"
+    );
+    let options = JoinOptions {
+        ratchet_tree: Some(alice.tree().to_nodes()),
+        ..JoinOptions::default()
+    };
+    let (erin_group, output) =
+        Group::join_external(params(), &info, &options, NOW, &mut rng).unwrap();
+    alice.process_message(&output.commit, NOW).unwrap();
+    assert_eq!(
+        erin_group.epoch_authenticator(),
+        alice.epoch_authenticator()
+    );
+    assert_eq!(
+        erin_group.config().ratchet_tree_location,
+        crate::ratchet_tree_options::RatchetTreeLocation::DeliveryService
+    );
+}
+
+#[test]
+fn a_full_ratchet_tree_option_carries_the_tree_and_an_https_one_is_checked_against_the_domains() {
+    use crate::ratchet_tree_options::{Domain, DomainList, RatchetTreeOption, TreeOptionError};
+    let mut rng = SeededRng::new(74);
+    let alice = group_of(GroupConfig::default(), 1, &mut rng);
+    let mut info = group_info_body(&alice.group_info(false).unwrap());
+    let with = |info: &GroupInfo, option: RatchetTreeOption| {
+        let mut info = info.clone();
+        info.extensions.push(option.to_extension().unwrap());
+        info
+    };
+    let full = with(&info, RatchetTreeOption::Full(alice.tree().to_nodes()));
+    assert_eq!(
+        join::group_info_tree(&full, None).unwrap().to_nodes(),
+        alice.tree().to_nodes()
+    );
+    let url = with(
+        &info,
+        RatchetTreeOption::HttpsUri(b"https://t.example/g".to_vec()),
+    );
+    assert_eq!(
+        join::group_info_tree(&url, None).unwrap_err(),
+        GroupError::RatchetTreeAtUrl("https://t.example/g".into())
+    );
+    info.group_context.extensions.push(
+        DomainList {
+            domains: vec![Domain(b"trees.example".to_vec())],
+        }
+        .to_extension()
+        .unwrap(),
+    );
+    let url = with(
+        &info,
+        RatchetTreeOption::HttpsUri(b"https://t.example/g".to_vec()),
+    );
+    assert_eq!(
+        join::group_info_tree(&url, None).unwrap_err(),
+        GroupError::TreeOption(TreeOptionError::DomainNotAllowed {
+            host: "t.example".into()
+        })
+    );
+    let out_of_band = with(&info, RatchetTreeOption::OutOfBand);
+    assert_eq!(
+        join::group_info_tree(&out_of_band, None).unwrap_err(),
+        GroupError::MissingRatchetTree
+    );
+}
+
+/// Prints the size of the Welcome that adds one member to a group of `CONCLAVE_WELCOME_N`
+/// members (default 1000), with the tree in it and with the tree on the DS (the numbers in
+/// the crate README): `cargo test -p conclave-core --release -- --ignored welcome_sizes
+/// --nocapture`.
+#[test]
+#[ignore = "a measurement, not a check"]
+fn welcome_sizes_with_and_without_the_tree() {
+    AWS_LC.with(|c| c.set(true));
+    let n: usize = std::env::var("CONCLAVE_WELCOME_N")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1000);
+    let mut rng = SeededRng::new(75);
+    for (what, config) in [
+        ("tree in the Welcome", GroupConfig::default()),
+        ("tree on the DS", tree_on_ds()),
+    ] {
+        let mut group = group_of(config, n - 1, &mut rng);
+        let (_, _, output) = add_bob(&mut group, &mut rng);
+        let welcome = output.welcome.as_ref().unwrap().to_bytes().unwrap().len();
+        let group_info = output.group_info.to_bytes().unwrap().len();
+        let tree = group.tree().to_nodes().to_bytes().unwrap().len();
+        println!("N={n} {what}: Welcome {welcome} B, GroupInfo {group_info} B (tree {tree} B)");
+    }
+}

@@ -1125,3 +1125,65 @@ fn the_view_can_move_between_threads() {
     assert_send_sync::<PublicGroup>();
     assert_send_sync::<PublicHandshake>();
 }
+
+/// draft-ietf-mls-ratchet-tree-options-00 §4: the view rebuilds the committer's GroupInfo
+/// from its PartialGroupInfo, with or without the tree, and refuses one whose signature is
+/// not the committer's over this epoch.
+#[test]
+fn the_view_rebuilds_a_group_info_from_a_partial_group_info_and_checks_its_signature() {
+    use crate::ratchet_tree_options::{PartialGroupInfo, RatchetTreePresence};
+    let mut world = World::new(41);
+    world.add(0, &["bob"]);
+    for with_tree in [true, false] {
+        let bob = world.at(LeafIndex(1));
+        let options = CommitOptions {
+            ratchet_tree_in_group_info: with_tree,
+            ..CommitOptions::default()
+        };
+        let (output, summary) = world.commit(bob, &options);
+        let full = group_info_of(&output.group_info);
+        let partial = PartialGroupInfo::of(&full, !with_tree);
+        assert_eq!(
+            partial.ratchet_tree_presence,
+            if with_tree {
+                RatchetTreePresence::Added
+            } else {
+                RatchetTreePresence::Removed
+            }
+        );
+        let bytes = partial.to_bytes().unwrap();
+        assert!(bytes.len() < full.to_bytes().unwrap().len());
+        let rebuilt = world
+            .view
+            .group_info_from_partial(&partial, summary.committer_leaf)
+            .unwrap();
+        assert_eq!(rebuilt, full);
+        // Not the committer's leaf, or a signature of something else: refused.
+        assert!(
+            world
+                .view
+                .group_info_from_partial(&partial, LeafIndex(0))
+                .is_err()
+        );
+        let mut forged = partial.clone();
+        forged.signature[3] ^= 1;
+        assert!(
+            world
+                .view
+                .group_info_from_partial(&forged, summary.committer_leaf)
+                .is_err()
+        );
+        let mut wrong_presence = partial.clone();
+        wrong_presence.ratchet_tree_presence = if with_tree {
+            RatchetTreePresence::NoRatchetTree
+        } else {
+            RatchetTreePresence::Present
+        };
+        assert!(
+            world
+                .view
+                .group_info_from_partial(&wrong_presence, summary.committer_leaf)
+                .is_err()
+        );
+    }
+}

@@ -66,9 +66,22 @@ pub(crate) async fn create(
             request.ratchet_tree.as_deref(),
         )
         .await?;
+        if request.tree_on_ds && !start.tree_on_ds {
+            return Err(DsError::BadRequest(
+                "tree_on_ds: the GroupInfo must then carry RatchetTreeOption{distributionService} \
+                 (draft-ietf-mls-ratchet-tree-options-00 §3), so that joiners know to fetch the \
+                 tree"
+                    .into(),
+            ));
+        }
         new_group.group_info = Some(start.group_info);
         new_group.ratchet_tree = Some(start.ratchet_tree);
         new_group.public_state = Some(start.public_state);
+    } else if request.tree_on_ds {
+        return Err(verified::tree_needs_readable_handshakes(
+            "this group is registered without its first GroupInfo (its handshakes are \
+             private)",
+        ));
     }
     if !state.store.create_group(&new_group, state.now()).await? {
         return Err(DsError::Conflict("a group with this id exists".into()));
@@ -258,10 +271,22 @@ async fn commit(
     body: Body,
 ) -> AppResult {
     let group_id = parse_group_id(group)?;
-    require_media_type(headers, &[wire::COMMIT_BUNDLE_MEDIA_TYPE])?;
+    let media_type = require_media_type(
+        headers,
+        &[
+            wire::COMMIT_BUNDLE_MEDIA_TYPE,
+            wire::PARTIAL_COMMIT_BUNDLE_MEDIA_TYPE,
+        ],
+    )?;
     let bytes = read_body(state, headers, body).await?;
-    let bundle = CommitBundle::from_bytes(&bytes)
-        .map_err(|e| DsError::BadRequest(format!("not a valid commit bundle: {e}")))?;
+    let bundle = if media_type == wire::PARTIAL_COMMIT_BUNDLE_MEDIA_TYPE {
+        let partial = wire::PartialCommitBundle::from_bytes(&bytes)
+            .map_err(|e| DsError::BadRequest(format!("not a valid partial commit bundle: {e}")))?;
+        full_bundle(state, &group_id, client_id, partial).await?
+    } else {
+        CommitBundle::from_bytes(&bytes)
+            .map_err(|e| DsError::BadRequest(format!("not a valid commit bundle: {e}")))?
+    };
     let mut record = check_commit_bundle(state.config.max_members, &group_id, client_id, &bundle)?;
     let head = mls_header::handshake_header(&bundle.commit)?;
     let (proof, next_key) = member_proof_of(
@@ -294,6 +319,61 @@ async fn commit(
     }
 }
 
+/// The commit bundle a [`wire::PartialCommitBundle`] stands for: the GroupInfo of the new
+/// epoch rebuilt by the group's view from the `PartialGroupInfo`, its signature verified
+/// (draft-ietf-mls-ratchet-tree-options-00 §4). Only for a verified group, from a member, for
+/// the current epoch; the bundle then goes through the checks of every bundle.
+async fn full_bundle(
+    state: &AppState,
+    group_id: &[u8],
+    client_id: &str,
+    partial: wire::PartialCommitBundle,
+) -> Result<CommitBundle, DsError> {
+    let group = state
+        .store
+        .group(group_id)
+        .await?
+        .ok_or_else(no_such_group)?;
+    if !group.members.iter().any(|m| m == client_id) {
+        return Err(no_such_group());
+    }
+    if group.public_state.is_none() {
+        return Err(DsError::BadRequest(
+            "a PartialGroupInfo needs a group whose handshakes the DS follows \
+             (draft-ietf-mls-ratchet-tree-options-00 §4): post the full GroupInfo"
+                .into(),
+        ));
+    }
+    let head = mls_header::handshake_header(&partial.commit)?;
+    if head.epoch != group.epoch {
+        return Err(DsError::WrongEpoch {
+            message: head.epoch,
+            current: group.epoch,
+        });
+    }
+    let proposals = state
+        .store
+        .epoch_proposals(group_id, group.epoch, MAX_EPOCH_PROPOSALS)
+        .await?;
+    let group_info = verified::rebuild_group_info(
+        state,
+        &group,
+        client_id,
+        partial.commit.clone(),
+        partial.partial_group_info,
+        proposals,
+    )
+    .await?;
+    Ok(CommitBundle {
+        commit: partial.commit,
+        welcome: partial.welcome,
+        group_info,
+        ratchet_tree: None,
+        members: partial.members,
+        allow_external_join: None,
+    })
+}
+
 /// In a verified group ([`verified`]), processes the bundle's commit against the group's
 /// public state and replaces what the committer declared (members, tree) with what the DS
 /// computed; the Welcome may name only the KeyPackages the commit adds. Nothing for an
@@ -309,7 +389,18 @@ async fn verify_commit(
     let Some(group) = state.store.group(group_id).await? else {
         return Ok(());
     };
-    if group.public_state.is_none() || group.epoch != record.epoch {
+    if group.public_state.is_none() {
+        // draft-ietf-mls-ratchet-tree-options-00 §3: a DS that does not follow the group
+        // has no tree to serve.
+        if verified::message_says_tree_on_ds(&bundle.group_info).unwrap_or(false) {
+            return Err(verified::tree_needs_readable_handshakes(
+                "the DS does not follow this group's handshakes (it was registered without its \
+                 first GroupInfo), yet the commit's GroupInfo says the DS holds the tree",
+            ));
+        }
+        return Ok(());
+    }
+    if group.epoch != record.epoch {
         return Ok(());
     }
     let allowed = if record.external {
@@ -751,8 +842,13 @@ pub(crate) async fn external_join(
         .into_response())
 }
 
-/// `GET /v1/groups/{id}/ratchet-tree`: the latest ratchet tree, if the committer supplied
-/// it (RFC 9420 §12.4.3.3).
+/// `GET /v1/groups/{id}/ratchet-tree`: the latest ratchet tree (RFC 9420 §12.4.3.3), as
+/// [`wire::RATCHET_TREE_MEDIA_TYPE`]: in a verified group the DS's own, rebuilt from the
+/// handshakes — what joiners of a group whose GroupInfos say `distributionService`
+/// (draft-ietf-mls-ratchet-tree-options-00 §3) fetch and check against the tree hash — else
+/// the one the committer supplied. For members (a client added by a commit is one as soon
+/// as the DS accepted it, so the holder of its Welcome can fetch the tree), and for any
+/// authenticated client when the group allows external joins; others get the uniform 404.
 pub(crate) async fn ratchet_tree(
     State(state): St,
     AuthenticatedClient(client_id): AuthenticatedClient,
@@ -764,7 +860,7 @@ pub(crate) async fn ratchet_tree(
         .ok_or_else(|| DsError::NotFound("no ratchet tree was supplied for this epoch".into()))?;
     Ok((
         StatusCode::OK,
-        [(header::CONTENT_TYPE, "application/octet-stream")],
+        [(header::CONTENT_TYPE, wire::RATCHET_TREE_MEDIA_TYPE)],
         tree,
     )
         .into_response())

@@ -385,6 +385,7 @@ async fn setup_group(http: &Http, size: usize, message_size: usize) -> anyhow::R
                 group_info: None,
                 ratchet_tree: None,
                 member_proof: None,
+                tree_on_ds: false,
             },
             201,
         )
