@@ -12,13 +12,18 @@
 //!   [`MembershipProof::same_tree_as`] (§6): proofs from a tree, checked against a tree hash.
 //! - [`SenderAuthenticatedMessage::verify`], [`verify_sender`] (§7): a sender's proof, then
 //!   its signature with the proven key.
+//! - [`member`]: the partial member itself ([`member::PartialMember`]): joins from an
+//!   AnnotatedWelcome (§8), follows AnnotatedCommits (§10), decrypts and authenticates
+//!   application messages (§7, §11), exports secrets and persists compactly.
 //!
 //! The draft requests no codepoints (draft-ietf-mls-partial-02 §14).
 
 mod error;
+pub mod member;
 pub mod messages;
 mod proof;
 mod sender;
+mod state;
 
 #[cfg(test)]
 mod tests;
