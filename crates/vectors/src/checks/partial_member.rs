@@ -405,6 +405,22 @@ fn commit_case(
             public_key: receiver.leaf_node.encryption_key.clone(),
         },
     );
+    // Negative control: another commit secret must fail the confirmation tag.
+    let mut wrong = commit_secret.as_bytes().to_vec();
+    if let Some(first) = wrong.first_mut() {
+        *first ^= 1;
+    }
+    if member
+        .finish_commit(
+            verified.clone(),
+            &Secret::new(wrong),
+            keys.clone(),
+            &PartialPsks::NONE,
+        )
+        .is_ok()
+    {
+        return Err("a wrong commit secret passed the confirmation tag".into());
+    }
     let next = member
         .finish_commit(verified, &commit_secret, keys, &PartialPsks::NONE)
         .map_err(|e| format!("finish: {e}"))?;
