@@ -12,15 +12,21 @@
 //!   [`MembershipProof::same_tree_as`] (§6): proofs from a tree, checked against a tree hash.
 //! - [`SenderAuthenticatedMessage::verify`], [`verify_sender`] (§7): a sender's proof, then
 //!   its signature with the proven key.
+//! - [`decrypt_partial_path`] (§10): a commit's UpdatePath decrypted with the annotations
+//!   and the receiver's direct-path keys, to the commit secret and the new keys.
+//! - Annotators for parties that hold the tree (§8, §10): [`MembershipProof::for_leaf`],
+//!   [`CommitAnnotator`], [`annotate_welcome`].
 //! - [`member`]: the partial member itself ([`member::PartialMember`]): joins from an
 //!   AnnotatedWelcome (§8), follows AnnotatedCommits (§10), decrypts and authenticates
 //!   application messages (§7, §11), exports secrets and persists compactly.
 //!
 //! The draft requests no codepoints (draft-ietf-mls-partial-02 §14).
 
+mod annotate;
 mod error;
 pub mod member;
 pub mod messages;
+mod path;
 mod proof;
 mod sender;
 mod state;
@@ -28,7 +34,9 @@ mod state;
 #[cfg(test)]
 mod tests;
 
+pub use annotate::{CommitAnnotator, CommitFacts, annotate_welcome};
 pub use error::PartialError;
+pub use path::{PartialPath, decrypt_partial_path, provisional_context, resolution_index};
 pub use proof::ProvenLeaf;
 pub use sender::{verify_group_info_sender, verify_sender};
 

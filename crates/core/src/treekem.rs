@@ -18,7 +18,7 @@ use crate::tree::{RatchetTree, TreeError};
 use crate::tree_math::NodeIndex;
 
 /// Label of path-secret encryption (RFC 9420 §7.6).
-const UPDATE_PATH_NODE_LABEL: &str = "UpdatePathNode";
+pub(crate) const UPDATE_PATH_NODE_LABEL: &str = "UpdatePathNode";
 
 /// Why a TreeKEM operation failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -74,6 +74,8 @@ vector_tests! {
         "partial/test-vector-partial-sender-authenticated-messages.json",
     partial_sender_authenticated_messages_spec =>
         "partial/test-vector-partial-sender-authenticated-messages-spec.json",
+    partial_tree_operations => "partial/test-vector-partial-tree-operations.json",
+    partial_tree_operations_spec => "partial/test-vector-partial-tree-operations-spec.json",
     partial_annotated_welcome => "partial/test-vector-partial-annotated-welcome.json",
     partial_annotated_welcome_spec => "partial/test-vector-partial-annotated-welcome-spec.json",
     partial_annotated_commit => "partial/test-vector-partial-annotated-commit.json",

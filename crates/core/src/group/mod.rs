@@ -720,6 +720,13 @@ impl Group {
         &self.epoch.tree
     }
 
+    /// Our private keys (leaf and direct path): the partial-client tests compare them with
+    /// what a partial receiver derives from an AnnotatedCommit.
+    #[cfg(test)]
+    pub(crate) fn private_tree(&self) -> &crate::treekem::PrivateTree {
+        &self.private
+    }
+
     /// Our leaf index.
     pub fn own_leaf(&self) -> LeafIndex {
         self.private.own_leaf()

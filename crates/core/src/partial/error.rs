@@ -193,6 +193,9 @@ pub enum PartialError {
          draft-ietf-mls-partial-02 §10)"
     )]
     PublicKeyMismatch(NodeIndex),
+    /// The epoch counter would overflow (RFC 9420 §8).
+    #[error("epoch overflow (RFC 9420 §8)")]
+    EpochOverflow,
     /// An annotation was asked for a leaf that is blank in the tree
     /// (draft-ietf-mls-partial-02 §6).
     #[error("leaf {0:?} is blank: no membership proof (draft-ietf-mls-partial-02 §6)")]

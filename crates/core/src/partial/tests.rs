@@ -100,6 +100,8 @@ fn params(name: &str, rng: &mut SeededRng) -> MemberParams {
 pub(super) struct Members {
     pub(super) rng: SeededRng,
     pub(super) groups: Vec<Group>,
+    /// The leaves the last commit added.
+    pub(super) last_added: Vec<LeafIndex>,
 }
 
 impl Members {
@@ -116,6 +118,7 @@ impl Members {
         let mut members = Self {
             rng,
             groups: vec![creator],
+            last_added: Vec::new(),
         };
         let names: Vec<String> = (1..n).map(|i| format!("member-{i}")).collect();
         members.add(0, &names);
@@ -141,6 +144,19 @@ impl Members {
                 ..CommitOptions::default()
             },
         );
+        self.welcome(&output, joiners);
+        output
+    }
+
+    /// The joiners of `output` join by its Welcome.
+    pub(super) fn welcome(
+        &mut self,
+        output: &CommitOutput,
+        joiners: Vec<(MemberParams, KeyPackageBundle)>,
+    ) {
+        if joiners.is_empty() {
+            return;
+        }
         let MlsMessageBody::Welcome(welcome) = &output.welcome.as_ref().unwrap().body else {
             panic!("not a Welcome");
         };
@@ -149,7 +165,32 @@ impl Members {
                 Group::join(params, welcome, &bundle, &JoinOptions::default(), NOW).unwrap();
             self.groups.push(joined);
         }
-        output
+    }
+
+    /// Proposals adding `names`, with the joiners' parameters and KeyPackages.
+    pub(super) fn adds(
+        &mut self,
+        names: &[&str],
+    ) -> (Vec<Proposal>, Vec<(MemberParams, KeyPackageBundle)>) {
+        let mut joiners = Vec::new();
+        let mut proposals = Vec::new();
+        for name in names {
+            let params = params(name, &mut self.rng);
+            let bundle = KeyPackageBundle::generate(&params, SUITE, NOW, &mut self.rng).unwrap();
+            proposals.push(Proposal::Add(Add {
+                key_package: bundle.key_package.clone(),
+            }));
+            joiners.push((params, bundle));
+        }
+        (proposals, joiners)
+    }
+
+    /// The index in `groups` of the member at `leaf`.
+    pub(super) fn at(&self, leaf: u32) -> usize {
+        self.groups
+            .iter()
+            .position(|g| g.own_leaf() == LeafIndex(leaf))
+            .unwrap()
     }
 
     /// `committer` commits `options`; every other member processes the commit.
@@ -159,11 +200,13 @@ impl Members {
             .unwrap();
         for (i, group) in self.groups.iter_mut().enumerate() {
             if i == committer {
-                group.merge_pending_commit().unwrap();
+                self.last_added = group.merge_pending_commit().unwrap().added;
             } else {
                 group.process_message(&output.commit, NOW).unwrap();
             }
         }
+        self.groups
+            .retain(|group| *group.status() == crate::group::GroupStatus::Active);
         output
     }
 
@@ -397,4 +440,319 @@ fn a_sender_authenticated_group_info_names_the_proven_signer() {
         other.verify(cs),
         Err(PartialError::SenderMismatch { .. })
     ));
+}
+
+// ---------------------------------------------------------------------------------------
+// Annotated commits of real groups, decrypted by partial receivers.
+
+use crate::messages::{Content, UpdatePath};
+use crate::tree_math::NodeIndex;
+use crate::treekem::PrivateTree;
+
+/// The UpdatePath of a PublicMessage commit.
+fn path_of(message: &MlsMessage) -> UpdatePath {
+    let Content::Commit(commit) = &public_of(message).content.content else {
+        panic!("not a commit");
+    };
+    commit.path.clone().unwrap()
+}
+
+/// Commits `options` from `committer` (index into `members.groups`) and checks, for every
+/// other member that was in the group before, that the AnnotatedCommit our annotator builds
+/// is accepted by the partial path code with that member's pre-commit keys, gives the new
+/// keys the full member derived, and the same commit secret for everyone. Returns how many
+/// receivers were checked and the largest `resolution_index` seen.
+fn commit_and_check_partial_receivers(
+    members: &mut Members,
+    committer: usize,
+    options: &CommitOptions,
+    joiners: Vec<(MemberParams, KeyPackageBundle)>,
+) -> (usize, u32) {
+    let cs = cs();
+    let cs = cs.as_ref();
+    let committer_leaf = members.groups[committer].own_leaf();
+    let tree_before = members.groups[committer].tree().clone();
+    let context_before = members.groups[committer].context().clone();
+    let before: Vec<(LeafIndex, PrivateTree)> = members
+        .groups
+        .iter()
+        .map(|g| (g.own_leaf(), g.private_tree().clone()))
+        .collect();
+    let output = members.commit(committer, options);
+    members.welcome(&output, joiners);
+    let update_path = path_of(&output.commit);
+    let full = members
+        .groups
+        .iter()
+        .find(|g| g.own_leaf() == committer_leaf)
+        .unwrap();
+    let tree_after = full.tree().clone();
+    let context = provisional_context(&context_before, &full.context().tree_hash, None)
+        .unwrap()
+        .to_bytes()
+        .unwrap();
+    let new_leaves = members.last_added.clone();
+    let annotator = CommitAnnotator::new(
+        cs,
+        &tree_before,
+        &tree_after,
+        CommitFacts {
+            commit: &output.commit,
+            committer: committer_leaf,
+            new_member_commit: false,
+            has_path: true,
+            new_leaves: &new_leaves,
+        },
+    )
+    .unwrap();
+    assert_eq!(
+        annotator.tree_hash_after(),
+        full.context().tree_hash.as_slice()
+    );
+    let mut commit_secret = None;
+    let mut checked = 0;
+    let mut max_resolution_index = 0;
+    for (receiver, private) in &before {
+        let Some(after) = members.groups.iter().find(|g| g.own_leaf() == *receiver) else {
+            continue; // removed by the commit
+        };
+        if *receiver == committer_leaf || new_leaves.contains(receiver) {
+            continue; // the committer, or a removed member's slot refilled by a newcomer
+        }
+        let annotated = annotator.annotate_for(cs, *receiver).unwrap();
+        let bytes = annotated.to_bytes().unwrap();
+        assert_eq!(AnnotatedCommit::from_bytes(&bytes).unwrap(), annotated);
+        // §10 steps 1 and 2.
+        annotated
+            .sender_membership_proof
+            .as_ref()
+            .unwrap()
+            .verify(cs, &tree_before.clone().tree_hash(cs).unwrap())
+            .unwrap();
+        let input = PartialPath {
+            update_path: &update_path,
+            committer: annotated
+                .sender_membership_proof
+                .as_ref()
+                .unwrap()
+                .leaf_index,
+            tree_hash_after: &annotated.tree_hash_after,
+            resolution_index: annotated.resolution_index.unwrap(),
+            sender_proof_after: &annotated.sender_membership_proof_after,
+            receiver_proof_after: &annotated.receiver_membership_proof_after,
+        };
+        max_resolution_index = max_resolution_index.max(input.resolution_index);
+        let decrypted = decrypt_partial_path(cs, &input, private, &context).unwrap();
+        for (node, key) in &decrypted.keys {
+            assert_eq!(after.private_tree().key(*node), Some(key), "node {node:?}");
+        }
+        // The root is always among the new keys: every member agrees on it.
+        let root = tree_after.size().root();
+        assert!(decrypted.keys.iter().any(|(node, _)| *node == root));
+        match &commit_secret {
+            None => commit_secret = Some(decrypted.commit_secret.clone()),
+            Some(secret) => assert_eq!(secret, &decrypted.commit_secret),
+        }
+        checked += 1;
+    }
+    (checked, max_resolution_index)
+}
+
+#[test]
+fn annotated_commits_of_a_real_group_give_every_partial_receiver_the_full_members_keys() {
+    let mut members = Members::new(12, 6);
+    let path = |proposals: Vec<Proposal>| CommitOptions {
+        proposals,
+        force_path: true,
+        ..CommitOptions::default()
+    };
+    // A commit with a path that also removes a member and adds two: the new members are
+    // left out of the resolutions and get no AnnotatedCommit path secret.
+    let (mut proposals, joiners) = members.adds(&["late-1", "late-2"]);
+    proposals.push(Proposal::Remove(Remove {
+        removed: LeafIndex(7),
+    }));
+    let committer = members.at(3);
+    let (checked, _) =
+        commit_and_check_partial_receivers(&mut members, committer, &path(proposals), joiners);
+    assert_eq!(checked, 10);
+    assert_eq!(members.last_added, vec![LeafIndex(7), LeafIndex(12)]);
+
+    // Leaf 9 sets the parents above leaves 8–15; then leaf 0 adds a member at leaf 13,
+    // which becomes an unmerged leaf of node 23; then leaf 1 commits: the receiver at
+    // leaf 13 decrypts with its leaf key, after node 23 in the resolution of the copath.
+    let committer = members.at(9);
+    commit_and_check_partial_receivers(&mut members, committer, &path(vec![]), vec![]);
+    let (proposals, joiners) = members.adds(&["late-3"]);
+    let committer = members.at(0);
+    commit_and_check_partial_receivers(&mut members, committer, &path(proposals), joiners);
+    assert_eq!(members.last_added, vec![LeafIndex(13)]);
+    let tree = members.groups[0].tree();
+    let unmerged = &tree.parent_node(NodeIndex(23)).unwrap().unmerged_leaves;
+    assert_eq!(unmerged, &vec![LeafIndex(13)]);
+    let committer = members.at(1);
+    let (checked, max_resolution_index) =
+        commit_and_check_partial_receivers(&mut members, committer, &path(vec![]), vec![]);
+    assert_eq!(checked, members.groups.len() - 1);
+    assert!(max_resolution_index >= 1);
+    for committer in [5, 12] {
+        let committer = members.at(committer);
+        let (checked, _) =
+            commit_and_check_partial_receivers(&mut members, committer, &path(vec![]), vec![]);
+        assert_eq!(checked, members.groups.len() - 1);
+    }
+}
+
+#[test]
+fn bad_annotations_are_refused_with_the_draft_section() {
+    let cs = cs();
+    let cs = cs.as_ref();
+    let mut members = Members::new(8, 7);
+    let tree_before = members.groups[0].tree().clone();
+    let context_before = members.groups[0].context().clone();
+    let private_2 = members.groups[2].private_tree().clone();
+    let private_5 = members.groups[5].private_tree().clone();
+    let output = members.commit(
+        1,
+        &CommitOptions {
+            force_path: true,
+            ..CommitOptions::default()
+        },
+    );
+    let update_path = path_of(&output.commit);
+    let tree_after = members.groups[0].tree().clone();
+    let context = provisional_context(&context_before, &members.tree_hash(), None)
+        .unwrap()
+        .to_bytes()
+        .unwrap();
+    let annotator = CommitAnnotator::new(
+        cs,
+        &tree_before,
+        &tree_after,
+        CommitFacts {
+            commit: &output.commit,
+            committer: LeafIndex(1),
+            new_member_commit: false,
+            has_path: true,
+            new_leaves: &[],
+        },
+    )
+    .unwrap();
+    let annotated = annotator.annotate_for(cs, LeafIndex(2)).unwrap();
+    let good = PartialPath {
+        update_path: &update_path,
+        committer: LeafIndex(1),
+        tree_hash_after: &annotated.tree_hash_after,
+        resolution_index: annotated.resolution_index.unwrap(),
+        sender_proof_after: &annotated.sender_membership_proof_after,
+        receiver_proof_after: &annotated.receiver_membership_proof_after,
+    };
+    decrypt_partial_path(cs, &good, &private_2, &context).unwrap();
+
+    // An out-of-range resolution_index.
+    let out_of_range = PartialPath {
+        resolution_index: 7,
+        ..good
+    };
+    let err = decrypt_partial_path(cs, &out_of_range, &private_2, &context).unwrap_err();
+    assert!(matches!(
+        err,
+        PartialError::ResolutionIndexOutOfRange { index: 7, .. }
+    ));
+    assert!(err.to_string().contains("draft-ietf-mls-partial-02 §10"));
+
+    // tree_hash_after disagreeing with the proofs.
+    let other_hash = tree_before.clone().tree_hash(cs).unwrap();
+    let wrong_hash = PartialPath {
+        tree_hash_after: &other_hash,
+        ..good
+    };
+    let err = decrypt_partial_path(cs, &wrong_hash, &private_2, &context).unwrap_err();
+    assert!(matches!(err, PartialError::TreeHashMismatch(_)));
+    assert!(err.to_string().contains("draft-ietf-mls-partial-02 §6"));
+
+    // A receiver proof of the tree before the commit: not the same tree.
+    let old_receiver = MembershipProof::for_leaf(&tree_before, cs, LeafIndex(2)).unwrap();
+    let mixed = PartialPath {
+        receiver_proof_after: &old_receiver,
+        ..good
+    };
+    assert!(matches!(
+        decrypt_partial_path(cs, &mixed, &private_2, &context),
+        Err(PartialError::DifferentTrees(_))
+    ));
+
+    // Another member's keys with this receiver's proof.
+    assert!(matches!(
+        decrypt_partial_path(cs, &good, &private_5, &context),
+        Err(PartialError::SenderMismatch { .. })
+    ));
+
+    // The committer claimed at another leaf.
+    let moved = PartialPath {
+        committer: LeafIndex(0),
+        ..good
+    };
+    assert!(matches!(
+        decrypt_partial_path(cs, &moved, &private_2, &context),
+        Err(PartialError::SenderMismatch { .. })
+    ));
+
+    // An UpdatePath whose keys are not the ones in the proofs.
+    let mut other_path = update_path.clone();
+    other_path.nodes[0].encryption_key = other_path.nodes[1].encryption_key.clone();
+    let tampered = PartialPath {
+        update_path: &other_path,
+        ..good
+    };
+    assert_eq!(
+        decrypt_partial_path(cs, &tampered, &private_2, &context).map(|d| d.node),
+        Err(PartialError::PathNotInProof("encryption keys"))
+    );
+
+    // The wrong HPKE context (the previous epoch's GroupContext) does not decrypt.
+    let old_context = context_before.to_bytes().unwrap();
+    assert!(matches!(
+        decrypt_partial_path(cs, &good, &private_2, &old_context),
+        Err(PartialError::Crypto(_))
+    ));
+
+    // The committer gets no annotation for itself.
+    assert!(matches!(
+        annotator.annotate_for(cs, LeafIndex(1)),
+        Err(PartialError::NotAReceiver { .. })
+    ));
+}
+
+#[test]
+fn an_annotated_welcome_proves_the_signer_and_the_joiner() {
+    let cs = cs();
+    let cs = cs.as_ref();
+    let mut members = Members::new(6, 8);
+    let output = members.add(2, &["joiner".to_owned()]);
+    let joiner = members.last_added[0];
+    let MlsMessageBody::Welcome(welcome) = output.welcome.unwrap().body else {
+        panic!("not a Welcome");
+    };
+    let tree = members.groups[0].tree();
+    let tree_hash = members.tree_hash();
+    let annotated = annotate_welcome(cs, tree, welcome, LeafIndex(2), joiner).unwrap();
+    let bytes = annotated.to_bytes().unwrap();
+    assert_eq!(AnnotatedWelcome::from_bytes(&bytes).unwrap(), annotated);
+    let sender = &annotated.welcome.sender_membership_proof;
+    assert_eq!(
+        sender
+            .same_tree_as(&annotated.joiner_membership_proof, cs, "welcome proofs")
+            .unwrap(),
+        tree_hash
+    );
+    assert_eq!(
+        sender.verify(cs, &tree_hash).unwrap().leaf_index,
+        LeafIndex(2)
+    );
+    let proven_joiner = annotated
+        .joiner_membership_proof
+        .verify(cs, &tree_hash)
+        .unwrap();
+    assert_eq!(proven_joiner.leaf_index, joiner);
 }

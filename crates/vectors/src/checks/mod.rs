@@ -15,6 +15,7 @@ pub mod partial_member;
 pub mod partial_membership_proofs;
 pub mod partial_message_syntax;
 pub mod partial_sender_authenticated;
+pub mod partial_tree_operations;
 mod passive_client;
 pub mod pq_suites;
 mod psk_secret;
@@ -59,6 +60,9 @@ pub fn checker_for(file_name: &str) -> Option<Checker> {
         }
         partial_sender_authenticated::FILE_NAME | partial_sender_authenticated::SPEC_FILE_NAME => {
             partial_sender_authenticated::check
+        }
+        partial_tree_operations::FILE_NAME | partial_tree_operations::SPEC_FILE_NAME => {
+            partial_tree_operations::check
         }
         "psk_secret.json" => psk_secret::check,
         "secret-tree.json" => secret_tree::check,
