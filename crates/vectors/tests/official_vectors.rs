@@ -80,4 +80,6 @@ vector_tests! {
     partial_annotated_welcome_spec => "partial/test-vector-partial-annotated-welcome-spec.json",
     partial_annotated_commit => "partial/test-vector-partial-annotated-commit.json",
     partial_annotated_commit_spec => "partial/test-vector-partial-annotated-commit-spec.json",
+    partial_passive_client => "partial/test-vector-partial-passive-client-scenarios.json",
+    partial_passive_client_spec => "partial/test-vector-partial-passive-client-scenarios-spec.json",
 }

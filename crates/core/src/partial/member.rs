@@ -163,9 +163,6 @@ pub enum PartialMemberError {
     /// A membership proof or annotation was refused.
     #[error(transparent)]
     Proof(#[from] crate::partial::PartialError),
-    /// The partial UpdatePath could not be processed.
-    #[error("{DRAFT} §10: {0}")]
-    UpdatePath(String),
     /// Welcome processing (RFC 9420 §12.4.3.1).
     #[error(transparent)]
     Welcome(#[from] WelcomeError),
@@ -1422,15 +1419,11 @@ impl VerifiedAnnotatedCommit {
         &self,
         current: &GroupContext,
     ) -> Result<GroupContext, PartialMemberError> {
-        Ok(GroupContext {
-            epoch: current
-                .epoch
-                .checked_add(1)
-                .ok_or(PartialMemberError::Storage("epoch overflow"))?,
-            tree_hash: self.tree_hash_after.clone(),
-            extensions: self.effects.extensions.clone(),
-            ..current.clone()
-        })
+        Ok(crate::partial::provisional_context(
+            current,
+            &self.tree_hash_after,
+            Some(self.effects.extensions.clone()),
+        )?)
     }
 }
 

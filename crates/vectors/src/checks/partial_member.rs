@@ -38,7 +38,11 @@
 //! * **Passive client**: join as above (`initial_epoch_authenticator`), then per epoch
 //!   the proposals are cached, the annotated commit is processed in full (the path secret
 //!   decrypted with the member's own keys), each application message is decrypted and
-//!   authenticated by its sender proof, and the epoch authenticator must match.
+//!   authenticated by its sender proof, and the epoch authenticator must match. The files
+//!   carry no expected plaintexts, so a message counts when it decrypts and authenticates.
+//!   Their application messages are `SenderAuthenticatedMessage<MLSMessage>` on the wire (an
+//!   `mls10` PrivateMessage inside), not the `<PrivateMessage>` the format names; both are
+//!   read.
 
 use std::collections::HashMap;
 use std::sync::RwLock;
@@ -46,7 +50,7 @@ use std::sync::RwLock;
 use conclave_codec::Decode;
 use conclave_core::group::KeyPackageBundle;
 use conclave_core::messages::{
-    GroupContext, LeafIndex, MlsMessage, MlsMessageBody, ProtocolVersion,
+    GroupContext, LeafIndex, MlsMessage, MlsMessageBody, PrivateMessage, ProtocolVersion,
 };
 use conclave_core::partial::member::{PartialMember, PartialParts, PartialPsks, ProvenMember};
 use conclave_core::partial::{AnnotatedCommit, AnnotatedWelcome, SenderAuthenticatedMessage};
@@ -250,8 +254,17 @@ fn passive_case(
         {
             let bytes = hex::decode(message.as_str().ok_or("message is not a string")?)
                 .map_err(|e| e.to_string())?;
-            let message = SenderAuthenticatedMessage::from_bytes(&bytes)
-                .map_err(|e| format!("application message: {e}"))?;
+            let message = application_message(&bytes)?;
+            // Negative control: the same message under another leaf's claimed proof index
+            // must be refused (and leave the member able to read the real one).
+            let mut forged = message.clone();
+            forged.sender_membership_proof.leaf_index =
+                LeafIndex(forged.sender_membership_proof.leaf_index.0 ^ 1);
+            if member.decrypt_application_message(&forged).is_ok() {
+                return Err(format!(
+                    "epoch {n} application message {m}: a forged sender proof was accepted"
+                ));
+            }
             member
                 .decrypt_application_message(&message)
                 .map_err(|e| format!("epoch {n} application message {m}: {e}"))?;
@@ -263,6 +276,24 @@ fn passive_case(
         )?;
     }
     Ok(())
+}
+
+/// An entry of `application_messages`. The format calls it a
+/// `SenderAuthenticatedMessage<PrivateMessage>`, but the files frame the message as an
+/// MLSMessage (`mls10`, `mls_private_message`) inside the SenderAuthenticatedMessage, unlike
+/// the message-syntax file's bare PrivateMessage: both encodings are accepted, and the framed
+/// one must be a PrivateMessage.
+fn application_message(bytes: &[u8]) -> Result<SenderAuthenticatedMessage<PrivateMessage>, String> {
+    if let Ok(framed) = SenderAuthenticatedMessage::<MlsMessage>::from_bytes(bytes) {
+        let MlsMessageBody::PrivateMessage(message) = framed.message.body else {
+            return Err("an application message is not a PrivateMessage".into());
+        };
+        return Ok(SenderAuthenticatedMessage {
+            message,
+            sender_membership_proof: framed.sender_membership_proof,
+        });
+    }
+    SenderAuthenticatedMessage::from_bytes(bytes).map_err(|e| format!("application message: {e}"))
 }
 
 fn commit_case(

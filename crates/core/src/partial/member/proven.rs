@@ -141,8 +141,21 @@ pub(super) fn decrypt_update_path(
     keys: &PrivateTree,
     provisional_context: &[u8],
 ) -> Result<(Secret, Vec<(NodeIndex, NodeKey)>), PartialMemberError> {
-    let _ = (cs, annotated, path, committer, keys, provisional_context);
-    Err(PartialMemberError::UpdatePath(
-        "partial UpdatePath decryption is not built yet: commits with a path are refused".into(),
-    ))
+    let resolution_index = annotated
+        .resolution_index
+        .ok_or(PartialMemberError::ResolutionIndexPresence)?;
+    let decrypted = crate::partial::decrypt_partial_path(
+        cs,
+        &crate::partial::PartialPath {
+            update_path: path,
+            committer,
+            tree_hash_after: &annotated.tree_hash_after,
+            resolution_index,
+            sender_proof_after: &annotated.sender_membership_proof_after,
+            receiver_proof_after: &annotated.receiver_membership_proof_after,
+        },
+        keys,
+        provisional_context,
+    )?;
+    Ok((decrypted.commit_secret, decrypted.keys))
 }

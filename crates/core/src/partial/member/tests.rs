@@ -14,7 +14,7 @@ use crate::group::{
     CommitOptions, CommitOutput, Group, GroupEnv, JoinOptions, MemberParams, NewGroup,
     ProcessedMessage, SigningIdentity,
 };
-use crate::messages::{Add, Credential, Remove, Welcome};
+use crate::messages::{Add, Credential, PreSharedKeyId, Psk, Remove, Welcome};
 use crate::partial::{
     AnnotatedCommit, AnnotatedWelcome, MembershipProof, SenderAuthenticatedMessage,
 };
@@ -35,8 +35,13 @@ fn env() -> GroupEnv {
     GroupEnv {
         crypto: provider(),
         identity: Arc::new(BasicIdentityProvider),
-        psks: Arc::new(RwLock::new(std::collections::HashMap::new())),
+        psks: Arc::new(RwLock::new(shared_psks())),
     }
+}
+
+/// The external PSK every member of these tests holds.
+fn shared_psks() -> std::collections::HashMap<Vec<u8>, Secret> {
+    std::collections::HashMap::from([(b"shared".to_vec(), Secret::new(vec![7; 32]))])
 }
 
 fn identity(name: &str, rng: &mut SeededRng) -> SigningIdentity {
@@ -120,13 +125,14 @@ impl Mixed {
         full.push(bob_group);
         let tree = full[0].tree();
         let carol_leaf = tree.find_leaf(&carol.key_package.leaf_node).unwrap();
-        let annotated = AnnotatedWelcome {
-            welcome: SenderAuthenticatedMessage {
-                message: welcome,
-                sender_membership_proof: proof(tree, full[0].own_leaf()),
-            },
-            joiner_membership_proof: proof(tree, carol_leaf),
-        };
+        let annotated = crate::partial::annotate_welcome(
+            cs().as_ref(),
+            tree,
+            welcome,
+            full[0].own_leaf(),
+            carol_leaf,
+        )
+        .unwrap();
         let partial = PartialMember::join(
             provider().as_ref(),
             &annotated,
@@ -166,18 +172,23 @@ impl Mixed {
         let output = self.full[committer]
             .commit(options, NOW, &mut self.rng)
             .unwrap();
-        self.full[committer].merge_pending_commit().unwrap();
+        let summary = self.full[committer].merge_pending_commit().unwrap();
         for (i, group) in self.full.iter_mut().enumerate() {
             if i != committer && group.status() == &crate::group::GroupStatus::Active {
                 group.process_message(&output.commit, NOW).unwrap();
             }
         }
         let annotated = annotate(
-            Some(&before),
+            &before,
             self.full[committer].tree(),
-            sender,
+            &output.commit,
+            Facts {
+                committer: sender,
+                new_member_commit: false,
+                has_path: has_path(options),
+                new_leaves: &summary.added,
+            },
             self.partial.own_leaf(),
-            output.commit.clone(),
         );
         self.partial
             .process_annotated_commit(&annotated, &PartialPsks::NONE)
@@ -186,31 +197,51 @@ impl Mixed {
     }
 }
 
-/// The AnnotatedCommit of `commit` for `receiver` (draft-ietf-mls-partial-02 §10), from the
-/// committer's trees before and after.
+/// What the annotator must know of a commit besides the trees.
+struct Facts<'a> {
+    committer: LeafIndex,
+    new_member_commit: bool,
+    has_path: bool,
+    new_leaves: &'a [LeafIndex],
+}
+
+/// The AnnotatedCommit of `commit` for `receiver` (draft-ietf-mls-partial-02 §10), built by
+/// the annotator of [`crate::partial`] from the committer's trees before and after.
 fn annotate(
-    before: Option<&RatchetTree>,
+    before: &RatchetTree,
     after: &RatchetTree,
-    sender: LeafIndex,
+    commit: &MlsMessage,
+    facts: Facts<'_>,
     receiver: LeafIndex,
-    commit: MlsMessage,
 ) -> AnnotatedCommit {
-    let has_path = match &commit.body {
-        MlsMessageBody::PublicMessage(m) => {
-            matches!(&m.content.content, Content::Commit(c) if c.path.is_some())
-        }
-        _ => true,
-    };
-    assert!(!has_path, "these tests annotate commits without a path");
-    let resolution_index = None;
-    AnnotatedCommit {
-        commit,
-        sender_membership_proof: before.map(|before| proof(before, sender)),
-        tree_hash_after: after.clone().tree_hash(cs().as_ref()).unwrap(),
-        resolution_index,
-        sender_membership_proof_after: proof(after, sender),
-        receiver_membership_proof_after: proof(after, receiver),
-    }
+    let cs = cs();
+    crate::partial::CommitAnnotator::new(
+        cs.as_ref(),
+        before,
+        after,
+        crate::partial::CommitFacts {
+            commit,
+            committer: facts.committer,
+            new_member_commit: facts.new_member_commit,
+            has_path: facts.has_path,
+            new_leaves: facts.new_leaves,
+        },
+    )
+    .unwrap()
+    .annotate_for(cs.as_ref(), receiver)
+    .unwrap()
+}
+
+/// Whether a commit with `options` carries a path (RFC 9420 §12.4: forced, or required by
+/// a Remove, Update or GroupContextExtensions).
+fn has_path(options: &CommitOptions) -> bool {
+    options.force_path
+        || options.proposals.iter().any(|p| {
+            matches!(
+                p,
+                Proposal::Remove(_) | Proposal::Update(_) | Proposal::GroupContextExtensions(_)
+            )
+        })
 }
 
 fn add_options(name: &str, rng: &mut SeededRng) -> CommitOptions {
@@ -305,16 +336,21 @@ fn a_sender_proof_for_another_leaf_than_the_decrypted_sender_is_refused() {
 fn annotated_only(mixed: &mut Mixed, options: &CommitOptions) -> (AnnotatedCommit, RatchetTree) {
     let before = mixed.full[0].tree().clone();
     let output = mixed.full[0].commit(options, NOW, &mut mixed.rng).unwrap();
-    mixed.full[0].merge_pending_commit().unwrap();
+    let summary = mixed.full[0].merge_pending_commit().unwrap();
     for group in mixed.full.iter_mut().skip(1) {
         group.process_message(&output.commit, NOW).unwrap();
     }
     let annotated = annotate(
-        Some(&before),
+        &before,
         mixed.full[0].tree(),
-        mixed.full[0].own_leaf(),
+        &output.commit,
+        Facts {
+            committer: mixed.full[0].own_leaf(),
+            new_member_commit: false,
+            has_path: has_path(options),
+            new_leaves: &summary.added,
+        },
         mixed.partial.own_leaf(),
-        output.commit,
     );
     (annotated, before)
 }
@@ -336,7 +372,10 @@ fn assert_refused_unchanged(
 #[test]
 fn a_rejected_annotated_commit_leaves_the_partial_state_byte_identical() {
     let mut mixed = Mixed::new();
-    let options = add_options("dave", &mut mixed.rng);
+    let options = CommitOptions {
+        force_path: true,
+        ..CommitOptions::default()
+    };
     let (good, before_tree) = annotated_only(&mut mixed, &options);
 
     // A pre-commit sender proof for another tree (the one after the commit).
@@ -370,11 +409,26 @@ fn a_rejected_annotated_commit_leaves_the_partial_state_byte_identical() {
         matches!(e, PartialMemberError::ProvenLeafMismatch { .. })
     });
 
-    // A resolution_index although the commit has no path.
+    // No resolution_index although the commit has a path.
     let mut wrong = good.clone();
-    wrong.resolution_index = Some(0);
+    wrong.resolution_index = None;
     assert_refused_unchanged(&mut mixed, &wrong, |e| {
         matches!(e, PartialMemberError::ResolutionIndexPresence)
+    });
+
+    // An out-of-range resolution_index, as the partial UpdatePath reports it.
+    let mut wrong = good.clone();
+    wrong.resolution_index = Some(1000);
+    assert_refused_unchanged(&mut mixed, &wrong, |e| {
+        matches!(e, PartialMemberError::Proof(_))
+    });
+
+    // An UpdatePath leaf that is not the proven committer's (sender proof after from the
+    // old tree is refused as a wrong tree first; here the receiver's proof stands in).
+    let mut wrong = good.clone();
+    wrong.sender_membership_proof_after = good.receiver_membership_proof_after.clone();
+    assert_refused_unchanged(&mut mixed, &wrong, |e| {
+        matches!(e, PartialMemberError::ProvenLeafMismatch { .. })
     });
 
     // No pre-commit sender proof on a member commit.
@@ -549,4 +603,216 @@ fn a_commit_removing_the_partial_member_ends_it() {
         ),
         Err(PartialMemberError::Inactive)
     ));
+}
+
+#[test]
+fn psk_proposals_by_reference_and_by_value_take_effect_at_the_partial_member() {
+    let mut mixed = Mixed::new();
+    let external = PreSharedKeyId {
+        psk: Psk::External {
+            psk_id: b"shared".to_vec(),
+        },
+        psk_nonce: vec![1; 32],
+    };
+    let resumption = PreSharedKeyId {
+        psk: Psk::Resumption {
+            usage: crate::messages::ResumptionPskUsage::Application,
+            psk_group_id: mixed.partial.group_id().to_vec(),
+            psk_epoch: mixed.partial.epoch(),
+        },
+        psk_nonce: vec![2; 32],
+    };
+    // By reference: Bob's proposal reaches everyone, the partial member caches it.
+    let proposal = mixed.full[1]
+        .propose(
+            Proposal::PreSharedKey(crate::messages::PreSharedKey { psk: external }),
+            b"",
+            &mut mixed.rng,
+        )
+        .unwrap();
+    mixed.full[0].process_message(&proposal, NOW).unwrap();
+    mixed.partial.receive_proposal(&proposal).unwrap();
+    // Committed with a resumption PSK by value, without a path.
+    let options = CommitOptions {
+        proposals: vec![Proposal::PreSharedKey(crate::messages::PreSharedKey {
+            psk: resumption,
+        })],
+        force_path: false,
+        ..CommitOptions::default()
+    };
+    let store = RwLock::new(shared_psks());
+    let before = mixed.full[0].tree().clone();
+    let output = mixed.full[0].commit(&options, NOW, &mut mixed.rng).unwrap();
+    let summary = mixed.full[0].merge_pending_commit().unwrap();
+    mixed.full[1].process_message(&output.commit, NOW).unwrap();
+    let annotated = annotate(
+        &before,
+        mixed.full[0].tree(),
+        &output.commit,
+        Facts {
+            committer: mixed.full[0].own_leaf(),
+            new_member_commit: false,
+            has_path: false,
+            new_leaves: &summary.added,
+        },
+        mixed.partial.own_leaf(),
+    );
+    // Without the external PSK the commit cannot be followed, and nothing changes.
+    let state = mixed.partial.to_bytes().unwrap();
+    let err = mixed
+        .partial
+        .process_annotated_commit(&annotated, &PartialPsks::NONE)
+        .unwrap_err();
+    assert_eq!(err, PartialMemberError::PskNotFound);
+    assert_eq!(mixed.partial.to_bytes().unwrap(), state);
+    mixed
+        .partial
+        .process_annotated_commit(
+            &annotated,
+            &PartialPsks {
+                store: &store,
+                linked: &[],
+            },
+        )
+        .unwrap();
+    mixed.assert_agree();
+}
+
+#[test]
+fn a_partial_member_follows_adds_removes_and_path_updates_like_the_full_members() {
+    let mut mixed = Mixed::new();
+    // An add without a path, by Alice.
+    let options = add_options("dave", &mut mixed.rng);
+    mixed.commit(0, &options);
+    mixed.assert_agree();
+    // An empty commit with a path, by Bob (a new leaf key and path).
+    let options = CommitOptions {
+        force_path: true,
+        ..CommitOptions::default()
+    };
+    mixed.commit(1, &options);
+    mixed.assert_agree();
+    // An add with a path, by Bob, as a PrivateMessage.
+    mixed.full[1]
+        .set_handshake_wire_format(WireFormat::PRIVATE_MESSAGE)
+        .unwrap();
+    let mut options = add_options("erin", &mut mixed.rng);
+    options.force_path = true;
+    mixed.commit(1, &options);
+    mixed.assert_agree();
+    // A remove (with its required path), by Alice, of Bob.
+    let bob = mixed.full[1].own_leaf();
+    let options = CommitOptions {
+        proposals: vec![Proposal::Remove(Remove { removed: bob })],
+        ..CommitOptions::default()
+    };
+    mixed.commit(0, &options);
+    mixed.full.remove(1);
+    mixed.assert_agree();
+    // A path update after the remove, and another add.
+    let options = CommitOptions {
+        force_path: true,
+        ..CommitOptions::default()
+    };
+    mixed.commit(0, &options);
+    mixed.assert_agree();
+    let options = add_options("frank", &mut mixed.rng);
+    mixed.commit(0, &options);
+    mixed.assert_agree();
+    assert_eq!(mixed.partial.epoch(), 7);
+
+    // Messages both ways in the last epoch.
+    let message = mixed.full[0]
+        .encrypt_application_message(b"after six commits", b"", &mut mixed.rng)
+        .unwrap();
+    let MlsMessageBody::PrivateMessage(private) = message.body else {
+        panic!("not a PrivateMessage");
+    };
+    let wrapped = SenderAuthenticatedMessage {
+        message: private,
+        sender_membership_proof: proof(mixed.full[0].tree(), mixed.full[0].own_leaf()),
+    };
+    let received = mixed.partial.decrypt_application_message(&wrapped).unwrap();
+    assert_eq!(received.data, b"after six commits");
+    let sent = mixed
+        .partial
+        .encrypt_application_message(b"ack", b"", PaddingPolicy::default(), &mut mixed.rng)
+        .unwrap();
+    let sent = MlsMessage::new(MlsMessageBody::PrivateMessage(sent));
+    match mixed.full[0].process_message(&sent, NOW).unwrap() {
+        ProcessedMessage::Application { data, .. } => assert_eq!(data, b"ack"),
+        other => panic!("unexpected {other:?}"),
+    }
+}
+
+#[test]
+fn a_new_member_commit_with_a_sender_proof_is_refused() {
+    let mut mixed = Mixed::new();
+    let options = CommitOptions {
+        force_path: true,
+        ..CommitOptions::default()
+    };
+    // The latest GroupInfo (with external_pub) comes with Alice's next commit.
+    let before_commit = mixed.full[0].tree().clone();
+    let output = mixed.full[0].commit(&options, NOW, &mut mixed.rng).unwrap();
+    mixed.full[0].merge_pending_commit().unwrap();
+    mixed.full[1].process_message(&output.commit, NOW).unwrap();
+    let annotated = annotate(
+        &before_commit,
+        mixed.full[0].tree(),
+        &output.commit,
+        Facts {
+            committer: mixed.full[0].own_leaf(),
+            new_member_commit: false,
+            has_path: true,
+            new_leaves: &[],
+        },
+        mixed.partial.own_leaf(),
+    );
+    mixed
+        .partial
+        .process_annotated_commit(&annotated, &PartialPsks::NONE)
+        .unwrap();
+    let MlsMessageBody::GroupInfo(group_info) = output.group_info.body else {
+        panic!("not a GroupInfo");
+    };
+    // Dave joins by external commit.
+    let before = mixed.full[0].tree().clone();
+    let (dave, output) = Group::join_external(
+        MemberParams::new(env(), identity("dave", &mut mixed.rng)),
+        &group_info,
+        &JoinOptions::default(),
+        NOW,
+        &mut mixed.rng,
+    )
+    .unwrap();
+    for group in &mut mixed.full {
+        group.process_message(&output.commit, NOW).unwrap();
+    }
+    let mut annotated = annotate(
+        &before,
+        mixed.full[0].tree(),
+        &output.commit,
+        Facts {
+            committer: dave.own_leaf(),
+            new_member_commit: true,
+            has_path: true,
+            new_leaves: &[],
+        },
+        mixed.partial.own_leaf(),
+    );
+    assert!(annotated.sender_membership_proof.is_none());
+    // Any pre-commit sender proof (here Alice's, valid for the old tree) must be absent.
+    annotated.sender_membership_proof = Some(proof(&before, mixed.full[0].own_leaf()));
+    assert_refused_unchanged(&mut mixed, &annotated, |e| {
+        matches!(e, PartialMemberError::SenderProofOnNewMemberCommit)
+    });
+    // Without it, the external commit is processed by the new_member_commit rules.
+    annotated.sender_membership_proof = None;
+    mixed
+        .partial
+        .process_annotated_commit(&annotated, &PartialPsks::NONE)
+        .unwrap();
+    mixed.full.push(dave);
+    mixed.assert_agree();
 }
