@@ -42,7 +42,9 @@
 //!   carry no expected plaintexts, so a message counts when it decrypts and authenticates.
 //!   Their application messages are `SenderAuthenticatedMessage<MLSMessage>` on the wire (an
 //!   `mls10` PrivateMessage inside), not the `<PrivateMessage>` the format names; both are
-//!   read.
+//!   read. After each epoch the member is stored and reloaded
+//!   ([`PartialMember::to_bytes`], [`PartialMember::from_bytes`]) and continues from the
+//!   reloaded state.
 
 use std::collections::HashMap;
 use std::sync::RwLock;
@@ -274,6 +276,12 @@ fn passive_case(
             member.epoch_authenticator(),
             &field_hex(epoch, "epoch_authenticator")?,
         )?;
+        // The stored state reloads to the same bytes and carries on from there.
+        let bytes = member.to_bytes().map_err(|e| e.to_string())?;
+        member = PartialMember::from_bytes(&bytes, crypto).map_err(|e| e.to_string())?;
+        if member.to_bytes().map_err(|e| e.to_string())? != bytes {
+            return Err(format!("epoch {n}: the reloaded state encodes differently"));
+        }
     }
     Ok(())
 }
