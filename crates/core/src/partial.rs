@@ -12,7 +12,8 @@
 //!   [`MembershipProof::same_tree_as`] (§6): proofs from a tree, checked against a tree hash.
 //! - [`SenderAuthenticatedMessage::verify`], [`verify_sender`] (§7): a sender's proof, then
 //!   its signature with the proven key.
-//! - [`decrypt_partial_path`] (§10): a commit's UpdatePath decrypted with the annotations
+//! - [`AnnotatedCommit::verify_annotations`] (§10 steps 1–2 and the presence rules) and
+//!   [`decrypt_partial_path`] (§10): a commit's UpdatePath decrypted with the annotations
 //!   and the receiver's direct-path keys, to the commit secret and the new keys.
 //! - Annotators for parties that hold the tree (§8, §10): [`MembershipProof::for_leaf`],
 //!   [`CommitAnnotator`], [`annotate_welcome`].

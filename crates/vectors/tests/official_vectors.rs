@@ -83,3 +83,32 @@ vector_tests! {
     partial_passive_client => "partial/test-vector-partial-passive-client-scenarios.json",
     partial_passive_client_spec => "partial/test-vector-partial-passive-client-scenarios-spec.json",
 }
+
+/// The Partial MLS directory holds the draft's 14 files (7 categories, each a full file and
+/// its `-spec` subset), so that a partial or missing copy fails rather than runs less.
+#[test]
+fn the_partial_directory_holds_the_fourteen_files() {
+    let dir = default_vector_dir().join("partial");
+    let mut names: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", dir.display()))
+        .filter_map(Result::ok)
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".json"))
+        .collect();
+    names.sort();
+    assert_eq!(names.len(), 14, "{names:?}");
+    for category in [
+        "annotated-commit",
+        "annotated-welcome",
+        "membership-proofs",
+        "message-syntax",
+        "passive-client-scenarios",
+        "sender-authenticated-messages",
+        "tree-operations",
+    ] {
+        for suffix in ["", "-spec"] {
+            let name = format!("test-vector-partial-{category}{suffix}.json");
+            assert!(names.contains(&name), "missing {name}");
+        }
+    }
+}

@@ -129,6 +129,13 @@ pub enum PartialError {
          §7, RFC 9420 §6.1)"
     )]
     InvalidSignature,
+    /// `sender_membership_proof` is absent for a member commit or present for a
+    /// `new_member_commit` (draft-ietf-mls-partial-02 §10).
+    #[error(
+        "sender_membership_proof must be present exactly when the commit's sender is a member \
+         (draft-ietf-mls-partial-02 §10)"
+    )]
+    SenderProofPresence,
     /// `resolution_index` is absent although the commit has a path, or present although it
     /// has none (draft-ietf-mls-partial-02 §10).
     #[error(

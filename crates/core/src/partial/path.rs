@@ -12,8 +12,9 @@
 use conclave_crypto::{CipherSuiteProvider, labels};
 
 use super::PartialError;
-use super::messages::MembershipProof;
-use crate::messages::{Extension, GroupContext, LeafIndex, Node, UpdatePath};
+use super::messages::{AnnotatedCommit, MembershipProof};
+use super::sender::verify_sender;
+use crate::messages::{Extension, GroupContext, LeafIndex, Node, Sender, UpdatePath};
 use crate::tree::RatchetTree;
 use crate::tree_math::NodeIndex;
 use crate::treekem::{DecryptedPath, NodeKey, PrivateTree, UPDATE_PATH_NODE_LABEL};
@@ -269,4 +270,82 @@ pub fn resolution_index(
                         .is_some_and(|parent| !parent.unmerged_leaves.contains(&receiver)))
         })?;
     u32::try_from(position).ok()
+}
+
+impl AnnotatedCommit {
+    /// draft-ietf-mls-partial-02 §10, steps 1 and 2 and the presence rules, for a commit from
+    /// `sender` (read from the PublicMessage, or from a PrivateMessage's decrypted content)
+    /// that `has_path` or not:
+    ///
+    /// - a `member` sender needs `sender_membership_proof`, valid relative to the group's
+    ///   current tree hash and proving the sender's leaf; a `new_member_commit` must have
+    ///   none; other senders cannot commit;
+    /// - `resolution_index` is present exactly when the commit has a path;
+    /// - the two post-commit proofs reference the same tree, valid relative to
+    ///   `tree_hash_after`, and the committer's is the committer's.
+    ///
+    /// Returns the committer's leaf index (for a `new_member_commit`, the one
+    /// `sender_membership_proof_after` gives it). The commit's signature is checked with the
+    /// key of the proven leaf (`sender_membership_proof` via [`verify_sender`]) by the caller
+    /// when it processes the commit.
+    pub fn verify_annotations(
+        &self,
+        cs: &dyn CipherSuiteProvider,
+        current_tree_hash: &[u8],
+        sender: Sender,
+        has_path: bool,
+    ) -> Result<LeafIndex, PartialError> {
+        let committer = match (sender, &self.sender_membership_proof) {
+            (Sender::Member(_), Some(proof)) => {
+                verify_sender(cs, proof, current_tree_hash, sender, "AnnotatedCommit")?.leaf_index
+            }
+            (Sender::NewMemberCommit, None) => self.sender_membership_proof_after.leaf_index,
+            (Sender::Member(_) | Sender::NewMemberCommit, _) => {
+                return Err(PartialError::SenderProofPresence);
+            }
+            (Sender::External(_) | Sender::NewMemberProposal, _) => {
+                return Err(PartialError::NotAMemberSender);
+            }
+        };
+        if self.resolution_index.is_some() != has_path {
+            return Err(PartialError::ResolutionIndexPresence);
+        }
+        let root = self.sender_membership_proof_after.same_tree_as(
+            &self.receiver_membership_proof_after,
+            cs,
+            "sender_membership_proof_after and receiver_membership_proof_after",
+        )?;
+        if root != self.tree_hash_after {
+            return Err(PartialError::TreeHashMismatch(
+                self.sender_membership_proof_after.leaf_index,
+            ));
+        }
+        if self.sender_membership_proof_after.leaf_index != committer {
+            return Err(PartialError::SenderMismatch {
+                what: "sender_membership_proof_after",
+                sender: committer,
+                proven: self.sender_membership_proof_after.leaf_index,
+            });
+        }
+        Ok(committer)
+    }
+
+    /// The input of [`decrypt_partial_path`] for this AnnotatedCommit, the commit's
+    /// `update_path` and the `committer` [`AnnotatedCommit::verify_annotations`] returned.
+    pub fn partial_path<'a>(
+        &'a self,
+        update_path: &'a UpdatePath,
+        committer: LeafIndex,
+    ) -> Result<PartialPath<'a>, PartialError> {
+        Ok(PartialPath {
+            update_path,
+            committer,
+            tree_hash_after: &self.tree_hash_after,
+            resolution_index: self
+                .resolution_index
+                .ok_or(PartialError::ResolutionIndexPresence)?,
+            sender_proof_after: &self.sender_membership_proof_after,
+            receiver_proof_after: &self.receiver_membership_proof_after,
+        })
+    }
 }

@@ -445,7 +445,7 @@ fn a_sender_authenticated_group_info_names_the_proven_signer() {
 // ---------------------------------------------------------------------------------------
 // Annotated commits of real groups, decrypted by partial receivers.
 
-use crate::messages::{Content, UpdatePath};
+use crate::messages::{Content, Sender, UpdatePath};
 use crate::tree_math::NodeIndex;
 use crate::treekem::PrivateTree;
 
@@ -717,6 +717,51 @@ fn bad_annotations_are_refused_with_the_draft_section() {
         Err(PartialError::Crypto(_))
     ));
 
+    // The presence rules and step 1 of §10.
+    let before_hash = context_before.tree_hash.clone();
+    let member = Sender::Member(LeafIndex(1));
+    assert_eq!(
+        annotated.verify_annotations(cs, &before_hash, member, true),
+        Ok(LeafIndex(1))
+    );
+    assert_eq!(
+        annotated.verify_annotations(cs, &before_hash, member, false),
+        Err(PartialError::ResolutionIndexPresence)
+    );
+    assert_eq!(
+        annotated.verify_annotations(cs, &before_hash, Sender::NewMemberCommit, true),
+        Err(PartialError::SenderProofPresence)
+    );
+    let mut no_sender_proof = annotated.clone();
+    no_sender_proof.sender_membership_proof = None;
+    assert_eq!(
+        no_sender_proof.verify_annotations(cs, &before_hash, member, true),
+        Err(PartialError::SenderProofPresence)
+    );
+    assert!(matches!(
+        annotated.verify_annotations(cs, &before_hash, Sender::Member(LeafIndex(3)), true),
+        Err(PartialError::SenderMismatch { .. })
+    ));
+    // The sender proof of the new tree is not valid relative to the current tree hash.
+    let mut new_tree_proof = annotated.clone();
+    new_tree_proof.sender_membership_proof = Some(annotated.sender_membership_proof_after.clone());
+    assert!(matches!(
+        new_tree_proof.verify_annotations(cs, &before_hash, member, true),
+        Err(PartialError::TreeHashMismatch(_))
+    ));
+    let mut other_after_hash = annotated.clone();
+    other_after_hash.tree_hash_after = before_hash.clone();
+    assert!(matches!(
+        other_after_hash.verify_annotations(cs, &before_hash, member, true),
+        Err(PartialError::TreeHashMismatch(_))
+    ));
+    let mut mixed_after = annotated.clone();
+    mixed_after.receiver_membership_proof_after = old_receiver.clone();
+    assert!(matches!(
+        mixed_after.verify_annotations(cs, &before_hash, member, true),
+        Err(PartialError::DifferentTrees(_))
+    ));
+
     // The committer gets no annotation for itself.
     assert!(matches!(
         annotator.annotate_for(cs, LeafIndex(1)),
@@ -755,4 +800,84 @@ fn an_annotated_welcome_proves_the_signer_and_the_joiner() {
         .verify(cs, &tree_hash)
         .unwrap();
     assert_eq!(proven_joiner.leaf_index, joiner);
+}
+
+#[test]
+fn a_public_group_view_annotates_like_the_members() {
+    use crate::public_group::{PublicGroup, PublicGroupConfig};
+    let cs = cs();
+    let cs = cs.as_ref();
+    let mut members = Members::new(7, 9);
+    let MlsMessageBody::GroupInfo(group_info) = members.groups[0].group_info(false).unwrap().body
+    else {
+        panic!("not a GroupInfo");
+    };
+    let nodes = members.groups[0].tree().to_nodes();
+    let mut view = PublicGroup::from_group_info(
+        &RustCryptoProvider,
+        Arc::new(BasicIdentityProvider),
+        &group_info,
+        Some(&nodes),
+        PublicGroupConfig::from(members.groups[0].config()),
+        NOW,
+    )
+    .unwrap();
+    let tree_before = view.tree().clone();
+    for leaf in 0..7 {
+        assert_eq!(
+            MembershipProof::for_leaf(view.tree(), cs, LeafIndex(leaf)).unwrap(),
+            MembershipProof::for_leaf(members.groups[0].tree(), cs, LeafIndex(leaf)).unwrap()
+        );
+    }
+    // The view follows a commit and annotates it for a partial receiver, who decrypts it.
+    let context_before = members.groups[0].context().clone();
+    let private_4 = members.groups[4].private_tree().clone();
+    let output = members.commit(
+        2,
+        &CommitOptions {
+            force_path: true,
+            ..CommitOptions::default()
+        },
+    );
+    let handshake = view.process_message(&output.commit, NOW).unwrap();
+    view.apply(handshake).unwrap();
+    assert_eq!(view.context(), members.groups[0].context());
+    let annotator = CommitAnnotator::new(
+        cs,
+        &tree_before,
+        view.tree(),
+        CommitFacts {
+            commit: &output.commit,
+            committer: LeafIndex(2),
+            new_member_commit: false,
+            has_path: true,
+            new_leaves: &[],
+        },
+    )
+    .unwrap();
+    let annotated = annotator.annotate_for(cs, LeafIndex(4)).unwrap();
+    let committer = annotated
+        .verify_annotations(
+            cs,
+            &context_before.tree_hash,
+            Sender::Member(LeafIndex(2)),
+            true,
+        )
+        .unwrap();
+    let update_path = path_of(&output.commit);
+    let context = provisional_context(&context_before, &annotated.tree_hash_after, None)
+        .unwrap()
+        .to_bytes()
+        .unwrap();
+    let decrypted = decrypt_partial_path(
+        cs,
+        &annotated.partial_path(&update_path, committer).unwrap(),
+        &private_4,
+        &context,
+    )
+    .unwrap();
+    let full = &members.groups[members.at(4)];
+    for (node, key) in &decrypted.keys {
+        assert_eq!(full.private_tree().key(*node), Some(key));
+    }
 }
