@@ -14,6 +14,7 @@ use crate::group::{
     CommitOptions, CommitOutput, Group, GroupEnv, JoinOptions, MemberParams, NewGroup,
     ProcessedMessage, SigningIdentity,
 };
+use crate::messages::ExtensionPayload as _;
 use crate::messages::{Add, Credential, PreSharedKeyId, Psk, Remove, Welcome};
 use crate::partial::{
     AnnotatedCommit, AnnotatedWelcome, MembershipProof, SenderAuthenticatedMessage,
@@ -700,6 +701,42 @@ fn a_partial_member_follows_adds_removes_and_path_updates_like_the_full_members(
     options.force_path = true;
     mixed.commit(1, &options);
     mixed.assert_agree();
+    // A GroupContextExtensions proposal: the partial member takes the new extensions into
+    // its GroupContext.
+    let server = identity("server", &mut mixed.rng);
+    let mut extensions = mixed.full[0].context().extensions.clone();
+    extensions.push(
+        crate::messages::ExternalSenders(vec![crate::messages::ExternalSender {
+            signature_key: server.public_key.clone(),
+            credential: server.credential.clone(),
+        }])
+        .to_extension()
+        .unwrap(),
+    );
+    let options = CommitOptions {
+        proposals: vec![Proposal::GroupContextExtensions(
+            crate::messages::GroupContextExtensions { extensions },
+        )],
+        ..CommitOptions::default()
+    };
+    mixed.commit(0, &options);
+    mixed.assert_agree();
+    assert!(
+        mixed
+            .partial
+            .context()
+            .extensions
+            .iter()
+            .any(|e| e.extension_type == crate::messages::ExtensionType::EXTERNAL_SENDERS)
+    );
+    // Bob's Update proposal (by reference, cached by the partial member), committed by
+    // Alice with the path an Update requires.
+    let update = mixed.full[1].propose_update(None, &mut mixed.rng).unwrap();
+    mixed.full[0].process_message(&update, NOW).unwrap();
+    mixed.partial.receive_proposal(&update).unwrap();
+    let options = CommitOptions::default();
+    mixed.commit(0, &options);
+    mixed.assert_agree();
     // A remove (with its required path), by Alice, of Bob.
     let bob = mixed.full[1].own_leaf();
     let options = CommitOptions {
@@ -719,11 +756,11 @@ fn a_partial_member_follows_adds_removes_and_path_updates_like_the_full_members(
     let options = add_options("frank", &mut mixed.rng);
     mixed.commit(0, &options);
     mixed.assert_agree();
-    assert_eq!(mixed.partial.epoch(), 7);
+    assert_eq!(mixed.partial.epoch(), 9);
 
     // Messages both ways in the last epoch.
     let message = mixed.full[0]
-        .encrypt_application_message(b"after six commits", b"", &mut mixed.rng)
+        .encrypt_application_message(b"after eight commits", b"", &mut mixed.rng)
         .unwrap();
     let MlsMessageBody::PrivateMessage(private) = message.body else {
         panic!("not a PrivateMessage");
@@ -733,7 +770,7 @@ fn a_partial_member_follows_adds_removes_and_path_updates_like_the_full_members(
         sender_membership_proof: proof(mixed.full[0].tree(), mixed.full[0].own_leaf()),
     };
     let received = mixed.partial.decrypt_application_message(&wrapped).unwrap();
-    assert_eq!(received.data, b"after six commits");
+    assert_eq!(received.data, b"after eight commits");
     let sent = mixed
         .partial
         .encrypt_application_message(b"ack", b"", PaddingPolicy::default(), &mut mixed.rng)
