@@ -853,3 +853,99 @@ fn a_new_member_commit_with_a_sender_proof_is_refused() {
     mixed.full.push(dave);
     mixed.assert_agree();
 }
+
+#[test]
+fn an_authenticated_proposal_and_a_reinit_end_the_group_for_the_partial_member() {
+    let mut mixed = Mixed::new();
+    let reinit = ReInit {
+        group_id: b"next".to_vec(),
+        version: crate::messages::ProtocolVersion::MLS10,
+        cipher_suite: SUITE,
+        extensions: Vec::new(),
+    };
+    // Bob proposes the ReInit as a PublicMessage; the DS adds Bob's proof.
+    let proposal = mixed.full[1]
+        .propose(Proposal::ReInit(reinit.clone()), b"", &mut mixed.rng)
+        .unwrap();
+    mixed.full[0].process_message(&proposal, NOW).unwrap();
+    let MlsMessageBody::PublicMessage(public) = proposal.body else {
+        panic!("not a PublicMessage");
+    };
+    let tree = mixed.full[0].tree();
+    // Alice's proof on Bob's proposal is refused, and nothing is cached.
+    let forged = SenderAuthenticatedMessage {
+        message: public.clone(),
+        sender_membership_proof: proof(tree, mixed.full[0].own_leaf()),
+    };
+    let state = mixed.partial.to_bytes().unwrap();
+    assert!(matches!(
+        mixed.partial.receive_authenticated_proposal(&forged),
+        Err(PartialMemberError::ProvenLeafMismatch { .. })
+    ));
+    assert_eq!(mixed.partial.to_bytes().unwrap(), state);
+    let authenticated = SenderAuthenticatedMessage {
+        message: public,
+        sender_membership_proof: proof(tree, mixed.full[1].own_leaf()),
+    };
+    mixed
+        .partial
+        .receive_authenticated_proposal(&authenticated)
+        .unwrap();
+    // Alice commits it by reference (a ReInit commit has nothing else).
+    let before = mixed.full[0].tree().clone();
+    let options = CommitOptions {
+        force_path: false,
+        ..CommitOptions::default()
+    };
+    let output = mixed.full[0].commit(&options, NOW, &mut mixed.rng).unwrap();
+    mixed.full[0].merge_pending_commit().unwrap();
+    let annotated = annotate(
+        &before,
+        mixed.full[0].tree(),
+        &output.commit,
+        Facts {
+            committer: mixed.full[0].own_leaf(),
+            new_member_commit: false,
+            has_path: false,
+            new_leaves: &[],
+        },
+        mixed.partial.own_leaf(),
+    );
+    let outcome = mixed
+        .partial
+        .process_annotated_commit(&annotated, &PartialPsks::NONE)
+        .unwrap();
+    assert_eq!(outcome, PartialCommitOutcome::ReInitialized(reinit.clone()));
+    assert_eq!(mixed.partial.reinit(), Some(&reinit));
+    assert!(!mixed.partial.is_active());
+    assert_eq!(
+        mixed.partial.epoch_authenticator(),
+        mixed.full[0].epoch_authenticator()
+    );
+    // The last epoch's resumption PSK is what the new group's Welcome will ask for.
+    assert_eq!(
+        mixed.partial.resumption_psk(mixed.partial.epoch()),
+        mixed.full[0].resumption_psk(mixed.full[0].epoch())
+    );
+}
+
+#[test]
+fn our_own_message_is_wrapped_only_with_a_proof_of_our_leaf_for_the_current_tree() {
+    let mut mixed = Mixed::new();
+    let sent = mixed
+        .partial
+        .encrypt_application_message(b"hi", b"", PaddingPolicy::default(), &mut mixed.rng)
+        .unwrap();
+    let tree = mixed.full[0].tree();
+    let bob = proof(tree, mixed.full[1].own_leaf());
+    assert!(matches!(
+        mixed.partial.sender_authenticated(sent.clone(), bob),
+        Err(PartialMemberError::NotOurLeaf { .. })
+    ));
+    let ours = proof(tree, mixed.partial.own_leaf());
+    let wrapped = mixed.partial.sender_authenticated(sent, ours).unwrap();
+    assert_eq!(
+        wrapped.sender_membership_proof.leaf_index,
+        mixed.partial.own_leaf()
+    );
+}
