@@ -127,16 +127,8 @@ impl Members {
 
     /// `committer` adds `names` by value; the newcomers join by Welcome.
     pub(super) fn add(&mut self, committer: usize, names: &[String]) -> CommitOutput {
-        let mut joiners = Vec::new();
-        let mut proposals = Vec::new();
-        for name in names {
-            let params = params(name, &mut self.rng);
-            let bundle = KeyPackageBundle::generate(&params, SUITE, NOW, &mut self.rng).unwrap();
-            proposals.push(Proposal::Add(Add {
-                key_package: bundle.key_package.clone(),
-            }));
-            joiners.push((params, bundle));
-        }
+        let names: Vec<&str> = names.iter().map(String::as_str).collect();
+        let (proposals, joiners) = self.adds(&names);
         let output = self.commit(
             committer,
             &CommitOptions {

@@ -7,6 +7,8 @@
 //! ([`conclave_core::partial::verify_sender`] against the root the proof implies); and the
 //! proven LeafNode's own signature (RFC 9420 §7.2, bound to the message's group id and the
 //! proven leaf index for `update` and `commit` sources) verifies with its signature key.
+//! Negative controls: the same proof for a sender at another leaf, and against another tree
+//! hash, must be refused.
 //!
 //! **Gap.** The file holds no partial client state: neither the tree hash nor the
 //! GroupContext of the message's epoch. A member's signature covers that GroupContext
@@ -18,10 +20,9 @@
 //! each case lists it under `skipped`. Our own groups' messages are checked end to end by
 //! the core's tests (`SenderAuthenticatedMessage::verify` with the real GroupContext).
 
-use conclave_core::messages::{LeafNodeSource, PublicMessage};
+use conclave_core::messages::{LeafIndex, LeafNodeSource, PublicMessage, Sender};
 use conclave_core::partial::{SenderAuthenticatedMessage, verify_sender};
-use conclave_core::validation::LEAF_NODE_TBS_LABEL;
-use conclave_crypto::labels::verify_with_label;
+use conclave_core::validation::verify_leaf_node_signature;
 use conclave_crypto::{CipherSuiteProvider, CryptoProvider};
 
 use super::messages::decode_and_compare;
@@ -69,13 +70,19 @@ fn check_case(cs: &dyn CipherSuiteProvider, case: &serde_json::Value) -> Result<
             Some((content.group_id.as_slice(), proven.leaf_index))
         }
     };
-    let tbs = leaf.to_be_signed(group).map_err(|e| e.to_string())?;
-    verify_with_label(
-        cs,
-        leaf.signature_key.as_ref(),
-        LEAF_NODE_TBS_LABEL,
-        &tbs,
-        &leaf.signature,
-    )
-    .map_err(|e| format!("proven LeafNode signature: {e}"))
+    verify_leaf_node_signature(cs, leaf, group)
+        .map_err(|e| format!("proven LeafNode signature: {e}"))?;
+    // Negative controls: another sender leaf, another tree hash.
+    let other_leaf = Sender::Member(LeafIndex(proven.leaf_index.0 ^ 1));
+    if verify_sender(cs, proof, &root, other_leaf, "control").is_ok() {
+        return Err("a message from another leaf was accepted with this proof".into());
+    }
+    let mut other_root = root.clone();
+    if let Some(byte) = other_root.first_mut() {
+        *byte ^= 1;
+    }
+    if verify_sender(cs, proof, &other_root, content.sender, "control").is_ok() {
+        return Err("the proof was accepted against another tree hash".into());
+    }
+    Ok(())
 }
