@@ -17,15 +17,20 @@
 //!   and the receiver's direct-path keys, to the commit secret and the new keys.
 //! - Annotators for parties that hold the tree (§8, §10): [`MembershipProof::for_leaf`],
 //!   [`CommitAnnotator`], [`annotate_welcome`].
+//! - [`member`]: the partial member itself ([`member::PartialMember`]): joins from an
+//!   AnnotatedWelcome (§8), follows AnnotatedCommits (§10), decrypts and authenticates
+//!   application messages (§7, §11), exports secrets and persists compactly.
 //!
 //! The draft requests no codepoints (draft-ietf-mls-partial-02 §14).
 
 mod annotate;
 mod error;
+pub mod member;
 pub mod messages;
 mod path;
 mod proof;
 mod sender;
+mod state;
 
 #[cfg(test)]
 mod tests;

@@ -362,6 +362,11 @@ impl SecretTree {
         }
     }
 
+    /// The ratchet window this tree was built with.
+    pub fn config(&self) -> SecretTreeConfig {
+        self.config
+    }
+
     /// The shape of the tree.
     pub fn size(&self) -> TreeSize {
         self.size

@@ -76,6 +76,12 @@ vector_tests! {
         "partial/test-vector-partial-sender-authenticated-messages-spec.json",
     partial_tree_operations => "partial/test-vector-partial-tree-operations.json",
     partial_tree_operations_spec => "partial/test-vector-partial-tree-operations-spec.json",
+    partial_annotated_welcome => "partial/test-vector-partial-annotated-welcome.json",
+    partial_annotated_welcome_spec => "partial/test-vector-partial-annotated-welcome-spec.json",
+    partial_annotated_commit => "partial/test-vector-partial-annotated-commit.json",
+    partial_annotated_commit_spec => "partial/test-vector-partial-annotated-commit-spec.json",
+    partial_passive_client => "partial/test-vector-partial-passive-client-scenarios.json",
+    partial_passive_client_spec => "partial/test-vector-partial-passive-client-scenarios-spec.json",
 }
 
 /// The Partial MLS directory holds the draft's 14 files (7 categories, each a full file and

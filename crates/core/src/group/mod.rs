@@ -31,7 +31,7 @@ pub(crate) mod public;
 mod records;
 mod resumption;
 mod safe;
-mod self_remove;
+pub(crate) mod self_remove;
 mod state;
 pub(crate) mod storage;
 mod targeted;

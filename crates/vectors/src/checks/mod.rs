@@ -11,6 +11,7 @@ pub mod hpke_pq;
 mod key_schedule;
 mod message_protection;
 mod messages;
+pub mod partial_member;
 pub mod partial_membership_proofs;
 pub mod partial_message_syntax;
 pub mod partial_sender_authenticated;
@@ -42,6 +43,15 @@ pub fn checker_for(file_name: &str) -> Option<Checker> {
         "passive-client-welcome.json"
         | "passive-client-handling-commit.json"
         | "passive-client-random.json" => passive_client::check,
+        partial_member::WELCOME_FILE | partial_member::WELCOME_SPEC_FILE => {
+            partial_member::check_welcome
+        }
+        partial_member::COMMIT_FILE | partial_member::COMMIT_SPEC_FILE => {
+            partial_member::check_commit
+        }
+        partial_member::PASSIVE_FILE | partial_member::PASSIVE_SPEC_FILE => {
+            partial_member::check_passive
+        }
         partial_message_syntax::FILE_NAME | partial_message_syntax::SPEC_FILE_NAME => {
             partial_message_syntax::check
         }

@@ -1,0 +1,951 @@
+//! A partial member beside full members of the same group: it joins from an
+//! AnnotatedWelcome, follows AnnotatedCommits, agrees with the full members on the epoch
+//! authenticator and exporter, exchanges application messages with them, persists, and
+//! refuses what draft-ietf-mls-partial-02 forbids without changing its state.
+
+use std::sync::{Arc, RwLock};
+
+use conclave_crypto::{CipherSuite, CipherSuiteProvider, CryptoProvider, SeededRng};
+use conclave_crypto_rustcrypto::RustCryptoProvider;
+
+use super::*;
+use crate::credential::BasicIdentityProvider;
+use crate::group::{
+    CommitOptions, CommitOutput, Group, GroupEnv, JoinOptions, MemberParams, NewGroup,
+    ProcessedMessage, SigningIdentity,
+};
+use crate::messages::ExtensionPayload as _;
+use crate::messages::{Add, Credential, PreSharedKeyId, Psk, Remove, Welcome};
+use crate::partial::{
+    AnnotatedCommit, AnnotatedWelcome, MembershipProof, SenderAuthenticatedMessage,
+};
+use crate::tree::RatchetTree;
+
+const NOW: u64 = 1_700_000_000;
+const SUITE: CipherSuite = CipherSuite(1);
+
+fn provider() -> Arc<dyn CryptoProvider> {
+    Arc::new(RustCryptoProvider)
+}
+
+fn cs() -> Box<dyn CipherSuiteProvider> {
+    provider().cipher_suite_provider(SUITE).unwrap()
+}
+
+fn env() -> GroupEnv {
+    GroupEnv {
+        crypto: provider(),
+        identity: Arc::new(BasicIdentityProvider),
+        psks: Arc::new(RwLock::new(shared_psks())),
+    }
+}
+
+/// The external PSK every member of these tests holds.
+fn shared_psks() -> std::collections::HashMap<Vec<u8>, Secret> {
+    std::collections::HashMap::from([(b"shared".to_vec(), Secret::new(vec![7; 32]))])
+}
+
+fn identity(name: &str, rng: &mut SeededRng) -> SigningIdentity {
+    SigningIdentity::generate(
+        cs().as_ref(),
+        Credential::Basic {
+            identity: name.as_bytes().to_vec(),
+        },
+        rng,
+    )
+    .unwrap()
+}
+
+fn key_package(name: &str, rng: &mut SeededRng) -> (SigningIdentity, KeyPackageBundle) {
+    let signer = identity(name, rng);
+    let bundle =
+        KeyPackageBundle::generate(&MemberParams::new(env(), signer.clone()), SUITE, NOW, rng)
+            .unwrap();
+    (signer, bundle)
+}
+
+fn welcome_of(output: &CommitOutput) -> Welcome {
+    match &output.welcome.as_ref().unwrap().body {
+        MlsMessageBody::Welcome(w) => w.clone(),
+        _ => panic!("not a welcome"),
+    }
+}
+
+fn proof(tree: &RatchetTree, leaf: LeafIndex) -> MembershipProof {
+    MembershipProof::for_leaf(tree, cs().as_ref(), leaf).unwrap()
+}
+
+/// A group of full members (`full`) and one partial member (`partial`), with the
+/// committer's view of the tree to annotate from.
+struct Mixed {
+    full: Vec<Group>,
+    partial: PartialMember,
+    rng: SeededRng,
+}
+
+impl Mixed {
+    /// Alice creates the group, adds Bob (full) and Carol (partial, from an
+    /// AnnotatedWelcome the committer's tree annotates).
+    fn new() -> Self {
+        let mut rng = SeededRng::new(7);
+        let alice = Group::create(
+            MemberParams::new(env(), identity("alice", &mut rng)),
+            NewGroup::new(SUITE, b"partial group".to_vec()),
+            NOW,
+            &mut rng,
+        )
+        .unwrap();
+        let mut full = vec![alice];
+        let (bob_signer, bob) = key_package("bob", &mut rng);
+        let (carol_signer, carol) = key_package("carol", &mut rng);
+        let options = CommitOptions {
+            proposals: vec![
+                Proposal::Add(Add {
+                    key_package: bob.key_package.clone(),
+                }),
+                Proposal::Add(Add {
+                    key_package: carol.key_package.clone(),
+                }),
+            ],
+            ..CommitOptions::default()
+        };
+        let output = full[0].commit(&options, NOW, &mut rng).unwrap();
+        full[0].merge_pending_commit().unwrap();
+        let welcome = welcome_of(&output);
+        let bob_group = Group::join(
+            MemberParams::new(env(), bob_signer),
+            &welcome,
+            &bob,
+            &JoinOptions {
+                ratchet_tree: Some(full[0].tree().to_nodes()),
+                ..JoinOptions::default()
+            },
+            NOW,
+        )
+        .unwrap();
+        full.push(bob_group);
+        let tree = full[0].tree();
+        let carol_leaf = tree.find_leaf(&carol.key_package.leaf_node).unwrap();
+        let annotated = crate::partial::annotate_welcome(
+            cs().as_ref(),
+            tree,
+            welcome,
+            full[0].own_leaf(),
+            carol_leaf,
+        )
+        .unwrap();
+        let partial = PartialMember::join(
+            provider().as_ref(),
+            &annotated,
+            &carol,
+            carol_signer.secret_key.clone(),
+            &PartialPsks::NONE,
+            SecretTreeConfig::default(),
+        )
+        .unwrap();
+        let mixed = Self { full, partial, rng };
+        mixed.assert_agree();
+        mixed
+    }
+
+    fn assert_agree(&self) {
+        let alice = &self.full[0];
+        for group in &self.full {
+            assert_eq!(group.epoch_authenticator(), alice.epoch_authenticator());
+        }
+        assert_eq!(self.partial.epoch(), alice.epoch());
+        assert_eq!(self.partial.context(), alice.context());
+        assert_eq!(
+            self.partial.epoch_authenticator(),
+            alice.epoch_authenticator()
+        );
+        assert_eq!(
+            self.partial.export_secret("test", b"ctx", 32).unwrap(),
+            alice.export_secret("test", b"ctx", 32).unwrap()
+        );
+    }
+
+    /// `committer` commits `options`; every full member processes the commit and the
+    /// partial member gets it annotated. Returns the annotated commit (already applied).
+    fn commit(&mut self, committer: usize, options: &CommitOptions) -> AnnotatedCommit {
+        let before = self.full[committer].tree().clone();
+        let sender = self.full[committer].own_leaf();
+        let output = self.full[committer]
+            .commit(options, NOW, &mut self.rng)
+            .unwrap();
+        let summary = self.full[committer].merge_pending_commit().unwrap();
+        for (i, group) in self.full.iter_mut().enumerate() {
+            if i != committer && group.status() == &crate::group::GroupStatus::Active {
+                group.process_message(&output.commit, NOW).unwrap();
+            }
+        }
+        let annotated = annotate(
+            &before,
+            self.full[committer].tree(),
+            &output.commit,
+            Facts {
+                committer: sender,
+                new_member_commit: false,
+                has_path: has_path(options),
+                new_leaves: &summary.added,
+            },
+            self.partial.own_leaf(),
+        );
+        self.partial
+            .process_annotated_commit(&annotated, &PartialPsks::NONE)
+            .unwrap();
+        annotated
+    }
+}
+
+/// What the annotator must know of a commit besides the trees.
+struct Facts<'a> {
+    committer: LeafIndex,
+    new_member_commit: bool,
+    has_path: bool,
+    new_leaves: &'a [LeafIndex],
+}
+
+/// The AnnotatedCommit of `commit` for `receiver` (draft-ietf-mls-partial-02 §10), built by
+/// the annotator of [`crate::partial`] from the committer's trees before and after.
+fn annotate(
+    before: &RatchetTree,
+    after: &RatchetTree,
+    commit: &MlsMessage,
+    facts: Facts<'_>,
+    receiver: LeafIndex,
+) -> AnnotatedCommit {
+    let cs = cs();
+    crate::partial::CommitAnnotator::new(
+        cs.as_ref(),
+        before,
+        after,
+        crate::partial::CommitFacts {
+            commit,
+            committer: facts.committer,
+            new_member_commit: facts.new_member_commit,
+            has_path: facts.has_path,
+            new_leaves: facts.new_leaves,
+        },
+    )
+    .unwrap()
+    .annotate_for(cs.as_ref(), receiver)
+    .unwrap()
+}
+
+/// Whether a commit with `options` carries a path (RFC 9420 §12.4: forced, or required by
+/// a Remove, Update or GroupContextExtensions).
+fn has_path(options: &CommitOptions) -> bool {
+    options.force_path
+        || options.proposals.iter().any(|p| {
+            matches!(
+                p,
+                Proposal::Remove(_) | Proposal::Update(_) | Proposal::GroupContextExtensions(_)
+            )
+        })
+}
+
+fn add_options(name: &str, rng: &mut SeededRng) -> CommitOptions {
+    let (_, bundle) = key_package(name, rng);
+    CommitOptions {
+        proposals: vec![Proposal::Add(Add {
+            key_package: bundle.key_package,
+        })],
+        force_path: false,
+        ..CommitOptions::default()
+    }
+}
+
+#[test]
+fn application_messages_flow_between_full_and_partial_members() {
+    let mut mixed = Mixed::new();
+    let options = add_options("dave", &mut mixed.rng);
+    mixed.commit(1, &options);
+    mixed.assert_agree();
+
+    // Full (Bob) to partial: the DS (or Bob) adds Bob's membership proof.
+    let message = mixed.full[1]
+        .encrypt_application_message(b"to everyone", b"", &mut mixed.rng)
+        .unwrap();
+    let MlsMessageBody::PrivateMessage(private) = message.body.clone() else {
+        panic!("not a PrivateMessage");
+    };
+    let wrapped = SenderAuthenticatedMessage {
+        message: private,
+        sender_membership_proof: proof(mixed.full[0].tree(), mixed.full[1].own_leaf()),
+    };
+    let received = mixed.partial.decrypt_application_message(&wrapped).unwrap();
+    assert_eq!(received.data, b"to everyone");
+    assert_eq!(received.sender, mixed.full[1].own_leaf());
+    assert_eq!(
+        received.sender_leaf.credential,
+        Credential::Basic {
+            identity: b"bob".to_vec()
+        }
+    );
+
+    // Partial to full: the PrivateMessage is an ordinary one for full members.
+    let sent = mixed
+        .partial
+        .encrypt_application_message(
+            b"from carol",
+            b"aad",
+            PaddingPolicy::default(),
+            &mut mixed.rng,
+        )
+        .unwrap();
+    let message = MlsMessage::new(MlsMessageBody::PrivateMessage(sent));
+    for group in &mut mixed.full {
+        match group.process_message(&message, NOW).unwrap() {
+            ProcessedMessage::Application { sender, data, .. } => {
+                assert_eq!(sender, mixed.partial.own_leaf());
+                assert_eq!(data, b"from carol");
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn a_sender_proof_for_another_leaf_than_the_decrypted_sender_is_refused() {
+    let mut mixed = Mixed::new();
+    let message = mixed.full[1]
+        .encrypt_application_message(b"hi", b"", &mut mixed.rng)
+        .unwrap();
+    let MlsMessageBody::PrivateMessage(private) = message.body else {
+        panic!("not a PrivateMessage");
+    };
+    // Alice's proof, valid for the tree, on Bob's message.
+    let wrapped = SenderAuthenticatedMessage {
+        message: private,
+        sender_membership_proof: proof(mixed.full[0].tree(), mixed.full[0].own_leaf()),
+    };
+    let before = mixed.partial.to_bytes().unwrap();
+    let err = mixed
+        .partial
+        .decrypt_application_message(&wrapped)
+        .unwrap_err();
+    assert!(
+        matches!(err, PartialMemberError::ProvenLeafMismatch { .. }),
+        "{err}"
+    );
+    assert_eq!(mixed.partial.to_bytes().unwrap(), before);
+}
+
+/// Commits `options` at Alice and returns the AnnotatedCommit for the partial member
+/// without applying it there (the full members move on).
+fn annotated_only(mixed: &mut Mixed, options: &CommitOptions) -> (AnnotatedCommit, RatchetTree) {
+    let before = mixed.full[0].tree().clone();
+    let output = mixed.full[0].commit(options, NOW, &mut mixed.rng).unwrap();
+    let summary = mixed.full[0].merge_pending_commit().unwrap();
+    for group in mixed.full.iter_mut().skip(1) {
+        group.process_message(&output.commit, NOW).unwrap();
+    }
+    let annotated = annotate(
+        &before,
+        mixed.full[0].tree(),
+        &output.commit,
+        Facts {
+            committer: mixed.full[0].own_leaf(),
+            new_member_commit: false,
+            has_path: has_path(options),
+            new_leaves: &summary.added,
+        },
+        mixed.partial.own_leaf(),
+    );
+    (annotated, before)
+}
+
+fn assert_refused_unchanged(
+    mixed: &mut Mixed,
+    annotated: &AnnotatedCommit,
+    check: impl Fn(&PartialMemberError) -> bool,
+) {
+    let before = mixed.partial.to_bytes().unwrap();
+    let err = mixed
+        .partial
+        .process_annotated_commit(annotated, &PartialPsks::NONE)
+        .unwrap_err();
+    assert!(check(&err), "unexpected error: {err}");
+    assert_eq!(mixed.partial.to_bytes().unwrap(), before);
+}
+
+#[test]
+fn a_rejected_annotated_commit_leaves_the_partial_state_byte_identical() {
+    let mut mixed = Mixed::new();
+    let options = CommitOptions {
+        force_path: true,
+        ..CommitOptions::default()
+    };
+    let (good, before_tree) = annotated_only(&mut mixed, &options);
+
+    // A pre-commit sender proof for another tree (the one after the commit).
+    let mut wrong = good.clone();
+    wrong.sender_membership_proof = Some(good.sender_membership_proof_after.clone());
+    assert_refused_unchanged(&mut mixed, &wrong, |e| {
+        matches!(e, PartialMemberError::WrongTreeHash { which: "sender" })
+    });
+
+    // tree_hash_after that disagrees with the post-commit proofs.
+    let mut wrong = good.clone();
+    wrong.tree_hash_after = mixed.partial.context().tree_hash.clone();
+    assert_refused_unchanged(&mut mixed, &wrong, |e| {
+        matches!(e, PartialMemberError::WrongTreeHash { .. })
+    });
+
+    // A receiver proof from the old tree: the post-commit proofs disagree on the tree.
+    let mut wrong = good.clone();
+    wrong.receiver_membership_proof_after = proof(&before_tree, mixed.partial.own_leaf());
+    assert_refused_unchanged(&mut mixed, &wrong, |e| {
+        matches!(
+            e,
+            PartialMemberError::WrongTreeHash { .. } | PartialMemberError::ProofsDisagree { .. }
+        )
+    });
+
+    // A receiver proof for someone else's leaf.
+    let mut wrong = good.clone();
+    wrong.receiver_membership_proof_after = good.sender_membership_proof_after.clone();
+    assert_refused_unchanged(&mut mixed, &wrong, |e| {
+        matches!(e, PartialMemberError::ProvenLeafMismatch { .. })
+    });
+
+    // No resolution_index although the commit has a path.
+    let mut wrong = good.clone();
+    wrong.resolution_index = None;
+    assert_refused_unchanged(&mut mixed, &wrong, |e| {
+        matches!(e, PartialMemberError::ResolutionIndexPresence)
+    });
+
+    // An out-of-range resolution_index, as the partial UpdatePath reports it.
+    let mut wrong = good.clone();
+    wrong.resolution_index = Some(1000);
+    assert_refused_unchanged(&mut mixed, &wrong, |e| {
+        matches!(e, PartialMemberError::Proof(_))
+    });
+
+    // An UpdatePath leaf that is not the proven committer's (sender proof after from the
+    // old tree is refused as a wrong tree first; here the receiver's proof stands in).
+    let mut wrong = good.clone();
+    wrong.sender_membership_proof_after = good.receiver_membership_proof_after.clone();
+    assert_refused_unchanged(&mut mixed, &wrong, |e| {
+        matches!(e, PartialMemberError::ProvenLeafMismatch { .. })
+    });
+
+    // No pre-commit sender proof on a member commit.
+    let mut wrong = good.clone();
+    wrong.sender_membership_proof = None;
+    assert_refused_unchanged(&mut mixed, &wrong, |e| {
+        matches!(e, PartialMemberError::MissingSenderProof)
+    });
+
+    // The genuine one is accepted afterwards.
+    mixed
+        .partial
+        .process_annotated_commit(&good, &PartialPsks::NONE)
+        .unwrap();
+    mixed.assert_agree();
+}
+
+#[test]
+fn a_welcome_whose_group_info_signer_is_not_the_proven_sender_is_refused() {
+    let mut rng = SeededRng::new(11);
+    let mut alice = Group::create(
+        MemberParams::new(env(), identity("alice", &mut rng)),
+        NewGroup::new(SUITE, b"g".to_vec()),
+        NOW,
+        &mut rng,
+    )
+    .unwrap();
+    let (_, bob) = key_package("bob", &mut rng);
+    let (carol_signer, carol) = key_package("carol", &mut rng);
+    let options = CommitOptions {
+        proposals: vec![
+            Proposal::Add(Add {
+                key_package: bob.key_package.clone(),
+            }),
+            Proposal::Add(Add {
+                key_package: carol.key_package.clone(),
+            }),
+        ],
+        ..CommitOptions::default()
+    };
+    let output = alice.commit(&options, NOW, &mut rng).unwrap();
+    alice.merge_pending_commit().unwrap();
+    let tree = alice.tree();
+    let carol_leaf = tree.find_leaf(&carol.key_package.leaf_node).unwrap();
+    let bob_leaf = tree.find_leaf(&bob.key_package.leaf_node).unwrap();
+    let annotated = |sender: LeafIndex, joiner: LeafIndex| AnnotatedWelcome {
+        welcome: SenderAuthenticatedMessage {
+            message: welcome_of(&output),
+            sender_membership_proof: proof(tree, sender),
+        },
+        joiner_membership_proof: proof(tree, joiner),
+    };
+    let join = |welcome: &AnnotatedWelcome| {
+        PartialMember::join(
+            provider().as_ref(),
+            welcome,
+            &carol,
+            carol_signer.secret_key.clone(),
+            &PartialPsks::NONE,
+            SecretTreeConfig::default(),
+        )
+    };
+    // Bob's proof as the sender's: the GroupInfo's signer is Alice.
+    let err = join(&annotated(bob_leaf, carol_leaf)).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            PartialMemberError::GroupInfoSignerNotProvenSender { .. }
+        ),
+        "{err}"
+    );
+    // A joiner proof of Bob's leaf: not our KeyPackage's.
+    let err = join(&annotated(alice.own_leaf(), bob_leaf)).unwrap_err();
+    assert!(
+        matches!(err, PartialMemberError::NotOurLeaf { .. }),
+        "{err}"
+    );
+    // A sender proof from another tree (Alice alone, before the adds) fails the tree hash.
+    let mut wrong = annotated(alice.own_leaf(), carol_leaf);
+    let lone = RatchetTree::from_nodes(crate::messages::RatchetTreeNodes(vec![Some(
+        crate::messages::Node::leaf(tree.leaf(alice.own_leaf()).unwrap().clone()),
+    )]))
+    .unwrap();
+    wrong.welcome.sender_membership_proof = proof(&lone, alice.own_leaf());
+    let err = join(&wrong).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            PartialMemberError::WrongTreeHash { .. } | PartialMemberError::ProofsDisagree { .. }
+        ),
+        "{err}"
+    );
+    // The genuine one joins.
+    let member = join(&annotated(alice.own_leaf(), carol_leaf)).unwrap();
+    assert_eq!(member.epoch_authenticator(), alice.epoch_authenticator());
+}
+
+#[test]
+fn a_partial_member_refuses_to_commit_propose_tree_changes_or_join_externally() {
+    let mixed = Mixed::new();
+    assert!(matches!(
+        mixed.partial.commit(),
+        Err(PartialMemberError::Refused { section: "9", .. })
+    ));
+    let remove = Proposal::Remove(Remove {
+        removed: LeafIndex(0),
+    });
+    assert!(matches!(
+        mixed.partial.propose_tree_change(&remove),
+        Err(PartialMemberError::Refused { section: "4", .. })
+    ));
+    assert!(matches!(
+        PartialMember::join_external(),
+        Err(PartialMemberError::Refused { section: "9", .. })
+    ));
+}
+
+#[test]
+fn the_state_round_trips_through_its_encoding_and_keeps_working() {
+    let mut mixed = Mixed::new();
+    let bytes = mixed.partial.to_bytes().unwrap();
+    let restored = PartialMember::from_bytes(&bytes, provider().as_ref()).unwrap();
+    assert_eq!(restored.to_bytes().unwrap(), bytes);
+    mixed.partial = restored;
+    let options = add_options("dave", &mut mixed.rng);
+    mixed.commit(1, &options);
+    mixed.assert_agree();
+    // No tree: the state stays small (a few hundred bytes plus one leaf node).
+    assert!(mixed.partial.to_bytes().unwrap().len() < 2_000);
+    // An unknown format version is refused.
+    let mut bytes = mixed.partial.to_bytes().unwrap();
+    bytes[1] ^= 0xff;
+    assert!(matches!(
+        PartialMember::from_bytes(&bytes, provider().as_ref()),
+        Err(PartialMemberError::Storage(_))
+    ));
+}
+
+#[test]
+fn a_commit_removing_the_partial_member_ends_it() {
+    let mut mixed = Mixed::new();
+    let carol = mixed.partial.own_leaf();
+    let options = CommitOptions {
+        proposals: vec![Proposal::Remove(Remove { removed: carol })],
+        ..CommitOptions::default()
+    };
+    let before = mixed.full[0].tree().clone();
+    let output = mixed.full[0].commit(&options, NOW, &mut mixed.rng).unwrap();
+    mixed.full[0].merge_pending_commit().unwrap();
+    let after = mixed.full[0].tree();
+    // The receiver proof cannot prove the removed leaf: the annotator sends the sender's.
+    let annotated = AnnotatedCommit {
+        commit: output.commit,
+        sender_membership_proof: Some(proof(&before, LeafIndex(0))),
+        tree_hash_after: after.clone().tree_hash(cs().as_ref()).unwrap(),
+        resolution_index: None,
+        sender_membership_proof_after: proof(after, LeafIndex(0)),
+        receiver_membership_proof_after: proof(after, LeafIndex(0)),
+    };
+    let outcome = mixed
+        .partial
+        .process_annotated_commit(&annotated, &PartialPsks::NONE)
+        .unwrap();
+    assert_eq!(outcome, PartialCommitOutcome::Removed);
+    assert!(!mixed.partial.is_active());
+    assert!(matches!(
+        mixed.partial.encrypt_application_message(
+            b"x",
+            b"",
+            PaddingPolicy::default(),
+            &mut mixed.rng
+        ),
+        Err(PartialMemberError::Inactive)
+    ));
+}
+
+#[test]
+fn psk_proposals_by_reference_and_by_value_take_effect_at_the_partial_member() {
+    let mut mixed = Mixed::new();
+    let external = PreSharedKeyId {
+        psk: Psk::External {
+            psk_id: b"shared".to_vec(),
+        },
+        psk_nonce: vec![1; 32],
+    };
+    let resumption = PreSharedKeyId {
+        psk: Psk::Resumption {
+            usage: crate::messages::ResumptionPskUsage::Application,
+            psk_group_id: mixed.partial.group_id().to_vec(),
+            psk_epoch: mixed.partial.epoch(),
+        },
+        psk_nonce: vec![2; 32],
+    };
+    // By reference: Bob's proposal reaches everyone, the partial member caches it.
+    let proposal = mixed.full[1]
+        .propose(
+            Proposal::PreSharedKey(crate::messages::PreSharedKey { psk: external }),
+            b"",
+            &mut mixed.rng,
+        )
+        .unwrap();
+    mixed.full[0].process_message(&proposal, NOW).unwrap();
+    mixed.partial.receive_proposal(&proposal).unwrap();
+    // Committed with a resumption PSK by value, without a path.
+    let options = CommitOptions {
+        proposals: vec![Proposal::PreSharedKey(crate::messages::PreSharedKey {
+            psk: resumption,
+        })],
+        force_path: false,
+        ..CommitOptions::default()
+    };
+    let store = RwLock::new(shared_psks());
+    let before = mixed.full[0].tree().clone();
+    let output = mixed.full[0].commit(&options, NOW, &mut mixed.rng).unwrap();
+    let summary = mixed.full[0].merge_pending_commit().unwrap();
+    mixed.full[1].process_message(&output.commit, NOW).unwrap();
+    let annotated = annotate(
+        &before,
+        mixed.full[0].tree(),
+        &output.commit,
+        Facts {
+            committer: mixed.full[0].own_leaf(),
+            new_member_commit: false,
+            has_path: false,
+            new_leaves: &summary.added,
+        },
+        mixed.partial.own_leaf(),
+    );
+    // Without the external PSK the commit cannot be followed, and nothing changes.
+    let state = mixed.partial.to_bytes().unwrap();
+    let err = mixed
+        .partial
+        .process_annotated_commit(&annotated, &PartialPsks::NONE)
+        .unwrap_err();
+    assert_eq!(err, PartialMemberError::PskNotFound);
+    assert_eq!(mixed.partial.to_bytes().unwrap(), state);
+    mixed
+        .partial
+        .process_annotated_commit(
+            &annotated,
+            &PartialPsks {
+                store: &store,
+                linked: &[],
+            },
+        )
+        .unwrap();
+    mixed.assert_agree();
+}
+
+#[test]
+fn a_partial_member_follows_adds_removes_and_path_updates_like_the_full_members() {
+    let mut mixed = Mixed::new();
+    // An add without a path, by Alice.
+    let options = add_options("dave", &mut mixed.rng);
+    mixed.commit(0, &options);
+    mixed.assert_agree();
+    // An empty commit with a path, by Bob (a new leaf key and path).
+    let options = CommitOptions {
+        force_path: true,
+        ..CommitOptions::default()
+    };
+    mixed.commit(1, &options);
+    mixed.assert_agree();
+    // An add with a path, by Bob, as a PrivateMessage.
+    mixed.full[1]
+        .set_handshake_wire_format(WireFormat::PRIVATE_MESSAGE)
+        .unwrap();
+    let mut options = add_options("erin", &mut mixed.rng);
+    options.force_path = true;
+    mixed.commit(1, &options);
+    mixed.assert_agree();
+    // A GroupContextExtensions proposal: the partial member takes the new extensions into
+    // its GroupContext.
+    let server = identity("server", &mut mixed.rng);
+    let mut extensions = mixed.full[0].context().extensions.clone();
+    extensions.push(
+        crate::messages::ExternalSenders(vec![crate::messages::ExternalSender {
+            signature_key: server.public_key.clone(),
+            credential: server.credential.clone(),
+        }])
+        .to_extension()
+        .unwrap(),
+    );
+    let options = CommitOptions {
+        proposals: vec![Proposal::GroupContextExtensions(
+            crate::messages::GroupContextExtensions { extensions },
+        )],
+        ..CommitOptions::default()
+    };
+    mixed.commit(0, &options);
+    mixed.assert_agree();
+    assert!(
+        mixed
+            .partial
+            .context()
+            .extensions
+            .iter()
+            .any(|e| e.extension_type == crate::messages::ExtensionType::EXTERNAL_SENDERS)
+    );
+    // Bob's Update proposal (by reference, cached by the partial member), committed by
+    // Alice with the path an Update requires.
+    let update = mixed.full[1].propose_update(None, &mut mixed.rng).unwrap();
+    mixed.full[0].process_message(&update, NOW).unwrap();
+    mixed.partial.receive_proposal(&update).unwrap();
+    let options = CommitOptions::default();
+    mixed.commit(0, &options);
+    mixed.assert_agree();
+    // A remove (with its required path), by Alice, of Bob.
+    let bob = mixed.full[1].own_leaf();
+    let options = CommitOptions {
+        proposals: vec![Proposal::Remove(Remove { removed: bob })],
+        ..CommitOptions::default()
+    };
+    mixed.commit(0, &options);
+    mixed.full.remove(1);
+    mixed.assert_agree();
+    // A path update after the remove, and another add.
+    let options = CommitOptions {
+        force_path: true,
+        ..CommitOptions::default()
+    };
+    mixed.commit(0, &options);
+    mixed.assert_agree();
+    let options = add_options("frank", &mut mixed.rng);
+    mixed.commit(0, &options);
+    mixed.assert_agree();
+    assert_eq!(mixed.partial.epoch(), 9);
+
+    // Messages both ways in the last epoch.
+    let message = mixed.full[0]
+        .encrypt_application_message(b"after eight commits", b"", &mut mixed.rng)
+        .unwrap();
+    let MlsMessageBody::PrivateMessage(private) = message.body else {
+        panic!("not a PrivateMessage");
+    };
+    let wrapped = SenderAuthenticatedMessage {
+        message: private,
+        sender_membership_proof: proof(mixed.full[0].tree(), mixed.full[0].own_leaf()),
+    };
+    let received = mixed.partial.decrypt_application_message(&wrapped).unwrap();
+    assert_eq!(received.data, b"after eight commits");
+    let sent = mixed
+        .partial
+        .encrypt_application_message(b"ack", b"", PaddingPolicy::default(), &mut mixed.rng)
+        .unwrap();
+    let sent = MlsMessage::new(MlsMessageBody::PrivateMessage(sent));
+    match mixed.full[0].process_message(&sent, NOW).unwrap() {
+        ProcessedMessage::Application { data, .. } => assert_eq!(data, b"ack"),
+        other => panic!("unexpected {other:?}"),
+    }
+}
+
+#[test]
+fn a_new_member_commit_with_a_sender_proof_is_refused() {
+    let mut mixed = Mixed::new();
+    let options = CommitOptions {
+        force_path: true,
+        ..CommitOptions::default()
+    };
+    // The latest GroupInfo (with external_pub) comes with Alice's next commit.
+    let before_commit = mixed.full[0].tree().clone();
+    let output = mixed.full[0].commit(&options, NOW, &mut mixed.rng).unwrap();
+    mixed.full[0].merge_pending_commit().unwrap();
+    mixed.full[1].process_message(&output.commit, NOW).unwrap();
+    let annotated = annotate(
+        &before_commit,
+        mixed.full[0].tree(),
+        &output.commit,
+        Facts {
+            committer: mixed.full[0].own_leaf(),
+            new_member_commit: false,
+            has_path: true,
+            new_leaves: &[],
+        },
+        mixed.partial.own_leaf(),
+    );
+    mixed
+        .partial
+        .process_annotated_commit(&annotated, &PartialPsks::NONE)
+        .unwrap();
+    let MlsMessageBody::GroupInfo(group_info) = output.group_info.body else {
+        panic!("not a GroupInfo");
+    };
+    // Dave joins by external commit.
+    let before = mixed.full[0].tree().clone();
+    let (dave, output) = Group::join_external(
+        MemberParams::new(env(), identity("dave", &mut mixed.rng)),
+        &group_info,
+        &JoinOptions::default(),
+        NOW,
+        &mut mixed.rng,
+    )
+    .unwrap();
+    for group in &mut mixed.full {
+        group.process_message(&output.commit, NOW).unwrap();
+    }
+    let mut annotated = annotate(
+        &before,
+        mixed.full[0].tree(),
+        &output.commit,
+        Facts {
+            committer: dave.own_leaf(),
+            new_member_commit: true,
+            has_path: true,
+            new_leaves: &[],
+        },
+        mixed.partial.own_leaf(),
+    );
+    assert!(annotated.sender_membership_proof.is_none());
+    // Any pre-commit sender proof (here Alice's, valid for the old tree) must be absent.
+    annotated.sender_membership_proof = Some(proof(&before, mixed.full[0].own_leaf()));
+    assert_refused_unchanged(&mut mixed, &annotated, |e| {
+        matches!(e, PartialMemberError::SenderProofOnNewMemberCommit)
+    });
+    // Without it, the external commit is processed by the new_member_commit rules.
+    annotated.sender_membership_proof = None;
+    mixed
+        .partial
+        .process_annotated_commit(&annotated, &PartialPsks::NONE)
+        .unwrap();
+    mixed.full.push(dave);
+    mixed.assert_agree();
+}
+
+#[test]
+fn an_authenticated_proposal_and_a_reinit_end_the_group_for_the_partial_member() {
+    let mut mixed = Mixed::new();
+    let reinit = ReInit {
+        group_id: b"next".to_vec(),
+        version: crate::messages::ProtocolVersion::MLS10,
+        cipher_suite: SUITE,
+        extensions: Vec::new(),
+    };
+    // Bob proposes the ReInit as a PublicMessage; the DS adds Bob's proof.
+    let proposal = mixed.full[1]
+        .propose(Proposal::ReInit(reinit.clone()), b"", &mut mixed.rng)
+        .unwrap();
+    mixed.full[0].process_message(&proposal, NOW).unwrap();
+    let MlsMessageBody::PublicMessage(public) = proposal.body else {
+        panic!("not a PublicMessage");
+    };
+    let tree = mixed.full[0].tree();
+    // Alice's proof on Bob's proposal is refused, and nothing is cached.
+    let forged = SenderAuthenticatedMessage {
+        message: public.clone(),
+        sender_membership_proof: proof(tree, mixed.full[0].own_leaf()),
+    };
+    let state = mixed.partial.to_bytes().unwrap();
+    assert!(matches!(
+        mixed.partial.receive_authenticated_proposal(&forged),
+        Err(PartialMemberError::ProvenLeafMismatch { .. })
+    ));
+    assert_eq!(mixed.partial.to_bytes().unwrap(), state);
+    let authenticated = SenderAuthenticatedMessage {
+        message: public,
+        sender_membership_proof: proof(tree, mixed.full[1].own_leaf()),
+    };
+    mixed
+        .partial
+        .receive_authenticated_proposal(&authenticated)
+        .unwrap();
+    // Alice commits it by reference (a ReInit commit has nothing else).
+    let before = mixed.full[0].tree().clone();
+    let options = CommitOptions {
+        force_path: false,
+        ..CommitOptions::default()
+    };
+    let output = mixed.full[0].commit(&options, NOW, &mut mixed.rng).unwrap();
+    mixed.full[0].merge_pending_commit().unwrap();
+    let annotated = annotate(
+        &before,
+        mixed.full[0].tree(),
+        &output.commit,
+        Facts {
+            committer: mixed.full[0].own_leaf(),
+            new_member_commit: false,
+            has_path: false,
+            new_leaves: &[],
+        },
+        mixed.partial.own_leaf(),
+    );
+    let outcome = mixed
+        .partial
+        .process_annotated_commit(&annotated, &PartialPsks::NONE)
+        .unwrap();
+    assert_eq!(outcome, PartialCommitOutcome::ReInitialized(reinit.clone()));
+    assert_eq!(mixed.partial.reinit(), Some(&reinit));
+    assert!(!mixed.partial.is_active());
+    assert_eq!(
+        mixed.partial.epoch_authenticator(),
+        mixed.full[0].epoch_authenticator()
+    );
+    // The last epoch's resumption PSK is what the new group's Welcome will ask for.
+    assert_eq!(
+        mixed.partial.resumption_psk(mixed.partial.epoch()),
+        mixed.full[0].resumption_psk(mixed.full[0].epoch())
+    );
+}
+
+#[test]
+fn our_own_message_is_wrapped_only_with_a_proof_of_our_leaf_for_the_current_tree() {
+    let mut mixed = Mixed::new();
+    let sent = mixed
+        .partial
+        .encrypt_application_message(b"hi", b"", PaddingPolicy::default(), &mut mixed.rng)
+        .unwrap();
+    let tree = mixed.full[0].tree();
+    let bob = proof(tree, mixed.full[1].own_leaf());
+    assert!(matches!(
+        mixed.partial.sender_authenticated(sent.clone(), bob),
+        Err(PartialMemberError::NotOurLeaf { .. })
+    ));
+    let ours = proof(tree, mixed.partial.own_leaf());
+    let wrapped = mixed.partial.sender_authenticated(sent, ours).unwrap();
+    assert_eq!(
+        wrapped.sender_membership_proof.leaf_index,
+        mixed.partial.own_leaf()
+    );
+}
