@@ -83,6 +83,9 @@ mod section {
     /// the past ones (draft-mahy-mls-member-proof-00), [`super::StoredMemberProof`]. Without
     /// it no epoch has member-proof keys.
     pub(super) const MEMBER_PROOF: u16 = 5;
+    /// Other members' late Updates kept for a Replace (draft-barnes-mls-replace-00),
+    /// `Vec<LateUpdate>`. Without it there are none.
+    pub(super) const LATE_UPDATES: u16 = 6;
 }
 
 /// The [`section::MEMBER_PROOF`] section. Only the secrets are stored; the key pairs are
@@ -657,6 +660,12 @@ impl Group {
                 data: member_proof.to_bytes()?,
             });
         }
+        if !self.late_updates.is_empty() {
+            sections.push(StateSection {
+                tag: section::LATE_UPDATES,
+                data: self.late_updates.to_bytes()?,
+            });
+        }
         if let Some(pending) = self.pending_commit.as_deref()
             && !pending.staged.summary.app_data.is_empty()
         {
@@ -705,6 +714,7 @@ impl Group {
         let mut exporter_trees = None;
         let mut pending_app_data = None;
         let mut member_proof = None;
+        let mut late_updates = Vec::new();
         for section in sections {
             match section.tag {
                 section::CODEPOINT_PROFILE => {
@@ -721,6 +731,9 @@ impl Group {
                 }
                 section::MEMBER_PROOF => {
                     member_proof = Some(StoredMemberProof::from_bytes(&section.data)?);
+                }
+                section::LATE_UPDATES => {
+                    late_updates = Vec::<super::replace::LateUpdate>::from_bytes(&section.data)?;
                 }
                 _ => return Err(GroupError::MalformedState("unknown state section")),
             }
@@ -844,6 +857,7 @@ impl Group {
                 })
                 .collect::<Vec<_>>()
                 .into(),
+            late_updates: late_updates.into(),
             linked_psks: stored
                 .linked_psks
                 .into_iter()
