@@ -407,6 +407,9 @@ impl Group {
         now: u64,
     ) -> Result<LeafIndex, GroupError> {
         self.ensure_active()?;
+        if message.version != crate::messages::ProtocolVersion::MLS10 {
+            return Err(GroupError::UnsupportedVersion(message.version.0));
+        }
         let current = self.epoch();
         let group_id = self.epoch.context.group_id.clone();
         let profile = self.config.codepoint_profile;
