@@ -307,7 +307,9 @@ impl<D: DeliveryService> GroupDriver<'_, D> {
                         .collect()
                 }
                 Op::CommitPending => {
-                    if !has_foreign_proposals(&group) {
+                    let late_updates =
+                        self.options.replace_late_updates && !group.late_update_leaves().is_empty();
+                    if !has_foreign_proposals(&group) && !late_updates {
                         return Ok(None);
                     }
                     Vec::new()
@@ -333,6 +335,9 @@ impl<D: DeliveryService> GroupDriver<'_, D> {
                     welcome_group_info_extensions: vec![crate::names::group_name_extension(
                         &row.name,
                     )],
+                    // Late Updates we kept go in as Replaces (draft-barnes-mls-replace-00),
+                    // if that is our policy.
+                    replace_late_updates: self.options.replace_late_updates,
                     ..CommitOptions::default()
                 },
                 self.now(),
