@@ -634,7 +634,7 @@ impl Group {
             refs.push(ProposalOrRef::Proposal(Box::new(proposal.clone())));
         }
         if options.replace_late_updates {
-            for proposal in self.late_update_replaces(&committed) {
+            for proposal in self.late_update_replaces(&committed, now) {
                 committed.push(CommittedProposal {
                     sender: Sender::Member(own),
                     proposal: proposal.clone(),

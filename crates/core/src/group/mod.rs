@@ -1415,6 +1415,7 @@ impl Group {
             .as_deref()
             .is_some_and(|next| self.retain_update_keys(next));
         if let Some(next) = epoch.as_deref() {
+            self.keep_uncommitted_updates();
             self.prune_late_updates(&next.tree);
         }
         if let Some(epoch) = epoch {

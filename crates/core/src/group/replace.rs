@@ -501,23 +501,55 @@ impl Group {
             }],
             now,
         )?;
-        let newer = leaf_node_epoch(&leaf_node, leaf)?.unwrap_or_default();
-        let superseded = self.late_updates.iter().any(|l| {
-            l.leaf == leaf
-                && leaf_node_epoch(&l.leaf_node, leaf)
-                    .ok()
-                    .flatten()
-                    .is_some_and(|older| older > newer)
+        self.keep_late_update(LateUpdate {
+            leaf,
+            leaf_node,
+            replaces_key,
         });
-        if !superseded {
-            self.late_updates.retain(|l| l.leaf != leaf);
-            self.late_updates.push(LateUpdate {
-                leaf,
-                leaf_node,
-                replaces_key,
-            });
-        }
         Ok(leaf)
+    }
+
+    /// At the end of an epoch: the other members' Update proposals we cached but the commit
+    /// did not include are late Updates now (draft-barnes-mls-replace-00 §1) — the common case
+    /// behind a Delivery Service that takes proposals only for the current epoch. Kept if
+    /// their LeafNode carries `leaf_node_epoch` (without it no Replace can install it); those
+    /// the commit did include, or whose sender left, are dropped by
+    /// [`Group::prune_late_updates`] right after.
+    pub(crate) fn keep_uncommitted_updates(&mut self) {
+        let own = self.own_leaf();
+        let found: Vec<LateUpdate> = self
+            .proposals
+            .iter()
+            .filter_map(|cached| match (&cached.proposal, cached.sender) {
+                (Proposal::Update(update), Sender::Member(leaf)) if leaf != own => {
+                    leaf_node_epoch(&update.leaf_node, leaf).ok().flatten()?;
+                    Some(LateUpdate {
+                        leaf,
+                        leaf_node: LeafNode::clone(&update.leaf_node),
+                        replaces_key: self.epoch.tree.leaf(leaf)?.encryption_key.clone(),
+                    })
+                }
+                _ => None,
+            })
+            .collect();
+        for late in found {
+            self.keep_late_update(late);
+        }
+    }
+
+    /// Keeps `late` unless a newer late Update of the same member is kept.
+    fn keep_late_update(&mut self, late: LateUpdate) {
+        let epoch_of = |l: &LateUpdate| leaf_node_epoch(&l.leaf_node, l.leaf).ok().flatten();
+        let newer = epoch_of(&late);
+        if self
+            .late_updates
+            .iter()
+            .any(|l| l.leaf == late.leaf && epoch_of(l) > newer)
+        {
+            return;
+        }
+        self.late_updates.retain(|l| l.leaf != late.leaf);
+        self.late_updates.push(late);
     }
 
     /// The leaves whose late Update we keep for a Replace ([`Group::receive_late_update`]).
@@ -525,15 +557,32 @@ impl Group {
         self.late_updates.iter().map(|l| l.leaf).collect()
     }
 
-    /// The Replaces a commit of ours adds by value for the kept late Updates, leaving out
-    /// those whose leaf the commit's other proposals touch (draft-barnes-mls-replace-00 §5).
-    pub(crate) fn late_update_replaces(&self, committed: &[CommittedProposal]) -> Vec<Proposal> {
+    /// The Replaces a commit of ours adds by value for the kept late Updates: those whose leaf
+    /// the commit's other proposals do not touch (draft-barnes-mls-replace-00 §5) and that are
+    /// valid now on their own (§4, RFC 9420 §7.3, §12.2: e.g. every member supports Replace);
+    /// the others are left out rather than failing the commit.
+    pub(crate) fn late_update_replaces(
+        &self,
+        committed: &[CommittedProposal],
+        now: u64,
+    ) -> Vec<Proposal> {
         let own = self.own_leaf();
         let touched: HashSet<LeafIndex> = committed.iter().filter_map(touched_leaf).collect();
         self.late_updates
             .iter()
             .filter(|l| l.leaf != own && !touched.contains(&l.leaf))
             .map(|l| replace_proposal(self.config.codepoint_profile, l.leaf, l.leaf_node.clone()))
+            .filter(|proposal| {
+                self.validate_proposals(
+                    Committer::Member(own),
+                    &[CommittedProposal {
+                        sender: Sender::Member(own),
+                        proposal: proposal.clone(),
+                    }],
+                    now,
+                )
+                .is_ok()
+            })
             .collect()
     }
 

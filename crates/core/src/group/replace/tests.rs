@@ -350,6 +350,84 @@ fn a_late_update_in_a_private_message_is_committed_as_a_replace_too() {
 }
 
 #[test]
+fn an_update_the_ending_commit_left_out_is_kept_and_replaced_by_a_later_commit() {
+    let mut rng = SeededRng::new(7);
+    let mut groups = group_of(&ALL, WireFormat::PRIVATE_MESSAGE, &mut rng);
+    let bob = groups[1].own_leaf();
+    // Bob's Update reaches everyone in its epoch, but Alice's commit leaves it out (she built
+    // it before she read the Update: the race a Delivery Service that takes proposals only
+    // for the current epoch leaves).
+    let update = groups[1].propose_update(None, &mut rng).unwrap();
+    for member in [0, 2] {
+        groups[member].process_message(&update, NOW).unwrap();
+    }
+    let options = CommitOptions {
+        include_pending: false,
+        ..CommitOptions::default()
+    };
+    commit_all(&mut groups, 0, &options, &mut rng);
+    // Every other member keeps it; a committer with the policy Replaces with it.
+    assert_eq!(groups[0].late_update_leaves(), vec![bob]);
+    assert_eq!(groups[2].late_update_leaves(), vec![bob]);
+    assert!(groups[1].late_update_leaves().is_empty());
+    let replace = CommitOptions {
+        replace_late_updates: true,
+        ..CommitOptions::default()
+    };
+    commit_all(&mut groups, 2, &replace, &mut rng);
+    assert_agree(&groups);
+    assert!(groups[0].late_update_leaves().is_empty());
+    assert!(groups[2].late_update_leaves().is_empty());
+    bob_speaks(&mut groups, &mut rng);
+}
+
+#[test]
+fn a_committed_update_is_not_kept_and_an_invalid_late_update_is_left_out_of_a_commit() {
+    let mut rng = SeededRng::new(8);
+    let mut groups = group_of(&ALL, WireFormat::PUBLIC_MESSAGE, &mut rng);
+    let update = groups[1].propose_update(None, &mut rng).unwrap();
+    for member in [0, 2] {
+        groups[member].process_message(&update, NOW).unwrap();
+    }
+    // Committed in its epoch: nothing is late.
+    commit_all(&mut groups, 0, &CommitOptions::default(), &mut rng);
+    assert!(groups[2].late_update_leaves().is_empty());
+    // A late Update that turned invalid (here: a forged future leaf_node_epoch slipped into
+    // the kept list) is left out of the commit instead of failing it.
+    let epoch = groups[0].epoch();
+    let future = signed_leaf(
+        &groups[1],
+        LeafNodeSource::Update,
+        Some(epoch + 5),
+        &mut rng,
+    );
+    let replaces_key = groups[2]
+        .tree()
+        .leaf(LeafIndex(1))
+        .unwrap()
+        .encryption_key
+        .clone();
+    groups[2].late_updates.push(LateUpdate {
+        leaf: LeafIndex(1),
+        leaf_node: future,
+        replaces_key,
+    });
+    let replace = CommitOptions {
+        replace_late_updates: true,
+        ..CommitOptions::default()
+    };
+    let output = commit_all(&mut groups, 2, &replace, &mut rng).unwrap();
+    let MlsMessageBody::PublicMessage(public) = &output.commit.body else {
+        panic!("not a PublicMessage")
+    };
+    let Content::Commit(commit) = &public.content.content else {
+        panic!("not a commit")
+    };
+    assert!(commit.proposals.is_empty());
+    assert_agree(&groups);
+}
+
+#[test]
 fn leaves_stamp_leaf_node_epoch_only_when_their_capabilities_list_it() {
     let mut rng = SeededRng::new(3);
     let mut groups = group_of(
