@@ -27,7 +27,7 @@ use crate::delivery::DeliveryService;
 use crate::error::{BadResponse, ClientError};
 use crate::names::{leaf_name, member_names};
 
-use super::{GroupDriver, has_foreign_proposals, leaving_members};
+use super::{GroupDriver, leaving_members};
 
 const DS: &str = "the Delivery Service";
 
@@ -307,9 +307,11 @@ impl<D: DeliveryService> GroupDriver<'_, D> {
                         .collect()
                 }
                 Op::CommitPending => {
-                    let late_updates =
-                        self.options.replace_late_updates && !group.late_update_leaves().is_empty();
-                    if !has_foreign_proposals(&group) && !late_updates {
+                    if !super::has_work_to_commit(
+                        &group,
+                        self.options.replace_late_updates,
+                        self.now(),
+                    ) {
                         return Ok(None);
                     }
                     Vec::new()

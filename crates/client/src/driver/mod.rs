@@ -220,6 +220,14 @@ impl<D: DeliveryService> GroupDriver<'_, D> {
 
 /// Whether proposals of other members wait for a commit (RFC 9420 §12.4: commit them
 /// before sending).
+/// Whether a sync should commit: others' proposals are pending, or (with
+/// [`ClientOptions::replace_late_updates`](crate::ClientOptions::replace_late_updates)) a kept
+/// late Update can be committed as a Replace now (draft-barnes-mls-replace-00).
+pub(crate) fn has_work_to_commit(group: &Group, replace_late_updates: bool, now: u64) -> bool {
+    has_foreign_proposals(group)
+        || (replace_late_updates && !group.replaceable_late_updates(now).is_empty())
+}
+
 pub(crate) fn has_foreign_proposals(group: &Group) -> bool {
     let own = conclave_core::messages::Sender::Member(group.own_leaf());
     group.pending_proposals().any(|(sender, _)| *sender != own)

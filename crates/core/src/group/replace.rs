@@ -557,6 +557,16 @@ impl Group {
         self.late_updates.iter().map(|l| l.leaf).collect()
     }
 
+    /// The leaves a commit of ours with
+    /// [`CommitOptions::replace_late_updates`](super::CommitOptions::replace_late_updates) and
+    /// no other proposal would Replace now: the kept late Updates that are valid at `now`.
+    pub fn replaceable_late_updates(&self, now: u64) -> Vec<LeafIndex> {
+        self.late_update_replaces(&[], now)
+            .iter()
+            .filter_map(|p| replace_body(p).map(|r| r.replaced))
+            .collect()
+    }
+
     /// The Replaces a commit of ours adds by value for the kept late Updates: those whose leaf
     /// the commit's other proposals do not touch (draft-barnes-mls-replace-00 §5) and that are
     /// valid now on their own (§4, RFC 9420 §7.3, §12.2: e.g. every member supports Replace);
