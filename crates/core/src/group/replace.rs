@@ -8,22 +8,33 @@
 //! - codepoints: private-use values under every profile ([`crate::codepoints::REPLACE_PROPOSAL`],
 //!   [`crate::codepoints::LEAF_NODE_EPOCH_EXTENSION`]); whether every member processing a
 //!   commit supports the proposal type is RFC 9420 §12.2's generic check;
-//! - a Replace comes from a member ([`check_sender`]);
+//! - a Replace comes from a member (`check_sender`);
 //! - its LeafNode is valid as an Update for the indicated leaf (RFC 9420 §7.3), the leaf is
 //!   not blank, the source is `update`, the LeafNode carries `leaf_node_epoch`, no later than
 //!   the current epoch and no earlier than the current LeafNode's ([`check_replace`]);
 //! - in a commit: never the committer's leaf, at most one per leaf, never with an Update or a
-//!   Remove (or SelfRemove) of the same leaf, never in an external commit ([`check_list`]);
+//!   Remove (or SelfRemove) of the same leaf, never in an external commit (`check_list`);
 //!   it is applied like an Update of that leaf (the leaf replaced, its direct path blanked)
-//!   and requires an UpdatePath ([`apply`], [`check_path`]).
+//!   and requires an UpdatePath (`apply`, `check_path`).
 //!
-//! Who sets `leaf_node_epoch` ([`stamp_leaf_node_epoch`]): a member whose leaf lists the
+//! Who sets `leaf_node_epoch` (`stamp_leaf_node_epoch`): a member whose leaf lists the
 //! extension type in its capabilities stamps every LeafNode it creates in the group — an
 //! Update's with the epoch it is sent in, a commit's UpdatePath leaf with the epoch the commit
 //! starts (the epoch that leaf is created for: an Update sent in the same epoch can then never
 //! roll a commit's fresher leaf back, which the draft's "greater than or equal" would allow
 //! with the sending epoch). KeyPackage leaves carry none: they are created outside any epoch
 //! of the group.
+//!
+//! Capabilities: the members that process a commit with a Replace must list the proposal type
+//! (RFC 9420 §12.2, the generic check, so the replaced member too); a LeafNode carrying
+//! `leaf_node_epoch` must list the extension type in its own capabilities (RFC 9420 §7.3,
+//! the generic check). The draft asks no more: members that do not understand the extension
+//! carry it like any other.
+//!
+//! Late Updates ([`Group::receive_late_update`], `Group::keep_uncommitted_updates`): another
+//! member's Update that the commit ending its epoch left out, or one that reached us after
+//! that commit, is kept (one per member, the newest) until that member's leaf changes; a
+//! commit of ours with `CommitOptions::replace_late_updates` Replaces with those still valid.
 //!
 //! Security (draft-barnes-mls-replace-00 §6): a Replace is not signed by the replaced
 //! member's current key; the LeafNode's own signature binds it to the group and leaf index
@@ -261,7 +272,7 @@ pub(crate) fn check_list(
 
 /// The checks of draft-barnes-mls-replace-00 §4 on the LeafNode of a Replace of `leaf`, whose
 /// current LeafNode is `current`, in epoch `epoch`; the §7.3 validation as an Update of that
-/// leaf is the caller's ([`apply`]).
+/// leaf is the caller's (`apply`).
 pub fn check_replace(
     epoch: u64,
     leaf: LeafIndex,
