@@ -947,3 +947,33 @@ fn the_public_view_accepts_a_valid_replace_commit_and_refuses_an_invalid_one() {
     assert_eq!(view.tree().to_nodes(), groups[0].tree().to_nodes());
     assert_eq!(view.tree().leaf(LeafIndex(1)), Some(&leaf));
 }
+
+#[test]
+fn a_replace_proposed_by_one_member_is_committed_by_reference_by_another() {
+    let (mut groups, mut rng, leaf) = ready(27);
+    let message = groups[2]
+        .propose(replace_of(LeafIndex(1), leaf.clone()), &[], &mut rng)
+        .unwrap();
+    for member in [0, 1] {
+        let ProcessedMessage::Proposal { proposal, .. } =
+            groups[member].process_message(&message, NOW).unwrap()
+        else {
+            panic!("not a proposal")
+        };
+        assert!(is_replace(&proposal));
+    }
+    let output = commit_all(&mut groups, 0, &CommitOptions::default(), &mut rng).unwrap();
+    let MlsMessageBody::PublicMessage(public) = &output.commit.body else {
+        panic!("not a PublicMessage")
+    };
+    let Content::Commit(commit) = &public.content.content else {
+        panic!("not a commit")
+    };
+    assert!(matches!(
+        commit.proposals.as_slice(),
+        [ProposalOrRef::Reference(_)]
+    ));
+    assert_agree(&groups);
+    assert_eq!(groups[0].tree().leaf(LeafIndex(1)), Some(&leaf));
+    bob_speaks(&mut groups, &mut rng);
+}
