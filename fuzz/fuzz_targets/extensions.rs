@@ -30,7 +30,7 @@ fuzz_target!(|input: &[u8]| {
         9 => round_trip::<ComponentOperationLabel>(data),
         // The draft's proposal codepoints of every profile, followed by their bodies.
         _ => {
-            for proposal_type in [0x0008_u16, 0x0009, 0x000A, 0xF003] {
+            for proposal_type in [0x0008_u16, 0x0009, 0x000A, 0xF003, 0xF0D0] {
                 let mut bytes = proposal_type.to_be_bytes().to_vec();
                 bytes.extend_from_slice(data);
                 round_trip::<Proposal>(&bytes);

@@ -50,6 +50,11 @@ struct Cli {
     /// KeyPackages and groups do not list it, and `group leave` sends a Remove proposal.
     #[arg(long, global = true, env = "CONCLAVE_NO_SELF_REMOVE")]
     no_self_remove: bool,
+    /// Commit other members' late Update proposals as Replace proposals
+    /// (draft-barnes-mls-replace-00) instead of dropping them; off by default (see the client
+    /// README for its post-compromise-security caveat).
+    #[arg(long, global = true, env = "CONCLAVE_REPLACE_LATE_UPDATES")]
+    replace_late_updates: bool,
     /// Create groups without member proofs (draft-mahy-mls-member-proof-00). By default a
     /// new group requires a proof of membership of the current epoch in every message, and
     /// the DS refuses messages without one into its log.
@@ -292,6 +297,7 @@ impl Cli {
         ClientOptions {
             self_remove: !self.no_self_remove,
             member_proofs: !self.no_member_proofs,
+            replace_late_updates: self.replace_late_updates,
             ..ClientOptions::default()
         }
     }

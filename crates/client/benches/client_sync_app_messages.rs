@@ -131,6 +131,7 @@ fn run(n: usize, snapshot: &[u8], log: &[LogEntry], mode: StateWrites, now: u64)
         own_name: "member-1".into(),
         identity: Arc::new(BasicIdentityProvider),
         state_writes: mode,
+        replace_late_updates: false,
     };
     let mut applier = LogApplier::new(group, 0, config);
     let mut applying = std::time::Duration::ZERO;

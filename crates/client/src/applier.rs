@@ -19,7 +19,10 @@
 //! - our own application message coming back cannot be decrypted (its key was deleted when
 //!   sent, RFC 9420 §9.2): its text comes from the outbox, matched by the digest of the
 //!   message ([`Outcome::OwnMessage`]);
-//! - proposals are cached for the next commit (RFC 9420 §12.1) and shown;
+//! - proposals are cached for the next commit (RFC 9420 §12.1) and shown; with
+//!   [`ApplierConfig::replace_late_updates`], another member's Update proposal of an older
+//!   epoch is kept for a Replace in our next commit (draft-barnes-mls-replace-00) instead of
+//!   being skipped;
 //! - a commit that removes us ends the group for us (RFC 9420 §12.4.2).
 //!
 //! Once a step leaves the group inactive (removed, desynchronized) the applier stops.
@@ -82,6 +85,10 @@ impl LogEntry {
 pub enum Outcome {
     /// Of an older epoch: not for us.
     Skipped,
+    /// Another member's Update proposal of an older epoch, kept for a Replace in our next
+    /// commit (draft-barnes-mls-replace-00; only with
+    /// [`ApplierConfig::replace_late_updates`]).
+    LateUpdate,
     /// An application message of another member.
     Message,
     /// Our own application message echoed back; its text is in the outbox under `digest`.
@@ -162,6 +169,9 @@ pub struct ApplierConfig {
     pub identity: Arc<dyn IdentityProvider>,
     /// How state writes are made.
     pub state_writes: StateWrites,
+    /// Keep other members' late Update proposals for a Replace in our next commit
+    /// (draft-barnes-mls-replace-00; [`crate::ClientOptions::replace_late_updates`]).
+    pub replace_late_updates: bool,
 }
 
 impl core::fmt::Debug for ApplierConfig {
@@ -170,6 +180,7 @@ impl core::fmt::Debug for ApplierConfig {
             .field("group_name", &self.group_name)
             .field("own_name", &self.own_name)
             .field("state_writes", &self.state_writes)
+            .field("replace_late_updates", &self.replace_late_updates)
             .finish_non_exhaustive()
     }
 }
@@ -227,8 +238,12 @@ impl LogApplier {
         }
         let ours = self.group.epoch();
         let (outcome, history, event, status) = if entry.epoch < ours {
-            // From before we joined, or of an epoch we already left: not for us.
-            (Outcome::Skipped, None, None, None)
+            if self.config.replace_late_updates && entry.content_type == 2 {
+                self.late_update(entry, now)
+            } else {
+                // From before we joined, or of an epoch we already left: not for us.
+                (Outcome::Skipped, None, None, None)
+            }
         } else if entry.epoch > ours {
             let reason = self.invalid.take().unwrap_or_else(|| {
                 format!(
@@ -523,6 +538,42 @@ impl LogApplier {
             }
             Err(e) => self.undecryptable(entry, e.to_string(), now),
         }
+    }
+
+    /// A proposal of an earlier epoch (draft-barnes-mls-replace-00 §1): if it is another
+    /// member's Update the core can verify and still Replace with, it is kept for our next
+    /// commit; anything else is skipped as before.
+    fn late_update(&mut self, entry: &LogEntry, now: u64) -> Parts {
+        let Ok((message, _)) = Self::decode(entry) else {
+            return (Outcome::Skipped, None, None, None);
+        };
+        let Ok(leaf) = self.group.receive_late_update(&message, now) else {
+            return (Outcome::Skipped, None, None, None);
+        };
+        let who = self
+            .group
+            .tree()
+            .leaf(leaf)
+            .map(|l| leaf_name(self.config.identity.as_ref(), l))
+            .unwrap_or_else(|| entry.sender.clone());
+        let text = format!("{who}'s late Update is kept for a Replace in our next commit");
+        (
+            Outcome::LateUpdate,
+            Some(HistoryEntry {
+                seq: entry.seq,
+                epoch: entry.epoch,
+                sender: who,
+                kind: "event".into(),
+                body: text.clone(),
+                at: now,
+            }),
+            Some(Event::Proposal {
+                group: self.config.group_name.clone(),
+                seq: entry.seq,
+                text,
+            }),
+            None,
+        )
     }
 
     /// A proposal (RFC 9420 §12.1), cached by the core for the next commit.

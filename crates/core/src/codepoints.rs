@@ -73,6 +73,16 @@
 //!   [`EXTERNAL_RECEIVERS_COMPONENT`], an entry of the GroupContext's `app_data_dictionary`.
 //! - 0x0008 is both the `required_wire_formats` extension and the `app_data_update` proposal:
 //!   different registries, no clash.
+//!
+//! # Private-use values Conclave chose for drafts without assignments
+//!
+//! | Draft | Codepoint | Registry | Value (every profile) |
+//! |---|---|---|---|
+//! | draft-mahy-mls-semiprivatemessage-07 | `mls_semiprivate_message` | wire format | 0xF0C5 |
+//! | draft-barnes-mls-replace-00 | `replace` ([`REPLACE_PROPOSAL`]) | proposal type | 0xF0D0 |
+//! | draft-barnes-mls-replace-00 | `leaf_node_epoch` ([`LEAF_NODE_EPOCH_EXTENSION`]) | extension type (LN) | 0xF0D1 |
+//!
+//! No deployed peer implements draft-barnes-mls-replace, so no profile remaps its values.
 
 use conclave_codec::{Decode, Encode};
 use conclave_crypto::CipherSuite;
@@ -249,6 +259,18 @@ pub const RATCHET_TREE_OPTION_EXTENSION: ExtensionType = ExtensionType(0xF0C0);
 /// `ratchet_tree_source_domains` (GC): the domains an `httpsUri` tree may come from
 /// (draft-ietf-mls-ratchet-tree-options-00 §3.1, §6: TBD1).
 pub const RATCHET_TREE_SOURCE_DOMAINS_EXTENSION: ExtensionType = ExtensionType(0xF0C1);
+// ---- draft-barnes-mls-replace-00: the Replace proposal and `leaf_node_epoch` ---------------
+//
+// The draft asks IANA for both ("TODO", §7); until values are assigned Conclave uses
+// private-use ones (RFC 9420 §17.3 extension types and §17.4 proposal types: 0xF000-0xFFFF),
+// the same under every profile ([`crate::group::replace`]).
+
+/// `replace` proposal (draft-barnes-mls-replace-00 §4, private use), sent by members only,
+/// never in an external commit.
+pub const REPLACE_PROPOSAL: ProposalType = ProposalType(0xF0D0);
+/// `leaf_node_epoch` LeafNode extension (draft-barnes-mls-replace-00 §3, private use): a
+/// `uint64`, the epoch in which the LeafNode was created.
+pub const LEAF_NODE_EPOCH_EXTENSION: ExtensionType = ExtensionType(0xF0D1);
 
 // ---- draft-ietf-mls-pq-ciphersuites §3: cipher suites (all TBD) ---------------------------
 
@@ -445,6 +467,7 @@ impl CodepointProfile {
             (_, ExtensionProposalKind::AppEphemeral) => APP_EPHEMERAL_PROPOSAL,
             (Self::MlsRs, ExtensionProposalKind::SelfRemove) => SELF_REMOVE_PROPOSAL_MLS_RS,
             (_, ExtensionProposalKind::SelfRemove) => SELF_REMOVE_PROPOSAL,
+            (_, ExtensionProposalKind::Replace) => REPLACE_PROPOSAL,
         }
     }
 
@@ -546,20 +569,24 @@ impl CodepointProfile {
 
     /// Whether a proposal of `kind` may be in an external commit: AppDataUpdate and
     /// AppEphemeral by value (draft-ietf-mls-extensions-10 §4.7, §4.8), SelfRemove by
-    /// reference (§6.3). OpenMLS 0.9 refuses AppEphemeral there.
+    /// reference (§6.3); never a Replace (draft-barnes-mls-replace-00 §5). OpenMLS 0.9
+    /// refuses AppEphemeral there.
     pub fn external_commit_allows(self, kind: ExtensionProposalKind) -> bool {
         !matches!(
             (self, kind),
             (Self::OpenMls09, ExtensionProposalKind::AppEphemeral)
+                | (_, ExtensionProposalKind::Replace)
         )
     }
 
     /// Whether an external sender may send a proposal of `kind`: AppDataUpdate and
-    /// AppEphemeral yes, SelfRemove no (draft-ietf-mls-extensions-10 §7.2, "External").
+    /// AppEphemeral yes, SelfRemove no (draft-ietf-mls-extensions-10 §7.2, "External"), nor
+    /// Replace ("any member of the group", draft-barnes-mls-replace-00 §1).
     /// OpenMLS 0.9 accepts only Add and Remove from external senders.
     pub fn external_sender_allows(self, kind: ExtensionProposalKind) -> bool {
         match (self, kind) {
-            (_, ExtensionProposalKind::SelfRemove) | (Self::OpenMls09, _) => false,
+            (_, ExtensionProposalKind::SelfRemove | ExtensionProposalKind::Replace)
+            | (Self::OpenMls09, _) => false,
             (Self::Draft | Self::MlsRs, _) => true,
         }
     }
@@ -607,10 +634,11 @@ impl core::str::FromStr for CodepointProfile {
     }
 }
 
-const EXTENSION_PROPOSAL_KINDS: [ExtensionProposalKind; 3] = [
+const EXTENSION_PROPOSAL_KINDS: [ExtensionProposalKind; 4] = [
     ExtensionProposalKind::AppDataUpdate,
     ExtensionProposalKind::AppEphemeral,
     ExtensionProposalKind::SelfRemove,
+    ExtensionProposalKind::Replace,
 ];
 
 /// The structure a proposal type decodes to under *some* profile. Profiles never give one
@@ -791,6 +819,7 @@ mod tests {
      {
         for profile in CodepointProfile::ALL {
             assert!(!profile.external_sender_allows(ExtensionProposalKind::SelfRemove));
+            assert!(!profile.external_sender_allows(ExtensionProposalKind::Replace));
         }
         for kind in [
             ExtensionProposalKind::AppDataUpdate,
@@ -802,13 +831,43 @@ mod tests {
     }
 
     #[test]
-    fn external_commits_take_every_draft_proposal_except_app_ephemeral_under_openmls() {
+    fn external_commits_take_every_draft_proposal_but_replace_and_under_openmls_app_ephemeral() {
         for kind in EXTENSION_PROPOSAL_KINDS {
-            assert!(CodepointProfile::Draft.external_commit_allows(kind));
+            let replace = kind == ExtensionProposalKind::Replace;
+            assert_eq!(
+                CodepointProfile::Draft.external_commit_allows(kind),
+                !replace
+            );
             assert_eq!(
                 CodepointProfile::OpenMls09.external_commit_allows(kind),
-                kind != ExtensionProposalKind::AppEphemeral
+                kind != ExtensionProposalKind::AppEphemeral && !replace
             );
+        }
+    }
+
+    #[test]
+    fn replace_codepoints_are_private_use_in_their_range_and_clash_with_nothing() {
+        assert!((0xF0D0..=0xF0DF).contains(&REPLACE_PROPOSAL.0));
+        assert!((0xF0D0..=0xF0DF).contains(&LEAF_NODE_EPOCH_EXTENSION.0));
+        for profile in CodepointProfile::ALL {
+            assert_eq!(
+                profile.proposal_type(ExtensionProposalKind::Replace),
+                REPLACE_PROPOSAL
+            );
+            assert_eq!(
+                profile.proposal_kind(REPLACE_PROPOSAL),
+                Some(ExtensionProposalKind::Replace)
+            );
+        }
+        for extension in [
+            APP_DATA_DICTIONARY_EXTENSION,
+            SUPPORTED_WIRE_FORMATS_EXTENSION,
+            REQUIRED_WIRE_FORMATS_EXTENSION,
+            LAST_RESORT_KEY_PACKAGE_EXTENSION,
+            CONCLAVE_GROUP_NAME_EXTENSION,
+            KP_CONTEXT_EXTENSION,
+        ] {
+            assert_ne!(extension, LEAF_NODE_EPOCH_EXTENSION);
         }
     }
 

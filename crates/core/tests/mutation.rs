@@ -10,6 +10,8 @@
 //! are re-signed by the joiner after mutation, so they exercise the deeper rules
 //! (RFC 9420 §12.4.3.2, §12.4.2) — among them those of the AppDataUpdate and AppEphemeral
 //! proposals an external commit may carry (draft-ietf-mls-extensions-10 §4.7, §4.8, §6.1).
+//! Replace commits and the late Updates they carry (draft-barnes-mls-replace-00) are damaged
+//! the same way.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -27,12 +29,14 @@ use common::{
 };
 use conclave_codec::{CodecError, Decode, Encode};
 use conclave_core::codepoints::{
-    APP_ACK_COMPONENT, APP_COMPONENTS_COMPONENT, CodepointProfile, SELF_REMOVE_PROPOSAL_MLS_RS,
+    APP_ACK_COMPONENT, APP_COMPONENTS_COMPONENT, CodepointProfile, LEAF_NODE_EPOCH_EXTENSION,
+    REPLACE_PROPOSAL, SELF_REMOVE_PROPOSAL_MLS_RS,
 };
+use conclave_core::credential::BasicIdentityProvider;
 use conclave_core::framing::{FramingError, protect_public, sign_content};
 use conclave_core::group::{
-    AppDataError, CommitOptions, Group, GroupConfig, GroupError, JoinOptions, MemberParams,
-    ProcessedMessage, SigningIdentity,
+    AppDataError, CommitOptions, Group, GroupConfig, GroupError, JoinOptions, KeyPackageBundle,
+    LeafOptions, MemberParams, NewGroup, ProcessedMessage, SigningIdentity, default_capabilities,
 };
 use conclave_core::messages::{
     Add, AppAck, AppDataUpdate, AppDataUpdateOperation, AppEphemeral, Commit, ComponentId,
@@ -1623,4 +1627,158 @@ fn targeted_message_mutations() {
         assert!(open(group, &original).is_err(), "member {other} opened it");
         assert!(snapshot(group) == before);
     }
+}
+
+// ---- Replace (draft-barnes-mls-replace-00) -----------------------------------------------
+
+/// Alice, Bob and Carol, whose leaves list the Replace proposal type and the
+/// `leaf_node_epoch` extension.
+fn replace_group(handshake: WireFormat, seed: u64) -> (Vec<Group>, SeededRng) {
+    let mut rng = SeededRng::new(seed);
+    let suite = CipherSuite(1);
+    let params = |name: &str, rng: &mut SeededRng| {
+        let mut capabilities =
+            default_capabilities(suite, &BasicIdentityProvider, CodepointProfile::Draft);
+        capabilities.proposals.push(REPLACE_PROPOSAL);
+        capabilities.extensions.push(LEAF_NODE_EPOCH_EXTENSION);
+        MemberParams {
+            config: GroupConfig {
+                handshake_wire_format: handshake,
+                ..GroupConfig::default()
+            },
+            leaf: LeafOptions {
+                capabilities: Some(capabilities),
+                ..LeafOptions::default()
+            },
+            ..MemberParams::new(env(), identity(name, suite, rng))
+        }
+    };
+    let creator = params("alice", &mut rng);
+    let mut groups = vec![
+        Group::create(
+            creator,
+            NewGroup::new(suite, b"replace-mutation".to_vec()),
+            NOW,
+            &mut rng,
+        )
+        .unwrap(),
+    ];
+    for name in ["bob", "carol"] {
+        let joiner = params(name, &mut rng);
+        let bundle = KeyPackageBundle::generate(&joiner, suite, NOW, &mut rng).unwrap();
+        let options = CommitOptions {
+            proposals: vec![Proposal::Add(Add {
+                key_package: bundle.key_package.clone(),
+            })],
+            ..CommitOptions::default()
+        };
+        let output = groups[0].commit(&options, NOW, &mut rng).unwrap();
+        groups[0].merge_pending_commit().unwrap();
+        for group in &mut groups[1..] {
+            group.process_message(&output.commit, NOW).unwrap();
+        }
+        let welcome = welcome_of(output.welcome.as_ref().unwrap());
+        groups.push(Group::join(joiner, &welcome, &bundle, &JoinOptions::default(), NOW).unwrap());
+    }
+    (groups, rng)
+}
+
+/// `sender`'s application message read by every other member: it derives the sender's
+/// ratchets in their secret trees, so that later rejected PrivateMessages change nothing
+/// (see `Fixture::warm_up`).
+fn warm_up_all(groups: &mut [Group], sender: usize, rng: &mut SeededRng) {
+    let message = groups[sender]
+        .encrypt_application_message(b"warm-up", b"", rng)
+        .unwrap();
+    for (i, group) in groups.iter_mut().enumerate() {
+        if i != sender {
+            group.process_message(&message, NOW).unwrap();
+        }
+    }
+}
+
+/// Bob's Update arrives at Carol after Alice's commit ended its epoch; Carol keeps it and
+/// commits it as a Replace. Every damaged copy of the late Update (PrivateMessage: the
+/// PublicMessage's membership tag of a past epoch cannot be checked) and of the Replace
+/// commit is refused with the state unchanged, by Alice and by Bob, whose leaf it replaces;
+/// the undamaged ones are then accepted and everyone agrees.
+fn replace_mutations(handshake: WireFormat, seed: u64) {
+    let (mut groups, mut rng) = replace_group(handshake, seed);
+    warm_up_all(&mut groups, 1, &mut rng);
+    let update = groups[1].propose_update(None, &mut rng).unwrap();
+    let output = groups[0]
+        .commit(&CommitOptions::default(), NOW, &mut rng)
+        .unwrap();
+    groups[0].merge_pending_commit().unwrap();
+    for member in [1, 2] {
+        groups[member].process_message(&output.commit, NOW).unwrap();
+    }
+
+    if handshake == WireFormat::PRIVATE_MESSAGE {
+        let original = encode(&update);
+        let carol = &mut groups[2];
+        let before = snapshot(carol);
+        let mut variants = Vec::new();
+        for i in 0..original.len() {
+            let mut bytes = original.clone();
+            bytes[i] ^= 1 << (i % 8);
+            variants.push((format!("late Update: bit {} of byte {i}", i % 8), bytes));
+        }
+        for len in 0..original.len() {
+            variants.push((
+                format!("late Update: {len} bytes"),
+                original[..len].to_vec(),
+            ));
+        }
+        for (what, bytes) in &variants {
+            let outcome = catch_unwind(AssertUnwindSafe(|| match MlsMessage::from_bytes(bytes) {
+                Err(_) => Ok(()),
+                Ok(message) => match carol.receive_late_update(&message, NOW) {
+                    Ok(leaf) => Err(format!("accepted as {leaf:?}")),
+                    Err(_) => Ok(()),
+                },
+            }));
+            match outcome {
+                Ok(Ok(())) => {}
+                Ok(Err(accepted)) => panic!("{what}: {accepted}"),
+                Err(_) => panic!("{what}: panicked"),
+            }
+            assert!(snapshot(carol) == before, "{what}: state changed");
+        }
+    }
+    groups[2].receive_late_update(&update, NOW).unwrap();
+
+    warm_up_all(&mut groups, 2, &mut rng);
+    let options = CommitOptions {
+        replace_late_updates: true,
+        ..CommitOptions::default()
+    };
+    let commit = groups[2].commit(&options, NOW, &mut rng).unwrap().commit;
+    let bytes = encode(&commit);
+    for member in [0, 1] {
+        let what = format!("Replace commit to member {member}");
+        flip_every_byte(&mut groups[member], &bytes, 16, &what);
+        truncate_and_extend(&mut groups[member], &bytes, &what);
+    }
+    groups[2].merge_pending_commit().unwrap();
+    for member in [0, 1] {
+        let processed = groups[member].process_message(&commit, NOW).unwrap();
+        let ProcessedMessage::Commit(summary) = processed else {
+            panic!("not a commit: {processed:?}")
+        };
+        assert_eq!(summary.updated, vec![LeafIndex(1)]);
+    }
+    for group in &groups[1..] {
+        assert_eq!(group.epoch_authenticator(), groups[0].epoch_authenticator());
+    }
+}
+
+#[test]
+fn replace_mutations_public() {
+    replace_mutations(WireFormat::PUBLIC_MESSAGE, 81);
+}
+
+#[test]
+fn replace_mutations_private() {
+    replace_mutations(WireFormat::PRIVATE_MESSAGE, 82);
 }

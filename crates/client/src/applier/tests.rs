@@ -11,6 +11,7 @@ fn config(own: &str) -> ApplierConfig {
         own_name: own.into(),
         identity: Arc::new(BasicIdentityProvider),
         state_writes: StateWrites::Incremental,
+        replace_late_updates: false,
     }
 }
 
@@ -291,4 +292,81 @@ fn full_snapshot_mode_writes_the_whole_state_for_every_entry() {
         panic!("not a snapshot: {:?}", step.outcome);
     };
     assert_eq!(bytes, &applier.group().to_bytes().unwrap());
+}
+
+/// draft-barnes-mls-replace-00: Bob's Update reaches the log after Alice's commit ended its
+/// epoch. With the policy off, Carol skips it as before; with it on, she keeps it and her
+/// next commit Replaces Bob's leaf with it; Bob and Alice follow.
+#[test]
+fn a_late_update_is_skipped_by_default_and_replaced_with_the_policy_on() {
+    let mut groups = group_of(b"r#1", &["alice", "bob", "carol"]);
+    let late = groups[1].1.propose_update(None, &mut OsRandom).unwrap();
+    let commit = update(&mut groups[0].1);
+    groups[0].1.merge_pending_commit().unwrap();
+    groups[1].1.process_message(&commit, NOW).unwrap();
+    let log = [
+        entry(1, 1, 3, "alice", &commit),
+        entry(2, 1, 2, "bob", &late),
+    ];
+
+    let (_, carol) = groups.remove(2);
+    let copy = Group::from_bytes(env(), &carol.to_bytes().unwrap()).unwrap();
+    let mut off = LogApplier::new(copy, 0, config("carol"));
+    let mut on = LogApplier::new(
+        carol,
+        0,
+        ApplierConfig {
+            replace_late_updates: true,
+            ..config("carol")
+        },
+    );
+    for applier in [&mut off, &mut on] {
+        let step = applier.apply(&log[0], NOW).unwrap().unwrap();
+        assert_eq!(
+            step.outcome,
+            Outcome::Commit {
+                epoch: 2,
+                own: false
+            }
+        );
+    }
+    let skipped = off.apply(&log[1], NOW).unwrap().unwrap();
+    assert_eq!(skipped.outcome, Outcome::Skipped);
+    assert!(off.group().late_update_leaves().is_empty());
+    let kept = on.apply(&log[1], NOW).unwrap().unwrap();
+    assert_eq!(kept.outcome, Outcome::LateUpdate);
+    assert!(kept.history.unwrap().body.contains("late Update"));
+    let bob = groups[1].1.own_leaf();
+    assert_eq!(on.group().late_update_leaves(), vec![bob]);
+
+    let mut carol = on.into_group();
+    let output = carol
+        .commit(
+            &CommitOptions {
+                replace_late_updates: true,
+                ..CommitOptions::default()
+            },
+            NOW,
+            &mut OsRandom,
+        )
+        .unwrap();
+    carol.merge_pending_commit().unwrap();
+    for (_, member) in &mut groups {
+        member.process_message(&output.commit, NOW).unwrap();
+        assert_eq!(member.epoch_authenticator(), carol.epoch_authenticator());
+    }
+    let MlsMessageBody::PrivateMessage(_) = &late.body else {
+        panic!("our groups' handshakes are PrivateMessages")
+    };
+    // Bob's leaf now has the key he proposed, which he holds.
+    let replaced = carol.tree().leaf(bob).unwrap();
+    assert_eq!(groups[1].1.tree().leaf(bob), Some(replaced));
+    let hello = groups[1]
+        .1
+        .encrypt_application_message(b"fresh", &[], &mut OsRandom)
+        .unwrap();
+    assert!(matches!(
+        carol.process_message(&hello, NOW).unwrap(),
+        ProcessedMessage::Application { .. }
+    ));
 }

@@ -81,6 +81,17 @@ pub struct ClientOptions {
     /// handshakes. Off: groups are created without (members of others' member-proof groups
     /// prove membership regardless: it is the group's rule, not ours).
     pub member_proofs: bool,
+    /// Replace late Updates (draft-barnes-mls-replace-00; off by default): when another
+    /// member's Update proposal reaches us after the commit that ended its epoch, we keep it
+    /// ([`conclave_core::group::Group::receive_late_update`]) and our next commit puts its
+    /// LeafNode at that member's leaf with a Replace proposal instead of dropping it, so the
+    /// member still gets the fresh key. Caveat (§6): this helps post-compromise security only
+    /// if the LeafNode's private key did not leak since the Update was made — an attacker who
+    /// held the member's state then holds the replayed key too — and a Replace is not signed
+    /// by the replaced member's current key. Whatever this says, our leaves list the Replace
+    /// proposal type and stamp `leaf_node_epoch` (the draft's rollback protection), so that
+    /// we can follow Replaces other members commit.
+    pub replace_late_updates: bool,
     /// The kind of credential [`Client::register`] asks the AS for (default: an X.509
     /// certificate).
     pub credential: CredentialKind,
@@ -113,6 +124,7 @@ impl core::fmt::Debug for ClientOptions {
             .field("state_writes", &self.state_writes)
             .field("crypto", &self.crypto.name())
             .field("self_remove", &self.self_remove)
+            .field("replace_late_updates", &self.replace_late_updates)
             .field("handshakes", &self.handshakes)
             .field("http", &self.http)
             .field("member_proofs", &self.member_proofs)
@@ -137,6 +149,7 @@ impl Default for ClientOptions {
             http: HttpLimits::DEFAULT,
             member_proofs: true,
             credential: CredentialKind::Certificate,
+            replace_late_updates: false,
         }
     }
 }

@@ -5,7 +5,7 @@
 
 use super::{Client, SyncReport};
 use crate::driver::commit::Op;
-use crate::driver::{has_foreign_proposals, load_group};
+use crate::driver::{has_work_to_commit, load_group};
 use crate::error::ClientError;
 use crate::store::GroupStatus;
 
@@ -44,7 +44,7 @@ impl Client {
                 continue;
             }
             let group = load_group(&self.store, &self.env, &row)?;
-            if has_foreign_proposals(&group)
+            if has_work_to_commit(&group, self.options.replace_late_updates, self.now())
                 && let Err(e) = self
                     .driver()
                     .run_commit(&row.group_id, &Op::CommitPending)

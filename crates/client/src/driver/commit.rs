@@ -27,7 +27,7 @@ use crate::delivery::DeliveryService;
 use crate::error::{BadResponse, ClientError};
 use crate::names::{leaf_name, member_names};
 
-use super::{GroupDriver, has_foreign_proposals, leaving_members};
+use super::{GroupDriver, leaving_members};
 
 const DS: &str = "the Delivery Service";
 
@@ -320,7 +320,11 @@ impl<D: DeliveryService> GroupDriver<'_, D> {
                         .collect()
                 }
                 Op::CommitPending => {
-                    if !has_foreign_proposals(&group) {
+                    if !super::has_work_to_commit(
+                        &group,
+                        self.options.replace_late_updates,
+                        self.now(),
+                    ) {
                         return Ok(None);
                     }
                     Vec::new()
@@ -346,6 +350,9 @@ impl<D: DeliveryService> GroupDriver<'_, D> {
                     welcome_group_info_extensions: vec![crate::names::group_name_extension(
                         &row.name,
                     )],
+                    // Late Updates we kept go in as Replaces (draft-barnes-mls-replace-00),
+                    // if that is our policy.
+                    replace_late_updates: self.options.replace_late_updates,
                     ..CommitOptions::default()
                 },
                 self.now(),

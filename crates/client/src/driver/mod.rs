@@ -20,6 +20,7 @@ mod sim;
 #[cfg(test)]
 mod tests;
 
+use conclave_core::codepoints::{LEAF_NODE_EPOCH_EXTENSION, REPLACE_PROPOSAL};
 use conclave_core::credential::IdentityProvider;
 use conclave_core::group::{
     Group, GroupConfig, GroupEnv, LeafOptions, SigningIdentity, default_capabilities,
@@ -53,7 +54,8 @@ pub(crate) fn group_config() -> GroupConfig {
 }
 
 /// The parameters of our leaves (KeyPackages, the groups we create): the default
-/// capabilities, plus the SelfRemove proposal type of our groups' codepoint profile when
+/// capabilities with the Replace proposal type and the `leaf_node_epoch` extension
+/// (draft-barnes-mls-replace-00), plus the SelfRemove proposal type of our groups' codepoint profile when
 /// `self_remove` is on, so that our groups are "self-remove-capable" once every member lists
 /// it (draft-ietf-mls-extensions-10 §6.3).
 pub(crate) fn leaf_options(
@@ -62,6 +64,10 @@ pub(crate) fn leaf_options(
     self_remove: bool,
 ) -> LeafOptions {
     let mut capabilities = default_capabilities(suite, identity, group_config().codepoint_profile);
+    // draft-barnes-mls-replace-00: we can follow a Replace, and our leaves carry
+    // `leaf_node_epoch` (§6: every leaf SHOULD, against rollback).
+    capabilities.proposals.push(REPLACE_PROPOSAL);
+    capabilities.extensions.push(LEAF_NODE_EPOCH_EXTENSION);
     if self_remove {
         capabilities.proposals.push(
             group_config()
@@ -184,6 +190,7 @@ impl<D: DeliveryService> GroupDriver<'_, D> {
             own_name: self.profile.name.clone(),
             identity: self.env.identity.clone(),
             state_writes: self.options.state_writes,
+            replace_late_updates: self.options.replace_late_updates,
         }
     }
 
@@ -213,6 +220,14 @@ impl<D: DeliveryService> GroupDriver<'_, D> {
 
 /// Whether proposals of other members wait for a commit (RFC 9420 §12.4: commit them
 /// before sending).
+/// Whether a sync should commit: others' proposals are pending, or (with
+/// [`ClientOptions::replace_late_updates`](crate::ClientOptions::replace_late_updates)) a kept
+/// late Update can be committed as a Replace now (draft-barnes-mls-replace-00).
+pub(crate) fn has_work_to_commit(group: &Group, replace_late_updates: bool, now: u64) -> bool {
+    has_foreign_proposals(group)
+        || (replace_late_updates && !group.replaceable_late_updates(now).is_empty())
+}
+
 pub(crate) fn has_foreign_proposals(group: &Group) -> bool {
     let own = conclave_core::messages::Sender::Member(group.own_leaf());
     group.pending_proposals().any(|(sender, _)| *sender != own)

@@ -328,10 +328,12 @@ fn members_of(ds: &SimDs, members: &[(&str, bool)]) -> Vec<SimMember> {
         .collect()
 }
 
-/// What a sync does for a group: apply the log, then commit others' pending proposals.
+/// What a sync does for a group: apply the log, then commit others' pending proposals (and,
+/// with the policy, kept late Updates as Replaces).
 async fn sync(member: &mut SimMember) {
     member.driver().sync_group_log(GROUP).await.unwrap();
-    if super::has_foreign_proposals(&member.group()) {
+    let replace = member.options.replace_late_updates;
+    if super::has_work_to_commit(&member.group(), replace, crate::now_seconds()) {
         member
             .driver()
             .run_commit(GROUP, &Op::CommitPending)
@@ -687,4 +689,77 @@ fn a_topic_commit_that_breaks_the_rule_is_invalid_for_the_other_members() {
     );
     assert_eq!(members[1].group().epoch(), 1);
     assert_eq!(topic(&members[1]), None);
+}
+
+/// draft-barnes-mls-replace-00 through the driver: Bob's Update is in the log, but Alice's
+/// commit, built before she read it, ends the epoch without it. Carol, whose policy is to
+/// replace late Updates, commits it as a Replace at her next sync; Dave, without the
+/// policy, does nothing. Everyone follows, and Bob's leaf has the key he proposed.
+#[test]
+fn a_sync_with_the_replace_policy_commits_a_late_update_as_a_replace() {
+    let ds = SimDs::new(12, NO_FAULTS);
+    let mut members = members_of(
+        &ds,
+        &[
+            ("alice", true),
+            ("bob", true),
+            ("carol", true),
+            ("dave", true),
+        ],
+    );
+    members[2].options.replace_late_updates = true;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let mut bob = members[1].group();
+        let update = bob.propose_update(None, &mut crate::OsRandom).unwrap();
+        members[1].driver().save(GROUP, &mut bob).unwrap();
+        ds.post_raw("bob", GROUP, &update, false).unwrap();
+        let proposed = bob.pending_proposals().count();
+        assert_eq!(proposed, 1);
+
+        // Alice commits from her state, which has not read the Update.
+        let mut alice = members[0].group();
+        let commit = alice
+            .commit(
+                &conclave_core::group::CommitOptions::default(),
+                crate::testing::NOW,
+                &mut crate::OsRandom,
+            )
+            .unwrap()
+            .commit;
+        members[0].driver().save(GROUP, &mut alice).unwrap();
+        ds.post_raw("alice", GROUP, &commit, true).unwrap();
+
+        for member in &mut members {
+            sync(member).await;
+        }
+        // Dave applied Carol's Replace commit too if it came before his sync; sync all again.
+        for member in &mut members {
+            member.driver().sync_group_log(GROUP).await.unwrap();
+        }
+        let (_, log) = ds.log(GROUP);
+        assert_eq!(log.len(), 3, "the Update, Alice's commit, Carol's Replace");
+        assert_eq!(log[2].sender, "carol");
+        let reference = members[0].group();
+        for member in &members {
+            let group = member.group();
+            assert_eq!(group.epoch(), 3);
+            assert_eq!(group.epoch_authenticator(), reference.epoch_authenticator());
+            assert!(
+                group
+                    .replaceable_late_updates(crate::testing::NOW)
+                    .is_empty()
+            );
+        }
+        // Bob holds the replaced leaf's key: his message is read.
+        members[1].driver().send(GROUP, "fresh keys").await.unwrap();
+        members[0].driver().sync_group_log(GROUP).await.unwrap();
+        let history = members[0].store.history(GROUP).unwrap();
+        assert!(
+            history.iter().any(|h| h.body == "fresh keys"),
+            "{history:?}"
+        );
+    });
 }

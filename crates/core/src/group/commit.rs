@@ -42,6 +42,11 @@ pub struct CommitOptions {
     /// Always include an UpdatePath, even when no proposal requires one (RFC 9420 §12.4:
     /// by default the path MUST be populated).
     pub force_path: bool,
+    /// Add a Replace by value for each late Update kept by [`Group::receive_late_update`]
+    /// whose leaf no other proposal of the commit touches (draft-barnes-mls-replace-00).
+    /// Off by default: a policy of the committer; see that method for the caveat on
+    /// post-compromise security.
+    pub replace_late_updates: bool,
     /// Put the ratchet tree in the GroupInfo (and so in the Welcome), RFC 9420 §12.4.3.3.
     pub ratchet_tree_in_group_info: bool,
     /// Extra GroupInfo extensions.
@@ -67,6 +72,7 @@ impl Default for CommitOptions {
             proposals: Vec::new(),
             include_pending: true,
             force_path: true,
+            replace_late_updates: false,
             ratchet_tree_in_group_info: true,
             group_info_extensions: Vec::new(),
             welcome_group_info_extensions: Vec::new(),
@@ -199,7 +205,13 @@ pub(crate) fn build_commit(
             generated.leaf_public_key().clone(),
             base.leaf_template.capabilities.clone(),
             LeafNodeSource::Commit(parent_hash),
-            base.leaf_template.extensions.clone(),
+            // The leaf is created for the epoch the commit starts
+            // (draft-barnes-mls-replace-00 §3, [`super::replace`]).
+            super::replace::stamp_leaf_node_epoch(
+                &base.leaf_template.capabilities,
+                base.leaf_template.extensions.clone(),
+                base.context.epoch.saturating_add(1),
+            )?,
             Some((&group_id, own_leaf)),
         )?;
         applied.tree.set_leaf(own_leaf, Some(leaf.clone()))?;
@@ -630,6 +642,15 @@ impl Group {
             });
             refs.push(ProposalOrRef::Proposal(Box::new(proposal.clone())));
         }
+        if options.replace_late_updates {
+            for proposal in self.late_update_replaces(&committed, now) {
+                committed.push(CommittedProposal {
+                    sender: Sender::Member(own),
+                    proposal: proposal.clone(),
+                });
+                refs.push(ProposalOrRef::Proposal(Box::new(proposal)));
+            }
+        }
         super::app_data::order_for_profile(
             self.config.codepoint_profile,
             &mut committed,
@@ -838,6 +859,7 @@ pub(crate) fn stage_public_commit(
             });
         }
     }
+    super::replace::check_path(&committed, commit.path.is_some())?;
     if commit.path.is_none() && applied.path_required {
         return Err(GroupError::PathRequired(
             "the commit is empty or covers a proposal type that requires a path",
@@ -912,13 +934,16 @@ pub(crate) fn process_commit(
 
     // If a committed Update replaced our leaf, we hold its new private key (RFC 9420 §12.1.2).
     let mut private = group.private.clone();
+    // A Replace of our leaf installs the LeafNode of one of our earlier Updates, whose key we
+    // kept (draft-barnes-mls-replace-00 §4; [`super::Group::retain_update_keys`]).
     if applied.updated.contains(&own)
         && let Some(leaf) = applied.tree.leaf(own)
-        && let Some(key) = group
+    {
+        let key = group
             .pending_updates
             .iter()
             .find(|k| k.public_key == leaf.encryption_key)
-    {
+            .ok_or(super::replace::ReplaceError::UnknownOwnKey)?;
         private.insert(own.node(), key.clone());
     }
     let commit_secret = match (path, committer_leaf) {

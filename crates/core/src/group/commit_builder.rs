@@ -123,6 +123,14 @@ impl<'a, R> CommitBuilder<'a, R> {
         self
     }
 
+    /// Replaces the leaves of members whose late Updates we kept with those Updates' LeafNodes
+    /// (draft-barnes-mls-replace-00; [`CommitOptions::replace_late_updates`], off by
+    /// default).
+    pub fn replace_late_updates(mut self, replace: bool) -> Self {
+        self.options.replace_late_updates = replace;
+        self
+    }
+
     /// Whether the valid proposals received in this epoch are committed by reference
     /// (default: yes, RFC 9420 §12.4 SHOULD).
     pub fn include_pending_proposals(mut self, include: bool) -> Self {

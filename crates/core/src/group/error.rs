@@ -199,6 +199,9 @@ pub enum GroupError {
     /// A SelfRemove rule was broken (draft-ietf-mls-extensions-10 §6.3).
     #[error(transparent)]
     SelfRemove(#[from] SelfRemoveError),
+    /// A Replace rule was broken (draft-barnes-mls-replace-00).
+    #[error(transparent)]
+    Replace(#[from] super::replace::ReplaceError),
     /// The group state could not be decoded.
     #[error("stored group state is malformed: {0}")]
     MalformedState(&'static str),

@@ -193,6 +193,7 @@ impl Group {
             resumption_psks: VecDeque::new().into(),
             status: GroupStatus::Active.into(),
             pending_updates: Vec::new().into(),
+            late_updates: Vec::new().into(),
             linked_psks: linked_psks.into(),
             changes: super::records::ChangeLog::unsaved(),
             components: super::app_data::Components::default(),

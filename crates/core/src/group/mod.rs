@@ -29,6 +29,7 @@ pub mod policy;
 pub(crate) mod proposals;
 pub(crate) mod public;
 mod records;
+pub mod replace;
 mod resumption;
 mod safe;
 pub(crate) mod self_remove;
@@ -55,6 +56,7 @@ pub use commit_builder::CommitBuilder;
 pub use error::GroupError;
 pub use external::{external_proposal, new_member_proposal};
 pub use join::{JoinOptions, external_commit_init};
+pub use replace::ReplaceError;
 pub use resumption::LinkedGroupOptions;
 pub use safe::SafeHpkeKey;
 pub use self_remove::{CheckedSelfRemove, SelfRemoveError, check_as_non_member};
@@ -82,6 +84,10 @@ use crate::validation::{KEY_PACKAGE_TBS_LABEL, LEAF_NODE_TBS_LABEL, LifetimePoli
 use proposals::CachedProposal;
 use state::{EpochState, PastEpoch};
 use tracked::Tracked;
+
+/// How many private keys of our uncommitted Updates are kept past their epoch, for a later
+/// Replace (draft-barnes-mls-replace-00 §4; see `Group::retain_update_keys`).
+pub const MAX_RETAINED_UPDATE_KEYS: usize = 4;
 
 /// Policy of one group: padding, handshake wire format, past epochs kept, lifetime checks
 /// and external-join policy are configuration, not code.
@@ -605,6 +611,9 @@ pub struct Group {
     status: Tracked<GroupStatus>,
     /// Private keys of leaf nodes we proposed in Update proposals this epoch.
     pending_updates: Tracked<Vec<crate::treekem::NodeKey>>,
+    /// Other members' Updates that arrived after their epoch, kept for a Replace in our next
+    /// commit (draft-barnes-mls-replace-00; [`Group::receive_late_update`]).
+    late_updates: Tracked<Vec<replace::LateUpdate>>,
     /// Resumption PSKs of other groups this group is linked to (its predecessor after a
     /// ReInit or branch): `(group_id, epoch, psk)` (RFC 9420 §11.2, §11.3).
     linked_psks: Tracked<Vec<(Vec<u8>, u64, Secret)>>,
@@ -997,7 +1006,13 @@ impl Group {
             HpkePublicKey(pair.public_key.clone()),
             current.capabilities.clone(),
             LeafNodeSource::Update,
-            leaf_extensions.unwrap_or_else(|| current.extensions.clone()),
+            // Stamped with the epoch it is sent in (draft-barnes-mls-replace-00 §3), so that
+            // a later Replace can still install it.
+            replace::stamp_leaf_node_epoch(
+                &current.capabilities,
+                leaf_extensions.unwrap_or_else(|| current.extensions.clone()),
+                self.epoch(),
+            )?,
             Some((&self.epoch.context.group_id, own)),
         )?;
         let message = self.propose(
@@ -1435,6 +1450,28 @@ impl Group {
         Ok(())
     }
 
+    /// Whether the private keys of our uncommitted Updates outlive the epoch that ends when
+    /// the group moves to `next` (draft-barnes-mls-replace-00 §1, §4): another member may
+    /// still install one of their LeafNodes with a Replace, and we must then decrypt the
+    /// commit's path. Kept only while our leaf stamps `leaf_node_epoch` (without it our
+    /// Updates cannot be Replaced) and stays the same: once it changes, by our commit, an
+    /// Update or a Replace, the older Updates are superseded and their keys deleted. At most
+    /// [`MAX_RETAINED_UPDATE_KEYS`] are kept, the newest. The keys were never used to encrypt
+    /// anything, so keeping them costs no forward secrecy until a Replace installs one.
+    fn retain_update_keys(&self, next: &EpochState) -> bool {
+        let own = self.own_leaf();
+        match (self.epoch.tree.leaf(own), next.tree.leaf(own)) {
+            (Some(before), Some(after)) => {
+                before.encryption_key == after.encryption_key
+                    && before
+                        .capabilities
+                        .extensions
+                        .contains(&crate::codepoints::LEAF_NODE_EPOCH_EXTENSION)
+            }
+            _ => false,
+        }
+    }
+
     /// Merges our pending commit once the Delivery Service accepted it (RFC 9420 §12.4.1).
     pub fn merge_pending_commit(&mut self) -> Result<CommitSummary, GroupError> {
         let pending = self
@@ -1455,6 +1492,13 @@ impl Group {
             summary: _,
             status,
         } = staged;
+        let retain_updates = epoch
+            .as_deref()
+            .is_some_and(|next| self.retain_update_keys(next));
+        if let Some(next) = epoch.as_deref() {
+            self.keep_uncommitted_updates();
+            self.prune_late_updates(&next.tree);
+        }
         if let Some(epoch) = epoch {
             let previous = std::mem::replace(&mut *self.epoch, *epoch);
             let old_epoch = previous.context.epoch;
@@ -1473,7 +1517,17 @@ impl Group {
             *self.private = private;
         }
         self.proposals.clear();
-        self.pending_updates.clear();
+        if retain_updates {
+            let excess = self
+                .pending_updates
+                .len()
+                .saturating_sub(MAX_RETAINED_UPDATE_KEYS);
+            if excess > 0 {
+                self.pending_updates.drain(..excess);
+            }
+        } else {
+            self.pending_updates.clear();
+        }
         *self.pending_commit = None;
         if let Some(status) = status {
             *self.status = status;

@@ -75,6 +75,9 @@ pub(crate) fn check_sender_may_propose(
     if let Some(result) = super::self_remove::check_sender(sender, proposal) {
         return result;
     }
+    if let Some(result) = super::replace::check_sender(sender, proposal) {
+        return result;
+    }
     if let Proposal::Extension(extension) = proposal
         && !matches!(
             extension.body,
@@ -178,7 +181,8 @@ pub(crate) struct AppliedProposals {
     /// Leaves removed by SelfRemove proposals (draft-ietf-mls-extensions-10 §6.3), with
     /// their former leaf nodes.
     pub(crate) self_removed: Vec<(LeafIndex, LeafNode)>,
-    /// Leaves updated by Update proposals.
+    /// Leaves updated by Update proposals, then those replaced by Replace proposals
+    /// (draft-barnes-mls-replace-00 §4: applied like an Update of that leaf).
     pub(crate) updated: Vec<LeafIndex>,
     /// PSKs, in proposal order.
     pub(crate) psks: Vec<PreSharedKeyId>,
@@ -366,6 +370,9 @@ pub(crate) fn validate_and_apply(
         }
     }
 
+    // 2a. Replaces: like Updates of the indicated leaves (draft-barnes-mls-replace-00 §4).
+    super::replace::apply(ctx, &requirements, &members, proposals, &mut applied)?;
+
     // 2b. SelfRemoves: after the Updates, before the Removes (draft-ietf-mls-extensions-10
     // §6.5).
     super::self_remove::apply(ctx.tree, proposals, &mut applied)?;
@@ -514,6 +521,7 @@ fn check_list_rules(
     }
     check_proposal_types_supported(ctx, proposals)?;
     super::self_remove::check_list(committer, proposals)?;
+    super::replace::check_list(committer, proposals)?;
     let count = |t: ProposalType| {
         proposals
             .iter()

@@ -237,6 +237,7 @@ impl Group {
             self.resumption_psks.take_changed(),
             self.status.take_changed(),
             self.pending_updates.take_changed(),
+            self.late_updates.take_changed(),
             self.linked_psks.take_changed(),
         ]
         .contains(&true)

@@ -87,6 +87,9 @@ mod section {
     /// Where joiners find the tree ([`crate::group::GroupConfig::ratchet_tree_location`]):
     /// one byte, 1 for the Delivery Service. Without it: in the GroupInfo.
     pub(super) const RATCHET_TREE_LOCATION: u16 = 6;
+    /// Other members' late Updates kept for a Replace (draft-barnes-mls-replace-00),
+    /// `Vec<LateUpdate>`. Without it there are none.
+    pub(super) const LATE_UPDATES: u16 = 7;
 }
 
 /// The [`section::MEMBER_PROOF`] section. Only the secrets are stored; the key pairs are
@@ -667,6 +670,12 @@ impl Group {
                 data: member_proof.to_bytes()?,
             });
         }
+        if !self.late_updates.is_empty() {
+            sections.push(StateSection {
+                tag: section::LATE_UPDATES,
+                data: self.late_updates.to_bytes()?,
+            });
+        }
         if let Some(pending) = self.pending_commit.as_deref()
             && !pending.staged.summary.app_data.is_empty()
         {
@@ -715,6 +724,7 @@ impl Group {
         let mut exporter_trees = None;
         let mut pending_app_data = None;
         let mut member_proof = None;
+        let mut late_updates = Vec::new();
         for section in sections {
             match section.tag {
                 section::CODEPOINT_PROFILE => {
@@ -741,6 +751,9 @@ impl Group {
                             ));
                         }
                     };
+                }
+                section::LATE_UPDATES => {
+                    late_updates = Vec::<super::replace::LateUpdate>::from_bytes(&section.data)?;
                 }
                 _ => return Err(GroupError::MalformedState("unknown state section")),
             }
@@ -864,6 +877,7 @@ impl Group {
                 })
                 .collect::<Vec<_>>()
                 .into(),
+            late_updates: late_updates.into(),
             linked_psks: stored
                 .linked_psks
                 .into_iter()

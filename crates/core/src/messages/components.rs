@@ -1,7 +1,9 @@
 //! Wire structures of the Safe Application Interface and the extensions carried by it
 //! (draft-ietf-mls-extensions-10 §4–§6): component identifiers and labels, the application
 //! data dictionary, the AppDataUpdate, AppEphemeral and SelfRemove proposals, SafeAAD,
-//! wire-format and component lists, AppAck and content media types.
+//! wire-format and component lists, AppAck and content media types; and the Replace proposal
+//! and `leaf_node_epoch` extension of draft-barnes-mls-replace-00 (§3, §4), which travel the
+//! same way.
 //!
 //! These are wire values only. The codepoints they travel under are in
 //! [`crate::codepoints`]; the rules that apply to them are where the group processes them.
@@ -155,6 +157,28 @@ pub struct AppEphemeral {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Encode, Decode)]
 pub struct SelfRemove;
 
+/// `Replace` proposal (draft-barnes-mls-replace-00 §4): put `leaf_node` at leaf `replaced`,
+/// a LeafNode its owner published earlier (in an Update proposal that came too late to be
+/// committed). The rules are in [`crate::group::replace`].
+#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
+pub struct Replace {
+    /// `uint32 replaced`: the leaf whose LeafNode is replaced (the draft's prose also calls
+    /// it `removed` and `to_replace`; its struct says `replaced`).
+    pub replaced: super::LeafIndex,
+    /// The new LeafNode (source `update`, with a `leaf_node_epoch` extension); boxed like
+    /// every embedded `LeafNode`.
+    pub leaf_node: Box<super::LeafNode>,
+}
+
+/// The `leaf_node_epoch` LeafNode extension (draft-barnes-mls-replace-00 §3): `uint64`, the
+/// epoch in which the LeafNode was created.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Encode, Decode)]
+pub struct LeafNodeEpoch(pub u64);
+
+impl super::ExtensionPayload for LeafNodeEpoch {
+    const EXTENSION_TYPE: super::ExtensionType = crate::codepoints::LEAF_NODE_EPOCH_EXTENSION;
+}
+
 /// `SafeAADItem` (draft-ietf-mls-extensions-10 §4.9).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Encode, Decode)]
 pub struct SafeAadItem {
@@ -251,7 +275,7 @@ pub struct ApplicationFraming {
 ///
 /// Which codepoint each travels under depends on the group's codepoint profile
 /// ([`crate::codepoints::CodepointProfile`]); [`ExtensionProposal`] pairs the two.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum ExtensionProposalBody {
     /// draft-ietf-mls-extensions-10 §4.7.
@@ -260,6 +284,8 @@ pub enum ExtensionProposalBody {
     AppEphemeral(AppEphemeral),
     /// draft-ietf-mls-extensions-10 §6.5.
     SelfRemove(SelfRemove),
+    /// draft-barnes-mls-replace-00 §4.
+    Replace(Replace),
 }
 
 /// The kinds of [`ExtensionProposalBody`], to look codepoints up by.
@@ -272,6 +298,8 @@ pub enum ExtensionProposalKind {
     AppEphemeral,
     /// SelfRemove.
     SelfRemove,
+    /// Replace (draft-barnes-mls-replace-00).
+    Replace,
 }
 
 impl ExtensionProposalBody {
@@ -281,6 +309,7 @@ impl ExtensionProposalBody {
             Self::AppDataUpdate(_) => ExtensionProposalKind::AppDataUpdate,
             Self::AppEphemeral(_) => ExtensionProposalKind::AppEphemeral,
             Self::SelfRemove(_) => ExtensionProposalKind::SelfRemove,
+            Self::Replace(_) => ExtensionProposalKind::Replace,
         }
     }
 
@@ -289,6 +318,7 @@ impl ExtensionProposalBody {
             Self::AppDataUpdate(body) => body.encoded_len(),
             Self::AppEphemeral(body) => body.encoded_len(),
             Self::SelfRemove(body) => body.encoded_len(),
+            Self::Replace(body) => body.encoded_len(),
         }
     }
 
@@ -297,6 +327,7 @@ impl ExtensionProposalBody {
             Self::AppDataUpdate(body) => body.encode(out),
             Self::AppEphemeral(body) => body.encode(out),
             Self::SelfRemove(body) => body.encode(out),
+            Self::Replace(body) => body.encode(out),
         }
     }
 
@@ -312,6 +343,7 @@ impl ExtensionProposalBody {
                 Self::AppEphemeral(AppEphemeral::decode(reader)?)
             }
             ExtensionProposalKind::SelfRemove => Self::SelfRemove(SelfRemove::decode(reader)?),
+            ExtensionProposalKind::Replace => Self::Replace(Replace::decode(reader)?),
         })
     }
 }

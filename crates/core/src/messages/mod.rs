@@ -38,8 +38,8 @@ pub use commit::{
 pub use components::{
     AppAck, AppDataDictionary, AppDataUpdate, AppDataUpdateOperation, AppEphemeral,
     ApplicationFraming, ComponentData, ComponentId, ComponentOperationLabel, ComponentsList,
-    ExtensionProposalBody, ExtensionProposalKind, MediaType, MediaTypeList, MediaTypeParameter,
-    MessageRange, SafeAad, SafeAadItem, SelfRemove, WireFormats,
+    ExtensionProposalBody, ExtensionProposalKind, LeafNodeEpoch, MediaType, MediaTypeList,
+    MediaTypeParameter, MessageRange, Replace, SafeAad, SafeAadItem, SelfRemove, WireFormats,
 };
 pub use credential::{
     Certificate, Credential, CredentialBinding, CredentialBindingTbs, MAX_CREDENTIAL_NESTING,
