@@ -261,21 +261,7 @@ impl Group {
             psk_secret.as_ref().map(Secret::as_bytes),
         )?;
         let group_info = decrypt_group_info(cs.as_ref(), welcome, &schedule)?;
-        check_group_info_cipher_suite(&group_info, kp)?;
-        // draft-mahy-mls-kp-context-00: a KeyPackage bound to a context joins only there.
-        crate::kp_context::KpContextScope {
-            group_id: group_info.group_context.group_id.clone(),
-            also: Vec::new(),
-        }
-        .check(&kp.extensions)
-        .map_err(crate::validation::ValidationError::from)?;
-        // Our own leaf lists the group's suite (RFC 9420 §7.3, §10.1): only other members'
-        // leaves may omit it (validation::LeafNodeContext::tolerates_omitted_suite).
-        crate::validation::check_supports_group(
-            &kp.leaf_node.capabilities,
-            group_info.group_context.version,
-            group_info.group_context.cipher_suite,
-        )?;
+        check_own_key_package(&group_info, kp)?;
         let mut tree = tree_for(&group_info, options)?;
         // draft-ietf-mls-ratchet-tree-options-00 §3: we sign our GroupInfos as the group's.
         config.ratchet_tree_location = RatchetTreeLocation::of_group_info(&group_info.extensions)?;
@@ -577,5 +563,29 @@ fn check_resumption(group_info: &GroupInfo, psks: &[PreSharedKeyId]) -> Result<(
             "a group joined with a reinit or branch PSK must be at epoch 1",
         ));
     }
+    Ok(())
+}
+
+/// What a joiner checks of its own KeyPackage against the GroupInfo it joins with, full or
+/// partial: the GroupInfo's suite is the KeyPackage's (RFC 9420 §12.4.3.1); a KeyPackage
+/// bound to a context joins only there (draft-mahy-mls-kp-context-00); our own leaf lists
+/// the group's version and suite (RFC 9420 §7.3, §10.1: only other members' leaves may omit
+/// the suite, `validation::LeafNodeContext::tolerates_omitted_suite`).
+pub(crate) fn check_own_key_package(
+    group_info: &crate::messages::GroupInfo,
+    kp: &crate::messages::KeyPackage,
+) -> Result<(), GroupError> {
+    check_group_info_cipher_suite(group_info, kp)?;
+    crate::kp_context::KpContextScope {
+        group_id: group_info.group_context.group_id.clone(),
+        also: Vec::new(),
+    }
+    .check(&kp.extensions)
+    .map_err(crate::validation::ValidationError::from)?;
+    crate::validation::check_supports_group(
+        &kp.leaf_node.capabilities,
+        group_info.group_context.version,
+        group_info.group_context.cipher_suite,
+    )?;
     Ok(())
 }

@@ -52,8 +52,8 @@ use crate::transcript::{self, TranscriptError};
 use crate::tree_math::{NodeIndex, TreeSize};
 use crate::treekem::{NodeKey, PrivateTree, TreeKemError};
 use crate::welcome::{
-    WelcomeError, check_group_info_cipher_suite, check_psk_ids, decrypt_group_info,
-    decrypt_group_secrets, find_group_secrets, joiner_epoch_secrets, joiner_key_schedule,
+    WelcomeError, check_psk_ids, decrypt_group_info, decrypt_group_secrets, find_group_secrets,
+    joiner_epoch_secrets, joiner_key_schedule,
 };
 
 mod proven;
@@ -360,20 +360,7 @@ impl PartialMember {
         let psk = psk_secret(csr, &secrets.psks, &psk_values)?;
         let schedule = joiner_key_schedule(csr, &secrets, psk.as_ref().map(Secret::as_bytes))?;
         let group_info = decrypt_group_info(csr, welcome, &schedule)?;
-        check_group_info_cipher_suite(&group_info, kp)?;
-        // draft-mahy-mls-kp-context-00: a KeyPackage bound to a context joins only there;
-        // RFC 9420 §7.3, §10.1: our own leaf lists the group's version and suite.
-        crate::kp_context::KpContextScope {
-            group_id: group_info.group_context.group_id.clone(),
-            also: Vec::new(),
-        }
-        .check(&kp.extensions)
-        .map_err(crate::validation::ValidationError::from)?;
-        crate::validation::check_supports_group(
-            &kp.leaf_node.capabilities,
-            group_info.group_context.version,
-            group_info.group_context.cipher_suite,
-        )?;
+        crate::group::join::check_own_key_package(&group_info, kp)?;
         let tree_hash = &group_info.group_context.tree_hash;
 
         // §8: both proofs against the GroupInfo's tree hash (replacing the tree check) and
@@ -670,14 +657,7 @@ impl PartialMember {
             return Err(PartialMemberError::NotACommit("not a proposal"));
         };
         check_sender_may_propose(&content.content.sender, proposal)?;
-        let cached = CachedProposal::from_content(cs, &content)?;
-        if !self
-            .proposals
-            .iter()
-            .any(|p| p.reference == cached.reference)
-        {
-            self.proposals.push(cached);
-        }
+        self.cache_proposal(&content)?;
         self.secret_tree = secret_tree;
         Ok(())
     }
@@ -718,7 +698,16 @@ impl PartialMember {
             return Err(PartialMemberError::NotACommit("not a proposal"));
         };
         check_sender_may_propose(&content.content.sender, proposal)?;
-        let cached = CachedProposal::from_content(cs, &content)?;
+        self.cache_proposal(&content)
+    }
+
+    /// Caches a proposal by its reference (RFC 9420 §12.4: a commit names it so); the same
+    /// proposal twice is kept once.
+    fn cache_proposal(
+        &mut self,
+        content: &crate::messages::AuthenticatedContent,
+    ) -> Result<(), PartialMemberError> {
+        let cached = CachedProposal::from_content(self.cs.as_ref(), content)?;
         if !self
             .proposals
             .iter()
