@@ -25,6 +25,9 @@ pub const TARGETED_CONTENT_TYPE: u8 = 4;
 /// `AnnotatedCommit` the DS built for it (draft-ietf-mls-partial-02 §10), base64, not an
 /// `MLSMessage`. The DS's own code, beside [`TARGETED_CONTENT_TYPE`].
 pub const ANNOTATED_COMMIT_CONTENT_TYPE: u8 = 5;
+/// A TLS-encoded `MembershipProof` (draft-ietf-mls-partial-02 §7,
+/// `GET /v1/groups/{id}/membership-proof`).
+pub const MEMBERSHIP_PROOF_MEDIA_TYPE: &str = "application/vnd.conclave.membership-proof";
 /// A TLS-encoded [`CommitBundle`].
 pub const COMMIT_BUNDLE_MEDIA_TYPE: &str = "application/vnd.conclave.commit-bundle";
 /// A TLS-encoded `MLSMessage key_packages<V>` (a batch of KeyPackages).

@@ -241,6 +241,11 @@ impl Store for MeteredStore {
         .await
     }
 
+    async fn partial_clients(&self, client_ids: &[String]) -> Result<Vec<String>, StoreError> {
+        self.timed("partial_clients", self.inner.partial_clients(client_ids))
+            .await
+    }
+
     async fn annotations(
         &self,
         group_id: &[u8],

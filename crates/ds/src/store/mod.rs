@@ -610,6 +610,9 @@ pub trait Store: Send + Sync + 'static {
         limit: u32,
     ) -> Result<Vec<LogEntry>, StoreError>;
 
+    /// The clients among `client_ids` registered partial ([`ClientRecord::partial`]).
+    async fn partial_clients(&self, client_ids: &[String]) -> Result<Vec<String>, StoreError>;
+
     /// The AnnotatedCommits stored for the partial client `client_id` in the group's log
     /// ([`CommitRecord::annotations`]) at sequence numbers in `after + 1 ..= up_to`, by
     /// sequence number, in order.

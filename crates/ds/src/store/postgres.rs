@@ -1102,6 +1102,21 @@ impl Store for PostgresStore {
             .collect()
     }
 
+    async fn partial_clients(&self, client_ids: &[String]) -> Result<Vec<String>, StoreError> {
+        if client_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let client = self.pool.get().await?;
+        let rows = client
+            .query(
+                "SELECT client_id FROM clients WHERE partial AND client_id = ANY($1)
+                 ORDER BY client_id",
+                &[&client_ids],
+            )
+            .await?;
+        rows.iter().map(|r| Ok(r.try_get(0)?)).collect()
+    }
+
     async fn annotations(
         &self,
         group_id: &[u8],

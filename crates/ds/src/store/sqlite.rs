@@ -1175,6 +1175,28 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn partial_clients(&self, client_ids: &[String]) -> Result<Vec<String>, StoreError> {
+        if client_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids = serde_json::to_string(client_ids)
+            .map_err(|e| StoreError::Backend(format!("client ids: {e}")))?;
+        self.read(move |conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT client_id FROM clients
+                 WHERE partial = 1 AND client_id IN (SELECT value FROM json_each(?1))
+                 ORDER BY client_id",
+            )?;
+            let rows = stmt.query_map(params![ids], |r| r.get::<_, String>(0))?;
+            let mut out = Vec::new();
+            for row in rows {
+                out.push(row?);
+            }
+            Ok(out)
+        })
+        .await
+    }
+
     async fn annotations(
         &self,
         group_id: &[u8],
