@@ -1,10 +1,11 @@
 //! Partial clients (draft-ietf-mls-partial-02) at the Delivery Service: in a verified group
 //! of full members, a client registered `partial` joins from the AnnotatedWelcome the DS
-//! stored in its inbox (§8), follows adds with a path, updates and removes from the
-//! AnnotatedCommits the DS serves it in the log (§10) with the full members' epoch
-//! authenticator after each, and gets its own MembershipProof (§7); a full member still
-//! reads the raw commits, and non-members get the uniform 404. Runs on SQLite and, when
-//! configured, PostgreSQL.
+//! stored in its inbox (§8), follows an add with a path, an update, a removal of another
+//! member and an external commit from the AnnotatedCommits the DS serves it in the log
+//! (§10), with the full members' epoch authenticator after each, and gets its own
+//! MembershipProof (§7); a full member still reads the raw commits, a removed partial
+//! client reads its removal raw, and non-members get the uniform 404. Runs on SQLite and,
+//! when configured, PostgreSQL.
 
 // Test code: a panic is a test failure.
 #![allow(
@@ -204,6 +205,7 @@ async fn partial_client_on(store: Arc<dyn Store>) {
     let bob = account(&api, "bob", &mut rng).await;
     let dave = account(&api, "dave", &mut rng).await;
     let eve = account(&api, "eve", &mut rng).await;
+    let frank = account(&api, "frank", &mut rng).await;
     let carol = partial_account(&api, "carol", &mut rng).await;
 
     // Alice creates a verified group (the DS follows its PublicMessage handshakes).
@@ -221,7 +223,8 @@ async fn partial_client_on(store: Arc<dyn Store>) {
         .post_json(
             "/v1/groups",
             Some(&alice.token),
-            serde_json::json!({"group_id": gid, "group_info": STANDARD.encode(&info)}),
+            serde_json::json!({"group_id": gid, "allow_external_join": true,
+                "group_info": STANDARD.encode(&info)}),
         )
         .await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.json());
@@ -393,6 +396,42 @@ async fn partial_client_on(store: Arc<dyn Store>) {
         a.export_secret("test", b"ctx", 32).unwrap()
     );
 
+    // (5) Eve joins by an external commit: annotated without a pre-commit sender proof.
+    let r = api
+        .get(&format!("/v1/groups/{gid}/group-info"), Some(&eve.token))
+        .await;
+    ok(&r);
+    let info_message = MlsMessage::from_bytes(&r.body).unwrap();
+    let MlsMessageBody::GroupInfo(group_info) = &info_message.body else {
+        panic!("not a GroupInfo")
+    };
+    let (mut e, eve_join) = Group::join_external(
+        public_params(&eve.signer),
+        group_info,
+        &JoinOptions::default(),
+        now,
+        &mut rng,
+    )
+    .unwrap();
+    ok(&api
+        .post_bundle(&eve.token, &gid, &bundle_for(&eve_join, &[&eve]))
+        .await);
+    a.process_message(&eve_join.commit, now).unwrap();
+    d.process_message(&eve_join.commit, now).unwrap();
+    let seen = log(&api, &carol.token, &gid, c.cursor).await;
+    let (_, _, content_type, bytes) = seen.last().unwrap();
+    assert_eq!(*content_type, wire::ANNOTATED_COMMIT_CONTENT_TYPE);
+    assert!(
+        AnnotatedCommit::from_bytes(bytes)
+            .unwrap()
+            .sender_membership_proof
+            .is_none()
+    );
+    c.sync(&api, &gid).await;
+    assert_eq!(c.member.epoch(), e.epoch());
+    assert_eq!(c.member.epoch_authenticator(), e.epoch_authenticator());
+    assert_eq!(a.epoch_authenticator(), e.epoch_authenticator());
+
     // Carol's own MembershipProof of the current epoch is the one the tree gives.
     let r = api
         .get(
@@ -408,10 +447,47 @@ async fn partial_client_on(store: Arc<dyn Store>) {
         MembershipProof::for_leaf(a.tree(), cs.as_ref(), c.member.own_leaf()).unwrap()
     );
     // Non-members — an outsider, a removed member — get the uniform 404.
-    for token in [&eve.token, &bob.token] {
+    for token in [&frank.token, &bob.token] {
         let r = api
             .get(&format!("/v1/groups/{gid}/membership-proof"), Some(token))
             .await;
         r.assert_error(StatusCode::NOT_FOUND, "not_found");
     }
+
+    // (6) Alice removes Carol: a removed member has no leaf to prove, so Carol gets no
+    // annotation and reads her removal raw; then she is a non-member.
+    let remove_carol = a
+        .commit(
+            &CommitOptions {
+                proposals: vec![Proposal::Remove(Remove {
+                    removed: c.member.own_leaf(),
+                })],
+                ..CommitOptions::default()
+            },
+            now,
+            &mut rng,
+        )
+        .unwrap();
+    commit_through_ds(
+        &api,
+        &gid,
+        (&alice, &mut a),
+        &mut [&mut d, &mut e],
+        &remove_carol,
+        &[&alice, &dave, &eve],
+        now,
+    )
+    .await;
+    let seen = log(&api, &carol.token, &gid, c.cursor).await;
+    assert_eq!(seen.len(), 1);
+    let (_, _, content_type, raw) = &seen[0];
+    assert_eq!(*content_type, 3);
+    assert_eq!(MlsMessage::from_bytes(raw).unwrap(), remove_carol.commit);
+    let r = api
+        .get(
+            &format!("/v1/groups/{gid}/membership-proof"),
+            Some(&carol.token),
+        )
+        .await;
+    r.assert_error(StatusCode::NOT_FOUND, "not_found");
 }
