@@ -588,6 +588,12 @@ async fn partial_clients_get_their_annotations_with_the_commit() {
         }
         assert!(!store.client(&a).await.unwrap().unwrap().partial);
         assert!(store.client(&bob).await.unwrap().unwrap().partial);
+        // Registering again does not change the flag.
+        assert_eq!(
+            store.register_client(&client(&bob)).await.unwrap(),
+            Registered::Unchanged
+        );
+        assert!(store.client(&bob).await.unwrap().unwrap().partial);
         store
             .publish_key_packages(&[kp(&carol, "c", false, NOW + 1000)])
             .await

@@ -216,6 +216,24 @@ fn member_proof_refused(refusal: MemberProofRefusal) -> DsError {
     )
 }
 
+/// The group `group` (hex) names, for one of its members; the uniform 404 for anyone else.
+async fn member_group(
+    state: &AppState,
+    client_id: &str,
+    group: &str,
+) -> Result<GroupRecord, DsError> {
+    let group_id = parse_group_id(group)?;
+    let record = state
+        .store
+        .group(&group_id)
+        .await?
+        .ok_or_else(no_such_group)?;
+    if !record.members.iter().any(|m| m == client_id) {
+        return Err(no_such_group());
+    }
+    Ok(record)
+}
+
 /// `GET /v1/groups/{id}`: the group's epoch, last sequence number, external-join policy
 /// and members, for members.
 pub(crate) async fn get(
@@ -223,15 +241,7 @@ pub(crate) async fn get(
     AuthenticatedClient(client_id): AuthenticatedClient,
     Path(group): Path<String>,
 ) -> AppResult {
-    let group_id = parse_group_id(&group)?;
-    let record = state
-        .store
-        .group(&group_id)
-        .await?
-        .ok_or_else(no_such_group)?;
-    if !record.members.contains(&client_id) {
-        return Err(no_such_group());
-    }
+    let record = member_group(&state, &client_id, &group).await?;
     Ok(json(
         StatusCode::OK,
         &GroupView {
@@ -834,15 +844,7 @@ pub(crate) async fn membership_proof(
     AuthenticatedClient(client_id): AuthenticatedClient,
     Path(group): Path<String>,
 ) -> AppResult {
-    let group_id = parse_group_id(&group)?;
-    let record = state
-        .store
-        .group(&group_id)
-        .await?
-        .ok_or_else(no_such_group)?;
-    if !record.members.contains(&client_id) {
-        return Err(no_such_group());
-    }
+    let record = member_group(&state, &client_id, &group).await?;
     if record.public_state.is_none() {
         return Err(DsError::NotFound(
             "the Delivery Service does not follow this group's handshakes, so it holds no \
