@@ -32,7 +32,6 @@ use conclave_core::messages::{
     GroupInfo, LeafNode, MlsMessage, MlsMessageBody, RatchetTreeNodes, Sender,
 };
 use conclave_core::public_group::{PublicGroup, PublicGroupConfig, PublicHandshake};
-use conclave_core::tree::RatchetTree;
 use conclave_crypto::CipherSuiteProvider;
 
 use crate::error::DsError;
@@ -102,8 +101,10 @@ pub(crate) struct VerifiedCommit {
 /// sender and receiver in the tree" (§10).
 pub(crate) struct AnnotationInputs {
     suite: u16,
-    tree_before: RatchetTree,
-    tree_after: RatchetTree,
+    /// The view before the commit (its tree is the tree before).
+    before: PublicGroup,
+    /// The commit processed (its group's tree is the tree after); moved here, not copied.
+    after: Box<conclave_core::public_group::StagedPublicCommit>,
     committer: LeafIndex,
     committer_client: String,
     external: bool,
@@ -175,8 +176,8 @@ pub(crate) async fn annotate(
         if !receivers.is_empty() {
             let annotator = conclave_core::partial::CommitAnnotator::new(
                 cs,
-                &inputs.tree_before,
-                &inputs.tree_after,
+                inputs.before.tree(),
+                inputs.after.group().tree(),
                 conclave_core::partial::CommitFacts {
                     commit: &commit,
                     committer: inputs.committer,
@@ -201,7 +202,7 @@ pub(crate) async fn annotate(
                 }
                 let annotated = conclave_core::partial::annotate_welcome(
                     cs,
-                    &inputs.tree_after,
+                    inputs.after.group().tree(),
                     welcome.clone(),
                     inputs.committer,
                     *leaf,
@@ -727,13 +728,14 @@ pub(crate) async fn check_commit(
     blocking(move || {
         let view = verifier.load(&proposals)?;
         let handshake = verifier.process(&view, &commit, "the commit")?;
-        let PublicHandshake::Commit(staged) = &handshake else {
+        let PublicHandshake::Commit(staged) = handshake else {
             return Err(DsError::BadRequest("not a commit".into()));
         };
         let next = staged.group();
+        let summary = staged.summary();
         let committer_leaf = next
             .tree()
-            .leaf(staged.summary().committer_leaf)
+            .leaf(summary.committer_leaf)
             .ok_or_else(|| DsError::BadRequest("the committer's leaf is blank".into()))?;
         let committer = verifier.client_of(committer_leaf, "the committer's")?;
         if committer != poster {
@@ -743,37 +745,49 @@ pub(crate) async fn check_commit(
         }
         next.check_group_info(group_info_of(&group_info)?)
             .map_err(bad("the GroupInfo is not the epoch the commit creates"))?;
-        let members = roster(next, verifier.identity.as_ref())?;
         let ratchet_tree = encode_tree(next)?;
         let public_state = encode_state(next)?;
-        let summary = staged.summary();
         let added = summary
             .added
             .iter()
             .map(|(_, kp_ref)| kp_ref.0.clone())
             .collect();
-        let new_leaves: Vec<LeafIndex> = summary.added.iter().map(|(leaf, _)| *leaf).collect();
+        // The roster, and who the commit could be annotated for (one pass over the leaves).
+        let added_at: std::collections::HashMap<LeafIndex, &[u8]> = summary
+            .added
+            .iter()
+            .map(|(leaf, kp_ref)| (*leaf, kp_ref.0.as_slice()))
+            .collect();
+        let mut members = Vec::new();
         let mut receivers: Vec<(String, LeafIndex)> = Vec::new();
         let mut joiners = Vec::new();
+        let mut seen = std::collections::HashSet::new();
         for (index, leaf) in next.members() {
             let client = verifier.client_of(leaf, "a member's")?;
-            if let Some((_, kp_ref)) = summary.added.iter().find(|(l, _)| *l == index) {
-                joiners.push((index, kp_ref.0.clone(), client));
-            } else if index != summary.committer_leaf
-                && !receivers.iter().any(|(c, _)| *c == client)
-            {
-                receivers.push((client, index));
+            if let Some(kp_ref) = added_at.get(&index) {
+                joiners.push((index, kp_ref.to_vec(), client.clone()));
+            } else if index != summary.committer_leaf && seen.insert(client.clone()) {
+                receivers.push((client.clone(), index));
             }
+            members.push(client);
         }
+        members.sort();
+        members.dedup();
+        let facts = (
+            summary.committer_leaf,
+            summary.external,
+            summary.path,
+            summary.added.iter().map(|(leaf, _)| *leaf).collect(),
+        );
         let annotation = AnnotationInputs {
             suite: view.context().cipher_suite.0,
-            tree_before: view.tree().clone(),
-            tree_after: next.tree().clone(),
-            committer: summary.committer_leaf,
+            before: view,
+            after: staged,
+            committer: facts.0,
             committer_client: committer,
-            external: summary.external,
-            has_path: summary.path,
-            new_leaves,
+            external: facts.1,
+            has_path: facts.2,
+            new_leaves: facts.3,
             receivers,
             joiners,
         };
