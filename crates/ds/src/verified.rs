@@ -27,9 +27,8 @@ use std::sync::Arc;
 
 use conclave_codec::{Decode, Encode};
 use conclave_core::credential::IdentityProvider;
-use conclave_core::messages::LeafIndex;
 use conclave_core::messages::{
-    GroupInfo, LeafNode, MlsMessage, MlsMessageBody, RatchetTreeNodes, Sender,
+    GroupInfo, LeafIndex, LeafNode, MlsMessage, MlsMessageBody, RatchetTreeNodes, Sender,
 };
 use conclave_core::public_group::{PublicGroup, PublicGroupConfig, PublicHandshake};
 use conclave_crypto::CipherSuiteProvider;
@@ -163,7 +162,8 @@ pub(crate) async fn annotate(
         let failed = |e: conclave_core::partial::PartialError| {
             DsError::Internal(format!("annotating the commit for partial clients: {e}"))
         };
-        let is_partial = |client: &str| partial.iter().any(|p| p == client);
+        let partial: std::collections::HashSet<String> = partial.into_iter().collect();
+        let is_partial = |client: &String| partial.contains(client);
         let mut out = Annotations {
             commits: Vec::new(),
             welcomes: Vec::new(),
