@@ -20,6 +20,14 @@ pub const MLS_MEDIA_TYPE: &str = "message/mls";
 /// application, 2 proposal and 3 commit. Posted with `?to=<client>`; members other than
 /// the recipient and the sender read the entry with an empty `message` and `sender`.
 pub const TARGETED_CONTENT_TYPE: u8 = 4;
+/// The content type of a log entry a partial client (registered with
+/// [`RegisterRequest::partial`]) reads in place of a commit: its `message` is the TLS-encoded
+/// `AnnotatedCommit` the DS built for it (draft-ietf-mls-partial-02 §10), base64, not an
+/// `MLSMessage`. The DS's own code, beside [`TARGETED_CONTENT_TYPE`].
+pub const ANNOTATED_COMMIT_CONTENT_TYPE: u8 = 5;
+/// A TLS-encoded `MembershipProof` (draft-ietf-mls-partial-02 §7,
+/// `GET /v1/groups/{id}/membership-proof`).
+pub const MEMBERSHIP_PROOF_MEDIA_TYPE: &str = "application/vnd.conclave.membership-proof";
 /// A TLS-encoded [`CommitBundle`].
 pub const COMMIT_BUNDLE_MEDIA_TYPE: &str = "application/vnd.conclave.commit-bundle";
 /// A TLS-encoded `MLSMessage key_packages<V>` (a batch of KeyPackages).
@@ -268,6 +276,12 @@ pub struct RegisterRequest {
     pub credential: String,
     /// `SignWithLabel(sk, "conclave ds register", RegistrationTbs)`.
     pub signature: String,
+    /// A partial client (draft-ietf-mls-partial-02): it holds no ratchet tree, so the DS
+    /// stores Welcomes for it as AnnotatedWelcomes (§8) and serves the commits of groups it
+    /// follows as AnnotatedCommits (§10, [`ANNOTATED_COMMIT_CONTENT_TYPE`]). Set at the first
+    /// registration; a later registration of the same client does not change it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub partial: bool,
 }
 
 /// `PUT /v1/clients/{id}/credential`: a registered client replaces its signature key and
@@ -431,7 +445,8 @@ pub struct LogEntryView {
     pub seq: u64,
     /// The epoch the message belongs to.
     pub epoch: u64,
-    /// 1 application, 2 proposal, 3 commit, 4 targeted ([`TARGETED_CONTENT_TYPE`]).
+    /// 1 application, 2 proposal, 3 commit, 4 targeted ([`TARGETED_CONTENT_TYPE`]), 5 a
+    /// commit annotated for a partial client ([`ANNOTATED_COMMIT_CONTENT_TYPE`]).
     pub content_type: u8,
     /// The client that posted it.
     pub sender: String,
@@ -453,8 +468,12 @@ pub struct WelcomeView {
     pub id: u64,
     /// The KeyPackageRef it was routed by (hex).
     pub key_package_ref: String,
-    /// The `MLSMessage` carrying the Welcome (base64).
+    /// The `MLSMessage` carrying the Welcome (base64); for a partial client's Welcome
+    /// (`annotated`), the TLS-encoded `AnnotatedWelcome` (draft-ietf-mls-partial-02 §8).
     pub message: String,
+    /// Whether `message` is an `AnnotatedWelcome` rather than an `MLSMessage`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub annotated: bool,
 }
 
 /// The inbox page.

@@ -202,6 +202,26 @@ impl DsClient {
 
     /// Registers the client (proof of possession of the signature key).
     pub async fn register(&self, signature_key: &[u8], credential: &[u8]) -> Result<(), ApiError> {
+        self.register_as(signature_key, credential, false).await
+    }
+
+    /// Registers the client as a partial client (draft-ietf-mls-partial-02,
+    /// [`RegisterRequest::partial`]): the DS annotates its Welcomes (§8) and the commits it
+    /// reads (§10).
+    pub async fn register_partial(
+        &self,
+        signature_key: &[u8],
+        credential: &[u8],
+    ) -> Result<(), ApiError> {
+        self.register_as(signature_key, credential, true).await
+    }
+
+    async fn register_as(
+        &self,
+        signature_key: &[u8],
+        credential: &[u8],
+        partial: bool,
+    ) -> Result<(), ApiError> {
         let signature =
             self.sign_registration_tbs(signature_key, credential, wire::sign_registration)?;
         let body = RegisterRequest {
@@ -210,6 +230,7 @@ impl DsClient {
             signature_key: b64_encode(signature_key),
             credential: b64_encode(credential),
             signature: b64_encode(&signature),
+            partial,
         };
         let response = self
             .send(self.http.post(self.url("/v1/clients")).json(&body))
@@ -669,6 +690,24 @@ impl DsClient {
         let response = self.expect_ok("the ratchet tree", response).await?;
         let bytes = http::body(SERVICE, response, self.limits.max_response).await?;
         conclave_core::messages::RatchetTreeNodes::from_bytes(&bytes).map_err(bad_mls)
+    }
+
+    /// Our own MembershipProof in the group's current epoch (draft-ietf-mls-partial-02 §7),
+    /// built by the DS from the tree it follows (`GET /v1/groups/{id}/membership-proof`;
+    /// members of groups whose handshakes the DS reads). Not checked here: a partial member
+    /// checks it against its GroupContext's tree hash before using it.
+    pub async fn membership_proof(
+        &self,
+        group_id: &[u8],
+    ) -> Result<conclave_core::partial::MembershipProof, ApiError> {
+        let url = self.url(&format!(
+            "/v1/groups/{}/membership-proof",
+            hex::encode(group_id)
+        ));
+        let response = self.authed(|h| h.get(&url)).await?;
+        let response = self.expect_ok("the membership proof", response).await?;
+        let bytes = http::body(SERVICE, response, self.limits.max_response).await?;
+        conclave_core::partial::MembershipProof::from_bytes(&bytes).map_err(bad_mls)
     }
 
     /// Where and how to open the WebSocket of wake-ups: its URL (which never carries the

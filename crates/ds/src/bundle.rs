@@ -150,5 +150,7 @@ pub(crate) fn check_commit_bundle(
         // Filled in by the route from the commit's Safe AAD in a member-proof group.
         member_proof: None,
         next_member_proof_key: None,
+        annotations: Vec::new(),
+        annotated_welcomes: Vec::new(),
     })
 }

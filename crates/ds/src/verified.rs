@@ -28,7 +28,7 @@ use std::sync::Arc;
 use conclave_codec::{Decode, Encode};
 use conclave_core::credential::IdentityProvider;
 use conclave_core::messages::{
-    GroupInfo, LeafNode, MlsMessage, MlsMessageBody, RatchetTreeNodes, Sender,
+    GroupInfo, LeafIndex, LeafNode, MlsMessage, MlsMessageBody, RatchetTreeNodes, Sender,
 };
 use conclave_core::public_group::{PublicGroup, PublicGroupConfig, PublicHandshake};
 use conclave_crypto::CipherSuiteProvider;
@@ -89,6 +89,171 @@ pub(crate) struct VerifiedCommit {
     pub(crate) public_state: Vec<u8>,
     /// The KeyPackageRefs of the members the commit adds: its Welcome is for them only.
     pub(crate) added: Vec<Vec<u8>>,
+    /// What annotating the commit and its Welcome for partial clients needs
+    /// ([`annotate`]).
+    pub(crate) annotation: AnnotationInputs,
+}
+
+/// What the DS's views before and after a verified commit give the annotators of
+/// draft-ietf-mls-partial-02 (§8 AnnotatedWelcome, §10 AnnotatedCommit): "any party that
+/// knows the group's ratchet tree (both before and after the Commit) and the indices of the
+/// sender and receiver in the tree" (§10).
+pub(crate) struct AnnotationInputs {
+    suite: u16,
+    /// The view before the commit (its tree is the tree before).
+    before: PublicGroup,
+    /// The commit processed (its group's tree is the tree after); moved here, not copied.
+    after: Box<conclave_core::public_group::StagedPublicCommit>,
+    committer: LeafIndex,
+    committer_client: String,
+    external: bool,
+    has_path: bool,
+    new_leaves: Vec<LeafIndex>,
+    /// The members after the commit that process it, by client id (one leaf each, its
+    /// first): neither the committer nor the members it adds (they join by Welcome). The
+    /// members it removes are not in the tree after, so they get no annotation.
+    receivers: Vec<(String, LeafIndex)>,
+    /// The members the commit adds: their leaf, KeyPackageRef and client id.
+    joiners: Vec<(LeafIndex, Vec<u8>, String)>,
+}
+
+impl AnnotationInputs {
+    /// The client ids the commit may be annotated for: its receivers and joiners.
+    pub(crate) fn candidates(&self) -> Vec<String> {
+        let mut ids: Vec<String> = self
+            .receivers
+            .iter()
+            .map(|(c, _)| c.clone())
+            .chain(self.joiners.iter().map(|(_, _, c)| c.clone()))
+            .collect();
+        ids.sort();
+        ids.dedup();
+        ids
+    }
+}
+
+/// The annotations of one verified commit for its partial clients: the TLS-encoded
+/// AnnotatedCommits by client id, and the TLS-encoded AnnotatedWelcomes by KeyPackageRef.
+pub(crate) struct Annotations {
+    /// For `CommitRecord::annotations`.
+    pub(crate) commits: Vec<(String, Vec<u8>)>,
+    /// For `CommitRecord::annotated_welcomes`.
+    pub(crate) welcomes: Vec<(Vec<u8>, Vec<u8>)>,
+}
+
+/// Annotates a verified commit for the partial clients among its receivers and joiners
+/// (`partial`): draft-ietf-mls-partial-02 §10 — each partial receiver gets the
+/// AnnotatedCommit [`CommitAnnotator`] builds from the DS's trees before and after; §8 —
+/// each partial joiner whose KeyPackage the Welcome names gets the AnnotatedWelcome whose
+/// sender is the committer's leaf after the commit (the GroupInfo's signer) and whose joiner
+/// is its new leaf, both proven in the tree after.
+///
+/// [`CommitAnnotator`]: conclave_core::partial::CommitAnnotator
+pub(crate) async fn annotate(
+    state: &AppState,
+    inputs: AnnotationInputs,
+    commit: MlsMessage,
+    welcome: Option<(MlsMessage, Vec<Vec<u8>>)>,
+    partial: Vec<String>,
+) -> Result<Annotations, DsError> {
+    let cs = state.suite(inputs.suite)?;
+    blocking(move || {
+        let cs = cs.as_ref();
+        let failed = |e: conclave_core::partial::PartialError| {
+            DsError::Internal(format!("annotating the commit for partial clients: {e}"))
+        };
+        let partial: std::collections::HashSet<String> = partial.into_iter().collect();
+        let is_partial = |client: &String| partial.contains(client);
+        let mut out = Annotations {
+            commits: Vec::new(),
+            welcomes: Vec::new(),
+        };
+        let receivers: Vec<&(String, LeafIndex)> = inputs
+            .receivers
+            .iter()
+            .filter(|(client, _)| is_partial(client) && *client != inputs.committer_client)
+            .collect();
+        if !receivers.is_empty() {
+            let annotator = conclave_core::partial::CommitAnnotator::new(
+                cs,
+                inputs.before.tree(),
+                inputs.after.group().tree(),
+                conclave_core::partial::CommitFacts {
+                    commit: &commit,
+                    committer: inputs.committer,
+                    new_member_commit: inputs.external,
+                    has_path: inputs.has_path,
+                    new_leaves: &inputs.new_leaves,
+                },
+            )
+            .map_err(failed)?;
+            for (client, leaf) in receivers {
+                let annotated = annotator.annotate_for(cs, *leaf).map_err(failed)?;
+                out.commits.push((client.clone(), encode(&annotated)?));
+            }
+        }
+        if let Some((message, refs)) = welcome {
+            let MlsMessageBody::Welcome(welcome) = message.body else {
+                return Err(DsError::BadRequest("the Welcome is not a Welcome".into()));
+            };
+            for (leaf, kp_ref, client) in &inputs.joiners {
+                if !is_partial(client) || !refs.contains(kp_ref) {
+                    continue;
+                }
+                let annotated = conclave_core::partial::annotate_welcome(
+                    cs,
+                    inputs.after.group().tree(),
+                    welcome.clone(),
+                    inputs.committer,
+                    *leaf,
+                )
+                .map_err(failed)?;
+                out.welcomes.push((kp_ref.clone(), encode(&annotated)?));
+            }
+        }
+        Ok(out)
+    })
+    .await
+}
+
+fn encode(value: &impl Encode) -> Result<Vec<u8>, DsError> {
+    value
+        .to_bytes()
+        .map_err(|e| DsError::Internal(format!("encoding an annotation: {e}")))
+}
+
+/// The MembershipProof (draft-ietf-mls-partial-02 §7) of `client`'s leaf (its first) in
+/// the current epoch of the verified group `record` describes; `None` when the group is not
+/// verified or no leaf names `client`.
+pub(crate) async fn membership_proof(
+    state: &AppState,
+    record: &GroupRecord,
+    client: &str,
+) -> Result<Option<Vec<u8>>, DsError> {
+    let Some(verifier) = Verifier::of(state, record).await? else {
+        return Ok(None);
+    };
+    let client = client.to_owned();
+    blocking(move || {
+        let view = verifier.load(&[])?;
+        let Some(leaf) = view
+            .members()
+            .find(|(_, leaf)| {
+                verifier.client_of(leaf, "a member's").ok().as_deref() == Some(&client)
+            })
+            .map(|(index, _)| index)
+        else {
+            return Ok(None);
+        };
+        let proof = conclave_core::partial::MembershipProof::for_leaf(
+            view.tree(),
+            verifier.opener.cs.as_ref(),
+            leaf,
+        )
+        .map_err(|e| DsError::Internal(format!("the membership proof: {e}")))?;
+        encode(&proof).map(Some)
+    })
+    .await
 }
 
 /// The identity provider leaves are validated with: the credential policy's (the AS's),
@@ -563,13 +728,14 @@ pub(crate) async fn check_commit(
     blocking(move || {
         let view = verifier.load(&proposals)?;
         let handshake = verifier.process(&view, &commit, "the commit")?;
-        let PublicHandshake::Commit(staged) = &handshake else {
+        let PublicHandshake::Commit(staged) = handshake else {
             return Err(DsError::BadRequest("not a commit".into()));
         };
         let next = staged.group();
+        let summary = staged.summary();
         let committer_leaf = next
             .tree()
-            .leaf(staged.summary().committer_leaf)
+            .leaf(summary.committer_leaf)
             .ok_or_else(|| DsError::BadRequest("the committer's leaf is blank".into()))?;
         let committer = verifier.client_of(committer_leaf, "the committer's")?;
         if committer != poster {
@@ -579,20 +745,58 @@ pub(crate) async fn check_commit(
         }
         next.check_group_info(group_info_of(&group_info)?)
             .map_err(bad("the GroupInfo is not the epoch the commit creates"))?;
-        let members = roster(next, verifier.identity.as_ref())?;
         let ratchet_tree = encode_tree(next)?;
         let public_state = encode_state(next)?;
-        let added = staged
-            .summary()
+        let added = summary
             .added
             .iter()
             .map(|(_, kp_ref)| kp_ref.0.clone())
             .collect();
+        // The roster, and who the commit could be annotated for (one pass over the leaves).
+        let added_at: std::collections::HashMap<LeafIndex, &[u8]> = summary
+            .added
+            .iter()
+            .map(|(leaf, kp_ref)| (*leaf, kp_ref.0.as_slice()))
+            .collect();
+        let mut members = Vec::new();
+        let mut receivers: Vec<(String, LeafIndex)> = Vec::new();
+        let mut joiners = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        for (index, leaf) in next.members() {
+            let client = verifier.client_of(leaf, "a member's")?;
+            if let Some(kp_ref) = added_at.get(&index) {
+                joiners.push((index, kp_ref.to_vec(), client.clone()));
+            } else if index != summary.committer_leaf && seen.insert(client.clone()) {
+                receivers.push((client.clone(), index));
+            }
+            members.push(client);
+        }
+        members.sort();
+        members.dedup();
+        let facts = (
+            summary.committer_leaf,
+            summary.external,
+            summary.path,
+            summary.added.iter().map(|(leaf, _)| *leaf).collect(),
+        );
+        let annotation = AnnotationInputs {
+            suite: view.context().cipher_suite.0,
+            before: view,
+            after: staged,
+            committer: facts.0,
+            committer_client: committer,
+            external: facts.1,
+            has_path: facts.2,
+            new_leaves: facts.3,
+            receivers,
+            joiners,
+        };
         Ok(Some(VerifiedCommit {
             members,
             ratchet_tree,
             public_state,
             added,
+            annotation,
         }))
     })
     .await

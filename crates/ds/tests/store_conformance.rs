@@ -33,6 +33,7 @@ fn client(id: &str) -> ClientRecord {
         credential: format!("credential of {id}").into_bytes(),
         created_at: NOW,
         token_generation: 0,
+        partial: false,
     }
 }
 
@@ -50,6 +51,8 @@ fn commit(epoch: u64, sender: &str, members: &[&str], tag: &str) -> CommitRecord
         public_state: None,
         member_proof: None,
         next_member_proof_key: None,
+        annotations: Vec::new(),
+        annotated_welcomes: Vec::new(),
     }
 }
 
@@ -570,6 +573,81 @@ async fn welcomes_are_routed_by_key_package_ref() {
     }
 }
 
+/// draft-ietf-mls-partial-02: a partial client's flag is kept; a commit's AnnotatedCommits
+/// are stored at its sequence number, each for its client, and its AnnotatedWelcomes are
+/// routed to their KeyPackage's owner marked annotated; a refused commit stores none.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn partial_clients_get_their_annotations_with_the_commit() {
+    for (store, _guard) in engines().await {
+        let (a, bob, carol) = (unique("a"), unique("bob"), unique("carol"));
+        store.register_client(&client(&a)).await.unwrap();
+        for c in [&bob, &carol] {
+            let mut record = client(c);
+            record.partial = true;
+            store.register_client(&record).await.unwrap();
+        }
+        assert!(!store.client(&a).await.unwrap().unwrap().partial);
+        assert!(store.client(&bob).await.unwrap().unwrap().partial);
+        // Registering again does not change the flag.
+        assert_eq!(
+            store.register_client(&client(&bob)).await.unwrap(),
+            Registered::Unchanged
+        );
+        assert!(store.client(&bob).await.unwrap().unwrap().partial);
+        store
+            .publish_key_packages(&[kp(&carol, "c", false, NOW + 1000)])
+            .await
+            .unwrap();
+        let gid = group_with(&store, &[&a, &bob]).await;
+        let mut add = commit(1, &a, &[&a, &bob, &carol], "add");
+        add.annotations = vec![(bob.clone(), b"annotated for bob".to_vec())];
+        add.annotated_welcomes = vec![(
+            format!("ref {carol} c").into_bytes(),
+            b"annotated welcome".to_vec(),
+        )];
+        let seq = match store.commit(&gid, &add, NOW).await.unwrap() {
+            Committed::Accepted { seq, routed, .. } => {
+                assert_eq!(routed, vec![carol.clone()]);
+                seq
+            }
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(
+            store.annotations(&gid, &bob, 0, seq).await.unwrap(),
+            vec![(seq, b"annotated for bob".to_vec())]
+        );
+        assert!(
+            store
+                .annotations(&gid, &bob, seq, seq + 5)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        assert!(
+            store
+                .annotations(&gid, &a, 0, seq)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        let inbox = store.welcomes(&carol, 0, 10).await.unwrap();
+        assert_eq!(inbox.len(), 1);
+        assert!(inbox[0].annotated);
+        assert_eq!(inbox[0].data, b"annotated welcome");
+        // A refused commit stores no annotation.
+        let mut loser = commit(1, &a, &[&a, &bob, &carol], "loser");
+        loser.annotations = vec![(bob.clone(), b"lost".to_vec())];
+        assert_eq!(
+            store.commit(&gid, &loser, NOW).await.unwrap(),
+            Committed::WrongEpoch { current: 2 }
+        );
+        assert_eq!(
+            store.annotations(&gid, &bob, 0, 100).await.unwrap().len(),
+            1
+        );
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn clients_challenges_and_tokens() {
     for (store, _guard) in engines().await {
@@ -697,6 +775,7 @@ async fn client_credential_changes() {
                 credential: b"credential 1".to_vec(),
                 created_at: NOW,
                 token_generation: 1,
+                partial: false,
             }
         );
         // The change revoked the token issued before it; one of the new generation works.

@@ -128,6 +128,7 @@ pub(crate) async fn register(State(state): St, headers: HeaderMap, body: Body) -
         credential,
         created_at: state.now(),
         token_generation: 0,
+        partial: request.partial,
     };
     match state.store.register_client(&record).await? {
         Registered::Created => {

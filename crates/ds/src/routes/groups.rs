@@ -216,6 +216,24 @@ fn member_proof_refused(refusal: MemberProofRefusal) -> DsError {
     )
 }
 
+/// The group `group` (hex) names, for one of its members; the uniform 404 for anyone else.
+async fn member_group(
+    state: &AppState,
+    client_id: &str,
+    group: &str,
+) -> Result<GroupRecord, DsError> {
+    let group_id = parse_group_id(group)?;
+    let record = state
+        .store
+        .group(&group_id)
+        .await?
+        .ok_or_else(no_such_group)?;
+    if !record.members.iter().any(|m| m == client_id) {
+        return Err(no_such_group());
+    }
+    Ok(record)
+}
+
 /// `GET /v1/groups/{id}`: the group's epoch, last sequence number, external-join policy
 /// and members, for members.
 pub(crate) async fn get(
@@ -223,15 +241,7 @@ pub(crate) async fn get(
     AuthenticatedClient(client_id): AuthenticatedClient,
     Path(group): Path<String>,
 ) -> AppResult {
-    let group_id = parse_group_id(&group)?;
-    let record = state
-        .store
-        .group(&group_id)
-        .await?
-        .ok_or_else(no_such_group)?;
-    if !record.members.contains(&client_id) {
-        return Err(no_such_group());
-    }
+    let record = member_group(&state, &client_id, &group).await?;
     Ok(json(
         StatusCode::OK,
         &GroupView {
@@ -438,6 +448,34 @@ async fn verify_commit(
     record.members = checked.members;
     record.ratchet_tree = Some(checked.ratchet_tree);
     record.public_state = Some(checked.public_state);
+    // draft-ietf-mls-partial-02 §8, §10: the partial clients' annotations, stored with the
+    // commit; a partial joiner's Welcome is its AnnotatedWelcome instead of the plain one.
+    let partial = state
+        .store
+        .partial_clients(&checked.annotation.candidates())
+        .await?;
+    if !partial.is_empty() {
+        let welcome = match (&bundle.welcome, &record.welcome) {
+            (Some(message), Some((_, refs))) => Some((message.clone(), refs.clone())),
+            _ => None,
+        };
+        let annotations = verified::annotate(
+            state,
+            checked.annotation,
+            bundle.commit.clone(),
+            welcome,
+            partial,
+        )
+        .await?;
+        if let Some((_, refs)) = &mut record.welcome {
+            refs.retain(|r| !annotations.welcomes.iter().any(|(k, _)| k == r));
+            if refs.is_empty() {
+                record.welcome = None;
+            }
+        }
+        record.annotations = annotations.commits;
+        record.annotated_welcomes = annotations.welcomes;
+    }
     Ok(())
 }
 
@@ -736,10 +774,27 @@ pub(crate) async fn read_log(
             }
         }
     };
-    let entries = state
-        .store
-        .read_log(&group_id, after, limit)
-        .await?
+    let log = state.store.read_log(&group_id, after, limit).await?;
+    // draft-ietf-mls-partial-02 §10: a partial client reads the commits annotated for it.
+    let mut annotations = match log.last() {
+        Some(last)
+            if log.iter().any(|e| e.content_type == 3)
+                && state
+                    .store
+                    .client(&client_id)
+                    .await?
+                    .is_some_and(|c| c.partial) =>
+        {
+            state
+                .store
+                .annotations(&group_id, &client_id, after, last.seq)
+                .await?
+        }
+        _ => Vec::new(),
+    }
+    .into_iter()
+    .peekable();
+    let entries = log
         .into_iter()
         .filter(|e| until.is_none_or(|until| e.seq <= until))
         .map(|e| {
@@ -757,6 +812,16 @@ pub(crate) async fn read_log(
                     message: String::new(),
                 };
             }
+            while annotations.next_if(|(seq, _)| *seq < e.seq).is_some() {}
+            if let Some((_, annotated)) = annotations.next_if(|(seq, _)| *seq == e.seq) {
+                return LogEntryView {
+                    seq: e.seq,
+                    epoch: e.epoch,
+                    content_type: wire::ANNOTATED_COMMIT_CONTENT_TYPE,
+                    sender: e.sender,
+                    message: STANDARD.encode(annotated),
+                };
+            }
             LogEntryView {
                 seq: e.seq,
                 epoch: e.epoch,
@@ -767,6 +832,37 @@ pub(crate) async fn read_log(
         })
         .collect();
     Ok(json(StatusCode::OK, &LogPage { entries }))
+}
+
+/// `GET /v1/groups/{id}/membership-proof`: the caller's MembershipProof in the group's
+/// current epoch (draft-ietf-mls-partial-02 §7), TLS-encoded, built from the tree the DS
+/// follows: what a partial member attaches to the messages it sends. Members only (others
+/// get the uniform 404); a group whose handshakes the DS does not read has no tree to prove
+/// against.
+pub(crate) async fn membership_proof(
+    State(state): St,
+    AuthenticatedClient(client_id): AuthenticatedClient,
+    Path(group): Path<String>,
+) -> AppResult {
+    let record = member_group(&state, &client_id, &group).await?;
+    if record.public_state.is_none() {
+        return Err(DsError::NotFound(
+            "the Delivery Service does not follow this group's handshakes, so it holds no \
+             tree to prove membership in (draft-ietf-mls-partial-02 §7): register the group \
+             with its first GroupInfo and send handshakes as PublicMessage or \
+             SemiPrivateMessage"
+                .into(),
+        ));
+    }
+    let proof = verified::membership_proof(&state, &record, &client_id)
+        .await?
+        .ok_or_else(no_such_group)?;
+    Ok((
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, wire::MEMBERSHIP_PROOF_MEDIA_TYPE)],
+        proof,
+    )
+        .into_response())
 }
 
 /// GroupInfo and ratchet tree are served to members, and to any authenticated client when

@@ -84,6 +84,10 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v1/groups/{group}/group-info", get(groups::group_info))
         .route("/v1/groups/{group}/ratchet-tree", get(groups::ratchet_tree))
         .route(
+            "/v1/groups/{group}/membership-proof",
+            get(groups::membership_proof),
+        )
+        .route(
             "/v1/groups/{group}/external-join",
             get(groups::external_join),
         )

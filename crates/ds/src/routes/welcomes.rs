@@ -28,6 +28,7 @@ pub(crate) async fn read(
             id: w.id,
             key_package_ref: hex::encode(w.kp_ref),
             message: STANDARD.encode(w.data),
+            annotated: w.annotated,
         })
         .collect();
     Ok(json(StatusCode::OK, &WelcomePage { welcomes }))

@@ -241,6 +241,25 @@ impl Store for MeteredStore {
         .await
     }
 
+    async fn partial_clients(&self, client_ids: &[String]) -> Result<Vec<String>, StoreError> {
+        self.timed("partial_clients", self.inner.partial_clients(client_ids))
+            .await
+    }
+
+    async fn annotations(
+        &self,
+        group_id: &[u8],
+        client_id: &str,
+        after: u64,
+        up_to: u64,
+    ) -> Result<Vec<(u64, Vec<u8>)>, StoreError> {
+        self.timed(
+            "annotations",
+            self.inner.annotations(group_id, client_id, after, up_to),
+        )
+        .await
+    }
+
     async fn welcomes(
         &self,
         client_id: &str,

@@ -349,6 +349,37 @@ CREATE TABLE member_proof_nonces (
         sqlite: "ALTER TABLE key_packages ADD COLUMN bound_group BLOB;",
         postgres: "ALTER TABLE key_packages ADD COLUMN bound_group BYTEA;",
     },
+    Migration {
+        summary: "partial clients (draft-ietf-mls-partial-02): clients.partial, the \
+                  AnnotatedCommits of each commit for them (partial_annotations), and \
+                  welcome_inbox.annotated for their AnnotatedWelcomes",
+        sqlite: r#"
+ALTER TABLE clients ADD COLUMN partial INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE welcome_inbox ADD COLUMN annotated INTEGER NOT NULL DEFAULT 0;
+CREATE TABLE partial_annotations (
+    group_id   BLOB NOT NULL REFERENCES groups(group_id),
+    seq        INTEGER NOT NULL,
+    client_id  TEXT NOT NULL,
+    data       BLOB NOT NULL,
+    created_at INTEGER NOT NULL,
+    PRIMARY KEY (group_id, client_id, seq)
+);
+CREATE INDEX partial_annotations_created ON partial_annotations (created_at);
+"#,
+        postgres: r#"
+ALTER TABLE clients ADD COLUMN partial BOOLEAN NOT NULL DEFAULT FALSE;
+ALTER TABLE welcome_inbox ADD COLUMN annotated BOOLEAN NOT NULL DEFAULT FALSE;
+CREATE TABLE partial_annotations (
+    group_id   BYTEA NOT NULL REFERENCES groups(group_id),
+    seq        BIGINT NOT NULL,
+    client_id  TEXT NOT NULL,
+    data       BYTEA NOT NULL,
+    created_at BIGINT NOT NULL,
+    PRIMARY KEY (group_id, client_id, seq)
+);
+CREATE INDEX partial_annotations_created ON partial_annotations (created_at);
+"#,
+    },
 ];
 
 /// The operations the runner needs from an engine, all inside one transaction that the

@@ -79,6 +79,10 @@ pub struct ClientRecord {
     /// before a change survives it, on any DS node). Ignored by
     /// [`Store::register_client`], which starts at 0.
     pub token_generation: u64,
+    /// A partial client (draft-ietf-mls-partial-02): its Welcomes are stored annotated
+    /// ([`CommitRecord::annotated_welcomes`]) and it reads commits annotated
+    /// ([`CommitRecord::annotations`]). Set at registration only.
+    pub partial: bool,
 }
 
 /// Result of a registration.
@@ -356,6 +360,15 @@ pub struct CommitRecord {
     /// The member-proof key of epoch `epoch + 1` the commit announces
     /// (draft-mahy-mls-member-proof-00 §4).
     pub next_member_proof_key: Option<Vec<u8>>,
+    /// The commit's AnnotatedCommits (draft-ietf-mls-partial-02 §10), TLS-encoded, by the
+    /// partial client each is for: stored with the commit's sequence number in the same
+    /// transaction, and served to that client in place of the commit.
+    pub annotations: Vec<(String, Vec<u8>)>,
+    /// The AnnotatedWelcomes (draft-ietf-mls-partial-02 §8), TLS-encoded, of the partial
+    /// joiners, by the KeyPackageRef of each: routed like [`CommitRecord::welcome`] (to the
+    /// KeyPackage's owner), marked [`WelcomeEntry::annotated`]. Their refs are not among
+    /// the plain Welcome's.
+    pub annotated_welcomes: Vec<(Vec<u8>, Vec<u8>)>,
 }
 
 /// Outcome of a commit.
@@ -412,8 +425,11 @@ pub struct WelcomeEntry {
     pub id: u64,
     /// The KeyPackageRef it was routed by.
     pub kp_ref: Vec<u8>,
-    /// The Welcome `MLSMessage`.
+    /// The Welcome `MLSMessage`, or the TLS-encoded `AnnotatedWelcome` when `annotated`.
     pub data: Vec<u8>,
+    /// Whether `data` is an AnnotatedWelcome (draft-ietf-mls-partial-02 §8) for a partial
+    /// client.
+    pub annotated: bool,
 }
 
 /// What a retention run removed.
@@ -593,6 +609,20 @@ pub trait Store: Send + Sync + 'static {
         epoch: u64,
         limit: u32,
     ) -> Result<Vec<LogEntry>, StoreError>;
+
+    /// The clients among `client_ids` registered partial ([`ClientRecord::partial`]).
+    async fn partial_clients(&self, client_ids: &[String]) -> Result<Vec<String>, StoreError>;
+
+    /// The AnnotatedCommits stored for the partial client `client_id` in the group's log
+    /// ([`CommitRecord::annotations`]) at sequence numbers in `after + 1 ..= up_to`, by
+    /// sequence number, in order.
+    async fn annotations(
+        &self,
+        group_id: &[u8],
+        client_id: &str,
+        after: u64,
+        up_to: u64,
+    ) -> Result<Vec<(u64, Vec<u8>)>, StoreError>;
 
     /// Welcomes in the inbox of `client_id` with `id > after`, at most `limit`, in order.
     async fn welcomes(

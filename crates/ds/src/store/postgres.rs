@@ -300,13 +300,15 @@ impl Store for PostgresStore {
         let inserted = client
             .execute(
                 "INSERT INTO clients (client_id, cipher_suite, signature_key, credential,
-                 created_at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (client_id) DO NOTHING",
+                 created_at, partial) VALUES ($1, $2, $3, $4, $5, $6)
+                 ON CONFLICT (client_id) DO NOTHING",
                 &[
                     &c.client_id,
                     &i64::from(c.cipher_suite),
                     &c.signature_key,
                     &c.credential,
                     &to_i64(c.created_at)?,
+                    &c.partial,
                 ],
             )
             .await?;
@@ -335,7 +337,7 @@ impl Store for PostgresStore {
         let row = client
             .query_opt(
                 "SELECT client_id, cipher_suite, signature_key, credential, created_at,
-                 token_generation FROM clients WHERE client_id = $1",
+                 token_generation, partial FROM clients WHERE client_id = $1",
                 &[&client_id],
             )
             .await?;
@@ -347,6 +349,7 @@ impl Store for PostgresStore {
                 credential: r.try_get(3)?,
                 created_at: to_u64(r.try_get(4)?)?,
                 token_generation: to_u64(r.try_get(5)?)?,
+                partial: r.try_get(6)?,
             })
         })
         .transpose()
@@ -992,6 +995,38 @@ impl Store for PostgresStore {
                 routed.push(owner.try_get(0)?);
             }
         }
+        // draft-ietf-mls-partial-02 §8: each partial joiner's own AnnotatedWelcome.
+        for (kp_ref, annotated) in &c.annotated_welcomes {
+            let welcome_id: i64 = tx
+                .query_one(
+                    "INSERT INTO welcome_messages (group_id, data, created_at)
+                     VALUES ($1, $2, $3) RETURNING id",
+                    &[&group_id, annotated, &now],
+                )
+                .await?
+                .try_get(0)?;
+            let owner = tx
+                .query_opt(
+                    "INSERT INTO welcome_inbox (client_id, kp_ref, welcome_id, annotated)
+                     SELECT owner, kp_ref, $2, TRUE FROM key_packages WHERE kp_ref = $1
+                     RETURNING client_id",
+                    &[kp_ref, &welcome_id],
+                )
+                .await?;
+            if let Some(owner) = owner {
+                routed.push(owner.try_get(0)?);
+            }
+        }
+        // draft-ietf-mls-partial-02 §10: the partial members' AnnotatedCommits, at the
+        // commit's position in the log.
+        for (member, annotated) in &c.annotations {
+            tx.execute(
+                "INSERT INTO partial_annotations (group_id, seq, client_id, data, created_at)
+                 VALUES ($1, $2, $3, $4, $5)",
+                &[&group_id, &seq, member, annotated, &now],
+            )
+            .await?;
+        }
         tx.commit().await?;
         announce(&client, group_id, to_u64(seq)?, true).await;
         Ok(Committed::Accepted {
@@ -1049,7 +1084,7 @@ impl Store for PostgresStore {
         let client = self.pool.get().await?;
         let rows = client
             .query(
-                "SELECT i.id, i.kp_ref, w.data FROM welcome_inbox i
+                "SELECT i.id, i.kp_ref, w.data, i.annotated FROM welcome_inbox i
                  JOIN welcome_messages w ON w.id = i.welcome_id
                  WHERE i.client_id = $1 AND i.id > $2 ORDER BY i.id LIMIT $3",
                 &[&client_id, &to_i64(after)?, &i64::from(limit)],
@@ -1061,8 +1096,45 @@ impl Store for PostgresStore {
                     id: to_u64(r.try_get(0)?)?,
                     kp_ref: r.try_get(1)?,
                     data: r.try_get(2)?,
+                    annotated: r.try_get(3)?,
                 })
             })
+            .collect()
+    }
+
+    async fn partial_clients(&self, client_ids: &[String]) -> Result<Vec<String>, StoreError> {
+        if client_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let client = self.pool.get().await?;
+        let rows = client
+            .query(
+                "SELECT client_id FROM clients WHERE partial AND client_id = ANY($1)
+                 ORDER BY client_id",
+                &[&client_ids],
+            )
+            .await?;
+        rows.iter().map(|r| Ok(r.try_get(0)?)).collect()
+    }
+
+    async fn annotations(
+        &self,
+        group_id: &[u8],
+        client_id: &str,
+        after: u64,
+        up_to: u64,
+    ) -> Result<Vec<(u64, Vec<u8>)>, StoreError> {
+        let client = self.pool.get().await?;
+        let rows = client
+            .query(
+                "SELECT seq, data FROM partial_annotations
+                 WHERE group_id = $1 AND client_id = $2 AND seq > $3 AND seq <= $4
+                 ORDER BY seq",
+                &[&group_id, &client_id, &to_i64(after)?, &to_i64(up_to)?],
+            )
+            .await?;
+        rows.iter()
+            .map(|r| Ok((to_u64(r.try_get(0)?)?, r.try_get(1)?)))
             .collect()
     }
 
@@ -1123,6 +1195,11 @@ impl Store for PostgresStore {
         let tx = client.transaction().await?;
         let messages = match cutoffs.messages_before {
             Some(before) => {
+                tx.execute(
+                    "DELETE FROM partial_annotations WHERE created_at < $1",
+                    &[&before],
+                )
+                .await?;
                 tx.execute("DELETE FROM messages WHERE created_at < $1", &[&before])
                     .await?
             }

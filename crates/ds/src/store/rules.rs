@@ -273,6 +273,8 @@ mod tests {
             public_state: None,
             member_proof: None,
             next_member_proof_key: None,
+            annotations: Vec::new(),
+            annotated_welcomes: Vec::new(),
         }
     }
 
@@ -443,6 +445,7 @@ mod tests {
             credential: b"cred".to_vec(),
             created_at: 0,
             token_generation: 0,
+            partial: false,
         };
         assert_eq!(
             reregistration(b"key", b"cred", &client),

@@ -421,13 +421,14 @@ impl Store for SqliteStore {
                 None => {
                     tx.execute(
                         "INSERT INTO clients (client_id, cipher_suite, signature_key, credential,
-                         created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+                         created_at, partial) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
                         params![
                             c.client_id,
                             i64::from(c.cipher_suite),
                             c.signature_key,
                             c.credential,
-                            to_i64(c.created_at)?
+                            to_i64(c.created_at)?,
+                            c.partial
                         ],
                     )?;
                     Registered::Created
@@ -445,7 +446,7 @@ impl Store for SqliteStore {
             let row = conn
                 .query_row(
                     "SELECT client_id, cipher_suite, signature_key, credential, created_at,
-                     token_generation FROM clients WHERE client_id = ?1",
+                     token_generation, partial FROM clients WHERE client_id = ?1",
                     params![id],
                     |r| {
                         Ok((
@@ -455,12 +456,13 @@ impl Store for SqliteStore {
                             r.get::<_, Vec<u8>>(3)?,
                             r.get::<_, i64>(4)?,
                             r.get::<_, i64>(5)?,
+                            r.get::<_, bool>(6)?,
                         ))
                     },
                 )
                 .optional()?;
             row.map(
-                |(client_id, suite, signature_key, credential, created, generation)| {
+                |(client_id, suite, signature_key, credential, created, generation, partial)| {
                     Ok(ClientRecord {
                         client_id,
                         cipher_suite: u16::try_from(suite)
@@ -469,6 +471,7 @@ impl Store for SqliteStore {
                         credential,
                         created_at: to_u64(created)?,
                         token_generation: to_u64(generation)?,
+                        partial,
                     })
                 },
             )
@@ -1096,6 +1099,33 @@ impl Store for SqliteStore {
                     routed.push(owner?);
                 }
             }
+            // draft-ietf-mls-partial-02 §8: each partial joiner's own AnnotatedWelcome.
+            for (kp_ref, annotated) in &c.annotated_welcomes {
+                tx.prepare_cached(
+                    "INSERT INTO welcome_messages (group_id, data, created_at)
+                     VALUES (?1, ?2, ?3)",
+                )?
+                .execute(params![gid, annotated, now])?;
+                let welcome_id = tx.last_insert_rowid();
+                let owner: Option<String> = tx
+                    .prepare_cached(
+                        "INSERT INTO welcome_inbox (client_id, kp_ref, welcome_id, annotated)
+                         SELECT owner, kp_ref, ?1, 1 FROM key_packages WHERE kp_ref = ?2
+                         RETURNING client_id",
+                    )?
+                    .query_row(params![welcome_id, kp_ref], |r| r.get(0))
+                    .optional()?;
+                routed.extend(owner);
+            }
+            // draft-ietf-mls-partial-02 §10: the partial members' AnnotatedCommits, at the
+            // commit's position in the log.
+            for (client, annotated) in &c.annotations {
+                tx.prepare_cached(
+                    "INSERT INTO partial_annotations (group_id, seq, client_id, data, created_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5)",
+                )?
+                .execute(params![gid, seq, client, annotated, now])?;
+            }
             tx.commit()?;
             Ok(Committed::Accepted {
                 seq: to_u64(seq)?,
@@ -1145,6 +1175,55 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn partial_clients(&self, client_ids: &[String]) -> Result<Vec<String>, StoreError> {
+        if client_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids = serde_json::to_string(client_ids)
+            .map_err(|e| StoreError::Backend(format!("client ids: {e}")))?;
+        self.read(move |conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT client_id FROM clients
+                 WHERE partial = 1 AND client_id IN (SELECT value FROM json_each(?1))
+                 ORDER BY client_id",
+            )?;
+            let rows = stmt.query_map(params![ids], |r| r.get::<_, String>(0))?;
+            let mut out = Vec::new();
+            for row in rows {
+                out.push(row?);
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn annotations(
+        &self,
+        group_id: &[u8],
+        client_id: &str,
+        after: u64,
+        up_to: u64,
+    ) -> Result<Vec<(u64, Vec<u8>)>, StoreError> {
+        let (gid, id) = (group_id.to_vec(), client_id.to_owned());
+        self.read(move |conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT seq, data FROM partial_annotations
+                 WHERE group_id = ?1 AND client_id = ?2 AND seq > ?3 AND seq <= ?4
+                 ORDER BY seq",
+            )?;
+            let rows = stmt.query_map(params![gid, id, to_i64(after)?, to_i64(up_to)?], |r| {
+                Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?))
+            })?;
+            let mut out = Vec::new();
+            for row in rows {
+                let (seq, data) = row?;
+                out.push((to_u64(seq)?, data));
+            }
+            Ok(out)
+        })
+        .await
+    }
+
     async fn welcomes(
         &self,
         client_id: &str,
@@ -1154,7 +1233,7 @@ impl Store for SqliteStore {
         let id = client_id.to_owned();
         self.read(move |conn| {
             let mut stmt = conn.prepare_cached(
-                "SELECT i.id, i.kp_ref, w.data FROM welcome_inbox i
+                "SELECT i.id, i.kp_ref, w.data, i.annotated FROM welcome_inbox i
                  JOIN welcome_messages w ON w.id = i.welcome_id
                  WHERE i.client_id = ?1 AND i.id > ?2 ORDER BY i.id LIMIT ?3",
             )?;
@@ -1163,15 +1242,17 @@ impl Store for SqliteStore {
                     r.get::<_, i64>(0)?,
                     r.get::<_, Vec<u8>>(1)?,
                     r.get::<_, Vec<u8>>(2)?,
+                    r.get::<_, bool>(3)?,
                 ))
             })?;
             let mut out = Vec::new();
             for row in rows {
-                let (wid, kp_ref, data) = row?;
+                let (wid, kp_ref, data, annotated) = row?;
                 out.push(WelcomeEntry {
                     id: to_u64(wid)?,
                     kp_ref,
                     data,
+                    annotated,
                 });
             }
             Ok(out)
@@ -1240,10 +1321,16 @@ impl Store for SqliteStore {
         self.write(move |conn| {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let messages = match cutoffs.messages_before {
-                Some(before) => tx.execute(
-                    "DELETE FROM messages WHERE created_at < ?1",
-                    params![before],
-                )?,
+                Some(before) => {
+                    tx.execute(
+                        "DELETE FROM partial_annotations WHERE created_at < ?1",
+                        params![before],
+                    )?;
+                    tx.execute(
+                        "DELETE FROM messages WHERE created_at < ?1",
+                        params![before],
+                    )?
+                }
                 None => 0,
             };
             let expired = cutoffs.auth_expired_before;

@@ -297,6 +297,7 @@ async fn register(http: &Http, id: &str) -> anyhow::Result<(SigningIdentity, Str
                 signature_key: STANDARD.encode(signer.public_key.as_ref()),
                 credential: STANDARD.encode(&credential),
                 signature: STANDARD.encode(&signature),
+                partial: false,
             },
             201,
         )
