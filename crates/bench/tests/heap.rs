@@ -38,8 +38,8 @@ fn the_counter_measures_a_known_allocation_and_nothing_outside_it() {
     // Growing by reallocation counts the growth: a Vec pushed to 2 MiB.
     let (grown, peak) = measure_peak(|| {
         let mut v: Vec<u8> = Vec::new();
-        for i in 0..(2 << 20) {
-            v.push(i as u8);
+        for i in 0..(2u32 << 20) {
+            v.push(i.to_le_bytes()[0]);
         }
         v
     });
