@@ -1,7 +1,6 @@
 //! The workloads on Conclave (`conclave_core::group`), RFC 9420 §12.4.
 
 use std::sync::Arc;
-use std::time::Instant;
 
 use conclave_codec::{Decode, Encode};
 use conclave_core::credential::BasicIdentityProvider;
@@ -16,7 +15,8 @@ use conclave_crypto::{CipherSuite, CryptoProvider};
 
 use crate::{
     BenchError, EXPORT_LABEL, Impl, LARGE_BATCH, LARGE_MESSAGE, Op, Progress, ProviderMode,
-    RunConfig, SMALL_BATCH, SMALL_MESSAGE, StackRun, ms_since, payload, plan, rate, remove_target,
+    RunConfig, SMALL_BATCH, SMALL_MESSAGE, StackRun, is_heap_run, payload, plan, remove_target,
+    run_op,
 };
 
 const STACK: Impl = Impl::Conclave;
@@ -147,14 +147,15 @@ pub(crate) fn run(cfg: &RunConfig, progress: &Progress) -> Result<StackRun, Benc
     for i in 2..n {
         kp_bytes.push(member(format!("member-{i}"), &mut rng)?.2);
     }
-    let spares = (0..reps)
+    // One spare per remove repetition, the heap run's included.
+    let spares = (0..=reps)
         .map(|r| member(format!("spare-{r}"), &mut rng))
         .collect::<Result<Vec<_>, _>>()?;
-    progress.note(format!("{} KeyPackages generated", n - 1 + reps));
+    progress.note(format!("{} KeyPackages generated", n + reps));
 
     // add_commit_create: a fresh 1-member group commits adding N−1 KeyPackages.
     let mut added = None;
-    for r in 0..add_reps {
+    for r in 0..=add_reps {
         let mut alice = Group::create(
             MemberParams::new(env.clone(), alice_id.clone()),
             NewGroup::new(suite, format!("conclave-bench-{r}").into_bytes()),
@@ -162,34 +163,37 @@ pub(crate) fn run(cfg: &RunConfig, progress: &Progress) -> Result<StackRun, Benc
             &mut rng,
         )
         .map_err(fail("create group"))?;
-        let start = Instant::now();
-        let proposals = kp_bytes
-            .iter()
-            .map(|b| parse_key_package(b).map(|key_package| Proposal::Add(Add { key_package })))
-            .collect::<Result<Vec<_>, _>>()?;
-        let output = alice
-            .commit(
-                &CommitOptions {
-                    proposals,
-                    ..CommitOptions::default()
-                },
-                now,
-                &mut rng,
-            )
-            .map_err(fail("add commit"))?;
-        alice.merge_pending_commit().map_err(fail("merge add"))?;
-        let _commit = encode(&output.commit, "encode commit")?;
-        let welcome = output
-            .welcome
-            .as_ref()
-            .ok_or_else(|| fail("add commit")("no Welcome"))?;
-        let welcome = encode(welcome, "encode Welcome")?;
-        let elapsed = ms_since(start);
-        out.push(Op::AddCommitCreate, elapsed);
-        progress.note(format!(
-            "add_commit_create {}/{add_reps}: {elapsed:.2} ms",
-            r + 1
-        ));
+        let welcome = run_op(
+            &mut out,
+            Op::AddCommitCreate,
+            is_heap_run(r, add_reps),
+            || {
+                let proposals = kp_bytes
+                    .iter()
+                    .map(|b| {
+                        parse_key_package(b).map(|key_package| Proposal::Add(Add { key_package }))
+                    })
+                    .collect::<Result<Vec<_>, _>>()?;
+                let output = alice
+                    .commit(
+                        &CommitOptions {
+                            proposals,
+                            ..CommitOptions::default()
+                        },
+                        now,
+                        &mut rng,
+                    )
+                    .map_err(fail("add commit"))?;
+                alice.merge_pending_commit().map_err(fail("merge add"))?;
+                let _commit = encode(&output.commit, "encode commit")?;
+                let welcome = output
+                    .welcome
+                    .as_ref()
+                    .ok_or_else(|| fail("add commit")("no Welcome"))?;
+                encode(welcome, "encode Welcome")
+            },
+        )?;
+        progress.rep(&out, Op::AddCommitCreate, r, add_reps);
         added = Some((alice, welcome));
     }
     let (mut alice, welcome) = added.ok_or_else(|| fail("add commit")("no repetition"))?;
@@ -197,41 +201,40 @@ pub(crate) fn run(cfg: &RunConfig, progress: &Progress) -> Result<StackRun, Benc
 
     // welcome_join: member 1 joins from the Welcome (ratchet tree inside, full validation).
     let mut joined = None;
-    for r in 0..join_reps {
-        let start = Instant::now();
-        let parsed = parse_welcome(&welcome)?;
-        let group = Group::join(
-            MemberParams::new(env.clone(), bob_id.clone()),
-            &parsed,
-            &bob_kp,
-            &JoinOptions::default(),
-            now,
-        )
-        .map_err(fail("join"))?;
-        let elapsed = ms_since(start);
-        out.push(Op::WelcomeJoin, elapsed);
-        progress.note(format!(
-            "welcome_join {}/{join_reps}: {elapsed:.2} ms",
-            r + 1
-        ));
+    for r in 0..=join_reps {
+        let group = run_op(&mut out, Op::WelcomeJoin, is_heap_run(r, join_reps), || {
+            let parsed = parse_welcome(&welcome)?;
+            Group::join(
+                MemberParams::new(env.clone(), bob_id.clone()),
+                &parsed,
+                &bob_kp,
+                &JoinOptions::default(),
+                now,
+            )
+            .map_err(fail("join"))
+        })?;
+        progress.rep(&out, Op::WelcomeJoin, r, join_reps);
         joined = Some(group);
     }
     let mut bob = joined.ok_or_else(|| fail("join")("no repetition"))?;
     agree(&mut out, &alice, &bob, "join")?;
 
     // update_commit_create / _process: member 1 commits with a path, member 0 processes.
-    for r in 0..reps {
-        let start = Instant::now();
-        let output = bob
-            .commit(&CommitOptions::default(), now, &mut rng)
-            .map_err(fail("update commit"))?;
-        bob.merge_pending_commit().map_err(fail("merge update"))?;
-        let commit = encode(&output.commit, "encode commit")?;
-        out.push(Op::UpdateCommitCreate, ms_since(start));
-        let start = Instant::now();
-        process_commit(&mut alice, &commit, now)?;
-        out.push(Op::UpdateCommitProcess, ms_since(start));
-        out.push(Op::CommitSize, commit.len() as f64);
+    for r in 0..=reps {
+        let heap_run = is_heap_run(r, reps);
+        let commit = run_op(&mut out, Op::UpdateCommitCreate, heap_run, || {
+            let output = bob
+                .commit(&CommitOptions::default(), now, &mut rng)
+                .map_err(fail("update commit"))?;
+            bob.merge_pending_commit().map_err(fail("merge update"))?;
+            encode(&output.commit, "encode commit")
+        })?;
+        run_op(&mut out, Op::UpdateCommitProcess, heap_run, || {
+            process_commit(&mut alice, &commit, now)
+        })?;
+        if !heap_run {
+            out.push(Op::CommitSize, commit.len() as f64);
+        }
         agree(&mut out, &alice, &bob, &format!("update {r}"))?;
     }
     progress.note("update commits done");
@@ -244,26 +247,26 @@ pub(crate) fn run(cfg: &RunConfig, progress: &Progress) -> Result<StackRun, Benc
         (Op::App1MiBRoundtrip, LARGE_MESSAGE, LARGE_BATCH),
     ] {
         let data: Vec<Vec<u8>> = (0..batch).map(|k| payload(len, k)).collect();
-        for _ in 0..reps {
-            let start = Instant::now();
-            for sent in &data {
-                let message = alice
-                    .encrypt_application_message(sent, &[], &mut rng)
-                    .map_err(fail("encrypt"))?;
-                let bytes = encode(&message, "encode message")?;
-                let parsed = MlsMessage::from_bytes(&bytes).map_err(fail("parse message"))?;
-                match bob.process_message(&parsed, now).map_err(fail("decrypt"))? {
-                    ProcessedMessage::Application { data, .. } if data == *sent => {}
-                    _ => {
-                        return Err(BenchError::Disagreement {
-                            stack: STACK.name(),
-                            what: "application message did not round-trip".into(),
-                        });
+        for r in 0..=reps {
+            run_op(&mut out, op, is_heap_run(r, reps), || {
+                for sent in &data {
+                    let message = alice
+                        .encrypt_application_message(sent, &[], &mut rng)
+                        .map_err(fail("encrypt"))?;
+                    let bytes = encode(&message, "encode message")?;
+                    let parsed = MlsMessage::from_bytes(&bytes).map_err(fail("parse message"))?;
+                    match bob.process_message(&parsed, now).map_err(fail("decrypt"))? {
+                        ProcessedMessage::Application { data, .. } if data == *sent => {}
+                        _ => {
+                            return Err(BenchError::Disagreement {
+                                stack: STACK.name(),
+                                what: "application message did not round-trip".into(),
+                            });
+                        }
                     }
                 }
-            }
-            let secs = start.elapsed().as_secs_f64();
-            out.push(op, rate(op, batch, len, secs));
+                Ok(())
+            })?;
         }
     }
     progress.note("application messages done");
@@ -272,25 +275,26 @@ pub(crate) fn run(cfg: &RunConfig, progress: &Progress) -> Result<StackRun, Benc
     // processes; then (untimed) a spare is added back so that the group stays at N.
     let target = remove_target(n);
     for (r, (spare_id, spare_kp, _)) in spares.iter().enumerate() {
-        let start = Instant::now();
-        let output = alice
-            .commit(
-                &CommitOptions {
-                    proposals: vec![Proposal::Remove(Remove {
-                        removed: LeafIndex(target),
-                    })],
-                    ..CommitOptions::default()
-                },
-                now,
-                &mut rng,
-            )
-            .map_err(fail("remove commit"))?;
-        alice.merge_pending_commit().map_err(fail("merge remove"))?;
-        let commit = encode(&output.commit, "encode commit")?;
-        out.push(Op::RemoveCommitCreate, ms_since(start));
-        let start = Instant::now();
-        let self_removed = process_commit(&mut bob, &commit, now)?;
-        out.push(Op::RemoveCommitProcess, ms_since(start));
+        let heap_run = is_heap_run(r, reps);
+        let commit = run_op(&mut out, Op::RemoveCommitCreate, heap_run, || {
+            let output = alice
+                .commit(
+                    &CommitOptions {
+                        proposals: vec![Proposal::Remove(Remove {
+                            removed: LeafIndex(target),
+                        })],
+                        ..CommitOptions::default()
+                    },
+                    now,
+                    &mut rng,
+                )
+                .map_err(fail("remove commit"))?;
+            alice.merge_pending_commit().map_err(fail("merge remove"))?;
+            encode(&output.commit, "encode commit")
+        })?;
+        let self_removed = run_op(&mut out, Op::RemoveCommitProcess, heap_run, || {
+            process_commit(&mut bob, &commit, now)
+        })?;
         if self_removed != (bob.own_leaf() == LeafIndex(target)) {
             return Err(BenchError::Disagreement {
                 stack: STACK.name(),

@@ -11,10 +11,22 @@
 //! bytes: parsing and validation are inside the timed region. Each stack module also checks
 //! that its members agree (epoch authenticators and exported secrets, RFC 9420 §8.5, §8.7)
 //! after every commit, and that decrypted messages match what was sent.
+//!
+//! Each timed operation also runs once more, untimed, under [`heap::measure_peak`]: its peak
+//! heap above the level at the operation's start (`peak_heap_bytes`).
 
+// The crate denies rather than forbids unsafe code only so that `heap` can implement
+// `GlobalAlloc` (an unsafe trait); every other module forbids it.
+#![deny(unsafe_code)]
+
+#[forbid(unsafe_code)]
 mod conclave;
+pub mod heap;
+#[forbid(unsafe_code)]
 mod mlsrs;
+#[forbid(unsafe_code)]
 mod openmls;
+#[forbid(unsafe_code)]
 mod report;
 
 use std::time::Instant;
@@ -291,6 +303,9 @@ pub struct Check {
 pub struct StackRun {
     /// Samples per operation, in the unit of [`Op::unit`].
     pub samples: Vec<(Op, Vec<f64>)>,
+    /// Peak heap per operation, in bytes above the level at the operation's start, from
+    /// its untimed run (absent when the counting allocator is not installed).
+    pub peaks: Vec<(Op, u64)>,
     /// The agreement checks made along the way (all already verified equal).
     pub checks: Vec<Check>,
 }
@@ -328,6 +343,54 @@ impl StackRun {
             .find(|(o, _)| *o == op)
             .map(|(_, v)| v.as_slice())
     }
+
+    /// The peak heap of `op` in bytes (see [`StackRun::peaks`]).
+    pub fn peak(&self, op: Op) -> Option<u64> {
+        self.peaks.iter().find(|(o, _)| *o == op).map(|&(_, p)| p)
+    }
+
+    fn set_peak(&mut self, op: Op, bytes: u64) {
+        match self.peaks.iter_mut().find(|(o, _)| *o == op) {
+            Some((_, peak)) => *peak = bytes,
+            None => self.peaks.push((op, bytes)),
+        }
+    }
+}
+
+/// Repetition `r` of an operation timed `reps` times: `r < reps` are timed, `r == reps` is
+/// the extra untimed run whose peak heap is measured.
+pub(crate) fn is_heap_run(r: usize, reps: usize) -> bool {
+    r == reps
+}
+
+/// Runs one repetition of `op` (the code from its inputs as bytes to its outputs as bytes,
+/// exactly what is timed): a timed run adds a sample (milliseconds, or a rate for the
+/// application batches), the heap run (see [`is_heap_run`]) records the peak heap instead.
+pub(crate) fn run_op<T>(
+    out: &mut StackRun,
+    op: Op,
+    heap_run: bool,
+    f: impl FnOnce() -> Result<T, BenchError>,
+) -> Result<T, BenchError> {
+    if heap_run {
+        let (value, peak) = heap::measure_peak(f);
+        let value = value?;
+        if let Some(peak) = peak {
+            out.set_peak(op, peak);
+        }
+        Ok(value)
+    } else {
+        let start = Instant::now();
+        let value = f()?;
+        let secs = start.elapsed().as_secs_f64();
+        let sample = match op {
+            Op::App100BRoundtrip => rate(op, SMALL_BATCH, SMALL_MESSAGE, secs),
+            Op::App1MiBRoundtrip => rate(op, LARGE_BATCH, LARGE_MESSAGE, secs),
+            _ => secs * 1e3,
+        };
+        out.push(op, sample);
+        Ok(value)
+    }
 }
 
 /// Progress lines on stderr.
@@ -350,11 +413,21 @@ impl Progress {
             eprintln!("{} {message}", self.prefix);
         }
     }
-}
 
-/// Milliseconds since `start`.
-pub(crate) fn ms_since(start: Instant) -> f64 {
-    start.elapsed().as_secs_f64() * 1e3
+    /// Notes repetition `r` of `op` (its time, or the heap run's peak).
+    pub(crate) fn rep(&self, out: &StackRun, op: Op, r: usize, reps: usize) {
+        if !self.enabled {
+            return;
+        }
+        if is_heap_run(r, reps) {
+            match out.peak(op) {
+                Some(peak) => self.note(format!("{} heap run: peak {peak} bytes", op.name())),
+                None => self.note(format!("{} heap run: no counting allocator", op.name())),
+            }
+        } else if let Some(ms) = out.values(op).and_then(<[f64]>::last) {
+            self.note(format!("{} {}/{reps}: {ms:.2} ms", op.name(), r + 1));
+        }
+    }
 }
 
 /// The payloads of the application-message workloads.
@@ -401,6 +474,7 @@ pub fn records(stack: Impl, cfg: &RunConfig, run: &StackRun) -> Vec<Record> {
                 n: cfg.n,
                 median: m,
                 unit: op.unit().to_owned(),
+                peak_heap_bytes: run.peak(op),
                 provider: cfg.provider.name().to_owned(),
                 cipher_suite: cfg.suite,
             })
@@ -427,7 +501,7 @@ pub(crate) fn plan(cfg: &RunConfig) -> (usize, usize, usize) {
 }
 
 /// Messages per second, or MB/s (10^6 bytes of plaintext per second) for the large ones.
-pub(crate) fn rate(op: Op, batch: usize, len: usize, secs: f64) -> f64 {
+fn rate(op: Op, batch: usize, len: usize, secs: f64) -> f64 {
     if op == Op::App1MiBRoundtrip {
         (batch * len) as f64 / secs / 1e6
     } else {

@@ -11,6 +11,11 @@
 //! implements, or a comma-separated list of numbers or draft names), Conclave only (no peer
 //! carries them under shared values), at N = 2, 100, 1000 unless `--sizes` says otherwise,
 //! one table per suite with the KeyPackage, Welcome and commit sizes.
+//!
+//! The binary counts its heap ([`conclave_bench::heap::CountingAllocator`]) so that every
+//! timed operation also reports its peak heap (`peak_heap_bytes`).
+
+#![forbid(unsafe_code)]
 
 use std::time::Instant;
 
@@ -18,6 +23,9 @@ use anyhow::{Context, bail};
 use conclave_bench::{
     Impl, Op, ProviderMode, RepKind, RepPolicy, RunConfig, records, render_table,
 };
+
+#[global_allocator]
+static HEAP: conclave_bench::heap::CountingAllocator = conclave_bench::heap::CountingAllocator;
 
 struct Args {
     provider: ProviderMode,
@@ -191,7 +199,10 @@ fn main() -> anyhow::Result<()> {
         for stack in &args.impls {
             println!("  {}: {}", stack.name(), args.provider.backend(*stack));
         }
-        println!("medians over repetitions:");
+        println!(
+            "medians over repetitions (heap: peak heap above the op's starting level in one \
+             extra untimed run):"
+        );
         for line in &reps_lines {
             println!("  {line}");
         }

@@ -2,8 +2,6 @@
 //! ratchet tree in the (single) Welcome, PublicMessage handshakes, no padding, in-memory
 //! storage written only when asked (as Conclave's `Group::to_bytes`).
 
-use std::time::Instant;
-
 use mls_rs::client_builder::{MlsConfig, PaddingMode};
 use mls_rs::group::{CommitEffect, ReceivedMessage};
 use mls_rs::identity::SigningIdentity;
@@ -17,7 +15,8 @@ use mls_rs::{
 
 use crate::{
     BenchError, EXPORT_LABEL, Impl, LARGE_BATCH, LARGE_MESSAGE, Op, Progress, ProviderMode,
-    RunConfig, SMALL_BATCH, SMALL_MESSAGE, StackRun, ms_since, payload, plan, rate, remove_target,
+    RunConfig, SMALL_BATCH, SMALL_MESSAGE, StackRun, is_heap_run, payload, plan, remove_target,
+    run_op,
 };
 
 const STACK: Impl = Impl::MlsRs;
@@ -157,43 +156,46 @@ fn run_with<P: CryptoProvider + Clone>(
         let (c, _, _) = client(&crypto, &format!("member-{i}"))?;
         kp_bytes.push(key_package(&c)?);
     }
-    let spares = (0..reps)
+    // One spare per remove repetition, the heap run's included.
+    let spares = (0..=reps)
         .map(|r| {
             let (c, _, _) = client(&crypto, &format!("spare-{r}"))?;
             let kp = key_package(&c)?;
             Ok((c, kp))
         })
         .collect::<Result<Vec<_>, BenchError>>()?;
-    progress.note(format!("{} KeyPackages generated", n - 1 + reps));
+    progress.note(format!("{} KeyPackages generated", n + reps));
 
     // add_commit_create.
     let mut added = None;
-    for r in 0..add_reps {
+    for r in 0..=add_reps {
         let mut alice = alice_client
             .create_group(ExtensionList::new(), ExtensionList::new(), None)
             .map_err(fail("create group"))?;
-        let start = Instant::now();
-        let mut builder = alice.commit_builder();
-        for bytes in &kp_bytes {
-            let message = MlsMessage::from_bytes(bytes).map_err(fail("parse KeyPackage"))?;
-            builder = builder.add_member(message).map_err(fail("add member"))?;
-        }
-        let output = builder.build().map_err(fail("add commit"))?;
-        alice.apply_pending_commit().map_err(fail("merge add"))?;
-        let _commit = output
-            .commit_message
-            .to_bytes()
-            .map_err(fail("encode commit"))?;
-        let welcome = match output.welcome_messages.as_slice() {
-            [welcome] => welcome.to_bytes().map_err(fail("encode Welcome"))?,
-            other => return Err(fail("add commit")(format!("{} Welcomes", other.len()))),
-        };
-        let elapsed = ms_since(start);
-        out.push(Op::AddCommitCreate, elapsed);
-        progress.note(format!(
-            "add_commit_create {}/{add_reps}: {elapsed:.2} ms",
-            r + 1
-        ));
+        let welcome = run_op(
+            &mut out,
+            Op::AddCommitCreate,
+            is_heap_run(r, add_reps),
+            || {
+                let mut builder = alice.commit_builder();
+                for bytes in &kp_bytes {
+                    let message =
+                        MlsMessage::from_bytes(bytes).map_err(fail("parse KeyPackage"))?;
+                    builder = builder.add_member(message).map_err(fail("add member"))?;
+                }
+                let output = builder.build().map_err(fail("add commit"))?;
+                alice.apply_pending_commit().map_err(fail("merge add"))?;
+                let _commit = output
+                    .commit_message
+                    .to_bytes()
+                    .map_err(fail("encode commit"))?;
+                match output.welcome_messages.as_slice() {
+                    [welcome] => welcome.to_bytes().map_err(fail("encode Welcome")),
+                    other => Err(fail("add commit")(format!("{} Welcomes", other.len()))),
+                }
+            },
+        )?;
+        progress.rep(&out, Op::AddCommitCreate, r, add_reps);
         added = Some((alice, welcome));
     }
     let (mut alice, welcome) = added.ok_or_else(|| fail("add commit")("no repetition"))?;
@@ -203,40 +205,40 @@ fn run_with<P: CryptoProvider + Clone>(
     // they are put back (untimed) before the next repetition.
     let saved_key_packages = bob_key_packages.key_packages();
     let mut joined = None;
-    for r in 0..join_reps {
+    for r in 0..=join_reps {
         for (id, data) in &saved_key_packages {
             bob_key_packages.insert(id.clone(), data.clone());
         }
-        let start = Instant::now();
-        let message = MlsMessage::from_bytes(&welcome).map_err(fail("parse Welcome"))?;
-        let (group, _) = bob_client
-            .join_group(None, &message, None)
-            .map_err(fail("join"))?;
-        let elapsed = ms_since(start);
-        out.push(Op::WelcomeJoin, elapsed);
-        progress.note(format!(
-            "welcome_join {}/{join_reps}: {elapsed:.2} ms",
-            r + 1
-        ));
+        let group = run_op(&mut out, Op::WelcomeJoin, is_heap_run(r, join_reps), || {
+            let message = MlsMessage::from_bytes(&welcome).map_err(fail("parse Welcome"))?;
+            let (group, _) = bob_client
+                .join_group(None, &message, None)
+                .map_err(fail("join"))?;
+            Ok(group)
+        })?;
+        progress.rep(&out, Op::WelcomeJoin, r, join_reps);
         joined = Some(group);
     }
     let mut bob = joined.ok_or_else(|| fail("join")("no repetition"))?;
     agree(&mut out, &alice, &bob, "join")?;
 
     // update_commit_create / _process.
-    for r in 0..reps {
-        let start = Instant::now();
-        let output = bob.commit(Vec::new()).map_err(fail("update commit"))?;
-        bob.apply_pending_commit().map_err(fail("merge update"))?;
-        let commit = output
-            .commit_message
-            .to_bytes()
-            .map_err(fail("encode commit"))?;
-        out.push(Op::UpdateCommitCreate, ms_since(start));
-        let start = Instant::now();
-        process_commit(&mut alice, &commit)?;
-        out.push(Op::UpdateCommitProcess, ms_since(start));
-        out.push(Op::CommitSize, commit.len() as f64);
+    for r in 0..=reps {
+        let heap_run = is_heap_run(r, reps);
+        let commit = run_op(&mut out, Op::UpdateCommitCreate, heap_run, || {
+            let output = bob.commit(Vec::new()).map_err(fail("update commit"))?;
+            bob.apply_pending_commit().map_err(fail("merge update"))?;
+            output
+                .commit_message
+                .to_bytes()
+                .map_err(fail("encode commit"))
+        })?;
+        run_op(&mut out, Op::UpdateCommitProcess, heap_run, || {
+            process_commit(&mut alice, &commit)
+        })?;
+        if !heap_run {
+            out.push(Op::CommitSize, commit.len() as f64);
+        }
         agree(&mut out, &alice, &bob, &format!("update {r}"))?;
     }
     progress.note("update commits done");
@@ -269,29 +271,30 @@ fn run_with<P: CryptoProvider + Clone>(
         (Op::App1MiBRoundtrip, LARGE_MESSAGE, LARGE_BATCH),
     ] {
         let data: Vec<Vec<u8>> = (0..batch).map(|k| payload(len, k)).collect();
-        for _ in 0..reps {
-            let start = Instant::now();
-            for sent in &data {
-                let bytes = alice
-                    .encrypt_application_message(sent, Vec::new())
-                    .map_err(fail("encrypt"))?
-                    .to_bytes()
-                    .map_err(fail("encode message"))?;
-                let message = MlsMessage::from_bytes(&bytes).map_err(fail("parse message"))?;
-                match bob
-                    .process_incoming_message(message)
-                    .map_err(fail("decrypt"))?
-                {
-                    ReceivedMessage::ApplicationMessage(m) if m.data() == sent.as_slice() => {}
-                    _ => {
-                        return Err(BenchError::Disagreement {
-                            stack: STACK.name(),
-                            what: "application message did not round-trip".into(),
-                        });
+        for r in 0..=reps {
+            run_op(&mut out, op, is_heap_run(r, reps), || {
+                for sent in &data {
+                    let bytes = alice
+                        .encrypt_application_message(sent, Vec::new())
+                        .map_err(fail("encrypt"))?
+                        .to_bytes()
+                        .map_err(fail("encode message"))?;
+                    let message = MlsMessage::from_bytes(&bytes).map_err(fail("parse message"))?;
+                    match bob
+                        .process_incoming_message(message)
+                        .map_err(fail("decrypt"))?
+                    {
+                        ReceivedMessage::ApplicationMessage(m) if m.data() == sent.as_slice() => {}
+                        _ => {
+                            return Err(BenchError::Disagreement {
+                                stack: STACK.name(),
+                                what: "application message did not round-trip".into(),
+                            });
+                        }
                     }
                 }
-            }
-            out.push(op, rate(op, batch, len, start.elapsed().as_secs_f64()));
+                Ok(())
+            })?;
         }
     }
     progress.note("application messages done");
@@ -299,22 +302,23 @@ fn run_with<P: CryptoProvider + Clone>(
     // remove_commit_create / _process, then an untimed refill.
     let target = remove_target(n);
     for (r, (spare, spare_kp)) in spares.iter().enumerate() {
-        let start = Instant::now();
-        let output = alice
-            .commit_builder()
-            .remove_member(target)
-            .map_err(fail("remove member"))?
-            .build()
-            .map_err(fail("remove commit"))?;
-        alice.apply_pending_commit().map_err(fail("merge remove"))?;
-        let commit = output
-            .commit_message
-            .to_bytes()
-            .map_err(fail("encode commit"))?;
-        out.push(Op::RemoveCommitCreate, ms_since(start));
-        let start = Instant::now();
-        let self_removed = process_commit(&mut bob, &commit)?;
-        out.push(Op::RemoveCommitProcess, ms_since(start));
+        let heap_run = is_heap_run(r, reps);
+        let commit = run_op(&mut out, Op::RemoveCommitCreate, heap_run, || {
+            let output = alice
+                .commit_builder()
+                .remove_member(target)
+                .map_err(fail("remove member"))?
+                .build()
+                .map_err(fail("remove commit"))?;
+            alice.apply_pending_commit().map_err(fail("merge remove"))?;
+            output
+                .commit_message
+                .to_bytes()
+                .map_err(fail("encode commit"))
+        })?;
+        let self_removed = run_op(&mut out, Op::RemoveCommitProcess, heap_run, || {
+            process_commit(&mut bob, &commit)
+        })?;
         if self_removed != (bob.current_member_index() == target) {
             return Err(BenchError::Disagreement {
                 stack: STACK.name(),

@@ -4,7 +4,6 @@
 //! through the provider's own crypto, so that `fastest` signs with libcrux too.
 
 use std::collections::HashMap;
-use std::time::Instant;
 
 use openmls::prelude::tls_codec::Deserialize as _;
 use openmls::prelude::{
@@ -21,7 +20,8 @@ use openmls_traits::types::SignatureScheme;
 
 use crate::{
     BenchError, EXPORT_LABEL, Impl, LARGE_BATCH, LARGE_MESSAGE, Op, Progress, ProviderMode,
-    RunConfig, SMALL_BATCH, SMALL_MESSAGE, StackRun, ms_since, payload, plan, rate, remove_target,
+    RunConfig, SMALL_BATCH, SMALL_MESSAGE, StackRun, is_heap_run, payload, plan, remove_target,
+    run_op,
 };
 
 const STACK: Impl = Impl::OpenMls;
@@ -227,18 +227,19 @@ fn run_with<B: Backend>(cfg: &RunConfig, progress: &Progress) -> Result<StackRun
     for i in 2..n {
         kp_bytes.push(key_package::<B>(&others, &format!("member-{i}"))?.1);
     }
-    let spares = (0..reps)
+    // One spare per remove repetition, the heap run's included.
+    let spares = (0..=reps)
         .map(|r| {
             let provider = B::provider()?;
             let (signer, kp) = key_package::<B>(&provider, &format!("spare-{r}"))?;
             Ok((provider, signer, kp))
         })
         .collect::<Result<Vec<_>, BenchError>>()?;
-    progress.note(format!("{} KeyPackages generated", n - 1 + reps));
+    progress.note(format!("{} KeyPackages generated", n + reps));
 
     // add_commit_create (a fresh provider per repetition, so that storage does not pile up).
     let mut added = None;
-    for r in 0..add_reps {
+    for r in 0..=add_reps {
         let provider = B::provider()?;
         let mut alice = MlsGroup::new(
             &provider,
@@ -247,30 +248,31 @@ fn run_with<B: Backend>(cfg: &RunConfig, progress: &Progress) -> Result<StackRun
             alice_credential.clone(),
         )
         .map_err(fail("create group"))?;
-        let start = Instant::now();
-        let key_packages = kp_bytes
-            .iter()
-            .map(|bytes| match parse(bytes, "parse KeyPackage")?.extract() {
-                MlsMessageBodyIn::KeyPackage(kp) => kp
-                    .validate(provider.crypto(), ProtocolVersion::Mls10)
-                    .map_err(fail("validate KeyPackage")),
-                _ => Err(fail("parse KeyPackage")("not a KeyPackage")),
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        let (commit, welcome, _) = alice
-            .add_members(&provider, &alice_signer, &key_packages)
-            .map_err(fail("add commit"))?;
-        alice
-            .merge_pending_commit(&provider)
-            .map_err(fail("merge add"))?;
-        let _commit = commit.to_bytes().map_err(fail("encode commit"))?;
-        let welcome = welcome.to_bytes().map_err(fail("encode Welcome"))?;
-        let elapsed = ms_since(start);
-        out.push(Op::AddCommitCreate, elapsed);
-        progress.note(format!(
-            "add_commit_create {}/{add_reps}: {elapsed:.2} ms",
-            r + 1
-        ));
+        let welcome = run_op(
+            &mut out,
+            Op::AddCommitCreate,
+            is_heap_run(r, add_reps),
+            || {
+                let key_packages = kp_bytes
+                    .iter()
+                    .map(|bytes| match parse(bytes, "parse KeyPackage")?.extract() {
+                        MlsMessageBodyIn::KeyPackage(kp) => kp
+                            .validate(provider.crypto(), ProtocolVersion::Mls10)
+                            .map_err(fail("validate KeyPackage")),
+                        _ => Err(fail("parse KeyPackage")("not a KeyPackage")),
+                    })
+                    .collect::<Result<Vec<_>, _>>()?;
+                let (commit, welcome, _) = alice
+                    .add_members(&provider, &alice_signer, &key_packages)
+                    .map_err(fail("add commit"))?;
+                alice
+                    .merge_pending_commit(&provider)
+                    .map_err(fail("merge add"))?;
+                let _commit = commit.to_bytes().map_err(fail("encode commit"))?;
+                welcome.to_bytes().map_err(fail("encode Welcome"))
+            },
+        )?;
+        progress.rep(&out, Op::AddCommitCreate, r, add_reps);
         added = Some((provider, alice, welcome));
     }
     let (alice_provider, mut alice, welcome) =
@@ -281,20 +283,16 @@ fn run_with<B: Backend>(cfg: &RunConfig, progress: &Progress) -> Result<StackRun
     // back (untimed) before each repetition.
     let saved = snapshot(bob_provider.storage())?;
     let mut joined = None;
-    for r in 0..join_reps {
+    for r in 0..=join_reps {
         *bob_provider
             .storage()
             .values
             .write()
             .map_err(|_| fail("storage")("poisoned lock"))? = saved.clone();
-        let start = Instant::now();
-        let group = join::<B>(&bob_provider, &join_config, &welcome)?;
-        let elapsed = ms_since(start);
-        out.push(Op::WelcomeJoin, elapsed);
-        progress.note(format!(
-            "welcome_join {}/{join_reps}: {elapsed:.2} ms",
-            r + 1
-        ));
+        let group = run_op(&mut out, Op::WelcomeJoin, is_heap_run(r, join_reps), || {
+            join::<B>(&bob_provider, &join_config, &welcome)
+        })?;
+        progress.rep(&out, Op::WelcomeJoin, r, join_reps);
         joined = Some(group);
     }
     let mut bob = joined.ok_or_else(|| fail("join")("no repetition"))?;
@@ -308,19 +306,22 @@ fn run_with<B: Backend>(cfg: &RunConfig, progress: &Progress) -> Result<StackRun
     )?;
 
     // update_commit_create / _process.
-    for r in 0..reps {
-        let start = Instant::now();
-        let bundle = bob
-            .self_update(&bob_provider, &bob_signer, LeafNodeParameters::default())
-            .map_err(fail("update commit"))?;
-        bob.merge_pending_commit(&bob_provider)
-            .map_err(fail("merge update"))?;
-        let commit = bundle.commit().to_bytes().map_err(fail("encode commit"))?;
-        out.push(Op::UpdateCommitCreate, ms_since(start));
-        let start = Instant::now();
-        process_commit::<B>(&alice_provider, &mut alice, &commit)?;
-        out.push(Op::UpdateCommitProcess, ms_since(start));
-        out.push(Op::CommitSize, commit.len() as f64);
+    for r in 0..=reps {
+        let heap_run = is_heap_run(r, reps);
+        let commit = run_op(&mut out, Op::UpdateCommitCreate, heap_run, || {
+            let bundle = bob
+                .self_update(&bob_provider, &bob_signer, LeafNodeParameters::default())
+                .map_err(fail("update commit"))?;
+            bob.merge_pending_commit(&bob_provider)
+                .map_err(fail("merge update"))?;
+            bundle.commit().to_bytes().map_err(fail("encode commit"))
+        })?;
+        run_op(&mut out, Op::UpdateCommitProcess, heap_run, || {
+            process_commit::<B>(&alice_provider, &mut alice, &commit)
+        })?;
+        if !heap_run {
+            out.push(Op::CommitSize, commit.len() as f64);
+        }
         agree::<B>(
             &mut out,
             (&alice_provider, &alice),
@@ -342,35 +343,36 @@ fn run_with<B: Backend>(cfg: &RunConfig, progress: &Progress) -> Result<StackRun
         (Op::App1MiBRoundtrip, LARGE_MESSAGE, LARGE_BATCH),
     ] {
         let data: Vec<Vec<u8>> = (0..batch).map(|k| payload(len, k)).collect();
-        for _ in 0..reps {
-            let start = Instant::now();
-            for sent in &data {
-                let bytes = alice
-                    .create_message(&alice_provider, &alice_signer, sent)
-                    .map_err(fail("encrypt"))?
-                    .to_bytes()
-                    .map_err(fail("encode message"))?;
-                let message = parse(&bytes, "parse message")?
-                    .try_into_protocol_message()
-                    .map_err(fail("parse message"))?;
-                let processed = bob
-                    .process_message(&bob_provider, message)
-                    .map_err(fail("decrypt"))?;
-                let received = match processed.into_content() {
-                    ProcessedMessageContent::ApplicationMessage(m) => Some(m.into_bytes()),
-                    _ => None,
-                };
-                match received {
-                    Some(data) if data == *sent => {}
-                    _ => {
-                        return Err(BenchError::Disagreement {
-                            stack: STACK.name(),
-                            what: "application message did not round-trip".into(),
-                        });
+        for r in 0..=reps {
+            run_op(&mut out, op, is_heap_run(r, reps), || {
+                for sent in &data {
+                    let bytes = alice
+                        .create_message(&alice_provider, &alice_signer, sent)
+                        .map_err(fail("encrypt"))?
+                        .to_bytes()
+                        .map_err(fail("encode message"))?;
+                    let message = parse(&bytes, "parse message")?
+                        .try_into_protocol_message()
+                        .map_err(fail("parse message"))?;
+                    let processed = bob
+                        .process_message(&bob_provider, message)
+                        .map_err(fail("decrypt"))?;
+                    let received = match processed.into_content() {
+                        ProcessedMessageContent::ApplicationMessage(m) => Some(m.into_bytes()),
+                        _ => None,
+                    };
+                    match received {
+                        Some(data) if data == *sent => {}
+                        _ => {
+                            return Err(BenchError::Disagreement {
+                                stack: STACK.name(),
+                                what: "application message did not round-trip".into(),
+                            });
+                        }
                     }
                 }
-            }
-            out.push(op, rate(op, batch, len, start.elapsed().as_secs_f64()));
+                Ok(())
+            })?;
         }
     }
     progress.note("application messages done");
@@ -378,22 +380,23 @@ fn run_with<B: Backend>(cfg: &RunConfig, progress: &Progress) -> Result<StackRun
     // remove_commit_create / _process, then an untimed refill.
     let target = remove_target(n);
     for (r, (spare_provider, spare_signer, spare_kp)) in spares.into_iter().enumerate() {
-        let start = Instant::now();
-        let (commit, _, _) = alice
-            .remove_members(
-                &alice_provider,
-                &alice_signer,
-                &[LeafNodeIndex::new(target)],
-            )
-            .map_err(fail("remove commit"))?;
-        alice
-            .merge_pending_commit(&alice_provider)
-            .map_err(fail("merge remove"))?;
-        let commit = commit.to_bytes().map_err(fail("encode commit"))?;
-        out.push(Op::RemoveCommitCreate, ms_since(start));
-        let start = Instant::now();
-        let self_removed = process_commit::<B>(&bob_provider, &mut bob, &commit)?;
-        out.push(Op::RemoveCommitProcess, ms_since(start));
+        let heap_run = is_heap_run(r, reps);
+        let commit = run_op(&mut out, Op::RemoveCommitCreate, heap_run, || {
+            let (commit, _, _) = alice
+                .remove_members(
+                    &alice_provider,
+                    &alice_signer,
+                    &[LeafNodeIndex::new(target)],
+                )
+                .map_err(fail("remove commit"))?;
+            alice
+                .merge_pending_commit(&alice_provider)
+                .map_err(fail("merge remove"))?;
+            commit.to_bytes().map_err(fail("encode commit"))
+        })?;
+        let self_removed = run_op(&mut out, Op::RemoveCommitProcess, heap_run, || {
+            process_commit::<B>(&bob_provider, &mut bob, &commit)
+        })?;
         if self_removed != (bob.own_leaf_index().u32() == target) {
             return Err(BenchError::Disagreement {
                 stack: STACK.name(),

@@ -18,6 +18,10 @@ pub struct Record {
     pub median: f64,
     /// `ms`, `msg/s`, `MB/s` or `bytes`.
     pub unit: String,
+    /// The peak heap of one run of the operation in bytes above the heap's level at its
+    /// start (`crate::heap`), from an extra untimed run; `null` for the sizes and when the
+    /// counting allocator is not installed (the library without the binary).
+    pub peak_heap_bytes: Option<u64>,
     /// The provider mode (`rustcrypto` or `fastest`).
     pub provider: String,
     /// The cipher suite (1, or a post-quantum suite under Conclave's value).
@@ -50,25 +54,40 @@ fn format_value(value: f64, unit: &str) -> String {
     }
 }
 
-fn find(records: &[Record], stack: Impl, op: Op, n: usize) -> Option<f64> {
+/// Bytes in KiB or MiB for the heap columns.
+fn format_bytes(bytes: u64) -> String {
+    let b = bytes as f64;
+    if b >= 1024.0 * 1024.0 {
+        format!("{:.2} MiB", b / (1024.0 * 1024.0))
+    } else {
+        format!("{:.1} KiB", b / 1024.0)
+    }
+}
+
+fn record(records: &[Record], stack: Impl, op: Op, n: usize) -> Option<&Record> {
     records
         .iter()
         .find(|r| r.implementation == stack.name() && r.op == op.name() && r.n == n)
-        .map(|r| r.median)
+}
+
+fn find(records: &[Record], stack: Impl, op: Op, n: usize) -> Option<f64> {
+    record(records, stack, op, n).map(|r| r.median)
 }
 
 /// A Markdown table per group size: each operation's median per stack and the ratio
 /// peer/Conclave (for times and sizes > 1 means Conclave is faster or smaller; for rates
-/// < 1 means Conclave is faster).
+/// < 1 means Conclave is faster), then each stack's peak heap for the operation
+/// ([`Record::peak_heap_bytes`]).
 pub fn render_table(records: &[Record]) -> String {
     let mut sizes: Vec<usize> = records.iter().map(|r| r.n).collect();
     sizes.sort_unstable();
     sizes.dedup();
     let mut out = String::new();
     out.push_str(
-        "| N | op | unit | conclave | mls-rs | openmls | mls-rs/conclave | openmls/conclave |\n",
+        "| N | op | unit | conclave | mls-rs | openmls | mls-rs/conclave | openmls/conclave \
+         | heap conclave | heap mls-rs | heap openmls |\n",
     );
-    out.push_str("|---:|---|---|---:|---:|---:|---:|---:|\n");
+    out.push_str("|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|\n");
     for n in sizes {
         for op in Op::ALL {
             let ours = find(records, Impl::Conclave, op, n);
@@ -82,8 +101,13 @@ pub fn render_table(records: &[Record]) -> String {
                 (Some(p), Some(o)) if o > 0.0 => format!("{:.2}", p / o),
                 _ => "-".to_owned(),
             };
+            let [heap_ours, heap_mls, heap_om] = Impl::ALL.map(|s| {
+                record(records, s, op, n)
+                    .and_then(|r| r.peak_heap_bytes)
+                    .map_or_else(|| "-".to_owned(), format_bytes)
+            });
             out.push_str(&format!(
-                "| {n} | {} | {} | {} | {} | {} | {} | {} |\n",
+                "| {n} | {} | {} | {} | {} | {} | {} | {} | {heap_ours} | {heap_mls} | {heap_om} |\n",
                 op.name(),
                 op.unit(),
                 cell(ours),

@@ -30,12 +30,13 @@ fn config(n: usize, provider: ProviderMode) -> RunConfig {
 }
 
 fn assert_agreement(stack: Impl, n: usize, run: &StackRun) {
-    // join + 2 updates + (2 removes unless the processor was removed) + 2 refills, two
-    // values each (epoch authenticator, exported secret).
+    // join + 3 updates + (3 removes unless the processor was removed) + 3 refills (2 timed
+    // repetitions and the heap run of each), two values each (epoch authenticator, exported
+    // secret).
     let expected = if n == 2 {
-        2 * (1 + 2 + 2)
+        2 * (1 + 3 + 3)
     } else {
-        2 * (1 + 2 + 2 + 2)
+        2 * (1 + 3 + 3 + 3)
     };
     assert_eq!(run.checks.len(), expected, "{} N={n}", stack.name());
     for check in &run.checks {
@@ -54,7 +55,9 @@ fn assert_agreement(stack: Impl, n: usize, run: &StackRun) {
     }
 }
 
-fn assert_shape(value: &Value) {
+/// The JSON shape; `heap` says whether the counting allocator was installed (the binary)
+/// or not (the library in this test binary).
+fn assert_shape(value: &Value, heap: bool) {
     let array = value.as_array().expect("array");
     assert!(!array.is_empty());
     for item in array {
@@ -69,6 +72,7 @@ fn assert_shape(value: &Value) {
                 "median",
                 "n",
                 "op",
+                "peak_heap_bytes",
                 "provider",
                 "unit"
             ]
@@ -85,6 +89,13 @@ fn assert_shape(value: &Value) {
         let median = object["median"].as_f64().unwrap();
         assert!(median.is_finite() && median > 0.0, "{item}");
         assert!(ProviderMode::parse(object["provider"].as_str().unwrap()).is_some());
+        // Every timed op has a peak heap (each allocates), the sizes none.
+        let peak = &object["peak_heap_bytes"];
+        if heap && op.unit() != "bytes" {
+            assert!(peak.as_u64().unwrap() > 0, "{item}");
+        } else {
+            assert!(peak.is_null(), "{item}");
+        }
     }
 }
 
@@ -118,7 +129,9 @@ fn every_op_every_stack_small_groups() {
     for stack in Impl::ALL {
         assert!(size(stack, 10) > size(stack, 2));
     }
-    assert_shape(&serde_json::to_value(&all).unwrap());
+    // This test binary has no counting allocator: no peak is reported.
+    assert!(all.iter().all(|r| r.peak_heap_bytes.is_none()));
+    assert_shape(&serde_json::to_value(&all).unwrap(), false);
     let table = render_table(&all);
     assert_eq!(table.lines().count(), 2 + 2 * Op::ALL.len());
 }
@@ -174,9 +187,22 @@ fn binary_writes_json_in_fastest_mode() {
         stdout.contains("| 2 | add_commit_create | ms |"),
         "{stdout}"
     );
+    assert!(
+        stdout.contains("| heap conclave | heap mls-rs | heap openmls |"),
+        "{stdout}"
+    );
     let value: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
-    assert_shape(&value);
+    assert_shape(&value, true);
     let array = value.as_array().unwrap();
+    // The 1 MiB round trip holds at least one 1 MiB message at a time, on every stack.
+    for stack in Impl::ALL {
+        let peak = array
+            .iter()
+            .find(|r| r["impl"] == stack.name() && r["op"] == "app_1MiB_roundtrip")
+            .and_then(|r| r["peak_heap_bytes"].as_u64())
+            .unwrap();
+        assert!(peak >= 1 << 20, "{}: {peak}", stack.name());
+    }
     // Every op on every stack, but the KeyPackage size on Conclave only.
     assert_eq!(array.len(), 3 * Op::ALL.len() - 2);
     assert!(
