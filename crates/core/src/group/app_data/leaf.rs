@@ -6,9 +6,15 @@
 //!   `app_components` entry listing the components we support (§4.6: an implementation that
 //!   advertises the extension "MUST understand and advertise the `app_components`
 //!   component"), plus the application's entries.
-//! - With [`crate::group::GroupConfig::grease`] (the default), our LeafNodes, KeyPackages
-//!   and GroupInfos carry a random GREASE component entry, and our `app_components` list a
-//!   random GREASE component (§5.1: "A random selection of GREASE values SHOULD be included").
+//! - With [`crate::group::GroupConfig::grease`] (the default), our KeyPackages and GroupInfos
+//!   carry a random GREASE component entry, and our LeafNodes one random GREASE value (§5.1:
+//!   "A random selection of GREASE values SHOULD be included"): in the `app_components` list
+//!   we build, or as a dictionary entry when the application gave that list. One value per
+//!   leaf is enough to exercise a receiver's tolerance, and every leaf is in every Welcome
+//!   and ratchet tree, so a second one would cost three bytes per member there.
+//! - Our `supported_wire_formats` list only the non-default wire formats we support (§7.1:
+//!   the extension "contains a list of non-default Wire Formats"); the RFC 9420 formats are
+//!   implied, as [`crate::validation::negotiation`] reads them.
 
 use conclave_codec::Encode;
 use conclave_crypto::CryptoRandom;
@@ -49,16 +55,11 @@ pub fn draft_proposal_types(profile: CodepointProfile) -> Vec<ProposalType> {
     ]
 }
 
-/// The wire formats we support (§5.1): RFC 9420's five and `mls_semiprivate_message`
-/// (draft-mahy-mls-semiprivatemessage-07 §3: advertised in `supported_wire_formats`).
-pub const SUPPORTED_WIRE_FORMATS: [WireFormat; 6] = [
-    WireFormat::PUBLIC_MESSAGE,
-    WireFormat::PRIVATE_MESSAGE,
-    WireFormat::WELCOME,
-    WireFormat::GROUP_INFO,
-    WireFormat::KEY_PACKAGE,
-    crate::codepoints::SEMI_PRIVATE_MESSAGE_WIRE_FORMAT,
-];
+/// The non-default wire formats we support, which our `supported_wire_formats` list
+/// (draft-ietf-mls-extensions-10 §5, §7.1: the RFC 9420 formats are implied):
+/// `mls_semiprivate_message` (draft-mahy-mls-semiprivatemessage-07 §3).
+pub const SUPPORTED_WIRE_FORMATS: [WireFormat; 1] =
+    [crate::codepoints::SEMI_PRIVATE_MESSAGE_WIRE_FORMAT];
 
 /// A GREASE component drawn from `rng` (§5.1).
 fn grease_component(rng: &mut dyn CryptoRandom) -> Result<ComponentId, GroupError> {
@@ -130,14 +131,16 @@ pub(crate) fn leaf_extensions(
         if let Some(list) = &options.content_media_types {
             dictionary.insert(CONTENT_MEDIA_TYPES_COMPONENT, list.to_bytes()?);
         }
+        let mut greased = has_grease(&dictionary);
         if dictionary.get(APP_COMPONENTS_COMPONENT).is_none() {
             let mut supported: Vec<ComponentId> = BUILTIN_UPDATE_COMPONENTS
                 .into_iter()
                 .chain(BUILTIN_EPHEMERAL_COMPONENTS)
                 .chain(handler.supported_components())
                 .collect();
-            if config.grease {
+            if config.grease && !greased {
                 supported.push(grease_component(rng)?);
+                greased = true;
             }
             supported.sort_unstable();
             supported.dedup();
@@ -146,7 +149,7 @@ pub(crate) fn leaf_extensions(
             };
             dictionary.insert(APP_COMPONENTS_COMPONENT, list.to_bytes()?);
         }
-        if config.grease && !has_grease(&dictionary) {
+        if config.grease && !greased {
             dictionary.insert(grease_component(rng)?, Vec::new());
         }
         let extension = dictionary.to_extension()?;

@@ -373,7 +373,9 @@ fn our_key_packages_and_leaves_advertise_app_components_wire_formats_and_grease(
     }
     let dictionary = dictionary_of(&leaf.extensions).unwrap();
     assert!(dictionary.check_sorted());
-    assert!(dictionary.component_ids().any(ComponentId::is_grease));
+    // One GREASE value per leaf (§5.1), in the `app_components` list, not a second one as a
+    // dictionary entry.
+    assert!(!dictionary.component_ids().any(ComponentId::is_grease));
     let advertised = components_of(&dictionary);
     for component in [
         APP_COMPONENTS_COMPONENT,
@@ -386,14 +388,18 @@ fn our_key_packages_and_leaves_advertise_app_components_wire_formats_and_grease(
     ] {
         assert!(advertised.contains(&component), "{component:?}");
     }
-    assert!(advertised.iter().any(|c| c.is_grease()));
+    assert_eq!(advertised.iter().filter(|c| c.is_grease()).count(), 1);
     let formats = leaf
         .extensions
         .iter()
         .find(|e| e.extension_type == SUPPORTED_WIRE_FORMATS_EXTENSION)
         .map(|e| WireFormats::from_bytes(&e.extension_data).unwrap())
         .unwrap();
-    assert_eq!(formats.wire_formats, leaf::SUPPORTED_WIRE_FORMATS.to_vec());
+    // Only the non-default formats (§7.1).
+    assert_eq!(
+        formats.wire_formats,
+        vec![crate::codepoints::SEMI_PRIVATE_MESSAGE_WIRE_FORMAT]
+    );
     let kp_dictionary = dictionary_of(&bundle.key_package.extensions).unwrap();
     assert!(kp_dictionary.component_ids().any(ComponentId::is_grease));
 }
@@ -406,7 +412,11 @@ fn grease_is_drawn_from_the_injected_randomness() {
         let params = plain("alice", &mut rng);
         let bundle = KeyPackageBundle::generate(&params, SUITE, NOW, &mut rng).unwrap();
         let dictionary = dictionary_of(&bundle.key_package.leaf_node.extensions).unwrap();
-        seen.extend(dictionary.component_ids().filter(|c| c.is_grease()));
+        seen.extend(
+            components_of(&dictionary)
+                .into_iter()
+                .filter(|c| c.is_grease()),
+        );
         // The same seed gives the same KeyPackage.
         let mut again = SeededRng::new(seed);
         let params = plain("alice", &mut again);
@@ -430,6 +440,27 @@ fn grease_can_be_turned_off() {
     let group = create(params, new_group(), &mut rng);
     let info = group_info_of(&group.group_info(true).unwrap());
     assert_eq!(dictionary_of(&info.extensions), None);
+}
+
+#[test]
+fn a_leaf_whose_app_components_the_application_gave_is_greased_by_an_entry() {
+    let mut rng = SeededRng::new(5);
+    let mut params = plain("alice", &mut rng);
+    let list = ComponentsList {
+        component_ids: vec![APP_COMPONENTS_COMPONENT, SAFE_AAD_COMPONENT],
+    };
+    params
+        .leaf
+        .leaf_app_data
+        .insert(APP_COMPONENTS_COMPONENT, list.to_bytes().unwrap());
+    let bundle = KeyPackageBundle::generate(&params, SUITE, NOW, &mut rng).unwrap();
+    let dictionary = dictionary_of(&bundle.key_package.leaf_node.extensions).unwrap();
+    // The application's list is kept as given; the one GREASE value is an entry (§5.1).
+    assert_eq!(components_of(&dictionary), list.component_ids);
+    assert_eq!(
+        dictionary.component_ids().filter(|c| c.is_grease()).count(),
+        1
+    );
 }
 
 #[test]
@@ -1630,7 +1661,11 @@ const TARGETED: WireFormat = crate::codepoints::TARGETED_MESSAGE_WIRE_FORMAT;
 fn supporting_formats(name: &str, extra: WireFormat, rng: &mut SeededRng) -> MemberParams {
     let mut params = plain(name, rng);
     let mut formats = leaf::SUPPORTED_WIRE_FORMATS.to_vec();
-    formats.push(extra);
+    formats.extend([
+        WireFormat::PUBLIC_MESSAGE,
+        WireFormat::PRIVATE_MESSAGE,
+        extra,
+    ]);
     params.leaf.leaf_extensions.push(Extension {
         extension_type: SUPPORTED_WIRE_FORMATS_EXTENSION,
         extension_data: WireFormats {
