@@ -601,6 +601,43 @@ pub(crate) fn apply_app_proposals(
         }
     }
 
+    let changes = apply_app_data_updates(
+        handler,
+        ctx.policy.profile,
+        ctx.context,
+        committer == Committer::External,
+        proposals,
+        &mut applied.extensions,
+    )?;
+    let changed = !changes.is_empty();
+    applied.app_data.changes.extend(changes);
+    Ok(changed)
+}
+
+/// The AppDataUpdate part of [`apply_app_proposals`] (draft-ietf-mls-extensions-10 §4.7),
+/// which needs no ratchet tree, so that a partial member (draft-ietf-mls-partial-02 §10)
+/// computes the same GroupContext as the full members: the updates of `proposals` applied
+/// to the `app_data_dictionary` of `extensions` (the group context extensions after any
+/// GroupContextExtensions proposal of the commit) or of `context` (as `profile` says),
+/// written back into `extensions`. Returns the changes, empty when the commit has no
+/// AppDataUpdate.
+pub(crate) fn apply_app_data_updates(
+    handler: &dyn ComponentHandler,
+    profile: CodepointProfile,
+    context: &crate::messages::GroupContext,
+    external_commit: bool,
+    proposals: &[CommittedProposal],
+    extensions: &mut Vec<Extension>,
+) -> Result<Vec<AppDataChange>, GroupError> {
+    let epoch = context.epoch.saturating_add(1);
+    let call = |component_id, sender| ComponentCall {
+        component_id,
+        sender,
+        external_commit,
+        group_id: &context.group_id,
+        epoch,
+    };
+
     // AppDataUpdate, grouped by component (§4.7).
     let mut by_component: Vec<ComponentUpdates<'_>> = Vec::new();
     for proposal in proposals {
@@ -624,7 +661,7 @@ pub(crate) fn apply_app_proposals(
         }
     }
     if by_component.is_empty() {
-        return Ok(false);
+        return Ok(Vec::new());
     }
     // A list is valid for a component only with a single remove or with updates only.
     for component in &by_component {
@@ -638,10 +675,11 @@ pub(crate) fn apply_app_proposals(
         }
     }
 
-    let base = match ctx.policy.profile.app_data_update_base() {
-        AppDataUpdateBase::AfterGroupContextExtensions => applied.extensions.as_slice(),
-        AppDataUpdateBase::PriorGroupContext => ctx.context.extensions.as_slice(),
+    let base = match profile.app_data_update_base() {
+        AppDataUpdateBase::AfterGroupContextExtensions => extensions.as_slice(),
+        AppDataUpdateBase::PriorGroupContext => context.extensions.as_slice(),
     };
+    let mut changes = Vec::with_capacity(by_component.len());
     let mut dictionary = check_dictionary(base, DictionaryLocation::GroupContext)
         .map_err(ValidationError::from)?
         .unwrap_or_default();
@@ -670,7 +708,7 @@ pub(crate) fn apply_app_proposals(
         if let Some(new) = &data {
             dictionary.insert(id, new.clone());
         }
-        applied.app_data.changes.push(AppDataChange {
+        changes.push(AppDataChange {
             component_id: id,
             senders,
             data,
@@ -679,23 +717,22 @@ pub(crate) fn apply_app_proposals(
     // "If no app_data_dictionary extension is present in the GroupContext, add one to the
     // end of the extensions list."
     let extension = dictionary.to_extension()?;
-    let position = applied
-        .extensions
+    let position = extensions
         .iter()
         .position(|e| e.extension_type == extension.extension_type);
-    match (ctx.policy.profile.app_data_dictionary_placement(), position) {
+    match (profile.app_data_dictionary_placement(), position) {
         (DictionaryPlacement::InPlace, Some(index)) => {
-            if let Some(existing) = applied.extensions.get_mut(index) {
+            if let Some(existing) = extensions.get_mut(index) {
                 *existing = extension;
             }
         }
         (DictionaryPlacement::MovedToEnd, Some(index)) => {
-            applied.extensions.remove(index);
-            applied.extensions.push(extension);
+            extensions.remove(index);
+            extensions.push(extension);
         }
-        (_, None) => applied.extensions.push(extension),
+        (_, None) => extensions.push(extension),
     }
-    Ok(true)
+    Ok(changes)
 }
 
 /// Puts the GroupContextExtensions proposal of a commit we create before its AppDataUpdate

@@ -12,9 +12,14 @@
 //!   post-commit proofs are checked against `tree_hash_after` (which enters the provisional
 //!   GroupContext), the path secret comes from the annotated UpdatePath, and only proposals
 //!   that leave the tree alone take effect here (PreSharedKey, GroupContextExtensions,
-//!   ReInit, ExternalInit; a Remove of our own leaf ends the member). The confirmation tag
-//!   authenticates `tree_hash_after` (§10). A commit is staged and adopted only when every
-//!   check passed.
+//!   ReInit, ExternalInit, and draft-ietf-mls-extensions-10 §4.7 AppDataUpdates through the
+//!   same code as at full members, with the application's components; a Remove or
+//!   SelfRemove of our own leaf ends the member). The confirmation tag authenticates
+//!   `tree_hash_after` (§10). A commit is staged and adopted only when every check passed.
+//! * **Handshake wire formats**: PublicMessage, PrivateMessage, and SemiPrivateMessage
+//!   (draft-mahy-mls-semiprivatemessage-07 §3.2) where the group context enables it — the
+//!   Delivery Service that annotates for us reads semi-private handshakes as an external
+//!   receiver.
 //! * **Messages** (§7, §11): application messages arrive as
 //!   `SenderAuthenticatedMessage<PrivateMessage>`; they are decrypted with the secret tree,
 //!   the sender proof is checked against the epoch's tree hash and must prove the decrypted
@@ -32,15 +37,18 @@ use super::state::{
     FORMAT_VERSION, PartialSecrets, RESUMPTION_PSK_WINDOW, STATUS_ACTIVE, STATUS_REINIT,
     STATUS_REMOVED, StoredNodeKey, StoredPartialMember, StoredResumptionPsk,
 };
+use crate::codepoints::CodepointProfile;
 use crate::framing::{
     FramingError, PaddingPolicy, UnverifiedContent, VerifiedContent, protect_private, sign_content,
     unprotect_private, unprotect_public, unprotect_public_without_membership_key,
+    unprotect_semi_private,
 };
 use crate::group::commit::{EXTERNAL_INIT_LABEL, psk_secret};
 use crate::group::proposals::{CachedProposal, check_sender_may_propose};
 use crate::group::storage::StoredProposal;
 use crate::group::{GroupError, KeyPackageBundle, PskStore};
 use crate::key_schedule::{EpochSecrets, KeySchedule, KeyScheduleError, mls_exporter};
+use crate::messages::ExtensionProposalBody;
 use crate::messages::{
     Commit, Content, ContentType, FramedContent, GroupContext, LeafIndex, LeafNode, MlsMessage,
     MlsMessageBody, PreSharedKeyId, PrivateMessage, Proposal, ProposalOrRef, Psk, ReInit, Sender,
@@ -128,7 +136,8 @@ pub enum PartialMemberError {
     /// `resolution_index` is present without an UpdatePath or absent with one.
     #[error("{DRAFT} §10: resolution_index MUST be included if and only if the commit has a path")]
     ResolutionIndexPresence,
-    /// The AnnotatedCommit's message is not a commit in a Public- or PrivateMessage.
+    /// The AnnotatedCommit's message is not a commit in a Public-, Private- or
+    /// SemiPrivateMessage.
     #[error("{DRAFT} §10: the AnnotatedCommit does not carry a commit ({0})")]
     NotACommit(&'static str),
     /// The message is for another epoch or group.
@@ -273,6 +282,12 @@ pub struct PartialMember {
     proposals: Vec<CachedProposal>,
     status: u8,
     reinit: Option<ReInit>,
+    /// Which codepoints the group's drafts use (not persisted: the caller's configuration,
+    /// [`PartialMember::set_codepoint_profile`]).
+    profile: CodepointProfile,
+    /// The application's components, for AppDataUpdates (draft-ietf-mls-extensions-10
+    /// §4.7); not persisted ([`PartialMember::set_component_handler`]).
+    components: crate::group::Components,
 }
 
 impl core::fmt::Debug for PartialMember {
@@ -435,6 +450,8 @@ impl PartialMember {
             proposals: Vec::new(),
             status: STATUS_ACTIVE,
             reinit: None,
+            profile: CodepointProfile::default(),
+            components: crate::group::Components::default(),
         })
     }
 
@@ -488,10 +505,27 @@ impl PartialMember {
             proposals: Vec::new(),
             status: STATUS_ACTIVE,
             reinit: None,
+            profile: CodepointProfile::default(),
+            components: crate::group::Components::default(),
         })
     }
 
     // ---- reading -----------------------------------------------------------------------
+
+    /// Sets which codepoints the group's drafts use (draft-ietf-mls-extensions-10 proposal
+    /// types, the semi-private wire format): [`CodepointProfile::Draft`] unless set. Not
+    /// part of [`PartialMember::to_bytes`]; set it again after
+    /// [`PartialMember::from_bytes`], as for a full member's configuration.
+    pub fn set_codepoint_profile(&mut self, profile: CodepointProfile) {
+        self.profile = profile;
+    }
+
+    /// Sets the application's components (draft-ietf-mls-extensions-10 §4.6, §4.7), which
+    /// compute the new data of an AppDataUpdate for a component Conclave does not implement
+    /// itself; none unless set. Not part of [`PartialMember::to_bytes`], like the profile.
+    pub fn set_component_handler(&mut self, components: crate::group::Components) {
+        self.components = components;
+    }
 
     /// The group id.
     pub fn group_id(&self) -> &[u8] {
@@ -628,30 +662,8 @@ impl PartialMember {
     /// its committer validated the proposal (RFC 9420 §12.2).
     pub fn receive_proposal(&mut self, message: &MlsMessage) -> Result<(), PartialMemberError> {
         self.ensure_active()?;
-        let cs = self.cs.as_ref();
         let mut secret_tree = self.secret_tree.clone();
-        let unverified = match &message.body {
-            MlsMessageBody::PublicMessage(public) => match public.content.sender {
-                Sender::Member(_) => unprotect_public(
-                    cs,
-                    public,
-                    &self.context,
-                    self.secrets.membership_key.as_bytes(),
-                )?,
-                _ => unprotect_public_without_membership_key(cs, public, &self.context)?,
-            },
-            MlsMessageBody::PrivateMessage(private) => {
-                self.check_epoch(&private.group_id, private.epoch)?;
-                unprotect_private(
-                    cs,
-                    private,
-                    &self.context,
-                    &mut secret_tree,
-                    self.secrets.sender_data_secret.as_bytes(),
-                )?
-            }
-            _ => return Err(PartialMemberError::NotACommit("not a proposal message")),
-        };
+        let unverified = self.unprotect_handshake(message, &mut secret_tree, None)?;
         let content = unverified_authenticated(unverified);
         let Content::Proposal(proposal) = &content.content.content else {
             return Err(PartialMemberError::NotACommit("not a proposal"));
@@ -741,6 +753,73 @@ impl PartialMember {
         })
     }
 
+    /// Opens a handshake message of the current epoch (RFC 9420 §6.2, §6.3): a PublicMessage
+    /// (with its membership tag when a member sent it), a PrivateMessage, or a
+    /// SemiPrivateMessage (draft-mahy-mls-semiprivatemessage-07 §3.2: sender data and
+    /// content keys as for a PrivateMessage; accepted only when the group context enables
+    /// the wire format and names the receivers the message was encrypted to). With
+    /// `expected`, a message of another content type is refused before anything is
+    /// decrypted. Ratchet generations are consumed in `secret_tree`, the caller's copy.
+    fn unprotect_handshake<'a>(
+        &self,
+        message: &'a MlsMessage,
+        secret_tree: &mut SecretTree,
+        expected: Option<ContentType>,
+    ) -> Result<UnverifiedContent<'a>, PartialMemberError> {
+        let cs = self.cs.as_ref();
+        let wrong_type = |what: &'static str, found: ContentType| match expected {
+            Some(want) if want != found => Err(PartialMemberError::NotACommit(what)),
+            _ => Ok(()),
+        };
+        match &message.body {
+            MlsMessageBody::PublicMessage(public) => {
+                wrong_type(
+                    "a PublicMessage of another type",
+                    public.content.content_type(),
+                )?;
+                Ok(match public.content.sender {
+                    Sender::Member(_) => unprotect_public(
+                        cs,
+                        public,
+                        &self.context,
+                        self.secrets.membership_key.as_bytes(),
+                    )?,
+                    _ => unprotect_public_without_membership_key(cs, public, &self.context)?,
+                })
+            }
+            MlsMessageBody::PrivateMessage(private) => {
+                wrong_type("a PrivateMessage of another type", private.content_type)?;
+                self.check_epoch(&private.group_id, private.epoch)?;
+                Ok(unprotect_private(
+                    cs,
+                    private,
+                    &self.context,
+                    secret_tree,
+                    self.secrets.sender_data_secret.as_bytes(),
+                )?)
+            }
+            MlsMessageBody::SemiPrivateMessage(semi) => {
+                wrong_type("a SemiPrivateMessage of another type", semi.content_type)?;
+                self.check_epoch(&semi.group_id, semi.epoch)?;
+                let receivers =
+                    crate::semi_private::enabled_receivers(&self.context.extensions, self.profile)
+                        .map_err(crate::validation::ValidationError::from)?
+                        .ok_or(GroupError::SemiPrivateNotEnabled)?;
+                Ok(unprotect_semi_private(
+                    cs,
+                    semi,
+                    &self.context,
+                    &receivers,
+                    secret_tree,
+                    self.secrets.sender_data_secret.as_bytes(),
+                )?)
+            }
+            _ => Err(PartialMemberError::NotACommit(
+                "not a Public/Private/SemiPrivateMessage",
+            )),
+        }
+    }
+
     fn check_epoch(&self, group_id: &[u8], epoch: u64) -> Result<(), PartialMemberError> {
         if group_id != self.context.group_id.as_slice() || epoch != self.context.epoch {
             return Err(PartialMemberError::WrongEpoch {
@@ -788,44 +867,8 @@ impl PartialMember {
             ));
         }
         let mut secret_tree = self.secret_tree.clone();
-        let unverified = match &parts.commit.body {
-            MlsMessageBody::PublicMessage(public) => {
-                if public.content.content_type() != ContentType::Commit {
-                    return Err(PartialMemberError::NotACommit(
-                        "a PublicMessage of another type",
-                    ));
-                }
-                match public.content.sender {
-                    Sender::Member(_) => unprotect_public(
-                        cs,
-                        public,
-                        &self.context,
-                        self.secrets.membership_key.as_bytes(),
-                    )?,
-                    _ => unprotect_public_without_membership_key(cs, public, &self.context)?,
-                }
-            }
-            MlsMessageBody::PrivateMessage(private) => {
-                if private.content_type != ContentType::Commit {
-                    return Err(PartialMemberError::NotACommit(
-                        "a PrivateMessage of another type",
-                    ));
-                }
-                self.check_epoch(&private.group_id, private.epoch)?;
-                unprotect_private(
-                    cs,
-                    private,
-                    &self.context,
-                    &mut secret_tree,
-                    self.secrets.sender_data_secret.as_bytes(),
-                )?
-            }
-            _ => {
-                return Err(PartialMemberError::NotACommit(
-                    "not a Public/PrivateMessage",
-                ));
-            }
-        };
+        let unverified =
+            self.unprotect_handshake(parts.commit, &mut secret_tree, Some(ContentType::Commit))?;
         let Content::Commit(commit) = &unverified.unverified_content().content else {
             return Err(PartialMemberError::NotACommit(
                 "the content is not a commit",
@@ -970,6 +1013,7 @@ impl PartialMember {
             extensions: self.context.extensions.clone(),
             ..ProposalEffects::default()
         };
+        let mut app_proposals = Vec::new();
         for entry in &commit.proposals {
             let (sender, proposal) = match entry {
                 ProposalOrRef::Proposal(p) => (committer, Proposal::clone(p)),
@@ -997,19 +1041,40 @@ impl PartialMember {
                     effects.extensions = gce.extensions;
                 }
                 Proposal::Extension(ext) => {
-                    if crate::group::self_remove::is_self_remove(&Proposal::Extension(ext.clone()))
-                    {
-                        if sender == Sender::Member(self.own_leaf) {
-                            effects.removes_us = true;
+                    crate::group::app_data::check_codepoint(self.profile, &ext)
+                        .map_err(GroupError::from)?;
+                    match &ext.body {
+                        ExtensionProposalBody::SelfRemove(_) => {
+                            if sender == Sender::Member(self.own_leaf) {
+                                effects.removes_us = true;
+                            }
                         }
-                    } else {
-                        return Err(PartialMemberError::UnsupportedProposal(
-                            "a draft-ietf-mls-extensions proposal (AppDataUpdate/AppEphemeral)",
-                        ));
+                        // The tree's business (draft-barnes-mls-replace-00 §4).
+                        ExtensionProposalBody::Replace(_) => {}
+                        ExtensionProposalBody::AppDataUpdate(_)
+                        | ExtensionProposalBody::AppEphemeral(_) => {
+                            app_proposals.push(crate::group::proposals::CommittedProposal {
+                                sender,
+                                proposal: Proposal::Extension(ext),
+                            });
+                        }
                     }
                 }
             }
         }
+        // draft-ietf-mls-extensions-10 §4.7: the AppDataUpdates change the GroupContext's
+        // app_data_dictionary, as the GroupContextExtensions above left it, exactly as at
+        // the full members (the confirmation tag covers the result). AppEphemeral data
+        // changes no state; its validation (app_ack against the tree, §4.8) is the
+        // committer's and the full members', which hold the tree.
+        crate::group::app_data::apply_app_data_updates(
+            self.components.handler(),
+            self.profile,
+            &self.context,
+            committer == Sender::NewMemberCommit,
+            &app_proposals,
+            &mut effects.extensions,
+        )?;
         Ok(effects)
     }
 
@@ -1318,6 +1383,8 @@ impl PartialMember {
                 .collect(),
             status: stored.status,
             reinit: stored.reinit,
+            profile: CodepointProfile::default(),
+            components: crate::group::Components::default(),
         })
     }
 }

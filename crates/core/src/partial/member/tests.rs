@@ -59,8 +59,7 @@ fn identity(name: &str, rng: &mut SeededRng) -> SigningIdentity {
 fn key_package(name: &str, rng: &mut SeededRng) -> (SigningIdentity, KeyPackageBundle) {
     let signer = identity(name, rng);
     let bundle =
-        KeyPackageBundle::generate(&MemberParams::new(env(), signer.clone()), SUITE, NOW, rng)
-            .unwrap();
+        KeyPackageBundle::generate(&member_params(signer.clone()), SUITE, NOW, rng).unwrap();
     (signer, bundle)
 }
 
@@ -68,6 +67,50 @@ fn welcome_of(output: &CommitOutput) -> Welcome {
     match &output.welcome.as_ref().unwrap().body {
         MlsMessageBody::Welcome(w) => w.clone(),
         _ => panic!("not a welcome"),
+    }
+}
+
+/// A member's parameters: the test environment and the [`Counter`] component.
+fn member_params(signer: SigningIdentity) -> MemberParams {
+    MemberParams {
+        components: crate::group::Components::new(Counter),
+        ..MemberParams::new(env(), signer)
+    }
+}
+
+/// An application component (private-use ID) whose GroupContext data is a big-endian
+/// counter that each AppDataUpdate increases by its one-byte update
+/// (draft-ietf-mls-extensions-10 §4.7: the component computes the new data).
+struct Counter;
+
+const COUNTER: crate::messages::ComponentId = crate::messages::ComponentId(0xF0F0);
+
+impl crate::group::ComponentHandler for Counter {
+    fn supported_components(&self) -> Vec<crate::messages::ComponentId> {
+        vec![COUNTER]
+    }
+
+    fn validate_ephemeral(
+        &self,
+        _call: &crate::group::ComponentCall<'_>,
+        _data: &[u8],
+    ) -> Result<(), crate::group::ComponentRejection> {
+        Ok(())
+    }
+
+    fn apply_update(
+        &self,
+        _call: &crate::group::ComponentCall<'_>,
+        current: Option<&[u8]>,
+        update: &[u8],
+    ) -> Result<Vec<u8>, crate::group::ComponentRejection> {
+        let [step] = update else {
+            return Err(crate::group::ComponentRejection::Invalid("one byte".into()));
+        };
+        let now = current
+            .and_then(|c| <[u8; 8]>::try_from(c).ok())
+            .map_or(0, u64::from_be_bytes);
+        Ok((now + u64::from(*step)).to_be_bytes().to_vec())
     }
 }
 
@@ -87,10 +130,16 @@ impl Mixed {
     /// Alice creates the group, adds Bob (full) and Carol (partial, from an
     /// AnnotatedWelcome the committer's tree annotates).
     fn new() -> Self {
+        Self::with_group(|_| NewGroup::new(SUITE, b"partial group".to_vec()))
+    }
+
+    /// As [`Mixed::new`], for the group `group` describes (given the test's randomness).
+    fn with_group(group: impl FnOnce(&mut SeededRng) -> NewGroup) -> Self {
         let mut rng = SeededRng::new(7);
+        let new_group = group(&mut rng);
         let alice = Group::create(
-            MemberParams::new(env(), identity("alice", &mut rng)),
-            NewGroup::new(SUITE, b"partial group".to_vec()),
+            member_params(identity("alice", &mut rng)),
+            new_group,
             NOW,
             &mut rng,
         )
@@ -113,7 +162,7 @@ impl Mixed {
         full[0].merge_pending_commit().unwrap();
         let welcome = welcome_of(&output);
         let bob_group = Group::join(
-            MemberParams::new(env(), bob_signer),
+            member_params(bob_signer),
             &welcome,
             &bob,
             &JoinOptions {
@@ -948,4 +997,181 @@ fn our_own_message_is_wrapped_only_with_a_proof_of_our_leaf_for_the_current_tree
         wrapped.sender_membership_proof.leaf_index,
         mixed.partial.own_leaf()
     );
+}
+
+#[test]
+fn a_partial_member_follows_semi_private_handshakes() {
+    use crate::codepoints::SEMI_PRIVATE_MESSAGE_WIRE_FORMAT;
+    use crate::messages::{ExternalReceiver, HpkePublicKey};
+    // draft-mahy-mls-semiprivatemessage-07 §3: the group enables the wire format and names
+    // the Delivery Service as its external receiver.
+    let mut mixed = Mixed::with_group(|rng| {
+        let pair = conclave_crypto::hpke::generate_key_pair(cs().as_ref(), rng).unwrap();
+        NewGroup::new(SUITE, b"semi-private partial group".to_vec())
+            .with_external_receivers(vec![ExternalReceiver {
+                external_receiver_public_key: HpkePublicKey(pair.public_key),
+                credential: Credential::Basic {
+                    identity: b"ds.example".to_vec(),
+                },
+            }])
+            .unwrap()
+    });
+    for group in &mut mixed.full {
+        group
+            .set_handshake_wire_format(SEMI_PRIVATE_MESSAGE_WIRE_FORMAT)
+            .unwrap();
+    }
+    // A semi-private add without a path, and one with a path.
+    let options = add_options("dave", &mut mixed.rng);
+    let annotated = mixed.commit(0, &options);
+    assert!(matches!(
+        annotated.commit.body,
+        MlsMessageBody::SemiPrivateMessage(_)
+    ));
+    mixed.assert_agree();
+    let mut options = add_options("erin", &mut mixed.rng);
+    options.force_path = true;
+    mixed.commit(1, &options);
+    mixed.assert_agree();
+    // Bob's semi-private Update proposal, cached by reference and committed by Alice.
+    let update = mixed.full[1].propose_update(None, &mut mixed.rng).unwrap();
+    assert_eq!(update.wire_format(), SEMI_PRIVATE_MESSAGE_WIRE_FORMAT);
+    mixed.full[0].process_message(&update, NOW).unwrap();
+    mixed.partial.receive_proposal(&update).unwrap();
+    mixed.commit(0, &CommitOptions::default());
+    mixed.assert_agree();
+    // A semi-private commit whose ciphertext was altered is refused, the state unchanged.
+    let options = CommitOptions {
+        force_path: true,
+        ..CommitOptions::default()
+    };
+    let (mut annotated, _) = annotated_only(&mut mixed, &options);
+    let MlsMessageBody::SemiPrivateMessage(semi) = &mut annotated.commit.body else {
+        panic!("not a SemiPrivateMessage");
+    };
+    if let Some(byte) = semi.ciphertext.last_mut() {
+        *byte ^= 1;
+    }
+    assert_refused_unchanged(&mut mixed, &annotated, |e| {
+        matches!(e, PartialMemberError::Framing(_))
+    });
+}
+
+#[test]
+fn a_semi_private_commit_is_refused_where_the_group_has_not_enabled_it() {
+    use crate::codepoints::SEMI_PRIVATE_MESSAGE_WIRE_FORMAT;
+    let mut mixed = Mixed::new();
+    let options = CommitOptions {
+        force_path: true,
+        ..CommitOptions::default()
+    };
+    let (mut annotated, _) = annotated_only(&mut mixed, &options);
+    // Re-label the PrivateMessage-shaped commit: the partial member must refuse the wire
+    // format before it decrypts anything, since its group never enabled it.
+    let MlsMessageBody::PublicMessage(public) = &annotated.commit.body else {
+        panic!("not a PublicMessage");
+    };
+    let semi = crate::messages::SemiPrivateMessage {
+        group_id: public.content.group_id.clone(),
+        epoch: public.content.epoch,
+        content_type: ContentType::Commit,
+        authenticated_data: Vec::new(),
+        partial_context_hash: vec![0; 32],
+        keys_for_external_receivers: Vec::new(),
+        framed_content_tbs_hash: vec![0; 32],
+        encrypted_sender_data: vec![0; 40],
+        ciphertext: vec![0; 64],
+    };
+    annotated.commit = MlsMessage::new(MlsMessageBody::SemiPrivateMessage(semi));
+    assert_eq!(
+        annotated.commit.wire_format(),
+        SEMI_PRIVATE_MESSAGE_WIRE_FORMAT
+    );
+    assert_refused_unchanged(
+        &mut mixed,
+        &annotated,
+        |e| matches!(e, PartialMemberError::Group(g) if **g == GroupError::SemiPrivateNotEnabled),
+    );
+}
+
+#[test]
+fn app_data_updates_change_the_partial_members_group_context_like_the_full_members() {
+    use crate::messages::{AppDataUpdate, AppDataUpdateOperation, AppEphemeral};
+    let mut mixed = Mixed::new();
+    mixed
+        .partial
+        .set_component_handler(crate::group::Components::new(Counter));
+    let update = |step: u8| AppDataUpdate {
+        component_id: COUNTER,
+        op: AppDataUpdateOperation::Update(vec![step]),
+    };
+    // By value, two updates of one component in one commit, with an AppEphemeral.
+    let options = CommitOptions {
+        proposals: vec![
+            mixed.full[0].app_data_update_proposal(update(2)),
+            mixed.full[0].app_ephemeral_proposal(AppEphemeral {
+                component_id: COUNTER,
+                data: b"tick".to_vec(),
+            }),
+            mixed.full[0].app_data_update_proposal(update(3)),
+        ],
+        ..CommitOptions::default()
+    };
+    mixed.commit(0, &options);
+    mixed.assert_agree();
+    assert_eq!(
+        mixed.full[0].app_data(COUNTER).unwrap(),
+        Some(5u64.to_be_bytes().to_vec())
+    );
+    // By reference, from Bob.
+    let proposal = mixed.full[1]
+        .propose_app_data_update(update(4), &mut mixed.rng)
+        .unwrap();
+    mixed.full[0].process_message(&proposal, NOW).unwrap();
+    mixed.partial.receive_proposal(&proposal).unwrap();
+    mixed.commit(0, &CommitOptions::default());
+    mixed.assert_agree();
+    assert_eq!(
+        mixed.full[1].app_data(COUNTER).unwrap(),
+        Some(9u64.to_be_bytes().to_vec())
+    );
+    // A remove.
+    let options = CommitOptions {
+        proposals: vec![mixed.full[0].app_data_update_proposal(AppDataUpdate {
+            component_id: COUNTER,
+            op: AppDataUpdateOperation::Remove,
+        })],
+        ..CommitOptions::default()
+    };
+    mixed.commit(0, &options);
+    mixed.assert_agree();
+    assert_eq!(mixed.full[0].app_data(COUNTER).unwrap(), None);
+}
+
+#[test]
+fn a_partial_member_without_the_component_refuses_its_update_unchanged() {
+    use crate::messages::{AppDataUpdate, AppDataUpdateOperation};
+    let mut mixed = Mixed::new();
+    let options = CommitOptions {
+        proposals: vec![mixed.full[0].app_data_update_proposal(AppDataUpdate {
+            component_id: COUNTER,
+            op: AppDataUpdateOperation::Update(vec![1]),
+        })],
+        ..CommitOptions::default()
+    };
+    let (annotated, _) = annotated_only(&mut mixed, &options);
+    assert_refused_unchanged(
+        &mut mixed,
+        &annotated,
+        |e| matches!(e, PartialMemberError::Group(g) if matches!(**g, GroupError::AppData(_))),
+    );
+    // With the component it follows the same commit.
+    mixed
+        .partial
+        .set_component_handler(crate::group::Components::new(Counter));
+    mixed
+        .partial
+        .process_annotated_commit(&annotated, &PartialPsks::NONE)
+        .unwrap();
+    mixed.assert_agree();
 }
