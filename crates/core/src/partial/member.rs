@@ -34,8 +34,9 @@ use conclave_codec::{Decode, Encode};
 use conclave_crypto::{CipherSuiteProvider, CryptoProvider, CryptoRandom, Secret, hpke};
 
 use super::state::{
-    FORMAT_VERSION, PartialSecrets, RESUMPTION_PSK_WINDOW, STATUS_ACTIVE, STATUS_REINIT,
-    STATUS_REMOVED, StoredNodeKey, StoredPartialMember, StoredResumptionPsk,
+    FORMAT_VERSION, PAST_EPOCH_WINDOW, PartialSecrets, RESUMPTION_PSK_WINDOW, STATUS_ACTIVE,
+    STATUS_REINIT, STATUS_REMOVED, StoredNodeKey, StoredPartialMember, StoredPastEpoch,
+    StoredResumptionPsk,
 };
 use crate::codepoints::CodepointProfile;
 use crate::framing::{
@@ -282,6 +283,8 @@ pub struct PartialMember {
     proposals: Vec<CachedProposal>,
     status: u8,
     reinit: Option<ReInit>,
+    /// The most recent past epochs, oldest first, for late application messages.
+    past_epochs: Vec<StoredPastEpoch>,
     /// Which codepoints the group's drafts use (not persisted: the caller's configuration,
     /// [`PartialMember::set_codepoint_profile`]).
     profile: CodepointProfile,
@@ -450,6 +453,7 @@ impl PartialMember {
             proposals: Vec::new(),
             status: STATUS_ACTIVE,
             reinit: None,
+            past_epochs: Vec::new(),
             profile: CodepointProfile::default(),
             components: crate::group::Components::default(),
         })
@@ -505,6 +509,7 @@ impl PartialMember {
             proposals: Vec::new(),
             status: STATUS_ACTIVE,
             reinit: None,
+            past_epochs: Vec::new(),
             profile: CodepointProfile::default(),
             components: crate::group::Components::default(),
         })
@@ -1183,13 +1188,24 @@ impl PartialMember {
         if self.resumption_psks.len() > RESUMPTION_PSK_WINDOW {
             self.resumption_psks.remove(0);
         }
-        self.context = next.context;
+        // The epoch we leave stays readable for late application messages (RFC 9420 §14).
+        let old_context = std::mem::replace(&mut self.context, next.context);
+        let old_sender_data =
+            std::mem::replace(&mut self.secrets.sender_data_secret, Secret::zero(0));
+        let old_tree = std::mem::replace(&mut self.secret_tree, next.secret_tree);
+        self.past_epochs.push(StoredPastEpoch {
+            context: old_context,
+            sender_data_secret: old_sender_data,
+            secret_tree: old_tree,
+        });
+        if self.past_epochs.len() > PAST_EPOCH_WINDOW {
+            self.past_epochs.remove(0);
+        }
         self.interim_transcript_hash = next.interim_transcript_hash;
         self.confirmation_tag = next.confirmation_tag;
         self.n_leaves = next.n_leaves;
         self.keys = next.keys;
         self.secrets = next.secrets;
-        self.secret_tree = next.secret_tree;
         self.proposals.clear();
         match next.reinit {
             Some(reinit) => {
@@ -1209,7 +1225,9 @@ impl PartialMember {
     /// Decrypts and authenticates an application message (draft-ietf-mls-partial-02 §7, §11):
     /// the PrivateMessage is decrypted with the secret tree, the sender proof must be valid
     /// for the epoch's tree hash and prove the decrypted sender, and the signature is
-    /// verified with the proven leaf's key. A refused message changes nothing.
+    /// verified with the proven leaf's key. A message of one of the last three past epochs
+    /// (RFC 9420 §14: sent before its sender saw the commit) is read with that epoch's
+    /// secrets, tree hash and GroupContext. A refused message changes nothing.
     pub fn decrypt_application_message(
         &mut self,
         message: &super::SenderAuthenticatedMessage<PrivateMessage>,
@@ -1217,29 +1235,56 @@ impl PartialMember {
         self.ensure_active()?;
         let cs = self.cs.as_ref();
         let (private, proof) = proven::sender_authenticated_parts(message);
-        self.check_epoch(&private.group_id, private.epoch)?;
         if private.content_type != ContentType::Application {
             return Err(PartialMemberError::NotACommit("not an application message"));
         }
-        let mut secret_tree = self.secret_tree.clone();
+        // The current epoch, or a past one we still keep (RFC 9420 §14).
+        let (context, sender_data_secret, tree) =
+            if private.group_id == self.context.group_id && private.epoch < self.context.epoch {
+                let past = self
+                    .past_epochs
+                    .iter()
+                    .find(|p| p.context.epoch == private.epoch)
+                    .ok_or(PartialMemberError::WrongEpoch {
+                        got: private.epoch,
+                        current: self.context.epoch,
+                    })?;
+                (&past.context, &past.sender_data_secret, &past.secret_tree)
+            } else {
+                self.check_epoch(&private.group_id, private.epoch)?;
+                (
+                    &self.context,
+                    &self.secrets.sender_data_secret,
+                    &self.secret_tree,
+                )
+            };
+        let mut secret_tree = tree.clone();
         let unverified = unprotect_private(
             cs,
             private,
-            &self.context,
+            context,
             &mut secret_tree,
-            self.secrets.sender_data_secret.as_bytes(),
+            sender_data_secret.as_bytes(),
         )?;
         let Sender::Member(leaf) = unverified.sender() else {
             return Err(PartialMemberError::NotACommit("not from a member"));
         };
-        let sender = verified_sender(cs, proof, &self.context.tree_hash, leaf, "7")?;
-        let verified =
-            unverified.verify(cs, sender.leaf_node.signature_key.as_ref(), &self.context)?;
+        let sender = verified_sender(cs, proof, &context.tree_hash, leaf, "7")?;
+        let verified = unverified.verify(cs, sender.leaf_node.signature_key.as_ref(), context)?;
         let content = verified.into_authenticated_content().content;
         let Content::Application(data) = content.content else {
             return Err(PartialMemberError::NotACommit("not an application message"));
         };
-        self.secret_tree = secret_tree;
+        // Only now, every check passed, the consumed generation is deleted.
+        if content.epoch == self.context.epoch {
+            self.secret_tree = secret_tree;
+        } else if let Some(past) = self
+            .past_epochs
+            .iter_mut()
+            .find(|p| p.context.epoch == content.epoch)
+        {
+            past.secret_tree = secret_tree;
+        }
         Ok(PartialApplicationMessage {
             sender: leaf,
             sender_leaf: *sender.leaf_node,
@@ -1318,6 +1363,7 @@ impl PartialMember {
             proposals: self.proposals.iter().map(StoredProposal::of).collect(),
             status: self.status,
             reinit: self.reinit.clone(),
+            past_epochs: self.past_epochs.clone(),
         };
         Ok(stored.to_bytes()?)
     }
@@ -1383,6 +1429,7 @@ impl PartialMember {
                 .collect(),
             status: stored.status,
             reinit: stored.reinit,
+            past_epochs: stored.past_epochs,
             profile: CodepointProfile::default(),
             components: crate::group::Components::default(),
         })

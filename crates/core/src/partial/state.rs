@@ -1,8 +1,9 @@
 //! The stored form of a partial member (draft-ietf-mls-partial-02 §4: "A partial client …
 //! still possesses the group's secrets"): the GroupContext, the epoch secrets a member that
 //! never commits still uses, the interim transcript hash, its own leaf, signature key and
-//! direct-path private keys, the secret tree, recent resumption PSKs and the proposals
-//! cached in the epoch — and no ratchet tree.
+//! direct-path private keys, the secret tree, recent resumption PSKs, the proposals
+//! cached in the epoch and what it keeps of a few past epochs for late application
+//! messages — and no ratchet tree.
 //!
 //! The encoding is the TLS presentation language of RFC 9420 §2.1.2 behind a `uint16`
 //! format version ([`FORMAT_VERSION`]); an unknown version is refused, not guessed at. The
@@ -16,11 +17,30 @@ use crate::messages::{GroupContext, HpkePublicKey, LeafIndex, LeafNode, ReInit};
 use crate::secret_tree::SecretTree;
 
 /// The format version [`super::member::PartialMember::to_bytes`] writes.
-pub(crate) const FORMAT_VERSION: u16 = 1;
+/// Version 2 added the past epochs.
+pub(crate) const FORMAT_VERSION: u16 = 2;
 
 /// How many past epochs' resumption PSKs a partial member keeps (RFC 9420 §8.6), as a full
 /// member's default window.
 pub(crate) const RESUMPTION_PSK_WINDOW: usize = 5;
+
+/// How many past epochs a partial member keeps to read late application messages
+/// (RFC 9420 §14: a member may keep an epoch's keys for messages that arrive after the
+/// commit), as a full member's default (`GroupConfig::max_past_epochs`).
+pub(crate) const PAST_EPOCH_WINDOW: usize = 3;
+
+/// What a partial member keeps of a past epoch to read its late application messages: the
+/// epoch's GroupContext (its tree hash checks the senders' proofs, draft-ietf-mls-partial-02
+/// §7), its `sender_data_secret` and the secret tree as the epoch left it.
+#[derive(Debug, Clone, Encode, Decode)]
+pub(crate) struct StoredPastEpoch {
+    /// The epoch's GroupContext.
+    pub(crate) context: GroupContext,
+    /// Its `sender_data_secret` (RFC 9420 §6.3.2).
+    pub(crate) sender_data_secret: Secret,
+    /// Its secret tree, consumed generations deleted.
+    pub(crate) secret_tree: SecretTree,
+}
 
 /// The epoch secrets a partial member keeps (RFC 9420 §8): it never commits, so the
 /// confirmation key is used once, when the epoch starts, and not kept; the encryption
@@ -90,4 +110,5 @@ pub(crate) struct StoredPartialMember {
     pub(crate) proposals: Vec<StoredProposal>,
     pub(crate) status: u8,
     pub(crate) reinit: Option<ReInit>,
+    pub(crate) past_epochs: Vec<StoredPastEpoch>,
 }

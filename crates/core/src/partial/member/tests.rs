@@ -1175,3 +1175,91 @@ fn a_partial_member_without_the_component_refuses_its_update_unchanged() {
         .unwrap();
     mixed.assert_agree();
 }
+
+/// `group`'s application message `data`, wrapped with its sender's proof in `group`'s tree.
+fn authenticated_message(
+    group: &mut Group,
+    data: &[u8],
+    rng: &mut SeededRng,
+) -> SenderAuthenticatedMessage<PrivateMessage> {
+    let message = group.encrypt_application_message(data, b"", rng).unwrap();
+    let MlsMessageBody::PrivateMessage(private) = message.body else {
+        panic!("not a PrivateMessage");
+    };
+    SenderAuthenticatedMessage {
+        message: private,
+        sender_membership_proof: proof(group.tree(), group.own_leaf()),
+    }
+}
+
+#[test]
+fn late_application_messages_of_past_epochs_are_read_within_the_window() {
+    let mut mixed = Mixed::new();
+    // Bob sends in epoch 1, 2, 3 and 4; each message arrives after the next commit.
+    let mut late = Vec::new();
+    for round in 0..4u8 {
+        let mut bob = mixed.full.remove(1);
+        late.push(authenticated_message(&mut bob, &[round], &mut mixed.rng));
+        mixed.full.insert(1, bob);
+        mixed.commit(
+            0,
+            &CommitOptions {
+                force_path: true,
+                ..CommitOptions::default()
+            },
+        );
+    }
+    assert_eq!(mixed.partial.epoch(), 5);
+    // The state keeps the past epochs across its encoding.
+    let provider = provider();
+    mixed.partial =
+        PartialMember::from_bytes(&mixed.partial.to_bytes().unwrap(), provider.as_ref()).unwrap();
+    // Epoch 1 fell out of the window of three past epochs.
+    let before = mixed.partial.to_bytes().unwrap();
+    assert!(matches!(
+        mixed.partial.decrypt_application_message(&late[0]),
+        Err(PartialMemberError::WrongEpoch { got: 1, current: 5 })
+    ));
+    assert_eq!(mixed.partial.to_bytes().unwrap(), before);
+    for (round, message) in (0u8..).zip(&late).skip(1) {
+        let received = mixed.partial.decrypt_application_message(message).unwrap();
+        assert_eq!(received.data, [round]);
+        assert_eq!(received.epoch, u64::from(round) + 1);
+    }
+    // A replay finds its generation consumed.
+    let before = mixed.partial.to_bytes().unwrap();
+    assert!(mixed.partial.decrypt_application_message(&late[3]).is_err());
+    assert_eq!(mixed.partial.to_bytes().unwrap(), before);
+    // A past-epoch message with a proof for the tree of the epoch after it is refused,
+    // unchanged; with its own epoch's proof it is read.
+    let mut bob = mixed.full.remove(1);
+    let sent_in_5 = authenticated_message(&mut bob, b"five", &mut mixed.rng);
+    mixed.full.insert(1, bob);
+    mixed.commit(
+        0,
+        &CommitOptions {
+            force_path: true,
+            ..CommitOptions::default()
+        },
+    );
+    let mut mismatched = sent_in_5.clone();
+    mismatched.sender_membership_proof = proof(mixed.full[1].tree(), mixed.full[1].own_leaf());
+    let before = mixed.partial.to_bytes().unwrap();
+    let err = mixed
+        .partial
+        .decrypt_application_message(&mismatched)
+        .unwrap_err();
+    assert!(
+        matches!(err, PartialMemberError::WrongTreeHash { which: "sender" }),
+        "{err:?}"
+    );
+    assert_eq!(mixed.partial.to_bytes().unwrap(), before);
+    assert_eq!(
+        mixed
+            .partial
+            .decrypt_application_message(&sent_in_5)
+            .unwrap()
+            .data,
+        b"five"
+    );
+}
