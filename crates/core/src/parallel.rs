@@ -58,6 +58,25 @@ where
     chunks.into_iter().try_for_each(f)
 }
 
+/// `(a(), b())`, side by side on rayon's pool when `worth_it` and the pool has more than one
+/// thread, else one after the other: for independent passes over one large input (the
+/// hashing passes of a large commit, RFC 9420 §6.1, §6.2, §8.2).
+pub(crate) fn join<A, B, RA, RB>(worth_it: bool, a: A, b: B) -> (RA, RB)
+where
+    A: FnOnce() -> RA + Send,
+    B: FnOnce() -> RB + Send,
+    RA: Send,
+    RB: Send,
+{
+    #[cfg(feature = "parallel")]
+    if worth_it && threads() > 1 {
+        return rayon::join(a, b);
+    }
+    #[cfg(not(feature = "parallel"))]
+    let _ = worth_it;
+    (a(), b())
+}
+
 /// [`try_map`] where each item also gets its own random source: `bytes_each` bytes drawn
 /// from `rng` for it up front (an item that asks for more fails with
 /// [`CryptoError::RandomFailed`]). HPKE `Encap` draws `Nsk` bytes once (RFC 9180 §4).

@@ -38,6 +38,7 @@ use crate::messages::{
 use crate::secret_tree::SecretTreeError;
 
 pub use private::{open_sender_data, protect_private, unprotect_private};
+pub(crate) use public::unprotect_and_verify_member_public;
 pub use public::unprotect_public_without_membership_key;
 pub use public::{membership_tag, protect_public, unprotect_public};
 pub use semi_private::{
@@ -408,6 +409,7 @@ impl<'a> UnverifiedContent<'a> {
             content: self.content,
             auth: self.auth,
             encoded,
+            transcript: None,
         })
     }
 }
@@ -420,6 +422,16 @@ pub struct VerifiedContent<'a> {
     content: Cow<'a, FramedContent>,
     auth: Cow<'a, FramedContentAuthData>,
     encoded: EncodedTbs,
+    /// A commit's confirmed transcript hash (RFC 9420 §8.2), computed beside the other
+    /// hashing passes of a large commit, with the interim transcript hash it started from.
+    transcript: Option<PrecomputedTranscript>,
+}
+
+/// A confirmed transcript hash computed ahead of commit processing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct PrecomputedTranscript {
+    interim_before: Vec<u8>,
+    confirmed: Vec<u8>,
 }
 
 impl VerifiedContent<'_> {
@@ -447,6 +459,16 @@ impl VerifiedContent<'_> {
     /// takes it as is (§8.2).
     pub fn encoded_content(&self) -> &[u8] {
         self.encoded.encoded_content()
+    }
+
+    /// The commit's confirmed transcript hash after `interim_before` (RFC 9420 §8.2), if it
+    /// was computed while the message was verified
+    /// ([`public::unprotect_and_verify_member_public`]).
+    pub(crate) fn precomputed_transcript_hash(&self, interim_before: &[u8]) -> Option<&[u8]> {
+        self.transcript
+            .as_ref()
+            .filter(|t| t.interim_before == interim_before)
+            .map(|t| t.confirmed.as_slice())
     }
 
     /// The sender.

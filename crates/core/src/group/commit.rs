@@ -871,13 +871,17 @@ pub(crate) fn stage_public_commit(
         (None, Committer::External) => None,
     };
     let provisional = provisional_context(cs, state.context, &mut applied)?;
-    let confirmed_transcript_hash = transcript::confirmed_transcript_hash_of_encoded(
-        cs,
-        state.interim_transcript_hash,
-        verified.wire_format(),
-        verified.encoded_content(),
-        &verified.auth().signature,
-    )?;
+    let confirmed_transcript_hash =
+        match verified.precomputed_transcript_hash(state.interim_transcript_hash) {
+            Some(hash) => hash.to_vec(),
+            None => transcript::confirmed_transcript_hash_of_encoded(
+                cs,
+                state.interim_transcript_hash,
+                verified.wire_format(),
+                verified.encoded_content(),
+                &verified.auth().signature,
+            )?,
+        };
     let confirmation_tag = verified
         .auth()
         .confirmation_tag

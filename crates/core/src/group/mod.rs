@@ -1160,14 +1160,51 @@ impl Group {
         if message.content.sender == Sender::Member(self.own_leaf()) {
             return self.own_handshake_echo(message);
         }
-        let unverified = unprotect_public(
-            self.cs.as_ref(),
-            message,
-            &self.epoch.context,
-            self.epoch.secrets.membership_key.as_bytes(),
-        )?;
-        let verified = self.public_state().verify(unverified)?;
+        let verified = match self.member_commit_signature_key(message) {
+            // A member's commit: its hashing passes side by side
+            // (`framing::unprotect_and_verify_member_public`).
+            Some(key) => crate::framing::unprotect_and_verify_member_public(
+                self.cs.as_ref(),
+                message,
+                &self.epoch.context,
+                self.epoch.secrets.membership_key.as_bytes(),
+                key.as_ref(),
+                &self.epoch.interim_transcript_hash,
+            )?,
+            None => {
+                let unverified = unprotect_public(
+                    self.cs.as_ref(),
+                    message,
+                    &self.epoch.context,
+                    self.epoch.secrets.membership_key.as_bytes(),
+                )?;
+                self.public_state().verify(unverified)?
+            }
+        };
         self.process_verified(verified, None, now)
+    }
+
+    /// The signature key of the member that sent the commit `message`, when everything
+    /// [`PublicState::verify`](public::PublicState) checks before the signature holds;
+    /// `None` otherwise, and for other messages, which then take the one-pass-after-another
+    /// path that reports the error in its usual order.
+    fn member_commit_signature_key(
+        &self,
+        message: &PublicMessage,
+    ) -> Option<crate::messages::SignaturePublicKey> {
+        if !matches!(message.content.sender, Sender::Member(_))
+            || message.content.content_type() != ContentType::Commit
+        {
+            return None;
+        }
+        let state = self.public_state();
+        handshake_mode::check_handshake_wire_format(
+            &state.context.extensions,
+            WireFormat::PUBLIC_MESSAGE,
+            &message.content,
+        )
+        .ok()?;
+        state.sender_signature_key(&message.content).ok()
     }
 
     /// A PublicMessage claiming to be from our leaf: one of our proposals echoed by the

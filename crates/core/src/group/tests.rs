@@ -1665,3 +1665,79 @@ fn welcome_sizes_with_and_without_the_tree() {
         println!("N={n} {what}: Welcome {welcome} B, GroupInfo {group_info} B (tree {tree} B)");
     }
 }
+
+/// A large member commit is verified with its hashing passes side by side on a pool of two
+/// threads (`framing::unprotect_and_verify_member_public`): the result is the same epoch as
+/// one thread gives, and a bad membership tag or signature is refused as it is one pass
+/// after the other — the tag first — with the group unchanged.
+#[cfg(feature = "parallel")]
+#[test]
+fn a_large_commit_verified_on_two_threads_gives_the_same_epoch_and_errors() {
+    use crate::framing::FramingError;
+    let suite = CipherSuite(1);
+    let mut rng = SeededRng::new(41);
+    let mut groups = three_members(suite, &mut rng);
+    let options = CommitOptions {
+        force_path: true,
+        // 48 KiB of authenticated data: above the size at which the passes are split.
+        authenticated_data: vec![0x5a; 48 * 1024],
+        ..CommitOptions::default()
+    };
+    let output = groups[0].commit(&options, NOW, &mut rng).unwrap();
+    groups[0].merge_pending_commit().unwrap();
+    let MlsMessageBody::PublicMessage(public) = &output.commit.body else {
+        panic!("not a PublicMessage");
+    };
+    let two = rayon::ThreadPoolBuilder::new()
+        .num_threads(2)
+        .build()
+        .unwrap();
+    let one = rayon::ThreadPoolBuilder::new()
+        .num_threads(1)
+        .build()
+        .unwrap();
+
+    // The membership tag covers the signature (RFC 9420 §6.2): a forged signature gets a
+    // tag recomputed over it with the epoch's membership key, unless the tag is forged too.
+    let receiver = Group::from_bytes(env(), &groups[1].to_bytes().unwrap()).unwrap();
+    let tamper = |tag: bool, signature: bool| {
+        let mut forged = public.clone();
+        if signature && let Some(s) = forged.auth.signature.last_mut() {
+            *s ^= 1;
+            forged.membership_tag = Some(
+                crate::framing::membership_tag(
+                    receiver.cs.as_ref(),
+                    receiver.epoch.secrets.membership_key.as_bytes(),
+                    &forged.content,
+                    &forged.auth,
+                    &receiver.epoch.context,
+                )
+                .unwrap(),
+            );
+        }
+        if tag && let Some(t) = forged.membership_tag.as_mut().and_then(|t| t.last_mut()) {
+            *t ^= 1;
+        }
+        MlsMessage::new(MlsMessageBody::PublicMessage(forged))
+    };
+    for (tag, signature, expected) in [
+        (true, false, FramingError::InvalidMembershipTag),
+        (false, true, FramingError::InvalidSignature),
+        (true, true, FramingError::InvalidMembershipTag),
+    ] {
+        let forged = tamper(tag, signature);
+        for pool in [&one, &two] {
+            let before = groups[1].to_bytes().unwrap();
+            let err = pool
+                .install(|| groups[1].process_message(&forged, NOW))
+                .unwrap_err();
+            assert_eq!(err, GroupError::Framing(expected.clone()));
+            assert_eq!(groups[1].to_bytes().unwrap(), before);
+        }
+    }
+    two.install(|| groups[1].process_message(&output.commit, NOW))
+        .unwrap();
+    one.install(|| groups[2].process_message(&output.commit, NOW))
+        .unwrap();
+    assert_agree(&groups);
+}
