@@ -64,6 +64,7 @@ fn message(epoch: u64, sender: &str, tag: &str) -> NewMessage {
         data: tag.as_bytes().to_vec(),
         member_proof: None,
         recipient: None,
+        annotations: Vec::new(),
     }
 }
 

@@ -17,13 +17,20 @@ mod common;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use conclave_api::delivery::{ANNOTATED_COMMIT_CONTENT_TYPE, CreateGroupRequest};
+use conclave_api::delivery::{
+    ANNOTATED_COMMIT_CONTENT_TYPE, CreateGroupRequest, SENDER_AUTHENTICATED_CONTENT_TYPE,
+};
 use conclave_api::ds_client::DsClient;
 use conclave_codec::{Decode, Encode};
-use conclave_core::group::{CommitOptions, Group, KeyPackageBundle, NewGroup, SigningIdentity};
-use conclave_core::messages::{Add, MlsMessage, MlsMessageBody, Proposal};
+use conclave_core::framing::PaddingPolicy;
+use conclave_core::group::{
+    CommitOptions, Group, KeyPackageBundle, NewGroup, ProcessedMessage, SigningIdentity,
+};
+use conclave_core::messages::{Add, MlsMessage, MlsMessageBody, PrivateMessage, Proposal};
 use conclave_core::partial::member::{PartialMember, PartialPsks};
-use conclave_core::partial::{AnnotatedCommit, AnnotatedWelcome, MembershipProof};
+use conclave_core::partial::{
+    AnnotatedCommit, AnnotatedWelcome, MembershipProof, SenderAuthenticatedMessage,
+};
 use conclave_core::secret_tree::SecretTreeConfig;
 use conclave_crypto::{CryptoProvider, SeededRng};
 use conclave_crypto_rustcrypto::RustCryptoProvider;
@@ -174,6 +181,61 @@ async fn a_partial_client_joins_and_follows_through_the_ds_client() {
     // Bob, a full member, reads the same commit raw.
     let entries = bob.ds.read_log(&gid, 0, 100).await.unwrap();
     assert_eq!(entries.last().unwrap().content_type, 3);
+
+    // draft-ietf-mls-partial-02 §7: Alice's application message reaches Carol with Alice's
+    // proof attached by the DS (content type 6); Bob reads it raw.
+    let hello = a
+        .encrypt_application_message(b"hello carol", b"", &mut rng)
+        .unwrap();
+    alice.ds.post_message(&gid, &hello).await.unwrap();
+    let entry = carol
+        .ds
+        .read_log(&gid, 0, 100)
+        .await
+        .unwrap()
+        .pop()
+        .unwrap();
+    assert_eq!(entry.content_type, SENDER_AUTHENTICATED_CONTENT_TYPE);
+    let authenticated = SenderAuthenticatedMessage::<PrivateMessage>::from_bytes(
+        &STANDARD.decode(&entry.message).unwrap(),
+    )
+    .unwrap();
+    let opened = c.decrypt_application_message(&authenticated).unwrap();
+    assert_eq!(opened.data, b"hello carol");
+    assert_eq!(opened.sender, a.own_leaf());
+    assert_eq!(
+        bob.ds
+            .read_log(&gid, 0, 100)
+            .await
+            .unwrap()
+            .pop()
+            .unwrap()
+            .content_type,
+        1
+    );
+
+    // Carol's reply: a PrivateMessage every full member reads as usual.
+    let reply = c
+        .encrypt_application_message(b"hi alice", b"", PaddingPolicy::default(), &mut rng)
+        .unwrap();
+    let reply = MlsMessage::new(MlsMessageBody::PrivateMessage(reply));
+    carol.ds.post_message(&gid, &reply).await.unwrap();
+    let entry = alice
+        .ds
+        .read_log(&gid, 0, 100)
+        .await
+        .unwrap()
+        .pop()
+        .unwrap();
+    assert_eq!(entry.content_type, 1);
+    let message = MlsMessage::from_bytes(&STANDARD.decode(&entry.message).unwrap()).unwrap();
+    match a.process_message(&message, now()).unwrap() {
+        ProcessedMessage::Application { data, sender, .. } => {
+            assert_eq!(data, b"hi alice");
+            assert_eq!(sender, c.own_leaf());
+        }
+        other => panic!("not an application message: {other:?}"),
+    }
 
     // Carol's own proof, as the tree gives it.
     let proof = carol.ds.membership_proof(&gid).await.unwrap();
