@@ -45,7 +45,11 @@ impl Client {
         if row.status == GroupStatus::Active {
             Ok(row)
         } else {
-            let epoch = self.load_group(&row).map(|g| g.epoch()).unwrap_or(0);
+            let epoch = if self.partial {
+                self.load_partial(&row).map(|m| m.epoch()).unwrap_or(0)
+            } else {
+                self.load_group(&row).map(|g| g.epoch()).unwrap_or(0)
+            };
             Err(inactive_error(&row, epoch))
         }
     }

@@ -511,45 +511,62 @@ impl Client {
         row: &GroupRow,
         text: &str,
     ) -> Result<u64, ClientError> {
-        self.sync_partial_log(&row.group_id).await?;
-        let row = self.require_active(&row.name)?;
-        let mut member = self.load_partial(&row)?;
-        let extensions = &member.context().extensions;
-        if conclave_core::member_proof::enabled(extensions).unwrap_or(true)
-            || conclave_core::safe::safe_aad_required(extensions).unwrap_or(true)
-        {
-            return Err(ClientError::PartialMember {
-                operation: "send in a group that requires member proofs or Safe AAD",
-            });
+        for _ in 0..self.options.max_attempts {
+            self.sync_partial_log(&row.group_id).await?;
+            let row = self.require_active(&row.name)?;
+            let mut member = self.load_partial(&row)?;
+            let extensions = &member.context().extensions;
+            if conclave_core::member_proof::enabled(extensions).unwrap_or(true)
+                || conclave_core::safe::safe_aad_required(extensions).unwrap_or(true)
+            {
+                return Err(ClientError::PartialMember {
+                    operation: "send in a group that requires member proofs or Safe AAD",
+                });
+            }
+            let private = member.encrypt_application_message(
+                text.as_bytes(),
+                &[],
+                PaddingPolicy::default(),
+                &mut OsRandom,
+            )?;
+            let message = MlsMessage::new(MlsMessageBody::PrivateMessage(private));
+            let sent = message_digest(&message.to_bytes()?);
+            // The ratchet moved: saved before sending, so a generation is never reused.
+            self.store.save_state_and_outbox(
+                &row.group_id,
+                &Self::partial_write(&member)?,
+                &sent,
+                text,
+            )?;
+            match self
+                .ds
+                .post_message(&row.group_id, &message)
+                .await
+                .map_err(ClientError::from)
+            {
+                Ok(accepted) => {
+                    self.store.record_sent(
+                        &row.group_id,
+                        &HistoryEntry {
+                            seq: accepted.seq,
+                            epoch: member.epoch(),
+                            sender: self.profile.name.clone(),
+                            kind: "message".into(),
+                            body: text.to_owned(),
+                            at: self.now(),
+                        },
+                        &sent,
+                    )?;
+                    return Ok(accepted.seq);
+                }
+                // A commit ended the epoch first: follow it and encrypt again.
+                Err(ClientError::WrongEpoch { .. }) => {}
+                Err(e) => return Err(e),
+            }
         }
-        let private = member.encrypt_application_message(
-            text.as_bytes(),
-            &[],
-            PaddingPolicy::default(),
-            &mut OsRandom,
-        )?;
-        let message = MlsMessage::new(MlsMessageBody::PrivateMessage(private));
-        let sent = message_digest(&message.to_bytes()?);
-        self.store.save_state_and_outbox(
-            &row.group_id,
-            &Self::partial_write(&member)?,
-            &sent,
-            text,
-        )?;
-        let accepted = self.ds.post_message(&row.group_id, &message).await?;
-        self.store.record_sent(
-            &row.group_id,
-            &HistoryEntry {
-                seq: accepted.seq,
-                epoch: member.epoch(),
-                sender: self.profile.name.clone(),
-                kind: "message".into(),
-                body: text.to_owned(),
-                at: self.now(),
-            },
-            &sent,
-        )?;
-        Ok(accepted.seq)
+        Err(ClientError::TooManyRetries {
+            attempts: self.options.max_attempts,
+        })
     }
 
     /// The partial member's exporter secret (RFC 9420 §8.5).
