@@ -2,7 +2,9 @@
 //! HTTP, through the DS client of `conclave-api`: it registers `partial`
 //! (`DsClient::register_partial`), joins from the AnnotatedWelcome in its inbox, follows a
 //! full member's commits from the annotated log, and fetches its own MembershipProof
-//! (`DsClient::membership_proof`), which proves its leaf under its GroupContext's tree hash.
+//! (`DsClient::membership_proof`), which proves its leaf under its GroupContext's tree hash;
+//! it reads application messages with the sender proofs the DS attaches (§7), and refuses
+//! one whose proof (the posting client's) does not prove the sender it decrypts to.
 
 // Test code: a panic is a test failure.
 #![allow(
@@ -27,7 +29,7 @@ use conclave_core::group::{
     CommitOptions, Group, KeyPackageBundle, NewGroup, ProcessedMessage, SigningIdentity,
 };
 use conclave_core::messages::{Add, MlsMessage, MlsMessageBody, PrivateMessage, Proposal};
-use conclave_core::partial::member::{PartialMember, PartialPsks};
+use conclave_core::partial::member::{PartialMember, PartialMemberError, PartialPsks};
 use conclave_core::partial::{
     AnnotatedCommit, AnnotatedWelcome, MembershipProof, SenderAuthenticatedMessage,
 };
@@ -182,11 +184,38 @@ async fn a_partial_client_joins_and_follows_through_the_ds_client() {
     let entries = bob.ds.read_log(&gid, 0, 100).await.unwrap();
     assert_eq!(entries.last().unwrap().content_type, 3);
 
-    // draft-ietf-mls-partial-02 §7: Alice's application message reaches Carol with Alice's
-    // proof attached by the DS (content type 6); Bob reads it raw.
+    // draft-ietf-mls-partial-02 §7: the DS attaches the proof of the *posting* client's
+    // leaf. Bob posts a copy of Alice's message: it carries Bob's proof, which does not prove
+    // the sender the message decrypts to, and Carol refuses it without consuming its key.
     let hello = a
         .encrypt_application_message(b"hello carol", b"", &mut rng)
         .unwrap();
+    bob.ds.post_message(&gid, &hello).await.unwrap();
+    let entry = carol
+        .ds
+        .read_log(&gid, 0, 100)
+        .await
+        .unwrap()
+        .pop()
+        .unwrap();
+    assert_eq!(entry.content_type, SENDER_AUTHENTICATED_CONTENT_TYPE);
+    let replayed = SenderAuthenticatedMessage::<PrivateMessage>::from_bytes(
+        &STANDARD.decode(&entry.message).unwrap(),
+    )
+    .unwrap();
+    let before = c.to_bytes().unwrap();
+    let refused = c.decrypt_application_message(&replayed).unwrap_err();
+    assert!(
+        matches!(refused, PartialMemberError::ProvenLeafMismatch { .. }),
+        "{refused}"
+    );
+    assert_eq!(
+        c.to_bytes().unwrap(),
+        before,
+        "a refused message changes nothing"
+    );
+
+    // Alice's own post reaches Carol with Alice's proof (content type 6); Bob reads raw.
     alice.ds.post_message(&gid, &hello).await.unwrap();
     let entry = carol
         .ds
