@@ -306,3 +306,56 @@ async fn full_and_partial_members_agree_after_every_epoch() {
     assert!(epochs >= 15, "{epochs} epochs");
     net.shutdown().await.unwrap();
 }
+
+/// The default handshake mode, semi-private (draft-mahy-mls-semiprivatemessage-07): the DS
+/// reads and annotates the commits, and the partial member opens the SemiPrivateMessage
+/// commits as a member; it follows an add, an update and a removal and reads messages.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_partial_member_follows_a_semi_private_group() {
+    let dir = tempfile::tempdir().unwrap();
+    let net = devnet(dir.path()).await;
+    let mut alice = user(&net, dir.path(), "alice", false).await;
+    let mut bob = user(&net, dir.path(), "bob", false).await;
+    let mut carol = user(&net, dir.path(), "carol", true).await;
+    let created = alice
+        .create_group_with("team", HandshakeMode::SemiPrivate)
+        .await
+        .unwrap();
+    assert_eq!(created.handshakes, HandshakeMode::SemiPrivate);
+    alice.add_members("team", &names(&["carol"])).await.unwrap();
+    carol.sync().await.unwrap();
+    assert_eq!(
+        carol.group("group").unwrap().handshakes,
+        HandshakeMode::SemiPrivate
+    );
+    alice.add_members("team", &names(&["bob"])).await.unwrap();
+    bob.sync().await.unwrap();
+    bob.update_keys("team").await.unwrap();
+    bob.send("team", "semi-private hello").await.unwrap();
+    alice.sync().await.unwrap();
+    alice
+        .remove_members("team", &names(&["bob"]))
+        .await
+        .unwrap();
+    carol.sync().await.unwrap();
+    assert_eq!(
+        carol.group("group").unwrap().status,
+        conclave_client::GroupStatus::Active
+    );
+    assert_eq!(carol.epoch("group").unwrap(), alice.epoch("team").unwrap());
+    assert_eq!(
+        carol.epoch_authenticator("group").unwrap(),
+        alice.epoch_authenticator("team").unwrap()
+    );
+    assert_eq!(
+        messages(&carol, "group"),
+        vec![("bob".to_owned(), "semi-private hello".to_owned())]
+    );
+    carol.send("group", "still here").await.unwrap();
+    alice.sync().await.unwrap();
+    assert_eq!(
+        messages(&alice, "team").last().unwrap(),
+        &("carol".to_owned(), "still here".to_owned())
+    );
+    net.shutdown().await.unwrap();
+}

@@ -12,7 +12,9 @@
 //!   post-commit proofs are checked against `tree_hash_after` (which enters the provisional
 //!   GroupContext), the path secret comes from the annotated UpdatePath, and only proposals
 //!   that leave the tree alone take effect here (PreSharedKey, GroupContextExtensions,
-//!   ReInit, ExternalInit; a Remove of our own leaf ends the member). The confirmation tag
+//!   ReInit, ExternalInit; a Remove of our own leaf ends the member). The commit may be a
+//!   PublicMessage, a PrivateMessage or a SemiPrivateMessage (draft-mahy-mls-semiprivatemessage-07
+//!   §3.2, opened as a member, in groups that enabled it). The confirmation tag
 //!   authenticates `tree_hash_after` (§10). A commit is staged and adopted only when every
 //!   check passed.
 //! * **Messages** (§7, §11): application messages arrive as
@@ -650,6 +652,10 @@ impl PartialMember {
                     self.secrets.sender_data_secret.as_bytes(),
                 )?
             }
+            MlsMessageBody::SemiPrivateMessage(semi) => {
+                self.check_epoch(&semi.group_id, semi.epoch)?;
+                self.unprotect_semi_private(semi, &mut secret_tree)?
+            }
             _ => return Err(PartialMemberError::NotACommit("not a proposal message")),
         };
         let content = unverified_authenticated(unverified);
@@ -741,6 +747,32 @@ impl PartialMember {
         })
     }
 
+    /// Opens a SemiPrivateMessage handshake as a member does (draft-mahy-mls-semiprivatemessage-07
+    /// §3.2: the sender data and the handshake key of a PrivateMessage, checked against the
+    /// epoch's external receivers, §3). The group must have enabled the wire format in the
+    /// default codepoint profile's `required_wire_formats` (the profile a partial member has:
+    /// it keeps no group configuration). The sender's signature is checked by the caller.
+    fn unprotect_semi_private(
+        &self,
+        message: &crate::messages::SemiPrivateMessage,
+        secret_tree: &mut SecretTree,
+    ) -> Result<UnverifiedContent<'static>, PartialMemberError> {
+        let receivers = crate::semi_private::enabled_receivers(
+            &self.context.extensions,
+            crate::codepoints::CodepointProfile::default(),
+        )
+        .map_err(crate::validation::ValidationError::from)?
+        .ok_or(GroupError::SemiPrivateNotEnabled)?;
+        Ok(crate::framing::semi_private::unprotect_semi_private(
+            self.cs.as_ref(),
+            message,
+            &self.context,
+            &receivers,
+            secret_tree,
+            self.secrets.sender_data_secret.as_bytes(),
+        )?)
+    }
+
     fn check_epoch(&self, group_id: &[u8], epoch: u64) -> Result<(), PartialMemberError> {
         if group_id != self.context.group_id.as_slice() || epoch != self.context.epoch {
             return Err(PartialMemberError::WrongEpoch {
@@ -820,9 +852,18 @@ impl PartialMember {
                     self.secrets.sender_data_secret.as_bytes(),
                 )?
             }
+            MlsMessageBody::SemiPrivateMessage(semi) => {
+                if semi.content_type != ContentType::Commit {
+                    return Err(PartialMemberError::NotACommit(
+                        "a SemiPrivateMessage of another type",
+                    ));
+                }
+                self.check_epoch(&semi.group_id, semi.epoch)?;
+                self.unprotect_semi_private(semi, &mut secret_tree)?
+            }
             _ => {
                 return Err(PartialMemberError::NotACommit(
-                    "not a Public/PrivateMessage",
+                    "not a Public, Private or SemiPrivateMessage",
                 ));
             }
         };
