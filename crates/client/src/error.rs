@@ -111,7 +111,7 @@ pub enum ClientError {
         "cannot {operation}: this client is a partial member (draft-ietf-mls-partial-02), \
          which holds no ratchet tree, and the operation needs it (commits, proposals and \
          private asides are made against the tree). Ask a full member to do it, or \
-         register a full client (without --partial) in another profile directory"
+         register a full client (not partial) in another profile directory"
     )]
     PartialMember {
         /// What was refused.

@@ -45,7 +45,7 @@ impl Client {
         if row.status == GroupStatus::Active {
             Ok(row)
         } else {
-            let epoch = if self.partial {
+            let epoch = if self.options.partial {
                 self.load_partial(&row).map(|m| m.epoch()).unwrap_or(0)
             } else {
                 self.load_group(&row).map(|g| g.epoch()).unwrap_or(0)
@@ -55,7 +55,7 @@ impl Client {
     }
 
     fn summary(&self, row: &GroupRow) -> GroupSummary {
-        if self.partial {
+        if self.options.partial {
             return self.partial_summary(row);
         }
         let group = self.load_group(row).ok();
@@ -454,7 +454,7 @@ impl Client {
     /// The group's topic ([`crate::topic`]), if it has one.
     pub fn topic(&self, group: &str) -> Result<Option<String>, ClientError> {
         let row = self.group_row(group)?;
-        if self.partial {
+        if self.options.partial {
             return Ok(None);
         }
         crate::topic::topic_of(&self.load_group(&row)?)
@@ -478,7 +478,7 @@ impl Client {
     pub async fn send(&mut self, group: &str, text: &str) -> Result<u64, ClientError> {
         let _lock = self.lock()?;
         let row = self.require_active(group)?;
-        if self.partial {
+        if self.options.partial {
             return self.send_partial(&row, text).await;
         }
         self.driver().send(&row.group_id, text).await
@@ -521,7 +521,7 @@ impl Client {
     /// Our epoch in a group.
     pub fn epoch(&self, group: &str) -> Result<u64, ClientError> {
         let row = self.group_row(group)?;
-        if self.partial {
+        if self.options.partial {
             return Ok(self.load_partial(&row)?.epoch());
         }
         Ok(self.load_group(&row)?.epoch())
@@ -537,7 +537,7 @@ impl Client {
         length: usize,
     ) -> Result<Vec<u8>, ClientError> {
         let row = self.group_row(group)?;
-        if self.partial {
+        if self.options.partial {
             return self.partial_export(&row, label, context, length);
         }
         Ok(self
@@ -552,7 +552,7 @@ impl Client {
     /// group's state.
     pub fn epoch_authenticator(&self, group: &str) -> Result<Vec<u8>, ClientError> {
         let row = self.group_row(group)?;
-        if self.partial {
+        if self.options.partial {
             return Ok(self.load_partial(&row)?.epoch_authenticator().to_vec());
         }
         Ok(self.load_group(&row)?.epoch_authenticator().to_vec())

@@ -99,7 +99,7 @@ pub struct ClientOptions {
     /// Register as a partial client (draft-ietf-mls-partial-02; off by default): the DS is
     /// told (`DsClient::register_partial`), and every group this profile joins is held as a
     /// `PartialMember` — no ratchet tree, annotations from the DS. Recorded in the profile
-    /// at registration; a profile registered partial stays partial whatever this says.
+    /// at registration; opening a profile sets this from the profile, whatever was passed.
     /// A partial client can read and send messages but cannot create groups, commit
     /// (add, remove, update, topic, roles), propose or leave
     /// ([`ClientError::PartialMember`]).
@@ -267,8 +267,6 @@ pub struct Client {
     options: ClientOptions,
     observer: Option<Observer>,
     progress: Option<ProgressFn>,
-    /// A partial client (draft-ietf-mls-partial-02, [`ClientOptions::partial`]).
-    partial: bool,
 }
 
 impl core::fmt::Debug for Client {
@@ -366,7 +364,9 @@ impl Client {
             options.http,
         )?;
         let as_api = AsClient::with_limits(&profile.as_url, options.http)?;
-        let partial = store.meta(partial::PARTIAL_META)?.as_deref() == Some(&[1]);
+        // The profile decides whether we are partial, whatever the caller's options say.
+        let mut options = options;
+        options.partial = store.meta(partial::PARTIAL_META)?.as_deref() == Some(&[1]);
         Ok(Self {
             store,
             profile,
@@ -377,7 +377,6 @@ impl Client {
             options,
             observer: None,
             progress: None,
-            partial,
         })
     }
 

@@ -34,13 +34,15 @@ use conclave_core::partial::member::{PartialCommitOutcome, PartialMember, Partia
 use conclave_core::partial::{AnnotatedCommit, AnnotatedWelcome, SenderAuthenticatedMessage};
 use conclave_core::secret_tree::SecretTreeConfig;
 
-use super::{Client, GroupSummary};
+use super::{Client, ClientOptions, GroupSummary};
 use crate::OsRandom;
 use crate::applier::message_digest;
+use crate::delivery::DeliveryService;
+use crate::driver::GroupDriver;
 use crate::error::{BadResponse, ClientError};
 use crate::event::Event;
 use crate::names::leaf_name;
-use crate::store::{AppliedEntry, GroupRow, GroupStatus, HistoryEntry, StateWrite};
+use crate::store::{AppliedEntry, GroupRow, GroupStatus, HistoryEntry, StateWrite, Store};
 
 /// The store's metadata key saying that this profile registered as a partial client.
 pub(crate) const PARTIAL_META: &str = "partial";
@@ -72,12 +74,12 @@ impl Client {
     /// Whether this profile is a partial client (draft-ietf-mls-partial-02): registered with
     /// [`crate::ClientOptions::partial`].
     pub fn is_partial(&self) -> bool {
-        self.partial
+        self.options.partial
     }
 
     /// Refuses `operation` for a partial client (draft-ietf-mls-partial-02 §4, §9).
     pub(super) fn refuse_if_partial(&self, operation: &'static str) -> Result<(), ClientError> {
-        if self.partial {
+        if self.options.partial {
             Err(ClientError::PartialMember { operation })
         } else {
             Ok(())
@@ -85,19 +87,7 @@ impl Client {
     }
 
     pub(super) fn load_partial(&self, row: &GroupRow) -> Result<PartialMember, ClientError> {
-        let bytes = self.store.partial_state(&row.group_id)?.ok_or_else(|| {
-            ClientError::CorruptState(format!(
-                "group {:?} has no partial-member state (this profile is partial)",
-                row.name
-            ))
-        })?;
-        PartialMember::from_bytes(&bytes, self.options.crypto.as_ref()).map_err(|e| {
-            ClientError::CorruptState(format!("the partial state of group {:?}: {e}", row.name))
-        })
-    }
-
-    fn partial_write(member: &PartialMember) -> Result<StateWrite, ClientError> {
-        Ok(StateWrite::Partial(member.to_bytes()?))
+        load_partial(&self.store, &self.options, row)
     }
 
     pub(super) fn partial_summary(&self, row: &GroupRow) -> GroupSummary {
@@ -122,124 +112,6 @@ impl Client {
             }),
             tree_on_ds: false,
         }
-    }
-
-    /// Joins groups from the Welcome inbox as a partial member (§8).
-    pub(super) async fn process_partial_welcomes(&mut self) -> Result<u64, ClientError> {
-        let mut cursor = self.store.welcome_cursor()?;
-        let start = cursor;
-        let mut joined = 0;
-        loop {
-            let page = self.ds.welcomes(cursor).await?;
-            let page: Vec<WelcomeView> = page.into_iter().filter(|w| w.id > cursor).collect();
-            if page.is_empty() {
-                break;
-            }
-            for welcome in page {
-                match self.join_partial(&welcome) {
-                    Ok(Some(event)) => {
-                        joined += 1;
-                        self.emit(&event);
-                    }
-                    Ok(None) => {}
-                    Err(e) => {
-                        self.store.set_welcome_cursor(welcome.id)?;
-                        self.emit(&Event::JoinFailed {
-                            reason: e.to_string(),
-                        });
-                    }
-                }
-                cursor = welcome.id;
-            }
-        }
-        if cursor > start
-            && let Err(e) = self.ds.ack_welcomes(cursor).await
-        {
-            tracing::debug!(error = %e, "could not acknowledge Welcomes");
-        }
-        Ok(joined)
-    }
-
-    fn join_partial(&mut self, view: &WelcomeView) -> Result<Option<Event>, ClientError> {
-        if !view.annotated {
-            return Err(ClientError::bad(
-                DS,
-                BadResponse::Mls(
-                    "a plain Welcome reached a partial client: a partial member needs an \
-                     AnnotatedWelcome (draft-ietf-mls-partial-02 §8), which the Delivery \
-                     Service builds only for groups whose handshakes it reads (public or \
-                     semi-private) — ask for the group to be made that way, or register a \
-                     full client"
-                        .into(),
-                ),
-            ));
-        }
-        let kp_ref = hex::decode(&view.key_package_ref)
-            .map_err(|e| ClientError::bad(DS, BadResponse::Encoding(e.to_string())))?;
-        let Some(stored) = self.store.key_package(&kp_ref)? else {
-            return Err(ClientError::CorruptState(format!(
-                "a Welcome names KeyPackage {} whose private key this client does not have",
-                view.key_package_ref
-            )));
-        };
-        let bytes = conclave_api::b64_decode(conclave_api::Service::Delivery, &view.message)?;
-        let annotated = AnnotatedWelcome::from_bytes(&bytes)
-            .map_err(|e| ClientError::bad(DS, BadResponse::Mls(e.to_string())))?;
-        let bundle = KeyPackageBundle {
-            key_package: KeyPackage::from_bytes(&stored.key_package)?,
-            init_private_key: stored.init_private.clone(),
-            encryption_private_key: stored.encryption_private.clone(),
-        };
-        let member = PartialMember::join(
-            self.options.crypto.as_ref(),
-            &annotated,
-            &bundle,
-            self.profile.signature_secret.clone(),
-            &PartialPsks::NONE,
-            SecretTreeConfig::default(),
-        )?;
-        let group_id = member.group_id().to_vec();
-        let existing = self.store.group_by_id(&group_id)?;
-        if let Some(row) = &existing
-            && row.status == GroupStatus::Active
-            && self.load_partial(row).map(|m| m.epoch()).unwrap_or(0) >= member.epoch()
-        {
-            self.store.set_welcome_cursor(view.id)?;
-            return Ok(None);
-        }
-        let name = match existing {
-            Some(row) => row.name,
-            // The group's name travels in the GroupInfo's extensions (0xFC01), which the
-            // partial join does not return: a partial member names the group `group`, made
-            // unique.
-            None => self.driver().unique_name("group")?,
-        };
-        let row = GroupRow {
-            group_id,
-            name: name.clone(),
-            cursor: 0,
-            status: GroupStatus::Active,
-            reason: None,
-        };
-        let event = HistoryEntry {
-            seq: 0,
-            epoch: member.epoch(),
-            sender: String::new(),
-            kind: "event".into(),
-            body: format!(
-                "you joined as a partial member (draft-ietf-mls-partial-02); {} members",
-                member.leaf_count()
-            ),
-            at: self.now(),
-        };
-        let used = (!stored.last_resort).then_some(kp_ref.as_slice());
-        self.store
-            .join_group(&row, &Self::partial_write(&member)?, &event, used, view.id)?;
-        Ok(Some(Event::Joined {
-            group: name,
-            epoch: member.epoch(),
-            members: vec![self.profile.name.clone()],
-        }))
     }
 
     /// Applies the group's log after our cursor as a partial member, one entry per
@@ -289,7 +161,7 @@ impl Client {
                 };
                 self.store.apply_entry(
                     group_id,
-                    &Self::partial_write(&member)?,
+                    &partial_write(&member)?,
                     &AppliedEntry {
                         cursor: entry.seq,
                         status,
@@ -534,7 +406,7 @@ impl Client {
             // The ratchet moved: saved before sending, so a generation is never reused.
             self.store.save_state_and_outbox(
                 &row.group_id,
-                &Self::partial_write(&member)?,
+                &partial_write(&member)?,
                 &sent,
                 text,
             )?;
@@ -583,4 +455,117 @@ impl Client {
             .as_bytes()
             .to_vec())
     }
+}
+
+impl<D: DeliveryService> GroupDriver<'_, D> {
+    /// Joins a group from an AnnotatedWelcome as a partial member (§8), in one transaction
+    /// as [`GroupDriver::process_welcomes`] stores any join.
+    pub(crate) fn join_partial(
+        &mut self,
+        view: &WelcomeView,
+    ) -> Result<Option<Event>, ClientError> {
+        if !view.annotated {
+            return Err(ClientError::bad(
+                DS,
+                BadResponse::Mls(
+                    "a plain Welcome reached a partial client: a partial member needs an \
+                     AnnotatedWelcome (draft-ietf-mls-partial-02 §8), which the Delivery \
+                     Service builds only for groups whose handshakes it reads (public or \
+                     semi-private) — ask for the group to be made that way, or register a \
+                     full client"
+                        .into(),
+                ),
+            ));
+        }
+        let kp_ref = hex::decode(&view.key_package_ref)
+            .map_err(|e| ClientError::bad(DS, BadResponse::Encoding(e.to_string())))?;
+        let Some(stored) = self.store.key_package(&kp_ref)? else {
+            return Err(ClientError::CorruptState(format!(
+                "a Welcome names KeyPackage {} whose private key this client does not have",
+                view.key_package_ref
+            )));
+        };
+        let bytes = conclave_api::b64_decode(conclave_api::Service::Delivery, &view.message)?;
+        let annotated = AnnotatedWelcome::from_bytes(&bytes)
+            .map_err(|e| ClientError::bad(DS, BadResponse::Mls(e.to_string())))?;
+        let bundle = KeyPackageBundle {
+            key_package: KeyPackage::from_bytes(&stored.key_package)?,
+            init_private_key: stored.init_private.clone(),
+            encryption_private_key: stored.encryption_private.clone(),
+        };
+        let member = PartialMember::join(
+            self.options.crypto.as_ref(),
+            &annotated,
+            &bundle,
+            self.profile.signature_secret.clone(),
+            &PartialPsks::NONE,
+            SecretTreeConfig::default(),
+        )?;
+        let group_id = member.group_id().to_vec();
+        let existing = self.store.group_by_id(&group_id)?;
+        if let Some(row) = &existing
+            && row.status == GroupStatus::Active
+            && load_partial(self.store, self.options, row)
+                .map(|m| m.epoch())
+                .unwrap_or(0)
+                >= member.epoch()
+        {
+            self.store.set_welcome_cursor(view.id)?;
+            return Ok(None);
+        }
+        let name = match existing {
+            Some(row) => row.name,
+            // The group's name travels in the GroupInfo's extensions (0xFC01), which the
+            // partial join does not return: a partial member names the group `group`, made
+            // unique.
+            None => self.unique_name("group")?,
+        };
+        let row = GroupRow {
+            group_id,
+            name: name.clone(),
+            cursor: 0,
+            status: GroupStatus::Active,
+            reason: None,
+        };
+        let event = HistoryEntry {
+            seq: 0,
+            epoch: member.epoch(),
+            sender: String::new(),
+            kind: "event".into(),
+            body: format!(
+                "you joined as a partial member (draft-ietf-mls-partial-02); {} members",
+                member.leaf_count()
+            ),
+            at: self.now(),
+        };
+        let used = (!stored.last_resort).then_some(kp_ref.as_slice());
+        self.store
+            .join_group(&row, &partial_write(&member)?, &event, used, view.id)?;
+        Ok(Some(Event::Joined {
+            group: name,
+            epoch: member.epoch(),
+            members: vec![self.profile.name.clone()],
+        }))
+    }
+}
+
+/// The stored partial-member state of the group `row` names.
+fn load_partial(
+    store: &Store,
+    options: &ClientOptions,
+    row: &GroupRow,
+) -> Result<PartialMember, ClientError> {
+    let bytes = store.partial_state(&row.group_id)?.ok_or_else(|| {
+        ClientError::CorruptState(format!(
+            "group {:?} has no partial-member state (this profile is partial)",
+            row.name
+        ))
+    })?;
+    PartialMember::from_bytes(&bytes, options.crypto.as_ref()).map_err(|e| {
+        ClientError::CorruptState(format!("the partial state of group {:?}: {e}", row.name))
+    })
+}
+
+fn partial_write(member: &PartialMember) -> Result<StateWrite, ClientError> {
+    Ok(StateWrite::Partial(member.to_bytes()?))
 }

@@ -38,7 +38,7 @@ impl Client {
     /// policy.
     pub fn roles(&self, group: &str) -> Result<Option<Vec<(String, String)>>, ClientError> {
         let row = self.group_row(group)?;
-        if self.partial {
+        if self.options.partial {
             // The participant list is in the GroupContext; a partial member lists no roles.
             return Ok(None);
         }

@@ -20,7 +20,7 @@ impl Client {
                 .warnings
                 .push(format!("using the last known revocation list: {e}"));
         }
-        if self.partial {
+        if self.options.partial {
             return self.sync_partial(report).await;
         }
         report.joined = self.driver().process_welcomes().await?;
@@ -67,7 +67,7 @@ impl Client {
     /// AnnotatedWelcomes, every group's annotated log, KeyPackages topped up. No
     /// certificate renewal (it commits a new leaf) and no committing of pending proposals.
     async fn sync_partial(&mut self, mut report: SyncReport) -> Result<SyncReport, ClientError> {
-        report.joined = self.process_partial_welcomes().await?;
+        report.joined = self.driver().process_welcomes().await?;
         for row in self.store.groups()? {
             if row.status != GroupStatus::Active {
                 continue;
