@@ -562,7 +562,8 @@ async fn check_message_sender(
 /// the current tree, one `(partial client, proof)` per partial reader. The DS cannot read
 /// the PrivateMessage's sender leaf; the partial member checks that the proof proves the
 /// leaf it decrypts, so a member posting under another leaf is refused there. Nothing for
-/// groups the DS does not follow, for other epochs, or without partial members.
+/// groups the DS does not follow, for other epochs, or without partial members. A sender's
+/// proof is built once per epoch ([`AppState::sender_proofs`]).
 async fn sender_proofs(
     state: &AppState,
     group_id: &[u8],
@@ -592,10 +593,33 @@ async fn sender_proofs(
     if readers.is_empty() {
         return Ok(Vec::new());
     }
-    let Some(proof) = verified::membership_proof(state, &record, client_id).await? else {
-        return Ok(Vec::new());
+    let key = (group_id.to_vec(), epoch, client_id.to_owned());
+    let lock_failed = || DsError::Internal("the sender-proofs cache lock is poisoned".into());
+    let cached = state
+        .sender_proofs
+        .lock()
+        .map_err(|_| lock_failed())?
+        .get(&key)
+        .cloned();
+    let proof = match cached {
+        Some(proof) => proof,
+        None => {
+            let Some(proof) = verified::membership_proof(state, &record, client_id).await? else {
+                return Ok(Vec::new());
+            };
+            let proof = std::sync::Arc::new(proof);
+            let mut cache = state.sender_proofs.lock().map_err(|_| lock_failed())?;
+            if cache.len() >= crate::state::MESSAGE_SENDERS_CAPACITY {
+                cache.clear();
+            }
+            cache.insert(key, proof.clone());
+            proof
+        }
     };
-    Ok(readers.into_iter().map(|c| (c, proof.clone())).collect())
+    Ok(readers
+        .into_iter()
+        .map(|c| (c, proof.as_ref().clone()))
+        .collect())
 }
 
 /// The most proposals of one epoch a verified commit is checked with.
