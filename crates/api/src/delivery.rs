@@ -25,6 +25,13 @@ pub const TARGETED_CONTENT_TYPE: u8 = 4;
 /// `AnnotatedCommit` the DS built for it (draft-ietf-mls-partial-02 §10), base64, not an
 /// `MLSMessage`. The DS's own code, beside [`TARGETED_CONTENT_TYPE`].
 pub const ANNOTATED_COMMIT_CONTENT_TYPE: u8 = 5;
+/// The content type of a log entry a partial client reads in place of an application
+/// message of a verified group: its `message` is the TLS-encoded
+/// `SenderAuthenticatedMessage<PrivateMessage>` (draft-ietf-mls-partial-02 §7), base64 —
+/// the member's PrivateMessage with the MembershipProof of the posting client's leaf in the
+/// message's epoch, which the DS attached when it accepted the message. The partial member
+/// checks the proof against its tree hash and that it proves the decrypted sender.
+pub const SENDER_AUTHENTICATED_CONTENT_TYPE: u8 = 6;
 /// A TLS-encoded `MembershipProof` (draft-ietf-mls-partial-02 §7,
 /// `GET /v1/groups/{id}/membership-proof`).
 pub const MEMBERSHIP_PROOF_MEDIA_TYPE: &str = "application/vnd.conclave.membership-proof";
@@ -446,7 +453,9 @@ pub struct LogEntryView {
     /// The epoch the message belongs to.
     pub epoch: u64,
     /// 1 application, 2 proposal, 3 commit, 4 targeted ([`TARGETED_CONTENT_TYPE`]), 5 a
-    /// commit annotated for a partial client ([`ANNOTATED_COMMIT_CONTENT_TYPE`]).
+    /// commit annotated for a partial client ([`ANNOTATED_COMMIT_CONTENT_TYPE`]), 6 an
+    /// application message with its sender's proof, for a partial client
+    /// ([`SENDER_AUTHENTICATED_CONTENT_TYPE`]).
     pub content_type: u8,
     /// The client that posted it.
     pub sender: String,

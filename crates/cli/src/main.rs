@@ -97,6 +97,13 @@ enum Command {
         /// not renewed: enrol again before it expires). Members accept both.
         #[arg(long, default_value = "x509", value_parser = ["x509", "userinfo-vc"])]
         credential: String,
+        /// Register a partial client (draft-ietf-mls-partial-02): it holds no ratchet tree —
+        /// only its own leaf, its path's keys and the epoch secrets — and follows its groups
+        /// from what the DS annotates (Welcomes, commits, senders' proofs). It reads and
+        /// sends messages but cannot create groups, add, remove, update or leave. Its groups
+        /// must have public or semi-private handshakes and no member proofs.
+        #[arg(long)]
+        partial: bool,
     },
     /// Groups.
     #[command(subcommand)]
@@ -356,13 +363,14 @@ async fn run(cli: &Cli, out: &Output) -> anyhow::Result<()> {
             name,
             token,
             credential,
+            partial,
         } => {
             let kind = if credential == "userinfo-vc" {
                 CredentialKind::UserInfoVc
             } else {
                 CredentialKind::Certificate
             };
-            register(cli, out, name, token.as_deref(), kind).await
+            register(cli, out, name, token.as_deref(), kind, *partial).await
         }
         Command::Group(g) => group(cli, out, g).await,
         Command::Send {
@@ -604,6 +612,7 @@ async fn register(
     name: &str,
     token: Option<&str>,
     credential: CredentialKind,
+    partial: bool,
 ) -> anyhow::Result<()> {
     if !conclave_client::is_valid_name(name) {
         bail!(conclave_client::ClientError::InvalidName(name.to_owned()));
@@ -635,6 +644,7 @@ async fn register(
         &token,
         ClientOptions {
             credential,
+            partial,
             ..cli.client_options()
         },
     )
@@ -643,17 +653,23 @@ async fn register(
         CredentialKind::UserInfoVc => "UserInfo VC",
         _ => "X.509 certificate",
     };
+    let member = if partial {
+        "; a partial member: no ratchet tree, see draft-ietf-mls-partial-02"
+    } else {
+        ""
+    };
     out.value(
         &serde_json::json!({
             "registered": client.name(),
             "identity": format!("mls://{}", client.name()),
             "credential": kind,
+            "partial": partial,
             "ds": client.ds_url(),
             "as": client.as_url(),
             "home": cli.home(),
         }),
         &format!(
-            "registered {} ({kind} for mls://{} from the AS; KeyPackages published)",
+            "registered {} ({kind} for mls://{} from the AS; KeyPackages published{member})",
             client.name(),
             client.name()
         ),

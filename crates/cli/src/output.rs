@@ -247,6 +247,12 @@ fn command_hint(error: &ClientError) -> Option<String> {
              default) or `--handshakes public`, or without --tree-on-ds"
                 .into()
         }
+        ClientError::PartialMember { .. } => {
+            "a member registered without --partial runs it; to do it yourself, run \
+             `conclave --home <another directory> register <name>` (a full client) and have \
+             a member add that client"
+                .into()
+        }
         ClientError::Unreachable { .. } => {
             "`conclave devnet` starts a Delivery Service and an Authentication Service locally"
                 .into()

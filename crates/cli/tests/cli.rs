@@ -990,3 +990,98 @@ fn group_create_tree_on_ds_lets_joiners_fetch_the_tree_and_list_shows_it() {
     assert!(refused.contains("reads"), "{refused}");
     assert!(refused.contains("--handshakes semiprivate"), "{refused}");
 }
+
+fn epoch_of(devnet: &DevnetProcess, home: &Path, group: &str) -> u64 {
+    let groups = ok(devnet, home, &["group", "list"]);
+    groups[0]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["name"] == group)
+        .unwrap()["epoch"]
+        .as_u64()
+        .unwrap()
+}
+
+/// `register --partial` (draft-ietf-mls-partial-02): a partial member joins a group with
+/// public handshakes and no member proofs, reads and sends messages, follows an add and a
+/// removal of a third member, and a group operation that needs the tree is refused with
+/// the reason and what to do.
+#[test]
+fn a_partial_member_registered_with_partial_talks_follows_commits_and_is_refused_commits() {
+    let dir = tempfile::tempdir().unwrap();
+    let devnet = start_devnet(dir.path());
+    let home = |u: &str| dir.path().join(u);
+    for user in ["alice", "dave"] {
+        ok(&devnet, &home(user), &["register", user]);
+    }
+    let registered = ok(&devnet, &home("carol"), &["register", "carol", "--partial"]);
+    assert_eq!(registered.last().unwrap()["partial"], true);
+    let full = |args: &[&str]| -> Vec<String> {
+        let mut v = vec!["--no-member-proofs".to_owned()];
+        v.extend(args.iter().map(|s| (*s).to_owned()));
+        v
+    };
+    let args = full(&["group", "create", "team", "--handshakes", "public"]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    ok(&devnet, &home("alice"), &args);
+    ok(&devnet, &home("alice"), &["group", "add", "team", "carol"]);
+    let joined = ok(&devnet, &home("carol"), &["sync"]);
+    assert!(
+        joined
+            .iter()
+            .any(|v| v["event"] == "joined" && v["group"] == "group"),
+        "{joined:?}"
+    );
+
+    // Messages both ways.
+    ok(&devnet, &home("alice"), &["send", "team", "hello carol"]);
+    let carol = messages(&ok(&devnet, &home("carol"), &["sync"]));
+    assert_eq!(carol, vec![pair("alice", "hello carol")]);
+    ok(&devnet, &home("carol"), &["send", "group", "hello alice"]);
+    let alice = messages(&ok(&devnet, &home("alice"), &["sync"]));
+    assert_eq!(alice, vec![pair("carol", "hello alice")]);
+
+    // A third member added and removed: carol follows both commits.
+    ok(&devnet, &home("alice"), &["group", "add", "team", "dave"]);
+    ok(&devnet, &home("dave"), &["sync"]);
+    ok(&devnet, &home("dave"), &["send", "team", "dave was here"]);
+    ok(&devnet, &home("alice"), &["sync"]);
+    ok(
+        &devnet,
+        &home("alice"),
+        &["group", "remove", "team", "dave"],
+    );
+    ok(&devnet, &home("alice"), &["send", "team", "dave is gone"]);
+    let carol = messages(&ok(&devnet, &home("carol"), &["sync"]));
+    assert_eq!(
+        carol,
+        vec![pair("dave", "dave was here"), pair("alice", "dave is gone")]
+    );
+    assert_eq!(
+        epoch_of(&devnet, &home("carol"), "group"),
+        epoch_of(&devnet, &home("alice"), "team")
+    );
+    let history = human(&devnet, &home("carol"), &["history", "group"]);
+    assert!(history.contains("alice: hello carol"), "{history}");
+    assert!(history.contains("carol: hello alice"), "{history}");
+
+    // The refusal: what, why, and what to do.
+    for args in [
+        &["group", "add", "group", "dave"][..],
+        &["group", "remove", "group", "alice"][..],
+        &["group", "update", "group"][..],
+    ] {
+        let stderr = fails(&devnet, &home("carol"), args);
+        assert!(stderr.contains("partial member"), "{stderr}");
+        assert!(stderr.contains("holds no ratchet tree"), "{stderr}");
+        assert!(stderr.contains("draft-ietf-mls-partial-02"), "{stderr}");
+        assert!(stderr.contains("without --partial"), "{stderr}");
+    }
+    // Nothing was posted: alice is still in the epoch carol is in.
+    ok(&devnet, &home("alice"), &["sync"]);
+    assert_eq!(
+        epoch_of(&devnet, &home("carol"), "group"),
+        epoch_of(&devnet, &home("alice"), "team")
+    );
+}

@@ -106,6 +106,21 @@ pub enum ClientError {
          handshakes, or keep the tree in the group's Welcomes"
     )]
     TreeOnDsNeedsReadableHandshakes,
+    /// An operation a partial member cannot perform (draft-ietf-mls-partial-02 §4, §9).
+    #[error(
+        "cannot {operation}: this client is a partial member (draft-ietf-mls-partial-02), \
+         which holds no ratchet tree, and the operation needs it (commits, proposals and \
+         private asides are made against the tree). Ask a full member to do it, or \
+         register a full client (not partial) in another profile directory"
+    )]
+    PartialMember {
+        /// What was refused.
+        operation: &'static str,
+    },
+    /// A partial member refused an input or an operation
+    /// ([`conclave_core::partial::member::PartialMemberError`]: its message names the rule).
+    #[error(transparent)]
+    Partial(#[from] conclave_core::partial::member::PartialMemberError),
     /// A role operation on a group that has no room policy (draft-ietf-mimi-room-policy-04).
     #[error("the group has no roles (it was created without a room policy)")]
     NoRoomPolicy,

@@ -36,6 +36,11 @@
 //! readable by the DS with its published key so that it can check them), `public` or
 //! `private` (the DS sees only clear headers and cannot protect the roster).
 //!
+//! Partial members (draft-ietf-mls-partial-02): with [`ClientOptions::partial`] the client
+//! registers partial and holds each group as a tree-less
+//! [`conclave_core::partial::member::PartialMember`], following what the DS annotates;
+//! operations that need the tree are refused with [`ClientError::PartialMember`].
+//!
 //! The group topic ([`topic`]) is an application component of our own
 //! (draft-ietf-mls-extensions-10 §4.6-§4.7): [`Client::set_topic`] commits an AppDataUpdate,
 //! every member's client checks it with the same component logic, and

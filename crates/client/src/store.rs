@@ -49,7 +49,7 @@ pub use records::{StateWrite, StateWrites};
 /// part of the primary-key B-tree, and a lookup that compares against the group record
 /// (O(members) bytes, on overflow pages) reads all of it — every message would cost
 /// O(members) again.
-const SCHEMA_VERSION: i64 = 2;
+const SCHEMA_VERSION: i64 = 3;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS meta (
@@ -93,6 +93,10 @@ CREATE TABLE IF NOT EXISTS history (
     body TEXT NOT NULL,
     at INTEGER NOT NULL,
     PRIMARY KEY (group_id, seq)
+);
+CREATE TABLE IF NOT EXISTS partial_groups (
+    group_id BLOB PRIMARY KEY,
+    state BLOB NOT NULL
 );
 CREATE TABLE IF NOT EXISTS outbox (
     digest BLOB PRIMARY KEY,
@@ -318,7 +322,8 @@ impl Store {
             )));
         }
         if version < SCHEMA_VERSION {
-            // Schema 1 → 2 adds tables only; its snapshots are read as they are.
+            // Schema 1 → 2 adds tables only; its snapshots are read as they are. Schema
+            // 2 → 3 adds `partial_groups` (the states of partial members).
             store.set_meta("schema_version", &SCHEMA_VERSION.to_be_bytes())?;
         }
         Ok(store)
@@ -623,6 +628,10 @@ impl Store {
         )?;
         tx.execute(
             "DELETE FROM group_records WHERE group_id = ?1",
+            [&row.group_id],
+        )?;
+        tx.execute(
+            "DELETE FROM partial_groups WHERE group_id = ?1",
             [&row.group_id],
         )
         .map(|_| ())

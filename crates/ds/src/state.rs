@@ -48,10 +48,18 @@ pub struct AppState {
     /// or is not verified). Facts about one epoch never change, so every node may cache them;
     /// the map is emptied when it grows past [`MESSAGE_SENDERS_CAPACITY`].
     pub(crate) message_senders: Mutex<HashMap<(Vec<u8>, u64), MessageSenders>>,
+    /// The MembershipProofs (draft-ietf-mls-partial-02 §7) attached to application messages
+    /// for partial members, per (group, epoch, posting client): the tree of an epoch never
+    /// changes, so a sender's proof is built once per epoch, not once per message. Emptied
+    /// when it grows past [`MESSAGE_SENDERS_CAPACITY`].
+    pub(crate) sender_proofs: Mutex<HashMap<SenderProofKey, Arc<Vec<u8>>>>,
 }
 
 /// The most (group, epoch) entries [`AppState::message_senders`] holds.
 pub(crate) const MESSAGE_SENDERS_CAPACITY: usize = 10_000;
+
+/// (group id, epoch, posting client): the key of [`AppState::sender_proofs`].
+pub(crate) type SenderProofKey = (Vec<u8>, u64, String);
 
 /// A cached [`crate::verified::message_senders`] answer.
 pub(crate) type MessageSenders = Option<Arc<crate::verified::MessageSenders>>;
@@ -95,6 +103,7 @@ impl AppState {
             metrics,
             receivers: Mutex::new(HashMap::new()),
             message_senders: Mutex::new(HashMap::new()),
+            sender_proofs: Mutex::new(HashMap::new()),
         })
     }
 

@@ -64,6 +64,7 @@ fn message(epoch: u64, sender: &str, tag: &str) -> NewMessage {
         data: tag.as_bytes().to_vec(),
         member_proof: None,
         recipient: None,
+        annotations: Vec::new(),
     }
 }
 
@@ -570,6 +571,53 @@ async fn welcomes_are_routed_by_key_package_ref() {
         assert_eq!(store.ack_welcomes(&bob, inbox[0].id).await.unwrap(), 1);
         assert!(store.welcomes(&bob, 0, 10).await.unwrap().is_empty());
         assert_eq!(store.welcomes(&carol, 0, 10).await.unwrap().len(), 1);
+    }
+}
+
+/// draft-ietf-mls-partial-02 §7: an application message's sender proofs for the partial
+/// members are stored at the message's position, for those members only; a refused
+/// message stores none.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn partial_clients_get_the_sender_proofs_of_application_messages() {
+    for (store, _guard) in engines().await {
+        let (a, bob) = (unique("a"), unique("bob"));
+        store.register_client(&client(&a)).await.unwrap();
+        let mut record = client(&bob);
+        record.partial = true;
+        store.register_client(&record).await.unwrap();
+        let gid = group_with(&store, &[&a, &bob]).await;
+        let proven = NewMessage {
+            annotations: vec![(bob.clone(), b"a's proof".to_vec())],
+            ..message(1, &a, "hello")
+        };
+        let seq = match store.append(&gid, &proven, NOW).await.unwrap() {
+            Appended::Accepted { seq } => seq,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(
+            store.annotations(&gid, &bob, 0, seq).await.unwrap(),
+            vec![(seq, b"a's proof".to_vec())]
+        );
+        assert!(
+            store
+                .annotations(&gid, &a, 0, seq)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        // A message of a past epoch is refused, and leaves no proof behind.
+        let stale = NewMessage {
+            annotations: vec![(bob.clone(), b"stale".to_vec())],
+            ..message(0, &a, "stale")
+        };
+        assert!(!matches!(
+            store.append(&gid, &stale, NOW).await.unwrap(),
+            Appended::Accepted { .. }
+        ));
+        assert_eq!(
+            store.annotations(&gid, &bob, 0, seq + 5).await.unwrap(),
+            vec![(seq, b"a's proof".to_vec())]
+        );
     }
 }
 

@@ -2,7 +2,9 @@
 //! HTTP, through the DS client of `conclave-api`: it registers `partial`
 //! (`DsClient::register_partial`), joins from the AnnotatedWelcome in its inbox, follows a
 //! full member's commits from the annotated log, and fetches its own MembershipProof
-//! (`DsClient::membership_proof`), which proves its leaf under its GroupContext's tree hash.
+//! (`DsClient::membership_proof`), which proves its leaf under its GroupContext's tree hash;
+//! it reads application messages with the sender proofs the DS attaches (§7), and refuses
+//! one whose proof (the posting client's) does not prove the sender it decrypts to.
 
 // Test code: a panic is a test failure.
 #![allow(
@@ -17,13 +19,20 @@ mod common;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use conclave_api::delivery::{ANNOTATED_COMMIT_CONTENT_TYPE, CreateGroupRequest};
+use conclave_api::delivery::{
+    ANNOTATED_COMMIT_CONTENT_TYPE, CreateGroupRequest, SENDER_AUTHENTICATED_CONTENT_TYPE,
+};
 use conclave_api::ds_client::DsClient;
 use conclave_codec::{Decode, Encode};
-use conclave_core::group::{CommitOptions, Group, KeyPackageBundle, NewGroup, SigningIdentity};
-use conclave_core::messages::{Add, MlsMessage, MlsMessageBody, Proposal};
-use conclave_core::partial::member::{PartialMember, PartialPsks};
-use conclave_core::partial::{AnnotatedCommit, AnnotatedWelcome, MembershipProof};
+use conclave_core::framing::PaddingPolicy;
+use conclave_core::group::{
+    CommitOptions, Group, KeyPackageBundle, NewGroup, ProcessedMessage, SigningIdentity,
+};
+use conclave_core::messages::{Add, MlsMessage, MlsMessageBody, PrivateMessage, Proposal};
+use conclave_core::partial::member::{PartialMember, PartialMemberError, PartialPsks};
+use conclave_core::partial::{
+    AnnotatedCommit, AnnotatedWelcome, MembershipProof, SenderAuthenticatedMessage,
+};
 use conclave_core::secret_tree::SecretTreeConfig;
 use conclave_crypto::{CryptoProvider, SeededRng};
 use conclave_crypto_rustcrypto::RustCryptoProvider;
@@ -174,6 +183,88 @@ async fn a_partial_client_joins_and_follows_through_the_ds_client() {
     // Bob, a full member, reads the same commit raw.
     let entries = bob.ds.read_log(&gid, 0, 100).await.unwrap();
     assert_eq!(entries.last().unwrap().content_type, 3);
+
+    // draft-ietf-mls-partial-02 §7: the DS attaches the proof of the *posting* client's
+    // leaf. Bob posts a copy of Alice's message: it carries Bob's proof, which does not prove
+    // the sender the message decrypts to, and Carol refuses it without consuming its key.
+    let hello = a
+        .encrypt_application_message(b"hello carol", b"", &mut rng)
+        .unwrap();
+    bob.ds.post_message(&gid, &hello).await.unwrap();
+    let entry = carol
+        .ds
+        .read_log(&gid, 0, 100)
+        .await
+        .unwrap()
+        .pop()
+        .unwrap();
+    assert_eq!(entry.content_type, SENDER_AUTHENTICATED_CONTENT_TYPE);
+    let replayed = SenderAuthenticatedMessage::<PrivateMessage>::from_bytes(
+        &STANDARD.decode(&entry.message).unwrap(),
+    )
+    .unwrap();
+    let before = c.to_bytes().unwrap();
+    let refused = c.decrypt_application_message(&replayed).unwrap_err();
+    assert!(
+        matches!(refused, PartialMemberError::ProvenLeafMismatch { .. }),
+        "{refused}"
+    );
+    assert_eq!(
+        c.to_bytes().unwrap(),
+        before,
+        "a refused message changes nothing"
+    );
+
+    // Alice's own post reaches Carol with Alice's proof (content type 6); Bob reads raw.
+    alice.ds.post_message(&gid, &hello).await.unwrap();
+    let entry = carol
+        .ds
+        .read_log(&gid, 0, 100)
+        .await
+        .unwrap()
+        .pop()
+        .unwrap();
+    assert_eq!(entry.content_type, SENDER_AUTHENTICATED_CONTENT_TYPE);
+    let authenticated = SenderAuthenticatedMessage::<PrivateMessage>::from_bytes(
+        &STANDARD.decode(&entry.message).unwrap(),
+    )
+    .unwrap();
+    let opened = c.decrypt_application_message(&authenticated).unwrap();
+    assert_eq!(opened.data, b"hello carol");
+    assert_eq!(opened.sender, a.own_leaf());
+    assert_eq!(
+        bob.ds
+            .read_log(&gid, 0, 100)
+            .await
+            .unwrap()
+            .pop()
+            .unwrap()
+            .content_type,
+        1
+    );
+
+    // Carol's reply: a PrivateMessage every full member reads as usual.
+    let reply = c
+        .encrypt_application_message(b"hi alice", b"", PaddingPolicy::default(), &mut rng)
+        .unwrap();
+    let reply = MlsMessage::new(MlsMessageBody::PrivateMessage(reply));
+    carol.ds.post_message(&gid, &reply).await.unwrap();
+    let entry = alice
+        .ds
+        .read_log(&gid, 0, 100)
+        .await
+        .unwrap()
+        .pop()
+        .unwrap();
+    assert_eq!(entry.content_type, 1);
+    let message = MlsMessage::from_bytes(&STANDARD.decode(&entry.message).unwrap()).unwrap();
+    match a.process_message(&message, now()).unwrap() {
+        ProcessedMessage::Application { data, sender, .. } => {
+            assert_eq!(data, b"hi alice");
+            assert_eq!(sender, c.own_leaf());
+        }
+        other => panic!("not an application message: {other:?}"),
+    }
 
     // Carol's own proof, as the tree gives it.
     let proof = carol.ds.membership_proof(&gid).await.unwrap();

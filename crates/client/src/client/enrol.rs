@@ -138,8 +138,15 @@ impl Client {
         )?;
         let vc_jwks =
             vc_issuer_keys(&AsClient::with_limits(&profile.as_url, options.http)?).await?;
-        ds.register(&profile.signature_public, &profile.credential)
-            .await?;
+        if options.partial {
+            // draft-ietf-mls-partial-02: the DS annotates Welcomes, commits and messages for us.
+            ds.register_partial(&profile.signature_public, &profile.credential)
+                .await?;
+            store.set_meta(super::partial::PARTIAL_META, &[1])?;
+        } else {
+            ds.register(&profile.signature_public, &profile.credential)
+                .await?;
+        }
         store.save_profile(&profile)?;
         if let Some(jwks) = &vc_jwks {
             store.set_meta(VC_JWKS, jwks)?;
@@ -170,6 +177,7 @@ impl Client {
     /// renewal resumes with it).
     pub async fn renew_credential(&mut self) -> Result<Vec<String>, ClientError> {
         let _lock = self.lock()?;
+        self.refuse_if_partial("renew the credential (it commits a new leaf)")?;
         let mut report = SyncReport::default();
         self.renew(&mut report, true).await?;
         Ok(report.warnings)

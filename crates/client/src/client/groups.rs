@@ -45,12 +45,19 @@ impl Client {
         if row.status == GroupStatus::Active {
             Ok(row)
         } else {
-            let epoch = self.load_group(&row).map(|g| g.epoch()).unwrap_or(0);
+            let epoch = if self.options.partial {
+                self.load_partial(&row).map(|m| m.epoch()).unwrap_or(0)
+            } else {
+                self.load_group(&row).map(|g| g.epoch()).unwrap_or(0)
+            };
             Err(inactive_error(&row, epoch))
         }
     }
 
     fn summary(&self, row: &GroupRow) -> GroupSummary {
+        if self.options.partial {
+            return self.partial_summary(row);
+        }
         let group = self.load_group(row).ok();
         GroupSummary {
             name: row.name.clone(),
@@ -133,6 +140,7 @@ impl Client {
             return Err(ClientError::TreeOnDsNeedsReadableHandshakes);
         }
         let _lock = self.lock()?;
+        self.refuse_if_partial("create a group")?;
         check_name(name)?;
         if self.store.group_by_name(name)?.is_some() {
             return Err(ClientError::GroupNameTaken(name.to_owned()));
@@ -237,6 +245,7 @@ impl Client {
         name: &str,
     ) -> Result<GroupSummary, ClientError> {
         let _lock = self.lock()?;
+        self.refuse_if_partial("join by external commit")?;
         check_name(name)?;
         if self.store.group_by_name(name)?.is_some() {
             return Err(ClientError::GroupNameTaken(name.to_owned()));
@@ -340,6 +349,7 @@ impl Client {
         users: &[String],
     ) -> Result<Vec<String>, ClientError> {
         let _lock = self.lock()?;
+        self.refuse_if_partial("add members")?;
         for user in users {
             check_name(user)?;
         }
@@ -368,6 +378,7 @@ impl Client {
         users: &[String],
     ) -> Result<Vec<String>, ClientError> {
         let _lock = self.lock()?;
+        self.refuse_if_partial("remove members")?;
         let row = self.require_active(group)?;
         let members = self.member_list(&self.load_group(&row)?);
         for user in users {
@@ -406,6 +417,7 @@ impl Client {
     /// the new epoch.
     pub async fn update_keys(&mut self, group: &str) -> Result<u64, ClientError> {
         let _lock = self.lock()?;
+        self.refuse_if_partial("update keys (a commit)")?;
         let row = self.require_active(group)?;
         self.driver().run_commit(&row.group_id, &Op::Update).await?;
         self.epoch(group)
@@ -428,6 +440,7 @@ impl Client {
             crate::topic::check_new_topic(text)?;
         }
         let _lock = self.lock()?;
+        self.refuse_if_partial("set the topic (a commit)")?;
         let row = self.require_active(group)?;
         // Whether there is anything to change depends on the latest topic: catch up first.
         self.driver().sync_group_log(&row.group_id).await?;
@@ -441,6 +454,9 @@ impl Client {
     /// The group's topic ([`crate::topic`]), if it has one.
     pub fn topic(&self, group: &str) -> Result<Option<String>, ClientError> {
         let row = self.group_row(group)?;
+        if self.options.partial {
+            return Ok(None);
+        }
         crate::topic::topic_of(&self.load_group(&row)?)
     }
 
@@ -451,6 +467,7 @@ impl Client {
     /// removal); or at once if we were the last member. The group is marked left either way.
     pub async fn leave(&mut self, group: &str) -> Result<LeaveMechanism, ClientError> {
         let _lock = self.lock()?;
+        self.refuse_if_partial("leave (a proposal of our removal)")?;
         let row = self.require_active(group)?;
         self.driver().leave(&row.group_id).await
     }
@@ -461,6 +478,9 @@ impl Client {
     pub async fn send(&mut self, group: &str, text: &str) -> Result<u64, ClientError> {
         let _lock = self.lock()?;
         let row = self.require_active(group)?;
+        if self.options.partial {
+            return self.send_partial(&row, text).await;
+        }
         self.driver().send(&row.group_id, text).await
     }
 
@@ -474,6 +494,7 @@ impl Client {
         text: &str,
     ) -> Result<u64, ClientError> {
         let _lock = self.lock()?;
+        self.refuse_if_partial("send a private aside (a targeted message)")?;
         check_name(user)?;
         let row = self.require_active(group)?;
         self.driver().send_to(&row.group_id, user, text).await
@@ -482,6 +503,7 @@ impl Client {
     /// Tries to decrypt `message` (an `MLSMessage`) with our state of the group, without
     /// keeping any change. Shows what a member — or a former member — can read.
     pub fn try_decrypt(&self, group: &str, message: &[u8]) -> Result<String, ClientError> {
+        self.refuse_if_partial("decrypt a bare MLSMessage (it needs its sender's proof)")?;
         let row = self.group_row(group)?;
         let mut state = self.load_group(&row)?;
         let message = MlsMessage::from_bytes(message)?;
@@ -499,7 +521,30 @@ impl Client {
     /// Our epoch in a group.
     pub fn epoch(&self, group: &str) -> Result<u64, ClientError> {
         let row = self.group_row(group)?;
+        if self.options.partial {
+            return Ok(self.load_partial(&row)?.epoch());
+        }
         Ok(self.load_group(&row)?.epoch())
+    }
+
+    /// `MLS-Exporter(label, context, length)` of the group's current epoch (RFC 9420 §8.5):
+    /// members in the same epoch, full or partial, get the same bytes.
+    pub fn export_secret(
+        &self,
+        group: &str,
+        label: &str,
+        context: &[u8],
+        length: usize,
+    ) -> Result<Vec<u8>, ClientError> {
+        let row = self.group_row(group)?;
+        if self.options.partial {
+            return self.partial_export(&row, label, context, length);
+        }
+        Ok(self
+            .load_group(&row)?
+            .export_secret(label, context, length)?
+            .as_bytes()
+            .to_vec())
     }
 
     /// The group's `epoch_authenticator` of the current epoch (RFC 9420 §8.7): members in the
@@ -507,6 +552,9 @@ impl Client {
     /// group's state.
     pub fn epoch_authenticator(&self, group: &str) -> Result<Vec<u8>, ClientError> {
         let row = self.group_row(group)?;
+        if self.options.partial {
+            return Ok(self.load_partial(&row)?.epoch_authenticator().to_vec());
+        }
         Ok(self.load_group(&row)?.epoch_authenticator().to_vec())
     }
 }

@@ -137,6 +137,7 @@ impl Client {
     /// credential), and refused unless its `kp_context` names this group. Returns the user.
     pub async fn add_invited(&mut self, group: &str, link: &str) -> Result<String, ClientError> {
         let _lock = self.lock()?;
+        self.refuse_if_partial("add members")?;
         let (user, key_package) = parse_invitation(link)?;
         check_name(&user)?;
         let row = self.require_active(group)?;

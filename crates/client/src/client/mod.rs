@@ -16,6 +16,7 @@
 mod enrol;
 mod groups;
 mod key_packages;
+mod partial;
 mod roles;
 mod sync;
 mod watch;
@@ -95,6 +96,14 @@ pub struct ClientOptions {
     /// The kind of credential [`Client::register`] asks the AS for (default: an X.509
     /// certificate).
     pub credential: CredentialKind,
+    /// Register as a partial client (draft-ietf-mls-partial-02; off by default): the DS is
+    /// told (`DsClient::register_partial`), and every group this profile joins is held as a
+    /// `PartialMember` — no ratchet tree, annotations from the DS. Recorded in the profile
+    /// at registration; opening a profile sets this from the profile, whatever was passed.
+    /// A partial client can read and send messages but cannot create groups, commit
+    /// (add, remove, update, topic, roles), propose or leave
+    /// ([`ClientError::PartialMember`]).
+    pub partial: bool,
 }
 
 /// The kinds of credential a Conclave AS issues; members accept both and name both
@@ -129,6 +138,7 @@ impl core::fmt::Debug for ClientOptions {
             .field("http", &self.http)
             .field("member_proofs", &self.member_proofs)
             .field("credential", &self.credential)
+            .field("partial", &self.partial)
             .finish()
     }
 }
@@ -150,6 +160,7 @@ impl Default for ClientOptions {
             member_proofs: true,
             credential: CredentialKind::Certificate,
             replace_late_updates: false,
+            partial: false,
         }
     }
 }
@@ -353,6 +364,9 @@ impl Client {
             options.http,
         )?;
         let as_api = AsClient::with_limits(&profile.as_url, options.http)?;
+        // The profile decides whether we are partial, whatever the caller's options say.
+        let mut options = options;
+        options.partial = store.meta(partial::PARTIAL_META)?.as_deref() == Some(&[1]);
         Ok(Self {
             store,
             profile,

@@ -18,6 +18,7 @@ impl Client {
         role: &str,
     ) -> Result<bool, ClientError> {
         let _lock = self.lock()?;
+        self.refuse_if_partial("change a role (a commit)")?;
         let row = self.require_active(group)?;
         self.driver().sync_group_log(&row.group_id).await?;
         let committed = self
@@ -37,6 +38,10 @@ impl Client {
     /// policy.
     pub fn roles(&self, group: &str) -> Result<Option<Vec<(String, String)>>, ClientError> {
         let row = self.group_row(group)?;
+        if self.options.partial {
+            // The participant list is in the GroupContext; a partial member lists no roles.
+            return Ok(None);
+        }
         crate::policy::roles_of(&self.load_group(&row)?)
     }
 }

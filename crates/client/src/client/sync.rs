@@ -20,6 +20,9 @@ impl Client {
                 .warnings
                 .push(format!("using the last known revocation list: {e}"));
         }
+        if self.options.partial {
+            return self.sync_partial(report).await;
+        }
         report.joined = self.driver().process_welcomes().await?;
         if let Err(e) = self.renew_credential_if_due(&mut report).await {
             report.warnings.push(format!(
@@ -54,6 +57,28 @@ impl Client {
                     "group {:?}: could not commit pending proposals: {e}",
                     row.name
                 ));
+            }
+        }
+        self.top_up_inner().await?;
+        Ok(report)
+    }
+
+    /// [`Client::sync`] of a partial client (draft-ietf-mls-partial-02): Welcomes as
+    /// AnnotatedWelcomes, every group's annotated log, KeyPackages topped up. No
+    /// certificate renewal (it commits a new leaf) and no committing of pending proposals.
+    async fn sync_partial(&mut self, mut report: SyncReport) -> Result<SyncReport, ClientError> {
+        report.joined = self.driver().process_welcomes().await?;
+        for row in self.store.groups()? {
+            if row.status != GroupStatus::Active {
+                continue;
+            }
+            let (applied, messages) = self.sync_partial_log(&row.group_id).await?;
+            report.applied += applied;
+            report.messages += messages;
+            if let Some(row) = self.store.group_by_id(&row.group_id)?
+                && row.status == GroupStatus::Desynchronized
+            {
+                report.desynchronized.push(row.name.clone());
             }
         }
         self.top_up_inner().await?;

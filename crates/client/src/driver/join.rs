@@ -45,7 +45,13 @@ impl<D: DeliveryService> GroupDriver<'_, D> {
                 break;
             }
             for welcome in page {
-                match self.join_fetching_tree(welcome).await {
+                // draft-ietf-mls-partial-02 §8: a partial client joins from AnnotatedWelcomes.
+                let outcome = if self.options.partial {
+                    self.join_partial(welcome)
+                } else {
+                    self.join_fetching_tree(welcome).await
+                };
+                match outcome {
                     Ok(Some(event)) => {
                         joined += 1;
                         self.emit(&event);

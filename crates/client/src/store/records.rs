@@ -45,6 +45,10 @@ pub enum StateWrite {
     /// Record changes ([`StateWrites::Incremental`]); a snapshot left from schema 1 is
     /// dropped once the group's records are written in full.
     Changes(StateChanges),
+    /// The state of a partial member (draft-ietf-mls-partial-02,
+    /// [`conclave_core::partial::member::PartialMember::to_bytes`]): the group's other kind
+    /// of state, stored whole in `partial_groups` (it holds no tree: O(log n) bytes).
+    Partial(Vec<u8>),
 }
 
 impl StateWrite {
@@ -72,6 +76,7 @@ impl StateWrite {
             Self::Nothing => 0,
             Self::Snapshot(bytes) => bytes.len(),
             Self::Changes(changes) => changes.written_bytes(),
+            Self::Partial(bytes) => bytes.len(),
         }
     }
 }
@@ -98,6 +103,14 @@ fn write_state_tx(
             Ok(())
         }
         StateWrite::Changes(changes) => write_changes_tx(tx, changes),
+        StateWrite::Partial(bytes) => tx
+            .prepare_cached(
+                "INSERT INTO partial_groups (group_id, state) VALUES (?1, ?2)
+                 ON CONFLICT (group_id) DO UPDATE SET state = excluded.state",
+            )
+            .and_then(|mut s| s.execute(params![group_id, bytes]))
+            .map(|_| ())
+            .map_err(backend),
     }
 }
 
@@ -185,6 +198,15 @@ impl Store {
     /// keys and values (a deleted record counts its key). For measurements.
     pub fn state_bytes_written(&self) -> u64 {
         self.written.load(Ordering::Relaxed)
+    }
+
+    /// The stored state of a partial member of the group (draft-ietf-mls-partial-02), if the
+    /// group is held as one ([`StateWrite::Partial`]).
+    pub fn partial_state(&self, group_id: &[u8]) -> Result<Option<Vec<u8>>, ClientError> {
+        self.conn()?
+            .prepare_cached("SELECT state FROM partial_groups WHERE group_id = ?1")
+            .and_then(|mut s| s.query_row([group_id], |r| r.get(0)).optional())
+            .map_err(|e| self.err(e))
     }
 
     /// Loads the member state of a group: from its records, or from a snapshot (schema 1,

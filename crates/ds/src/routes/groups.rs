@@ -554,6 +554,74 @@ async fn check_message_sender(
     Ok(())
 }
 
+/// draft-ietf-mls-partial-02 §7, §11: a partial member authenticates the sender of an
+/// application message with the sender's MembershipProof, which someone holding the tree
+/// must attach. In a verified group the DS holds the tree and knows which client posts:
+/// for a PrivateMessage application message of the current epoch, and when the group has
+/// partial members other than the poster, the proof of the poster's leaf (its first) in
+/// the current tree, one `(partial client, proof)` per partial reader. The DS cannot read
+/// the PrivateMessage's sender leaf; the partial member checks that the proof proves the
+/// leaf it decrypts, so a member posting under another leaf is refused there. Nothing for
+/// groups the DS does not follow, for other epochs, or without partial members. A sender's
+/// proof is built once per epoch ([`AppState::sender_proofs`]).
+async fn sender_proofs(
+    state: &AppState,
+    group_id: &[u8],
+    epoch: u64,
+    client_id: &str,
+    message: &conclave_core::messages::MlsMessage,
+) -> Result<Vec<(String, Vec<u8>)>, DsError> {
+    if !matches!(
+        message.body,
+        conclave_core::messages::MlsMessageBody::PrivateMessage(_)
+    ) {
+        return Ok(Vec::new());
+    }
+    let Some(record) = state.store.group(group_id).await? else {
+        return Ok(Vec::new());
+    };
+    if record.public_state.is_none() || record.epoch != epoch {
+        return Ok(Vec::new());
+    }
+    let readers: Vec<String> = state
+        .store
+        .partial_clients(&record.members)
+        .await?
+        .into_iter()
+        .filter(|c| c != client_id)
+        .collect();
+    if readers.is_empty() {
+        return Ok(Vec::new());
+    }
+    let key = (group_id.to_vec(), epoch, client_id.to_owned());
+    let lock_failed = || DsError::Internal("the sender-proofs cache lock is poisoned".into());
+    let cached = state
+        .sender_proofs
+        .lock()
+        .map_err(|_| lock_failed())?
+        .get(&key)
+        .cloned();
+    let proof = match cached {
+        Some(proof) => proof,
+        None => {
+            let Some(proof) = verified::membership_proof(state, &record, client_id).await? else {
+                return Ok(Vec::new());
+            };
+            let proof = std::sync::Arc::new(proof);
+            let mut cache = state.sender_proofs.lock().map_err(|_| lock_failed())?;
+            if cache.len() >= crate::state::MESSAGE_SENDERS_CAPACITY {
+                cache.clear();
+            }
+            cache.insert(key, proof.clone());
+            proof
+        }
+    };
+    Ok(readers
+        .into_iter()
+        .map(|c| (c, proof.as_ref().clone()))
+        .collect())
+}
+
 /// The most proposals of one epoch a verified commit is checked with.
 const MAX_EPOCH_PROPOSALS: u32 = 10_000;
 
@@ -604,8 +672,10 @@ pub(crate) async fn post_message(
     if head.content_type == ContentType::Proposal {
         verify_proposal(&state, &group_id, &client_id, head.epoch, &message).await?;
     }
+    let mut annotations = Vec::new();
     if head.content_type == ContentType::Application {
         check_message_sender(&state, &group_id, head.epoch, &client_id).await?;
+        annotations = sender_proofs(&state, &group_id, head.epoch, &client_id, &message).await?;
     }
     let new = NewMessage {
         epoch: head.epoch,
@@ -614,6 +684,7 @@ pub(crate) async fn post_message(
         data: bytes,
         member_proof,
         recipient: None,
+        annotations,
     };
     append_message(&state, group_id, &new).await
 }
@@ -687,6 +758,7 @@ async fn post_targeted(
         data: bytes,
         member_proof,
         recipient: Some(recipient),
+        annotations: Vec::new(),
     };
     append_message(state, group_id, &new).await
 }
@@ -778,7 +850,9 @@ pub(crate) async fn read_log(
     // draft-ietf-mls-partial-02 §10: a partial client reads the commits annotated for it.
     let mut annotations = match log.last() {
         Some(last)
-            if log.iter().any(|e| e.content_type == 3)
+            if log
+                .iter()
+                .any(|e| e.content_type == 3 || e.content_type == 1)
                 && state
                     .store
                     .client(&client_id)
@@ -814,6 +888,9 @@ pub(crate) async fn read_log(
             }
             while annotations.next_if(|(seq, _)| *seq < e.seq).is_some() {}
             if let Some((_, annotated)) = annotations.next_if(|(seq, _)| *seq == e.seq) {
+                if e.content_type == 1 {
+                    return sender_authenticated_entry(e, &annotated);
+                }
                 return LogEntryView {
                     seq: e.seq,
                     epoch: e.epoch,
@@ -832,6 +909,43 @@ pub(crate) async fn read_log(
         })
         .collect();
     Ok(json(StatusCode::OK, &LogPage { entries }))
+}
+
+/// An application message with the sender's proof stored for a partial reader, as the
+/// `SenderAuthenticatedMessage<PrivateMessage>` of draft-ietf-mls-partial-02 §7
+/// ([`wire::SENDER_AUTHENTICATED_CONTENT_TYPE`]). A stored message or proof that no longer
+/// decodes (it decoded when posted) is served raw, which the partial member reports as
+/// unreadable.
+fn sender_authenticated_entry(e: crate::store::LogEntry, proof: &[u8]) -> LogEntryView {
+    let composed = (|| {
+        let message = conclave_core::messages::MlsMessage::from_bytes(&e.data).ok()?;
+        let conclave_core::messages::MlsMessageBody::PrivateMessage(private) = message.body else {
+            return None;
+        };
+        let proof = conclave_core::partial::MembershipProof::from_bytes(proof).ok()?;
+        conclave_core::partial::SenderAuthenticatedMessage {
+            message: private,
+            sender_membership_proof: proof,
+        }
+        .to_bytes()
+        .ok()
+    })();
+    match composed {
+        Some(bytes) => LogEntryView {
+            seq: e.seq,
+            epoch: e.epoch,
+            content_type: wire::SENDER_AUTHENTICATED_CONTENT_TYPE,
+            sender: e.sender,
+            message: STANDARD.encode(bytes),
+        },
+        None => LogEntryView {
+            seq: e.seq,
+            epoch: e.epoch,
+            content_type: e.content_type,
+            sender: e.sender,
+            message: STANDARD.encode(e.data),
+        },
+    }
 }
 
 /// `GET /v1/groups/{id}/membership-proof`: the caller's MembershipProof in the group's

@@ -306,6 +306,11 @@ pub struct NewMessage {
     /// The one member a targeted message is for (draft-ietf-mls-targeted-messages): only it
     /// and the sender read it from the log. `None`: every member reads it.
     pub recipient: Option<String>,
+    /// draft-ietf-mls-partial-02 §7: for an application message of a verified group with
+    /// partial members, `(partial client, the sender's TLS-encoded MembershipProof)` for
+    /// each, stored in `partial_annotations` at the message's position
+    /// ([`Store::annotations`]).
+    pub annotations: Vec<(String, Vec<u8>)>,
 }
 
 /// Outcome of appending a message.

@@ -154,6 +154,7 @@ impl PostgresStore {
                 StoreError::Backend("the group changed while its row was locked".into())
             })?;
         let seq = to_u64(row.try_get(0)?)?;
+        insert_message_annotations(&*tx, group_id, seq, m, now).await?;
         tx.commit().await?;
         announce(&client, group_id, seq, false).await;
         Ok(Appended::Accepted { seq })
@@ -220,6 +221,26 @@ WITH advanced AS (
 INSERT INTO messages (group_id, seq, epoch, content_type, sender, data, created_at, recipient)
 SELECT $1, last_seq, $2, $4, $3, $5, $6, $8 FROM advanced
 RETURNING seq";
+
+/// draft-ietf-mls-partial-02 §7: stores the sender's proof of an appended application
+/// message for each partial member ([`NewMessage::annotations`]).
+async fn insert_message_annotations(
+    conn: &impl tokio_postgres::GenericClient,
+    group_id: &[u8],
+    seq: u64,
+    m: &NewMessage,
+    now: u64,
+) -> Result<(), StoreError> {
+    for (client, proof) in &m.annotations {
+        conn.execute(
+            "INSERT INTO partial_annotations (group_id, seq, client_id, data, created_at)
+             VALUES ($1, $2, $3, $4, $5)",
+            &[&group_id, &to_i64(seq)?, client, proof, &to_i64(now)?],
+        )
+        .await?;
+    }
+    Ok(())
+}
 
 /// Announces a committed log append to every DS node: `pg_notify` in a transaction of its
 /// own, after the append's (see [`super::pg_listen`] for why). A failure is logged, not
@@ -795,6 +816,9 @@ impl Store for PostgresStore {
                 .await?;
             if let Some(row) = appended {
                 let seq = to_u64(row.try_get(0)?)?;
+                // After the append's own statement: a DS stopped in between leaves the
+                // message without its proofs (a partial member reports it unreadable).
+                insert_message_annotations(&**client, group_id, seq, m, to_u64(now)?).await?;
                 announce(&client, group_id, seq, false).await;
                 return Ok(Appended::Accepted { seq });
             }

@@ -268,6 +268,14 @@ fn append_in(
         to_i64(now)?,
         m.recipient
     ])?;
+    // draft-ietf-mls-partial-02 §7: the sender's proof for each partial member.
+    for (client, proof) in &m.annotations {
+        conn.prepare_cached(
+            "INSERT INTO partial_annotations (group_id, seq, client_id, data, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+        )?
+        .execute(params![gid, seq, client, proof, to_i64(now)?])?;
+    }
     Ok(Appended::Accepted { seq: to_u64(seq)? })
 }
 
