@@ -25,12 +25,12 @@ async fn devnet(dir: &Path) -> Devnet {
         .unwrap()
 }
 
-/// Groups the DS follows (public handshakes) without member proofs: what a partial member
-/// can be in today (see the client README).
+/// Groups the DS follows (public handshakes), with member proofs as by default
+/// (draft-mahy-mls-member-proof-00: the partial member proves its messages too).
 fn full_options() -> ClientOptions {
     ClientOptions {
         handshakes: HandshakeMode::Public,
-        member_proofs: false,
+        member_proofs: true,
         ..ClientOptions::default()
     }
 }

@@ -376,8 +376,9 @@ impl Client {
     /// Sends `text` as a partial member: a PrivateMessage signed with our key (RFC 9420
     /// §6.3), readable by full members as usual; the DS attaches our membership proof for
     /// partial readers (draft-ietf-mls-partial-02 §7). The ratchet step is stored with the
-    /// text in the outbox before posting. Groups that require member proofs or Safe AAD in
-    /// every message are refused: a partial member cannot make them yet.
+    /// text in the outbox before posting. In a group that requires them, the message
+    /// carries the Safe AAD and our member proof (draft-mahy-mls-member-proof-00 §3), as a
+    /// full member's does.
     pub(super) async fn send_partial(
         &mut self,
         row: &GroupRow,
@@ -387,14 +388,6 @@ impl Client {
             self.sync_partial_log(&row.group_id).await?;
             let row = self.require_active(&row.name)?;
             let mut member = self.load_partial(&row)?;
-            let extensions = &member.context().extensions;
-            if conclave_core::member_proof::enabled(extensions).unwrap_or(true)
-                || conclave_core::safe::safe_aad_required(extensions).unwrap_or(true)
-            {
-                return Err(ClientError::PartialMember {
-                    operation: "send in a group that requires member proofs or Safe AAD",
-                });
-            }
             let private = member.encrypt_application_message(
                 text.as_bytes(),
                 &[],

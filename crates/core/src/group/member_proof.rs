@@ -41,23 +41,39 @@ impl Group {
         rng: &mut dyn CryptoRandom,
     ) -> Result<Vec<u8>, GroupError> {
         let base = self.outgoing_authenticated_data(authenticated_data)?;
-        let context = &self.epoch.context;
-        if !proof::enabled(&context.extensions)? {
-            return Ok(base);
-        }
-        let keys = self
-            .epoch
-            .member_proof
-            .as_ref()
-            .ok_or(MemberProofError::NoKey)?;
-        let target = ProofTarget {
-            group_id: &context.group_id,
-            epoch: context.epoch,
+        with_own_proof(
+            self.cs.as_ref(),
+            &self.epoch.context,
+            self.epoch.member_proof.as_ref(),
             content_type,
-        };
-        let made = proof::prove(self.cs.as_ref(), keys, target, None, rng)?;
-        Ok(proof::add_items(&base, Some(&made), None)?)
+            base,
+            rng,
+        )
     }
+}
+
+/// `base` (an `authenticated_data` with the Safe AAD rules applied) plus a member proof
+/// under `keys` for a message of `content_type` when the epoch of `context` requires one
+/// (draft-mahy-mls-member-proof-00 §3): for full and partial members alike.
+pub(crate) fn with_own_proof(
+    cs: &dyn CipherSuiteProvider,
+    context: &GroupContext,
+    keys: Option<&MemberProofKeys>,
+    content_type: ContentType,
+    base: Vec<u8>,
+    rng: &mut dyn CryptoRandom,
+) -> Result<Vec<u8>, GroupError> {
+    if !proof::enabled(&context.extensions)? {
+        return Ok(base);
+    }
+    let keys = keys.ok_or(MemberProofError::NoKey)?;
+    let target = ProofTarget {
+        group_id: &context.group_id,
+        epoch: context.epoch,
+        content_type,
+    };
+    let made = proof::prove(cs, keys, target, None, rng)?;
+    Ok(proof::add_items(&base, Some(&made), None)?)
 }
 
 /// The `authenticated_data` of a commit sent in the epoch of `context`
@@ -110,7 +126,7 @@ fn incoming_items(
 /// proof that verifies under the epoch's key; only a commit carries a next-epoch key (its
 /// value is checked once the commit is processed, [`check_next_epoch_key`]). Non-members'
 /// messages (external commits and proposals) need no proof (D8). Done before decryption.
-pub(super) fn check_incoming(
+pub(crate) fn check_incoming(
     cs: &dyn CipherSuiteProvider,
     profile: CodepointProfile,
     context: &GroupContext,
@@ -149,7 +165,7 @@ pub(super) fn check_incoming(
 /// The check of a commit's `next_epoch_member_proof_key` (draft-mahy-mls-member-proof-00 §4,
 /// D7): when the epoch it is sent in (`context`) and the epoch it starts (`next`) both have
 /// member proofs, the key must be there and be `next`'s; otherwise it must be absent.
-pub(super) fn check_next_epoch_key(
+pub(crate) fn check_next_epoch_key(
     profile: CodepointProfile,
     context: &GroupContext,
     next: Option<&MemberProofKeys>,

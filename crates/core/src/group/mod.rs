@@ -24,7 +24,7 @@ mod error;
 mod external;
 pub mod handshake_mode;
 pub(crate) mod join;
-mod member_proof;
+pub(crate) mod member_proof;
 pub mod policy;
 pub(crate) mod proposals;
 pub(crate) mod public;

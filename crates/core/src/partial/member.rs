@@ -49,6 +49,7 @@ use crate::group::proposals::{CachedProposal, check_sender_may_propose};
 use crate::group::storage::StoredProposal;
 use crate::group::{GroupError, KeyPackageBundle, PskStore};
 use crate::key_schedule::{EpochSecrets, KeySchedule, KeyScheduleError, mls_exporter};
+use crate::member_proof::MemberProofKeys;
 use crate::messages::ExtensionProposalBody;
 use crate::messages::{
     Commit, Content, ContentType, FramedContent, GroupContext, LeafIndex, LeafNode, MlsMessage,
@@ -285,6 +286,9 @@ pub struct PartialMember {
     reinit: Option<ReInit>,
     /// The most recent past epochs, oldest first, for late application messages.
     past_epochs: Vec<StoredPastEpoch>,
+    /// The epoch's member-proof keys, if it has member proofs
+    /// (draft-mahy-mls-member-proof-00 §3).
+    member_proof: Option<MemberProofKeys>,
     /// Which codepoints the group's drafts use (not persisted: the caller's configuration,
     /// [`PartialMember::set_codepoint_profile`]).
     profile: CodepointProfile,
@@ -409,6 +413,20 @@ impl PartialMember {
             .map_err(|e| proof_error(e, "sender and joiner", "8"))?;
         crate::validation::check_unique_extensions(&group_info.extensions)?;
         crate::validation::check_unique_extensions(&group_info.group_context.extensions)?;
+        // draft-mahy-mls-member-proof-00 (D4): the epoch's member-proof secret comes in the
+        // GroupInfo.
+        let member_proof = if crate::member_proof::enabled(&group_info.group_context.extensions)
+            .map_err(GroupError::from)?
+        {
+            let secret = crate::member_proof::secret_in_group_info(&group_info.extensions)
+                .map_err(GroupError::from)?
+                .ok_or(GroupError::from(
+                    crate::member_proof::MemberProofError::NoKey,
+                ))?;
+            Some(MemberProofKeys::from_secret(csr, secret).map_err(GroupError::from)?)
+        } else {
+            None
+        };
         // §8: my_leaf is the joiner proof's leaf, which must be our KeyPackage's.
         if *joiner.leaf_node != *kp.leaf_node {
             return Err(PartialMemberError::NotOurLeaf {
@@ -454,6 +472,7 @@ impl PartialMember {
             status: STATUS_ACTIVE,
             reinit: None,
             past_epochs: Vec::new(),
+            member_proof,
             profile: CodepointProfile::default(),
             components: crate::group::Components::default(),
         })
@@ -510,6 +529,7 @@ impl PartialMember {
             status: STATUS_ACTIVE,
             reinit: None,
             past_epochs: Vec::new(),
+            member_proof: None,
             profile: CodepointProfile::default(),
             components: crate::group::Components::default(),
         })
@@ -669,6 +689,11 @@ impl PartialMember {
         self.ensure_active()?;
         let mut secret_tree = self.secret_tree.clone();
         let unverified = self.unprotect_handshake(message, &mut secret_tree, None)?;
+        self.check_member_proof(
+            &self.context,
+            self.member_proof.as_ref().map(MemberProofKeys::public_key),
+            unverified.unverified_content(),
+        )?;
         let content = unverified_authenticated(unverified);
         let Content::Proposal(proposal) = &content.content.content else {
             return Err(PartialMemberError::NotACommit("not a proposal"));
@@ -825,6 +850,34 @@ impl PartialMember {
         }
     }
 
+    /// The Safe AAD and member-proof rules a full member applies to a received message of
+    /// the epoch of `context` (draft-ietf-mls-extensions-10 §4.9, draft-mahy-mls-member-proof-00
+    /// §3): its `authenticated_data` must parse as the epoch requires, and a member's message
+    /// must carry a valid proof under `key`, the epoch's member-proof key.
+    fn check_member_proof(
+        &self,
+        context: &GroupContext,
+        key: Option<&crate::messages::SignaturePublicKey>,
+        content: &FramedContent,
+    ) -> Result<(), PartialMemberError> {
+        crate::safe::incoming_safe_aad(
+            self.profile,
+            &context.extensions,
+            &content.authenticated_data,
+        )
+        .map_err(GroupError::from)?;
+        crate::group::member_proof::check_incoming(
+            self.cs.as_ref(),
+            self.profile,
+            context,
+            key,
+            Some(content.sender),
+            content.content_type(),
+            &content.authenticated_data,
+        )?;
+        Ok(())
+    }
+
     fn check_epoch(&self, group_id: &[u8], epoch: u64) -> Result<(), PartialMemberError> {
         if group_id != self.context.group_id.as_slice() || epoch != self.context.epoch {
             return Err(PartialMemberError::WrongEpoch {
@@ -874,6 +927,11 @@ impl PartialMember {
         let mut secret_tree = self.secret_tree.clone();
         let unverified =
             self.unprotect_handshake(parts.commit, &mut secret_tree, Some(ContentType::Commit))?;
+        self.check_member_proof(
+            &self.context,
+            self.member_proof.as_ref().map(MemberProofKeys::public_key),
+            unverified.unverified_content(),
+        )?;
         let Content::Commit(commit) = &unverified.unverified_content().content else {
             return Err(PartialMemberError::NotACommit(
                 "the content is not a commit",
@@ -1159,6 +1217,23 @@ impl PartialMember {
             commit_secret.as_bytes(),
             psk.as_ref().map(Secret::as_bytes),
         )?;
+        // draft-mahy-mls-member-proof-00 §4 (D3, D7): the new epoch's member-proof keys, which
+        // the commit must have announced, as at full members.
+        let member_proof = crate::member_proof::keys_for_epoch(
+            cs,
+            &next.context.extensions,
+            init_secret.as_bytes(),
+            commit_secret.as_bytes(),
+            &next.context.group_id,
+            next.context.epoch,
+        )
+        .map_err(GroupError::from)?;
+        crate::group::member_proof::check_next_epoch_key(
+            self.profile,
+            &self.context,
+            member_proof.as_ref(),
+            &verified.content.content.authenticated_data,
+        )?;
         let receiver = verified
             .receiver_after
             .as_ref()
@@ -1166,6 +1241,7 @@ impl PartialMember {
         let (secrets, secret_tree) =
             split_secrets(next.secrets, receiver.n_leaves, self.secret_tree.config())?;
         Ok(NextPartialEpoch {
+            member_proof,
             context: next.context,
             interim_transcript_hash: next.interim_transcript_hash,
             confirmation_tag: next.confirmation_tag,
@@ -1193,10 +1269,12 @@ impl PartialMember {
         let old_sender_data =
             std::mem::replace(&mut self.secrets.sender_data_secret, Secret::zero(0));
         let old_tree = std::mem::replace(&mut self.secret_tree, next.secret_tree);
+        let old_member_proof = std::mem::replace(&mut self.member_proof, next.member_proof);
         self.past_epochs.push(StoredPastEpoch {
             context: old_context,
             sender_data_secret: old_sender_data,
             secret_tree: old_tree,
+            member_proof_key: old_member_proof.map(|k| k.public_key().clone()),
         });
         if self.past_epochs.len() > PAST_EPOCH_WINDOW {
             self.past_epochs.remove(0);
@@ -1239,7 +1317,7 @@ impl PartialMember {
             return Err(PartialMemberError::NotACommit("not an application message"));
         }
         // The current epoch, or a past one we still keep (RFC 9420 §14).
-        let (context, sender_data_secret, tree) =
+        let (context, sender_data_secret, tree, proof_key) =
             if private.group_id == self.context.group_id && private.epoch < self.context.epoch {
                 let past = self
                     .past_epochs
@@ -1249,13 +1327,19 @@ impl PartialMember {
                         got: private.epoch,
                         current: self.context.epoch,
                     })?;
-                (&past.context, &past.sender_data_secret, &past.secret_tree)
+                (
+                    &past.context,
+                    &past.sender_data_secret,
+                    &past.secret_tree,
+                    past.member_proof_key.as_ref(),
+                )
             } else {
                 self.check_epoch(&private.group_id, private.epoch)?;
                 (
                     &self.context,
                     &self.secrets.sender_data_secret,
                     &self.secret_tree,
+                    self.member_proof.as_ref().map(MemberProofKeys::public_key),
                 )
             };
         let mut secret_tree = tree.clone();
@@ -1269,6 +1353,7 @@ impl PartialMember {
         let Sender::Member(leaf) = unverified.sender() else {
             return Err(PartialMemberError::NotACommit("not from a member"));
         };
+        self.check_member_proof(context, proof_key, unverified.unverified_content())?;
         let sender = verified_sender(cs, proof, &context.tree_hash, leaf, "7")?;
         let verified = unverified.verify(cs, sender.leaf_node.signature_key.as_ref(), context)?;
         let content = verified.into_authenticated_content().content;
@@ -1307,11 +1392,23 @@ impl PartialMember {
     ) -> Result<PrivateMessage, PartialMemberError> {
         self.ensure_active()?;
         let cs = self.cs.as_ref();
+        // As a full member sends it: the Safe AAD rules (draft-ietf-mls-extensions-10 §4.9)
+        // and our member proof where the epoch requires one (draft-mahy-mls-member-proof-00
+        // §3).
+        let authenticated_data = crate::group::member_proof::with_own_proof(
+            cs,
+            &self.context,
+            self.member_proof.as_ref(),
+            ContentType::Application,
+            crate::safe::outgoing_authenticated_data(&self.context.extensions, authenticated_data)
+                .map_err(GroupError::from)?,
+            rng,
+        )?;
         let content = FramedContent {
             group_id: self.context.group_id.clone(),
             epoch: self.context.epoch,
             sender: Sender::Member(self.own_leaf),
-            authenticated_data: authenticated_data.to_vec(),
+            authenticated_data,
             content: Content::Application(data.to_vec()),
         };
         let signed = sign_content(
@@ -1364,6 +1461,7 @@ impl PartialMember {
             status: self.status,
             reinit: self.reinit.clone(),
             past_epochs: self.past_epochs.clone(),
+            member_proof_secret: self.member_proof.as_ref().map(|k| k.secret().clone()),
         };
         Ok(stored.to_bytes()?)
     }
@@ -1400,6 +1498,11 @@ impl PartialMember {
             }
         }
         let mut keys = keys.ok_or(PartialMemberError::Storage("no key for our leaf"))?;
+        let member_proof = stored
+            .member_proof_secret
+            .map(|secret| MemberProofKeys::from_secret(cs.as_ref(), secret))
+            .transpose()
+            .map_err(GroupError::from)?;
         for (node, key) in rest {
             keys.insert(node, key);
         }
@@ -1430,6 +1533,7 @@ impl PartialMember {
             status: stored.status,
             reinit: stored.reinit,
             past_epochs: stored.past_epochs,
+            member_proof,
             profile: CodepointProfile::default(),
             components: crate::group::Components::default(),
         })
@@ -1533,6 +1637,7 @@ impl VerifiedAnnotatedCommit {
 /// A next epoch computed but not adopted ([`PartialMember::finish_commit`]).
 #[derive(Debug, Clone)]
 pub struct NextPartialEpoch {
+    member_proof: Option<MemberProofKeys>,
     context: GroupContext,
     interim_transcript_hash: Vec<u8>,
     confirmation_tag: Vec<u8>,

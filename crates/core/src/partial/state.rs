@@ -13,11 +13,13 @@ use conclave_codec::{Decode, Encode};
 use conclave_crypto::Secret;
 
 use crate::group::storage::StoredProposal;
-use crate::messages::{GroupContext, HpkePublicKey, LeafIndex, LeafNode, ReInit};
+use crate::messages::{
+    GroupContext, HpkePublicKey, LeafIndex, LeafNode, ReInit, SignaturePublicKey,
+};
 use crate::secret_tree::SecretTree;
 
 /// The format version [`super::member::PartialMember::to_bytes`] writes.
-/// Version 2 added the past epochs.
+/// Version 2 added the past epochs and the member-proof secret.
 pub(crate) const FORMAT_VERSION: u16 = 2;
 
 /// How many past epochs' resumption PSKs a partial member keeps (RFC 9420 §8.6), as a full
@@ -40,6 +42,8 @@ pub(crate) struct StoredPastEpoch {
     pub(crate) sender_data_secret: Secret,
     /// Its secret tree, consumed generations deleted.
     pub(crate) secret_tree: SecretTree,
+    /// Its member-proof public key, if it had member proofs (draft-mahy-mls-member-proof-00).
+    pub(crate) member_proof_key: Option<SignaturePublicKey>,
 }
 
 /// The epoch secrets a partial member keeps (RFC 9420 §8): it never commits, so the
@@ -111,4 +115,7 @@ pub(crate) struct StoredPartialMember {
     pub(crate) status: u8,
     pub(crate) reinit: Option<ReInit>,
     pub(crate) past_epochs: Vec<StoredPastEpoch>,
+    /// The epoch's `member_proof_secret` (draft-mahy-mls-member-proof-00 §3), if it has
+    /// member proofs.
+    pub(crate) member_proof_secret: Option<Secret>,
 }

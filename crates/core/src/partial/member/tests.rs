@@ -1263,3 +1263,71 @@ fn late_application_messages_of_past_epochs_are_read_within_the_window() {
         b"five"
     );
 }
+
+#[test]
+fn a_partial_member_sends_and_follows_in_a_group_with_member_proofs() {
+    // draft-mahy-mls-member-proof-00: every message carries a proof under the epoch's key.
+    let mut mixed = Mixed::with_group(|_| {
+        NewGroup::new(SUITE, b"member-proof partial group".to_vec())
+            .with_member_proofs()
+            .unwrap()
+    });
+    assert!(mixed.full[0].member_proofs_enabled().unwrap());
+    let key_at_join = mixed.full[0].member_proof_public_key().cloned();
+    assert!(key_at_join.is_some());
+    // A full member's message reaches the partial member, and the partial member's
+    // message is accepted by the full members, whose check of its proof it passes.
+    let mut bob = mixed.full.remove(1);
+    let message = authenticated_message(&mut bob, b"with proof", &mut mixed.rng);
+    mixed.full.insert(1, bob);
+    assert_eq!(
+        mixed
+            .partial
+            .decrypt_application_message(&message)
+            .unwrap()
+            .data,
+        b"with proof"
+    );
+    let sent = mixed
+        .partial
+        .encrypt_application_message(b"mine", b"", PaddingPolicy::default(), &mut mixed.rng)
+        .unwrap();
+    let sent = MlsMessage::new(MlsMessageBody::PrivateMessage(sent));
+    for group in &mut mixed.full {
+        match group.process_message(&sent, NOW).unwrap() {
+            ProcessedMessage::Application { data, .. } => assert_eq!(data, b"mine"),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    // Commits move the member-proof key on; the partial member derives the same one and
+    // checks the key each commit announces, across its encoding.
+    for round in 0..2 {
+        let options = if round == 0 {
+            add_options("dave", &mut mixed.rng)
+        } else {
+            CommitOptions {
+                force_path: true,
+                ..CommitOptions::default()
+            }
+        };
+        mixed.commit(0, &options);
+        mixed.assert_agree();
+        let provider = provider();
+        mixed.partial =
+            PartialMember::from_bytes(&mixed.partial.to_bytes().unwrap(), provider.as_ref())
+                .unwrap();
+        let sent = mixed
+            .partial
+            .encrypt_application_message(b"again", b"", PaddingPolicy::default(), &mut mixed.rng)
+            .unwrap();
+        let sent = MlsMessage::new(MlsMessageBody::PrivateMessage(sent));
+        assert!(matches!(
+            mixed.full[1].process_message(&sent, NOW).unwrap(),
+            ProcessedMessage::Application { .. }
+        ));
+    }
+    assert_ne!(
+        mixed.full[0].member_proof_public_key().cloned(),
+        key_at_join
+    );
+}
