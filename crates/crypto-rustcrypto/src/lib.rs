@@ -14,6 +14,7 @@
 mod aead;
 mod eddsa;
 mod hash;
+mod mldsa;
 mod montgomery;
 mod nist;
 mod suite;
