@@ -73,32 +73,44 @@ fn both_backends_list_the_ml_dsa_suites_with_their_algorithms() {
     assert_eq!(SignatureAlgorithm::MlDsa87.id(), 0x0906);
 }
 
+/// One example key of the data file.
+struct ExampleKey {
+    parameter_set: String,
+    seed: Vec<u8>,
+    public_key: Vec<u8>,
+    spki: Vec<u8>,
+}
+
 /// RFC 9881 Appendix C: the example private keys (seed 00 01 … 1f) and their public keys,
 /// as RustCrypto's `ml-dsa` ships them; both backends expand the seed to that public key.
 #[test]
 fn the_rfc9881_example_seeds_give_the_example_public_keys_on_both_backends() {
     let text = include_str!("../../crypto/tests/data/ml-dsa-rfc9881-keys.json");
-    let keys: Vec<(String, Vec<u8>, Vec<u8>, Vec<u8>)> = text
+    let keys: Vec<ExampleKey> = text
         .split("\"parameter_set\": \"")
         .skip(1)
         .map(|entry| {
-            let field = |name: &str| -> String {
+            let field = |name: &str| -> Vec<u8> {
                 let start = entry.find(&format!("\"{name}\": \"")).unwrap() + name.len() + 5;
                 let end = start + entry[start..].find('"').unwrap();
-                entry[start..end].to_owned()
+                hex::decode(&entry[start..end]).unwrap()
             };
-            let set = entry[..entry.find('"').unwrap()].to_owned();
-            (
-                set,
-                hex::decode(field("seed")).unwrap(),
-                hex::decode(field("public_key")).unwrap(),
-                hex::decode(field("spki")).unwrap(),
-            )
+            ExampleKey {
+                parameter_set: entry[..entry.find('"').unwrap()].to_owned(),
+                seed: field("seed"),
+                public_key: field("public_key"),
+                spki: field("spki"),
+            }
         })
         .collect();
     assert_eq!(keys.len(), 3);
     for (suite, scheme, set) in ML_DSA_SUITES {
-        let (_, seed, public_key, spki) = keys.iter().find(|k| k.0 == set).unwrap();
+        let ExampleKey {
+            seed,
+            public_key,
+            spki,
+            ..
+        } = keys.iter().find(|k| k.parameter_set == set).unwrap();
         assert_eq!(seed, &(0u8..32).collect::<Vec<_>>());
         assert_eq!(public_key.len(), scheme.ml_dsa_lengths().unwrap().0);
         assert!(spki.ends_with(public_key));
