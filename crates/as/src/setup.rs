@@ -80,7 +80,7 @@ pub enum SetupError {
     },
     /// The cipher suite is not implemented.
     #[error(
-        "cipher suite {0} is not supported (the AS signs certificates with suites 1, 2, 3 or 7, or the post-quantum suites 0xF0A0-0xF0A7)"
+        "cipher suite {0} is not supported (the AS signs certificates with suites 1, 2, 3 or 7, or the post-quantum suites 0xF0A0-0xF0AA)"
     )]
     UnsupportedSuite(u16),
     /// The service could not load or create its root.

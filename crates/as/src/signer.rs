@@ -10,11 +10,12 @@ use time::OffsetDateTime;
 
 use crate::{AsError, identity_uri};
 
-/// The rcgen algorithm of a suite's signature scheme. Ed448 and P-521 are not offered by
-/// rcgen without its own crypto backend, so the AS runs on suites 1, 2, 3 and 7 and on the
-/// post-quantum suites that sign with Ed25519 or ECDSA (draft-ietf-mls-pq-ciphersuites
-/// TBD1–TBD8). ML-DSA certificates (TBD9–TBD11) wait for ML-DSA signatures in the providers
-/// and an rcgen algorithm for them.
+/// The rcgen algorithm of a suite's signature scheme. rcgen has no Ed448 and no
+/// P-521 with SHA-512, so the AS runs on suites 1, 2, 3 and 7 and on every post-quantum
+/// suite of draft-ietf-mls-pq-ciphersuites: TBD1–TBD8 sign with Ed25519 or ECDSA, TBD9–TBD11
+/// with ML-DSA-44/65/87, for which the certificates use the RFC 9881 identifiers
+/// (id-ml-dsa-44/65/87 as both the key and the signature algorithm, parameters absent; the
+/// key is the raw public key, the signature pure ML-DSA with an empty context).
 fn rcgen_algorithm(
     scheme: SignatureAlgorithm,
 ) -> Result<&'static rcgen::SignatureAlgorithm, AsError> {
@@ -22,8 +23,12 @@ fn rcgen_algorithm(
         SignatureAlgorithm::Ed25519 => Ok(&rcgen::PKCS_ED25519),
         SignatureAlgorithm::EcdsaP256Sha256 => Ok(&rcgen::PKCS_ECDSA_P256_SHA256),
         SignatureAlgorithm::EcdsaP384Sha384 => Ok(&rcgen::PKCS_ECDSA_P384_SHA384),
+        SignatureAlgorithm::MlDsa44 => Ok(&rcgen::PKCS_ML_DSA_44),
+        SignatureAlgorithm::MlDsa65 => Ok(&rcgen::PKCS_ML_DSA_65),
+        SignatureAlgorithm::MlDsa87 => Ok(&rcgen::PKCS_ML_DSA_87),
         other => Err(AsError::Certificate(format!(
-            "signature scheme {other:?} is not supported for certificates (use suite 1, 2, 3 or 7)"
+            "signature scheme {other:?} is not supported for certificates (use suite 1, 2, 3 \
+             or 7, or a post-quantum suite)"
         ))),
     }
 }

@@ -79,7 +79,9 @@ fn check(
 
 #[test]
 fn enrolment_issues_certificates_members_accept() {
-    for suite in [1u16, 2, 7] {
+    // RFC 9420's suites 1, 2, 7 and the ML-DSA suites of draft-ietf-mls-pq-ciphersuites
+    // (TBD9–TBD11: root and client keys ML-DSA-44/65/87, RFC 9881 certificates).
+    for suite in [1u16, 2, 7, 0xF0A8, 0xF0A9, 0xF0AA] {
         let mut rng = SeededRng::new(u64::from(suite));
         let service = service(suite, &mut rng);
         let alice = enrol(&service, "alice", &mut rng);

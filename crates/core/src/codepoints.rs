@@ -31,15 +31,22 @@
 //! | TBD6 MLKEM768 AES256GCM SHA384 Ed25519 | 0xF0A5 | — | 0xF042 (not used) | — |
 //! | TBD7 MLKEM768 AES256GCM SHA384 P256 | 0xF0A6 | — | 0x0050 (not used) | — |
 //! | TBD8 MLKEM1024 AES256GCM SHA384 P384 | 0xF0A7 | — | 0x0042 (not used) | — |
-//! | TBD9 MLKEM768X25519 CHACHA20POLY1305 SHA384 MLDSA44 | (0xF0A8 reserved) | — | 0x0052 | — |
-//! | TBD10 MLKEM768 AES256GCM SHA384 MLDSA65 | (0xF0A9 reserved) | — | 0x0051 | — |
-//! | TBD11 MLKEM1024 AES256GCM SHA384 MLDSA87 | (0xF0AA reserved) | — | 0x0907 | — |
+//! | TBD9 MLKEM768X25519 CHACHA20POLY1305 SHA384 MLDSA44 | 0xF0A8 | — | 0x0052 (not used) | — |
+//! | TBD10 MLKEM768 AES256GCM SHA384 MLDSA65 | 0xF0A9 | — | 0x0051 (not used) | — |
+//! | TBD11 MLKEM1024 AES256GCM SHA384 MLDSA87 | 0xF0AA | — | 0x0907 (not used) | — |
+//!
+//! The ML-DSA suites sign with the TLS SignatureSchemes `mldsa44` (0x0904), `mldsa65`
+//! (0x0905) and `mldsa87` (0x0906) of draft-ietf-tls-mldsa, which the draft names; these are
+//! not MLS codepoints and every profile uses them (OpenMLS 0.9.2's `SignatureScheme` agrees).
 //!
 //! The `openmls-0.9` and `mls-rs` profiles send no post-quantum suite yet: OpenMLS 0.9.2
 //! (hpke-rs 0.7) derives HPKE key pairs as plain `SHAKE256(ikm)` rather than
 //! draft-ietf-hpke-pq's labelled derivation and runs X-Wing under KEM id 0x004D, so its
 //! tree keys would differ from ours; mls-rs's private suites (0xFDEA, 0xFDEB, 0xFE4C) are
-//! other configurations. The ML-DSA suites wait for ML-DSA signatures.
+//! other configurations. OpenMLS 0.9.2 also carries the ML-DSA suites (TBD9–TBD11 under
+//! 0x0052, 0x0051, 0x0907; it once sent ML-KEM-1024/ML-DSA-87 with SHA-512 as 0x0906, a
+//! suite the draft does not define), on the same KEMs, so the same key-derivation mismatch
+//! keeps them out of the `openmls-0.9` profile.
 //!
 //! Decoding is profile-free: a proposal type any profile uses decodes to its structure
 //! ([`decodable_proposal_kind`]); whether the group accepts it under that codepoint is the
@@ -293,11 +300,11 @@ pub enum PqCipherSuite {
     MlKem768Aes256Sha384P256,
     /// TBD8 `MLS_192_MLKEM1024_AES256GCM_SHA384_P384`.
     MlKem1024Aes256Sha384P384,
-    /// TBD9 `MLS_128_MLKEM768X25519_CHACHA20POLY1305_SHA384_MLDSA44` (not implemented).
+    /// TBD9 `MLS_128_MLKEM768X25519_CHACHA20POLY1305_SHA384_MLDSA44`.
     MlKem768X25519ChaChaSha384MlDsa44,
-    /// TBD10 `MLS_192_MLKEM768_AES256GCM_SHA384_MLDSA65` (not implemented).
+    /// TBD10 `MLS_192_MLKEM768_AES256GCM_SHA384_MLDSA65`.
     MlKem768Aes256Sha384MlDsa65,
-    /// TBD11 `MLS_256_MLKEM1024_AES256GCM_SHA384_MLDSA87` (not implemented).
+    /// TBD11 `MLS_256_MLKEM1024_AES256GCM_SHA384_MLDSA87`.
     MlKem1024Aes256Sha384MlDsa87,
 }
 
@@ -350,14 +357,10 @@ impl PqCipherSuite {
         CipherSuite(0xF0A0_u16.saturating_add(u16::try_from(position).unwrap_or_default()))
     }
 
-    /// Whether Conclave implements the suite (the ML-DSA ones not yet).
+    /// Whether Conclave implements the suite: all eleven since the ML-DSA signatures
+    /// (TBD9–TBD11) arrived; kept so that a suite a later draft adds can be listed first.
     pub fn is_implemented(self) -> bool {
-        !matches!(
-            self,
-            Self::MlKem768X25519ChaChaSha384MlDsa44
-                | Self::MlKem768Aes256Sha384MlDsa65
-                | Self::MlKem1024Aes256Sha384MlDsa87
-        )
+        CipherSuite::PQ.contains(&self.conclave_value())
     }
 }
 
@@ -939,9 +942,22 @@ mod tests {
             parse_cipher_suite("mls_128_mlkem768x25519_aes128gcm_sha256_ed25519"),
             Some(CipherSuite::MLS_128_MLKEM768X25519_AES128GCM_SHA256_ED25519)
         );
-        // Not implemented yet, so no value.
+        // The ML-DSA suites (TBD9–TBD11) by name.
+        assert_eq!(
+            parse_cipher_suite("MLS_128_MLKEM768X25519_CHACHA20POLY1305_SHA384_MLDSA44"),
+            Some(CipherSuite::MLS_128_MLKEM768X25519_CHACHA20POLY1305_SHA384_MLDSA44)
+        );
+        assert_eq!(
+            parse_cipher_suite("MLS_192_MLKEM768_AES256GCM_SHA384_MLDSA65"),
+            Some(CipherSuite::MLS_192_MLKEM768_AES256GCM_SHA384_MLDSA65)
+        );
         assert_eq!(
             parse_cipher_suite("MLS_256_MLKEM1024_AES256GCM_SHA384_MLDSA87"),
+            Some(CipherSuite(0xF0AA))
+        );
+        // A name the draft does not define (OpenMLS's old SHA-512 variant of TBD11).
+        assert_eq!(
+            parse_cipher_suite("MLS_256_MLKEM1024_AES256GCM_SHA512_MLDSA87"),
             None
         );
         assert_eq!(parse_cipher_suite("suite one"), None);

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use aws_lc_rs::{aead, agreement, digest, hkdf, hmac, rand, signature};
 use conclave_crypto::{
     AeadAlgorithm, CipherSuite, CipherSuiteProvider, CryptoError, CryptoRandom, KdfAlgorithm,
-    KemAlgorithm, MlKemParams, Secret, SignatureAlgorithm, SignatureToVerify,
+    KemAlgorithm, ML_DSA_SEED_LEN, MlKemParams, Secret, SignatureAlgorithm, SignatureToVerify,
 };
 use signature::KeyPair as _;
 use zeroize::Zeroizing;
@@ -40,6 +40,12 @@ enum DhGroup {
 enum SigScheme {
     Ed25519,
     Ecdsa(Curve),
+    /// ML-DSA (FIPS 204): the parameter set, its signing and verification algorithms.
+    MlDsa(
+        SignatureAlgorithm,
+        &'static signature::PqdsaSigningAlgorithm,
+        &'static signature::PqdsaVerificationAlgorithm,
+    ),
 }
 
 /// Output length for aws-lc-rs HKDF-Expand.
@@ -110,6 +116,21 @@ impl AwsLcCipherSuite {
             SignatureAlgorithm::EcdsaP256Sha256 => SigScheme::Ecdsa(Curve::P256),
             SignatureAlgorithm::EcdsaP384Sha384 => SigScheme::Ecdsa(Curve::P384),
             SignatureAlgorithm::EcdsaP521Sha512 => SigScheme::Ecdsa(Curve::P521),
+            SignatureAlgorithm::MlDsa44 => SigScheme::MlDsa(
+                signature,
+                &signature::ML_DSA_44_SIGNING,
+                &signature::ML_DSA_44,
+            ),
+            SignatureAlgorithm::MlDsa65 => SigScheme::MlDsa(
+                signature,
+                &signature::ML_DSA_65_SIGNING,
+                &signature::ML_DSA_65,
+            ),
+            SignatureAlgorithm::MlDsa87 => SigScheme::MlDsa(
+                signature,
+                &signature::ML_DSA_87_SIGNING,
+                &signature::ML_DSA_87,
+            ),
             SignatureAlgorithm::Ed448 => return None,
         };
         let (digest, hmac, hkdf) = match kdf {
@@ -554,6 +575,13 @@ impl CipherSuiteProvider for AwsLcCipherSuite {
                 }
                 Err(CryptoError::RandomFailed)
             }
+            SigScheme::MlDsa(..) => {
+                // ML-DSA.KeyGen (FIPS 204 Algorithm 1): the seed ξ from the caller's source.
+                let mut seed = Zeroizing::new(vec![0u8; ML_DSA_SEED_LEN]);
+                rng.fill(&mut seed)?;
+                let public_key = self.signature_public_key(&seed)?;
+                Ok((Secret::new(core::mem::take(&mut *seed)), public_key))
+            }
         }
     }
 
@@ -564,6 +592,10 @@ impl CipherSuiteProvider for AwsLcCipherSuite {
                 .as_ref()
                 .to_vec()),
             SigScheme::Ecdsa(curve) => Self::ecdsa_public_key(curve, secret_key),
+            SigScheme::MlDsa(_, signing, _) => Ok(ml_dsa_key_pair(signing, secret_key)?
+                .public_key()
+                .as_ref()
+                .to_vec()),
         }
     }
 
@@ -577,6 +609,17 @@ impl CipherSuiteProvider for AwsLcCipherSuite {
                     .sign(&rand::SystemRandom::new(), message)
                     .map_err(|_| CryptoError::Backend("ECDSA signing"))?;
                 Ok(sig.as_ref().to_vec())
+            }
+            SigScheme::MlDsa(_, signing, _) => {
+                // ML-DSA.Sign (FIPS 204 Algorithm 2), pure, empty context; aws-lc signs
+                // hedged, drawing `rnd` internally (the provider trait allows either variant).
+                let key_pair = ml_dsa_key_pair(signing, secret_key)?;
+                let mut sig = vec![0u8; signing.signature_len()];
+                let len = key_pair
+                    .sign(message, &mut sig)
+                    .map_err(|_| CryptoError::Backend("ML-DSA signing"))?;
+                sig.truncate(len);
+                Ok(sig)
             }
         }
     }
@@ -621,6 +664,35 @@ impl CipherSuiteProvider for AwsLcCipherSuite {
                     .verify(message, signature)
                     .map_err(bad_signature)
             }
+            SigScheme::MlDsa(scheme, _, verification) => {
+                // Only the raw `pkEncode` bytes (aws-lc would also parse a DER SPKI).
+                let Some((public_len, signature_len)) = scheme.ml_dsa_lengths() else {
+                    return Err(CryptoError::Backend("not an ML-DSA signature scheme"));
+                };
+                if public_key.len() != public_len {
+                    return Err(CryptoError::InvalidKey {
+                        kind: "signature public",
+                        reason: "not an ML-DSA public key of the suite's parameter set",
+                    });
+                }
+                if signature.len() != signature_len {
+                    return Err(CryptoError::InvalidSignature);
+                }
+                signature::UnparsedPublicKey::new(verification, public_key)
+                    .verify(message, signature)
+                    .map_err(bad_signature)
+            }
         }
     }
+}
+
+/// The ML-DSA key pair `ML-DSA.KeyGen_internal(ξ)` (FIPS 204 Algorithm 6) of a 32-byte seed.
+fn ml_dsa_key_pair(
+    algorithm: &'static signature::PqdsaSigningAlgorithm,
+    seed: &[u8],
+) -> Result<signature::PqdsaKeyPair, CryptoError> {
+    signature::PqdsaKeyPair::from_seed(algorithm, seed).map_err(|_| CryptoError::InvalidKey {
+        kind: "signature secret",
+        reason: "an ML-DSA secret key is a 32-byte seed",
+    })
 }

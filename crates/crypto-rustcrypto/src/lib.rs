@@ -3,6 +3,9 @@
 //! [`RustCryptoProvider`] implements [`CryptoProvider`] for the seven cipher suites of
 //! RFC 9420 §17.1: suites 1, 2, 3, 5 and 7 always, and suites 4 and 6 (X448 / Ed448, on the
 //! pre-release `x448` and `ed448-goldilocks` crates) when the crate feature `x448` is on.
+//! It also carries the post-quantum suites of draft-ietf-mls-pq-ciphersuites §3 (ML-KEM from
+//! RustCrypto's `ml-kem` through `conclave-crypto`; ML-DSA-44/65/87 for TBD9–TBD11 from
+//! RustCrypto's `ml-dsa`, signing deterministically, see the `mldsa` module).
 //! Key, signature and DH-output encodings are those documented on
 //! [`conclave_crypto::CipherSuiteProvider`] (RFC 9180 §7.1.1, RFC 9420 §5.1).
 //!
@@ -14,6 +17,7 @@
 mod aead;
 mod eddsa;
 mod hash;
+mod mldsa;
 mod montgomery;
 mod nist;
 mod suite;

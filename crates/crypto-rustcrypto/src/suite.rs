@@ -3,7 +3,7 @@
 
 use crate::montgomery::x25519;
 use crate::nist::{p256_ops, p384_ops, p521_ops};
-use crate::{aead, eddsa::ed25519, hash};
+use crate::{aead, eddsa::ed25519, hash, mldsa};
 #[cfg(feature = "x448")]
 use crate::{eddsa::ed448, montgomery::x448};
 use conclave_crypto::{
@@ -195,6 +195,9 @@ impl CipherSuiteProvider for RustCryptoSuite {
             SignatureAlgorithm::Ed448 => ed448::signature_generate(rng),
             #[cfg(not(feature = "x448"))]
             SignatureAlgorithm::Ed448 => Err(NO_X448),
+            SignatureAlgorithm::MlDsa44
+            | SignatureAlgorithm::MlDsa65
+            | SignatureAlgorithm::MlDsa87 => mldsa::signature_generate(self.signature, rng),
         }
     }
 
@@ -208,6 +211,11 @@ impl CipherSuiteProvider for RustCryptoSuite {
             SignatureAlgorithm::Ed448 => ed448::signature_public_key(secret_key),
             #[cfg(not(feature = "x448"))]
             SignatureAlgorithm::Ed448 => Err(NO_X448),
+            SignatureAlgorithm::MlDsa44
+            | SignatureAlgorithm::MlDsa65
+            | SignatureAlgorithm::MlDsa87 => {
+                mldsa::signature_public_key(self.signature, secret_key)
+            }
         }
     }
 
@@ -221,6 +229,11 @@ impl CipherSuiteProvider for RustCryptoSuite {
             SignatureAlgorithm::Ed448 => ed448::sign(secret_key, message),
             #[cfg(not(feature = "x448"))]
             SignatureAlgorithm::Ed448 => Err(NO_X448),
+            SignatureAlgorithm::MlDsa44
+            | SignatureAlgorithm::MlDsa65
+            | SignatureAlgorithm::MlDsa87 => {
+                mldsa::signature_sign(self.signature, secret_key, message)
+            }
         }
     }
 
@@ -247,6 +260,11 @@ impl CipherSuiteProvider for RustCryptoSuite {
             SignatureAlgorithm::Ed448 => ed448::verify(public_key, message, signature),
             #[cfg(not(feature = "x448"))]
             SignatureAlgorithm::Ed448 => Err(NO_X448),
+            SignatureAlgorithm::MlDsa44
+            | SignatureAlgorithm::MlDsa65
+            | SignatureAlgorithm::MlDsa87 => {
+                mldsa::signature_verify(self.signature, public_key, message, signature)
+            }
         }
     }
 }

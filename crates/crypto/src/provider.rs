@@ -9,6 +9,14 @@
 //! EdDSA secret keys are the RFC 8032 seed; public keys are the raw RFC 9180
 //! `SerializePublicKey` (uncompressed SEC1 for NIST curves) or RFC 8032 encodings;
 //! ECDSA signatures are DER-encoded (RFC 9420 §5.1.2).
+//!
+//! ML-DSA (FIPS 204; draft-ietf-mls-pq-ciphersuites §3 through draft-ietf-tls-mldsa): the
+//! secret key is the 32-byte seed `ξ` of `ML-DSA.KeyGen_internal` (Algorithm 6), the public
+//! key and the signature are FIPS 204's `pkEncode` / `sigEncode` bytes. Signing is pure
+//! `ML-DSA.Sign` (Algorithm 2) with an empty context string over the whole message (MLS
+//! `SignWithLabel` already binds its label into the `SignContent`, RFC 9420 §5.1.2).
+//! Whether a backend signs deterministically or hedged is its own choice: verification
+//! cannot tell, and FIPS 204 §3.4 allows both.
 
 use crate::{AeadAlgorithm, KdfAlgorithm, KemAlgorithm, MlKemParams, SignatureAlgorithm};
 use crate::{CipherSuite, CryptoError, Secret};

@@ -5,12 +5,15 @@
 //! RFC 9420 derives HPKE key pairs from secrets (`DeriveKeyPair`, RFC 9180 §7.1.3) but never
 //! signature key pairs. This is the same construction, with MLS's `ExpandWithLabel` as the
 //! expansion and the signature scheme's secret-key encoding (the one the providers use:
-//! RFC 8032 seeds for EdDSA, big-endian scalars for ECDSA):
+//! RFC 8032 seeds for EdDSA, big-endian scalars for ECDSA, the FIPS 204 seed `ξ` for
+//! ML-DSA):
 //!
 //! ```text
 //! DeriveSignatureKeyPair(secret):
 //!   EdDSA (Ed25519: Nsk = 32, Ed448: Nsk = 57):
 //!     sk = ExpandWithLabel(secret, "derive signature key", [0], Nsk)
+//!   ML-DSA (44, 65, 87: Nsk = 32, the seed of ML-DSA.KeyGen_internal, FIPS 204 Alg. 6):
+//!     sk = ExpandWithLabel(secret, "derive signature key", [0], 32)
 //!   ECDSA (P-256: Nsk = 32, P-384: 48, P-521: 66; bitmask 0xFF, 0xFF, 0x01):
 //!     for counter in 0..=255:
 //!       bytes = ExpandWithLabel(secret, "derive signature key", [counter], Nsk)
@@ -78,6 +81,9 @@ fn shape(algorithm: SignatureAlgorithm) -> Shape {
     match algorithm {
         SignatureAlgorithm::Ed25519 => Shape::Seed(32),
         SignatureAlgorithm::Ed448 => Shape::Seed(57),
+        SignatureAlgorithm::MlDsa44 | SignatureAlgorithm::MlDsa65 | SignatureAlgorithm::MlDsa87 => {
+            Shape::Seed(crate::ML_DSA_SEED_LEN)
+        }
         SignatureAlgorithm::EcdsaP256Sha256 => Shape::Scalar {
             order: &P256_ORDER,
             bitmask: 0xFF,

@@ -101,7 +101,53 @@ pub enum SignatureAlgorithm {
     Ed25519,
     /// ed448.
     Ed448,
+    /// mldsa44 (0x0904): ML-DSA-44 (FIPS 204), pure, empty context, as draft-ietf-tls-mldsa
+    /// defines it (draft-ietf-mls-pq-ciphersuites §3, TBD9).
+    MlDsa44,
+    /// mldsa65 (0x0905): ML-DSA-65 (TBD10).
+    MlDsa65,
+    /// mldsa87 (0x0906): ML-DSA-87 (TBD11).
+    MlDsa87,
 }
+
+impl SignatureAlgorithm {
+    /// The TLS SignatureScheme value (RFC 8446 §4.2.3; the ML-DSA values are
+    /// draft-ietf-tls-mldsa's, which draft-ietf-mls-pq-ciphersuites §3 names).
+    pub const fn id(self) -> u16 {
+        match self {
+            Self::EcdsaP256Sha256 => 0x0403,
+            Self::EcdsaP384Sha384 => 0x0503,
+            Self::EcdsaP521Sha512 => 0x0603,
+            Self::Ed25519 => 0x0807,
+            Self::Ed448 => 0x0808,
+            Self::MlDsa44 => 0x0904,
+            Self::MlDsa65 => 0x0905,
+            Self::MlDsa87 => 0x0906,
+        }
+    }
+
+    /// Whether this is ML-DSA (FIPS 204).
+    pub const fn is_ml_dsa(self) -> bool {
+        matches!(self, Self::MlDsa44 | Self::MlDsa65 | Self::MlDsa87)
+    }
+
+    /// `(public key, signature)` lengths of an ML-DSA parameter set (FIPS 204 §4, Table 2),
+    /// `None` for the other schemes. An ML-DSA secret key is always the 32-byte seed `ξ`
+    /// of `ML-DSA.KeyGen_internal` (FIPS 204 Algorithm 6), see [`ML_DSA_SEED_LEN`].
+    pub const fn ml_dsa_lengths(self) -> Option<(usize, usize)> {
+        match self {
+            Self::MlDsa44 => Some((1312, 2420)),
+            Self::MlDsa65 => Some((1952, 3309)),
+            Self::MlDsa87 => Some((2592, 4627)),
+            _ => None,
+        }
+    }
+}
+
+/// Length of an ML-DSA secret key as Conclave stores it: the seed `ξ` that
+/// `ML-DSA.KeyGen_internal` (FIPS 204 Algorithm 6) expands, as the private-key form of
+/// draft-ietf-lamps-dilithium-certificates (RFC 9881) recommends.
+pub const ML_DSA_SEED_LEN: usize = 32;
 
 impl KemAlgorithm {
     /// RFC 9180 KEM identifier.
@@ -320,6 +366,12 @@ impl CipherSuite {
     pub const MLS_128_MLKEM768_AES256GCM_SHA384_P256: Self = Self(0xF0A6);
     /// TBD8 `MLS_192_MLKEM1024_AES256GCM_SHA384_P384` (private-use value).
     pub const MLS_192_MLKEM1024_AES256GCM_SHA384_P384: Self = Self(0xF0A7);
+    /// TBD9 `MLS_128_MLKEM768X25519_CHACHA20POLY1305_SHA384_MLDSA44` (private-use value).
+    pub const MLS_128_MLKEM768X25519_CHACHA20POLY1305_SHA384_MLDSA44: Self = Self(0xF0A8);
+    /// TBD10 `MLS_192_MLKEM768_AES256GCM_SHA384_MLDSA65` (private-use value).
+    pub const MLS_192_MLKEM768_AES256GCM_SHA384_MLDSA65: Self = Self(0xF0A9);
+    /// TBD11 `MLS_256_MLKEM1024_AES256GCM_SHA384_MLDSA87` (private-use value).
+    pub const MLS_256_MLKEM1024_AES256GCM_SHA384_MLDSA87: Self = Self(0xF0AA);
     /// TBD2 under MLSpp's provisional number 8 (the partial-MLS test vectors use it).
     pub const MLSPP_MLKEM768X25519_AES256GCM_SHA384_ED25519: Self = Self(0x0008);
     /// TBD4 under MLSpp's provisional number 9.
@@ -327,10 +379,9 @@ impl CipherSuite {
     /// TBD5 under MLSpp's provisional number 10.
     pub const MLSPP_MLKEM1024P384_AES256GCM_SHA384_P384: Self = Self(0x000A);
 
-    /// The post-quantum suites of draft-ietf-mls-pq-ciphersuites §3 that Conclave implements,
-    /// under Conclave's own (private-use) values, in draft order (TBD1–TBD8; the ML-DSA
-    /// suites TBD9–TBD11 are not implemented yet).
-    pub const PQ: [Self; 8] = [
+    /// The post-quantum suites of draft-ietf-mls-pq-ciphersuites §3, under Conclave's own
+    /// (private-use) values, in draft order (TBD1–TBD11).
+    pub const PQ: [Self; 11] = [
         Self::MLS_128_MLKEM768X25519_AES128GCM_SHA256_ED25519,
         Self::MLS_128_MLKEM768X25519_AES256GCM_SHA384_ED25519,
         Self::MLS_128_MLKEM768P256_AES128GCM_SHA256_P256,
@@ -339,6 +390,9 @@ impl CipherSuite {
         Self::MLS_128_MLKEM768_AES256GCM_SHA384_ED25519,
         Self::MLS_128_MLKEM768_AES256GCM_SHA384_P256,
         Self::MLS_192_MLKEM1024_AES256GCM_SHA384_P384,
+        Self::MLS_128_MLKEM768X25519_CHACHA20POLY1305_SHA384_MLDSA44,
+        Self::MLS_192_MLKEM768_AES256GCM_SHA384_MLDSA65,
+        Self::MLS_256_MLKEM1024_AES256GCM_SHA384_MLDSA87,
     ];
 
     /// MLSpp's provisional numbers for TBD2, TBD4 and TBD5 (suites 8–10).
@@ -429,6 +483,15 @@ impl CipherSuite {
                 A::Aes256Gcm,
                 S::EcdsaP384Sha384,
             ),
+            // TBD9–TBD11: post-quantum signatures too.
+            0xF0A8 => (
+                K::MlKem768X25519,
+                H::HkdfSha384,
+                A::ChaCha20Poly1305,
+                S::MlDsa44,
+            ),
+            0xF0A9 => (K::MlKem768, H::HkdfSha384, A::Aes256Gcm, S::MlDsa65),
+            0xF0AA => (K::MlKem1024, H::HkdfSha384, A::Aes256Gcm, S::MlDsa87),
             _ => return None,
         })
     }

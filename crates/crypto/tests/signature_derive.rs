@@ -57,3 +57,33 @@ fn the_curve_orders_match_what_the_backend_accepts_as_an_ecdsa_scalar() {
         assert!(cs.signature_public_key(&order).is_err(), "suite {suite}");
     }
 }
+
+/// ML-DSA (draft-ietf-mls-pq-ciphersuites TBD9–TBD11): the secret key is the 32-byte seed
+/// `ExpandWithLabel(secret, "derive signature key", [0], 32)`, expanded by FIPS 204
+/// `ML-DSA.KeyGen_internal`.
+#[test]
+fn the_ml_dsa_suites_derive_the_seed_by_expand_with_label() {
+    use conclave_crypto::labels::expand_with_label;
+    use conclave_crypto::{CipherSuite, CryptoProvider};
+    for suite in [
+        CipherSuite::MLS_128_MLKEM768X25519_CHACHA20POLY1305_SHA384_MLDSA44,
+        CipherSuite::MLS_192_MLKEM768_AES256GCM_SHA384_MLDSA65,
+        CipherSuite::MLS_256_MLKEM1024_AES256GCM_SHA384_MLDSA87,
+    ] {
+        let cs = conclave_crypto_rustcrypto::RustCryptoProvider
+            .cipher_suite_provider(suite)
+            .unwrap();
+        let cs = cs.as_ref();
+        let secret = vec![0x42; cs.hash_len()];
+        let (sk, pk) = derive_signature_key_pair(cs, &secret).unwrap();
+        let expected = expand_with_label(cs, &secret, "derive signature key", &[0], 32).unwrap();
+        assert_eq!(sk.as_bytes(), expected.as_bytes(), "{suite:?}");
+        assert_eq!(
+            pk.len(),
+            cs.signature().ml_dsa_lengths().unwrap().0,
+            "{suite:?}"
+        );
+        let signature = cs.sign(sk.as_bytes(), b"message").unwrap();
+        cs.verify(&pk, b"message", &signature).unwrap();
+    }
+}

@@ -96,6 +96,9 @@ pub struct Report {
     /// Cases (or parts of cases) not checked, each with the reason: configurations no MLS
     /// cipher suite uses. Listed by the conformance command; never counted as passed.
     pub skipped: Vec<String>,
+    /// What a file covers, for the conformance command to list (the post-quantum known
+    /// answers name each suite they check, with the providers that ran it).
+    pub covered: Vec<String>,
 }
 
 impl Report {

@@ -19,8 +19,40 @@ fn the_extensions_structures_known_answers_pass_on_every_provider() {
 
 #[test]
 fn the_post_quantum_known_answers_pass_on_every_provider() {
-    // 8 suites under Conclave's values and 3 under MLSpp's, on both providers.
-    known_answers_pass(checks::pq_suites::FILE_NAME, 2 * 11);
+    // 11 suites under Conclave's values (TBD1–TBD11, the ML-DSA ones included) and 3 under
+    // MLSpp's, on both providers.
+    known_answers_pass(checks::pq_suites::FILE_NAME, 2 * 14);
+}
+
+/// The conformance command lists every post-quantum suite the file checks, the ML-DSA
+/// ones (TBD9–TBD11) included, each on both providers.
+#[test]
+fn the_post_quantum_known_answers_list_every_suite_they_check() {
+    let name = checks::pq_suites::FILE_NAME;
+    let FileOutcome::Checked(report) =
+        conclave_vectors::run_file(&kat_dir().join(name), name, &all_providers())
+    else {
+        panic!("{name} not checked");
+    };
+    assert_eq!(report.covered.len(), 14);
+    for suite in conclave_crypto::CipherSuite::PQ
+        .into_iter()
+        .chain(conclave_crypto::CipherSuite::MLSPP_PQ)
+    {
+        let line = format!("suite {:#06x} ", suite.0);
+        let listed = report
+            .covered
+            .iter()
+            .find(|c| c.starts_with(&line))
+            .unwrap_or_else(|| panic!("{suite:?} not listed"));
+        assert!(listed.ends_with("[aws-lc-rs, rustcrypto]"), "{listed}");
+    }
+    assert!(
+        report
+            .covered
+            .iter()
+            .any(|c| c.contains("MLS_256_MLKEM1024_AES256GCM_SHA384_MLDSA87"))
+    );
 }
 
 /// Flipping a byte of any recorded value of a case (the derived key pair, the Welcome, the

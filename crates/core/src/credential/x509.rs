@@ -30,6 +30,11 @@ const SECP521R1: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.132.0.35")
 const ECDSA_SHA256: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.4.3.2");
 const ECDSA_SHA384: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.4.3.3");
 const ECDSA_SHA512: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.4.3.4");
+/// id-ml-dsa-44, -65, -87 (RFC 9881 §2): both the public-key and the signature algorithm,
+/// parameters absent.
+const ML_DSA_44: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.16.840.1.101.3.4.3.17");
+const ML_DSA_65: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.16.840.1.101.3.4.3.18");
+const ML_DSA_87: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.16.840.1.101.3.4.3.19");
 
 /// Extensions we understand well enough to accept when marked critical (RFC 5280 §4.2:
 /// a certificate with an unrecognised critical extension MUST be rejected).
@@ -143,6 +148,10 @@ fn spki_key(spki: &SubjectPublicKeyInfoOwned) -> Option<(SignatureAlgorithm, &[u
     let scheme = match spki.algorithm.oid {
         oid if oid == ED25519 => SignatureAlgorithm::Ed25519,
         oid if oid == ED448 => SignatureAlgorithm::Ed448,
+        // RFC 9881 §4: the raw `pkEncode` bytes in the BIT STRING, parameters absent.
+        oid if spki.algorithm.parameters.is_none() && ml_dsa_scheme(oid).is_some() => {
+            ml_dsa_scheme(oid)?
+        }
         oid if oid == EC_PUBLIC_KEY => {
             let curve: ObjectIdentifier = spki.algorithm.parameters.as_ref()?.decode_as().ok()?;
             match curve {
@@ -167,6 +176,17 @@ fn signature_scheme_of(oid: ObjectIdentifier) -> Option<SignatureAlgorithm> {
         o if o == ECDSA_SHA256 => Some(SignatureAlgorithm::EcdsaP256Sha256),
         o if o == ECDSA_SHA384 => Some(SignatureAlgorithm::EcdsaP384Sha384),
         o if o == ECDSA_SHA512 => Some(SignatureAlgorithm::EcdsaP521Sha512),
+        o => ml_dsa_scheme(o),
+    }
+}
+
+/// The ML-DSA parameter set an OID names (RFC 9881 §2; pure ML-DSA with an empty context,
+/// RFC 9881 §3, which is how the MLS suites of draft-ietf-mls-pq-ciphersuites sign too).
+fn ml_dsa_scheme(oid: ObjectIdentifier) -> Option<SignatureAlgorithm> {
+    match oid {
+        o if o == ML_DSA_44 => Some(SignatureAlgorithm::MlDsa44),
+        o if o == ML_DSA_65 => Some(SignatureAlgorithm::MlDsa65),
+        o if o == ML_DSA_87 => Some(SignatureAlgorithm::MlDsa87),
         _ => None,
     }
 }
@@ -193,9 +213,10 @@ fn signature_scheme_of(oid: ObjectIdentifier) -> Option<SignatureAlgorithm> {
 ///   `signature_key` (RFC 9420 §5.3: "MUST be identical"), and if it has keyUsage, it
 ///   includes digitalSignature.
 ///
-/// Supported signature algorithms are those of the MLS suites: Ed25519, Ed448 and ECDSA
-/// with P-256/SHA-256, P-384/SHA-384, P-521/SHA-512 (RSA and other curve/hash pairings are
-/// rejected as unsupported). Not implemented: revocation (CRL/OCSP need I/O; RFC 9420 §5.3.2
+/// Supported signature algorithms are those of the MLS suites: Ed25519, Ed448, ECDSA
+/// with P-256/SHA-256, P-384/SHA-384, P-521/SHA-512, and ML-DSA-44/65/87 (RFC 9881, for the
+/// suites of draft-ietf-mls-pq-ciphersuites that sign with it); RSA and other curve/hash
+/// pairings are rejected as unsupported. Not implemented: revocation (CRL/OCSP need I/O; RFC 9420 §5.3.2
 /// leaves it to the application, which can wrap this provider), name constraints and
 /// policies (a critical one is rejected), and case-insensitive name matching.
 ///

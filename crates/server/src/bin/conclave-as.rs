@@ -45,8 +45,8 @@ struct Args {
     )]
     admin_token_file: PathBuf,
     /// Cipher suite of the root key (first start only): 1, 2, 3 or 7, or a post-quantum suite
-    /// with Ed25519/ECDSA signatures (draft-ietf-mls-pq-ciphersuites TBD1–TBD8, e.g. 0xF0A0 or
-    /// its draft name).
+    /// (draft-ietf-mls-pq-ciphersuites TBD1–TBD11, e.g. 0xF0A0 or its draft name; TBD9–TBD11,
+    /// 0xF0A8–0xF0AA, sign with ML-DSA and get RFC 9881 certificates).
     #[arg(long, env = "CONCLAVE_AS_CIPHER_SUITE", default_value = "1", value_parser = parse_suite)]
     cipher_suite: u16,
     /// Lifetime of issued certificates, seconds.

@@ -103,7 +103,7 @@ struct Args {
     )]
     as_admin_token_file: std::path::PathBuf,
     /// Cipher suite of the AS root key (with --with-as, first start only): 1, 2, 3 or 7, or a
-    /// post-quantum suite with Ed25519/ECDSA signatures (0xF0A0–0xF0A7 or its draft name).
+    /// post-quantum suite (0xF0A0–0xF0AA or its draft name; 0xF0A8–0xF0AA sign with ML-DSA).
     #[arg(
         long,
         env = "CONCLAVE_DS_AS_CIPHER_SUITE",

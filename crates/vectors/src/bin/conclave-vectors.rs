@@ -124,6 +124,9 @@ fn print_outcome(name: &str, outcome: &FileOutcome, ours: bool) -> (usize, usize
     match outcome {
         FileOutcome::Checked(report) => {
             println!("{name}: {}/{}", report.passed, report.total());
+            for covered in &report.covered {
+                println!("  checked {covered}");
+            }
             for skipped in &report.skipped {
                 println!("  skipped {skipped}");
             }

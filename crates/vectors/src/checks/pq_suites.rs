@@ -1,7 +1,8 @@
 //! `pq-suites.json`, our own known answers for the post-quantum suites of
 //! draft-ietf-mls-pq-ciphersuites §3 (no official MLS-level vectors exist for them yet).
 //!
-//! One case per suite (Conclave's values and MLSpp's 8–10), each with:
+//! One case per suite (Conclave's values for TBD1–TBD11, the ML-DSA suites included, and
+//! MLSpp's 8–10), each with:
 //! - `derive_key_pair`: `ikm` and the key pair HPKE `DeriveKeyPair` gives (draft-ietf-hpke-pq
 //!   §3), as RFC 9420 §7.4 derives every tree node's key from its path secret;
 //! - the `welcome.json` fields (`init_priv`, `signer_pub`, `key_package`, `welcome`): a
@@ -32,9 +33,30 @@ pub const FILE_NAME: &str = "pq-suites.json";
 /// The time the generated KeyPackages and credentials are valid at.
 const NOW: u64 = 1_800_000_000;
 
-/// Checks every case on every provider that supports its suite.
+/// Checks every case on every provider that supports its suite, and lists each suite
+/// (value, draft name, providers) in the report for the conformance command.
 pub(crate) fn check(json: &Value, providers: &[Box<dyn CryptoProvider>], report: &mut Report) {
     report.check_suite_cases(json, providers, check_case);
+    for case in json.as_array().into_iter().flatten() {
+        let Some(value) = case
+            .get("cipher_suite")
+            .and_then(Value::as_u64)
+            .and_then(|v| u16::try_from(v).ok())
+        else {
+            continue;
+        };
+        let suite = CipherSuite(value);
+        let name = conclave_core::codepoints::pq_cipher_suite_of(suite)
+            .map_or("not a post-quantum suite", |pq| pq.name());
+        let on: Vec<&str> = providers
+            .iter()
+            .filter(|p| p.cipher_suite_provider(suite).is_some())
+            .map(|p| p.name())
+            .collect();
+        report
+            .covered
+            .push(format!("suite {value:#06x} {name} [{}]", on.join(", ")));
+    }
 }
 
 fn check_case(cs: &dyn CipherSuiteProvider, case: &Value) -> Result<(), String> {

@@ -416,6 +416,13 @@ pub fn jwk_for_signature_key(
         SignatureAlgorithm::EcdsaP256Sha256 => ec("P-256", 32),
         SignatureAlgorithm::EcdsaP384Sha384 => ec("P-384", 48),
         SignatureAlgorithm::EcdsaP521Sha512 => ec("P-521", 66),
+        // draft-barnes-mls-addl-creds-01 §3.4 names only the EC and OKP key types; an
+        // ML-DSA JWK ("AKP", draft-ietf-cose-dilithium) is not part of it.
+        SignatureAlgorithm::MlDsa44 | SignatureAlgorithm::MlDsa65 | SignatureAlgorithm::MlDsa87 => {
+            Err(UserInfoVcError::IssuerKey(format!(
+                "no JWK for {scheme:?} keys (draft-barnes-mls-addl-creds-01 §3.4 has EC and OKP only)"
+            )))
+        }
     }
 }
 

@@ -1,0 +1,228 @@
+//! ML-DSA (FIPS 204) in both backends, for the suites of draft-ietf-mls-pq-ciphersuites §3
+//! that sign with it (TBD9–TBD11): the RFC 9881 example keys as known answers for key
+//! generation from a seed, signatures made by one backend verified by the other, and the
+//! refusals (tampered signature or message, wrong lengths, another key).
+
+#![allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)]
+
+use conclave_crypto::{
+    CipherSuite, CipherSuiteProvider, CryptoError, CryptoProvider, CryptoRandom, ML_DSA_SEED_LEN,
+    SignatureAlgorithm,
+};
+use conclave_crypto_awslc::AwsLcProvider;
+use conclave_crypto_rustcrypto::RustCryptoProvider;
+
+/// The three ML-DSA suites, with the parameter set each names.
+const ML_DSA_SUITES: [(CipherSuite, SignatureAlgorithm, &str); 3] = [
+    (
+        CipherSuite::MLS_128_MLKEM768X25519_CHACHA20POLY1305_SHA384_MLDSA44,
+        SignatureAlgorithm::MlDsa44,
+        "ML-DSA-44",
+    ),
+    (
+        CipherSuite::MLS_192_MLKEM768_AES256GCM_SHA384_MLDSA65,
+        SignatureAlgorithm::MlDsa65,
+        "ML-DSA-65",
+    ),
+    (
+        CipherSuite::MLS_256_MLKEM1024_AES256GCM_SHA384_MLDSA87,
+        SignatureAlgorithm::MlDsa87,
+        "ML-DSA-87",
+    ),
+];
+
+fn backends(suite: CipherSuite) -> [Box<dyn CipherSuiteProvider>; 2] {
+    [
+        AwsLcProvider.cipher_suite_provider(suite).unwrap(),
+        RustCryptoProvider.cipher_suite_provider(suite).unwrap(),
+    ]
+}
+
+/// A counter as a deterministic byte source.
+struct CountingRng(u8);
+
+impl CryptoRandom for CountingRng {
+    fn fill(&mut self, dest: &mut [u8]) -> Result<(), CryptoError> {
+        for b in dest {
+            *b = self.0;
+            self.0 = self.0.wrapping_add(1);
+        }
+        Ok(())
+    }
+}
+
+#[test]
+fn both_backends_list_the_ml_dsa_suites_with_their_algorithms() {
+    for (suite, scheme, _) in ML_DSA_SUITES {
+        for provider in [
+            &AwsLcProvider as &dyn CryptoProvider,
+            &RustCryptoProvider as &dyn CryptoProvider,
+        ] {
+            assert!(
+                provider.supported_cipher_suites().contains(&suite),
+                "{} {suite:?}",
+                provider.name()
+            );
+        }
+        let (_, _, _, signature) = suite.algorithms().unwrap();
+        assert_eq!(signature, scheme);
+        assert!(suite.is_post_quantum());
+    }
+    assert_eq!(SignatureAlgorithm::MlDsa44.id(), 0x0904);
+    assert_eq!(SignatureAlgorithm::MlDsa65.id(), 0x0905);
+    assert_eq!(SignatureAlgorithm::MlDsa87.id(), 0x0906);
+}
+
+/// One example key of the data file.
+struct ExampleKey {
+    parameter_set: String,
+    seed: Vec<u8>,
+    public_key: Vec<u8>,
+    spki: Vec<u8>,
+}
+
+/// RFC 9881 Appendix C: the example private keys (seed 00 01 … 1f) and their public keys,
+/// as RustCrypto's `ml-dsa` ships them; both backends expand the seed to that public key.
+#[test]
+fn the_rfc9881_example_seeds_give_the_example_public_keys_on_both_backends() {
+    let text = include_str!("../../crypto/tests/data/ml-dsa-rfc9881-keys.json");
+    let keys: Vec<ExampleKey> = text
+        .split("\"parameter_set\": \"")
+        .skip(1)
+        .map(|entry| {
+            let field = |name: &str| -> Vec<u8> {
+                let start = entry.find(&format!("\"{name}\": \"")).unwrap() + name.len() + 5;
+                let end = start + entry[start..].find('"').unwrap();
+                hex::decode(&entry[start..end]).unwrap()
+            };
+            ExampleKey {
+                parameter_set: entry[..entry.find('"').unwrap()].to_owned(),
+                seed: field("seed"),
+                public_key: field("public_key"),
+                spki: field("spki"),
+            }
+        })
+        .collect();
+    assert_eq!(keys.len(), 3);
+    for (suite, scheme, set) in ML_DSA_SUITES {
+        let ExampleKey {
+            seed,
+            public_key,
+            spki,
+            ..
+        } = keys.iter().find(|k| k.parameter_set == set).unwrap();
+        assert_eq!(seed, &(0u8..32).collect::<Vec<_>>());
+        assert_eq!(public_key.len(), scheme.ml_dsa_lengths().unwrap().0);
+        assert!(spki.ends_with(public_key));
+        for cs in backends(suite) {
+            assert_eq!(
+                &cs.signature_public_key(seed).unwrap(),
+                public_key,
+                "{set} on {suite:?}"
+            );
+            // A signature under the example key verifies on both backends.
+            let sig = cs.sign(seed, b"RFC 9881 example key").unwrap();
+            for verifier in backends(suite) {
+                verifier
+                    .verify(public_key, b"RFC 9881 example key", &sig)
+                    .unwrap();
+            }
+        }
+    }
+}
+
+#[test]
+fn ml_dsa_signatures_verify_across_backends_and_tampering_is_refused() {
+    for (suite, scheme, set) in ML_DSA_SUITES {
+        let [aws, rc] = backends(suite);
+        let (public_len, signature_len) = scheme.ml_dsa_lengths().unwrap();
+        let mut rng = CountingRng(suite.0.to_be_bytes()[1]);
+        let (sk, pk) = aws.signature_generate(&mut rng).unwrap();
+        assert_eq!(sk.len(), ML_DSA_SEED_LEN);
+        assert_eq!(pk.len(), public_len);
+        assert_eq!(rc.signature_public_key(sk.as_bytes()).unwrap(), pk);
+        // Both draw the seed the same way from the same source.
+        let mut rng_again = CountingRng(suite.0.to_be_bytes()[1]);
+        assert_eq!(
+            rc.signature_generate(&mut rng_again).unwrap(),
+            (sk.clone(), pk.clone())
+        );
+
+        for msg in [&b""[..], b"m", &[0x5a; 3000][..]] {
+            let sig_a = aws.sign(sk.as_bytes(), msg).unwrap();
+            let sig_r = rc.sign(sk.as_bytes(), msg).unwrap();
+            assert_eq!(sig_a.len(), signature_len, "{set}");
+            assert_eq!(sig_r.len(), signature_len, "{set}");
+            // RustCrypto signs deterministically (FIPS 204 §3.4), aws-lc hedged.
+            assert_eq!(rc.sign(sk.as_bytes(), msg).unwrap(), sig_r, "{set}");
+            for sig in [&sig_a, &sig_r] {
+                for verifier in [&aws, &rc] {
+                    verifier.verify(&pk, msg, sig).unwrap();
+                    let mut other = msg.to_vec();
+                    other.push(1);
+                    assert_eq!(
+                        verifier.verify(&pk, &other, sig),
+                        Err(CryptoError::InvalidSignature),
+                        "{set}"
+                    );
+                    for at in [0, sig.len() / 2, sig.len() - 1] {
+                        let mut bad = sig.clone();
+                        bad[at] ^= 0x01;
+                        assert!(verifier.verify(&pk, msg, &bad).is_err(), "{set} byte {at}");
+                    }
+                    assert!(verifier.verify(&pk, msg, &sig[1..]).is_err(), "{set}");
+                    let mut longer = sig.clone();
+                    longer.push(0);
+                    assert!(verifier.verify(&pk, msg, &longer).is_err(), "{set}");
+                    assert!(verifier.verify(&pk, msg, &[]).is_err(), "{set}");
+                    assert!(verifier.verify(&pk[1..], msg, sig).is_err(), "{set}");
+                }
+            }
+        }
+        // Another key's public key.
+        let (_, other_pk) = rc.signature_generate(&mut rng).unwrap();
+        assert_ne!(other_pk, pk);
+        let sig = rc.sign(sk.as_bytes(), b"m").unwrap();
+        for verifier in [&aws, &rc] {
+            assert_eq!(
+                verifier.verify(&other_pk, b"m", &sig),
+                Err(CryptoError::InvalidSignature)
+            );
+        }
+    }
+}
+
+#[test]
+fn ml_dsa_secret_keys_must_be_32_byte_seeds_on_both_backends() {
+    for (suite, _, set) in ML_DSA_SUITES {
+        for cs in backends(suite) {
+            for bad in [&[][..], &[7; 31][..], &[7; 33][..], &[7; 64][..]] {
+                assert!(
+                    matches!(
+                        cs.signature_public_key(bad),
+                        Err(CryptoError::InvalidKey { .. })
+                    ),
+                    "{set} {} bytes",
+                    bad.len()
+                );
+                assert!(cs.sign(bad, b"m").is_err(), "{set}");
+            }
+        }
+    }
+}
+
+/// A signature of one parameter set does not verify under another's suite, even with the
+/// same seed (the public keys and signature lengths differ).
+#[test]
+fn ml_dsa_parameter_sets_do_not_cross() {
+    let seed = [9u8; 32];
+    let [sig44, sig65] = [ML_DSA_SUITES[0].0, ML_DSA_SUITES[1].0]
+        .map(|suite| RustCryptoProvider.cipher_suite_provider(suite).unwrap());
+    let pk44 = sig44.signature_public_key(&seed).unwrap();
+    let s44 = sig44.sign(&seed, b"m").unwrap();
+    assert!(sig65.verify(&pk44, b"m", &s44).is_err());
+    let aws65 = AwsLcProvider
+        .cipher_suite_provider(ML_DSA_SUITES[1].0)
+        .unwrap();
+    assert!(aws65.verify(&pk44, b"m", &s44).is_err());
+}
