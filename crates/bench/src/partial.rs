@@ -95,6 +95,14 @@ pub enum Metric {
     UpdateProcess,
     /// Of which parsing the bytes (timed apart, once more): the commit is O(N) bytes.
     UpdateParse,
+    /// Partial member, timed apart on the same input: §10 steps 1–2 and the framing
+    /// (`verify_annotated_commit`: membership tag, signature, proofs).
+    UpdateStageVerify,
+    /// Partial member: the path secret (`commit_secret`: one HPKE decryption, the chain).
+    UpdateStagePath,
+    /// Partial member: the key schedule, transcript hashes and confirmation tag
+    /// (`finish_commit`).
+    UpdateStageSchedule,
     /// Bytes downloaded to follow one remove commit.
     RemoveDownload,
     /// Time to process one commit removing another member.
@@ -112,13 +120,16 @@ pub enum Metric {
 
 impl Metric {
     /// In table order.
-    pub const ALL: [Metric; 12] = [
+    pub const ALL: [Metric; 15] = [
         Metric::JoinDownload,
         Metric::JoinStored,
         Metric::Join,
         Metric::UpdateDownload,
         Metric::UpdateProcess,
         Metric::UpdateParse,
+        Metric::UpdateStageVerify,
+        Metric::UpdateStagePath,
+        Metric::UpdateStageSchedule,
         Metric::RemoveDownload,
         Metric::RemoveProcess,
         Metric::FinalStored,
@@ -136,6 +147,9 @@ impl Metric {
             Metric::UpdateDownload => "partial_update_commit_download",
             Metric::UpdateProcess => "partial_update_commit_process",
             Metric::UpdateParse => "partial_update_commit_parse_only",
+            Metric::UpdateStageVerify => "partial_update_stage_verify",
+            Metric::UpdateStagePath => "partial_update_stage_path_secret",
+            Metric::UpdateStageSchedule => "partial_update_stage_key_schedule",
             Metric::RemoveDownload => "partial_remove_commit_download",
             Metric::RemoveProcess => "partial_remove_commit_process",
             Metric::FinalStored => "partial_state_after_commits",
@@ -542,8 +556,25 @@ pub fn run(cfg: &RunConfig) -> Result<PartialRun, BenchError> {
                     run.time(Role::Full, Metric::UpdateParse, false, || {
                         MlsMessage::from_bytes(&commit_bytes).map_err(fail("parse"))
                     })?;
-                    run.time(Role::Partial, Metric::UpdateParse, false, || {
+                    let parsed = run.time(Role::Partial, Metric::UpdateParse, false, || {
                         AnnotatedCommit::from_bytes(&annotated).map_err(fail("parse AC"))
+                    })?;
+                    let verified =
+                        run.time(Role::Partial, Metric::UpdateStageVerify, false, || {
+                            partial
+                                .verify_annotated_commit(&parsed)
+                                .map_err(fail("verify"))
+                        })?;
+                    let (secret, keys) =
+                        run.time(Role::Partial, Metric::UpdateStagePath, false, || {
+                            partial
+                                .commit_secret(&verified, &parsed)
+                                .map_err(fail("path"))
+                        })?;
+                    run.time(Role::Partial, Metric::UpdateStageSchedule, false, || {
+                        partial
+                            .finish_commit(verified, &secret, keys, &PartialPsks::NONE)
+                            .map_err(fail("schedule"))
                     })?;
                 }
             }
