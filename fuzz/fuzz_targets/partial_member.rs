@@ -254,10 +254,11 @@ fn build() -> Fixture {
     }
 
     // A proposal from bob (a PSK-free GroupContextExtensions is a tree-neutral proposal).
+    let extensions = groups[1].context().extensions.clone();
     let proposal = groups[1]
         .propose(
             Proposal::GroupContextExtensions(conclave_core::messages::GroupContextExtensions {
-                extensions: groups[1].context().extensions.clone(),
+                extensions,
             }),
             b"",
             &mut rng,
