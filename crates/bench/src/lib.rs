@@ -27,6 +27,8 @@ mod mlsrs;
 #[forbid(unsafe_code)]
 mod openmls;
 #[forbid(unsafe_code)]
+pub mod partial;
+#[forbid(unsafe_code)]
 mod report;
 
 use std::time::Instant;

@@ -12,6 +12,9 @@
 //! carries them under shared values), at N = 2, 100, 1000 unless `--sizes` says otherwise,
 //! one table per suite with the KeyPackage, Welcome and commit sizes.
 //!
+//! `--partial` runs the partial-member section instead (draft-ietf-mls-partial-02, Conclave
+//! only: [`conclave_bench::partial`]), at N = 1000, 10000 unless `--sizes` says otherwise.
+//!
 //! The binary counts its heap ([`conclave_bench::heap::CountingAllocator`]) so that every
 //! timed operation also reports its peak heap (`peak_heap_bytes`).
 
@@ -37,10 +40,13 @@ struct Args {
     progress: bool,
     /// Cipher suites; `[1]` unless `--suites`.
     suites: Vec<u16>,
+    /// `--partial`: the partial-member section instead of the side-by-side ops.
+    partial: bool,
 }
 
 const USAGE: &str = "usage: conclave-bench [--provider rustcrypto|fastest] [--sizes 2,10,100,1000,10000] \
-[--threads N] [--json FILE] [--quick] [--reps K] [--impls conclave,mls-rs,openmls] [--quiet] [--suites [all|0xF0A0,...]]";
+[--threads N] [--json FILE] [--quick] [--reps K] [--impls conclave,mls-rs,openmls] [--quiet] [--suites [all|0xF0A0,...]] \
+[--partial]";
 
 fn parse_args() -> anyhow::Result<Args> {
     let mut args = Args {
@@ -52,6 +58,7 @@ fn parse_args() -> anyhow::Result<Args> {
         impls: Impl::ALL.to_vec(),
         progress: true,
         suites: vec![1],
+        partial: false,
     };
     let mut it = std::env::args().skip(1).peekable();
     let mut pq = false;
@@ -87,6 +94,7 @@ fn parse_args() -> anyhow::Result<Args> {
                     .collect::<anyhow::Result<_>>()?;
             }
             "--quiet" => args.progress = false,
+            "--partial" => args.partial = true,
             "--suites" => {
                 pq = true;
                 let list = match it.peek() {
@@ -120,6 +128,9 @@ fn parse_args() -> anyhow::Result<Args> {
     }
     if args.sizes.is_empty() && pq {
         args.sizes = vec![2, 100, 1000];
+    }
+    if args.sizes.is_empty() && args.partial {
+        args.sizes = vec![1000, 10000];
     }
     if args.sizes.is_empty() {
         args.sizes = if args.reps.quick {
@@ -155,6 +166,9 @@ fn main() -> anyhow::Result<()> {
         .build_global()
         .context("rayon thread pool")?;
     let started = Instant::now();
+    if args.partial {
+        return partial_main(&args, started);
+    }
     let mut everything = Vec::new();
     for &suite in &args.suites {
         let mut all = Vec::new();
@@ -220,6 +234,71 @@ fn main() -> anyhow::Result<()> {
     }
     if let Some(path) = &args.json {
         let json = serde_json::to_string_pretty(&everything).context("JSON")?;
+        std::fs::write(path, json).with_context(|| format!("writing {path}"))?;
+    }
+    Ok(())
+}
+
+/// `--partial`: partial member against full member, Conclave only (the peers have no
+/// partial clients).
+fn partial_main(args: &Args, started: Instant) -> anyhow::Result<()> {
+    use conclave_bench::partial;
+    let sizes = args.sizes.clone();
+    let mut all = Vec::new();
+    for &suite in &args.suites {
+        for &n in &sizes {
+            let cfg = RunConfig {
+                n,
+                provider: args.provider,
+                reps: args.reps,
+                progress: args.progress,
+                suite,
+            };
+            let t = Instant::now();
+            let run = partial::run(&cfg).with_context(|| format!("partial at N={n}"))?;
+            if args.progress {
+                eprintln!(
+                    "[{} N={n} partial suite {suite:#06x}] done in {:.1} s ({} agreement checks passed)",
+                    args.provider.name(),
+                    t.elapsed().as_secs_f64(),
+                    run.checks
+                );
+            }
+            all.extend(partial::records(&cfg, &run));
+        }
+        println!(
+            "conclave-bench --partial: suite {suite:#06x} ({}), provider mode `{}` ({}), {} thread(s), {:.0} s so far",
+            suite_name(suite),
+            args.provider.name(),
+            args.provider.backend(Impl::Conclave),
+            args.threads,
+            started.elapsed().as_secs_f64()
+        );
+        println!(
+            "partial member (draft-ietf-mls-partial-02) vs full member of the same run, Conclave \
+             only: mls-rs and OpenMLS have no partial clients"
+        );
+        for &n in &sizes {
+            println!(
+                "  N={n}: joins {}, commits {} per kind (medians; heap: one extra untimed run)",
+                args.reps.reps(n, RepKind::Join),
+                args.reps.reps(n, RepKind::Other)
+            );
+        }
+        println!();
+        print!(
+            "{}",
+            partial::render_table(
+                &all.iter()
+                    .filter(|r| r.cipher_suite == suite)
+                    .cloned()
+                    .collect::<Vec<_>>()
+            )
+        );
+        println!();
+    }
+    if let Some(path) = &args.json {
+        let json = serde_json::to_string_pretty(&all).context("JSON")?;
         std::fs::write(path, json).with_context(|| format!("writing {path}"))?;
     }
     Ok(())

@@ -33,6 +33,9 @@ pub struct CommitAnnotator<'a> {
     sender_proof: Option<MembershipProof>,
     sender_proof_after: MembershipProof,
     tree_hash_after: Vec<u8>,
+    /// The leaves that held a member before the commit and not after (blank, cut off by
+    /// truncation, or refilled by one of the commit's Adds), sorted.
+    removed: Vec<LeafIndex>,
 }
 
 /// What a commit is, for [`CommitAnnotator::new`].
@@ -70,6 +73,13 @@ impl<'a> CommitAnnotator<'a> {
             Some(MembershipProof::for_leaf(tree_before, cs, facts.committer)?)
         };
         let sender_proof_after = MembershipProof::for_leaf(&tree_after, cs, facts.committer)?;
+        let mut added = facts.new_leaves.to_vec();
+        added.sort_unstable();
+        let removed = tree_before
+            .members()
+            .map(|(leaf, _)| leaf)
+            .filter(|leaf| tree_after.leaf(*leaf).is_none() || added.binary_search(leaf).is_ok())
+            .collect();
         Ok(Self {
             tree_after,
             commit: facts.commit,
@@ -79,7 +89,13 @@ impl<'a> CommitAnnotator<'a> {
             sender_proof,
             sender_proof_after,
             tree_hash_after,
+            removed,
         })
+    }
+
+    /// Whether `leaf` held a member before the commit that the commit removed.
+    pub fn removes(&self, leaf: LeafIndex) -> bool {
+        self.removed.binary_search(&leaf).is_ok()
     }
 
     /// The tree hash after the commit.
@@ -89,7 +105,11 @@ impl<'a> CommitAnnotator<'a> {
 
     /// The AnnotatedCommit for `receiver` (draft-ietf-mls-partial-02 §10), a member of the
     /// tree after the commit other than the committer. A member the commit added gets no
-    /// `resolution_index` (it joins by Welcome, not from this commit).
+    /// `resolution_index` (it joins by Welcome, not from this commit). A member the commit
+    /// removed is refused with [`PartialError::ReceiverRemoved`]: §10's
+    /// `receiver_membership_proof_after` proves "the receiver of the Commit relative to the
+    /// tree after the Commit", which has no leaf for it (see
+    /// [`CommitAnnotator::annotate_removal_for`]).
     pub fn annotate_for(
         &self,
         cs: &dyn CipherSuiteProvider,
@@ -100,6 +120,9 @@ impl<'a> CommitAnnotator<'a> {
                 sender: self.committer,
                 receiver,
             });
+        }
+        if self.removes(receiver) {
+            return Err(PartialError::ReceiverRemoved(receiver));
         }
         let receiver_membership_proof_after =
             MembershipProof::for_leaf(&self.tree_after, cs, receiver)?;
@@ -121,6 +144,41 @@ impl<'a> CommitAnnotator<'a> {
             resolution_index,
             sender_membership_proof_after: self.sender_proof_after.clone(),
             receiver_membership_proof_after,
+        })
+    }
+}
+
+impl CommitAnnotator<'_> {
+    /// What a partial member the commit removed gets, so that it learns it was removed.
+    ///
+    /// draft-ietf-mls-partial-02 defines no AnnotatedCommit for a removed member (§10's
+    /// `receiver_membership_proof_after` must prove the receiver in the tree after the
+    /// commit, where its leaf is gone) and says nothing else about it. What such a member
+    /// needs is the commit, authenticated as §10 steps 1–3 authenticate any commit: the
+    /// committer's proof before the commit (the signature key), and `tree_hash_after` with
+    /// the committer's proof after. Conclave sends exactly that, as an AnnotatedCommit whose
+    /// `receiver_membership_proof_after` is the committer's own proof after the commit (the
+    /// only proof in that tree the annotator can give; it references the same tree, as step
+    /// 2 requires) and whose `resolution_index`, present iff the commit has a path as §10
+    /// requires, is 0: the removed member decrypts nothing.
+    /// [`crate::partial::member::PartialMember::process_annotated_commit`] stops at the Remove
+    /// of its own leaf and reports [`crate::partial::member::PartialCommitOutcome::Removed`].
+    ///
+    /// Refused with [`PartialError::NotRemoved`] for a leaf the commit did not remove.
+    pub fn annotate_removal_for(
+        &self,
+        removed: LeafIndex,
+    ) -> Result<AnnotatedCommit, PartialError> {
+        if !self.removes(removed) {
+            return Err(PartialError::NotRemoved(removed));
+        }
+        Ok(AnnotatedCommit {
+            commit: self.commit.clone(),
+            sender_membership_proof: self.sender_proof.clone(),
+            tree_hash_after: self.tree_hash_after.clone(),
+            resolution_index: self.has_path.then_some(0),
+            sender_membership_proof_after: self.sender_proof_after.clone(),
+            receiver_membership_proof_after: self.sender_proof_after.clone(),
         })
     }
 }

@@ -207,4 +207,17 @@ pub enum PartialError {
     /// (draft-ietf-mls-partial-02 §6).
     #[error("leaf {0:?} is blank: no membership proof (draft-ietf-mls-partial-02 §6)")]
     BlankLeaf(LeafIndex),
+    /// An AnnotatedCommit was asked for a member the commit removes: §10's
+    /// `receiver_membership_proof_after` cannot prove a leaf the tree after no longer holds
+    /// (draft-ietf-mls-partial-02 §10; `CommitAnnotator::annotate_removal_for` builds what a
+    /// removed member gets).
+    #[error(
+        "leaf {0:?} is removed by the commit: no receiver_membership_proof_after \
+         (draft-ietf-mls-partial-02 §10)"
+    )]
+    ReceiverRemoved(LeafIndex),
+    /// A removal notice was asked for a leaf the commit does not remove
+    /// (draft-ietf-mls-partial-02 §10).
+    #[error("leaf {0:?} is not removed by the commit (draft-ietf-mls-partial-02 §10)")]
+    NotRemoved(LeafIndex),
 }

@@ -543,17 +543,25 @@ fn a_welcome_whose_group_info_signer_is_not_the_proven_sender_is_refused() {
     };
     // Bob's proof as the sender's: the GroupInfo's signer is Alice.
     let err = join(&annotated(bob_leaf, carol_leaf)).unwrap_err();
+    assert_eq!(
+        err,
+        PartialMemberError::GroupInfoSignerNotProvenSender {
+            signer: alice.own_leaf().0,
+            proven: bob_leaf.0,
+        }
+    );
     assert!(
-        matches!(
-            err,
-            PartialMemberError::GroupInfoSignerNotProvenSender { .. }
-        ),
+        err.to_string().contains("draft-ietf-mls-partial-02 §8"),
         "{err}"
     );
     // A joiner proof of Bob's leaf: not our KeyPackage's.
     let err = join(&annotated(alice.own_leaf(), bob_leaf)).unwrap_err();
     assert!(
-        matches!(err, PartialMemberError::NotOurLeaf { .. }),
+        matches!(err, PartialMemberError::NotOurLeaf { section: "8", .. }),
+        "{err}"
+    );
+    assert!(
+        err.to_string().contains("draft-ietf-mls-partial-02 §8"),
         "{err}"
     );
     // A sender proof from another tree (Alice alone, before the adds) fails the tree hash.
@@ -1330,4 +1338,265 @@ fn a_partial_member_sends_and_follows_in_a_group_with_member_proofs() {
         mixed.full[0].member_proof_public_key().cloned(),
         key_at_join
     );
+}
+
+/// Issue 15, "Bad input": a membership proof of an earlier epoch's tree, on an application
+/// message and on a commit, is refused with the draft's section and changes nothing.
+#[test]
+fn a_proof_of_another_epochs_tree_is_refused_and_leaves_the_state_byte_identical() {
+    let mut mixed = Mixed::new();
+    let bob = mixed.full[1].own_leaf();
+    let alice = mixed.full[0].own_leaf();
+    // Proofs of this epoch's tree, kept for later.
+    let old_bob = proof(mixed.full[1].tree(), bob);
+    let old_alice = proof(mixed.full[0].tree(), alice);
+    // The next epoch: Alice's path changes the tree hash.
+    let old_hash = mixed.partial.context().tree_hash.clone();
+    mixed.commit(
+        0,
+        &CommitOptions {
+            force_path: true,
+            ..CommitOptions::default()
+        },
+    );
+    assert_ne!(mixed.partial.context().tree_hash, old_hash);
+
+    // An application message of this epoch with Bob's proof of the last epoch's tree.
+    let message = mixed.full[1]
+        .encrypt_application_message(b"hi", b"", &mut mixed.rng)
+        .unwrap();
+    let MlsMessageBody::PrivateMessage(private) = message.body else {
+        panic!("not a PrivateMessage");
+    };
+    let stale = SenderAuthenticatedMessage {
+        message: private.clone(),
+        sender_membership_proof: old_bob,
+    };
+    let before = mixed.partial.to_bytes().unwrap();
+    let err = mixed
+        .partial
+        .decrypt_application_message(&stale)
+        .unwrap_err();
+    assert_eq!(err, PartialMemberError::WrongTreeHash { which: "sender" });
+    assert!(
+        err.to_string().contains("draft-ietf-mls-partial-02 §6"),
+        "{err}"
+    );
+    assert_eq!(mixed.partial.to_bytes().unwrap(), before);
+    // The refusal consumed no key: with the current proof the same message decrypts.
+    let fresh = SenderAuthenticatedMessage {
+        message: private,
+        sender_membership_proof: proof(mixed.full[1].tree(), bob),
+    };
+    let got = mixed.partial.decrypt_application_message(&fresh).unwrap();
+    assert_eq!(got.data, b"hi");
+    assert_eq!(got.sender, bob);
+
+    // A commit whose pre-commit sender proof is of the last epoch's tree.
+    let options = CommitOptions {
+        force_path: true,
+        ..CommitOptions::default()
+    };
+    let (good, _) = annotated_only(&mut mixed, &options);
+    let mut stale = good.clone();
+    stale.sender_membership_proof = Some(old_alice);
+    assert_refused_unchanged(&mut mixed, &stale, |e| {
+        *e == PartialMemberError::WrongTreeHash { which: "sender" }
+            && e.to_string().contains("draft-ietf-mls-partial-02 §6")
+    });
+    mixed
+        .partial
+        .process_annotated_commit(&good, &PartialPsks::NONE)
+        .unwrap();
+    mixed.assert_agree();
+}
+
+/// Issue 15, "Bad input": an out-of-range `resolution_index` is the typed §10 error (not a
+/// panic, not a decryption failure), and the state stays byte-identical.
+#[test]
+fn an_out_of_range_resolution_index_is_the_typed_section_10_error() {
+    let mut mixed = Mixed::new();
+    let options = CommitOptions {
+        force_path: true,
+        ..CommitOptions::default()
+    };
+    let (good, _) = annotated_only(&mut mixed, &options);
+    for index in [2, 1000, u32::MAX] {
+        let mut wrong = good.clone();
+        wrong.resolution_index = Some(index);
+        assert_refused_unchanged(&mut mixed, &wrong, |e| {
+            matches!(
+                e,
+                PartialMemberError::Proof(PartialError::ResolutionIndexOutOfRange { index: i, .. })
+                    if *i == index
+            ) && e.to_string().contains("draft-ietf-mls-partial-02 §10")
+        });
+    }
+    mixed
+        .partial
+        .process_annotated_commit(&good, &PartialPsks::NONE)
+        .unwrap();
+    mixed.assert_agree();
+}
+
+/// Issue 15, "Bad input": annotations built from a forged tree after the commit (one
+/// member's leaf blanked), so that `tree_hash_after` and both post-commit proofs agree with
+/// each other but not with the committer's tree. §10: "the tree hash is authenticated by
+/// the confirmation_tag" — with a path the provisional GroupContext already fails the HPKE
+/// decryption; without one the confirmation tag fails. Nothing changes either way.
+#[test]
+fn a_self_consistent_forged_tree_hash_after_is_caught_and_changes_nothing() {
+    let mut mixed = Mixed::new();
+    let bob = mixed.full[1].own_leaf();
+    for with_path in [true, false] {
+        let options = if with_path {
+            CommitOptions {
+                force_path: true,
+                ..CommitOptions::default()
+            }
+        } else {
+            add_options(&format!("joiner-{with_path}"), &mut mixed.rng)
+        };
+        let before = mixed.full[0].tree().clone();
+        let output = mixed.full[0].commit(&options, NOW, &mut mixed.rng).unwrap();
+        let summary = mixed.full[0].merge_pending_commit().unwrap();
+        for group in mixed.full.iter_mut().skip(1) {
+            group.process_message(&output.commit, NOW).unwrap();
+        }
+        let mut forged_after = mixed.full[0].tree().clone();
+        forged_after.set_leaf(bob, None).unwrap();
+        let facts = || Facts {
+            committer: mixed.full[0].own_leaf(),
+            new_member_commit: false,
+            has_path: with_path,
+            new_leaves: &summary.added,
+        };
+        let receiver = mixed.partial.own_leaf();
+        let forged = annotate(&before, &forged_after, &output.commit, facts(), receiver);
+        let good = annotate(
+            &before,
+            mixed.full[0].tree(),
+            &output.commit,
+            facts(),
+            receiver,
+        );
+        assert_ne!(forged.tree_hash_after, good.tree_hash_after);
+        // The forged annotations are consistent among themselves.
+        forged
+            .sender_membership_proof_after
+            .verify(cs().as_ref(), &forged.tree_hash_after)
+            .unwrap();
+        forged
+            .receiver_membership_proof_after
+            .verify(cs().as_ref(), &forged.tree_hash_after)
+            .unwrap();
+        if with_path {
+            assert_refused_unchanged(&mut mixed, &forged, |e| {
+                matches!(e, PartialMemberError::Proof(PartialError::Crypto(_)))
+            });
+        } else {
+            assert_refused_unchanged(&mut mixed, &forged, |e| {
+                *e == PartialMemberError::ConfirmationTag
+                    && e.to_string().contains("draft-ietf-mls-partial-02 §10")
+            });
+        }
+        mixed
+            .partial
+            .process_annotated_commit(&good, &PartialPsks::NONE)
+            .unwrap();
+        mixed.assert_agree();
+    }
+}
+
+/// A member the commit removes: the annotator refuses it an AnnotatedCommit (§10's
+/// post-commit receiver proof cannot exist) and builds the removal notice instead, which the
+/// partial member processes into `Removed`; a notice for a member still in the group is
+/// refused, and a removal notice cannot end a member the commit does not remove.
+#[test]
+fn the_annotator_gives_a_removed_partial_member_a_removal_notice() {
+    let mut mixed = Mixed::new();
+    let carol = mixed.partial.own_leaf();
+    let bob = mixed.full[1].own_leaf();
+    let cs = cs();
+    // Alice removes Bob in a commit she then forgets (restored from her state before): a
+    // removal notice for Carol is refused, and Bob's does not end Carol.
+    let saved = mixed.full[0].to_bytes().unwrap();
+    let before = mixed.full[0].tree().clone();
+    let options = CommitOptions {
+        proposals: vec![Proposal::Remove(Remove { removed: bob })],
+        ..CommitOptions::default()
+    };
+    let commit = mixed.full[0]
+        .commit(&options, NOW, &mut mixed.rng)
+        .unwrap()
+        .commit;
+    mixed.full[0].merge_pending_commit().unwrap();
+    let after = mixed.full[0].tree().clone();
+    mixed.full[0] = Group::from_bytes(env(), &saved).unwrap();
+    let facts = crate::partial::CommitFacts {
+        commit: &commit,
+        committer: LeafIndex(0),
+        new_member_commit: false,
+        has_path: true,
+        new_leaves: &[],
+    };
+    let annotator =
+        crate::partial::CommitAnnotator::new(cs.as_ref(), &before, &after, facts).unwrap();
+    assert!(annotator.removes(bob));
+    assert!(!annotator.removes(carol));
+    assert_eq!(
+        annotator.annotate_removal_for(carol),
+        Err(PartialError::NotRemoved(carol))
+    );
+    assert_eq!(
+        annotator.annotate_for(cs.as_ref(), bob),
+        Err(PartialError::ReceiverRemoved(bob))
+    );
+    let bobs_notice = annotator.annotate_removal_for(bob).unwrap();
+    let err = PartialError::ReceiverRemoved(bob).to_string();
+    assert!(err.contains("draft-ietf-mls-partial-02 §10"), "{err}");
+    // Bob's notice lacks Carol's post-commit proof: Carol refuses it and stays unchanged.
+    assert_refused_unchanged(&mut mixed, &bobs_notice, |e| {
+        matches!(e, PartialMemberError::ProvenLeafMismatch { .. })
+    });
+
+    // Alice removes Carol: the notice ends her.
+    let before = mixed.full[0].tree().clone();
+    let options = CommitOptions {
+        proposals: vec![Proposal::Remove(Remove { removed: carol })],
+        ..CommitOptions::default()
+    };
+    let output = mixed.full[0].commit(&options, NOW, &mut mixed.rng).unwrap();
+    let summary = mixed.full[0].merge_pending_commit().unwrap();
+    let annotator = crate::partial::CommitAnnotator::new(
+        cs.as_ref(),
+        &before,
+        mixed.full[0].tree(),
+        crate::partial::CommitFacts {
+            commit: &output.commit,
+            committer: mixed.full[0].own_leaf(),
+            new_member_commit: false,
+            has_path: true,
+            new_leaves: &summary.added,
+        },
+    )
+    .unwrap();
+    assert_eq!(
+        annotator.annotate_for(cs.as_ref(), carol),
+        Err(PartialError::ReceiverRemoved(carol))
+    );
+    let notice = annotator.annotate_removal_for(carol).unwrap();
+    // Well-formed per §10: the presence rules hold and the two post-commit proofs reference
+    // the tree whose hash it carries.
+    assert_eq!(notice.resolution_index, Some(0));
+    notice
+        .receiver_membership_proof_after
+        .verify(cs.as_ref(), &notice.tree_hash_after)
+        .unwrap();
+    let outcome = mixed
+        .partial
+        .process_annotated_commit(&notice, &PartialPsks::NONE)
+        .unwrap();
+    assert_eq!(outcome, PartialCommitOutcome::Removed);
+    assert!(!mixed.partial.is_active());
 }
