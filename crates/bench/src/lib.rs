@@ -1,8 +1,12 @@
 //! Side-by-side benchmarks of Conclave, mls-rs and OpenMLS on the same RFC 9420 workloads:
 //! one commit adding N−1 members (RFC 9420 §12.4), a join from the Welcome with
 //! full tree validation (§12.4.3.1), update and remove commits with an UpdatePath (§12.4.2),
-//! application messages as PrivateMessages (§6.3), and the sizes of a Welcome, a commit and
-//! one member's serialized state.
+//! application messages as PrivateMessages (§6.3), a backlog of 1000 application messages
+//! processed on return (`app_backlog_1000`), and the sizes of a Welcome, a commit and one
+//! member's serialized state.
+//!
+//! Conclave's run also measures the primitives ([`floors`]) and gives each timed op its
+//! floor: the primitive work RFC 9420 requires for it at that N (`floor`, `floor_ratio`).
 //!
 //! Every stack runs under the same conditions: cipher suite 1
 //! (`MLS_128_DHKEMX25519_AES128GCM_SHA256_Ed25519`), every commit carries an UpdatePath, the
