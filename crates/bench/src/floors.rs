@@ -367,3 +367,44 @@ pub fn app_backlog(p: &Primitives, payload: usize) -> f64 {
     let signed = payload + APP_FRAMING;
     p.verify_batched.at(signed) + p.aead_open.at(signed) + sender_data(p, false) + ratchet_step(p)
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    #[test]
+    fn a_linear_fit_passes_through_both_measurements() {
+        let fit = Linear::fit(2e-6, 2e-6 + 1e-9 * (LONG - SHORT) as f64);
+        assert!((fit.at(SHORT) - 2e-6).abs() < 1e-12);
+        assert!((fit.per_byte - 1e-9).abs() < 1e-15);
+        assert!((fit.at(LONG) - (2e-6 + 1e-9 * (LONG - SHORT) as f64)).abs() < 1e-12);
+    }
+
+    #[test]
+    fn floors_count_the_work_they_document() {
+        let p = Primitives {
+            hpke_seal: 1.0,
+            hpke_open: 1.0,
+            verify_batched: Linear {
+                fixed: 1.0,
+                per_byte: 0.0,
+            },
+            ..Primitives::default()
+        };
+        let shape = |e| CommitShape {
+            bytes: 0,
+            hpke_ciphertexts: e,
+            path_nodes: 0,
+        };
+        // One HPKE seal per ciphertext, one open to process.
+        assert_eq!(commit_create(&p, shape(10)), 10.0);
+        assert_eq!(commit_process(&p, shape(10)), 1.0);
+        // A join verifies every leaf; an add two signatures and one seal per joiner.
+        assert_eq!(welcome_join(&p, 100, 1000), 100.0 + 1.0);
+        assert_eq!(add_commit_create(&p, 11, 300, shape(0), 1000), 10.0 * 3.0);
+        // The backlog verifies in batches only.
+        assert_eq!(app_backlog(&p, 100), 1.0);
+    }
+}
