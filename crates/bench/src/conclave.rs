@@ -9,14 +9,16 @@ use conclave_core::group::{
     ProcessedMessage, SigningIdentity,
 };
 use conclave_core::messages::{
-    Add, Credential, KeyPackage, LeafIndex, MlsMessage, MlsMessageBody, Proposal, Remove, Welcome,
+    Add, Content, Credential, KeyPackage, LeafIndex, MlsMessage, MlsMessageBody, Proposal, Remove,
+    Welcome,
 };
 use conclave_crypto::{CipherSuite, CryptoProvider};
 
+use crate::floors::{self, CommitShape, Primitives};
 use crate::{
-    BenchError, EXPORT_LABEL, Impl, LARGE_BATCH, LARGE_MESSAGE, Op, Progress, ProviderMode,
-    RunConfig, SMALL_BATCH, SMALL_MESSAGE, StackRun, is_heap_run, payload, plan, remove_target,
-    run_op,
+    BACKLOG, BenchError, EXPORT_LABEL, Impl, LARGE_BATCH, LARGE_MESSAGE, Op, Progress,
+    ProviderMode, RunConfig, SMALL_BATCH, SMALL_MESSAGE, StackRun, backlog_applies, backlog_reps,
+    is_heap_run, payload, plan, remove_target, run_op,
 };
 
 const STACK: Impl = Impl::Conclave;
@@ -70,6 +72,31 @@ fn process_commit(group: &mut Group, bytes: &[u8], now: u64) -> Result<bool, Ben
     }
 }
 
+/// The shape of an encoded commit (a PublicMessage) for its floor.
+fn commit_shape(bytes: &[u8]) -> Result<CommitShape, BenchError> {
+    let message = MlsMessage::from_bytes(bytes).map_err(fail("parse commit"))?;
+    let MlsMessageBody::PublicMessage(public) = &message.body else {
+        return Err(fail("commit shape")("not a PublicMessage"));
+    };
+    let Content::Commit(commit) = &public.content.content else {
+        return Err(fail("commit shape")("not a commit"));
+    };
+    let (hpke_ciphertexts, path_nodes) = commit.path.as_ref().map_or((0, 0), |path| {
+        (
+            path.nodes
+                .iter()
+                .map(|node| node.encrypted_path_secret.len())
+                .sum(),
+            path.nodes.len(),
+        )
+    });
+    Ok(CommitShape {
+        bytes: bytes.len(),
+        hpke_ciphertexts,
+        path_nodes,
+    })
+}
+
 fn agree(out: &mut StackRun, a: &Group, b: &Group, what: &str) -> Result<(), BenchError> {
     out.check(
         STACK,
@@ -107,6 +134,14 @@ pub(crate) fn run(cfg: &RunConfig, progress: &Progress) -> Result<StackRun, Benc
     let n = cfg.n;
     let (add_reps, join_reps, reps) = plan(cfg);
     let mut out = StackRun::default();
+    // The primitives' costs in this run, for the floors (none if the suite's primitives
+    // cannot be measured this way).
+    let prims: Option<Primitives> = Primitives::measure(cs.as_ref()).ok();
+    if let Some(p) = &prims {
+        for line in p.describe() {
+            progress.note(format!("primitive {line}"));
+        }
+    }
 
     let member = |name: String, rng: &mut OsRng| -> Result<_, BenchError> {
         let signer = SigningIdentity::generate(
@@ -185,19 +220,40 @@ pub(crate) fn run(cfg: &RunConfig, progress: &Progress) -> Result<StackRun, Benc
                     )
                     .map_err(fail("add commit"))?;
                 alice.merge_pending_commit().map_err(fail("merge add"))?;
-                let _commit = encode(&output.commit, "encode commit")?;
+                let commit = encode(&output.commit, "encode commit")?;
                 let welcome = output
                     .welcome
                     .as_ref()
                     .ok_or_else(|| fail("add commit")("no Welcome"))?;
-                encode(welcome, "encode Welcome")
+                Ok((commit, encode(welcome, "encode Welcome")?))
             },
         )?;
         progress.rep(&out, Op::AddCommitCreate, r, add_reps);
         added = Some((alice, welcome));
     }
-    let (mut alice, welcome) = added.ok_or_else(|| fail("add commit")("no repetition"))?;
+    let (mut alice, (add_commit, welcome)) =
+        added.ok_or_else(|| fail("add commit")("no repetition"))?;
     out.push(Op::WelcomeSize, welcome.len() as f64);
+    if let Some(p) = &prims {
+        let key_package = kp_bytes.first().map_or(0, Vec::len);
+        let shape = commit_shape(&add_commit)?;
+        out.set_floor(
+            Op::AddCommitCreate,
+            floors::add_commit_create(p, n, key_package, shape, welcome.len()),
+        );
+        out.set_floor(Op::WelcomeJoin, floors::welcome_join(p, n, welcome.len()));
+        out.set_floor(
+            Op::App100BRoundtrip,
+            floors::app_roundtrip(p, SMALL_MESSAGE),
+        );
+        out.set_floor(
+            Op::App1MiBRoundtrip,
+            floors::app_roundtrip(p, LARGE_MESSAGE),
+        );
+        if backlog_applies(n) {
+            out.set_floor(Op::AppBacklog1000, floors::app_backlog(p, SMALL_MESSAGE));
+        }
+    }
 
     // welcome_join: member 1 joins from the Welcome (ratchet tree inside, full validation).
     let mut joined = None;
@@ -235,6 +291,13 @@ pub(crate) fn run(cfg: &RunConfig, progress: &Progress) -> Result<StackRun, Benc
         if !heap_run {
             out.push(Op::CommitSize, commit.len() as f64);
         }
+        if r == 0
+            && let Some(p) = &prims
+        {
+            let shape = commit_shape(&commit)?;
+            out.set_floor(Op::UpdateCommitCreate, floors::commit_create(p, shape));
+            out.set_floor(Op::UpdateCommitProcess, floors::commit_process(p, shape));
+        }
         agree(&mut out, &alice, &bob, &format!("update {r}"))?;
     }
     progress.note("update commits done");
@@ -269,6 +332,9 @@ pub(crate) fn run(cfg: &RunConfig, progress: &Progress) -> Result<StackRun, Benc
             })?;
         }
     }
+    if backlog_applies(n) {
+        backlog(&mut out, &mut alice, &mut bob, reps, now, &mut rng)?;
+    }
     progress.note("application messages done");
 
     // remove_commit_create / _process: member 0 removes the last member, member 1
@@ -295,6 +361,13 @@ pub(crate) fn run(cfg: &RunConfig, progress: &Progress) -> Result<StackRun, Benc
         let self_removed = run_op(&mut out, Op::RemoveCommitProcess, heap_run, || {
             process_commit(&mut bob, &commit, now)
         })?;
+        if r == 0
+            && let Some(p) = &prims
+        {
+            let shape = commit_shape(&commit)?;
+            out.set_floor(Op::RemoveCommitCreate, floors::commit_create(p, shape));
+            out.set_floor(Op::RemoveCommitProcess, floors::commit_process(p, shape));
+        }
         if self_removed != (bob.own_leaf() == LeafIndex(target)) {
             return Err(BenchError::Disagreement {
                 stack: STACK.name(),
@@ -339,4 +412,56 @@ pub(crate) fn run(cfg: &RunConfig, progress: &Progress) -> Result<StackRun, Benc
     }
     progress.note("remove commits done");
     Ok(out)
+}
+
+/// `app_backlog_1000`: member 0 sends [`BACKLOG`] application messages (untimed); member 1
+/// parses them and processes them together with `Group::process_application_backlog`
+/// (signatures in batches, decryptions in parallel on the `--threads` pool), and each
+/// plaintext must be the one sent.
+fn backlog(
+    out: &mut StackRun,
+    alice: &mut Group,
+    bob: &mut Group,
+    reps: usize,
+    now: u64,
+    rng: &mut OsRng,
+) -> Result<(), BenchError> {
+    let reps = backlog_reps(reps);
+    for r in 0..=reps {
+        let sent: Vec<Vec<u8>> = (0..BACKLOG)
+            .map(|k| payload(SMALL_MESSAGE, r * BACKLOG + k))
+            .collect();
+        let wire = sent
+            .iter()
+            .map(|data| {
+                let message = alice
+                    .encrypt_application_message(data, &[], rng)
+                    .map_err(fail("encrypt"))?;
+                encode(&message, "encode message")
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        run_op(out, Op::AppBacklog1000, is_heap_run(r, reps), || {
+            let parsed = wire
+                .iter()
+                .map(|bytes| MlsMessage::from_bytes(bytes).map_err(fail("parse message")))
+                .collect::<Result<Vec<_>, _>>()?;
+            let results = bob.process_application_backlog(&parsed, now);
+            if results.len() != sent.len() {
+                return Err(fail("backlog")("result count"));
+            }
+            for (result, data) in results.into_iter().zip(&sent) {
+                match result.map_err(fail("backlog"))? {
+                    ProcessedMessage::Application { data: got, .. } if got == *data => {}
+                    _ => {
+                        return Err(BenchError::Disagreement {
+                            stack: STACK.name(),
+                            what: "backlog message did not round-trip".into(),
+                        });
+                    }
+                }
+            }
+            Ok(())
+        })?;
+    }
+    Ok(())
 }

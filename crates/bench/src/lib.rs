@@ -1,8 +1,12 @@
 //! Side-by-side benchmarks of Conclave, mls-rs and OpenMLS on the same RFC 9420 workloads:
 //! one commit adding N−1 members (RFC 9420 §12.4), a join from the Welcome with
 //! full tree validation (§12.4.3.1), update and remove commits with an UpdatePath (§12.4.2),
-//! application messages as PrivateMessages (§6.3), and the sizes of a Welcome, a commit and
-//! one member's serialized state.
+//! application messages as PrivateMessages (§6.3), a backlog of 1000 application messages
+//! processed on return (`app_backlog_1000`), and the sizes of a Welcome, a commit and one
+//! member's serialized state.
+//!
+//! Conclave's run also measures the primitives ([`floors`]) and gives each timed op its
+//! floor: the primitive work RFC 9420 requires for it at that N (`floor`, `floor_ratio`).
 //!
 //! Every stack runs under the same conditions: cipher suite 1
 //! (`MLS_128_DHKEMX25519_AES128GCM_SHA256_Ed25519`), every commit carries an UpdatePath, the
@@ -21,6 +25,8 @@
 
 #[forbid(unsafe_code)]
 mod conclave;
+#[forbid(unsafe_code)]
+pub mod floors;
 pub mod heap;
 #[forbid(unsafe_code)]
 mod mlsrs;
@@ -33,7 +39,7 @@ mod report;
 
 use std::time::Instant;
 
-pub use report::{Record, median, render_table};
+pub use report::{Record, fill_floors, median, render_table};
 
 /// Errors of a benchmark run.
 #[derive(Debug, thiserror::Error)]
@@ -151,6 +157,9 @@ pub enum Op {
     App100BRoundtrip,
     /// Encrypt + decrypt a 1 MiB application message.
     App1MiBRoundtrip,
+    /// A member processes [`BACKLOG`] waiting 100-byte application messages (N = 2 and
+    /// 1000 only, see [`backlog_applies`]).
+    AppBacklog1000,
     /// The Welcome of the add commit.
     WelcomeSize,
     /// An update commit (PublicMessage with an UpdatePath).
@@ -163,7 +172,7 @@ pub enum Op {
 
 impl Op {
     /// All operations, in table order.
-    pub const ALL: [Op; 12] = [
+    pub const ALL: [Op; 13] = [
         Op::AddCommitCreate,
         Op::WelcomeJoin,
         Op::UpdateCommitCreate,
@@ -172,6 +181,7 @@ impl Op {
         Op::RemoveCommitProcess,
         Op::App100BRoundtrip,
         Op::App1MiBRoundtrip,
+        Op::AppBacklog1000,
         Op::WelcomeSize,
         Op::CommitSize,
         Op::GroupStateSize,
@@ -189,6 +199,7 @@ impl Op {
             Op::RemoveCommitProcess => "remove_commit_process",
             Op::App100BRoundtrip => "app_100B_roundtrip",
             Op::App1MiBRoundtrip => "app_1MiB_roundtrip",
+            Op::AppBacklog1000 => "app_backlog_1000",
             Op::WelcomeSize => "welcome_size",
             Op::CommitSize => "commit_size",
             Op::GroupStateSize => "group_state_size",
@@ -199,7 +210,7 @@ impl Op {
     /// The unit of its median.
     pub fn unit(self) -> &'static str {
         match self {
-            Op::App100BRoundtrip => "msg/s",
+            Op::App100BRoundtrip | Op::AppBacklog1000 => "msg/s",
             Op::App1MiBRoundtrip => "MB/s",
             Op::WelcomeSize | Op::CommitSize | Op::GroupStateSize | Op::KeyPackageSize => "bytes",
             _ => "ms",
@@ -208,7 +219,10 @@ impl Op {
 
     /// Whether a larger value is better (rates) rather than smaller (times, sizes).
     pub fn higher_is_better(self) -> bool {
-        matches!(self, Op::App100BRoundtrip | Op::App1MiBRoundtrip)
+        matches!(
+            self,
+            Op::App100BRoundtrip | Op::App1MiBRoundtrip | Op::AppBacklog1000
+        )
     }
 }
 
@@ -220,6 +234,19 @@ pub const LARGE_MESSAGE: usize = 1 << 20;
 pub const SMALL_BATCH: usize = 100;
 /// Large messages per timed batch.
 pub const LARGE_BATCH: usize = 2;
+/// Waiting application messages (of [`SMALL_MESSAGE`] bytes) in `app_backlog_1000`.
+pub const BACKLOG: usize = 1000;
+
+/// Whether `app_backlog_1000` runs at group size `n` (issue 17: N = 2 and 1000).
+pub fn backlog_applies(n: usize) -> bool {
+    n == 2 || n == 1000
+}
+
+/// Repetitions of `app_backlog_1000` out of `reps` (at most 3: a repetition is 1000
+/// messages).
+pub(crate) fn backlog_reps(reps: usize) -> usize {
+    reps.min(3)
+}
 
 /// How many repetitions each operation gets.
 #[derive(Debug, Clone, Copy, Default)]
@@ -310,6 +337,9 @@ pub struct StackRun {
     pub peaks: Vec<(Op, u64)>,
     /// The agreement checks made along the way (all already verified equal).
     pub checks: Vec<Check>,
+    /// Each operation's floor in the unit of [`Op::unit`] ([`floors`]; Conclave's run
+    /// only, which measures the primitives).
+    pub floors: Vec<(Op, f64)>,
 }
 
 impl StackRun {
@@ -351,6 +381,25 @@ impl StackRun {
         self.peaks.iter().find(|(o, _)| *o == op).map(|&(_, p)| p)
     }
 
+    /// The floor of `op` (see [`StackRun::floors`]).
+    pub fn floor(&self, op: Op) -> Option<f64> {
+        self.floors.iter().find(|(o, _)| *o == op).map(|&(_, f)| f)
+    }
+
+    /// Records the floor of `op`, given in seconds per operation, in the op's unit.
+    pub(crate) fn set_floor(&mut self, op: Op, seconds: f64) {
+        if !(seconds.is_finite() && seconds > 0.0) {
+            return;
+        }
+        let value = match op {
+            Op::App100BRoundtrip | Op::AppBacklog1000 => 1.0 / seconds,
+            Op::App1MiBRoundtrip => LARGE_MESSAGE as f64 / seconds / 1e6,
+            _ => seconds * 1e3,
+        };
+        self.floors.retain(|(o, _)| *o != op);
+        self.floors.push((op, value));
+    }
+
     fn set_peak(&mut self, op: Op, bytes: u64) {
         match self.peaks.iter_mut().find(|(o, _)| *o == op) {
             Some((_, peak)) => *peak = bytes,
@@ -388,6 +437,7 @@ pub(crate) fn run_op<T>(
         let sample = match op {
             Op::App100BRoundtrip => rate(op, SMALL_BATCH, SMALL_MESSAGE, secs),
             Op::App1MiBRoundtrip => rate(op, LARGE_BATCH, LARGE_MESSAGE, secs),
+            Op::AppBacklog1000 => rate(op, BACKLOG, SMALL_MESSAGE, secs),
             _ => secs * 1e3,
         };
         out.push(op, sample);
@@ -477,6 +527,8 @@ pub fn records(stack: Impl, cfg: &RunConfig, run: &StackRun) -> Vec<Record> {
                 median: m,
                 unit: op.unit().to_owned(),
                 peak_heap_bytes: run.peak(op),
+                floor: run.floor(op),
+                floor_ratio: None,
                 provider: cfg.provider.name().to_owned(),
                 cipher_suite: cfg.suite,
             })

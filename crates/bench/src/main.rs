@@ -24,7 +24,7 @@ use std::time::Instant;
 
 use anyhow::{Context, bail};
 use conclave_bench::{
-    Impl, Op, ProviderMode, RepKind, RepPolicy, RunConfig, records, render_table,
+    Impl, Op, ProviderMode, RepKind, RepPolicy, RunConfig, fill_floors, records, render_table,
 };
 
 #[global_allocator]
@@ -182,7 +182,8 @@ fn main() -> anyhow::Result<()> {
                 suite,
             };
             reps_lines.push(format!(
-                "N={n}: add {}, join {}, other ops {} (app batches of 100 × 100 B / 2 × 1 MiB)",
+                "N={n}: add {}, join {}, other ops {} (app batches of 100 × 100 B / 2 × 1 MiB; \
+                 backlog of 1000 × 100 B at N = 2 and 1000, at most 3 repetitions)",
                 args.reps.reps(n, RepKind::Add),
                 args.reps.reps(n, RepKind::Join),
                 args.reps.reps(n, RepKind::Other),
@@ -203,6 +204,7 @@ fn main() -> anyhow::Result<()> {
                 all.extend(records(stack, &cfg, &run));
             }
         }
+        fill_floors(&mut all);
         println!(
             "conclave-bench: suite {suite:#06x} ({}), provider mode `{}`, {} thread(s), {:.0} s so far",
             suite_name(suite),
@@ -226,6 +228,11 @@ fn main() -> anyhow::Result<()> {
             Op::AddCommitCreate.unit(),
             Op::App100BRoundtrip.unit(),
             Op::App1MiBRoundtrip.unit()
+        );
+        println!(
+            "floor = the primitive work RFC 9420 requires for the op at that N, priced with the \
+             primitives measured in this run on one thread (crates/bench/README.md, \"Floors\"); \
+             floor_ratio = time/floor for times, floor/rate for rates (1.00 = at the floor)"
         );
         println!();
         print!("{}", render_table(&all));

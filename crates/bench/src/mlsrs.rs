@@ -14,9 +14,9 @@ use mls_rs::{
 };
 
 use crate::{
-    BenchError, EXPORT_LABEL, Impl, LARGE_BATCH, LARGE_MESSAGE, Op, Progress, ProviderMode,
-    RunConfig, SMALL_BATCH, SMALL_MESSAGE, StackRun, is_heap_run, payload, plan, remove_target,
-    run_op,
+    BACKLOG, BenchError, EXPORT_LABEL, Impl, LARGE_BATCH, LARGE_MESSAGE, Op, Progress,
+    ProviderMode, RunConfig, SMALL_BATCH, SMALL_MESSAGE, StackRun, backlog_applies, backlog_reps,
+    is_heap_run, payload, plan, remove_target, run_op,
 };
 
 const STACK: Impl = Impl::MlsRs;
@@ -295,6 +295,52 @@ fn run_with<P: CryptoProvider + Clone>(
                 }
                 Ok(())
             })?;
+        }
+    }
+    // app_backlog_1000 (N = 2 and 1000): member 0 sends BACKLOG application messages
+    // (untimed); member 1 processes them one by one from bytes, the stack's only API.
+    if backlog_applies(n) {
+        let backlog_reps = backlog_reps(reps);
+        for r in 0..=backlog_reps {
+            let sent: Vec<Vec<u8>> = (0..BACKLOG)
+                .map(|k| payload(SMALL_MESSAGE, r * BACKLOG + k))
+                .collect();
+            let wire = sent
+                .iter()
+                .map(|data| {
+                    let bytes = alice
+                        .encrypt_application_message(data, Vec::new())
+                        .map_err(fail("encrypt"))?
+                        .to_bytes()
+                        .map_err(fail("encode message"))?;
+                    Ok(bytes)
+                })
+                .collect::<Result<Vec<_>, BenchError>>()?;
+            run_op(
+                &mut out,
+                Op::AppBacklog1000,
+                is_heap_run(r, backlog_reps),
+                || {
+                    for (bytes, data) in wire.iter().zip(&sent) {
+                        let message =
+                            MlsMessage::from_bytes(bytes).map_err(fail("parse message"))?;
+                        match bob
+                            .process_incoming_message(message)
+                            .map_err(fail("decrypt"))?
+                        {
+                            ReceivedMessage::ApplicationMessage(m)
+                                if m.data() == data.as_slice() => {}
+                            _ => {
+                                return Err(BenchError::Disagreement {
+                                    stack: STACK.name(),
+                                    what: "backlog message did not round-trip".into(),
+                                });
+                            }
+                        }
+                    }
+                    Ok(())
+                },
+            )?;
         }
     }
     progress.note("application messages done");

@@ -19,9 +19,9 @@ use openmls_traits::signatures::{Signer, SignerError};
 use openmls_traits::types::SignatureScheme;
 
 use crate::{
-    BenchError, EXPORT_LABEL, Impl, LARGE_BATCH, LARGE_MESSAGE, Op, Progress, ProviderMode,
-    RunConfig, SMALL_BATCH, SMALL_MESSAGE, StackRun, is_heap_run, payload, plan, remove_target,
-    run_op,
+    BACKLOG, BenchError, EXPORT_LABEL, Impl, LARGE_BATCH, LARGE_MESSAGE, Op, Progress,
+    ProviderMode, RunConfig, SMALL_BATCH, SMALL_MESSAGE, StackRun, backlog_applies, backlog_reps,
+    is_heap_run, payload, plan, remove_target, run_op,
 };
 
 const STACK: Impl = Impl::OpenMls;
@@ -373,6 +373,53 @@ fn run_with<B: Backend>(cfg: &RunConfig, progress: &Progress) -> Result<StackRun
                 }
                 Ok(())
             })?;
+        }
+    }
+    // app_backlog_1000 (N = 2 and 1000): member 0 sends BACKLOG application messages
+    // (untimed); member 1 processes them one by one from bytes, the stack's only API.
+    if backlog_applies(n) {
+        let backlog_reps = backlog_reps(reps);
+        for r in 0..=backlog_reps {
+            let sent: Vec<Vec<u8>> = (0..BACKLOG)
+                .map(|k| payload(SMALL_MESSAGE, r * BACKLOG + k))
+                .collect();
+            let wire = sent
+                .iter()
+                .map(|data| {
+                    let bytes = alice
+                        .create_message(&alice_provider, &alice_signer, data)
+                        .map_err(fail("encrypt"))?
+                        .to_bytes()
+                        .map_err(fail("encode message"))?;
+                    Ok(bytes)
+                })
+                .collect::<Result<Vec<_>, BenchError>>()?;
+            run_op(
+                &mut out,
+                Op::AppBacklog1000,
+                is_heap_run(r, backlog_reps),
+                || {
+                    for (bytes, data) in wire.iter().zip(&sent) {
+                        let message = parse(bytes, "parse message")?
+                            .try_into_protocol_message()
+                            .map_err(fail("parse message"))?;
+                        let processed = bob
+                            .process_message(&bob_provider, message)
+                            .map_err(fail("decrypt"))?;
+                        let received = match processed.into_content() {
+                            ProcessedMessageContent::ApplicationMessage(m) => Some(m.into_bytes()),
+                            _ => None,
+                        };
+                        if received.as_ref() != Some(data) {
+                            return Err(BenchError::Disagreement {
+                                stack: STACK.name(),
+                                what: "backlog message did not round-trip".into(),
+                            });
+                        }
+                    }
+                    Ok(())
+                },
+            )?;
         }
     }
     progress.note("application messages done");

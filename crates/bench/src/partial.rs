@@ -637,6 +637,10 @@ pub fn records(cfg: &RunConfig, run: &PartialRun) -> Vec<Record> {
                     peak_heap_bytes: run.peak(role, metric),
                     provider: cfg.provider.name().to_owned(),
                     cipher_suite: cfg.suite,
+                    // The partial rows have no floor model (`crate::floors` prices the
+                    // full member's ops).
+                    floor: None,
+                    floor_ratio: None,
                 });
             }
         }

@@ -26,6 +26,45 @@ pub struct Record {
     pub provider: String,
     /// The cipher suite (1, or a post-quantum suite under Conclave's value).
     pub cipher_suite: u16,
+    /// The op's floor at this N, in `unit` (`crate::floors`: the primitive work RFC 9420
+    /// requires, priced with the primitives measured in the same run by Conclave's
+    /// provider; the same for all three stacks); `null` for the sizes, or without a
+    /// Conclave run.
+    pub floor: Option<f64>,
+    /// How far the median is from the floor: median/floor for times, floor/median for
+    /// rates; 1.0 is at the floor.
+    pub floor_ratio: Option<f64>,
+}
+
+/// Gives every record the floor of Conclave's record of the same op, N, provider and
+/// suite (the floor is the workload's, not a stack's), and its `floor_ratio`.
+pub fn fill_floors(records: &mut [Record]) {
+    let floors: Vec<(String, usize, String, u16, f64)> = records
+        .iter()
+        .filter(|r| r.implementation == Impl::Conclave.name())
+        .filter_map(|r| {
+            r.floor
+                .map(|f| (r.op.clone(), r.n, r.provider.clone(), r.cipher_suite, f))
+        })
+        .collect();
+    for r in records.iter_mut() {
+        r.floor = floors
+            .iter()
+            .find(|(op, n, provider, suite, _)| {
+                *op == r.op && *n == r.n && *provider == r.provider && *suite == r.cipher_suite
+            })
+            .map(|&(.., f)| f);
+        let higher_is_better = Op::ALL
+            .iter()
+            .any(|o| o.name() == r.op && o.higher_is_better());
+        r.floor_ratio = r.floor.filter(|f| *f > 0.0 && r.median > 0.0).map(|f| {
+            if higher_is_better {
+                f / r.median
+            } else {
+                r.median / f
+            }
+        });
+    }
 }
 
 /// The median of `values` (mean of the two middle ones for an even count); `None` when
@@ -85,9 +124,10 @@ pub fn render_table(records: &[Record]) -> String {
     let mut out = String::new();
     out.push_str(
         "| N | op | unit | conclave | mls-rs | openmls | mls-rs/conclave | openmls/conclave \
+         | floor | floor_ratio conclave | floor_ratio mls-rs | floor_ratio openmls \
          | heap conclave | heap mls-rs | heap openmls |\n",
     );
-    out.push_str("|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+    out.push_str("|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
     for n in sizes {
         for op in Op::ALL {
             let ours = find(records, Impl::Conclave, op, n);
@@ -106,8 +146,17 @@ pub fn render_table(records: &[Record]) -> String {
                     .and_then(|r| r.peak_heap_bytes)
                     .map_or_else(|| "-".to_owned(), format_bytes)
             });
+            let floor = Impl::ALL
+                .iter()
+                .find_map(|&s| record(records, s, op, n).and_then(|r| r.floor));
+            let [fr_ours, fr_mls, fr_om] = Impl::ALL.map(|s| {
+                record(records, s, op, n)
+                    .and_then(|r| r.floor_ratio)
+                    .map_or_else(|| "-".to_owned(), |f| format!("{f:.2}"))
+            });
             out.push_str(&format!(
-                "| {n} | {} | {} | {} | {} | {} | {} | {} | {heap_ours} | {heap_mls} | {heap_om} |\n",
+                "| {n} | {} | {} | {} | {} | {} | {} | {} | {} | {fr_ours} | {fr_mls} | {fr_om} \
+                 | {heap_ours} | {heap_mls} | {heap_om} |\n",
                 op.name(),
                 op.unit(),
                 cell(ours),
@@ -115,6 +164,7 @@ pub fn render_table(records: &[Record]) -> String {
                 cell(om),
                 ratio(mls),
                 ratio(om),
+                cell(floor),
             ));
         }
     }

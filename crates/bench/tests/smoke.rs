@@ -11,8 +11,8 @@
 )]
 
 use conclave_bench::{
-    Impl, Op, ProviderMode, Record, RepPolicy, RunConfig, StackRun, records, render_table,
-    run_stack,
+    Impl, Op, ProviderMode, Record, RepPolicy, RunConfig, StackRun, backlog_applies, fill_floors,
+    records, render_table, run_stack,
 };
 use serde_json::Value;
 
@@ -68,6 +68,8 @@ fn assert_shape(value: &Value, heap: bool) {
             keys,
             [
                 "cipher_suite",
+                "floor",
+                "floor_ratio",
                 "impl",
                 "median",
                 "n",
@@ -89,6 +91,21 @@ fn assert_shape(value: &Value, heap: bool) {
         let median = object["median"].as_f64().unwrap();
         assert!(median.is_finite() && median > 0.0, "{item}");
         assert!(ProviderMode::parse(object["provider"].as_str().unwrap()).is_some());
+        // Every timed op has a floor and a ratio to it (after `fill_floors`), the sizes none.
+        let floor = &object["floor"];
+        let ratio = &object["floor_ratio"];
+        if op.unit() == "bytes" {
+            assert!(floor.is_null() && ratio.is_null(), "{item}");
+        } else {
+            assert!(floor.as_f64().unwrap() > 0.0, "{item}");
+            let ratio = ratio.as_f64().unwrap();
+            let expected = if op.higher_is_better() {
+                floor.as_f64().unwrap() / median
+            } else {
+                median / floor.as_f64().unwrap()
+            };
+            assert!((ratio - expected).abs() <= 1e-9 * expected, "{item}");
+        }
         // Every timed op has a peak heap (each allocates), the sizes none.
         let peak = &object["peak_heap_bytes"];
         if heap && op.unit() != "bytes" {
@@ -109,10 +126,12 @@ fn every_op_every_stack_small_groups() {
             assert_agreement(stack, n, &run);
             let recs = records(stack, &cfg, &run);
             let ops: Vec<&str> = recs.iter().map(|r| r.op.as_str()).collect();
-            // The peers' KeyPackage sizes are not measured yet.
+            // The peers' KeyPackage sizes are not measured yet; the backlog runs at N = 2
+            // (and 1000) only.
             let expected: Vec<&str> = Op::ALL
                 .iter()
                 .filter(|o| stack == Impl::Conclave || **o != Op::KeyPackageSize)
+                .filter(|o| **o != Op::AppBacklog1000 || backlog_applies(n))
                 .map(|o| o.name())
                 .collect();
             assert_eq!(ops, expected, "{} N={n}", stack.name());
@@ -131,9 +150,16 @@ fn every_op_every_stack_small_groups() {
     }
     // This test binary has no counting allocator: no peak is reported.
     assert!(all.iter().all(|r| r.peak_heap_bytes.is_none()));
+    // Conclave's run carries the floors; `fill_floors` gives them to the peers' records.
+    assert!(
+        all.iter()
+            .filter(|r| r.implementation != "conclave")
+            .all(|r| r.floor.is_none())
+    );
+    fill_floors(&mut all);
     assert_shape(&serde_json::to_value(&all).unwrap(), false);
     let table = render_table(&all);
-    assert_eq!(table.lines().count(), 2 + 2 * Op::ALL.len());
+    assert_eq!(table.lines().count(), 2 + 2 * Op::ALL.len() - 1);
 }
 
 /// `--suites`: Conclave on a post-quantum suite (ML-KEM-768, Ed25519), with its sizes; the

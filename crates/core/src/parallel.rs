@@ -31,6 +31,37 @@ where
     items.iter().map(f).collect()
 }
 
+/// `items.map(f)` for work that cannot fail: in parallel from [`MIN_PARALLEL`] items.
+pub(crate) fn map<T, R, F>(items: &[T], f: F) -> Vec<R>
+where
+    T: Sync,
+    R: Send,
+    F: Fn(&T) -> R + Sync + Send,
+{
+    #[cfg(feature = "parallel")]
+    if items.len() >= MIN_PARALLEL {
+        use rayon::prelude::*;
+        return items.par_iter().map(f).collect();
+    }
+    items.iter().map(f).collect()
+}
+
+/// `items.map(f)` for a few large items (such as one chunk of work per thread): in
+/// parallel from two items on.
+pub(crate) fn map_large<T, R, F>(items: &[T], f: F) -> Vec<R>
+where
+    T: Sync,
+    R: Send,
+    F: Fn(&T) -> R + Sync + Send,
+{
+    #[cfg(feature = "parallel")]
+    if items.len() > 1 {
+        use rayon::prelude::*;
+        return items.par_iter().map(f).collect();
+    }
+    items.iter().map(f).collect()
+}
+
 /// The threads a loop may use: rayon's pool size with the `parallel` feature, else 1.
 pub(crate) fn threads() -> usize {
     #[cfg(feature = "parallel")]

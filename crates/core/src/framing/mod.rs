@@ -37,6 +37,7 @@ use crate::messages::{
 };
 use crate::secret_tree::SecretTreeError;
 
+pub(crate) use private::{open_private_content, private_content_aad, private_unverified};
 pub use private::{open_sender_data, protect_private, unprotect_private};
 pub(crate) use public::unprotect_and_verify_member_public;
 pub use public::unprotect_public_without_membership_key;
@@ -390,27 +391,89 @@ impl<'a> UnverifiedContent<'a> {
         sender_signature_key: &[u8],
         context: &GroupContext,
     ) -> Result<VerifiedContent<'a>, FramingError> {
+        self.into_pending(cs, context)?
+            .verify(cs, sender_signature_key)
+    }
+
+    /// Everything [`UnverifiedContent::verify`] does before checking the signature: the
+    /// message's group id and epoch match `context`, and the `FramedContentTBS` is encoded
+    /// (RFC 9420 §6.1). The signature can then be checked alone
+    /// ([`PendingSignature::verify`]) or with others in one batch.
+    pub fn into_pending(
+        self,
+        cs: &dyn CipherSuiteProvider,
+        context: &GroupContext,
+    ) -> Result<PendingSignature<'a>, FramingError> {
         check_context(cs, &self.content, context)?;
         let encoded = match self.encoded {
             Some(encoded) if encoded.signed_with(&self.content, context) => encoded,
             _ => EncodedTbs::new(self.wire_format, &self.content, Some(context), None)?,
         };
+        Ok(PendingSignature {
+            wire_format: self.wire_format,
+            content: self.content,
+            auth: self.auth,
+            encoded,
+        })
+    }
+}
+
+/// Content ready for its signature check (RFC 9420 §6.1): its `FramedContentTBS` is
+/// encoded ([`UnverifiedContent::into_pending`]), the signature not yet verified.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingSignature<'a> {
+    wire_format: WireFormat,
+    content: Cow<'a, FramedContent>,
+    auth: Cow<'a, FramedContentAuthData>,
+    encoded: EncodedTbs,
+}
+
+impl<'a> PendingSignature<'a> {
+    /// The signed message: `SignContent` of `FramedContentTBS` with the label (§5.1.2).
+    pub fn signed_message(&self) -> &[u8] {
+        self.encoded.signed_message()
+    }
+
+    /// The signature to check.
+    pub fn signature(&self) -> &[u8] {
+        &self.auth.signature
+    }
+
+    /// The claimed sender.
+    pub fn sender(&self) -> Sender {
+        self.content.sender
+    }
+
+    /// Verifies the signature with `sender_signature_key` (RFC 9420 §6.1:
+    /// `VerifyWithLabel(., "FramedContentTBS", .)`).
+    pub fn verify(
+        self,
+        cs: &dyn CipherSuiteProvider,
+        sender_signature_key: &[u8],
+    ) -> Result<VerifiedContent<'a>, FramingError> {
         cs.verify(
             sender_signature_key,
-            encoded.signed_message(),
+            self.encoded.signed_message(),
             &self.auth.signature,
         )
         .map_err(|e| match e {
             CryptoError::InvalidSignature => FramingError::InvalidSignature,
             other => FramingError::Crypto(other),
         })?;
-        Ok(VerifiedContent {
+        Ok(self.verified())
+    }
+
+    /// The content as verified, once the caller checked [`PendingSignature::signature`]
+    /// over [`PendingSignature::signed_message`] with the sender's key (e.g. in a batch with
+    /// [`CipherSuiteProvider::verify_all`]).
+    pub(crate) fn verified(self) -> VerifiedContent<'a> {
+        VerifiedContent {
             wire_format: self.wire_format,
             content: self.content,
             auth: self.auth,
-            encoded,
+            encoded: self.encoded,
             transcript: None,
-        })
+        }
     }
 }
 

@@ -12,9 +12,9 @@ use super::{
 };
 use crate::messages::{
     AuthenticatedContent, Content, ContentType, FramedContent, FramedContentAuthData, GroupContext,
-    PrivateContentAad, PrivateMessage, Sender, SenderData, SenderDataAad, WireFormat,
+    LeafIndex, PrivateContentAad, PrivateMessage, Sender, SenderData, SenderDataAad, WireFormat,
 };
-use crate::secret_tree::{RatchetType, SecretTree, sender_data_key_nonce};
+use crate::secret_tree::{KeyNonce, RatchetType, SecretTree, sender_data_key_nonce};
 
 /// Encrypts signed content as a `PrivateMessage` (RFC 9420 §6.3).
 ///
@@ -123,34 +123,59 @@ pub fn unprotect_private(
     }
 
     // Content (§6.3.1), with the ratchet restored if the ciphertext is not genuine.
-    let aad = PrivateContentAad {
-        group_id: message.group_id.clone(),
-        epoch: message.epoch,
-        content_type,
-        authenticated_data: message.authenticated_data.clone(),
-    }
-    .to_bytes()?;
+    let aad = private_content_aad(message)?;
     let plaintext = secret_tree.open_generation(
         cs,
         leaf,
         RatchetType::for_content_type(content_type),
         sender_data.generation,
-        |key| {
-            let nonce = key.nonce_with_reuse_guard(sender_data.reuse_guard);
-            cs.aead_open(
-                key.key.as_bytes(),
-                nonce.as_bytes(),
-                &aad,
-                &message.ciphertext,
-            )
-            .map_err(|e| match e {
-                CryptoError::AeadOpenFailed => FramingError::ContentDecryption,
-                other => FramingError::Crypto(other),
-            })
-        },
+        |key| open_private_content(cs, message, &aad, key, sender_data.reuse_guard),
     )?;
+    private_unverified(message, leaf, plaintext.as_bytes())
+}
 
-    let (content, auth) = decode_private_content(plaintext.as_bytes(), content_type)?;
+/// The `PrivateContentAAD` of `message`'s content ciphertext (RFC 9420 §6.3.1), encoded.
+pub(crate) fn private_content_aad(message: &PrivateMessage) -> Result<Vec<u8>, FramingError> {
+    Ok(PrivateContentAad {
+        group_id: message.group_id.clone(),
+        epoch: message.epoch,
+        content_type: message.content_type,
+        authenticated_data: message.authenticated_data.clone(),
+    }
+    .to_bytes()?)
+}
+
+/// Decrypts `message`'s content ciphertext with the ratchet `key` of its generation, the
+/// nonce XORed with the sender data's `reuse_guard` (RFC 9420 §6.3.1). Touches no state: the
+/// caller decides what happens to the key ([`SecretTree::open_generation`]).
+pub(crate) fn open_private_content(
+    cs: &dyn CipherSuiteProvider,
+    message: &PrivateMessage,
+    aad: &[u8],
+    key: &KeyNonce,
+    reuse_guard: [u8; 4],
+) -> Result<Secret, FramingError> {
+    let nonce = key.nonce_with_reuse_guard(reuse_guard);
+    cs.aead_open(
+        key.key.as_bytes(),
+        nonce.as_bytes(),
+        aad,
+        &message.ciphertext,
+    )
+    .map_err(|e| match e {
+        CryptoError::AeadOpenFailed => FramingError::ContentDecryption,
+        other => FramingError::Crypto(other),
+    })
+}
+
+/// The content of `message` from its decrypted `plaintext` (RFC 9420 §6.3.1: content body,
+/// auth data, all-zero padding), sent by member `leaf`, its signature still to be verified.
+pub(crate) fn private_unverified(
+    message: &PrivateMessage,
+    leaf: LeafIndex,
+    plaintext: &[u8],
+) -> Result<UnverifiedContent<'static>, FramingError> {
+    let (content, auth) = decode_private_content(plaintext, message.content_type)?;
     Ok(UnverifiedContent {
         wire_format: WireFormat::PRIVATE_MESSAGE,
         content: Cow::Owned(FramedContent {

@@ -18,6 +18,7 @@
 //! Sans-IO: randomness and the current time are passed in by the caller.
 
 pub mod app_data;
+mod backlog;
 pub(crate) mod commit;
 mod commit_builder;
 mod error;

@@ -19,7 +19,7 @@ use super::proposals::{
 };
 use super::state::PskSources;
 use crate::credential::IdentityProvider;
-use crate::framing::{UnverifiedContent, VerifiedContent};
+use crate::framing::{PendingSignature, UnverifiedContent, VerifiedContent};
 use crate::messages::{
     Content, ExternalSenders, FramedContent, GroupContext, Proposal, Sender, SenderType,
     SignaturePublicKey, find_payload,
@@ -140,13 +140,24 @@ impl PublicState<'_> {
         &self,
         unverified: UnverifiedContent<'m>,
     ) -> Result<VerifiedContent<'m>, GroupError> {
+        let (pending, key) = self.prepare_verify(unverified)?;
+        Ok(pending.verify(self.cs, key.as_ref())?)
+    }
+
+    /// [`PublicState::verify`] up to the signature check itself: the handshake wire-format
+    /// check, the sender's key and the encoded `FramedContentTBS` (RFC 9420 §6.1), for the
+    /// caller to verify alone or in a batch.
+    pub(crate) fn prepare_verify<'m>(
+        &self,
+        unverified: UnverifiedContent<'m>,
+    ) -> Result<(PendingSignature<'m>, SignaturePublicKey), GroupError> {
         super::handshake_mode::check_handshake_wire_format(
             &self.context.extensions,
             unverified.wire_format(),
             unverified.unverified_content(),
         )?;
         let key = self.sender_signature_key(unverified.unverified_content())?;
-        Ok(unverified.verify(self.cs, key.as_ref(), self.context)?)
+        Ok((unverified.into_pending(self.cs, self.context)?, key))
     }
 
     /// What the proposal rules need, at time `now`.

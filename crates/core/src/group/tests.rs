@@ -1741,3 +1741,171 @@ fn a_large_commit_verified_on_two_threads_gives_the_same_epoch_and_errors() {
         .unwrap();
     assert_agree(&groups);
 }
+
+/// An application message of `group` whose signature is corrupted before encryption: it
+/// decrypts, and its signature check fails (RFC 9420 §6.1).
+fn badly_signed_message(group: &mut Group, data: &[u8], rng: &mut SeededRng) -> MlsMessage {
+    let content = FramedContent {
+        group_id: group.epoch.context.group_id.clone(),
+        epoch: group.epoch(),
+        sender: Sender::Member(group.own_leaf()),
+        authenticated_data: Vec::new(),
+        content: Content::Application(data.to_vec()),
+    };
+    let mut signed = sign_content(
+        group.cs.as_ref(),
+        group.signer.secret_key.as_bytes(),
+        WireFormat::PRIVATE_MESSAGE,
+        content,
+        Some(&group.epoch.context),
+    )
+    .unwrap();
+    signed.auth.signature[5] ^= 0x40;
+    let padding = group.config.padding;
+    let epoch = group.epoch.untracked_mut();
+    let message = protect_private(
+        group.cs.as_ref(),
+        &signed,
+        &mut epoch.secret_tree,
+        epoch.secrets.sender_data_secret.as_bytes(),
+        padding,
+        rng,
+    )
+    .unwrap();
+    mls_message(MlsMessageBody::PrivateMessage(message))
+}
+
+/// `message` with the last byte of its content ciphertext flipped: the sender data still
+/// decrypts (its key comes from the ciphertext's first bytes), the content does not.
+fn undecryptable(message: &MlsMessage) -> MlsMessage {
+    let mut message = message.clone();
+    let MlsMessageBody::PrivateMessage(private) = &mut message.body else {
+        panic!("not a PrivateMessage");
+    };
+    *private.ciphertext.last_mut().unwrap() ^= 1;
+    message
+}
+
+/// Processes `backlog` on two copies of `group` reloaded from its state, one message after
+/// the other and with [`Group::process_application_backlog`] (in a pool of `threads`), and
+/// checks that every result and the final state are the same; returns the results.
+fn backlog_matches_one_by_one(
+    group: &Group,
+    backlog: &[MlsMessage],
+    threads: usize,
+) -> Vec<Result<ProcessedMessage, GroupError>> {
+    let state = group.to_bytes().unwrap();
+    let mut one_by_one = Group::from_bytes(env(), &state).unwrap();
+    let expected: Vec<_> = backlog
+        .iter()
+        .map(|m| one_by_one.process_message(m, NOW))
+        .collect();
+    let mut batched = Group::from_bytes(env(), &state).unwrap();
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .unwrap();
+    let got = pool.install(|| batched.process_application_backlog(backlog, NOW));
+    assert_eq!(got.len(), expected.len());
+    for (i, (g, e)) in got.iter().zip(&expected).enumerate() {
+        assert_eq!(format!("{g:?}"), format!("{e:?}"), "message {i}");
+    }
+    assert_eq!(batched.to_bytes().unwrap(), one_by_one.to_bytes().unwrap());
+    assert_eq!(
+        format!("{:?}", batched.take_changes()),
+        format!("{:?}", one_by_one.take_changes())
+    );
+    got
+}
+
+#[test]
+fn a_backlog_names_the_bad_message_and_processes_the_others_as_one_by_one() {
+    let mut rng = SeededRng::new(41);
+    let mut groups = three_members(CipherSuite(1), &mut rng);
+    // One message whose signature does not verify, one whose content does not decrypt,
+    // a replay, a forgery placed before the genuine message of the same generation, and
+    // one of our own messages echoed back.
+    let bad_signature = 37;
+    let mut backlog = Vec::new();
+    let mut sent = Vec::new();
+    for i in 0..160 {
+        let from = 1 + i % 2;
+        let data = format!("message {i} from {from}").into_bytes();
+        if i == bad_signature {
+            backlog.push(badly_signed_message(&mut groups[from], &data, &mut rng));
+            sent.push(None);
+            continue;
+        }
+        backlog.push(
+            groups[from]
+                .encrypt_application_message(&data, b"", &mut rng)
+                .unwrap(),
+        );
+        sent.push(Some(data));
+    }
+    let bad_ciphertext = 90;
+    backlog[bad_ciphertext] = undecryptable(&backlog[bad_ciphertext]);
+    sent[bad_ciphertext] = None;
+    backlog.push(backlog[150].clone());
+    sent.push(None);
+    let forged_first = undecryptable(&backlog[120]);
+    backlog.insert(119, forged_first);
+    sent.insert(119, None);
+    backlog.push(
+        groups[0]
+            .encrypt_application_message(b"mine", b"", &mut rng)
+            .unwrap(),
+    );
+    sent.push(None);
+    let results = backlog_matches_one_by_one(&groups[0], &backlog, 2);
+    for (i, (result, data)) in results.iter().zip(&sent).enumerate() {
+        match (result, data) {
+            (Ok(ProcessedMessage::Application { data: got, .. }), Some(data)) => {
+                assert_eq!(got, data, "message {i}")
+            }
+            (Err(GroupError::Framing(crate::framing::FramingError::InvalidSignature)), None)
+                if i == bad_signature => {}
+            (Err(GroupError::Framing(crate::framing::FramingError::ContentDecryption)), None)
+                if i == bad_ciphertext || i == 119 => {}
+            (
+                Err(GroupError::Framing(crate::framing::FramingError::SecretTree(
+                    crate::secret_tree::SecretTreeError::KeyAlreadyUsed(_),
+                ))),
+                None,
+            ) if i == results.len() - 2 => {}
+            (Ok(ProcessedMessage::OwnMessage), None) if i == results.len() - 1 => {}
+            other => panic!("message {i}: {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn a_backlog_across_a_commit_and_out_of_order_matches_one_by_one() {
+    let mut rng = SeededRng::new(42);
+    let mut groups = three_members(CipherSuite(1), &mut rng);
+    let mut backlog: Vec<MlsMessage> = (0..20)
+        .map(|i| {
+            groups[1]
+                .encrypt_application_message(format!("a{i}").as_bytes(), b"", &mut rng)
+                .unwrap()
+        })
+        .collect();
+    backlog.reverse();
+    let output = groups[2]
+        .commit(&CommitOptions::default(), NOW, &mut rng)
+        .unwrap();
+    groups[2].merge_pending_commit().unwrap();
+    groups[1].process_message(&output.commit, NOW).unwrap();
+    backlog.push(output.commit.clone());
+    for i in 0..20 {
+        backlog.push(
+            groups[1 + i % 2]
+                .encrypt_application_message(format!("b{i}").as_bytes(), b"", &mut rng)
+                .unwrap(),
+        );
+    }
+    for threads in [1, 2] {
+        let results = backlog_matches_one_by_one(&groups[0], &backlog, threads);
+        assert!(results.iter().all(Result::is_ok), "{results:?}");
+    }
+}
