@@ -418,6 +418,15 @@ impl<'a> UnverifiedContent<'a> {
     }
 }
 
+/// A failed `VerifyWithLabel` of `FramedContentTBS` (RFC 9420 §6.1) as a framing error: a
+/// signature that does not verify, or the provider's failure.
+fn signature_error(e: CryptoError) -> FramingError {
+    match e {
+        CryptoError::InvalidSignature => FramingError::InvalidSignature,
+        other => FramingError::Crypto(other),
+    }
+}
+
 /// Content ready for its signature check (RFC 9420 §6.1): its `FramedContentTBS` is
 /// encoded ([`UnverifiedContent::into_pending`]), the signature not yet verified.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -456,10 +465,7 @@ impl<'a> PendingSignature<'a> {
             self.encoded.signed_message(),
             &self.auth.signature,
         )
-        .map_err(|e| match e {
-            CryptoError::InvalidSignature => FramingError::InvalidSignature,
-            other => FramingError::Crypto(other),
-        })?;
+        .map_err(signature_error)?;
         Ok(self.verified())
     }
 

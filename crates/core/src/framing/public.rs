@@ -172,10 +172,7 @@ pub(crate) fn unprotect_and_verify_member_public<'a>(
     if !tag_valid {
         return Err(FramingError::InvalidMembershipTag);
     }
-    signature.map_err(|e| match e {
-        conclave_crypto::CryptoError::InvalidSignature => FramingError::InvalidSignature,
-        other => FramingError::Crypto(other),
-    })?;
+    signature.map_err(super::signature_error)?;
     Ok(VerifiedContent {
         wire_format: WireFormat::PUBLIC_MESSAGE,
         content: Cow::Borrowed(&message.content),
