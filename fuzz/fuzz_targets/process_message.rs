@@ -29,6 +29,9 @@ use conclave_crypto::{CipherSuite, CryptoProvider, SeededRng};
 use conclave_crypto_rustcrypto::RustCryptoProvider;
 use libfuzzer_sys::fuzz_target;
 
+mod edits;
+use edits::{edit, verbose};
+
 const NOW: u64 = 1_700_000_000;
 const SUITE: CipherSuite = CipherSuite(1);
 
@@ -201,32 +204,6 @@ fn members_leaf_other(
 fn fixture() -> &'static Fixture {
     static FIXTURE: OnceLock<Fixture> = OnceLock::new();
     FIXTURE.get_or_init(build)
-}
-
-/// `CONCLAVE_FUZZ_VERBOSE=1` prints each outcome (to check what a reproducer does).
-fn verbose() -> bool {
-    static VERBOSE: OnceLock<bool> = OnceLock::new();
-    *VERBOSE.get_or_init(|| std::env::var_os("CONCLAVE_FUZZ_VERBOSE").is_some())
-}
-
-/// Applies the edit script `edits` to `bytes`.
-fn edit(mut bytes: Vec<u8>, edits: &[u8]) -> Vec<u8> {
-    for chunk in edits.chunks_exact(4) {
-        let [op, hi, lo, value] = [chunk[0], chunk[1], chunk[2], chunk[3]];
-        let len = bytes.len();
-        let at = usize::from(u16::from_be_bytes([hi, lo]));
-        match op % 5 {
-            0 if len > 0 => bytes[at % len] ^= value.max(1),
-            1 => bytes.truncate(at % (len + 1)),
-            2 => bytes.insert(at % (len + 1), value),
-            3 if len > 0 => {
-                bytes.remove(at % len);
-            }
-            4 if len > 0 => bytes[at % len] = value,
-            _ => {}
-        }
-    }
-    bytes
 }
 
 fuzz_target!(|input: &[u8]| {
