@@ -78,23 +78,14 @@ pub fn unprotect_public<'a>(
     context: &GroupContext,
     membership_key: &[u8],
 ) -> Result<UnverifiedContent<'a>, FramingError> {
-    check_context(cs, &message.content, context)?;
-    check_public_content(WireFormat::PUBLIC_MESSAGE, &message.content, &message.auth)?;
-    let encoded = match (&message.content.sender, &message.membership_tag) {
-        (Sender::Member(_), Some(tag)) => {
-            let encoded = EncodedTbs::new(
-                WireFormat::PUBLIC_MESSAGE,
-                &message.content,
-                Some(context),
-                Some(&message.auth),
-            )?;
+    let encoded = match member_tbm(cs, message, context)? {
+        Some((encoded, tag)) => {
             if !ct_eq(&cs.mac(membership_key, encoded.tbm()), tag) {
                 return Err(FramingError::InvalidMembershipTag);
             }
             Some(encoded)
         }
-        (Sender::External(_) | Sender::NewMemberProposal | Sender::NewMemberCommit, None) => None,
-        (_, _) => return Err(FramingError::MembershipTagPresence),
+        None => None,
     };
     Ok(UnverifiedContent {
         wire_format: WireFormat::PUBLIC_MESSAGE,
@@ -102,6 +93,33 @@ pub fn unprotect_public<'a>(
         auth: Cow::Borrowed(&message.auth),
         encoded,
     })
+}
+
+/// The checks of [`unprotect_public`] before the membership tag's value, in its order, and
+/// for a member's message its `AuthenticatedContentTBM` with the tag it carries (§6.2);
+/// `None` for the senders that carry no tag.
+fn member_tbm<'m>(
+    cs: &dyn CipherSuiteProvider,
+    message: &'m PublicMessage,
+    context: &GroupContext,
+) -> Result<Option<(EncodedTbs, &'m [u8])>, FramingError> {
+    check_context(cs, &message.content, context)?;
+    check_public_content(WireFormat::PUBLIC_MESSAGE, &message.content, &message.auth)?;
+    match (&message.content.sender, &message.membership_tag) {
+        (Sender::Member(_), Some(tag)) => Ok(Some((
+            EncodedTbs::new(
+                WireFormat::PUBLIC_MESSAGE,
+                &message.content,
+                Some(context),
+                Some(&message.auth),
+            )?,
+            tag.as_slice(),
+        ))),
+        (Sender::External(_) | Sender::NewMemberProposal | Sender::NewMemberCommit, None) => {
+            Ok(None)
+        }
+        (_, _) => Err(FramingError::MembershipTagPresence),
+    }
 }
 
 /// Below this many bytes of `AuthenticatedContentTBM` the passes of
@@ -125,21 +143,14 @@ pub(crate) fn unprotect_and_verify_member_public<'a>(
     signature_key: &[u8],
     interim_before: &[u8],
 ) -> Result<VerifiedContent<'a>, FramingError> {
-    let (Sender::Member(_), Some(tag)) = (&message.content.sender, &message.membership_tag) else {
+    let Some((encoded, tag)) = member_tbm(cs, message, context)? else {
+        // Not a member's message: no membership tag to compute beside the signature.
         return unprotect_public(cs, message, context, membership_key)?.verify(
             cs,
             signature_key,
             context,
         );
     };
-    check_context(cs, &message.content, context)?;
-    check_public_content(WireFormat::PUBLIC_MESSAGE, &message.content, &message.auth)?;
-    let encoded = EncodedTbs::new(
-        WireFormat::PUBLIC_MESSAGE,
-        &message.content,
-        Some(context),
-        Some(&message.auth),
-    )?;
     let is_commit = message.content.content_type() == ContentType::Commit;
     let (signature, (tag_valid, confirmed)) = crate::parallel::join(
         encoded.tbm().len() >= SIDE_BY_SIDE_MIN,
