@@ -1024,7 +1024,7 @@ fn a_partial_member_registered_with_partial_talks_follows_commits_and_is_refused
     assert!(
         joined
             .iter()
-            .any(|v| v["event"] == "joined" && v["group"] == "group"),
+            .any(|v| v["event"] == "joined" && v["group"] == "team"),
         "{joined:?}"
     );
 
@@ -1032,7 +1032,7 @@ fn a_partial_member_registered_with_partial_talks_follows_commits_and_is_refused
     ok(&devnet, &home("alice"), &["send", "team", "hello carol"]);
     let carol = messages(&ok(&devnet, &home("carol"), &["sync"]));
     assert_eq!(carol, vec![pair("alice", "hello carol")]);
-    ok(&devnet, &home("carol"), &["send", "group", "hello alice"]);
+    ok(&devnet, &home("carol"), &["send", "team", "hello alice"]);
     let alice = messages(&ok(&devnet, &home("alice"), &["sync"]));
     assert_eq!(alice, vec![pair("carol", "hello alice")]);
 
@@ -1053,18 +1053,18 @@ fn a_partial_member_registered_with_partial_talks_follows_commits_and_is_refused
         vec![pair("dave", "dave was here"), pair("alice", "dave is gone")]
     );
     assert_eq!(
-        epoch_of(&devnet, &home("carol"), "group"),
+        epoch_of(&devnet, &home("carol"), "team"),
         epoch_of(&devnet, &home("alice"), "team")
     );
-    let history = human(&devnet, &home("carol"), &["history", "group"]);
+    let history = human(&devnet, &home("carol"), &["history", "team"]);
     assert!(history.contains("alice: hello carol"), "{history}");
     assert!(history.contains("carol: hello alice"), "{history}");
 
     // The refusal: what, why, and what to do.
     for args in [
-        &["group", "add", "group", "dave"][..],
-        &["group", "remove", "group", "alice"][..],
-        &["group", "update", "group"][..],
+        &["group", "add", "team", "dave"][..],
+        &["group", "remove", "team", "alice"][..],
+        &["group", "update", "team"][..],
     ] {
         let stderr = fails(&devnet, &home("carol"), args);
         assert!(stderr.contains("partial member"), "{stderr}");
@@ -1075,7 +1075,7 @@ fn a_partial_member_registered_with_partial_talks_follows_commits_and_is_refused
     // Nothing was posted: alice is still in the epoch carol is in.
     ok(&devnet, &home("alice"), &["sync"]);
     assert_eq!(
-        epoch_of(&devnet, &home("carol"), "group"),
+        epoch_of(&devnet, &home("carol"), "team"),
         epoch_of(&devnet, &home("alice"), "team")
     );
 }

@@ -15,7 +15,7 @@ use conclave_codec::Decode as _;
 use conclave_core::codepoints::{APP_COMPONENTS_COMPONENT, CONCLAVE_TOPIC_COMPONENT};
 use conclave_core::credential::IdentityProvider;
 use conclave_core::group::{Components, Group};
-use conclave_core::messages::ComponentsList;
+use conclave_core::messages::{ComponentsList, Extension};
 use conclave_core::validation::negotiation::{DictionaryLocation, check_dictionary};
 
 pub use conclave_core::codepoints::CONCLAVE_TOPIC_MAX_BYTES;
@@ -44,6 +44,19 @@ pub(crate) fn components() -> Components {
 pub(crate) fn topic_of(group: &Group) -> Result<Option<String>, ClientError> {
     Ok(group
         .app_data(CONCLAVE_TOPIC_COMPONENT)?
+        .map(|bytes| String::from_utf8_lossy(&bytes).into_owned()))
+}
+
+/// [`topic_of`] from a group context's extensions, for a partial member (which holds the
+/// group context but no [`Group`]).
+pub(crate) fn topic_in_context(
+    context_extensions: &[Extension],
+) -> Result<Option<String>, ClientError> {
+    let dictionary = check_dictionary(context_extensions, DictionaryLocation::GroupContext)
+        .map_err(conclave_core::validation::ValidationError::from)
+        .map_err(conclave_core::group::GroupError::from)?;
+    Ok(dictionary
+        .and_then(|d| d.get(CONCLAVE_TOPIC_COMPONENT).map(<[u8]>::to_vec))
         .map(|bytes| String::from_utf8_lossy(&bytes).into_owned()))
 }
 

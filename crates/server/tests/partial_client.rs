@@ -84,8 +84,9 @@ async fn a_partial_member_reads_sends_follows_commits_and_is_refused_what_needs_
         .unwrap();
     bob.sync().await.unwrap();
     assert_eq!(carol.sync().await.unwrap().joined, 1);
-    // A partial member names a joined group `group` (the name travels in the GroupInfo).
-    let g = "group";
+    // A partial member names a joined group as a full member does: the adder's name, from
+    // the Welcome's GroupInfo.
+    let g = "team";
     assert_eq!(
         carol.epoch_authenticator(g).unwrap(),
         alice.epoch_authenticator("team").unwrap()
@@ -191,7 +192,8 @@ async fn full_and_partial_members_agree_after_every_epoch() {
     ] {
         clients.push((name, user(&net, dir.path(), name, partial).await));
     }
-    let group_of = |partial: bool| if partial { "group" } else { "sim" };
+    // Partial members name the group as full members do: the adder's name.
+    let group = "sim";
     clients[0].1.create_group("sim").await.unwrap();
     let mut inside = vec![0usize];
     let mut sent = 0u32;
@@ -236,8 +238,6 @@ async fn full_and_partial_members_agree_after_every_epoch() {
     for (actor, step) in schedule {
         assert!(inside.contains(&actor));
         let name = clients[actor].0;
-        let partial = clients[actor].1.is_partial();
-        let group = group_of(partial);
         clients[actor].1.sync().await.unwrap();
         match step {
             Step::Add(k) => {
@@ -273,7 +273,6 @@ async fn full_and_partial_members_agree_after_every_epoch() {
         for &i in &inside {
             let client = &mut clients[i].1;
             client.sync().await.unwrap();
-            let group = group_of(client.is_partial());
             let state = (
                 client.epoch(group).unwrap(),
                 client.epoch_authenticator(group).unwrap(),
@@ -292,7 +291,6 @@ async fn full_and_partial_members_agree_after_every_epoch() {
         if let Some(text) = last_text.take() {
             for &i in &inside {
                 let client = &clients[i].1;
-                let group = group_of(client.is_partial());
                 assert!(
                     messages(client, group)
                         .iter()
@@ -325,7 +323,7 @@ async fn a_partial_member_follows_a_semi_private_group() {
     alice.add_members("team", &names(&["carol"])).await.unwrap();
     carol.sync().await.unwrap();
     assert_eq!(
-        carol.group("group").unwrap().handshakes,
+        carol.group("team").unwrap().handshakes,
         HandshakeMode::SemiPrivate
     );
     alice.add_members("team", &names(&["bob"])).await.unwrap();
@@ -339,19 +337,19 @@ async fn a_partial_member_follows_a_semi_private_group() {
         .unwrap();
     carol.sync().await.unwrap();
     assert_eq!(
-        carol.group("group").unwrap().status,
+        carol.group("team").unwrap().status,
         conclave_client::GroupStatus::Active
     );
-    assert_eq!(carol.epoch("group").unwrap(), alice.epoch("team").unwrap());
+    assert_eq!(carol.epoch("team").unwrap(), alice.epoch("team").unwrap());
     assert_eq!(
-        carol.epoch_authenticator("group").unwrap(),
+        carol.epoch_authenticator("team").unwrap(),
         alice.epoch_authenticator("team").unwrap()
     );
     assert_eq!(
-        messages(&carol, "group"),
+        messages(&carol, "team"),
         vec![("bob".to_owned(), "semi-private hello".to_owned())]
     );
-    carol.send("group", "still here").await.unwrap();
+    carol.send("team", "still here").await.unwrap();
     alice.sync().await.unwrap();
     assert_eq!(
         messages(&alice, "team").last().unwrap(),

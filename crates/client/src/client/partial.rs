@@ -41,7 +41,7 @@ use crate::delivery::DeliveryService;
 use crate::driver::GroupDriver;
 use crate::error::{BadResponse, ClientError};
 use crate::event::Event;
-use crate::names::leaf_name;
+use crate::names::{joined_name, leaf_name};
 use crate::store::{AppliedEntry, GroupRow, GroupStatus, HistoryEntry, StateWrite, Store};
 
 /// The store's metadata key saying that this profile registered as a partial client.
@@ -486,7 +486,7 @@ impl<D: DeliveryService> GroupDriver<'_, D> {
             init_private_key: stored.init_private.clone(),
             encryption_private_key: stored.encryption_private.clone(),
         };
-        let member = PartialMember::join(
+        let (member, group_info_extensions) = PartialMember::join_with_group_info_extensions(
             self.options.crypto.as_ref(),
             &annotated,
             &bundle,
@@ -508,10 +508,14 @@ impl<D: DeliveryService> GroupDriver<'_, D> {
         }
         let name = match existing {
             Some(row) => row.name,
-            // The group's name travels in the GroupInfo's extensions (0xFC01), which the
-            // partial join does not return: a partial member names the group `group`, made
-            // unique.
-            None => self.unique_name("group")?,
+            // As a full member names it: the adder's name from the GroupInfo, else the
+            // topic of the group context.
+            None => {
+                let topic = crate::topic::topic_in_context(&member.context().extensions)
+                    .ok()
+                    .flatten();
+                self.unique_name(&joined_name(&group_info_extensions, topic.as_deref()))?
+            }
         };
         let row = GroupRow {
             group_id,

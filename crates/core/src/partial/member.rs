@@ -52,9 +52,9 @@ use crate::key_schedule::{EpochSecrets, KeySchedule, KeyScheduleError, mls_expor
 use crate::member_proof::MemberProofKeys;
 use crate::messages::ExtensionProposalBody;
 use crate::messages::{
-    Commit, Content, ContentType, FramedContent, GroupContext, LeafIndex, LeafNode, MlsMessage,
-    MlsMessageBody, PreSharedKeyId, PrivateMessage, Proposal, ProposalOrRef, Psk, ReInit, Sender,
-    UpdatePath, WireFormat,
+    Commit, Content, ContentType, Extension, FramedContent, GroupContext, LeafIndex, LeafNode,
+    MlsMessage, MlsMessageBody, PreSharedKeyId, PrivateMessage, Proposal, ProposalOrRef, Psk,
+    ReInit, Sender, UpdatePath, WireFormat,
 };
 use crate::partial::PartialError;
 use crate::secret_tree::{SecretTree, SecretTreeConfig};
@@ -366,6 +366,28 @@ impl PartialMember {
         psks: &PartialPsks<'_>,
         secret_tree: SecretTreeConfig,
     ) -> Result<Self, PartialMemberError> {
+        Self::join_with_group_info_extensions(
+            crypto,
+            annotated_welcome,
+            key_package,
+            signature_key,
+            psks,
+            secret_tree,
+        )
+        .map(|(member, _)| member)
+    }
+
+    /// [`PartialMember::join`], also returning the GroupInfo's `extensions` (RFC 9420
+    /// §12.4.3): what the adder told joiners beyond the group context (an application's
+    /// name for the group, say), which the partial member does not keep.
+    pub fn join_with_group_info_extensions(
+        crypto: &dyn CryptoProvider,
+        annotated_welcome: &super::AnnotatedWelcome,
+        key_package: &KeyPackageBundle,
+        signature_key: Secret,
+        psks: &PartialPsks<'_>,
+        secret_tree: SecretTreeConfig,
+    ) -> Result<(Self, Vec<Extension>), PartialMemberError> {
         let (welcome, sender_proof, joiner_proof) = proven::welcome_parts(annotated_welcome);
         let cs = crypto
             .cipher_suite_provider(welcome.cipher_suite)
@@ -455,7 +477,7 @@ impl PartialMember {
             &group_info.confirmation_tag,
         )?;
         let (secrets, secret_tree) = split_secrets(epoch_secrets, joiner.n_leaves, secret_tree)?;
-        Ok(Self {
+        let member = Self {
             cs,
             context,
             interim_transcript_hash: interim,
@@ -475,7 +497,8 @@ impl PartialMember {
             member_proof,
             profile: CodepointProfile::default(),
             components: crate::group::Components::default(),
-        })
+        };
+        Ok((member, group_info.extensions))
     }
 
     /// A partial member from the parts of an epoch held elsewhere ([`PartialParts`]). The
