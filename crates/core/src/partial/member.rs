@@ -679,7 +679,8 @@ impl PartialMember {
 
     /// Always refused: a partial member cannot propose a change to the tree — Add, Update or
     /// Remove (draft-ietf-mls-partial-02 §4: it cannot process them; it would also need the
-    /// tree to build them).
+    /// tree to build them). The one exception, its own removal, is
+    /// [`PartialMember::propose_own_removal`].
     pub fn propose_tree_change(
         &self,
         _proposal: &Proposal,
@@ -688,6 +689,96 @@ impl PartialMember {
             what: "propose a change to the ratchet tree",
             section: "4",
         })
+    }
+
+    /// Asks to leave the group: a Remove proposal of our own leaf (RFC 9420 §12.1.3; any
+    /// member may propose any member's removal, and a member cannot commit its own, §12.4),
+    /// sent by reference for the next full member to commit. Building it needs no tree: the
+    /// proposal names only our leaf index. (draft-ietf-mls-partial-02 §4 forbids a partial
+    /// member *processing* tree-changing proposals; it says nothing against sending one, and
+    /// the commit that applies it removes us, which [`PartialMember::process_annotated_commit`]
+    /// reports as [`PartialCommitOutcome::Removed`].) A SelfRemove is not used: whether every
+    /// leaf lists it (draft-ietf-mls-extensions-10 §6.3) cannot be known without the tree.
+    ///
+    /// `wire_format` is the group's handshake format: PublicMessage (with the membership
+    /// tag, RFC 9420 §6.2), SemiPrivateMessage where the group context enables it
+    /// (draft-mahy-mls-semiprivatemessage-07 §3.1) or PrivateMessage (§6.3). The Safe AAD
+    /// rules and our member proof apply as to any handshake (draft-ietf-mls-extensions-10
+    /// §4.9, draft-mahy-mls-member-proof-00 §3). The proposal is cached like a received
+    /// one, so that the commit naming it is understood.
+    pub fn propose_own_removal(
+        &mut self,
+        wire_format: WireFormat,
+        authenticated_data: &[u8],
+        padding: PaddingPolicy,
+        rng: &mut dyn CryptoRandom,
+    ) -> Result<MlsMessage, PartialMemberError> {
+        self.ensure_active()?;
+        let cs = self.cs.as_ref();
+        let authenticated_data = crate::group::member_proof::with_own_proof(
+            cs,
+            &self.context,
+            self.member_proof.as_ref(),
+            ContentType::Proposal,
+            crate::safe::outgoing_authenticated_data(&self.context.extensions, authenticated_data)
+                .map_err(GroupError::from)?,
+            rng,
+        )?;
+        let content = FramedContent {
+            group_id: self.context.group_id.clone(),
+            epoch: self.context.epoch,
+            sender: Sender::Member(self.own_leaf),
+            authenticated_data,
+            content: Content::Proposal(Proposal::Remove(crate::messages::Remove {
+                removed: self.own_leaf,
+            })),
+        };
+        let signed = sign_content(
+            cs,
+            self.signature_key.as_bytes(),
+            wire_format,
+            content,
+            Some(&self.context),
+        )?;
+        let mut secret_tree = self.secret_tree.clone();
+        let body = if wire_format == crate::codepoints::SEMI_PRIVATE_MESSAGE_WIRE_FORMAT {
+            let receivers =
+                crate::semi_private::enabled_receivers(&self.context.extensions, self.profile)
+                    .map_err(crate::validation::ValidationError::from)
+                    .map_err(GroupError::from)?
+                    .ok_or(GroupError::SemiPrivateNotEnabled)?;
+            MlsMessageBody::SemiPrivateMessage(crate::framing::protect_semi_private(
+                cs,
+                &signed,
+                &self.context,
+                &receivers,
+                &mut secret_tree,
+                self.secrets.sender_data_secret.as_bytes(),
+                padding,
+                rng,
+            )?)
+        } else if wire_format == WireFormat::PRIVATE_MESSAGE {
+            MlsMessageBody::PrivateMessage(protect_private(
+                cs,
+                &signed,
+                &mut secret_tree,
+                self.secrets.sender_data_secret.as_bytes(),
+                padding,
+                rng,
+            )?)
+        } else if wire_format == WireFormat::PUBLIC_MESSAGE {
+            MlsMessageBody::PublicMessage(crate::framing::protect_public(
+                cs,
+                &signed,
+                Some(&self.context),
+                Some(self.secrets.membership_key.as_bytes()),
+            )?)
+        } else {
+            return Err(GroupError::WireFormatNotAllowed(wire_format).into());
+        };
+        self.cache_proposal(&signed)?;
+        self.secret_tree = secret_tree;
+        Ok(MlsMessage::new(body))
     }
 
     /// Always refused: a partial client cannot join by external commit

@@ -1600,3 +1600,105 @@ fn the_annotator_gives_a_removed_partial_member_a_removal_notice() {
     assert_eq!(outcome, PartialCommitOutcome::Removed);
     assert!(!mixed.partial.is_active());
 }
+
+/// The partial member asks to leave with a Remove proposal of its own leaf in `wire_format`;
+/// the full members verify and cache it, Alice commits it, and the commit ends the partial
+/// member.
+fn partial_member_leaves(mut mixed: Mixed, wire_format: WireFormat) {
+    let carol = mixed.partial.own_leaf();
+    let proposal = mixed
+        .partial
+        .propose_own_removal(wire_format, b"", PaddingPolicy::default(), &mut mixed.rng)
+        .unwrap();
+    assert_eq!(proposal.wire_format(), wire_format);
+    for group in &mut mixed.full {
+        match group.process_message(&proposal, NOW).unwrap() {
+            ProcessedMessage::Proposal {
+                sender, proposal, ..
+            } => {
+                assert_eq!(sender, Sender::Member(carol));
+                assert_eq!(*proposal, Proposal::Remove(Remove { removed: carol }));
+            }
+            other => panic!("not a proposal: {other:?}"),
+        }
+    }
+    let before = mixed.full[0].tree().clone();
+    let output = mixed.full[0]
+        .commit(&CommitOptions::default(), NOW, &mut mixed.rng)
+        .unwrap();
+    mixed.full[0].merge_pending_commit().unwrap();
+    mixed.full[1].process_message(&output.commit, NOW).unwrap();
+    assert!(mixed.full[0].tree().leaf(carol).is_none());
+    assert_eq!(
+        mixed.full[1].epoch_authenticator(),
+        mixed.full[0].epoch_authenticator()
+    );
+    let after = mixed.full[0].tree();
+    let annotated = AnnotatedCommit {
+        commit: output.commit,
+        sender_membership_proof: Some(proof(&before, LeafIndex(0))),
+        tree_hash_after: after.clone().tree_hash(cs().as_ref()).unwrap(),
+        resolution_index: None,
+        sender_membership_proof_after: proof(after, LeafIndex(0)),
+        receiver_membership_proof_after: proof(after, LeafIndex(0)),
+    };
+    let outcome = mixed
+        .partial
+        .process_annotated_commit(&annotated, &PartialPsks::NONE)
+        .unwrap();
+    assert_eq!(outcome, PartialCommitOutcome::Removed);
+    assert!(!mixed.partial.is_active());
+}
+
+#[test]
+fn a_partial_member_leaves_with_a_public_remove_proposal_of_its_own_leaf() {
+    partial_member_leaves(Mixed::new(), WireFormat::PUBLIC_MESSAGE);
+}
+
+#[test]
+fn a_partial_member_leaves_with_a_private_remove_proposal_of_its_own_leaf() {
+    partial_member_leaves(Mixed::new(), WireFormat::PRIVATE_MESSAGE);
+}
+
+#[test]
+fn a_partial_member_leaves_with_a_semi_private_remove_proposal_of_its_own_leaf() {
+    use crate::codepoints::SEMI_PRIVATE_MESSAGE_WIRE_FORMAT;
+    use crate::messages::{ExternalReceiver, HpkePublicKey};
+    let mut mixed = Mixed::with_group(|rng| {
+        let pair = conclave_crypto::hpke::generate_key_pair(cs().as_ref(), rng).unwrap();
+        NewGroup::new(SUITE, b"semi-private partial group".to_vec())
+            .with_external_receivers(vec![ExternalReceiver {
+                external_receiver_public_key: HpkePublicKey(pair.public_key),
+                credential: Credential::Basic {
+                    identity: b"ds.example".to_vec(),
+                },
+            }])
+            .unwrap()
+    });
+    for group in &mut mixed.full {
+        group
+            .set_handshake_wire_format(SEMI_PRIVATE_MESSAGE_WIRE_FORMAT)
+            .unwrap();
+    }
+    partial_member_leaves(mixed, SEMI_PRIVATE_MESSAGE_WIRE_FORMAT);
+}
+
+#[test]
+fn a_semi_private_removal_proposal_is_refused_where_the_group_has_not_enabled_it() {
+    let mut mixed = Mixed::new();
+    let before = mixed.partial.to_bytes().unwrap();
+    let refused = mixed.partial.propose_own_removal(
+        crate::codepoints::SEMI_PRIVATE_MESSAGE_WIRE_FORMAT,
+        b"",
+        PaddingPolicy::default(),
+        &mut mixed.rng,
+    );
+    assert!(
+        matches!(
+            &refused,
+            Err(PartialMemberError::Group(e)) if matches!(**e, GroupError::SemiPrivateNotEnabled)
+        ),
+        "{refused:?}"
+    );
+    assert_eq!(mixed.partial.to_bytes().unwrap(), before);
+}
