@@ -151,7 +151,6 @@ async fn a_partial_member_reads_sends_follows_commits_and_is_refused_what_needs_
     for result in [
         carol.remove_members(g, &names(&["bob"])).await.map(|_| ()),
         carol.update_keys(g).await.map(|_| ()),
-        carol.leave(g).await.map(|_| ()),
         carol.create_group("mine").await.map(|_| ()),
     ] {
         assert!(matches!(result, Err(ClientError::PartialMember { .. })));
@@ -169,6 +168,63 @@ async fn a_partial_member_reads_sends_follows_commits_and_is_refused_what_needs_
     assert_eq!(
         carol.group(g).unwrap().status,
         conclave_client::GroupStatus::Removed
+    );
+    net.shutdown().await.unwrap();
+}
+
+/// A partial member leaves: it posts a Remove proposal of its own leaf (it cannot commit),
+/// the next full member to sync commits it, and everyone else moves on without it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_partial_member_leaves_and_a_full_member_commits_its_removal() {
+    let dir = tempfile::tempdir().unwrap();
+    let net = devnet(dir.path()).await;
+    let mut alice = user(&net, dir.path(), "alice", false).await;
+    let mut bob = user(&net, dir.path(), "bob", false).await;
+    let mut carol = user(&net, dir.path(), "carol", true).await;
+    alice.create_group("team").await.unwrap();
+    alice.set_topic("team", Some("launch plans")).await.unwrap();
+    alice
+        .add_members("team", &names(&["bob", "carol"]))
+        .await
+        .unwrap();
+    bob.sync().await.unwrap();
+    carol.sync().await.unwrap();
+    // The partial member holds the group context, and with it the topic.
+    assert_eq!(
+        carol.topic("team").unwrap().as_deref(),
+        Some("launch plans")
+    );
+    assert_eq!(
+        carol.group("team").unwrap().topic.as_deref(),
+        Some("launch plans")
+    );
+    let epoch = alice.epoch("team").unwrap();
+
+    let how = carol.leave("team").await.unwrap();
+    assert_eq!(how, conclave_client::LeaveMechanism::RemoveProposal);
+    assert_eq!(
+        carol.group("team").unwrap().status,
+        conclave_client::GroupStatus::Left
+    );
+    // Alice syncs, sees the proposal and commits it; bob follows.
+    alice.sync().await.unwrap();
+    bob.sync().await.unwrap();
+    assert_eq!(alice.epoch("team").unwrap(), epoch + 1);
+    for client in [&alice, &bob] {
+        assert_eq!(
+            client.group("team").unwrap().members,
+            names(&["alice", "bob"])
+        );
+    }
+    assert_eq!(
+        bob.epoch_authenticator("team").unwrap(),
+        alice.epoch_authenticator("team").unwrap()
+    );
+    // Carol's sync after her removal changes nothing; she is still marked as having left.
+    carol.sync().await.unwrap();
+    assert_ne!(
+        carol.group("team").unwrap().status,
+        conclave_client::GroupStatus::Active
     );
     net.shutdown().await.unwrap();
 }

@@ -455,7 +455,7 @@ impl Client {
     pub fn topic(&self, group: &str) -> Result<Option<String>, ClientError> {
         let row = self.group_row(group)?;
         if self.options.partial {
-            return Ok(None);
+            return crate::topic::topic_in_context(&self.load_partial(&row)?.context().extensions);
         }
         crate::topic::topic_of(&self.load_group(&row)?)
     }
@@ -467,8 +467,10 @@ impl Client {
     /// removal); or at once if we were the last member. The group is marked left either way.
     pub async fn leave(&mut self, group: &str) -> Result<LeaveMechanism, ClientError> {
         let _lock = self.lock()?;
-        self.refuse_if_partial("leave (a proposal of our removal)")?;
         let row = self.require_active(group)?;
+        if self.options.partial {
+            return self.leave_partial(&row).await;
+        }
         self.driver().leave(&row.group_id).await
     }
 

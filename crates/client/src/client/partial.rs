@@ -98,9 +98,12 @@ impl Client {
             epoch: member.as_ref().map_or(0, PartialMember::epoch),
             // A partial member holds no tree: it knows its own leaf only.
             members: vec![self.profile.name.clone()],
-            // The topic lives in the GroupContext's app_data_dictionary; the client reads it
-            // through a full member's state only.
-            topic: None,
+            // The topic lives in the GroupContext's app_data_dictionary, which a partial
+            // member holds.
+            topic: member
+                .as_ref()
+                .and_then(|m| crate::topic::topic_in_context(&m.context().extensions).ok())
+                .flatten(),
             status: row.status,
             reason: row.reason.clone(),
             cursor: row.cursor,
@@ -425,6 +428,64 @@ impl Client {
                     return Ok(accepted.seq);
                 }
                 // A commit ended the epoch first: follow it and encrypt again.
+                Err(ClientError::WrongEpoch { .. }) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Err(ClientError::TooManyRetries {
+            attempts: self.options.max_attempts,
+        })
+    }
+
+    /// Leaves the group as a partial member: a Remove proposal of our own leaf
+    /// ([`PartialMember::propose_own_removal`], RFC 9420 §12.1.3) in the group's handshake
+    /// format, which the next full member to sync commits. (A SelfRemove needs every leaf
+    /// to list it, which a member without the tree cannot check.) The group is marked left.
+    pub(super) async fn leave_partial(
+        &mut self,
+        row: &GroupRow,
+    ) -> Result<super::LeaveMechanism, ClientError> {
+        for _ in 0..self.options.max_attempts {
+            self.sync_partial_log(&row.group_id).await?;
+            let row = self.require_active(&row.name)?;
+            let mut member = self.load_partial(&row)?;
+            let wire_format = crate::handshakes::mode_of(member.context()).wire_format();
+            let message = member.propose_own_removal(
+                wire_format,
+                &[],
+                PaddingPolicy::default(),
+                &mut OsRandom,
+            )?;
+            // An encrypted proposal moved the ratchet: saved before posting.
+            self.store
+                .save_state(&row.group_id, &partial_write(&member)?)?;
+            match self
+                .ds
+                .post_message(&row.group_id, &message)
+                .await
+                .map_err(ClientError::from)
+            {
+                Ok(accepted) => {
+                    let mechanism = super::LeaveMechanism::RemoveProposal;
+                    self.store.add_history(
+                        &row.group_id,
+                        &HistoryEntry {
+                            seq: accepted.seq,
+                            epoch: member.epoch(),
+                            sender: self.profile.name.clone(),
+                            kind: "event".into(),
+                            body: format!("{} asked to leave", self.profile.name),
+                            at: self.now(),
+                        },
+                    )?;
+                    self.store.set_status(
+                        &row.group_id,
+                        GroupStatus::Left,
+                        Some(mechanism.reason()),
+                    )?;
+                    return Ok(mechanism);
+                }
+                // A commit ended the epoch first: follow it and propose again.
                 Err(ClientError::WrongEpoch { .. }) => {}
                 Err(e) => return Err(e),
             }
