@@ -14,7 +14,7 @@ use conclave_core::messages::{
 };
 use conclave_crypto::{CipherSuite, CryptoProvider};
 
-use crate::floors::{self, CommitShape, Primitives};
+use crate::floors::{self, CommitShape, Primitives, Processor};
 use crate::{
     BACKLOG, BenchError, EXPORT_LABEL, Impl, LARGE_BATCH, LARGE_MESSAGE, Op, Progress,
     ProviderMode, RunConfig, SMALL_BATCH, SMALL_MESSAGE, StackRun, backlog_applies, backlog_reps,
@@ -90,10 +90,19 @@ fn commit_shape(bytes: &[u8]) -> Result<CommitShape, BenchError> {
             path.nodes.len(),
         )
     });
+    let leaf_node_bytes = match &commit.path {
+        Some(path) => path
+            .leaf_node
+            .to_bytes()
+            .map_err(fail("encode leaf node"))?
+            .len(),
+        None => 0,
+    };
     Ok(CommitShape {
         bytes: bytes.len(),
         hpke_ciphertexts,
         path_nodes,
+        leaf_node_bytes,
     })
 }
 
@@ -136,7 +145,8 @@ pub(crate) fn run(cfg: &RunConfig, progress: &Progress) -> Result<StackRun, Benc
     let mut out = StackRun::default();
     // The primitives' costs in this run, for the floors (none if the suite's primitives
     // cannot be measured this way).
-    let prims: Option<Primitives> = Primitives::measure(cs.as_ref()).ok();
+    // Batch verification is priced at the batch a join or an add at this N verifies.
+    let prims: Option<Primitives> = Primitives::measure_with_batch(cs.as_ref(), n).ok();
     if let Some(p) = &prims {
         for line in p.describe() {
             progress.note(format!("primitive {line}"));
@@ -296,7 +306,10 @@ pub(crate) fn run(cfg: &RunConfig, progress: &Progress) -> Result<StackRun, Benc
         {
             let shape = commit_shape(&commit)?;
             out.set_floor(Op::UpdateCommitCreate, floors::commit_create(p, shape));
-            out.set_floor(Op::UpdateCommitProcess, floors::commit_process(p, shape));
+            out.set_floor(
+                Op::UpdateCommitProcess,
+                floors::commit_process(p, shape, Processor::Member),
+            );
         }
         agree(&mut out, &alice, &bob, &format!("update {r}"))?;
     }
@@ -366,7 +379,15 @@ pub(crate) fn run(cfg: &RunConfig, progress: &Progress) -> Result<StackRun, Benc
         {
             let shape = commit_shape(&commit)?;
             out.set_floor(Op::RemoveCommitCreate, floors::commit_create(p, shape));
-            out.set_floor(Op::RemoveCommitProcess, floors::commit_process(p, shape));
+            let processor = if self_removed {
+                Processor::Removed
+            } else {
+                Processor::Member
+            };
+            out.set_floor(
+                Op::RemoveCommitProcess,
+                floors::commit_process(p, shape, processor),
+            );
         }
         if self_removed != (bob.own_leaf() == LeafIndex(target)) {
             return Err(BenchError::Disagreement {

@@ -38,8 +38,12 @@ impl Linear {
 pub const SHORT: usize = 100;
 /// The long input of the linear fits (1 MiB).
 pub const LONG: usize = 1 << 20;
-/// Signatures per batch when measuring batch verification.
+/// Signatures per batch when measuring batch verification, unless the run names the batch
+/// its ops verify ([`Primitives::measure_with_batch`]).
 pub const BATCH: usize = 64;
+
+/// The largest batch measured (a join at N = 10 000 verifies one batch of N).
+pub const MAX_BATCH: usize = 10_000;
 
 /// What one primitive call costs on one thread, in seconds.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
@@ -48,10 +52,13 @@ pub struct Primitives {
     pub sign: Linear,
     /// `Verify` of one signature alone.
     pub verify: Linear,
-    /// `Verify` per signature within a batch of [`BATCH`]
+    /// `Verify` per signature within a batch of [`Primitives::batch`] signatures
     /// ([`CipherSuiteProvider::verify_all`]; the per-byte part is the hashing of each
-    /// message).
+    /// message). A larger batch costs less per signature (one multi-scalar multiplication
+    /// for the whole batch).
     pub verify_batched: Linear,
+    /// The batch size `verify_batched` was measured at.
+    pub batch: usize,
     /// The suite's hash (SHA-256).
     pub hash: Linear,
     /// The suite's MAC (HMAC-SHA-256).
@@ -100,8 +107,21 @@ fn linear(mut f: impl FnMut(&[u8]) -> Result<(), CryptoError>) -> Result<Linear,
 }
 
 impl Primitives {
-    /// Measures every primitive of `cs` on the calling thread (about 0.3 s for suite 1).
+    /// Measures every primitive of `cs` on the calling thread (about 0.3 s for suite 1),
+    /// batch verification in batches of [`BATCH`].
     pub fn measure(cs: &dyn CipherSuiteProvider) -> Result<Self, CryptoError> {
+        Self::measure_with_batch(cs, BATCH)
+    }
+
+    /// [`Primitives::measure`], with batch verification measured in batches of `batch`
+    /// signatures (clamped to 2..=[`MAX_BATCH`]): the batch a join or an add at that N
+    /// verifies, so that their floors price the batch they run (up to 1 s more at
+    /// N = 10 000, mostly signing the batch).
+    pub fn measure_with_batch(
+        cs: &dyn CipherSuiteProvider,
+        batch: usize,
+    ) -> Result<Self, CryptoError> {
+        let batch = batch.clamp(2, MAX_BATCH);
         let mut rng = conclave_crypto::SeededRng::new(17);
         let (secret, public) = cs.signature_generate(&mut rng)?;
         let secret = secret.as_bytes();
@@ -113,7 +133,7 @@ impl Primitives {
             per_call(SHORT_CALLS, || cs.verify(&public, &short, &sig_short))?,
             per_call(LONG_CALLS, || cs.verify(&public, &long, &sig_long))?,
         );
-        let verify_batched = Self::measure_batch(cs, secret, &public, verify.per_byte)?;
+        let verify_batched = Self::measure_batch(cs, secret, &public, verify.per_byte, batch)?;
         let hash = linear(|m| {
             std::hint::black_box(cs.hash(m));
             Ok(())
@@ -183,6 +203,7 @@ impl Primitives {
             sign,
             verify,
             verify_batched,
+            batch,
             hash,
             mac,
             aead_seal,
@@ -195,15 +216,16 @@ impl Primitives {
         })
     }
 
-    /// Batch verification of [`BATCH`] signatures over [`SHORT`]-byte messages, per
+    /// Batch verification of `batch` signatures over [`SHORT`]-byte messages, per
     /// signature; its per-byte part is taken from single verification (the same SHA-512).
     fn measure_batch(
         cs: &dyn CipherSuiteProvider,
         secret: &[u8],
         public: &[u8],
         per_byte: f64,
+        batch: usize,
     ) -> Result<Linear, CryptoError> {
-        let messages: Vec<Vec<u8>> = (0..BATCH)
+        let messages: Vec<Vec<u8>> = (0..batch)
             .map(|i| vec![u8::try_from(i % 256).unwrap_or(0); SHORT])
             .collect();
         let signatures = messages
@@ -219,8 +241,9 @@ impl Primitives {
                 signature,
             })
             .collect();
-        let batch = per_call(SHORT_CALLS / 40, || cs.verify_all(&items))?;
-        let each = batch / BATCH as f64;
+        // About 640 signatures verified in all, at least two batches.
+        let calls = u32::try_from((640 / batch).max(2)).unwrap_or(2);
+        let each = per_call(calls, || cs.verify_all(&items))? / batch as f64;
         Ok(Linear {
             fixed: (each - per_byte * SHORT as f64).max(0.0),
             per_byte,
@@ -242,7 +265,10 @@ impl Primitives {
         vec![
             lin("sign", &self.sign),
             lin("verify", &self.verify),
-            lin("verify (batch of 64)", &self.verify_batched),
+            lin(
+                &format!("verify (batch of {})", self.batch),
+                &self.verify_batched,
+            ),
             lin("hash", &self.hash),
             lin("mac", &self.mac),
             lin("aead seal", &self.aead_seal),
@@ -295,12 +321,35 @@ pub struct CommitShape {
     pub hpke_ciphertexts: usize,
     /// Nodes of its UpdatePath (the filtered direct path, §7.5).
     pub path_nodes: usize,
+    /// The encoded LeafNode of its UpdatePath, in bytes; 0 without a path.
+    pub leaf_node_bytes: usize,
+}
+
+/// Who processes a commit, for its floor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Processor {
+    /// A member that stays: it decrypts its path secret and enters the new epoch.
+    Member,
+    /// The member the commit removes: it validates the commit but has no path secret to
+    /// decrypt and no epoch to enter (RFC 9420 §12.4.2: the path is not encrypted to it).
+    Removed,
+}
+
+/// The new LeafNode of a commit's path (RFC 9420 §7.4, §7.5): its key pair from the leaf
+/// secret (`node_secret` by `DeriveSecret`, `DeriveKeyPair`'s extract and expand) and its
+/// signature; nothing without a path.
+fn leaf_create(p: &Primitives, c: CommitShape) -> f64 {
+    if c.leaf_node_bytes == 0 {
+        return 0.0;
+    }
+    (PATH_NODE_KDF_CALLS - 1.0) * p.kdf_expand + p.dh_public_key + p.sign.at(c.leaf_node_bytes)
 }
 
 /// Floor of creating a commit with a path, in seconds (README, "Floors").
 pub fn commit_create(p: &Primitives, c: CommitShape) -> f64 {
     let nodes = c.path_nodes as f64;
-    c.hpke_ciphertexts as f64 * p.hpke_seal
+    leaf_create(p, c)
+        + c.hpke_ciphertexts as f64 * p.hpke_seal
         + nodes * (PATH_NODE_KDF_CALLS * p.kdf_expand + p.dh_public_key)
         + 2.0 * nodes * p.hash.at(100)
         + p.sign.at(c.bytes)
@@ -309,16 +358,31 @@ pub fn commit_create(p: &Primitives, c: CommitShape) -> f64 {
         + KEY_SCHEDULE_KDF_CALLS * p.kdf_expand
 }
 
-/// Floor of processing a commit with a path (README, "Floors").
-pub fn commit_process(p: &Primitives, c: CommitShape) -> f64 {
+/// Floor of processing a commit with a path (README, "Floors"): the checks over the
+/// message and the path every processor makes (the new leaf's signature, §7.3; parent and
+/// tree hashes, §7.9, §7.8), then, for a member that stays, the path secret and the new
+/// epoch.
+pub fn commit_process(p: &Primitives, c: CommitShape, processor: Processor) -> f64 {
     let nodes = c.path_nodes as f64;
-    p.verify.at(c.bytes)
+    let leaf = if c.leaf_node_bytes == 0 {
+        0.0
+    } else {
+        p.verify.at(c.leaf_node_bytes)
+    };
+    let checks = p.verify.at(c.bytes)
         + p.mac.at(c.bytes)
         + p.hash.at(c.bytes)
-        + p.hpke_open
-        + nodes * (PATH_NODE_KDF_CALLS * p.kdf_expand + p.dh_public_key)
-        + 2.0 * nodes * p.hash.at(100)
-        + KEY_SCHEDULE_KDF_CALLS * p.kdf_expand
+        + leaf
+        + 2.0 * nodes * p.hash.at(100);
+    match processor {
+        Processor::Removed => checks,
+        Processor::Member => {
+            checks
+                + p.hpke_open
+                + nodes * (PATH_NODE_KDF_CALLS * p.kdf_expand + p.dh_public_key)
+                + KEY_SCHEDULE_KDF_CALLS * p.kdf_expand
+        }
+    }
 }
 
 /// Floor of the one commit adding `n − 1` KeyPackages of `key_package` bytes each to a
@@ -397,14 +461,45 @@ mod tests {
             bytes: 0,
             hpke_ciphertexts: e,
             path_nodes: 0,
+            leaf_node_bytes: 0,
         };
-        // One HPKE seal per ciphertext, one open to process.
+        // One HPKE seal per ciphertext, one open to process; none for the removed member.
         assert_eq!(commit_create(&p, shape(10)), 10.0);
-        assert_eq!(commit_process(&p, shape(10)), 1.0);
+        assert_eq!(commit_process(&p, shape(10), Processor::Member), 1.0);
+        assert_eq!(commit_process(&p, shape(10), Processor::Removed), 0.0);
         // A join verifies every leaf; an add two signatures and one seal per joiner.
         assert_eq!(welcome_join(&p, 100, 1000), 100.0 + 1.0);
         assert_eq!(add_commit_create(&p, 11, 300, shape(0), 1000), 10.0 * 3.0);
         // The backlog verifies in batches only.
         assert_eq!(app_backlog(&p, 100), 1.0);
+    }
+
+    #[test]
+    fn a_commit_with_a_path_signs_its_new_leaf_and_processors_verify_it() {
+        let one = Linear {
+            fixed: 1.0,
+            per_byte: 0.0,
+        };
+        let p = Primitives {
+            sign: one,
+            verify: one,
+            ..Primitives::default()
+        };
+        let with_leaf = CommitShape {
+            bytes: 500,
+            hpke_ciphertexts: 0,
+            path_nodes: 0,
+            leaf_node_bytes: 200,
+        };
+        // The commit's signature and the leaf's, made and verified.
+        assert_eq!(commit_create(&p, with_leaf), 2.0);
+        assert_eq!(commit_process(&p, with_leaf, Processor::Member), 2.0);
+        assert_eq!(commit_process(&p, with_leaf, Processor::Removed), 2.0);
+        let without = CommitShape {
+            leaf_node_bytes: 0,
+            ..with_leaf
+        };
+        assert_eq!(commit_create(&p, without), 1.0);
+        assert_eq!(commit_process(&p, without, Processor::Member), 1.0);
     }
 }
