@@ -17,7 +17,7 @@
 //! state machine's job.
 
 use conclave_codec::{CodecError, Decode, Encode};
-use conclave_crypto::labels::{decrypt_with_label, make_key_package_ref, verify_with_label};
+use conclave_crypto::labels::{decrypt_with_label, make_key_package_ref};
 use conclave_crypto::{CipherSuite, CipherSuiteProvider, CryptoError, Secret};
 
 use crate::key_schedule::{EpochSecrets, KeySchedule, KeyScheduleError};
@@ -231,15 +231,13 @@ pub fn verify_group_info_signature(
     group_info: &GroupInfo,
     signer_key: &SignaturePublicKey,
 ) -> Result<(), WelcomeError> {
-    let tbs = group_info.to_be_signed().map_err(WelcomeError::Encoding)?;
-    verify_with_label(
-        cs,
-        signer_key.as_ref(),
-        GROUP_INFO_TBS_LABEL,
-        &tbs,
-        &group_info.signature,
-    )
-    .map_err(|_| WelcomeError::GroupInfoSignature)
+    // Encoding fails only for a content past the codec's limits, which no decoded
+    // GroupInfo has: a GroupInfo that cannot be signed over cannot carry a valid signature.
+    let content = group_info
+        .sign_content(GROUP_INFO_TBS_LABEL)
+        .map_err(|_| WelcomeError::GroupInfoSignature)?;
+    cs.verify(signer_key.as_ref(), &content, &group_info.signature)
+        .map_err(|_| WelcomeError::GroupInfoSignature)
 }
 
 /// Checks that the GroupInfo's cipher suite is the KeyPackage's (RFC 9420 §12.4.3.1).

@@ -532,9 +532,8 @@ pub(crate) fn sign_group_info(
         signer: own_leaf,
         signature: Vec::new(),
     };
-    let tbs = group_info.to_be_signed()?;
-    group_info.signature =
-        labels::sign_with_label(cs, signer.secret_key.as_bytes(), GROUP_INFO_TBS_LABEL, &tbs)?;
+    let content = group_info.sign_content(GROUP_INFO_TBS_LABEL)?;
+    group_info.signature = cs.sign(signer.secret_key.as_bytes(), &content)?;
     Ok(group_info)
 }
 

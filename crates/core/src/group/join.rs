@@ -148,7 +148,19 @@ pub(crate) fn verify_group_info_and_tree(
     now: u64,
 ) -> Result<(), GroupError> {
     verify_group_info(cs, group_info, tree)?;
-    let context = &group_info.group_context;
+    validate_joined_tree(cs, identity, policy, &group_info.group_context, tree, now)
+}
+
+/// The second half of [`verify_group_info_and_tree`]: the tree validated for a joiner
+/// (RFC 9420 §12.4.3.1) and the group context's extensions against it (§12.1.7, §13.4).
+fn validate_joined_tree(
+    cs: &dyn CipherSuiteProvider,
+    identity: &dyn IdentityProvider,
+    policy: &super::public::PublicPolicy,
+    context: &crate::messages::GroupContext,
+    tree: &mut RatchetTree,
+    now: u64,
+) -> Result<(), GroupError> {
     tree.validate_for_join_in(
         cs,
         identity,
@@ -260,16 +272,23 @@ impl Group {
             &secrets,
             psk_secret.as_ref().map(Secret::as_bytes),
         )?;
-        let group_info = decrypt_group_info(cs.as_ref(), welcome, &schedule)?;
+        let mut group_info = decrypt_group_info(cs.as_ref(), welcome, &schedule)?;
         check_own_key_package(&group_info, kp)?;
         let mut tree = tree_for(&group_info, options)?;
         // draft-ietf-mls-ratchet-tree-options-00 §3: we sign our GroupInfos as the group's.
         config.ratchet_tree_location = RatchetTreeLocation::of_group_info(&group_info.extensions)?;
-        verify_group_info_and_tree(
+        verify_group_info(cs.as_ref(), &group_info, &tree)?;
+        // The signature over the `ratchet_tree` extension is checked and the tree is built
+        // from it: its bytes (about the size of the Welcome) are released before the tree's
+        // validation, the join's largest allocation, instead of being held to the end.
+        group_info
+            .extensions
+            .retain(|e| e.extension_type != crate::messages::ExtensionType::RATCHET_TREE);
+        validate_joined_tree(
             cs.as_ref(),
             env.identity.as_ref(),
             &config.public_policy(),
-            &group_info,
+            &group_info.group_context,
             &mut tree,
             now,
         )?;

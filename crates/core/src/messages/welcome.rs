@@ -24,6 +24,25 @@ pub struct GroupInfo {
 impl GroupInfo {
     /// Encodes `GroupInfoTBS` (RFC 9420 §12.4.3): every field but the signature.
     pub fn to_be_signed(&self) -> Result<Vec<u8>, CodecError> {
+        let mut out = Vec::with_capacity(self.encoded_len());
+        self.encode_to_be_signed(&mut out)?;
+        Ok(out)
+    }
+
+    /// `SignContent` over `GroupInfoTBS` (RFC 9420 §5.1.2, §12.4.3) with `label`, in one
+    /// buffer: what `SignWithLabel` signs and `VerifyWithLabel` verifies. With the ratchet
+    /// tree inside (megabytes at 10 000 members) this saves the separate `GroupInfoTBS`
+    /// buffer that [`GroupInfo::to_be_signed`] followed by a label prefix would hold at
+    /// the same time.
+    pub fn sign_content(&self, label: &str) -> Result<Vec<u8>, conclave_crypto::CryptoError> {
+        let tbs_len = self.encoded_len() - self.signature.encoded_len();
+        let mut out = conclave_crypto::labels::sign_content_header(label, tbs_len)?;
+        self.encode_to_be_signed(&mut out)
+            .map_err(|e| conclave_crypto::CryptoError::Encoding(e.to_string()))?;
+        Ok(out)
+    }
+
+    fn encode_to_be_signed(&self, out: &mut Vec<u8>) -> Result<(), CodecError> {
         let Self {
             group_context,
             extensions,
@@ -31,12 +50,10 @@ impl GroupInfo {
             signer,
             signature: _,
         } = self;
-        let mut out = Vec::with_capacity(self.encoded_len());
-        group_context.encode(&mut out)?;
-        extensions.encode(&mut out)?;
-        confirmation_tag.encode(&mut out)?;
-        signer.encode(&mut out)?;
-        Ok(out)
+        group_context.encode(out)?;
+        extensions.encode(out)?;
+        confirmation_tag.encode(out)?;
+        signer.encode(out)
     }
 }
 
