@@ -714,32 +714,11 @@ impl PartialMember {
         rng: &mut dyn CryptoRandom,
     ) -> Result<MlsMessage, PartialMemberError> {
         self.ensure_active()?;
+        let removal = Content::Proposal(Proposal::Remove(crate::messages::Remove {
+            removed: self.own_leaf,
+        }));
+        let signed = self.sign_own(removal, authenticated_data, wire_format, rng)?;
         let cs = self.cs.as_ref();
-        let authenticated_data = crate::group::member_proof::with_own_proof(
-            cs,
-            &self.context,
-            self.member_proof.as_ref(),
-            ContentType::Proposal,
-            crate::safe::outgoing_authenticated_data(&self.context.extensions, authenticated_data)
-                .map_err(GroupError::from)?,
-            rng,
-        )?;
-        let content = FramedContent {
-            group_id: self.context.group_id.clone(),
-            epoch: self.context.epoch,
-            sender: Sender::Member(self.own_leaf),
-            authenticated_data,
-            content: Content::Proposal(Proposal::Remove(crate::messages::Remove {
-                removed: self.own_leaf,
-            })),
-        };
-        let signed = sign_content(
-            cs,
-            self.signature_key.as_bytes(),
-            wire_format,
-            content,
-            Some(&self.context),
-        )?;
         let mut secret_tree = self.secret_tree.clone();
         let body = if wire_format == crate::codepoints::SEMI_PRIVATE_MESSAGE_WIRE_FORMAT {
             let receivers =
@@ -1505,33 +1484,13 @@ impl PartialMember {
         rng: &mut dyn CryptoRandom,
     ) -> Result<PrivateMessage, PartialMemberError> {
         self.ensure_active()?;
-        let cs = self.cs.as_ref();
-        // As a full member sends it: the Safe AAD rules (draft-ietf-mls-extensions-10 §4.9)
-        // and our member proof where the epoch requires one (draft-mahy-mls-member-proof-00
-        // §3).
-        let authenticated_data = crate::group::member_proof::with_own_proof(
-            cs,
-            &self.context,
-            self.member_proof.as_ref(),
-            ContentType::Application,
-            crate::safe::outgoing_authenticated_data(&self.context.extensions, authenticated_data)
-                .map_err(GroupError::from)?,
+        let signed = self.sign_own(
+            Content::Application(data.to_vec()),
+            authenticated_data,
+            WireFormat::PRIVATE_MESSAGE,
             rng,
         )?;
-        let content = FramedContent {
-            group_id: self.context.group_id.clone(),
-            epoch: self.context.epoch,
-            sender: Sender::Member(self.own_leaf),
-            authenticated_data,
-            content: Content::Application(data.to_vec()),
-        };
-        let signed = sign_content(
-            cs,
-            self.signature_key.as_bytes(),
-            WireFormat::PRIVATE_MESSAGE,
-            content,
-            Some(&self.context),
-        )?;
+        let cs = self.cs.as_ref();
         let mut secret_tree = self.secret_tree.clone();
         let message = protect_private(
             cs,
@@ -1543,6 +1502,43 @@ impl PartialMember {
         )?;
         self.secret_tree = secret_tree;
         Ok(message)
+    }
+
+    /// Our `content` of the current epoch, framed and signed for `wire_format` as a full
+    /// member sends it (RFC 9420 §6.1): the Safe AAD rules (draft-ietf-mls-extensions-10
+    /// §4.9) and our member proof where the epoch requires one
+    /// (draft-mahy-mls-member-proof-00 §3) in its authenticated data.
+    fn sign_own(
+        &self,
+        content: Content,
+        authenticated_data: &[u8],
+        wire_format: WireFormat,
+        rng: &mut dyn CryptoRandom,
+    ) -> Result<crate::messages::AuthenticatedContent, PartialMemberError> {
+        let cs = self.cs.as_ref();
+        let authenticated_data = crate::group::member_proof::with_own_proof(
+            cs,
+            &self.context,
+            self.member_proof.as_ref(),
+            content.content_type(),
+            crate::safe::outgoing_authenticated_data(&self.context.extensions, authenticated_data)
+                .map_err(GroupError::from)?,
+            rng,
+        )?;
+        let content = FramedContent {
+            group_id: self.context.group_id.clone(),
+            epoch: self.context.epoch,
+            sender: Sender::Member(self.own_leaf),
+            authenticated_data,
+            content,
+        };
+        Ok(sign_content(
+            cs,
+            self.signature_key.as_bytes(),
+            wire_format,
+            content,
+            Some(&self.context),
+        )?)
     }
 
     // ---- persistence -------------------------------------------------------------------

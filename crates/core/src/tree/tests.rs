@@ -665,11 +665,9 @@ fn join_validation_rejects_each_rule() {
     // In batches smaller than the tree (as a 10 000-leaf tree is verified), a good tree
     // passes and a bad signature in a later batch is named too.
     for batch in [1, 2, 3] {
-        let mut group = busy_group(cs);
-        let joined = group.add(cs);
-        let hash = group.tree.tree_hash(cs).unwrap();
-        let context = group.context(cs, hash);
-        let batched = |group: &mut Group| {
+        let validate_batched = |group: &mut Group| {
+            let hash = group.tree.tree_hash(cs).unwrap();
+            let context = group.context(cs, hash);
             group.tree.validate_for_join_batched(
                 cs,
                 &BasicIdentityProvider,
@@ -680,20 +678,12 @@ fn join_validation_rejects_each_rule() {
                 batch,
             )
         };
-        batched(&mut group).unwrap();
+        let mut group = busy_group(cs);
+        let joined = group.add(cs);
+        validate_batched(&mut group).unwrap();
         group.change_leaf(cs, joined, false, |node| node.signature[0] ^= 1);
-        let hash = group.tree.tree_hash(cs).unwrap();
-        let context = group.context(cs, hash);
         assert_eq!(
-            group.tree.validate_for_join_batched(
-                cs,
-                &BasicIdentityProvider,
-                &context,
-                &crate::validation::negotiation::NegotiationPolicy::default(),
-                LifetimePolicy::Always,
-                1,
-                batch,
-            ),
+            validate_batched(&mut group),
             Err(TreeValidationError::Leaf {
                 leaf: joined,
                 error: ValidationError::LeafNodeSignature

@@ -1007,12 +1007,11 @@ fn our_own_message_is_wrapped_only_with_a_proof_of_our_leaf_for_the_current_tree
     );
 }
 
-#[test]
-fn a_partial_member_follows_semi_private_handshakes() {
-    use crate::codepoints::SEMI_PRIVATE_MESSAGE_WIRE_FORMAT;
+/// A [`Mixed`] group whose full members send SemiPrivateMessage handshakes
+/// (draft-mahy-mls-semiprivatemessage-07 §3: the group enables the wire format and names the
+/// Delivery Service as its external receiver).
+fn semi_private_mixed() -> Mixed {
     use crate::messages::{ExternalReceiver, HpkePublicKey};
-    // draft-mahy-mls-semiprivatemessage-07 §3: the group enables the wire format and names
-    // the Delivery Service as its external receiver.
     let mut mixed = Mixed::with_group(|rng| {
         let pair = conclave_crypto::hpke::generate_key_pair(cs().as_ref(), rng).unwrap();
         NewGroup::new(SUITE, b"semi-private partial group".to_vec())
@@ -1026,9 +1025,16 @@ fn a_partial_member_follows_semi_private_handshakes() {
     });
     for group in &mut mixed.full {
         group
-            .set_handshake_wire_format(SEMI_PRIVATE_MESSAGE_WIRE_FORMAT)
+            .set_handshake_wire_format(crate::codepoints::SEMI_PRIVATE_MESSAGE_WIRE_FORMAT)
             .unwrap();
     }
+    mixed
+}
+
+#[test]
+fn a_partial_member_follows_semi_private_handshakes() {
+    use crate::codepoints::SEMI_PRIVATE_MESSAGE_WIRE_FORMAT;
+    let mut mixed = semi_private_mixed();
     // A semi-private add without a path, and one with a path.
     let options = add_options("dave", &mut mixed.rng);
     let annotated = mixed.commit(0, &options);
@@ -1662,25 +1668,10 @@ fn a_partial_member_leaves_with_a_private_remove_proposal_of_its_own_leaf() {
 
 #[test]
 fn a_partial_member_leaves_with_a_semi_private_remove_proposal_of_its_own_leaf() {
-    use crate::codepoints::SEMI_PRIVATE_MESSAGE_WIRE_FORMAT;
-    use crate::messages::{ExternalReceiver, HpkePublicKey};
-    let mut mixed = Mixed::with_group(|rng| {
-        let pair = conclave_crypto::hpke::generate_key_pair(cs().as_ref(), rng).unwrap();
-        NewGroup::new(SUITE, b"semi-private partial group".to_vec())
-            .with_external_receivers(vec![ExternalReceiver {
-                external_receiver_public_key: HpkePublicKey(pair.public_key),
-                credential: Credential::Basic {
-                    identity: b"ds.example".to_vec(),
-                },
-            }])
-            .unwrap()
-    });
-    for group in &mut mixed.full {
-        group
-            .set_handshake_wire_format(SEMI_PRIVATE_MESSAGE_WIRE_FORMAT)
-            .unwrap();
-    }
-    partial_member_leaves(mixed, SEMI_PRIVATE_MESSAGE_WIRE_FORMAT);
+    partial_member_leaves(
+        semi_private_mixed(),
+        crate::codepoints::SEMI_PRIVATE_MESSAGE_WIRE_FORMAT,
+    );
 }
 
 #[test]
