@@ -479,6 +479,30 @@ pub(crate) fn nodes_of_partial(partial: &PartialSUpdatePath) -> Vec<UpdatePathNo
         .collect()
 }
 
+/// The UpdatePath nodes of a per-member commit for a partial member (Conclave's
+/// AnnotatedSplitCommit, [`crate::partial::AnnotatedSplitCommit`]): the sent keys, each node
+/// holding the one ciphertext first. A partial member reads the ciphertext of the node its
+/// proofs name at `resolution_index` (draft-ietf-mls-partial-02 §10), here 0: whichever
+/// node that is, it finds the PerMemberCommit's ciphertext.
+pub(crate) fn nodes_with_single_ciphertext(
+    partial: &PartialSUpdatePath,
+) -> Result<Vec<UpdatePathNode>, CodecError> {
+    let ciphertext = crate::messages::HpkeCiphertextRef {
+        kem_output: &partial.encrypted_path_secret.kem_output,
+        ciphertext: &partial.encrypted_path_secret.ciphertext,
+    };
+    partial
+        .new_pks
+        .iter()
+        .map(|key| {
+            Ok(UpdatePathNode {
+                encryption_key: key.clone(),
+                encrypted_path_secret: EncryptedPathSecrets::from_ciphertexts([ciphertext])?,
+            })
+        })
+        .collect()
+}
+
 /// Splits `scommit` into the PerMemberCommit of the member at `receiver`
 /// (draft-mularczyk-mls-splitcommit-00 §3, "convert an MlsMessage with an SCommit"): the
 /// same broadcast message, the ciphertext of the SUpdatePath that `receiver` decrypts and
