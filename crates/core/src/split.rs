@@ -12,6 +12,10 @@
 //!
 //! Creating and processing reuse the regular commit code ([`crate::group::Group::split_commit`],
 //! [`crate::group::Group::process_scommit`], [`crate::group::Group::process_per_member_commit`]).
+//! A Delivery Service follows split commits as a public view
+//! ([`crate::public_group::PublicGroup::process_scommit`], with the GroupInfo the committer
+//! publishes: it carries the confirmation tag the wire does not) and splits them from its
+//! tree; partial members take them as [`crate::partial::AnnotatedSplitCommit`]s.
 //!
 //! # Where the draft leaves gaps, and what Conclave does
 //!
@@ -378,13 +382,14 @@ pub(crate) fn protect_broadcast(
 
 /// Checks the broadcast message's framing, membership tag and signature (RFC 9420 §6,
 /// §6.1, §6.2) against the current epoch: version, wire format, a member sender, then the
-/// tag (constant time) and `signature_key`'s signature. The caller has checked group id and
-/// epoch.
+/// tag (constant time; `None`: a party without the membership key, such as a
+/// [`crate::public_group::PublicGroup`], which cannot check it) and `signature_key`'s
+/// signature. The caller has checked group id and epoch.
 pub(crate) fn verify_broadcast(
     cs: &dyn CipherSuiteProvider,
     message: &SCommitBroadcastMessage,
     context: &GroupContext,
-    membership_key: &[u8],
+    membership_key: Option<&[u8]>,
     signature_key: &[u8],
 ) -> Result<(), SplitCommitError> {
     if message.version != ProtocolVersion::MLS10 {
@@ -400,9 +405,11 @@ pub(crate) fn verify_broadcast(
         return Err(SplitCommitError::SenderNotMember);
     }
     let tbs = framed_content_tbs(&message.content, context)?;
-    let expected = membership_tag(cs, membership_key, &tbs, &message.signature)?;
-    if !conclave_crypto::ct_eq(&expected, &message.membership_tag) {
-        return Err(SplitCommitError::InvalidMembershipTag);
+    if let Some(membership_key) = membership_key {
+        let expected = membership_tag(cs, membership_key, &tbs, &message.signature)?;
+        if !conclave_crypto::ct_eq(&expected, &message.membership_tag) {
+            return Err(SplitCommitError::InvalidMembershipTag);
+        }
     }
     labels::verify_with_label(
         cs,

@@ -106,7 +106,7 @@ impl Group {
             self.cs.as_ref(),
             broadcast,
             &self.epoch.context,
-            self.epoch.secrets.membership_key.as_bytes(),
+            Some(self.epoch.secrets.membership_key.as_bytes()),
             key.as_ref(),
         )?;
         let commit = commit_of(&content.broadcast, nodes)?;

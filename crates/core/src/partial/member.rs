@@ -985,7 +985,7 @@ impl PartialMember {
             cs,
             broadcast,
             &self.context,
-            self.secrets.membership_key.as_bytes(),
+            Some(self.secrets.membership_key.as_bytes()),
             sender.leaf_node.signature_key.as_ref(),
         )
         .map_err(GroupError::from)?;

@@ -585,3 +585,115 @@ fn a_split_commit_without_a_path_needs_no_splitting() {
         &split_error(SplitCommitError::PathMismatch),
     );
 }
+
+fn group_info_of(message: &crate::messages::MlsMessage) -> crate::messages::GroupInfo {
+    match &message.body {
+        MlsMessageBody::GroupInfo(group_info) => group_info.clone(),
+        _ => panic!("not a GroupInfo"),
+    }
+}
+
+/// The Delivery Service follows the group through split commits as a public view
+/// (the GroupInfo the committer publishes gives it the tag), and splits each SCommit for the
+/// receivers from its own tree: every member reaches the epoch from what the DS sends.
+#[test]
+fn a_public_view_follows_split_commits_and_splits_them_for_the_members() {
+    let mut rng = SeededRng::new(9);
+    let mut groups = members(9, true, &mut rng);
+    let group_info = groups[0].group_info(true).unwrap();
+    let mut ds = crate::public_group::PublicGroup::from_group_info(
+        &RustCryptoProvider,
+        Arc::new(BasicIdentityProvider),
+        &group_info_of(&group_info),
+        None,
+        crate::public_group::PublicGroupConfig::from(groups[0].config()),
+        NOW,
+    )
+    .unwrap();
+    let joiner = params("joiner", &mut rng);
+    let bundle = KeyPackageBundle::generate(&joiner, SUITE, NOW, &mut rng).unwrap();
+    let rounds = [
+        (2, CommitOptions::default()),
+        (
+            0,
+            CommitOptions {
+                proposals: vec![Proposal::Add(Add {
+                    key_package: bundle.key_package.clone(),
+                })],
+                ..CommitOptions::default()
+            },
+        ),
+        (1, CommitOptions::default()),
+    ];
+    for (committer, options) in rounds {
+        let output = groups[committer]
+            .split_commit(&options, NOW, &mut rng)
+            .unwrap();
+        let scommit = scommit_roundtrip(&output.scommit);
+        let published = group_info_of(&output.group_info);
+
+        // A GroupInfo of another epoch, or of another signer, is refused.
+        let stale = group_info_of(&groups[committer].group_info(true).unwrap());
+        assert!(matches!(
+            ds.process_scommit(&scommit, &stale, NOW),
+            Err(crate::public_group::PublicGroupError::GroupInfoMismatch(_))
+        ));
+
+        let crate::public_group::PublicHandshake::Commit(staged) =
+            ds.process_scommit(&scommit, &published, NOW).unwrap()
+        else {
+            panic!("not a commit");
+        };
+        let new_leaves: Vec<LeafIndex> = staged
+            .summary()
+            .added
+            .iter()
+            .map(|(leaf, _)| *leaf)
+            .collect();
+        let per_member: Vec<Option<PerMemberCommit>> = groups
+            .iter()
+            .enumerate()
+            .map(|(i, g)| {
+                (i != committer).then(|| {
+                    split_for_receiver(&scommit, staged.group().tree(), &new_leaves, g.own_leaf())
+                        .unwrap()
+                })
+            })
+            .collect();
+        ds.apply(crate::public_group::PublicHandshake::Commit(staged))
+            .unwrap();
+        for (i, group) in groups.iter_mut().enumerate() {
+            match &per_member[i] {
+                Some(commit) => {
+                    group.process_per_member_commit(commit, NOW).unwrap();
+                }
+                None => {
+                    group.merge_pending_commit().unwrap();
+                }
+            }
+        }
+        if let Some(welcome) = &output.welcome {
+            let MlsMessageBody::Welcome(welcome) = &welcome.body else {
+                panic!("not a welcome");
+            };
+            groups.push(
+                Group::join(
+                    joiner.clone(),
+                    welcome,
+                    &bundle,
+                    &JoinOptions::default(),
+                    NOW,
+                )
+                .unwrap(),
+            );
+        }
+        assert_agree(&groups);
+        // The view is the members' epoch: context, tree and transcript.
+        assert_eq!(ds.context(), groups[0].context());
+        assert_eq!(
+            ds.interim_transcript_hash(),
+            groups[0].epoch.interim_transcript_hash.as_slice()
+        );
+        assert_eq!(ds.tree().to_nodes(), groups[0].tree().to_nodes());
+    }
+}
