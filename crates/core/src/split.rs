@@ -49,7 +49,9 @@
 //!   list both wire formats (draft-ietf-mls-extensions-10 §5): every member's leaf then
 //!   announces them, so no peer that does not know split commits can receive one.
 //! - **Our restrictions.** The broadcast message is a `PublicMessage` from a member (the draft
-//!   also allows a `PrivateMessage`; not implemented); external commits are never split.
+//!   also allows a `PrivateMessage`; not implemented), whatever handshake wire format the
+//!   group otherwise uses; external commits are never split. A full member processing an
+//!   SCommit copies its SUpdatePath once into the UpdatePath it stands for.
 
 use conclave_codec::{CodecError, Decode, Encode, Reader};
 use conclave_crypto::{CipherSuiteProvider, labels};
