@@ -475,24 +475,12 @@ pub(crate) fn commit_of(
     })
 }
 
-/// The UpdatePath nodes of a per-member commit: the sent keys with empty ciphertext lists
-/// (the one ciphertext is passed to decryption apart).
-pub(crate) fn nodes_of_partial(partial: &PartialSUpdatePath) -> Vec<UpdatePathNode> {
-    partial
-        .new_pks
-        .iter()
-        .map(|key| UpdatePathNode {
-            encryption_key: key.clone(),
-            encrypted_path_secret: EncryptedPathSecrets::default(),
-        })
-        .collect()
-}
-
-/// The UpdatePath nodes of a per-member commit for a partial member (Conclave's
-/// AnnotatedSplitCommit, [`crate::partial::AnnotatedSplitCommit`]): the sent keys, each node
-/// holding the one ciphertext first. A partial member reads the ciphertext of the node its
-/// proofs name at `resolution_index` (draft-ietf-mls-partial-02 §10), here 0: whichever
-/// node that is, it finds the PerMemberCommit's ciphertext.
+/// The UpdatePath nodes a per-member commit stands for: the sent keys, each node holding the
+/// one ciphertext first. A full member passes the ciphertext to decryption apart
+/// ([`crate::treekem::decrypt_path`]'s `single`); a partial member (Conclave's
+/// [`crate::partial::AnnotatedSplitCommit`]) reads the ciphertext of the node its proofs
+/// name at `resolution_index` (draft-ietf-mls-partial-02 §10), here 0: whichever node that
+/// is, it finds the PerMemberCommit's ciphertext.
 pub(crate) fn nodes_with_single_ciphertext(
     partial: &PartialSUpdatePath,
 ) -> Result<Vec<UpdatePathNode>, CodecError> {
@@ -545,28 +533,22 @@ pub fn split_for_receiver(
             actual: path.nodes.len(),
         });
     }
-    let own = receiver.node();
-    let position = direct
-        .iter()
-        .position(|(_, copath_child)| own.is_in_subtree_of(*copath_child))
+    // The ciphertext a regular receiver decrypts (RFC 9420 §12.4.2): the UpdatePathNode of
+    // the committer's and the receiver's lowest common ancestor, at the receiver's place in
+    // its copath child's resolution — the partial annotator's `resolution_index`
+    // (draft-ietf-mls-partial-02 §10), one rule for both.
+    let index = crate::partial::resolution_index(tree, committer, receiver, new_leaves)
+        .and_then(|index| usize::try_from(index).ok())
         .ok_or(SplitCommitError::NotAReceiver(receiver))?;
-    let (Some((_, copath_child)), Some(node)) = (direct.get(position), path.nodes.get(position))
-    else {
-        return Err(SplitCommitError::NotAReceiver(receiver));
-    };
-    // The receiver's entry of the copath child's resolution, new members left out (RFC 9420
-    // §12.4.1): the unmerged leaf itself, or the ancestor it holds the key of.
-    // An unmerged receiver sits below a node whose key it lacks, so its own leaf comes first.
-    let resolution: Vec<_> = tree
-        .resolution(*copath_child)
-        .into_iter()
-        .filter(|n| n.leaf().is_none_or(|leaf| !new_leaves.contains(&leaf)))
-        .collect();
-    let index = resolution
+    let lca = tree
+        .size()
+        .common_ancestor(committer.node(), receiver.node())
+        .ok_or(SplitCommitError::NotAReceiver(receiver))?;
+    let node = direct
         .iter()
-        .position(|n| *n == own)
-        .or_else(|| resolution.iter().position(|n| own.is_in_subtree_of(*n)))
-        .ok_or(SplitCommitError::MissingCiphertext(receiver))?;
+        .position(|(node, _)| *node == lca)
+        .and_then(|position| path.nodes.get(position))
+        .ok_or(SplitCommitError::NotAReceiver(receiver))?;
     let ciphertext = node
         .encrypted_path_secret
         .iter()

@@ -13,7 +13,7 @@ use super::{Group, GroupError, member_proof};
 use crate::messages::{ContentType, HpkeCiphertextRef, Sender, UpdatePathNode};
 use crate::split::{
     PerMemberCommit, SCommit, SCommitBroadcastMessage, SplitCommitError, SplitMessage, commit_of,
-    is_enabled, nodes_of_partial, verify_broadcast,
+    is_enabled, nodes_with_single_ciphertext, verify_broadcast,
 };
 
 impl Group {
@@ -51,7 +51,7 @@ impl Group {
         }
         let (nodes, single) = match &commit.partial_path {
             Some(partial) => (
-                Some(nodes_of_partial(partial)),
+                Some(nodes_with_single_ciphertext(partial)?),
                 Some(HpkeCiphertextRef {
                     kem_output: &partial.encrypted_path_secret.kem_output,
                     ciphertext: &partial.encrypted_path_secret.ciphertext,
