@@ -1,6 +1,7 @@
 //! Partial MLS (draft-ietf-mls-partial-02): the first byte picks a structure to decode
 //! (CopathHash, MembershipProof, SenderAuthenticatedMessage of Welcome, GroupInfo,
-//! PublicMessage and PrivateMessage, AnnotatedWelcome, AnnotatedCommit) under the round-trip
+//! PublicMessage and PrivateMessage, AnnotatedWelcome, AnnotatedCommit, and Conclave's
+//! AnnotatedSplitCommit of draft-mularczyk-mls-splitcommit-00) under the round-trip
 //! rule, or feeds a decoded MembershipProof / AnnotatedCommit / AnnotatedWelcome to the
 //! verification code (root recomputation, "same tree", UpdatePath decryption with a fixed
 //! key) for cipher suite 1. Nothing may panic.
@@ -11,7 +12,7 @@ use conclave_core::messages::{
     GroupInfo, HpkePublicKey, LeafIndex, MlsMessageBody, PrivateMessage, PublicMessage, Welcome,
 };
 use conclave_core::partial::{
-    AnnotatedCommit, AnnotatedWelcome, CopathHash, MembershipProof, PartialPath,
+    AnnotatedCommit, AnnotatedSplitCommit, AnnotatedWelcome, CopathHash, MembershipProof, PartialPath,
     SenderAuthenticatedMessage, decrypt_partial_path,
 };
 use conclave_core::treekem::{NodeKey, PrivateTree};
@@ -30,7 +31,7 @@ fuzz_target!(|input: &[u8]| {
         return;
     };
     let cs = cs.as_ref();
-    match selector % 11 {
+    match selector % 12 {
         0 => round_trip::<CopathHash>(data),
         1 => round_trip::<MembershipProof>(data),
         2 => round_trip::<SenderAuthenticatedMessage<Welcome>>(data),
@@ -39,6 +40,7 @@ fuzz_target!(|input: &[u8]| {
         5 => round_trip::<SenderAuthenticatedMessage<PrivateMessage>>(data),
         6 => round_trip::<AnnotatedWelcome>(data),
         7 => round_trip::<AnnotatedCommit>(data),
+        10 => round_trip::<AnnotatedSplitCommit>(data),
         8 => {
             if let Ok(proof) = MembershipProof::from_bytes(data) {
                 if let Ok(root) = proof.root_tree_hash(cs) {

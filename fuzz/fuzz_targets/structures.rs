@@ -1,5 +1,6 @@
 //! Decodes arbitrary bytes as each top-level RFC 9420 structure (and the structures of
-//! draft-ietf-mls-targeted-messages), chosen by the first byte.
+//! draft-ietf-mls-targeted-messages and the SCommit / PerMemberCommit messages of
+//! draft-mularczyk-mls-splitcommit-00), chosen by the first byte.
 //! Decoding must never panic, and whatever decodes must re-encode to exactly the input.
 #![no_main]
 
@@ -18,7 +19,7 @@ fuzz_target!(|input: &[u8]| {
     let Some((&selector, data)) = input.split_first() else {
         return;
     };
-    match selector % 18 {
+    match selector % 19 {
         0 => round_trip::<KeyPackage>(data),
         1 => round_trip::<Welcome>(data),
         2 => round_trip::<GroupInfo>(data),
@@ -32,7 +33,7 @@ fuzz_target!(|input: &[u8]| {
         10 => round_trip::<Credential>(data),
         11 => round_trip::<AuthenticatedContent>(data),
         12 | 13 | 14 => {
-            let content_type = match selector % 18 {
+            let content_type = match selector % 19 {
                 12 => ContentType::Application,
                 13 => ContentType::Proposal,
                 _ => ContentType::Commit,
@@ -52,6 +53,7 @@ fuzz_target!(|input: &[u8]| {
                 assert_eq!(encoded, data, "re-encoding differs from the input");
             }
         }
+        18 => round_trip::<conclave_core::split::SplitMessage>(data),
         _ => unreachable!(),
     }
 });

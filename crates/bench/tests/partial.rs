@@ -29,13 +29,16 @@ fn config(n: usize) -> RunConfig {
 fn a_small_partial_run_records_every_metric_and_the_partial_member_joins_smaller() {
     let cfg = config(12);
     let result = run(&cfg).unwrap();
-    // Join, 3 update and 3 remove commits (2 timed + 1 heap run each), 3 checks each.
-    assert_eq!(result.checks, 3 * 7);
+    // Join, 3 update and 3 remove commits, then 3 split update and 3 split remove commits
+    // (2 timed + 1 heap run each), 3 checks each.
+    assert_eq!(result.checks, 3 * 13);
     for metric in Metric::ALL {
         let roles: &[Role] = match metric {
-            Metric::AnnotateWelcome | Metric::AnnotateCommitFirst | Metric::AnnotateCommitNext => {
-                &[Role::Annotator]
-            }
+            Metric::AnnotateWelcome
+            | Metric::AnnotateCommitFirst
+            | Metric::AnnotateCommitNext
+            | Metric::AnnotateSplitCommitFirst
+            | Metric::AnnotateSplitCommitNext => &[Role::Annotator],
             Metric::UpdateStageVerify | Metric::UpdateStagePath | Metric::UpdateStageSchedule => {
                 &[Role::Partial]
             }
@@ -51,6 +54,15 @@ fn a_small_partial_run_records_every_metric_and_the_partial_member_joins_smaller
             );
         }
     }
+    // The AnnotatedSplitCommit carries one ciphertext where the AnnotatedCommit carries the
+    // whole UpdatePath (the group was built by one add: blank parents, many ciphertexts).
+    let split = result
+        .median(Role::Partial, Metric::SplitUpdateDownload)
+        .unwrap();
+    let regular = result
+        .median(Role::Partial, Metric::UpdateDownload)
+        .unwrap();
+    assert!(split < regular, "split {split} ≥ regular {regular}");
     let full = result.median(Role::Full, Metric::JoinDownload).unwrap();
     let partial = result.median(Role::Partial, Metric::JoinDownload).unwrap();
     assert!(partial < full, "partial {partial} ≥ full {full}");

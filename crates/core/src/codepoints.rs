@@ -89,7 +89,19 @@
 //! | draft-barnes-mls-replace-00 | `replace` ([`REPLACE_PROPOSAL`]) | proposal type | 0xF0D0 |
 //! | draft-barnes-mls-replace-00 | `leaf_node_epoch` ([`LEAF_NODE_EPOCH_EXTENSION`]) | extension type (LN) | 0xF0D1 |
 //!
+//! | draft-mularczyk-mls-splitcommit-00 | `mls_scommit` ([`SCOMMIT_WIRE_FORMAT`]) | wire format | 0xF0E0 |
+//! | draft-mularczyk-mls-splitcommit-00 | `mls_per_member_commit` ([`PER_MEMBER_COMMIT_WIRE_FORMAT`]) | wire format | 0xF0E1 |
+//! | draft-mularczyk-mls-splitcommit-00 | `scommit_broadcast` ([`SCOMMIT_BROADCAST_CONTENT_TYPE`]) | content type (`uint8`, no registry) | 0xF0 |
+//!
 //! No deployed peer implements draft-barnes-mls-replace, so no profile remaps its values.
+//! draft-mularczyk-mls-splitcommit-00 is an expired individual draft with no IANA section:
+//! it extends `ContentType` with `scommit_broadcast(4)` and `WireFormat` with `mls_scommit`
+//! and `mls_per_member_commit` (no values). Value 4 would be the next one IANA-less RFC 9420
+//! `ContentType` grows, so Conclave stays clear of it; RFC 9420 defines no registry nor
+//! private range for `ContentType`, and 0xF0 mirrors the 0xF000 private-use start of the
+//! other registries. A group turns split commits on by listing both wire formats in its
+//! `required_wire_formats` ([`crate::split`]); a peer that does not list them in its leaf's
+//! `supported_wire_formats` cannot be in such a group.
 
 use conclave_codec::{Decode, Encode};
 use conclave_crypto::CipherSuite;
@@ -247,6 +259,22 @@ pub const TARGETED_MESSAGE_WIRE_FORMAT: WireFormat = WireFormat(0x0006);
 /// A private-use value (RFC 9420 §17.2: 0xF000–0xFFFF), chosen by Conclave until IANA
 /// assigns one; see [`CodepointProfile::semi_private_wire_format`].
 pub const SEMI_PRIVATE_MESSAGE_WIRE_FORMAT: WireFormat = WireFormat(0xF0C5);
+/// `mls_scommit` wire format (draft-mularczyk-mls-splitcommit-00 §3: no value given). A
+/// private-use value (RFC 9420 §17.2: 0xF000–0xFFFF), Conclave's 0xF0E0–0xF0EF block.
+pub const SCOMMIT_WIRE_FORMAT: WireFormat = WireFormat(0xF0E0);
+/// `mls_per_member_commit` wire format (draft-mularczyk-mls-splitcommit-00 §3: no value
+/// given). A private-use value (RFC 9420 §17.2).
+pub const PER_MEMBER_COMMIT_WIRE_FORMAT: WireFormat = WireFormat(0xF0E1);
+/// `ContentType scommit_broadcast` (draft-mularczyk-mls-splitcommit-00 §3 writes 4; RFC 9420
+/// §6 has no registry nor private range for this `uint8`, so Conclave picks 0xF0, away from
+/// the values a future RFC would take next; see the module table).
+pub const SCOMMIT_BROADCAST_CONTENT_TYPE: u8 = 0xF0;
+/// `MLS-Exporter` label of a split commit's `epoch_identifier`
+/// (draft-mularczyk-mls-splitcommit-00 §3). The draft names it "SplittableCommit" where the
+/// committer constructs the commit and "SCommitBroadcast" where the receiver checks it;
+/// Conclave uses the latter for both (the name of the structure the value sits in).
+pub const SCOMMIT_EPOCH_IDENTIFIER_LABEL: &str = "SCommitBroadcast";
+
 /// `kp_context` KeyPackage extension (draft-mahy-mls-kp-context-00 §4, requested 0x000B),
 /// under every profile ([`crate::kp_context`]). draft-mahy-mls-room-policy-ext-00 requests
 /// the same value; its successor draft-ietf-mimi-room-policy carries the policy as
@@ -846,6 +874,27 @@ mod tests {
                 kind != ExtensionProposalKind::AppEphemeral && !replace
             );
         }
+    }
+
+    #[test]
+    fn split_commit_codepoints_are_private_use_and_clash_with_no_wire_format() {
+        for value in [SCOMMIT_WIRE_FORMAT, PER_MEMBER_COMMIT_WIRE_FORMAT] {
+            assert!((0xF0E0..=0xF0EF).contains(&value.0), "{value:?}");
+            for other in [
+                WireFormat::PUBLIC_MESSAGE,
+                WireFormat::PRIVATE_MESSAGE,
+                WireFormat::WELCOME,
+                WireFormat::GROUP_INFO,
+                WireFormat::KEY_PACKAGE,
+                TARGETED_MESSAGE_WIRE_FORMAT,
+                SEMI_PRIVATE_MESSAGE_WIRE_FORMAT,
+            ] {
+                assert_ne!(value, other);
+            }
+        }
+        assert_ne!(SCOMMIT_WIRE_FORMAT, PER_MEMBER_COMMIT_WIRE_FORMAT);
+        // RFC 9420's content types are 1..=3; the draft's own 4 is left for a future RFC.
+        const { assert!(SCOMMIT_BROADCAST_CONTENT_TYPE > 4) };
     }
 
     #[test]

@@ -33,6 +33,7 @@ pub mod ratchet_tree_options;
 pub mod safe;
 pub mod secret_tree;
 pub mod semi_private;
+pub mod split;
 pub mod storage;
 pub mod targeted;
 pub mod transcript;

@@ -17,6 +17,10 @@
 //!   and the receiver's direct-path keys, to the commit secret and the new keys.
 //! - Annotators for parties that hold the tree (§8, §10): [`MembershipProof::for_leaf`],
 //!   [`CommitAnnotator`], [`annotate_welcome`].
+//! - [`AnnotatedSplitCommit`] (Conclave's extension, after the draft's Appendix "Known
+//!   Issues"): an AnnotatedCommit carrying the receiver's per-member split commit
+//!   (draft-mularczyk-mls-splitcommit-00), built by [`CommitAnnotator::for_split`] and
+//!   processed by [`member::PartialMember::process_annotated_split_commit`] in O(log N).
 //! - [`member`]: the partial member itself ([`member::PartialMember`]): joins from an
 //!   AnnotatedWelcome (§8), follows AnnotatedCommits (§10), decrypts and authenticates
 //!   application messages (§7, §11), exports secrets and persists compactly.
@@ -42,7 +46,7 @@ pub use proof::ProvenLeaf;
 pub use sender::{verify_group_info_sender, verify_sender};
 
 pub use messages::{
-    AnnotatedCommit, AnnotatedWelcome, CopathHash, MembershipProof, SenderAuthenticatedGroupInfo,
-    SenderAuthenticatedMessage, SenderAuthenticatedPrivateMessage,
+    AnnotatedCommit, AnnotatedSplitCommit, AnnotatedWelcome, CopathHash, MembershipProof,
+    SenderAuthenticatedGroupInfo, SenderAuthenticatedMessage, SenderAuthenticatedPrivateMessage,
     SenderAuthenticatedPublicMessage, SenderAuthenticatedWelcome,
 };

@@ -496,6 +496,87 @@ impl PublicGroup {
         self.handshake(&state, state.verify(unverified)?, now)
     }
 
+    /// A split commit (draft-mularczyk-mls-splitcommit-00 §3) followed from outside, with
+    /// `group_info`, the GroupInfo its committer published for the epoch it creates: the
+    /// broadcast message checked as [`PublicGroup::process_message`] checks a member's
+    /// PublicMessage (the membership tag's presence only), the commit staged by the
+    /// members' code from the SUpdatePath. A split commit carries no confirmation tag, and
+    /// the members' interim transcript hash takes the tag each of them computes
+    /// ([`crate::split`]); a non-member takes it from `group_info`, which must be signed by
+    /// the committer's new leaf over exactly the GroupContext computed here (the tag itself
+    /// is as unverifiable as a framed commit's, module docs). The epoch identifier cannot be
+    /// checked either (it is exported from the new epoch's secrets). With the new tree
+    /// ([`StagedPublicCommit::group`]) the Delivery Service can split the SCommit for each
+    /// receiver ([`crate::split::split_for_receiver`]). Nothing changes until
+    /// [`PublicGroup::apply`].
+    pub fn process_scommit(
+        &self,
+        scommit: &crate::split::SCommit,
+        group_info: &GroupInfo,
+        now: u64,
+    ) -> Result<PublicHandshake, PublicGroupError> {
+        use crate::split::SplitCommitError;
+        if !crate::split::is_enabled(&self.context.extensions).map_err(GroupError::from)? {
+            return Err(GroupError::from(SplitCommitError::NotEnabled).into());
+        }
+        let broadcast = &scommit.broadcast;
+        let content = &broadcast.content;
+        if self.reinit.is_some() {
+            return Err(
+                GroupError::Inactive("the group was reinitialised (RFC 9420 §11.2)").into(),
+            );
+        }
+        let state = self.state();
+        state.check_group_and_epoch(&content.group_id, content.epoch)?;
+        crate::safe::incoming_safe_aad(
+            self.config.codepoint_profile,
+            &self.context.extensions,
+            &content.authenticated_data,
+        )?;
+        let Sender::Member(committer) = content.sender else {
+            return Err(GroupError::from(SplitCommitError::SenderNotMember).into());
+        };
+        let key = self
+            .tree
+            .leaf(committer)
+            .map(|leaf| leaf.signature_key.clone())
+            .ok_or(GroupError::UnknownSender(committer))?;
+        crate::split::verify_broadcast(
+            self.cs.as_ref(),
+            broadcast,
+            &self.context,
+            None,
+            key.as_ref(),
+        )
+        .map_err(GroupError::from)?;
+        let commit = crate::split::commit_of(
+            &content.broadcast,
+            scommit.path.as_ref().map(|path| path.nodes.clone()),
+        )
+        .map_err(GroupError::from)?;
+        let received = crate::group::commit::ReceivedCommit {
+            sender: content.sender,
+            commit: std::borrow::Cow::Owned(commit),
+            authenticated_data: &content.authenticated_data,
+            proof: crate::group::commit::CommitProof::Split(content),
+            single_ciphertext: None,
+        };
+        let mut public = crate::group::commit::stage_received_commit(&state, &received, now)?;
+        if group_info.group_context != public.next_context() {
+            return Err(PublicGroupError::GroupInfoMismatch(
+                "its GroupContext is not the one the split commit creates",
+            ));
+        }
+        if group_info.signer != committer {
+            return Err(PublicGroupError::GroupInfoMismatch(
+                "it is not signed by the split commit's committer",
+            ));
+        }
+        crate::group::join::verify_group_info(self.cs.as_ref(), group_info, &public.applied.tree)?;
+        public.confirmation_tag = group_info.confirmation_tag.clone();
+        Ok(PublicHandshake::Commit(Box::new(self.next_epoch(public)?)))
+    }
+
     /// The checks before the signature: group, epoch (RFC 9420 §6) and Safe AAD
     /// (draft-ietf-mls-extensions-10 §4.9).
     fn check_framing(

@@ -365,7 +365,12 @@ pub struct DecryptedPath {
 /// every derived public key against the UpdatePath.
 ///
 /// `tree` is the tree with the proposals applied and the path merged; `private` the
-/// receiver's keys before the commit.
+/// receiver's keys before the commit. `single` is the one ciphertext of a per-member split
+/// commit (draft-mularczyk-mls-splitcommit-00 §3), used in place of the UpdatePath node's
+/// list (then empty).
+// The arguments are the RFC's inputs to path decryption, one each; a struct would only
+// rename them.
+#[allow(clippy::too_many_arguments)]
 pub fn decrypt_path(
     cs: &dyn CipherSuiteProvider,
     tree: &RatchetTree,
@@ -374,6 +379,7 @@ pub fn decrypt_path(
     private: &PrivateTree,
     new_leaves: &[LeafIndex],
     provisional_context: &[u8],
+    single: Option<HpkeCiphertextRef<'_>>,
 ) -> Result<DecryptedPath, TreeKemError> {
     if private.own_leaf() == sender {
         return Err(TreeKemError::OwnPath);
@@ -402,23 +408,37 @@ pub fn decrypt_path(
         .into_iter()
         .filter(|n| !is_new_leaf(*n, &new_leaves))
         .collect();
-    if resolution.len() != path_node.encrypted_path_secret.len() {
-        return Err(TreeKemError::CiphertextCountMismatch {
-            node: *node,
-            expected: resolution.len(),
-            actual: path_node.encrypted_path_secret.len(),
-        });
-    }
-    let (secret_key, ciphertext) = resolution
-        .iter()
-        .zip(path_node.encrypted_path_secret.iter())
-        .find_map(|(target, ct)| {
-            private
-                .key(*target)
-                .filter(|key| tree.encryption_key(*target) == Some(&key.public_key))
-                .map(|key| (&key.secret_key, ct))
-        })
-        .ok_or(TreeKemError::NoDecryptionKey)?;
+    let held = |target: &NodeIndex| {
+        private
+            .key(*target)
+            .filter(|key| tree.encryption_key(*target) == Some(&key.public_key))
+            .map(|key| &key.secret_key)
+    };
+    let (secret_key, ciphertext) = match single {
+        // A per-member split commit carries only the ciphertext for the resolution node
+        // the receiver holds a key for (draft-mularczyk-mls-splitcommit-00 §3).
+        Some(ciphertext) => (
+            resolution
+                .iter()
+                .find_map(held)
+                .ok_or(TreeKemError::NoDecryptionKey)?,
+            ciphertext,
+        ),
+        None => {
+            if resolution.len() != path_node.encrypted_path_secret.len() {
+                return Err(TreeKemError::CiphertextCountMismatch {
+                    node: *node,
+                    expected: resolution.len(),
+                    actual: path_node.encrypted_path_secret.len(),
+                });
+            }
+            resolution
+                .iter()
+                .zip(path_node.encrypted_path_secret.iter())
+                .find_map(|(target, ct)| held(target).map(|key| (key, ct)))
+                .ok_or(TreeKemError::NoDecryptionKey)?
+        }
+    };
     let path_secret = labels::decrypt_with_label(
         cs,
         secret_key.as_bytes(),

@@ -94,6 +94,18 @@ pub struct CommitOutput {
     pub group_info: MlsMessage,
 }
 
+/// What a split commit we created produced (draft-mularczyk-mls-splitcommit-00 §3).
+#[derive(Debug, Clone)]
+pub struct SplitCommitOutput {
+    /// The SCommit, for the Delivery Service to split (or for us to split, with
+    /// [`Group::per_member_commit`]).
+    pub scommit: crate::split::SCommit,
+    /// The Welcome for the new members, if any were added.
+    pub welcome: Option<MlsMessage>,
+    /// The GroupInfo of the new epoch.
+    pub group_info: MlsMessage,
+}
+
 /// What a commit changed.
 #[derive(Debug, Clone, PartialEq, Eq, conclave_codec::Encode, conclave_codec::Decode)]
 pub struct CommitSummary {
@@ -163,12 +175,48 @@ pub(crate) struct CommitBase<'a> {
     /// Our member-proof keys of the current epoch (draft-mahy-mls-member-proof-00); `None`
     /// for an external commit (the joiner is not a member yet) or an epoch without them.
     pub(crate) member_proof: Option<&'a crate::member_proof::MemberProofKeys>,
+    /// A regular commit or an SCommit (draft-mularczyk-mls-splitcommit-00 §3).
+    pub(crate) form: CommitForm<'a>,
+}
+
+/// How a commit we build is framed.
+#[derive(Clone, Copy)]
+pub(crate) enum CommitForm<'a> {
+    /// A `Commit` with its confirmation tag (RFC 9420 §12.4).
+    Regular,
+    /// An SCommit: an `SCommitBroadcast` and the UpdatePath apart
+    /// (draft-mularczyk-mls-splitcommit-00 §3); the membership key of the current epoch tags
+    /// the broadcast message.
+    Split {
+        /// The current epoch's `membership_key` (RFC 9420 §6.2).
+        membership_key: &'a [u8],
+    },
+}
+
+/// A built commit's content: the signed commit, or the signed SCommit.
+pub(crate) enum BuiltContent {
+    /// The signed commit with its confirmation tag, to protect.
+    Regular(AuthenticatedContent),
+    /// The SCommit, its broadcast message signed and tagged.
+    Split(crate::split::SCommit),
+}
+
+impl BuiltContent {
+    /// The signed commit of a regular build.
+    pub(crate) fn regular(&self) -> Result<&AuthenticatedContent, GroupError> {
+        match self {
+            Self::Regular(content) => Ok(content),
+            Self::Split(_) => Err(GroupError::MalformedState(
+                "a split commit, not a framed one",
+            )),
+        }
+    }
 }
 
 /// The result of building a commit, before it is protected.
 pub(crate) struct BuiltCommit {
-    /// The signed commit with its confirmation tag.
-    pub(crate) content: AuthenticatedContent,
+    /// The signed commit (or SCommit).
+    pub(crate) content: BuiltContent,
     pub(crate) staged: StagedCommit,
     pub(crate) welcome: Option<MlsMessage>,
     pub(crate) group_info: MlsMessage,
@@ -184,6 +232,7 @@ pub(crate) fn build_commit(
     options: &CommitOptions,
     rng: &mut dyn CryptoRandom,
 ) -> Result<BuiltCommit, GroupError> {
+    let form = base.form;
     let cs = base.cs;
     let group_id = base.context.group_id.clone();
     let new_leaves: Vec<LeafIndex> = applied.added.iter().map(|(leaf, _)| *leaf).collect();
@@ -274,18 +323,34 @@ pub(crate) fn build_commit(
         // External commits are PublicMessages (RFC 9420 §6.3.2: only members encrypt).
         None => WireFormat::PUBLIC_MESSAGE,
     };
-    let mut signed = sign_content(
-        cs,
-        base.signer.secret_key.as_bytes(),
-        wire_format,
-        content,
-        Some(base.context),
-    )?;
+    // A regular commit is signed now; a split one once its epoch identifier is known
+    // (draft-mularczyk-mls-splitcommit-00 §3), its transcript hash taken without it (§4).
+    let (framed, confirmed) = match form {
+        CommitForm::Regular => {
+            let signed = sign_content(
+                cs,
+                base.signer.secret_key.as_bytes(),
+                wire_format,
+                content,
+                Some(base.context),
+            )?;
+            let confirmed =
+                transcript::confirmed_transcript_hash(cs, base.interim_transcript_hash, &signed)?;
+            (Framed::Regular(signed), confirmed)
+        }
+        CommitForm::Split { membership_key } => {
+            let unsigned = split_content(content)?;
+            let confirmed = crate::split::confirmed_transcript_hash(
+                cs,
+                base.interim_transcript_hash,
+                &unsigned.0,
+            )?;
+            (Framed::Split(unsigned, membership_key), confirmed)
+        }
+    };
 
     // The new epoch (RFC 9420 §8, §8.2).
     let summary = CommitSummary::of(provisional.epoch, sender, Some(own_leaf), &applied);
-    let confirmed =
-        transcript::confirmed_transcript_hash(cs, base.interim_transcript_hash, &signed)?;
     let next = NextEpoch::start(
         cs,
         GroupContext {
@@ -302,9 +367,30 @@ pub(crate) fn build_commit(
     } else {
         Some(next.schedule().welcome_key_nonce(cs)?)
     };
-    let mut epoch = next.finish(cs, base.config, applied.tree, ConfirmationTag::Compute)?;
+    let tag = match framed {
+        Framed::Regular(_) => ConfirmationTag::Compute,
+        Framed::Split(..) => ConfirmationTag::Split(None),
+    };
+    let mut epoch = next.finish(cs, base.config, applied.tree, tag)?;
     epoch.member_proof = next_member_proof;
-    signed.auth.confirmation_tag = Some(epoch.confirmation_tag.clone());
+    let content = match framed {
+        Framed::Regular(mut signed) => {
+            signed.auth.confirmation_tag = Some(epoch.confirmation_tag.clone());
+            BuiltContent::Regular(signed)
+        }
+        Framed::Split((mut unsigned, path), membership_key) => {
+            unsigned.broadcast.epoch_identifier =
+                crate::split::epoch_identifier(cs, &epoch.secrets)?;
+            let broadcast = crate::split::protect_broadcast(
+                cs,
+                base.signer.secret_key.as_bytes(),
+                membership_key,
+                unsigned,
+                base.context,
+            )?;
+            BuiltContent::Split(crate::split::SCommit { broadcast, path })
+        }
+    };
 
     // GroupInfo of the new epoch (RFC 9420 §12.4.3), as published for external joiners.
     let sign = |readers: GroupInfoReaders<'_>| {
@@ -407,11 +493,70 @@ pub(crate) fn build_commit(
         }
     };
     Ok(BuiltCommit {
-        content: signed,
+        content,
         staged: StagedCommit::advance(epoch, private, summary),
         welcome,
         group_info: mls_message(MlsMessageBody::GroupInfo(group_info)),
     })
+}
+
+/// A commit's content between framing and the new epoch: signed, or a split commit's
+/// broadcast content still without its epoch identifier (with the SUpdatePath and the
+/// membership key to tag it with).
+enum Framed<'a> {
+    Regular(AuthenticatedContent),
+    Split(
+        (
+            crate::split::SCommitBroadcastContent,
+            Option<crate::split::SUpdatePath>,
+        ),
+        &'a [u8],
+    ),
+}
+
+/// The `SCommitBroadcast` content of a commit's `FramedContent` and its SUpdatePath
+/// (draft-mularczyk-mls-splitcommit-00 §3 steps 2–3): the proposals, the UpdatePath's leaf,
+/// the path without it; the epoch identifier still empty.
+fn split_content(
+    content: FramedContent,
+) -> Result<
+    (
+        crate::split::SCommitBroadcastContent,
+        Option<crate::split::SUpdatePath>,
+    ),
+    GroupError,
+> {
+    let FramedContent {
+        group_id,
+        epoch,
+        sender,
+        authenticated_data,
+        content,
+    } = content;
+    let Content::Commit(Commit { proposals, path }) = content else {
+        return Err(GroupError::MalformedState("a split commit of no commit"));
+    };
+    let (leaf_node, path) = match path {
+        Some(UpdatePath { leaf_node, nodes }) => {
+            (Some(leaf_node), Some(crate::split::SUpdatePath { nodes }))
+        }
+        None => (None, None),
+    };
+    Ok((
+        crate::split::SCommitBroadcastContent {
+            group_id,
+            epoch,
+            sender,
+            authenticated_data,
+            content_type: crate::split::SCommitBroadcastType,
+            broadcast: crate::split::SCommitBroadcast {
+                epoch_identifier: Vec::new(),
+                proposals,
+                leaf_node,
+            },
+        },
+        path,
+    ))
 }
 
 /// The next-epoch member-proof key a commit announces: the new epoch's (or, in tests, a
@@ -606,6 +751,89 @@ impl Group {
         now: u64,
         rng: &mut dyn CryptoRandom,
     ) -> Result<CommitOutput, GroupError> {
+        let built = self.build_own_commit(options, now, false, rng)?;
+        let body = self.protect_signed(built.content.regular()?, rng)?;
+        let commit = mls_message(body);
+        *self.pending_commit = Some(Box::new(PendingCommit {
+            encoded: commit.to_bytes()?,
+            staged: built.staged,
+        }));
+        Ok(CommitOutput {
+            commit,
+            welcome: built.welcome,
+            group_info: built.group_info,
+        })
+    }
+
+    /// Creates a split commit (draft-mularczyk-mls-splitcommit-00 §3, "Constructing a
+    /// Splittable Commit"): the commit [`Group::commit`] would create — the same proposals,
+    /// path and new epoch — sent as an [`crate::split::SCommit`]. It stays pending like any
+    /// commit of ours. Split it for each receiver with [`Group::per_member_commit`] (or let
+    /// the Delivery Service do so with [`crate::split::split_for_receiver`]). Refused unless
+    /// the group enabled split commits ([`crate::split`]).
+    pub fn split_commit(
+        &mut self,
+        options: &CommitOptions,
+        now: u64,
+        rng: &mut dyn CryptoRandom,
+    ) -> Result<SplitCommitOutput, GroupError> {
+        if !crate::split::is_enabled(&self.epoch.context.extensions)? {
+            return Err(crate::split::SplitCommitError::NotEnabled.into());
+        }
+        let built = self.build_own_commit(options, now, true, rng)?;
+        let BuiltContent::Split(scommit) = built.content else {
+            return Err(GroupError::MalformedState(
+                "a framed commit, not a split one",
+            ));
+        };
+        let message = crate::split::SplitMessage::SCommit(scommit.clone());
+        *self.pending_commit = Some(Box::new(PendingCommit {
+            encoded: message.to_bytes()?,
+            staged: built.staged,
+        }));
+        Ok(SplitCommitOutput {
+            scommit,
+            welcome: built.welcome,
+            group_info: built.group_info,
+        })
+    }
+
+    /// The PerMemberCommit of our pending split commit for the member at `receiver`
+    /// (draft-mularczyk-mls-splitcommit-00 §3: "any party who knows the ratchet tree created
+    /// by the splittable commit"), from the pending epoch's tree.
+    pub fn per_member_commit(
+        &self,
+        scommit: &crate::split::SCommit,
+        receiver: LeafIndex,
+    ) -> Result<crate::split::PerMemberCommit, GroupError> {
+        let pending = self
+            .pending_commit
+            .as_deref()
+            .ok_or(GroupError::MalformedState("no pending commit"))?;
+        let epoch = pending
+            .staged
+            .epoch
+            .as_deref()
+            .ok_or(GroupError::MalformedState(
+                "the pending commit has no next epoch",
+            ))?;
+        Ok(crate::split::split_for_receiver(
+            scommit,
+            &epoch.tree,
+            &pending.staged.summary.added,
+            receiver,
+        )?)
+    }
+
+    /// Everything of [`Group::commit`] before the commit is protected: the proposals, the
+    /// path, the new epoch, framed as a commit or (`split`) an SCommit.
+    pub(crate) fn build_own_commit(
+        &self,
+        options: &CommitOptions,
+        now: u64,
+        split: bool,
+        rng: &mut dyn CryptoRandom,
+    ) -> Result<BuiltCommit, GroupError> {
         self.ensure_active()?;
         if self.pending_commit.is_some() {
             return Err(GroupError::PendingCommit);
@@ -674,6 +902,13 @@ impl Group {
                 own_leaf: Some(own),
                 leaf_template: &template,
                 member_proof: self.epoch.member_proof.as_ref(),
+                form: if split {
+                    CommitForm::Split {
+                        membership_key: self.epoch.secrets.membership_key.as_bytes(),
+                    }
+                } else {
+                    CommitForm::Regular
+                },
             };
             build_commit(
                 &base,
@@ -685,17 +920,7 @@ impl Group {
                 rng,
             )?
         };
-        let body = self.protect_signed(&built.content, rng)?;
-        let commit = mls_message(body);
-        *self.pending_commit = Some(Box::new(PendingCommit {
-            encoded: commit.to_bytes()?,
-            staged: built.staged,
-        }));
-        Ok(CommitOutput {
-            commit,
-            welcome: built.welcome,
-            group_info: built.group_info,
-        })
+        Ok(built)
     }
 
     /// The GroupInfo of the current epoch, signed by us (RFC 9420 §12.4.3), e.g. for the
@@ -778,11 +1003,55 @@ pub(crate) fn stage_public_commit(
     verified: &VerifiedContent<'_>,
     now: u64,
 ) -> Result<PublicCommit, GroupError> {
+    stage_received_commit(state, &ReceivedCommit::framed(verified)?, now)
+}
+
+/// What binds a received commit to the next epoch.
+pub(crate) enum CommitProof<'a> {
+    /// A framed commit: its transcript-hash input and confirmation tag (RFC 9420 §6.1, §8.2).
+    Framed(&'a VerifiedContent<'a>),
+    /// A split commit: the transcript hash over its broadcast content and the epoch
+    /// identifier in place of the tag (draft-mularczyk-mls-splitcommit-00 §3, §4).
+    Split(&'a crate::split::SCommitBroadcastContent),
+}
+
+/// A received, signature-verified commit, however it was framed.
+pub(crate) struct ReceivedCommit<'a> {
+    pub(crate) sender: Sender,
+    pub(crate) commit: std::borrow::Cow<'a, Commit>,
+    pub(crate) authenticated_data: &'a [u8],
+    pub(crate) proof: CommitProof<'a>,
+    /// The one path ciphertext of a per-member split commit (its UpdatePath nodes then
+    /// carry none).
+    pub(crate) single_ciphertext: Option<crate::messages::HpkeCiphertextRef<'a>>,
+}
+
+impl<'a> ReceivedCommit<'a> {
+    /// A framed commit (RFC 9420 §12.4).
+    pub(crate) fn framed(verified: &'a VerifiedContent<'a>) -> Result<Self, GroupError> {
+        let Content::Commit(commit) = verified.content() else {
+            return Err(GroupError::InvalidProposalList("not a commit"));
+        };
+        Ok(Self {
+            sender: verified.sender(),
+            commit: std::borrow::Cow::Borrowed(commit),
+            authenticated_data: &verified.framed_content().authenticated_data,
+            proof: CommitProof::Framed(verified),
+            single_ciphertext: None,
+        })
+    }
+}
+
+/// [`stage_public_commit`] of a commit however it was framed (a split commit's included,
+/// draft-mularczyk-mls-splitcommit-00 §3 processing step 3: "as specified in RFC 9420").
+pub(crate) fn stage_received_commit(
+    state: &PublicState<'_>,
+    received: &ReceivedCommit<'_>,
+    now: u64,
+) -> Result<PublicCommit, GroupError> {
     let cs = state.cs;
-    let Content::Commit(commit) = verified.content() else {
-        return Err(GroupError::InvalidProposalList("not a commit"));
-    };
-    let sender = verified.sender();
+    let commit = received.commit.as_ref();
+    let sender = received.sender;
     let committer = match sender {
         Sender::Member(leaf) => Committer::Member(leaf),
         Sender::NewMemberCommit => {
@@ -870,22 +1139,30 @@ pub(crate) fn stage_public_commit(
         (None, Committer::External) => None,
     };
     let provisional = provisional_context(cs, state.context, &mut applied)?;
-    let confirmed_transcript_hash =
-        match verified.precomputed_transcript_hash(state.interim_transcript_hash) {
-            Some(hash) => hash.to_vec(),
-            None => transcript::confirmed_transcript_hash_of_encoded(
-                cs,
-                state.interim_transcript_hash,
-                verified.wire_format(),
-                verified.encoded_content(),
-                &verified.auth().signature,
-            )?,
-        };
-    let confirmation_tag = verified
-        .auth()
-        .confirmation_tag
-        .clone()
-        .ok_or(GroupError::ConfirmationTagMismatch)?;
+    let (confirmed_transcript_hash, confirmation_tag) = match received.proof {
+        CommitProof::Framed(verified) => (
+            match verified.precomputed_transcript_hash(state.interim_transcript_hash) {
+                Some(hash) => hash.to_vec(),
+                None => transcript::confirmed_transcript_hash_of_encoded(
+                    cs,
+                    state.interim_transcript_hash,
+                    verified.wire_format(),
+                    verified.encoded_content(),
+                    &verified.auth().signature,
+                )?,
+            },
+            verified
+                .auth()
+                .confirmation_tag
+                .clone()
+                .ok_or(GroupError::ConfirmationTagMismatch)?,
+        ),
+        // No confirmation tag (draft-mularczyk-mls-splitcommit-00 §3, §4).
+        CommitProof::Split(content) => (
+            crate::split::confirmed_transcript_hash(cs, state.interim_transcript_hash, content)?,
+            Vec::new(),
+        ),
+    };
     Ok(PublicCommit {
         sender,
         committer,
@@ -906,12 +1183,19 @@ pub(crate) fn process_commit(
     verified: VerifiedContent<'_>,
     now: u64,
 ) -> Result<StagedCommit, GroupError> {
+    process_received_commit(group, &ReceivedCommit::framed(&verified)?, now)
+}
+
+/// [`process_commit`] of a commit however it was framed (a split commit's included,
+/// draft-mularczyk-mls-splitcommit-00 §3 processing steps 2–4).
+pub(crate) fn process_received_commit(
+    group: &Group,
+    received: &ReceivedCommit<'_>,
+    now: u64,
+) -> Result<StagedCommit, GroupError> {
     let cs = group.cs.as_ref();
-    let public = stage_public_commit(&group.public_state(), &verified, now)?;
-    let path = match verified.content() {
-        Content::Commit(commit) => commit.path.as_ref(),
-        _ => None,
-    };
+    let public = stage_received_commit(&group.public_state(), received, now)?;
+    let path = received.commit.path.as_ref();
     let psk_secrets = group.psk_sources().resolve(&public.applied.psks)?;
     let own = group.own_leaf();
     let summary = public.summary();
@@ -961,6 +1245,7 @@ pub(crate) fn process_commit(
                 &private,
                 &new_leaves,
                 &provisional_bytes,
+                received.single_ciphertext,
             )?;
             private.prune(&applied.tree);
             for (node, key) in decrypted.keys {
@@ -1010,8 +1295,14 @@ pub(crate) fn process_commit(
         group.config.codepoint_profile,
         &group.epoch.context,
         next_member_proof.as_ref(),
-        &verified.framed_content().authenticated_data,
+        received.authenticated_data,
     )?;
+    let tag = match received.proof {
+        CommitProof::Framed(_) => ConfirmationTag::Verify(&confirmation_tag),
+        CommitProof::Split(content) => {
+            ConfirmationTag::Split(Some(&content.broadcast.epoch_identifier))
+        }
+    };
     let mut epoch = NextEpoch::start(
         cs,
         next_context,
@@ -1019,12 +1310,7 @@ pub(crate) fn process_commit(
         &commit_secret,
         psk_secret(cs, &applied.psks, &psk_secrets)?.as_ref(),
     )?
-    .finish(
-        cs,
-        &group.config,
-        applied.tree,
-        ConfirmationTag::Verify(&confirmation_tag),
-    )?;
+    .finish(cs, &group.config, applied.tree, tag)?;
     epoch.member_proof = next_member_proof;
     Ok(StagedCommit::advance(epoch, private, summary))
 }

@@ -252,6 +252,9 @@ pub enum GroupError {
     /// Encoding or decoding failed.
     #[error("codec: {0}")]
     Codec(#[from] CodecError),
+    /// A split commit was refused (draft-mularczyk-mls-splitcommit-00).
+    #[error("split commit: {0}")]
+    SplitCommit(#[from] crate::split::SplitCommitError),
     /// A cryptographic primitive failed.
     #[error("crypto: {0}")]
     Crypto(#[from] CryptoError),

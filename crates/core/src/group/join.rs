@@ -503,6 +503,7 @@ impl Group {
                 own_leaf: None,
                 leaf_template: &template,
                 member_proof: None,
+                form: crate::group::commit::CommitForm::Regular,
             };
             let refs = by_value
                 .into_iter()
@@ -523,7 +524,7 @@ impl Group {
                 rng,
             )?
         };
-        let message = protect_public(cs.as_ref(), &built.content, Some(context), None)?;
+        let message = protect_public(cs.as_ref(), built.content.regular()?, Some(context), None)?;
         let commit = mls_message(MlsMessageBody::PublicMessage(message));
         let staged = built.staged;
         let epoch = staged

@@ -34,6 +34,7 @@ pub mod replace;
 mod resumption;
 mod safe;
 pub(crate) mod self_remove;
+mod split;
 mod state;
 pub(crate) mod storage;
 mod targeted;
@@ -52,7 +53,7 @@ pub use app_data::{
     AppDataChange, AppDataError, AppDataSummary, AppEphemeralEntry, ComponentCall,
     ComponentHandler, ComponentRejection, Components, FramedApplicationData, NoComponents,
 };
-pub use commit::{CommitOptions, CommitOutput, CommitSummary};
+pub use commit::{CommitOptions, CommitOutput, CommitSummary, SplitCommitOutput};
 pub use commit_builder::CommitBuilder;
 pub use error::GroupError;
 pub use external::{external_proposal, new_member_proposal};

@@ -186,6 +186,10 @@ pub(crate) enum ConfirmationTag<'a> {
     Compute,
     /// Received with a commit, and verified.
     Verify(&'a [u8]),
+    /// A split commit (draft-mularczyk-mls-splitcommit-00 §3, §4): the tag is computed, not
+    /// received (it enters the GroupInfo, RFC 9420 §12.4.3, and the interim transcript
+    /// hash), and a received commit's `epoch_identifier` must be the new epoch's.
+    Split(Option<&'a [u8]>),
 }
 
 /// The next epoch between the key schedule and the epoch secrets (RFC 9420 §8): a
@@ -259,7 +263,19 @@ impl NextEpoch {
                 }
                 received.to_vec()
             }
+            ConfirmationTag::Split(received) => {
+                if let Some(received) = received {
+                    let expected = crate::split::epoch_identifier(cs, &secrets)?;
+                    if !conclave_crypto::ct_eq(&expected, received) {
+                        return Err(crate::split::SplitCommitError::EpochIdentifierMismatch.into());
+                    }
+                }
+                transcript::confirmation_tag(cs, confirmation_key, confirmed)
+            }
         };
+        // A split commit's interim hash too is RFC 9420's, over the tag every member computes
+        // (`crate::split`: draft-mularczyk-mls-splitcommit-00 §4 would make it the confirmed
+        // hash, which a joiner, who sees only the GroupInfo, cannot tell).
         let interim = transcript::interim_transcript_hash(cs, confirmed, &confirmation_tag)?;
         Ok(EpochState::new(
             config,

@@ -13,10 +13,12 @@ use conclave_crypto::CipherSuiteProvider;
 
 use super::PartialError;
 use super::messages::{
-    AnnotatedCommit, AnnotatedWelcome, MembershipProof, SenderAuthenticatedMessage,
+    AnnotatedCommit, AnnotatedSplitCommit, AnnotatedWelcome, MembershipProof,
+    SenderAuthenticatedMessage,
 };
 use super::path::resolution_index;
-use crate::messages::{LeafIndex, MlsMessage, Welcome};
+use crate::messages::{LeafIndex, MlsMessage, Sender, Welcome};
+use crate::split::{PartialSUpdatePath, PerMemberCommit, SCommit, split_for_receiver};
 use crate::tree::RatchetTree;
 
 /// Builds the AnnotatedCommits of one commit, one per partial receiver
@@ -26,7 +28,7 @@ pub struct CommitAnnotator<'a> {
     /// A copy of the tree after the commit with every tree hash cached, so that each
     /// receiver's proof is O(log n) lookups whatever the caller's cache held.
     tree_after: RatchetTree,
-    commit: &'a MlsMessage,
+    commit: Annotated<'a>,
     committer: LeafIndex,
     has_path: bool,
     new_leaves: Vec<LeafIndex>,
@@ -36,6 +38,23 @@ pub struct CommitAnnotator<'a> {
     /// The leaves that held a member before the commit and not after (blank, cut off by
     /// truncation, or refilled by one of the commit's Adds), sorted.
     removed: Vec<LeafIndex>,
+}
+
+/// The commit an annotator annotates.
+#[derive(Debug, Clone, Copy)]
+enum Annotated<'a> {
+    /// A framed commit, for [`AnnotatedCommit`]s.
+    Commit(&'a MlsMessage),
+    /// An SCommit, for [`AnnotatedSplitCommit`]s.
+    Split(&'a SCommit),
+}
+
+/// The shape of a commit in the tree: [`CommitFacts`] without the message.
+struct Shape<'b> {
+    committer: LeafIndex,
+    new_member_commit: bool,
+    has_path: bool,
+    new_leaves: &'b [LeafIndex],
 }
 
 /// What a commit is, for [`CommitAnnotator::new`].
@@ -65,6 +84,57 @@ impl<'a> CommitAnnotator<'a> {
         tree_after: &RatchetTree,
         facts: CommitFacts<'a>,
     ) -> Result<Self, PartialError> {
+        let shape = Shape {
+            committer: facts.committer,
+            new_member_commit: facts.new_member_commit,
+            has_path: facts.has_path,
+            new_leaves: facts.new_leaves,
+        };
+        Self::build(
+            cs,
+            tree_before,
+            tree_after,
+            shape,
+            Annotated::Commit(facts.commit),
+        )
+    }
+
+    /// Prepares the [`AnnotatedSplitCommit`]s of a member's `scommit`
+    /// (draft-mularczyk-mls-splitcommit-00 §3; Conclave's extension of
+    /// draft-ietf-mls-partial-02 §10, see [`AnnotatedSplitCommit`]): the committer is the
+    /// broadcast message's sender, `new_leaves` the leaves the commit's Adds filled.
+    pub fn for_split(
+        cs: &dyn CipherSuiteProvider,
+        tree_before: &RatchetTree,
+        tree_after: &RatchetTree,
+        scommit: &'a SCommit,
+        new_leaves: &[LeafIndex],
+    ) -> Result<Self, PartialError> {
+        let Sender::Member(committer) = scommit.broadcast.content.sender else {
+            return Err(PartialError::NotAMemberSender);
+        };
+        let shape = Shape {
+            committer,
+            new_member_commit: false,
+            has_path: scommit.path.is_some(),
+            new_leaves,
+        };
+        Self::build(
+            cs,
+            tree_before,
+            tree_after,
+            shape,
+            Annotated::Split(scommit),
+        )
+    }
+
+    fn build(
+        cs: &dyn CipherSuiteProvider,
+        tree_before: &RatchetTree,
+        tree_after: &RatchetTree,
+        facts: Shape<'_>,
+        commit: Annotated<'a>,
+    ) -> Result<Self, PartialError> {
         let mut tree_after = tree_after.clone();
         let tree_hash_after = tree_after.tree_hash(cs)?;
         let sender_proof = if facts.new_member_commit {
@@ -82,7 +152,7 @@ impl<'a> CommitAnnotator<'a> {
             .collect();
         Ok(Self {
             tree_after,
-            commit: facts.commit,
+            commit,
             committer: facts.committer,
             has_path: facts.has_path,
             new_leaves: facts.new_leaves.to_vec(),
@@ -138,7 +208,7 @@ impl<'a> CommitAnnotator<'a> {
             None
         };
         Ok(AnnotatedCommit {
-            commit: self.commit.clone(),
+            commit: self.framed()?.clone(),
             sender_membership_proof: self.sender_proof.clone(),
             tree_hash_after: self.tree_hash_after.clone(),
             resolution_index,
@@ -173,12 +243,117 @@ impl CommitAnnotator<'_> {
             return Err(PartialError::NotRemoved(removed));
         }
         Ok(AnnotatedCommit {
-            commit: self.commit.clone(),
+            commit: self.framed()?.clone(),
             sender_membership_proof: self.sender_proof.clone(),
             tree_hash_after: self.tree_hash_after.clone(),
             resolution_index: self.has_path.then_some(0),
             sender_membership_proof_after: self.sender_proof_after.clone(),
             receiver_membership_proof_after: self.sender_proof_after.clone(),
+        })
+    }
+}
+
+impl CommitAnnotator<'_> {
+    /// The framed commit, for [`AnnotatedCommit`]s.
+    fn framed(&self) -> Result<&MlsMessage, PartialError> {
+        match self.commit {
+            Annotated::Commit(commit) => Ok(commit),
+            Annotated::Split(_) => Err(PartialError::WrongCommitForm("an AnnotatedCommit")),
+        }
+    }
+
+    /// The SCommit, for [`AnnotatedSplitCommit`]s.
+    fn split(&self) -> Result<&SCommit, PartialError> {
+        match self.commit {
+            Annotated::Split(scommit) => Ok(scommit),
+            Annotated::Commit(_) => Err(PartialError::WrongCommitForm("an AnnotatedSplitCommit")),
+        }
+    }
+
+    /// The AnnotatedSplitCommit for `receiver` (Conclave's extension, see
+    /// [`AnnotatedSplitCommit`]): the receiver's PerMemberCommit
+    /// (draft-mularczyk-mls-splitcommit-00 §3, [`crate::split::split_for_receiver`]) with the
+    /// proofs of [`CommitAnnotator::annotate_for`] (draft-ietf-mls-partial-02 §10). The same
+    /// receivers are refused.
+    pub fn annotate_split_for(
+        &self,
+        cs: &dyn CipherSuiteProvider,
+        receiver: LeafIndex,
+    ) -> Result<AnnotatedSplitCommit, PartialError> {
+        let scommit = self.split()?;
+        if receiver == self.committer {
+            return Err(PartialError::NotAReceiver {
+                sender: self.committer,
+                receiver,
+            });
+        }
+        if self.removes(receiver) {
+            return Err(PartialError::ReceiverRemoved(receiver));
+        }
+        let commit = split_for_receiver(scommit, &self.tree_after, &self.new_leaves, receiver)
+            .map_err(|_| PartialError::NotAReceiver {
+                sender: self.committer,
+                receiver,
+            })?;
+        self.split_annotation(
+            commit,
+            MembershipProof::for_leaf(&self.tree_after, cs, receiver)?,
+        )
+    }
+
+    /// What a partial member the split commit removed gets (as
+    /// [`CommitAnnotator::annotate_removal_for`] for a framed commit): the broadcast message,
+    /// the committer's proof after as the receiver proof, and — where the commit has a path,
+    /// so that the PerMemberCommit is well formed — the path keys with the first ciphertext
+    /// of the path, which the removed member does not decrypt.
+    pub fn annotate_split_removal_for(
+        &self,
+        removed: LeafIndex,
+    ) -> Result<AnnotatedSplitCommit, PartialError> {
+        let scommit = self.split()?;
+        if !self.removes(removed) {
+            return Err(PartialError::NotRemoved(removed));
+        }
+        let partial_path = scommit.path.as_ref().map(|path| PartialSUpdatePath {
+            encrypted_path_secret: path
+                .nodes
+                .iter()
+                .flat_map(|n| n.encrypted_path_secret.iter())
+                .next()
+                .map(|c| c.to_owned())
+                .unwrap_or(crate::messages::HpkeCiphertext {
+                    kem_output: Vec::new(),
+                    ciphertext: Vec::new(),
+                }),
+            new_pks: path
+                .nodes
+                .iter()
+                .map(|n| n.encryption_key.clone())
+                .collect(),
+        });
+        self.split_annotation(
+            PerMemberCommit {
+                broadcast: scommit.broadcast.clone(),
+                partial_path,
+            },
+            self.sender_proof_after.clone(),
+        )
+    }
+
+    fn split_annotation(
+        &self,
+        commit: PerMemberCommit,
+        receiver_membership_proof_after: MembershipProof,
+    ) -> Result<AnnotatedSplitCommit, PartialError> {
+        Ok(AnnotatedSplitCommit {
+            commit,
+            sender_membership_proof: self
+                .sender_proof
+                .clone()
+                .ok_or(PartialError::NotAMemberSender)?,
+            tree_hash_after: self.tree_hash_after.clone(),
+            sender_membership_proof_after: self.sender_proof_after.clone(),
+            receiver_membership_proof_after,
         })
     }
 }

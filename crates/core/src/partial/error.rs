@@ -220,4 +220,8 @@ pub enum PartialError {
     /// (draft-ietf-mls-partial-02 §10).
     #[error("leaf {0:?} is not removed by the commit (draft-ietf-mls-partial-02 §10)")]
     NotRemoved(LeafIndex),
+    /// The annotator was prepared for the other kind of commit (a framed commit or an
+    /// SCommit) than the annotation asked for.
+    #[error("this annotator cannot build {0}: it was prepared for the other commit form")]
+    WrongCommitForm(&'static str),
 }

@@ -1002,6 +1002,124 @@ impl PartialMember {
         Ok(self.adopt(next))
     }
 
+    /// Processes an [`AnnotatedSplitCommit`](super::AnnotatedSplitCommit) (Conclave's
+    /// extension: draft-ietf-mls-partial-02 §10 over a PerMemberCommit of
+    /// draft-mularczyk-mls-splitcommit-00 §3) into the next epoch, in O(log N): the one
+    /// ciphertext, the path keys and the proofs. Nothing changes unless every check passes.
+    pub fn process_annotated_split_commit(
+        &mut self,
+        annotated: &super::AnnotatedSplitCommit,
+        psks: &PartialPsks<'_>,
+    ) -> Result<PartialCommitOutcome, PartialMemberError> {
+        self.ensure_active()?;
+        let verified = self.verify_annotated_split_commit(annotated)?;
+        if verified.removes_us {
+            self.status = STATUS_REMOVED;
+            self.proposals.clear();
+            return Ok(PartialCommitOutcome::Removed);
+        }
+        let (commit_secret, keys) = self.commit_secret_after(
+            &verified,
+            &After {
+                tree_hash_after: &annotated.tree_hash_after,
+                resolution_index: verified.resolution_index,
+                sender_proof_after: &annotated.sender_membership_proof_after,
+                receiver_proof_after: &annotated.receiver_membership_proof_after,
+            },
+        )?;
+        let next = self.finish_commit(verified, &commit_secret, keys, psks)?;
+        Ok(self.adopt(next))
+    }
+
+    /// The checks of [`PartialMember::verify_annotated_commit`] for an AnnotatedSplitCommit:
+    /// the broadcast message of the current epoch from a member (group, epoch, Safe AAD and
+    /// member proof as for a commit), its membership tag and its signature under the key of
+    /// the leaf the sender proof proves (draft-ietf-mls-partial-02 §10 step 1, RFC 9420
+    /// §6.1, §6.2), then the post-commit proofs and proposals as for any commit. The
+    /// commit's UpdatePath is rebuilt from the PerMemberCommit: the committer's keys, and
+    /// the one ciphertext. Changes nothing.
+    pub fn verify_annotated_split_commit(
+        &self,
+        annotated: &super::AnnotatedSplitCommit,
+    ) -> Result<VerifiedAnnotatedCommit, PartialMemberError> {
+        let cs = self.cs.as_ref();
+        let broadcast = &annotated.commit.broadcast;
+        let content = &broadcast.content;
+        if !crate::split::is_enabled(&self.context.extensions)? {
+            return Err(GroupError::from(crate::split::SplitCommitError::NotEnabled).into());
+        }
+        self.check_epoch(&content.group_id, content.epoch)?;
+        let Sender::Member(leaf) = content.sender else {
+            return Err(GroupError::from(crate::split::SplitCommitError::SenderNotMember).into());
+        };
+        crate::safe::incoming_safe_aad(
+            self.profile,
+            &self.context.extensions,
+            &content.authenticated_data,
+        )
+        .map_err(GroupError::from)?;
+        crate::group::member_proof::check_incoming(
+            cs,
+            self.profile,
+            &self.context,
+            self.member_proof.as_ref().map(MemberProofKeys::public_key),
+            Some(content.sender),
+            ContentType::Commit,
+            &content.authenticated_data,
+        )?;
+        let sender = verified_sender(
+            cs,
+            &annotated.sender_membership_proof,
+            &self.context.tree_hash,
+            leaf,
+            "10",
+        )?;
+        crate::split::verify_broadcast(
+            cs,
+            broadcast,
+            &self.context,
+            Some(self.secrets.membership_key.as_bytes()),
+            sender.leaf_node.signature_key.as_ref(),
+        )
+        .map_err(GroupError::from)?;
+        let partial = annotated.commit.partial_path.as_ref();
+        let nodes = partial
+            .map(crate::split::nodes_with_single_ciphertext)
+            .transpose()?;
+        let commit =
+            crate::split::commit_of(&content.broadcast, nodes).map_err(GroupError::from)?;
+        // The framed form of the commit, for the parts of the key schedule step that read
+        // its sender and authenticated data; it enters no hash.
+        let framed = crate::messages::AuthenticatedContent {
+            wire_format: WireFormat::PUBLIC_MESSAGE,
+            content: FramedContent {
+                group_id: content.group_id.clone(),
+                epoch: content.epoch,
+                sender: content.sender,
+                authenticated_data: content.authenticated_data.clone(),
+                content: Content::Commit(commit.clone()),
+            },
+            auth: crate::messages::FramedContentAuthData {
+                signature: broadcast.signature.clone(),
+                confirmation_tag: None,
+            },
+        };
+        let mut verified = self.check_after_commit(
+            (framed, Vec::new()),
+            commit,
+            Some(sender),
+            After {
+                tree_hash_after: &annotated.tree_hash_after,
+                // Every rebuilt UpdatePathNode holds the one ciphertext, first.
+                resolution_index: partial.map(|_| 0),
+                sender_proof_after: &annotated.sender_membership_proof_after,
+                receiver_proof_after: &annotated.receiver_membership_proof_after,
+            },
+        )?;
+        verified.split = Some(Box::new(content.clone()));
+        Ok(verified)
+    }
+
     /// Steps 1, 2 and the public part of step 3 of draft-ietf-mls-partial-02 §10: the
     /// commit's framing, its sender (by proof, or by the new-member rules), the post-commit
     /// proofs against `tree_hash_after`, the proposals' effects and the provisional
@@ -1066,7 +1184,31 @@ impl PartialMember {
             }
         };
         let verified = verified.into_authenticated_content_owned();
+        self.check_after_commit(
+            verified,
+            commit,
+            committer,
+            After {
+                tree_hash_after: parts.tree_hash_after,
+                resolution_index: parts.resolution_index,
+                sender_proof_after: parts.sender_proof_after,
+                receiver_proof_after: parts.receiver_proof_after,
+            },
+        )
+    }
 
+    /// The rest of [`PartialMember::verify_annotated_commit`] once the commit's sender is
+    /// authenticated: the proposals' effects and §10 step 2 (the post-commit proofs against
+    /// `tree_hash_after`, the same tree, the committer's and our leaf). Shared by framed and
+    /// split commits ([`PartialMember::verify_annotated_split_commit`]).
+    fn check_after_commit(
+        &self,
+        verified: (crate::messages::AuthenticatedContent, Vec<u8>),
+        commit: Commit,
+        committer: Option<ProvenMember>,
+        parts: After<'_>,
+    ) -> Result<VerifiedAnnotatedCommit, PartialMemberError> {
+        let cs = self.cs.as_ref();
         // The proposals (RFC 9420 §12.4.2), without list validation (§10 step 3).
         let effects = self.proposal_effects(&commit, verified.0.content.sender)?;
 
@@ -1242,6 +1384,23 @@ impl PartialMember {
         &self,
         verified: &VerifiedAnnotatedCommit,
         annotated: &super::AnnotatedCommit,
+    ) -> Result<(Secret, PrivateTree), PartialMemberError> {
+        self.commit_secret_after(
+            verified,
+            &After {
+                tree_hash_after: &annotated.tree_hash_after,
+                resolution_index: annotated.resolution_index,
+                sender_proof_after: &annotated.sender_membership_proof_after,
+                receiver_proof_after: &annotated.receiver_membership_proof_after,
+            },
+        )
+    }
+
+    /// [`PartialMember::commit_secret`] from the post-commit annotations of either form.
+    fn commit_secret_after(
+        &self,
+        verified: &VerifiedAnnotatedCommit,
+        annotated: &After<'_>,
     ) -> Result<(Secret, PrivateTree), PartialMemberError> {
         let cs = self.cs.as_ref();
         let mut keys = self.keys.clone();
@@ -1650,6 +1809,15 @@ impl PartialMember {
     }
 }
 
+/// The post-commit annotations of an AnnotatedCommit or AnnotatedSplitCommit
+/// (draft-ietf-mls-partial-02 §10).
+struct After<'a> {
+    tree_hash_after: &'a [u8],
+    resolution_index: Option<u32>,
+    sender_proof_after: &'a super::MembershipProof,
+    receiver_proof_after: &'a super::MembershipProof,
+}
+
 /// What the committed proposals do to a partial member.
 #[derive(Debug, Clone, Default)]
 struct ProposalEffects {
@@ -1674,6 +1842,10 @@ pub struct VerifiedAnnotatedCommit {
     effects: ProposalEffects,
     tree_hash_after: Vec<u8>,
     removes_us: bool,
+    /// A split commit's broadcast content (draft-mularczyk-mls-splitcommit-00 §3): its
+    /// transcript hash and `epoch_identifier` replace the framed commit's and its
+    /// confirmation tag (§4); its one ciphertext is the path's.
+    split: Option<Box<crate::split::SCommitBroadcastContent>>,
 }
 
 impl VerifiedAnnotatedCommit {
@@ -1696,6 +1868,7 @@ impl VerifiedAnnotatedCommit {
             effects,
             tree_hash_after,
             removes_us: false,
+            split: None,
         }
     }
 
@@ -1815,13 +1988,17 @@ fn next_epoch(
     commit_secret: &[u8],
     psk_secret: Option<&[u8]>,
 ) -> Result<KeyScheduleOutput, PartialMemberError> {
-    let confirmed = transcript::confirmed_transcript_hash_of_encoded(
-        cs,
-        interim,
-        verified.content.wire_format,
-        &verified.encoded_content,
-        &verified.content.auth.signature,
-    )?;
+    let confirmed = match &verified.split {
+        // draft-mularczyk-mls-splitcommit-00 §4 (as `crate::split` settles it).
+        Some(content) => crate::split::confirmed_transcript_hash(cs, interim, content)?,
+        None => transcript::confirmed_transcript_hash_of_encoded(
+            cs,
+            interim,
+            verified.content.wire_format,
+            &verified.encoded_content,
+            &verified.content.auth.signature,
+        )?,
+    };
     let context = GroupContext {
         confirmed_transcript_hash: confirmed,
         ..verified.provisional_context(current)?
@@ -1830,6 +2007,30 @@ fn next_epoch(
     let secrets =
         KeySchedule::from_init(cs, init_secret, commit_secret, psk_secret, &context_bytes)?
             .epoch_secrets(cs, &context_bytes)?;
+    if let Some(content) = &verified.split {
+        // No confirmation tag: the signed epoch identifier must be the new epoch's
+        // (draft-mularczyk-mls-splitcommit-00 §3 step 4); the tag members compute enters the
+        // interim transcript hash as at full members (`crate::split`).
+        let expected = crate::split::epoch_identifier(cs, &secrets)?;
+        if !conclave_crypto::ct_eq(&expected, &content.broadcast.epoch_identifier) {
+            return Err(
+                GroupError::from(crate::split::SplitCommitError::EpochIdentifierMismatch).into(),
+            );
+        }
+        let tag = transcript::confirmation_tag(
+            cs,
+            secrets.confirmation_key.as_bytes(),
+            &context.confirmed_transcript_hash,
+        );
+        let interim_transcript_hash =
+            transcript::interim_transcript_hash(cs, &context.confirmed_transcript_hash, &tag)?;
+        return Ok(KeyScheduleOutput {
+            context,
+            interim_transcript_hash,
+            confirmation_tag: tag,
+            secrets,
+        });
+    }
     let tag = verified
         .content
         .auth

@@ -92,3 +92,27 @@ pub struct AnnotatedCommit {
     /// `MembershipProof receiver_membership_proof_after`.
     pub receiver_membership_proof_after: MembershipProof,
 }
+
+/// `AnnotatedSplitCommit`: **Conclave's extension**, not in draft-ietf-mls-partial-02. The
+/// draft's Appendix "Known Issues" notes that "we should define a version of AnnotatedCommit
+/// that sends a SplitCommit instead of a normal Commit", and its §12 (Operational
+/// Considerations) puts commit processing at O(log N) only for "Partial + Split": an
+/// AnnotatedCommit carries the whole commit, whose UpdatePath after a large add holds ~N
+/// ciphertexts. Here the commit is the receiver's PerMemberCommit
+/// (draft-mularczyk-mls-splitcommit-00 §3): the signed broadcast message, the one ciphertext
+/// the receiver decrypts and the committer's path keys, so there is no `resolution_index`.
+/// Split commits come from members only, so the pre-commit sender proof is always present.
+/// The other fields mean what they mean in [`AnnotatedCommit`] (§10).
+#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
+pub struct AnnotatedSplitCommit {
+    /// The receiver's PerMemberCommit.
+    pub commit: crate::split::PerMemberCommit,
+    /// `MembershipProof sender_membership_proof`: the committer in the tree before.
+    pub sender_membership_proof: MembershipProof,
+    /// `opaque tree_hash_after<V>`.
+    pub tree_hash_after: Vec<u8>,
+    /// `MembershipProof sender_membership_proof_after`.
+    pub sender_membership_proof_after: MembershipProof,
+    /// `MembershipProof receiver_membership_proof_after`.
+    pub receiver_membership_proof_after: MembershipProof,
+}

@@ -83,6 +83,7 @@ fn check_case(cs: &dyn CipherSuiteProvider, case: &Value) -> Result<(), String> 
                 &member.private,
                 &[],
                 &provisional,
+                None,
             )
             .map_err(|e| format!("update_path {n}, leaf {}: {e}", member.leaf.0))?;
             let expected = expected_secrets
@@ -136,6 +137,7 @@ fn check_case(cs: &dyn CipherSuiteProvider, case: &Value) -> Result<(), String> 
                 &member.private,
                 &[],
                 &provisional,
+                None,
             )
             .map_err(|e| format!("own path, leaf {}: {e}", member.leaf.0))?;
             if decrypted.commit_secret != *generated.commit_secret() {

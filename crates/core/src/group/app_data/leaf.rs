@@ -57,9 +57,13 @@ pub fn draft_proposal_types(profile: CodepointProfile) -> Vec<ProposalType> {
 
 /// The non-default wire formats we support, which our `supported_wire_formats` list
 /// (draft-ietf-mls-extensions-10 §5, §7.1: the RFC 9420 formats are implied):
-/// `mls_semiprivate_message` (draft-mahy-mls-semiprivatemessage-07 §3).
-pub const SUPPORTED_WIRE_FORMATS: [WireFormat; 1] =
-    [crate::codepoints::SEMI_PRIVATE_MESSAGE_WIRE_FORMAT];
+/// `mls_semiprivate_message` (draft-mahy-mls-semiprivatemessage-07 §3), `mls_scommit` and
+/// `mls_per_member_commit` (draft-mularczyk-mls-splitcommit-00 §3, [`crate::split`]).
+pub const SUPPORTED_WIRE_FORMATS: [WireFormat; 3] = [
+    crate::codepoints::SEMI_PRIVATE_MESSAGE_WIRE_FORMAT,
+    crate::codepoints::SCOMMIT_WIRE_FORMAT,
+    crate::codepoints::PER_MEMBER_COMMIT_WIRE_FORMAT,
+];
 
 /// A GREASE component drawn from `rng` (§5.1).
 fn grease_component(rng: &mut dyn CryptoRandom) -> Result<ComponentId, GroupError> {

@@ -395,10 +395,14 @@ fn our_key_packages_and_leaves_advertise_app_components_wire_formats_and_grease(
         .find(|e| e.extension_type == SUPPORTED_WIRE_FORMATS_EXTENSION)
         .map(|e| WireFormats::from_bytes(&e.extension_data).unwrap())
         .unwrap();
-    // Only the non-default formats (§7.1).
+    // Only the non-default formats (§7.1): semi-private messages and split commits.
     assert_eq!(
         formats.wire_formats,
-        vec![crate::codepoints::SEMI_PRIVATE_MESSAGE_WIRE_FORMAT]
+        vec![
+            crate::codepoints::SEMI_PRIVATE_MESSAGE_WIRE_FORMAT,
+            crate::codepoints::SCOMMIT_WIRE_FORMAT,
+            crate::codepoints::PER_MEMBER_COMMIT_WIRE_FORMAT,
+        ]
     );
     let kp_dictionary = dictionary_of(&bundle.key_package.extensions).unwrap();
     assert!(kp_dictionary.component_ids().any(ComponentId::is_grease));

@@ -196,6 +196,7 @@ fn forge_commit(
             own_leaf: Some(own),
             leaf_template: &template,
             member_proof: group.epoch.member_proof.as_ref(),
+            form: crate::group::commit::CommitForm::Regular,
         };
         build_commit(
             &base,
@@ -208,7 +209,11 @@ fn forge_commit(
         )
         .unwrap()
     };
-    mls_message(group.protect_signed(&built.content, rng).unwrap())
+    mls_message(
+        group
+            .protect_signed(built.content.regular().unwrap(), rng)
+            .unwrap(),
+    )
 }
 
 /// `group`'s member commits `proposals` by value, unchecked (on the epoch an empty commit

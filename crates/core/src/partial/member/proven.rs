@@ -135,7 +135,7 @@ pub(super) fn sender_authenticated_parts(
 /// (draft-ietf-mls-partial-02 §10), by [`crate::partial::update_path`].
 pub(super) fn decrypt_update_path(
     cs: &dyn CipherSuiteProvider,
-    annotated: &AnnotatedCommit,
+    annotated: &super::After<'_>,
     path: &UpdatePath,
     committer: LeafIndex,
     keys: &PrivateTree,
@@ -149,10 +149,10 @@ pub(super) fn decrypt_update_path(
         &crate::partial::PartialPath {
             update_path: path,
             committer,
-            tree_hash_after: &annotated.tree_hash_after,
+            tree_hash_after: annotated.tree_hash_after,
             resolution_index,
-            sender_proof_after: &annotated.sender_membership_proof_after,
-            receiver_proof_after: &annotated.receiver_membership_proof_after,
+            sender_proof_after: annotated.sender_proof_after,
+            receiver_proof_after: annotated.receiver_proof_after,
         },
         keys,
         provisional_context,

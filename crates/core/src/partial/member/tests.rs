@@ -1693,3 +1693,300 @@ fn a_semi_private_removal_proposal_is_refused_where_the_group_has_not_enabled_it
     );
     assert_eq!(mixed.partial.to_bytes().unwrap(), before);
 }
+// ---- split commits (Conclave's AnnotatedSplitCommit) -----------------------------------
+
+use crate::partial::AnnotatedSplitCommit;
+
+/// A mixed group that enabled split commits (draft-mularczyk-mls-splitcommit-00, opt-in by
+/// `required_wire_formats`), grown by `extra` members added without a path (unmerged leaves
+/// and blank parents; they never join, their leaves just sit in the tree).
+fn split_mixed(extra: usize) -> Mixed {
+    let mut mixed = Mixed::with_group(|_| {
+        NewGroup::new(SUITE, b"split partial group".to_vec()).with_required_wire_formats(vec![
+            crate::codepoints::SCOMMIT_WIRE_FORMAT,
+            crate::codepoints::PER_MEMBER_COMMIT_WIRE_FORMAT,
+        ])
+    });
+    for i in 0..extra {
+        let options = add_options(&format!("extra-{i}"), &mut mixed.rng);
+        mixed.commit(i % 2, &options);
+    }
+    mixed.assert_agree();
+    mixed
+}
+
+/// `committer` sends a split commit of `options`; the full members process the SCommit,
+/// and the AnnotatedSplitCommit for the partial member is returned, not yet applied.
+fn split_annotated(
+    mixed: &mut Mixed,
+    committer: usize,
+    options: &CommitOptions,
+) -> AnnotatedSplitCommit {
+    let cs = cs();
+    let before = mixed.full[committer].tree().clone();
+    let output = mixed.full[committer]
+        .split_commit(options, NOW, &mut mixed.rng)
+        .unwrap();
+    let summary = mixed.full[committer].merge_pending_commit().unwrap();
+    for (i, group) in mixed.full.iter_mut().enumerate() {
+        if i != committer {
+            group.process_scommit(&output.scommit, NOW).unwrap();
+        }
+    }
+    crate::partial::CommitAnnotator::for_split(
+        cs.as_ref(),
+        &before,
+        mixed.full[committer].tree(),
+        &output.scommit,
+        &summary.added,
+    )
+    .unwrap()
+    .annotate_split_for(cs.as_ref(), mixed.partial.own_leaf())
+    .unwrap()
+}
+
+fn assert_split_refused_unchanged(
+    mixed: &mut Mixed,
+    annotated: &AnnotatedSplitCommit,
+    check: impl Fn(&PartialMemberError) -> bool,
+) {
+    let before = mixed.partial.to_bytes().unwrap();
+    let err = mixed
+        .partial
+        .process_annotated_split_commit(annotated, &PartialPsks::NONE)
+        .unwrap_err();
+    assert!(check(&err), "unexpected error: {err}");
+    assert_eq!(mixed.partial.to_bytes().unwrap(), before);
+}
+
+fn split_error(err: &PartialMemberError) -> Option<&crate::split::SplitCommitError> {
+    match err {
+        PartialMemberError::Group(group) => match group.as_ref() {
+            GroupError::SplitCommit(split) => Some(split),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+#[test]
+fn a_partial_member_follows_split_commits_like_the_full_members() {
+    let mut mixed = split_mixed(5);
+    let path = CommitOptions::default();
+    for committer in [0, 1, 0] {
+        let annotated = split_annotated(&mut mixed, committer, &path);
+        // The receiver's ciphertext and the committer's path keys only.
+        let partial_path = annotated.commit.partial_path.as_ref().unwrap();
+        assert!(!partial_path.new_pks.is_empty());
+        let encoded = annotated.to_bytes().unwrap();
+        let decoded = AnnotatedSplitCommit::from_bytes(&encoded).unwrap();
+        let outcome = mixed
+            .partial
+            .process_annotated_split_commit(&decoded, &PartialPsks::NONE)
+            .unwrap();
+        assert!(matches!(outcome, PartialCommitOutcome::Advanced { .. }));
+        mixed.assert_agree();
+    }
+    // Without a path (an Add alone), and with an Add and a Remove (a path).
+    let options = add_options("late", &mut mixed.rng);
+    let annotated = split_annotated(&mut mixed, 1, &options);
+    assert!(annotated.commit.partial_path.is_none());
+    mixed
+        .partial
+        .process_annotated_split_commit(&annotated, &PartialPsks::NONE)
+        .unwrap();
+    mixed.assert_agree();
+    let (_, bundle) = key_package("another", &mut mixed.rng);
+    let removed = mixed.full[0]
+        .members()
+        .map(|(leaf, _)| leaf)
+        .find(|leaf| {
+            ![
+                mixed.full[0].own_leaf(),
+                mixed.full[1].own_leaf(),
+                mixed.partial.own_leaf(),
+            ]
+            .contains(leaf)
+        })
+        .unwrap();
+    let options = CommitOptions {
+        proposals: vec![
+            Proposal::Add(Add {
+                key_package: bundle.key_package,
+            }),
+            Proposal::Remove(Remove { removed }),
+        ],
+        ..CommitOptions::default()
+    };
+    let annotated = split_annotated(&mut mixed, 0, &options);
+    mixed
+        .partial
+        .process_annotated_split_commit(&annotated, &PartialPsks::NONE)
+        .unwrap();
+    mixed.assert_agree();
+    // A regular AnnotatedCommit after the split ones: the transcripts agree.
+    mixed.commit(1, &CommitOptions::default());
+    mixed.assert_agree();
+}
+
+#[test]
+fn bad_annotated_split_commits_are_refused_and_change_nothing() {
+    let mut mixed = split_mixed(3);
+    let good = split_annotated(&mut mixed, 0, &CommitOptions::default());
+    let cs = cs();
+
+    // The one ciphertext altered.
+    let mut bad = good.clone();
+    let partial_path = bad.commit.partial_path.as_mut().unwrap();
+    partial_path.encrypted_path_secret.ciphertext[0] ^= 1;
+    assert_split_refused_unchanged(&mut mixed, &bad, |e| {
+        matches!(e, PartialMemberError::Proof(PartialError::Crypto(_)))
+    });
+
+    // A path key altered: the committer's proof after shows the true one.
+    let mut bad = good.clone();
+    let partial_path = bad.commit.partial_path.as_mut().unwrap();
+    let other = conclave_crypto::hpke::generate_key_pair(cs.as_ref(), &mut mixed.rng).unwrap();
+    partial_path.new_pks[0] = crate::messages::HpkePublicKey(other.public_key);
+    assert_split_refused_unchanged(&mut mixed, &bad, |e| {
+        matches!(
+            e,
+            PartialMemberError::Proof(PartialError::PathNotInProof("encryption keys"))
+        )
+    });
+
+    // The membership tag, then the signature (under a fresh valid tag).
+    let mut bad = good.clone();
+    bad.commit.broadcast.membership_tag[0] ^= 1;
+    assert_split_refused_unchanged(&mut mixed, &bad, |e| {
+        split_error(e) == Some(&crate::split::SplitCommitError::InvalidMembershipTag)
+    });
+    let mut bad = good.clone();
+    bad.commit.broadcast.signature[0] ^= 1;
+    crate::split::retag(
+        cs.as_ref(),
+        mixed.partial.secrets.membership_key.as_bytes(),
+        &mut bad.commit.broadcast,
+        mixed.partial.context(),
+    );
+    assert_split_refused_unchanged(&mut mixed, &bad, |e| {
+        split_error(e) == Some(&crate::split::SplitCommitError::InvalidSignature)
+    });
+
+    // A sender proof of another leaf than the broadcast's sender.
+    let mut bad = good.clone();
+    bad.sender_membership_proof = bad.receiver_membership_proof_after.clone();
+    assert_split_refused_unchanged(&mut mixed, &bad, |e| {
+        matches!(
+            e,
+            PartialMemberError::ProvenLeafMismatch {
+                which: "sender",
+                ..
+            }
+        )
+    });
+
+    // A forged tree_hash_after.
+    let mut bad = good.clone();
+    bad.tree_hash_after[0] ^= 1;
+    assert_split_refused_unchanged(&mut mixed, &bad, |e| {
+        *e == PartialMemberError::WrongTreeHash {
+            which: "sender (after)",
+        }
+    });
+
+    // A wrong epoch identifier, signed and tagged as the committer would.
+    let mut bad = good.clone();
+    bad.commit.broadcast.content.broadcast.epoch_identifier[0] ^= 1;
+    {
+        let alice = &mixed.full[0];
+        // Alice is in the next epoch already: sign with her key and the partial member's
+        // (current) membership key and context.
+        bad.commit.broadcast = crate::split::protect_broadcast(
+            cs.as_ref(),
+            alice.signer().secret_key.as_bytes(),
+            mixed.partial.secrets.membership_key.as_bytes(),
+            bad.commit.broadcast.content.clone(),
+            mixed.partial.context(),
+        )
+        .unwrap();
+    }
+    assert_split_refused_unchanged(&mut mixed, &bad, |e| {
+        split_error(e) == Some(&crate::split::SplitCommitError::EpochIdentifierMismatch)
+    });
+
+    mixed
+        .partial
+        .process_annotated_split_commit(&good, &PartialPsks::NONE)
+        .unwrap();
+    mixed.assert_agree();
+    // Replayed in the next epoch.
+    assert_split_refused_unchanged(&mut mixed, &good, |e| {
+        matches!(e, PartialMemberError::WrongEpoch { .. })
+    });
+}
+
+#[test]
+fn a_group_without_split_commits_refuses_an_annotated_split_commit() {
+    let mut mixed = Mixed::new();
+    let cs = cs();
+    let before = mixed.full[0].tree().clone();
+    let built = mixed.full[0]
+        .build_own_commit(&CommitOptions::default(), NOW, true, &mut mixed.rng)
+        .unwrap();
+    let crate::group::commit::BuiltContent::Split(scommit) = built.content else {
+        panic!("not split");
+    };
+    let after = built.staged.epoch.as_ref().unwrap().tree.clone();
+    let annotated =
+        crate::partial::CommitAnnotator::for_split(cs.as_ref(), &before, &after, &scommit, &[])
+            .unwrap()
+            .annotate_split_for(cs.as_ref(), mixed.partial.own_leaf())
+            .unwrap();
+    assert_split_refused_unchanged(&mut mixed, &annotated, |e| {
+        split_error(e) == Some(&crate::split::SplitCommitError::NotEnabled)
+    });
+}
+
+#[test]
+fn a_removed_partial_member_learns_it_from_a_split_commit() {
+    let mut mixed = split_mixed(1);
+    let cs = cs();
+    let carol = mixed.partial.own_leaf();
+    let before = mixed.full[0].tree().clone();
+    let options = CommitOptions {
+        proposals: vec![Proposal::Remove(Remove { removed: carol })],
+        ..CommitOptions::default()
+    };
+    let output = mixed.full[0]
+        .split_commit(&options, NOW, &mut mixed.rng)
+        .unwrap();
+    mixed.full[0].merge_pending_commit().unwrap();
+    let annotator = crate::partial::CommitAnnotator::for_split(
+        cs.as_ref(),
+        &before,
+        mixed.full[0].tree(),
+        &output.scommit,
+        &[],
+    )
+    .unwrap();
+    assert_eq!(
+        annotator
+            .annotate_split_for(cs.as_ref(), carol)
+            .unwrap_err(),
+        PartialError::ReceiverRemoved(carol)
+    );
+    // The framed-commit annotations are refused by a split annotator.
+    assert!(matches!(
+        annotator.annotate_for(cs.as_ref(), mixed.full[1].own_leaf()),
+        Err(PartialError::WrongCommitForm(_))
+    ));
+    let notice = annotator.annotate_split_removal_for(carol).unwrap();
+    assert_eq!(
+        mixed
+            .partial
+            .process_annotated_split_commit(&notice, &PartialPsks::NONE)
+            .unwrap(),
+        PartialCommitOutcome::Removed
+    );
+}
