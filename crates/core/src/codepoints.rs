@@ -21,17 +21,17 @@
 //! crypto crate's `CipherSuite::algorithms` decodes all three numberings (it cannot depend
 //! on this crate; a test here checks that the two agree).
 //!
-//! | Suite | `draft` (Conclave, private use) | MLSpp | OpenMLS 0.9.2 (`openmls-0.9` profile) | KEM id (draft / OpenMLS) | mls-rs |
+//! | Suite | `draft` (Conclave, private use) | MLSpp | OpenMLS 0.9.2 (`openmls-0.9` profile) | KEM id | mls-rs |
 //! |---|---|---|---|---|---|
-//! | TBD1 MLKEM768X25519 AES128GCM SHA256 Ed25519 | 0xF0A0 | — | 0x004F | 0x647a / 0x004D | — |
-//! | TBD2 MLKEM768X25519 AES256GCM SHA384 Ed25519 | 0xF0A1 | 0x0008 | 0x004E | 0x647a / 0x004D | — |
+//! | TBD1 MLKEM768X25519 AES128GCM SHA256 Ed25519 | 0xF0A0 | — | 0x004F | 0x647a | — |
+//! | TBD2 MLKEM768X25519 AES256GCM SHA384 Ed25519 | 0xF0A1 | 0x0008 | 0x004E | 0x647a | — |
 //! | TBD3 MLKEM768P256 AES128GCM SHA256 P256 | 0xF0A2 | — | — | 0x0050 | — |
 //! | TBD4 MLKEM768P256 AES256GCM SHA384 P256 | 0xF0A3 | 0x0009 | — | 0x0050 | — |
 //! | TBD5 MLKEM1024P384 AES256GCM SHA384 P384 | 0xF0A4 | 0x000A | — | 0x0051 | — |
 //! | TBD6 MLKEM768 AES256GCM SHA384 Ed25519 | 0xF0A5 | — | 0xF042 | 0x0041 | — |
 //! | TBD7 MLKEM768 AES256GCM SHA384 P256 | 0xF0A6 | — | 0x0050 | 0x0041 | — |
 //! | TBD8 MLKEM1024 AES256GCM SHA384 P384 | 0xF0A7 | — | 0x0042 | 0x0042 | — |
-//! | TBD9 MLKEM768X25519 CHACHA20POLY1305 SHA384 MLDSA44 | 0xF0A8 | — | 0x0052 | 0x647a / 0x004D | — |
+//! | TBD9 MLKEM768X25519 CHACHA20POLY1305 SHA384 MLDSA44 | 0xF0A8 | — | 0x0052 | 0x647a | — |
 //! | TBD10 MLKEM768 AES256GCM SHA384 MLDSA65 | 0xF0A9 | — | 0x0051 | 0x0041 | — |
 //! | TBD11 MLKEM1024 AES256GCM SHA384 MLDSA87 | 0xF0AA | — | 0x0907 | 0x0042 | — |
 //!
@@ -41,9 +41,10 @@
 //!
 //! Under OpenMLS 0.9.2's values the suites are the draft's algorithms with one difference
 //! in the HPKE integration of the KEM (`conclave_crypto::PqHpke::OpenMls09`): OpenMLS 0.9.2
-//! (hpke-rs 0.7) derives HPKE key pairs as plain `SHAKE256(ikm, Nsk)` rather than
-//! draft-ietf-hpke-pq §3's `LabeledDerive`, and runs X-Wing under KEM id 0x004D (which
-//! enters HPKE's `suite_id`) rather than 0x647a. A group under the `openmls-0.9` profile
+//! (`openmls_rust_crypto` 0.6, hpke-rs 0.7) derives HPKE key pairs as plain
+//! `SHAKE256(ikm, Nsk)` rather than draft-ietf-hpke-pq §3's `LabeledDerive`. (OpenMLS's
+//! enum names X-Wing 0x004D, but its provider runs HPKE with the KEM id 0x647a, the
+//! draft's.) A group under the `openmls-0.9` profile
 //! uses OpenMLS's value and derivation, so that its tree keys and HPKE ciphertexts are the
 //! ones an OpenMLS member computes; the mixed groups of the interop crate check it on every
 //! suite of the table that OpenMLS carries. OpenMLS 0.9.2 also defines two suites outside

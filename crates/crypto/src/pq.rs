@@ -7,8 +7,8 @@
 //!   I2OSP(len(label), 2) || label || I2OSP(Nsk, 2) || context, Nsk)` with the label
 //!   `"DeriveKeyPair"` and an empty context. The private key is that seed: `d || z` (64
 //!   bytes) for ML-KEM, a 32-byte seed for the hybrids. Under OpenMLS 0.9.2's values
-//!   ([`PqHpke::OpenMls09`]) it is `sk = SHAKE256(ikm, Nsk)` instead, and X-Wing is KEM
-//!   0x004D; nothing else differs.
+//!   ([`PqHpke::OpenMls09`]) it is `sk = SHAKE256(ikm, Nsk)` instead; nothing else
+//!   differs.
 //! - **Hybrid key expansion** (draft-irtf-cfrg-hybrid-kems, QSF construction; X-Wing is the
 //!   X25519 instance, draft-connolly-cfrg-xwing-kem §5.2): `SHAKE256(seed, 64 + Nseed_T)`
 //!   gives the ML-KEM seed, then the traditional seed, from which the DH secret key is the

@@ -26,8 +26,8 @@ pub enum KemAlgorithm {
     /// ML-KEM-1024 (FIPS 203) as an HPKE KEM, 0x0042, with the key derivation of its
     /// [`PqHpke`].
     MlKem1024(PqHpke),
-    /// MLKEM768-X25519, the X-Wing combiner (draft-connolly-cfrg-xwing-kem): 0x647a under
-    /// [`PqHpke::Draft`], 0x004D under [`PqHpke::OpenMls09`].
+    /// MLKEM768-X25519, the X-Wing combiner (draft-connolly-cfrg-xwing-kem), 0x647a, with
+    /// the key derivation of its [`PqHpke`].
     MlKem768X25519(PqHpke),
     /// MLKEM768-P256, the QSF hybrid of draft-irtf-cfrg-hybrid-kems, 0x0050.
     MlKem768P256,
@@ -35,25 +35,25 @@ pub enum KemAlgorithm {
     MlKem1024P384,
 }
 
-/// Which HPKE integration of a post-quantum KEM a suite uses (the one thing that differs
-/// between the draft and what OpenMLS 0.9.2 puts on the wire).
+/// Which HPKE key derivation a post-quantum KEM uses (the one thing that differs between
+/// the draft and what OpenMLS 0.9.2 computes).
 ///
 /// The KEM itself (ML-KEM of FIPS 203; X-Wing: `expand_decaps_key` with SHAKE256, the
 /// SHA3-256 combiner with the `\.//^\` label, `enc = ct_M || ct_X`, `pk = ek_M || ek_X`),
-/// the private-key form (the ML-KEM seed `d || z`, the 32-byte X-Wing seed) and HPKE's key
-/// schedule (RFC 9180 §5.1 with the suite's HKDF) are the same under both.
+/// the KEM ids (0x0041, 0x0042, 0x647a), the private-key form (the ML-KEM seed `d || z`,
+/// the 32-byte X-Wing seed) and HPKE's key schedule (RFC 9180 §5.1 with the suite's HKDF)
+/// are the same under both.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum PqHpke {
     /// draft-ietf-hpke-pq §3, as draft-ietf-mls-pq-ciphersuites §2 asks:
     /// `DeriveKeyPair(ikm)` takes `sk = LabeledDerive(ikm, "DeriveKeyPair", "", Nsk)`
-    /// (SHAKE256 over `ikm`, "HPKE-v1", the KEM `suite_id` and the label), and X-Wing is
-    /// KEM 0x647a.
+    /// (SHAKE256 over `ikm`, "HPKE-v1", the KEM `suite_id` and the label).
     Draft,
-    /// OpenMLS 0.9.2 (feature `draft-ietf-mls-pq-ciphersuites`, HPKE from hpke-rs 0.7):
-    /// `DeriveKeyPair(ikm)` takes `sk = SHAKE256(ikm, Nsk)` with no label or `suite_id`
-    /// (64 bytes for ML-KEM, 32 for X-Wing), and X-Wing is KEM 0x004D (the value
-    /// draft-connolly-cfrg-xwing-kem-06 suggested), which enters HPKE's `suite_id`
-    /// (RFC 9180 §5.1). ML-KEM keeps 0x0041 / 0x0042.
+    /// OpenMLS 0.9.2 (feature `draft-ietf-mls-pq-ciphersuites`, `openmls_rust_crypto` 0.6,
+    /// HPKE from hpke-rs 0.7): `DeriveKeyPair(ikm)` takes `sk = SHAKE256(ikm, Nsk)` with no
+    /// label or `suite_id` (64 bytes for ML-KEM, 32 for X-Wing). OpenMLS's own enum names
+    /// X-Wing 0x004D, but its provider hands HPKE the KEM 0x647a, so HPKE's `suite_id`
+    /// (RFC 9180 §5.1) is the draft's.
     OpenMls09,
 }
 
@@ -184,8 +184,7 @@ impl KemAlgorithm {
             Self::DhKemX448 => 0x0021,
             Self::MlKem768(_) => 0x0041,
             Self::MlKem1024(_) => 0x0042,
-            Self::MlKem768X25519(PqHpke::Draft) => 0x647a,
-            Self::MlKem768X25519(PqHpke::OpenMls09) => 0x004D,
+            Self::MlKem768X25519(_) => 0x647a,
             Self::MlKem768P256 => 0x0050,
             Self::MlKem1024P384 => 0x0051,
         }
