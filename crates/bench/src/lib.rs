@@ -492,6 +492,19 @@ pub(crate) fn payload(len: usize, seed: usize) -> Vec<u8> {
 /// The exporter label used in agreement checks.
 pub(crate) const EXPORT_LABEL: &str = "conclave-bench";
 
+/// Whether `stack` runs cipher suite `suite` in provider mode `provider`: the value the
+/// stack runs it under, or why not. Conclave runs every suite its backends implement; mls-rs suite 1 only (it has none
+/// of draft-ietf-mls-pq-ciphersuites' suites); OpenMLS suite 1 and the post-quantum suites
+/// it carries, under its own value of the suite, where its backend lists it.
+pub fn stack_supports(stack: Impl, provider: ProviderMode, suite: u16) -> Result<u16, String> {
+    match stack {
+        Impl::Conclave => Ok(suite),
+        Impl::MlsRs if suite == 1 => Ok(suite),
+        Impl::MlsRs => Err(format!("mls-rs runs suite 1 only (asked for {suite:#06x})")),
+        Impl::OpenMls => openmls::supports(provider, suite).map(u16::from),
+    }
+}
+
 /// Runs every operation of `stack` at `cfg.n`.
 pub fn run_stack(stack: Impl, cfg: &RunConfig) -> Result<StackRun, BenchError> {
     if cfg.n < 2 {
@@ -500,13 +513,7 @@ pub fn run_stack(stack: Impl, cfg: &RunConfig) -> Result<StackRun, BenchError> {
             cfg.n
         )));
     }
-    if cfg.suite != 1 && stack != Impl::Conclave {
-        return Err(BenchError::Config(format!(
-            "{} runs suite 1 only (asked for {:#06x})",
-            stack.name(),
-            cfg.suite
-        )));
-    }
+    stack_supports(stack, cfg.provider, cfg.suite).map_err(BenchError::Config)?;
     let progress = Progress::new(cfg, stack);
     match stack {
         Impl::Conclave => conclave::run(cfg, &progress),

@@ -8,9 +8,13 @@
 //! ```
 //!
 //! `--suites` runs the post-quantum suites (draft-ietf-mls-pq-ciphersuites; all Conclave
-//! implements, or a comma-separated list of numbers or draft names), Conclave only (no peer
-//! carries them under shared values), at N = 2, 100, 1000 unless `--sizes` says otherwise,
-//! one table per suite with the KeyPackage, Welcome and commit sizes.
+//! implements, or a comma-separated list of numbers or draft names), Conclave and OpenMLS
+//! 0.9.2 unless `--impls` says otherwise, at N = 2, 100, 1000 unless `--sizes` says
+//! otherwise, one table per suite with the KeyPackage, Welcome and commit sizes. OpenMLS
+//! runs the suites it carries (eight of the eleven) under its own value of the suite, on
+//! `openmls_rust_crypto` (`openmls_libcrux_crypto` lists none of them, so `--provider
+//! fastest` runs Conclave alone there); a stack that cannot run a suite is listed as skipped
+//! with the reason. mls-rs has none of the draft's suites.
 //!
 //! `--partial` runs the partial-member section instead (draft-ietf-mls-partial-02, Conclave
 //! only: [`conclave_bench::partial`]), at N = 1000, 10000 unless `--sizes` says otherwise.
@@ -62,6 +66,7 @@ fn parse_args() -> anyhow::Result<Args> {
     };
     let mut it = std::env::args().skip(1).peekable();
     let mut pq = false;
+    let mut impls_given = false;
     while let Some(arg) = it.next() {
         let mut value = || {
             it.next()
@@ -88,6 +93,7 @@ fn parse_args() -> anyhow::Result<Args> {
             "--quick" => args.reps.quick = true,
             "--reps" => args.reps.fixed = Some(value()?.parse().context("bad --reps")?),
             "--impls" => {
+                impls_given = true;
                 args.impls = value()?
                     .split(',')
                     .map(|s| Impl::parse(s.trim()).with_context(|| format!("unknown impl {s:?}")))
@@ -123,8 +129,8 @@ fn parse_args() -> anyhow::Result<Args> {
             other => bail!("unknown argument {other:?}\n{USAGE}"),
         }
     }
-    if pq {
-        args.impls = vec![Impl::Conclave];
+    if pq && !impls_given {
+        args.impls = vec![Impl::Conclave, Impl::OpenMls];
     }
     if args.sizes.is_empty() && pq {
         args.sizes = vec![2, 100, 1000];
@@ -173,6 +179,18 @@ fn main() -> anyhow::Result<()> {
     for &suite in &args.suites {
         let mut all = Vec::new();
         let mut reps_lines = Vec::new();
+        let mut impls = Vec::new();
+        let mut values = Vec::new();
+        let mut skipped = Vec::new();
+        for &stack in &args.impls {
+            match conclave_bench::stack_supports(stack, args.provider, suite) {
+                Ok(value) => {
+                    impls.push(stack);
+                    values.push(value);
+                }
+                Err(why) => skipped.push((stack, why)),
+            }
+        }
         for &n in &args.sizes {
             let cfg = RunConfig {
                 n,
@@ -188,7 +206,7 @@ fn main() -> anyhow::Result<()> {
                 args.reps.reps(n, RepKind::Join),
                 args.reps.reps(n, RepKind::Other),
             ));
-            for &stack in &args.impls {
+            for &stack in &impls {
                 let t = Instant::now();
                 let run = conclave_bench::run_stack(stack, &cfg)
                     .with_context(|| format!("{} at N={n}, suite {suite:#06x}", stack.name()))?;
@@ -212,8 +230,15 @@ fn main() -> anyhow::Result<()> {
             args.threads,
             started.elapsed().as_secs_f64()
         );
-        for stack in &args.impls {
-            println!("  {}: {}", stack.name(), args.provider.backend(*stack));
+        for (stack, value) in impls.iter().zip(&values) {
+            println!(
+                "  {}: {} (suite {value:#06x})",
+                stack.name(),
+                args.provider.backend(*stack)
+            );
+        }
+        for (stack, why) in &skipped {
+            println!("  {}: skipped ({why})", stack.name());
         }
         println!(
             "medians over repetitions (heap: peak heap above the op's starting level in one \

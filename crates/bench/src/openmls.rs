@@ -2,6 +2,12 @@
 //! ratchet tree in the Welcome, PublicMessage handshakes, no padding, 3 past epochs kept,
 //! and its in-memory storage (which OpenMLS writes on every operation). Signing goes
 //! through the provider's own crypto, so that `fastest` signs with libcrux too.
+//!
+//! Suites: 1, and the post-quantum suites of draft-ietf-mls-pq-ciphersuites §3 that OpenMLS
+//! 0.9.2 carries (feature `draft-ietf-mls-pq-ciphersuites`), under OpenMLS's value of the
+//! suite asked for (`conclave_crypto::CipherSuite::OPENMLS_09_PQ`: the same algorithms;
+//! only OpenMLS's HPKE key derivation differs, see `conclave_core::codepoints`), on a
+//! backend that lists it ([`supports`]).
 
 use std::collections::HashMap;
 
@@ -25,8 +31,6 @@ use crate::{
 };
 
 const STACK: Impl = Impl::OpenMls;
-const SUITE: Ciphersuite = Ciphersuite::MLS_128_DHKEMX25519_AES128GCM_SHA256_Ed25519;
-const SCHEME: SignatureScheme = SignatureScheme::ED25519;
 const MAX_PAST_EPOCHS: usize = 3;
 
 fn fail<E: core::fmt::Debug>(step: &'static str) -> impl FnOnce(E) -> BenchError {
@@ -69,46 +73,96 @@ impl Backend for LibcruxBackend {
     }
 }
 
+/// OpenMLS's cipher suite for a run's suite: suite 1 and OpenMLS's own values as they are,
+/// Conclave's value of a post-quantum suite as OpenMLS 0.9.2's value of the same suite.
+fn openmls_suite(value: u16) -> Option<Ciphersuite> {
+    let suite = conclave_crypto::CipherSuite(value);
+    let openmls = if value == 1 || suite.openmls_09_pq_equivalent().is_some() {
+        value
+    } else {
+        conclave_crypto::CipherSuite::OPENMLS_09_PQ
+            .iter()
+            .find(|(_, draft)| *draft == suite)
+            .map(|(openmls, _)| openmls.0)?
+    };
+    Ciphersuite::try_from(openmls).ok()
+}
+
+/// Whether OpenMLS runs suite `value` in provider mode `mode`: OpenMLS has a value for it
+/// and the backend lists it (`openmls_libcrux_crypto` 0.4 lists no draft suite). `Err`
+/// says why not.
+pub(crate) fn supports(mode: ProviderMode, value: u16) -> Result<Ciphersuite, String> {
+    let suite = openmls_suite(value)
+        .ok_or_else(|| format!("OpenMLS 0.9.2 has no value for suite {value:#06x}"))?;
+    let listed = match mode {
+        ProviderMode::RustCrypto => RustCryptoBackend::crypto().map(|c| c.supported_ciphersuites()),
+        ProviderMode::Fastest => LibcruxBackend::crypto().map(|c| c.supported_ciphersuites()),
+    }
+    .map_err(|e| e.to_string())?;
+    if listed.contains(&suite) {
+        Ok(suite)
+    } else {
+        Err(format!(
+            "{} does not list OpenMLS suite {:#06x}",
+            mode.backend(STACK),
+            u16::from(suite)
+        ))
+    }
+}
+
 /// A signature key pair that signs with the provider's crypto.
 struct CryptoSigner<C> {
     crypto: C,
+    scheme: SignatureScheme,
     private: Vec<u8>,
 }
 
 impl<C: OpenMlsCrypto> Signer for CryptoSigner<C> {
     fn sign(&self, payload: &[u8]) -> Result<Vec<u8>, SignerError> {
         self.crypto
-            .sign(SCHEME, payload, &self.private)
+            .sign(self.scheme, payload, &self.private)
             .map_err(SignerError::CryptoError)
     }
 
     fn signature_scheme(&self) -> SignatureScheme {
-        SCHEME
+        self.scheme
     }
 }
 
 type SignerOf<B> = CryptoSigner<<<B as Backend>::Provider as OpenMlsProvider>::CryptoProvider>;
 
-fn identity<B: Backend>(name: &str) -> Result<(SignerOf<B>, CredentialWithKey), BenchError> {
+fn identity<B: Backend>(
+    name: &str,
+    suite: Ciphersuite,
+) -> Result<(SignerOf<B>, CredentialWithKey), BenchError> {
     let crypto = B::crypto()?;
+    let scheme = suite.signature_algorithm();
     let (private, public) = crypto
-        .signature_key_gen(SCHEME)
+        .signature_key_gen(scheme)
         .map_err(fail("signature key"))?;
     let credential = CredentialWithKey {
         credential: BasicCredential::new(name.as_bytes().to_vec()).into(),
         signature_key: public.into(),
     };
-    Ok((CryptoSigner { crypto, private }, credential))
+    Ok((
+        CryptoSigner {
+            crypto,
+            scheme,
+            private,
+        },
+        credential,
+    ))
 }
 
 /// A KeyPackage whose private keys go to `provider`'s storage, as bytes.
 fn key_package<B: Backend>(
     provider: &B::Provider,
     name: &str,
+    suite: Ciphersuite,
 ) -> Result<(SignerOf<B>, Vec<u8>), BenchError> {
-    let (signer, credential) = identity::<B>(name)?;
+    let (signer, credential) = identity::<B>(name, suite)?;
     let bundle = KeyPackage::builder()
-        .build(SUITE, provider, &signer, credential)
+        .build(suite, provider, &signer, credential)
         .map_err(fail("KeyPackage"))?;
     let bytes = MlsMessageOut::from(bundle.key_package().clone())
         .to_bytes()
@@ -202,8 +256,9 @@ fn run_with<B: Backend>(cfg: &RunConfig, progress: &Progress) -> Result<StackRun
     let n = cfg.n;
     let (add_reps, join_reps, reps) = plan(cfg);
     let mut out = StackRun::default();
+    let suite = supports(cfg.provider, cfg.suite).map_err(BenchError::Config)?;
     let create_config = MlsGroupCreateConfig::builder()
-        .ciphersuite(SUITE)
+        .ciphersuite(suite)
         .use_ratchet_tree_extension(true)
         .wire_format_policy(MIXED_PLAINTEXT_WIRE_FORMAT_POLICY)
         .padding_size(0)
@@ -218,20 +273,20 @@ fn run_with<B: Backend>(cfg: &RunConfig, progress: &Progress) -> Result<StackRun
 
     // Setup: members 2..N keep their keys in one shared provider (they never join); member 1
     // ("bob") and the spares have their own.
-    let (alice_signer, alice_credential) = identity::<B>("member-0")?;
+    let (alice_signer, alice_credential) = identity::<B>("member-0", suite)?;
     let bob_provider = B::provider()?;
-    let (bob_signer, bob_kp) = key_package::<B>(&bob_provider, "member-1")?;
+    let (bob_signer, bob_kp) = key_package::<B>(&bob_provider, "member-1", suite)?;
     let others = B::provider()?;
     let mut kp_bytes = Vec::with_capacity(n - 1);
     kp_bytes.push(bob_kp);
     for i in 2..n {
-        kp_bytes.push(key_package::<B>(&others, &format!("member-{i}"))?.1);
+        kp_bytes.push(key_package::<B>(&others, &format!("member-{i}"), suite)?.1);
     }
     // One spare per remove repetition, the heap run's included.
     let spares = (0..=reps)
         .map(|r| {
             let provider = B::provider()?;
-            let (signer, kp) = key_package::<B>(&provider, &format!("spare-{r}"))?;
+            let (signer, kp) = key_package::<B>(&provider, &format!("spare-{r}"), suite)?;
             Ok((provider, signer, kp))
         })
         .collect::<Result<Vec<_>, BenchError>>()?;

@@ -238,3 +238,33 @@ fn binary_writes_json_in_fastest_mode() {
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// `--suites`: OpenMLS runs a post-quantum suite under its own value of it where it has one
+/// and its backend lists it (openmls_rust_crypto); the others are skipped with a reason.
+/// One OpenMLS run on a PQ suite (TBD6, ML-KEM-768) agrees after every commit.
+#[test]
+fn openmls_runs_the_pq_suites_it_carries_under_its_values() {
+    use conclave_bench::stack_supports;
+    use conclave_crypto::CipherSuite;
+    let rc = ProviderMode::RustCrypto;
+    for (openmls, draft) in CipherSuite::OPENMLS_09_PQ {
+        assert_eq!(stack_supports(Impl::OpenMls, rc, draft.0), Ok(openmls.0));
+        assert_eq!(stack_supports(Impl::Conclave, rc, draft.0), Ok(draft.0));
+        assert!(stack_supports(Impl::MlsRs, rc, draft.0).is_err());
+        let fastest = stack_supports(Impl::OpenMls, ProviderMode::Fastest, draft.0);
+        assert!(fastest.unwrap_err().contains("openmls_libcrux_crypto"));
+    }
+    for hybrid in [0xF0A2, 0xF0A3, 0xF0A4] {
+        let why = stack_supports(Impl::OpenMls, rc, hybrid).unwrap_err();
+        assert!(why.contains("no value"), "{why}");
+    }
+    for stack in Impl::ALL {
+        assert_eq!(stack_supports(stack, rc, 1), Ok(1));
+    }
+    let cfg = RunConfig {
+        suite: CipherSuite::MLS_128_MLKEM768_AES256GCM_SHA384_ED25519.0,
+        ..config(2, rc)
+    };
+    let run = run_stack(Impl::OpenMls, &cfg).unwrap();
+    assert_agreement(Impl::OpenMls, 2, &run);
+}

@@ -10,7 +10,7 @@
 //! | Profile | Differs from the draft values |
 //! |---|---|
 //! | `draft` | — (draft-ietf-mls-extensions-10 §7 values) |
-//! | `openmls-0.9` | targeted messages in the -01 format (the others: the -02 editor's copy); component base label "Application" (-07/-08 text); last resort as extension 0x000A (the -04 design); no wire-format extensions; AppDataUpdates move `app_data_dictionary` to the end of the GroupContext extensions and start from the prior GroupContext's dictionary; a commit lists GroupContextExtensions before AppDataUpdates; bytes may follow the SafeAAD; no AppEphemeral in external commits, no draft proposals from external senders |
+//! | `openmls-0.9` | post-quantum suites under OpenMLS 0.9.2's values and HPKE key derivation (below); targeted messages in the -01 format (the others: the -02 editor's copy); component base label "Application" (-07/-08 text); last resort as extension 0x000A (the -04 design); no wire-format extensions; AppDataUpdates move `app_data_dictionary` to the end of the GroupContext extensions and start from the prior GroupContext's dictionary; a commit lists GroupContextExtensions before AppDataUpdates; bytes may follow the SafeAAD; no AppEphemeral in external commits, no draft proposals from external senders |
 //! | `mls-rs` | SelfRemove at 0xF003 (mls-rs's `self_remove_proposal` feature); last resort as extension 0x000A |
 //!
 //! # Post-quantum cipher suites (draft-ietf-mls-pq-ciphersuites, all codepoints TBD)
@@ -18,35 +18,40 @@
 //! [`PqCipherSuite`] names the draft's eleven suites; [`CodepointProfile::pq_cipher_suite`]
 //! gives the value a profile sends, [`mlspp_pq_cipher_suite`] MLSpp's provisional numbers
 //! (the partial-MLS vectors use them) and [`openmls_pq_cipher_suite`] OpenMLS 0.9.2's. The
-//! crypto crate's `CipherSuite::algorithms` decodes Conclave's and MLSpp's values (it cannot
-//! depend on this crate; a test here checks that the two agree).
+//! crypto crate's `CipherSuite::algorithms` decodes all three numberings (it cannot depend
+//! on this crate; a test here checks that the two agree).
 //!
-//! | Suite | `draft` (Conclave, private use) | MLSpp | OpenMLS 0.9.2 (`openmls-0.9` profile) | mls-rs |
-//! |---|---|---|---|---|
-//! | TBD1 MLKEM768X25519 AES128GCM SHA256 Ed25519 | 0xF0A0 | — | 0x004F (not used, see below) | — |
-//! | TBD2 MLKEM768X25519 AES256GCM SHA384 Ed25519 | 0xF0A1 | 0x0008 | 0x004E (not used) | — |
-//! | TBD3 MLKEM768P256 AES128GCM SHA256 P256 | 0xF0A2 | — | — | — |
-//! | TBD4 MLKEM768P256 AES256GCM SHA384 P256 | 0xF0A3 | 0x0009 | — | — |
-//! | TBD5 MLKEM1024P384 AES256GCM SHA384 P384 | 0xF0A4 | 0x000A | — | — |
-//! | TBD6 MLKEM768 AES256GCM SHA384 Ed25519 | 0xF0A5 | — | 0xF042 (not used) | — |
-//! | TBD7 MLKEM768 AES256GCM SHA384 P256 | 0xF0A6 | — | 0x0050 (not used) | — |
-//! | TBD8 MLKEM1024 AES256GCM SHA384 P384 | 0xF0A7 | — | 0x0042 (not used) | — |
-//! | TBD9 MLKEM768X25519 CHACHA20POLY1305 SHA384 MLDSA44 | 0xF0A8 | — | 0x0052 (not used) | — |
-//! | TBD10 MLKEM768 AES256GCM SHA384 MLDSA65 | 0xF0A9 | — | 0x0051 (not used) | — |
-//! | TBD11 MLKEM1024 AES256GCM SHA384 MLDSA87 | 0xF0AA | — | 0x0907 (not used) | — |
+//! | Suite | `draft` (Conclave, private use) | MLSpp | OpenMLS 0.9.2 (`openmls-0.9` profile) | KEM id | mls-rs |
+//! |---|---|---|---|---|---|
+//! | TBD1 MLKEM768X25519 AES128GCM SHA256 Ed25519 | 0xF0A0 | — | 0x004F | 0x647a | — |
+//! | TBD2 MLKEM768X25519 AES256GCM SHA384 Ed25519 | 0xF0A1 | 0x0008 | 0x004E | 0x647a | — |
+//! | TBD3 MLKEM768P256 AES128GCM SHA256 P256 | 0xF0A2 | — | — | 0x0050 | — |
+//! | TBD4 MLKEM768P256 AES256GCM SHA384 P256 | 0xF0A3 | 0x0009 | — | 0x0050 | — |
+//! | TBD5 MLKEM1024P384 AES256GCM SHA384 P384 | 0xF0A4 | 0x000A | — | 0x0051 | — |
+//! | TBD6 MLKEM768 AES256GCM SHA384 Ed25519 | 0xF0A5 | — | 0xF042 | 0x0041 | — |
+//! | TBD7 MLKEM768 AES256GCM SHA384 P256 | 0xF0A6 | — | 0x0050 | 0x0041 | — |
+//! | TBD8 MLKEM1024 AES256GCM SHA384 P384 | 0xF0A7 | — | 0x0042 | 0x0042 | — |
+//! | TBD9 MLKEM768X25519 CHACHA20POLY1305 SHA384 MLDSA44 | 0xF0A8 | — | 0x0052 | 0x647a | — |
+//! | TBD10 MLKEM768 AES256GCM SHA384 MLDSA65 | 0xF0A9 | — | 0x0051 | 0x0041 | — |
+//! | TBD11 MLKEM1024 AES256GCM SHA384 MLDSA87 | 0xF0AA | — | 0x0907 | 0x0042 | — |
 //!
 //! The ML-DSA suites sign with the TLS SignatureSchemes `mldsa44` (0x0904), `mldsa65`
 //! (0x0905) and `mldsa87` (0x0906) of draft-ietf-tls-mldsa, which the draft names; these are
 //! not MLS codepoints and every profile uses them (OpenMLS 0.9.2's `SignatureScheme` agrees).
 //!
-//! The `openmls-0.9` and `mls-rs` profiles send no post-quantum suite yet: OpenMLS 0.9.2
-//! (hpke-rs 0.7) derives HPKE key pairs as plain `SHAKE256(ikm)` rather than
-//! draft-ietf-hpke-pq's labelled derivation and runs X-Wing under KEM id 0x004D, so its
-//! tree keys would differ from ours; mls-rs's private suites (0xFDEA, 0xFDEB, 0xFE4C) are
-//! other configurations. OpenMLS 0.9.2 also carries the ML-DSA suites (TBD9–TBD11 under
-//! 0x0052, 0x0051, 0x0907; it once sent ML-KEM-1024/ML-DSA-87 with SHA-512 as 0x0906, a
-//! suite the draft does not define), on the same KEMs, so the same key-derivation mismatch
-//! keeps them out of the `openmls-0.9` profile.
+//! Under OpenMLS 0.9.2's values the suites are the draft's algorithms with one difference
+//! in the HPKE integration of the KEM (`conclave_crypto::PqHpke::OpenMls09`): OpenMLS 0.9.2
+//! (`openmls_rust_crypto` 0.6, hpke-rs 0.7) derives HPKE key pairs as plain
+//! `SHAKE256(ikm, Nsk)` rather than draft-ietf-hpke-pq §3's `LabeledDerive`. (OpenMLS's
+//! enum names X-Wing 0x004D, but its provider runs HPKE with the KEM id 0x647a, the
+//! draft's.) A group under the `openmls-0.9` profile
+//! uses OpenMLS's value and derivation, so that its tree keys and HPKE ciphertexts are the
+//! ones an OpenMLS member computes; the mixed groups of the interop crate check it on every
+//! suite of the table that OpenMLS carries. OpenMLS 0.9.2 also defines two suites outside
+//! the draft, which no profile sends: X-Wing/ChaCha20Poly1305/SHA256/Ed25519 (0x004D) and
+//! ML-KEM-1024/AES256GCM/SHA512/ML-DSA-87 (0x0906). The `mls-rs` profile sends no
+//! post-quantum suite: mls-rs's private suites (0xFDEA, 0xFDEB, 0xFE4C) are other
+//! configurations.
 //!
 //! Decoding is profile-free: a proposal type any profile uses decodes to its structure
 //! ([`decodable_proposal_kind`]); whether the group accepts it under that codepoint is the
@@ -421,7 +426,8 @@ pub fn mlspp_pq_cipher_suite(suite: PqCipherSuite) -> Option<CipherSuite> {
 }
 
 /// OpenMLS 0.9.2's provisional value for a suite (`openmls_traits` 0.6, feature
-/// `draft-ietf-mls-pq-ciphersuites`); recorded, not sent (see the module documentation).
+/// `draft-ietf-mls-pq-ciphersuites`), which the `openmls-0.9` profile sends; the crypto
+/// crate decodes it with OpenMLS's key derivation (see the module documentation).
 pub fn openmls_pq_cipher_suite(suite: PqCipherSuite) -> Option<CipherSuite> {
     let value = match suite {
         PqCipherSuite::MlKem768X25519Aes128Sha256Ed25519 => 0x004F,
@@ -440,11 +446,12 @@ pub fn openmls_pq_cipher_suite(suite: PqCipherSuite) -> Option<CipherSuite> {
 }
 
 /// The post-quantum suite a cipher suite value names under any numbering Conclave decodes
-/// (its own or MLSpp's).
+/// (its own, MLSpp's or OpenMLS 0.9.2's).
 pub fn pq_cipher_suite_of(value: CipherSuite) -> Option<PqCipherSuite> {
     PqCipherSuite::ALL.into_iter().find(|suite| {
         (suite.is_implemented() && suite.conclave_value() == value)
             || mlspp_pq_cipher_suite(*suite) == Some(value)
+            || openmls_pq_cipher_suite(*suite) == Some(value)
     })
 }
 
@@ -533,7 +540,8 @@ impl CodepointProfile {
     pub fn pq_cipher_suite(self, suite: PqCipherSuite) -> Option<CipherSuite> {
         match self {
             Self::Draft => suite.is_implemented().then(|| suite.conclave_value()),
-            Self::OpenMls09 | Self::MlsRs => None,
+            Self::OpenMls09 => openmls_pq_cipher_suite(suite),
+            Self::MlsRs => None,
         }
     }
 
@@ -936,6 +944,7 @@ mod tests {
             let values = [
                 CodepointProfile::Draft.pq_cipher_suite(suite),
                 mlspp_pq_cipher_suite(suite),
+                CodepointProfile::OpenMls09.pq_cipher_suite(suite),
             ];
             for value in values.into_iter().flatten() {
                 assert_eq!(pq_cipher_suite_of(value), Some(suite), "{value:?}");
@@ -943,11 +952,11 @@ mod tests {
                 // The draft's name spells the KEM, AEAD and hash.
                 let name = suite.name();
                 let kem_name = match kem {
-                    K::MlKem768X25519 => "_MLKEM768X25519_",
+                    K::MlKem768X25519(_) => "_MLKEM768X25519_",
                     K::MlKem768P256 => "_MLKEM768P256_",
                     K::MlKem1024P384 => "_MLKEM1024P384_",
-                    K::MlKem768 => "_MLKEM768_",
-                    K::MlKem1024 => "_MLKEM1024_",
+                    K::MlKem768(_) => "_MLKEM768_",
+                    K::MlKem1024(_) => "_MLKEM1024_",
                     other => panic!("{other:?}"),
                 };
                 assert!(name.contains(kem_name), "{name}");
@@ -973,13 +982,28 @@ mod tests {
         for value in [8, 9, 10] {
             assert!(pq_cipher_suite_of(CipherSuite(value)).is_some());
         }
-        // OpenMLS's values are recorded but no profile sends them yet.
+        // The `openmls-0.9` profile sends OpenMLS's values, which the crypto crate decodes
+        // (with OpenMLS's key derivation) as the same draft suite; the two tables agree,
+        // and no OpenMLS value is one of RFC 9420's, MLSpp's or Conclave's.
+        let mut openmls = Vec::new();
         for suite in PqCipherSuite::ALL {
-            assert_eq!(CodepointProfile::OpenMls09.pq_cipher_suite(suite), None);
-            if let Some(value) = openmls_pq_cipher_suite(suite) {
-                assert_eq!(pq_cipher_suite_of(value), None);
+            let value = CodepointProfile::OpenMls09.pq_cipher_suite(suite);
+            assert_eq!(value, openmls_pq_cipher_suite(suite));
+            assert_eq!(CodepointProfile::MlsRs.pq_cipher_suite(suite), None);
+            if let Some(value) = value {
+                assert!(seen.insert(value), "{value:?} used twice");
+                assert!(!CipherSuite::ALL.contains(&value));
+                assert_eq!(
+                    value.openmls_09_pq_equivalent(),
+                    Some(suite.conclave_value()),
+                    "{suite:?}"
+                );
+                let (kem, ..) = value.algorithms().unwrap();
+                assert_eq!(kem.pq_hpke(), Some(conclave_crypto::PqHpke::OpenMls09));
+                openmls.push((value, suite.conclave_value()));
             }
         }
+        assert_eq!(openmls, CipherSuite::OPENMLS_09_PQ);
     }
 
     #[test]

@@ -226,3 +226,92 @@ fn ml_dsa_parameter_sets_do_not_cross() {
         .unwrap();
     assert!(aws65.verify(&pk44, b"m", &s44).is_err());
 }
+
+/// The registry's copy of RustCrypto `ml-dsa`'s example keys (RFC 9881 Appendix C, the
+/// LAMPS working group's `examples/` files), read at run time: `ML-DSA-{44,65,87}-seed.priv`
+/// (PKCS#8, seed form) and `ML-DSA-{44,65,87}.pub` (SubjectPublicKeyInfo), PEM. `None` if
+/// no `ml-dsa` crate is unpacked in the Cargo registry.
+fn registry_example_keys() -> Option<std::path::PathBuf> {
+    let home = std::env::var_os("CARGO_HOME")
+        .map(std::path::PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| std::path::Path::new(&h).join(".cargo")))?;
+    let mut found: Vec<_> = std::fs::read_dir(home.join("registry").join("src"))
+        .ok()?
+        .flatten()
+        .flat_map(|index| {
+            std::fs::read_dir(index.path())
+                .into_iter()
+                .flatten()
+                .flatten()
+        })
+        .filter(|krate| krate.file_name().to_string_lossy().starts_with("ml-dsa-"))
+        .map(|krate| krate.path().join("tests").join("examples"))
+        .filter(|dir| dir.join("ML-DSA-44.pub").is_file())
+        .collect();
+    found.sort();
+    found.pop()
+}
+
+/// The DER inside one PEM block (RFC 7468), base64 decoded (RFC 4648 §4).
+fn pem_der(text: &str) -> Vec<u8> {
+    let body: String = text
+        .lines()
+        .filter(|line| !line.starts_with("-----"))
+        .collect();
+    let value = |c: u8| -> u32 {
+        match c {
+            b'A'..=b'Z' => u32::from(c - b'A'),
+            b'a'..=b'z' => u32::from(c - b'a') + 26,
+            b'0'..=b'9' => u32::from(c - b'0') + 52,
+            b'+' => 62,
+            b'/' => 63,
+            other => panic!("not base64: {other:#x}"),
+        }
+    };
+    let mut out = Vec::new();
+    let (mut acc, mut bits) = (0u32, 0);
+    for c in body.bytes().filter(|c| *c != b'=') {
+        acc = (acc << 6) | value(c);
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push(((acc >> bits) & 0xff).to_le_bytes()[0]);
+        }
+    }
+    out
+}
+
+/// Key generation known answers from files this repository does not carry: the example
+/// seeds (00 01 … 1f) expand, on both backends, to the example public keys. The DER is
+/// checked by hand: the algorithm OID (id-ml-dsa-44/65/87, 2.16.840.1.101.3.4.3.17–19)
+/// in both files, the seed as the `[0]` seed choice of the private key, the public key as
+/// the BIT STRING's content (no unused bits). Skipped, saying so, where the registry has
+/// no `ml-dsa` crate.
+#[test]
+fn the_registry_ml_dsa_example_keys_are_known_answers_on_both_backends() {
+    let Some(dir) = registry_example_keys() else {
+        eprintln!("skipped: no ml-dsa crate with tests/examples in the Cargo registry");
+        return;
+    };
+    eprintln!("example keys from {}", dir.display());
+    for ((suite, scheme, set), oid_last) in ML_DSA_SUITES.into_iter().zip([0x11u8, 0x12, 0x13]) {
+        let read = |name: String| pem_der(&std::fs::read_to_string(dir.join(name)).unwrap());
+        let private = read(format!("{set}-seed.priv"));
+        let spki = read(format!("{set}.pub"));
+        let oid = [
+            0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x03, oid_last,
+        ];
+        for der in [&private, &spki] {
+            assert!(der.windows(oid.len()).any(|w| w == oid), "{set}: OID");
+        }
+        let (seed_tag, seed) = private.split_at(private.len() - 32);
+        assert!(seed_tag.ends_with(&[0x80, 0x20]), "{set}: seed form");
+        assert_eq!(seed, (0u8..32).collect::<Vec<_>>(), "{set}: example seed");
+        let public_len = scheme.ml_dsa_lengths().unwrap().0;
+        let (bit_string, public_key) = spki.split_at(spki.len() - public_len);
+        assert_eq!(bit_string.last(), Some(&0x00), "{set}: unused bits");
+        for cs in backends(suite) {
+            assert_eq!(cs.signature_public_key(seed).unwrap(), public_key, "{set}");
+        }
+    }
+}

@@ -24,6 +24,6 @@ pub use provider::{CipherSuiteProvider, CryptoProvider, CryptoRandom, SignatureT
 pub use secret::{Secret, ct_eq};
 pub use seeded::SeededRng;
 pub use suite::{
-    AeadAlgorithm, CipherSuite, KdfAlgorithm, KemAlgorithm, ML_DSA_SEED_LEN, MlKemParams,
+    AeadAlgorithm, CipherSuite, KdfAlgorithm, KemAlgorithm, ML_DSA_SEED_LEN, MlKemParams, PqHpke,
     SignatureAlgorithm,
 };

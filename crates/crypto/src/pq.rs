@@ -6,7 +6,9 @@
 //!   draft-ietf-hpke-hpke §4): `sk = SHAKE256(ikm || "HPKE-v1" || suite_id ||
 //!   I2OSP(len(label), 2) || label || I2OSP(Nsk, 2) || context, Nsk)` with the label
 //!   `"DeriveKeyPair"` and an empty context. The private key is that seed: `d || z` (64
-//!   bytes) for ML-KEM, a 32-byte seed for the hybrids.
+//!   bytes) for ML-KEM, a 32-byte seed for the hybrids. Under OpenMLS 0.9.2's values
+//!   ([`PqHpke::OpenMls09`]) it is `sk = SHAKE256(ikm, Nsk)` instead; nothing else
+//!   differs.
 //! - **Hybrid key expansion** (draft-irtf-cfrg-hybrid-kems, QSF construction; X-Wing is the
 //!   X25519 instance, draft-connolly-cfrg-xwing-kem §5.2): `SHAKE256(seed, 64 + Nseed_T)`
 //!   gives the ML-KEM seed, then the traditional seed, from which the DH secret key is the
@@ -28,7 +30,7 @@ use shake::{ExtendableOutput as _, Update as _, XofReader as _};
 use zeroize::Zeroizing;
 
 use crate::hpke::{HpkeKeyPair, kem_suite_id};
-use crate::{CipherSuiteProvider, CryptoError, KemAlgorithm, MlKemParams, Secret};
+use crate::{CipherSuiteProvider, CryptoError, KemAlgorithm, MlKemParams, PqHpke, Secret};
 
 /// The HPKE version label (draft-ietf-hpke-hpke §4).
 const HPKE_VERSION_LABEL: &[u8] = b"HPKE-v1";
@@ -61,7 +63,7 @@ struct Traditional {
 /// draft-irtf-cfrg-hybrid-kems (QSF instances) and draft-connolly-cfrg-xwing-kem §5.
 fn traditional(kem: KemAlgorithm) -> Option<Traditional> {
     match kem {
-        KemAlgorithm::MlKem768X25519 => Some(Traditional {
+        KemAlgorithm::MlKem768X25519(_) => Some(Traditional {
             seed_len: 32,
             encap_randomness_len: 32,
             label: b"\\.//^\\",
@@ -181,12 +183,18 @@ pub(crate) fn public_key(cs: &dyn CipherSuiteProvider, sk: &[u8]) -> Result<Vec<
     }
 }
 
-/// `DeriveKeyPair(ikm)` (draft-ietf-hpke-pq §3).
+/// `DeriveKeyPair(ikm)`: draft-ietf-hpke-pq §3 for [`PqHpke::Draft`]; for
+/// [`PqHpke::OpenMls09`], `SHAKE256(ikm, Nsk)` without label, as OpenMLS 0.9.2 derives
+/// (the rest — seed expansion, public key — is the same).
 pub(crate) fn derive_key_pair(
     cs: &dyn CipherSuiteProvider,
     ikm: &[u8],
 ) -> Result<HpkeKeyPair, CryptoError> {
-    let secret_key = labeled_derive_secret_key(cs.kem(), ikm)?;
+    let kem = cs.kem();
+    let secret_key = match kem.pq_hpke() {
+        Some(PqHpke::OpenMls09) => Secret::new(shake256(&[ikm], kem.secret_key_len()).to_vec()),
+        _ => labeled_derive_secret_key(kem, ikm)?,
+    };
     let public_key = public_key(cs, secret_key.as_bytes())?;
     Ok(HpkeKeyPair {
         secret_key,

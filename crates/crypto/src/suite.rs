@@ -21,16 +21,40 @@ pub enum KemAlgorithm {
     /// DHKEM(X448, HKDF-SHA512), 0x0021.
     DhKemX448,
     /// ML-KEM-768 (FIPS 203) as an HPKE KEM, 0x0041 (draft-ietf-mls-pq-ciphersuites §2,
-    /// through draft-ietf-hpke-pq).
-    MlKem768,
-    /// ML-KEM-1024 (FIPS 203) as an HPKE KEM, 0x0042.
-    MlKem1024,
-    /// MLKEM768-X25519, the X-Wing combiner (draft-connolly-cfrg-xwing-kem), 0x647a.
-    MlKem768X25519,
+    /// through draft-ietf-hpke-pq), with the key derivation of its [`PqHpke`].
+    MlKem768(PqHpke),
+    /// ML-KEM-1024 (FIPS 203) as an HPKE KEM, 0x0042, with the key derivation of its
+    /// [`PqHpke`].
+    MlKem1024(PqHpke),
+    /// MLKEM768-X25519, the X-Wing combiner (draft-connolly-cfrg-xwing-kem), 0x647a, with
+    /// the key derivation of its [`PqHpke`].
+    MlKem768X25519(PqHpke),
     /// MLKEM768-P256, the QSF hybrid of draft-irtf-cfrg-hybrid-kems, 0x0050.
     MlKem768P256,
     /// MLKEM1024-P384, the QSF hybrid of draft-irtf-cfrg-hybrid-kems, 0x0051.
     MlKem1024P384,
+}
+
+/// Which HPKE key derivation a post-quantum KEM uses (the one thing that differs between
+/// the draft and what OpenMLS 0.9.2 computes).
+///
+/// The KEM itself (ML-KEM of FIPS 203; X-Wing: `expand_decaps_key` with SHAKE256, the
+/// SHA3-256 combiner with the `\.//^\` label, `enc = ct_M || ct_X`, `pk = ek_M || ek_X`),
+/// the KEM ids (0x0041, 0x0042, 0x647a), the private-key form (the ML-KEM seed `d || z`,
+/// the 32-byte X-Wing seed) and HPKE's key schedule (RFC 9180 §5.1 with the suite's HKDF)
+/// are the same under both.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PqHpke {
+    /// draft-ietf-hpke-pq §3, as draft-ietf-mls-pq-ciphersuites §2 asks:
+    /// `DeriveKeyPair(ikm)` takes `sk = LabeledDerive(ikm, "DeriveKeyPair", "", Nsk)`
+    /// (SHAKE256 over `ikm`, "HPKE-v1", the KEM `suite_id` and the label).
+    Draft,
+    /// OpenMLS 0.9.2 (feature `draft-ietf-mls-pq-ciphersuites`, `openmls_rust_crypto` 0.6,
+    /// HPKE from hpke-rs 0.7): `DeriveKeyPair(ikm)` takes `sk = SHAKE256(ikm, Nsk)` with no
+    /// label or `suite_id` (64 bytes for ML-KEM, 32 for X-Wing). OpenMLS's own enum names
+    /// X-Wing 0x004D, but its provider hands HPKE the KEM 0x647a, so HPKE's `suite_id`
+    /// (RFC 9180 §5.1) is the draft's.
+    OpenMls09,
 }
 
 /// An ML-KEM parameter set (FIPS 203 §8).
@@ -158,9 +182,9 @@ impl KemAlgorithm {
             Self::DhKemP521 => 0x0012,
             Self::DhKemX25519 => 0x0020,
             Self::DhKemX448 => 0x0021,
-            Self::MlKem768 => 0x0041,
-            Self::MlKem1024 => 0x0042,
-            Self::MlKem768X25519 => 0x647a,
+            Self::MlKem768(_) => 0x0041,
+            Self::MlKem1024(_) => 0x0042,
+            Self::MlKem768X25519(_) => 0x647a,
             Self::MlKem768P256 => 0x0050,
             Self::MlKem1024P384 => 0x0051,
         }
@@ -181,10 +205,20 @@ impl KemAlgorithm {
     /// The ML-KEM inside this KEM, if any.
     pub const fn ml_kem(self) -> Option<MlKemParams> {
         match self {
-            Self::MlKem768 | Self::MlKem768X25519 | Self::MlKem768P256 => {
+            Self::MlKem768(_) | Self::MlKem768X25519(_) | Self::MlKem768P256 => {
                 Some(MlKemParams::MlKem768)
             }
-            Self::MlKem1024 | Self::MlKem1024P384 => Some(MlKemParams::MlKem1024),
+            Self::MlKem1024(_) | Self::MlKem1024P384 => Some(MlKemParams::MlKem1024),
+            _ => None,
+        }
+    }
+
+    /// The HPKE integration of a post-quantum KEM ([`PqHpke`]); `None` for a DHKEM. The
+    /// P-256 and P-384 hybrids exist only in the draft's.
+    pub const fn pq_hpke(self) -> Option<PqHpke> {
+        match self {
+            Self::MlKem768(v) | Self::MlKem1024(v) | Self::MlKem768X25519(v) => Some(v),
+            Self::MlKem768P256 | Self::MlKem1024P384 => Some(PqHpke::Draft),
             _ => None,
         }
     }
@@ -194,8 +228,8 @@ impl KemAlgorithm {
     /// it to pick the curve of their `dh_*` operations.
     pub const fn dh_group(self) -> Option<KemAlgorithm> {
         match self {
-            Self::MlKem768 | Self::MlKem1024 => None,
-            Self::MlKem768X25519 => Some(Self::DhKemX25519),
+            Self::MlKem768(_) | Self::MlKem1024(_) => None,
+            Self::MlKem768X25519(_) => Some(Self::DhKemX25519),
             Self::MlKem768P256 => Some(Self::DhKemP256),
             Self::MlKem1024P384 => Some(Self::DhKemP384),
             dh => Some(dh),
@@ -236,9 +270,9 @@ impl KemAlgorithm {
             Self::DhKemP521 => 133,
             Self::DhKemX25519 => 32,
             Self::DhKemX448 => 56,
-            Self::MlKem768 => MlKemParams::MlKem768.encapsulation_key_len(),
-            Self::MlKem1024 => MlKemParams::MlKem1024.encapsulation_key_len(),
-            Self::MlKem768X25519 => MlKemParams::MlKem768.encapsulation_key_len() + 32,
+            Self::MlKem768(_) => MlKemParams::MlKem768.encapsulation_key_len(),
+            Self::MlKem1024(_) => MlKemParams::MlKem1024.encapsulation_key_len(),
+            Self::MlKem768X25519(_) => MlKemParams::MlKem768.encapsulation_key_len() + 32,
             Self::MlKem768P256 => MlKemParams::MlKem768.encapsulation_key_len() + 65,
             Self::MlKem1024P384 => MlKemParams::MlKem1024.encapsulation_key_len() + 97,
         }
@@ -253,8 +287,8 @@ impl KemAlgorithm {
             Self::DhKemP521 => 66,
             Self::DhKemX25519 => 32,
             Self::DhKemX448 => 56,
-            Self::MlKem768 | Self::MlKem1024 => MlKemParams::SEED_LEN,
-            Self::MlKem768X25519 | Self::MlKem768P256 | Self::MlKem1024P384 => 32,
+            Self::MlKem768(_) | Self::MlKem1024(_) => MlKemParams::SEED_LEN,
+            Self::MlKem768X25519(_) | Self::MlKem768P256 | Self::MlKem1024P384 => 32,
         }
     }
 
@@ -402,6 +436,53 @@ impl CipherSuite {
         Self::MLSPP_MLKEM1024P384_AES256GCM_SHA384_P384,
     ];
 
+    /// OpenMLS 0.9.2's values (`openmls_traits` 0.6 with feature
+    /// `draft-ietf-mls-pq-ciphersuites`) for the draft suites it carries, each paired with
+    /// Conclave's value of the same suite: TBD1, TBD2 (X-Wing), TBD6–TBD8 (ML-KEM) and
+    /// TBD9–TBD11 (ML-DSA). [`Self::algorithms`] decodes them to the same algorithms with
+    /// [`PqHpke::OpenMls09`]. OpenMLS has no P-256 or P-384 hybrid (TBD3–TBD5).
+    pub const OPENMLS_09_PQ: [(Self, Self); 8] = [
+        (
+            Self(0x004F),
+            Self::MLS_128_MLKEM768X25519_AES128GCM_SHA256_ED25519,
+        ),
+        (
+            Self(0x004E),
+            Self::MLS_128_MLKEM768X25519_AES256GCM_SHA384_ED25519,
+        ),
+        (
+            Self(0xF042),
+            Self::MLS_128_MLKEM768_AES256GCM_SHA384_ED25519,
+        ),
+        (Self(0x0050), Self::MLS_128_MLKEM768_AES256GCM_SHA384_P256),
+        (Self(0x0042), Self::MLS_192_MLKEM1024_AES256GCM_SHA384_P384),
+        (
+            Self(0x0052),
+            Self::MLS_128_MLKEM768X25519_CHACHA20POLY1305_SHA384_MLDSA44,
+        ),
+        (
+            Self(0x0051),
+            Self::MLS_192_MLKEM768_AES256GCM_SHA384_MLDSA65,
+        ),
+        (
+            Self(0x0907),
+            Self::MLS_256_MLKEM1024_AES256GCM_SHA384_MLDSA87,
+        ),
+    ];
+
+    /// For one of OpenMLS 0.9.2's values ([`Self::OPENMLS_09_PQ`]), Conclave's value of the
+    /// same draft suite.
+    pub const fn openmls_09_pq_equivalent(self) -> Option<Self> {
+        let mut rest: &[(Self, Self)] = &Self::OPENMLS_09_PQ;
+        while let [(openmls, draft), tail @ ..] = rest {
+            if openmls.0 == self.0 {
+                return Some(*draft);
+            }
+            rest = tail;
+        }
+        None
+    }
+
     /// Whether the suite's KEM is ML-KEM or an ML-KEM hybrid.
     pub const fn is_post_quantum(self) -> bool {
         match self.algorithms() {
@@ -413,7 +494,9 @@ impl CipherSuite {
     /// The algorithms this suite names, or `None` for an unknown codepoint.
     ///
     /// The post-quantum suites are those of draft-ietf-mls-pq-ciphersuites §3 (table "mapping
-    /// of cipher suites to HPKE primitives"), under Conclave's values and MLSpp's.
+    /// of cipher suites to HPKE primitives"), under Conclave's values and MLSpp's (KEMs with
+    /// [`PqHpke::Draft`]), and under OpenMLS 0.9.2's ([`Self::OPENMLS_09_PQ`], KEMs with
+    /// [`PqHpke::OpenMls09`]).
     pub const fn algorithms(
         self,
     ) -> Option<(
@@ -426,7 +509,13 @@ impl CipherSuite {
         use KdfAlgorithm as H;
         use KemAlgorithm as K;
         use SignatureAlgorithm as S;
-        Some(match self.0 {
+        // OpenMLS 0.9.2's values name the same algorithms as the draft suite they stand
+        // for, with OpenMLS's HPKE integration of the KEM.
+        let (pq, value) = match self.openmls_09_pq_equivalent() {
+            Some(draft) => (PqHpke::OpenMls09, draft.0),
+            None => (PqHpke::Draft, self.0),
+        };
+        Some(match value {
             1 => (K::DhKemX25519, H::HkdfSha256, A::Aes128Gcm, S::Ed25519),
             2 => (
                 K::DhKemP256,
@@ -455,8 +544,18 @@ impl CipherSuite {
                 S::EcdsaP384Sha384,
             ),
             // draft-ietf-mls-pq-ciphersuites §3, TBD1–TBD8.
-            0xF0A0 => (K::MlKem768X25519, H::HkdfSha256, A::Aes128Gcm, S::Ed25519),
-            0xF0A1 | 0x0008 => (K::MlKem768X25519, H::HkdfSha384, A::Aes256Gcm, S::Ed25519),
+            0xF0A0 => (
+                K::MlKem768X25519(pq),
+                H::HkdfSha256,
+                A::Aes128Gcm,
+                S::Ed25519,
+            ),
+            0xF0A1 | 0x0008 => (
+                K::MlKem768X25519(pq),
+                H::HkdfSha384,
+                A::Aes256Gcm,
+                S::Ed25519,
+            ),
             0xF0A2 => (
                 K::MlKem768P256,
                 H::HkdfSha256,
@@ -475,23 +574,28 @@ impl CipherSuite {
                 A::Aes256Gcm,
                 S::EcdsaP384Sha384,
             ),
-            0xF0A5 => (K::MlKem768, H::HkdfSha384, A::Aes256Gcm, S::Ed25519),
-            0xF0A6 => (K::MlKem768, H::HkdfSha384, A::Aes256Gcm, S::EcdsaP256Sha256),
+            0xF0A5 => (K::MlKem768(pq), H::HkdfSha384, A::Aes256Gcm, S::Ed25519),
+            0xF0A6 => (
+                K::MlKem768(pq),
+                H::HkdfSha384,
+                A::Aes256Gcm,
+                S::EcdsaP256Sha256,
+            ),
             0xF0A7 => (
-                K::MlKem1024,
+                K::MlKem1024(pq),
                 H::HkdfSha384,
                 A::Aes256Gcm,
                 S::EcdsaP384Sha384,
             ),
             // TBD9–TBD11: post-quantum signatures too.
             0xF0A8 => (
-                K::MlKem768X25519,
+                K::MlKem768X25519(pq),
                 H::HkdfSha384,
                 A::ChaCha20Poly1305,
                 S::MlDsa44,
             ),
-            0xF0A9 => (K::MlKem768, H::HkdfSha384, A::Aes256Gcm, S::MlDsa65),
-            0xF0AA => (K::MlKem1024, H::HkdfSha384, A::Aes256Gcm, S::MlDsa87),
+            0xF0A9 => (K::MlKem768(pq), H::HkdfSha384, A::Aes256Gcm, S::MlDsa65),
+            0xF0AA => (K::MlKem1024(pq), H::HkdfSha384, A::Aes256Gcm, S::MlDsa87),
             _ => return None,
         })
     }

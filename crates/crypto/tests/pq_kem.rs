@@ -77,3 +77,54 @@ fn an_encapsulation_key_with_an_unreduced_coefficient_is_refused() {
     assert!(hpke::encap(&*cs, &bad, &mut rng).is_err());
     assert!(hpke::encap(&*cs, &kp.public_key, &mut rng).is_ok());
 }
+
+/// OpenMLS 0.9.2's values decode to the algorithms of the draft suite they stand for, with
+/// [`PqHpke::OpenMls09`]: the same KEM (and KEM id), KDF, AEAD and signature, and
+/// `DeriveKeyPair` taking the secret key as plain `SHAKE256(ikm, Nsk)`, whose public key is
+/// the one the draft suite computes for that secret key. HPKE to such a key opens under
+/// either value: only the key derivation differs.
+#[test]
+fn openmls_values_decode_to_the_draft_algorithms_with_openmls_key_derivation() {
+    use conclave_crypto::PqHpke;
+    use shake::{ExtendableOutput as _, Update as _, XofReader as _};
+    let mut rng = SeededRng::new(11);
+    for (openmls, draft) in CipherSuite::OPENMLS_09_PQ {
+        assert_eq!(openmls.openmls_09_pq_equivalent(), Some(draft));
+        let (kem, kdf, aead, sig) = openmls.algorithms().unwrap();
+        let (draft_kem, draft_kdf, draft_aead, draft_sig) = draft.algorithms().unwrap();
+        assert_eq!(
+            (kdf, aead, sig),
+            (draft_kdf, draft_aead, draft_sig),
+            "{openmls:?}"
+        );
+        assert_eq!(kem.pq_hpke(), Some(PqHpke::OpenMls09), "{openmls:?}");
+        assert_eq!(draft_kem.pq_hpke(), Some(PqHpke::Draft), "{draft:?}");
+        assert_eq!(kem.ml_kem(), draft_kem.ml_kem());
+        assert_eq!(kem.dh_group(), draft_kem.dh_group());
+        assert_eq!(kem.id(), draft_kem.id(), "{openmls:?}");
+        assert!(openmls.is_post_quantum());
+
+        let cs = RustCryptoProvider.cipher_suite_provider(openmls).unwrap();
+        let draft_cs = RustCryptoProvider.cipher_suite_provider(draft).unwrap();
+        let ikm = [0x42u8; 32];
+        let kp = hpke::derive_key_pair(&*cs, &ikm).unwrap();
+        let mut expected_sk = vec![0u8; kem.secret_key_len()];
+        let mut shake = shake::Shake256::default();
+        shake.update(&ikm);
+        shake.finalize_xof().read(&mut expected_sk);
+        assert_eq!(kp.secret_key.as_bytes(), expected_sk, "{openmls:?}");
+        assert_eq!(
+            hpke::public_key(&*draft_cs, kp.secret_key.as_bytes()).unwrap(),
+            kp.public_key
+        );
+        assert_ne!(hpke::derive_key_pair(&*draft_cs, &ikm).unwrap(), kp);
+
+        let (enc, ct) =
+            hpke::seal_base(&*cs, &kp.public_key, b"info", b"aad", b"hi", &mut rng).unwrap();
+        let sk = kp.secret_key.as_bytes();
+        let pt = hpke::open_base(&*cs, &enc, sk, b"info", b"aad", &ct).unwrap();
+        assert_eq!(pt.as_bytes(), b"hi");
+        let under_draft = hpke::open_base(&*draft_cs, &enc, sk, b"info", b"aad", &ct);
+        assert_eq!(under_draft.unwrap().as_bytes(), b"hi", "{openmls:?}");
+    }
+}

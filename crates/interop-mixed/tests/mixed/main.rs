@@ -37,6 +37,7 @@ mod mlsrs_peer;
 mod openmls_ext;
 mod openmls_peer;
 mod peer;
+mod pq;
 mod safe_hpke;
 mod targeted;
 
