@@ -1097,7 +1097,7 @@ impl PartialMember {
                 epoch: content.epoch,
                 sender: content.sender,
                 authenticated_data: content.authenticated_data.clone(),
-                content: Content::Commit(commit.clone()),
+                content: Content::Commit(commit),
             },
             auth: crate::messages::FramedContentAuthData {
                 signature: broadcast.signature.clone(),
@@ -1106,7 +1106,6 @@ impl PartialMember {
         };
         let mut verified = self.check_after_commit(
             (framed, Vec::new()),
-            commit,
             Some(sender),
             After {
                 tree_hash_after: &annotated.tree_hash_after,
@@ -1135,6 +1134,48 @@ impl PartialMember {
                 "an MLSMessage of another version",
             ));
         }
+        // A member's PublicMessage commit (what a DS that reads handshakes relays): the
+        // sender proof first, then the commit's hashing passes side by side as at full
+        // members (`framing::unprotect_and_verify_member_public`: the signature under the
+        // proven key, the membership tag and the confirmed transcript hash), with the same
+        // checks as the general path below.
+        if let MlsMessageBody::PublicMessage(public) = &parts.commit.body
+            && let Sender::Member(leaf) = public.content.sender
+            && public.content.content_type() == ContentType::Commit
+        {
+            let proof = parts
+                .sender_proof
+                .ok_or(PartialMemberError::MissingSenderProof)?;
+            let sender = verified_sender(cs, proof, &self.context.tree_hash, leaf, "10")?;
+            let verified = crate::framing::unprotect_and_verify_member_public(
+                cs,
+                public,
+                &self.context,
+                self.secrets.membership_key.as_bytes(),
+                sender.leaf_node.signature_key.as_ref(),
+                &self.interim_transcript_hash,
+            )?;
+            self.check_member_proof(
+                &self.context,
+                self.member_proof.as_ref().map(MemberProofKeys::public_key),
+                verified.framed_content(),
+            )?;
+            let precomputed = verified
+                .precomputed_transcript_hash(&self.interim_transcript_hash)
+                .map(|hash| (self.interim_transcript_hash.clone(), hash.to_vec()));
+            let mut out = self.check_after_commit(
+                verified.into_authenticated_content_owned(),
+                Some(sender),
+                After {
+                    tree_hash_after: parts.tree_hash_after,
+                    resolution_index: parts.resolution_index,
+                    sender_proof_after: parts.sender_proof_after,
+                    receiver_proof_after: parts.receiver_proof_after,
+                },
+            )?;
+            out.precomputed_transcript_hash = precomputed;
+            return Ok(out);
+        }
         let mut secret_tree = self.secret_tree.clone();
         let unverified =
             self.unprotect_handshake(parts.commit, &mut secret_tree, Some(ContentType::Commit))?;
@@ -1148,7 +1189,6 @@ impl PartialMember {
                 "the content is not a commit",
             ));
         };
-        let commit = commit.clone();
 
         // §10 step 1 and the first two modifications of step 3: who signed.
         let (verified, committer) = match unverified.sender() {
@@ -1186,7 +1226,6 @@ impl PartialMember {
         let verified = verified.into_authenticated_content_owned();
         self.check_after_commit(
             verified,
-            commit,
             committer,
             After {
                 tree_hash_after: parts.tree_hash_after,
@@ -1204,13 +1243,17 @@ impl PartialMember {
     fn check_after_commit(
         &self,
         verified: (crate::messages::AuthenticatedContent, Vec<u8>),
-        commit: Commit,
         committer: Option<ProvenMember>,
         parts: After<'_>,
     ) -> Result<VerifiedAnnotatedCommit, PartialMemberError> {
         let cs = self.cs.as_ref();
+        let Content::Commit(commit) = &verified.0.content.content else {
+            return Err(PartialMemberError::NotACommit(
+                "the content is not a commit",
+            ));
+        };
         // The proposals (RFC 9420 §12.4.2), without list validation (§10 step 3).
-        let effects = self.proposal_effects(&commit, verified.0.content.sender)?;
+        let effects = self.proposal_effects(commit, verified.0.content.sender)?;
 
         // §10 step 2: the post-commit proofs against tree_hash_after, the same tree.
         let tree_hash_after = parts.tree_hash_after.to_vec();
@@ -1248,7 +1291,6 @@ impl PartialMember {
                 removes_us: true,
                 ..VerifiedAnnotatedCommit::pending(
                     verified,
-                    commit,
                     committer_leaf,
                     sender_after,
                     effects,
@@ -1289,7 +1331,6 @@ impl PartialMember {
         }
         let mut out = VerifiedAnnotatedCommit::pending(
             verified,
-            commit,
             committer_leaf,
             sender_after,
             effects,
@@ -1410,7 +1451,7 @@ impl PartialMember {
             .ok_or(PartialMemberError::Inactive)?;
         // RFC 9420 §7.6: keys of nodes that are now blank or carry another key are deleted.
         receiver.prune(&mut keys);
-        let Some(path) = &verified.commit.path else {
+        let Some(path) = verified.commit().and_then(|c| c.path.as_ref()) else {
             return Ok((Secret::zero(cs.hash_len()), keys));
         };
         let provisional = verified.provisional_context(&self.context)?.to_bytes()?;
@@ -1832,9 +1873,12 @@ struct ProposalEffects {
 /// ([`PartialMember::verify_annotated_commit`]), before the path secret and the key schedule.
 #[derive(Debug, Clone)]
 pub struct VerifiedAnnotatedCommit {
+    /// The commit's authenticated content (its `Content` is the commit).
     content: crate::messages::AuthenticatedContent,
     encoded_content: Vec<u8>,
-    commit: Commit,
+    /// The confirmed transcript hash computed while the commit was verified, with the
+    /// interim hash it followed (`framing::unprotect_and_verify_member_public`).
+    precomputed_transcript_hash: Option<(Vec<u8>, Vec<u8>)>,
     committer: LeafIndex,
     sender_after: ProvenMember,
     receiver_after: Option<ProvenMember>,
@@ -1851,7 +1895,6 @@ pub struct VerifiedAnnotatedCommit {
 impl VerifiedAnnotatedCommit {
     fn pending(
         content: (crate::messages::AuthenticatedContent, Vec<u8>),
-        commit: Commit,
         committer: LeafIndex,
         sender_after: ProvenMember,
         effects: ProposalEffects,
@@ -1860,7 +1903,7 @@ impl VerifiedAnnotatedCommit {
         Self {
             content: content.0,
             encoded_content: content.1,
-            commit,
+            precomputed_transcript_hash: None,
             committer,
             sender_after,
             receiver_after: None,
@@ -1877,6 +1920,14 @@ impl VerifiedAnnotatedCommit {
         self.removes_us
     }
 
+    /// The commit (the content [`PartialMember::verify_annotated_commit`] checked is one).
+    fn commit(&self) -> Option<&Commit> {
+        match &self.content.content.content {
+            Content::Commit(commit) => Some(commit),
+            _ => None,
+        }
+    }
+
     /// The committer's leaf (in the new tree, for an external commit).
     pub fn committer(&self) -> LeafIndex {
         self.committer
@@ -1889,7 +1940,7 @@ impl VerifiedAnnotatedCommit {
 
     /// The commit's UpdatePath, if any.
     pub fn path(&self) -> Option<&UpdatePath> {
-        self.commit.path.as_ref()
+        self.commit().and_then(|c| c.path.as_ref())
     }
 
     /// `resolution_index`, present exactly with a path.
@@ -1991,13 +2042,16 @@ fn next_epoch(
     let confirmed = match &verified.split {
         // draft-mularczyk-mls-splitcommit-00 §4 (as `crate::split` settles it).
         Some(content) => crate::split::confirmed_transcript_hash(cs, interim, content)?,
-        None => transcript::confirmed_transcript_hash_of_encoded(
-            cs,
-            interim,
-            verified.content.wire_format,
-            &verified.encoded_content,
-            &verified.content.auth.signature,
-        )?,
+        None => match &verified.precomputed_transcript_hash {
+            Some((before, confirmed)) if before.as_slice() == interim => confirmed.clone(),
+            _ => transcript::confirmed_transcript_hash_of_encoded(
+                cs,
+                interim,
+                verified.content.wire_format,
+                &verified.encoded_content,
+                &verified.content.auth.signature,
+            )?,
+        },
     };
     let context = GroupContext {
         confirmed_transcript_hash: confirmed,
