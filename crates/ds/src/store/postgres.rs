@@ -39,7 +39,17 @@ pub struct PostgresStore {
     pool: Pool,
     /// The listening connection; stopped when the last clone of the store is dropped.
     listener: Arc<Listener>,
+    /// Wake-ups of appended messages for [`send_notices`] (which stops when the last clone
+    /// of the store is dropped).
+    notices: tokio::sync::mpsc::Sender<String>,
 }
+
+/// Wake-ups of messages waiting for [`send_notices`]; past this, one is dropped (and the
+/// listeners' sweep announces its append).
+const NOTICE_QUEUE: usize = 65_536;
+
+/// Most wake-ups sent in one statement.
+const NOTICE_BATCH: usize = 1024;
 
 impl core::fmt::Debug for PostgresStore {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
@@ -71,9 +81,26 @@ impl PostgresStore {
             .build()
             .map_err(|e| StoreError::Config(format!("postgres pool: {e}")))?;
         let listener = Arc::new(Listener::start(config, WAKEUP_CAPACITY).await?);
-        let store = Self { pool, listener };
+        let (notices, queue) = tokio::sync::mpsc::channel(NOTICE_QUEUE);
+        tokio::spawn(send_notices(pool.clone(), queue));
+        let store = Self {
+            pool,
+            listener,
+            notices,
+        };
         store.migrate().await?;
         Ok(store)
+    }
+
+    /// Queues the wake-up of an appended message for [`send_notices`].
+    fn notice(&self, group_id: &[u8], seq: u64) {
+        if self
+            .notices
+            .try_send(pg_listen::payload(group_id, seq, false))
+            .is_err()
+        {
+            tracing::warn!("postgres: wake-up queue full (the listeners' sweep will announce)");
+        }
     }
 
     /// Brings the schema up to date ([`migrations::migrate`]) in one transaction.
@@ -157,7 +184,7 @@ impl PostgresStore {
         let seq = to_u64(row.try_get(0)?)?;
         insert_message_annotations(&*tx, group_id, seq, m, now).await?;
         tx.commit().await?;
-        announce(&client, group_id, seq, false).await;
+        self.notice(group_id, seq);
         Ok(Appended::Accepted { seq })
     }
 }
@@ -241,6 +268,37 @@ async fn insert_message_annotations(
         .await?;
     }
     Ok(())
+}
+
+/// Announces committed message appends to every DS node, in batches: the wake-ups queued
+/// while the previous batch was sent go out in one statement (one `pg_notify` per append,
+/// in one transaction of their own, after the appends'; see [`super::pg_listen`] for why
+/// not in the append's). A post is so answered without waiting for its notification, and
+/// a node makes one notifying transaction per batch instead of one per post. A failure is
+/// logged: the appends stand, and the listeners' next sweep announces them.
+async fn send_notices(pool: Pool, mut queue: tokio::sync::mpsc::Receiver<String>) {
+    let mut batch = Vec::with_capacity(NOTICE_BATCH);
+    while queue.recv_many(&mut batch, NOTICE_BATCH).await > 0 {
+        let sent = async {
+            let client = pool.get().await?;
+            let statement = client
+                .prepare_cached("SELECT pg_notify($1, p) FROM unnest($2::text[]) AS p")
+                .await?;
+            client
+                .execute(&statement, &[&pg_listen::CHANNEL, &batch])
+                .await?;
+            Ok::<_, StoreError>(())
+        }
+        .await;
+        if let Err(e) = sent {
+            tracing::warn!(
+                error = %e,
+                appends = batch.len(),
+                "postgres: could not announce appends (the listeners' sweep will)"
+            );
+        }
+        batch.clear();
+    }
 }
 
 /// Announces a committed log append to every DS node: `pg_notify` in a transaction of its
@@ -897,7 +955,7 @@ impl Store for PostgresStore {
                 // After the append's own statement: a DS stopped in between leaves the
                 // message without its proofs (a partial member reports it unreadable).
                 insert_message_annotations(&**client, group_id, seq, m, to_u64(now)?).await?;
-                announce(&client, group_id, seq, false).await;
+                self.notice(group_id, seq);
                 return Ok(Appended::Accepted { seq });
             }
             // Refused: say why, with the rule the statement's conditions implement. If the
