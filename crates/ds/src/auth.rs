@@ -69,8 +69,11 @@ pub(crate) struct Session {
 
 /// Checks a bearer token as [`AuthenticatedClient`] says: 401 unless the store knows it,
 /// unexpired and of its client's current generation; 403 if the credential policy revoked
-/// the client. Asks the store (and the policy) every time: nothing is trusted from memory,
-/// so that a revocation on one node holds on all of them at once.
+/// the client. Asks the store (and the policy) every time, so that a revocation on one
+/// node holds on all of them at once: PostgreSQL (several nodes) reads the token and its
+/// client's generation on every request; SQLite (one process) answers from the tokens it
+/// has already checked, which it forgets in the same call that moves a client's token
+/// generation on (`crate::store::sqlite`, module comment). The policy is asked every time.
 pub(crate) async fn check_token(state: &AppState, token: &str) -> Result<Session, DsError> {
     let (client_id, expires_at) = state
         .store

@@ -14,7 +14,7 @@ use crate::error::DsError;
 use crate::metrics::DsMetrics;
 use crate::routes::websocket::SocketCounts;
 use crate::store::metered::MeteredStore;
-use crate::store::{LogEvent, Pruned, Store, WakeupFeed};
+use crate::store::{GroupKind, LogEvent, Pruned, Store, WakeupFeed};
 
 /// Wake-ups kept for a WebSocket that falls behind, when the server announces its own
 /// appends.
@@ -53,7 +53,14 @@ pub struct AppState {
     /// changes, so a sender's proof is built once per epoch, not once per message. Emptied
     /// when it grows past [`MESSAGE_SENDERS_CAPACITY`].
     pub(crate) sender_proofs: Mutex<HashMap<SenderProofKey, Arc<Vec<u8>>>>,
+    /// What each group is ([`GroupKind`]: verified, with member proofs), once read: fixed
+    /// when the group is created, so every node may cache it. Emptied when it grows past
+    /// [`GROUP_KINDS_CAPACITY`].
+    group_kinds: Mutex<HashMap<Vec<u8>, GroupKind>>,
 }
+
+/// The most groups [`AppState::group_kind`] remembers.
+const GROUP_KINDS_CAPACITY: usize = 100_000;
 
 /// The most (group, epoch) entries [`AppState::message_senders`] holds.
 pub(crate) const MESSAGE_SENDERS_CAPACITY: usize = 10_000;
@@ -104,6 +111,7 @@ impl AppState {
             receivers: Mutex::new(HashMap::new()),
             message_senders: Mutex::new(HashMap::new()),
             sender_proofs: Mutex::new(HashMap::new()),
+            group_kinds: Mutex::new(HashMap::new()),
         })
     }
 
@@ -146,6 +154,29 @@ impl AppState {
             })
             .await
             .cloned()
+    }
+
+    /// What the group is (`None`: no such group), from memory once read: a group's kind
+    /// never changes ([`GroupKind`]), and a missing group is not remembered.
+    pub(crate) async fn group_kind(&self, group_id: &[u8]) -> Result<Option<GroupKind>, DsError> {
+        let lock_failed = || DsError::Internal("the group-kinds cache lock is poisoned".into());
+        if let Some(kind) = self
+            .group_kinds
+            .lock()
+            .map_err(|_| lock_failed())?
+            .get(group_id)
+        {
+            return Ok(Some(*kind));
+        }
+        let kind = self.store.group_kind(group_id).await?;
+        if let Some(kind) = kind {
+            let mut cache = self.group_kinds.lock().map_err(|_| lock_failed())?;
+            if cache.len() >= GROUP_KINDS_CAPACITY {
+                cache.clear();
+            }
+            cache.insert(group_id.to_vec(), kind);
+        }
+        Ok(kind)
     }
 
     /// Announces a log append to this process's WebSockets, unless the store's feed does.

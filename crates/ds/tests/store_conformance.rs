@@ -19,8 +19,8 @@ use std::sync::Arc;
 
 use common::{engines, unique, unique_group_id};
 use conclave_ds::store::{
-    Appended, ClientRecord, CommitRecord, Committed, CredentialChange, CredentialUpdated, NewGroup,
-    NewKeyPackage, NewMessage, Registered, Store,
+    Appended, ClientRecord, CommitRecord, Committed, CredentialChange, CredentialUpdated,
+    GroupKind, MemberProofKey, NewGroup, NewKeyPackage, NewMessage, Registered, Store,
 };
 
 const NOW: u64 = 1_700_000_000;
@@ -1060,6 +1060,92 @@ async fn public_state_is_created_with_the_group_and_moves_with_its_commits() {
         assert_eq!(
             store.group(&other).await.unwrap().unwrap().public_state,
             None
+        );
+    }
+}
+
+/// A member's read (`member_log`) is the page `read_log` gives, and nothing for a
+/// non-member, a removed member or a missing group; `group_kind` says what a group was
+/// created as, and nothing for a missing group.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn member_reads_and_group_kinds() {
+    for (store, _guard) in engines().await {
+        let (a, b, c) = (unique("a"), unique("b"), unique("c"));
+        let engine = store.engine();
+        let gid = group_with(&store, &[&a, &b]).await;
+        for i in 0..5 {
+            let r = store
+                .append(&gid, &message(1, &a, &format!("m{i}")), NOW)
+                .await
+                .unwrap();
+            assert!(matches!(r, Appended::Accepted { .. }), "{engine}: {r:?}");
+        }
+        let page = store.read_log(&gid, 2, 3).await.unwrap();
+        assert_eq!(page.len(), 3, "{engine}");
+        assert_eq!(
+            store.member_log(&gid, &b, 2, 3).await.unwrap(),
+            Some(page),
+            "{engine}"
+        );
+        assert_eq!(
+            store.member_log(&gid, &b, 6, 10).await.unwrap(),
+            Some(Vec::new()),
+            "{engine}: past the end, an empty page"
+        );
+        assert_eq!(store.member_log(&gid, &c, 0, 10).await.unwrap(), None);
+        assert_eq!(
+            store
+                .member_log(&unique_group_id(), &a, 0, 10)
+                .await
+                .unwrap(),
+            None
+        );
+        // b removed: no member read any more (the route serves it up to its removal).
+        let r = store
+            .commit(&gid, &commit(1, &a, &[&a], "remove b"), NOW)
+            .await
+            .unwrap();
+        assert!(matches!(r, Committed::Accepted { epoch: 2, .. }), "{r:?}");
+        assert_eq!(store.member_log(&gid, &b, 0, 10).await.unwrap(), None);
+
+        let plain = GroupKind {
+            verified: false,
+            member_proofs: false,
+        };
+        assert_eq!(store.group_kind(&gid).await.unwrap(), Some(plain));
+        assert_eq!(store.group_kind(&unique_group_id()).await.unwrap(), None);
+        let verified = unique_group_id();
+        let new = NewGroup {
+            group_info: Some(b"info 0".to_vec()),
+            public_state: Some(b"state 0".to_vec()),
+            ..NewGroup::unverified(verified.clone(), 0, false, a.clone())
+        };
+        assert!(store.create_group(&new, NOW).await.unwrap());
+        assert_eq!(
+            store.group_kind(&verified).await.unwrap(),
+            Some(GroupKind {
+                verified: true,
+                member_proofs: false,
+            }),
+            "{engine}"
+        );
+        let proved = unique_group_id();
+        let new = NewGroup {
+            member_proof: Some(MemberProofKey {
+                cipher_suite: 1,
+                epoch: 0,
+                public_key: b"proof key".to_vec(),
+            }),
+            ..NewGroup::unverified(proved.clone(), 0, false, a.clone())
+        };
+        assert!(store.create_group(&new, NOW).await.unwrap());
+        assert_eq!(
+            store.group_kind(&proved).await.unwrap(),
+            Some(GroupKind {
+                verified: false,
+                member_proofs: true,
+            }),
+            "{engine}"
         );
     }
 }

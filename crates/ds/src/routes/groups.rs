@@ -147,6 +147,14 @@ async fn member_proof_of(
     head: &mls_header::HandshakeHeader,
     external: bool,
 ) -> Result<(Option<ProofUse>, Option<Vec<u8>>), DsError> {
+    // A group without member proofs never gains them (the store's append checks it again).
+    if state
+        .group_kind(group_id)
+        .await?
+        .is_some_and(|kind| !kind.member_proofs)
+    {
+        return Ok((None, None));
+    }
     let Some(key) = state.store.member_proof_key(group_id).await? else {
         return Ok((None, None));
     };
@@ -577,6 +585,14 @@ async fn sender_proofs(
     ) {
         return Ok(Vec::new());
     }
+    // Only a verified group has a tree to prove with (and a group never becomes one).
+    if !state
+        .group_kind(group_id)
+        .await?
+        .is_some_and(|kind| kind.verified)
+    {
+        return Ok(Vec::new());
+    }
     let Some(record) = state.store.group(group_id).await? else {
         return Ok(Vec::new());
     };
@@ -835,18 +851,24 @@ pub(crate) async fn read_log(
     let limit = page.limit(state.config.max_page);
     // A removed client reads up to the commit that removed it (the messages of its
     // membership, then its removal), and nothing after.
-    let until = if state.store.is_member(&group_id, &client_id).await? {
-        None
-    } else {
-        match state.store.removed_at(&group_id, &client_id).await? {
-            Some(removed_at) if after < removed_at => Some(removed_at),
-            _ => {
-                require_member(&state, &group_id, &client_id).await?;
-                None
-            }
+    // A member's read is one store call (membership and page in one snapshot).
+    let (until, log) = match state
+        .store
+        .member_log(&group_id, &client_id, after, limit)
+        .await?
+    {
+        Some(log) => (None, log),
+        None => {
+            let until = match state.store.removed_at(&group_id, &client_id).await? {
+                Some(removed_at) if after < removed_at => Some(removed_at),
+                _ => {
+                    require_member(&state, &group_id, &client_id).await?;
+                    None
+                }
+            };
+            (until, state.store.read_log(&group_id, after, limit).await?)
         }
     };
-    let log = state.store.read_log(&group_id, after, limit).await?;
     // draft-ietf-mls-partial-02 §10: a partial client reads the commits annotated for it.
     let mut annotations = match log.last() {
         Some(last)

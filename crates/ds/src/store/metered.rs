@@ -9,7 +9,7 @@ use async_trait::async_trait;
 
 use super::{
     Appended, ClaimedKeyPackage, ClientRecord, CommitRecord, Committed, CredentialChange,
-    CredentialUpdated, GroupRecord, KeyPackageStock, LogEntry, MemberProofKey, NewGroup,
+    CredentialUpdated, GroupKind, GroupRecord, KeyPackageStock, LogEntry, MemberProofKey, NewGroup,
     NewKeyPackage, NewMessage, Pruned, ReceiverKey, Registered, Store, StoreError, WakeupFeed,
     WelcomeEntry,
 };
@@ -182,6 +182,25 @@ impl Store for MeteredStore {
 
     async fn group(&self, group_id: &[u8]) -> Result<Option<GroupRecord>, StoreError> {
         self.timed("group", self.inner.group(group_id)).await
+    }
+
+    async fn group_kind(&self, group_id: &[u8]) -> Result<Option<GroupKind>, StoreError> {
+        self.timed("group_kind", self.inner.group_kind(group_id))
+            .await
+    }
+
+    async fn member_log(
+        &self,
+        group_id: &[u8],
+        client_id: &str,
+        after: u64,
+        limit: u32,
+    ) -> Result<Option<Vec<LogEntry>>, StoreError> {
+        self.timed(
+            "member_log",
+            self.inner.member_log(group_id, client_id, after, limit),
+        )
+        .await
     }
 
     async fn is_member(&self, group_id: &[u8], client_id: &str) -> Result<bool, StoreError> {

@@ -269,6 +269,19 @@ pub struct MemberProofKey {
     pub public_key: Vec<u8>,
 }
 
+/// What a group is, fixed when it is created: a group never becomes verified or gains member
+/// proofs later, nor loses either (groups are never deleted). A node may so cache it
+/// ([`crate::AppState`] does) to skip the reads of a plain group's posts; the store's append
+/// re-checks the member-proof rule in its own transaction anyway.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GroupKind {
+    /// The DS follows the group's handshakes: it was registered with its first GroupInfo
+    /// and holds its public state (a verified group).
+    pub verified: bool,
+    /// The group has a member-proof key (draft-mahy-mls-member-proof-00).
+    pub member_proofs: bool,
+}
+
 /// A member proof the route verified (`conclave_core::member_proof::verify_for_outsider`),
 /// for the store to check against the key it holds and to record.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -568,8 +581,23 @@ pub trait Store: Send + Sync + 'static {
     /// A group.
     async fn group(&self, group_id: &[u8]) -> Result<Option<GroupRecord>, StoreError>;
 
+    /// What the group is (`None`: no such group).
+    async fn group_kind(&self, group_id: &[u8]) -> Result<Option<GroupKind>, StoreError>;
+
     /// Whether `client_id` is a member of the group.
     async fn is_member(&self, group_id: &[u8], client_id: &str) -> Result<bool, StoreError>;
+
+    /// A member's read of the log: if `client_id` is a member of the group, the entries with
+    /// `seq > after`, at most `limit`, in order, read in the same snapshot as the membership
+    /// ([`Store::is_member`] then [`Store::read_log`] in one round trip); `None` for anyone
+    /// else.
+    async fn member_log(
+        &self,
+        group_id: &[u8],
+        client_id: &str,
+        after: u64,
+        limit: u32,
+    ) -> Result<Option<Vec<LogEntry>>, StoreError>;
 
     /// For a client removed from the group (and not added back since): the sequence number
     /// of the commit that removed it. It may still read the log up to there, so that a

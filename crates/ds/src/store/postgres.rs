@@ -21,8 +21,9 @@ use super::pg_listen::{self, Listener};
 use super::rules::{self, AppendFacts, CommitDecision, CommitFacts, ProofFacts};
 use super::{
     Appended, ClaimedKeyPackage, ClientRecord, CommitRecord, Committed, CredentialChange,
-    CredentialUpdated, GroupRecord, KeyPackageStock, LogEntry, NewGroup, NewKeyPackage, NewMessage,
-    Pruned, ReceiverKey, Registered, Store, StoreError, WakeupFeed, WelcomeEntry, to_i64, to_u64,
+    CredentialUpdated, GroupKind, GroupRecord, KeyPackageStock, LogEntry, NewGroup, NewKeyPackage,
+    NewMessage, Pruned, ReceiverKey, Registered, Store, StoreError, WakeupFeed, WelcomeEntry,
+    to_i64, to_u64,
 };
 use super::{MemberProofKey, ProofUse};
 
@@ -38,7 +39,17 @@ pub struct PostgresStore {
     pool: Pool,
     /// The listening connection; stopped when the last clone of the store is dropped.
     listener: Arc<Listener>,
+    /// Wake-ups of appended messages for [`send_notices`] (which stops when the last clone
+    /// of the store is dropped).
+    notices: tokio::sync::mpsc::Sender<String>,
 }
+
+/// Wake-ups of messages waiting for [`send_notices`]; past this, one is dropped (and the
+/// listeners' sweep announces its append).
+const NOTICE_QUEUE: usize = 65_536;
+
+/// Most wake-ups sent in one statement.
+const NOTICE_BATCH: usize = 1024;
 
 impl core::fmt::Debug for PostgresStore {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
@@ -70,9 +81,26 @@ impl PostgresStore {
             .build()
             .map_err(|e| StoreError::Config(format!("postgres pool: {e}")))?;
         let listener = Arc::new(Listener::start(config, WAKEUP_CAPACITY).await?);
-        let store = Self { pool, listener };
+        let (notices, queue) = tokio::sync::mpsc::channel(NOTICE_QUEUE);
+        tokio::spawn(send_notices(pool.clone(), queue));
+        let store = Self {
+            pool,
+            listener,
+            notices,
+        };
         store.migrate().await?;
         Ok(store)
+    }
+
+    /// Queues the wake-up of an appended message for [`send_notices`].
+    fn notice(&self, group_id: &[u8], seq: u64) {
+        if self
+            .notices
+            .try_send(pg_listen::payload(group_id, seq, false))
+            .is_err()
+        {
+            tracing::warn!("postgres: wake-up queue full (the listeners' sweep will announce)");
+        }
     }
 
     /// Brings the schema up to date ([`migrations::migrate`]) in one transaction.
@@ -156,7 +184,7 @@ impl PostgresStore {
         let seq = to_u64(row.try_get(0)?)?;
         insert_message_annotations(&*tx, group_id, seq, m, now).await?;
         tx.commit().await?;
-        announce(&client, group_id, seq, false).await;
+        self.notice(group_id, seq);
         Ok(Appended::Accepted { seq })
     }
 }
@@ -242,15 +270,56 @@ async fn insert_message_annotations(
     Ok(())
 }
 
+/// Announces committed message appends to every DS node, in batches: the wake-ups queued
+/// while the previous batch was sent go out in one statement (one `pg_notify` per append,
+/// in one transaction of their own, after the appends'; see [`super::pg_listen`] for why
+/// not in the append's). A post is so answered without waiting for its notification, and
+/// a node makes one notifying transaction per batch instead of one per post. A failure is
+/// logged: the appends stand, and the listeners' next sweep announces them.
+async fn send_notices(pool: Pool, mut queue: tokio::sync::mpsc::Receiver<String>) {
+    let mut batch = Vec::with_capacity(NOTICE_BATCH);
+    while queue.recv_many(&mut batch, NOTICE_BATCH).await > 0 {
+        let sent = async {
+            let client = pool.get().await?;
+            let statement = client
+                .prepare_cached("SELECT pg_notify($1, p) FROM unnest($2::text[]) AS p")
+                .await?;
+            client
+                .execute(&statement, &[&pg_listen::CHANNEL, &batch])
+                .await?;
+            Ok::<_, StoreError>(())
+        }
+        .await;
+        if let Err(e) = sent {
+            tracing::warn!(
+                error = %e,
+                appends = batch.len(),
+                "postgres: could not announce appends (the listeners' sweep will)"
+            );
+        }
+        batch.clear();
+    }
+}
+
 /// Announces a committed log append to every DS node: `pg_notify` in a transaction of its
 /// own, after the append's (see [`super::pg_listen`] for why). A failure is logged, not
 /// returned: the append stands, and the listeners' next sweep announces it.
-async fn announce(client: &tokio_postgres::Client, group_id: &[u8], seq: u64, commit: bool) {
+async fn announce(
+    client: &deadpool_postgres::ClientWrapper,
+    group_id: &[u8],
+    seq: u64,
+    commit: bool,
+) {
     let payload = pg_listen::payload(group_id, seq, commit);
-    if let Err(e) = client
-        .execute("SELECT pg_notify($1, $2)", &[&pg_listen::CHANNEL, &payload])
-        .await
-    {
+    let notified = match client.prepare_cached("SELECT pg_notify($1, $2)").await {
+        Ok(statement) => {
+            client
+                .execute(&statement, &[&pg_listen::CHANNEL, &payload])
+                .await
+        }
+        Err(e) => Err(e),
+    };
+    if let Err(e) = notified {
         tracing::warn!(
             error = %StoreError::from(e),
             "postgres: could not announce an append (the listeners' sweep will)"
@@ -271,20 +340,6 @@ async fn member_proof_key_in(
         .await?
         .map(|r| r.try_get(0))
         .transpose()?)
-}
-
-async fn is_member_in(
-    client: &impl tokio_postgres::GenericClient,
-    group_id: &[u8],
-    client_id: &str,
-) -> Result<bool, StoreError> {
-    Ok(client
-        .query_opt(
-            "SELECT 1 FROM group_members WHERE group_id = $1 AND client_id = $2",
-            &[&group_id, &client_id],
-        )
-        .await?
-        .is_some())
 }
 
 /// A row of `SELECT seq, epoch, content_type, sender, data, recipient FROM messages …` as a log entry.
@@ -472,15 +527,15 @@ impl Store for PostgresStore {
         now: u64,
     ) -> Result<Option<(String, u64)>, StoreError> {
         let client = self.pool.get().await?;
-        let row = client
-            .query_opt(
+        let statement = client
+            .prepare_cached(
                 "SELECT t.client_id, t.expires_at FROM tokens t
                  JOIN clients c ON c.client_id = t.client_id
                      AND c.token_generation = t.token_generation
                  WHERE t.token_hash = $1",
-                &[&token_hash],
             )
             .await?;
+        let row = client.query_opt(&statement, &[&token_hash]).await?;
         match row {
             Some(r) => {
                 let expires = to_u64(r.try_get(1)?)?;
@@ -700,14 +755,13 @@ impl Store for PostgresStore {
         group_id: &[u8],
     ) -> Result<Option<MemberProofKey>, StoreError> {
         let client = self.pool.get().await?;
-        let Some(row) = client
-            .query_opt(
+        let statement = client
+            .prepare_cached(
                 "SELECT cipher_suite, epoch, public_key FROM member_proof_keys
                  WHERE group_id = $1",
-                &[&group_id],
             )
-            .await?
-        else {
+            .await?;
+        let Some(row) = client.query_opt(&statement, &[&group_id]).await? else {
             return Ok(None);
         };
         let suite: i32 = row.try_get(0)?;
@@ -727,21 +781,22 @@ impl Store for PostgresStore {
             .read_only(true)
             .start()
             .await?;
-        let Some(row) = tx
-            .query_opt(
+        let statement = tx
+            .prepare_cached(
                 "SELECT epoch, last_seq, group_info, ratchet_tree, allow_external_join,
                  public_state FROM groups WHERE group_id = $1",
-                &[&group_id],
             )
-            .await?
-        else {
+            .await?;
+        let Some(row) = tx.query_opt(&statement, &[&group_id]).await? else {
             return Ok(None);
         };
-        let members = tx
-            .query(
+        let statement = tx
+            .prepare_cached(
                 "SELECT client_id FROM group_members WHERE group_id = $1 ORDER BY client_id",
-                &[&group_id],
             )
+            .await?;
+        let members = tx
+            .query(&statement, &[&group_id])
             .await?
             .iter()
             .map(|r| r.try_get::<_, String>(0))
@@ -779,9 +834,89 @@ impl Store for PostgresStore {
         .transpose()
     }
 
+    async fn group_kind(&self, group_id: &[u8]) -> Result<Option<GroupKind>, StoreError> {
+        let client = self.pool.get().await?;
+        let statement = client
+            .prepare_cached(
+                "SELECT public_state IS NOT NULL,
+                 EXISTS (SELECT 1 FROM member_proof_keys k WHERE k.group_id = g.group_id)
+                 FROM groups g WHERE g.group_id = $1",
+            )
+            .await?;
+        client
+            .query_opt(&statement, &[&group_id])
+            .await?
+            .map(|row| {
+                Ok(GroupKind {
+                    verified: row.try_get(0)?,
+                    member_proofs: row.try_get(1)?,
+                })
+            })
+            .transpose()
+    }
+
+    async fn member_log(
+        &self,
+        group_id: &[u8],
+        client_id: &str,
+        after: u64,
+        limit: u32,
+    ) -> Result<Option<Vec<LogEntry>>, StoreError> {
+        let client = self.pool.get().await?;
+        // One statement, so one snapshot: always one row at least, whose first column says
+        // whether the client is a member; the page's columns are NULL when it is empty.
+        let statement = client
+            .prepare_cached(
+                "WITH member AS (SELECT EXISTS (SELECT 1 FROM group_members
+                                                WHERE group_id = $1 AND client_id = $4) AS yes)
+                 SELECT member.yes, m.seq, m.epoch, m.content_type, m.sender, m.data, m.recipient
+                 FROM member LEFT JOIN LATERAL (
+                     SELECT seq, epoch, content_type, sender, data, recipient FROM messages
+                     WHERE group_id = $1 AND seq > $2 ORDER BY seq LIMIT $3
+                 ) m ON member.yes
+                 ORDER BY m.seq",
+            )
+            .await?;
+        let rows = client
+            .query(
+                &statement,
+                &[&group_id, &to_i64(after)?, &i64::from(limit), &client_id],
+            )
+            .await?;
+        let member = match rows.first() {
+            Some(row) => row.try_get::<_, bool>(0)?,
+            None => false,
+        };
+        if !member {
+            return Ok(None);
+        }
+        let mut entries = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let Some(seq) = row.try_get::<_, Option<i64>>(1)? else {
+                continue; // the empty page's one row
+            };
+            entries.push(LogEntry {
+                seq: to_u64(seq)?,
+                epoch: to_u64(row.try_get(2)?)?,
+                content_type: u8::try_from(row.try_get::<_, i64>(3)?)
+                    .map_err(|_| StoreError::Backend("bad content type".into()))?,
+                sender: row.try_get(4)?,
+                data: row.try_get(5)?,
+                recipient: row.try_get(6)?,
+            });
+        }
+        Ok(Some(entries))
+    }
+
     async fn is_member(&self, group_id: &[u8], client_id: &str) -> Result<bool, StoreError> {
         let client = self.pool.get().await?;
-        is_member_in(&**client, group_id, client_id).await
+        let statement = client
+            .prepare_cached("SELECT 1 FROM group_members WHERE group_id = $1 AND client_id = $2")
+            .await?;
+        Ok(client
+            .query_opt(&statement, &[&group_id, &client_id])
+            .await?
+            .is_some())
     }
 
     async fn append(
@@ -798,10 +933,11 @@ impl Store for PostgresStore {
         let content_type = i64::from(m.content_type);
         // A refused append is retried only if the group changed in between so that it
         // would now be accepted (a commit racing it); a few rounds are plenty.
+        let statement = client.prepare_cached(APPEND).await?;
         for _ in 0..3 {
             let appended = client
                 .query_opt(
-                    APPEND,
+                    &statement,
                     &[
                         &group_id,
                         &epoch,
@@ -819,7 +955,7 @@ impl Store for PostgresStore {
                 // After the append's own statement: a DS stopped in between leaves the
                 // message without its proofs (a partial member reports it unreadable).
                 insert_message_annotations(&**client, group_id, seq, m, to_u64(now)?).await?;
-                announce(&client, group_id, seq, false).await;
+                self.notice(group_id, seq);
                 return Ok(Appended::Accepted { seq });
             }
             // Refused: say why, with the rule the statement's conditions implement. If the
@@ -1067,12 +1203,14 @@ impl Store for PostgresStore {
         limit: u32,
     ) -> Result<Vec<LogEntry>, StoreError> {
         let client = self.pool.get().await?;
-        let rows = client
-            .query(
+        let statement = client
+            .prepare_cached(
                 "SELECT seq, epoch, content_type, sender, data, recipient FROM messages
                  WHERE group_id = $1 AND seq > $2 ORDER BY seq LIMIT $3",
-                &[&group_id, &to_i64(after)?, &i64::from(limit)],
             )
+            .await?;
+        let rows = client
+            .query(&statement, &[&group_id, &to_i64(after)?, &i64::from(limit)])
             .await?;
         rows.iter().map(log_entry).collect()
     }

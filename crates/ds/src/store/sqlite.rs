@@ -5,7 +5,17 @@
 //! Group commit: appends that queue up while the writer is busy are applied together, each
 //! in its own savepoint, in one transaction — one WAL sync (`synchronous=FULL`) for all of
 //! them instead of one each. Every append is answered only after that transaction commits,
-//! so an acknowledged message is as durable as before.
+//! so an acknowledged message is as durable as before. One blocking task at a time drains
+//! the queue (it is started by the append that finds none running), so queued appends do
+//! not each hold a thread waiting for the writer.
+//!
+//! Tokens: a SQLite database is served by one DS process (as for the wake-ups, which the
+//! handlers announce in process), so the store remembers the tokens it has checked
+//! ([`TokenCache`]) and forgets a client's tokens in [`Store::update_client_credential`],
+//! the one write that moves a client's token generation on, once it has committed. A token
+//! revoked that way fails at once; expiry is checked against the clock on every use.
+//! Two DS processes (or two stores in one process) on one SQLite file are not supported:
+//! neither would see the other's credential changes in time.
 
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -18,8 +28,8 @@ use super::migrations::{self, Dialect, MigrationSession};
 use super::rules::{self, AppendFacts, CommitDecision, CommitFacts, ProofFacts};
 use super::{
     Appended, ClaimedKeyPackage, ClientRecord, CommitRecord, Committed, CredentialChange,
-    CredentialUpdated, GroupRecord, KeyPackageStock, LogEntry, NewGroup, NewKeyPackage, NewMessage,
-    Pruned, ReceiverKey, Registered, Store, StoreError, WelcomeEntry, to_i64, to_u64,
+    CredentialUpdated, GroupKind, GroupRecord, KeyPackageStock, LogEntry, NewGroup, NewKeyPackage,
+    NewMessage, Pruned, ReceiverKey, Registered, Store, StoreError, WelcomeEntry, to_i64, to_u64,
 };
 use super::{MemberProofKey, ProofUse};
 
@@ -28,6 +38,19 @@ const READERS: usize = 4;
 
 /// Most appends applied in one transaction.
 const MAX_BATCH: usize = 512;
+
+/// Most tokens [`TokenCache`] remembers; it is emptied when full.
+const TOKEN_CACHE_CAPACITY: usize = 100_000;
+
+/// The tokens this store has found valid: token hash → (client, expiry). See the module
+/// comment for why this is correct for SQLite (one process) and not done for PostgreSQL.
+#[derive(Default)]
+struct TokenCache {
+    valid: std::collections::HashMap<Vec<u8>, (String, u64)>,
+    /// Moves on with every credential change. An answer read from the database before a
+    /// change is not remembered after it (the change may have revoked it).
+    changes: u64,
+}
 
 /// An append waiting for the writer connection.
 struct AppendJob {
@@ -41,8 +64,16 @@ struct Inner {
     writer: Mutex<Connection>,
     readers: Vec<Mutex<Connection>>,
     next_reader: AtomicUsize,
-    /// Appends not yet taken by a writer (see the module comment: group commit).
-    appends: Mutex<Vec<AppendJob>>,
+    /// Appends not yet taken by a writer, and whether a task is draining them (see the
+    /// module comment: group commit).
+    appends: Mutex<AppendQueue>,
+    tokens: Mutex<TokenCache>,
+}
+
+#[derive(Default)]
+struct AppendQueue {
+    jobs: Vec<AppendJob>,
+    draining: bool,
 }
 
 /// The SQLite store.
@@ -60,6 +91,16 @@ impl core::fmt::Debug for SqliteStore {
 fn configure(conn: &Connection) -> Result<(), StoreError> {
     conn.busy_timeout(std::time::Duration::from_secs(10))?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
+    // Room for every statement the store prepares (the default, 16, is fewer than the
+    // writer's, which then evict each other).
+    conn.set_prepared_statement_cache_capacity(128);
+    // Plans that do not depend on the values bound: the bundled SQLite (STAT4) otherwise
+    // re-compiles a cached statement with a range on a parameter (`seq > ?2`, every log
+    // read) each time the value changes, which profiling showed as a large share of a read.
+    conn.set_db_config(
+        rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG,
+        true,
+    )?;
     Ok(())
 }
 
@@ -109,6 +150,69 @@ fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
 fn lock(m: &Mutex<Connection>) -> Result<MutexGuard<'_, Connection>, StoreError> {
     m.lock()
         .map_err(|_| StoreError::Backend("sqlite connection lock poisoned".into()))
+}
+
+fn lock_tokens(inner: &Inner) -> Result<MutexGuard<'_, TokenCache>, StoreError> {
+    inner
+        .tokens
+        .lock()
+        .map_err(|_| StoreError::Backend("sqlite token cache lock poisoned".into()))
+}
+
+fn lock_appends(inner: &Inner) -> Result<MutexGuard<'_, AppendQueue>, StoreError> {
+    inner
+        .appends
+        .lock()
+        .map_err(|_| StoreError::Backend("sqlite append queue lock poisoned".into()))
+}
+
+/// Applies queued appends, a batch at a time, until the queue is empty; then says no task
+/// drains it any more (under the queue's lock, so an append queued meanwhile is either
+/// taken here or starts a new drain).
+fn drain_appends(inner: &Inner) -> Result<(), StoreError> {
+    /// Lets the next append start a drain even if this one stops early (an error, or a
+    /// panic unwinding), so that the queue never waits for a drain that is gone.
+    struct Draining<'a> {
+        inner: &'a Inner,
+        finished: bool,
+    }
+    impl Drop for Draining<'_> {
+        fn drop(&mut self) {
+            if !self.finished
+                && let Ok(mut queue) = self.inner.appends.lock()
+            {
+                queue.draining = false;
+            }
+        }
+    }
+    let mut draining = Draining {
+        inner,
+        finished: false,
+    };
+    loop {
+        let mut conn = match lock(&inner.writer) {
+            Ok(conn) => conn,
+            Err(e) => {
+                // No append can be applied: answer the queued ones rather than leave them.
+                let jobs = std::mem::take(&mut lock_appends(inner)?.jobs);
+                for job in jobs {
+                    let _ = job.reply.send(Err(StoreError::Backend(e.to_string())));
+                }
+                return Err(e);
+            }
+        };
+        let jobs = {
+            let mut queue = lock_appends(inner)?;
+            if queue.jobs.is_empty() {
+                queue.draining = false;
+                draining.finished = true;
+                return Ok(());
+            }
+            let take = queue.jobs.len().min(MAX_BATCH);
+            queue.jobs.drain(..take).collect::<Vec<_>>()
+        };
+        append_batch(&mut conn, jobs);
+    }
 }
 
 impl SqliteStore {
@@ -169,7 +273,8 @@ impl SqliteStore {
                 writer: Mutex::new(writer),
                 readers,
                 next_reader: AtomicUsize::new(0),
-                appends: Mutex::new(Vec::new()),
+                appends: Mutex::new(AppendQueue::default()),
+                tokens: Mutex::new(TokenCache::default()),
             }),
         }
     }
@@ -283,14 +388,16 @@ fn append_in(
 /// the others intact), and answers each once the transaction has committed.
 fn append_batch(conn: &mut Connection, jobs: Vec<AppendJob>) {
     let run = |conn: &mut Connection| -> Result<Vec<Result<Appended, StoreError>>, StoreError> {
-        let mut tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let mut outcomes = Vec::with_capacity(jobs.len());
         for job in &jobs {
-            let savepoint = tx.savepoint()?;
-            let outcome = append_in(&savepoint, &job.group_id, &job.message, job.now);
-            if outcome.is_ok() {
-                savepoint.commit()?;
-            } // else: dropping the savepoint rolls it back
+            // A savepoint per append (its statements cached: they run for every append).
+            tx.prepare_cached("SAVEPOINT append")?.execute([])?;
+            let outcome = append_in(&tx, &job.group_id, &job.message, job.now);
+            if outcome.is_err() {
+                tx.prepare_cached("ROLLBACK TO append")?.execute([])?;
+            }
+            tx.prepare_cached("RELEASE append")?.execute([])?;
             outcomes.push(outcome);
         }
         tx.commit()?;
@@ -493,6 +600,7 @@ impl Store for SqliteStore {
         change: &CredentialChange,
     ) -> Result<CredentialUpdated, StoreError> {
         let c = change.clone();
+        let inner = self.inner.clone();
         self.write(move |conn| {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let updated = tx.execute(
@@ -519,6 +627,14 @@ impl Store for SqliteStore {
                     .is_some();
             let outcome = rules::credential_update(updated == 1, exists);
             tx.commit()?;
+            if updated == 1 {
+                // The client's token generation moved on: every token it holds is revoked.
+                // Forgotten after the commit, so a token read valid before it is not cached
+                // after this (see `TokenCache::changes`).
+                let mut cache = lock_tokens(&inner)?;
+                cache.changes += 1;
+                cache.valid.retain(|_, (client, _)| *client != c.client_id);
+            }
             Ok(outcome)
         })
         .await
@@ -585,7 +701,15 @@ impl Store for SqliteStore {
         token_hash: &[u8],
         now: u64,
     ) -> Result<Option<(String, u64)>, StoreError> {
+        let seen_changes = {
+            let cache = lock_tokens(&self.inner)?;
+            if let Some((client, expires)) = cache.valid.get(token_hash) {
+                return Ok(rules::unexpired(*expires, now).then(|| (client.clone(), *expires)));
+            }
+            cache.changes
+        };
         let hash = token_hash.to_vec();
+        let inner = self.inner.clone();
         self.read(move |conn| {
             let row = conn
                 .prepare_cached(
@@ -601,7 +725,19 @@ impl Store for SqliteStore {
             match row {
                 Some((client, expires)) => {
                     let expires = to_u64(expires)?;
-                    Ok(rules::unexpired(expires, now).then_some((client, expires)))
+                    if !rules::unexpired(expires, now) {
+                        return Ok(None);
+                    }
+                    let mut cache = lock_tokens(&inner)?;
+                    // Not if a credential change committed since the read began: it may
+                    // have revoked this token (the change forgets what is cached, then).
+                    if cache.changes == seen_changes {
+                        if cache.valid.len() >= TOKEN_CACHE_CAPACITY {
+                            cache.valid.clear();
+                        }
+                        cache.valid.insert(hash, (client.clone(), expires));
+                    }
+                    Ok(Some((client, expires)))
                 }
                 None => Ok(None),
             }
@@ -927,6 +1063,55 @@ impl Store for SqliteStore {
         self.read(move |conn| is_member_in(conn, &gid, &id)).await
     }
 
+    async fn group_kind(&self, group_id: &[u8]) -> Result<Option<GroupKind>, StoreError> {
+        let gid = group_id.to_vec();
+        self.read(move |conn| {
+            Ok(conn
+                .prepare_cached(
+                    "SELECT public_state IS NOT NULL,
+                     EXISTS (SELECT 1 FROM member_proof_keys k WHERE k.group_id = g.group_id)
+                     FROM groups g WHERE g.group_id = ?1",
+                )?
+                .query_row(params![gid], |r| {
+                    Ok(GroupKind {
+                        verified: r.get(0)?,
+                        member_proofs: r.get(1)?,
+                    })
+                })
+                .optional()?)
+        })
+        .await
+    }
+
+    async fn member_log(
+        &self,
+        group_id: &[u8],
+        client_id: &str,
+        after: u64,
+        limit: u32,
+    ) -> Result<Option<Vec<LogEntry>>, StoreError> {
+        let (gid, id) = (group_id.to_vec(), client_id.to_owned());
+        self.read(move |conn| {
+            // One read transaction: the membership and the page are one snapshot. (Its
+            // statements cached: this runs for every read of the log.)
+            conn.prepare_cached("BEGIN")?.execute([])?;
+            let read = (|| {
+                if !is_member_in(conn, &gid, &id)? {
+                    return Ok(None);
+                }
+                let mut stmt = conn.prepare_cached(
+                    "SELECT seq, epoch, content_type, sender, data, recipient FROM messages
+                     WHERE group_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
+                )?;
+                log_entries(&mut stmt, params![gid, to_i64(after)?, i64::from(limit)]).map(Some)
+            })();
+            // A read transaction: ending it either way changes nothing.
+            conn.prepare_cached("COMMIT")?.execute([])?;
+            read
+        })
+        .await
+    }
+
     async fn append(
         &self,
         group_id: &[u8],
@@ -936,37 +1121,26 @@ impl Store for SqliteStore {
         // Group commit: queue the append; whichever task holds the writer next applies
         // every queued append in one transaction.
         let (reply, answer) = tokio::sync::oneshot::channel();
-        self.inner
-            .appends
-            .lock()
-            .map_err(|_| StoreError::Backend("sqlite append queue lock poisoned".into()))?
-            .push(AppendJob {
+        let start_drain = {
+            let mut queue = lock_appends(&self.inner)?;
+            queue.jobs.push(AppendJob {
                 group_id: group_id.to_vec(),
                 message: message.clone(),
                 now,
                 reply,
             });
-        // Every queued append has its own task here, and each task applies one batch from
-        // the front of the queue (possibly empty: its append went with an earlier batch), so
-        // every append is applied, and no task works on others' appends for long.
-        let inner = self.inner.clone();
-        tokio::task::spawn_blocking(move || -> Result<(), StoreError> {
-            let mut conn = lock(&inner.writer)?;
-            let jobs = {
-                let mut queue = inner
-                    .appends
-                    .lock()
-                    .map_err(|_| StoreError::Backend("sqlite append queue lock poisoned".into()))?;
-                let take = queue.len().min(MAX_BATCH);
-                queue.drain(..take).collect::<Vec<_>>()
-            };
-            if !jobs.is_empty() {
-                append_batch(&mut conn, jobs);
-            }
-            Ok(())
-        })
-        .await
-        .map_err(|e| StoreError::Task(e.to_string()))??;
+            !std::mem::replace(&mut queue.draining, true)
+        };
+        // The first append to find no drain running starts one; it applies batches until
+        // the queue is empty, so every queued append is applied (see `drain_appends`).
+        if start_drain {
+            let inner = self.inner.clone();
+            tokio::task::spawn_blocking(move || {
+                if let Err(e) = drain_appends(&inner) {
+                    tracing::error!(error = %e, "sqlite: draining the append queue failed");
+                }
+            });
+        }
         answer
             .await
             .map_err(|_| StoreError::Task("the append was not answered".into()))?
