@@ -1155,9 +1155,13 @@ async fn member_reads_and_group_kinds() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_first_receiver_key_of_a_suite_is_kept_for_every_node() {
     use conclave_ds::store::ReceiverKey;
+    // Suite values no real suite has: the PostgreSQL database is shared with the other test
+    // binaries, whose DS must not find these fake keys for its real suites.
+    const SUITE: u16 = 0xFE01;
+    const OTHER_SUITE: u16 = 0xFE03;
     for (store, fresh) in engines().await {
         let candidate = |tag: u8| ReceiverKey {
-            cipher_suite: 1,
+            cipher_suite: SUITE,
             receiver: vec![tag; 40],
             private_key: conclave_crypto::Secret::new(vec![tag; 32]),
             created_at: NOW,
@@ -1179,12 +1183,12 @@ async fn the_first_receiver_key_of_a_suite_is_kept_for_every_node() {
         // Another suite has its own key.
         let other = store
             .receiver_key(&ReceiverKey {
-                cipher_suite: 3,
+                cipher_suite: OTHER_SUITE,
                 ..candidate(50)
             })
             .await
             .unwrap();
-        assert_eq!(other.cipher_suite, 3);
+        assert_eq!(other.cipher_suite, OTHER_SUITE);
         assert_ne!(other.receiver, first.receiver);
     }
 }
