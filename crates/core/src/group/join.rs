@@ -225,7 +225,8 @@ impl Group {
     }
 
     /// [`Group::join`], also returning the extensions of the Welcome's GroupInfo, verified
-    /// with it (RFC 9420 §12.4.3.1). The committer may put extensions there for the joiners
+    /// with it (RFC 9420 §12.4.3.1), except `ratchet_tree`, whose bytes the join releases
+    /// once the tree is built and the signature over them checked. The committer may put extensions there for the joiners
     /// only ([`super::CommitOptions::welcome_group_info_extensions`]): the Welcome's
     /// GroupInfo is encrypted, so the Delivery Service does not read them.
     pub fn join_with_extensions(
