@@ -297,6 +297,28 @@ impl PartialRun {
     }
 }
 
+/// The options of one benchmarked commit by member 0: always with an UpdatePath, removing
+/// the next of `removable` when `remove` is set (`what` names the step in errors).
+fn commit_options(
+    remove: bool,
+    removable: &mut impl Iterator<Item = LeafIndex>,
+    what: &'static str,
+) -> Result<CommitOptions, BenchError> {
+    let proposals = if remove {
+        let removed = removable
+            .next()
+            .ok_or_else(|| fail(what)("no member left to remove"))?;
+        vec![Proposal::Remove(Remove { removed })]
+    } else {
+        Vec::new()
+    };
+    Ok(CommitOptions {
+        proposals,
+        force_path: true,
+        ..CommitOptions::default()
+    })
+}
+
 fn encode<T: Encode + ?Sized>(value: &T, step: &'static str) -> Result<Vec<u8>, BenchError> {
     value.to_bytes().map_err(fail(step))
 }
@@ -553,25 +575,10 @@ pub fn run(cfg: &RunConfig) -> Result<PartialRun, BenchError> {
     ] {
         for r in 0..=reps {
             let heap_run = r == reps;
-            let proposals = if kind == "remove" {
-                let removed = removable
-                    .next()
-                    .ok_or_else(|| fail("remove")("no member left to remove"))?;
-                vec![Proposal::Remove(Remove { removed })]
-            } else {
-                Vec::new()
-            };
+            let options = commit_options(kind == "remove", &mut removable, "remove")?;
             let before = committer.tree().clone();
             let output = committer
-                .commit(
-                    &CommitOptions {
-                        proposals,
-                        force_path: true,
-                        ..CommitOptions::default()
-                    },
-                    now,
-                    &mut rng,
-                )
+                .commit(&options, now, &mut rng)
                 .map_err(fail("commit"))?;
             let summary = committer.merge_pending_commit().map_err(fail("merge"))?;
             let commit_bytes = encode(&output.commit, "encode commit")?;
@@ -685,25 +692,10 @@ pub fn run(cfg: &RunConfig) -> Result<PartialRun, BenchError> {
     ] {
         for r in 0..=reps {
             let heap_run = r == reps;
-            let proposals = if kind == "split remove" {
-                let removed = removable
-                    .next()
-                    .ok_or_else(|| fail("split remove")("no member left to remove"))?;
-                vec![Proposal::Remove(Remove { removed })]
-            } else {
-                Vec::new()
-            };
+            let options = commit_options(kind == "split remove", &mut removable, "split remove")?;
             let before = committer.tree().clone();
             let output = committer
-                .split_commit(
-                    &CommitOptions {
-                        proposals,
-                        force_path: true,
-                        ..CommitOptions::default()
-                    },
-                    now,
-                    &mut rng,
-                )
+                .split_commit(&options, now, &mut rng)
                 .map_err(fail("split commit"))?;
             let summary = committer.merge_pending_commit().map_err(fail("merge"))?;
             let scommit_bytes = encode(

@@ -993,13 +993,19 @@ impl PartialMember {
         self.ensure_active()?;
         let verified = self.verify_annotated_commit(annotated)?;
         if verified.removes_us {
-            self.status = STATUS_REMOVED;
-            self.proposals.clear();
-            return Ok(PartialCommitOutcome::Removed);
+            return Ok(self.end_removed());
         }
         let (commit_secret, keys) = self.commit_secret(&verified, annotated)?;
         let next = self.finish_commit(verified, &commit_secret, keys, psks)?;
         Ok(self.adopt(next))
+    }
+
+    /// Ends the member after a commit that removed it (RFC 9420 §12.4.2): it follows no
+    /// further epochs and its cached proposals are gone.
+    fn end_removed(&mut self) -> PartialCommitOutcome {
+        self.status = STATUS_REMOVED;
+        self.proposals.clear();
+        PartialCommitOutcome::Removed
     }
 
     /// Processes an [`AnnotatedSplitCommit`](super::AnnotatedSplitCommit) (Conclave's
@@ -1014,9 +1020,7 @@ impl PartialMember {
         self.ensure_active()?;
         let verified = self.verify_annotated_split_commit(annotated)?;
         if verified.removes_us {
-            self.status = STATUS_REMOVED;
-            self.proposals.clear();
-            return Ok(PartialCommitOutcome::Removed);
+            return Ok(self.end_removed());
         }
         let (commit_secret, keys) = self.commit_secret_after(
             &verified,
