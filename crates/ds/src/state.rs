@@ -57,7 +57,15 @@ pub struct AppState {
     /// when the group is created, so every node may cache it. Emptied when it grows past
     /// [`GROUP_KINDS_CAPACITY`].
     group_kinds: Mutex<HashMap<Vec<u8>, GroupKind>>,
+    /// Whether each registered client is a partial client (draft-ietf-mls-partial-02), once
+    /// read: set at registration and never changed (a credential change keeps it, clients
+    /// are never deleted), so every node may cache it. Emptied when it grows past
+    /// [`CLIENT_KINDS_CAPACITY`].
+    partial_clients: Mutex<HashMap<String, bool>>,
 }
+
+/// The most clients [`AppState::client_is_partial`] remembers.
+const CLIENT_KINDS_CAPACITY: usize = 100_000;
 
 /// The most groups [`AppState::group_kind`] remembers.
 const GROUP_KINDS_CAPACITY: usize = 100_000;
@@ -112,6 +120,7 @@ impl AppState {
             message_senders: Mutex::new(HashMap::new()),
             sender_proofs: Mutex::new(HashMap::new()),
             group_kinds: Mutex::new(HashMap::new()),
+            partial_clients: Mutex::new(HashMap::new()),
         })
     }
 
@@ -177,6 +186,29 @@ impl AppState {
             cache.insert(group_id.to_vec(), kind);
         }
         Ok(kind)
+    }
+
+    /// Whether `client_id` is a registered partial client, from memory once read (see
+    /// [`AppState::partial_clients`]); an unknown client is not one, and is not remembered.
+    pub(crate) async fn client_is_partial(&self, client_id: &str) -> Result<bool, DsError> {
+        let lock_failed = || DsError::Internal("the client-kinds cache lock is poisoned".into());
+        if let Some(partial) = self
+            .partial_clients
+            .lock()
+            .map_err(|_| lock_failed())?
+            .get(client_id)
+        {
+            return Ok(*partial);
+        }
+        let Some(client) = self.store.client(client_id).await? else {
+            return Ok(false);
+        };
+        let mut cache = self.partial_clients.lock().map_err(|_| lock_failed())?;
+        if cache.len() >= CLIENT_KINDS_CAPACITY {
+            cache.clear();
+        }
+        cache.insert(client.client_id, client.partial);
+        Ok(client.partial)
     }
 
     /// Announces a log append to this process's WebSockets, unless the store's feed does.

@@ -875,11 +875,7 @@ pub(crate) async fn read_log(
             if log
                 .iter()
                 .any(|e| e.content_type == 3 || e.content_type == 1)
-                && state
-                    .store
-                    .client(&client_id)
-                    .await?
-                    .is_some_and(|c| c.partial) =>
+                && state.client_is_partial(&client_id).await? =>
         {
             state
                 .store

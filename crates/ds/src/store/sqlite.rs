@@ -1,6 +1,8 @@
 //! The SQLite engine of the [`Store`]: bundled SQLite in WAL mode, one
 //! writer connection (every write is a `BEGIN IMMEDIATE` transaction on it), a few reader
-//! connections, and every call run on the blocking thread pool, never on the async runtime.
+//! connections, and every call run on the blocking thread pool, never on the async runtime —
+//! except the small indexed reads of every request (token, a member's page of the log), run
+//! at once when a reader connection is free (`SqliteStore::read_small`).
 //!
 //! Group commit: appends that queue up while the writer is busy are applied together, each
 //! in its own savepoint, in one transaction — one WAL sync (`synchronous=FULL`) for all of
@@ -294,6 +296,32 @@ impl SqliteStore {
         .map_err(|e| StoreError::Task(e.to_string()))?
     }
 
+    /// Runs `f` at once, on the calling thread, with a reader connection that is free right
+    /// now; with none free (or an in-memory database, whose one connection is the writer's),
+    /// as [`Self::read`] does, on the blocking pool.
+    ///
+    /// For the small indexed reads every request makes (the token, a member's page of the
+    /// log): they take tens of microseconds, less than the hand-off to a pool thread and
+    /// back, which profiling showed as the largest share of a read (`crates/ds/README.md`,
+    /// "Load benchmark"). A WAL reader never waits for the writer, and `try_lock` never
+    /// waits for another reader, so the async worker is not held beyond the read itself.
+    async fn read_small<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        let inline = match self
+            .inner
+            .readers
+            .iter()
+            .find_map(|reader| reader.try_lock().ok())
+        {
+            Some(conn) => return f(&conn),
+            None => f,
+        };
+        self.read(inline).await
+    }
+
     /// Runs `f` with a reader connection (the writer for an in-memory database).
     async fn read<T, F>(&self, f: F) -> Result<T, StoreError>
     where
@@ -559,22 +587,21 @@ impl Store for SqliteStore {
         let id = client_id.to_owned();
         self.read(move |conn| {
             let row = conn
-                .query_row(
+                .prepare_cached(
                     "SELECT client_id, cipher_suite, signature_key, credential, created_at,
                      token_generation, partial FROM clients WHERE client_id = ?1",
-                    params![id],
-                    |r| {
-                        Ok((
-                            r.get::<_, String>(0)?,
-                            r.get::<_, i64>(1)?,
-                            r.get::<_, Vec<u8>>(2)?,
-                            r.get::<_, Vec<u8>>(3)?,
-                            r.get::<_, i64>(4)?,
-                            r.get::<_, i64>(5)?,
-                            r.get::<_, bool>(6)?,
-                        ))
-                    },
-                )
+                )?
+                .query_row(params![id], |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, i64>(1)?,
+                        r.get::<_, Vec<u8>>(2)?,
+                        r.get::<_, Vec<u8>>(3)?,
+                        r.get::<_, i64>(4)?,
+                        r.get::<_, i64>(5)?,
+                        r.get::<_, bool>(6)?,
+                    ))
+                })
                 .optional()?;
             row.map(
                 |(client_id, suite, signature_key, credential, created, generation, partial)| {
@@ -710,7 +737,7 @@ impl Store for SqliteStore {
         };
         let hash = token_hash.to_vec();
         let inner = self.inner.clone();
-        self.read(move |conn| {
+        self.read_small(move |conn| {
             let row = conn
                 .prepare_cached(
                     "SELECT t.client_id, t.expires_at FROM tokens t
@@ -1091,7 +1118,7 @@ impl Store for SqliteStore {
         limit: u32,
     ) -> Result<Option<Vec<LogEntry>>, StoreError> {
         let (gid, id) = (group_id.to_vec(), client_id.to_owned());
-        self.read(move |conn| {
+        self.read_small(move |conn| {
             // One read transaction: the membership and the page are one snapshot. (Its
             // statements cached: this runs for every read of the log.)
             conn.prepare_cached("BEGIN")?.execute([])?;

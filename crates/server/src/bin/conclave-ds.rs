@@ -24,6 +24,12 @@ use conclave_server::with_as;
 use conclave_service::serve::ServerLimits;
 use conclave_service::{CryptoBackend, LogFormat, init_logging, shutdown_signal};
 
+/// mimalloc instead of glibc's malloc: a server allocates per request on many threads,
+/// where glibc's arenas showed as 10–14 % of the DS's profile under load (`crates/ds/README.md`,
+/// "Load benchmark").
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// The Conclave Delivery Service (RFC 9750).
 #[derive(Debug, Parser)]
 #[command(name = "conclave-ds", version)]
