@@ -3,7 +3,7 @@
 //! Joining a group of n members checks n leaf signatures (RFC 9420 §7.3, §12.4.3.1), and a
 //! commit adding n members checks 2n KeyPackage and leaf signatures (§10.1). One by one that
 //! is n double-scalar multiplications; as a batch it is one multi-scalar multiplication of
-//! 2n + 1 points, several times cheaper per signature for large n.
+//! at most 2n + 1 points, several times cheaper per signature for large n.
 //!
 //! For signatures `(R_i, s_i)` by keys `A_i` on messages `M_i`, with `k_i = SHA-512(R_i ||
 //! A_i || M_i)`, the batch holds if
@@ -21,10 +21,18 @@
 //! the signing key itself. Callers that must name the failing signature verify one by one
 //! after a failed batch.
 //!
+//! Signatures by the same key share its point: its coefficients are summed (`Σ [z_i k_i] A`
+//! over the signatures by `A`), so the key is decoded once and enters the multi-scalar
+//! multiplication once. A backlog of application messages from one sender is then a
+//! multiplication of n + 2 points instead of 2n + 1, and an add's KeyPackage and leaf
+//! signatures (one key each) of 3n + 1 instead of 4n + 1.
+//!
 //! Decoding follows RFC 8032 §5.1.3 and §5.1.7: a point encoding with `y >= p` or no square
 //! root is rejected, and so is `s >= L`.
 
 #![forbid(unsafe_code)]
+
+use std::collections::HashMap;
 
 use conclave_crypto::{CryptoError, SignatureToVerify};
 use curve25519_dalek::constants::ED25519_BASEPOINT_POINT;
@@ -81,7 +89,10 @@ pub fn verify_batch(items: &[SignatureToVerify<'_>]) -> Result<(), BatchError> {
         return Ok(());
     }
     let mut r_points = Vec::with_capacity(count);
-    let mut a_points = Vec::with_capacity(count);
+    // The distinct keys, each decoded once, and for each signature the index of its key.
+    let mut keys: HashMap<[u8; PUBLIC_KEY_LEN], usize> = HashMap::new();
+    let mut a_points = Vec::new();
+    let mut key_of = Vec::with_capacity(count);
     let mut s_scalars = Vec::with_capacity(count);
     let mut k_scalars = Vec::with_capacity(count);
     let mut transcript = Sha512::new();
@@ -95,7 +106,15 @@ pub fn verify_batch(items: &[SignatureToVerify<'_>]) -> Result<(), BatchError> {
         let (r_bytes, s_bytes) = signature.split_at(32);
         let r_bytes: [u8; 32] = r_bytes.try_into().map_err(|_| malformed)?;
         let s_bytes: [u8; 32] = s_bytes.try_into().map_err(|_| malformed)?;
-        let a = decode_point(public_key).ok_or(malformed)?;
+        let key = match keys.get(public_key) {
+            Some(key) => *key,
+            None => {
+                a_points.push(decode_point(public_key).ok_or(malformed)?);
+                let key = a_points.len() - 1;
+                keys.insert(*public_key, key);
+                key
+            }
+        };
         let r = decode_point(&r_bytes).ok_or(malformed)?;
         let s = Option::<Scalar>::from(Scalar::from_canonical_bytes(s_bytes)).ok_or(malformed)?;
         let mut hasher = Sha512::new();
@@ -106,7 +125,7 @@ pub fn verify_batch(items: &[SignatureToVerify<'_>]) -> Result<(), BatchError> {
         transcript.update(k_wide);
         transcript.update(s_bytes);
         r_points.push(r);
-        a_points.push(a);
+        key_of.push(key);
         s_scalars.push(s);
         k_scalars.push(Scalar::from_bytes_mod_order_wide(&k_wide));
     }
@@ -118,9 +137,16 @@ pub fn verify_batch(items: &[SignatureToVerify<'_>]) -> Result<(), BatchError> {
         .zip(&s_scalars)
         .map(|(z, s)| z * s)
         .sum();
+    // Σ z_i k_i per key.
+    let mut a_coefficients = vec![Scalar::ZERO; a_points.len()];
+    for ((z, k), key) in coefficients.iter().zip(&k_scalars).zip(&key_of) {
+        if let Some(sum) = a_coefficients.get_mut(*key) {
+            *sum += z * k;
+        }
+    }
     let scalars = core::iter::once(b_coefficient)
         .chain(coefficients.iter().map(|z| -z))
-        .chain(coefficients.iter().zip(&k_scalars).map(|(z, k)| -(z * k)));
+        .chain(a_coefficients.iter().map(|c| -c));
     let points = core::iter::once(ED25519_BASEPOINT_POINT)
         .chain(r_points)
         .chain(a_points);

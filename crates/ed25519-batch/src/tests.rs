@@ -123,3 +123,58 @@ fn the_batch_equation_is_cofactored() {
             .is_err()
     );
 }
+
+/// `per_key` signatures by each of `keys` keys, interleaved (key 0, 1, …, 0, 1, …).
+fn signed_by_few(keys: usize, per_key: usize) -> Vec<([u8; 32], Vec<u8>, [u8; 64])> {
+    let signers: Vec<SigningKey> = (0..keys)
+        .map(|k| SigningKey::from_bytes(&[k as u8 + 1; 32]))
+        .collect();
+    (0..keys * per_key)
+        .map(|i| {
+            let key = &signers[i % keys];
+            let message = format!("message {i}").into_bytes();
+            let signature = key.sign(&message).to_bytes();
+            (key.verifying_key().to_bytes(), message, signature)
+        })
+        .collect()
+}
+
+#[test]
+fn signatures_sharing_keys_verify_and_any_fault_fails() {
+    for keys in [1, 3] {
+        let signed = signed_by_few(keys, 40);
+        assert_eq!(verify_batch(&items(&signed)), Ok(()), "{keys} keys");
+
+        // Another message under the same key.
+        let mut wrong_message = signed.clone();
+        wrong_message[17].1.push(0);
+        assert_eq!(
+            verify_batch(&items(&wrong_message)),
+            Err(BatchError::Invalid)
+        );
+
+        // Two signatures by the same key swapped between their messages.
+        let mut swapped = signed.clone();
+        let (first, second) = (swapped[0].2, swapped[keys].2);
+        swapped[0].2 = second;
+        swapped[keys].2 = first;
+        assert_eq!(verify_batch(&items(&swapped)), Err(BatchError::Invalid));
+    }
+    // A signature attributed to another key of the batch.
+    let mut other_key = signed_by_few(3, 10);
+    other_key[4].0 = other_key[5].0;
+    assert_eq!(verify_batch(&items(&other_key)), Err(BatchError::Invalid));
+}
+
+#[test]
+fn a_malformed_shared_key_is_named_at_its_first_signature() {
+    let mut signed = signed_by_few(2, 5);
+    let bad = [0xff; 32]; // y >= p
+    for entry in signed.iter_mut().skip(1).step_by(2) {
+        entry.0 = bad;
+    }
+    assert_eq!(
+        verify_batch(&items(&signed)),
+        Err(BatchError::Malformed { index: 1 })
+    );
+}
