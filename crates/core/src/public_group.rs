@@ -790,7 +790,8 @@ impl PublicGroup {
         let mut extensions = Vec::with_capacity(partial.group_info_extensions.len() + 1);
         if partial.has_ratchet_tree() {
             extensions.push(
-                crate::messages::ExtensionPayload::to_extension(&self.tree.to_nodes())
+                self.tree
+                    .ratchet_tree_extension()
                     .map_err(GroupError::from)?,
             );
         }

@@ -209,7 +209,7 @@ impl Client {
         // so the DS gets the first tree beside it.
         let tree_on_ds = options
             .tree_on_ds
-            .then(|| group.tree().to_nodes().to_bytes())
+            .then(|| group.tree().nodes_to_bytes())
             .transpose()?;
         self.ds
             .create_group_registered(

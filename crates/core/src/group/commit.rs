@@ -645,7 +645,7 @@ pub(crate) fn sign_group_info(
             extensions.push(RatchetTreeOption::DistributionService.to_extension()?);
         }
         RatchetTreeLocation::GroupInfo if options.ratchet_tree_in_group_info => {
-            extensions.push(tree.to_nodes().to_extension()?);
+            extensions.push(tree.ratchet_tree_extension()?);
         }
         _ => {}
     }

@@ -145,6 +145,45 @@ fn from_nodes_pads_to_full_size_and_round_trips() {
 }
 
 #[test]
+fn the_in_place_encoding_is_the_encoding_of_the_copied_nodes() {
+    use crate::messages::ExtensionPayload;
+    use conclave_codec::Encode;
+    let trees = [
+        RatchetTree::new(leaf(7)),
+        RatchetTree::from_nodes(nodes_of(vec![
+            Some(Node::leaf(leaf(0))),
+            Some(Node::parent(parent(1, &[2]))),
+            Some(Node::leaf(leaf(1))),
+            None,
+            Some(Node::leaf(leaf(2))),
+        ]))
+        .unwrap(),
+        // Blank leaves and parents inside, trailing blanks at the end of the padded tree.
+        RatchetTree::from_nodes(nodes_of(vec![
+            None,
+            None,
+            Some(Node::leaf(leaf(1))),
+            Some(Node::parent(parent(3, &[]))),
+            None,
+            None,
+            Some(Node::leaf(leaf(3))),
+            None,
+            Some(Node::leaf(leaf(4))),
+        ]))
+        .unwrap(),
+        tree_with_leaves(33),
+    ];
+    for tree in &trees {
+        let copied = tree.to_nodes();
+        assert_eq!(tree.nodes_to_bytes().unwrap(), copied.to_bytes().unwrap());
+        assert_eq!(
+            tree.ratchet_tree_extension().unwrap(),
+            copied.to_extension().unwrap()
+        );
+    }
+}
+
+#[test]
 fn lookups() {
     let tree = tree_with_leaves(5);
     assert_eq!(tree.leaf(LeafIndex(3)), Some(&leaf(3)));
