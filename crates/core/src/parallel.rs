@@ -108,6 +108,38 @@ where
     (a(), b())
 }
 
+/// `(background(), foreground())`: `background` on rayon's pool while the caller runs
+/// `foreground` (which may use the pool itself, and need not be `Send`: it may hold the
+/// caller's random source), when `worth_it` and the pool has more than one thread; else
+/// one after the other. For work that does not depend on a loop of HPKE encryptions but
+/// would otherwise wait for it: the ratchet tree's encoding for the GroupInfo beside the
+/// UpdatePath's encryptions (RFC 9420 §7.6, §12.4.3).
+pub(crate) fn beside<A, B, RA, RB>(worth_it: bool, background: A, foreground: B) -> (RA, RB)
+where
+    A: Fn() -> RA + Sync,
+    RA: Send,
+    B: FnOnce() -> RB,
+{
+    #[cfg(feature = "parallel")]
+    if worth_it && threads() > 1 {
+        let mut done = None;
+        let fore = rayon::in_place_scope(|scope| {
+            scope.spawn(|_| done = Some(background()));
+            foreground()
+        });
+        // The scope waits for its spawned task, so `done` is set; were it not, the work is
+        // simply done here.
+        let back = match done {
+            Some(back) => back,
+            None => background(),
+        };
+        return (back, fore);
+    }
+    #[cfg(not(feature = "parallel"))]
+    let _ = worth_it;
+    (background(), foreground())
+}
+
 /// [`try_map`] where each item also gets its own random source: `bytes_each` bytes drawn
 /// from `rng` for it up front (an item that asks for more fails with
 /// [`CryptoError::RandomFailed`]). HPKE `Encap` draws `Nsk` bytes once (RFC 9180 §4).

@@ -243,6 +243,8 @@ pub(crate) fn build_commit(
         // External commit: the joiner takes the leftmost blank leaf (RFC 9420 §12.4.3.2).
         None => applied.tree.add_leaf(base.leaf_template.clone())?,
     };
+    // The `ratchet_tree` extension of the new epoch's GroupInfo, when made beside the path.
+    let mut tree_extension = None;
     let (path, generated, provisional, commit_secret) = if with_path {
         let generated = GeneratedPath::generate(cs, &applied.tree, own_leaf, rng)?;
         let parent_hash = applied
@@ -266,16 +268,18 @@ pub(crate) fn build_commit(
         applied.tree.set_leaf(own_leaf, Some(leaf.clone()))?;
         let provisional = provisional_context(cs, base.context, &mut applied)?;
         let provisional_bytes = super::encode(&provisional)?;
-        let path = generated.encrypt(
-            cs,
-            &applied.tree,
-            &new_leaves,
-            &provisional_bytes,
-            leaf,
-            rng,
-        )?;
+        // The tree is final here: its GroupInfo encoding (RFC 9420 §12.4.3.3) is made on
+        // another thread while this one encrypts the path (§7.6), instead of after it.
+        let tree = &applied.tree;
+        let (encoded_tree, path) = crate::parallel::beside(
+            ratchet_tree_in_group_info(base.config, options)
+                && tree.leaf_count() >= TREE_ENCODING_BESIDE_PATH,
+            || tree.ratchet_tree_extension(),
+            || generated.encrypt(cs, tree, &new_leaves, &provisional_bytes, leaf, rng),
+        );
+        tree_extension = Some(encoded_tree?);
         let commit_secret = generated.commit_secret().clone();
-        (Some(path), Some(generated), provisional, commit_secret)
+        (Some(path?), Some(generated), provisional, commit_secret)
     } else {
         let provisional = provisional_context(cs, base.context, &mut applied)?;
         (None, None, provisional, Secret::zero(cs.hash_len()))
@@ -402,6 +406,7 @@ pub(crate) fn build_commit(
             options,
             base.config,
             readers,
+            tree_extension.as_ref(),
         )
     };
     let publishes_external_pub = publishes_external_pub(base.config);
@@ -612,9 +617,21 @@ impl<'a> GroupInfoReaders<'a> {
     }
 }
 
+/// Whether a commit's GroupInfo carries the ratchet tree (RFC 9420 §12.4.3.3).
+fn ratchet_tree_in_group_info(config: &GroupConfig, options: &CommitOptions) -> bool {
+    matches!(config.ratchet_tree_location, RatchetTreeLocation::GroupInfo)
+        && options.ratchet_tree_in_group_info
+}
+
+/// From this many leaves on, a commit encodes the tree for its GroupInfo beside its path's
+/// encryptions ([`crate::parallel::beside`]): below, the encoding takes less than a
+/// thread hand-off.
+pub(crate) const TREE_ENCODING_BESIDE_PATH: u32 = 64;
+
 /// Signs the GroupInfo of an epoch (RFC 9420 §12.4.3), with the ratchet tree as the
-/// options say, what `readers` asks for, and a GREASE `app_data_dictionary` when the
+/// options say (`encoded_tree`: its extension, already encoded from the epoch's tree), what `readers` asks for, and a GREASE `app_data_dictionary` when the
 /// configuration asks for GREASE (draft-ietf-mls-extensions-10 §5.1).
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn sign_group_info(
     cs: &dyn CipherSuiteProvider,
     signer: &SigningIdentity,
@@ -623,6 +640,7 @@ pub(crate) fn sign_group_info(
     options: &CommitOptions,
     config: &GroupConfig,
     readers: GroupInfoReaders<'_>,
+    encoded_tree: Option<&Extension>,
 ) -> Result<GroupInfo, GroupError> {
     let GroupInfoReaders {
         external_pub,
@@ -645,7 +663,10 @@ pub(crate) fn sign_group_info(
             extensions.push(RatchetTreeOption::DistributionService.to_extension()?);
         }
         RatchetTreeLocation::GroupInfo if options.ratchet_tree_in_group_info => {
-            extensions.push(tree.ratchet_tree_extension()?);
+            extensions.push(match encoded_tree {
+                Some(encoded) => encoded.clone(),
+                None => tree.ratchet_tree_extension()?,
+            });
         }
         _ => {}
     }
@@ -938,6 +959,7 @@ impl Group {
             &options,
             &self.config,
             GroupInfoReaders::published(publishes_external_pub(&self.config)),
+            None,
         )?;
         Ok(mls_message(MlsMessageBody::GroupInfo(group_info)))
     }

@@ -1742,6 +1742,46 @@ fn a_large_commit_verified_on_two_threads_gives_the_same_epoch_and_errors() {
     assert_agree(&groups);
 }
 
+/// A commit in a group large enough for its GroupInfo's tree to be encoded beside the path's
+/// encryptions (`parallel::beside`) gives, on a pool of two threads, exactly the bytes one
+/// thread gives: the commit, the GroupInfo and its `ratchet_tree`, which is the new epoch's
+/// tree.
+#[cfg(feature = "parallel")]
+#[test]
+fn a_commit_whose_tree_is_encoded_beside_its_path_is_the_same_on_two_threads() {
+    let mut rng = SeededRng::new(43);
+    let group = group_of(GroupConfig::default(), 80, &mut rng);
+    assert!(group.tree().leaf_count() >= super::commit::TREE_ENCODING_BESIDE_PATH);
+    let saved = group.to_bytes().unwrap();
+    let mut outputs = Vec::new();
+    for threads in [1, 2] {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        let mut committer = Group::from_bytes(env(), &saved).unwrap();
+        let mut commit_rng = SeededRng::new(44);
+        let output = pool
+            .install(|| committer.commit(&CommitOptions::default(), NOW, &mut commit_rng))
+            .unwrap();
+        committer.merge_pending_commit().unwrap();
+        let MlsMessageBody::GroupInfo(group_info) = &output.group_info.body else {
+            panic!("not a GroupInfo");
+        };
+        let tree = group_info
+            .extensions
+            .iter()
+            .find(|e| e.extension_type == crate::messages::ExtensionType::RATCHET_TREE)
+            .unwrap();
+        assert_eq!(*tree, committer.tree().ratchet_tree_extension().unwrap());
+        outputs.push((
+            output.commit.to_bytes().unwrap(),
+            output.group_info.to_bytes().unwrap(),
+        ));
+    }
+    assert_eq!(outputs[0], outputs[1]);
+}
+
 /// An application message of `group` whose signature is corrupted before encryption: it
 /// decrypts, and its signature check fails (RFC 9420 §6.1).
 fn badly_signed_message(group: &mut Group, data: &[u8], rng: &mut SeededRng) -> MlsMessage {
