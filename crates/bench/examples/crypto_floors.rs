@@ -1,8 +1,8 @@
 //! Prints the cost of the primitives that bound the benchmark's operations from below
 //! (crates/bench/README.md, "Floors"): signatures alone and batched, hashing, MAC, AEAD,
 //! HKDF, DH and HPKE of suite 1, on both providers, one thread. `conclave-bench` measures
-//! the same way (`conclave_bench::floors::Primitives::measure`) at the start of each
-//! Conclave run and prices each operation's floor with it.
+//! the same way (`conclave_bench::floors::PrimitiveBench::measure`) right before each
+//! Conclave operation and prices that operation's floor with it.
 //!
 //! `cargo run --release -p conclave-bench --example crypto_floors`
 

@@ -14,7 +14,7 @@ use conclave_core::messages::{
 };
 use conclave_crypto::{CipherSuite, CryptoProvider};
 
-use crate::floors::{self, CommitShape, Primitives, Processor};
+use crate::floors::{self, CommitShape, PrimitiveBench, Primitives, Processor};
 use crate::{
     BACKLOG, BenchError, EXPORT_LABEL, Impl, LARGE_BATCH, LARGE_MESSAGE, Op, Progress,
     ProviderMode, RunConfig, SMALL_BATCH, SMALL_MESSAGE, StackRun, backlog_applies, backlog_reps,
@@ -143,15 +143,27 @@ pub(crate) fn run(cfg: &RunConfig, progress: &Progress) -> Result<StackRun, Benc
     let n = cfg.n;
     let (add_reps, join_reps, reps) = plan(cfg);
     let mut out = StackRun::default();
-    // The primitives' costs in this run, for the floors (none if the suite's primitives
-    // cannot be measured this way).
-    // Batch verification is priced at the batch a join or an add at this N verifies.
-    let prims: Option<Primitives> = Primitives::measure_with_batch(cs.as_ref(), n).ok();
-    if let Some(p) = &prims {
-        for line in p.describe() {
-            progress.note(format!("primitive {line}"));
+    // The primitives' costs, for the floors (none if the suite's primitives cannot be
+    // measured this way), timed again right before each op: each op's floor is priced with
+    // the machine as fast as it was for that op. Batch verification is priced at the batch
+    // a join or an add at this N verifies.
+    let mut primitives = PrimitiveBench::new(cs.as_ref(), n).ok();
+    let mut first = true;
+    let mut measure_now = |what: &str| -> Option<Primitives> {
+        let p = primitives.as_mut()?.measure().ok()?;
+        if std::mem::replace(&mut first, false) {
+            for line in p.describe() {
+                progress.note(format!("primitive {line}"));
+            }
         }
-    }
+        progress.note(format!(
+            "primitives before {what}: hpke seal {:.2} µs, verify {:.2} µs, batched {:.2} µs",
+            p.hpke_seal * 1e6,
+            p.verify.at(floors::SHORT) * 1e6,
+            p.verify_batched.at(floors::SHORT) * 1e6,
+        ));
+        Some(p)
+    };
 
     let member = |name: String, rng: &mut OsRng| -> Result<_, BenchError> {
         let signer = SigningIdentity::generate(
@@ -199,6 +211,7 @@ pub(crate) fn run(cfg: &RunConfig, progress: &Progress) -> Result<StackRun, Benc
     progress.note(format!("{} KeyPackages generated", n + reps));
 
     // add_commit_create: a fresh 1-member group commits adding N−1 KeyPackages.
+    let prims_add = measure_now("add");
     let mut added = None;
     for r in 0..=add_reps {
         let mut alice = Group::create(
@@ -244,28 +257,19 @@ pub(crate) fn run(cfg: &RunConfig, progress: &Progress) -> Result<StackRun, Benc
     let (mut alice, (add_commit, welcome)) =
         added.ok_or_else(|| fail("add commit")("no repetition"))?;
     out.push(Op::WelcomeSize, welcome.len() as f64);
-    if let Some(p) = &prims {
+    if let Some(p) = &prims_add {
         let key_package = kp_bytes.first().map_or(0, Vec::len);
         let shape = commit_shape(&add_commit)?;
         out.set_floor(
             Op::AddCommitCreate,
             floors::add_commit_create(p, n, key_package, shape, welcome.len()),
         );
-        out.set_floor(Op::WelcomeJoin, floors::welcome_join(p, n, welcome.len()));
-        out.set_floor(
-            Op::App100BRoundtrip,
-            floors::app_roundtrip(p, SMALL_MESSAGE),
-        );
-        out.set_floor(
-            Op::App1MiBRoundtrip,
-            floors::app_roundtrip(p, LARGE_MESSAGE),
-        );
-        if backlog_applies(n) {
-            out.set_floor(Op::AppBacklog1000, floors::app_backlog(p, SMALL_MESSAGE));
-        }
     }
 
     // welcome_join: member 1 joins from the Welcome (ratchet tree inside, full validation).
+    if let Some(p) = measure_now("join") {
+        out.set_floor(Op::WelcomeJoin, floors::welcome_join(&p, n, welcome.len()));
+    }
     let mut joined = None;
     for r in 0..=join_reps {
         let group = run_op(&mut out, Op::WelcomeJoin, is_heap_run(r, join_reps), || {
@@ -286,6 +290,7 @@ pub(crate) fn run(cfg: &RunConfig, progress: &Progress) -> Result<StackRun, Benc
     agree(&mut out, &alice, &bob, "join")?;
 
     // update_commit_create / _process: member 1 commits with a path, member 0 processes.
+    let prims_update = measure_now("update commits");
     for r in 0..=reps {
         let heap_run = is_heap_run(r, reps);
         let commit = run_op(&mut out, Op::UpdateCommitCreate, heap_run, || {
@@ -302,7 +307,7 @@ pub(crate) fn run(cfg: &RunConfig, progress: &Progress) -> Result<StackRun, Benc
             out.push(Op::CommitSize, commit.len() as f64);
         }
         if r == 0
-            && let Some(p) = &prims
+            && let Some(p) = &prims_update
         {
             let shape = commit_shape(&commit)?;
             out.set_floor(Op::UpdateCommitCreate, floors::commit_create(p, shape));
@@ -318,6 +323,16 @@ pub(crate) fn run(cfg: &RunConfig, progress: &Progress) -> Result<StackRun, Benc
     out.push(Op::GroupStateSize, state.len() as f64);
 
     // Application messages, member 0 to member 1.
+    if let Some(p) = measure_now("application messages") {
+        out.set_floor(
+            Op::App100BRoundtrip,
+            floors::app_roundtrip(&p, SMALL_MESSAGE),
+        );
+        out.set_floor(
+            Op::App1MiBRoundtrip,
+            floors::app_roundtrip(&p, LARGE_MESSAGE),
+        );
+    }
     for (op, len, batch) in [
         (Op::App100BRoundtrip, SMALL_MESSAGE, SMALL_BATCH),
         (Op::App1MiBRoundtrip, LARGE_MESSAGE, LARGE_BATCH),
@@ -346,6 +361,9 @@ pub(crate) fn run(cfg: &RunConfig, progress: &Progress) -> Result<StackRun, Benc
         }
     }
     if backlog_applies(n) {
+        if let Some(p) = measure_now("backlog") {
+            out.set_floor(Op::AppBacklog1000, floors::app_backlog(&p, SMALL_MESSAGE));
+        }
         backlog(&mut out, &mut alice, &mut bob, reps, now, &mut rng)?;
     }
     progress.note("application messages done");
@@ -353,6 +371,7 @@ pub(crate) fn run(cfg: &RunConfig, progress: &Progress) -> Result<StackRun, Benc
     // remove_commit_create / _process: member 0 removes the last member, member 1
     // processes; then (untimed) a spare is added back so that the group stays at N.
     let target = remove_target(n);
+    let prims_remove = measure_now("remove commits");
     for (r, (spare_id, spare_kp, _)) in spares.iter().enumerate() {
         let heap_run = is_heap_run(r, reps);
         let commit = run_op(&mut out, Op::RemoveCommitCreate, heap_run, || {
@@ -375,7 +394,7 @@ pub(crate) fn run(cfg: &RunConfig, progress: &Progress) -> Result<StackRun, Benc
             process_commit(&mut bob, &commit, now)
         })?;
         if r == 0
-            && let Some(p) = &prims
+            && let Some(p) = &prims_remove
         {
             let shape = commit_shape(&commit)?;
             out.set_floor(Op::RemoveCommitCreate, floors::commit_create(p, shape));

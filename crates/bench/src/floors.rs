@@ -87,18 +87,29 @@ pub struct Primitives {
     pub dh_public_key: f64,
 }
 
-/// Seconds per call of `f`, after one warm-up call, over `calls` calls.
+/// Seconds per call of `f`, after one warm-up call: the median of [`ROUNDS`] rounds of
+/// `calls / ROUNDS` calls each (at least one), as an op's time is the median of its
+/// repetitions, so that a moment when the shared machine slows down does not set the floor.
 fn per_call(
     calls: u32,
     mut f: impl FnMut() -> Result<(), CryptoError>,
 ) -> Result<f64, CryptoError> {
     f()?;
-    let start = Instant::now();
-    for _ in 0..calls {
-        f()?;
+    let each = (calls / ROUNDS).max(1);
+    let mut rounds = Vec::with_capacity(ROUNDS as usize);
+    for _ in 0..ROUNDS {
+        let start = Instant::now();
+        for _ in 0..each {
+            f()?;
+        }
+        rounds.push(start.elapsed().as_secs_f64() / f64::from(each));
     }
-    Ok(start.elapsed().as_secs_f64() / f64::from(calls.max(1)))
+    rounds.sort_by(f64::total_cmp);
+    Ok(rounds.get(rounds.len() / 2).copied().unwrap_or_default())
 }
+
+/// Rounds of a primitive's measurement, whose median is taken.
+const ROUNDS: u32 = 5;
 
 /// Calls per measurement for a short and a long input.
 const SHORT_CALLS: u32 = 400;
@@ -113,150 +124,45 @@ fn linear(mut f: impl FnMut(&[u8]) -> Result<(), CryptoError>) -> Result<Linear,
     ))
 }
 
-impl Primitives {
-    /// Measures every primitive of `cs` on the calling thread (about 0.3 s for suite 1),
-    /// batch verification in batches of [`BATCH`].
-    pub fn measure(cs: &dyn CipherSuiteProvider) -> Result<Self, CryptoError> {
-        Self::measure_with_batch(cs, BATCH)
-    }
+/// `count` messages of [`SHORT`] bytes, each signed by one of `keys` (in turn): the inputs
+/// of a batch verification.
+struct SignedBatch {
+    /// (public key, message, signature)
+    items: Vec<(Vec<u8>, Vec<u8>, Vec<u8>)>,
+}
 
-    /// [`Primitives::measure`], with batch verification measured in batches of `batch`
-    /// signatures (clamped to 2..=[`MAX_BATCH`]): the batch a join or an add at that N
-    /// verifies, each signature by its own key as a join's leaves are, so that their floors
-    /// price the batch they run (up to 1.5 s more at N = 10 000, mostly generating keys and
-    /// signing the batch); and a batch of [`BACKLOG`] signatures by one key, for the backlog.
-    pub fn measure_with_batch(
-        cs: &dyn CipherSuiteProvider,
-        batch: usize,
-    ) -> Result<Self, CryptoError> {
-        let batch = batch.clamp(2, MAX_BATCH);
-        let mut rng = conclave_crypto::SeededRng::new(17);
-        let (secret, public) = cs.signature_generate(&mut rng)?;
-        let secret = secret.as_bytes();
-        let sign = linear(|m| cs.sign(secret, m).map(drop))?;
-        let short = vec![7u8; SHORT];
-        let long = vec![7u8; LONG];
-        let (sig_short, sig_long) = (cs.sign(secret, &short)?, cs.sign(secret, &long)?);
-        let verify = Linear::fit(
-            per_call(SHORT_CALLS, || cs.verify(&public, &short, &sig_short))?,
-            per_call(LONG_CALLS, || cs.verify(&public, &long, &sig_long))?,
-        );
-        let verify_batched = Self::measure_batch(cs, &mut rng, verify.per_byte, batch, true)?;
-        let verify_batched_one_key =
-            Self::measure_batch(cs, &mut rng, verify.per_byte, BACKLOG, false)?;
-        let hash = linear(|m| {
-            std::hint::black_box(cs.hash(m));
-            Ok(())
-        })?;
-        let key = vec![3u8; cs.hash_len()];
-        let mac = linear(|m| {
-            std::hint::black_box(cs.mac(&key, m));
-            Ok(())
-        })?;
-        let aead_key = vec![5u8; cs.aead_key_len()];
-        let nonce = vec![9u8; cs.aead_nonce_len()];
-        let aead_seal = linear(|m| cs.aead_seal(&aead_key, &nonce, b"", m).map(drop))?;
-        let sealed_short = cs.aead_seal(&aead_key, &nonce, b"", &[7u8; SHORT])?;
-        let sealed_long = cs.aead_seal(&aead_key, &nonce, b"", &vec![7u8; LONG])?;
-        let aead_open = Linear::fit(
-            per_call(SHORT_CALLS, || {
-                cs.aead_open(&aead_key, &nonce, b"", &sealed_short)
-                    .map(drop)
-            })?,
-            per_call(LONG_CALLS, || {
-                cs.aead_open(&aead_key, &nonce, b"", &sealed_long).map(drop)
-            })?,
-        );
-        let prk = cs.kdf_extract(b"salt", b"ikm");
-        let kdf_expand = per_call(SHORT_CALLS, || {
-            cs.kdf_expand(prk.as_bytes(), b"info", cs.hash_len())
-                .map(drop)
-        })?;
-        let dh_secret = [0x42u8; 32];
-        let dh_public = cs.dh_public_key(&dh_secret)?;
-        let dh = per_call(SHORT_CALLS, || cs.dh(&dh_secret, &dh_public).map(drop))?;
-        let dh_public_key = per_call(SHORT_CALLS, || cs.dh_public_key(&dh_secret).map(drop))?;
-        let recipient = hpke::generate_key_pair(cs, &mut rng)?;
-        let info = hpke::InfoHash::new(cs, b"MLS 1.0 UpdatePathNode");
-        let path_secret = [1u8; 32];
-        let hpke_seal = per_call(SHORT_CALLS / 2, || {
-            hpke::seal_base_with_info_hash(
-                cs,
-                &recipient.public_key,
-                &info,
-                b"",
-                &path_secret,
-                &mut rng,
-            )
-            .map(drop)
-        })?;
-        let (enc, ct) = hpke::seal_base(
-            cs,
-            &recipient.public_key,
-            b"MLS 1.0 UpdatePathNode",
-            b"",
-            &path_secret,
-            &mut rng,
-        )?;
-        let hpke_open = per_call(SHORT_CALLS / 2, || {
-            hpke::open_base(
-                cs,
-                &enc,
-                recipient.secret_key.as_bytes(),
-                b"MLS 1.0 UpdatePathNode",
-                b"",
-                &ct,
-            )
-            .map(drop)
-        })?;
-        Ok(Self {
-            sign,
-            verify,
-            verify_batched,
-            batch,
-            verify_batched_one_key,
-            hash,
-            mac,
-            aead_seal,
-            aead_open,
-            kdf_expand,
-            hpke_seal,
-            hpke_open,
-            dh,
-            dh_public_key,
-        })
-    }
-
-    /// Batch verification of `batch` signatures over [`SHORT`]-byte messages, per
-    /// signature; its per-byte part is taken from single verification (the same SHA-512).
-    fn measure_batch(
+impl SignedBatch {
+    fn new(
         cs: &dyn CipherSuiteProvider,
         rng: &mut conclave_crypto::SeededRng,
-        per_byte: f64,
-        batch: usize,
-        key_per_signature: bool,
-    ) -> Result<Linear, CryptoError> {
-        let keys = (0..if key_per_signature { batch } else { 1 })
+        count: usize,
+        keys: usize,
+    ) -> Result<Self, CryptoError> {
+        let keys = (0..keys.max(1))
             .map(|_| cs.signature_generate(rng))
             .collect::<Result<Vec<_>, _>>()?;
-        let messages: Vec<Vec<u8>> = (0..batch)
-            .map(|i| vec![u8::try_from(i % 256).unwrap_or(0); SHORT])
-            .collect();
-        let signed = messages
-            .iter()
-            .enumerate()
-            .map(|(i, m)| {
+        let items = (0..count)
+            .map(|i| {
                 let (secret, public) = keys.get(i % keys.len()).ok_or(CryptoError::InvalidKey {
                     kind: "signature secret",
                     reason: "no key was generated",
                 })?;
-                Ok((public.as_slice(), cs.sign(secret.as_bytes(), m)?))
+                let message = vec![u8::try_from(i % 256).unwrap_or(0); SHORT];
+                let signature = cs.sign(secret.as_bytes(), &message)?;
+                Ok((public.clone(), message, signature))
             })
             .collect::<Result<Vec<_>, CryptoError>>()?;
-        let items: Vec<SignatureToVerify<'_>> = messages
+        Ok(Self { items })
+    }
+
+    /// Batch verification per signature; its per-byte part is taken from single
+    /// verification (the same SHA-512).
+    fn measure(&self, cs: &dyn CipherSuiteProvider, per_byte: f64) -> Result<Linear, CryptoError> {
+        let batch = self.items.len().max(1);
+        let items: Vec<SignatureToVerify<'_>> = self
+            .items
             .iter()
-            .zip(&signed)
-            .map(|(message, (public_key, signature))| SignatureToVerify {
+            .map(|(public_key, message, signature)| SignatureToVerify {
                 public_key,
                 message,
                 signature,
@@ -269,6 +175,195 @@ impl Primitives {
             fixed: (each - per_byte * SHORT as f64).max(0.0),
             per_byte,
         })
+    }
+}
+
+/// The inputs of a primitives measurement (keys, signatures, ciphertexts), made once, so
+/// that [`PrimitiveBench::measure`] can time the primitives again before each operation:
+/// the speed of the shared machine this runs on drifts by tens of percent within a run, and
+/// an operation's floor is priced with the primitives as fast as they were for it.
+pub struct PrimitiveBench<'a> {
+    cs: &'a dyn CipherSuiteProvider,
+    rng: conclave_crypto::SeededRng,
+    secret: conclave_crypto::Secret,
+    public: Vec<u8>,
+    short: Vec<u8>,
+    long: Vec<u8>,
+    sig_short: Vec<u8>,
+    sig_long: Vec<u8>,
+    batch: usize,
+    batch_by_many_keys: SignedBatch,
+    batch_by_one_key: SignedBatch,
+    aead_key: Vec<u8>,
+    nonce: Vec<u8>,
+    sealed_short: Vec<u8>,
+    sealed_long: Vec<u8>,
+    prk: conclave_crypto::Secret,
+    dh_secret: [u8; 32],
+    dh_public: Vec<u8>,
+    recipient: hpke::HpkeKeyPair,
+    info: hpke::InfoHash,
+    enc: Vec<u8>,
+    ct: Vec<u8>,
+}
+
+/// The secret the HPKE measurements encrypt (an UpdatePath's path secret).
+const PATH_SECRET: [u8; 32] = [1u8; 32];
+
+impl<'a> PrimitiveBench<'a> {
+    /// Prepares the measurement of `cs`'s primitives, batch verification in batches of
+    /// `batch` signatures (clamped to 2..=[`MAX_BATCH`]): the batch a join or an add at that
+    /// N verifies, each signature by its own key as a join's leaves are, so that their
+    /// floors price the batch they run (up to 1.5 s at N = 10 000, mostly generating keys
+    /// and signing the batch); and a batch of [`BACKLOG`] signatures by one key, for the
+    /// backlog.
+    pub fn new(cs: &'a dyn CipherSuiteProvider, batch: usize) -> Result<Self, CryptoError> {
+        let batch = batch.clamp(2, MAX_BATCH);
+        let mut rng = conclave_crypto::SeededRng::new(17);
+        let (secret, public) = cs.signature_generate(&mut rng)?;
+        let short = vec![7u8; SHORT];
+        let long = vec![7u8; LONG];
+        let sig_short = cs.sign(secret.as_bytes(), &short)?;
+        let sig_long = cs.sign(secret.as_bytes(), &long)?;
+        let batch_by_many_keys = SignedBatch::new(cs, &mut rng, batch, batch)?;
+        let batch_by_one_key = SignedBatch::new(cs, &mut rng, BACKLOG, 1)?;
+        let aead_key = vec![5u8; cs.aead_key_len()];
+        let nonce = vec![9u8; cs.aead_nonce_len()];
+        let sealed_short = cs.aead_seal(&aead_key, &nonce, b"", &short)?;
+        let sealed_long = cs.aead_seal(&aead_key, &nonce, b"", &long)?;
+        let prk = cs.kdf_extract(b"salt", b"ikm");
+        let dh_secret = [0x42u8; 32];
+        let dh_public = cs.dh_public_key(&dh_secret)?;
+        let recipient = hpke::generate_key_pair(cs, &mut rng)?;
+        let info = hpke::InfoHash::new(cs, b"MLS 1.0 UpdatePathNode");
+        let (enc, ct) = hpke::seal_base(
+            cs,
+            &recipient.public_key,
+            b"MLS 1.0 UpdatePathNode",
+            b"",
+            &PATH_SECRET,
+            &mut rng,
+        )?;
+        Ok(Self {
+            cs,
+            rng,
+            secret,
+            public,
+            short,
+            long,
+            sig_short,
+            sig_long,
+            batch,
+            batch_by_many_keys,
+            batch_by_one_key,
+            aead_key,
+            nonce,
+            sealed_short,
+            sealed_long,
+            prk,
+            dh_secret,
+            dh_public,
+            recipient,
+            info,
+            enc,
+            ct,
+        })
+    }
+
+    /// Times every primitive now, on the calling thread (about 0.3 s for suite 1, plus
+    /// the batches: about 0.4 s more at N = 10 000).
+    pub fn measure(&mut self) -> Result<Primitives, CryptoError> {
+        let cs = self.cs;
+        let secret = self.secret.as_bytes();
+        let sign = linear(|m| cs.sign(secret, m).map(drop))?;
+        let verify = Linear::fit(
+            per_call(SHORT_CALLS, || {
+                cs.verify(&self.public, &self.short, &self.sig_short)
+            })?,
+            per_call(LONG_CALLS, || {
+                cs.verify(&self.public, &self.long, &self.sig_long)
+            })?,
+        );
+        let verify_batched = self.batch_by_many_keys.measure(cs, verify.per_byte)?;
+        let verify_batched_one_key = self.batch_by_one_key.measure(cs, verify.per_byte)?;
+        let hash = linear(|m| {
+            std::hint::black_box(cs.hash(m));
+            Ok(())
+        })?;
+        let key = vec![3u8; cs.hash_len()];
+        let mac = linear(|m| {
+            std::hint::black_box(cs.mac(&key, m));
+            Ok(())
+        })?;
+        let (aead_key, nonce) = (&self.aead_key, &self.nonce);
+        let aead_seal = linear(|m| cs.aead_seal(aead_key, nonce, b"", m).map(drop))?;
+        let aead_open = Linear::fit(
+            per_call(SHORT_CALLS, || {
+                cs.aead_open(aead_key, nonce, b"", &self.sealed_short)
+                    .map(drop)
+            })?,
+            per_call(LONG_CALLS, || {
+                cs.aead_open(aead_key, nonce, b"", &self.sealed_long)
+                    .map(drop)
+            })?,
+        );
+        let kdf_expand = per_call(SHORT_CALLS, || {
+            cs.kdf_expand(self.prk.as_bytes(), b"info", cs.hash_len())
+                .map(drop)
+        })?;
+        let dh = per_call(SHORT_CALLS, || {
+            cs.dh(&self.dh_secret, &self.dh_public).map(drop)
+        })?;
+        let dh_public_key = per_call(SHORT_CALLS, || cs.dh_public_key(&self.dh_secret).map(drop))?;
+        let (recipient, info, rng) = (&self.recipient, &self.info, &mut self.rng);
+        let hpke_seal = per_call(SHORT_CALLS / 2, || {
+            hpke::seal_base_with_info_hash(cs, &recipient.public_key, info, b"", &PATH_SECRET, rng)
+                .map(drop)
+        })?;
+        let hpke_open = per_call(SHORT_CALLS / 2, || {
+            hpke::open_base(
+                cs,
+                &self.enc,
+                self.recipient.secret_key.as_bytes(),
+                b"MLS 1.0 UpdatePathNode",
+                b"",
+                &self.ct,
+            )
+            .map(drop)
+        })?;
+        Ok(Primitives {
+            sign,
+            verify,
+            verify_batched,
+            batch: self.batch,
+            verify_batched_one_key,
+            hash,
+            mac,
+            aead_seal,
+            aead_open,
+            kdf_expand,
+            hpke_seal,
+            hpke_open,
+            dh,
+            dh_public_key,
+        })
+    }
+}
+
+impl Primitives {
+    /// Measures every primitive of `cs` on the calling thread (about 0.3 s for suite 1),
+    /// batch verification in batches of [`BATCH`].
+    pub fn measure(cs: &dyn CipherSuiteProvider) -> Result<Self, CryptoError> {
+        Self::measure_with_batch(cs, BATCH)
+    }
+
+    /// [`Primitives::measure`], with batch verification measured in batches of `batch`
+    /// signatures (clamped to 2..=[`MAX_BATCH`]): see [`PrimitiveBench::new`].
+    pub fn measure_with_batch(
+        cs: &dyn CipherSuiteProvider,
+        batch: usize,
+    ) -> Result<Self, CryptoError> {
+        PrimitiveBench::new(cs, batch)?.measure()
     }
 
     /// One line per primitive, in microseconds, for the example and the progress notes.
