@@ -215,7 +215,7 @@ pub(crate) fn run(cfg: &RunConfig, progress: &Progress) -> Result<StackRun, Benc
     let mut added = None;
     for r in 0..=add_reps {
         let mut alice = Group::create(
-            MemberParams::new(env.clone(), alice_id.clone()),
+            bench_params(&env, &alice_id),
             NewGroup::new(suite, format!("conclave-bench-{r}").into_bytes()),
             now,
             &mut rng,
@@ -275,7 +275,7 @@ pub(crate) fn run(cfg: &RunConfig, progress: &Progress) -> Result<StackRun, Benc
         let group = run_op(&mut out, Op::WelcomeJoin, is_heap_run(r, join_reps), || {
             let parsed = parse_welcome(&welcome)?;
             Group::join(
-                MemberParams::new(env.clone(), bob_id.clone()),
+                bench_params(&env, &bob_id),
                 &parsed,
                 &bob_kp,
                 &JoinOptions::default(),
@@ -438,7 +438,7 @@ pub(crate) fn run(cfg: &RunConfig, progress: &Progress) -> Result<StackRun, Benc
                 .ok_or_else(|| fail("refill")("no Welcome"))?;
             let welcome = parse_welcome(&encode(welcome, "encode Welcome")?)?;
             bob = Group::join(
-                MemberParams::new(env.clone(), spare_id.clone()),
+                bench_params(&env, spare_id),
                 &welcome,
                 spare_kp,
                 &JoinOptions::default(),
@@ -504,4 +504,15 @@ fn backlog(
         })?;
     }
     Ok(())
+}
+
+/// A member's parameters in the benchmark: the default policy, except that its commits do
+/// not publish `external_pub` (RFC 9420 §12.4.3.2: a DeriveKeyPair per commit), as the
+/// peers' commits here do not either (mls-rs builds the GroupInfo for external joiners only
+/// when asked, `allow_external_commit`). The workload is then the same for all stacks.
+fn bench_params(env: &GroupEnv, signer: &SigningIdentity) -> MemberParams {
+    let mut params = MemberParams::new(env.clone(), signer.clone());
+    params.config.allow_external_commits = false;
+    params.config.allow_external_resync = false;
+    params
 }
