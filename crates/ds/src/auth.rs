@@ -1,6 +1,9 @@
-//! Authentication of API requests: the [`AuthenticatedClient`] extractor that every
-//! authenticated handler takes, the token check it shares with the WebSocket
-//! (`check_token`), and the stateless login challenges (`ChallengeKey`).
+//! Authentication of API requests: the [`AuthenticatedClient`] extractor that the
+//! authenticated handlers take, the token check it shares with the WebSocket
+//! (`check_token`), the unchecked [`BearerToken`] of the two hot routes (`GET` and `POST`
+//! of a group's messages), whose store call checks the token in the statement that reads or
+//! appends (on PostgreSQL: one statement per request instead of two, and the check in the
+//! work's own snapshot), and the stateless login challenges (`ChallengeKey`).
 
 use std::sync::Arc;
 

@@ -755,7 +755,7 @@ async fn post_decoded(
 ) -> AppResult {
     if let Some(targeted) = mls_header::targeted_message(&message) {
         return post_targeted(
-            &state, group_id, client_id, target, &message, targeted, bytes,
+            state, group_id, client_id, target, &message, targeted, bytes,
         )
         .await;
     }
@@ -779,17 +779,17 @@ async fn post_decoded(
         return Err(DsError::BadRequest("epoch out of range".into()));
     }
     let (member_proof, _) =
-        member_proof_of(&state, &client_id, &group_id, &message, &head, false).await?;
+        member_proof_of(state, &client_id, &group_id, &message, &head, false).await?;
     if let Some(profile) = self_remove_profile(&message) {
-        check_self_remove(&state, &group_id, &client_id, head.epoch, profile, &message).await?;
+        check_self_remove(state, &group_id, &client_id, head.epoch, profile, &message).await?;
     }
     if head.content_type == ContentType::Proposal {
-        verify_proposal(&state, &group_id, &client_id, head.epoch, &message).await?;
+        verify_proposal(state, &group_id, &client_id, head.epoch, &message).await?;
     }
     let mut annotations = Vec::new();
     if head.content_type == ContentType::Application {
-        check_message_sender(&state, &group_id, head.epoch, &client_id).await?;
-        annotations = sender_proofs(&state, &group_id, head.epoch, &client_id, &message).await?;
+        check_message_sender(state, &group_id, head.epoch, &client_id).await?;
+        annotations = sender_proofs(state, &group_id, head.epoch, &client_id, &message).await?;
     }
     let new = NewMessage {
         epoch: head.epoch,
@@ -800,7 +800,7 @@ async fn post_decoded(
         recipient: None,
         annotations,
     };
-    append_message(&state, group_id, &new).await
+    append_message(state, group_id, &new).await
 }
 
 /// A targeted message (draft-ietf-mls-targeted-messages-01 §3) posted by a member for the
