@@ -1,6 +1,9 @@
-//! Authentication of API requests: the [`AuthenticatedClient`] extractor that every
-//! authenticated handler takes, the token check it shares with the WebSocket
-//! (`check_token`), and the stateless login challenges (`ChallengeKey`).
+//! Authentication of API requests: the [`AuthenticatedClient`] extractor that the
+//! authenticated handlers take, the token check it shares with the WebSocket
+//! (`check_token`), the unchecked [`BearerToken`] of the two hot routes (`GET` and `POST`
+//! of a group's messages), whose store call checks the token in the statement that reads or
+//! appends (on PostgreSQL: one statement per request instead of two, and the check in the
+//! work's own snapshot), and the stateless login challenges (`ChallengeKey`).
 
 use std::sync::Arc;
 
@@ -79,15 +82,50 @@ pub(crate) async fn check_token(state: &AppState, token: &str) -> Result<Session
         .store
         .token(&token_hash(token), state.now())
         .await?
-        .ok_or_else(|| {
-            DsError::Unauthorized(
-                "unknown, expired or revoked token (a credential change revokes older \
-                 tokens): log in again"
-                    .into(),
-            )
-        })?;
+        .ok_or_else(token_refused)?;
+    check_policy(state, &client_id).await?;
+    Ok(Session {
+        client_id,
+        expires_at,
+    })
+}
+
+/// The 401 of a token the store refuses (unknown, expired, or of a past generation).
+pub(crate) fn token_refused() -> DsError {
+    DsError::Unauthorized(
+        "unknown, expired or revoked token (a credential change revokes older tokens): log \
+         in again"
+            .into(),
+    )
+}
+
+/// The bearer token of a request, not yet checked: taken by the hot routes whose store call
+/// checks it in the same call as their work (`Store::member_log_with_token`,
+/// `Store::append_with_token`; see `crate::routes::groups::read_log`). The handler refuses
+/// a token the store refuses with [`token_refused`] and runs [`check_policy`] on the
+/// token's client before answering, so that a request is refused as [`AuthenticatedClient`]
+/// refuses it. Refusals here: 401 for a missing or malformed `Authorization` header.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct BearerToken(pub(crate) String);
+
+impl FromRequestParts<Arc<AppState>> for BearerToken {
+    type Rejection = DsError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        _state: &Arc<AppState>,
+    ) -> Result<Self, Self::Rejection> {
+        bearer_token(&parts.headers)?.map(Self).ok_or_else(|| {
+            DsError::Unauthorized("a bearer token is required in the Authorization header".into())
+        })
+    }
+}
+
+/// With a [`crate::CredentialPolicy`]: 403 if it revoked `client_id`
+/// ([`crate::CredentialPolicy::is_revoked`], asked on every request).
+pub(crate) async fn check_policy(state: &AppState, client_id: &str) -> Result<(), DsError> {
     if let Some(policy) = state.config.credential_policy.clone() {
-        let id = client_id.clone();
+        let id = client_id.to_owned();
         let revoked = run_policy(policy, "revocation check", move |p| p.is_revoked(&id)).await?;
         if revoked {
             return Err(DsError::Forbidden(format!(
@@ -96,10 +134,7 @@ pub(crate) async fn check_token(state: &AppState, token: &str) -> Result<Session
             )));
         }
     }
-    Ok(Session {
-        client_id,
-        expires_at,
-    })
+    Ok(())
 }
 
 /// The hash a token is stored and looked up by (the store never holds a usable token):

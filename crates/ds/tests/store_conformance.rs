@@ -20,7 +20,7 @@ use std::sync::Arc;
 use common::{engines, unique, unique_group_id};
 use conclave_ds::store::{
     Appended, ClientRecord, CommitRecord, Committed, CredentialChange, CredentialUpdated,
-    GroupKind, MemberProofKey, NewGroup, NewKeyPackage, NewMessage, Registered, Store,
+    GroupKind, MemberProofKey, NewGroup, NewKeyPackage, NewMessage, Registered, Store, WithToken,
 };
 
 const NOW: u64 = 1_700_000_000;
@@ -1303,6 +1303,243 @@ async fn member_proof_groups_take_fresh_proofs_under_the_current_key() {
                 .await
                 .unwrap(),
             Appended::Accepted { .. }
+        ));
+    }
+}
+
+/// The calls that check a bearer token with their work (one statement on PostgreSQL) refuse
+/// an unknown token, an expired one and one revoked by a credential change, without reading
+/// or writing anything, and act as the token's client for a valid one.
+#[tokio::test]
+async fn reads_and_appends_with_a_token_check_it_in_the_same_call() {
+    for (store, _guard) in engines().await {
+        let engine = store.engine();
+        let (a, b, outsider) = (unique("a"), unique("b"), unique("outsider"));
+        for id in [&a, &b, &outsider] {
+            store.register_client(&client(id)).await.unwrap();
+        }
+        let gid = group_with(&store, &[&a, &b]).await;
+        let seq = match store
+            .append(&gid, &message(1, &a, "first"), NOW)
+            .await
+            .unwrap()
+        {
+            Appended::Accepted { seq } => seq,
+            other => panic!("{engine}: {other:?}"),
+        };
+        let (a_token, b_token, outsider_token) = (
+            unique("token a").into_bytes(),
+            unique("token b").into_bytes(),
+            unique("token outsider").into_bytes(),
+        );
+        store.put_token(&a_token, &a, 0, NOW + 900).await.unwrap();
+        store.put_token(&b_token, &b, 0, NOW + 900).await.unwrap();
+        store
+            .put_token(&outsider_token, &outsider, 0, NOW + 900)
+            .await
+            .unwrap();
+
+        // A valid token reads as its client.
+        match store
+            .member_log_with_token(&b_token, NOW, &gid, 0, 10)
+            .await
+            .unwrap()
+        {
+            WithToken::Client { client_id, outcome } => {
+                assert_eq!(client_id, b, "{engine}");
+                let log = outcome.expect("b is a member");
+                assert_eq!(log, store.read_log(&gid, 0, 10).await.unwrap(), "{engine}");
+                let last = log.last().unwrap();
+                assert_eq!((last.seq, last.data.as_slice()), (seq, &b"first"[..]));
+            }
+            WithToken::Refused => panic!("{engine}: a valid token refused"),
+        }
+        // An empty page (after the end) still names the client.
+        assert_eq!(
+            store
+                .member_log_with_token(&b_token, NOW, &gid, seq, 10)
+                .await
+                .unwrap(),
+            WithToken::Client {
+                client_id: b.clone(),
+                outcome: Some(Vec::new())
+            },
+            "{engine}"
+        );
+        // A valid token of a non-member: its client, no page.
+        assert_eq!(
+            store
+                .member_log_with_token(&outsider_token, NOW, &gid, 0, 10)
+                .await
+                .unwrap(),
+            WithToken::Client {
+                client_id: outsider.clone(),
+                outcome: None
+            },
+            "{engine}"
+        );
+        // An unknown group: no page either.
+        assert_eq!(
+            store
+                .member_log_with_token(&b_token, NOW, b"no such group", 0, 10)
+                .await
+                .unwrap(),
+            WithToken::Client {
+                client_id: b.clone(),
+                outcome: None
+            },
+            "{engine}"
+        );
+        // Unknown and expired tokens are refused.
+        let unknown = unique("unknown token").into_bytes();
+        assert_eq!(
+            store
+                .member_log_with_token(&unknown, NOW, &gid, 0, 10)
+                .await
+                .unwrap(),
+            WithToken::Refused,
+            "{engine}"
+        );
+        assert_eq!(
+            store
+                .member_log_with_token(&b_token, NOW + 900, &gid, 0, 10)
+                .await
+                .unwrap(),
+            WithToken::Client {
+                client_id: b.clone(),
+                outcome: Some(store.read_log(&gid, 0, 10).await.unwrap())
+            },
+            "{engine}: valid up to its expiry, inclusive"
+        );
+        assert_eq!(
+            store
+                .member_log_with_token(&b_token, NOW + 901, &gid, 0, 10)
+                .await
+                .unwrap(),
+            WithToken::Refused,
+            "{engine}: expired"
+        );
+
+        // Appends: the token's client is the sender, whatever the message says.
+        let mut forged = message(1, &a, "by b");
+        forged.sender = a.clone();
+        let next = match store
+            .append_with_token(&b_token, &gid, &forged, NOW)
+            .await
+            .unwrap()
+        {
+            WithToken::Client {
+                client_id,
+                outcome: Appended::Accepted { seq: next },
+            } => {
+                assert_eq!(client_id, b, "{engine}");
+                next
+            }
+            other => panic!("{engine}: {other:?}"),
+        };
+        assert_eq!(next, seq + 1, "{engine}");
+        let log = store.read_log(&gid, seq, 10).await.unwrap();
+        assert_eq!(log.len(), 1, "{engine}");
+        assert_eq!(log[0].sender, b, "{engine}: the token's client sent it");
+        // A non-member's valid token: refused by the group, as the plain append.
+        assert_eq!(
+            store
+                .append_with_token(&outsider_token, &gid, &message(1, "", "x"), NOW)
+                .await
+                .unwrap(),
+            WithToken::Client {
+                client_id: outsider.clone(),
+                outcome: Appended::NotMember
+            },
+            "{engine}"
+        );
+        // A wrong epoch and an unknown group: the plain append's refusals.
+        assert_eq!(
+            store
+                .append_with_token(&b_token, &gid, &message(5, "", "x"), NOW)
+                .await
+                .unwrap(),
+            WithToken::Client {
+                client_id: b.clone(),
+                outcome: Appended::WrongEpoch { current: 1 }
+            },
+            "{engine}"
+        );
+        assert_eq!(
+            store
+                .append_with_token(&b_token, b"no such group", &message(1, "", "x"), NOW)
+                .await
+                .unwrap(),
+            WithToken::Client {
+                client_id: b.clone(),
+                outcome: Appended::NoGroup
+            },
+            "{engine}"
+        );
+        // Unknown and expired tokens append nothing.
+        for (token, now) in [(&unknown, NOW), (&b_token, NOW + 901)] {
+            assert_eq!(
+                store
+                    .append_with_token(token, &gid, &message(1, "", "refused"), now)
+                    .await
+                    .unwrap(),
+                WithToken::Refused,
+                "{engine}"
+            );
+        }
+        assert_eq!(store.read_log(&gid, next, 10).await.unwrap(), Vec::new());
+
+        // A credential change revokes b's token at once, for reads and appends; a token
+        // of the new generation works.
+        let b_record = client(&b);
+        assert_eq!(
+            store
+                .update_client_credential(&CredentialChange {
+                    client_id: b.clone(),
+                    previous_signature_key: b_record.signature_key.clone(),
+                    previous_credential: b_record.credential.clone(),
+                    cipher_suite: 1,
+                    signature_key: b"new key".to_vec(),
+                    credential: b"new credential".to_vec(),
+                })
+                .await
+                .unwrap(),
+            CredentialUpdated::Replaced,
+            "{engine}"
+        );
+        assert_eq!(
+            store
+                .member_log_with_token(&b_token, NOW, &gid, 0, 10)
+                .await
+                .unwrap(),
+            WithToken::Refused,
+            "{engine}: revoked"
+        );
+        assert_eq!(
+            store
+                .append_with_token(&b_token, &gid, &message(1, "", "revoked"), NOW)
+                .await
+                .unwrap(),
+            WithToken::Refused,
+            "{engine}: revoked"
+        );
+        assert_eq!(store.read_log(&gid, next, 10).await.unwrap(), Vec::new());
+        let fresh = unique("token b fresh").into_bytes();
+        store.put_token(&fresh, &b, 1, NOW + 900).await.unwrap();
+        assert!(matches!(
+            store
+                .member_log_with_token(&fresh, NOW, &gid, 0, 10)
+                .await
+                .unwrap(),
+            WithToken::Client { client_id, outcome: Some(log) } if client_id == b && log.len() == 3
+        ));
+        // a's token is untouched by b's change.
+        assert!(matches!(
+            store
+                .append_with_token(&a_token, &gid, &message(1, "", "by a"), NOW)
+                .await
+                .unwrap(),
+            WithToken::Client { client_id, outcome: Appended::Accepted { .. } } if client_id == a
         ));
     }
 }

@@ -28,14 +28,16 @@ use conclave_as::RenewalRequest;
 use conclave_as::{AuthenticationService, EnrolmentRequest, InMemoryAsStore};
 use conclave_codec::{Decode, Encode};
 use conclave_core::credential::X509IdentityProvider;
-use conclave_core::group::{GroupEnv, KeyPackageBundle, MemberParams, SigningIdentity};
+use conclave_core::group::{
+    Group, GroupEnv, KeyPackageBundle, MemberParams, NewGroup, SigningIdentity,
+};
 use conclave_core::messages::{Credential, MlsMessage, MlsMessageBody, SignaturePublicKey};
 use conclave_crypto::CryptoProvider;
 use conclave_crypto_rustcrypto::RustCryptoProvider;
 use conclave_ds::store::Store;
 use conclave_service::OsRandom;
 
-use common::{Api, Reply, SUITE, engines, identity, rng, unique};
+use common::{Api, Reply, SUITE, engines, env, identity, postgres_url, rng, unique};
 use in_process::ADMIN;
 
 /// The DS with its AS, certificates lasting one hour, renewable for two hours after.
@@ -544,5 +546,146 @@ async fn without_the_as_the_identity_must_stay() {
         )
         .await
         .assert_error(StatusCode::UNAUTHORIZED, "unauthorized");
+    }
+}
+
+/// GET and POST of group messages check the token in the store call that reads or appends
+/// (one statement on PostgreSQL): after a credential change the old token is refused at
+/// once on both, by the node that made the change and by another node on the same database
+/// (another `AppState`; on PostgreSQL over its own connections), with the 401 of any other
+/// bad token. A non-member and a bad token are refused as on every other route.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_credential_change_revokes_the_old_token_on_reads_and_posts_at_once() {
+    for (store, _guard) in engines().await {
+        let other_node = match store.engine() {
+            "postgres" => conclave_ds::open_store(&postgres_url().unwrap(), 2)
+                .await
+                .unwrap(),
+            _ => store.clone(),
+        };
+        let (node_1, node_2) = (Api::new(store), Api::new(other_node));
+        let mut rng = rng();
+        let name = unique("dora");
+        let dora = identity(&name, &mut rng);
+        let old_token = node_1.register_and_login(&name, &dora).await;
+        let outsider = unique("outsider");
+        let outsider_token = node_2
+            .register_and_login(&outsider, &identity(&outsider, &mut rng))
+            .await;
+        let gid_bytes = unique("g").into_bytes();
+        let gid = hex::encode(&gid_bytes);
+        let mut group = Group::create(
+            MemberParams::new(env(), dora.clone()),
+            NewGroup::new(SUITE, gid_bytes),
+            node_1.clock.now(),
+            &mut rng,
+        )
+        .unwrap();
+        let r = node_1
+            .post_json(
+                "/v1/groups",
+                Some(&old_token),
+                serde_json::json!({"group_id": gid}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED);
+        let path = format!("/v1/groups/{gid}/messages");
+        // Both nodes serve the member (and so have the token and group in any cache).
+        for node in [&node_1, &node_2] {
+            let m = group
+                .encrypt_application_message(b"before", b"", &mut rng)
+                .unwrap();
+            let r = node.post_message(&old_token, &gid, &m).await;
+            assert_eq!(
+                r.status,
+                StatusCode::OK,
+                "{}",
+                String::from_utf8_lossy(&r.body)
+            );
+            assert_eq!(
+                node.get(&path, Some(&old_token)).await.status,
+                StatusCode::OK
+            );
+        }
+        // A non-member: 404 on both routes, as for a group that does not exist.
+        let m = group
+            .encrypt_application_message(b"outsider", b"", &mut rng)
+            .unwrap();
+        for node in [&node_1, &node_2] {
+            node.get(&path, Some(&outsider_token))
+                .await
+                .assert_error(StatusCode::NOT_FOUND, "not_found");
+            node.post_message(&outsider_token, &gid, &m)
+                .await
+                .assert_error(StatusCode::NOT_FOUND, "not_found");
+        }
+        // A bad token: 401 whatever the group (known, unknown, malformed) or the body.
+        let unknown = node_1.get(&path, Some("no such token")).await;
+        unknown.assert_error(StatusCode::UNAUTHORIZED, "unauthorized");
+        for node in [&node_1, &node_2] {
+            for p in [
+                path.clone(),
+                format!("/v1/groups/{}/messages", hex::encode(b"nope")),
+                "/v1/groups/not-hex/messages".to_owned(),
+                format!("{path}?after=banana"),
+            ] {
+                node.get(&p, Some("no such token"))
+                    .await
+                    .assert_error(StatusCode::UNAUTHORIZED, "unauthorized");
+                node.call(
+                    Method::POST,
+                    &p,
+                    Some("no such token"),
+                    Some(wire::MLS_MEDIA_TYPE),
+                    m.to_bytes().unwrap(),
+                )
+                .await
+                .assert_error(StatusCode::UNAUTHORIZED, "unauthorized");
+            }
+            node.call(
+                Method::POST,
+                &path,
+                Some("no such token"),
+                Some("text/plain"),
+                b"not MLS".to_vec(),
+            )
+            .await
+            .assert_error(StatusCode::UNAUTHORIZED, "unauthorized");
+        }
+
+        // Dora changes her key on node 1: her old token is refused at once on both nodes,
+        // on both routes, with the same answer as an unknown token.
+        let rotated = identity(&name, &mut rng);
+        let r = change(&node_1, Some(&old_token), &name, &dora, &rotated, &rotated).await;
+        assert_eq!(
+            r.status,
+            StatusCode::OK,
+            "{}",
+            String::from_utf8_lossy(&r.body)
+        );
+        let m = group
+            .encrypt_application_message(b"after", b"", &mut rng)
+            .unwrap();
+        for node in [&node_2, &node_1] {
+            let read = node.get(&path, Some(&old_token)).await;
+            read.assert_error(StatusCode::UNAUTHORIZED, "unauthorized");
+            assert_eq!(read.body, unknown.body);
+            let post = node.post_message(&old_token, &gid, &m).await;
+            post.assert_error(StatusCode::UNAUTHORIZED, "unauthorized");
+            assert_eq!(post.body, unknown.body);
+        }
+        // Nothing was appended with the old token; a token of the new key works everywhere.
+        let new_token = node_2.login(&name, &rotated).await;
+        let entries = |r: Reply| r.json()["entries"].as_array().unwrap().len();
+        assert_eq!(entries(node_1.get(&path, Some(&new_token)).await), 2);
+        let r = node_2.post_message(&new_token, &gid, &m).await;
+        assert_eq!(
+            r.status,
+            StatusCode::OK,
+            "{}",
+            String::from_utf8_lossy(&r.body)
+        );
+        assert_eq!(r.json()["seq"], 3);
+        assert_eq!(entries(node_1.get(&path, Some(&new_token)).await), 3);
     }
 }

@@ -3,6 +3,7 @@
 //! material (GroupInfo, ratchet tree) for members and external joiners.
 
 use axum::body::Body;
+use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::IntoResponse;
@@ -18,7 +19,7 @@ use super::{
     AppResult, St, json, mls_response, no_such_group, read_body, read_json, require_media_type,
     require_member,
 };
-use crate::auth::AuthenticatedClient;
+use crate::auth::{self, AuthenticatedClient, BearerToken, check_token};
 use crate::bundle::check_commit_bundle;
 use crate::error::DsError;
 use crate::header::{self as mls_header, decode_message};
@@ -28,7 +29,7 @@ use crate::self_remove::{EpochView, pending_self_removes, self_remove_profile};
 use crate::state::AppState;
 use crate::store::{
     Appended, Committed, GroupRecord, MAX_STORED, MemberProofKey, MemberProofRefusal, NewGroup,
-    NewMessage, ProofUse,
+    NewMessage, ProofUse, WithToken,
 };
 use crate::verified;
 
@@ -643,21 +644,118 @@ const MAX_EPOCH_PROPOSALS: u32 = 10_000;
 
 /// `POST /v1/groups/{id}/messages`: appends a proposal or application message of the
 /// group's current epoch (commits go to `…/commits`), from a member.
+///
+/// The bearer token is checked as [`AuthenticatedClient`] checks it, and first: a bad token
+/// is 401 whatever else the request holds. One case checks it in the append's own store
+/// call ([`crate::Store::append_with_token`]: one statement on PostgreSQL, in the same
+/// snapshot as the membership and epoch checks, so no node appends with a token after the
+/// credential change that revoked it has committed): an application message to a group
+/// without member proofs whose handshakes the DS does not verify ([`AppState::group_kind`]),
+/// with no credential policy configured. There the sender's identity is needed by the
+/// append only (no member proof, no room policy, no partial-member proofs to attach). On
+/// that path the body is read and decoded before the token is checked; any refusal before
+/// the append checks the token first, so it stays a 401 for a bad token.
 pub(crate) async fn post_message(
     State(state): St,
-    AuthenticatedClient(client_id): AuthenticatedClient,
-    Path(group): Path<String>,
-    ApiQuery(target): ApiQuery<TargetQuery>,
+    BearerToken(token): BearerToken,
+    path: Result<Path<String>, PathRejection>,
+    target: Result<ApiQuery<TargetQuery>, DsError>,
     headers: HeaderMap,
     body: Body,
 ) -> AppResult {
-    let group_id = parse_group_id(&group)?;
-    require_media_type(&headers, &[wire::MLS_MEDIA_TYPE])?;
-    let bytes = read_body(&state, &headers, body).await?;
-    let message = decode_message(&bytes)?;
+    let plain = match (&path, &target) {
+        (Ok(Path(group)), Ok(ApiQuery(target)))
+            if target.to.is_none() && state.config.credential_policy.is_none() =>
+        {
+            match parse_group_id(group) {
+                Ok(group_id) => state
+                    .group_kind(&group_id)
+                    .await?
+                    .is_some_and(|kind| !kind.verified && !kind.member_proofs)
+                    .then_some(group_id),
+                Err(_) => None,
+            }
+        }
+        _ => None,
+    };
+    let Some(group_id) = plain else {
+        let client_id = check_token(&state, &token).await?.client_id;
+        let Path(group) = match path {
+            Ok(path) => path,
+            Err(rejection) => return Ok(rejection.into_response()),
+        };
+        let ApiQuery(target) = target?;
+        let group_id = parse_group_id(&group)?;
+        require_media_type(&headers, &[wire::MLS_MEDIA_TYPE])?;
+        let bytes = read_body(&state, &headers, body).await?;
+        let message = decode_message(&bytes)?;
+        return post_decoded(&state, group_id, client_id, target, message, bytes).await;
+    };
+    let decoded = async {
+        require_media_type(&headers, &[wire::MLS_MEDIA_TYPE])?;
+        let bytes = read_body(&state, &headers, body).await?;
+        let message = decode_message(&bytes)?;
+        Ok::<_, DsError>((bytes, message))
+    }
+    .await;
+    let (bytes, message) = match decoded {
+        Ok(decoded) => decoded,
+        Err(e) => {
+            check_token(&state, &token).await?;
+            return Err(e);
+        }
+    };
+    let head = match mls_header::targeted_message(&message) {
+        Some(_) => None,
+        None => Some(mls_header::handshake_header(&message)),
+    };
+    let head = match head {
+        Some(Ok(head))
+            if head.content_type == ContentType::Application
+                && head.group_id == group_id
+                && head.epoch < MAX_STORED =>
+        {
+            head
+        }
+        // Anything else (a targeted message, a proposal, a refusal) takes the general path,
+        // after the token check.
+        _ => {
+            let client_id = check_token(&state, &token).await?.client_id;
+            let target = TargetQuery { to: None };
+            return post_decoded(&state, group_id, client_id, target, message, bytes).await;
+        }
+    };
+    let new = NewMessage {
+        epoch: head.epoch,
+        content_type: mls_header::content_type_code(head.content_type),
+        sender: String::new(), // the token's client (`append_with_token`)
+        data: bytes,
+        member_proof: None,
+        recipient: None,
+        annotations: Vec::new(),
+    };
+    match state
+        .store
+        .append_with_token(&auth::token_hash(&token), &group_id, &new, state.now())
+        .await?
+    {
+        WithToken::Refused => Err(auth::token_refused()),
+        WithToken::Client { outcome, .. } => appended(&state, group_id, new.epoch, outcome),
+    }
+}
+
+/// [`post_message`] of a decoded message, as `client_id` (whose token was checked).
+async fn post_decoded(
+    state: &AppState,
+    group_id: Vec<u8>,
+    client_id: String,
+    target: TargetQuery,
+    message: conclave_core::messages::MlsMessage,
+    bytes: Vec<u8>,
+) -> AppResult {
     if let Some(targeted) = mls_header::targeted_message(&message) {
         return post_targeted(
-            &state, group_id, client_id, target, &message, targeted, bytes,
+            state, group_id, client_id, target, &message, targeted, bytes,
         )
         .await;
     }
@@ -681,17 +779,17 @@ pub(crate) async fn post_message(
         return Err(DsError::BadRequest("epoch out of range".into()));
     }
     let (member_proof, _) =
-        member_proof_of(&state, &client_id, &group_id, &message, &head, false).await?;
+        member_proof_of(state, &client_id, &group_id, &message, &head, false).await?;
     if let Some(profile) = self_remove_profile(&message) {
-        check_self_remove(&state, &group_id, &client_id, head.epoch, profile, &message).await?;
+        check_self_remove(state, &group_id, &client_id, head.epoch, profile, &message).await?;
     }
     if head.content_type == ContentType::Proposal {
-        verify_proposal(&state, &group_id, &client_id, head.epoch, &message).await?;
+        verify_proposal(state, &group_id, &client_id, head.epoch, &message).await?;
     }
     let mut annotations = Vec::new();
     if head.content_type == ContentType::Application {
-        check_message_sender(&state, &group_id, head.epoch, &client_id).await?;
-        annotations = sender_proofs(&state, &group_id, head.epoch, &client_id, &message).await?;
+        check_message_sender(state, &group_id, head.epoch, &client_id).await?;
+        annotations = sender_proofs(state, &group_id, head.epoch, &client_id, &message).await?;
     }
     let new = NewMessage {
         epoch: head.epoch,
@@ -702,7 +800,7 @@ pub(crate) async fn post_message(
         recipient: None,
         annotations,
     };
-    append_message(&state, group_id, &new).await
+    append_message(state, group_id, &new).await
 }
 
 /// A targeted message (draft-ietf-mls-targeted-messages-01 §3) posted by a member for the
@@ -781,8 +879,14 @@ async fn post_targeted(
 
 /// Appends `new` to the group's log and wakes the group's readers.
 async fn append_message(state: &AppState, group_id: Vec<u8>, new: &NewMessage) -> AppResult {
-    let head_epoch = new.epoch;
-    match state.store.append(&group_id, new, state.now()).await? {
+    let outcome = state.store.append(&group_id, new, state.now()).await?;
+    appended(state, group_id, new.epoch, outcome)
+}
+
+/// The answer to an append of a message of epoch `head_epoch` (and the wake-up of the
+/// group's readers when it was stored).
+fn appended(state: &AppState, group_id: Vec<u8>, head_epoch: u64, outcome: Appended) -> AppResult {
+    match outcome {
         Appended::Accepted { seq } => {
             state.announce(group_id, seq, false);
             Ok(json(
@@ -840,23 +944,56 @@ async fn check_self_remove(
 
 /// `GET /v1/groups/{id}/messages?after=N&limit=M`: a page of the group's log after a
 /// cursor, for members; a removed client reads up to the commit that removed it.
+///
+/// The bearer token is checked as [`AuthenticatedClient`] checks it, and first (a bad token
+/// is 401 whatever else the request holds), but in the read's own store call
+/// ([`crate::Store::member_log_with_token`]): on PostgreSQL one statement reads the token,
+/// its client's generation, the membership and the page in one snapshot, so no node serves
+/// a page with a token after the credential change that revoked it has committed. With a
+/// credential policy, the policy is asked about the token's client before anything is
+/// answered.
 pub(crate) async fn read_log(
     State(state): St,
-    AuthenticatedClient(client_id): AuthenticatedClient,
-    Path(group): Path<String>,
-    ApiQuery(page): ApiQuery<PageQuery>,
+    BearerToken(token): BearerToken,
+    path: Result<Path<String>, PathRejection>,
+    page: Result<ApiQuery<PageQuery>, DsError>,
 ) -> AppResult {
-    let group_id = parse_group_id(&group)?;
+    let parsed = match (path, page) {
+        (Ok(Path(group)), Ok(ApiQuery(page))) => parse_group_id(&group).map(|id| (id, page)),
+        (Err(rejection), _) => {
+            check_token(&state, &token).await?;
+            return Ok(rejection.into_response());
+        }
+        (_, Err(e)) => Err(e),
+    };
+    let (group_id, page) = match parsed {
+        Ok(parsed) => parsed,
+        Err(e) => {
+            check_token(&state, &token).await?;
+            return Err(e);
+        }
+    };
     let after = page.after();
     let limit = page.limit(state.config.max_page);
     // A removed client reads up to the commit that removed it (the messages of its
     // membership, then its removal), and nothing after.
-    // A member's read is one store call (membership and page in one snapshot).
-    let (until, log) = match state
+    // A member's read is one store call (token, membership and page in one snapshot).
+    let (client_id, member_page) = match state
         .store
-        .member_log(&group_id, &client_id, after, limit)
+        .member_log_with_token(
+            &auth::token_hash(&token),
+            state.now(),
+            &group_id,
+            after,
+            limit,
+        )
         .await?
     {
+        WithToken::Refused => return Err(auth::token_refused()),
+        WithToken::Client { client_id, outcome } => (client_id, outcome),
+    };
+    auth::check_policy(&state, &client_id).await?;
+    let (until, log) = match member_page {
         Some(log) => (None, log),
         None => {
             let until = match state.store.removed_at(&group_id, &client_id).await? {

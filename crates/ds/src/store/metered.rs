@@ -11,7 +11,7 @@ use super::{
     Appended, ClaimedKeyPackage, ClientRecord, CommitRecord, Committed, CredentialChange,
     CredentialUpdated, GroupKind, GroupRecord, KeyPackageStock, LogEntry, MemberProofKey, NewGroup,
     NewKeyPackage, NewMessage, Pruned, ReceiverKey, Registered, Store, StoreError, WakeupFeed,
-    WelcomeEntry,
+    WelcomeEntry, WithToken,
 };
 use crate::metrics::DsMetrics;
 
@@ -199,6 +199,37 @@ impl Store for MeteredStore {
         self.timed(
             "member_log",
             self.inner.member_log(group_id, client_id, after, limit),
+        )
+        .await
+    }
+
+    async fn member_log_with_token(
+        &self,
+        token_hash: &[u8],
+        now: u64,
+        group_id: &[u8],
+        after: u64,
+        limit: u32,
+    ) -> Result<WithToken<Option<Vec<LogEntry>>>, StoreError> {
+        self.timed(
+            "member_log_with_token",
+            self.inner
+                .member_log_with_token(token_hash, now, group_id, after, limit),
+        )
+        .await
+    }
+
+    async fn append_with_token(
+        &self,
+        token_hash: &[u8],
+        group_id: &[u8],
+        message: &NewMessage,
+        now: u64,
+    ) -> Result<WithToken<Appended>, StoreError> {
+        self.timed(
+            "append_with_token",
+            self.inner
+                .append_with_token(token_hash, group_id, message, now),
         )
         .await
     }

@@ -347,6 +347,22 @@ pub enum Appended {
     MemberProofRefused(MemberProofRefusal),
 }
 
+/// Outcome of a call that checks a bearer token in the same call as its work
+/// ([`Store::member_log_with_token`], [`Store::append_with_token`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WithToken<T> {
+    /// The token is unknown, expired at `now`, or of a past token generation of its client
+    /// (revoked by a credential change): nothing was read or written.
+    Refused,
+    /// The token is valid: it belongs to `client_id`, and `outcome` is the work's.
+    Client {
+        /// The client the token belongs to.
+        client_id: String,
+        /// What the work returned, done as that client.
+        outcome: T,
+    },
+}
+
 /// A commit bundle to apply.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CommitRecord {
@@ -599,6 +615,28 @@ pub trait Store: Send + Sync + 'static {
         limit: u32,
     ) -> Result<Option<Vec<LogEntry>>, StoreError>;
 
+    /// [`Store::token_client`] and then [`Store::member_log`] as the token's client, in one
+    /// call: [`WithToken::Refused`] (nothing read) unless the token is valid at `now`. An
+    /// engine shared by several DS nodes (PostgreSQL) checks the token in the same statement
+    /// as the read, so in the same snapshot: a read that sees a token of a past generation
+    /// refuses it, and no page is read after the credential change that revoked it has
+    /// committed. The default does the two calls one after the other (SQLite: one process,
+    /// whose token cache forgets a client's tokens in the call that revokes them).
+    async fn member_log_with_token(
+        &self,
+        token_hash: &[u8],
+        now: u64,
+        group_id: &[u8],
+        after: u64,
+        limit: u32,
+    ) -> Result<WithToken<Option<Vec<LogEntry>>>, StoreError> {
+        let Some(client_id) = self.token_client(token_hash, now).await? else {
+            return Ok(WithToken::Refused);
+        };
+        let outcome = self.member_log(group_id, &client_id, after, limit).await?;
+        Ok(WithToken::Client { client_id, outcome })
+    }
+
     /// For a client removed from the group (and not added back since): the sequence number
     /// of the commit that removed it. It may still read the log up to there, so that a
     /// member removed before it synced gets the messages of its membership and learns of
@@ -613,6 +651,28 @@ pub trait Store: Send + Sync + 'static {
         message: &NewMessage,
         now: u64,
     ) -> Result<Appended, StoreError>;
+
+    /// [`Store::token_client`] and then [`Store::append`] of `message` with the token's
+    /// client as its sender (`message.sender` is ignored), in one call:
+    /// [`WithToken::Refused`] (nothing written) unless the token is valid at `now`. As for
+    /// [`Store::member_log_with_token`], PostgreSQL checks the token in the append's own
+    /// statement (one snapshot) for a message without member proof or annotations; the
+    /// default does the two calls one after the other.
+    async fn append_with_token(
+        &self,
+        token_hash: &[u8],
+        group_id: &[u8],
+        message: &NewMessage,
+        now: u64,
+    ) -> Result<WithToken<Appended>, StoreError> {
+        let Some(client_id) = self.token_client(token_hash, now).await? else {
+            return Ok(WithToken::Refused);
+        };
+        let mut message = message.clone();
+        message.sender.clone_from(&client_id);
+        let outcome = self.append(group_id, &message, now).await?;
+        Ok(WithToken::Client { client_id, outcome })
+    }
 
     /// Applies a commit bundle: epoch `e -> e + 1`, log append, GroupInfo, members, Welcome
     /// routing — all in one transaction, or nothing.

@@ -25,7 +25,7 @@ use super::{
     NewMessage, Pruned, ReceiverKey, Registered, Store, StoreError, WakeupFeed, WelcomeEntry,
     to_i64, to_u64,
 };
-use super::{MemberProofKey, ProofUse};
+use super::{MemberProofKey, ProofUse, WithToken};
 
 /// Advisory lock key serialising migrations of DS nodes starting together.
 const MIGRATION_LOCK: i64 = 0x636f_6e63_6c61_7665; // "conclave"
@@ -249,6 +249,91 @@ WITH advanced AS (
 INSERT INTO messages (group_id, seq, epoch, content_type, sender, data, created_at, recipient)
 SELECT $1, last_seq, $2, $4, $3, $5, $6, $8 FROM advanced
 RETURNING seq";
+
+/// The client of a valid bearer token, as a CTE named `tok` (zero or one row) for the
+/// statements that check the token in the work's own statement
+/// ([`Store::member_log_with_token`], [`Store::append_with_token`]): the token (by its hash,
+/// `$TOKEN`) must be of its client's current token generation (a credential change moves it
+/// on, which revokes it) and unexpired at `$NOW` (`expires_at >= now`, as
+/// [`rules::unexpired`]). The same conditions as [`Store::token`], in the same snapshot as the
+/// read or append of the statement.
+macro_rules! token_cte {
+    ($token:literal, $now:literal) => {
+        concat!(
+            "tok AS (SELECT t.client_id FROM tokens t
+                     JOIN clients c ON c.client_id = t.client_id
+                         AND c.token_generation = t.token_generation
+                     WHERE t.token_hash = ",
+            $token,
+            " AND t.expires_at >= ",
+            $now,
+            ")"
+        )
+    };
+}
+
+/// [`Store::member_log_with_token`] in one statement: no row if the token is refused; else
+/// at least one row, whose first columns are the token's client and whether it is a member
+/// (the page's columns are NULL when it is empty or the client is no member).
+const MEMBER_LOG_WITH_TOKEN: &str = concat!(
+    "WITH ",
+    token_cte!("$4", "$5"),
+    ",
+     member AS (SELECT tok.client_id, EXISTS (SELECT 1 FROM group_members gm
+                    WHERE gm.group_id = $1 AND gm.client_id = tok.client_id) AS yes FROM tok)
+     SELECT member.client_id, member.yes,
+            m.seq, m.epoch, m.content_type, m.sender, m.data, m.recipient
+     FROM member LEFT JOIN LATERAL (
+         SELECT seq, epoch, content_type, sender, data, recipient FROM messages
+         WHERE group_id = $1 AND seq > $2 ORDER BY seq LIMIT $3
+     ) m ON member.yes
+     ORDER BY m.seq"
+);
+
+/// [`APPEND`] with the sender taken from a valid bearer token in the same statement (a
+/// message without member proof): no row if the token is refused; else one row, the token's
+/// client and the appended message's sequence number (NULL if the append was refused).
+const APPEND_WITH_TOKEN: &str = concat!(
+    "WITH ",
+    token_cte!("$7", "$5"),
+    ",
+     advanced AS (
+         UPDATE groups SET last_seq = last_seq + 1
+         WHERE group_id = $1 AND epoch = $2
+           AND EXISTS (SELECT 1 FROM group_members gm JOIN tok ON gm.client_id = tok.client_id
+                       WHERE gm.group_id = $1)
+           AND NOT EXISTS (SELECT 1 FROM member_proof_keys WHERE group_id = $1)
+         RETURNING last_seq
+     ),
+     inserted AS (
+         INSERT INTO messages
+             (group_id, seq, epoch, content_type, sender, data, created_at, recipient)
+         SELECT $1, advanced.last_seq, $2, $3, tok.client_id, $4, $5, $6 FROM advanced, tok
+         RETURNING seq
+     )
+     SELECT tok.client_id, (SELECT seq FROM inserted) FROM tok"
+);
+
+/// Reads a page of log entries from rows whose columns `first..first + 6` are a log entry's
+/// (all NULL for the one row of an empty page).
+fn log_entries(rows: &[tokio_postgres::Row], first: usize) -> Result<Vec<LogEntry>, StoreError> {
+    let mut entries = Vec::with_capacity(rows.len());
+    for row in rows {
+        let Some(seq) = row.try_get::<_, Option<i64>>(first)? else {
+            continue; // the empty page's one row
+        };
+        entries.push(LogEntry {
+            seq: to_u64(seq)?,
+            epoch: to_u64(row.try_get(first + 1)?)?,
+            content_type: u8::try_from(row.try_get::<_, i64>(first + 2)?)
+                .map_err(|_| StoreError::Backend("bad content type".into()))?,
+            sender: row.try_get(first + 3)?,
+            data: row.try_get(first + 4)?,
+            recipient: row.try_get(first + 5)?,
+        });
+    }
+    Ok(entries)
+}
 
 /// draft-ietf-mls-partial-02 §7: stores the sender's proof of an appended application
 /// message for each partial member ([`NewMessage::annotations`]).
@@ -890,22 +975,43 @@ impl Store for PostgresStore {
         if !member {
             return Ok(None);
         }
-        let mut entries = Vec::with_capacity(rows.len());
-        for row in &rows {
-            let Some(seq) = row.try_get::<_, Option<i64>>(1)? else {
-                continue; // the empty page's one row
-            };
-            entries.push(LogEntry {
-                seq: to_u64(seq)?,
-                epoch: to_u64(row.try_get(2)?)?,
-                content_type: u8::try_from(row.try_get::<_, i64>(3)?)
-                    .map_err(|_| StoreError::Backend("bad content type".into()))?,
-                sender: row.try_get(4)?,
-                data: row.try_get(5)?,
-                recipient: row.try_get(6)?,
-            });
-        }
-        Ok(Some(entries))
+        Ok(Some(log_entries(&rows, 1)?))
+    }
+
+    async fn member_log_with_token(
+        &self,
+        token_hash: &[u8],
+        now: u64,
+        group_id: &[u8],
+        after: u64,
+        limit: u32,
+    ) -> Result<WithToken<Option<Vec<LogEntry>>>, StoreError> {
+        let client = self.pool.get().await?;
+        // One statement, so the token, its client's generation, the membership and the
+        // page are read in one snapshot.
+        let statement = client.prepare_cached(MEMBER_LOG_WITH_TOKEN).await?;
+        let rows = client
+            .query(
+                &statement,
+                &[
+                    &group_id,
+                    &to_i64(after)?,
+                    &i64::from(limit),
+                    &token_hash,
+                    &to_i64(now)?,
+                ],
+            )
+            .await?;
+        let Some(first) = rows.first() else {
+            return Ok(WithToken::Refused);
+        };
+        let client_id: String = first.try_get(0)?;
+        let outcome = if first.try_get::<_, bool>(1)? {
+            Some(log_entries(&rows, 2)?)
+        } else {
+            None
+        };
+        Ok(WithToken::Client { client_id, outcome })
     }
 
     async fn is_member(&self, group_id: &[u8], client_id: &str) -> Result<bool, StoreError> {
@@ -992,6 +1098,62 @@ impl Store for PostgresStore {
         Err(StoreError::Backend(
             "append refused repeatedly while the group allows it".into(),
         ))
+    }
+
+    async fn append_with_token(
+        &self,
+        token_hash: &[u8],
+        group_id: &[u8],
+        m: &NewMessage,
+        now: u64,
+    ) -> Result<WithToken<Appended>, StoreError> {
+        if m.member_proof.is_some() || !m.annotations.is_empty() {
+            // Not folded: the token, then the append (as the trait's default).
+            let Some(client_id) = self.token_client(token_hash, now).await? else {
+                return Ok(WithToken::Refused);
+            };
+            let mut m = m.clone();
+            m.sender.clone_from(&client_id);
+            let outcome = self.append(group_id, &m, now).await?;
+            return Ok(WithToken::Client { client_id, outcome });
+        }
+        let row = {
+            let client = self.pool.get().await?;
+            let statement = client.prepare_cached(APPEND_WITH_TOKEN).await?;
+            client
+                .query_opt(
+                    &statement,
+                    &[
+                        &group_id,
+                        &to_i64(m.epoch)?,
+                        &i64::from(m.content_type),
+                        &m.data,
+                        &to_i64(now)?,
+                        &m.recipient,
+                        &token_hash,
+                    ],
+                )
+                .await?
+        };
+        let Some(row) = row else {
+            return Ok(WithToken::Refused);
+        };
+        let client_id: String = row.try_get(0)?;
+        if let Some(seq) = row.try_get::<_, Option<i64>>(1)? {
+            let seq = to_u64(seq)?;
+            self.notice(group_id, seq);
+            return Ok(WithToken::Client {
+                client_id,
+                outcome: Appended::Accepted { seq },
+            });
+        }
+        // Refused by the group (or a commit raced it): the token was valid in the
+        // statement's snapshot; the plain append, as its client, says why (and retries if
+        // a commit raced it, as it does for itself).
+        let mut m = m.clone();
+        m.sender.clone_from(&client_id);
+        let outcome = self.append(group_id, &m, now).await?;
+        Ok(WithToken::Client { client_id, outcome })
     }
 
     async fn commit(
