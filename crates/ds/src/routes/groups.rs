@@ -651,10 +651,11 @@ const MAX_EPOCH_PROPOSALS: u32 = 10_000;
 /// snapshot as the membership and epoch checks, so no node appends with a token after the
 /// credential change that revoked it has committed): an application message to a group
 /// without member proofs whose handshakes the DS does not verify ([`AppState::group_kind`]),
-/// with no credential policy configured. There the sender's identity is needed by the
+/// with no credential policy configured, whose body declares at most
+/// [`UNAUTHENTICATED_BODY_MAX`] bytes. There the sender's identity is needed by the
 /// append only (no member proof, no room policy, no partial-member proofs to attach). On
-/// that path the body is read and decoded before the token is checked; any refusal before
-/// the append checks the token first, so it stays a 401 for a bad token.
+/// that path the body (so bounded) is read and decoded before the token is checked; any
+/// refusal before the append checks the token first, so it stays a 401 for a bad token.
 pub(crate) async fn post_message(
     State(state): St,
     BearerToken(token): BearerToken,
@@ -665,7 +666,10 @@ pub(crate) async fn post_message(
 ) -> AppResult {
     let plain = match (&path, &target) {
         (Ok(Path(group)), Ok(ApiQuery(target)))
-            if target.to.is_none() && state.config.credential_policy.is_none() =>
+            if target.to.is_none()
+                && state.config.credential_policy.is_none()
+                && declared_body_len(&headers)
+                    .is_some_and(|len| len <= UNAUTHENTICATED_BODY_MAX) =>
         {
             match parse_group_id(group) {
                 Ok(group_id) => state
@@ -742,6 +746,21 @@ pub(crate) async fn post_message(
         WithToken::Refused => Err(auth::token_refused()),
         WithToken::Client { outcome, .. } => appended(&state, group_id, new.epoch, outcome),
     }
+}
+
+/// The most body bytes [`post_message`] reads before the token is checked (its one-call
+/// path): a request without a valid token must not make the DS read up to the full body
+/// limit. Application messages are far smaller; a larger body takes the token-first path.
+const UNAUTHENTICATED_BODY_MAX: usize = 64 * 1024;
+
+/// The body length a request declares (`Content-Length`), if it declares one.
+fn declared_body_len(headers: &HeaderMap) -> Option<usize> {
+    headers
+        .get(header::CONTENT_LENGTH)?
+        .to_str()
+        .ok()?
+        .parse()
+        .ok()
 }
 
 /// [`post_message`] of a decoded message, as `client_id` (whose token was checked).
