@@ -56,12 +56,12 @@ pub struct AppState {
     /// What each group is ([`GroupKind`]: verified, with member proofs), once read: fixed
     /// when the group is created, so every node may cache it. Emptied when it grows past
     /// [`GROUP_KINDS_CAPACITY`].
-    group_kinds: Mutex<HashMap<Vec<u8>, GroupKind>>,
+    group_kinds: FactCache<Vec<u8>, GroupKind>,
     /// Whether each registered client is a partial client (draft-ietf-mls-partial-02), once
     /// read: set at registration and never changed (a credential change keeps it, clients
     /// are never deleted), so every node may cache it. Emptied when it grows past
     /// [`CLIENT_KINDS_CAPACITY`].
-    partial_clients: Mutex<HashMap<String, bool>>,
+    partial_clients: FactCache<String, bool>,
 }
 
 /// The most clients [`AppState::client_is_partial`] remembers.
@@ -119,8 +119,8 @@ impl AppState {
             receivers: Mutex::new(HashMap::new()),
             message_senders: Mutex::new(HashMap::new()),
             sender_proofs: Mutex::new(HashMap::new()),
-            group_kinds: Mutex::new(HashMap::new()),
-            partial_clients: Mutex::new(HashMap::new()),
+            group_kinds: FactCache::new("group kinds", GROUP_KINDS_CAPACITY),
+            partial_clients: FactCache::new("client kinds", CLIENT_KINDS_CAPACITY),
         })
     }
 
@@ -168,22 +168,12 @@ impl AppState {
     /// What the group is (`None`: no such group), from memory once read: a group's kind
     /// never changes ([`GroupKind`]), and a missing group is not remembered.
     pub(crate) async fn group_kind(&self, group_id: &[u8]) -> Result<Option<GroupKind>, DsError> {
-        let lock_failed = || DsError::Internal("the group-kinds cache lock is poisoned".into());
-        if let Some(kind) = self
-            .group_kinds
-            .lock()
-            .map_err(|_| lock_failed())?
-            .get(group_id)
-        {
-            return Ok(Some(*kind));
+        if let Some(kind) = self.group_kinds.get(group_id)? {
+            return Ok(Some(kind));
         }
         let kind = self.store.group_kind(group_id).await?;
         if let Some(kind) = kind {
-            let mut cache = self.group_kinds.lock().map_err(|_| lock_failed())?;
-            if cache.len() >= GROUP_KINDS_CAPACITY {
-                cache.clear();
-            }
-            cache.insert(group_id.to_vec(), kind);
+            self.group_kinds.insert(group_id.to_vec(), kind)?;
         }
         Ok(kind)
     }
@@ -191,23 +181,14 @@ impl AppState {
     /// Whether `client_id` is a registered partial client, from memory once read (see
     /// [`AppState::partial_clients`]); an unknown client is not one, and is not remembered.
     pub(crate) async fn client_is_partial(&self, client_id: &str) -> Result<bool, DsError> {
-        let lock_failed = || DsError::Internal("the client-kinds cache lock is poisoned".into());
-        if let Some(partial) = self
-            .partial_clients
-            .lock()
-            .map_err(|_| lock_failed())?
-            .get(client_id)
-        {
-            return Ok(*partial);
+        if let Some(partial) = self.partial_clients.get(client_id)? {
+            return Ok(partial);
         }
         let Some(client) = self.store.client(client_id).await? else {
             return Ok(false);
         };
-        let mut cache = self.partial_clients.lock().map_err(|_| lock_failed())?;
-        if cache.len() >= CLIENT_KINDS_CAPACITY {
-            cache.clear();
-        }
-        cache.insert(client.client_id, client.partial);
+        self.partial_clients
+            .insert(client.client_id, client.partial)?;
         Ok(client.partial)
     }
 
@@ -288,5 +269,47 @@ impl AppState {
         let now = self.now();
         let before = self.config.retention.map(|r| now.saturating_sub(r));
         Ok(self.store.prune(now, before).await?)
+    }
+}
+
+/// Facts that never change once stored (a group's kind, a client's partial flag), kept in
+/// memory up to `capacity` entries; emptied when full.
+struct FactCache<K, V> {
+    map: Mutex<HashMap<K, V>>,
+    capacity: usize,
+    /// What it holds, for the error of a poisoned lock.
+    what: &'static str,
+}
+
+impl<K: Eq + std::hash::Hash, V: Copy> FactCache<K, V> {
+    fn new(what: &'static str, capacity: usize) -> Self {
+        Self {
+            map: Mutex::new(HashMap::new()),
+            capacity,
+            what,
+        }
+    }
+
+    fn lock(&self) -> Result<std::sync::MutexGuard<'_, HashMap<K, V>>, DsError> {
+        self.map
+            .lock()
+            .map_err(|_| DsError::Internal(format!("the {} cache lock is poisoned", self.what)))
+    }
+
+    fn get<Q>(&self, key: &Q) -> Result<Option<V>, DsError>
+    where
+        K: std::borrow::Borrow<Q>,
+        Q: Eq + std::hash::Hash + ?Sized,
+    {
+        Ok(self.lock()?.get(key).copied())
+    }
+
+    fn insert(&self, key: K, value: V) -> Result<(), DsError> {
+        let mut map = self.lock()?;
+        if map.len() >= self.capacity {
+            map.clear();
+        }
+        map.insert(key, value);
+        Ok(())
     }
 }
