@@ -690,19 +690,10 @@ pub(crate) async fn post_message(
         };
         let ApiQuery(target) = target?;
         let group_id = parse_group_id(&group)?;
-        require_media_type(&headers, &[wire::MLS_MEDIA_TYPE])?;
-        let bytes = read_body(&state, &headers, body).await?;
-        let message = decode_message(&bytes)?;
+        let (bytes, message) = read_message(&state, &headers, body).await?;
         return post_decoded(&state, group_id, client_id, target, message, bytes).await;
     };
-    let decoded = async {
-        require_media_type(&headers, &[wire::MLS_MEDIA_TYPE])?;
-        let bytes = read_body(&state, &headers, body).await?;
-        let message = decode_message(&bytes)?;
-        Ok::<_, DsError>((bytes, message))
-    }
-    .await;
-    let (bytes, message) = match decoded {
+    let (bytes, message) = match read_message(&state, &headers, body).await {
         Ok(decoded) => decoded,
         Err(e) => {
             check_token(&state, &token).await?;
@@ -746,6 +737,18 @@ pub(crate) async fn post_message(
         WithToken::Refused => Err(auth::token_refused()),
         WithToken::Client { outcome, .. } => appended(&state, group_id, new.epoch, outcome),
     }
+}
+
+/// The body of a posted message: an MLSMessage (its media type, its bytes, decoded).
+async fn read_message(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<(Vec<u8>, conclave_core::messages::MlsMessage), DsError> {
+    require_media_type(headers, &[wire::MLS_MEDIA_TYPE])?;
+    let bytes = read_body(state, headers, body).await?;
+    let message = decode_message(&bytes)?;
+    Ok((bytes, message))
 }
 
 /// The most body bytes [`post_message`] reads before the token is checked (its one-call

@@ -363,6 +363,36 @@ pub enum WithToken<T> {
     },
 }
 
+/// [`Store::token_client`], then [`append_as`] the token's client: the default of
+/// [`Store::append_with_token`], and what an engine that folds the token into its append
+/// does for the messages it does not fold.
+pub(crate) async fn token_then_append<S: Store + ?Sized>(
+    store: &S,
+    token_hash: &[u8],
+    group_id: &[u8],
+    message: &NewMessage,
+    now: u64,
+) -> Result<WithToken<Appended>, StoreError> {
+    let Some(client_id) = store.token_client(token_hash, now).await? else {
+        return Ok(WithToken::Refused);
+    };
+    append_as(store, client_id, group_id, message, now).await
+}
+
+/// [`Store::append`] of `message` with `client_id` (whose token was checked) as its sender.
+pub(crate) async fn append_as<S: Store + ?Sized>(
+    store: &S,
+    client_id: String,
+    group_id: &[u8],
+    message: &NewMessage,
+    now: u64,
+) -> Result<WithToken<Appended>, StoreError> {
+    let mut message = message.clone();
+    message.sender.clone_from(&client_id);
+    let outcome = store.append(group_id, &message, now).await?;
+    Ok(WithToken::Client { client_id, outcome })
+}
+
 /// A commit bundle to apply.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CommitRecord {
@@ -665,13 +695,7 @@ pub trait Store: Send + Sync + 'static {
         message: &NewMessage,
         now: u64,
     ) -> Result<WithToken<Appended>, StoreError> {
-        let Some(client_id) = self.token_client(token_hash, now).await? else {
-            return Ok(WithToken::Refused);
-        };
-        let mut message = message.clone();
-        message.sender.clone_from(&client_id);
-        let outcome = self.append(group_id, &message, now).await?;
-        Ok(WithToken::Client { client_id, outcome })
+        token_then_append(self, token_hash, group_id, message, now).await
     }
 
     /// Applies a commit bundle: epoch `e -> e + 1`, log append, GroupInfo, members, Welcome

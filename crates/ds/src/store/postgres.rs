@@ -1109,13 +1109,7 @@ impl Store for PostgresStore {
     ) -> Result<WithToken<Appended>, StoreError> {
         if m.member_proof.is_some() || !m.annotations.is_empty() {
             // Not folded: the token, then the append (as the trait's default).
-            let Some(client_id) = self.token_client(token_hash, now).await? else {
-                return Ok(WithToken::Refused);
-            };
-            let mut m = m.clone();
-            m.sender.clone_from(&client_id);
-            let outcome = self.append(group_id, &m, now).await?;
-            return Ok(WithToken::Client { client_id, outcome });
+            return super::token_then_append(self, token_hash, group_id, m, now).await;
         }
         let row = {
             let client = self.pool.get().await?;
@@ -1150,10 +1144,7 @@ impl Store for PostgresStore {
         // Refused by the group (or a commit raced it): the token was valid in the
         // statement's snapshot; the plain append, as its client, says why (and retries if
         // a commit raced it, as it does for itself).
-        let mut m = m.clone();
-        m.sender.clone_from(&client_id);
-        let outcome = self.append(group_id, &m, now).await?;
-        Ok(WithToken::Client { client_id, outcome })
+        super::append_as(self, client_id, group_id, m, now).await
     }
 
     async fn commit(
